@@ -1,0 +1,52 @@
+# Thin wrapper around CMake + CTest. `make test` is the one command CI and new users run.
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-asan test-valgrind demo lambda fuzz bench format lint clean
+
+all: build
+
+deps:
+	./scripts/deps.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: deps build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTUNNEL_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# End-to-end tests with ttfd and ttf under valgrind (memcheck, leaks as errors).
+test-valgrind: deps build
+	cd $(BUILD) && TUNNEL_VALGRIND=1 ctest --output-on-failure -R e2e --timeout 1800
+
+demo: deps build
+	./scripts/demo.sh
+
+lambda: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target lambda_zip
+
+fuzz:
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTUNNEL_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+
+bench: build
+	./bench/run.sh
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+lint:
+	./scripts/lint.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,29 @@
+/* log.h - leveled logging to a stream, plain text or JSON lines.
+ * Owns nothing global: each program builds one `tlog` in main and passes it down.
+ * Library code deep inside returns errors instead of logging them. */
+#ifndef TUNNEL_LOG_H
+#define TUNNEL_LOG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef enum { TLOG_ERROR = 0, TLOG_WARN, TLOG_INFO, TLOG_DEBUG } tlog_level;
+
+typedef struct tlog {
+    tlog_level level; /* messages above this level are dropped */
+    FILE *out;        /* usually stderr */
+    bool json;        /* one JSON object per line (the Lambda) instead of text */
+    const char *prog; /* program name shown in text lines */
+} tlog;
+
+/* Writes one line: "2026-11-25T13:57:15.123Z ttfd INFO message" or
+ * {"ts":"…","level":"info","msg":"…"}. NULL lg is allowed and drops the line. */
+void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define TLOG_E(lg, ...) tlog_write((lg), TLOG_ERROR, __VA_ARGS__)
+#define TLOG_W(lg, ...) tlog_write((lg), TLOG_WARN, __VA_ARGS__)
+#define TLOG_I(lg, ...) tlog_write((lg), TLOG_INFO, __VA_ARGS__)
+#define TLOG_D(lg, ...) tlog_write((lg), TLOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,72 @@
+/* proto_json.h - the JSON messages of the tunnel protocol (docs/protocol.md §1-2), compatible
+ * with upstream's envelope. Decoding validates types and fields and never trusts sizes.
+ * Owns: a decoded tmsg owns its strings, header list and decoded body until tmsg_free. */
+#ifndef TUNNEL_PROTO_JSON_H
+#define TUNNEL_PROTO_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "http1.h"
+
+#define TTF_JSON_MAX_MSG (32u * 1024u) /* one API Gateway frame */
+#define TTF_JSON_CHUNK (16u * 1024u)   /* raw body bytes per message */
+
+typedef enum {
+    TMSG_UNKNOWN = 0,
+    TMSG_READY,
+    TMSG_CONNECTION_ESTABLISHED,
+    TMSG_PING,
+    TMSG_PONG,
+    TMSG_HTTP_REQUEST,
+    TMSG_HTTP_REQUEST_BODY,
+    TMSG_HTTP_RESPONSE,
+    TMSG_HTTP_RESPONSE_BODY,
+    TMSG_ERROR,
+} tmsg_type;
+
+typedef enum {
+    TERR_NONE = 0,
+    TERR_INVALID_REQUEST,
+    TERR_TIMEOUT,
+    TERR_LOCAL_UNAVAILABLE,
+    TERR_INTERNAL,
+} tmsg_error_code;
+
+typedef struct tmsg {
+    tmsg_type type;
+    /* ready: tunnel_id optional (asks for a previous id). connection_established: all ids/urls. */
+    char *tunnel_id, *connection_id, *public_url, *subdomain_url, *path_based_url;
+    /* http_* */
+    char *request_id;
+    char *method, *uri;         /* http_request */
+    int status_code;            /* http_response */
+    http_headers headers;       /* http_request, http_response */
+    uint8_t *body;              /* decoded body piece (NULL when empty) */
+    size_t body_len;
+    bool more;                  /* more body pieces follow */
+    uint32_t seq;               /* *_body messages: 1, 2, ... */
+    uint64_t timestamp;         /* http_request, Unix ms */
+    uint64_t processing_time_ms;/* http_response */
+    /* error */
+    tmsg_error_code code;
+    char *message;
+} tmsg;
+
+void tmsg_init(tmsg *m, tmsg_type type);
+void tmsg_free(tmsg *m);
+
+/* Parses one text message. 0 on success; -1 with a short reason in err (static string) when
+ * the JSON is bad, the type unknown, a required field missing or of the wrong type, or base64
+ * invalid. */
+int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err);
+
+/* Serialises m (body is base64-encoded; optional fields omitted when NULL/false, request_id null
+ * for an error without one). Returns a malloc'd NUL-terminated string, length in *len, or NULL. */
+char *tmsg_encode(const tmsg *m, size_t *len);
+
+const char *tmsg_type_name(tmsg_type t);
+const char *tmsg_error_name(tmsg_error_code c); /* "local_service_unavailable" */
+int tmsg_error_status(tmsg_error_code c);        /* 400 / 504 / 502 / 502 */
+
+#endif

@@ -1,0 +1,53 @@
+/* ws.h - a WebSocket connection over a libevent bufferevent (plain or TLS), framed by wslay.
+ * The handshake is the caller's (server: http1 + ws_accept_key; client: agent/ws_client.c);
+ * once it is done the caller hands the bufferevent over with ws_conn_new.
+ * Owns: the wslay context and the bufferevent from ws_conn_new until ws_conn_free. */
+#ifndef TUNNEL_WS_H
+#define TUNNEL_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bufferevent;
+typedef struct ws_conn ws_conn;
+
+typedef struct ws_handlers {
+    /* A whole message arrived (fragments reassembled). */
+    void (*on_text)(void *ud, const uint8_t *data, size_t len);
+    void (*on_binary)(void *ud, const uint8_t *data, size_t len);
+    /* The queued output dropped below the low-water mark: producers may resume. */
+    void (*on_drain)(void *ud);
+    /* The connection is finished (close frame, EOF, error, or ws_close completed). code is the
+     * peer's close code or 1006; reason a short text. Called once; the handler usually frees the
+     * ws_conn (ws_conn_free is safe inside this callback). */
+    void (*on_close)(void *ud, uint16_t code, const char *reason);
+} ws_handlers;
+
+/* Takes ownership of bev (callbacks are replaced). Bytes already in bev's input are parsed as
+ * frames. is_server: unmasked frames out, masked frames required in. max_msg bounds one
+ * reassembled message (bigger ones close the connection with 1009). Returns NULL on ENOMEM. */
+ws_conn *ws_conn_new(struct bufferevent *bev, bool is_server, const ws_handlers *h, void *ud,
+                     size_t max_msg);
+void ws_conn_free(ws_conn *c);
+
+/* Queue one message; a copy is taken. 0, or -1 when the connection is closing or ENOMEM. */
+int ws_send_text(ws_conn *c, const void *data, size_t len);
+int ws_send_binary(ws_conn *c, const void *data, size_t len);
+/* Binary message made of a header and a payload, without the caller joining them. */
+int ws_send_binary2(ws_conn *c, const void *hdr, size_t hlen, const void *data, size_t len);
+int ws_send_ping(ws_conn *c);
+
+/* Bytes queued and not yet written to the socket. Producers pause above ws_high_water(). */
+size_t ws_pending(const ws_conn *c);
+size_t ws_high_water(void);
+
+/* Sends a close frame, flushes, then reports on_close. */
+void ws_close(ws_conn *c, uint16_t code, const char *reason);
+
+/* Handshake helpers. key: the client's Sec-WebSocket-Key; out: 28 chars + NUL. 0 or -1. */
+int ws_accept_key(const char *key, char out[29]);
+/* A fresh random Sec-WebSocket-Key: 24 chars + NUL. 0 or -1. */
+int ws_client_key(char out[25]);
+
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, only where it is missing (idempotent).
+# Debian bookworm packages via apt-get; npm packages for the AWS stand-in under tests/aws.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+debs=(build-essential cmake pkg-config clang clang-format clang-tidy cppcheck valgrind
+      libevent-dev libssl-dev libhttp-parser-dev libwslay-dev libjansson-dev libjwt-dev
+      libcurl4-openssl-dev libcmocka-dev zip unzip openssl curl
+      python3 python3-pytest python3-fastapi python3-uvicorn python3-jwt python3-cryptography
+      nodejs npm)
+missing=()
+for p in "${debs[@]}"; do
+    # nodejs/npm may come from another source (nodesource): a binary on PATH is enough.
+    case $p in nodejs) command -v node >/dev/null && continue ;; npm) command -v npm >/dev/null && continue ;; esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages for the local AWS stand-in (dynalite and friends), pinned by its package-lock.
+if [ -f "$here/tests/aws/package.json" ]; then
+    if [ ! -d "$here/tests/aws/node_modules" ] || [ "$here/tests/aws/package.json" -nt "$here/tests/aws/node_modules" ]; then
+        echo "deps: npm install in tests/aws"
+        (cd "$here/tests/aws" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
+    fi
+fi
