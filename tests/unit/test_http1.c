@@ -1,0 +1,620 @@
+/* test_http1.c - header lists, hop-by-hop stripping, serialisation and the incremental parser
+ * (offsets of head and body ends, split input, keep-alive, limits, upgrade, EOF bodies). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http1.h"
+
+/* ---------------------------------------------------------------- header list */
+
+static void test_headers_basic(void **state)
+{
+    (void)state;
+    http_headers h;
+    http_headers_init(&h);
+    assert_int_equal(http_headers_add(&h, "Set-Cookie", 10, "a=1", 3), 0);
+    assert_int_equal(http_headers_add(&h, "Host", 4, "x", 1), 0);
+    assert_int_equal(http_headers_add(&h, "set-cookie", 10, "b=2", 3), 0);
+    assert_int_equal(h.n, 3);
+    assert_string_equal(http_headers_get(&h, "SET-COOKIE"), "a=1");
+    assert_null(http_headers_get(&h, "Nope"));
+    assert_int_equal(http_headers_set(&h, "set-cookie", "c=3"), 0);
+    assert_int_equal(h.n, 2);
+    assert_string_equal(h.v[0].name, "Host");
+    assert_string_equal(http_headers_get(&h, "Set-Cookie"), "c=3");
+    assert_int_equal(http_headers_remove(&h, "HOST"), 1);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(http_headers_set(&h, "X-New", "v"), 0);
+    assert_string_equal(http_headers_get(&h, "x-new"), "v");
+    http_headers_free(&h);
+    assert_int_equal(h.n, 0);
+}
+
+static void add(http_headers *h, const char *n, const char *v)
+{
+    assert_int_equal(http_headers_add(h, n, strlen(n), v, strlen(v)), 0);
+}
+
+static void test_hop_by_hop(void **state)
+{
+    (void)state;
+    assert_true(http_is_hop_by_hop("connection"));
+    assert_true(http_is_hop_by_hop("Transfer-Encoding"));
+    assert_true(http_is_hop_by_hop("te"));
+    assert_false(http_is_hop_by_hop("Set-Cookie"));
+    assert_false(http_is_hop_by_hop("Content-Length"));
+
+    http_headers h;
+    http_headers_init(&h);
+    add(&h, "Host", "a");
+    add(&h, "Connection", "keep-alive, X-Secret ,  Upgrade");
+    add(&h, "X-Secret", "s");
+    add(&h, "Keep-Alive", "timeout=5");
+    add(&h, "Transfer-Encoding", "chunked");
+    add(&h, "Upgrade", "websocket");
+    add(&h, "Set-Cookie", "a=1");
+    add(&h, "Set-Cookie", "b=2");
+    add(&h, "Proxy-Authorization", "x");
+    http_headers_strip_hop_by_hop(&h, false, false);
+    assert_int_equal(h.n, 3);
+    assert_string_equal(h.v[0].name, "Host");
+    assert_string_equal(h.v[1].value, "a=1");
+    assert_string_equal(h.v[2].value, "b=2");
+    http_headers_free(&h);
+
+    http_headers_init(&h);
+    add(&h, "Connection", "Upgrade");
+    add(&h, "Upgrade", "websocket");
+    add(&h, "Transfer-Encoding", "chunked");
+    add(&h, "TE", "trailers");
+    http_headers_strip_hop_by_hop(&h, true, true);
+    assert_int_equal(h.n, 3);
+    assert_non_null(http_headers_get(&h, "Connection"));
+    assert_non_null(http_headers_get(&h, "Upgrade"));
+    assert_non_null(http_headers_get(&h, "Transfer-Encoding"));
+    http_headers_free(&h);
+}
+
+/* ---------------------------------------------------------------- serialisation */
+
+static void test_format(void **state)
+{
+    (void)state;
+    http_headers h;
+    http_headers_init(&h);
+    add(&h, "Host", "example");
+    add(&h, "Set-Cookie", "a=1");
+    add(&h, "Set-Cookie", "b=2");
+    size_t len = 0;
+    char *s = http_format_request_head("PROPFIND", "/a%20b?x=1&&y", &h, &len);
+    const char *want = "PROPFIND /a%20b?x=1&&y HTTP/1.1\r\nHost: example\r\nSet-Cookie: a=1\r\n"
+                       "Set-Cookie: b=2\r\n\r\n";
+    assert_string_equal(s, want);
+    assert_int_equal(len, strlen(want));
+    free(s);
+
+    s = http_format_response_head(404, NULL, NULL, &len);
+    assert_string_equal(s, "HTTP/1.1 404 Not Found\r\n\r\n");
+    free(s);
+    s = http_format_response_head(299, NULL, NULL, &len);
+    assert_string_equal(s, "HTTP/1.1 299 Unknown\r\n\r\n");
+    free(s);
+
+    /* Header injection attempts are dropped; a bad method or target is refused. */
+    add(&h, "X-Bad", "v\r\nInjected: 1");
+    add(&h, "Bad Name", "v");
+    s = http_format_response_head(200, "OK", &h, &len);
+    assert_null(strstr(s, "Injected"));
+    assert_null(strstr(s, "Bad Name"));
+    free(s);
+    assert_null(http_format_request_head("GE T", "/", &h, &len));
+    assert_null(http_format_request_head("GET", "/a b", &h, &len));
+    assert_null(http_format_request_head("GET", "/\r\n", &h, &len));
+    http_headers_free(&h);
+
+    assert_string_equal(http_reason(200), "OK");
+    assert_string_equal(http_reason(504), "Gateway Timeout");
+    assert_string_equal(http_reason(431), "Request Header Fields Too Large");
+    assert_string_equal(http_reason(799), "Unknown");
+}
+
+static void test_format_error(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *s = http_format_error(404, "no such tunnel", true, &len);
+    const char *want = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Length: 15\r\nConnection: close\r\n\r\nno such tunnel\n";
+    assert_string_equal(s, want);
+    assert_int_equal(len, strlen(want));
+    free(s);
+    s = http_format_error(502, NULL, false, &len);
+    assert_non_null(strstr(s, "Content-Length: 12\r\n\r\nBad Gateway\n"));
+    assert_null(strstr(s, "Connection"));
+    free(s);
+}
+
+/* ---------------------------------------------------------------- parser */
+
+typedef struct body_sink {
+    char buf[4096];
+    size_t n;
+} body_sink;
+
+static void sink(void *ud, const char *at, size_t len)
+{
+    body_sink *b = ud;
+    assert_true(b->n + len <= sizeof b->buf);
+    memcpy(b->buf + b->n, at, len);
+    b->n += len;
+}
+
+static void test_request_offsets(void **state)
+{
+    (void)state;
+    const char *msg = "POST /up?a=1&b=%20 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+                      "X-Multi: 1\r\nX-Multi: 2\r\n\r\nhello"
+                      "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    size_t head1 = strstr(msg, "hello") - msg;
+    http1_parser p;
+    body_sink b = {.n = 0};
+    http1_init(&p, true, 0);
+    p.on_body = sink;
+    p.ud = &b;
+    size_t used = 0, off = 0, len = strlen(msg);
+    assert_int_equal(http1_execute(&p, msg, len, &used), HTTP1_HEAD);
+    /* The head ends exactly after the blank line. */
+    assert_int_equal(used, head1);
+    assert_string_equal(p.method, "POST");
+    assert_string_equal(p.target, "/up?a=1&b=%20");
+    assert_int_equal(p.content_length, 5);
+    assert_false(p.chunked);
+    assert_true(p.keep_alive);
+    assert_false(p.upgrade);
+    assert_int_equal(p.headers.n, 4);
+    assert_string_equal(p.headers.v[2].name, "X-Multi");
+    assert_string_equal(p.headers.v[3].value, "2");
+    assert_true(p.in_body);
+    off += used;
+    assert_int_equal(http1_execute(&p, msg + off, len - off, &used), HTTP1_MSG_END);
+    assert_int_equal(used, 5);
+    assert_int_equal(b.n, 5);
+    assert_memory_equal(b.buf, "hello", 5);
+    /* The previous head stays readable until the next message starts. */
+    assert_string_equal(p.method, "POST");
+    off += used;
+    assert_int_equal(http1_execute(&p, msg + off, len - off, &used), HTTP1_HEAD);
+    assert_string_equal(p.method, "GET");
+    assert_string_equal(p.target, "/next");
+    assert_int_equal(p.headers.n, 1);
+    assert_int_equal(p.content_length, -1);
+    off += used;
+    assert_int_equal(off, len);
+    /* No body: the message ends without more bytes. */
+    assert_int_equal(http1_execute(&p, msg + off, 0, &used), HTTP1_MSG_END);
+    assert_int_equal(used, 0);
+    http1_free(&p);
+}
+
+/* Feeds msg one byte at a time and records the offsets of each event. */
+static void bytewise(const char *msg, bool is_request, size_t *head_end, size_t *msg_end)
+{
+    http1_parser p;
+    http1_init(&p, is_request, 0);
+    size_t len = strlen(msg), off = 0;
+    *head_end = *msg_end = (size_t)-1;
+    while (off < len) {
+        size_t used = 0;
+        http1_event ev = http1_execute(&p, msg + off, 1, &used);
+        off += used;
+        if (ev == HTTP1_HEAD) {
+            *head_end = off;
+            /* Bytes given later may complete the message with zero consumed. */
+            ev = http1_execute(&p, msg + off, 0, &used);
+        }
+        if (ev == HTTP1_MSG_END) {
+            *msg_end = off;
+            break;
+        }
+        assert_int_not_equal(ev, HTTP1_ERROR);
+    }
+    if (*msg_end == (size_t)-1 && off == len) {
+        size_t used = 0;
+        if (http1_execute(&p, "", 0, &used) == HTTP1_MSG_END)
+            *msg_end = off;
+    }
+    http1_free(&p);
+}
+
+static void test_split_input(void **state)
+{
+    (void)state;
+    const char *msg = "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3\r\nabc\r\n0\r\n\r\n";
+    size_t head = strstr(msg, "3\r\n") - msg, end = 0, hend = 0;
+    bytewise(msg, true, &hend, &end);
+    assert_int_equal(hend, head);
+    assert_int_equal(end, strlen(msg));
+
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    bytewise(resp, false, &hend, &end);
+    assert_int_equal(hend, strlen(resp) - 2);
+    assert_int_equal(end, strlen(resp));
+
+    const char *nobody = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    bytewise(nobody, true, &hend, &end);
+    assert_int_equal(hend, strlen(nobody));
+    assert_int_equal(end, strlen(nobody));
+
+    /* Split header names/values and URL are joined. */
+    const char *req = "GET /long/path?q=1 HTTP/1.1\r\nX-Long-Header: some value here\r\n\r\n";
+    http1_parser p;
+    http1_init(&p, true, 0);
+    size_t off = 0, used = 0;
+    http1_event ev = HTTP1_NONE;
+    while (ev == HTTP1_NONE && off < strlen(req)) {
+        ev = http1_execute(&p, req + off, 3 < strlen(req) - off ? 3 : strlen(req) - off, &used);
+        off += used;
+    }
+    assert_int_equal(ev, HTTP1_HEAD);
+    assert_string_equal(p.target, "/long/path?q=1");
+    assert_string_equal(p.headers.v[0].name, "X-Long-Header");
+    assert_string_equal(p.headers.v[0].value, "some value here");
+    http1_free(&p);
+}
+
+static void test_chunked_response_and_trailers(void **state)
+{
+    (void)state;
+    const char *msg = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a=1\r\n"
+                      "Set-Cookie: b=2\r\n\r\n5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n";
+    http1_parser p;
+    body_sink b = {.n = 0};
+    http1_init(&p, false, 0);
+    p.on_body = sink;
+    p.ud = &b;
+    size_t used, len = strlen(msg);
+    assert_int_equal(http1_execute(&p, msg, len, &used), HTTP1_HEAD);
+    assert_int_equal(p.status, 200);
+    assert_true(p.chunked);
+    assert_false(http1_body_until_close(&p));
+    assert_int_equal(p.headers.n, 3);
+    size_t off = used;
+    assert_int_equal(http1_execute(&p, msg + off, len - off, &used), HTTP1_MSG_END);
+    assert_int_equal(off + used, len);
+    assert_int_equal(b.n, 5);
+    /* Trailers are not mixed into the head. */
+    assert_int_equal(p.headers.n, 3);
+    http1_free(&p);
+}
+
+static void test_response_head_and_bodiless(void **state)
+{
+    (void)state;
+    /* Response to HEAD: Content-Length but no body; the next response follows directly. */
+    const char *msg = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+                      "HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n"
+                      "HTTP/1.1 204 No Content\r\n\r\n";
+    http1_parser p;
+    http1_init(&p, false, 0);
+    http1_expect_no_body(&p);
+    size_t used, off = 0, len = strlen(msg);
+    assert_int_equal(http1_execute(&p, msg, len, &used), HTTP1_HEAD);
+    assert_int_equal(p.content_length, 100);
+    assert_false(http1_body_until_close(&p));
+    off += used;
+    assert_int_equal(http1_execute(&p, msg + off, len - off, &used), HTTP1_MSG_END);
+    assert_int_equal(used, 0);
+    assert_int_equal(http1_execute(&p, msg + off, len - off, &used), HTTP1_HEAD);
+    assert_int_equal(p.status, 304);
+    off += used;
+    assert_int_equal(http1_execute(&p, msg + off, len - off, &used), HTTP1_MSG_END);
+    assert_int_equal(http1_execute(&p, msg + off, len - off, &used), HTTP1_HEAD);
+    assert_int_equal(p.status, 204);
+    off += used;
+    assert_int_equal(off, len);
+    assert_int_equal(http1_execute(&p, msg + off, 0, &used), HTTP1_MSG_END);
+    http1_free(&p);
+}
+
+static void test_body_until_close(void **state)
+{
+    (void)state;
+    const char *msg = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nsome bytes";
+    http1_parser p;
+    body_sink b = {.n = 0};
+    http1_init(&p, false, 0);
+    p.on_body = sink;
+    p.ud = &b;
+    size_t used, len = strlen(msg);
+    assert_int_equal(http1_execute(&p, msg, len, &used), HTTP1_HEAD);
+    assert_true(http1_body_until_close(&p));
+    assert_false(p.keep_alive);
+    size_t off = used;
+    assert_int_equal(http1_execute(&p, msg + off, len - off, &used), HTTP1_NONE);
+    assert_int_equal(used, len - off);
+    assert_int_equal(http1_finish(&p), HTTP1_MSG_END);
+    assert_int_equal(b.n, 10);
+    http1_free(&p);
+
+    /* EOF right after the head: the pending byte is handed over first. */
+    http1_init(&p, false, 0);
+    assert_int_equal(http1_execute(&p, msg, off, &used), HTTP1_HEAD);
+    assert_int_equal(used, off);
+    assert_int_equal(http1_finish(&p), HTTP1_MSG_END);
+    http1_free(&p);
+
+    /* EOF in the middle of a sized body is an error. */
+    const char *cut = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+    http1_init(&p, false, 0);
+    assert_int_equal(http1_execute(&p, cut, strlen(cut), &used), HTTP1_HEAD);
+    off = used;
+    assert_int_equal(http1_execute(&p, cut + off, strlen(cut) - off, &used), HTTP1_NONE);
+    assert_int_equal(http1_finish(&p), HTTP1_ERROR);
+    http1_free(&p);
+
+    /* EOF between messages is fine. */
+    http1_init(&p, true, 0);
+    assert_int_equal(http1_finish(&p), HTTP1_NONE);
+    http1_free(&p);
+}
+
+static void test_head_too_big(void **state)
+{
+    (void)state;
+    char big[600];
+    strcpy(big, "GET / HTTP/1.1\r\nX: ");
+    memset(big + 19, 'a', sizeof big - 19 - 5);
+    memcpy(big + sizeof big - 5, "\r\n\r\n", 5);
+    http1_parser p;
+    http1_init(&p, true, 256);
+    size_t used;
+    assert_int_equal(http1_execute(&p, big, strlen(big), &used), HTTP1_ERROR);
+    assert_int_equal(p.error, HTTP1_ERR_HEAD_TOO_BIG);
+    assert_true(used <= 257);
+    /* Errors are sticky. */
+    assert_int_equal(http1_execute(&p, "x", 1, &used), HTTP1_ERROR);
+    http1_free(&p);
+
+    /* Exactly at the limit is accepted; byte by byte too. */
+    const char *ok = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    http1_init(&p, true, strlen(ok));
+    size_t off = 0;
+    http1_event ev = HTTP1_NONE;
+    while (ev == HTTP1_NONE && off < strlen(ok)) {
+        ev = http1_execute(&p, ok + off, 1, &used);
+        off += used;
+    }
+    assert_int_equal(ev, HTTP1_HEAD);
+    http1_free(&p);
+    http1_init(&p, true, strlen(ok) - 1);
+    assert_int_equal(http1_execute(&p, ok, strlen(ok), &used), HTTP1_ERROR);
+    assert_int_equal(p.error, HTTP1_ERR_HEAD_TOO_BIG);
+    http1_free(&p);
+}
+
+static void test_syntax_errors(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "BREW / HTTP/1.1\r\n\r\n",                     /* unknown method: documented 400 */
+        "GET / HTTP/1.1\r\nBad Header\r\n\r\n",        /* no colon */
+        "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n", /* bad length */
+        "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", /* unframed request body */
+        "\x01\x02\x03",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        http1_parser p;
+        http1_init(&p, true, 0);
+        size_t used;
+        http1_event ev = http1_execute(&p, bad[i], strlen(bad[i]), &used);
+        assert_int_equal(ev, HTTP1_ERROR);
+        assert_int_equal(p.error, HTTP1_ERR_SYNTAX);
+        http1_free(&p);
+    }
+    /* Responses with a status code of fewer than 3 digits (found by fuzzing). */
+    const char *bad_resp[] = {"HTTP/1.1 1\r\n\r\n", "HTTP/1.1 99 X\r\n\r\n",
+                              "HTTP/1.1 099 X\r\n\r\n"};
+    for (size_t i = 0; i < sizeof bad_resp / sizeof bad_resp[0]; i++) {
+        http1_parser p;
+        http1_init(&p, false, 0);
+        size_t used;
+        assert_int_equal(http1_execute(&p, bad_resp[i], strlen(bad_resp[i]), &used), HTTP1_ERROR);
+        assert_int_equal(p.error, HTTP1_ERR_SYNTAX);
+        http1_free(&p);
+    }
+    /* Methods http-parser knows beyond the basics. */
+    const char *methods[] = {"PROPFIND", "PATCH", "MKCOL", "DELETE", "OPTIONS", "PURGE"};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        char req[128];
+        snprintf(req, sizeof req, "%s /m HTTP/1.1\r\nHost: h\r\n\r\n", methods[i]);
+        http1_parser p;
+        http1_init(&p, true, 0);
+        size_t used;
+        assert_int_equal(http1_execute(&p, req, strlen(req), &used), HTTP1_HEAD);
+        assert_string_equal(p.method, methods[i]);
+        http1_free(&p);
+    }
+}
+
+static void test_upgrade(void **state)
+{
+    (void)state;
+    const char *req = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n\x81\x05hello";
+    size_t head = strstr(req, "\x81") - req;
+    http1_parser p;
+    http1_init(&p, true, 0);
+    size_t used;
+    assert_int_equal(http1_execute(&p, req, head + 7, &used), HTTP1_HEAD);
+    assert_int_equal(used, head);
+    assert_true(p.upgrade);
+    assert_int_equal(http1_execute(&p, req + head, 7, &used), HTTP1_MSG_END);
+    assert_int_equal(used, 0);
+    http1_free(&p);
+
+    const char *resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\n\r\nraw";
+    http1_init(&p, false, 0);
+    assert_int_equal(http1_execute(&p, resp, strlen(resp), &used), HTTP1_HEAD);
+    assert_int_equal(used, strlen(resp) - 3);
+    assert_true(p.upgrade);
+    assert_int_equal(p.status, 101);
+    assert_int_equal(http1_execute(&p, resp + used, 3, &used), HTTP1_MSG_END);
+    assert_int_equal(used, 0);
+    http1_free(&p);
+
+    /* A 200 with Upgrade headers is not an upgrade. */
+    const char *no = "HTTP/1.1 200 OK\r\nUpgrade: h2\r\nConnection: Upgrade\r\n"
+                     "Content-Length: 0\r\n\r\n";
+    http1_init(&p, false, 0);
+    assert_int_equal(http1_execute(&p, no, strlen(no), &used), HTTP1_HEAD);
+    assert_false(p.upgrade);
+    http1_free(&p);
+}
+
+/* Event trace of a whole stream fed in pieces of step bytes: (event, absolute offset) pairs. */
+typedef struct trace {
+    int ev[32];
+    size_t at[32];
+    size_t n;
+    body_sink body;
+} trace;
+
+static void run_stream(const char *msg, size_t len, bool is_request, size_t step, trace *t)
+{
+    http1_parser p;
+    http1_init(&p, is_request, 0);
+    p.on_body = sink;
+    p.ud = &t->body;
+    size_t off = 0;
+    t->n = 0;
+    t->body.n = 0;
+    for (int guard = 0; guard < 100000; guard++) {
+        size_t n = len - off < step ? len - off : step;
+        size_t used = 0;
+        http1_event ev = http1_execute(&p, msg + off, n, &used);
+        off += used;
+        if (ev != HTTP1_NONE) {
+            assert_true(t->n < 32);
+            t->ev[t->n] = ev;
+            t->at[t->n++] = off;
+        }
+        if (ev == HTTP1_ERROR || (ev == HTTP1_NONE && off == len))
+            break;
+    }
+    if (http1_finish(&p) == HTTP1_MSG_END) {
+        t->ev[t->n] = HTTP1_MSG_END;
+        t->at[t->n++] = off;
+    }
+    http1_free(&p);
+}
+
+static void test_any_split_same_result(void **state)
+{
+    (void)state;
+    const char *req = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+                      "PUT /b?x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "2;ext=1\r\nde\r\n1\r\nf\r\n0\r\nT: 1\r\n\r\n"
+                      "\r\nGET /c HTTP/1.1\r\n\r\n";
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                       "HTTP/1.1 204 No Content\r\n\r\n"
+                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n"
+                       "HTTP/1.0 200 OK\r\n\r\ntail until close";
+    const char *streams[] = {req, resp};
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(streams[k]);
+        trace ref, t;
+        run_stream(streams[k], len, k == 0, len, &ref);
+        assert_int_equal(ref.n, k == 0 ? 6 : 8);
+        assert_int_equal(ref.ev[ref.n - 1], HTTP1_MSG_END);
+        for (size_t step = 1; step < len; step++) {
+            run_stream(streams[k], len, k == 0, step, &t);
+            assert_int_equal(t.n, ref.n);
+            for (size_t i = 0; i < t.n; i++) {
+                assert_int_equal(t.ev[i], ref.ev[i]);
+                assert_int_equal(t.at[i], ref.at[i]);
+            }
+            assert_int_equal(t.body.n, ref.body.n);
+            assert_memory_equal(t.body.buf, ref.body.buf, t.body.n);
+        }
+    }
+}
+
+static void test_header_values(void **state)
+{
+    (void)state;
+    const char *m = "GET / HTTP/1.1\r\nX:   v  w \t \r\nEmpty:\r\nCookie: a=1; b=2\r\n\r\n";
+    http1_parser p;
+    http1_init(&p, true, 0);
+    size_t used;
+    assert_int_equal(http1_execute(&p, m, strlen(m), &used), HTTP1_HEAD);
+    assert_int_equal(p.headers.n, 3);
+    assert_string_equal(p.headers.v[0].value, "v  w"); /* OWS around the value dropped */
+    assert_string_equal(p.headers.v[1].name, "Empty");
+    assert_string_equal(p.headers.v[1].value, "");
+    assert_string_equal(p.headers.v[2].value, "a=1; b=2");
+    http1_free(&p);
+}
+
+static void test_keep_alive_flags(void **state)
+{
+    (void)state;
+    http1_parser p;
+    size_t used;
+    const char *r10 = "GET / HTTP/1.0\r\n\r\n";
+    http1_init(&p, true, 0);
+    assert_int_equal(http1_execute(&p, r10, strlen(r10), &used), HTTP1_HEAD);
+    assert_false(p.keep_alive);
+    assert_int_equal(p.http_minor, 0);
+    http1_free(&p);
+    const char *close = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+    http1_init(&p, true, 0);
+    assert_int_equal(http1_execute(&p, close, strlen(close), &used), HTTP1_HEAD);
+    assert_false(p.keep_alive);
+    http1_free(&p);
+    /* Interim 100 Continue, then the real response. */
+    const char *cont =
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+    http1_init(&p, false, 0);
+    assert_int_equal(http1_execute(&p, cont, strlen(cont), &used), HTTP1_HEAD);
+    assert_int_equal(p.status, 100);
+    size_t off = used;
+    assert_int_equal(http1_execute(&p, cont + off, strlen(cont) - off, &used), HTTP1_MSG_END);
+    assert_int_equal(http1_execute(&p, cont + off, strlen(cont) - off, &used), HTTP1_HEAD);
+    assert_int_equal(p.status, 201);
+    off += used;
+    assert_int_equal(http1_execute(&p, cont + off, strlen(cont) - off, &used), HTTP1_MSG_END);
+    assert_int_equal(off, strlen(cont));
+    http1_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_headers_basic),
+        cmocka_unit_test(test_hop_by_hop),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_error),
+        cmocka_unit_test(test_request_offsets),
+        cmocka_unit_test(test_split_input),
+        cmocka_unit_test(test_chunked_response_and_trailers),
+        cmocka_unit_test(test_response_head_and_bodiless),
+        cmocka_unit_test(test_body_until_close),
+        cmocka_unit_test(test_head_too_big),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_upgrade),
+        cmocka_unit_test(test_any_split_same_result),
+        cmocka_unit_test(test_header_values),
+        cmocka_unit_test(test_keep_alive_flags),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,288 @@
+/* test_tls.c - TLS contexts from a CA and certificates generated here: creation paths, errors
+ * (missing file, garbage, key mismatch), SNI / host-name settings, and in-memory handshakes
+ * (BIO pairs, no network) showing a matching name passes and a mismatching one is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tls.h"
+
+typedef struct files {
+    char dir[64];
+    char ca[128], cert[128], key[128], other_key[128], garbage[128];
+} files;
+
+static EVP_PKEY *ec_key(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    assert_non_null(k);
+    return k;
+}
+
+static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(cert, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+}
+
+/* A certificate for key, signed by issuer_key (self-signed when issuer is NULL). */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+                       const char *san, bool ca)
+{
+    X509 *c = X509_new();
+    assert_non_null(c);
+    X509_set_version(c, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(c), ca ? 1 : 2);
+    X509_gmtime_adj(X509_getm_notBefore(c), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(c), 3600);
+    X509_set_pubkey(c, key);
+    X509_NAME *name = X509_get_subject_name(c);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : name);
+    X509 *iss = issuer ? issuer : c;
+    if (ca) {
+        add_ext(c, iss, NID_basic_constraints, "critical,CA:TRUE");
+        add_ext(c, iss, NID_key_usage, "critical,keyCertSign,cRLSign");
+    } else {
+        add_ext(c, iss, NID_basic_constraints, "CA:FALSE");
+        add_ext(c, iss, NID_subject_alt_name, san);
+    }
+    assert_true(X509_sign(c, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    return c;
+}
+
+static void write_pem(const char *path, X509 *cert, EVP_PKEY *key)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    if (cert)
+        assert_int_equal(PEM_write_X509(f, cert), 1);
+    if (key)
+        assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    files *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return -1;
+    strcpy(fs->dir, "/tmp/test_tlsXXXXXX");
+    if (!mkdtemp(fs->dir)) {
+        free(fs);
+        return -1;
+    }
+    snprintf(fs->ca, sizeof fs->ca, "%s/ca.pem", fs->dir);
+    snprintf(fs->cert, sizeof fs->cert, "%s/cert.pem", fs->dir);
+    snprintf(fs->key, sizeof fs->key, "%s/key.pem", fs->dir);
+    snprintf(fs->other_key, sizeof fs->other_key, "%s/other.pem", fs->dir);
+    snprintf(fs->garbage, sizeof fs->garbage, "%s/garbage.pem", fs->dir);
+    EVP_PKEY *cak = ec_key(), *k = ec_key(), *other = ec_key();
+    X509 *ca = make_cert(cak, "Test CA", NULL, NULL, NULL, true);
+    X509 *leaf = make_cert(k, "tunnel.test", ca, cak,
+                           "DNS:tunnel.test,DNS:*.tunnel.test,IP:127.0.0.1", false);
+    write_pem(fs->ca, ca, NULL);
+    write_pem(fs->cert, leaf, NULL);
+    write_pem(fs->key, NULL, k);
+    write_pem(fs->other_key, NULL, other);
+    FILE *g = fopen(fs->garbage, "w");
+    fputs("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n", g);
+    fclose(g);
+    X509_free(ca);
+    X509_free(leaf);
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(k);
+    EVP_PKEY_free(other);
+    *state = fs;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    files *fs = *state;
+    unlink(fs->ca);
+    unlink(fs->cert);
+    unlink(fs->key);
+    unlink(fs->other_key);
+    unlink(fs->garbage);
+    rmdir(fs->dir);
+    free(fs);
+    return 0;
+}
+
+static void test_server_ctx(void **state)
+{
+    files *fs = *state;
+    const char *err = NULL;
+    SSL_CTX *ctx = tls_server_ctx(fs->cert, fs->key, &err);
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+    SSL_CTX_free(ctx);
+
+    const char *bad[][2] = {
+        {"/nonexistent/cert.pem", fs->key},
+        {fs->cert, "/nonexistent/key.pem"},
+        {fs->garbage, fs->key},
+        {fs->cert, fs->garbage},
+        {fs->cert, fs->other_key}, /* key does not match the certificate */
+        {NULL, fs->key},
+        {fs->cert, NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err = NULL;
+        assert_null(tls_server_ctx(bad[i][0], bad[i][1], &err));
+        assert_non_null(err);
+        assert_true(strlen(err) > 0);
+    }
+    assert_null(ERR_peek_error()); /* no stale errors left for the next caller */
+}
+
+static void test_client_ctx(void **state)
+{
+    files *fs = *state;
+    const char *err = NULL;
+    SSL_CTX *ctx = tls_client_ctx(fs->ca, false, &err);
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_PEER);
+    SSL_CTX_free(ctx);
+    ctx = tls_client_ctx(NULL, false, &err); /* system store */
+    assert_non_null(ctx);
+    SSL_CTX_free(ctx);
+    ctx = tls_client_ctx(NULL, true, &err);
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_NONE);
+    SSL_CTX_free(ctx);
+    err = NULL;
+    assert_null(tls_client_ctx("/nonexistent/ca.pem", false, &err));
+    assert_non_null(err);
+    assert_null(tls_client_ctx(fs->garbage, false, &err));
+}
+
+static void test_client_ssl_names(void **state)
+{
+    files *fs = *state;
+    SSL_CTX *ctx = tls_client_ctx(fs->ca, false, NULL);
+    assert_non_null(ctx);
+    SSL *ssl = tls_client_ssl(ctx, "tunnel.test", false);
+    assert_non_null(ssl);
+    assert_string_equal(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name), "tunnel.test");
+    assert_string_equal(X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0), "tunnel.test");
+    SSL_free(ssl);
+
+    ssl = tls_client_ssl(ctx, "127.0.0.1", false);
+    assert_non_null(ssl);
+    assert_null(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)); /* no SNI for IPs */
+    char *ip = X509_VERIFY_PARAM_get1_ip_asc(SSL_get0_param(ssl));
+    assert_non_null(ip);
+    assert_string_equal(ip, "127.0.0.1");
+    OPENSSL_free(ip);
+    SSL_free(ssl);
+
+    ssl = tls_client_ssl(ctx, "::1", false);
+    assert_non_null(ssl);
+    assert_null(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
+    SSL_free(ssl);
+
+    ssl = tls_client_ssl(ctx, "tunnel.test", true);
+    assert_non_null(ssl);
+    assert_int_equal(SSL_get_verify_mode(ssl), SSL_VERIFY_NONE);
+    SSL_free(ssl);
+
+    assert_null(tls_client_ssl(ctx, "", false));
+    assert_null(tls_client_ssl(ctx, NULL, false));
+    assert_null(tls_client_ssl(NULL, "x", false));
+    SSL_CTX_free(ctx);
+}
+
+/* Runs a handshake between the two over an in-memory BIO pair. Returns the client's verify
+ * result, or -1 when the handshake did not complete. */
+static long handshake(SSL_CTX *sctx, SSL_CTX *cctx, const char *host, bool insecure)
+{
+    SSL *s = SSL_new(sctx);
+    SSL *c = tls_client_ssl(cctx, host, insecure);
+    assert_non_null(s);
+    assert_non_null(c);
+    BIO *cb = NULL, *sb = NULL;
+    assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
+    SSL_set_bio(c, cb, cb);
+    SSL_set_bio(s, sb, sb);
+    SSL_set_connect_state(c);
+    SSL_set_accept_state(s);
+    bool cdone = false, sdone = false, failed = false;
+    for (int i = 0; i < 50 && !(cdone && sdone) && !failed; i++) {
+        if (!cdone) {
+            int r = SSL_do_handshake(c);
+            int e = SSL_get_error(c, r);
+            cdone = r == 1;
+            failed = r != 1 && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
+        }
+        if (!sdone && !failed) {
+            int r = SSL_do_handshake(s);
+            int e = SSL_get_error(s, r);
+            sdone = r == 1;
+            failed = r != 1 && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
+        }
+    }
+    long res = SSL_get_verify_result(c);
+    bool ok = cdone && sdone && !failed;
+    SSL_free(c);
+    SSL_free(s);
+    ERR_clear_error();
+    return ok ? res : (res == X509_V_OK ? -1 : res);
+}
+
+static void test_handshakes(void **state)
+{
+    files *fs = *state;
+    SSL_CTX *sctx = tls_server_ctx(fs->cert, fs->key, NULL);
+    SSL_CTX *cctx = tls_client_ctx(fs->ca, false, NULL);
+    SSL_CTX *sys = tls_client_ctx(NULL, false, NULL);
+    SSL_CTX *ins = tls_client_ctx(NULL, true, NULL);
+    assert_non_null(sctx);
+    assert_non_null(cctx);
+    assert_int_equal(handshake(sctx, cctx, "tunnel.test", false), X509_V_OK);
+    assert_int_equal(handshake(sctx, cctx, "abc123def456.tunnel.test", false), X509_V_OK);
+    assert_int_equal(handshake(sctx, cctx, "127.0.0.1", false), X509_V_OK);
+    /* Host-name and IP mismatches are refused. */
+    assert_int_equal(handshake(sctx, cctx, "evil.test", false), X509_V_ERR_HOSTNAME_MISMATCH);
+    assert_int_equal(handshake(sctx, cctx, "a.b.tunnel.test", false), X509_V_ERR_HOSTNAME_MISMATCH);
+    assert_int_equal(handshake(sctx, cctx, "127.0.0.2", false), X509_V_ERR_IP_ADDRESS_MISMATCH);
+    /* The private CA is not in the system store. */
+    long r = handshake(sctx, sys, "tunnel.test", false);
+    assert_true(r == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                r == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT);
+    /* --insecure connects whatever the name (verification skipped on purpose). */
+    assert_true(handshake(sctx, ins, "evil.test", true) != -1);
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(sys);
+    SSL_CTX_free(ins);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_ctx),
+        cmocka_unit_test(test_client_ctx),
+        cmocka_unit_test(test_client_ssl_names),
+        cmocka_unit_test(test_handshakes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
