@@ -1,0 +1,550 @@
+/* proto_json.c - JSON tunnel messages (docs/protocol.md §1-2) over jansson.
+ * Decoding treats the text as hostile: every field is type-checked and every string that ends up
+ * in an HTTP head (method, uri, header names and values) is checked for injection bytes. */
+#include "proto_json.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "b64.h"
+
+#define REQUEST_ID_MAX 256u
+
+static const struct {
+    tmsg_type type;
+    const char *name;
+} type_names[] = {
+    {TMSG_READY, "ready"},
+    {TMSG_CONNECTION_ESTABLISHED, "connection_established"},
+    {TMSG_PING, "ping"},
+    {TMSG_PONG, "pong"},
+    {TMSG_HTTP_REQUEST, "http_request"},
+    {TMSG_HTTP_REQUEST_BODY, "http_request_body"},
+    {TMSG_HTTP_RESPONSE, "http_response"},
+    {TMSG_HTTP_RESPONSE_BODY, "http_response_body"},
+    {TMSG_ERROR, "error"},
+};
+
+static const struct {
+    const char *name;
+    tmsg_error_code code;
+    int status;
+} error_names[] = {
+    {"invalid_request", TERR_INVALID_REQUEST, 400},
+    {"timeout", TERR_TIMEOUT, 504},
+    {"local_service_unavailable", TERR_LOCAL_UNAVAILABLE, 502},
+    {"internal_error", TERR_INTERNAL, 502},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *tmsg_type_name(tmsg_type t)
+{
+    for (size_t i = 0; i < COUNT(type_names); i++) {
+        if (type_names[i].type == t)
+            return type_names[i].name;
+    }
+    return "unknown";
+}
+
+const char *tmsg_error_name(tmsg_error_code c)
+{
+    for (size_t i = 0; i < COUNT(error_names); i++) {
+        if (error_names[i].code == c)
+            return error_names[i].name;
+    }
+    return "internal_error";
+}
+
+int tmsg_error_status(tmsg_error_code c)
+{
+    for (size_t i = 0; i < COUNT(error_names); i++) {
+        if (error_names[i].code == c)
+            return error_names[i].status;
+    }
+    return 502;
+}
+
+void tmsg_init(tmsg *m, tmsg_type type)
+{
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    http_headers_init(&m->headers);
+}
+
+void tmsg_free(tmsg *m)
+{
+    if (!m)
+        return;
+    free(m->tunnel_id);
+    free(m->connection_id);
+    free(m->public_url);
+    free(m->subdomain_url);
+    free(m->path_based_url);
+    free(m->request_id);
+    free(m->method);
+    free(m->uri);
+    free(m->body);
+    free(m->message);
+    http_headers_free(&m->headers);
+    tmsg_init(m, TMSG_UNKNOWN);
+}
+
+/* ------------------------------------------------------------------ decoding */
+
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool is_token(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_tchar((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Field value: no CTL but HTAB (CR/LF would split the head). obs-text (>= 0x80) is allowed. */
+static bool is_field_value(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Request target: non-empty, no space or CTL. */
+static bool is_target(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Copies the string field `key` into *dst. Absent or null: 0 when optional, else -1. */
+static int get_str(json_t *o, const char *key, bool required, char **dst)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return required ? -1 : 0;
+    if (!json_is_string(v))
+        return -1;
+    size_t n = json_string_length(v);
+    char *s = malloc(n + 1);
+    if (!s)
+        return -1;
+    memcpy(s, json_string_value(v), n);
+    s[n] = '\0';
+    *dst = s;
+    return 0;
+}
+
+/* Non-negative integer field; absent or null keeps *dst. */
+static int get_uint(json_t *o, const char *key, uint64_t max, uint64_t *dst)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v))
+        return -1;
+    json_int_t i = json_integer_value(v);
+    if (i < 0 || (uint64_t)i > max)
+        return -1;
+    *dst = (uint64_t)i;
+    return 0;
+}
+
+static int get_bool(json_t *o, const char *key, bool *dst)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return -1;
+    *dst = json_is_true(v);
+    return 0;
+}
+
+/* headers: {"name": ["v1","v2"], "other": "single"}; absent or null is an empty list. */
+static int get_headers(json_t *o, http_headers *h)
+{
+    json_t *hs = json_object_get(o, "headers");
+    if (!hs || json_is_null(hs))
+        return 0;
+    if (!json_is_object(hs))
+        return -1;
+    const char *name;
+    json_t *val;
+    json_object_foreach(hs, name, val)
+    {
+        size_t nlen = strlen(name); /* keys with NUL are refused by the parser */
+        if (!is_token(name, nlen))
+            return -1;
+        if (json_is_string(val)) {
+            const char *s = json_string_value(val);
+            size_t n = json_string_length(val);
+            if (!is_field_value(s, n) || http_headers_add(h, name, nlen, s, n) != 0)
+                return -1;
+            continue;
+        }
+        if (!json_is_array(val))
+            return -1;
+        size_t i;
+        json_t *item;
+        json_array_foreach(val, i, item)
+        {
+            if (!json_is_string(item))
+                return -1;
+            const char *s = json_string_value(item);
+            size_t n = json_string_length(item);
+            if (!is_field_value(s, n) || http_headers_add(h, name, nlen, s, n) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* body: standard padded base64; absent, null or "" is empty. */
+static int get_body(json_t *o, tmsg *m)
+{
+    json_t *v = json_object_get(o, "body");
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return -1;
+    size_t n = json_string_length(v);
+    if (n == 0)
+        return 0;
+    uint8_t *buf = malloc(b64_decoded_max(n));
+    if (!buf)
+        return -1;
+    size_t got = 0;
+    if (b64_decode(json_string_value(v), n, buf, &got) != 0) {
+        free(buf);
+        return -1;
+    }
+    if (got == 0) {
+        free(buf);
+        return 0;
+    }
+    m->body = buf;
+    m->body_len = got;
+    return 0;
+}
+
+static int get_request_id(json_t *o, bool required, tmsg *m)
+{
+    if (get_str(o, "request_id", required, &m->request_id) != 0)
+        return -1;
+    if (m->request_id) {
+        size_t n = strlen(m->request_id);
+        if (n == 0 || n > REQUEST_ID_MAX)
+            return -1;
+    }
+    return 0;
+}
+
+static int get_seq(json_t *o, tmsg *m)
+{
+    if (!json_object_get(o, "seq"))
+        return -1;
+    uint64_t seq = 0;
+    if (get_uint(o, "seq", UINT32_MAX, &seq) != 0 || seq == 0)
+        return -1;
+    m->seq = (uint32_t)seq;
+    return 0;
+}
+
+static int decode_fields(json_t *o, tmsg *m, const char **err)
+{
+    switch (m->type) {
+    case TMSG_PING:
+    case TMSG_PONG:
+        return 0;
+    case TMSG_READY:
+        if (get_str(o, "tunnel_id", false, &m->tunnel_id) != 0)
+            return *err = "bad tunnel_id", -1;
+        return 0;
+    case TMSG_CONNECTION_ESTABLISHED:
+        if (get_str(o, "connection_id", true, &m->connection_id) != 0)
+            return *err = "missing connection_id", -1;
+        if (get_str(o, "tunnel_id", true, &m->tunnel_id) != 0)
+            return *err = "missing tunnel_id", -1;
+        if (get_str(o, "public_url", true, &m->public_url) != 0)
+            return *err = "missing public_url", -1;
+        if (get_str(o, "subdomain_url", false, &m->subdomain_url) != 0 ||
+            get_str(o, "path_based_url", false, &m->path_based_url) != 0)
+            return *err = "bad url", -1;
+        return 0;
+    case TMSG_HTTP_REQUEST:
+        if (get_request_id(o, true, m) != 0)
+            return *err = "missing request_id", -1;
+        if (get_str(o, "method", true, &m->method) != 0 || !is_token(m->method, strlen(m->method)))
+            return *err = "bad method", -1;
+        if (get_str(o, "uri", true, &m->uri) != 0 || !is_target(m->uri, strlen(m->uri)))
+            return *err = "bad uri", -1;
+        if (get_uint(o, "timestamp", UINT64_MAX, &m->timestamp) != 0)
+            return *err = "bad timestamp", -1;
+        break;
+    case TMSG_HTTP_RESPONSE: {
+        if (get_request_id(o, true, m) != 0)
+            return *err = "missing request_id", -1;
+        json_t *sc = json_object_get(o, "status_code");
+        if (!json_is_integer(sc) || json_integer_value(sc) < 100 || json_integer_value(sc) > 999)
+            return *err = "bad status_code", -1;
+        m->status_code = (int)json_integer_value(sc);
+        if (get_uint(o, "processing_time_ms", UINT64_MAX, &m->processing_time_ms) != 0)
+            return *err = "bad processing_time_ms", -1;
+        break;
+    }
+    case TMSG_HTTP_REQUEST_BODY:
+    case TMSG_HTTP_RESPONSE_BODY:
+        if (get_request_id(o, true, m) != 0)
+            return *err = "missing request_id", -1;
+        if (get_seq(o, m) != 0)
+            return *err = "bad seq", -1;
+        if (get_bool(o, "more", &m->more) != 0)
+            return *err = "bad more", -1;
+        if (get_body(o, m) != 0)
+            return *err = "bad body", -1;
+        return 0;
+    case TMSG_ERROR: {
+        if (get_request_id(o, false, m) != 0)
+            return *err = "bad request_id", -1;
+        json_t *c = json_object_get(o, "code");
+        if (!json_is_string(c))
+            return *err = "missing code", -1;
+        for (size_t i = 0; i < COUNT(error_names); i++) {
+            if (strcmp(json_string_value(c), error_names[i].name) == 0)
+                m->code = error_names[i].code;
+        }
+        if (m->code == TERR_NONE)
+            return *err = "unknown error code", -1;
+        if (get_str(o, "message", false, &m->message) != 0)
+            return *err = "bad message", -1;
+        return 0;
+    }
+    default:
+        return *err = "unknown type", -1;
+    }
+    /* http_request / http_response share the rest */
+    if (get_headers(o, &m->headers) != 0)
+        return *err = "bad headers", -1;
+    if (get_bool(o, "more", &m->more) != 0)
+        return *err = "bad more", -1;
+    if (get_body(o, m) != 0)
+        return *err = "bad body", -1;
+    return 0;
+}
+
+int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
+{
+    const char *dummy;
+    if (!err)
+        err = &dummy;
+    *err = NULL;
+    tmsg_init(out, TMSG_UNKNOWN);
+    if (!json) {
+        *err = "invalid JSON";
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *o = json_loadb(json, len, 0, &jerr);
+    if (!o) {
+        *err = "invalid JSON";
+        return -1;
+    }
+    int rc = -1;
+    if (!json_is_object(o)) {
+        *err = "not an object";
+        goto done;
+    }
+    json_t *t = json_object_get(o, "type");
+    if (!json_is_string(t)) {
+        *err = "missing type";
+        goto done;
+    }
+    for (size_t i = 0; i < COUNT(type_names); i++) {
+        if (strcmp(json_string_value(t), type_names[i].name) == 0)
+            out->type = type_names[i].type;
+    }
+    if (out->type == TMSG_UNKNOWN) {
+        *err = "unknown type";
+        goto done;
+    }
+    rc = decode_fields(o, out, err);
+done:
+    json_decref(o);
+    if (rc != 0) {
+        tmsg_type t_keep = out->type;
+        tmsg_free(out);
+        out->type = t_keep; /* lets the caller tell "unknown type" from a bad known one */
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ encoding */
+
+/* A JSON string from bytes that should be UTF-8; other bytes (obs-text in a header) are read as
+ * Latin-1 so the message can still be sent. */
+static json_t *jstr(const char *s)
+{
+    if (!s)
+        return json_string("");
+    json_t *v = json_string(s);
+    if (v)
+        return v;
+    size_t n = strlen(s);
+    char *u = malloc(n * 2 + 1);
+    if (!u)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            u[o++] = (char)c;
+        } else {
+            u[o++] = (char)(0xc0 | (c >> 6));
+            u[o++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    v = json_stringn(u, o);
+    free(u);
+    return v;
+}
+
+static int set(json_t *o, const char *key, json_t *v)
+{
+    return v ? json_object_set_new(o, key, v) : -1;
+}
+
+static int set_str_opt(json_t *o, const char *key, const char *s)
+{
+    return s ? set(o, key, jstr(s)) : 0;
+}
+
+/* name -> [values], repeated names (case-insensitive) grouped under the first spelling, in the
+ * order of first appearance. */
+static json_t *encode_headers(const http_headers *h)
+{
+    json_t *obj = json_object();
+    if (!obj)
+        return NULL;
+    for (size_t i = 0; i < h->n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcasecmp(h->v[j].name, h->v[i].name) == 0;
+        if (seen)
+            continue;
+        json_t *arr = json_array();
+        if (!arr || json_object_set_new(obj, h->v[i].name, arr) != 0)
+            goto fail;
+        for (size_t k = i; k < h->n; k++) {
+            if (strcasecmp(h->v[k].name, h->v[i].name) != 0)
+                continue;
+            json_t *s = jstr(h->v[k].value);
+            if (!s || json_array_append_new(arr, s) != 0)
+                goto fail;
+        }
+    }
+    return obj;
+fail:
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *encode_body(const uint8_t *body, size_t len)
+{
+    if (!body || len == 0)
+        return json_string("");
+    size_t cap = b64_encoded_len(len) + 1;
+    char *b = malloc(cap);
+    if (!b)
+        return NULL;
+    size_t n = b64_encode(body, len, b);
+    json_t *v = json_stringn_nocheck(b, n); /* base64 is ASCII */
+    free(b);
+    return v;
+}
+
+static int encode_fields(json_t *o, const tmsg *m)
+{
+    int r = 0;
+    switch (m->type) {
+    case TMSG_PING:
+    case TMSG_PONG:
+        return 0;
+    case TMSG_READY:
+        return set_str_opt(o, "tunnel_id", m->tunnel_id);
+    case TMSG_CONNECTION_ESTABLISHED:
+        r |= set(o, "connection_id", jstr(m->connection_id));
+        r |= set(o, "tunnel_id", jstr(m->tunnel_id));
+        r |= set(o, "public_url", jstr(m->public_url));
+        r |= set_str_opt(o, "subdomain_url", m->subdomain_url);
+        r |= set_str_opt(o, "path_based_url", m->path_based_url);
+        return r;
+    case TMSG_HTTP_REQUEST:
+        r |= set(o, "request_id", jstr(m->request_id));
+        r |= set(o, "method", jstr(m->method));
+        r |= set(o, "uri", jstr(m->uri));
+        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set(o, "body", encode_body(m->body, m->body_len));
+        r |= set(o, "timestamp", json_integer((json_int_t)m->timestamp));
+        if (m->more)
+            r |= set(o, "more", json_true());
+        return r;
+    case TMSG_HTTP_RESPONSE:
+        r |= set(o, "request_id", jstr(m->request_id));
+        r |= set(o, "status_code", json_integer(m->status_code));
+        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set(o, "body", encode_body(m->body, m->body_len));
+        r |= set(o, "processing_time_ms", json_integer((json_int_t)m->processing_time_ms));
+        if (m->more)
+            r |= set(o, "more", json_true());
+        return r;
+    case TMSG_HTTP_REQUEST_BODY:
+    case TMSG_HTTP_RESPONSE_BODY:
+        r |= set(o, "request_id", jstr(m->request_id));
+        r |= set(o, "seq", json_integer(m->seq));
+        r |= set(o, "body", encode_body(m->body, m->body_len));
+        r |= set(o, "more", json_boolean(m->more));
+        return r;
+    case TMSG_ERROR:
+        r |= set(o, "request_id", m->request_id ? jstr(m->request_id) : json_null());
+        r |= set(o, "code", json_string(tmsg_error_name(m->code)));
+        r |= set(o, "message", jstr(m->message));
+        return r;
+    default:
+        return -1;
+    }
+}
+
+char *tmsg_encode(const tmsg *m, size_t *len)
+{
+    if (!m || m->type == TMSG_UNKNOWN)
+        return NULL;
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    char *out = NULL;
+    if (set(o, "type", json_string(tmsg_type_name(m->type))) == 0 && encode_fields(o, m) == 0)
+        out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (out && len)
+        *len = strlen(out);
+    return out;
+}

@@ -1,0 +1,103 @@
+/* route.c - public request -> tunnel id and forwarded target (see route.h). Pure, no allocation. */
+#include "route.h"
+
+#include <string.h>
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Host without ":port" and without one trailing dot; IPv6 literals yield len 0 (never a
+ * subdomain). */
+static size_t host_name_len(const char *host, size_t len)
+{
+    if (len == 0 || host[0] == '[')
+        return 0;
+    const char *colon = memchr(host, ':', len);
+    if (colon)
+        len = (size_t)(colon - host);
+    if (len > 0 && host[len - 1] == '.')
+        len--;
+    return len;
+}
+
+static bool ieq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (lower(a[i]) != lower(b[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Subdomain mode: host is exactly "<id>.<domain>". Writes the lowercased id. */
+static bool match_subdomain(const char *host, size_t host_len, const char *domain, char *id)
+{
+    size_t hl = host_name_len(host, host_len);
+    size_t dl = strlen(domain);
+    if (dl > 0 && domain[dl - 1] == '.')
+        dl--;
+    if (dl == 0 || hl != TUNNEL_ID_LEN + 1 + dl)
+        return false;
+    if (host[TUNNEL_ID_LEN] != '.' || !ieq(host + TUNNEL_ID_LEN + 1, domain, dl))
+        return false;
+    char label[TUNNEL_ID_LEN];
+    for (size_t i = 0; i < TUNNEL_ID_LEN; i++)
+        label[i] = lower(host[i]);
+    if (!tunnel_id_valid(label, TUNNEL_ID_LEN))
+        return false;
+    memcpy(id, label, TUNNEL_ID_LEN);
+    id[TUNNEL_ID_LEN] = '\0';
+    return true;
+}
+
+route_mode route_resolve(const char *host, size_t host_len, const char *target, size_t target_len,
+                         const char *domain, route_result *out, char *fwd, size_t *fwd_len)
+{
+    out->mode = ROUTE_NONE;
+    out->tunnel_id[0] = '\0';
+    fwd[0] = '\0';
+    if (fwd_len)
+        *fwd_len = 0;
+    if (!target)
+        target_len = 0;
+
+    if (host && domain && match_subdomain(host, host_len, domain, out->tunnel_id)) {
+        out->mode = ROUTE_SUBDOMAIN;
+        size_t n = target_len;
+        if (n == 0) {
+            fwd[0] = '/';
+            n = 1;
+        } else {
+            memcpy(fwd, target, n);
+        }
+        fwd[n] = '\0';
+        if (fwd_len)
+            *fwd_len = n;
+        return out->mode;
+    }
+
+    /* Path mode: "/<id>" then end, '/' or '?'. */
+    if (target_len < 1 + TUNNEL_ID_LEN || target[0] != '/')
+        return ROUTE_NONE;
+    if (!tunnel_id_valid(target + 1, TUNNEL_ID_LEN))
+        return ROUTE_NONE;
+    const char *rest = target + 1 + TUNNEL_ID_LEN;
+    size_t rest_len = target_len - 1 - TUNNEL_ID_LEN;
+    if (rest_len > 0 && rest[0] != '/' && rest[0] != '?')
+        return ROUTE_NONE;
+
+    size_t n = 0;
+    if (rest_len == 0 || rest[0] == '?')
+        fwd[n++] = '/';
+    memcpy(fwd + n, rest, rest_len);
+    n += rest_len;
+    fwd[n] = '\0';
+    memcpy(out->tunnel_id, target + 1, TUNNEL_ID_LEN);
+    out->tunnel_id[TUNNEL_ID_LEN] = '\0';
+    out->mode = ROUTE_PATH;
+    if (fwd_len)
+        *fwd_len = n;
+    return out->mode;
+}

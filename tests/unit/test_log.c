@@ -1,0 +1,162 @@
+/* test_log.c - text and JSON log lines, level filtering, escaping, long messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef struct capture {
+    char *buf;
+    size_t len;
+    FILE *f;
+} capture;
+
+static void cap_open(capture *c)
+{
+    memset(c, 0, sizeof *c);
+    c->f = open_memstream(&c->buf, &c->len);
+    assert_non_null(c->f);
+}
+
+static void cap_close(capture *c)
+{
+    fclose(c->f);
+}
+
+static void match(const char *s, const char *re)
+{
+    regex_t r;
+    assert_int_equal(regcomp(&r, re, REG_EXTENDED | REG_NOSUB), 0);
+    int rc = regexec(&r, s, 0, NULL, 0);
+    regfree(&r);
+    if (rc != 0)
+        fail_msg("\"%s\" does not match /%s/", s, re);
+}
+
+static void test_text(void **state)
+{
+    (void)state;
+    capture c;
+    cap_open(&c);
+    tlog lg = {.level = TLOG_INFO, .out = c.f, .json = false, .prog = "ttfd"};
+    TLOG_I(&lg, "GET %s %d", "/x", 200);
+    TLOG_W(&lg, "warned");
+    TLOG_E(&lg, "failed");
+    TLOG_D(&lg, "dropped debug");
+    cap_close(&c);
+    match(c.buf, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z ttfd INFO "
+                 "GET /x 200\n"
+                 "[0-9T:.Z-]{24} ttfd WARN warned\n"
+                 "[0-9T:.Z-]{24} ttfd ERROR failed\n$");
+    free(c.buf);
+}
+
+/* A CR/LF in a message (a path, a header from the network) must not start a new log line. */
+static void test_text_escapes(void **state)
+{
+    (void)state;
+    capture c;
+    cap_open(&c);
+    tlog lg = {.level = TLOG_INFO, .out = c.f, .prog = "ttfd"};
+    TLOG_I(&lg, "a\r\n2026-01-01T00:00:00.000Z ttfd ERROR forged\x01\x7f\tz caf\xc3\xa9");
+    cap_close(&c);
+    match(c.buf, "^[0-9T:.Z-]{24} ttfd INFO a\\\\r\\\\n2026-01-01T00:00:00.000Z ttfd ERROR "
+                 "forged\\\\x01\\\\x7f\tz caf\xc3\xa9\n$");
+    free(c.buf);
+}
+
+static void test_levels(void **state)
+{
+    (void)state;
+    capture c;
+    cap_open(&c);
+    tlog lg = {.level = TLOG_ERROR, .out = c.f, .prog = "ttf"};
+    TLOG_W(&lg, "no");
+    TLOG_I(&lg, "no");
+    TLOG_E(&lg, "yes");
+    lg.level = TLOG_DEBUG;
+    TLOG_D(&lg, "debug too");
+    cap_close(&c);
+    assert_null(strstr(c.buf, "no"));
+    match(c.buf, "ttf ERROR yes\n.* ttf DEBUG debug too\n$");
+    free(c.buf);
+    /* NULL log and NULL stream drop the line */
+    tlog_write(NULL, TLOG_ERROR, "x");
+    tlog nul = {.level = TLOG_DEBUG, .out = NULL};
+    tlog_write(&nul, TLOG_ERROR, "x");
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    capture c;
+    cap_open(&c);
+    tlog lg = {.level = TLOG_DEBUG, .out = c.f, .json = true, .prog = "lambda"};
+    TLOG_I(&lg, "quote \" backslash \\ newline \n tab \t ctl \x01 utf8 caf\xc3\xa9");
+    TLOG_D(&lg, "second");
+    TLOG_E(&lg, "bad utf8 \xff end");
+    cap_close(&c);
+    /* three lines, each one JSON object */
+    char *save = NULL;
+    char *line = strtok_r(c.buf, "\n", &save);
+    const char *levels[] = {"info", "debug", "error"};
+    int n = 0;
+    for (; line; line = strtok_r(NULL, "\n", &save), n++) {
+        assert_true(n < 3);
+        json_error_t e;
+        json_t *o = json_loads(line, 0, &e);
+        if (!o)
+            fail_msg("not JSON: %s", line);
+        assert_true(json_is_object(o));
+        assert_int_equal(json_object_size(o), 3);
+        assert_string_equal(json_string_value(json_object_get(o, "level")), levels[n]);
+        match(json_string_value(json_object_get(o, "ts")),
+              "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$");
+        const char *msg = json_string_value(json_object_get(o, "msg"));
+        assert_non_null(msg);
+        if (n == 0)
+            assert_string_equal(
+                msg, "quote \" backslash \\ newline \n tab \t ctl \x01 utf8 caf\xc3\xa9");
+        if (n == 1)
+            assert_string_equal(msg, "second");
+        if (n == 2)
+            assert_string_equal(msg, "bad utf8 ? end");
+        json_decref(o);
+    }
+    assert_int_equal(n, 3);
+    free(c.buf);
+}
+
+static void test_long_message(void **state)
+{
+    (void)state;
+    capture c;
+    cap_open(&c);
+    tlog lg = {.level = TLOG_INFO, .out = c.f, .prog = "ttfd"};
+    char big[5000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    TLOG_I(&lg, "%s|end", big);
+    cap_close(&c);
+    assert_non_null(strstr(c.buf, "|end\n"));
+    assert_true(c.len > 5000);
+    free(c.buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text),         cmocka_unit_test(test_text_escapes),
+        cmocka_unit_test(test_levels),       cmocka_unit_test(test_json),
+        cmocka_unit_test(test_long_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
