@@ -1,0 +1,273 @@
+/* agent.c - connect / session / reconnect loop of ttf (see agent.h). */
+#include "agent.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "backoff.h"
+#include "local.h"
+#include "observer.h"
+#include "session.h"
+#include "tls.h"
+#include "tunnel_id.h"
+#include "ws_client.h"
+
+#define POOL_MAX_IDLE 64
+#define STOP_GRACE_SEC 3
+
+typedef struct agent {
+    struct event_base *base;
+    const agent_config *cfg;
+    const tlog *log;
+    FILE *out;
+    SSL_CTX *ssl_ctx;
+    local_pool *pool;
+    exchange_observer obs;
+    backoff bo;
+    ws_client *wsc;
+    session *sess;
+    struct event *retry_timer, *connect_timer, *stop_timer, *sigint, *sigterm;
+    char tunnel_id[TUNNEL_ID_LEN + 1];
+    int exit_code;
+    bool stopping;
+    bool established; /* the current session got connection_established */
+} agent;
+
+static void attempt(agent *a);
+
+static void schedule_retry(agent *a)
+{
+    if (a->stopping)
+        return;
+    evtimer_del(a->connect_timer);
+    uint32_t ms = backoff_next(&a->bo);
+    TLOG_W(a->log, "Reconnecting in %.1fs (attempt %u)", ms / 1000.0, a->bo.attempt);
+    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(a->retry_timer, &tv);
+}
+
+static void stop_now(agent *a)
+{
+    event_base_loopexit(a->base, NULL);
+}
+
+/* ---- session callbacks ---- */
+
+static void on_established(void *ud, const tmsg *m)
+{
+    agent *a = ud;
+    evtimer_del(a->connect_timer);
+    a->established = true;
+    if (m->tunnel_id && tunnel_id_valid(m->tunnel_id, strlen(m->tunnel_id))) {
+        if (a->tunnel_id[0] && strcmp(a->tunnel_id, m->tunnel_id) != 0)
+            TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL is gone",
+                   m->tunnel_id);
+        memcpy(a->tunnel_id, m->tunnel_id, TUNNEL_ID_LEN + 1);
+    }
+    const char *pub = m->public_url ? m->public_url : "";
+    const char *path = m->path_based_url ? m->path_based_url : pub;
+    fprintf(a->out, "Tunnel established: %s\nPath URL: %s\n", pub, path);
+    fflush(a->out);
+    TLOG_I(a->log, "Tunnel established (%s mode, connection %s)",
+           a->sess && a->sess->binary ? "binary" : "json",
+           m->connection_id ? m->connection_id : "-");
+}
+
+static void on_closed(void *ud, uint16_t code, const char *reason)
+{
+    agent *a = ud;
+    session_free(a->sess);
+    a->sess = NULL;
+    if (a->stopping) {
+        stop_now(a);
+        return;
+    }
+    TLOG_W(a->log, "Connection lost: %s (%u)", reason ? reason : "closed", code);
+    if (a->established)
+        backoff_reset(&a->bo); /* a healthy session: start again from 1 s */
+    a->established = false;
+    schedule_retry(a);
+}
+
+static const session_cbs sess_cbs = {on_established, on_closed};
+
+/* ---- connect callbacks ---- */
+
+static void on_open(void *ud, struct bufferevent *bev, bool binary)
+{
+    agent *a = ud;
+    ws_client_free(a->wsc);
+    a->wsc = NULL;
+    TLOG_I(a->log, "WebSocket connected (%s mode), sending ready", binary ? "binary" : "json");
+    a->established = false;
+    a->sess = session_new(a->base, bev, binary, a->cfg, a->log, a->pool, &a->obs, a->tunnel_id,
+                          &sess_cbs, a);
+    if (!a->sess) {
+        TLOG_E(a->log, "cannot start the session (out of memory)");
+        schedule_retry(a);
+    }
+}
+
+static void on_fail(void *ud, ws_client_error kind, const char *msg)
+{
+    agent *a = ud;
+    ws_client_free(a->wsc);
+    a->wsc = NULL;
+    if (kind == WSC_ERR_AUTH) {
+        TLOG_E(a->log, "%s; check the token (--token / TUNNEL_TOKEN)", msg);
+        a->exit_code = AGENT_EXIT_AUTH;
+        a->stopping = true;
+        stop_now(a);
+        return;
+    }
+    if (kind == WSC_ERR_TLS)
+        TLOG_E(a->log, "%s", msg);
+    else
+        TLOG_W(a->log, "Connection to %s failed: %s", a->cfg->endpoint_log, msg);
+    schedule_retry(a);
+}
+
+static const ws_client_cbs wsc_cbs = {on_open, on_fail};
+
+static void attempt(agent *a)
+{
+    char err[256];
+    TLOG_D(a->log, "Connecting to %s%s", a->cfg->endpoint_log,
+           a->cfg->token ? " with a token (Authorization header)" : "");
+    struct timeval tv = {a->cfg->connect_timeout, 0};
+    evtimer_add(a->connect_timer, &tv);
+    a->wsc = ws_client_start(a->base, a->cfg, a->ssl_ctx, &wsc_cbs, a, err, sizeof err);
+    if (!a->wsc) {
+        TLOG_W(a->log, "Connection to %s failed: %s", a->cfg->endpoint_log, err);
+        schedule_retry(a);
+    }
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    attempt(ud);
+}
+
+static void connect_timeout_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    agent *a = ud;
+    TLOG_W(a->log, "Connection to %s timed out after %d s", a->cfg->endpoint_log,
+           a->cfg->connect_timeout);
+    if (a->wsc) {
+        ws_client_free(a->wsc);
+        a->wsc = NULL;
+    }
+    if (a->sess) {
+        session_free(a->sess);
+        a->sess = NULL;
+    }
+    a->established = false;
+    schedule_retry(a);
+}
+
+static void stop_timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    stop_now(ud);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *ud)
+{
+    (void)what;
+    agent *a = ud;
+    if (a->stopping) {
+        stop_now(a); /* second signal: do not wait */
+        return;
+    }
+    TLOG_I(a->log, "Received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    a->stopping = true;
+    evtimer_del(a->retry_timer);
+    evtimer_del(a->connect_timer);
+    if (a->wsc) {
+        ws_client_free(a->wsc);
+        a->wsc = NULL;
+    }
+    if (a->sess && !a->sess->closed) {
+        session_close(a->sess); /* on_closed ends the loop */
+        struct timeval tv = {STOP_GRACE_SEC, 0};
+        evtimer_add(a->stop_timer, &tv);
+        return;
+    }
+    stop_now(a);
+}
+
+int agent_run(const agent_config *cfg, const tlog *lg, FILE *out)
+{
+    agent a;
+    memset(&a, 0, sizeof a);
+    a.cfg = cfg;
+    a.log = lg;
+    a.out = out;
+    a.obs = observer_log(lg);
+    backoff_init(&a.bo, NULL, NULL);
+    int rc = 1;
+    char err[256];
+
+    a.base = event_base_new();
+    if (!a.base) {
+        TLOG_E(lg, "cannot create the event loop");
+        return 1;
+    }
+    if (cfg->url.tls) {
+        const char *terr = NULL;
+        a.ssl_ctx = tls_client_ctx(cfg->ca_file, cfg->insecure, &terr);
+        if (!a.ssl_ctx) {
+            TLOG_E(lg, "TLS setup failed: %s", terr ? terr : "unknown error");
+            goto out;
+        }
+    }
+    a.pool =
+        local_pool_new(a.base, cfg->local_host, cfg->local_port, POOL_MAX_IDLE, err, sizeof err);
+    if (!a.pool) {
+        TLOG_E(lg, "%s", err);
+        goto out;
+    }
+    a.retry_timer = evtimer_new(a.base, retry_cb, &a);
+    a.connect_timer = evtimer_new(a.base, connect_timeout_cb, &a);
+    a.stop_timer = evtimer_new(a.base, stop_timer_cb, &a);
+    a.sigint = evsignal_new(a.base, SIGINT, signal_cb, &a);
+    a.sigterm = evsignal_new(a.base, SIGTERM, signal_cb, &a);
+    if (!a.retry_timer || !a.connect_timer || !a.stop_timer || !a.sigint || !a.sigterm ||
+        evsignal_add(a.sigint, NULL) != 0 || evsignal_add(a.sigterm, NULL) != 0) {
+        TLOG_E(lg, "cannot set up timers and signals");
+        goto out;
+    }
+    attempt(&a);
+    event_base_dispatch(a.base);
+    rc = a.exit_code;
+
+out:
+    if (a.wsc)
+        ws_client_free(a.wsc);
+    if (a.sess)
+        session_free(a.sess);
+    local_pool_free(a.pool);
+    if (a.retry_timer)
+        event_free(a.retry_timer);
+    if (a.connect_timer)
+        event_free(a.connect_timer);
+    if (a.stop_timer)
+        event_free(a.stop_timer);
+    if (a.sigint)
+        event_free(a.sigint);
+    if (a.sigterm)
+        event_free(a.sigterm);
+    if (a.ssl_ctx)
+        SSL_CTX_free(a.ssl_ctx);
+    event_base_free(a.base);
+    return rc;
+}

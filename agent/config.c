@@ -1,0 +1,248 @@
+/* config.c - ttf's flags and environment (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_ENDPOINT "ws://127.0.0.1:8080/_tunnel"
+
+static const char usage[] =
+    "Usage: ttf [options]\n"
+    "Expose a local HTTP service through a tunnel server (ttfd or the serverless back-end).\n"
+    "\n"
+    "  -e, --endpoint URL        tunnel endpoint (env TUNNEL_ENDPOINT; default " DEFAULT_ENDPOINT
+    ")\n"
+    "  -p, --port, --local-port N  local service port (default 3000)\n"
+    "      --host H              local service host (default 127.0.0.1)\n"
+    "  -t, --token T             JWT sent as Authorization: Bearer (env TUNNEL_TOKEN)\n"
+    "  -v, --verbose             debug logging\n"
+    "      --connect-timeout SEC connect + handshake timeout (default 10)\n"
+    "      --request-timeout SEC wait for the local response head (default 25)\n"
+    "      --ca-file F           CA certificates (PEM) to verify a wss:// endpoint\n"
+    "      --insecure            do not verify the server certificate (unsafe)\n"
+    "      --host-header         pass the public Host header to the local service\n"
+    "      --protocol P          auto | binary | json (default auto)\n"
+    "  -h, --help                this help\n"
+    "      --version             print the version\n";
+
+enum {
+    OPT_HOST = 256,
+    OPT_CONNECT_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
+    OPT_CA_FILE,
+    OPT_INSECURE,
+    OPT_HOST_HEADER,
+    OPT_PROTOCOL,
+    OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+    {"endpoint", required_argument, NULL, 'e'},
+    {"port", required_argument, NULL, 'p'},
+    {"local-port", required_argument, NULL, 'p'},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"token", required_argument, NULL, 't'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"host-header", no_argument, NULL, OPT_HOST_HEADER},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* Strict integer in [lo, hi]. */
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int set_str(char **dst, const char *s)
+{
+    char *c = strdup(s);
+    if (!c)
+        return -1;
+    free(*dst);
+    *dst = c;
+    return 0;
+}
+
+config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
+                                 void *out, char *err, size_t errcap)
+{
+    FILE *fout = out ? out : stdout;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->local_port = 3000;
+    cfg->connect_timeout = 10;
+    cfg->request_timeout = 25;
+    cfg->protocol = PROTO_AUTO;
+    err[0] = '\0';
+
+    const char *ev = env ? env("TUNNEL_ENDPOINT") : NULL;
+    const char *tv = env ? env("TUNNEL_TOKEN") : NULL;
+    if (set_str(&cfg->endpoint, ev && *ev ? ev : DEFAULT_ENDPOINT) != 0 ||
+        set_str(&cfg->local_host, "127.0.0.1") != 0)
+        goto nomem;
+    if (tv && *tv && set_str(&cfg->token, tv) != 0)
+        goto nomem;
+
+    optind = 0; /* full re-initialisation (glibc), so tests can parse several times */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":e:p:t:vh", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            if (set_str(&cfg->endpoint, optarg) != 0)
+                goto nomem;
+            break;
+        case 'p':
+            if (parse_int(optarg, 1, 65535, &cfg->local_port) != 0) {
+                snprintf(err, errcap, "invalid port: %s", optarg);
+                return CONFIG_ERROR;
+            }
+            break;
+        case OPT_HOST:
+            if (!*optarg) {
+                snprintf(err, errcap, "empty --host");
+                return CONFIG_ERROR;
+            }
+            if (set_str(&cfg->local_host, optarg) != 0)
+                goto nomem;
+            break;
+        case 't':
+            if (set_str(&cfg->token, optarg) != 0)
+                goto nomem;
+            break;
+        case 'v':
+            cfg->verbose = true;
+            break;
+        case OPT_CONNECT_TIMEOUT:
+        case OPT_REQUEST_TIMEOUT: {
+            int *dst = c == OPT_CONNECT_TIMEOUT ? &cfg->connect_timeout : &cfg->request_timeout;
+            if (parse_int(optarg, 1, 86400, dst) != 0) {
+                snprintf(err, errcap, "invalid timeout: %s", optarg);
+                return CONFIG_ERROR;
+            }
+            break;
+        }
+        case OPT_CA_FILE:
+            if (set_str(&cfg->ca_file, optarg) != 0)
+                goto nomem;
+            break;
+        case OPT_INSECURE:
+            cfg->insecure = true;
+            break;
+        case OPT_HOST_HEADER:
+            cfg->host_header = true;
+            break;
+        case OPT_PROTOCOL:
+            if (strcmp(optarg, "auto") == 0)
+                cfg->protocol = PROTO_AUTO;
+            else if (strcmp(optarg, "binary") == 0 || strcmp(optarg, "bin") == 0)
+                cfg->protocol = PROTO_BINARY;
+            else if (strcmp(optarg, "json") == 0)
+                cfg->protocol = PROTO_JSON;
+            else {
+                snprintf(err, errcap, "invalid --protocol: %s (auto, binary or json)", optarg);
+                return CONFIG_ERROR;
+            }
+            break;
+        case 'h':
+            fputs(usage, fout);
+            return CONFIG_EXIT;
+        case OPT_VERSION:
+            fprintf(fout, "ttf %s\n", TTF_VERSION);
+            return CONFIG_EXIT;
+        case ':':
+            snprintf(err, errcap, "option %s needs a value", argv[optind - 1]);
+            return CONFIG_ERROR;
+        default:
+            snprintf(err, errcap, "unknown option: %s", argv[optind - 1]);
+            return CONFIG_ERROR;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errcap, "unexpected argument: %s", argv[optind]);
+        return CONFIG_ERROR;
+    }
+    cfg->endpoint_log = agent_config_redact_url(cfg->endpoint);
+    if (!cfg->endpoint_log)
+        goto nomem;
+    if (tunnel_url_parse(cfg->endpoint, &cfg->url) != 0) {
+        snprintf(err, errcap, "invalid endpoint URL: %s", cfg->endpoint_log);
+        return CONFIG_ERROR;
+    }
+    if (cfg->token && !*cfg->token) {
+        free(cfg->token);
+        cfg->token = NULL;
+    }
+    return CONFIG_OK;
+nomem:
+    snprintf(err, errcap, "out of memory");
+    return CONFIG_ERROR;
+}
+
+void agent_config_free(agent_config *cfg)
+{
+    free(cfg->endpoint);
+    free(cfg->endpoint_log);
+    free(cfg->local_host);
+    free(cfg->token);
+    free(cfg->ca_file);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+char *agent_config_redact_url(const char *url)
+{
+    size_t n = strlen(url);
+    char *out = malloc(n + 3 * (n / 7 + 1) + 1); /* each "token=" may grow by "***" */
+    if (!out)
+        return NULL;
+    const char *q = strchr(url, '?');
+    size_t o = 0, i = 0;
+    if (q) {
+        o = i = (size_t)(q - url) + 1;
+        memcpy(out, url, o);
+    }
+    while (q && i < n) {
+        if (strncasecmp(url + i, "token=", 6) == 0 && (url[i - 1] == '?' || url[i - 1] == '&')) {
+            memcpy(out + o, url + i, 6); /* the name as written */
+            memcpy(out + o + 6, "***", 3);
+            o += 9;
+            i += 6;
+            while (i < n && url[i] != '&' && url[i] != '#')
+                i++;
+            continue;
+        }
+        out[o++] = url[i++];
+    }
+    if (!q) {
+        memcpy(out, url, n);
+        o = n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+void agent_config_local_hostport(const agent_config *cfg, char *out, size_t cap)
+{
+    if (strchr(cfg->local_host, ':') && cfg->local_host[0] != '[')
+        snprintf(out, cap, "[%s]:%d", cfg->local_host, cfg->local_port);
+    else
+        snprintf(out, cap, "%s:%d", cfg->local_host, cfg->local_port);
+}

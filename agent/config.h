@@ -1,0 +1,53 @@
+/* config.h - ttf's command line and environment: flags, defaults, validation.
+ * Owns: the strings it copies into agent_config (freed by agent_config_free). */
+#ifndef TTF_CONFIG_H
+#define TTF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "url.h"
+
+#define TTF_VERSION "0.1.0"
+
+typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
+
+typedef struct agent_config {
+    char *endpoint;     /* as given */
+    char *endpoint_log; /* the endpoint with any token= query value masked, for logs */
+    tunnel_url url;     /* parsed endpoint */
+    char *local_host;   /* --host */
+    int local_port;     /* --port / --local-port */
+    char *token;        /* NULL when none */
+    bool verbose;
+    int connect_timeout; /* seconds */
+    int request_timeout; /* seconds */
+    char *ca_file;
+    bool insecure;
+    bool host_header; /* pass the public Host to the local app */
+    agent_protocol protocol;
+} agent_config;
+
+typedef enum {
+    CONFIG_OK = 0,   /* run */
+    CONFIG_EXIT = 1, /* --help or --version printed: exit 0 */
+    CONFIG_ERROR = -1,
+} config_result;
+
+/* Lets tests inject the environment. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/* Parses argv (getopt_long, so it permutes argv) and the environment (TUNNEL_ENDPOINT,
+ * TUNNEL_TOKEN; flags win). Help and version text go to out. On CONFIG_ERROR a one-line
+ * reason is in err. Call agent_config_free in every case. */
+config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
+                                 void *out /* FILE* */, char *err, size_t errcap);
+void agent_config_free(agent_config *cfg);
+
+/* Copies url with the value of every token= query parameter replaced by "***". malloc'd. */
+char *agent_config_redact_url(const char *url);
+
+/* "host:port" as the local service expects it in Host ("[::1]:3000" for IPv6). */
+void agent_config_local_hostport(const agent_config *cfg, char *out, size_t cap);
+
+#endif

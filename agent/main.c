@@ -1,0 +1,39 @@
+/* main.c - ttf, the tunnel agent: parse the command line, build the logger, run the agent. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "agent.h"
+#include "config.h"
+#include "log.h"
+
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
+int main(int argc, char **argv)
+{
+    agent_config cfg;
+    char err[512];
+    config_result r = agent_config_parse(argc, argv, env_get, &cfg, stdout, err, sizeof err);
+    if (r != CONFIG_OK) {
+        if (r == CONFIG_ERROR)
+            fprintf(stderr, "ttf: %s (see ttf --help)\n", err);
+        agent_config_free(&cfg);
+        return r == CONFIG_EXIT ? 0 : 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    tlog lg = {cfg.verbose ? TLOG_DEBUG : TLOG_INFO, stderr, false, "ttf"};
+    char hostport[300];
+    agent_config_local_hostport(&cfg, hostport, sizeof hostport);
+    TLOG_I(&lg, "HTTP Tunnel agent ttf v%s", TTF_VERSION);
+    TLOG_I(&lg, "Local service: http://%s", hostport);
+    TLOG_I(&lg, "Tunnel endpoint: %s", cfg.endpoint_log);
+    if (cfg.insecure && cfg.url.tls)
+        TLOG_W(&lg, "--insecure: the server certificate is NOT verified; anyone on the path can "
+                    "read and change the tunnel traffic");
+    int rc = agent_run(&cfg, &lg, stdout);
+    agent_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,188 @@
+/* session.c - one WebSocket session with the server (see session.h). */
+#include "session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "jsonx.h"
+#include "stream.h"
+
+static void on_text(void *ud, const uint8_t *data, size_t len)
+{
+    session *s = ud;
+    tmsg m;
+    const char *err = NULL;
+    if (tmsg_decode((const char *)data, len, &m, &err) != 0) {
+        TLOG_D(s->log, "ignoring a message: %s", err ? err : "unparsable");
+        return;
+    }
+    switch (m.type) {
+    case TMSG_CONNECTION_ESTABLISHED:
+        if (!s->established) {
+            s->established = true;
+            if (s->cbs->on_established)
+                s->cbs->on_established(s->ud, &m);
+        } else {
+            TLOG_D(s->log, "extra connection_established ignored");
+        }
+        break;
+    case TMSG_PING: {
+        static const char pong[] = "{\"type\":\"pong\"}";
+        ws_send_text(s->ws, pong, sizeof pong - 1);
+        break;
+    }
+    case TMSG_PONG:
+        TLOG_D(s->log, "pong received");
+        break;
+    case TMSG_HTTP_REQUEST:
+    case TMSG_HTTP_REQUEST_BODY:
+        jsonx_on_message(s, &m);
+        break;
+    default:
+        TLOG_D(s->log, "ignoring a %s message", tmsg_type_name(m.type));
+        break;
+    }
+    tmsg_free(&m);
+}
+
+static void on_binary(void *ud, const uint8_t *data, size_t len)
+{
+    session *s = ud;
+    stream_on_message(s, data, len);
+}
+
+static void on_drain(void *ud)
+{
+    session *s = ud;
+    stream_resume_all(s);
+    jsonx_resume_all(s);
+}
+
+static void on_close(void *ud, uint16_t code, const char *reason)
+{
+    session *s = ud;
+    if (s->closed)
+        return;
+    s->closed = true;
+    if (s->heartbeat)
+        event_del(s->heartbeat);
+    s->cbs->on_closed(s->ud, code, reason);
+}
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    session *s = ud;
+    s->ticks++;
+    ws_send_ping(s->ws);
+    if (s->ticks % (SESSION_JSON_PING_SEC / SESSION_WS_PING_SEC) == 0) {
+        static const char ping[] = "{\"type\":\"ping\"}";
+        ws_send_text(s->ws, ping, sizeof ping - 1);
+        TLOG_D(s->log, "heartbeat sent");
+    }
+}
+
+static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
+
+session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
+                     const agent_config *cfg, const tlog *lg, local_pool *pool,
+                     const exchange_observer *obs, const char *prev_id, const session_cbs *cbs,
+                     void *ud)
+{
+    session *s = calloc(1, sizeof *s);
+    if (!s) {
+        bufferevent_free(bev);
+        return NULL;
+    }
+    s->base = base;
+    s->cfg = cfg;
+    s->log = lg;
+    s->pool = pool;
+    s->obs = obs;
+    s->binary = binary;
+    s->cbs = cbs;
+    s->ud = ud;
+    agent_config_local_hostport(cfg, s->hostport, sizeof s->hostport);
+    s->streams = hmap_new();
+    s->exchanges = hmap_new();
+    s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
+    if (!s->streams || !s->exchanges || !s->heartbeat) {
+        bufferevent_free(bev);
+        session_free(s);
+        return NULL;
+    }
+    s->ws = ws_conn_new(bev, false, &handlers, s, SESSION_MAX_MSG);
+    if (!s->ws) {
+        bufferevent_free(bev);
+        session_free(s);
+        return NULL;
+    }
+    /* No byte at all (frames, pongs) for this long: the link is dead. ws reports the timeout
+     * through on_close. */
+    struct timeval dead = {SESSION_DEAD_SEC, 0};
+    bufferevent_set_timeouts(bev, &dead, NULL);
+    struct timeval beat = {SESSION_WS_PING_SEC, 0};
+    event_add(s->heartbeat, &beat);
+
+    tmsg m;
+    tmsg_init(&m, TMSG_READY);
+    m.tunnel_id = prev_id && *prev_id ? (char *)prev_id : NULL;
+    session_send_msg(s, &m);
+    return s;
+}
+
+void session_free(session *s)
+{
+    if (!s)
+        return;
+    if (s->streams) {
+        stream_free_all(s);
+        hmap_free(s->streams);
+    }
+    if (s->exchanges) {
+        jsonx_free_all(s);
+        hmap_free(s->exchanges);
+    }
+    if (s->heartbeat)
+        event_free(s->heartbeat);
+    ws_conn_free(s->ws);
+    free(s);
+}
+
+void session_close(session *s)
+{
+    if (s && s->ws && !s->closed)
+        ws_close(s->ws, 1000, "agent shutting down");
+}
+
+bool session_congested(const session *s)
+{
+    return ws_pending(s->ws) > ws_high_water();
+}
+
+int session_send_text(session *s, const char *json, size_t len)
+{
+    return ws_send_text(s->ws, json, len);
+}
+
+int session_send_msg(session *s, const tmsg *m)
+{
+    size_t len = 0;
+    char *json = tmsg_encode(m, &len);
+    if (!json)
+        return -1;
+    int rc = ws_send_text(s->ws, json, len);
+    free(json);
+    return rc;
+}
+
+uint64_t session_now_ms(const session *s)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(s->base, &tv);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}

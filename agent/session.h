@@ -1,0 +1,73 @@
+/* session.h - one WebSocket session with the tunnel server: the ready/connection_established
+ * handshake, heartbeats, dead-link detection, and dispatch of messages to binary streams
+ * (stream.c) or JSON exchanges (jsonx.c).
+ * Owns: the ws_conn, the heartbeat timer, every stream and exchange of the session. */
+#ifndef TTF_SESSION_H
+#define TTF_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "hmap.h"
+#include "local.h"
+#include "log.h"
+#include "observer.h"
+#include "proto_json.h"
+#include "tunnel_id.h"
+#include "ws.h"
+
+struct event_base;
+struct bufferevent;
+
+#define SESSION_WS_PING_SEC 20    /* WebSocket ping: keeps the read timer fed */
+#define SESSION_JSON_PING_SEC 300 /* {"type":"ping"}: keeps API Gateway's idle timer happy */
+#define SESSION_DEAD_SEC 60       /* nothing read for this long: the link is dead */
+#define SESSION_MAX_MSG ((size_t)4 * 1024 * 1024)
+
+typedef struct session session;
+
+typedef struct session_cbs {
+    /* connection_established arrived (m is valid during the call). */
+    void (*on_established)(void *ud, const tmsg *m);
+    /* The WebSocket is gone; the owner frees the session (session_free is allowed inside). */
+    void (*on_closed)(void *ud, uint16_t code, const char *reason);
+} session_cbs;
+
+/* Everything streams and exchanges need; set up by session_new. */
+struct session {
+    struct event_base *base;
+    const agent_config *cfg;
+    const tlog *log;
+    local_pool *pool;
+    const exchange_observer *obs;
+    char hostport[300]; /* Host for the local service */
+    ws_conn *ws;
+    bool binary;
+    bool established;
+    bool closed;
+    hmap *streams;   /* stream id (u32) -> stream */
+    hmap *exchanges; /* request id -> jx */
+    struct event *heartbeat;
+    unsigned ticks;
+    const session_cbs *cbs;
+    void *ud;
+};
+
+/* Takes bev (just upgraded) and sends ready (asking for prev_id when not empty). NULL on error
+ * (bev freed). */
+session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
+                     const agent_config *cfg, const tlog *lg, local_pool *pool,
+                     const exchange_observer *obs, const char *prev_id, const session_cbs *cbs,
+                     void *ud);
+void session_free(session *s);
+/* Graceful close: a close frame, then on_closed. */
+void session_close(session *s);
+
+/* For streams and exchanges. */
+bool session_congested(const session *s); /* the WebSocket output is above its high mark */
+int session_send_text(session *s, const char *json, size_t len);
+int session_send_msg(session *s, const tmsg *m);
+uint64_t session_now_ms(const session *s); /* monotonic-ish, from the loop's cached time */
+
+#endif

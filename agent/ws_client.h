@@ -1,0 +1,43 @@
+/* ws_client.h - the agent's side of the WebSocket opening: TCP connect (getaddrinfo), optional
+ * TLS (verification and host name through lib/tls), the HTTP/1.1 upgrade with the token and the
+ * offered subprotocols, and the check of the 101 answer. On success the bufferevent (with any
+ * bytes that followed the 101 still in its input) is handed to the caller for ws_conn_new.
+ * Owns: the bufferevent until on_open hands it over, and the response parser. */
+#ifndef TTF_WS_CLIENT_H
+#define TTF_WS_CLIENT_H
+
+#include <stdbool.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+struct event_base;
+struct bufferevent;
+
+typedef enum {
+    WSC_ERR_CONNECT = 1, /* DNS, TCP */
+    WSC_ERR_TLS,         /* handshake; msg says "certificate" when verification failed */
+    WSC_ERR_AUTH,        /* 401 / 403 on the upgrade */
+    WSC_ERR_HANDSHAKE,   /* other status, bad accept key, bad subprotocol */
+} ws_client_error;
+
+typedef struct ws_client_cbs {
+    /* The upgrade succeeded; bev is the caller's now. binary: ttf.bin.v1 was selected. */
+    void (*on_open)(void *ud, struct bufferevent *bev, bool binary);
+    /* The attempt failed; msg is a short reason. */
+    void (*on_fail)(void *ud, ws_client_error kind, const char *msg);
+} ws_client_cbs;
+
+typedef struct ws_client ws_client;
+
+/* Starts an attempt. ssl_ctx is required for wss:// endpoints. Returns NULL when it could not
+ * even start (reason in err). Exactly one callback follows unless ws_client_free comes first;
+ * the callback is the client's last action, so ws_client_free may be called inside it. */
+ws_client *ws_client_start(struct event_base *base, const agent_config *cfg, SSL_CTX *ssl_ctx,
+                           const ws_client_cbs *cbs, void *ud, char *err, size_t errcap);
+void ws_client_free(ws_client *c);
+
+/* Builds the upgrade request (exposed for tests). Returns a malloc'd string. */
+char *ws_client_request(const agent_config *cfg, const char *key);
+
+#endif

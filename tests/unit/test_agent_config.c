@@ -1,0 +1,251 @@
+/* test_agent_config.c - ttf's flags, aliases, environment and refusals; the upgrade request. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ws_client.h"
+
+/* A fake environment for the parser. */
+static const char *env_endpoint, *env_token;
+
+static const char *fake_env(const char *name)
+{
+    if (strcmp(name, "TUNNEL_ENDPOINT") == 0)
+        return env_endpoint;
+    if (strcmp(name, "TUNNEL_TOKEN") == 0)
+        return env_token;
+    return NULL;
+}
+
+static config_result parse(agent_config *cfg, char *err, int argc, ...)
+{
+    char *argv[32];
+    va_list ap;
+    va_start(ap, argc);
+    argv[0] = "ttf";
+    for (int i = 1; i < argc; i++)
+        argv[i] = va_arg(ap, char *);
+    va_end(ap);
+    argv[argc] = NULL;
+    FILE *devnull = fopen("/dev/null", "w");
+    config_result r = agent_config_parse(argc, argv, fake_env, cfg, devnull, err, 256);
+    fclose(devnull);
+    return r;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256];
+    assert_int_equal(parse(&c, err, 1), CONFIG_OK);
+    assert_string_equal(c.endpoint, "ws://127.0.0.1:8080/_tunnel");
+    assert_string_equal(c.url.host, "127.0.0.1");
+    assert_int_equal(c.url.port, 8080);
+    assert_string_equal(c.url.path, "/_tunnel");
+    assert_false(c.url.tls);
+    assert_string_equal(c.local_host, "127.0.0.1");
+    assert_int_equal(c.local_port, 3000);
+    assert_null(c.token);
+    assert_false(c.verbose);
+    assert_int_equal(c.connect_timeout, 10);
+    assert_int_equal(c.request_timeout, 25);
+    assert_null(c.ca_file);
+    assert_false(c.insecure);
+    assert_false(c.host_header);
+    assert_int_equal(c.protocol, PROTO_AUTO);
+    agent_config_free(&c);
+}
+
+static void test_flags(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256];
+    assert_int_equal(parse(&c, err, 18, "-e", "wss://t.example.com/dev", "-p", "5000", "--host",
+                           "localhost", "-t", "tok", "-v", "--connect-timeout", "3",
+                           "--request-timeout=7", "--ca-file", "/tmp/ca.pem", "--insecure",
+                           "--host-header", "--protocol=json"),
+                     CONFIG_OK);
+    assert_string_equal(c.endpoint, "wss://t.example.com/dev");
+    assert_true(c.url.tls);
+    assert_int_equal(c.url.port, 443);
+    assert_int_equal(c.local_port, 5000);
+    assert_string_equal(c.local_host, "localhost");
+    assert_string_equal(c.token, "tok");
+    assert_true(c.verbose);
+    assert_int_equal(c.connect_timeout, 3);
+    assert_int_equal(c.request_timeout, 7);
+    assert_string_equal(c.ca_file, "/tmp/ca.pem");
+    assert_true(c.insecure);
+    assert_true(c.host_header);
+    assert_int_equal(c.protocol, PROTO_JSON);
+    agent_config_free(&c);
+
+    /* Long forms and the --local-port alias. */
+    assert_int_equal(parse(&c, err, 7, "--endpoint", "ws://[::1]:9/_tunnel", "--local-port", "8081",
+                           "--token=abc", "--protocol=binary"),
+                     CONFIG_OK);
+    assert_string_equal(c.url.host, "::1");
+    assert_int_equal(c.local_port, 8081);
+    assert_string_equal(c.token, "abc");
+    assert_int_equal(c.protocol, PROTO_BINARY);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--port", "1"), CONFIG_OK);
+    assert_int_equal(c.local_port, 1);
+    agent_config_free(&c);
+}
+
+static void test_env(void **state)
+{
+    (void)state;
+    agent_config c;
+    char err[256];
+    env_endpoint = "ws://10.0.0.1:9999/x";
+    env_token = "envtoken";
+    assert_int_equal(parse(&c, err, 1), CONFIG_OK);
+    assert_string_equal(c.endpoint, "ws://10.0.0.1:9999/x");
+    assert_int_equal(c.url.port, 9999);
+    assert_string_equal(c.token, "envtoken");
+    agent_config_free(&c);
+    /* Flags win over the environment. */
+    assert_int_equal(parse(&c, err, 5, "-e", "ws://127.0.0.1:1/_tunnel", "-t", "flag"), CONFIG_OK);
+    assert_string_equal(c.endpoint, "ws://127.0.0.1:1/_tunnel");
+    assert_string_equal(c.token, "flag");
+    agent_config_free(&c);
+    /* Empty values count as unset. */
+    env_endpoint = "";
+    env_token = "";
+    assert_int_equal(parse(&c, err, 1), CONFIG_OK);
+    assert_string_equal(c.endpoint, "ws://127.0.0.1:8080/_tunnel");
+    assert_null(c.token);
+    agent_config_free(&c);
+    env_endpoint = env_token = NULL;
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256];
+    assert_int_equal(parse(&c, err, 3, "-p", "0"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "port"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "-p", "65536"), CONFIG_ERROR);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "-p", "12x"), CONFIG_ERROR);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--connect-timeout", "0"), CONFIG_ERROR);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--protocol", "smoke"), CONFIG_ERROR);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "-e", "ftp://x/"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "endpoint"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "--bogus"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "--bogus"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "-p"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "needs a value"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "stray"), CONFIG_ERROR);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "--help"), CONFIG_EXIT);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "--version"), CONFIG_EXIT);
+    agent_config_free(&c);
+}
+
+static void test_hostport(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256], hp[300];
+    assert_int_equal(parse(&c, err, 5, "--host", "::1", "-p", "8000"), CONFIG_OK);
+    agent_config_local_hostport(&c, hp, sizeof hp);
+    assert_string_equal(hp, "[::1]:8000");
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 1), CONFIG_OK);
+    agent_config_local_hostport(&c, hp, sizeof hp);
+    assert_string_equal(hp, "127.0.0.1:3000");
+    agent_config_free(&c);
+}
+
+static void test_upgrade_request(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256];
+    assert_int_equal(parse(&c, err, 5, "-e", "ws://127.0.0.1:8080/_tunnel?x=1", "-t", "secret"),
+                     CONFIG_OK);
+    char *req = ws_client_request(&c, "dGhlIHNhbXBsZSBub25jZQ==");
+    assert_non_null(req);
+    assert_non_null(strstr(req, "GET /_tunnel?x=1 HTTP/1.1\r\n"));
+    assert_non_null(strstr(req, "\r\nHost: 127.0.0.1:8080\r\n"));
+    assert_non_null(strstr(req, "\r\nUpgrade: websocket\r\n"));
+    assert_non_null(strstr(req, "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"));
+    assert_non_null(strstr(req, "\r\nSec-WebSocket-Version: 13\r\n"));
+    assert_non_null(strstr(req, "\r\nSec-WebSocket-Protocol: ttf.bin.v1, ttf.json.v1\r\n"));
+    assert_non_null(strstr(req, "\r\nAuthorization: Bearer secret\r\n"));
+    assert_non_null(strstr(req, "\r\n\r\n"));
+    free(req);
+    agent_config_free(&c);
+
+    /* Default port omitted, IPv6 bracketed, JSON only, no token. */
+    assert_int_equal(parse(&c, err, 5, "-e", "wss://[::1]/dev", "--protocol", "json"), CONFIG_OK);
+    req = ws_client_request(&c, "k");
+    assert_non_null(strstr(req, "GET /dev HTTP/1.1\r\n"));
+    assert_non_null(strstr(req, "\r\nHost: [::1]\r\n"));
+    assert_non_null(strstr(req, "\r\nSec-WebSocket-Protocol: ttf.json.v1\r\n"));
+    assert_null(strstr(req, "Authorization"));
+    free(req);
+    agent_config_free(&c);
+}
+
+static void test_redact(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {
+        {"ws://h/_tunnel", "ws://h/_tunnel"},
+        {"ws://h/_tunnel?token=abc.def", "ws://h/_tunnel?token=***"},
+        {"ws://h/x?a=1&token=t&b=2", "ws://h/x?a=1&token=***&b=2"},
+        {"ws://h/x?mytoken=1&Token=", "ws://h/x?mytoken=1&Token=***"},
+        {"ws://h/x?token=a&token=b#f", "ws://h/x?token=***&token=***#f"},
+        {"ws://h/token=x", "ws://h/token=x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *r = agent_config_redact_url(cases[i][0]);
+        assert_non_null(r);
+        assert_string_equal(r, cases[i][1]);
+        free(r);
+    }
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256];
+    assert_int_equal(parse(&c, err, 3, "-e", "ws://127.0.0.1:1/_tunnel?token=sekrit"), CONFIG_OK);
+    assert_null(strstr(c.endpoint_log, "sekrit"));
+    agent_config_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_env),      cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_hostport), cmocka_unit_test(test_upgrade_request),
+        cmocka_unit_test(test_redact),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
