@@ -1,0 +1,84 @@
+/* dispatch.c - event -> handler. */
+#include "dispatch.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "events.h"
+#include "http_handler.h"
+#include "ws_handlers.h"
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(long ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+char *dispatch_event(lambda_ctx *ctx, const char *event, size_t n, size_t *len, const char **etype,
+                     char *emsg, size_t emsgcap)
+{
+    json_error_t je;
+    json_t *ev = json_loadb(event, n, 0, &je);
+    if (!ev) {
+        *etype = "Runtime.InvalidEvent";
+        snprintf(emsg, emsgcap, "event is not JSON: %s", je.text);
+        return NULL;
+    }
+    char *doc = NULL;
+    event_kind k = event_classify(ev);
+    switch (k) {
+    case EV_WS_CONNECT:
+        doc = ws_handle_connect(ctx, ev, len);
+        break;
+    case EV_WS_MESSAGE:
+        doc = ws_handle_message(ctx, ev, len);
+        break;
+    case EV_WS_DISCONNECT:
+        doc = ws_handle_disconnect(ctx, ev, len);
+        break;
+    case EV_HTTP:
+        doc = http_handle(ctx, ev, len);
+        break;
+    case EV_SCHEDULED:
+        doc = cleanup_run(ctx, len, emsg, emsgcap);
+        if (!doc)
+            *etype = "Cleanup.Failed";
+        break;
+    default:
+        *etype = "Runtime.UnknownEvent";
+        snprintf(emsg, emsgcap, "unable to determine the event type");
+        break;
+    }
+    if (!doc && k != EV_UNKNOWN && k != EV_SCHEDULED) {
+        *etype = "Runtime.OutOfMemory";
+        snprintf(emsg, emsgcap, "out of memory");
+    }
+    json_decref(ev);
+    return doc;
+}
+
+void dispatch_after(lambda_ctx *ctx)
+{
+    if (ctx->defer_rid[0]) {
+        char err[256];
+        if (store_delete_pending(&ctx->st, ctx->defer_rid, ctx->defer_cid, ctx->defer_pieces, err,
+                                 sizeof err) < 0)
+            TLOG_W(ctx->log, "cleanup of %s: %s (TTL will expire it)", ctx->defer_rid, err);
+    }
+    ctx->defer_rid[0] = '\0';
+    ctx->defer_cid[0] = '\0';
+    ctx->defer_pieces = 0;
+}

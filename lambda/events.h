@@ -1,0 +1,64 @@
+/* events.h - recognising and reading the events Lambda hands us: API Gateway WebSocket proxy
+ * events ($connect / $default / $disconnect), HTTP API payload format 2.0 events, and the
+ * EventBridge scheduled event. Dispatch keys on the events' own markers (requestContext.eventType
+ * + connectionId; version "2.0" + requestContext.http; source "aws.events").
+ * Owns: the decoded fields of an http_event until http_event_free; ws_event fields borrow the
+ * event's json_t. */
+#ifndef LAMBDA_EVENTS_H
+#define LAMBDA_EVENTS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http1.h"
+
+typedef enum {
+    EV_UNKNOWN = 0,
+    EV_WS_CONNECT,
+    EV_WS_MESSAGE,
+    EV_WS_DISCONNECT,
+    EV_HTTP,
+    EV_SCHEDULED,
+} event_kind;
+
+event_kind event_classify(const json_t *ev);
+const char *event_kind_name(event_kind k);
+
+typedef struct ws_event {
+    const char *connection_id;
+    const char *request_id; /* API Gateway's */
+    const char *body;       /* $default: the frame text (NULL otherwise) */
+    size_t body_len;
+    bool body_b64; /* binary frame (isBase64Encoded) */
+    const json_t *event;
+} ws_event;
+
+/* 0, or -1 with a reason when connectionId is missing. */
+int ws_event_parse(const json_t *ev, ws_event *out, const char **err);
+/* A $connect header, case-insensitive, from headers or (joined) multiValueHeaders. malloc'd or
+ * NULL. Several values are joined with ", ". */
+char *ws_event_header(const json_t *ev, const char *name);
+/* A query string parameter (already decoded by API Gateway), borrowed or NULL. */
+const char *ws_event_query(const json_t *ev, const char *name);
+
+typedef struct http_event {
+    char *method;         /* requestContext.http.method */
+    char *raw_path;       /* rawPath */
+    char *raw_query;      /* rawQueryString ("" when none) */
+    char *source_ip;      /* requestContext.http.sourceIp, may be NULL */
+    http_headers headers; /* headers (lowercase names), cookies folded back into one cookie
+                             header, in event order */
+    uint8_t *body;        /* decoded body (NULL when empty) */
+    size_t body_len;
+    bool too_big;          /* body over the limit given to http_event_parse (body not decoded) */
+    int64_t time_epoch_ms; /* requestContext.timeEpoch: when API Gateway got it; 0 if absent */
+} http_event;
+
+/* Reads a payload 2.0 event. max_body bounds the decoded body (too_big set instead of failing).
+ * 0, or -1 with a reason (missing method/path, bad base64). */
+int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const char **err);
+void http_event_free(http_event *e);
+
+#endif

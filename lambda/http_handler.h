@@ -1,0 +1,26 @@
+/* http_handler.h - a public request from the HTTP API (payload 2.0): route it to a tunnel, post
+ * it to the agent (in 16 KiB pieces), wait for the answer by strongly consistent reads of the
+ * pending item, and build the 2.0 response (path-mode rewriting applied).
+ * Owns nothing beyond one invocation. */
+#ifndef LAMBDA_HTTP_HANDLER_H
+#define LAMBDA_HTTP_HANDLER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "lambda_ctx.h"
+#include "events.h"
+#include "http1.h"
+
+/* Returns the Lambda response document (malloc'd JSON text), NULL only when out of memory. */
+char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len);
+
+/* The header list forwarded to the agent for request e (hop-by-hop removed, X-Forwarded-*
+ * set, content-length made exact). prefix is "/<id>" in path mode, NULL in subdomain mode. */
+int http_forward_headers(const http_event *e, const char *host, const char *prefix,
+                         http_headers *out);
+
+/* A fresh UUID v4 (36 chars + NUL). 0 or -1. */
+int http_request_id(char out[37]);
+
+#endif

@@ -1,0 +1,139 @@
+/* httpresp.c - HTTP API 2.0 response documents. */
+#include "httpresp.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "b64.h"
+
+static char *dump(json_t *o, size_t *out_len)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (s && out_len)
+        *out_len = strlen(s);
+    return s;
+}
+
+char *httpresp_build(int status, const http_headers *h, const uint8_t *body, size_t len,
+                     size_t *out_len)
+{
+    json_t *o = json_object();
+    json_t *hdrs = json_object();
+    json_t *cookies = json_array();
+    char *enc = malloc(b64_encoded_len(len) + 1);
+    if (!o || !hdrs || !cookies || !enc)
+        goto fail;
+    if (len)
+        b64_encode(body, len, enc);
+    else
+        enc[0] = '\0';
+    for (size_t i = 0; i < h->n; i++) {
+        const char *name = h->v[i].name, *val = h->v[i].value;
+        if (http_is_hop_by_hop(name))
+            continue;
+        if (strcasecmp(name, "set-cookie") == 0) {
+            json_array_append_new(cookies, json_string(val));
+            continue;
+        }
+        /* one entry per name whatever its case; repeated values joined with ", " */
+        const char *k;
+        json_t *v, *found = NULL;
+        json_object_foreach(hdrs, k, v)
+        {
+            if (strcasecmp(k, name) == 0) {
+                found = v;
+                break;
+            }
+        }
+        if (!found) {
+            json_object_set_new(hdrs, name, json_string(val));
+            continue;
+        }
+        size_t a = json_string_length(found), b = strlen(val);
+        char *j = malloc(a + b + 3);
+        if (!j)
+            goto fail;
+        memcpy(j, json_string_value(found), a);
+        memcpy(j + a, ", ", 2);
+        memcpy(j + a + 2, val, b + 1);
+        json_string_set(found, j);
+        free(j);
+    }
+    json_object_set_new(o, "statusCode", json_integer(status));
+    json_object_set_new(o, "headers", hdrs);
+    hdrs = NULL;
+    if (json_array_size(cookies) > 0) {
+        json_object_set_new(o, "cookies", cookies);
+        cookies = NULL;
+    }
+    json_object_set_new(o, "body", json_string(enc));
+    json_object_set_new(o, "isBase64Encoded", json_true());
+    free(enc);
+    json_decref(cookies);
+    return dump(o, out_len);
+fail:
+    free(enc);
+    json_decref(o);
+    json_decref(hdrs);
+    json_decref(cookies);
+    return NULL;
+}
+
+char *httpresp_text(int status, const char *text, size_t *out_len)
+{
+    size_t n = strlen(text);
+    char *body = malloc(n + 2);
+    if (!body)
+        return NULL;
+    memcpy(body, text, n);
+    memcpy(body + n, "\n", 2);
+    json_t *o = json_pack("{s:i,s:{s:s},s:s,s:b}", "statusCode", status, "headers", "content-type",
+                          "text/plain; charset=utf-8", "body", body, "isBase64Encoded", 0);
+    free(body);
+    return dump(o, out_len);
+}
+
+char *httpresp_headers_to_json(const http_headers *h)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < h->n; i++) {
+        json_t *arr = json_object_get(o, h->v[i].name);
+        if (!arr) {
+            arr = json_array();
+            json_object_set_new(o, h->v[i].name, arr);
+        }
+        json_array_append_new(arr, json_string(h->v[i].value));
+    }
+    return dump(o, NULL);
+}
+
+int httpresp_headers_from_json(const char *text, http_headers *out)
+{
+    json_error_t je;
+    json_t *o = json_loads(text, 0, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return -1;
+    }
+    const char *k;
+    json_t *arr;
+    int rc = 0;
+    json_object_foreach(o, k, arr)
+    {
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v)
+        {
+            if (json_is_string(v) && http_headers_add(out, k, strlen(k), json_string_value(v),
+                                                      json_string_length(v)) < 0)
+                rc = -1;
+        }
+    }
+    json_decref(o);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/* lambda_ctx.h - everything one bootstrap process passes to its handlers: configuration, log,
+ * the DynamoDB and @connections clients, the token verifier, and per-invocation state (deadline,
+ * work deferred until after the response is sent).
+ * Owns nothing itself: main builds it and frees what it built. */
+#ifndef LAMBDA_CTX_H
+#define LAMBDA_CTX_H
+
+#include <stdint.h>
+
+#include "apigw_mgmt.h"
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+#include "store.h"
+
+typedef struct lambda_ctx {
+    const lambda_config *cfg;
+    const tlog *log;
+    store st;
+    apigw_mgmt mgmt;
+    auth_verifier *auth;      /* NULL when auth is off or has no usable key material */
+    const char *auth_problem; /* why auth cannot work (REQUIRE_AUTH with no key), or NULL */
+    int64_t deadline_ms;      /* the current invocation's deadline (Unix ms), 0 = unknown */
+    /* Deleting a finished request's items happens after the response is posted. */
+    char defer_rid[64];
+    char defer_cid[160];
+    uint32_t defer_pieces;
+    /* Requests this process recently found to belong to a connection: the next body pieces of
+     * the same response skip the ownership read (a warm process gets several of them). */
+    struct {
+        char rid[64];
+        char cid[160];
+        int64_t at_ms;
+    } verified[8];
+    unsigned verified_next;
+} lambda_ctx;
+
+/* Unix time helpers. */
+int64_t now_ms(void);
+void sleep_ms(long ms);
+
+#endif

@@ -1,0 +1,109 @@
+/* store.h - what the Lambda keeps in its two DynamoDB tables (docs/serverless.md "Tables"):
+ * connection records, tunnel owner records (for reclaiming an id), pending requests and their
+ * response body pieces. Every item carries a TTL. Conditions enforce that only the connection a
+ * request was sent to may answer it, and only once.
+ * Owns nothing: borrows the ddb client and table names. */
+#ifndef LAMBDA_STORE_H
+#define LAMBDA_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynamo.h"
+
+#define STORE_CONN_TTL_S ((int64_t)2 * 3600)   /* API Gateway closes connections after 2 h */
+#define STORE_OWNER_TTL_S ((int64_t)24 * 3600) /* a tunnel id can be reclaimed for a day */
+#define STORE_PENDING_TTL_S 120                /* well past the 29 s integration limit */
+#define STORE_MAX_TUNNEL_CONNS 4
+
+typedef struct store {
+    ddb *db;
+    const char *conn_table;
+    const char *pend_table;
+} store;
+
+typedef struct conn_rec {
+    char tunnel_id[16];
+    char sub[256]; /* token subject at $connect, "" without auth */
+} conn_rec;
+
+typedef struct owner_rec {
+    char sub[256];
+    char holder[160]; /* connection id that holds (or last held) the tunnel id */
+} owner_rec;
+
+/* Pending statuses. */
+#define PEND_PENDING "pending"
+#define PEND_RESPONDED "responded"
+#define PEND_ERROR "error"
+
+/* The key of body piece seq of request rid sent over connection cid: "<rid>#<cid>#<seq>". The
+ * waiter builds keys from the request's own connectionId, so a piece written by any other
+ * connection is never read. */
+int store_piece_key(char *out, size_t cap, const char *rid, const char *cid, uint32_t seq);
+/* The key of the owner record of a tunnel id: "owner#<tid>". */
+int store_owner_key(char *out, size_t cap, const char *tid);
+
+/* Return conventions: 0 ok; 1 not found (get) ; DDB_CONDITION; -1 error (reason in err). */
+int store_put_connection(store *s, const char *cid, const char *tid, const char *sub, int64_t now,
+                         char *err, size_t cap);
+int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, size_t cap);
+int store_set_connection_tunnel(store *s, const char *cid, const char *tid, char *err, size_t cap);
+int store_delete_connection(store *s, const char *cid, char *err, size_t cap);
+/* Connection ids whose record names tunnel tid (GSI tunnel-id-index). */
+int store_find_tunnel(store *s, const char *tid, char cids[][160], size_t max, size_t *n, char *err,
+                      size_t cap);
+
+/* Writes the owner record of tid: holder cid, subject sub. expect_holder NULL: only when no
+ * record exists; otherwise only when the record's holder is expect_holder. */
+int store_claim_owner(store *s, const char *tid, const char *cid, const char *sub, int64_t now,
+                      const char *expect_holder, char *err, size_t cap);
+int store_get_owner(store *s, const char *tid, owner_rec *out, char *err, size_t cap);
+int store_delete_owner(store *s, const char *tid, char *err, size_t cap);
+
+int store_put_pending(store *s, const char *rid, const char *cid, const char *tid, int64_t now,
+                      char *err, size_t cap);
+/* Strongly consistent read of the pending item; *item receives it (caller decref). */
+int store_get_pending(store *s, const char *rid, json_t **item, char *err, size_t cap);
+/* The response head (http_response): conditional on the request existing, being sent to cid
+ * and still pending. headers_json is the header object as JSON text. */
+int store_complete_head(store *s, const char *rid, const char *cid, int status,
+                        const char *headers_json, const uint8_t *body, size_t len, bool more,
+                        char *err, size_t cap);
+/* An agent error: conditional on the request existing, being cid's, and not yet failed. */
+int store_complete_error(store *s, const char *rid, const char *cid, int status, const char *msg,
+                         char *err, size_t cap);
+/* A response body piece: accepted only when the request exists, was sent to cid and has not
+ * failed (consistent read, skipped when the caller verified that moments ago); then written once
+ * under a key that names the posting connection; the last piece (!more) then records lastSeq,
+ * conditional on the same. */
+int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, const uint8_t *body,
+                    size_t len, bool more, bool verified, int64_t now, char *err, size_t cap);
+
+/* Response pieces 1..n being collected by the waiter; kept across polls. */
+typedef struct piece_set {
+    uint32_t n;
+    uint8_t **data; /* data[i] = piece i+1 (malloc'd), NULL while missing */
+    size_t *len;
+    uint32_t have;
+    size_t bytes;
+} piece_set;
+
+int piece_set_init(piece_set *ps, uint32_t n);
+void piece_set_free(piece_set *ps);
+/* Reads up to 100 of the missing pieces, lowest seq first (one consistent BatchGetItem).
+ * *asked receives how many were asked for; ps->have tells how many are there now. 0 or -1. */
+int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t *asked,
+                       char *err, size_t cap);
+/* Deletes the pending item and pieces 1..n of cid (batched). cid NULL: the item only. */
+int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, char *err,
+                         size_t cap);
+
+/* Scheduled cleanup of one table: deletes items whose ttl is in the past, every page.
+ * key_name is the table's hash key. *deleted receives the count. */
+int store_cleanup(store *s, const char *table, const char *key_name, int64_t now, long *deleted,
+                  char *err, size_t cap);
+
+#endif

@@ -1,0 +1,199 @@
+/* Event classification and field extraction on samples shaped like AWS's documented events. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+
+static json_t *load(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", LAMBDA_EVENTS_DIR, name);
+    json_error_t je;
+    json_t *ev = json_load_file(path, 0, &je);
+    if (!ev)
+        fail_msg("%s: %s", path, je.text);
+    return ev;
+}
+
+static void classify(void **state)
+{
+    (void)state;
+    struct {
+        const char *file;
+        event_kind k;
+    } cases[] = {{"ws_connect.json", EV_WS_CONNECT},
+                 {"ws_default.json", EV_WS_MESSAGE},
+                 {"ws_disconnect.json", EV_WS_DISCONNECT},
+                 {"http_v2.json", EV_HTTP},
+                 {"http_v2_binary.json", EV_HTTP},
+                 {"scheduled.json", EV_SCHEDULED},
+                 {"http_v1.json", EV_UNKNOWN}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *ev = load(cases[i].file);
+        assert_int_equal(event_classify(ev), cases[i].k);
+        json_decref(ev);
+    }
+    /* not objects, or objects without markers */
+    json_t *j = json_loads("[1,2]", 0, NULL);
+    assert_int_equal(event_classify(j), EV_UNKNOWN);
+    json_decref(j);
+    j = json_loads("{\"requestContext\":{\"eventType\":\"CONNECT\"}}", 0, NULL);
+    assert_int_equal(event_classify(j), EV_UNKNOWN); /* no connectionId */
+    json_decref(j);
+    /* an HTTP v2 event also carries routeKey $default: it must not look like a WebSocket one */
+    j = json_loads(
+        "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"requestContext\":{\"routeKey\":"
+        "\"$default\",\"http\":{\"method\":\"GET\"}}}",
+        0, NULL);
+    assert_int_equal(event_classify(j), EV_HTTP);
+    json_decref(j);
+    assert_int_equal(event_classify(NULL), EV_UNKNOWN);
+    assert_string_equal(event_kind_name(EV_HTTP), "http");
+}
+
+static void connect_fields(void **state)
+{
+    (void)state;
+    json_t *ev = load("ws_connect.json");
+    ws_event we;
+    const char *err;
+    assert_int_equal(ws_event_parse(ev, &we, &err), 0);
+    assert_string_equal(we.connection_id, "WyHPAfymhcwCENw=");
+    assert_null(we.body);
+    char *p = ws_event_header(ev, "sec-websocket-protocol");
+    assert_string_equal(p, "ttf.bin.v1, ttf.json.v1");
+    free(p);
+    p = ws_event_header(ev, "AUTHORIZATION");
+    assert_string_equal(p, "Bearer abc.def.ghi");
+    free(p);
+    assert_null(ws_event_header(ev, "cookie"));
+    assert_string_equal(ws_event_query(ev, "token"), "q.token.value");
+    assert_null(ws_event_query(ev, "other"));
+    json_decref(ev);
+
+    /* multiValueHeaders with several values are joined; headers alone also work */
+    ev = json_loads("{\"multiValueHeaders\":{\"Sec-WebSocket-Protocol\":[\"a\",\"ttf.json.v1\"]},"
+                    "\"headers\":{\"X-One\":\"1\"},\"requestContext\":{\"connectionId\":\"c\"}}",
+                    0, NULL);
+    p = ws_event_header(ev, "Sec-WebSocket-Protocol");
+    assert_string_equal(p, "a, ttf.json.v1");
+    free(p);
+    p = ws_event_header(ev, "x-one");
+    assert_string_equal(p, "1");
+    free(p);
+    json_decref(ev);
+}
+
+static void message_fields(void **state)
+{
+    (void)state;
+    json_t *ev = load("ws_default.json");
+    ws_event we;
+    const char *err;
+    assert_int_equal(ws_event_parse(ev, &we, &err), 0);
+    assert_string_equal(we.connection_id, "GXLKAfX1FiACHoQ=");
+    assert_string_equal(we.request_id, "GXLKJHtRFiAFmog=");
+    assert_string_equal(we.body, "{\"type\":\"ready\",\"tunnel_id\":\"abc123def456\"}");
+    assert_int_equal(we.body_len, strlen(we.body));
+    assert_false(we.body_b64);
+    json_decref(ev);
+    ev = json_loads("{\"requestContext\":{\"eventType\":\"MESSAGE\"},\"body\":\"x\"}", 0, NULL);
+    assert_int_equal(ws_event_parse(ev, &we, &err), -1);
+    json_decref(ev);
+}
+
+static void http_fields(void **state)
+{
+    (void)state;
+    json_t *ev = load("http_v2.json");
+    http_event e;
+    const char *err;
+    assert_int_equal(http_event_parse(ev, 1024, &e, &err), 0);
+    assert_string_equal(e.method, "POST");
+    assert_string_equal(e.raw_path, "/abc123def456/my/path");
+    assert_string_equal(e.raw_query, "parameter1=value1&parameter1=value2&parameter2=a%20b");
+    assert_string_equal(e.source_ip, "192.0.2.1");
+    assert_string_equal(http_headers_get(&e.headers, "header2"), "value1,value2");
+    assert_string_equal(http_headers_get(&e.headers, "cookie"), "cookie1=one; cookie2=two");
+    assert_true(e.time_epoch_ms == 1583348638390LL);
+    assert_int_equal(e.body_len, 17);
+    assert_memory_equal(e.body, "Hello from Lambda", 17);
+    assert_false(e.too_big);
+    http_event_free(&e);
+    /* over the limit: flagged, not decoded */
+    assert_int_equal(http_event_parse(ev, 16, &e, &err), 0);
+    assert_true(e.too_big);
+    assert_null(e.body);
+    http_event_free(&e);
+    json_decref(ev);
+
+    ev = load("http_v2_binary.json");
+    assert_int_equal(http_event_parse(ev, 4, &e, &err), 0);
+    assert_false(e.too_big);
+    assert_int_equal(e.body_len, 4);
+    assert_memory_equal(e.body, "\x00\x01\xfe\xff", 4);
+    assert_string_equal(e.raw_query, "");
+    assert_null(http_headers_get(&e.headers, "cookie"));
+    http_event_free(&e);
+    assert_int_equal(http_event_parse(ev, 3, &e, &err), 0);
+    assert_true(e.too_big);
+    http_event_free(&e);
+    json_decref(ev);
+
+    /* a named stage on the execute-api host prefixes rawPath; on a custom domain it does not */
+    ev = json_loads("{\"version\":\"2.0\",\"rawPath\":\"/dev/abc123def456/x\",\"requestContext\":{"
+                    "\"stage\":\"dev\",\"domainName\":\"a1b2.execute-api.us-east-1.amazonaws.com\","
+                    "\"http\":{\"method\":\"GET\"}}}",
+                    0, NULL);
+    assert_int_equal(http_event_parse(ev, 100, &e, &err), 0);
+    assert_string_equal(e.raw_path, "/abc123def456/x");
+    http_event_free(&e);
+    json_object_set_new(json_object_get(ev, "requestContext"), "domainName",
+                        json_string("tunnel.example.com"));
+    assert_int_equal(http_event_parse(ev, 100, &e, &err), 0);
+    assert_string_equal(e.raw_path, "/dev/abc123def456/x");
+    http_event_free(&e);
+    json_object_set_new(json_object_get(ev, "requestContext"), "domainName",
+                        json_string("a1b2.execute-api.us-east-1.amazonaws.com"));
+    json_object_set_new(ev, "rawPath", json_string("/dev"));
+    assert_int_equal(http_event_parse(ev, 100, &e, &err), 0);
+    assert_string_equal(e.raw_path, "/");
+    http_event_free(&e);
+    json_object_set_new(ev, "rawPath", json_string("/devx/y"));
+    assert_int_equal(http_event_parse(ev, 100, &e, &err), 0);
+    assert_string_equal(e.raw_path, "/devx/y");
+    http_event_free(&e);
+    json_decref(ev);
+
+    /* bad base64, missing method */
+    ev = json_loads(
+        "{\"version\":\"2.0\",\"rawPath\":\"/\",\"requestContext\":{\"http\":{\"method\":"
+        "\"GET\"}},\"body\":\"!!!!\",\"isBase64Encoded\":true}",
+        0, NULL);
+    assert_int_equal(http_event_parse(ev, 100, &e, &err), -1);
+    http_event_free(&e);
+    json_decref(ev);
+    ev = json_loads("{\"version\":\"2.0\",\"rawPath\":\"/\",\"requestContext\":{\"http\":{}}}", 0,
+                    NULL);
+    assert_int_equal(http_event_parse(ev, 100, &e, &err), -1);
+    http_event_free(&e);
+    json_decref(ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(classify),
+        cmocka_unit_test(connect_fields),
+        cmocka_unit_test(message_fields),
+        cmocka_unit_test(http_fields),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
