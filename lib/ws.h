@@ -42,6 +42,10 @@ int ws_send_ping(ws_conn *c);
 size_t ws_pending(const ws_conn *c);
 size_t ws_high_water(void);
 
+/* Stops (or resumes) reading from the socket: a receiver that cannot take more messages for a
+ * while bounds what it buffers. Frames already read are still delivered. */
+void ws_pause_read(ws_conn *c, bool paused);
+
 /* Sends a close frame, flushes, then reports on_close. */
 void ws_close(ws_conn *c, uint16_t code, const char *reason);
 

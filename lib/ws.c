@@ -1,0 +1,529 @@
+/* ws.c - WebSocket framing (wslay event API) over a libevent bufferevent.
+ * Input: the bufferevent's input evbuffer feeds wslay's recv callback.
+ * Output: wslay's send callback appends to the output evbuffer up to OUT_CAP, then reports
+ * WOULDBLOCK; the write callback (fired when the output drains below OUT_LOW) resumes it.
+ * Plain sockets are written directly: messages queued during one loop pass go out in one
+ * write at its end (the kick event), and the write event is only armed for what the socket did
+ * not take, which saves two epoll_ctl calls per pass. TLS bufferevents write themselves.
+ * Re-entrancy: every entry from libevent holds `busy`; ws_conn_free inside a handler only marks
+ * the connection dead and the last exit frees it. */
+#include "ws.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <wslay/wslay.h>
+
+#define OUT_CAP ((size_t)256 << 10) /* bytes handed to the socket buffer before WOULDBLOCK */
+#define OUT_LOW ((size_t)64 << 10)  /* write callback fires below this: refill */
+#define HIGH_WATER ((size_t)1 << 20)
+#define LOW_WATER ((size_t)256 << 10) /* on_drain once pending falls below this */
+#define CLOSE_WAIT_SEC 2              /* ws_close gives up flushing after this */
+#define MAX_SINGLE_IO ((ev_ssize_t)256 << 10)
+#define MASK_POOL 256 /* random bytes fetched at once for client frame masks */
+
+struct ws_conn {
+    struct bufferevent *bev;
+    wslay_event_context_ptr ctx;
+    ws_handlers h;
+    void *ud;
+    struct event *kick;  /* deferred work: first parse, error reports from user calls */
+    struct event *timer; /* ws_close deadline */
+    uint8_t *scratch;    /* joins header + payload for ws_send_binary2 */
+    size_t scratch_cap;
+    uint8_t mask_pool[MASK_POOL];
+    size_t mask_left;
+    int busy;
+    bool direct;        /* plain socket: we write the output ourselves */
+    bool paused;        /* ws_pause_read */
+    bool close_pending; /* ws_close called: the close frame follows the queued messages */
+    uint16_t close_code;
+    uint8_t close_rlen;
+    char close_reason[124];
+    bool dead;       /* ws_conn_free was called while busy */
+    bool reported;   /* on_close was called */
+    bool failed;     /* transport error or EOF: report 1006 (or the peer's code) */
+    bool want_drain; /* pending went above LOW_WATER since the last on_drain */
+};
+
+static void conn_destroy(ws_conn *c)
+{
+    if (c->kick)
+        event_free(c->kick);
+    if (c->timer)
+        event_free(c->timer);
+    if (c->bev)
+        bufferevent_free(c->bev);
+    if (c->ctx)
+        wslay_event_context_free(c->ctx);
+    free(c->scratch);
+    free(c);
+}
+
+static void enter(ws_conn *c)
+{
+    c->busy++;
+}
+
+/* Returns true when c was freed. */
+static bool leave(ws_conn *c)
+{
+    if (--c->busy == 0 && c->dead) {
+        conn_destroy(c);
+        return true;
+    }
+    return false;
+}
+
+static size_t out_len(const ws_conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+static void report_close(ws_conn *c)
+{
+    if (c->reported || c->dead)
+        return;
+    c->reported = true;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+    if (c->timer)
+        event_del(c->timer);
+    uint16_t code = 1006;
+    const char *reason = "connection lost";
+    if (wslay_event_get_close_received(c->ctx)) {
+        code = wslay_event_get_status_code_received(c->ctx);
+        reason = "closed by peer";
+    } else if (!c->failed && wslay_event_get_close_sent(c->ctx)) {
+        code = wslay_event_get_status_code_sent(c->ctx);
+        reason = code == 1009 ? "message too big" : "closed";
+    }
+    if (c->h.on_close)
+        c->h.on_close(c->ud, code, reason);
+}
+
+/* Decides whether the connection is finished; must run with busy held. */
+static void check_state(ws_conn *c)
+{
+    if (c->reported || c->dead)
+        return;
+    if (c->failed) {
+        report_close(c);
+        return;
+    }
+    if (!wslay_event_get_close_sent(c->ctx))
+        return;
+    /* Our close frame went out: done once it is flushed, or at once when the peer's close
+     * already arrived (nothing more is expected from either side). */
+    if (out_len(c) == 0 || wslay_event_get_close_received(c->ctx)) {
+        report_close(c);
+    } else if (!evtimer_pending(c->timer, NULL)) {
+        struct timeval tv = {CLOSE_WAIT_SEC, 0}; /* a peer that never reads */
+        evtimer_add(c->timer, &tv);
+    }
+}
+
+static void pump_send(ws_conn *c)
+{
+    for (;;) {
+        if (c->reported || c->dead || c->failed)
+            return;
+        /* wslay sends control frames ahead of queued messages: hold our close back until the
+         * messages queued before ws_close are out */
+        if (c->close_pending && wslay_event_get_queued_msg_count(c->ctx) == 0) {
+            c->close_pending = false;
+            wslay_event_queue_close(c->ctx, c->close_code, (const uint8_t *)c->close_reason,
+                                    c->close_rlen);
+        }
+        if (wslay_event_want_write(c->ctx) && wslay_event_send(c->ctx) != 0) {
+            c->failed = true;
+            return;
+        }
+        if (!c->close_pending || wslay_event_get_queued_msg_count(c->ctx) != 0)
+            return;
+    }
+}
+
+/* Frames wslay holds -> output buffer -> socket. Direct mode writes here; what the socket does
+ * not take arms the write event (write_cb continues and disarms it once empty). */
+static void pump_out(ws_conn *c)
+{
+    for (;;) {
+        pump_send(c);
+        if (!c->direct || c->failed || c->reported || c->dead)
+            return;
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+            return;
+        /* the bufferevent keeps its output's start frozen; drain it here as it would */
+        evbuffer_unfreeze(out, 1);
+        int n = evbuffer_write(out, bufferevent_getfd(c->bev));
+        int err = errno;
+        evbuffer_freeze(out, 1);
+        if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+            c->failed = true;
+            return;
+        }
+        if (evbuffer_get_length(out) > 0) {
+            bufferevent_enable(c->bev, EV_WRITE);
+            return;
+        }
+        if (!wslay_event_want_write(c->ctx))
+            return;
+    }
+}
+
+static void maybe_drain(ws_conn *c)
+{
+    if (!c->dead && !c->reported && c->want_drain && ws_pending(c) <= LOW_WATER) {
+        c->want_drain = false;
+        if (c->h.on_drain)
+            c->h.on_drain(c->ud);
+    }
+}
+
+static void pump_recv(ws_conn *c)
+{
+    if (c->reported || c->dead || c->failed)
+        return;
+    if (wslay_event_want_read(c->ctx) && wslay_event_recv(c->ctx) != 0)
+        c->failed = true;
+    pump_out(c); /* pongs, close replies, whatever the handlers queued */
+}
+
+/* ---- wslay callbacks ---- */
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+{
+    (void)flags;
+    ws_conn *c = ud;
+    if (c->dead || c->reported) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    int n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
+    if (n <= 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    return n;
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *ud)
+{
+    (void)flags;
+    ws_conn *c = ud;
+    if (out_len(c) >= OUT_CAP) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+/* Masks come from a pool filled by the CSPRNG (one RAND_bytes per MASK_POOL/4 frames). */
+static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+{
+    ws_conn *c = ud;
+    if (len > MASK_POOL) {
+        if (RAND_bytes(buf, (int)len) != 1)
+            goto fail;
+        return 0;
+    }
+    if (c->mask_left < len) {
+        if (RAND_bytes(c->mask_pool, MASK_POOL) != 1)
+            goto fail;
+        c->mask_left = MASK_POOL;
+    }
+    memcpy(buf, c->mask_pool + MASK_POOL - c->mask_left, len);
+    c->mask_left -= len;
+    return 0;
+fail:
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+}
+
+static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                   void *ud)
+{
+    (void)ctx;
+    ws_conn *c = ud;
+    if (c->dead || c->reported)
+        return;
+    if (arg->opcode == WSLAY_TEXT_FRAME && c->h.on_text)
+        c->h.on_text(c->ud, arg->msg, arg->msg_length);
+    else if (arg->opcode == WSLAY_BINARY_FRAME && c->h.on_binary)
+        c->h.on_binary(c->ud, arg->msg, arg->msg_length);
+    /* ping/pong/close are handled by wslay itself */
+}
+
+/* ---- libevent callbacks ---- */
+
+static void read_cb(struct bufferevent *bev, void *ud)
+{
+    (void)bev;
+    ws_conn *c = ud;
+    enter(c);
+    pump_recv(c);
+    check_state(c);
+    leave(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *ud)
+{
+    (void)bev;
+    ws_conn *c = ud;
+    enter(c);
+    pump_send(c);
+    if (c->direct && !c->reported && !c->dead &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        bufferevent_disable(c->bev, EV_WRITE); /* back to direct writes */
+    maybe_drain(c);
+    pump_out(c); /* what on_drain queued */
+    check_state(c);
+    leave(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *ud)
+{
+    (void)bev;
+    ws_conn *c = ud;
+    enter(c);
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        /* Frames that arrived with the EOF still count (a close frame, say). */
+        if (what & BEV_EVENT_EOF)
+            pump_recv(c);
+        c->failed = true;
+        check_state(c);
+    }
+    leave(c);
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    ws_conn *c = ud;
+    enter(c);
+    pump_recv(c);
+    pump_out(c);
+    maybe_drain(c);
+    pump_out(c);
+    check_state(c);
+    leave(c);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    ws_conn *c = ud;
+    enter(c);
+    c->failed = true; /* the close never flushed */
+    check_state(c);
+    leave(c);
+}
+
+/* Schedules check/pump work from the loop (never calls handlers synchronously). */
+static void kick(ws_conn *c)
+{
+    if (!c->reported && !c->dead)
+        event_active(c->kick, EV_TIMEOUT, 0);
+}
+
+/* ---- public API ---- */
+
+ws_conn *ws_conn_new(struct bufferevent *bev, bool is_server, const ws_handlers *h, void *ud,
+                     size_t max_msg)
+{
+    ws_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    struct wslay_event_callbacks cbs = {
+        .recv_callback = recv_cb,
+        .send_callback = send_cb,
+        .genmask_callback = is_server ? NULL : genmask_cb,
+        .on_msg_recv_callback = msg_cb,
+    };
+    int rc = is_server ? wslay_event_context_server_init(&c->ctx, &cbs, c)
+                       : wslay_event_context_client_init(&c->ctx, &cbs, c);
+    if (rc != 0) {
+        free(c);
+        return NULL;
+    }
+    struct event_base *base = bufferevent_get_base(bev);
+    c->kick = event_new(base, -1, 0, kick_cb, c);
+    c->timer = evtimer_new(base, timer_cb, c);
+    if (!c->kick || !c->timer) {
+        c->bev = NULL; /* the caller keeps bev on failure */
+        conn_destroy(c);
+        return NULL;
+    }
+    if (max_msg)
+        wslay_event_config_set_max_recv_msg_length(c->ctx, max_msg);
+    c->bev = bev;
+    c->h = *h;
+    c->ud = ud;
+    bufferevent_set_max_single_read(bev, MAX_SINGLE_IO);
+    bufferevent_set_max_single_write(bev, MAX_SINGLE_IO);
+    bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW, 0);
+    bufferevent_setwatermark(bev, EV_READ, 0, 0);
+    c->direct = bufferevent_openssl_get_ssl(bev) == NULL && bufferevent_getfd(bev) >= 0;
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(bev, c->direct ? EV_READ : EV_READ | EV_WRITE);
+    if (c->direct)
+        bufferevent_disable(bev, EV_WRITE);
+    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
+        evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        kick(c);
+    return c;
+}
+
+void ws_conn_free(ws_conn *c)
+{
+    if (!c)
+        return;
+    if (c->busy > 0) {
+        /* Inside one of our callbacks: stop everything now, free on the way out. */
+        c->dead = true;
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+        event_del(c->kick);
+        event_del(c->timer);
+        return;
+    }
+    conn_destroy(c);
+}
+
+static int queue(ws_conn *c, uint8_t opcode, const void *data, size_t len)
+{
+    if (!c || c->dead || c->reported || c->failed || c->close_pending)
+        return -1;
+    struct wslay_event_msg m = {.opcode = opcode, .msg = data, .msg_length = len};
+    if (wslay_event_queue_msg(c->ctx, &m) != 0)
+        return -1;
+    if (c->direct)
+        kick(c); /* one write for everything queued in this loop pass */
+    else
+        pump_send(c);
+    if (c->failed)
+        kick(c); /* report from the loop, not under the caller */
+    if (ws_pending(c) > LOW_WATER)
+        c->want_drain = true;
+    return 0;
+}
+
+int ws_send_text(ws_conn *c, const void *data, size_t len)
+{
+    return queue(c, WSLAY_TEXT_FRAME, data, len);
+}
+
+int ws_send_binary(ws_conn *c, const void *data, size_t len)
+{
+    return queue(c, WSLAY_BINARY_FRAME, data, len);
+}
+
+int ws_send_binary2(ws_conn *c, const void *hdr, size_t hlen, const void *data, size_t len)
+{
+    if (!c)
+        return -1;
+    size_t total = hlen + len;
+    if (total > c->scratch_cap) {
+        uint8_t *p = realloc(c->scratch, total);
+        if (!p)
+            return -1;
+        c->scratch = p;
+        c->scratch_cap = total;
+    }
+    if (hlen)
+        memcpy(c->scratch, hdr, hlen);
+    if (len)
+        memcpy(c->scratch + hlen, data, len);
+    return queue(c, WSLAY_BINARY_FRAME, c->scratch, total);
+}
+
+int ws_send_ping(ws_conn *c)
+{
+    return queue(c, WSLAY_PING, NULL, 0);
+}
+
+size_t ws_pending(const ws_conn *c)
+{
+    if (!c)
+        return 0;
+    return wslay_event_get_queued_msg_length(c->ctx) + out_len(c);
+}
+
+size_t ws_high_water(void)
+{
+    return HIGH_WATER;
+}
+
+void ws_pause_read(ws_conn *c, bool paused)
+{
+    if (!c || c->dead || c->reported || c->paused == paused)
+        return;
+    c->paused = paused;
+    if (paused)
+        bufferevent_disable(c->bev, EV_READ);
+    else
+        bufferevent_enable(c->bev, EV_READ);
+}
+
+void ws_close(ws_conn *c, uint16_t code, const char *reason)
+{
+    if (!c || c->dead || c->reported)
+        return;
+    size_t rlen = reason ? strlen(reason) : 0;
+    if (rlen > 120)
+        rlen = 120;
+    if (!c->close_pending && !wslay_event_get_close_sent(c->ctx)) {
+        c->close_pending = true;
+        c->close_code = code;
+        c->close_rlen = (uint8_t)rlen;
+        if (rlen)
+            memcpy(c->close_reason, reason, rlen);
+    }
+    struct timeval tv = {CLOSE_WAIT_SEC, 0};
+    evtimer_add(c->timer, &tv);
+    kick(c);
+}
+
+/* ---- handshake helpers ---- */
+
+int ws_accept_key(const char *key, char out[29])
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    if (!key)
+        return -1;
+    size_t klen = strlen(key);
+    if (klen == 0 || klen > 128)
+        return -1;
+    char buf[128 + sizeof guid];
+    memcpy(buf, key, klen); // NOLINT(bugprone-not-null-terminated-result): bytes, not a string
+    memcpy(buf + klen, guid, sizeof guid - 1);
+    unsigned char md[SHA_DIGEST_LENGTH];
+    if (!SHA1((const unsigned char *)buf, klen + sizeof guid - 1, md))
+        return -1;
+    return EVP_EncodeBlock((unsigned char *)out, md, SHA_DIGEST_LENGTH) == 28 ? 0 : -1;
+}
+
+int ws_client_key(char out[25])
+{
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    return EVP_EncodeBlock((unsigned char *)out, raw, sizeof raw) == 24 ? 0 : -1;
+}

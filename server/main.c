@@ -1,0 +1,434 @@
+/* main.c - ttfd: command line, the server context, the listener, signals, and teardown.
+ * Everything mutable lives in the `server` struct built here and passed down. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "server.h"
+#include "tls.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: ttfd [options]\n"
+            "Self-hosted tunnel server: public HTTP in, agents (ttf) on /_tunnel.\n\n"
+            "  --listen ADDR:PORT        listen address (default 127.0.0.1:8080; port 0: any)\n"
+            "  --domain NAME             tunnel domain (default localhost)\n"
+            "  --public-port N           port shown in public URLs (default: the bound port)\n"
+            "  --tls-cert FILE           PEM certificate chain (enables https/wss)\n"
+            "  --tls-key FILE            PEM private key\n"
+            "  --require-auth            agents must present a valid JWT\n"
+            "  --jwt-secret S            HS256 secret (or env TTFD_JWT_SECRET)\n"
+            "  --jwks FILE               JWKS with RS256/384/512 and ES256 public keys\n"
+            "  --request-timeout SEC     answer 504 without a response head by then (30)\n"
+            "  --max-header-size BYTES   request head limit, 431 beyond it (16384)\n"
+            "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; JSON mode\n"
+            "                            caps at 10 MiB)\n"
+            "  -v, --verbose             debug logging\n"
+            "  -h, --help                this help\n"
+            "      --version             print the version\n");
+}
+
+static int parse_num(const char *s, long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !end || *end || end == s || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* 0 run, 1 exit 0 (help/version), -1 error (message printed). */
+static int parse_args(int argc, char **argv, server_config *cfg)
+{
+    enum {
+        O_LISTEN = 256,
+        O_DOMAIN,
+        O_PPORT,
+        O_CERT,
+        O_KEY,
+        O_AUTH,
+        O_SECRET,
+        O_JWKS,
+        O_RTIMEOUT,
+        O_MAXHDR,
+        O_MAXBODY,
+        O_VERSION
+    };
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"domain", required_argument, NULL, O_DOMAIN},
+        {"public-port", required_argument, NULL, O_PPORT},
+        {"tls-cert", required_argument, NULL, O_CERT},
+        {"tls-key", required_argument, NULL, O_KEY},
+        {"require-auth", no_argument, NULL, O_AUTH},
+        {"jwt-secret", required_argument, NULL, O_SECRET},
+        {"jwks", required_argument, NULL, O_JWKS},
+        {"request-timeout", required_argument, NULL, O_RTIMEOUT},
+        {"max-header-size", required_argument, NULL, O_MAXHDR},
+        {"max-body-size", required_argument, NULL, O_MAXBODY},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1:8080");
+    cfg->domain = "localhost";
+    cfg->request_timeout = 30;
+    cfg->max_header = 16384;
+    cfg->jwt_secret = getenv("TTFD_JWT_SECRET");
+    if (cfg->jwt_secret && !*cfg->jwt_secret)
+        cfg->jwt_secret = NULL;
+    int c;
+    long long v;
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN:
+            if (strlen(optarg) >= sizeof cfg->listen) {
+                fprintf(stderr, "ttfd: --listen too long\n");
+                return -1;
+            }
+            snprintf(cfg->listen, sizeof cfg->listen, "%s", optarg);
+            break;
+        case O_DOMAIN:
+            cfg->domain = optarg;
+            break;
+        case O_PPORT:
+            if (parse_num(optarg, 1, 65535, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --public-port '%s'\n", optarg);
+                return -1;
+            }
+            cfg->public_port = (int)v;
+            break;
+        case O_CERT:
+            cfg->tls_cert = optarg;
+            break;
+        case O_KEY:
+            cfg->tls_key = optarg;
+            break;
+        case O_AUTH:
+            cfg->require_auth = true;
+            break;
+        case O_SECRET:
+            cfg->jwt_secret = optarg;
+            break;
+        case O_JWKS:
+            cfg->jwks = optarg;
+            break;
+        case O_RTIMEOUT:
+            if (parse_num(optarg, 1, 86400, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --request-timeout '%s'\n", optarg);
+                return -1;
+            }
+            cfg->request_timeout = (int)v;
+            break;
+        case O_MAXHDR:
+            if (parse_num(optarg, 256, 1 << 24, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --max-header-size '%s'\n", optarg);
+                return -1;
+            }
+            cfg->max_header = (size_t)v;
+            break;
+        case O_MAXBODY:
+            if (parse_num(optarg, 0, (long long)1 << 50, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --max-body-size '%s'\n", optarg);
+                return -1;
+            }
+            cfg->max_body = (uint64_t)v;
+            break;
+        case 'v':
+            cfg->verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case O_VERSION:
+            printf("ttfd %s\n", TTFD_VERSION);
+            return 1;
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ttfd: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(stderr, "ttfd: --tls-cert and --tls-key go together\n");
+        return -1;
+    }
+    if (cfg->require_auth && !cfg->jwt_secret && !cfg->jwks) {
+        fprintf(stderr, "ttfd: --require-auth needs --jwt-secret (or TTFD_JWT_SECRET) or --jwks\n");
+        return -1;
+    }
+    if (!*cfg->domain) {
+        fprintf(stderr, "ttfd: --domain must not be empty\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* "IPv4:PORT" or "[IPv6]:PORT" (port 0: ephemeral). 0 or -1. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss, int *len)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon = strrchr(s, ':');
+    if (!colon)
+        return -1;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    long long port;
+    if (hl == 0 || hl >= sizeof host || parse_num(colon + 1, 0, 65535, &port) != 0)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *len = sizeof *s4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *s6;
+        return 0;
+    }
+    return -1;
+}
+
+void server_maybe_exit(server *srv)
+{
+    if (srv->stopping && !srv->agents)
+        event_base_loopexit(srv->base, NULL);
+}
+
+/* Log lines go to srv->logbuf through this stdio cookie and reach stderr once per loop pass. */
+static ssize_t log_cookie_write(void *ud, const char *buf, size_t len)
+{
+    server *srv = ud;
+    if (!srv->logbuf || evbuffer_add(srv->logbuf, buf, len) != 0 ||
+        evbuffer_get_length(srv->logbuf) > (1u << 20)) {
+        if (srv->logbuf) /* a huge backlog (or no memory): write now */
+            evbuffer_write(srv->logbuf, STDERR_FILENO);
+        else
+            (void)!write(STDERR_FILENO, buf, len);
+        return (ssize_t)len;
+    }
+    event_active(srv->flush_ev, EV_TIMEOUT, 0);
+    return (ssize_t)len;
+}
+
+static void write_logs(server *srv)
+{
+    while (srv->logbuf && evbuffer_get_length(srv->logbuf) > 0)
+        if (evbuffer_write(srv->logbuf, STDERR_FILENO) <= 0)
+            break;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    server *srv = ud;
+    pconn_flush_all(srv);
+    write_logs(srv);
+}
+
+static void stop_timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    server *srv = ud;
+    event_base_loopexit(srv->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *ud)
+{
+    (void)what;
+    server *srv = ud;
+    if (srv->stopping)
+        return;
+    TLOG_I(srv->log, "signal %d: shutting down", (int)sig);
+    srv->stopping = true;
+    if (srv->lis)
+        evconnlistener_disable(srv->lis);
+    while (srv->pconns)
+        pc_free(srv->pconns);
+    agent_close_all(srv);
+    struct timeval tv = {3, 0}; /* agents that never finish the close handshake */
+    evtimer_add(srv->stop_timer, &tv);
+    server_maybe_exit(srv);
+}
+
+static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *ud)
+{
+    (void)lis;
+    (void)socklen;
+    pconn_accept(ud, fd, sa);
+}
+
+static void accept_error_cb(struct evconnlistener *lis, void *ud)
+{
+    (void)lis;
+    server *srv = ud;
+    int err = EVUTIL_SOCKET_ERROR();
+    TLOG_W(srv->log, "accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+int main(int argc, char **argv)
+{
+    server_config cfg = {0};
+    int pr = parse_args(argc, argv, &cfg);
+    if (pr != 0)
+        return pr > 0 ? 0 : 2;
+    tlog lg = {.level = cfg.verbose ? TLOG_DEBUG : TLOG_INFO, .out = stderr, .prog = "ttfd"};
+    signal(SIGPIPE, SIG_IGN);
+
+    server srv = {.log = &lg, .cfg = &cfg, .scheme = cfg.tls_cert ? "https" : "http"};
+    int rc = 1;
+    struct event *sigint = NULL, *sigterm = NULL;
+    FILE *logf = NULL;
+
+    struct sockaddr_storage ss;
+    int sslen = sizeof ss;
+    if (parse_listen(cfg.listen, &ss, &sslen) != 0) {
+        TLOG_E(&lg, "bad --listen '%s' (want IPv4:PORT or [IPv6]:PORT)", cfg.listen);
+        return 2;
+    }
+    if (cfg.tls_cert) {
+        const char *err = NULL;
+        srv.tls = tls_server_ctx(cfg.tls_cert, cfg.tls_key, &err);
+        if (!srv.tls) {
+            TLOG_E(&lg, "TLS setup failed (--tls-cert %s, --tls-key %s): %s", cfg.tls_cert,
+                   cfg.tls_key, err ? err : "unknown error");
+            return 2;
+        }
+    }
+    if (cfg.require_auth) {
+        const char *err = NULL;
+        srv.auth = cfg.jwks ? auth_new_from_file(cfg.jwt_secret, cfg.jwks, &err)
+                            : auth_new(cfg.jwt_secret, NULL, &err);
+        if (!srv.auth) {
+            TLOG_E(&lg, "auth setup failed: %s", err ? err : "unknown error");
+            goto out;
+        }
+    }
+    srv.base = event_base_new();
+    srv.reg = registry_new(NULL, NULL);
+    if (!srv.base || !srv.reg)
+        goto out;
+    srv.lis = evconnlistener_new_bind(srv.base, accept_cb, &srv,
+                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
+                                      (struct sockaddr *)&ss, sslen);
+    if (!srv.lis) {
+        TLOG_E(&lg, "cannot listen on %s: %s", cfg.listen, strerror(errno));
+        goto out;
+    }
+    evconnlistener_set_error_cb(srv.lis, accept_error_cb);
+
+    struct sockaddr_storage bound;
+    memset(&bound, 0, sizeof bound);
+    socklen_t blen = sizeof bound;
+    if (getsockname(evconnlistener_get_fd(srv.lis), (struct sockaddr *)&bound, &blen) != 0) {
+        TLOG_E(&lg, "getsockname: %s", strerror(errno));
+        goto out;
+    }
+    char addr[INET6_ADDRSTRLEN + 2] = "";
+    int port;
+    if (bound.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)&bound;
+        char a[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+        snprintf(addr, sizeof addr, "[%s]", a);
+        port = ntohs(s6->sin6_port);
+    } else {
+        const struct sockaddr_in *s4 = (const void *)&bound;
+        inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof addr);
+        port = ntohs(s4->sin_port);
+    }
+    int pport = cfg.public_port ? cfg.public_port : port;
+    bool default_port = (srv.tls && pport == 443) || (!srv.tls && pport == 80);
+    if (default_port)
+        snprintf(srv.url_host, sizeof srv.url_host, "%s", cfg.domain);
+    else
+        snprintf(srv.url_host, sizeof srv.url_host, "%s:%d", cfg.domain, pport);
+
+    srv.flush_ev = event_new(srv.base, -1, 0, flush_cb, &srv);
+    srv.logbuf = evbuffer_new();
+    cookie_io_functions_t io = {.write = log_cookie_write};
+    logf = srv.flush_ev && srv.logbuf ? fopencookie(&srv, "w", io) : NULL;
+    if (!logf)
+        goto out;
+    setvbuf(logf, NULL, _IOFBF, 8192);
+    lg.out = logf;
+    srv.stop_timer = evtimer_new(srv.base, stop_timer_cb, &srv);
+    sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+    sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+    if (!srv.stop_timer || !sigint || !sigterm || event_add(sigint, NULL) != 0 ||
+        event_add(sigterm, NULL) != 0)
+        goto out;
+
+    printf("Listening on %s://%s:%d (agents: %s://%s:%d/_tunnel)\n", srv.scheme, addr, port,
+           srv.tls ? "wss" : "ws", addr, port);
+    fflush(stdout);
+    TLOG_I(&lg, "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, request timeout %ds",
+           TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
+           cfg.request_timeout);
+
+    event_base_dispatch(srv.base);
+    rc = 0;
+    TLOG_I(&lg, "stopped");
+
+out:
+    while (srv.pconns)
+        pc_free(srv.pconns);
+    agent_free_all(&srv);
+    if (srv.lis)
+        evconnlistener_free(srv.lis);
+    if (sigint)
+        event_free(sigint);
+    if (sigterm)
+        event_free(sigterm);
+    if (srv.stop_timer)
+        event_free(srv.stop_timer);
+    if (logf) {
+        fclose(logf);
+        lg.out = stderr;
+    }
+    write_logs(&srv);
+    if (srv.logbuf)
+        evbuffer_free(srv.logbuf);
+    if (srv.flush_ev)
+        event_free(srv.flush_ev);
+    registry_free(srv.reg);
+    if (srv.auth)
+        auth_free(srv.auth);
+    if (srv.tls)
+        SSL_CTX_free(srv.tls);
+    if (srv.base)
+        event_base_free(srv.base);
+    return rc;
+}

@@ -1,0 +1,592 @@
+/* pconn.c - public connections: accept (plain or TLS), parse request heads, route them to a
+ * tunnel (or to the agent endpoint), and the lifecycle of one exchange at a time per connection:
+ * keep-alive, pipelining, errors, timeouts, the per-request log line.
+ * Lifetime rule: pc_process never frees; every entry point ends with pc_settle. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/bufferevent_ssl.h>
+
+#include "proto_bin.h"
+#include "route.h"
+#include "server.h"
+
+#define PC_OUT_MARK ((size_t)64 << 10) /* write callback below this: credit the agent, refill */
+#define PC_HOLD_MAX ((size_t)64 << 10) /* pipelined input buffered while a response is pending */
+
+uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct evbuffer *in_buf(pconn *pc)
+{
+    return bufferevent_get_input(pc->bev);
+}
+
+static struct evbuffer *out_buf(pconn *pc)
+{
+    return bufferevent_get_output(pc->bev);
+}
+
+static void dirty_unlink(pconn *pc)
+{
+    if (!pc->dirty)
+        return;
+    if (pc->dirty_prev)
+        pc->dirty_prev->dirty_next = pc->dirty_next;
+    else
+        pc->srv->dirty = pc->dirty_next;
+    if (pc->dirty_next)
+        pc->dirty_next->dirty_prev = pc->dirty_prev;
+    pc->dirty_prev = pc->dirty_next = NULL;
+    pc->dirty = false;
+}
+
+/* Plain sockets: queue pc for the direct write at the end of this loop pass. */
+static void mark_dirty(pconn *pc)
+{
+    if (pc->dirty || pc->srv->tls)
+        return;
+    pc->dirty = true;
+    pc->dirty_prev = NULL;
+    pc->dirty_next = pc->srv->dirty;
+    if (pc->srv->dirty)
+        pc->srv->dirty->dirty_prev = pc;
+    pc->srv->dirty = pc;
+    event_active(pc->srv->flush_ev, EV_TIMEOUT, 0);
+}
+
+static void write_raw(pconn *pc, const void *data, size_t len)
+{
+    if (!pc->bev || !len)
+        return;
+    evbuffer_add(out_buf(pc), data, len);
+    mark_dirty(pc);
+}
+
+void pc_write(pconn *pc, const void *data, size_t len)
+{
+    write_raw(pc, data, len);
+    pc->bytes_out += len;
+}
+
+/* One direct write; what the socket does not take goes out through the write event. */
+static void flush_one(pconn *pc)
+{
+    struct evbuffer *out = out_buf(pc);
+    if (evbuffer_get_length(out) > 0 && !(bufferevent_get_enabled(pc->bev) & EV_WRITE)) {
+        /* the bufferevent keeps its output's start frozen; we drain it here as it would */
+        evbuffer_unfreeze(out, 1);
+        int n = evbuffer_write(out, bufferevent_getfd(pc->bev));
+        int err = errno;
+        evbuffer_freeze(out, 1);
+        if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+            TLOG_D(pc->srv->log, "client %s: write failed: %s", pc->ip, strerror(err));
+            pc_abort(pc);
+            pc_settle(pc);
+            return;
+        }
+        if (evbuffer_get_length(out) > 0)
+            bufferevent_enable(pc->bev, EV_WRITE);
+    }
+    if (pc->ag && !pc->json)
+        bin_credit(pc);
+    if (pc->jblocking)
+        json_check_backlog(pc);
+    pc_settle(pc);
+}
+
+void pconn_flush_all(server *srv)
+{
+    while (srv->dirty) {
+        pconn *pc = srv->dirty;
+        dirty_unlink(pc); // NOLINT(clang-analyzer-unix.Malloc): a freed pconn unlinks itself
+        if (pc->bev)
+            flush_one(pc);
+    }
+}
+
+void pc_log(pconn *pc)
+{
+    if (pc->logged || (!pc->log_method && !pc->status))
+        return;
+    pc->logged = true;
+    const char *path = pc->log_path ? pc->log_path : "-";
+    TLOG_I(pc->srv->log, "%s %.300s %d %llu bytes %llu ms (%s)",
+           pc->log_method ? pc->log_method : "-", path, pc->status,
+           (unsigned long long)pc->bytes_out, (unsigned long long)(now_ms() - pc->t0_ms), pc->ip);
+}
+
+/* Ends the tunnel side of the exchange; cancel tells the agent to drop the stream. */
+static void end_exchange(pconn *pc, bool cancel)
+{
+    json_reset(pc); /* while pc->ag is set: it may resume the agent's reading */
+    if (pc->ag) {
+        if (cancel && !pc->json && !(pc->req_fin && pc->resp_fin))
+            bin_cancel(pc, TTF_RST_CANCEL, "client went away");
+        else
+            agent_detach(pc->ag, pc);
+        pc->ag = NULL;
+    }
+    if (pc->timer)
+        evtimer_del(pc->timer);
+}
+
+static void reset_exchange(pconn *pc)
+{
+    free(pc->log_method);
+    free(pc->log_path);
+    pc->log_method = pc->log_path = NULL;
+    pc->logged = false;
+    pc->status = 0;
+    pc->bytes_out = 0;
+    pc->json = false;
+    pc->sid = 0;
+    pc->rid[0] = '\0';
+    pc->req_fin = pc->resp_started = pc->resp_fin = pc->resp_close = false;
+    pc->keep_alive = pc->is_head = pc->upgrade = pc->is11 = pc->in_eof = false;
+    pc->win = pc->rwin = 0;
+    pc->unacked = 0;
+    pc->body_in = 0;
+    pc->body_cap = 0;
+    pc->rm = RM_NONE;
+    pc->jseq = pc->jseq_in = 0;
+}
+
+static void start_closing(pconn *pc)
+{
+    pc->st = PC_CLOSING;
+    if (pc->bev) {
+        bufferevent_disable(pc->bev, EV_READ);
+        bufferevent_set_timeouts(pc->bev, NULL, NULL);
+    }
+    struct timeval tv = {TTFD_LINGER_SEC, 0};
+    evtimer_add(pc->timer, &tv);
+}
+
+void pc_fail(pconn *pc, int status, const char *body)
+{
+    if (pc->st == PC_CLOSING || pc->st == PC_GONE)
+        return;
+    if (pc->resp_started) {
+        pc_abort(pc);
+        return;
+    }
+    end_exchange(pc, true);
+    size_t len = 0;
+    char *msg = http_format_error(status, body, true, &len);
+    if (msg)
+        pc_write(pc, msg, len);
+    free(msg);
+    pc->status = status;
+    pc->resp_started = true;
+    pc_log(pc);
+    start_closing(pc);
+}
+
+void pc_abort(pconn *pc)
+{
+    end_exchange(pc, true);
+    pc_log(pc);
+    pc->st = PC_GONE;
+}
+
+void pc_agent_gone(pconn *pc)
+{
+    json_reset(pc);
+    if (!pc->resp_started)
+        pc_fail(pc, 502, "the tunnel agent went away");
+    else
+        pc_abort(pc);
+    pc_settle(pc);
+}
+
+void pc_response_done(pconn *pc)
+{
+    pc->resp_fin = true;
+    evtimer_del(pc->timer);
+    if (pc->st == PC_PIPE && pc->ag && !pc->json && !pc->req_fin) {
+        /* The local side ended the upgraded connection: answer with our FIN, then close. */
+        agent_send_frame(pc->ag, TTF_DATA, TTF_FLAG_FIN, pc->sid, NULL, 0);
+        pc->req_fin = true;
+    }
+    bool again =
+        pc->req_fin && !pc->resp_close && pc->keep_alive && !pc->upgrade && pc->st == PC_WAIT;
+    end_exchange(pc, !pc->req_fin);
+    pc_log(pc);
+    if (!again) {
+        start_closing(pc);
+        return;
+    }
+    reset_exchange(pc);
+    pc->st = PC_HEAD;
+    struct timeval idle = {TTFD_IDLE_SEC, 0};
+    bufferevent_set_timeouts(pc->bev, &idle, NULL);
+    bufferevent_enable(pc->bev, EV_READ);
+    /* A pipelined request may already be buffered: parse it from the loop, not from here. */
+    if (evbuffer_get_length(in_buf(pc)) > 0)
+        bufferevent_trigger(pc->bev, EV_READ,
+                            BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void pc_free(pconn *pc)
+{
+    dirty_unlink(pc);
+    end_exchange(pc, true);
+    pc_log(pc);
+    reset_exchange(pc);
+    if (pc->timer)
+        event_free(pc->timer);
+    if (pc->bev)
+        bufferevent_free(pc->bev);
+    http1_free(&pc->p);
+    free(pc->jbuf);
+    server *srv = pc->srv;
+    if (pc->prev)
+        pc->prev->next = pc->next;
+    else
+        srv->pconns = pc->next;
+    if (pc->next)
+        pc->next->prev = pc->prev;
+    free(pc);
+}
+
+void pc_settle(pconn *pc)
+{
+    if (pc->st == PC_GONE) {
+        pc_free(pc);
+        return;
+    }
+    if (pc->st != PC_CLOSING || evbuffer_get_length(out_buf(pc)) > 0)
+        return;
+    if (pc->srv->tls) {
+        pc_free(pc);
+        return;
+    }
+    /* Half-close and wait for the client's EOF, so a client still sending (say, a body we
+     * refused) reads our answer instead of a reset. The linger timer bounds the wait. */
+    if (bufferevent_get_enabled(pc->bev) & EV_READ)
+        return;
+    shutdown(bufferevent_getfd(pc->bev), SHUT_WR);
+    evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
+    bufferevent_enable(pc->bev, EV_READ);
+}
+
+/* ---- request heads ---- */
+
+static bool is_agent_path(const char *target)
+{
+    size_t n = strcspn(target, "?");
+    return n == 8 && memcmp(target, "/_tunnel", 8) == 0;
+}
+
+static bool header_is(const http_headers *h, const char *name, const char *value)
+{
+    const char *v = http_headers_get(h, name);
+    return v && strcasecmp(v, value) == 0;
+}
+
+static void on_head(pconn *pc)
+{
+    server *srv = pc->srv;
+    http1_parser *p = &pc->p;
+    pc->t0_ms = now_ms();
+    pc->log_method = strdup(p->method);
+    pc->log_path = strdup(p->target);
+    bufferevent_set_timeouts(pc->bev, NULL, NULL);
+
+    const char *host = http_headers_get(&p->headers, "Host");
+    size_t tl = strlen(p->target);
+    char *fwd = malloc(tl + 2);
+    if (!fwd) {
+        pc_fail(pc, 500, "out of memory");
+        return;
+    }
+    route_result rr;
+    size_t fl = 0;
+    route_mode mode = route_resolve(host, host ? strlen(host) : 0, p->target, tl, srv->cfg->domain,
+                                    &rr, fwd, &fl);
+    if (mode != ROUTE_SUBDOMAIN && is_agent_path(p->target)) {
+        free(fwd);
+        agent_handshake(pc);
+        return;
+    }
+    agent *ag = mode == ROUTE_NONE ? NULL : registry_lookup(srv->reg, rr.tunnel_id, TUNNEL_ID_LEN);
+    if (!ag || !ag->ready) {
+        free(fwd);
+        pc_fail(pc, 404, "tunnel not found");
+        return;
+    }
+    pc->keep_alive = p->keep_alive;
+    pc->is_head = strcmp(p->method, "HEAD") == 0;
+    pc->upgrade = p->upgrade;
+    pc->is11 = p->http_major == 1 && p->http_minor >= 1;
+    pc->json = !ag->bin;
+    pc->body_cap = srv->cfg->max_body;
+    if (pc->json && (pc->body_cap == 0 || pc->body_cap > TTFD_JSON_MAX_BODY))
+        pc->body_cap = TTFD_JSON_MAX_BODY;
+    if (pc->body_cap && p->content_length >= 0 && (uint64_t)p->content_length > pc->body_cap) {
+        free(fwd);
+        pc_fail(pc, 413, "request body too large");
+        return;
+    }
+    if (pc->upgrade && pc->json) {
+        free(fwd);
+        pc_fail(pc, 501, "upgrades need the binary tunnel protocol");
+        return;
+    }
+    bool bodiless = !p->chunked && p->content_length <= 0;
+    if (!bodiless && pc->is11 && header_is(&p->headers, "Expect", "100-continue")) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        write_raw(pc, cont, sizeof cont - 1);
+    }
+    char prefix[TUNNEL_ID_LEN + 2];
+    snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
+    if (fwd_headers(&p->headers, !pc->json, pc->upgrade, pc->ip, srv->scheme,
+                    mode == ROUTE_PATH ? prefix : NULL) != 0) {
+        free(fwd);
+        pc_fail(pc, 500, "out of memory");
+        return;
+    }
+    if (bodiless && !pc->upgrade) {
+        /* Let the parser finish the message now (it holds the head's last byte). */
+        size_t used = 0;
+        http1_execute(p, "", 0, &used);
+    }
+    pc->ag = ag;
+    if (agent_attach(ag, pc) != 0) {
+        pc->ag = NULL;
+        free(fwd);
+        pc_fail(pc, 500, "out of memory");
+        return;
+    }
+    bool fin = bodiless && !pc->upgrade;
+    int rc;
+    if (pc->json) {
+        rc = json_start(pc, p->method, fwd, &p->headers, fin);
+    } else {
+        size_t hlen = 0;
+        char *head = http_format_request_head(p->method, fwd, &p->headers, &hlen);
+        rc = head ? bin_start(pc, head, hlen, fin) : -1;
+        free(head);
+    }
+    pc->req_fin = fin;
+    free(fwd);
+    if (rc != 0) {
+        pc_fail(pc, 502, "could not reach the tunnel agent");
+        return;
+    }
+    pc->st = pc->upgrade ? PC_UPWAIT : pc->req_fin ? PC_WAIT : PC_BODY;
+    pc_arm_timeout(pc);
+}
+
+void pc_arm_timeout(pconn *pc)
+{
+    if (pc->resp_started)
+        return;
+    struct timeval tv = {pc->srv->cfg->request_timeout, 0};
+    evtimer_add(pc->timer, &tv);
+}
+
+/* Parses buffered input until a head completes. */
+static void parse_head(pconn *pc)
+{
+    struct evbuffer *in = in_buf(pc);
+    while (pc->st == PC_HEAD && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            return;
+        size_t used = 0;
+        http1_event ev = http1_execute(&pc->p, v.iov_base, v.iov_len, &used);
+        evbuffer_drain(in, used);
+        if (ev == HTTP1_ERROR) {
+            bool big = pc->p.error == HTTP1_ERR_HEAD_TOO_BIG;
+            pc->t0_ms = now_ms();
+            pc_fail(pc, big ? 431 : 400, big ? "request header fields too large" : "bad request");
+            return;
+        }
+        if (ev == HTTP1_HEAD)
+            on_head(pc);
+        else if (ev == HTTP1_MSG_END)
+            continue; /* only after a body we already relayed */
+    }
+}
+
+void pc_process(pconn *pc)
+{
+    for (;;) {
+        pc_state before = pc->st;
+        switch (pc->st) {
+        case PC_HEAD:
+            parse_head(pc);
+            break;
+        case PC_BODY:
+        case PC_PIPE:
+            if (pc->json)
+                json_pump(pc);
+            else
+                bin_pump(pc);
+            break;
+        case PC_WAIT:
+        case PC_UPWAIT:
+            /* Keep reading to notice a client that leaves, but bound what we hold. */
+            if (evbuffer_get_length(in_buf(pc)) > PC_HOLD_MAX)
+                bufferevent_disable(pc->bev, EV_READ);
+            return;
+        case PC_CLOSING:
+            if (bufferevent_get_enabled(pc->bev) & EV_READ)
+                evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
+            return;
+        case PC_GONE:
+            return;
+        }
+        if (pc->st == before)
+            return;
+    }
+}
+
+/* ---- libevent callbacks ---- */
+
+static void pc_read_cb(struct bufferevent *bev, void *ud)
+{
+    (void)bev;
+    pconn *pc = ud;
+    pc_process(pc);
+    pc_settle(pc);
+}
+
+static void pc_write_cb(struct bufferevent *bev, void *ud)
+{
+    (void)bev;
+    pconn *pc = ud;
+    if (pc->ag && !pc->json)
+        bin_credit(pc);
+    if (pc->jblocking)
+        json_check_backlog(pc);
+    if (!pc->srv->tls && evbuffer_get_length(out_buf(pc)) == 0)
+        bufferevent_disable(pc->bev, EV_WRITE); /* back to direct writes */
+    pc_settle(pc);
+}
+
+static void pc_event_cb(struct bufferevent *bev, short what, void *ud)
+{
+    (void)bev;
+    pconn *pc = ud;
+    if ((what & BEV_EVENT_EOF) && pc->st == PC_PIPE && !pc->json) {
+        /* The client ended its side of an upgraded connection: relay what is left, then FIN. */
+        pc->in_eof = true;
+        bufferevent_disable(pc->bev, EV_READ);
+        bin_pump(pc);
+        pc_settle(pc);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        if (pc->st != PC_CLOSING && pc->st != PC_HEAD)
+            TLOG_D(pc->srv->log, "client %s left during a request", pc->ip);
+        pc_free(pc);
+    }
+}
+
+static void pc_timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    pconn *pc = ud;
+    if (pc->st == PC_CLOSING) {
+        pc_free(pc);
+        return;
+    }
+    if (pc->ag && !pc->resp_started) {
+        if (!pc->json)
+            bin_cancel(pc, TTF_RST_TIMEOUT, "no response in time");
+        pc_fail(pc, 504, "the local service did not answer in time");
+    }
+    pc_settle(pc);
+}
+
+static void on_body_bytes(void *ud, const char *at, size_t len)
+{
+    pconn *pc = ud;
+    pc->body_in += len;
+    if (!pc->json || len == 0)
+        return;
+    if (pc->jlen + len > pc->jcap) {
+        size_t cap = pc->jcap ? pc->jcap : 32768;
+        while (cap < pc->jlen + len)
+            cap *= 2;
+        uint8_t *b = realloc(pc->jbuf, cap);
+        if (!b)
+            return; /* json_pump notices body_in ahead of what was staged */
+        pc->jbuf = b;
+        pc->jcap = cap;
+    }
+    memcpy(pc->jbuf + pc->jlen, at, len);
+    pc->jlen += len;
+}
+
+void pconn_accept(server *srv, evutil_socket_t fd, const struct sockaddr *sa)
+{
+    pconn *pc = calloc(1, sizeof *pc);
+    if (!pc) {
+        evutil_closesocket(fd);
+        return;
+    }
+    pc->srv = srv;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, pc->ip, sizeof pc->ip);
+    } else {
+        const struct sockaddr_in *s4 = (const void *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, pc->ip, sizeof pc->ip);
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (srv->tls) {
+        SSL *ssl = SSL_new(srv->tls);
+        pc->bev = ssl ? bufferevent_openssl_socket_new(
+                            srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+                      : NULL;
+        if (pc->bev)
+            bufferevent_openssl_set_allow_dirty_shutdown(pc->bev, 1);
+        else if (ssl)
+            SSL_free(ssl);
+    } else {
+        pc->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
+    pc->timer = evtimer_new(srv->base, pc_timer_cb, pc);
+    if (!pc->bev || !pc->timer) {
+        if (!pc->bev)
+            evutil_closesocket(fd);
+        if (pc->bev)
+            bufferevent_free(pc->bev);
+        if (pc->timer)
+            event_free(pc->timer);
+        free(pc);
+        return;
+    }
+    http1_init(&pc->p, true, srv->cfg->max_header);
+    pc->p.on_body = on_body_bytes;
+    pc->p.ud = pc;
+    pc->st = PC_HEAD;
+    pc->next = srv->pconns;
+    if (srv->pconns)
+        srv->pconns->prev = pc;
+    srv->pconns = pc;
+    bufferevent_setcb(pc->bev, pc_read_cb, pc_write_cb, pc_event_cb, pc);
+    bufferevent_setwatermark(pc->bev, EV_WRITE, PC_OUT_MARK, 0);
+    struct timeval idle = {TTFD_IDLE_SEC, 0};
+    bufferevent_set_timeouts(pc->bev, &idle, NULL);
+    /* TLS: the bufferevent writes; plain: direct writes (EV_WRITE only for leftovers). */
+    bufferevent_enable(pc->bev, srv->tls ? EV_READ | EV_WRITE : EV_READ);
+}

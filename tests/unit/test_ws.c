@@ -1,0 +1,357 @@
+/* test_ws.c - lib/ws over a bufferevent pair: messages both ways, large messages, limits, close,
+ * freeing inside a handler, and the handshake helpers. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <sys/socket.h>
+
+#include "ws.h"
+
+typedef struct side {
+    struct test_ctx *t;
+    ws_conn *ws;
+    uint8_t *last; /* last message received */
+    size_t last_len;
+    int texts, binaries, closes, drains;
+    uint16_t close_code;
+    bool free_on_text;
+    bool free_on_close;
+} side;
+
+typedef struct test_ctx {
+    struct event_base *base;
+    struct event *deadline;
+    bool timed_out;
+    side a, b; /* a: client, b: server */
+    int want_closes;
+    int want_msgs; /* loop stops once b+a received this many messages */
+} test_ctx;
+
+static void maybe_stop(test_ctx *t)
+{
+    int msgs = t->a.texts + t->a.binaries + t->b.texts + t->b.binaries;
+    int closes = t->a.closes + t->b.closes;
+    if ((t->want_msgs && msgs >= t->want_msgs) || (t->want_closes && closes >= t->want_closes))
+        event_base_loopbreak(t->base);
+}
+
+static void keep(side *s, const uint8_t *d, size_t n)
+{
+    free(s->last);
+    s->last = malloc(n ? n : 1);
+    assert_non_null(s->last);
+    if (n)
+        memcpy(s->last, d, n);
+    s->last_len = n;
+}
+
+static void on_text(void *ud, const uint8_t *d, size_t n)
+{
+    side *s = ud;
+    s->texts++;
+    keep(s, d, n);
+    if (s->free_on_text) {
+        ws_conn_free(s->ws);
+        s->ws = NULL;
+    }
+    maybe_stop(s->t);
+}
+
+static void on_binary(void *ud, const uint8_t *d, size_t n)
+{
+    side *s = ud;
+    s->binaries++;
+    keep(s, d, n);
+    maybe_stop(s->t);
+}
+
+static void on_drain(void *ud)
+{
+    side *s = ud;
+    s->drains++;
+}
+
+static void on_close(void *ud, uint16_t code, const char *reason)
+{
+    (void)reason;
+    side *s = ud;
+    s->closes++;
+    s->close_code = code;
+    if (s->free_on_close) {
+        ws_conn_free(s->ws);
+        s->ws = NULL;
+    }
+    maybe_stop(s->t);
+}
+
+static const ws_handlers H = {on_text, on_binary, on_drain, on_close};
+
+static void deadline_cb(evutil_socket_t fd, short w, void *ud)
+{
+    (void)fd;
+    (void)w;
+    test_ctx *t = ud;
+    t->timed_out = true;
+    event_base_loopbreak(t->base);
+}
+
+static test_ctx *setup_pair(size_t max_a, size_t max_b)
+{
+    test_ctx *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->base = event_base_new();
+    assert_non_null(t->base);
+    /* real sockets, so write buffers, EOF and back-pressure behave as in production */
+    evutil_socket_t fds[2];
+    assert_int_equal(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    evutil_make_socket_nonblocking(fds[0]);
+    evutil_make_socket_nonblocking(fds[1]);
+    struct bufferevent *pair[2] = {
+        bufferevent_socket_new(t->base, fds[0], BEV_OPT_CLOSE_ON_FREE),
+        bufferevent_socket_new(t->base, fds[1], BEV_OPT_CLOSE_ON_FREE),
+    };
+    assert_non_null(pair[0]);
+    assert_non_null(pair[1]);
+    t->a.t = t->b.t = t;
+    t->a.ws = ws_conn_new(pair[0], false, &H, &t->a, max_a);
+    t->b.ws = ws_conn_new(pair[1], true, &H, &t->b, max_b);
+    assert_non_null(t->a.ws);
+    assert_non_null(t->b.ws);
+    t->deadline = evtimer_new(t->base, deadline_cb, t);
+    return t;
+}
+
+static void run(test_ctx *t)
+{
+    struct timeval tv = {10, 0};
+    t->timed_out = false;
+    evtimer_add(t->deadline, &tv);
+    event_base_dispatch(t->base);
+    evtimer_del(t->deadline);
+    assert_false(t->timed_out);
+}
+
+static void teardown_pair(test_ctx *t)
+{
+    ws_conn_free(t->a.ws);
+    ws_conn_free(t->b.ws);
+    free(t->a.last);
+    free(t->b.last);
+    event_free(t->deadline);
+    event_base_free(t->base);
+    free(t);
+}
+
+static void test_messages_both_ways(void **state)
+{
+    (void)state;
+    test_ctx *t = setup_pair(0, 0);
+    assert_int_equal(ws_send_text(t->a.ws, "hello", 5), 0);
+    t->want_msgs = 1;
+    run(t);
+    assert_int_equal(t->b.texts, 1);
+    assert_int_equal(t->b.last_len, 5);
+    assert_memory_equal(t->b.last, "hello", 5);
+
+    uint8_t hdr[3] = {1, 2, 3};
+    assert_int_equal(ws_send_binary2(t->b.ws, hdr, 3, "xyz", 3), 0);
+    t->want_msgs = 2;
+    run(t);
+    assert_int_equal(t->a.binaries, 1);
+    assert_int_equal(t->a.last_len, 6);
+    assert_memory_equal(t->a.last, "\x01\x02\x03xyz", 6);
+
+    /* empty binary, and a ping (answered by wslay, no handler call) */
+    assert_int_equal(ws_send_ping(t->a.ws), 0);
+    assert_int_equal(ws_send_binary(t->a.ws, "", 0), 0);
+    t->want_msgs = 3;
+    run(t);
+    assert_int_equal(t->b.binaries, 1);
+    assert_int_equal(t->b.last_len, 0);
+    teardown_pair(t);
+}
+
+static void test_large_messages(void **state)
+{
+    (void)state;
+    const size_t n = 6u * 1024u * 1024u;
+    test_ctx *t = setup_pair(8u << 20, 8u << 20);
+    uint8_t *big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (uint8_t)(i * 31u + (i >> 11));
+    /* client -> server (masked) and server -> client at once */
+    assert_int_equal(ws_send_binary(t->a.ws, big, n), 0);
+    assert_int_equal(ws_send_binary(t->b.ws, big, n), 0);
+    assert_true(ws_pending(t->a.ws) > ws_high_water());
+    t->want_msgs = 2;
+    run(t);
+    assert_int_equal(t->b.last_len, n);
+    assert_memory_equal(t->b.last, big, n);
+    assert_int_equal(t->a.last_len, n);
+    assert_memory_equal(t->a.last, big, n);
+    assert_true(t->a.drains >= 1);
+    assert_true(ws_pending(t->a.ws) < ws_high_water());
+
+    /* many small messages keep their order */
+    for (int i = 0; i < 1000; i++) {
+        char m[16];
+        int len = snprintf(m, sizeof m, "m%d", i);
+        assert_int_equal(ws_send_text(t->a.ws, m, (size_t)len), 0);
+    }
+    t->want_msgs = 1002;
+    run(t);
+    assert_int_equal(t->b.texts, 1000);
+    assert_memory_equal(t->b.last, "m999", 4);
+    free(big);
+    teardown_pair(t);
+}
+
+static void test_too_big_closes(void **state)
+{
+    (void)state;
+    test_ctx *t = setup_pair(0, 1000);
+    uint8_t buf[2000] = {0};
+    assert_int_equal(ws_send_binary(t->a.ws, buf, sizeof buf), 0);
+    t->want_closes = 2;
+    run(t);
+    assert_int_equal(t->b.binaries, 0);
+    assert_int_equal(t->b.closes, 1);
+    assert_int_equal(t->b.close_code, 1009);
+    assert_int_equal(t->a.closes, 1);
+    assert_int_equal(t->a.close_code, 1009);
+    assert_int_equal(ws_send_text(t->a.ws, "x", 1), -1);
+    teardown_pair(t);
+}
+
+static void test_close_handshake(void **state)
+{
+    (void)state;
+    test_ctx *t = setup_pair(0, 0);
+    t->a.free_on_close = true;
+    t->b.free_on_close = true;
+    assert_int_equal(ws_send_text(t->a.ws, "bye", 3), 0);
+    ws_close(t->a.ws, 1000, "done");
+    assert_int_equal(ws_send_text(t->a.ws, "late", 4), -1);
+    t->want_closes = 2;
+    run(t);
+    assert_int_equal(t->b.texts, 1);
+    assert_int_equal(t->a.closes, 1);
+    assert_int_equal(t->b.closes, 1);
+    assert_int_equal(t->a.close_code, 1000);
+    assert_int_equal(t->b.close_code, 1000);
+    assert_null(t->a.ws);
+    assert_null(t->b.ws);
+    teardown_pair(t);
+}
+
+static void test_free_inside_handler(void **state)
+{
+    (void)state;
+    test_ctx *t = setup_pair(0, 0);
+    t->b.free_on_text = true;
+    /* two messages arrive in one read: the second must not reach a freed connection */
+    assert_int_equal(ws_send_text(t->a.ws, "one", 3), 0);
+    assert_int_equal(ws_send_text(t->a.ws, "two", 3), 0);
+    t->want_msgs = 1;
+    run(t);
+    assert_int_equal(t->b.texts, 1);
+    assert_null(t->b.ws);
+    /* the peer sees the connection end */
+    t->want_msgs = 0;
+    t->want_closes = 1;
+    run(t);
+    assert_int_equal(t->a.closes, 1);
+    assert_int_equal(t->a.close_code, 1006);
+    teardown_pair(t);
+}
+
+static void unpause_cb(evutil_socket_t fd, short w, void *ud)
+{
+    (void)fd;
+    (void)w;
+    test_ctx *t = ud;
+    assert_int_equal(t->b.texts, 0); /* nothing delivered while paused */
+    ws_pause_read(t->b.ws, false);
+}
+
+static void test_pause_read(void **state)
+{
+    (void)state;
+    test_ctx *t = setup_pair(0, 0);
+    ws_pause_read(t->b.ws, true);
+    assert_int_equal(ws_send_text(t->a.ws, "held", 4), 0);
+    struct event *ev = evtimer_new(t->base, unpause_cb, t);
+    struct timeval tv = {0, 100000};
+    evtimer_add(ev, &tv);
+    t->want_msgs = 1;
+    run(t);
+    assert_int_equal(t->b.texts, 1);
+    assert_memory_equal(t->b.last, "held", 4);
+    event_free(ev);
+    teardown_pair(t);
+}
+
+static void test_preexisting_input(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    struct bufferevent *pair[2];
+    assert_int_equal(bufferevent_pair_new(base, BEV_OPT_CLOSE_ON_FREE, pair), 0);
+    /* an unmasked server text frame "hi" already waiting in the client's input */
+    const uint8_t frame[] = {0x81, 0x02, 'h', 'i'};
+    bufferevent_write(pair[1], frame, sizeof frame);
+    test_ctx t = {.base = base};
+    t.a.t = &t;
+    t.want_msgs = 1;
+    t.deadline = evtimer_new(base, deadline_cb, &t);
+    t.a.ws = ws_conn_new(pair[0], false, &H, &t.a, 0);
+    assert_non_null(t.a.ws);
+    assert_int_equal(t.a.texts, 0); /* not parsed under the caller */
+    run(&t);
+    assert_int_equal(t.a.texts, 1);
+    assert_memory_equal(t.a.last, "hi", 2);
+    ws_conn_free(t.a.ws);
+    bufferevent_free(pair[1]);
+    free(t.a.last);
+    event_free(t.deadline);
+    event_base_free(base);
+}
+
+static void test_handshake_keys(void **state)
+{
+    (void)state;
+    char out[29];
+    assert_int_equal(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", out), 0);
+    assert_string_equal(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_int_equal(ws_accept_key("", out), -1);
+    assert_int_equal(ws_accept_key(NULL, out), -1);
+    char k1[25], k2[25];
+    assert_int_equal(ws_client_key(k1), 0);
+    assert_int_equal(ws_client_key(k2), 0);
+    assert_int_equal(strlen(k1), 24);
+    assert_string_not_equal(k1, k2);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as in the programs: a write to a closed peer is an error */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_messages_both_ways),  cmocka_unit_test(test_large_messages),
+        cmocka_unit_test(test_too_big_closes),      cmocka_unit_test(test_close_handshake),
+        cmocka_unit_test(test_free_inside_handler), cmocka_unit_test(test_pause_read),
+        cmocka_unit_test(test_preexisting_input),   cmocka_unit_test(test_handshake_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
