@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = calloc(size ? size : 1, 1); /* zeroed: gcc -O2 cannot see size 0 is safe */
     if (!buf)
         return 0;
     if (size)
