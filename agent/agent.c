@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "local.h"
+#include "logbuf.h"
 #include "observer.h"
 #include "session.h"
 #include "tls.h"
@@ -205,23 +206,31 @@ static void signal_cb(evutil_socket_t sig, short what, void *ud)
     stop_now(a);
 }
 
-int agent_run(const agent_config *cfg, const tlog *lg, FILE *out)
+int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
 {
     agent a;
     memset(&a, 0, sizeof a);
     a.cfg = cfg;
-    a.log = lg;
     a.out = out;
-    a.obs = observer_log(lg);
     backoff_init(&a.bo, NULL, NULL);
     int rc = 1;
     char err[256];
 
     a.base = event_base_new();
     if (!a.base) {
-        TLOG_E(lg, "cannot create the event loop");
+        TLOG_E(lg0, "cannot create the event loop");
         return 1;
     }
+    /* One line per request: gathered and written once per loop pass (lg0 if that fails). */
+    tlog batched = *lg0;
+    logbuf *lb = lg0->out ? logbuf_new(a.base, fileno(lg0->out)) : NULL;
+    if (lb) {
+        fflush(lg0->out);
+        batched.out = logbuf_file(lb);
+    }
+    const tlog *lg = &batched;
+    a.log = lg;
+    a.obs = observer_log(lg);
     if (cfg->url.tls) {
         const char *terr = NULL;
         a.ssl_ctx = tls_client_ctx(cfg->ca_file, cfg->insecure, &terr);
@@ -268,6 +277,7 @@ out:
         event_free(a.sigterm);
     if (a.ssl_ctx)
         SSL_CTX_free(a.ssl_ctx);
+    logbuf_free(lb); /* writes the last lines */
     event_base_free(a.base);
     return rc;
 }

@@ -11,7 +11,6 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "b64.h"
@@ -44,6 +43,8 @@ typedef struct jx {
     bool paused;
     bool streaming; /* no Content-Length: send pieces as they come */
     bool notified;
+    bool cap0_known;  /* cap0 computed */
+    size_t cap0;      /* exact capacity of the first message */
     char *retry_head; /* a bodiless request on a reused connection: kept to send it again */
     size_t retry_len;
 } jx;
@@ -161,9 +162,12 @@ static int send_piece(jx *x, size_t n, bool last)
     return 0;
 }
 
-/* Capacity of the first message, from the size of the head alone. */
-static size_t first_cap(jx *x)
+/* Capacity of the first message, from the size of the head alone (computed once: the head does
+ * not change once parsed). 0 when the head cannot be encoded or leaves no room. */
+static size_t first_cap_exact(jx *x)
 {
+    if (x->cap0_known)
+        return x->cap0;
     tmsg m;
     tmsg_init(&m, TMSG_HTTP_RESPONSE);
     m.request_id = x->rid;
@@ -173,10 +177,28 @@ static size_t first_cap(jx *x)
     m.more = true;
     size_t len = 0;
     char *json = tmsg_encode(&m, &len);
-    if (!json)
-        return 0;
+    x->cap0 = json ? jsonx_first_piece_cap(len) : 0;
+    x->cap0_known = true;
     free(json);
-    return jsonx_first_piece_cap(len);
+    return x->cap0;
+}
+
+/* An upper bound of the encoded head: every byte escaped (6 bytes each), plus the fixed fields. */
+static size_t head_bound(const jx *x)
+{
+    size_t n = 256 + 6 * strlen(x->rid);
+    for (size_t i = 0; i < x->resp.headers.n; i++)
+        n += 16 + 6 * (strlen(x->resp.headers.v[i].name) + strlen(x->resp.headers.v[i].value));
+    return n;
+}
+
+/* The capacity emit works with. A small body (most answers) fits under the capacity the bound
+ * guarantees; the exact figure would change no decision, so the head is not encoded twice. */
+static size_t first_cap(jx *x, size_t have, bool *estimated)
+{
+    size_t est = x->cap0_known ? 0 : jsonx_first_piece_cap(head_bound(x));
+    *estimated = have < est;
+    return *estimated ? est : first_cap_exact(x);
 }
 
 /* Emits what is ready. flush: also send a short piece (streaming, or the end). Returns -1 when
@@ -186,8 +208,9 @@ static int emit(jx *x, bool flush)
     while (!x->final_sent) {
         size_t have = evbuffer_get_length(x->body);
         size_t cap = chunk;
+        bool estimated = false;
         if (!x->sent_first) {
-            cap = first_cap(x);
+            cap = first_cap(x, have, &estimated);
             if (cap == 0) {
                 jx_fail(x, TERR_INTERNAL, "response head too large for one message");
                 return -1;
@@ -198,7 +221,11 @@ static int emit(jx *x, bool flush)
             return 0;
         size_t n = have < cap ? have : cap;
         if (send_piece(x, n, last) != 0) {
-            jx_fail(x, TERR_INTERNAL, "cannot encode the response (headers not UTF-8?)");
+            /* As if the exact capacity had been asked for first. */
+            bool head_bad = estimated && first_cap_exact(x) == 0;
+            jx_fail(x, TERR_INTERNAL,
+                    head_bad ? "response head too large for one message"
+                             : "cannot encode the response (headers not UTF-8?)");
             return -1;
         }
         if (last)
@@ -217,7 +244,7 @@ static void on_body(void *ud, const char *at, size_t len)
 
 static void finish(jx *x)
 {
-    bool reuse = x->lc.bev && !x->local_eof && x->req_done && x->resp.keep_alive &&
+    bool reuse = x->lc.sk && !x->local_eof && x->req_done && x->resp.keep_alive &&
                  evbuffer_get_length(lconn_out(&x->lc)) == 0 &&
                  evbuffer_get_length(lconn_in(&x->lc)) == 0;
     notify(x, NULL);
@@ -227,7 +254,7 @@ static void finish(jx *x)
 /* Parses local input. Returns true when x was freed. */
 static bool pump(jx *x)
 {
-    while (!x->resp_done && x->lc.bev) {
+    while (!x->resp_done && x->lc.sk) {
         if (x->got_head && session_congested(x->s)) {
             x->paused = true;
             lconn_pause(&x->lc, true);
@@ -281,7 +308,7 @@ static bool pump(jx *x)
         if (x->got_head && emit(x, false) != 0)
             return true;
     }
-    if (!x->resp_done && x->local_eof && x->lc.bev && evbuffer_get_length(lconn_in(&x->lc)) == 0) {
+    if (!x->resp_done && x->local_eof && x->lc.sk && evbuffer_get_length(lconn_in(&x->lc)) == 0) {
         if (x->got_head && http1_finish(&x->resp) == HTTP1_MSG_END) {
             x->resp_done = true;
         } else {
@@ -340,7 +367,7 @@ static void local_event(void *ud, short what)
     jx *x = ud;
     if (retry_fresh(x))
         return;
-    if ((what & BEV_EVENT_ERROR) && !x->got_head) {
+    if ((what & LOCAL_EV_ERROR) && !x->got_head) {
         char msg[400];
         snprintf(msg, sizeof msg, "local service %s: %s", x->s->hostport,
                  strerror(x->lc.err ? x->lc.err : EIO));
@@ -476,7 +503,7 @@ static void on_request_body(session *s, tmsg *m)
         struct timeval tv = {s->cfg->request_timeout, 0};
         evtimer_add(x->timer, &tv);
     }
-    if (x->lc.bev)
+    if (x->lc.sk)
         write_piece(x, m->body, m->body_len, !m->more);
 }
 

@@ -12,7 +12,6 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "proto_bin.h"
@@ -108,7 +107,7 @@ static void stream_reset(stream *st, uint8_t code, const char *reason)
 /* Ends the stream when both directions are done. Returns true when st was freed. */
 static bool maybe_finish(stream *st)
 {
-    bool alive = st->lc.bev && !st->local_dead;
+    bool alive = st->lc.sk && !st->local_dead;
     size_t out = alive ? evbuffer_get_length(lconn_out(&st->lc)) : 0;
     /* Upgraded pipe: the server's FIN, once flushed, closes the local side and ends ours. */
     if (st->upgraded && st->req_fin && !st->resp_done && out == 0) {
@@ -130,11 +129,13 @@ static void send_credit(stream *st)
 {
     if (st->req_fin)
         st->unacked = 0; /* nothing more will come: no credit needed */
-    if (st->unacked == 0 || !st->lc.bev)
+    if (st->unacked == 0 || !st->lc.sk)
         return;
     if (evbuffer_get_length(lconn_out(&st->lc)) > LOCAL_OUT_MARK)
         return;
-    if (st->unacked < CREDIT_MIN && !st->req_fin && evbuffer_get_length(lconn_out(&st->lc)) > 0)
+    /* Batched: holding back less than CREDIT_MIN never stalls the sender, whose window is far
+     * larger (the output is written every loop pass, so "empty" says nothing). */
+    if (st->unacked < CREDIT_MIN)
         return;
     uint8_t buf[10];
     size_t n = ttf_frame_window(buf, st->id, st->unacked);
@@ -219,7 +220,7 @@ static bool on_local_end(stream *st)
 /* Moves local input to the tunnel as far as windows allow. Returns true when st was freed. */
 static bool pump(stream *st)
 {
-    while (!st->resp_done && st->lc.bev) {
+    while (!st->resp_done && st->lc.sk) {
         struct evbuffer *in = lconn_in(&st->lc);
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
@@ -265,15 +266,21 @@ static bool pump(stream *st)
             set_paused(st, true);
             return false;
         }
-        size_t take = v.iov_len;
+        /* One DATA frame as large as the window allows, even when the input spans chunks. */
+        size_t take = avail;
         if (take > st->send_window)
             take = st->send_window;
         if (take > max_data)
             take = max_data;
+        const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
+        if (!data) {
+            stream_reset(st, TTF_RST_INTERNAL, "out of memory");
+            return true;
+        }
         uint8_t flags = 0;
         if (!st->upgraded) {
             size_t used = 0;
-            http1_event ev = http1_execute(&st->resp, v.iov_base, take, &used);
+            http1_event ev = http1_execute(&st->resp, data, take, &used);
             if (ev == HTTP1_ERROR) {
                 stream_reset(st, TTF_RST_INTERNAL, "bad response body from the local service");
                 return true;
@@ -283,7 +290,7 @@ static bool pump(stream *st)
                 flags = TTF_FLAG_FIN;
         }
         if (take > 0 || flags) {
-            send_frame(st, TTF_DATA, flags, v.iov_base, take);
+            send_frame(st, TTF_DATA, flags, data, take);
             evbuffer_drain(in, take);
             st->send_window -= (uint32_t)take;
             st->resp_bytes += take;
@@ -295,7 +302,7 @@ static bool pump(stream *st)
         }
     }
     if (!st->resp_done && st->local_eof &&
-        (!st->lc.bev || evbuffer_get_length(lconn_in(&st->lc)) == 0))
+        (!st->lc.sk || evbuffer_get_length(lconn_in(&st->lc)) == 0))
         return on_local_end(st);
     if (st->paused && st->send_window > 0 && !session_congested(st->s))
         set_paused(st, false);
@@ -344,7 +351,7 @@ static void local_event(void *ud, short what)
     stream *st = ud;
     if (retry_fresh(st))
         return;
-    if (what & BEV_EVENT_ERROR) {
+    if (what & LOCAL_EV_ERROR) {
         char reason[400];
         snprintf(reason, sizeof reason, "local service %s: %s", st->s->hostport,
                  strerror(st->lc.err ? st->lc.err : EIO));
@@ -365,7 +372,7 @@ static void local_event(void *ud, short what)
         pump(st);
         return;
     }
-    if (what & BEV_EVENT_EOF) {
+    if (what & LOCAL_EV_EOF) {
         st->local_eof = true;
         pump(st);
     }
@@ -482,10 +489,10 @@ static void on_data(session *s, stream *st, const ttf_frame *f)
     if (f->len > 0) {
         st->unacked += (uint32_t)f->len;
         st->req_bytes += f->len;
-        if (st->lc.bev && !st->local_dead)
+        if (st->lc.sk && !st->local_dead)
             evbuffer_add(lconn_out(&st->lc), f->payload, f->len);
     }
-    if (!st->lc.bev || st->local_dead) {
+    if (!st->lc.sk || st->local_dead) {
         /* Nowhere to write: keep the server's window open so it can finish. */
         st->unacked = 0;
     } else {
