@@ -1,0 +1,137 @@
+"""Each error status ttfd answers with: 404, 502 (agent gone, local service refused), 504,
+431, 413, 400; each with a short text/plain body."""
+
+import threading
+import time
+
+import pytest
+
+import tunnelkit as tk
+from conftest import make_tunnel
+
+
+def assert_error(r, status):
+    assert r.status == status, "expected %d, got %d %r %r" % (status, r.status, r.raw_head, r.body[:200])
+    ctype = (r.get("Content-Type") or "").split(";")[0].strip()
+    assert ctype == "text/plain", "error without text/plain: %r" % r.raw_head
+    assert 0 < len(r.body) <= 200 and r.body.count(b"\n") <= 1, "not a one-line body: %r" % r.body
+
+
+def test_unknown_tunnel_404_subdomain(tunnel):
+    other = "zzzzzzzzzzzz" if tunnel.id != "zzzzzzzzzzzz" else "yyyyyyyyyyyy"
+    assert_error(tk.http(tunnel.port, "GET", "/", "%s.localhost:%d" % (other, tunnel.port)), 404)
+
+
+def test_unknown_tunnel_404_path(tunnel):
+    other = "zzzzzzzzzzzz" if tunnel.id != "zzzzzzzzzzzz" else "yyyyyyyyyyyy"
+    assert_error(tk.http(tunnel.port, "GET", "/%s/x?y" % other, tunnel.phost), 404)
+    assert_error(tk.http(tunnel.port, "POST", "/%s" % other, tunnel.phost, body=b"abc"), 404)
+
+
+def test_no_tunnel_in_request_404(tunnel):
+    assert_error(tk.http(tunnel.port, "GET", "/", tunnel.phost), 404)
+
+
+def test_unparsable_request_400(tunnel):
+    c = tk.RawConn(tunnel.port)
+    try:
+        c.send(b"THIS IS NOT HTTP\r\n\r\n")
+        try:
+            r = c.read_response()
+        except (EOFError, ConnectionError):
+            pytest.fail("ttfd closed the connection without a 400")
+        assert_error(r, 400)
+    finally:
+        c.close()
+
+
+def test_bad_content_length_400(tunnel):
+    c = tk.RawConn(tunnel.port)
+    try:
+        c.send(("POST /x HTTP/1.1\r\nHost: %s\r\nContent-Length: abc\r\n\r\n" % tunnel.host).encode())
+        try:
+            r = c.read_response()
+        except (EOFError, ConnectionError):
+            pytest.fail("ttfd closed the connection without a 400")
+        assert_error(r, 400)
+    finally:
+        c.close()
+
+
+def test_agent_gone_mid_request_502(stack):
+    t = make_tunnel(stack)
+    result = {}
+
+    def client():
+        try:
+            result["r"] = tk.http(t.port, "GET", "/sleep?s=60", t.host, timeout=30)
+        except Exception as e:  # reported below
+            result["e"] = e
+
+    th = threading.Thread(target=client, daemon=True)
+    th.start()
+    assert t.local.state.sleep_entered.wait(10 * tk.SLOW), "request never reached the local service"
+    t0 = time.monotonic()
+    stack.expect(t.ttf.proc, None)
+    t.ttf.proc.kill()
+    th.join(20 * tk.SLOW)
+    assert not th.is_alive(), "public client still waiting 20 s after the agent died"
+    assert "e" not in result, "public client got no answer: %r" % result.get("e")
+    assert_error(result["r"], 502)
+    assert time.monotonic() - t0 < 10 * tk.SLOW
+    # And afterwards the id is gone (404) or the agent is reported gone (502).
+    r = tk.http(t.port, "GET", "/", t.host)
+    assert r.status in (404, 502), r.raw_head
+
+
+def test_local_service_refused_502(stack):
+    closed = tk.free_port()
+    d = stack.ttfd()
+    a = stack.ttf(d.endpoint(), closed)
+    host = tk.sub_host(d, a.tunnel_id)
+    assert_error(tk.http(d.port, "GET", "/anything", host), 502)
+    assert_error(tk.http(d.port, "POST", "/anything", host, body=b"x" * 1000), 502)
+    # Path mode too.
+    assert_error(tk.http(d.port, "GET", "/%s/x" % a.tunnel_id, tk.path_host(d)), 502)
+
+
+def test_server_request_timeout_504(stack):
+    t = make_tunnel(stack, ttfd_args=("--request-timeout", "1"), ttf_args=("--request-timeout", "60"))
+    t0 = time.monotonic()
+    r = tk.http(t.port, "GET", "/hang", t.host, timeout=30)
+    elapsed = time.monotonic() - t0
+    assert_error(r, 504)
+    assert t.local.state.hang_entered.is_set()
+    assert 0.8 <= elapsed <= 10 * tk.SLOW, "504 after %.1f s with --request-timeout 1" % elapsed
+
+
+def test_agent_request_timeout_504(stack):
+    t = make_tunnel(stack, ttfd_args=("--request-timeout", "60"), ttf_args=("--request-timeout", "1"))
+    t0 = time.monotonic()
+    r = tk.http(t.port, "GET", "/hang", t.host, timeout=30)
+    elapsed = time.monotonic() - t0
+    assert_error(r, 504)
+    assert elapsed <= 10 * tk.SLOW, "504 after %.1f s with ttf --request-timeout 1" % elapsed
+
+
+def test_headers_too_large_431_default(tunnel):
+    r = tk.http(tunnel.port, "GET", "/", tunnel.host, [("X-Big", "a" * 20000)])
+    assert_error(r, 431)
+
+
+def test_headers_limit_configurable_431(stack):
+    t = make_tunnel(stack, ttfd_args=("--max-header-size", "4096"))
+    assert_error(tk.http(t.port, "GET", "/", t.host, [("X-Big", "a" * 5000)]), 431)
+    assert_error(tk.http(t.port, "GET", "/", t.host, [("X-H%d" % i, "v" * 60) for i in range(80)]), 431)
+    r = tk.http(t.port, "GET", "/ok", t.host, [("X-Big", "a" * 2000)])
+    assert r.status == 200
+
+
+def test_body_too_large_413(stack):
+    t = make_tunnel(stack, ttfd_args=("--max-body-size", "1000"))
+    assert tk.http(t.port, "POST", "/raw-echo", t.host, body=b"y" * 1000).status == 200
+    assert_error(tk.http(t.port, "POST", "/raw-echo", t.host, body=b"y" * 5000), 413)
+    r = tk.http(t.port, "POST", "/raw-echo", t.host, body=b"z" * 5000, chunked=True)
+    assert r.status == 413, "chunked body over the limit: %d %r" % (r.status, r.raw_head)
+    # The server still works afterwards.
+    assert tk.http(t.port, "GET", "/after", t.host).status == 200

@@ -1,0 +1,258 @@
+"""docs/protocol.md against ttfd, with a minimal agent written here (JSON mode, as API Gateway
+would carry it): handshake fields, http_request/http_response with bodies split into pieces
+whose frames stay within 32 KiB, error codes mapped to statuses, ping/pong, unknown types
+ignored, and the previous tunnel id given back (or not) on `ready`."""
+
+import base64
+import json
+import os
+import threading
+import time
+
+import jwt
+import pytest
+
+import tunnelkit as tk
+
+FRAME_LIMIT = 32 * 1024
+SECRET = "protocol-secret-0123456789abcdef0123"
+
+
+class RawAgent:
+    """A JSON-mode agent on a raw socket."""
+
+    def __init__(self, port, token=None, protocols="ttf.json.v1"):
+        key = base64.b64encode(os.urandom(16)).decode()
+        hdrs = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
+                ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Protocol", protocols)]
+        if token:
+            hdrs.append(("Authorization", "Bearer " + token))
+        self.c = tk.RawConn(port, timeout=15)
+        self.c.send(tk.build_request("GET", "/_tunnel", "127.0.0.1:%d" % port, hdrs))
+        self.status, _, heads, raw = self.c.read_head()
+        self.heads = heads
+        if self.status == 101:
+            assert [v for n, v in heads if n.lower() == "sec-websocket-accept"] == [tk.ws_accept(key)], raw
+
+    def send(self, obj):
+        self.c.send(tk.ws_frame(1, json.dumps(obj).encode(), mask=True))
+
+    def recv(self):
+        """Next JSON message; WebSocket pings are answered; frame sizes are checked."""
+        while True:
+            fin, op, masked, payload = tk.ws_read_frame(self.c.read_exact)
+            assert not masked, "server frames must not be masked"
+            if op == 9:
+                self.c.send(tk.ws_frame(10, payload, mask=True))
+                continue
+            if op == 8:
+                raise EOFError("server closed the WebSocket: %r" % payload)
+            assert op == 1, "JSON mode: expected a text frame, got opcode %d" % op
+            assert fin, "JSON mode: a message must be one frame"
+            assert len(payload) <= FRAME_LIMIT, "frame of %d bytes > 32 KiB" % len(payload)
+            return json.loads(payload)
+
+    def recv_type(self, *types):
+        while True:
+            m = self.recv()
+            if m.get("type") in types:
+                return m
+
+    def ready(self, tunnel_id=None):
+        self.send({"type": "ready", "tunnel_id": tunnel_id} if tunnel_id else {"type": "ready"})
+        return self.recv_type("connection_established")
+
+    def close(self):
+        try:
+            self.c.send(tk.ws_frame(8, b"\x03\xe8", mask=True))
+        except OSError:
+            pass
+        self.c.close()
+
+
+def public(port, method, target, host, body=b"", headers=()):
+    """Start a public request in a thread; returns a function that waits for its answer."""
+    box = {}
+
+    def run():
+        try:
+            box["r"] = tk.http(port, method, target, host, headers, body, timeout=30)
+        except Exception as e:
+            box["e"] = e
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+
+    def result():
+        th.join(30 * tk.SLOW)
+        assert not th.is_alive(), "public request still pending"
+        assert "e" not in box, "public request failed: %r" % box.get("e")
+        return box["r"]
+    return result
+
+
+def recv_request(agent):
+    """An http_request with its body pieces reassembled; checks seq order."""
+    m = agent.recv_type("http_request")
+    body = base64.b64decode(m.get("body") or "")
+    seq = 0
+    more = m.get("more", False)
+    while more:
+        p = agent.recv_type("http_request_body")
+        assert p["request_id"] == m["request_id"]
+        seq += 1
+        assert p["seq"] == seq, "pieces out of order: %r" % p["seq"]
+        body += base64.b64decode(p["body"])
+        more = p.get("more", False)
+    return m, body, seq
+
+
+@pytest.fixture
+def server(stack):
+    return stack.ttfd()
+
+
+def test_handshake_fields(server):
+    a = RawAgent(server.port)
+    try:
+        assert a.status == 101
+        assert [v for n, v in a.heads if n.lower() == "sec-websocket-protocol"] == ["ttf.json.v1"]
+        est = a.ready()
+        tid = est["tunnel_id"]
+        assert len(tid) == 12 and all(ch in "abcdefghijklmnopqrstuvwxyz0123456789" for ch in tid)
+        assert est["public_url"] == "http://%s.localhost:%d" % (tid, server.port)
+        assert est["subdomain_url"] == est["public_url"]
+        assert est["path_based_url"] == "http://localhost:%d/%s" % (server.port, tid)
+        assert est.get("connection_id")
+        a.send({"type": "ping"})
+        assert a.recv_type("pong", "ping")["type"] == "pong"
+        a.send({"type": "no_such_type", "x": 1})  # logged and dropped
+        a.send({"type": "ping"})
+        assert a.recv_type("pong")["type"] == "pong"
+    finally:
+        a.close()
+
+
+def test_request_and_response_json(server):
+    a = RawAgent(server.port)
+    try:
+        tid = a.ready()["tunnel_id"]
+        host = tk.sub_host(server, tid)
+        wait = public(server.port, "PROPFIND", "/dav/x?a=1&a=2&b=%20x&c", host, b"<propfind/>",
+                      [("X-Rep", "1"), ("X-Rep", "2"), ("Connection", "X-Hop"), ("X-Hop", "h")])
+        m, body, _ = recv_request(a)
+        assert m["method"] == "PROPFIND"
+        assert m["uri"] == "/dav/x?a=1&a=2&b=%20x&c"
+        assert body == b"<propfind/>"
+        hdrs = {k.lower(): v for k, v in m["headers"].items()}
+        assert all(isinstance(v, list) for v in hdrs.values()), m["headers"]
+        assert hdrs["x-rep"] == ["1", "2"] or hdrs["x-rep"] == ["1, 2"]
+        assert "x-hop" not in hdrs and "connection" not in hdrs
+        assert hdrs["x-forwarded-proto"] == ["http"]
+        assert isinstance(m["timestamp"], int)
+        a.send({"type": "http_response", "request_id": m["request_id"], "status_code": 207,
+                "headers": {"Set-Cookie": ["a=1; Path=/", "b=2; HttpOnly"],
+                            "Content-Type": ["application/xml"]},
+                "body": base64.b64encode(b"<multistatus/>").decode(), "processing_time_ms": 3})
+        r = wait()
+        assert r.status == 207
+        assert r.get_all("Set-Cookie") == ["a=1; Path=/", "b=2; HttpOnly"]
+        assert r.body == b"<multistatus/>"
+    finally:
+        a.close()
+
+
+def test_large_bodies_travel_in_pieces(server):
+    a = RawAgent(server.port)
+    try:
+        tid = a.ready()["tunnel_id"]
+        up = os.urandom(200_000)
+        wait = public(server.port, "POST", "/up", tk.sub_host(server, tid), up)
+        m, body, pieces = recv_request(a)
+        assert body == up, "request body reassembled wrong (%d vs %d bytes)" % (len(body), len(up))
+        assert pieces >= 1
+        down = os.urandom(150_000)
+        step = 16 * 1024
+        first, rest = down[:step], down[step:]
+        a.send({"type": "http_response", "request_id": m["request_id"], "status_code": 200,
+                "headers": {"Content-Type": ["application/octet-stream"]},
+                "body": base64.b64encode(first).decode(), "more": True})
+        seq = 0
+        for i in range(0, len(rest), step):
+            seq += 1
+            a.send({"type": "http_response_body", "request_id": m["request_id"], "seq": seq,
+                    "body": base64.b64encode(rest[i:i + step]).decode(),
+                    "more": i + step < len(rest)})
+        r = wait()
+        assert r.status == 200 and r.body == down
+    finally:
+        a.close()
+
+
+@pytest.mark.parametrize("code,status", [("invalid_request", 400), ("timeout", 504),
+                                         ("local_service_unavailable", 502),
+                                         ("internal_error", 502)])
+def test_error_codes(server, code, status):
+    a = RawAgent(server.port)
+    try:
+        tid = a.ready()["tunnel_id"]
+        wait = public(server.port, "GET", "/err", tk.sub_host(server, tid))
+        m, _, _ = recv_request(a)
+        a.send({"type": "error", "request_id": m["request_id"], "code": code, "message": "x"})
+        assert wait().status == status
+    finally:
+        a.close()
+
+
+def grant(port, want, token=None, deadline_s=10, attempts=None):
+    """Ask for `want` until granted, the deadline or the number of attempts (ttfd notices a
+    closed agent asynchronously). Returns (agent, granted id); the agent stays open."""
+    end = tk.deadline(deadline_s)
+    n = 0
+    while True:
+        a = RawAgent(port, token)
+        got = a.ready(want)["tunnel_id"]
+        n += 1
+        if got == want or time.monotonic() > end or (attempts and n >= attempts):
+            return a, got
+        a.close()
+        time.sleep(0.2)
+
+
+def test_previous_id_given_back(server):
+    a = RawAgent(server.port)
+    tid = a.ready()["tunnel_id"]
+    # While a live agent holds it, another one gets a fresh id.
+    b = RawAgent(server.port)
+    try:
+        assert b.ready(tid)["tunnel_id"] != tid
+    finally:
+        b.close()
+    a.close()
+    c, got = grant(server.port, tid)
+    try:
+        assert got == tid, "the previous id was not given back after the agent left"
+    finally:
+        c.close()
+
+
+def test_previous_id_with_auth_same_subject_only(stack):
+    d = stack.ttfd("--require-auth", "--jwt-secret", SECRET)
+
+    def tok(sub):
+        return jwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
+
+    assert RawAgent(d.port).status == 401
+    a = RawAgent(d.port, tok("alice"))
+    assert a.status == 101
+    tid = a.ready()["tunnel_id"]
+    a.close()
+    # Another subject never gets alice's id; alice does (once ttfd saw her first agent go).
+    b, got = grant(d.port, tid, tok("bob"), attempts=5)
+    b.close()
+    assert got != tid, "bob was given alice's tunnel id"
+    c, got = grant(d.port, tid, tok("alice"))
+    try:
+        assert got == tid
+    finally:
+        c.close()

@@ -1,0 +1,57 @@
+"""ttf reconnects: ttfd restarted on the same port while ttf runs gives back the same URL;
+ttf started before ttfd connects once it is up."""
+
+import json
+
+import tunnelkit as tk
+
+FAILURE = r"(?i)(fail|refused|cannot connect|unreachable)"
+
+
+def test_ttfd_restart_same_url(stack):
+    srv = stack.local()
+    d1 = stack.ttfd()
+    port = d1.port
+    a = stack.ttf(d1.endpoint(), srv.port)
+    url, path_url, tid = a.url, a.path_url, a.tunnel_id
+    host = tk.sub_host(d1, tid)
+    assert tk.http(port, "GET", "/before", host).status == 200
+
+    rc = d1.stop()
+    assert rc == 0, "ttfd exited with %r after SIGTERM\n%s" % (rc, d1.proc.describe())
+    assert a.proc.alive(), "ttf exited when the server went away\n%s" % a.proc.describe()
+
+    d2 = stack.ttfd(listen="127.0.0.1:%d" % port)
+    assert d2.port == port
+    a.wait_established(15)
+    assert a.url == url, "URL changed after reconnect: %s -> %s" % (url, a.url)
+    assert a.path_url == path_url
+    r = tk.http(port, "GET", "/after?x=1", host)
+    assert r.status == 200, r.raw_head
+    assert json.loads(r.body)["target"] == "/after?x=1"
+    r = tk.http(port, "GET", "/%s/after" % tid, tk.path_host(d2))
+    assert r.status == 200, r.raw_head
+
+
+def test_ttf_waits_for_server(stack):
+    srv = stack.local()
+    port = tk.free_port()
+    a = stack.ttf("ws://127.0.0.1:%d/_tunnel" % port, srv.port, wait=False)
+    # ttf has tried (and failed) at least once before the server exists.
+    tk.wait_for(lambda: a.proc.err_times(FAILURE), 10, "ttf to report the failed connection on stderr")
+    assert a.proc.alive(), a.proc.describe()
+    d = stack.ttfd(listen="127.0.0.1:%d" % port)
+    a.wait_established(15)
+    assert tk.http(port, "GET", "/late", tk.sub_host(d, a.tunnel_id)).status == 200
+
+
+def test_reconnect_backoff_not_a_tight_loop(stack):
+    """Failed connections are retried with a growing delay (1 s doubling, with jitter)."""
+    srv = stack.local()
+    a = stack.ttf("ws://127.0.0.1:%d/_tunnel" % tk.free_port(), srv.port, wait=False)
+    tk.wait_for(lambda: len(a.proc.err_times(FAILURE)) >= 4, 30, "four failed connection attempts")
+    t = a.proc.err_times(FAILURE)
+    gaps = [t[i + 1] - t[i] for i in range(3)]
+    # 1 s, 2 s, 4 s with jitter: even at half the nominal delay the three gaps add up to 3.5 s.
+    assert sum(gaps) >= 2.5, "retries too fast: gaps %s" % ["%.2f" % g for g in gaps]
+    assert gaps[2] > gaps[0], "no growing backoff: gaps %s" % ["%.2f" % g for g in gaps]
