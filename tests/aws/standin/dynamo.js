@@ -1,0 +1,287 @@
+'use strict';
+// DynamoDB for the stand-in: dynalite (in memory, in this process) behind a small front that checks
+// every request's SigV4 signature, counts operations, and adds what dynalite lacks
+// (UpdateTimeToLive / DescribeTimeToLive). Creates the two tables of the serverless contract.
+const crypto = require('crypto');
+const http = require('http');
+const zlib = require('zlib');
+const aws4 = require('aws4');
+const dynalite = require('dynalite');
+const { readBody, sendJson, Samples } = require('./util');
+
+const MAX_REQUEST = 16 * 1024 * 1024;
+
+function listen(server, port) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port || 0, '127.0.0.1', () => resolve(server.address().port));
+  });
+}
+
+// The table definitions of the contract (docs: aws_common.md; infra/ creates the same).
+function tableDefs(names) {
+  return [
+    {
+      TableName: names.connections,
+      AttributeDefinitions: [
+        { AttributeName: 'connectionId', AttributeType: 'S' },
+        { AttributeName: 'tunnelId', AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [{
+        IndexName: 'tunnel-id-index',
+        KeySchema: [{ AttributeName: 'tunnelId', KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'ALL' },
+      }],
+      BillingMode: 'PAY_PER_REQUEST',
+    },
+    {
+      TableName: names.pending,
+      AttributeDefinitions: [{ AttributeName: 'requestId', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'requestId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    },
+  ];
+}
+
+// Takes the last third of a batch out of `p` (edited in place) and returns a function that puts it
+// back into the answer as UnprocessedItems / UnprocessedKeys; null when there is nothing to trim.
+function trimBatch(op, p) {
+  if (!p.RequestItems || typeof p.RequestItems !== 'object') return null;
+  for (const [table, spec] of Object.entries(p.RequestItems)) {
+    const list = op === 'BatchWriteItem' ? spec : spec && spec.Keys;
+    if (!Array.isArray(list) || list.length < 2) continue;
+    const k = Math.ceil(list.length / 3);
+    const rest = list.splice(list.length - k, k);
+    if (op === 'BatchWriteItem') {
+      return (doc) => {
+        doc.UnprocessedItems = doc.UnprocessedItems || {};
+        doc.UnprocessedItems[table] = (doc.UnprocessedItems[table] || []).concat(rest);
+      };
+    }
+    if (op === 'BatchGetItem') {
+      const others = Object.assign({}, spec);
+      delete others.Keys;
+      return (doc) => {
+        doc.UnprocessedKeys = doc.UnprocessedKeys || {};
+        doc.UnprocessedKeys[table] = Object.assign({}, others, { Keys: rest });
+      };
+    }
+    return null;
+  }
+  return null;
+}
+
+class Dynamo {
+  constructor(opts) {
+    this.creds = opts.creds;
+    this.region = opts.region;
+    this.checker = opts.checker;
+    this.names = opts.tables;
+    this.ttl = new Map(); // table name -> TTL attribute name
+    this.ops = {};
+    this.getItemConsistent = 0;
+    this.getItemEventual = 0;
+    this.putsWithoutTtl = 0;
+    this.latency = {}; // op -> Samples of ms, request start to answer sent
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    // Fault injection (--ddb-faults P): throttling errors and partial batches, as DynamoDB answers
+    // under load. A request (same body) is never faulted twice, so a client that retries gets through.
+    this.faults = opts.faults || 0;
+    this.delayMs = opts.delayMs || 0; // every Lambda call answered this much later (--ddb-delay-ms)
+    this.faulted = new Set();
+    this.faultStats = { throttled: 0, batch_write_trimmed: 0, batch_get_trimmed: 0 };
+  }
+
+  async start() {
+    this.inner = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    this.innerPort = await listen(this.inner, 0);
+    this.front = http.createServer((req, res) => {
+      this.handle(req, res).catch((e) => sendJson(res, 500, { __type: 'InternalServerError', message: String(e) }));
+    });
+    this.front.keepAliveTimeout = 60000;
+    this.port = await listen(this.front, 0);
+    for (const def of tableDefs(this.names)) {
+      await this.call('CreateTable', def);
+      await this.call('UpdateTimeToLive', {
+        TableName: def.TableName,
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      });
+    }
+    return this.port;
+  }
+
+  // A signed call through the front, as any SDK would make it.
+  async call(op, payload) {
+    const body = JSON.stringify(payload);
+    const opts = aws4.sign({
+      host: `127.0.0.1:${this.port}`,
+      path: '/',
+      method: 'POST',
+      service: 'dynamodb',
+      region: this.region,
+      headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': `DynamoDB_20120810.${op}` },
+      body,
+    }, this.creds);
+    // marked (outside the signature) so that the stand-in's own calls stay out of the Lambda's figures
+    const headers = Object.assign({ 'X-Standin-Internal': '1' }, opts.headers);
+    const { status, text } = await new Promise((resolve, reject) => {
+      const r = http.request({ host: '127.0.0.1', port: this.port, path: '/', method: 'POST', headers,
+        agent: this.agent }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
+      });
+      r.on('error', reject);
+      r.end(body);
+    });
+    if (status !== 200) throw new Error(`DynamoDB ${op}: ${status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  async handle(req, res) {
+    const t0 = Date.now();
+    const { body, tooLarge } = await readBody(req, MAX_REQUEST);
+    if (tooLarge) {
+      sendJson(res, 413, { __type: 'com.amazon.coral.service#RequestEntityTooLarge', message: 'Request too large' });
+      return;
+    }
+    const internal = req.headers['x-standin-internal'] === '1';
+    const ok = internal || this.checker.check('dynamodb', { method: req.method, path: req.url, headers: req.headers,
+      body });
+    if (!ok) {
+      sendJson(res, 403, {
+        __type: 'com.amazon.coral.service#InvalidSignatureException',
+        message: 'The request signature we calculated does not match the signature you provided.',
+      }, { 'Content-Type': 'application/x-amz-json-1.0' });
+      return;
+    }
+    const op = String(req.headers['x-amz-target'] || '').split('.')[1] || '?';
+    let payload = null;
+    try {
+      payload = JSON.parse(body.toString() || '{}');
+    } catch (e) {
+      payload = null;
+    }
+    if (!internal) {
+      this.ops[op] = (this.ops[op] || 0) + 1;
+      if (payload) this.observe(op, payload);
+      res.on('finish', () => {
+        if (!this.latency[op]) this.latency[op] = new Samples(5000);
+        this.latency[op].add(Date.now() - t0);
+      });
+    }
+    if (op === 'UpdateTimeToLive' && payload) return this.updateTtl(payload, res);
+    if (op === 'DescribeTimeToLive' && payload) return this.describeTtl(payload, res);
+    if (!internal && this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (!internal && payload && this.faults > 0) {
+      const key = crypto.createHash('sha1').update(body).digest('hex');
+      if (!this.faulted.has(key)) {
+        if (this.faulted.size > 20000) this.faulted.clear();
+        if (Math.random() < this.faults / 4) {
+          this.faulted.add(key);
+          this.faultStats.throttled++;
+          sendJson(res, 400, { __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+            message: 'The level of configured provisioned throughput for the table was exceeded (stand-in fault).' },
+          { 'Content-Type': 'application/x-amz-json-1.0' });
+          return undefined;
+        }
+        const trimmed = Math.random() < this.faults ? trimBatch(op, payload) : null;
+        if (trimmed) {
+          this.faulted.add(key);
+          this.faultStats[op === 'BatchWriteItem' ? 'batch_write_trimmed' : 'batch_get_trimmed']++;
+          return this.forward(req, Buffer.from(JSON.stringify(payload)), res, trimmed);
+        }
+      }
+    }
+    return this.forward(req, body, res);
+  }
+
+  // Counts what the issue asks of the Lambda: strongly consistent reads, a TTL on every item.
+  observe(op, p) {
+    if (op === 'GetItem') {
+      if (p.ConsistentRead === true) this.getItemConsistent++;
+      else this.getItemEventual++;
+    }
+    const ttlAttr = this.ttl.get(p.TableName);
+    if (op === 'PutItem' && ttlAttr && p.Item && !p.Item[ttlAttr]) this.putsWithoutTtl++;
+    if (op === 'BatchWriteItem' && p.RequestItems) {
+      for (const [table, reqs] of Object.entries(p.RequestItems)) {
+        const attr = this.ttl.get(table);
+        for (const r of reqs || []) {
+          if (attr && r.PutRequest && r.PutRequest.Item && !r.PutRequest.Item[attr]) this.putsWithoutTtl++;
+        }
+      }
+    }
+  }
+
+  updateTtl(p, res) {
+    const spec = p.TimeToLiveSpecification || {};
+    if (!p.TableName || !spec.AttributeName || typeof spec.Enabled !== 'boolean') {
+      sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException', message: 'invalid TTL spec' });
+      return;
+    }
+    if (spec.Enabled) this.ttl.set(p.TableName, spec.AttributeName);
+    else this.ttl.delete(p.TableName);
+    sendJson(res, 200, { TimeToLiveSpecification: spec }, { 'Content-Type': 'application/x-amz-json-1.0' });
+  }
+
+  describeTtl(p, res) {
+    const attr = this.ttl.get(p.TableName);
+    const d = attr ? { TimeToLiveStatus: 'ENABLED', AttributeName: attr } : { TimeToLiveStatus: 'DISABLED' };
+    sendJson(res, 200, { TimeToLiveDescription: d }, { 'Content-Type': 'application/x-amz-json-1.0' });
+  }
+
+  // merge: when set, edits the parsed answer (a fault's unprocessed items) before it is sent.
+  forward(req, body, res, merge) {
+    const headers = Object.assign({}, req.headers, { 'content-length': body.length });
+    delete headers['transfer-encoding'];
+    const up = http.request({ host: '127.0.0.1', port: this.innerPort, method: req.method, path: req.url, headers,
+      agent: this.agent }, (ur) => {
+      if (!merge) {
+        res.writeHead(ur.statusCode, ur.headers);
+        ur.pipe(res);
+        return;
+      }
+      const chunks = [];
+      ur.on('data', (c) => chunks.push(c));
+      ur.on('end', () => {
+        let out = Buffer.concat(chunks);
+        const h = Object.assign({}, ur.headers);
+        if (ur.statusCode === 200) {
+          const doc = JSON.parse(out.toString());
+          merge(doc);
+          out = Buffer.from(JSON.stringify(doc));
+          h['content-length'] = out.length;
+          if (zlib.crc32) h['x-amz-crc32'] = String(zlib.crc32(out));
+          else delete h['x-amz-crc32'];
+        }
+        res.writeHead(ur.statusCode, h);
+        res.end(out);
+      });
+    });
+    up.on('error', (e) => sendJson(res, 500, { __type: 'InternalServerError', message: String(e) }));
+    up.end(body);
+  }
+
+  stats() {
+    return {
+      ops: this.ops,
+      get_item_consistent: this.getItemConsistent,
+      get_item_eventual: this.getItemEventual,
+      puts_without_ttl: this.putsWithoutTtl,
+      faults: this.faultStats,
+      ttl: Object.fromEntries(this.ttl),
+      latency_ms: Object.fromEntries(Object.entries(this.latency).map(([k, v]) => [k, v.summary()])),
+    };
+  }
+
+  async close() {
+    this.agent.destroy();
+    await new Promise((r) => this.front.close(() => r()));
+    if (this.front.closeAllConnections) this.front.closeAllConnections();
+    await new Promise((r) => this.inner.close(() => r()));
+  }
+}
+
+module.exports = { Dynamo, tableDefs };

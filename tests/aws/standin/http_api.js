@@ -1,0 +1,278 @@
+'use strict';
+// API Gateway HTTP API for the stand-in: any method and path becomes a payload format 2.0 event
+// (rawPath, rawQueryString, cookies, lowercase headers with repeated values joined by ","), bodies
+// base64 unless textual, 10 MB request limit (413), 29 s integration timeout (503), and the Lambda's
+// 2.0 answer mapped back (statusCode, headers, cookies as separate Set-Cookie, isBase64Encoded).
+// It also measures the latency the stack adds: time at the HTTP API minus the agent's
+// processing_time_ms, matched through the X-Amzn-Trace-Id header the Lambda forwards.
+const http = require('http');
+const { apigwId, traceRoot, clfTime, readBody, sendJson, headerPairs, Samples } = require('./util');
+
+const MAX_REQUEST = 10 * 1024 * 1024;
+const TEXT_TYPES = /^(text\/|application\/(json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*\+xml|javascript|x-www-form-urlencoded|graphql))/i;
+
+function isText(contentType, contentEncoding, body) {
+  if (contentEncoding) return false;
+  if (!contentType || !TEXT_TYPES.test(contentType.trim())) return false;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(body);
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
+function decodeSegmentwise(p) {
+  try {
+    return decodeURIComponent(p);
+  } catch (e) {
+    return p;
+  }
+}
+
+// Correlates public requests with the agent's reported processing time.
+class LatencyTracker {
+  constructor() {
+    this.traceToRequest = new Map(); // trace root -> request_id (from the http_request the Lambda posts)
+    this.processing = new Map(); // request_id -> processing_time_ms (from the agent's http_response)
+    this.added = new Samples(20000);
+    this.total = new Samples(20000);
+    this.unmatched = 0;
+  }
+
+  onPost(msg) {
+    if (!msg || msg.type !== 'http_request' || !msg.headers) return;
+    for (const [k, v] of Object.entries(msg.headers)) {
+      if (k.toLowerCase() !== 'x-amzn-trace-id') continue;
+      const val = Array.isArray(v) ? v[0] : v;
+      const m = /Root=([^;,\s]+)/.exec(String(val));
+      if (m) this.traceToRequest.set(m[1], msg.request_id);
+    }
+    this.trim();
+  }
+
+  onAgentMessage(msg) {
+    if (msg && msg.type === 'http_response' && typeof msg.processing_time_ms === 'number') {
+      this.processing.set(msg.request_id, msg.processing_time_ms);
+      this.trim();
+    }
+  }
+
+  trim() {
+    for (const m of [this.traceToRequest, this.processing]) {
+      while (m.size > 5000) m.delete(m.keys().next().value);
+    }
+  }
+
+  finish(root, totalMs) {
+    this.total.add(totalMs);
+    const rid = this.traceToRequest.get(root);
+    const proc = rid !== undefined ? this.processing.get(rid) : undefined;
+    if (proc === undefined) {
+      this.unmatched++;
+      return;
+    }
+    this.traceToRequest.delete(root);
+    this.processing.delete(rid);
+    this.added.add(Math.max(0, totalMs - proc));
+  }
+
+  reset() {
+    this.added = new Samples(20000);
+    this.total = new Samples(20000);
+    this.unmatched = 0;
+  }
+
+  summary() {
+    return { added_ms: this.added.summary(), total_ms: this.total.summary(), unmatched: this.unmatched };
+  }
+}
+
+class HttpApi {
+  // opts: {pool, log, timeoutMs, maxRequest, tracker}
+  constructor(opts) {
+    this.pool = opts.pool;
+    this.log = opts.log;
+    this.timeoutMs = opts.timeoutMs || 29000;
+    this.maxRequest = opts.maxRequest || MAX_REQUEST;
+    this.tracker = opts.tracker;
+    this.verbose = !!opts.verbose;
+    this.apiId = 'standinhttp';
+    this.stats = { requests: 0, too_large: 0, timeouts: 0, lambda_errors: 0, bad_responses: 0, statuses: {} };
+  }
+
+  async start() {
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((e) => {
+        this.log(`http api: ${e.stack || e}`);
+        sendJson(res, 500, { message: 'Internal Server Error' });
+      });
+    });
+    this.server.keepAliveTimeout = 60000;
+    this.server.requestTimeout = 0;
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', resolve);
+    });
+    this.port = this.server.address().port;
+    return this.port;
+  }
+
+  reply(res, status, obj, headers) {
+    this.stats.statuses[status] = (this.stats.statuses[status] || 0) + 1;
+    sendJson(res, status, obj, headers);
+  }
+
+  async handle(req, res) {
+    this.stats.requests++;
+    const apigwRequestId = apigwId();
+    const ridHeader = { 'apigw-requestid': apigwRequestId };
+    // An oversized body is read to its end (and dropped) before the 413, so that clients which send
+    // the whole body before reading get the answer rather than a reset.
+    const { body, tooLarge } = await readBody(req, this.maxRequest);
+    if (tooLarge) {
+      this.stats.too_large++;
+      this.reply(res, 413, { message: 'Request Entity Too Large' }, ridHeader);
+      return;
+    }
+    const t0 = Date.now();
+    const root = traceRoot();
+    const event = this.event(req, body, apigwRequestId, root, t0);
+    let timer;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(() => resolve({ timeout: true }), this.timeoutMs);
+    });
+    const r = await Promise.race([this.pool.invoke(event, 'http', `Root=${root};Sampled=0`), timeout]);
+    clearTimeout(timer);
+    if (r.timeout) {
+      this.stats.timeouts++;
+      this.reply(res, 503, { message: 'Service Unavailable' }, ridHeader);
+      return;
+    }
+    if (!r.ok) {
+      this.stats.lambda_errors++;
+      this.log(`http api: lambda error ${r.errorType}: ${r.errorMessage}`);
+      this.reply(res, 500, { message: 'Internal Server Error' }, ridHeader);
+      return;
+    }
+    const out = this.mapResponse(r.body);
+    if (!out) {
+      this.stats.bad_responses++;
+      this.reply(res, 500, { message: 'Internal Server Error' }, ridHeader);
+      return;
+    }
+    this.tracker.finish(root, Date.now() - t0);
+    if (this.verbose) this.log(`${req.method} ${req.url} ${out.status} ${out.body.length} ${Date.now() - t0}ms`);
+    this.stats.statuses[out.status] = (this.stats.statuses[out.status] || 0) + 1;
+    out.headers.push(['apigw-requestid', apigwRequestId]);
+    out.headers.push(['Content-Length', String(out.body.length)]);
+    if (res.destroyed) return;
+    // writeHead with a flat array keeps repeated names (each Set-Cookie its own line)
+    res.writeHead(out.status, out.headers.flat());
+    res.end(out.body);
+  }
+
+  event(req, body, apigwRequestId, root, now) {
+    const q = req.url.indexOf('?');
+    const rawPath = q >= 0 ? req.url.slice(0, q) : req.url;
+    const rawQueryString = q >= 0 ? req.url.slice(q + 1) : '';
+    const headers = {};
+    const cookies = [];
+    const add = (name, value) => {
+      headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+    };
+    for (const [k, v] of headerPairs(req)) {
+      const name = k.toLowerCase();
+      if (name === 'cookie') {
+        for (const c of v.split(';')) if (c.trim()) cookies.push(c.trim());
+        continue;
+      }
+      add(name, v);
+    }
+    const sourceIp = req.socket.remoteAddress.replace(/^::ffff:/, '');
+    add('x-amzn-trace-id', `Root=${root}`);
+    add('x-forwarded-for', sourceIp);
+    headers['x-forwarded-port'] = String(this.port);
+    headers['x-forwarded-proto'] = 'http';
+    const host = (req.headers.host || `127.0.0.1:${this.port}`);
+    const ev = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath,
+      rawQueryString,
+    };
+    if (cookies.length) ev.cookies = cookies;
+    ev.headers = headers;
+    if (rawQueryString) {
+      const qs = {};
+      for (const [k, v] of new URLSearchParams(rawQueryString)) qs[k] = qs[k] === undefined ? v : `${qs[k]},${v}`;
+      ev.queryStringParameters = qs;
+    }
+    ev.requestContext = {
+      accountId: '123456789012',
+      apiId: this.apiId,
+      domainName: host.replace(/:\d+$/, ''),
+      domainPrefix: host.split('.')[0],
+      http: {
+        method: req.method,
+        path: rawPath.split('/').map(decodeSegmentwise).join('/'),
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp,
+        userAgent: req.headers['user-agent'] || '',
+      },
+      requestId: apigwRequestId,
+      routeKey: '$default',
+      stage: '$default',
+      time: clfTime(now),
+      timeEpoch: now,
+    };
+    if (body.length) {
+      const text = isText(req.headers['content-type'], req.headers['content-encoding'], body);
+      ev.body = text ? body.toString('utf8') : body.toString('base64');
+      ev.isBase64Encoded = !text;
+    } else {
+      ev.isBase64Encoded = false;
+    }
+    return ev;
+  }
+
+  // Payload format 2.0 answer -> {status, headers: [[name, value]], body: Buffer}, or null if malformed.
+  mapResponse(raw) {
+    let r;
+    try {
+      r = JSON.parse(raw.toString());
+    } catch (e) {
+      r = undefined;
+    }
+    if (!r || typeof r !== 'object' || r.statusCode === undefined) {
+      // 2.0 infers a 200 JSON answer from anything without statusCode
+      return { status: 200, headers: [['Content-Type', 'application/json']], body: Buffer.from(raw) };
+    }
+    const status = Number(r.statusCode);
+    if (!Number.isInteger(status) || status < 100 || status > 599) return null;
+    const headers = [];
+    if (r.headers && typeof r.headers === 'object') {
+      for (const [k, v] of Object.entries(r.headers)) {
+        if (v === null || v === undefined) continue;
+        if (/^(content-length|transfer-encoding|connection)$/i.test(k)) continue;
+        headers.push([k, String(v)]);
+      }
+    }
+    if (r.cookies !== undefined) {
+      if (!Array.isArray(r.cookies)) return null;
+      for (const c of r.cookies) headers.push(['Set-Cookie', String(c)]);
+    }
+    let body = Buffer.alloc(0);
+    if (typeof r.body === 'string') body = r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8');
+    else if (r.body !== undefined && r.body !== null) return null;
+    return { status, headers, body };
+  }
+
+  async close() {
+    const p = new Promise((r) => this.server.close(() => r()));
+    if (this.server.closeAllConnections) this.server.closeAllConnections();
+    await p;
+  }
+}
+
+module.exports = { HttpApi, LatencyTracker, isText };

@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+'use strict';
+// The local AWS stand-in: DynamoDB (dynalite), API Gateway WebSocket + HTTP APIs and the Lambda
+// service around real `bootstrap` processes, all on 127.0.0.1 ephemeral ports. Prints one JSON
+// line with its ports on stdout once ready; a control port serves /stats and test hooks.
+// Stops every child on SIGINT/SIGTERM, on POST /shutdown, or when stdin closes (--watch-stdin).
+const http = require('http');
+const fs = require('fs');
+const { SigV4Checker } = require('./sigv4');
+const { Dynamo } = require('./dynamo');
+const { LambdaPool } = require('./lambda_pool');
+const { WsApi } = require('./ws_api');
+const { HttpApi, LatencyTracker } = require('./http_api');
+const { sendJson } = require('./util');
+
+const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [options]
+  --env K=V                 extra Lambda environment (repeatable; K= removes K)
+  --stage NAME              WebSocket API stage (dev)
+  --cap N                   max concurrent Lambda environments (64)
+  --function-timeout-ms N   Lambda function timeout (30000)
+  --integration-timeout-ms N  HTTP API integration timeout (29000)
+  --max-request-bytes N     HTTP API request limit (10485760)
+  --connect-settle-ms N     posts to a connection younger than N ms get 410 (0)
+  --connect-refuse-posts N  the first N posts to each connection get 410 (0)
+  --message-jitter-ms N     delay each $default invocation randomly by up to N ms (0): out of order
+  --ddb-faults P            DynamoDB throttles (P/4) and trims batches (P) at random, never the
+                            same request twice (0)
+  --ddb-delay-ms N          answer every DynamoDB call of the Lambda N ms late (0)
+  --sigv4 record|strict     signature check: count mismatches, or answer 403 as AWS (record)
+  --lambda-log FILE         write the Lambda processes' output there (default: stderr)
+  --region R                AWS region (us-east-1)
+  --watch-stdin             stop when stdin closes (the parent went away)
+  -v                        log each public request on stderr (method, path, status, bytes, ms)`;
+
+function parseArgs(argv) {
+  const o = { env: {}, stage: 'dev', cap: 64, functionTimeoutMs: 30000, integrationTimeoutMs: 29000,
+    maxRequest: 10 * 1024 * 1024, sigv4: 'record', region: 'us-east-1', cmd: null, lambdaLog: null,
+    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    const num = () => {
+      const v = Number(val());
+      if (!Number.isFinite(v) || v < 0) throw new Error(`${a} wants a non-negative number`);
+      return v;
+    };
+    switch (a) {
+      case '--bootstrap': o.cmd = [val()]; break;
+      case '--lambda-cmd': o.cmd = JSON.parse(val()); break;
+      case '--env': {
+        const kv = val();
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new Error(`--env wants K=V, got ${kv}`);
+        o.env[kv.slice(0, eq)] = kv.slice(eq + 1);
+        break;
+      }
+      case '--stage': o.stage = val(); break;
+      case '--cap': o.cap = num(); break;
+      case '--function-timeout-ms': o.functionTimeoutMs = num(); break;
+      case '--integration-timeout-ms': o.integrationTimeoutMs = num(); break;
+      case '--max-request-bytes': o.maxRequest = num(); break;
+      case '--sigv4': o.sigv4 = val(); break;
+      case '--connect-settle-ms': o.settleMs = num(); break;
+      case '--connect-refuse-posts': o.refusePosts = num(); break;
+      case '--message-jitter-ms': o.jitterMs = num(); break;
+      case '--ddb-faults': o.ddbFaults = num(); break;
+      case '--ddb-delay-ms': o.ddbDelayMs = num(); break;
+      case '--lambda-log': o.lambdaLog = val(); break;
+      case '--region': o.region = val(); break;
+      case '--watch-stdin': o.watchStdin = true; break;
+      case '-v': o.verbose = true; break;
+      case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
+      default: throw new Error(`unknown argument ${a}`);
+    }
+  }
+  if (!o.cmd || !Array.isArray(o.cmd) || o.cmd.length === 0) throw new Error('--bootstrap or --lambda-cmd is required');
+  if (!['record', 'strict'].includes(o.sigv4)) throw new Error('--sigv4 is record or strict');
+  return o;
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`standin: ${e.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const log = (l) => process.stderr.write(`standin: ${l}\n`);
+  const lambdaStream = opts.lambdaLog ? fs.createWriteStream(opts.lambdaLog, { flags: 'a' }) : null;
+  const lambdaLog = lambdaStream ? (l) => lambdaStream.write(`${l}\n`) : (l) => process.stderr.write(`lambda${l}\n`);
+  // Dummy credentials; the secret has '/' and '+' as real ones do, and a session token is set.
+  const creds = { accessKeyId: 'AKIASTANDIN000000001', secretAccessKey: 'standin/Secret+Key/0123456789abcdefghij',
+    sessionToken: 'standin-session-token-0001' };
+  const tables = { connections: 'http-tunnel-connections-test', pending: 'http-tunnel-pending-requests-test' };
+  const checker = new SigV4Checker(creds, opts.sigv4);
+  const tracker = new LatencyTracker();
+  const posted = []; // the last http_request messages the Lambda posted (tests look up request ids)
+
+  const dynamo = new Dynamo({ creds, region: opts.region, checker, tables, faults: opts.ddbFaults,
+    delayMs: opts.ddbDelayMs });
+  const dynamoPort = await dynamo.start();
+  checker.reset(); // count only the Lambda's calls
+  const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, settleMs: opts.settleMs,
+    refusePosts: opts.refusePosts, jitterMs: opts.jitterMs,
+    onAgentMessage: (m) => tracker.onAgentMessage(m),
+    onPost: (m, connectionId) => {
+      tracker.onPost(m);
+      if (m && m.type === 'http_request') {
+        posted.push({ connectionId, request_id: m.request_id, method: m.method, uri: m.uri });
+        if (posted.length > 200) posted.shift();
+      }
+    } });
+  const wsPort = await ws.start();
+  const lambdaEnv = Object.assign({
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    AWS_SESSION_TOKEN: creds.sessionToken,
+    AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoPort}`,
+    WEBSOCKET_API_ENDPOINT: `ws://127.0.0.1:${wsPort}/${opts.stage}`,
+    CONNECTIONS_TABLE_NAME: tables.connections,
+    PENDING_REQUESTS_TABLE_NAME: tables.pending,
+  }, opts.env);
+  const httpApi = new HttpApi({ pool: null, log, timeoutMs: opts.integrationTimeoutMs, maxRequest: opts.maxRequest,
+    tracker, verbose: opts.verbose });
+  const httpPort = await httpApi.start();
+  // --env values may name the stand-in's ports, e.g. DOMAIN_NAME=tunnel.test:{HTTP_PORT}
+  const ports = { HTTP_PORT: httpPort, WS_PORT: wsPort, DDB_PORT: dynamoPort };
+  for (const [k, v] of Object.entries(lambdaEnv)) {
+    lambdaEnv[k] = v.replace(/\{(HTTP_PORT|WS_PORT|DDB_PORT)\}/g, (_m, n) => String(ports[n]));
+    if (lambdaEnv[k] === '') delete lambdaEnv[k]; // --env K= removes K (e.g. a default of the stand-in)
+  }
+  const pool = new LambdaPool({ cmd: opts.cmd, env: lambdaEnv, cap: opts.cap, timeoutMs: opts.functionTimeoutMs,
+    log, lambdaLog, region: opts.region });
+  ws.pool = pool;
+  httpApi.pool = pool;
+
+  // A bug in the stand-in is logged and counted (stats.standin_errors; the suite checks it is 0)
+  // rather than taking every test down with the process.
+  const standinErrors = { count: 0, first: null };
+  const onBug = (e) => {
+    standinErrors.count++;
+    if (!standinErrors.first) standinErrors.first = String((e && e.stack) || e);
+    log(`internal error: ${(e && e.stack) || e}`);
+  };
+  process.on('unhandledRejection', onBug);
+  process.on('uncaughtException', onBug);
+
+  const stats = () => ({
+    standin_errors: standinErrors,
+    lambda: pool.summary(),
+    websocket: ws.stats,
+    http: httpApi.stats,
+    latency: tracker.summary(),
+    sigv4: checker.stats(),
+    dynamodb: dynamo.stats(),
+  });
+
+  let stopping = null;
+  const stop = (why) => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      log(`stopping (${why})`);
+      const hard = setTimeout(() => process.exit(1), 15000);
+      await ws.close().catch((e) => log(`ws close: ${e}`));
+      await httpApi.close().catch((e) => log(`http close: ${e}`));
+      await pool.close(2000).catch((e) => log(`lambda close: ${e}`));
+      await dynamo.close().catch((e) => log(`dynamodb close: ${e}`));
+      process.stderr.write(`STANDIN-STATS ${JSON.stringify(stats())}\n`);
+      if (lambdaStream) await new Promise((r) => lambdaStream.end(r));
+      control.close();
+      if (control.closeAllConnections) control.closeAllConnections();
+      clearTimeout(hard);
+      process.exit(0);
+    })();
+    return stopping;
+  };
+
+  // Test hooks that take a JSON body: invoke the Lambda with any event, call DynamoDB (signed).
+  const withBody = async (req, res, fn) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    let doc;
+    try {
+      doc = JSON.parse(Buffer.concat(chunks).toString() || '{}');
+    } catch (e) {
+      return sendJson(res, 400, { message: `bad JSON: ${e.message}` });
+    }
+    try {
+      return sendJson(res, 200, await fn(doc));
+    } catch (e) {
+      return sendJson(res, 500, { message: String(e.message || e) });
+    }
+  };
+
+  const control = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://control');
+    let m;
+    if (req.method === 'POST' && url.pathname === '/invoke') {
+      return withBody(req, res, async (ev) => {
+        const r = await pool.invoke(ev, 'control');
+        return r.ok ? { ok: true, body: r.body.toString() } : r;
+      });
+    }
+    if (req.method === 'POST' && (m = /^\/dynamodb\/([A-Za-z]+)$/.exec(url.pathname))) {
+      const op = m[1];
+      return withBody(req, res, (payload) => dynamo.call(op, payload));
+    }
+    if (req.method === 'GET' && url.pathname === '/stats') return sendJson(res, 200, stats());
+    if (req.method === 'GET' && url.pathname === '/connections') return sendJson(res, 200, ws.list());
+    if (req.method === 'GET' && url.pathname === '/sigv4/recent') return sendJson(res, 200, checker.recent);
+    if (req.method === 'GET' && url.pathname === '/posted') return sendJson(res, 200, posted);
+    if (req.method === 'POST' && (m = /^\/connections\/([^/]+)\/drop$/.exec(url.pathname))) {
+      const ok = ws.drop(decodeURIComponent(m[1]), url.searchParams.get('mode') || 'close',
+        url.searchParams.get('silent') === '1');
+      return sendJson(res, ok ? 200 : 404, { dropped: ok });
+    }
+    if (req.method === 'POST' && url.pathname === '/latency/reset') {
+      tracker.reset();
+      return sendJson(res, 200, tracker.summary());
+    }
+    if (req.method === 'POST' && url.pathname === '/shutdown') {
+      sendJson(res, 200, { stopping: true });
+      stop('POST /shutdown');
+      return undefined;
+    }
+    return sendJson(res, 404, { message: 'unknown control path' });
+  });
+  await new Promise((r) => control.listen(0, '127.0.0.1', r));
+
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  if (opts.watchStdin) {
+    process.stdin.on('end', () => stop('stdin closed'));
+    process.stdin.on('error', () => stop('stdin error'));
+    process.stdin.resume();
+  }
+
+  process.stdout.write(`${JSON.stringify({
+    ready: true,
+    pid: process.pid,
+    dynamodb_port: dynamoPort,
+    websocket_port: wsPort,
+    http_port: httpPort,
+    control_port: control.address().port,
+    websocket_url: `ws://127.0.0.1:${wsPort}/${opts.stage}`,
+    http_url: `http://127.0.0.1:${httpPort}`,
+    dynamodb_endpoint: `http://127.0.0.1:${dynamoPort}`,
+    region: opts.region,
+    tables,
+    credentials: creds,
+  })}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`standin: fatal: ${e.stack || e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,255 @@
+"""What the Lambda must do beyond relaying, seen from outside (a scripted WebSocket client plays a
+rogue or upstream agent; events are also sent to the Lambda directly):
+
+- `ready` answered with `connection_established`, also when the new connection refuses the first
+  posts (the Lambda retries); `ping` answered with `pong`; the subprotocol ttf.json.v1 selected;
+- the completion write is conditional: another connection cannot answer a request it was not sent,
+  and an answer for an unknown request creates nothing;
+- upstream agents that send a whole body in one `http_response` still work;
+- an unknown event is an error, not a crash; the scheduled cleanup deletes expired items, paginating;
+- DynamoDB throttling and partial batch answers are retried; answers survive out-of-order pieces.
+"""
+
+import base64
+import concurrent.futures
+import time
+import uuid
+
+import pytest
+
+import awskit as ak
+from conftest import Stack
+
+TABLES = {"connections": "http-tunnel-connections-test", "pending": "http-tunnel-pending-requests-test"}
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory):
+    """A stack with a 3 s request timeout and connections that refuse their first two posts (410),
+    as a just-opened API Gateway connection may."""
+    s = Stack(tmp_path_factory.mktemp("short"), env={"REQUEST_TIMEOUT_SECS": "3"},
+              args=["--connect-refuse-posts", "2"])
+    yield s
+    assert s.close() == {"ttf": 0, "standin": 0}
+
+
+@pytest.fixture(scope="module")
+def jittery(tmp_path_factory):
+    """Agent messages reach the Lambda out of order (random delays up to 40 ms before each $default)."""
+    s = Stack(tmp_path_factory.mktemp("jittery"), args=["--message-jitter-ms", "40"])
+    yield s
+    assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def established(c):
+    return c.expect(lambda m: m.get("type") == "connection_established", 15)
+
+
+def test_ready_retried_until_the_connection_is_ready(short):
+    # ttf got its tunnel although the first posts to its connection were refused
+    assert short.standin.stats()["websocket"]["mgmt"]["not_ready"] >= 2
+    c = ak.WsClient(short.standin.ws_url)
+    try:
+        assert c.protocol == "ttf.json.v1"
+        c.send({"type": "ready"})
+        m = established(c)
+        assert len(m["tunnel_id"]) == 12 and m["connection_id"]
+        assert m["public_url"].startswith("http://%s.%s" % (m["tunnel_id"], ak.DOMAIN))
+        assert m["path_based_url"].endswith("/" + m["tunnel_id"])
+        c.send({"type": "ping"})
+        c.expect(lambda m: m.get("type") == "pong", 10)
+    finally:
+        c.close()
+
+
+def test_response_pieces_out_of_order(jittery):
+    """A 1 MiB answer in 16 KiB pieces whose $default invocations run in a shuffled order."""
+    n = ak.MB + 12345
+    for _ in range(2):
+        t0 = time.monotonic()
+        r = jittery.tunnel.sub("GET", "/download?n=%d" % n, timeout=30)
+        assert r.status == 200 and r.body == ak.pattern(n), (r.status, time.monotonic() - t0)
+    data = ak.pattern(n, seed=9)
+    r = jittery.tunnel.path("POST", "/upload", headers=[("Content-Type", "application/octet-stream")], body=data)
+    assert r.status == 200 and r.json() == {"len": n, "sha256": ak.sha(data)}
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory):
+    """DynamoDB throttles now and then and answers batches partially (UnprocessedItems/Keys)."""
+    s = Stack(tmp_path_factory.mktemp("faulty"), args=["--ddb-faults", "0.3"])
+    yield s
+    assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_dynamodb_throttling_and_partial_batches_are_retried(faulty):
+    n = 600 * 1024 + 7
+    data = ak.pattern(n, seed=3)
+    for i in range(3):
+        r = faulty.tunnel.sub("POST", "/upload", headers=[("Content-Type", "application/octet-stream")], body=data)
+        assert r.status == 200 and r.json() == {"len": n, "sha256": ak.sha(data)}, (i, r.status, r.body[:200])
+        r = faulty.tunnel.path("GET", "/download?n=%d" % n)
+        assert r.status == 200 and r.body == ak.pattern(n), (i, r.status, r.body[:200])
+    for i in range(10):
+        r = faulty.tunnel.sub("GET", "/echo?i=%d" % i)
+        assert r.status == 200 and r.json()["target"] == "/echo?i=%d" % i
+    f = faulty.standin.stats()["dynamodb"]["faults"]
+    assert f["throttled"] > 0 and f["batch_write_trimmed"] + f["batch_get_trimmed"] > 0, f
+
+
+def test_slow_dynamodb_still_answers_before_the_integration_timeout(tmp_path):
+    """Every DynamoDB call 300 ms late and a 3 s wait for the answer's head: the Lambda gives up on
+    time (504 from the Lambda, within a few seconds) and never runs into API Gateway's 29 s (503)."""
+    # --cap 16: the point is a slow DynamoDB, not 64 cold (sanitized) processes starving 2 cores
+    s = Stack(tmp_path, env={"REQUEST_TIMEOUT_SECS": "3"}, args=["--ddb-delay-ms", "300", "--cap", "16"])
+    try:
+        assert s.tunnel.sub("GET", "/status/200").status == 200
+        t0 = time.monotonic()
+        r = s.tunnel.sub("GET", "/hang", timeout=40)
+        took = time.monotonic() - t0
+        assert r.status == 504, (r.status, r.body[:100], took)
+        assert took < 8 * ak.SLOW, took
+        # a 1 MiB answer: complete (200) or given up in time (504), never cut off by API Gateway
+        for _ in range(2):
+            r = s.tunnel.sub("GET", "/download?n=%d" % ak.MB, timeout=40)
+            assert r.status in (200, 504), (r.status, r.body[:100])
+            assert r.status == 504 or r.body == ak.pattern(ak.MB)
+        lam = s.standin.stats()["lambda"]
+        assert lam["error_types"].get("Sandbox.Timedout", 0) == 0, lam["error_types"]
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_generic_endpoint_override(tmp_path):
+    """AWS_ENDPOINT_URL alone (no AWS_ENDPOINT_URL_DYNAMODB) also leads the Lambda to DynamoDB."""
+    s = Stack(tmp_path, env={"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL": "http://127.0.0.1:{DDB_PORT}"})
+    try:
+        r = s.tunnel.sub("GET", "/echo?override=1")
+        assert r.status == 200 and r.json()["target"] == "/echo?override=1"
+        assert s.standin.stats()["dynamodb"]["ops"].get("PutItem", 0) > 0
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_unknown_types_and_garbage_are_dropped(short):
+    c = ak.WsClient(short.standin.ws_url)
+    try:
+        c.send({"type": "ready"})
+        established(c)
+        for junk in ("not json", '{"type":"no_such_type"}', '{"no_type":1}', "[]", '{"type":"http_response"}'):
+            c.send(junk)
+        c.send({"type": "ping"})
+        c.expect(lambda m: m.get("type") == "pong", 10)
+        st = short.standin.stats()["lambda"]
+        assert "Runtime.ExitError" not in st["error_types"], st
+    finally:
+        c.close()
+
+
+def pending_items(standin, prefix):
+    return [i for i in standin.scan_all(TABLES["pending"]) if i["requestId"]["S"].startswith(prefix)]
+
+
+def test_only_the_connection_a_request_was_sent_to_can_answer_it(short):
+    rogue = ak.WsClient(short.standin.ws_url)
+    try:
+        rogue.send({"type": "ready"})
+        established(rogue)
+        short.app.hang_entered.clear()
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(short.tunnel.sub, "GET", "/hang?victim=1", (), None, 30)
+            ak.wait_for(short.app.hang_entered.is_set, 15, "the request to reach the app")
+            rid = [p["request_id"] for p in short.standin.posted() if p["uri"] == "/hang?victim=1"]
+            assert len(rid) == 1
+            body = base64.b64encode(b"pwned").decode()
+            rogue.send({"type": "http_response", "request_id": rid[0], "status_code": 200,
+                        "headers": {"x-pwned": ["1"]}, "body": body, "processing_time_ms": 1})
+            rogue.send({"type": "error", "request_id": rid[0], "code": "invalid_request", "message": "pwned"})
+            r = fut.result(30)
+        assert r.status == 504, (r.status, r.body[:100])
+        assert b"pwned" not in r.body and r.get("x-pwned") is None
+    finally:
+        rogue.close()
+
+
+def test_an_answer_for_an_unknown_request_creates_nothing(short):
+    c = ak.WsClient(short.standin.ws_url)
+    try:
+        c.send({"type": "ready"})
+        established(c)
+        rid = str(uuid.uuid4())
+        c.send({"type": "http_response", "request_id": rid, "status_code": 200, "headers": {},
+                "body": base64.b64encode(b"x").decode(), "more": True})
+        c.send({"type": "http_response_body", "request_id": rid, "seq": 1, "body": "", "more": False})
+        c.send({"type": "error", "request_id": rid, "code": "timeout", "message": "late"})
+        c.send({"type": "ping"})
+        c.expect(lambda m: m.get("type") == "pong", 10)
+        time.sleep(0.5)  # let the concurrent $default invocations finish their writes
+        items = pending_items(short.standin, rid)
+        # no request record appears (nor completes); stray pieces, if any are kept, expire soon
+        assert [i for i in items if i["requestId"]["S"] == rid] == [], items
+        now = time.time()
+        for i in items:
+            assert "ttl" in i and int(i["ttl"]["N"]) < now + 3600, i["requestId"]["S"]
+    finally:
+        c.close()
+
+
+def test_upstream_agent_single_message_response(short):
+    """An agent that answers with one whole http_response (no pieces), as upstream's does."""
+    c = ak.WsClient(short.standin.ws_url, protocols="ttf.json.v1")
+    try:
+        c.send({"type": "ready"})
+        tid = established(c)["tunnel_id"]
+        t = ak.Tunnel(short.standin, tid)
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(t.path, "POST", "/api/x?y=1", [("Content-Type", "text/plain")], b"hello", 30)
+            req = c.expect(lambda m: m.get("type") == "http_request", 15)
+            assert req["method"] == "POST" and req["uri"] == "/api/x?y=1"
+            assert base64.b64decode(req["body"]) == b"hello"
+            payload = bytes(range(256)) * 40
+            c.send({"type": "http_response", "request_id": req["request_id"], "status_code": 201,
+                    "headers": {"content-type": ["application/octet-stream"], "set-cookie": ["s=1", "t=2"]},
+                    "body": base64.b64encode(payload).decode(), "processing_time_ms": 3})
+            r = fut.result(30)
+        assert r.status == 201 and r.body == payload
+        assert r.all("Set-Cookie") == ["s=1", "t=2"]
+    finally:
+        c.close()
+
+
+def test_unknown_event_is_an_error_not_a_crash(short):
+    before = short.standin.stats()["lambda"]
+    for ev in ({"foo": "bar"}, {"requestContext": {"eventType": "MESSAGE"}}, [], {"version": "2.0"}):
+        r = short.standin.invoke(ev)
+        assert r.get("errorType") != "Runtime.ExitError", r
+    after = short.standin.stats()["lambda"]
+    assert after["error_types"].get("Runtime.ExitError", 0) == before["error_types"].get("Runtime.ExitError", 0)
+    assert short.tunnel.sub("GET", "/status/200").status == 200
+
+
+def test_scheduled_cleanup_deletes_expired_items_paginating(short):
+    now = int(time.time())
+    blob = "b" * 30000
+    # ~1.5 MB of expired pending items: more than one 1 MB Scan page
+    for i in range(50):
+        short.standin.dynamodb("PutItem", {"TableName": TABLES["pending"], "Item": {
+            "requestId": {"S": "expired-%03d" % i}, "ttl": {"N": str(now - 100)}, "pad": {"S": blob}}})
+    for i in range(3):
+        short.standin.dynamodb("PutItem", {"TableName": TABLES["pending"], "Item": {
+            "requestId": {"S": "live-%d" % i}, "ttl": {"N": str(now + 3600)}}})
+    short.standin.dynamodb("PutItem", {"TableName": TABLES["connections"], "Item": {
+        "connectionId": {"S": "gone-conn"}, "tunnelId": {"S": "zzzzzzzzzzz1"}, "ttl": {"N": str(now - 100)}}})
+    ev = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+          "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+          "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/http-tunnel-cleanup-test"],
+          "detail": {}}
+    r = short.standin.invoke(ev)
+    assert r["ok"], r
+    left = [i["requestId"]["S"] for i in short.standin.scan_all(TABLES["pending"])]
+    assert not [k for k in left if k.startswith("expired-")], "expired items left: %d" % len(left)
+    assert sorted(k for k in left if k.startswith("live-")) == ["live-0", "live-1", "live-2"]
+    conns = [i["connectionId"]["S"] for i in short.standin.scan_all(TABLES["connections"])]
+    assert "gone-conn" not in conns
+    # the live tunnel survived the cleanup
+    assert short.tunnel.sub("GET", "/status/200").status == 200
