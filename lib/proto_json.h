@@ -39,15 +39,15 @@ typedef struct tmsg {
     char *tunnel_id, *connection_id, *public_url, *subdomain_url, *path_based_url;
     /* http_* */
     char *request_id;
-    char *method, *uri;         /* http_request */
-    int status_code;            /* http_response */
-    http_headers headers;       /* http_request, http_response */
-    uint8_t *body;              /* decoded body piece (NULL when empty) */
+    char *method, *uri;   /* http_request */
+    int status_code;      /* http_response */
+    http_headers headers; /* http_request, http_response */
+    uint8_t *body;        /* decoded body piece (NULL when empty) */
     size_t body_len;
-    bool more;                  /* more body pieces follow */
-    uint32_t seq;               /* *_body messages: 1, 2, ... */
-    uint64_t timestamp;         /* http_request, Unix ms */
-    uint64_t processing_time_ms;/* http_response */
+    bool more;                   /* more body pieces follow */
+    uint32_t seq;                /* *_body messages: 1, 2, ... */
+    uint64_t timestamp;          /* http_request, Unix ms */
+    uint64_t processing_time_ms; /* http_response */
     /* error */
     tmsg_error_code code;
     char *message;
@@ -67,6 +67,6 @@ char *tmsg_encode(const tmsg *m, size_t *len);
 
 const char *tmsg_type_name(tmsg_type t);
 const char *tmsg_error_name(tmsg_error_code c); /* "local_service_unavailable" */
-int tmsg_error_status(tmsg_error_code c);        /* 400 / 504 / 502 / 502 */
+int tmsg_error_status(tmsg_error_code c);       /* 400 / 504 / 502 / 502 */
 
 #endif
