@@ -130,12 +130,11 @@ static bool kept(const char *name, bool keep_framing, bool keep_upgrade)
     return false;
 }
 
-/* True when name appears in one of the Connection headers' comma lists. */
-static bool listed_in_connection(const http_headers *h, const char *name)
+bool http_headers_has_token(const http_headers *h, const char *name, const char *token)
 {
-    size_t nlen = strlen(name);
+    size_t tl = strlen(token);
     for (size_t i = 0; i < h->n; i++) {
-        if (strcasecmp(h->v[i].name, "Connection") != 0)
+        if (strcasecmp(h->v[i].name, name) != 0)
             continue;
         const char *s = h->v[i].value;
         while (*s) {
@@ -147,7 +146,7 @@ static bool listed_in_connection(const http_headers *h, const char *name)
             const char *t = e;
             while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
                 t--;
-            if ((size_t)(t - s) == nlen && nlen && strncasecmp(s, name, nlen) == 0)
+            if ((size_t)(t - s) == tl && tl && strncasecmp(s, token, tl) == 0)
                 return true;
             s = e;
         }
@@ -169,7 +168,7 @@ void http_headers_strip_hop_by_hop(http_headers *h, bool keep_framing, bool keep
     for (size_t i = 0; i < h->n; i++) {
         const char *name = h->v[i].name;
         del[i] = !kept(name, keep_framing, keep_upgrade) &&
-                 (http_is_hop_by_hop(name) || listed_in_connection(h, name));
+                 (http_is_hop_by_hop(name) || http_headers_has_token(h, "Connection", name));
     }
     size_t out = 0;
     for (size_t i = 0; i < h->n; i++) {

@@ -32,6 +32,10 @@ size_t http_headers_remove(http_headers *h, const char *name);
 /* Replaces all entries of name with one entry (adds it when absent). 0 or -1. */
 int http_headers_set(http_headers *h, const char *name, const char *value);
 
+/* True when a comma-separated list header (Connection, Upgrade, Sec-WebSocket-Protocol) carries
+ * token, compared case-insensitively; every header of that name is searched. */
+bool http_headers_has_token(const http_headers *h, const char *name, const char *token);
+
 /* True for the RFC 9110 hop-by-hop names: Connection, Keep-Alive, Proxy-Connection,
  * Proxy-Authenticate, Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade. */
 bool http_is_hop_by_hop(const char *name);

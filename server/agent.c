@@ -12,30 +12,6 @@
 #include "proto_bin.h"
 #include "server.h"
 
-static bool list_has_token(const http_headers *h, const char *name, const char *token)
-{
-    size_t tl = strlen(token);
-    for (size_t i = 0; i < h->n; i++) {
-        if (strcasecmp(h->v[i].name, name) != 0)
-            continue;
-        const char *s = h->v[i].value;
-        while (*s) {
-            while (*s == ',' || *s == ' ' || *s == '\t')
-                s++;
-            const char *e = s;
-            while (*e && *e != ',')
-                e++;
-            const char *t = e;
-            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-                t--;
-            if ((size_t)(t - s) == tl && strncasecmp(s, token, tl) == 0)
-                return true;
-            s = e;
-        }
-    }
-    return false;
-}
-
 static void random_hex(char *out, size_t nbytes)
 {
     unsigned char raw[32];
@@ -310,7 +286,7 @@ void agent_handshake(pconn *pc)
     if (pc->log_path) /* the query may carry the token: never log it */
         pc->log_path[strcspn(pc->log_path, "?")] = '\0';
     if (strcmp(p->method, "GET") != 0 || !p->upgrade ||
-        !list_has_token(h, "Upgrade", "websocket")) {
+        !http_headers_has_token(h, "Upgrade", "websocket")) {
         refuse(pc, 400, "WebSocket upgrade required");
         return;
     }
@@ -337,8 +313,8 @@ void agent_handshake(pconn *pc)
             return;
         }
     }
-    bool bin = list_has_token(h, "Sec-WebSocket-Protocol", TTF_SUBPROTO_BIN);
-    bool json = !bin && list_has_token(h, "Sec-WebSocket-Protocol", TTF_SUBPROTO_JSON);
+    bool bin = http_headers_has_token(h, "Sec-WebSocket-Protocol", TTF_SUBPROTO_BIN);
+    bool json = !bin && http_headers_has_token(h, "Sec-WebSocket-Protocol", TTF_SUBPROTO_JSON);
 
     agent *ag = calloc(1, sizeof *ag);
     if (ag) {
