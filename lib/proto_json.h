@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include "http1.h"
 
-#define TTF_JSON_MAX_MSG (32u * 1024u) /* one API Gateway frame */
-#define TTF_JSON_CHUNK (16u * 1024u)   /* raw body bytes per message */
+#define TTF_JSON_MAX_MSG ((size_t)32 * 1024) /* one API Gateway frame */
+#define TTF_JSON_CHUNK ((size_t)16 * 1024)   /* raw body bytes per message */
 
 typedef enum {
     TMSG_UNKNOWN = 0,

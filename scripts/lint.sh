@@ -12,6 +12,6 @@ cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --s
 echo "== clang-tidy"
 [ -f build/compile_commands.json ] || cmake -S . -B build >/dev/null
 for f in $(git ls-files 'lib/*.c' 'server/*.c' 'agent/*.c' 'lambda/*.c'); do
-    clang-tidy -quiet -p build "$f" 2>/dev/null | grep -E 'warning:|error:' && rc=1
+    clang-tidy -quiet -p build --extra-arg=-Wno-unknown-warning-option "$f" 2>/dev/null | grep -E 'warning:|error:' && rc=1
 done
 exit $rc
