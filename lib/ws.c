@@ -1,5 +1,6 @@
 /* ws.c - WebSocket framing (wslay event API) over a libevent bufferevent.
- * Input: the bufferevent's input evbuffer feeds wslay's recv callback.
+ * Input: the bufferevent's input evbuffer feeds wslay's recv callback. Plain sockets fill it
+ * from our own read event (one readv of up to 64 KiB, no ioctl(FIONREAD) per read).
  * Output: wslay's send callback appends to the output evbuffer up to OUT_CAP, then reports
  * WOULDBLOCK; the write callback (fired when the output drains below OUT_LOW) resumes it.
  * Plain sockets are written directly: messages queued during one loop pass go out in one
@@ -11,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,10 +30,12 @@
 #define LOW_WATER ((size_t)256 << 10) /* on_drain once pending falls below this */
 #define CLOSE_WAIT_SEC 2              /* ws_close gives up flushing after this */
 #define MAX_SINGLE_IO ((ev_ssize_t)256 << 10)
-#define MASK_POOL 256 /* random bytes fetched at once for client frame masks */
+#define MASK_POOL 256               /* random bytes fetched at once for client frame masks */
+#define READ_MAX ((size_t)64 << 10) /* plain sockets: bytes asked for per read */
 
 struct ws_conn {
     struct bufferevent *bev;
+    struct event *rd; /* plain sockets: our read event (the bufferevent only writes); TLS: NULL */
     wslay_event_context_ptr ctx;
     ws_handlers h;
     void *ud;
@@ -56,6 +60,8 @@ struct ws_conn {
 
 static void conn_destroy(ws_conn *c)
 {
+    if (c->rd)
+        event_free(c->rd);
     if (c->kick)
         event_free(c->kick);
     if (c->timer)
@@ -83,6 +89,20 @@ static bool leave(ws_conn *c)
     return false;
 }
 
+static void read_on(ws_conn *c, bool on)
+{
+    if (!c->rd) {
+        if (on)
+            bufferevent_enable(c->bev, EV_READ);
+        else
+            bufferevent_disable(c->bev, EV_READ);
+    } else if (on) {
+        event_add(c->rd, NULL);
+    } else {
+        event_del(c->rd);
+    }
+}
+
 static size_t out_len(const ws_conn *c)
 {
     return evbuffer_get_length(bufferevent_get_output(c->bev));
@@ -94,6 +114,7 @@ static void report_close(ws_conn *c)
         return;
     c->reported = true;
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    read_on(c, false);
     bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
     if (c->timer)
         event_del(c->timer);
@@ -311,6 +332,46 @@ static void event_cb(struct bufferevent *bev, short what, void *ud)
     leave(c);
 }
 
+/* Plain sockets: one readv of up to READ_MAX straight into the input buffer per readiness,
+ * without the ioctl(FIONREAD) and the 4 KiB cap of libevent's own reads; then what the
+ * bufferevent would do (read callback, or event callback on EOF or error). */
+static void rd_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)what;
+    ws_conn *c = ud;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer_iovec v[2];
+    /* the bufferevent keeps its input's end frozen; we fill it here as it would */
+    evbuffer_unfreeze(in, 0);
+    int nv = evbuffer_reserve_space(in, (ev_ssize_t)READ_MAX, v, 2);
+    ssize_t n = -1;
+    int err = 0;
+    if (nv > 0) {
+        struct iovec iov[2];
+        for (int i = 0; i < nv; i++)
+            iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+        n = readv(fd, iov, nv);
+        err = errno;
+        size_t left = n > 0 ? (size_t)n : 0;
+        int used = 0;
+        for (; used < nv && left > 0; used++) {
+            if (v[used].iov_len > left)
+                v[used].iov_len = left;
+            left -= v[used].iov_len;
+        }
+        evbuffer_commit_space(in, v, used);
+    }
+    evbuffer_freeze(in, 0);
+    if (nv > 0 && n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
+        return;
+    if (n <= 0) {
+        event_del(c->rd);
+        event_cb(c->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+        return;
+    }
+    read_cb(c->bev, c);
+}
+
 static void kick_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
@@ -381,10 +442,21 @@ ws_conn *ws_conn_new(struct bufferevent *bev, bool is_server, const ws_handlers 
     bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW, 0);
     bufferevent_setwatermark(bev, EV_READ, 0, 0);
     c->direct = bufferevent_openssl_get_ssl(bev) == NULL && bufferevent_getfd(bev) >= 0;
+    if (c->direct) {
+        c->rd = event_new(base, bufferevent_getfd(bev), EV_READ | EV_PERSIST, rd_cb, c);
+        if (!c->rd || event_add(c->rd, NULL) != 0) {
+            c->bev = NULL; /* the caller keeps bev on failure */
+            conn_destroy(c);
+            return NULL;
+        }
+    }
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
-    bufferevent_enable(bev, c->direct ? EV_READ : EV_READ | EV_WRITE);
+    /* TLS: the bufferevent reads and writes; plain: c->rd reads, direct writes (the
+     * bufferevent's EV_WRITE only for leftovers). */
     if (c->direct)
-        bufferevent_disable(bev, EV_WRITE);
+        bufferevent_disable(bev, EV_READ | EV_WRITE);
+    else
+        bufferevent_enable(bev, EV_READ | EV_WRITE);
     if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
         evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         kick(c);
@@ -399,6 +471,7 @@ void ws_conn_free(ws_conn *c)
         /* Inside one of our callbacks: stop everything now, free on the way out. */
         c->dead = true;
         bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        read_on(c, false);
         bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
         event_del(c->kick);
         event_del(c->timer);
@@ -476,10 +549,7 @@ void ws_pause_read(ws_conn *c, bool paused)
     if (!c || c->dead || c->reported || c->paused == paused)
         return;
     c->paused = paused;
-    if (paused)
-        bufferevent_disable(c->bev, EV_READ);
-    else
-        bufferevent_enable(c->bev, EV_READ);
+    read_on(c, !paused);
 }
 
 void ws_close(ws_conn *c, uint16_t code, const char *reason)

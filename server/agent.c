@@ -350,6 +350,7 @@ void agent_handshake(pconn *pc)
     pc->status = 101;
     pc_log(pc);
     /* Hand the connection over: bytes after the head are already WebSocket frames. */
+    pc_read(pc, false); /* the WebSocket reads from now on */
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
     bufferevent_set_timeouts(bev, NULL, NULL);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);

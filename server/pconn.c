@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <event2/bufferevent_ssl.h>
@@ -21,6 +22,7 @@
 
 #define PC_OUT_MARK ((size_t)64 << 10) /* write callback below this: credit the agent, refill */
 #define PC_HOLD_MAX ((size_t)64 << 10) /* pipelined input buffered while a response is pending */
+#define PC_READ_MAX ((size_t)64 << 10) /* plain sockets: bytes asked for per read */
 
 uint64_t now_ms(void)
 {
@@ -168,8 +170,8 @@ static void start_closing(pconn *pc)
 {
     pc->st = PC_CLOSING;
     if (pc->bev) {
-        bufferevent_disable(pc->bev, EV_READ);
-        bufferevent_set_timeouts(pc->bev, NULL, NULL);
+        pc_read(pc, false);
+        pc_idle(pc, false);
     }
     struct timeval tv = {TTFD_LINGER_SEC, 0};
     evtimer_add(pc->timer, &tv);
@@ -231,9 +233,8 @@ void pc_response_done(pconn *pc)
     }
     reset_exchange(pc);
     pc->st = PC_HEAD;
-    struct timeval idle = {TTFD_IDLE_SEC, 0};
-    bufferevent_set_timeouts(pc->bev, &idle, NULL);
-    bufferevent_enable(pc->bev, EV_READ);
+    pc_idle(pc, true);
+    pc_read(pc, true);
     /* A pipelined request may already be buffered: parse it from the loop, not from here. */
     if (evbuffer_get_length(in_buf(pc)) > 0)
         bufferevent_trigger(pc->bev, EV_READ,
@@ -248,6 +249,8 @@ void pc_free(pconn *pc)
     reset_exchange(pc);
     if (pc->timer)
         event_free(pc->timer);
+    if (pc->rd)
+        event_free(pc->rd);
     if (pc->bev)
         bufferevent_free(pc->bev);
     http1_free(&pc->p);
@@ -276,11 +279,11 @@ void pc_settle(pconn *pc)
     }
     /* Half-close and wait for the client's EOF, so a client still sending (say, a body we
      * refused) reads our answer instead of a reset. The linger timer bounds the wait. */
-    if (bufferevent_get_enabled(pc->bev) & EV_READ)
+    if (pc_reading(pc))
         return;
     shutdown(bufferevent_getfd(pc->bev), SHUT_WR);
     evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
-    bufferevent_enable(pc->bev, EV_READ);
+    pc_read(pc, true);
 }
 
 /* ---- request heads ---- */
@@ -304,7 +307,7 @@ static void on_head(pconn *pc)
     pc->t0_ms = now_ms();
     pc->log_method = strdup(p->method);
     pc->log_path = strdup(p->target);
-    bufferevent_set_timeouts(pc->bev, NULL, NULL);
+    pc_idle(pc, false);
 
     const char *host = http_headers_get(&p->headers, "Host");
     size_t tl = strlen(p->target);
@@ -442,10 +445,10 @@ void pc_process(pconn *pc)
         case PC_UPWAIT:
             /* Keep reading to notice a client that leaves, but bound what we hold. */
             if (evbuffer_get_length(in_buf(pc)) > PC_HOLD_MAX)
-                bufferevent_disable(pc->bev, EV_READ);
+                pc_read(pc, false);
             return;
         case PC_CLOSING:
-            if (bufferevent_get_enabled(pc->bev) & EV_READ)
+            if (pc_reading(pc))
                 evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
             return;
         case PC_GONE:
@@ -486,7 +489,7 @@ static void pc_event_cb(struct bufferevent *bev, short what, void *ud)
     if ((what & BEV_EVENT_EOF) && pc->st == PC_PIPE && !pc->json) {
         /* The client ended its side of an upgraded connection: relay what is left, then FIN. */
         pc->in_eof = true;
-        bufferevent_disable(pc->bev, EV_READ);
+        pc_read(pc, false);
         bin_pump(pc);
         pc_settle(pc);
         return;
@@ -496,6 +499,94 @@ static void pc_event_cb(struct bufferevent *bev, short what, void *ud)
             TLOG_D(pc->srv->log, "client %s left during a request", pc->ip);
         pc_free(pc);
     }
+}
+
+/* Plain sockets: one readv of up to PC_READ_MAX straight into the input buffer per readiness,
+ * without the ioctl(FIONREAD) and the 4 KiB cap of libevent's own reads; then what the
+ * bufferevent would do (read callback, or event callback on EOF, error or idle timeout). */
+static void pc_rd_cb(evutil_socket_t fd, short what, void *ud)
+{
+    pconn *pc = ud;
+    if (what & EV_TIMEOUT) {
+        event_del(pc->rd);
+        pc_event_cb(pc->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, pc);
+        return;
+    }
+    struct evbuffer *in = in_buf(pc);
+    struct evbuffer_iovec v[2];
+    /* the bufferevent keeps its input's end frozen; we fill it here as it would */
+    evbuffer_unfreeze(in, 0);
+    int nv = evbuffer_reserve_space(in, (ev_ssize_t)PC_READ_MAX, v, 2);
+    ssize_t n = -1;
+    if (nv > 0) {
+        struct iovec iov[2];
+        for (int i = 0; i < nv; i++)
+            iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+        n = readv(fd, iov, nv);
+        size_t left = n > 0 ? (size_t)n : 0;
+        int used = 0;
+        for (; used < nv && left > 0; used++) {
+            if (v[used].iov_len > left)
+                v[used].iov_len = left;
+            left -= v[used].iov_len;
+        }
+        int err = errno;
+        evbuffer_commit_space(in, v, used);
+        errno = err;
+    }
+    evbuffer_freeze(in, 0);
+    if (nv <= 0) {
+        event_del(pc->rd);
+        pc_event_cb(pc->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, pc);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        event_del(pc->rd);
+        pc_event_cb(pc->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), pc);
+        return;
+    }
+    pc_read_cb(pc->bev, pc);
+}
+
+void pc_read(pconn *pc, bool on)
+{
+    if (!pc->rd) {
+        if (on)
+            bufferevent_enable(pc->bev, EV_READ);
+        else
+            bufferevent_disable(pc->bev, EV_READ);
+        return;
+    }
+    struct timeval idle = {TTFD_IDLE_SEC, 0};
+    if (on)
+        event_add(pc->rd, pc->rd_idle ? &idle : NULL);
+    else
+        event_del(pc->rd);
+}
+
+bool pc_reading(const pconn *pc)
+{
+    if (!pc->rd)
+        return (bufferevent_get_enabled(pc->bev) & EV_READ) != 0;
+    return event_pending(pc->rd, EV_READ, NULL) != 0;
+}
+
+void pc_idle(pconn *pc, bool on)
+{
+    struct timeval idle = {TTFD_IDLE_SEC, 0};
+    if (!pc->rd) {
+        bufferevent_set_timeouts(pc->bev, on ? &idle : NULL, NULL);
+        return;
+    }
+    pc->rd_idle = on;
+    if (!event_pending(pc->rd, EV_READ, NULL))
+        return;
+    if (on)
+        event_add(pc->rd, &idle);
+    else
+        event_remove_timer(pc->rd);
 }
 
 static void pc_timer_cb(evutil_socket_t fd, short what, void *ud)
@@ -563,15 +654,18 @@ void pconn_accept(server *srv, evutil_socket_t fd, const struct sockaddr *sa)
             SSL_free(ssl);
     } else {
         pc->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        pc->rd = event_new(srv->base, fd, EV_READ | EV_PERSIST, pc_rd_cb, pc);
     }
     pc->timer = evtimer_new(srv->base, pc_timer_cb, pc);
-    if (!pc->bev || !pc->timer) {
+    if (!pc->bev || !pc->timer || (!srv->tls && !pc->rd)) {
         if (!pc->bev)
             evutil_closesocket(fd);
         if (pc->bev)
             bufferevent_free(pc->bev);
         if (pc->timer)
             event_free(pc->timer);
+        if (pc->rd)
+            event_free(pc->rd);
         free(pc);
         return;
     }
@@ -585,8 +679,11 @@ void pconn_accept(server *srv, evutil_socket_t fd, const struct sockaddr *sa)
     srv->pconns = pc;
     bufferevent_setcb(pc->bev, pc_read_cb, pc_write_cb, pc_event_cb, pc);
     bufferevent_setwatermark(pc->bev, EV_WRITE, PC_OUT_MARK, 0);
-    struct timeval idle = {TTFD_IDLE_SEC, 0};
-    bufferevent_set_timeouts(pc->bev, &idle, NULL);
-    /* TLS: the bufferevent writes; plain: direct writes (EV_WRITE only for leftovers). */
-    bufferevent_enable(pc->bev, srv->tls ? EV_READ | EV_WRITE : EV_READ);
+    pc_idle(pc, true);
+    /* TLS: the bufferevent reads and writes; plain: pc->rd reads, direct writes (the
+     * bufferevent's EV_WRITE only for leftovers). */
+    if (srv->tls)
+        bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
+    else
+        pc_read(pc, true);
 }

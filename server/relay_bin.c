@@ -62,12 +62,12 @@ void bin_pump(pconn *pc)
                 send_data(pc, NULL, 0, true);
                 pc->req_fin = true;
             } else {
-                bufferevent_enable(pc->bev, EV_READ);
+                pc_read(pc, true);
             }
             return;
         }
         if (pc->win <= 0 || ws_pending(pc->ag->ws) > ws_high_water()) {
-            bufferevent_disable(pc->bev, EV_READ); /* resumed by WINDOW or on_drain */
+            pc_read(pc, false); /* resumed by WINDOW or on_drain */
             return;
         }
         size_t lim = avail;
@@ -113,7 +113,7 @@ void bin_pump(pconn *pc)
             return;
         }
         if (used == 0) {
-            bufferevent_enable(pc->bev, EV_READ); /* need more bytes */
+            pc_read(pc, true); /* need more bytes */
             return;
         }
     }
@@ -154,7 +154,7 @@ static void on_response(pconn *pc, const ttf_frame *f)
     if (status == 101 && pc->upgrade) {
         pc_write(pc, f->payload, f->len);
         pc->st = PC_PIPE;
-        bufferevent_enable(pc->bev, EV_READ);
+        pc_read(pc, true);
         if (evbuffer_get_length(bufferevent_get_input(pc->bev)) > 0)
             bufferevent_trigger(pc->bev, EV_READ,
                                 BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);

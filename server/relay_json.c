@@ -155,7 +155,7 @@ void json_pump(pconn *pc)
     struct evbuffer *in = bufferevent_get_input(pc->bev);
     while (pc->st == PC_BODY && pc->ag && !pc->req_fin) {
         if (ws_pending(pc->ag->ws) > ws_high_water()) {
-            bufferevent_disable(pc->bev, EV_READ); /* resumed by on_drain */
+            pc_read(pc, false); /* resumed by on_drain */
             return;
         }
         size_t n = evbuffer_get_length(in);
@@ -193,7 +193,7 @@ void json_pump(pconn *pc)
             return;
         }
         if (used == 0) {
-            bufferevent_enable(pc->bev, EV_READ);
+            pc_read(pc, true);
             return;
         }
     }

@@ -104,6 +104,7 @@ struct pconn {
     pconn *prev, *next;
     pconn *dirty_prev, *dirty_next;
     struct bufferevent *bev;
+    struct event *rd; /* plain sockets: our read event (the bufferevent only writes); TLS: NULL */
     struct event *timer; /* request timeout, or linger while closing */
     http1_parser p;
     char ip[64];
@@ -139,6 +140,7 @@ struct pconn {
     bool in_eof;     /* upgraded: the client ended its side */
     bool logged;
     bool jblocking; /* counted in ag->json_blockers */
+    bool rd_idle;   /* plain: reading runs the keep-alive idle timeout */
 };
 
 /* ---- main.c / pconn.c ---- */
@@ -162,6 +164,11 @@ void pc_arm_timeout(pconn *pc);
 /* Closes without answering (a response already started) */
 void pc_abort(pconn *pc);
 void pc_write(pconn *pc, const void *data, size_t len);
+/* Reading from the client on or off, whether it is on, and the keep-alive idle timeout on reads
+ * (plain sockets use pc->rd, TLS ones the bufferevent). */
+void pc_read(pconn *pc, bool on);
+bool pc_reading(const pconn *pc);
+void pc_idle(pconn *pc, bool on);
 /* The response is complete: next request (keep-alive) or close. */
 void pc_response_done(pconn *pc);
 void pc_log(pconn *pc);
