@@ -9,6 +9,7 @@
  * Re-entrancy: every entry from libevent holds `busy`; ws_conn_free inside a handler only marks
  * the connection dead and the last exit frees it. */
 #include "ws.h"
+#include "bev_io.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -184,12 +185,8 @@ static void pump_out(ws_conn *c)
         struct evbuffer *out = bufferevent_get_output(c->bev);
         if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE))
             return;
-        /* the bufferevent keeps its output's start frozen; drain it here as it would */
-        evbuffer_unfreeze(out, 1);
-        int n = evbuffer_write(out, bufferevent_getfd(c->bev));
-        int err = errno;
-        evbuffer_freeze(out, 1);
-        if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        int err;
+        if (bev_write_direct(c->bev, &err) < 0 && !bev_io_transient(err)) {
             c->failed = true;
             return;
         }
@@ -337,32 +334,12 @@ static void event_cb(struct bufferevent *bev, short what, void *ud)
  * bufferevent would do (read callback, or event callback on EOF or error). */
 static void rd_cb(evutil_socket_t fd, short what, void *ud)
 {
+    (void)fd; /* bev_read_direct reads the bufferevent's own socket */
     (void)what;
     ws_conn *c = ud;
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    struct evbuffer_iovec v[2];
-    /* the bufferevent keeps its input's end frozen; we fill it here as it would */
-    evbuffer_unfreeze(in, 0);
-    int nv = evbuffer_reserve_space(in, (ev_ssize_t)READ_MAX, v, 2);
-    ssize_t n = -1;
-    int err = 0;
-    if (nv > 0) {
-        struct iovec iov[2];
-        for (int i = 0; i < nv; i++)
-            iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
-        n = readv(fd, iov, nv);
-        err = errno;
-        size_t left = n > 0 ? (size_t)n : 0;
-        int used = 0;
-        for (; used < nv && left > 0; used++) {
-            if (v[used].iov_len > left)
-                v[used].iov_len = left;
-            left -= v[used].iov_len;
-        }
-        evbuffer_commit_space(in, v, used);
-    }
-    evbuffer_freeze(in, 0);
-    if (nv > 0 && n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
+    int err;
+    ssize_t n = bev_read_direct(c->bev, READ_MAX, &err);
+    if (n < 0 && bev_io_transient(err))
         return;
     if (n <= 0) {
         event_del(c->rd);

@@ -16,6 +16,7 @@
 
 #include <event2/bufferevent_ssl.h>
 
+#include "bev_io.h"
 #include "proto_bin.h"
 #include "route.h"
 #include "server.h"
@@ -88,12 +89,8 @@ static void flush_one(pconn *pc)
 {
     struct evbuffer *out = out_buf(pc);
     if (evbuffer_get_length(out) > 0 && !(bufferevent_get_enabled(pc->bev) & EV_WRITE)) {
-        /* the bufferevent keeps its output's start frozen; we drain it here as it would */
-        evbuffer_unfreeze(out, 1);
-        int n = evbuffer_write(out, bufferevent_getfd(pc->bev));
-        int err = errno;
-        evbuffer_freeze(out, 1);
-        if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        int err;
+        if (bev_write_direct(pc->bev, &err) < 0 && !bev_io_transient(err)) {
             TLOG_D(pc->srv->log, "client %s: write failed: %s", pc->ip, strerror(err));
             pc_abort(pc);
             pc_settle(pc);
@@ -506,41 +503,16 @@ static void pc_event_cb(struct bufferevent *bev, short what, void *ud)
  * bufferevent would do (read callback, or event callback on EOF, error or idle timeout). */
 static void pc_rd_cb(evutil_socket_t fd, short what, void *ud)
 {
+    (void)fd; /* bev_read_direct reads the bufferevent's own socket */
     pconn *pc = ud;
     if (what & EV_TIMEOUT) {
         event_del(pc->rd);
         pc_event_cb(pc->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, pc);
         return;
     }
-    struct evbuffer *in = in_buf(pc);
-    struct evbuffer_iovec v[2];
-    /* the bufferevent keeps its input's end frozen; we fill it here as it would */
-    evbuffer_unfreeze(in, 0);
-    int nv = evbuffer_reserve_space(in, (ev_ssize_t)PC_READ_MAX, v, 2);
-    ssize_t n = -1;
-    if (nv > 0) {
-        struct iovec iov[2];
-        for (int i = 0; i < nv; i++)
-            iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
-        n = readv(fd, iov, nv);
-        size_t left = n > 0 ? (size_t)n : 0;
-        int used = 0;
-        for (; used < nv && left > 0; used++) {
-            if (v[used].iov_len > left)
-                v[used].iov_len = left;
-            left -= v[used].iov_len;
-        }
-        int err = errno;
-        evbuffer_commit_space(in, v, used);
-        errno = err;
-    }
-    evbuffer_freeze(in, 0);
-    if (nv <= 0) {
-        event_del(pc->rd);
-        pc_event_cb(pc->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, pc);
-        return;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    int err;
+    ssize_t n = bev_read_direct(pc->bev, PC_READ_MAX, &err);
+    if (n < 0 && bev_io_transient(err))
         return;
     if (n <= 0) {
         event_del(pc->rd);
