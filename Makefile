@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-asan test-valgrind demo lambda fuzz bench format lint clean
+.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench format lint clean
 
 all: build
 
@@ -39,7 +39,11 @@ fuzz:
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTUNNEL_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 
-bench: build
+deps-bench:
+	./scripts/deps.sh bench
+
+# Side by side with direct, nginx, HAProxy and ssh -R (bench/bench.py; BENCH_* variables).
+bench: deps-bench build
 	./bench/run.sh
 
 format:

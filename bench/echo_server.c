@@ -4,6 +4,8 @@
  * its connections and their fixed-size buffers. Keep-alive; request bodies with Content-Length are
  * read and discarded (streamed, any size); chunked bodies are not supported (answered 411).
  *   GET /bytes/N   N bytes of 'x' (streamed, Content-Length)
+ *   with a body    200 and the number of body bytes received, in decimal, then "\n" (the answer
+ *                  comes once the whole body is read, so a benchmark can check an upload arrived)
  *   anything else  200 "ok\n"
  * Build: cc -O2 -o echo_server echo_server.c.  Stop with SIGTERM (default action).
  */
@@ -30,6 +32,7 @@ struct conn {
     unsigned long long skip;   /* request body bytes still to discard */
     unsigned long long stream; /* response body bytes still to generate */
     int answer;                /* 1: "ok" due, 2: /bytes/ head due, once the body is read */
+    unsigned long long body;   /* request body length (answered back when not 0) */
     unsigned long long nbytes; /* size asked by /bytes/N */
     size_t out_len, out_off;   /* pending bytes in `out` */
     char in[IN_CAP];
@@ -78,6 +81,14 @@ static int parse_requests(struct conn *c)
                 if (queue(c, head, (size_t)n) < 0)
                     return -1;
                 c->stream = c->nbytes;
+            } else if (c->body > 0) {
+                char ans[128];
+                int n = snprintf(ans, sizeof ans,
+                                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                 "Content-Length: %d\r\n\r\n%llu\n",
+                                 snprintf(NULL, 0, "%llu\n", c->body), c->body);
+                if (queue(c, ans, (size_t)n) < 0)
+                    return -1;
             } else if (queue(c, ok, sizeof ok - 1) < 0) {
                 return -1;
             }
@@ -109,6 +120,7 @@ static int parse_requests(struct conn *c)
             return -1;
         }
         c->skip = body;
+        c->body = body;
         c->answer = is_bytes ? 2 : 1;
         c->nbytes = nbytes;
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, only where it is missing (idempotent).
 # Debian bookworm packages via apt-get; npm packages for the AWS stand-in under tests/aws.
+# Usage: deps.sh [bench]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
@@ -11,6 +12,11 @@ debs=(build-essential cmake pkg-config clang clang-format clang-tidy cppcheck va
       libcurl4-openssl-dev libcmocka-dev zip unzip openssl curl
       python3 python3-pytest python3-fastapi python3-uvicorn python3-jwt python3-cryptography
       nodejs npm)
+# `deps.sh bench` (make bench, bench-profile, bench-soak): also the tools the benchmark measures the
+# tunnel against and profiles it with; `make test` and `make demo` do not pull them.
+if [ "${1:-}" = bench ]; then
+    debs+=(wrk nginx haproxy openssh-server openssh-client linux-perf)
+fi
 missing=()
 for p in "${debs[@]}"; do
     # nodejs/npm may come from another source (nodesource): a binary on PATH is enough.
