@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench format lint clean
+.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench bench-profile format lint clean
 
 all: build
 
@@ -45,6 +45,10 @@ deps-bench:
 # Side by side with direct, nginx, HAProxy and ssh -R (bench/bench.py; BENCH_* variables).
 bench: deps-bench build
 	./bench/run.sh
+
+# perf profile of the bulk path through ttfd + ttf (bench/profile.py; PROFILE_* variables).
+bench-profile: deps-bench build
+	./bench/profile.sh
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
