@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench bench-profile format lint clean
+.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak format lint clean
 
 all: build
 
@@ -49,6 +49,10 @@ bench: deps-bench build
 # perf profile of the bulk path through ttfd + ttf (bench/profile.py; PROFILE_* variables).
 bench-profile: deps-bench build
 	./bench/profile.sh
+
+# Minutes of mixed load, RSS and fds over time (bench/soak.py; SOAK_* variables).
+bench-soak: deps-bench build
+	./bench/soak.sh
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
