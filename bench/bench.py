@@ -285,7 +285,7 @@ LogLevel ERROR
 
     def setup(self):
         self.need_tools()
-        _echo, lport = bl.start_echo_server(self.procs)
+        self.echo, lport = bl.start_echo_server(self.procs)
         keys = self.keys
         tls = None
         if "nginx-tls" in keys or "tls" in keys:
@@ -374,6 +374,9 @@ LogLevel ERROR
         return res
 
     def tunnel_cpu(self, path):
+        """(ttfd, ttf) CPU ns for a tunnel path; (local service, 0) for direct; else None."""
+        if path.key == "direct":
+            return (bl.cpu_ns(self.echo.pid), 0)
         if path.tunnel is None:
             return None
         return (bl.cpu_ns(path.tunnel.ttfd.pid), bl.cpu_ns(path.tunnel.ttf.pid))
@@ -505,6 +508,9 @@ LogLevel ERROR
         if tun:
             out.append("")
             out.append("CPU time of ttfd / ttf (independent of other load; best round):")
+            if "direct" in P and P["direct"].best.get("cpu_req_ttfd") is not None:
+                out.append("  %-26s %s µs per 1 KiB request" % ("the local service, direct",
+                                                                  fmt_f(P["direct"].best["cpu_req_ttfd"], 1)))
             for r in tun:
                 b = r.best
                 out.append("  %-26s %s / %s µs per 1 KiB request; %s / %s ms per %d MB download; %s / %s ms per upload"

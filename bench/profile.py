@@ -1,21 +1,24 @@
 #!/usr/bin/python3
-"""make bench-profile: where ttfd and ttf spend the bulk path, from perf.
+"""make bench-profile: where ttfd and ttf spend their time, from perf.
 
-For each mode in PROFILE_MODES (default "binary tls json": plain binary mode, binary mode with TLS
-on both legs, JSON mode), starts the benchmark's local service and a ttfd + ttf pair, warms up with
-one download, then
-  1. traces the system calls of ttfd and ttf during one download (perf trace) and prints their
-     counts, and per socket (fd) the bytes moved by read- and write-like calls, the average per
-     call and the commonest sizes (TLS record sizes show there);
-  2. samples both programs during PROFILE_REPEAT downloads (perf record -F PROFILE_FREQ, on-CPU
-     time; flat unless PROFILE_CALLGRAPH is set, e.g. "dwarf") and prints the top PROFILE_TOP
-     symbols of each program (self time, kernel and user, [k] marks kernel symbols);
-  3. prints the CPU time each program used per download and the MB/s that would give if the
-     program were the only limit (CPU time, so independent of other load on the machine).
-Every download is checked (HTTP 200, exactly PROFILE_MB MB). PROFILE_TRANSFER=upload profiles
-uploads instead. Needs root (or perf_event_paranoid <= 0) and linux-perf.
-Environment: PROFILE_MODES, PROFILE_MB (100), PROFILE_REPEAT (3), PROFILE_FREQ (2999),
-PROFILE_TOP (15), PROFILE_CALLGRAPH, PROFILE_TRANSFER (download), BUILD, TTFD_BIN, TTF_BIN.
+For each mode in PROFILE_MODES (default "binary tls json small": a PROFILE_MB download in binary
+mode, in binary mode with TLS on both legs, in JSON mode, and PROFILE_SECONDS of 1 KiB keep-alive
+GETs at 32 connections in binary mode), starts the benchmark's local service and a ttfd + ttf
+pair, warms up with one step, then
+  1. traces the system calls of ttfd and ttf during one step (perf trace) and prints their counts
+     per MB or per request, and per socket (fd) the bytes moved by read- and write-like calls, the
+     average per call and the commonest sizes (TLS record sizes show there);
+  2. samples both programs during PROFILE_REPEAT steps (perf record -F PROFILE_FREQ, on-CPU time;
+     flat unless PROFILE_CALLGRAPH is set, e.g. "dwarf") and prints each program's share per
+     library and its top PROFILE_TOP symbols (self time; [k] marks kernel symbols);
+  3. prints the CPU time each program used per 100 MB or per request and the rate that would give
+     if the program were the only limit (CPU time: independent of other load on the machine).
+Every step is checked (HTTP 200 and the whole body; wrk without errors or non-2xx answers).
+PROFILE_TRANSFER=upload profiles uploads instead of downloads. Needs root (or
+perf_event_paranoid <= 0), linux-perf, curl and wrk.
+Environment: PROFILE_MODES, PROFILE_MB (100), PROFILE_SECONDS (3), PROFILE_REPEAT (3),
+PROFILE_FREQ (2999), PROFILE_TOP (15), PROFILE_CALLGRAPH, PROFILE_TRANSFER (download), BUILD,
+TTFD_BIN, TTF_BIN.
 """
 
 import collections
@@ -61,16 +64,16 @@ def size_bucket(n):
     return "%d B" % n if n < 1024 else "%d KiB" % (n // 1024)
 
 
-def syscall_summary(tun, nbytes, upload_file, tmp, names):
-    """perf trace over one transfer. Returns {prog: {"calls": Counter(syscall), "io": {(kind, fd):
-    [calls, bytes, Counter(size bucket)]}}} where kind is "read" or "write"."""
+def syscall_summary(tun, work, tmp, names):
+    """perf trace over one WORK step. Returns (units done, {prog: {"calls": Counter(syscall), "io":
+    {(kind, fd): [calls, bytes, Counter(size bucket)]}}}) where kind is "read" or "write"."""
     out = os.path.join(tmp, "trace.txt")
     pids = "%d,%d" % (tun.ttfd.pid, tun.ttf.pid)
     tr = subprocess.Popen(["perf", "trace", "-o", out, "-p", pids], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, preexec_fn=bl._die_with_parent)
     try:
         time.sleep(1.0)  # perf trace attaches
-        transfer(tun, nbytes, upload_file, tmp)
+        units, _rate = work.run()
     finally:
         tr.send_signal(2)
         try:
@@ -93,25 +96,51 @@ def syscall_summary(tun, nbytes, upload_file, tmp, names):
                 e[0] += 1
                 e[1] += ret
                 e[2][size_bucket(ret)] += 1
-    return res
+    return units, res
+
+
+class Work:
+    """One profiled step through a tunnel: a whole transfer (counted in MB) or, in mode "small", a
+    burst of wrk keep-alive GETs of a 1 KiB body (counted in requests). run() returns (units, rate)."""
+
+    def __init__(self, mode, tun, tmp, mbytes, upload_file, seconds, conns):
+        self.mode, self.tun, self.tmp = mode, tun, tmp
+        self.mbytes, self.upload_file, self.seconds, self.conns = mbytes, upload_file, seconds, conns
+        self.small = mode == "small"
+        self.unit = "request" if self.small else "MB"
+        self.what = ("1 KiB GETs (wrk -c%d)" % conns if self.small
+                     else "%d MB %s" % (mbytes, "upload" if upload_file else "download"))
+
+    def run(self):
+        if not self.small:
+            return self.mbytes, transfer(self.tun, self.mbytes * MIB, self.upload_file, self.tmp)
+        r = subprocess.run(["wrk", "-t1", "-c%d" % self.conns, "-d%ds" % self.seconds, "-H", "Host: " + self.tun.host,
+                            self.tun.base_url() + "/bytes/1024"], capture_output=True, text=True,
+                           timeout=self.seconds + 60)
+        m = re.search(r"^\s*(\d+) requests in ([\d.]+)s", r.stdout, re.M)
+        if not m or re.search(r"Non-2xx|Socket errors", r.stdout):
+            raise bl.BenchError("wrk failed or got errors:\n%s%s" % (r.stdout, r.stderr))
+        n = int(m.group(1))
+        return n, n / float(m.group(2))
 
 
 def main():
     bl.install_signal_exit()
-    modes = os.environ.get("PROFILE_MODES", "binary tls json").split()
+    modes = os.environ.get("PROFILE_MODES", "binary tls json small").split()
     mbytes = bl.env_int("PROFILE_MB", 100)
     repeat = bl.env_int("PROFILE_REPEAT", 3)
     freq = bl.env_int("PROFILE_FREQ", 2999)
     top = bl.env_int("PROFILE_TOP", 15)
+    seconds = bl.env_int("PROFILE_SECONDS", 3)
     callgraph = os.environ.get("PROFILE_CALLGRAPH", "")
     upload = os.environ.get("PROFILE_TRANSFER", "download") == "upload"
-    if shutil.which("perf") is None:
-        print("profile: perf not found: run ./scripts/deps.sh bench", file=sys.stderr)
-        return 2
+    for tool in ("perf", "curl") + (("wrk",) if "small" in modes else ()):
+        if shutil.which(tool) is None:
+            print("profile: %s not found: run ./scripts/deps.sh bench" % tool, file=sys.stderr)
+            return 2
     nbytes = mbytes * MIB
     tmp = tempfile.mkdtemp(prefix="ttf-profile.")
     procs = bl.Procs(tmp)
-    what = "upload" if upload else "download"
     try:
         upload_file = None
         if upload:
@@ -121,35 +150,40 @@ def main():
         _echo, lport = bl.start_echo_server(procs)
         tls = bl.make_tls_files(tmp) if "tls" in modes else None
         for mode in modes:
-            if mode not in ("binary", "tls", "json"):
-                raise bl.BenchError("PROFILE_MODES: unknown mode %r (binary, tls, json)" % mode)
+            if mode not in ("binary", "tls", "json", "small"):
+                raise bl.BenchError("PROFILE_MODES: unknown mode %r (binary, tls, json, small)" % mode)
             tun = bl.Tunnel(procs, mode, lport, protocol="json" if mode == "json" else "binary",
                             tls=tls if mode == "tls" else None)
             names = {tun.ttfd.pid: "ttfd", tun.ttf.pid: "ttf"}
-            print("\n==== %s mode: %d MB %s through ttfd + ttf%s ====" % (
-                mode, mbytes, what, " (public HTTPS, agent wss://)" if mode == "tls" else ""), flush=True)
+            work = Work(mode, tun, tmp, mbytes, upload_file, seconds, 32)
+            print("\n==== %s mode: %s through ttfd + ttf%s ====" % (
+                "binary" if mode == "small" else mode, work.what,
+                " (public HTTPS, agent wss://)" if mode == "tls" else ""), flush=True)
             if upload and mode == "json":
                 print("(JSON mode caps request bodies at 10 MiB: upload not profiled)")
                 procs.stop(tun.ttf)
                 procs.stop(tun.ttfd)
                 continue
-            transfer(tun, nbytes, upload_file, tmp)  # warm-up
+            work.run()  # warm-up
 
-            # 1. system calls during one transfer
-            sums = syscall_summary(tun, nbytes, upload_file, tmp, names)
+            # 1. system calls during one step
+            units, sums = syscall_summary(tun, work, tmp, names)
             for prog in ("ttfd", "ttf"):
                 calls = sums[prog]["calls"]
                 total = sum(calls.values())
-                print("%s: %d system calls per %d MB (%.0f per MB): %s" % (
-                    prog, total, mbytes, total / mbytes,
+                print("%s: %d system calls for %d %ss (%.1f per %s): %s" % (
+                    prog, total, units, work.unit, total / units, work.unit,
                     ", ".join("%s %d" % kv for kv in calls.most_common(8))))
+                for kind in ("read", "write"):
+                    n = sum(v[0] for (k, _fd), v in sums[prog]["io"].items() if k == kind)
+                    print("   %-5s all fds %6d calls (%.2f per %s) that moved bytes" % (kind, n, n / units, work.unit))
                 io = sorted(sums[prog]["io"].items(), key=lambda kv: -kv[1][1])[:4]
                 for (kind, fd), (n, nb, sizes) in io:
-                    print("   %-5s fd %-3s %6d calls moving %6.1f MB, %5.1f KiB per call; commonest sizes: %s" % (
-                        kind, fd, n, nb / MIB, nb / 1024.0 / n,
+                    print("   %-5s fd %-3s %8d calls (%.2f per %s), %6.1f MB, %7.1f KiB per call; commonest sizes: %s" % (
+                        kind, fd, n, n / units, work.unit, nb / MIB, nb / 1024.0 / n,
                         ", ".join("%s x%d" % kv for kv in sizes.most_common(3))))
 
-            # 2. on-CPU samples during REPEAT transfers
+            # 2. on-CPU samples during REPEAT steps
             data = os.path.join(tmp, "perf-%s.data" % mode)
             argv = ["perf", "record", "-q", "-F", str(freq), "-o", data, "-p", "%d,%d" % (tun.ttfd.pid, tun.ttf.pid)]
             if callgraph:
@@ -157,26 +191,31 @@ def main():
             cpu0 = {p: bl.cpu_ns(p) for p in names}
             rec = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    preexec_fn=bl._die_with_parent)
-            speeds = []
+            rates, done = [], 0
             try:
                 time.sleep(0.5)
                 for _ in range(repeat):
-                    speeds.append(transfer(tun, nbytes, upload_file, tmp))
+                    n, rate = work.run()
+                    done += n
+                    rates.append(rate)
             finally:
                 rec.send_signal(2)
                 rec.wait(timeout=60)
             cpu1 = {p: bl.cpu_ns(p) for p in names}
-            print("%s: %s MB/s while sampled" % (what, " ".join("%.0f" % s for s in speeds)))
+            print("%s/s while sampled: %s" % (work.unit, " ".join("%.0f" % r for r in rates)))
             for pid, prog in names.items():
-                ms = (cpu1[pid] - cpu0[pid]) / 1e6 / repeat
-                print("%s: %.0f ms CPU per %d MB %s -> at most %.0f MB/s if %s were the only limit"
-                      % (prog, ms, mbytes, what, mbytes / (ms / 1000.0) if ms else 0, prog))
+                us = (cpu1[pid] - cpu0[pid]) / 1e3 / done
+                if work.small:
+                    print("%s: %.1f µs CPU per request -> at most %.0f req/s if %s were the only limit"
+                          % (prog, us, 1e6 / us if us else 0, prog))
+                else:
+                    print("%s: %.0f ms CPU per 100 MB -> at most %.0f MB/s if %s were the only limit"
+                          % (prog, us * 100 / 1e3, 1e6 / us if us else 0, prog))
             for prog in ("ttfd", "ttf"):
-                r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--comm", prog, "--percentage", "relative",
-                                    "--sort", "dso,sym", "--percent-limit", "0.5", "-g", "none"]
-                                   if not callgraph else
-                                   ["perf", "report", "-i", data, "--stdio", "--no-children", "--comm", prog, "--percentage", "relative",
-                                    "--sort", "dso,sym", "--percent-limit", "2", "-g", "caller,0.5,callee,function,percent"],
+                r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--comm", prog,
+                                    "--percentage", "relative", "--sort", "dso,sym"]
+                                   + (["--percent-limit", "0.5", "-g", "none"] if not callgraph else
+                                      ["--percent-limit", "2", "-g", "caller,0.5,callee,function,percent"]),
                                    capture_output=True, text=True, timeout=300)
                 lines = [ln for ln in r.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
                 if not callgraph:
