@@ -113,6 +113,7 @@ class Bench:
         self.made_privsep = False
         self.nbytes = self.mbytes * MIB
         self.started = time.monotonic()
+        self.load_start = os.getloadavg()[0]
 
     # ------------------------------------------------------------------ set-up
 
@@ -460,11 +461,17 @@ LogLevel ERROR
         except (OSError, AttributeError):
             pass
         out.append("")
-        out.append("http-tunnel benchmark, %s UTC, %s, %d cores (%s), Linux %s, load average now %.2f"
+        out.append("http-tunnel benchmark, %s UTC, %s, %d cores (%s), Linux %s"
                    % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), platform.node(), os.cpu_count(),
-                      cpu, platform.release(), load[0]))
+                      cpu, platform.release()))
         out.append("wrk -t%d -c%d -d%ds GET of a 1 KiB body; %d MB download and upload with curl; best of %d "
                    "interleaved rounds; MB = 2^20 bytes" % (self.threads, self.conns, self.duration, self.mbytes, self.rounds))
+        busy = max(self.load_start, load[0])
+        if busy > (os.cpu_count() or 1):
+            out.append("NOTE: the machine was busy (load average %.1f at the start, %.1f at the end, on %d cores): "
+                       "figures are lower and noisier than on an idle machine, and paths with more processes "
+                       "(the tunnel has 4 with the client and the service) lose more; the CPU times below do not "
+                       "depend on the load." % (self.load_start, load[0], os.cpu_count() or 1))
         ssh = P.get("ssh")
         groups = [("plain HTTP", ["direct", "nginx", "haproxy", "ssh", "binary", "json"], "direct"),
                   ("TLS on both legs (ssh -R encrypts anyway)", ["nginx-tls", "ssh", "tls"], "nginx-tls")]
