@@ -367,7 +367,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_text(413, "request body too large", len);
         goto out;
     }
-    char prefix[TUNNEL_ID_LEN + 2];
+    char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
     if (http_forward_headers(e, host, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
         goto out;

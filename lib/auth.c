@@ -370,6 +370,8 @@ static int check_claims(jwt_t *jwt, int64_t now, char *sub, size_t cap, const ch
         *err = "token not valid yet (nbf)";
     else if (!s || !*s)
         *err = "token has no sub claim";
+    else if (strlen(s) > AUTH_SUB_MAX || (sub && cap && strlen(s) >= cap))
+        *err = "token sub claim too long"; /* never truncated: owners are compared by sub */
     else {
         if (sub && cap) {
             snprintf(sub, cap, "%s", s);
@@ -531,4 +533,41 @@ char *auth_token_from_request(const char *authorization, const char *query)
         }
     }
     return NULL;
+}
+
+/* ---------------------------------------------------------------- minting */
+
+char *auth_mint_hs256(const char *secret, const char *sub, int64_t now, int64_t ttl,
+                      const char **err)
+{
+    const char *dummy;
+    if (!err)
+        err = &dummy;
+    if (!secret || !*secret) {
+        *err = "no secret";
+        return NULL;
+    }
+    if (!sub || !*sub || strlen(sub) > AUTH_SUB_MAX) {
+        *err = "sub must be 1 to 255 bytes";
+        return NULL;
+    }
+    if (ttl <= 0 || ttl > AUTH_MINT_MAX_TTL) {
+        *err = "ttl out of range";
+        return NULL;
+    }
+    size_t klen = strlen(secret);
+    jwt_t *jwt = NULL;
+    char *out = NULL;
+    if (klen > (size_t)INT32_MAX || jwt_new(&jwt) != 0) {
+        *err = "out of memory";
+        return NULL;
+    }
+    if (jwt_add_grant(jwt, "sub", sub) != 0 || jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
+        jwt_add_grant_int(jwt, "exp", (long)(now + ttl)) != 0 ||
+        jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)klen) != 0)
+        *err = "cannot build the token";
+    else if (!(out = jwt_encode_str(jwt)))
+        *err = "cannot sign the token";
+    jwt_free(jwt);
+    return out;
 }

@@ -31,24 +31,27 @@ static bool ieq(const char *a, const char *b, size_t n)
     return true;
 }
 
-/* Subdomain mode: host is exactly "<id>.<domain>". Writes the lowercased id. */
+/* Subdomain mode: host is exactly "<name>.<domain>", name one label that is not reserved (a
+ * reserved label such as "www" is the site itself: path routing applies). Writes the lowercased
+ * name. */
 static bool match_subdomain(const char *host, size_t host_len, const char *domain, char *id)
 {
     size_t hl = host_name_len(host, host_len);
     size_t dl = strlen(domain);
     if (dl > 0 && domain[dl - 1] == '.')
         dl--;
-    if (dl == 0 || hl != TUNNEL_ID_LEN + 1 + dl)
+    if (dl == 0 || hl < dl + 2)
         return false;
-    if (host[TUNNEL_ID_LEN] != '.' || !ieq(host + TUNNEL_ID_LEN + 1, domain, dl))
+    size_t nl = hl - dl - 1;
+    if (nl > TUNNEL_NAME_MAX || host[nl] != '.' || !ieq(host + nl + 1, domain, dl))
         return false;
-    char label[TUNNEL_ID_LEN];
-    for (size_t i = 0; i < TUNNEL_ID_LEN; i++)
+    char label[TUNNEL_NAME_MAX];
+    for (size_t i = 0; i < nl; i++)
         label[i] = lower(host[i]);
-    if (!tunnel_id_valid(label, TUNNEL_ID_LEN))
+    if (!tunnel_name_valid(label, nl) || tunnel_name_reserved(label, nl))
         return false;
-    memcpy(id, label, TUNNEL_ID_LEN);
-    id[TUNNEL_ID_LEN] = '\0';
+    memcpy(id, label, nl);
+    id[nl] = '\0';
     return true;
 }
 
@@ -78,15 +81,16 @@ route_mode route_resolve(const char *host, size_t host_len, const char *target, 
         return out->mode;
     }
 
-    /* Path mode: "/<id>" then end, '/' or '?'. */
-    if (target_len < 1 + TUNNEL_ID_LEN || target[0] != '/')
+    /* Path mode: "/<name>" then end, '/' or '?'. */
+    if (target_len < 2 || target[0] != '/')
         return ROUTE_NONE;
-    if (!tunnel_id_valid(target + 1, TUNNEL_ID_LEN))
+    size_t nl = 0;
+    while (1 + nl < target_len && target[1 + nl] != '/' && target[1 + nl] != '?')
+        nl++;
+    if (!tunnel_name_valid(target + 1, nl) || tunnel_name_reserved(target + 1, nl))
         return ROUTE_NONE;
-    const char *rest = target + 1 + TUNNEL_ID_LEN;
-    size_t rest_len = target_len - 1 - TUNNEL_ID_LEN;
-    if (rest_len > 0 && rest[0] != '/' && rest[0] != '?')
-        return ROUTE_NONE;
+    const char *rest = target + 1 + nl;
+    size_t rest_len = target_len - 1 - nl;
 
     size_t n = 0;
     if (rest_len == 0 || rest[0] == '?')
@@ -94,8 +98,8 @@ route_mode route_resolve(const char *host, size_t host_len, const char *target, 
     memcpy(fwd + n, rest, rest_len);
     n += rest_len;
     fwd[n] = '\0';
-    memcpy(out->tunnel_id, target + 1, TUNNEL_ID_LEN);
-    out->tunnel_id[TUNNEL_ID_LEN] = '\0';
+    memcpy(out->tunnel_id, target + 1, nl);
+    out->tunnel_id[nl] = '\0';
     out->mode = ROUTE_PATH;
     if (fwd_len)
         *fwd_len = n;

@@ -1,8 +1,9 @@
-/* tunnel_id.c - 12-character [a-z0-9] ids from getrandom(2) (see tunnel_id.h). */
+/* tunnel_id.c - random ids from getrandom(2), and chosen names (see tunnel_id.h). */
 #include "tunnel_id.h"
 
 #include <errno.h>
 #include <sys/random.h>
+#include <string.h>
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 #define ALPHA_N 36u
@@ -52,4 +53,72 @@ bool tunnel_id_valid(const char *s, size_t n)
             return false;
     }
     return true;
+}
+
+bool tunnel_name_valid(const char *s, size_t n)
+{
+    if (!s || n == 0 || n > TUNNEL_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Names that read as the service's own (a phishing page at admin.<domain>, a mail host), or
+ * that front proxies and users expect to be the server itself. Kept in docs/protocol.md §1. */
+static const char *const reserved[] = {
+    "www",      "api",     "admin",      "administrator", "root",      "dashboard", "console",
+    "status",   "health",  "healthz",    "metrics",       "login",     "auth",      "oauth",
+    "sso",      "account", "accounts",   "billing",       "support",   "help",      "docs",
+    "blog",     "mail",    "email",      "smtp",          "imap",      "pop",       "pop3",
+    "ftp",      "ns",      "ns1",        "ns2",           "dns",       "mx",        "cdn",
+    "static",   "assets",  "localhost",  "tunnel",        "tunnels",   "ttf",       "ttfd",
+    "security", "abuse",   "postmaster", "hostmaster",    "webmaster",
+};
+
+bool tunnel_name_reserved(const char *s, size_t n)
+{
+    if (n >= 4 && s[0] == 'x' && s[1] == 'n' && s[2] == '-' && s[3] == '-')
+        return true;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strlen(reserved[i]) == n && memcmp(reserved[i], s, n) == 0)
+            return true;
+    return false;
+}
+
+int tunnel_name_normalize(const char *in, char out[TUNNEL_NAME_MAX + 1], const char **why)
+{
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    size_t n = in ? strlen(in) : 0;
+    if (n == 0) {
+        *why = "the name is empty";
+        return -1;
+    }
+    if (n > TUNNEL_NAME_MAX) {
+        *why = "the name is longer than 63 characters (one DNS label)";
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    if (out[0] == '-' || out[n - 1] == '-') {
+        *why = "the name may not begin or end with a hyphen";
+        return -1;
+    }
+    if (!tunnel_name_valid(out, n)) {
+        *why = "the name may only hold letters a-z, digits and hyphens";
+        return -1;
+    }
+    if (tunnel_name_reserved(out, n)) {
+        *why = "the name is reserved";
+        return -1;
+    }
+    return 0;
 }

@@ -322,7 +322,8 @@ static void on_head(pconn *pc)
         agent_handshake(pc);
         return;
     }
-    agent *ag = mode == ROUTE_NONE ? NULL : registry_lookup(srv->reg, rr.tunnel_id, TUNNEL_ID_LEN);
+    agent *ag =
+        mode == ROUTE_NONE ? NULL : registry_lookup(srv->reg, rr.tunnel_id, strlen(rr.tunnel_id));
     if (!ag || !ag->ready) {
         free(fwd);
         pc_fail(pc, 404, "tunnel not found");
@@ -351,7 +352,7 @@ static void on_head(pconn *pc)
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         write_raw(pc, cont, sizeof cont - 1);
     }
-    char prefix[TUNNEL_ID_LEN + 2];
+    char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
     if (fwd_headers(&p->headers, !pc->json, pc->upgrade, pc->ip, srv->scheme,
                     mode == ROUTE_PATH ? prefix : NULL) != 0) {

@@ -203,10 +203,23 @@ static void test_hs256(void **state)
     char *t = sign(JWT_ALG_HS256, "s3cret-s3cret-s3cret-s3cret-0123", NULL, "alice", NOW + 600, 0);
     assert_int_equal(verify(v, t, sub, sizeof sub), 0);
     assert_string_equal(sub, "alice");
-    /* Truncation to cap. */
+    /* Never truncated: a subject that does not fit is refused (owners compare by subject). */
     char small[4];
-    assert_int_equal(verify(v, t, small, sizeof small), 0);
-    assert_string_equal(small, "ali");
+    const char *why = NULL;
+    assert_int_equal(auth_verify(v, t, NOW, small, sizeof small, &why), -1);
+    assert_string_equal(why, "token sub claim too long");
+    free(t);
+    char longsub[AUTH_SUB_MAX + 2];
+    memset(longsub, 'a', sizeof longsub - 1);
+    longsub[AUTH_SUB_MAX + 1] = '\0';
+    char big[1024];
+    t = sign(JWT_ALG_HS256, "s3cret-s3cret-s3cret-s3cret-0123", NULL, longsub, NOW + 600, 0);
+    assert_int_equal(verify(v, t, big, sizeof big), -1);
+    free(t);
+    longsub[AUTH_SUB_MAX] = '\0';
+    t = sign(JWT_ALG_HS256, "s3cret-s3cret-s3cret-s3cret-0123", NULL, longsub, NOW + 600, 0);
+    assert_int_equal(verify(v, t, big, sizeof big), 0);
+    assert_string_equal(big, longsub);
     free(t);
 
     t = sign(JWT_ALG_HS256, "another-secret-another-secret-00", NULL, "alice", NOW + 600, 0);
@@ -471,6 +484,36 @@ static void test_token_from_request(void **state)
     assert_null(auth_token_from_request(NULL, ""));
 }
 
+/* auth_mint_hs256 (ttfd token): what it mints is what auth_verify accepts, until exp. */
+static void test_mint(void **state)
+{
+    (void)state;
+    const char *secret = "mint-secret-mint-secret-01234567";
+    const char *err = NULL;
+    auth_verifier *v = auth_new(secret, NULL, &err);
+    assert_non_null(v);
+    char *t = auth_mint_hs256(secret, "carol", NOW, 3600, &err);
+    assert_non_null(t);
+    char sub[64];
+    assert_int_equal(verify(v, t, sub, sizeof sub), 0);
+    assert_string_equal(sub, "carol");
+    /* exp = now + ttl: refused once it (and the leeway) passed */
+    assert_int_equal(auth_verify(v, t, NOW + 3600 + AUTH_LEEWAY_SECONDS + 1, sub, sizeof sub, &err),
+                     -1);
+    assert_string_equal(err, "token expired");
+    free(t);
+    /* another secret does not verify */
+    t = auth_mint_hs256("another-secret-another-secret-00", "carol", NOW, 3600, &err);
+    assert_non_null(t);
+    assert_int_equal(verify(v, t, sub, sizeof sub), -1);
+    free(t);
+    assert_null(auth_mint_hs256(secret, "", NOW, 60, &err));
+    assert_null(auth_mint_hs256(secret, "x", NOW, 0, &err));
+    assert_null(auth_mint_hs256(secret, "x", NOW, AUTH_MINT_MAX_TTL + 1, &err));
+    assert_null(auth_mint_hs256("", "x", NOW, 60, &err));
+    auth_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_jwks_errors),
         cmocka_unit_test(test_token_from_request),
+        cmocka_unit_test(test_mint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -69,20 +69,49 @@ static void test_not_subdomain(void **state)
     /* label not an id: falls back to path mode (upstream answered 500) */
     expect("www.localhost", "/abc123def456/x", "localhost", ROUTE_PATH, "abc123def456", "/x");
     expect("www.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
-    /* multi-level, no dot boundary, wrong domain, too long, too short */
+    expect("API.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("xn--pypal-4ve.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
+    /* multi-level, no dot boundary, wrong domain, not a label */
     expect("foo.abc123def456.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
     expect("abc123def456.localhostx", "/", "localhost", ROUTE_NONE, NULL, NULL);
     expect("abc123def456localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
-    expect("xabc123def456.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
-    expect("bc123def456.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
     expect("abc123def456.evil.com", "/", "localhost", ROUTE_NONE, NULL, NULL);
     expect("abc123def456.xlocalhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
-    expect("abc-23def456.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("-abc.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("abc-.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("a_b.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("a%62.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("a b.localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
+    /* 64 characters: one more than a DNS label holds */
+    expect("a123456789012345678901234567890123456789012345678901234567890123.localhost", "/",
+           "localhost", ROUTE_NONE, NULL, NULL);
     expect("localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
     expect(".localhost", "/", "localhost", ROUTE_NONE, NULL, NULL);
     expect("[::1]:8080", "/", "localhost", ROUTE_NONE, NULL, NULL);
     expect("", "/", "localhost", ROUTE_NONE, NULL, NULL);
     expect(NULL, "/", "localhost", ROUTE_NONE, NULL, NULL);
+}
+
+/* Chosen names (ttf --subdomain): any one unreserved label, lower-cased. */
+static void test_names(void **state)
+{
+    (void)state;
+    expect("myapp.localhost:8080", "/x", "localhost", ROUTE_SUBDOMAIN, "myapp", "/x");
+    expect("My-App.Example.com", "/", "example.com", ROUTE_SUBDOMAIN, "my-app", "/");
+    expect("a.localhost", "/", "localhost", ROUTE_SUBDOMAIN, "a", "/");
+    expect("0.localhost", "/", "localhost", ROUTE_SUBDOMAIN, "0", "/");
+    expect("a12345678901234567890123456789012345678901234567890123456789012.localhost", "/",
+           "localhost", ROUTE_SUBDOMAIN,
+           "a12345678901234567890123456789012345678901234567890123456789012", "/");
+    expect("localhost", "/myapp", "localhost", ROUTE_PATH, "myapp", "/");
+    expect("localhost", "/my-app/a/b?c", "localhost", ROUTE_PATH, "my-app", "/a/b?c");
+    expect("localhost", "/x?q", "localhost", ROUTE_PATH, "x", "/?q");
+    /* reserved or not a lower-case label in a path: no tunnel */
+    expect("localhost", "/www/x", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("localhost", "/MyApp/x", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("localhost", "/_tunnel", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("localhost", "/favicon.ico", "localhost", ROUTE_NONE, NULL, NULL);
+    expect("localhost", "/-x/", "localhost", ROUTE_NONE, NULL, NULL);
 }
 
 static void test_path(void **state)
@@ -109,8 +138,6 @@ static void test_path_refused(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "/abc123def4567",
-        "/abc123def45",
         "/ABC123DEF456/x",
         "//abc123def456",
         "/abc123def456#x",
@@ -120,7 +147,8 @@ static void test_path_refused(void **state)
         "*",
         "/abc123def456.x",
         "/abc123def456%2f",
-        "/abc123-ef456/",
+        "/abc123-ef456-/",
+        "/a123456789012345678901234567890123456789012345678901234567890123",
         "http://localhost/abc123def456/",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -157,7 +185,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subdomain), cmocka_unit_test(test_not_subdomain),
         cmocka_unit_test(test_path),      cmocka_unit_test(test_path_refused),
-        cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_lengths),   cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

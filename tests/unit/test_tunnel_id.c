@@ -83,12 +83,65 @@ static void test_generate_uniform(void **state)
     assert_in_range(first4, 2667 - 250, 2667 + 250);
 }
 
+static void test_names(void **state)
+{
+    (void)state;
+    assert_true(tunnel_name_valid("a", 1));
+    assert_true(tunnel_name_valid("my-app", 6));
+    assert_true(tunnel_name_valid("a-b-c-1", 7));
+    assert_false(tunnel_name_valid("", 0));
+    assert_false(tunnel_name_valid("-a", 2));
+    assert_false(tunnel_name_valid("a-", 2));
+    assert_false(tunnel_name_valid("My", 2));
+    assert_false(tunnel_name_valid("a.b", 3));
+    assert_false(tunnel_name_valid("a_b", 3));
+    char long64[65];
+    memset(long64, 'a', 64);
+    long64[64] = '\0';
+    assert_true(tunnel_name_valid(long64, 63));
+    assert_false(tunnel_name_valid(long64, 64));
+
+    assert_true(tunnel_name_reserved("www", 3));
+    assert_true(tunnel_name_reserved("admin", 5));
+    assert_true(tunnel_name_reserved("xn--pypal-4ve", 13));
+    assert_false(tunnel_name_reserved("wwww", 4));
+    assert_false(tunnel_name_reserved("ww", 2));
+    assert_false(tunnel_name_reserved("myapp", 5));
+
+    char out[TUNNEL_NAME_MAX + 1];
+    const char *why = NULL;
+    assert_int_equal(tunnel_name_normalize("MyApp", out, &why), 0);
+    assert_string_equal(out, "myapp");
+    assert_int_equal(tunnel_name_normalize(long64 + 1, out, &why), 0);
+    const char *const bad[] = {"",
+                               "-x",
+                               "x-",
+                               "a.b",
+                               "a_b",
+                               "caf\xc3\xa9",
+                               "a b",
+                               "WWW",
+                               "Api",
+                               "_tunnel",
+                               "xn--80ak6aa92e",
+                               long64};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = NULL;
+        if (tunnel_name_normalize(bad[i], out, &why) == 0)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_non_null(why);
+    }
+    assert_int_equal(tunnel_name_normalize("www", out, &why), -1);
+    assert_string_equal(why, "the name is reserved");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_generate_format),
         cmocka_unit_test(test_generate_uniform),
+        cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
