@@ -74,6 +74,11 @@ class Procs:
 
     def start(self, name, argv, env=None):
         log = os.path.join(self.tmp, name + ".log")
+        # ttfd and ttf keep state (name owners, last id) in the XDG state directory: a private one
+        # per process, so two ttfd of one run, or a bench next to a running ttfd, never share (or
+        # are refused) a state file.
+        env = dict(os.environ if env is None else env, XDG_STATE_HOME=os.path.join(self.tmp, "state-" + name))
+        env.pop("STATE_DIRECTORY", None)
         with open(log, "wb") as out:
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                  env=env, start_new_session=True, preexec_fn=_die_with_parent)

@@ -25,6 +25,7 @@ static const struct {
     {TMSG_HTTP_RESPONSE, "http_response"},
     {TMSG_HTTP_RESPONSE_BODY, "http_response_body"},
     {TMSG_ERROR, "error"},
+    {TMSG_TUNNEL_REFUSED, "tunnel_refused"},
 };
 
 static const struct {
@@ -88,6 +89,9 @@ void tmsg_free(tmsg *m)
     free(m->uri);
     free(m->body);
     free(m->message);
+    free(m->subdomain);
+    free(m->agent_key);
+    free(m->refusal);
     http_headers_free(&m->headers);
     tmsg_init(m, TMSG_UNKNOWN);
 }
@@ -278,6 +282,11 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
     case TMSG_READY:
         if (get_str(o, "tunnel_id", false, &m->tunnel_id) != 0)
             return *err = "bad tunnel_id", -1;
+        if (get_str(o, "subdomain", false, &m->subdomain) != 0)
+            return *err = "bad subdomain", -1;
+        if (get_str(o, "agent_key", false, &m->agent_key) != 0 ||
+            (m->agent_key && strlen(m->agent_key) > TTF_AGENT_KEY_MAX))
+            return *err = "bad agent_key", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
@@ -289,6 +298,14 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         if (get_str(o, "subdomain_url", false, &m->subdomain_url) != 0 ||
             get_str(o, "path_based_url", false, &m->path_based_url) != 0)
             return *err = "bad url", -1;
+        if (get_str(o, "message", false, &m->message) != 0)
+            return *err = "bad message", -1;
+        return 0;
+    case TMSG_TUNNEL_REFUSED:
+        if (get_str(o, "code", true, &m->refusal) != 0)
+            return *err = "missing code", -1;
+        if (get_str(o, "message", true, &m->message) != 0)
+            return *err = "missing message", -1;
         return 0;
     case TMSG_HTTP_REQUEST:
         if (get_request_id(o, true, m) != 0)
@@ -489,13 +506,21 @@ static int encode_fields(json_t *o, const tmsg *m)
     case TMSG_PONG:
         return 0;
     case TMSG_READY:
-        return set_str_opt(o, "tunnel_id", m->tunnel_id);
+        r |= set_str_opt(o, "tunnel_id", m->tunnel_id);
+        r |= set_str_opt(o, "subdomain", m->subdomain);
+        r |= set_str_opt(o, "agent_key", m->agent_key);
+        return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
         r |= set(o, "tunnel_id", jstr(m->tunnel_id));
         r |= set(o, "public_url", jstr(m->public_url));
         r |= set_str_opt(o, "subdomain_url", m->subdomain_url);
         r |= set_str_opt(o, "path_based_url", m->path_based_url);
+        r |= set_str_opt(o, "message", m->message);
+        return r;
+    case TMSG_TUNNEL_REFUSED:
+        r |= set(o, "code", jstr(m->refusal));
+        r |= set(o, "message", jstr(m->message));
         return r;
     case TMSG_HTTP_REQUEST:
         r |= set(o, "request_id", jstr(m->request_id));

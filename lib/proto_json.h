@@ -11,6 +11,7 @@
 
 #define TTF_JSON_MAX_MSG ((size_t)32 * 1024) /* one API Gateway frame */
 #define TTF_JSON_CHUNK ((size_t)16 * 1024)   /* raw body bytes per message */
+#define TTF_AGENT_KEY_MAX 256                /* ready's agent_key, bytes */
 
 typedef enum {
     TMSG_UNKNOWN = 0,
@@ -23,6 +24,7 @@ typedef enum {
     TMSG_HTTP_RESPONSE,
     TMSG_HTTP_RESPONSE_BODY,
     TMSG_ERROR,
+    TMSG_TUNNEL_REFUSED,
 } tmsg_type;
 
 typedef enum {
@@ -35,8 +37,13 @@ typedef enum {
 
 typedef struct tmsg {
     tmsg_type type;
-    /* ready: tunnel_id optional (asks for a previous id). connection_established: all ids/urls. */
+    /* ready: tunnel_id optional (asks for a name held before), subdomain optional (a chosen name:
+     * granted or refused, never replaced), agent_key optional (the agent's secret, identifying it
+     * across reconnects when the server has no auth). connection_established: all ids/urls, and
+     * message (optional: why an asked-for name was not given). */
     char *tunnel_id, *connection_id, *public_url, *subdomain_url, *path_based_url;
+    char *subdomain, *agent_key;
+    char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
     /* http_* */
     char *request_id;
     char *method, *uri;   /* http_request */
@@ -48,7 +55,7 @@ typedef struct tmsg {
     uint32_t seq;                /* *_body messages: 1, 2, ... */
     uint64_t timestamp;          /* http_request, Unix ms */
     uint64_t processing_time_ms; /* http_response */
-    /* error */
+    /* error; message also in connection_established and tunnel_refused */
     tmsg_error_code code;
     char *message;
 } tmsg;

@@ -140,8 +140,10 @@ static void agent_unlink(agent *ag)
 static void agent_destroy(agent *ag)
 {
     server *srv = ag->srv;
-    if (ag->ready)
-        registry_release(srv->reg, ag->tunnel_id, ag);
+    char err[256];
+    if (ag->ready &&
+        registry_release(srv->reg, ag->tunnel_id, ag, (int64_t)time(NULL), err, sizeof err) != 0)
+        TLOG_E(srv->log, "tunnel %s: release not recorded: %s", ag->tunnel_id, err);
     collect c = snapshot(ag);
     for (size_t i = 0; i < c.n; i++) {
         pconn *pc = c.v[i];
@@ -159,7 +161,8 @@ static void agent_destroy(agent *ag)
     free(ag);
 }
 
-static void send_established(agent *ag)
+/* notice: why the name asked for was not given (NULL: nothing to say). */
+static void send_established(agent *ag, const char *notice)
 {
     server *srv = ag->srv;
     char conn_id[33], sub_url[512], path_url[512];
@@ -173,31 +176,72 @@ static void send_established(agent *ag)
     m.public_url = sub_url;
     m.subdomain_url = sub_url;
     m.path_based_url = path_url;
+    m.message = (char *)notice;
     if (agent_send_msg(ag, &m) != 0)
         TLOG_W(srv->log, "agent %s: could not send connection_established", ag->ip);
     /* the strings belong to this frame: nothing to free */
+}
+
+/* A chosen name that cannot be given: say why, then close (the agent stops; docs/protocol.md). */
+static void refuse_name(agent *ag, const char *code, const char *message)
+{
+    TLOG_W(ag->srv->log, "agent %s%s%s: %s", ag->ip, ag->sub[0] ? " sub=" : "", ag->sub, message);
+    tmsg m;
+    tmsg_init(&m, TMSG_TUNNEL_REFUSED);
+    m.refusal = (char *)code;
+    m.message = (char *)message;
+    agent_send_msg(ag, &m);
+    ws_close(ag->ws, 1008, code);
 }
 
 static void on_ready(agent *ag, const tmsg *m)
 {
     server *srv = ag->srv;
     if (ag->ready) {
-        send_established(ag); /* repeated ready: same answer */
+        send_established(ag, NULL); /* repeated ready: same answer */
         return;
     }
-    registry_claim_result r =
-        registry_claim(srv->reg, m->tunnel_id, ag->sub, srv->auth != NULL, ag, ag->tunnel_id);
+    char owner[STATE_OWNER_MAX + 1], chosen[TUNNEL_NAME_MAX + 1];
+    if (registry_owner(owner, sizeof owner, srv->auth != NULL, ag->sub, m->agent_key) != 0) {
+        ws_close(ag->ws, 1011, "server error");
+        return;
+    }
+    registry_ask ask = {.name = m->tunnel_id, .chosen = false, .owner = owner};
+    if (m->subdomain) {
+        const char *why = NULL;
+        if (tunnel_name_normalize(m->subdomain, chosen, &why) != 0) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "subdomain '%.63s' is not allowed: %s", m->subdomain, why);
+            refuse_name(ag, "name_invalid", msg);
+            return;
+        }
+        ask.name = chosen;
+        ask.chosen = true;
+    }
+    registry_answer ans;
+    registry_claim_result r = registry_claim(srv->reg, &ask, (int64_t)time(NULL), ag, &ans);
     if (r == REG_ERROR) {
-        TLOG_E(srv->log, "agent %s: no tunnel id available", ag->ip);
-        ws_close(ag->ws, 1011, "no tunnel id");
+        TLOG_E(srv->log, "agent %s: no tunnel name: %s", ag->ip, ans.message);
+        ws_close(ag->ws, 1011, "server error");
         return;
     }
+    if (r == REG_REFUSED) {
+        refuse_name(ag, ans.code, ans.message);
+        return;
+    }
+    snprintf(ag->tunnel_id, sizeof ag->tunnel_id, "%s", ans.name);
     ag->ready = true;
     evtimer_del(ag->ready_timer);
-    TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)", ag->ip, ag->sub[0] ? " sub=" : "",
-           ag->sub, ag->tunnel_id, r == REG_RECLAIMED ? "reclaimed" : "new",
-           ag->bin ? "binary" : "json");
-    send_established(ag);
+    TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)%s%s", ag->ip, ag->sub[0] ? " sub=" : "",
+           ag->sub, ag->tunnel_id, r == REG_GRANTED ? (ask.chosen ? "chosen" : "reclaimed") : "new",
+           ag->bin ? "binary" : "json", ans.code ? ": " : "", ans.code ? ans.message : "");
+    if (ans.code) {
+        char notice[300];
+        snprintf(notice, sizeof notice, "%s; this tunnel has a new id", ans.message);
+        send_established(ag, notice);
+    } else {
+        send_established(ag, NULL);
+    }
 }
 
 static void ag_on_text(void *ud, const uint8_t *data, size_t len)
@@ -297,7 +341,7 @@ void agent_handshake(pconn *pc)
         refuse(pc, 400, "bad WebSocket handshake");
         return;
     }
-    char sub[128] = "";
+    char sub[AUTH_SUB_MAX + 1] = "";
     if (srv->auth) {
         const char *q = strchr(p->target, '?');
         char *token =

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -16,28 +17,38 @@
 #include <event2/util.h>
 
 #include "server.h"
+#include "statedir.h"
 #include "tls.h"
+#include "token.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: ttfd [options]\n"
-            "Self-hosted tunnel server: public HTTP in, agents (ttf) on /_tunnel.\n\n"
-            "  --listen ADDR:PORT        listen address (default 127.0.0.1:8080; port 0: any)\n"
-            "  --domain NAME             tunnel domain (default localhost)\n"
-            "  --public-port N           port shown in public URLs (default: the bound port)\n"
-            "  --tls-cert FILE           PEM certificate chain (enables https/wss)\n"
-            "  --tls-key FILE            PEM private key\n"
-            "  --require-auth            agents must present a valid JWT\n"
-            "  --jwt-secret S            HS256 secret (or env TTFD_JWT_SECRET)\n"
-            "  --jwks FILE               JWKS with RS256/384/512 and ES256 public keys\n"
-            "  --request-timeout SEC     answer 504 without a response head by then (30)\n"
-            "  --max-header-size BYTES   request head limit, 431 beyond it (16384)\n"
-            "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; JSON mode\n"
-            "                            caps at 10 MiB)\n"
-            "  -v, --verbose             debug logging\n"
-            "  -h, --help                this help\n"
-            "      --version             print the version\n");
+    fprintf(
+        out,
+        "Usage: ttfd [options]\n"
+        "       ttfd token --sub NAME [--ttl DURATION]   (ttfd token --help)\n"
+        "Self-hosted tunnel server: public HTTP in, agents (ttf) on /_tunnel.\n\n"
+        "  --listen ADDR:PORT        listen address (default 127.0.0.1:8080; port 0: any)\n"
+        "  --domain NAME             tunnel domain (default localhost)\n"
+        "  --public-port N           port shown in public URLs (default: the bound port)\n"
+        "  --tls-cert FILE           PEM certificate chain (enables https/wss)\n"
+        "  --tls-key FILE            PEM private key\n"
+        "  --require-auth            agents must present a valid JWT\n"
+        "  --jwt-secret S            HS256 secret (or env TTFD_JWT_SECRET)\n"
+        "  --jwks FILE               JWKS with RS256/384/512 and ES256 public keys\n"
+        "  --request-timeout SEC     answer 504 without a response head by then (30)\n"
+        "  --max-header-size BYTES   request head limit, 431 beyond it (16384)\n"
+        "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; JSON mode\n"
+        "                            caps at 10 MiB)\n"
+        "  --state FILE              SQLite file of tunnel name owners (default\n"
+        "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
+        "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"
+        "  --reconnect-grace SEC     a disconnected agent's name is kept for it this long (300)\n"
+        "  --name-retention DAYS     with auth, an unused name stays its owner's this long\n"
+        "                            (30; 0: forever)\n"
+        "  -v, --verbose             debug logging\n"
+        "  -h, --help                this help\n"
+        "      --version             print the version\n");
 }
 
 static int parse_num(const char *s, long long min, long long max, long long *out)
@@ -66,6 +77,9 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_RTIMEOUT,
         O_MAXHDR,
         O_MAXBODY,
+        O_STATE,
+        O_GRACE,
+        O_RETENTION,
         O_VERSION
     };
     static const struct option opts[] = {
@@ -80,6 +94,9 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"request-timeout", required_argument, NULL, O_RTIMEOUT},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
+        {"state", required_argument, NULL, O_STATE},
+        {"reconnect-grace", required_argument, NULL, O_GRACE},
+        {"name-retention", required_argument, NULL, O_RETENTION},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -89,6 +106,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->domain = "localhost";
     cfg->request_timeout = 30;
     cfg->max_header = 16384;
+    cfg->grace_s = 300;
+    cfg->retention_s = (int64_t)30 * 86400;
     cfg->jwt_secret = getenv("TTFD_JWT_SECRET");
     if (cfg->jwt_secret && !*cfg->jwt_secret)
         cfg->jwt_secret = NULL;
@@ -148,6 +167,27 @@ static int parse_args(int argc, char **argv, server_config *cfg)
                 return -1;
             }
             cfg->max_body = (uint64_t)v;
+            break;
+        case O_STATE:
+            if (!*optarg) {
+                fprintf(stderr, "ttfd: --state needs a file name\n");
+                return -1;
+            }
+            cfg->state_path = optarg;
+            break;
+        case O_GRACE:
+            if (parse_num(optarg, 0, 30L * 86400, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --reconnect-grace '%s' (seconds)\n", optarg);
+                return -1;
+            }
+            cfg->grace_s = v;
+            break;
+        case O_RETENTION:
+            if (parse_num(optarg, 0, 100L * 366, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --name-retention '%s' (days, 0: forever)\n", optarg);
+                return -1;
+            }
+            cfg->retention_s = v == 0 ? -1 : v * 86400;
             break;
         case 'v':
             cfg->verbose = true;
@@ -298,8 +338,34 @@ static void accept_error_cb(struct evconnlistener *lis, void *ud)
     TLOG_W(srv->log, "accept failed: %s", evutil_socket_error_to_string(err));
 }
 
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
+/* The state database: --state, or the default place (state.h). NULL after logging why. */
+static state *open_state(const server_config *cfg, const tlog *lg)
+{
+    char path[4200], err[512];
+    if (cfg->state_path)
+        snprintf(path, sizeof path, "%s", cfg->state_path);
+    else if (statedir_path(path, sizeof path, env_get, "ttfd", "state.db", true, err, sizeof err) !=
+             0) {
+        TLOG_E(lg, "%s", err);
+        return NULL;
+    }
+    state *st = state_open(path, (int64_t)time(NULL), err, sizeof err);
+    if (!st)
+        TLOG_E(lg, "%s", err);
+    else
+        TLOG_I(lg, "tunnel name owners kept in %s", path);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "token") == 0)
+        return token_main(argc - 1, argv + 1);
     server_config cfg = {0};
     int pr = parse_args(argc, argv, &cfg);
     if (pr != 0)
@@ -336,8 +402,13 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    srv.st = open_state(&cfg, &lg);
+    if (!srv.st)
+        goto out;
+    registry_policy pol = {
+        .auth_on = srv.auth != NULL, .grace_s = cfg.grace_s, .retention_s = cfg.retention_s};
     srv.base = event_base_new();
-    srv.reg = registry_new(NULL, NULL);
+    srv.reg = registry_new(srv.st, &pol, NULL, NULL);
     if (!srv.base || !srv.reg)
         goto out;
     srv.lis = evconnlistener_new_bind(srv.base, accept_cb, &srv,
@@ -424,6 +495,7 @@ out:
     if (srv.flush_ev)
         event_free(srv.flush_ev);
     registry_free(srv.reg);
+    state_close(srv.st);
     if (srv.auth)
         auth_free(srv.auth);
     if (srv.tls)

@@ -1,24 +1,24 @@
-/* registry.c - tunnel id -> {live agent, last owner} (see registry.h). */
+/* registry.c - live names and the rules for taking one (see registry.h). */
 #include "registry.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "hmap.h"
 
-#define MAX_RECORDS 100000 /* owner records kept for reclaiming; beyond it only live ids */
 #define MAX_TRIES 64
-
-typedef struct entry {
-    void *live;  /* agent holding the id now, or NULL */
-    char *owner; /* subject that held it last */
-} entry;
+#define PURGE_EVERY_S 600
 
 struct registry {
-    hmap *map; /* id -> entry */
-    size_t live;
+    hmap *live; /* name -> agent */
+    state *st;
+    registry_policy pol;
     registry_idgen gen;
     void *gen_ud;
+    int64_t next_purge;
 };
 
 static int default_gen(void *ud, char out[TUNNEL_ID_LEN + 1])
@@ -27,115 +27,196 @@ static int default_gen(void *ud, char out[TUNNEL_ID_LEN + 1])
     return tunnel_id_generate(out);
 }
 
-registry *registry_new(registry_idgen gen, void *gen_ud)
+registry *registry_new(state *st, const registry_policy *pol, registry_idgen gen, void *gen_ud)
 {
     registry *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->map = hmap_new();
-    if (!r->map) {
+    r->live = hmap_new();
+    if (!r->live) {
         free(r);
         return NULL;
     }
+    r->st = st;
+    r->pol = *pol;
     r->gen = gen ? gen : default_gen;
     r->gen_ud = gen_ud;
     return r;
-}
-
-static void free_entry(void *ud, const void *key, size_t klen, void *value)
-{
-    (void)ud;
-    (void)key;
-    (void)klen;
-    entry *e = value;
-    free(e->owner);
-    free(e);
 }
 
 void registry_free(registry *r)
 {
     if (!r)
         return;
-    hmap_each(r->map, free_entry, NULL);
-    hmap_free(r->map);
+    hmap_free(r->live);
     free(r);
 }
 
-/* Records agent as the live holder of id with owner sub. */
-static int take(registry *r, entry *e, const char *id, const char *sub, void *agent)
+int registry_owner(char *out, size_t cap, bool auth_on, const char *sub, const char *agent_key)
 {
-    char *owner = strdup(sub);
-    if (!owner)
-        return -1;
-    if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e || hmap_put(r->map, id, TUNNEL_ID_LEN, e) != 0) {
-            free(e);
-            free(owner);
-            return -1;
-        }
+    if (auth_on) {
+        int n = snprintf(out, cap, "sub:%s", sub ? sub : "");
+        return n < 0 || (size_t)n >= cap ? -1 : 0;
     }
-    free(e->owner);
-    e->owner = owner;
-    e->live = agent;
-    r->live++;
+    if (!agent_key || !*agent_key) {
+        snprintf(out, cap, "%s", "");
+        return 0;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (cap < 4 + 64 + 1 ||
+        EVP_Digest(agent_key, strlen(agent_key), md, &mdlen, EVP_sha256(), NULL) != 1)
+        return -1;
+    memcpy(out, "key:", 4);
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(out + 4 + 2 * i, 3, "%02x", md[i]);
     return 0;
 }
 
-registry_claim_result registry_claim(registry *r, const char *requested, const char *sub,
-                                     bool auth_on, void *agent, char out[TUNNEL_ID_LEN + 1])
+/* Is a released (or recorded) name still its owner's at now? */
+static bool held(const registry *r, const state_rec *rec, int64_t now)
 {
-    if (!sub)
-        sub = "";
-    if (requested && tunnel_id_valid(requested, strlen(requested))) {
-        entry *e = hmap_get(r->map, requested, TUNNEL_ID_LEN);
-        bool ok = !e || (!e->live && (!auth_on || strcmp(e->owner, sub) == 0));
-        if (ok) {
-            if (!e && hmap_count(r->map) >= MAX_RECORDS)
-                goto fresh;
-            if (take(r, e, requested, sub, agent) != 0)
-                return REG_ERROR;
-            memcpy(out, requested, TUNNEL_ID_LEN + 1);
-            return REG_RECLAIMED;
-        }
-    }
-fresh:
-    for (int i = 0; i < MAX_TRIES; i++) {
-        char id[TUNNEL_ID_LEN + 1];
-        if (r->gen(r->gen_ud, id) != 0)
-            return REG_ERROR;
-        if (hmap_get(r->map, id, TUNNEL_ID_LEN))
-            continue; /* live or recorded for someone else */
-        if (take(r, NULL, id, sub, agent) != 0)
-            return REG_ERROR;
-        memcpy(out, id, TUNNEL_ID_LEN + 1);
-        return REG_FRESH;
-    }
+    if (!rec->owner[0])
+        return false;
+    if (rec->released_at == 0)
+        return true; /* recorded as held (a release that could not be written): keep it */
+    bool by_sub = strncmp(rec->owner, "sub:", 4) == 0;
+    int64_t keep = r->pol.auth_on && by_sub ? r->pol.retention_s : r->pol.grace_s;
+    return keep < 0 || now < rec->released_at + keep;
+}
+
+static registry_claim_result claim_error(registry_answer *ans, const char *err)
+{
+    snprintf(ans->message, sizeof ans->message, "%s", err);
     return REG_ERROR;
 }
 
-void *registry_lookup(const registry *r, const char *id, size_t len)
+/* Takes name for agent: recorded first (so a crash never leaves a live name unrecorded). */
+static int take(registry *r, const char *name, const char *owner, bool chosen, int64_t now,
+                void *agent, char *err, size_t cap)
 {
-    if (len != TUNNEL_ID_LEN)
-        return NULL;
-    entry *e = hmap_get(r->map, id, len);
-    return e ? e->live : NULL;
+    if (state_claim(r->st, name, owner, chosen, now, err, cap) != 0)
+        return -1;
+    if (hmap_put(r->live, name, strlen(name), agent) != 0) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
-void registry_release(registry *r, const char *id, const void *agent)
+static void purge(registry *r, int64_t now)
 {
-    entry *e = hmap_get(r->map, id, TUNNEL_ID_LEN);
-    if (!e || !e->live || e->live != agent)
+    if (now < r->next_purge)
         return;
-    e->live = NULL;
-    r->live--;
-    if (hmap_count(r->map) > MAX_RECORDS) {
-        hmap_del(r->map, id, TUNNEL_ID_LEN);
-        free_entry(NULL, NULL, 0, e);
+    r->next_purge = now + PURGE_EVERY_S;
+    long n = 0;
+    char err[256];
+    /* Failures are not fatal here: held() checks the time on every read anyway. */
+    state_purge(r->st, now, r->pol.auth_on ? r->pol.retention_s : r->pol.grace_s, r->pol.grace_s,
+                &n, err, sizeof err);
+}
+
+/* Why the asked-for name cannot be given to ask->owner (NULL: it can). */
+static const char *why_not(registry *r, const registry_ask *ask, const char *name, int64_t now,
+                           registry_answer *ans, bool *error)
+{
+    *error = false;
+    const char *what = ask->chosen ? "subdomain" : "tunnel id";
+    if (hmap_get(r->live, name, strlen(name))) {
+        snprintf(ans->message, sizeof ans->message, "%s '%s' is in use by another agent", what,
+                 name);
+        return "name_in_use";
     }
+    state_rec rec;
+    char err[256];
+    int rc = state_get(r->st, name, &rec, err, sizeof err);
+    if (rc < 0) {
+        *error = true;
+        snprintf(ans->message, sizeof ans->message, "%s", err);
+        return NULL;
+    }
+    if (rc == 1 || !held(r, &rec, now) || strcmp(rec.owner, ask->owner) == 0)
+        return NULL;
+    if (strncmp(rec.owner, "sub:", 4) == 0 && r->pol.auth_on)
+        snprintf(ans->message, sizeof ans->message, "%s '%s' belongs to another user", what, name);
+    else
+        snprintf(ans->message, sizeof ans->message,
+                 "%s '%s' is held for the agent that had it until %lld s after it disconnected",
+                 what, name, (long long)r->pol.grace_s);
+    return "name_owned";
+}
+
+registry_claim_result registry_claim(registry *r, const registry_ask *ask, int64_t now, void *agent,
+                                     registry_answer *ans)
+{
+    memset(ans, 0, sizeof *ans);
+    const char *owner = ask->owner ? ask->owner : "";
+    registry_ask a = *ask;
+    a.owner = owner;
+    char err[256];
+    purge(r, now);
+    if (ask->name && *ask->name) {
+        size_t n = strlen(ask->name);
+        bool ok = tunnel_name_valid(ask->name, n) && !tunnel_name_reserved(ask->name, n);
+        const char *code = NULL;
+        bool error = false;
+        if (!ok) {
+            code = "name_invalid";
+            snprintf(ans->message, sizeof ans->message, "%s '%.63s' is not allowed",
+                     ask->chosen ? "subdomain" : "tunnel id", ask->name);
+        } else {
+            code = why_not(r, &a, ask->name, now, ans, &error);
+        }
+        if (error)
+            return REG_ERROR;
+        if (!code) {
+            if (take(r, ask->name, owner, ask->chosen, now, agent, err, sizeof err) != 0)
+                return claim_error(ans, err);
+            snprintf(ans->name, sizeof ans->name, "%s", ask->name);
+            return REG_GRANTED;
+        }
+        ans->code = code;
+        if (ask->chosen)
+            return REG_REFUSED;
+    }
+    for (int i = 0; i < MAX_TRIES; i++) {
+        char id[TUNNEL_ID_LEN + 1];
+        if (r->gen(r->gen_ud, id) != 0)
+            return claim_error(ans, "no randomness for a tunnel id");
+        if (hmap_get(r->live, id, TUNNEL_ID_LEN))
+            continue;
+        state_rec rec;
+        int rc = state_get(r->st, id, &rec, err, sizeof err);
+        if (rc < 0)
+            return claim_error(ans, err);
+        if (rc == 0)
+            continue; /* someone's, now or before: never hand out another's old URL */
+        if (take(r, id, owner, false, now, agent, err, sizeof err) != 0)
+            return claim_error(ans, err);
+        memcpy(ans->name, id, TUNNEL_ID_LEN + 1);
+        return REG_FRESH;
+    }
+    return claim_error(ans, "no free tunnel id found");
+}
+
+void *registry_lookup(const registry *r, const char *name, size_t len)
+{
+    if (len == 0 || len > TUNNEL_NAME_MAX)
+        return NULL;
+    return hmap_get(r->live, name, len);
+}
+
+int registry_release(registry *r, const char *name, const void *agent, int64_t now, char *err,
+                     size_t cap)
+{
+    size_t n = strlen(name);
+    if (!agent || hmap_get(r->live, name, n) != agent)
+        return 0;
+    hmap_del(r->live, name, n);
+    return state_release(r->st, name, now, err, cap);
 }
 
 size_t registry_live(const registry *r)
 {
-    return r->live;
+    return hmap_count(r->live);
 }

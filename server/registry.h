@@ -1,34 +1,72 @@
-/* registry.h - ttfd's tunnel table: which live agent holds each tunnel id, and who (the token's
- * subject) held it last, so an agent that reconnects can ask for its id back.
- * Owns: its map and owner records; never the agents (opaque pointers). */
+/* registry.h - ttfd's tunnel table: which live agent holds each tunnel name (random ids and names
+ * chosen with `ttf --subdomain`), and the rules for who may take a name. Owners are kept in the
+ * state database (state.h) so that they survive a restart:
+ *
+ * - with auth, a name belongs to the token's subject ("sub:<subject>") for `retention` seconds
+ *   after its last agent let it go (forever when retention < 0);
+ * - without auth, an agent that sent an agent key ("key:<sha256 of the key>") keeps its name for
+ *   `grace` seconds after it disconnected, so nobody else takes it mid-reconnect; an agent
+ *   without a key ("") keeps nothing.
+ *
+ * Owns: its live map (name -> agent; the agents are opaque pointers, never freed here). Borrows
+ * the state. */
 #ifndef TTFD_REGISTRY_H
 #define TTFD_REGISTRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "state.h"
 #include "tunnel_id.h"
 
 typedef struct registry registry;
 
+typedef struct registry_policy {
+    bool auth_on;
+    int64_t grace_s;     /* seconds a released name is held for a key owner (and without auth) */
+    int64_t retention_s; /* seconds a released name stays its subject's with auth; < 0 forever */
+} registry_policy;
+
 /* Random source for fresh ids (tests inject a fixed sequence). 0 or -1. */
 typedef int (*registry_idgen)(void *ud, char out[TUNNEL_ID_LEN + 1]);
 
-registry *registry_new(registry_idgen gen, void *gen_ud); /* gen NULL: tunnel_id_generate */
+/* gen NULL: tunnel_id_generate. st is borrowed and must outlive the registry. */
+registry *registry_new(state *st, const registry_policy *pol, registry_idgen gen, void *gen_ud);
 void registry_free(registry *r);
 
-typedef enum { REG_ERROR = -1, REG_FRESH = 0, REG_RECLAIMED = 1 } registry_claim_result;
+/* The owner string of an agent (STATE_OWNER_MAX + 1 bytes): "sub:<sub>" with auth, else
+ * "key:<hex SHA-256 of agent_key>" when the agent sent a key, else "". -1 when sub is too long. */
+int registry_owner(char *out, size_t cap, bool auth_on, const char *sub, const char *agent_key);
 
-/* Gives agent a tunnel id in out. requested (may be NULL) is granted when it is a valid id, no
- * live agent holds it, and - when auth_on - its recorded owner is sub (an id never seen, e.g. after
- * a server restart, is granted and recorded). Otherwise a fresh id unique among live and recorded
- * ids. sub is "" without auth. */
-registry_claim_result registry_claim(registry *r, const char *requested, const char *sub,
-                                     bool auth_on, void *agent, char out[TUNNEL_ID_LEN + 1]);
-/* The live agent holding id (NULL when none). id need not be NUL-terminated. */
-void *registry_lookup(const registry *r, const char *id, size_t len);
-/* The agent gave up id (disconnected); the owner record stays. No-op unless agent holds it. */
-void registry_release(registry *r, const char *id, const void *agent);
+typedef struct registry_ask {
+    const char *name;  /* asked for: a name held before (NULL: none) */
+    bool chosen;       /* name came from --subdomain: refuse rather than give another one */
+    const char *owner; /* from registry_owner */
+} registry_ask;
+
+typedef enum {
+    REG_ERROR = -1,  /* state database failure or no fresh id: reason in answer.message */
+    REG_FRESH = 0,   /* a new random id (answer.code says why an asked-for name was not given) */
+    REG_GRANTED = 1, /* the name asked for */
+    REG_REFUSED = 2, /* a chosen name that cannot be given: answer.code and .message say why */
+} registry_claim_result;
+
+typedef struct registry_answer {
+    char name[TUNNEL_NAME_MAX + 1];
+    const char *code; /* NULL, "name_invalid", "name_in_use" or "name_owned" */
+    char message[256];
+} registry_answer;
+
+/* Gives agent a name at time now (Unix seconds). */
+registry_claim_result registry_claim(registry *r, const registry_ask *ask, int64_t now, void *agent,
+                                     registry_answer *ans);
+/* The live agent holding name (NULL when none). name need not be NUL-terminated. */
+void *registry_lookup(const registry *r, const char *name, size_t len);
+/* The agent let name go (disconnected) at now; the owner record stays for its grace/retention.
+ * No-op unless agent holds it. 0, or -1 when the state could not record it (reason in err). */
+int registry_release(registry *r, const char *name, const void *agent, int64_t now, char *err,
+                     size_t cap);
 size_t registry_live(const registry *r);
 
 #endif

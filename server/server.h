@@ -44,6 +44,9 @@ typedef struct server_config {
     int request_timeout;    /* seconds */
     size_t max_header;      /* bytes */
     uint64_t max_body;      /* 0: unlimited (binary), JSON mode caps at TTFD_JSON_MAX_BODY */
+    const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
+    int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */
+    int64_t retention_s;    /* --name-retention (days, in seconds): with auth; < 0 forever */
     bool verbose;
 } server_config;
 
@@ -59,6 +62,7 @@ struct server {
     auth_verifier *auth; /* NULL unless --require-auth */
     struct evconnlistener *lis;
     registry *reg;
+    state *st;          /* name owners (registry's store) */
     agent *agents;      /* all agent sessions (doubly linked) */
     pconn *pconns;      /* all public connections */
     char url_host[320]; /* "localhost:8080" (port omitted for 80/443), used in public URLs */
@@ -76,10 +80,10 @@ struct agent {
     server *srv;
     agent *prev, *next;
     ws_conn *ws;
-    bool bin;   /* ttf.bin.v1, else JSON mode */
-    bool ready; /* connection_established sent */
-    char tunnel_id[TUNNEL_ID_LEN + 1];
-    char sub[128]; /* token subject ("" without auth) */
+    bool bin;                            /* ttf.bin.v1, else JSON mode */
+    bool ready;                          /* connection_established sent */
+    char tunnel_id[TUNNEL_NAME_MAX + 1]; /* a random id or a chosen name */
+    char sub[AUTH_SUB_MAX + 1];          /* token subject ("" without auth) */
     char ip[64];
     hmap *streams; /* bin: uint32 stream id -> pconn; JSON: request_id -> pconn */
     uint32_t next_sid;

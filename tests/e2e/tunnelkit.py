@@ -10,10 +10,12 @@ import hashlib
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -68,8 +70,15 @@ class Proc:
         self.cond = threading.Condition()
         full_env = dict(os.environ)
         # Never let the test runner's environment leak tokens/endpoints into the programs.
-        for k in ("TUNNEL_TOKEN", "TUNNEL_ENDPOINT", "TTFD_JWT_SECRET"):
+        for k in ("TUNNEL_TOKEN", "TUNNEL_ENDPOINT", "TTFD_JWT_SECRET", "STATE_DIRECTORY"):
             full_env.pop(k, None)
+        # ttfd and ttf keep state in the XDG state directory (ttfd: name owners, ttf: its last
+        # id): each process gets a private one unless the test passes XDG_STATE_HOME (to share
+        # it across a restart), so parallel tests never see each other's state.
+        self.state_home = None
+        if "XDG_STATE_HOME" not in (env or {}):
+            self.state_home = tempfile.mkdtemp(prefix="tunnel-state-")
+            full_env["XDG_STATE_HOME"] = self.state_home
         full_env.update(env or {})
         self.p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=full_env)
@@ -160,6 +169,11 @@ class Proc:
                     return int(line.split()[1])
         raise AssertionError("no VmHWM for %s" % self.name)
 
+    def _drop_state(self):
+        if self.state_home:
+            shutil.rmtree(self.state_home, ignore_errors=True)
+            self.state_home = None
+
     def kill(self):
         """SIGKILL (for tests that simulate a crash); no exit-code check."""
         if self.p.poll() is None:
@@ -168,6 +182,7 @@ class Proc:
         self.stopped_rc = self.p.returncode
         for t in self.threads:
             t.join(timeout=5)
+        self._drop_state()
 
     def stop(self, timeout=10):
         """SIGTERM, wait up to timeout (scaled), then SIGKILL. Returns the exit code
@@ -179,6 +194,7 @@ class Proc:
                     t.join(timeout=5)
             rc = self.p.returncode
             self.stopped_rc = rc
+            self._drop_state()
             return rc
         self.p.send_signal(signal.SIGTERM)
         try:
@@ -190,6 +206,7 @@ class Proc:
         for t in self.threads:
             t.join(timeout=5)
         self.stopped_rc = rc
+        self._drop_state()
         return rc
 
     def describe(self):
@@ -246,8 +263,9 @@ class Ttf:
         mp, j = self.proc.wait_line(r"^Path URL: (\S+)$", 5, start=i + 1)
         self._next_line = j + 1
         self.established += 1
-        mid = re.match(r"^(https?)://([a-z0-9]{12})\.([^/:]+)(?::(\d+))?/?$", url)
-        assert mid, "public URL does not look like scheme://<12 chars>.<domain>:port: %r" % url
+        mid = re.match(r"^(https?)://([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.([^/:]+)(?::(\d+))?/?$",
+                       url)
+        assert mid, "public URL does not look like scheme://<name>.<domain>:port: %r" % url
         self.url, self.path_url, self.tunnel_id = url, mp.group(1), mid.group(2)
         return url
 

@@ -1,5 +1,7 @@
-/* test_server_registry.c - ttfd's tunnel id table: fresh ids, reclaim rules with and without
- * auth, uniqueness against live and recorded ids. */
+/* test_server_registry.c - ttfd's tunnel names: fresh ids, reclaiming a remembered id with and
+ * without auth, chosen names (granted, refused when live or owned), the reconnect grace without
+ * auth, retention with auth, and uniqueness against live and recorded names. The state is a real
+ * SQLite database (in memory here; test_server_state.c covers files and restarts). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +11,7 @@
 
 #include <cmocka.h>
 
-/* The unit-test glob links tunnelcore only, so the module under test is compiled in here. */
-#include "../../server/registry.c"
+#include "registry.h"
 
 typedef struct seq_gen {
     const char *const *ids;
@@ -27,67 +28,154 @@ static int gen_seq(void *ud, char out[TUNNEL_ID_LEN + 1])
 }
 
 static int A1, A2, A3; /* agent identities (only their addresses matter) */
+#define T0 1700000000
+
+typedef struct fixture {
+    state *st;
+    registry *r;
+} fixture;
+
+static fixture make(bool auth, seq_gen *g)
+{
+    char err[256];
+    fixture f;
+    f.st = state_open(":memory:", T0, err, sizeof err);
+    assert_non_null(f.st);
+    registry_policy pol = {.auth_on = auth, .grace_s = 300, .retention_s = 30 * 86400};
+    f.r = registry_new(f.st, &pol, g ? gen_seq : NULL, g);
+    assert_non_null(f.r);
+    return f;
+}
+
+static void done(fixture *f)
+{
+    registry_free(f->r);
+    state_close(f->st);
+}
+
+static registry_claim_result claim(fixture *f, const char *name, bool chosen, const char *owner,
+                                   int64_t now, void *agent, registry_answer *ans)
+{
+    registry_ask ask = {.name = name, .chosen = chosen, .owner = owner};
+    return registry_claim(f->r, &ask, now, agent, ans);
+}
+
+static void release(fixture *f, const char *name, void *agent, int64_t now)
+{
+    char err[256];
+    assert_int_equal(registry_release(f->r, name, agent, now, err, sizeof err), 0);
+}
 
 static void test_fresh_and_lookup(void **state)
 {
     (void)state;
-    registry *r = registry_new(NULL, NULL);
-    assert_non_null(r);
-    char id1[TUNNEL_ID_LEN + 1], id2[TUNNEL_ID_LEN + 1];
-    assert_int_equal(registry_claim(r, NULL, "", false, &A1, id1), REG_FRESH);
-    assert_int_equal(registry_claim(r, "not-an-id", "", false, &A2, id2), REG_FRESH);
-    assert_true(tunnel_id_valid(id1, strlen(id1)));
-    assert_string_not_equal(id1, id2);
-    assert_ptr_equal(registry_lookup(r, id1, TUNNEL_ID_LEN), &A1);
-    assert_ptr_equal(registry_lookup(r, id2, TUNNEL_ID_LEN), &A2);
-    assert_null(registry_lookup(r, id1, 5));
-    assert_int_equal(registry_live(r), 2);
-    registry_release(r, id1, &A2); /* not the holder: no effect */
-    assert_ptr_equal(registry_lookup(r, id1, TUNNEL_ID_LEN), &A1);
-    registry_release(r, id1, &A1);
-    assert_null(registry_lookup(r, id1, TUNNEL_ID_LEN));
-    assert_int_equal(registry_live(r), 1);
-    registry_free(r);
+    fixture f = make(false, NULL);
+    registry_answer a1, a2;
+    assert_int_equal(claim(&f, NULL, false, "", T0, &A1, &a1), REG_FRESH);
+    assert_null(a1.code);
+    assert_int_equal(claim(&f, "Not_an-id", false, "", T0, &A2, &a2), REG_FRESH);
+    assert_string_equal(a2.code, "name_invalid");
+    assert_true(tunnel_id_valid(a1.name, strlen(a1.name)));
+    assert_string_not_equal(a1.name, a2.name);
+    assert_ptr_equal(registry_lookup(f.r, a1.name, TUNNEL_ID_LEN), &A1);
+    assert_ptr_equal(registry_lookup(f.r, a2.name, TUNNEL_ID_LEN), &A2);
+    assert_null(registry_lookup(f.r, a1.name, 5));
+    assert_int_equal(registry_live(f.r), 2);
+    release(&f, a1.name, &A2, T0); /* not the holder: no effect */
+    assert_ptr_equal(registry_lookup(f.r, a1.name, TUNNEL_ID_LEN), &A1);
+    release(&f, a1.name, &A1, T0);
+    assert_null(registry_lookup(f.r, a1.name, TUNNEL_ID_LEN));
+    assert_int_equal(registry_live(f.r), 1);
+    done(&f);
 }
 
 static void test_reclaim_without_auth(void **state)
 {
     (void)state;
-    registry *r = registry_new(NULL, NULL);
-    char id[TUNNEL_ID_LEN + 1], again[TUNNEL_ID_LEN + 1];
-    assert_int_equal(registry_claim(r, NULL, "", false, &A1, id), REG_FRESH);
-    /* held by a live agent: someone else asking for it gets a fresh one */
-    assert_int_equal(registry_claim(r, id, "", false, &A2, again), REG_FRESH);
-    assert_string_not_equal(id, again);
-    registry_release(r, id, &A1);
-    assert_int_equal(registry_claim(r, id, "", false, &A3, again), REG_RECLAIMED);
-    assert_string_equal(id, again);
-    assert_ptr_equal(registry_lookup(r, id, TUNNEL_ID_LEN), &A3);
-    /* an id this server never saw (it restarted) is granted */
-    assert_int_equal(registry_claim(r, "abc123def456", "", false, &A1, again), REG_RECLAIMED);
-    assert_string_equal(again, "abc123def456");
-    registry_free(r);
+    fixture f = make(false, NULL);
+    registry_answer a, b;
+    char k1[STATE_OWNER_MAX + 1], k2[STATE_OWNER_MAX + 1];
+    assert_int_equal(registry_owner(k1, sizeof k1, false, "", "secret-one"), 0);
+    assert_int_equal(registry_owner(k2, sizeof k2, false, "", "secret-two"), 0);
+    assert_int_equal(strlen(k1), 4 + 64);
+    assert_string_not_equal(k1, k2);
+    assert_null(strstr(k1, "secret")); /* stored hashed */
+
+    assert_int_equal(claim(&f, NULL, false, k1, T0, &A1, &a), REG_FRESH);
+    /* held by a live agent: someone else asking for it gets a fresh one, and is told why */
+    assert_int_equal(claim(&f, a.name, false, k2, T0, &A2, &b), REG_FRESH);
+    assert_string_not_equal(a.name, b.name);
+    assert_string_equal(b.code, "name_in_use");
+    release(&f, a.name, &A1, T0 + 10);
+    /* within the grace period only the agent with the same key gets it back */
+    assert_int_equal(claim(&f, a.name, false, k2, T0 + 20, &A3, &b), REG_FRESH);
+    assert_string_equal(b.code, "name_owned");
+    assert_int_equal(claim(&f, a.name, false, "", T0 + 20, &A3, &b), REG_FRESH);
+    assert_int_equal(claim(&f, a.name, false, k1, T0 + 20, &A3, &b), REG_GRANTED);
+    assert_string_equal(b.name, a.name);
+    assert_ptr_equal(registry_lookup(f.r, a.name, strlen(a.name)), &A3);
+    release(&f, a.name, &A3, T0 + 30);
+    /* after it, anyone */
+    assert_int_equal(claim(&f, a.name, false, k2, T0 + 30 + 300, &A2, &b), REG_GRANTED);
+    /* an id this server never saw (its state was lost) is granted */
+    assert_int_equal(claim(&f, "abc123def456", false, "", T0, &A1, &b), REG_GRANTED);
+    assert_string_equal(b.name, "abc123def456");
+    done(&f);
 }
 
 static void test_reclaim_with_auth(void **state)
 {
     (void)state;
-    registry *r = registry_new(NULL, NULL);
-    char id[TUNNEL_ID_LEN + 1], got[TUNNEL_ID_LEN + 1];
-    assert_int_equal(registry_claim(r, NULL, "alice", true, &A1, id), REG_FRESH);
-    registry_release(r, id, &A1);
-    /* another subject may not take alice's id */
-    assert_int_equal(registry_claim(r, id, "bob", true, &A2, got), REG_FRESH);
-    assert_string_not_equal(id, got);
-    assert_null(registry_lookup(r, id, TUNNEL_ID_LEN));
+    fixture f = make(true, NULL);
+    registry_answer a, b;
+    assert_int_equal(claim(&f, NULL, false, "sub:alice", T0, &A1, &a), REG_FRESH);
+    release(&f, a.name, &A1, T0);
+    /* another subject may not take alice's id, even long after the grace period */
+    assert_int_equal(claim(&f, a.name, false, "sub:bob", T0 + 86400, &A2, &b), REG_FRESH);
+    assert_string_not_equal(a.name, b.name);
+    assert_string_equal(b.code, "name_owned");
+    assert_non_null(strstr(b.message, "another user"));
+    assert_null(registry_lookup(f.r, a.name, strlen(a.name)));
     /* alice gets it back */
-    assert_int_equal(registry_claim(r, id, "alice", true, &A3, got), REG_RECLAIMED);
-    assert_string_equal(id, got);
+    assert_int_equal(claim(&f, a.name, false, "sub:alice", T0 + 86400, &A3, &b), REG_GRANTED);
     /* but not twice while she holds it */
-    char other[TUNNEL_ID_LEN + 1];
-    assert_int_equal(registry_claim(r, id, "alice", true, &A1, other), REG_FRESH);
-    assert_string_not_equal(id, other);
-    registry_free(r);
+    registry_answer c;
+    assert_int_equal(claim(&f, a.name, false, "sub:alice", T0 + 86400, &A1, &c), REG_FRESH);
+    assert_string_equal(c.code, "name_in_use");
+    /* after the retention period (30 days unused), another subject may have it */
+    release(&f, a.name, &A3, T0 + 86400);
+    assert_int_equal(claim(&f, a.name, false, "sub:bob", T0 + 86400 + 29 * 86400, &A2, &c),
+                     REG_FRESH);
+    assert_int_equal(claim(&f, a.name, false, "sub:bob", T0 + 86400 + 30 * 86400 + 1, &A2, &c),
+                     REG_GRANTED);
+    done(&f);
+}
+
+static void test_chosen_names(void **state)
+{
+    (void)state;
+    fixture f = make(true, NULL);
+    registry_answer a;
+    assert_int_equal(claim(&f, "myapp", true, "sub:alice", T0, &A1, &a), REG_GRANTED);
+    assert_string_equal(a.name, "myapp");
+    assert_ptr_equal(registry_lookup(f.r, "myapp", 5), &A1);
+    /* a chosen name is refused, never replaced */
+    assert_int_equal(claim(&f, "myapp", true, "sub:alice", T0, &A2, &a), REG_REFUSED);
+    assert_string_equal(a.code, "name_in_use");
+    assert_non_null(strstr(a.message, "subdomain 'myapp'"));
+    release(&f, "myapp", &A1, T0 + 5);
+    assert_int_equal(claim(&f, "myapp", true, "sub:mallory", T0 + 10, &A2, &a), REG_REFUSED);
+    assert_string_equal(a.code, "name_owned");
+    assert_null(registry_lookup(f.r, "myapp", 5));
+    assert_int_equal(registry_live(f.r), 0);
+    /* reserved and malformed names */
+    assert_int_equal(claim(&f, "www", true, "sub:alice", T0, &A2, &a), REG_REFUSED);
+    assert_string_equal(a.code, "name_invalid");
+    assert_int_equal(claim(&f, "-x", true, "sub:alice", T0, &A2, &a), REG_REFUSED);
+    assert_string_equal(a.code, "name_invalid");
+    /* the owner gets it back, by name or as a remembered id */
+    assert_int_equal(claim(&f, "myapp", false, "sub:alice", T0 + 20, &A3, &a), REG_GRANTED);
+    done(&f);
 }
 
 static void test_fresh_ids_avoid_taken(void **state)
@@ -96,30 +184,47 @@ static void test_fresh_ids_avoid_taken(void **state)
     static const char *const ids[] = {"aaaaaaaaaaaa", "aaaaaaaaaaaa", "bbbbbbbbbbbb",
                                       "bbbbbbbbbbbb", "cccccccccccc"};
     seq_gen g = {ids, 5, 0};
-    registry *r = registry_new(gen_seq, &g);
-    char id[TUNNEL_ID_LEN + 1];
-    assert_int_equal(registry_claim(r, NULL, "", false, &A1, id), REG_FRESH);
-    assert_string_equal(id, "aaaaaaaaaaaa");
+    fixture f = make(false, &g);
+    registry_answer a;
+    assert_int_equal(claim(&f, NULL, false, "", T0, &A1, &a), REG_FRESH);
+    assert_string_equal(a.name, "aaaaaaaaaaaa");
     /* the generator repeats a live id: skipped */
-    assert_int_equal(registry_claim(r, NULL, "", false, &A2, id), REG_FRESH);
-    assert_string_equal(id, "bbbbbbbbbbbb");
-    registry_release(r, "bbbbbbbbbbbb", &A2);
+    assert_int_equal(claim(&f, NULL, false, "", T0, &A2, &a), REG_FRESH);
+    assert_string_equal(a.name, "bbbbbbbbbbbb");
+    release(&f, "bbbbbbbbbbbb", &A2, T0);
     /* a recorded (released) id is not handed to a newcomer either */
-    assert_int_equal(registry_claim(r, NULL, "", false, &A3, id), REG_FRESH);
-    assert_string_equal(id, "cccccccccccc");
+    assert_int_equal(claim(&f, NULL, false, "", T0, &A3, &a), REG_FRESH);
+    assert_string_equal(a.name, "cccccccccccc");
     /* generator exhausted: error, nothing registered */
-    assert_int_equal(registry_claim(r, NULL, "", false, &A3, id), REG_ERROR);
-    assert_int_equal(registry_live(r), 2);
-    registry_free(r);
+    assert_int_equal(claim(&f, NULL, false, "", T0, &A3, &a), REG_ERROR);
+    assert_true(a.message[0] != '\0');
+    assert_int_equal(registry_live(f.r), 2);
+    done(&f);
+}
+
+static void test_owner_strings(void **state)
+{
+    (void)state;
+    char o[STATE_OWNER_MAX + 1];
+    assert_int_equal(registry_owner(o, sizeof o, true, "alice", "ignored"), 0);
+    assert_string_equal(o, "sub:alice");
+    assert_int_equal(registry_owner(o, sizeof o, false, "", NULL), 0);
+    assert_string_equal(o, "");
+    assert_int_equal(registry_owner(o, sizeof o, false, "", ""), 0);
+    assert_string_equal(o, "");
+    /* sha256("abc") */
+    assert_int_equal(registry_owner(o, sizeof o, false, "", "abc"), 0);
+    assert_string_equal(o, "key:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    char small[8];
+    assert_int_equal(registry_owner(small, sizeof small, true, "a-long-subject", NULL), -1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fresh_and_lookup),
-        cmocka_unit_test(test_reclaim_without_auth),
-        cmocka_unit_test(test_reclaim_with_auth),
-        cmocka_unit_test(test_fresh_ids_avoid_taken),
+        cmocka_unit_test(test_fresh_and_lookup),      cmocka_unit_test(test_reclaim_without_auth),
+        cmocka_unit_test(test_reclaim_with_auth),     cmocka_unit_test(test_chosen_names),
+        cmocka_unit_test(test_fresh_ids_avoid_taken), cmocka_unit_test(test_owner_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
