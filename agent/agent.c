@@ -4,15 +4,18 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "backoff.h"
+#include "idstore.h"
 #include "local.h"
 #include "logbuf.h"
 #include "observer.h"
 #include "session.h"
+#include "statedir.h"
 #include "tls.h"
 #include "tunnel_id.h"
 #include "ws_client.h"
@@ -32,10 +35,17 @@ typedef struct agent {
     ws_client *wsc;
     session *sess;
     struct event *retry_timer, *connect_timer, *stop_timer, *sigint, *sigterm;
-    char tunnel_id[TUNNEL_ID_LEN + 1];
+    char tunnel_id[TUNNEL_NAME_MAX + 1]; /* the name to ask for again ("" when none) */
+    char agent_key[IDSTORE_KEY_LEN + 1];
+    idstore *ids;            /* remembered names; NULL with --forget or when unusable */
+    char ids_endpoint[1400]; /* the record's key: endpoint without its query ... */
+    char ids_local[300];     /* ... and the local service */
     int exit_code;
     bool stopping;
-    bool established; /* the current session got connection_established */
+    bool established;      /* the current session got connection_established */
+    bool ever_established; /* some session of this run did */
+    bool refused;          /* the current session got tunnel_refused (retry_refusal says how) */
+    bool retry_refusal;
 } agent;
 
 static void attempt(agent *a);
@@ -58,16 +68,50 @@ static void stop_now(agent *a)
 
 /* ---- session callbacks ---- */
 
+/* A failure retrying cannot fix: say why and stop with AGENT_EXIT_FAIL. */
+static void give_up(agent *a, const char *why)
+{
+    TLOG_E(a->log, "%s", why);
+    a->exit_code = AGENT_EXIT_FAIL;
+    a->stopping = true;
+    if (a->sess && !a->sess->closed)
+        session_close(a->sess); /* on_closed ends the loop */
+    else
+        stop_now(a);
+}
+
+static void remember(agent *a, const char *name)
+{
+    char err[256];
+    if (a->ids && idstore_save(a->ids, a->ids_endpoint, a->ids_local, name, (int64_t)time(NULL),
+                               err, sizeof err) != 0)
+        TLOG_W(a->log, "cannot remember the tunnel id: %s", err);
+}
+
 static void on_established(void *ud, const tmsg *m)
 {
     agent *a = ud;
     evtimer_del(a->connect_timer);
     a->established = true;
-    if (m->tunnel_id && tunnel_id_valid(m->tunnel_id, strlen(m->tunnel_id))) {
+    a->ever_established = true;
+    const char *sub = a->cfg->subdomain;
+    if (m->message)
+        TLOG_W(a->log, "%s", m->message);
+    if (sub && (!m->tunnel_id || strcmp(m->tunnel_id, sub) != 0)) {
+        char why[300];
+        snprintf(why, sizeof why,
+                 "the server gave tunnel '%.63s' instead of the subdomain '%s': it does not "
+                 "support chosen names",
+                 m->tunnel_id ? m->tunnel_id : "", sub);
+        give_up(a, why);
+        return;
+    }
+    if (m->tunnel_id && tunnel_name_valid(m->tunnel_id, strlen(m->tunnel_id))) {
         if (a->tunnel_id[0] && strcmp(a->tunnel_id, m->tunnel_id) != 0)
-            TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL is gone",
-                   m->tunnel_id);
-        memcpy(a->tunnel_id, m->tunnel_id, TUNNEL_ID_LEN + 1);
+            TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL (id %s) is gone",
+                   m->tunnel_id, a->tunnel_id);
+        snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", m->tunnel_id);
+        remember(a, a->tunnel_id);
     }
     const char *pub = m->public_url ? m->public_url : "";
     const char *path = m->path_based_url ? m->path_based_url : pub;
@@ -76,6 +120,23 @@ static void on_established(void *ud, const tmsg *m)
     TLOG_I(a->log, "Tunnel established (%s mode, connection %s)",
            a->sess && a->sess->binary ? "binary" : "json",
            m->connection_id ? m->connection_id : "-");
+}
+
+static void on_refused(void *ud, const char *code, const char *message)
+{
+    agent *a = ud;
+    a->refused = true;
+    /* Our own previous connection may still hold the name while the server has not noticed it
+     * died: worth retrying. Anything else stays refused. */
+    a->retry_refusal = a->ever_established && code && strcmp(code, "name_in_use") == 0;
+    if (a->retry_refusal) {
+        TLOG_W(a->log, "%s (probably our previous connection, not yet timed out): retrying",
+               message ? message : "the name is in use");
+        return;
+    }
+    char why[400];
+    snprintf(why, sizeof why, "%s", message && *message ? message : "the server refused the name");
+    give_up(a, why);
 }
 
 static void on_closed(void *ud, uint16_t code, const char *reason)
@@ -87,14 +148,16 @@ static void on_closed(void *ud, uint16_t code, const char *reason)
         stop_now(a);
         return;
     }
-    TLOG_W(a->log, "Connection lost: %s (%u)", reason ? reason : "closed", code);
+    if (!a->refused)
+        TLOG_W(a->log, "Connection lost: %s (%u)", reason ? reason : "closed", code);
+    a->refused = false;
     if (a->established)
         backoff_reset(&a->bo); /* a healthy session: start again from 1 s */
     a->established = false;
     schedule_retry(a);
 }
 
-static const session_cbs sess_cbs = {on_established, on_closed};
+static const session_cbs sess_cbs = {on_established, on_closed, on_refused};
 
 /* ---- connect callbacks ---- */
 
@@ -105,8 +168,12 @@ static void on_open(void *ud, struct bufferevent *bev, bool binary)
     a->wsc = NULL;
     TLOG_I(a->log, "WebSocket connected (%s mode), sending ready", binary ? "binary" : "json");
     a->established = false;
-    a->sess = session_new(a->base, bev, binary, a->cfg, a->log, a->pool, &a->obs, a->tunnel_id,
-                          &sess_cbs, a);
+    session_ready ready = {.tunnel_id = a->cfg->subdomain ? NULL : a->tunnel_id,
+                           .subdomain = a->cfg->subdomain,
+                           .agent_key = a->agent_key};
+    a->refused = false;
+    a->sess =
+        session_new(a->base, bev, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &sess_cbs, a);
     if (!a->sess) {
         TLOG_E(a->log, "cannot start the session (out of memory)");
         schedule_retry(a);
@@ -125,7 +192,12 @@ static void on_fail(void *ud, ws_client_error kind, const char *msg)
         stop_now(a);
         return;
     }
-    if (kind == WSC_ERR_TLS)
+    bool permanent = kind == WSC_ERR_TLS || kind == WSC_ERR_NOT_FOUND || kind == WSC_ERR_SCHEME;
+    if (permanent && !a->ever_established) {
+        give_up(a, msg); /* the same answer would come back on every retry */
+        return;
+    }
+    if (permanent)
         TLOG_E(a->log, "%s", msg);
     else
         TLOG_W(a->log, "Connection to %s failed: %s", a->cfg->endpoint_log, msg);
@@ -206,6 +278,40 @@ static void signal_cb(evutil_socket_t sig, short what, void *ud)
     stop_now(a);
 }
 
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
+/* The remembered id and agent key for this endpoint and local service (idstore.h). Without a
+ * usable store (or with --forget) the key is made up for this run only. */
+static void load_memory(agent *a)
+{
+    const agent_config *cfg = a->cfg;
+    const tunnel_url *u = &cfg->url;
+    bool v6 = strchr(u->host, ':') != NULL;
+    snprintf(a->ids_endpoint, sizeof a->ids_endpoint, v6 ? "%s://[%s]:%d%.*s" : "%s://%s:%d%.*s",
+             u->tls ? "wss" : "ws", u->host, u->port, (int)strcspn(u->path, "?"), u->path);
+    agent_config_local_hostport(cfg, a->ids_local, sizeof a->ids_local);
+    char path[4200], err[512];
+    if (!cfg->forget) {
+        if (statedir_path(path, sizeof path, env_get, "ttf", "state.db", false, err, sizeof err) !=
+                0 ||
+            !(a->ids = idstore_open(path, err, sizeof err)) ||
+            idstore_load(a->ids, a->ids_endpoint, a->ids_local, a->tunnel_id, a->agent_key, err,
+                         sizeof err) != 0) {
+            TLOG_W(a->log, "the tunnel id will not be remembered: %s", err);
+            idstore_close(a->ids);
+            a->ids = NULL;
+            a->tunnel_id[0] = '\0';
+        }
+    }
+    if (!a->ids && idstore_new_key(a->agent_key) != 0)
+        a->agent_key[0] = '\0';
+    if (a->tunnel_id[0] && !cfg->subdomain)
+        TLOG_D(a->log, "asking for the last tunnel id, %s", a->tunnel_id);
+}
+
 int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
 {
     agent a;
@@ -231,6 +337,7 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     const tlog *lg = &batched;
     a.log = lg;
     a.obs = observer_log(lg);
+    load_memory(&a);
     if (cfg->url.tls) {
         const char *terr = NULL;
         a.ssl_ctx = tls_client_ctx(cfg->ca_file, cfg->insecure, &terr);
@@ -277,6 +384,7 @@ out:
         event_free(a.sigterm);
     if (a.ssl_ctx)
         SSL_CTX_free(a.ssl_ctx);
+    idstore_close(a.ids);
     logbuf_free(lb); /* writes the last lines */
     event_base_free(a.base);
     return rc;

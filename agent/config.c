@@ -1,6 +1,8 @@
 /* config.c - ttf's flags and environment (see config.h). */
 #include "config.h"
 
+#include "tunnel_id.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,17 +10,20 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_ENDPOINT "ws://127.0.0.1:8080/_tunnel"
+#define DEFAULT_AGENT_PATH "/_tunnel"
+#define DEFAULT_ENDPOINT "ws://127.0.0.1:8080" DEFAULT_AGENT_PATH
 
 static const char usage[] =
-    "Usage: ttf [options]\n"
+    "Usage: ttf [options] [PORT | HOST:PORT | http://HOST:PORT]\n"
     "Expose a local HTTP service through a tunnel server (ttfd or the serverless back-end).\n"
+    "The local service is the argument (ttf 3000, ttf http://localhost:3000) or -p/--host.\n"
     "\n"
     "  -e, --endpoint URL        tunnel endpoint (env TUNNEL_ENDPOINT; default " DEFAULT_ENDPOINT
     ")\n"
     "  -p, --port, --local-port N  local service port (default 3000)\n"
     "      --host H              local service host (default 127.0.0.1)\n"
     "  -t, --token T             JWT sent as Authorization: Bearer (env TUNNEL_TOKEN)\n"
+    "  -s, --subdomain NAME      ask for NAME.<domain> (a DNS label); refused if taken\n"
     "  -v, --verbose             debug logging\n"
     "      --connect-timeout SEC connect + handshake timeout (default 10)\n"
     "      --request-timeout SEC wait for the local response head (default 25)\n"
@@ -26,6 +31,7 @@ static const char usage[] =
     "      --insecure            do not verify the server certificate (unsafe)\n"
     "      --host-header         pass the public Host header to the local service\n"
     "      --protocol P          auto | binary | json (default auto)\n"
+    "      --forget              do not ask for (nor remember) this tunnel's last id\n"
     "  -h, --help                this help\n"
     "      --version             print the version\n";
 
@@ -37,6 +43,7 @@ enum {
     OPT_INSECURE,
     OPT_HOST_HEADER,
     OPT_PROTOCOL,
+    OPT_FORGET,
     OPT_VERSION,
 };
 
@@ -53,6 +60,8 @@ static const struct option long_opts[] = {
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"host-header", no_argument, NULL, OPT_HOST_HEADER},
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"subdomain", required_argument, NULL, 's'},
+    {"forget", no_argument, NULL, OPT_FORGET},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -82,6 +91,85 @@ static int set_str(char **dst, const char *s)
     return 0;
 }
 
+/* The positional local service: "3000", "localhost:3000", "[::1]:3000", "http://host[:port][/]". */
+static config_result parse_local_target(const char *arg, agent_config *cfg, char *err,
+                                        size_t errcap)
+{
+    const char *s = arg;
+    int port = 80;
+    bool scheme = false;
+    if (strncasecmp(s, "https://", 8) == 0) {
+        snprintf(err, errcap, "%s: local services over https are not supported (use http://)", arg);
+        return CONFIG_ERROR;
+    }
+    if (strncasecmp(s, "http://", 7) == 0) {
+        s += 7;
+        scheme = true;
+    } else if (strstr(s, "://")) {
+        snprintf(err, errcap, "%s: the local service is http://HOST:PORT", arg);
+        return CONFIG_ERROR;
+    }
+    size_t n = strcspn(s, "/");
+    if (s[n] && strcmp(s + n, "/") != 0) {
+        snprintf(err, errcap, "%s: a path is not part of the local service (give host and port)",
+                 arg);
+        return CONFIG_ERROR;
+    }
+    char hp[300];
+    if (n == 0 || n >= sizeof hp) {
+        snprintf(err, errcap, "invalid local service: %s", arg);
+        return CONFIG_ERROR;
+    }
+    memcpy(hp, s, n);
+    hp[n] = '\0';
+    char *host = hp, *colon = NULL;
+    if (hp[0] == '[') {
+        char *close = strchr(hp, ']');
+        if (!close || (close[1] && close[1] != ':')) {
+            snprintf(err, errcap, "invalid local service: %s", arg);
+            return CONFIG_ERROR;
+        }
+        *close = '\0';
+        host = hp + 1;
+        colon = close[1] ? close + 1 : NULL;
+    } else {
+        colon = strrchr(hp, ':');
+        if (colon && strchr(hp, ':') != colon) {
+            snprintf(err, errcap, "%s: put an IPv6 address in brackets ([::1]:3000)", arg);
+            return CONFIG_ERROR;
+        }
+    }
+    if (colon)
+        *colon = '\0';
+    bool all_digits = !scheme && !colon && *host && strspn(host, "0123456789") == strlen(host);
+    if (all_digits) { /* "3000" */
+        if (parse_int(host, 1, 65535, &cfg->local_port) != 0) {
+            snprintf(err, errcap, "invalid port: %s", arg);
+            return CONFIG_ERROR;
+        }
+        return CONFIG_OK;
+    }
+    if (colon && parse_int(colon + 1, 1, 65535, &port) != 0) {
+        snprintf(err, errcap, "invalid port in %s", arg);
+        return CONFIG_ERROR;
+    }
+    if (!colon && !scheme) {
+        snprintf(err, errcap, "%s: give a port (3000, localhost:3000 or http://localhost:3000)",
+                 arg);
+        return CONFIG_ERROR;
+    }
+    if (!*host) {
+        snprintf(err, errcap, "invalid local service: %s", arg);
+        return CONFIG_ERROR;
+    }
+    cfg->local_port = port;
+    if (set_str(&cfg->local_host, host) != 0) {
+        snprintf(err, errcap, "out of memory");
+        return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
+}
+
 config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
                                  void *out, char *err, size_t errcap)
 {
@@ -104,7 +192,8 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     optind = 0; /* full re-initialisation (glibc), so tests can parse several times */
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":e:p:t:vh", long_opts, NULL)) != -1) {
+    bool port_given = false;
+    while ((c = getopt_long(argc, argv, ":e:p:t:s:vh", long_opts, NULL)) != -1) {
         switch (c) {
         case 'e':
             if (set_str(&cfg->endpoint, optarg) != 0)
@@ -115,6 +204,21 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
                 snprintf(err, errcap, "invalid port: %s", optarg);
                 return CONFIG_ERROR;
             }
+            port_given = true;
+            break;
+        case 's': {
+            const char *why = NULL;
+            char name[TUNNEL_NAME_MAX + 1];
+            if (tunnel_name_normalize(optarg, name, &why) != 0) {
+                snprintf(err, errcap, "invalid --subdomain '%s': %s", optarg, why);
+                return CONFIG_ERROR;
+            }
+            if (set_str(&cfg->subdomain, name) != 0)
+                goto nomem;
+            break;
+        }
+        case OPT_FORGET:
+            cfg->forget = true;
             break;
         case OPT_HOST:
             if (!*optarg) {
@@ -177,15 +281,30 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         }
     }
     if (optind < argc) {
-        snprintf(err, errcap, "unexpected argument: %s", argv[optind]);
-        return CONFIG_ERROR;
+        if (optind + 1 < argc) {
+            snprintf(err, errcap, "unexpected argument: %s", argv[optind + 1]);
+            return CONFIG_ERROR;
+        }
+        if (port_given) {
+            snprintf(err, errcap, "the local service is given twice (-p and %s)", argv[optind]);
+            return CONFIG_ERROR;
+        }
+        int rc = parse_local_target(argv[optind], cfg, err, errcap);
+        if (rc != CONFIG_OK)
+            return rc;
     }
     cfg->endpoint_log = agent_config_redact_url(cfg->endpoint);
     if (!cfg->endpoint_log)
         goto nomem;
     if (tunnel_url_parse(cfg->endpoint, &cfg->url) != 0) {
-        snprintf(err, errcap, "invalid endpoint URL: %s", cfg->endpoint_log);
+        snprintf(err, errcap, "invalid endpoint URL: %s (want ws://, wss://, http:// or https://)",
+                 cfg->endpoint_log);
         return CONFIG_ERROR;
+    }
+    /* "ws://host:8080" means ttfd's agents' path: ws://host:8080/_tunnel. */
+    if (strcmp(cfg->url.path, "/") == 0 && !strchr(cfg->endpoint, '?')) {
+        snprintf(cfg->url.path, sizeof cfg->url.path, "%s", DEFAULT_AGENT_PATH);
+        cfg->path_added = true;
     }
     if (cfg->token && !*cfg->token) {
         free(cfg->token);
@@ -204,6 +323,7 @@ void agent_config_free(agent_config *cfg)
     free(cfg->local_host);
     free(cfg->token);
     free(cfg->ca_file);
+    free(cfg->subdomain);
     memset(cfg, 0, sizeof *cfg);
 }
 

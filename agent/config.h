@@ -26,6 +26,9 @@ typedef struct agent_config {
     bool insecure;
     bool host_header; /* pass the public Host to the local app */
     agent_protocol protocol;
+    char *subdomain; /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
+    bool forget;     /* --forget: neither ask for nor remember the last id */
+    bool path_added; /* the endpoint had no path: /_tunnel was added (hint on 404) */
 } agent_config;
 
 typedef enum {
@@ -38,7 +41,9 @@ typedef enum {
 typedef const char *(*config_getenv_fn)(const char *name);
 
 /* Parses argv (getopt_long, so it permutes argv) and the environment (TUNNEL_ENDPOINT,
- * TUNNEL_TOKEN; flags win). Help and version text go to out. On CONFIG_ERROR a one-line
+ * TUNNEL_TOKEN; flags win). One positional argument names the local service: "3000",
+ * "localhost:3000", "[::1]:3000" or "http://localhost:3000". An endpoint without a path gets
+ * ttfd's "/_tunnel". Help and version text go to out. On CONFIG_ERROR a one-line
  * reason is in err. Call agent_config_free in every case. */
 config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
                                  void *out /* FILE* */, char *err, size_t errcap);

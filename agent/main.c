@@ -21,7 +21,7 @@ int main(int argc, char **argv)
         if (r == CONFIG_ERROR)
             fprintf(stderr, "ttf: %s (see ttf --help)\n", err);
         agent_config_free(&cfg);
-        return r == CONFIG_EXIT ? 0 : 1;
+        return r == CONFIG_EXIT ? 0 : AGENT_EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
     tlog lg = {cfg.verbose ? TLOG_DEBUG : TLOG_INFO, stderr, false, "ttf"};

@@ -29,6 +29,10 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             TLOG_D(s->log, "extra connection_established ignored");
         }
         break;
+    case TMSG_TUNNEL_REFUSED:
+        if (!s->established && s->cbs->on_refused)
+            s->cbs->on_refused(s->ud, m.refusal, m.message);
+        break;
     case TMSG_PING: {
         static const char pong[] = "{\"type\":\"pong\"}";
         ws_send_text(s->ws, pong, sizeof pong - 1);
@@ -90,8 +94,8 @@ static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
 
 session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
                      const agent_config *cfg, const tlog *lg, local_pool *pool,
-                     const exchange_observer *obs, const char *prev_id, const session_cbs *cbs,
-                     void *ud)
+                     const exchange_observer *obs, const session_ready *ready,
+                     const session_cbs *cbs, void *ud)
 {
     session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -130,7 +134,10 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
 
     tmsg m;
     tmsg_init(&m, TMSG_READY);
-    m.tunnel_id = prev_id && *prev_id ? (char *)prev_id : NULL;
+    /* the strings stay the caller's: nothing is freed */
+    m.tunnel_id = ready->tunnel_id && *ready->tunnel_id ? (char *)ready->tunnel_id : NULL;
+    m.subdomain = ready->subdomain && *ready->subdomain ? (char *)ready->subdomain : NULL;
+    m.agent_key = ready->agent_key && *ready->agent_key ? (char *)ready->agent_key : NULL;
     session_send_msg(s, &m);
     return s;
 }

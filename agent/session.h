@@ -32,7 +32,17 @@ typedef struct session_cbs {
     void (*on_established)(void *ud, const tmsg *m);
     /* The WebSocket is gone; the owner frees the session (session_free is allowed inside). */
     void (*on_closed)(void *ud, uint16_t code, const char *reason);
+    /* tunnel_refused arrived: the name asked for cannot be had (code "name_invalid",
+     * "name_in_use", "name_owned"; message for people). The server closes next. */
+    void (*on_refused)(void *ud, const char *code, const char *message);
 } session_cbs;
+
+/* What ready asks for (docs/protocol.md §1); NULL or "" fields are left out. */
+typedef struct session_ready {
+    const char *tunnel_id; /* the name held before: given back when allowed, else a new id */
+    const char *subdomain; /* a chosen name: given or refused */
+    const char *agent_key; /* this agent's secret (identifies it without auth) */
+} session_ready;
 
 /* Everything streams and exchanges need; set up by session_new. */
 struct session {
@@ -54,12 +64,11 @@ struct session {
     void *ud;
 };
 
-/* Takes bev (just upgraded) and sends ready (asking for prev_id when not empty). NULL on error
- * (bev freed). */
+/* Takes bev (just upgraded) and sends ready. NULL on error (bev freed). */
 session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
                      const agent_config *cfg, const tlog *lg, local_pool *pool,
-                     const exchange_observer *obs, const char *prev_id, const session_cbs *cbs,
-                     void *ud);
+                     const exchange_observer *obs, const session_ready *ready,
+                     const session_cbs *cbs, void *ud);
 void session_free(session *s);
 /* Graceful close: a close frame, then on_closed. */
 void session_close(session *s);

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
@@ -24,6 +26,7 @@
 #include "ws.h"
 
 #define MAX_RESPONSE_HEAD ((size_t)16 * 1024)
+#define MAX_REASON ((size_t)1024) /* refusal body bytes read for the reason */
 
 struct ws_client {
     struct event_base *base;
@@ -37,6 +40,12 @@ struct ws_client {
     http1_parser parser;
     char key[25];
     bool tls;
+    /* A refused upgrade: its body is read (up to MAX_REASON) for the reason shown. */
+    bool answered; /* some bytes of the answer arrived */
+    bool refusal;
+    size_t body_want; /* bytes of body still expected (SIZE_MAX: until the close) */
+    char body[MAX_REASON];
+    size_t body_len;
 };
 
 static const char *offered(const agent_config *cfg)
@@ -109,19 +118,93 @@ static bool has_token(const char *list, const char *tok)
     return false;
 }
 
+void ws_client_reason(const char *body, size_t len, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    json_error_t je;
+    json_t *j = len ? json_loadb(body, len, 0, &je) : NULL;
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    if (msg) {
+        body = msg;
+        len = strlen(msg);
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap; i++) {
+        unsigned char ch = (unsigned char)body[i];
+        char w = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+        if (w == ' ' && (o == 0 || out[o - 1] == ' '))
+            continue; /* no leading or doubled blanks */
+        out[o++] = w;
+    }
+    while (o > 0 && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+    json_decref(j);
+}
+
+/* The upgrade was refused and its body (the reason) is in: report it. */
+static void finish_refusal(ws_client *c)
+{
+    const http1_parser *p = &c->parser;
+    char reason[256], msg[768];
+    ws_client_reason(c->body, c->body_len, reason, sizeof reason);
+    const char *sep = reason[0] ? ": " : "";
+    if (p->status == 401 || p->status == 403) {
+        snprintf(msg, sizeof msg, "authentication failed: the server answered %d%s%s", p->status,
+                 sep, reason);
+        fail(c, WSC_ERR_AUTH, msg);
+    } else if (p->status == 404) {
+        const char *path = c->cfg->url.path;
+        if (c->cfg->path_added)
+            snprintf(msg, sizeof msg,
+                     "no tunnel endpoint at %s on %s (HTTP 404%s%s); the endpoint had no path and "
+                     "ttf tried ttfd's %s: give the server's agent URL with -e",
+                     path, c->cfg->url.host, sep, reason, path);
+        else
+            snprintf(msg, sizeof msg,
+                     "no tunnel endpoint at %s on %s (HTTP 404%s%s); ttfd's agents connect to "
+                     "/_tunnel (ws://HOST:PORT/_tunnel), API Gateway's to the stage URL "
+                     "(wss://ID.execute-api.REGION.amazonaws.com/STAGE)",
+                     path, c->cfg->url.host, sep, reason);
+        fail(c, WSC_ERR_NOT_FOUND, msg);
+    } else {
+        snprintf(msg, sizeof msg, "upgrade refused: HTTP %d %s%s%s", p->status,
+                 http_reason(p->status), sep, reason);
+        fail(c, WSC_ERR_HANDSHAKE, msg);
+    }
+}
+
+/* Collects refusal body bytes from the input; reports once all (or MAX_REASON) are in. */
+static void read_refusal(ws_client *c, struct evbuffer *in, bool eof)
+{
+    size_t n = evbuffer_get_length(in);
+    size_t room = sizeof c->body - c->body_len;
+    size_t take = n < c->body_want ? n : c->body_want;
+    if (take > room)
+        take = room;
+    evbuffer_remove(in, c->body + c->body_len, take);
+    c->body_len += take;
+    if (c->body_want != SIZE_MAX)
+        c->body_want -= take;
+    if (eof || c->body_want == 0 || c->body_len == sizeof c->body)
+        finish_refusal(c);
+}
+
 static void check_response(ws_client *c)
 {
     http1_parser *p = &c->parser;
     char msg[256];
-    if (p->status == 401 || p->status == 403) {
-        snprintf(msg, sizeof msg, "authentication failed: the server answered %d to the upgrade",
-                 p->status);
-        fail(c, WSC_ERR_AUTH, msg);
-        return;
-    }
     if (p->status != 101) {
-        snprintf(msg, sizeof msg, "upgrade refused: HTTP %d %s", p->status, http_reason(p->status));
-        fail(c, WSC_ERR_HANDSHAKE, msg);
+        /* Read the body for the server's reason: its Content-Length, else until the close;
+         * a chunked one is not decoded (the status alone is reported). */
+        c->refusal = true;
+        if (p->content_length >= 0)
+            c->body_want = (size_t)p->content_length;
+        else
+            c->body_want = p->chunked ? 0 : SIZE_MAX;
+        read_refusal(c, bufferevent_get_input(c->bev), false);
         return;
     }
     const char *up = http_headers_get(&p->headers, "Upgrade");
@@ -154,6 +237,21 @@ static void read_cb(struct bufferevent *bev, void *ud)
 {
     ws_client *c = ud;
     struct evbuffer *in = bufferevent_get_input(bev);
+    if (c->refusal) {
+        read_refusal(c, in, false);
+        return;
+    }
+    if (!c->tls && !c->answered && evbuffer_get_length(in) > 0) {
+        /* A TLS record (alert 0x15, handshake 0x16) in answer to plain HTTP. */
+        unsigned char first;
+        evbuffer_copyout(in, &first, 1);
+        c->answered = true;
+        if (first == 0x15 || first == 0x16) {
+            fail(c, WSC_ERR_SCHEME,
+                 "the server answered with TLS: use a wss:// (or https://) endpoint");
+            return;
+        }
+    }
     for (;;) {
         size_t n = evbuffer_get_length(in);
         if (n == 0)
@@ -226,6 +324,10 @@ static void event_cb(struct bufferevent *bev, short what, void *ud)
             return;
         }
         free(req);
+        return;
+    }
+    if (c->refusal && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
+        read_refusal(c, bufferevent_get_input(c->bev), true); /* the body ends here */
         return;
     }
     if (what & BEV_EVENT_ERROR) {

@@ -17,8 +17,10 @@ struct bufferevent;
 typedef enum {
     WSC_ERR_CONNECT = 1, /* DNS, TCP */
     WSC_ERR_TLS,         /* handshake; msg says "certificate" when verification failed */
-    WSC_ERR_AUTH,        /* 401 / 403 on the upgrade */
+    WSC_ERR_AUTH,        /* 401 / 403 on the upgrade; msg carries the server's reason */
     WSC_ERR_HANDSHAKE,   /* other status, bad accept key, bad subprotocol */
+    WSC_ERR_NOT_FOUND,   /* 404 on the upgrade: no tunnel endpoint at that path (with a hint) */
+    WSC_ERR_SCHEME,      /* a ws:// endpoint answered with TLS: it wants wss:// */
 } ws_client_error;
 
 typedef struct ws_client_cbs {
@@ -36,6 +38,11 @@ typedef struct ws_client ws_client;
 ws_client *ws_client_start(struct event_base *base, const agent_config *cfg, SSL_CTX *ssl_ctx,
                            const ws_client_cbs *cbs, void *ud, char *err, size_t errcap);
 void ws_client_free(ws_client *c);
+
+/* The server's reason from a refusal body: the "message" of a JSON object (API Gateway's
+ * {"message":"Unauthorized"}) or the text, control bytes replaced, trimmed, at most cap - 1
+ * bytes. Exposed for tests. */
+void ws_client_reason(const char *body, size_t len, char *out, size_t cap);
 
 /* Builds the upgrade request (exposed for tests). Returns a malloc'd string. */
 char *ws_client_request(const agent_config *cfg, const char *key);
