@@ -192,7 +192,8 @@ static void on_fail(void *ud, ws_client_error kind, const char *msg)
         stop_now(a);
         return;
     }
-    bool permanent = kind == WSC_ERR_TLS || kind == WSC_ERR_NOT_FOUND || kind == WSC_ERR_SCHEME;
+    bool permanent = kind == WSC_ERR_TLS || kind == WSC_ERR_NOT_FOUND || kind == WSC_ERR_SCHEME ||
+                     kind == WSC_ERR_REJECTED;
     if (permanent && !a->ever_established) {
         give_up(a, msg); /* the same answer would come back on every retry */
         return;

@@ -170,9 +170,14 @@ static void finish_refusal(ws_client *c)
                      path, c->cfg->url.host, sep, reason);
         fail(c, WSC_ERR_NOT_FOUND, msg);
     } else {
-        snprintf(msg, sizeof msg, "upgrade refused: HTTP %d %s%s%s", p->status,
-                 http_reason(p->status), sep, reason);
-        fail(c, WSC_ERR_HANDSHAKE, msg);
+        /* nginx on a TLS port: "400 The plain HTTP request was sent to HTTPS port" */
+        bool tls_port = !c->tls && strcasestr(reason, "https");
+        snprintf(msg, sizeof msg, "upgrade refused: HTTP %d %s%s%s%s", p->status,
+                 http_reason(p->status), sep, reason,
+                 tls_port ? " (that port speaks TLS: use a wss:// endpoint)" : "");
+        /* Another 4xx comes back on every retry (408 and 429 excepted); 5xx may pass. */
+        bool lasting = p->status >= 400 && p->status < 500 && p->status != 408 && p->status != 429;
+        fail(c, lasting ? WSC_ERR_REJECTED : WSC_ERR_HANDSHAKE, msg);
     }
 }
 

@@ -21,6 +21,7 @@ typedef enum {
     WSC_ERR_HANDSHAKE,   /* other status, bad accept key, bad subprotocol */
     WSC_ERR_NOT_FOUND,   /* 404 on the upgrade: no tunnel endpoint at that path (with a hint) */
     WSC_ERR_SCHEME,      /* a ws:// endpoint answered with TLS: it wants wss:// */
+    WSC_ERR_REJECTED,    /* another 4xx (not 408/429): the same answer would come again */
 } ws_client_error;
 
 typedef struct ws_client_cbs {
