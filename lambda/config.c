@@ -141,6 +141,16 @@ int config_load(lambda_config *c, const char *(*getenv_fn)(const char *name), ch
         return -1;
     }
     c->max_body = (size_t)v;
+    if (parse_num(ge("NAME_GRACE_SECS"), 0, 30LL * 86400, 300, &v) < 0) {
+        snprintf(err, errcap, "NAME_GRACE_SECS must be 0..2592000");
+        return -1;
+    }
+    c->name_grace_s = v;
+    if (parse_num(ge("NAME_RETENTION_DAYS"), 0, 36600, 30, &v) < 0) {
+        snprintf(err, errcap, "NAME_RETENTION_DAYS must be 0 (forever)..36600");
+        return -1;
+    }
+    c->name_retention_s = v == 0 ? -1 : v * 86400;
     if (!c->runtime_api) {
         snprintf(err, errcap, "AWS_LAMBDA_RUNTIME_API is not set");
         return -1;

@@ -17,17 +17,19 @@ typedef struct lambda_config {
     char *mgmt_endpoint; /* base URL of the @connections API (https://host/stage), or NULL */
     char *connections_table;
     char *pending_table;
-    char *domain;           /* DOMAIN_NAME as given (may carry ":port", kept in URLs) */
-    char *route_domain;     /* DOMAIN_NAME without ":port", lowercase (routing) */
-    char *url_scheme;       /* PUBLIC_URL_SCHEME, default https */
-    bool subdomain_routing; /* ENABLE_SUBDOMAIN_ROUTING, default true */
-    bool require_auth;      /* REQUIRE_AUTH, default false */
-    char *jwks;             /* JWKS (JSON text) or NULL */
-    char *jwks_path;        /* JWKS_PATH or NULL */
-    char *jwt_secret;       /* JWT_SECRET or NULL (no insecure default) */
-    int request_timeout_s;  /* REQUEST_TIMEOUT_SECS, default 25 */
-    size_t max_body;        /* MAX_BODY_BYTES, default 4194304 */
-    bool debug;             /* LOG_LEVEL=debug */
+    char *domain;             /* DOMAIN_NAME as given (may carry ":port", kept in URLs) */
+    char *route_domain;       /* DOMAIN_NAME without ":port", lowercase (routing) */
+    char *url_scheme;         /* PUBLIC_URL_SCHEME, default https */
+    bool subdomain_routing;   /* ENABLE_SUBDOMAIN_ROUTING, default true */
+    bool require_auth;        /* REQUIRE_AUTH, default false */
+    char *jwks;               /* JWKS (JSON text) or NULL */
+    char *jwks_path;          /* JWKS_PATH or NULL */
+    char *jwt_secret;         /* JWT_SECRET or NULL (no insecure default) */
+    int request_timeout_s;    /* REQUEST_TIMEOUT_SECS, default 25 */
+    size_t max_body;          /* MAX_BODY_BYTES, default 4194304 */
+    int64_t name_grace_s;     /* NAME_GRACE_SECS, default 300: a gone agent's name is held */
+    int64_t name_retention_s; /* NAME_RETENTION_DAYS (default 30) in seconds; -1: forever (0) */
+    bool debug;               /* LOG_LEVEL=debug */
 } lambda_config;
 
 /* getenv_fn lets tests inject an environment; NULL means getenv. 0, or -1 with a reason in err

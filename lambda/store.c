@@ -141,14 +141,18 @@ int store_find_tunnel(store *s, const char *tid, char cids[][160], size_t max, s
 
 /* ---- owner records (in the connections table, no tunnelId attribute: out of the GSI) ---- */
 
-int store_claim_owner(store *s, const char *tid, const char *cid, const char *sub, int64_t now,
-                      const char *expect_holder, char *err, size_t cap)
+int store_claim_owner(store *s, const char *tid, const char *cid, const char *owner, bool chosen,
+                      int64_t ttl, int64_t keep, const char *expect_holder, char *err, size_t cap)
 {
-    char key[64];
+    char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
         return oom(err, cap);
     json_t *item = json_pack("{s:o,s:o,s:o,s:o}", "connectionId", ddb_s(key), "holder", ddb_s(cid),
-                             "sub", ddb_s(sub ? sub : ""), "ttl", ddb_n(now + STORE_OWNER_TTL_S));
+                             "owner", ddb_s(owner ? owner : ""), "chosen", ddb_bool(chosen));
+    if (item && ttl > 0)
+        json_object_set_new(item, "ttl", ddb_n(ttl));
+    if (item && keep >= 0)
+        json_object_set_new(item, "keep", ddb_n(keep));
     json_t *req;
     if (expect_holder)
         req = json_pack("{s:s,s:o,s:s,s:{s:o}}", "TableName", s->conn_table, "Item", item,
@@ -160,26 +164,49 @@ int store_claim_owner(store *s, const char *tid, const char *cid, const char *su
     return run(s, "PutItem", req, err, cap);
 }
 
+int store_release_owner(store *s, const char *tid, const char *cid, int64_t now, char *err,
+                        size_t cap)
+{
+    char key[96];
+    if (store_owner_key(key, sizeof key, tid) < 0)
+        return oom(err, cap);
+    json_t *req =
+        json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s},s:{s:o,s:o}}", "TableName", s->conn_table, "Key",
+                  ddb_key_s("connectionId", key), "UpdateExpression", "SET #t = #k + :now",
+                  "ConditionExpression", "holder = :cid AND attribute_exists(#k)",
+                  "ExpressionAttributeNames", "#t", "ttl", "#k", "keep",
+                  "ExpressionAttributeValues", ":now", ddb_n(now), ":cid", ddb_s(cid));
+    return run(s, "UpdateItem", req, err, cap);
+}
+
 int store_get_owner(store *s, const char *tid, owner_rec *out, char *err, size_t cap)
 {
     memset(out, 0, sizeof *out);
-    char key[64];
+    char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
         return oom(err, cap);
     json_t *it;
     int rc = get_item(s, s->conn_table, "connectionId", key, &it, err, cap);
     if (rc != 0)
         return rc;
-    const char *sub = ddb_get_s(it, "sub"), *holder = ddb_get_s(it, "holder");
-    snprintf(out->sub, sizeof out->sub, "%s", sub ? sub : "");
+    const char *owner = ddb_get_s(it, "owner"), *holder = ddb_get_s(it, "holder");
+    const char *sub = ddb_get_s(it, "sub");
+    if (owner)
+        snprintf(out->owner, sizeof out->owner, "%s", owner);
+    else if (sub && *sub)
+        snprintf(out->owner, sizeof out->owner, "sub:%s", sub);
     snprintf(out->holder, sizeof out->holder, "%s", holder ? holder : "");
+    int chosen = 0;
+    out->chosen = ddb_get_bool(it, "chosen", &chosen) == 0 && chosen;
+    if (ddb_get_n(it, "ttl", &out->ttl) != 0)
+        out->ttl = 0;
     json_decref(it);
     return 0;
 }
 
 int store_delete_owner(store *s, const char *tid, char *err, size_t cap)
 {
-    char key[64];
+    char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
         return oom(err, cap);
     json_t *req =

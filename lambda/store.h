@@ -12,10 +12,10 @@
 #include <stdint.h>
 
 #include "dynamo.h"
+#include "tunnel_id.h"
 
-#define STORE_CONN_TTL_S ((int64_t)2 * 3600)   /* API Gateway closes connections after 2 h */
-#define STORE_OWNER_TTL_S ((int64_t)24 * 3600) /* a tunnel id can be reclaimed for a day */
-#define STORE_PENDING_TTL_S 120                /* well past the 29 s integration limit */
+#define STORE_CONN_TTL_S ((int64_t)2 * 3600) /* API Gateway closes connections after 2 h */
+#define STORE_PENDING_TTL_S 120              /* well past the 29 s integration limit */
 #define STORE_MAX_TUNNEL_CONNS 4
 
 typedef struct store {
@@ -25,13 +25,16 @@ typedef struct store {
 } store;
 
 typedef struct conn_rec {
-    char tunnel_id[16];
+    char tunnel_id[TUNNEL_NAME_MAX + 1];
     char sub[256]; /* token subject at $connect, "" without auth */
 } conn_rec;
 
+/* The owner record of a tunnel name (random id or chosen name): who owns it and until when. */
 typedef struct owner_rec {
-    char sub[256];
-    char holder[160]; /* connection id that holds (or last held) the tunnel id */
+    char owner[TUNNEL_OWNER_MAX + 1]; /* tunnel_owner(): "sub:<subject>", "key:<hex>", "" */
+    char holder[160];                 /* connection id that holds (or last held) the name */
+    bool chosen;                      /* asked for with --subdomain */
+    int64_t ttl;                      /* Unix seconds after which the record is void; 0: never */
 } owner_rec;
 
 /* Pending statuses. */
@@ -56,10 +59,17 @@ int store_delete_connection(store *s, const char *cid, char *err, size_t cap);
 int store_find_tunnel(store *s, const char *tid, char cids[][160], size_t max, size_t *n, char *err,
                       size_t cap);
 
-/* Writes the owner record of tid: holder cid, subject sub. expect_holder NULL: only when no
- * record exists; otherwise only when the record's holder is expect_holder. */
-int store_claim_owner(store *s, const char *tid, const char *cid, const char *sub, int64_t now,
-                      const char *expect_holder, char *err, size_t cap);
+/* Writes the owner record of tid: holder cid, owner (tunnel_owner()), ttl (0: none), and keep,
+ * the seconds the record lasts once cid lets it go (< 0: forever, see store_release_owner).
+ * expect_holder NULL: only when no record exists; otherwise only when the record's holder is
+ * expect_holder (DDB_CONDITION when someone was faster). */
+int store_claim_owner(store *s, const char *tid, const char *cid, const char *owner, bool chosen,
+                      int64_t ttl, int64_t keep, const char *expect_holder, char *err, size_t cap);
+/* cid let tid go at now: the record's ttl becomes now + its keep. DDB_CONDITION when cid is not
+ * the holder (or the record is kept forever). */
+int store_release_owner(store *s, const char *tid, const char *cid, int64_t now, char *err,
+                        size_t cap);
+/* Records without an owner attribute (written before it existed) read "sub:<sub>" or "". */
 int store_get_owner(store *s, const char *tid, owner_rec *out, char *err, size_t cap);
 int store_delete_owner(store *s, const char *tid, char *err, size_t cap);
 

@@ -9,6 +9,7 @@
 
 #include "events.h"
 #include "httpresp.h"
+#include "names.h"
 #include "proto_bin.h"
 #include "proto_json.h"
 #include "tunnel_id.h"
@@ -110,7 +111,11 @@ char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
             snprintf(err, sizeof err, "no randomness");
             break;
         }
-        rc = store_claim_owner(&ctx->st, tid, we.connection_id, sub, now, NULL, err, sizeof err);
+        char owner[TUNNEL_OWNER_MAX + 1];
+        tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, sub, NULL); /* sub fits */
+        rc = store_claim_owner(&ctx->st, tid, we.connection_id, owner, false,
+                               names_held_ttl(ctx->cfg, owner, now), names_keep(ctx->cfg, owner),
+                               NULL, err, sizeof err);
         if (rc != DDB_CONDITION)
             break;
     }
@@ -134,6 +139,15 @@ char *ws_handle_disconnect(lambda_ctx *ctx, const json_t *ev, size_t *len)
         return status_doc(200, NULL, NULL, len);
     }
     char err[ERRCAP];
+    conn_rec c;
+    /* Its name stays its owner's for the grace (or retention) period from now. */
+    if (store_get_connection(&ctx->st, we.connection_id, &c, err, sizeof err) == 0) {
+        int rc = store_release_owner(&ctx->st, c.tunnel_id, we.connection_id, now_ms() / 1000, err,
+                                     sizeof err);
+        if (rc != 0 && rc != DDB_CONDITION)
+            TLOG_E(ctx->log, "$disconnect %s: releasing %s: %s", we.connection_id, c.tunnel_id,
+                   err);
+    }
     if (store_delete_connection(&ctx->st, we.connection_id, err, sizeof err) != 0)
         TLOG_E(ctx->log, "$disconnect %s: %s", we.connection_id, err);
     else
@@ -157,68 +171,22 @@ static int post_retry(lambda_ctx *ctx, const char *cid, const char *text, size_t
     return rc;
 }
 
-/* Is connection other still connected? Stale records of gone agents are removed. */
-static bool live_elsewhere(lambda_ctx *ctx, const char *other, const char *tid)
+/* A chosen name that cannot be had: say why, then close the connection (the agent stops). */
+static void refuse_name(lambda_ctx *ctx, const char *cid, const names_answer *ans)
 {
     char err[ERRCAP];
-    conn_rec c;
-    int rc = store_get_connection(&ctx->st, other, &c, err, sizeof err);
-    if (rc == 1 || (rc == 0 && strcmp(c.tunnel_id, tid) != 0))
-        return false;
-    if (rc < 0)
-        return true; /* cannot tell: do not hand the id out */
-    rc = mgmt_get(&ctx->mgmt, other, err, sizeof err);
-    if (rc == MGMT_GONE) {
-        store_delete_connection(&ctx->st, other, err, sizeof err);
-        return false;
-    }
-    return true;
-}
-
-/* Grants tunnel id want to connection cid (subject sub) when nobody live holds it and, with
- * auth, the recorded owner is the same subject. */
-static bool reclaim(lambda_ctx *ctx, const char *cid, const char *sub, const char *want,
-                    const char *had)
-{
-    char err[ERRCAP];
-    owner_rec o;
-    int rc = store_get_owner(&ctx->st, want, &o, err, sizeof err);
-    if (rc < 0) {
-        TLOG_E(ctx->log, "ready %s: owner lookup: %s", cid, err);
-        return false;
-    }
-    if (rc == 1 && ctx->cfg->require_auth) {
-        TLOG_I(ctx->log, "ready %s: tunnel %s has no recorded owner; fresh id kept", cid, want);
-        return false;
-    }
-    if (rc == 0 && ctx->cfg->require_auth && strcmp(o.sub, sub) != 0) {
-        TLOG_W(ctx->log, "ready %s: tunnel %s belongs to another subject", cid, want);
-        return false;
-    }
-    if (rc == 0 && o.holder[0] && strcmp(o.holder, cid) != 0 &&
-        live_elsewhere(ctx, o.holder, want)) {
-        TLOG_I(ctx->log, "ready %s: tunnel %s is held by a live connection", cid, want);
-        return false;
-    }
-    char cids[STORE_MAX_TUNNEL_CONNS][160];
-    size_t n = 0;
-    if (store_find_tunnel(&ctx->st, want, cids, STORE_MAX_TUNNEL_CONNS, &n, err, sizeof err) < 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(cids[i], cid) != 0 && live_elsewhere(ctx, cids[i], want))
-            return false;
-    rc = store_claim_owner(&ctx->st, want, cid, sub, now_ms() / 1000, rc == 0 ? o.holder : NULL,
-                           err, sizeof err);
-    if (rc != 0) {
-        TLOG_I(ctx->log, "ready %s: tunnel %s claimed concurrently (%s)", cid, want, err);
-        return false;
-    }
-    if (store_set_connection_tunnel(&ctx->st, cid, want, err, sizeof err) != 0) {
-        TLOG_E(ctx->log, "ready %s: %s", cid, err);
-        return false;
-    }
-    store_delete_owner(&ctx->st, had, err, sizeof err); /* the fresh id is not needed */
-    return true;
+    TLOG_W(ctx->log, "ready %s: %s", cid, ans->message);
+    tmsg r;
+    tmsg_init(&r, TMSG_TUNNEL_REFUSED);
+    r.refusal = (char *)ans->code;
+    r.message = (char *)ans->message;
+    size_t n;
+    char *text = tmsg_encode(&r, &n); /* the strings stay ans's: no tmsg_free */
+    if (!text || post_retry(ctx, cid, text, n, err) != MGMT_OK)
+        TLOG_E(ctx->log, "ready %s: tunnel_refused not delivered", cid);
+    free(text);
+    if (mgmt_delete(&ctx->mgmt, cid, err, sizeof err) != MGMT_OK)
+        TLOG_W(ctx->log, "ready %s: closing the connection: %s", cid, err);
 }
 
 static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
@@ -230,12 +198,24 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_E(ctx->log, "ready %s: no connection record (%s)", cid, rc == 1 ? "not found" : err);
         return;
     }
-    char tid[sizeof c.tunnel_id];
-    snprintf(tid, sizeof tid, "%s", c.tunnel_id);
-    if (m->tunnel_id && tunnel_id_valid(m->tunnel_id, strlen(m->tunnel_id)) &&
-        strcmp(m->tunnel_id, tid) != 0 && reclaim(ctx, cid, c.sub, m->tunnel_id, tid)) {
-        snprintf(tid, sizeof tid, "%s", m->tunnel_id);
-        TLOG_I(ctx->log, "ready %s: tunnel %s reclaimed", cid, tid);
+    names_answer ans;
+    names_result nr = names_on_ready(ctx, cid, &c, m, &ans);
+    if (nr == NAMES_REFUSED) {
+        refuse_name(ctx, cid, &ans);
+        return;
+    }
+    if (nr == NAMES_ERROR) {
+        TLOG_E(ctx->log, "ready %s: no tunnel name (storage error): closing", cid);
+        mgmt_delete(&ctx->mgmt, cid, err, sizeof err);
+        return;
+    }
+    const char *tid = ans.name;
+    if (strcmp(tid, c.tunnel_id) != 0)
+        TLOG_I(ctx->log, "ready %s: tunnel %s %s", cid, tid, m->subdomain ? "chosen" : "reclaimed");
+    char notice[300] = "";
+    if (ans.code) {
+        TLOG_I(ctx->log, "ready %s: %s", cid, ans.message);
+        snprintf(notice, sizeof notice, "%s; this tunnel has a new id", ans.message);
     }
     char pub[512], sub[512], path[512];
     ws_public_urls(ctx->cfg, tid, pub, sub, path);
@@ -246,6 +226,7 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
     r.public_url = strdup(pub);
     r.subdomain_url = sub[0] ? strdup(sub) : NULL;
     r.path_based_url = strdup(path);
+    r.message = notice[0] ? strdup(notice) : NULL;
     size_t n;
     char *text = tmsg_encode(&r, &n);
     tmsg_free(&r);

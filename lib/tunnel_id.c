@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <sys/random.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 #define ALPHA_N 36u
@@ -120,5 +123,26 @@ int tunnel_name_normalize(const char *in, char out[TUNNEL_NAME_MAX + 1], const c
         *why = "the name is reserved";
         return -1;
     }
+    return 0;
+}
+
+int tunnel_owner(char *out, size_t cap, bool auth_on, const char *sub, const char *agent_key)
+{
+    if (auth_on) {
+        int n = snprintf(out, cap, "sub:%s", sub ? sub : "");
+        return n < 0 || (size_t)n >= cap ? -1 : 0;
+    }
+    if (!agent_key || !*agent_key) {
+        snprintf(out, cap, "%s", "");
+        return 0;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (cap < 4 + 64 + 1 ||
+        EVP_Digest(agent_key, strlen(agent_key), md, &mdlen, EVP_sha256(), NULL) != 1)
+        return -1;
+    memcpy(out, "key:", 4);
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(out + 4 + 2 * i, 3, "%02x", md[i]);
     return 0;
 }

@@ -26,4 +26,11 @@ bool tunnel_name_reserved(const char *s, size_t n);
  * rules and the reserved list. 0, or -1 with a one-line reason in *why (static string). */
 int tunnel_name_normalize(const char *in, char out[TUNNEL_NAME_MAX + 1], const char **why);
 
+/* Who owns a name (ttfd's state and the Lambda's owner records store this string):
+ * "sub:<subject>" with auth; else "key:<hex SHA-256 of agent_key>" when the agent sent a key (the
+ * key itself is never stored); else "" (nobody: the name is free once its agent is gone).
+ * 0, or -1 when it does not fit in cap (TUNNEL_OWNER_MAX + 1 holds any). */
+#define TUNNEL_OWNER_MAX 300
+int tunnel_owner(char *out, size_t cap, bool auth_on, const char *sub, const char *agent_key);
+
 #endif

@@ -202,7 +202,7 @@ static void on_ready(agent *ag, const tmsg *m)
         return;
     }
     char owner[STATE_OWNER_MAX + 1], chosen[TUNNEL_NAME_MAX + 1];
-    if (registry_owner(owner, sizeof owner, srv->auth != NULL, ag->sub, m->agent_key) != 0) {
+    if (tunnel_owner(owner, sizeof owner, srv->auth != NULL, ag->sub, m->agent_key) != 0) {
         ws_close(ag->ws, 1011, "server error");
         return;
     }

@@ -35,14 +35,10 @@ typedef int (*registry_idgen)(void *ud, char out[TUNNEL_ID_LEN + 1]);
 registry *registry_new(state *st, const registry_policy *pol, registry_idgen gen, void *gen_ud);
 void registry_free(registry *r);
 
-/* The owner string of an agent (STATE_OWNER_MAX + 1 bytes): "sub:<sub>" with auth, else
- * "key:<hex SHA-256 of agent_key>" when the agent sent a key, else "". -1 when sub is too long. */
-int registry_owner(char *out, size_t cap, bool auth_on, const char *sub, const char *agent_key);
-
 typedef struct registry_ask {
     const char *name;  /* asked for: a name held before (NULL: none) */
     bool chosen;       /* name came from --subdomain: refuse rather than give another one */
-    const char *owner; /* from registry_owner */
+    const char *owner; /* tunnel_owner() of the agent */
 } registry_ask;
 
 typedef enum {

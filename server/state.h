@@ -19,7 +19,7 @@
 #include "tunnel_id.h"
 
 #define STATE_SCHEMA_VERSION 1
-#define STATE_OWNER_MAX 300 /* "sub:" + a token subject of up to 255 bytes, or "key:" + 64 hex */
+#define STATE_OWNER_MAX TUNNEL_OWNER_MAX /* tunnel_owner(): "sub:<subject>", "key:<hex>", "" */
 
 typedef struct state state;
 

@@ -18,6 +18,7 @@ import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -358,13 +359,17 @@ class LocalApp:
 class Agent:
     """A `ttf` process; its stdout/stderr lines are collected by reader threads."""
 
-    def __init__(self, endpoint, local_port, token=None, extra=()):
+    def __init__(self, endpoint, local_port, token=None, extra=(), state_home=None):
         cmd = [TTF_BIN, "-e", endpoint, "-p", str(local_port), "--host", "127.0.0.1"] + list(extra)
         if token:
             cmd += ["-t", token]
         env = dict(os.environ)
         env.pop("TUNNEL_TOKEN", None)
         env.pop("TUNNEL_ENDPOINT", None)
+        # ttf remembers its last id in the XDG state directory: a private one per agent unless
+        # the test passes one (to restart "the same" agent), so tests never share it.
+        self.own_state = None if state_home else tempfile.mkdtemp(prefix="ttf-state-")
+        env["XDG_STATE_HOME"] = str(state_home or self.own_state)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env, preexec_fn=_die_with_parent)
         self.out, self.err = [], []
@@ -413,10 +418,16 @@ class Agent:
             t.join(5)
         return code
 
+    def _drop_state(self):
+        if self.own_state:
+            shutil.rmtree(self.own_state, ignore_errors=True)
+            self.own_state = None
+
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
+        self._drop_state()
 
     def stop(self):
         """SIGTERM (ttf exits 0), SIGKILL as a last resort. Returns the exit code."""
@@ -429,6 +440,7 @@ class Agent:
                 self.proc.wait(10)
         for t in self.threads:
             t.join(5)
+        self._drop_state()
         return self.proc.returncode
 
 

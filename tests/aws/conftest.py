@@ -50,8 +50,9 @@ class Stack:
             self.close()
             raise
 
-    def new_agent(self, token=None, extra=()):
-        return ak.Agent(self.standin.ws_url, self.app.port, token=token, extra=extra)
+    def new_agent(self, token=None, extra=(), state_home=None):
+        return ak.Agent(self.standin.ws_url, self.app.port, token=token, extra=extra,
+                        state_home=state_home)
 
     def close(self):
         codes = {}

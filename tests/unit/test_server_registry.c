@@ -95,8 +95,8 @@ static void test_reclaim_without_auth(void **state)
     fixture f = make(false, NULL);
     registry_answer a, b;
     char k1[STATE_OWNER_MAX + 1], k2[STATE_OWNER_MAX + 1];
-    assert_int_equal(registry_owner(k1, sizeof k1, false, "", "secret-one"), 0);
-    assert_int_equal(registry_owner(k2, sizeof k2, false, "", "secret-two"), 0);
+    assert_int_equal(tunnel_owner(k1, sizeof k1, false, "", "secret-one"), 0);
+    assert_int_equal(tunnel_owner(k2, sizeof k2, false, "", "secret-two"), 0);
     assert_int_equal(strlen(k1), 4 + 64);
     assert_string_not_equal(k1, k2);
     assert_null(strstr(k1, "secret")); /* stored hashed */
@@ -206,17 +206,17 @@ static void test_owner_strings(void **state)
 {
     (void)state;
     char o[STATE_OWNER_MAX + 1];
-    assert_int_equal(registry_owner(o, sizeof o, true, "alice", "ignored"), 0);
+    assert_int_equal(tunnel_owner(o, sizeof o, true, "alice", "ignored"), 0);
     assert_string_equal(o, "sub:alice");
-    assert_int_equal(registry_owner(o, sizeof o, false, "", NULL), 0);
+    assert_int_equal(tunnel_owner(o, sizeof o, false, "", NULL), 0);
     assert_string_equal(o, "");
-    assert_int_equal(registry_owner(o, sizeof o, false, "", ""), 0);
+    assert_int_equal(tunnel_owner(o, sizeof o, false, "", ""), 0);
     assert_string_equal(o, "");
     /* sha256("abc") */
-    assert_int_equal(registry_owner(o, sizeof o, false, "", "abc"), 0);
+    assert_int_equal(tunnel_owner(o, sizeof o, false, "", "abc"), 0);
     assert_string_equal(o, "key:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     char small[8];
-    assert_int_equal(registry_owner(small, sizeof small, true, "a-long-subject", NULL), -1);
+    assert_int_equal(tunnel_owner(small, sizeof small, true, "a-long-subject", NULL), -1);
 }
 
 int main(void)

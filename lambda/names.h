@@ -1,0 +1,46 @@
+/* names.h - which tunnel name an agent gets on the serverless back-end: the rules of ttfd's
+ * registry (docs/protocol.md §1) over DynamoDB owner records ("owner#<name>" items, store.h),
+ * every claim a conditional write so two Lambdas never give one name to two agents:
+ *
+ * - with auth, a name belongs to the token's subject for NAME_RETENTION_DAYS after its last
+ *   connection let it go (0: forever);
+ * - without auth, to the agent key's hash for NAME_GRACE_SECS after its connection closed, so
+ *   nobody else takes it mid-reconnect; an agent without a key keeps nothing;
+ * - a chosen name (ready.subdomain) is granted or refused, a remembered one (ready.tunnel_id)
+ *   granted or replaced by the connection's fresh id with the reason.
+ *
+ * Owns nothing beyond one call. */
+#ifndef LAMBDA_NAMES_H
+#define LAMBDA_NAMES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lambda_ctx.h"
+#include "proto_json.h"
+#include "store.h"
+
+typedef enum {
+    NAMES_ERROR = -1,  /* storage failure: close the connection */
+    NAMES_OK = 0,      /* ans.name is the tunnel; ans.code/message say why another was asked */
+    NAMES_REFUSED = 1, /* a chosen name that cannot be had: ans.code and ans.message */
+} names_result;
+
+typedef struct names_answer {
+    char name[TUNNEL_NAME_MAX + 1];
+    const char *code; /* NULL, "name_invalid", "name_in_use", "name_owned" */
+    char message[256];
+} names_answer;
+
+/* The name for connection cid (its record c, written at $connect with a fresh id) answering
+ * its ready message m. */
+names_result names_on_ready(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m,
+                            names_answer *ans);
+
+/* Seconds an owner record lasts once its connection is gone (< 0: forever). */
+int64_t names_keep(const lambda_config *cfg, const char *owner);
+/* The ttl of a record while its connection lives: past API Gateway's 2-hour connection limit
+ * plus names_keep (0: none). */
+int64_t names_held_ttl(const lambda_config *cfg, const char *owner, int64_t now);
+
+#endif
