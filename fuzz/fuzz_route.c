@@ -44,21 +44,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         break;
     case ROUTE_SUBDOMAIN:
-        if (!tunnel_id_valid(r.tunnel_id, strlen(r.tunnel_id)))
+        if (!tunnel_name_valid(r.tunnel_id, strlen(r.tunnel_id)) ||
+            tunnel_name_reserved(r.tunnel_id, strlen(r.tunnel_id)))
             abort();
         if (tl ? (fl != tl || memcmp(fwd, target, tl) != 0) : (fl != 1 || fwd[0] != '/'))
             abort();
         break;
-    case ROUTE_PATH:
-        if (!tunnel_id_valid(r.tunnel_id, strlen(r.tunnel_id)) || tl < 13 || target[0] != '/' ||
-            memcmp(target + 1, r.tunnel_id, TUNNEL_ID_LEN) != 0)
+    case ROUTE_PATH: {
+        size_t nl = strlen(r.tunnel_id), used = 1 + nl;
+        if (!tunnel_name_valid(r.tunnel_id, nl) || tunnel_name_reserved(r.tunnel_id, nl) ||
+            tl < used || target[0] != '/' || memcmp(target + 1, r.tunnel_id, nl) != 0 ||
+            (tl > used && target[used] != '/' && target[used] != '?'))
             abort();
         if (fl < 1 || fl > tl + 1 || fwd[0] != '/' || fwd[fl] != '\0')
             abort();
-        /* what follows the id is forwarded unchanged (after an added "/" when needed) */
-        if (memcmp(fwd + fl - (tl - 13), target + 13, tl - 13) != 0)
+        /* what follows the name is forwarded unchanged (after an added "/" when needed) */
+        if (memcmp(fwd + fl - (tl - used), target + used, tl - used) != 0)
             abort();
         break;
+    }
     default:
         abort();
     }

@@ -214,6 +214,111 @@ static void test_upgrade_request(void **state)
     agent_config_free(&c);
 }
 
+/* The local service as the one argument: ttf 3000, ttf localhost:3000, ttf http://host:port. */
+static void test_positional(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256];
+    static const struct {
+        const char *arg, *host;
+        int port;
+    } ok[] = {
+        {"3000", "127.0.0.1", 3000},
+        {"localhost:8081", "localhost", 8081},
+        {"http://localhost:3000", "localhost", 3000},
+        {"HTTP://example.test", "example.test", 80},
+        {"http://127.0.0.1:9/", "127.0.0.1", 9},
+        {"[::1]:4000", "::1", 4000},
+        {"http://[::1]:4001", "::1", 4001},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (parse(&c, err, 2, ok[i].arg) != CONFIG_OK)
+            fail_msg("%s: %s", ok[i].arg, err);
+        assert_string_equal(c.local_host, ok[i].host);
+        assert_int_equal(c.local_port, ok[i].port);
+        agent_config_free(&c);
+    }
+    /* options may come after it (getopt permutes) */
+    assert_int_equal(parse(&c, err, 4, "5000", "-e", "ws://h:1/_tunnel"), CONFIG_OK);
+    assert_int_equal(c.local_port, 5000);
+    agent_config_free(&c);
+    static const char *const bad[] = {"0",       "65536",        "localhost",         "x:y",
+                                      "::1:300", "https://h:1",  "ftp://h:1",         "h:1/app",
+                                      ":3000",   "http://:3000", "http://h:3000/x/y", "[::1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (parse(&c, err, 2, bad[i]) != CONFIG_ERROR)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_true(err[0] != '\0');
+        agent_config_free(&c);
+    }
+    assert_int_equal(parse(&c, err, 4, "-p", "3000", "4000"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "twice"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "3000", "4000"), CONFIG_ERROR);
+    agent_config_free(&c);
+}
+
+static void test_endpoint_path_and_subdomain(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256];
+    /* no path: ttfd's /_tunnel */
+    assert_int_equal(parse(&c, err, 3, "-e", "ws://tunnel.example.com:8080"), CONFIG_OK);
+    assert_string_equal(c.url.path, "/_tunnel");
+    assert_true(c.path_added);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "-e", "https://tunnel.example.com/"), CONFIG_OK);
+    assert_string_equal(c.url.path, "/_tunnel");
+    agent_config_free(&c);
+    /* a path (an API Gateway stage) or a query stays as given */
+    assert_int_equal(parse(&c, err, 3, "-e", "wss://id.execute-api.example/prod"), CONFIG_OK);
+    assert_string_equal(c.url.path, "/prod");
+    assert_false(c.path_added);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "-e", "ws://h:1/?token=x"), CONFIG_OK);
+    assert_false(c.path_added);
+    agent_config_free(&c);
+
+    assert_int_equal(parse(&c, err, 3, "--subdomain", "My-App"), CONFIG_OK);
+    assert_string_equal(c.subdomain, "my-app");
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "-s", "x1"), CONFIG_OK);
+    assert_string_equal(c.subdomain, "x1");
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--subdomain", "www"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "reserved"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--subdomain", "a.b"), CONFIG_ERROR);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "--forget"), CONFIG_OK);
+    assert_true(c.forget);
+    assert_null(c.subdomain);
+    agent_config_free(&c);
+}
+
+/* The server's reason from a refusal body. */
+static void test_refusal_reason(void **state)
+{
+    (void)state;
+    char out[64];
+    ws_client_reason("authentication failed: token expired\n", 37, out, sizeof out);
+    assert_string_equal(out, "authentication failed: token expired");
+    const char *gw = "{\"message\": \"Unauthorized\"}";
+    ws_client_reason(gw, strlen(gw), out, sizeof out);
+    assert_string_equal(out, "Unauthorized");
+    ws_client_reason("a\r\n\x1b[31mb\t\t c  ", 15, out, sizeof out);
+    assert_string_equal(out, "a [31mb c");
+    ws_client_reason("", 0, out, sizeof out);
+    assert_string_equal(out, "");
+    char small[8];
+    ws_client_reason("0123456789", 10, small, sizeof small);
+    assert_string_equal(small, "0123456");
+}
+
 static void test_redact(void **state)
 {
     (void)state;
@@ -242,10 +347,16 @@ static void test_redact(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults), cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_env),      cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_hostport), cmocka_unit_test(test_upgrade_request),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_hostport),
+        cmocka_unit_test(test_upgrade_request),
         cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_positional),
+        cmocka_unit_test(test_endpoint_path_and_subdomain),
+        cmocka_unit_test(test_refusal_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -551,6 +551,56 @@ static void test_roundtrip_request(void **state)
     tmsg_free(&m);
 }
 
+/* The naming handshake: ready's subdomain and agent_key, connection_established's message,
+ * tunnel_refused (docs/protocol.md §1). */
+static void test_naming_handshake(void **state)
+{
+    (void)state;
+    tmsg m;
+    const char *err;
+    assert_int_equal(dec("{\"type\":\"ready\",\"tunnel_id\":\"old\",\"subdomain\":\"myapp\","
+                         "\"agent_key\":\"k123\"}",
+                         &m, &err),
+                     0);
+    assert_string_equal(m.tunnel_id, "old");
+    assert_string_equal(m.subdomain, "myapp");
+    assert_string_equal(m.agent_key, "k123");
+    char *s = tmsg_encode(&m, NULL);
+    assert_string_equal(s, "{\"type\":\"ready\",\"tunnel_id\":\"old\",\"subdomain\":\"myapp\","
+                           "\"agent_key\":\"k123\"}");
+    free(s);
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"ready\",\"subdomain\":1}", "subdomain");
+    expect_bad("{\"type\":\"ready\",\"agent_key\":[]}", "agent_key");
+    char big[400];
+    int n = snprintf(big, sizeof big, "{\"type\":\"ready\",\"agent_key\":\"%0300d\"}", 0);
+    assert_true(n > 0 && (size_t)n < sizeof big);
+    expect_bad(big, "agent_key");
+
+    assert_int_equal(dec("{\"type\":\"tunnel_refused\",\"code\":\"name_owned\",\"message\":"
+                         "\"subdomain 'x' belongs to another user\"}",
+                         &m, &err),
+                     0);
+    assert_int_equal(m.type, TMSG_TUNNEL_REFUSED);
+    assert_string_equal(m.refusal, "name_owned");
+    assert_string_equal(m.message, "subdomain 'x' belongs to another user");
+    s = tmsg_encode(&m, NULL);
+    assert_string_equal(s, "{\"type\":\"tunnel_refused\",\"code\":\"name_owned\",\"message\":"
+                           "\"subdomain 'x' belongs to another user\"}");
+    free(s);
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"tunnel_refused\",\"message\":\"m\"}", "code");
+    expect_bad("{\"type\":\"tunnel_refused\",\"code\":\"c\"}", "message");
+
+    assert_int_equal(dec("{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                         "\"tunnel_id\":\"t\",\"public_url\":\"u\",\"message\":\"why\"}",
+                         &m, &err),
+                     0);
+    assert_string_equal(m.message, "why");
+    tmsg_free(&m);
+    assert_string_equal(tmsg_type_name(TMSG_TUNNEL_REFUSED), "tunnel_refused");
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -584,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_chunk_fits_frame),
         cmocka_unit_test(test_roundtrip_request),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_naming_handshake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
