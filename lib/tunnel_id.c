@@ -143,6 +143,6 @@ int tunnel_owner(char *out, size_t cap, bool auth_on, const char *sub, const cha
         return -1;
     memcpy(out, "key:", 4);
     for (unsigned i = 0; i < mdlen; i++)
-        snprintf(out + 4 + 2 * i, 3, "%02x", md[i]);
+        snprintf(out + 4 + 2 * (size_t)i, 3, "%02x", md[i]);
     return 0;
 }
