@@ -309,7 +309,9 @@ static void load_memory(agent *a)
     }
     if (!a->ids && idstore_new_key(a->agent_key) != 0)
         a->agent_key[0] = '\0';
-    if (a->tunnel_id[0] && !cfg->subdomain)
+    if (cfg->subdomain) /* the name asked for; a remembered other one is not a "previous URL" */
+        snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", cfg->subdomain);
+    else if (a->tunnel_id[0])
         TLOG_D(a->log, "asking for the last tunnel id, %s", a->tunnel_id);
 }
 
