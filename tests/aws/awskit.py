@@ -101,6 +101,13 @@ class Standin:
         # strict: a call with a wrong signature gets AWS's 403 (AWS_STANDIN_SIGV4=record only counts it)
         cmd = [NODE, STANDIN_MAIN, "--watch-stdin", "--lambda-log", self.lambda_log,
                "--sigv4", os.environ.get("AWS_STANDIN_SIGV4", "strict")]
+        # every AWS action the Lambda is served, for the IAM check in tests/infra (one file per stand-in)
+        actions_dir = os.environ.get("AWS_STANDIN_ACTIONS_DIR")
+        if actions_dir:
+            os.makedirs(actions_dir, exist_ok=True)
+            fd, actions_log = tempfile.mkstemp(prefix="actions-", suffix=".jsonl", dir=actions_dir)
+            os.close(fd)
+            cmd += ["--actions-log", actions_log]
         if lambda_cmd:
             cmd += ["--lambda-cmd", json.dumps(lambda_cmd)]
         else:

@@ -8,6 +8,7 @@ const zlib = require('zlib');
 const aws4 = require('aws4');
 const dynalite = require('dynalite');
 const { readBody, sendJson, Samples } = require('./util');
+const { tableDefs } = require('./tables');
 
 const MAX_REQUEST = 16 * 1024 * 1024;
 
@@ -16,32 +17,6 @@ function listen(server, port) {
     server.once('error', reject);
     server.listen(port || 0, '127.0.0.1', () => resolve(server.address().port));
   });
-}
-
-// The table definitions of the contract (docs: aws_common.md; infra/ creates the same).
-function tableDefs(names) {
-  return [
-    {
-      TableName: names.connections,
-      AttributeDefinitions: [
-        { AttributeName: 'connectionId', AttributeType: 'S' },
-        { AttributeName: 'tunnelId', AttributeType: 'S' },
-      ],
-      KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [{
-        IndexName: 'tunnel-id-index',
-        KeySchema: [{ AttributeName: 'tunnelId', KeyType: 'HASH' }],
-        Projection: { ProjectionType: 'ALL' },
-      }],
-      BillingMode: 'PAY_PER_REQUEST',
-    },
-    {
-      TableName: names.pending,
-      AttributeDefinitions: [{ AttributeName: 'requestId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'requestId', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    },
-  ];
 }
 
 // Takes the last third of a batch out of `p` (edited in place) and returns a function that puts it
@@ -80,6 +55,7 @@ class Dynamo {
     this.names = opts.tables;
     this.ttl = new Map(); // table name -> TTL attribute name
     this.ops = {};
+    this.actions = opts.actions; // ActionLog of what the Lambda was served
     this.getItemConsistent = 0;
     this.getItemEventual = 0;
     this.putsWithoutTtl = 0;
@@ -102,11 +78,8 @@ class Dynamo {
     this.front.keepAliveTimeout = 60000;
     this.port = await listen(this.front, 0);
     for (const def of tableDefs(this.names)) {
-      await this.call('CreateTable', def);
-      await this.call('UpdateTimeToLive', {
-        TableName: def.TableName,
-        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
-      });
+      await this.call('CreateTable', def.create);
+      await this.call('UpdateTimeToLive', { TableName: def.create.TableName, TimeToLiveSpecification: def.ttl });
     }
     return this.port;
   }
@@ -165,6 +138,7 @@ class Dynamo {
     }
     if (!internal) {
       this.ops[op] = (this.ops[op] || 0) + 1;
+      if (this.actions) this.actions.dynamodb(op, payload);
       if (payload) this.observe(op, payload);
       res.on('finish', () => {
         if (!this.latency[op]) this.latency[op] = new Samples(5000);

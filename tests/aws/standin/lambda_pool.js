@@ -22,6 +22,7 @@ class LambdaPool {
     this.lambdaLog = opts.lambdaLog || opts.log;
     this.functionName = opts.functionName || 'http-tunnel-handler-test';
     this.region = opts.region || 'us-east-1';
+    this.actions = opts.actions; // ActionLog: the log stream each environment writes (the role's logs:*)
     this.queue = [];
     this.envs = new Set();
     this.nextEnvId = 1;
@@ -163,8 +164,13 @@ class LambdaPool {
       return;
     }
     env.proc = proc;
+    const logStream = `standin/${env.id}`;
+    if (this.actions) this.actions.logs('CreateLogStream', this.functionName, logStream);
     for (const stream of [proc.stdout, proc.stderr]) {
-      readline.createInterface({ input: stream }).on('line', (l) => this.lambdaLog(`[env ${env.id}] ${l}`));
+      readline.createInterface({ input: stream }).on('line', (l) => {
+        if (this.actions) this.actions.logs('PutLogEvents', this.functionName, logStream);
+        this.lambdaLog(`[env ${env.id}] ${l}`);
+      });
     }
     proc.on('error', (e) => {
       this.log(`lambda env ${env.id}: ${e}`);

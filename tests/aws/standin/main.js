@@ -12,6 +12,8 @@ const { LambdaPool } = require('./lambda_pool');
 const { WsApi } = require('./ws_api');
 const { HttpApi, LatencyTracker } = require('./http_api');
 const { sendJson } = require('./util');
+const { tableNames, tableEnv } = require('./tables');
+const { ActionLog } = require('./actions');
 
 const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [options]
   --env K=V                 extra Lambda environment (repeatable; K= removes K)
@@ -28,13 +30,15 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
   --ddb-delay-ms N          answer every DynamoDB call of the Lambda N ms late (0)
   --sigv4 record|strict     signature check: count mismatches, or answer 403 as AWS (record)
   --lambda-log FILE         write the Lambda processes' output there (default: stderr)
+  --actions-log FILE        append each distinct AWS action served to the Lambda (IAM's view:
+                            {"action","resource"} JSON lines) to FILE
   --region R                AWS region (us-east-1)
   --watch-stdin             stop when stdin closes (the parent went away)
   -v                        log each public request on stderr (method, path, status, bytes, ms)`;
 
 function parseArgs(argv) {
   const o = { env: {}, stage: 'dev', cap: 64, functionTimeoutMs: 30000, integrationTimeoutMs: 29000,
-    maxRequest: 10 * 1024 * 1024, sigv4: 'record', region: 'us-east-1', cmd: null, lambdaLog: null,
+    maxRequest: 10 * 1024 * 1024, sigv4: 'record', region: 'us-east-1', cmd: null, lambdaLog: null, actionsLog: null,
     watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -69,6 +73,7 @@ function parseArgs(argv) {
       case '--ddb-faults': o.ddbFaults = num(); break;
       case '--ddb-delay-ms': o.ddbDelayMs = num(); break;
       case '--lambda-log': o.lambdaLog = val(); break;
+      case '--actions-log': o.actionsLog = val(); break;
       case '--region': o.region = val(); break;
       case '--watch-stdin': o.watchStdin = true; break;
       case '-v': o.verbose = true; break;
@@ -95,16 +100,17 @@ async function main() {
   // Dummy credentials; the secret has '/' and '+' as real ones do, and a session token is set.
   const creds = { accessKeyId: 'AKIASTANDIN000000001', secretAccessKey: 'standin/Secret+Key/0123456789abcdefghij',
     sessionToken: 'standin-session-token-0001' };
-  const tables = { connections: 'http-tunnel-connections-test', pending: 'http-tunnel-pending-requests-test' };
+  const tables = tableNames('test'); // infra/tables.json, as infra/ names them for environment "test"
+  const actions = new ActionLog(opts.actionsLog, opts.region);
   const checker = new SigV4Checker(creds, opts.sigv4);
   const tracker = new LatencyTracker();
   const posted = []; // the last http_request messages the Lambda posted (tests look up request ids)
 
-  const dynamo = new Dynamo({ creds, region: opts.region, checker, tables, faults: opts.ddbFaults,
+  const dynamo = new Dynamo({ creds, region: opts.region, checker, tables, actions, faults: opts.ddbFaults,
     delayMs: opts.ddbDelayMs });
   const dynamoPort = await dynamo.start();
   checker.reset(); // count only the Lambda's calls
-  const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, settleMs: opts.settleMs,
+  const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, actions, settleMs: opts.settleMs,
     refusePosts: opts.refusePosts, jitterMs: opts.jitterMs,
     onAgentMessage: (m) => tracker.onAgentMessage(m),
     onPost: (m, connectionId) => {
@@ -121,9 +127,7 @@ async function main() {
     AWS_SESSION_TOKEN: creds.sessionToken,
     AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoPort}`,
     WEBSOCKET_API_ENDPOINT: `ws://127.0.0.1:${wsPort}/${opts.stage}`,
-    CONNECTIONS_TABLE_NAME: tables.connections,
-    PENDING_REQUESTS_TABLE_NAME: tables.pending,
-  }, opts.env);
+  }, tableEnv(tables), opts.env);
   const httpApi = new HttpApi({ pool: null, log, timeoutMs: opts.integrationTimeoutMs, maxRequest: opts.maxRequest,
     tracker, verbose: opts.verbose });
   const httpPort = await httpApi.start();
@@ -134,7 +138,7 @@ async function main() {
     if (lambdaEnv[k] === '') delete lambdaEnv[k]; // --env K= removes K (e.g. a default of the stand-in)
   }
   const pool = new LambdaPool({ cmd: opts.cmd, env: lambdaEnv, cap: opts.cap, timeoutMs: opts.functionTimeoutMs,
-    log, lambdaLog, region: opts.region });
+    log, lambdaLog, region: opts.region, actions });
   ws.pool = pool;
   httpApi.pool = pool;
 
@@ -171,6 +175,7 @@ async function main() {
       await dynamo.close().catch((e) => log(`dynamodb close: ${e}`));
       process.stderr.write(`STANDIN-STATS ${JSON.stringify(stats())}\n`);
       if (lambdaStream) await new Promise((r) => lambdaStream.end(r));
+      actions.close();
       control.close();
       if (control.closeAllConnections) control.closeAllConnections();
       clearTimeout(hard);

@@ -50,6 +50,7 @@ class WsApi {
     this.stage = opts.stage || 'dev';
     this.log = opts.log;
     this.apiId = opts.apiId || 'standinws';
+    this.actions = opts.actions; // ActionLog of what the Lambda was served
     this.frameMax = opts.frameMax || FRAME_MAX;
     this.messageMax = opts.messageMax || MESSAGE_MAX;
     this.onAgentMessage = opts.onAgentMessage || (() => {});
@@ -305,6 +306,9 @@ class WsApi {
       sendJson(res, 403, { message: 'The request signature we calculated does not match the signature you provided.' },
         { 'x-amzn-ErrorType': 'InvalidSignatureException' });
       return;
+    }
+    if (this.actions && ['POST', 'GET', 'DELETE'].includes(req.method)) {
+      this.actions.manageConnections(this.apiId, this.stage, req.method, id);
     }
     const conn = this.conns.get(id);
     if (this.connecting.has(id)) this.stats.mgmt.during_connect++;
