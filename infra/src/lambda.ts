@@ -1,0 +1,62 @@
+// lambda.ts - the two functions deployed from the one bootstrap zip, and their log groups.
+// "websocket" serves the WebSocket API's $connect / $default / $disconnect and the scheduled
+// cleanup; "http" serves the HTTP API. Each has its own reserved concurrency, so public requests
+// waiting (up to 25 s each) for their answers can never take the environments that the agents'
+// answers ($default) need. TUNNEL_ROLE tells the bootstrap which one it is.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { TunnelConfig } from "./config";
+
+export type FunctionRole = "websocket" | "http";
+export const FUNCTION_ROLES: FunctionRole[] = ["websocket", "http"];
+
+export function functionName(cfg: TunnelConfig, role: FunctionRole): string {
+    return `${cfg.project}-${role}-${cfg.environment}`;
+}
+
+/** /aws/lambda/<function>, the group Lambda writes to, created up front so that it has a retention
+ * and the role needs no logs:CreateLogGroup. */
+export function functionLogGroup(cfg: TunnelConfig, role: FunctionRole,
+    tags: Record<string, string>): aws.cloudwatch.LogGroup {
+    return new aws.cloudwatch.LogGroup(`log-${role}`, {
+        name: `/aws/lambda/${functionName(cfg, role)}`,
+        retentionInDays: cfg.logRetentionDays,
+        tags,
+    });
+}
+
+export interface FunctionInputs {
+    role: aws.iam.Role;
+    policy: aws.iam.RolePolicy; // the function must not start before its permissions exist
+    logGroup: aws.cloudwatch.LogGroup;
+    environment: Record<string, pulumi.Input<string>>; // shared by both functions
+    auth: Record<string, pulumi.Input<string>>; // REQUIRE_AUTH and key material: $connect only
+}
+
+export function tunnelFunction(cfg: TunnelConfig, fnRole: FunctionRole, inp: FunctionInputs,
+    tags: Record<string, string>): aws.lambda.Function {
+    const reserved = fnRole === "websocket" ? cfg.websocketConcurrency : cfg.httpConcurrency;
+    return new aws.lambda.Function(`fn-${fnRole}`, {
+        name: functionName(cfg, fnRole),
+        description: fnRole === "websocket"
+            ? "http-tunnel: WebSocket API routes ($connect, $default, $disconnect) and the scheduled cleanup"
+            : "http-tunnel: public requests from the HTTP API",
+        runtime: "provided.al2023",
+        handler: "bootstrap",
+        architectures: [cfg.lambdaArchitecture],
+        memorySize: cfg.lambdaMemorySize,
+        timeout: cfg.lambdaTimeout,
+        reservedConcurrentExecutions: reserved,
+        code: new pulumi.asset.FileArchive(cfg.lambdaZip),
+        role: inp.role.arn,
+        loggingConfig: { logFormat: "Text", logGroup: inp.logGroup.name },
+        environment: {
+            variables: {
+                TUNNEL_ROLE: fnRole,
+                ...inp.environment,
+                ...(fnRole === "websocket" ? inp.auth : {}),
+            },
+        },
+        tags,
+    }, { dependsOn: [inp.policy, inp.logGroup] });
+}
