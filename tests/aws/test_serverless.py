@@ -280,6 +280,24 @@ def test_reconnect_keeps_the_url(stack):
         agent.kill()
 
 
+def test_reconnect_after_a_lost_disconnect_keeps_the_url(stack):
+    """No $disconnect for the old connection (best-effort on AWS): its record still names the tunnel,
+    so the Lambda asks @connections (GET) whether it is alive, gets 410, removes the stale record and
+    hands the id back."""
+    agent, t, conn = start_agent_with_conn(stack)
+    try:
+        assert t.sub("GET", "/status/200").status == 200
+        assert stack.standin.drop(conn, mode="terminate", silent=True)
+        url2 = agent.wait_established(30)
+        assert ak.tunnel_id(url2) == t.tid, url2
+        ak.wait_for(lambda: t.sub("GET", "/status/200").status == 200, 20, "the tunnel to work again")
+        ids = {i["connectionId"]["S"] for i in stack.standin.scan_all(stack.standin.info["tables"]["connections"])}
+        assert conn not in ids, "the stale connection record was not removed"
+        assert agent.stop() == 0
+    finally:
+        agent.kill()
+
+
 def test_latency_added_by_the_stack(stack):
     """Sequential small requests on a warm stack: HTTP API time minus the agent's processing time."""
     for _ in range(3):  # warm environments
