@@ -4,7 +4,8 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak format lint clean
+.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak format lint clean \
+	deploy-infra preview-infra destroy-infra
 
 all: build
 
@@ -34,6 +35,17 @@ demo: deps build
 lambda: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target lambda_zip
+
+# The serverless back-end on AWS (infra/, Pulumi): needs the Pulumi CLI and AWS credentials, and the
+# zip of `make lambda` (ARCH=arm64 for the default lambdaArchitecture). STACK=dev, PULUMI_ARGS=--yes.
+deploy-infra:
+	LAMBDA_ZIP_DIR=$(abspath $(BUILD))/lambda ./scripts/infra.sh up
+
+preview-infra:
+	LAMBDA_ZIP_DIR=$(abspath $(BUILD))/lambda ./scripts/infra.sh preview
+
+destroy-infra:
+	LAMBDA_ZIP_DIR=$(abspath $(BUILD))/lambda ./scripts/infra.sh destroy
 
 fuzz:
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTUNNEL_FUZZ=ON >/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, only where it is missing (idempotent).
-# Debian bookworm packages via apt-get; npm packages for the AWS stand-in under tests/aws.
+# Debian bookworm packages via apt-get; npm packages for the AWS stand-in under tests/aws and for
+# the Pulumi program under infra/.
 # Usage: deps.sh [bench]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,5 +35,13 @@ if [ -f "$here/tests/aws/package.json" ]; then
     if [ ! -d "$here/tests/aws/node_modules" ] || [ "$here/tests/aws/package.json" -nt "$here/tests/aws/node_modules" ]; then
         echo "deps: npm install in tests/aws"
         (cd "$here/tests/aws" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
+    fi
+fi
+
+# npm packages of the Pulumi program (@pulumi/pulumi, @pulumi/aws, typescript), exactly as locked.
+if [ -f "$here/infra/package-lock.json" ]; then
+    if [ ! -d "$here/infra/node_modules" ] || [ "$here/infra/package-lock.json" -nt "$here/infra/node_modules" ]; then
+        echo "deps: npm ci in infra"
+        (cd "$here/infra" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
     fi
 fi
