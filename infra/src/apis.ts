@@ -14,14 +14,13 @@ export const WEBSOCKET_ROUTES = ["$connect", "$default", "$disconnect"];
 export const HTTP_INTEGRATION_TIMEOUT_MS = 29000;
 
 export function websocketApi(cfg: TunnelConfig, tags: Record<string, string>) {
-    const api = new aws.apigatewayv2.Api("websocket-api", {
+    return new aws.apigatewayv2.Api("websocket-api", {
         name: `${cfg.project}-ws-${cfg.environment}`,
         description: "http-tunnel: agents (ttf) connect here",
         protocolType: "WEBSOCKET",
         routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
         tags,
     });
-    return api;
 }
 
 export function httpApi(cfg: TunnelConfig, tags: Record<string, string>) {
@@ -45,8 +44,6 @@ export function websocketRoutes(cfg: TunnelConfig, api: aws.apigatewayv2.Api, fn
             integrationType: "AWS_PROXY",
             integrationMethod: "POST",
             integrationUri: fn.invokeArn,
-            contentHandlingStrategy: "CONVERT_TO_TEXT",
-            passthroughBehavior: "WHEN_NO_MATCH",
         });
         const route = new aws.apigatewayv2.Route(`ws-route-${slug}`, {
             apiId: api.id,
