@@ -138,7 +138,10 @@ test("the end-to-end suite exercised every DynamoDB operation and @connections m
         .map((f) => [f, fs.readFileSync(path.join(lambdaDir, f), "utf8")] as const);
     const ops = new Set<string>();
     for (const [, text] of src) {
-        for (const m of text.matchAll(/\b(?:run|ddb_call)\(\s*s(?:->db)?\s*,\s*"([A-Za-z]+)"/g)) ops.add(m[1]);
+        for (const m of text.matchAll(/\b(?:run|ddb_call)\(\s*s(?:->db)?\s*,\s*"([A-Za-z]+)"/g)) {
+            // a transaction is authorized as the item operations it holds (logged as those)
+            if (!m[1].startsWith("Transact")) ops.add(m[1]);
+        }
     }
     const methods = new Set<string>();
     for (const [f, text] of src) {

@@ -21,10 +21,21 @@ class ActionLog {
     fs.writeSync(this.fd, `${line}\n`);
   }
 
-  // A DynamoDB call: one authorization per table (and index) it names.
+  // A DynamoDB call: one authorization per table (and index) it names. Transactions are authorized
+  // per item, as the item operations they contain (TransactWriteItems has no IAM action of its own).
   dynamodb(op, p) {
     if (this.fd === null || !p) return;
     const arn = (t) => `arn:aws:dynamodb:${this.region}:${ACCOUNT}:table/${t}`;
+    if ((op === 'TransactWriteItems' || op === 'TransactGetItems') && Array.isArray(p.TransactItems)) {
+      const asAction = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem',
+        Get: 'GetItem' };
+      for (const item of p.TransactItems) {
+        for (const [kind, spec] of Object.entries(item || {})) {
+          if (asAction[kind] && spec && spec.TableName) this.record(`dynamodb:${asAction[kind]}`, arn(spec.TableName));
+        }
+      }
+      return;
+    }
     const tables = p.RequestItems && typeof p.RequestItems === 'object' ? Object.keys(p.RequestItems)
       : [p.TableName].filter(Boolean);
     for (const t of tables) {
