@@ -5,9 +5,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DeployedTable } from "./tables";
 
-/** The @connections methods the Lambda uses: POST (send a message), GET (is the agent connected?).
- * DELETE is never called (lambda/apigw_mgmt.c mgmt_delete has no caller). */
-export const MANAGE_CONNECTIONS_METHODS = ["POST", "GET"];
+/** The @connections methods the Lambda uses: POST (send a message), GET (is the agent connected?),
+ * DELETE (close an agent's connection after refusing its tunnel name: lambda/ws_handlers.c). */
+export const MANAGE_CONNECTIONS_METHODS = ["POST", "GET", "DELETE"];
 
 /** What Lambda does with the role for a function's logs (the group itself is created by Pulumi). */
 export const LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"];

@@ -171,7 +171,8 @@ test("IAM: trust lambda.amazonaws.com; every statement of the policy", () => {
         Resource: [table("http-tunnel-pending-requests-dev")] },
         { Sid: "WebSocketManageConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [
             `arn:aws:execute-api:${REGION}:${ACCOUNT}:${WS}/dev/POST/@connections/*`,
-            `arn:aws:execute-api:${REGION}:${ACCOUNT}:${WS}/dev/GET/@connections/*`] },
+            `arn:aws:execute-api:${REGION}:${ACCOUNT}:${WS}/dev/GET/@connections/*`,
+            `arn:aws:execute-api:${REGION}:${ACCOUNT}:${WS}/dev/DELETE/@connections/*`] },
         { Sid: "FunctionLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
             Resource: [logs("http-tunnel-websocket-dev"), logs("http-tunnel-http-dev")] },
     ] });
