@@ -110,7 +110,7 @@ test('stand-in with the echo Lambda', async (t) => {
     const ev = json(r).event;
     assert.strictEqual(ev.version, '2.0');
     assert.strictEqual(ev.routeKey, '$default');
-    assert.strictEqual(ev.rawPath, '/a%20b/c');
+    assert.strictEqual(ev.rawPath, '/a b/c'); // decoded, as the HTTP API delivers it
     assert.strictEqual(ev.rawQueryString, 'x=1&x=2&y=%20');
     assert.deepStrictEqual(ev.cookies, ['a=1', 'b=2', 'c=3']);
     assert.strictEqual(ev.headers.cookie, undefined);
