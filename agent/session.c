@@ -125,6 +125,8 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
         session_free(s);
         return NULL;
     }
+    if (!binary) /* JSON mode may meet API Gateway: messages over one frame leave in frames */
+        ws_set_frame_limit(s->ws, TTF_JSON_MAX_FRAME);
     /* No byte at all (frames, pongs) for this long: the link is dead. ws reports the timeout
      * through on_close. */
     struct timeval dead = {SESSION_DEAD_SEC, 0};

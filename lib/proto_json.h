@@ -9,9 +9,16 @@
 #include <stdint.h>
 #include "http1.h"
 
-#define TTF_JSON_MAX_MSG ((size_t)32 * 1024) /* one API Gateway frame */
-#define TTF_JSON_CHUNK ((size_t)16 * 1024)   /* raw body bytes per message */
-#define TTF_AGENT_KEY_MAX 256                /* ready's agent_key, bytes */
+/* API Gateway WebSocket limits ("Quotas for configuring and running a WebSocket API in API
+ * Gateway"): frames of 32 KB, messages of 128 KB. AWS does not say whether a KB is 1000 or 1024
+ * bytes here: we stay under the decimal figures. A message longer than one frame is sent as
+ * several frames (ws_set_frame_limit). */
+#define TTF_JSON_MAX_FRAME ((size_t)32 * 1000)
+#define TTF_JSON_MAX_MSG ((size_t)128 * 1000)
+/* Raw body bytes per message: 93 KiB are 126976 bytes of base64, which leaves room for the
+ * other fields (a request id of up to 256 bytes) in one message. */
+#define TTF_JSON_CHUNK ((size_t)93 * 1024)
+#define TTF_AGENT_KEY_MAX 256 /* ready's agent_key, bytes */
 
 typedef enum {
     TMSG_UNKNOWN = 0,

@@ -34,6 +34,13 @@
 #define MASK_POOL 256               /* random bytes fetched at once for client frame masks */
 #define READ_MAX ((size_t)64 << 10) /* plain sockets: bytes asked for per read */
 
+/* A message sent as several frames (ws_set_frame_limit): our copy, read by wslay frame by frame. */
+typedef struct frag_src {
+    uint8_t *data;
+    size_t len, off;
+    struct frag_src *next;
+} frag_src;
+
 struct ws_conn {
     struct bufferevent *bev;
     struct event *rd; /* plain sockets: our read event (the bufferevent only writes); TLS: NULL */
@@ -46,6 +53,9 @@ struct ws_conn {
     size_t scratch_cap;
     uint8_t mask_pool[MASK_POOL];
     size_t mask_left;
+    size_t frame_limit;  /* messages longer than this go out fragmented; 0 = never */
+    frag_src *frags;     /* fragmented messages queued, not yet read to their end by wslay */
+    size_t frag_pending; /* their bytes wslay has not read yet (wslay does not count them) */
     int busy;
     bool direct;        /* plain socket: we write the output ourselves */
     bool paused;        /* ws_pause_read */
@@ -59,8 +69,23 @@ struct ws_conn {
     bool want_drain; /* pending went above LOW_WATER since the last on_drain */
 };
 
+static void frag_unlink(ws_conn *c, frag_src *f)
+{
+    for (frag_src **pp = &c->frags; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    c->frag_pending -= f->len - f->off;
+    free(f->data);
+    free(f);
+}
+
 static void conn_destroy(ws_conn *c)
 {
+    while (c->frags)
+        frag_unlink(c, c->frags);
     if (c->rd)
         event_free(c->rd);
     if (c->kick)
@@ -273,6 +298,29 @@ fail:
     return -1;
 }
 
+/* The next frame of a fragmented message: wslay asks for at most len bytes (4 KiB in wslay 1.1)
+ * per frame, which is within any frame limit we are given. */
+static ssize_t frag_read_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                            const union wslay_event_msg_source *source, int *eof, void *ud)
+{
+    (void)ctx;
+    ws_conn *c = ud;
+    frag_src *f = source->data;
+    size_t n = f->len - f->off;
+    if (n > len)
+        n = len;
+    if (c->frame_limit && n > c->frame_limit)
+        n = c->frame_limit;
+    memcpy(buf, f->data + f->off, n);
+    f->off += n;
+    c->frag_pending -= n;
+    if (f->off == f->len) {
+        *eof = 1;
+        frag_unlink(c, f); /* wslay holds no pointer into it once the last bytes are read */
+    }
+    return (ssize_t)n;
+}
+
 static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                    void *ud)
 {
@@ -461,9 +509,31 @@ static int queue(ws_conn *c, uint8_t opcode, const void *data, size_t len)
 {
     if (!c || c->dead || c->reported || c->failed || c->close_pending)
         return -1;
-    struct wslay_event_msg m = {.opcode = opcode, .msg = data, .msg_length = len};
-    if (wslay_event_queue_msg(c->ctx, &m) != 0)
-        return -1;
+    if (c->frame_limit && len > c->frame_limit && opcode < 0x8) {
+        frag_src *f = calloc(1, sizeof *f);
+        uint8_t *copy = f ? malloc(len) : NULL;
+        if (!copy) {
+            free(f);
+            return -1;
+        }
+        memcpy(copy, data, len);
+        f->data = copy;
+        f->len = len;
+        struct wslay_event_fragmented_msg fm = {
+            .opcode = opcode, .source = {.data = f}, .read_callback = frag_read_cb};
+        if (wslay_event_queue_fragmented_msg(c->ctx, &fm) != 0) {
+            free(copy);
+            free(f);
+            return -1;
+        }
+        f->next = c->frags;
+        c->frags = f;
+        c->frag_pending += len;
+    } else {
+        struct wslay_event_msg m = {.opcode = opcode, .msg = data, .msg_length = len};
+        if (wslay_event_queue_msg(c->ctx, &m) != 0)
+            return -1;
+    }
     if (c->direct)
         kick(c); /* one write for everything queued in this loop pass */
     else
@@ -513,7 +583,13 @@ size_t ws_pending(const ws_conn *c)
 {
     if (!c)
         return 0;
-    return wslay_event_get_queued_msg_length(c->ctx) + out_len(c);
+    return wslay_event_get_queued_msg_length(c->ctx) + c->frag_pending + out_len(c);
+}
+
+void ws_set_frame_limit(ws_conn *c, size_t limit)
+{
+    if (c)
+        c->frame_limit = limit;
 }
 
 size_t ws_high_water(void)

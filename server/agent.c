@@ -408,6 +408,8 @@ void agent_handshake(pconn *pc)
         free(ag);
         return;
     }
+    if (!bin) /* JSON mode keeps API Gateway's frames: messages over 32 KB leave in frames */
+        ws_set_frame_limit(ag->ws, TTF_JSON_MAX_FRAME);
     struct timeval tv = {TTFD_READY_SEC, 0};
     evtimer_add(ag->ready_timer, &tv);
     ag->next = srv->agents;

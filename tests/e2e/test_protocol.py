@@ -1,6 +1,6 @@
 """docs/protocol.md against ttfd, with a minimal agent written here (JSON mode, as API Gateway
 would carry it): handshake fields, http_request/http_response with bodies split into pieces
-whose frames stay within 32 KiB, error codes mapped to statuses, ping/pong, unknown types
+whose frames stay within 32 KB (messages within 128 KB), error codes mapped to statuses, ping/pong, unknown types
 ignored, and the previous tunnel id given back (or not) on `ready`."""
 
 import base64
@@ -14,7 +14,8 @@ import pytest
 
 import tunnelkit as tk
 
-FRAME_LIMIT = 32 * 1024
+FRAME_LIMIT = 32000  # API Gateway: frames of 32 KB, messages of 128 KB (read as decimal KB)
+MESSAGE_LIMIT = 128000
 SECRET = "protocol-secret-0123456789abcdef0123"
 
 
@@ -34,11 +35,21 @@ class RawAgent:
         if self.status == 101:
             assert [v for n, v in heads if n.lower() == "sec-websocket-accept"] == [tk.ws_accept(key)], raw
 
-    def send(self, obj):
-        self.c.send(tk.ws_frame(1, json.dumps(obj).encode(), mask=True))
+    def send(self, obj, frame=None):
+        """One text message; with frame, in frames of at most that many bytes (as over API
+        Gateway: a first text frame, then continuation frames)."""
+        data = json.dumps(obj).encode()
+        if not frame or len(data) <= frame:
+            self.c.send(tk.ws_frame(1, data, mask=True))
+            return
+        for off in range(0, len(data), frame):
+            op = 1 if off == 0 else 0
+            self.c.send(tk.ws_frame(op, data[off:off + frame], mask=True, fin=off + frame >= len(data)))
 
     def recv(self):
-        """Next JSON message; WebSocket pings are answered; frame sizes are checked."""
+        """Next JSON message; WebSocket pings are answered; frame and message sizes are checked
+        (a message over one frame arrives as a text frame and continuation frames)."""
+        parts = []
         while True:
             fin, op, masked, payload = tk.ws_read_frame(self.c.read_exact)
             assert not masked, "server frames must not be masked"
@@ -47,10 +58,14 @@ class RawAgent:
                 continue
             if op == 8:
                 raise EOFError("server closed the WebSocket: %r" % payload)
-            assert op == 1, "JSON mode: expected a text frame, got opcode %d" % op
-            assert fin, "JSON mode: a message must be one frame"
-            assert len(payload) <= FRAME_LIMIT, "frame of %d bytes > 32 KiB" % len(payload)
-            return json.loads(payload)
+            want = 0 if parts else 1
+            assert op == want, "JSON mode: expected opcode %d, got %d" % (want, op)
+            assert len(payload) <= FRAME_LIMIT, "frame of %d bytes > 32 KB" % len(payload)
+            parts.append(payload)
+            if fin:
+                msg = b"".join(parts)
+                assert len(msg) <= MESSAGE_LIMIT, "message of %d bytes > 128 KB" % len(msg)
+                return json.loads(msg)
 
     def recv_type(self, *types):
         while True:
@@ -171,20 +186,24 @@ def test_large_bodies_travel_in_pieces(server):
         m, body, pieces = recv_request(a)
         assert body == up, "request body reassembled wrong (%d vs %d bytes)" % (len(body), len(up))
         assert pieces >= 1
-        down = os.urandom(150_000)
-        step = 16 * 1024
-        first, rest = down[:step], down[step:]
-        a.send({"type": "http_response", "request_id": m["request_id"], "status_code": 200,
-                "headers": {"Content-Type": ["application/octet-stream"]},
-                "body": base64.b64encode(first).decode(), "more": True})
-        seq = 0
-        for i in range(0, len(rest), step):
-            seq += 1
-            a.send({"type": "http_response_body", "request_id": m["request_id"], "seq": seq,
-                    "body": base64.b64encode(rest[i:i + step]).decode(),
-                    "more": i + step < len(rest)})
-        r = wait()
-        assert r.status == 200 and r.body == down
+        # the pieces ttf sends (93 KiB: one 128 KB message in 32 KB frames), and upstream's 16 KiB
+        for step, frame in ((93 * 1024, FRAME_LIMIT), (16 * 1024, None)):
+            if step == 16 * 1024:
+                wait = public(server.port, "POST", "/up", tk.sub_host(server, tid), up)
+                m, body, pieces = recv_request(a)
+            down = os.urandom(250_000)
+            first, rest = down[:step], down[step:]
+            a.send({"type": "http_response", "request_id": m["request_id"], "status_code": 200,
+                    "headers": {"Content-Type": ["application/octet-stream"]},
+                    "body": base64.b64encode(first).decode(), "more": True}, frame)
+            seq = 0
+            for i in range(0, len(rest), step):
+                seq += 1
+                a.send({"type": "http_response_body", "request_id": m["request_id"], "seq": seq,
+                        "body": base64.b64encode(rest[i:i + step]).decode(),
+                        "more": i + step < len(rest)}, frame)
+            r = wait()
+            assert r.status == 200 and r.body == down, (step, r.status)
     finally:
         a.close()
 

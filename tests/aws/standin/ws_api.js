@@ -8,8 +8,12 @@ const http = require('http');
 const { WebSocketServer, Receiver } = require('ws');
 const { apigwId, traceRoot, clfTime, readBody, sendJson, headerPairs } = require('./util');
 
-const FRAME_MAX = 32 * 1024;
-const MESSAGE_MAX = 128 * 1024;
+// "Quotas for configuring and running a WebSocket API in API Gateway": WebSocket frame size 32 KB,
+// message payload size 128 KB (a larger message or frame closes the connection with 1009; a
+// larger @connections post is PayloadTooLargeException). AWS does not say whether its KB is 1000
+// or 1024 bytes: the stand-in takes the stricter reading, so that what passes here passes there.
+const FRAME_MAX = 32 * 1000;
+const MESSAGE_MAX = 128 * 1000;
 
 // ws limits whole messages (maxPayload); API Gateway also limits each frame. ws has no option for
 // that, so its receiver's length step is wrapped: a frame over `_frameMax` fails as 1009.
