@@ -253,3 +253,51 @@ def test_scheduled_cleanup_deletes_expired_items_paginating(short):
     assert "gone-conn" not in conns
     # the live tunnel survived the cleanup
     assert short.tunnel.sub("GET", "/status/200").status == 200
+
+
+def _concurrent_slow(stack, n, ms):
+    def one(i):
+        t0 = time.monotonic()
+        r = stack.tunnel.sub("GET", "/slow?ms=%d&i=%d" % (ms, i), timeout=40)
+        return r, time.monotonic() - t0
+
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        return list(ex.map(one, range(n)))
+
+
+def test_concurrency_limits_throttle_fast_and_never_starve_agent_messages(tmp_path):
+    """Two functions with reserved concurrency 3 each (as infra/ deploys them): 4 concurrent
+    requests of 1.5 s. Three are answered (the agent's answers run in the WebSocket routes'
+    function, whatever the waiting requests hold); the fourth is throttled by Lambda at once
+    (TooManyRequestsException, not queued) and API Gateway answers it with its 500 at once,
+    instead of a 504 after 25 s."""
+    s = Stack(tmp_path, env={"REQUEST_TIMEOUT_SECS": "10"},
+              args=["--http-concurrency", "3", "--ws-concurrency", "3"])
+    try:
+        assert s.tunnel.sub("GET", "/status/200").status == 200
+        res = _concurrent_slow(s, 4, 1500)
+        ok = [took for r, took in res if r.status == 200]
+        failed = [(r.status, r.body, took) for r, took in res if r.status != 200]
+        assert len(ok) == 3, res
+        assert len(failed) == 1 and failed[0][0] == 500, failed
+        assert b"Internal Server Error" in failed[0][1]
+        assert failed[0][2] < 1.0 * ak.SLOW, failed  # failed fast: nothing waited for it
+        fn = s.standin.stats()["lambda"]["functions"]
+        assert fn["http"]["throttles"] == 1 and fn["ws"]["throttles"] == 0, fn
+        assert fn["http"]["max_busy"] <= 3 and fn["ws"]["max_busy"] <= 3, fn
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_one_function_for_both_apis_starves_agent_messages(tmp_path):
+    """Upstream's layout, one function with concurrency 3: three waiting requests hold every
+    environment, the agent's answers are throttled, and all three time out (the reason for two
+    functions). A 3 s wait keeps the test short."""
+    s = Stack(tmp_path, env={"REQUEST_TIMEOUT_SECS": "3"}, args=["--cap", "3", "--single-function"])
+    try:
+        assert s.tunnel.sub("GET", "/status/200").status == 200
+        res = _concurrent_slow(s, 3, 500)
+        assert [r.status for r, _ in res] == [504, 504, 504], [(r.status, r.body[:80]) for r, _ in res]
+        assert s.standin.stats()["lambda"]["throttles"] >= 1
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}

@@ -18,7 +18,12 @@ const { ActionLog } = require('./actions');
 const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [options]
   --env K=V                 extra Lambda environment (repeatable; K= removes K)
   --stage NAME              WebSocket API stage (dev)
-  --cap N                   max concurrent Lambda environments (64)
+  --cap N                   concurrency of each Lambda function (64); past it invocations are
+                            throttled (429), not queued
+  --ws-concurrency N        reserved concurrency of the WebSocket routes' function (--cap)
+  --http-concurrency N      reserved concurrency of the HTTP API's function (--cap)
+  --single-function         one function for both APIs (upstream's layout) instead of two
+                            functions from the same code (infra/ deploys two)
   --function-timeout-ms N   Lambda function timeout (30000)
   --integration-timeout-ms N  HTTP API integration timeout (29000)
   --max-request-bytes N     HTTP API request limit (10485760)
@@ -39,7 +44,8 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
 function parseArgs(argv) {
   const o = { env: {}, stage: 'dev', cap: 64, functionTimeoutMs: 30000, integrationTimeoutMs: 29000,
     maxRequest: 10 * 1024 * 1024, sigv4: 'record', region: 'us-east-1', cmd: null, lambdaLog: null, actionsLog: null,
-    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0 };
+    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0,
+    wsConcurrency: null, httpConcurrency: null, singleFunction: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -63,6 +69,9 @@ function parseArgs(argv) {
       }
       case '--stage': o.stage = val(); break;
       case '--cap': o.cap = num(); break;
+      case '--ws-concurrency': o.wsConcurrency = num(); break;
+      case '--http-concurrency': o.httpConcurrency = num(); break;
+      case '--single-function': o.singleFunction = true; break;
       case '--function-timeout-ms': o.functionTimeoutMs = num(); break;
       case '--integration-timeout-ms': o.integrationTimeoutMs = num(); break;
       case '--max-request-bytes': o.maxRequest = num(); break;
@@ -137,10 +146,38 @@ async function main() {
     lambdaEnv[k] = v.replace(/\{(HTTP_PORT|WS_PORT|DDB_PORT)\}/g, (_m, n) => String(ports[n]));
     if (lambdaEnv[k] === '') delete lambdaEnv[k]; // --env K= removes K (e.g. a default of the stand-in)
   }
-  const pool = new LambdaPool({ cmd: opts.cmd, env: lambdaEnv, cap: opts.cap, timeoutMs: opts.functionTimeoutMs,
-    log, lambdaLog, region: opts.region, actions });
-  ws.pool = pool;
-  httpApi.pool = pool;
+  // Two functions from the same code, as infra/ deploys them: the WebSocket routes' and the HTTP
+  // API's, each with its own reserved concurrency, so that requests waiting for their answers
+  // (one environment each, up to 29 s) never starve the handling of the agents' messages.
+  const mkPool = (name, cap) => new LambdaPool({ cmd: opts.cmd, env: lambdaEnv, cap,
+    timeoutMs: opts.functionTimeoutMs, log, lambdaLog, region: opts.region, functionName: name, actions });
+  const pools = {};
+  if (opts.singleFunction) {
+    pools.ws = mkPool('http-tunnel-handler-test', opts.cap);
+    pools.http = pools.ws;
+  } else {
+    pools.ws = mkPool('http-tunnel-ws-test', opts.wsConcurrency !== null ? opts.wsConcurrency : opts.cap);
+    pools.http = mkPool('http-tunnel-http-test', opts.httpConcurrency !== null ? opts.httpConcurrency : opts.cap);
+  }
+  const allPools = [...new Set(Object.values(pools))];
+  ws.pool = pools.ws;
+  httpApi.pool = pools.http;
+  // One figure for the whole Lambda side (sums), and each function's own.
+  const lambdaSummary = () => {
+    const parts = Object.fromEntries(Object.entries(pools).map(([k, p]) => [k, p.summary()]));
+    if (opts.singleFunction) return Object.assign({ functions: { all: parts.ws } }, parts.ws);
+    const out = { functions: parts, by_kind: {}, error_types: {}, timing: { duration_ms: {}, queued_ms: {} } };
+    for (const p of Object.values(parts)) {
+      for (const [k, v] of Object.entries(p)) {
+        if (typeof v === 'number') out[k] = (out[k] || 0) + v;
+      }
+      for (const f of ['by_kind', 'error_types']) {
+        for (const [k, v] of Object.entries(p[f])) out[f][k] = (out[f][k] || 0) + v;
+      }
+      for (const w of ['duration_ms', 'queued_ms']) Object.assign(out.timing[w], p.timing[w]);
+    }
+    return out;
+  };
 
   // A bug in the stand-in is logged and counted (stats.standin_errors; the suite checks it is 0)
   // rather than taking every test down with the process.
@@ -155,7 +192,7 @@ async function main() {
 
   const stats = () => ({
     standin_errors: standinErrors,
-    lambda: pool.summary(),
+    lambda: lambdaSummary(),
     websocket: ws.stats,
     http: httpApi.stats,
     latency: tracker.summary(),
@@ -171,7 +208,7 @@ async function main() {
       const hard = setTimeout(() => process.exit(1), 15000);
       await ws.close().catch((e) => log(`ws close: ${e}`));
       await httpApi.close().catch((e) => log(`http close: ${e}`));
-      await pool.close(2000).catch((e) => log(`lambda close: ${e}`));
+      await Promise.all(allPools.map((p) => p.close(2000).catch((e) => log(`lambda close: ${e}`))));
       await dynamo.close().catch((e) => log(`dynamodb close: ${e}`));
       process.stderr.write(`STANDIN-STATS ${JSON.stringify(stats())}\n`);
       if (lambdaStream) await new Promise((r) => lambdaStream.end(r));
@@ -206,7 +243,9 @@ async function main() {
     let m;
     if (req.method === 'POST' && url.pathname === '/invoke') {
       return withBody(req, res, async (ev) => {
-        const r = await pool.invoke(ev, 'control');
+        // the scheduled cleanup and other direct invocations go to the WebSocket routes' function
+        // unless ?function=http says otherwise
+        const r = await pools[url.searchParams.get('function') === 'http' ? 'http' : 'ws'].invoke(ev, 'control');
         return r.ok ? { ok: true, body: r.body.toString() } : r;
       });
     }
