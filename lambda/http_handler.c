@@ -412,6 +412,12 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
             break;
         store_delete_connection(&ctx->st, cids[i], err, sizeof err);
     }
+    if (rc == MGMT_LIMIT) { /* API Gateway kept refusing: a busy agent, not a gone one */
+        TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr.tunnel_id, err);
+        *status = 503;
+        doc = httpresp_text(503, "tunnel agent busy: try again", len);
+        goto out;
+    }
     if (rc != MGMT_OK) {
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr.tunnel_id, err);
         *status = 502;

@@ -93,6 +93,8 @@ char *httpresp_text(int status, const char *text, size_t *out_len)
     json_t *o = json_pack("{s:i,s:{s:s},s:s,s:b}", "statusCode", status, "headers", "content-type",
                           "text/plain; charset=utf-8", "body", body, "isBase64Encoded", 0);
     free(body);
+    if (o && status == 503) /* a busy tunnel: worth another try soon (RFC 9110 §10.2.3) */
+        json_object_set_new(json_object_get(o, "headers"), "retry-after", json_string("1"));
     return dump(o, out_len);
 }
 

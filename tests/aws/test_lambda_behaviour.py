@@ -301,3 +301,21 @@ def test_one_function_for_both_apis_starves_agent_messages(tmp_path):
         assert s.standin.stats()["lambda"]["throttles"] >= 1
     finally:
         assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_post_to_connection_429_is_retried(tmp_path):
+    """@connections answers LimitExceededException (429) to about half the posts (the first time
+    each): the Lambda retries with backoff and jitter, and every request, small or with a body in
+    several pieces, is answered as if nothing happened."""
+    s = Stack(tmp_path, args=["--post-limit", "0.5"])
+    try:
+        for i in range(8):
+            r = s.tunnel.sub("GET", "/echo?i=%d" % i)
+            assert r.status == 200 and r.json()["target"] == "/echo?i=%d" % i, (i, r.status, r.body[:200])
+        data = ak.pattern(500 * 1024, seed=4)
+        r = s.tunnel.sub("POST", "/upload", headers=[("Content-Type", "application/octet-stream")], body=data)
+        assert r.status == 200 and r.json() == {"len": len(data), "sha256": ak.sha(data)}, r.body[:200]
+        st = s.standin.stats()["websocket"]["mgmt"]
+        assert st["limit_exceeded"] >= 3, st
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}

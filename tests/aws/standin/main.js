@@ -33,6 +33,9 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
   --ddb-faults P            DynamoDB throttles (P/4) and trims batches (P) at random, never the
                             same request twice (0)
   --ddb-delay-ms N          answer every DynamoDB call of the Lambda N ms late (0)
+  --post-limit P            @connections posts get 429 LimitExceededException with probability P,
+                            never twice for the same message (0); a connection with more than
+                            4 MiB of unsent output always gets it
   --sigv4 record|strict     signature check: count mismatches, or answer 403 as AWS (record)
   --lambda-log FILE         write the Lambda processes' output there (default: stderr)
   --actions-log FILE        append each distinct AWS action served to the Lambda (IAM's view:
@@ -45,7 +48,7 @@ function parseArgs(argv) {
   const o = { env: {}, stage: 'dev', cap: 64, functionTimeoutMs: 30000, integrationTimeoutMs: 29000,
     maxRequest: 10 * 1024 * 1024, sigv4: 'record', region: 'us-east-1', cmd: null, lambdaLog: null, actionsLog: null,
     watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0,
-    wsConcurrency: null, httpConcurrency: null, singleFunction: false };
+    wsConcurrency: null, httpConcurrency: null, singleFunction: false, postLimit: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -72,6 +75,7 @@ function parseArgs(argv) {
       case '--ws-concurrency': o.wsConcurrency = num(); break;
       case '--http-concurrency': o.httpConcurrency = num(); break;
       case '--single-function': o.singleFunction = true; break;
+      case '--post-limit': o.postLimit = num(); break;
       case '--function-timeout-ms': o.functionTimeoutMs = num(); break;
       case '--integration-timeout-ms': o.integrationTimeoutMs = num(); break;
       case '--max-request-bytes': o.maxRequest = num(); break;
@@ -120,7 +124,7 @@ async function main() {
   const dynamoPort = await dynamo.start();
   checker.reset(); // count only the Lambda's calls
   const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, actions, settleMs: opts.settleMs,
-    refusePosts: opts.refusePosts, jitterMs: opts.jitterMs,
+    refusePosts: opts.refusePosts, jitterMs: opts.jitterMs, postLimit: opts.postLimit,
     onAgentMessage: (m) => tracker.onAgentMessage(m),
     onPost: (m, connectionId) => {
       tracker.onPost(m);

@@ -66,12 +66,21 @@ class WsApi {
     // Each $default invocation starts after a random delay up to this: messages then reach the
     // Lambda out of order, which API Gateway allows.
     this.jitterMs = opts.jitterMs || 0;
+    // PostToConnection's LimitExceededException (429): "the client is sending more than the
+    // allowed number of requests per unit of time or the WebSocket client side buffer is full"
+    // (API Gateway management API reference). Modelled two ways: a connection whose unsent output
+    // is over clientBufferMax, and at random (postLimit, a probability) for tests, never twice for
+    // the same message so that a client that retries gets through.
+    this.postLimit = opts.postLimit || 0;
+    this.clientBufferMax = opts.clientBufferMax || 4 * 1024 * 1024;
+    this.limited = new Set();
     this.conns = new Map();
     this.connecting = new Set(); // ids whose $connect is running (a post to them is a Lambda bug)
     this.inflight = new Set();
     this.stats = { connects: 0, connect_refused: 0, connect_errors: 0, open: 0, messages_in: 0, bytes_in: 0,
       default_errors: 0, disconnects: 0, close_codes: {}, frame_or_message_too_big: 0, dropped_no_protocol: 0,
-      mgmt: { post: 0, delete: 0, get: 0, gone: 0, not_ready: 0, during_connect: 0, too_large: 0, bad_signature: 0, bytes_out: 0 },
+      mgmt: { post: 0, delete: 0, get: 0, gone: 0, not_ready: 0, during_connect: 0, too_large: 0, bad_signature: 0, bytes_out: 0,
+        limit_exceeded: 0 },
       protocols_selected: {} };
   }
 
@@ -333,6 +342,20 @@ class WsApi {
         if (conn.refuseLeft > 0) conn.refuseLeft--;
         this.stats.mgmt.not_ready++;
         return gone();
+      }
+      const limited = () => {
+        this.stats.mgmt.limit_exceeded++;
+        sendJson(res, 429, { message: 'LimitExceededException: rate exceeded or client buffer full' },
+          { 'x-amzn-ErrorType': 'LimitExceededException' });
+      };
+      if (conn.ws.bufferedAmount > this.clientBufferMax) return limited();
+      if (this.postLimit > 0) {
+        const key = `${id}:${require('crypto').createHash('sha1').update(body).digest('hex')}`;
+        if (!this.limited.has(key) && Math.random() < this.postLimit) {
+          if (this.limited.size > 20000) this.limited.clear();
+          this.limited.add(key);
+          return limited();
+        }
       }
       try {
         this.onPost(JSON.parse(body.toString()), id);
