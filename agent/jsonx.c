@@ -507,6 +507,18 @@ static void on_request_body(session *s, tmsg *m)
         write_piece(x, m->body, m->body_len, !m->more);
 }
 
+void jsonx_reject(session *s, const char *rid, const char *why)
+{
+    jx *x = hmap_get(s->exchanges, rid, strlen(rid));
+    char msg[300];
+    snprintf(msg, sizeof msg, "the agent cannot use this request: %s", why);
+    TLOG_W(s->log, "request %s rejected: %s", rid, why);
+    if (x)
+        jx_fail(x, TERR_INVALID_REQUEST, msg);
+    else
+        send_error(s, rid, TERR_INVALID_REQUEST, msg);
+}
+
 void jsonx_on_message(session *s, tmsg *m)
 {
     if (!m->request_id)

@@ -10,6 +10,9 @@
 
 /* m is an http_request or http_request_body; jsonx may steal its fields (m stays freeable). */
 void jsonx_on_message(session *s, tmsg *m);
+/* A request message that could not be decoded (bad request-target, header, base64...) but names
+ * its request: answered with an invalid_request error at once (its exchange, if any, ends). */
+void jsonx_reject(session *s, const char *rid, const char *why);
 void jsonx_resume_all(session *s);
 void jsonx_free_all(session *s);
 

@@ -1,6 +1,7 @@
 /* session.c - one WebSocket session with the server (see session.h). */
 #include "session.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,13 +11,31 @@
 #include "jsonx.h"
 #include "stream.h"
 
+/* A message tmsg_decode refused. A request we cannot use (an invalid request-target, a header
+ * that cannot be sent, bad base64) is answered at once with invalid_request when it names its
+ * request_id, instead of leaving the visitor to wait for the server's timeout. */
+static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const char *why)
+{
+    json_t *j = json_loadb((const char *)data, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *rid = json_string_value(json_object_get(j, "request_id"));
+    bool request =
+        type && (strcmp(type, "http_request") == 0 || strcmp(type, "http_request_body") == 0);
+    size_t rl = rid ? strlen(rid) : 0;
+    if (request && rl > 0 && rl <= 256 && strcspn(rid, "\"\\\r\n") == rl)
+        jsonx_reject(s, rid, why);
+    else
+        TLOG_D(s->log, "ignoring a message: %s", why);
+    json_decref(j);
+}
+
 static void on_text(void *ud, const uint8_t *data, size_t len)
 {
     session *s = ud;
     tmsg m;
     const char *err = NULL;
     if (tmsg_decode((const char *)data, len, &m, &err) != 0) {
-        TLOG_D(s->log, "ignoring a message: %s", err ? err : "unparsable");
+        reject_or_ignore(s, data, len, err ? err : "unparsable");
         return;
     }
     switch (m.type) {

@@ -11,6 +11,7 @@ rogue or upstream agent; events are also sent to the Lambda directly):
 """
 
 import base64
+import json
 import concurrent.futures
 import time
 import uuid
@@ -319,3 +320,33 @@ def test_post_to_connection_429_is_retried(tmp_path):
         assert st["limit_exceeded"] >= 3, st
     finally:
         assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def _http_event(host, raw_path, headers=None, method="GET"):
+    now = int(time.time() * 1000)
+    h = {"host": host, "user-agent": "t"}
+    h.update(headers or {})
+    return {"version": "2.0", "routeKey": "$default", "rawPath": raw_path, "rawQueryString": "", "headers": h,
+            "requestContext": {"accountId": "123456789012", "apiId": "standinhttp", "domainName": host,
+                               "domainPrefix": host.split(".")[0],
+                               "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1",
+                                        "sourceIp": "127.0.0.1", "userAgent": "t"},
+                               "requestId": "x", "routeKey": "$default", "stage": "$default",
+                               "time": "", "timeEpoch": now},
+            "isBase64Encoded": False}
+
+
+def test_requests_the_agent_cannot_use_are_answered_at_once(short):
+    """A request ttf cannot send to the local app (a header with a control byte, a method that is
+    no token) is answered with invalid_request (400) at once, not after the wait (504)."""
+    host = "%s.%s" % (short.tid, ak.DOMAIN)
+    for ev in (_http_event(host, "/bad-header", {"x-bad": "a\u0001b"}),
+               _http_event(host, "/bad-method", method="GE T")):
+        t0 = time.monotonic()
+        r = short.standin.invoke(ev)
+        took = time.monotonic() - t0
+        assert r["ok"], r
+        doc = json.loads(r["body"])
+        assert doc["statusCode"] == 400, (doc, took)
+        assert took < 2.0 * ak.SLOW, took
+    assert short.tunnel.sub("GET", "/status/200").status == 200
