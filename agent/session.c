@@ -159,6 +159,8 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
     m.tunnel_id = ready->tunnel_id && *ready->tunnel_id ? (char *)ready->tunnel_id : NULL;
     m.subdomain = ready->subdomain && *ready->subdomain ? (char *)ready->subdomain : NULL;
     m.agent_key = ready->agent_key && *ready->agent_key ? (char *)ready->agent_key : NULL;
+    m.takeover =
+        m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
     session_send_msg(s, &m);
     return s;
 }
@@ -185,6 +187,11 @@ void session_close(session *s)
 {
     if (s && s->ws && !s->closed)
         ws_close(s->ws, 1000, "agent shutting down");
+}
+
+size_t session_busy(const session *s)
+{
+    return hmap_count(s->exchanges) + hmap_count(s->streams);
 }
 
 bool session_congested(const session *s)

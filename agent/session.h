@@ -42,6 +42,8 @@ typedef struct session_ready {
     const char *tunnel_id; /* the name held before: given back when allowed, else a new id */
     const char *subdomain; /* a chosen name: given or refused */
     const char *agent_key; /* this agent's secret (identifies it without auth) */
+    const char *takeover;  /* the secret of the last connection_established: moves tunnel_id over
+                              from the agent's still open connection (docs/protocol.md §1) */
 } session_ready;
 
 /* Everything streams and exchanges need; set up by session_new. */
@@ -64,7 +66,8 @@ struct session {
     void *ud;
 };
 
-/* Takes bev (just upgraded) and sends ready. NULL on error (bev freed). */
+/* Takes bev (just upgraded) and sends ready (with ready->takeover, the secret that moves
+ * ready->tunnel_id over from the agent's still open connection). NULL on error (bev freed). */
 session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
                      const agent_config *cfg, const tlog *lg, local_pool *pool,
                      const exchange_observer *obs, const session_ready *ready,
@@ -72,6 +75,9 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
 void session_free(session *s);
 /* Graceful close: a close frame, then on_closed. */
 void session_close(session *s);
+
+/* Exchanges and streams still in flight (a session being left waits for them). */
+size_t session_busy(const session *s);
 
 /* For streams and exchanges. */
 bool session_congested(const session *s); /* the WebSocket output is above its high mark */

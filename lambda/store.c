@@ -200,8 +200,37 @@ int store_get_owner(store *s, const char *tid, owner_rec *out, char *err, size_t
     out->chosen = ddb_get_bool(it, "chosen", &chosen) == 0 && chosen;
     if (ddb_get_n(it, "ttl", &out->ttl) != 0)
         out->ttl = 0;
+    const char *tk = ddb_get_s(it, "takeover");
+    snprintf(out->takeover, sizeof out->takeover, "%s", tk ? tk : "");
     json_decref(it);
     return 0;
+}
+
+int store_set_takeover(store *s, const char *tid, const char *cid, const char *secret, char *err,
+                       size_t cap)
+{
+    char key[96];
+    if (store_owner_key(key, sizeof key, tid) < 0)
+        return oom(err, cap);
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o,s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", key), "UpdateExpression", "SET takeover = :t",
+                            "ConditionExpression", "holder = :h", "ExpressionAttributeValues", ":t",
+                            ddb_s(secret), ":h", ddb_s(cid));
+    return run(s, "UpdateItem", req, err, cap);
+}
+
+int store_move_owner(store *s, const char *tid, const char *old_cid, const char *new_cid,
+                     const char *secret, char *err, size_t cap)
+{
+    char key[96];
+    if (store_owner_key(key, sizeof key, tid) < 0)
+        return oom(err, cap);
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o,s:o,s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", key), "UpdateExpression",
+                            "SET holder = :n REMOVE takeover", "ConditionExpression",
+                            "holder = :o AND takeover = :t", "ExpressionAttributeValues", ":n",
+                            ddb_s(new_cid), ":o", ddb_s(old_cid), ":t", ddb_s(secret));
+    return run(s, "UpdateItem", req, err, cap);
 }
 
 int store_delete_owner(store *s, const char *tid, char *err, size_t cap)

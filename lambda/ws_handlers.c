@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "events.h"
@@ -189,6 +190,53 @@ static void refuse_name(lambda_ctx *ctx, const char *cid, const names_answer *an
         TLOG_W(ctx->log, "ready %s: closing the connection: %s", cid, err);
 }
 
+/* A fresh takeover secret: 32 random bytes as 64 hex characters. */
+static int new_secret(char out[65])
+{
+    uint8_t r[32];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        return -1;
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
+
+/* The agent moves its tunnel to its new connection cid before API Gateway closes the old one
+ * (docs/protocol.md §1): granted when the secret is the one given to the holder (and, with auth,
+ * the owner is this connection's subject). The old connection's record is marked moved (out of
+ * the GSI: new requests go to cid) and stays live for the answers to the requests already sent
+ * to it. */
+static bool takeover(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m)
+{
+    char err[ERRCAP];
+    owner_rec o;
+    const char *want = m->tunnel_id;
+    char owner[TUNNEL_OWNER_MAX + 1];
+    if (store_get_owner(&ctx->st, want, &o, err, sizeof err) != 0 || !o.takeover[0] ||
+        strcmp(o.takeover, m->takeover) != 0 ||
+        tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, c->sub, m->agent_key) != 0 ||
+        (ctx->cfg->require_auth && strcmp(o.owner, owner) != 0)) {
+        TLOG_W(ctx->log, "ready %s: takeover of tunnel %s refused", cid, want);
+        return false;
+    }
+    if (store_move_owner(&ctx->st, want, o.holder, cid, m->takeover, err, sizeof err) != 0 ||
+        store_set_connection_tunnel(&ctx->st, cid, want, err, sizeof err) != 0) {
+        TLOG_W(ctx->log, "ready %s: takeover of tunnel %s failed: %s", cid, want, err);
+        return false;
+    }
+    char moved[TUNNEL_NAME_MAX + 2];
+    snprintf(moved, sizeof moved, "%c%s", STORE_MOVED_MARK, want);
+    char cids[STORE_MAX_TUNNEL_CONNS][160];
+    size_t n = 0;
+    if (store_find_tunnel(&ctx->st, want, cids, STORE_MAX_TUNNEL_CONNS, &n, err, sizeof err) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(cids[i], cid) != 0)
+                store_set_connection_tunnel(&ctx->st, cids[i], moved, err, sizeof err);
+    if (strcmp(c->tunnel_id, want) != 0) /* the fresh id of $connect is not needed */
+        store_delete_owner(&ctx->st, c->tunnel_id, err, sizeof err);
+    return true;
+}
+
 static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
@@ -199,7 +247,16 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         return;
     }
     names_answer ans;
-    names_result nr = names_on_ready(ctx, cid, &c, m, &ans);
+    names_result nr;
+    if (m->tunnel_id && m->takeover && takeover(ctx, cid, &c, m)) {
+        memset(&ans, 0, sizeof ans);
+        snprintf(ans.name, sizeof ans.name, "%s", m->tunnel_id);
+        nr = NAMES_OK;
+        TLOG_I(ctx->log, "ready %s: tunnel %s taken over from the agent's previous connection", cid,
+               m->tunnel_id);
+    } else {
+        nr = names_on_ready(ctx, cid, &c, m, &ans);
+    }
     if (nr == NAMES_REFUSED) {
         refuse_name(ctx, cid, &ans);
         return;
@@ -227,6 +284,15 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
     r.subdomain_url = sub[0] ? strdup(sub) : NULL;
     r.path_based_url = strdup(path);
     r.message = notice[0] ? strdup(notice) : NULL;
+    /* the secret for the next move, recorded with the holder (only the holder may set it) */
+    char secret[65] = "";
+    if (new_secret(secret) != 0 ||
+        store_set_takeover(&ctx->st, tid, cid, secret, err, sizeof err) != 0) {
+        TLOG_W(ctx->log, "ready %s: no takeover secret recorded: %s", cid, err);
+        secret[0] = '\0';
+    }
+    r.takeover = secret[0] ? strdup(secret) : NULL;
+    r.max_lifetime_s = (uint64_t)ctx->cfg->max_lifetime_s;
     size_t n;
     char *text = tmsg_encode(&r, &n);
     tmsg_free(&r);

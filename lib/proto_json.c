@@ -84,6 +84,7 @@ void tmsg_free(tmsg *m)
     free(m->public_url);
     free(m->subdomain_url);
     free(m->path_based_url);
+    free(m->takeover);
     free(m->request_id);
     free(m->method);
     free(m->uri);
@@ -287,6 +288,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         if (get_str(o, "agent_key", false, &m->agent_key) != 0 ||
             (m->agent_key && strlen(m->agent_key) > TTF_AGENT_KEY_MAX))
             return *err = "bad agent_key", -1;
+        if (get_str(o, "takeover", false, &m->takeover) != 0)
+            return *err = "bad takeover", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
@@ -300,6 +303,9 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad url", -1;
         if (get_str(o, "message", false, &m->message) != 0)
             return *err = "bad message", -1;
+        if (get_str(o, "takeover", false, &m->takeover) != 0 ||
+            get_uint(o, "max_lifetime_s", UINT32_MAX, &m->max_lifetime_s) != 0)
+            return *err = "bad takeover", -1;
         return 0;
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
@@ -509,6 +515,7 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "tunnel_id", m->tunnel_id);
         r |= set_str_opt(o, "subdomain", m->subdomain);
         r |= set_str_opt(o, "agent_key", m->agent_key);
+        r |= set_str_opt(o, "takeover", m->takeover);
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -517,6 +524,9 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "subdomain_url", m->subdomain_url);
         r |= set_str_opt(o, "path_based_url", m->path_based_url);
         r |= set_str_opt(o, "message", m->message);
+        r |= set_str_opt(o, "takeover", m->takeover);
+        if (m->max_lifetime_s)
+            r |= set(o, "max_lifetime_s", json_integer((json_int_t)m->max_lifetime_s));
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));

@@ -51,6 +51,13 @@ typedef struct tmsg {
     char *tunnel_id, *connection_id, *public_url, *subdomain_url, *path_based_url;
     char *subdomain, *agent_key;
     char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
+    /* connection_established: the secret that lets the agent's next connection take the tunnel
+     * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");
+     * ready: that secret, to take tunnel_id over. NULL when absent. */
+    char *takeover;
+    /* connection_established: the server closes the connection after this many seconds (API
+     * Gateway: 7200); 0 = no limit announced */
+    uint64_t max_lifetime_s;
     /* http_* */
     char *request_id;
     char *method, *uri;   /* http_request */

@@ -177,6 +177,8 @@ static void send_established(agent *ag, const char *notice)
     m.subdomain_url = sub_url;
     m.path_based_url = path_url;
     m.message = (char *)notice;
+    random_hex(ag->takeover, 32); /* a new secret each time: the previous one is used up */
+    m.takeover = ag->takeover;
     if (agent_send_msg(ag, &m) != 0)
         TLOG_W(srv->log, "agent %s: could not send connection_established", ag->ip);
     /* the strings belong to this frame: nothing to free */
@@ -199,6 +201,22 @@ static void on_ready(agent *ag, const tmsg *m)
     server *srv = ag->srv;
     if (ag->ready) {
         send_established(ag, NULL); /* repeated ready: same answer */
+        return;
+    }
+    /* The agent moving its tunnel to this new connection, its old one still open: granted for
+     * the secret the holder was given, and the same subject (docs/protocol.md §1). */
+    agent *holder = m->tunnel_id && m->takeover
+                        ? registry_lookup(srv->reg, m->tunnel_id, strlen(m->tunnel_id))
+                        : NULL;
+    if (holder && holder != ag && holder->takeover[0] &&
+        strcmp(holder->takeover, m->takeover) == 0 && strcmp(holder->sub, ag->sub) == 0 &&
+        registry_move(srv->reg, m->tunnel_id, holder, ag) == 0) {
+        holder->takeover[0] = '\0'; /* it keeps its requests in flight, no longer the id */
+        snprintf(ag->tunnel_id, sizeof ag->tunnel_id, "%s", m->tunnel_id);
+        ag->ready = true;
+        evtimer_del(ag->ready_timer);
+        TLOG_I(srv->log, "agent %s: tunnel %s moved to a new connection", ag->ip, ag->tunnel_id);
+        send_established(ag, NULL);
         return;
     }
     char owner[STATE_OWNER_MAX + 1], chosen[TUNNEL_NAME_MAX + 1];

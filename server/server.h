@@ -84,6 +84,7 @@ struct agent {
     bool ready;                          /* connection_established sent */
     char tunnel_id[TUNNEL_NAME_MAX + 1]; /* a random id or a chosen name */
     char sub[AUTH_SUB_MAX + 1];          /* token subject ("" without auth) */
+    char takeover[65]; /* secret for the agent's next connection (docs/protocol.md §1) */
     char ip[64];
     hmap *streams; /* bin: uint32 stream id -> pconn; JSON: request_id -> pconn */
     uint32_t next_sid;

@@ -350,3 +350,46 @@ def test_requests_the_agent_cannot_use_are_answered_at_once(short):
         assert doc["statusCode"] == 400, (doc, took)
         assert took < 2.0 * ak.SLOW, took
     assert short.tunnel.sub("GET", "/status/200").status == 200
+
+
+def test_agent_moves_to_a_new_connection_before_the_2_hour_limit(tmp_path):
+    """API Gateway closes connections after 2 hours (here 6 s): ttf opens its next connection
+    before that, takes its tunnel over (ready + takeover secret) and leaves the old one once its
+    requests are answered. Requests sent all along are all answered: no 404/502 gap."""
+    s = Stack(tmp_path, env={"CONNECTION_MAX_LIFETIME_SECS": "6"}, args=["--connection-max-ms", "6000"])
+    try:
+        first = {c["connectionId"] for c in s.standin.connections()}
+        statuses = []
+        end = time.monotonic() + 14
+        i = 0
+        while time.monotonic() < end:
+            r = s.tunnel.sub("GET", "/echo?i=%d" % i, timeout=30)
+            statuses.append(r.status)
+            assert r.status == 200, (i, r.status, r.body[:200], s.agent.stderr())
+            i += 1
+            time.sleep(0.02)
+        now = {c["connectionId"] for c in s.standin.connections()}
+        assert not (first & now), "still on the first connection"
+        out = "\n".join(s.agent.err)
+        assert out.count("moved to a new connection") >= 2, out[-2000:]
+        assert not [l for l in s.agent.out if "Tunnel established" in l][1:], s.agent.out
+        assert s.standin.stats()["websocket"]["expired"].get("idle", 0) == 0
+        print("%d requests over 14 s, every one 200, across %d moves" % (len(statuses), out.count("moved to")))
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_idle_connections_are_closed(tmp_path):
+    """After the idle timeout (10 minutes; here 1.5 s) without a message from the client, the
+    stand-in closes the connection as API Gateway does (1001)."""
+    s = Stack(tmp_path, args=["--idle-timeout-ms", "1500"])
+    c = ak.WsClient(s.standin.ws_url)
+    try:
+        c.send({"type": "ready"})
+        c.expect(lambda m: m.get("type") == "connection_established", 15)
+        closed = c.expect(lambda m: m.get("_event") == "close", 10)
+        assert closed.get("code") == 1001, closed
+        assert s.standin.stats()["websocket"]["expired"]["idle"] >= 1
+    finally:
+        c.close()
+        s.close()

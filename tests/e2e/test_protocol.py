@@ -77,6 +77,10 @@ class RawAgent:
         self.send({"type": "ready", "tunnel_id": tunnel_id} if tunnel_id else {"type": "ready"})
         return self.recv_type("connection_established")
 
+    def ready_takeover(self, tunnel_id, secret):
+        self.send({"type": "ready", "tunnel_id": tunnel_id, "takeover": secret})
+        return self.recv_type("connection_established")
+
     def close(self):
         try:
             self.c.send(tk.ws_frame(8, b"\x03\xe8", mask=True))
@@ -275,3 +279,43 @@ def test_previous_id_with_auth_same_subject_only(stack):
         assert got == tid
     finally:
         c.close()
+
+
+def test_takeover_moves_a_tunnel_to_the_agents_new_connection(server):
+    """ttf moves to a new connection before API Gateway's 2-hour limit; ttfd accepts the same
+    handshake: ready with the tunnel id and the secret of connection_established. New requests go
+    to the new connection, one in flight on the old one is still answered there; a wrong secret
+    gets a fresh id."""
+    a = RawAgent(server.port)
+    b = c = None
+    try:
+        est = a.ready()
+        tid, secret = est["tunnel_id"], est["takeover"]
+        assert len(secret) == 64
+        wait_old = public(server.port, "GET", "/old", tk.sub_host(server, tid))
+        m_old, _, _ = recv_request(a)
+        c = RawAgent(server.port)
+        assert c.ready_takeover(tid, "0" * 64)["tunnel_id"] != tid  # wrong secret
+        b = RawAgent(server.port)
+        est2 = b.ready_takeover(tid, secret)
+        assert est2["tunnel_id"] == tid and est2["takeover"] != secret
+        wait_new = public(server.port, "GET", "/new", tk.sub_host(server, tid))
+        m_new, _, _ = recv_request(b)
+        assert m_new["uri"] == "/new"
+        for ag, m, body in ((b, m_new, b"new"), (a, m_old, b"old")):
+            ag.send({"type": "http_response", "request_id": m["request_id"], "status_code": 200,
+                     "headers": {}, "body": base64.b64encode(body).decode(), "processing_time_ms": 1})
+        assert wait_new().body == b"new"
+        assert wait_old().body == b"old"
+        a.close()
+        a = None
+        time.sleep(0.2)
+        wait = public(server.port, "GET", "/after", tk.sub_host(server, tid))
+        m, _, _ = recv_request(b)  # the old connection's end did not take the tunnel down
+        b.send({"type": "http_response", "request_id": m["request_id"], "status_code": 204,
+                "headers": {}, "body": "", "processing_time_ms": 1})
+        assert wait().status == 204
+    finally:
+        for ag in (a, b, c):
+            if ag:
+                ag.close()

@@ -72,6 +72,11 @@ class WsApi {
     // is over clientBufferMax, and at random (postLimit, a probability) for tests, never twice for
     // the same message so that a client that retries gets through.
     this.postLimit = opts.postLimit || 0;
+    // Connection duration 2 hours, idle connection timeout 10 minutes (the WebSocket quotas page):
+    // API Gateway closes the connection (1001 Going away) when either runs out. Idle means no
+    // message from the client (the stand-in does not count control frames as activity).
+    this.maxLifetimeMs = opts.maxLifetimeMs || 2 * 3600 * 1000;
+    this.idleMs = opts.idleMs || 10 * 60 * 1000;
     this.clientBufferMax = opts.clientBufferMax || 4 * 1024 * 1024;
     this.limited = new Set();
     this.conns = new Map();
@@ -81,7 +86,7 @@ class WsApi {
       default_errors: 0, disconnects: 0, close_codes: {}, frame_or_message_too_big: 0, dropped_no_protocol: 0,
       mgmt: { post: 0, delete: 0, get: 0, gone: 0, not_ready: 0, during_connect: 0, too_large: 0, bad_signature: 0, bytes_out: 0,
         limit_exceeded: 0 },
-      protocols_selected: {} };
+      protocols_selected: {}, expired: {} };
   }
 
   async start() {
@@ -222,6 +227,17 @@ class WsApi {
     const proto = ws.protocol || '(none)';
     this.stats.protocols_selected[proto] = (this.stats.protocols_selected[proto] || 0) + 1;
     if (ws._receiver) ws._receiver._frameMax = this.frameMax;
+    const expire = (why) => {
+      if (!this.conns.has(conn.id)) return;
+      this.stats.expired[why] = (this.stats.expired[why] || 0) + 1;
+      conn.ws.close(1001, 'Going away');
+    };
+    conn.lifeTimer = setTimeout(() => expire('max_lifetime'), this.maxLifetimeMs);
+    conn.armIdle = () => {
+      clearTimeout(conn.idleTimer);
+      conn.idleTimer = setTimeout(() => expire('idle'), this.idleMs);
+    };
+    conn.armIdle();
     ws.on('message', (data, isBinary) => this.message(conn, data, isBinary));
     ws.on('error', (e) => {
       if (e && e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.stats.frame_or_message_too_big++;
@@ -238,6 +254,7 @@ class WsApi {
   message(conn, data, isBinary) {
     const now = Date.now();
     conn.lastActiveAt = now;
+    conn.armIdle();
     this.stats.messages_in++;
     this.stats.bytes_in += data.length;
     const text = isBinary ? data.toString('base64') : data.toString('utf8');
@@ -265,6 +282,8 @@ class WsApi {
   }
 
   closed(conn, code, reason) {
+    clearTimeout(conn.lifeTimer);
+    clearTimeout(conn.idleTimer);
     if (!this.conns.delete(conn.id)) return;
     this.stats.open--;
     this.stats.disconnects++;
