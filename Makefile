@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak format lint clean \
+.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean \
 	deploy-infra preview-infra destroy-infra
 
 all: build
@@ -65,6 +65,11 @@ bench-profile: deps-bench build
 # Minutes of mixed load, RSS and fds over time (bench/soak.py; SOAK_* variables).
 bench-soak: deps-bench build
 	./bench/soak.sh
+
+# The serverless path on the AWS stand-in: invocations, download times, latency, cold start, cost.
+bench-serverless: deps build
+	TTF_BIN=$(BUILD)/bin/ttf BOOTSTRAP_BIN=$(BUILD)/bin/bootstrap LAMBDA_ZIP=$(BUILD)/lambda/bootstrap.zip \
+	    /usr/bin/python3 bench/serverless.py
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

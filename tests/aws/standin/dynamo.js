@@ -67,6 +67,7 @@ class Dynamo {
     this.delayMs = opts.delayMs || 0; // every Lambda call answered this much later (--ddb-delay-ms)
     this.faulted = new Set();
     this.faultStats = { throttled: 0, batch_write_trimmed: 0, batch_get_trimmed: 0 };
+    this.units = { wru: 0, rru: 0 };
   }
 
   async start() {
@@ -172,7 +173,42 @@ class Dynamo {
         }
       }
     }
+    if (!internal && payload) return this.forward(req, body, res, null, (doc) => this.countUnits(op, payload, doc));
     return this.forward(req, body, res);
+  }
+
+  // Capacity units, for the cost figures of bench/serverless.py ("Read/write capacity units" in
+  // the DynamoDB developer guide): a write is 1 WRU per KB of the item, a strongly consistent read
+  // 1 RRU per 4 KB. Item sizes are estimated from the attribute values (binary decoded).
+  static itemBytes(item) {
+    let n = 0;
+    for (const [k, v] of Object.entries(item || {})) {
+      n += Buffer.byteLength(k);
+      if (v.B !== undefined) n += Math.floor((String(v.B).length * 3) / 4);
+      else if (v.S !== undefined) n += Buffer.byteLength(String(v.S));
+      else n += Buffer.byteLength(JSON.stringify(v));
+    }
+    return n;
+  }
+
+  countUnits(op, p, answer) {
+    const u = this.units;
+    const wru = (item) => Math.max(1, Math.ceil(Dynamo.itemBytes(item) / 1024));
+    const rru = (item) => Math.max(1, Math.ceil(Dynamo.itemBytes(item) / 4096));
+    if (op === 'PutItem') u.wru += wru(p.Item);
+    else if (op === 'UpdateItem' || op === 'DeleteItem') u.wru += 1;
+    else if (op === 'BatchWriteItem') {
+      for (const reqs of Object.values(p.RequestItems || {})) {
+        for (const r of reqs) u.wru += r.PutRequest ? wru(r.PutRequest.Item) : 1;
+      }
+    } else if (op === 'GetItem') u.rru += answer && answer.Item ? rru(answer.Item) : 1;
+    else if (op === 'BatchGetItem') {
+      for (const items of Object.values((answer && answer.Responses) || {})) for (const it of items) u.rru += rru(it);
+    } else if (op === 'Query' || op === 'Scan') {
+      let b = 0;
+      for (const it of (answer && answer.Items) || []) b += Dynamo.itemBytes(it);
+      u.rru += Math.max(1, Math.ceil(b / 4096));
+    }
   }
 
   // Counts what the issue asks of the Lambda: strongly consistent reads, a TTL on every item.
@@ -211,14 +247,31 @@ class Dynamo {
   }
 
   // merge: when set, edits the parsed answer (a fault's unprocessed items) before it is sent.
-  forward(req, body, res, merge) {
+  forward(req, body, res, merge, peek) {
     const headers = Object.assign({}, req.headers, { 'content-length': body.length });
     delete headers['transfer-encoding'];
     const up = http.request({ host: '127.0.0.1', port: this.innerPort, method: req.method, path: req.url, headers,
       agent: this.agent }, (ur) => {
-      if (!merge) {
+      if (!merge && !peek) {
         res.writeHead(ur.statusCode, ur.headers);
         ur.pipe(res);
+        return;
+      }
+      if (!merge) {
+        const parts = [];
+        ur.on('data', (c) => parts.push(c));
+        ur.on('end', () => {
+          const out = Buffer.concat(parts);
+          res.writeHead(ur.statusCode, ur.headers);
+          res.end(out);
+          if (ur.statusCode === 200) {
+            try {
+              peek(JSON.parse(out.toString()));
+            } catch (e) {
+              // not JSON: nothing to count
+            }
+          }
+        });
         return;
       }
       const chunks = [];
@@ -249,6 +302,7 @@ class Dynamo {
       get_item_eventual: this.getItemEventual,
       puts_without_ttl: this.putsWithoutTtl,
       faults: this.faultStats,
+      capacity_units: this.units,
       ttl: Object.fromEntries(this.ttl),
       latency_ms: Object.fromEntries(Object.entries(this.latency).map(([k, v]) => [k, v.summary()])),
     };
