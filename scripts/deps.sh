@@ -30,6 +30,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# arm64 Lambda (make lambda ARCH=arm64, and its test under qemu): Debian's cross toolchain and the
+# arm64 multiarch -dev packages of the Lambda's libraries. Only when asked for (ARCH=arm64, or
+# `deps.sh arm64`), so that `make demo` stays lean.
+if [ "${ARCH:-}" = arm64 ] || [ "${1:-}" = arm64 ]; then
+    arm_debs=(crossbuild-essential-arm64 qemu-user-static
+              libcurl4-openssl-dev:arm64 libssl-dev:arm64 libjansson-dev:arm64 libjwt-dev:arm64
+              libevent-dev:arm64 libhttp-parser-dev:arm64 libwslay-dev:arm64 libbrotli-dev:arm64
+              zlib1g-dev:arm64)
+    arm_missing=()
+    for p in "${arm_debs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || arm_missing+=("$p")
+    done
+    if [ ${#arm_missing[@]} -gt 0 ]; then
+        echo "deps: installing ${arm_missing[*]}"
+        dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
+        $SUDO apt-get update -qq
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${arm_missing[@]}"
+    fi
+fi
+
 # npm packages for the local AWS stand-in (dynalite and friends), pinned by its package-lock.
 if [ -f "$here/tests/aws/package.json" ]; then
     if [ ! -d "$here/tests/aws/node_modules" ] || [ "$here/tests/aws/package.json" -nt "$here/tests/aws/node_modules" ]; then
