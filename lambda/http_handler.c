@@ -276,6 +276,7 @@ static char *finish(lambda_ctx *ctx, answer *a, const route_result *rr, size_t *
 static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, const route_result *rr,
                          int64_t start, int *status, size_t *len)
 {
+    int64_t posted_ms = now_ms();
     /* As ttfd: 504 when no response head came within the request timeout. Once the head is
      * in, the body may take until just under API Gateway's 29 s integration limit. */
     int64_t head_deadline = start + (int64_t)ctx->cfg->request_timeout_s * 1000;
@@ -289,7 +290,6 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     answer a = {0};
     http_headers_init(&a.headers);
     char err[ERRCAP];
-    long delay = 10;
     int64_t next_live = start + 1000;
     int done = 0;
     for (;;) {
@@ -322,9 +322,14 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
             continue;
         long left = (long)(deadline - now);
         /* reading pieces costs the table more than a poll: slower while they trickle in */
-        long d = a.ps.n ? 200 : delay;
+        /* Polls an eighth of the time waited so far apart (4 ms to 250 ms): a quick answer is
+         * seen within a few ms, a slow one costs few reads (~50 in the first 2 s, 4 a second
+         * after). Reading pieces costs the table more than a poll: slower while they trickle in. */
+        long d = (long)((now - posted_ms) / 8);
+        d = d < 4 ? 4 : d > 250 ? 250 : d;
+        if (a.ps.n)
+            d = 200;
         sleep_ms(d < left ? d : left);
-        delay = delay * 2 > 100 ? 100 : delay * 2;
     }
     TLOG_D(ctx->log,
            "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms", rid,
