@@ -6,7 +6,7 @@ ARM64_BUILD ?= build-arm64
 CMAKE_FLAGS ?=
 ARCH ?=
 
-.PHONY: all deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean \
+.PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean \
 	deploy-infra preview-infra destroy-infra
 
 all: build
@@ -37,6 +37,10 @@ test-valgrind: deps build
 
 demo: deps build
 	./scripts/demo.sh
+
+# The serverless back-end on the local AWS stand-in, in front of 127.0.0.1:$(APP_PORT) (3000).
+serverless-local: deps build
+	./scripts/serverless-local.sh
 
 # build/lambda/bootstrap.zip, or with ARCH=arm64 build/lambda/bootstrap-arm64.zip (cross-built).
 lambda: deps

@@ -34,10 +34,13 @@ fi
 # arm64 multiarch -dev packages of the Lambda's libraries. Only when asked for (ARCH=arm64, or
 # `deps.sh arm64`), so that `make demo` stays lean.
 if [ "${ARCH:-}" = arm64 ] || [ "${1:-}" = arm64 ]; then
+    # Only packages that are co-installable with their amd64 twins (Multi-Arch: same): the -dev
+    # packages of libevent, wslay and http-parser are not (installing them would remove the amd64
+    # ones), and the Lambda needs none of them but libhttp_parser's shared library (headers from
+    # the amd64 -dev package).
     arm_debs=(crossbuild-essential-arm64 qemu-user-static
               libcurl4-openssl-dev:arm64 libssl-dev:arm64 libjansson-dev:arm64 libjwt-dev:arm64
-              libevent-dev:arm64 libhttp-parser-dev:arm64 libwslay-dev:arm64 libbrotli-dev:arm64
-              zlib1g-dev:arm64)
+              libbrotli-dev:arm64 zlib1g-dev:arm64 libhttp-parser2.9:arm64)
     arm_missing=()
     for p in "${arm_debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || arm_missing+=("$p")
@@ -46,7 +49,9 @@ if [ "${ARCH:-}" = arm64 ] || [ "${1:-}" = arm64 ]; then
         echo "deps: installing ${arm_missing[*]}"
         dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
         $SUDO apt-get update -qq
-        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${arm_missing[@]}"
+        # --no-remove: never trade an amd64 package for its arm64 twin
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-remove \
+            "${arm_missing[@]}"
     fi
 fi
 
