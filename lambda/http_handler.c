@@ -346,6 +346,36 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     return doc;
 }
 
+static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[160])
+{
+    int64_t now = now_ms();
+    for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
+        if (ctx->routes[k].at_ms && now - ctx->routes[k].at_ms < ROUTE_CACHE_MS &&
+            strcmp(ctx->routes[k].tid, tid) == 0) {
+            snprintf(cid, 160, "%s", ctx->routes[k].cid);
+            return true;
+        }
+    return false;
+}
+
+static void route_forget(lambda_ctx *ctx, const char *tid)
+{
+    for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
+        if (strcmp(ctx->routes[k].tid, tid) == 0)
+            ctx->routes[k].at_ms = 0;
+}
+
+static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid)
+{
+    if (strlen(tid) >= sizeof ctx->routes[0].tid || strlen(cid) >= sizeof ctx->routes[0].cid)
+        return;
+    route_forget(ctx, tid);
+    unsigned k = ctx->routes_next++ % (sizeof ctx->routes / sizeof ctx->routes[0]);
+    snprintf(ctx->routes[k].tid, sizeof ctx->routes[k].tid, "%s", tid);
+    snprintf(ctx->routes[k].cid, sizeof ctx->routes[k].cid, "%s", cid);
+    ctx->routes[k].at_ms = now_ms();
+}
+
 static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t start, int *status,
                                size_t *len)
 {
@@ -379,8 +409,11 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     char err[ERRCAP];
     char cids[STORE_MAX_TUNNEL_CONNS][160];
     size_t ncid = 0;
-    if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
-                          sizeof err) < 0) {
+    bool cached = route_cached(ctx, rr.tunnel_id, cids[0]);
+    if (cached) {
+        ncid = 1;
+    } else if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
+                                 sizeof err) < 0) {
         TLOG_E(ctx->log, "tunnel lookup %s: %s", rr.tunnel_id, err);
         *status = 502;
         doc = httpresp_text(502, "tunnel lookup failed", len);
@@ -416,6 +449,14 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         if (rc != MGMT_GONE)
             break;
         store_delete_connection(&ctx->st, cids[i], err, sizeof err);
+        if (cached) { /* the remembered connection is gone: ask the table after all */
+            cached = false;
+            route_forget(ctx, rr.tunnel_id);
+            if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
+                                  sizeof err) < 0)
+                break;
+            i = (size_t)-1; /* the loop's i++ starts the fresh list at 0 */
+        }
     }
     if (rc == MGMT_LIMIT) { /* API Gateway kept refusing: a busy agent, not a gone one */
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr.tunnel_id, err);
@@ -429,6 +470,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_text(502, "tunnel agent disconnected", len);
         goto out;
     }
+    route_remember(ctx, rr.tunnel_id, cids[i]);
     int64_t posted = now_ms();
     doc = wait_answer(ctx, rid, cids[i], &rr, start, status, len);
     TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
