@@ -173,7 +173,11 @@ class Dynamo {
         }
       }
     }
-    if (!internal && payload) return this.forward(req, body, res, null, (doc) => this.countUnits(op, payload, doc));
+    // reads are counted from the answer: parsed when small, estimated from its size when large
+    // (a BatchGetItem of a 4 MiB response is 5.6 MB of JSON)
+    if (!internal && payload) {
+      return this.forward(req, body, res, null, (doc, size) => this.countUnits(op, payload, doc, size));
+    }
     return this.forward(req, body, res);
   }
 
@@ -191,8 +195,12 @@ class Dynamo {
     return n;
   }
 
-  countUnits(op, p, answer) {
+  countUnits(op, p, answer, size) {
     const u = this.units;
+    if (!answer && (op === 'BatchGetItem' || op === 'Query' || op === 'Scan' || op === 'GetItem')) {
+      u.rru += Math.max(1, Math.ceil((size * 3) / 4 / 4096)); // mostly base64: decoded size
+      return;
+    }
     const wru = (item) => Math.max(1, Math.ceil(Dynamo.itemBytes(item) / 1024));
     const rru = (item) => Math.max(1, Math.ceil(Dynamo.itemBytes(item) / 4096));
     if (op === 'PutItem') u.wru += wru(p.Item);
@@ -265,11 +273,13 @@ class Dynamo {
           res.writeHead(ur.statusCode, ur.headers);
           res.end(out);
           if (ur.statusCode === 200) {
+            let doc = null;
             try {
-              peek(JSON.parse(out.toString()));
+              doc = out.length <= 65536 ? JSON.parse(out.toString()) : null;
             } catch (e) {
-              // not JSON: nothing to count
+              doc = null; // not JSON: counted by its size
             }
+            peek(doc, out.length);
           }
         });
         return;

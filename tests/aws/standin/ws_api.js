@@ -258,7 +258,9 @@ class WsApi {
     this.stats.messages_in++;
     this.stats.bytes_in += data.length;
     const text = isBinary ? data.toString('base64') : data.toString('utf8');
-    if (!isBinary) {
+    // the latency figures need the agent's http_response heads only: body pieces (most of the
+    // bytes of a large transfer) are not parsed here
+    if (!isBinary && !text.startsWith('{"type":"http_response_body"')) {
       try {
         this.onAgentMessage(JSON.parse(text), conn.id);
       } catch (e) {
