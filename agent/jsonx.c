@@ -105,7 +105,7 @@ static void send_error(session *s, const char *rid, tmsg_error_code code, const 
     m.request_id = (char *)rid;
     m.code = code;
     m.message = (char *)message;
-    session_send_msg(s, &m);
+    session_send_answer(s, &m);
 }
 
 /* Fails the exchange with an error message (or nothing more once the response began). */
@@ -146,13 +146,7 @@ static int send_piece(jx *x, size_t n, bool last)
     m.body = buf;
     m.body_len = n;
     m.more = !last;
-    size_t len = 0;
-    char *json = tmsg_encode(&m, &len);
-    if (!json)
-        return -1;
-    int rc = session_send_text(x->s, json, len);
-    free(json);
-    if (rc != 0)
+    if (session_send_answer(x->s, &m) != 0)
         return -1;
     if (n > 0)
         evbuffer_drain(x->body, n);

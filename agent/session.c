@@ -18,6 +18,15 @@ static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const 
 {
     json_t *j = json_loadb((const char *)data, len, 0, NULL);
     const char *type = json_string_value(json_object_get(j, "type"));
+    const char *gw = json_string_value(json_object_get(j, "message"));
+    if (!type && gw && strcmp(gw, "Internal server error") == 0) {
+        /* API Gateway: one of our messages reached no Lambda (throttled, or it failed); which
+         * one it does not say: what has been in flight a while goes again */
+        TLOG_D(s->log, "API Gateway reports a failed integration");
+        acks_resend_older(s->acks, session_now_ms(s), 100);
+        json_decref(j);
+        return;
+    }
     const char *rid = json_string_value(json_object_get(j, "request_id"));
     bool request =
         type && (strcmp(type, "http_request") == 0 || strcmp(type, "http_request_body") == 0);
@@ -64,6 +73,11 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     case TMSG_HTTP_REQUEST_BODY:
         jsonx_on_message(s, &m);
         break;
+    case TMSG_ACK:
+        acks_on_ack(s->acks, &m, session_now_ms(s));
+        if (!session_congested(s))
+            jsonx_resume_all(s);
+        break;
     default:
         TLOG_D(s->log, "ignoring a %s message", tmsg_type_name(m.type));
         break;
@@ -92,6 +106,8 @@ static void on_close(void *ud, uint16_t code, const char *reason)
     s->closed = true;
     if (s->heartbeat)
         event_del(s->heartbeat);
+    if (s->ack_timer)
+        event_del(s->ack_timer);
     s->cbs->on_closed(s->ud, code, reason);
 }
 
@@ -107,6 +123,24 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *ud)
         ws_send_text(s->ws, ping, sizeof ping - 1);
         TLOG_D(s->log, "heartbeat sent");
     }
+}
+
+static void ack_timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    session *s = ud;
+    if (!acks_enabled(s->acks) || acks_in_flight(s->acks) == 0)
+        return;
+    acks_tick(s->acks, session_now_ms(s));
+    if (!session_congested(s))
+        jsonx_resume_all(s);
+}
+
+static int ack_send(void *ud, const char *text, size_t len)
+{
+    session *s = ud;
+    return ws_send_text(s->ws, text, len);
 }
 
 static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
@@ -133,7 +167,9 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
     s->streams = hmap_new();
     s->exchanges = hmap_new();
     s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
-    if (!s->streams || !s->exchanges || !s->heartbeat) {
+    s->acks = acks_new(ack_send, s);
+    s->ack_timer = event_new(base, -1, EV_PERSIST, ack_timer_cb, s);
+    if (!s->streams || !s->exchanges || !s->heartbeat || !s->acks || !s->ack_timer) {
         bufferevent_free(bev);
         session_free(s);
         return NULL;
@@ -152,6 +188,8 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
     bufferevent_set_timeouts(bev, &dead, NULL);
     struct timeval beat = {SESSION_WS_PING_SEC, 0};
     event_add(s->heartbeat, &beat);
+    struct timeval tick = {0, 250000};
+    event_add(s->ack_timer, &tick);
 
     tmsg m;
     tmsg_init(&m, TMSG_READY);
@@ -179,7 +217,10 @@ void session_free(session *s)
     }
     if (s->heartbeat)
         event_free(s->heartbeat);
+    if (s->ack_timer)
+        event_free(s->ack_timer);
     ws_conn_free(s->ws);
+    acks_free(s->acks);
     free(s);
 }
 
@@ -196,7 +237,12 @@ size_t session_busy(const session *s)
 
 bool session_congested(const session *s)
 {
-    return ws_pending(s->ws) > ws_high_water();
+    return ws_pending(s->ws) > ws_high_water() || acks_waiting(s->acks) > 0;
+}
+
+int session_send_answer(session *s, const tmsg *m)
+{
+    return acks_send(s->acks, m, session_now_ms(s));
 }
 
 int session_send_text(session *s, const char *json, size_t len)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acks.h"
 #include "config.h"
 #include "hmap.h"
 #include "local.h"
@@ -62,6 +63,8 @@ struct session {
     hmap *exchanges; /* request id -> jx */
     struct event *heartbeat;
     unsigned ticks;
+    acks *acks;              /* the answers' window when the server acknowledges them */
+    struct event *ack_timer; /* resends what waits too long for its ack */
     const session_cbs *cbs;
     void *ud;
 };
@@ -80,9 +83,12 @@ void session_close(session *s);
 size_t session_busy(const session *s);
 
 /* For streams and exchanges. */
-bool session_congested(const session *s); /* the WebSocket output is above its high mark */
+/* the WebSocket output is above its high mark, or answers wait for acknowledgements */
+bool session_congested(const session *s);
 int session_send_text(session *s, const char *json, size_t len);
 int session_send_msg(session *s, const tmsg *m);
+/* An answer (http_response, http_response_body, error): through the acknowledgement window. */
+int session_send_answer(session *s, const tmsg *m);
 uint64_t session_now_ms(const session *s); /* monotonic-ish, from the loop's cached time */
 
 #endif

@@ -308,7 +308,10 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_I(ctx->log, "ready %s: tunnel %s established", cid, tid);
 }
 
-static void on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
+/* The handlers below return true when the message is settled (written, or refused for good: a
+ * foreign, late or repeated one), false when a write failed and the agent should send it again
+ * (no acknowledgement). */
+static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
     int rc;
@@ -319,7 +322,7 @@ static void on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
         char *hj = httpresp_headers_to_json(&m->headers);
         if (!hj) {
             TLOG_E(ctx->log, "http_response %s: out of memory", m->request_id);
-            return;
+            return false;
         }
         rc = store_complete_head(&ctx->st, m->request_id, cid, m->status_code, hj, m->body,
                                  m->body_len, m->more, err, sizeof err);
@@ -330,14 +333,15 @@ static void on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
                m->request_id, cid);
     else if (rc != 0)
         TLOG_E(ctx->log, "http_response %s: %s", m->request_id, err);
+    return rc == 0 || rc == DDB_CONDITION;
 }
 
-static void on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
+static bool on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
     if (m->seq == 0 || m->seq > 100000) {
         TLOG_W(ctx->log, "http_response_body %s: bad seq %u", m->request_id, m->seq);
-        return;
+        return true;
     }
     int64_t now = now_ms();
     bool verified = false;
@@ -359,13 +363,14 @@ static void on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_W(ctx->log, "http_response_body %s seq %u dropped: %s", m->request_id, m->seq, err);
     else if (rc != 0)
         TLOG_E(ctx->log, "http_response_body %s seq %u: %s", m->request_id, m->seq, err);
+    return rc == 0 || rc == DDB_CONDITION;
 }
 
-static void on_error(lambda_ctx *ctx, const char *cid, const tmsg *m)
+static bool on_error(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     if (!m->request_id) {
         TLOG_W(ctx->log, "agent %s error without request: %s", cid, tmsg_error_name(m->code));
-        return;
+        return true;
     }
     char err[ERRCAP];
     int rc =
@@ -375,6 +380,29 @@ static void on_error(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_W(ctx->log, "error %s from %s dropped: unknown, late or foreign", m->request_id, cid);
     else if (rc != 0)
         TLOG_E(ctx->log, "error %s: %s", m->request_id, err);
+    return rc == 0 || rc == DDB_CONDITION;
+}
+
+/* The $default answer. Its body is an acknowledgement of the message: API Gateway passes it to
+ * the agent when the $default route has a route response ("two-way communication", which infra/
+ * configures), and drops it otherwise ("Set up route responses for WebSocket APIs"). The agent
+ * keeps at most a few unacknowledged messages in flight once it sees acknowledgements, and sends
+ * again what was not acknowledged (a throttled $default invocation is lost: API Gateway does not
+ * retry it). docs/protocol.md §2. */
+static char *ack_doc(const tmsg *m, size_t *len)
+{
+    tmsg a;
+    tmsg_init(&a, TMSG_ACK);
+    a.ack_of = m->type;
+    a.request_id = m->request_id; /* borrowed */
+    a.seq = m->seq;
+    size_t n;
+    char *text = tmsg_encode(&a, &n);
+    a.request_id = NULL;
+    tmsg_free(&a);
+    char *doc = status_doc(200, text, NULL, len);
+    free(text);
+    return doc;
 }
 
 char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
@@ -397,9 +425,11 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
     }
     TLOG_D(ctx->log, "$default %s: %s", we.connection_id, tmsg_type_name(m.type));
     char err[ERRCAP];
+    bool ack = false;
     switch (m.type) {
     case TMSG_READY:
         on_ready(ctx, we.connection_id, &m);
+        ack = true;
         break;
     case TMSG_PING:
         if (mgmt_post(&ctx->mgmt, we.connection_id, "{\"type\":\"pong\"}", 15, err, sizeof err) !=
@@ -409,19 +439,20 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
     case TMSG_PONG:
         break;
     case TMSG_HTTP_RESPONSE:
-        on_response(ctx, we.connection_id, &m);
+        ack = on_response(ctx, we.connection_id, &m);
         break;
     case TMSG_HTTP_RESPONSE_BODY:
-        on_body_piece(ctx, we.connection_id, &m);
+        ack = on_body_piece(ctx, we.connection_id, &m);
         break;
     case TMSG_ERROR:
-        on_error(ctx, we.connection_id, &m);
+        ack = on_error(ctx, we.connection_id, &m);
         break;
     default:
         TLOG_W(ctx->log, "$default %s: unexpected %s dropped", we.connection_id,
                tmsg_type_name(m.type));
         break;
     }
+    char *doc = ack ? ack_doc(&m, len) : status_doc(200, NULL, NULL, len);
     tmsg_free(&m);
-    return status_doc(200, NULL, NULL, len);
+    return doc;
 }

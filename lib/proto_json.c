@@ -26,6 +26,7 @@ static const struct {
     {TMSG_HTTP_RESPONSE_BODY, "http_response_body"},
     {TMSG_ERROR, "error"},
     {TMSG_TUNNEL_REFUSED, "tunnel_refused"},
+    {TMSG_ACK, "ack"},
 };
 
 static const struct {
@@ -345,6 +346,20 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         if (get_body(o, m) != 0)
             return *err = "bad body", -1;
         return 0;
+    case TMSG_ACK: {
+        if (get_request_id(o, false, m) != 0)
+            return *err = "bad request_id", -1;
+        uint64_t seq = 0;
+        if (get_uint(o, "seq", UINT32_MAX, &seq) != 0)
+            return *err = "bad seq", -1;
+        m->seq = (uint32_t)seq;
+        json_t *of = json_object_get(o, "of");
+        for (size_t i = 0; json_is_string(of) && i < COUNT(type_names); i++) {
+            if (strcmp(json_string_value(of), type_names[i].name) == 0)
+                m->ack_of = type_names[i].type;
+        }
+        return 0;
+    }
     case TMSG_ERROR: {
         if (get_request_id(o, false, m) != 0)
             return *err = "bad request_id", -1;
@@ -557,6 +572,14 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set(o, "seq", json_integer(m->seq));
         r |= set(o, "body", encode_body(m->body, m->body_len));
         r |= set(o, "more", json_boolean(m->more));
+        return r;
+    case TMSG_ACK:
+        if (m->ack_of != TMSG_UNKNOWN)
+            r |= set(o, "of", json_string(tmsg_type_name(m->ack_of)));
+        if (m->request_id)
+            r |= set(o, "request_id", jstr(m->request_id));
+        if (m->ack_of == TMSG_HTTP_RESPONSE_BODY)
+            r |= set(o, "seq", json_integer(m->seq));
         return r;
     case TMSG_ERROR:
         r |= set(o, "request_id", m->request_id ? jstr(m->request_id) : json_null());

@@ -32,6 +32,7 @@ typedef enum {
     TMSG_HTTP_RESPONSE_BODY,
     TMSG_ERROR,
     TMSG_TUNNEL_REFUSED,
+    TMSG_ACK,
 } tmsg_type;
 
 typedef enum {
@@ -69,6 +70,9 @@ typedef struct tmsg {
     uint32_t seq;                /* *_body messages: 1, 2, ... */
     uint64_t timestamp;          /* http_request, Unix ms */
     uint64_t processing_time_ms; /* http_response */
+    /* ack (server -> agent, docs/protocol.md §2 "Acknowledgements"): the message it acknowledges
+     * is of type ack_of, for request_id (and seq for a body piece); a ready has no request_id */
+    tmsg_type ack_of;
     /* error; message also in connection_established and tunnel_refused */
     tmsg_error_code code;
     char *message;

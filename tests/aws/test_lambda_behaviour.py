@@ -393,3 +393,27 @@ def test_idle_connections_are_closed(tmp_path):
     finally:
         c.close()
         s.close()
+
+
+def test_throttled_agent_messages_are_sent_again(tmp_path):
+    """The WebSocket routes' function limited to 3: a 4 MiB answer (45 messages) exceeds it and
+    Lambda throttles some $default invocations (lost: API Gateway does not retry them). The Lambda
+    acknowledges each answer through the $default route response, ttf keeps a window of
+    unacknowledged answers and sends the lost ones again: the download completes. Without the route
+    response (one-way), the same download times out."""
+    s = Stack(tmp_path / "two-way", args=["--ws-concurrency", "3"])
+    try:
+        for _ in range(2):
+            r = s.tunnel.sub("GET", "/download?n=%d" % (4 * ak.MB), timeout=60)
+            assert r.status == 200 and r.body == ak.pattern(4 * ak.MB), (r.status, r.body[:100])
+        st = s.standin.stats()
+        assert st["lambda"]["functions"]["ws"]["throttles"] > 0, st["lambda"]["functions"]["ws"]
+        assert st["websocket"]["route_responses"] > 0
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+    s = Stack(tmp_path / "one-way", env={"REQUEST_TIMEOUT_SECS": "5"}, args=["--ws-concurrency", "3", "--one-way"])
+    try:
+        r = s.tunnel.sub("GET", "/download?n=%d" % (4 * ak.MB), timeout=60)
+        assert r.status == 504, r.status
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}

@@ -211,6 +211,9 @@ test('stand-in with the echo Lambda', async (t) => {
     const other = JSON.parse(await nextMessage(ws));
     assert.strictEqual(other.status, 410);
     assert.strictEqual(other.type, 'GoneException');
+    // two-way communication on $default: the Lambda's answer body reaches the client
+    ws.send(JSON.stringify({ op: 'route_response', n: 7 }));
+    assert.strictEqual(await nextMessage(ws), 'route-response 7');
     ws.send(JSON.stringify({ op: 'fail' }));
     assert.strictEqual(JSON.parse(await nextMessage(ws)).message, 'Internal server error');
     const c = closed(ws);

@@ -72,6 +72,7 @@ class WsApi {
     // is over clientBufferMax, and at random (postLimit, a probability) for tests, never twice for
     // the same message so that a client that retries gets through.
     this.postLimit = opts.postLimit || 0;
+    this.routeResponse = opts.routeResponse !== false; // infra/ enables two-way on $default
     // Connection duration 2 hours, idle connection timeout 10 minutes (the WebSocket quotas page):
     // API Gateway closes the connection (1001 Going away) when either runs out. Idle means no
     // message from the client (the stand-in does not count control frames as activity).
@@ -86,7 +87,7 @@ class WsApi {
       default_errors: 0, disconnects: 0, close_codes: {}, frame_or_message_too_big: 0, dropped_no_protocol: 0,
       mgmt: { post: 0, delete: 0, get: 0, gone: 0, not_ready: 0, during_connect: 0, too_large: 0, bad_signature: 0, bytes_out: 0,
         limit_exceeded: 0 },
-      protocols_selected: {}, expired: {} };
+      protocols_selected: {}, expired: {}, route_responses: 0 };
   }
 
   async start() {
@@ -273,7 +274,23 @@ class WsApi {
     const delay = this.jitterMs ? Math.floor(Math.random() * this.jitterMs) : 0;
     const start = delay ? new Promise((r) => setTimeout(r, delay)) : Promise.resolve();
     this.track(start.then(() => this.pool.invoke(event, '$default')).then((r) => {
-      if (r.ok) return;
+      if (r.ok) {
+        // "two-way communication": with a route response on $default, API Gateway passes the
+        // integration's answer (a Lambda proxy answer's body) to the client; without one it drops
+        // it ("Set up route responses for WebSocket APIs in API Gateway")
+        if (!this.routeResponse || !conn.ws || conn.ws.readyState !== 1) return;
+        let doc = null;
+        try {
+          doc = JSON.parse(r.body.toString());
+        } catch (e) {
+          doc = null;
+        }
+        if (doc && typeof doc.body === 'string' && doc.body.length > 0) {
+          this.stats.route_responses++;
+          this.sendMessage(conn, Buffer.from(doc.body));
+        }
+        return;
+      }
       this.stats.default_errors++;
       this.log(`$default failed: ${r.errorType}: ${r.errorMessage}`);
       // API Gateway tells the client when the integration failed
