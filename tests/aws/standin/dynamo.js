@@ -1,12 +1,12 @@
 'use strict';
-// DynamoDB for the stand-in: dynalite (in memory, in this process) behind a small front that checks
+// DynamoDB for the stand-in: dynalite (in memory, in a worker thread) behind a small front that checks
 // every request's SigV4 signature, counts operations, and adds what dynalite lacks
 // (UpdateTimeToLive / DescribeTimeToLive). Creates the two tables of the serverless contract.
 const crypto = require('crypto');
 const http = require('http');
 const zlib = require('zlib');
 const aws4 = require('aws4');
-const dynalite = require('dynalite');
+const { Worker } = require('worker_threads');
 const { readBody, sendJson, Samples } = require('./util');
 const { tableDefs } = require('./tables');
 
@@ -71,8 +71,19 @@ class Dynamo {
   }
 
   async start() {
-    this.inner = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    this.innerPort = await listen(this.inner, 0);
+    // dynalite runs in a worker thread: it then has a core of its own instead of sharing the
+    // stand-in's event loop with both API Gateways and the Lambda service (large transfers are
+    // mostly its work). Same behaviour, reached over HTTP as before.
+    this.inner = new Worker(`
+      const { parentPort } = require('worker_threads');
+      const dynalite = require(${JSON.stringify(require.resolve('dynalite'))});
+      const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+      server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+    `, { eval: true });
+    this.innerPort = await new Promise((resolve, reject) => {
+      this.inner.once('message', resolve);
+      this.inner.once('error', reject);
+    });
     this.front = http.createServer((req, res) => {
       this.handle(req, res).catch((e) => sendJson(res, 500, { __type: 'InternalServerError', message: String(e) }));
     });
@@ -322,7 +333,7 @@ class Dynamo {
     this.agent.destroy();
     await new Promise((r) => this.front.close(() => r()));
     if (this.front.closeAllConnections) this.front.closeAllConnections();
-    await new Promise((r) => this.inner.close(() => r()));
+    await this.inner.terminate();
   }
 }
 
