@@ -147,9 +147,16 @@ typedef struct answer {
     http_headers headers;
     uint8_t *body; /* the head's piece, then the whole body */
     size_t len;
-    piece_set ps; /* pieces 1..lastSeq once lastSeq is known */
-    bool backlog; /* the last piece read found most of what it asked for */
+    piece_set ps;    /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
+    bool last_known; /* lastSeq read: ps.n is the count */
+    bool backlog;    /* the last piece read found most of what it asked for */
 } answer;
+
+/* Before the last piece names the count, the pieces after those already read are read as they
+ * land (the agent sends them in order, at most 8 unacknowledged), so that little is left to read
+ * once the count is known: the final read of a 4 MiB answer would be 5.6 MB at once. */
+#define EARLY_PIECES 512u
+#define EARLY_AHEAD 8u
 
 /* Most pieces a response may have (ttf sends 16 KiB ones; smaller ones are allowed). */
 #define MAX_PIECES 100000u
@@ -183,7 +190,7 @@ static int assemble(answer *a)
  * answer (text set). */
 static int check(lambda_ctx *ctx, const char *rid, const char *cid, answer *a, char *err)
 {
-    if (a->head && a->ps.n) /* every remaining step is fetching pieces */
+    if (a->head && a->last_known) /* every remaining step is fetching pieces */
         goto pieces;
     json_t *it;
     int rc = store_get_pending(&ctx->st, rid, &it, err, ERRCAP);
@@ -219,16 +226,26 @@ static int check(lambda_ctx *ctx, const char *rid, const char *cid, answer *a, c
     json_decref(it);
     if (!a->more)
         return a->len > ctx->cfg->max_body ? fail(a, 502, "response body too large") : 1;
-    if (!have_last)
-        return 0;
+    if (!have_last) {
+        if (!a->ps.n && piece_set_init(&a->ps, EARLY_PIECES) < 0)
+            return fail(a, 500, "out of memory");
+        uint32_t asked = 0, before = a->ps.have;
+        if (store_fetch_pieces(&ctx->st, rid, cid, &a->ps, piece_set_prefix(&a->ps) + EARLY_AHEAD,
+                               &asked, err, ERRCAP) == 0)
+            a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
+        return a->len + a->ps.bytes > ctx->cfg->max_body ? fail(a, 502, "response body too large")
+                                                         : 0;
+    }
     if (last < 1 || last > (int64_t)MAX_PIECES)
         return fail(a, 502, "response body too large");
-    if (piece_set_init(&a->ps, (uint32_t)last) < 0)
+    if ((a->ps.n ? piece_set_resize(&a->ps, (uint32_t)last)
+                 : piece_set_init(&a->ps, (uint32_t)last)) < 0)
         return fail(a, 500, "out of memory");
+    a->last_known = true;
 pieces:;
     uint32_t before = a->ps.have, asked = 0;
     a->backlog = false;
-    if (store_fetch_pieces(&ctx->st, rid, cid, &a->ps, &asked, err, ERRCAP) < 0)
+    if (store_fetch_pieces(&ctx->st, rid, cid, &a->ps, 0, &asked, err, ERRCAP) < 0)
         return 0;
     /* most of what was asked for was there: more are likely waiting, read again at once */
     a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
@@ -302,7 +319,7 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
             break;
         /* the agent went away: no (more) answer will come. Once every piece is counted the
          * answer is complete in the table whatever happens to the agent. */
-        if (now >= next_live && !a.ps.n) {
+        if (now >= next_live && !a.last_known) {
             conn_rec c;
             if (store_get_connection(&ctx->st, cid, &c, err, sizeof err) == 1) {
                 a.status = 502;
@@ -327,7 +344,7 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
          * after). Reading pieces costs the table more than a poll: slower while they trickle in. */
         long d = (long)((now - posted_ms) / 8);
         d = d < 4 ? 4 : d > 250 ? 250 : d;
-        if (a.ps.n)
+        if (a.last_known)
             d = 200;
         sleep_ms(d < left ? d : left);
     }
@@ -338,7 +355,11 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     *status = a.status;
     snprintf(ctx->defer_rid, sizeof ctx->defer_rid, "%s", rid);
     snprintf(ctx->defer_cid, sizeof ctx->defer_cid, "%s", cid);
-    ctx->defer_pieces = a.ps.n;
+    /* the pieces to delete: all of them once counted, else those seen (the rest expire) */
+    uint32_t seen = a.ps.n;
+    while (!a.last_known && seen > 0 && !a.ps.data[seen - 1])
+        seen--;
+    ctx->defer_pieces = seen;
     piece_set_free(&a.ps);
     free(a.text);
     free(a.body);

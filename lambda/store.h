@@ -114,11 +114,16 @@ typedef struct piece_set {
 } piece_set;
 
 int piece_set_init(piece_set *ps, uint32_t n);
+/* Pieces 1..n from now on (pieces read so far kept). 0, or -1 when out of memory. */
+int piece_set_resize(piece_set *ps, uint32_t n);
+/* How many pieces from 1 on are there without a gap. */
+uint32_t piece_set_prefix(const piece_set *ps);
 void piece_set_free(piece_set *ps);
-/* Reads up to 100 of the missing pieces, lowest seq first (one consistent BatchGetItem).
- * *asked receives how many were asked for; ps->have tells how many are there now. 0 or -1. */
-int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t *asked,
-                       char *err, size_t cap);
+/* Reads up to 100 of the missing pieces among 1..upto (0: all of ps), lowest seq first (one
+ * consistent BatchGetItem). *asked receives how many were asked for; ps->have tells how many are
+ * there now. 0 or -1. */
+int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t upto,
+                       uint32_t *asked, char *err, size_t cap);
 /* Deletes the pending item and pieces 1..n of cid (batched). cid NULL: the item only. */
 int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, char *err,
                          size_t cap);
