@@ -16,8 +16,4 @@ void jsonx_reject(session *s, const char *rid, const char *why);
 void jsonx_resume_all(session *s);
 void jsonx_free_all(session *s);
 
-/* Raw body bytes that fit the first message beside a head that encodes to base_len bytes
- * (0 when the head alone is too big). Exposed for tests. */
-size_t jsonx_first_piece_cap(size_t base_len);
-
 #endif

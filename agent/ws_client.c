@@ -199,7 +199,7 @@ static void read_refusal(ws_client *c, struct evbuffer *in, bool eof)
 
 static void check_response(ws_client *c)
 {
-    http1_parser *p = &c->parser;
+    const http1_head *p = &c->parser.head;
     char msg[256];
     if (p->status != 101) {
         /* Read the body for the server's reason: its Content-Length, else until the close;

@@ -7,14 +7,15 @@
 #include <string.h>
 
 #include "http1.h"
+#include "proxy.h"
 
 static void use_head(http1_parser *p)
 {
-    if (!p->method || !p->target)
+    if (!p->head.method || !p->head.target)
         abort();
-    http_headers_strip_hop_by_hop(&p->headers, p->chunked, p->upgrade);
+    proxy_remove_hop_by_hop(&p->head.headers, p->head.upgrade, p->head.chunked);
     size_t len = 0;
-    char *head = http_format_request_head(p->method, p->target, &p->headers, &len);
+    char *head = http_format_request_head(p->head.method, p->head.target, &p->head.headers, &len);
     if (head && (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4) != 0))
         abort();
     free(head);
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         if (ev == HTTP1_HEAD)
             use_head(&p);
-        if (ev == HTTP1_MSG_END && p.upgrade)
+        if (ev == HTTP1_MSG_END && p.head.upgrade)
             break; /* the rest is another protocol */
         /* Events with nothing consumed are fine; an endless run of them is not. */
         stalls = used ? 0 : stalls + 1;

@@ -47,15 +47,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ev == HTTP1_ERROR)
             break;
         if (ev == HTTP1_HEAD) {
-            if (p.status < 100 || p.status > 999)
+            if (p.head.status < 100 || p.head.status > 999)
                 abort();
-            if (http1_body_until_close(&p) && (p.chunked || p.content_length >= 0))
+            if (http1_body_until_close(&p) && (p.head.chunked || p.head.content_length >= 0))
                 abort();
             size_t hl = 0;
-            char *h = http_format_response_head(p.status, NULL, &p.headers, &hl);
+            char *h = http_format_response_head(p.head.status, NULL, &p.head.headers, &hl);
             free(h);
         }
-        if (ev == HTTP1_MSG_END && p.upgrade)
+        if (ev == HTTP1_MSG_END && p.head.upgrade)
             break;
         stalls = used ? 0 : stalls + 1;
         if (stalls > 4)

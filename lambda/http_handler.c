@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "events.h"
 #include "httpresp.h"
 #include "proto_json.h"
+#include "proxy.h"
 #include "rewrite.h"
 #include "route.h"
 
@@ -23,49 +23,21 @@ static const size_t MAX_MSG = TTF_JSON_MAX_MSG;
  * left to assemble and return up to 4 MiB before its 29 s integration limit. */
 #define BODY_DEADLINE_MS 27000
 
-int http_request_id(char out[37])
+int http_forward_headers(const http_event *e, const char *prefix, http_headers *out)
 {
-    uint8_t r[16];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+    /* The request rules of lib/proxy.h: the body is whole here, so its exact length replaces
+     * whatever framing the client used; API Gateway (HTTPS only) already appended the client
+     * to X-Forwarded-For, which the rule sees as the last member. */
+    http_headers_free(out);
+    if (http_headers_copy(out, &e->headers) != 0)
         return -1;
-    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-             r[14], r[15]);
-    return 0;
-}
-
-int http_forward_headers(const http_event *e, const char *host, const char *prefix,
-                         http_headers *out)
-{
-    for (size_t i = 0; i < e->headers.n; i++) {
-        const http_header *h = &e->headers.v[i];
-        if (http_headers_add(out, h->name, strlen(h->name), h->value, strlen(h->value)) < 0)
-            return -1;
-    }
-    http_headers_strip_hop_by_hop(out, false, false);
-    /* the body is whole here: its exact length replaces whatever framing the client used */
-    bool had_len = http_headers_get(out, "content-length") != NULL;
-    http_headers_remove(out, "content-length");
-    if (e->body_len > 0 || had_len) {
-        char n[32];
-        snprintf(n, sizeof n, "%zu", e->body_len);
-        if (http_headers_add(out, "content-length", 14, n, strlen(n)) < 0)
-            return -1;
-    }
-    /* API Gateway already appends the client to X-Forwarded-For; add it when it did not. */
-    if (!http_headers_get(out, "x-forwarded-for") && e->source_ip &&
-        http_headers_add(out, "x-forwarded-for", 15, e->source_ip, strlen(e->source_ip)) < 0)
-        return -1;
-    if (!http_headers_get(out, "x-forwarded-proto") &&
-        http_headers_add(out, "x-forwarded-proto", 17, "https", 5) < 0)
-        return -1;
-    if (host && http_headers_set(out, "x-forwarded-host", host) < 0)
-        return -1;
-    if (prefix && http_headers_set(out, "x-forwarded-prefix", prefix) < 0)
-        return -1;
-    return 0;
+    proxy_request rule = {
+        .client_ip = e->source_ip,
+        .proto = "https",
+        .prefix = prefix,
+        .body_length = (int64_t)e->body_len,
+    };
+    return proxy_request_headers(out, &rule);
 }
 
 /* Encodes the http_request head carrying the first min(len, first) body bytes. */
@@ -159,7 +131,7 @@ typedef struct answer {
 #define EARLY_AHEAD 8u
 
 /* Most pieces a response may have (ttf sends 16 KiB ones; smaller ones are allowed). */
-#define MAX_PIECES 100000u
+#define MAX_PIECES PROXY_JSON_MAX_PIECES
 
 static int fail(answer *a, int status, const char *text)
 {
@@ -425,7 +397,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     }
     char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
-    if (http_forward_headers(e, host, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
+    if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
         goto out;
     char err[ERRCAP];
     char cids[STORE_MAX_TUNNEL_CONNS][160];
@@ -445,8 +417,8 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_text(404, "tunnel not found", len);
         goto out;
     }
-    char rid[37];
-    if (http_request_id(rid) < 0)
+    char rid[PROXY_REQUEST_ID_LEN + 1];
+    if (proxy_request_id(rid) < 0)
         goto out;
     int rc = MGMT_GONE;
     size_t i;

@@ -13,6 +13,7 @@
 #include "names.h"
 #include "proto_bin.h"
 #include "proto_json.h"
+#include "proxy.h"
 #include "tunnel_id.h"
 
 #define ERRCAP 256
@@ -315,7 +316,7 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
     int rc;
-    if (m->status_code < 100 || m->status_code > 599) {
+    if (!proxy_status_final(m->status_code)) { /* JSON mode carries no interim responses */
         rc = store_complete_error(&ctx->st, m->request_id, cid, 502, "invalid status from agent",
                                   err, sizeof err);
     } else {
@@ -339,7 +340,7 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
 static bool on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
-    if (m->seq == 0 || m->seq > 100000) {
+    if (m->seq == 0 || m->seq > PROXY_JSON_MAX_PIECES) {
         TLOG_W(ctx->log, "http_response_body %s: bad seq %u", m->request_id, m->seq);
         return true;
     }

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "proto_bin.h"
+#include "proxy.h"
 #include "server.h"
 
 static void random_hex(char *out, size_t nbytes)
@@ -60,16 +61,8 @@ int agent_attach(agent *ag, pconn *pc)
         }
         return -1;
     }
-    /* UUID v4 as the JSON request id */
-    unsigned char r[16];
-    if (RAND_bytes(r, sizeof r) != 1)
+    if (proxy_request_id(pc->rid) != 0)
         return -1;
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(pc->rid, sizeof pc->rid,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
     return hmap_put(ag->streams, pc->rid, strlen(pc->rid), pc);
 }
 
@@ -343,7 +336,7 @@ static void refuse(pconn *pc, int status, const char *why)
 void agent_handshake(pconn *pc)
 {
     server *srv = pc->srv;
-    http1_parser *p = &pc->p;
+    const http1_head *p = &pc->p.head;
     const http_headers *h = &p->headers;
     if (pc->log_path) /* the query may carry the token: never log it */
         pc->log_path[strcspn(pc->log_path, "?")] = '\0';
