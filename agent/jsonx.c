@@ -254,7 +254,10 @@ static bool pump(jx *x)
         size_t used = 0;
         http1_event ev = http1_execute(&x->resp, v.iov_base, v.iov_len, &used);
         if (ev == HTTP1_ERROR) {
-            jx_fail(x, TERR_INTERNAL, "unparsable response from the local service");
+            char why[160];
+            snprintf(why, sizeof why, "unparsable response from the local service: %s",
+                     x->resp.err.reason ? x->resp.err.reason : "?");
+            jx_fail(x, TERR_INTERNAL, why);
             return true;
         }
         evbuffer_drain(in, used);

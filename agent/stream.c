@@ -226,7 +226,10 @@ static bool pump(stream *st)
             size_t used = 0;
             http1_event ev = http1_execute(&st->resp, v.iov_base, v.iov_len, &used);
             if (ev == HTTP1_ERROR) {
-                stream_reset(st, TTF_RST_INTERNAL, "unparsable response from the local service");
+                char why[160];
+                snprintf(why, sizeof why, "unparsable response from the local service: %s",
+                         st->resp.err.reason ? st->resp.err.reason : "?");
+                stream_reset(st, TTF_RST_INTERNAL, why);
                 return true;
             }
             evbuffer_drain(in, used);
@@ -276,7 +279,10 @@ static bool pump(stream *st)
             size_t used = 0;
             http1_event ev = http1_execute(&st->resp, data, take, &used);
             if (ev == HTTP1_ERROR) {
-                stream_reset(st, TTF_RST_INTERNAL, "bad response body from the local service");
+                char why[160];
+                snprintf(why, sizeof why, "bad response body from the local service: %s",
+                         st->resp.err.reason ? st->resp.err.reason : "?");
+                stream_reset(st, TTF_RST_INTERNAL, why);
                 return true;
             }
             take = used;

@@ -9,7 +9,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 debs=(build-essential cmake pkg-config clang clang-format clang-tidy cppcheck valgrind
-      libevent-dev libssl-dev libhttp-parser-dev libwslay-dev libjansson-dev libjwt-dev
+      libevent-dev libssl-dev libwslay-dev libjansson-dev libjwt-dev
       libcurl4-openssl-dev libcmocka-dev libsqlite3-dev sqlite3 zip unzip openssl curl
       python3 python3-pytest python3-fastapi python3-uvicorn python3-jwt python3-cryptography
       nodejs npm)

@@ -314,7 +314,7 @@ static void on_head(pconn *pc)
     size_t fl = 0;
     route_mode mode =
         route_resolve(host, host ? strlen(host) : 0, target, tl, srv->cfg->domain, &rr, fwd, &fl);
-    if (mode != ROUTE_SUBDOMAIN && is_agent_path(h->target)) {
+    if (mode != ROUTE_SUBDOMAIN && is_agent_path(target)) {
         free(fwd);
         agent_handshake(pc);
         return;
