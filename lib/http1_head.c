@@ -393,6 +393,9 @@ static http1_head_result request_semantics(http1_head *h, const field_facts *ff,
         return fail(err, true, 400, "more than one Host");
     if (ff->hosts == 0 && h->http_minor == 1)
         return fail(err, true, 400, "missing Host");
+    /* reg-name allows ",", but a comma in Host is two values merged by an upstream */
+    if (ff->host && memchr(ff->host->value, ',', ff->host->vlen))
+        return fail(err, true, 400, "more than one Host");
     if (ff->host && !http1_valid_authority(ff->host->value, ff->host->vlen, true, false))
         return fail(err, true, 400, "bad Host");
     if (ff->have_te) {

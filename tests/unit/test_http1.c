@@ -42,6 +42,102 @@ static void add(http_headers *h, const char *n, const char *v)
     assert_int_equal(http_headers_add(h, n, strlen(n), v, strlen(v)), 0);
 }
 
+
+/* ---------------------------------------------------------------- lists, names, grammar */
+
+static void test_headers_ids_and_copy(void **state)
+{
+    (void)state;
+    assert_int_equal(http_name_lookup("content-LENGTH", 14), HTTP_H_CONTENT_LENGTH);
+    assert_int_equal(http_name_lookup("X-Forwarded-For", 15), HTTP_H_X_FORWARDED_FOR);
+    assert_int_equal(http_name_lookup("X-Forwarded-Fox", 15), HTTP_H_OTHER);
+    assert_int_equal(http_name_lookup("", 0), HTTP_H_OTHER);
+    assert_string_equal(http_name_str(HTTP_H_TE), "TE");
+    assert_string_equal(http_name_str(HTTP_H_OTHER), "");
+
+    http_headers h, c;
+    http_headers_init(&h);
+    add(&h, "connection", "keep-alive, Upgrade");
+    add(&h, "X-A", "1");
+    add(&h, "x-a", "2");
+    add(&h, "Upgrade", "websocket");
+    assert_int_equal(h.v[0].id, HTTP_H_CONNECTION);
+    assert_int_equal(h.v[1].id, HTTP_H_OTHER);
+    assert_true(http_headers_has_token(&h, "Connection", "upgrade"));
+    assert_false(http_headers_has_token(&h, "Connection", "close"));
+    assert_string_equal(http_headers_get_id(&h, HTTP_H_UPGRADE), "websocket");
+    assert_int_equal(http_headers_count_id(&h, HTTP_H_CONNECTION), 1);
+    assert_int_equal(http_headers_find_id(&h, HTTP_H_UPGRADE, 0), 3);
+    assert_int_equal(http_headers_find_id(&h, HTTP_H_UPGRADE, 4), 4);
+    assert_int_equal(http_headers_copy(&c, &h), 0);
+    http_headers_remove_at(&h, 0);
+    assert_int_equal(http_headers_remove(&h, "X-A"), 2);
+    assert_int_equal(h.n, 1);
+    /* the copy is independent and keeps order, spelling and ids */
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.v[0].name, "connection");
+    assert_string_equal(c.v[2].value, "2");
+    assert_int_equal(c.v[3].id, HTTP_H_UPGRADE);
+    assert_int_equal(http_headers_set(&c, "X-A", "3"), 0);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.v[2].value, "3");
+    http_headers_free(&c);
+    http_headers_free(&h);
+}
+
+static void test_syntax_helpers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        bool empty_ok, need_port, valid;
+    } auth[] = {
+        {"a.example", false, false, true},      {"a.example:8080", false, true, true},
+        {"a.example", false, true, false},      {"", true, false, true},
+        {"", false, false, false},              {"[::1]:443", false, true, true},
+        {"[::1]", false, false, true},          {"[::1", false, false, false},
+        {"[::1]x", false, false, false},        {"1.2.3.4:0", false, false, true},
+        {"a:65536", false, false, false},       {"a:", false, false, false},
+        {"a@b", false, false, false},           {"a b", false, false, false},
+        {"%41", false, false, true},            {"%4", false, false, false},
+        {"a!$&'()*+,;=-._~", false, false, true}, {"a\xe9", false, false, false},
+    };
+    for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++)
+        if (http1_valid_authority(auth[i].s, strlen(auth[i].s), auth[i].empty_ok,
+                                  auth[i].need_port) != auth[i].valid)
+            fail_msg("authority %s", auth[i].s);
+    static const struct {
+        const char *s;
+        long long v; /* -1: invalid */
+    } cl[] = {
+        {"0", 0},     {"42", 42},     {"0042", 42},  {"7, 7", 7}, {"7,7,7", 7},
+        {"7, 8", -1}, {"+7", -1},     {"-7", -1},    {"7 8", -1}, {"", -1},
+        {",", -1},    {"0x7", -1},    {"4611686018427387904", 4611686018427387904LL},
+        {"4611686018427387905", -1}, {"99999999999999999999999", -1},
+    };
+    for (size_t i = 0; i < sizeof cl / sizeof cl[0]; i++) {
+        uint64_t v = 0;
+        int r = http1_parse_content_length(cl[i].s, strlen(cl[i].s), &v);
+        if (cl[i].v < 0 ? r == 0 : (r != 0 || v != (uint64_t)cl[i].v))
+            fail_msg("Content-Length %s", cl[i].s);
+    }
+    const char *list = " a ,, b\t,c ";
+    size_t pos = 0, n;
+    const char *it;
+    const char *want[] = {"a", "b", "c"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(http1_list_next(list, strlen(list), &pos, &it, &n));
+        assert_int_equal(n, strlen(want[i]));
+        assert_memory_equal(it, want[i], n);
+    }
+    assert_false(http1_list_next(list, strlen(list), &pos, &it, &n));
+    assert_true(http1_is_token("x-Y_1", 5));
+    assert_false(http1_is_token("a b", 3));
+    assert_false(http1_is_token("", 0));
+    assert_true(http1_is_field_value("a\tb \xe9", 5));
+    assert_false(http1_is_field_value("a\rb", 3));
+}
+
 /* ---------------------------------------------------------------- serialisation */
 
 static void test_format(void **state)
@@ -559,6 +655,113 @@ static void test_keep_alive_flags(void **state)
     http1_free(&p);
 }
 
+/* Decoded bodies and trailers through the driver; a bad body is 400 (request) or 502
+ * (response); nothing after the end of a message counts as its body. */
+static void test_driver_bodies(void **state)
+{
+    (void)state;
+    const char *req = "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3;x=y\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+    http1_parser p;
+    body_sink b = {.n = 0};
+    http1_init(&p, true, 0);
+    p.on_body = sink;
+    p.ud = &b;
+    size_t used, off = 0, len = strlen(req);
+    assert_int_equal(http1_execute(&p, req, len, &used), HTTP1_HEAD);
+    off += used;
+    assert_int_equal(http1_execute(&p, req + off, len - off, &used), HTTP1_MSG_END);
+    off += used;
+    assert_memory_equal(req + off, "GET /b", 6);
+    assert_int_equal(b.n, 3);
+    assert_memory_equal(b.buf, "abc", 3);
+    assert_int_equal(p.body.ch.trailer_len, strlen("X-Sum: 1\r\n"));
+    assert_int_equal(http1_execute(&p, req + off, len - off, &used), HTTP1_HEAD);
+    assert_string_equal(p.head.target, "/b");
+    http1_free(&p);
+
+    /* a smuggling attempt in a chunk extension stops at the bare LF */
+    const char *smug = "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "0;x\n\nGET /other HTTP/1.1\r\nHost: h\r\n\r\n";
+    http1_init(&p, true, 0);
+    len = strlen(smug);
+    assert_int_equal(http1_execute(&p, smug, len, &used), HTTP1_HEAD);
+    off = used;
+    assert_int_equal(http1_execute(&p, smug + off, len - off, &used), HTTP1_ERROR);
+    assert_int_equal(p.err.status, 400);
+    assert_true(off + used < (size_t)(strstr(smug, "GET /other") - smug));
+    assert_int_equal(http1_execute(&p, "x", 1, &used), HTTP1_ERROR); /* sticky */
+    http1_free(&p);
+
+    const char *resp = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX";
+    http1_init(&p, false, 0);
+    len = strlen(resp);
+    assert_int_equal(http1_execute(&p, resp, len, &used), HTTP1_HEAD);
+    off = used;
+    assert_int_equal(http1_execute(&p, resp + off, len - off, &used), HTTP1_ERROR);
+    assert_int_equal(p.err.status, 502);
+    http1_free(&p);
+
+    /* EOF inside a head */
+    http1_init(&p, true, 0);
+    assert_int_equal(http1_execute(&p, "GET / HT", 8, &used), HTTP1_NONE);
+    assert_int_equal(http1_finish(&p), HTTP1_ERROR);
+    http1_free(&p);
+    http1_init(&p, true, 0);
+    assert_int_equal(http1_execute(&p, "\r\n", 2, &used), HTTP1_NONE);
+    assert_int_equal(http1_finish(&p), HTTP1_NONE);
+    http1_free(&p);
+
+    /* the HEAD hint holds across an interim response: 103, then a bodiless 200 */
+    const char *hints = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                        "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n"
+                        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx";
+    http1_init(&p, false, 0);
+    http1_expect_no_body(&p);
+    len = strlen(hints);
+    off = 0;
+    int heads = 0;
+    while (off < len) {
+        http1_event ev = http1_execute(&p, hints + off, len - off, &used);
+        off += used;
+        if (ev == HTTP1_HEAD)
+            heads++;
+        if (ev == HTTP1_HEAD && heads == 2) {
+            assert_int_equal(p.head.status, 200);
+            assert_int_equal(p.head.framing, HTTP1_FRAMING_NONE);
+            assert_true(p.head.keep_alive);
+        }
+        if (ev == HTTP1_HEAD && heads == 3)
+            assert_int_equal(p.head.framing, HTTP1_FRAMING_LENGTH); /* the hint was used */
+        assert_int_not_equal(ev, HTTP1_ERROR);
+    }
+    assert_int_equal(heads, 3);
+    http1_free(&p);
+}
+
+/* obs-text in a target and in values passes byte for byte; controls never do. */
+static void test_obs_text_serialised(void **state)
+{
+    (void)state;
+    http_headers h;
+    http_headers_init(&h);
+    add(&h, "X-Name", "J\xf6rg");
+    add(&h, "X-Nul", "");
+    h.v[1].value[0] = '\0';
+    size_t len;
+    char *s = http_format_request_head("GET", "/caf\xe9?x=\xff", &h, &len);
+    assert_string_equal(s, "GET /caf\xe9?x=\xff HTTP/1.1\r\nX-Name: J\xf6rg\r\nX-Nul: \r\n\r\n");
+    free(s);
+    assert_null(http_format_request_head("GET", "/a\x7f", &h, &len));
+    assert_null(http_format_request_head("GET", "/a\tb", &h, &len));
+    add(&h, "X-Ctl", "a\x01b");
+    s = http_format_response_head(200, "Caf\xe9", &h, &len);
+    assert_non_null(strstr(s, "HTTP/1.1 200 Caf\xe9\r\n"));
+    assert_null(strstr(s, "X-Ctl"));
+    free(s);
+    http_headers_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +779,10 @@ int main(void)
         cmocka_unit_test(test_any_split_same_result),
         cmocka_unit_test(test_header_values),
         cmocka_unit_test(test_keep_alive_flags),
+        cmocka_unit_test(test_headers_ids_and_copy),
+        cmocka_unit_test(test_syntax_helpers),
+        cmocka_unit_test(test_driver_bodies),
+        cmocka_unit_test(test_obs_text_serialised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
