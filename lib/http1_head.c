@@ -123,6 +123,13 @@ static bool span_is(span s, const char *lit)
     return s.n == n && memcmp(s.p, lit, n) == 0;
 }
 
+/* A target's authority becomes the Host of the forwarded request: the Host rules apply to it
+ * (reg-name allows ",", but a comma in a Host reads as two values merged by an upstream). */
+static bool host_ok(const char *s, size_t n, bool allow_empty, bool need_port)
+{
+    return !memchr(s, ',', n) && http1_valid_authority(s, n, allow_empty, need_port);
+}
+
 /* absolute-form = absolute-URI (RFC 9112 §3.2.2), for http and https: the authority (no
  * userinfo, RFC 9110 §4.2.4) and the path and query. */
 static http1_head_result absolute_form(start_line *sl, http1_err *err)
@@ -138,7 +145,7 @@ static http1_head_result absolute_form(start_line *sl, http1_err *err)
     size_t a = i + 3, e = a;
     while (e < n && t[e] != '/' && t[e] != '?' && t[e] != '#')
         e++;
-    if (!http1_valid_authority(t + a, e - a, false, false))
+    if (!host_ok(t + a, e - a, false, false))
         return fail(err, true, 400, "bad authority in the request-target");
     sl->authority = (span){t + a, e - a};
     sl->path = (span){t + e, n - e};
@@ -175,7 +182,7 @@ static http1_head_result request_line(const char *s, size_t n, start_line *sl, h
             return fail(err, true, 400, "asterisk-form is for OPTIONS only");
         sl->form = HTTP1_TARGET_ASTERISK;
     } else if (connect) {
-        if (!http1_valid_authority(sl->target.p, sl->target.n, false, true))
+        if (!host_ok(sl->target.p, sl->target.n, false, true))
             return fail(err, true, 400, "CONNECT needs host:port");
         sl->authority = sl->target;
         sl->form = HTTP1_TARGET_AUTHORITY;
@@ -393,10 +400,9 @@ static http1_head_result request_semantics(http1_head *h, const field_facts *ff,
         return fail(err, true, 400, "more than one Host");
     if (ff->hosts == 0 && h->http_minor == 1)
         return fail(err, true, 400, "missing Host");
-    /* reg-name allows ",", but a comma in Host is two values merged by an upstream */
     if (ff->host && memchr(ff->host->value, ',', ff->host->vlen))
         return fail(err, true, 400, "more than one Host");
-    if (ff->host && !http1_valid_authority(ff->host->value, ff->host->vlen, true, false))
+    if (ff->host && !host_ok(ff->host->value, ff->host->vlen, true, false))
         return fail(err, true, 400, "bad Host");
     if (ff->have_te) {
         if (h->http_minor == 0)

@@ -67,6 +67,8 @@ static const head_case requests[] = {
     BAD("GET http:/a.example/ HTTP/1.1\r\n" H "\r\n", 400),
     BAD("GET http:///x HTTP/1.1\r\n" H "\r\n", 400), /* empty authority */
     BAD("GET http://a b/ HTTP/1.1\r\n" H "\r\n", 400),
+    BAD("GET http://a,b/ HTTP/1.1\r\n" H "\r\n", 400), /* would become a two-value Host */
+    BAD("CONNECT a,b:443 HTTP/1.1\r\n" H "\r\n", 400),
     BAD("GET x HTTP/1.1\r\n" H "\r\n", 400),
     /* exactly one SP between the parts, a token method, no controls in the target */
     BAD("GET  / HTTP/1.1\r\n" H "\r\n", 400),
