@@ -6,7 +6,7 @@ ARM64_BUILD ?= build-arm64
 CMAKE_FLAGS ?=
 ARCH ?=
 
-.PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean \
+.PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean bench-http1 \
 	deploy-infra preview-infra destroy-infra
 
 all: build
@@ -92,6 +92,10 @@ bench-soak: deps-bench build
 bench-serverless: deps build
 	TTF_BIN=$(BUILD)/bin/ttf BOOTSTRAP_BIN=$(BUILD)/bin/bootstrap LAMBDA_ZIP=$(BUILD)/lambda/bootstrap.zip \
 	    /usr/bin/python3 bench/serverless.py
+
+# The HTTP/1.1 parser alone: ours against the libhttp-parser-based one it replaced.
+bench-http1:
+	./bench/http1_bench.sh
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
