@@ -257,6 +257,7 @@ static bool pump(jx *x)
             char why[160];
             snprintf(why, sizeof why, "unparsable response from the local service: %s",
                      x->resp.err.reason ? x->resp.err.reason : "?");
+            TLOG_W(x->s->log, "request %s: %s", x->rid, why);
             jx_fail(x, TERR_INTERNAL, why);
             return true;
         }

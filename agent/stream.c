@@ -229,6 +229,7 @@ static bool pump(stream *st)
                 char why[160];
                 snprintf(why, sizeof why, "unparsable response from the local service: %s",
                          st->resp.err.reason ? st->resp.err.reason : "?");
+                TLOG_W(st->s->log, "stream %u: %s", st->id, why);
                 stream_reset(st, TTF_RST_INTERNAL, why);
                 return true;
             }
@@ -282,6 +283,7 @@ static bool pump(stream *st)
                 char why[160];
                 snprintf(why, sizeof why, "bad response body from the local service: %s",
                          st->resp.err.reason ? st->resp.err.reason : "?");
+                TLOG_W(st->s->log, "stream %u: %s", st->id, why);
                 stream_reset(st, TTF_RST_INTERNAL, why);
                 return true;
             }
