@@ -161,7 +161,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: the parser refused the workload\n", w->name);
             return 1;
         }
-        double v[99];
+        double v[99] = {0};
         for (int r = 0; r < rounds; r++) {
             /* about 100 ms per round */
             size_t iters = w->body ? 64 : 2000;
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
                 parse_stream(w, s, len);
             double ns = (double)(now_ns() - t0);
             v[r] = w->body ? (double)len * (double)iters / ns * 1e9 / 1e6 /* MB/s */
-                           : ns / (double)(iters * msgs);          /* ns per message */
+                           : ns / (double)(iters * msgs);                 /* ns per message */
         }
         qsort(v, (size_t)rounds, sizeof v[0], cmp_double);
         printf("%-22s %10.1f %s\n", w->name, v[rounds / 2], w->body ? "MB/s" : "ns/msg");

@@ -80,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             body_raw += used;
         off += used;
         if (ev == HTTP1_ERROR) {
-            if (!p.err.reason || (p.err.status != 502 && p.err.status != 431 &&
-                                  p.err.status != 500))
+            if (!p.err.reason ||
+                (p.err.status != 502 && p.err.status != 431 && p.err.status != 500))
                 abort();
             break;
         }

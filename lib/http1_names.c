@@ -7,7 +7,7 @@ static const struct {
     const char *name;
     size_t len;
 } names[HTTP_H__COUNT] = {
-#define N(id, s) [id] = {s, sizeof s - 1}
+#define N(id, s) [id] = {(s), sizeof(s) - 1}
     N(HTTP_H_OTHER, ""),
     N(HTTP_H_CONNECTION, "Connection"),
     N(HTTP_H_CONTENT_LENGTH, "Content-Length"),

@@ -42,7 +42,6 @@ static void add(http_headers *h, const char *n, const char *v)
     assert_int_equal(http_headers_add(h, n, strlen(n), v, strlen(v)), 0);
 }
 
-
 /* ---------------------------------------------------------------- lists, names, grammar */
 
 static void test_headers_ids_and_copy(void **state)
@@ -92,15 +91,24 @@ static void test_syntax_helpers(void **state)
         const char *s;
         bool empty_ok, need_port, valid;
     } auth[] = {
-        {"a.example", false, false, true},      {"a.example:8080", false, true, true},
-        {"a.example", false, true, false},      {"", true, false, true},
-        {"", false, false, false},              {"[::1]:443", false, true, true},
-        {"[::1]", false, false, true},          {"[::1", false, false, false},
-        {"[::1]x", false, false, false},        {"1.2.3.4:0", false, false, true},
-        {"a:65536", false, false, false},       {"a:", false, false, false},
-        {"a@b", false, false, false},           {"a b", false, false, false},
-        {"%41", false, false, true},            {"%4", false, false, false},
-        {"a!$&'()*+,;=-._~", false, false, true}, {"a\xe9", false, false, false},
+        {"a.example", false, false, true},
+        {"a.example:8080", false, true, true},
+        {"a.example", false, true, false},
+        {"", true, false, true},
+        {"", false, false, false},
+        {"[::1]:443", false, true, true},
+        {"[::1]", false, false, true},
+        {"[::1", false, false, false},
+        {"[::1]x", false, false, false},
+        {"1.2.3.4:0", false, false, true},
+        {"a:65536", false, false, false},
+        {"a:", false, false, false},
+        {"a@b", false, false, false},
+        {"a b", false, false, false},
+        {"%41", false, false, true},
+        {"%4", false, false, false},
+        {"a!$&'()*+,;=-._~", false, false, true},
+        {"a\xe9", false, false, false},
     };
     for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++)
         if (http1_valid_authority(auth[i].s, strlen(auth[i].s), auth[i].empty_ok,
@@ -110,10 +118,21 @@ static void test_syntax_helpers(void **state)
         const char *s;
         long long v; /* -1: invalid */
     } cl[] = {
-        {"0", 0},     {"42", 42},     {"0042", 42},  {"7, 7", 7}, {"7,7,7", 7},
-        {"7, 8", -1}, {"+7", -1},     {"-7", -1},    {"7 8", -1}, {"", -1},
-        {",", -1},    {"0x7", -1},    {"4611686018427387904", 4611686018427387904LL},
-        {"4611686018427387905", -1}, {"99999999999999999999999", -1},
+        {"0", 0},
+        {"42", 42},
+        {"0042", 42},
+        {"7, 7", 7},
+        {"7,7,7", 7},
+        {"7, 8", -1},
+        {"+7", -1},
+        {"-7", -1},
+        {"7 8", -1},
+        {"", -1},
+        {",", -1},
+        {"0x7", -1},
+        {"4611686018427387904", 4611686018427387904LL},
+        {"4611686018427387905", -1},
+        {"99999999999999999999999", -1},
     };
     for (size_t i = 0; i < sizeof cl / sizeof cl[0]; i++) {
         uint64_t v = 0;

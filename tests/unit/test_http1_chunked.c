@@ -24,8 +24,14 @@ typedef struct chunk_case {
     const char *trailer; /* END: the trailer field lines collected, NULL: none */
 } chunk_case;
 
-#define END(in, pl) {in, 0, HTTP1_CHUNKED_END, pl, 0, NULL}
-#define ERR(in) {in, 0, HTTP1_CHUNKED_ERROR, NULL, 0, NULL}
+#define END(in, pl)                                                                                \
+    {                                                                                              \
+        in, 0, HTTP1_CHUNKED_END, pl, 0, NULL                                                      \
+    }
+#define ERR(in)                                                                                    \
+    {                                                                                              \
+        in, 0, HTTP1_CHUNKED_ERROR, NULL, 0, NULL                                                  \
+    }
 
 static const chunk_case cases[] = {
     END("5\r\nhello\r\n0\r\n\r\n", "hello"),

@@ -28,8 +28,14 @@ typedef struct head_case {
     int keep_alive, upgrade; /* 0/1 or ANY */
 } head_case;
 
-#define OK_REQ(in, m, t) {in, 0, 0, m, t, NULL, NULL, ANY, ANY, ANY, ANY, ANY}
-#define BAD(in, st) {in, 0, st, NULL, NULL, NULL, NULL, ANY, ANY, ANY, ANY, ANY}
+#define OK_REQ(in, m, t)                                                                           \
+    {                                                                                              \
+        in, 0, 0, m, t, NULL, NULL, ANY, ANY, ANY, ANY, ANY                                        \
+    }
+#define BAD(in, st)                                                                                \
+    {                                                                                              \
+        in, 0, st, NULL, NULL, NULL, NULL, ANY, ANY, ANY, ANY, ANY                                 \
+    }
 #define H "Host: h\r\n"
 
 static const head_case requests[] = {
@@ -46,8 +52,8 @@ static const head_case requests[] = {
     {"GET /x?y HTTP/1.1\r\n" H "\r\n", 0, 0, "GET", "/x?y", NULL, "/x?y", HTTP1_TARGET_ORIGIN,
      HTTP1_FRAMING_NONE, -1, 1, 0},
     {"GET http://abc.localhost:8080/x?y HTTP/1.1\r\nHost: other\r\n\r\n", 0, 0, "GET",
-     "http://abc.localhost:8080/x?y", "abc.localhost:8080", "/x?y", HTTP1_TARGET_ABSOLUTE, ANY,
-     ANY, ANY, ANY},
+     "http://abc.localhost:8080/x?y", "abc.localhost:8080", "/x?y", HTTP1_TARGET_ABSOLUTE, ANY, ANY,
+     ANY, ANY},
     {"GET HTTPS://a.example HTTP/1.1\r\n" H "\r\n", 0, 0, "GET", NULL, "a.example", "/",
      HTTP1_TARGET_ABSOLUTE, ANY, ANY, ANY, ANY},
     {"GET http://a.example?q=1 HTTP/1.1\r\n" H "\r\n", 0, 0, "GET", NULL, "a.example", "/?q=1",
@@ -58,10 +64,10 @@ static const head_case requests[] = {
      "a.example:443", "a.example:443", NULL, HTTP1_TARGET_AUTHORITY, ANY, ANY, ANY, 1},
     {"OPTIONS * HTTP/1.1\r\n" H "\r\n", 0, 0, "OPTIONS", "*", NULL, NULL, HTTP1_TARGET_ASTERISK,
      ANY, ANY, ANY, ANY},
-    BAD("GET * HTTP/1.1\r\n" H "\r\n", 400),         /* asterisk-form: OPTIONS only */
-    BAD("CONNECT /x HTTP/1.1\r\n" H "\r\n", 400),    /* CONNECT: authority-form only */
-    BAD("CONNECT a.example HTTP/1.1\r\n" H "\r\n", 400), /* ... with a port */
-    BAD("GET a.example:80 HTTP/1.1\r\n" H "\r\n", 400),  /* authority-form: CONNECT only */
+    BAD("GET * HTTP/1.1\r\n" H "\r\n", 400),                     /* asterisk-form: OPTIONS only */
+    BAD("CONNECT /x HTTP/1.1\r\n" H "\r\n", 400),                /* CONNECT: authority-form only */
+    BAD("CONNECT a.example HTTP/1.1\r\n" H "\r\n", 400),         /* ... with a port */
+    BAD("GET a.example:80 HTTP/1.1\r\n" H "\r\n", 400),          /* authority-form: CONNECT only */
     BAD("GET http://u:p@a.example/ HTTP/1.1\r\n" H "\r\n", 400), /* userinfo */
     BAD("GET ftp://a.example/ HTTP/1.1\r\n" H "\r\n", 400),
     BAD("GET http:/a.example/ HTTP/1.1\r\n" H "\r\n", 400),
@@ -182,14 +188,18 @@ static const head_case requests[] = {
     BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding:\r\n\r\n", 400),
     BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding: ,\r\n\r\n", 400),
     BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding: \"chunked\"\r\n\r\n", 400),
-    BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding: \x0b" "chunked\r\n\r\n", 400),
-    BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n" "Transfer-Encoding: x\r\n\r\n", 400),
+    BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding: \x0b"
+        "chunked\r\n\r\n",
+        400),
+    BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n"
+        "Transfer-Encoding: x\r\n\r\n",
+        400),
     BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
     BAD("POST / HTTP/1.1\r\n" H "Transfer-Encoding: identity, chunked\r\n\r\n", 501),
     BAD("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     /* connection and expectations */
-    {"GET /ws HTTP/1.1\r\n" H "Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n", 0,
-     0, NULL, NULL, NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, ANY, 1},
+    {"GET /ws HTTP/1.1\r\n" H "Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n", 0, 0,
+     NULL, NULL, NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, ANY, 1},
     {"GET /ws HTTP/1.1\r\n" H "Upgrade: websocket\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY, ANY,
      ANY, ANY, 0},
 };
@@ -200,13 +210,13 @@ static const head_case responses[] = {
     {"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY,
      HTTP1_FRAMING_LENGTH, 2, 1, 0},
     {"HTTP/1.1 200 \r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY, HTTP1_FRAMING_CLOSE, -1, 0, 0},
-    {"HTTP/1.1 404 Caf\xe9 introuvable\r\nContent-Length: 0\r\n\r\n", 0, 0, NULL, NULL, NULL,
-     NULL, ANY, HTTP1_FRAMING_LENGTH, 0, 1, 0},
+    {"HTTP/1.1 404 Caf\xe9 introuvable\r\nContent-Length: 0\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL,
+     ANY, HTTP1_FRAMING_LENGTH, 0, 1, 0},
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY,
      HTTP1_FRAMING_CHUNKED, -1, 1, 0},
     /* Transfer-Encoding overrides Content-Length (RFC 9112 §6.3 item 3) */
-    {"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 0, NULL,
-     NULL, NULL, NULL, ANY, HTTP1_FRAMING_CHUNKED, -1, 1, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 0, NULL, NULL,
+     NULL, NULL, ANY, HTTP1_FRAMING_CHUNKED, -1, 1, 0},
     /* a final coding other than chunked: until close (item 4) */
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY,
      HTTP1_FRAMING_CLOSE, -1, 0, 0},
@@ -225,8 +235,8 @@ static const head_case responses[] = {
      ANY, 0},
     {"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n", 0, 0, NULL, NULL, NULL,
      NULL, ANY, HTTP1_FRAMING_NONE, ANY, ANY, 0},
-    {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 0,
-     0, NULL, NULL, NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, ANY, 1},
+    {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 0, 0,
+     NULL, NULL, NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, ANY, 1},
     {"HTTP/1.1 599 X\r\nContent-Length: 0\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY, ANY, ANY,
      ANY, ANY},
     /* status-line (RFC 9112 §4): 3 digits in 100..599, version 1.0 or 1.1 */
@@ -352,8 +362,8 @@ static void test_fields_kept(void **state)
     size_t used;
     assert_int_equal(http1_parse_head(&h, in, strlen(in), true, NULL, &used, &err),
                      HTTP1_HEAD_DONE);
-    const char *want[][2] = {{"Host", "h"},      {"set-COOKIE", "a=1"}, {"X-Name", "J\xf6rg"},
-                             {"Set-Cookie", "b=2"}, {"Empty", ""},      {"Content-Length", "3"},
+    const char *want[][2] = {{"Host", "h"},         {"set-COOKIE", "a=1"}, {"X-Name", "J\xf6rg"},
+                             {"Set-Cookie", "b=2"}, {"Empty", ""},         {"Content-Length", "3"},
                              {"X-Spaces", "a  b"}};
     assert_int_equal(h.headers.n, sizeof want / sizeof want[0]);
     for (size_t i = 0; i < h.headers.n; i++) {
@@ -463,8 +473,8 @@ static void test_early_refusal(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_requests),    cmocka_unit_test(test_responses),
-        cmocka_unit_test(test_fields_kept), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_requests),      cmocka_unit_test(test_responses),
+        cmocka_unit_test(test_fields_kept),   cmocka_unit_test(test_limits),
         cmocka_unit_test(test_early_refusal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,10 +33,11 @@ typedef struct rule_case {
 
 static const rule_case cases[] = {
     /* ---- requests ---- */
-    {"hop-by-hop removed", .in = "Host: h\nConnection: keep-alive\nKeep-Alive: timeout=5\n"
-                                 "Proxy-Connection: keep-alive\nProxy-Authorization: Basic eA==\n"
-                                 "TE: trailers\nTrailer: X-Sum\nUpgrade: h2c\nHTTP2-Settings: AAA\n"
-                                 "X-End: kept",
+    {"hop-by-hop removed",
+     .in = "Host: h\nConnection: keep-alive\nKeep-Alive: timeout=5\n"
+           "Proxy-Connection: keep-alive\nProxy-Authorization: Basic eA==\n"
+           "TE: trailers\nTrailer: X-Sum\nUpgrade: h2c\nHTTP2-Settings: AAA\n"
+           "X-End: kept",
      .out = "Host: h\nX-End: kept\n" FWD "X-Forwarded-Host: h", REQ(IP, "http", .body_length = -1)},
     {"names listed in Connection removed",
      .in = "Host: h\nConnection: close, X-Secret ,x-other\nX-Secret: s\nX-Other: o\nX-Keep: k",
@@ -94,8 +95,9 @@ static const rule_case cases[] = {
     {"path mode sets X-Forwarded-Prefix", .in = "Host: h\nX-Forwarded-Prefix: /evil",
      .out = "Host: h\nX-Forwarded-Prefix: /abc123def456\n" FWD "X-Forwarded-Host: h",
      REQ(IP, "http", .prefix = "/abc123def456", .body_length = -1)},
-    {"subdomain mode removes a client's X-Forwarded-Prefix", .in = "Host: h\nX-Forwarded-Prefix: /x",
-     .out = "Host: h\n" FWD "X-Forwarded-Host: h", REQ(IP, "http", .body_length = -1)},
+    {"subdomain mode removes a client's X-Forwarded-Prefix",
+     .in = "Host: h\nX-Forwarded-Prefix: /x", .out = "Host: h\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = -1)},
     {"absolute-form authority replaces Host", .in = "Accept: */*\nHost: other.example",
      .out = "Accept: */*\nHost: abc.localhost:8080\n" FWD "X-Forwarded-Host: abc.localhost:8080",
      REQ(IP, "http", .authority = "abc.localhost:8080", .body_length = -1)},
@@ -112,11 +114,11 @@ static const rule_case cases[] = {
            "Transfer-Encoding: chunked\nSet-Cookie: a=1\nSet-Cookie: b=2\nProxy-Authenticate: B",
      .out = "Transfer-Encoding: chunked\nSet-Cookie: a=1\nSet-Cookie: b=2",
      RESP(200, .body_raw = true)},
-    {"response decoded: Transfer-Encoding dropped",
-     .in = "Transfer-Encoding: chunked\nX-A: 1", .out = "X-A: 1", RESP(200)},
+    {"response decoded: Transfer-Encoding dropped", .in = "Transfer-Encoding: chunked\nX-A: 1",
+     .out = "X-A: 1", RESP(200)},
     {"Transfer-Encoding overrides Content-Length (raw)",
-     .in = "Content-Length: 9\nTransfer-Encoding: chunked",
-     .out = "Transfer-Encoding: chunked", RESP(200, .body_raw = true)},
+     .in = "Content-Length: 9\nTransfer-Encoding: chunked", .out = "Transfer-Encoding: chunked",
+     RESP(200, .body_raw = true)},
     {"Transfer-Encoding overrides Content-Length (decoded)",
      .in = "Content-Length: 9\nTransfer-Encoding: chunked\nX-A: 1", .out = "X-A: 1", RESP(200)},
     {"Content-Length kept when it frames the body", .in = "Content-Length: 9",
@@ -175,7 +177,8 @@ static void test_rules(void **state)
         const rule_case *c = &cases[i];
         http_headers h;
         load(&h, c->in);
-        int rc = c->request ? proxy_request_headers(&h, &c->rq) : proxy_response_headers(&h, &c->rs);
+        int rc =
+            c->request ? proxy_request_headers(&h, &c->rq) : proxy_response_headers(&h, &c->rs);
         assert_int_equal(rc, 0);
         char *got = dump(&h);
         if (strcmp(got, c->out) != 0)
@@ -197,8 +200,11 @@ static void test_parsed_head(void **state)
     size_t used;
     assert_int_equal(http1_parse_head(&h, in, strlen(in), true, NULL, &used, &err),
                      HTTP1_HEAD_DONE);
-    proxy_request rq = {.client_ip = "::1", .proto = "https", .authority = h.authority,
-                        .prefix = NULL, .body_length = -1};
+    proxy_request rq = {.client_ip = "::1",
+                        .proto = "https",
+                        .authority = h.authority,
+                        .prefix = NULL,
+                        .body_length = -1};
     assert_int_equal(proxy_request_headers(&h.headers, &rq), 0);
     size_t len;
     char *out = http_format_request_head(h.method, h.path, &h.headers, &len);
@@ -212,8 +218,14 @@ static void test_parsed_head(void **state)
 static void test_flags(void **state)
 {
     (void)state;
-    const char *hop[] = {"Connection",  "keep-alive",        "PROXY-CONNECTION", "TE",
-                         "Trailer",     "Transfer-Encoding", "Upgrade",          "Proxy-Authenticate",
+    const char *hop[] = {"Connection",
+                         "keep-alive",
+                         "PROXY-CONNECTION",
+                         "TE",
+                         "Trailer",
+                         "Transfer-Encoding",
+                         "Upgrade",
+                         "Proxy-Authenticate",
                          "Proxy-Authorization"};
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
         assert_true(proxy_is_hop_by_hop(hop[i]));
@@ -291,9 +303,9 @@ static void test_json_pieces(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rules),        cmocka_unit_test(test_parsed_head),
-        cmocka_unit_test(test_flags),        cmocka_unit_test(test_status_rules),
-        cmocka_unit_test(test_request_id),   cmocka_unit_test(test_json_pieces),
+        cmocka_unit_test(test_rules),      cmocka_unit_test(test_parsed_head),
+        cmocka_unit_test(test_flags),      cmocka_unit_test(test_status_rules),
+        cmocka_unit_test(test_request_id), cmocka_unit_test(test_json_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
