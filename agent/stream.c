@@ -417,7 +417,8 @@ static void on_open(session *s, const ttf_frame *f)
     st->send_window = TTF_BIN_INITIAL_WINDOW;
     st->t0 = session_now_ms(s);
     st->req_fin = (f->flags & TTF_FLAG_FIN) != 0;
-    http1_init(&st->req, true, 0);
+    /* the OPEN payload is the head ttfd accepted (under its --max-header-size): all of it */
+    http1_init(&st->req, true, f->len > HTTP1_DEFAULT_MAX_HEAD ? f->len : 0);
     http1_init(&st->resp, false, 0);
     if (hmap_put_u32(s->streams, st->id, st) != 0) {
         http1_free(&st->req);

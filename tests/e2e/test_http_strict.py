@@ -241,3 +241,16 @@ def test_chunk_extension_bare_lf_smuggles_nothing(t):
     assert ok.status == 200
     targets = t.local.targets()[before:]
     assert not [x for x in targets if b"smuggled" in x], targets
+
+
+def test_large_head_accepted_by_ttfd_reaches_the_app_binary_mode(stack):
+    """The agent parses the OPEN head with the limit ttfd applied, not its own 16 KiB (issue 11
+    item 3, binary mode; JSON mode needs heads that span several messages)."""
+    app = RawApp()
+    stack.items.append(("server", app, None))
+    tun = make_tunnel(stack, ttfd_args=("--max-header-size", "65536"), local=app)
+    cookie = "k=" + "v" * (40 * 1024)
+    r = tk.http(tun.port, "GET", "/big-head", tun.host, [("Cookie", cookie)])
+    assert r.status == 200, r.body
+    doc = json.loads(r.body)
+    assert header([(n, v) for n, v in doc["headers"]], "Cookie") == [cookie]
