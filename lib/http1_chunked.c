@@ -43,15 +43,11 @@ void http1_chunked_free(http1_chunked *c)
     c->trailer_len = c->trailer_cap = 0;
 }
 
-static int hexval(unsigned char ch)
+static inline int hexval(unsigned char ch)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
+    if (!(http1_ctype[ch] & HTTP1_C_HEX))
+        return -1;
+    return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10;
 }
 
 static bool ws(unsigned char ch)
@@ -86,10 +82,10 @@ static bool trailer_put(http1_chunked *c, const char *p, size_t n)
 }
 
 /* One octet of a size line after the size (extensions, CR). Returns the next state. */
-static uint8_t ext_octet(http1_chunked *c, unsigned char ch)
+static inline uint8_t ext_octet(uint8_t st, unsigned char ch)
 {
     bool t = http1_is_tchar(ch);
-    switch (c->st) {
+    switch (st) {
     case S_SIZE:
         if (ch == ';')
             return S_BWS_NAME0;
@@ -167,6 +163,8 @@ static int trailer_line(http1_chunked *c)
     return 0;
 }
 
+/* The state machine runs on locals (state, size, line length) and stores them back when it
+ * returns; runs of HEXDIG, tchar and trailer octets are taken in tight loops. */
 http1_chunked_result http1_chunked_decode(http1_chunked *c, const char *in, size_t len,
                                           size_t *used, const char **data, size_t *dlen)
 {
@@ -177,29 +175,49 @@ http1_chunked_result http1_chunked_decode(http1_chunked *c, const char *in, size
         return HTTP1_CHUNKED_ERROR;
     if (c->st == S_DONE)
         return HTTP1_CHUNKED_END;
-    size_t i = 0;
+    uint8_t st = c->st;
+    uint64_t size = c->size;
+    size_t line = c->line, i = 0;
+    const size_t max_ext = c->max_ext;
+#define SAVE() (c->st = st, c->size = size, c->line = line)
+#define FAIL(why, at) (SAVE(), bad(c, (why), used, (at)))
     while (i < len) {
         unsigned char ch = (unsigned char)in[i];
-        switch (c->st) {
-        case S_SIZE0: {
-            int v = hexval(ch);
-            if (v < 0)
-                return bad(c, "bad chunk size", used, i);
-            c->size = (uint64_t)v;
-            c->line = 1;
-            c->st = S_SIZE;
+        switch (st) {
+        case S_DATA_CR:
+            /* the usual case: CRLF and the next size line in this buffer */
+            if (ch != '\r')
+                return FAIL("chunk data not followed by CRLF", i);
+            st = S_DATA_LF;
             break;
-        }
+        case S_DATA_LF:
+            if (ch != '\n')
+                return FAIL("chunk data not followed by CRLF", i);
+            st = S_SIZE0;
+            break;
+        case S_SIZE0:
+            if (hexval(ch) < 0)
+                return FAIL("bad chunk size", i);
+            size = 0;
+            line = 0;
+            st = S_SIZE;
+            /* fall through - the first digit is part of the run */
         case S_SIZE: {
-            int v = hexval(ch);
-            if (v >= 0) {
-                if (c->size >> 58) /* keeps sizes below 2^62 */
-                    return bad(c, "chunk size too large", used, i);
-                c->size = c->size * 16 + (uint64_t)v;
-                if (++c->line > c->max_ext)
-                    return bad(c, "chunk size line too long", used, i);
-                break;
+            size_t j = i;
+            int v;
+            while (j < len && (v = hexval((unsigned char)in[j])) >= 0) {
+                if (size >> 58) /* keeps sizes below 2^62 */
+                    return FAIL("chunk size too large", j);
+                size = size * 16 + (uint64_t)v;
+                j++;
             }
+            line += j - i;
+            if (line > max_ext)
+                return FAIL("chunk size line too long", j);
+            i = j;
+            if (i == len)
+                continue;
+            ch = (unsigned char)in[i];
         }
             /* fall through - the size ended */
         case S_BWS_SEMI:
@@ -211,80 +229,84 @@ http1_chunked_result http1_chunked_decode(http1_chunked *c, const char *in, size
         case S_QUOTED:
         case S_QESC:
         case S_AFTER_Q:
-            c->st = ext_octet(c, ch);
-            if (c->st == S_ERROR)
-                return bad(c, ch == '\n' ? "bare LF in a chunk size line" : "bad chunk extension",
-                           used, i);
-            if (++c->line > c->max_ext)
-                return bad(c, "chunk extension too long", used, i);
-            break;
-        case S_SIZE_LF:
-            if (ch != '\n')
-                return bad(c, "bare CR in a chunk size line", used, i);
-            c->st = c->size ? S_DATA : S_TRAILER;
-            c->line_start = c->trailer_len;
-            break;
-        case S_DATA: {
-            size_t take = len - i < c->size ? len - i : (size_t)c->size;
-            *data = in + i;
-            *dlen = take;
-            c->size -= take;
-            if (c->size == 0)
-                c->st = S_DATA_CR;
-            *used = i + take;
-            return HTTP1_CHUNKED_MORE;
-        }
-        case S_DATA_CR:
-            if (ch != '\r')
-                return bad(c, "chunk data not followed by CRLF", used, i);
-            c->st = S_DATA_LF;
-            break;
-        case S_DATA_LF:
-            if (ch != '\n')
-                return bad(c, "chunk data not followed by CRLF", used, i);
-            c->st = S_SIZE0;
-            break;
-        case S_TRAILER:
-            if (ch == '\r') {
-                c->st = S_TRAILER_LF;
-                break;
-            }
-            if (ch == '\n')
-                return bad(c, "bare LF in the trailer section", used, i);
-            /* take the run of line octets at once; the line is checked when it ends */
-            {
-                size_t j = i;
-                while (j < len && in[j] != '\r' && in[j] != '\n')
+            if ((st == S_NAME || st == S_TOKEN) && http1_is_tchar(ch)) {
+                size_t j = i + 1;
+                while (j < len && http1_is_tchar((unsigned char)in[j]))
                     j++;
-                if (!trailer_put(c, in + i, j - i))
-                    return bad(c, "trailer section too large", used, i);
+                line += j - i;
+                if (line > max_ext)
+                    return FAIL("chunk extension too long", j);
                 i = j;
                 continue;
             }
+            st = ext_octet(st, ch);
+            if (st == S_ERROR)
+                return FAIL(ch == '\n' ? "bare LF in a chunk size line" : "bad chunk extension", i);
+            if (++line > max_ext)
+                return FAIL("chunk extension too long", i);
+            break;
+        case S_SIZE_LF:
+            if (ch != '\n')
+                return FAIL("bare CR in a chunk size line", i);
+            st = size ? S_DATA : S_TRAILER;
+            c->line_start = c->trailer_len;
+            break;
+        case S_DATA: {
+            size_t take = len - i < size ? len - i : (size_t)size;
+            *data = in + i;
+            *dlen = take;
+            size -= take;
+            if (size == 0)
+                st = S_DATA_CR;
+            *used = i + take;
+            SAVE();
+            return HTTP1_CHUNKED_MORE;
+        }
+        case S_TRAILER: {
+            if (ch == '\r') {
+                st = S_TRAILER_LF;
+                break;
+            }
+            if (ch == '\n')
+                return FAIL("bare LF in the trailer section", i);
+            /* the run of line octets at once; the line is checked when it ends */
+            size_t j = i;
+            while (j < len && in[j] != '\r' && in[j] != '\n')
+                j++;
+            if (!trailer_put(c, in + i, j - i))
+                return FAIL("trailer section too large", i);
+            i = j;
+            continue;
+        }
         case S_TRAILER_LF: {
             if (ch != '\n')
-                return bad(c, "bare CR in the trailer section", used, i);
+                return FAIL("bare CR in the trailer section", i);
             int r = trailer_line(c);
             if (r < 0) {
+                SAVE();
                 c->st = S_ERROR;
                 *used = i;
                 return HTTP1_CHUNKED_ERROR;
             }
             if (r > 0) {
-                c->st = S_DONE;
+                st = S_DONE;
                 *used = i + 1;
+                SAVE();
                 return HTTP1_CHUNKED_END;
             }
-            c->st = S_TRAILER;
+            st = S_TRAILER;
             break;
         }
         default:
-            return bad(c, "bad chunked state", used, i);
+            return FAIL("bad chunked state", i);
         }
         i++;
     }
     *used = i;
+    SAVE();
     return HTTP1_CHUNKED_MORE;
+#undef FAIL
+#undef SAVE
 }
 
 int http1_chunked_trailers(const http1_chunked *c, http_headers *out)
