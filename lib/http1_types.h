@@ -7,7 +7,6 @@
 #include <stddef.h>
 
 #define HTTP1_DEFAULT_MAX_HEAD ((size_t)16 << 10)    /* request heads (ttfd's default) */
-#define HTTP1_MIN_MAX_HEAD ((size_t)1 << 10)         /* smallest limit a program should offer */
 #define HTTP1_MAX_MAX_HEAD ((size_t)16 << 20)        /* largest limit accepted */
 #define HTTP1_DEFAULT_MAX_FIELDS 256                 /* field lines per head (431 beyond) */
 #define HTTP1_DEFAULT_MAX_CHUNK_EXT ((size_t)4096)   /* chunk-ext bytes on one size line */
