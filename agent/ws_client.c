@@ -147,7 +147,7 @@ void ws_client_reason(const char *body, size_t len, char *out, size_t cap)
 /* The upgrade was refused and its body (the reason) is in: report it. */
 static void finish_refusal(ws_client *c)
 {
-    const http1_parser *p = &c->parser;
+    const http1_head *p = &c->parser.head;
     char reason[256], msg[768];
     ws_client_reason(c->body, c->body_len, reason, sizeof reason);
     const char *sep = reason[0] ? ": " : "";
