@@ -35,12 +35,11 @@ fi
 # `deps.sh arm64`), so that `make demo` stays lean.
 if [ "${ARCH:-}" = arm64 ] || [ "${1:-}" = arm64 ]; then
     # Only packages that are co-installable with their amd64 twins (Multi-Arch: same): the -dev
-    # packages of libevent, wslay and http-parser are not (installing them would remove the amd64
-    # ones), and the Lambda needs none of them but libhttp_parser's shared library (headers from
-    # the amd64 -dev package).
+    # packages of libevent and wslay are not (installing them would remove the amd64 ones), and the
+    # Lambda needs neither.
     arm_debs=(crossbuild-essential-arm64 qemu-user-static
               libcurl4-openssl-dev:arm64 libssl-dev:arm64 libjansson-dev:arm64 libjwt-dev:arm64
-              libbrotli-dev:arm64 zlib1g-dev:arm64 libhttp-parser2.9:arm64)
+              libbrotli-dev:arm64 zlib1g-dev:arm64)
     arm_missing=()
     for p in "${arm_debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || arm_missing+=("$p")
