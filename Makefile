@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Thin wrapper around CMake + CTest. `make test` is the one command CI and new users run.
 JOBS ?= $(shell nproc)
 BUILD ?= build

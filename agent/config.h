@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.h - ttf's command line and environment: flags, defaults, validation.
  * Owns: the strings it copies into agent_config (freed by agent_config_free). */
 #ifndef TTF_CONFIG_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's first command (via `make demo`): starts ttfd, the TodoMVC test app and ttf, prints
 # the public URL and curl lines that work, and stops everything on Ctrl-C (or SIGTERM).
 #

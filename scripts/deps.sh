@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what building and testing need, only where it is missing (idempotent).
 # Debian bookworm packages via apt-get; npm packages for the AWS stand-in under tests/aws and for
 # the Pulumi program under infra/.

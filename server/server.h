@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* server.h - ttfd's internals shared by its modules: the server context (built in main), agent
  * sessions (agent.c) and public connections (pconn.c, relayed by relay_bin.c / relay_json.c).
  * Ownership: server owns the lists of agents and pconns; an agent's stream map only points at

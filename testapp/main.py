@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TodoMVC-like demo API: the local app the demo exposes through the tunnel.
 
 In-memory CRUD on /todos with 7 seeded todos, like upstream's testapp.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The README's first command: scripts/demo.sh --check starts ttfd, the TodoMVC app and ttf,
 curls through the tunnel in both routing modes, and stops everything."""
 
