@@ -9,7 +9,7 @@
 
 #include "url.h"
 
-#define TTF_VERSION "0.1.0"
+#define TTF_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
 
 typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
 
