@@ -6,8 +6,8 @@
 #   scripts/deps.sh demo    build + the demo app (make demo): Python's FastAPI and uvicorn, curl
 #   scripts/deps.sh deb     build + Debian's packaging tools (make deb)
 #   scripts/deps.sh [all]   everything the tests need (make test): the above, clang tools, valgrind,
-#                           cmocka, libcurl, pytest, systemd, Node.js and the npm packages of the AWS
-#                           stand-in (tests/aws) and of the Pulumi program (infra/)
+#                           cmocka, libcurl, pytest, systemd (systemd-analyze, systemd-nspawn), Node.js
+#                           and the npm packages of the AWS stand-in (tests/aws) and of infra/
 #   scripts/deps.sh bench   all + the tools the benchmark measures the tunnel against and profiles
 #                           it with (make bench, bench-profile, bench-soak)
 #   scripts/deps.sh arm64   build + the arm64 cross toolchain and libraries of the Lambda (also with
@@ -26,8 +26,8 @@ build=(build-essential cmake pkg-config libevent-dev libssl-dev libwslay-dev
 demo=(python3 python3-fastapi python3-uvicorn curl)
 deb=(debhelper dpkg-dev fakeroot lintian)
 tests=(clang clang-format clang-tidy cppcheck valgrind libcurl4-openssl-dev libcmocka-dev sqlite3
-       zip unzip openssl python3-pytest python3-jwt python3-cryptography systemd bash-completion
-       groff-base man-db nodejs npm)
+       zip unzip openssl python3-pytest python3-jwt python3-cryptography systemd
+       systemd-container bash-completion groff-base man-db nodejs npm)
 case $profile in
     build) debs=("${build[@]}") ;;
     demo) debs=("${build[@]}" "${demo[@]}") ;;

@@ -6,13 +6,12 @@
 # mode; the service neither enabled nor started), then purges both and checks that nothing of theirs
 # is left.
 #
-# The throw-away root is a copy-on-write overlay of this machine's root filesystem (tmpfs upper
-# layer) in a private mount namespace: dpkg resolves the packages' Depends against this machine's
+# The throw-away root is a copy-on-write overlay of this machine's root filesystem (in_overlay.sh):
+# dpkg resolves the packages' Depends against this machine's
 # package database and runs their maintainer scripts chrooted there, and whatever they write
 # disappears with the namespace. Needs root (as `make test` runs) and overlayfs.
 set -euo pipefail
 debdir=$(cd "${1:?usage: check_deb_install.sh DEB_DIR}" && pwd)
-[ "$(id -u)" -eq 0 ] || { echo "FAIL: needs root (mount namespace, overlayfs, chroot)"; exit 1; }
 ttfd_deb=$(ls "$debdir"/ttfd_*.deb 2>/dev/null | head -n1)
 ttf_deb=$(ls "$debdir"/ttf_*.deb 2>/dev/null | head -n1)
 [ -n "$ttfd_deb" ] && [ -n "$ttf_deb" ] || { echo "FAIL: no ttfd_*.deb / ttf_*.deb in $debdir"; exit 1; }
@@ -23,14 +22,10 @@ cp "$ttfd_deb" "$ttf_deb" "$tmp/"
 dpkg-deb -c "$ttfd_deb" >"$tmp/ttfd.list"
 dpkg-deb -c "$ttf_deb" >"$tmp/ttf.list"
 
-# Everything below runs in a private mount namespace: the mounts vanish when it exits.
-exec unshare --mount --propagation private -- bash -euo pipefail -c '
+# The rest runs in the throw-away root (tests/pkg/in_overlay.sh: $ROOT, $UPPER).
+"$(dirname "$0")/in_overlay.sh" "$tmp" bash -euo pipefail -c '
 tmp=$1 version=$2 ttfd_deb=$(basename "$3") ttf_deb=$(basename "$4")
-mkdir -p "$tmp/layer" "$tmp/root"
-mount -t tmpfs -o size=512m tmpfs "$tmp/layer"
-mkdir -p "$tmp/layer/upper" "$tmp/layer/work"
-mount -t overlay overlay -o "lowerdir=/,upperdir=$tmp/layer/upper,workdir=$tmp/layer/work" "$tmp/root"
-root=$tmp/root
+root=$ROOT
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/run"     # no /run/systemd/system: systemd is not running in there
@@ -85,9 +80,9 @@ for p in ttfd ttf; do
     done <"$tmp/$p.list"
 done
 # Nothing else of theirs in the root: the overlay upper layer holds only what dpkg itself records.
-left=$(cd "$tmp/layer/upper" && find . \( -type f -o -type l \) | grep -Ev "^\./(var/lib/dpkg|var/log|var/cache/(debconf|man)|var/lib/systemd/deb-systemd-(helper|user-helper)-(enabled|masked))/|^\./etc/ld\.so\.cache$" || true)
+left=$(cd "$UPPER" && find . \( -type f -o -type l \) | grep -Ev "^\./(var/lib/dpkg|var/log|var/cache/(debconf|man)|var/lib/systemd/deb-systemd-(helper|user-helper)-(enabled|masked))/|^\./etc/ld\.so\.cache$" || true)
 [ -z "$left" ] || fail "left behind after purge: $left"
-[ -z "${DEB_TEST_SHOW_UPPER:-}" ] || (cd "$tmp/layer/upper" && find . -type f | sort)
+[ -z "${DEB_TEST_SHOW_UPPER:-}" ] || (cd "$UPPER" && find . -type f | sort)
 [ $rc -eq 0 ] && echo "ok: purged, nothing left"
 exit $rc
 ' check_deb_install "$tmp" "$version" "$ttfd_deb" "$ttf_deb"
