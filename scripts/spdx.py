@@ -5,8 +5,9 @@
   scripts/spdx.py           list source files without the line; exit 1 if there is one
   scripts/spdx.py --fix     add the line where it is missing (after a #! line)
 
-Source files are the files git tracks with these names: *.c *.h *.py *.js *.sh *.cmake,
-CMakeLists.txt, Makefile, .ci/run, debian/rules and the shell scripts under scripts/.
+Source files are the files git tracks with these names: *.c *.h *.py *.js *.sh *.cmake *.html,
+*.in (unit templates), man pages *.1 *.8, CMakeLists.txt, Makefile, .ci/run, debian/rules and the
+bash completion under packaging/bash-completion/.
 Run from anywhere inside the work tree; registered as the CTest test `license_headers`.
 """
 
@@ -16,13 +17,16 @@ import sys
 
 TAG = "SPDX-License-Identifier: MIT"
 SUFFIX_STYLE = {".c": "/* %s */", ".h": "/* %s */", ".js": "// %s", ".py": "# %s", ".sh": "# %s",
-                ".cmake": "# %s"}
+                ".cmake": "# %s", ".html": "<!-- %s -->", ".in": "# %s", ".1": '.\\" %s',
+                ".8": '.\\" %s'}
 NAME_STYLE = {"CMakeLists.txt": "# %s", "Makefile": "# %s", "run": "# %s", "rules": "# %s"}
 HEAD_LINES = 3  # the tag must be within the first lines (after a #! line)
 
 
 def style_for(path):
     base = os.path.basename(path)
+    if path.startswith("packaging/bash-completion/"):
+        return "# %s"
     if base in NAME_STYLE and (base != "run" or path == ".ci/run") and \
             (base != "rules" or path == "debian/rules"):
         return NAME_STYLE[base]
@@ -50,7 +54,8 @@ def main(argv):
             continue
         missing.append(rel)
         if fix:
-            at = 1 if lines and lines[0].startswith("#!") else 0
+            first = lines[0].lower() if lines else ""
+            at = 1 if first.startswith("#!") or first.startswith("<!doctype") else 0
             lines.insert(at, style % TAG)
             with open(path, "w", encoding="utf-8") as f:
                 f.write("\n".join(lines))
