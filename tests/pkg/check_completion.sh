@@ -39,17 +39,22 @@ expect() {   # expect WANT WORD...
         echo "ok: '$*' -> ${want:-(nothing)}"
     fi
 }
-long_opts() { "$1" --help | grep -Eo '^ +(-[[:alnum:]], )?--[[:alnum:]-]+(, --[[:alnum:]-]+)*' | grep -Eo -- '--[[:alnum:]-]+' | sort -u | tr '\n' ' '; }
+long_opts() { "$@" --help | grep -Eo '^ +(-[[:alnum:]], )?--[[:alnum:]-]+(, --[[:alnum:]-]+)*' | grep -Eo -- '--[[:alnum:]-]+' | sort -u | tr '\n' ' '; }
 
 for prog in "$ttf" "$ttfd"; do
     want=$(long_opts "$prog")
     [ "$(wc -w <<<"$want")" -ge 10 ] || { echo "FAIL: could not read the options of $prog --help"; rc=1; }
     expect "${want% }" "$prog" "--"
 done
+want=$(long_opts "$ttfd" token)
+[ "$(wc -w <<<"$want")" -ge 3 ] || { echo "FAIL: could not read the options of ttfd token --help"; rc=1; }
 expect "auto binary json" "$ttf" --protocol ""
 expect "binary" "$ttf" --protocol=b
 expect "server.pem" "$ttfd" --tls-cert ""
 expect "" "$ttf" --port ""
 expect "" "$ttfd" --max-body-size ""
 expect "--port --protocol" "$ttf" --port 3000 --p
+expect "token" "$ttfd" to
+expect "--help --jwt-secret --sub --ttl" "$ttfd" token --
+expect "" "$ttfd" token --ttl ""
 exit $rc

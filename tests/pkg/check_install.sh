@@ -29,7 +29,7 @@ done
 [ "$(stat -c %a "$root/etc/default/ttfd")" = 600 ] || fail "etc/default/ttfd is not mode 600"
 [ -x "$root/bin/ttf" ] && [ -x "$root/sbin/ttfd" ] || fail "programs not executable"
 
-grep -qx "ExecStart=$prefix/sbin/ttfd \$TTFD_OPTS" "$root/lib/systemd/system/ttfd.service" ||
+grep -qx "ExecStart=$prefix/sbin/ttfd --state /var/lib/ttfd/state.db \$TTFD_OPTS" "$root/lib/systemd/system/ttfd.service" ||
     fail "ttfd.service: ExecStart does not name $prefix/sbin/ttfd: $(grep ^ExecStart "$root/lib/systemd/system/ttfd.service")"
 grep -qx "EnvironmentFile=-$prefix/etc/default/ttfd" "$root/lib/systemd/system/ttfd.service" ||
     fail "ttfd.service: EnvironmentFile does not name $prefix/etc/default/ttfd"

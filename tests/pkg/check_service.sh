@@ -5,9 +5,11 @@
 # set to listen on port 80 with --require-auth and TTFD_JWT_SECRET, the service enabled, and the
 # root booted in a container (systemd-nspawn, private network: loopback only). A probe unit inside
 # checks that the hardened unit works as documented: ttfd runs as a dynamic (non-root) user holding
-# only CAP_NET_BIND_SERVICE, binds port 80, has /var/lib/ttfd as its state directory, reads the
+# only CAP_NET_BIND_SERVICE, binds port 80, sees /usr and /etc read-only and no /home, reads the
 # secret from the environment file (an agent with a token signed by it gets a tunnel and a request
-# goes through; a bad token is refused, ttf exits 2), and stops gracefully (exit 0) on
+# goes through; a bad token is refused, ttf exits 2), keeps its name owners in
+# /var/lib/ttfd/state.db (mode 600, its user's) across `systemctl restart` (another user's agent
+# asking for the name is refused, the owner gets it back), and stops gracefully (exit 0) on
 # `systemctl stop`. Needs root, overlayfs and systemd-nspawn (package systemd-container).
 set -euo pipefail
 debdir=$(cd "${1:?usage: check_service.sh DEB_DIR}" && pwd)
@@ -20,15 +22,19 @@ trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/result"
 cp "$ttfd_deb" "$ttf_deb" "$tmp/"
 secret=$(head -c 24 /dev/urandom | base64)
-tok() { /usr/bin/python3 -c 'import jwt, sys, time; print(jwt.encode({"sub": "svc-test", "exp": int(time.time()) + 600}, sys.argv[1], algorithm="HS256"))' "$1"; }
-good=$(tok "$secret")
-bad=$(tok "not-the-secret")
+tok() {   # tok SECRET SUBJECT: an HS256 agent token
+    /usr/bin/python3 -c 'import jwt, sys, time; print(jwt.encode({"sub": sys.argv[2], "exp": int(time.time()) + 600}, sys.argv[1], algorithm="HS256"))' "$1" "$2"
+}
+good=$(tok "$secret" alice)
+other=$(tok "$secret" mallory)
+bad=$(tok "not-the-secret" alice)
 
 cat >"$tmp/probe.sh" <<'PROBE'
 #!/bin/bash
 # Runs inside the booted container as probe.service; writes "ok:"/"FAIL:" lines, then "DONE".
 exec >/result/out 2>&1
-good=$1 bad=$2
+good=$1 other=$2 bad=$3
+export XDG_STATE_HOME=/tmp/ttf-state   # the agents' remembered ids
 ok() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; }
 wait_for() {   # wait_for SECONDS COMMAND...: retry until it succeeds
@@ -61,17 +67,34 @@ st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: nosuchid.tunnel.test' http
 mkdir -p /tmp/www && echo "hello through the service" >/tmp/www/index.html
 python3 -m http.server -b 127.0.0.1 -d /tmp/www 8000 >/tmp/www.log 2>&1 &
 wait_for 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8000' || fail "local server did not start"
-ttf -e ws://127.0.0.1:80/_tunnel -t "$good" -p 8000 >/tmp/ttf.out 2>/tmp/ttf.err &
-agent=$!
+# agent TOKEN OUT: ttf for the local server asking for the name "shop", in the background.
+agent() { ttf -e ws://127.0.0.1:80/_tunnel -t "$1" --subdomain shop 8000 >"$2" 2>"$2.err" & }
+agent "$good" /tmp/ttf.out
+pid_agent=$!
 if wait_for 15 grep -q '^Tunnel established: ' /tmp/ttf.out; then
-    url=$(sed -n 's/^Tunnel established: //p' /tmp/ttf.out | head -n1)   # http://ID.tunnel.test
-    host=${url#http://}
-    body=$(curl -s --resolve "$host:80:127.0.0.1" "$url/index.html")
-    [ "$body" = "hello through the service" ] && ok "a request went through the tunnel ($url)" || fail "through the tunnel: '$body'"
+    url=$(sed -n 's/^Tunnel established: //p' /tmp/ttf.out | head -n1)
+    body=$(curl -s --resolve "shop.tunnel.test:80:127.0.0.1" "http://shop.tunnel.test/index.html")
+    [ "$url" = http://shop.tunnel.test ] && [ "$body" = "hello through the service" ] &&
+        ok "an agent with a token signed by the secret got $url; a request went through" ||
+        fail "through the tunnel ($url): '$body'"
 else
-    fail "the agent with a good token got no tunnel: $(cat /tmp/ttf.err)"
+    fail "the agent with a good token got no tunnel: $(cat /tmp/ttf.out.err)"
 fi
-kill -TERM $agent; wait $agent
+kill -TERM $pid_agent; wait $pid_agent
+db=/var/lib/ttfd/state.db
+[ -f $db ] && [ "$(stat -c %a $db)" = 600 ] && [ "$(stat -c %u $db)" = "$uid" ] &&
+    ok "$db: mode 600, owned by the service's user" || fail "$db: $(stat -c '%a %u' $db 2>&1)"
+systemctl restart ttfd
+wait_for 20 bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' || fail "ttfd did not come back after restart"
+timeout 20 ttf -e ws://127.0.0.1:80/_tunnel -t "$other" --subdomain shop 8000 >/tmp/ttf2.out 2>&1
+rc=$?
+[ $rc = 1 ] && ok "after systemctl restart, another user's agent asking for shop is refused (exit 1)" ||
+    fail "after restart, mallory asking for shop: exit $rc: $(tail -n 3 /tmp/ttf2.out)"
+agent "$good" /tmp/ttf3.out
+pid_agent=$!
+wait_for 15 grep -q '^Tunnel established: http://shop.tunnel.test$' /tmp/ttf3.out &&
+    ok "after systemctl restart, the owner gets shop back" || fail "owner after restart: $(cat /tmp/ttf3.out /tmp/ttf3.out.err)"
+kill -TERM $pid_agent; wait $pid_agent
 timeout 15 ttf -e ws://127.0.0.1:80/_tunnel -t "$bad" -p 8000 >/dev/null 2>&1
 rc=$?
 [ $rc = 2 ] && ok "a token signed with another secret is refused (ttf exits 2)" || fail "bad token: ttf exited $rc, want 2"
@@ -85,7 +108,7 @@ PROBE
 chmod +x "$tmp/probe.sh"
 
 "$here/in_overlay.sh" "$tmp" bash -euo pipefail -c '
-tmp=$1 good=$2 bad=$3 secret=$4
+tmp=$1 good=$2 other=$3 bad=$4 secret=$5
 root=$ROOT
 mount -t proc proc "$root/proc"; mount --rbind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/run"; mount -t tmpfs tmpfs "$root/tmp"
@@ -109,12 +132,12 @@ SuccessAction=poweroff-force
 FailureAction=poweroff-force
 [Service]
 Type=oneshot
-ExecStart=/usr/local/sbin/ttf-probe $good $bad
+ExecStart=/usr/local/sbin/ttf-probe $good $other $bad
 UNIT
 timeout 120 systemd-nspawn --quiet --directory="$root" --register=no --keep-unit --link-journal=no \
     --private-network --bind="$tmp/result:/result" --boot -- --unit=ttf-probe.target \
     >"$tmp/nspawn.log" 2>&1 || true
-' check_service "$tmp" "$good" "$bad" "$secret"
+ ' check_service "$tmp" "$good" "$other" "$bad" "$secret"
 
 out=$(cat "$tmp/result/out" 2>/dev/null || true)
 echo "$out"

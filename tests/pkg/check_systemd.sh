@@ -59,7 +59,8 @@ fi
 
 # What the unit must keep whatever else changes (issue 13).
 for want in 'DynamicUser=yes' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' 'ProtectSystem=strict' \
-            'StateDirectory=ttfd' 'EnvironmentFile=-' 'NoNewPrivileges=yes'; do
+            'StateDirectory=ttfd' 'EnvironmentFile=-' 'NoNewPrivileges=yes' \
+            'ExecStart=.* --state /var/lib/ttfd/state.db '; do
     grep -q "^$want" "$sys_unit" || { echo "FAIL: ttfd.service lacks $want"; rc=1; }
 done
 exit $rc

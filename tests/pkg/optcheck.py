@@ -61,18 +61,20 @@ def render_man(path):
     return out.stdout
 
 
-def man_options(text):
-    """{name: takes_value} of the tags in the OPTIONS section of a rendered man page."""
+def man_options(text, section_name="OPTIONS"):
+    """{name: takes_value} of the tags in one section (OPTIONS) of a rendered man page."""
     opts = {}
     section = None
     for line in text.splitlines():
         if re.match(r"^[A-Z][A-Z ]*$", line):
             section = line.strip()
             continue
-        if section == "OPTIONS" and re.match(r"^ {7}-", line.translate(DASHES)):
+        if section == section_name and re.match(r"^ {7}-", line.translate(DASHES)):
             opts.update(parse_option_line(line))
     if section is None:
         raise ValueError("no sections found in the rendered man page")
+    if not opts:
+        raise ValueError("no options found in the man page's section %s" % section_name)
     return opts
 
 
@@ -102,10 +104,10 @@ def compare(prog, help_opts, man_opts, man_name, readme_names=None, readme_name=
     """Human-readable differences (empty list when they agree)."""
     problems = []
     for name in sorted(set(help_opts) - set(man_opts)):
-        problems.append("%s: `%s --help` lists %s but %s does not describe it in OPTIONS"
+        problems.append("%s: `%s --help` lists %s but %s does not describe it"
                         % (prog, prog, name, man_name))
     for name in sorted(set(man_opts) - set(help_opts)):
-        problems.append("%s: %s describes %s in OPTIONS but `%s --help` does not list it"
+        problems.append("%s: %s describes %s but `%s --help` does not list it"
                         % (prog, man_name, name, prog))
     for name in sorted(set(help_opts) & set(man_opts)):
         if help_opts[name] != man_opts[name]:

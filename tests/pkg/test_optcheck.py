@@ -96,8 +96,7 @@ def test_option_missing_from_man_page(tmp_path):
     h = optcheck.help_options(HELP + "      --subdomain NAME      ask for a name\n")
     m = man_opts(tmp_path, MAN)
     problems = optcheck.compare("prog", h, m, "prog.1")
-    assert problems == ["prog: `prog --help` lists --subdomain but prog.1 does not describe it "
-                        "in OPTIONS"]
+    assert problems == ["prog: `prog --help` lists --subdomain but prog.1 does not describe it"]
 
 
 def test_option_missing_from_help(tmp_path):
@@ -105,8 +104,7 @@ def test_option_missing_from_help(tmp_path):
     m = man_opts(tmp_path, MAN.replace(".TP\n.B \\-\\-insecure", ".TP\n.B \\-\\-gone\n.TP\n"
                                        ".B \\-\\-insecure"))
     problems = optcheck.compare("prog", h, m, "prog.1")
-    assert problems == ["prog: prog.1 describes --gone in OPTIONS but `prog --help` does not "
-                        "list it"]
+    assert problems == ["prog: prog.1 describes --gone but `prog --help` does not list it"]
 
 
 def test_value_mismatch(tmp_path):
@@ -147,8 +145,28 @@ def test_check_manpage_exit_status(tmp_path):
     readme.write_text(README)
     here = os.path.dirname(os.path.abspath(__file__))
     p = subprocess.run(["/usr/bin/python3", os.path.join(here, "check_manpage.py"), str(prog),
-                        str(man), str(readme), "### `prog` options"],
+                        str(man), "--readme", str(readme), "### `prog` options"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "lists --subdomain but" in p.stdout and "describe it in OPTIONS" in p.stdout
+    assert "lists --subdomain but" in p.stdout and "prog.1 (OPTIONS) does not describe it" in \
+        p.stdout, p.stdout
     assert "lists --subdomain but README.md" in p.stdout
+
+
+def test_subcommand_section(tmp_path):
+    """`prog token --help` against the man page's TOKEN COMMAND section."""
+    prog = tmp_path / "prog"
+    prog.write_text("#!/bin/sh\n[ \"$1\" = token ] || exit 3\ncat <<'X'\n"
+                    "Usage: prog token --sub NAME\n  --sub NAME   x\n  --ttl D   y\n"
+                    "  -h, --help   z\nX\n")
+    prog.chmod(0o755)
+    man = tmp_path / "prog.1"
+    man.write_text(MAN + '.SH "TOKEN COMMAND"\nText.\n.TP\n.BI \\-\\-sub " NAME"\nx\n'
+                   '.TP\n.BR \\-h ", " \\-\\-help\nz\n')
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run(["/usr/bin/python3", os.path.join(here, "check_manpage.py"), str(prog),
+                        str(man), "--subcommand", "token", "--section", "TOKEN COMMAND"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "prog token: `prog token --help` lists --ttl but " in p.stdout, p.stdout
+    assert "(TOKEN COMMAND) does not describe it" in p.stdout, p.stdout
