@@ -5,7 +5,7 @@
   scripts/spdx.py           list source files without the line; exit 1 if there is one
   scripts/spdx.py --fix     add the line where it is missing (after a #! line)
 
-Source files are the files git tracks with these names: *.c *.h *.py *.js *.sh *.cmake *.html,
+Source files are the files git tracks with these names: *.c *.h *.py *.js *.ts *.sh *.cmake *.html,
 *.in (unit templates), man pages *.1 *.8, CMakeLists.txt, Makefile, .ci/run, debian/rules and the
 bash completion under packaging/bash-completion/.
 Run from anywhere inside the work tree; registered as the CTest test `license_headers`.
@@ -16,9 +16,9 @@ import subprocess
 import sys
 
 TAG = "SPDX-License-Identifier: MIT"
-SUFFIX_STYLE = {".c": "/* %s */", ".h": "/* %s */", ".js": "// %s", ".py": "# %s", ".sh": "# %s",
-                ".cmake": "# %s", ".html": "<!-- %s -->", ".in": "# %s", ".1": '.\\" %s',
-                ".8": '.\\" %s'}
+SUFFIX_STYLE = {".c": "/* %s */", ".h": "/* %s */", ".js": "// %s", ".ts": "// %s", ".py": "# %s",
+                ".sh": "# %s", ".cmake": "# %s", ".html": "<!-- %s -->", ".in": "# %s",
+                ".1": '.\\" %s', ".8": '.\\" %s'}
 NAME_STYLE = {"CMakeLists.txt": "# %s", "Makefile": "# %s", "run": "# %s", "rules": "# %s"}
 HEAD_LINES = 3  # the tag must be within the first lines (after a #! line)
 
