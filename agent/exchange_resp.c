@@ -130,7 +130,7 @@ static void final_head(exchange *x)
         .status = st,
         .reason = h->reason ? h->reason : "",
         .headers = &out,
-        .content_length = h->framing == HTTP1_FRAMING_LENGTH ? h->content_length : -1,
+        .content_length = h->content_length, /* also on HEAD and 304 answers */
         .fin = fin,
         .upgraded = x->upgraded,
     };
