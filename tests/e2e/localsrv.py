@@ -15,7 +15,8 @@ counters). Routes (any method):
   /hang                never answers (sets state.hang_entered; ends when the server stops)
   /slow?ms=M           the JSON echo after M milliseconds
   /status/NNN          an empty answer with that status
-  anything else        JSON echo: method, raw target, header lines in order, body (base64)
+  anything else        JSON echo: method, raw target, header lines in order, body (base64), the
+                       server's own port (local_port)
 """
 
 import base64
@@ -131,6 +132,7 @@ class Handler(BaseHTTPRequestHandler):
             "body_b64": base64.b64encode(body).decode(),
             "body_len": len(body),
             "client": self.client_address[0],
+            "local_port": self.server.server_address[1],
         }
         out = json.dumps(doc).encode()
         self.send_simple(200, out, "application/json", [("X-Echo-Method", self.command),
