@@ -130,7 +130,9 @@ static void final_head(exchange *x)
         .status = st,
         .reason = h->reason ? h->reason : "",
         .headers = &out,
-        .content_length = h->content_length, /* also on HEAD and 304 answers */
+        /* as the head says (also on HEAD and 304 answers); never for 101 and 204, whose
+         * Content-Length lib/proxy removes */
+        .content_length = x->upgraded || st == 204 ? -1 : h->content_length,
         .fin = fin,
         .upgraded = x->upgraded,
     };
