@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "b64.h"
+#include "clock.h"
 #include "rewrite.h"
 
 static const size_t max_msg = (size_t)TTF_JSON_MAX_MSG;
@@ -75,7 +76,7 @@ static void notify(jx *x, const char *error)
         .req_bytes = x->req_bytes,
         .resp_bytes = x->resp_bytes,
         .head_ms = x->got_head ? x->t_head - x->t0 : 0,
-        .total_ms = session_now_ms(x->s) - x->t0,
+        .total_ms = clock_now_ms() - x->t0,
         .error = error,
     };
     observer_notify(x->s->obs, &info);
@@ -137,7 +138,7 @@ static int send_piece(jx *x, size_t n, bool last)
         tmsg_init(&m, TMSG_HTTP_RESPONSE);
         m.status_code = x->resp.status;
         m.headers = x->resp.headers; /* borrowed */
-        m.processing_time_ms = session_now_ms(x->s) - x->t0;
+        m.processing_time_ms = clock_now_ms() - x->t0;
     } else {
         tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
         m.seq = ++x->resp_seq;
@@ -290,7 +291,7 @@ static bool pump(jx *x)
                 continue;
             }
             x->got_head = true;
-            x->t_head = session_now_ms(x->s);
+            x->t_head = clock_now_ms();
             if (x->timer)
                 event_del(x->timer);
             x->streaming = x->resp.content_length < 0;
@@ -425,7 +426,7 @@ static void on_request(session *s, tmsg *m)
         return;
     }
     x->s = s;
-    x->t0 = session_now_ms(s);
+    x->t0 = clock_now_ms();
     x->next_req_seq = 1;
     http1_init(&x->resp, false, 0);
     x->resp.on_body = on_body;

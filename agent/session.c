@@ -186,10 +186,3 @@ int session_send_msg(session *s, const tmsg *m)
     free(json);
     return rc;
 }
-
-uint64_t session_now_ms(const session *s)
-{
-    struct timeval tv;
-    event_base_gettimeofday_cached(s->base, &tv);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}

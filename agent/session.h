@@ -77,6 +77,5 @@ void session_close(session *s);
 bool session_congested(const session *s); /* the WebSocket output is above its high mark */
 int session_send_text(session *s, const char *json, size_t len);
 int session_send_msg(session *s, const tmsg *m);
-uint64_t session_now_ms(const session *s); /* monotonic-ish, from the loop's cached time */
 
 #endif

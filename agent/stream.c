@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "proto_bin.h"
 #include "rewrite.h"
 
@@ -62,7 +63,7 @@ static void notify(stream *st, const char *error)
     if (st->notified)
         return;
     st->notified = true;
-    uint64_t now = session_now_ms(st->s);
+    uint64_t now = clock_now_ms();
     exchange_info x = {
         .mode = "bin",
         .id = st->idtext,
@@ -181,7 +182,7 @@ static bool send_response_head(stream *st, bool fin)
     send_frame(st, TTF_RESPONSE, fin ? TTF_FLAG_FIN : 0, head, hlen);
     free(head);
     st->got_head = true;
-    st->t_head = session_now_ms(st->s);
+    st->t_head = clock_now_ms();
     if (st->timer)
         event_del(st->timer);
     if (fin)
@@ -413,7 +414,7 @@ static void on_open(session *s, const ttf_frame *f)
     st->id = f->stream_id;
     snprintf(st->idtext, sizeof st->idtext, "%u", f->stream_id);
     st->send_window = TTF_BIN_INITIAL_WINDOW;
-    st->t0 = session_now_ms(s);
+    st->t0 = clock_now_ms();
     st->req_fin = (f->flags & TTF_FLAG_FIN) != 0;
     http1_init(&st->req, true, 0);
     http1_init(&st->resp, false, 0);

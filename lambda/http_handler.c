@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "events.h"
+#include "clock.h"
 #include "httpresp.h"
 #include "proto_json.h"
 #include "rewrite.h"
@@ -83,7 +84,7 @@ static char *encode_head(const char *rid, const http_event *e, const char *fwd,
     m.body = e->body; /* borrowed: cleared before tmsg_free */
     m.body_len = e->body_len < first ? e->body_len : first;
     m.more = e->body_len > first;
-    m.timestamp = (uint64_t)now_ms();
+    m.timestamp = (uint64_t)clock_wall_ms();
     char *text = (m.request_id && m.method && m.uri) ? tmsg_encode(&m, n) : NULL;
     m.body = NULL;
     tmsg_free(&m);
@@ -295,7 +296,7 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     for (;;) {
         bool had_head = a.head;
         done = check(ctx, rid, cid, &a, err);
-        int64_t now = now_ms();
+        int64_t now = clock_wall_ms();
         if (a.head && !had_head)
             a.head_ms = now - start;
         if (done != 0)
@@ -323,12 +324,12 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
         long left = (long)(deadline - now);
         /* reading pieces costs the table more than a poll: slower while they trickle in */
         long d = a.ps.n ? 200 : delay;
-        sleep_ms(d < left ? d : left);
+        clock_sleep_ms(d < left ? d : left);
         delay = delay * 2 > 100 ? 100 : delay * 2;
     }
     TLOG_D(ctx->log,
            "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms", rid,
-           a.head_ms, a.ps.n, now_ms() - start);
+           a.head_ms, a.ps.n, clock_wall_ms() - start);
     char *doc = finish(ctx, &a, rr, len);
     *status = a.status;
     snprintf(ctx->defer_rid, sizeof ctx->defer_rid, "%s", rid);
@@ -418,10 +419,10 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_text(502, "tunnel agent disconnected", len);
         goto out;
     }
-    int64_t posted = now_ms();
+    int64_t posted = clock_wall_ms();
     doc = wait_answer(ctx, rid, cids[i], &rr, start, status, len);
     TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
-           posted - start, now_ms() - posted);
+           posted - start, clock_wall_ms() - posted);
 out:
     http_headers_free(&hdrs);
     free(target);
@@ -431,7 +432,9 @@ out:
 
 char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len)
 {
-    int64_t start = now_ms();
+    /* Wall-clock time on purpose: it meets the event's requestTimeEpoch, the invocation's
+     * deadline (Lambda-Runtime-Deadline-Ms) and the items' TTLs, all Unix ms. */
+    int64_t start = clock_wall_ms();
     http_event e;
     const char *perr;
     char *doc;
@@ -452,7 +455,7 @@ char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len)
         doc = httpresp_text(500, "internal error", len);
     }
     TLOG_I(ctx->log, "http %s %s %d in=%zu out=%zu %" PRId64 "ms", e.method, e.raw_path, status,
-           e.body_len, *len, now_ms() - start);
+           e.body_len, *len, clock_wall_ms() - start);
     http_event_free(&e);
     return doc;
 }

@@ -35,8 +35,4 @@ typedef struct lambda_ctx {
     unsigned verified_next;
 } lambda_ctx;
 
-/* Unix time helpers. */
-int64_t now_ms(void);
-void sleep_ms(long ms);
-
 #endif

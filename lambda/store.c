@@ -1,13 +1,13 @@
 /* store.c - table records over the DynamoDB JSON API. */
 #include "store.h"
 
+#include "clock.h"
 #include <stdbool.h>
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int store_piece_key(char *out, size_t cap, const char *rid, const char *cid, uint32_t seq)
 {
@@ -27,12 +27,6 @@ static int oom(char *err, size_t cap)
 {
     snprintf(err, cap, "out of memory");
     return -1;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Runs op with req (stolen), discarding the response. */
@@ -393,7 +387,7 @@ static int fetch_batch(store *s, json_t *keys, piece_set *ps, char *err, size_t 
         json_decref(resp);
         rc = -1;
         snprintf(err, cap, "BatchGetItem: unprocessed keys");
-        sleep_ms(10L << (round < 4 ? round : 4));
+        clock_sleep_ms(10L << (round < 4 ? round : 4));
     }
     json_decref(req);
     return rc;
@@ -452,7 +446,7 @@ static int batch_delete(store *s, const char *table, json_t *keys, char *err, si
         json_decref(resp);
         rc = -1;
         snprintf(err, cap, "BatchWriteItem: unprocessed items");
-        sleep_ms(10L << (round < 4 ? round : 4));
+        clock_sleep_ms(10L << (round < 4 ? round : 4));
     }
     json_decref(req);
     return rc;

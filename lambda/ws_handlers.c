@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "events.h"
+#include "clock.h"
 #include "httpresp.h"
 #include "names.h"
 #include "proto_bin.h"
@@ -94,7 +95,8 @@ char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
             }
         }
         const char *aerr = "no token";
-        int ok = tok ? auth_verify(ctx->auth, tok, now_ms() / 1000, sub, sizeof sub, &aerr) : -1;
+        int ok =
+            tok ? auth_verify(ctx->auth, tok, clock_wall_ms() / 1000, sub, sizeof sub, &aerr) : -1;
         free(tok);
         if (ok < 0) {
             TLOG_W(ctx->log, "$connect %s refused: authentication failed: %s", we.connection_id,
@@ -104,7 +106,7 @@ char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
     }
     char err[ERRCAP];
     char tid[TUNNEL_ID_LEN + 1];
-    int64_t now = now_ms() / 1000;
+    int64_t now = clock_wall_ms() / 1000;
     int rc = -1;
     for (int attempt = 0; attempt < 4; attempt++) {
         if (tunnel_id_generate(tid) < 0) {
@@ -142,8 +144,8 @@ char *ws_handle_disconnect(lambda_ctx *ctx, const json_t *ev, size_t *len)
     conn_rec c;
     /* Its name stays its owner's for the grace (or retention) period from now. */
     if (store_get_connection(&ctx->st, we.connection_id, &c, err, sizeof err) == 0) {
-        int rc = store_release_owner(&ctx->st, c.tunnel_id, we.connection_id, now_ms() / 1000, err,
-                                     sizeof err);
+        int rc = store_release_owner(&ctx->st, c.tunnel_id, we.connection_id,
+                                     clock_wall_ms() / 1000, err, sizeof err);
         if (rc != 0 && rc != DDB_CONDITION)
             TLOG_E(ctx->log, "$disconnect %s: releasing %s: %s", we.connection_id, c.tunnel_id,
                    err);
@@ -165,7 +167,7 @@ static int post_retry(lambda_ctx *ctx, const char *cid, const char *text, size_t
         rc = mgmt_post(&ctx->mgmt, cid, text, n, err, ERRCAP);
         if (rc == MGMT_OK || rc == MGMT_TOO_BIG)
             return rc;
-        sleep_ms(delay);
+        clock_sleep_ms(delay);
         delay *= 2;
     }
     return rc;
@@ -273,7 +275,7 @@ static void on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_W(ctx->log, "http_response_body %s: bad seq %u", m->request_id, m->seq);
         return;
     }
-    int64_t now = now_ms();
+    int64_t now = (int64_t)clock_now_ms(); /* for the verified cache: a duration */
     bool verified = false;
     for (size_t i = 0; i < sizeof ctx->verified / sizeof ctx->verified[0]; i++)
         if (now - ctx->verified[i].at_ms < VERIFIED_MS &&
@@ -281,7 +283,7 @@ static void on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
             strcmp(ctx->verified[i].cid, cid) == 0)
             verified = true;
     int rc = store_put_piece(&ctx->st, m->request_id, cid, m->seq, m->body, m->body_len, m->more,
-                             verified, now / 1000, err, sizeof err);
+                             verified, clock_wall_ms() / 1000, err, sizeof err);
     if (rc == 0 && !verified && strlen(m->request_id) < sizeof ctx->verified[0].rid &&
         strlen(cid) < sizeof ctx->verified[0].cid) {
         unsigned k = ctx->verified_next++ % (sizeof ctx->verified / sizeof ctx->verified[0]);

@@ -12,11 +12,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include <event2/bufferevent_ssl.h>
 
 #include "bev_io.h"
+#include "clock.h"
 #include "proto_bin.h"
 #include "route.h"
 #include "server.h"
@@ -24,13 +24,6 @@
 #define PC_OUT_MARK ((size_t)64 << 10) /* write callback below this: credit the agent, refill */
 #define PC_HOLD_MAX ((size_t)64 << 10) /* pipelined input buffered while a response is pending */
 #define PC_READ_MAX ((size_t)64 << 10) /* plain sockets: bytes asked for per read */
-
-uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static struct evbuffer *in_buf(pconn *pc)
 {
@@ -124,7 +117,8 @@ void pc_log(pconn *pc)
     const char *path = pc->log_path ? pc->log_path : "-";
     TLOG_I(pc->srv->log, "%s %.300s %d %llu bytes %llu ms (%s)",
            pc->log_method ? pc->log_method : "-", path, pc->status,
-           (unsigned long long)pc->bytes_out, (unsigned long long)(now_ms() - pc->t0_ms), pc->ip);
+           (unsigned long long)pc->bytes_out, (unsigned long long)(clock_now_ms() - pc->t0_ms),
+           pc->ip);
 }
 
 /* Ends the tunnel side of the exchange; cancel tells the agent to drop the stream. */
@@ -301,7 +295,7 @@ static void on_head(pconn *pc)
 {
     server *srv = pc->srv;
     http1_parser *p = &pc->p;
-    pc->t0_ms = now_ms();
+    pc->t0_ms = clock_now_ms();
     pc->log_method = strdup(p->method);
     pc->log_path = strdup(p->target);
     pc_idle(pc, false);
@@ -413,7 +407,7 @@ static void parse_head(pconn *pc)
         evbuffer_drain(in, used);
         if (ev == HTTP1_ERROR) {
             bool big = pc->p.error == HTTP1_ERR_HEAD_TOO_BIG;
-            pc->t0_ms = now_ms();
+            pc->t0_ms = clock_now_ms();
             pc_fail(pc, big ? 431 : 400, big ? "request header fields too large" : "bad request");
             return;
         }

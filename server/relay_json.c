@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "clock.h"
 #include "server.h"
 
 #define CHUNK ((size_t)TTF_JSON_CHUNK)
@@ -17,13 +17,6 @@
      << 20) /* client output that pauses the agent (JSON mode) */ /* room kept below MAX_MSG for   \
                                                                      the fields of a body message  \
                                                                    */
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
 
 static void drop_jreq(pconn *pc)
 {
@@ -137,7 +130,7 @@ int json_start(pconn *pc, const char *method, const char *uri, http_headers *h, 
     m->request_id = strdup(pc->rid);
     m->method = strdup(method);
     m->uri = strdup(uri);
-    m->timestamp = wall_ms();
+    m->timestamp = (uint64_t)clock_wall_ms();
     m->headers = *h; /* moved out of the parser */
     http_headers_init(h);
     pc->jreq = m;

@@ -148,7 +148,6 @@ struct pconn {
 };
 
 /* ---- main.c / pconn.c ---- */
-uint64_t now_ms(void);
 void server_maybe_exit(server *srv);
 
 /* ---- pconn.c ---- */
