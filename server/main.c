@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "logbuf.h"
 #include "server.h"
 #include "statedir.h"
 #include "tls.h"
@@ -264,36 +265,12 @@ void server_maybe_exit(server *srv)
         event_base_loopexit(srv->base, NULL);
 }
 
-/* Log lines go to srv->logbuf through this stdio cookie and reach stderr once per loop pass. */
-static ssize_t log_cookie_write(void *ud, const char *buf, size_t len)
-{
-    server *srv = ud;
-    if (!srv->logbuf || evbuffer_add(srv->logbuf, buf, len) != 0 ||
-        evbuffer_get_length(srv->logbuf) > (1u << 20)) {
-        if (srv->logbuf) /* a huge backlog (or no memory): write now */
-            evbuffer_write(srv->logbuf, STDERR_FILENO);
-        else
-            (void)!write(STDERR_FILENO, buf, len);
-        return (ssize_t)len;
-    }
-    event_active(srv->flush_ev, EV_TIMEOUT, 0);
-    return (ssize_t)len;
-}
-
-static void write_logs(server *srv)
-{
-    while (srv->logbuf && evbuffer_get_length(srv->logbuf) > 0)
-        if (evbuffer_write(srv->logbuf, STDERR_FILENO) <= 0)
-            break;
-}
-
 static void flush_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
     (void)what;
     server *srv = ud;
     pconn_flush_all(srv);
-    write_logs(srv);
 }
 
 static void stop_timer_cb(evutil_socket_t fd, short what, void *ud)
@@ -376,7 +353,7 @@ int main(int argc, char **argv)
     server srv = {.log = &lg, .cfg = &cfg, .scheme = cfg.tls_cert ? "https" : "http"};
     int rc = 1;
     struct event *sigint = NULL, *sigterm = NULL;
-    FILE *logf = NULL;
+    logbuf *lb = NULL;
 
     struct sockaddr_storage ss;
     int sslen = sizeof ss;
@@ -448,13 +425,11 @@ int main(int argc, char **argv)
         snprintf(srv.url_host, sizeof srv.url_host, "%s:%d", cfg.domain, pport);
 
     srv.flush_ev = event_new(srv.base, -1, 0, flush_cb, &srv);
-    srv.logbuf = evbuffer_new();
-    cookie_io_functions_t io = {.write = log_cookie_write};
-    logf = srv.flush_ev && srv.logbuf ? fopencookie(&srv, "w", io) : NULL;
-    if (!logf)
+    /* One line per request: gathered and written to stderr once per loop pass. */
+    lb = logbuf_new(srv.base, STDERR_FILENO);
+    if (!srv.flush_ev || !lb)
         goto out;
-    setvbuf(logf, NULL, _IOFBF, 8192);
-    lg.out = logf;
+    lg.out = logbuf_file(lb);
     srv.stop_timer = evtimer_new(srv.base, stop_timer_cb, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
     sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
@@ -485,13 +460,8 @@ out:
         event_free(sigterm);
     if (srv.stop_timer)
         event_free(srv.stop_timer);
-    if (logf) {
-        fclose(logf);
-        lg.out = stderr;
-    }
-    write_logs(&srv);
-    if (srv.logbuf)
-        evbuffer_free(srv.logbuf);
+    lg.out = stderr;
+    logbuf_free(lb); /* writes the last lines */
     if (srv.flush_ev)
         event_free(srv.flush_ev);
     registry_free(srv.reg);

@@ -70,10 +70,9 @@ struct server {
     bool stopping;
     struct event *stop_timer;
     /* Output batching: plain public sockets are written directly once per loop pass (no
-     * write-event churn), and log lines are gathered and written once per pass too. */
+     * write-event churn). */
     struct event *flush_ev;
-    pconn *dirty;            /* pconns with unwritten output */
-    struct evbuffer *logbuf; /* log lines not yet on stderr */
+    pconn *dirty; /* pconns with unwritten output */
 };
 
 struct agent {
