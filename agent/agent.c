@@ -25,6 +25,7 @@
 
 typedef struct agent {
     struct event_base *base;
+    conn_loop *loop; /* every socket: the WebSocket and the local connections */
     const agent_config *cfg;
     const tlog *log;
     FILE *out;
@@ -161,7 +162,7 @@ static const session_cbs sess_cbs = {on_established, on_closed, on_refused};
 
 /* ---- connect callbacks ---- */
 
-static void on_open(void *ud, struct bufferevent *bev, bool binary)
+static void on_open(void *ud, conn *c, bool binary)
 {
     agent *a = ud;
     ws_client_free(a->wsc);
@@ -173,7 +174,7 @@ static void on_open(void *ud, struct bufferevent *bev, bool binary)
                            .agent_key = a->agent_key};
     a->refused = false;
     a->sess =
-        session_new(a->base, bev, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &sess_cbs, a);
+        session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &sess_cbs, a);
     if (!a->sess) {
         TLOG_E(a->log, "cannot start the session (out of memory)");
         schedule_retry(a);
@@ -214,7 +215,7 @@ static void attempt(agent *a)
            a->cfg->token ? " with a token (Authorization header)" : "");
     struct timeval tv = {a->cfg->connect_timeout, 0};
     evtimer_add(a->connect_timer, &tv);
-    a->wsc = ws_client_start(a->base, a->cfg, a->ssl_ctx, &wsc_cbs, a, err, sizeof err);
+    a->wsc = ws_client_start(a->loop, a->cfg, a->ssl_ctx, &wsc_cbs, a, err, sizeof err);
     if (!a->wsc) {
         TLOG_W(a->log, "Connection to %s failed: %s", a->cfg->endpoint_log, err);
         schedule_retry(a);
@@ -326,8 +327,11 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     char err[256];
 
     a.base = event_base_new();
-    if (!a.base) {
+    a.loop = a.base ? conn_loop_new(a.base) : NULL;
+    if (!a.loop) {
         TLOG_E(lg0, "cannot create the event loop");
+        if (a.base)
+            event_base_free(a.base);
         return 1;
     }
     /* One line per request: gathered and written once per loop pass (lg0 if that fails). */
@@ -350,7 +354,7 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
         }
     }
     a.pool =
-        local_pool_new(a.base, cfg->local_host, cfg->local_port, POOL_MAX_IDLE, err, sizeof err);
+        local_pool_new(a.loop, cfg->local_host, cfg->local_port, POOL_MAX_IDLE, err, sizeof err);
     if (!a.pool) {
         TLOG_E(lg, "%s", err);
         goto out;
@@ -389,6 +393,7 @@ out:
         SSL_CTX_free(a.ssl_ctx);
     idstore_close(a.ids);
     logbuf_free(lb); /* writes the last lines */
+    conn_loop_free(a.loop);
     event_base_free(a.base);
     return rc;
 }

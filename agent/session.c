@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "jsonx.h"
@@ -92,14 +91,13 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *ud)
 
 static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
 
-session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
-                     const agent_config *cfg, const tlog *lg, local_pool *pool,
-                     const exchange_observer *obs, const session_ready *ready,
-                     const session_cbs *cbs, void *ud)
+session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
+                     const tlog *lg, local_pool *pool, const exchange_observer *obs,
+                     const session_ready *ready, const session_cbs *cbs, void *ud)
 {
     session *s = calloc(1, sizeof *s);
     if (!s) {
-        bufferevent_free(bev);
+        conn_free(c);
         return NULL;
     }
     s->base = base;
@@ -115,20 +113,19 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
     s->exchanges = hmap_new();
     s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
     if (!s->streams || !s->exchanges || !s->heartbeat) {
-        bufferevent_free(bev);
-        session_free(s);
-        return NULL;
-    }
-    s->ws = ws_conn_new(bev, false, &handlers, s, SESSION_MAX_MSG);
-    if (!s->ws) {
-        bufferevent_free(bev);
+        conn_free(c);
         session_free(s);
         return NULL;
     }
     /* No byte at all (frames, pongs) for this long: the link is dead. ws reports the timeout
      * through on_close. */
-    struct timeval dead = {SESSION_DEAD_SEC, 0};
-    bufferevent_set_timeouts(bev, &dead, NULL);
+    conn_set_idle(c, SESSION_DEAD_SEC * 1000u);
+    s->ws = ws_conn_new(c, false, &handlers, s, SESSION_MAX_MSG);
+    if (!s->ws) {
+        conn_free(c);
+        session_free(s);
+        return NULL;
+    }
     struct timeval beat = {SESSION_WS_PING_SEC, 0};
     event_add(s->heartbeat, &beat);
 

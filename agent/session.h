@@ -18,7 +18,6 @@
 #include "ws.h"
 
 struct event_base;
-struct bufferevent;
 
 #define SESSION_WS_PING_SEC 20    /* WebSocket ping: keeps the read timer fed */
 #define SESSION_JSON_PING_SEC 300 /* {"type":"ping"}: keeps API Gateway's idle timer happy */
@@ -64,11 +63,10 @@ struct session {
     void *ud;
 };
 
-/* Takes bev (just upgraded) and sends ready. NULL on error (bev freed). */
-session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
-                     const agent_config *cfg, const tlog *lg, local_pool *pool,
-                     const exchange_observer *obs, const session_ready *ready,
-                     const session_cbs *cbs, void *ud);
+/* Takes c (just upgraded) and sends ready. NULL on error (c freed). */
+session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
+                     const tlog *lg, local_pool *pool, const exchange_observer *obs,
+                     const session_ready *ready, const session_cbs *cbs, void *ud);
 void session_free(session *s);
 /* Graceful close: a close frame, then on_closed. */
 void session_close(session *s);

@@ -5,7 +5,9 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -702,6 +704,13 @@ static void in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void 
 
 /* ---- public API ---- */
 
+void conn_process_init(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
 conn_loop *conn_loop_new(struct event_base *base)
 {
     conn_loop *l = calloc(1, sizeof *l);
@@ -763,8 +772,7 @@ static conn *conn_alloc(conn_loop *l, const conn_cbs *cbs, void *ud)
 
 static void tls_setup(SSL *ssl)
 {
-    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                          SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_set_read_ahead(ssl, 1);
     SSL_set_default_read_buffer_len(ssl, TLS_READ_BUF);

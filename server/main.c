@@ -265,14 +265,6 @@ void server_maybe_exit(server *srv)
         event_base_loopexit(srv->base, NULL);
 }
 
-static void flush_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd;
-    (void)what;
-    server *srv = ud;
-    pconn_flush_all(srv);
-}
-
 static void stop_timer_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
@@ -348,7 +340,7 @@ int main(int argc, char **argv)
     if (pr != 0)
         return pr > 0 ? 0 : 2;
     tlog lg = {.level = cfg.verbose ? TLOG_DEBUG : TLOG_INFO, .out = stderr, .prog = "ttfd"};
-    signal(SIGPIPE, SIG_IGN);
+    conn_process_init();
 
     server srv = {.log = &lg, .cfg = &cfg, .scheme = cfg.tls_cert ? "https" : "http"};
     int rc = 1;
@@ -424,10 +416,10 @@ int main(int argc, char **argv)
     else
         snprintf(srv.url_host, sizeof srv.url_host, "%s:%d", cfg.domain, pport);
 
-    srv.flush_ev = event_new(srv.base, -1, 0, flush_cb, &srv);
+    srv.loop = conn_loop_new(srv.base);
     /* One line per request: gathered and written to stderr once per loop pass. */
     lb = logbuf_new(srv.base, STDERR_FILENO);
-    if (!srv.flush_ev || !lb)
+    if (!srv.loop || !lb)
         goto out;
     lg.out = logbuf_file(lb);
     srv.stop_timer = evtimer_new(srv.base, stop_timer_cb, &srv);
@@ -462,8 +454,7 @@ out:
         event_free(srv.stop_timer);
     lg.out = stderr;
     logbuf_free(lb); /* writes the last lines */
-    if (srv.flush_ev)
-        event_free(srv.flush_ev);
+    conn_loop_free(srv.loop);
     registry_free(srv.reg);
     state_close(srv.st);
     if (srv.auth)

@@ -45,9 +45,9 @@ void json_unblock(pconn *pc)
 
 void json_check_backlog(pconn *pc)
 {
-    if (!pc->json || !pc->bev)
+    if (!pc->json || !pc->c)
         return;
-    size_t out = evbuffer_get_length(bufferevent_get_output(pc->bev));
+    size_t out = conn_out_len(pc->c);
     if (!pc->jblocking && pc->ag && out > BACKLOG_MAX) {
         pc->jblocking = true;
         if (pc->ag->json_blockers++ == 0)
@@ -145,7 +145,7 @@ int json_start(pconn *pc, const char *method, const char *uri, http_headers *h, 
 
 void json_pump(pconn *pc)
 {
-    struct evbuffer *in = bufferevent_get_input(pc->bev);
+    struct evbuffer *in = conn_in(pc->c);
     while (pc->st == PC_BODY && pc->ag && !pc->req_fin) {
         if (ws_pending(pc->ag->ws) > ws_high_water()) {
             pc_read(pc, false); /* resumed by on_drain */
