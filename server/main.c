@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "logbuf.h"
@@ -282,7 +281,7 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
     TLOG_I(srv->log, "signal %d: shutting down", (int)sig);
     srv->stopping = true;
     if (srv->lis)
-        evconnlistener_disable(srv->lis);
+        listener_stop(srv->lis);
     while (srv->pconns)
         pc_free(srv->pconns);
     agent_close_all(srv);
@@ -291,20 +290,9 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
     server_maybe_exit(srv);
 }
 
-static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
-                      int socklen, void *ud)
+static void accept_cb(void *ud, int fd, const struct sockaddr *sa)
 {
-    (void)lis;
-    (void)socklen;
     pconn_accept(ud, fd, sa);
-}
-
-static void accept_error_cb(struct evconnlistener *lis, void *ud)
-{
-    (void)lis;
-    server *srv = ud;
-    int err = EVUTIL_SOCKET_ERROR();
-    TLOG_W(srv->log, "accept failed: %s", evutil_socket_error_to_string(err));
 }
 
 static const char *env_get(const char *name)
@@ -380,19 +368,17 @@ int main(int argc, char **argv)
     srv.reg = registry_new(srv.st, &pol, NULL, NULL);
     if (!srv.base || !srv.reg)
         goto out;
-    srv.lis = evconnlistener_new_bind(srv.base, accept_cb, &srv,
-                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
-                                      (struct sockaddr *)&ss, sslen);
+    srv.lis =
+        listener_new(srv.base, (struct sockaddr *)&ss, (socklen_t)sslen, &lg, accept_cb, &srv);
     if (!srv.lis) {
         TLOG_E(&lg, "cannot listen on %s: %s", cfg.listen, strerror(errno));
         goto out;
     }
-    evconnlistener_set_error_cb(srv.lis, accept_error_cb);
 
     struct sockaddr_storage bound;
     memset(&bound, 0, sizeof bound);
     socklen_t blen = sizeof bound;
-    if (getsockname(evconnlistener_get_fd(srv.lis), (struct sockaddr *)&bound, &blen) != 0) {
+    if (getsockname(listener_fd(srv.lis), (struct sockaddr *)&bound, &blen) != 0) {
         TLOG_E(&lg, "getsockname: %s", strerror(errno));
         goto out;
     }
@@ -421,6 +407,8 @@ int main(int argc, char **argv)
     lb = logbuf_new(srv.base, STDERR_FILENO);
     if (!srv.loop || !lb)
         goto out;
+    /* A closed connection frees a descriptor: a listener paused at EMFILE tries again. */
+    conn_loop_on_release(srv.loop, listener_resume, srv.lis);
     lg.out = logbuf_file(lb);
     srv.stop_timer = evtimer_new(srv.base, stop_timer_cb, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
@@ -444,8 +432,7 @@ out:
     while (srv.pconns)
         pc_free(srv.pconns);
     agent_free_all(&srv);
-    if (srv.lis)
-        evconnlistener_free(srv.lis);
+    listener_free(srv.lis);
     if (sigint)
         event_free(sigint);
     if (sigterm)

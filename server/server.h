@@ -11,13 +11,13 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <openssl/ssl.h>
 
 #include "auth.h"
 #include "conn.h"
 #include "hmap.h"
 #include "http1.h"
+#include "listener.h"
 #include "log.h"
 #include "proto_json.h"
 #include "registry.h"
@@ -60,7 +60,7 @@ struct server {
     const server_config *cfg;
     SSL_CTX *tls;        /* NULL: plain */
     auth_verifier *auth; /* NULL unless --require-auth */
-    struct evconnlistener *lis;
+    listener *lis;
     registry *reg;
     state *st;          /* name owners (registry's store) */
     agent *agents;      /* all agent sessions (doubly linked) */
