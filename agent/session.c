@@ -33,8 +33,9 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             s->cbs->on_refused(s->ud, m.refusal, m.message);
         break;
     case TMSG_PING: {
-        static const char pong[] = "{\"type\":\"pong\"}";
-        ws_send_text(s->ws, pong, sizeof pong - 1);
+        tmsg pong;
+        tmsg_init(&pong, TMSG_PONG);
+        session_send_msg(s, &pong);
         break;
     }
     case TMSG_PONG:
@@ -83,8 +84,9 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *ud)
     s->ticks++;
     ws_send_ping(s->ws);
     if (s->ticks % (SESSION_JSON_PING_SEC / SESSION_WS_PING_SEC) == 0) {
-        static const char ping[] = "{\"type\":\"ping\"}";
-        ws_send_text(s->ws, ping, sizeof ping - 1);
+        tmsg ping;
+        tmsg_init(&ping, TMSG_PING);
+        session_send_msg(s, &ping);
         TLOG_D(s->log, "heartbeat sent");
     }
 }

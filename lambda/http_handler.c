@@ -373,7 +373,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     if (http_forward_headers(e, host, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
         goto out;
     char err[ERRCAP];
-    char cids[STORE_MAX_TUNNEL_CONNS][160];
+    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t ncid = 0;
     if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
                           sizeof err) < 0) {

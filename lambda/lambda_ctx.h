@@ -23,13 +23,13 @@ typedef struct lambda_ctx {
     int64_t deadline_ms;      /* the current invocation's deadline (Unix ms), 0 = unknown */
     /* Deleting a finished request's items happens after the response is posted. */
     char defer_rid[64];
-    char defer_cid[160];
+    char defer_cid[STORE_CONN_ID_SIZE];
     uint32_t defer_pieces;
     /* Requests this process recently found to belong to a connection: the next body pieces of
      * the same response skip the ownership read (a warm process gets several of them). */
     struct {
         char rid[64];
-        char cid[160];
+        char cid[STORE_CONN_ID_SIZE];
         int64_t at_ms;
     } verified[8];
     unsigned verified_next;

@@ -45,7 +45,7 @@ static bool in_use(lambda_ctx *ctx, const char *cid, const char *name, const own
     if (o && o->holder[0] && strcmp(o->holder, cid) != 0 && live_elsewhere(ctx, o->holder, name))
         return true;
     char err[ERRCAP];
-    char cids[STORE_MAX_TUNNEL_CONNS][160];
+    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t n = 0;
     if (store_find_tunnel(&ctx->st, name, cids, STORE_MAX_TUNNEL_CONNS, &n, err, sizeof err) < 0)
         return true;

@@ -106,8 +106,8 @@ int store_delete_connection(store *s, const char *cid, char *err, size_t cap)
     return run(s, "DeleteItem", req, err, cap);
 }
 
-int store_find_tunnel(store *s, const char *tid, char cids[][160], size_t max, size_t *n, char *err,
-                      size_t cap)
+int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,
+                      size_t *n, char *err, size_t cap)
 {
     *n = 0;
     json_t *req = json_pack("{s:s,s:s,s:s,s:{s:o},s:s}", "TableName", s->conn_table, "IndexName",
@@ -126,8 +126,8 @@ int store_find_tunnel(store *s, const char *tid, char cids[][160], size_t max, s
     json_array_foreach(json_object_get(resp, "Items"), i, it)
     {
         const char *cid = ddb_get_s(it, "connectionId");
-        if (cid && *n < max && strlen(cid) < 160)
-            snprintf(cids[(*n)++], 160, "%s", cid);
+        if (cid && *n < max && strlen(cid) < STORE_CONN_ID_SIZE)
+            snprintf(cids[(*n)++], STORE_CONN_ID_SIZE, "%s", cid);
     }
     json_decref(resp);
     return 0;

@@ -337,11 +337,17 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
     case TMSG_READY:
         on_ready(ctx, we.connection_id, &m);
         break;
-    case TMSG_PING:
-        if (mgmt_post(&ctx->mgmt, we.connection_id, "{\"type\":\"pong\"}", 15, err, sizeof err) !=
-            MGMT_OK)
-            TLOG_W(ctx->log, "pong to %s: %s", we.connection_id, err);
+    case TMSG_PING: {
+        tmsg pong;
+        tmsg_init(&pong, TMSG_PONG);
+        size_t plen = 0;
+        char *ptext = tmsg_encode(&pong, &plen);
+        if (!ptext ||
+            mgmt_post(&ctx->mgmt, we.connection_id, ptext, plen, err, sizeof err) != MGMT_OK)
+            TLOG_W(ctx->log, "pong to %s: %s", we.connection_id, ptext ? err : "out of memory");
+        free(ptext);
         break;
+    }
     case TMSG_PONG:
         break;
     case TMSG_HTTP_RESPONSE:
