@@ -772,7 +772,8 @@ static conn *conn_alloc(conn_loop *l, const conn_cbs *cbs, void *ud)
 
 static void tls_setup(SSL *ssl)
 {
-    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                          SSL_MODE_RELEASE_BUFFERS);
     SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_set_read_ahead(ssl, 1);
     SSL_set_default_read_buffer_len(ssl, TLS_READ_BUF);
