@@ -967,12 +967,18 @@ void conn_shutdown(conn *c)
 void conn_set_idle(conn *c, unsigned ms)
 {
     c->idle_ms = ms;
-    if (c->rd_on) {
-        /* restart the period with the new length */
-        event_del(&c->rd);
-        c->rd_on = false;
+    if (!c->rd_on) {
+        update_io(c);
+        return;
     }
-    update_io(c);
+    /* Only the timer changes (restarting the period): the descriptor stays in epoll. */
+    if (ms) {
+        struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+        event_add(&c->rd, &tv);
+    } else {
+        event_remove_timer(&c->rd);
+    }
+    c->rd_idle = ms > 0;
 }
 
 void conn_set_deadline(conn *c, unsigned ms)
