@@ -2,7 +2,7 @@
  * Re-entrancy: every entry from the loop holds `busy`; conn_free inside a callback only marks the
  * connection dead and stops its events, and the outermost exit frees it. Code after a callback
  * checks `dead` before touching the connection again. */
-#include "conn.h"
+#include "conn_int.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -17,74 +17,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/event_struct.h>
-#include <openssl/err.h>
-
-#define TLS_RECORD ((size_t)16 * 1024)     /* TLS plaintext record limit (RFC 8446 §5.1) */
-#define TLS_WRITE_MAX ((size_t)256 * 1024) /* plaintext handed to one SSL_write */
-#define TLS_READ_BUF ((size_t)64 * 1024)   /* OpenSSL read-ahead buffer: several records */
-
-typedef enum { CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_FAILED } conn_state;
-
-/* Deferred work, run by the loop's flush. */
-enum {
-    PEND_WRITE = 1 << 0,   /* write the output */
-    PEND_DELIVER = 1 << 1, /* on_read for buffered input (conn_trigger_read) */
-    PEND_PULL = 1 << 2,    /* read what OpenSSL already holds, then deliver */
-    PEND_FAIL = 1 << 3,    /* report the recorded failure */
-};
-
-enum { WANT_NONE, WANT_READ, WANT_WRITE };
-
-struct conn_loop {
-    struct event_base *base;
-    struct event *flush_ev;
-    conn *head, *tail; /* connections with deferred work (pend != 0) */
-    uint8_t *scratch;  /* CONN_READ_MAX bytes: small reads land here first */
-    void (*on_release)(void *ud);
-    void *release_ud;
-};
-
-struct conn {
-    conn_loop *loop;
-    int fd;
-    SSL *ssl;
-    struct evbuffer *in, *out;
-    struct event rd, wr;
-    struct event *timer; /* connect timeout, then the deadline (created when first needed) */
-    conn *prev, *next;   /* in the loop's pending list */
-    const conn_cbs *cbs;
-    void *ud;
-    const struct addrinfo *next_addr; /* conn_connect: addresses still to try */
-    size_t in_max, out_low;
-    unsigned idle_ms;
-    int err;
-    unsigned long tls_err;
-    int busy;
-    unsigned pend;
-    uint8_t state;
-    uint8_t hs_want;     /* handshake: WANT_READ / WANT_WRITE */
-    bool linked;         /* in the pending list */
-    bool rd_on, wr_on;   /* events added */
-    bool rd_idle;        /* rd added with the idle timeout */
-    bool want_read;      /* the owner's conn_read */
-    bool eof;            /* the peer ended its side */
-    bool wr_blocked;     /* the socket did not take everything: wr armed */
-    bool tls_w_wants_r;  /* SSL_write needs the socket readable */
-    bool tls_r_wants_w;  /* SSL_read needs the socket writable */
-    bool shut_wanted;    /* conn_shutdown */
-    bool shut_done;      /* our FIN (and close_notify) sent */
-    bool bulk;           /* the last read filled its room: read into the input buffer directly */
-    bool client;         /* conn_connect: CONNECTED is reported */
-    bool timer_connects; /* the timer is the connect timeout */
-    bool in_cb;          /* evbuffer callback on the input (in_max) installed */
-    bool dead;           /* conn_free was called while busy */
-};
-
-static void conn_destroy(conn *c);
-
 /* ---- re-entrancy ---- */
 
 static void enter(conn *c)
@@ -98,7 +30,7 @@ static void leave(conn *c)
         conn_destroy(c);
 }
 
-static bool emit_event(conn *c, int what)
+bool conn_emit_event(conn *c, int what)
 {
     if (c->dead)
         return false;
@@ -142,7 +74,7 @@ static void unlink_pending(conn *c)
     c->linked = false;
 }
 
-static void schedule(conn *c, unsigned what)
+void conn_schedule(conn *c, unsigned what)
 {
     if (c->dead)
         return;
@@ -169,7 +101,7 @@ static bool in_full(const conn *c)
 }
 
 /* Adds or removes the read and write events to match the state. */
-static void update_io(conn *c)
+void conn_update_io(conn *c)
 {
     bool r = false, w = false;
     switch ((conn_state)c->state) {
@@ -209,28 +141,17 @@ static void update_io(conn *c)
     }
 }
 
-/* Records a failure; the caller reports it (emit_event, or PEND_FAIL from outside the loop). */
-static void fail(conn *c, int err, unsigned long tls_err)
+/* The caller reports the failure (emit_event, or PEND_FAIL from outside the loop). */
+void conn_fail(conn *c, int err, unsigned long tls_err)
 {
     if (c->state == CS_FAILED)
         return;
     c->state = CS_FAILED;
     c->err = err;
     c->tls_err = tls_err;
-    update_io(c);
+    conn_update_io(c);
     if (c->timer)
         event_del(c->timer);
-}
-
-/* The error of a failed SSL call: errno for SSL_ERROR_SYSCALL, else OpenSSL's code. */
-static void fail_tls(conn *c, int ssl_err)
-{
-    unsigned long e = ERR_peek_last_error();
-    int sys = ssl_err == SSL_ERROR_SYSCALL ? errno : 0;
-    if (ssl_err == SSL_ERROR_SYSCALL && sys == 0 && e == 0)
-        sys = ECONNRESET; /* the peer closed in the middle of a TLS exchange */
-    ERR_clear_error();
-    fail(c, sys, e);
 }
 
 static bool transient(int e)
@@ -255,7 +176,7 @@ static size_t pull(conn *c, size_t room, bool *eof)
     } else {
         nv = evbuffer_reserve_space(c->in, (ev_ssize_t)room, v, 2);
         if (nv <= 0) {
-            fail(c, ENOMEM, 0);
+            conn_fail(c, ENOMEM, 0);
             return 0;
         }
         size_t want = room;
@@ -279,36 +200,13 @@ static size_t pull(conn *c, size_t room, bool *eof)
         else if (n == 0)
             *eof = true;
         else if (!transient(errno))
-            fail(c, errno, 0);
+            conn_fail(c, errno, 0);
     } else {
-        c->tls_r_wants_w = false;
-        int i = 0;
-        size_t off = 0;
-        while (i < nv) {
-            ERR_clear_error();
-            int n = SSL_read(c->ssl, (uint8_t *)v[i].iov_base + off, (int)(v[i].iov_len - off));
-            if (n > 0) {
-                got += (size_t)n;
-                off += (size_t)n;
-                if (off == v[i].iov_len) {
-                    i++;
-                    off = 0;
-                }
-                continue;
-            }
-            int e = SSL_get_error(c->ssl, n);
-            if (e == SSL_ERROR_WANT_WRITE)
-                c->tls_r_wants_w = true;
-            else if (e == SSL_ERROR_ZERO_RETURN)
-                *eof = true;
-            else if (e != SSL_ERROR_WANT_READ)
-                fail_tls(c, e);
-            break;
-        }
+        got = conn_tls_read(c, v, nv, eof);
     }
     if (v[0].iov_base == scratch) {
         if (got > 0 && evbuffer_add(c->in, scratch, got) != 0)
-            fail(c, ENOMEM, 0);
+            conn_fail(c, ENOMEM, 0);
     } else {
         size_t left = got;
         int used = 0;
@@ -338,82 +236,29 @@ static void read_and_report(conn *c)
     if (eof)
         c->eof = true;
     bool failed = c->state == CS_FAILED;
-    update_io(c);
+    conn_update_io(c);
     if (got > 0 && !emit_read(c))
         return;
     if (failed) {
-        emit_event(c, CONN_EV_ERROR);
+        conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
     if (eof) {
-        emit_event(c, CONN_EV_EOF);
+        conn_emit_event(c, CONN_EV_EOF);
         return;
     }
     /* Bytes OpenSSL already decrypted or read ahead are invisible to epoll: read them next. */
     if (c->ssl && got == room && SSL_has_pending(c->ssl))
-        schedule(c, PEND_PULL);
+        conn_schedule(c, PEND_PULL);
 }
 
 /* ---- writing ---- */
 
-/* TLS: the output through SSL_write. Returns bytes taken; sets the want flags or fails c. */
-static size_t tls_write(conn *c)
-{
-    size_t total = 0;
-    c->tls_w_wants_r = false;
-    for (;;) {
-        size_t len = evbuffer_get_length(c->out);
-        if (len == 0)
-            break;
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1)
-            break;
-        const uint8_t *p = v.iov_base;
-        size_t n = v.iov_len;
-        if (n < TLS_RECORD && len > n) {
-            /* Small pieces make small records: join up to a full one. The first piece only
-             * grows, so a write retried after want-write never offers fewer bytes. */
-            n = len < TLS_RECORD ? len : TLS_RECORD;
-            p = evbuffer_pullup(c->out, (ev_ssize_t)n);
-            if (!p) {
-                fail(c, ENOMEM, 0);
-                break;
-            }
-        }
-        if (n > TLS_WRITE_MAX)
-            n = TLS_WRITE_MAX;
-        ERR_clear_error();
-        int r = SSL_write(c->ssl, p, (int)n);
-        if (r > 0) {
-            evbuffer_drain(c->out, (size_t)r);
-            total += (size_t)r;
-            continue;
-        }
-        int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_WRITE)
-            c->wr_blocked = true;
-        else if (e == SSL_ERROR_WANT_READ)
-            c->tls_w_wants_r = true;
-        else
-            fail_tls(c, e);
-        return total;
-    }
-    c->wr_blocked = false;
-    return total;
-}
-
 /* Sends our FIN (after close_notify with TLS) once the output is out. */
 static void do_shutdown(conn *c)
 {
-    if (c->ssl) {
-        ERR_clear_error();
-        int r = SSL_shutdown(c->ssl);
-        if (r < 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE) {
-            c->wr_blocked = true; /* close_notify waits for room */
-            return;
-        }
-        ERR_clear_error();
-    }
+    if (c->ssl && !conn_tls_shutdown(c))
+        return;
     shutdown(c->fd, SHUT_WR);
     c->shut_done = true;
 }
@@ -431,26 +276,26 @@ static void write_out(conn *c)
     size_t wrote = 0;
     if (evbuffer_get_length(c->out) > 0) {
         if (c->ssl) {
-            wrote = tls_write(c);
+            wrote = conn_tls_write(c);
         } else {
             int n = evbuffer_write(c->out, c->fd);
             if (n > 0)
                 wrote = (size_t)n;
             else if (n < 0 && !transient(errno))
-                fail(c, errno, 0);
+                conn_fail(c, errno, 0);
             c->wr_blocked = evbuffer_get_length(c->out) > 0;
         }
     } else {
         c->wr_blocked = false;
     }
     if (c->state == CS_FAILED) {
-        emit_event(c, CONN_EV_ERROR);
+        conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
     size_t left = evbuffer_get_length(c->out);
     if (left == 0 && c->shut_wanted && !c->shut_done)
         do_shutdown(c);
-    update_io(c);
+    conn_update_io(c);
     if (wrote > 0 && left <= c->out_low)
         emit_drain(c);
 }
@@ -466,49 +311,37 @@ static void cancel_connect_timer(conn *c)
 }
 
 /* The connection is open: report it (client side) and start what waited. */
-static void opened(conn *c)
+void conn_opened(conn *c)
 {
     c->state = CS_OPEN;
     c->hs_want = WANT_NONE;
     cancel_connect_timer(c);
-    update_io(c);
+    conn_update_io(c);
     if (evbuffer_get_length(c->out) > 0 || c->shut_wanted)
-        schedule(c, PEND_WRITE);
+        conn_schedule(c, PEND_WRITE);
     if (c->ssl && c->want_read)
-        schedule(c, PEND_PULL); /* application data may have come with the last flight */
+        conn_schedule(c, PEND_PULL); /* application data may have come with the last flight */
     if (c->client)
-        emit_event(c, CONN_EV_CONNECTED);
+        conn_emit_event(c, CONN_EV_CONNECTED);
 }
 
-static void handshake(conn *c)
+/* One handshake step, and its report when it ends. */
+void conn_handshake(conn *c)
 {
-    ERR_clear_error();
-    int r = SSL_do_handshake(c->ssl);
-    if (r == 1) {
-        opened(c);
-        return;
-    }
-    int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        c->hs_want = e == SSL_ERROR_WANT_READ ? WANT_READ : WANT_WRITE;
-        update_io(c);
-        return;
-    }
-    if (e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_last_error() == 0) {
-        /* EOF in the middle of the handshake */
-        fail(c, 0, 0);
-        c->hs_want = WANT_NONE;
-    } else {
-        fail_tls(c, e);
-    }
-    emit_event(c, CONN_EV_ERROR);
+    int r = conn_tls_handshake(c);
+    if (r > 0)
+        conn_opened(c);
+    else if (r == 0)
+        conn_update_io(c);
+    else
+        conn_emit_event(c, CONN_EV_ERROR);
 }
 
 static void rd_cb(evutil_socket_t fd, short what, void *ud);
 static void wr_cb(evutil_socket_t fd, short what, void *ud);
 
 /* Points both events at fd (they must not be pending). */
-static int assign_fd(conn *c, int fd)
+int conn_assign_fd(conn *c, int fd)
 {
     c->fd = fd;
     struct event_base *base = c->loop->base;
@@ -518,78 +351,10 @@ static int assign_fd(conn *c, int fd)
     return 0;
 }
 
-static void set_nodelay(int fd)
+void conn_set_nodelay(int fd)
 {
     int one = 1; /* output goes out once per loop pass: Nagle would only delay it */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-/* Starts a non-blocking connect to the next address that takes one. 0, or -1 when none is left
- * (c->err says why). A refusal found later comes through wr_cb. */
-static int connect_next(conn *c)
-{
-    while (c->next_addr) {
-        const struct addrinfo *a = c->next_addr;
-        c->next_addr = a->ai_next;
-        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            c->err = errno;
-            continue;
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-            c->err = errno;
-            close(fd);
-            continue;
-        }
-        if (assign_fd(c, fd) != 0) {
-            close(fd);
-            c->fd = -1;
-            c->err = ENOMEM;
-            return -1;
-        }
-        c->wr_on = false;
-        update_io(c); /* the write event reports the end of the connect */
-        return 0;
-    }
-    if (!c->err)
-        c->err = ECONNREFUSED;
-    return -1;
-}
-
-static void connect_done(conn *c)
-{
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        err = errno;
-    if (err == EINPROGRESS || err == EINTR)
-        return;
-    if (err) {
-        c->err = err;
-        event_del(&c->wr);
-        c->wr_on = false;
-        close(c->fd);
-        c->fd = -1;
-        if (connect_next(c) == 0)
-            return;
-        fail(c, c->err, 0);
-        emit_event(c, CONN_EV_ERROR);
-        return;
-    }
-    c->err = 0;
-    set_nodelay(c->fd);
-    if (!c->ssl) {
-        opened(c);
-        return;
-    }
-    if (SSL_set_fd(c->ssl, c->fd) != 1) {
-        fail_tls(c, SSL_ERROR_SSL);
-        emit_event(c, CONN_EV_ERROR);
-        return;
-    }
-    SSL_set_connect_state(c->ssl);
-    c->state = CS_HANDSHAKE;
-    handshake(c);
 }
 
 /* ---- loop callbacks ---- */
@@ -600,9 +365,9 @@ static void rd_cb(evutil_socket_t fd, short what, void *ud)
     conn *c = ud;
     enter(c);
     if (what & EV_TIMEOUT) {
-        emit_event(c, CONN_EV_IDLE);
+        conn_emit_event(c, CONN_EV_IDLE);
     } else if (c->state == CS_HANDSHAKE) {
-        handshake(c);
+        conn_handshake(c);
     } else if (c->state == CS_OPEN) {
         if (c->tls_w_wants_r)
             write_out(c);
@@ -619,9 +384,9 @@ static void wr_cb(evutil_socket_t fd, short what, void *ud)
     conn *c = ud;
     enter(c);
     if (c->state == CS_CONNECTING) {
-        connect_done(c);
+        conn_connect_done(c);
     } else if (c->state == CS_HANDSHAKE) {
-        handshake(c);
+        conn_handshake(c);
     } else if (c->state == CS_OPEN) {
         if (c->tls_r_wants_w) {
             c->tls_r_wants_w = false;
@@ -641,10 +406,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *ud)
     enter(c);
     if (c->timer_connects) {
         c->timer_connects = false;
-        fail(c, ETIMEDOUT, 0);
-        emit_event(c, CONN_EV_ERROR);
+        conn_fail(c, ETIMEDOUT, 0);
+        conn_emit_event(c, CONN_EV_ERROR);
     } else if (c->state != CS_FAILED) {
-        emit_event(c, CONN_EV_DEADLINE);
+        conn_emit_event(c, CONN_EV_DEADLINE);
     }
     leave(c);
 }
@@ -655,7 +420,7 @@ static void run_pending(conn *c)
     unsigned pend = c->pend;
     c->pend = 0;
     if (pend & PEND_FAIL) {
-        emit_event(c, CONN_EV_ERROR);
+        conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
     if ((pend & PEND_PULL) && c->state == CS_OPEN)
@@ -690,7 +455,7 @@ static void out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void
     (void)b;
     conn *c = ud;
     if (info->n_added > 0 && c->state == CS_OPEN && !c->wr_blocked)
-        schedule(c, PEND_WRITE);
+        conn_schedule(c, PEND_WRITE);
 }
 
 /* Input drained below in_max: reading resumes. */
@@ -699,7 +464,7 @@ static void in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void 
     (void)b;
     conn *c = ud;
     if (info->n_deleted > 0 && !c->rd_on && !c->dead)
-        update_io(c);
+        conn_update_io(c);
 }
 
 /* ---- public API ---- */
@@ -747,7 +512,7 @@ void conn_loop_on_release(conn_loop *l, void (*fn)(void *ud), void *ud)
     l->release_ud = ud;
 }
 
-static conn *conn_alloc(conn_loop *l, const conn_cbs *cbs, void *ud)
+conn *conn_alloc(conn_loop *l, const conn_cbs *cbs, void *ud)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -770,85 +535,38 @@ static conn *conn_alloc(conn_loop *l, const conn_cbs *cbs, void *ud)
     return c;
 }
 
-static void tls_setup(SSL *ssl)
-{
-    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                          SSL_MODE_RELEASE_BUFFERS);
-    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_set_read_ahead(ssl, 1);
-    SSL_set_default_read_buffer_len(ssl, TLS_READ_BUF);
-}
-
 conn *conn_new(conn_loop *l, int fd, SSL *ssl, const conn_cbs *cbs, void *ud)
 {
     conn *c = conn_alloc(l, cbs, ud);
     if (!c)
         return NULL;
-    if (assign_fd(c, fd) != 0 || (ssl && SSL_set_fd(ssl, fd) != 1)) {
+    if (conn_assign_fd(c, fd) != 0 || (ssl && SSL_set_fd(ssl, fd) != 1)) {
         c->fd = -1; /* the caller keeps fd and ssl */
         conn_destroy(c);
         return NULL;
     }
-    set_nodelay(fd);
+    conn_set_nodelay(fd);
     if (ssl) {
         c->ssl = ssl;
-        tls_setup(ssl);
+        conn_tls_setup(ssl);
         SSL_set_accept_state(ssl);
         c->state = CS_HANDSHAKE;
         c->hs_want = WANT_READ; /* the client speaks first */
     } else {
         c->state = CS_OPEN;
     }
-    update_io(c);
+    conn_update_io(c);
     return c;
 }
 
-static int ensure_timer(conn *c)
+int conn_ensure_timer(conn *c)
 {
     if (!c->timer)
         c->timer = evtimer_new(c->loop->base, timer_cb, c);
     return c->timer ? 0 : -1;
 }
 
-conn *conn_connect(conn_loop *l, const struct addrinfo *addrs, SSL *ssl, unsigned timeout_ms,
-                   const conn_cbs *cbs, void *ud, int *err)
-{
-    conn *c = conn_alloc(l, cbs, ud);
-    if (!c) {
-        SSL_free(ssl);
-        *err = ENOMEM;
-        return NULL;
-    }
-    c->client = true;
-    c->ssl = ssl;
-    if (ssl)
-        tls_setup(ssl);
-    c->state = CS_CONNECTING;
-    c->next_addr = addrs;
-    if (timeout_ms > 0) {
-        if (ensure_timer(c) != 0) {
-            *err = ENOMEM;
-            conn_destroy(c);
-            return NULL;
-        }
-        struct timeval tv = {timeout_ms / 1000, (suseconds_t)(timeout_ms % 1000) * 1000};
-        evtimer_add(c->timer, &tv);
-        c->timer_connects = true;
-    }
-    if (connect_next(c) != 0) {
-        int e = c->err;
-        if (e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS || e == EAFNOSUPPORT) {
-            *err = e; /* no socket at all */
-            conn_destroy(c);
-            return NULL;
-        }
-        fail(c, e, 0); /* refused at once: reported from the loop like a later refusal */
-        schedule(c, PEND_FAIL);
-    }
-    return c;
-}
-
-static void conn_destroy(conn *c)
+void conn_destroy(conn *c)
 {
     conn_loop *l = c->loop;
     unlink_pending(c);
@@ -922,10 +640,10 @@ void conn_read(conn *c, bool on)
     if (c->want_read == on)
         return;
     c->want_read = on;
-    update_io(c);
+    conn_update_io(c);
     /* TLS: records OpenSSL holds already will not wake epoll */
     if (on && c->ssl && c->state == CS_OPEN && SSL_has_pending(c->ssl))
-        schedule(c, PEND_PULL);
+        conn_schedule(c, PEND_PULL);
 }
 
 bool conn_reading(const conn *c)
@@ -935,7 +653,7 @@ bool conn_reading(const conn *c)
 
 void conn_trigger_read(conn *c)
 {
-    schedule(c, PEND_DELIVER);
+    conn_schedule(c, PEND_DELIVER);
 }
 
 void conn_set_in_max(conn *c, size_t bytes)
@@ -947,7 +665,7 @@ void conn_set_in_max(conn *c, size_t bytes)
         else
             c->in_cb = true;
     }
-    update_io(c);
+    conn_update_io(c);
 }
 
 void conn_set_out_low(conn *c, size_t bytes)
@@ -961,14 +679,14 @@ void conn_shutdown(conn *c)
         return;
     c->shut_wanted = true;
     if (c->state == CS_OPEN && !c->wr_blocked)
-        schedule(c, PEND_WRITE);
+        conn_schedule(c, PEND_WRITE);
 }
 
 void conn_set_idle(conn *c, unsigned ms)
 {
     c->idle_ms = ms;
     if (!c->rd_on) {
-        update_io(c);
+        conn_update_io(c);
         return;
     }
     /* Only the timer changes (restarting the period): the descriptor stays in epoll. */
@@ -989,7 +707,7 @@ void conn_set_deadline(conn *c, unsigned ms)
             event_del(c->timer);
         return;
     }
-    if (ensure_timer(c) != 0)
+    if (conn_ensure_timer(c) != 0)
         return;
     struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
     evtimer_add(c->timer, &tv);
@@ -1022,13 +740,8 @@ unsigned long conn_tls_error(const conn *c)
 
 const char *conn_strerror(const conn *c, char *buf, size_t cap)
 {
-    if (c->tls_err) {
-        char e[256];
-        ERR_error_string_n(c->tls_err, e, sizeof e);
-        const char *reason = ERR_reason_error_string(c->tls_err);
-        snprintf(buf, cap, "TLS: %s", reason ? reason : e);
-        return buf;
-    }
+    if (c->tls_err)
+        return conn_tls_reason(c, buf, cap);
     if (c->err)
         return strerror(c->err);
     if (c->state == CS_FAILED && c->ssl)
