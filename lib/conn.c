@@ -315,6 +315,7 @@ void conn_opened(conn *c)
 {
     c->state = CS_OPEN;
     c->hs_want = WANT_NONE;
+    c->next_addr = NULL; /* the caller may free its address list now */
     cancel_connect_timer(c);
     conn_update_io(c);
     if (evbuffer_get_length(c->out) > 0 || c->shut_wanted)
