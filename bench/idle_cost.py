@@ -200,7 +200,7 @@ def main():
         if hard != resource.RLIM_INFINITY and hard < need:
             die("need %d file descriptors, the hard limit is %d" % (need, hard))
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-    argv = [TTFD, "--listen", "127.0.0.1:0"]
+    argv = [TTFD, "--listen", "127.0.0.1:0", "--state", ":memory:"]
     tmp = tempfile.TemporaryDirectory()
     if TLS:
         global CLIENT_TLS
