@@ -2,9 +2,11 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+ARM64_BUILD ?= build-arm64
 CMAKE_FLAGS ?=
+ARCH ?=
 
-.PHONY: all deps deps-bench build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak format lint clean \
+.PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean bench-http1 \
 	deploy-infra preview-infra destroy-infra
 
 all: build
@@ -12,15 +14,19 @@ all: build
 deps:
 	./scripts/deps.sh
 
+# The arm64 cross toolchain and libraries: only for the arm64 Lambda (make demo does not need them).
+deps-arm64:
+	./scripts/deps.sh arm64
+
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: deps build
+test: deps build lambda-arm64
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 # The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer.
-test-asan: deps
+test-asan: deps lambda-arm64
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTUNNEL_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
@@ -32,9 +38,25 @@ test-valgrind: deps build
 demo: deps build
 	./scripts/demo.sh
 
+# The serverless back-end on the local AWS stand-in, in front of 127.0.0.1:$(APP_PORT) (3000).
+serverless-local: deps build
+	./scripts/serverless-local.sh
+
+# build/lambda/bootstrap.zip, or with ARCH=arm64 build/lambda/bootstrap-arm64.zip (cross-built).
 lambda: deps
+ifeq ($(ARCH),arm64)
+	$(MAKE) lambda-arm64
+else
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target lambda_zip
+endif
+
+lambda-arm64: deps-arm64
+	cmake -S . -B $(ARM64_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
+	    -DTUNNEL_LAMBDA_ONLY=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(ARM64_BUILD) -j $(JOBS) --target lambda_zip
+	mkdir -p $(BUILD)/lambda
+	cp $(ARM64_BUILD)/lambda/bootstrap-arm64.zip $(BUILD)/lambda/bootstrap-arm64.zip
 
 # The serverless back-end on AWS (infra/, Pulumi): needs the Pulumi CLI and AWS credentials, and the
 # zip of `make lambda` (ARCH=arm64 for the default lambdaArchitecture). STACK=dev, PULUMI_ARGS=--yes.
@@ -66,6 +88,15 @@ bench-profile: deps-bench build
 bench-soak: deps-bench build
 	./bench/soak.sh
 
+# The serverless path on the AWS stand-in: invocations, download times, latency, cold start, cost.
+bench-serverless: deps build
+	TTF_BIN=$(BUILD)/bin/ttf BOOTSTRAP_BIN=$(BUILD)/bin/bootstrap LAMBDA_ZIP=$(BUILD)/lambda/bootstrap.zip \
+	    /usr/bin/python3 bench/serverless.py
+
+# The HTTP/1.1 parser alone: ours against the libhttp-parser-based one it replaced.
+bench-http1:
+	./bench/http1_bench.sh
+
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
@@ -73,4 +104,4 @@ lint:
 	./scripts/lint.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM64_BUILD) build-fuzz

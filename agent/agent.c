@@ -2,6 +2,7 @@
 #include "agent.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "idstore.h"
 #include "local.h"
 #include "logbuf.h"
@@ -41,6 +43,15 @@ typedef struct agent {
     idstore *ids;            /* remembered names; NULL with --forget or when unusable */
     char ids_endpoint[1400]; /* the record's key: endpoint without its query ... */
     char ids_local[300];     /* ... and the local service */
+    /* Moving to a new connection before the server closes this one (max_lifetime_s): */
+    char takeover[65];          /* the current connection's secret ("" when none) */
+    uint64_t max_lifetime_s;    /* announced by the server; 0 = no limit */
+    struct event *rotate_timer; /* opens the next connection */
+    struct event *drain_timer;  /* closes the old one once its exchanges are done */
+    ws_client *next_wsc;
+    session *next; /* the new connection, until it is established */
+    session *old;  /* the connection left, finishing its exchanges */
+    uint64_t drain_started_ms;
     int exit_code;
     bool stopping;
     bool established;      /* the current session got connection_established */
@@ -89,11 +100,32 @@ static void remember(agent *a, const char *name)
         TLOG_W(a->log, "cannot remember the tunnel id: %s", err);
 }
 
+/* Before the server's limit, less a margin: a fifth of the lifetime, 1 s to 5 min. */
+static void schedule_rotation(agent *a)
+{
+    evtimer_del(a->rotate_timer);
+    if (!a->max_lifetime_s || !a->takeover[0])
+        return;
+    uint64_t margin = a->max_lifetime_s / 5;
+    margin = margin < 1 ? 1 : margin > 300 ? 300 : margin;
+    uint64_t after = a->max_lifetime_s > margin ? a->max_lifetime_s - margin : 1;
+    struct timeval tv = {(time_t)after, 0};
+    evtimer_add(a->rotate_timer, &tv);
+}
+
+static void note_lifetime(agent *a, const tmsg *m)
+{
+    snprintf(a->takeover, sizeof a->takeover, "%s", m->takeover ? m->takeover : "");
+    a->max_lifetime_s = m->max_lifetime_s;
+    schedule_rotation(a);
+}
+
 static void on_established(void *ud, const tmsg *m)
 {
     agent *a = ud;
     evtimer_del(a->connect_timer);
     a->established = true;
+    note_lifetime(a, m);
     a->ever_established = true;
     const char *sub = a->cfg->subdomain;
     if (m->message)
@@ -145,6 +177,15 @@ static void on_closed(void *ud, uint16_t code, const char *reason)
     agent *a = ud;
     session_free(a->sess);
     a->sess = NULL;
+    evtimer_del(a->rotate_timer);
+    if (a->next_wsc) {
+        ws_client_free(a->next_wsc);
+        a->next_wsc = NULL;
+    }
+    if (a->next) {
+        session_free(a->next);
+        a->next = NULL;
+    }
     if (a->stopping) {
         stop_now(a);
         return;
@@ -159,6 +200,153 @@ static void on_closed(void *ud, uint16_t code, const char *reason)
 }
 
 static const session_cbs sess_cbs = {on_established, on_closed, on_refused};
+
+/* ---- moving to a new connection (docs/protocol.md §1) ---- */
+
+static void retry_rotation(agent *a, const char *why)
+{
+    TLOG_W(a->log, "Could not open the next connection (%s): trying again in 5 s", why);
+    struct timeval tv = {5, 0};
+    evtimer_add(a->rotate_timer, &tv);
+}
+
+static void old_closed(void *ud, uint16_t code, const char *reason)
+{
+    agent *a = ud;
+    (void)code;
+    (void)reason;
+    evtimer_del(a->drain_timer);
+    session_free(a->old);
+    a->old = NULL;
+    TLOG_D(a->log, "previous connection closed");
+    if (a->stopping && !a->sess)
+        stop_now(a);
+}
+
+static void old_established(void *ud, const tmsg *m)
+{
+    (void)ud;
+    (void)m;
+}
+
+static void ignore_refused(void *ud, const char *code, const char *message)
+{
+    (void)ud;
+    (void)code;
+    (void)message;
+}
+
+static const session_cbs old_cbs = {old_established, old_closed, ignore_refused};
+
+static void drain_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    agent *a = ud;
+    if (!a->old)
+        return;
+    /* its exchanges are done (or it has had 30 s): close it; the server closes it anyway */
+    if (session_busy(a->old) == 0 || clock_now_ms() - a->drain_started_ms > 30000) {
+        if (!a->old->closed)
+            session_close(a->old);
+        return;
+    }
+    struct timeval tv = {0, 200000};
+    evtimer_add(a->drain_timer, &tv);
+}
+
+static void next_established(void *ud, const tmsg *m)
+{
+    agent *a = ud;
+    session *n = a->next;
+    a->next = NULL;
+    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0 || !a->sess) {
+        /* refused: keep the current connection; the server's close reconnects as usual */
+        TLOG_W(a->log, "the server did not move tunnel %s to the new connection", a->tunnel_id);
+        session_free(n); /* allowed inside its callbacks */
+        return;
+    }
+    if (a->old) { /* a rotation that overlapped the previous drain: close that one at once */
+        session_free(a->old);
+        a->old = NULL;
+    }
+    a->old = a->sess;
+    a->old->cbs = &old_cbs;
+    a->sess = n;
+    n->cbs = &sess_cbs;
+    a->drain_started_ms = clock_now_ms();
+    TLOG_I(a->log, "Tunnel %s moved to a new connection (%s) before the server's %u s limit",
+           a->tunnel_id, m->connection_id ? m->connection_id : "-", (unsigned)a->max_lifetime_s);
+    note_lifetime(a, m);
+    struct timeval tv = {0, 0};
+    evtimer_add(a->drain_timer, &tv);
+}
+
+static void next_closed(void *ud, uint16_t code, const char *reason)
+{
+    agent *a = ud;
+    session_free(a->next);
+    a->next = NULL;
+    if (!a->stopping) {
+        char why[160];
+        snprintf(why, sizeof why, "closed: %s (%u)", reason ? reason : "-", code);
+        retry_rotation(a, why);
+    }
+}
+
+/* The server would not give the name to the new connection: keep the current one (its close
+ * reconnects as usual). */
+static void next_refused(void *ud, const char *code, const char *message)
+{
+    agent *a = ud;
+    TLOG_W(a->log, "the server did not move tunnel %s to the new connection: %s (%s)", a->tunnel_id,
+           message ? message : "", code ? code : "");
+}
+
+static const session_cbs next_cbs = {next_established, next_closed, next_refused};
+
+static void next_open(void *ud, conn *c, bool binary)
+{
+    agent *a = ud;
+    ws_client_free(a->next_wsc);
+    a->next_wsc = NULL;
+    if (a->stopping || !a->sess) {
+        conn_free(c);
+        return;
+    }
+    session_ready ready = {
+        .tunnel_id = a->tunnel_id, .agent_key = a->agent_key, .takeover = a->takeover};
+    a->next =
+        session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &next_cbs, a);
+    if (!a->next)
+        retry_rotation(a, "out of memory");
+}
+
+static void next_fail(void *ud, ws_client_error kind, const char *msg)
+{
+    agent *a = ud;
+    (void)kind;
+    ws_client_free(a->next_wsc);
+    a->next_wsc = NULL;
+    retry_rotation(a, msg);
+}
+
+static const ws_client_cbs next_wsc_cbs = {next_open, next_fail};
+
+static void rotate_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    agent *a = ud;
+    if (a->stopping || !a->sess || !a->established || a->next || a->next_wsc)
+        return;
+    char err[256];
+    TLOG_I(a->log, "Opening the next connection before the server's %u s limit",
+           (unsigned)a->max_lifetime_s);
+    a->next_wsc = ws_client_start(a->loop, a->cfg, a->ssl_ctx, &next_wsc_cbs, a, err, sizeof err);
+    if (!a->next_wsc)
+        retry_rotation(a, err);
+}
 
 /* ---- connect callbacks ---- */
 
@@ -271,6 +459,19 @@ static void signal_cb(evutil_socket_t sig, short what, void *ud)
         ws_client_free(a->wsc);
         a->wsc = NULL;
     }
+    evtimer_del(a->rotate_timer);
+    if (a->next_wsc) {
+        ws_client_free(a->next_wsc);
+        a->next_wsc = NULL;
+    }
+    if (a->next) {
+        session_free(a->next);
+        a->next = NULL;
+    }
+    if (a->old) {
+        session_free(a->old);
+        a->old = NULL;
+    }
     if (a->sess && !a->sess->closed) {
         session_close(a->sess); /* on_closed ends the loop */
         struct timeval tv = {STOP_GRACE_SEC, 0};
@@ -362,10 +563,13 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     a.retry_timer = evtimer_new(a.base, retry_cb, &a);
     a.connect_timer = evtimer_new(a.base, connect_timeout_cb, &a);
     a.stop_timer = evtimer_new(a.base, stop_timer_cb, &a);
+    a.rotate_timer = evtimer_new(a.base, rotate_cb, &a);
+    a.drain_timer = evtimer_new(a.base, drain_cb, &a);
     a.sigint = evsignal_new(a.base, SIGINT, signal_cb, &a);
     a.sigterm = evsignal_new(a.base, SIGTERM, signal_cb, &a);
-    if (!a.retry_timer || !a.connect_timer || !a.stop_timer || !a.sigint || !a.sigterm ||
-        evsignal_add(a.sigint, NULL) != 0 || evsignal_add(a.sigterm, NULL) != 0) {
+    if (!a.retry_timer || !a.connect_timer || !a.stop_timer || !a.rotate_timer || !a.drain_timer ||
+        !a.sigint || !a.sigterm || evsignal_add(a.sigint, NULL) != 0 ||
+        evsignal_add(a.sigterm, NULL) != 0) {
         TLOG_E(lg, "cannot set up timers and signals");
         goto out;
     }
@@ -378,7 +582,17 @@ out:
         ws_client_free(a.wsc);
     if (a.sess)
         session_free(a.sess);
+    if (a.next_wsc)
+        ws_client_free(a.next_wsc);
+    if (a.next)
+        session_free(a.next);
+    if (a.old)
+        session_free(a.old);
     local_pool_free(a.pool);
+    if (a.rotate_timer)
+        event_free(a.rotate_timer);
+    if (a.drain_timer)
+        event_free(a.drain_timer);
     if (a.retry_timer)
         event_free(a.retry_timer);
     if (a.connect_timer)

@@ -15,9 +15,9 @@
 
 #include "b64.h"
 #include "clock.h"
+#include "proxy.h"
 #include "rewrite.h"
 
-static const size_t max_msg = (size_t)TTF_JSON_MAX_MSG;
 static const size_t chunk = (size_t)TTF_JSON_CHUNK;
 
 typedef struct jx {
@@ -50,16 +50,6 @@ typedef struct jx {
     size_t retry_len;
 } jx;
 
-size_t jsonx_first_piece_cap(size_t base_len)
-{
-    /* Room left in one frame, as raw bytes once base64 (4 chars per 3 bytes) is applied. */
-    const size_t slack = 64;
-    if (base_len + slack >= max_msg)
-        return 0;
-    size_t cap = (max_msg - base_len - slack) / 4 * 3;
-    return cap < chunk ? cap : chunk;
-}
-
 static void notify(jx *x, const char *error)
 {
     if (x->notified)
@@ -71,8 +61,8 @@ static void notify(jx *x, const char *error)
         .method = x->method,
         .target = x->target,
         .req_headers = &x->req_headers,
-        .status = x->got_head ? x->resp.status : 0,
-        .resp_headers = x->got_head ? &x->resp.headers : NULL,
+        .status = x->got_head ? x->resp.head.status : 0,
+        .resp_headers = x->got_head ? &x->resp.head.headers : NULL,
         .req_bytes = x->req_bytes,
         .resp_bytes = x->resp_bytes,
         .head_ms = x->got_head ? x->t_head - x->t0 : 0,
@@ -106,7 +96,7 @@ static void send_error(session *s, const char *rid, tmsg_error_code code, const 
     m.request_id = (char *)rid;
     m.code = code;
     m.message = (char *)message;
-    session_send_msg(s, &m);
+    session_send_answer(s, &m);
 }
 
 /* Fails the exchange with an error message (or nothing more once the response began). */
@@ -136,8 +126,8 @@ static int send_piece(jx *x, size_t n, bool last)
     tmsg m;
     if (!x->sent_first) {
         tmsg_init(&m, TMSG_HTTP_RESPONSE);
-        m.status_code = x->resp.status;
-        m.headers = x->resp.headers; /* borrowed */
+        m.status_code = x->resp.head.status;
+        m.headers = x->resp.head.headers; /* borrowed */
         m.processing_time_ms = clock_now_ms() - x->t0;
     } else {
         tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
@@ -147,13 +137,7 @@ static int send_piece(jx *x, size_t n, bool last)
     m.body = buf;
     m.body_len = n;
     m.more = !last;
-    size_t len = 0;
-    char *json = tmsg_encode(&m, &len);
-    if (!json)
-        return -1;
-    int rc = session_send_text(x->s, json, len);
-    free(json);
-    if (rc != 0)
+    if (session_send_answer(x->s, &m) != 0)
         return -1;
     if (n > 0)
         evbuffer_drain(x->body, n);
@@ -172,13 +156,13 @@ static size_t first_cap_exact(jx *x)
     tmsg m;
     tmsg_init(&m, TMSG_HTTP_RESPONSE);
     m.request_id = x->rid;
-    m.status_code = x->resp.status;
-    m.headers = x->resp.headers;
+    m.status_code = x->resp.head.status;
+    m.headers = x->resp.head.headers;
     m.processing_time_ms = UINT32_MAX; /* widest value */
     m.more = true;
     size_t len = 0;
     char *json = tmsg_encode(&m, &len);
-    x->cap0 = json ? jsonx_first_piece_cap(len) : 0;
+    x->cap0 = json ? proxy_json_first_piece(len) : 0;
     x->cap0_known = true;
     free(json);
     return x->cap0;
@@ -188,8 +172,9 @@ static size_t first_cap_exact(jx *x)
 static size_t head_bound(const jx *x)
 {
     size_t n = 256 + 6 * strlen(x->rid);
-    for (size_t i = 0; i < x->resp.headers.n; i++)
-        n += 16 + 6 * (strlen(x->resp.headers.v[i].name) + strlen(x->resp.headers.v[i].value));
+    const http_headers *h = &x->resp.head.headers;
+    for (size_t i = 0; i < h->n; i++)
+        n += 16 + 6 * (h->v[i].nlen + h->v[i].vlen);
     return n;
 }
 
@@ -197,7 +182,7 @@ static size_t head_bound(const jx *x)
  * guarantees; the exact figure would change no decision, so the head is not encoded twice. */
 static size_t first_cap(jx *x, size_t have, bool *estimated)
 {
-    size_t est = x->cap0_known ? 0 : jsonx_first_piece_cap(head_bound(x));
+    size_t est = x->cap0_known ? 0 : proxy_json_first_piece(head_bound(x));
     *estimated = have < est;
     return *estimated ? est : first_cap_exact(x);
 }
@@ -245,7 +230,7 @@ static void on_body(void *ud, const char *at, size_t len)
 
 static void finish(jx *x)
 {
-    bool reuse = x->lc.sk && !x->local_eof && x->req_done && x->resp.keep_alive &&
+    bool reuse = x->lc.sk && !x->local_eof && x->req_done && x->resp.head.keep_alive &&
                  evbuffer_get_length(lconn_out(&x->lc)) == 0 &&
                  evbuffer_get_length(lconn_in(&x->lc)) == 0;
     notify(x, NULL);
@@ -270,12 +255,16 @@ static bool pump(jx *x)
         size_t used = 0;
         http1_event ev = http1_execute(&x->resp, v.iov_base, v.iov_len, &used);
         if (ev == HTTP1_ERROR) {
-            jx_fail(x, TERR_INTERNAL, "unparsable response from the local service");
+            char why[160];
+            snprintf(why, sizeof why, "unparsable response from the local service: %s",
+                     x->resp.err.reason ? x->resp.err.reason : "?");
+            TLOG_W(x->s->log, "request %s: %s", x->rid, why);
+            jx_fail(x, TERR_INTERNAL, why);
             return true;
         }
         evbuffer_drain(in, used);
         if (ev == HTTP1_HEAD) {
-            int st = x->resp.status;
+            int st = x->resp.head.status;
             if (st >= 100 && st < 200) {
                 /* Interim (100 Continue); 101 cannot be relayed in JSON mode. */
                 if (st == 101) {
@@ -294,8 +283,11 @@ static bool pump(jx *x)
             x->t_head = clock_now_ms();
             if (x->timer)
                 event_del(x->timer);
-            x->streaming = x->resp.content_length < 0;
-            rewrite_json_response_headers(&x->resp.headers);
+            x->streaming = x->resp.head.content_length < 0;
+            if (rewrite_json_response_headers(st, &x->resp.head.headers) != 0) {
+                jx_fail(x, TERR_INTERNAL, "out of memory");
+                return true;
+            }
             /* A bodiless response ends at its head. */
             size_t dummy = 0;
             if (http1_execute(&x->resp, "", 0, &dummy) == HTTP1_MSG_END)
@@ -400,12 +392,13 @@ static void write_piece(jx *x, const uint8_t *p, size_t n, bool last)
     struct evbuffer *out = lconn_out(&x->lc);
     if (x->chunked_req) {
         if (n > 0) {
-            evbuffer_add_printf(out, "%zx\r\n", n);
+            char hdr[HTTP1_CHUNK_PREFIX_MAX];
+            evbuffer_add(out, hdr, http1_chunk_prefix(hdr, n));
             evbuffer_add(out, p, n);
-            evbuffer_add(out, "\r\n", 2);
+            evbuffer_add(out, HTTP1_CHUNK_SUFFIX, sizeof HTTP1_CHUNK_SUFFIX - 1);
         }
         if (last)
-            evbuffer_add(out, "0\r\n\r\n", 5);
+            evbuffer_add(out, HTTP1_LAST_CHUNK, sizeof HTTP1_LAST_CHUNK - 1);
     } else if (n > 0) {
         evbuffer_add(out, p, n);
     }
@@ -506,6 +499,18 @@ static void on_request_body(session *s, tmsg *m)
     }
     if (x->lc.sk)
         write_piece(x, m->body, m->body_len, !m->more);
+}
+
+void jsonx_reject(session *s, const char *rid, const char *why)
+{
+    jx *x = hmap_get(s->exchanges, rid, strlen(rid));
+    char msg[300];
+    snprintf(msg, sizeof msg, "the agent cannot use this request: %s", why);
+    TLOG_W(s->log, "request %s rejected: %s", rid, why);
+    if (x)
+        jx_fail(x, TERR_INVALID_REQUEST, msg);
+    else
+        send_error(s, rid, TERR_INVALID_REQUEST, msg);
 }
 
 void jsonx_on_message(session *s, tmsg *m)

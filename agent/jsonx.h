@@ -10,11 +10,10 @@
 
 /* m is an http_request or http_request_body; jsonx may steal its fields (m stays freeable). */
 void jsonx_on_message(session *s, tmsg *m);
+/* A request message that could not be decoded (bad request-target, header, base64...) but names
+ * its request: answered with an invalid_request error at once (its exchange, if any, ends). */
+void jsonx_reject(session *s, const char *rid, const char *why);
 void jsonx_resume_all(session *s);
 void jsonx_free_all(session *s);
-
-/* Raw body bytes that fit the first message beside a head that encodes to base_len bytes
- * (0 when the head alone is too big). Exposed for tests. */
-size_t jsonx_first_piece_cap(size_t base_len);
 
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proxy.h"
+
 char *rewrite_request_head(const char *method, const char *target, http_headers *h,
                            const char *hostport, bool keep_host, size_t *len)
 {
@@ -17,7 +19,10 @@ char *rewrite_request_head(const char *method, const char *target, http_headers 
 
 char *rewrite_response_head_bin(int status, http_headers *h, size_t *len)
 {
-    http_headers_strip_hop_by_hop(h, true, status == 101);
+    /* the body follows with the local service's framing; a 101 keeps Connection/Upgrade */
+    proxy_response rule = {.status = status, .body_raw = true, .upgrade = true};
+    if (proxy_response_headers(h, &rule) != 0)
+        return NULL;
     return http_format_response_head(status, http_reason(status), h, len);
 }
 
@@ -31,7 +36,9 @@ char *rewrite_json_request_head(const char *method, const char *target, http_hea
                                 bool *chunked, size_t *len)
 {
     *chunked = false;
-    http_headers_strip_hop_by_hop(h, false, false);
+    /* the edge applied the request rules; the framing below is ours */
+    if (proxy_remove_hop_by_hop(h, false, false) != 0)
+        return NULL;
     const char *cl = http_headers_get(h, "Content-Length");
     if (!cl) {
         if (more) {
@@ -48,7 +55,8 @@ char *rewrite_json_request_head(const char *method, const char *target, http_hea
     return rewrite_request_head(method, target, h, hostport, keep_host, len);
 }
 
-void rewrite_json_response_headers(http_headers *h)
+int rewrite_json_response_headers(int status, http_headers *h)
 {
-    http_headers_strip_hop_by_hop(h, false, false);
+    proxy_response rule = {.status = status, .body_raw = false};
+    return proxy_response_headers(h, &rule);
 }

@@ -13,8 +13,8 @@
 char *rewrite_request_head(const char *method, const char *target, http_headers *h,
                            const char *hostport, bool keep_host, size_t *len);
 
-/* Binary mode response head: hop-by-hop removed except Transfer-Encoding, and Connection/Upgrade
- * kept on a 101. Modifies h. */
+/* Binary mode response head: the response rules of lib/proxy.h with the body relayed raw
+ * (Transfer-Encoding kept; Connection/Upgrade kept on a 101). Modifies h. */
 char *rewrite_response_head_bin(int status, http_headers *h, size_t *len);
 
 /* JSON mode: request headers from the tunnel. Removes hop-by-hop headers (the body arrives
@@ -25,7 +25,9 @@ char *rewrite_json_request_head(const char *method, const char *target, http_hea
                                 const char *hostport, bool keep_host, size_t body_len, bool more,
                                 bool *chunked, size_t *len);
 
-/* JSON mode response headers: hop-by-hop and Transfer-Encoding removed, Content-Length kept. */
-void rewrite_json_response_headers(http_headers *h);
+/* JSON mode response headers: the response rules of lib/proxy.h with the body decoded
+ * (hop-by-hop and Transfer-Encoding removed; Content-Length kept unless Transfer-Encoding framed
+ * the body or the status has no body). 0 or -1 (ENOMEM). Modifies h. */
+int rewrite_json_response_headers(int status, http_headers *h);
 
 #endif

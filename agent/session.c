@@ -1,13 +1,42 @@
 /* session.c - one WebSocket session with the server (see session.h). */
 #include "session.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "jsonx.h"
 #include "stream.h"
+
+/* A message tmsg_decode refused. A request we cannot use (an invalid request-target, a header
+ * that cannot be sent, bad base64) is answered at once with invalid_request when it names its
+ * request_id, instead of leaving the visitor to wait for the server's timeout. */
+static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const char *why)
+{
+    json_t *j = json_loadb((const char *)data, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *gw = json_string_value(json_object_get(j, "message"));
+    if (!type && gw && strcmp(gw, "Internal server error") == 0) {
+        /* API Gateway: one of our messages reached no Lambda (throttled, or it failed); which
+         * one it does not say: what has been in flight a while goes again */
+        TLOG_D(s->log, "API Gateway reports a failed integration");
+        acks_resend_older(s->acks, clock_now_ms(), 100);
+        json_decref(j);
+        return;
+    }
+    const char *rid = json_string_value(json_object_get(j, "request_id"));
+    bool request =
+        type && (strcmp(type, "http_request") == 0 || strcmp(type, "http_request_body") == 0);
+    size_t rl = rid ? strlen(rid) : 0;
+    if (request && rl > 0 && rl <= 256 && strcspn(rid, "\"\\\r\n") == rl)
+        jsonx_reject(s, rid, why);
+    else
+        TLOG_D(s->log, "ignoring a message: %s", why);
+    json_decref(j);
+}
 
 static void on_text(void *ud, const uint8_t *data, size_t len)
 {
@@ -15,7 +44,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     tmsg m;
     const char *err = NULL;
     if (tmsg_decode((const char *)data, len, &m, &err) != 0) {
-        TLOG_D(s->log, "ignoring a message: %s", err ? err : "unparsable");
+        reject_or_ignore(s, data, len, err ? err : "unparsable");
         return;
     }
     switch (m.type) {
@@ -45,6 +74,11 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     case TMSG_HTTP_REQUEST_BODY:
         jsonx_on_message(s, &m);
         break;
+    case TMSG_ACK:
+        acks_on_ack(s->acks, &m, clock_now_ms());
+        if (!session_congested(s))
+            jsonx_resume_all(s);
+        break;
     default:
         TLOG_D(s->log, "ignoring a %s message", tmsg_type_name(m.type));
         break;
@@ -73,6 +107,8 @@ static void on_close(void *ud, uint16_t code, const char *reason)
     s->closed = true;
     if (s->heartbeat)
         event_del(s->heartbeat);
+    if (s->ack_timer)
+        event_del(s->ack_timer);
     s->cbs->on_closed(s->ud, code, reason);
 }
 
@@ -89,6 +125,24 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *ud)
         session_send_msg(s, &ping);
         TLOG_D(s->log, "heartbeat sent");
     }
+}
+
+static void ack_timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    session *s = ud;
+    if (!acks_enabled(s->acks) || acks_in_flight(s->acks) == 0)
+        return;
+    acks_tick(s->acks, clock_now_ms());
+    if (!session_congested(s))
+        jsonx_resume_all(s);
+}
+
+static int ack_send(void *ud, const char *text, size_t len)
+{
+    session *s = ud;
+    return ws_send_text(s->ws, text, len);
 }
 
 static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
@@ -114,7 +168,9 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     s->streams = hmap_new();
     s->exchanges = hmap_new();
     s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
-    if (!s->streams || !s->exchanges || !s->heartbeat) {
+    s->acks = acks_new(ack_send, s);
+    s->ack_timer = event_new(base, -1, EV_PERSIST, ack_timer_cb, s);
+    if (!s->streams || !s->exchanges || !s->heartbeat || !s->acks || !s->ack_timer) {
         conn_free(c);
         session_free(s);
         return NULL;
@@ -128,8 +184,12 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
         session_free(s);
         return NULL;
     }
+    if (!binary) /* JSON mode may meet API Gateway: messages over one frame leave in frames */
+        ws_set_frame_limit(s->ws, TTF_JSON_MAX_FRAME);
     struct timeval beat = {SESSION_WS_PING_SEC, 0};
     event_add(s->heartbeat, &beat);
+    struct timeval tick = {0, 250000};
+    event_add(s->ack_timer, &tick);
 
     tmsg m;
     tmsg_init(&m, TMSG_READY);
@@ -137,6 +197,8 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     m.tunnel_id = ready->tunnel_id && *ready->tunnel_id ? (char *)ready->tunnel_id : NULL;
     m.subdomain = ready->subdomain && *ready->subdomain ? (char *)ready->subdomain : NULL;
     m.agent_key = ready->agent_key && *ready->agent_key ? (char *)ready->agent_key : NULL;
+    m.takeover =
+        m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
     session_send_msg(s, &m);
     return s;
 }
@@ -155,7 +217,10 @@ void session_free(session *s)
     }
     if (s->heartbeat)
         event_free(s->heartbeat);
+    if (s->ack_timer)
+        event_free(s->ack_timer);
     ws_conn_free(s->ws);
+    acks_free(s->acks);
     free(s);
 }
 
@@ -165,9 +230,19 @@ void session_close(session *s)
         ws_close(s->ws, 1000, "agent shutting down");
 }
 
+size_t session_busy(const session *s)
+{
+    return hmap_count(s->exchanges) + hmap_count(s->streams);
+}
+
 bool session_congested(const session *s)
 {
-    return ws_pending(s->ws) > ws_high_water();
+    return ws_pending(s->ws) > ws_high_water() || acks_waiting(s->acks) > 0;
+}
+
+int session_send_answer(session *s, const tmsg *m)
+{
+    return acks_send(s->acks, m, clock_now_ms());
 }
 
 int session_send_text(session *s, const char *json, size_t len)

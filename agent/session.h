@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acks.h"
 #include "config.h"
 #include "hmap.h"
 #include "local.h"
@@ -41,6 +42,8 @@ typedef struct session_ready {
     const char *tunnel_id; /* the name held before: given back when allowed, else a new id */
     const char *subdomain; /* a chosen name: given or refused */
     const char *agent_key; /* this agent's secret (identifies it without auth) */
+    const char *takeover;  /* the secret of the last connection_established: moves tunnel_id over
+                              from the agent's still open connection (docs/protocol.md §1) */
 } session_ready;
 
 /* Everything streams and exchanges need; set up by session_new. */
@@ -59,11 +62,14 @@ struct session {
     hmap *exchanges; /* request id -> jx */
     struct event *heartbeat;
     unsigned ticks;
+    acks *acks;              /* the answers' window when the server acknowledges them */
+    struct event *ack_timer; /* resends what waits too long for its ack */
     const session_cbs *cbs;
     void *ud;
 };
 
-/* Takes c (just upgraded) and sends ready. NULL on error (c freed). */
+/* Takes c (just upgraded) and sends ready (with ready->takeover, the secret that moves
+ * ready->tunnel_id over from the agent's still open connection). NULL on error (c freed). */
 session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
                      const tlog *lg, local_pool *pool, const exchange_observer *obs,
                      const session_ready *ready, const session_cbs *cbs, void *ud);
@@ -71,9 +77,15 @@ void session_free(session *s);
 /* Graceful close: a close frame, then on_closed. */
 void session_close(session *s);
 
+/* Exchanges and streams still in flight (a session being left waits for them). */
+size_t session_busy(const session *s);
+
 /* For streams and exchanges. */
-bool session_congested(const session *s); /* the WebSocket output is above its high mark */
+/* the WebSocket output is above its high mark, or answers wait for acknowledgements */
+bool session_congested(const session *s);
 int session_send_text(session *s, const char *json, size_t len);
 int session_send_msg(session *s, const tmsg *m);
+/* An answer (http_response, http_response_body, error): through the acknowledgement window. */
+int session_send_answer(session *s, const tmsg *m);
 
 #endif

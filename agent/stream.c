@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -67,11 +66,11 @@ static void notify(stream *st, const char *error)
     exchange_info x = {
         .mode = "bin",
         .id = st->idtext,
-        .method = st->req.method,
-        .target = st->req.target,
-        .req_headers = &st->req.headers,
-        .status = st->got_head ? st->resp.status : 0,
-        .resp_headers = st->got_head ? &st->resp.headers : NULL,
+        .method = st->req.head.method,
+        .target = st->req.head.target,
+        .req_headers = &st->req.head.headers,
+        .status = st->got_head ? st->resp.head.status : 0,
+        .resp_headers = st->got_head ? &st->resp.head.headers : NULL,
         .req_bytes = st->req_bytes,
         .resp_bytes = st->resp_bytes,
         .head_ms = st->got_head ? st->t_head - st->t0 : 0,
@@ -120,7 +119,7 @@ static bool maybe_finish(stream *st)
     if (out > 0)
         return false; /* the rest of the request is still being written */
     bool reuse = alive && !st->no_reuse && !st->upgraded && !st->local_eof && !st->until_close &&
-                 st->resp.keep_alive && evbuffer_get_length(lconn_in(&st->lc)) == 0;
+                 st->resp.head.keep_alive && evbuffer_get_length(lconn_in(&st->lc)) == 0;
     notify(st, NULL);
     stream_free(st, reuse);
     return true;
@@ -161,17 +160,12 @@ static bool no_body_status(int status)
 static bool send_response_head(stream *st, bool fin)
 {
     size_t hlen = 0;
-    int status = st->resp.status;
+    int status = st->resp.head.status;
     /* The observer sees the head as received; format a rewritten copy for the tunnel. */
     http_headers copy;
-    http_headers_init(&copy);
-    for (size_t i = 0; i < st->resp.headers.n; i++) {
-        const http_header *h = &st->resp.headers.v[i];
-        if (http_headers_add(&copy, h->name, strlen(h->name), h->value, strlen(h->value)) != 0) {
-            http_headers_free(&copy);
-            stream_reset(st, TTF_RST_INTERNAL, "out of memory");
-            return false;
-        }
+    if (http_headers_copy(&copy, &st->resp.head.headers) != 0) {
+        stream_reset(st, TTF_RST_INTERNAL, "out of memory");
+        return false;
     }
     char *head = rewrite_response_head_bin(status, &copy, &hlen);
     http_headers_free(&copy);
@@ -233,13 +227,17 @@ static bool pump(stream *st)
             size_t used = 0;
             http1_event ev = http1_execute(&st->resp, v.iov_base, v.iov_len, &used);
             if (ev == HTTP1_ERROR) {
-                stream_reset(st, TTF_RST_INTERNAL, "unparsable response from the local service");
+                char why[160];
+                snprintf(why, sizeof why, "unparsable response from the local service: %s",
+                         st->resp.err.reason ? st->resp.err.reason : "?");
+                TLOG_W(st->s->log, "stream %u: %s", st->id, why);
+                stream_reset(st, TTF_RST_INTERNAL, why);
                 return true;
             }
             evbuffer_drain(in, used);
             if (ev == HTTP1_NONE)
                 continue;
-            int status = st->resp.status;
+            int status = st->resp.head.status;
             if (status >= 100 && status < 200 && status != 101) {
                 /* Interim (100 Continue): not relayed; parse the final response next. */
                 http1_free(&st->resp);
@@ -251,7 +249,7 @@ static bool pump(stream *st)
             st->upgraded = status == 101;
             bool bodyless =
                 !st->upgraded && (ev == HTTP1_MSG_END || st->is_head || no_body_status(status) ||
-                                  (st->resp.content_length == 0 && !st->resp.chunked));
+                                  (st->resp.head.content_length == 0 && !st->resp.head.chunked));
             st->until_close = !st->upgraded && !bodyless && http1_body_until_close(&st->resp);
             if (!send_response_head(st, bodyless))
                 return true;
@@ -283,7 +281,11 @@ static bool pump(stream *st)
             size_t used = 0;
             http1_event ev = http1_execute(&st->resp, data, take, &used);
             if (ev == HTTP1_ERROR) {
-                stream_reset(st, TTF_RST_INTERNAL, "bad response body from the local service");
+                char why[160];
+                snprintf(why, sizeof why, "bad response body from the local service: %s",
+                         st->resp.err.reason ? st->resp.err.reason : "?");
+                TLOG_W(st->s->log, "stream %u: %s", st->id, why);
+                stream_reset(st, TTF_RST_INTERNAL, why);
                 return true;
             }
             take = used;
@@ -416,7 +418,8 @@ static void on_open(session *s, const ttf_frame *f)
     st->send_window = TTF_BIN_INITIAL_WINDOW;
     st->t0 = clock_now_ms();
     st->req_fin = (f->flags & TTF_FLAG_FIN) != 0;
-    http1_init(&st->req, true, 0);
+    /* the OPEN payload is the head ttfd accepted (under its --max-header-size): all of it */
+    http1_init(&st->req, true, f->len > HTTP1_DEFAULT_MAX_HEAD ? f->len : 0);
     http1_init(&st->resp, false, 0);
     if (hmap_put_u32(s->streams, st->id, st) != 0) {
         http1_free(&st->req);
@@ -426,17 +429,18 @@ static void on_open(session *s, const ttf_frame *f)
     }
     size_t used = 0;
     http1_event ev = http1_execute(&st->req, (const char *)f->payload, f->len, &used);
-    if ((ev != HTTP1_HEAD && ev != HTTP1_MSG_END) || !st->req.method) {
+    if ((ev != HTTP1_HEAD && ev != HTTP1_MSG_END) || !st->req.head.method) {
         stream_reset(st, TTF_RST_INVALID_REQUEST, "bad request head in OPEN");
         return;
     }
-    st->is_head = strcasecmp(st->req.method, "HEAD") == 0;
+    st->is_head = strcmp(st->req.head.method, "HEAD") == 0;
     if (st->is_head)
         http1_expect_no_body(&st->resp);
     /* Rewrite a copy so the observer sees what the local service got. */
     size_t hlen = 0;
-    char *head = rewrite_request_head(st->req.method, st->req.target, &st->req.headers, s->hostport,
-                                      s->cfg->host_header, &hlen);
+    char *head =
+        rewrite_request_head(st->req.head.method, st->req.head.target, &st->req.head.headers,
+                             s->hostport, s->cfg->host_header, &hlen);
     if (!head) {
         stream_reset(st, TTF_RST_INTERNAL, "out of memory");
         return;
@@ -467,7 +471,7 @@ static void on_open(session *s, const ttf_frame *f)
         struct timeval tv = {s->cfg->request_timeout, 0};
         evtimer_add(st->timer, &tv);
     }
-    TLOG_D(s->log, "stream %u: %s %s", st->id, st->req.method, st->req.target);
+    TLOG_D(s->log, "stream %u: %s %s", st->id, st->req.head.method, st->req.head.target);
 }
 
 static void on_data(session *s, stream *st, const ttf_frame *f)

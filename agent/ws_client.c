@@ -136,7 +136,7 @@ void ws_client_reason(const char *body, size_t len, char *out, size_t cap)
 /* The upgrade was refused and its body (the reason) is in: report it. */
 static void finish_refusal(ws_client *c)
 {
-    const http1_parser *p = &c->parser;
+    const http1_head *p = &c->parser.head;
     char reason[256], msg[768];
     ws_client_reason(c->body, c->body_len, reason, sizeof reason);
     const char *sep = reason[0] ? ": " : "";
@@ -188,7 +188,7 @@ static void read_refusal(ws_client *c, struct evbuffer *in, bool eof)
 
 static void check_response(ws_client *c)
 {
-    http1_parser *p = &c->parser;
+    const http1_head *p = &c->parser.head;
     char msg[256];
     if (p->status != 101) {
         /* Read the body for the server's reason: its Content-Length, else until the close;

@@ -1,9 +1,12 @@
 /* apigw_mgmt.c - @connections calls. */
 #include "apigw_mgmt.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 int mgmt_url(char *out, size_t cap, const char *endpoint, const char *connection_id)
 {
@@ -29,8 +32,31 @@ static int call(apigw_mgmt *m, const char *method, const char *cid, const void *
     }
     const char *hdrs[] = {"Content-Type: application/json", NULL};
     aws_resp r;
-    if (aws_call(m->http, method, url, data ? hdrs : NULL, data, len, &r, err, errcap) < 0)
-        return MGMT_ERR;
+    long budget = m->limit_budget_ms > 0 ? m->limit_budget_ms : LIMIT_RETRY_MS_DEFAULT;
+    long waited = 0, cap_ms = 25;
+    for (;;) {
+        if (aws_call(m->http, method, url, data ? hdrs : NULL, data, len, &r, err, errcap) < 0)
+            return MGMT_ERR;
+        if (r.status != 429)
+            break;
+        aws_resp_free(&r);
+        /* full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): a random wait
+         * in [0, cap), the cap doubling up to 1 s, for at most the budget */
+        uint32_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+            rnd = (uint32_t)time(NULL);
+        long wait = 1 + (long)(rnd % (uint32_t)cap_ms);
+        if (waited + wait > budget) {
+            snprintf(err, errcap, "%s @connections: LimitExceededException after %ld ms of retries",
+                     method, waited);
+            return MGMT_LIMIT;
+        }
+        m->limit_retries++;
+        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        waited += wait;
+        cap_ms = cap_ms * 2 > 1000 ? 1000 : cap_ms * 2;
+    }
     int rc;
     if (r.status >= 200 && r.status < 300) {
         rc = MGMT_OK;

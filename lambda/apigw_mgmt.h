@@ -11,12 +11,21 @@
 typedef struct apigw_mgmt {
     aws_client *http;
     const char *endpoint; /* "https://host/stage"; NULL = not configured */
+    /* 429 LimitExceededException ("the client is sending more than the allowed number of
+     * requests per unit of time or the WebSocket client side buffer is full", PostToConnection
+     * in the API Gateway management API reference) is retried with exponential backoff and full
+     * jitter, for at most this many ms per call (0: LIMIT_RETRY_MS_DEFAULT). */
+    long limit_budget_ms;
+    long limit_retries; /* calls retried after a 429 (figures for logs and tests) */
 } apigw_mgmt;
+
+#define LIMIT_RETRY_MS_DEFAULT 3000
 
 enum {
     MGMT_OK = 0,
     MGMT_GONE = -2,    /* 410 GoneException: the agent is not connected (any more, or yet) */
     MGMT_TOO_BIG = -3, /* 413: over 128 KiB */
+    MGMT_LIMIT = -4,   /* 429 LimitExceededException still after the retries */
     MGMT_ERR = -1,     /* anything else (reason in err) */
 };
 

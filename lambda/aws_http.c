@@ -200,6 +200,10 @@ int aws_call(aws_client *c, const char *method, const char *url, const char *con
     if (target)
         curl_easy_setopt(h, CURLOPT_REQUEST_TARGET, target);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    /* HTTP/1.1 over http/https only: the bootstrap's static libcurl has no HTTP/2, no other
+     * protocol (lambda/curl_stubs.sh); AWS's endpoints speak HTTP/1.1 */
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &bs);

@@ -141,6 +141,11 @@ int config_load(lambda_config *c, const char *(*getenv_fn)(const char *name), ch
         return -1;
     }
     c->max_body = (size_t)v;
+    if (parse_num(ge("CONNECTION_MAX_LIFETIME_SECS"), 1, 7200, 7200, &v) < 0) {
+        snprintf(err, errcap, "CONNECTION_MAX_LIFETIME_SECS must be 1..7200 (API Gateway's 2 h)");
+        return -1;
+    }
+    c->max_lifetime_s = (int)v;
     if (parse_num(ge("NAME_GRACE_SECS"), 0, 30LL * 86400, 300, &v) < 0) {
         snprintf(err, errcap, "NAME_GRACE_SECS must be 0..2592000");
         return -1;

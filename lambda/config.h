@@ -29,7 +29,8 @@ typedef struct lambda_config {
     size_t max_body;          /* MAX_BODY_BYTES, default 4194304 */
     int64_t name_grace_s;     /* NAME_GRACE_SECS, default 300: a gone agent's name is held */
     int64_t name_retention_s; /* NAME_RETENTION_DAYS (default 30) in seconds; -1: forever (0) */
-    bool debug;               /* LOG_LEVEL=debug */
+    int max_lifetime_s; /* CONNECTION_MAX_LIFETIME_SECS: API Gateway's 2 h (7200), told to agents */
+    bool debug;         /* LOG_LEVEL=debug */
 } lambda_config;
 
 /* getenv_fn lets tests inject an environment; NULL means getenv. 0, or -1 with a reason in err

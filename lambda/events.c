@@ -120,6 +120,35 @@ const char *ws_event_query(const json_t *ev, const char *name)
     return str_at(json_object_get(ev, "queryStringParameters"), name);
 }
 
+/* RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@", and "/" between
+ * segments. '%' is not kept: rawPath arrives decoded, so a '%' in it was a literal one. */
+static bool path_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
+}
+
+char *http_path_encode(const char *decoded)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(decoded);
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (const unsigned char *p = (const unsigned char *)decoded; *p; p++) {
+        if (path_char(*p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const char **err)
 {
     memset(out, 0, sizeof *out);
@@ -150,7 +179,9 @@ int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const c
             path += 1 + sl;
     }
     out->method = strdup(method);
-    out->raw_path = strdup(*path ? path : "/");
+    /* The HTTP API hands rawPath over percent-decoded: encoded again so that it can be a
+     * request-target ("%2F" arrived as "/" and stays one: docs/serverless.md). */
+    out->raw_path = http_path_encode(*path ? path : "/");
     out->raw_query = strdup(q ? q : "");
     out->source_ip = ip ? strdup(ip) : NULL;
     if (!out->method || !out->raw_path || !out->raw_query || (ip && !out->source_ip))

@@ -45,7 +45,7 @@ const char *ws_event_query(const json_t *ev, const char *name);
 
 typedef struct http_event {
     char *method;         /* requestContext.http.method */
-    char *raw_path;       /* rawPath */
+    char *raw_path;       /* rawPath, percent-encoded again (http_path_encode) */
     char *raw_query;      /* rawQueryString ("" when none) */
     char *source_ip;      /* requestContext.http.sourceIp, may be NULL */
     http_headers headers; /* headers (lowercase names), cookies folded back into one cookie
@@ -55,6 +55,11 @@ typedef struct http_event {
     bool too_big;          /* body over the limit given to http_event_parse (body not decoded) */
     int64_t time_epoch_ms; /* requestContext.timeEpoch: when API Gateway got it; 0 if absent */
 } http_event;
+
+/* API Gateway's HTTP API delivers rawPath percent-decoded (a %2F arrives as '/', a %3F cuts
+ * it). Returns the path with every byte that may not appear in a request-target path (RFC 3986
+ * §3.3 pchar and '/') percent-encoded, '%' included; malloc'd, NULL when out of memory. */
+char *http_path_encode(const char *decoded);
 
 /* Reads a payload 2.0 event. max_body bounds the decoded body (too_big set instead of failing).
  * 0, or -1 with a reason (missing method/path, bad base64). Call http_event_free either way. */

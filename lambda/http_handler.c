@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "events.h"
 #include "clock.h"
 #include "httpresp.h"
 #include "proto_json.h"
+#include "proxy.h"
 #include "rewrite.h"
 #include "route.h"
 
@@ -24,49 +24,21 @@ static const size_t MAX_MSG = TTF_JSON_MAX_MSG;
  * left to assemble and return up to 4 MiB before its 29 s integration limit. */
 #define BODY_DEADLINE_MS 27000
 
-int http_request_id(char out[37])
+int http_forward_headers(const http_event *e, const char *prefix, http_headers *out)
 {
-    uint8_t r[16];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+    /* The request rules of lib/proxy.h: the body is whole here, so its exact length replaces
+     * whatever framing the client used; API Gateway (HTTPS only) already appended the client
+     * to X-Forwarded-For, which the rule sees as the last member. */
+    http_headers_free(out);
+    if (http_headers_copy(out, &e->headers) != 0)
         return -1;
-    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-             r[14], r[15]);
-    return 0;
-}
-
-int http_forward_headers(const http_event *e, const char *host, const char *prefix,
-                         http_headers *out)
-{
-    for (size_t i = 0; i < e->headers.n; i++) {
-        const http_header *h = &e->headers.v[i];
-        if (http_headers_add(out, h->name, strlen(h->name), h->value, strlen(h->value)) < 0)
-            return -1;
-    }
-    http_headers_strip_hop_by_hop(out, false, false);
-    /* the body is whole here: its exact length replaces whatever framing the client used */
-    bool had_len = http_headers_get(out, "content-length") != NULL;
-    http_headers_remove(out, "content-length");
-    if (e->body_len > 0 || had_len) {
-        char n[32];
-        snprintf(n, sizeof n, "%zu", e->body_len);
-        if (http_headers_add(out, "content-length", 14, n, strlen(n)) < 0)
-            return -1;
-    }
-    /* API Gateway already appends the client to X-Forwarded-For; add it when it did not. */
-    if (!http_headers_get(out, "x-forwarded-for") && e->source_ip &&
-        http_headers_add(out, "x-forwarded-for", 15, e->source_ip, strlen(e->source_ip)) < 0)
-        return -1;
-    if (!http_headers_get(out, "x-forwarded-proto") &&
-        http_headers_add(out, "x-forwarded-proto", 17, "https", 5) < 0)
-        return -1;
-    if (host && http_headers_set(out, "x-forwarded-host", host) < 0)
-        return -1;
-    if (prefix && http_headers_set(out, "x-forwarded-prefix", prefix) < 0)
-        return -1;
-    return 0;
+    proxy_request rule = {
+        .client_ip = e->source_ip,
+        .proto = "https",
+        .prefix = prefix,
+        .body_length = (int64_t)e->body_len,
+    };
+    return proxy_request_headers(out, &rule);
 }
 
 /* Encodes the http_request head carrying the first min(len, first) body bytes. */
@@ -148,12 +120,19 @@ typedef struct answer {
     http_headers headers;
     uint8_t *body; /* the head's piece, then the whole body */
     size_t len;
-    piece_set ps; /* pieces 1..lastSeq once lastSeq is known */
-    bool backlog; /* the last piece read found most of what it asked for */
+    piece_set ps;    /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
+    bool last_known; /* lastSeq read: ps.n is the count */
+    bool backlog;    /* the last piece read found most of what it asked for */
 } answer;
 
+/* Before the last piece names the count, the pieces after those already read are read as they
+ * land (the agent sends them in order, at most 8 unacknowledged), so that little is left to read
+ * once the count is known: the final read of a 4 MiB answer would be 5.6 MB at once. */
+#define EARLY_PIECES 512u
+#define EARLY_AHEAD 8u
+
 /* Most pieces a response may have (ttf sends 16 KiB ones; smaller ones are allowed). */
-#define MAX_PIECES 100000u
+#define MAX_PIECES PROXY_JSON_MAX_PIECES
 
 static int fail(answer *a, int status, const char *text)
 {
@@ -184,7 +163,7 @@ static int assemble(answer *a)
  * answer (text set). */
 static int check(lambda_ctx *ctx, const char *rid, const char *cid, answer *a, char *err)
 {
-    if (a->head && a->ps.n) /* every remaining step is fetching pieces */
+    if (a->head && a->last_known) /* every remaining step is fetching pieces */
         goto pieces;
     json_t *it;
     int rc = store_get_pending(&ctx->st, rid, &it, err, ERRCAP);
@@ -220,16 +199,26 @@ static int check(lambda_ctx *ctx, const char *rid, const char *cid, answer *a, c
     json_decref(it);
     if (!a->more)
         return a->len > ctx->cfg->max_body ? fail(a, 502, "response body too large") : 1;
-    if (!have_last)
-        return 0;
+    if (!have_last) {
+        if (!a->ps.n && piece_set_init(&a->ps, EARLY_PIECES) < 0)
+            return fail(a, 500, "out of memory");
+        uint32_t asked = 0, before = a->ps.have;
+        if (store_fetch_pieces(&ctx->st, rid, cid, &a->ps, piece_set_prefix(&a->ps) + EARLY_AHEAD,
+                               &asked, err, ERRCAP) == 0)
+            a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
+        return a->len + a->ps.bytes > ctx->cfg->max_body ? fail(a, 502, "response body too large")
+                                                         : 0;
+    }
     if (last < 1 || last > (int64_t)MAX_PIECES)
         return fail(a, 502, "response body too large");
-    if (piece_set_init(&a->ps, (uint32_t)last) < 0)
+    if ((a->ps.n ? piece_set_resize(&a->ps, (uint32_t)last)
+                 : piece_set_init(&a->ps, (uint32_t)last)) < 0)
         return fail(a, 500, "out of memory");
+    a->last_known = true;
 pieces:;
     uint32_t before = a->ps.have, asked = 0;
     a->backlog = false;
-    if (store_fetch_pieces(&ctx->st, rid, cid, &a->ps, &asked, err, ERRCAP) < 0)
+    if (store_fetch_pieces(&ctx->st, rid, cid, &a->ps, 0, &asked, err, ERRCAP) < 0)
         return 0;
     /* most of what was asked for was there: more are likely waiting, read again at once */
     a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
@@ -277,6 +266,7 @@ static char *finish(lambda_ctx *ctx, answer *a, const route_result *rr, size_t *
 static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, const route_result *rr,
                          int64_t start, int *status, size_t *len)
 {
+    int64_t posted_ms = clock_wall_ms();
     /* As ttfd: 504 when no response head came within the request timeout. Once the head is
      * in, the body may take until just under API Gateway's 29 s integration limit. */
     int64_t head_deadline = start + (int64_t)ctx->cfg->request_timeout_s * 1000;
@@ -290,7 +280,6 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     answer a = {0};
     http_headers_init(&a.headers);
     char err[ERRCAP];
-    long delay = 10;
     int64_t next_live = start + 1000;
     int done = 0;
     for (;;) {
@@ -303,7 +292,7 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
             break;
         /* the agent went away: no (more) answer will come. Once every piece is counted the
          * answer is complete in the table whatever happens to the agent. */
-        if (now >= next_live && !a.ps.n) {
+        if (now >= next_live && !a.last_known) {
             conn_rec c;
             if (store_get_connection(&ctx->st, cid, &c, err, sizeof err) == 1) {
                 a.status = 502;
@@ -323,9 +312,14 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
             continue;
         long left = (long)(deadline - now);
         /* reading pieces costs the table more than a poll: slower while they trickle in */
-        long d = a.ps.n ? 200 : delay;
+        /* Polls an eighth of the time waited so far apart (4 ms to 250 ms): a quick answer is
+         * seen within a few ms, a slow one costs few reads (~50 in the first 2 s, 4 a second
+         * after). Reading pieces costs the table more than a poll: slower while they trickle in. */
+        long d = (long)((now - posted_ms) / 8);
+        d = d < 4 ? 4 : d > 250 ? 250 : d;
+        if (a.last_known)
+            d = 200;
         clock_sleep_ms(d < left ? d : left);
-        delay = delay * 2 > 100 ? 100 : delay * 2;
     }
     TLOG_D(ctx->log,
            "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms", rid,
@@ -334,12 +328,46 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     *status = a.status;
     snprintf(ctx->defer_rid, sizeof ctx->defer_rid, "%s", rid);
     snprintf(ctx->defer_cid, sizeof ctx->defer_cid, "%s", cid);
-    ctx->defer_pieces = a.ps.n;
+    /* the pieces to delete: all of them once counted, else those seen (the rest expire) */
+    uint32_t seen = a.ps.n;
+    while (!a.last_known && seen > 0 && !a.ps.data[seen - 1])
+        seen--;
+    ctx->defer_pieces = seen;
     piece_set_free(&a.ps);
     free(a.text);
     free(a.body);
     http_headers_free(&a.headers);
     return doc;
+}
+
+static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_ID_SIZE])
+{
+    int64_t now = (int64_t)clock_now_ms(); /* a duration: the monotonic clock */
+    for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
+        if (ctx->routes[k].at_ms && now - ctx->routes[k].at_ms < ROUTE_CACHE_MS &&
+            strcmp(ctx->routes[k].tid, tid) == 0) {
+            snprintf(cid, STORE_CONN_ID_SIZE, "%s", ctx->routes[k].cid);
+            return true;
+        }
+    return false;
+}
+
+static void route_forget(lambda_ctx *ctx, const char *tid)
+{
+    for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
+        if (strcmp(ctx->routes[k].tid, tid) == 0)
+            ctx->routes[k].at_ms = 0;
+}
+
+static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid)
+{
+    if (strlen(tid) >= sizeof ctx->routes[0].tid || strlen(cid) >= sizeof ctx->routes[0].cid)
+        return;
+    route_forget(ctx, tid);
+    unsigned k = ctx->routes_next++ % (sizeof ctx->routes / sizeof ctx->routes[0]);
+    snprintf(ctx->routes[k].tid, sizeof ctx->routes[k].tid, "%s", tid);
+    snprintf(ctx->routes[k].cid, sizeof ctx->routes[k].cid, "%s", cid);
+    ctx->routes[k].at_ms = (int64_t)clock_now_ms();
 }
 
 static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t start, int *status,
@@ -370,13 +398,16 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     }
     char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
-    if (http_forward_headers(e, host, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
+    if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
         goto out;
     char err[ERRCAP];
     char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t ncid = 0;
-    if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
-                          sizeof err) < 0) {
+    bool cached = route_cached(ctx, rr.tunnel_id, cids[0]);
+    if (cached) {
+        ncid = 1;
+    } else if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
+                                 sizeof err) < 0) {
         TLOG_E(ctx->log, "tunnel lookup %s: %s", rr.tunnel_id, err);
         *status = 502;
         doc = httpresp_text(502, "tunnel lookup failed", len);
@@ -387,8 +418,8 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_text(404, "tunnel not found", len);
         goto out;
     }
-    char rid[37];
-    if (http_request_id(rid) < 0)
+    char rid[PROXY_REQUEST_ID_LEN + 1];
+    if (proxy_request_id(rid) < 0)
         goto out;
     int rc = MGMT_GONE;
     size_t i;
@@ -412,6 +443,20 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         if (rc != MGMT_GONE)
             break;
         store_delete_connection(&ctx->st, cids[i], err, sizeof err);
+        if (cached) { /* the remembered connection is gone: ask the table after all */
+            cached = false;
+            route_forget(ctx, rr.tunnel_id);
+            if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
+                                  sizeof err) < 0)
+                break;
+            i = (size_t)-1; /* the loop's i++ starts the fresh list at 0 */
+        }
+    }
+    if (rc == MGMT_LIMIT) { /* API Gateway kept refusing: a busy agent, not a gone one */
+        TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr.tunnel_id, err);
+        *status = 503;
+        doc = httpresp_text(503, "tunnel agent busy: try again", len);
+        goto out;
     }
     if (rc != MGMT_OK) {
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr.tunnel_id, err);
@@ -419,6 +464,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_text(502, "tunnel agent disconnected", len);
         goto out;
     }
+    route_remember(ctx, rr.tunnel_id, cids[i]);
     int64_t posted = clock_wall_ms();
     doc = wait_answer(ctx, rid, cids[i], &rr, start, status, len);
     TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,

@@ -15,12 +15,9 @@
 /* Returns the Lambda response document (malloc'd JSON text), NULL only when out of memory. */
 char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len);
 
-/* The header list forwarded to the agent for request e (hop-by-hop removed, X-Forwarded-*
- * set, content-length made exact). prefix is "/<id>" in path mode, NULL in subdomain mode. */
-int http_forward_headers(const http_event *e, const char *host, const char *prefix,
-                         http_headers *out);
-
-/* A fresh UUID v4 (36 chars + NUL). 0 or -1. */
-int http_request_id(char out[37]);
+/* The header list forwarded to the agent for request e: the request rules of lib/proxy.h
+ * (hop-by-hop removed, X-Forwarded-* set, content-length made exact). prefix is "/<id>" in path
+ * mode, NULL in subdomain mode. out is replaced. 0 or -1. */
+int http_forward_headers(const http_event *e, const char *prefix, http_headers *out);
 
 #endif

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "proxy.h"
 
 static char *dump(json_t *o, size_t *out_len)
 {
@@ -17,9 +18,19 @@ static char *dump(json_t *o, size_t *out_len)
     return s;
 }
 
-char *httpresp_build(int status, const http_headers *h, const uint8_t *body, size_t len,
+char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, size_t len,
                      size_t *out_len)
 {
+    /* the response rules of lib/proxy.h; API Gateway frames the (whole, decoded) body itself */
+    http_headers copy;
+    proxy_response rule = {.status = status, .body_raw = false};
+    if (http_headers_copy(&copy, hin) != 0)
+        return NULL;
+    if (proxy_response_headers(&copy, &rule) != 0) {
+        http_headers_free(&copy);
+        return NULL;
+    }
+    const http_headers *h = &copy;
     json_t *o = json_object();
     json_t *hdrs = json_object();
     json_t *cookies = json_array();
@@ -32,8 +43,6 @@ char *httpresp_build(int status, const http_headers *h, const uint8_t *body, siz
         enc[0] = '\0';
     for (size_t i = 0; i < h->n; i++) {
         const char *name = h->v[i].name, *val = h->v[i].value;
-        if (http_is_hop_by_hop(name))
-            continue;
         if (strcasecmp(name, "set-cookie") == 0) {
             json_array_append_new(cookies, json_string(val));
             continue;
@@ -73,8 +82,10 @@ char *httpresp_build(int status, const http_headers *h, const uint8_t *body, siz
     json_object_set_new(o, "isBase64Encoded", json_true());
     free(enc);
     json_decref(cookies);
+    http_headers_free(&copy);
     return dump(o, out_len);
 fail:
+    http_headers_free(&copy);
     free(enc);
     json_decref(o);
     json_decref(hdrs);
@@ -93,6 +104,8 @@ char *httpresp_text(int status, const char *text, size_t *out_len)
     json_t *o = json_pack("{s:i,s:{s:s},s:s,s:b}", "statusCode", status, "headers", "content-type",
                           "text/plain; charset=utf-8", "body", body, "isBase64Encoded", 0);
     free(body);
+    if (o && status == 503) /* a busy tunnel: worth another try soon (RFC 9110 §10.2.3) */
+        json_object_set_new(json_object_get(o, "headers"), "retry-after", json_string("1"));
     return dump(o, out_len);
 }
 

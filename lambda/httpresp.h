@@ -1,6 +1,7 @@
 /* httpresp.h - building HTTP API (payload format 2.0) responses for the Lambda to return:
  * headers merged case-insensitively into one "v1, v2" value per name, every Set-Cookie as its own
- * entry of "cookies", hop-by-hop headers dropped, the body base64 (binary safe).
+ * entry of "cookies", the response rules of lib/proxy.h applied (hop-by-hop and
+ * Connection-listed fields dropped), the body base64 (binary safe).
  * Owns nothing: returns malloc'd JSON text. */
 #ifndef LAMBDA_HTTPRESP_H
 #define LAMBDA_HTTPRESP_H

@@ -33,6 +33,17 @@ typedef struct lambda_ctx {
         int64_t at_ms;
     } verified[8];
     unsigned verified_next;
+    /* The connection a tunnel's last request was delivered to, trusted for ROUTE_CACHE_MS
+     * (at_ms on clock_now_ms, 0 = empty): the
+     * next request skips the GSI query (a post to a gone connection meets 410 and queries). */
+    struct {
+        char tid[16];
+        char cid[STORE_CONN_ID_SIZE];
+        int64_t at_ms;
+    } routes[16];
+    unsigned routes_next;
 } lambda_ctx;
+
+#define ROUTE_CACHE_MS 2000
 
 #endif

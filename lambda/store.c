@@ -194,8 +194,37 @@ int store_get_owner(store *s, const char *tid, owner_rec *out, char *err, size_t
     out->chosen = ddb_get_bool(it, "chosen", &chosen) == 0 && chosen;
     if (ddb_get_n(it, "ttl", &out->ttl) != 0)
         out->ttl = 0;
+    const char *tk = ddb_get_s(it, "takeover");
+    snprintf(out->takeover, sizeof out->takeover, "%s", tk ? tk : "");
     json_decref(it);
     return 0;
+}
+
+int store_set_takeover(store *s, const char *tid, const char *cid, const char *secret, char *err,
+                       size_t cap)
+{
+    char key[96];
+    if (store_owner_key(key, sizeof key, tid) < 0)
+        return oom(err, cap);
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o,s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", key), "UpdateExpression", "SET takeover = :t",
+                            "ConditionExpression", "holder = :h", "ExpressionAttributeValues", ":t",
+                            ddb_s(secret), ":h", ddb_s(cid));
+    return run(s, "UpdateItem", req, err, cap);
+}
+
+int store_move_owner(store *s, const char *tid, const char *old_cid, const char *new_cid,
+                     const char *secret, char *err, size_t cap)
+{
+    char key[96];
+    if (store_owner_key(key, sizeof key, tid) < 0)
+        return oom(err, cap);
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o,s:o,s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", key), "UpdateExpression",
+                            "SET holder = :n REMOVE takeover", "ConditionExpression",
+                            "holder = :o AND takeover = :t", "ExpressionAttributeValues", ":n",
+                            ddb_s(new_cid), ":o", ddb_s(old_cid), ":t", ddb_s(secret));
+    return run(s, "UpdateItem", req, err, cap);
 }
 
 int store_delete_owner(store *s, const char *tid, char *err, size_t cap)
@@ -321,6 +350,33 @@ int piece_set_init(piece_set *ps, uint32_t n)
     return 0;
 }
 
+int piece_set_resize(piece_set *ps, uint32_t n)
+{
+    if (n <= ps->n) { /* pieces past n cannot exist: none was found */
+        ps->n = n;
+        return 0;
+    }
+    uint8_t **d = realloc(ps->data, n * sizeof *d);
+    if (d)
+        ps->data = d;
+    size_t *l = d ? realloc(ps->len, n * sizeof *l) : NULL;
+    if (!l)
+        return -1;
+    ps->len = l;
+    memset(ps->data + ps->n, 0, (n - ps->n) * sizeof *d);
+    memset(ps->len + ps->n, 0, (n - ps->n) * sizeof *l);
+    ps->n = n;
+    return 0;
+}
+
+uint32_t piece_set_prefix(const piece_set *ps)
+{
+    uint32_t q = 0;
+    while (q < ps->n && ps->data[q])
+        q++;
+    return q;
+}
+
 void piece_set_free(piece_set *ps)
 {
     for (uint32_t i = 0; ps->data && i < ps->n; i++)
@@ -393,16 +449,17 @@ static int fetch_batch(store *s, json_t *keys, piece_set *ps, char *err, size_t 
     return rc;
 }
 
-int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t *asked,
-                       char *err, size_t cap)
+int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t upto,
+                       uint32_t *asked, char *err, size_t cap)
 {
     char key[PIECE_KEY_MAX];
     *asked = 0;
     json_t *keys = json_array();
     if (!keys)
         return oom(err, cap);
+    uint32_t last = upto && upto < ps->n ? upto : ps->n;
     /* the lowest missing ones: pieces are mostly written in order */
-    for (uint32_t q = 1; q <= ps->n && json_array_size(keys) < 100; q++) {
+    for (uint32_t q = 1; q <= last && json_array_size(keys) < 100; q++) {
         if (ps->data[q - 1])
             continue;
         if (store_piece_key(key, sizeof key, rid, cid, q) < 0) {

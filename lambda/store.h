@@ -38,6 +38,7 @@ typedef struct owner_rec {
     char holder[STORE_CONN_ID_SIZE];  /* connection id that holds (or last held) the name */
     bool chosen;                      /* asked for with --subdomain */
     int64_t ttl;                      /* Unix seconds after which the record is void; 0: never */
+    char takeover[65]; /* the holder's secret for moving to its next connection, "" if none */
 } owner_rec;
 
 /* Pending statuses. */
@@ -75,6 +76,17 @@ int store_release_owner(store *s, const char *tid, const char *cid, int64_t now,
 /* Records without an owner attribute (written before it existed) read "sub:<sub>" or "". */
 int store_get_owner(store *s, const char *tid, owner_rec *out, char *err, size_t cap);
 int store_delete_owner(store *s, const char *tid, char *err, size_t cap);
+/* Records the takeover secret of tid's holder cid (docs/protocol.md §1). DDB_CONDITION when cid
+ * does not hold tid. */
+int store_set_takeover(store *s, const char *tid, const char *cid, const char *secret, char *err,
+                       size_t cap);
+/* Moves tid from holder old_cid to new_cid, conditional on the holder and its secret (which is
+ * used up). DDB_CONDITION when either does not match. */
+int store_move_owner(store *s, const char *tid, const char *old_cid, const char *new_cid,
+                     const char *secret, char *err, size_t cap);
+/* The mark a connection's tunnelId gets when its tunnel moved to the agent's next connection:
+ * "~<tid>" (out of the GSI for tid; the connection stays live for its requests in flight). */
+#define STORE_MOVED_MARK '~'
 
 int store_put_pending(store *s, const char *rid, const char *cid, const char *tid, int64_t now,
                       char *err, size_t cap);
@@ -105,11 +117,16 @@ typedef struct piece_set {
 } piece_set;
 
 int piece_set_init(piece_set *ps, uint32_t n);
+/* Pieces 1..n from now on (pieces read so far kept). 0, or -1 when out of memory. */
+int piece_set_resize(piece_set *ps, uint32_t n);
+/* How many pieces from 1 on are there without a gap. */
+uint32_t piece_set_prefix(const piece_set *ps);
 void piece_set_free(piece_set *ps);
-/* Reads up to 100 of the missing pieces, lowest seq first (one consistent BatchGetItem).
- * *asked receives how many were asked for; ps->have tells how many are there now. 0 or -1. */
-int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t *asked,
-                       char *err, size_t cap);
+/* Reads up to 100 of the missing pieces among 1..upto (0: all of ps), lowest seq first (one
+ * consistent BatchGetItem). *asked receives how many were asked for; ps->have tells how many are
+ * there now. 0 or -1. */
+int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t upto,
+                       uint32_t *asked, char *err, size_t cap);
 /* Deletes the pending item and pieces 1..n of cid (batched). cid NULL: the item only. */
 int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, char *err,
                          size_t cap);

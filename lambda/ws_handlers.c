@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "events.h"
@@ -13,6 +14,7 @@
 #include "names.h"
 #include "proto_bin.h"
 #include "proto_json.h"
+#include "proxy.h"
 #include "tunnel_id.h"
 
 #define ERRCAP 256
@@ -191,6 +193,53 @@ static void refuse_name(lambda_ctx *ctx, const char *cid, const names_answer *an
         TLOG_W(ctx->log, "ready %s: closing the connection: %s", cid, err);
 }
 
+/* A fresh takeover secret: 32 random bytes as 64 hex characters. */
+static int new_secret(char out[65])
+{
+    uint8_t r[32];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        return -1;
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
+
+/* The agent moves its tunnel to its new connection cid before API Gateway closes the old one
+ * (docs/protocol.md §1): granted when the secret is the one given to the holder (and, with auth,
+ * the owner is this connection's subject). The old connection's record is marked moved (out of
+ * the GSI: new requests go to cid) and stays live for the answers to the requests already sent
+ * to it. */
+static bool takeover(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m)
+{
+    char err[ERRCAP];
+    owner_rec o;
+    const char *want = m->tunnel_id;
+    char owner[TUNNEL_OWNER_MAX + 1];
+    if (store_get_owner(&ctx->st, want, &o, err, sizeof err) != 0 || !o.takeover[0] ||
+        strcmp(o.takeover, m->takeover) != 0 ||
+        tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, c->sub, m->agent_key) != 0 ||
+        (ctx->cfg->require_auth && strcmp(o.owner, owner) != 0)) {
+        TLOG_W(ctx->log, "ready %s: takeover of tunnel %s refused", cid, want);
+        return false;
+    }
+    if (store_move_owner(&ctx->st, want, o.holder, cid, m->takeover, err, sizeof err) != 0 ||
+        store_set_connection_tunnel(&ctx->st, cid, want, err, sizeof err) != 0) {
+        TLOG_W(ctx->log, "ready %s: takeover of tunnel %s failed: %s", cid, want, err);
+        return false;
+    }
+    char moved[TUNNEL_NAME_MAX + 2];
+    snprintf(moved, sizeof moved, "%c%s", STORE_MOVED_MARK, want);
+    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
+    size_t n = 0;
+    if (store_find_tunnel(&ctx->st, want, cids, STORE_MAX_TUNNEL_CONNS, &n, err, sizeof err) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(cids[i], cid) != 0)
+                store_set_connection_tunnel(&ctx->st, cids[i], moved, err, sizeof err);
+    if (strcmp(c->tunnel_id, want) != 0) /* the fresh id of $connect is not needed */
+        store_delete_owner(&ctx->st, c->tunnel_id, err, sizeof err);
+    return true;
+}
+
 static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
@@ -201,7 +250,16 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         return;
     }
     names_answer ans;
-    names_result nr = names_on_ready(ctx, cid, &c, m, &ans);
+    names_result nr;
+    if (m->tunnel_id && m->takeover && takeover(ctx, cid, &c, m)) {
+        memset(&ans, 0, sizeof ans);
+        snprintf(ans.name, sizeof ans.name, "%s", m->tunnel_id);
+        nr = NAMES_OK;
+        TLOG_I(ctx->log, "ready %s: tunnel %s taken over from the agent's previous connection", cid,
+               m->tunnel_id);
+    } else {
+        nr = names_on_ready(ctx, cid, &c, m, &ans);
+    }
     if (nr == NAMES_REFUSED) {
         refuse_name(ctx, cid, &ans);
         return;
@@ -229,6 +287,15 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
     r.subdomain_url = sub[0] ? strdup(sub) : NULL;
     r.path_based_url = strdup(path);
     r.message = notice[0] ? strdup(notice) : NULL;
+    /* the secret for the next move, recorded with the holder (only the holder may set it) */
+    char secret[65] = "";
+    if (new_secret(secret) != 0 ||
+        store_set_takeover(&ctx->st, tid, cid, secret, err, sizeof err) != 0) {
+        TLOG_W(ctx->log, "ready %s: no takeover secret recorded: %s", cid, err);
+        secret[0] = '\0';
+    }
+    r.takeover = secret[0] ? strdup(secret) : NULL;
+    r.max_lifetime_s = (uint64_t)ctx->cfg->max_lifetime_s;
     size_t n;
     char *text = tmsg_encode(&r, &n);
     tmsg_free(&r);
@@ -244,18 +311,21 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_I(ctx->log, "ready %s: tunnel %s established", cid, tid);
 }
 
-static void on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
+/* The handlers below return true when the message is settled (written, or refused for good: a
+ * foreign, late or repeated one), false when a write failed and the agent should send it again
+ * (no acknowledgement). */
+static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
     int rc;
-    if (m->status_code < 100 || m->status_code > 599) {
+    if (!proxy_status_final(m->status_code)) { /* JSON mode carries no interim responses */
         rc = store_complete_error(&ctx->st, m->request_id, cid, 502, "invalid status from agent",
                                   err, sizeof err);
     } else {
         char *hj = httpresp_headers_to_json(&m->headers);
         if (!hj) {
             TLOG_E(ctx->log, "http_response %s: out of memory", m->request_id);
-            return;
+            return false;
         }
         rc = store_complete_head(&ctx->st, m->request_id, cid, m->status_code, hj, m->body,
                                  m->body_len, m->more, err, sizeof err);
@@ -266,14 +336,15 @@ static void on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
                m->request_id, cid);
     else if (rc != 0)
         TLOG_E(ctx->log, "http_response %s: %s", m->request_id, err);
+    return rc == 0 || rc == DDB_CONDITION;
 }
 
-static void on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
+static bool on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
-    if (m->seq == 0 || m->seq > 100000) {
+    if (m->seq == 0 || m->seq > PROXY_JSON_MAX_PIECES) {
         TLOG_W(ctx->log, "http_response_body %s: bad seq %u", m->request_id, m->seq);
-        return;
+        return true;
     }
     int64_t now = (int64_t)clock_now_ms(); /* for the verified cache: a duration */
     bool verified = false;
@@ -295,13 +366,14 @@ static void on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_W(ctx->log, "http_response_body %s seq %u dropped: %s", m->request_id, m->seq, err);
     else if (rc != 0)
         TLOG_E(ctx->log, "http_response_body %s seq %u: %s", m->request_id, m->seq, err);
+    return rc == 0 || rc == DDB_CONDITION;
 }
 
-static void on_error(lambda_ctx *ctx, const char *cid, const tmsg *m)
+static bool on_error(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     if (!m->request_id) {
         TLOG_W(ctx->log, "agent %s error without request: %s", cid, tmsg_error_name(m->code));
-        return;
+        return true;
     }
     char err[ERRCAP];
     int rc =
@@ -311,6 +383,29 @@ static void on_error(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_W(ctx->log, "error %s from %s dropped: unknown, late or foreign", m->request_id, cid);
     else if (rc != 0)
         TLOG_E(ctx->log, "error %s: %s", m->request_id, err);
+    return rc == 0 || rc == DDB_CONDITION;
+}
+
+/* The $default answer. Its body is an acknowledgement of the message: API Gateway passes it to
+ * the agent when the $default route has a route response ("two-way communication", which infra/
+ * configures), and drops it otherwise ("Set up route responses for WebSocket APIs"). The agent
+ * keeps at most a few unacknowledged messages in flight once it sees acknowledgements, and sends
+ * again what was not acknowledged (a throttled $default invocation is lost: API Gateway does not
+ * retry it). docs/protocol.md §2. */
+static char *ack_doc(const tmsg *m, size_t *len)
+{
+    tmsg a;
+    tmsg_init(&a, TMSG_ACK);
+    a.ack_of = m->type;
+    a.request_id = m->request_id; /* borrowed */
+    a.seq = m->seq;
+    size_t n;
+    char *text = tmsg_encode(&a, &n);
+    a.request_id = NULL;
+    tmsg_free(&a);
+    char *doc = status_doc(200, text, NULL, len);
+    free(text);
+    return doc;
 }
 
 char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
@@ -333,9 +428,11 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
     }
     TLOG_D(ctx->log, "$default %s: %s", we.connection_id, tmsg_type_name(m.type));
     char err[ERRCAP];
+    bool ack = false;
     switch (m.type) {
     case TMSG_READY:
         on_ready(ctx, we.connection_id, &m);
+        ack = true;
         break;
     case TMSG_PING: {
         tmsg pong;
@@ -351,19 +448,20 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
     case TMSG_PONG:
         break;
     case TMSG_HTTP_RESPONSE:
-        on_response(ctx, we.connection_id, &m);
+        ack = on_response(ctx, we.connection_id, &m);
         break;
     case TMSG_HTTP_RESPONSE_BODY:
-        on_body_piece(ctx, we.connection_id, &m);
+        ack = on_body_piece(ctx, we.connection_id, &m);
         break;
     case TMSG_ERROR:
-        on_error(ctx, we.connection_id, &m);
+        ack = on_error(ctx, we.connection_id, &m);
         break;
     default:
         TLOG_W(ctx->log, "$default %s: unexpected %s dropped", we.connection_id,
                tmsg_type_name(m.type));
         break;
     }
+    char *doc = ack ? ack_doc(&m, len) : status_doc(200, NULL, NULL, len);
     tmsg_free(&m);
-    return status_doc(200, NULL, NULL, len);
+    return doc;
 }

@@ -26,6 +26,7 @@ static const struct {
     {TMSG_HTTP_RESPONSE_BODY, "http_response_body"},
     {TMSG_ERROR, "error"},
     {TMSG_TUNNEL_REFUSED, "tunnel_refused"},
+    {TMSG_ACK, "ack"},
 };
 
 static const struct {
@@ -84,6 +85,7 @@ void tmsg_free(tmsg *m)
     free(m->public_url);
     free(m->subdomain_url);
     free(m->path_based_url);
+    free(m->takeover);
     free(m->request_id);
     free(m->method);
     free(m->uri);
@@ -287,6 +289,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         if (get_str(o, "agent_key", false, &m->agent_key) != 0 ||
             (m->agent_key && strlen(m->agent_key) > TTF_AGENT_KEY_MAX))
             return *err = "bad agent_key", -1;
+        if (get_str(o, "takeover", false, &m->takeover) != 0)
+            return *err = "bad takeover", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
@@ -300,6 +304,9 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad url", -1;
         if (get_str(o, "message", false, &m->message) != 0)
             return *err = "bad message", -1;
+        if (get_str(o, "takeover", false, &m->takeover) != 0 ||
+            get_uint(o, "max_lifetime_s", UINT32_MAX, &m->max_lifetime_s) != 0)
+            return *err = "bad takeover", -1;
         return 0;
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
@@ -339,6 +346,20 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         if (get_body(o, m) != 0)
             return *err = "bad body", -1;
         return 0;
+    case TMSG_ACK: {
+        if (get_request_id(o, false, m) != 0)
+            return *err = "bad request_id", -1;
+        uint64_t seq = 0;
+        if (get_uint(o, "seq", UINT32_MAX, &seq) != 0)
+            return *err = "bad seq", -1;
+        m->seq = (uint32_t)seq;
+        json_t *of = json_object_get(o, "of");
+        for (size_t i = 0; json_is_string(of) && i < COUNT(type_names); i++) {
+            if (strcmp(json_string_value(of), type_names[i].name) == 0)
+                m->ack_of = type_names[i].type;
+        }
+        return 0;
+    }
     case TMSG_ERROR: {
         if (get_request_id(o, false, m) != 0)
             return *err = "bad request_id", -1;
@@ -509,6 +530,7 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "tunnel_id", m->tunnel_id);
         r |= set_str_opt(o, "subdomain", m->subdomain);
         r |= set_str_opt(o, "agent_key", m->agent_key);
+        r |= set_str_opt(o, "takeover", m->takeover);
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -517,6 +539,9 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "subdomain_url", m->subdomain_url);
         r |= set_str_opt(o, "path_based_url", m->path_based_url);
         r |= set_str_opt(o, "message", m->message);
+        r |= set_str_opt(o, "takeover", m->takeover);
+        if (m->max_lifetime_s)
+            r |= set(o, "max_lifetime_s", json_integer((json_int_t)m->max_lifetime_s));
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));
@@ -547,6 +572,14 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set(o, "seq", json_integer(m->seq));
         r |= set(o, "body", encode_body(m->body, m->body_len));
         r |= set(o, "more", json_boolean(m->more));
+        return r;
+    case TMSG_ACK:
+        if (m->ack_of != TMSG_UNKNOWN)
+            r |= set(o, "of", json_string(tmsg_type_name(m->ack_of)));
+        if (m->request_id)
+            r |= set(o, "request_id", jstr(m->request_id));
+        if (m->ack_of == TMSG_HTTP_RESPONSE_BODY)
+            r |= set(o, "seq", json_integer(m->seq));
         return r;
     case TMSG_ERROR:
         r |= set(o, "request_id", m->request_id ? jstr(m->request_id) : json_null());

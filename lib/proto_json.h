@@ -9,9 +9,16 @@
 #include <stdint.h>
 #include "http1.h"
 
-#define TTF_JSON_MAX_MSG ((size_t)32 * 1024) /* one API Gateway frame */
-#define TTF_JSON_CHUNK ((size_t)16 * 1024)   /* raw body bytes per message */
-#define TTF_AGENT_KEY_MAX 256                /* ready's agent_key, bytes */
+/* API Gateway WebSocket limits ("Quotas for configuring and running a WebSocket API in API
+ * Gateway"): frames of 32 KB, messages of 128 KB. AWS does not say whether a KB is 1000 or 1024
+ * bytes here: we stay under the decimal figures. A message longer than one frame is sent as
+ * several frames (ws_set_frame_limit). */
+#define TTF_JSON_MAX_FRAME ((size_t)32 * 1000)
+#define TTF_JSON_MAX_MSG ((size_t)128 * 1000)
+/* Raw body bytes per message: 93 KiB are 126976 bytes of base64, which leaves room for the
+ * other fields (a request id of up to 256 bytes) in one message. */
+#define TTF_JSON_CHUNK ((size_t)93 * 1024)
+#define TTF_AGENT_KEY_MAX 256 /* ready's agent_key, bytes */
 
 typedef enum {
     TMSG_UNKNOWN = 0,
@@ -25,6 +32,7 @@ typedef enum {
     TMSG_HTTP_RESPONSE_BODY,
     TMSG_ERROR,
     TMSG_TUNNEL_REFUSED,
+    TMSG_ACK,
 } tmsg_type;
 
 typedef enum {
@@ -44,6 +52,13 @@ typedef struct tmsg {
     char *tunnel_id, *connection_id, *public_url, *subdomain_url, *path_based_url;
     char *subdomain, *agent_key;
     char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
+    /* connection_established: the secret that lets the agent's next connection take the tunnel
+     * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");
+     * ready: that secret, to take tunnel_id over. NULL when absent. */
+    char *takeover;
+    /* connection_established: the server closes the connection after this many seconds (API
+     * Gateway: 7200); 0 = no limit announced */
+    uint64_t max_lifetime_s;
     /* http_* */
     char *request_id;
     char *method, *uri;   /* http_request */
@@ -55,6 +70,9 @@ typedef struct tmsg {
     uint32_t seq;                /* *_body messages: 1, 2, ... */
     uint64_t timestamp;          /* http_request, Unix ms */
     uint64_t processing_time_ms; /* http_response */
+    /* ack (server -> agent, docs/protocol.md §2 "Acknowledgements"): the message it acknowledges
+     * is of type ack_of, for request_id (and seq for a body piece); a ready has no request_id */
+    tmsg_type ack_of;
     /* error; message also in connection_established and tunnel_refused */
     tmsg_error_code code;
     char *message;

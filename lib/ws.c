@@ -3,7 +3,9 @@
  * answers pings and closes itself), UTF-8 of text, limits. The connection's input evbuffer feeds
  * its recv callback (lib/conn reads up to CONN_READ_MAX per readiness).
  * Output: data messages (text, binary) are encoded here, RFC 6455 §5.2-5.3, straight into the
- * connection's output: header and payload (masked 8 bytes at a time by a client) in one copy.
+ * connection's output: header and payload (masked 8 bytes at a time by a client) in one copy;
+ * with a frame limit (ws_set_frame_limit) a longer message leaves as a first frame and
+ * continuation frames (§5.4), all in the output at once.
  * wslay's encoder masks byte by byte and copies a message three times on its way out, which was
  * the largest cost of a bulk transfer after TLS itself. Control frames (ping, pong, close) still
  * go through wslay; its send callback takes whole frames at once, so wslay never holds half a
@@ -37,6 +39,7 @@ struct ws_conn {
     void *ud;
     uint8_t *mask_pool; /* client only, MASK_POOL bytes */
     size_t mask_left;
+    size_t frame_limit; /* data frames carry at most this many payload bytes; 0 = no limit */
     int busy;
     bool server;     /* unmasked frames out */
     bool paused;     /* ws_pause_read */
@@ -285,12 +288,13 @@ void ws_conn_free(ws_conn *w)
     ws_destroy(w);
 }
 
-/* A frame header (RFC 6455 §5.2): FIN set, no extension bits, the payload length in 7, 16 or 64
- * bits, then the masking key when mask is given. Returns its length (2 to 14). */
-static size_t frame_header(uint8_t out[14], uint8_t opcode, uint64_t len, const uint8_t *mask)
+/* A frame header (RFC 6455 §5.2): FIN as given, no extension bits, the payload length in 7, 16
+ * or 64 bits, then the masking key when mask is given. Returns its length (2 to 14). */
+static size_t frame_header(uint8_t out[14], bool fin, uint8_t opcode, uint64_t len,
+                           const uint8_t *mask)
 {
     size_t n = 0;
-    out[n++] = (uint8_t)(0x80u | opcode);
+    out[n++] = (uint8_t)((fin ? 0x80u : 0) | opcode);
     uint8_t m = mask ? 0x80u : 0;
     if (len < 126) {
         out[n++] = (uint8_t)(m | len);
@@ -308,6 +312,12 @@ static size_t frame_header(uint8_t out[14], uint8_t opcode, uint64_t len, const 
         n += 4;
     }
     return n;
+}
+
+/* The most bytes frame_header writes for a payload of len bytes. */
+static size_t frame_header_max(uint64_t len)
+{
+    return (len < 126 ? 2 : len <= 0xffff ? 4 : 10) + 4;
 }
 
 /* dst = src masked with key (RFC 6455 §5.3), src being the payload from byte off on. Eight
@@ -330,7 +340,39 @@ static void mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t 
         dst[i] = src[i] ^ k[i % 8];
 }
 
-/* One data message as one frame of a then b, straight into the connection's output. */
+/* A message's payload: a then b, as one sequence of bytes. */
+typedef struct payload {
+    const uint8_t *a, *b;
+    size_t alen, blen;
+} payload;
+
+/* dst = n payload bytes from byte off on, masked with key when given (the key's offset counts
+ * from the frame's first payload byte). */
+static void payload_copy(uint8_t *dst, const payload *pl, size_t off, size_t n, const uint8_t *key)
+{
+    size_t na = off < pl->alen ? pl->alen - off : 0;
+    if (na > n)
+        na = n;
+    const uint8_t *sa = na ? pl->a + off : NULL;
+    const uint8_t *sb = n > na ? pl->b + (off + na - pl->alen) : NULL;
+    if (key) {
+        if (na)
+            mask_copy(dst, sa, na, key, 0);
+        if (n > na)
+            mask_copy(dst + na, sb, n - na, key, na);
+    } else {
+        if (na)
+            memcpy(dst, sa, na);
+        if (n > na)
+            memcpy(dst + na, sb, n - na);
+    }
+}
+
+/* One data message of a then b, straight into the connection's output: one frame, or with a
+ * frame limit a first frame (opcode, FIN clear) and continuation frames (opcode 0, FIN on the
+ * last), each carrying at most frame_limit payload bytes (RFC 6455 §5.4). A client masks every
+ * frame with a key of its own. The whole message is in conn_out() on return (ws_pending counts
+ * it until the socket takes it). */
 static int send_data(ws_conn *w, uint8_t opcode, const void *a, size_t alen, const void *b,
                      size_t blen)
 {
@@ -338,27 +380,28 @@ static int send_data(ws_conn *w, uint8_t opcode, const void *a, size_t alen, con
         wslay_event_get_close_sent(w->ctx) || wslay_event_get_close_received(w->ctx))
         return -1;
     pump_send(w); /* control frames wslay holds go first, whole */
+    const payload pl = {a, b, alen, blen};
     size_t len = alen + blen;
-    uint8_t key[4], hdr[14];
-    if (!w->server && new_mask(w, key, sizeof key) != 0)
-        return -1;
-    size_t hlen = frame_header(hdr, opcode, len, w->server ? NULL : key);
+    size_t step = w->frame_limit && len > w->frame_limit ? w->frame_limit : len;
+    size_t nframes = step ? (len + step - 1) / step : 1;
+    size_t room = len + nframes * frame_header_max(step);
     struct evbuffer *out = conn_out(w->c);
     struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(hlen + len), &v, 1) != 1)
+    if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1)
         return -1;
     uint8_t *p = v.iov_base;
-    memcpy(p, hdr, hlen);
-    if (w->server) {
-        if (alen)
-            memcpy(p + hlen, a, alen);
-        if (blen)
-            memcpy(p + hlen + alen, b, blen);
-    } else {
-        mask_copy(p + hlen, a, alen, key, 0);
-        mask_copy(p + hlen + alen, b, blen, key, alen);
-    }
-    v.iov_len = hlen + len;
+    size_t off = 0;
+    do {
+        size_t n = len - off < step ? len - off : step;
+        uint8_t key[4];
+        if (!w->server && new_mask(w, key, sizeof key) != 0)
+            return -1; /* nothing committed: the output is as before */
+        p += frame_header(p, off + n == len, off ? 0 : opcode, n, w->server ? NULL : key);
+        payload_copy(p, &pl, off, n, w->server ? NULL : key);
+        p += n;
+        off += n;
+    } while (off < len);
+    v.iov_len = (size_t)(p - (uint8_t *)v.iov_base);
     if (evbuffer_commit_space(out, &v, 1) != 0)
         return -1;
     if (ws_pending(w) > LOW_WATER)
@@ -399,6 +442,12 @@ size_t ws_pending(const ws_conn *w)
     if (!w)
         return 0;
     return wslay_event_get_queued_msg_length(w->ctx) + conn_out_len(w->c);
+}
+
+void ws_set_frame_limit(ws_conn *w, size_t limit)
+{
+    if (w)
+        w->frame_limit = limit;
 }
 
 size_t ws_high_water(void)

@@ -43,6 +43,13 @@ int ws_send_binary(ws_conn *c, const void *data, size_t len);
 int ws_send_binary2(ws_conn *c, const void *hdr, size_t hlen, const void *data, size_t len);
 int ws_send_ping(ws_conn *c);
 
+/* Data messages longer than limit bytes go out as several frames (a first frame, continuation
+ * frames, RFC 6455 §5.4), none with a payload longer than limit (the 2-14 header bytes are not
+ * payload), as API Gateway asks of its clients (frames of
+ * at most 32 KB, messages up to 128 KB: "Quotas for configuring and running a WebSocket API in
+ * API Gateway"). 0 (the default) sends each message as one frame. */
+void ws_set_frame_limit(ws_conn *c, size_t limit);
+
 /* Bytes queued and not yet written to the socket. Producers pause above ws_high_water(). */
 size_t ws_pending(const ws_conn *c);
 size_t ws_high_water(void);

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "proto_bin.h"
+#include "proxy.h"
 #include "server.h"
 
 static void random_hex(char *out, size_t nbytes)
@@ -60,16 +61,8 @@ int agent_attach(agent *ag, pconn *pc)
         }
         return -1;
     }
-    /* UUID v4 as the JSON request id */
-    unsigned char r[16];
-    if (RAND_bytes(r, sizeof r) != 1)
+    if (proxy_request_id(pc->rid) != 0)
         return -1;
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(pc->rid, sizeof pc->rid,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
     return hmap_put(ag->streams, pc->rid, strlen(pc->rid), pc);
 }
 
@@ -177,6 +170,8 @@ static void send_established(agent *ag, const char *notice)
     m.subdomain_url = sub_url;
     m.path_based_url = path_url;
     m.message = (char *)notice;
+    random_hex(ag->takeover, 32); /* a new secret each time: the previous one is used up */
+    m.takeover = ag->takeover;
     if (agent_send_msg(ag, &m) != 0)
         TLOG_W(srv->log, "agent %s: could not send connection_established", ag->ip);
     /* the strings belong to this frame: nothing to free */
@@ -199,6 +194,22 @@ static void on_ready(agent *ag, const tmsg *m)
     server *srv = ag->srv;
     if (ag->ready) {
         send_established(ag, NULL); /* repeated ready: same answer */
+        return;
+    }
+    /* The agent moving its tunnel to this new connection, its old one still open: granted for
+     * the secret the holder was given, and the same subject (docs/protocol.md §1). */
+    agent *holder = m->tunnel_id && m->takeover
+                        ? registry_lookup(srv->reg, m->tunnel_id, strlen(m->tunnel_id))
+                        : NULL;
+    if (holder && holder != ag && holder->takeover[0] &&
+        strcmp(holder->takeover, m->takeover) == 0 && strcmp(holder->sub, ag->sub) == 0 &&
+        registry_move(srv->reg, m->tunnel_id, holder, ag) == 0) {
+        holder->takeover[0] = '\0'; /* it keeps its requests in flight, no longer the id */
+        snprintf(ag->tunnel_id, sizeof ag->tunnel_id, "%s", m->tunnel_id);
+        ag->ready = true;
+        evtimer_del(ag->ready_timer);
+        TLOG_I(srv->log, "agent %s: tunnel %s moved to a new connection", ag->ip, ag->tunnel_id);
+        send_established(ag, NULL);
         return;
     }
     char owner[STATE_OWNER_MAX + 1], chosen[TUNNEL_NAME_MAX + 1];
@@ -325,7 +336,7 @@ static void refuse(pconn *pc, int status, const char *why)
 void agent_handshake(pconn *pc)
 {
     server *srv = pc->srv;
-    http1_parser *p = &pc->p;
+    const http1_head *p = &pc->p.head;
     const http_headers *h = &p->headers;
     if (pc->log_path) /* the query may carry the token: never log it */
         pc->log_path[strcspn(pc->log_path, "?")] = '\0';
@@ -405,6 +416,8 @@ void agent_handshake(pconn *pc)
         free(ag);
         return;
     }
+    if (!bin) /* JSON mode keeps API Gateway's frames: messages over 32 KB leave in frames */
+        ws_set_frame_limit(ag->ws, TTF_JSON_MAX_FRAME);
     struct timeval tv = {TTFD_READY_SEC, 0};
     evtimer_add(ag->ready_timer, &tv);
     ag->next = srv->agents;

@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "clock.h"
 #include "proto_bin.h"
+#include "proxy.h"
 #include "route.h"
 #include "server.h"
 
@@ -205,23 +205,20 @@ static bool is_agent_path(const char *target)
     return n == 8 && memcmp(target, "/_tunnel", 8) == 0;
 }
 
-static bool header_is(const http_headers *h, const char *name, const char *value)
-{
-    const char *v = http_headers_get(h, name);
-    return v && strcasecmp(v, value) == 0;
-}
-
 static void on_head(pconn *pc)
 {
     server *srv = pc->srv;
-    http1_parser *p = &pc->p;
+    http1_head *h = &pc->p.head;
     pc->t0_ms = clock_now_ms();
-    pc->log_method = strdup(p->method);
-    pc->log_path = strdup(p->target);
+    pc->log_method = strdup(h->method);
+    pc->log_path = strdup(h->target);
     pc_idle(pc, false);
 
-    const char *host = http_headers_get(&p->headers, "Host");
-    size_t tl = strlen(p->target);
+    /* An absolute-form target names the origin, not Host (RFC 9112 §3.2.2): route by it and
+     * forward its path in origin-form. */
+    const char *host = h->authority ? h->authority : http_headers_get_id(&h->headers, HTTP_H_HOST);
+    const char *target = h->path ? h->path : h->target;
+    size_t tl = strlen(target);
     char *fwd = malloc(tl + 2);
     if (!fwd) {
         pc_fail(pc, 500, "out of memory");
@@ -229,9 +226,9 @@ static void on_head(pconn *pc)
     }
     route_result rr;
     size_t fl = 0;
-    route_mode mode = route_resolve(host, host ? strlen(host) : 0, p->target, tl, srv->cfg->domain,
-                                    &rr, fwd, &fl);
-    if (mode != ROUTE_SUBDOMAIN && is_agent_path(p->target)) {
+    route_mode mode =
+        route_resolve(host, host ? strlen(host) : 0, target, tl, srv->cfg->domain, &rr, fwd, &fl);
+    if (mode != ROUTE_SUBDOMAIN && is_agent_path(target)) {
         free(fwd);
         agent_handshake(pc);
         return;
@@ -243,15 +240,15 @@ static void on_head(pconn *pc)
         pc_fail(pc, 404, "tunnel not found");
         return;
     }
-    pc->keep_alive = p->keep_alive;
-    pc->is_head = strcmp(p->method, "HEAD") == 0;
-    pc->upgrade = p->upgrade;
-    pc->is11 = p->http_major == 1 && p->http_minor >= 1;
+    pc->keep_alive = h->keep_alive;
+    pc->is_head = strcmp(h->method, "HEAD") == 0;
+    pc->upgrade = h->upgrade;
+    pc->is11 = h->http_major == 1 && h->http_minor >= 1;
     pc->json = !ag->bin;
     pc->body_cap = srv->cfg->max_body;
     if (pc->json && (pc->body_cap == 0 || pc->body_cap > TTFD_JSON_MAX_BODY))
         pc->body_cap = TTFD_JSON_MAX_BODY;
-    if (pc->body_cap && p->content_length >= 0 && (uint64_t)p->content_length > pc->body_cap) {
+    if (pc->body_cap && h->content_length >= 0 && (uint64_t)h->content_length > pc->body_cap) {
         free(fwd);
         pc_fail(pc, 413, "request body too large");
         return;
@@ -261,23 +258,31 @@ static void on_head(pconn *pc)
         pc_fail(pc, 501, "upgrades need the binary tunnel protocol");
         return;
     }
-    bool bodiless = !p->chunked && p->content_length <= 0;
-    if (!bodiless && pc->is11 && header_is(&p->headers, "Expect", "100-continue")) {
+    bool bodiless = !h->chunked && h->content_length <= 0;
+    if (!bodiless && pc->is11 && h->expect_continue) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         write_raw(pc, cont, sizeof cont - 1);
     }
     char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
-    if (fwd_headers(&p->headers, !pc->json, pc->upgrade, pc->ip, srv->scheme,
-                    mode == ROUTE_PATH ? prefix : NULL) != 0) {
+    proxy_request rule = {
+        .client_ip = pc->ip,
+        .proto = srv->scheme,
+        .authority = h->form == HTTP1_TARGET_ABSOLUTE ? h->authority : NULL,
+        .prefix = mode == ROUTE_PATH ? prefix : NULL,
+        .upgrade = pc->upgrade,
+        .body_raw = !pc->json,
+        .body_length = -1,
+    };
+    if (proxy_request_headers(&h->headers, &rule) != 0) {
         free(fwd);
         pc_fail(pc, 500, "out of memory");
         return;
     }
     if (bodiless && !pc->upgrade) {
-        /* Let the parser finish the message now (it holds the head's last byte). */
+        /* Let the parser finish the message now (a bodiless message ends at its head). */
         size_t used = 0;
-        http1_execute(p, "", 0, &used);
+        http1_execute(&pc->p, "", 0, &used);
     }
     pc->ag = ag;
     if (agent_attach(ag, pc) != 0) {
@@ -289,10 +294,10 @@ static void on_head(pconn *pc)
     bool fin = bodiless && !pc->upgrade;
     int rc;
     if (pc->json) {
-        rc = json_start(pc, p->method, fwd, &p->headers, fin);
+        rc = json_start(pc, h->method, fwd, &h->headers, fin);
     } else {
         size_t hlen = 0;
-        char *head = http_format_request_head(p->method, fwd, &p->headers, &hlen);
+        char *head = http_format_request_head(h->method, fwd, &h->headers, &hlen);
         rc = head ? bin_start(pc, head, hlen, fin) : -1;
         free(head);
     }
@@ -326,9 +331,17 @@ static void parse_head(pconn *pc)
         http1_event ev = http1_execute(&pc->p, v.iov_base, v.iov_len, &used);
         evbuffer_drain(in, used);
         if (ev == HTTP1_ERROR) {
-            bool big = pc->p.error == HTTP1_ERR_HEAD_TOO_BIG;
+            /* 400, 431, 501 or 505, and the rule the request broke */
+            char why[160];
+            int status = pc->p.err.status ? pc->p.err.status : 400;
+            const char *reason = pc->p.err.reason ? pc->p.err.reason : "unparsable";
+            if (status == 400 || status == 431)
+                snprintf(why, sizeof why, "%s: %s",
+                         status == 431 ? "request header fields too large" : "bad request", reason);
+            else
+                snprintf(why, sizeof why, "%s", reason);
             pc->t0_ms = clock_now_ms();
-            pc_fail(pc, big ? 431 : 400, big ? "request header fields too large" : "bad request");
+            pc_fail(pc, status, why);
             return;
         }
         if (ev == HTTP1_HEAD)

@@ -193,6 +193,14 @@ int registry_release(registry *r, const char *name, const void *agent, int64_t n
     return state_release(r->st, name, now, err, cap);
 }
 
+int registry_move(registry *r, const char *name, const void *old, void *agent)
+{
+    size_t n = strlen(name);
+    if (!old || hmap_get(r->live, name, n) != old)
+        return -1;
+    return hmap_put(r->live, name, n, agent); /* replaces */
+}
+
 size_t registry_live(const registry *r)
 {
     return hmap_count(r->live);

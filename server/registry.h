@@ -63,6 +63,9 @@ void *registry_lookup(const registry *r, const char *name, size_t len);
  * No-op unless agent holds it. 0, or -1 when the state could not record it (reason in err). */
 int registry_release(registry *r, const char *name, const void *agent, int64_t now, char *err,
                      size_t cap);
+/* The live holder of name becomes agent instead of old (the agent moved to a new connection). 0,
+ * or -1 when old does not hold name. */
+int registry_move(registry *r, const char *name, const void *old, void *agent);
 size_t registry_live(const registry *r);
 
 #endif

@@ -139,7 +139,7 @@ static int head_status(const uint8_t *p, size_t n)
 static void on_response(pconn *pc, const ttf_frame *f)
 {
     int status = head_status(f->payload, f->len);
-    if (pc->resp_started || status < 100 || f->len < 4 ||
+    if (pc->resp_started || !proxy_status_valid(status) || f->len < 4 ||
         memcmp(f->payload + f->len - 4, "\r\n\r\n", 4) != 0) {
         bin_cancel(pc, TTF_RST_INVALID_REQUEST, "bad response head");
         if (pc->resp_started)

@@ -10,8 +10,6 @@
 #include "server.h"
 
 #define CHUNK ((size_t)TTF_JSON_CHUNK)
-#define MAX_MSG ((size_t)TTF_JSON_MAX_MSG)
-#define MSG_SLACK 256
 #define BACKLOG_MAX                                                                                \
     ((size_t)1                                                                                     \
      << 20) /* client output that pauses the agent (JSON mode) */ /* room kept below MAX_MSG for   \
@@ -73,10 +71,7 @@ static size_t first_piece_cap(const tmsg *m)
     if (!js)
         return 0;
     free(js);
-    if (l0 + MSG_SLACK >= MAX_MSG)
-        return 0;
-    size_t cap = (MAX_MSG - l0 - MSG_SLACK) / 4 * 3;
-    return cap < CHUNK ? cap : CHUNK;
+    return proxy_json_first_piece(l0);
 }
 
 /* Sends staged body bytes in pieces; final: the body is complete. 0 or -1. */
@@ -194,21 +189,15 @@ void json_pump(pconn *pc)
 
 /* ---- responses ---- */
 
-static bool bodiless_status(int s)
-{
-    return (s >= 100 && s < 200) || s == 204 || s == 304;
-}
-
 static void write_piece(pconn *pc, const uint8_t *data, size_t len)
 {
     if (!len || pc->rm == RM_NONE)
         return;
     if (pc->rm == RM_CHUNKED) {
-        char hdr[32];
-        int n = snprintf(hdr, sizeof hdr, "%zx\r\n", len);
-        pc_write(pc, hdr, (size_t)n);
+        char hdr[HTTP1_CHUNK_PREFIX_MAX];
+        pc_write(pc, hdr, http1_chunk_prefix(hdr, len));
         pc_write(pc, data, len);
-        pc_write(pc, "\r\n", 2);
+        pc_write(pc, HTTP1_CHUNK_SUFFIX, sizeof HTTP1_CHUNK_SUFFIX - 1);
     } else {
         pc_write(pc, data, len);
     }
@@ -217,7 +206,7 @@ static void write_piece(pconn *pc, const uint8_t *data, size_t len)
 static void finish(pconn *pc)
 {
     if (pc->rm == RM_CHUNKED)
-        pc_write(pc, "0\r\n\r\n", 5);
+        pc_write(pc, HTTP1_LAST_CHUNK, sizeof HTTP1_LAST_CHUNK - 1);
     pc_response_done(pc);
 }
 
@@ -229,16 +218,20 @@ static void on_response(pconn *pc, tmsg *m)
     }
     evtimer_del(pc->timer);
     int status = m->status_code;
-    if (status < 200 || status > 999) {
+    if (!proxy_status_final(status)) { /* JSON mode carries no interim responses */
         pc_fail(pc, 502, "the tunnel agent sent a bad response");
         return;
     }
     pc->resp_started = true;
     pc->status = status;
     http_headers *h = &m->headers;
-    http_headers_strip_hop_by_hop(h, false, false);
+    proxy_response rule = {.status = status, .body_raw = false};
+    if (proxy_response_headers(h, &rule) != 0) {
+        pc_fail(pc, 502, "out of memory");
+        return;
+    }
     char cl[32];
-    if (pc->is_head || bodiless_status(status)) {
+    if (proxy_bodiless(status, pc->is_head)) {
         pc->rm = RM_NONE;
     } else if (http_headers_get(h, "Content-Length")) {
         pc->rm = RM_LENGTH;

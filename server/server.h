@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "proto_json.h"
+#include "proxy.h"
 #include "registry.h"
 #include "tunnel_id.h"
 #include "ws.h"
@@ -80,6 +81,7 @@ struct agent {
     bool ready;                          /* connection_established sent */
     char tunnel_id[TUNNEL_NAME_MAX + 1]; /* a random id or a chosen name */
     char sub[AUTH_SUB_MAX + 1];          /* token subject ("" without auth) */
+    char takeover[65]; /* secret for the agent's next connection (docs/protocol.md §1) */
     char ip[64];
     hmap *streams; /* bin: uint32 stream id -> pconn; JSON: request_id -> pconn */
     uint32_t next_sid;
@@ -115,7 +117,7 @@ struct pconn {
     uint64_t body_in;  /* decoded request body bytes */
     uint64_t body_cap; /* 0: unlimited */
     uint32_t sid;      /* bin stream id */
-    char rid[40];      /* JSON request id */
+    char rid[40];      /* JSON request id (PROXY_REQUEST_ID_LEN) */
     /* JSON request body staging, JSON response */
     tmsg *jreq; /* http_request not sent yet */
     uint8_t *jbuf;
@@ -198,10 +200,5 @@ void json_reset(pconn *pc); /* frees staged request state */
  * pauses reading from the agent until it drains (memory stays bounded). */
 void json_check_backlog(pconn *pc);
 void json_unblock(pconn *pc);
-
-/* ---- fwd.c ---- */
-/* Rewrites the public request's headers for the tunnel (docs/protocol.md §4). */
-int fwd_headers(http_headers *h, bool keep_framing, bool upgrade, const char *client_ip,
-                const char *proto, const char *prefix);
 
 #endif

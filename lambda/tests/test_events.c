@@ -187,13 +187,49 @@ static void http_fields(void **state)
     json_decref(ev);
 }
 
+/* rawPath arrives percent-decoded (docs/serverless.md): what cannot be in a request-target path
+ * is encoded again, '%' included; '/' and the other pchar characters stay. */
+static void path_encoding(void **state)
+{
+    (void)state;
+    struct {
+        const char *in, *out;
+    } cases[] = {
+        {"/files/a b\xc3\xa9#c.txt", "/files/a%20b%C3%A9%23c.txt"},
+        {"/a/b", "/a/b"},
+        {"/a%41", "/a%2541"}, /* a '%' in a decoded path was a literal one (%25) */
+        {"/x?y", "/x%3Fy"},
+        {"/~u/-._!$&'()*+,;=:@", "/~u/-._!$&'()*+,;=:@"},
+        {"/\"<>[\\]^`{|}\x7f\x01", "/%22%3C%3E%5B%5C%5D%5E%60%7B%7C%7D%7F%01"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = http_path_encode(cases[i].in);
+        assert_non_null(got);
+        assert_string_equal(got, cases[i].out);
+        free(got);
+    }
+    /* and the event reader applies it to rawPath */
+    json_t *ev = json_loads("{\"version\":\"2.0\",\"rawPath\":\"/abc123def456/a b\u00e9#\","
+                            "\"rawQueryString\":\"q=%20\",\"requestContext\":{\"http\":{"
+                            "\"method\":\"GET\"}}}",
+                            0, NULL);
+    assert_non_null(ev);
+    http_event e;
+    const char *err = NULL;
+    assert_int_equal(http_event_parse(ev, 100, &e, &err), 0);
+    assert_string_equal(e.raw_path, "/abc123def456/a%20b%C3%A9%23");
+    assert_string_equal(e.raw_query, "q=%20"); /* rawQueryString stays as it came */
+    http_event_free(&e);
+    json_decref(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(classify),
-        cmocka_unit_test(connect_fields),
-        cmocka_unit_test(message_fields),
-        cmocka_unit_test(http_fields),
+        cmocka_unit_test(classify),       cmocka_unit_test(connect_fields),
+        cmocka_unit_test(message_fields), cmocka_unit_test(http_fields),
+        cmocka_unit_test(path_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@ rogue or upstream agent; events are also sent to the Lambda directly):
 """
 
 import base64
+import json
 import concurrent.futures
 import time
 import uuid
@@ -253,3 +254,166 @@ def test_scheduled_cleanup_deletes_expired_items_paginating(short):
     assert "gone-conn" not in conns
     # the live tunnel survived the cleanup
     assert short.tunnel.sub("GET", "/status/200").status == 200
+
+
+def _concurrent_slow(stack, n, ms):
+    def one(i):
+        t0 = time.monotonic()
+        r = stack.tunnel.sub("GET", "/slow?ms=%d&i=%d" % (ms, i), timeout=40)
+        return r, time.monotonic() - t0
+
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        return list(ex.map(one, range(n)))
+
+
+def test_concurrency_limits_throttle_fast_and_never_starve_agent_messages(tmp_path):
+    """Two functions with reserved concurrency 3 each (as infra/ deploys them): 4 concurrent
+    requests of 1.5 s. Three are answered (the agent's answers run in the WebSocket routes'
+    function, whatever the waiting requests hold); the fourth is throttled by Lambda at once
+    (TooManyRequestsException, not queued) and API Gateway answers it with its 500 at once,
+    instead of a 504 after 25 s."""
+    s = Stack(tmp_path, env={"REQUEST_TIMEOUT_SECS": "10"},
+              args=["--http-concurrency", "3", "--ws-concurrency", "3"])
+    try:
+        assert s.tunnel.sub("GET", "/status/200").status == 200
+        res = _concurrent_slow(s, 4, 1500)
+        ok = [took for r, took in res if r.status == 200]
+        failed = [(r.status, r.body, took) for r, took in res if r.status != 200]
+        assert len(ok) == 3, res
+        assert len(failed) == 1 and failed[0][0] == 500, failed
+        assert b"Internal Server Error" in failed[0][1]
+        assert failed[0][2] < 1.0 * ak.SLOW, failed  # failed fast: nothing waited for it
+        fn = s.standin.stats()["lambda"]["functions"]
+        assert fn["http"]["throttles"] == 1 and fn["ws"]["throttles"] == 0, fn
+        assert fn["http"]["max_busy"] <= 3 and fn["ws"]["max_busy"] <= 3, fn
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_one_function_for_both_apis_starves_agent_messages(tmp_path):
+    """Upstream's layout, one function with concurrency 3: three waiting requests hold every
+    environment, the agent's answers are throttled, and all three time out (the reason for two
+    functions). A 3 s wait keeps the test short."""
+    s = Stack(tmp_path, env={"REQUEST_TIMEOUT_SECS": "3"}, args=["--cap", "3", "--single-function"])
+    try:
+        assert s.tunnel.sub("GET", "/status/200").status == 200
+        res = _concurrent_slow(s, 3, 500)
+        assert [r.status for r, _ in res] == [504, 504, 504], [(r.status, r.body[:80]) for r, _ in res]
+        assert s.standin.stats()["lambda"]["throttles"] >= 1
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_post_to_connection_429_is_retried(tmp_path):
+    """@connections answers LimitExceededException (429) to about half the posts (the first time
+    each): the Lambda retries with backoff and jitter, and every request, small or with a body in
+    several pieces, is answered as if nothing happened."""
+    s = Stack(tmp_path, args=["--post-limit", "0.5"])
+    try:
+        for i in range(8):
+            r = s.tunnel.sub("GET", "/echo?i=%d" % i)
+            assert r.status == 200 and r.json()["target"] == "/echo?i=%d" % i, (i, r.status, r.body[:200])
+        data = ak.pattern(500 * 1024, seed=4)
+        r = s.tunnel.sub("POST", "/upload", headers=[("Content-Type", "application/octet-stream")], body=data)
+        assert r.status == 200 and r.json() == {"len": len(data), "sha256": ak.sha(data)}, r.body[:200]
+        st = s.standin.stats()["websocket"]["mgmt"]
+        assert st["limit_exceeded"] >= 3, st
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def _http_event(host, raw_path, headers=None, method="GET"):
+    now = int(time.time() * 1000)
+    h = {"host": host, "user-agent": "t"}
+    h.update(headers or {})
+    return {"version": "2.0", "routeKey": "$default", "rawPath": raw_path, "rawQueryString": "", "headers": h,
+            "requestContext": {"accountId": "123456789012", "apiId": "standinhttp", "domainName": host,
+                               "domainPrefix": host.split(".")[0],
+                               "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1",
+                                        "sourceIp": "127.0.0.1", "userAgent": "t"},
+                               "requestId": "x", "routeKey": "$default", "stage": "$default",
+                               "time": "", "timeEpoch": now},
+            "isBase64Encoded": False}
+
+
+def test_requests_the_agent_cannot_use_are_answered_at_once(short):
+    """A request ttf cannot send to the local app (a header with a control byte, a method that is
+    no token) is answered with invalid_request (400) at once, not after the wait (504)."""
+    host = "%s.%s" % (short.tid, ak.DOMAIN)
+    for ev in (_http_event(host, "/bad-header", {"x-bad": "a\u0001b"}),
+               _http_event(host, "/bad-method", method="GE T")):
+        t0 = time.monotonic()
+        r = short.standin.invoke(ev)
+        took = time.monotonic() - t0
+        assert r["ok"], r
+        doc = json.loads(r["body"])
+        assert doc["statusCode"] == 400, (doc, took)
+        assert took < 2.0 * ak.SLOW, took
+    assert short.tunnel.sub("GET", "/status/200").status == 200
+
+
+def test_agent_moves_to_a_new_connection_before_the_2_hour_limit(tmp_path):
+    """API Gateway closes connections after 2 hours (here 6 s): ttf opens its next connection
+    before that, takes its tunnel over (ready + takeover secret) and leaves the old one once its
+    requests are answered. Requests sent all along are all answered: no 404/502 gap."""
+    s = Stack(tmp_path, env={"CONNECTION_MAX_LIFETIME_SECS": "6"}, args=["--connection-max-ms", "6000"])
+    try:
+        first = {c["connectionId"] for c in s.standin.connections()}
+        statuses = []
+        end = time.monotonic() + 14
+        i = 0
+        while time.monotonic() < end:
+            r = s.tunnel.sub("GET", "/echo?i=%d" % i, timeout=30)
+            statuses.append(r.status)
+            assert r.status == 200, (i, r.status, r.body[:200], s.agent.stderr())
+            i += 1
+            time.sleep(0.02)
+        now = {c["connectionId"] for c in s.standin.connections()}
+        assert not (first & now), "still on the first connection"
+        out = "\n".join(s.agent.err)
+        assert out.count("moved to a new connection") >= 2, out[-2000:]
+        assert not [l for l in s.agent.out if "Tunnel established" in l][1:], s.agent.out
+        assert s.standin.stats()["websocket"]["expired"].get("idle", 0) == 0
+        print("%d requests over 14 s, every one 200, across %d moves" % (len(statuses), out.count("moved to")))
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_idle_connections_are_closed(tmp_path):
+    """After the idle timeout (10 minutes; here 1.5 s) without a message from the client, the
+    stand-in closes the connection as API Gateway does (1001)."""
+    s = Stack(tmp_path, args=["--idle-timeout-ms", "1500"])
+    c = ak.WsClient(s.standin.ws_url)
+    try:
+        c.send({"type": "ready"})
+        c.expect(lambda m: m.get("type") == "connection_established", 15)
+        closed = c.expect(lambda m: m.get("_event") == "close", 10)
+        assert closed.get("code") == 1001, closed
+        assert s.standin.stats()["websocket"]["expired"]["idle"] >= 1
+    finally:
+        c.close()
+        s.close()
+
+
+def test_throttled_agent_messages_are_sent_again(tmp_path):
+    """The WebSocket routes' function limited to 3: a 4 MiB answer (45 messages) exceeds it and
+    Lambda throttles some $default invocations (lost: API Gateway does not retry them). The Lambda
+    acknowledges each answer through the $default route response, ttf keeps a window of
+    unacknowledged answers and sends the lost ones again: the download completes. Without the route
+    response (one-way), the same download times out."""
+    s = Stack(tmp_path / "two-way", args=["--ws-concurrency", "3"])
+    try:
+        for _ in range(2):
+            r = s.tunnel.sub("GET", "/download?n=%d" % (4 * ak.MB), timeout=60)
+            assert r.status == 200 and r.body == ak.pattern(4 * ak.MB), (r.status, r.body[:100])
+        st = s.standin.stats()
+        assert st["lambda"]["functions"]["ws"]["throttles"] > 0, st["lambda"]["functions"]["ws"]
+        assert st["websocket"]["route_responses"] > 0
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+    s = Stack(tmp_path / "one-way", env={"REQUEST_TIMEOUT_SECS": "5"}, args=["--ws-concurrency", "3", "--one-way"])
+    try:
+        r = s.tunnel.sub("GET", "/download?n=%d" % (4 * ak.MB), timeout=60)
+        assert r.status == 504, r.status
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}

@@ -1,6 +1,6 @@
 """docs/protocol.md against ttfd, with a minimal agent written here (JSON mode, as API Gateway
 would carry it): handshake fields, http_request/http_response with bodies split into pieces
-whose frames stay within 32 KiB, error codes mapped to statuses, ping/pong, unknown types
+whose frames stay within 32 KB (messages within 128 KB), error codes mapped to statuses, ping/pong, unknown types
 ignored, and the previous tunnel id given back (or not) on `ready`."""
 
 import base64
@@ -14,7 +14,8 @@ import pytest
 
 import tunnelkit as tk
 
-FRAME_LIMIT = 32 * 1024
+FRAME_LIMIT = 32000  # API Gateway: frames of 32 KB, messages of 128 KB (read as decimal KB)
+MESSAGE_LIMIT = 128000
 SECRET = "protocol-secret-0123456789abcdef0123"
 
 
@@ -34,11 +35,21 @@ class RawAgent:
         if self.status == 101:
             assert [v for n, v in heads if n.lower() == "sec-websocket-accept"] == [tk.ws_accept(key)], raw
 
-    def send(self, obj):
-        self.c.send(tk.ws_frame(1, json.dumps(obj).encode(), mask=True))
+    def send(self, obj, frame=None):
+        """One text message; with frame, in frames of at most that many bytes (as over API
+        Gateway: a first text frame, then continuation frames)."""
+        data = json.dumps(obj).encode()
+        if not frame or len(data) <= frame:
+            self.c.send(tk.ws_frame(1, data, mask=True))
+            return
+        for off in range(0, len(data), frame):
+            op = 1 if off == 0 else 0
+            self.c.send(tk.ws_frame(op, data[off:off + frame], mask=True, fin=off + frame >= len(data)))
 
     def recv(self):
-        """Next JSON message; WebSocket pings are answered; frame sizes are checked."""
+        """Next JSON message; WebSocket pings are answered; frame and message sizes are checked
+        (a message over one frame arrives as a text frame and continuation frames)."""
+        parts = []
         while True:
             fin, op, masked, payload = tk.ws_read_frame(self.c.read_exact)
             assert not masked, "server frames must not be masked"
@@ -47,10 +58,14 @@ class RawAgent:
                 continue
             if op == 8:
                 raise EOFError("server closed the WebSocket: %r" % payload)
-            assert op == 1, "JSON mode: expected a text frame, got opcode %d" % op
-            assert fin, "JSON mode: a message must be one frame"
-            assert len(payload) <= FRAME_LIMIT, "frame of %d bytes > 32 KiB" % len(payload)
-            return json.loads(payload)
+            want = 0 if parts else 1
+            assert op == want, "JSON mode: expected opcode %d, got %d" % (want, op)
+            assert len(payload) <= FRAME_LIMIT, "frame of %d bytes > 32 KB" % len(payload)
+            parts.append(payload)
+            if fin:
+                msg = b"".join(parts)
+                assert len(msg) <= MESSAGE_LIMIT, "message of %d bytes > 128 KB" % len(msg)
+                return json.loads(msg)
 
     def recv_type(self, *types):
         while True:
@@ -60,6 +75,10 @@ class RawAgent:
 
     def ready(self, tunnel_id=None):
         self.send({"type": "ready", "tunnel_id": tunnel_id} if tunnel_id else {"type": "ready"})
+        return self.recv_type("connection_established")
+
+    def ready_takeover(self, tunnel_id, secret):
+        self.send({"type": "ready", "tunnel_id": tunnel_id, "takeover": secret})
         return self.recv_type("connection_established")
 
     def close(self):
@@ -171,20 +190,24 @@ def test_large_bodies_travel_in_pieces(server):
         m, body, pieces = recv_request(a)
         assert body == up, "request body reassembled wrong (%d vs %d bytes)" % (len(body), len(up))
         assert pieces >= 1
-        down = os.urandom(150_000)
-        step = 16 * 1024
-        first, rest = down[:step], down[step:]
-        a.send({"type": "http_response", "request_id": m["request_id"], "status_code": 200,
-                "headers": {"Content-Type": ["application/octet-stream"]},
-                "body": base64.b64encode(first).decode(), "more": True})
-        seq = 0
-        for i in range(0, len(rest), step):
-            seq += 1
-            a.send({"type": "http_response_body", "request_id": m["request_id"], "seq": seq,
-                    "body": base64.b64encode(rest[i:i + step]).decode(),
-                    "more": i + step < len(rest)})
-        r = wait()
-        assert r.status == 200 and r.body == down
+        # the pieces ttf sends (93 KiB: one 128 KB message in 32 KB frames), and upstream's 16 KiB
+        for step, frame in ((93 * 1024, FRAME_LIMIT), (16 * 1024, None)):
+            if step == 16 * 1024:
+                wait = public(server.port, "POST", "/up", tk.sub_host(server, tid), up)
+                m, body, pieces = recv_request(a)
+            down = os.urandom(250_000)
+            first, rest = down[:step], down[step:]
+            a.send({"type": "http_response", "request_id": m["request_id"], "status_code": 200,
+                    "headers": {"Content-Type": ["application/octet-stream"]},
+                    "body": base64.b64encode(first).decode(), "more": True}, frame)
+            seq = 0
+            for i in range(0, len(rest), step):
+                seq += 1
+                a.send({"type": "http_response_body", "request_id": m["request_id"], "seq": seq,
+                        "body": base64.b64encode(rest[i:i + step]).decode(),
+                        "more": i + step < len(rest)}, frame)
+            r = wait()
+            assert r.status == 200 and r.body == down, (step, r.status)
     finally:
         a.close()
 
@@ -256,3 +279,43 @@ def test_previous_id_with_auth_same_subject_only(stack):
         assert got == tid
     finally:
         c.close()
+
+
+def test_takeover_moves_a_tunnel_to_the_agents_new_connection(server):
+    """ttf moves to a new connection before API Gateway's 2-hour limit; ttfd accepts the same
+    handshake: ready with the tunnel id and the secret of connection_established. New requests go
+    to the new connection, one in flight on the old one is still answered there; a wrong secret
+    gets a fresh id."""
+    a = RawAgent(server.port)
+    b = c = None
+    try:
+        est = a.ready()
+        tid, secret = est["tunnel_id"], est["takeover"]
+        assert len(secret) == 64
+        wait_old = public(server.port, "GET", "/old", tk.sub_host(server, tid))
+        m_old, _, _ = recv_request(a)
+        c = RawAgent(server.port)
+        assert c.ready_takeover(tid, "0" * 64)["tunnel_id"] != tid  # wrong secret
+        b = RawAgent(server.port)
+        est2 = b.ready_takeover(tid, secret)
+        assert est2["tunnel_id"] == tid and est2["takeover"] != secret
+        wait_new = public(server.port, "GET", "/new", tk.sub_host(server, tid))
+        m_new, _, _ = recv_request(b)
+        assert m_new["uri"] == "/new"
+        for ag, m, body in ((b, m_new, b"new"), (a, m_old, b"old")):
+            ag.send({"type": "http_response", "request_id": m["request_id"], "status_code": 200,
+                     "headers": {}, "body": base64.b64encode(body).decode(), "processing_time_ms": 1})
+        assert wait_new().body == b"new"
+        assert wait_old().body == b"old"
+        a.close()
+        a = None
+        time.sleep(0.2)
+        wait = public(server.port, "GET", "/after", tk.sub_host(server, tid))
+        m, _, _ = recv_request(b)  # the old connection's end did not take the tunnel down
+        b.send({"type": "http_response", "request_id": m["request_id"], "status_code": 204,
+                "headers": {}, "body": "", "processing_time_ms": 1})
+        assert wait().status == 204
+    finally:
+        for ag in (a, b, c):
+            if ag:
+                ag.close()

@@ -1,6 +1,6 @@
 /* test_ws.c - lib/ws over lib/conn connections on a socketpair: messages both ways, large
- * messages, limits, close, freeing inside a handler, a dead link (idle timer), and the handshake
- * helpers. */
+ * messages, limits, close, freeing inside a handler, a dead link (idle timer), fragmented sends
+ * (frame limit), and the handshake helpers. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "ws.h"
@@ -375,6 +376,136 @@ static void test_dead_link(void **state)
     teardown_pair(t);
 }
 
+/* Frames on the wire, from raw bytes: opcode, FIN, payload (unmasked). */
+typedef struct raw_frame {
+    uint8_t opcode;
+    bool fin;
+    size_t len;
+} raw_frame;
+
+static size_t parse_frames(const uint8_t *p, size_t n, raw_frame *out, size_t max, uint8_t *payload,
+                           size_t *plen)
+{
+    size_t nf = 0, off = 0;
+    *plen = 0;
+    while (off + 2 <= n && nf < max) {
+        uint8_t b0 = p[off], b1 = p[off + 1];
+        size_t len = b1 & 0x7f, h = 2;
+        if (len == 126) {
+            len = ((size_t)p[off + 2] << 8) | p[off + 3];
+            h = 4;
+        } else if (len == 127) {
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = (len << 8) | p[off + 2 + i];
+            h = 10;
+        }
+        const uint8_t *mask = (b1 & 0x80) ? p + off + h : NULL;
+        h += mask ? 4 : 0;
+        assert_true(off + h + len <= n);
+        for (size_t i = 0; i < len; i++)
+            payload[(*plen)++] = (uint8_t)(p[off + h + i] ^ (mask ? mask[i % 4] : 0));
+        out[nf++] = (raw_frame){.opcode = b0 & 0x0f, .fin = (b0 & 0x80) != 0, .len = len};
+        off += h + len;
+    }
+    assert_int_equal(off, n);
+    return nf;
+}
+
+/* ws_set_frame_limit: a message longer than the limit leaves as a first frame and continuation
+ * frames, none over the limit (API Gateway closes with 1009 on a frame over 32 KB); shorter ones
+ * stay one frame; a server ws_conn reassembles them. */
+static void test_frame_limit(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    conn_loop *loop = conn_loop_new(base);
+    assert_non_null(loop);
+    evutil_socket_t fds[2];
+    assert_int_equal(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    evutil_make_socket_nonblocking(fds[0]);
+    conn *c = conn_new(loop, fds[0], NULL, &NO_CBS, NULL);
+    assert_non_null(c);
+    side a = {0};
+    ws_conn *ws = ws_conn_new(c, false, &H, &a, 0);
+    assert_non_null(ws);
+    ws_set_frame_limit(ws, 32 * 1024);
+    const size_t n = 100000;
+    uint8_t *msg = malloc(n);
+    assert_non_null(msg);
+    for (size_t i = 0; i < n; i++)
+        msg[i] = (uint8_t)('a' + i % 26);
+    assert_int_equal(ws_send_text(ws, msg, n), 0);
+    assert_true(ws_pending(ws) >= n); /* counted while queued, so producers pause */
+    assert_int_equal(ws_send_text(ws, "small", 5), 0);
+    /* collect what reaches the peer socket */
+    size_t cap = 2 * n, got = 0;
+    uint8_t *wire = malloc(cap);
+    assert_non_null(wire);
+    for (int spins = 0; spins < 1000 && got < n + 200; spins++) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        ssize_t r = recv(fds[1], wire + got, cap - got, MSG_DONTWAIT);
+        if (r > 0)
+            got += (size_t)r;
+    }
+    raw_frame fr[200];
+    uint8_t *payload = malloc(cap);
+    size_t plen = 0;
+    size_t nf = parse_frames(wire, got, fr, 200, payload, &plen);
+    assert_true(nf >= 5);
+    assert_int_equal(fr[0].opcode, 1); /* text */
+    size_t total = 0, i;
+    for (i = 0; i < nf - 1; i++) {
+        assert_true(fr[i].len <= 32 * 1024);
+        if (i > 0)
+            assert_int_equal(fr[i].opcode, 0); /* continuation */
+        total += fr[i].len;
+        if (fr[i].fin)
+            break;
+    }
+    assert_int_equal(total, n);
+    assert_memory_equal(payload, msg, n);
+    assert_int_equal(fr[nf - 1].opcode, 1); /* the small one: one frame of its own */
+    assert_true(fr[nf - 1].fin);
+    assert_int_equal(fr[nf - 1].len, 5);
+    assert_int_equal(ws_pending(ws), 0);
+    ws_conn_free(ws);
+    close(fds[1]);
+    free(a.last);
+    free(wire);
+    free(payload);
+
+    /* and a peer ws_conn reassembles it; one still queued when the connection is freed is
+     * released (no leak under ASan) */
+    test_ctx *t = setup_pair(0, 200000);
+    ws_set_frame_limit(t->a.ws, 32 * 1024);
+    assert_int_equal(ws_send_text(t->a.ws, msg, n), 0);
+    t->want_msgs = 1;
+    run(t);
+    assert_int_equal(t->b.texts, 1);
+    assert_int_equal(t->b.last_len, n);
+    assert_memory_equal(t->b.last, msg, n);
+    /* a header and a payload whose frames cut across their boundary, both directions (masked
+     * and not) */
+    ws_set_frame_limit(t->a.ws, 1000);
+    ws_set_frame_limit(t->b.ws, 1000);
+    assert_int_equal(ws_send_binary2(t->a.ws, msg, 1500, msg + 1500, 3001), 0);
+    assert_int_equal(ws_send_binary2(t->b.ws, msg, 999, msg + 999, 1), 0);
+    t->want_msgs = 3;
+    run(t);
+    assert_int_equal(t->b.binaries, 1);
+    assert_int_equal(t->b.last_len, 4501);
+    assert_memory_equal(t->b.last, msg, 4501);
+    assert_int_equal(t->a.binaries, 1);
+    assert_int_equal(t->a.last_len, 1000);
+    assert_memory_equal(t->a.last, msg, 1000);
+    assert_int_equal(ws_send_text(t->a.ws, msg, n), 0);
+    teardown_pair(t);
+    free(msg);
+    conn_loop_free(loop);
+    event_base_free(base);
+}
+
 static void test_handshake_keys(void **state)
 {
     (void)state;
@@ -398,7 +529,7 @@ int main(void)
         cmocka_unit_test(test_too_big_closes),      cmocka_unit_test(test_close_handshake),
         cmocka_unit_test(test_free_inside_handler), cmocka_unit_test(test_pause_read),
         cmocka_unit_test(test_preexisting_input),   cmocka_unit_test(test_handshake_keys),
-        cmocka_unit_test(test_dead_link),
+        cmocka_unit_test(test_dead_link),           cmocka_unit_test(test_frame_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

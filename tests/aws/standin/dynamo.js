@@ -1,12 +1,12 @@
 'use strict';
-// DynamoDB for the stand-in: dynalite (in memory, in this process) behind a small front that checks
+// DynamoDB for the stand-in: dynalite (in memory, in a worker thread) behind a small front that checks
 // every request's SigV4 signature, counts operations, and adds what dynalite lacks
 // (UpdateTimeToLive / DescribeTimeToLive). Creates the two tables of the serverless contract.
 const crypto = require('crypto');
 const http = require('http');
 const zlib = require('zlib');
 const aws4 = require('aws4');
-const dynalite = require('dynalite');
+const { Worker } = require('worker_threads');
 const { readBody, sendJson, Samples } = require('./util');
 const { tableDefs } = require('./tables');
 
@@ -67,11 +67,23 @@ class Dynamo {
     this.delayMs = opts.delayMs || 0; // every Lambda call answered this much later (--ddb-delay-ms)
     this.faulted = new Set();
     this.faultStats = { throttled: 0, batch_write_trimmed: 0, batch_get_trimmed: 0 };
+    this.units = { wru: 0, rru: 0 };
   }
 
   async start() {
-    this.inner = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    this.innerPort = await listen(this.inner, 0);
+    // dynalite runs in a worker thread: it then has a core of its own instead of sharing the
+    // stand-in's event loop with both API Gateways and the Lambda service (large transfers are
+    // mostly its work). Same behaviour, reached over HTTP as before.
+    this.inner = new Worker(`
+      const { parentPort } = require('worker_threads');
+      const dynalite = require(${JSON.stringify(require.resolve('dynalite'))});
+      const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+      server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+    `, { eval: true });
+    this.innerPort = await new Promise((resolve, reject) => {
+      this.inner.once('message', resolve);
+      this.inner.once('error', reject);
+    });
     this.front = http.createServer((req, res) => {
       this.handle(req, res).catch((e) => sendJson(res, 500, { __type: 'InternalServerError', message: String(e) }));
     });
@@ -172,7 +184,50 @@ class Dynamo {
         }
       }
     }
+    // reads are counted from the answer: parsed when small, estimated from its size when large
+    // (a BatchGetItem of a 4 MiB response is 5.6 MB of JSON)
+    if (!internal && payload) {
+      return this.forward(req, body, res, null, (doc, size) => this.countUnits(op, payload, doc, size));
+    }
     return this.forward(req, body, res);
+  }
+
+  // Capacity units, for the cost figures of bench/serverless.py ("Read/write capacity units" in
+  // the DynamoDB developer guide): a write is 1 WRU per KB of the item, a strongly consistent read
+  // 1 RRU per 4 KB. Item sizes are estimated from the attribute values (binary decoded).
+  static itemBytes(item) {
+    let n = 0;
+    for (const [k, v] of Object.entries(item || {})) {
+      n += Buffer.byteLength(k);
+      if (v.B !== undefined) n += Math.floor((String(v.B).length * 3) / 4);
+      else if (v.S !== undefined) n += Buffer.byteLength(String(v.S));
+      else n += Buffer.byteLength(JSON.stringify(v));
+    }
+    return n;
+  }
+
+  countUnits(op, p, answer, size) {
+    const u = this.units;
+    if (!answer && (op === 'BatchGetItem' || op === 'Query' || op === 'Scan' || op === 'GetItem')) {
+      u.rru += Math.max(1, Math.ceil((size * 3) / 4 / 4096)); // mostly base64: decoded size
+      return;
+    }
+    const wru = (item) => Math.max(1, Math.ceil(Dynamo.itemBytes(item) / 1024));
+    const rru = (item) => Math.max(1, Math.ceil(Dynamo.itemBytes(item) / 4096));
+    if (op === 'PutItem') u.wru += wru(p.Item);
+    else if (op === 'UpdateItem' || op === 'DeleteItem') u.wru += 1;
+    else if (op === 'BatchWriteItem') {
+      for (const reqs of Object.values(p.RequestItems || {})) {
+        for (const r of reqs) u.wru += r.PutRequest ? wru(r.PutRequest.Item) : 1;
+      }
+    } else if (op === 'GetItem') u.rru += answer && answer.Item ? rru(answer.Item) : 1;
+    else if (op === 'BatchGetItem') {
+      for (const items of Object.values((answer && answer.Responses) || {})) for (const it of items) u.rru += rru(it);
+    } else if (op === 'Query' || op === 'Scan') {
+      let b = 0;
+      for (const it of (answer && answer.Items) || []) b += Dynamo.itemBytes(it);
+      u.rru += Math.max(1, Math.ceil(b / 4096));
+    }
   }
 
   // Counts what the issue asks of the Lambda: strongly consistent reads, a TTL on every item.
@@ -211,14 +266,33 @@ class Dynamo {
   }
 
   // merge: when set, edits the parsed answer (a fault's unprocessed items) before it is sent.
-  forward(req, body, res, merge) {
+  forward(req, body, res, merge, peek) {
     const headers = Object.assign({}, req.headers, { 'content-length': body.length });
     delete headers['transfer-encoding'];
     const up = http.request({ host: '127.0.0.1', port: this.innerPort, method: req.method, path: req.url, headers,
       agent: this.agent }, (ur) => {
-      if (!merge) {
+      if (!merge && !peek) {
         res.writeHead(ur.statusCode, ur.headers);
         ur.pipe(res);
+        return;
+      }
+      if (!merge) {
+        const parts = [];
+        ur.on('data', (c) => parts.push(c));
+        ur.on('end', () => {
+          const out = Buffer.concat(parts);
+          res.writeHead(ur.statusCode, ur.headers);
+          res.end(out);
+          if (ur.statusCode === 200) {
+            let doc = null;
+            try {
+              doc = out.length <= 65536 ? JSON.parse(out.toString()) : null;
+            } catch (e) {
+              doc = null; // not JSON: counted by its size
+            }
+            peek(doc, out.length);
+          }
+        });
         return;
       }
       const chunks = [];
@@ -249,6 +323,7 @@ class Dynamo {
       get_item_eventual: this.getItemEventual,
       puts_without_ttl: this.putsWithoutTtl,
       faults: this.faultStats,
+      capacity_units: this.units,
       ttl: Object.fromEntries(this.ttl),
       latency_ms: Object.fromEntries(Object.entries(this.latency).map(([k, v]) => [k, v.summary()])),
     };
@@ -258,7 +333,7 @@ class Dynamo {
     this.agent.destroy();
     await new Promise((r) => this.front.close(() => r()));
     if (this.front.closeAllConnections) this.front.closeAllConnections();
-    await new Promise((r) => this.inner.close(() => r()));
+    await this.inner.terminate();
   }
 }
 

@@ -75,6 +75,7 @@ async function onMessage(ev) {
       break;
     }
     case 'delete': await connections('DELETE', id); break;
+    case 'route_response': return { statusCode: 200, body: `route-response ${msg.n}` };
     case 'post_other': {
       const r = await connections('POST', msg.to, 'hello');
       await connections('POST', id, JSON.stringify({ status: r.status, body: r.body.toString(),

@@ -1,6 +1,6 @@
 'use strict';
 // API Gateway HTTP API for the stand-in: any method and path becomes a payload format 2.0 event
-// (rawPath, rawQueryString, cookies, lowercase headers with repeated values joined by ","), bodies
+// (rawPath percent-decoded as AWS delivers it, rawQueryString encoded, cookies, lowercase headers with repeated values joined by ","), bodies
 // base64 unless textual, 10 MB request limit (413), 29 s integration timeout (503), and the Lambda's
 // 2.0 answer mapped back (statusCode, headers, cookies as separate Set-Cookie, isBase64Encoded).
 // It also measures the latency the stack adds: time at the HTTP API minus the agent's
@@ -22,12 +22,29 @@ function isText(contentType, contentEncoding, body) {
   }
 }
 
-function decodeSegmentwise(p) {
-  try {
-    return decodeURIComponent(p);
-  } catch (e) {
-    return p;
+// rawPath as the HTTP API delivers it: percent-decoded, while rawQueryString stays encoded.
+// Public captures of real events: `/a%2Fb` arrives as `/a/b` (fastify/aws-lambda-fastify#169),
+// `/RSC/%40id%2Fassets%2Frsf0.js%23save.txt` as `/RSC/@id/assets/rsf0.js#save.txt`
+// (honojs/hono#2156), and the path is cut at a decoded `?` (middleapi/standard-server#93, from
+// the captures in hotsock/voker#8). Every valid %XX is decoded (%25 too); an invalid escape
+// ("%zz") is left as it is. AWS documents none of this; the decoded bytes go into the JSON event
+// as UTF-8, a byte sequence that is not UTF-8 becoming U+FFFD (JSON cannot carry raw bytes:
+// an assumption of the stand-in). requestContext.http.path is the same string.
+function decodePath(p) {
+  const bytes = [];
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c === 0x25 && i + 2 < p.length && /^[0-9A-Fa-f]{2}$/.test(p.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(p.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(c & 0xff); // the request line is read as latin1: one char per byte
+    }
   }
+  let out = Buffer.from(bytes).toString('utf8');
+  const q = out.indexOf('?');
+  if (q >= 0) out = out.slice(0, q);
+  return out;
 }
 
 // Correlates public requests with the agent's reported processing time.
@@ -174,7 +191,7 @@ class HttpApi {
 
   event(req, body, apigwRequestId, root, now) {
     const q = req.url.indexOf('?');
-    const rawPath = q >= 0 ? req.url.slice(0, q) : req.url;
+    const rawPath = decodePath(q >= 0 ? req.url.slice(0, q) : req.url);
     const rawQueryString = q >= 0 ? req.url.slice(q + 1) : '';
     const headers = {};
     const cookies = [];
@@ -215,7 +232,7 @@ class HttpApi {
       domainPrefix: host.split('.')[0],
       http: {
         method: req.method,
-        path: rawPath.split('/').map(decodeSegmentwise).join('/'),
+        path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp,
         userAgent: req.headers['user-agent'] || '',
@@ -275,4 +292,4 @@ class HttpApi {
   }
 }
 
-module.exports = { HttpApi, LatencyTracker, isText };
+module.exports = { HttpApi, LatencyTracker, isText, decodePath };

@@ -1,8 +1,12 @@
 'use strict';
-// The Lambda service for the stand-in: each execution environment is one real `bootstrap` process
-// with its own Runtime API endpoint (AWS_LAMBDA_RUNTIME_API), serving one invocation at a time.
-// Invocations queue FIFO; a new environment starts when none is idle, up to `cap`, so concurrent
-// invocations run concurrently as on Lambda. Function timeout kills the environment.
+// The Lambda service for the stand-in: one function. Each execution environment is one real
+// `bootstrap` process with its own Runtime API endpoint (AWS_LAMBDA_RUNTIME_API), serving one
+// invocation at a time; a new environment starts when none is idle. `cap` is the function's
+// concurrency (its reserved concurrency): an invocation that would take the function over it is
+// throttled at once, never queued: "When a function is throttled, Lambda returns a
+// TooManyRequestsException (429) for synchronous invocations" ("Lambda function scaling" and
+// "Understanding Lambda function throttling" in the Lambda developer guide); API Gateway, a
+// synchronous caller, does not retry. Function timeout kills the environment.
 const http = require('http');
 const { spawn } = require('child_process');
 const readline = require('readline');
@@ -28,7 +32,7 @@ class LambdaPool {
     this.nextEnvId = 1;
     this.closing = false;
     this.timing = { duration_ms: {}, queued_ms: {} }; // per event kind
-    this.stats = { invocations: 0, ok: 0, errors: 0, timeouts: 0, cold_starts: 0, init_errors: 0,
+    this.stats = { invocations: 0, ok: 0, errors: 0, throttles: 0, timeouts: 0, cold_starts: 0, init_errors: 0,
       max_busy: 0, by_kind: {}, error_types: {} };
   }
 
@@ -59,6 +63,14 @@ class LambdaPool {
       };
       if (this.closing) {
         inv.finish({ ok: false, errorType: 'ServiceUnavailable', errorMessage: 'stand-in is stopping' });
+        return;
+      }
+      // concurrency in use: invocations running, and those waiting for an environment being started
+      const running = [...this.envs].filter((e) => e.current).length;
+      if (running + this.queue.length >= this.cap) {
+        this.stats.throttles++;
+        inv.finish({ ok: false, throttled: true, errorType: 'TooManyRequestsException',
+          errorMessage: 'Rate Exceeded.' });
         return;
       }
       this.queue.push(inv);

@@ -18,7 +18,12 @@ const { ActionLog } = require('./actions');
 const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [options]
   --env K=V                 extra Lambda environment (repeatable; K= removes K)
   --stage NAME              WebSocket API stage (dev)
-  --cap N                   max concurrent Lambda environments (64)
+  --cap N                   concurrency of each Lambda function (64); past it invocations are
+                            throttled (429), not queued
+  --ws-concurrency N        reserved concurrency of the WebSocket routes' function (--cap)
+  --http-concurrency N      reserved concurrency of the HTTP API's function (--cap)
+  --single-function         one function for both APIs (upstream's layout) instead of two
+                            functions from the same code (infra/ deploys two)
   --function-timeout-ms N   Lambda function timeout (30000)
   --integration-timeout-ms N  HTTP API integration timeout (29000)
   --max-request-bytes N     HTTP API request limit (10485760)
@@ -28,6 +33,13 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
   --ddb-faults P            DynamoDB throttles (P/4) and trims batches (P) at random, never the
                             same request twice (0)
   --ddb-delay-ms N          answer every DynamoDB call of the Lambda N ms late (0)
+  --one-way                 no route response on $default: the Lambda's answers to messages are
+                            dropped (default: two-way communication, as infra/ configures it)
+  --connection-max-ms N     API Gateway closes a WebSocket connection after N ms (7200000, 2 h)
+  --idle-timeout-ms N       ... and after N ms without a message from the client (600000)
+  --post-limit P            @connections posts get 429 LimitExceededException with probability P,
+                            never twice for the same message (0); a connection with more than
+                            4 MiB of unsent output always gets it
   --sigv4 record|strict     signature check: count mismatches, or answer 403 as AWS (record)
   --lambda-log FILE         write the Lambda processes' output there (default: stderr)
   --actions-log FILE        append each distinct AWS action served to the Lambda (IAM's view:
@@ -39,7 +51,9 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
 function parseArgs(argv) {
   const o = { env: {}, stage: 'dev', cap: 64, functionTimeoutMs: 30000, integrationTimeoutMs: 29000,
     maxRequest: 10 * 1024 * 1024, sigv4: 'record', region: 'us-east-1', cmd: null, lambdaLog: null, actionsLog: null,
-    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0 };
+    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0,
+    wsConcurrency: null, httpConcurrency: null, singleFunction: false, postLimit: 0,
+    maxLifetimeMs: 0, idleMs: 0, routeResponse: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -63,6 +77,13 @@ function parseArgs(argv) {
       }
       case '--stage': o.stage = val(); break;
       case '--cap': o.cap = num(); break;
+      case '--ws-concurrency': o.wsConcurrency = num(); break;
+      case '--http-concurrency': o.httpConcurrency = num(); break;
+      case '--single-function': o.singleFunction = true; break;
+      case '--post-limit': o.postLimit = num(); break;
+      case '--connection-max-ms': o.maxLifetimeMs = num(); break;
+      case '--one-way': o.routeResponse = false; break;
+      case '--idle-timeout-ms': o.idleMs = num(); break;
       case '--function-timeout-ms': o.functionTimeoutMs = num(); break;
       case '--integration-timeout-ms': o.integrationTimeoutMs = num(); break;
       case '--max-request-bytes': o.maxRequest = num(); break;
@@ -111,7 +132,8 @@ async function main() {
   const dynamoPort = await dynamo.start();
   checker.reset(); // count only the Lambda's calls
   const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, actions, settleMs: opts.settleMs,
-    refusePosts: opts.refusePosts, jitterMs: opts.jitterMs,
+    refusePosts: opts.refusePosts, jitterMs: opts.jitterMs, postLimit: opts.postLimit,
+    maxLifetimeMs: opts.maxLifetimeMs, idleMs: opts.idleMs, routeResponse: opts.routeResponse,
     onAgentMessage: (m) => tracker.onAgentMessage(m),
     onPost: (m, connectionId) => {
       tracker.onPost(m);
@@ -137,10 +159,38 @@ async function main() {
     lambdaEnv[k] = v.replace(/\{(HTTP_PORT|WS_PORT|DDB_PORT)\}/g, (_m, n) => String(ports[n]));
     if (lambdaEnv[k] === '') delete lambdaEnv[k]; // --env K= removes K (e.g. a default of the stand-in)
   }
-  const pool = new LambdaPool({ cmd: opts.cmd, env: lambdaEnv, cap: opts.cap, timeoutMs: opts.functionTimeoutMs,
-    log, lambdaLog, region: opts.region, actions });
-  ws.pool = pool;
-  httpApi.pool = pool;
+  // Two functions from the same code, as infra/ deploys them: the WebSocket routes' and the HTTP
+  // API's, each with its own reserved concurrency, so that requests waiting for their answers
+  // (one environment each, up to 29 s) never starve the handling of the agents' messages.
+  const mkPool = (name, cap) => new LambdaPool({ cmd: opts.cmd, env: lambdaEnv, cap,
+    timeoutMs: opts.functionTimeoutMs, log, lambdaLog, region: opts.region, functionName: name, actions });
+  const pools = {};
+  if (opts.singleFunction) {
+    pools.ws = mkPool('http-tunnel-handler-test', opts.cap);
+    pools.http = pools.ws;
+  } else {
+    pools.ws = mkPool('http-tunnel-ws-test', opts.wsConcurrency !== null ? opts.wsConcurrency : opts.cap);
+    pools.http = mkPool('http-tunnel-http-test', opts.httpConcurrency !== null ? opts.httpConcurrency : opts.cap);
+  }
+  const allPools = [...new Set(Object.values(pools))];
+  ws.pool = pools.ws;
+  httpApi.pool = pools.http;
+  // One figure for the whole Lambda side (sums), and each function's own.
+  const lambdaSummary = () => {
+    const parts = Object.fromEntries(Object.entries(pools).map(([k, p]) => [k, p.summary()]));
+    if (opts.singleFunction) return Object.assign({ functions: { all: parts.ws } }, parts.ws);
+    const out = { functions: parts, by_kind: {}, error_types: {}, timing: { duration_ms: {}, queued_ms: {} } };
+    for (const p of Object.values(parts)) {
+      for (const [k, v] of Object.entries(p)) {
+        if (typeof v === 'number') out[k] = (out[k] || 0) + v;
+      }
+      for (const f of ['by_kind', 'error_types']) {
+        for (const [k, v] of Object.entries(p[f])) out[f][k] = (out[f][k] || 0) + v;
+      }
+      for (const w of ['duration_ms', 'queued_ms']) Object.assign(out.timing[w], p.timing[w]);
+    }
+    return out;
+  };
 
   // A bug in the stand-in is logged and counted (stats.standin_errors; the suite checks it is 0)
   // rather than taking every test down with the process.
@@ -155,7 +205,7 @@ async function main() {
 
   const stats = () => ({
     standin_errors: standinErrors,
-    lambda: pool.summary(),
+    lambda: lambdaSummary(),
     websocket: ws.stats,
     http: httpApi.stats,
     latency: tracker.summary(),
@@ -171,7 +221,7 @@ async function main() {
       const hard = setTimeout(() => process.exit(1), 15000);
       await ws.close().catch((e) => log(`ws close: ${e}`));
       await httpApi.close().catch((e) => log(`http close: ${e}`));
-      await pool.close(2000).catch((e) => log(`lambda close: ${e}`));
+      await Promise.all(allPools.map((p) => p.close(2000).catch((e) => log(`lambda close: ${e}`))));
       await dynamo.close().catch((e) => log(`dynamodb close: ${e}`));
       process.stderr.write(`STANDIN-STATS ${JSON.stringify(stats())}\n`);
       if (lambdaStream) await new Promise((r) => lambdaStream.end(r));
@@ -206,7 +256,9 @@ async function main() {
     let m;
     if (req.method === 'POST' && url.pathname === '/invoke') {
       return withBody(req, res, async (ev) => {
-        const r = await pool.invoke(ev, 'control');
+        // the scheduled cleanup and other direct invocations go to the WebSocket routes' function
+        // unless ?function=http says otherwise
+        const r = await pools[url.searchParams.get('function') === 'http' ? 'http' : 'ws'].invoke(ev, 'control');
         return r.ok ? { ok: true, body: r.body.toString() } : r;
       });
     }

@@ -8,8 +8,12 @@ const http = require('http');
 const { WebSocketServer, Receiver } = require('ws');
 const { apigwId, traceRoot, clfTime, readBody, sendJson, headerPairs } = require('./util');
 
-const FRAME_MAX = 32 * 1024;
-const MESSAGE_MAX = 128 * 1024;
+// "Quotas for configuring and running a WebSocket API in API Gateway": WebSocket frame size 32 KB,
+// message payload size 128 KB (a larger message or frame closes the connection with 1009; a
+// larger @connections post is PayloadTooLargeException). AWS does not say whether its KB is 1000
+// or 1024 bytes: the stand-in takes the stricter reading, so that what passes here passes there.
+const FRAME_MAX = 32 * 1000;
+const MESSAGE_MAX = 128 * 1000;
 
 // ws limits whole messages (maxPayload); API Gateway also limits each frame. ws has no option for
 // that, so its receiver's length step is wrapped: a frame over `_frameMax` fails as 1009.
@@ -62,13 +66,28 @@ class WsApi {
     // Each $default invocation starts after a random delay up to this: messages then reach the
     // Lambda out of order, which API Gateway allows.
     this.jitterMs = opts.jitterMs || 0;
+    // PostToConnection's LimitExceededException (429): "the client is sending more than the
+    // allowed number of requests per unit of time or the WebSocket client side buffer is full"
+    // (API Gateway management API reference). Modelled two ways: a connection whose unsent output
+    // is over clientBufferMax, and at random (postLimit, a probability) for tests, never twice for
+    // the same message so that a client that retries gets through.
+    this.postLimit = opts.postLimit || 0;
+    this.routeResponse = opts.routeResponse !== false; // infra/ enables two-way on $default
+    // Connection duration 2 hours, idle connection timeout 10 minutes (the WebSocket quotas page):
+    // API Gateway closes the connection (1001 Going away) when either runs out. Idle means no
+    // message from the client (the stand-in does not count control frames as activity).
+    this.maxLifetimeMs = opts.maxLifetimeMs || 2 * 3600 * 1000;
+    this.idleMs = opts.idleMs || 10 * 60 * 1000;
+    this.clientBufferMax = opts.clientBufferMax || 4 * 1024 * 1024;
+    this.limited = new Set();
     this.conns = new Map();
     this.connecting = new Set(); // ids whose $connect is running (a post to them is a Lambda bug)
     this.inflight = new Set();
     this.stats = { connects: 0, connect_refused: 0, connect_errors: 0, open: 0, messages_in: 0, bytes_in: 0,
       default_errors: 0, disconnects: 0, close_codes: {}, frame_or_message_too_big: 0, dropped_no_protocol: 0,
-      mgmt: { post: 0, delete: 0, get: 0, gone: 0, not_ready: 0, during_connect: 0, too_large: 0, bad_signature: 0, bytes_out: 0 },
-      protocols_selected: {} };
+      mgmt: { post: 0, delete: 0, get: 0, gone: 0, not_ready: 0, during_connect: 0, too_large: 0, bad_signature: 0, bytes_out: 0,
+        limit_exceeded: 0 },
+      protocols_selected: {}, expired: {}, route_responses: 0 };
   }
 
   async start() {
@@ -209,6 +228,17 @@ class WsApi {
     const proto = ws.protocol || '(none)';
     this.stats.protocols_selected[proto] = (this.stats.protocols_selected[proto] || 0) + 1;
     if (ws._receiver) ws._receiver._frameMax = this.frameMax;
+    const expire = (why) => {
+      if (!this.conns.has(conn.id)) return;
+      this.stats.expired[why] = (this.stats.expired[why] || 0) + 1;
+      conn.ws.close(1001, 'Going away');
+    };
+    conn.lifeTimer = setTimeout(() => expire('max_lifetime'), this.maxLifetimeMs);
+    conn.armIdle = () => {
+      clearTimeout(conn.idleTimer);
+      conn.idleTimer = setTimeout(() => expire('idle'), this.idleMs);
+    };
+    conn.armIdle();
     ws.on('message', (data, isBinary) => this.message(conn, data, isBinary));
     ws.on('error', (e) => {
       if (e && e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.stats.frame_or_message_too_big++;
@@ -225,10 +255,13 @@ class WsApi {
   message(conn, data, isBinary) {
     const now = Date.now();
     conn.lastActiveAt = now;
+    conn.armIdle();
     this.stats.messages_in++;
     this.stats.bytes_in += data.length;
     const text = isBinary ? data.toString('base64') : data.toString('utf8');
-    if (!isBinary) {
+    // the latency figures need the agent's http_response heads only: body pieces (most of the
+    // bytes of a large transfer) are not parsed here
+    if (!isBinary && !text.startsWith('{"type":"http_response_body"')) {
       try {
         this.onAgentMessage(JSON.parse(text), conn.id);
       } catch (e) {
@@ -241,7 +274,23 @@ class WsApi {
     const delay = this.jitterMs ? Math.floor(Math.random() * this.jitterMs) : 0;
     const start = delay ? new Promise((r) => setTimeout(r, delay)) : Promise.resolve();
     this.track(start.then(() => this.pool.invoke(event, '$default')).then((r) => {
-      if (r.ok) return;
+      if (r.ok) {
+        // "two-way communication": with a route response on $default, API Gateway passes the
+        // integration's answer (a Lambda proxy answer's body) to the client; without one it drops
+        // it ("Set up route responses for WebSocket APIs in API Gateway")
+        if (!this.routeResponse || !conn.ws || conn.ws.readyState !== 1) return;
+        let doc = null;
+        try {
+          doc = JSON.parse(r.body.toString());
+        } catch (e) {
+          doc = null;
+        }
+        if (doc && typeof doc.body === 'string' && doc.body.length > 0) {
+          this.stats.route_responses++;
+          this.sendMessage(conn, Buffer.from(doc.body));
+        }
+        return;
+      }
       this.stats.default_errors++;
       this.log(`$default failed: ${r.errorType}: ${r.errorMessage}`);
       // API Gateway tells the client when the integration failed
@@ -252,6 +301,8 @@ class WsApi {
   }
 
   closed(conn, code, reason) {
+    clearTimeout(conn.lifeTimer);
+    clearTimeout(conn.idleTimer);
     if (!this.conns.delete(conn.id)) return;
     this.stats.open--;
     this.stats.disconnects++;
@@ -329,6 +380,20 @@ class WsApi {
         if (conn.refuseLeft > 0) conn.refuseLeft--;
         this.stats.mgmt.not_ready++;
         return gone();
+      }
+      const limited = () => {
+        this.stats.mgmt.limit_exceeded++;
+        sendJson(res, 429, { message: 'LimitExceededException: rate exceeded or client buffer full' },
+          { 'x-amzn-ErrorType': 'LimitExceededException' });
+      };
+      if (conn.ws.bufferedAmount > this.clientBufferMax) return limited();
+      if (this.postLimit > 0) {
+        const key = `${id}:${require('crypto').createHash('sha1').update(body).digest('hex')}`;
+        if (!this.limited.has(key) && Math.random() < this.postLimit) {
+          if (this.limited.size > 20000) this.limited.clear();
+          this.limited.add(key);
+          return limited();
+        }
       }
       try {
         this.onPost(JSON.parse(body.toString()), id);

@@ -1,0 +1,186 @@
+/* acks.c - the window of unacknowledged answers (see acks.h). A FIFO list: entries in flight
+ * first, then those waiting; it holds a few messages (the window, plus what exchanges produced
+ * before they saw the session congested). */
+#include "acks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+    struct entry *next;
+    tmsg_type type;
+    char *rid;
+    uint32_t seq;
+    char *text;
+    size_t len;
+    bool sent;
+    uint64_t sent_ms;
+    unsigned tries;
+} entry;
+
+struct acks {
+    acks_send_fn send;
+    void *ud;
+    bool enabled;
+    entry *head, *tail;
+    size_t in_flight, waiting;
+    uint64_t resent;
+};
+
+acks *acks_new(acks_send_fn send, void *ud)
+{
+    acks *a = calloc(1, sizeof *a);
+    if (a) {
+        a->send = send;
+        a->ud = ud;
+    }
+    return a;
+}
+
+static void entry_free(entry *e)
+{
+    free(e->rid);
+    free(e->text);
+    free(e);
+}
+
+void acks_free(acks *a)
+{
+    if (!a)
+        return;
+    while (a->head) {
+        entry *e = a->head;
+        a->head = e->next;
+        entry_free(e);
+    }
+    free(a);
+}
+
+static void transmit(acks *a, entry *e, uint64_t now_ms)
+{
+    if (e->sent) {
+        a->resent++;
+    } else {
+        a->in_flight++;
+        a->waiting--;
+    }
+    e->sent = true;
+    e->sent_ms = now_ms;
+    e->tries++;
+    a->send(a->ud, e->text, e->len);
+}
+
+/* Sends waiting entries while the window has room. */
+static void fill(acks *a, uint64_t now_ms)
+{
+    for (entry *e = a->head; e && a->in_flight < ACKS_WINDOW; e = e->next)
+        if (!e->sent)
+            transmit(a, e, now_ms);
+}
+
+static void unlink_entry(acks *a, entry *prev, entry *e)
+{
+    if (prev)
+        prev->next = e->next;
+    else
+        a->head = e->next;
+    if (a->tail == e)
+        a->tail = prev;
+    if (e->sent)
+        a->in_flight--;
+    else
+        a->waiting--;
+    entry_free(e);
+}
+
+int acks_send(acks *a, const tmsg *m, uint64_t now_ms)
+{
+    size_t len = 0;
+    char *text = tmsg_encode(m, &len);
+    if (!text)
+        return -1;
+    if (!a->enabled) {
+        int rc = a->send(a->ud, text, len);
+        free(text);
+        return rc;
+    }
+    entry *e = calloc(1, sizeof *e);
+    if (!e || (m->request_id && !(e->rid = strdup(m->request_id)))) {
+        free(e);
+        free(text);
+        return -1;
+    }
+    e->type = m->type;
+    e->seq = m->type == TMSG_HTTP_RESPONSE_BODY ? m->seq : 0;
+    e->text = text;
+    e->len = len;
+    if (a->tail)
+        a->tail->next = e;
+    else
+        a->head = e;
+    a->tail = e;
+    a->waiting++;
+    fill(a, now_ms);
+    return 0;
+}
+
+void acks_on_ack(acks *a, const tmsg *ack, uint64_t now_ms)
+{
+    a->enabled = true;
+    entry *prev = NULL;
+    for (entry *e = a->head; e; prev = e, e = e->next) {
+        if (!e->sent || e->type != ack->ack_of || !e->rid || !ack->request_id ||
+            strcmp(e->rid, ack->request_id) != 0 ||
+            (e->type == TMSG_HTTP_RESPONSE_BODY && e->seq != ack->seq))
+            continue;
+        unlink_entry(a, prev, e);
+        break;
+    }
+    fill(a, now_ms);
+}
+
+void acks_resend_older(acks *a, uint64_t now_ms, uint64_t min_age_ms)
+{
+    for (entry *e = a->head; e; e = e->next)
+        if (e->sent && now_ms - e->sent_ms >= min_age_ms)
+            transmit(a, e, now_ms);
+}
+
+void acks_tick(acks *a, uint64_t now_ms)
+{
+    entry *prev = NULL, *e = a->head;
+    while (e) {
+        entry *next = e->next;
+        if (e->sent && now_ms - e->sent_ms >= ACKS_RESEND_MS) {
+            if (e->tries >= ACKS_MAX_TRIES) { /* the server is not taking it: give it up */
+                unlink_entry(a, prev, e);
+                e = next;
+                continue;
+            }
+            transmit(a, e, now_ms);
+        }
+        prev = e;
+        e = next;
+    }
+    fill(a, now_ms);
+}
+
+bool acks_enabled(const acks *a)
+{
+    return a->enabled;
+}
+
+size_t acks_waiting(const acks *a)
+{
+    return a->waiting;
+}
+
+size_t acks_in_flight(const acks *a)
+{
+    return a->in_flight;
+}
+
+uint64_t acks_resent(const acks *a)
+{
+    return a->resent;
+}

@@ -1,0 +1,47 @@
+/* acks.h - delivery of the agent's answers (http_response, http_response_body, error) when the
+ * server acknowledges them (docs/protocol.md §2 "Acknowledgements"). Over API Gateway each message
+ * is one $default invocation, and an invocation throttled at the function's concurrency limit is
+ * lost (API Gateway does not retry it). Once the server has acknowledged a message, at most
+ * ACKS_WINDOW answers are in flight unacknowledged; later ones wait (the session counts as
+ * congested, so exchanges stop reading their local sockets); one left unacknowledged for
+ * ACKS_RESEND_MS, or in flight when API Gateway reports a failed integration, is sent again (the
+ * server takes each answer once). Before any acknowledgement (ttfd, or no route response on
+ * API Gateway's $default) answers go out at once, as before.
+ * Owns: copies of the messages in flight or waiting. */
+#ifndef TTF_ACKS_H
+#define TTF_ACKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto_json.h"
+
+#define ACKS_WINDOW 8
+#define ACKS_RESEND_MS 1000
+#define ACKS_MAX_TRIES 8
+
+typedef struct acks acks;
+
+/* send(ud, text, len): writes one message to the WebSocket; 0 or -1. */
+typedef int (*acks_send_fn)(void *ud, const char *text, size_t len);
+
+acks *acks_new(acks_send_fn send, void *ud);
+void acks_free(acks *a);
+
+/* An answer m (encoded here): sent now, or kept waiting for room in the window. 0 or -1. */
+int acks_send(acks *a, const tmsg *m, uint64_t now_ms);
+/* An ack from the server: its message leaves the window, waiting ones go out. */
+void acks_on_ack(acks *a, const tmsg *ack, uint64_t now_ms);
+/* API Gateway told the client an integration failed (a message was lost, which one it does not
+ * say): every message in flight for at least min_age_ms is sent again. */
+void acks_resend_older(acks *a, uint64_t now_ms, uint64_t min_age_ms);
+/* Periodic: resends what waited ACKS_RESEND_MS for its ack; gives up after ACKS_MAX_TRIES. */
+void acks_tick(acks *a, uint64_t now_ms);
+
+bool acks_enabled(const acks *a);
+size_t acks_waiting(const acks *a);   /* answers not sent yet (window full) */
+size_t acks_in_flight(const acks *a); /* sent, not acknowledged */
+uint64_t acks_resent(const acks *a);  /* messages sent again so far */
+
+#endif

@@ -1,0 +1,523 @@
+/* http1_head.c - strict HTTP/1.1 head parsing (see http1_head.h). Two passes over a complete
+ * head: http1_head_scan finds its end (and refuses a bare LF early), http1_head_parse reads the
+ * start line and the field lines, then applies the field semantics of RFC 9112 §3.2, §6, §9. */
+#include "http1_head.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http1_syntax.h"
+
+void http1_head_init(http1_head *h)
+{
+    memset(h, 0, sizeof *h);
+    http_headers_init(&h->headers);
+    h->content_length = -1;
+}
+
+void http1_head_free(http1_head *h)
+{
+    http_headers_free(&h->headers);
+    free(h->block);
+    http1_head_init(h);
+}
+
+/* A request error carries the status a server answers; any response error is a bad gateway
+ * answer for a proxy (RFC 9112 §6.3: 502), out of memory stays 500. */
+static http1_head_result fail(http1_err *err, bool is_request, int status, const char *reason)
+{
+    err->status = is_request || status == 500 ? status : 502;
+    err->reason = reason;
+    return HTTP1_HEAD_ERROR;
+}
+
+/* An incomplete start line that can already not become a valid one (garbage is refused at once,
+ * not after the head limit or a timeout). Looks at no more than its first 32 octets. */
+static bool plausible_start(const char *s, size_t n, bool is_request)
+{
+    if (n == 0 || s[0] == '\r')
+        return true; /* nothing yet, or an empty line in progress */
+    if (!is_request) {
+        size_t k = n < 5 ? n : 5;
+        return memcmp(s, "HTTP/", k) == 0;
+    }
+    for (size_t i = 0; i < n && i < 32; i++) {
+        if (s[i] == ' ')
+            return i > 0;
+        if (!http1_is_tchar((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len, size_t max_head,
+                                  bool is_request, size_t *end, http1_err *err)
+{
+    size_t line = s->line;
+    for (;;) {
+        const char *lf = line < len ? memchr(buf + line, '\n', len - line) : NULL;
+        if (!lf) {
+            s->line = line;
+            if (len > max_head)
+                return fail(err, is_request, 431, "head too large");
+            if (line == s->skip && !plausible_start(buf + line, len - line, is_request))
+                return fail(err, is_request, 400, "bad start line");
+            return HTTP1_HEAD_AGAIN;
+        }
+        size_t i = (size_t)(lf - buf);
+        if (i == line || buf[i - 1] != '\r')
+            return fail(err, is_request, 400, "bare LF in the head");
+        if (i - 1 == line) {
+            if (line == s->skip) { /* an empty line before the start line */
+                s->skip = line = i + 1;
+                continue;
+            }
+            s->line = line;
+            *end = i + 1;
+            if (*end > max_head)
+                return fail(err, is_request, 431, "head too large");
+            return HTTP1_HEAD_DONE;
+        }
+        line = i + 1;
+        if (line > max_head)
+            return fail(err, is_request, 431, "head too large");
+    }
+}
+
+/* ---------------------------------------------------------------- start lines */
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+typedef struct start_line {
+    span method, target, authority, path, reason;
+    bool path_slash; /* path needs a "/" before it (absolute-form with an empty path) */
+    http1_target_form form;
+    int minor, status;
+} start_line;
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT (RFC 9112 §2.3): 1 (1.0/1.1), 0 for another
+ * well-formed version, -1 for anything else. */
+static int version(const char *v, size_t n, int *minor)
+{
+    if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || !is_digit(v[5]) || v[6] != '.' || !is_digit(v[7]))
+        return -1;
+    if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+        return 0;
+    *minor = v[7] - '0';
+    return 1;
+}
+
+static bool span_is(span s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+/* A target's authority becomes the Host of the forwarded request: the Host rules apply to it
+ * (reg-name allows ",", but a comma in a Host reads as two values merged by an upstream). */
+static bool host_ok(const char *s, size_t n, bool allow_empty, bool need_port)
+{
+    return !memchr(s, ',', n) && http1_valid_authority(s, n, allow_empty, need_port);
+}
+
+/* absolute-form = absolute-URI (RFC 9112 §3.2.2), for http and https: the authority (no
+ * userinfo, RFC 9110 §4.2.4) and the path and query. */
+static http1_head_result absolute_form(start_line *sl, http1_err *err)
+{
+    const char *t = sl->target.p;
+    size_t n = sl->target.n, i = 0;
+    while (i < n && (http1_ctype[(unsigned char)t[i]] & HTTP1_C_SCHEME))
+        i++;
+    bool http =
+        (i == 4 && strncasecmp(t, "http", 4) == 0) || (i == 5 && strncasecmp(t, "https", 5) == 0);
+    if (!http || n - i < 3 || memcmp(t + i, "://", 3) != 0)
+        return fail(err, true, 400, "bad request-target");
+    size_t a = i + 3, e = a;
+    while (e < n && t[e] != '/' && t[e] != '?' && t[e] != '#')
+        e++;
+    if (!host_ok(t + a, e - a, false, false))
+        return fail(err, true, 400, "bad authority in the request-target");
+    sl->authority = (span){t + a, e - a};
+    sl->path = (span){t + e, n - e};
+    sl->path_slash = e == n || t[e] != '/';
+    sl->form = HTTP1_TARGET_ABSOLUTE;
+    return HTTP1_HEAD_DONE;
+}
+
+/* request-line = method SP request-target SP HTTP-version (RFC 9112 §3), exactly one SP each. */
+static http1_head_result request_line(const char *s, size_t n, start_line *sl, http1_err *err)
+{
+    size_t i = 0;
+    while (i < n && http1_is_tchar((unsigned char)s[i]))
+        i++;
+    if (i == 0 || i == n || s[i] != ' ')
+        return fail(err, true, 400, i == 0 ? "bad request-line" : "bad method");
+    sl->method = (span){s, i};
+    size_t t0 = i + 1, t = t0;
+    /* any octet but controls, SP and DEL: raw obs-text in a target passes byte for byte */
+    while (t < n && (unsigned char)s[t] > ' ' && s[t] != 0x7f)
+        t++;
+    if (t == t0 || t == n || s[t] != ' ')
+        return fail(err, true, 400, "bad request-target");
+    sl->target = (span){s + t0, t - t0};
+    int v = version(s + t + 1, n - t - 1, &sl->minor);
+    if (v < 0)
+        return fail(err, true, 400, "bad request-line");
+    if (v == 0)
+        return fail(err, true, 505, "HTTP version not supported");
+
+    bool connect = span_is(sl->method, "CONNECT");
+    if (span_is(sl->target, "*")) {
+        if (!span_is(sl->method, "OPTIONS"))
+            return fail(err, true, 400, "asterisk-form is for OPTIONS only");
+        sl->form = HTTP1_TARGET_ASTERISK;
+    } else if (connect) {
+        if (!host_ok(sl->target.p, sl->target.n, false, true))
+            return fail(err, true, 400, "CONNECT needs host:port");
+        sl->authority = sl->target;
+        sl->form = HTTP1_TARGET_AUTHORITY;
+    } else if (sl->target.p[0] == '/') {
+        sl->path = sl->target;
+        sl->form = HTTP1_TARGET_ORIGIN;
+    } else {
+        return absolute_form(sl, err);
+    }
+    return HTTP1_HEAD_DONE;
+}
+
+/* status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4); a missing
+ * SP before an empty reason is tolerated (common). */
+static http1_head_result status_line(const char *s, size_t n, start_line *sl, http1_err *err)
+{
+    if (n < 12 || s[8] != ' ' || version(s, 8, &sl->minor) != 1)
+        return fail(err, false, 502, "bad status-line");
+    if (!is_digit(s[9]) || !is_digit(s[10]) || !is_digit(s[11]))
+        return fail(err, false, 502, "bad status code");
+    sl->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+    if (sl->status < 100 || sl->status > 599)
+        return fail(err, false, 502, "status code outside 100..599");
+    if (n > 12 && s[12] != ' ')
+        return fail(err, false, 502, "bad status code");
+    sl->reason = n > 12 ? (span){s + 13, n - 13} : (span){s + 12, 0};
+    if (!http1_is_field_value(sl->reason.p, sl->reason.n))
+        return fail(err, false, 502, "control character in the reason phrase");
+    return HTTP1_HEAD_DONE;
+}
+
+static char *put(char **at, span s, bool slash)
+{
+    char *d = *at;
+    size_t k = 0;
+    if (slash)
+        d[k++] = '/';
+    if (s.n)
+        memcpy(d + k, s.p, s.n);
+    d[k + s.n] = '\0';
+    *at = d + k + s.n + 1;
+    return d;
+}
+
+/* Copies the start-line strings into one block owned by h. */
+static int keep_start_line(http1_head *h, const start_line *sl, bool is_request)
+{
+    size_t need = sl->method.n + sl->target.n + sl->authority.n + sl->path.n + sl->reason.n + 8;
+    char *b = malloc(need), *at = b;
+    if (!b)
+        return -1;
+    h->block = b;
+    if (is_request) {
+        h->method = put(&at, sl->method, false);
+        h->target = put(&at, sl->target, false);
+        h->form = sl->form;
+        if (sl->authority.p)
+            h->authority = put(&at, sl->authority, false);
+        if (sl->path.p)
+            h->path = put(&at, sl->path, sl->path_slash);
+    } else {
+        h->status = sl->status;
+        h->reason = put(&at, sl->reason, false);
+    }
+    h->http_major = 1;
+    h->http_minor = sl->minor;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- field lines */
+
+static http1_head_result fields(http1_head *h, const char *p, const char *end, bool is_request,
+                                size_t max_fields, http1_err *err)
+{
+    size_t lines = 0;
+    for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
+        lines++;
+    if (lines - 1 > max_fields) /* the last line is the empty one */
+        return fail(err, is_request, 431, "too many header fields");
+    if (http_headers_reserve(&h->headers, lines) != 0)
+        return fail(err, is_request, 500, "out of memory");
+    char *arena = malloc((size_t)(end - p) + 1);
+    if (!arena)
+        return fail(err, is_request, 500, "out of memory");
+    h->headers.arena = arena;
+    for (;;) {
+        const char *lf = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)(lf - p) - 1; /* the scan saw a CR before every LF */
+        if (len == 0)
+            break;
+        http1_field f;
+        const char *why;
+        if (http1_field_split(p, len, &f, &why) != 0)
+            return fail(err, is_request, 400, why);
+        char *name = arena;
+        memcpy(name, f.name, f.nlen);
+        name[f.nlen] = '\0';
+        char *value = name + f.nlen + 1;
+        memcpy(value, f.value, f.vlen);
+        value[f.vlen] = '\0';
+        arena = value + f.vlen + 1;
+        http_headers_push_ref(&h->headers, name, f.nlen, value, f.vlen,
+                              http_name_lookup(f.name, f.nlen));
+        p = lf + 1;
+    }
+    return HTTP1_HEAD_DONE;
+}
+
+/* What the framing and connection fields say, gathered in one walk. */
+typedef struct field_facts {
+    size_t hosts;
+    const http_header *host;
+    bool have_cl, cl_rewrite;
+    uint64_t cl;
+    size_t cl_first;
+    bool have_te, te_last_chunked, te_other, te_bad;
+    int te_chunked;
+    bool conn_close, conn_keep_alive, conn_upgrade, upgrade_field, expect_continue;
+} field_facts;
+
+/* transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112 §7): the coding name
+ * before any parameter. chunked takes no parameters. */
+static void te_member(field_facts *ff, const char *m, size_t n)
+{
+    size_t k = 0;
+    while (k < n && http1_is_tchar((unsigned char)m[k]))
+        k++;
+    if (k == 0 || (k < n && m[k] != ';' && m[k] != ' ' && m[k] != '\t')) {
+        ff->te_bad = true;
+        return;
+    }
+    bool chunked = k == 7 && strncasecmp(m, "chunked", 7) == 0;
+    if (chunked && k < n) {
+        ff->te_bad = true; /* chunked with parameters */
+        return;
+    }
+    ff->te_chunked += chunked;
+    ff->te_other |= !chunked;
+    ff->te_last_chunked = chunked;
+}
+
+static http1_head_result gather(const http1_head *h, field_facts *ff, bool is_request,
+                                http1_err *err)
+{
+    for (size_t i = 0; i < h->headers.n; i++) {
+        const http_header *e = &h->headers.v[i];
+        size_t pos = 0, il;
+        const char *it;
+        switch (e->id) {
+        case HTTP_H_HOST:
+            ff->hosts++;
+            ff->host = e;
+            break;
+        case HTTP_H_CONTENT_LENGTH: {
+            uint64_t v;
+            if (http1_parse_content_length(e->value, e->vlen, &v) != 0)
+                return fail(err, is_request, 400, "bad Content-Length");
+            if (ff->have_cl && v != ff->cl)
+                return fail(err, is_request, 400, "differing Content-Length values");
+            if (ff->have_cl || memchr(e->value, ',', e->vlen))
+                ff->cl_rewrite = true; /* several lines, or a list: forward one value */
+            if (!ff->have_cl)
+                ff->cl_first = i;
+            ff->have_cl = true;
+            ff->cl = v;
+            break;
+        }
+        case HTTP_H_TRANSFER_ENCODING: {
+            bool any = false;
+            ff->have_te = true;
+            while (http1_list_next(e->value, e->vlen, &pos, &it, &il)) {
+                te_member(ff, it, il); /* te_last_chunked: the last member seen is chunked */
+                any = true;
+            }
+            if (!any)
+                ff->te_bad = true;
+            break;
+        }
+        case HTTP_H_CONNECTION:
+            while (http1_list_next(e->value, e->vlen, &pos, &it, &il)) {
+                ff->conn_close |= il == 5 && strncasecmp(it, "close", 5) == 0;
+                ff->conn_keep_alive |= il == 10 && strncasecmp(it, "keep-alive", 10) == 0;
+                ff->conn_upgrade |= il == 7 && strncasecmp(it, "upgrade", 7) == 0;
+            }
+            break;
+        case HTTP_H_UPGRADE:
+            ff->upgrade_field = true;
+            break;
+        case HTTP_H_EXPECT:
+            ff->expect_continue |= http1_list_has(e->value, e->vlen, "100-continue");
+            break;
+        default:
+            break;
+        }
+    }
+    return HTTP1_HEAD_DONE;
+}
+
+/* Several Content-Length lines (or a list) of one value become one line (RFC 9110 §8.6). */
+static void one_content_length(http1_head *h, const field_facts *ff)
+{
+    http_header *first = &h->headers.v[ff->cl_first];
+    /* the decimal form is never longer than the value that held it */
+    int n = snprintf(first->value, first->vlen + 1, "%llu", (unsigned long long)ff->cl);
+    first->vlen = (size_t)n;
+    for (size_t i = h->headers.n; i-- > ff->cl_first + 1;)
+        if (h->headers.v[i].id == HTTP_H_CONTENT_LENGTH)
+            http_headers_remove_at(&h->headers, i);
+}
+
+/* Requests: RFC 9112 §3.2 (Host), §6.1-6.3 (framing). */
+static http1_head_result request_semantics(http1_head *h, const field_facts *ff, http1_err *err)
+{
+    if (ff->hosts > 1)
+        return fail(err, true, 400, "more than one Host");
+    if (ff->hosts == 0 && h->http_minor == 1)
+        return fail(err, true, 400, "missing Host");
+    if (ff->host && memchr(ff->host->value, ',', ff->host->vlen))
+        return fail(err, true, 400, "more than one Host");
+    if (ff->host && !host_ok(ff->host->value, ff->host->vlen, true, false))
+        return fail(err, true, 400, "bad Host");
+    if (ff->have_te) {
+        if (h->http_minor == 0)
+            return fail(err, true, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (ff->have_cl)
+            return fail(err, true, 400, "Content-Length with Transfer-Encoding");
+        if (ff->te_bad)
+            return fail(err, true, 400, "bad Transfer-Encoding");
+        if (ff->te_chunked > 1)
+            return fail(err, true, 400, "chunked applied twice");
+        if (!ff->te_last_chunked)
+            return fail(err, true, 400, "final transfer coding is not chunked");
+        if (ff->te_other)
+            return fail(err, true, 501, "transfer coding not implemented");
+        h->framing = HTTP1_FRAMING_CHUNKED;
+        h->chunked = true;
+    } else if (ff->have_cl) {
+        h->framing = HTTP1_FRAMING_LENGTH;
+        h->content_length = (int64_t)ff->cl;
+    }
+    h->upgrade = (ff->upgrade_field && ff->conn_upgrade) || h->form == HTTP1_TARGET_AUTHORITY;
+    h->expect_continue = ff->expect_continue;
+    return HTTP1_HEAD_DONE;
+}
+
+/* Responses: RFC 9112 §6.3 in order: bodiless statuses, Transfer-Encoding, Content-Length,
+ * else until close. */
+static http1_head_result response_semantics(http1_head *h, const field_facts *ff, http1_err *err)
+{
+    if (ff->have_te) {
+        if (h->http_minor == 0)
+            return fail(err, false, 502, "Transfer-Encoding in an HTTP/1.0 response");
+        if (ff->te_bad || ff->te_chunked > 1)
+            return fail(err, false, 502, "bad Transfer-Encoding");
+    }
+    int s = h->status;
+    if ((s >= 100 && s < 200) || s == 204 || s == 304) {
+        h->framing = HTTP1_FRAMING_NONE;
+        h->upgrade = s == 101;
+    } else if (ff->have_te) {
+        h->chunked = ff->te_last_chunked;
+        h->framing = h->chunked ? HTTP1_FRAMING_CHUNKED : HTTP1_FRAMING_CLOSE;
+    } else if (ff->have_cl) {
+        h->framing = HTTP1_FRAMING_LENGTH;
+    } else {
+        h->framing = HTTP1_FRAMING_CLOSE;
+    }
+    if (ff->have_cl && !ff->have_te)
+        h->content_length = (int64_t)ff->cl;
+    return HTTP1_HEAD_DONE;
+}
+
+http1_head_result http1_head_parse(http1_head *h, const char *buf, size_t len, bool is_request,
+                                   const http1_limits *lim, http1_err *err)
+{
+    size_t pos = 0;
+    while (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n')
+        pos += 2;
+    const char *ls = buf + pos, *end = buf + len;
+    const char *le = memchr(ls, '\n', (size_t)(end - ls));
+    if (!le || le == ls || le[-1] != '\r')
+        return fail(err, is_request, 400, "incomplete head");
+    size_t llen = (size_t)(le - ls) - 1;
+    start_line sl = {0};
+    http1_head_result r =
+        is_request ? request_line(ls, llen, &sl, err) : status_line(ls, llen, &sl, err);
+    if (r == HTTP1_HEAD_DONE && keep_start_line(h, &sl, is_request) != 0)
+        r = fail(err, is_request, 500, "out of memory");
+    size_t max_fields = lim && lim->max_fields ? lim->max_fields : HTTP1_DEFAULT_MAX_FIELDS;
+    if (r == HTTP1_HEAD_DONE)
+        r = fields(h, le + 1, end, is_request, max_fields, err);
+    field_facts ff = {0};
+    if (r == HTTP1_HEAD_DONE)
+        r = gather(h, &ff, is_request, err);
+    if (r == HTTP1_HEAD_DONE)
+        r = is_request ? request_semantics(h, &ff, err) : response_semantics(h, &ff, err);
+    if (r != HTTP1_HEAD_DONE) {
+        http1_head_free(h);
+        return r;
+    }
+    if (ff.cl_rewrite && h->content_length >= 0)
+        one_content_length(h, &ff);
+    /* RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive"; a body delimited
+     * by the close of the connection ends it. */
+    h->keep_alive = !ff.conn_close && (h->http_minor == 1 || ff.conn_keep_alive) &&
+                    h->framing != HTTP1_FRAMING_CLOSE;
+    return HTTP1_HEAD_DONE;
+}
+
+http1_head_result http1_parse_head(http1_head *h, const char *buf, size_t len, bool is_request,
+                                   const http1_limits *lim, size_t *used, http1_err *err)
+{
+    http1_scan s = {0};
+    size_t max = lim && lim->max_head ? lim->max_head : HTTP1_DEFAULT_MAX_HEAD;
+    size_t end = 0;
+    http1_head_result r =
+        http1_head_scan(&s, buf, len < max + 1 ? len : max + 1, max, is_request, &end, err);
+    if (r != HTTP1_HEAD_DONE)
+        return r;
+    r = http1_head_parse(h, buf, end, is_request, lim, err);
+    if (r == HTTP1_HEAD_DONE)
+        *used = end;
+    return r;
+}
+
+void http1_head_set_no_body(http1_head *h)
+{
+    h->framing = HTTP1_FRAMING_NONE;
+    bool close = false, ka = false;
+    for (size_t i = 0; i < h->headers.n; i++) {
+        const http_header *e = &h->headers.v[i];
+        if (e->id == HTTP_H_CONNECTION) {
+            close |= http1_list_has(e->value, e->vlen, "close");
+            ka |= http1_list_has(e->value, e->vlen, "keep-alive");
+        }
+    }
+    h->keep_alive = !close && (h->http_minor == 1 || ka);
+}

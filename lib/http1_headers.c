@@ -1,0 +1,203 @@
+/* http1_headers.c - the header list (see http1_headers.h). */
+#include "http1_headers.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http1_syntax.h"
+
+void http_headers_init(http_headers *h)
+{
+    h->v = NULL;
+    h->n = 0;
+    h->cap = 0;
+    h->arena = NULL;
+}
+
+static void free_entry(http_header *e)
+{
+    if (e->owned)
+        free(e->name); /* value shares the block */
+}
+
+void http_headers_free(http_headers *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        free_entry(&h->v[i]);
+    free(h->v);
+    free(h->arena);
+    http_headers_init(h);
+}
+
+int http_headers_reserve(http_headers *h, size_t n)
+{
+    if (h->cap - h->n >= n)
+        return 0;
+    size_t cap = h->cap ? h->cap : 16;
+    while (cap - h->n < n)
+        cap *= 2;
+    http_header *v = realloc(h->v, cap * sizeof *v);
+    if (!v)
+        return -1;
+    h->v = v;
+    h->cap = cap;
+    return 0;
+}
+
+int http_headers_add(http_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    if (!value)
+        vlen = 0;
+    if (http_headers_reserve(h, 1) != 0)
+        return -1;
+    char *b = malloc(nlen + vlen + 2);
+    if (!b)
+        return -1;
+    if (nlen)
+        memcpy(b, name, nlen);
+    b[nlen] = '\0';
+    if (vlen)
+        memcpy(b + nlen + 1, value, vlen);
+    b[nlen + 1 + vlen] = '\0';
+    h->v[h->n++] = (http_header){.name = b,
+                                 .value = b + nlen + 1,
+                                 .nlen = nlen,
+                                 .vlen = vlen,
+                                 .id = http_name_lookup(name, nlen),
+                                 .owned = true};
+    return 0;
+}
+
+void http_headers_push_ref(http_headers *h, char *name, size_t nlen, char *value, size_t vlen,
+                           http_name_id id)
+{
+    h->v[h->n++] = (http_header){
+        .name = name, .value = value, .nlen = nlen, .vlen = vlen, .id = id, .owned = false};
+}
+
+int http_headers_copy(http_headers *dst, const http_headers *src)
+{
+    http_headers_init(dst);
+    size_t total = 1;
+    for (size_t i = 0; i < src->n; i++)
+        total += src->v[i].nlen + src->v[i].vlen + 2;
+    if (http_headers_reserve(dst, src->n ? src->n : 1) != 0)
+        return -1;
+    dst->arena = malloc(total);
+    if (!dst->arena) {
+        http_headers_free(dst);
+        return -1;
+    }
+    char *p = dst->arena;
+    for (size_t i = 0; i < src->n; i++) {
+        const http_header *e = &src->v[i];
+        char *n = p;
+        memcpy(n, e->name, e->nlen + 1);
+        char *v = n + e->nlen + 1;
+        memcpy(v, e->value, e->vlen + 1);
+        p = v + e->vlen + 1;
+        http_headers_push_ref(dst, n, e->nlen, v, e->vlen, e->id);
+    }
+    return 0;
+}
+
+static bool same_name(const http_header *e, const char *name, size_t nlen, http_name_id id)
+{
+    if (id != HTTP_H_OTHER)
+        return e->id == id;
+    return e->id == HTTP_H_OTHER && e->nlen == nlen && strncasecmp(e->name, name, nlen) == 0;
+}
+
+const char *http_headers_get(const http_headers *h, const char *name)
+{
+    size_t nlen = strlen(name);
+    http_name_id id = http_name_lookup(name, nlen);
+    for (size_t i = 0; i < h->n; i++)
+        if (same_name(&h->v[i], name, nlen, id))
+            return h->v[i].value;
+    return NULL;
+}
+
+const char *http_headers_get_id(const http_headers *h, http_name_id id)
+{
+    size_t i = http_headers_find_id(h, id, 0);
+    return i < h->n ? h->v[i].value : NULL;
+}
+
+size_t http_headers_find_id(const http_headers *h, http_name_id id, size_t from)
+{
+    for (size_t i = from; i < h->n; i++)
+        if (h->v[i].id == id)
+            return i;
+    return h->n;
+}
+
+size_t http_headers_count_id(const http_headers *h, http_name_id id)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < h->n; i++)
+        c += h->v[i].id == id;
+    return c;
+}
+
+void http_headers_remove_at(http_headers *h, size_t i)
+{
+    if (i >= h->n)
+        return;
+    free_entry(&h->v[i]);
+    memmove(&h->v[i], &h->v[i + 1], (h->n - i - 1) * sizeof h->v[0]);
+    h->n--;
+}
+
+static size_t remove_matching(http_headers *h, const char *name, size_t nlen, http_name_id id)
+{
+    size_t out = 0, removed = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (same_name(&h->v[i], name, nlen, id)) {
+            free_entry(&h->v[i]);
+            removed++;
+        } else {
+            h->v[out++] = h->v[i];
+        }
+    }
+    h->n = out;
+    return removed;
+}
+
+size_t http_headers_remove(http_headers *h, const char *name)
+{
+    size_t nlen = strlen(name);
+    return remove_matching(h, name, nlen, http_name_lookup(name, nlen));
+}
+
+size_t http_headers_remove_id(http_headers *h, http_name_id id)
+{
+    if (id == HTTP_H_OTHER)
+        return 0;
+    return remove_matching(h, NULL, 0, id);
+}
+
+int http_headers_set(http_headers *h, const char *name, const char *value)
+{
+    /* Add first so a failed allocation leaves the old entries in place. */
+    size_t before = h->n;
+    if (http_headers_add(h, name, strlen(name), value, strlen(value)) != 0)
+        return -1;
+    http_header added = h->v[before];
+    h->n = before;
+    http_headers_remove(h, name);
+    h->v[h->n++] = added;
+    return 0;
+}
+
+bool http_headers_has_token(const http_headers *h, const char *name, const char *token)
+{
+    size_t nlen = strlen(name);
+    http_name_id id = http_name_lookup(name, nlen);
+    for (size_t i = 0; i < h->n; i++)
+        if (same_name(&h->v[i], name, nlen, id) &&
+            http1_list_has(h->v[i].value, h->v[i].vlen, token))
+            return true;
+    return false;
+}

@@ -1,0 +1,61 @@
+/* http1_headers.h - an ordered list of header fields that keeps repeats (several Set-Cookie stay
+ * several entries) and the names as received. Known names carry their id (http1_names.h), so
+ * the parser and the proxy rules look fields up without string compares.
+ * Owns: every string it points to, either one block per added entry or, for a parsed head, one
+ * arena block holding all of them; removing entries never invalidates the others. */
+#ifndef TUNNEL_HTTP1_HEADERS_H
+#define TUNNEL_HTTP1_HEADERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http1_names.h"
+
+typedef struct http_header {
+    char *name;  /* NUL-terminated, spelled as received */
+    char *value; /* NUL-terminated (a valid value holds no NUL) */
+    size_t nlen, vlen;
+    http_name_id id; /* HTTP_H_OTHER for names the table does not know */
+    bool owned;      /* name and value live in one malloc'd block of their own */
+} http_header;
+
+typedef struct http_headers {
+    http_header *v;
+    size_t n, cap;
+    char *arena; /* strings of a parsed head (one block), or NULL */
+} http_headers;
+
+void http_headers_init(http_headers *h);
+void http_headers_free(http_headers *h); /* leaves h empty and reusable */
+/* Room for n more entries without reallocating. 0 or -1 (ENOMEM). */
+int http_headers_reserve(http_headers *h, size_t n);
+/* Appends a copy of name[0..nlen) and value[0..vlen) (value NULL: empty). 0 or -1 (ENOMEM). */
+int http_headers_add(http_headers *h, const char *name, size_t nlen, const char *value,
+                     size_t vlen);
+/* For parsers: appends an entry whose strings live in h->arena (the caller set it). Room must
+ * have been reserved. */
+void http_headers_push_ref(http_headers *h, char *name, size_t nlen, char *value, size_t vlen,
+                           http_name_id id);
+/* A deep copy of src into dst (dst is initialised here; one block for all strings). 0 or -1. */
+int http_headers_copy(http_headers *dst, const http_headers *src);
+
+/* First value of a header (case-insensitive name), NULL when absent. */
+const char *http_headers_get(const http_headers *h, const char *name);
+const char *http_headers_get_id(const http_headers *h, http_name_id id);
+/* Index of the first entry at or after from with that id, or h->n. */
+size_t http_headers_find_id(const http_headers *h, http_name_id id, size_t from);
+size_t http_headers_count_id(const http_headers *h, http_name_id id);
+
+/* Removes every entry with that name; returns how many. */
+size_t http_headers_remove(http_headers *h, const char *name);
+size_t http_headers_remove_id(http_headers *h, http_name_id id);
+/* Removes entry i (order of the others kept). */
+void http_headers_remove_at(http_headers *h, size_t i);
+/* Replaces all entries of name with one entry at the end (added when absent). 0 or -1. */
+int http_headers_set(http_headers *h, const char *name, const char *value);
+
+/* True when a comma-separated list header (Connection, Upgrade, Sec-WebSocket-Protocol) carries
+ * token, compared case-insensitively; every header of that name is searched. */
+bool http_headers_has_token(const http_headers *h, const char *name, const char *token);
+
+#endif

@@ -1,0 +1,38 @@
+/* http1_types.h - the small types the HTTP/1.1 modules share: limits, the framing of a message
+ * body (RFC 9112 §6.3), and the error a parse step reports (an HTTP status and a short reason).
+ * Owns nothing. */
+#ifndef TUNNEL_HTTP1_TYPES_H
+#define TUNNEL_HTTP1_TYPES_H
+
+#include <stddef.h>
+
+#define HTTP1_DEFAULT_MAX_HEAD ((size_t)16 << 10)    /* request heads (ttfd's default) */
+#define HTTP1_MAX_MAX_HEAD ((size_t)16 << 20)        /* largest limit accepted */
+#define HTTP1_DEFAULT_MAX_FIELDS 256                 /* field lines per head (431 beyond) */
+#define HTTP1_DEFAULT_MAX_CHUNK_EXT ((size_t)4096)   /* chunk-ext bytes on one size line */
+#define HTTP1_DEFAULT_MAX_TRAILER ((size_t)16 << 10) /* bytes of a chunked trailer section */
+
+/* Limits of one parser. Zero fields mean the defaults above. */
+typedef struct http1_limits {
+    size_t max_head;      /* bytes of a head, start line to the empty line included */
+    size_t max_fields;    /* field lines in a head */
+    size_t max_chunk_ext; /* bytes of chunk extensions on one chunk-size line */
+    size_t max_trailer;   /* bytes of the trailer section of a chunked body */
+} http1_limits;
+
+/* How the body after a head is delimited (RFC 9112 §6.3). */
+typedef enum {
+    HTTP1_FRAMING_NONE = 0, /* no body: the message ends with its head */
+    HTTP1_FRAMING_LENGTH,   /* Content-Length bytes */
+    HTTP1_FRAMING_CHUNKED,  /* chunked transfer coding (§7.1) */
+    HTTP1_FRAMING_CLOSE,    /* responses only: until the connection closes */
+} http1_framing;
+
+/* A parse error: the status a server answers (400, 431, 501, 505; 502 for a bad response from
+ * a server) and a short constant reason naming the rule ("whitespace before colon"). */
+typedef struct http1_err {
+    int status;
+    const char *reason;
+} http1_err;
+
+#endif

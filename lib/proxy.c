@@ -1,0 +1,233 @@
+/* proxy.c - the proxy rules (see proxy.h). */
+#include "proxy.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http1_syntax.h"
+#include "proto_json.h"
+
+static const unsigned flags[HTTP_H__COUNT] = {
+    [HTTP_H_CONNECTION] = PROXY_HOP_BY_HOP | PROXY_UPGRADE,
+    [HTTP_H_CONTENT_LENGTH] = PROXY_FRAMING | PROXY_PROTECTED,
+    [HTTP_H_EXPECT] = PROXY_DROP_REQUEST,
+    [HTTP_H_HOST] = PROXY_PROTECTED,
+    [HTTP_H_HTTP2_SETTINGS] = PROXY_HOP_BY_HOP, /* h2c's connection-specific field (RFC 7540) */
+    [HTTP_H_KEEP_ALIVE] = PROXY_HOP_BY_HOP,
+    [HTTP_H_PROXY_AUTHENTICATE] = PROXY_HOP_BY_HOP,
+    [HTTP_H_PROXY_AUTHORIZATION] = PROXY_HOP_BY_HOP,
+    [HTTP_H_PROXY_CONNECTION] = PROXY_HOP_BY_HOP,
+    [HTTP_H_TE] = PROXY_HOP_BY_HOP,
+    [HTTP_H_TRAILER] = PROXY_HOP_BY_HOP,
+    [HTTP_H_TRANSFER_ENCODING] = PROXY_HOP_BY_HOP | PROXY_FRAMING | PROXY_PROTECTED,
+    [HTTP_H_UPGRADE] = PROXY_HOP_BY_HOP | PROXY_UPGRADE,
+    [HTTP_H_X_FORWARDED_FOR] = PROXY_FORWARDED,
+    [HTTP_H_X_FORWARDED_HOST] = PROXY_FORWARDED,
+    [HTTP_H_X_FORWARDED_PREFIX] = PROXY_FORWARDED,
+    [HTTP_H_X_FORWARDED_PROTO] = PROXY_FORWARDED,
+};
+
+unsigned proxy_header_flags(http_name_id id)
+{
+    return id > 0 && id < HTTP_H__COUNT ? flags[id] : 0;
+}
+
+bool proxy_is_hop_by_hop(const char *name)
+{
+    return proxy_header_flags(http_name_lookup(name, strlen(name))) & PROXY_HOP_BY_HOP;
+}
+
+static bool named_in_connection(const http_headers *h, const http_header *e)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].id == HTTP_H_CONNECTION && http1_list_has(h->v[i].value, h->v[i].vlen, e->name))
+            return true;
+    return false;
+}
+
+static bool removed(const http_headers *h, const http_header *e, bool keep_upgrade,
+                    bool keep_framing)
+{
+    unsigned f = proxy_header_flags(e->id);
+    if (keep_upgrade && (f & PROXY_UPGRADE))
+        return false;
+    if (keep_framing && e->id == HTTP_H_TRANSFER_ENCODING)
+        return false;
+    if (f & PROXY_HOP_BY_HOP)
+        return true;
+    return !(f & PROXY_PROTECTED) && named_in_connection(h, e);
+}
+
+int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framing)
+{
+    /* Decide for every entry first: Connection must stay readable until all were checked. */
+    bool small[128];
+    bool *del = h->n <= sizeof small / sizeof small[0] ? small : malloc(h->n * sizeof *del);
+    if (!del) {
+        for (size_t i = h->n; i-- > 0;)
+            if (proxy_header_flags(h->v[i].id) & PROXY_HOP_BY_HOP)
+                http_headers_remove_at(h, i);
+        return -1;
+    }
+    bool any_connection = false;
+    for (size_t i = 0; i < h->n; i++) {
+        del[i] = removed(h, &h->v[i], keep_upgrade, keep_framing);
+        any_connection |= !del[i] && h->v[i].id == HTTP_H_CONNECTION;
+    }
+    for (size_t i = h->n; i-- > 0;)
+        if (del[i])
+            http_headers_remove_at(h, i);
+    if (del != small)
+        free(del);
+    /* an upgrade keeps Connection for the upgrade only: the other names it listed are gone */
+    if (any_connection && http_headers_set(h, "Connection", "Upgrade") != 0)
+        return -1;
+    return 0;
+}
+
+/* Replaces the first entry of that name (keeping its place) and drops the others; appends
+ * when absent. */
+static int set_in_place(http_headers *h, http_name_id id, const char *value)
+{
+    size_t at = http_headers_find_id(h, id, 0);
+    const char *name = http_name_str(id);
+    if (http_headers_add(h, name, strlen(name), value, strlen(value)) != 0)
+        return -1;
+    if (at == h->n - 1) /* it was absent: the new entry is the last */
+        return 0;
+    http_header added = h->v[h->n - 1];
+    h->n--;
+    for (size_t i = h->n; i-- > at + 1;)
+        if (h->v[i].id == id)
+            http_headers_remove_at(h, i);
+    http_header old = h->v[at];
+    h->v[at] = added;
+    if (old.owned)
+        free(old.name);
+    return 0;
+}
+
+/* X-Forwarded-For: every earlier value in order, then the client unless it is already last. */
+static int forwarded_for(http_headers *h, const char *client)
+{
+    size_t need = client ? strlen(client) + 1 : 1;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].id == HTTP_H_X_FORWARDED_FOR)
+            need += h->v[i].vlen + 2;
+    char *xff = malloc(need);
+    if (!xff)
+        return -1;
+    size_t n = 0;
+    const char *last = NULL;
+    size_t last_len = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const http_header *e = &h->v[i];
+        size_t pos = 0, il;
+        const char *it;
+        if (e->id != HTTP_H_X_FORWARDED_FOR)
+            continue;
+        while (http1_list_next(e->value, e->vlen, &pos, &it, &il)) {
+            if (n) {
+                memcpy(xff + n, ", ", 2);
+                n += 2;
+            }
+            memcpy(xff + n, it, il);
+            last = xff + n;
+            last_len = il;
+            n += il;
+        }
+    }
+    size_t cl = client ? strlen(client) : 0;
+    if (client && cl && !(last && last_len == cl && strncasecmp(last, client, cl) == 0)) {
+        if (n) {
+            memcpy(xff + n, ", ", 2);
+            n += 2;
+        }
+        memcpy(xff + n, client, cl);
+        n += cl;
+    }
+    xff[n] = '\0';
+    int rc = n ? set_in_place(h, HTTP_H_X_FORWARDED_FOR, xff)
+               : (http_headers_remove_id(h, HTTP_H_X_FORWARDED_FOR), 0);
+    free(xff);
+    return rc;
+}
+
+int proxy_request_headers(http_headers *h, const proxy_request *o)
+{
+    if (proxy_remove_hop_by_hop(h, o->upgrade, o->body_raw) != 0)
+        return -1;
+    for (size_t i = h->n; i-- > 0;)
+        if (proxy_header_flags(h->v[i].id) & PROXY_DROP_REQUEST)
+            http_headers_remove_at(h, i);
+    if (o->body_length >= 0) {
+        bool had = http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH) > 0;
+        char n[24];
+        snprintf(n, sizeof n, "%lld", (long long)o->body_length);
+        if ((o->body_length > 0 || had) && set_in_place(h, HTTP_H_CONTENT_LENGTH, n) != 0)
+            return -1;
+    }
+    if (o->authority && set_in_place(h, HTTP_H_HOST, o->authority) != 0)
+        return -1;
+    /* what goes on is HTTP/1.1: a request without Host (HTTP/1.0) gets an empty one (RFC 9112
+     * §3.2: the target has no authority) */
+    if (!http_headers_get_id(h, HTTP_H_HOST) && http_headers_add(h, "Host", 4, "", 0) != 0)
+        return -1;
+    if (forwarded_for(h, o->client_ip) != 0)
+        return -1;
+    if (o->proto && set_in_place(h, HTTP_H_X_FORWARDED_PROTO, o->proto) != 0)
+        return -1;
+    const char *host = http_headers_get_id(h, HTTP_H_HOST);
+    if (host && *host) {
+        /* the value is copied before any entry moves */
+        if (set_in_place(h, HTTP_H_X_FORWARDED_HOST, host) != 0)
+            return -1;
+    } else {
+        http_headers_remove_id(h, HTTP_H_X_FORWARDED_HOST);
+    }
+    if (o->prefix)
+        return set_in_place(h, HTTP_H_X_FORWARDED_PREFIX, o->prefix);
+    http_headers_remove_id(h, HTTP_H_X_FORWARDED_PREFIX);
+    return 0;
+}
+
+int proxy_response_headers(http_headers *h, const proxy_response *o)
+{
+    bool upgrade = o->upgrade && o->status == 101;
+    /* Transfer-Encoding overrides Content-Length, which must not go on (RFC 9112 §6.3) */
+    if (http_headers_count_id(h, HTTP_H_TRANSFER_ENCODING) > 0)
+        http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH);
+    if (proxy_remove_hop_by_hop(h, upgrade, o->body_raw) != 0)
+        return -1;
+    if (proxy_status_interim(o->status) || o->status == 204) {
+        http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH);
+        http_headers_remove_id(h, HTTP_H_TRANSFER_ENCODING);
+    }
+    return 0;
+}
+
+int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1])
+{
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1)
+        return -1;
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    snprintf(out, PROXY_REQUEST_ID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+             r[15]);
+    return 0;
+}
+
+size_t proxy_json_first_piece(size_t encoded_len)
+{
+    const size_t max_msg = TTF_JSON_MAX_MSG, chunk = TTF_JSON_CHUNK;
+    if (encoded_len + PROXY_JSON_SLACK >= max_msg)
+        return 0;
+    size_t cap = (max_msg - encoded_len - PROXY_JSON_SLACK) / 4 * 3;
+    return cap < chunk ? cap : chunk;
+}

@@ -1,0 +1,105 @@
+/* proxy.h - the proxy rules, once, for ttfd, ttf and the Lambda (docs/protocol.md §4), as h2o
+ * keeps them: a table of known header names with per-header flags, and the policies built on
+ * it for requests (edge -> tunnel -> local service) and responses (back), the status rules,
+ * request ids and the sizing of JSON-mode pieces.
+ * Owns nothing: functions change the caller's header list in place. */
+#ifndef TUNNEL_PROXY_H
+#define TUNNEL_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http1_headers.h"
+
+/* ---- per-header flags ---- */
+#define PROXY_HOP_BY_HOP 0x01 /* connection-specific (RFC 9110 §7.6.1): never forwarded */
+#define PROXY_FRAMING 0x02    /* frames the body on this hop (Content-Length, Transfer-Encoding) */
+#define PROXY_FORWARDED 0x04  /* X-Forwarded-*: the edge writes them */
+#define PROXY_UPGRADE 0x08    /* kept when an upgrade passes through (Connection, Upgrade) */
+#define PROXY_DROP_REQUEST                                                                         \
+    0x10                     /* removed from requests: Expect (the edge answers 100-continue)      \
+                              */
+#define PROXY_PROTECTED 0x20 /* never removed because Connection names it (Host, framing) */
+
+/* Flags of a known name (0 for HTTP_H_OTHER). */
+unsigned proxy_header_flags(http_name_id id);
+/* True for the hop-by-hop names: Connection, Keep-Alive, Proxy-Connection, Proxy-Authenticate,
+ * Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade. */
+bool proxy_is_hop_by_hop(const char *name);
+
+/* Removes hop-by-hop fields and the fields named in Connection (RFC 9110 §7.6.1), except
+ * Connection and Upgrade when keep_upgrade (Connection then says just "Upgrade"), and
+ * Transfer-Encoding when keep_framing (the body goes on with its framing). Host and the framing
+ * fields are never removed because Connection names them (that would change the framing the
+ * relay follows). 0, or -1 when out of memory (the list then lacks every hop-by-hop name). */
+int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framing);
+
+/* ---- requests: edge (ttfd, the Lambda) -> tunnel ---- */
+typedef struct proxy_request {
+    const char *client_ip; /* appended to X-Forwarded-For unless the list already ends with it
+                              (API Gateway appends the client before the Lambda sees it) */
+    const char *proto;     /* X-Forwarded-Proto, set: "http" or "https" */
+    const char *authority; /* absolute-form target's authority: replaces Host (RFC 9112 §3.2.2,
+                              §7.2); NULL keeps Host */
+    const char *prefix;    /* path routing: X-Forwarded-Prefix "/<id>", set; NULL: removed */
+    bool upgrade;          /* keep Connection: Upgrade and Upgrade */
+    bool body_raw;         /* the body goes on with its framing: Transfer-Encoding kept */
+    int64_t body_length;   /* >= 0: the decoded body is whole and this long: Content-Length set
+                              to it when non-zero or when the client sent one; -1: unchanged */
+} proxy_request;
+
+/* The request policy (docs/protocol.md §4): hop-by-hop and Connection-listed fields removed
+ * (proxy_remove_hop_by_hop), Expect removed (the edge answers 100-continue itself), Host from
+ * the authority (an empty Host added when there is none: what goes on is HTTP/1.1, RFC 9112
+ * §3.2), X-Forwarded-For appended, X-Forwarded-Proto and X-Forwarded-Host (= Host) set,
+ * X-Forwarded-Prefix set in path mode and removed otherwise, Transfer-Encoding kept only with a
+ * raw body. 0 or -1 (ENOMEM). */
+int proxy_request_headers(http_headers *h, const proxy_request *o);
+
+/* ---- responses: local service -> tunnel -> edge -> client ---- */
+typedef struct proxy_response {
+    int status;
+    bool body_raw; /* the body goes on with its framing: Transfer-Encoding kept */
+    bool upgrade;  /* a 101 to an upgrade request: Connection: Upgrade and Upgrade kept */
+} proxy_response;
+
+/* The response policy: hop-by-hop and Connection-listed fields removed (Connection and Upgrade
+ * kept on an upgrade's 101), Transfer-Encoding kept only with a raw body, Content-Length
+ * removed when Transfer-Encoding is present (RFC 9112 §6.3) and from 1xx and 204 responses
+ * together with Transfer-Encoding (RFC 9110 §8.6, RFC 9112 §6.1). 0 or -1 (ENOMEM). */
+int proxy_response_headers(http_headers *h, const proxy_response *o);
+
+/* ---- status rules (RFC 9110 §15, RFC 9112 §6.3) ---- */
+static inline bool proxy_status_valid(int s) /* a status a relay accepts: 100..599 */
+{
+    return s >= 100 && s <= 599;
+}
+static inline bool proxy_status_interim(int s) /* 1xx: another response follows */
+{
+    return s >= 100 && s <= 199;
+}
+static inline bool proxy_status_final(int s) /* 200..599 */
+{
+    return s >= 200 && s <= 599;
+}
+/* No body follows the head: 1xx, 204, 304, or any answer to HEAD. */
+static inline bool proxy_bodiless(int s, bool head_request)
+{
+    return head_request || proxy_status_interim(s) || s == 204 || s == 304;
+}
+
+/* ---- request ids ---- */
+#define PROXY_REQUEST_ID_LEN 36
+/* A fresh UUID v4 from the OS CSPRNG ("xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx"). 0 or -1. */
+int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1]);
+
+/* ---- JSON-mode pieces (docs/protocol.md §2) ---- */
+#define PROXY_JSON_MAX_PIECES 100000u  /* most http_*_body pieces one body may have */
+#define PROXY_JSON_SLACK ((size_t)256) /* room kept for the body field, "more" and numbers */
+/* Raw body bytes the first message (the head) can carry next to a head that encodes to
+ * encoded_len bytes without a body: base64 (4 characters per 3 bytes) within one frame of
+ * TTF_JSON_MAX_MSG, at most TTF_JSON_CHUNK. 0 when the head alone leaves no room. */
+size_t proxy_json_first_piece(size_t encoded_len);
+
+#endif

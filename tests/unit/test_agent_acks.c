@@ -1,0 +1,125 @@
+/* test_agent_acks.c - agent/acks: answers go out at once until the server acknowledges one; then
+ * at most ACKS_WINDOW are in flight, the rest wait, acks release them, what is not acknowledged
+ * goes again (after ACKS_RESEND_MS, or at once when API Gateway reports a lost message), and is
+ * given up after ACKS_MAX_TRIES. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "acks.h"
+
+typedef struct sink {
+    int sent;
+    char last[512];
+} sink;
+
+static int record(void *ud, const char *text, size_t len)
+{
+    sink *k = ud;
+    k->sent++;
+    snprintf(k->last, sizeof k->last, "%.*s", (int)len, text);
+    return 0;
+}
+
+static void piece(tmsg *m, const char *rid, uint32_t seq)
+{
+    tmsg_init(m, seq ? TMSG_HTTP_RESPONSE_BODY : TMSG_HTTP_RESPONSE);
+    m->request_id = (char *)rid;
+    m->seq = seq;
+    m->status_code = 200;
+    m->more = true;
+}
+
+static void ack(acks *a, tmsg_type of, const char *rid, uint32_t seq, uint64_t now)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_ACK);
+    m.ack_of = of;
+    m.request_id = (char *)rid;
+    m.seq = seq;
+    acks_on_ack(a, &m, now);
+}
+
+static void test_window(void **state)
+{
+    (void)state;
+    sink k = {0};
+    acks *a = acks_new(record, &k);
+    assert_non_null(a);
+    tmsg m;
+    /* no ack seen yet (ttfd, or no route response): everything goes at once */
+    piece(&m, "r1", 0);
+    assert_int_equal(acks_send(a, &m, 0), 0);
+    assert_int_equal(k.sent, 1);
+    assert_false(acks_enabled(a));
+    assert_int_equal(acks_in_flight(a), 0);
+    ack(a, TMSG_READY, NULL, 0, 0); /* the server acknowledges: the window applies */
+    assert_true(acks_enabled(a));
+    for (uint32_t i = 1; i <= ACKS_WINDOW + 3; i++) {
+        piece(&m, "r1", i);
+        assert_int_equal(acks_send(a, &m, 10), 0);
+    }
+    assert_int_equal(k.sent, 1 + ACKS_WINDOW);
+    assert_int_equal(acks_in_flight(a), ACKS_WINDOW);
+    assert_int_equal(acks_waiting(a), 3);
+    /* an ack for another request or another piece releases nothing */
+    ack(a, TMSG_HTTP_RESPONSE_BODY, "r2", 1, 20);
+    ack(a, TMSG_HTTP_RESPONSE, "r1", 0, 20);
+    assert_int_equal(acks_waiting(a), 3);
+    /* out of order acks release one each */
+    ack(a, TMSG_HTTP_RESPONSE_BODY, "r1", 3, 20);
+    ack(a, TMSG_HTTP_RESPONSE_BODY, "r1", 1, 20);
+    assert_int_equal(acks_waiting(a), 1);
+    assert_int_equal(k.sent, 1 + ACKS_WINDOW + 2);
+    assert_non_null(strstr(k.last, "\"seq\":10"));
+    acks_free(a);
+}
+
+static void test_resend(void **state)
+{
+    (void)state;
+    sink k = {0};
+    acks *a = acks_new(record, &k);
+    ack(a, TMSG_READY, NULL, 0, 0);
+    tmsg m;
+    piece(&m, "r9", 2);
+    acks_send(a, &m, 100);
+    tmsg_init(&m, TMSG_ERROR);
+    m.request_id = "r8";
+    m.code = TERR_TIMEOUT;
+    acks_send(a, &m, 150);
+    assert_int_equal(k.sent, 2);
+    acks_tick(a, 100 + ACKS_RESEND_MS - 1);
+    assert_int_equal(k.sent, 2);
+    acks_tick(a, 100 + ACKS_RESEND_MS); /* the piece waited long enough, the error not yet */
+    assert_int_equal(k.sent, 3);
+    assert_int_equal(acks_resent(a), 1);
+    /* API Gateway reported a lost message: whatever is in flight for 100 ms goes again */
+    acks_resend_older(a, 100 + ACKS_RESEND_MS + 50, 100);
+    assert_int_equal(k.sent, 4); /* the error (the piece was just sent again) */
+    ack(a, TMSG_ERROR, "r8", 0, 2000);
+    assert_int_equal(acks_in_flight(a), 1);
+    /* never acknowledged: given up after ACKS_MAX_TRIES sends */
+    uint64_t now = 2000;
+    for (int i = 0; i < 3 * ACKS_MAX_TRIES; i++) {
+        now += ACKS_RESEND_MS;
+        acks_tick(a, now);
+    }
+    assert_int_equal(acks_in_flight(a), 0);
+    acks_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_resend),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

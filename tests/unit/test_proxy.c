@@ -1,0 +1,311 @@
+/* test_proxy.c - every proxy rule of lib/proxy.h in one table: hop-by-hop and Connection-listed
+ * removal (upgrade and framing exceptions, protected names), Expect, Host from an absolute-form
+ * authority, X-Forwarded-For/-Proto/-Host/-Prefix, exact Content-Length for whole bodies, the
+ * response framing rules (Transfer-Encoding over Content-Length, bodiless statuses); then the
+ * header flags, the status rules, request ids and JSON piece sizing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http1.h"
+#include "proto_json.h"
+#include "proxy.h"
+
+typedef struct rule_case {
+    const char *name;
+    bool request;
+    const char *in;  /* "Name: value" lines, '\n'-separated */
+    const char *out; /* the list afterwards, same form */
+    proxy_request rq;
+    proxy_response rs;
+} rule_case;
+
+#define IP "10.0.0.7"
+#define REQ(...) .request = true, .rq = {__VA_ARGS__}
+#define RESP(...) .request = false, .rs = {__VA_ARGS__}
+#define FWD "X-Forwarded-For: 10.0.0.7\nX-Forwarded-Proto: http\n"
+
+static const rule_case cases[] = {
+    /* ---- requests ---- */
+    {"hop-by-hop removed",
+     .in = "Host: h\nConnection: keep-alive\nKeep-Alive: timeout=5\n"
+           "Proxy-Connection: keep-alive\nProxy-Authorization: Basic eA==\n"
+           "TE: trailers\nTrailer: X-Sum\nUpgrade: h2c\nHTTP2-Settings: AAA\n"
+           "X-End: kept",
+     .out = "Host: h\nX-End: kept\n" FWD "X-Forwarded-Host: h", REQ(IP, "http", .body_length = -1)},
+    {"names listed in Connection removed",
+     .in = "Host: h\nConnection: close, X-Secret ,x-other\nX-Secret: s\nX-Other: o\nX-Keep: k",
+     .out = "Host: h\nX-Keep: k\n" FWD "X-Forwarded-Host: h", REQ(IP, "http", .body_length = -1)},
+    {"Connection cannot remove Host or framing",
+     .in = "Host: h\nConnection: Host, Content-Length, Transfer-Encoding\nContent-Length: 5",
+     .out = "Host: h\nContent-Length: 5\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_raw = true, .body_length = -1)},
+    {"upgrade keeps Connection: Upgrade and Upgrade only",
+     .in = "Host: h\nConnection: keep-alive, Upgrade, X-Drop\nUpgrade: websocket\nX-Drop: 1\n"
+           "Sec-WebSocket-Key: k",
+     .out = "Host: h\nUpgrade: websocket\nSec-WebSocket-Key: k\nConnection: Upgrade\n" FWD
+            "X-Forwarded-Host: h",
+     REQ(IP, "http", .upgrade = true, .body_raw = true, .body_length = -1)},
+    {"raw body keeps Transfer-Encoding", .in = "Host: h\nTransfer-Encoding: chunked",
+     .out = "Host: h\nTransfer-Encoding: chunked\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_raw = true, .body_length = -1)},
+    {"decoded body drops Transfer-Encoding", .in = "Host: h\nTransfer-Encoding: chunked",
+     .out = "Host: h\n" FWD "X-Forwarded-Host: h", REQ(IP, "http", .body_length = -1)},
+    {"decoded body keeps its Content-Length", .in = "Host: h\nContent-Length: 7",
+     .out = "Host: h\nContent-Length: 7\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = -1)},
+    {"whole body: exact Content-Length",
+     .in = "Host: h\nContent-Length: 999\nTransfer-Encoding: chunked",
+     .out = "Host: h\nContent-Length: 5\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = 5)},
+    {"whole empty body, no length sent: none", .in = "Host: h",
+     .out = "Host: h\n" FWD "X-Forwarded-Host: h", REQ(IP, "http", .body_length = 0)},
+    {"whole empty body with a length sent: 0", .in = "Host: h\nContent-Length: 0",
+     .out = "Host: h\nContent-Length: 0\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = 0)},
+    {"Expect removed", .in = "Host: h\nExpect: 100-continue\nContent-Length: 1",
+     .out = "Host: h\nContent-Length: 1\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_raw = true, .body_length = -1)},
+    {"X-Forwarded-For appended in place", .in = "X-Forwarded-For: 203.0.113.9\nHost: h",
+     .out = "X-Forwarded-For: 203.0.113.9, 10.0.0.7\nHost: h\nX-Forwarded-Proto: http\n"
+            "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = -1)},
+    {"X-Forwarded-For lines merged in order",
+     .in = "Host: h\nX-Forwarded-For: 1.1.1.1, 2.2.2.2\nX-Forwarded-For: 3.3.3.3",
+     .out = "Host: h\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, ::1\nX-Forwarded-Proto: https\n"
+            "X-Forwarded-Host: h",
+     REQ("::1", "https", .body_length = -1)},
+    {"X-Forwarded-For already ending with the client (API Gateway) unchanged",
+     .in = "host: h\nx-forwarded-for: 203.0.113.9,192.0.2.7",
+     .out = "host: h\nX-Forwarded-For: 203.0.113.9, 192.0.2.7\nX-Forwarded-Proto: https\n"
+            "X-Forwarded-Host: h",
+     REQ("192.0.2.7", "https", .body_length = -1)},
+    {"X-Forwarded-Proto and -Host are the edge's",
+     .in = "Host: a.example\nX-Forwarded-Proto: https\nX-Forwarded-Host: evil.example\n"
+           "X-Forwarded-Host: evil2",
+     .out = "Host: a.example\nX-Forwarded-Proto: http\nX-Forwarded-Host: a.example\n"
+            "X-Forwarded-For: 10.0.0.7",
+     REQ(IP, "http", .body_length = -1)},
+    {"path mode sets X-Forwarded-Prefix", .in = "Host: h\nX-Forwarded-Prefix: /evil",
+     .out = "Host: h\nX-Forwarded-Prefix: /abc123def456\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .prefix = "/abc123def456", .body_length = -1)},
+    {"subdomain mode removes a client's X-Forwarded-Prefix",
+     .in = "Host: h\nX-Forwarded-Prefix: /x", .out = "Host: h\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = -1)},
+    {"absolute-form authority replaces Host", .in = "Accept: */*\nHost: other.example",
+     .out = "Accept: */*\nHost: abc.localhost:8080\n" FWD "X-Forwarded-Host: abc.localhost:8080",
+     REQ(IP, "http", .authority = "abc.localhost:8080", .body_length = -1)},
+    {"no Host (HTTP/1.0): an empty one, no X-Forwarded-Host",
+     .in = "Accept: */*\nX-Forwarded-Host: evil",
+     .out = "Accept: */*\nHost: \nX-Forwarded-For: 10.0.0.7\nX-Forwarded-Proto: http",
+     REQ(IP, "http", .body_length = -1)},
+    {"repeats kept in order", .in = "Host: h\nCookie: a=1\nX-Rep: 1\nCookie: b=2\nX-Rep: 2, 3",
+     .out = "Host: h\nCookie: a=1\nX-Rep: 1\nCookie: b=2\nX-Rep: 2, 3\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = -1)},
+    /* ---- responses ---- */
+    {"response hop-by-hop removed, raw framing kept",
+     .in = "Connection: X-Resp-Hop, close\nX-Resp-Hop: s\nKeep-Alive: timeout=7\n"
+           "Transfer-Encoding: chunked\nSet-Cookie: a=1\nSet-Cookie: b=2\nProxy-Authenticate: B",
+     .out = "Transfer-Encoding: chunked\nSet-Cookie: a=1\nSet-Cookie: b=2",
+     RESP(200, .body_raw = true)},
+    {"response decoded: Transfer-Encoding dropped", .in = "Transfer-Encoding: chunked\nX-A: 1",
+     .out = "X-A: 1", RESP(200)},
+    {"Transfer-Encoding overrides Content-Length (raw)",
+     .in = "Content-Length: 9\nTransfer-Encoding: chunked", .out = "Transfer-Encoding: chunked",
+     RESP(200, .body_raw = true)},
+    {"Transfer-Encoding overrides Content-Length (decoded)",
+     .in = "Content-Length: 9\nTransfer-Encoding: chunked\nX-A: 1", .out = "X-A: 1", RESP(200)},
+    {"Content-Length kept when it frames the body", .in = "Content-Length: 9",
+     .out = "Content-Length: 9", RESP(200)},
+    {"Connection cannot remove a response's framing",
+     .in = "Connection: Content-Length\nContent-Length: 9", .out = "Content-Length: 9",
+     RESP(200, .body_raw = true)},
+    {"101 of an upgrade keeps Connection and Upgrade",
+     .in = "Upgrade: websocket\nConnection: Upgrade, X-H\nX-H: 1\nSec-WebSocket-Accept: a",
+     .out = "Upgrade: websocket\nSec-WebSocket-Accept: a\nConnection: Upgrade",
+     RESP(101, .body_raw = true, .upgrade = true)},
+    {"Connection/Upgrade of a non-101 removed", .in = "Upgrade: h2\nConnection: Upgrade\nX: 1",
+     .out = "X: 1", RESP(200, .body_raw = true, .upgrade = true)},
+    {"204: no Content-Length nor Transfer-Encoding",
+     .in = "Content-Length: 0\nTransfer-Encoding: chunked\nX: 1", .out = "X: 1",
+     RESP(204, .body_raw = true)},
+    {"1xx: no Content-Length", .in = "Link: </s.css>; rel=preload\nContent-Length: 0",
+     .out = "Link: </s.css>; rel=preload", RESP(103, .body_raw = true)},
+    {"304 keeps Content-Length", .in = "Content-Length: 42\nETag: \"x\"",
+     .out = "Content-Length: 42\nETag: \"x\"", RESP(304, .body_raw = true)},
+};
+
+static void load(http_headers *h, const char *text)
+{
+    http_headers_init(h);
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        size_t n = nl ? (size_t)(nl - text) : strlen(text);
+        const char *colon = memchr(text, ':', n);
+        assert_non_null(colon);
+        const char *v = colon + 1;
+        if (v < text + n && *v == ' ')
+            v++;
+        assert_int_equal(
+            http_headers_add(h, text, (size_t)(colon - text), v, (size_t)(text + n - v)), 0);
+        text += n + (nl ? 1 : 0);
+    }
+}
+
+static char *dump(const http_headers *h)
+{
+    size_t cap = 16;
+    for (size_t i = 0; i < h->n; i++)
+        cap += h->v[i].nlen + h->v[i].vlen + 3;
+    char *s = malloc(cap), *p = s;
+    for (size_t i = 0; i < h->n; i++)
+        p += sprintf(p, "%s%s: %s", i ? "\n" : "", h->v[i].name, h->v[i].value);
+    *p = '\0';
+    return s;
+}
+
+static void test_rules(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const rule_case *c = &cases[i];
+        http_headers h;
+        load(&h, c->in);
+        int rc =
+            c->request ? proxy_request_headers(&h, &c->rq) : proxy_response_headers(&h, &c->rs);
+        assert_int_equal(rc, 0);
+        char *got = dump(&h);
+        if (strcmp(got, c->out) != 0)
+            fail_msg("%s:\n--- got\n%s\n--- want\n%s", c->name, got, c->out);
+        free(got);
+        http_headers_free(&h);
+    }
+}
+
+/* A parsed head (arena strings) goes through the rules as well as added entries. */
+static void test_parsed_head(void **state)
+{
+    (void)state;
+    const char *in = "GET http://abc.localhost:8080/x HTTP/1.1\r\nHost: other\r\n"
+                     "Connection: X-A\r\nX-A: 1\r\nExpect: 100-continue\r\n\r\n";
+    http1_head h;
+    http1_head_init(&h);
+    http1_err err;
+    size_t used;
+    assert_int_equal(http1_parse_head(&h, in, strlen(in), true, NULL, &used, &err),
+                     HTTP1_HEAD_DONE);
+    proxy_request rq = {.client_ip = "::1",
+                        .proto = "https",
+                        .authority = h.authority,
+                        .prefix = NULL,
+                        .body_length = -1};
+    assert_int_equal(proxy_request_headers(&h.headers, &rq), 0);
+    size_t len;
+    char *out = http_format_request_head(h.method, h.path, &h.headers, &len);
+    assert_string_equal(out, "GET /x HTTP/1.1\r\nHost: abc.localhost:8080\r\n"
+                             "X-Forwarded-For: ::1\r\nX-Forwarded-Proto: https\r\n"
+                             "X-Forwarded-Host: abc.localhost:8080\r\n\r\n");
+    free(out);
+    http1_head_free(&h);
+}
+
+static void test_flags(void **state)
+{
+    (void)state;
+    const char *hop[] = {"Connection",
+                         "keep-alive",
+                         "PROXY-CONNECTION",
+                         "TE",
+                         "Trailer",
+                         "Transfer-Encoding",
+                         "Upgrade",
+                         "Proxy-Authenticate",
+                         "Proxy-Authorization"};
+    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
+        assert_true(proxy_is_hop_by_hop(hop[i]));
+    const char *e2e[] = {"Content-Length", "Set-Cookie", "Host", "X-Forwarded-For", "Expect", ""};
+    for (size_t i = 0; i < sizeof e2e / sizeof e2e[0]; i++)
+        assert_false(proxy_is_hop_by_hop(e2e[i]));
+    assert_true(proxy_header_flags(HTTP_H_CONTENT_LENGTH) & PROXY_FRAMING);
+    assert_true(proxy_header_flags(HTTP_H_TRANSFER_ENCODING) & PROXY_FRAMING);
+    assert_true(proxy_header_flags(HTTP_H_HOST) & PROXY_PROTECTED);
+    assert_true(proxy_header_flags(HTTP_H_EXPECT) & PROXY_DROP_REQUEST);
+    assert_true(proxy_header_flags(HTTP_H_UPGRADE) & PROXY_UPGRADE);
+    assert_true(proxy_header_flags(HTTP_H_X_FORWARDED_PREFIX) & PROXY_FORWARDED);
+    assert_int_equal(proxy_header_flags(HTTP_H_OTHER), 0);
+}
+
+static void test_status_rules(void **state)
+{
+    (void)state;
+    static const struct {
+        int s;
+        bool valid, interim, final, bodiless;
+    } t[] = {
+        {99, false, false, false, false},  {100, true, true, false, true},
+        {101, true, true, false, true},    {103, true, true, false, true},
+        {199, true, true, false, true},    {200, true, false, true, false},
+        {204, true, false, true, true},    {205, true, false, true, false},
+        {304, true, false, true, true},    {404, true, false, true, false},
+        {599, true, false, true, false},   {600, false, false, false, false},
+        {999, false, false, false, false},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        assert_int_equal(proxy_status_valid(t[i].s), t[i].valid);
+        assert_int_equal(proxy_status_interim(t[i].s), t[i].interim);
+        assert_int_equal(proxy_status_final(t[i].s), t[i].final);
+        assert_int_equal(proxy_bodiless(t[i].s, false), t[i].bodiless);
+    }
+    assert_true(proxy_bodiless(200, true)); /* any answer to HEAD */
+}
+
+static void test_request_id(void **state)
+{
+    (void)state;
+    char a[PROXY_REQUEST_ID_LEN + 1], b[PROXY_REQUEST_ID_LEN + 1];
+    assert_int_equal(proxy_request_id(a), 0);
+    assert_int_equal(proxy_request_id(b), 0);
+    assert_int_equal(strlen(a), 36);
+    assert_string_not_equal(a, b);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            assert_int_equal(a[i], '-');
+        else
+            assert_non_null(strchr("0123456789abcdef", a[i]));
+    }
+    assert_int_equal(a[14], '4');
+    assert_non_null(strchr("89ab", a[19]));
+}
+
+static void test_json_pieces(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_json_first_piece(0), TTF_JSON_CHUNK);
+    assert_int_equal(proxy_json_first_piece(200), TTF_JSON_CHUNK);
+    assert_int_equal(proxy_json_first_piece(TTF_JSON_MAX_MSG), 0);
+    assert_int_equal(proxy_json_first_piece(TTF_JSON_MAX_MSG - PROXY_JSON_SLACK), 0);
+    for (size_t base = 0; base < TTF_JSON_MAX_MSG; base += 997) {
+        size_t cap = proxy_json_first_piece(base);
+        /* the piece in base64 and the slack fit one frame */
+        if (cap)
+            assert_true(base + (cap + 2) / 3 * 4 + PROXY_JSON_SLACK <= TTF_JSON_MAX_MSG);
+        assert_true(cap <= TTF_JSON_CHUNK);
+    }
+    assert_int_equal(PROXY_JSON_MAX_PIECES, 100000u);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rules),      cmocka_unit_test(test_parsed_head),
+        cmocka_unit_test(test_flags),      cmocka_unit_test(test_status_rules),
+        cmocka_unit_test(test_request_id), cmocka_unit_test(test_json_pieces),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
