@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* observer.c - the default exchange observer: one log line per exchange (see observer.h). */
 #include "observer.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* observer.h - the exchange observer: a hook called once per finished exchange (request head,
  * response head, byte counts, timing), so an inspector/replay UI can be added without touching
  * the forwarding code. The default observer logs one line per exchange.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto_bin.h - the binary stream frames of the ttf.bin.v1 subprotocol (docs/protocol.md §3).
  * Pure encode/decode over caller buffers; no allocation. */
 #ifndef TUNNEL_PROTO_BIN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto_json.h - the JSON messages of the tunnel protocol (docs/protocol.md §1-2), compatible
  * with upstream's envelope. Decoding validates types and fields and never trusts sizes.
  * Owns: a decoded tmsg owns its strings, header list and decoded body until tmsg_free. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws.c - WebSocket framing over a lib/conn connection.
  * Input: wslay (event API) parses everything received: frames, fragments, control frames (it
  * answers pings and closes itself), UTF-8 of text, limits. The connection's input evbuffer feeds

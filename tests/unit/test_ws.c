@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_ws.c - lib/ws over lib/conn connections on a socketpair: messages both ways, large
  * messages, limits, close, freeing inside a handler, a dead link (idle timer), fragmented sends
  * (frame limit), and the handshake helpers. */
