@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/idle_cost.py - what an idle tunnel and an idle public connection cost ttfd in memory.
 
 Starts ttfd (BUILD/bin/ttfd, plain, loopback, ephemeral port), then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clock.h - the programs' one source of time: a monotonic clock for durations, timeouts and
  * deadlines inside a process, the wall clock for timestamps that leave it (protocol fields,
  * DynamoDB TTL attributes, JWT exp/nbf checks), and a sleep for the blocking Lambda runtime.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.c - connections over non-blocking sockets, plain or TLS (see conn.h).
  * Re-entrancy: every entry from the loop holds `busy`; conn_free inside a callback only marks the
  * connection dead and stops its events, and the outermost exit frees it. Code after a callback

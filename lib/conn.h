@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.h - one connection over a non-blocking stream socket, plain or TLS, on a libevent loop:
  * the only code in ttfd and ttf that reads, writes, connects or handshakes a socket.
  *

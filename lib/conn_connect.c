@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn_connect.c - the client side of lib/conn: a non-blocking connect to each address of a
  * list in turn, the connect timeout, then the TLS handshake (see conn.h, conn_connect). */
 #include "conn_int.h"

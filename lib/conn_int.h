@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn_int.h - lib/conn's internals, shared by conn.c (the loop, the pending list, sockets,
  * callbacks) and conn_tls.c (what OpenSSL does for a connection). Other modules use conn.h.
  * Owns nothing: it declares the structures conn.c allocates. */

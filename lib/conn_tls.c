@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn_tls.c - OpenSSL on a connection's socket (see conn.h "TLS", conn_int.h). No callbacks
  * here: these functions move bytes and record states; conn.c reports them. */
 #include "conn_int.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* listener.h - ttfd's listening socket, with a back-off at resource exhaustion.
  * When accept(2) fails (EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything else that is not a retry),
  * accepting stops for a while, as nginx and HAProxy do, instead of failing again at once in a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Resource limits: ttfd at file-descriptor exhaustion (issue 12 item 5).
 
 With its descriptor limit lowered (prlimit on the running process) and more connections waiting

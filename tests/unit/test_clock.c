@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_clock.c - lib/clock: the monotonic clock never steps back and advances across a sleep;
  * the wall clock agrees with time(2); sleeps of zero or less return at once. */
 #include <setjmp.h>

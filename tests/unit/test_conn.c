@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_conn.c - lib/conn over socketpairs and loopback TCP, plain and TLS (a certificate made
  * here): output waits for the end of the loop pass, large transfers with partial writes,
  * backpressure (conn_read, in_max), EOF and half-close, write errors, freeing from inside

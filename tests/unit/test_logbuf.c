@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_logbuf.c - lib/logbuf: lines reach the fd at the end of the loop pass in one write, in
  * order; a backlog over the limit is written at once; logbuf_free writes what is pending. */
 #include <setjmp.h>
