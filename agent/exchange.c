@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "proxy.h"
 
 const char *exchange_fail_name(exchange_fail why)
@@ -32,9 +33,8 @@ const char *exchange_fail_name(exchange_fail why)
 
 uint64_t xc_now_ms(const exchange *x)
 {
-    struct timeval tv;
-    event_base_gettimeofday_cached(x->env->base, &tv);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+    (void)x;
+    return clock_now_ms();
 }
 
 /* ---- lifetime: upcalls may free the exchange; the memory goes when the outermost call
@@ -84,8 +84,7 @@ static bool reusable(const exchange *x)
 {
     return x->lc.sk && x->lc.connected && x->resp_done && x->req_done && !x->upgraded &&
            !x->no_reuse && !x->local_eof && !x->local_dead && x->resp.head.keep_alive &&
-           evbuffer_get_length(lconn_out(&x->lc)) == 0 &&
-           evbuffer_get_length(lconn_in(&x->lc)) == 0;
+           lconn_pending(&x->lc) == 0 && evbuffer_get_length(lconn_in(&x->lc)) == 0;
 }
 
 static void destroy(exchange *x)
@@ -385,7 +384,7 @@ void exchange_body(exchange *x, const uint8_t *data, size_t len)
     if (!x || xc_gone(x) || len == 0)
         return;
     xc_enter(x);
-    bool writable = x->lc.sk && !x->local_dead;
+    bool writable = x->lc.open && !x->local_dead;
     if (x->upgraded) {
         if (writable)
             evbuffer_add(lconn_out(&x->lc), data, len);
@@ -422,14 +421,14 @@ void exchange_end_body(exchange *x, const http_headers *trailers)
     xc_enter(x);
     if (x->upgraded) {
         x->req_done = true;
-        if (x->lc.sk && !x->local_dead)
+        if (x->lc.open && !x->local_dead)
             lconn_shutdown(&x->lc); /* the local service sees the end once the rest is written */
     } else if (x->req_done || x->ended) {
         x->req_done = true;
     } else if (x->req_left > 0) {
         xc_fail(x, XFAIL_BAD_REQUEST, "request body shorter than its Content-Length");
     } else {
-        if (x->req_chunked && x->lc.sk && !x->local_dead) {
+        if (x->req_chunked && x->lc.open && !x->local_dead) {
             size_t n = 0;
             char *last = http1_chunk_last(trailers, &n);
             if (!last) {
@@ -460,7 +459,7 @@ void exchange_resume(exchange *x)
 
 size_t exchange_pending(const exchange *x)
 {
-    return x && x->lc.sk ? evbuffer_get_length(lconn_out(&x->lc)) : 0;
+    return x && x->lc.open ? lconn_pending(&x->lc) : 0;
 }
 
 bool exchange_started(const exchange *x)

@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <event2/event.h>
+
+#include "clock.h"
 
 #define POLL_FIRST_MS 1u
 #define POLL_MAX_MS 50u
@@ -46,9 +47,7 @@ struct resolver {
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return clock_now_ms();
 }
 
 resolve_addrs *resolve_addrs_ref(resolve_addrs *a)

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "wire_bin.h"
 #include "wire_json.h"
 
@@ -24,7 +24,7 @@ static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const 
         /* API Gateway: one of our messages reached no Lambda (throttled, or it failed); which
          * one it does not say: what has been in flight a while goes again */
         TLOG_D(s->log, "API Gateway reports a failed integration");
-        acks_resend_older(s->acks, session_now_ms(s), 100);
+        acks_resend_older(s->acks, clock_now_ms(), 100);
         json_decref(j);
         return;
     }
@@ -64,8 +64,9 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             s->cbs->on_refused(s->ud, m.refusal, m.message);
         break;
     case TMSG_PING: {
-        static const char pong[] = "{\"type\":\"pong\"}";
-        ws_send_text(s->ws, pong, sizeof pong - 1);
+        tmsg pong;
+        tmsg_init(&pong, TMSG_PONG);
+        session_send_msg(s, &pong);
         break;
     }
     case TMSG_PONG:
@@ -78,7 +79,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
         wire_json_on_message(s, &m);
         break;
     case TMSG_ACK:
-        acks_on_ack(s->acks, &m, session_now_ms(s));
+        acks_on_ack(s->acks, &m, clock_now_ms());
         if (!session_congested(s))
             wire_json_resume_all(s);
         break;
@@ -123,8 +124,9 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *ud)
     s->ticks++;
     ws_send_ping(s->ws);
     if (s->ticks % (SESSION_JSON_PING_SEC / SESSION_WS_PING_SEC) == 0) {
-        static const char ping[] = "{\"type\":\"ping\"}";
-        ws_send_text(s->ws, ping, sizeof ping - 1);
+        tmsg ping;
+        tmsg_init(&ping, TMSG_PING);
+        session_send_msg(s, &ping);
         TLOG_D(s->log, "heartbeat sent");
     }
 }
@@ -136,7 +138,7 @@ static void ack_timer_cb(evutil_socket_t fd, short what, void *ud)
     session *s = ud;
     if (!acks_enabled(s->acks) || acks_in_flight(s->acks) == 0)
         return;
-    acks_tick(s->acks, session_now_ms(s));
+    acks_tick(s->acks, clock_now_ms());
     if (!session_congested(s))
         wire_json_resume_all(s);
 }
@@ -149,14 +151,13 @@ static int ack_send(void *ud, const char *text, size_t len)
 
 static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
 
-session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
-                     const agent_config *cfg, const tlog *lg, local_pool *pool,
-                     const exchange_observer *obs, const session_ready *ready,
-                     const session_cbs *cbs, void *ud)
+session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
+                     const tlog *lg, local_pool *pool, const exchange_observer *obs,
+                     const session_ready *ready, const session_cbs *cbs, void *ud)
 {
     session *s = calloc(1, sizeof *s);
     if (!s) {
-        bufferevent_free(bev);
+        conn_free(c);
         return NULL;
     }
     s->base = base;
@@ -182,22 +183,21 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
     s->acks = acks_new(ack_send, s);
     s->ack_timer = event_new(base, -1, EV_PERSIST, ack_timer_cb, s);
     if (!s->streams || !s->exchanges || !s->heartbeat || !s->acks || !s->ack_timer) {
-        bufferevent_free(bev);
+        conn_free(c);
         session_free(s);
         return NULL;
     }
-    s->ws = ws_conn_new(bev, false, &handlers, s, SESSION_MAX_MSG);
+    /* No byte at all (frames, pongs) for this long: the link is dead. ws reports the timeout
+     * through on_close. */
+    conn_set_idle(c, SESSION_DEAD_SEC * 1000u);
+    s->ws = ws_conn_new(c, false, &handlers, s, SESSION_MAX_MSG);
     if (!s->ws) {
-        bufferevent_free(bev);
+        conn_free(c);
         session_free(s);
         return NULL;
     }
     if (!binary) /* JSON mode may meet API Gateway: messages over one frame leave in frames */
         ws_set_frame_limit(s->ws, TTF_JSON_MAX_FRAME);
-    /* No byte at all (frames, pongs) for this long: the link is dead. ws reports the timeout
-     * through on_close. */
-    struct timeval dead = {SESSION_DEAD_SEC, 0};
-    bufferevent_set_timeouts(bev, &dead, NULL);
     struct timeval beat = {SESSION_WS_PING_SEC, 0};
     event_add(s->heartbeat, &beat);
     struct timeval tick = {0, 250000};
@@ -254,7 +254,7 @@ bool session_congested(const session *s)
 
 int session_send_answer(session *s, const tmsg *m)
 {
-    return acks_send(s->acks, m, session_now_ms(s));
+    return acks_send(s->acks, m, clock_now_ms());
 }
 
 int session_send_text(session *s, const char *json, size_t len)
@@ -271,11 +271,4 @@ int session_send_msg(session *s, const tmsg *m)
     int rc = ws_send_text(s->ws, json, len);
     free(json);
     return rc;
-}
-
-uint64_t session_now_ms(const session *s)
-{
-    struct timeval tv;
-    event_base_gettimeofday_cached(s->base, &tv);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }

@@ -22,7 +22,6 @@
 #include "ws.h"
 
 struct event_base;
-struct bufferevent;
 
 #define SESSION_WS_PING_SEC 20    /* WebSocket ping: keeps the read timer fed */
 #define SESSION_JSON_PING_SEC 300 /* {"type":"ping"}: keeps API Gateway's idle timer happy */
@@ -73,12 +72,11 @@ struct session {
     void *ud;
 };
 
-/* Takes bev (just upgraded) and sends ready (with ready->takeover, the secret that moves
- * ready->tunnel_id over from the agent's still open connection). NULL on error (bev freed). */
-session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
-                     const agent_config *cfg, const tlog *lg, local_pool *pool,
-                     const exchange_observer *obs, const session_ready *ready,
-                     const session_cbs *cbs, void *ud);
+/* Takes c (just upgraded) and sends ready (with ready->takeover, the secret that moves
+ * ready->tunnel_id over from the agent's still open connection). NULL on error (c freed). */
+session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
+                     const tlog *lg, local_pool *pool, const exchange_observer *obs,
+                     const session_ready *ready, const session_cbs *cbs, void *ud);
 void session_free(session *s);
 /* Graceful close: a close frame, then on_closed. */
 void session_close(session *s);
@@ -93,6 +91,5 @@ int session_send_text(session *s, const char *json, size_t len);
 int session_send_msg(session *s, const tmsg *m);
 /* An answer (http_response, http_response_body, error): through the acknowledgement window. */
 int session_send_answer(session *s, const tmsg *m);
-uint64_t session_now_ms(const session *s); /* monotonic-ish, from the loop's cached time */
 
 #endif

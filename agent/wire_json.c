@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "exchange.h"
 
 static const size_t piece = (size_t)TTF_JSON_CHUNK;
@@ -126,7 +127,7 @@ static int send_head(jreq *r, bool last)
     m.body = n ? evbuffer_pullup(r->body, (ev_ssize_t)n) : NULL;
     m.body_len = n;
     m.more = !(last && n == have);
-    m.processing_time_ms = session_now_ms(r->s) - r->t0;
+    m.processing_time_ms = clock_now_ms() - r->t0;
     int rc = tmsg_send_head(&m, send_answer, r);
     if (rc < 0)
         return -1;
@@ -322,7 +323,7 @@ static void on_request(session *s, tmsg *m)
         return;
     }
     r->s = s;
-    r->t0 = session_now_ms(s);
+    r->t0 = clock_now_ms();
     r->head = m->headers; /* taken */
     http_headers_init(&m->headers);
     http_headers_init(&r->resp_headers);

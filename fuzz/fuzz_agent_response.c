@@ -144,6 +144,7 @@ static const exchange_sink sink = {c_room, c_interim, c_head, c_body, NULL, c_en
 /* ---- the process-wide fixture: one loop, one listener, one pool ---- */
 
 static struct event_base *base;
+static conn_loop *loop;
 static int lfd = -1;
 static local_pool *pool;
 static rewrite_host host;
@@ -153,14 +154,15 @@ static exchange_observer obs; /* nothing observes */
 static void setup(void)
 {
     base = event_base_new();
+    loop = base ? conn_loop_new(base) : NULL;
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (!base || lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 8))
+    if (!loop || lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 8))
         abort();
     socklen_t al = sizeof a;
     getsockname(lfd, (struct sockaddr *)&a, &al);
     char err[200];
-    pool = local_pool_new(base, "127.0.0.1", ntohs(a.sin_port), 0, err, sizeof err);
+    pool = local_pool_new(loop, "127.0.0.1", ntohs(a.sin_port), 0, 5000, err, sizeof err);
     if (!pool)
         abort();
     rewrite_host_init(&host, HOST_HEADER_PRESERVE, NULL, "127.0.0.1", ntohs(a.sin_port));

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "events.h"
+#include "clock.h"
 #include "httpresp.h"
 #include "proto_json.h"
 #include "proxy.h"
@@ -56,7 +57,7 @@ static char *encode_head(const char *rid, const http_event *e, const char *fwd,
     m.body = e->body; /* borrowed: cleared before tmsg_free */
     m.body_len = e->body_len < first ? e->body_len : first;
     m.more = e->body_len > first;
-    m.timestamp = (uint64_t)now_ms();
+    m.timestamp = (uint64_t)clock_wall_ms();
     char *text = (m.request_id && m.method && m.uri) ? tmsg_encode(&m, n) : NULL;
     m.body = NULL;
     tmsg_free(&m);
@@ -266,7 +267,7 @@ static char *finish(lambda_ctx *ctx, answer *a, const route_result *rr, size_t *
 static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, const route_result *rr,
                          int64_t start, int *status, size_t *len)
 {
-    int64_t posted_ms = now_ms();
+    int64_t posted_ms = clock_wall_ms();
     /* As ttfd: 504 when no response head came within the request timeout. Once the head is
      * in, the body may take until just under API Gateway's 29 s integration limit. */
     int64_t head_deadline = start + (int64_t)ctx->cfg->request_timeout_s * 1000;
@@ -285,7 +286,7 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     for (;;) {
         bool had_head = a.head;
         done = check(ctx, rid, cid, &a, err);
-        int64_t now = now_ms();
+        int64_t now = clock_wall_ms();
         if (a.head && !had_head)
             a.head_ms = now - start;
         if (done != 0)
@@ -319,11 +320,11 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
         d = d < 4 ? 4 : d > 250 ? 250 : d;
         if (a.last_known)
             d = 200;
-        sleep_ms(d < left ? d : left);
+        clock_sleep_ms(d < left ? d : left);
     }
     TLOG_D(ctx->log,
            "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms", rid,
-           a.head_ms, a.ps.n, now_ms() - start);
+           a.head_ms, a.ps.n, clock_wall_ms() - start);
     char *doc = finish(ctx, &a, rr, len);
     *status = a.status;
     snprintf(ctx->defer_rid, sizeof ctx->defer_rid, "%s", rid);
@@ -340,13 +341,13 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     return doc;
 }
 
-static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[160])
+static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_ID_SIZE])
 {
-    int64_t now = now_ms();
+    int64_t now = (int64_t)clock_now_ms(); /* a duration: the monotonic clock */
     for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
         if (ctx->routes[k].at_ms && now - ctx->routes[k].at_ms < ROUTE_CACHE_MS &&
             strcmp(ctx->routes[k].tid, tid) == 0) {
-            snprintf(cid, 160, "%s", ctx->routes[k].cid);
+            snprintf(cid, STORE_CONN_ID_SIZE, "%s", ctx->routes[k].cid);
             return true;
         }
     return false;
@@ -367,7 +368,7 @@ static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid)
     unsigned k = ctx->routes_next++ % (sizeof ctx->routes / sizeof ctx->routes[0]);
     snprintf(ctx->routes[k].tid, sizeof ctx->routes[k].tid, "%s", tid);
     snprintf(ctx->routes[k].cid, sizeof ctx->routes[k].cid, "%s", cid);
-    ctx->routes[k].at_ms = now_ms();
+    ctx->routes[k].at_ms = (int64_t)clock_now_ms();
 }
 
 static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t start, int *status,
@@ -401,7 +402,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
         goto out;
     char err[ERRCAP];
-    char cids[STORE_MAX_TUNNEL_CONNS][160];
+    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t ncid = 0;
     bool cached = route_cached(ctx, rr.tunnel_id, cids[0]);
     if (cached) {
@@ -465,10 +466,10 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         goto out;
     }
     route_remember(ctx, rr.tunnel_id, cids[i]);
-    int64_t posted = now_ms();
+    int64_t posted = clock_wall_ms();
     doc = wait_answer(ctx, rid, cids[i], &rr, start, status, len);
     TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
-           posted - start, now_ms() - posted);
+           posted - start, clock_wall_ms() - posted);
 out:
     http_headers_free(&hdrs);
     free(target);
@@ -478,7 +479,9 @@ out:
 
 char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len)
 {
-    int64_t start = now_ms();
+    /* Wall-clock time on purpose: it meets the event's requestTimeEpoch, the invocation's
+     * deadline (Lambda-Runtime-Deadline-Ms) and the items' TTLs, all Unix ms. */
+    int64_t start = clock_wall_ms();
     http_event e;
     const char *perr;
     char *doc;
@@ -499,7 +502,7 @@ char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len)
         doc = httpresp_text(500, "internal error", len);
     }
     TLOG_I(ctx->log, "http %s %s %d in=%zu out=%zu %" PRId64 "ms", e.method, e.raw_path, status,
-           e.body_len, *len, now_ms() - start);
+           e.body_len, *len, clock_wall_ms() - start);
     http_event_free(&e);
     return doc;
 }

@@ -401,20 +401,17 @@ void agent_handshake(pconn *pc)
                      : json ? TTF_SUBPROTO_JSON
                             : "",
                      bin || json ? "\r\n" : "");
-    struct bufferevent *bev = pc->bev;
-    evbuffer_add(bufferevent_get_output(bev), resp, (size_t)n);
+    conn *c = pc->c;
+    conn_write(c, resp, (size_t)n);
     pc->status = 101;
     pc_log(pc);
     /* Hand the connection over: bytes after the head are already WebSocket frames. */
-    pc_read(pc, false); /* the WebSocket reads from now on */
-    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-    bufferevent_set_timeouts(bev, NULL, NULL);
-    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-    pc->bev = NULL;
+    pc_idle(pc, false); /* an idle tunnel is fine; the agent pings */
+    pc->c = NULL;
     pc->st = PC_GONE;
-    ag->ws = ws_conn_new(bev, true, &agent_handlers, ag, TTFD_AGENT_MAX_MSG);
+    ag->ws = ws_conn_new(c, true, &agent_handlers, ag, TTFD_AGENT_MAX_MSG);
     if (!ag->ws) {
-        bufferevent_free(bev);
+        conn_free(c);
         hmap_free(ag->streams);
         event_free(ag->ready_timer);
         free(ag);

@@ -6,115 +6,36 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <time.h>
 
-#include <event2/bufferevent_ssl.h>
-
-#include "bev_io.h"
+#include "clock.h"
 #include "proto_bin.h"
 #include "proxy.h"
 #include "route.h"
 #include "server.h"
 
-#define PC_OUT_MARK ((size_t)64 << 10) /* write callback below this: credit the agent, refill */
+#define PC_OUT_MARK ((size_t)64 << 10) /* on_drain below this: credit the agent, refill */
 #define PC_HOLD_MAX ((size_t)64 << 10) /* pipelined input buffered while a response is pending */
-#define PC_READ_MAX ((size_t)64 << 10) /* plain sockets: bytes asked for per read */
-
-uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static struct evbuffer *in_buf(pconn *pc)
 {
-    return bufferevent_get_input(pc->bev);
+    return conn_in(pc->c);
 }
 
-static struct evbuffer *out_buf(pconn *pc)
-{
-    return bufferevent_get_output(pc->bev);
-}
-
-static void dirty_unlink(pconn *pc)
-{
-    if (!pc->dirty)
-        return;
-    if (pc->dirty_prev)
-        pc->dirty_prev->dirty_next = pc->dirty_next;
-    else
-        pc->srv->dirty = pc->dirty_next;
-    if (pc->dirty_next)
-        pc->dirty_next->dirty_prev = pc->dirty_prev;
-    pc->dirty_prev = pc->dirty_next = NULL;
-    pc->dirty = false;
-}
-
-/* Plain sockets: queue pc for the direct write at the end of this loop pass. */
-static void mark_dirty(pconn *pc)
-{
-    if (pc->dirty || pc->srv->tls)
-        return;
-    pc->dirty = true;
-    pc->dirty_prev = NULL;
-    pc->dirty_next = pc->srv->dirty;
-    if (pc->srv->dirty)
-        pc->srv->dirty->dirty_prev = pc;
-    pc->srv->dirty = pc;
-    event_active(pc->srv->flush_ev, EV_TIMEOUT, 0);
-}
-
+/* Output goes out at the end of the loop pass (lib/conn), through TLS when there is TLS. */
 static void write_raw(pconn *pc, const void *data, size_t len)
 {
-    if (!pc->bev || !len)
-        return;
-    evbuffer_add(out_buf(pc), data, len);
-    mark_dirty(pc);
+    if (pc->c)
+        conn_write(pc->c, data, len);
 }
 
 void pc_write(pconn *pc, const void *data, size_t len)
 {
     write_raw(pc, data, len);
     pc->bytes_out += len;
-}
-
-/* One direct write; what the socket does not take goes out through the write event. */
-static void flush_one(pconn *pc)
-{
-    struct evbuffer *out = out_buf(pc);
-    if (evbuffer_get_length(out) > 0 && !(bufferevent_get_enabled(pc->bev) & EV_WRITE)) {
-        int err;
-        if (bev_write_direct(pc->bev, &err) < 0 && !bev_io_transient(err)) {
-            TLOG_D(pc->srv->log, "client %s: write failed: %s", pc->ip, strerror(err));
-            pc_abort(pc);
-            pc_settle(pc);
-            return;
-        }
-        if (evbuffer_get_length(out) > 0)
-            bufferevent_enable(pc->bev, EV_WRITE);
-    }
-    if (pc->ag && !pc->json)
-        bin_credit(pc);
-    if (pc->jblocking)
-        json_check_backlog(pc);
-    pc_settle(pc);
-}
-
-void pconn_flush_all(server *srv)
-{
-    while (srv->dirty) {
-        pconn *pc = srv->dirty;
-        dirty_unlink(pc); // NOLINT(clang-analyzer-unix.Malloc): a freed pconn unlinks itself
-        if (pc->bev)
-            flush_one(pc);
-    }
 }
 
 void pc_log(pconn *pc)
@@ -125,7 +46,8 @@ void pc_log(pconn *pc)
     const char *path = pc->log_path ? pc->log_path : "-";
     TLOG_I(pc->srv->log, "%s %.300s %d %llu bytes %llu ms (%s)",
            pc->log_method ? pc->log_method : "-", path, pc->status,
-           (unsigned long long)pc->bytes_out, (unsigned long long)(now_ms() - pc->t0_ms), pc->ip);
+           (unsigned long long)pc->bytes_out, (unsigned long long)(clock_now_ms() - pc->t0_ms),
+           pc->ip);
 }
 
 /* Ends the tunnel side of the exchange; cancel tells the agent to drop the stream. */
@@ -167,7 +89,7 @@ static void reset_exchange(pconn *pc)
 static void start_closing(pconn *pc)
 {
     pc->st = PC_CLOSING;
-    if (pc->bev) {
+    if (pc->c) {
         pc_read(pc, false);
         pc_idle(pc, false);
     }
@@ -235,22 +157,17 @@ void pc_response_done(pconn *pc)
     pc_read(pc, true);
     /* A pipelined request may already be buffered: parse it from the loop, not from here. */
     if (evbuffer_get_length(in_buf(pc)) > 0)
-        bufferevent_trigger(pc->bev, EV_READ,
-                            BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+        conn_trigger_read(pc->c);
 }
 
 void pc_free(pconn *pc)
 {
-    dirty_unlink(pc);
     end_exchange(pc, true);
     pc_log(pc);
     reset_exchange(pc);
     if (pc->timer)
         event_free(pc->timer);
-    if (pc->rd)
-        event_free(pc->rd);
-    if (pc->bev)
-        bufferevent_free(pc->bev);
+    conn_free(pc->c);
     http1_free(&pc->p);
     free(pc->jbuf);
     server *srv = pc->srv;
@@ -269,17 +186,14 @@ void pc_settle(pconn *pc)
         pc_free(pc);
         return;
     }
-    if (pc->st != PC_CLOSING || evbuffer_get_length(out_buf(pc)) > 0)
+    if (pc->st != PC_CLOSING || conn_out_len(pc->c) > 0)
         return;
-    if (pc->srv->tls) {
-        pc_free(pc);
-        return;
-    }
-    /* Half-close and wait for the client's EOF, so a client still sending (say, a body we
-     * refused) reads our answer instead of a reset. The linger timer bounds the wait. */
+    /* Half-close (TLS: close_notify first) and wait for the client's EOF, so a client still
+     * sending (say, a body we refused) reads our answer instead of a reset. The linger timer
+     * bounds the wait. */
     if (pc_reading(pc))
         return;
-    shutdown(bufferevent_getfd(pc->bev), SHUT_WR);
+    conn_shutdown(pc->c);
     evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
     pc_read(pc, true);
 }
@@ -296,7 +210,7 @@ static void on_head(pconn *pc)
 {
     server *srv = pc->srv;
     http1_head *h = &pc->p.head;
-    pc->t0_ms = now_ms();
+    pc->t0_ms = clock_now_ms();
     pc->log_method = strdup(h->method);
     pc->log_path = strdup(h->target);
     pc_idle(pc, false);
@@ -427,7 +341,7 @@ static void parse_head(pconn *pc)
                          status == 431 ? "request header fields too large" : "bad request", reason);
             else
                 snprintf(why, sizeof why, "%s", reason);
-            pc->t0_ms = now_ms();
+            pc->t0_ms = clock_now_ms();
             pc_fail(pc, status, why);
             return;
         }
@@ -471,34 +385,33 @@ void pc_process(pconn *pc)
     }
 }
 
-/* ---- libevent callbacks ---- */
+/* ---- connection callbacks (lib/conn) ---- */
 
-static void pc_read_cb(struct bufferevent *bev, void *ud)
+static void pc_on_read(conn *c, void *ud)
 {
-    (void)bev;
+    (void)c;
     pconn *pc = ud;
     pc_process(pc);
     pc_settle(pc);
 }
 
-static void pc_write_cb(struct bufferevent *bev, void *ud)
+/* Output fell to PC_OUT_MARK or below: the client took bytes. */
+static void pc_on_drain(conn *c, void *ud)
 {
-    (void)bev;
+    (void)c;
     pconn *pc = ud;
     if (pc->ag && !pc->json)
         bin_credit(pc);
     if (pc->jblocking)
         json_check_backlog(pc);
-    if (!pc->srv->tls && evbuffer_get_length(out_buf(pc)) == 0)
-        bufferevent_disable(pc->bev, EV_WRITE); /* back to direct writes */
     pc_settle(pc);
 }
 
-static void pc_event_cb(struct bufferevent *bev, short what, void *ud)
+static void pc_on_event(conn *c, void *ud, int what)
 {
-    (void)bev;
+    (void)c;
     pconn *pc = ud;
-    if ((what & BEV_EVENT_EOF) && pc->st == PC_PIPE && !pc->json) {
+    if ((what & CONN_EV_EOF) && pc->st == PC_PIPE && !pc->json) {
         /* The client ended its side of an upgraded connection: relay what is left, then FIN. */
         pc->in_eof = true;
         pc_read(pc, false);
@@ -506,74 +419,28 @@ static void pc_event_cb(struct bufferevent *bev, short what, void *ud)
         pc_settle(pc);
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+    if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
         if (pc->st != PC_CLOSING && pc->st != PC_HEAD)
             TLOG_D(pc->srv->log, "client %s left during a request", pc->ip);
         pc_free(pc);
     }
 }
 
-/* Plain sockets: one readv of up to PC_READ_MAX straight into the input buffer per readiness,
- * without the ioctl(FIONREAD) and the 4 KiB cap of libevent's own reads; then what the
- * bufferevent would do (read callback, or event callback on EOF, error or idle timeout). */
-static void pc_rd_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd; /* bev_read_direct reads the bufferevent's own socket */
-    pconn *pc = ud;
-    if (what & EV_TIMEOUT) {
-        event_del(pc->rd);
-        pc_event_cb(pc->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, pc);
-        return;
-    }
-    int err;
-    ssize_t n = bev_read_direct(pc->bev, PC_READ_MAX, &err);
-    if (n < 0 && bev_io_transient(err))
-        return;
-    if (n <= 0) {
-        event_del(pc->rd);
-        pc_event_cb(pc->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), pc);
-        return;
-    }
-    pc_read_cb(pc->bev, pc);
-}
+static const conn_cbs pc_cbs = {pc_on_read, pc_on_drain, pc_on_event};
 
 void pc_read(pconn *pc, bool on)
 {
-    if (!pc->rd) {
-        if (on)
-            bufferevent_enable(pc->bev, EV_READ);
-        else
-            bufferevent_disable(pc->bev, EV_READ);
-        return;
-    }
-    struct timeval idle = {TTFD_IDLE_SEC, 0};
-    if (on)
-        event_add(pc->rd, pc->rd_idle ? &idle : NULL);
-    else
-        event_del(pc->rd);
+    conn_read(pc->c, on);
 }
 
 bool pc_reading(const pconn *pc)
 {
-    if (!pc->rd)
-        return (bufferevent_get_enabled(pc->bev) & EV_READ) != 0;
-    return event_pending(pc->rd, EV_READ, NULL) != 0;
+    return conn_reading(pc->c);
 }
 
 void pc_idle(pconn *pc, bool on)
 {
-    struct timeval idle = {TTFD_IDLE_SEC, 0};
-    if (!pc->rd) {
-        bufferevent_set_timeouts(pc->bev, on ? &idle : NULL, NULL);
-        return;
-    }
-    pc->rd_idle = on;
-    if (!event_pending(pc->rd, EV_READ, NULL))
-        return;
-    if (on)
-        event_add(pc->rd, &idle);
-    else
-        event_remove_timer(pc->rd);
+    conn_set_idle(pc->c, on ? TTFD_IDLE_SEC * 1000u : 0);
 }
 
 static void pc_timer_cb(evutil_socket_t fd, short what, void *ud)
@@ -628,31 +495,17 @@ void pconn_accept(server *srv, evutil_socket_t fd, const struct sockaddr *sa)
         const struct sockaddr_in *s4 = (const void *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, pc->ip, sizeof pc->ip);
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (srv->tls) {
-        SSL *ssl = SSL_new(srv->tls);
-        pc->bev = ssl ? bufferevent_openssl_socket_new(
-                            srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
-                      : NULL;
-        if (pc->bev)
-            bufferevent_openssl_set_allow_dirty_shutdown(pc->bev, 1);
-        else if (ssl)
-            SSL_free(ssl);
-    } else {
-        pc->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-        pc->rd = event_new(srv->base, fd, EV_READ | EV_PERSIST, pc_rd_cb, pc);
-    }
+    SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
+    pc->c = (!srv->tls || ssl) ? conn_new(srv->loop, fd, ssl, &pc_cbs, pc) : NULL;
     pc->timer = evtimer_new(srv->base, pc_timer_cb, pc);
-    if (!pc->bev || !pc->timer || (!srv->tls && !pc->rd)) {
-        if (!pc->bev)
+    if (!pc->c || !pc->timer) {
+        if (!pc->c) {
+            SSL_free(ssl);
             evutil_closesocket(fd);
-        if (pc->bev)
-            bufferevent_free(pc->bev);
+        }
+        conn_free(pc->c);
         if (pc->timer)
             event_free(pc->timer);
-        if (pc->rd)
-            event_free(pc->rd);
         free(pc);
         return;
     }
@@ -664,13 +517,6 @@ void pconn_accept(server *srv, evutil_socket_t fd, const struct sockaddr *sa)
     if (srv->pconns)
         srv->pconns->prev = pc;
     srv->pconns = pc;
-    bufferevent_setcb(pc->bev, pc_read_cb, pc_write_cb, pc_event_cb, pc);
-    bufferevent_setwatermark(pc->bev, EV_WRITE, PC_OUT_MARK, 0);
+    conn_set_out_low(pc->c, PC_OUT_MARK);
     pc_idle(pc, true);
-    /* TLS: the bufferevent reads and writes; plain: pc->rd reads, direct writes (the
-     * bufferevent's EV_WRITE only for leftovers). */
-    if (srv->tls)
-        bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
-    else
-        pc_read(pc, true);
 }

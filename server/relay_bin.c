@@ -34,9 +34,9 @@ void bin_cancel(pconn *pc, uint8_t code, const char *reason)
 
 void bin_credit(pconn *pc)
 {
-    if (!pc->ag || pc->resp_fin || pc->unacked == 0 || !pc->bev)
+    if (!pc->ag || pc->resp_fin || pc->unacked == 0 || !pc->c)
         return;
-    size_t out = evbuffer_get_length(bufferevent_get_output(pc->bev));
+    size_t out = conn_out_len(pc->c);
     if (out > OUT_MARK || pc->unacked < CREDIT_MIN)
         return;
     uint8_t buf[10];
@@ -57,7 +57,7 @@ static int send_data(pconn *pc, const void *data, size_t len, bool fin)
 
 void bin_pump(pconn *pc)
 {
-    struct evbuffer *in = bufferevent_get_input(pc->bev);
+    struct evbuffer *in = conn_in(pc->c);
     while ((pc->st == PC_BODY || pc->st == PC_PIPE) && pc->ag && !pc->req_fin) {
         size_t avail = evbuffer_get_length(in);
         if (pc->st == PC_PIPE && avail == 0) {
@@ -174,9 +174,8 @@ static void on_response(pconn *pc, const ttf_frame *f)
         pc_write(pc, f->payload, f->len);
         pc->st = PC_PIPE;
         pc_read(pc, true);
-        if (evbuffer_get_length(bufferevent_get_input(pc->bev)) > 0)
-            bufferevent_trigger(pc->bev, EV_READ,
-                                BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+        if (evbuffer_get_length(conn_in(pc->c)) > 0)
+            conn_trigger_read(pc->c);
     } else if (!pc->keep_alive || pc->upgrade) {
         /* We close after this response: say so. */
         static const char cc[] = "Connection: close\r\n\r\n";

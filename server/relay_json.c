@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "clock.h"
 #include "server.h"
 
 #define CHUNK ((size_t)TTF_JSON_CHUNK)
@@ -16,13 +16,6 @@
      << 20) /* client output that pauses the agent (JSON mode) */ /* room kept below MAX_MSG for   \
                                                                      the fields of a body message  \
                                                                    */
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
 
 static void drop_jreq(pconn *pc)
 {
@@ -51,9 +44,9 @@ void json_unblock(pconn *pc)
 
 void json_check_backlog(pconn *pc)
 {
-    if (!pc->json || !pc->bev)
+    if (!pc->json || !pc->c)
         return;
-    size_t out = evbuffer_get_length(bufferevent_get_output(pc->bev));
+    size_t out = conn_out_len(pc->c);
     if (!pc->jblocking && pc->ag && out > BACKLOG_MAX) {
         pc->jblocking = true;
         if (pc->ag->json_blockers++ == 0)
@@ -133,7 +126,7 @@ int json_start(pconn *pc, const char *method, const char *uri, http_headers *h, 
     m->request_id = strdup(pc->rid);
     m->method = strdup(method);
     m->uri = strdup(uri);
-    m->timestamp = wall_ms();
+    m->timestamp = (uint64_t)clock_wall_ms();
     m->headers = *h; /* moved out of the parser */
     http_headers_init(h);
     pc->jreq = m;
@@ -148,7 +141,7 @@ int json_start(pconn *pc, const char *method, const char *uri, http_headers *h, 
 
 void json_pump(pconn *pc)
 {
-    struct evbuffer *in = bufferevent_get_input(pc->bev);
+    struct evbuffer *in = conn_in(pc->c);
     while (pc->st == PC_BODY && pc->ag && !pc->req_fin) {
         if (ws_pending(pc->ag->ws) > ws_high_water()) {
             pc_read(pc, false); /* resumed by on_drain */

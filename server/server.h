@@ -2,7 +2,7 @@
 /* server.h - ttfd's internals shared by its modules: the server context (built in main), agent
  * sessions (agent.c) and public connections (pconn.c, relayed by relay_bin.c / relay_json.c).
  * Ownership: server owns the lists of agents and pconns; an agent's stream map only points at
- * pconns (a pconn unregisters itself when it ends); a pconn owns its bufferevent and parser. */
+ * pconns (a pconn unregisters itself when it ends); a pconn owns its conn and parser. */
 #ifndef TTFD_SERVER_H
 #define TTFD_SERVER_H
 
@@ -11,14 +11,14 @@
 #include <stdint.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <openssl/ssl.h>
 
 #include "auth.h"
+#include "conn.h"
 #include "hmap.h"
 #include "http1.h"
+#include "listener.h"
 #include "log.h"
 #include "proto_json.h"
 #include "proxy.h"
@@ -62,7 +62,7 @@ struct server {
     const server_config *cfg;
     SSL_CTX *tls;        /* NULL: plain */
     auth_verifier *auth; /* NULL unless --require-auth */
-    struct evconnlistener *lis;
+    listener *lis;
     registry *reg;
     state *st;          /* name owners (registry's store) */
     agent *agents;      /* all agent sessions (doubly linked) */
@@ -71,11 +71,7 @@ struct server {
     const char *scheme; /* "http" / "https" */
     bool stopping;
     struct event *stop_timer;
-    /* Output batching: plain public sockets are written directly once per loop pass (no
-     * write-event churn), and log lines are gathered and written once per pass too. */
-    struct event *flush_ev;
-    pconn *dirty;            /* pconns with unwritten output */
-    struct evbuffer *logbuf; /* log lines not yet on stderr */
+    conn_loop *loop; /* every socket's I/O: output written once per loop pass */
 };
 
 struct agent {
@@ -109,9 +105,7 @@ typedef enum { RM_NONE = 0, RM_LENGTH, RM_CHUNKED, RM_CLOSE } resp_mode;
 struct pconn {
     server *srv;
     pconn *prev, *next;
-    pconn *dirty_prev, *dirty_next;
-    struct bufferevent *bev;
-    struct event *rd; /* plain sockets: our read event (the bufferevent only writes); TLS: NULL */
+    conn *c;             /* NULL once handed to an agent session */
     struct event *timer; /* request timeout, or linger while closing */
     http1_parser p;
     char ip[64];
@@ -136,7 +130,6 @@ struct pconn {
     char *log_method, *log_path;
     uint64_t bytes_out;
     uint64_t t0_ms;
-    bool dirty;   /* in srv->dirty */
     bool json;    /* JSON-mode exchange */
     bool req_fin; /* request direction complete (FIN / last body piece sent) */
     bool resp_started, resp_fin, resp_close;
@@ -147,17 +140,13 @@ struct pconn {
     bool in_eof;     /* upgraded: the client ended its side */
     bool logged;
     bool jblocking; /* counted in ag->json_blockers */
-    bool rd_idle;   /* plain: reading runs the keep-alive idle timeout */
 };
 
 /* ---- main.c / pconn.c ---- */
-uint64_t now_ms(void);
 void server_maybe_exit(server *srv);
 
 /* ---- pconn.c ---- */
 void pconn_accept(server *srv, evutil_socket_t fd, const struct sockaddr *sa);
-/* Writes the output of every dirty pconn (called once per loop pass from srv->flush_ev). */
-void pconn_flush_all(server *srv);
 /* Runs the request state machine over buffered input; never frees pc. */
 void pc_process(pconn *pc);
 /* Frees pc when it is finished (GONE, or CLOSING and flushed). Call last; pc may be gone. */
@@ -172,7 +161,7 @@ void pc_arm_timeout(pconn *pc);
 void pc_abort(pconn *pc);
 void pc_write(pconn *pc, const void *data, size_t len);
 /* Reading from the client on or off, whether it is on, and the keep-alive idle timeout on reads
- * (plain sockets use pc->rd, TLS ones the bufferevent). */
+ * (lib/conn's conn_read and idle timer). */
 void pc_read(pconn *pc, bool on);
 bool pc_reading(const pconn *pc);
 void pc_idle(pconn *pc, bool on);

@@ -157,6 +157,7 @@ static const exchange_observer_ops oops = {o_head, o_reqb, o_resp, o_respb, o_en
 
 typedef struct fx {
     struct event_base *base;
+    conn_loop *loop;
     fake_local fl;
     local_pool *pool;
     rewrite_host host;
@@ -170,9 +171,10 @@ static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
     f->base = event_base_new();
+    f->loop = conn_loop_new(f->base);
     fl_init(&f->fl, f->base);
     char err[256];
-    f->pool = local_pool_new(f->base, "127.0.0.1", f->fl.port, 8, err, sizeof err);
+    f->pool = local_pool_new(f->loop, "127.0.0.1", f->fl.port, 8, 3000, err, sizeof err);
     assert_non_null(f->pool);
     rewrite_host_init(&f->host, HOST_HEADER_PRESERVE, NULL, "127.0.0.1", f->fl.port);
     f->obs = (exchange_observer){&oops, &f->orec};
@@ -195,6 +197,7 @@ static int teardown(void **state)
     fx *f = *state;
     local_pool_free(f->pool);
     fl_free(&f->fl);
+    conn_loop_free(f->loop);
     event_base_free(f->base);
     free(f);
     return 0;
@@ -706,7 +709,7 @@ static void test_unavailable(void **state)
     close(f->fl.lfd);
     f->fl.lfd = socket(AF_INET, SOCK_STREAM, 0); /* keeps fl_free happy */
     char err[256];
-    f->pool = local_pool_new(f->base, "127.0.0.1", f->fl.port, 8, err, sizeof err);
+    f->pool = local_pool_new(f->loop, "127.0.0.1", f->fl.port, 8, 3000, err, sizeof err);
     f->env.pool = f->pool;
     sink_rec r = {0};
     rec_init(&r);

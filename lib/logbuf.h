@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* logbuf.h - log lines gathered in memory and written to a file descriptor once per event-loop
- * pass: a busy agent logs one line per request, and one write(2) per pass instead of one per
- * line saves a system call per request. Lines keep their order; nothing is lost at exit
- * (logbuf_free writes what is left).
+ * pass, for ttfd and ttf: both log one line per request, and one write(2) per pass instead of
+ * one per line saves a system call per request. Lines keep their order; a backlog over 1 MiB is
+ * written at once; nothing is lost at exit (logbuf_free writes what is left, waiting up to 1 s
+ * for a full pipe).
  * Owns: its stdio cookie stream, the pending bytes and the flush event. */
-#ifndef TTF_LOGBUF_H
-#define TTF_LOGBUF_H
+#ifndef TUNNEL_LOGBUF_H
+#define TUNNEL_LOGBUF_H
 
 #include <stdio.h>
 
