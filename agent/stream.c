@@ -191,7 +191,7 @@ static bool on_local_end(stream *st)
             stream_reset(st, TTF_RST_INTERNAL, "bad response body");
             return true;
         }
-        send_frame(st, TTF_DATA, TTF_FLAG_FIN | (st->upgraded ? 0 : TTF_FLAG_CLOSE), NULL, 0);
+        send_frame(st, TTF_DATA, TTF_FLAG_FIN, NULL, 0);
         st->resp_done = true;
         if (st->upgraded && !st->req_fin) {
             /* Our side is finished; the server's FIN ends the stream. */
