@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent.c - connect / session / reconnect loop of ttf (see agent.h). */
 #include "agent.h"
 

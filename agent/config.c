@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.c - ttf's flags and environment (see config.h). */
 #include "config.h"
 

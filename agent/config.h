@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.h - ttf's command line and environment: flags, defaults, validation.
  * Owns: the strings it copies into agent_config (freed by agent_config_free). */
 #ifndef TTF_CONFIG_H
@@ -8,7 +9,7 @@
 
 #include "url.h"
 
-#define TTF_VERSION "0.1.0"
+#define TTF_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
 
 typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
 

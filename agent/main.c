@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - ttf, the tunnel agent: parse the command line, build the logger, run the agent. */
 #include <signal.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_lambda_rewrite.c - libFuzzer target: path-mode content rewriting of agent response bodies
  * (bytes from the agent, over the network). The first byte picks the kind. */
 #include <stdint.h>

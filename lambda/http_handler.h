@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_handler.h - a public request from the HTTP API (payload 2.0): route it to a tunnel, post
  * it to the agent (in 16 KiB pieces), wait for the answer by strongly consistent reads of the
  * pending item, and build the 2.0 response (path-mode rewriting applied).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rewrite.c - single-pass scanners for HTML, CSS and JSON bodies. */
 #include "rewrite.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rewrite.h - path-mode content rewriting (upstream's "FullRewrite", its bugs fixed): makes
  * absolute links of an app served under /<id>/ point back under /<id>/.
  *   text/html: href/src/action attribute values (either quote, whole attribute names only),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto_json.c - JSON tunnel messages (docs/protocol.md §1-2) over jansson.
  * Decoding treats the text as hostile: every field is type-checked and every string that ends up
  * in an HTTP head (method, uri, header names and values, reason) is checked for injection bytes.
@@ -795,7 +796,7 @@ static int encode_fields(json_t *o, const tmsg *m)
             r |= set(o, "of", json_string(tmsg_type_name(m->ack_of)));
         if (m->request_id)
             r |= set(o, "request_id", jstr(m->request_id));
-        if (m->ack_of == TMSG_HTTP_RESPONSE_BODY || m->ack_of == TMSG_HTTP_RESPONSE_HEADERS)
+        if (m->seq) /* a body piece or a head continuation */
             r |= set(o, "seq", json_integer(m->seq));
         return r;
     case TMSG_ERROR:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Path-mode content rewriting rules (upstream's, with its bugs fixed). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the serverless end-to-end suite: the Node stand-in, the local app, the `ttf` agent,
 and byte-exact public HTTP requests through the stand-in's HTTP API.
 

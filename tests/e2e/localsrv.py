@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The local service the tests put behind the tunnel: a threaded HTTP/1.1 server (stdlib only).
 
 Owns: one server per LocalServer on 127.0.0.1:0, its handler threads, and the shared state the

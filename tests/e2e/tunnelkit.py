@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the end-to-end tests: start/stop ttfd and ttf, talk HTTP byte-exact.
 
 Owns: process handling (output capture, waiting on lines with deadlines, SIGTERM then kill,
