@@ -7,9 +7,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rewrite.h"
 #include "url.h"
 
 #define TTF_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
+
+/* Default of --max-response-header-size: local response heads up to this many octets. */
+#define AGENT_DEFAULT_MAX_RESPONSE_HEAD ((size_t)64 * 1024)
 
 typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
 
@@ -17,7 +21,7 @@ typedef struct agent_config {
     char *endpoint;     /* as given */
     char *endpoint_log; /* the endpoint with any token= query value masked, for logs */
     tunnel_url url;     /* parsed endpoint */
-    char *local_host;   /* --host */
+    char *local_host;   /* --host: a name, an IPv4 or an IPv6 address (stored without brackets) */
     int local_port;     /* --port / --local-port */
     char *token;        /* NULL when none */
     bool verbose;
@@ -25,7 +29,9 @@ typedef struct agent_config {
     int request_timeout; /* seconds */
     char *ca_file;
     bool insecure;
-    bool host_header; /* pass the public Host to the local app */
+    host_header_mode host_header; /* --host-header: preserve (default), rewrite, or a name */
+    char *host_header_name;       /* HOST_HEADER_NAME: the Host value */
+    size_t max_response_head;     /* --max-response-header-size, bytes */
     agent_protocol protocol;
     char *subdomain; /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
     bool forget;     /* --forget: neither ask for nor remember the last id */

@@ -52,7 +52,8 @@ typedef struct lconn {
     size_t addr_idx;
     bool connected;
     bool reused;
-    int err; /* errno of the last failure, 0 when unknown */
+    int err;          /* errno of the last failure, 0 when unknown */
+    char errmsg[160]; /* a reason in words when errno says too little (resolution) */
     const lconn_cbs *cbs;
     void *ud;
 } lconn;
@@ -73,5 +74,7 @@ void lconn_close(lconn *c, bool reuse);
 struct evbuffer *lconn_in(const lconn *c);
 struct evbuffer *lconn_out(const lconn *c);
 void lconn_pause(lconn *c, bool paused); /* stop / resume reading */
+/* Half-close once the output is written (the local service sees the end of the request). */
+void lconn_shutdown(lconn *c);
 
 #endif

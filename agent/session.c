@@ -9,8 +9,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "jsonx.h"
-#include "stream.h"
+#include "wire_bin.h"
+#include "wire_json.h"
 
 /* A message tmsg_decode refused. A request we cannot use (an invalid request-target, a header
  * that cannot be sent, bad base64) is answered at once with invalid_request when it names its
@@ -33,7 +33,7 @@ static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const 
         type && (strcmp(type, "http_request") == 0 || strcmp(type, "http_request_body") == 0);
     size_t rl = rid ? strlen(rid) : 0;
     if (request && rl > 0 && rl <= 256 && strcspn(rid, "\"\\\r\n") == rl)
-        jsonx_reject(s, rid, why);
+        wire_json_reject(s, rid, why);
     else
         TLOG_D(s->log, "ignoring a message: %s", why);
     json_decref(j);
@@ -52,6 +52,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     case TMSG_CONNECTION_ESTABLISHED:
         if (!s->established) {
             s->established = true;
+            snprintf(s->tunnel_id, sizeof s->tunnel_id, "%s", m.tunnel_id);
             if (s->cbs->on_established)
                 s->cbs->on_established(s->ud, &m);
         } else {
@@ -71,13 +72,15 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
         TLOG_D(s->log, "pong received");
         break;
     case TMSG_HTTP_REQUEST:
+    case TMSG_HTTP_REQUEST_HEADERS:
     case TMSG_HTTP_REQUEST_BODY:
-        jsonx_on_message(s, &m);
+    case TMSG_CANCEL:
+        wire_json_on_message(s, &m);
         break;
     case TMSG_ACK:
         acks_on_ack(s->acks, &m, session_now_ms(s));
         if (!session_congested(s))
-            jsonx_resume_all(s);
+            wire_json_resume_all(s);
         break;
     default:
         TLOG_D(s->log, "ignoring a %s message", tmsg_type_name(m.type));
@@ -89,14 +92,14 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
 static void on_binary(void *ud, const uint8_t *data, size_t len)
 {
     session *s = ud;
-    stream_on_message(s, data, len);
+    wire_bin_on_message(s, data, len);
 }
 
 static void on_drain(void *ud)
 {
     session *s = ud;
-    stream_resume_all(s);
-    jsonx_resume_all(s);
+    wire_bin_resume_all(s);
+    wire_json_resume_all(s);
 }
 
 static void on_close(void *ud, uint16_t code, const char *reason)
@@ -135,7 +138,7 @@ static void ack_timer_cb(evutil_socket_t fd, short what, void *ud)
         return;
     acks_tick(s->acks, session_now_ms(s));
     if (!session_congested(s))
-        jsonx_resume_all(s);
+        wire_json_resume_all(s);
 }
 
 static int ack_send(void *ud, const char *text, size_t len)
@@ -159,12 +162,20 @@ session *session_new(struct event_base *base, struct bufferevent *bev, bool bina
     s->base = base;
     s->cfg = cfg;
     s->log = lg;
-    s->pool = pool;
-    s->obs = obs;
+    rewrite_host_init(&s->host, cfg->host_header, cfg->host_header_name, cfg->local_host,
+                      cfg->local_port);
+    s->env = (exchange_env){
+        .base = base,
+        .pool = pool,
+        .obs = obs,
+        .log = lg,
+        .host = &s->host,
+        .request_timeout_ms = (unsigned)cfg->request_timeout * 1000u,
+        .max_response_head = cfg->max_response_head,
+    };
     s->binary = binary;
     s->cbs = cbs;
     s->ud = ud;
-    agent_config_local_hostport(cfg, s->hostport, sizeof s->hostport);
     s->streams = hmap_new();
     s->exchanges = hmap_new();
     s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
@@ -209,11 +220,11 @@ void session_free(session *s)
     if (!s)
         return;
     if (s->streams) {
-        stream_free_all(s);
+        wire_bin_free_all(s);
         hmap_free(s->streams);
     }
     if (s->exchanges) {
-        jsonx_free_all(s);
+        wire_json_free_all(s);
         hmap_free(s->exchanges);
     }
     if (s->heartbeat)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* session.h - one WebSocket session with the tunnel server: the ready/connection_established
- * handshake, heartbeats, dead-link detection, and dispatch of messages to binary streams
- * (stream.c) or JSON exchanges (jsonx.c).
- * Owns: the ws_conn, the heartbeat timer, every stream and exchange of the session. */
+ * handshake, heartbeats, dead-link detection, acknowledgements, and dispatch of messages to
+ * the wire adapters (wire_bin.c, wire_json.c), which drive one exchange (exchange.c) per
+ * public request.
+ * Owns: the ws_conn, the timers, every stream and request of the session. */
 #ifndef TTF_SESSION_H
 #define TTF_SESSION_H
 
@@ -11,6 +12,7 @@
 
 #include "acks.h"
 #include "config.h"
+#include "exchange.h"
 #include "hmap.h"
 #include "local.h"
 #include "log.h"
@@ -53,15 +55,16 @@ struct session {
     struct event_base *base;
     const agent_config *cfg;
     const tlog *log;
-    local_pool *pool;
-    const exchange_observer *obs;
-    char hostport[300]; /* Host for the local service */
+    exchange_env env;                             /* what every exchange of the session shares */
+    rewrite_host host;                            /* --host-header and the local address */
+    char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* from connection_established */
+    size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
     ws_conn *ws;
     bool binary;
     bool established;
     bool closed;
     hmap *streams;   /* stream id (u32) -> stream */
-    hmap *exchanges; /* request id -> jx */
+    hmap *exchanges; /* request id -> JSON-mode request */
     struct event *heartbeat;
     unsigned ticks;
     acks *acks;              /* the answers' window when the server acknowledges them */
