@@ -183,9 +183,11 @@ def test_subdomain_routing_case_insensitive_host(tunnel):
     assert doc["target"] == "/case"
 
 
+# (not "/todos/": path mode rewrites API-looking values in JSON bodies, the echo's too, as the
+# Lambda does; docs/protocol.md §4)
 @pytest.mark.parametrize("suffix,expected", [
     ("", "/"), ("/", "/"), ("?a=b&c", "/?a=b&c"), ("/x/y?z=%20", "/x/y?z=%20"),
-    ("/todos/", "/todos/"), ("/a//b", "/a//b")])
+    ("/items/", "/items/"), ("/a//b", "/a//b")])
 def test_path_routing_strips_prefix(tunnel, suffix, expected):
     doc = echo(tk.http(tunnel.port, "GET", "/" + tunnel.id + suffix, tunnel.phost))
     assert doc["target"] == expected
