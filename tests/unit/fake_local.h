@@ -21,7 +21,7 @@
 #include <event2/event.h>
 
 #define FL_MAX_CONNS 16
-#define FL_BUF (4u << 20)
+#define FL_BUF (16u << 20)
 
 typedef struct fake_local {
     struct event_base *base;

@@ -292,9 +292,12 @@ static void test_request_overlong(void **state)
     assert_int_equal(r.ended, 2);
     assert_int_equal(r.fail_why, XFAIL_BAD_REQUEST);
     assert_false(r.started);
-    fl_wait_eof(&f->fl, 0, 3000);
-    fl_pass(&f->fl);
-    assert_null(memmem(f->fl.got[0], f->fl.got_len[0], "abcd", 4));
+    for (int i = 0; i < 50; i++)
+        fl_pass(&f->fl);
+    /* the local service got at most the head and the 3 octets (the connection may not even
+     * have been made before the refusal) */
+    for (int i = 0; i < f->fl.nconns; i++)
+        assert_null(memmem(f->fl.got[i], f->fl.got_len[i], "abcd", 4));
 
     /* fewer: refused at the end */
     rec_init(&r);
