@@ -14,6 +14,7 @@
 
 #include "backoff.h"
 #include "idstore.h"
+#include "inspect.h"
 #include "local.h"
 #include "logbuf.h"
 #include "observer.h"
@@ -33,7 +34,9 @@ typedef struct agent {
     FILE *out;
     SSL_CTX *ssl_ctx;
     local_pool *pool;
-    exchange_observer obs;
+    exchange_observer obs; /* what the sessions call: the fan-out below */
+    observer_fanout fan;
+    inspector *insp; /* NULL with --no-inspect or when its port was taken */
     backoff bo;
     ws_client *wsc;
     session *sess;
@@ -150,6 +153,7 @@ static void on_established(void *ud, const tmsg *m)
     const char *path = m->path_based_url ? m->path_based_url : pub;
     fprintf(a->out, "Tunnel established: %s\nPath URL: %s\n", pub, path);
     fflush(a->out);
+    inspector_set_tunnel(a->insp, "online", pub, path);
     TLOG_I(a->log, "Tunnel established (%s mode, connection %s)",
            a->sess && a->sess->binary ? "binary" : "json",
            m->connection_id ? m->connection_id : "-");
@@ -193,6 +197,7 @@ static void on_closed(void *ud, uint16_t code, const char *reason)
     if (!a->refused)
         TLOG_W(a->log, "Connection lost: %s (%u)", reason ? reason : "closed", code);
     a->refused = false;
+    inspector_set_tunnel(a->insp, "reconnecting", NULL, NULL);
     if (a->established)
         backoff_reset(&a->bo); /* a healthy session: start again from 1 s */
     a->established = false;
@@ -541,8 +546,21 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     }
     const tlog *lg = &batched;
     a.log = lg;
-    a.obs = observer_log(lg);
     load_memory(&a);
+    observer_fanout_init(&a.fan);
+    observer_fanout_add(&a.fan, observer_log(lg));
+    if (cfg->inspect_addr) {
+        a.insp = inspector_new(a.base, cfg, lg, err, sizeof err);
+        if (a.insp) {
+            observer_fanout_add(&a.fan, inspector_observer(a.insp));
+            inspector_set_tunnel(a.insp, "connecting", NULL, NULL);
+            fprintf(out, "Inspector: %s\n", inspector_url(a.insp));
+            fflush(out);
+        } else {
+            TLOG_W(lg, "inspector not started: %s; going on without it", err);
+        }
+    }
+    a.obs = observer_fanout_observer(&a.fan);
     if (cfg->url.tls) {
         const char *terr = NULL;
         a.ssl_ctx = tls_client_ctx(cfg->ca_file, cfg->insecure, &terr);
@@ -590,6 +608,7 @@ out:
         event_free(a.rotate_timer);
     if (a.drain_timer)
         event_free(a.drain_timer);
+    inspector_free(a.insp); /* after the session: every exchange has ended */
     if (a.retry_timer)
         event_free(a.retry_timer);
     if (a.connect_timer)
