@@ -33,7 +33,8 @@ static const char usage[] =
     "      --host-header         pass the public Host header to the local service\n"
     "      --protocol P          auto | binary | json (default auto)\n"
     "      --forget              do not ask for (nor remember) this tunnel's last id\n"
-    "      --inspect ADDR        inspector web page and API (default " INSPECT_DEFAULT_ADDR ")\n"
+    "      --inspect ADDR        inspector web page and API (env TUNNEL_INSPECT;\n"
+    "                            default " INSPECT_DEFAULT_ADDR ", or the next free port)\n"
     "      --no-inspect          no inspector\n"
     "      --inspect-budget SIZE memory for captured exchanges (default 32M)\n"
     "      --inspect-body-max SIZE  bytes kept per captured body (default 1M)\n"
@@ -251,6 +252,18 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         goto nomem;
     if (tv && *tv && set_str(&cfg->token, tv) != 0)
         goto nomem;
+    const char *iv = env ? env("TUNNEL_INSPECT") : NULL;
+    if (iv && *iv) {
+        if (strcasecmp(iv, "off") == 0 || strcasecmp(iv, "false") == 0 ||
+            strcasecmp(iv, "no") == 0 || strcmp(iv, "0") == 0) {
+            free(cfg->inspect_addr);
+            cfg->inspect_addr = NULL;
+        } else {
+            if (set_str(&cfg->inspect_addr, iv) != 0)
+                goto nomem;
+            cfg->inspect_explicit = true;
+        }
+    }
 
     optind = 0; /* full re-initialisation (glibc), so tests can parse several times */
     opterr = 0;
