@@ -13,6 +13,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "proxy.h"
+
 typedef struct job {
     replay_ctx *r;
     struct job *prev, *next;
@@ -260,7 +262,7 @@ static int build_headers(replay_ctx *r, const replay_request *rq, struct evkeyva
             snprintf(err, errcap, "invalid header field: %.60s", h->name);
             return -1;
         }
-        if (http_is_hop_by_hop(h->name) || strcasecmp(h->name, "Content-Length") == 0 ||
+        if (proxy_is_hop_by_hop(h->name) || strcasecmp(h->name, "Content-Length") == 0 ||
             strcasecmp(h->name, "Expect") == 0)
             continue;
         if (strcasecmp(h->name, "Host") == 0) {
