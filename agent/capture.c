@@ -98,13 +98,12 @@ static void notify(capture *c, const cap_entry *e)
 static void enforce(capture *c, const cap_entry *keep)
 {
     bool any = false;
-    while (c->oldest && (c->used > c->budget || c->count > c->max_entries)) {
-        cap_entry *victim = c->oldest;
-        if (victim == keep) {
-            victim = keep->newer;
-            if (!victim)
-                break; /* keep alone is over the budget: it stays (its bodies are capped) */
-        }
+    cap_entry *next;
+    for (cap_entry *victim = c->oldest;
+         victim && (c->used > c->budget || c->count > c->max_entries); victim = next) {
+        next = victim->newer;
+        if (victim == keep)
+            continue; /* keep alone over the budget stays (its bodies are capped) */
         drop(c, victim);
         c->evicted++;
         any = true;
@@ -346,8 +345,11 @@ uint64_t capture_evicted(const capture *c)
 
 void capture_clear(capture *c)
 {
-    while (c->oldest)
-        drop(c, c->oldest);
+    cap_entry *next;
+    for (cap_entry *e = c->oldest; e; e = next) {
+        next = e->newer;
+        drop(c, e);
+    }
     notify(c, NULL);
 }
 
@@ -355,9 +357,9 @@ void capture_free(capture *c)
 {
     if (!c)
         return;
-    while (c->oldest) {
-        cap_entry *e = c->oldest;
-        unlink_entry(c, e);
+    cap_entry *next;
+    for (cap_entry *e = c->oldest; e; e = next) {
+        next = e->newer;
         entry_free(e);
     }
     free(c);

@@ -302,7 +302,7 @@ static void on_capture_change(void *ud, const cap_entry *e)
     if (!in->clients || in->flush_armed)
         return;
     in->flush_armed = true;
-    struct timeval tv = {0, SSE_FLUSH_MS * 1000};
+    struct timeval tv = {0, (suseconds_t)SSE_FLUSH_MS * 1000};
     evtimer_add(in->flush_ev, &tv);
 }
 
@@ -600,8 +600,9 @@ inspector *inspector_new(struct event_base *base, const agent_config *cfg, const
     capture_set_listener(in->cap, on_capture_change, in);
     evhttp_set_allowed_methods(in->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                              EVHTTP_REQ_DELETE);
-    evhttp_set_max_headers_size(in->http, 64 * 1024);
-    evhttp_set_max_body_size(in->http, (ev_ssize_t)(capture_body_max(in->cap) * 2 + (1 << 20)));
+    evhttp_set_max_headers_size(in->http, (ev_ssize_t)64 * 1024);
+    evhttp_set_max_body_size(in->http,
+                             (ev_ssize_t)(capture_body_max(in->cap) * 2 + ((size_t)1 << 20)));
     evhttp_set_timeout(in->http, 30);
     evhttp_set_gencb(in->http, handle, in);
     int tries = cfg->inspect_explicit ? 1 : INSPECT_FALLBACK_PORTS;
@@ -617,6 +618,7 @@ inspector *inspector_new(struct event_base *base, const agent_config *cfg, const
         return NULL;
     }
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
     socklen_t sl = sizeof ss;
     if (getsockname(evhttp_bound_socket_get_fd(b), (struct sockaddr *)&ss, &sl) == 0)
         in->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -637,8 +639,11 @@ void inspector_free(inspector *in)
 {
     if (!in)
         return;
-    while (in->clients)
-        sse_drop(in->clients, true);
+    sse_client *next;
+    for (sse_client *c = in->clients; c; c = next) {
+        next = c->next;
+        sse_drop(c, true);
+    }
     replay_free(in->rp); /* before the capture: it ends its entries there */
     if (in->http)
         evhttp_free(in->http);

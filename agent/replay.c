@@ -386,8 +386,9 @@ void replay_free(replay_ctx *r)
 {
     if (!r)
         return;
-    while (r->jobs) {
-        job *j = r->jobs;
+    job *next;
+    for (job *j = r->jobs; j; j = next) {
+        next = j->next;
         job_end(j, "cancelled"); /* in flight: the entry ends now */
         job_free(j);
     }

@@ -236,7 +236,7 @@ static void schedule(termview *tv, int ms)
     if (tv->armed)
         return;
     tv->armed = true;
-    struct timeval t = {0, ms * 1000};
+    struct timeval t = {0, (suseconds_t)ms * 1000};
     evtimer_add(tv->redraw_ev, &t);
 }
 
