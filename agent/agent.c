@@ -657,7 +657,7 @@ out:
     if (a.ssl_ctx)
         SSL_CTX_free(a.ssl_ctx);
     idstore_close(a.ids);
-    logbuf_free(lb); /* writes the last lines */
+    logbuf_free(lb);               /* writes the last lines */
     termview_free(a.tv, lg0->out); /* restores the screen, then shows the last log lines */
     event_base_free(a.base);
     return rc;

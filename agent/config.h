@@ -34,12 +34,12 @@ typedef struct agent_config {
     bool insecure;
     bool host_header; /* pass the public Host to the local app */
     agent_protocol protocol;
-    char *subdomain; /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
-    bool forget;     /* --forget: neither ask for nor remember the last id */
-    bool path_added; /* the endpoint had no path: /_tunnel was added (hint on 404) */
-    char *inspect_addr;      /* --inspect ADDR; NULL with --no-inspect */
-    bool inspect_explicit;   /* given on the command line (else the default may move to +1..+9) */
-    size_t inspect_budget;   /* --inspect-budget */
+    char *subdomain;       /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
+    bool forget;           /* --forget: neither ask for nor remember the last id */
+    bool path_added;       /* the endpoint had no path: /_tunnel was added (hint on 404) */
+    char *inspect_addr;    /* --inspect ADDR; NULL with --no-inspect */
+    bool inspect_explicit; /* given on the command line (else the default may move to +1..+9) */
+    size_t inspect_budget; /* --inspect-budget */
     size_t inspect_body_max; /* --inspect-body-max */
     agent_log_format log_format;
     bool qr; /* --qr: a QR code of the public URL */
