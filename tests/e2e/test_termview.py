@@ -88,6 +88,21 @@ def tmux_ttf(stack):
         t.close()
 
 
+def proc_state(pid):
+    """What a process that does not exit is doing (for the failure message)."""
+    out = []
+    for name in ("status", "wchan", "stack"):
+        try:
+            with open("/proc/%d/%s" % (pid, name)) as f:
+                text = f.read()
+            out.append("%s: %s" % (name, " ".join(ln for ln in text.splitlines()
+                                                  if name != "status" or ln.split(":")[0] in
+                                                  ("State", "SigPnd", "ShdPnd", "SigBlk", "SigCgt"))))
+        except OSError as e:
+            out.append("%s: %s" % (name, e))
+    return "\n".join(out)
+
+
 def url_on(screen):
     m = re.search(r"^Forwarding\s+(http://([a-z0-9]{12})\.localhost:\d+) -> http://127\.0\.0\.1:\d+",
                   screen, re.M)
@@ -119,7 +134,10 @@ def test_status_block(tmux_ttf):
     assert screen.count("Session Status") == 1
     # Ctrl-C: graceful exit, the shell's screen back (the alternate screen is left).
     t.run("send-keys", "-t", "t", "C-c")
-    tk.wait_for(lambda: t.dead_status() is not None, 15, "ttf to exit")
+    try:
+        tk.wait_for(lambda: t.dead_status() is not None, 15, "ttf to exit after Ctrl-C")
+    except AssertionError as e:
+        raise AssertionError("%s\n%s\nscreen:\n%s" % (e, proc_state(t.pid), t.screen()))
     assert t.dead_status() == 0
     after = t.screen()
     assert "Session Status" not in after and "HTTP Requests" not in after, after
