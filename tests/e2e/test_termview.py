@@ -17,7 +17,10 @@ import tunnelkit as tk
 
 
 class Tmux:
-    """One private tmux server (its own socket) running one command in a detached session."""
+    """One private tmux server (its own socket) running one command in a detached session.
+    The command runs under a shell that ignores SIGINT (so Ctrl-C reaches the command alone) and
+    prints "[exited with N]" after it: tmux may learn of a child's death late (it waits for
+    SIGCHLD, which the test runner's environment can hold back), the shell's line cannot."""
 
     def __init__(self, argv, cols=120, rows=50):
         if not shutil.which("tmux"):
@@ -32,8 +35,17 @@ class Tmux:
             env.pop(k, None)
         cmd = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
         self.run("-f", conf, "new-session", "-d", "-s", "t", "-x", str(cols), "-y", str(rows),
-                 "exec " + cmd, env=env)
-        self.pid = int(self.run("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+                 "trap '' INT; %s; echo \"[exited with $?]\"; exec sleep 3600" % cmd, env=env)
+        self.shell = int(self.run("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+        self.pid = tk.wait_for(self.child, 10, "the command to start under tmux")
+
+    def child(self):
+        try:
+            with open("/proc/%d/task/%d/children" % (self.shell, self.shell)) as f:
+                kids = f.read().split()
+        except OSError:
+            return None
+        return int(kids[0]) if kids else None
 
     def run(self, *args, env=None):
         p = subprocess.run(["tmux", "-S", self.sock] + list(args), capture_output=True, text=True,
@@ -56,14 +68,14 @@ class Tmux:
         except AssertionError as e:
             raise AssertionError("%s\nscreen:\n%s" % (e, last[0]))
 
-    def dead_status(self):
-        out = self.run("display-message", "-p", "-t", "t", "#{pane_dead} #{pane_dead_status}")
-        dead, status = (out.split() + ["", ""])[:2]
-        return int(status) if dead == "1" and status else None
+    def exit_status(self):
+        """The command's exit status once the shell printed it, else None."""
+        m = re.search(r"^\[exited with (\d+)\]$", self.screen(), re.M)
+        return int(m.group(1)) if m else None
 
     def close(self):
         try:
-            if self.dead_status() is None:
+            if self.exit_status() is None:
                 os.kill(self.pid, 9)
         except (ProcessLookupError, AssertionError):
             pass
@@ -135,10 +147,10 @@ def test_status_block(tmux_ttf):
     # Ctrl-C: graceful exit, the shell's screen back (the alternate screen is left).
     t.run("send-keys", "-t", "t", "C-c")
     try:
-        tk.wait_for(lambda: t.dead_status() is not None, 15, "ttf to exit after Ctrl-C")
+        tk.wait_for(lambda: t.exit_status() is not None, 15, "ttf to exit after Ctrl-C")
     except AssertionError as e:
         raise AssertionError("%s\n%s\nscreen:\n%s" % (e, proc_state(t.pid), t.screen()))
-    assert t.dead_status() == 0
+    assert t.exit_status() == 0
     after = t.screen()
     assert "Session Status" not in after and "HTTP Requests" not in after, after
 
