@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bodyview.c - classify and render captured bodies (see bodyview.h). */
 #include "bodyview.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bodyview.h - how the inspector shows a captured body: JSON pretty-printed (numbers, key order
  * and duplicates exactly as sent), text as text, anything else summarised (size, type, a hex
  * preview). Decides from the Content-Type and Content-Encoding fields and the bytes themselves.

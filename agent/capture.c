@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* capture.c - the inspector's ring of exchanges under a byte budget (see capture.h). */
 #include "capture.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* capture.h - the inspector's memory: a ring of recent exchanges (heads, bodies, timings) under
  * a byte budget. Fed through the observer interface (capture_observer) by the data path and
  * directly by replay; read by the inspector's API.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* inspect.c - the inspector's HTTP server: routes, security checks, event stream (see inspect.h).
  * JSON documents are built by inspect_api.c, replays run in replay.c, the page is in
  * inspect_assets (generated from agent/inspect/). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* inspect.h - the inspector: a web page and a JSON API on a loopback port (default
  * 127.0.0.1:4040, as ngrok's), served by libevent's evhttp on ttf's event loop. Lists recent
  * exchanges live (server-sent events), shows one in detail, replays one (optionally edited).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* inspect_api.c - the inspector's JSON documents (see inspect_api.h). */
 #include "inspect_api.h"
 

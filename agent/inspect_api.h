@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* inspect_api.h - the inspector's JSON documents (README "Inspector API"): an exchange's summary
  * (the list), its detail (heads and rendered bodies), and the replay edits a client may send.
  * Strings that carry HTTP octets (target, header values) are JSON strings when the octets are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* inspect_assets.h - the inspector's page (HTML, JS, CSS from agent/inspect/), compiled into ttf
  * by agent/inspect/embed.cmake so the page needs no files at run time and no CDN.
  * Owns: static, read-only data. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qr.c - QR codes as half-block text (see qr.h). */
 #include "qr.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qr.h - a QR code of a URL as terminal text: libqrencode builds the symbol (ECC level L, 8-bit
  * mode), each text line shows two rows of modules with Unicode half blocks (U+2580 upper half,
  * U+2584 lower half, U+2588 full block; a block is a dark module), with a 2-module quiet zone.

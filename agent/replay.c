@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replay.c - replaying captured requests with evhttp (see replay.h). */
 #include "replay.h"
 

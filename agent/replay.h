@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replay.h - the inspector's Replay: sends a captured (optionally edited) request straight to the
  * local service with libevent's HTTP client (evhttp), on ttf's event loop, and records the
  * exchange in the capture ring as a new entry ("replay" mode, replay_of = the original).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* termview.c - the live status block on a TTY (see termview.h). */
 #include "termview.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* termview.h - ttf's terminal view: on a TTY, a live status block as ngrok's (session status,
  * forwarding URLs, inspector URL, connection counts, p50/p90 latency, the last requests, an
  * optional QR code of the public URL, the last log lines), redrawn in place with ANSI sequences

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ttf inspector page: the list of recent exchanges (live, from /api/events), one exchange in
 // detail (#/requests/ID), Replay and Replay with changes. Every captured byte is shown through
 // textContent or form values, never parsed as HTML (the page's CSP also forbids inline code).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # embed.cmake - turns the inspector's page files into C (run at build time by agent/CMakeLists.txt):
 #   cmake -DOUT=inspect_assets.c -DFILES="a.html|b.js" -P embed.cmake
 # Each file becomes a byte array with its length, its URL path (/ + name; index.html is also /)

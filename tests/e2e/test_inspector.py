@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ttf's inspector JSON API (README "Inspector"): list, detail (heads, rendered bodies), raw
 bodies, replay (as captured and edited), the capture bounds (per-body cap, byte budget), the
 event stream, and the checks that keep other web sites out (Host, Origin, CSP)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ttf's inspector page in headless Chromium (Debian's chromium, driven by playwright-core from
 tests/ui/): a request through the tunnel appears in the list, its detail shows headers and bodies,
 Replay adds a second entry with the new answer, an edited replay is sent as edited, captured

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ttf's terminal view under tmux: on a TTY, a live status block (session status, forwarding URLs,
 inspector URL, connection counts, p50/p90, the last requests) redrawn in place, a QR code of the
 public URL with --qr (decoded back with zbarimg), the shell's screen restored on exit; plain log

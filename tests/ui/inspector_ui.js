@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // inspector_ui.js - drives Debian's chromium (headless, through playwright-core) against ttf's
 // inspector page, as a user would: a request through the tunnel appears in the list, its detail
 // opens with headers and bodies, Replay adds a second entry with the new answer, "Replay with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Takes the README's inspector screenshots (docs/inspector-list.png, docs/inspector-detail.png):
 starts ttfd, the e2e local service and ttf on free loopback ports, then runs inspector_ui.js
 with screenshots on (the same browser steps as the Chromium test). Run it through

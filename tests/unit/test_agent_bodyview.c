@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_bodyview.c - the inspector's body classifier: JSON pretty-printed byte-exact,
  * declared and sniffed text, binary with a hex preview, compressed bodies, invalid UTF-8,
  * bodies cut by the capture limit, the pretty-printer's output bound. */

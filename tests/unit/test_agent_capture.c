@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_capture.c - the inspector's ring: per-body cap (truncation), byte budget and entry
  * count (oldest evicted first), exchanges evicted while in progress (detached, freed at their
  * end), change notifications, replay links, clear. */

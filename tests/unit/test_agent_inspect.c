@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_inspect.c - the inspector's and terminal view's pure parts: their flags and
  * TUNNEL_INSPECT, --inspect addresses, the Host check against DNS rebinding, replay edits and
  * methods, the JSON octet form, percentiles, the QR text. */
