@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """An agent written here, speaking the wire protocol directly (docs/protocol.md §1-3), for tests
 that need an agent ttf would never be: one that overruns its Content-Length, answers twice, sends
 DATA on a bodiless response, uses stream ids it was never given, or just records what ttfd sends.
