@@ -125,8 +125,11 @@ url=$(grep -m1 '^Tunnel established: ' "$logs/ttf.out" | cut -d' ' -f3)
 wait_grep "$logs/ttf.out" '^Path URL: ' "ttf" "${pids[-1]}"
 path_url=$(grep -m1 '^Path URL: ' "$logs/ttf.out" | cut -d' ' -f3)
 
+inspector=$(grep -m1 '^Inspector: ' "$logs/ttf.out" | cut -d' ' -f2 || true)
+
 echo
 echo "Tunnel established: $url"
+[ -n "$inspector" ] && echo "Inspector (requests live, replay): $inspector"
 echo "Try:  curl $url/todos"
 echo "      curl $path_url/todos"
 echo "      curl -X POST -H 'Content-Type: application/json' -d '{\"title\":\"hello\"}' $url/todos"

@@ -22,12 +22,15 @@ SUDO=""
 profile=${1:-all}
 
 build=(build-essential cmake pkg-config libevent-dev libssl-dev libwslay-dev
-       libjansson-dev libjwt-dev libsqlite3-dev)
+       libjansson-dev libjwt-dev libsqlite3-dev libqrencode-dev)
 demo=(python3 python3-fastapi python3-uvicorn curl)
 deb=(debhelper dpkg-dev fakeroot lintian)
 tests=(clang clang-format clang-tidy cppcheck valgrind libcurl4-openssl-dev libcmocka-dev sqlite3
        zip unzip openssl python3-pytest python3-jwt python3-cryptography systemd
-       systemd-container bash-completion groff-base man-db nodejs npm)
+       systemd-container bash-completion groff-base man-db nodejs npm
+       chromium tmux zbar-tools)
+# libqrencode: ttf --qr. chromium (headless, driven by playwright-core from tests/ui), tmux and
+# zbar-tools (zbarimg reads the QR code back): the inspector's and the terminal view's tests.
 case $profile in
     build) debs=("${build[@]}") ;;
     demo) debs=("${build[@]}" "${demo[@]}") ;;
@@ -93,5 +96,13 @@ if [ -f "$here/infra/package-lock.json" ]; then
     if [ ! -d "$here/infra/node_modules" ] || [ "$here/infra/package-lock.json" -nt "$here/infra/node_modules" ]; then
         echo "deps: npm ci in infra"
         (cd "$here/infra" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+    fi
+fi
+
+# playwright-core (tests/ui, pinned by its package-lock.json) drives Debian's chromium.
+if [ -f "$here/tests/ui/package-lock.json" ]; then
+    if [ ! -d "$here/tests/ui/node_modules/playwright-core" ] || [ "$here/tests/ui/package-lock.json" -nt "$here/tests/ui/node_modules" ]; then
+        echo "deps: npm ci in tests/ui"
+        (cd "$here/tests/ui" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
     fi
 fi

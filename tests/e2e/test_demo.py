@@ -37,7 +37,8 @@ def demo_env():
     ttfd state file."""
     with tempfile.TemporaryDirectory(prefix="tunnel-demo-state-") as state:
         env = dict(os.environ, TTFD_LISTEN="127.0.0.1:0", APP_PORT=str(tk.free_port()),
-                   DEMO_TIMEOUT=str(int(20 * tk.SLOW)), XDG_STATE_HOME=state)
+                   DEMO_TIMEOUT=str(int(20 * tk.SLOW)), XDG_STATE_HOME=state,
+                   TUNNEL_INSPECT="127.0.0.1:0")  # ttf's inspector: a free port, not 4040
         env.pop("STATE_DIRECTORY", None)
         yield env
 
