@@ -16,8 +16,11 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "listener.h"
 #include "logbuf.h"
-#include "server.h"
+#include "pconn.h"
+#include "session.h"
+#include "srv.h"
 #include "statedir.h"
 #include "tls.h"
 #include "token.h"
@@ -37,8 +40,13 @@ static void usage(FILE *out)
         "  --require-auth            agents must present a valid JWT\n"
         "  --jwt-secret S            HS256 secret (or env TTFD_JWT_SECRET)\n"
         "  --jwks FILE               JWKS with RS256/384/512 and ES256 public keys\n"
-        "  --request-timeout SEC     answer 504 without a response head by then (30)\n"
-        "  --max-header-size BYTES   request head limit, 431 beyond it (16384)\n"
+        "  --request-timeout SEC     504 when no response head came this long after the\n"
+        "                            request stopped moving (30)\n"
+        "  --header-timeout SEC      a whole request head must arrive within this, 408\n"
+        "                            beyond it (30)\n"
+        "  --body-timeout SEC        408 when a request body stalls this long (60)\n"
+        "  --max-header-size BYTES   request head limit, 431 beyond it (16384; at most\n"
+        "                            1048576)\n"
         "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; JSON mode\n"
         "                            caps at 10 MiB)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
@@ -76,6 +84,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_SECRET,
         O_JWKS,
         O_RTIMEOUT,
+        O_HTIMEOUT,
+        O_BTIMEOUT,
         O_MAXHDR,
         O_MAXBODY,
         O_STATE,
@@ -93,6 +103,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"jwt-secret", required_argument, NULL, O_SECRET},
         {"jwks", required_argument, NULL, O_JWKS},
         {"request-timeout", required_argument, NULL, O_RTIMEOUT},
+        {"header-timeout", required_argument, NULL, O_HTIMEOUT},
+        {"body-timeout", required_argument, NULL, O_BTIMEOUT},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
         {"state", required_argument, NULL, O_STATE},
@@ -106,6 +118,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1:8080");
     cfg->domain = "localhost";
     cfg->request_timeout = 30;
+    cfg->header_timeout = 30;
+    cfg->body_timeout = 60;
     cfg->max_header = 16384;
     cfg->grace_s = 300;
     cfg->retention_s = (int64_t)30 * 86400;
@@ -155,8 +169,22 @@ static int parse_args(int argc, char **argv, server_config *cfg)
             }
             cfg->request_timeout = (int)v;
             break;
+        case O_HTIMEOUT:
+            if (parse_num(optarg, 1, 3600, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --header-timeout '%s' (seconds, 1..3600)\n", optarg);
+                return -1;
+            }
+            cfg->header_timeout = (int)v;
+            break;
+        case O_BTIMEOUT:
+            if (parse_num(optarg, 1, 86400, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --body-timeout '%s' (seconds, 1..86400)\n", optarg);
+                return -1;
+            }
+            cfg->body_timeout = (int)v;
+            break;
         case O_MAXHDR:
-            if (parse_num(optarg, 256, 1 << 24, &v) != 0) {
+            if (parse_num(optarg, 256, (long long)TTFD_MAX_HEADER_MAX, &v) != 0) {
                 fprintf(stderr, "ttfd: bad --max-header-size '%s'\n", optarg);
                 return -1;
             }
@@ -259,12 +287,6 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, int *len)
     return -1;
 }
 
-void server_maybe_exit(server *srv)
-{
-    if (srv->stopping && !srv->agents)
-        event_base_loopexit(srv->base, NULL);
-}
-
 static void stop_timer_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
@@ -283,12 +305,11 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
     srv->stopping = true;
     if (srv->lis)
         listener_stop(srv->lis);
-    while (srv->pconns)
-        pc_free(srv->pconns);
-    agent_close_all(srv);
+    pconn_free_all(srv);
+    session_close_all(srv);
     struct timeval tv = {3, 0}; /* agents that never finish the close handshake */
     evtimer_add(srv->stop_timer, &tv);
-    server_maybe_exit(srv);
+    session_maybe_exit(srv);
 }
 
 static void accept_cb(void *ud, int fd, const struct sockaddr *sa)
@@ -421,18 +442,19 @@ int main(int argc, char **argv)
     printf("Listening on %s://%s:%d (agents: %s://%s:%d/_tunnel)\n", srv.scheme, addr, port,
            srv.tls ? "wss" : "ws", addr, port);
     fflush(stdout);
-    TLOG_I(&lg, "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, request timeout %ds",
+    TLOG_I(&lg,
+           "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, timeouts: request %ds, "
+           "header %ds, body %ds",
            TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
-           cfg.request_timeout);
+           cfg.request_timeout, cfg.header_timeout, cfg.body_timeout);
 
     event_base_dispatch(srv.base);
     rc = 0;
     TLOG_I(&lg, "stopped");
 
 out:
-    while (srv.pconns)
-        pc_free(srv.pconns);
-    agent_free_all(&srv);
+    pconn_free_all(&srv);
+    session_free_all(&srv);
     listener_free(srv.lis);
     if (sigint)
         event_free(sigint);
