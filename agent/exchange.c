@@ -327,7 +327,11 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     x->target = strdup(req->target);
     x->timer = evtimer_new(env->base, timer_cb, x);
     http_headers_init(&x->req_headers);
-    http1_limits lim = {.max_head = env->max_response_head};
+    /* the size limit is the one that matters: a field line is at least 3 octets */
+    http1_limits lim = {.max_head = env->max_response_head,
+                        .max_fields = env->max_response_head / 16 > HTTP1_DEFAULT_MAX_FIELDS
+                                          ? env->max_response_head / 16
+                                          : HTTP1_DEFAULT_MAX_FIELDS};
     http1_init_limits(&x->resp, false, &lim);
     if (!x->id || !x->method || !x->target || !x->timer) {
         x->free_pending = true; /* nothing observed yet */

@@ -58,6 +58,15 @@ static void head_error(exchange *x)
         xc_fail(x, XFAIL_UNAVAILABLE, msg);
         return;
     }
+    if (strcmp(reason, "too many header fields") == 0) {
+        snprintf(msg, sizeof msg,
+                 "response head from the local service has more than %zu header fields "
+                 "(ttf's limit)",
+                 x->resp.lim.max_fields);
+        TLOG_W(x->env->log, "%s %s: %s", x->mode, x->id, msg);
+        xc_fail(x, XFAIL_UNAVAILABLE, msg);
+        return;
+    }
     snprintf(msg, sizeof msg, "the local service sent an invalid response: %s", reason);
     TLOG_W(x->env->log, "%s %s: %s", x->mode, x->id, msg);
     xc_fail(x, XFAIL_BAD_RESPONSE, msg);

@@ -476,6 +476,20 @@ static void test_big_response_head(void **state)
     wait_end(f, &r);
     assert_string_equal(r.log, "head 200 cl=2 fin=0 up=0 te=0;end tr=0 req=1;");
 
+    /* 300 fields fit 64 KiB: no limit of the field count below the size limit */
+    rec_init(&r);
+    start(f, &r, "GET", "/many", -1, false, false, pub_host);
+    assert_true(fl_wait_text(&f->fl, 0, "GET /many", 3000));
+    char *many = malloc(20000);
+    size_t mn = (size_t)sprintf(many, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 300; i++)
+        mn += (size_t)sprintf(many + mn, "X-F%d: %d\r\n", i, i);
+    mn += (size_t)sprintf(many + mn, "Content-Length: 0\r\n\r\n");
+    fl_send(&f->fl, 0, many, mn);
+    free(many);
+    wait_end(f, &r);
+    assert_string_equal(r.log, "head 200 cl=0 fin=1 up=0 te=0;end tr=0 req=1;");
+
     f->env.max_response_head = 8192;
     rec_init(&r);
     start(f, &r, "GET", "/cookies", -1, false, false, pub_host);
