@@ -9,8 +9,8 @@ free-port and certificate helpers. The local test servers live in localsrv.py.
 import base64
 import hashlib
 import os
+import random
 import re
-import select
 import shutil
 import signal
 import socket
@@ -51,8 +51,29 @@ def wait_for(cond, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A port that was free a moment ago (for tests that need a closed port or a fixed one)."""
+    """A port that was free a moment ago (for tests that need a closed port or a fixed one).
+    Taken below the kernel's ephemeral range when there is room: there the source ports of the
+    many connections other tests on the machine open cannot take it between now and its use."""
+    lo, _ = _ephemeral_range()
+    rnd = random.Random()
+    for _ in range(200) if lo > 11000 else ():
+        port = rnd.randrange(10000, lo)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -534,8 +555,3 @@ def ws_read_message(read_exact):
         assert op == 0, "expected a continuation frame, got opcode %d" % op
         parts.append(data)
     return first_op, masked, b"".join(parts)
-
-
-def sock_readable(sock, timeout):
-    r, _, _ = select.select([sock], [], [], timeout)
-    return bool(r)
