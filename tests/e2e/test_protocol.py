@@ -314,9 +314,12 @@ def test_takeover_moves_a_tunnel_to_the_agents_new_connection(server):
                      "headers": {}, "body": base64.b64encode(body).decode(), "processing_time_ms": 1})
         assert wait_new().body == b"new"
         assert wait_old().body == b"old"
+        gone = len(server.proc.err_times(r"agent \S+ disconnected"))
         a.close()
         a = None
-        time.sleep(0.2)
+        # once ttfd has seen the old connection end (its log line), the tunnel must still work
+        tk.wait_for(lambda: len(server.proc.err_times(r"agent \S+ disconnected")) > gone, 10,
+                    "ttfd to see the old connection close")
         wait = public(server.port, "GET", "/after", tk.sub_host(server, tid))
         m, _, _ = recv_request(b)  # the old connection's end did not take the tunnel down
         b.send({"type": "http_response", "request_id": m["request_id"], "status_code": 204,
