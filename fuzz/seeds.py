@@ -273,7 +273,7 @@ def drive_ttfd(tk, port, host, phost, tid, ws_ok):
     ok(tk.http(port, "GET", "/hello?x=1&y=%20z", host,
                [("X-Rep", "1"), ("X-Rep", "2"), ("Cookie", "a=1; b=2"), ("Accept", "*/*")]))
     ok(tk.http(port, "GET", "/%s/p/q?r=s" % tid, phost))
-    b = body_of(40000, 1)
+    b = body_of(200000, 1)  # over one JSON-mode piece (93 KiB): pieces both ways
     assert ok(tk.http(port, "POST", "/raw-echo", host, [("Content-Type", "application/octet-stream")], b)).body == b
     b = body_of(20000, 2)
     assert ok(tk.http(port, "POST", "/raw-echo", host, body=b, chunked=True)).body == b
@@ -376,13 +376,13 @@ def capture_lambda(build):
 
         ok(t.sub("GET", "/echo/a%2Fb?x=1&x=2&e=%C3%A9", [("Cookie", "a=1; b=2"), ("X-Rep", "1"), ("X-Rep", "2")]))
         ok(t.path("GET", "/html"))
-        data = body_of(40000, 3)
+        data = body_of(200000, 3)  # over one piece (93 KiB) both ways
         ok(t.sub("POST", "/raw-echo", [("Content-Type", "application/octet-stream")], data))
         ok(t.path("PUT", "/upload", [("Content-Type", "text/plain; charset=utf-8")], b"plain text body"))
         ok(t.sub("POST", "/upload", [("Content-Type", "application/json")], chunks=[b'{"a":', b'[1,2]}']))
         ok(t.sub("GET", "/cookies"))
         ok(t.sub("HEAD", "/status/204"), 204)
-        ok(t.sub("GET", "/download?n=50000"))
+        ok(t.sub("GET", "/download?n=200000"))
         ok(t.sub("GET", "/hang"), 504)
         ok(ak.public(standin.http_port, "GET", "/x", "zzzzzzzzzzzz.%s:%d" % (ak.DOMAIN, standin.http_port)), 404)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
