@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes the fuzz targets' seed corpora (fuzz/corpus/<target>/cap-* and syn-*) from real messages.
 
     fuzz/seeds.py [--build DIR] [--only capture|synth]   (default: both; DIR default build)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the libFuzzer targets (fuzz/fuzz_*.c) for a bounded time each, with their seed corpus and
 # dictionary, and prints per target what was reached: edges and features from libFuzzer's final
 # stats, and with --coverage the source lines the run's corpus covers (clang source-based
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
     -t) secs=$2; shift 2 ;;
     --coverage) coverage=1; shift ;;
     --build-only) build_only=1; shift ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '3,14p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
     esac

@@ -84,7 +84,7 @@ def test_forwarded_headers(stack):
     echo = stack.tunnel.path("GET", "/fwd").json()
     h = header_map(echo)
     assert h.get("x-forwarded-for") == ["127.0.0.1"]
-    assert h.get("x-forwarded-proto") == ["http"]
+    assert h.get("x-forwarded-proto") == ["https"]  # HTTP APIs serve HTTPS only
     assert h.get("x-forwarded-host") == ["%s:%d" % (ak.DOMAIN, stack.standin.http_port)]
     assert h.get("x-forwarded-prefix") == ["/" + stack.tid]
 
