@@ -359,6 +359,9 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             if (strcmp(json_string_value(of), type_names[i].name) == 0)
                 m->ack_of = type_names[i].type;
         }
+        /* seq names a body piece: kept for those only, as tmsg_encode writes it */
+        if (m->ack_of != TMSG_HTTP_RESPONSE_BODY)
+            m->seq = 0;
         return 0;
     }
     case TMSG_ERROR: {
