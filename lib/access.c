@@ -1,0 +1,824 @@
+/* access.c - edge access control (see access.h). */
+#include "access.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "b64.h"
+
+#define XFF_HOPS_MAX 64 /* X-Forwarded-For hops looked at */
+#define AUTH_VALUE_MAX 1024
+
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* ------------------------------------------------------------------ addresses */
+
+int access_addr_parse(const char *s, access_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return -1;
+    if (inet_pton(AF_INET, s, out->b) == 1) {
+        out->family = AF_INET;
+        return 0;
+    }
+    uint8_t b6[16];
+    if (inet_pton(AF_INET6, s, b6) != 1)
+        return -1;
+    if (memcmp(b6, v4_mapped, sizeof v4_mapped) == 0) {
+        out->family = AF_INET;
+        memcpy(out->b, b6 + 12, 4);
+    } else {
+        out->family = AF_INET6;
+        memcpy(out->b, b6, 16);
+    }
+    return 0;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (n == 0 || n > 5)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+int access_addr_parse_hop(const char *s, size_t n, access_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    char buf[64];
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    if (s[0] == '[') { /* "[v6]" or "[v6]:port" */
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return -1;
+        size_t al = (size_t)(close - s) - 1, rl = n - al - 2;
+        if (rl && (close[1] != ':' || !all_digits(close + 2, rl - 1)))
+            return -1;
+        memcpy(buf, s + 1, al);
+        buf[al] = '\0';
+        uint8_t b6[16];
+        if (inet_pton(AF_INET6, buf, b6) != 1) /* brackets hold IPv6 only */
+            return -1;
+        return access_addr_parse(buf, out);
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (access_addr_parse(buf, out) == 0)
+        return 0;
+    char *colon = strchr(buf, ':'); /* "v4:port" */
+    if (!colon || !all_digits(colon + 1, strlen(colon + 1)))
+        return -1;
+    *colon = '\0';
+    if (inet_pton(AF_INET, buf, out->b) != 1)
+        return -1;
+    out->family = AF_INET;
+    return 0;
+}
+
+void access_addr_format(const access_addr *a, char *out, size_t cap)
+{
+    if (!a || !a->family || !inet_ntop(a->family, a->b, out, (socklen_t)cap))
+        snprintf(out, cap, "unknown");
+}
+
+int access_net_parse(const char *s, access_net *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    const char *slash = s ? strchr(s, '/') : NULL;
+    size_t al = s ? (slash ? (size_t)(slash - s) : strlen(s)) : 0;
+    char buf[64];
+    if (al == 0 || al >= sizeof buf) {
+        *why = "not an address or network";
+        return -1;
+    }
+    memcpy(buf, s, al);
+    buf[al] = '\0';
+    uint8_t b6[16];
+    bool mapped = false;
+    if (inet_pton(AF_INET, buf, out->b) == 1) {
+        out->family = AF_INET;
+    } else if (inet_pton(AF_INET6, buf, b6) == 1) {
+        out->family = AF_INET6;
+        memcpy(out->b, b6, 16);
+        mapped = memcmp(b6, v4_mapped, sizeof v4_mapped) == 0;
+    } else {
+        *why = "not an IPv4 or IPv6 address or network";
+        return -1;
+    }
+    unsigned max = out->family == AF_INET ? 32 : 128;
+    unsigned bits = max;
+    if (slash) {
+        const char *d = slash + 1;
+        size_t dl = strlen(d);
+        if (dl == 0 || dl > 3 || strspn(d, "0123456789") != dl || (dl > 1 && d[0] == '0')) {
+            *why = "prefix length is not a number";
+            return -1;
+        }
+        bits = (unsigned)atoi(d);
+        if (bits > max) {
+            *why = "prefix length out of range";
+            return -1;
+        }
+    }
+    if (mapped && bits >= 96) { /* ::ffff:10.0.0.0/104 is 10.0.0.0/8 */
+        out->family = AF_INET;
+        memmove(out->b, b6 + 12, 4);
+        memset(out->b + 4, 0, 12);
+        bits -= 96;
+    }
+    out->bits = bits;
+    unsigned bytes = out->family == AF_INET ? 4 : 16;
+    for (unsigned i = 0; i < bytes; i++) {
+        unsigned keep = bits >= 8 * (i + 1) ? 8 : (bits > 8 * i ? bits - 8 * i : 0);
+        out->b[i] &= (uint8_t)(keep ? 0xffu << (8 - keep) : 0);
+    }
+    return 0;
+}
+
+bool access_net_contains(const access_net *n, const access_addr *a)
+{
+    if (!a->family || n->family != a->family)
+        return false;
+    unsigned full = n->bits / 8, rest = n->bits % 8;
+    if (memcmp(n->b, a->b, full) != 0)
+        return false;
+    if (!rest)
+        return true;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (a->b[full] & mask) == n->b[full];
+}
+
+void access_net_format(const access_net *n, char *out, size_t cap)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (!inet_ntop(n->family, n->b, a, sizeof a))
+        snprintf(a, sizeof a, "?");
+    snprintf(out, cap, "%s/%u", a, n->bits);
+}
+
+size_t access_rate_key(const access_addr *a, uint8_t out[ACCESS_RATE_KEY_MAX])
+{
+    if (a->family == AF_INET) {
+        out[0] = 4;
+        memcpy(out + 1, a->b, 4);
+        return 5;
+    }
+    if (a->family == AF_INET6) {
+        out[0] = 6;
+        memcpy(out + 1, a->b, 8);
+        return 9;
+    }
+    out[0] = 0;
+    return 1;
+}
+
+static bool in_nets(const access_net *v, size_t n, const access_addr *a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (access_net_contains(&v[i], a))
+            return true;
+    return false;
+}
+
+typedef struct hop {
+    const char *s;
+    size_t n;
+} hop;
+
+void access_client_addr(const access_net *trusted, size_t ntrusted, const access_addr *peer,
+                        const http_headers *h, access_addr *out)
+{
+    *out = *peer;
+    if (!ntrusted || !h || !in_nets(trusted, ntrusted, peer))
+        return;
+    /* the last XFF_HOPS_MAX hops of every X-Forwarded-For field, in order */
+    hop hops[XFF_HOPS_MAX];
+    size_t nh = 0, total = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcasecmp(h->v[i].name, "X-Forwarded-For") != 0)
+            continue;
+        const char *p = h->v[i].value;
+        while (*p) {
+            size_t len = strcspn(p, ",");
+            const char *q = p;
+            size_t ql = len;
+            while (ql && (*q == ' ' || *q == '\t'))
+                q++, ql--;
+            if (ql) { /* empty list elements are ignored (RFC 9110 §5.6.1) */
+                hops[total % XFF_HOPS_MAX] = (hop){p, len};
+                total++;
+            }
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+    }
+    nh = total < XFF_HOPS_MAX ? total : XFF_HOPS_MAX;
+    for (size_t k = 0; k < nh; k++) {
+        const hop *x = &hops[(total - 1 - k) % XFF_HOPS_MAX];
+        access_addr a;
+        if (access_addr_parse_hop(x->s, x->n, &a) != 0) {
+            memset(out, 0, sizeof *out); /* no address: unknown, in no network */
+            return;
+        }
+        *out = a;
+        if (!in_nets(trusted, ntrusted, &a))
+            return;
+    }
+}
+
+/* ------------------------------------------------------------------ the agent's request */
+
+static bool has_ctl(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+int access_basic_check(const char *userpass, const char **why)
+{
+    const char *colon = userpass ? strchr(userpass, ':') : NULL;
+    if (!colon) {
+        *why = "want USER:PASSWORD";
+        return -1;
+    }
+    size_t ul = (size_t)(colon - userpass), pl = strlen(colon + 1);
+    if (ul == 0 || ul > ACCESS_USER_MAX) {
+        *why = "the user name must have 1 to 128 bytes";
+        return -1;
+    }
+    if (pl < ACCESS_PASS_MIN || pl > ACCESS_PASS_MAX) {
+        *why = "the password must have 8 to 256 bytes";
+        return -1;
+    }
+    if (has_ctl(userpass, ul + 1 + pl)) {
+        *why = "control characters are not allowed";
+        return -1;
+    }
+    return 0;
+}
+
+int access_rate_parse(const char *s, access_rate *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    const char *slash = s ? strchr(s, '/') : NULL;
+    size_t nl = slash ? (size_t)(slash - s) : 0;
+    if (!slash || nl == 0 || nl > 7 || strspn(s, "0123456789") != nl) {
+        *why = "want N/s, N/m or N/h (N requests per second, minute or hour)";
+        return -1;
+    }
+    long n = strtol(s, NULL, 10);
+    const char *u = slash + 1;
+    uint32_t per = strcmp(u, "s") == 0   ? 1
+                   : strcmp(u, "m") == 0 ? 60
+                   : strcmp(u, "h") == 0 ? 3600
+                                         : 0;
+    if (!per) {
+        *why = "the unit is s, m or h (per second, minute or hour)";
+        return -1;
+    }
+    if (n < 1 || n > ACCESS_RATE_MAX) {
+        *why = "N must be between 1 and 1000000";
+        return -1;
+    }
+    out->requests = (uint32_t)n;
+    out->per_sec = per;
+    return 0;
+}
+
+static json_t *net_array(const char *const *v, size_t n, const char *what, char *why, size_t cap)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        access_net net;
+        const char *w = NULL;
+        if (access_net_parse(v[i], &net, &w) != 0) {
+            snprintf(why, cap, "%s '%.60s': %s", what, v[i], w);
+            json_decref(a);
+            return NULL;
+        }
+        char txt[64];
+        access_net_format(&net, txt, sizeof txt);
+        if (json_array_append_new(a, json_string(txt)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+char *access_request_json(const char *basic, const char *const *allow, size_t nallow,
+                          const char *const *deny, size_t ndeny, const access_rate *rate, char *why,
+                          size_t cap)
+{
+    snprintf(why, cap, "out of memory");
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    const char *w = NULL;
+    if (basic && access_basic_check(basic, &w) != 0) {
+        snprintf(why, cap, "--basic-auth: %s", w);
+        goto fail;
+    }
+    if (basic && json_object_set_new(o, "basic_auth", json_string(basic)) != 0) {
+        snprintf(why, cap, "--basic-auth: not UTF-8");
+        goto fail;
+    }
+    if (nallow > ACCESS_NETS_MAX || ndeny > ACCESS_NETS_MAX) {
+        snprintf(why, cap, "at most %d networks per list", ACCESS_NETS_MAX);
+        goto fail;
+    }
+    json_t *a;
+    if (nallow) {
+        if (!(a = net_array(allow, nallow, "--allow-cidr", why, cap)) ||
+            json_object_set_new(o, "allow_cidr", a) != 0)
+            goto fail;
+    }
+    if (ndeny) {
+        if (!(a = net_array(deny, ndeny, "--deny-cidr", why, cap)) ||
+            json_object_set_new(o, "deny_cidr", a) != 0)
+            goto fail;
+    }
+    if (rate && rate->requests &&
+        json_object_set_new(o, "rate_limit",
+                            json_pack("{s:I,s:I}", "requests", (json_int_t)rate->requests,
+                                      "per_sec", (json_int_t)rate->per_sec)) != 0)
+        goto fail;
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ policies */
+
+void access_policy_free(access_policy *p)
+{
+    if (!p)
+        return;
+    free(p->allow);
+    free(p->deny);
+    OPENSSL_cleanse(p, sizeof *p);
+    free(p);
+}
+
+static int hmac(const uint8_t key[ACCESS_KEY_LEN], const void *data, size_t len,
+                uint8_t out[ACCESS_KEY_LEN])
+{
+    size_t olen = 0;
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, ACCESS_KEY_LEN, data, len, out,
+                   ACCESS_KEY_LEN, &olen) ||
+        olen != ACCESS_KEY_LEN)
+        return -1;
+    return 0;
+}
+
+/* A network list field (array of strings). */
+static int get_nets(json_t *o, const char *key, access_net **out, size_t *n, char *why, size_t cap)
+{
+    json_t *a = json_object_get(o, key);
+    if (!a || json_is_null(a))
+        return 0;
+    if (!json_is_array(a)) {
+        snprintf(why, cap, "access: %s must be an array of networks", key);
+        return -1;
+    }
+    size_t cnt = json_array_size(a);
+    if (cnt > ACCESS_NETS_MAX) {
+        snprintf(why, cap, "access: %s has %zu networks (at most %d)", key, cnt, ACCESS_NETS_MAX);
+        return -1;
+    }
+    if (!cnt)
+        return 0;
+    *out = calloc(cnt, sizeof **out);
+    if (!*out) {
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *s = json_array_get(a, i);
+        const char *w = "not a string";
+        if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s) ||
+            access_net_parse(json_string_value(s), &(*out)[i], &w) != 0) {
+            snprintf(why, cap, "access: %s[%zu]: '%.60s': %s", key, i,
+                     json_is_string(s) ? json_string_value(s) : "", w);
+            return -1;
+        }
+    }
+    *n = cnt;
+    return 0;
+}
+
+static int get_rate(json_t *o, access_rate *r, char *why, size_t cap)
+{
+    json_t *v = json_object_get(o, "rate_limit");
+    if (!v || json_is_null(v))
+        return 0;
+    json_t *req = json_object_get(v, "requests"), *per = json_object_get(v, "per_sec");
+    if (!json_is_object(v) || json_object_size(v) != 2 || !json_is_integer(req) ||
+        !json_is_integer(per)) {
+        snprintf(why, cap, "access: rate_limit must be {\"requests\":N,\"per_sec\":S}");
+        return -1;
+    }
+    json_int_t n = json_integer_value(req), s = json_integer_value(per);
+    if (n < 1 || n > ACCESS_RATE_MAX || s < 1 || s > ACCESS_WINDOW_MAX) {
+        snprintf(why, cap,
+                 "access: rate_limit out of range (requests 1..%d, per_sec 1..%d seconds)",
+                 ACCESS_RATE_MAX, ACCESS_WINDOW_MAX);
+        return -1;
+    }
+    r->requests = (uint32_t)n;
+    r->per_sec = (uint32_t)s;
+    return 0;
+}
+
+/* The fields both forms share; `known` lists the allowed keys. */
+static int check_keys(json_t *o, const char *const *known, char *why, size_t cap)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        bool ok = false;
+        for (const char *const *p = known; *p && !ok; p++)
+            ok = strcmp(*p, k) == 0;
+        if (!ok) {
+            snprintf(why, cap, "access: unknown field '%.40s' (this server cannot enforce it)", k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static json_t *load_object(const char *json, size_t len, char *why, size_t cap)
+{
+    json_error_t e;
+    json_t *o = json ? json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e) : NULL;
+    if (!o) {
+        snprintf(why, cap, "access: invalid JSON");
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        snprintf(why, cap, "access must be an object");
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static access_policy *finish(access_policy *p, json_t *o, char *why, size_t cap)
+{
+    if (get_nets(o, "allow_cidr", &p->allow, &p->nallow, why, cap) != 0 ||
+        get_nets(o, "deny_cidr", &p->deny, &p->ndeny, why, cap) != 0 ||
+        get_rate(o, &p->rate, why, cap) != 0) {
+        access_policy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int access_policy_from_request(const char *json, size_t len, access_policy **out, char *why,
+                               size_t cap)
+{
+    static const char *const known[] = {"basic_auth", "allow_cidr", "deny_cidr", "rate_limit",
+                                        NULL};
+    *out = NULL;
+    json_t *o = load_object(json, len, why, cap);
+    if (!o || check_keys(o, known, why, cap) != 0) {
+        json_decref(o);
+        return -1;
+    }
+    access_policy *p = calloc(1, sizeof *p);
+    int rc = -1;
+    if (!p) {
+        snprintf(why, cap, "out of memory");
+        goto done;
+    }
+    json_t *b = json_object_get(o, "basic_auth");
+    if (b && !json_is_null(b)) {
+        const char *w = "not a string";
+        if (!json_is_string(b) || strlen(json_string_value(b)) != json_string_length(b) ||
+            access_basic_check(json_string_value(b), &w) != 0) {
+            snprintf(why, cap, "access: basic_auth: %s", w);
+            access_policy_free(p);
+            goto done;
+        }
+        p->basic = true;
+        if (RAND_bytes(p->key, sizeof p->key) != 1 ||
+            hmac(p->key, json_string_value(b), json_string_length(b), p->mac) != 0) {
+            snprintf(why, cap, "no randomness or HMAC for basic_auth");
+            access_policy_free(p);
+            goto done;
+        }
+    }
+    p = finish(p, o, why, cap);
+    if (!p)
+        goto done;
+    rc = 0;
+    if (!p->basic && !p->nallow && !p->ndeny && !p->rate.requests)
+        access_policy_free(p); /* asks for nothing */
+    else
+        *out = p;
+done:
+    json_decref(o);
+    return rc;
+}
+
+static json_t *nets_json(const access_net *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        char txt[64];
+        access_net_format(&v[i], txt, sizeof txt);
+        json_array_append_new(a, json_string(txt));
+    }
+    return a;
+}
+
+static json_t *b64_json(const uint8_t *b, size_t n)
+{
+    char txt[64];
+    b64_encode(b, n, txt);
+    return json_string(txt);
+}
+
+char *access_policy_dump(const access_policy *p)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    if (p && p->basic)
+        json_object_set_new(o, "basic_auth",
+                            json_pack("{s:o,s:o}", "key", b64_json(p->key, sizeof p->key), "mac",
+                                      b64_json(p->mac, sizeof p->mac)));
+    if (p && p->nallow)
+        json_object_set_new(o, "allow_cidr", nets_json(p->allow, p->nallow));
+    if (p && p->ndeny)
+        json_object_set_new(o, "deny_cidr", nets_json(p->deny, p->ndeny));
+    if (p && p->rate.requests)
+        json_object_set_new(o, "rate_limit",
+                            json_pack("{s:I,s:I}", "requests", (json_int_t)p->rate.requests,
+                                      "per_sec", (json_int_t)p->rate.per_sec));
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
+static int get_b64_key(json_t *o, const char *key, uint8_t out[ACCESS_KEY_LEN])
+{
+    json_t *v = json_object_get(o, key);
+    uint8_t buf[64];
+    size_t n = 0;
+    if (!json_is_string(v) || json_string_length(v) > 48 ||
+        b64_decode(json_string_value(v), json_string_length(v), buf, &n) != 0 ||
+        n != ACCESS_KEY_LEN)
+        return -1;
+    memcpy(out, buf, ACCESS_KEY_LEN);
+    return 0;
+}
+
+int access_policy_load(const char *json, size_t len, access_policy **out, char *why, size_t cap)
+{
+    static const char *const known[] = {"basic_auth", "allow_cidr", "deny_cidr", "rate_limit",
+                                        NULL};
+    *out = NULL;
+    json_t *o = load_object(json, len, why, cap);
+    if (!o || check_keys(o, known, why, cap) != 0) {
+        json_decref(o);
+        return -1;
+    }
+    access_policy *p = calloc(1, sizeof *p);
+    int rc = -1;
+    if (!p) {
+        snprintf(why, cap, "out of memory");
+        goto done;
+    }
+    json_t *b = json_object_get(o, "basic_auth");
+    if (b) {
+        if (!json_is_object(b) || json_object_size(b) != 2 || get_b64_key(b, "key", p->key) != 0 ||
+            get_b64_key(b, "mac", p->mac) != 0) {
+            snprintf(why, cap, "access: stored basic_auth is damaged");
+            access_policy_free(p);
+            goto done;
+        }
+        p->basic = true;
+    }
+    p = finish(p, o, why, cap);
+    if (!p)
+        goto done;
+    rc = 0;
+    if (!p->basic && !p->nallow && !p->ndeny && !p->rate.requests)
+        access_policy_free(p);
+    else
+        *out = p;
+done:
+    json_decref(o);
+    return rc;
+}
+
+static void append(char *out, size_t cap, size_t *len, const char *s)
+{
+    if (*len >= cap)
+        return;
+    int n = snprintf(out + *len, cap - *len, "%s%s", *len ? ", " : "", s);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+static void describe_nets(char *out, size_t cap, size_t *len, const char *what, const access_net *v,
+                          size_t n)
+{
+    if (!n)
+        return;
+    char part[256];
+    size_t pl = (size_t)snprintf(part, sizeof part, "%s", what);
+    for (size_t i = 0; i < n && pl < sizeof part; i++) {
+        char txt[64];
+        access_net_format(&v[i], txt, sizeof txt);
+        pl += (size_t)snprintf(part + pl, sizeof part - pl, " %s", txt);
+    }
+    append(out, cap, len, part);
+}
+
+void access_policy_describe(const access_policy *p, char *out, size_t cap)
+{
+    size_t len = 0;
+    if (cap)
+        out[0] = '\0';
+    if (!p) {
+        snprintf(out, cap, "none");
+        return;
+    }
+    if (p->basic)
+        append(out, cap, &len, "basic auth");
+    describe_nets(out, cap, &len, "allow", p->allow, p->nallow);
+    describe_nets(out, cap, &len, "deny", p->deny, p->ndeny);
+    if (p->rate.requests) {
+        char r[96];
+        snprintf(r, sizeof r, "%u requests per %u s per client", p->rate.requests, p->rate.per_sec);
+        append(out, cap, &len, r);
+    }
+}
+
+/* ------------------------------------------------------------------ deciding */
+
+/* Does the one Authorization field carry the policy's credentials? (RFC 7617 §2, RFC 9110
+ * §11.6.2: the scheme is case-insensitive, a token68 follows after one or more spaces.) */
+static bool basic_ok(const access_policy *p, const http_headers *h)
+{
+    const char *value = NULL;
+    for (size_t i = 0; h && i < h->n; i++) {
+        if (strcasecmp(h->v[i].name, "Authorization") != 0)
+            continue;
+        if (value)
+            return false; /* more than one: not a credential we can attribute */
+        value = h->v[i].value;
+    }
+    if (!value || strncasecmp(value, "Basic", 5) != 0 || (value[5] != ' ' && value[5] != '\t'))
+        return false;
+    const char *t = value + 5;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    size_t n = strcspn(t, " \t");
+    if (n == 0 || n > AUTH_VALUE_MAX || t[n + strspn(t + n, " \t")] != '\0')
+        return false;
+    uint8_t dec[AUTH_VALUE_MAX];
+    size_t dl = 0;
+    if (b64_decode(t, n, dec, &dl) != 0)
+        return false;
+    uint8_t mac[ACCESS_KEY_LEN];
+    bool ok = hmac(p->key, dec, dl, mac) == 0 && CRYPTO_memcmp(mac, p->mac, sizeof mac) == 0;
+    OPENSSL_cleanse(dec, sizeof dec);
+    return ok;
+}
+
+access_result access_decide(const access_policy *p, const access_addr *client,
+                            const http_headers *h, int64_t now_ms, access_rate_fn rate,
+                            void *rate_ud, access_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!p)
+        return ACCESS_ALLOW;
+    if (in_nets(p->deny, p->ndeny, client) ||
+        (p->nallow && !in_nets(p->allow, p->nallow, client))) {
+        v->result = ACCESS_REFUSE_CIDR;
+        v->status = 403;
+        return v->result;
+    }
+    if (p->rate.requests && rate) {
+        int64_t wait_ms = rate(rate_ud, p, client, now_ms);
+        if (wait_ms > 0) {
+            v->result = ACCESS_REFUSE_RATE;
+            v->status = 429;
+            int64_t s = (wait_ms + 999) / 1000;
+            v->retry_after_s = (uint32_t)(s < 1                   ? 1
+                                          : s > ACCESS_WINDOW_MAX ? ACCESS_WINDOW_MAX
+                                                                  : s);
+            return v->result;
+        }
+    }
+    if (p->basic) {
+        if (!basic_ok(p, h)) {
+            v->result = ACCESS_REFUSE_AUTH;
+            v->status = 401;
+            return v->result;
+        }
+        v->strip_authorization = true;
+    }
+    return ACCESS_ALLOW;
+}
+
+int access_refusal_headers(const access_verdict *v, const char *realm, http_headers *out)
+{
+    char val[160];
+    if (v->result == ACCESS_REFUSE_AUTH) {
+        /* the realm is a tunnel name (a DNS label): nothing to escape in the quoted-string */
+        snprintf(val, sizeof val, "Basic realm=\"%.63s\", charset=\"UTF-8\"",
+                 realm && *realm ? realm : "tunnel");
+        return http_headers_add(out, "WWW-Authenticate", 16, val, strlen(val));
+    }
+    if (v->result == ACCESS_REFUSE_RATE) {
+        snprintf(val, sizeof val, "%u", v->retry_after_s);
+        return http_headers_add(out, "Retry-After", 11, val, strlen(val));
+    }
+    return 0;
+}
+
+const char *access_refusal_body(const access_verdict *v)
+{
+    switch (v->result) {
+    case ACCESS_REFUSE_AUTH:
+        return "this tunnel needs a user name and password";
+    case ACCESS_REFUSE_CIDR:
+        return "your address may not use this tunnel";
+    case ACCESS_REFUSE_RATE:
+        return "too many requests from your address: see Retry-After";
+    default:
+        return "";
+    }
+}
+
+char *access_refusal_http(const access_verdict *v, const char *realm, size_t *len)
+{
+    const char *body = access_refusal_body(v);
+    size_t bl = strlen(body);
+    char cl[32];
+    snprintf(cl, sizeof cl, "%zu", bl + 1);
+    http_headers h;
+    http_headers_init(&h);
+    static const char ctype[] = "text/plain; charset=utf-8";
+    bool ok = http_headers_add(&h, "Content-Type", 12, ctype, sizeof ctype - 1) == 0 &&
+              http_headers_add(&h, "Content-Length", 14, cl, strlen(cl)) == 0 &&
+              access_refusal_headers(v, realm, &h) == 0 &&
+              http_headers_add(&h, "Connection", 10, "close", 5) == 0;
+    size_t hl = 0;
+    char *head = ok ? http_format_response_head(v->status, NULL, &h, &hl) : NULL;
+    http_headers_free(&h);
+    char *out = head ? realloc(head, hl + bl + 2) : NULL;
+    if (!out) {
+        free(head);
+        return NULL;
+    }
+    memcpy(out + hl, body, bl);
+    out[hl + bl] = '\n';
+    out[hl + bl + 1] = '\0';
+    *len = hl + bl + 1;
+    return out;
+}
+
+const char *access_result_name(access_result r)
+{
+    switch (r) {
+    case ACCESS_REFUSE_AUTH:
+        return "auth";
+    case ACCESS_REFUSE_CIDR:
+        return "cidr";
+    case ACCESS_REFUSE_RATE:
+        return "rate_limit";
+    default:
+        return "";
+    }
+}
