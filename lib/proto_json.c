@@ -95,6 +95,7 @@ void tmsg_free(tmsg *m)
     free(m->subdomain);
     free(m->agent_key);
     free(m->refusal);
+    free(m->access);
     http_headers_free(&m->headers);
     tmsg_init(m, TMSG_UNKNOWN);
 }
@@ -184,6 +185,17 @@ static int get_bool(json_t *o, const char *key, bool *dst)
         return -1;
     *dst = json_is_true(v);
     return 0;
+}
+
+/* Any JSON value of `key` as compact text (absent or null: none). Its meaning is checked by
+ * the module that reads it (ready's access: lib/access). */
+static int get_json_text(json_t *o, const char *key, char **dst)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    *dst = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    return *dst ? 0 : -1;
 }
 
 /* headers: {"name": ["v1","v2"], "other": "single"}; absent or null is an empty list. */
@@ -292,6 +304,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad agent_key", -1;
         if (get_str(o, "takeover", false, &m->takeover) != 0)
             return *err = "bad takeover", -1;
+        if (get_json_text(o, "access", &m->access) != 0)
+            return *err = "bad access", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
@@ -308,6 +322,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         if (get_str(o, "takeover", false, &m->takeover) != 0 ||
             get_uint(o, "max_lifetime_s", UINT32_MAX, &m->max_lifetime_s) != 0)
             return *err = "bad takeover", -1;
+        if (get_bool(o, "access_applied", &m->access_applied) != 0)
+            return *err = "bad access_applied", -1;
         return 0;
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
@@ -535,6 +551,8 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "subdomain", m->subdomain);
         r |= set_str_opt(o, "agent_key", m->agent_key);
         r |= set_str_opt(o, "takeover", m->takeover);
+        if (m->access)
+            r |= set(o, "access", json_loads(m->access, JSON_DECODE_ANY, NULL));
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -546,6 +564,8 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "takeover", m->takeover);
         if (m->max_lifetime_s)
             r |= set(o, "max_lifetime_s", json_integer((json_int_t)m->max_lifetime_s));
+        if (m->access_applied)
+            r |= set(o, "access_applied", json_true());
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));

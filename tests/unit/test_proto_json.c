@@ -629,6 +629,54 @@ static void test_naming_handshake(void **state)
     assert_string_equal(tmsg_type_name(TMSG_TUNNEL_REFUSED), "tunnel_refused");
 }
 
+/* Access control in the handshake: ready's access (any JSON value, kept as text for
+ * lib/access to judge), connection_established's access_applied (docs/protocol.md §1.2). */
+static void test_access_handshake(void **state)
+{
+    (void)state;
+    tmsg m;
+    const char *err;
+    assert_int_equal(dec("{\"type\":\"ready\",\"access\":{\"basic_auth\":\"a:b\",\"allow_cidr\":"
+                         "[\"10.0.0.0/8\"],\"rate_limit\":{\"requests\":5,\"per_sec\":60}}}",
+                         &m, &err),
+                     0);
+    assert_string_equal(m.access, "{\"basic_auth\":\"a:b\",\"allow_cidr\":[\"10.0.0.0/8\"],"
+                                  "\"rate_limit\":{\"requests\":5,\"per_sec\":60}}");
+    char *s = tmsg_encode(&m, NULL);
+    assert_string_equal(s, "{\"type\":\"ready\",\"access\":{\"basic_auth\":\"a:b\",\"allow_cidr\":"
+                           "[\"10.0.0.0/8\"],\"rate_limit\":{\"requests\":5,\"per_sec\":60}}}");
+    free(s);
+    tmsg_free(&m);
+    /* not an object: decoded all the same, so that the server can refuse it with a reason */
+    assert_int_equal(dec("{\"type\":\"ready\",\"access\":[1]}", &m, &err), 0);
+    assert_string_equal(m.access, "[1]");
+    tmsg_free(&m);
+    assert_int_equal(dec("{\"type\":\"ready\",\"access\":null}", &m, &err), 0);
+    assert_null(m.access);
+    tmsg_free(&m);
+    assert_int_equal(dec("{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                         "\"tunnel_id\":\"t\",\"public_url\":\"u\",\"access_applied\":true}",
+                         &m, &err),
+                     0);
+    assert_true(m.access_applied);
+    s = tmsg_encode(&m, NULL);
+    assert_non_null(strstr(s, ",\"access_applied\":true}"));
+    free(s);
+    tmsg_free(&m);
+    assert_int_equal(dec("{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                         "\"tunnel_id\":\"t\",\"public_url\":\"u\"}",
+                         &m, &err),
+                     0);
+    assert_false(m.access_applied);
+    s = tmsg_encode(&m, NULL);
+    assert_null(strstr(s, "access_applied"));
+    free(s);
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"connection_established\",\"connection_id\":\"c\",\"tunnel_id\":"
+               "\"t\",\"public_url\":\"u\",\"access_applied\":\"yes\"}",
+               "access_applied");
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -662,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_chunk_fits_frame),
         cmocka_unit_test(test_roundtrip_request),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_access_handshake),
         cmocka_unit_test(test_naming_handshake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
