@@ -138,6 +138,8 @@ static void agent_destroy(agent *ag)
     if (ag->ready &&
         registry_release(srv->reg, ag->tunnel_id, ag, (int64_t)time(NULL), err, sizeof err) != 0)
         TLOG_E(srv->log, "tunnel %s: release not recorded: %s", ag->tunnel_id, err);
+    if (ag->ready)
+        metrics_on_agent_disconnect(srv->metrics);
     collect c = snapshot(ag);
     for (size_t i = 0; i < c.n; i++) {
         pconn *pc = c.v[i];
@@ -150,6 +152,7 @@ static void agent_destroy(agent *ag)
     hmap_free(ag->streams);
     if (ag->ready_timer)
         event_free(ag->ready_timer);
+    tunnel_access_free(ag->access);
     ws_conn_free(ag->ws);
     agent_unlink(ag);
     free(ag);
@@ -173,12 +176,14 @@ static void send_established(agent *ag, const char *notice)
     m.message = (char *)notice;
     random_hex(ag->takeover, 32); /* a new secret each time: the previous one is used up */
     m.takeover = ag->takeover;
+    m.access_applied = ag->access != NULL; /* the agent stops unless its policy is enforced */
     if (agent_send_msg(ag, &m) != 0)
         TLOG_W(srv->log, "agent %s: could not send connection_established", ag->ip);
     /* the strings belong to this frame: nothing to free */
 }
 
-/* A chosen name that cannot be given: say why, then close (the agent stops; docs/protocol.md). */
+/* A chosen name that cannot be given, or an access policy that cannot be enforced: say why,
+ * then close (the agent stops; docs/protocol.md). */
 static void refuse_name(agent *ag, const char *code, const char *message)
 {
     TLOG_W(ag->srv->log, "agent %s%s%s: %s", ag->ip, ag->sub[0] ? " sub=" : "", ag->sub, message);
@@ -197,6 +202,19 @@ static void on_ready(agent *ag, const tmsg *m)
         send_established(ag, NULL); /* repeated ready: same answer */
         return;
     }
+    /* The tunnel's access policy (tunnel_access.h), in force before the name is routable here
+     * (also when the tunnel moves to this connection). */
+    access_policy *pol = NULL;
+    char why[300];
+    if (m->access &&
+        access_policy_from_request(m->access, strlen(m->access), &pol, why, sizeof why) != 0) {
+        refuse_name(ag, "access_invalid", why);
+        return;
+    }
+    if (tunnel_access_new(pol, &ag->access) != 0) {
+        ws_close(ag->ws, 1011, "server error");
+        return;
+    }
     /* The agent moving its tunnel to this new connection, its old one still open: granted for
      * the secret the holder was given, and the same subject (docs/protocol.md §1). */
     agent *holder = m->tunnel_id && m->takeover
@@ -209,6 +227,7 @@ static void on_ready(agent *ag, const tmsg *m)
         snprintf(ag->tunnel_id, sizeof ag->tunnel_id, "%s", m->tunnel_id);
         ag->ready = true;
         evtimer_del(ag->ready_timer);
+        metrics_on_agent_connect(srv->metrics, true);
         TLOG_I(srv->log, "agent %s: tunnel %s moved to a new connection", ag->ip, ag->tunnel_id);
         send_established(ag, NULL);
         return;
@@ -244,9 +263,15 @@ static void on_ready(agent *ag, const tmsg *m)
     snprintf(ag->tunnel_id, sizeof ag->tunnel_id, "%s", ans.name);
     ag->ready = true;
     evtimer_del(ag->ready_timer);
+    metrics_on_agent_connect(srv->metrics, ans.returning);
     TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)%s%s", ag->ip, ag->sub[0] ? " sub=" : "",
            ag->sub, ag->tunnel_id, r == REG_GRANTED ? (ask.chosen ? "chosen" : "reclaimed") : "new",
            ag->bin ? "binary" : "json", ans.code ? ": " : "", ans.code ? ans.message : "");
+    if (ag->access) {
+        char desc[600];
+        access_policy_describe(tunnel_access_policy(ag->access), desc, sizeof desc);
+        TLOG_I(srv->log, "tunnel %s: access %s", ag->tunnel_id, desc);
+    }
     if (ans.code) {
         char notice[300];
         snprintf(notice, sizeof notice, "%s; this tunnel has a new id", ans.message);

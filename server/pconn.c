@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "proto_bin.h"
 #include "proxy.h"
+#include "reqlog.h"
 #include "route.h"
 #include "server.h"
 
@@ -43,11 +44,19 @@ void pc_log(pconn *pc)
     if (pc->logged || (!pc->log_method && !pc->status))
         return;
     pc->logged = true;
-    const char *path = pc->log_path ? pc->log_path : "-";
-    TLOG_I(pc->srv->log, "%s %.300s %d %llu bytes %llu ms (%s)",
-           pc->log_method ? pc->log_method : "-", path, pc->status,
-           (unsigned long long)pc->bytes_out, (unsigned long long)(clock_now_ms() - pc->t0_ms),
-           pc->ip);
+    const edge_note *n = &pc->note;
+    metrics_request r = {.tunnel = n->tunnel,
+                         .method = pc->log_method,
+                         .path = pc->log_path,
+                         .client = n->client[0] ? n->client : pc->ip,
+                         .status = pc->status,
+                         .bytes_in = pc->body_in + n->pipe_in,
+                         .bytes_out = pc->bytes_out,
+                         .duration_us = clock_now_us() - n->t0_us,
+                         .refused = n->refused};
+    if (!n->agent) /* an agent's upgrade is an agent session, not a public request */
+        metrics_on_request_end(pc->srv->metrics, &r);
+    reqlog_write(pc->srv->log, &r);
 }
 
 /* Ends the tunnel side of the exchange; cancel tells the agent to drop the stream. */
@@ -84,6 +93,7 @@ static void reset_exchange(pconn *pc)
     pc->body_cap = 0;
     pc->rm = RM_NONE;
     pc->jseq = pc->jseq_in = 0;
+    memset(&pc->note, 0, sizeof pc->note);
 }
 
 static void start_closing(pconn *pc)
@@ -97,7 +107,8 @@ static void start_closing(pconn *pc)
     evtimer_add(pc->timer, &tv);
 }
 
-void pc_fail(pconn *pc, int status, const char *body)
+/* Answers with msg (a whole response saying Connection: close; NULL: none) and closes. */
+static void fail_with(pconn *pc, int status, const char *msg, size_t len)
 {
     if (pc->st == PC_CLOSING || pc->st == PC_GONE)
         return;
@@ -106,15 +117,30 @@ void pc_fail(pconn *pc, int status, const char *body)
         return;
     }
     end_exchange(pc, true);
-    size_t len = 0;
-    char *msg = http_format_error(status, body, true, &len);
     if (msg)
         pc_write(pc, msg, len);
-    free(msg);
     pc->status = status;
     pc->resp_started = true;
     pc_log(pc);
     start_closing(pc);
+}
+
+void pc_fail(pconn *pc, int status, const char *body)
+{
+    size_t len = 0;
+    char *msg = http_format_error(status, body, true, &len);
+    fail_with(pc, status, msg, len);
+    free(msg);
+}
+
+/* A refusal by the tunnel's access policy (tunnel_access.h): 401, 403 or 429, then close. */
+static void pc_refuse(pconn *pc, const access_verdict *v, const char *realm)
+{
+    size_t len = 0;
+    char *msg = access_refusal_http(v, realm, &len);
+    pc->note.refused = edge_refusal_of(v->result);
+    fail_with(pc, msg ? v->status : 500, msg, len);
+    free(msg);
 }
 
 void pc_abort(pconn *pc)
@@ -211,6 +237,7 @@ static void on_head(pconn *pc)
     server *srv = pc->srv;
     http1_head *h = &pc->p.head;
     pc->t0_ms = clock_now_ms();
+    edge_note_start(&pc->note);
     pc->log_method = strdup(h->method);
     pc->log_path = strdup(h->target);
     pc_idle(pc, false);
@@ -231,14 +258,27 @@ static void on_head(pconn *pc)
         route_resolve(host, host ? strlen(host) : 0, target, tl, srv->cfg->domain, &rr, fwd, &fl);
     if (mode != ROUTE_SUBDOMAIN && is_agent_path(target)) {
         free(fwd);
+        pc->note.agent = true;
         agent_handshake(pc);
         return;
     }
     agent *ag =
         mode == ROUTE_NONE ? NULL : registry_lookup(srv->reg, rr.tunnel_id, strlen(rr.tunnel_id));
+    if (mode != ROUTE_NONE)
+        snprintf(pc->note.tunnel, sizeof pc->note.tunnel, "%s", rr.tunnel_id);
     if (!ag || !ag->ready) {
         free(fwd);
+        pc->note.refused = REFUSED_NOT_FOUND;
         pc_fail(pc, 404, "tunnel not found");
+        return;
+    }
+    /* Access control (tunnel_access.h): a refused request never reaches the agent. */
+    access_verdict av;
+    if (tunnel_access_admit(ag->access, srv->cfg->trusted, srv->cfg->ntrusted, pc->ip, &h->headers,
+                            (int64_t)clock_now_ms(), &av, pc->note.client,
+                            sizeof pc->note.client) != ACCESS_ALLOW) {
+        free(fwd);
+        pc_refuse(pc, &av, ag->tunnel_id);
         return;
     }
     pc->keep_alive = h->keep_alive;
@@ -342,6 +382,7 @@ static void parse_head(pconn *pc)
             else
                 snprintf(why, sizeof why, "%s", reason);
             pc->t0_ms = clock_now_ms();
+            edge_note_start(&pc->note);
             pc_fail(pc, status, why);
             return;
         }

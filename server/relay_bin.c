@@ -87,6 +87,7 @@ void bin_pump(pconn *pc)
                 pc_abort(pc);
                 return;
             }
+            pc->note.pipe_in += lim; /* metrics: upgraded bytes from the client */
             evbuffer_drain(in, lim);
             continue;
         }

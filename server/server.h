@@ -14,15 +14,19 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "access.h"
+#include "admin.h"
 #include "auth.h"
 #include "conn.h"
 #include "hmap.h"
 #include "http1.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto_json.h"
 #include "proxy.h"
 #include "registry.h"
+#include "tunnel_access.h"
 #include "tunnel_id.h"
 #include "ws.h"
 
@@ -49,6 +53,10 @@ typedef struct server_config {
     const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
     int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */
     int64_t retention_s;    /* --name-retention (days, in seconds): with auth; < 0 forever */
+    const char *admin;      /* --admin ADDR:PORT: /healthz and /metrics (NULL: off) */
+    access_net trusted[ACCESS_NETS_MAX]; /* --trusted-proxy: X-Forwarded-For is read from */
+    size_t ntrusted;
+    bool log_json; /* --log-format json */
     bool verbose;
 } server_config;
 
@@ -71,7 +79,9 @@ struct server {
     const char *scheme; /* "http" / "https" */
     bool stopping;
     struct event *stop_timer;
-    conn_loop *loop; /* every socket's I/O: output written once per loop pass */
+    conn_loop *loop;  /* every socket's I/O: output written once per loop pass */
+    metrics *metrics; /* counters for /metrics (metrics.h) */
+    admin *admin;     /* --admin listener, NULL when off */
 };
 
 struct agent {
@@ -88,6 +98,8 @@ struct agent {
     uint32_t next_sid;
     struct event *ready_timer; /* an agent that never sends ready is dropped */
     int json_blockers;         /* JSON mode: clients too slow for their response; reading paused */
+    tunnel_access *access;     /* the tunnel's access gate, NULL: none (per tunnel: phase 3 moves
+                                * it to each tunnel of the session) */
 };
 
 typedef enum {
@@ -140,6 +152,7 @@ struct pconn {
     bool in_eof;     /* upgraded: the client ended its side */
     bool logged;
     bool jblocking; /* counted in ag->json_blockers */
+    edge_note note; /* the request's tunnel, client and refusal, for metrics and the log */
 };
 
 /* ---- main.c / pconn.c ---- */
