@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access.h"
 #include "url.h"
 
 #define TTF_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
@@ -43,6 +44,13 @@ typedef struct agent_config {
     size_t inspect_body_max; /* --inspect-body-max */
     agent_log_format log_format;
     bool qr; /* --qr: a QR code of the public URL */
+    /* Access control the server enforces before requests reach us (lib/access.h):
+     * --basic-auth (env TUNNEL_BASIC_AUTH), --allow-cidr, --deny-cidr, --rate-limit. */
+    char *basic_auth; /* "user:pass" or NULL */
+    char **allow_cidr, **deny_cidr;
+    size_t nallow, ndeny;
+    access_rate rate;  /* requests 0: none */
+    char *access_json; /* ready's `access` object (NULL: nothing asked) */
 } agent_config;
 
 typedef enum {
@@ -55,10 +63,10 @@ typedef enum {
 typedef const char *(*config_getenv_fn)(const char *name);
 
 /* Parses argv (getopt_long, so it permutes argv) and the environment (TUNNEL_ENDPOINT,
- * TUNNEL_TOKEN; flags win). One positional argument names the local service: "3000",
- * "localhost:3000", "[::1]:3000" or "http://localhost:3000". An endpoint without a path gets
- * ttfd's "/_tunnel". Help and version text go to out. On CONFIG_ERROR a one-line
- * reason is in err. Call agent_config_free in every case. */
+ * TUNNEL_TOKEN, TUNNEL_BASIC_AUTH; flags win). One positional argument names the local service:
+ * "3000", "localhost:3000", "[::1]:3000" or "http://localhost:3000". An endpoint without a path
+ * gets ttfd's "/_tunnel". Help and version text go to out. On CONFIG_ERROR a one-line reason is in
+ * err. Call agent_config_free in every case. */
 config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
                                  void *out /* FILE* */, char *err, size_t errcap);
 void agent_config_free(agent_config *cfg);
