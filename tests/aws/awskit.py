@@ -374,6 +374,7 @@ class Agent:
         env = dict(os.environ)
         env.pop("TUNNEL_TOKEN", None)
         env.pop("TUNNEL_ENDPOINT", None)
+        env.pop("TUNNEL_BASIC_AUTH", None)
         # ttf remembers its last id in the XDG state directory: a private one per agent unless
         # the test passes one (to restart "the same" agent), so tests never share it.
         self.own_state = None if state_home else tempfile.mkdtemp(prefix="ttf-state-")

@@ -93,7 +93,7 @@ class Proc:
         full_env = dict(os.environ)
         # Never let the test runner's environment leak tokens/endpoints into the programs.
         for k in ("TUNNEL_TOKEN", "TUNNEL_ENDPOINT", "TTFD_JWT_SECRET", "STATE_DIRECTORY",
-                  "TUNNEL_INSPECT"):
+                  "TUNNEL_INSPECT", "TUNNEL_BASIC_AUTH"):
             full_env.pop(k, None)
         # ttf's inspector on a port the OS picks (never the fixed default 4040 in tests).
         full_env["TUNNEL_INSPECT"] = "127.0.0.1:0"
@@ -243,7 +243,9 @@ class Proc:
 class Ttfd:
     """A running ttfd. Parse its one STDOUT line for the real bound port."""
 
-    LINE = r"^Listening on (https?)://127\.0\.0\.1:(\d+) \(agents: (wss?)://127\.0\.0\.1:(\d+)/_tunnel\)$"
+    LINE = (r"^Listening on (https?)://(127\.0\.0\.1|\[::1\]):(\d+) "
+            r"\(agents: (wss?)://(?:127\.0\.0\.1|\[::1\]):(\d+)/_tunnel\)$")
+    ADMIN_LINE = r"^Admin listening on http://(127\.0\.0\.1|\[::1\]):(\d+)$"
 
     def __init__(self, *extra, listen="127.0.0.1:0", env=None, valgrind=VALGRIND):
         self.args = list(extra)
@@ -255,11 +257,17 @@ class Ttfd:
             self.proc.kill()  # never leave a half-started server behind
             raise
         self.scheme = m.group(1)
-        self.port = int(m.group(2))
-        assert m.group(4) == m.group(2), "agent URL port differs from listen port: %s" % m.group(0)
-        self.ws_scheme = m.group(3)
+        self.addr = m.group(2).strip("[]")  # the address it listens on (the clients' address)
+        self.port = int(m.group(3))
+        assert m.group(5) == m.group(3), "agent URL port differs from listen port: %s" % m.group(0)
+        self.ws_scheme = m.group(4)
+        self.admin_port = None
+        if any(a == "--admin" for a in self.args):
+            ma, _ = self.proc.wait_line(Ttfd.ADMIN_LINE, 5)
+            self.admin_port = int(ma.group(2))
 
-    def endpoint(self, host="127.0.0.1"):
+    def endpoint(self, host=None):
+        host = host or ("[%s]" % self.addr if ":" in self.addr else self.addr)
         return "%s://%s:%d/_tunnel" % (self.ws_scheme, host, self.port)
 
     def stop(self):
