@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "b64.h"
@@ -381,19 +382,39 @@ void access_policy_free(access_policy *p)
         return;
     free(p->allow);
     free(p->deny);
+    EVP_MAC_CTX_free(p->hmac);
     OPENSSL_cleanse(p, sizeof *p);
     free(p);
 }
 
-static int hmac(const uint8_t key[ACCESS_KEY_LEN], const void *data, size_t len,
-                uint8_t out[ACCESS_KEY_LEN])
+/* Keys p->hmac with p->key: the HMAC's setup (algorithm fetch, key schedule) is done once per
+ * policy; each request then costs a copy of the keyed context. */
+static int hmac_prepare(access_policy *p)
 {
-    size_t olen = 0;
-    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, ACCESS_KEY_LEN, data, len, out,
-                   ACCESS_KEY_LEN, &olen) ||
-        olen != ACCESS_KEY_LEN)
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    if (!ctx || !EVP_MAC_init(ctx, p->key, sizeof p->key, params)) {
+        EVP_MAC_CTX_free(ctx);
         return -1;
+    }
+    p->hmac = ctx;
     return 0;
+}
+
+/* HMAC-SHA256(p->key, data) into out. 0 or -1. */
+static int hmac(const access_policy *p, const void *data, size_t len, uint8_t out[ACCESS_KEY_LEN])
+{
+    EVP_MAC_CTX *ctx = p->hmac ? EVP_MAC_CTX_dup(p->hmac) : NULL;
+    size_t olen = 0;
+    int rc = ctx && EVP_MAC_update(ctx, data, len) &&
+                     EVP_MAC_final(ctx, out, &olen, ACCESS_KEY_LEN) && olen == ACCESS_KEY_LEN
+                 ? 0
+                 : -1;
+    EVP_MAC_CTX_free(ctx);
+    return rc;
 }
 
 /* A network list field (array of strings). */
@@ -527,8 +548,8 @@ int access_policy_from_request(const char *json, size_t len, access_policy **out
             goto done;
         }
         p->basic = true;
-        if (RAND_bytes(p->key, sizeof p->key) != 1 ||
-            hmac(p->key, json_string_value(b), json_string_length(b), p->mac) != 0) {
+        if (RAND_bytes(p->key, sizeof p->key) != 1 || hmac_prepare(p) != 0 ||
+            hmac(p, json_string_value(b), json_string_length(b), p->mac) != 0) {
             snprintf(why, cap, "no randomness or HMAC for basic_auth");
             access_policy_free(p);
             goto done;
@@ -619,7 +640,7 @@ int access_policy_load(const char *json, size_t len, access_policy **out, char *
     json_t *b = json_object_get(o, "basic_auth");
     if (b) {
         if (!json_is_object(b) || json_object_size(b) != 2 || get_b64_key(b, "key", p->key) != 0 ||
-            get_b64_key(b, "mac", p->mac) != 0) {
+            get_b64_key(b, "mac", p->mac) != 0 || hmac_prepare(p) != 0) {
             snprintf(why, cap, "access: stored basic_auth is damaged");
             access_policy_free(p);
             goto done;
@@ -710,7 +731,7 @@ static bool basic_ok(const access_policy *p, const http_headers *h)
     if (b64_decode(t, n, dec, &dl) != 0)
         return false;
     uint8_t mac[ACCESS_KEY_LEN];
-    bool ok = hmac(p->key, dec, dl, mac) == 0 && CRYPTO_memcmp(mac, p->mac, sizeof mac) == 0;
+    bool ok = hmac(p, dec, dl, mac) == 0 && CRYPTO_memcmp(mac, p->mac, sizeof mac) == 0;
     OPENSSL_cleanse(dec, sizeof dec);
     return ok;
 }

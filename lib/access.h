@@ -56,6 +56,7 @@ typedef struct access_policy {
     bool basic;                  /* basic auth required */
     uint8_t key[ACCESS_KEY_LEN]; /* per-policy random HMAC key */
     uint8_t mac[ACCESS_KEY_LEN]; /* HMAC-SHA256(key, "user:pass") */
+    void *hmac;                  /* OpenSSL EVP_MAC_CTX keyed with key (owned) */
     access_net *allow, *deny;    /* malloc'd (NULL when empty) */
     size_t nallow, ndeny;
     access_rate rate;
