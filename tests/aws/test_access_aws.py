@@ -145,3 +145,26 @@ def test_not_ready_is_503(s):
         assert r.status == 503 and r.get("retry-after") == "1", (r.status, r.headers, r.body)
     finally:
         c.close()
+
+
+def test_takeover_carries_the_policy(s):
+    """The agent's next connection takes the tunnel over under the policy it sends again."""
+    a = ak.WsClient(s.standin.ws_url, "ttf.json.v1")
+    b = ak.WsClient(s.standin.ws_url, "ttf.json.v1")
+    try:
+        pred = lambda m: m.get("type") in ("connection_established", "tunnel_refused")  # noqa: E731
+        a.send({"type": "ready", "agent_key": "k" * 64, "access": {"allow_cidr": ["127.0.0.0/8"]}})
+        est = a.expect(pred, 30)
+        assert est["type"] == "connection_established" and est.get("access_applied") is True, est
+        tid = est["tunnel_id"]
+        b.send({"type": "ready", "tunnel_id": tid, "agent_key": "k" * 64,
+                "takeover": est["takeover"], "access": {"deny_cidr": ["127.0.0.1"]}})
+        est2 = b.expect(pred, 30)
+        assert est2["type"] == "connection_established" and est2["tunnel_id"] == tid, est2
+        assert est2.get("access_applied") is True, est2
+        r = ak.wait_for(lambda: (lambda r: r if r.status == 403 else None)(
+            ak.Tunnel(s.standin, tid).sub("GET", "/x")), 10, "the new connection's policy")
+        assert r.body.startswith(b"your address may not use this tunnel"), r.body
+    finally:
+        a.close()
+        b.close()

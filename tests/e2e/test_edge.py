@@ -192,6 +192,37 @@ def test_bad_policy_refused(stack):
         ag.close()
 
 
+def test_takeover_carries_the_policy(stack):
+    """A tunnel moved to the agent's new connection is served under the policy that connection
+    sent (ttf sends the same one again), never without one."""
+    d = stack.ttfd()
+    a = RawAgent(d.port)
+    b = RawAgent(d.port)
+    try:
+        a.send({"type": "ready", "access": {"allow_cidr": ["127.0.0.0/8"]}})
+        est = a.recv_type("connection_established")
+        assert est.get("access_applied") is True, est
+        tid, secret = est["tunnel_id"], est["takeover"]
+        b.send({"type": "ready", "tunnel_id": tid, "takeover": secret,
+                "access": {"deny_cidr": ["127.0.0.1"]}})
+        est2 = b.recv_type("connection_established")
+        assert est2["tunnel_id"] == tid and est2.get("access_applied") is True, est2
+        r = tk.http(d.port, "GET", "/x", tk.sub_host(d, tid))
+        assert r.status == 403, r.raw_head  # b's policy, not a's (nor none)
+        c = RawAgent(d.port)
+        try:  # a bad policy is refused before any move
+            c.send({"type": "ready", "tunnel_id": tid, "takeover": est2["takeover"],
+                    "access": {"allow_cidr": ["x"]}})
+            m = c.recv_type("connection_established", "tunnel_refused")
+            assert m["type"] == "tunnel_refused" and m["code"] == "access_invalid", m
+        finally:
+            c.close()
+        assert tk.http(d.port, "GET", "/x", tk.sub_host(d, tid)).status == 403
+    finally:
+        a.close()
+        b.close()
+
+
 @pytest.mark.parametrize("args,why", [
     (("--allow-cidr", "300.1.1.1/8"), "invalid --allow-cidr"),
     (("--deny-cidr", "10.0.0.0/33"), "prefix length out of range"),
