@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_access.c - libFuzzer target: edge access control over the bytes ttfd and the Lambda read
  * from agents and public clients (lib/access.h). Byte 0 selects:
  *   0: ready's access object (access_policy_from_request); an accepted one must dump, load back

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gate.c - access control on the Lambda path (see gate.h). */
 #include "gate.h"
 

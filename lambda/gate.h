@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gate.h - access control on the Lambda path (docs/serverless.md "Access control"), the same
  * rules as ttfd's (lib/access.h):
  * - at ready, the agent's `access` is checked (a bad one is refused with tunnel_refused

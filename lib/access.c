@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* access.c - edge access control (see access.h). */
 #include "access.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* access.h - access control at the edge, per tunnel, as the agent asks for it in `ready`
  * (docs/protocol.md §1.2): basic auth (RFC 7617), allowed and denied client networks, and a
  * request rate limit. One implementation for ttfd and the Lambda; ttf uses the same parsers to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ratelimit.c - token buckets as GCRA timestamps (see ratelimit.h).
  * Times are kept in microseconds so that rates like 3 per second stay exact enough. */
 #include "ratelimit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ratelimit.h - in-memory token buckets, one per key (ttfd: one table per tunnel, keyed by the
  * client's access_rate_key()), for "N requests per S seconds" with a burst of N.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* admin.c - /healthz and /metrics over evhttp (see admin.h). */
 #include "admin.h"
 

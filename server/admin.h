@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* admin.h - ttfd's admin listener (`ttfd --admin 127.0.0.1:9090`, off by default), on libevent's
  * evhttp, for monitoring only (no authentication: bind it to loopback or a private network):
  *   GET /healthz  200, {"status":"ok","version":"…","uptime_s":12.3,"tunnels":2,"agents":2}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* metrics.c - counters and their Prometheus text (see metrics.h). */
 #include "metrics.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* metrics.h - ttfd's counters and latency histogram, exposed in Prometheus' text format
  * (version 0.0.4: https://prometheus.io/docs/instrumenting/exposition_formats/) by the admin
  * listener (admin.h). Every metric is listed, with its meaning, in the README ("Metrics").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reqlog.c - the access log line (see reqlog.h). */
 #include "reqlog.h"
 

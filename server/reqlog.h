@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reqlog.h - ttfd's log line per public request (the access log), on ttfd's log:
  *   text:  "GET /path 200 1234 bytes 5 ms (192.0.2.7)" (with " tunnel ID" and " refused: WHY")
  *   json (--log-format json): one JSON object per line, lib/log's ts/level/msg ("request") and

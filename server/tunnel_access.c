@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tunnel_access.c - one tunnel's gate (see tunnel_access.h). */
 #include "tunnel_access.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tunnel_access.h - ttfd's gate of one tunnel: the access policy its agent asked for in ready
  * (lib/access.h) with the rate limit's buckets (lib/ratelimit.h: token buckets per client
  * address, IPv6 per /64), and the decision for each public request routed to the tunnel,

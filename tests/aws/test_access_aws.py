@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Access control on the serverless back-end (issue 16 "Access control before the agent"): the
 real bootstrap behind the stand-in, the real ttf with --basic-auth, --allow-cidr, --deny-cidr and
 --rate-limit:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Access control at the edge (issue 16 "Access control before the agent"), with real ttfd, ttf
 and local services, in both wire modes:
 

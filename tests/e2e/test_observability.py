@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Observability of ttfd (issue 16 "Observability"), with real ttfd, ttf and local services:
 
 - `ttfd --admin 127.0.0.1:0` serves /healthz (JSON) and /metrics (Prometheus text format, parsed
@@ -15,6 +16,7 @@ import base64
 import json
 import math
 import re
+import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -95,6 +97,10 @@ def parse_exposition(text):
     return samples
 
 
+VERSION = subprocess.run([tk.TTFD_BIN, "--version"], capture_output=True, text=True,
+                         timeout=10).stdout.split()[-1]
+
+
 def get(port, path, method="GET"):
     req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method)
     try:
@@ -137,7 +143,7 @@ def test_metrics_move_exactly(stack, tmp_path):
     before = scrape(d)
     assert val(before, "ttfd_tunnels") == 2 and val(before, "ttfd_agents") == 2
     assert val(before, "ttfd_agent_connects_total") == 2
-    assert val(before, "ttfd_build_info", version="0.1.0") == 1
+    assert val(before, "ttfd_build_info", version=VERSION) == 1
 
     out = 0
     r = tk.http(d.port, "GET", "/x", tk.sub_host(d, openo.tunnel_id))
@@ -221,7 +227,7 @@ def test_healthz_and_admin_paths(stack):
     assert status == 200 and headers["Content-Type"] == "application/json", headers
     doc = json.loads(body)
     assert doc["status"] == "ok" and doc["tunnels"] == 1 and doc["agents"] == 1, doc
-    assert doc["uptime_s"] > 0 and doc["version"] == "0.1.0", doc
+    assert doc["uptime_s"] > 0 and doc["version"] == VERSION, doc
     status, _, body = get(d.admin_port, "/healthz", method="HEAD")
     assert status == 200 and body == b""
     status, _, _ = get(d.admin_port, "/nope")

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_access.c - edge access control (lib/access.h): addresses and networks (IPv4, IPv6,
  * mapped, host bits, bad prefixes), X-Forwarded-For behind trusted proxies only, the agent's
  * request form and its refusals (unknown fields, bad networks, short passwords, rates out of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_ratelimit.c - token buckets per key (lib/ratelimit.h): a burst of N, then one request per
  * S/N seconds, exact waits, keys apart, refilled buckets dropped when the table is full, and the
  * shared overflow bucket once it is full of buckets in use. */

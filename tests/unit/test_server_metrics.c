@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_server_metrics.c - ttfd's counters and their Prometheus text (server/metrics.h): every
  * line a comment or a sample, each metric with HELP and TYPE before its samples, counts by code
  * and class, cumulative histogram buckets with +Inf = count, refusals by reason, agent events;

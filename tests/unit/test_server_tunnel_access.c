@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_server_tunnel_access.c - ttfd's gate of one tunnel (server/tunnel_access.h): the
  * Authorization field removed only when it carried the tunnel's credentials, the client address
  * from X-Forwarded-For only behind a trusted proxy, the rate limit per client address, and no
