@@ -49,8 +49,8 @@ static void usage(FILE *out)
         "                            (30; 0: forever)\n"
         "  --admin ADDR:PORT         serve /healthz and Prometheus /metrics there (off by\n"
         "                            default; no authentication: keep it on loopback)\n"
-        "  --log-format FORMAT       text (default) or json: one JSON object per line, with\n"
-        "                            one line per request (tunnel_id, method, path, status...)\n"
+        "  --log-format FORMAT       text (default; also: plain) or json: one JSON object per\n"
+        "                            line, one per request (tunnel_id, method, path, status...)\n"
         "  --trusted-proxy CIDR      a proxy in front of ttfd: the client address of its\n"
         "                            requests is read from X-Forwarded-For (repeatable)\n"
         "  -v, --verbose             debug logging\n"
@@ -206,8 +206,10 @@ static int parse_args(int argc, char **argv, server_config *cfg)
             cfg->admin = optarg;
             break;
         case O_LOGFMT:
-            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
-                fprintf(stderr, "ttfd: bad --log-format '%s' (text or json)\n", optarg);
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "plain") != 0 &&
+                strcmp(optarg, "json") != 0) {
+                fprintf(stderr, "ttfd: bad --log-format '%s' (text, as ttf's plain, or json)\n",
+                        optarg);
                 return -1;
             }
             cfg->log_json = strcmp(optarg, "json") == 0;
