@@ -14,6 +14,7 @@
  * request is checked on the event loop, so a KDF's cost per wrong guess would let anyone burn
  * the server's CPU; the secret lives only as long as its tunnel.
  *
+ * Addresses and networks (and the client behind trusted proxies) are in access_net.h.
  * Owns: an access_policy owns its network lists. Nothing global; thread-compatible. */
 #ifndef TUNNEL_ACCESS_H
 #define TUNNEL_ACCESS_H
@@ -22,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access_net.h"
 #include "http1.h"
 
 #define ACCESS_NETS_MAX 64      /* entries per network list */
@@ -32,20 +34,6 @@
 #define ACCESS_WINDOW_MAX 86400 /* rate_limit.per_sec, seconds */
 #define ACCESS_KEY_LEN 32       /* HMAC key and MAC, bytes */
 #define ACCESS_RATE_KEY_MAX 9   /* access_rate_key() output, bytes */
-
-/* A client address. family 0 = unknown (an X-Forwarded-For hop that is no address): it is in
- * no network. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are stored as IPv4. */
-typedef struct access_addr {
-    int family;    /* AF_INET, AF_INET6 or 0 */
-    uint8_t b[16]; /* network order; IPv4 in b[0..3] */
-} access_addr;
-
-/* A network: an address and a prefix length (host bits cleared). */
-typedef struct access_net {
-    int family;
-    uint8_t b[16];
-    unsigned bits; /* 0..32 or 0..128 */
-} access_net;
 
 /* N requests per S seconds (requests 0: no limit). */
 typedef struct access_rate {
@@ -77,33 +65,6 @@ typedef struct access_verdict {
     bool strip_authorization; /* allowed by the tunnel's basic credentials: remove the
                                * Authorization field before forwarding (it carried only them) */
 } access_verdict;
-
-/* ---- addresses and networks ---- */
-
-/* "192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1" (IPv4). 0, or -1 when s is no address. */
-int access_addr_parse(const char *s, access_addr *out);
-/* One X-Forwarded-For hop: an address, optionally with a port ("192.0.2.1:4711",
- * "[2001:db8::1]:4711") or in brackets. 0 or -1. */
-int access_addr_parse_hop(const char *s, size_t n, access_addr *out);
-/* Text form ("unknown" for family 0) into out (at least 46 bytes). */
-void access_addr_format(const access_addr *a, char *out, size_t cap);
-/* "10.0.0.0/8", "2001:db8::/32", or an address alone (/32, /128). Host bits are cleared
- * (192.168.1.7/24 is 192.168.1.0/24). 0, or -1 with a reason in *why (static string). */
-int access_net_parse(const char *s, access_net *out, const char **why);
-bool access_net_contains(const access_net *n, const access_addr *a);
-/* "10.0.0.0/8" into out (at least 50 bytes). */
-void access_net_format(const access_net *n, char *out, size_t cap);
-/* The key the rate limit counts a client under: its IPv4 address, or its IPv6 /64 (one host
- * usually holds a whole /64), or one key for all unknown addresses. Returns the length. */
-size_t access_rate_key(const access_addr *a, uint8_t out[ACCESS_RATE_KEY_MAX]);
-
-/* The client of a request that came from peer. peer itself, unless peer is in trusted (ttfd
- * --trusted-proxy): then the X-Forwarded-For hops (every such field, in order) are read from
- * the right, skipping trusted proxies; the first other hop is the client (family 0 when it is
- * no address); when every hop is trusted, the leftmost one. X-Forwarded-For is never read
- * without a trusted peer. */
-void access_client_addr(const access_net *trusted, size_t ntrusted, const access_addr *peer,
-                        const http_headers *h, access_addr *out);
 
 /* ---- what the agent asks for ---- */
 
