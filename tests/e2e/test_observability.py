@@ -15,7 +15,10 @@
 import base64
 import json
 import math
+import os
 import re
+import resource
+import socket
 import subprocess
 import threading
 import urllib.error
@@ -217,6 +220,41 @@ def test_metrics_move_exactly(stack, tmp_path):
     assert delta(after, end, "ttfd_agent_connects_total") == 1
     assert delta(after, end, "ttfd_agent_reconnects_total") == 1
     assert val(end, "ttfd_tunnels") == 2
+
+
+def test_accept_backoffs_counted(stack):
+    """ttfd_accept_backoffs_total counts each pause of accepting at descriptor exhaustion: exactly
+    the failures ttfd logged ("accept failed N times", summed over the episode)."""
+    srv = stack.local()
+    d = stack.ttfd("--admin", "127.0.0.1:0")
+    a = stack.ttf(d.endpoint(), srv.port)
+    host = tk.sub_host(d, a.tunnel_id)
+    assert val(scrape(d), "ttfd_accept_backoffs_total") == 0
+    soft, hard = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)
+    limit = len(os.listdir("/proc/%d/fd" % d.proc.pid)) + 4
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (limit, hard))
+    flood = []
+    try:
+        for _ in range(40):
+            flood.append(socket.create_connection(("127.0.0.1", d.port)))
+        d.proc.wait_line(r"accept failed", 10, stream="err")
+    finally:
+        for c in flood:
+            c.close()
+        resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    r = tk.http(d.port, "GET", "/after", host, timeout=20)  # accepting again ends the episode
+    assert r.status == 200, r.raw_head
+
+    def logged():
+        with d.proc.cond:
+            lines = list(d.proc.err_lines)
+        return sum(int(m.group(1)) for m in
+                   (re.search(r"accept failed (\d+) times?", ln) for ln in lines) if m)
+
+    def matches():
+        n = val(scrape(d), "ttfd_accept_backoffs_total")
+        return n if n >= 1 and n == logged() else None
+    tk.wait_for(matches, 10, "ttfd_accept_backoffs_total to equal the failures logged")
 
 
 def test_healthz_and_admin_paths(stack):
