@@ -70,6 +70,23 @@ def test_basic_auth(stack, mode):
     assert requests_seen(t.local) == 2
 
 
+@pytest.mark.parametrize("mode", ["binary", "json"])
+def test_refusal_comes_before_100_continue(stack, mode):
+    """A refused request gets no 100 Continue (JSON mode: ttfd's own; binary mode: the local
+    service's through the agent) and its body is never asked for: the first answer is the 401."""
+    t = make_tunnel(stack, ttf_args=("--protocol", mode, "--basic-auth", "alice:" + PASSWORD))
+    c = tk.RawConn(t.port, timeout=20 * tk.SLOW)
+    try:
+        c.send(b"POST /upload HTTP/1.1\r\nHost: " + t.host.encode()
+               + b"\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        head = c.read_until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 401 "), head
+        assert b"\r\nconnection: close\r\n" in head.lower(), head
+    finally:
+        c.close()
+    assert requests_seen(t.local) == 0, "a refused request reached the local service"
+
+
 def test_authorization_untouched_without_policy(stack):
     t = make_tunnel(stack)
     r = tk.http(t.port, "GET", "/x", t.host, [("Authorization", basic("app", "user-secret"))])
