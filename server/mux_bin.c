@@ -448,7 +448,8 @@ static void bin_free(mux *m, const char *why)
     free(bm);
 }
 
-static const mux_vt bin_vt = {bin_on_binary, bin_on_message, bin_on_drain, bin_streams, bin_free};
+static const mux_vt bin_vt = {bin_on_binary, bin_on_message, NULL,
+                              bin_on_drain,  bin_streams,    bin_free};
 
 mux *mux_bin_new(const mux_link *link, const mux_ident *id)
 {
