@@ -142,3 +142,89 @@ def test_json_agent_bad_response_fails_at_once(stack, name, fields):
     finally:
         a.close()
 
+
+def trailers_app(req, conn):
+    """Answers with the trailer fields the request carried (names only), then its own
+    trailer section with fields RFC 9110 §6.5.1 keeps out of trailers."""
+    got = getattr(req, "trailer_names", [])
+    body = ("trailers=%s" % ",".join(got)).encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
+                 b"%x\r\n%s\r\n0\r\nX-Checksum: abc\r\nContent-Length: 99\r\n"
+                 b"Transfer-Encoding: chunked\r\nHost: evil.example\r\n\r\n" % (len(body), body))
+    return True
+
+
+def read_chunked_request(req, conn):
+    buf = req.buf
+    names = []
+    if req.get("Content-Length") is not None:  # JSON mode: the whole body, no trailers
+        req.body = scriptapp.ScriptApp._exact(conn, buf, int(req.get("Content-Length")))
+        req.trailer_names = names
+        return trailers_app(req, conn)
+    while True:
+        size = int(scriptapp.ScriptApp._line(conn, buf).split(b";")[0], 16)
+        if size == 0:
+            while True:
+                ln = scriptapp.ScriptApp._line(conn, buf)
+                if not ln:
+                    break
+                names.append(ln.split(b":")[0].decode("latin-1").lower())
+            break
+        req.body += scriptapp.ScriptApp._exact(conn, buf, size)
+        scriptapp.ScriptApp._line(conn, buf)
+    req.trailer_names = names
+    return trailers_app(req, conn)
+
+
+read_chunked_request.streams_body = True
+
+
+@pytest.fixture(scope="module", params=["bin", "json"])
+def tt(request, mstack):
+    app = scriptapp.ScriptApp({"/trailers": read_chunked_request})
+    mstack.items.append(("server", app, None))
+    args = ("--protocol", "json") if request.param == "json" else ()
+    tun = make_tunnel(mstack, ttf_args=args, local=app)
+    tun.mode = request.param
+    return tun
+
+
+def test_framing_and_routing_fields_never_travel_as_trailers(tt):
+    """A trailer section may not carry framing, routing or authentication fields (RFC 9110
+    §6.5.1; Go's net/http refuses a body whose trailers name them): they are dropped both ways,
+    the others go on (binary mode) or all are dropped (JSON mode carries no trailers)."""
+    req = (b"POST /trailers HTTP/1.1\r\nHost: " + tt.host.encode() + b"\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n"
+           b"Content-Length: 50\r\nHost: evil.example\r\nTransfer-Encoding: chunked\r\n"
+           b"Authorization: Basic eDp5\r\n\r\n")
+    c = tk.RawConn(tt.port, timeout=10)
+    try:
+        c.send(req)
+        status, _, heads, _ = c.read_head()
+        assert status == 200
+        te = [v for n, v in heads if n.lower() == "transfer-encoding"]
+        body, trailer = b"", []
+        if tt.mode == "bin":
+            assert te == ["chunked"]
+        if not te:  # JSON mode may frame the whole body with its length
+            cl = [v for n, v in heads if n.lower() == "content-length"]
+            body = c.read_exact(int(cl[0]))
+        while te:
+            size = int(c.read_until(b"\r\n")[:-2].split(b";")[0], 16)
+            if size == 0:
+                while True:
+                    ln = c.read_until(b"\r\n")[:-2]
+                    if not ln:
+                        break
+                    trailer.append(ln.split(b":")[0].decode().lower())
+                break
+            body += c.read_exact(size)
+            assert c.read_exact(2) == b"\r\n"
+    finally:
+        c.close()
+    if tt.mode == "bin":
+        assert body == b"trailers=x-sum"
+        assert trailer == ["x-checksum"]
+    else:
+        assert body == b"trailers="
+        assert trailer == []
