@@ -228,3 +228,27 @@ def test_framing_and_routing_fields_never_travel_as_trailers(tt):
     else:
         assert body == b"trailers="
         assert trailer == []
+
+
+def test_fragment_in_the_target_is_refused(t):
+    """'#' cannot be in a request-target (RFC 9112 §3.2); HAProxy's acceptance of it let
+    '/index.html#.png' match a '.png' rule (CVE-2023-45539). 400, and the app sees nothing."""
+    before = len(t.app.targets())
+    for target in (b"/index.html#.png", b"/a?b=1#c", b"http://" + t.host.encode() + b"/x#y"):
+        r = send(t, b"GET " + target + b" HTTP/1.1\r\nHost: " + t.host.encode() + b"\r\n\r\n")
+        assert r.status == 400, (target, r.status, r.body)
+        assert b"fragment" in r.body
+    assert tk.http(t.port, "GET", "/fine", t.host).status == 200
+    assert t.app.targets()[before:] == ["/fine"]
+
+
+def test_options_absolute_form_without_a_path_reaches_the_app_as_asterisk(t):
+    """RFC 9112 §3.2.4: the last proxy forwards 'OPTIONS http://host' as 'OPTIONS *'."""
+    before = len(t.app.targets())
+    r = send(t, b"OPTIONS http://" + t.host.encode() + b" HTTP/1.1\r\nHost: " + t.host.encode()
+             + b"\r\n\r\n", "OPTIONS")
+    assert r.status == 200, (r.status, r.body)
+    r = send(t, b"OPTIONS http://" + t.host.encode() + b"/ HTTP/1.1\r\nHost: " + t.host.encode()
+             + b"\r\n\r\n", "OPTIONS")
+    assert r.status == 200, (r.status, r.body)
+    assert t.app.targets()[before:] == ["*", "/"]
