@@ -34,9 +34,16 @@ def echo(req, conn):
     return True
 
 
+def many_cookies(req, conn):
+    """300 short Set-Cookie lines: about 6 KB of head, far under ttf's 64 KiB limit."""
+    fields = b"".join(b"Set-Cookie: c%d=v%d; Path=/\r\n" % (i, i) for i in range(300))
+    conn.sendall(b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 2\r\n\r\nok")
+    return True
+
+
 @pytest.fixture(scope="module", params=["bin", "json"])
 def t(request, mstack):
-    app = scriptapp.ScriptApp({"/": echo, "*": echo})
+    app = scriptapp.ScriptApp({"/cookies": many_cookies, "/": echo, "*": echo})
     mstack.items.append(("server", app, None))
     args = ("--protocol", "json") if request.param == "json" else ()
     tun = make_tunnel(mstack, ttf_args=args, local=app)
@@ -252,3 +259,13 @@ def test_options_absolute_form_without_a_path_reaches_the_app_as_asterisk(t):
              + b"\r\n\r\n", "OPTIONS")
     assert r.status == 200, (r.status, r.body)
     assert t.app.targets()[before:] == ["*", "/"]
+
+
+def test_response_head_with_300_fields_is_relayed(t):
+    """A response head of 300 field lines (6 KB) passed ttf's limits (64 KiB, one line per
+    16 bytes) but ttfd's parse of the binary RESPONSE used the default 256 lines: 502 blaming
+    the agent in binary mode while JSON mode relayed it."""
+    r = tk.http(t.port, "GET", "/cookies", t.host)
+    assert r.status == 200, (r.status, r.body)
+    assert r.get_all("Set-Cookie") == ["c%d=v%d; Path=/" % (i, i) for i in range(300)]
+    assert r.body == b"ok"
