@@ -37,7 +37,7 @@ typedef struct agent {
     const tlog *log;
     FILE *out;
     SSL_CTX *ssl_ctx;
-    local_pool *pool;
+    local_pool **pools; /* one per tunnel of cfg */
     exchange_observer obs; /* what the sessions call: the fan-out below */
     observer_fanout fan;
     inspector *insp; /* NULL with --no-inspect or when its port was taken */
@@ -51,6 +51,9 @@ typedef struct agent {
     idstore *ids;            /* remembered names; NULL with --forget or when unusable */
     char ids_endpoint[1400]; /* the record's key: endpoint without its query ... */
     char ids_local[300];     /* ... and the local service */
+    /* ttf --config: per tunnel, the name held before ("" when none) and a pointer to it */
+    char (*held)[TUNNEL_NAME_MAX + 1];
+    const char **held_ptr;
     /* Moving to a new connection before the server closes this one (max_lifetime_s): */
     char takeover[65];          /* the current connection's secret ("" when none) */
     uint64_t max_lifetime_s;    /* announced by the server; 0 = no limit */
@@ -103,11 +106,11 @@ static void give_up(agent *a, const char *why)
         stop_now(a);
 }
 
-static void remember(agent *a, const char *name)
+static void remember(agent *a, const char *local, const char *name)
 {
     char err[256];
-    if (a->ids && idstore_save(a->ids, a->ids_endpoint, a->ids_local, name, (int64_t)time(NULL),
-                               err, sizeof err) != 0)
+    if (a->ids && idstore_save(a->ids, a->ids_endpoint, local, name, (int64_t)time(NULL), err,
+                               sizeof err) != 0)
         TLOG_W(a->log, "cannot remember the tunnel id: %s", err);
 }
 
@@ -117,6 +120,12 @@ static void schedule_rotation(agent *a)
     evtimer_del(a->rotate_timer);
     if (!a->max_lifetime_s || !a->takeover[0])
         return;
+    if (a->cfg->ntunnels > 1) { /* a move carries one tunnel (docs/protocol.md §1) */
+        TLOG_W(a->log, "the server closes connections after %u s; with several tunnels ttf "
+                       "reconnects then instead of moving them ahead of time",
+               (unsigned)a->max_lifetime_s);
+        return;
+    }
     uint64_t margin = a->max_lifetime_s / 5;
     margin = margin < 1 ? 1 : margin > 300 ? 300 : margin;
     uint64_t after = a->max_lifetime_s > margin ? a->max_lifetime_s - margin : 1;
@@ -131,6 +140,77 @@ static void note_lifetime(agent *a, const tmsg *m)
     schedule_rotation(a);
 }
 
+static void give_up(agent *a, const char *why);
+static void remember(agent *a, const char *local, const char *name);
+
+/* "web@127.0.0.1:3000": a config tunnel's key in the id store (its name and local service). */
+static void tunnel_key(const agent_tunnel *t, char *out, size_t cap)
+{
+    char hp[300];
+    agent_tunnel_hostport(t, hp, sizeof hp);
+    snprintf(out, cap, "%s@%s", t->name, hp);
+}
+
+/* ttf --config: connection_established names every tunnel (tunnels[], in ready's order). Each
+ * URL is printed (or shown by the terminal view) with its name and local service. false when
+ * the agent gives up. */
+static bool established_several(agent *a, const tmsg *m)
+{
+    const agent_config *cfg = a->cfg;
+    if (m->ntunnels != cfg->ntunnels && !(cfg->ntunnels == 1 && m->ntunnels == 0)) {
+        give_up(a, "the server does not serve several tunnels on one connection (its answer "
+                   "lists fewer tunnels than ttf --config asked for)");
+        return false;
+    }
+    for (size_t i = 0; i < cfg->ntunnels; i++) {
+        const agent_tunnel *t = &cfg->tunnels[i];
+        const char *id = m->ntunnels ? m->tunnels[i].tunnel_id : m->tunnel_id;
+        if (t->subdomain && (!id || strcmp(id, t->subdomain) != 0)) {
+            char why[300];
+            snprintf(why, sizeof why,
+                     "tunnel %s: the server gave '%.63s' instead of the subdomain '%s': it does "
+                     "not support chosen names",
+                     t->name, id ? id : "", t->subdomain);
+            give_up(a, why);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < cfg->ntunnels; i++) {
+        const agent_tunnel *t = &cfg->tunnels[i];
+        const tmsg_tunnel *mt = m->ntunnels ? &m->tunnels[i] : NULL;
+        const char *id = mt ? mt->tunnel_id : m->tunnel_id;
+        const char *pub = mt ? mt->public_url : m->public_url;
+        const char *path = mt && mt->path_based_url ? mt->path_based_url
+                           : !mt && m->path_based_url ? m->path_based_url
+                                                      : pub;
+        if (a->held && id && tunnel_name_valid(id, strlen(id))) {
+            if (a->held[i][0] && strcmp(a->held[i], id) != 0)
+                TLOG_W(a->log, "tunnel %s: the server gave a new id (%s); the previous URL (id "
+                               "%s) is gone",
+                       t->name, id, a->held[i]);
+            snprintf(a->held[i], sizeof a->held[i], "%s", id);
+            char key[400];
+            tunnel_key(t, key, sizeof key);
+            remember(a, key, id);
+        }
+        if (i == 0 && id)
+            snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", id);
+        char local[300];
+        agent_tunnel_hostport(t, local, sizeof local);
+        if (!a->tv)
+            fprintf(a->out, "Tunnel %s: %s -> http://%s\nPath URL %s: %s\n", t->name,
+                    pub ? pub : "", local, t->name, path ? path : "");
+        termview_tunnel_url(a->tv, i, pub);
+        inspector_set_tunnel_url(a->insp, i, pub);
+        if (i == 0) {
+            termview_session(a->tv, "online", pub, path);
+            inspector_set_tunnel(a->insp, "online", pub, path);
+        }
+    }
+    fflush(a->out);
+    return true;
+}
+
 static void on_established(void *ud, const tmsg *m)
 {
     agent *a = ud;
@@ -141,6 +221,13 @@ static void on_established(void *ud, const tmsg *m)
     const char *sub = a->cfg->subdomain;
     if (m->message)
         TLOG_W(a->log, "%s", m->message);
+    if (a->cfg->config_file) {
+        if (established_several(a, m))
+            TLOG_I(a->log, "%zu tunnels established (%s mode, connection %s)", a->cfg->ntunnels,
+                   a->sess && a->sess->binary ? "binary" : "json",
+                   m->connection_id ? m->connection_id : "-");
+        return;
+    }
     if (sub && (!m->tunnel_id || strcmp(m->tunnel_id, sub) != 0)) {
         char why[300];
         snprintf(why, sizeof why,
@@ -155,7 +242,7 @@ static void on_established(void *ud, const tmsg *m)
             TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL (id %s) is gone",
                    m->tunnel_id, a->tunnel_id);
         snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", m->tunnel_id);
-        remember(a, a->tunnel_id);
+        remember(a, a->ids_local, a->tunnel_id);
     }
     const char *pub = m->public_url ? m->public_url : "";
     const char *path = m->path_based_url ? m->path_based_url : pub;
@@ -335,10 +422,12 @@ static void next_open(void *ud, conn *c, bool binary)
         conn_free(c);
         return;
     }
-    session_ready ready = {
-        .tunnel_id = a->tunnel_id, .agent_key = a->agent_key, .takeover = a->takeover};
+    session_ready ready = {.tunnel_id = a->tunnel_id,
+                           .agent_key = a->agent_key,
+                           .takeover = a->takeover,
+                           .tunnel_ids = a->held_ptr};
     a->next =
-        session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &next_cbs, a);
+        session_new(a->base, c, binary, a->cfg, a->log, a->pools, &a->obs, &ready, &next_cbs, a);
     if (!a->next)
         retry_rotation(a, "out of memory");
 }
@@ -380,10 +469,11 @@ static void on_open(void *ud, conn *c, bool binary)
     a->established = false;
     session_ready ready = {.tunnel_id = a->cfg->subdomain ? NULL : a->tunnel_id,
                            .subdomain = a->cfg->subdomain,
-                           .agent_key = a->agent_key};
+                           .agent_key = a->agent_key,
+                           .tunnel_ids = a->held_ptr};
     a->refused = false;
     a->sess =
-        session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &sess_cbs, a);
+        session_new(a->base, c, binary, a->cfg, a->log, a->pools, &a->obs, &ready, &sess_cbs, a);
     if (!a->sess) {
         TLOG_E(a->log, "cannot start the session (out of memory)");
         schedule_retry(a);
@@ -510,6 +600,36 @@ static const char *env_get(const char *name)
     return getenv(name);
 }
 
+/* ttf --config: each tunnel's remembered id, under "NAME@HOST:PORT" (tunnel_key); the agent
+ * key is the first tunnel's record's. */
+static void load_tunnel_ids(agent *a)
+{
+    const agent_config *cfg = a->cfg;
+    a->held = calloc(cfg->ntunnels, sizeof *a->held);
+    a->held_ptr = calloc(cfg->ntunnels, sizeof *a->held_ptr);
+    if (!a->held || !a->held_ptr) {
+        free(a->held);
+        free(a->held_ptr);
+        a->held = NULL;
+        a->held_ptr = NULL;
+        return;
+    }
+    for (size_t i = 0; i < cfg->ntunnels; i++) {
+        a->held_ptr[i] = a->held[i];
+        char key[400], other_key[IDSTORE_KEY_LEN + 1], err[512];
+        tunnel_key(&cfg->tunnels[i], key, sizeof key);
+        if (a->ids && idstore_load(a->ids, a->ids_endpoint, key, a->held[i],
+                                   i == 0 ? a->agent_key : other_key, err, sizeof err) != 0) {
+            TLOG_W(a->log, "tunnel %s: its id will not be remembered: %s", cfg->tunnels[i].name,
+                   err);
+            a->held[i][0] = '\0';
+        }
+        if (cfg->tunnels[i].subdomain)
+            snprintf(a->held[i], sizeof a->held[i], "%s", cfg->tunnels[i].subdomain);
+    }
+    snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", a->held[0]);
+}
+
 /* The remembered id and agent key for this endpoint and local service (idstore.h). Without a
  * usable store (or with --forget) the key is made up for this run only. */
 static void load_memory(agent *a)
@@ -525,14 +645,16 @@ static void load_memory(agent *a)
         if (statedir_path(path, sizeof path, env_get, "ttf", "state.db", false, err, sizeof err) !=
                 0 ||
             !(a->ids = idstore_open(path, err, sizeof err)) ||
-            idstore_load(a->ids, a->ids_endpoint, a->ids_local, a->tunnel_id, a->agent_key, err,
-                         sizeof err) != 0) {
+            (!cfg->config_file && idstore_load(a->ids, a->ids_endpoint, a->ids_local, a->tunnel_id, a->agent_key, err,
+                          sizeof err) != 0)) {
             TLOG_W(a->log, "the tunnel id will not be remembered: %s", err);
             idstore_close(a->ids);
             a->ids = NULL;
             a->tunnel_id[0] = '\0';
         }
     }
+    if (cfg->config_file)
+        load_tunnel_ids(a);
     if (!a->ids && idstore_new_key(a->agent_key) != 0)
         a->agent_key[0] = '\0';
     if (cfg->subdomain) /* the name asked for; a remembered other one is not a "previous URL" */
@@ -608,12 +730,19 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
             goto out;
         }
     }
-    a.pool =
-        local_pool_new(a.loop, cfg->local_host, cfg->local_port, POOL_MAX_IDLE,
-                       (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
-    if (!a.pool) {
-        TLOG_E(lg, "%s", err);
+    a.pools = calloc(cfg->ntunnels, sizeof *a.pools);
+    if (!a.pools) {
+        TLOG_E(lg, "out of memory");
         goto out;
+    }
+    for (size_t i = 0; i < cfg->ntunnels; i++) {
+        const agent_tunnel *t = &cfg->tunnels[i];
+        a.pools[i] = local_pool_new(a.loop, t->local_host, t->local_port, POOL_MAX_IDLE,
+                                    (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
+        if (!a.pools[i]) {
+            TLOG_E(lg, "%s%s%s", t->name ? t->name : "", t->name ? ": " : "", err);
+            goto out;
+        }
     }
     a.retry_timer = evtimer_new(a.base, retry_cb, &a);
     a.connect_timer = evtimer_new(a.base, connect_timeout_cb, &a);
@@ -643,7 +772,11 @@ out:
         session_free(a.next);
     if (a.old)
         session_free(a.old);
-    local_pool_free(a.pool);
+    for (size_t i = 0; a.pools && i < cfg->ntunnels; i++)
+        local_pool_free(a.pools[i]);
+    free(a.pools);
+    free(a.held);
+    free(a.held_ptr);
     if (a.rotate_timer)
         event_free(a.rotate_timer);
     if (a.drain_timer)

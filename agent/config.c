@@ -2,6 +2,7 @@
 /* config.c - ttf's flags and environment (see config.h). */
 #include "config.h"
 
+#include "config_file.h"
 #include "tunnel_id.h"
 
 #include <arpa/inet.h>
@@ -18,9 +19,13 @@
 
 static const char usage[] =
     "Usage: ttf [options] [PORT | HOST:PORT | http://HOST:PORT]\n"
+    "       ttf --config FILE [options] [TUNNEL...]\n"
     "Expose a local HTTP service through a tunnel server (ttfd or the serverless back-end).\n"
     "The local service is the argument (ttf 3000, ttf http://localhost:3000) or -p/--host.\n"
+    "With --config, the file's tunnels (all, or those named) share one connection.\n"
     "\n"
+    "  -c, --config FILE         YAML file naming several tunnels and global options\n"
+    "                            (ngrok's shape; flags and environment override it)\n"
     "  -e, --endpoint URL        tunnel endpoint (env TUNNEL_ENDPOINT; default " DEFAULT_ENDPOINT
     ")\n"
     "  -p, --port, --local-port N  local service port (default 3000)\n"
@@ -68,6 +73,7 @@ enum {
     OPT_INSPECT_BODY_MAX,
     OPT_LOG_FORMAT,
     OPT_QR,
+    OPT_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -94,6 +100,7 @@ static const struct option long_opts[] = {
     {"inspect-body-max", required_argument, NULL, OPT_INSPECT_BODY_MAX},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"qr", no_argument, NULL, OPT_QR},
+    {"config", required_argument, NULL, 'c'},
     {NULL, 0, NULL, 0},
 };
 
@@ -163,7 +170,8 @@ static int set_str(char **dst, const char *s)
 
 /* --host: a name (letters, digits, '-', '.', '_'), an IPv4 address, or an IPv6 address with or
  * without brackets (stored without). */
-static config_result set_local_host(agent_config *cfg, const char *h, char *err, size_t errcap)
+static config_result set_host(char **dst, const char *what, const char *h, char *err,
+                              size_t errcap)
 {
     char buf[256];
     size_t n = strlen(h);
@@ -185,43 +193,55 @@ static config_result set_local_host(agent_config *cfg, const char *h, char *err,
                    n) {
         goto bad;
     }
-    if (set_str(&cfg->local_host, h) != 0) {
+    if (set_str(dst, h) != 0) {
         snprintf(err, errcap, "out of memory");
         return CONFIG_ERROR;
     }
     return CONFIG_OK;
 bad:
-    snprintf(err, errcap, "invalid --host '%s': a host name, an IPv4 or an IPv6 address", h);
+    snprintf(err, errcap, "invalid %s '%s': a host name, an IPv4 or an IPv6 address", what, h);
     return CONFIG_ERROR;
+}
+
+static config_result set_local_host(agent_config *cfg, const char *h, char *err, size_t errcap)
+{
+    return set_host(&cfg->local_host, "--host", h, err, errcap);
+}
+
+config_result agent_config_parse_host_header(const char *v, const char *what,
+                                             host_header_mode *mode, char **name, char *err,
+                                             size_t errcap)
+{
+    if (strcmp(v, "preserve") == 0) {
+        *mode = HOST_HEADER_PRESERVE;
+        return CONFIG_OK;
+    }
+    if (strcmp(v, "rewrite") == 0) {
+        *mode = HOST_HEADER_REWRITE;
+        return CONFIG_OK;
+    }
+    if (!http1_valid_authority(v, strlen(v), false, false)) {
+        snprintf(err, errcap, "invalid %s '%s': preserve, rewrite, or a host[:port] to send", what,
+                 v);
+        return CONFIG_ERROR;
+    }
+    if (set_str(name, v) != 0) {
+        snprintf(err, errcap, "out of memory");
+        return CONFIG_ERROR;
+    }
+    *mode = HOST_HEADER_NAME;
+    return CONFIG_OK;
 }
 
 /* --host-header: preserve | rewrite | a Host value (a valid uri-host[:port]). */
 static config_result parse_host_header(const char *v, agent_config *cfg, char *err, size_t errcap)
 {
-    if (strcmp(v, "preserve") == 0) {
-        cfg->host_header = HOST_HEADER_PRESERVE;
-        return CONFIG_OK;
-    }
-    if (strcmp(v, "rewrite") == 0) {
-        cfg->host_header = HOST_HEADER_REWRITE;
-        return CONFIG_OK;
-    }
-    if (!http1_valid_authority(v, strlen(v), false, false)) {
-        snprintf(err, errcap,
-                 "invalid --host-header '%s': preserve, rewrite, or a host[:port] to send", v);
-        return CONFIG_ERROR;
-    }
-    if (set_str(&cfg->host_header_name, v) != 0) {
-        snprintf(err, errcap, "out of memory");
-        return CONFIG_ERROR;
-    }
-    cfg->host_header = HOST_HEADER_NAME;
-    return CONFIG_OK;
+    return agent_config_parse_host_header(v, "--host-header", &cfg->host_header,
+                                          &cfg->host_header_name, err, errcap);
 }
 
-/* The positional local service: "3000", "localhost:3000", "[::1]:3000", "http://host[:port][/]". */
-static config_result parse_local_target(const char *arg, agent_config *cfg, char *err,
-                                        size_t errcap)
+config_result agent_config_parse_service(const char *arg, const char *what, char **hostp,
+                                         int *portp, char *err, size_t errcap)
 {
     const char *s = arg;
     int port = 80;
@@ -271,7 +291,7 @@ static config_result parse_local_target(const char *arg, agent_config *cfg, char
         *colon = '\0';
     bool all_digits = !scheme && !colon && *host && strspn(host, "0123456789") == strlen(host);
     if (all_digits) { /* "3000" */
-        if (parse_int(host, 1, 65535, &cfg->local_port) != 0) {
+        if (parse_int(host, 1, 65535, portp) != 0) {
             snprintf(err, errcap, "invalid port: %s", arg);
             return CONFIG_ERROR;
         }
@@ -290,8 +310,108 @@ static config_result parse_local_target(const char *arg, agent_config *cfg, char
         snprintf(err, errcap, "invalid local service: %s", arg);
         return CONFIG_ERROR;
     }
-    cfg->local_port = port;
-    return set_local_host(cfg, host, err, errcap);
+    *portp = port;
+    return set_host(hostp, what, host, err, errcap);
+}
+
+/* The positional local service: "3000", "localhost:3000", "[::1]:3000", "http://host[:port][/]". */
+static config_result parse_local_target(const char *arg, agent_config *cfg, char *err,
+                                        size_t errcap)
+{
+    return agent_config_parse_service(arg, "local service host", &cfg->local_host,
+                                      &cfg->local_port, err, errcap);
+}
+
+/* What the command line (or the environment) set: the config file does not override it. */
+typedef struct config_file_given {
+    bool endpoint, token, connect_timeout, request_timeout, protocol, ca_file, inspect;
+} config_file_given;
+
+static int dup_opt(char **dst, const char *s)
+{
+    if (!s)
+        return 0;
+    return set_str(dst, s);
+}
+
+/* The command line's one tunnel (no name): tunnels[0] from the flags. 0 or -1 (ENOMEM). */
+static int command_line_tunnel(agent_config *cfg)
+{
+    cfg->tunnels = calloc(1, sizeof *cfg->tunnels);
+    if (!cfg->tunnels)
+        return -1;
+    cfg->ntunnels = 1;
+    agent_tunnel *t = &cfg->tunnels[0];
+    t->local_port = cfg->local_port;
+    t->host_header = cfg->host_header;
+    return dup_opt(&t->local_host, cfg->local_host) | dup_opt(&t->subdomain, cfg->subdomain) |
+           dup_opt(&t->host_header_name, cfg->host_header_name);
+}
+
+/* --config FILE: the file's globals where the command line left them, its tunnels (all, or
+ * those named on the command line, in the file's order); tunnels[0]'s fields also in cfg. */
+static config_result apply_file(agent_config *cfg, const config_file_given *given,
+                                char **names, size_t nnames, char *err, size_t errcap)
+{
+    agent_file f;
+    if (agent_file_load(cfg->config_file, &f, err, errcap) != 0) {
+        agent_file_free(&f);
+        return CONFIG_ERROR;
+    }
+    config_result rc = CONFIG_ERROR;
+    for (size_t i = 0; i < nnames; i++) {
+        size_t j = 0;
+        while (j < f.ntunnels && strcmp(f.tunnels[j].name, names[i]) != 0)
+            j++;
+        if (j == f.ntunnels) {
+            snprintf(err, errcap, "%s names no tunnel '%s'", cfg->config_file, names[i]);
+            goto out;
+        }
+    }
+    if ((!given->endpoint && f.endpoint && set_str(&cfg->endpoint, f.endpoint) != 0) ||
+        (!given->token && f.token && set_str(&cfg->token, f.token) != 0) ||
+        (!given->ca_file && f.ca_file && set_str(&cfg->ca_file, f.ca_file) != 0))
+        goto nomem;
+    if (!given->connect_timeout && f.connect_timeout)
+        cfg->connect_timeout = f.connect_timeout;
+    if (!given->request_timeout && f.request_timeout)
+        cfg->request_timeout = f.request_timeout;
+    if (!given->protocol && f.protocol_set)
+        cfg->protocol = f.protocol;
+    if (!given->inspect && f.inspect_off) {
+        free(cfg->inspect_addr);
+        cfg->inspect_addr = NULL;
+    } else if (!given->inspect && f.inspect_addr) {
+        if (set_str(&cfg->inspect_addr, f.inspect_addr) != 0)
+            goto nomem;
+        cfg->inspect_explicit = true;
+    }
+    cfg->tunnels = calloc(f.ntunnels, sizeof *cfg->tunnels);
+    if (!cfg->tunnels)
+        goto nomem;
+    for (size_t j = 0; j < f.ntunnels; j++) {
+        bool wanted = nnames == 0;
+        for (size_t i = 0; i < nnames && !wanted; i++)
+            wanted = strcmp(f.tunnels[j].name, names[i]) == 0;
+        if (wanted) { /* moved: the file's copy is left empty */
+            cfg->tunnels[cfg->ntunnels++] = f.tunnels[j];
+            memset(&f.tunnels[j], 0, sizeof f.tunnels[j]);
+        }
+    }
+    const agent_tunnel *t0 = &cfg->tunnels[0];
+    cfg->local_port = t0->local_port;
+    cfg->host_header = t0->host_header;
+    if (set_str(&cfg->local_host, t0->local_host) != 0 ||
+        (t0->subdomain && set_str(&cfg->subdomain, t0->subdomain) != 0) ||
+        (t0->host_header_name && set_str(&cfg->host_header_name, t0->host_header_name) != 0))
+        goto nomem;
+    rc = CONFIG_OK;
+    goto out;
+nomem:
+    snprintf(err, errcap, "out of memory");
+out:
+    agent_file_free(&f);
+    return rc;
 }
 
 config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
@@ -333,9 +453,18 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     opterr = 0;
     int c;
     bool port_given = false;
-    while ((c = getopt_long(argc, argv, ":e:p:t:s:vh", long_opts, NULL)) != -1) {
+    /* given on the command line: the config file does not override them */
+    bool endpoint_flag = false, token_flag = false, ct_flag = false, rt_flag = false;
+    bool proto_flag = false, ca_flag = false, inspect_flag = iv && *iv;
+    const char *tunnel_flag = NULL; /* a per-tunnel flag: not with --config */
+    while ((c = getopt_long(argc, argv, ":e:p:t:s:c:vh", long_opts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            if (set_str(&cfg->config_file, optarg) != 0)
+                goto nomem;
+            break;
         case 'e':
+            endpoint_flag = true;
             if (set_str(&cfg->endpoint, optarg) != 0)
                 goto nomem;
             break;
@@ -345,6 +474,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
                 return CONFIG_ERROR;
             }
             port_given = true;
+            tunnel_flag = "-p/--port";
             break;
         case 's': {
             const char *why = NULL;
@@ -355,6 +485,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             }
             if (set_str(&cfg->subdomain, name) != 0)
                 goto nomem;
+            tunnel_flag = "--subdomain";
             break;
         }
         case OPT_FORGET:
@@ -363,10 +494,12 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         case OPT_HOST:
             if (set_local_host(cfg, optarg, err, errcap) != CONFIG_OK)
                 return CONFIG_ERROR;
+            tunnel_flag = "--host";
             break;
         case 't':
             if (set_str(&cfg->token, optarg) != 0)
                 goto nomem;
+            token_flag = true;
             break;
         case 'v':
             cfg->verbose = true;
@@ -374,6 +507,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         case OPT_CONNECT_TIMEOUT:
         case OPT_REQUEST_TIMEOUT: {
             int *dst = c == OPT_CONNECT_TIMEOUT ? &cfg->connect_timeout : &cfg->request_timeout;
+            *(c == OPT_CONNECT_TIMEOUT ? &ct_flag : &rt_flag) = true;
             if (parse_int(optarg, 1, 86400, dst) != 0) {
                 snprintf(err, errcap, "invalid timeout: %s", optarg);
                 return CONFIG_ERROR;
@@ -383,6 +517,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         case OPT_CA_FILE:
             if (set_str(&cfg->ca_file, optarg) != 0)
                 goto nomem;
+            ca_flag = true;
             break;
         case OPT_INSECURE:
             cfg->insecure = true;
@@ -390,6 +525,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         case OPT_HOST_HEADER:
             if (parse_host_header(optarg, cfg, err, errcap) != CONFIG_OK)
                 return CONFIG_ERROR;
+            tunnel_flag = "--host-header";
             break;
         case OPT_MAX_RESPONSE_HEAD: {
             int v = 0;
@@ -402,6 +538,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             break;
         }
         case OPT_PROTOCOL:
+            proto_flag = true;
             if (strcmp(optarg, "auto") == 0)
                 cfg->protocol = PROTO_AUTO;
             else if (strcmp(optarg, "binary") == 0 || strcmp(optarg, "bin") == 0)
@@ -421,10 +558,12 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             if (set_str(&cfg->inspect_addr, optarg) != 0)
                 goto nomem;
             cfg->inspect_explicit = true;
+            inspect_flag = true;
             break;
         case OPT_NO_INSPECT:
             free(cfg->inspect_addr);
             cfg->inspect_addr = NULL;
+            inspect_flag = true;
             break;
         case OPT_INSPECT_BUDGET:
         case OPT_INSPECT_BODY_MAX: {
@@ -471,7 +610,19 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             return CONFIG_ERROR;
         }
     }
-    if (optind < argc) {
+    if (cfg->config_file) {
+        if (tunnel_flag) {
+            snprintf(err, errcap,
+                     "%s is a tunnel's setting: with --config, put it in the file's tunnels", 
+                     tunnel_flag);
+            return CONFIG_ERROR;
+        }
+        config_file_given given = {endpoint_flag || (ev && *ev), token_flag || (tv && *tv),
+                                   ct_flag, rt_flag, proto_flag, ca_flag, inspect_flag};
+        if (apply_file(cfg, &given, argv + optind, (size_t)(argc - optind), err, errcap) !=
+            CONFIG_OK)
+            return CONFIG_ERROR;
+    } else if (optind < argc) {
         if (optind + 1 < argc) {
             snprintf(err, errcap, "unexpected argument: %s", argv[optind + 1]);
             return CONFIG_ERROR;
@@ -484,6 +635,8 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         if (rc != CONFIG_OK)
             return rc;
     }
+    if (!cfg->config_file && command_line_tunnel(cfg) != 0)
+        goto nomem;
     cfg->endpoint_log = agent_config_redact_url(cfg->endpoint);
     if (!cfg->endpoint_log)
         goto nomem;
@@ -517,6 +670,10 @@ void agent_config_free(agent_config *cfg)
     free(cfg->ca_file);
     free(cfg->subdomain);
     free(cfg->inspect_addr);
+    free(cfg->config_file);
+    for (size_t i = 0; i < cfg->ntunnels; i++)
+        agent_tunnel_free(&cfg->tunnels[i]);
+    free(cfg->tunnels);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -550,6 +707,33 @@ char *agent_config_redact_url(const char *url)
     }
     out[o] = '\0';
     return out;
+}
+
+void agent_tunnel_hostport(const agent_tunnel *t, char *out, size_t cap)
+{
+    if (strchr(t->local_host, ':') && t->local_host[0] != '[')
+        snprintf(out, cap, "[%s]:%d", t->local_host, t->local_port);
+    else
+        snprintf(out, cap, "%s:%d", t->local_host, t->local_port);
+}
+
+void agent_tunnel_free(agent_tunnel *t)
+{
+    free(t->name);
+    free(t->local_host);
+    free(t->subdomain);
+    free(t->host_header_name);
+    if (t->basic_auth) /* the password: not left in freed memory */
+        explicit_bzero(t->basic_auth, strlen(t->basic_auth));
+    free(t->basic_auth);
+    for (size_t i = 0; i < t->nallow; i++)
+        free(t->allow_cidr[i]);
+    for (size_t i = 0; i < t->ndeny; i++)
+        free(t->deny_cidr[i]);
+    free(t->allow_cidr);
+    free(t->deny_cidr);
+    free(t->rate_limit);
+    memset(t, 0, sizeof *t);
 }
 
 void agent_config_local_hostport(const agent_config *cfg, char *out, size_t cap)

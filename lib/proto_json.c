@@ -382,7 +382,8 @@ static int get_tunnels(json_t *o, bool established, tmsg *m)
         if (get_str(e, "name", !established, &t->name) != 0 || (t->name && !name_ok(t->name)))
             return -1;
         if (!established) {
-            if (get_str(e, "subdomain", false, &t->subdomain) != 0)
+            if (get_str(e, "subdomain", false, &t->subdomain) != 0 ||
+                get_str(e, "tunnel_id", false, &t->tunnel_id) != 0)
                 return -1;
             continue;
         }

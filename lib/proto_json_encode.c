@@ -129,6 +129,7 @@ static json_t *encode_tunnels(const tmsg *m, bool established)
         r |= set_str_opt(e, "name", t->name);
         if (!established) {
             r |= set_str_opt(e, "subdomain", t->subdomain);
+            r |= set_str_opt(e, "tunnel_id", t->tunnel_id);
         } else {
             r |= set(e, "tunnel_id", jstr(t->tunnel_id));
             r |= set(e, "public_url", jstr(t->public_url));

@@ -22,14 +22,14 @@ SUDO=""
 profile=${1:-all}
 
 build=(build-essential cmake pkg-config libevent-dev libssl-dev libwslay-dev
-       libjansson-dev libjwt-dev libsqlite3-dev libqrencode-dev)
+       libjansson-dev libjwt-dev libsqlite3-dev libqrencode-dev libyaml-dev)
 demo=(python3 python3-fastapi python3-uvicorn curl)
 deb=(debhelper dpkg-dev fakeroot lintian)
 tests=(clang clang-format clang-tidy cppcheck valgrind libcurl4-openssl-dev libcmocka-dev sqlite3
        zip unzip openssl python3-pytest python3-jwt python3-cryptography systemd
        systemd-container bash-completion groff-base man-db nodejs npm
        chromium tmux zbar-tools)
-# libqrencode: ttf --qr. chromium (headless, driven by playwright-core from tests/ui), tmux and
+# libqrencode: ttf --qr. libyaml: ttf --config. chromium (headless, driven by playwright-core from tests/ui), tmux and
 # zbar-tools (zbarimg reads the QR code back): the inspector's and the terminal view's tests.
 case $profile in
     build) debs=("${build[@]}") ;;
