@@ -1,0 +1,234 @@
+# SPDX-License-Identifier: MIT
+"""Several tunnels, one agent (issue 16): `ttf --config FILE` with real ttfd, ttf and two local
+apps, in both wire modes:
+
+- each public URL (subdomain and path form) reaches its own app only: many interleaved requests
+  to both tunnels at once, each with its own tag, come back from the right app with their own tag
+  (tags never cross), and each app counts exactly the requests meant for it;
+- per-tunnel options apply per tunnel (host_header rewrite on one, the public Host on the
+  other); ttf prints every URL; the inspector's API names the tunnel of each exchange;
+- a chosen name another agent holds refuses the whole ready (ngrok's behaviour: the agent does
+  not start with a tunnel missing): ttf exits 1 naming the tunnel, the other agent keeps its
+  tunnel, and the name the refused agent had claimed for its other tunnel is free again;
+- a bad config file (or a bad combination with the command line) is a usage error: exit 2 and
+  a message naming the file, line and key, before any connection.
+"""
+
+import json
+import os
+import re
+import tempfile
+import threading
+import urllib.request
+
+import pytest
+
+import tunnelkit as tk
+
+MODES = ["binary", "json"]
+
+
+def write_config(text):
+    fd, path = tempfile.mkstemp(prefix="ttf-config-", suffix=".yml")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+class MultiTtf:
+    """ttf --config; its tunnels' URLs from the "Tunnel NAME: URL -> http://LOCAL" lines."""
+
+    LINE = r"^Tunnel ([A-Za-z0-9_.-]+): (https?://(\S+?)\.localhost:\d+) -> http://(\S+)$"
+
+    def __init__(self, stack, endpoint, config, *extra, expect_rc=0, wait=True):
+        argv = [tk.TTF_BIN, "-e", endpoint, "--config", config] + list(extra)
+        self.proc = stack.add_proc(tk.Proc("ttf", argv), expect_rc=expect_rc)
+        self.tunnels = {}
+        if wait:
+            self.wait(2)
+
+    def wait(self, n):
+        start = 0
+        while len(self.tunnels) < n:
+            m, i = self.proc.wait_line(MultiTtf.LINE, 15, start=start)
+            self.tunnels[m.group(1)] = {"url": m.group(2), "id": m.group(3), "local": m.group(4)}
+            start = i + 1
+        return self.tunnels
+
+
+def echo(port, host, target):
+    r = tk.http(port, "GET", target, host)
+    assert r.status == 200, r.raw_head
+    return json.loads(r.body)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_url_reaches_its_own_app(stack, mode):
+    web, api = stack.local(), stack.local()
+    d = stack.ttfd()
+    cfg = write_config(
+        "version: 2\n"
+        "protocol: %s\n"
+        "tunnels:\n"
+        "  web:\n"
+        "    addr: %d\n"
+        "    subdomain: multi-web-%s\n"
+        "    host_header: rewrite\n"
+        "  api:\n"
+        "    addr: http://127.0.0.1:%d\n" % (mode, web.port, mode, api.port))
+    try:
+        a = MultiTtf(stack, d.endpoint(), cfg)
+    finally:
+        os.unlink(cfg)
+    t = a.tunnels
+    assert set(t) == {"web", "api"}
+    assert t["web"]["id"] == "multi-web-%s" % mode
+    assert t["web"]["local"] == "127.0.0.1:%d" % web.port
+    assert t["api"]["local"] == "127.0.0.1:%d" % api.port
+    assert re.fullmatch(r"[a-z0-9]{12}", t["api"]["id"]), t
+    assert a.proc.wait_line(r"2 tunnels established \(%s mode" % mode, 5, stream="err")
+    hosts = {name: tk.sub_host(d, t[name]["id"]) for name in t}
+    apps = {"web": web, "api": api}
+
+    # per-tunnel options: web rewrites Host to its local address, api passes the public one
+    doc = echo(d.port, hosts["web"], "/host-check")
+    assert dict(doc["headers"])["Host"] == "127.0.0.1:%d" % web.port
+    doc = echo(d.port, hosts["api"], "/host-check")
+    assert dict(doc["headers"])["Host"] == hosts["api"]
+    # the path form reaches the same app
+    r = tk.http(d.port, "GET", "/%s/by-path" % t["api"]["id"], tk.path_host(d))
+    assert r.status == 200 and json.loads(r.body)["local_port"] == api.port, r.raw_head
+
+    before = {name: apps[name].state.requests for name in apps}
+    errors = []
+    per_tunnel = 40
+
+    def client(name, k):
+        try:
+            for i in range(k, per_tunnel, 4):
+                tag = "%s-%d" % (name, i)
+                doc = echo(d.port, hosts[name], "/tag/%s?t=%s" % (tag, tag))
+                if doc["local_port"] != apps[name].port or doc["target"] != "/tag/%s?t=%s" % (
+                        tag, tag):
+                    errors.append((name, tag, doc["local_port"], doc["target"]))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append((name, k, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(name, k)) for name in apps for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60 * tk.SLOW)
+    assert not any(th.is_alive() for th in threads), "clients did not finish"
+    assert errors == [], errors[:5]
+    for name in apps:
+        assert apps[name].state.requests - before[name] == per_tunnel, name
+
+    # the inspector names each exchange's tunnel
+    m, _ = a.proc.wait_line(r"^Inspector: (http://\S+)$", 5)
+    with urllib.request.urlopen(m.group(1) + "/api/requests?limit=200", timeout=10) as resp:
+        reqs = json.load(resp)["requests"]
+    tagged = [r for r in reqs if r["target"].startswith("/tag/")]
+    assert len(tagged) == 2 * per_tunnel
+    for r in tagged:
+        assert r["target"].startswith("/tag/%s-" % r["tunnel"]), r
+    with urllib.request.urlopen(m.group(1) + "/api/status", timeout=10) as resp:
+        st = json.load(resp)
+    assert [(u["name"], u["public_url"]) for u in st["tunnels"]] == [
+        ("web", t["web"]["url"]), ("api", t["api"]["url"])]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_only_the_named_tunnels_start(stack, mode):
+    """`ttf --config FILE api` starts api only; web's URL is not served."""
+    web, api = stack.local(), stack.local()
+    d = stack.ttfd()
+    cfg = write_config("tunnels:\n  web: {addr: %d, subdomain: only-web-%s}\n"
+                       "  api: {addr: %d, subdomain: only-api-%s}\n"
+                       % (web.port, mode, api.port, mode))
+    try:
+        a = MultiTtf(stack, d.endpoint(), cfg, "--protocol", mode, "api", wait=False)
+        a.wait(1)
+    finally:
+        os.unlink(cfg)
+    assert list(a.tunnels) == ["api"]
+    assert echo(d.port, tk.sub_host(d, "only-api-%s" % mode), "/x")["local_port"] == api.port
+    r = tk.http(d.port, "GET", "/x", tk.sub_host(d, "only-web-%s" % mode))
+    assert r.status == 404, r.raw_head
+    assert web.state.requests == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_name_conflict_on_one_tunnel(stack, mode):
+    """Another agent holds the name tunnel `api` asks for: the whole ready is refused (exit 1,
+    the message names the tunnel), the holder is untouched, and `web`'s claimed name is free
+    again at once (no grace hold for a session that never started)."""
+    holder_app, web, api = stack.local(), stack.local(), stack.local()
+    d = stack.ttfd()
+    holder = stack.ttf(d.endpoint(), holder_app.port, "--subdomain", "taken-%s" % mode)
+    cfg = write_config("tunnels:\n  web: {addr: %d, subdomain: free-%s}\n"
+                       "  api: {addr: %d, subdomain: taken-%s}\n"
+                       % (web.port, mode, api.port, mode))
+    try:
+        b = MultiTtf(stack, d.endpoint(), cfg, "--protocol", mode, expect_rc=1, wait=False)
+        rc = b.proc.wait_exit(20)
+    finally:
+        os.unlink(cfg)
+    assert rc == 1, b.proc.describe()
+    err = b.proc.stderr()
+    assert "tunnel api: subdomain 'taken-%s' is in use by another agent" % mode in err, err
+    assert "Tunnel web:" not in b.proc.stdout()
+    # the holder still serves its tunnel
+    assert echo(d.port, tk.sub_host(d, "taken-%s" % mode), "/still")["local_port"] == \
+        holder_app.port
+    # nothing was left of the refused session: its web name is free for anybody
+    r = tk.http(d.port, "GET", "/x", tk.sub_host(d, "free-%s" % mode))
+    assert r.status == 404, r.raw_head
+    other = stack.ttf(d.endpoint(), web.port, "--subdomain", "free-%s" % mode)
+    assert other.tunnel_id == "free-%s" % mode
+    assert echo(d.port, tk.sub_host(d, "free-%s" % mode), "/y")["local_port"] == web.port
+    assert holder.proc.alive()
+
+
+BAD_CONFIGS = [
+    ("tunnels:\n  web:\n    addr: 3000\n    adr: 4000\n", r"\.yml:4:5: tunnels\.web\.adr: unknown key"),
+    ("tunnels:\n  web:\n    addr: 99999\n", r"\.yml:3:11: tunnels\.web\.addr: invalid port"),
+    ("tunnels:\n  web:\n    subdomain: x\n", r"\.yml:3:5: tunnels\.web: addr is missing"),
+    ("tunnels: [\n", r"\.yml:\d+:\d+: not valid YAML"),
+    ("endpoint: ws://x\n", r"\.yml:1:1: no tunnels: section"),
+    ("tunnels:\n  a: {addr: 1}\n  a: {addr: 2}\n", r"\.yml:3:3: tunnels: 'a' is given twice"),
+]
+
+
+@pytest.mark.parametrize("text,want", BAD_CONFIGS)
+def test_bad_config_file_is_a_usage_error(stack, text, want):
+    cfg = write_config(text)
+    try:
+        p = stack.add_proc(tk.Proc("ttf", [tk.TTF_BIN, "-e", "ws://127.0.0.1:9/_tunnel",
+                                           "--config", cfg]), expect_rc=2)
+        rc = p.wait_exit(10)
+    finally:
+        os.unlink(cfg)
+    assert rc == 2, p.describe()
+    err = p.stderr()
+    assert re.search(want, err), err
+    assert err.startswith("ttf: " + cfg), err  # names the file first
+    assert "Connecting" not in err and "WebSocket" not in err
+
+
+@pytest.mark.parametrize("extra,want", [
+    (["--config", "/nonexistent/ttf.yml"], "cannot read the config file /nonexistent/ttf.yml"),
+    (["--config", "@CFG@", "-p", "4000"], "-p/--port is a tunnel's setting"),
+    (["--config", "@CFG@", "nosuch"], "names no tunnel 'nosuch'"),
+])
+def test_bad_config_use_is_a_usage_error(stack, extra, want):
+    cfg = write_config("tunnels:\n  web: {addr: 3000}\n")
+    try:
+        argv = [tk.TTF_BIN, "-e", "ws://127.0.0.1:9/_tunnel"] + [cfg if x == "@CFG@" else x
+                                                                for x in extra]
+        p = stack.add_proc(tk.Proc("ttf", argv), expect_rc=2)
+        rc = p.wait_exit(10)
+    finally:
+        os.unlink(cfg)
+    assert rc == 2, p.describe()
+    assert want in p.stderr(), p.stderr()
