@@ -252,6 +252,16 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
     }
     names_answer ans;
     names_result nr;
+    if (m->ntunnels > 1) { /* one tunnel per connection here (docs/serverless.md) */
+        memset(&ans, 0, sizeof ans);
+        ans.code = "tunnels_unsupported";
+        snprintf(ans.message, sizeof ans.message,
+                 "the serverless back-end serves one tunnel per connection, not %zu: run one ttf "
+                 "per tunnel (ttf --config FILE NAME starts one of the file's tunnels)",
+                 m->ntunnels);
+        refuse_name(ctx, cid, &ans);
+        return;
+    }
     if (m->tunnel_id && m->takeover && takeover(ctx, cid, &c, m)) {
         memset(&ans, 0, sizeof ans);
         snprintf(ans.name, sizeof ans.name, "%s", m->tunnel_id);
