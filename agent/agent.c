@@ -37,7 +37,7 @@ typedef struct agent {
     const tlog *log;
     FILE *out;
     SSL_CTX *ssl_ctx;
-    local_pool **pools; /* one per tunnel of cfg */
+    local_pool **pools;    /* one per tunnel of cfg */
     exchange_observer obs; /* what the sessions call: the fan-out below */
     observer_fanout fan;
     inspector *insp; /* NULL with --no-inspect or when its port was taken */
@@ -121,8 +121,9 @@ static void schedule_rotation(agent *a)
     if (!a->max_lifetime_s || !a->takeover[0])
         return;
     if (a->cfg->ntunnels > 1) { /* a move carries one tunnel (docs/protocol.md §1) */
-        TLOG_W(a->log, "the server closes connections after %u s; with several tunnels ttf "
-                       "reconnects then instead of moving them ahead of time",
+        TLOG_W(a->log,
+               "the server closes connections after %u s; with several tunnels ttf "
+               "reconnects then instead of moving them ahead of time",
                (unsigned)a->max_lifetime_s);
         return;
     }
@@ -180,13 +181,14 @@ static bool established_several(agent *a, const tmsg *m)
         const tmsg_tunnel *mt = m->ntunnels ? &m->tunnels[i] : NULL;
         const char *id = mt ? mt->tunnel_id : m->tunnel_id;
         const char *pub = mt ? mt->public_url : m->public_url;
-        const char *path = mt && mt->path_based_url ? mt->path_based_url
+        const char *path = mt && mt->path_based_url   ? mt->path_based_url
                            : !mt && m->path_based_url ? m->path_based_url
                                                       : pub;
         if (a->held && id && tunnel_name_valid(id, strlen(id))) {
             if (a->held[i][0] && strcmp(a->held[i], id) != 0)
-                TLOG_W(a->log, "tunnel %s: the server gave a new id (%s); the previous URL (id "
-                               "%s) is gone",
+                TLOG_W(a->log,
+                       "tunnel %s: the server gave a new id (%s); the previous URL (id "
+                       "%s) is gone",
                        t->name, id, a->held[i]);
             snprintf(a->held[i], sizeof a->held[i], "%s", id);
             char key[400];
@@ -616,7 +618,7 @@ static void load_tunnel_ids(agent *a)
     }
     for (size_t i = 0; i < cfg->ntunnels; i++) {
         a->held_ptr[i] = a->held[i];
-        char key[400], other_key[IDSTORE_KEY_LEN + 1], err[512];
+        char key[400], other_key[IDSTORE_KEY_LEN + 1] = "", err[512] = "";
         tunnel_key(&cfg->tunnels[i], key, sizeof key);
         if (a->ids && idstore_load(a->ids, a->ids_endpoint, key, a->held[i],
                                    i == 0 ? a->agent_key : other_key, err, sizeof err) != 0) {
@@ -645,8 +647,8 @@ static void load_memory(agent *a)
         if (statedir_path(path, sizeof path, env_get, "ttf", "state.db", false, err, sizeof err) !=
                 0 ||
             !(a->ids = idstore_open(path, err, sizeof err)) ||
-            (!cfg->config_file && idstore_load(a->ids, a->ids_endpoint, a->ids_local, a->tunnel_id, a->agent_key, err,
-                          sizeof err) != 0)) {
+            (!cfg->config_file && idstore_load(a->ids, a->ids_endpoint, a->ids_local, a->tunnel_id,
+                                               a->agent_key, err, sizeof err) != 0)) {
             TLOG_W(a->log, "the tunnel id will not be remembered: %s", err);
             idstore_close(a->ids);
             a->ids = NULL;
@@ -730,7 +732,7 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
             goto out;
         }
     }
-    a.pools = calloc(cfg->ntunnels, sizeof *a.pools);
+    a.pools = calloc(cfg->ntunnels, sizeof(local_pool *));
     if (!a.pools) {
         TLOG_E(lg, "out of memory");
         goto out;

@@ -170,8 +170,7 @@ static int set_str(char **dst, const char *s)
 
 /* --host: a name (letters, digits, '-', '.', '_'), an IPv4 address, or an IPv6 address with or
  * without brackets (stored without). */
-static config_result set_host(char **dst, const char *what, const char *h, char *err,
-                              size_t errcap)
+static config_result set_host(char **dst, const char *what, const char *h, char *err, size_t errcap)
 {
     char buf[256];
     size_t n = strlen(h);
@@ -318,8 +317,8 @@ config_result agent_config_parse_service(const char *arg, const char *what, char
 static config_result parse_local_target(const char *arg, agent_config *cfg, char *err,
                                         size_t errcap)
 {
-    return agent_config_parse_service(arg, "local service host", &cfg->local_host,
-                                      &cfg->local_port, err, errcap);
+    return agent_config_parse_service(arg, "local service host", &cfg->local_host, &cfg->local_port,
+                                      err, errcap);
 }
 
 /* What the command line (or the environment) set: the config file does not override it. */
@@ -350,8 +349,8 @@ static int command_line_tunnel(agent_config *cfg)
 
 /* --config FILE: the file's globals where the command line left them, its tunnels (all, or
  * those named on the command line, in the file's order); tunnels[0]'s fields also in cfg. */
-static config_result apply_file(agent_config *cfg, const config_file_given *given,
-                                char **names, size_t nnames, char *err, size_t errcap)
+static config_result apply_file(agent_config *cfg, const config_file_given *given, char **names,
+                                size_t nnames, char *err, size_t errcap)
 {
     agent_file f;
     if (agent_file_load(cfg->config_file, &f, err, errcap) != 0) {
@@ -399,6 +398,10 @@ static config_result apply_file(agent_config *cfg, const config_file_given *give
         }
     }
     const agent_tunnel *t0 = &cfg->tunnels[0];
+    if (cfg->ntunnels == 0 || !t0->local_host) { /* the parser makes neither happen */
+        snprintf(err, errcap, "%s: no tunnel", cfg->config_file);
+        goto out;
+    }
     cfg->local_port = t0->local_port;
     cfg->host_header = t0->host_header;
     if (set_str(&cfg->local_host, t0->local_host) != 0 ||
@@ -613,12 +616,17 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     if (cfg->config_file) {
         if (tunnel_flag) {
             snprintf(err, errcap,
-                     "%s is a tunnel's setting: with --config, put it in the file's tunnels", 
+                     "%s is a tunnel's setting: with --config, put it in the file's tunnels",
                      tunnel_flag);
             return CONFIG_ERROR;
         }
-        config_file_given given = {endpoint_flag || (ev && *ev), token_flag || (tv && *tv),
-                                   ct_flag, rt_flag, proto_flag, ca_flag, inspect_flag};
+        config_file_given given = {endpoint_flag || (ev && *ev),
+                                   token_flag || (tv && *tv),
+                                   ct_flag,
+                                   rt_flag,
+                                   proto_flag,
+                                   ca_flag,
+                                   inspect_flag};
         if (apply_file(cfg, &given, argv + optind, (size_t)(argc - optind), err, errcap) !=
             CONFIG_OK)
             return CONFIG_ERROR;

@@ -106,8 +106,8 @@ void agent_tunnel_hostport(const agent_tunnel *t, char *out, size_t cap);
 /* A local service as the positional argument or a config file's addr gives it: "3000",
  * "localhost:3000", "[::1]:3000", "http://host[:port][/]". *host is replaced only when the
  * argument names one (malloc'd). what names the value in err. */
-config_result agent_config_parse_service(const char *arg, const char *what, char **host,
-                                         int *port, char *err, size_t errcap);
+config_result agent_config_parse_service(const char *arg, const char *what, char **host, int *port,
+                                         char *err, size_t errcap);
 /* preserve | rewrite | a Host value (host[:port]); *name set (malloc'd) for the last. */
 config_result agent_config_parse_host_header(const char *v, const char *what,
                                              host_header_mode *mode, char **name, char *err,

@@ -112,14 +112,12 @@ static int get_int(const walk *w, const yaml_node_t *n, const char *path, long l
 static int get_list(const walk *w, const yaml_node_t *n, const char *path, char ***list,
                     size_t *count)
 {
-    yaml_node_item_t one = 0;
-    const yaml_node_item_t *it = &one, *end = &one;
+    yaml_node_item_t one = 0; /* a single value: the node itself (item 0) */
+    const yaml_node_item_t *it = &one, *end = &one + 1;
     if (n->type == YAML_SEQUENCE_NODE) {
         it = n->data.sequence.items.start;
         end = n->data.sequence.items.top;
-    } else if (n->type == YAML_SCALAR_NODE) {
-        end = &one + 1;
-    } else {
+    } else if (n->type != YAML_SCALAR_NODE) {
         return fail(w, n, path, "expected a value or a list of values, found %s", kind_name(n));
     }
     for (; it < end; it++) {
@@ -139,8 +137,8 @@ static int get_list(const walk *w, const yaml_node_t *n, const char *path, char 
 }
 
 /* Calls fn for each pair of a mapping; duplicate keys are refused. */
-typedef int (*pair_fn)(const walk *w, const char *key, const yaml_node_t *kn,
-                       const yaml_node_t *vn, const char *path, void *ud);
+typedef int (*pair_fn)(const walk *w, const char *key, const yaml_node_t *kn, const yaml_node_t *vn,
+                       const char *path, void *ud);
 
 static int each_pair(const walk *w, const yaml_node_t *map, const char *path, pair_fn fn, void *ud)
 {
@@ -180,8 +178,8 @@ static int ip_restriction_pair(const walk *w, const char *key, const yaml_node_t
     return fail(w, kn, path, "unknown key (allow_cidrs, deny_cidrs)");
 }
 
-static int tunnel_pair(const walk *w, const char *key, const yaml_node_t *kn,
-                       const yaml_node_t *vn, const char *path, void *ud)
+static int tunnel_pair(const walk *w, const char *key, const yaml_node_t *kn, const yaml_node_t *vn,
+                       const char *path, void *ud)
 {
     agent_tunnel *t = ud;
     char why[300];
@@ -229,15 +227,15 @@ static int tunnel_pair(const walk *w, const char *key, const yaml_node_t *kn,
         char **list = NULL;
         size_t n = 0;
         int rc = get_list(w, vn, path, &list, &n);
-        if (rc == 0 && n != 1)
+        if (rc == 0 && (n != 1 || !list))
             rc = fail(w, vn, path, "one user:password (the server checks one)");
         if (rc == 0 && t->basic_auth)
             rc = fail(w, kn, path, "basic_auth and auth both given");
-        if (rc == 0) {
+        if (rc == 0 && list) {
             t->basic_auth = list[0];
             list[0] = NULL;
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; list && i < n; i++)
             free(list[i]);
         free(list);
         return rc;
@@ -286,8 +284,9 @@ static int tunnels_pair(const walk *w, const char *key, const yaml_node_t *kn,
     if (each_pair(w, vn, path, tunnel_pair, t) != 0)
         return -1;
     if (!t->local_port)
-        return fail(w, vn, path, "addr is missing (the local service: 3000, localhost:3000 or "
-                                 "http://localhost:3000)");
+        return fail(w, vn, path,
+                    "addr is missing (the local service: 3000, localhost:3000 or "
+                    "http://localhost:3000)");
     if (!t->local_host && !(t->local_host = strdup("127.0.0.1")))
         return fail(w, vn, path, "out of memory");
     for (size_t i = 0; t->subdomain && i + 1 < f->ntunnels; i++)
@@ -361,10 +360,9 @@ int agent_file_parse(const char *text, size_t len, const char *label, agent_file
         return fail(&w, NULL, NULL, "out of memory");
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     if (!yaml_parser_load(&p, &doc)) {
-        snprintf(err, errcap, "%s:%zu:%zu: not valid YAML: %s%s%s", label,
-                 p.problem_mark.line + 1, p.problem_mark.column + 1,
-                 p.problem ? p.problem : "syntax error", p.context ? " " : "",
-                 p.context ? p.context : "");
+        snprintf(err, errcap, "%s:%zu:%zu: not valid YAML: %s%s%s", label, p.problem_mark.line + 1,
+                 p.problem_mark.column + 1, p.problem ? p.problem : "syntax error",
+                 p.context ? " " : "", p.context ? p.context : "");
         yaml_parser_delete(&p);
         return -1;
     }

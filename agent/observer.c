@@ -163,8 +163,8 @@ static void log_end(void *ud, void *x, const exchange_info *info)
     const char *tl = info->tunnel ? "[" : "", *tn = info->tunnel ? info->tunnel : "",
                *tr = info->tunnel ? "] " : "";
     if (info->error)
-        TLOG_I(lg, "%s%s%s%s %s -> %s (%d) %llu B %llu ms", tl, tn, tr, method, target,
-               info->error, info->status, (unsigned long long)info->resp_bytes,
+        TLOG_I(lg, "%s%s%s%s %s -> %s (%d) %llu B %llu ms", tl, tn, tr, method, target, info->error,
+               info->status, (unsigned long long)info->resp_bytes,
                (unsigned long long)info->total_ms);
     else
         TLOG_I(lg, "%s%s%s%s %s -> %d %llu B %llu ms%s", tl, tn, tr, method, target, info->status,

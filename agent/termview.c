@@ -165,11 +165,12 @@ static void build(termview *tv, frame *f)
         used += i > 0;
     }
     if (!tv->cfg->config_file) {
-        snprintf(buf, sizeof buf, "%s -> http://%s",
-                 tv->public_url ? tv->public_url : "(waiting)", tv->local);
+        snprintf(buf, sizeof buf, "%s -> http://%s", tv->public_url ? tv->public_url : "(waiting)",
+                 tv->local);
         label_line(f, cols, "Forwarding", buf);
     }
-    if (!tv->cfg->config_file && tv->path_url && (!tv->public_url || strcmp(tv->path_url, tv->public_url) != 0)) {
+    if (!tv->cfg->config_file && tv->path_url &&
+        (!tv->public_url || strcmp(tv->path_url, tv->public_url) != 0)) {
         snprintf(buf, sizeof buf, "%s -> http://%s", tv->path_url, tv->local);
         label_line(f, cols, "Forwarding", buf);
         used++;

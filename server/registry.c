@@ -204,7 +204,8 @@ int registry_unclaim(registry *r, const char *name, const void *agent, bool crea
     if (!agent || hmap_get(r->live, name, n) != agent)
         return 0;
     hmap_del(r->live, name, n);
-    return created ? state_forget(r->st, name, err, cap) : state_release(r->st, name, now, err, cap);
+    return created ? state_forget(r->st, name, err, cap)
+                   : state_release(r->st, name, now, err, cap);
 }
 
 int registry_move(registry *r, const char *name, const void *old, void *agent)
