@@ -141,6 +141,19 @@ static void note_lifetime(agent *a, const tmsg *m)
     schedule_rotation(a);
 }
 
+/* What the server enforces, as the server reads it (lib/access.h), for the log. name: the
+ * tunnel's (ttf --config), NULL for the command line's one. */
+static void log_access(agent *a, const char *json, const char *name)
+{
+    access_policy *p = NULL;
+    char desc[600];
+    if (access_policy_from_request(json, strlen(json), &p, desc, sizeof desc) == 0)
+        access_policy_describe(p, desc, sizeof desc);
+    access_policy_free(p);
+    TLOG_I(a->log, "Access control at the server%s%s: %s", name ? " for tunnel " : "",
+           name ? name : "", desc);
+}
+
 static void give_up(agent *a, const char *why);
 static void remember(agent *a, const char *local, const char *name);
 
@@ -175,6 +188,19 @@ static bool established_several(agent *a, const tmsg *m)
             give_up(a, why);
             return false;
         }
+        /* the top-level answer is the first tunnel's */
+        bool applied = (m->ntunnels && m->tunnels[i].access_applied) ||
+                       (i == 0 && m->access_applied);
+        if (t->access_json && !applied) {
+            char why[300];
+            snprintf(why, sizeof why,
+                     "tunnel %s: the server did not confirm the access control asked for "
+                     "(basic_auth, allow_cidr, deny_cidr, rate_limit): it does not support it; "
+                     "not exposing the local service unprotected",
+                     t->name);
+            give_up(a, why);
+            return false;
+        }
     }
     for (size_t i = 0; i < cfg->ntunnels; i++) {
         const agent_tunnel *t = &cfg->tunnels[i];
@@ -202,6 +228,8 @@ static bool established_several(agent *a, const tmsg *m)
         if (!a->tv)
             fprintf(a->out, "Tunnel %s: %s -> http://%s\nPath URL %s: %s\n", t->name,
                     pub ? pub : "", local, t->name, path ? path : "");
+        if (t->access_json)
+            log_access(a, t->access_json, t->name);
         termview_tunnel_url(a->tv, i, pub);
         inspector_set_tunnel_url(a->insp, i, pub);
         if (i == 0) {
@@ -239,6 +267,12 @@ static void on_established(void *ud, const tmsg *m)
         give_up(a, why);
         return;
     }
+    if (a->cfg->access_json && !m->access_applied) {
+        give_up(a, "the server did not confirm the access control asked for (--basic-auth, "
+                   "--allow-cidr, --deny-cidr, --rate-limit): it does not support it; not "
+                   "exposing the local service unprotected");
+        return;
+    }
     if (m->tunnel_id && tunnel_name_valid(m->tunnel_id, strlen(m->tunnel_id))) {
         if (a->tunnel_id[0] && strcmp(a->tunnel_id, m->tunnel_id) != 0)
             TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL (id %s) is gone",
@@ -262,6 +296,8 @@ static void on_established(void *ud, const tmsg *m)
     TLOG_I(a->log, "Tunnel established (%s mode, connection %s)",
            a->sess && a->sess->binary ? "binary" : "json",
            m->connection_id ? m->connection_id : "-");
+    if (a->cfg->access_json)
+        log_access(a, a->cfg->access_json, NULL);
 }
 
 static void on_refused(void *ud, const char *code, const char *message)
@@ -370,8 +406,10 @@ static void next_established(void *ud, const tmsg *m)
     agent *a = ud;
     session *n = a->next;
     a->next = NULL;
-    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0 || !a->sess) {
-        /* refused: keep the current connection; the server's close reconnects as usual */
+    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0 || !a->sess ||
+        (a->cfg->access_json && !m->access_applied)) {
+        /* refused (or not under our access policy): keep the current connection; the server's
+         * close reconnects as usual */
         TLOG_W(a->log, "the server did not move tunnel %s to the new connection", a->tunnel_id);
         session_free(n); /* allowed inside its callbacks */
         return;
@@ -427,7 +465,8 @@ static void next_open(void *ud, conn *c, bool binary)
     session_ready ready = {.tunnel_id = a->tunnel_id,
                            .agent_key = a->agent_key,
                            .takeover = a->takeover,
-                           .tunnel_ids = a->held_ptr};
+                           .tunnel_ids = a->held_ptr,
+                           .access = a->cfg->access_json};
     a->next =
         session_new(a->base, c, binary, a->cfg, a->log, a->pools, &a->obs, &ready, &next_cbs, a);
     if (!a->next)
@@ -472,7 +511,8 @@ static void on_open(void *ud, conn *c, bool binary)
     session_ready ready = {.tunnel_id = a->cfg->subdomain ? NULL : a->tunnel_id,
                            .subdomain = a->cfg->subdomain,
                            .agent_key = a->agent_key,
-                           .tunnel_ids = a->held_ptr};
+                           .tunnel_ids = a->held_ptr,
+                           .access = a->cfg->access_json};
     a->refused = false;
     a->sess =
         session_new(a->base, c, binary, a->cfg, a->log, a->pools, &a->obs, &ready, &sess_cbs, a);

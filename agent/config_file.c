@@ -12,6 +12,8 @@
 
 #include <yaml.h>
 
+#include "access.h"
+#include "access_net.h"
 #include "proto_json.h"
 #include "tunnel_id.h"
 
@@ -167,14 +169,32 @@ static int each_pair(const walk *w, const yaml_node_t *map, const char *path, pa
 
 /* ---- one tunnel ---- */
 
+/* allow_cidr / deny_cidr entries: each a network lib/access accepts (what the server checks). */
+static int get_nets(const walk *w, const yaml_node_t *n, const char *path, char ***list,
+                    size_t *count)
+{
+    size_t before = *count;
+    if (get_list(w, n, path, list, count) != 0)
+        return -1;
+    for (size_t i = before; i < *count; i++) {
+        access_net net;
+        const char *why = NULL;
+        if (access_net_parse((*list)[i], &net, &why) != 0)
+            return fail(w, n, path, "'%s': %s", (*list)[i], why);
+    }
+    if (*count > ACCESS_NETS_MAX)
+        return fail(w, n, path, "at most %d networks", ACCESS_NETS_MAX);
+    return 0;
+}
+
 static int ip_restriction_pair(const walk *w, const char *key, const yaml_node_t *kn,
                                const yaml_node_t *vn, const char *path, void *ud)
 {
     agent_tunnel *t = ud;
     if (strcmp(key, "allow_cidrs") == 0)
-        return get_list(w, vn, path, &t->allow_cidr, &t->nallow);
+        return get_nets(w, vn, path, &t->allow_cidr, &t->nallow);
     if (strcmp(key, "deny_cidrs") == 0)
-        return get_list(w, vn, path, &t->deny_cidr, &t->ndeny);
+        return get_nets(w, vn, path, &t->deny_cidr, &t->ndeny);
     return fail(w, kn, path, "unknown key (allow_cidrs, deny_cidrs)");
 }
 
@@ -229,6 +249,9 @@ static int tunnel_pair(const walk *w, const char *key, const yaml_node_t *kn, co
         int rc = get_list(w, vn, path, &list, &n);
         if (rc == 0 && (n != 1 || !list))
             rc = fail(w, vn, path, "one user:password (the server checks one)");
+        const char *why = NULL;
+        if (rc == 0 && list && access_basic_check(list[0], &why) != 0)
+            rc = fail(w, vn, path, "%s", why); /* never echo the password */
         if (rc == 0 && t->basic_auth)
             rc = fail(w, kn, path, "basic_auth and auth both given");
         if (rc == 0 && list) {
@@ -241,13 +264,20 @@ static int tunnel_pair(const walk *w, const char *key, const yaml_node_t *kn, co
         return rc;
     }
     if (strcmp(key, "allow_cidr") == 0 || strcmp(key, "allow_cidrs") == 0)
-        return get_list(w, vn, path, &t->allow_cidr, &t->nallow);
+        return get_nets(w, vn, path, &t->allow_cidr, &t->nallow);
     if (strcmp(key, "deny_cidr") == 0 || strcmp(key, "deny_cidrs") == 0)
-        return get_list(w, vn, path, &t->deny_cidr, &t->ndeny);
+        return get_nets(w, vn, path, &t->deny_cidr, &t->ndeny);
     if (strcmp(key, "ip_restriction") == 0)
         return each_pair(w, vn, path, ip_restriction_pair, t);
-    if (strcmp(key, "rate_limit") == 0)
-        return get_text(w, vn, path, &t->rate_limit);
+    if (strcmp(key, "rate_limit") == 0) {
+        access_rate rate;
+        const char *why = NULL;
+        if (get_text(w, vn, path, &t->rate_limit) != 0)
+            return -1;
+        if (access_rate_parse(t->rate_limit, &rate, &why) != 0)
+            return fail(w, vn, path, "'%s': %s", t->rate_limit, why);
+        return 0;
+    }
     return fail(w, kn, path,
                 "unknown key (proto, addr, subdomain, host_header, basic_auth, allow_cidr, "
                 "deny_cidr, ip_restriction, rate_limit)");
@@ -289,6 +319,18 @@ static int tunnels_pair(const walk *w, const char *key, const yaml_node_t *kn,
                     "http://localhost:3000)");
     if (!t->local_host && !(t->local_host = strdup("127.0.0.1")))
         return fail(w, vn, path, "out of memory");
+    if (t->basic_auth || t->nallow || t->ndeny || t->rate_limit) { /* ready's access object */
+        access_rate rate = {0};
+        const char *bad = NULL;
+        char why[256];
+        if (t->rate_limit)
+            access_rate_parse(t->rate_limit, &rate, &bad); /* checked above */
+        t->access_json = access_request_json(t->basic_auth, (const char *const *)t->allow_cidr,
+                                             t->nallow, (const char *const *)t->deny_cidr,
+                                             t->ndeny, &rate, why, sizeof why);
+        if (!t->access_json)
+            return fail(w, vn, path, "%s", why);
+    }
     for (size_t i = 0; t->subdomain && i + 1 < f->ntunnels; i++)
         if (f->tunnels[i].subdomain && strcmp(f->tunnels[i].subdomain, t->subdomain) == 0)
             return fail(w, vn, path, "subdomain '%s' is also tunnel '%s''s", t->subdomain,

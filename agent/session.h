@@ -47,6 +47,7 @@ typedef struct session_ready {
     const char *agent_key; /* this agent's secret (identifies it without auth) */
     const char *takeover;  /* the secret of the last connection_established: moves tunnel_id over
                               from the agent's still open connection (docs/protocol.md §1) */
+    const char *access;    /* the access object as JSON text (lib/access.h), or NULL */
     /* several tunnels: per tunnel, the name held before (asked for again) or NULL */
     const char *const *tunnel_ids;
 } session_ready;
@@ -74,6 +75,7 @@ struct session {
     bool binary;
     bool established;
     bool closed;
+    bool closing;    /* session_close was called: new requests are dropped */
     hmap *streams;   /* stream id (u32) -> stream */
     hmap *exchanges; /* request id -> JSON-mode request */
     struct event *heartbeat;

@@ -130,11 +130,15 @@ static json_t *encode_tunnels(const tmsg *m, bool established)
         if (!established) {
             r |= set_str_opt(e, "subdomain", t->subdomain);
             r |= set_str_opt(e, "tunnel_id", t->tunnel_id);
+            if (t->access) /* checked JSON text (lib/access): carried as the value it holds */
+                r |= set(e, "access", json_loads(t->access, JSON_DECODE_ANY, NULL));
         } else {
             r |= set(e, "tunnel_id", jstr(t->tunnel_id));
             r |= set(e, "public_url", jstr(t->public_url));
             r |= set_str_opt(e, "subdomain_url", t->subdomain_url);
             r |= set_str_opt(e, "path_based_url", t->path_based_url);
+            if (t->access_applied)
+                r |= set(e, "access_applied", json_true());
         }
         if (r != 0) {
             json_decref(arr);
@@ -158,6 +162,8 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "takeover", m->takeover);
         if (m->ntunnels)
             r |= set(o, "tunnels", encode_tunnels(m, false));
+        if (m->access) /* checked JSON text (lib/access): carried as the value it holds */
+            r |= set(o, "access", json_loads(m->access, JSON_DECODE_ANY, NULL));
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -171,6 +177,8 @@ static int encode_fields(json_t *o, const tmsg *m)
             r |= set(o, "max_lifetime_s", json_integer((json_int_t)m->max_lifetime_s));
         if (m->ntunnels)
             r |= set(o, "tunnels", encode_tunnels(m, true));
+        if (m->access_applied)
+            r |= set(o, "access_applied", json_true());
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));

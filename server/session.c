@@ -24,6 +24,7 @@ struct session {
     mux *mux;
     bool bin;                   /* ttf.bin.v2, else JSON mode */
     bool several;               /* ready carried tunnels[]: answer with tunnels[] */
+    bool established;           /* its tunnels were given (counted by the metrics) */
     char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
     char takeover[65];          /* secret for the agent's next connection (protocol.md §1) */
     char ip[64];
@@ -114,13 +115,18 @@ static void release_all(session *s)
 /* Ends the session: its streams fail (502 before a response, closed after), the name is let go. */
 static void destroy(session *s)
 {
+    server *srv = s->srv;
     release_all(s);
+    if (s->established && srv->metrics)
+        metrics_on_agent_disconnect(srv->metrics);
     if (s->mux)
         s->mux->vt->free(s->mux, "the tunnel agent went away");
     if (s->ready_timer)
         event_free(s->ready_timer);
     ws_conn_free(s->ws);
     unlink_session(s);
+    for (size_t i = 0; s->tun && i < s->ntun; i++)
+        tunnel_access_free(s->tun[i].access);
     free(s->tun);
     free(s);
 }
@@ -154,6 +160,7 @@ static void send_established(session *s, const char *notice, char *const *names)
         tl[i].public_url = tunnel_url(srv, s->tun[i].name, false);
         tl[i].path_based_url = tunnel_url(srv, s->tun[i].name, true);
         tl[i].subdomain_url = tl[i].public_url;
+        tl[i].access_applied = s->tun[i].access != NULL; /* the agent stops unless enforced */
         ok = tl[i].public_url && tl[i].path_based_url;
     }
     tmsg m;
@@ -165,6 +172,7 @@ static void send_established(session *s, const char *notice, char *const *names)
         m.subdomain_url = tl[0].public_url;
         m.path_based_url = tl[0].path_based_url;
         m.message = (char *)notice;
+        m.access_applied = s->tun[0].access != NULL; /* the agent stops unless it is enforced */
         random_hex(s->takeover, 32); /* a new secret each time: the previous one is used up */
         m.takeover = s->takeover;
         if (s->several) {
@@ -181,7 +189,8 @@ static void send_established(session *s, const char *notice, char *const *names)
     free(tl);
 }
 
-/* A name that cannot be given: say why, then close (the agent stops; docs/protocol.md). */
+/* A name that cannot be given, or an access policy that cannot be enforced: say why, then close
+ * (the agent stops; docs/protocol.md). */
 static void refuse_name(session *s, const char *code, const char *message)
 {
     TLOG_W(s->srv->log, "agent %s%s%s: %s", s->ip, s->sub[0] ? " sub=" : "", s->sub, message);
@@ -193,8 +202,9 @@ static void refuse_name(session *s, const char *code, const char *message)
     ws_close(s->ws, 1008, code);
 }
 
-/* Every tunnel has its name: requests may come. The mux's log lines name them all. */
-static void all_named(session *s)
+/* Every tunnel has its name: requests may come. The mux's log lines name them all.
+ * returning: the (first) name's record was already this owner's (a reconnect; the metrics). */
+static void all_named(session *s, bool returning)
 {
     char label[64] = "";
     size_t n = 0;
@@ -205,12 +215,15 @@ static void all_named(session *s)
     }
     mux_set_tunnel(s->mux, label);
     evtimer_del(s->ready_timer);
+    s->established = true;
+    if (s->srv->metrics)
+        metrics_on_agent_connect(s->srv->metrics, returning);
 }
 
-static void named(session *s, const char *name)
+static void named(session *s, const char *name, bool returning)
 {
     snprintf(s->tun[0].name, sizeof s->tun[0].name, "%s", name);
-    all_named(s);
+    all_named(s, returning);
 }
 
 /* The agent moving its tunnel to this new connection while its old one is still open: granted
@@ -228,7 +241,7 @@ static bool take_over(session *s, const tmsg *m)
         return false;
     holder->takeover[0] = '\0'; /* it keeps its requests in flight, no longer the name */
     holder->tun[0].ready = false;
-    named(s, m->tunnel_id);
+    named(s, m->tunnel_id, true);
     TLOG_I(srv->log, "agent %s: tunnel %s moved to a new connection", s->ip, s->tun[0].name);
     send_established(s, NULL, NULL);
     return true;
@@ -252,7 +265,7 @@ static void asked(const tmsg *m, size_t i, const char **held, const char **subdo
  * naming the tunnel (tunnel_refused), and the names already claimed are let go. 0, or -1 when
  * the session was refused or closed. notice (cap bytes) gets why asked-for names were not
  * given back ("" when all were). */
-static int claim_all(session *s, const tmsg *m, char *notice, size_t cap)
+static int claim_all(session *s, const tmsg *m, char *notice, size_t cap, bool *returning)
 {
     server *srv = s->srv;
     char owner[STATE_OWNER_MAX + 1];
@@ -301,11 +314,18 @@ static int claim_all(session *s, const tmsg *m, char *notice, size_t cap)
             rc = -1;
         } else {
             claimed[i] = ans.created ? 2 : 1;
+            if (i == 0)
+                *returning = ans.returning;
             snprintf(t->name, sizeof t->name, "%s", ans.name);
             TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)%s%s", s->ip,
                    s->sub[0] ? " sub=" : "", s->sub, t->name,
                    r == REG_GRANTED ? (ask.chosen ? "chosen" : "reclaimed") : "new",
                    s->bin ? "binary" : "json", ans.code ? ": " : "", ans.code ? ans.message : "");
+            if (t->access) {
+                char desc[600];
+                access_policy_describe(tunnel_access_policy(t->access), desc, sizeof desc);
+                TLOG_I(srv->log, "tunnel %s: access %s", t->name, desc);
+            }
             if (ans.code && !notice[0])
                 snprintf(notice, cap, "%s%s%s%s; this tunnel has a new id", label ? "tunnel " : "",
                          label ? label : "", label ? ": " : "", ans.message);
@@ -319,6 +339,34 @@ static int claim_all(session *s, const tmsg *m, char *notice, size_t cap)
     }
     free(claimed);
     return rc;
+}
+
+/* Each tunnel's gate from its ready entry's access (the first one falls back to the top-level
+ * field). A policy this server cannot enforce refuses the ready (access_invalid). 0 or -1. */
+static int set_access(session *s, const tmsg *m)
+{
+    for (size_t i = 0; i < s->ntun; i++) {
+        tunnel *t = &s->tun[i];
+        const char *json = m->ntunnels ? m->tunnels[i].access : NULL;
+        const char *label = m->ntunnels > 1 && m->tunnels[i].name ? m->tunnels[i].name : NULL;
+        if (i == 0 && !json)
+            json = m->access;
+        access_policy *pol = NULL;
+        char why[300], msg[400];
+        if (json && access_policy_from_request(json, strlen(json), &pol, why, sizeof why) != 0) {
+            snprintf(msg, sizeof msg, "%s%s%s%s", label ? "tunnel " : "", label ? label : "",
+                     label ? ": " : "", why);
+            refuse_name(s, "access_invalid", msg);
+            return -1;
+        }
+        tunnel_access_free(t->access); /* a ready refused before may have left one */
+        t->access = NULL;
+        if (tunnel_access_new(pol, &t->access) != 0) {
+            ws_close(s->ws, 1011, "server error");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void on_ready(session *s, const tmsg *m)
@@ -347,12 +395,17 @@ static void on_ready(session *s, const tmsg *m)
         s->ntun = n;
     }
     s->several = m->ntunnels > 0;
+    /* Each tunnel's access policy (tunnel_access.h), in force before its name is routable here
+     * (also when the tunnel moves to this connection). */
+    if (set_access(s, m) != 0)
+        return;
     if (take_over(s, m))
         return;
     char notice[400];
-    if (claim_all(s, m, notice, sizeof notice) != 0)
+    bool returning = false;
+    if (claim_all(s, m, notice, sizeof notice, &returning) != 0)
         return;
-    all_named(s);
+    all_named(s, returning);
     char **names = NULL;
     if (m->ntunnels) {
         names = calloc(m->ntunnels, sizeof *names);
@@ -551,5 +604,13 @@ size_t session_streams(const server *srv)
     size_t n = 0;
     for (const session *s = srv->sessions; s; s = s->next)
         n += s->mux->vt->streams(s->mux);
+    return n;
+}
+
+size_t session_count(const server *srv)
+{
+    size_t n = 0;
+    for (const session *s = srv->sessions; s; s = s->next)
+        n++;
     return n;
 }

@@ -6,7 +6,8 @@ apps, in both wire modes:
   to both tunnels at once, each with its own tag, come back from the right app with their own tag
   (tags never cross), and each app counts exactly the requests meant for it;
 - per-tunnel options apply per tunnel (host_header rewrite on one, the public Host on the
-  other); ttf prints every URL; the inspector's API names the tunnel of each exchange;
+  other; basic_auth and allow_cidr on one tunnel gate that tunnel only, at ttfd); ttf prints
+  every URL; the inspector's API names the tunnel of each exchange;
 - a chosen name another agent holds refuses the whole ready (ngrok's behaviour: the agent does
   not start with a tunnel missing): ttf exits 1 naming the tunnel, the other agent keeps its
   tunnel, and the name the refused agent had claimed for its other tunnel is free again;
@@ -190,6 +191,42 @@ def test_name_conflict_on_one_tunnel(stack, mode):
     assert holder.proc.alive()
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_access_per_tunnel(stack, mode):
+    """Each tunnel has its own gate at ttfd: basic_auth on `web` asks for the password there
+    (401 with WWW-Authenticate, the app never sees the refused request), deny_cidr on `admin`
+    refuses loopback (403), and `api` without a policy is open."""
+    web, api, admin = stack.local(), stack.local(), stack.local()
+    d = stack.ttfd()
+    cfg = write_config(
+        "tunnels:\n"
+        "  web: {addr: %d, subdomain: acc-web-%s, basic_auth: \"ann:s3cret-pass\"}\n"
+        "  api: {addr: %d, subdomain: acc-api-%s}\n"
+        "  admin:\n"
+        "    addr: %d\n"
+        "    subdomain: acc-admin-%s\n"
+        "    ip_restriction: {deny_cidrs: [127.0.0.0/8]}\n"
+        % (web.port, mode, api.port, mode, admin.port, mode))
+    try:
+        a = MultiTtf(stack, d.endpoint(), cfg, "--protocol", mode, wait=False)
+        a.wait(3)
+    finally:
+        os.unlink(cfg)
+    a.proc.wait_line(r"Access control at the server for tunnel web: basic auth", 5, stream="err")
+    r = tk.http(d.port, "GET", "/w", tk.sub_host(d, "acc-web-%s" % mode))
+    assert r.status == 401, r.raw_head
+    assert r.get("WWW-Authenticate"), r.raw_head
+    assert web.state.requests == 0
+    cred = "Basic " + __import__("base64").b64encode(b"ann:s3cret-pass").decode()
+    r = tk.http(d.port, "GET", "/w", tk.sub_host(d, "acc-web-%s" % mode),
+                headers=[("Authorization", cred)])
+    assert r.status == 200 and json.loads(r.body)["local_port"] == web.port, r.raw_head
+    assert echo(d.port, tk.sub_host(d, "acc-api-%s" % mode), "/a")["local_port"] == api.port
+    r = tk.http(d.port, "GET", "/x", tk.sub_host(d, "acc-admin-%s" % mode))
+    assert r.status == 403, r.raw_head
+    assert admin.state.requests == 0
+
+
 BAD_CONFIGS = [
     ("tunnels:\n  web:\n    addr: 3000\n    adr: 4000\n", r"\.yml:4:5: tunnels\.web\.adr: unknown key"),
     ("tunnels:\n  web:\n    addr: 99999\n", r"\.yml:3:11: tunnels\.web\.addr: invalid port"),
@@ -197,6 +234,9 @@ BAD_CONFIGS = [
     ("tunnels: [\n", r"\.yml:\d+:\d+: not valid YAML"),
     ("endpoint: ws://x\n", r"\.yml:1:1: no tunnels: section"),
     ("tunnels:\n  a: {addr: 1}\n  a: {addr: 2}\n", r"\.yml:3:3: tunnels: 'a' is given twice"),
+    ("tunnels:\n  a:\n    addr: 1\n    allow_cidr: [10.0.0.0/33]\n",
+     r"\.yml:4:17: tunnels\.a\.allow_cidr: '10\.0\.0\.0/33'"),
+    ("tunnels:\n  a: {addr: 1, rate_limit: fast}\n", r"\.yml:2:28: tunnels\.a\.rate_limit: 'fast'"),
 ]
 
 

@@ -38,14 +38,14 @@ static void test_full_file(void **state)
                                "    addr: 3000\n"
                                "    subdomain: MyApp\n"
                                "    host_header: rewrite\n"
-                               "    basic_auth: [\"alice:secret\"]\n"
+                               "    basic_auth: [\"alice:secret-pw1\"]\n"
                                "    allow_cidr: 10.0.0.0/8\n"
                                "    deny_cidr: [10.1.0.0/16, 10.2.0.0/16]\n"
                                "    rate_limit: 10/s\n"
                                "  api.v2:\n"
                                "    addr: http://[::1]:8080\n"
                                "    host_header: api.internal:8080\n"
-                               "    auth: \"bob:pw\"\n"
+                               "    auth: \"bob:password2\"\n"
                                "    ip_restriction:\n"
                                "      allow_cidrs: [192.168.0.0/16]\n"
                                "      deny_cidrs: [192.168.1.0/24]\n"
@@ -71,18 +71,22 @@ static void test_full_file(void **state)
     assert_int_equal(w->local_port, 3000);
     assert_string_equal(w->subdomain, "myapp"); /* lower-cased like --subdomain */
     assert_int_equal(w->host_header, HOST_HEADER_REWRITE);
-    assert_string_equal(w->basic_auth, "alice:secret");
+    assert_string_equal(w->basic_auth, "alice:secret-pw1");
     assert_int_equal(w->nallow, 1);
     assert_string_equal(w->allow_cidr[0], "10.0.0.0/8");
     assert_int_equal(w->ndeny, 2);
     assert_string_equal(w->deny_cidr[1], "10.2.0.0/16");
     assert_string_equal(w->rate_limit, "10/s");
+    assert_non_null(w->access_json); /* ready's access object for this tunnel */
+    assert_non_null(strstr(w->access_json, "\"allow_cidr\":[\"10.0.0.0/8\"]"));
+    assert_non_null(strstr(w->access_json, "10.2.0.0/16"));
+    assert_null(p->access_json); /* no access key: nothing asked */
     assert_string_equal(a->name, "api.v2");
     assert_string_equal(a->local_host, "::1");
     assert_int_equal(a->local_port, 8080);
     assert_int_equal(a->host_header, HOST_HEADER_NAME);
     assert_string_equal(a->host_header_name, "api.internal:8080");
-    assert_string_equal(a->basic_auth, "bob:pw");
+    assert_string_equal(a->basic_auth, "bob:password2");
     assert_int_equal(a->nallow, 1);
     assert_string_equal(a->allow_cidr[0], "192.168.0.0/16");
     assert_int_equal(a->ndeny, 1);
@@ -158,6 +162,11 @@ static void test_refusals(void **state)
         {"- just\n- a list\n", "t.yml:1:1: expected a mapping"},
         {"endpoint: \"ws://x\\x01\"\ntunnels: {a: {addr: 1}}\n",
          "endpoint: control characters are not allowed"},
+        {"tunnels:\n  a:\n    addr: 1\n    deny_cidr: [10.0.0.0/8, 300.1.1.1]\n",
+         "t.yml:4:16: tunnels.a.deny_cidr: '300.1.1.1'"},
+        {"tunnels:\n  a: {addr: 1, basic_auth: \"nocolon\"}\n",
+         "t.yml:2:28: tunnels.a.basic_auth:"},
+        {"tunnels:\n  a: {addr: 1, rate_limit: 5/day}\n", "tunnels.a.rate_limit: '5/day'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         agent_file f;
@@ -343,6 +352,10 @@ static void test_per_tunnel_flags_refused(void **state)
     agent_config_free(&c);
     assert_int_equal(parse(&c, err, 5, "--config", cfg_path, "--host-header", "rewrite"),
                      CONFIG_ERROR);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 5, "--config", cfg_path, "--basic-auth", "u:password1"),
+                     CONFIG_ERROR);
+    assert_non_null(strstr(err, "--basic-auth is a tunnel's setting"));
     agent_config_free(&c);
     unlink(cfg_path);
     write_cfg("tunnels:\n  web:\n    addr: nope\n");
