@@ -189,8 +189,8 @@ static bool established_several(agent *a, const tmsg *m)
             return false;
         }
         /* the top-level answer is the first tunnel's */
-        bool applied = (m->ntunnels && m->tunnels[i].access_applied) ||
-                       (i == 0 && m->access_applied);
+        bool applied =
+            (m->ntunnels && m->tunnels[i].access_applied) || (i == 0 && m->access_applied);
         if (t->access_json && !applied) {
             char why[300];
             snprintf(why, sizeof why,

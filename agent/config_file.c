@@ -326,8 +326,8 @@ static int tunnels_pair(const walk *w, const char *key, const yaml_node_t *kn,
         if (t->rate_limit)
             access_rate_parse(t->rate_limit, &rate, &bad); /* checked above */
         t->access_json = access_request_json(t->basic_auth, (const char *const *)t->allow_cidr,
-                                             t->nallow, (const char *const *)t->deny_cidr,
-                                             t->ndeny, &rate, why, sizeof why);
+                                             t->nallow, (const char *const *)t->deny_cidr, t->ndeny,
+                                             &rate, why, sizeof why);
         if (!t->access_json)
             return fail(w, vn, path, "%s", why);
     }
