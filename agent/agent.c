@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* agent.c - connect / session / reconnect loop of ttf (see agent.h). */
 #include "agent.h"
+#include "agent_int.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -27,50 +28,6 @@
 #include "tunnel_id.h"
 #include "ws_client.h"
 
-#define POOL_MAX_IDLE 64
-#define STOP_GRACE_SEC 3
-
-typedef struct agent {
-    struct event_base *base;
-    conn_loop *loop; /* every socket: the WebSocket and the local connections */
-    const agent_config *cfg;
-    const tlog *log;
-    FILE *out;
-    SSL_CTX *ssl_ctx;
-    local_pool **pools;    /* one per tunnel of cfg */
-    exchange_observer obs; /* what the sessions call: the fan-out below */
-    observer_fanout fan;
-    inspector *insp; /* NULL with --no-inspect or when its port was taken */
-    termview *tv;    /* the status block on a TTY; NULL for plain log lines */
-    backoff bo;
-    ws_client *wsc;
-    session *sess;
-    struct event *retry_timer, *connect_timer, *stop_timer, *sigint, *sigterm;
-    char tunnel_id[TUNNEL_NAME_MAX + 1]; /* the name to ask for again ("" when none) */
-    char agent_key[IDSTORE_KEY_LEN + 1];
-    idstore *ids;            /* remembered names; NULL with --forget or when unusable */
-    char ids_endpoint[1400]; /* the record's key: endpoint without its query ... */
-    char ids_local[300];     /* ... and the local service */
-    /* ttf --config: per tunnel, the name held before ("" when none) and a pointer to it */
-    char (*held)[TUNNEL_NAME_MAX + 1];
-    const char **held_ptr;
-    /* Moving to a new connection before the server closes this one (max_lifetime_s): */
-    char takeover[65];          /* the current connection's secret ("" when none) */
-    uint64_t max_lifetime_s;    /* announced by the server; 0 = no limit */
-    struct event *rotate_timer; /* opens the next connection */
-    struct event *drain_timer;  /* closes the old one once its exchanges are done */
-    ws_client *next_wsc;
-    session *next; /* the new connection, until it is established */
-    session *old;  /* the connection left, finishing its exchanges */
-    uint64_t drain_started_ms;
-    int exit_code;
-    bool stopping;
-    bool established;      /* the current session got connection_established */
-    bool ever_established; /* some session of this run did */
-    bool refused;          /* the current session got tunnel_refused (retry_refusal says how) */
-    bool retry_refusal;
-} agent;
-
 static void attempt(agent *a);
 
 static void schedule_retry(agent *a)
@@ -95,7 +52,7 @@ static void stop_now(agent *a)
 /* ---- session callbacks ---- */
 
 /* A failure retrying cannot fix: say why and stop with AGENT_EXIT_FAIL. */
-static void give_up(agent *a, const char *why)
+void agent_give_up(agent *a, const char *why)
 {
     TLOG_E(a->log, "%s", why);
     a->exit_code = AGENT_EXIT_FAIL;
@@ -106,7 +63,7 @@ static void give_up(agent *a, const char *why)
         stop_now(a);
 }
 
-static void remember(agent *a, const char *local, const char *name)
+void agent_remember(agent *a, const char *local, const char *name)
 {
     char err[256];
     if (a->ids && idstore_save(a->ids, a->ids_endpoint, local, name, (int64_t)time(NULL), err,
@@ -141,106 +98,6 @@ static void note_lifetime(agent *a, const tmsg *m)
     schedule_rotation(a);
 }
 
-/* What the server enforces, as the server reads it (lib/access.h), for the log. name: the
- * tunnel's (ttf --config), NULL for the command line's one. */
-static void log_access(agent *a, const char *json, const char *name)
-{
-    access_policy *p = NULL;
-    char desc[600];
-    if (access_policy_from_request(json, strlen(json), &p, desc, sizeof desc) == 0)
-        access_policy_describe(p, desc, sizeof desc);
-    access_policy_free(p);
-    TLOG_I(a->log, "Access control at the server%s%s: %s", name ? " for tunnel " : "",
-           name ? name : "", desc);
-}
-
-static void give_up(agent *a, const char *why);
-static void remember(agent *a, const char *local, const char *name);
-
-/* "web@127.0.0.1:3000": a config tunnel's key in the id store (its name and local service). */
-static void tunnel_key(const agent_tunnel *t, char *out, size_t cap)
-{
-    char hp[300];
-    agent_tunnel_hostport(t, hp, sizeof hp);
-    snprintf(out, cap, "%s@%s", t->name, hp);
-}
-
-/* ttf --config: connection_established names every tunnel (tunnels[], in ready's order). Each
- * URL is printed (or shown by the terminal view) with its name and local service. false when
- * the agent gives up. */
-static bool established_several(agent *a, const tmsg *m)
-{
-    const agent_config *cfg = a->cfg;
-    if (m->ntunnels != cfg->ntunnels && !(cfg->ntunnels == 1 && m->ntunnels == 0)) {
-        give_up(a, "the server does not serve several tunnels on one connection (its answer "
-                   "lists fewer tunnels than ttf --config asked for)");
-        return false;
-    }
-    for (size_t i = 0; i < cfg->ntunnels; i++) {
-        const agent_tunnel *t = &cfg->tunnels[i];
-        const char *id = m->ntunnels ? m->tunnels[i].tunnel_id : m->tunnel_id;
-        if (t->subdomain && (!id || strcmp(id, t->subdomain) != 0)) {
-            char why[300];
-            snprintf(why, sizeof why,
-                     "tunnel %s: the server gave '%.63s' instead of the subdomain '%s': it does "
-                     "not support chosen names",
-                     t->name, id ? id : "", t->subdomain);
-            give_up(a, why);
-            return false;
-        }
-        /* the top-level answer is the first tunnel's */
-        bool applied =
-            (m->ntunnels && m->tunnels[i].access_applied) || (i == 0 && m->access_applied);
-        if (t->access_json && !applied) {
-            char why[300];
-            snprintf(why, sizeof why,
-                     "tunnel %s: the server did not confirm the access control asked for "
-                     "(basic_auth, allow_cidr, deny_cidr, rate_limit): it does not support it; "
-                     "not exposing the local service unprotected",
-                     t->name);
-            give_up(a, why);
-            return false;
-        }
-    }
-    for (size_t i = 0; i < cfg->ntunnels; i++) {
-        const agent_tunnel *t = &cfg->tunnels[i];
-        const tmsg_tunnel *mt = m->ntunnels ? &m->tunnels[i] : NULL;
-        const char *id = mt ? mt->tunnel_id : m->tunnel_id;
-        const char *pub = mt ? mt->public_url : m->public_url;
-        const char *path = mt && mt->path_based_url   ? mt->path_based_url
-                           : !mt && m->path_based_url ? m->path_based_url
-                                                      : pub;
-        if (a->held && id && tunnel_name_valid(id, strlen(id))) {
-            if (a->held[i][0] && strcmp(a->held[i], id) != 0)
-                TLOG_W(a->log,
-                       "tunnel %s: the server gave a new id (%s); the previous URL (id "
-                       "%s) is gone",
-                       t->name, id, a->held[i]);
-            snprintf(a->held[i], sizeof a->held[i], "%s", id);
-            char key[400];
-            tunnel_key(t, key, sizeof key);
-            remember(a, key, id);
-        }
-        if (i == 0 && id)
-            snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", id);
-        char local[300];
-        agent_tunnel_hostport(t, local, sizeof local);
-        if (!a->tv)
-            fprintf(a->out, "Tunnel %s: %s -> http://%s\nPath URL %s: %s\n", t->name,
-                    pub ? pub : "", local, t->name, path ? path : "");
-        if (t->access_json)
-            log_access(a, t->access_json, t->name);
-        termview_tunnel_url(a->tv, i, pub);
-        inspector_set_tunnel_url(a->insp, i, pub);
-        if (i == 0) {
-            termview_session(a->tv, "online", pub, path);
-            inspector_set_tunnel(a->insp, "online", pub, path);
-        }
-    }
-    fflush(a->out);
-    return true;
-}
-
 static void on_established(void *ud, const tmsg *m)
 {
     agent *a = ud;
@@ -252,7 +109,7 @@ static void on_established(void *ud, const tmsg *m)
     if (m->message)
         TLOG_W(a->log, "%s", m->message);
     if (a->cfg->config_file) {
-        if (established_several(a, m))
+        if (agent_established_several(a, m))
             TLOG_I(a->log, "%zu tunnels established (%s mode, connection %s)", a->cfg->ntunnels,
                    a->sess && a->sess->binary ? "binary" : "json",
                    m->connection_id ? m->connection_id : "-");
@@ -264,13 +121,13 @@ static void on_established(void *ud, const tmsg *m)
                  "the server gave tunnel '%.63s' instead of the subdomain '%s': it does not "
                  "support chosen names",
                  m->tunnel_id ? m->tunnel_id : "", sub);
-        give_up(a, why);
+        agent_give_up(a, why);
         return;
     }
     if (a->cfg->access_json && !m->access_applied) {
-        give_up(a, "the server did not confirm the access control asked for (--basic-auth, "
-                   "--allow-cidr, --deny-cidr, --rate-limit): it does not support it; not "
-                   "exposing the local service unprotected");
+        agent_give_up(a, "the server did not confirm the access control asked for (--basic-auth, "
+                         "--allow-cidr, --deny-cidr, --rate-limit): it does not support it; not "
+                         "exposing the local service unprotected");
         return;
     }
     if (m->tunnel_id && tunnel_name_valid(m->tunnel_id, strlen(m->tunnel_id))) {
@@ -278,7 +135,7 @@ static void on_established(void *ud, const tmsg *m)
             TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL (id %s) is gone",
                    m->tunnel_id, a->tunnel_id);
         snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", m->tunnel_id);
-        remember(a, a->ids_local, a->tunnel_id);
+        agent_remember(a, a->ids_local, a->tunnel_id);
     }
     const char *pub = m->public_url ? m->public_url : "";
     const char *path = m->path_based_url ? m->path_based_url : pub;
@@ -297,7 +154,7 @@ static void on_established(void *ud, const tmsg *m)
            a->sess && a->sess->binary ? "binary" : "json",
            m->connection_id ? m->connection_id : "-");
     if (a->cfg->access_json)
-        log_access(a, a->cfg->access_json, NULL);
+        agent_log_access(a, a->cfg->access_json, NULL);
 }
 
 static void on_refused(void *ud, const char *code, const char *message)
@@ -314,7 +171,7 @@ static void on_refused(void *ud, const char *code, const char *message)
     }
     char why[400];
     snprintf(why, sizeof why, "%s", message && *message ? message : "the server refused the name");
-    give_up(a, why);
+    agent_give_up(a, why);
 }
 
 static void on_closed(void *ud, uint16_t code, const char *reason)
@@ -538,7 +395,7 @@ static void on_fail(void *ud, ws_client_error kind, const char *msg)
     bool permanent = kind == WSC_ERR_TLS || kind == WSC_ERR_NOT_FOUND || kind == WSC_ERR_SCHEME ||
                      kind == WSC_ERR_REJECTED;
     if (permanent && !a->ever_established) {
-        give_up(a, msg); /* the same answer would come back on every retry */
+        agent_give_up(a, msg); /* the same answer would come back on every retry */
         return;
     }
     if (permanent)
@@ -642,36 +499,6 @@ static const char *env_get(const char *name)
     return getenv(name);
 }
 
-/* ttf --config: each tunnel's remembered id, under "NAME@HOST:PORT" (tunnel_key); the agent
- * key is the first tunnel's record's. */
-static void load_tunnel_ids(agent *a)
-{
-    const agent_config *cfg = a->cfg;
-    a->held = calloc(cfg->ntunnels, sizeof *a->held);
-    a->held_ptr = calloc(cfg->ntunnels, sizeof *a->held_ptr);
-    if (!a->held || !a->held_ptr) {
-        free(a->held);
-        free(a->held_ptr);
-        a->held = NULL;
-        a->held_ptr = NULL;
-        return;
-    }
-    for (size_t i = 0; i < cfg->ntunnels; i++) {
-        a->held_ptr[i] = a->held[i];
-        char key[400], other_key[IDSTORE_KEY_LEN + 1] = "", err[512] = "";
-        tunnel_key(&cfg->tunnels[i], key, sizeof key);
-        if (a->ids && idstore_load(a->ids, a->ids_endpoint, key, a->held[i],
-                                   i == 0 ? a->agent_key : other_key, err, sizeof err) != 0) {
-            TLOG_W(a->log, "tunnel %s: its id will not be remembered: %s", cfg->tunnels[i].name,
-                   err);
-            a->held[i][0] = '\0';
-        }
-        if (cfg->tunnels[i].subdomain)
-            snprintf(a->held[i], sizeof a->held[i], "%s", cfg->tunnels[i].subdomain);
-    }
-    snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", a->held[0]);
-}
-
 /* The remembered id and agent key for this endpoint and local service (idstore.h). Without a
  * usable store (or with --forget) the key is made up for this run only. */
 static void load_memory(agent *a)
@@ -696,7 +523,7 @@ static void load_memory(agent *a)
         }
     }
     if (cfg->config_file)
-        load_tunnel_ids(a);
+        agent_load_tunnel_ids(a);
     if (!a->ids && idstore_new_key(a->agent_key) != 0)
         a->agent_key[0] = '\0';
     if (cfg->subdomain) /* the name asked for; a remembered other one is not a "previous URL" */
