@@ -272,3 +272,27 @@ def test_bad_config_use_is_a_usage_error(stack, extra, want):
         os.unlink(cfg)
     assert rc == 2, p.describe()
     assert want in p.stderr(), p.stderr()
+
+
+def test_terminal_view_lists_every_tunnel(stack):
+    """On a TTY (tmux), the status block has one Forwarding line per tunnel, with its name, its
+    public URL and its local service; Ctrl-C still ends ttf cleanly."""
+    from test_termview import Tmux
+    web, api = stack.local(), stack.local()
+    d = stack.ttfd()
+    cfg = write_config("tunnels:\n  web: {addr: %d, subdomain: tv-web}\n"
+                       "  api: {addr: %d, subdomain: tv-api}\n" % (web.port, api.port))
+    t = Tmux([tk.TTF_BIN, "-e", d.endpoint(), "--config", cfg])
+    try:
+        screen = t.wait_screen(lambda s: "online" in s and "tv-api.localhost" in s,
+                               "both tunnels online")
+        for name, port in (("web", web.port), ("api", api.port)):
+            assert re.search(r"^Forwarding\s+%s: http://tv-%s\.localhost:%d -> http://127\.0\.0\.1:%d$"
+                             % (name, name, d.port, port), screen, re.M), screen
+        assert echo(d.port, tk.sub_host(d, "tv-api"), "/x")["local_port"] == api.port
+        t.run("send-keys", "-t", "t", "C-c")
+        tk.wait_for(lambda: t.exit_status() is not None, 15, "ttf to exit after Ctrl-C")
+        assert t.exit_status() == 0
+    finally:
+        t.close()
+        os.unlink(cfg)
