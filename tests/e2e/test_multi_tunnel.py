@@ -41,19 +41,21 @@ class MultiTtf:
 
     LINE = r"^Tunnel ([A-Za-z0-9_.-]+): (https?://(\S+?)\.localhost:\d+) -> http://(\S+)$"
 
-    def __init__(self, stack, endpoint, config, *extra, expect_rc=0, wait=True):
+    def __init__(self, stack, endpoint, config, *extra, expect_rc=0, wait=True, env=None):
         argv = [tk.TTF_BIN, "-e", endpoint, "--config", config] + list(extra)
-        self.proc = stack.add_proc(tk.Proc("ttf", argv), expect_rc=expect_rc)
+        self.proc = stack.add_proc(tk.Proc("ttf", argv, env=env), expect_rc=expect_rc)
         self.tunnels = {}
+        self.next_line = 0
         if wait:
             self.wait(2)
 
-    def wait(self, n):
-        start = 0
+    def wait(self, n, timeout=15):
+        """The next n "Tunnel NAME:" lines (one session's)."""
+        self.tunnels = {}
         while len(self.tunnels) < n:
-            m, i = self.proc.wait_line(MultiTtf.LINE, 15, start=start)
+            m, i = self.proc.wait_line(MultiTtf.LINE, timeout, start=self.next_line)
             self.tunnels[m.group(1)] = {"url": m.group(2), "id": m.group(3), "local": m.group(4)}
-            start = i + 1
+            self.next_line = i + 1
         return self.tunnels
 
 
@@ -296,3 +298,31 @@ def test_terminal_view_lists_every_tunnel(stack):
     finally:
         t.close()
         os.unlink(cfg)
+
+
+def test_each_tunnel_keeps_its_url(stack, tmp_path):
+    """Without subdomains, each tunnel gets its own id back: after ttf restarts (its state kept)
+    and when ttf reconnects to a restarted ttfd (its state file kept); ids never swap."""
+    web, api = stack.local(), stack.local()
+    state = tmp_path / "ttfd.db"
+    d1 = stack.ttfd("--state", str(state))
+    port = d1.port
+    home = tmp_path / "agent"
+    home.mkdir()
+    env = {"XDG_STATE_HOME": str(home)}
+    cfg = str(tmp_path / "ttf.yml")
+    with open(cfg, "w") as f:
+        f.write("tunnels:\n  web: {addr: %d}\n  api: {addr: %d}\n" % (web.port, api.port))
+    a = MultiTtf(stack, d1.endpoint(), cfg, env=env)
+    ids = {name: a.tunnels[name]["id"] for name in ("web", "api")}
+    assert ids["web"] != ids["api"]
+    assert a.proc.stop() == 0
+    a = MultiTtf(stack, d1.endpoint(), cfg, env=env)
+    assert {name: a.tunnels[name]["id"] for name in ids} == ids, "restarting ttf changed a URL"
+    # ttfd restarts under the running ttf: it reconnects and asks for both ids again
+    assert d1.stop() == 0
+    d2 = stack.ttfd("--state", str(state), listen="127.0.0.1:%d" % port)
+    a.wait(2, timeout=30)
+    assert {name: a.tunnels[name]["id"] for name in ids} == ids, "reconnecting changed a URL"
+    for name, app in (("web", web), ("api", api)):
+        assert echo(d2.port, tk.sub_host(d2, ids[name]), "/again")["local_port"] == app.port
