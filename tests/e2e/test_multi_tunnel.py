@@ -326,3 +326,34 @@ def test_each_tunnel_keeps_its_url(stack, tmp_path):
     assert {name: a.tunnels[name]["id"] for name in ids} == ids, "reconnecting changed a URL"
     for name, app in (("web", web), ("api", api)):
         assert echo(d2.port, tk.sub_host(d2, ids[name]), "/again")["local_port"] == app.port
+
+
+def test_inspector_page_names_the_tunnel(stack):
+    """The inspector page in headless Chromium (tests/ui/inspector_tunnels.js): the header lists
+    both tunnels, each row carries its tunnel's name, the detail view names it."""
+    import subprocess
+    ui_dir = os.path.join(tk.REPO, "tests", "ui")
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not os.path.isdir(os.path.join(ui_dir, "node_modules", "playwright-core")):
+        pytest.fail("tests/ui/node_modules is missing: run scripts/deps.sh (npm ci in tests/ui)")
+    web, api = stack.local(), stack.local()
+    d = stack.ttfd()
+    cfg = write_config("tunnels:\n  web: {addr: %d, subdomain: ui-web}\n"
+                       "  api: {addr: %d, subdomain: ui-api}\n" % (web.port, api.port))
+    try:
+        a = MultiTtf(stack, d.endpoint(), cfg)
+    finally:
+        os.unlink(cfg)
+    m, _ = a.proc.wait_line(r"^Inspector: (http://\S+)$", 5)
+    expect = {}
+    for name in ("web", "api"):
+        target = "/tag/%s-1" % name
+        echo(d.port, tk.sub_host(d, "ui-" + name), target)
+        expect[target] = name
+    env = dict(os.environ, TUNNEL_TEST_SLOW=str(tk.SLOW), CHROMIUM=chromium)
+    ui = {"inspector": m.group(1), "expect": expect, "tunnels": ["web", "api"]}
+    p = subprocess.run(["node", os.path.join(ui_dir, "inspector_tunnels.js"), json.dumps(ui)],
+                       capture_output=True, text=True, timeout=240 * tk.SLOW, env=env,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0 and "UI OK" in p.stdout, "stdout:\n%s\nstderr:\n%s" % (p.stdout,
+                                                                                  p.stderr)
