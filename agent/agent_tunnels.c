@@ -8,6 +8,7 @@
 
 #include "access.h"
 #include "agent_int.h"
+#include "qr.h"
 
 /* What the server enforces, as the server reads it (lib/access.h), for the log. name: the
  * tunnel's (ttf --config), NULL for the command line's one. */
@@ -90,9 +91,14 @@ bool agent_established_several(agent *a, const tmsg *m)
             snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", id);
         char local[300];
         agent_tunnel_hostport(t, local, sizeof local);
-        if (!a->tv)
+        if (!a->tv) {
             fprintf(a->out, "Tunnel %s: %s -> http://%s\nPath URL %s: %s\n", t->name,
                     pub ? pub : "", local, t->name, path ? path : "");
+            char *code = cfg->qr && pub && *pub ? qr_render(pub, false, NULL, NULL) : NULL;
+            if (code)
+                fprintf(a->out, "%s\n", code);
+            free(code);
+        }
         if (t->access_json)
             agent_log_access(a, t->access_json, t->name);
         termview_tunnel_url(a->tv, i, pub);
