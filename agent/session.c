@@ -177,7 +177,8 @@ session_tunnel *session_tunnel_named(session *s, const char *tunnel_id)
     if (!tunnel_id)
         return &s->tun[0];
     for (size_t i = 0; i < s->ntun; i++)
-        if (strcmp(s->tun[i].tunnel_id, tunnel_id) == 0)
+        if (strcmp(s->tun[i].tunnel_id, tunnel_id) == 0 ||
+            (!s->established && s->tun[i].asked[0] && strcmp(s->tun[i].asked, tunnel_id) == 0))
             return &s->tun[i];
     return NULL;
 }
@@ -195,6 +196,15 @@ static int send_ready(session *s, const session_ready *ready)
     m.takeover =
         m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
     m.access = ready->access ? (char *)ready->access : NULL; /* the first tunnel's */
+    const char *why = NULL;
+    for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */
+        const char *held = i == 0 ? m.tunnel_id : ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;
+        const char *sub = i == 0 ? ready->subdomain : cfg->tunnels[i].subdomain;
+        if (held && *held)
+            snprintf(s->tun[i].asked, sizeof s->tun[i].asked, "%s", held);
+        else if (!sub || !*sub || tunnel_name_normalize(sub, s->tun[i].asked, &why) != 0)
+            s->tun[i].asked[0] = '\0';
+    }
     tmsg_tunnel *tl = NULL;
     if (cfg->config_file) {
         tl = calloc(cfg->ntunnels, sizeof *tl);

@@ -59,6 +59,10 @@ typedef struct session_tunnel {
     exchange_env env;                             /* what every exchange of the tunnel shares */
     rewrite_host host;                            /* its host_header and local address */
     char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* from connection_established */
+    /* the name ready asked for (the id held before, else the chosen subdomain; "" when none):
+     * before connection_established, requests naming it are this tunnel's (the Lambda routes
+     * to a new connection as soon as it recorded the name) */
+    char asked[TTF_JSON_TUNNEL_NAME_MAX + 1];
 } session_tunnel;
 
 /* Everything streams and exchanges need; set up by session_new. */
@@ -94,8 +98,9 @@ struct session {
 session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
                      const tlog *lg, local_pool *const *pools, const exchange_observer *obs,
                      const session_ready *ready, const session_cbs *cbs, void *ud);
-/* The tunnel a request names: binary OPEN's index, JSON's tunnel_id (NULL: the first). NULL
- * when the session has no such tunnel. */
+/* The tunnel a request names: binary OPEN's index, JSON's tunnel_id (NULL: the first; before
+ * connection_established also the name ready asked for). NULL when the session has no such
+ * tunnel. */
 session_tunnel *session_tunnel_at(session *s, unsigned index);
 session_tunnel *session_tunnel_named(session *s, const char *tunnel_id);
 void session_free(session *s);

@@ -105,6 +105,9 @@ typedef struct fx {
     size_t seen; /* messages consumed by next_msg */
 } fx;
 
+/* The ids ready asks for again, per tunnel (NULL: none). */
+static const char *const *fx_held;
+
 /* ntun 2: a config file's two tunnels, "web" (fl) and "api" (fl2). */
 static fx *make_tunnels(bool binary, size_t ntun)
 {
@@ -135,7 +138,7 @@ static fx *make_tunnels(bool binary, size_t ntun)
     conn *ca = conn_new(f->loop, sv[0], NULL, NULL, NULL);
     conn *cb = conn_new(f->loop, sv[1], NULL, NULL, NULL);
     f->srv.ws = ws_conn_new(cb, true, &srv_handlers, &f->srv, 64u << 20);
-    session_ready ready = {0};
+    session_ready ready = {.tunnel_id = fx_held ? fx_held[0] : NULL, .tunnel_ids = fx_held};
     f->s = session_new(f->base, ca, binary, &f->cfg, &f->log, f->pools, &f->obs, &ready, &scbs, f);
     assert_non_null(f->s);
     return f;
@@ -699,6 +702,32 @@ static void test_json_routes_by_tunnel_id(void **state)
     destroy(f);
 }
 
+/* Before connection_established, a request naming the id a tunnel asked for again is that
+ * tunnel's (the Lambda routes to the new connection once it recorded the name); once the answer
+ * came, only the ids it gave count. */
+static void test_json_asked_names_before_established(void **state)
+{
+    (void)state;
+    static const char *const held[2] = {"heldweb", "heldapi"};
+    fx_held = held;
+    fx *f = make_tunnels(false, 2);
+    fx_held = NULL;
+    send_get(f, "r1", "heldapi", "/early-api");
+    assert_true(fl_wait_text(&f->fl2, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl2.got[0], "GET /early-api HTTP/1.1\r\n"));
+    send_established2(f); /* gives webid / apiid */
+    send_get(f, "r2", "heldapi", "/late");
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_ERROR);
+    assert_string_equal(r.request_id, "r2");
+    tmsg_free(&r);
+    send_get(f, "r3", "apiid", "/given");
+    assert_true(fl_wait_text(&f->fl2, 1, "\r\n\r\n", 3000));
+    assert_int_equal(f->fl.nconns, 0);
+    destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_json_head_continuation),
         cmocka_unit_test(test_bin_routes_by_tunnel_index),
         cmocka_unit_test(test_json_routes_by_tunnel_id),
+        cmocka_unit_test(test_json_asked_names_before_established),
         cmocka_unit_test(test_json_cancel_and_errors),
         cmocka_unit_test(test_json_backpressure),
     };
