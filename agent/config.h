@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "rewrite.h"
+#include "settings.h"
 #include "url.h"
 
 #define TTF_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
@@ -16,32 +17,12 @@
 /* Default of --max-response-header-size: local response heads up to this many octets. */
 #define AGENT_DEFAULT_MAX_RESPONSE_HEAD ((size_t)64 * 1024)
 
-typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
-
 /* auto: the terminal view on a TTY (unless -v), plain lines otherwise. */
 typedef enum { LOGFMT_AUTO = 0, LOGFMT_TERM, LOGFMT_PLAIN, LOGFMT_JSON } agent_log_format;
 
 #define INSPECT_DEFAULT_ADDR "127.0.0.1:4040"
 #define INSPECT_DEFAULT_BUDGET ((size_t)32 << 20)  /* bytes the inspector keeps in all */
 #define INSPECT_DEFAULT_BODY_MAX ((size_t)1 << 20) /* bytes kept per body */
-
-/* One tunnel: a local service and what the server is asked for it. The command line makes one
- * (name NULL); `ttf --config FILE` makes one per entry of the file's `tunnels` (config_file.h).
- * Its index in agent_config.tunnels is its index on the wire (docs/protocol.md §1). */
-typedef struct agent_tunnel {
-    char *name;             /* the file's name for it; NULL for the command line's tunnel */
-    char *local_host;       /* a name, an IPv4 or an IPv6 address (without brackets) */
-    char *subdomain;        /* a chosen name (lower-cased, checked); NULL when none */
-    char *host_header_name; /* HOST_HEADER_NAME: the Host value */
-    /* access control the server is asked to enforce (as written; checked by config.c) */
-    char *basic_auth;
-    char **allow_cidr, **deny_cidr;
-    size_t nallow, ndeny;
-    char *rate_limit;
-    char *access_json; /* ready's `access` object for this tunnel (NULL: nothing asked) */
-    int local_port;
-    host_header_mode host_header;
-} agent_tunnel;
 
 typedef struct agent_config {
     /* pointers and sizes first, then ints and enums, then flags (no padding holes) */
@@ -109,18 +90,4 @@ int agent_config_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
 
 /* "host:port" as the local service expects it in Host ("[::1]:3000" for IPv6). */
 void agent_config_local_hostport(const agent_config *cfg, char *out, size_t cap);
-/* The same for one tunnel. */
-void agent_tunnel_hostport(const agent_tunnel *t, char *out, size_t cap);
-
-/* A local service as the positional argument or a config file's addr gives it: "3000",
- * "localhost:3000", "[::1]:3000", "http://host[:port][/]". *host is replaced only when the
- * argument names one (malloc'd). what names the value in err. */
-config_result agent_config_parse_service(const char *arg, const char *what, char **host, int *port,
-                                         char *err, size_t errcap);
-/* preserve | rewrite | a Host value (host[:port]); *name set (malloc'd) for the last. */
-config_result agent_config_parse_host_header(const char *v, const char *what,
-                                             host_header_mode *mode, char **name, char *err,
-                                             size_t errcap);
-void agent_tunnel_free(agent_tunnel *t);
-
 #endif

@@ -215,8 +215,7 @@ static int tunnel_pair(const walk *w, const char *key, const yaml_node_t *kn, co
         const char *v = scalar(vn);
         if (!v)
             return fail(w, vn, path, "expected a port, host:port or http://host:port");
-        if (agent_config_parse_service(v, "host", &t->local_host, &t->local_port, why,
-                                       sizeof why) != CONFIG_OK)
+        if (settings_parse_service(v, "host", &t->local_host, &t->local_port, why, sizeof why) != 0)
             return fail(w, vn, path, "%s", why);
         return 0;
     }
@@ -238,8 +237,8 @@ static int tunnel_pair(const walk *w, const char *key, const yaml_node_t *kn, co
         const char *v = scalar(vn);
         if (!v)
             return fail(w, vn, path, "expected preserve, rewrite or a host[:port]");
-        if (agent_config_parse_host_header(v, "value", &t->host_header, &t->host_header_name, why,
-                                           sizeof why) != CONFIG_OK)
+        if (settings_parse_host_header(v, "value", &t->host_header, &t->host_header_name, why,
+                                       sizeof why) != 0)
             return fail(w, vn, path, "%s", why);
         return 0;
     }
@@ -471,113 +470,4 @@ void agent_file_free(agent_file *f)
         agent_tunnel_free(&f->tunnels[i]);
     free(f->tunnels);
     memset(f, 0, sizeof *f);
-}
-
-static int set_str(char **dst, const char *s)
-{
-    char *c = strdup(s);
-    if (!c)
-        return -1;
-    free(*dst);
-    *dst = c;
-    return 0;
-}
-
-config_result agent_file_apply(agent_config *cfg, const agent_file_given *given, char **names,
-                               size_t nnames, char *err, size_t errcap)
-{
-    agent_file f;
-    if (agent_file_load(cfg->config_file, &f, err, errcap) != 0) {
-        agent_file_free(&f);
-        return CONFIG_ERROR;
-    }
-    config_result rc = CONFIG_ERROR;
-    for (size_t i = 0; i < nnames; i++) {
-        size_t j = 0;
-        while (j < f.ntunnels && strcmp(f.tunnels[j].name, names[i]) != 0)
-            j++;
-        if (j == f.ntunnels) {
-            snprintf(err, errcap, "%s names no tunnel '%s'", cfg->config_file, names[i]);
-            goto out;
-        }
-    }
-    if ((!given->endpoint && f.endpoint && set_str(&cfg->endpoint, f.endpoint) != 0) ||
-        (!given->token && f.token && set_str(&cfg->token, f.token) != 0) ||
-        (!given->ca_file && f.ca_file && set_str(&cfg->ca_file, f.ca_file) != 0))
-        goto nomem;
-    if (!given->connect_timeout && f.connect_timeout)
-        cfg->connect_timeout = f.connect_timeout;
-    if (!given->request_timeout && f.request_timeout)
-        cfg->request_timeout = f.request_timeout;
-    if (!given->protocol && f.protocol_set)
-        cfg->protocol = f.protocol;
-    if (!given->inspect && f.inspect_off) {
-        free(cfg->inspect_addr);
-        cfg->inspect_addr = NULL;
-    } else if (!given->inspect && f.inspect_addr) {
-        if (set_str(&cfg->inspect_addr, f.inspect_addr) != 0)
-            goto nomem;
-        cfg->inspect_explicit = true;
-    }
-    cfg->tunnels = f.ntunnels ? calloc(f.ntunnels, sizeof *cfg->tunnels) : NULL;
-    if (!cfg->tunnels)
-        goto nomem;
-    for (size_t j = 0; j < f.ntunnels; j++) {
-        bool wanted = nnames == 0;
-        for (size_t i = 0; i < nnames && !wanted; i++)
-            wanted = strcmp(f.tunnels[j].name, names[i]) == 0;
-        if (wanted) { /* moved: the file's copy is left empty */
-            cfg->tunnels[cfg->ntunnels++] = f.tunnels[j];
-            memset(&f.tunnels[j], 0, sizeof f.tunnels[j]);
-        }
-    }
-    const agent_tunnel *t0 = &cfg->tunnels[0];
-    if (cfg->ntunnels == 0 || !t0->local_host) { /* the parser makes neither happen */
-        snprintf(err, errcap, "%s: no tunnel", cfg->config_file);
-        goto out;
-    }
-    cfg->local_port = t0->local_port;
-    cfg->host_header = t0->host_header;
-    if (set_str(&cfg->local_host, t0->local_host) != 0 ||
-        (t0->access_json && set_str(&cfg->access_json, t0->access_json) != 0) ||
-        (t0->subdomain && set_str(&cfg->subdomain, t0->subdomain) != 0) ||
-        (t0->host_header_name && set_str(&cfg->host_header_name, t0->host_header_name) != 0))
-        goto nomem;
-    rc = CONFIG_OK;
-    goto out;
-nomem:
-    snprintf(err, errcap, "out of memory");
-out:
-    agent_file_free(&f);
-    return rc;
-}
-
-void agent_tunnel_hostport(const agent_tunnel *t, char *out, size_t cap)
-{
-    if (strchr(t->local_host, ':') && t->local_host[0] != '[')
-        snprintf(out, cap, "[%s]:%d", t->local_host, t->local_port);
-    else
-        snprintf(out, cap, "%s:%d", t->local_host, t->local_port);
-}
-
-void agent_tunnel_free(agent_tunnel *t)
-{
-    free(t->name);
-    free(t->local_host);
-    free(t->subdomain);
-    free(t->host_header_name);
-    if (t->basic_auth) /* the password: not left in freed memory */
-        explicit_bzero(t->basic_auth, strlen(t->basic_auth));
-    free(t->basic_auth);
-    for (size_t i = 0; i < t->nallow; i++)
-        free(t->allow_cidr[i]);
-    for (size_t i = 0; i < t->ndeny; i++)
-        free(t->deny_cidr[i]);
-    free(t->allow_cidr);
-    free(t->deny_cidr);
-    free(t->rate_limit);
-    if (t->access_json)
-        explicit_bzero(t->access_json, strlen(t->access_json));
-    free(t->access_json);
-    memset(t, 0, sizeof *t);
 }

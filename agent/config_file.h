@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "settings.h"
 
 #define AGENT_FILE_MAX_BYTES ((size_t)1 << 20) /* a larger file is refused */
 
@@ -57,17 +57,5 @@ int agent_file_parse(const char *text, size_t len, const char *label, agent_file
  * file cannot be read). */
 int agent_file_load(const char *path, agent_file *f, char *err, size_t errcap);
 void agent_file_free(agent_file *f);
-
-/* What the command line (or the environment) set: the config file does not override it. */
-typedef struct agent_file_given {
-    bool endpoint, token, connect_timeout, request_timeout, protocol, ca_file, inspect;
-} agent_file_given;
-
-/* --config: loads cfg->config_file and applies it to cfg: its globals where the command line
- * left them (given), its tunnels (all, or those names lists, in the file's order) as
- * cfg->tunnels; tunnels[0]'s fields (and access) also in cfg's single-tunnel fields. CONFIG_OK, or
- * CONFIG_ERROR with the reason in err. */
-config_result agent_file_apply(agent_config *cfg, const agent_file_given *given, char **names,
-                               size_t nnames, char *err, size_t errcap);
 
 #endif
