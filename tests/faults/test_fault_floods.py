@@ -50,8 +50,6 @@ def bounded(sc, unit, agent):
     assert g <= fk.FLOOD_RSS_LIMIT_KB, what
 
 
-@pytest.mark.xfail(strict=True, reason="ttfd answers every WebSocket ping of an agent that does "
-                   "not read: the pongs pile up without bound (reported to relay-server)")
 @pytest.mark.parametrize("mode", fk.MODES)
 def test_ws_ping_flood_from_an_agent_that_never_reads(stack, mode):
     with fk.Scene(stack, mode=mode) as sc:
@@ -63,8 +61,6 @@ def test_ws_ping_flood_from_an_agent_that_never_reads(stack, mode):
             a.close()
 
 
-@pytest.mark.xfail(strict=True, reason="ttfd answers every {\"type\":\"ping\"} of an agent that "
-                   "does not read: the pongs pile up without bound (reported to relay-server)")
 @pytest.mark.parametrize("mode", fk.MODES)
 def test_json_ping_flood_from_an_agent_that_never_reads(stack, mode):
     with fk.Scene(stack, mode=mode) as sc:
@@ -76,9 +72,6 @@ def test_json_ping_flood_from_an_agent_that_never_reads(stack, mode):
             a.close()
 
 
-@pytest.mark.xfail(strict=True, reason="ttfd answers DATA for an unknown stream with a RESET "
-                   "each, queued without bound for an agent that does not read (reported to "
-                   "relay-server)")
 def test_bin_unknown_stream_flood_from_an_agent_that_never_reads(stack):
     with fk.Scene(stack) as sc:
         a = ra.BinAgent(sc.port)
