@@ -109,10 +109,10 @@ static void send_cancel(json_mux *jm, const char *rid, const char *why)
 
 static void protocol_error(json_mux *jm, json_stream *s, const char *what)
 {
-    TLOG_W(jm->base.id.log,
-           "tunnel %s (agent %s): request %s: %s: exchange cancelled "
-           "(protocol_error)",
-           jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid, what);
+    MUX_WARN(&jm->base.id,
+             "tunnel %s (agent %s): request %s: %s: exchange cancelled "
+             "(protocol_error)",
+             jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid, what);
     char why[200];
     snprintf(why, sizeof why, "protocol_error: %s", what);
     send_cancel(jm, s->rid, why);
@@ -282,11 +282,11 @@ static void json_close(mux_stream *ms, mux_end how, const char *why)
     bool sent = !s->head; /* the agent knows the request */
     if (sent && !(how == MUX_DONE && s->req_fin && s->resp_fin)) {
         if (how == MUX_PROTOCOL)
-            TLOG_W(jm->base.id.log,
-                   "tunnel %s (agent %s): request %s: %s: exchange cancelled "
-                   "(protocol_error)",
-                   jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid,
-                   why ? why : "");
+            MUX_WARN(&jm->base.id,
+                     "tunnel %s (agent %s): request %s: %s: exchange cancelled "
+                     "(protocol_error)",
+                     jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid,
+                     why ? why : "");
         char text[200];
         snprintf(text, sizeof text, "%s%s",
                  how == MUX_PROTOCOL  ? "protocol_error: "
@@ -412,7 +412,7 @@ static void json_on_message(mux *mx, tmsg *m)
     json_mux *jm = jm_of(mx);
     if (!m->request_id) {
         if (m->type == TMSG_ERROR)
-            TLOG_W(mx->id.log, "agent %s error: %s", mx->id.agent, m->message ? m->message : "");
+            MUX_WARN(&mx->id, "agent %s error: %s", mx->id.agent, m->message ? m->message : "");
         return;
     }
     json_stream *s = hmap_get(jm->streams, m->request_id, strlen(m->request_id));

@@ -254,7 +254,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     tmsg m;
     const char *err = NULL;
     if (tmsg_decode((const char *)data, len, &m, &err) != 0) {
-        TLOG_W(s->srv->log, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
+        MUX_WARN(&s->mux->id, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
         return;
     }
     switch (m.type) {

@@ -139,9 +139,6 @@ def test_json_response_head_continuations_are_bounded(stack):
 LOG_LINES_MAX = 200
 
 
-@pytest.mark.xfail(strict=True, reason="ttfd logs a warning for every malformed frame or "
-                   "undecodable message: an agent fills the log at will (reported to "
-                   "relay-server)")
 @pytest.mark.parametrize("mode", fk.MODES)
 def test_malformed_message_flood_does_not_fill_the_log(stack, mode):
     """100000 malformed frames (binary) or invalid JSON messages: at most a few hundred log
