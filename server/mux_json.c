@@ -20,6 +20,9 @@
 #define BACKLOG_MAX ((size_t)1 << 20) /* client output that pauses the link */
 #define FIELD_SLACK ((size_t)1024)    /* a message's fields other than the headers */
 
+/* response field bytes a head may collect across continuations */
+#define RESP_HEAD_MAX ((size_t)1 << 20)
+
 typedef struct json_mux {
     mux base;
     mux_link link;
@@ -42,6 +45,8 @@ typedef struct json_stream {
     bool resp_final; /* the final head was handed on */
     bool resp_fin;   /* the response ended */
     bool blocking;   /* counted in blockers */
+
+    size_t rhead_len; /* field bytes of rhead so far (RESP_HEAD_MAX) */
 } json_stream;
 
 static json_mux *jm_of(mux *m)
@@ -345,6 +350,14 @@ static void on_response(json_mux *jm, json_stream *s, tmsg *m)
     tmsg_init(m, TMSG_UNKNOWN);
 }
 
+static size_t field_bytes(const http_headers *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++)
+        n += h->v[i].nlen + h->v[i].vlen + 4; /* as a field line: ": " and CRLF */
+    return n;
+}
+
 static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
 {
     if (!s->rhead || m->seq != s->hseq) {
@@ -352,6 +365,14 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
         return;
     }
     s->hseq++;
+    if (s->rhead_len == 0)
+        s->rhead_len = field_bytes(&s->rhead->headers);
+    s->rhead_len += field_bytes(&m->headers);
+    if (s->rhead_len > RESP_HEAD_MAX) {
+        /* continuations without end must not grow ttfd without bound */
+        protocol_error(jm, s, "response head over 1 MiB across continuations");
+        return;
+    }
     if (tmsg_take_headers(&s->rhead->headers, &m->headers) != 0) {
         protocol_error(jm, s, "out of memory");
         return;

@@ -102,8 +102,6 @@ def test_bin_interim_flood_to_a_client_that_never_reads(stack):
             a.close()
 
 
-@pytest.mark.xfail(strict=True, reason="ttfd keeps collecting http_response_headers "
-                   "continuations without a limit (reported to relay-server)")
 def test_json_response_head_continuations_are_bounded(stack):
     """A response head that never ends (headers_more forever): refused once past a limit
     (protocol_error), ttfd's memory bounded."""
