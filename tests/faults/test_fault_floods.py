@@ -82,9 +82,6 @@ def test_bin_unknown_stream_flood_from_an_agent_that_never_reads(stack):
             a.close()
 
 
-@pytest.mark.xfail(strict=True, reason="interim responses are outside the stream window: an "
-                   "agent sending 103s to a client that does not read grows ttfd without bound "
-                   "(reported to relay-server)")
 def test_bin_interim_flood_to_a_client_that_never_reads(stack):
     with fk.Scene(stack) as sc:
         a = ra.BinAgent(sc.port)
