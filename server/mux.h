@@ -159,6 +159,10 @@ struct mux_stream {
 
 mux *mux_bin_new(const mux_link *link, const mux_ident *id);
 mux *mux_json_new(const mux_link *link, const mux_ident *id);
+/* JSON mode: a message naming request rid that could not be decoded (why) ends that exchange
+ * as a protocol_error (cancel to the agent, 502 or a closed connection to the client) instead
+ * of leaving it to --request-timeout. Nothing when rid names no exchange. */
+void mux_json_undecodable(mux *m, const char *rid, const char *why);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
 /* The public text for a RESET code / error before a response ("the local service is

@@ -462,6 +462,14 @@ static void json_on_message(mux *mx, tmsg *m)
     }
 }
 
+void mux_json_undecodable(mux *mx, const char *rid, const char *why)
+{
+    json_mux *jm = jm_of(mx);
+    json_stream *s = hmap_get(jm->streams, rid, strlen(rid));
+    if (s)
+        protocol_error(jm, s, why);
+}
+
 static void json_on_binary(mux *m, const uint8_t *data, size_t len)
 {
     (void)data;

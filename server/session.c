@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <openssl/rand.h>
 
 #include "proto_bin.h"
@@ -248,6 +249,28 @@ static void on_ready(session *s, const tmsg *m)
 
 /* ---- WebSocket handlers ---- */
 
+/* An exchange message that did not decode still names its exchange: that exchange fails at
+ * once (protocol_error), not after --request-timeout. */
+static void fail_undecodable(session *s, const uint8_t *data, size_t len, const char *err)
+{
+    static const char *const exchange_types[] = {"http_response", "http_response_headers",
+                                                 "http_response_body", "error", "cancel"};
+    if (s->bin)
+        return;
+    json_t *o = json_loadb((const char *)data, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(o, "type"));
+    const char *rid = json_string_value(json_object_get(o, "request_id"));
+    for (size_t i = 0; type && rid && i < sizeof exchange_types / sizeof *exchange_types; i++) {
+        if (strcmp(type, exchange_types[i]) == 0) {
+            char why[160];
+            snprintf(why, sizeof why, "undecodable %s: %s", type, err ? err : "?");
+            mux_json_undecodable(s->mux, rid, why);
+            break;
+        }
+    }
+    json_decref(o);
+}
+
 static void on_text(void *ud, const uint8_t *data, size_t len)
 {
     session *s = ud;
@@ -255,6 +278,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     const char *err = NULL;
     if (tmsg_decode((const char *)data, len, &m, &err) != 0) {
         MUX_WARN(&s->mux->id, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
+        fail_undecodable(s, data, len, err);
         return;
     }
     switch (m.type) {

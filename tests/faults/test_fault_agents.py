@@ -483,8 +483,8 @@ def _continuation_out_of_order(rid):
 
 JSON_ATTACKS = [_status_100, _status_600, _piece_before_head, _piece_out_of_order, _two_lengths,
                 _continuation_out_of_order]
-# Messages ttfd's decoder refuses whole: the exchange they name waits for --request-timeout and
-# ends as a 504 that blames the local service (reported to relay-server, 2026-11-29).
+# Messages ttfd's decoder refuses whole: the exchange they name still fails at once (it waited
+# for --request-timeout and ended as a 504 that blamed the local service).
 JSON_UNDECODABLE = [_bad_base64, _status_string, _crlf_in_value, _bad_header_name,
                     _headers_not_an_object, _unknown_error_code]
 
@@ -536,8 +536,6 @@ def test_json_protocol_errors_cancel_the_exchange(stack, msgs_of):
     json_attack(stack, [msgs_of])
 
 
-@pytest.mark.xfail(strict=True, reason="ttfd drops an undecodable message that names a request: "
-                   "the exchange ends in a 504 after --request-timeout (reported to relay-server)")
 def test_json_undecodable_message_fails_its_exchange_at_once(stack):
     json_attack(stack, JSON_UNDECODABLE, request_timeout=6)
 
