@@ -581,3 +581,101 @@ def test_json_body_on_bodiless_response(stack, method, status):
             c.close()
         finally:
             a.close()
+
+
+# ------------------------------------------------------------------ both modes: the next user
+
+
+FORGED = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nX-Forged: yes\r\n\r\nforged"
+
+
+def _bin_answer(a, sid, attack):
+    cl4 = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n"
+    if attack == "overrun":
+        a.send_frame(ra.RESPONSE, 0, sid, cl4)
+        a.send_frame(ra.DATA, ra.FIN, sid, b"mine" + FORGED)
+    elif attack == "overrun-in-pieces":
+        a.send_frame(ra.RESPONSE, 0, sid, cl4)
+        a.send_frame(ra.DATA, 0, sid, b"mine")
+        a.send_frame(ra.DATA, ra.FIN, sid, FORGED)
+    elif attack == "second-response":
+        a.send_frame(ra.RESPONSE, 0, sid, cl4)
+        a.send_frame(ra.DATA, 0, sid, b"mine")
+        a.send_frame(ra.RESPONSE, 0, sid, FORGED[:FORGED.index(b"\r\n\r\n") + 4])
+        a.send_frame(ra.DATA, ra.FIN, sid, b"forged")
+    elif attack == "second-response-after-fin":
+        a.send_frame(ra.RESPONSE, 0, sid, cl4)
+        a.send_frame(ra.DATA, ra.FIN, sid, b"mine")
+        a.send_frame(ra.RESPONSE, 0, sid, FORGED[:FORGED.index(b"\r\n\r\n") + 4])
+        a.send_frame(ra.DATA, ra.FIN, sid, b"forged")
+    elif attack == "huge-length":
+        a.send_frame(ra.RESPONSE, 0, sid, b"HTTP/1.1 200 OK\r\n"
+                     b"Content-Length: 99999999999999999999999\r\n\r\n")
+        a.send_frame(ra.DATA, ra.FIN, sid, b"mine" + FORGED)
+    elif attack == "body-on-204":
+        a.send_frame(ra.RESPONSE, 0, sid, b"HTTP/1.1 204 No Content\r\n\r\n")
+        a.send_frame(ra.DATA, ra.FIN, sid, FORGED)
+
+
+def _json_answer(a, rid, attack):
+    cl4 = {"content-length": ["4"]}
+    if attack == "overrun":
+        a.respond(rid, 200, cl4, b"mine" + FORGED)
+    elif attack == "overrun-in-pieces":
+        a.respond(rid, 200, cl4, b"mine", more=True)
+        a.piece(rid, 1, FORGED, False)
+    elif attack == "second-response":
+        a.respond(rid, 200, cl4, b"mine", more=True)
+        a.respond(rid, 200, {"content-length": ["6"], "x-forged": ["yes"]}, b"forged")
+    elif attack == "second-response-after-fin":
+        a.respond(rid, 200, cl4, b"mine")
+        a.respond(rid, 200, {"content-length": ["6"], "x-forged": ["yes"]}, b"forged")
+    elif attack == "huge-length":
+        a.respond(rid, 200, {"content-length": ["99999999999999999999999"]}, b"mine" + FORGED)
+    elif attack == "body-on-204":
+        a.respond(rid, 204, {}, FORGED)
+
+
+NEXT_USER_ATTACKS = ["overrun", "overrun-in-pieces", "second-response",
+                     "second-response-after-fin", "huge-length", "body-on-204"]
+
+
+@pytest.mark.parametrize("attack", NEXT_USER_ATTACKS)
+@pytest.mark.parametrize("mode", fk.MODES)
+def test_agent_cannot_answer_the_next_request(stack, mode, attack):
+    """Issue 12 item 1: an agent whose answer runs past its own end (bytes past Content-Length,
+    a second response, a length no one can send, a body on a 204). The public connection is
+    kept alive as a front proxy or CDN keeps it and carries the next request, to another tunnel
+    (the Scene's honest ttf): that request gets its own answer, marker and bytes, or the
+    connection is closed; never the hostile agent's forged response."""
+    with fk.Scene(stack, mode=mode) as sc:
+        a = agent_for(mode, sc.port)
+        try:
+            a.ready()
+            c = ra.keepalive_get(sc.port, host(sc, a), "/a")
+            if mode == "binary":
+                sid, _, _, _ = a.recv_request()
+                _bin_answer(a, sid, attack)
+            else:
+                m, _, _ = a.recv_request()
+                _json_answer(a, m["request_id"], attack)
+            try:
+                r = c.read_response()
+            except (EOFError, ConnectionResetError):
+                r = None  # closed after a head went out, or before: allowed
+            if r is not None:
+                assert b"forged" not in r.raw_head.lower() + r.body, (r.raw_head, r.body)
+                if r.status == 200:
+                    assert r.body == b"mine", r.body
+                elif r.status != 204:
+                    short_error(r)
+            nxt = fk.Client(sc.route, timeout=10)
+            nxt.sock, nxt.buf = c.sock, c.buf
+            mk = "mk-next-0-1"
+            o = nxt.exchange("GET", "/m/%s?n=300" % mk, mk, fk.pattern(mk, 300))
+            # closed: ttfd may learn of the fault only after the whole answer went out, and then
+            # closes the connection (nothing can take back a kept-alive head)
+            assert o.kind in ("ok", "closed"), "the next user on the connection got %r" % o
+            nxt.close()
+        finally:
+            a.close()
