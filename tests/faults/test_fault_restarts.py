@@ -8,8 +8,10 @@ marked load on both (faultkit.Load: every answer must be the request's own, byte
     gets its URL back and A's traffic resumes;
   - A's local service is killed with SIGKILL and started again on its port: 502 with a short
     body meanwhile, then recovery; B does not notice;
-  - ttfd is stopped (SIGTERM, and SIGKILL) and started again on its port and state: both ttfs
-    reconnect by themselves and get their URLs back (names in SQLite), traffic resumes.
+  - ttfd is stopped (SIGTERM, and SIGKILL) and started again on its port and state: B's ttf
+    reconnects by itself and gets its URL back (names in SQLite); A's ttf, killed meanwhile, is
+    restarted and gets its URL back, and another agent asking for A's id first is given another
+    one (ownership survives the restart); traffic resumes.
 Afterwards ttfd's and the ttfs' open fds and RSS return to their baseline (taken after a warm-up
 of the same load) within a deadline.
 """
@@ -19,6 +21,7 @@ import types
 import pytest
 
 import faultkit as fk
+import rawagent as ra
 import tunnelkit as tk
 
 WORKERS = 4
@@ -90,10 +93,10 @@ def test_kill9_ttf_under_load(stack, tmp_path, mode):
     lb.check(what="tunnel B (its neighbour's agent was killed)")
     assert sum(n for k, n in faults.items() if k != "ok") > 0, "the kill was never seen: %r" % faults
     fk.quiet(d.proc, a2.proc, B.ttf.proc)
-    base.back(fd_slack=WORKERS, what="ttf A's kill -9 (%s)" % mode)
+    base.back(fd_slack=WORKERS, rss_slack_kb=fk.RSS_SLACK_CALM_KB, what="ttf A's kill -9 (%s)" % mode)
     # the new ttf A: the same fd count and RSS as the old one after the same load
     base_a.procs = {"ttf_a": a2.proc}
-    base_a.back(fd_slack=WORKERS, what="ttf A's restart (%s)" % mode)
+    base_a.back(fd_slack=WORKERS, rss_slack_kb=fk.RSS_SLACK_CALM_KB, what="ttf A's restart (%s)" % mode)
 
 
 @pytest.mark.parametrize("mode", fk.MODES)
@@ -118,12 +121,16 @@ def test_kill9_local_service_under_load(stack, tmp_path, mode):
     lb.check(what="tunnel B (its neighbour's local service was killed)")
     assert all(o.status == 502 and o.detail for o in down), down[:5]
     fk.quiet(d.proc, A.ttf.proc, B.ttf.proc)
-    base.back(fd_slack=WORKERS, what="the local service's kill -9 (%s)" % mode)
+    base.back(fd_slack=WORKERS, rss_slack_kb=fk.RSS_SLACK_CALM_KB, what="the local service's kill -9 (%s)" % mode)
 
 
 @pytest.mark.parametrize("sig", ["TERM", "KILL"])
 @pytest.mark.parametrize("mode", fk.MODES)
 def test_ttfd_restart_under_load(stack, tmp_path, mode, sig):
+    """ttfd stopped under load and started again on its port and --state. B's ttf reconnects by
+    itself and keeps its URL. A's ttf is killed while ttfd is down: before it comes back, another
+    agent asks ttfd for A's id and gets a new one (ttfd's state remembers who owns it: without
+    it, the id would go to whoever asks first); A's ttf, restarted, gets its URL back."""
     state = tmp_path / "ttfd.db"
     d = stack.ttfd("--state", str(state))
     port = d.port
@@ -131,7 +138,7 @@ def test_ttfd_restart_under_load(stack, tmp_path, mode, sig):
     urls = (A.ttf.url, B.ttf.url)
     warm(A, B)
     fk.quiet(d.proc, A.ttf.proc, B.ttf.proc)
-    base = fk.Baseline(ttf_a=A.ttf.proc, ttf_b=B.ttf.proc)
+    base = fk.Baseline(ttf_b=B.ttf.proc)
     base_d = fk.Baseline(ttfd=d.proc)
     with fk.Load(A.route, WORKERS, tag="a") as la, fk.Load(B.route, WORKERS, tag="b") as lb:
         la.wait_ok(20, 30)
@@ -143,16 +150,25 @@ def test_ttfd_restart_under_load(stack, tmp_path, mode, sig):
         else:
             d.proc.kill()
             stack.expect(d.proc, None)
+        A.ttf.proc.kill()
+        stack.expect(A.ttf.proc, None)
         d2 = stack.ttfd("--state", str(state), listen="127.0.0.1:%d" % port)
-        for t in (A, B):
-            t.ttf.wait_established(30)
-        assert (A.ttf.url, B.ttf.url) == urls, "URLs changed across ttfd's restart"
+        thief = ra.BinAgent(port) if mode == "binary" else ra.JsonAgent(port)
+        try:
+            est = thief.ready(tunnel_id=A.ttf.tunnel_id, agent_key="not-the-owner-" + mode)
+            assert est["tunnel_id"] != A.ttf.tunnel_id, \
+                "ttfd gave A's id to another agent after its restart: %r" % est
+        finally:
+            thief.close()
+        a2 = stack.ttf(d2.endpoint(), A.app.port, *fk.mode_args(mode), *fk.TTF_ARGS, env=A.env)
+        B.ttf.wait_established(30)
+        assert (a2.url, B.ttf.url) == urls, "URLs changed across ttfd's restart"
         clean_a = recovered(la, "tunnel A after ttfd's restart")
         clean_b = recovered(lb, "tunnel B after ttfd's restart")
     for ld, clean, name in ((la, clean_a, "A"), (lb, clean_b, "B")):
         ld.check(allow=(502, 404, "cut", "closed"), what="tunnel " + name)
         ld.check(start=clean, what="tunnel %s after recovery" % name)
-    fk.quiet(d2.proc, A.ttf.proc, B.ttf.proc)
-    base.back(fd_slack=WORKERS, what="ttfd's restart (SIG%s, %s)" % (sig, mode))
+    fk.quiet(d2.proc, a2.proc, B.ttf.proc)
+    base.back(fd_slack=WORKERS, rss_slack_kb=fk.RSS_SLACK_CALM_KB, what="ttfd's restart (SIG%s, %s)" % (sig, mode))
     base_d.procs = {"ttfd": d2.proc}
-    base_d.back(fd_slack=2, what="ttfd's restart (SIG%s, %s)" % (sig, mode))
+    base_d.back(fd_slack=2, rss_slack_kb=fk.RSS_SLACK_CALM_KB, what="ttfd's restart (SIG%s, %s)" % (sig, mode))
