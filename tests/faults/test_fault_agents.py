@@ -10,10 +10,6 @@ marked load the whole time and must see no error at all and only its own answers
 open fds and RSS must return to their baseline afterwards. A public client of the hostile tunnel
 gets a clean answer (a 502 with a short body, or a closed connection after a head) and never
 bytes the protocol did not allow.
-
-Tests marked xfail(strict=True) are faults found here and reported in
-/work/plan/phase2-changes.md: they fail today; once fixed they pass, which fails the run until
-the marker goes (strict), so the test then guards the fix.
 """
 
 import json

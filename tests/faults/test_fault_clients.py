@@ -209,8 +209,8 @@ def test_huge_heads_get_431_at_once(stack, what):
     "binary",
     pytest.param("json", marks=pytest.mark.xfail(
         strict=True, reason="JSON mode has no per-stream windows: a client that stops reading "
-        "pauses the whole agent link, so every other user of the tunnel waits (reported to "
-        "relay-server)")),
+        "pauses the whole agent link, so every other user of the tunnel waits (a design limit of "
+        "the JSON mux, reported to the lead; strict: a fix fails the run until the marker goes)")),
 ])
 def test_client_that_stops_reading_a_big_download(stack, mode):
     """The client reads 1 MiB of a 1 GiB download and stops: ttfd and ttf stay bounded, the

@@ -7,10 +7,6 @@ Each flood runs inside a faultkit.Scene (an honest tunnel under marked load next
 only its own answers, ttfd's fds and RSS back to baseline afterwards). ttfd's RSS growth is read
 once it settles and compared with faultkit.FLOOD_RSS_LIMIT_KB (24 MiB; 64 MiB under ASan): its
 buffers and marks allow a few MiB, the floods send 64 MiB or more.
-
-Tests marked xfail(strict=True) are faults found here and reported in
-/work/plan/phase2-changes.md (2026-11-29, faults → relay-server): they fail today; a fix makes
-them pass, which fails the run until the marker goes.
 """
 
 import base64
