@@ -60,8 +60,9 @@ def rss_kb(pid):
 # RSS allowed above the baseline once a scenario is over. glibc keeps up to 4 MiB of heap top
 # (conn_process_init): after a flood ttfd stays up to ~4.7 MiB above its baseline, after kills and
 # restarts within 0.4 MiB (measured, release build). ASan's quarantine (16 MiB here, see
-# conftest.py) and valgrind's own heap keep freed memory for a while.
-RSS_SLACK_KB = (48 if tk.SANITIZED or tk.VALGRIND else 6) * 1024
+# conftest.py) and its allocator keep freed memory (+58 MiB seen after a 64 MiB JSON-ping flood
+# under ASan, where the release build is back within 4.5 MiB); valgrind keeps its own heap.
+RSS_SLACK_KB = (64 if tk.SANITIZED or tk.VALGRIND else 6) * 1024
 # the same for scenarios without floods (kills and restarts under load)
 RSS_SLACK_CALM_KB = (48 if tk.SANITIZED or tk.VALGRIND else 2) * 1024
 
