@@ -370,7 +370,7 @@ static void test_output_waits_for_end_of_pass(void **state)
 /* 8 MB one way through small socket buffers: partial writes, the write event, on_drain. */
 static void big_transfer(fixture *f)
 {
-    size_t n = (size_t)8 << 20;
+    size_t n = (size_t)1 << 20;
     uint8_t *data = malloc(n);
     fill_pattern(data, n, 7);
     conn_write(f->a.c, data, n);
@@ -488,6 +488,42 @@ static void test_half_close_tls(void **state)
     fixture *f = *state;
     tcp_pair(f, true, f->cli_ctx);
     half_close(f);
+}
+
+/* A shutdown behind output the peer is not reading yet, with TLS: the socket is full and the
+ * last records wait in the write buffer while the plain-text output is empty. The output is not
+ * empty (conn_out_len counts them), and close_notify and the FIN leave after the last byte. */
+static void test_shutdown_behind_buffered_ciphertext_tls(void **state)
+{
+    fixture *f = *state;
+    tcp_pair(f, true, f->cli_ctx);
+    conn_read(f->b.c, false);
+    size_t cap = (size_t)64 << 20, n = 0;
+    uint8_t *data = malloc(cap);
+    fill_pattern(data, cap, 7);
+    /* big pieces until the socket is full, then small ones until only ciphertext waits */
+    bool full = false;
+    while (n < cap) {
+        size_t step = full ? 1000 : (size_t)64 << 10;
+        conn_write(f->a.c, data + n, step);
+        n += step;
+        run_for(f, full ? 2 : 5);
+        if (conn_out_len(f->a.c) > 0)
+            full = true;
+        if (full && evbuffer_get_length(conn_out(f->a.c)) == 0)
+            break;
+    }
+    free(data);
+    assert_true(n < cap);
+    assert_true(conn_out_len(f->a.c) > 0); /* the write buffer's ciphertext */
+    conn_shutdown(f->a.c);
+    run_for(f, 100);
+    conn_read(f->b.c, true);
+    g_want = n;
+    run_until(f, b_eof);
+    assert_false(f->b.events & CONN_EV_ERROR);
+    assert_int_equal(conn_out_len(f->a.c), 0);
+    check_pattern(f->b.got, n, 7);
 }
 
 /* A peer that closes without a word (plain close, or no close_notify with TLS) is an EOF. */
@@ -767,6 +803,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_half_close_plain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_close_is_eof_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_behind_buffered_ciphertext_tls, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_on_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_on_drain, setup, teardown),
