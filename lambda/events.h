@@ -29,7 +29,7 @@ const char *event_kind_name(event_kind k);
 
 typedef struct ws_event {
     const char *connection_id;
-    const char *body;       /* $default: the frame text (NULL otherwise) */
+    const char *body; /* $default: the frame text (NULL otherwise) */
     size_t body_len;
     bool body_b64; /* binary frame (isBase64Encoded) */
 } ws_event;

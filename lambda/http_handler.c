@@ -10,6 +10,7 @@
 
 #include "events.h"
 #include "clock.h"
+#include "gate.h"
 #include "httpresp.h"
 #include "proto_json.h"
 #include "proxy.h"
@@ -341,12 +342,17 @@ static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, cons
     return doc;
 }
 
-static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_ID_SIZE])
+/* A remembered route, and a copy of its connection's access policy in *access. */
+static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_ID_SIZE],
+                         char **access)
 {
     int64_t now = (int64_t)clock_now_ms(); /* a duration: the monotonic clock */
     for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
         if (ctx->routes[k].at_ms && now - ctx->routes[k].at_ms < ROUTE_CACHE_MS &&
             strcmp(ctx->routes[k].tid, tid) == 0) {
+            const char *a = ctx->routes[k].access;
+            if (a && !(*access = strdup(a)))
+                return false; /* never "no policy" by mistake: ask the table */
             snprintf(cid, STORE_CONN_ID_SIZE, "%s", ctx->routes[k].cid);
             return true;
         }
@@ -356,24 +362,42 @@ static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_I
 static void route_forget(lambda_ctx *ctx, const char *tid)
 {
     for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
-        if (strcmp(ctx->routes[k].tid, tid) == 0)
+        if (strcmp(ctx->routes[k].tid, tid) == 0) {
             ctx->routes[k].at_ms = 0;
+            free(ctx->routes[k].access);
+            ctx->routes[k].access = NULL;
+        }
 }
 
-static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid)
+static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid, const char *access)
 {
     if (strlen(tid) >= sizeof ctx->routes[0].tid || strlen(cid) >= sizeof ctx->routes[0].cid)
         return;
     route_forget(ctx, tid);
+    char *a = access ? strdup(access) : NULL;
+    if (access && !a)
+        return;
     unsigned k = ctx->routes_next++ % (sizeof ctx->routes / sizeof ctx->routes[0]);
+    free(ctx->routes[k].access);
     snprintf(ctx->routes[k].tid, sizeof ctx->routes[k].tid, "%s", tid);
     snprintf(ctx->routes[k].cid, sizeof ctx->routes[k].cid, "%s", cid);
+    ctx->routes[k].access = a;
     ctx->routes[k].at_ms = (int64_t)clock_now_ms();
+}
+
+void http_routes_free(lambda_ctx *ctx)
+{
+    for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++) {
+        free(ctx->routes[k].access);
+        ctx->routes[k].access = NULL;
+        ctx->routes[k].at_ms = 0;
+    }
 }
 
 static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t start, int *status,
                                size_t *len)
 {
+    char *access[STORE_MAX_TUNNEL_CONNS] = {0}; /* each connection's access policy (gate.h) */
     const char *host = http_headers_get(&e->headers, "host");
     size_t tlen = strlen(e->raw_path) + 1 + strlen(e->raw_query);
     char *target = malloc(tlen + 1);
@@ -404,11 +428,11 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     char err[ERRCAP];
     char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t ncid = 0;
-    bool cached = route_cached(ctx, rr.tunnel_id, cids[0]);
+    bool cached = route_cached(ctx, rr.tunnel_id, cids[0], &access[0]);
     if (cached) {
         ncid = 1;
-    } else if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
-                                 sizeof err) < 0) {
+    } else if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid,
+                                 access, err, sizeof err) < 0) {
         TLOG_E(ctx->log, "tunnel lookup %s: %s", rr.tunnel_id, err);
         *status = 502;
         doc = httpresp_text(502, "tunnel lookup failed", len);
@@ -425,6 +449,16 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     int rc = MGMT_GONE;
     size_t i;
     for (i = 0; i < ncid; i++) { /* stale records of gone agents are skipped and removed */
+        /* Access control (gate.h): a refused request is never posted to the agent. */
+        access_verdict av;
+        gate_result g = gate_check(ctx, rr.tunnel_id, access[i], e, &hdrs, &av);
+        if (g != GATE_ALLOW) {
+            *status = g == GATE_REFUSED ? av.status : g == GATE_NOT_READY ? 503 : 502;
+            doc = g == GATE_ERROR
+                      ? httpresp_text(502, "tunnel access policy unusable", len)
+                      : gate_response(g == GATE_REFUSED ? &av : NULL, rr.tunnel_id, len);
+            goto out;
+        }
         if (store_put_pending(&ctx->st, rid, cids[i], rr.tunnel_id, start / 1000, err,
                               sizeof err) != 0) {
             TLOG_E(ctx->log, "pending %s: %s", rid, err);
@@ -447,8 +481,10 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         if (cached) { /* the remembered connection is gone: ask the table after all */
             cached = false;
             route_forget(ctx, rr.tunnel_id);
-            if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
-                                  sizeof err) < 0)
+            free(access[0]);
+            access[0] = NULL;
+            if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid,
+                                  access, err, sizeof err) < 0)
                 break;
             i = (size_t)-1; /* the loop's i++ starts the fresh list at 0 */
         }
@@ -465,12 +501,14 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_text(502, "tunnel agent disconnected", len);
         goto out;
     }
-    route_remember(ctx, rr.tunnel_id, cids[i]);
+    route_remember(ctx, rr.tunnel_id, cids[i], access[i]);
     int64_t posted = clock_wall_ms();
     doc = wait_answer(ctx, rid, cids[i], &rr, start, status, len);
     TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
            posted - start, clock_wall_ms() - posted);
 out:
+    for (size_t k = 0; k < STORE_MAX_TUNNEL_CONNS; k++)
+        free(access[k]);
     http_headers_free(&hdrs);
     free(target);
     free(fwd);

@@ -40,6 +40,7 @@ typedef struct lambda_ctx {
     struct {
         char tid[16];
         char cid[STORE_CONN_ID_SIZE];
+        char *access; /* that connection's access policy (gate.h; malloc'd, NULL: none) */
         int64_t at_ms;
     } routes[16];
     unsigned routes_next;

@@ -42,9 +42,14 @@ static void puts_(obuf *b, const char *s)
 rewrite_kind rewrite_kind_for(const char *ct, const char *ce)
 {
     if (ce) {
+        /* only an absent, empty or exactly "identity" coding leaves the body readable: a list
+         * such as "identity, gzip" (RFC 9110 §8.4) is still compressed */
         while (*ce == ' ' || *ce == '\t')
             ce++;
-        if (*ce && strncasecmp(ce, "identity", 8) != 0)
+        size_t cl = strlen(ce);
+        while (cl && (ce[cl - 1] == ' ' || ce[cl - 1] == '\t'))
+            cl--;
+        if (cl && (cl != 8 || strncasecmp(ce, "identity", 8) != 0))
             return RW_NONE;
     }
     if (!ct)

@@ -41,6 +41,11 @@ static void kinds(void **state)
     assert_int_equal(rewrite_kind_for("application/javascript", NULL), RW_JS);
     assert_int_equal(rewrite_kind_for("text/html", "gzip"), RW_NONE); /* never compressed */
     assert_int_equal(rewrite_kind_for("text/html", "br"), RW_NONE);
+    /* a list of codings is still encoded, whatever comes first (found by fuzz_lambda_rewrite) */
+    assert_int_equal(rewrite_kind_for("text/html", "identity, gzip"), RW_NONE);
+    assert_int_equal(rewrite_kind_for("text/html", "identityx"), RW_NONE);
+    assert_int_equal(rewrite_kind_for("text/html", " Identity\t"), RW_HTML);
+    assert_int_equal(rewrite_kind_for("text/html", ""), RW_HTML);
     assert_int_equal(rewrite_kind_for("image/png", NULL), RW_NONE);
     assert_int_equal(rewrite_kind_for("application/jsonx", NULL), RW_NONE);
     assert_int_equal(rewrite_kind_for(NULL, NULL), RW_NONE);
