@@ -545,7 +545,7 @@ conn *conn_new(conn_loop *l, int fd, SSL *ssl, const conn_cbs *cbs, void *ud)
     conn *c = conn_alloc(l, cbs, ud);
     if (!c)
         return NULL;
-    if (conn_assign_fd(c, fd) != 0 || (ssl && conn_tls_attach(ssl, fd) != 0)) {
+    if (conn_assign_fd(c, fd) != 0 || (ssl && SSL_set_fd(ssl, fd) != 1)) {
         c->fd = -1; /* the caller keeps fd and ssl */
         conn_destroy(c);
         return NULL;

@@ -66,7 +66,7 @@ void conn_connect_done(conn *c)
         conn_opened(c);
         return;
     }
-    if (conn_tls_attach(c->ssl, c->fd) != 0) {
+    if (SSL_set_fd(c->ssl, c->fd) != 1) {
         conn_tls_fail(c, SSL_ERROR_SSL);
         conn_emit_event(c, CONN_EV_ERROR);
         return;

@@ -73,6 +73,7 @@ struct conn {
     bool shut_wanted;    /* conn_shutdown */
     bool shut_done;      /* our FIN (and close_notify) sent */
     bool tls_close_sent; /* SSL_shutdown wrote our close_notify (maybe still in the buffer) */
+    bool tls_wbuf;       /* the write buffer BIO is attached (conn_tls.c) */
     bool bulk;           /* the last read filled its room: read into the input buffer directly */
     bool client;         /* conn_connect: CONNECTED is reported */
     bool timer_connects; /* the timer is the connect timeout */
@@ -113,9 +114,6 @@ void conn_connect_done(conn *c);
 /* Modes and options every connection's SSL gets (partial writes, moving write buffer, buffers
  * released while idle, an EOF without close_notify read as an EOF, read-ahead). */
 void conn_tls_setup(SSL *ssl);
-/* SSL_set_fd, with a buffering BIO (TLS_WRITE_BUF) between OpenSSL's writes and the socket.
- * 0 or -1. */
-int conn_tls_attach(SSL *ssl, int fd);
 /* Ciphertext waiting in the write buffer (0 without TLS). */
 size_t conn_tls_wpending(const conn *c);
 /* Records the failure of an SSL call (errno for SSL_ERROR_SYSCALL, else OpenSSL's code). */

@@ -20,34 +20,45 @@ void conn_tls_setup(SSL *ssl)
     SSL_set_default_read_buffer_len(ssl, TLS_READ_BUF);
 }
 
-int conn_tls_attach(SSL *ssl, int fd)
+/* The write buffer: a BIO_f_buffer between the SSL and the socket, attached for a pass that
+ * makes more than one record and detached once it is empty, so an idle connection keeps none
+ * (it is TLS_WRITE_BUF bytes). Without it (ENOMEM) records go out one write() each, as before. */
+static void wbuf_attach(conn *c)
 {
-    if (SSL_set_fd(ssl, fd) != 1)
-        return -1;
-    /* SSL_set_fd made one socket BIO for both directions; the buffer takes a reference of its
-     * own to it and replaces it as the write BIO (SSL_set0_wbio drops the SSL's old one). */
-    BIO *sock = SSL_get_wbio(ssl);
+    if (c->tls_wbuf)
+        return;
+    BIO *sock = SSL_get_wbio(c->ssl);
     BIO *buf = BIO_new(BIO_f_buffer());
-    if (!buf || !BIO_up_ref(sock)) {
+    if (!buf)
+        return;
+    if (BIO_set_write_buffer_size(buf, (long)TLS_WRITE_BUF) != 1 || !BIO_up_ref(sock)) {
         BIO_free(buf);
-        return -1;
+        return;
     }
-    if (BIO_set_write_buffer_size(buf, (long)TLS_WRITE_BUF) != 1) {
-        BIO_free(sock);
-        BIO_free(buf);
-        return -1;
-    }
+    /* the chain holds its own reference to the socket BIO; SSL_set0_wbio drops the SSL's old
+     * write reference to it */
     BIO_push(buf, sock);
-    SSL_set0_wbio(ssl, buf);
-    return 0;
+    SSL_set0_wbio(c->ssl, buf);
+    c->tls_wbuf = true;
+}
+
+static void wbuf_detach(conn *c)
+{
+    if (!c->tls_wbuf)
+        return;
+    BIO *buf = SSL_get_wbio(c->ssl);
+    BIO *sock = BIO_next(buf);
+    if (BIO_wpending(buf) > 0 || !sock || !BIO_up_ref(sock))
+        return;
+    SSL_set0_wbio(c->ssl, sock); /* frees buf and the chain's reference to sock */
+    c->tls_wbuf = false;
 }
 
 size_t conn_tls_wpending(const conn *c)
 {
     if (!c->ssl)
         return 0;
-    size_t n = BIO_wpending(SSL_get_wbio(c->ssl));
-    return n;
+    return c->tls_wbuf ? (size_t)BIO_wpending(SSL_get_wbio(c->ssl)) : 0;
 }
 
 /* Writes the buffered ciphertext to the socket. true when all of it went; false when the socket
@@ -55,7 +66,7 @@ size_t conn_tls_wpending(const conn *c)
 static bool flush_out(conn *c, bool soft)
 {
     BIO *b = SSL_get_wbio(c->ssl);
-    if (BIO_wpending(b) == 0)
+    if (!c->tls_wbuf || BIO_wpending(b) == 0)
         return true;
     ERR_clear_error();
     errno = 0;
@@ -118,6 +129,8 @@ size_t conn_tls_write(conn *c)
 {
     size_t total = 0;
     c->tls_w_wants_r = false;
+    if (evbuffer_get_length(c->out) > TLS_RECORD)
+        wbuf_attach(c); /* several records: gather them */
     for (;;) {
         size_t len = evbuffer_get_length(c->out);
         if (len == 0)
@@ -156,7 +169,8 @@ size_t conn_tls_write(conn *c)
         return total;
     }
     c->wr_blocked = false;
-    flush_out(c, false); /* the records of this pass leave in as few writes as fit */
+    if (flush_out(c, false)) /* the records of this pass leave in as few writes as fit */
+        wbuf_detach(c);
     return total;
 }
 
