@@ -59,6 +59,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
                 break;
             }
             s->established = true;
+            s->stream_window = s->binary ? 0 : (uint32_t)m.stream_window;
             snprintf(s->tunnel_id, sizeof s->tunnel_id, "%s", m.tunnel_id);
             for (size_t i = 0; i < s->ntun; i++)
                 snprintf(s->tun[i].tunnel_id, sizeof s->tun[i].tunnel_id, "%s",
@@ -86,6 +87,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     case TMSG_HTTP_REQUEST_HEADERS:
     case TMSG_HTTP_REQUEST_BODY:
     case TMSG_CANCEL:
+    case TMSG_WINDOW:
         if (s->closing && m.type == TMSG_HTTP_REQUEST) {
             TLOG_D(s->log, "closing: a new request dropped");
             break;
@@ -196,6 +198,7 @@ static int send_ready(session *s, const session_ready *ready)
     m.takeover =
         m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
     m.access = ready->access ? (char *)ready->access : NULL; /* the first tunnel's */
+    m.stream_windows = !s->binary; /* JSON mode: we honour per-request windows */
     const char *why = NULL;
     for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */
         const char *held = i == 0 ? m.tunnel_id : ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;

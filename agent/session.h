@@ -75,6 +75,9 @@ struct session {
     char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* the first tunnel's, from
                                                      connection_established */
     size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
+    /* JSON mode: the per-request response window the server announced in
+     * connection_established (docs/protocol.md §2 "Flow control"); 0: none, no limit */
+    uint32_t stream_window;
     ws_conn *ws;
     bool binary;
     bool established;

@@ -27,8 +27,10 @@ typedef struct jreq {
     uint32_t next_head_seq;
     bool req_more; /* request body pieces to come */
     uint32_t next_body_seq;
-    bool blocked; /* the local service is behind: counted in s->json_blocked */
-    bool paused;  /* the exchange waits for room */
+    bool blocked;  /* the local service is behind: counted in s->json_blocked */
+    bool paused;   /* the exchange waits for room */
+    bool windowed; /* the server announced a stream window (docs/protocol.md §2 "Flow control") */
+    uint64_t window; /* windowed: response body bytes we may still take from the exchange */
     /* the response */
     bool have_head, sent_head, more_owed;
     int status;
@@ -184,11 +186,12 @@ static size_t up_room(void *ud)
 {
     jreq *r = ud;
     size_t buffered = evbuffer_get_length(r->body);
-    if (session_congested(r->s) || buffered >= 2 * piece) {
+    if (session_congested(r->s) || buffered >= 2 * piece || (r->windowed && r->window == 0)) {
         r->paused = true;
         return 0;
     }
-    return 2 * piece - buffered;
+    size_t room = 2 * piece - buffered;
+    return r->windowed && r->window < room ? (size_t)r->window : room;
 }
 
 static void up_interim(void *ud, int status, const char *reason, const http_headers *h)
@@ -217,6 +220,8 @@ static void up_body(void *ud, const uint8_t *data, size_t len)
 {
     jreq *r = ud;
     evbuffer_add(r->body, data, len);
+    if (r->windowed) /* the exchange gives no more than up_room allowed */
+        r->window = len < r->window ? r->window - len : 0;
 }
 
 static void up_flush(void *ud)
@@ -328,6 +333,8 @@ static void on_request(session *s, tmsg *m)
     }
     r->s = s;
     r->tun = tun;
+    r->windowed = s->stream_window > 0;
+    r->window = s->stream_window;
     r->t0 = clock_now_ms();
     r->head = m->headers; /* taken */
     http_headers_init(&m->headers);
@@ -389,6 +396,21 @@ static void on_request_body(session *s, tmsg *m)
         set_blocked(r, true);
 }
 
+/* More response window for one request (docs/protocol.md §2 "Flow control"). */
+static void on_window(session *s, tmsg *m)
+{
+    jreq *r = find(s, m->request_id);
+    if (!r || !r->windowed)
+        return; /* finished, or a server that announced no window: nothing to do */
+    r->window += m->increment;
+    if (r->window > UINT32_MAX) /* a server's mistake must not wrap our count */
+        r->window = UINT32_MAX;
+    if (r->paused && r->x && !session_congested(s)) {
+        r->paused = false;
+        exchange_resume(r->x);
+    }
+}
+
 void wire_json_on_message(session *s, tmsg *m)
 {
     if (!m->request_id)
@@ -402,6 +424,9 @@ void wire_json_on_message(session *s, tmsg *m)
         break;
     case TMSG_HTTP_REQUEST_BODY:
         on_request_body(s, m);
+        break;
+    case TMSG_WINDOW:
+        on_window(s, m);
         break;
     case TMSG_CANCEL: {
         jreq *r = find(s, m->request_id);

@@ -31,6 +31,7 @@ static const struct {
     {TMSG_CANCEL, "cancel"},
     {TMSG_HTTP_REQUEST_HEADERS, "http_request_headers"},
     {TMSG_HTTP_RESPONSE_HEADERS, "http_response_headers"},
+    {TMSG_WINDOW, "window"},
 };
 
 static const struct {
@@ -431,6 +432,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad tunnels", -1;
         if (get_json_text(o, "access", &m->access) != 0)
             return *err = "bad access", -1;
+        if (get_bool(o, "stream_windows", &m->stream_windows) != 0)
+            return *err = "bad stream_windows", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
@@ -451,6 +454,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad tunnels", -1;
         if (get_bool(o, "access_applied", &m->access_applied) != 0)
             return *err = "bad access_applied", -1;
+        if (get_uint(o, "stream_window", UINT32_MAX, &m->stream_window) != 0)
+            return *err = "bad stream_window", -1;
         return 0;
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
@@ -510,6 +515,13 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad more", -1;
         if (get_body(o, m) != 0)
             return *err = "bad body", -1;
+        return 0;
+    case TMSG_WINDOW:
+        if (get_request_id(o, true, m) != 0)
+            return *err = "missing request_id", -1;
+        if (!json_object_get(o, "increment") ||
+            get_uint(o, "increment", UINT32_MAX, &m->increment) != 0 || m->increment == 0)
+            return *err = "bad increment", -1;
         return 0;
     case TMSG_ACK: {
         if (get_request_id(o, false, m) != 0)

@@ -28,6 +28,10 @@
 #define TTF_JSON_MAX_TUNNELS 256    /* tunnels[] entries: binary OPEN's index is one octet */
 #define TTF_JSON_TUNNEL_NAME_MAX 64 /* tunnels[].name, bytes */
 #define TTF_JSON_REQUEST_ID_MAX 256 /* request_id, bytes */
+/* The per-request response window ttfd announces to an agent that asked for windows
+ * (connection_established.stream_window, docs/protocol.md §2 "Flow control"): about 11 pieces
+ * of TTF_JSON_CHUNK, as much as ttfd held for a slow client before it paused the whole link. */
+#define TTF_JSON_STREAM_WINDOW ((uint64_t)1 << 20)
 
 typedef enum {
     TMSG_UNKNOWN = 0,
@@ -45,6 +49,7 @@ typedef enum {
     TMSG_CANCEL,                /* either way: drop the exchange at once */
     TMSG_HTTP_REQUEST_HEADERS,  /* server -> agent: more fields of a request head */
     TMSG_HTTP_RESPONSE_HEADERS, /* agent -> server: more fields of a response head */
+    TMSG_WINDOW,                /* server -> agent: more response body bytes for one request */
 } tmsg_type;
 
 typedef enum {
@@ -92,6 +97,12 @@ typedef struct tmsg {
     /* connection_established: the server closes the connection after this many seconds (API
      * Gateway: 7200); 0 = no limit announced */
     uint64_t max_lifetime_s;
+    /* ready: stream_windows, the agent honours per-request response windows (docs/protocol.md
+     * §2 "Flow control"); connection_established: stream_window, the decoded response body
+     * bytes the agent may send per request before a `window` message credits more (0: not
+     * announced, no limit) */
+    bool stream_windows;
+    uint64_t stream_window;
     /* ready, connection_established: several tunnels (NULL/0: one tunnel, the top-level
      * fields). connection_established repeats the first tunnel at the top level. */
     tmsg_tunnel *tunnels;
@@ -117,6 +128,9 @@ typedef struct tmsg {
     /* ack (server -> agent, docs/protocol.md §2 "Acknowledgements"): the message it acknowledges
      * is of type ack_of, for request_id (and seq for a body piece); a ready has no request_id */
     tmsg_type ack_of;
+    /* window (server -> agent): request_id's agent may send this many more decoded response
+     * body bytes, 1..UINT32_MAX */
+    uint64_t increment;
     /* error; message also in connection_established and tunnel_refused */
     tmsg_error_code code;
     char *message;

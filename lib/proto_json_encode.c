@@ -164,6 +164,8 @@ static int encode_fields(json_t *o, const tmsg *m)
             r |= set(o, "tunnels", encode_tunnels(m, false));
         if (m->access) /* checked JSON text (lib/access): carried as the value it holds */
             r |= set(o, "access", json_loads(m->access, JSON_DECODE_ANY, NULL));
+        if (m->stream_windows)
+            r |= set(o, "stream_windows", json_true());
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -179,6 +181,8 @@ static int encode_fields(json_t *o, const tmsg *m)
             r |= set(o, "tunnels", encode_tunnels(m, true));
         if (m->access_applied)
             r |= set(o, "access_applied", json_true());
+        if (m->stream_window)
+            r |= set(o, "stream_window", json_integer((json_int_t)m->stream_window));
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));
@@ -227,6 +231,10 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set(o, "seq", json_integer(m->seq));
         r |= set(o, "body", encode_body(m->body, m->body_len));
         r |= set(o, "more", json_boolean(m->more));
+        return r;
+    case TMSG_WINDOW:
+        r |= set(o, "request_id", jstr(m->request_id));
+        r |= set(o, "increment", json_integer((json_int_t)m->increment));
         return r;
     case TMSG_ACK:
         if (m->ack_of != TMSG_UNKNOWN)

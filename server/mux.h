@@ -164,6 +164,11 @@ struct mux_stream {
 
 mux *mux_bin_new(const mux_link *link, const mux_ident *id);
 mux *mux_json_new(const mux_link *link, const mux_ident *id);
+/* JSON mode: the per-request response window (bytes of decoded body) announced to the agent in
+ * connection_established; streams opened from now on are held to it and credited with `window`
+ * messages (docs/protocol.md §2 "Flow control"). 0 (the default): no window, a slow client
+ * pauses the link instead. */
+void mux_json_set_window(mux *m, uint32_t window);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
 /* The public text for a RESET code / error before a response ("the local service is

@@ -3,10 +3,13 @@
  * http_request goes out in the loop pass its head was parsed in (heads too big for one message
  * continue in http_request_headers messages), request body pieces as the client's bytes arrive
  * (batched per loop pass, at most TTF_JSON_CHUNK each), the response head and pieces are handed
- * on as they come, and `cancel` tells the agent to drop an exchange the client left. JSON mode has
- * no per-stream windows: a client too slow for its response pauses reading the link until its
- * backlog drains (bounded memory), as does a link whose output is above its high-water mark for
- * the request direction. */
+ * on as they come, and `cancel` tells the agent to drop an exchange the client left.
+ * Flow control (docs/protocol.md §2 "Flow control"): an agent that asked for windows in ready
+ * gets a per-request response window (mux_json_set_window) credited with `window` messages as
+ * the client takes the bytes, as binary mode's WINDOW; body bytes beyond it fail that exchange
+ * with protocol_error. An agent without windows (old or raw agents): a client too slow for its
+ * response pauses reading the link until its backlog drains (bounded memory). A link whose
+ * output is above its high-water mark pauses the request direction in both cases. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #define PIECE ((size_t)TTF_JSON_CHUNK)
 #define BACKLOG_MAX ((size_t)1 << 20) /* client output that pauses the link */
 #define FIELD_SLACK ((size_t)1024)    /* a message's fields other than the headers */
+#define OUT_MARK ((size_t)64 << 10)   /* windows: credit only while the backlog is below this */
 
 /* response field bytes a head may collect across continuations */
 #define RESP_HEAD_MAX ((size_t)1 << 20)
@@ -26,8 +30,9 @@
 typedef struct json_mux {
     mux base;
     mux_link link;
-    hmap *streams; /* request_id -> json_stream */
-    int blockers;  /* streams whose client is too slow: the link's reading is paused */
+    hmap *streams;   /* request_id -> json_stream */
+    int blockers;    /* streams whose client is too slow: the link's reading is paused */
+    uint32_t window; /* per-request response window announced to the agent (0: none) */
 } json_mux;
 
 typedef struct json_stream {
@@ -45,6 +50,9 @@ typedef struct json_stream {
     bool resp_final; /* the final head was handed on */
     bool resp_fin;   /* the response ended */
     bool blocking;   /* counted in blockers */
+    uint32_t window; /* the response window this stream was opened with (0: none) */
+    int64_t rwin;    /* window: response body bytes the agent may still send */
+    size_t unacked;  /* window: response body bytes delivered, not yet credited */
 
     size_t rhead_len; /* field bytes of rhead so far (RESP_HEAD_MAX) */
 } json_stream;
@@ -166,6 +174,8 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     s->rseq = 1;
     s->hseq = 1;
     s->req_end = !rq->body;
+    s->window = jm->window;
+    s->rwin = (int64_t)jm->window;
     if (!h->request_id || !h->method || !h->uri || (rq->tunnel && rq->tunnel_id && !h->tunnel_id) ||
         hmap_put(jm->streams, s->rid, strlen(s->rid), s) != 0) {
         drop_head(&s->head);
@@ -281,10 +291,29 @@ static size_t json_room(const mux_stream *ms)
     return 2 * PIECE - s->len;
 }
 
+/* Credits the agent with what the client took, batched by a quarter of the window, as
+ * binary mode's WINDOW (mux_bin.c). */
+static void credit_window(json_mux *jm, json_stream *s, size_t backlog)
+{
+    if (s->resp_fin || s->unacked < s->window / 4 || backlog > OUT_MARK)
+        return;
+    tmsg m;
+    tmsg_init(&m, TMSG_WINDOW);
+    m.request_id = s->rid; /* borrowed */
+    m.increment = s->unacked;
+    send_msg(jm, &m);
+    s->rwin += (int64_t)s->unacked;
+    s->unacked = 0;
+}
+
 static void json_credit(mux_stream *ms, size_t backlog)
 {
     json_stream *s = js_of(ms);
     json_mux *jm = jm_of(ms->m);
+    if (s->window) {
+        credit_window(jm, s, backlog);
+        return;
+    }
     if (!s->blocking && backlog > BACKLOG_MAX && !s->resp_fin) {
         s->blocking = true;
         if (jm->blockers++ == 0)
@@ -323,8 +352,25 @@ static const mux_ops json_ops = {json_open, json_send_body, json_end_body, json_
 /* ---- messages from the agent ---- */
 
 /* Hands a complete response head on (and the first body piece with it). */
+/* Spends the stream's window on n body bytes; false when the agent overran it (the stream is
+ * then failed and gone). */
+static bool spend(json_mux *jm, json_stream *s, size_t n)
+{
+    if (!s->window)
+        return true;
+    s->rwin -= (int64_t)n;
+    if (s->rwin < 0) {
+        protocol_error(jm, s, "response body beyond the stream window");
+        return false;
+    }
+    s->unacked += n;
+    return true;
+}
+
 static void deliver_head(json_mux *jm, json_stream *s, tmsg *m)
 {
+    if (!spend(jm, s, m->body_len))
+        return;
     s->resp_final = true;
     bool more = m->more;
     if (!more)
@@ -407,6 +453,8 @@ static void on_piece(json_mux *jm, json_stream *s, tmsg *m)
         return;
     }
     s->rseq++;
+    if (!spend(jm, s, m->body_len))
+        return;
     bool more = m->more;
     if (!more)
         s->resp_fin = true;
@@ -558,6 +606,11 @@ static void json_free(mux *m, const char *why)
 
 static const mux_vt json_vt = {json_on_binary, json_on_message, json_on_bad_message,
                                json_on_drain,  json_streams,    json_free};
+
+void mux_json_set_window(mux *m, uint32_t window)
+{
+    jm_of(m)->window = window;
+}
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)
 {

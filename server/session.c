@@ -23,6 +23,7 @@ struct session {
     ws_conn *ws;
     mux *mux;
     bool bin;                   /* ttf.bin.v2, else JSON mode */
+    uint32_t stream_window;     /* JSON mode: the per-request window announced (0: none) */
     bool several;               /* ready carried tunnels[]: answer with tunnels[] */
     bool established;           /* its tunnels were given (counted by the metrics) */
     char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
@@ -175,6 +176,7 @@ static void send_established(session *s, const char *notice, char *const *names)
         m.access_applied = s->tun[0].access != NULL; /* the agent stops unless it is enforced */
         random_hex(s->takeover, 32); /* a new secret each time: the previous one is used up */
         m.takeover = s->takeover;
+        m.stream_window = s->stream_window;
         if (s->several) {
             m.tunnels = tl;
             m.ntunnels = s->ntun;
@@ -375,6 +377,11 @@ static void on_ready(session *s, const tmsg *m)
         send_established(s, NULL, NULL); /* repeated ready: same answer */
         return;
     }
+    /* JSON mode: an agent that honours windows gets one per request (docs/protocol.md §2
+     * "Flow control"); others keep the link pause for a slow client */
+    s->stream_window = !s->bin && m->stream_windows ? (uint32_t)TTF_JSON_STREAM_WINDOW : 0;
+    if (!s->bin)
+        mux_json_set_window(s->mux, s->stream_window);
     size_t n = m->ntunnels ? m->ntunnels : 1;
     for (size_t i = 0; i < m->ntunnels; i++)
         for (size_t j = 0; j < i; j++)

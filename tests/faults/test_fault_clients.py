@@ -211,13 +211,7 @@ def test_huge_heads_get_431_at_once(stack, what):
 
 
 @SLOW_ONLY
-@pytest.mark.parametrize("mode", [
-    "binary",
-    pytest.param("json", marks=pytest.mark.xfail(
-        strict=True, reason="JSON mode has no per-stream windows: a client that stops reading "
-        "pauses the whole agent link, so every other user of the tunnel waits (a design limit of "
-        "the JSON mux, reported to the lead; strict: a fix fails the run until the marker goes)")),
-])
+@pytest.mark.parametrize("mode", ["binary", "json"])
 def test_client_that_stops_reading_a_big_download(stack, mode):
     """The client reads 1 MiB of a 1 GiB download and stops: ttfd and ttf stay bounded, the
     tunnel's other users are still served within a few seconds, and once the client closes the

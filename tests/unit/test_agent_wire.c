@@ -728,6 +728,56 @@ static void test_json_asked_names_before_established(void **state)
     destroy(f);
 }
 
+/* A server that announced a window: ready asks for one; the agent sends no more response body
+ * than the window allows until `window` credits more (docs/protocol.md §2 "Flow control"). */
+static uint64_t body_until(fx *f, uint64_t want, unsigned ms, bool *last)
+{
+    uint64_t got = 0;
+    uint64_t end = fl_now_ms() + ms;
+    while (got < want && fl_now_ms() < end) {
+        if (f->srv.n == f->seen) {
+            fl_pass(&f->fl);
+            continue;
+        }
+        tmsg r;
+        next_json(f, &r);
+        got += r.body_len;
+        *last = !r.more;
+        tmsg_free(&r);
+    }
+    return got;
+}
+
+static void test_json_window(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    assert_non_null(strstr((char *)next_msg(f)->data, "\"stream_windows\":true"));
+    tmsg e;
+    tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
+    e.connection_id = e.tunnel_id = "c";
+    e.public_url = "http://c.x";
+    e.stream_window = 100000;
+    send_json(f, &e);
+    send_get(f, "r9", NULL, "/big");
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    static char body[150000];
+    memset(body, 'b', sizeof body);
+    fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nContent-Length: 150000\r\n\r\n");
+    fl_send(&f->fl, 0, body, sizeof body);
+    bool last = false;
+    assert_int_equal(body_until(f, 100000, 3000, &last), 100000);
+    assert_int_equal(body_until(f, 1, 300, &last), 0); /* the window is spent: it waits */
+    tmsg w;
+    tmsg_init(&w, TMSG_WINDOW);
+    w.request_id = "r9";
+    w.increment = 50000;
+    send_json(f, &w);
+    assert_int_equal(body_until(f, 50000, 3000, &last), 50000);
+    assert_true(last);
+    destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -738,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_bin_cancel),
         cmocka_unit_test(test_bin_failures),
         cmocka_unit_test(test_json_exchange),
+        cmocka_unit_test(test_json_window),
         cmocka_unit_test(test_json_head_continuation),
         cmocka_unit_test(test_bin_routes_by_tunnel_index),
         cmocka_unit_test(test_json_routes_by_tunnel_id),

@@ -2,7 +2,8 @@
 /* test_proto_json_v2.c - the JSON codec's v2 additions (docs/protocol.md §1-2): the lossless
  * octet form ({"b64":...}) and what it refuses, cancel, head continuation messages
  * (http_request_headers / http_response_headers, tmsg_send_head's splitting and
- * tmsg_take_headers), tunnels[] and tunnel_id. */
+ * tmsg_take_headers), tunnels[] and tunnel_id, per-request windows (ready.stream_windows,
+ * connection_established.stream_window, window). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -577,12 +578,74 @@ static void test_tunnels(void **state)
     free(big);
 }
 
+/* ---------------------------------------------------------------- windows */
+
+/* The window negotiation (ready asks, connection_established announces) and the credit
+ * message, both ways through the codec, and what is refused (docs/protocol.md §2 "Flow
+ * control"). */
+static void test_window(void **state)
+{
+    (void)state;
+    tmsg m;
+    const char *err;
+    assert_int_equal(
+        dec("{\"type\":\"window\",\"request_id\":\"r7\",\"increment\":262144}", &m, &err), 0);
+    assert_int_equal(m.type, TMSG_WINDOW);
+    assert_string_equal(m.request_id, "r7");
+    assert_int_equal(m.increment, 262144);
+    expect_encoded(&m, "{\"type\":\"window\",\"request_id\":\"r7\",\"increment\":262144}");
+    tmsg_free(&m);
+    assert_int_equal(
+        dec("{\"type\":\"window\",\"request_id\":\"r\",\"increment\":4294967295}", &m, &err), 0);
+    assert_int_equal(m.increment, UINT32_MAX);
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"window\",\"increment\":1}", "request_id");
+    expect_bad("{\"type\":\"window\",\"request_id\":\"r\"}", "increment");
+    expect_bad("{\"type\":\"window\",\"request_id\":\"r\",\"increment\":0}", "increment");
+    expect_bad("{\"type\":\"window\",\"request_id\":\"r\",\"increment\":-1}", "increment");
+    expect_bad("{\"type\":\"window\",\"request_id\":\"r\",\"increment\":4294967296}", "increment");
+    expect_bad("{\"type\":\"window\",\"request_id\":\"r\",\"increment\":\"1\"}", "increment");
+    assert_string_equal(tmsg_type_name(TMSG_WINDOW), "window");
+
+    /* ready asks for windows; absent = false (an old agent) */
+    assert_int_equal(dec("{\"type\":\"ready\",\"stream_windows\":true}", &m, &err), 0);
+    assert_true(m.stream_windows);
+    expect_encoded(&m, "{\"type\":\"ready\",\"stream_windows\":true}");
+    tmsg_free(&m);
+    assert_int_equal(dec("{\"type\":\"ready\"}", &m, &err), 0);
+    assert_false(m.stream_windows);
+    expect_encoded(&m, "{\"type\":\"ready\"}");
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"ready\",\"stream_windows\":1}", "stream_windows");
+
+    /* connection_established announces it; absent = 0 (the Lambda: no limit) */
+    const char *est = "{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                      "\"tunnel_id\":\"t\",\"public_url\":\"http://t\",\"stream_window\":1048576}";
+    assert_int_equal(dec(est, &m, &err), 0);
+    assert_int_equal(m.stream_window, 1048576);
+    expect_encoded(&m, est);
+    tmsg_free(&m);
+    assert_int_equal(dec("{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                         "\"tunnel_id\":\"t\",\"public_url\":\"http://t\"}",
+                         &m, &err),
+                     0);
+    assert_int_equal(m.stream_window, 0);
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"connection_established\",\"connection_id\":\"c\",\"tunnel_id\":"
+               "\"t\",\"public_url\":\"http://t\",\"stream_window\":-5}",
+               "stream_window");
+    expect_bad("{\"type\":\"connection_established\",\"connection_id\":\"c\",\"tunnel_id\":"
+               "\"t\",\"public_url\":\"http://t\",\"stream_window\":\"1\"}",
+               "stream_window");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_octets_lossless), cmocka_unit_test(test_octets_refused),
         cmocka_unit_test(test_cancel),          cmocka_unit_test(test_head_continuation_messages),
         cmocka_unit_test(test_send_head),       cmocka_unit_test(test_tunnels),
+        cmocka_unit_test(test_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

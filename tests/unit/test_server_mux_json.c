@@ -2,7 +2,7 @@
 /* The JSON-mode mux (server/mux_json.c) against a fake link: http_request in the pass of its head
  * (with the first body bytes), body pieces per flush, heads split over continuation messages,
  * cancel, the response head/pieces/continuations handed on, errors and cancels from the agent,
- * protocol violations, and the backlog pause of the link. */
+ * protocol violations, the backlog pause of the link, and per-request windows. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -344,6 +344,74 @@ static void backlog_pauses_link(void **state)
     f->m->ops->close(a, MUX_CANCEL, "x");
 }
 
+/* An agent message with n body bytes ('w'): the head (seq 0) or a piece. */
+static void agent_body(fixture *f, const char *rid, uint32_t seq, size_t n, bool more)
+{
+    uint8_t *raw = malloc(n);
+    memset(raw, 'w', n);
+    char *b = malloc(b64_encoded_len(n) + 1);
+    b64_encode(raw, n, b);
+    size_t cap = strlen(b) + 512;
+    char *json = malloc(cap);
+    if (seq == 0)
+        snprintf(json, cap,
+                 "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,"
+                 "\"headers\":{},\"body\":\"%s\",\"more\":%s}",
+                 rid, b, more ? "true" : "false");
+    else
+        snprintf(json, cap,
+                 "{\"type\":\"http_response_body\",\"request_id\":\"%s\",\"seq\":%u,"
+                 "\"body\":\"%s\",\"more\":%s}",
+                 rid, seq, b, more ? "true" : "false");
+    agent_msg(f, json);
+    free(json);
+    free(b);
+    free(raw);
+}
+
+/* A windowed agent: a slow client never pauses the link; window messages credit what the
+ * client took (batched, only while its backlog is low); body beyond the window fails that
+ * request with protocol_error. */
+static void window_credit(void **state)
+{
+    fixture *f = *state;
+    mux_json_set_window(f->m, 40000);
+    mux_stream *s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    const char *rid = rid_of(f);
+    agent_body(f, rid, 0, 20000, true);
+    assert_int_equal(f->own.heads, 1);
+    size_t n = f->link.n;
+    f->m->ops->credit(s, 2u << 20); /* the client is slow */
+    assert_false(f->link.paused);   /* other requests go on */
+    assert_int_equal(f->link.n, n); /* and it gets no credit */
+    f->m->ops->credit(s, 0);
+    assert_int_equal(f->link.n, n + 1);
+    tmsg m = sent(f, n);
+    assert_int_equal(m.type, TMSG_WINDOW);
+    assert_string_equal(m.request_id, rid);
+    assert_int_equal(m.increment, 20000);
+    tmsg_free(&m);
+    f->m->ops->credit(s, 0); /* nothing new taken: no message */
+    assert_int_equal(f->link.n, n + 1);
+    agent_body(f, rid, 1, 30000, true); /* 40000 - 20000 + 20000: 30000 fit */
+    assert_int_equal(f->own.fails, 0);
+    agent_body(f, rid, 2, 9000, true);
+    f->m->ops->credit(s, 0);
+    m = sent(f, f->link.n - 1);
+    assert_int_equal(m.type, TMSG_WINDOW);
+    assert_int_equal(m.increment, 39000);
+    tmsg_free(&m);
+    agent_body(f, rid, 3, 40001, true); /* one byte over */
+    assert_int_equal(f->own.fails, 1);
+    assert_true(f->own.fail_protocol);
+    m = sent(f, f->link.n - 1);
+    assert_int_equal(m.type, TMSG_CANCEL);
+    assert_non_null(strstr(m.reason, "protocol_error"));
+    tmsg_free(&m);
+    assert_false(f->link.paused);
+}
+
 static void link_gone(void **state)
 {
     fixture *f = *state;
@@ -364,6 +432,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(agent_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(backlog_pauses_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
