@@ -89,6 +89,7 @@ typedef struct tmsg {
      * when absent). connection_established: access_applied, the server enforces it. */
     char *access;
     bool access_applied;
+    bool stream_windows; /* ready: the agent honours per-request windows (§2 "Flow control") */
     char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
     /* connection_established: the secret that lets the agent's next connection take the tunnel
      * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");
@@ -97,12 +98,13 @@ typedef struct tmsg {
     /* connection_established: the server closes the connection after this many seconds (API
      * Gateway: 7200); 0 = no limit announced */
     uint64_t max_lifetime_s;
-    /* ready: stream_windows, the agent honours per-request response windows (docs/protocol.md
-     * §2 "Flow control"); connection_established: stream_window, the decoded response body
-     * bytes the agent may send per request before a `window` message credits more (0: not
+    /* connection_established: the decoded response body bytes the agent may send per request
+     * before a `window` message credits more (docs/protocol.md §2 "Flow control"; 0: not
      * announced, no limit) */
-    bool stream_windows;
     uint64_t stream_window;
+    /* window (server -> agent): request_id's agent may send this many more decoded response
+     * body bytes, 1..UINT32_MAX */
+    uint64_t increment;
     /* ready, connection_established: several tunnels (NULL/0: one tunnel, the top-level
      * fields). connection_established repeats the first tunnel at the top level. */
     tmsg_tunnel *tunnels;
@@ -128,9 +130,6 @@ typedef struct tmsg {
     /* ack (server -> agent, docs/protocol.md §2 "Acknowledgements"): the message it acknowledges
      * is of type ack_of, for request_id (and seq for a body piece); a ready has no request_id */
     tmsg_type ack_of;
-    /* window (server -> agent): request_id's agent may send this many more decoded response
-     * body bytes, 1..UINT32_MAX */
-    uint64_t increment;
     /* error; message also in connection_established and tunnel_refused */
     tmsg_error_code code;
     char *message;
