@@ -30,6 +30,7 @@
 #define HIGH_WATER ((size_t)1 << 20)
 #define LOW_WATER ((size_t)256 << 10) /* on_drain once pending falls below this */
 #define CLOSE_WAIT_MS 2000u           /* ws_close gives up flushing after this */
+#define HOLD_MAX ((size_t)4 << 20)    /* server: a peer not taking this much is not read */
 #define MASK_POOL 256                 /* random bytes fetched at once for client frame masks */
 #define CLOSE_REASON_MAX 123          /* RFC 6455 §5.5: control payloads <= 125 bytes */
 
@@ -44,6 +45,7 @@ struct ws_conn {
     int busy;
     bool server;     /* unmasked frames out */
     bool paused;     /* ws_pause_read */
+    bool held;       /* server: reading stopped until the peer takes our output (HOLD_MAX) */
     bool closing;    /* ws_close called: no more messages */
     bool dead;       /* ws_conn_free was called while busy */
     bool reported;   /* on_close was called */
@@ -119,6 +121,17 @@ static void pump_send(ws_conn *w)
         w->failed = true;
 }
 
+/* Reading resumes once a held peer took our backlog down to LOW_WATER. */
+static void maybe_release(ws_conn *w)
+{
+    if (!w->held || w->dead || w->reported || ws_pending(w) > LOW_WATER)
+        return;
+    w->held = false;
+    conn_read(w->c, !w->paused);
+    if (!w->paused && evbuffer_get_length(conn_in(w->c)) > 0)
+        conn_trigger_read(w->c); /* frames read before the hold */
+}
+
 static void maybe_drain(ws_conn *w)
 {
     if (!w->dead && !w->reported && w->want_drain && ws_pending(w) <= LOW_WATER) {
@@ -144,6 +157,14 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     (void)flags;
     ws_conn *w = ud;
     if (w->dead || w->reported) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (w->server && ws_pending(w) > HOLD_MAX) {
+        /* A peer that sends without reading what its messages make us send (pongs, answers,
+         * resets): we stop reading it, or that output grows without bound. */
+        w->held = true;
+        conn_read(w->c, false);
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
@@ -222,6 +243,7 @@ static void on_drain(conn *c, void *ud)
     (void)c;
     ws_conn *w = ud;
     enter(w);
+    maybe_release(w);
     maybe_drain(w);
     check_state(w);
     leave(w);
@@ -461,7 +483,7 @@ void ws_pause_read(ws_conn *w, bool paused)
     if (!w || w->dead || w->reported || w->paused == paused)
         return;
     w->paused = paused;
-    conn_read(w->c, !paused);
+    conn_read(w->c, !paused && !w->held);
 }
 
 void ws_close(ws_conn *w, uint16_t code, const char *reason)
