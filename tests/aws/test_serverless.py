@@ -121,6 +121,19 @@ def test_transfer_coding_other_than_chunked_is_502(stack):
     assert b"transfer coding" in r.body
 
 
+def test_path_mode_prefixes_every_url_field_as_ttfd(stack):
+    """Content-Location and Refresh's url= were left unprefixed by the Lambda (ttfd prefixed
+    Content-Location; neither Refresh): one rule, lib/path_rewrite, for both back-ends."""
+    r = stack.tunnel.path("GET", "/url-fields")
+    p = "/" + stack.tid
+    assert r.status == 302, (r.status, r.body)
+    assert r.get("Location") == p + "/login"
+    assert r.get("Content-Location") == p + "/doc.json"
+    assert r.get("Refresh") == "0; url=%s/next" % p
+    r = stack.tunnel.sub("GET", "/url-fields")
+    assert (r.get("Location"), r.get("Refresh")) == ("/login", "0; url=/next")
+
+
 def test_status_codes_pass_through(stack):
     for code in (201, 301, 400, 404, 418, 500, 503):
         r = stack.tunnel.sub("GET", "/status/%d" % code)

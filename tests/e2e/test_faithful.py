@@ -9,6 +9,10 @@ attacker, in both wire modes. Each case below failed before its fix:
   `gzip` alone, read until close): the tunnel dropped the field (hop-by-hop) and de-chunked the
   body, so the client got gzip bytes as the content with nothing saying so. It is not decoded
   here: 502 naming the cause, as nginx answers ("upstream sent unknown Transfer-Encoding").
+- Path mode: `Refresh: 0; url=/next` (followed by every browser, as a redirect) went out
+  unprefixed, so the browser left the tunnel for the server's root; ttfd prefixed Location and
+  Content-Location but the Lambda only Location. One rule in lib/path_rewrite for both back-ends,
+  and the rewritten field keeps its place (it moved to the end of the head).
 """
 
 import gzip
@@ -47,7 +51,15 @@ def gzip_content(req, conn):
     return True
 
 
+def url_fields(req, conn):
+    conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /login?next=%2Fa\r\nX-After: 1\r\n"
+                 b"Content-Location: /doc.json\r\nRefresh: 0; url=/next\r\n"
+                 b"Content-Length: 0\r\n\r\n")
+    return True
+
+
 ROUTES = {
+    "/urls": url_fields,
     "/reason/299": status_line(b"HTTP/1.1 299 "),
     "/reason/200-nospace": status_line(b"HTTP/1.1 200"),
     "/reason/200-empty": status_line(b"HTTP/1.1 200 "),
@@ -101,3 +113,21 @@ def test_transfer_coding_other_than_chunked_is_502_not_passed_on_undeclared(t, p
     assert r.status == 200
     assert r.get("Content-Encoding") == "gzip"
     assert r.body == ZIPPED
+
+
+def test_path_mode_url_fields_prefixed_in_place(t):
+    c = tk.RawConn(t.port, timeout=10)
+    try:
+        c.send(tk.build_request("GET", "/%s/urls" % t.id, t.phost))
+        r = c.read_response()
+    finally:
+        c.close()
+    assert r.status == 302
+    p = "/" + t.id
+    assert [(n, v) for n, v in r.head_lines if n != "Connection"][:5] == [
+        ("Location", p + "/login?next=%2Fa"), ("X-After", "1"),
+        ("Content-Location", p + "/doc.json"), ("Refresh", "0; url=%s/next" % p),
+        ("Content-Length", "0")], r.head_lines
+    # subdomain mode: nothing to prefix
+    r = tk.http(t.port, "GET", "/urls", t.host, timeout=10)
+    assert r.get("Refresh") == "0; url=/next" and r.get("Location") == "/login?next=%2Fa"
