@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "gate.h"
 #include "httpresp.h"
+#include "path_rewrite.h"
 #include "proto_json.h"
 #include "proxy.h"
 #include "rewrite.h"
@@ -236,12 +237,7 @@ static char *finish(lambda_ctx *ctx, answer *a, const route_result *rr, size_t *
     if (a->text)
         return httpresp_text(a->status, a->text, len);
     if (rr->mode == ROUTE_PATH) {
-        const char *loc = http_headers_get(&a->headers, "location");
-        char *nl = loc ? rewrite_location(rr->tunnel_id, loc) : NULL;
-        if (nl) {
-            http_headers_set(&a->headers, "location", nl);
-            free(nl);
-        }
+        path_rewrite_head_urls(rr->tunnel_id, &a->headers); /* the rule ttfd applies */
         rewrite_kind k = rewrite_kind_for(http_headers_get(&a->headers, "content-type"),
                                           http_headers_get(&a->headers, "content-encoding"));
         uint8_t *nb;

@@ -19,6 +19,50 @@ static char *dump(json_t *o, size_t *out_len)
     return s;
 }
 
+/* A header value for the response document: its octets as a JSON string when they are UTF-8,
+ * else one ISO-8859-1 character per octet (RFC 9110 §5.5: obs-text was Latin-1; API Gateway, as
+ * the stand-in's Node server, writes a header string's characters back as octets). Never
+ * NULL for a value that merely is not UTF-8: dropping it lost a whole field
+ * (`Content-Disposition: attachment; filename="caf\xe9.txt"`, a `Set-Cookie`). */
+static json_t *header_text(const char *val)
+{
+    json_t *s = json_string(val);
+    if (s)
+        return s;
+    size_t n = strlen(val);
+    char *u = malloc(2 * n + 1), *p = u;
+    if (!u)
+        return NULL;
+    for (const unsigned char *q = (const unsigned char *)val; *q; q++) {
+        if (*q < 0x80) {
+            *p++ = (char)*q;
+        } else {
+            *p++ = (char)(0xC0 | (*q >> 6));
+            *p++ = (char)(0x80 | (*q & 0x3F));
+        }
+    }
+    s = json_stringn(u, (size_t)(p - u));
+    free(u);
+    return s;
+}
+
+/* A stored header value: a JSON string when UTF-8, else {"b64":"..."} (protocol.md's lossless
+ * form), so that the octets come back unchanged from DynamoDB. */
+static json_t *stored_value(const char *val)
+{
+    json_t *s = json_string(val);
+    if (s)
+        return s;
+    size_t n = strlen(val);
+    char *b = malloc(b64_encoded_len(n) + 1);
+    if (!b)
+        return NULL;
+    b64_encode((const uint8_t *)val, n, b);
+    json_t *o = json_pack("{s:s}", "b64", b);
+    free(b);
+    return o;
+}
+
 char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, size_t len,
                      size_t *out_len)
 {
@@ -45,7 +89,7 @@ char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, s
     for (size_t i = 0; i < h->n; i++) {
         const char *name = h->v[i].name, *val = h->v[i].value;
         if (strcasecmp(name, "set-cookie") == 0) {
-            json_array_append_new(cookies, json_string(val));
+            json_array_append_new(cookies, header_text(val));
             continue;
         }
         /* one entry per name whatever its case; repeated values joined with ", " */
@@ -58,17 +102,23 @@ char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, s
                 break;
             }
         }
+        json_t *text = header_text(val);
+        if (!text)
+            goto fail;
         if (!found) {
-            json_object_set_new(hdrs, name, json_string(val));
+            json_object_set_new(hdrs, name, text);
             continue;
         }
-        size_t a = json_string_length(found), b = strlen(val);
+        size_t a = json_string_length(found), b = json_string_length(text);
         char *j = malloc(a + b + 3);
-        if (!j)
+        if (!j) {
+            json_decref(text);
             goto fail;
+        }
         memcpy(j, json_string_value(found), a);
         memcpy(j + a, ", ", 2);
-        memcpy(j + a + 2, val, b + 1);
+        memcpy(j + a + 2, json_string_value(text), b + 1);
+        json_decref(text);
         json_string_set(found, j);
         free(j);
     }
@@ -121,7 +171,7 @@ char *httpresp_headers_to_json(const http_headers *h)
             arr = json_array();
             json_object_set_new(o, h->v[i].name, arr);
         }
-        json_array_append_new(arr, json_string(h->v[i].value));
+        json_array_append_new(arr, stored_value(h->v[i].value));
     }
     return dump(o, NULL);
 }
@@ -146,6 +196,15 @@ int httpresp_headers_from_json(const char *text, http_headers *out)
             if (json_is_string(v) && http_headers_add(out, k, strlen(k), json_string_value(v),
                                                       json_string_length(v)) < 0)
                 rc = -1;
+            json_t *b = json_object_get(v, "b64");
+            if (json_is_string(b)) { /* octets that are not UTF-8 (stored_value) */
+                size_t n = json_string_length(b), got = 0;
+                uint8_t *o = malloc(b64_decoded_max(n) + 1);
+                if (!o || b64_decode(json_string_value(b), n, o, &got) != 0 ||
+                    http_headers_add(out, k, strlen(k), (const char *)o, got) < 0)
+                    rc = -1;
+                free(o);
+            }
         }
     }
     json_decref(o);

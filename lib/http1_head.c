@@ -455,6 +455,11 @@ static http1_head_result response_semantics(http1_head *h, const field_facts *ff
         h->framing = HTTP1_FRAMING_NONE;
         h->upgrade = s == 101;
     } else if (ff->have_te) {
+        /* A proxy drops Transfer-Encoding (hop-by-hop): a coding other than chunked would reach
+         * the client still applied and undeclared (gzip bytes read as the content). Not decoded
+         * here, so refused, as nginx does ("upstream sent unknown Transfer-Encoding": 502). */
+        if (ff->te_other)
+            return fail(err, false, 502, "a transfer coding other than chunked");
         h->chunked = ff->te_last_chunked;
         h->framing = h->chunked ? HTTP1_FRAMING_CHUNKED : HTTP1_FRAMING_CLOSE;
     } else if (ff->have_cl) {

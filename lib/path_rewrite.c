@@ -4,6 +4,7 @@
  * it decided; a decision about offset i looks at s[i .. i + LOOKAHEAD) only, and waits ("NEED")
  * when that window is not all there yet and the body goes on. */
 #include "path_rewrite.h"
+#include "http1_headers.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -739,4 +740,61 @@ char *path_rewrite_location(const char *tid, const char *loc)
     memcpy(o + 1, tid, probe.tl);
     memcpy(o + 1 + probe.tl, loc, n + 1);
     return o;
+}
+
+/* Refresh: "5; url=/x" (not in an RFC, but every browser follows it): the URL after "url=",
+ * maybe quoted, through path_rewrite_location. NULL when it stays. */
+static char *refresh_value(const char *tid, const char *v, size_t n)
+{
+    for (size_t i = 0; i + 4 <= n; i++) {
+        if (strncasecmp(v + i, "url=", 4) != 0)
+            continue;
+        size_t s = i + 4;
+        char q = s < n && (v[s] == '\'' || v[s] == '"') ? v[s] : 0;
+        s += q ? 1 : 0;
+        size_t e = s;
+        while (e < n && (q ? v[e] != q : v[e] != ' ' && v[e] != ';'))
+            e++;
+        char *url = strndup(v + s, e - s);
+        char *nu = url ? path_rewrite_location(tid, url) : NULL;
+        free(url);
+        if (!nu)
+            return NULL;
+        size_t ul = strlen(nu);
+        char *out = malloc(s + ul + (n - e) + 1);
+        if (out) {
+            memcpy(out, v, s);
+            memcpy(out + s, nu, ul);
+            memcpy(out + s + ul, v + e, n - e + 1);
+        }
+        free(nu);
+        return out;
+    }
+    return NULL;
+}
+
+int path_rewrite_head_urls(const char *tid, struct http_headers *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        const http_header *e = &h->v[i];
+        char *nv = NULL;
+        if (e->id == HTTP_H_LOCATION || e->id == HTTP_H_CONTENT_LOCATION)
+            nv = path_rewrite_location(tid, e->value);
+        else if (e->nlen == 7 && strncasecmp(e->name, "Refresh", 7) == 0)
+            nv = refresh_value(tid, e->value, e->vlen);
+        if (!nv)
+            continue;
+        /* the new entry goes in the old one's place */
+        int rc = http_headers_add(h, e->name, e->nlen, nv, strlen(nv));
+        free(nv);
+        if (rc != 0)
+            return -1;
+        http_header added = h->v[h->n - 1];
+        h->n--;
+        http_headers_remove_at(h, i); /* frees the old value if it owned it */
+        memmove(&h->v[i + 1], &h->v[i], (h->n - i) * sizeof h->v[0]);
+        h->v[i] = added;
+        h->n++;
+    }
+    return 0;
 }

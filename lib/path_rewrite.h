@@ -50,6 +50,13 @@ bool path_rewrite_changes(path_rewrite_kind k);
  * ENOMEM. */
 char *path_rewrite_location(const char *tid, const char *location);
 
+/* Path mode, the response head's URL fields: Location, Content-Location, and the URL after
+ * "url=" in Refresh ("0; url=/login"), each through path_rewrite_location; every field keeps
+ * its place. ttfd and the Lambda both use this (one rule for both back-ends). 0, or -1 on
+ * ENOMEM (the fields left are unchanged). */
+struct http_headers;
+int path_rewrite_head_urls(const char *tid, struct http_headers *h);
+
 /* An output buffer the caller keeps across feeds (reset len to reuse it). */
 typedef struct path_rewrite_buf {
     uint8_t *p;

@@ -259,7 +259,9 @@ static void on_response(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     }
     const mux_upcalls *up = s->base.up;
     void *ud = s->base.ud;
-    up->head(ud, status, h.reason && *h.reason ? h.reason : NULL, &h.headers, fin ? 0 : -1, fin);
+    /* the reason-phrase as the app sent it, an empty one included (RFC 9112 §4: it is optional;
+     * JSON mode keeps it too) */
+    up->head(ud, status, h.reason, &h.headers, fin ? 0 : -1, fin);
     http1_head_free(&h);
     if (fin && hmap_get_u32(bm->streams, sid) == s)
         up->end(ud, NULL);

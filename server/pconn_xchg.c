@@ -240,20 +240,12 @@ static void protocol_failure(pconn *pc, const char *why)
         pc_close(pc);
 }
 
-/* Path mode: Location and Content-Location under /<id>; bodies of rewritable types through the
- * streaming rewriter (their length changes: Content-Length goes, ttfd frames them). */
+/* Path mode: Location, Content-Location and Refresh under /<id>; bodies of rewritable types through
+ * the streaming rewriter (their length changes: Content-Length goes, ttfd frames them). */
 static int64_t path_mode_head(pconn *pc, int status, http_headers *h, int64_t known_len, bool fin)
 {
     exchange *x = &pc->x;
-    static const http_name_id locs[] = {HTTP_H_LOCATION, HTTP_H_CONTENT_LOCATION};
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = http_headers_get_id(h, locs[i]);
-        char *nv = v ? path_rewrite_location(x->tunnel, v) : NULL;
-        if (nv) {
-            http_headers_set(h, http_name_str(locs[i]), nv);
-            free(nv);
-        }
-    }
+    path_rewrite_head_urls(x->tunnel, h); /* on ENOMEM the fields stay as the app sent them */
     if (fin || proxy_bodiless(status, x->head_req))
         return known_len;
     path_rewrite_kind k = path_rewrite_kind_for(http_headers_get_id(h, HTTP_H_CONTENT_TYPE),

@@ -258,6 +258,9 @@ class AppHandler(BaseHTTPRequestHandler):
     /hang              never answers (until the app stops)
     /slow?ms=M         the JSON echo after M ms
     /status/NNN        that status, a short body
+    /obs-text          header values that are not UTF-8 (obs-text octets), written raw
+    /url-fields        a 302 with Location, Content-Location and Refresh: 0; url=/next
+    /te-gzip           a body in `Transfer-Encoding: gzip, chunked` (a coding the tunnel refuses)
     anything else      JSON echo: method, raw target, header lines, body sha/len (+ base64 if small)
     """
 
@@ -328,6 +331,20 @@ class AppHandler(BaseHTTPRequestHandler):
             return None
         if p == "/slow":
             time.sleep(int(q.get("ms", ["100"])[0]) / 1000.0)
+        if p == "/obs-text":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"caf\xe9.txt\""
+                             b"\r\nSet-Cookie: name=J\xf6rg; Path=/\r\nSet-Cookie: b=2\r\nX-A: 1\r\n"
+                             b"X-A: \xff\r\nContent-Length: 2\r\n\r\nok")
+            return None
+        if p == "/url-fields":
+            self.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Location: /doc.json\r\n"
+                             b"Refresh: 0; url=/next\r\nContent-Length: 0\r\n\r\n")
+            return None
+        if p == "/te-gzip":
+            z = gzip.compress(b"hello", mtime=0)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+                             % (len(z), z))
+            return None
         m = re.match(r"^/status/(\d{3})$", p)
         if m:
             return self.answer(int(m.group(1)), b"status " + m.group(1).encode(), [("Content-Type", "text/plain")])

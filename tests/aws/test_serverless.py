@@ -99,6 +99,41 @@ def test_set_cookie_byte_exact(stack):
         assert r.body == b"cookies"
 
 
+def test_header_values_that_are_not_utf8_reach_the_client(stack):
+    """obs-text octets in response header values (RFC 9110 §5.5) came to the Lambda in the
+    protocol's {"b64"} form and were dropped whole (jansson refuses a string that is not UTF-8):
+    the download lost its file name, the cookie was never set. The stand-in writes a header
+    string's characters back as octets (ISO-8859-1), so they must arrive unchanged."""
+    r = stack.tunnel.sub("GET", "/obs-text")
+    assert r.status == 200, (r.status, r.body)
+    # http.client reads header octets as ISO-8859-1: one character per octet
+    assert r.get("Content-Disposition") == 'attachment; filename="caf\xe9.txt"', r.headers
+    assert r.all("Set-Cookie") == ["name=J\xf6rg; Path=/", "b=2"], r.headers
+    assert r.get("X-A") == "1, \xff", r.headers  # joined by API Gateway's rule, nothing lost
+    assert r.body == b"ok"
+
+
+def test_transfer_coding_other_than_chunked_is_502(stack):
+    """`Transfer-Encoding: gzip, chunked` from the app: ttf does not decode gzip, and passing the
+    bytes on without the field would hand the client gzip as the content: 502 naming it."""
+    r = stack.tunnel.sub("GET", "/te-gzip")
+    assert r.status == 502, (r.status, r.headers, r.body)
+    assert b"transfer coding" in r.body
+
+
+def test_path_mode_prefixes_every_url_field_as_ttfd(stack):
+    """Content-Location and Refresh's url= were left unprefixed by the Lambda (ttfd prefixed
+    Content-Location; neither Refresh): one rule, lib/path_rewrite, for both back-ends."""
+    r = stack.tunnel.path("GET", "/url-fields")
+    p = "/" + stack.tid
+    assert r.status == 302, (r.status, r.body)
+    assert r.get("Location") == p + "/login"
+    assert r.get("Content-Location") == p + "/doc.json"
+    assert r.get("Refresh") == "0; url=%s/next" % p
+    r = stack.tunnel.sub("GET", "/url-fields")
+    assert (r.get("Location"), r.get("Refresh")) == ("/login", "0; url=/next")
+
+
 def test_status_codes_pass_through(stack):
     for code in (201, 301, 400, 404, 418, 500, 503):
         r = stack.tunnel.sub("GET", "/status/%d" % code)

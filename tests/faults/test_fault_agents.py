@@ -404,6 +404,9 @@ def test_ready_never_comes(stack):
             took = time.monotonic() - t0
             assert all(c in (1008, None) for c in codes), codes
             assert took < 40 * tk.SLOW, "closed after %.0f s" % took
+            # ttfd writes its log lines once per loop pass, after the closes: wait for them
+            tk.wait_for(lambda: len(sc.d.proc.err_times(r"sent no ready message")) >= len(agents),
+                        10, "a 'sent no ready message' line per agent")
             n = len(sc.d.proc.err_times(r"sent no ready message"))
             assert n == len(agents), "%d of %d agents closed for want of ready" % (n, len(agents))
         finally:

@@ -224,9 +224,13 @@ static const head_case responses[] = {
     /* Transfer-Encoding overrides Content-Length (RFC 9112 §6.3 item 3) */
     {"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 0, NULL, NULL,
      NULL, NULL, ANY, HTTP1_FRAMING_CHUNKED, -1, 1, 0},
-    /* a final coding other than chunked: until close (item 4) */
-    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY,
-     HTTP1_FRAMING_CLOSE, -1, 0, 0},
+    /* a coding other than chunked (item 4 reads it until close): a proxy that drops
+     * Transfer-Encoding would pass the coded bytes on as the content, so it is refused */
+    BAD("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 502),
+    BAD("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 502),
+    /* no body: nothing coded to pass on */
+    {"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, 0, NULL, NULL,
+     NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, 1, 0},
     {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY,
      HTTP1_FRAMING_CLOSE, -1, 0, 0},
     {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY,

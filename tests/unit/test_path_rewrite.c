@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http1_headers.h"
 #include "path_rewrite.h"
 
 #define TID "abc123def456"
@@ -189,6 +190,49 @@ static void json(void **state)
     assert_int_equal(path_rewrite_body(PATH_RW_NONE, TID, (const uint8_t *)"x", 1, &out, &n), 0);
 }
 
+/* The head's URL fields, each in its place: Location, Content-Location, Refresh's url= (quoted or
+ * not, any case); others and URLs that stay are left alone. */
+static void head_urls(void **state)
+{
+    (void)state;
+    static const char *in[][2] = {
+        {"X-A", "/a"},
+        {"location", "/login"},
+        {"Set-Cookie", "p=/x"},
+        {"Content-Location", "/doc.json"},
+        {"Refresh", "0; url=/next"},
+        {"refresh", "5;URL='/q?a=1'; x"},
+        {"Refresh", "3"},
+        {"Link", "</s.css>; rel=preload"},
+    };
+    static const char *want[][2] = {
+        {"X-A", "/a"},
+        {"location", "/" TID "/login"},
+        {"Set-Cookie", "p=/x"},
+        {"Content-Location", "/" TID "/doc.json"},
+        {"Refresh", "0; url=/" TID "/next"},
+        {"refresh", "5;URL='/" TID "/q?a=1'; x"},
+        {"Refresh", "3"},
+        {"Link", "</s.css>; rel=preload"},
+    };
+    http_headers h;
+    http_headers_init(&h);
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(
+            http_headers_add(&h, in[i][0], strlen(in[i][0]), in[i][1], strlen(in[i][1])), 0);
+    assert_int_equal(path_rewrite_head_urls(TID, &h), 0);
+    assert_int_equal(h.n, 8);
+    for (size_t i = 0; i < 8; i++) {
+        assert_string_equal(h.v[i].name, want[i][0]);
+        assert_string_equal(h.v[i].value, want[i][1]);
+    }
+    /* already under /<tid>: nothing changes */
+    assert_int_equal(path_rewrite_head_urls(TID, &h), 0);
+    assert_string_equal(h.v[1].value, "/" TID "/login");
+    assert_string_equal(h.v[4].value, "0; url=/" TID "/next");
+    http_headers_free(&h);
+}
+
 static void location(void **state)
 {
     (void)state;
@@ -315,6 +359,7 @@ int main(void)
         cmocka_unit_test(css),
         cmocka_unit_test(json),
         cmocka_unit_test(location),
+        cmocka_unit_test(head_urls),
         cmocka_unit_test(split_independent),
         cmocka_unit_test(long_constructs),
         cmocka_unit_test(streams_through),
