@@ -7,11 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
 #include "events.h"
 #include "httpresp.h"
 #include "proto_json.h"
 #include "proxy.h"
-#include "rewrite.h"
 #include "route.h"
 
 #define ERRCAP 256
@@ -19,9 +19,6 @@
 /* protocol limits as size_t (lib/proto_json.h) */
 static const size_t CHUNK = TTF_JSON_CHUNK;
 static const size_t MAX_MSG = TTF_JSON_MAX_MSG;
-/* A started response body may arrive until 27 s after API Gateway got the request: 2 s are
- * left to assemble and return up to 4 MiB before its 29 s integration limit. */
-#define BODY_DEADLINE_MS 27000
 
 int http_forward_headers(const http_event *e, const char *prefix, http_headers *out)
 {
@@ -62,6 +59,20 @@ static char *encode_head(const char *rid, const http_event *e, const char *fwd,
     return text;
 }
 
+/* Whether the agent already answered (or failed) request rid: one consistent read of the
+ * request item, before each body piece is posted. */
+static bool answered_early(lambda_ctx *ctx, const char *rid)
+{
+    json_t *it = NULL;
+    char err[ERRCAP];
+    if (store_get_pending(&ctx->st, rid, &it, err, sizeof err) != 0)
+        return false;
+    const char *st = ddb_get_s(it, "status");
+    bool done = st && strcmp(st, PEND_PENDING) != 0;
+    json_decref(it);
+    return done;
+}
+
 /* Posts the request and its body pieces. MGMT_* result; *head_too_big when even a head without
  * body does not fit one message. */
 static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const http_event *e,
@@ -89,6 +100,13 @@ static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const
     free(text);
     uint32_t seq = 1;
     for (size_t off = first; rc == MGMT_OK && off < e->body_len; off += CHUNK, seq++) {
+        /* The app may answer before it has read the whole body (a 403 after the first bytes of
+         * an upload): that answer is returned at once, the rest of the body is not sent. */
+        if (answered_early(ctx, rid)) {
+            TLOG_I(ctx->log, "http %s: answered after %zu of %zu body bytes: rest not sent", rid,
+                   off, e->body_len);
+            break;
+        }
         size_t piece = e->body_len - off < CHUNK ? e->body_len - off : CHUNK;
         tmsg m;
         tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
@@ -108,235 +126,6 @@ static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const
         free(text);
     }
     return rc;
-}
-
-typedef struct answer {
-    bool head;       /* the response head has arrived (body pieces may still be coming) */
-    int64_t head_ms; /* when it was first seen, relative to the start */
-    bool more;       /* pieces follow the head */
-    int status;
-    char *text; /* an error text, or NULL */
-    http_headers headers;
-    uint8_t *body; /* the head's piece, then the whole body */
-    size_t len;
-    piece_set ps;    /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
-    bool last_known; /* lastSeq read: ps.n is the count */
-    bool backlog;    /* the last piece read found most of what it asked for */
-} answer;
-
-/* Before the last piece names the count, the pieces after those already read are read as they
- * land (the agent sends them in order, at most 8 unacknowledged), so that little is left to read
- * once the count is known: the final read of a 4 MiB answer would be 5.6 MB at once. */
-#define EARLY_PIECES 512u
-#define EARLY_AHEAD 8u
-
-/* Most pieces a response may have (ttf sends 16 KiB ones; smaller ones are allowed). */
-#define MAX_PIECES PROXY_JSON_MAX_PIECES
-
-static int fail(answer *a, int status, const char *text)
-{
-    a->status = status;
-    a->text = strdup(text);
-    return -1;
-}
-
-/* Joins the head's piece and pieces 1..n into a->body. 1, or -1 when out of memory. */
-static int assemble(answer *a)
-{
-    size_t total = a->len + a->ps.bytes;
-    uint8_t *b = realloc(a->body, total ? total : 1);
-    if (!b)
-        return fail(a, 500, "out of memory");
-    size_t off = a->len;
-    for (uint32_t i = 0; i < a->ps.n; i++) {
-        if (a->ps.len[i])
-            memcpy(b + off, a->ps.data[i], a->ps.len[i]);
-        off += a->ps.len[i];
-    }
-    a->body = b;
-    a->len = total;
-    return 1;
-}
-
-/* One look at the request. 1 = answer complete, 0 = keep waiting, -1 = finished with an error
- * answer (text set). */
-static int check(lambda_ctx *ctx, const char *rid, const char *cid, answer *a, char *err)
-{
-    if (a->head && a->last_known) /* every remaining step is fetching pieces */
-        goto pieces;
-    json_t *it;
-    int rc = store_get_pending(&ctx->st, rid, &it, err, ERRCAP);
-    if (rc < 0)
-        return 0; /* a failed read is retried until the deadline */
-    if (rc == 1)
-        return fail(a, 502, "request lost");
-    const char *st = ddb_get_s(it, "status");
-    int64_t sc = 502, last = 0;
-    ddb_get_n(it, "statusCode", &sc);
-    if (st && strcmp(st, PEND_ERROR) == 0) {
-        const char *msg = ddb_get_s(it, "errMsg");
-        rc = fail(a, (int)sc, msg && *msg ? msg : "tunnel agent error");
-        json_decref(it);
-        return rc;
-    }
-    if (!st || strcmp(st, PEND_RESPONDED) != 0) {
-        json_decref(it);
-        return 0;
-    }
-    if (!a->head) {
-        a->head = true;
-        a->status = (int)sc;
-        int more = 0;
-        ddb_get_bool(it, "respMore", &more);
-        a->more = more;
-        const char *hj = ddb_get_s(it, "respHeaders");
-        if (hj)
-            httpresp_headers_from_json(hj, &a->headers);
-        ddb_get_b(it, "body0", &a->body, &a->len);
-    }
-    bool have_last = ddb_get_n(it, "lastSeq", &last) == 0;
-    json_decref(it);
-    if (!a->more)
-        return a->len > ctx->cfg->max_body ? fail(a, 502, "response body too large") : 1;
-    if (!have_last) {
-        if (!a->ps.n && piece_set_init(&a->ps, EARLY_PIECES) < 0)
-            return fail(a, 500, "out of memory");
-        uint32_t asked = 0, before = a->ps.have;
-        if (store_fetch_pieces(&ctx->st, rid, cid, &a->ps, piece_set_prefix(&a->ps) + EARLY_AHEAD,
-                               &asked, err, ERRCAP) == 0)
-            a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
-        return a->len + a->ps.bytes > ctx->cfg->max_body ? fail(a, 502, "response body too large")
-                                                         : 0;
-    }
-    if (last < 1 || last > (int64_t)MAX_PIECES)
-        return fail(a, 502, "response body too large");
-    if ((a->ps.n ? piece_set_resize(&a->ps, (uint32_t)last)
-                 : piece_set_init(&a->ps, (uint32_t)last)) < 0)
-        return fail(a, 500, "out of memory");
-    a->last_known = true;
-pieces:;
-    uint32_t before = a->ps.have, asked = 0;
-    a->backlog = false;
-    if (store_fetch_pieces(&ctx->st, rid, cid, &a->ps, 0, &asked, err, ERRCAP) < 0)
-        return 0;
-    /* most of what was asked for was there: more are likely waiting, read again at once */
-    a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
-    if (a->len + a->ps.bytes > ctx->cfg->max_body)
-        return fail(a, 502, "response body too large");
-    if (a->ps.have < a->ps.n)
-        return 0; /* a piece is still being written */
-    return assemble(a);
-}
-
-static char *finish(lambda_ctx *ctx, answer *a, const route_result *rr, size_t *len)
-{
-    if (a->text)
-        return httpresp_text(a->status, a->text, len);
-    if (rr->mode == ROUTE_PATH) {
-        const char *loc = http_headers_get(&a->headers, "location");
-        char *nl = loc ? rewrite_location(rr->tunnel_id, loc) : NULL;
-        if (nl) {
-            http_headers_set(&a->headers, "location", nl);
-            free(nl);
-        }
-        rewrite_kind k = rewrite_kind_for(http_headers_get(&a->headers, "content-type"),
-                                          http_headers_get(&a->headers, "content-encoding"));
-        uint8_t *nb;
-        size_t nlen;
-        int rc = rewrite_body(k, rr->tunnel_id, a->body, a->len, &nb, &nlen);
-        if (rc == 1 && nlen <= ctx->cfg->max_body + 4096) {
-            free(a->body);
-            a->body = nb;
-            a->len = nlen;
-            if (http_headers_get(&a->headers, "content-length")) {
-                char n[32];
-                snprintf(n, sizeof n, "%zu", nlen);
-                http_headers_set(&a->headers, "content-length", n);
-            }
-            http_headers_set(&a->headers, "x-tunnel-rewrite-applied", "true");
-        } else if (rc == 1) {
-            free(nb);
-        }
-    }
-    return httpresp_build(a->status, &a->headers, a->body, a->len, len);
-}
-
-/* Waits for the agent's answer to rid sent over cid. */
-static char *wait_answer(lambda_ctx *ctx, const char *rid, const char *cid, const route_result *rr,
-                         int64_t start, int *status, size_t *len)
-{
-    int64_t posted_ms = now_ms();
-    /* As ttfd: 504 when no response head came within the request timeout. Once the head is
-     * in, the body may take until just under API Gateway's 29 s integration limit. */
-    int64_t head_deadline = start + (int64_t)ctx->cfg->request_timeout_s * 1000;
-    int64_t body_deadline = start + BODY_DEADLINE_MS;
-    if (body_deadline < head_deadline)
-        body_deadline = head_deadline;
-    if (ctx->deadline_ms > 0 && ctx->deadline_ms - 500 < body_deadline)
-        body_deadline = ctx->deadline_ms - 500;
-    if (head_deadline > body_deadline)
-        head_deadline = body_deadline;
-    answer a = {0};
-    http_headers_init(&a.headers);
-    char err[ERRCAP];
-    int64_t next_live = start + 1000;
-    int done = 0;
-    for (;;) {
-        bool had_head = a.head;
-        done = check(ctx, rid, cid, &a, err);
-        int64_t now = now_ms();
-        if (a.head && !had_head)
-            a.head_ms = now - start;
-        if (done != 0)
-            break;
-        /* the agent went away: no (more) answer will come. Once every piece is counted the
-         * answer is complete in the table whatever happens to the agent. */
-        if (now >= next_live && !a.last_known) {
-            conn_rec c;
-            if (store_get_connection(&ctx->st, cid, &c, err, sizeof err) == 1) {
-                a.status = 502;
-                a.text = strdup("tunnel agent disconnected");
-                break;
-            }
-            next_live = now + 1000;
-        }
-        int64_t deadline = a.head ? body_deadline : head_deadline;
-        if (now >= deadline) {
-            a.status = 504;
-            a.text = strdup(a.head ? "response body not complete in time"
-                                   : "no response from the tunnel agent in time");
-            break;
-        }
-        if (a.backlog)
-            continue;
-        long left = (long)(deadline - now);
-        /* reading pieces costs the table more than a poll: slower while they trickle in */
-        /* Polls an eighth of the time waited so far apart (4 ms to 250 ms): a quick answer is
-         * seen within a few ms, a slow one costs few reads (~50 in the first 2 s, 4 a second
-         * after). Reading pieces costs the table more than a poll: slower while they trickle in. */
-        long d = (long)((now - posted_ms) / 8);
-        d = d < 4 ? 4 : d > 250 ? 250 : d;
-        if (a.last_known)
-            d = 200;
-        sleep_ms(d < left ? d : left);
-    }
-    TLOG_D(ctx->log,
-           "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms", rid,
-           a.head_ms, a.ps.n, now_ms() - start);
-    char *doc = finish(ctx, &a, rr, len);
-    *status = a.status;
-    snprintf(ctx->defer_rid, sizeof ctx->defer_rid, "%s", rid);
-    snprintf(ctx->defer_cid, sizeof ctx->defer_cid, "%s", cid);
-    /* the pieces to delete: all of them once counted, else those seen (the rest expire) */
-    uint32_t seen = a.ps.n;
-    while (!a.last_known && seen > 0 && !a.ps.data[seen - 1])
-        seen--;
-    ctx->defer_pieces = seen;
-    piece_set_free(&a.ps);
-    free(a.text);
-    free(a.body);
-    http_headers_free(&a.headers);
-    return doc;
 }
 
 static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[160])
@@ -465,7 +254,12 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     }
     route_remember(ctx, rr.tunnel_id, cids[i]);
     int64_t posted = now_ms();
-    doc = wait_answer(ctx, rid, cids[i], &rr, start, status, len);
+    answer_req ar = {.rid = rid,
+                     .cid = cids[i],
+                     .rr = &rr,
+                     .head_request = strcmp(e->method, "HEAD") == 0,
+                     .start = start};
+    doc = answer_wait(ctx, &ar, status, len);
     TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
            posted - start, now_ms() - posted);
 out:

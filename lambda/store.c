@@ -302,14 +302,16 @@ int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, co
         snprintf(err, cap, "key too long");
         return -1;
     }
-    /* only for an existing request that was sent to this connection and has not failed */
+    /* only for an existing request that was sent to this connection and has not failed, and
+     * only within its response */
     json_t *req;
     int rc;
     if (verified)
         goto write;
     req = json_pack("{s:s,s:o,s:b,s:s,s:{s:s}}", "TableName", s->pend_table, "Key",
                     ddb_key_s("requestId", rid), "ConsistentRead", 1, "ProjectionExpression",
-                    "connectionId, #s", "ExpressionAttributeNames", "#s", "status");
+                    "connectionId, #s, lastSeq, respMore", "ExpressionAttributeNames", "#s",
+                    "status");
     if (!req)
         return oom(err, cap);
     json_t *resp;
@@ -321,10 +323,20 @@ int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, co
     const char *pc = ddb_get_s(parent, "connectionId");
     const char *st = ddb_get_s(parent, "status");
     bool ok = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0;
+    int head_more = 1;
+    int64_t last = 0;
+    bool past = ok && ((strcmp(st, PEND_RESPONDED) == 0 &&
+                        ddb_get_bool(parent, "respMore", &head_more) == 0 && !head_more) ||
+                       (ddb_get_n(parent, "lastSeq", &last) == 0 &&
+                        ((int64_t)seq > last || (!more && (int64_t)seq != last))));
     json_decref(resp);
     if (!ok) {
         snprintf(err, cap, "no such request for this connection");
         return DDB_CONDITION;
+    }
+    if (past) {
+        snprintf(err, cap, "piece %" PRIu32 " lies past the end of the response", seq);
+        return STORE_OVERRUN;
     }
 write:
     req = json_pack("{s:s,s:{s:o,s:o,s:o},s:s}", "TableName", s->pend_table, "Item", "requestId",
@@ -333,14 +345,72 @@ write:
     rc = run(s, "PutItem", req, err, cap);
     if (rc != 0 || more)
         return rc;
-    /* the last piece says how many there are; only the connection the request went to may */
+    /* the last piece says how many there are; only the connection the request went to may,
+     * and only once */
     req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
                     ddb_key_s("requestId", rid), "UpdateExpression", "SET lastSeq = :seq",
                     "ConditionExpression",
-                    "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e",
+                    "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e AND "
+                    "(attribute_not_exists(lastSeq) OR lastSeq = :seq)",
                     "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":seq",
                     ddb_n(seq), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
+    rc = run(s, "UpdateItem", req, err, cap);
+    if (rc != DDB_CONDITION)
+        return rc;
+    /* refused: a gone or foreign request, or another piece was the last one */
+    json_t *it = NULL;
+    if (store_get_pending(s, rid, &it, err, cap) != 0)
+        return DDB_CONDITION;
+    pc = ddb_get_s(it, "connectionId");
+    st = ddb_get_s(it, "status");
+    past = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0 &&
+           ddb_get_n(it, "lastSeq", &last) == 0 && last != (int64_t)seq;
+    json_decref(it);
+    if (!past)
+        return DDB_CONDITION;
+    snprintf(err, cap, "piece %" PRIu32 " claims to be the last after piece %" PRId64, seq, last);
+    return STORE_OVERRUN;
+}
+
+int store_mark_overrun(store *s, const char *rid, const char *cid, const char *msg,
+                       bool answered_only, char *err, size_t cap)
+{
+    json_t *req = json_pack(
+        "{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
+        ddb_key_s("requestId", rid), "UpdateExpression",
+        "SET #s = :e, statusCode = :sc, errMsg = :m, overrun = :t", "ConditionExpression",
+        answered_only ? "connectionId = :cid AND #s = :r" : "connectionId = :cid AND #s <> :e",
+        "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":e",
+        ddb_s(PEND_ERROR), ":sc", ddb_n(502), ":m", ddb_s(msg), ":t", ddb_bool(1), ":cid",
+        ddb_s(cid));
+    if (req && answered_only &&
+        json_object_set_new(json_object_get(req, "ExpressionAttributeValues"), ":r",
+                            ddb_s(PEND_RESPONDED)) < 0) {
+        json_decref(req);
+        req = NULL;
+    }
     return run(s, "UpdateItem", req, err, cap);
+}
+
+int store_piece_exists(store *s, const char *rid, const char *cid, uint32_t seq, char *err,
+                       size_t cap)
+{
+    char key[PIECE_KEY_MAX];
+    if (store_piece_key(key, sizeof key, rid, cid, seq) < 0)
+        return oom(err, cap);
+    json_t *req = json_pack("{s:s,s:o,s:b,s:s}", "TableName", s->pend_table, "Key",
+                            ddb_key_s("requestId", key), "ConsistentRead", 1,
+                            "ProjectionExpression", "requestId");
+    if (!req)
+        return oom(err, cap);
+    json_t *resp;
+    int rc = ddb_call(s->db, "GetItem", req, &resp, err, cap);
+    json_decref(req);
+    if (rc != DDB_OK)
+        return -1;
+    rc = json_is_object(json_object_get(resp, "Item")) ? 1 : 0;
+    json_decref(resp);
+    return rc;
 }
 
 int piece_set_init(piece_set *ps, uint32_t n)

@@ -100,9 +100,21 @@ int store_complete_error(store *s, const char *rid, const char *cid, int status,
 /* A response body piece: accepted only when the request exists, was sent to cid and has not
  * failed (consistent read, skipped when the caller verified that moments ago); then written once
  * under a key that names the posting connection; the last piece (!more) then records lastSeq,
- * conditional on the same. */
+ * conditional on the same and on no other piece having been the last. STORE_OVERRUN when the
+ * piece lies past the end of the response: the head said no pieces follow, or the last piece
+ * is known and this one comes after it (or claims to be another last one). */
 int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, const uint8_t *body,
                     size_t len, bool more, bool verified, int64_t now, char *err, size_t cap);
+#define STORE_OVERRUN (-3)
+/* The agent on cid sent something past the end of rid's response (issue 12 item 1): the request
+ * fails with 502 and msg, marked `overrun` so that the waiter logs it naming the tunnel.
+ * answered_only: only when the head was already recorded (a second response). Conditional on
+ * cid being the request's connection and the request not having failed already. */
+int store_mark_overrun(store *s, const char *rid, const char *cid, const char *msg,
+                       bool answered_only, char *err, size_t cap);
+/* Whether piece seq of rid from cid exists (a piece past the last one). 1, 0, or -1. */
+int store_piece_exists(store *s, const char *rid, const char *cid, uint32_t seq, char *err,
+                       size_t cap);
 
 /* Response pieces 1..n being collected by the waiter; kept across polls. */
 typedef struct piece_set {

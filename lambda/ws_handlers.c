@@ -316,7 +316,14 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
     int rc;
-    if (!proxy_status_final(m->status_code)) { /* JSON mode carries no interim responses */
+    if (proxy_status_interim(m->status_code) && m->status_code != 101) {
+        /* JSON mode carries no interim responses (docs/protocol.md §2); an agent that sends one
+         * anyway is heard out: the final response follows */
+        TLOG_D(ctx->log, "http_response %s: interim %d not forwarded", m->request_id,
+               m->status_code);
+        return true;
+    }
+    if (!proxy_status_final(m->status_code)) { /* 101 (no upgrades here) or out of range */
         rc = store_complete_error(&ctx->st, m->request_id, cid, 502, "invalid status from agent",
                                   err, sizeof err);
     } else {
@@ -328,6 +335,15 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
         rc = store_complete_head(&ctx->st, m->request_id, cid, m->status_code, hj, m->body,
                                  m->body_len, m->more, err, sizeof err);
         free(hj);
+        /* a second final response from the connection that already answered: past the end of
+         * the response (a repeat from another connection changes nothing) */
+        if (rc == DDB_CONDITION && store_mark_overrun(&ctx->st, m->request_id, cid,
+                                                      "the tunnel agent sent a second response",
+                                                      true, err, sizeof err) == 0) {
+            TLOG_W(ctx->log, "http_response %s from %s: a second response: the request fails",
+                   m->request_id, cid);
+            return true;
+        }
     }
     if (rc == DDB_CONDITION)
         TLOG_W(ctx->log, "http_response %s from %s dropped: unknown, late, foreign or repeated",
@@ -359,6 +375,17 @@ static bool on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
         snprintf(ctx->verified[k].rid, sizeof ctx->verified[k].rid, "%s", m->request_id);
         snprintf(ctx->verified[k].cid, sizeof ctx->verified[k].cid, "%s", cid);
         ctx->verified[k].at_ms = now;
+    }
+    if (rc == STORE_OVERRUN) {
+        /* past the end of the response: never read; the request fails (502) if still waiting */
+        TLOG_W(ctx->log, "http_response_body %s seq %u from %s: %s: the request fails",
+               m->request_id, m->seq, cid, err);
+        char e2[ERRCAP];
+        if (store_mark_overrun(&ctx->st, m->request_id, cid,
+                               "the tunnel agent sent data after the end of its response", false,
+                               e2, sizeof e2) < 0)
+            TLOG_E(ctx->log, "http_response_body %s: %s", m->request_id, e2);
+        return true;
     }
     if (rc == DDB_CONDITION)
         TLOG_W(ctx->log, "http_response_body %s seq %u dropped: %s", m->request_id, m->seq, err);

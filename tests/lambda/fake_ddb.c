@@ -420,9 +420,9 @@ static json_t *project(expr *e, const char *proj, const json_t *item)
 typedef struct call {
     fake_ddb *d;
     const json_t *req;
-    json_t *resp;       /* the answer body (object) */
-    json_t *used;       /* placeholders the request's expressions used */
-    const char *etype;  /* error __type, NULL when ok */
+    json_t *resp;      /* the answer body (object) */
+    json_t *used;      /* placeholders the request's expressions used */
+    const char *etype; /* error __type, NULL when ok */
     char emsg[ERRCAP];
 } call;
 
@@ -475,8 +475,7 @@ static int check_condition(call *c, const json_t *req, const json_t *old)
     json_decref(empty);
     if (rc < 0)
         return error(c, "ValidationException", e.err);
-    return ok ? 0
-              : error(c, "ConditionalCheckFailedException", "The conditional request failed");
+    return ok ? 0 : error(c, "ConditionalCheckFailedException", "The conditional request failed");
 }
 
 static int op_get(call *c)
@@ -593,8 +592,7 @@ static int op_query(call *c)
     if (index) {
         attr = json_string_value(json_object_get(json_object_get(t, "gsi"), index));
         if (!attr)
-            return error(c, "ValidationException",
-                         "The table does not have the specified index");
+            return error(c, "ValidationException", "The table does not have the specified index");
         if (json_is_true(json_object_get(c->req, "ConsistentRead")))
             return error(c, "ValidationException",
                          "Consistent reads are not supported on global secondary indexes");
@@ -813,9 +811,8 @@ static int answer(aws_resp *out, long status, json_t *body)
     return 0;
 }
 
-static int transport_call(void *ud, const char *method, const char *url,
-                          const char *const *headers, const void *body, size_t len, aws_resp *out,
-                          char *err, size_t errcap)
+static int transport_call(void *ud, const char *method, const char *url, const char *const *headers,
+                          const void *body, size_t len, aws_resp *out, char *err, size_t errcap)
 {
     (void)url;
     (void)err;

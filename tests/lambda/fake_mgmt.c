@@ -57,9 +57,8 @@ static int conn_id(const char *url, char *out, size_t cap)
     return n ? 0 : -1;
 }
 
-static int transport_call(void *ud, const char *method, const char *url,
-                          const char *const *headers, const void *body, size_t len, aws_resp *out,
-                          char *err, size_t errcap)
+static int transport_call(void *ud, const char *method, const char *url, const char *const *headers,
+                          const void *body, size_t len, aws_resp *out, char *err, size_t errcap)
 {
     (void)headers;
     (void)err;

@@ -29,8 +29,8 @@ void fake_mgmt_limit(fake_mgmt *m, unsigned n);
 json_t *fake_mgmt_posts(fake_mgmt *m, const char *cid);
 unsigned fake_mgmt_calls(const fake_mgmt *m, const char *method);
 /* Called for each delivered post, after it is recorded (text NUL-terminated). */
-void fake_mgmt_on_post(fake_mgmt *m, void (*fn)(void *ud, const char *cid, const char *text,
-                                                size_t len),
+void fake_mgmt_on_post(fake_mgmt *m,
+                       void (*fn)(void *ud, const char *cid, const char *text, size_t len),
                        void *ud);
 
 #endif

@@ -67,9 +67,9 @@ static void owners(void **state)
     harness *h = *state;
     char err[256];
     owner_rec o;
-    assert_int_equal(
-        store_claim_owner(ST(h), "name1", "C1", "sub:alice", true, 5000, 300, NULL, err, sizeof err),
-        0);
+    assert_int_equal(store_claim_owner(ST(h), "name1", "C1", "sub:alice", true, 5000, 300, NULL,
+                                       err, sizeof err),
+                     0);
     /* a second claim of a held name fails: two Lambdas never give one name to two agents */
     assert_int_equal(
         store_claim_owner(ST(h), "name1", "C2", "sub:bob", true, 5000, 300, NULL, err, sizeof err),
@@ -129,9 +129,9 @@ static void pending_answers(void **state)
     assert_int_equal(store_complete_head(ST(h), "R1", "C1", 201, "{\"a\":[\"1\"]}",
                                          (const uint8_t *)"hello", 5, true, err, sizeof err),
                      0);
-    assert_int_equal(store_complete_head(ST(h), "R1", "C1", 500, "{}", NULL, 0, false, err,
-                                         sizeof err),
-                     DDB_CONDITION);
+    assert_int_equal(
+        store_complete_head(ST(h), "R1", "C1", 500, "{}", NULL, 0, false, err, sizeof err),
+        DDB_CONDITION);
     assert_int_equal(store_get_pending(ST(h), "R1", &it, err, sizeof err), 0);
     int64_t sc = 0;
     assert_int_equal(ddb_get_n(it, "statusCode", &sc), 0);
@@ -143,9 +143,9 @@ static void pending_answers(void **state)
     free(b);
     json_decref(it);
     /* unknown request: nothing */
-    assert_int_equal(store_complete_head(ST(h), "R9", "C1", 200, "{}", NULL, 0, false, err,
-                                         sizeof err),
-                     DDB_CONDITION);
+    assert_int_equal(
+        store_complete_head(ST(h), "R9", "C1", 200, "{}", NULL, 0, false, err, sizeof err),
+        DDB_CONDITION);
     assert_null(fake_ddb_get(h->db, H_PEND_TABLE, "R9"));
 }
 
@@ -170,8 +170,8 @@ static void pieces(void **state)
                                          strlen(data[q - 1]), q != 3, i > 0, 100, err, sizeof err),
                          0);
     }
-    assert_int_equal(store_put_piece(ST(h), "R2", "C1", 2, (const uint8_t *)"X", 1, true, true,
-                                     100, err, sizeof err),
+    assert_int_equal(store_put_piece(ST(h), "R2", "C1", 2, (const uint8_t *)"X", 1, true, true, 100,
+                                     err, sizeof err),
                      DDB_CONDITION);
     json_t *it;
     assert_int_equal(store_get_pending(ST(h), "R2", &it, err, sizeof err), 0);
@@ -212,8 +212,8 @@ static void many_pieces_deleted_in_batches(void **state)
     char err[256];
     assert_int_equal(store_put_pending(ST(h), "R3", "C1", "abc", 100, err, sizeof err), 0);
     for (uint32_t q = 1; q <= 60; q++)
-        assert_int_equal(store_put_piece(ST(h), "R3", "C1", q, (const uint8_t *)"p", 1, q < 60,
-                                         q > 1, 100, err, sizeof err),
+        assert_int_equal(store_put_piece(ST(h), "R3", "C1", q, (const uint8_t *)"p", 1, q<60, q> 1,
+                                         100, err, sizeof err),
                          0);
     assert_int_equal(fake_ddb_count(h->db, H_PEND_TABLE), 61);
     unsigned before = fake_ddb_calls(h->db, "BatchWriteItem");
@@ -245,9 +245,8 @@ static void cleanup_every_page(void **state)
         char cid[16];
         snprintf(cid, sizeof cid, "K%02d", i);
         /* even ones expired (ttl 100 + 2 h < now 100000), odd ones not */
-        assert_int_equal(store_put_connection(ST(h), cid, "t", "", i % 2 ? 100000 : 100, err,
-                                              sizeof err),
-                         0);
+        assert_int_equal(
+            store_put_connection(ST(h), cid, "t", "", i % 2 ? 100000 : 100, err, sizeof err), 0);
     }
     fake_ddb_scan_page(h->db, 7);
     long deleted = 0;
