@@ -11,7 +11,7 @@ struct fake_mgmt {
     json_t *open;  /* cid -> true */
     json_t *posts; /* cid -> [texts] */
     json_t *calls; /* method -> count */
-    unsigned limit;
+    unsigned limit, not_ready;
     void (*on_post)(void *ud, const char *cid, const char *text, size_t len);
     void *ud;
     aws_transport tr;
@@ -75,6 +75,10 @@ static int transport_call(void *ud, const char *method, const char *url, const c
             return answer(out, 413, "PayloadTooLargeException", "message over 128 KiB");
         if (!open)
             return answer(out, 410, "GoneException", "no such connection");
+        if (m->not_ready > 0) {
+            m->not_ready--;
+            return answer(out, 410, "GoneException", "connection not ready");
+        }
         if (m->limit > 0) {
             m->limit--;
             return answer(out, 429, "LimitExceededException", "rate exceeded");
@@ -153,6 +157,11 @@ bool fake_mgmt_is_open(const fake_mgmt *m, const char *cid)
 void fake_mgmt_limit(fake_mgmt *m, unsigned n)
 {
     m->limit = n;
+}
+
+void fake_mgmt_not_ready(fake_mgmt *m, unsigned n)
+{
+    m->not_ready = n;
 }
 
 json_t *fake_mgmt_posts(fake_mgmt *m, const char *cid)

@@ -25,6 +25,9 @@ void fake_mgmt_close(fake_mgmt *m, const char *cid);
 bool fake_mgmt_is_open(const fake_mgmt *m, const char *cid);
 /* The next n posts (to any connection) get 429 LimitExceededException. */
 void fake_mgmt_limit(fake_mgmt *m, unsigned n);
+/* The next n posts get 410 although the connection is open (a connection just after its
+ * $connect, which API Gateway may not accept posts to yet). */
+void fake_mgmt_not_ready(fake_mgmt *m, unsigned n);
 /* Every post delivered to cid, in order, as a JSON array of message texts (borrowed). */
 json_t *fake_mgmt_posts(fake_mgmt *m, const char *cid);
 unsigned fake_mgmt_calls(const fake_mgmt *m, const char *method);
