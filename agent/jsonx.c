@@ -47,6 +47,7 @@ typedef struct jx {
     size_t cap0;      /* exact capacity of the first message */
     char *retry_head; /* a bodiless request on a reused connection: kept to send it again */
     size_t retry_len;
+    obs_exchange obs;
 } jx;
 
 static void notify(jx *x, const char *error)
@@ -68,7 +69,7 @@ static void notify(jx *x, const char *error)
         .total_ms = session_now_ms(x->s) - x->t0,
         .error = error,
     };
-    observer_notify(x->s->obs, &info);
+    obs_end(&x->obs, x->s->obs, &info);
 }
 
 static void jx_free(jx *x, bool reuse)
@@ -225,6 +226,7 @@ static void on_body(void *ud, const char *at, size_t len)
 {
     jx *x = ud;
     evbuffer_add(x->body, at, len);
+    obs_response_body(&x->obs, at, len);
 }
 
 static void finish(jx *x)
@@ -270,6 +272,7 @@ static bool pump(jx *x)
                     jx_fail(x, TERR_INTERNAL, "protocol upgrades need the binary mode");
                     return true;
                 }
+                obs_response_head(&x->obs, st, &x->resp.head.headers, true);
                 http1_free(&x->resp);
                 http1_init(&x->resp, false, 0);
                 x->resp.on_body = on_body;
@@ -283,6 +286,7 @@ static bool pump(jx *x)
             if (x->timer)
                 event_del(x->timer);
             x->streaming = x->resp.head.content_length < 0;
+            obs_response_head(&x->obs, st, &x->resp.head.headers, false);
             if (rewrite_json_response_headers(st, &x->resp.head.headers) != 0) {
                 jx_fail(x, TERR_INTERNAL, "out of memory");
                 return true;
@@ -401,6 +405,7 @@ static void write_piece(jx *x, const uint8_t *p, size_t n, bool last)
     } else if (n > 0) {
         evbuffer_add(out, p, n);
     }
+    obs_request_body(&x->obs, p, n);
     x->req_bytes += n;
     if (last)
         x->req_done = true;
@@ -454,6 +459,8 @@ static void on_request(session *s, tmsg *m)
         jx_fail(x, TERR_INVALID_REQUEST, "cannot build the request head");
         return;
     }
+    obs_request orq = {"json", x->rid, x->method, x->target, &x->req_headers};
+    obs_begin(&x->obs, s->obs, &orq);
     if (lconn_open(&x->lc, s->pool, &local_cbs, x, false) != 0) {
         free(head);
         char msg[400];

@@ -1,7 +1,141 @@
-/* observer.c - the default exchange observer: one log line per exchange (see observer.h). */
+/* observer.c - the exchange observer handle, the fan-out and the default log observer (see
+ * observer.h). */
 #include "observer.h"
 
+#include <stdlib.h>
 #include <strings.h>
+
+/* ---- the data path's handle ---- */
+
+void obs_begin(obs_exchange *e, const exchange_observer *o, const obs_request *rq)
+{
+    if (e->begun)
+        return;
+    e->o = o;
+    e->begun = true;
+    if (o && o->ops && o->ops->on_request_head) {
+        obs_request r = *rq;
+        if (!r.method)
+            r.method = "?";
+        if (!r.target)
+            r.target = "?";
+        e->x = o->ops->on_request_head(o->ud, &r);
+    }
+}
+
+static bool live(const obs_exchange *e)
+{
+    return e->begun && !e->ended && e->o && e->o->ops;
+}
+
+void obs_request_body(obs_exchange *e, const void *data, size_t len)
+{
+    if (len > 0 && live(e) && e->o->ops->on_request_body)
+        e->o->ops->on_request_body(e->o->ud, e->x, data, len);
+}
+
+void obs_response_head(obs_exchange *e, int status, const http_headers *h, bool interim)
+{
+    if (!live(e) || !e->o->ops->on_response_head)
+        return;
+    obs_response rs = {status, h, interim};
+    e->o->ops->on_response_head(e->o->ud, e->x, &rs);
+}
+
+void obs_response_body(obs_exchange *e, const void *data, size_t len)
+{
+    if (len > 0 && live(e) && e->o->ops->on_response_body)
+        e->o->ops->on_response_body(e->o->ud, e->x, data, len);
+}
+
+void obs_end(obs_exchange *e, const exchange_observer *o, const exchange_info *info)
+{
+    if (e->ended)
+        return;
+    if (!e->begun) {
+        obs_request rq = {info->mode, info->id, info->method, info->target, info->req_headers};
+        obs_begin(e, o, &rq);
+    }
+    e->ended = true;
+    if (e->o && e->o->ops && e->o->ops->on_end)
+        e->o->ops->on_end(e->o->ud, e->x, info);
+    e->x = NULL;
+}
+
+/* ---- fan-out: the state is an array of the children's states ---- */
+
+void observer_fanout_init(observer_fanout *f)
+{
+    f->n = 0;
+}
+
+int observer_fanout_add(observer_fanout *f, exchange_observer o)
+{
+    if (f->n == OBSERVER_FANOUT_MAX)
+        return -1;
+    f->child[f->n++] = o;
+    return 0;
+}
+
+static void *fan_request_head(void *ud, const obs_request *rq)
+{
+    observer_fanout *f = ud;
+    void **xs = calloc(OBSERVER_FANOUT_MAX, sizeof *xs);
+    if (!xs)
+        return NULL; /* nothing more is reported for this exchange */
+    for (size_t i = 0; i < f->n; i++)
+        if (f->child[i].ops && f->child[i].ops->on_request_head)
+            xs[i] = f->child[i].ops->on_request_head(f->child[i].ud, rq);
+    return xs;
+}
+
+static void fan_request_body(void *ud, void *x, const uint8_t *data, size_t len)
+{
+    observer_fanout *f = ud;
+    void **xs = x;
+    for (size_t i = 0; xs && i < f->n; i++)
+        if (f->child[i].ops && f->child[i].ops->on_request_body)
+            f->child[i].ops->on_request_body(f->child[i].ud, xs[i], data, len);
+}
+
+static void fan_response_head(void *ud, void *x, const obs_response *rs)
+{
+    observer_fanout *f = ud;
+    void **xs = x;
+    for (size_t i = 0; xs && i < f->n; i++)
+        if (f->child[i].ops && f->child[i].ops->on_response_head)
+            f->child[i].ops->on_response_head(f->child[i].ud, xs[i], rs);
+}
+
+static void fan_response_body(void *ud, void *x, const uint8_t *data, size_t len)
+{
+    observer_fanout *f = ud;
+    void **xs = x;
+    for (size_t i = 0; xs && i < f->n; i++)
+        if (f->child[i].ops && f->child[i].ops->on_response_body)
+            f->child[i].ops->on_response_body(f->child[i].ud, xs[i], data, len);
+}
+
+static void fan_end(void *ud, void *x, const exchange_info *info)
+{
+    observer_fanout *f = ud;
+    void **xs = x;
+    for (size_t i = 0; xs && i < f->n; i++)
+        if (f->child[i].ops && f->child[i].ops->on_end)
+            f->child[i].ops->on_end(f->child[i].ud, xs[i], info);
+    free(xs);
+}
+
+static const exchange_observer_ops fan_ops = {fan_request_head, fan_request_body, fan_response_head,
+                                              fan_response_body, fan_end};
+
+exchange_observer observer_fanout_observer(observer_fanout *f)
+{
+    exchange_observer o = {&fan_ops, f};
+    return o;
+}
+
+/* ---- the log observer ---- */
 
 static void log_headers(const tlog *lg, const char *dir, const http_headers *h)
 {
@@ -17,28 +151,32 @@ static void log_headers(const tlog *lg, const char *dir, const http_headers *h)
     }
 }
 
-static void log_exchange(void *ud, const exchange_info *x)
+static void log_end(void *ud, void *x, const exchange_info *info)
 {
+    (void)x;
     const tlog *lg = ud;
-    const char *method = x->method ? x->method : "?";
-    const char *target = x->target ? x->target : "?";
-    if (x->error)
-        TLOG_I(lg, "%s %s -> %s (%d) %llu B %llu ms", method, target, x->error, x->status,
-               (unsigned long long)x->resp_bytes, (unsigned long long)x->total_ms);
+    const char *method = info->method ? info->method : "?";
+    const char *target = info->target ? info->target : "?";
+    if (info->error)
+        TLOG_I(lg, "%s %s -> %s (%d) %llu B %llu ms", method, target, info->error, info->status,
+               (unsigned long long)info->resp_bytes, (unsigned long long)info->total_ms);
     else
-        TLOG_I(lg, "%s %s -> %d %llu B %llu ms%s", method, target, x->status,
-               (unsigned long long)x->resp_bytes, (unsigned long long)x->total_ms,
-               x->upgraded ? " (upgraded)" : "");
+        TLOG_I(lg, "%s %s -> %d %llu B %llu ms%s", method, target, info->status,
+               (unsigned long long)info->resp_bytes, (unsigned long long)info->total_ms,
+               info->upgraded ? " (upgraded)" : "");
     if (lg && lg->level >= TLOG_DEBUG) {
-        TLOG_D(lg, "  [%s %s] request body %llu B, head after %llu ms", x->mode, x->id,
-               (unsigned long long)x->req_bytes, (unsigned long long)x->head_ms);
-        log_headers(lg, ">", x->req_headers);
-        log_headers(lg, "<", x->resp_headers);
+        TLOG_D(lg, "  [%s %s] request body %llu B, head after %llu ms", info->mode,
+               info->id ? info->id : "-", (unsigned long long)info->req_bytes,
+               (unsigned long long)info->head_ms);
+        log_headers(lg, ">", info->req_headers);
+        log_headers(lg, "<", info->resp_headers);
     }
 }
 
+static const exchange_observer_ops log_ops = {NULL, NULL, NULL, NULL, log_end};
+
 exchange_observer observer_log(const tlog *lg)
 {
-    exchange_observer o = {log_exchange, (void *)lg};
+    exchange_observer o = {&log_ops, (void *)lg};
     return o;
 }

@@ -47,6 +47,8 @@ typedef struct stream {
     bool paused;      /* reading stopped for lack of window or WebSocket room */
     bool until_close; /* the response body ends with the connection */
     bool notified;
+    bool obs_req_off; /* the observer's copy of a chunked request body stopped (end or error) */
+    obs_exchange obs;
 } stream;
 
 static void send_frame(stream *st, uint8_t type, uint8_t flags, const void *p, size_t n)
@@ -77,7 +79,40 @@ static void notify(stream *st, const char *error)
         .error = error,
         .upgraded = st->upgraded,
     };
-    observer_notify(st->s->obs, &x);
+    obs_end(&st->obs, st->s->obs, &x);
+}
+
+/* Decoded response body bytes (http1's on_body) for the observer. */
+static void resp_body_cb(void *ud, const char *at, size_t len)
+{
+    stream *st = ud;
+    obs_response_body(&st->obs, at, len);
+}
+
+/* Request body bytes as relayed (v1 DATA carries the client's framing): decoded for the
+ * observer when chunked. */
+static void observe_request_body(stream *st, const uint8_t *p, size_t n)
+{
+    if (!st->req.head.chunked) {
+        obs_request_body(&st->obs, p, n);
+        return;
+    }
+    size_t off = 0;
+    while (off < n && !st->obs_req_off) {
+        size_t used = 0;
+        http1_event ev = http1_execute(&st->req, (const char *)p + off, n - off, &used);
+        off += used;
+        if (ev == HTTP1_ERROR || ev == HTTP1_MSG_END)
+            st->obs_req_off = true;
+        else if (ev == HTTP1_NONE)
+            break;
+    }
+}
+
+static void req_body_cb(void *ud, const char *at, size_t len)
+{
+    stream *st = ud;
+    obs_request_body(&st->obs, at, len);
 }
 
 static void stream_free(stream *st, bool reuse)
@@ -166,6 +201,7 @@ static bool send_response_head(stream *st, bool fin)
         stream_reset(st, TTF_RST_INTERNAL, "out of memory");
         return false;
     }
+    obs_response_head(&st->obs, status, &st->resp.head.headers, false);
     char *head = rewrite_response_head_bin(status, &copy, &hlen);
     http_headers_free(&copy);
     if (!head) {
@@ -191,7 +227,7 @@ static bool on_local_end(stream *st)
             stream_reset(st, TTF_RST_INTERNAL, "bad response body");
             return true;
         }
-        send_frame(st, TTF_DATA, TTF_FLAG_FIN | (st->upgraded ? 0 : TTF_FLAG_CLOSE), NULL, 0);
+        send_frame(st, TTF_DATA, TTF_FLAG_FIN, NULL, 0);
         st->resp_done = true;
         if (st->upgraded && !st->req_fin) {
             /* Our side is finished; the server's FIN ends the stream. */
@@ -239,8 +275,11 @@ static bool pump(stream *st)
             int status = st->resp.head.status;
             if (status >= 100 && status < 200 && status != 101) {
                 /* Interim (100 Continue): not relayed; parse the final response next. */
+                obs_response_head(&st->obs, status, &st->resp.head.headers, true);
                 http1_free(&st->resp);
                 http1_init(&st->resp, false, 0);
+                st->resp.on_body = resp_body_cb;
+                st->resp.ud = st;
                 if (st->is_head)
                     http1_expect_no_body(&st->resp);
                 continue;
@@ -420,6 +459,8 @@ static void on_open(session *s, const ttf_frame *f)
     /* the OPEN payload is the head ttfd accepted (under its --max-header-size): all of it */
     http1_init(&st->req, true, f->len > HTTP1_DEFAULT_MAX_HEAD ? f->len : 0);
     http1_init(&st->resp, false, 0);
+    st->resp.on_body = resp_body_cb;
+    st->resp.ud = st;
     if (hmap_put_u32(s->streams, st->id, st) != 0) {
         http1_free(&st->req);
         http1_free(&st->resp);
@@ -444,6 +485,13 @@ static void on_open(session *s, const ttf_frame *f)
         stream_reset(st, TTF_RST_INTERNAL, "out of memory");
         return;
     }
+    obs_request orq = {"bin", st->idtext, st->req.head.method, st->req.head.target,
+                       &st->req.head.headers};
+    obs_begin(&st->obs, s->obs, &orq);
+    st->req.on_body = req_body_cb;
+    st->req.ud = st;
+    if (ev == HTTP1_MSG_END)
+        st->obs_req_off = true;
     if (lconn_open(&st->lc, s->pool, &local_cbs, st, false) != 0) {
         free(head);
         char reason[400];
@@ -464,6 +512,7 @@ static void on_open(session *s, const ttf_frame *f)
     if (used < f->len) {
         evbuffer_add(lconn_out(&st->lc), f->payload + used, f->len - used);
         st->req_bytes += f->len - used;
+        observe_request_body(st, f->payload + used, f->len - used);
     }
     st->timer = evtimer_new(s->base, on_timeout, st);
     if (st->timer) {
@@ -493,6 +542,7 @@ static void on_data(session *s, stream *st, const ttf_frame *f)
     if (f->len > 0) {
         st->unacked += (uint32_t)f->len;
         st->req_bytes += f->len;
+        observe_request_body(st, f->payload, f->len);
         if (st->lc.sk && !st->local_dead)
             evbuffer_add(lconn_out(&st->lc), f->payload, f->len);
     }

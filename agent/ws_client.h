@@ -25,7 +25,7 @@ typedef enum {
 } ws_client_error;
 
 typedef struct ws_client_cbs {
-    /* The upgrade succeeded; bev is the caller's now. binary: ttf.bin.v1 was selected. */
+    /* The upgrade succeeded; bev is the caller's now. binary: ttf.bin.v2 was selected. */
     void (*on_open)(void *ud, struct bufferevent *bev, bool binary);
     /* The attempt failed; msg is a short reason. */
     void (*on_fail)(void *ud, ws_client_error kind, const char *msg);

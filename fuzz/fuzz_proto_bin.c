@@ -1,5 +1,5 @@
-/* fuzz_proto_bin.c - libFuzzer target: ttf_frame_decode on arbitrary bytes; accepted frames
- * must satisfy the decoder's promises and re-encode to the same bytes. */
+/* fuzz_proto_bin.c - libFuzzer target: ttf_frame_decode (ttf.bin.v2) on arbitrary bytes;
+ * accepted frames must satisfy the decoder's promises and re-encode to the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +18,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ttf_frame f;
     if (ttf_frame_decode(buf, size, &f) == 0) {
-        if (size < TTF_BIN_HDR || f.payload != buf + TTF_BIN_HDR || f.len != size - TTF_BIN_HDR)
+        size_t off = f.type == TTF_OPEN ? TTF_BIN_OPEN_HDR : TTF_BIN_HDR;
+        if (size < off || f.payload != buf + off || f.len != size - off)
             abort();
-        if (f.type < TTF_OPEN || f.type > TTF_RESET || f.stream_id == 0)
+        if (f.type < TTF_OPEN || f.type > TTF_TRAILERS || f.stream_id == 0)
             abort();
-        uint8_t hdr[TTF_BIN_HDR];
-        ttf_frame_header(hdr, f.type, f.flags, f.stream_id);
-        if (memcmp(hdr, buf, TTF_BIN_HDR) != 0)
+        if (f.flags & ~TTF_FLAG_FIN) /* FIN is the only flag of v2 */
+            abort();
+        uint8_t hdr[TTF_BIN_OPEN_HDR];
+        if (f.type == TTF_OPEN)
+            ttf_frame_open_header(hdr, f.flags, f.stream_id, f.tunnel);
+        else
+            ttf_frame_header(hdr, f.type, f.flags, f.stream_id);
+        if (memcmp(hdr, buf, off) != 0)
             abort();
         switch (f.type) {
         case TTF_DATA:
@@ -34,6 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case TTF_OPEN:
         case TTF_RESPONSE:
             if (f.len == 0)
+                abort();
+            break;
+        case TTF_TRAILERS:
+            if (!(f.flags & TTF_FLAG_FIN) || f.len < 2 || f.payload[f.len - 1] != '\n' ||
+                f.payload[f.len - 2] != '\r')
                 abort();
             break;
         case TTF_WINDOW: {
@@ -46,13 +57,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case TTF_RESET: {
             if (f.len < 1 || f.reset_code != f.payload[0])
                 abort();
-            /* re-encode a NUL-free reason of up to 200 bytes */
+            /* re-encode a NUL-free reason of up to TTF_BIN_RESET_REASON_MAX bytes */
             size_t rl = f.len - 1;
-            if (rl <= 200 && !memchr(f.payload + 1, 0, rl)) {
-                char reason[201];
+            if (rl <= TTF_BIN_RESET_REASON_MAX && !memchr(f.payload + 1, 0, rl)) {
+                char reason[TTF_BIN_RESET_REASON_MAX + 1];
                 memcpy(reason, f.payload + 1, rl);
                 reason[rl] = '\0';
-                uint8_t out[7 + 200];
+                uint8_t out[7 + TTF_BIN_RESET_REASON_MAX];
                 if (ttf_frame_reset(out, sizeof out, f.stream_id, f.reset_code, reason) != size ||
                     memcmp(out, buf, size) != 0)
                     abort();

@@ -1,8 +1,11 @@
 /* fuzz_proto_json.c - libFuzzer target: tmsg_decode on arbitrary bytes must never crash or leak;
- * whatever decodes must encode, and decode again to the same message. */
+ * whatever decodes must encode, and decode again to the same message: header values, method,
+ * uri and reason octet for octet (the {"b64":...} form), tunnels[], continuation fields. A
+ * decoded head message also goes through tmsg_send_head, whose messages must decode and fit. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "proto_json.h"
 
@@ -11,6 +14,60 @@ static int str_eq(const char *a, const char *b)
     if (!a || !b)
         return a == b;
     return strcmp(a, b) == 0;
+}
+
+static int headers_eq(const http_headers *a, const http_headers *b)
+{
+    if (a->n != b->n)
+        return 0;
+    /* grouping by name may reorder different names: compare each entry with the k-th entry of
+     * the same name on the other side */
+    for (size_t i = 0; i < a->n; i++) {
+        size_t k = 0;
+        for (size_t j = 0; j < i; j++)
+            k += strcasecmp(a->v[j].name, a->v[i].name) == 0;
+        size_t j = 0;
+        for (; j < b->n; j++) {
+            if (strcasecmp(b->v[j].name, a->v[i].name) == 0 && k-- == 0)
+                break;
+        }
+        if (j == b->n || a->v[i].vlen != b->v[j].vlen ||
+            memcmp(a->v[i].value, b->v[j].value, a->v[i].vlen) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static int tunnels_eq(const tmsg *a, const tmsg *b)
+{
+    if (a->ntunnels != b->ntunnels)
+        return 0;
+    for (size_t i = 0; i < a->ntunnels; i++) {
+        const tmsg_tunnel *x = &a->tunnels[i], *y = &b->tunnels[i];
+        if (!str_eq(x->name, y->name) || !str_eq(x->subdomain, y->subdomain) ||
+            !str_eq(x->tunnel_id, y->tunnel_id) || !str_eq(x->public_url, y->public_url) ||
+            !str_eq(x->subdomain_url, y->subdomain_url) ||
+            !str_eq(x->path_based_url, y->path_based_url))
+            return 0;
+    }
+    return 1;
+}
+
+static int check_sent(void *ud, const tmsg *m)
+{
+    size_t *count = ud;
+    size_t len = 0;
+    char *enc = tmsg_encode(m, &len);
+    if (!enc || len > TTF_JSON_MAX_MSG)
+        abort();
+    tmsg d;
+    const char *err = NULL;
+    if (tmsg_decode(enc, len, &d, &err) != 0)
+        abort();
+    tmsg_free(&d);
+    free(enc);
+    (*count)++;
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,9 +104,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         !str_eq(d.subdomain_url, m.subdomain_url) || !str_eq(d.path_based_url, m.path_based_url) ||
         d.status_code != m.status_code || d.more != m.more || d.seq != m.seq ||
         d.timestamp != m.timestamp || d.processing_time_ms != m.processing_time_ms ||
-        d.code != m.code || d.headers.n != m.headers.n || d.body_len != m.body_len ||
-        (m.body_len && memcmp(d.body, m.body, m.body_len) != 0))
+        d.code != m.code || !headers_eq(&m.headers, &d.headers) || d.body_len != m.body_len ||
+        (m.body_len && memcmp(d.body, m.body, m.body_len) != 0) ||
+        d.headers_more != m.headers_more || !str_eq(d.reason, m.reason) || !tunnels_eq(&m, &d))
         abort();
+    if ((m.type == TMSG_HTTP_REQUEST || m.type == TMSG_HTTP_RESPONSE) && !m.headers_more) {
+        size_t count = 0;
+        int rc = tmsg_send_head(&m, check_sent, &count);
+        if (rc < 0 || count == 0 || (rc == 1 && count != 1))
+            abort();
+    }
     /* error messages are always re-encoded with a message string */
     if (m.type == TMSG_ERROR && !str_eq(d.message, m.message ? m.message : ""))
         abort();

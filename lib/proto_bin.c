@@ -1,10 +1,8 @@
-/* proto_bin.c - ttf.bin.v1 frame codec (docs/protocol.md §3). Decoding parses network bytes,
+/* proto_bin.c - ttf.bin.v2 frame codec (docs/protocol.md §3). Decoding parses network bytes,
  * so every field is checked. */
 #include "proto_bin.h"
 
 #include <string.h>
-
-#define RESET_REASON_MAX 200u
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -26,6 +24,13 @@ void ttf_frame_header(uint8_t out[TTF_BIN_HDR], uint8_t type, uint8_t flags, uin
     put_u32(out + 2, stream_id);
 }
 
+void ttf_frame_open_header(uint8_t out[TTF_BIN_OPEN_HDR], uint8_t flags, uint32_t stream_id,
+                           uint8_t tunnel)
+{
+    ttf_frame_header(out, TTF_OPEN, flags, stream_id);
+    out[TTF_BIN_HDR] = tunnel;
+}
+
 size_t ttf_frame_window(uint8_t out[10], uint32_t stream_id, uint32_t increment)
 {
     ttf_frame_header(out, TTF_WINDOW, 0, stream_id);
@@ -41,8 +46,8 @@ size_t ttf_frame_reset(uint8_t *out, size_t cap, uint32_t stream_id, uint8_t cod
     ttf_frame_header(out, TTF_RESET, 0, stream_id);
     out[TTF_BIN_HDR] = code;
     size_t n = reason ? strlen(reason) : 0;
-    if (n > RESET_REASON_MAX)
-        n = RESET_REASON_MAX;
+    if (n > TTF_BIN_RESET_REASON_MAX)
+        n = TTF_BIN_RESET_REASON_MAX;
     if (n > cap - TTF_BIN_HDR - 1)
         n = cap - TTF_BIN_HDR - 1;
     /* The reason is not NUL-terminated on the wire. */
@@ -51,16 +56,16 @@ size_t ttf_frame_reset(uint8_t *out, size_t cap, uint32_t stream_id, uint8_t cod
     return TTF_BIN_HDR + 1 + n;
 }
 
-/* Which flags each type may carry. CLOSE marks a close-delimited response body: it may come on
- * the RESPONSE head or on a DATA frame of the response (normally with FIN). */
+/* Which flags each type may carry: FIN ends a direction (OPEN: no request body; RESPONSE: no
+ * response body; TRAILERS: always). WINDOW and RESET carry none. */
 static uint8_t allowed_flags(uint8_t type)
 {
     switch (type) {
     case TTF_OPEN:
-        return TTF_FLAG_FIN;
     case TTF_DATA:
     case TTF_RESPONSE:
-        return TTF_FLAG_FIN | TTF_FLAG_CLOSE;
+    case TTF_TRAILERS:
+        return TTF_FLAG_FIN;
     default:
         return 0;
     }
@@ -77,7 +82,7 @@ int ttf_frame_decode(const uint8_t *msg, size_t len, ttf_frame *f)
     f->payload = msg + TTF_BIN_HDR;
     f->len = len - TTF_BIN_HDR;
 
-    if (f->type < TTF_OPEN || f->type > TTF_RESET)
+    if (f->type < TTF_OPEN || f->type > TTF_TRAILERS)
         return -1;
     if (f->stream_id == 0)
         return -1;
@@ -86,6 +91,12 @@ int ttf_frame_decode(const uint8_t *msg, size_t len, ttf_frame *f)
 
     switch (f->type) {
     case TTF_OPEN:
+        if (f->len < 2) /* the tunnel index and a head, which is never empty */
+            return -1;
+        f->tunnel = f->payload[0];
+        f->payload++;
+        f->len--;
+        break;
     case TTF_RESPONSE:
         if (f->len == 0) /* a head is never empty */
             return -1;
@@ -106,6 +117,12 @@ int ttf_frame_decode(const uint8_t *msg, size_t len, ttf_frame *f)
             return -1;
         f->reset_code = f->payload[0];
         break;
+    case TTF_TRAILERS:
+        /* the trailer section ends the body: FIN, and at least the final CRLF */
+        if (!(f->flags & TTF_FLAG_FIN) || f->len < 2 || f->payload[f->len - 2] != '\r' ||
+            f->payload[f->len - 1] != '\n')
+            return -1;
+        break;
     default:
         return -1;
     }
@@ -125,6 +142,8 @@ const char *ttf_reset_name(uint8_t code)
         return "internal_error";
     case TTF_RST_CANCEL:
         return "cancel";
+    case TTF_RST_PROTOCOL_ERROR:
+        return "protocol_error";
     default:
         return "unknown";
     }
@@ -137,7 +156,7 @@ int ttf_reset_status(uint8_t code)
         return 400;
     case TTF_RST_TIMEOUT:
         return 504;
-    default: /* local_service_unavailable, internal_error, cancel, unknown */
+    default: /* local_service_unavailable, internal_error, cancel, protocol_error, unknown */
         return 502;
     }
 }

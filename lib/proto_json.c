@@ -1,6 +1,8 @@
 /* proto_json.c - JSON tunnel messages (docs/protocol.md §1-2) over jansson.
  * Decoding treats the text as hostile: every field is type-checked and every string that ends up
- * in an HTTP head (method, uri, header names and values) is checked for injection bytes. */
+ * in an HTTP head (method, uri, header names and values, reason) is checked for injection bytes.
+ * HTTP octets travel as JSON strings when they are UTF-8 and as {"b64":"..."} otherwise, so no
+ * octet is ever re-encoded. */
 #include "proto_json.h"
 
 #include <jansson.h>
@@ -9,8 +11,6 @@
 #include <strings.h>
 
 #include "b64.h"
-
-#define REQUEST_ID_MAX 256u
 
 static const struct {
     tmsg_type type;
@@ -27,6 +27,9 @@ static const struct {
     {TMSG_ERROR, "error"},
     {TMSG_TUNNEL_REFUSED, "tunnel_refused"},
     {TMSG_ACK, "ack"},
+    {TMSG_CANCEL, "cancel"},
+    {TMSG_HTTP_REQUEST_HEADERS, "http_request_headers"},
+    {TMSG_HTTP_RESPONSE_HEADERS, "http_response_headers"},
 };
 
 static const struct {
@@ -94,6 +97,17 @@ void tmsg_free(tmsg *m)
     free(m->subdomain);
     free(m->agent_key);
     free(m->refusal);
+    free(m->reason);
+    for (size_t i = 0; i < m->ntunnels; i++) {
+        tmsg_tunnel *t = &m->tunnels[i];
+        free(t->name);
+        free(t->subdomain);
+        free(t->tunnel_id);
+        free(t->public_url);
+        free(t->subdomain_url);
+        free(t->path_based_url);
+    }
+    free(m->tunnels);
     http_headers_free(&m->headers);
     tmsg_init(m, TMSG_UNKNOWN);
 }
@@ -117,7 +131,8 @@ static bool is_token(const char *s, size_t n)
     return true;
 }
 
-/* Field value: no CTL but HTAB (CR/LF would split the head). obs-text (>= 0x80) is allowed. */
+/* Field value and reason-phrase: no CTL but HTAB (CR/LF would split the head, NUL would cut
+ * it). obs-text (>= 0x80) is allowed (RFC 9110 §5.5, RFC 9112 §4). */
 static bool is_field_value(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -128,7 +143,7 @@ static bool is_field_value(const char *s, size_t n)
     return true;
 }
 
-/* Request target: non-empty, no space or CTL. */
+/* Request target: non-empty, no space or CTL (obs-text passes byte for byte). */
 static bool is_target(const char *s, size_t n)
 {
     if (n == 0)
@@ -139,6 +154,64 @@ static bool is_target(const char *s, size_t n)
             return false;
     }
     return true;
+}
+
+/* HTTP octets from a JSON value: a string (its UTF-8 octets, upstream's form) or the object
+ * {"b64":"<standard base64>"} (any octets). A malloc'd NUL-terminated copy in *dst, its length
+ * in *len (the octets may hold NUL: the callers' checks refuse it). 0 or -1 (other shapes, bad
+ * base64, ENOMEM). */
+static int octets_of(json_t *v, char **dst, size_t *len)
+{
+    const char *src;
+    size_t n;
+    if (json_is_string(v)) {
+        src = json_string_value(v);
+        n = json_string_length(v);
+        char *s = malloc(n + 1);
+        if (!s)
+            return -1;
+        memcpy(s, src, n);
+        s[n] = '\0';
+        *dst = s;
+        *len = n;
+        return 0;
+    }
+    json_t *b = json_object_get(v, "b64");
+    if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(b))
+        return -1;
+    n = json_string_length(b);
+    uint8_t *buf = malloc(b64_decoded_max(n) + 1);
+    if (!buf)
+        return -1;
+    size_t got = 0;
+    if (n > 0 && b64_decode(json_string_value(b), n, buf, &got) != 0) {
+        free(buf);
+        return -1;
+    }
+    buf[got] = '\0';
+    *dst = (char *)buf;
+    *len = got;
+    return 0;
+}
+
+/* The octet field `key` (string or {"b64":...}) into *dst when check accepts it. Absent or null:
+ * 0 when optional, else -1. */
+static int get_octets(json_t *o, const char *key, bool required,
+                      bool (*check)(const char *, size_t), char **dst)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return required ? -1 : 0;
+    char *s = NULL;
+    size_t n = 0;
+    if (octets_of(v, &s, &n) != 0)
+        return -1;
+    if (!check(s, n)) {
+        free(s);
+        return -1;
+    }
+    *dst = s;
+    return 0;
 }
 
 /* Copies the string field `key` into *dst. Absent or null: 0 when optional, else -1. */
@@ -185,7 +258,19 @@ static int get_bool(json_t *o, const char *key, bool *dst)
     return 0;
 }
 
-/* headers: {"name": ["v1","v2"], "other": "single"}; absent or null is an empty list. */
+/* One header value (string or octet object) appended to h under name. */
+static int add_value(http_headers *h, const char *name, size_t nlen, json_t *val)
+{
+    char *s = NULL;
+    size_t n = 0;
+    if (octets_of(val, &s, &n) != 0)
+        return -1;
+    int rc = is_field_value(s, n) ? http_headers_add(h, name, nlen, s, n) : -1;
+    free(s);
+    return rc;
+}
+
+/* headers: {"name": ["v1",{"b64":"..."}], "other": "single"}; absent or null is an empty list. */
 static int get_headers(json_t *o, http_headers *h)
 {
     json_t *hs = json_object_get(o, "headers");
@@ -200,24 +285,16 @@ static int get_headers(json_t *o, http_headers *h)
         size_t nlen = strlen(name); /* keys with NUL are refused by the parser */
         if (!is_token(name, nlen))
             return -1;
-        if (json_is_string(val)) {
-            const char *s = json_string_value(val);
-            size_t n = json_string_length(val);
-            if (!is_field_value(s, n) || http_headers_add(h, name, nlen, s, n) != 0)
+        if (!json_is_array(val)) {
+            if (add_value(h, name, nlen, val) != 0)
                 return -1;
             continue;
         }
-        if (!json_is_array(val))
-            return -1;
         size_t i;
         json_t *item;
         json_array_foreach(val, i, item)
         {
-            if (!json_is_string(item))
-                return -1;
-            const char *s = json_string_value(item);
-            size_t n = json_string_length(item);
-            if (!is_field_value(s, n) || http_headers_add(h, name, nlen, s, n) != 0)
+            if (add_value(h, name, nlen, item) != 0)
                 return -1;
         }
     }
@@ -258,7 +335,7 @@ static int get_request_id(json_t *o, bool required, tmsg *m)
         return -1;
     if (m->request_id) {
         size_t n = strlen(m->request_id);
-        if (n == 0 || n > REQUEST_ID_MAX)
+        if (n == 0 || n > TTF_JSON_REQUEST_ID_MAX)
             return -1;
     }
     return 0;
@@ -272,6 +349,48 @@ static int get_seq(json_t *o, tmsg *m)
     if (get_uint(o, "seq", UINT32_MAX, &seq) != 0 || seq == 0)
         return -1;
     m->seq = (uint32_t)seq;
+    return 0;
+}
+
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= TTF_JSON_TUNNEL_NAME_MAX;
+}
+
+/* tunnels: [{...}, ...] of ready (established false) or connection_established; absent or null
+ * is none. An empty array, more than TTF_JSON_MAX_TUNNELS entries, or an entry that is not an
+ * object with the required fields is refused. */
+static int get_tunnels(json_t *o, bool established, tmsg *m)
+{
+    json_t *arr = json_object_get(o, "tunnels");
+    if (!arr || json_is_null(arr))
+        return 0;
+    size_t n = json_array_size(arr);
+    if (!json_is_array(arr) || n == 0 || n > TTF_JSON_MAX_TUNNELS)
+        return -1;
+    m->tunnels = calloc(n, sizeof *m->tunnels);
+    if (!m->tunnels)
+        return -1;
+    m->ntunnels = n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        tmsg_tunnel *t = &m->tunnels[i];
+        if (!json_is_object(e))
+            return -1;
+        if (get_str(e, "name", !established, &t->name) != 0 || (t->name && !name_ok(t->name)))
+            return -1;
+        if (!established) {
+            if (get_str(e, "subdomain", false, &t->subdomain) != 0)
+                return -1;
+            continue;
+        }
+        if (get_str(e, "tunnel_id", true, &t->tunnel_id) != 0 ||
+            get_str(e, "public_url", true, &t->public_url) != 0 ||
+            get_str(e, "subdomain_url", false, &t->subdomain_url) != 0 ||
+            get_str(e, "path_based_url", false, &t->path_based_url) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -291,6 +410,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad agent_key", -1;
         if (get_str(o, "takeover", false, &m->takeover) != 0)
             return *err = "bad takeover", -1;
+        if (get_tunnels(o, false, m) != 0)
+            return *err = "bad tunnels", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
@@ -307,6 +428,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         if (get_str(o, "takeover", false, &m->takeover) != 0 ||
             get_uint(o, "max_lifetime_s", UINT32_MAX, &m->max_lifetime_s) != 0)
             return *err = "bad takeover", -1;
+        if (get_tunnels(o, true, m) != 0)
+            return *err = "bad tunnels", -1;
         return 0;
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
@@ -317,12 +440,14 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
     case TMSG_HTTP_REQUEST:
         if (get_request_id(o, true, m) != 0)
             return *err = "missing request_id", -1;
-        if (get_str(o, "method", true, &m->method) != 0 || !is_token(m->method, strlen(m->method)))
+        if (get_octets(o, "method", true, is_token, &m->method) != 0)
             return *err = "bad method", -1;
-        if (get_str(o, "uri", true, &m->uri) != 0 || !is_target(m->uri, strlen(m->uri)))
+        if (get_octets(o, "uri", true, is_target, &m->uri) != 0)
             return *err = "bad uri", -1;
         if (get_uint(o, "timestamp", UINT64_MAX, &m->timestamp) != 0)
             return *err = "bad timestamp", -1;
+        if (get_str(o, "tunnel_id", false, &m->tunnel_id) != 0)
+            return *err = "bad tunnel_id", -1;
         break;
     case TMSG_HTTP_RESPONSE: {
         if (get_request_id(o, true, m) != 0)
@@ -333,8 +458,27 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         m->status_code = (int)json_integer_value(sc);
         if (get_uint(o, "processing_time_ms", UINT64_MAX, &m->processing_time_ms) != 0)
             return *err = "bad processing_time_ms", -1;
+        if (get_octets(o, "reason", false, is_field_value, &m->reason) != 0)
+            return *err = "bad reason", -1;
         break;
     }
+    case TMSG_HTTP_REQUEST_HEADERS:
+    case TMSG_HTTP_RESPONSE_HEADERS:
+        if (get_request_id(o, true, m) != 0)
+            return *err = "missing request_id", -1;
+        if (get_seq(o, m) != 0)
+            return *err = "bad seq", -1;
+        if (get_headers(o, &m->headers) != 0)
+            return *err = "bad headers", -1;
+        if (get_bool(o, "headers_more", &m->headers_more) != 0)
+            return *err = "bad headers_more", -1;
+        return 0;
+    case TMSG_CANCEL:
+        if (get_request_id(o, true, m) != 0)
+            return *err = "missing request_id", -1;
+        if (get_str(o, "reason", false, &m->reason) != 0)
+            return *err = "bad reason", -1;
+        return 0;
     case TMSG_HTTP_REQUEST_BODY:
     case TMSG_HTTP_RESPONSE_BODY:
         if (get_request_id(o, true, m) != 0)
@@ -384,8 +528,12 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         return *err = "bad headers", -1;
     if (get_bool(o, "more", &m->more) != 0)
         return *err = "bad more", -1;
+    if (get_bool(o, "headers_more", &m->headers_more) != 0)
+        return *err = "bad headers_more", -1;
     if (get_body(o, m) != 0)
         return *err = "bad body", -1;
+    if (m->headers_more && m->body_len > 0) /* pieces follow only after the last fields */
+        return *err = "body before the end of the head", -1;
     return 0;
 }
 
@@ -437,8 +585,8 @@ done:
 
 /* ------------------------------------------------------------------ encoding */
 
-/* A JSON string from bytes that should be UTF-8; other bytes (obs-text in a header) are read as
- * Latin-1 so the message can still be sent. */
+/* A JSON string for text fields (ids, URLs, messages). They are UTF-8 by construction; other
+ * octets are read as Latin-1 so the message can still be sent. (HTTP octets use joctets.) */
 static json_t *jstr(const char *s)
 {
     if (!s)
@@ -463,6 +611,29 @@ static json_t *jstr(const char *s)
     v = json_stringn(u, o);
     free(u);
     return v;
+}
+
+/* HTTP octets: a JSON string when they are valid UTF-8 (jansson checks: no overlong forms, no
+ * surrogates), else {"b64":"<standard base64>"}. Lossless either way. */
+static json_t *joctets(const char *s, size_t n)
+{
+    if (!s)
+        return json_string("");
+    json_t *v = json_stringn(s, n);
+    if (v)
+        return v;
+    char *b = malloc(b64_encoded_len(n) + 1);
+    if (!b)
+        return NULL;
+    size_t bl = b64_encode((const uint8_t *)s, n, b);
+    json_t *str = json_stringn_nocheck(b, bl); /* base64 is ASCII */
+    free(b);
+    return str ? json_pack("{s:o}", "b64", str) : NULL;
+}
+
+static json_t *joctets_z(const char *s)
+{
+    return joctets(s, s ? strlen(s) : 0);
 }
 
 static int set(json_t *o, const char *key, json_t *v)
@@ -494,7 +665,7 @@ static json_t *encode_headers(const http_headers *h)
         for (size_t k = i; k < h->n; k++) {
             if (strcasecmp(h->v[k].name, h->v[i].name) != 0)
                 continue;
-            json_t *s = jstr(h->v[k].value);
+            json_t *s = joctets(h->v[k].value, h->v[k].vlen);
             if (!s || json_array_append_new(arr, s) != 0)
                 goto fail;
         }
@@ -519,6 +690,30 @@ static json_t *encode_body(const uint8_t *body, size_t len)
     return v;
 }
 
+static json_t *encode_tunnels(const tmsg *m, bool established)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < m->ntunnels; i++) {
+        const tmsg_tunnel *t = &m->tunnels[i];
+        json_t *e = json_object();
+        int r = e ? json_array_append_new(arr, e) : -1;
+        r |= set_str_opt(e, "name", t->name);
+        if (!established) {
+            r |= set_str_opt(e, "subdomain", t->subdomain);
+        } else {
+            r |= set(e, "tunnel_id", jstr(t->tunnel_id));
+            r |= set(e, "public_url", jstr(t->public_url));
+            r |= set_str_opt(e, "subdomain_url", t->subdomain_url);
+            r |= set_str_opt(e, "path_based_url", t->path_based_url);
+        }
+        if (r != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 static int encode_fields(json_t *o, const tmsg *m)
 {
     int r = 0;
@@ -531,6 +726,8 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "subdomain", m->subdomain);
         r |= set_str_opt(o, "agent_key", m->agent_key);
         r |= set_str_opt(o, "takeover", m->takeover);
+        if (m->ntunnels)
+            r |= set(o, "tunnels", encode_tunnels(m, false));
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -542,6 +739,8 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "takeover", m->takeover);
         if (m->max_lifetime_s)
             r |= set(o, "max_lifetime_s", json_integer((json_int_t)m->max_lifetime_s));
+        if (m->ntunnels)
+            r |= set(o, "tunnels", encode_tunnels(m, true));
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));
@@ -549,9 +748,12 @@ static int encode_fields(json_t *o, const tmsg *m)
         return r;
     case TMSG_HTTP_REQUEST:
         r |= set(o, "request_id", jstr(m->request_id));
-        r |= set(o, "method", jstr(m->method));
-        r |= set(o, "uri", jstr(m->uri));
+        r |= set_str_opt(o, "tunnel_id", m->tunnel_id);
+        r |= set(o, "method", joctets_z(m->method));
+        r |= set(o, "uri", joctets_z(m->uri));
         r |= set(o, "headers", encode_headers(&m->headers));
+        if (m->headers_more)
+            r |= set(o, "headers_more", json_true());
         r |= set(o, "body", encode_body(m->body, m->body_len));
         r |= set(o, "timestamp", json_integer((json_int_t)m->timestamp));
         if (m->more)
@@ -560,11 +762,26 @@ static int encode_fields(json_t *o, const tmsg *m)
     case TMSG_HTTP_RESPONSE:
         r |= set(o, "request_id", jstr(m->request_id));
         r |= set(o, "status_code", json_integer(m->status_code));
+        if (m->reason)
+            r |= set(o, "reason", joctets_z(m->reason));
         r |= set(o, "headers", encode_headers(&m->headers));
+        if (m->headers_more)
+            r |= set(o, "headers_more", json_true());
         r |= set(o, "body", encode_body(m->body, m->body_len));
         r |= set(o, "processing_time_ms", json_integer((json_int_t)m->processing_time_ms));
         if (m->more)
             r |= set(o, "more", json_true());
+        return r;
+    case TMSG_HTTP_REQUEST_HEADERS:
+    case TMSG_HTTP_RESPONSE_HEADERS:
+        r |= set(o, "request_id", jstr(m->request_id));
+        r |= set(o, "seq", json_integer(m->seq));
+        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set(o, "headers_more", json_boolean(m->headers_more));
+        return r;
+    case TMSG_CANCEL:
+        r |= set(o, "request_id", jstr(m->request_id));
+        r |= set_str_opt(o, "reason", m->reason);
         return r;
     case TMSG_HTTP_REQUEST_BODY:
     case TMSG_HTTP_RESPONSE_BODY:
@@ -578,7 +795,7 @@ static int encode_fields(json_t *o, const tmsg *m)
             r |= set(o, "of", json_string(tmsg_type_name(m->ack_of)));
         if (m->request_id)
             r |= set(o, "request_id", jstr(m->request_id));
-        if (m->ack_of == TMSG_HTTP_RESPONSE_BODY)
+        if (m->seq) /* a body piece or a head continuation */
             r |= set(o, "seq", json_integer(m->seq));
         return r;
     case TMSG_ERROR:
@@ -605,4 +822,126 @@ char *tmsg_encode(const tmsg *m, size_t *len)
     if (out && len)
         *len = strlen(out);
     return out;
+}
+
+/* ------------------------------------------------------------------ large heads */
+
+/* Bytes of s[0..n) as a JSON string body (without the quotes), as jansson writes it with
+ * JSON_COMPACT: '"' and '\\' and the short escapes take 2, other controls 6 ("\u00XX"). */
+static size_t json_escaped_len(const char *s, size_t n)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            out += 2;
+        else if (c < 0x20)
+            out += 6;
+        else
+            out += 1;
+    }
+    return out;
+}
+
+size_t tmsg_header_encoded_max(const http_header *e)
+{
+    /* "name":[...], for an entry of its own (grouping repeats only saves bytes) */
+    size_t n = json_escaped_len(e->name, e->nlen) + 6;
+    /* the value: "..." (escaped UTF-8) or {"b64":"..."}; the larger of the two is a bound */
+    size_t plain = json_escaped_len(e->value, e->vlen) + 2;
+    size_t b64 = b64_encoded_len(e->vlen) + 10;
+    return n + (plain > b64 ? plain : b64);
+}
+
+/* Room for the "headers" object in a message of at most TTF_JSON_MAX_MSG bytes whose other
+ * fields are those of m (headers and body left out). 0 when there is none. */
+static size_t headers_room(const tmsg *m)
+{
+    tmsg c = *m;
+    http_headers_init(&c.headers);
+    c.body = NULL;
+    c.body_len = 0;
+    c.headers_more = true;
+    size_t len = 0;
+    char *json = tmsg_encode(&c, &len);
+    free(json);
+    /* a margin for the numbers that may widen (seq, processing_time_ms) */
+    size_t fixed = len + 64;
+    return json && fixed < TTF_JSON_MAX_MSG ? TTF_JSON_MAX_MSG - fixed : 0;
+}
+
+/* How many entries of h from `from` on fit in room bytes ("{}" and commas included). */
+static size_t headers_fit(const http_headers *h, size_t from, size_t room)
+{
+    size_t used = 2, i = from;
+    for (; i < h->n; i++) {
+        size_t e = tmsg_header_encoded_max(&h->v[i]) + 1;
+        if (used + e > room)
+            break;
+        used += e;
+    }
+    return i - from;
+}
+
+int tmsg_send_head(const tmsg *m, tmsg_send_fn send, void *ud)
+{
+    if (!m || (m->type != TMSG_HTTP_REQUEST && m->type != TMSG_HTTP_RESPONSE))
+        return -1;
+    size_t room = headers_room(m);
+    size_t body = m->body_len ? b64_encoded_len(m->body_len) : 0;
+    if (room > body && headers_fit(&m->headers, 0, room - body) == m->headers.n)
+        return send(ud, m) == 0 ? 1 : -1; /* the common case: one message */
+    /* The head alone may still fit exactly (the bound above is loose): try it encoded. */
+    size_t len = 0;
+    char *json = tmsg_encode(m, &len);
+    free(json);
+    if (!json)
+        return -1;
+    if (len <= TTF_JSON_MAX_MSG)
+        return send(ud, m) == 0 ? 1 : -1;
+
+    tmsg first = *m;
+    first.body = NULL;
+    first.body_len = 0;
+    first.more = m->more || m->body_len > 0;
+    first.headers_more = true;
+    size_t room0 = headers_room(&first);
+    size_t n = headers_fit(&m->headers, 0, room0);
+    if (room0 == 0 || (n == 0 && m->headers.n > 0))
+        return -1;
+    first.headers.v = m->headers.v; /* borrowed: a view of the first n entries */
+    first.headers.n = n;
+    first.headers_more = n < m->headers.n;
+    if (send(ud, &first) != 0)
+        return -1;
+    tmsg cont;
+    tmsg_init(&cont, m->type == TMSG_HTTP_REQUEST ? TMSG_HTTP_REQUEST_HEADERS
+                                                  : TMSG_HTTP_RESPONSE_HEADERS);
+    cont.request_id = m->request_id; /* borrowed */
+    for (size_t from = n; from < m->headers.n; from += n) {
+        cont.seq++;
+        cont.headers_more = true;
+        n = headers_fit(&m->headers, from, headers_room(&cont));
+        if (n == 0)
+            return -1;
+        cont.headers.v = m->headers.v + from;
+        cont.headers.n = n;
+        cont.headers_more = from + n < m->headers.n;
+        if (send(ud, &cont) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int tmsg_take_headers(http_headers *dst, http_headers *src)
+{
+    if (http_headers_reserve(dst, src->n) != 0)
+        return -1;
+    for (size_t i = 0; i < src->n; i++) {
+        const http_header *e = &src->v[i];
+        if (http_headers_add(dst, e->name, e->nlen, e->value, e->vlen) != 0)
+            return -1;
+    }
+    http_headers_free(src);
+    return 0;
 }

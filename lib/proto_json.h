@@ -1,6 +1,11 @@
 /* proto_json.h - the JSON messages of the tunnel protocol (docs/protocol.md §1-2), compatible
- * with upstream's envelope. Decoding validates types and fields and never trusts sizes.
- * Owns: a decoded tmsg owns its strings, header list and decoded body until tmsg_free. */
+ * with upstream's envelope and extended compatibly: cancel, head continuation messages
+ * (http_request_headers / http_response_headers), the lossless octet form {"b64":"..."} for
+ * HTTP octets that are not UTF-8, several tunnels per connection (tunnels[], tunnel_id).
+ * Decoding validates types and fields and never trusts sizes; every string that ends up in an
+ * HTTP head is checked for injection octets.
+ * Owns: a decoded tmsg owns its strings, header list, tunnel list and decoded body until
+ * tmsg_free. */
 #ifndef TUNNEL_PROTO_JSON_H
 #define TUNNEL_PROTO_JSON_H
 
@@ -18,7 +23,10 @@
 /* Raw body bytes per message: 93 KiB are 126976 bytes of base64, which leaves room for the
  * other fields (a request id of up to 256 bytes) in one message. */
 #define TTF_JSON_CHUNK ((size_t)93 * 1024)
-#define TTF_AGENT_KEY_MAX 256 /* ready's agent_key, bytes */
+#define TTF_AGENT_KEY_MAX 256       /* ready's agent_key, bytes */
+#define TTF_JSON_MAX_TUNNELS 256    /* tunnels[] entries: binary OPEN's index is one octet */
+#define TTF_JSON_TUNNEL_NAME_MAX 64 /* tunnels[].name, bytes */
+#define TTF_JSON_REQUEST_ID_MAX 256 /* request_id, bytes */
 
 typedef enum {
     TMSG_UNKNOWN = 0,
@@ -33,6 +41,9 @@ typedef enum {
     TMSG_ERROR,
     TMSG_TUNNEL_REFUSED,
     TMSG_ACK,
+    TMSG_CANCEL,                /* either way: drop the exchange at once */
+    TMSG_HTTP_REQUEST_HEADERS,  /* server -> agent: more fields of a request head */
+    TMSG_HTTP_RESPONSE_HEADERS, /* agent -> server: more fields of a response head */
 } tmsg_type;
 
 typedef enum {
@@ -42,6 +53,16 @@ typedef enum {
     TERR_LOCAL_UNAVAILABLE,
     TERR_INTERNAL,
 } tmsg_error_code;
+
+/* One tunnel of a session (docs/protocol.md §1 "Several tunnels"): in ready, what the agent asks
+ * for (name, subdomain); in connection_established, what it got (name, tunnel_id, urls). The
+ * array order is the tunnel index (binary OPEN's index, JSON http_request's tunnel_id). */
+typedef struct tmsg_tunnel {
+    char *name;      /* the agent's name for it (ready: required; connection_established: echo) */
+    char *subdomain; /* ready: a chosen name, optional */
+    char *tunnel_id, *public_url;         /* connection_established: required */
+    char *subdomain_url, *path_based_url; /* connection_established: optional */
+} tmsg_tunnel;
 
 typedef struct tmsg {
     tmsg_type type;
@@ -59,15 +80,26 @@ typedef struct tmsg {
     /* connection_established: the server closes the connection after this many seconds (API
      * Gateway: 7200); 0 = no limit announced */
     uint64_t max_lifetime_s;
-    /* http_* */
+    /* ready, connection_established: several tunnels (NULL/0: one tunnel, the top-level
+     * fields). connection_established repeats the first tunnel at the top level. */
+    tmsg_tunnel *tunnels;
+    size_t ntunnels;
+    /* http_*: request_id; http_request: tunnel_id (optional, absent = the session's first
+     * tunnel) in the field above. method, uri, header values and reason carry HTTP octets:
+     * sent as JSON strings when they are UTF-8, else as {"b64":"..."} (decoders accept both);
+     * they never hold NUL (refused). */
     char *request_id;
     char *method, *uri;   /* http_request */
     int status_code;      /* http_response */
-    http_headers headers; /* http_request, http_response */
+    char *reason;         /* http_response: the reason-phrase (optional, absent = standard);
+                             cancel: why (text, optional) */
+    http_headers headers; /* http_request, http_response, http_*_headers */
+    bool headers_more;    /* http_request, http_response, http_*_headers: more fields follow in
+                             http_*_headers messages (seq 1, 2, ...); no body before the last */
     uint8_t *body;        /* decoded body piece (NULL when empty) */
     size_t body_len;
     bool more;                   /* more body pieces follow */
-    uint32_t seq;                /* *_body messages: 1, 2, ... */
+    uint32_t seq;                /* *_body and *_headers messages: 1, 2, ... (each its own) */
     uint64_t timestamp;          /* http_request, Unix ms */
     uint64_t processing_time_ms; /* http_response */
     /* ack (server -> agent, docs/protocol.md §2 "Acknowledgements"): the message it acknowledges
@@ -89,6 +121,27 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err);
 /* Serialises m (body is base64-encoded; optional fields omitted when NULL/false, request_id null
  * for an error without one). Returns a malloc'd NUL-terminated string, length in *len, or NULL. */
 char *tmsg_encode(const tmsg *m, size_t *len);
+
+/* ---- heads that do not fit one message (docs/protocol.md §2 "Large heads") ---- */
+
+/* An upper bound of the bytes header entry e adds to a message's "headers" object when encoded
+ * ("name":["value"], with the octet form when the value is not UTF-8). */
+size_t tmsg_header_encoded_max(const http_header *e);
+
+/* Sends the head message m (http_request or http_response carrying all its header fields and
+ * the first body piece, possibly empty, with m->more saying whether pieces follow) through
+ * send: as m itself when it fits TTF_JSON_MAX_MSG; else as m with the first fields that fit,
+ * headers_more and no body, then http_request_headers / http_response_headers messages (seq 1,
+ * 2, ...) with the rest, the last with headers_more false. Returns 1 when m's body piece went
+ * out with the head, 0 when it did not (the caller sends it, if any, as body piece seq 1: the
+ * head said more when m had a body or m->more), -1 when one field line alone cannot fit one
+ * message, when encoding failed, or when send returned non-zero. */
+typedef int (*tmsg_send_fn)(void *ud, const tmsg *m);
+int tmsg_send_head(const tmsg *m, tmsg_send_fn send, void *ud);
+
+/* Appends the fields of a continuation message (src) to a head's list (dst). 0 or -1 (ENOMEM);
+ * src is left empty. */
+int tmsg_take_headers(http_headers *dst, http_headers *src);
 
 const char *tmsg_type_name(tmsg_type t);
 const char *tmsg_error_name(tmsg_error_code c); /* "local_service_unavailable" */

@@ -1,4 +1,4 @@
-/* relay_bin.c - the binary stream protocol (ttf.bin.v1, docs/protocol.md §3) on the server side:
+/* relay_bin.c - the binary stream protocol (ttf.bin.v2, docs/protocol.md §3) on the server side:
  * request bytes -> OPEN/DATA within the agent's window, RESPONSE/DATA -> the public client with
  * WINDOW credit as the client takes the bytes, RESET both ways, upgrades as raw pipes. */
 #include <stdio.h>
@@ -15,7 +15,9 @@
 int bin_start(pconn *pc, const char *head, size_t hlen, bool bodiless)
 {
     pc->win = pc->rwin = (int64_t)TTF_BIN_INITIAL_WINDOW;
-    return agent_send_frame(pc->ag, TTF_OPEN, bodiless ? TTF_FLAG_FIN : 0, pc->sid, head, hlen);
+    uint8_t hdr[TTF_BIN_OPEN_HDR];
+    ttf_frame_open_header(hdr, bodiless ? TTF_FLAG_FIN : 0, pc->sid, 0);
+    return ws_send_binary2(pc->ag->ws, hdr, sizeof hdr, head, hlen);
 }
 
 void bin_cancel(pconn *pc, uint8_t code, const char *reason)
@@ -136,6 +138,21 @@ static int head_status(const uint8_t *p, size_t n)
     return s;
 }
 
+/* True when the response head frames its body by the close of the connection (ttf.bin.v2
+ * has no CLOSE flag: the head says it). */
+static bool head_until_close(const uint8_t *p, size_t n)
+{
+    http1_head h;
+    http1_head_init(&h);
+    size_t used = 0;
+    http1_err err;
+    bool close =
+        http1_parse_head(&h, (const char *)p, n, false, NULL, &used, &err) == HTTP1_HEAD_DONE &&
+        h.framing == HTTP1_FRAMING_CLOSE;
+    http1_head_free(&h);
+    return close;
+}
+
 static void on_response(pconn *pc, const ttf_frame *f)
 {
     int status = head_status(f->payload, f->len);
@@ -151,6 +168,7 @@ static void on_response(pconn *pc, const ttf_frame *f)
     evtimer_del(pc->timer);
     pc->resp_started = true;
     pc->status = status;
+    pc->resp_close = status != 101 && head_until_close(f->payload, f->len);
     if (status == 101 && pc->upgrade) {
         pc_write(pc, f->payload, f->len);
         pc->st = PC_PIPE;
@@ -166,10 +184,8 @@ static void on_response(pconn *pc, const ttf_frame *f)
     } else {
         pc_write(pc, f->payload, f->len);
     }
-    if (f->flags & TTF_FLAG_FIN) {
-        pc->resp_close = (f->flags & TTF_FLAG_CLOSE) != 0;
+    if (f->flags & TTF_FLAG_FIN)
         pc_response_done(pc);
-    }
 }
 
 static const char *reset_text(uint8_t code)
@@ -222,10 +238,8 @@ void bin_on_frame(agent *ag, const uint8_t *msg, size_t len)
         pc_write(pc, f.payload, f.len);
         pc->unacked += f.len;
         bin_credit(pc);
-        if (f.flags & TTF_FLAG_FIN) {
-            pc->resp_close = (f.flags & TTF_FLAG_CLOSE) != 0;
+        if (f.flags & TTF_FLAG_FIN)
             pc_response_done(pc);
-        }
         break;
     case TTF_WINDOW:
         pc->win += f.window;

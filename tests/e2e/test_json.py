@@ -137,5 +137,5 @@ def test_subprotocol_selection(jt):
         finally:
             c.close()
 
-    assert offer("ttf.bin.v1, ttf.json.v1") == ["ttf.bin.v1"]
+    assert offer("ttf.bin.v2, ttf.json.v1") == ["ttf.bin.v2"]
     assert offer("ttf.json.v1") == ["ttf.json.v1"]

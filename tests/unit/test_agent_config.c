@@ -197,7 +197,7 @@ static void test_upgrade_request(void **state)
     assert_non_null(strstr(req, "\r\nUpgrade: websocket\r\n"));
     assert_non_null(strstr(req, "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"));
     assert_non_null(strstr(req, "\r\nSec-WebSocket-Version: 13\r\n"));
-    assert_non_null(strstr(req, "\r\nSec-WebSocket-Protocol: ttf.bin.v1, ttf.json.v1\r\n"));
+    assert_non_null(strstr(req, "\r\nSec-WebSocket-Protocol: ttf.bin.v2, ttf.json.v1\r\n"));
     assert_non_null(strstr(req, "\r\nAuthorization: Bearer secret\r\n"));
     assert_non_null(strstr(req, "\r\n\r\n"));
     free(req);
