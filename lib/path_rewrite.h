@@ -1,0 +1,81 @@
+/* path_rewrite.h - path-mode content rewriting, one implementation for ttfd (streaming, across
+ * DATA/piece boundaries) and the Lambda (a whole body): makes the absolute links of an app served
+ * under /<id>/ point back under /<id>/ (upstream's "FullRewrite", its bugs fixed).
+ *   text/html: href/src/action attribute values (either quote, whole attribute names only),
+ *     API-looking string literals ('/api/..', '/openapi.json'), and an injected
+ *     window.__TUNNEL_CONTEXT__ script (basePath "/<id>") right after <head ...> (or in a <head>
+ *     added after <html ...>, or before everything when the page has neither);
+ *   text/css: url(...) values;  application/json: OpenAPI servers[].url and API-looking string
+ *     values (never object keys);  JavaScript and everything else: unchanged.
+ * Never applied to a body with a Content-Encoding, nor in subdomain mode (callers decide); a
+ * rewritten body changes length: callers drop Content-Length and frame it themselves.
+ *
+ * Streaming: the result never depends on where the body was split. Every decision looks at most
+ * PATH_REWRITE_LOOKAHEAD bytes past the octet it is about (the HTML injection point at most
+ * PATH_REWRITE_INJECT_WINDOW bytes into the body); a rewriter holds back at most that many bytes
+ * between two feeds. Longer constructs (a 100 KB data: URL) pass through unchanged.
+ *
+ * Owns: a path_rewriter owns its held-back bytes and state; a path_rewrite_buf owns its bytes. */
+#ifndef TUNNEL_PATH_REWRITE_H
+#define TUNNEL_PATH_REWRITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tunnel_id.h"
+
+#define PATH_REWRITE_LOOKAHEAD ((size_t)4096)
+#define PATH_REWRITE_INJECT_WINDOW ((size_t)16384)
+
+typedef enum {
+    PATH_RW_NONE = 0, /* not rewritten */
+    PATH_RW_HTML,
+    PATH_RW_CSS,
+    PATH_RW_JSON,
+    PATH_RW_JS, /* recognised, left unchanged */
+} path_rewrite_kind;
+
+/* Which rewrite applies to a response with these Content-Type / Content-Encoding values (either
+ * may be NULL). PATH_RW_NONE when the type is not rewritable or the body is encoded (any coding
+ * but identity). */
+path_rewrite_kind path_rewrite_kind_for(const char *content_type, const char *content_encoding);
+
+/* True when the kind changes bodies (HTML, CSS, JSON). */
+bool path_rewrite_changes(path_rewrite_kind k);
+
+/* A Location (or Content-Location) value in path mode: "/x" -> "/<tid>/x". A malloc'd new value,
+ * or NULL when it stays (absolute URLs, protocol-relative, relative, already under /<tid>) or on
+ * ENOMEM. */
+char *path_rewrite_location(const char *tid, const char *location);
+
+/* An output buffer the caller keeps across feeds (reset len to reuse it). */
+typedef struct path_rewrite_buf {
+    uint8_t *p;
+    size_t len, cap;
+} path_rewrite_buf;
+
+void path_rewrite_buf_free(path_rewrite_buf *b);
+
+typedef struct path_rewriter path_rewriter;
+
+/* A rewriter of one body for tunnel tid (a valid tunnel name). NULL on ENOMEM. */
+path_rewriter *path_rewriter_new(path_rewrite_kind k, const char *tid);
+void path_rewriter_free(path_rewriter *rw); /* NULL is allowed */
+
+/* Feeds in[0..len) (the next body bytes) and appends the rewritten bytes that are decided to
+ * out; final: the body ends with these bytes (everything held back is written). 0, or -1 on
+ * ENOMEM (the rewriter is then unusable). */
+int path_rewriter_feed(path_rewriter *rw, const uint8_t *in, size_t len, bool final,
+                       path_rewrite_buf *out);
+/* True once the rewriter changed anything (so far). */
+bool path_rewriter_changed(const path_rewriter *rw);
+/* Bytes held back, waiting for more input. */
+size_t path_rewriter_pending(const path_rewriter *rw);
+
+/* A whole body at once. 1 and a malloc'd *out (length *out_len) when it changed, 0 when it did
+ * not (*out NULL), -1 on ENOMEM. */
+int path_rewrite_body(path_rewrite_kind k, const char *tid, const uint8_t *body, size_t len,
+                      uint8_t **out, size_t *out_len);
+
+#endif

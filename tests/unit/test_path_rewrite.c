@@ -1,0 +1,322 @@
+/* Path-mode content rewriting (lib/path_rewrite.h): the rules (upstream's, with its bugs fixed),
+ * and the streaming property: the output never depends on how the body was split, and what is
+ * held back between feeds stays bounded. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "path_rewrite.h"
+
+#define TID "abc123def456"
+
+/* Rewrites s as a whole body; returns a NUL-terminated copy of the result (the input when
+ * unchanged). */
+static char *rw(path_rewrite_kind k, const char *s)
+{
+    uint8_t *out;
+    size_t n;
+    int rc = path_rewrite_body(k, TID, (const uint8_t *)s, strlen(s), &out, &n);
+    assert_true(rc >= 0);
+    char *r = malloc((rc ? n : strlen(s)) + 1);
+    if (rc) {
+        memcpy(r, out, n);
+        r[n] = '\0';
+        free(out);
+    } else {
+        strcpy(r, s);
+    }
+    return r;
+}
+
+/* The same body fed in pieces at the given cut points (ascending, within len). */
+static char *rw_split(path_rewrite_kind k, const char *s, size_t len, const size_t *cuts,
+                      size_t ncuts, size_t *max_pending)
+{
+    path_rewriter *r = path_rewriter_new(k, TID);
+    assert_non_null(r);
+    path_rewrite_buf b = {0};
+    size_t at = 0;
+    for (size_t c = 0; c <= ncuts; c++) {
+        size_t end = c < ncuts ? cuts[c] : len;
+        assert_int_equal(path_rewriter_feed(r, (const uint8_t *)s + at, end - at, c == ncuts, &b),
+                         0);
+        if (max_pending && path_rewriter_pending(r) > *max_pending)
+            *max_pending = path_rewriter_pending(r);
+        at = end;
+    }
+    assert_int_equal(path_rewriter_pending(r), 0);
+    path_rewriter_free(r);
+    char *out = malloc(b.len + 1);
+    if (b.len)
+        memcpy(out, b.p, b.len);
+    out[b.len] = '\0';
+    path_rewrite_buf_free(&b);
+    return out;
+}
+
+static void kinds(void **state)
+{
+    (void)state;
+    assert_int_equal(path_rewrite_kind_for("text/html; charset=utf-8", NULL), PATH_RW_HTML);
+    assert_int_equal(path_rewrite_kind_for("TEXT/HTML", NULL), PATH_RW_HTML);
+    assert_int_equal(path_rewrite_kind_for("text/css", NULL), PATH_RW_CSS);
+    assert_int_equal(path_rewrite_kind_for("application/json", "identity"), PATH_RW_JSON);
+    assert_int_equal(path_rewrite_kind_for("application/javascript", NULL), PATH_RW_JS);
+    assert_int_equal(path_rewrite_kind_for("text/html", "gzip"), PATH_RW_NONE);
+    assert_int_equal(path_rewrite_kind_for("text/html", "br"), PATH_RW_NONE);
+    assert_int_equal(path_rewrite_kind_for("image/png", NULL), PATH_RW_NONE);
+    assert_int_equal(path_rewrite_kind_for("application/jsonx", NULL), PATH_RW_NONE);
+    assert_int_equal(path_rewrite_kind_for(NULL, NULL), PATH_RW_NONE);
+    assert_true(path_rewrite_changes(PATH_RW_HTML));
+    assert_false(path_rewrite_changes(PATH_RW_JS));
+    assert_false(path_rewrite_changes(PATH_RW_NONE));
+}
+
+static void html_attrs(void **state)
+{
+    (void)state;
+    char *r = rw(PATH_RW_HTML, "<html><head><title>t</title></head><body>"
+                               "<a href=\"/about\">a</a><img src='/i.png'><form action=\"/go\">"
+                               "<a href=\"/" TID "/x\">in</a><a href=\"//cdn.x/y\">c</a>"
+                               "<a href=\"https://e.com/\">e</a><a href=\"#top\">h</a>"
+                               "<img data-src=\"/lazy.png\"><a href=\"rel/x\">r</a>"
+                               "<a HREF = \"/caps\">k</a><img srcset=\"/s.png 2x\"></body></html>");
+    assert_non_null(strstr(r, "href=\"/" TID "/about\""));
+    assert_non_null(strstr(r, "src='/" TID "/i.png'"));
+    assert_non_null(strstr(r, "action=\"/" TID "/go\""));
+    assert_non_null(strstr(r, "href=\"/" TID "/x\">in"));
+    assert_null(strstr(r, "/" TID "/" TID));
+    assert_non_null(strstr(r, "href=\"//cdn.x/y\""));
+    assert_non_null(strstr(r, "href=\"https://e.com/\""));
+    assert_non_null(strstr(r, "href=\"#top\""));
+    assert_non_null(strstr(r, "data-src=\"/lazy.png\""));
+    assert_non_null(strstr(r, "href=\"rel/x\""));
+    assert_non_null(strstr(r, "HREF = \"/" TID "/caps\""));
+    assert_non_null(strstr(r, "srcset=\"/s.png 2x\""));
+    assert_non_null(strstr(r, "<head><script>window.__TUNNEL_CONTEXT__="));
+    assert_non_null(strstr(r, "basePath:'/" TID "'"));
+    assert_non_null(strstr(r, "window.__TUNNEL_BASE_PATH__='/" TID "'"));
+    free(r);
+}
+
+static void html_literals_and_injection(void **state)
+{
+    (void)state;
+    char *r = rw(PATH_RW_HTML, "<html lang=en><body><script>SwaggerUIBundle({url: '/openapi.json', "
+                               "oauth2RedirectUrl: \"/docs/oauth2-redirect\", x: '/plain', "
+                               "y: '/api/v1/items', z: '/" TID "/api'})</script></body></html>");
+    assert_non_null(strstr(r, "'/" TID "/openapi.json'"));
+    assert_non_null(strstr(r, "\"/" TID "/docs/oauth2-redirect\""));
+    assert_non_null(strstr(r, "'/plain'"));
+    assert_non_null(strstr(r, "'/" TID "/api/v1/items'"));
+    assert_non_null(strstr(r, "'/" TID "/api'"));
+    assert_non_null(strstr(r, "<html lang=en><head><script>"));
+    free(r);
+    r = rw(PATH_RW_HTML, "<p>fragment</p>");
+    assert_int_equal(strncmp(r, "<script>window.__TUNNEL_CONTEXT__", 33), 0);
+    assert_non_null(strstr(r, "</script><p>fragment</p>"));
+    free(r);
+    /* doctype and comments before <html>, then <head> after whitespace */
+    r = rw(PATH_RW_HTML, "<!DOCTYPE html>\n<!-- <head> in a comment -->\n<html>\n <head>\n<title>");
+    assert_non_null(strstr(r, "<html>\n <head><script>window.__TUNNEL_CONTEXT__"));
+    assert_non_null(strstr(r, "<!-- <head> in a comment -->\n<html>\n <head><script>"));
+    free(r);
+    /* <header> is not <head> */
+    r = rw(PATH_RW_HTML, "<html><header>x</header></html>");
+    assert_non_null(strstr(r, "<html><head><script>"));
+    assert_non_null(strstr(r, "</script></head><header>x</header>"));
+    free(r);
+    /* just <html> and the end of the body */
+    r = rw(PATH_RW_HTML, "<html>");
+    assert_non_null(strstr(r, "<html><head><script>"));
+    assert_non_null(strstr(r, "</script></head>"));
+    free(r);
+    /* empty body: the script alone */
+    r = rw(PATH_RW_HTML, "");
+    assert_int_equal(strncmp(r, "<script>", 8), 0);
+    free(r);
+}
+
+static void css(void **state)
+{
+    (void)state;
+    char *r =
+        rw(PATH_RW_CSS, "a{background:url('/a.png')} b{background:url(\"/b.png\")} "
+                        "c{background:url(/c.png)} d{background:url(data:image/png;base64,AA)} "
+                        "e{background:url(//cdn/e.png)} f{background:url(/" TID "/f.png)} "
+                        "g{background:url(rel.png)} h{background:URL( /h.png )}");
+    assert_non_null(strstr(r, "url('/" TID "/a.png')"));
+    assert_non_null(strstr(r, "url(\"/" TID "/b.png\")"));
+    assert_non_null(strstr(r, "url(/" TID "/c.png)"));
+    assert_non_null(strstr(r, "url(data:image/png;base64,AA)"));
+    assert_non_null(strstr(r, "url(//cdn/e.png)"));
+    assert_non_null(strstr(r, "url(/" TID "/f.png)"));
+    assert_non_null(strstr(r, "url(rel.png)"));
+    assert_non_null(strstr(r, "URL( /" TID "/h.png )"));
+    free(r);
+}
+
+static void json(void **state)
+{
+    (void)state;
+    char *r =
+        rw(PATH_RW_JSON, "{\"openapi\":\"3.1.0\",\"servers\": [ {\"url\": \"/\"}],"
+                         "\"paths\":{\"/api/items\":{\"get\":{}}},\"next\":\"/api/items?page=2\","
+                         "\"self\":\"/todos/1\",\"other\":\"/elsewhere\",\"abs\":\"http://x/api\","
+                         "\"esc\":\"a\\\"/api/x\\\"b\"}");
+    assert_non_null(strstr(r, "{\"url\": \"/" TID "/\"}"));
+    assert_non_null(strstr(r, "\"/api/items\":{"));
+    assert_non_null(strstr(r, "\"self\":\"/" TID "/todos/1\""));
+    assert_non_null(strstr(r, "\"other\":\"/elsewhere\""));
+    assert_non_null(strstr(r, "\"abs\":\"http://x/api\""));
+    assert_non_null(strstr(r, "\"next\":\"/api/items?page=2\""));
+    assert_non_null(strstr(r, "\"esc\":\"a\\\"/api/x\\\"b\"")); /* inside a string: untouched */
+    free(r);
+    uint8_t *out;
+    size_t n;
+    const char *plain = "{\"a\":1}";
+    assert_int_equal(
+        path_rewrite_body(PATH_RW_JSON, TID, (const uint8_t *)plain, strlen(plain), &out, &n), 0);
+    assert_null(out);
+    assert_int_equal(path_rewrite_body(PATH_RW_JS, TID, (const uint8_t *)"'/api'", 6, &out, &n), 0);
+    assert_int_equal(path_rewrite_body(PATH_RW_NONE, TID, (const uint8_t *)"x", 1, &out, &n), 0);
+}
+
+static void location(void **state)
+{
+    (void)state;
+    char *l = path_rewrite_location(TID, "/login?next=/x");
+    assert_string_equal(l, "/" TID "/login?next=/x");
+    free(l);
+    assert_null(path_rewrite_location(TID, "/" TID "/already"));
+    assert_null(path_rewrite_location(TID, "/" TID));
+    assert_null(path_rewrite_location(TID, "/" TID "?q"));
+    assert_null(path_rewrite_location(TID, "https://example.com/x"));
+    assert_null(path_rewrite_location(TID, "//cdn.example.com/x"));
+    assert_null(path_rewrite_location(TID, "relative"));
+    assert_null(path_rewrite_location(TID, ""));
+    l = path_rewrite_location(TID, "/");
+    assert_string_equal(l, "/" TID "/");
+    free(l);
+    l = path_rewrite_location(TID, "/" TID "x"); /* another name that starts like ours */
+    assert_string_equal(l, "/" TID "/" TID "x");
+    free(l);
+}
+
+/* Every single cut point, and a few multi-cut patterns, give the whole-body result. */
+static void check_splits(path_rewrite_kind k, const char *s)
+{
+    size_t len = strlen(s);
+    char *whole = rw_split(k, s, len, NULL, 0, NULL);
+    for (size_t c = 0; c <= len; c++) {
+        char *part = rw_split(k, s, len, &c, 1, NULL);
+        if (strcmp(part, whole) != 0)
+            fail_msg("kind %d cut at %zu:\n%s\n!=\n%s", (int)k, c, part, whole);
+        free(part);
+    }
+    size_t cuts[64];
+    for (size_t step = 1; step <= 7; step++) {
+        size_t nc = 0;
+        for (size_t c = step; c < len && nc < 64; c += step)
+            cuts[nc++] = c;
+        char *part = rw_split(k, s, len, cuts, nc, NULL);
+        assert_string_equal(part, whole);
+        free(part);
+    }
+    free(whole);
+}
+
+static void split_independent(void **state)
+{
+    (void)state;
+    check_splits(PATH_RW_HTML, "<!doctype html><html><head><link href=\"/s.css\"></head><body>"
+                               "<a href='/x'>x</a> <img  src = \"/" TID "/i\"> '/api/y' \"/q.json\""
+                               "<a href=\"/open");
+    check_splits(PATH_RW_HTML, "hello <b>x</b> <a href=\"/z\">");
+    check_splits(PATH_RW_CSS, "a{b:url( '/a.png' )}c{d:url(/" TID "/c)}e{f:url(/");
+    check_splits(PATH_RW_JSON, "{\"servers\":[{\"url\":\"/v1\"}],\"a\":\"/api/1\", \"k\" :"
+                               " \"/todos\",\"s\":\"x\\\\\",\"t\":\"/api/\\\"q\"}");
+}
+
+/* A construct longer than the lookahead passes through whole, however it is split, and what is
+ * held back stays bounded. */
+static void long_constructs(void **state)
+{
+    (void)state;
+    size_t big = PATH_REWRITE_LOOKAHEAD * 3;
+    char *s = malloc(big + 256);
+    int n = snprintf(s, 256, "<head></head><img src=\"/");
+    memset(s + n, 'A', big);
+    strcpy(s + n + big, "\"> <a href=\"/after\">");
+    size_t len = strlen(s);
+    char *whole = rw(PATH_RW_HTML, s);
+    assert_non_null(strstr(whole, "src=\"/" TID "/AAAA"));
+    assert_non_null(strstr(whole, "href=\"/" TID "/after\""));
+    size_t cuts[] = {5, 100, 4000, 9000, len - 3};
+    size_t maxp = 0;
+    char *part = rw_split(PATH_RW_HTML, s, len, cuts, 5, &maxp);
+    assert_string_equal(part, whole);
+    assert_true(maxp <= PATH_REWRITE_INJECT_WINDOW + PATH_REWRITE_LOOKAHEAD);
+    free(part);
+    free(whole);
+    /* a JSON string longer than the window, with escaped quotes, then a path value */
+    n = snprintf(s, 256, "{\"blob\":\"");
+    for (size_t i = 0; i < big; i++)
+        s[n + i] = i % 50 == 0 ? '\\' : (i % 50 == 1 ? '"' : 'b');
+    strcpy(s + n + big, "\",\"u\":\"/api/z\"}");
+    len = strlen(s);
+    whole = rw(PATH_RW_JSON, s);
+    assert_non_null(strstr(whole, "\"u\":\"/" TID "/api/z\""));
+    maxp = 0;
+    cuts[4] = len - 3;
+    part = rw_split(PATH_RW_JSON, s, len, cuts, 5, &maxp);
+    assert_string_equal(part, whole);
+    assert_true(maxp <= PATH_REWRITE_LOOKAHEAD);
+    free(part);
+    free(whole);
+    free(s);
+}
+
+/* Bytes that hold no construct flow straight through (nothing held back once the HTML injection
+ * point is known). */
+static void streams_through(void **state)
+{
+    (void)state;
+    path_rewriter *r = path_rewriter_new(PATH_RW_HTML, TID);
+    path_rewrite_buf b = {0};
+    const char *h = "<html><head>";
+    assert_int_equal(path_rewriter_feed(r, (const uint8_t *)h, strlen(h), false, &b), 0);
+    assert_true(b.len > strlen(h)); /* decided at once: <head> came first */
+    size_t before = b.len;
+    char text[10000];
+    memset(text, 'x', sizeof text);
+    assert_int_equal(path_rewriter_feed(r, (const uint8_t *)text, sizeof text, false, &b), 0);
+    assert_true(b.len - before >= sizeof text - PATH_REWRITE_LOOKAHEAD);
+    assert_true(path_rewriter_changed(r));
+    assert_int_equal(path_rewriter_feed(r, NULL, 0, true, &b), 0);
+    assert_int_equal(b.len - before, sizeof text);
+    path_rewriter_free(r);
+    path_rewrite_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kinds),
+        cmocka_unit_test(html_attrs),
+        cmocka_unit_test(html_literals_and_injection),
+        cmocka_unit_test(css),
+        cmocka_unit_test(json),
+        cmocka_unit_test(location),
+        cmocka_unit_test(split_independent),
+        cmocka_unit_test(long_constructs),
+        cmocka_unit_test(streams_through),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
