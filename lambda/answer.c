@@ -9,7 +9,7 @@
 #include "http1_syntax.h"
 #include "httpresp.h"
 #include "proxy.h"
-#include "rewrite.h"
+#include "path_rewrite.h"
 
 #define ERRCAP 256
 /* A started response body may arrive until 27 s after API Gateway got the request: 2 s are
@@ -208,16 +208,16 @@ static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len
     const route_result *rr = r->rr;
     if (rr->mode == ROUTE_PATH) {
         const char *loc = http_headers_get(&a->headers, "location");
-        char *nl = loc ? rewrite_location(rr->tunnel_id, loc) : NULL;
+        char *nl = loc ? path_rewrite_location(rr->tunnel_id, loc) : NULL;
         if (nl) {
             http_headers_set(&a->headers, "location", nl);
             free(nl);
         }
-        rewrite_kind k = rewrite_kind_for(http_headers_get(&a->headers, "content-type"),
+        path_rewrite_kind k = path_rewrite_kind_for(http_headers_get(&a->headers, "content-type"),
                                           http_headers_get(&a->headers, "content-encoding"));
         uint8_t *nb;
         size_t nlen;
-        int rc = rewrite_body(k, rr->tunnel_id, a->body, a->len, &nb, &nlen);
+        int rc = path_rewrite_body(k, rr->tunnel_id, a->body, a->len, &nb, &nlen);
         if (rc == 1 && nlen <= ctx->cfg->max_body + 4096) {
             free(a->body);
             a->body = nb;
