@@ -8,6 +8,7 @@
 
 #include "http1_syntax.h"
 #include "httpresp.h"
+#include "proto_json.h"
 #include "proxy.h"
 #include "path_rewrite.h"
 
@@ -22,17 +23,24 @@
 #define EARLY_AHEAD 8u
 /* Most pieces a response may have (ttf sends 93 KiB ones; smaller ones are allowed). */
 #define MAX_PIECES PROXY_JSON_MAX_PIECES
+/* Most continuation messages a response head may take: 64 of up to 128 KB, beyond ttfd's
+ * 1 MiB head limit and ttf's --max-response-header-size default (64 KiB, one message). */
+#define MAX_HEAD_PARTS 64u
 
 typedef struct answer {
-    bool head;       /* the response head has arrived (body pieces may still be coming) */
-    int64_t head_ms; /* when it was first seen, relative to the start */
-    bool more;       /* pieces follow the head */
+    bool head;           /* the response head has arrived (body pieces may still be coming) */
+    bool head_more;      /* its fields continue in http_response_headers messages not yet read */
+    uint32_t head_parts; /* how many continuations it had */
+    int64_t head_ms;     /* when it was first seen, relative to the start */
+    bool more;           /* pieces follow the head */
     int status;
-    char *text;   /* an error text, or NULL */
-    bool overrun; /* the error is the agent's breach of the response rules (logged) */
+    char *text;         /* an error text, or NULL */
+    bool overrun;       /* the error is the agent's breach of the response rules (logged) */
+    const char *cancel; /* why the Lambda gives up on a request the agent still holds, or NULL */
     http_headers headers;
     int64_t expect; /* body length the head announces (0 when bodiless), -1 when unknown */
     bool bodiless;  /* HEAD, 1xx, 204, 304 */
+    bool framed;    /* expect and bodiless are known (the whole head is in) */
     uint8_t *body;  /* the head's piece, then the whole body */
     size_t len;
     piece_set ps;    /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
@@ -50,7 +58,14 @@ static int fail(answer *a, int status, const char *text)
 static int breach(answer *a, const char *why)
 {
     a->overrun = true;
+    a->cancel = "protocol_error: the response broke the framing rules";
     return fail(a, 502, why);
+}
+
+static int too_large(answer *a)
+{
+    a->cancel = "response body over the serverless back-end's limit";
+    return fail(a, 502, "response body too large");
 }
 
 /* The body length a response head announces: 0 for a bodiless one (HEAD, 1xx, 204, 304: RFC
@@ -155,15 +170,44 @@ static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
         if (hj)
             httpresp_headers_from_json(hj, &a->headers);
         ddb_get_b(it, "body0", &a->body, &a->len);
+        int hm = 0;
+        ddb_get_bool(it, "respHeadMore", &hm);
+        a->head_more = hm;
+    }
+    if (a->head_more) { /* the rest of the head first: the last continuation names the count */
+        int64_t hs = 0;
+        json_t *parts = NULL;
+        if (ddb_get_n(it, "headSeq", &hs) != 0) {
+            json_decref(it);
+            return 0;
+        }
+        if (hs < 1 || hs > (int64_t)MAX_HEAD_PARTS) {
+            json_decref(it);
+            a->cancel = "response head over the serverless back-end's limit";
+            return fail(a, 502, "response head too large");
+        }
+        rc = store_fetch_head_parts(&ctx->st, r->rid, r->cid, (uint32_t)hs, &parts, err, ERRCAP);
+        if (rc != 0) {
+            json_decref(it);
+            return 0; /* a continuation is still being written (or the read failed) */
+        }
+        for (size_t i = 0; i < json_array_size(parts); i++)
+            httpresp_headers_from_json(json_string_value(json_array_get(parts, i)), &a->headers);
+        json_decref(parts);
+        a->head_more = false;
+        a->head_parts = (uint32_t)hs;
+    }
+    if (!a->framed) { /* the whole head is in: what it says of the body */
         a->expect = announced_length(&a->headers, a->status, r->head_request);
         a->bodiless = proxy_bodiless(a->status, r->head_request);
+        a->framed = true;
     }
     bool have_last = ddb_get_n(it, "lastSeq", &last) == 0;
     json_decref(it);
     if (judge(a, !a->more) < 0)
         return -1;
     if (!a->more)
-        return a->len > ctx->cfg->max_body ? fail(a, 502, "response body too large") : 1;
+        return a->len > ctx->cfg->max_body ? too_large(a) : 1;
     if (!have_last) {
         if (!a->ps.n && piece_set_init(&a->ps, EARLY_PIECES) < 0)
             return fail(a, 500, "out of memory");
@@ -173,11 +217,10 @@ static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
             a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
         if (judge(a, false) < 0)
             return -1;
-        return a->len + a->ps.bytes > ctx->cfg->max_body ? fail(a, 502, "response body too large")
-                                                         : 0;
+        return a->len + a->ps.bytes > ctx->cfg->max_body ? too_large(a) : 0;
     }
     if (last < 1 || last > (int64_t)MAX_PIECES)
-        return fail(a, 502, "response body too large");
+        return too_large(a);
     for (uint32_t q = (uint32_t)last; q < a->ps.n; q++)
         if (a->ps.data[q]) /* read early: a piece past the last one */
             return breach(a, ANSWER_AFTER_END);
@@ -195,7 +238,7 @@ pieces:;
     if (judge(a, false) < 0)
         return -1;
     if (a->len + a->ps.bytes > ctx->cfg->max_body)
-        return fail(a, 502, "response body too large");
+        return too_large(a);
     if (a->ps.have < a->ps.n)
         return 0; /* a piece is still being written */
     return complete(ctx, r, a, err);
@@ -213,8 +256,9 @@ static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len
             http_headers_set(&a->headers, "location", nl);
             free(nl);
         }
-        path_rewrite_kind k = path_rewrite_kind_for(http_headers_get(&a->headers, "content-type"),
-                                          http_headers_get(&a->headers, "content-encoding"));
+        path_rewrite_kind k =
+            path_rewrite_kind_for(http_headers_get(&a->headers, "content-type"),
+                                  http_headers_get(&a->headers, "content-encoding"));
         uint8_t *nb;
         size_t nlen;
         int rc = path_rewrite_body(k, rr->tunnel_id, a->body, a->len, &nb, &nlen);
@@ -233,6 +277,20 @@ static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len
         }
     }
     return httpresp_build(a->status, &a->headers, a->body, a->len, len);
+}
+
+void answer_cancel(lambda_ctx *ctx, const char *cid, const char *rid, const char *reason)
+{
+    tmsg c;
+    tmsg_init(&c, TMSG_CANCEL);
+    c.request_id = (char *)rid; /* borrowed: not freed */
+    c.reason = (char *)reason;  /* borrowed */
+    size_t n;
+    char *text = tmsg_encode(&c, &n);
+    char err[ERRCAP];
+    if (!text || mgmt_post(&ctx->mgmt, cid, text, n, err, sizeof err) != MGMT_OK)
+        TLOG_D(ctx->log, "cancel %s not delivered: %s", rid, text ? err : "out of memory");
+    free(text);
 }
 
 char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len)
@@ -275,6 +333,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
             fail(&a, 504,
                  a.head ? "response body not complete in time"
                         : "no response from the tunnel agent in time");
+            a.cancel = "timeout: the serverless back-end stopped waiting";
             break;
         }
         if (a.backlog)
@@ -292,6 +351,8 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
     if (a.overrun)
         TLOG_W(ctx->log, "tunnel %s: request %s: %s: answered 502, nothing of it forwarded",
                r->rr->tunnel_id, r->rid, a.text);
+    if (a.cancel) /* the local request may still be running: stop it */
+        answer_cancel(ctx, r->cid, r->rid, a.cancel);
     TLOG_D(ctx->log,
            "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms",
            r->rid, a.head_ms, a.ps.n, now_ms() - start);
@@ -306,6 +367,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
     while (!a.last_known && seen > 0 && !a.ps.data[seen - 1])
         seen--;
     ctx->defer_pieces = seen;
+    ctx->defer_heads = a.head_parts;
     piece_set_free(&a.ps);
     free(a.text);
     free(a.body);

@@ -29,6 +29,12 @@ typedef struct answer_req {
  * are deleted after the response is sent (ctx->defer_*). */
 char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len);
 
+/* Tells the agent on cid to drop request rid (docs/protocol.md §2 "Cancel"): the Lambda gave up
+ * on it (out of time, too large, a breach of the response rules) or will not send the rest of
+ * its body. The HTTP API never tells a Lambda that its client left, so that is the only cancel
+ * this side sends. Best effort: one post, a failure is logged. */
+void answer_cancel(lambda_ctx *ctx, const char *cid, const char *rid, const char *reason);
+
 /* The reasons a response never reaches the client (public body texts; the log says which). */
 #define ANSWER_OVER_LENGTH "the tunnel agent sent a body longer than its Content-Length"
 #define ANSWER_SHORT "the tunnel agent ended a body shorter than its Content-Length"

@@ -18,7 +18,6 @@
 
 /* protocol limits as size_t (lib/proto_json.h) */
 static const size_t CHUNK = TTF_JSON_CHUNK;
-static const size_t MAX_MSG = TTF_JSON_MAX_MSG;
 
 int http_forward_headers(const http_event *e, const char *prefix, http_headers *out)
 {
@@ -37,28 +36,6 @@ int http_forward_headers(const http_event *e, const char *prefix, http_headers *
     return proxy_request_headers(out, &rule);
 }
 
-/* Encodes the http_request head carrying the first min(len, first) body bytes. */
-static char *encode_head(const char *rid, const http_event *e, const char *fwd,
-                         const http_headers *hdrs, size_t first, size_t *n)
-{
-    tmsg m;
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup(rid);
-    m.method = strdup(e->method);
-    m.uri = strdup(fwd);
-    for (size_t i = 0; i < hdrs->n; i++)
-        http_headers_add(&m.headers, hdrs->v[i].name, strlen(hdrs->v[i].name), hdrs->v[i].value,
-                         strlen(hdrs->v[i].value));
-    m.body = e->body; /* borrowed: cleared before tmsg_free */
-    m.body_len = e->body_len < first ? e->body_len : first;
-    m.more = e->body_len > first;
-    m.timestamp = (uint64_t)now_ms();
-    char *text = (m.request_id && m.method && m.uri) ? tmsg_encode(&m, n) : NULL;
-    m.body = NULL;
-    tmsg_free(&m);
-    return text;
-}
-
 /* Whether the agent already answered (or failed) request rid: one consistent read of the
  * request item, before each body piece is posted. */
 static bool answered_early(lambda_ctx *ctx, const char *rid)
@@ -73,57 +50,101 @@ static bool answered_early(lambda_ctx *ctx, const char *rid)
     return done;
 }
 
-/* Posts the request and its body pieces. MGMT_* result; *head_too_big when even a head without
- * body does not fit one message. */
-static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const http_event *e,
-                        const char *fwd, const http_headers *hdrs, bool *head_too_big, char *err)
+typedef struct poster {
+    lambda_ctx *ctx;
+    const char *cid;
+    int rc; /* MGMT_* of the last post */
+    char *err;
+} poster;
+
+/* tmsg_send_head's sender: one message posted to the agent. */
+static int post_msg(void *ud, const tmsg *m)
 {
+    poster *p = ud;
     size_t n;
-    size_t first = CHUNK;
-    char *text = encode_head(rid, e, fwd, hdrs, first, &n);
-    if (text && n > MAX_MSG) { /* big headers: every body byte goes in pieces */
-        free(text);
-        first = 0;
-        text = encode_head(rid, e, fwd, hdrs, first, &n);
-        if (text && n > MAX_MSG) {
-            free(text);
-            *head_too_big = true;
-            snprintf(err, ERRCAP, "request head over one message");
-            return MGMT_TOO_BIG;
-        }
-    }
+    char *text = tmsg_encode(m, &n);
     if (!text) {
+        snprintf(p->err, ERRCAP, "out of memory");
+        p->rc = MGMT_ERR;
+        return -1;
+    }
+    p->rc = mgmt_post(&p->ctx->mgmt, p->cid, text, n, p->err, ERRCAP);
+    free(text);
+    return p->rc == MGMT_OK ? 0 : -1;
+}
+
+/* Posts the request and its body pieces (docs/protocol.md §2): the http_request head with as
+ * much of the body as fits the message (its fields over several messages if it must), then
+ * http_request_body pieces. MGMT_* result; *head_too_big when one field line alone does not fit
+ * a message (API Gateway's own 10240-byte limit on request heads keeps that from happening). */
+static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const char *tid,
+                        const http_event *e, const char *fwd, const http_headers *hdrs,
+                        bool *head_too_big, char *err)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup(rid);
+    m.method = strdup(e->method);
+    m.uri = strdup(fwd);
+    m.tunnel_id = strdup(tid);
+    m.timestamp = (uint64_t)now_ms();
+    bool ok = m.request_id && m.method && m.uri && m.tunnel_id &&
+              http_headers_reserve(&m.headers, hdrs->n) == 0;
+    for (size_t i = 0; ok && i < hdrs->n; i++)
+        ok = http_headers_add(&m.headers, hdrs->v[i].name, hdrs->v[i].nlen, hdrs->v[i].value,
+                              hdrs->v[i].vlen) == 0;
+    size_t n = 0;
+    char *bare = ok ? tmsg_encode(&m, &n) : NULL; /* the head alone sizes the first piece */
+    free(bare);
+    if (!bare) {
+        tmsg_free(&m);
         snprintf(err, ERRCAP, "out of memory");
         return MGMT_ERR;
     }
-    int rc = mgmt_post(&ctx->mgmt, cid, text, n, err, ERRCAP);
-    free(text);
+    size_t first = proxy_json_first_piece(n);
+    m.body = e->body; /* borrowed: cleared before tmsg_free */
+    m.body_len = e->body_len < first ? e->body_len : first;
+    m.more = e->body_len > m.body_len;
+    poster p = {.ctx = ctx, .cid = cid, .rc = MGMT_OK, .err = err};
+    int sent = tmsg_send_head(&m, post_msg, &p);
+    m.body = NULL;
+    tmsg_free(&m);
+    if (sent < 0) {
+        if (p.rc != MGMT_OK)
+            return p.rc;
+        *head_too_big = true;
+        snprintf(err, ERRCAP, "a request header field over one message");
+        return MGMT_TOO_BIG;
+    }
+    size_t off = sent == 1 ? (e->body_len < first ? e->body_len : first) : 0;
+    int rc = MGMT_OK;
     uint32_t seq = 1;
-    for (size_t off = first; rc == MGMT_OK && off < e->body_len; off += CHUNK, seq++) {
+    for (; rc == MGMT_OK && off < e->body_len; seq++) {
         /* The app may answer before it has read the whole body (a 403 after the first bytes of
          * an upload): that answer is returned at once, the rest of the body is not sent. */
         if (answered_early(ctx, rid)) {
             TLOG_I(ctx->log, "http %s: answered after %zu of %zu body bytes: rest not sent", rid,
                    off, e->body_len);
+            answer_cancel(ctx, cid, rid, "request body not sent: the response came first");
             break;
         }
         size_t piece = e->body_len - off < CHUNK ? e->body_len - off : CHUNK;
-        tmsg m;
-        tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
-        m.request_id = strdup(rid);
-        m.seq = seq;
-        m.body = e->body + off;
-        m.body_len = piece;
-        m.more = off + piece < e->body_len;
-        text = m.request_id ? tmsg_encode(&m, &n) : NULL;
-        m.body = NULL;
-        tmsg_free(&m);
-        if (!text) {
-            snprintf(err, ERRCAP, "out of memory");
-            return MGMT_ERR;
-        }
-        rc = mgmt_post(&ctx->mgmt, cid, text, n, err, ERRCAP);
-        free(text);
+        tmsg b;
+        tmsg_init(&b, TMSG_HTTP_REQUEST_BODY);
+        b.request_id = strdup(rid);
+        b.seq = seq;
+        b.body = e->body + off;
+        b.body_len = piece;
+        b.more = off + piece < e->body_len;
+        p.rc = MGMT_OK;
+        if (b.request_id)
+            post_msg(&p, &b);
+        else
+            p.rc = MGMT_ERR;
+        b.body = NULL;
+        tmsg_free(&b);
+        rc = p.rc;
+        off += piece;
     }
     return rc;
 }
@@ -219,10 +240,10 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
             break;
         }
         bool head_too_big = false;
-        rc = post_request(ctx, cids[i], rid, e, fwd, &hdrs, &head_too_big, err);
+        rc = post_request(ctx, cids[i], rid, rr.tunnel_id, e, fwd, &hdrs, &head_too_big, err);
         if (rc == MGMT_OK)
             break;
-        store_delete_pending(&ctx->st, rid, NULL, 0, err, sizeof err);
+        store_delete_pending(&ctx->st, rid, NULL, 0, 0, err, sizeof err);
         if (head_too_big) {
             *status = 431;
             doc = httpresp_text(431, "request headers too large", len);

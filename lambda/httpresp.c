@@ -9,6 +9,49 @@
 #include "b64.h"
 #include "proxy.h"
 
+/* A header value as the HTTP API is given it: a JSON string of the octets when they are UTF-8;
+ * else (obs-text, RFC 9110 §5.5) the octets read as ISO-8859-1, each one the character of that
+ * number. JSON cannot carry other octets and API Gateway writes header values as UTF-8
+ * (docs/serverless.md "Octets that are not UTF-8"): the client gets the same characters. */
+static json_t *gateway_value(const char *v, size_t n)
+{
+    json_t *s = json_stringn(v, n);
+    if (s)
+        return s;
+    char *u = malloc(n * 2 + 1);
+    if (!u)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x80) {
+            u[o++] = (char)c;
+        } else {
+            u[o++] = (char)(0xc0 | (c >> 6));
+            u[o++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    s = json_stringn(u, o);
+    free(u);
+    return s;
+}
+
+/* A header value as stored in the pending table: a JSON string when UTF-8, else
+ * {"b64":"..."} (lossless, the wire's octet form, docs/protocol.md §2). */
+static json_t *stored_value(const char *v, size_t n)
+{
+    json_t *s = json_stringn(v, n);
+    if (s)
+        return s;
+    char *b = malloc(b64_encoded_len(n) + 1);
+    if (!b)
+        return NULL;
+    size_t bl = b64_encode((const uint8_t *)v, n, b);
+    s = json_stringn(b, bl);
+    free(b);
+    return s ? json_pack("{s:o}", "b64", s) : NULL;
+}
+
 static char *dump(json_t *o, size_t *out_len)
 {
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -42,9 +85,12 @@ char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, s
     else
         enc[0] = '\0';
     for (size_t i = 0; i < h->n; i++) {
-        const char *name = h->v[i].name, *val = h->v[i].value;
+        const char *name = h->v[i].name;
+        json_t *val = gateway_value(h->v[i].value, h->v[i].vlen);
+        if (!val)
+            goto fail;
         if (strcasecmp(name, "set-cookie") == 0) {
-            json_array_append_new(cookies, json_string(val));
+            json_array_append_new(cookies, val);
             continue;
         }
         /* one entry per name whatever its case; repeated values joined with ", " */
@@ -58,18 +104,21 @@ char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, s
             }
         }
         if (!found) {
-            json_object_set_new(hdrs, name, json_string(val));
+            json_object_set_new(hdrs, name, val);
             continue;
         }
-        size_t a = json_string_length(found), b = strlen(val);
+        size_t a = json_string_length(found), b = json_string_length(val);
         char *j = malloc(a + b + 3);
-        if (!j)
+        if (!j) {
+            json_decref(val);
             goto fail;
+        }
         memcpy(j, json_string_value(found), a);
         memcpy(j + a, ", ", 2);
-        memcpy(j + a + 2, val, b + 1);
-        json_string_set(found, j);
+        memcpy(j + a + 2, json_string_value(val), b);
+        json_string_setn(found, j, a + b + 2);
         free(j);
+        json_decref(val);
     }
     json_object_set_new(o, "statusCode", json_integer(status));
     json_object_set_new(o, "headers", hdrs);
@@ -120,7 +169,11 @@ char *httpresp_headers_to_json(const http_headers *h)
             arr = json_array();
             json_object_set_new(o, h->v[i].name, arr);
         }
-        json_array_append_new(arr, json_string(h->v[i].value));
+        json_t *v = stored_value(h->v[i].value, h->v[i].vlen);
+        if (!v || json_array_append_new(arr, v) < 0) {
+            json_decref(o);
+            return NULL;
+        }
     }
     return dump(o, NULL);
 }
@@ -142,9 +195,23 @@ int httpresp_headers_from_json(const char *text, http_headers *out)
         json_t *v;
         json_array_foreach(arr, i, v)
         {
-            if (json_is_string(v) && http_headers_add(out, k, strlen(k), json_string_value(v),
-                                                      json_string_length(v)) < 0)
+            const char *s = json_string_value(v);
+            size_t n = json_string_length(v);
+            uint8_t *dec = NULL;
+            json_t *b = json_object_get(v, "b64");
+            if (json_is_string(b)) { /* octets that are not UTF-8 */
+                size_t bn = json_string_length(b);
+                dec = malloc(b64_decoded_max(bn) + 1);
+                if (!dec || b64_decode(json_string_value(b), bn, dec, &n) < 0) {
+                    free(dec);
+                    rc = -1;
+                    continue;
+                }
+                s = (const char *)dec;
+            }
+            if (s && http_headers_add(out, k, strlen(k), s, n) < 0)
                 rc = -1;
+            free(dec);
         }
     }
     json_decref(o);

@@ -25,6 +25,7 @@ typedef struct lambda_ctx {
     char defer_rid[64];
     char defer_cid[160];
     uint32_t defer_pieces;
+    uint32_t defer_heads; /* response head continuations to delete */
     /* Requests this process recently found to belong to a connection: the next body pieces of
      * the same response skip the ownership read (a warm process gets several of them). */
     struct {

@@ -15,6 +15,12 @@ int store_piece_key(char *out, size_t cap, const char *rid, const char *cid, uin
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
+int store_head_key(char *out, size_t cap, const char *rid, const char *cid, uint32_t seq)
+{
+    int n = snprintf(out, cap, "%s#%s#h%" PRIu32, rid, cid, seq);
+    return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
 int store_owner_key(char *out, size_t cap, const char *tid)
 {
     int n = snprintf(out, cap, "owner#%s", tid);
@@ -262,17 +268,18 @@ int store_get_pending(store *s, const char *rid, json_t **item, char *err, size_
 
 int store_complete_head(store *s, const char *rid, const char *cid, int status,
                         const char *headers_json, const uint8_t *body, size_t len, bool more,
-                        char *err, size_t cap)
+                        bool head_more, char *err, size_t cap)
 {
-    json_t *req =
-        json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName",
-                  s->pend_table, "Key", ddb_key_s("requestId", rid), "UpdateExpression",
-                  "SET #s = :resp, statusCode = :sc, respHeaders = :h, body0 = :b, respMore = :m",
-                  "ConditionExpression",
-                  "attribute_exists(requestId) AND connectionId = :cid AND #s = :pending",
-                  "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":resp",
-                  ddb_s(PEND_RESPONDED), ":sc", ddb_n(status), ":h", ddb_s(headers_json), ":b",
-                  ddb_b(body, len), ":m", ddb_bool(more), ":cid", ddb_s(cid));
+    json_t *req = json_pack(
+        "{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName", s->pend_table,
+        "Key", ddb_key_s("requestId", rid), "UpdateExpression",
+        "SET #s = :resp, statusCode = :sc, respHeaders = :h, body0 = :b, respMore = :m, "
+        "respHeadMore = :hm",
+        "ConditionExpression",
+        "attribute_exists(requestId) AND connectionId = :cid AND #s = :pending",
+        "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":resp",
+        ddb_s(PEND_RESPONDED), ":sc", ddb_n(status), ":h", ddb_s(headers_json), ":b",
+        ddb_b(body, len), ":m", ddb_bool(more), ":hm", ddb_bool(head_more), ":cid", ddb_s(cid));
     if (req && json_object_set_new(json_object_get(req, "ExpressionAttributeValues"), ":pending",
                                    ddb_s(PEND_PENDING)) < 0) {
         json_decref(req);
@@ -411,6 +418,124 @@ int store_piece_exists(store *s, const char *rid, const char *cid, uint32_t seq,
     rc = json_is_object(json_object_get(resp, "Item")) ? 1 : 0;
     json_decref(resp);
     return rc;
+}
+
+int store_put_head_part(store *s, const char *rid, const char *cid, uint32_t seq,
+                        const char *headers_json, bool last, bool verified, int64_t now, char *err,
+                        size_t cap)
+{
+    char key[PIECE_KEY_MAX];
+    if (store_head_key(key, sizeof key, rid, cid, seq) < 0) {
+        snprintf(err, cap, "key too long");
+        return -1;
+    }
+    json_t *req;
+    int rc;
+    if (!verified) {
+        json_t *it = NULL;
+        rc = store_get_pending(s, rid, &it, err, cap);
+        if (rc < 0)
+            return rc;
+        const char *pc = ddb_get_s(it, "connectionId"), *st = ddb_get_s(it, "status");
+        bool ok = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0;
+        int hm = 1;
+        int64_t hs = 0;
+        bool past = ok && ((strcmp(st, PEND_RESPONDED) == 0 &&
+                            ddb_get_bool(it, "respHeadMore", &hm) == 0 && !hm) ||
+                           (ddb_get_n(it, "headSeq", &hs) == 0 &&
+                            ((int64_t)seq > hs || (last && (int64_t)seq != hs))));
+        json_decref(it);
+        if (!ok) {
+            snprintf(err, cap, "no such request for this connection");
+            return DDB_CONDITION;
+        }
+        if (past) {
+            snprintf(err, cap, "header fields %" PRIu32 " past the end of the response head", seq);
+            return STORE_OVERRUN;
+        }
+    }
+    req = json_pack("{s:s,s:{s:o,s:o,s:o},s:s}", "TableName", s->pend_table, "Item", "requestId",
+                    ddb_s(key), "h", ddb_s(headers_json), "ttl", ddb_n(now + STORE_PENDING_TTL_S),
+                    "ConditionExpression", "attribute_not_exists(requestId)");
+    rc = run(s, "PutItem", req, err, cap);
+    if (rc != 0 || !last)
+        return rc;
+    req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
+                    ddb_key_s("requestId", rid), "UpdateExpression", "SET headSeq = :seq",
+                    "ConditionExpression",
+                    "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e AND "
+                    "(attribute_not_exists(headSeq) OR headSeq = :seq)",
+                    "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":seq",
+                    ddb_n(seq), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
+    rc = run(s, "UpdateItem", req, err, cap);
+    if (rc == DDB_CONDITION) {
+        snprintf(err, cap, "header fields %" PRIu32 ": the head already ended", seq);
+        return STORE_OVERRUN;
+    }
+    return rc;
+}
+
+int store_fetch_head_parts(store *s, const char *rid, const char *cid, uint32_t n, json_t **parts,
+                           char *err, size_t cap)
+{
+    *parts = NULL;
+    json_t *keys = json_array();
+    char key[PIECE_KEY_MAX];
+    for (uint32_t q = 1; keys && q <= n; q++) {
+        if (store_head_key(key, sizeof key, rid, cid, q) < 0) {
+            json_decref(keys);
+            return oom(err, cap);
+        }
+        json_array_append_new(keys, ddb_key_s("requestId", key));
+    }
+    json_t *req = keys ? json_pack("{s:{s:{s:o,s:b}}}", "RequestItems", s->pend_table, "Keys", keys,
+                                   "ConsistentRead", 1)
+                       : NULL;
+    if (!req)
+        return oom(err, cap);
+    json_t *out = json_array();
+    for (uint32_t q = 0; out && q < n; q++)
+        json_array_append_new(out, json_null());
+    int rc = -1;
+    for (int round = 0; out && round < 20; round++) {
+        json_t *resp;
+        if (ddb_call(s->db, "BatchGetItem", req, &resp, err, cap) != DDB_OK)
+            break;
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(json_object_get(resp, "Responses"), s->pend_table), i,
+                           it)
+        {
+            const char *k = ddb_get_s(it, "requestId"), *h = ddb_get_s(it, "h");
+            const char *m = k ? strrchr(k, '#') : NULL;
+            unsigned long q = m && m[1] == 'h' ? strtoul(m + 2, NULL, 10) : 0;
+            if (q >= 1 && q <= n && h)
+                json_array_set_new(out, q - 1, json_string(h));
+        }
+        json_t *unk = json_object_get(
+            json_object_get(json_object_get(resp, "UnprocessedKeys"), s->pend_table), "Keys");
+        if (!json_is_array(unk) || json_array_size(unk) == 0) {
+            json_decref(resp);
+            rc = 0;
+            break;
+        }
+        json_object_set(json_object_get(json_object_get(req, "RequestItems"), s->pend_table),
+                        "Keys", unk);
+        json_decref(resp);
+        sleep_ms(10L << (round < 4 ? round : 4));
+    }
+    json_decref(req);
+    if (rc != 0) {
+        json_decref(out);
+        return -1;
+    }
+    for (uint32_t q = 0; q < n; q++)
+        if (json_is_null(json_array_get(out, q))) {
+            json_decref(out);
+            return 1; /* a part is still being written */
+        }
+    *parts = out;
+    return 0;
 }
 
 int piece_set_init(piece_set *ps, uint32_t n)
@@ -585,8 +710,8 @@ static int batch_delete(store *s, const char *table, json_t *keys, char *err, si
     return rc;
 }
 
-int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, char *err,
-                         size_t cap)
+int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, uint32_t nheads,
+                         char *err, size_t cap)
 {
     int rc = 0;
     char key[PIECE_KEY_MAX];
@@ -594,8 +719,10 @@ int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n,
     if (!keys)
         return oom(err, cap);
     json_array_append_new(keys, ddb_key_s("requestId", rid));
-    for (uint32_t q = 1; cid && q <= n; q++) {
-        if (store_piece_key(key, sizeof key, rid, cid, q) < 0)
+    for (uint32_t q = 1; cid && q <= n + nheads; q++) {
+        int k = q <= n ? store_piece_key(key, sizeof key, rid, cid, q)
+                       : store_head_key(key, sizeof key, rid, cid, q - n);
+        if (k < 0)
             break;
         json_array_append_new(keys, ddb_key_s("requestId", key));
         if (json_array_size(keys) == 25) {

@@ -312,6 +312,27 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
 /* The handlers below return true when the message is settled (written, or refused for good: a
  * foreign, late or repeated one), false when a write failed and the agent should send it again
  * (no acknowledgement). */
+/* The verified-pair cache (a warm process skips the ownership read for the next messages of a
+ * response it checked moments ago). */
+static bool verified_pair(lambda_ctx *ctx, const char *rid, const char *cid, int64_t now)
+{
+    for (size_t i = 0; i < sizeof ctx->verified / sizeof ctx->verified[0]; i++)
+        if (now - ctx->verified[i].at_ms < VERIFIED_MS && strcmp(ctx->verified[i].rid, rid) == 0 &&
+            strcmp(ctx->verified[i].cid, cid) == 0)
+            return true;
+    return false;
+}
+
+static void remember_pair(lambda_ctx *ctx, const char *rid, const char *cid, int64_t now)
+{
+    if (strlen(rid) >= sizeof ctx->verified[0].rid || strlen(cid) >= sizeof ctx->verified[0].cid)
+        return;
+    unsigned k = ctx->verified_next++ % (sizeof ctx->verified / sizeof ctx->verified[0]);
+    snprintf(ctx->verified[k].rid, sizeof ctx->verified[k].rid, "%s", rid);
+    snprintf(ctx->verified[k].cid, sizeof ctx->verified[k].cid, "%s", cid);
+    ctx->verified[k].at_ms = now;
+}
+
 static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
@@ -333,7 +354,7 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
             return false;
         }
         rc = store_complete_head(&ctx->st, m->request_id, cid, m->status_code, hj, m->body,
-                                 m->body_len, m->more, err, sizeof err);
+                                 m->body_len, m->more, m->headers_more, err, sizeof err);
         free(hj);
         /* a second final response from the connection that already answered: past the end of
          * the response (a repeat from another connection changes nothing) */
@@ -361,21 +382,11 @@ static bool on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
         return true;
     }
     int64_t now = now_ms();
-    bool verified = false;
-    for (size_t i = 0; i < sizeof ctx->verified / sizeof ctx->verified[0]; i++)
-        if (now - ctx->verified[i].at_ms < VERIFIED_MS &&
-            strcmp(ctx->verified[i].rid, m->request_id) == 0 &&
-            strcmp(ctx->verified[i].cid, cid) == 0)
-            verified = true;
+    bool verified = verified_pair(ctx, m->request_id, cid, now);
     int rc = store_put_piece(&ctx->st, m->request_id, cid, m->seq, m->body, m->body_len, m->more,
                              verified, now / 1000, err, sizeof err);
-    if (rc == 0 && !verified && strlen(m->request_id) < sizeof ctx->verified[0].rid &&
-        strlen(cid) < sizeof ctx->verified[0].cid) {
-        unsigned k = ctx->verified_next++ % (sizeof ctx->verified / sizeof ctx->verified[0]);
-        snprintf(ctx->verified[k].rid, sizeof ctx->verified[k].rid, "%s", m->request_id);
-        snprintf(ctx->verified[k].cid, sizeof ctx->verified[k].cid, "%s", cid);
-        ctx->verified[k].at_ms = now;
-    }
+    if (rc == 0 && !verified)
+        remember_pair(ctx, m->request_id, cid, now);
     if (rc == STORE_OVERRUN) {
         /* past the end of the response: never read; the request fails (502) if still waiting */
         TLOG_W(ctx->log, "http_response_body %s seq %u from %s: %s: the request fails",
@@ -391,6 +402,58 @@ static bool on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_W(ctx->log, "http_response_body %s seq %u dropped: %s", m->request_id, m->seq, err);
     else if (rc != 0)
         TLOG_E(ctx->log, "http_response_body %s seq %u: %s", m->request_id, m->seq, err);
+    return rc == 0 || rc == DDB_CONDITION;
+}
+
+/* http_response_headers: the rest of a response head that did not fit one message. */
+static bool on_head_part(lambda_ctx *ctx, const char *cid, const tmsg *m)
+{
+    char err[ERRCAP];
+    if (m->seq == 0 || m->seq > 64) {
+        TLOG_W(ctx->log, "http_response_headers %s: bad seq %u", m->request_id, m->seq);
+        return true;
+    }
+    char *hj = httpresp_headers_to_json(&m->headers);
+    if (!hj)
+        return false;
+    int64_t now = now_ms();
+    bool verified = verified_pair(ctx, m->request_id, cid, now);
+    int rc = store_put_head_part(&ctx->st, m->request_id, cid, m->seq, hj, !m->headers_more,
+                                 verified, now / 1000, err, sizeof err);
+    free(hj);
+    if (rc == 0 && !verified)
+        remember_pair(ctx, m->request_id, cid, now);
+    if (rc == STORE_OVERRUN) {
+        TLOG_W(ctx->log, "http_response_headers %s seq %u from %s: %s: the request fails",
+               m->request_id, m->seq, cid, err);
+        char e2[ERRCAP];
+        if (store_mark_overrun(&ctx->st, m->request_id, cid,
+                               "the tunnel agent sent header fields after the end of its head",
+                               false, e2, sizeof e2) < 0)
+            TLOG_E(ctx->log, "http_response_headers %s: %s", m->request_id, e2);
+        return true;
+    }
+    if (rc == DDB_CONDITION)
+        TLOG_W(ctx->log, "http_response_headers %s seq %u dropped: %s", m->request_id, m->seq, err);
+    else if (rc != 0)
+        TLOG_E(ctx->log, "http_response_headers %s seq %u: %s", m->request_id, m->seq, err);
+    return rc == 0 || rc == DDB_CONDITION;
+}
+
+/* cancel from the agent: the local service failed after the response started (before it, the
+ * agent sends error). The public client gets a 502: the response is never returned in part. */
+static bool on_cancel(lambda_ctx *ctx, const char *cid, const tmsg *m)
+{
+    char err[ERRCAP];
+    int rc = store_complete_error(&ctx->st, m->request_id, cid, 502,
+                                  "the local service failed during its response", err, sizeof err);
+    if (rc == 0)
+        TLOG_I(ctx->log, "request %s cancelled by the agent on %s: %s", m->request_id, cid,
+               m->reason ? m->reason : "(no reason)");
+    else if (rc == DDB_CONDITION)
+        TLOG_D(ctx->log, "cancel %s from %s: unknown, foreign or already over", m->request_id, cid);
+    else
+        TLOG_E(ctx->log, "cancel %s: %s", m->request_id, err);
     return rc == 0 || rc == DDB_CONDITION;
 }
 
@@ -471,6 +534,12 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
         break;
     case TMSG_HTTP_RESPONSE_BODY:
         ack = on_body_piece(ctx, we.connection_id, &m);
+        break;
+    case TMSG_HTTP_RESPONSE_HEADERS:
+        ack = on_head_part(ctx, we.connection_id, &m);
+        break;
+    case TMSG_CANCEL:
+        ack = on_cancel(ctx, we.connection_id, &m);
         break;
     case TMSG_ERROR:
         ack = on_error(ctx, we.connection_id, &m);

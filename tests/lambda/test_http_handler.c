@@ -27,8 +27,9 @@ typedef struct fixture {
     char rid[64];
     char method[16];
     char uri[512];
-    unsigned requests, pieces_seen;
-    size_t body_seen;
+    unsigned requests, pieces_seen, head_parts_seen;
+    size_t body_seen, headers_seen;
+    char tunnel_seen[16];
     int mode; /* which script the agent plays (per test) */
 } fixture;
 
@@ -95,6 +96,19 @@ static void piece(harness *h, const char *rid, uint32_t seq, const char *body, s
     free(text);
 }
 
+struct collector {
+    char **texts;
+    size_t *n;
+};
+
+static int collect(void *ud, const tmsg *m)
+{
+    struct collector *c = ud;
+    size_t len;
+    c->texts[(*c->n)++] = tmsg_encode(m, &len);
+    return *c->n < 16 ? 0 : -1;
+}
+
 /* ---- scripts ---- */
 
 enum {
@@ -112,6 +126,11 @@ enum {
     INTERIM_THEN_FINAL,
     EARLY_403,
     FOREIGN_ANSWER,
+    BIG_HEAD,      /* 20 Set-Cookie of 1 KB: one message */
+    HUGE_HEAD,     /* 200 fields of 1 KB: the head over several messages */
+    OBS_TEXT,      /* a header value that is not UTF-8 */
+    AGENT_CANCELS, /* the local service fails after the head: cancel */
+    SILENT,        /* never answers */
 };
 
 static const char *const CL5[] = {"Content-Type", "text/plain", "Content-Length", "5", NULL};
@@ -121,6 +140,11 @@ static void agent(harness *h, const char *cid, const tmsg *m, void *ud)
 {
     fixture *f = ud;
     (void)cid;
+    if (m->type == TMSG_HTTP_REQUEST_HEADERS) {
+        f->head_parts_seen++;
+        f->headers_seen += m->headers.n;
+        return;
+    }
     if (m->type == TMSG_HTTP_REQUEST_BODY) {
         f->pieces_seen++;
         f->body_seen += m->body_len;
@@ -130,6 +154,8 @@ static void agent(harness *h, const char *cid, const tmsg *m, void *ud)
         return;
     f->requests++;
     f->body_seen += m->body_len;
+    f->headers_seen += m->headers.n;
+    snprintf(f->tunnel_seen, sizeof f->tunnel_seen, "%s", m->tunnel_id ? m->tunnel_id : "");
     snprintf(f->rid, sizeof f->rid, "%s", m->request_id);
     snprintf(f->method, sizeof f->method, "%s", m->method);
     snprintf(f->uri, sizeof f->uri, "%s", m->uri);
@@ -201,6 +227,60 @@ static void agent(harness *h, const char *cid, const tmsg *m, void *ud)
         json_decref(harness_agent_send(h, "otherConn=", text));
         free(text);
         response(h, rid, 200, CL5, "hello", 5, false, true);
+        break;
+    }
+    case BIG_HEAD:
+    case HUGE_HEAD: {
+        tmsg r;
+        tmsg_init(&r, TMSG_HTTP_RESPONSE);
+        r.request_id = strdup(rid);
+        r.status_code = 200;
+        char v[1024];
+        memset(v, 'c', sizeof v - 1);
+        v[sizeof v - 1] = '\0';
+        for (int i = 0; i < (f->mode == BIG_HEAD ? 20 : 200); i++) {
+            char name[32];
+            snprintf(name, sizeof name, f->mode == BIG_HEAD ? "Set-Cookie" : "X-Field-%d", i);
+            v[0] = (char)('A' + i % 26);
+            http_headers_add(&r.headers, name, strlen(name), v, strlen(v));
+        }
+        http_headers_add(&r.headers, "Content-Length", 14, "2", 1);
+        r.body = (uint8_t *)strdup("ok");
+        r.body_len = 2;
+        /* as ttf sends it: one message, or fields over several when they do not fit */
+        char *texts[16];
+        size_t nt = 0;
+        int sent = tmsg_send_head(&r, collect, &(struct collector){texts, &nt});
+        for (size_t i = 0; i < nt; i++) {
+            harness_agent_later(h, CID, texts[i]);
+            free(texts[i]);
+        }
+        if (sent == 0)
+            piece(h, rid, 1, "ok", 2, false, true);
+        tmsg_free(&r);
+        break;
+    }
+    case OBS_TEXT: {
+        static const char *const cd[] = {"Content-Disposition",
+                                         "attachment; filename=\"caf\xe9.txt\"",
+                                         "X-Utf8",
+                                         "J\xc3\xb6rg",
+                                         "Content-Length",
+                                         "1",
+                                         NULL};
+        response(h, rid, 200, cd, "x", 1, false, true);
+        break;
+    }
+    case AGENT_CANCELS: {
+        response(h, rid, 200, NULL, "partial", 7, true, true);
+        tmsg c;
+        tmsg_init(&c, TMSG_CANCEL);
+        c.request_id = strdup(rid);
+        c.reason = strdup("local service closed the connection");
+        char *text = harness_encode(&c);
+        tmsg_free(&c);
+        harness_agent_later(h, CID, text);
+        free(text);
         break;
     }
     default:
@@ -392,6 +472,121 @@ static void gone_and_busy(void **state)
     json_decref(a);
 }
 
+static void tunnel_id_in_request(void **state)
+{
+    fixture *f = *state;
+    json_decref(request(f, PLAIN, "GET", "/", NULL, 0));
+    assert_string_equal(f->tunnel_seen, f->tid);
+}
+
+static void large_response_heads(void **state)
+{
+    fixture *f = *state;
+    json_t *a = request(f, BIG_HEAD, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    assert_int_equal(json_array_size(json_object_get(a, "cookies")), 20);
+    expect_body(a, "ok", 2);
+    json_decref(a);
+    /* 200 KB of fields: http_response with headers_more, then http_response_headers */
+    a = request(f, HUGE_HEAD, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    for (int i = 0; i < 200; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "x-field-%d", i);
+        const char *v = harness_header(a, name);
+        assert_non_null(v);
+        assert_int_equal(strlen(v), 1023);
+        assert_int_equal(v[0], 'A' + i % 26);
+    }
+    expect_body(a, "ok", 2);
+    json_decref(a);
+    /* every item of both requests is gone, head continuations included */
+    assert_int_equal(fake_ddb_count(f->h.db, H_PEND_TABLE), 0);
+}
+
+static void large_request_head(void **state)
+{
+    fixture *f = *state;
+    json_t *hdrs = json_object();
+    char v[1024];
+    memset(v, 'r', sizeof v - 1);
+    v[sizeof v - 1] = '\0';
+    for (int i = 0; i < 200; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "x-big-%d", i);
+        json_object_set_new(hdrs, name, json_string(v));
+    }
+    f->mode = PLAIN;
+    f->h.agent = agent;
+    f->h.agent_ud = f;
+    json_t *a = harness_request(&f->h, f->tid, "GET", "/", hdrs, NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    assert_true(f->head_parts_seen >= 1);
+    assert_true(f->headers_seen >= 200);
+    json_decref(a);
+}
+
+static void octets_that_are_not_utf8(void **state)
+{
+    fixture *f = *state;
+    json_t *a = request(f, OBS_TEXT, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    /* the ISO-8859-1 reading, sent to API Gateway as UTF-8 (it cannot carry the octet) */
+    assert_string_equal(harness_header(a, "content-disposition"),
+                        "attachment; filename=\"caf\xc3\xa9.txt\"");
+    assert_string_equal(harness_header(a, "x-utf8"), "J\xc3\xb6rg");
+    json_decref(a);
+}
+
+static void agent_cancel_after_head(void **state)
+{
+    fixture *f = *state;
+    json_t *a = request(f, AGENT_CANCELS, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 502);
+    size_t len;
+    unsigned char *b = harness_body(a, &len);
+    assert_non_null(strstr((char *)b, "local service failed during its response"));
+    assert_null(strstr((char *)b, "partial"));
+    free(b);
+    json_decref(a);
+}
+
+/* The last message posted to the agent is a cancel for rid. */
+static bool cancelled(fixture *f, const char *rid)
+{
+    json_t *posts = fake_mgmt_posts(f->h.mgmt, CID);
+    const char *text = json_string_value(json_array_get(posts, json_array_size(posts) - 1));
+    tmsg m;
+    const char *err;
+    if (!text || tmsg_decode(text, strlen(text), &m, &err) < 0)
+        return false;
+    bool ok = m.type == TMSG_CANCEL && m.request_id && strcmp(m.request_id, rid) == 0;
+    tmsg_free(&m);
+    return ok;
+}
+
+static void lambda_cancels_when_it_gives_up(void **state)
+{
+    fixture *f = *state;
+    f->h.cfg.request_timeout_s = 1;
+    json_t *a = request(f, SILENT, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 504);
+    json_decref(a);
+    assert_true(cancelled(f, f->rid));
+    a = request(f, CL_OVER_HEAD, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 502);
+    json_decref(a);
+    assert_true(cancelled(f, f->rid));
+    /* the early answer: the rest of the body is not coming */
+    size_t n = 3 * TTF_JSON_CHUNK;
+    char *body = calloc(1, n);
+    a = request(f, EARLY_403, "POST", "/", body, n);
+    free(body);
+    assert_int_equal(status_of(a), 403);
+    json_decref(a);
+    assert_true(cancelled(f, f->rid));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -409,6 +604,12 @@ int main(void)
         T(early_answer_stops_the_upload),
         T(foreign_answer_ignored),
         T(gone_and_busy),
+        T(tunnel_id_in_request),
+        T(large_response_heads),
+        T(large_request_head),
+        T(octets_that_are_not_utf8),
+        T(agent_cancel_after_head),
+        T(lambda_cancels_when_it_gives_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

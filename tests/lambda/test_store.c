@@ -117,7 +117,7 @@ static void pending_answers(void **state)
     assert_int_equal(store_put_pending(ST(h), "R1", "C1", "abc", 100, err, sizeof err), 0);
     /* an error or head from another connection is refused and changes nothing */
     assert_int_equal(store_complete_head(ST(h), "R1", "C2", 200, "{}", (const uint8_t *)"x", 1,
-                                         false, err, sizeof err),
+                                         false, false, err, sizeof err),
                      DDB_CONDITION);
     assert_int_equal(store_complete_error(ST(h), "R1", "C2", 502, "no", err, sizeof err),
                      DDB_CONDITION);
@@ -127,10 +127,10 @@ static void pending_answers(void **state)
     json_decref(it);
     /* the head once, from the right connection */
     assert_int_equal(store_complete_head(ST(h), "R1", "C1", 201, "{\"a\":[\"1\"]}",
-                                         (const uint8_t *)"hello", 5, true, err, sizeof err),
+                                         (const uint8_t *)"hello", 5, true, false, err, sizeof err),
                      0);
     assert_int_equal(
-        store_complete_head(ST(h), "R1", "C1", 500, "{}", NULL, 0, false, err, sizeof err),
+        store_complete_head(ST(h), "R1", "C1", 500, "{}", NULL, 0, false, false, err, sizeof err),
         DDB_CONDITION);
     assert_int_equal(store_get_pending(ST(h), "R1", &it, err, sizeof err), 0);
     int64_t sc = 0;
@@ -144,7 +144,7 @@ static void pending_answers(void **state)
     json_decref(it);
     /* unknown request: nothing */
     assert_int_equal(
-        store_complete_head(ST(h), "R9", "C1", 200, "{}", NULL, 0, false, err, sizeof err),
+        store_complete_head(ST(h), "R9", "C1", 200, "{}", NULL, 0, false, false, err, sizeof err),
         DDB_CONDITION);
     assert_null(fake_ddb_get(h->db, H_PEND_TABLE, "R9"));
 }
@@ -202,7 +202,7 @@ static void pieces(void **state)
                                      100, err, sizeof err),
                      DDB_CONDITION);
     /* deletion: the item and its pieces, in batches of 25 */
-    assert_int_equal(store_delete_pending(ST(h), "R2", "C1", 3, err, sizeof err), 0);
+    assert_int_equal(store_delete_pending(ST(h), "R2", "C1", 3, 0, err, sizeof err), 0);
     assert_int_equal(fake_ddb_count(h->db, H_PEND_TABLE), 0);
 }
 
@@ -218,7 +218,7 @@ static void many_pieces_deleted_in_batches(void **state)
     assert_int_equal(fake_ddb_count(h->db, H_PEND_TABLE), 61);
     unsigned before = fake_ddb_calls(h->db, "BatchWriteItem");
     fake_ddb_partial_batches(h->db, 1);
-    assert_int_equal(store_delete_pending(ST(h), "R3", "C1", 60, err, sizeof err), 0);
+    assert_int_equal(store_delete_pending(ST(h), "R3", "C1", 60, 0, err, sizeof err), 0);
     assert_int_equal(fake_ddb_count(h->db, H_PEND_TABLE), 0);
     /* 61 keys: 25 + 25 + 11, one of them retried for its unprocessed half */
     assert_int_equal(fake_ddb_calls(h->db, "BatchWriteItem") - before, 4);
