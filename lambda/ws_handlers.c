@@ -256,7 +256,12 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_I(ctx->log, "ready %s: tunnel %s taken over from the agent's previous connection", cid,
                m->tunnel_id);
     } else {
-        nr = names_on_ready(ctx, cid, &c, m, &ans);
+        /* several tunnels on one connection (ready.tunnels, phase 3 of the protocol): the
+         * serverless back-end serves the first one; its chosen name counts as ready.subdomain */
+        tmsg one = *m;
+        if (!one.subdomain && m->ntunnels > 0)
+            one.subdomain = m->tunnels[0].subdomain;
+        nr = names_on_ready(ctx, cid, &c, &one, &ans);
     }
     if (nr == NAMES_REFUSED) {
         refuse_name(ctx, cid, &ans);
@@ -294,6 +299,21 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
     }
     r.takeover = secret[0] ? strdup(secret) : NULL;
     r.max_lifetime_s = (uint64_t)ctx->cfg->max_lifetime_s;
+    if (m->ntunnels > 0) { /* answered in the same shape, for the one tunnel it serves */
+        if (m->ntunnels > 1)
+            TLOG_W(ctx->log,
+                   "ready %s: %zu tunnels asked, the serverless back-end serves the first", cid,
+                   m->ntunnels);
+        r.tunnels = calloc(1, sizeof *r.tunnels);
+        if (r.tunnels) {
+            r.ntunnels = 1;
+            r.tunnels[0].name = m->tunnels[0].name ? strdup(m->tunnels[0].name) : NULL;
+            r.tunnels[0].tunnel_id = strdup(tid);
+            r.tunnels[0].public_url = strdup(pub);
+            r.tunnels[0].subdomain_url = sub[0] ? strdup(sub) : NULL;
+            r.tunnels[0].path_based_url = strdup(path);
+        }
+    }
     size_t n;
     char *text = tmsg_encode(&r, &n);
     tmsg_free(&r);

@@ -257,6 +257,25 @@ static void disconnect_releases_the_name(void **state)
     assert_true(ttl >= now + 300 - 5 && ttl <= now + 300);
 }
 
+static void ready_with_tunnels(void **state)
+{
+    harness *h = *state;
+    json_decref(harness_invoke(h, &h->ws, ev_connect(h, "C1=", "ttf.json.v1")));
+    fake_mgmt_open(h->mgmt, "C1=");
+    json_decref(harness_agent_send(
+        h,
+        "C1=", "{\"type\":\"ready\",\"tunnels\":[{\"name\":\"web\",\"subdomain\":\"mywebapp\"}]}"));
+    tmsg m;
+    assert_int_equal(last_post(h, "C1=", &m), 0);
+    assert_int_equal(m.type, TMSG_CONNECTION_ESTABLISHED);
+    assert_string_equal(m.tunnel_id, "mywebapp"); /* the chosen name of tunnels[0] */
+    assert_int_equal(m.ntunnels, 1);
+    assert_string_equal(m.tunnels[0].name, "web");
+    assert_string_equal(m.tunnels[0].tunnel_id, "mywebapp");
+    assert_string_equal(m.tunnels[0].public_url, m.public_url);
+    tmsg_free(&m);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -264,7 +283,7 @@ int main(void)
         T(connect_selects_json),         T(ready_retries_connection_established),
         T(takeover_moves_the_tunnel),    T(ping_pong_and_dropped_messages),
         T(answers_acknowledged),         T(agent_error),
-        T(disconnect_releases_the_name),
+        T(disconnect_releases_the_name), T(ready_with_tunnels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
