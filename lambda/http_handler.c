@@ -145,6 +145,12 @@ static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const
         tmsg_free(&b);
         rc = p.rc;
         off += piece;
+        /* refused (429: the agent stopped reading, its app answered already?): the answer wins */
+        if (rc != MGMT_OK && answered_early(ctx, rid)) {
+            TLOG_I(ctx->log, "http %s: answered; the rest of the body not sent (%s)", rid, err);
+            answer_cancel(ctx, cid, rid, "request body not sent: the response came first");
+            rc = MGMT_OK;
+        }
     }
     return rc;
 }
