@@ -257,6 +257,8 @@ class AppHandler(BaseHTTPRequestHandler):
     /hang              never answers (until the app stops)
     /slow?ms=M         the JSON echo after M ms
     /status/NNN        that status, a short body
+    /obs-header        Content-Disposition with an ISO-8859-1 octet (0xE9), X-Utf8 in UTF-8
+    /many-cookies?n=N  N Set-Cookie lines of 1 KB each (a large response head)
     anything else      JSON echo: method, raw target, header lines, body sha/len (+ base64 if small)
     """
 
@@ -327,6 +329,14 @@ class AppHandler(BaseHTTPRequestHandler):
             return None
         if p == "/slow":
             time.sleep(int(q.get("ms", ["100"])[0]) / 1000.0)
+        if p == "/obs-header":
+            # send_header encodes latin-1: 0xE9 goes out as one octet; the UTF-8 one as two
+            return self.answer(200, b"ok", [("Content-Disposition", 'attachment; filename="caf\xe9.txt"'),
+                                            ("X-Utf8", b"J\xc3\xb6rg".decode("latin-1"))])
+        if p == "/many-cookies":
+            n = int(q.get("n", ["20"])[0])
+            return self.answer(200, b"cookies", [("Set-Cookie", "c%02d=%s" % (i, chr(65 + i % 26) * 1020))
+                                                 for i in range(n)])
         m = re.match(r"^/status/(\d{3})$", p)
         if m:
             return self.answer(int(m.group(1)), b"status " + m.group(1).encode(), [("Content-Type", "text/plain")])
