@@ -23,9 +23,6 @@
 #define EARLY_AHEAD 8u
 /* Most pieces a response may have (ttf sends 93 KiB ones; smaller ones are allowed). */
 #define MAX_PIECES PROXY_JSON_MAX_PIECES
-/* Most continuation messages a response head may take: 64 of up to 128 KB, beyond ttfd's
- * 1 MiB head limit and ttf's --max-response-header-size default (64 KiB, one message). */
-#define MAX_HEAD_PARTS 64u
 
 typedef struct answer {
     bool head;           /* the response head has arrived (body pieces may still be coming) */
@@ -181,7 +178,7 @@ static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
             json_decref(it);
             return 0;
         }
-        if (hs < 1 || hs > (int64_t)MAX_HEAD_PARTS) {
+        if (hs < 1 || hs > (int64_t)STORE_MAX_HEAD_PARTS) {
             json_decref(it);
             a->cancel = "response head over the serverless back-end's limit";
             return fail(a, 502, "response head too large");

@@ -420,124 +420,6 @@ int store_piece_exists(store *s, const char *rid, const char *cid, uint32_t seq,
     return rc;
 }
 
-int store_put_head_part(store *s, const char *rid, const char *cid, uint32_t seq,
-                        const char *headers_json, bool last, bool verified, int64_t now, char *err,
-                        size_t cap)
-{
-    char key[PIECE_KEY_MAX];
-    if (store_head_key(key, sizeof key, rid, cid, seq) < 0) {
-        snprintf(err, cap, "key too long");
-        return -1;
-    }
-    json_t *req;
-    int rc;
-    if (!verified) {
-        json_t *it = NULL;
-        rc = store_get_pending(s, rid, &it, err, cap);
-        if (rc < 0)
-            return rc;
-        const char *pc = ddb_get_s(it, "connectionId"), *st = ddb_get_s(it, "status");
-        bool ok = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0;
-        int hm = 1;
-        int64_t hs = 0;
-        bool past = ok && ((strcmp(st, PEND_RESPONDED) == 0 &&
-                            ddb_get_bool(it, "respHeadMore", &hm) == 0 && !hm) ||
-                           (ddb_get_n(it, "headSeq", &hs) == 0 &&
-                            ((int64_t)seq > hs || (last && (int64_t)seq != hs))));
-        json_decref(it);
-        if (!ok) {
-            snprintf(err, cap, "no such request for this connection");
-            return DDB_CONDITION;
-        }
-        if (past) {
-            snprintf(err, cap, "header fields %" PRIu32 " past the end of the response head", seq);
-            return STORE_OVERRUN;
-        }
-    }
-    req = json_pack("{s:s,s:{s:o,s:o,s:o},s:s}", "TableName", s->pend_table, "Item", "requestId",
-                    ddb_s(key), "h", ddb_s(headers_json), "ttl", ddb_n(now + STORE_PENDING_TTL_S),
-                    "ConditionExpression", "attribute_not_exists(requestId)");
-    rc = run(s, "PutItem", req, err, cap);
-    if (rc != 0 || !last)
-        return rc;
-    req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
-                    ddb_key_s("requestId", rid), "UpdateExpression", "SET headSeq = :seq",
-                    "ConditionExpression",
-                    "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e AND "
-                    "(attribute_not_exists(headSeq) OR headSeq = :seq)",
-                    "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":seq",
-                    ddb_n(seq), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
-    rc = run(s, "UpdateItem", req, err, cap);
-    if (rc == DDB_CONDITION) {
-        snprintf(err, cap, "header fields %" PRIu32 ": the head already ended", seq);
-        return STORE_OVERRUN;
-    }
-    return rc;
-}
-
-int store_fetch_head_parts(store *s, const char *rid, const char *cid, uint32_t n, json_t **parts,
-                           char *err, size_t cap)
-{
-    *parts = NULL;
-    json_t *keys = json_array();
-    char key[PIECE_KEY_MAX];
-    for (uint32_t q = 1; keys && q <= n; q++) {
-        if (store_head_key(key, sizeof key, rid, cid, q) < 0) {
-            json_decref(keys);
-            return oom(err, cap);
-        }
-        json_array_append_new(keys, ddb_key_s("requestId", key));
-    }
-    json_t *req = keys ? json_pack("{s:{s:{s:o,s:b}}}", "RequestItems", s->pend_table, "Keys", keys,
-                                   "ConsistentRead", 1)
-                       : NULL;
-    if (!req)
-        return oom(err, cap);
-    json_t *out = json_array();
-    for (uint32_t q = 0; out && q < n; q++)
-        json_array_append_new(out, json_null());
-    int rc = -1;
-    for (int round = 0; out && round < 20; round++) {
-        json_t *resp;
-        if (ddb_call(s->db, "BatchGetItem", req, &resp, err, cap) != DDB_OK)
-            break;
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(json_object_get(resp, "Responses"), s->pend_table), i,
-                           it)
-        {
-            const char *k = ddb_get_s(it, "requestId"), *h = ddb_get_s(it, "h");
-            const char *m = k ? strrchr(k, '#') : NULL;
-            unsigned long q = m && m[1] == 'h' ? strtoul(m + 2, NULL, 10) : 0;
-            if (q >= 1 && q <= n && h)
-                json_array_set_new(out, q - 1, json_string(h));
-        }
-        json_t *unk = json_object_get(
-            json_object_get(json_object_get(resp, "UnprocessedKeys"), s->pend_table), "Keys");
-        if (!json_is_array(unk) || json_array_size(unk) == 0) {
-            json_decref(resp);
-            rc = 0;
-            break;
-        }
-        json_object_set(json_object_get(json_object_get(req, "RequestItems"), s->pend_table),
-                        "Keys", unk);
-        json_decref(resp);
-        sleep_ms(10L << (round < 4 ? round : 4));
-    }
-    json_decref(req);
-    if (rc != 0) {
-        json_decref(out);
-        return -1;
-    }
-    for (uint32_t q = 0; q < n; q++)
-        if (json_is_null(json_array_get(out, q))) {
-            json_decref(out);
-            return 1; /* a part is still being written */
-        }
-    *parts = out;
-    return 0;
-}
-
 int piece_set_init(piece_set *ps, uint32_t n)
 {
     memset(ps, 0, sizeof *ps);
@@ -599,7 +481,10 @@ static uint32_t key_seq(const char *k)
 }
 
 /* One BatchGetItem round for the keys in keys (stolen); fills ps. */
-static int fetch_batch(store *s, json_t *keys, piece_set *ps, char *err, size_t cap)
+/* BatchGetItem of keys (stolen) on the pending table, consistent, UnprocessedKeys asked again
+ * (backing off); each item returned goes to take(ud, item). 0 or -1. */
+static int batch_get(store *s, json_t *keys, void (*take)(void *ud, json_t *item), void *ud,
+                     char *err, size_t cap)
 {
     json_t *req = json_pack("{s:{s:{s:o,s:b}}}", "RequestItems", s->pend_table, "Keys", keys,
                             "ConsistentRead", 1);
@@ -616,21 +501,7 @@ static int fetch_batch(store *s, json_t *keys, piece_set *ps, char *err, size_t 
         json_array_foreach(json_object_get(json_object_get(resp, "Responses"), s->pend_table), i,
                            it)
         {
-            uint32_t q = key_seq(ddb_get_s(it, "requestId"));
-            if (q == 0 || q > ps->n || ps->data[q - 1])
-                continue;
-            uint8_t *p = NULL;
-            size_t n = 0;
-            if (ddb_get_b(it, "b", &p, &n) < 0)
-                continue; /* unreadable: stays missing */
-            if (!p)       /* an empty piece: keep a non-NULL marker */
-                p = malloc(1);
-            if (!p)
-                continue;
-            ps->data[q - 1] = p;
-            ps->len[q - 1] = n;
-            ps->have++;
-            ps->bytes += n;
+            take(ud, it);
         }
         json_t *unk = json_object_get(
             json_object_get(json_object_get(resp, "UnprocessedKeys"), s->pend_table), "Keys");
@@ -648,6 +519,27 @@ static int fetch_batch(store *s, json_t *keys, piece_set *ps, char *err, size_t 
     }
     json_decref(req);
     return rc;
+}
+
+/* batch_get's taker for body pieces: into the piece set. */
+static void take_piece(void *ud, json_t *it)
+{
+    piece_set *ps = ud;
+    uint32_t q = key_seq(ddb_get_s(it, "requestId"));
+    if (q == 0 || q > ps->n || ps->data[q - 1])
+        return;
+    uint8_t *p = NULL;
+    size_t n = 0;
+    if (ddb_get_b(it, "b", &p, &n) < 0)
+        return; /* unreadable: stays missing */
+    if (!p)     /* an empty piece: keep a non-NULL marker */
+        p = malloc(1);
+    if (!p)
+        return;
+    ps->data[q - 1] = p;
+    ps->len[q - 1] = n;
+    ps->have++;
+    ps->bytes += n;
 }
 
 int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t upto,
@@ -674,7 +566,103 @@ int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps
         json_decref(keys);
         return 0;
     }
-    return fetch_batch(s, keys, ps, err, cap);
+    return batch_get(s, keys, take_piece, ps, err, cap);
+}
+
+int store_put_head_part(store *s, const char *rid, const char *cid, uint32_t seq,
+                        const char *headers_json, bool last, bool verified, int64_t now, char *err,
+                        size_t cap)
+{
+    char key[PIECE_KEY_MAX];
+    if (store_head_key(key, sizeof key, rid, cid, seq) < 0) {
+        snprintf(err, cap, "key too long");
+        return -1;
+    }
+    json_t *req;
+    int rc;
+    if (!verified) {
+        json_t *it = NULL;
+        rc = store_get_pending(s, rid, &it, err, cap);
+        if (rc < 0)
+            return rc;
+        const char *pc = ddb_get_s(it, "connectionId"), *st = ddb_get_s(it, "status");
+        bool ok = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0;
+        int hm = 1;
+        int64_t hs = 0;
+        bool past = ok && ((strcmp(st, PEND_RESPONDED) == 0 &&
+                            ddb_get_bool(it, "respHeadMore", &hm) == 0 && !hm) ||
+                           (ddb_get_n(it, "headSeq", &hs) == 0 &&
+                            ((int64_t)seq > hs || (last && (int64_t)seq != hs))));
+        json_decref(it);
+        if (!ok) {
+            snprintf(err, cap, "no such request for this connection");
+            return DDB_CONDITION;
+        }
+        if (past) {
+            snprintf(err, cap, "header fields %" PRIu32 " past the end of the response head", seq);
+            return STORE_OVERRUN;
+        }
+    }
+    req = json_pack("{s:s,s:{s:o,s:o,s:o},s:s}", "TableName", s->pend_table, "Item", "requestId",
+                    ddb_s(key), "h", ddb_s(headers_json), "ttl", ddb_n(now + STORE_PENDING_TTL_S),
+                    "ConditionExpression", "attribute_not_exists(requestId)");
+    rc = run(s, "PutItem", req, err, cap);
+    if (rc != 0 || !last)
+        return rc;
+    req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
+                    ddb_key_s("requestId", rid), "UpdateExpression", "SET headSeq = :seq",
+                    "ConditionExpression",
+                    "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e AND "
+                    "(attribute_not_exists(headSeq) OR headSeq = :seq)",
+                    "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":seq",
+                    ddb_n(seq), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
+    rc = run(s, "UpdateItem", req, err, cap);
+    if (rc == DDB_CONDITION) {
+        snprintf(err, cap, "header fields %" PRIu32 ": the head already ended", seq);
+        return STORE_OVERRUN;
+    }
+    return rc;
+}
+
+/* batch_get's taker for head continuations: the text of part q at index q - 1. */
+static void take_head_part(void *ud, json_t *it)
+{
+    json_t *out = ud;
+    const char *k = ddb_get_s(it, "requestId"), *h = ddb_get_s(it, "h");
+    const char *m = k ? strrchr(k, '#') : NULL;
+    unsigned long q = m && m[1] == 'h' ? strtoul(m + 2, NULL, 10) : 0;
+    if (q >= 1 && q <= json_array_size(out) && h)
+        json_array_set_new(out, q - 1, json_string(h));
+}
+
+int store_fetch_head_parts(store *s, const char *rid, const char *cid, uint32_t n, json_t **parts,
+                           char *err, size_t cap)
+{
+    *parts = NULL;
+    json_t *keys = json_array(), *out = json_array();
+    char key[PIECE_KEY_MAX];
+    for (uint32_t q = 1; keys && out && q <= n; q++) {
+        if (store_head_key(key, sizeof key, rid, cid, q) < 0)
+            break;
+        json_array_append_new(keys, ddb_key_s("requestId", key));
+        json_array_append_new(out, json_null());
+    }
+    if (!keys || !out || json_array_size(out) != n) {
+        json_decref(keys);
+        json_decref(out);
+        return oom(err, cap);
+    }
+    if (batch_get(s, keys, take_head_part, out, err, cap) < 0) {
+        json_decref(out);
+        return -1;
+    }
+    for (uint32_t q = 0; q < n; q++)
+        if (json_is_null(json_array_get(out, q))) {
+            json_decref(out);
+            return 1; /* a part is still being written */
+        }
+    *parts = out;
+    return 0;
 }
 
 /* BatchWriteItem deletes of up to 25 keys of one table (stolen array of key objects). */

@@ -17,6 +17,9 @@
 #define STORE_CONN_TTL_S ((int64_t)2 * 3600) /* API Gateway closes connections after 2 h */
 #define STORE_PENDING_TTL_S 120              /* well past the 29 s integration limit */
 #define STORE_MAX_TUNNEL_CONNS 4
+/* Most continuation messages (http_response_headers) a response head may take: 64 of up to
+ * 128 KB, beyond ttfd's 1 MiB head limit and ttf's --max-response-header-size default. */
+#define STORE_MAX_HEAD_PARTS 64u
 
 typedef struct store {
     ddb *db;

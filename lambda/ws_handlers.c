@@ -394,69 +394,47 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
     return rc == 0 || rc == DDB_CONDITION;
 }
 
-static bool on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
+/* A part of a response after its head: a body piece (http_response_body) or, for a head over
+ * several messages, the rest of its fields (http_response_headers). Written once under its own
+ * key, within the response (store_put_piece / store_put_head_part); past its end, the request
+ * fails (502) if it still waits, and the part is never read. */
+static bool on_part(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
+    bool body = m->type == TMSG_HTTP_RESPONSE_BODY;
+    const char *what = tmsg_type_name(m->type);
     char err[ERRCAP];
-    if (m->seq == 0 || m->seq > PROXY_JSON_MAX_PIECES) {
-        TLOG_W(ctx->log, "http_response_body %s: bad seq %u", m->request_id, m->seq);
+    if (m->seq == 0 || m->seq > (body ? PROXY_JSON_MAX_PIECES : STORE_MAX_HEAD_PARTS)) {
+        TLOG_W(ctx->log, "%s %s: bad seq %u", what, m->request_id, m->seq);
         return true;
     }
-    int64_t now = now_ms();
-    bool verified = verified_pair(ctx, m->request_id, cid, now);
-    int rc = store_put_piece(&ctx->st, m->request_id, cid, m->seq, m->body, m->body_len, m->more,
-                             verified, now / 1000, err, sizeof err);
-    if (rc == 0 && !verified)
-        remember_pair(ctx, m->request_id, cid, now);
-    if (rc == STORE_OVERRUN) {
-        /* past the end of the response: never read; the request fails (502) if still waiting */
-        TLOG_W(ctx->log, "http_response_body %s seq %u from %s: %s: the request fails",
-               m->request_id, m->seq, cid, err);
-        char e2[ERRCAP];
-        if (store_mark_overrun(&ctx->st, m->request_id, cid,
-                               "the tunnel agent sent data after the end of its response", false,
-                               e2, sizeof e2) < 0)
-            TLOG_E(ctx->log, "http_response_body %s: %s", m->request_id, e2);
-        return true;
-    }
-    if (rc == DDB_CONDITION)
-        TLOG_W(ctx->log, "http_response_body %s seq %u dropped: %s", m->request_id, m->seq, err);
-    else if (rc != 0)
-        TLOG_E(ctx->log, "http_response_body %s seq %u: %s", m->request_id, m->seq, err);
-    return rc == 0 || rc == DDB_CONDITION;
-}
-
-/* http_response_headers: the rest of a response head that did not fit one message. */
-static bool on_head_part(lambda_ctx *ctx, const char *cid, const tmsg *m)
-{
-    char err[ERRCAP];
-    if (m->seq == 0 || m->seq > 64) {
-        TLOG_W(ctx->log, "http_response_headers %s: bad seq %u", m->request_id, m->seq);
-        return true;
-    }
-    char *hj = httpresp_headers_to_json(&m->headers);
-    if (!hj)
+    char *hj = body ? NULL : httpresp_headers_to_json(&m->headers);
+    if (!body && !hj)
         return false;
     int64_t now = now_ms();
     bool verified = verified_pair(ctx, m->request_id, cid, now);
-    int rc = store_put_head_part(&ctx->st, m->request_id, cid, m->seq, hj, !m->headers_more,
-                                 verified, now / 1000, err, sizeof err);
+    int rc = body ? store_put_piece(&ctx->st, m->request_id, cid, m->seq, m->body, m->body_len,
+                                    m->more, verified, now / 1000, err, sizeof err)
+                  : store_put_head_part(&ctx->st, m->request_id, cid, m->seq, hj, !m->headers_more,
+                                        verified, now / 1000, err, sizeof err);
     free(hj);
     if (rc == 0 && !verified)
         remember_pair(ctx, m->request_id, cid, now);
     if (rc == STORE_OVERRUN) {
-        TLOG_W(ctx->log, "http_response_headers %s seq %u from %s: %s: the request fails",
-               m->request_id, m->seq, cid, err);
+        TLOG_W(ctx->log, "%s %s seq %u from %s: %s: the request fails", what, m->request_id, m->seq,
+               cid, err);
         char e2[ERRCAP];
-        if (store_mark_overrun(&ctx->st, m->request_id, cid,
-                               "the tunnel agent sent header fields after the end of its head",
-                               false, e2, sizeof e2) < 0)
-            TLOG_E(ctx->log, "http_response_headers %s: %s", m->request_id, e2);
+        if (store_mark_overrun(
+                &ctx->st, m->request_id, cid,
+                body ? "the tunnel agent sent data after the end of its response"
+                     : "the tunnel agent sent header fields after the end of its head",
+                false, e2, sizeof e2) < 0)
+            TLOG_E(ctx->log, "%s %s: %s", what, m->request_id, e2);
         return true;
     }
     if (rc == DDB_CONDITION)
-        TLOG_W(ctx->log, "http_response_headers %s seq %u dropped: %s", m->request_id, m->seq, err);
+        TLOG_W(ctx->log, "%s %s seq %u dropped: %s", what, m->request_id, m->seq, err);
     else if (rc != 0)
-        TLOG_E(ctx->log, "http_response_headers %s seq %u: %s", m->request_id, m->seq, err);
+        TLOG_E(ctx->log, "%s %s seq %u: %s", what, m->request_id, m->seq, err);
     return rc == 0 || rc == DDB_CONDITION;
 }
 
@@ -553,10 +531,8 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
         ack = on_response(ctx, we.connection_id, &m);
         break;
     case TMSG_HTTP_RESPONSE_BODY:
-        ack = on_body_piece(ctx, we.connection_id, &m);
-        break;
     case TMSG_HTTP_RESPONSE_HEADERS:
-        ack = on_head_part(ctx, we.connection_id, &m);
+        ack = on_part(ctx, we.connection_id, &m);
         break;
     case TMSG_CANCEL:
         ack = on_cancel(ctx, we.connection_id, &m);
