@@ -301,6 +301,104 @@ int store_complete_error(store *s, const char *rid, const char *cid, int status,
     return run(s, "UpdateItem", req, err, cap);
 }
 
+/* A part of a response after its head: a body piece, or a continuation of the head's fields.
+ * more_attr: the request's flag saying whether such parts follow the head; count_attr: the
+ * number of parts, set by the last one. */
+typedef struct part_kind {
+    const char *more_attr, *count_attr, *what;
+} part_kind;
+
+static const part_kind PIECE = {"respMore", "lastSeq", "piece"};
+static const part_kind HEAD_PART = {"respHeadMore", "headSeq", "header fields"};
+
+/* Part seq (last: it says it is the last one) lies past the end of the response: the head said
+ * no such parts follow, or the count is known and seq is beyond it (or another last one). */
+static bool past_end(const part_kind *k, const json_t *it, uint32_t seq, bool last)
+{
+    const char *st = ddb_get_s(it, "status");
+    int follow = 1;
+    int64_t n = 0;
+    if (st && strcmp(st, PEND_RESPONDED) == 0 && ddb_get_bool(it, k->more_attr, &follow) == 0 &&
+        !follow)
+        return true;
+    return ddb_get_n(it, k->count_attr, &n) == 0 &&
+           ((int64_t)seq > n || (last && (int64_t)seq != n));
+}
+
+/* Whether the request item it belongs to cid and has not failed. */
+static bool owned(const json_t *it, const char *cid)
+{
+    const char *pc = ddb_get_s(it, "connectionId"), *st = ddb_get_s(it, "status");
+    return pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0;
+}
+
+/* Writes part seq of kind k (its value in attribute attr, stolen) under key: only for a request
+ * that exists, was sent to cid, has not failed (one consistent read, skipped when verified) and
+ * whose response the part lies within; once (attribute_not_exists); the last part then records
+ * the count, conditional on the same and on no other part having been the last. */
+static int put_part(store *s, const part_kind *k, const char *rid, const char *cid, uint32_t seq,
+                    const char *key, const char *attr, json_t *value, bool last, bool verified,
+                    int64_t now, char *err, size_t cap)
+{
+    json_t *req, *it = NULL;
+    int rc;
+    if (!verified) {
+        char proj[96];
+        snprintf(proj, sizeof proj, "connectionId, #s, %s, %s", k->count_attr, k->more_attr);
+        req = json_pack("{s:s,s:o,s:b,s:s,s:{s:s}}", "TableName", s->pend_table, "Key",
+                        ddb_key_s("requestId", rid), "ConsistentRead", 1, "ProjectionExpression",
+                        proj, "ExpressionAttributeNames", "#s", "status");
+        json_t *resp = NULL;
+        rc = req ? ddb_call(s->db, "GetItem", req, &resp, err, cap) : oom(err, cap);
+        json_decref(req);
+        if (rc != DDB_OK) {
+            json_decref(value);
+            return rc;
+        }
+        it = json_object_get(resp, "Item");
+        bool ok = owned(it, cid), past = ok && past_end(k, it, seq, last);
+        json_decref(resp);
+        if (!ok || past) {
+            json_decref(value);
+            if (!ok)
+                snprintf(err, cap, "no such request for this connection");
+            else
+                snprintf(err, cap, "%s %" PRIu32 " lies past the end of the response", k->what,
+                         seq);
+            return ok ? STORE_OVERRUN : DDB_CONDITION;
+        }
+    }
+    req = json_pack("{s:s,s:{s:o,s:o,s:o},s:s}", "TableName", s->pend_table, "Item", "requestId",
+                    ddb_s(key), attr, value, "ttl", ddb_n(now + STORE_PENDING_TTL_S),
+                    "ConditionExpression", "attribute_not_exists(requestId)");
+    rc = run(s, "PutItem", req, err, cap);
+    if (rc != 0 || !last)
+        return rc;
+    char upd[64], cond[160];
+    snprintf(upd, sizeof upd, "SET %s = :seq", k->count_attr);
+    snprintf(cond, sizeof cond,
+             "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e AND "
+             "(attribute_not_exists(%s) OR %s = :seq)",
+             k->count_attr, k->count_attr);
+    req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
+                    ddb_key_s("requestId", rid), "UpdateExpression", upd, "ConditionExpression",
+                    cond, "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues",
+                    ":seq", ddb_n(seq), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
+    rc = run(s, "UpdateItem", req, err, cap);
+    if (rc != DDB_CONDITION)
+        return rc;
+    /* refused: a gone or foreign request, or another part was the last one */
+    if (store_get_pending(s, rid, &it, err, cap) != 0)
+        return DDB_CONDITION;
+    int64_t n = 0;
+    bool past = owned(it, cid) && ddb_get_n(it, k->count_attr, &n) == 0 && n != (int64_t)seq;
+    json_decref(it);
+    if (!past)
+        return DDB_CONDITION;
+    snprintf(err, cap, "%s %" PRIu32 " claims to be the last after %" PRId64, k->what, seq, n);
+    return STORE_OVERRUN;
+}
+
 int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, const uint8_t *body,
                     size_t len, bool more, bool verified, int64_t now, char *err, size_t cap)
 {
@@ -309,74 +407,25 @@ int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, co
         snprintf(err, cap, "key too long");
         return -1;
     }
-    /* only for an existing request that was sent to this connection and has not failed, and
-     * only within its response */
-    json_t *req;
-    int rc;
-    if (verified)
-        goto write;
-    req = json_pack("{s:s,s:o,s:b,s:s,s:{s:s}}", "TableName", s->pend_table, "Key",
-                    ddb_key_s("requestId", rid), "ConsistentRead", 1, "ProjectionExpression",
-                    "connectionId, #s, lastSeq, respMore", "ExpressionAttributeNames", "#s",
-                    "status");
-    if (!req)
+    json_t *v = ddb_b(body, len);
+    if (!v)
         return oom(err, cap);
-    json_t *resp;
-    rc = ddb_call(s->db, "GetItem", req, &resp, err, cap);
-    json_decref(req);
-    if (rc != DDB_OK)
-        return rc;
-    json_t *parent = json_object_get(resp, "Item");
-    const char *pc = ddb_get_s(parent, "connectionId");
-    const char *st = ddb_get_s(parent, "status");
-    bool ok = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0;
-    int head_more = 1;
-    int64_t last = 0;
-    bool past = ok && ((strcmp(st, PEND_RESPONDED) == 0 &&
-                        ddb_get_bool(parent, "respMore", &head_more) == 0 && !head_more) ||
-                       (ddb_get_n(parent, "lastSeq", &last) == 0 &&
-                        ((int64_t)seq > last || (!more && (int64_t)seq != last))));
-    json_decref(resp);
-    if (!ok) {
-        snprintf(err, cap, "no such request for this connection");
-        return DDB_CONDITION;
+    return put_part(s, &PIECE, rid, cid, seq, key, "b", v, !more, verified, now, err, cap);
+}
+
+int store_put_head_part(store *s, const char *rid, const char *cid, uint32_t seq,
+                        const char *headers_json, bool last, bool verified, int64_t now, char *err,
+                        size_t cap)
+{
+    char key[PIECE_KEY_MAX];
+    if (store_head_key(key, sizeof key, rid, cid, seq) < 0) {
+        snprintf(err, cap, "key too long");
+        return -1;
     }
-    if (past) {
-        snprintf(err, cap, "piece %" PRIu32 " lies past the end of the response", seq);
-        return STORE_OVERRUN;
-    }
-write:
-    req = json_pack("{s:s,s:{s:o,s:o,s:o},s:s}", "TableName", s->pend_table, "Item", "requestId",
-                    ddb_s(key), "b", ddb_b(body, len), "ttl", ddb_n(now + STORE_PENDING_TTL_S),
-                    "ConditionExpression", "attribute_not_exists(requestId)");
-    rc = run(s, "PutItem", req, err, cap);
-    if (rc != 0 || more)
-        return rc;
-    /* the last piece says how many there are; only the connection the request went to may,
-     * and only once */
-    req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
-                    ddb_key_s("requestId", rid), "UpdateExpression", "SET lastSeq = :seq",
-                    "ConditionExpression",
-                    "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e AND "
-                    "(attribute_not_exists(lastSeq) OR lastSeq = :seq)",
-                    "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":seq",
-                    ddb_n(seq), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
-    rc = run(s, "UpdateItem", req, err, cap);
-    if (rc != DDB_CONDITION)
-        return rc;
-    /* refused: a gone or foreign request, or another piece was the last one */
-    json_t *it = NULL;
-    if (store_get_pending(s, rid, &it, err, cap) != 0)
-        return DDB_CONDITION;
-    pc = ddb_get_s(it, "connectionId");
-    st = ddb_get_s(it, "status");
-    past = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0 &&
-           ddb_get_n(it, "lastSeq", &last) == 0 && last != (int64_t)seq;
-    json_decref(it);
-    if (!past)
-        return DDB_CONDITION;
-    snprintf(err, cap, "piece %" PRIu32 " claims to be the last after piece %" PRId64, seq, last);
-    return STORE_OVERRUN;
+    json_t *v = ddb_s(headers_json);
+    if (!v)
+        return oom(err, cap);
+    return put_part(s, &HEAD_PART, rid, cid, seq, key, "h", v, last, verified, now, err, cap);
 }
 
 int store_mark_overrun(store *s, const char *rid, const char *cid, const char *msg,
@@ -567,61 +616,6 @@ int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps
         return 0;
     }
     return batch_get(s, keys, take_piece, ps, err, cap);
-}
-
-int store_put_head_part(store *s, const char *rid, const char *cid, uint32_t seq,
-                        const char *headers_json, bool last, bool verified, int64_t now, char *err,
-                        size_t cap)
-{
-    char key[PIECE_KEY_MAX];
-    if (store_head_key(key, sizeof key, rid, cid, seq) < 0) {
-        snprintf(err, cap, "key too long");
-        return -1;
-    }
-    json_t *req;
-    int rc;
-    if (!verified) {
-        json_t *it = NULL;
-        rc = store_get_pending(s, rid, &it, err, cap);
-        if (rc < 0)
-            return rc;
-        const char *pc = ddb_get_s(it, "connectionId"), *st = ddb_get_s(it, "status");
-        bool ok = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0;
-        int hm = 1;
-        int64_t hs = 0;
-        bool past = ok && ((strcmp(st, PEND_RESPONDED) == 0 &&
-                            ddb_get_bool(it, "respHeadMore", &hm) == 0 && !hm) ||
-                           (ddb_get_n(it, "headSeq", &hs) == 0 &&
-                            ((int64_t)seq > hs || (last && (int64_t)seq != hs))));
-        json_decref(it);
-        if (!ok) {
-            snprintf(err, cap, "no such request for this connection");
-            return DDB_CONDITION;
-        }
-        if (past) {
-            snprintf(err, cap, "header fields %" PRIu32 " past the end of the response head", seq);
-            return STORE_OVERRUN;
-        }
-    }
-    req = json_pack("{s:s,s:{s:o,s:o,s:o},s:s}", "TableName", s->pend_table, "Item", "requestId",
-                    ddb_s(key), "h", ddb_s(headers_json), "ttl", ddb_n(now + STORE_PENDING_TTL_S),
-                    "ConditionExpression", "attribute_not_exists(requestId)");
-    rc = run(s, "PutItem", req, err, cap);
-    if (rc != 0 || !last)
-        return rc;
-    req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
-                    ddb_key_s("requestId", rid), "UpdateExpression", "SET headSeq = :seq",
-                    "ConditionExpression",
-                    "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e AND "
-                    "(attribute_not_exists(headSeq) OR headSeq = :seq)",
-                    "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":seq",
-                    ddb_n(seq), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
-    rc = run(s, "UpdateItem", req, err, cap);
-    if (rc == DDB_CONDITION) {
-        snprintf(err, cap, "header fields %" PRIu32 ": the head already ended", seq);
-        return STORE_OVERRUN;
-    }
-    return rc;
 }
 
 /* batch_get's taker for head continuations: the text of part q at index q - 1. */
