@@ -1,13 +1,19 @@
+# SPDX-License-Identifier: MIT
 # Thin wrapper around CMake + CTest. `make test` is the one command CI and new users run.
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 ARM64_BUILD ?= build-arm64
+DEMO_BUILD ?= build-demo
+DEB_OUT ?= build-deb
 CMAKE_FLAGS ?=
 ARCH ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind demo lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean bench-http1 \
-	deploy-infra preview-infra destroy-infra
+.PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind \
+	demo install deb lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean \
+	bench-http1 deploy-infra preview-infra destroy-infra
 
 all: build
 
@@ -35,8 +41,26 @@ test-asan: deps lambda-arm64
 test-valgrind: deps build
 	cd $(BUILD) && TUNNEL_VALGRIND=1 ctest --output-on-failure -R e2e --timeout 1800
 
-demo: deps build
-	./scripts/demo.sh
+# The demo needs ttfd, ttf and the demo app's Python packages only: its own build directory
+# without tests, fuzz targets or the Lambda, and the `demo` set of packages.
+demo:
+	@./scripts/deps.sh demo
+	@echo "demo: building ttfd and ttf in $(DEMO_BUILD)/"
+	@cmake -S . -B $(DEMO_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTUNNEL_TESTS=OFF -DTUNNEL_LAMBDA=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(DEMO_BUILD) -j $(JOBS) --target ttfd ttf >$(DEMO_BUILD)/build.log 2>&1 || { cat $(DEMO_BUILD)/build.log; exit 1; }
+	@TTFD_BIN=$(DEMO_BUILD)/bin/ttfd TTF_BIN=$(DEMO_BUILD)/bin/ttf ./scripts/demo.sh
+
+# ttf, ttfd, man pages, systemd units, bash completion: into $(DESTDIR)$(PREFIX).
+install:
+	./scripts/deps.sh build
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target ttfd ttf
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+# Debian packages ttfd_*.deb and ttf_*.deb (debhelper, debian/) into $(DEB_OUT)/, checked by lintian.
+deb:
+	./scripts/deps.sh deb
+	./scripts/deb.sh $(DEB_OUT)
 
 # The serverless back-end on the local AWS stand-in, in front of 127.0.0.1:$(APP_PORT) (3000).
 serverless-local: deps build
@@ -104,4 +128,4 @@ lint:
 	./scripts/lint.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM64_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM64_BUILD) $(DEMO_BUILD) $(DEB_OUT) build-fuzz

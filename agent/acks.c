@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* acks.c - the window of unacknowledged answers (see acks.h). A FIFO list: entries in flight
  * first, then those waiting; it holds a few messages (the window, plus what exchanges produced
  * before they saw the session congested). */

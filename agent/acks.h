@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* acks.h - delivery of the agent's answers (http_response, http_response_body, error) when the
  * server acknowledges them (docs/protocol.md §2 "Acknowledgements"). Over API Gateway each message
  * is one $default invocation, and an invocation throttled at the function's concurrency limit is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent.c - connect / session / reconnect loop of ttf (see agent.h). */
 #include "agent.h"
 
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -13,11 +15,14 @@
 
 #include "backoff.h"
 #include "idstore.h"
+#include "inspect.h"
 #include "local.h"
 #include "logbuf.h"
 #include "observer.h"
+#include "qr.h"
 #include "session.h"
 #include "statedir.h"
+#include "termview.h"
 #include "tls.h"
 #include "tunnel_id.h"
 #include "ws_client.h"
@@ -32,7 +37,10 @@ typedef struct agent {
     FILE *out;
     SSL_CTX *ssl_ctx;
     local_pool *pool;
-    exchange_observer obs;
+    exchange_observer obs; /* what the sessions call: the fan-out below */
+    observer_fanout fan;
+    inspector *insp; /* NULL with --no-inspect or when its port was taken */
+    termview *tv;    /* the status block on a TTY; NULL for plain log lines */
     backoff bo;
     ws_client *wsc;
     session *sess;
@@ -68,6 +76,9 @@ static void schedule_retry(agent *a)
     evtimer_del(a->connect_timer);
     uint32_t ms = backoff_next(&a->bo);
     TLOG_W(a->log, "Reconnecting in %.1fs (attempt %u)", ms / 1000.0, a->bo.attempt);
+    char state[64];
+    snprintf(state, sizeof state, "reconnecting in %.1fs (attempt %u)", ms / 1000.0, a->bo.attempt);
+    termview_session(a->tv, state, NULL, NULL);
     struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
     evtimer_add(a->retry_timer, &tv);
 }
@@ -147,8 +158,17 @@ static void on_established(void *ud, const tmsg *m)
     }
     const char *pub = m->public_url ? m->public_url : "";
     const char *path = m->path_based_url ? m->path_based_url : pub;
-    fprintf(a->out, "Tunnel established: %s\nPath URL: %s\n", pub, path);
-    fflush(a->out);
+    if (a->tv) {
+        termview_session(a->tv, "online", pub, path);
+    } else {
+        fprintf(a->out, "Tunnel established: %s\nPath URL: %s\n", pub, path);
+        char *code = a->cfg->qr && *pub ? qr_render(pub, false, NULL, NULL) : NULL;
+        if (code)
+            fprintf(a->out, "%s\n", code);
+        free(code);
+        fflush(a->out);
+    }
+    inspector_set_tunnel(a->insp, "online", pub, path);
     TLOG_I(a->log, "Tunnel established (%s mode, connection %s)",
            a->sess && a->sess->binary ? "binary" : "json",
            m->connection_id ? m->connection_id : "-");
@@ -192,6 +212,7 @@ static void on_closed(void *ud, uint16_t code, const char *reason)
     if (!a->refused)
         TLOG_W(a->log, "Connection lost: %s (%u)", reason ? reason : "closed", code);
     a->refused = false;
+    inspector_set_tunnel(a->insp, "reconnecting", NULL, NULL);
     if (a->established)
         backoff_reset(&a->bo); /* a healthy session: start again from 1 s */
     a->established = false;
@@ -375,6 +396,7 @@ static void on_fail(void *ud, ws_client_error kind, const char *msg)
     a->wsc = NULL;
     if (kind == WSC_ERR_AUTH) {
         TLOG_E(a->log, "%s; check the token (--token / TUNNEL_TOKEN)", msg);
+        termview_session(a->tv, "failed: the server refused the token", NULL, NULL);
         a->exit_code = AGENT_EXIT_AUTH;
         a->stopping = true;
         stop_now(a);
@@ -402,6 +424,7 @@ static void attempt(agent *a)
            a->cfg->token ? " with a token (Authorization header)" : "");
     struct timeval tv = {a->cfg->connect_timeout, 0};
     evtimer_add(a->connect_timer, &tv);
+    termview_session(a->tv, "connecting", NULL, NULL);
     a->wsc = ws_client_start(a->base, a->cfg, a->ssl_ctx, &wsc_cbs, a, err, sizeof err);
     if (!a->wsc) {
         TLOG_W(a->log, "Connection to %s failed: %s", a->cfg->endpoint_log, err);
@@ -451,6 +474,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *ud)
         return;
     }
     TLOG_I(a->log, "Received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    termview_session(a->tv, "stopping", NULL, NULL);
     a->stopping = true;
     evtimer_del(a->retry_timer);
     evtimer_del(a->connect_timer);
@@ -531,17 +555,47 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
         TLOG_E(lg0, "cannot create the event loop");
         return 1;
     }
-    /* One line per request: gathered and written once per loop pass (lg0 if that fails). */
+    /* On a TTY (unless --log-format or -v say otherwise): the live status block on stdout. */
+    bool term = cfg->log_format == LOGFMT_TERM ||
+                (cfg->log_format == LOGFMT_AUTO && !cfg->verbose && isatty(fileno(out)));
+    if (term) {
+        fflush(out);
+        a.tv = termview_new(a.base, fileno(out), cfg);
+        if (!a.tv && cfg->log_format == LOGFMT_TERM)
+            TLOG_W(lg0, "--log-format term: stdout is not a terminal; plain lines instead");
+    }
     tlog batched = *lg0;
-    logbuf *lb = lg0->out ? logbuf_new(a.base, fileno(lg0->out)) : NULL;
-    if (lb) {
-        fflush(lg0->out);
-        batched.out = logbuf_file(lb);
+    logbuf *lb = NULL;
+    if (a.tv && lg0->out && isatty(fileno(lg0->out))) {
+        batched.out = termview_log_file(a.tv); /* log lines show inside the block */
+    } else {
+        /* One line per request: gathered and written once per loop pass (lg0 if that fails). */
+        lb = lg0->out ? logbuf_new(a.base, fileno(lg0->out)) : NULL;
+        if (lb) {
+            fflush(lg0->out);
+            batched.out = logbuf_file(lb);
+        }
     }
     const tlog *lg = &batched;
     a.log = lg;
-    a.obs = observer_log(lg);
     load_memory(&a);
+    observer_fanout_init(&a.fan);
+    observer_fanout_add(&a.fan, a.tv ? termview_observer(a.tv) : observer_log(lg));
+    if (cfg->inspect_addr) {
+        a.insp = inspector_new(a.base, cfg, lg, err, sizeof err);
+        if (a.insp) {
+            observer_fanout_add(&a.fan, inspector_observer(a.insp));
+            inspector_set_tunnel(a.insp, "connecting", NULL, NULL);
+            termview_inspector(a.tv, inspector_url(a.insp));
+            if (!a.tv) {
+                fprintf(out, "Inspector: %s\n", inspector_url(a.insp));
+                fflush(out);
+            }
+        } else {
+            TLOG_W(lg, "inspector not started: %s; going on without it", err);
+        }
+    }
+    a.obs = observer_fanout_observer(&a.fan);
     if (cfg->url.tls) {
         const char *terr = NULL;
         a.ssl_ctx = tls_client_ctx(cfg->ca_file, cfg->insecure, &terr);
@@ -589,6 +643,7 @@ out:
         event_free(a.rotate_timer);
     if (a.drain_timer)
         event_free(a.drain_timer);
+    inspector_free(a.insp); /* after the session: every exchange has ended */
     if (a.retry_timer)
         event_free(a.retry_timer);
     if (a.connect_timer)
@@ -602,7 +657,8 @@ out:
     if (a.ssl_ctx)
         SSL_CTX_free(a.ssl_ctx);
     idstore_close(a.ids);
-    logbuf_free(lb); /* writes the last lines */
+    logbuf_free(lb);               /* writes the last lines */
+    termview_free(a.tv, lg0->out); /* restores the screen, then shows the last log lines */
     event_base_free(a.base);
     return rc;
 }

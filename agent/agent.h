@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent.h - ttf's lifecycle: connect, handshake, run a session, reconnect with backoff, stop on
  * SIGINT/SIGTERM. One agent per process, built in main and passed down (no globals).
  * Owns: the event base, the TLS context, the local pool, the current ws_client or session. */

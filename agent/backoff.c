@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backoff.c - reconnect delays (see backoff.h). */
 #include "backoff.h"
 

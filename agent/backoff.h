@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backoff.h - the reconnect schedule: 1 s doubling to 60 s, each delay scaled by a random
  * factor in [0.5, 1.0) (jitter), reset after a healthy session. Pure: the random source is
  * injected so tests can pin it. */

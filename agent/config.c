@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.c - ttf's flags and environment (see config.h). */
 #include "config.h"
 
@@ -32,6 +33,14 @@ static const char usage[] =
     "      --host-header         pass the public Host header to the local service\n"
     "      --protocol P          auto | binary | json (default auto)\n"
     "      --forget              do not ask for (nor remember) this tunnel's last id\n"
+    "      --inspect ADDR        inspector web page and API (env TUNNEL_INSPECT;\n"
+    "                            default " INSPECT_DEFAULT_ADDR ", or the next free port)\n"
+    "      --no-inspect          no inspector\n"
+    "      --inspect-budget SIZE memory for captured exchanges (default 32M)\n"
+    "      --inspect-body-max SIZE  bytes kept per captured body (default 1M)\n"
+    "      --log-format F        auto | term | plain | json (default auto: the terminal view\n"
+    "                            on a TTY, plain lines otherwise)\n"
+    "      --qr                  show a QR code of the public URL\n"
     "  -h, --help                this help\n"
     "      --version             print the version\n";
 
@@ -45,6 +54,12 @@ enum {
     OPT_PROTOCOL,
     OPT_FORGET,
     OPT_VERSION,
+    OPT_INSPECT,
+    OPT_NO_INSPECT,
+    OPT_INSPECT_BUDGET,
+    OPT_INSPECT_BODY_MAX,
+    OPT_LOG_FORMAT,
+    OPT_QR,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +79,12 @@ static const struct option long_opts[] = {
     {"forget", no_argument, NULL, OPT_FORGET},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"inspect", required_argument, NULL, OPT_INSPECT},
+    {"no-inspect", no_argument, NULL, OPT_NO_INSPECT},
+    {"inspect-budget", required_argument, NULL, OPT_INSPECT_BUDGET},
+    {"inspect-body-max", required_argument, NULL, OPT_INSPECT_BODY_MAX},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"qr", no_argument, NULL, OPT_QR},
     {NULL, 0, NULL, 0},
 };
 
@@ -78,6 +99,46 @@ static int parse_int(const char *s, long lo, long hi, int *out)
     if (errno || *end || v < lo || v > hi)
         return -1;
     *out = (int)v;
+    return 0;
+}
+
+int agent_config_parse_size(const char *s, size_t lo, size_t hi, size_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    case '\0':
+        break;
+    default:
+        return -1;
+    }
+    if (shift && end[1] != '\0' && !((end[1] == 'B' || end[1] == 'b') && end[2] == '\0') &&
+        !(end[1] == 'i' && (end[2] == 'B' || end[2] == 'b') && end[3] == '\0'))
+        return -1;
+    if (v > (unsigned long long)hi >> shift)
+        return -1;
+    v <<= shift;
+    if (v < lo)
+        return -1;
+    *out = (size_t)v;
     return 0;
 }
 
@@ -179,15 +240,30 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     cfg->connect_timeout = 10;
     cfg->request_timeout = 25;
     cfg->protocol = PROTO_AUTO;
+    cfg->inspect_budget = INSPECT_DEFAULT_BUDGET;
+    cfg->inspect_body_max = INSPECT_DEFAULT_BODY_MAX;
     err[0] = '\0';
 
     const char *ev = env ? env("TUNNEL_ENDPOINT") : NULL;
     const char *tv = env ? env("TUNNEL_TOKEN") : NULL;
     if (set_str(&cfg->endpoint, ev && *ev ? ev : DEFAULT_ENDPOINT) != 0 ||
-        set_str(&cfg->local_host, "127.0.0.1") != 0)
+        set_str(&cfg->local_host, "127.0.0.1") != 0 ||
+        set_str(&cfg->inspect_addr, INSPECT_DEFAULT_ADDR) != 0)
         goto nomem;
     if (tv && *tv && set_str(&cfg->token, tv) != 0)
         goto nomem;
+    const char *iv = env ? env("TUNNEL_INSPECT") : NULL;
+    if (iv && *iv) {
+        if (strcasecmp(iv, "off") == 0 || strcasecmp(iv, "false") == 0 ||
+            strcasecmp(iv, "no") == 0 || strcmp(iv, "0") == 0) {
+            free(cfg->inspect_addr);
+            cfg->inspect_addr = NULL;
+        } else {
+            if (set_str(&cfg->inspect_addr, iv) != 0)
+                goto nomem;
+            cfg->inspect_explicit = true;
+        }
+    }
 
     optind = 0; /* full re-initialisation (glibc), so tests can parse several times */
     opterr = 0;
@@ -266,6 +342,50 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
                 return CONFIG_ERROR;
             }
             break;
+        case OPT_INSPECT:
+            if (!*optarg) {
+                snprintf(err, errcap, "empty --inspect (use --no-inspect to turn it off)");
+                return CONFIG_ERROR;
+            }
+            if (set_str(&cfg->inspect_addr, optarg) != 0)
+                goto nomem;
+            cfg->inspect_explicit = true;
+            break;
+        case OPT_NO_INSPECT:
+            free(cfg->inspect_addr);
+            cfg->inspect_addr = NULL;
+            break;
+        case OPT_INSPECT_BUDGET:
+        case OPT_INSPECT_BODY_MAX: {
+            bool budget = c == OPT_INSPECT_BUDGET;
+            size_t *dst = budget ? &cfg->inspect_budget : &cfg->inspect_body_max;
+            if (agent_config_parse_size(optarg, budget ? 64 * 1024 : 0, (size_t)1 << 40, dst) !=
+                0) {
+                snprintf(err, errcap, "invalid --%s: %s (bytes, or with k, M, G%s)",
+                         budget ? "inspect-budget" : "inspect-body-max", optarg,
+                         budget ? "; at least 64k" : "");
+                return CONFIG_ERROR;
+            }
+            break;
+        }
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "auto") == 0)
+                cfg->log_format = LOGFMT_AUTO;
+            else if (strcmp(optarg, "term") == 0)
+                cfg->log_format = LOGFMT_TERM;
+            else if (strcmp(optarg, "plain") == 0)
+                cfg->log_format = LOGFMT_PLAIN;
+            else if (strcmp(optarg, "json") == 0)
+                cfg->log_format = LOGFMT_JSON;
+            else {
+                snprintf(err, errcap, "invalid --log-format: %s (auto, term, plain or json)",
+                         optarg);
+                return CONFIG_ERROR;
+            }
+            break;
+        case OPT_QR:
+            cfg->qr = true;
+            break;
         case 'h':
             fputs(usage, fout);
             return CONFIG_EXIT;
@@ -324,6 +444,7 @@ void agent_config_free(agent_config *cfg)
     free(cfg->token);
     free(cfg->ca_file);
     free(cfg->subdomain);
+    free(cfg->inspect_addr);
     memset(cfg, 0, sizeof *cfg);
 }
 

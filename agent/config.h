@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.h - ttf's command line and environment: flags, defaults, validation.
  * Owns: the strings it copies into agent_config (freed by agent_config_free). */
 #ifndef TTF_CONFIG_H
@@ -8,9 +9,16 @@
 
 #include "url.h"
 
-#define TTF_VERSION "0.1.0"
+#define TTF_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
 
 typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
+
+/* auto: the terminal view on a TTY (unless -v), plain lines otherwise. */
+typedef enum { LOGFMT_AUTO = 0, LOGFMT_TERM, LOGFMT_PLAIN, LOGFMT_JSON } agent_log_format;
+
+#define INSPECT_DEFAULT_ADDR "127.0.0.1:4040"
+#define INSPECT_DEFAULT_BUDGET ((size_t)32 << 20)  /* bytes the inspector keeps in all */
+#define INSPECT_DEFAULT_BODY_MAX ((size_t)1 << 20) /* bytes kept per body */
 
 typedef struct agent_config {
     char *endpoint;     /* as given */
@@ -26,9 +34,15 @@ typedef struct agent_config {
     bool insecure;
     bool host_header; /* pass the public Host to the local app */
     agent_protocol protocol;
-    char *subdomain; /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
-    bool forget;     /* --forget: neither ask for nor remember the last id */
-    bool path_added; /* the endpoint had no path: /_tunnel was added (hint on 404) */
+    char *subdomain;       /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
+    bool forget;           /* --forget: neither ask for nor remember the last id */
+    bool path_added;       /* the endpoint had no path: /_tunnel was added (hint on 404) */
+    char *inspect_addr;    /* --inspect ADDR; NULL with --no-inspect */
+    bool inspect_explicit; /* given on the command line (else the default may move to +1..+9) */
+    size_t inspect_budget; /* --inspect-budget */
+    size_t inspect_body_max; /* --inspect-body-max */
+    agent_log_format log_format;
+    bool qr; /* --qr: a QR code of the public URL */
 } agent_config;
 
 typedef enum {
@@ -51,6 +65,9 @@ void agent_config_free(agent_config *cfg);
 
 /* Copies url with the value of every token= query parameter replaced by "***". malloc'd. */
 char *agent_config_redact_url(const char *url);
+
+/* Parses "1048576", "512k", "32M", "1G" (binary multiples) into *out, in [lo, hi]. 0 or -1. */
+int agent_config_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
 
 /* "host:port" as the local service expects it in Host ("[::1]:3000" for IPv6). */
 void agent_config_local_hostport(const agent_config *cfg, char *out, size_t cap);

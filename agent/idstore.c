@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* idstore.c - ttf's remembered names and agent keys in SQLite (see idstore.h). */
 #include "idstore.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* idstore.h - what ttf remembers between runs, so that restarting it keeps its URL: for each
  * endpoint and local service, the last tunnel name the server gave and the agent key (a random
  * secret that, on a server without auth, identifies this agent across reconnects; see

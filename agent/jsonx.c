@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jsonx.c - JSON-mode exchanges (see jsonx.h).
  * The local response is parsed with http1 (body decoded through on_body) and re-emitted in pieces
  * of at most TTF_JSON_CHUNK raw bytes; reading the local socket pauses while the WebSocket output

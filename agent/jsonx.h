@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jsonx.h - JSON mode (docs/protocol.md §2): each http_request (plus http_request_body pieces)
  * becomes one local HTTP/1.1 exchange, answered with http_response and http_response_body pieces
  * that each fit one 32 KiB API Gateway frame, or with an error message.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* local.c - local service connections and the keep-alive pool (see local.h). */
 #include "local.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* local.h - connections to the local service: one resolved address list, a keep-alive pool of
  * idle connections, and lconn, a connection that falls back to the next address when a fresh
  * connect is refused.

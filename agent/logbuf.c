@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* logbuf.c - log lines batched once per loop pass (see logbuf.h). */
 #include "logbuf.h"
 

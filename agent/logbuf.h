@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* logbuf.h - log lines gathered in memory and written to a file descriptor once per event-loop
  * pass: a busy agent logs one line per request, and one write(2) per pass instead of one per
  * line saves a system call per request. Lines keep their order; nothing is lost at exit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - ttf, the tunnel agent: parse the command line, build the logger, run the agent. */
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@ int main(int argc, char **argv)
         return r == CONFIG_EXIT ? 0 : AGENT_EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
-    tlog lg = {cfg.verbose ? TLOG_DEBUG : TLOG_INFO, stderr, false, "ttf"};
+    tlog lg = {cfg.verbose ? TLOG_DEBUG : TLOG_INFO, stderr, cfg.log_format == LOGFMT_JSON, "ttf"};
     char hostport[300];
     agent_config_local_hostport(&cfg, hostport, sizeof hostport);
     TLOG_I(&lg, "HTTP Tunnel agent ttf v%s", TTF_VERSION);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* observer.c - the exchange observer handle, the fan-out and the default log observer (see
  * observer.h). */
 #include "observer.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* observer.h - the exchange observer: per-exchange callbacks that the data path calls, in order,
  * for every exchange in both wire modes (docs/architecture.md, "Observer"), so the inspector, the
  * terminal view and the log line plug in without touching the forwarding code:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rewrite.c - head rewriting for the local side (see rewrite.h). */
 #include "rewrite.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rewrite.h - what the agent changes in HTTP heads (docs/protocol.md §4): Host towards the local
  * service, hop-by-hop headers on the way back, and the heads built for JSON-mode exchanges.
  * Pure functions over http1 header lists; every returned head is malloc'd and the caller's. */

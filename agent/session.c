@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session.c - one WebSocket session with the server (see session.h). */
 #include "session.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session.h - one WebSocket session with the tunnel server: the ready/connection_established
  * handshake, heartbeats, dead-link detection, and dispatch of messages to binary streams
  * (stream.c) or JSON exchanges (jsonx.c).

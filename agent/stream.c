@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream.c - binary-mode streams (see stream.h).
  * Request direction: OPEN head (Host rewritten) and DATA go to the local socket; WINDOW credit
  * goes back once the bytes left our output buffer (below LOCAL_OUT_MARK).

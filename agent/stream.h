@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream.h - binary mode (ttf.bin.v2, docs/protocol.md §3): one stream per public request,
  * relaying raw bytes between the tunnel and a local connection under per-stream windows.
  * Owns: each stream's local connection, parsers and timer; streams live in session->streams. */

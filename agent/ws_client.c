@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws_client.c - connect, TLS and the WebSocket upgrade for ttf (see ws_client.h). */
 #include "ws_client.h"
 

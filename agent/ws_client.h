@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws_client.h - the agent's side of the WebSocket opening: TCP connect (getaddrinfo), optional
  * TLS (verification and host name through lib/tls), the HTTP/1.1 upgrade with the token and the
  * offered subprotocols, and the check of the 101 answer. On success the bufferevent (with any

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """make bench: the tunnel measured side by side with what a user would pick instead, in one run.
 
 Against one local service (bench/echo_server.c) on this machine, the paths below are measured in

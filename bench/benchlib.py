@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared pieces of the benchmark scripts (bench.py, profile.py, soak.py): processes they start and
 always stop, free loopback ports, readiness waits, /proc figures, and ttfd + ttf tunnels.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/echo_server.c: the tiny, fast local HTTP/1.1 service the benchmark puts behind the tunnel.
  *
  * Owns: one epoll loop on 127.0.0.1:PORT (0 = ephemeral; the bound port is printed as "PORT n"),

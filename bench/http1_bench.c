@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_bench.c - HTTP/1.1 parser speed through the driver API every caller uses
  * (http1_init / http1_execute / http1_free, decoded body bytes through on_body):
  *   - ns per message for request and response heads of real clients and servers (curl, a

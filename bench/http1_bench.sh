@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # HTTP/1.1 parser benchmark (make bench-http1): our strict parser (lib/http1*) against the
 # libhttp-parser-based lib/http1.c it replaced, on the same workloads (bench/http1_bench.c):
 # ns per message for request and response heads, MB/s for chunked bodies. Runs are interleaved

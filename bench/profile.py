@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """make bench-profile: where ttfd and ttf spend their time, from perf.
 
 For each mode in PROFILE_MODES (default "binary tls json small": a PROFILE_MB download in binary

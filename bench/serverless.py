@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Serverless benchmark (make bench-serverless): the real bootstrap and ttf on the AWS stand-in.
 
 Prints, and compares with the targets of issue 15:

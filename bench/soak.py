@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """make bench-soak (bench/soak.sh): minutes of steady mixed load through ttfd + ttf, watching their
 memory and file descriptors (issue 12, "Tests that stay"). Not part of `make test`.
 

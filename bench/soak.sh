@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make bench-soak: minutes of mixed load through ttfd + ttf, RSS and fds over time (bench/soak.py
 # says what it does, its environment variables and when it fails). Not part of `make test`.
 set -euo pipefail

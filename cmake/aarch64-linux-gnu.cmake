@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Cross-building for arm64 (make lambda ARCH=arm64): Debian's cross toolchain
 # (crossbuild-essential-arm64) and the arm64 multiarch -dev packages (scripts/deps.sh arm64).
 set(CMAKE_SYSTEM_NAME Linux)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_auth_token.c - token verification, token extraction and JWKS loading over arbitrary
  * input. Byte 0 picks the mode: 0 verify (rest = token, against an HS256 secret and a one-key
  * EC JWKS), 1 extract (rest = "Authorization value\nquery"), 2 load (rest = JWKS JSON).

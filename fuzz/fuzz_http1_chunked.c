@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_http1_chunked.c - the strict chunked decoder (lib/http1_chunked.h) over arbitrary bytes.
  * Byte 0 picks the split size (1..256), byte 1 the limits (bit 0: small chunk-ext and trailer
  * caps); the rest is a chunked body and whatever follows it.

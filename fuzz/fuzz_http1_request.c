@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_http1_request.c - the request parser over arbitrary byte streams in arbitrary splits.
  * Byte 0 picks the split size (1..256); the rest is one connection's byte stream.
  * Checks the parser's promises: offsets within the input; a head holds a token method, a target

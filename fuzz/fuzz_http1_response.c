@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_http1_response.c - the response parser over arbitrary bytes in arbitrary splits, then
  * EOF. Byte 0: bits 0-6 pick the split size (1..128), bit 7 says the request was HEAD.
  * Checks offsets, the status range and framing rules (RFC 9112 §6.3), that decoded body bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_lambda_event.c - libFuzzer target: the Lambda's readers of bytes that arrive from the
  * network through the Runtime API: event classification and parsing (WebSocket and HTTP API 2.0
  * events), $connect header/query look-ups, and the stored-headers JSON of a response. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_path_rewrite.c - libFuzzer target: path-mode rewriting of response bodies (bytes from the
  * agent, over the network), lib/path_rewrite.h. Byte 0: the kind (low 3 bits) and a split step
  * (high 5 bits, 1..32). The body is rewritten whole and again fed in pieces of that step: both

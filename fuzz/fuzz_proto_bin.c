@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_proto_bin.c - libFuzzer target: ttf_frame_decode (ttf.bin.v2) on arbitrary bytes;
  * accepted frames must satisfy the decoder's promises and re-encode to the same bytes. */
 #include <stdint.h>

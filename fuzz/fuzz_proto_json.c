@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_proto_json.c - libFuzzer target: tmsg_decode on arbitrary bytes must never crash or leak;
  * whatever decodes must encode, and decode again to the same message: header values, method,
  * uri and reason octet for octet (the {"b64":...} form), tunnels[], continuation fields. A

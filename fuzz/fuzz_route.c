@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_route.c - libFuzzer target: route_resolve over arbitrary host/target/domain bytes.
  * Input layout: byte 0 = host length, byte 1 = domain length, then host, domain, target. */
 #include <stdint.h>

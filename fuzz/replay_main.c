@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replay_main.c - runs fuzz inputs through a fuzz target without libFuzzer, so the seed corpus
  * is replayed by CTest (and under ASan/UBSan in `make test-asan`).
  * Usage: <target>_replay PATH...  (a PATH is a file or a directory of files; directories are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Pulumi program: `make deploy-infra` (pulumi up) deploys http-tunnel's serverless back-end.
 // Configuration: src/config.ts; resources: src/stack.ts; docs/serverless.md "Deploying on AWS".
 import { readConfig } from "./src/config";

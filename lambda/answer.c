@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* answer.c - waiting for and judging the agent's answer (see answer.h). */
 #include "answer.h"
 

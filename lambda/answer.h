@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* answer.h - the agent's answer to one public request, as the HTTP function waits for it: the
  * response head, then its body pieces as they land in the pending table (store.h), judged by the
  * response rules of lib/proxy before anything reaches the client (issue 12 item 1, the Lambda

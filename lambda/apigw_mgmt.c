@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* apigw_mgmt.c - @connections calls. */
 #include "apigw_mgmt.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* apigw_mgmt.h - the API Gateway WebSocket management API (@connections): post a message to an
  * agent, ask whether a connection is live, close it. Signed for service "execute-api".
  * Owns nothing: uses the caller's aws_client. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aws_http.c - libcurl easy handle per client; SigV4 by libcurl. */
 #include "aws_http.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aws_http.h - HTTP calls to AWS services (and the Runtime API) over one reused libcurl easy
  * handle per client, so connections stay warm between invocations. Signing is libcurl's
  * CURLOPT_AWS_SIGV4 ("aws:amz:REGION:SERVICE"), credentials via CURLOPT_USERNAME/PASSWORD and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cleanup.c - expired-item sweep. */
 #include "cleanup.h"
 

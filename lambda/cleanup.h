@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cleanup.h - the scheduled (EventBridge) cleanup: deletes expired items of both tables, every
  * Scan page, as a backstop to DynamoDB's own TTL expiry (which may lag up to days).
  * Owns nothing beyond one invocation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.c - environment -> lambda_config. */
 #include "config.h"
 

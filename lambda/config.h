@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.h - the Lambda's configuration, read once from the environment at start-up.
  * Owns: the strings of a lambda_config (copies of the environment) until config_free. */
 #ifndef LAMBDA_CONFIG_H

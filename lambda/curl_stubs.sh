@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # curl_stubs.sh NM LIBCURL_A > curl_stubs.c
 # The bootstrap links Debian's static libcurl.a (docs/serverless.md "Packaging"), which refers to
 # libraries for protocols and features it never uses (LDAP, GSS-API/Kerberos, RTMP, SSH, HTTP/2,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dispatch.c - event -> handler. */
 #include "dispatch.h"
 

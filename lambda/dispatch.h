@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dispatch.h - one invocation: parse the event, route it to its handler, produce the response
  * document; then the work deferred until after the response (deleting finished requests).
  * Owns nothing beyond one invocation. */

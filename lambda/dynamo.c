@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dynamo.c - DynamoDB JSON protocol calls and attribute helpers. */
 #include "dynamo.h"
 

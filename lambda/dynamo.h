@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dynamo.h - the DynamoDB JSON API (DynamoDB_20120810) over aws_http: one call per operation,
  * typed attribute values built and read with jansson.
  * Owns nothing beyond a call: request objects are the caller's, responses are handed over. */

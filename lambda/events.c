@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* events.c - event classification and field extraction. */
 #include "events.h"
 

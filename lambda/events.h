@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* events.h - recognising and reading the events Lambda hands us: API Gateway WebSocket proxy
  * events ($connect / $default / $disconnect), HTTP API payload format 2.0 events, and the
  * EventBridge scheduled event. Dispatch keys on the events' own markers (requestContext.eventType

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_handler.c - public requests: route, forward, wait, answer. */
 #include "http_handler.h"
 

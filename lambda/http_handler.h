@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_handler.h - a public request from the HTTP API (payload 2.0): route it to a tunnel, post
  * it to the agent (the head, then 93 KiB body pieces; docs/protocol.md §2), wait for the answer
  * (answer.h) and return the 2.0 response; cancel the request at the agent when giving up.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* httpresp.c - HTTP API 2.0 response documents. */
 #include "httpresp.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* httpresp.h - building HTTP API (payload format 2.0) responses for the Lambda to return:
  * headers merged case-insensitively into one "v1, v2" value per name, every Set-Cookie as its own
  * entry of "cookies", the response rules of lib/proxy.h applied (hop-by-hop and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lambda_ctx.h - everything one bootstrap process passes to its handlers: configuration, log,
  * the DynamoDB and @connections clients, the token verifier, and per-invocation state (deadline,
  * work deferred until after the response is sent).

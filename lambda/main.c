@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - bootstrap: the Lambda custom runtime process. Builds the context from the
  * environment, then serves invocations one at a time until the Runtime API goes away. */
 #include <curl/curl.h>

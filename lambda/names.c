@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* names.c - tunnel names over DynamoDB owner records (see names.h). */
 #include "names.h"
 

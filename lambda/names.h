@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* names.h - which tunnel name an agent gets on the serverless back-end: the rules of ttfd's
  * registry (docs/protocol.md §1) over DynamoDB owner records ("owner#<name>" items, store.h),
  * every claim a conditional write so two Lambdas never give one name to two agents:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # package.sh PROGRAM ZIP LOADER READELF STRIP LIBDIR... - builds ZIP (docs/serverless.md
 # "Packaging"):
 #   bootstrap        PROGRAM (linked with interpreter /var/task/lib/LOADER and RPATH /var/task/lib)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runtime.c - Runtime API calls over one kept-alive connection. */
 #include "runtime.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runtime.h - the Lambda Runtime API client (/2018-06-01/runtime/...): fetch the next
  * invocation, post its response or error, report an init error.
  * Owns: the invocation's event text and ids until rt_invocation_free. */

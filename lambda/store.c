@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store.c - table records over the DynamoDB JSON API. */
 #include "store.h"
 

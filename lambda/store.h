@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store.h - what the Lambda keeps in its two DynamoDB tables (docs/serverless.md "Tables"):
  * connection records, tunnel owner records (for reclaiming an id), pending requests and their
  * response body pieces. Every item carries a TTL. Conditions enforce that only the connection a

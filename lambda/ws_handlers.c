@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws_handlers.c - $connect / $default / $disconnect. */
 #include "ws_handlers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws_handlers.h - the WebSocket API routes: $connect (auth, tunnel record, subprotocol
  * selection), $default (the agent's messages: ready, ping, http_response[_body], error) and
  * $disconnect. Each returns the Lambda response document (malloc'd JSON text).

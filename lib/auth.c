@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* auth.c - JWT verification for agent tokens: HS256 with a shared secret (libjwt), and
  * RS256/384/512 / ES256 against a JWKS whose keys are turned into PEM with OpenSSL 3.
  * The token header's alg picks the key family before any signature check, so an HMAC token is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* auth.h - verification of agent tokens (JWT) for ttfd and the Lambda.
  * HS256 with a shared secret, and/or a JWKS (RS256/384/512 and ES256 keys; a token's kid picks
  * the key when present). exp and nbf checked with a small leeway; sub required. Also mints the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b64.c - base64 on top of OpenSSL's EVP_EncodeBlock / EVP_DecodeBlock (see b64.h).
  * OpenSSL is lenient (skips whitespace, counts padding as output bytes), so the strictness
  * rules are checked here first and the padding is subtracted from its result. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* b64.h - base64 (RFC 4648) on top of OpenSSL's EVP encoder.
  * Standard alphabet with padding for protocol bodies; base64url for JWKS key material. */
 #ifndef TUNNEL_B64_H

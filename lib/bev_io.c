@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bev_io.c - see bev_io.h. */
 #include "bev_io.h"
 

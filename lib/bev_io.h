@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bev_io.h - direct socket I/O on a plain (non-TLS) bufferevent's buffers, for hot paths:
  * one readv of up to max bytes into the input (no ioctl(FIONREAD), no 4 KiB cap as in libevent
  * 2.1's own reads), and one write of the output outside the bufferevent's write event.

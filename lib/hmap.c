@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hmap.c - open addressing (linear probing, tombstones) from byte keys to pointers (see hmap.h).
  * The table holds a malloc'd copy of each key; values belong to the caller. */
 #include "hmap.h"

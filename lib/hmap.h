@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hmap.h - a small open-addressing hash map from byte-string keys to pointers.
  * The map owns copies of its keys, never the values. Not thread-safe (one event loop). */
 #ifndef TUNNEL_HMAP_H

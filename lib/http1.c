@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1.c - the incremental message parser over http1_head and http1_body (see http1.h). */
 #include "http1.h"
 

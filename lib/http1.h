@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1.h - the incremental HTTP/1.1 message parser of one connection's byte stream: a strict
  * head (http1_head.h), then the body by its framing (http1_body.h), message after message. It
  * reports where each head and each message ends in the raw stream, so a relay can forward raw

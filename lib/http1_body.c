@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_body.c - message bodies by framing (see http1_body.h). */
 #include "http1_body.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_body.h - reading one message body by its framing (RFC 9112 §6.3): none, Content-Length,
  * chunked (strict, http1_chunked.h) or until the connection closes. Each step returns the raw
  * octets it consumed (so a relay knows where the message ends in the stream) and the decoded

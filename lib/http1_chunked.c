@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_chunked.c - strict chunked decoding and chunk framing (see http1_chunked.h). */
 #include "http1_chunked.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_chunked.h - the chunked transfer coding (RFC 9112 §7.1): a strict incremental decoder
  * and the encoder pieces a relay needs to re-frame a body.
  * Decoder grammar, enforced octet by octet:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_head.c - strict HTTP/1.1 head parsing (see http1_head.h). Two passes over a complete
  * head: http1_head_scan finds its end (and refuses a bare LF early), http1_head_parse reads the
  * start line and the field lines, then applies the field semantics of RFC 9112 §3.2, §6, §9. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_head.h - strict parsing of HTTP/1.1 message heads, requests and responses (RFC 9112
  * §2-§6): where a head ends in a byte stream, the start line, the field lines, and what the
  * fields say about the body (framing), the connection (keep-alive, upgrade) and the target.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_headers.c - the header list (see http1_headers.h). */
 #include "http1_headers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_headers.h - an ordered list of header fields that keeps repeats (several Set-Cookie stay
  * several entries) and the names as received. Known names carry their id (http1_names.h), so
  * the parser and the proxy rules look fields up without string compares.

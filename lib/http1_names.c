@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_names.c - known field names by id (see http1_names.h). */
 #include "http1_names.h"
 

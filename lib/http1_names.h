@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_names.h - the field names the library knows by id (as h2o's tokens): the parser, the
  * header list and the proxy rules compare ids instead of strings. Lookup is case-insensitive.
  * Owns: the constant table of names (canonical spelling). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_syntax.c - RFC 9110/9112 character classes and grammar checks (see http1_syntax.h). */
 #include "http1_syntax.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_syntax.h - the grammar pieces of RFC 9110/9112 the parser and the proxy rules share:
  * character classes (tchar, field-vchar, HEXDIG), tokens, one field line split into name and
  * value, uri-host[:port] (RFC 3986 §3.2.2), Content-Length values, comma-separated lists.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_types.h - the small types the HTTP/1.1 modules share: limits, the framing of a message
  * body (RFC 9112 §6.3), and the error a parse step reports (an HTTP status and a short reason).
  * Owns nothing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_write.c - head serialisation and reason phrases (see http1_write.h). */
 #include "http1_write.h"
 

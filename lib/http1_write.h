@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http1_write.h - serialising HTTP/1.1 heads (RFC 9112 §3, §4, §5) from a method and target or a
  * status and a header list, as a relay does after it changed a parsed head; reason phrases;
  * the short error responses ttfd answers with.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.c - leveled logging to a stream, plain text or JSON lines (see log.h). */
 #include "log.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.h - leveled logging to a stream, plain text or JSON lines.
  * Owns nothing global: each program builds one `tlog` in main and passes it down.
  * Library code deep inside returns errors instead of logging them. */

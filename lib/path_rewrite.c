@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* path_rewrite.c - streaming scanners for HTML, CSS and JSON bodies (see path_rewrite.h).
  * Each scanner walks a work buffer s[0..n) (held-back bytes, then new input) and returns how far
  * it decided; a decision about offset i looks at s[i .. i + LOOKAHEAD) only, and waits ("NEED")

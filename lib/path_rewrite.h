@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* path_rewrite.h - path-mode content rewriting, one implementation for ttfd (streaming, across
  * DATA/piece boundaries) and the Lambda (a whole body): makes the absolute links of an app served
  * under /<id>/ point back under /<id>/ (upstream's "FullRewrite", its bugs fixed).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto_bin.c - ttf.bin.v2 frame codec (docs/protocol.md §3). Decoding parses network bytes,
  * so every field is checked. */
 #include "proto_bin.h"

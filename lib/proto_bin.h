@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto_bin.h - the binary stream frames of the ttf.bin.v2 subprotocol (docs/protocol.md §3):
  * OPEN (tunnel index + request head), DATA (body octets without transfer coding), RESPONSE
  * (interim or final head), WINDOW (credit), RESET (code + reason), TRAILERS (trailer section).

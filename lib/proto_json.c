@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto_json.c - JSON tunnel messages (docs/protocol.md §1-2) over jansson.
  * Decoding treats the text as hostile: every field is type-checked and every string that ends up
  * in an HTTP head (method, uri, header names and values, reason) is checked for injection bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto_json.h - the JSON messages of the tunnel protocol (docs/protocol.md §1-2), compatible
  * with upstream's envelope and extended compatibly: cancel, head continuation messages
  * (http_request_headers / http_response_headers), the lossless octet form {"b64":"..."} for

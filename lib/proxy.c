@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy.c - the proxy rules (see proxy.h). */
 #include "proxy.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy.h - the proxy rules, once, for ttfd, ttf and the Lambda (docs/protocol.md §4), as h2o
  * keeps them: a table of known header names with per-header flags, and the policies built on
  * it for requests (edge -> tunnel -> local service) and responses (back), the status rules,

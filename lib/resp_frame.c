@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resp_frame.c - response framing toward the client (see resp_frame.h). */
 #include "resp_frame.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resp_frame.h - how a relay frames the response it writes to its HTTP/1.x client, decided by the
  * relay alone from the response head, the request method and the client's version (RFC 9112 §6,
  * §7, §9.3; RFC 9110 §6.4.1, §15.2). One implementation for ttfd's two wire modes: the tunnel

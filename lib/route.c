@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* route.c - public request -> tunnel id and forwarded target (see route.h). Pure, no allocation. */
 #include "route.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* route.h - which tunnel a public request is for, and the path the local service sees.
  * Pure functions over bytes: shared by ttfd and the Lambda so both route identically. */
 #ifndef TUNNEL_ROUTE_H

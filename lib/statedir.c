@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* statedir.c - XDG / systemd state directories (see statedir.h). */
 #include "statedir.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* statedir.h - where a program keeps state that must survive a restart, by the XDG Base Directory
  * rules (XDG_STATE_HOME, default ~/.local/state), or systemd's StateDirectory= for a service.
  * Pure path logic plus the mkdir; owns nothing. */

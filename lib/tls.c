@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls.c - OpenSSL contexts: ttfd's server context (TLS 1.2+, certificate chain + key) and ttf's
  * client context (peer and host-name verification against a CA file or the system store). */
 #include "tls.h"

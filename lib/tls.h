@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls.h - OpenSSL contexts for ttfd (server certificate) and ttf (verifying client). */
 #ifndef TUNNEL_TLS_H
 #define TUNNEL_TLS_H

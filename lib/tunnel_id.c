@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tunnel_id.c - random ids from getrandom(2), and chosen names (see tunnel_id.h). */
 #include "tunnel_id.h"
 

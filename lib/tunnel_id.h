@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tunnel_id.h - tunnel names: random ids (12 characters of [a-z0-9], uniform, from the OS CSPRNG)
  * and names chosen with `ttf --subdomain` (one DNS label). Both live in one namespace: a random
  * id is just a name nobody chose. Shared by ttfd, ttf and the Lambda so all three agree. */

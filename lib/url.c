@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* url.c - endpoint URL parsing: ws://, wss://, http://, https:// (see url.h). */
 #include "url.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* url.h - parsing the agent's endpoint URL (ws://, wss://, http://, https://). */
 #ifndef TUNNEL_URL_H
 #define TUNNEL_URL_H

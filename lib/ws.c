@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws.c - WebSocket framing (wslay event API) over a libevent bufferevent.
  * Input: the bufferevent's input evbuffer feeds wslay's recv callback. Plain sockets fill it
  * from our own read event (one readv of up to 64 KiB, no ioctl(FIONREAD) per read).

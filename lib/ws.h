@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws.h - a WebSocket connection over a libevent bufferevent (plain or TLS), framed by wslay.
  * The handshake is the caller's (server: http1 + ws_accept_key; client: agent/ws_client.c);
  * once it is done the caller hands the bufferevent over with ws_conn_new.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's first command (via `make demo`): starts ttfd, the TodoMVC test app and ttf, prints
-# the public URL and curl lines that work, and stops everything on Ctrl-C (or SIGTERM).
+# the public URL and curl lines that work, and stops everything on Ctrl-C (or SIGTERM), exiting 0.
 #
 #   scripts/demo.sh            run until Ctrl-C
-#   scripts/demo.sh --check    start, curl through the tunnel (both routing modes), stop; exit 0/1
+#   scripts/demo.sh --check    start, request through the tunnel (both routing modes, the page,
+#                              a server-sent events stream), stop; exit 0/1
 #
 # Environment: TTFD_LISTEN (127.0.0.1:8080; port 0 = any free port), APP_PORT (3000),
 # TTFD_BIN / TTF_BIN (build/bin/ttfd, build/bin/ttf), PYTHON (/usr/bin/python3),
@@ -21,9 +23,16 @@ check=0
 case ${1:-} in
     --check) check=1 ;;
     "") ;;
-    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [--check]" >&2; exit 64 ;;
 esac
+
+# On a terminal, run in a process group of our own that owns it: Ctrl-C then reaches the demo
+# alone (not `make`, which would report "Error 130"), and the demo stops and exits 0.
+if [ -t 0 ] && [ -z "${TTF_DEMO_FOREGROUND:-}" ]; then
+    export TTF_DEMO_FOREGROUND=1
+    exec "$PYTHON" "$here/scripts/foreground.py" "$0" "$@"
+fi
 
 for b in "$TTFD_BIN" "$TTF_BIN"; do
     [ -x "$b" ] || { echo "demo: $b not found; run 'make build' (or 'make demo') first" >&2; exit 1; }
@@ -56,7 +65,7 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 130 ] && [ "$rc" -ne 143 ]; then
+    if [ "$rc" -ne 0 ]; then
         echo "demo: logs kept in $logs" >&2
     else
         rm -rf "$logs"
@@ -64,8 +73,8 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Ctrl-C (or SIGTERM, or the terminal closing) is how the demo is meant to stop: exit 0.
+trap 'echo; echo "demo: stopped"; exit 0' INT TERM HUP
 
 fail() {
     echo "demo: $1" >&2
@@ -116,11 +125,16 @@ url=$(grep -m1 '^Tunnel established: ' "$logs/ttf.out" | cut -d' ' -f3)
 wait_grep "$logs/ttf.out" '^Path URL: ' "ttf" "${pids[-1]}"
 path_url=$(grep -m1 '^Path URL: ' "$logs/ttf.out" | cut -d' ' -f3)
 
+inspector=$(grep -m1 '^Inspector: ' "$logs/ttf.out" | cut -d' ' -f2 || true)
+
 echo
 echo "Tunnel established: $url"
+[ -n "$inspector" ] && echo "Inspector (requests live, replay): $inspector"
 echo "Try:  curl $url/todos"
 echo "      curl $path_url/todos"
 echo "      curl -X POST -H 'Content-Type: application/json' -d '{\"title\":\"hello\"}' $url/todos"
+echo "      curl -N $url/events        # server-sent events: one per change to the todos"
+echo "Open: $url/ui                    # the todos in a browser, live through the events"
 
 if [ "$check" -eq 1 ]; then
     ok=1
@@ -134,6 +148,38 @@ if [ "$check" -eq 1 ]; then
             ok=0
         fi
     done
+    # The page: served, and nothing in it comes from another site.
+    if page=$(curl -sS --max-time 10 -w '\n[HTTP %{http_code} %{content_type}]' "$path_url/ui"); then
+        status=$(tail -n1 <<<"$page")
+        echo "$path_url/ui -> $status"
+        case $status in '[HTTP 200 text/html'*) ;; *) ok=0 ;; esac
+        if grep -Eio '(src|href|action)=["'"'"']?(https?:)?//[^"'"'"' >]*|@import[^;]*|url\((https?:)?//[^)]*' <<<"$page"; then
+            echo "demo: the page loads something from another site (above)" >&2
+            ok=0
+        fi
+    else
+        ok=0
+    fi
+    # Server-sent events: the stream's first event arrives while it is open (the tunnel streams,
+    # it does not wait for the end), and a change made through the other URL arrives on it.
+    sse=$logs/sse.out
+    curl -sS -N --max-time "$DEMO_TIMEOUT" "$url/events?max=1" >"$sse" 2>"$logs/sse.log" &
+    sse_pid=$!
+    pids+=("$sse_pid")
+    wait_grep "$sse" '^event: hello' "the event stream ($url/events)" "$sse_pid"
+    curl -sS --max-time 10 -o /dev/null -X POST -H 'Content-Type: application/json' \
+        -d '{"title":"sent by demo --check"}' "$path_url/todos" || ok=0
+    for _ in $(seq $((DEMO_TIMEOUT * 10))); do
+        kill -0 "$sse_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if grep -q '^event: created' "$sse" && grep -q '"title": "sent by demo --check"' "$sse"; then
+        echo "$url/events -> $(grep -c '^event: ' "$sse") events: hello, then created [SSE]"
+    else
+        echo "$url/events -> the created event did not arrive; got:" >&2
+        cat "$sse" >&2
+        ok=0
+    fi
     [ "$ok" -eq 1 ] || fail "a request through the tunnel failed"
     echo "demo check: OK"
     exit 0

@@ -1,28 +1,54 @@
 #!/usr/bin/env bash
-# Installs what building and testing need, only where it is missing (idempotent).
+# SPDX-License-Identifier: MIT
+# Installs what a make target needs, only where it is missing (idempotent).
+#
+#   scripts/deps.sh build   compile ttfd and ttf (make install)
+#   scripts/deps.sh demo    build + the demo app (make demo): Python's FastAPI and uvicorn, curl
+#   scripts/deps.sh deb     build + Debian's packaging tools (make deb)
+#   scripts/deps.sh [all]   everything the tests need (make test): the above, clang tools, valgrind,
+#                           cmocka, libcurl, pytest, systemd (systemd-analyze, systemd-nspawn), Node.js
+#                           and the npm packages of the AWS stand-in (tests/aws) and of infra/
+#   scripts/deps.sh bench   all + the tools the benchmark measures the tunnel against and profiles
+#                           it with (make bench, bench-profile, bench-soak)
+#   scripts/deps.sh arm64   build + the arm64 cross toolchain and libraries of the Lambda (also with
+#                           ARCH=arm64 in the environment): make lambda ARCH=arm64, make test
+#
 # Debian bookworm packages via apt-get; npm packages for the AWS stand-in under tests/aws and for
 # the Pulumi program under infra/.
-# Usage: deps.sh [bench]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+profile=${1:-all}
 
-debs=(build-essential cmake pkg-config clang clang-format clang-tidy cppcheck valgrind
-      libevent-dev libssl-dev libwslay-dev libjansson-dev libjwt-dev
-      libcurl4-openssl-dev libcmocka-dev libsqlite3-dev sqlite3 zip unzip openssl curl
-      python3 python3-pytest python3-fastapi python3-uvicorn python3-jwt python3-cryptography
-      nodejs npm)
-# `deps.sh bench` (make bench, bench-profile, bench-soak): also the tools the benchmark measures the
-# tunnel against and profiles it with; `make test` and `make demo` do not pull them.
-if [ "${1:-}" = bench ]; then
-    debs+=(wrk nginx haproxy openssh-server openssh-client linux-perf)
-fi
+build=(build-essential cmake pkg-config libevent-dev libssl-dev libwslay-dev
+       libjansson-dev libjwt-dev libsqlite3-dev libqrencode-dev)
+demo=(python3 python3-fastapi python3-uvicorn curl)
+deb=(debhelper dpkg-dev fakeroot lintian)
+tests=(clang clang-format clang-tidy cppcheck valgrind libcurl4-openssl-dev libcmocka-dev sqlite3
+       zip unzip openssl python3-pytest python3-jwt python3-cryptography systemd
+       systemd-container bash-completion groff-base man-db nodejs npm
+       chromium tmux zbar-tools)
+# libqrencode: ttf --qr. chromium (headless, driven by playwright-core from tests/ui), tmux and
+# zbar-tools (zbarimg reads the QR code back): the inspector's and the terminal view's tests.
+case $profile in
+    build) debs=("${build[@]}") ;;
+    demo) debs=("${build[@]}" "${demo[@]}") ;;
+    deb) debs=("${build[@]}" "${deb[@]}") ;;
+    all) debs=("${build[@]}" "${demo[@]}" "${deb[@]}" "${tests[@]}") ;;
+    bench) debs=("${build[@]}" "${demo[@]}" "${deb[@]}" "${tests[@]}"
+                 wrk nginx haproxy openssh-server openssh-client linux-perf) ;;
+    arm64) debs=("${build[@]}") ;;   # + the cross toolchain and arm64 libraries, below
+    *) echo "usage: $0 [build|demo|deb|all|bench|arm64]" >&2; exit 64 ;;
+esac
+
+# One dpkg-query for all of them (fast when nothing is missing).
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${debs[@]}" 2>/dev/null | awk '$2 == "installed" { print $1 }' || true)
 missing=()
 for p in "${debs[@]}"; do
     # nodejs/npm may come from another source (nodesource): a binary on PATH is enough.
     case $p in nodejs) command -v node >/dev/null && continue ;; npm) command -v npm >/dev/null && continue ;; esac
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}"
@@ -33,7 +59,7 @@ fi
 # arm64 Lambda (make lambda ARCH=arm64, and its test under qemu): Debian's cross toolchain and the
 # arm64 multiarch -dev packages of the Lambda's libraries. Only when asked for (ARCH=arm64, or
 # `deps.sh arm64`), so that `make demo` stays lean.
-if [ "${ARCH:-}" = arm64 ] || [ "${1:-}" = arm64 ]; then
+if [ "${ARCH:-}" = arm64 ] || [ "$profile" = arm64 ]; then
     # Only packages that are co-installable with their amd64 twins (Multi-Arch: same): the -dev
     # packages of libevent and wslay are not (installing them would remove the amd64 ones), and the
     # Lambda needs neither.
@@ -54,6 +80,9 @@ if [ "${ARCH:-}" = arm64 ] || [ "${1:-}" = arm64 ]; then
     fi
 fi
 
+# Node packages: for the tests only (make demo, install and deb need none).
+[ "$profile" = all ] || [ "$profile" = bench ] || exit 0
+
 # npm packages for the local AWS stand-in (dynalite and friends), pinned by its package-lock.
 if [ -f "$here/tests/aws/package.json" ]; then
     if [ ! -d "$here/tests/aws/node_modules" ] || [ "$here/tests/aws/package.json" -nt "$here/tests/aws/node_modules" ]; then
@@ -67,5 +96,13 @@ if [ -f "$here/infra/package-lock.json" ]; then
     if [ ! -d "$here/infra/node_modules" ] || [ "$here/infra/package-lock.json" -nt "$here/infra/node_modules" ]; then
         echo "deps: npm ci in infra"
         (cd "$here/infra" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+    fi
+fi
+
+# playwright-core (tests/ui, pinned by its package-lock.json) drives Debian's chromium.
+if [ -f "$here/tests/ui/package-lock.json" ]; then
+    if [ ! -d "$here/tests/ui/node_modules/playwright-core" ] || [ "$here/tests/ui/package-lock.json" -nt "$here/tests/ui/node_modules" ]; then
+        echo "deps: npm ci in tests/ui"
+        (cd "$here/tests/ui" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
     fi
 fi

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make deploy-infra | preview-infra | destroy-infra`: runs the Pulumi CLI on infra/ for stack
 # $STACK (dev). Says what is missing (the Pulumi CLI, a Pulumi login, AWS credentials, a region)
 # instead of failing inside Pulumi. Extra arguments for pulumi: PULUMI_ARGS (e.g. --yes).

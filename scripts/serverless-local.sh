@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Try the serverless back-end locally (`make serverless-local`): the AWS stand-in (tests/aws/standin:
 # DynamoDB, API Gateway WebSocket + HTTP APIs, the Lambda service around the real bootstrap) and
 # ttf in front of a local service, all on 127.0.0.1. Prints the public URL and a curl line; stops

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent.c - agent sessions: the WebSocket upgrade on /_tunnel (auth, subprotocol choice), the
  * control messages (ready -> connection_established, ping/pong), the stream table, and the end
  * of a session (every open stream answered 502 or closed). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - ttfd: command line, the server context, the listener, signals, and teardown.
  * Everything mutable lives in the `server` struct built here and passed down. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pconn.c - public connections: accept (plain or TLS), parse request heads, route them to a
  * tunnel (or to the agent endpoint), and the lifecycle of one exchange at a time per connection:
  * keep-alive, pipelining, errors, timeouts, the per-request log line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* registry.c - live names and the rules for taking one (see registry.h). */
 #include "registry.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* registry.h - ttfd's tunnel table: which live agent holds each tunnel name (random ids and names
  * chosen with `ttf --subdomain`), and the rules for who may take a name. Owners are kept in the
  * state database (state.h) so that they survive a restart:

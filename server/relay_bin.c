@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* relay_bin.c - the binary stream protocol (ttf.bin.v2, docs/protocol.md §3) on the server side:
  * request bytes -> OPEN/DATA within the agent's window, RESPONSE/DATA -> the public client with
  * WINDOW credit as the client takes the bytes, RESET both ways, upgrades as raw pipes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* relay_json.c - JSON mode (docs/protocol.md §2) on the server side: a public request becomes an
  * http_request (+ http_request_body pieces, each message within API Gateway's 32 KiB frame), the
  * agent's http_response (+ http_response_body pieces) is written to the client as it arrives,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* server.h - ttfd's internals shared by its modules: the server context (built in main), agent
  * sessions (agent.c) and public connections (pconn.c, relayed by relay_bin.c / relay_json.c).
  * Ownership: server owns the lists of agents and pconns; an agent's stream map only points at
@@ -25,7 +26,7 @@
 #include "tunnel_id.h"
 #include "ws.h"
 
-#define TTFD_VERSION "0.1.0"
+#define TTFD_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
 #define TTFD_JSON_MAX_BODY ((uint64_t)10 << 20)
 #define TTFD_AGENT_MAX_MSG ((size_t)12 << 20) /* one reassembled agent message */
 #define TTFD_IDLE_SEC 60                      /* keep-alive idle limit between public requests */

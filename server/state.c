@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* state.c - tunnel name owners in SQLite (see state.h). */
 #include "state.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* state.h - ttfd's state that survives a restart: who owns each tunnel name (random ids and
  * names chosen with `ttf --subdomain`), in one SQLite database (`ttfd --state FILE`).
  *

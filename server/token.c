@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* token.c - `ttfd token --sub NAME --ttl 30d` (see token.h). */
 #include "token.h"
 

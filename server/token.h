@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* token.h - `ttfd token`: mints an HS256 agent token with the server's secret (--jwt-secret or
  * TTFD_JWT_SECRET), carrying the claims ttfd and the Lambda require (sub, iat, exp).
  * Owns nothing beyond one call. */

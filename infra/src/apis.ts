@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // apis.ts - the two API Gateway (v2) APIs.
 // WebSocket API: agents connect here; routes $connect, $default, $disconnect, each a Lambda proxy
 // integration of the "websocket" function; stage <environment>.

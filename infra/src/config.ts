@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // config.ts - the stack's configuration (`pulumi config set <key> <value>`), with defaults and
 // checks. Every key here is used by the program; docs/serverless.md "Deploying" lists them.
 import * as fs from "fs";

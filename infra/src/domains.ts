@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // domains.ts - optional custom domains (enableCustomDomain): the base domain and, with subdomain
 // routing, its wildcard, both mapped to the HTTP API's $default stage; the WebSocket domain mapped
 // to the WebSocket API's stage (agents connect to wss://<websocketDomainName>, no stage path).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // iam.ts - the Lambda's execution role: exactly the calls the bootstrap makes (lambda/store.c,
 // lambda/apigw_mgmt.c) plus what the Lambda service does with the role for the function's logs.
 // tests/infra/iam.test.ts checks the document against every call of the end-to-end suite.

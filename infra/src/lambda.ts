@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // lambda.ts - the two functions deployed from the one bootstrap zip, and their log groups.
 // "websocket" serves the WebSocket API's $connect / $default / $disconnect and the scheduled
 // cleanup; "http" serves the HTTP API. Each has its own reserved concurrency, so public requests

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // monitoring.ts - the dashboard and alarms (enableMonitoring), their SNS topic (e-mail to
 // alertEmail), and the monthly AWS Budgets cost budget (monthlyBudget > 0).
 // Metric names and dimensions as AWS publishes them:

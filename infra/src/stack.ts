@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stack.ts - the whole serverless back-end from one configuration, and its outputs.
 //
 //  ttf ──wss──► WebSocket API ($connect/$default/$disconnect) ──► λ <project>-websocket-<env> ─┐

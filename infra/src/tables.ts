@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tables.ts - the DynamoDB tables, from infra/tables.json (the one definition the local stand-in
 // in tests/aws/standin creates too). Key schema, GSIs, TTL and billing mode are translated from
 // DynamoDB's CreateTable names to the aws.dynamodb.Table arguments; nothing is added here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Custom domain without certificateArn: the program requests an ACM certificate and validates it
 // by DNS in the zone; subdomain routing off (no wildcard domain); a WebSocket domain outside the
 // wildcard's reach is added to the certificate; monitoring off.

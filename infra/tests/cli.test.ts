@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `make deploy-infra | preview-infra | destroy-infra` (scripts/infra.sh) with a fake `pulumi` on
 // PATH: the clear message when the CLI, credentials, a login or a region are missing, and the
 // exact pulumi commands otherwise.

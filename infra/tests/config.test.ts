@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Configuration checks: each bad value is refused with a message naming the key, before any
 // resource is made; defaults as documented.
 import assert from "node:assert/strict";

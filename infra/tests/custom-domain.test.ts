@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Custom domains on (given certificate, Route 53 zone), x86_64, alertEmail, auth off.
 import assert from "node:assert/strict";
 import { before, test } from "node:test";

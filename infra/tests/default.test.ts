@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The default configuration (only the required jwtSecret set): every resource, its key settings,
 // and every IAM statement.
 import assert from "node:assert/strict";

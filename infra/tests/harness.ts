@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // harness.ts - runs the Pulumi program (index.ts) under pulumi.runtime.setMocks with a given
 // configuration and records every resource it registers, with the state AWS would give back
 // (ARNs, endpoints, ids) in the shapes AWS documents. One program run per process: node --test

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Lambda's IAM policy allows exactly the AWS actions the Lambda was served during the
 // serverless end-to-end suite (tests/aws; the stand-in logs each distinct {action, resource} to
 // AWS_STANDIN_ACTIONS_DIR): every one of them, on its resource, and nothing else - no other action,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Pulumi CLI loads index.ts through its vendored ts-node and the project's TypeScript, not
 // through tsc: the program must load and run that way too (tests/pulumi-loader.js does what
 // @pulumi/pulumi/cmd/run/run.js does, under mocks).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // Loads index.ts the way the Pulumi CLI's Node.js language host does for `runtime: {name: nodejs,
 // options: {typescript: true}}` (@pulumi/pulumi/cmd/run/run.js: the project's typescript, Pulumi's

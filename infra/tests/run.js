@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 'use strict';
 // Compiles infra/ (program and tests) with tsc into OUT_DIR, then runs the compiled tests with
 // node's test runner (one process per file). Usage: node tests/run.js OUT_DIR unit|iam

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tables.json is the one definition of the tables: the stand-in reads it (checked here through
 // its own module), and its names are the ones the Lambda's C code uses.
 import assert from "node:assert/strict";

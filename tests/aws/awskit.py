@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the serverless end-to-end suite: the Node stand-in, the local app, the `ttf` agent,
 and byte-exact public HTTP requests through the stand-in's HTTP API.
 
@@ -383,6 +384,7 @@ class Agent:
         env = dict(os.environ)
         env.pop("TUNNEL_TOKEN", None)
         env.pop("TUNNEL_ENDPOINT", None)
+        env["TUNNEL_INSPECT"] = "127.0.0.1:0"  # the inspector on a free port, never 4040
         # ttf remembers its last id in the XDG state directory: a private one per agent unless
         # the test passes one (to restart "the same" agent), so tests never share it.
         self.own_state = None if state_home else tempfile.mkdtemp(prefix="ttf-state-")

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the serverless end-to-end suite (stand-in + real bootstrap + real ttf).
 
 The session-wide `stack` is one stand-in with the default configuration, one local app and one

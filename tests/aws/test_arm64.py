@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The arm64 Lambda (make lambda ARCH=arm64 -> build/lambda/bootstrap-arm64.zip), run under
 qemu-user-static against the stand-in for a whole request: $connect, ready, one public request
 answered. The zip is unpacked in <root>/var/task and qemu's -L <root> makes the program's absolute

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Agent authentication on the serverless back-end ($connect): the same JWT rules as ttfd.
 
 HS256 with JWT_SECRET, RS256 with a JWKS given inline (JWKS) or as a file (JWKS_PATH); the token in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the Lambda must do beyond relaying, seen from outside (a scripted WebSocket client plays a
 rogue or upstream agent; events are also sent to the Lambda directly):
 

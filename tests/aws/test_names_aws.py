@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Tunnel names on the serverless back-end (issue 12 item 3, issue 16 "Chosen names", "Tokens"):
 the real bootstrap behind the stand-in, owner records in DynamoDB written with conditional
 writes, the real ttf.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The deployment zip (build/lambda/bootstrap.zip) runs in an empty root, and an independent SigV4
 check of requests the C code signed.
 

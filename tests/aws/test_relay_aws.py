@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Lambda on the JSON-mode v2 contract, end to end through the stand-in (issues 11 and 12 on
 the Lambda path): the Lambda frames responses itself (a Content-Length is exact; pieces past the
 last one, a second response, a body where none may be: 502 and a log line naming the tunnel,

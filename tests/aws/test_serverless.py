@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Serverless back-end end to end: public request -> stand-in HTTP API -> real `bootstrap` ->
 DynamoDB (dynalite) + @connections -> real `ttf` -> local app, and back.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pytest fixtures: local servers, ttfd and ttf processes, cleanup with exit-code checks.
 
 Every process a test starts is registered with a Stack and stopped by its finalizer

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The local service the tests put behind the tunnel: a threaded HTTP/1.1 server (stdlib only).
 
 Owns: one server per LocalServer on 127.0.0.1:0, its handler threads, and the shared state the
@@ -14,6 +15,7 @@ counters). Routes (any method):
   /hang                never answers (sets state.hang_entered; ends when the server stops)
   /slow?ms=M           the JSON echo after M milliseconds
   /status/NNN          an empty answer with that status
+  /counter             {"n": <requests to /counter so far>, "body": <the request body as text>}
   anything else        JSON echo: method, raw target, header lines in order, body (base64)
 """
 
@@ -39,6 +41,7 @@ class State:
         self.sse_ack = threading.Event()  # set by the test once it saw the first event
         self.sse_results = []  # per SSE stream: True when the ack came while the stream was open
         self.last_upload = None
+        self.counter = 0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -134,6 +137,14 @@ class Handler(BaseHTTPRequestHandler):
         out = json.dumps(doc).encode()
         self.send_simple(200, out, "application/json", [("X-Echo-Method", self.command),
                                                          ("X-Echo-Target", self.path)])
+
+    def route_counter(self, q):
+        body = self.read_body()
+        with self.server.state.lock:
+            self.server.state.counter += 1
+            n = self.server.state.counter
+        out = json.dumps({"n": n, "body": body.decode("utf-8", "replace")}).encode()
+        self.send_simple(200, out, "application/json")
 
     def route_slow(self, q):
         time.sleep(int(q.get("ms", ["50"])[0]) / 1000.0)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Test keys and certificates (cryptography): a CA, server certificates for chosen names,
 RSA keys as JWKS. Everything is written into a directory the caller owns (pytest tmp_path)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Agent authentication: HS256 (--jwt-secret) and RS256/ES256 (--jwks) accepted, wrong key,
 wrong secret, expired, not-yet-valid and missing tokens refused (ttf exits 2 saying
 "authentication failed"), token in ?token= on the upgrade."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Requests through one binary-mode tunnel: methods, query strings, headers, cookies, binary
 bodies, both routing modes, keep-alive, 200 concurrent requests."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """100 MB download and upload through the binary-mode tunnel with ttfd and ttf each under
 64 MB peak RSS (VmHWM), plus a slow reader (flow control must hold the sender back).
 Skipped under valgrind (too slow); RSS limits not asserted under ASan (shadow memory)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Command lines of ttfd and ttf: --help, --version, bad options, TUNNEL_ENDPOINT, SIGINT."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Command-line habits of ngrok users (issue 16 "CLI habits"):
 
 - `ttf 3000`, `ttf localhost:3000` and `ttf http://localhost:3000` name the local service;

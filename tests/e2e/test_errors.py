@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Each error status ttfd answers with: 404, 502 (agent gone, local service refused), 504,
 431, 413, 400; each with a short text/plain body."""
 

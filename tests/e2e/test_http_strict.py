@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Strict HTTP/1.1 at the edge (issue 11 item 4, issue 12 items 2 and 4), in both wire modes.
 
 Any RFC 9110 token reaches the local app as a method, byte for byte; heads RFC 9112 says to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """JSON mode (`ttf --protocol json`, what API Gateway speaks) against ttfd: bodies of 1 MiB both
 ways byte-exact (several chunked messages), Set-Cookie, query strings, methods, errors,
 concurrent bodies not mixed up, the 10 MiB JSON-mode cap."""

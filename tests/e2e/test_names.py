@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Tunnel names that survive restarts (issue 12 item 3, issue 16 "Chosen names"), with real ttfd
 and ttf processes, a real SQLite state file and real restarts of both:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """docs/protocol.md against ttfd, with a minimal agent written here (JSON mode, as API Gateway
 would carry it): handshake fields, http_request/http_response with bodies split into pieces
 whose frames stay within 32 KB (messages within 128 KB), error codes mapped to statuses, ping/pong, unknown types

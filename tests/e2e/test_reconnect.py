@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ttf reconnects: ttfd restarted on the same port while ttf runs gives back the same URL;
 ttf started before ttfd connects once it is up."""
 

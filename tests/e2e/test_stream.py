@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Streaming through the binary-mode tunnel: server-sent events reach the client while the
 stream is open, WebSocket echo through the public URL (both routing modes)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TLS on both sides: ttfd with a certificate from a test CA, ttf over wss:// trusting the CA
 with --ca-file, HTTPS public requests; a host-name mismatch and an unknown CA refused (stderr
 says "certificate"); --insecure connects with a warning."""

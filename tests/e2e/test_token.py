@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`ttfd token --sub NAME --ttl 30d`: the token it prints carries sub, iat and exp (README
 "Tokens"), is accepted by ttfd with the same secret (flag or TTFD_JWT_SECRET) and refused with
 another; the same claims expired are refused. Usage errors exit 2."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the end-to-end tests: start/stop ttfd and ttf, talk HTTP byte-exact.
 
 Owns: process handling (output capture, waiting on lines with deadlines, SIGTERM then kill,
@@ -70,8 +71,11 @@ class Proc:
         self.cond = threading.Condition()
         full_env = dict(os.environ)
         # Never let the test runner's environment leak tokens/endpoints into the programs.
-        for k in ("TUNNEL_TOKEN", "TUNNEL_ENDPOINT", "TTFD_JWT_SECRET", "STATE_DIRECTORY"):
+        for k in ("TUNNEL_TOKEN", "TUNNEL_ENDPOINT", "TTFD_JWT_SECRET", "STATE_DIRECTORY",
+                  "TUNNEL_INSPECT"):
             full_env.pop(k, None)
+        # ttf's inspector on a port the OS picks (never the fixed default 4040 in tests).
+        full_env["TUNNEL_INSPECT"] = "127.0.0.1:0"
         # ttfd and ttf keep state in the XDG state directory (ttfd: name owners, ttf: its last
         # id): each process gets a private one unless the test passes XDG_STATE_HOME (to share
         # it across a restart), so parallel tests never see each other's state.
@@ -256,6 +260,11 @@ class Ttf:
             except BaseException:
                 self.proc.kill()
                 raise
+
+    def inspector(self, timeout=15):
+        """The inspector's base URL, from ttf's "Inspector: <url>" line."""
+        m, _ = self.proc.wait_line(r"^Inspector: (http://\S+)$", timeout)
+        return m.group(1)
 
     def wait_established(self, timeout):
         m, i = self.proc.wait_line(r"^Tunnel established: (\S+)$", timeout, start=self._next_line)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fake_ddb.c - the in-memory DynamoDB of the Lambda's unit tests (see fake_ddb.h). */
 #include "fake_ddb.h"
 

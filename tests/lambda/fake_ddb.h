@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fake_ddb.h - an in-memory DynamoDB for the Lambda's unit tests, behind the transport the Lambda
  * calls AWS through (aws_http.h aws_transport): the JSON protocol (DynamoDB_20120810) of the
  * operations the Lambda uses (GetItem, PutItem, UpdateItem, DeleteItem, Query on a GSI, Scan with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fake_mgmt.c - the fake @connections API (see fake_mgmt.h). */
 #include "fake_mgmt.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fake_mgmt.h - API Gateway's @connections management API for the Lambda's unit tests, behind
  * the transport the Lambda calls AWS through (aws_http.h aws_transport): POST (the message is
  * recorded, and handed to a hook: the test's scripted agent), GET, DELETE on

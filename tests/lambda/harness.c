@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.c - the Lambda's handlers over the fakes (see harness.h). */
 #include "harness.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.h - the Lambda's handlers in one test process: two lambda_ctx (the WebSocket
  * function's and the HTTP function's, as infra/ deploys them) over one fake DynamoDB
  * (fake_ddb.h) and one fake @connections (fake_mgmt.h), events built as API Gateway sends them,

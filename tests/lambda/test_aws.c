@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The AWS plumbing that needs no network: SigV4 option string and canonical path, DynamoDB
  * attribute values and keys, endpoints and configuration, subprotocol choice, forwarded headers. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Event classification and field extraction on samples shaped like AWS's documented events. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lambda/http_handler against the fakes: a public request through the HTTP function, the
  * scripted agent answering through the WebSocket function, and the answer the client gets.
  * The response rules (the Lambda frames responses itself, issue 12 item 1): a Content-Length is

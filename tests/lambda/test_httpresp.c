@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP API 2.0 response building: cookies, multi-value headers, hop-by-hop, binary bodies. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The WebSocket API's route selection expression (infra/websocket.json, the one definition infra/
  * deploys and the stand-in runs) sends every agent message to $default on AWS: API Gateway picks
  * a custom route only when the expression's field holds that route's key, so the field must be

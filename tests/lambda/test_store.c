@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lambda/store against the fake DynamoDB: records, the conditions that keep a request answerable
  * only by the connection it went to and only once, body pieces, batches (partial ones retried),
  * deletion and the paginated cleanup. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lambda/ws_handlers against the fakes: $connect (subprotocol, records), ready
  * (connection_established retried while the new connection refuses posts, the takeover of a
  * tunnel by the agent's next connection), ping, the acknowledgements of the agent's answers,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_acks.c - agent/acks: answers go out at once until the server acknowledges one; then
  * at most ACKS_WINDOW are in flight, the rest wait, acks release them, what is not acknowledged
  * goes again (after ACKS_RESEND_MS, or at once when API Gateway reports a lost message), and is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_backoff.c - the reconnect schedule with a pinned random source. */
 #include <setjmp.h>
 #include <stdarg.h>

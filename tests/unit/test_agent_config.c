@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_config.c - ttf's flags, aliases, environment and refusals; the upgrade request. */
 #include <setjmp.h>
 #include <stdarg.h>

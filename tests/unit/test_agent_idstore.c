@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_idstore.c - what ttf remembers between runs: a key made once per endpoint and local
  * service and kept, the last name saved and read back by another opener (another ttf), records
  * kept apart, damaged rows ignored, a newer schema refused, the file private. */

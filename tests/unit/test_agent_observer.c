@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_observer.c - the exchange observer handle (order, once-only end, implicit head) and
  * the fan-out (every child in order, each with its own state). */
 #include <setjmp.h>

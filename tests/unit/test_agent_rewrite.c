@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_agent_rewrite.c - the agent's head rewriting (Host, hop-by-hop, JSON framing) and the
  * JSON first-piece size. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_auth.c - JWT verification: HS256, RS256/384/512 and ES256 via a JWKS built from keys
  * generated here, claim checks (exp, nbf, sub), alg confusion, alg none, kid selection, garbage,
  * and token extraction from requests. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_b64.c - base64: RFC 4648 vectors, strict decoding rules, base64url, large inputs. */
 #include <setjmp.h>
 #include <stdarg.h>

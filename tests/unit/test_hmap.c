@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_hmap.c - put/get/del/replace, growth, tombstone churn, copied keys, iteration. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_http1.c - header lists, hop-by-hop stripping, serialisation and the incremental parser
  * (offsets of head and body ends, split input, keep-alive, limits, upgrade, EOF bodies). */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_http1_chunked.c - the strict chunked decoder (RFC 9112 §7.1) and the encoder, and the
  * body reader by framing, table-driven: every case decoded in one piece and in every split;
  * the smuggling corpora (sizes with prefixes or whitespace, bare LF or any two bytes in place of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_http1_head.c - every rule of the strict head parser (lib/http1_head.h), table-driven:
  * request lines (any token as method, the four target forms, versions), field lines (colon,
  * obs-fold, bare LF/CR, controls, obs-text), Host, Content-Length and Transfer-Encoding rules

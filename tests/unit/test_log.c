@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_log.c - text and JSON log lines, level filtering, escaping, long messages. */
 #include <setjmp.h>
 #include <stdarg.h>

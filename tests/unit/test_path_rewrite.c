@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Path-mode content rewriting (lib/path_rewrite.h): the rules (upstream's, with its bugs fixed),
  * and the streaming property: the output never depends on how the body was split, and what is
  * held back between feeds stays bounded. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_proto_bin.c - ttf.bin.v2 frames: encoding, strict decoding of every malformed shape. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_proto_json.c - JSON messages: upstream's exact shapes, the chunked extension, strict
  * refusals of bad input, compact encoding, round trips; the v2 additions: the lossless octet
  * form, cancel, head continuation messages, tunnels[] and tunnel_id. */

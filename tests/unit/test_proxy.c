@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_proxy.c - every proxy rule of lib/proxy.h in one table: hop-by-hop and Connection-listed
  * removal (upgrade and framing exceptions, protected names), Expect, Host from an absolute-form
  * authority, X-Forwarded-For/-Proto/-Host/-Prefix, exact Content-Length for whole bodies, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Response framing toward the client (lib/resp_frame.h): the framing table (length, chunked,
  * close x HTTP/1.0, 1.1 x HEAD, 204, 304 x keep-alive), interim responses, 101, overruns,
  * truncation, a response after the final one. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_route.c - subdomain and path routing, forwarded targets, fallbacks and refusals. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_server_registry.c - ttfd's tunnel names: fresh ids, reclaiming a remembered id with and
  * without auth, chosen names (granted, refused when live or owned), the reconnect grace without
  * auth, retention with auth, and uniqueness against live and recorded names. The state is a real

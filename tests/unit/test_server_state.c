@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_server_state.c - ttfd's SQLite state on a real file: records survive close and reopen
  * (with names held at the stop released then), WAL journal, mode 0600, a second opener refused
  * while the first runs, a newer schema refused, purge by owner kind. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_statedir.c - state directories: systemd's STATE_DIRECTORY (first of a list), then
  * XDG_STATE_HOME/<app>, then ~/.local/state/<app>; relative values ignored; created 0700. */
 #include <setjmp.h>

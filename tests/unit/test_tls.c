@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_tls.c - TLS contexts from a CA and certificates generated here: creation paths, errors
  * (missing file, garbage, key mismatch), SNI / host-name settings, and in-memory handshakes
  * (BIO pairs, no network) showing a matching name passes and a mismatching one is refused. */

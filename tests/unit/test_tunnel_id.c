@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_tunnel_id.c - id format, validation, and uniformity over the 36 symbols (upstream drew
  * from 62 symbols and lowercased, making letters twice as likely as digits). */
 #include <setjmp.h>

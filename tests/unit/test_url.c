@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_url.c - endpoint URLs: schemes, default ports, IPv6 literals, paths, refusals. */
 #include <setjmp.h>
 #include <stdarg.h>

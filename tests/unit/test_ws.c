@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_ws.c - lib/ws over a bufferevent pair: messages both ways, large messages, limits, close,
  * freeing inside a handler, and the handshake helpers. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // The AWS actions the stand-in served to the Lambda, as IAM would authorize them: one JSON line
 // {"action":"dynamodb:PutItem","resource":"arn:aws:dynamodb:...:table/T"} per distinct pair, appended

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // The stand-in's action log (--actions-log): IAM's view of each call, one line per distinct pair.
 const assert = require('assert/strict');

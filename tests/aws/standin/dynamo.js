@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // DynamoDB for the stand-in: dynalite (in memory, in a worker thread) behind a small front that checks
 // every request's SigV4 signature, counts operations, and adds what dynalite lacks

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 'use strict';
 // A fake Lambda for the stand-in's own tests (not the product): speaks the Runtime API like
 // `bootstrap`, and answers events in ways that exercise the stand-in (echo, errors, big bodies,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // API Gateway HTTP API for the stand-in: any method and path becomes a payload format 2.0 event
 // (rawPath percent-decoded as AWS delivers it, rawQueryString encoded, cookies, lowercase headers with repeated values joined by ","), bodies

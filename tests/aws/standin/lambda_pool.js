@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // The Lambda service for the stand-in: one function. Each execution environment is one real
 // `bootstrap` process with its own Runtime API endpoint (AWS_LAMBDA_RUNTIME_API), serving one

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 'use strict';
 // The local AWS stand-in: DynamoDB (dynalite), API Gateway WebSocket + HTTP APIs and the Lambda
 // service around real `bootstrap` processes, all on 127.0.0.1 ephemeral ports. Prints one JSON

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // Checks the SigV4 signature of every request the Lambda makes to the stand-in's AWS endpoints
 // (DynamoDB, @connections), with the independent `aws4` npm implementation, and keeps a bounded

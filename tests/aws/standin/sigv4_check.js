@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 'use strict';
 // Independent SigV4 cross-check for one recorded request (the aws4 npm package, not the C code):
 // reads {"method","path","headers":{lowercase: value},"body_b64"} and {"credentials"} as one JSON

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // The stand-in's own tests, against the fake echo Lambda (no C code needed):
 // node --test tests/aws/standin/

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // The DynamoDB tables of the serverless contract, from the one definition that infra/ deploys
 // (infra/tables.json): names, CreateTable parameters, TTL, and the Lambda's environment variables.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // Small helpers shared by the stand-in's parts: ids, AWS-style timestamps, bounded body reads,
 // JSON answers and a fixed-size sample store for latency percentiles.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // The WebSocket API of the serverless contract, from the one definition that infra/ deploys
 // (infra/websocket.json): route selection expression, routes, two-way routes.

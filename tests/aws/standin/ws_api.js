@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 'use strict';
 // API Gateway WebSocket API for the stand-in: 101 upgrade on /{stage} decided by the Lambda's
 // $connect answer (status, selected subprotocol), one $default invocation per client message,

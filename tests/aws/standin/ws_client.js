@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 'use strict';
 // A scriptable WebSocket client for tests (e.g. a rogue agent): ws_client.js URL [PROTOCOLS]
 // Each stdin line is sent as one text message; each message received is printed as one line.
