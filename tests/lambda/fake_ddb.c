@@ -2,6 +2,8 @@
 /* fake_ddb.c - the in-memory DynamoDB of the Lambda's unit tests (see fake_ddb.h). */
 #include "fake_ddb.h"
 
+#include "fake_ddb_expr.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,402 +21,6 @@ struct fake_ddb {
     void *on_call_ud;
     aws_transport tr;
 };
-
-/* ---- values and items ---- */
-
-/* Size of an attribute value as DynamoDB counts it (close enough: names + data). */
-static size_t value_size(const json_t *v)
-{
-    const char *t;
-    json_t *x;
-    json_object_foreach((json_t *)v, t, x)
-    {
-        if (strcmp(t, "B") == 0) {
-            size_t n = json_string_length(x);
-            return n / 4 * 3;
-        }
-        if (json_is_string(x))
-            return json_string_length(x);
-        if (json_is_boolean(x) || json_is_null(x))
-            return 1;
-        return 8;
-    }
-    return 0;
-}
-
-static size_t item_size(const json_t *item)
-{
-    size_t n = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)item, k, v) n += strlen(k) + value_size(v);
-    return n;
-}
-
-static const char *type_of(const json_t *v, json_t **x)
-{
-    const char *t;
-    json_object_foreach((json_t *)v, t, *x) return t;
-    *x = NULL;
-    return "";
-}
-
-/* -1, 0, 1; *ok false when the two cannot be ordered (different types, BOOL). */
-static int compare(const json_t *a, const json_t *b, bool *ok)
-{
-    json_t *xa, *xb;
-    const char *ta = type_of(a, &xa), *tb = type_of(b, &xb);
-    *ok = strcmp(ta, tb) == 0;
-    if (!*ok)
-        return 1;
-    if (strcmp(ta, "N") == 0) {
-        double da = strtod(json_string_value(xa), NULL), db = strtod(json_string_value(xb), NULL);
-        return da < db ? -1 : da > db;
-    }
-    if (json_is_string(xa) && json_is_string(xb)) {
-        int c = strcmp(json_string_value(xa), json_string_value(xb));
-        return c < 0 ? -1 : c > 0;
-    }
-    if (strcmp(ta, "BOOL") == 0) {
-        *ok = false;
-        return json_equal(xa, xb) ? 0 : 1;
-    }
-    *ok = false;
-    return json_equal(xa, xb) ? 0 : 1;
-}
-
-/* ---- expressions ---- */
-
-typedef struct expr {
-    const char *p;
-    const json_t *names, *values; /* ExpressionAttributeNames / Values */
-    const json_t *item;           /* the item conditions read (old item) */
-    json_t *used;                 /* placeholders seen (DynamoDB refuses unused ones) */
-    char err[ERRCAP];
-} expr;
-
-static void skip_ws(expr *e)
-{
-    while (isspace((unsigned char)*e->p))
-        e->p++;
-}
-
-static bool accept(expr *e, const char *tok)
-{
-    skip_ws(e);
-    size_t n = strlen(tok);
-    if (strncasecmp(e->p, tok, n) != 0)
-        return false;
-    if (isalpha((unsigned char)tok[0]) && (isalnum((unsigned char)e->p[n]) || e->p[n] == '_'))
-        return false;
-    e->p += n;
-    return true;
-}
-
-static int fail(expr *e, const char *what)
-{
-    if (!e->err[0])
-        snprintf(e->err, sizeof e->err, "Invalid expression: %s near \"%.20s\"", what, e->p);
-    return -1;
-}
-
-/* An attribute name (plain or #name) into out. 0 or -1. */
-static int path(expr *e, char *out, size_t cap)
-{
-    skip_ws(e);
-    const char *s = e->p;
-    if (*s == '#')
-        s++;
-    const char *q = s;
-    while (isalnum((unsigned char)*q) || *q == '_')
-        q++;
-    if (q == s)
-        return fail(e, "attribute name expected");
-    size_t n = (size_t)(q - e->p);
-    char tok[128];
-    if (n >= sizeof tok)
-        return fail(e, "name too long");
-    memcpy(tok, e->p, n);
-    tok[n] = '\0';
-    e->p = q;
-    const char *name = tok;
-    if (tok[0] == '#' && e->used)
-        json_object_set_new(e->used, tok, json_true());
-    if (tok[0] == '#') {
-        name = json_string_value(json_object_get(e->names, tok));
-        if (!name)
-            return fail(e, "undefined attribute name placeholder");
-    }
-    snprintf(out, cap, "%s", name);
-    return 0;
-}
-
-/* An operand: a :value or an attribute of the item. *v borrowed (NULL: the attribute is absent). */
-static int operand(expr *e, const json_t **v)
-{
-    skip_ws(e);
-    if (*e->p == ':') {
-        const char *q = e->p + 1;
-        while (isalnum((unsigned char)*q) || *q == '_')
-            q++;
-        char tok[128];
-        size_t n = (size_t)(q - e->p);
-        if (n >= sizeof tok)
-            return fail(e, "value name too long");
-        memcpy(tok, e->p, n);
-        tok[n] = '\0';
-        e->p = q;
-        if (e->used)
-            json_object_set_new(e->used, tok, json_true());
-        *v = json_object_get(e->values, tok);
-        return *v ? 0 : fail(e, "undefined attribute value placeholder");
-    }
-    char name[128];
-    if (path(e, name, sizeof name) < 0)
-        return -1;
-    *v = json_object_get(e->item, name);
-    return 0;
-}
-
-static int cond_or(expr *e, bool *out);
-
-static int cond_primary(expr *e, bool *out)
-{
-    if (accept(e, "(")) {
-        if (cond_or(e, out) < 0)
-            return -1;
-        return accept(e, ")") ? 0 : fail(e, "')' expected");
-    }
-    bool exists = accept(e, "attribute_exists");
-    if (exists || accept(e, "attribute_not_exists")) {
-        char name[128];
-        if (!accept(e, "(") || path(e, name, sizeof name) < 0 || !accept(e, ")"))
-            return fail(e, "attribute_exists(path) expected");
-        bool has = json_object_get(e->item, name) != NULL;
-        *out = exists ? has : !has;
-        return 0;
-    }
-    if (accept(e, "begins_with")) {
-        const json_t *a, *b;
-        if (!accept(e, "(") || operand(e, &a) < 0 || !accept(e, ",") || operand(e, &b) < 0 ||
-            !accept(e, ")"))
-            return fail(e, "begins_with(path, value) expected");
-        json_t *xa = NULL, *xb = NULL;
-        if (a)
-            type_of(a, &xa);
-        type_of(b, &xb);
-        *out = xa && json_is_string(xa) && json_is_string(xb) &&
-               strncmp(json_string_value(xa), json_string_value(xb), json_string_length(xb)) == 0;
-        return 0;
-    }
-    const json_t *a, *b;
-    if (operand(e, &a) < 0)
-        return -1;
-    static const char *const ops[] = {"<>", "<=", ">=", "=", "<", ">"};
-    size_t op = 0;
-    while (op < 6 && !accept(e, ops[op]))
-        op++;
-    if (op == 6)
-        return fail(e, "comparator expected");
-    if (operand(e, &b) < 0)
-        return -1;
-    if (!a || !b) { /* a comparison with an absent attribute is false (also <>) */
-        *out = false;
-        return 0;
-    }
-    bool ok;
-    int c = compare(a, b, &ok);
-    switch (op) {
-    case 0:
-        *out = !ok || c != 0;
-        break;
-    case 3:
-        *out = ok ? c == 0 : json_equal(a, b);
-        break;
-    case 1:
-        *out = ok && c <= 0;
-        break;
-    case 2:
-        *out = ok && c >= 0;
-        break;
-    case 4:
-        *out = ok && c < 0;
-        break;
-    default:
-        *out = ok && c > 0;
-        break;
-    }
-    return 0;
-}
-
-static int cond_not(expr *e, bool *out)
-{
-    if (accept(e, "NOT")) {
-        if (cond_not(e, out) < 0)
-            return -1;
-        *out = !*out;
-        return 0;
-    }
-    return cond_primary(e, out);
-}
-
-static int cond_and(expr *e, bool *out)
-{
-    if (cond_not(e, out) < 0)
-        return -1;
-    while (accept(e, "AND")) {
-        bool r;
-        if (cond_not(e, &r) < 0)
-            return -1;
-        *out = *out && r;
-    }
-    return 0;
-}
-
-static int cond_or(expr *e, bool *out)
-{
-    if (cond_and(e, out) < 0)
-        return -1;
-    while (accept(e, "OR")) {
-        bool r;
-        if (cond_and(e, &r) < 0)
-            return -1;
-        *out = *out || r;
-    }
-    return 0;
-}
-
-/* Evaluates a whole condition on item. 0 (result in *out) or -1 (e->err). */
-static int condition(expr *e, const char *text, const json_t *item, bool *out)
-{
-    e->p = text;
-    e->item = item;
-    if (cond_or(e, out) < 0)
-        return -1;
-    skip_ws(e);
-    return *e->p ? fail(e, "unexpected token") : 0;
-}
-
-static json_t *number(double v)
-{
-    char b[64];
-    if (v == (double)(long long)v)
-        snprintf(b, sizeof b, "%lld", (long long)v);
-    else
-        snprintf(b, sizeof b, "%.17g", v);
-    return json_pack("{s:s}", "N", b);
-}
-
-static bool is_number(const json_t *v)
-{
-    return v && json_is_string(json_object_get(v, "N"));
-}
-
-static double num(const json_t *v)
-{
-    return strtod(json_string_value(json_object_get(v, "N")), NULL);
-}
-
-/* SET's right-hand side: operand [(+|-) operand] or if_not_exists(path, operand). New ref. */
-static json_t *set_value(expr *e)
-{
-    const json_t *a, *b;
-    if (accept(e, "if_not_exists")) {
-        char name[128];
-        if (!accept(e, "(") || path(e, name, sizeof name) < 0 || !accept(e, ",") ||
-            operand(e, &b) < 0 || !accept(e, ")")) {
-            fail(e, "if_not_exists(path, value) expected");
-            return NULL;
-        }
-        a = json_object_get(e->item, name);
-        return json_deep_copy(a ? a : b);
-    }
-    if (operand(e, &a) < 0)
-        return NULL;
-    bool plus = accept(e, "+");
-    if (plus || accept(e, "-")) {
-        if (operand(e, &b) < 0)
-            return NULL;
-        if (!is_number(a) || !is_number(b)) {
-            fail(e, "An operand in the update expression has an incorrect data type");
-            return NULL;
-        }
-        return number(plus ? num(a) + num(b) : num(a) - num(b));
-    }
-    if (!a) {
-        fail(e, "The provided expression refers to an attribute that does not exist in the item");
-        return NULL;
-    }
-    return json_deep_copy(a);
-}
-
-/* Applies an update expression: reads old (e->item), writes into nu. *updated receives the
- * names it set (for UPDATED_NEW). 0 or -1. */
-static int update(expr *e, const char *text, json_t *nu, json_t *updated)
-{
-    e->p = text;
-    enum { NONE, SET, REMOVE, ADD } mode = NONE;
-    for (;;) {
-        skip_ws(e);
-        if (!*e->p)
-            break;
-        if (accept(e, "SET")) {
-            mode = SET;
-        } else if (accept(e, "REMOVE")) {
-            mode = REMOVE;
-        } else if (accept(e, "ADD")) {
-            mode = ADD;
-        } else if (mode == NONE) {
-            return fail(e, "SET, REMOVE or ADD expected");
-        }
-        do {
-            char name[128];
-            if (path(e, name, sizeof name) < 0)
-                return -1;
-            if (mode == REMOVE) {
-                json_object_del(nu, name);
-                continue;
-            }
-            json_t *v = NULL;
-            if (mode == SET) {
-                if (!accept(e, "="))
-                    return fail(e, "'=' expected");
-                v = set_value(e);
-            } else {
-                const json_t *inc;
-                if (operand(e, &inc) < 0)
-                    return -1;
-                const json_t *cur = json_object_get(e->item, name);
-                if (!is_number(inc) || (cur && !is_number(cur)))
-                    return fail(e, "ADD needs numbers");
-                v = number((cur ? num(cur) : 0) + num(inc));
-            }
-            if (!v)
-                return -1;
-            json_object_set_new(nu, name, v);
-            json_array_append_new(updated, json_string(name));
-        } while (accept(e, ","));
-    }
-    return 0;
-}
-
-/* The attributes named in a ProjectionExpression (new object), or a copy of item. */
-static json_t *project(expr *e, const char *proj, const json_t *item)
-{
-    if (!proj)
-        return json_deep_copy(item);
-    json_t *o = json_object();
-    e->p = proj;
-    do {
-        char name[128];
-        if (path(e, name, sizeof name) < 0)
-            break;
-        json_t *v = json_object_get(item, name);
-        if (v)
-            json_object_set(o, name, v);
-    } while (accept(e, ","));
-    return o;
-}
 
 /* ---- operations ---- */
 
@@ -454,25 +60,17 @@ static const char *key_of(call *c, json_t *t, const json_t *key)
     return v;
 }
 
-static void expr_init(expr *e, const json_t *req, json_t *used)
-{
-    memset(e, 0, sizeof *e);
-    e->used = used;
-    e->names = json_object_get(req, "ExpressionAttributeNames");
-    e->values = json_object_get(req, "ExpressionAttributeValues");
-}
-
 /* Checks ConditionExpression on old (NULL: no item). 0 when it holds or there is none. */
 static int check_condition(call *c, const json_t *req, const json_t *old)
 {
     const char *ce = json_string_value(json_object_get(req, "ConditionExpression"));
     if (!ce)
         return 0;
-    expr e;
-    expr_init(&e, req, c->used);
+    ddb_expr e;
+    ddb_expr_init(&e, req, c->used);
     json_t *empty = json_object();
     bool ok;
-    int rc = condition(&e, ce, old ? old : empty, &ok);
+    int rc = ddb_expr_condition(&e, ce, old ? old : empty, &ok);
     json_decref(empty);
     if (rc < 0)
         return error(c, "ValidationException", e.err);
@@ -487,10 +85,10 @@ static int op_get(call *c)
         return -1;
     json_t *item = json_object_get(json_object_get(t, "items"), k);
     c->resp = json_object();
-    expr e;
-    expr_init(&e, c->req, c->used);
+    ddb_expr e;
+    ddb_expr_init(&e, c->req, c->used);
     const char *proj = json_string_value(json_object_get(c->req, "ProjectionExpression"));
-    json_t *p = project(&e, proj, item ? item : c->resp); /* validates the projection */
+    json_t *p = ddb_expr_project(&e, proj, item ? item : c->resp); /* validates the projection */
     if (item)
         json_object_set_new(c->resp, "Item", p);
     else
@@ -508,7 +106,7 @@ static int op_put(call *c)
     const char *k = json_string_value(json_object_get(json_object_get(item, kn), "S"));
     if (!k)
         return error(c, "ValidationException", "One of the required keys was not given a value");
-    if (item_size(item) > ITEM_MAX)
+    if (ddb_item_size(item) > ITEM_MAX)
         return error(c, "ValidationException", "Item size has exceeded the maximum allowed size");
     json_t *items = json_object_get(t, "items");
     if (check_condition(c, c->req, json_object_get(items, k)) < 0)
@@ -531,14 +129,14 @@ static int op_update(call *c)
         return -1;
     json_t *nu = old ? json_deep_copy(old) : json_deep_copy(key);
     json_t *updated = json_array();
-    expr e;
-    expr_init(&e, c->req, c->used);
+    ddb_expr e;
+    ddb_expr_init(&e, c->req, c->used);
     json_t *empty = json_object();
     e.item = old ? old : empty;
     const char *ue = json_string_value(json_object_get(c->req, "UpdateExpression"));
-    int rc = ue ? update(&e, ue, nu, updated) : 0;
+    int rc = ue ? ddb_expr_update(&e, ue, nu, updated) : 0;
     json_decref(empty);
-    if (rc < 0 || item_size(nu) > ITEM_MAX) {
+    if (rc < 0 || ddb_item_size(nu) > ITEM_MAX) {
         json_decref(nu);
         json_decref(updated);
         return rc < 0 ? error(c, "ValidationException", e.err)
@@ -601,14 +199,14 @@ static int op_query(call *c)
     const char *kce = json_string_value(json_object_get(c->req, "KeyConditionExpression"));
     if (!kce)
         return error(c, "ValidationException", "KeyConditionExpression is required");
-    expr e;
-    expr_init(&e, c->req, c->used);
+    ddb_expr e;
+    ddb_expr_init(&e, c->req, c->used);
     const char *proj = json_string_value(json_object_get(c->req, "ProjectionExpression"));
     json_t *out = json_array();
     json_t *none = json_object();
     bool ok = false;
-    int vrc = condition(&e, kce, none, &ok); /* validates it (and its placeholders) once */
-    json_decref(project(&e, proj, none));
+    int vrc = ddb_expr_condition(&e, kce, none, &ok); /* validates it (and its placeholders) once */
+    json_decref(ddb_expr_project(&e, proj, none));
     json_decref(none);
     if (vrc < 0) {
         json_decref(out);
@@ -621,12 +219,12 @@ static int op_query(call *c)
         ok = false;
         if (!json_object_get(item, attr))
             continue;
-        if (condition(&e, kce, item, &ok) < 0) {
+        if (ddb_expr_condition(&e, kce, item, &ok) < 0) {
             json_decref(out);
             return error(c, "ValidationException", e.err);
         }
         if (ok)
-            json_array_append_new(out, project(&e, proj, item));
+            json_array_append_new(out, ddb_expr_project(&e, proj, item));
     }
     c->resp = json_pack("{s:o,s:I}", "Items", out, "Count", (json_int_t)json_array_size(out));
     return 0;
@@ -657,15 +255,15 @@ static int op_scan(call *c)
     while (start && from < n && strcmp(keys[from], start) <= 0)
         from++;
     size_t page = c->d->scan_page ? c->d->scan_page : n;
-    expr e;
-    expr_init(&e, c->req, c->used);
+    ddb_expr e;
+    ddb_expr_init(&e, c->req, c->used);
     const char *fe = json_string_value(json_object_get(c->req, "FilterExpression"));
     const char *proj = json_string_value(json_object_get(c->req, "ProjectionExpression"));
     json_t *out = json_array();
     json_t *none = json_object();
     bool valid;
-    int vrc = fe ? condition(&e, fe, none, &valid) : 0;
-    json_decref(project(&e, proj, none));
+    int vrc = fe ? ddb_expr_condition(&e, fe, none, &valid) : 0;
+    json_decref(ddb_expr_project(&e, proj, none));
     json_decref(none);
     if (vrc < 0) {
         free(keys);
@@ -676,13 +274,13 @@ static int op_scan(call *c)
     for (i = from; i < to; i++) {
         item = json_object_get(items, keys[i]);
         bool ok = true;
-        if (fe && condition(&e, fe, item, &ok) < 0) {
+        if (fe && ddb_expr_condition(&e, fe, item, &ok) < 0) {
             free(keys);
             json_decref(out);
             return error(c, "ValidationException", e.err);
         }
         if (ok)
-            json_array_append_new(out, project(&e, proj, item));
+            json_array_append_new(out, ddb_expr_project(&e, proj, item));
     }
     c->resp = json_pack("{s:o,s:I}", "Items", out, "Count", (json_int_t)json_array_size(out));
     if (to < n && to > 0)
@@ -714,8 +312,8 @@ static int op_batch_get(call *c)
             return -1;
         json_t *keys = json_object_get(spec, "Keys");
         json_t *got = json_array(), *left = json_array();
-        expr e;
-        expr_init(&e, spec, NULL);
+        ddb_expr e;
+        ddb_expr_init(&e, spec, NULL);
         const char *proj = json_string_value(json_object_get(spec, "ProjectionExpression"));
         size_t i, keep = partial ? (json_array_size(keys) + 1) / 2 : json_array_size(keys);
         json_t *key;
@@ -733,7 +331,7 @@ static int op_batch_get(call *c)
             }
             json_t *item = json_object_get(json_object_get(t, "items"), k);
             if (item)
-                json_array_append_new(got, project(&e, proj, item));
+                json_array_append_new(got, ddb_expr_project(&e, proj, item));
         }
         json_object_set_new(responses, tn, got);
         if (json_array_size(left) > 0) {
