@@ -9,11 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "idstore.h"
 #include "inspect.h"
 #include "local.h"
@@ -32,6 +32,7 @@
 
 typedef struct agent {
     struct event_base *base;
+    conn_loop *loop; /* every socket: the WebSocket and the local connections */
     const agent_config *cfg;
     const tlog *log;
     FILE *out;
@@ -266,7 +267,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *ud)
     if (!a->old)
         return;
     /* its exchanges are done (or it has had 30 s): close it; the server closes it anyway */
-    if (session_busy(a->old) == 0 || session_now_ms(a->old) - a->drain_started_ms > 30000) {
+    if (session_busy(a->old) == 0 || clock_now_ms() - a->drain_started_ms > 30000) {
         if (!a->old->closed)
             session_close(a->old);
         return;
@@ -294,7 +295,7 @@ static void next_established(void *ud, const tmsg *m)
     a->old->cbs = &old_cbs;
     a->sess = n;
     n->cbs = &sess_cbs;
-    a->drain_started_ms = session_now_ms(n);
+    a->drain_started_ms = clock_now_ms();
     TLOG_I(a->log, "Tunnel %s moved to a new connection (%s) before the server's %u s limit",
            a->tunnel_id, m->connection_id ? m->connection_id : "-", (unsigned)a->max_lifetime_s);
     note_lifetime(a, m);
@@ -325,19 +326,19 @@ static void next_refused(void *ud, const char *code, const char *message)
 
 static const session_cbs next_cbs = {next_established, next_closed, next_refused};
 
-static void next_open(void *ud, struct bufferevent *bev, bool binary)
+static void next_open(void *ud, conn *c, bool binary)
 {
     agent *a = ud;
     ws_client_free(a->next_wsc);
     a->next_wsc = NULL;
     if (a->stopping || !a->sess) {
-        bufferevent_free(bev);
+        conn_free(c);
         return;
     }
     session_ready ready = {
         .tunnel_id = a->tunnel_id, .agent_key = a->agent_key, .takeover = a->takeover};
     a->next =
-        session_new(a->base, bev, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &next_cbs, a);
+        session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &next_cbs, a);
     if (!a->next)
         retry_rotation(a, "out of memory");
 }
@@ -363,14 +364,14 @@ static void rotate_cb(evutil_socket_t fd, short what, void *ud)
     char err[256];
     TLOG_I(a->log, "Opening the next connection before the server's %u s limit",
            (unsigned)a->max_lifetime_s);
-    a->next_wsc = ws_client_start(a->base, a->cfg, a->ssl_ctx, &next_wsc_cbs, a, err, sizeof err);
+    a->next_wsc = ws_client_start(a->loop, a->cfg, a->ssl_ctx, &next_wsc_cbs, a, err, sizeof err);
     if (!a->next_wsc)
         retry_rotation(a, err);
 }
 
 /* ---- connect callbacks ---- */
 
-static void on_open(void *ud, struct bufferevent *bev, bool binary)
+static void on_open(void *ud, conn *c, bool binary)
 {
     agent *a = ud;
     ws_client_free(a->wsc);
@@ -382,7 +383,7 @@ static void on_open(void *ud, struct bufferevent *bev, bool binary)
                            .agent_key = a->agent_key};
     a->refused = false;
     a->sess =
-        session_new(a->base, bev, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &sess_cbs, a);
+        session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &sess_cbs, a);
     if (!a->sess) {
         TLOG_E(a->log, "cannot start the session (out of memory)");
         schedule_retry(a);
@@ -425,7 +426,7 @@ static void attempt(agent *a)
     struct timeval tv = {a->cfg->connect_timeout, 0};
     evtimer_add(a->connect_timer, &tv);
     termview_session(a->tv, "connecting", NULL, NULL);
-    a->wsc = ws_client_start(a->base, a->cfg, a->ssl_ctx, &wsc_cbs, a, err, sizeof err);
+    a->wsc = ws_client_start(a->loop, a->cfg, a->ssl_ctx, &wsc_cbs, a, err, sizeof err);
     if (!a->wsc) {
         TLOG_W(a->log, "Connection to %s failed: %s", a->cfg->endpoint_log, err);
         schedule_retry(a);
@@ -551,8 +552,11 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     char err[256];
 
     a.base = event_base_new();
-    if (!a.base) {
+    a.loop = a.base ? conn_loop_new(a.base) : NULL;
+    if (!a.loop) {
         TLOG_E(lg0, "cannot create the event loop");
+        if (a.base)
+            event_base_free(a.base);
         return 1;
     }
     /* On a TTY (unless --log-format or -v say otherwise): the live status block on stdout. */
@@ -604,8 +608,8 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
             goto out;
         }
     }
-    a.pool =
-        local_pool_new(a.base, cfg->local_host, cfg->local_port, POOL_MAX_IDLE, err, sizeof err);
+    a.pool = local_pool_new(a.loop, cfg->local_host, cfg->local_port, POOL_MAX_IDLE,
+                            (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
     if (!a.pool) {
         TLOG_E(lg, "%s", err);
         goto out;
@@ -659,6 +663,7 @@ out:
     idstore_close(a.ids);
     logbuf_free(lb);               /* writes the last lines */
     termview_free(a.tv, lg0->out); /* restores the screen, then shows the last log lines */
+    conn_loop_free(a.loop);
     event_base_free(a.base);
     return rc;
 }

@@ -4,6 +4,8 @@
 
 #include "tunnel_id.h"
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -22,7 +24,8 @@ static const char usage[] =
     "  -e, --endpoint URL        tunnel endpoint (env TUNNEL_ENDPOINT; default " DEFAULT_ENDPOINT
     ")\n"
     "  -p, --port, --local-port N  local service port (default 3000)\n"
-    "      --host H              local service host (default 127.0.0.1)\n"
+    "      --host H              local service host: a name, an IPv4 or IPv6 address\n"
+    "                            (default 127.0.0.1; every address of a name is tried)\n"
     "  -t, --token T             JWT sent as Authorization: Bearer (env TUNNEL_TOKEN)\n"
     "  -s, --subdomain NAME      ask for NAME.<domain> (a DNS label); refused if taken\n"
     "  -v, --verbose             debug logging\n"
@@ -30,7 +33,11 @@ static const char usage[] =
     "      --request-timeout SEC wait for the local response head (default 25)\n"
     "      --ca-file F           CA certificates (PEM) to verify a wss:// endpoint\n"
     "      --insecure            do not verify the server certificate (unsafe)\n"
-    "      --host-header         pass the public Host header to the local service\n"
+    "      --host-header H       Host sent to the local service: preserve (the public one,\n"
+    "                            default), rewrite (host:port of the local service; redirects\n"
+    "                            to it become the public URL), or a name to send\n"
+    "      --max-response-header-size N  largest local response head in bytes (default "
+    "65536)\n"
     "      --protocol P          auto | binary | json (default auto)\n"
     "      --forget              do not ask for (nor remember) this tunnel's last id\n"
     "      --inspect ADDR        inspector web page and API (env TUNNEL_INSPECT;\n"
@@ -51,6 +58,7 @@ enum {
     OPT_CA_FILE,
     OPT_INSECURE,
     OPT_HOST_HEADER,
+    OPT_MAX_RESPONSE_HEAD,
     OPT_PROTOCOL,
     OPT_FORGET,
     OPT_VERSION,
@@ -73,7 +81,8 @@ static const struct option long_opts[] = {
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
     {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"insecure", no_argument, NULL, OPT_INSECURE},
-    {"host-header", no_argument, NULL, OPT_HOST_HEADER},
+    {"host-header", required_argument, NULL, OPT_HOST_HEADER},
+    {"max-response-header-size", required_argument, NULL, OPT_MAX_RESPONSE_HEAD},
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {"subdomain", required_argument, NULL, 's'},
     {"forget", no_argument, NULL, OPT_FORGET},
@@ -152,6 +161,64 @@ static int set_str(char **dst, const char *s)
     return 0;
 }
 
+/* --host: a name (letters, digits, '-', '.', '_'), an IPv4 address, or an IPv6 address with or
+ * without brackets (stored without). */
+static config_result set_local_host(agent_config *cfg, const char *h, char *err, size_t errcap)
+{
+    char buf[256];
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        if (n - 2 >= sizeof buf)
+            goto bad;
+        memcpy(buf, h + 1, n - 2);
+        buf[n - 2] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, buf, &a6) != 1)
+            goto bad;
+        h = buf;
+    } else if (strchr(h, ':')) {
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, h, &a6) != 1)
+            goto bad;
+    } else if (n == 0 || n > 253 ||
+               strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") !=
+                   n) {
+        goto bad;
+    }
+    if (set_str(&cfg->local_host, h) != 0) {
+        snprintf(err, errcap, "out of memory");
+        return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
+bad:
+    snprintf(err, errcap, "invalid --host '%s': a host name, an IPv4 or an IPv6 address", h);
+    return CONFIG_ERROR;
+}
+
+/* --host-header: preserve | rewrite | a Host value (a valid uri-host[:port]). */
+static config_result parse_host_header(const char *v, agent_config *cfg, char *err, size_t errcap)
+{
+    if (strcmp(v, "preserve") == 0) {
+        cfg->host_header = HOST_HEADER_PRESERVE;
+        return CONFIG_OK;
+    }
+    if (strcmp(v, "rewrite") == 0) {
+        cfg->host_header = HOST_HEADER_REWRITE;
+        return CONFIG_OK;
+    }
+    if (!http1_valid_authority(v, strlen(v), false, false)) {
+        snprintf(err, errcap,
+                 "invalid --host-header '%s': preserve, rewrite, or a host[:port] to send", v);
+        return CONFIG_ERROR;
+    }
+    if (set_str(&cfg->host_header_name, v) != 0) {
+        snprintf(err, errcap, "out of memory");
+        return CONFIG_ERROR;
+    }
+    cfg->host_header = HOST_HEADER_NAME;
+    return CONFIG_OK;
+}
+
 /* The positional local service: "3000", "localhost:3000", "[::1]:3000", "http://host[:port][/]". */
 static config_result parse_local_target(const char *arg, agent_config *cfg, char *err,
                                         size_t errcap)
@@ -224,11 +291,7 @@ static config_result parse_local_target(const char *arg, agent_config *cfg, char
         return CONFIG_ERROR;
     }
     cfg->local_port = port;
-    if (set_str(&cfg->local_host, host) != 0) {
-        snprintf(err, errcap, "out of memory");
-        return CONFIG_ERROR;
-    }
-    return CONFIG_OK;
+    return set_local_host(cfg, host, err, errcap);
 }
 
 config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
@@ -240,6 +303,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     cfg->connect_timeout = 10;
     cfg->request_timeout = 25;
     cfg->protocol = PROTO_AUTO;
+    cfg->max_response_head = AGENT_DEFAULT_MAX_RESPONSE_HEAD;
     cfg->inspect_budget = INSPECT_DEFAULT_BUDGET;
     cfg->inspect_body_max = INSPECT_DEFAULT_BODY_MAX;
     err[0] = '\0';
@@ -297,12 +361,8 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             cfg->forget = true;
             break;
         case OPT_HOST:
-            if (!*optarg) {
-                snprintf(err, errcap, "empty --host");
+            if (set_local_host(cfg, optarg, err, errcap) != CONFIG_OK)
                 return CONFIG_ERROR;
-            }
-            if (set_str(&cfg->local_host, optarg) != 0)
-                goto nomem;
             break;
         case 't':
             if (set_str(&cfg->token, optarg) != 0)
@@ -328,8 +388,19 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             cfg->insecure = true;
             break;
         case OPT_HOST_HEADER:
-            cfg->host_header = true;
+            if (parse_host_header(optarg, cfg, err, errcap) != CONFIG_OK)
+                return CONFIG_ERROR;
             break;
+        case OPT_MAX_RESPONSE_HEAD: {
+            int v = 0;
+            if (parse_int(optarg, 1024, (long)(HTTP1_MAX_MAX_HEAD), &v) != 0) {
+                snprintf(err, errcap, "invalid --max-response-header-size: %s (bytes, 1024 to %zu)",
+                         optarg, (size_t)HTTP1_MAX_MAX_HEAD);
+                return CONFIG_ERROR;
+            }
+            cfg->max_response_head = (size_t)v;
+            break;
+        }
         case OPT_PROTOCOL:
             if (strcmp(optarg, "auto") == 0)
                 cfg->protocol = PROTO_AUTO;
@@ -441,6 +512,7 @@ void agent_config_free(agent_config *cfg)
     free(cfg->endpoint);
     free(cfg->endpoint_log);
     free(cfg->local_host);
+    free(cfg->host_header_name);
     free(cfg->token);
     free(cfg->ca_file);
     free(cfg->subdomain);

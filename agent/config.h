@@ -7,9 +7,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rewrite.h"
 #include "url.h"
 
 #define TTF_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
+
+/* Default of --max-response-header-size: local response heads up to this many octets. */
+#define AGENT_DEFAULT_MAX_RESPONSE_HEAD ((size_t)64 * 1024)
 
 typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
 
@@ -21,28 +25,31 @@ typedef enum { LOGFMT_AUTO = 0, LOGFMT_TERM, LOGFMT_PLAIN, LOGFMT_JSON } agent_l
 #define INSPECT_DEFAULT_BODY_MAX ((size_t)1 << 20) /* bytes kept per body */
 
 typedef struct agent_config {
+    /* pointers and sizes first, then ints and enums, then flags (no padding holes) */
     char *endpoint;     /* as given */
     char *endpoint_log; /* the endpoint with any token= query value masked, for logs */
     tunnel_url url;     /* parsed endpoint */
-    char *local_host;   /* --host */
-    int local_port;     /* --port / --local-port */
+    char *local_host;   /* --host: a name, an IPv4 or an IPv6 address (stored without brackets) */
     char *token;        /* NULL when none */
-    bool verbose;
-    int connect_timeout; /* seconds */
-    int request_timeout; /* seconds */
     char *ca_file;
-    bool insecure;
-    bool host_header; /* pass the public Host to the local app */
+    char *host_header_name; /* HOST_HEADER_NAME: the Host value */
+    char *subdomain;        /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
+    char *inspect_addr;     /* --inspect ADDR; NULL with --no-inspect */
+    size_t max_response_head;     /* --max-response-header-size, bytes */
+    size_t inspect_budget;        /* --inspect-budget */
+    size_t inspect_body_max;      /* --inspect-body-max */
+    int local_port;               /* --port / --local-port */
+    int connect_timeout;          /* seconds */
+    int request_timeout;          /* seconds */
+    host_header_mode host_header; /* --host-header: preserve (default), rewrite, or a name */
     agent_protocol protocol;
-    char *subdomain;       /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
+    agent_log_format log_format;
+    bool verbose;
+    bool insecure;
     bool forget;           /* --forget: neither ask for nor remember the last id */
     bool path_added;       /* the endpoint had no path: /_tunnel was added (hint on 404) */
-    char *inspect_addr;    /* --inspect ADDR; NULL with --no-inspect */
     bool inspect_explicit; /* given on the command line (else the default may move to +1..+9) */
-    size_t inspect_budget; /* --inspect-budget */
-    size_t inspect_body_max; /* --inspect-body-max */
-    agent_log_format log_format;
-    bool qr; /* --qr: a QR code of the public URL */
+    bool qr;               /* --qr: a QR code of the public URL */
 } agent_config;
 
 typedef enum {

@@ -19,8 +19,8 @@ enum { Q_GET, Q_INSERT, Q_SAVE, Q_COUNT };
 
 static const char *const sql[Q_COUNT] = {
     [Q_GET] = "SELECT name, agent_key FROM tunnels WHERE endpoint = ?1 AND local = ?2",
-    [Q_INSERT] = "INSERT OR IGNORE INTO tunnels (endpoint, local, name, agent_key, updated_at) "
-                 "VALUES (?1, ?2, '', ?3, 0)",
+    [Q_INSERT] = ("INSERT OR IGNORE INTO tunnels (endpoint, local, name, agent_key, updated_at) "
+                  "VALUES (?1, ?2, '', ?3, 0)"),
     [Q_SAVE] = "UPDATE tunnels SET name = ?3, updated_at = ?4 WHERE endpoint = ?1 AND local = ?2",
 };
 

@@ -1,64 +1,70 @@
 /* SPDX-License-Identifier: MIT */
-/* local.h - connections to the local service: one resolved address list, a keep-alive pool of
- * idle connections, and lconn, a connection that falls back to the next address when a fresh
- * connect is refused.
- * The sockets are driven directly rather than through bufferevents (this is the hot path of
- * every request): input is read with one readv of up to LOCAL_READ_MAX bytes per readiness
- * event, and output added during a loop pass is written once at its end, the write event being
- * armed only for what the socket did not take.
- * Owns: the pool owns its idle sockets and the flush event; an lconn owns its socket until
- * lconn_close hands it back to the pool or closes it. */
+/* local.h - connections to the local service: its addresses (agent/resolve.h: never blocking
+ * the loop, every address tried in order by lib/conn's connect), a keep-alive pool of idle
+ * connections, and lconn, one connection in use by an exchange. The socket work (reads of up to
+ * CONN_READ_MAX, output written once at the end of the loop pass, half-close) is lib/conn's.
+ * An lconn can be written to at once: while the name resolves and the connect runs, its output
+ * waits (lconn_out).
+ * Owns: the pool owns its idle connections and the resolver; an lconn owns its connection (and
+ * the output waiting for it) until lconn_close hands it back to the pool or frees it. */
 #ifndef TTF_LOCAL_H
 #define TTF_LOCAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-struct event_base;
+#include "conn.h"
+#include "resolve.h"
 
 typedef struct local_pool local_pool;
-typedef struct lsock lsock;
 
 /* Output below this mark counts as "handed to the local service" (window credit is returned). */
 #define LOCAL_OUT_MARK ((size_t)64 * 1024)
 /* Input read ahead of what the tunnel can take, per connection. */
 #define LOCAL_IN_MAX ((size_t)128 * 1024)
-/* At most this much is read per readiness event (one DATA frame's worth). */
-#define LOCAL_READ_MAX ((size_t)64 * 1024)
 
-/* What on_event reports (the values of libevent's BEV_EVENT_*). */
-#define LOCAL_EV_READING 0x01
-#define LOCAL_EV_WRITING 0x02
+/* What on_event reports. */
 #define LOCAL_EV_EOF 0x10
 #define LOCAL_EV_ERROR 0x20
 
-/* Resolves host:port once. NULL with a reason in err. max_idle bounds the pool. */
-local_pool *local_pool_new(struct event_base *base, const char *host, int port, size_t max_idle,
-                           char *err, size_t errcap);
+/* host: a name, an IPv4 or an IPv6 address (brackets allowed); resolution starts at once in the
+ * background. max_idle bounds the pool; connect_timeout_ms bounds one connect (all addresses).
+ * NULL with a reason in err. */
+local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t max_idle,
+                           unsigned connect_timeout_ms, char *err, size_t errcap);
 void local_pool_free(local_pool *p); /* closes the idle connections */
-size_t local_pool_idle(const local_pool *p);
 
 typedef struct lconn_cbs {
     void (*on_read)(void *ud);              /* input arrived */
     void (*on_write)(void *ud);             /* output written, LOCAL_OUT_MARK or less left */
-    void (*on_event)(void *ud, short what); /* LOCAL_EV_EOF / LOCAL_EV_ERROR (|READING/WRITING) */
+    void (*on_event)(void *ud, short what); /* LOCAL_EV_EOF or LOCAL_EV_ERROR (err/errmsg say
+                                               why) */
 } lconn_cbs;
 
 /* Callbacks come from the event loop only, never from inside an lconn_* call, and each is the
  * last thing the connection does: the owner may close it inside. */
 typedef struct lconn {
     local_pool *pool;
-    lsock *sk; /* NULL when closed */
-    size_t addr_idx;
-    bool connected;
-    bool reused;
-    int err; /* errno of the last failure, 0 when unknown */
+    conn *sk;               /* NULL while resolving, and once closed */
+    struct evbuffer *early; /* output written before the connection exists */
+    resolve_addrs *addrs;   /* held while the connect walks the list */
+    bool open;              /* between lconn_open and lconn_close */
+    bool resolving;         /* waiting for the addresses */
+    bool connected;         /* the TCP connect is done (reused connections: always) */
+    bool reused;            /* taken from the pool */
+    bool eof;               /* the local service ended its side */
+    bool failed;            /* the connection failed */
+    bool paused;            /* lconn_pause(true) */
+    bool shut;              /* lconn_shutdown asked */
+    int err;                /* errno of the last failure, 0 when unknown */
+    char errmsg[200];       /* the failure in words (resolution, connect) */
     const lconn_cbs *cbs;
     void *ud;
 } lconn;
 
-/* Takes an idle connection (unless fresh) or starts a new one (the caller may write at once;
- * bytes wait for the connect). 0, or -1 with c->err set. */
+/* Takes an idle connection (unless fresh) or starts a new one (resolve, then connect; the caller
+ * may write at once). 0, or -1 (ENOMEM). A failure to reach the service comes as
+ * LOCAL_EV_ERROR from the loop. */
 int lconn_open(lconn *c, local_pool *p, const lconn_cbs *cbs, void *ud, bool fresh);
 /* A reused connection that ended before any answer byte was probably closed by the local service
  * while idle (keep-alive race): a bodiless request may be sent again on a fresh one. */
@@ -68,10 +74,15 @@ static inline bool lconn_stale(const lconn *c, bool answered)
 }
 /* reuse: the exchange completed cleanly and the connection may serve another request. */
 void lconn_close(lconn *c, bool reuse);
-/* The connection's buffers (c->sk must be set). Bytes added to the output go out at the end of
- * the loop pass; draining the input below LOCAL_IN_MAX resumes reading. */
+/* The input (c->sk must be set: before the connection exists nothing was read). Draining it
+ * below LOCAL_IN_MAX resumes reading. */
 struct evbuffer *lconn_in(const lconn *c);
+/* The output: bytes added go out at the end of the loop pass (or once connected). c->open. */
 struct evbuffer *lconn_out(const lconn *c);
+/* Output not yet taken by the socket. */
+size_t lconn_pending(const lconn *c);
 void lconn_pause(lconn *c, bool paused); /* stop / resume reading */
+/* Half-close once the output is written (the local service sees the end of the request). */
+void lconn_shutdown(lconn *c);
 
 #endif

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* main.c - ttf, the tunnel agent: parse the command line, build the logger, run the agent. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "agent.h"
 #include "config.h"
+#include "conn.h"
 #include "log.h"
 
 static const char *env_get(const char *name)
@@ -24,7 +24,7 @@ int main(int argc, char **argv)
         agent_config_free(&cfg);
         return r == CONFIG_EXIT ? 0 : AGENT_EXIT_USAGE;
     }
-    signal(SIGPIPE, SIG_IGN);
+    conn_process_init();
     tlog lg = {cfg.verbose ? TLOG_DEBUG : TLOG_INFO, stderr, cfg.log_format == LOGFMT_JSON, "ttf"};
     char hostport[300];
     agent_config_local_hostport(&cfg, hostport, sizeof hostport);

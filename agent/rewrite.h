@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* rewrite.h - what the agent changes in HTTP heads (docs/protocol.md §4): Host towards the local
- * service, hop-by-hop headers on the way back, and the heads built for JSON-mode exchanges.
- * Pure functions over http1 header lists; every returned head is malloc'd and the caller's. */
+/* rewrite.h - what the agent changes in HTTP heads besides lib/proxy's rules (docs/protocol.md
+ * §4 "Host and redirects"): the Host the local service gets (--host-header), and in rewrite
+ * mode the Location, Content-Location and Refresh values that point at the local address,
+ * which become the public URL (as nginx's `proxy_redirect default` does).
+ * Pure functions over http1 header lists. Owns nothing; returned strings are the caller's. */
 #ifndef TTF_REWRITE_H
 #define TTF_REWRITE_H
 
@@ -10,25 +12,39 @@
 
 #include "http1.h"
 
-/* Request head for the local service: Host set to hostport unless keep_host. Modifies h. */
-char *rewrite_request_head(const char *method, const char *target, http_headers *h,
-                           const char *hostport, bool keep_host, size_t *len);
+typedef enum {
+    HOST_HEADER_PRESERVE = 0, /* the public Host reaches the local service unchanged (default) */
+    HOST_HEADER_REWRITE,      /* Host: the local host:port; redirects rewritten back */
+    HOST_HEADER_NAME,         /* Host: a name given by the user */
+} host_header_mode;
 
-/* Binary mode response head: the response rules of lib/proxy.h with the body relayed raw
- * (Transfer-Encoding kept; Connection/Upgrade kept on a 101). Modifies h. */
-char *rewrite_response_head_bin(int status, http_headers *h, size_t *len);
+typedef struct rewrite_host {
+    host_header_mode mode;
+    const char *name;   /* HOST_HEADER_NAME: the Host value */
+    const char *host;   /* --host as given ("localhost", "127.0.0.1", "::1", "[::1]") */
+    int port;           /* --port */
+    char hostport[300]; /* "host:port" as Host spells it ("[::1]:3000") */
+} rewrite_host;
 
-/* JSON mode: request headers from the tunnel. Removes hop-by-hop headers (the body arrives
- * decoded), sets Host, and picks the framing: the given Content-Length when there is one, else
- * chunked when more pieces follow (*chunked set), else Content-Length = body_len (omitted for an
- * empty body of a method that normally has none). Returns the head. Modifies h. */
-char *rewrite_json_request_head(const char *method, const char *target, http_headers *h,
-                                const char *hostport, bool keep_host, size_t body_len, bool more,
-                                bool *chunked, size_t *len);
+/* Fills rh (name and host are borrowed: they must outlive it). */
+void rewrite_host_init(rewrite_host *rh, host_header_mode mode, const char *name, const char *host,
+                       int port);
 
-/* JSON mode response headers: the response rules of lib/proxy.h with the body decoded
- * (hop-by-hop and Transfer-Encoding removed; Content-Length kept unless Transfer-Encoding framed
- * the body or the status has no body). 0 or -1 (ENOMEM). Modifies h. */
-int rewrite_json_response_headers(int status, http_headers *h);
+/* Applies --host-header to a request's fields. In rewrite mode *public_base (when not NULL)
+ * receives the URL prefix the public client used, before Host is replaced:
+ * X-Forwarded-Proto ("http" when absent) "://" X-Forwarded-Host (else Host) X-Forwarded-Prefix,
+ * malloc'd, or NULL when the request names no valid public host. 0 or -1 (ENOMEM). */
+int rewrite_request_host(const rewrite_host *rh, http_headers *h, char **public_base);
+
+/* Rewrite mode: a URL that points at the local address (http:// or https:// or //, then the
+ * --host, or any loopback name when --host is one, and the --port or the scheme's default
+ * port when it is that) as public_base + its path, query and fragment; malloc'd, or NULL when
+ * it does not point there (or ENOMEM). */
+char *rewrite_local_url(const rewrite_host *rh, const char *public_base, const char *url,
+                        size_t len);
+
+/* Rewrite mode: Location, Content-Location and the url= part of Refresh rewritten with
+ * rewrite_local_url. Nothing changes in the other modes or without public_base. 0 or -1. */
+int rewrite_response_location(const rewrite_host *rh, const char *public_base, http_headers *h);
 
 #endif

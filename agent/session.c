@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "jsonx.h"
-#include "stream.h"
+#include "clock.h"
+#include "wire_bin.h"
+#include "wire_json.h"
 
 /* A message tmsg_decode refused. A request we cannot use (an invalid request-target, a header
  * that cannot be sent, bad base64) is answered at once with invalid_request when it names its
@@ -24,7 +24,7 @@ static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const 
         /* API Gateway: one of our messages reached no Lambda (throttled, or it failed); which
          * one it does not say: what has been in flight a while goes again */
         TLOG_D(s->log, "API Gateway reports a failed integration");
-        acks_resend_older(s->acks, session_now_ms(s), 100);
+        acks_resend_older(s->acks, clock_now_ms(), 100);
         json_decref(j);
         return;
     }
@@ -33,7 +33,7 @@ static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const 
         type && (strcmp(type, "http_request") == 0 || strcmp(type, "http_request_body") == 0);
     size_t rl = rid ? strlen(rid) : 0;
     if (request && rl > 0 && rl <= 256 && strcspn(rid, "\"\\\r\n") == rl)
-        jsonx_reject(s, rid, why);
+        wire_json_reject(s, rid, why);
     else
         TLOG_D(s->log, "ignoring a message: %s", why);
     json_decref(j);
@@ -52,6 +52,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     case TMSG_CONNECTION_ESTABLISHED:
         if (!s->established) {
             s->established = true;
+            snprintf(s->tunnel_id, sizeof s->tunnel_id, "%s", m.tunnel_id);
             if (s->cbs->on_established)
                 s->cbs->on_established(s->ud, &m);
         } else {
@@ -63,21 +64,24 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             s->cbs->on_refused(s->ud, m.refusal, m.message);
         break;
     case TMSG_PING: {
-        static const char pong[] = "{\"type\":\"pong\"}";
-        ws_send_text(s->ws, pong, sizeof pong - 1);
+        tmsg pong;
+        tmsg_init(&pong, TMSG_PONG);
+        session_send_msg(s, &pong);
         break;
     }
     case TMSG_PONG:
         TLOG_D(s->log, "pong received");
         break;
     case TMSG_HTTP_REQUEST:
+    case TMSG_HTTP_REQUEST_HEADERS:
     case TMSG_HTTP_REQUEST_BODY:
-        jsonx_on_message(s, &m);
+    case TMSG_CANCEL:
+        wire_json_on_message(s, &m);
         break;
     case TMSG_ACK:
-        acks_on_ack(s->acks, &m, session_now_ms(s));
+        acks_on_ack(s->acks, &m, clock_now_ms());
         if (!session_congested(s))
-            jsonx_resume_all(s);
+            wire_json_resume_all(s);
         break;
     default:
         TLOG_D(s->log, "ignoring a %s message", tmsg_type_name(m.type));
@@ -89,14 +93,14 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
 static void on_binary(void *ud, const uint8_t *data, size_t len)
 {
     session *s = ud;
-    stream_on_message(s, data, len);
+    wire_bin_on_message(s, data, len);
 }
 
 static void on_drain(void *ud)
 {
     session *s = ud;
-    stream_resume_all(s);
-    jsonx_resume_all(s);
+    wire_bin_resume_all(s);
+    wire_json_resume_all(s);
 }
 
 static void on_close(void *ud, uint16_t code, const char *reason)
@@ -120,8 +124,9 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *ud)
     s->ticks++;
     ws_send_ping(s->ws);
     if (s->ticks % (SESSION_JSON_PING_SEC / SESSION_WS_PING_SEC) == 0) {
-        static const char ping[] = "{\"type\":\"ping\"}";
-        ws_send_text(s->ws, ping, sizeof ping - 1);
+        tmsg ping;
+        tmsg_init(&ping, TMSG_PING);
+        session_send_msg(s, &ping);
         TLOG_D(s->log, "heartbeat sent");
     }
 }
@@ -133,9 +138,9 @@ static void ack_timer_cb(evutil_socket_t fd, short what, void *ud)
     session *s = ud;
     if (!acks_enabled(s->acks) || acks_in_flight(s->acks) == 0)
         return;
-    acks_tick(s->acks, session_now_ms(s));
+    acks_tick(s->acks, clock_now_ms());
     if (!session_congested(s))
-        jsonx_resume_all(s);
+        wire_json_resume_all(s);
 }
 
 static int ack_send(void *ud, const char *text, size_t len)
@@ -146,47 +151,53 @@ static int ack_send(void *ud, const char *text, size_t len)
 
 static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
 
-session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
-                     const agent_config *cfg, const tlog *lg, local_pool *pool,
-                     const exchange_observer *obs, const session_ready *ready,
-                     const session_cbs *cbs, void *ud)
+session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
+                     const tlog *lg, local_pool *pool, const exchange_observer *obs,
+                     const session_ready *ready, const session_cbs *cbs, void *ud)
 {
     session *s = calloc(1, sizeof *s);
     if (!s) {
-        bufferevent_free(bev);
+        conn_free(c);
         return NULL;
     }
     s->base = base;
     s->cfg = cfg;
     s->log = lg;
-    s->pool = pool;
-    s->obs = obs;
+    rewrite_host_init(&s->host, cfg->host_header, cfg->host_header_name, cfg->local_host,
+                      cfg->local_port);
+    s->env = (exchange_env){
+        .base = base,
+        .pool = pool,
+        .obs = obs,
+        .log = lg,
+        .host = &s->host,
+        .request_timeout_ms = (unsigned)cfg->request_timeout * 1000u,
+        .max_response_head = cfg->max_response_head,
+    };
     s->binary = binary;
     s->cbs = cbs;
     s->ud = ud;
-    agent_config_local_hostport(cfg, s->hostport, sizeof s->hostport);
     s->streams = hmap_new();
     s->exchanges = hmap_new();
     s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
     s->acks = acks_new(ack_send, s);
     s->ack_timer = event_new(base, -1, EV_PERSIST, ack_timer_cb, s);
     if (!s->streams || !s->exchanges || !s->heartbeat || !s->acks || !s->ack_timer) {
-        bufferevent_free(bev);
+        conn_free(c);
         session_free(s);
         return NULL;
     }
-    s->ws = ws_conn_new(bev, false, &handlers, s, SESSION_MAX_MSG);
+    /* No byte at all (frames, pongs) for this long: the link is dead. ws reports the timeout
+     * through on_close. */
+    conn_set_idle(c, SESSION_DEAD_SEC * 1000u);
+    s->ws = ws_conn_new(c, false, &handlers, s, SESSION_MAX_MSG);
     if (!s->ws) {
-        bufferevent_free(bev);
+        conn_free(c);
         session_free(s);
         return NULL;
     }
     if (!binary) /* JSON mode may meet API Gateway: messages over one frame leave in frames */
         ws_set_frame_limit(s->ws, TTF_JSON_MAX_FRAME);
-    /* No byte at all (frames, pongs) for this long: the link is dead. ws reports the timeout
-     * through on_close. */
-    struct timeval dead = {SESSION_DEAD_SEC, 0};
-    bufferevent_set_timeouts(bev, &dead, NULL);
     struct timeval beat = {SESSION_WS_PING_SEC, 0};
     event_add(s->heartbeat, &beat);
     struct timeval tick = {0, 250000};
@@ -209,11 +220,11 @@ void session_free(session *s)
     if (!s)
         return;
     if (s->streams) {
-        stream_free_all(s);
+        wire_bin_free_all(s);
         hmap_free(s->streams);
     }
     if (s->exchanges) {
-        jsonx_free_all(s);
+        wire_json_free_all(s);
         hmap_free(s->exchanges);
     }
     if (s->heartbeat)
@@ -243,7 +254,7 @@ bool session_congested(const session *s)
 
 int session_send_answer(session *s, const tmsg *m)
 {
-    return acks_send(s->acks, m, session_now_ms(s));
+    return acks_send(s->acks, m, clock_now_ms());
 }
 
 int session_send_text(session *s, const char *json, size_t len)
@@ -260,11 +271,4 @@ int session_send_msg(session *s, const tmsg *m)
     int rc = ws_send_text(s->ws, json, len);
     free(json);
     return rc;
-}
-
-uint64_t session_now_ms(const session *s)
-{
-    struct timeval tv;
-    event_base_gettimeofday_cached(s->base, &tv);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* session.h - one WebSocket session with the tunnel server: the ready/connection_established
- * handshake, heartbeats, dead-link detection, and dispatch of messages to binary streams
- * (stream.c) or JSON exchanges (jsonx.c).
- * Owns: the ws_conn, the heartbeat timer, every stream and exchange of the session. */
+ * handshake, heartbeats, dead-link detection, acknowledgements, and dispatch of messages to
+ * the wire adapters (wire_bin.c, wire_json.c), which drive one exchange (exchange.c) per
+ * public request.
+ * Owns: the ws_conn, the timers, every stream and request of the session. */
 #ifndef TTF_SESSION_H
 #define TTF_SESSION_H
 
@@ -11,6 +12,7 @@
 
 #include "acks.h"
 #include "config.h"
+#include "exchange.h"
 #include "hmap.h"
 #include "local.h"
 #include "log.h"
@@ -20,7 +22,6 @@
 #include "ws.h"
 
 struct event_base;
-struct bufferevent;
 
 #define SESSION_WS_PING_SEC 20    /* WebSocket ping: keeps the read timer fed */
 #define SESSION_JSON_PING_SEC 300 /* {"type":"ping"}: keeps API Gateway's idle timer happy */
@@ -53,15 +54,16 @@ struct session {
     struct event_base *base;
     const agent_config *cfg;
     const tlog *log;
-    local_pool *pool;
-    const exchange_observer *obs;
-    char hostport[300]; /* Host for the local service */
+    exchange_env env;                             /* what every exchange of the session shares */
+    rewrite_host host;                            /* --host-header and the local address */
+    char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* from connection_established */
+    size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
     ws_conn *ws;
     bool binary;
     bool established;
     bool closed;
     hmap *streams;   /* stream id (u32) -> stream */
-    hmap *exchanges; /* request id -> jx */
+    hmap *exchanges; /* request id -> JSON-mode request */
     struct event *heartbeat;
     unsigned ticks;
     acks *acks;              /* the answers' window when the server acknowledges them */
@@ -70,12 +72,11 @@ struct session {
     void *ud;
 };
 
-/* Takes bev (just upgraded) and sends ready (with ready->takeover, the secret that moves
- * ready->tunnel_id over from the agent's still open connection). NULL on error (bev freed). */
-session *session_new(struct event_base *base, struct bufferevent *bev, bool binary,
-                     const agent_config *cfg, const tlog *lg, local_pool *pool,
-                     const exchange_observer *obs, const session_ready *ready,
-                     const session_cbs *cbs, void *ud);
+/* Takes c (just upgraded) and sends ready (with ready->takeover, the secret that moves
+ * ready->tunnel_id over from the agent's still open connection). NULL on error (c freed). */
+session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
+                     const tlog *lg, local_pool *pool, const exchange_observer *obs,
+                     const session_ready *ready, const session_cbs *cbs, void *ud);
 void session_free(session *s);
 /* Graceful close: a close frame, then on_closed. */
 void session_close(session *s);
@@ -90,6 +91,5 @@ int session_send_text(session *s, const char *json, size_t len);
 int session_send_msg(session *s, const tmsg *m);
 /* An answer (http_response, http_response_body, error): through the acknowledgement window. */
 int session_send_answer(session *s, const tmsg *m);
-uint64_t session_now_ms(const session *s); /* monotonic-ish, from the loop's cached time */
 
 #endif

@@ -4,9 +4,6 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +11,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
 #include <jansson.h>
-#include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "http1.h"
@@ -30,14 +23,12 @@
 #define MAX_REASON ((size_t)1024) /* refusal body bytes read for the reason */
 
 struct ws_client {
-    struct event_base *base;
-    SSL_CTX *ssl_ctx;
-    struct addrinfo *ai, *next; /* resolved endpoint; next address to try */
+    struct addrinfo *ai; /* resolved endpoint: conn_connect tries each address */
     bool connected;
     const agent_config *cfg;
     const ws_client_cbs *cbs;
     void *ud;
-    struct bufferevent *bev;
+    conn *c;
     http1_parser parser;
     char key[25];
     bool tls;
@@ -92,10 +83,8 @@ char *ws_client_request(const agent_config *cfg, const char *key)
 /* Ends the attempt with a failure; the callback is the last thing done. */
 static void fail(ws_client *c, ws_client_error kind, const char *msg)
 {
-    if (c->bev) {
-        bufferevent_free(c->bev);
-        c->bev = NULL;
-    }
+    conn_free(c->c);
+    c->c = NULL;
     c->cbs->on_fail(c->ud, kind, msg);
 }
 
@@ -210,7 +199,7 @@ static void check_response(ws_client *c)
             c->body_want = (size_t)p->content_length;
         else
             c->body_want = p->chunked ? 0 : SIZE_MAX;
-        read_refusal(c, bufferevent_get_input(c->bev), false);
+        read_refusal(c, conn_in(c->c), false);
         return;
     }
     const char *up = http_headers_get(&p->headers, "Upgrade");
@@ -232,17 +221,15 @@ static void check_response(ws_client *c)
         }
         binary = strcasecmp(proto, TTF_SUBPROTO_BIN) == 0;
     }
-    struct bufferevent *bev = c->bev;
-    c->bev = NULL;
-    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-    bufferevent_set_timeouts(bev, NULL, NULL);
-    c->cbs->on_open(c->ud, bev, binary);
+    conn *oc = c->c;
+    c->c = NULL;
+    c->cbs->on_open(c->ud, oc, binary);
 }
 
-static void read_cb(struct bufferevent *bev, void *ud)
+static void on_read(conn *cn, void *ud)
 {
     ws_client *c = ud;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = conn_in(cn);
     if (c->refusal) {
         read_refusal(c, in, false);
         return;
@@ -281,50 +268,35 @@ static void read_cb(struct bufferevent *bev, void *ud)
     }
 }
 
-/* Describes a TLS failure; true when it was one (else the socket error explains it). The
- * OpenSSL error queue is read once, here. */
+/* Describes a TLS failure; true when it was one (else the socket error explains it). */
 static bool tls_reason(ws_client *c, char *msg, size_t cap)
 {
     if (!c->tls)
         return false;
-    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    SSL *ssl = conn_ssl(c->c);
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
-    unsigned long e = bufferevent_get_openssl_error(c->bev);
     if (vr != X509_V_OK) {
         snprintf(msg, cap, "TLS certificate verification failed for %s: %s", c->cfg->url.host,
                  X509_verify_cert_error_string(vr));
         return true;
     }
-    /* lib 0 is libevent's own note of SSL_ERROR_SYSCALL: a socket-level failure. */
-    if (e && ERR_GET_LIB(e) != ERR_LIB_SYS && ERR_GET_LIB(e) != 0) {
+    if (conn_tls_error(c->c)) {
         char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        snprintf(msg, cap, "TLS handshake with %s failed: %s", c->cfg->url.host, buf);
+        snprintf(msg, cap, "TLS handshake with %s failed: %s", c->cfg->url.host,
+                 conn_strerror(c->c, buf, sizeof buf));
         return true;
     }
     return false;
 }
 
-static bool tcp_level(int e)
+static void on_event(conn *cn, void *ud, int what)
 {
-    return e == ECONNREFUSED || e == ENETUNREACH || e == EHOSTUNREACH || e == ETIMEDOUT ||
-           e == EADDRNOTAVAIL;
-}
-
-static int connect_next(ws_client *c, char *err, size_t errcap);
-
-static void event_cb(struct bufferevent *bev, short what, void *ud)
-{
-    (void)bev;
     ws_client *c = ud;
     char msg[384];
-    if (what & BEV_EVENT_CONNECTED) {
+    if (what & CONN_EV_CONNECTED) {
         c->connected = true;
-        /* Small control frames (WINDOW, RESPONSE) must not wait for Nagle. */
-        int one = 1;
-        setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         char *req = ws_client_request(c->cfg, c->key);
-        if (!req || bufferevent_write(c->bev, req, strlen(req)) != 0) {
+        if (!req || conn_write(cn, req, strlen(req)) != 0) {
             free(req);
             fail(c, WSC_ERR_CONNECT, "out of memory");
             return;
@@ -332,88 +304,36 @@ static void event_cb(struct bufferevent *bev, short what, void *ud)
         free(req);
         return;
     }
-    if (c->refusal && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
-        read_refusal(c, bufferevent_get_input(c->bev), true); /* the body ends here */
+    if (c->refusal && (what & (CONN_EV_EOF | CONN_EV_ERROR))) {
+        read_refusal(c, conn_in(cn), true); /* the body ends here */
         return;
     }
-    if (what & BEV_EVENT_ERROR) {
-        int e0 = EVUTIL_SOCKET_ERROR();
-        bool tls_fail = !tcp_level(e0) && tls_reason(c, msg, sizeof msg);
-        if (!tls_fail && !c->connected && c->next) {
-            /* Refused on this address: try the host's next one (localhost -> ::1, 127.0.0.1). */
-            bufferevent_free(c->bev);
-            c->bev = NULL;
-            if (connect_next(c, msg, sizeof msg) != 0)
-                fail(c, WSC_ERR_CONNECT, msg);
-            return;
-        }
-        if (tls_fail) {
-            fail(c, WSC_ERR_TLS, msg);
-            return;
-        }
-        snprintf(msg, sizeof msg, "cannot connect to %s:%d: %s", c->cfg->url.host, c->cfg->url.port,
-                 e0 ? strerror(e0) : "connection refused or reset");
-        fail(c, WSC_ERR_CONNECT, msg);
-        return;
-    }
-    if (what & BEV_EVENT_EOF) {
+    if (what & CONN_EV_ERROR) {
+        int e = conn_error(cn);
         if (tls_reason(c, msg, sizeof msg)) {
             fail(c, WSC_ERR_TLS, msg);
             return;
         }
-        /* libevent reports a refused TLS connect as an EOF without a reason. */
-        fail(c, WSC_ERR_HANDSHAKE,
-             c->tls && !c->connected ? "connection refused or closed during the TLS handshake"
-                                     : "connection closed during the upgrade");
+        if (c->tls && !c->connected && e == 0) {
+            fail(c, WSC_ERR_HANDSHAKE, "connection refused or closed during the TLS handshake");
+            return;
+        }
+        if (e == ETIMEDOUT && !c->connected) {
+            fail(c, WSC_ERR_CONNECT, "timed out");
+            return;
+        }
+        snprintf(msg, sizeof msg, "cannot connect to %s:%d: %s", c->cfg->url.host, c->cfg->url.port,
+                 e ? strerror(e) : "connection refused or reset");
+        fail(c, c->connected ? WSC_ERR_HANDSHAKE : WSC_ERR_CONNECT, msg);
         return;
     }
-    if (what & BEV_EVENT_TIMEOUT)
-        fail(c, WSC_ERR_CONNECT, "timed out");
+    if (what & CONN_EV_EOF)
+        fail(c, WSC_ERR_HANDSHAKE, "connection closed during the upgrade");
 }
 
-/* Creates the bufferevent for the next resolved address and starts connecting. */
-static int connect_next(ws_client *c, char *err, size_t errcap)
-{
-    int e = 0;
-    while (c->next) {
-        struct addrinfo *a = c->next;
-        c->next = a->ai_next;
-        if (c->tls) {
-            SSL *ssl = tls_client_ssl(c->ssl_ctx, c->cfg->url.host, c->cfg->insecure);
-            if (!ssl) {
-                snprintf(err, errcap, "cannot create a TLS session");
-                return -1;
-            }
-            c->bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                                    BEV_OPT_CLOSE_ON_FREE);
-            if (!c->bev) {
-                SSL_free(ssl);
-                snprintf(err, errcap, "out of memory");
-                return -1;
-            }
-            bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-        } else {
-            c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
-            if (!c->bev) {
-                snprintf(err, errcap, "out of memory");
-                return -1;
-            }
-        }
-        bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-        /* Failures such as a refused connection are reported through event_cb, from the loop. */
-        if (bufferevent_socket_connect(c->bev, a->ai_addr, (int)a->ai_addrlen) == 0)
-            return 0;
-        e = EVUTIL_SOCKET_ERROR();
-        bufferevent_free(c->bev);
-        c->bev = NULL;
-    }
-    snprintf(err, errcap, "cannot connect to %s:%d: %s", c->cfg->url.host, c->cfg->url.port,
-             e ? strerror(e) : "no usable address");
-    return -1;
-}
+static const conn_cbs client_cbs = {on_read, NULL, on_event};
 
-ws_client *ws_client_start(struct event_base *base, const agent_config *cfg, SSL_CTX *ssl_ctx,
+ws_client *ws_client_start(conn_loop *loop, const agent_config *cfg, SSL_CTX *ssl_ctx,
                            const ws_client_cbs *cbs, void *ud, char *err, size_t errcap)
 {
     ws_client *c = calloc(1, sizeof *c);
@@ -421,8 +341,6 @@ ws_client *ws_client_start(struct event_base *base, const agent_config *cfg, SSL
         snprintf(err, errcap, "out of memory");
         return NULL;
     }
-    c->base = base;
-    c->ssl_ctx = ssl_ctx;
     c->cfg = cfg;
     c->cbs = cbs;
     c->ud = ud;
@@ -447,9 +365,22 @@ ws_client *ws_client_start(struct event_base *base, const agent_config *cfg, SSL
         snprintf(err, errcap, "cannot resolve %s: %s", cfg->url.host, gai_strerror(rc));
         goto fail;
     }
-    c->next = c->ai;
-    if (connect_next(c, err, errcap) != 0)
+    SSL *ssl = NULL;
+    if (c->tls) {
+        ssl = tls_client_ssl(ssl_ctx, cfg->url.host, cfg->insecure);
+        if (!ssl) {
+            snprintf(err, errcap, "cannot create a TLS session");
+            goto fail;
+        }
+    }
+    int e = 0;
+    unsigned timeout_ms = cfg->connect_timeout > 0 ? (unsigned)cfg->connect_timeout * 1000u : 0;
+    c->c = conn_connect(loop, c->ai, ssl, timeout_ms, &client_cbs, c, &e);
+    if (!c->c) {
+        snprintf(err, errcap, "cannot connect to %s:%d: %s", cfg->url.host, cfg->url.port,
+                 strerror(e));
         goto fail;
+    }
     return c;
 fail:
     ws_client_free(c);
@@ -460,8 +391,7 @@ void ws_client_free(ws_client *c)
 {
     if (!c)
         return;
-    if (c->bev)
-        bufferevent_free(c->bev);
+    conn_free(c->c);
     if (c->ai)
         freeaddrinfo(c->ai);
     http1_free(&c->parser);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* ws_client.h - the agent's side of the WebSocket opening: TCP connect (getaddrinfo), optional
- * TLS (verification and host name through lib/tls), the HTTP/1.1 upgrade with the token and the
- * offered subprotocols, and the check of the 101 answer. On success the bufferevent (with any
- * bytes that followed the 101 still in its input) is handed to the caller for ws_conn_new.
- * Owns: the bufferevent until on_open hands it over, and the response parser. */
+/* ws_client.h - the agent's side of the WebSocket opening: TCP connect (getaddrinfo, each
+ * address in turn), optional TLS (verification and host name through lib/tls), the HTTP/1.1
+ * upgrade with the token and the offered subprotocols, and the check of the 101 answer. The
+ * socket work is lib/conn's (conn_connect). On success the connection (with any bytes that
+ * followed the 101 still in its input) is handed to the caller for ws_conn_new.
+ * Owns: the resolved addresses, the connection until on_open hands it over, the parser. */
 #ifndef TTF_WS_CLIENT_H
 #define TTF_WS_CLIENT_H
 
@@ -12,8 +13,7 @@
 
 #include "config.h"
 
-struct event_base;
-struct bufferevent;
+#include "conn.h"
 
 typedef enum {
     WSC_ERR_CONNECT = 1, /* DNS, TCP */
@@ -26,18 +26,19 @@ typedef enum {
 } ws_client_error;
 
 typedef struct ws_client_cbs {
-    /* The upgrade succeeded; bev is the caller's now. binary: ttf.bin.v2 was selected. */
-    void (*on_open)(void *ud, struct bufferevent *bev, bool binary);
+    /* The upgrade succeeded; c is the caller's now. binary: ttf.bin.v2 was selected. */
+    void (*on_open)(void *ud, conn *c, bool binary);
     /* The attempt failed; msg is a short reason. */
     void (*on_fail)(void *ud, ws_client_error kind, const char *msg);
 } ws_client_cbs;
 
 typedef struct ws_client ws_client;
 
-/* Starts an attempt. ssl_ctx is required for wss:// endpoints. Returns NULL when it could not
- * even start (reason in err). Exactly one callback follows unless ws_client_free comes first;
- * the callback is the client's last action, so ws_client_free may be called inside it. */
-ws_client *ws_client_start(struct event_base *base, const agent_config *cfg, SSL_CTX *ssl_ctx,
+/* Starts an attempt (connect + TLS within cfg->connect_timeout). ssl_ctx is required for wss://
+ * endpoints. Returns NULL when it could not even start (reason in err). Exactly one callback
+ * follows, from the loop, unless ws_client_free comes first; the callback is the client's last
+ * action, so ws_client_free may be called inside it. */
+ws_client *ws_client_start(conn_loop *loop, const agent_config *cfg, SSL_CTX *ssl_ctx,
                            const ws_client_cbs *cbs, void *ud, char *err, size_t errcap);
 void ws_client_free(ws_client *c);
 

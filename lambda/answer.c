@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "http1_syntax.h"
 #include "httpresp.h"
 #include "proto_json.h"
@@ -293,7 +294,8 @@ void answer_cancel(lambda_ctx *ctx, const char *cid, const char *rid, const char
 
 char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len)
 {
-    int64_t start = r->start, posted_ms = now_ms();
+    /* wall-clock ms: start is API Gateway's timeEpoch, the deadline Lambda's (both Unix ms) */
+    int64_t start = r->start, posted_ms = clock_wall_ms();
     /* As ttfd: 504 when no response head came within the request timeout. Once the head is
      * in, the body may take until just under API Gateway's 29 s integration limit. */
     int64_t head_deadline = start + (int64_t)ctx->cfg->request_timeout_s * 1000;
@@ -311,7 +313,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
     for (;;) {
         bool had_head = a.head;
         int done = check(ctx, r, &a, err);
-        int64_t now = now_ms();
+        int64_t now = clock_wall_ms();
         if (a.head && !had_head)
             a.head_ms = now - start;
         if (done != 0)
@@ -344,7 +346,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
         d = d < 4 ? 4 : d > 250 ? 250 : d;
         if (a.last_known)
             d = 200;
-        sleep_ms(d < left ? d : left);
+        clock_sleep_ms(d < left ? d : left);
     }
     if (a.overrun)
         TLOG_W(ctx->log, "tunnel %s: request %s: %s: answered 502, nothing of it forwarded",
@@ -353,7 +355,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
         answer_cancel(ctx, r->cid, r->rid, a.cancel);
     TLOG_D(ctx->log,
            "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms",
-           r->rid, a.head_ms, a.ps.n, now_ms() - start);
+           r->rid, a.head_ms, a.ps.n, clock_wall_ms() - start);
     if (!a.text && proxy_bodiless(a.status, r->head_request))
         a.len = 0; /* HEAD, 204, 304: the head only (judge refused any body for them) */
     char *doc = finish(ctx, &a, r, len);

@@ -2,13 +2,14 @@
 /* cleanup.c - expired-item sweep. */
 #include "cleanup.h"
 
+#include "clock.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 char *cleanup_run(lambda_ctx *ctx, size_t *len, char *err, size_t errcap)
 {
-    int64_t now = now_ms() / 1000;
+    int64_t now = clock_wall_ms() / 1000;
     long conns = 0, reqs = 0;
     if (store_cleanup(&ctx->st, ctx->st.conn_table, "connectionId", now, &conns, err, errcap) < 0)
         return NULL;

@@ -5,28 +5,11 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cleanup.h"
 #include "events.h"
 #include "http_handler.h"
 #include "ws_handlers.h"
-
-int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sleep_ms(long ms)
-{
-    if (ms <= 0)
-        return;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 char *dispatch_event(lambda_ctx *ctx, const char *event, size_t n, size_t *len, const char **etype,
                      char *emsg, size_t emsgcap)

@@ -6,20 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "b64.h"
+#include "clock.h"
 
 int ddb_target_header(char *out, size_t cap, const char *op)
 {
     int n = snprintf(out, cap, "X-Amz-Target: DynamoDB_20120810.%s", op);
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException" -> the part after '#'. */
@@ -55,7 +49,7 @@ int ddb_call(ddb *d, const char *op, json_t *req, json_t **out, char *err, size_
         aws_resp r;
         if (aws_call(d->http, "POST", url, hdrs, payload, strlen(payload), &r, err, errcap) < 0) {
             if (attempt < 3) {
-                sleep_ms(backoff);
+                clock_sleep_ms(backoff);
                 backoff *= 3;
                 continue;
             }
@@ -96,7 +90,7 @@ int ddb_call(ddb *d, const char *op, json_t *req, json_t **out, char *err, size_
         aws_resp_free(&r);
         if (!retry || attempt == 3)
             break;
-        sleep_ms(backoff);
+        clock_sleep_ms(backoff);
         backoff *= 3;
     }
     free(payload);

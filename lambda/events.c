@@ -60,9 +60,7 @@ int ws_event_parse(const json_t *ev, ws_event *out, const char **err)
 {
     memset(out, 0, sizeof *out);
     const json_t *rc = json_object_get(ev, "requestContext");
-    out->event = ev;
     out->connection_id = str_at(rc, "connectionId");
-    out->request_id = str_at(rc, "requestId");
     const json_t *b = json_object_get(ev, "body");
     if (json_is_string(b)) {
         out->body = json_string_value(b);

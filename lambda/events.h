@@ -29,11 +29,9 @@ const char *event_kind_name(event_kind k);
 
 typedef struct ws_event {
     const char *connection_id;
-    const char *request_id; /* API Gateway's */
-    const char *body;       /* $default: the frame text (NULL otherwise) */
+    const char *body; /* $default: the frame text (NULL otherwise) */
     size_t body_len;
     bool body_b64; /* binary frame (isBase64Encoded) */
-    const json_t *event;
 } ws_event;
 
 /* 0, or -1 with a reason when connectionId is missing. */

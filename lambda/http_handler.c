@@ -10,6 +10,7 @@
 
 #include "answer.h"
 #include "events.h"
+#include "clock.h"
 #include "httpresp.h"
 #include "proto_json.h"
 #include "proxy.h"
@@ -88,7 +89,7 @@ static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const
     m.method = strdup(e->method);
     m.uri = strdup(fwd);
     m.tunnel_id = strdup(tid);
-    m.timestamp = (uint64_t)now_ms();
+    m.timestamp = (uint64_t)clock_wall_ms();
     bool ok = m.request_id && m.method && m.uri && m.tunnel_id &&
               http_headers_reserve(&m.headers, hdrs->n) == 0;
     for (size_t i = 0; ok && i < hdrs->n; i++)
@@ -156,13 +157,13 @@ static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const
     return rc;
 }
 
-static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[160])
+static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_ID_SIZE])
 {
-    int64_t now = now_ms();
+    int64_t now = (int64_t)clock_now_ms(); /* a duration: the monotonic clock */
     for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
         if (ctx->routes[k].at_ms && now - ctx->routes[k].at_ms < ROUTE_CACHE_MS &&
             strcmp(ctx->routes[k].tid, tid) == 0) {
-            snprintf(cid, 160, "%s", ctx->routes[k].cid);
+            snprintf(cid, STORE_CONN_ID_SIZE, "%s", ctx->routes[k].cid);
             return true;
         }
     return false;
@@ -183,7 +184,7 @@ static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid)
     unsigned k = ctx->routes_next++ % (sizeof ctx->routes / sizeof ctx->routes[0]);
     snprintf(ctx->routes[k].tid, sizeof ctx->routes[k].tid, "%s", tid);
     snprintf(ctx->routes[k].cid, sizeof ctx->routes[k].cid, "%s", cid);
-    ctx->routes[k].at_ms = now_ms();
+    ctx->routes[k].at_ms = (int64_t)clock_now_ms();
 }
 
 static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t start, int *status,
@@ -217,7 +218,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
         goto out;
     char err[ERRCAP];
-    char cids[STORE_MAX_TUNNEL_CONNS][160];
+    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t ncid = 0;
     bool cached = route_cached(ctx, rr.tunnel_id, cids[0]);
     if (cached) {
@@ -281,7 +282,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         goto out;
     }
     route_remember(ctx, rr.tunnel_id, cids[i]);
-    int64_t posted = now_ms();
+    int64_t posted = clock_wall_ms();
     answer_req ar = {.rid = rid,
                      .cid = cids[i],
                      .rr = &rr,
@@ -289,7 +290,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
                      .start = start};
     doc = answer_wait(ctx, &ar, status, len);
     TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
-           posted - start, now_ms() - posted);
+           posted - start, clock_wall_ms() - posted);
 out:
     http_headers_free(&hdrs);
     free(target);
@@ -299,7 +300,9 @@ out:
 
 char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len)
 {
-    int64_t start = now_ms();
+    /* Wall-clock time on purpose: it meets the event's requestTimeEpoch, the invocation's
+     * deadline (Lambda-Runtime-Deadline-Ms) and the items' TTLs, all Unix ms. */
+    int64_t start = clock_wall_ms();
     http_event e;
     const char *perr;
     char *doc;
@@ -320,7 +323,7 @@ char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len)
         doc = httpresp_text(500, "internal error", len);
     }
     TLOG_I(ctx->log, "http %s %s %d in=%zu out=%zu %" PRId64 "ms", e.method, e.raw_path, status,
-           e.body_len, *len, now_ms() - start);
+           e.body_len, *len, clock_wall_ms() - start);
     http_event_free(&e);
     return doc;
 }

@@ -24,31 +24,28 @@ typedef struct lambda_ctx {
     int64_t deadline_ms;      /* the current invocation's deadline (Unix ms), 0 = unknown */
     /* Deleting a finished request's items happens after the response is posted. */
     char defer_rid[64];
-    char defer_cid[160];
+    char defer_cid[STORE_CONN_ID_SIZE];
     uint32_t defer_pieces;
     uint32_t defer_heads; /* response head continuations to delete */
     /* Requests this process recently found to belong to a connection: the next body pieces of
      * the same response skip the ownership read (a warm process gets several of them). */
     struct {
         char rid[64];
-        char cid[160];
+        char cid[STORE_CONN_ID_SIZE];
         int64_t at_ms;
     } verified[8];
     unsigned verified_next;
-    /* The connection a tunnel's last request was delivered to, trusted for ROUTE_CACHE_MS: the
+    /* The connection a tunnel's last request was delivered to, trusted for ROUTE_CACHE_MS
+     * (at_ms on clock_now_ms, 0 = empty): the
      * next request skips the GSI query (a post to a gone connection meets 410 and queries). */
     struct {
         char tid[16];
-        char cid[160];
+        char cid[STORE_CONN_ID_SIZE];
         int64_t at_ms;
     } routes[16];
     unsigned routes_next;
 } lambda_ctx;
 
 #define ROUTE_CACHE_MS 2000
-
-/* Unix time helpers. */
-int64_t now_ms(void);
-void sleep_ms(long ms);
 
 #endif

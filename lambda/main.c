@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
 #include "dispatch.h"
 #include "dynamo.h"
@@ -99,7 +100,7 @@ int main(void)
             TLOG_E(&lg, "runtime: %s", err);
             if (++failures >= 5)
                 break; /* the Runtime API is gone: let Lambda restart us */
-            sleep_ms(100L * failures);
+            clock_sleep_ms(100L * failures);
             continue;
         }
         failures = 0;

@@ -2,6 +2,7 @@
 /* names.c - tunnel names over DynamoDB owner records (see names.h). */
 #include "names.h"
 
+#include "clock.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -45,7 +46,7 @@ static bool in_use(lambda_ctx *ctx, const char *cid, const char *name, const own
     if (o && o->holder[0] && strcmp(o->holder, cid) != 0 && live_elsewhere(ctx, o->holder, name))
         return true;
     char err[ERRCAP];
-    char cids[STORE_MAX_TUNNEL_CONNS][160];
+    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t n = 0;
     if (store_find_tunnel(&ctx->st, name, cids, STORE_MAX_TUNNEL_CONNS, &n, err, sizeof err) < 0)
         return true;
@@ -111,7 +112,7 @@ names_result names_on_ready(lambda_ctx *ctx, const char *cid, const conn_rec *c,
 {
     memset(ans, 0, sizeof *ans);
     snprintf(ans->name, sizeof ans->name, "%s", c->tunnel_id); /* the fresh id of $connect */
-    int64_t now = now_ms() / 1000;
+    int64_t now = clock_wall_ms() / 1000;
     char owner[TUNNEL_OWNER_MAX + 1], chosen[TUNNEL_NAME_MAX + 1], err[ERRCAP];
     if (tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, c->sub, m->agent_key) != 0)
         return NAMES_ERROR;

@@ -2,13 +2,13 @@
 /* store.c - table records over the DynamoDB JSON API. */
 #include "store.h"
 
+#include "clock.h"
 #include <stdbool.h>
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int store_piece_key(char *out, size_t cap, const char *rid, const char *cid, uint32_t seq)
 {
@@ -34,12 +34,6 @@ static int oom(char *err, size_t cap)
 {
     snprintf(err, cap, "out of memory");
     return -1;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Runs op with req (stolen), discarding the response. */
@@ -119,8 +113,8 @@ int store_delete_connection(store *s, const char *cid, char *err, size_t cap)
     return run(s, "DeleteItem", req, err, cap);
 }
 
-int store_find_tunnel(store *s, const char *tid, char cids[][160], size_t max, size_t *n, char *err,
-                      size_t cap)
+int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,
+                      size_t *n, char *err, size_t cap)
 {
     *n = 0;
     json_t *req = json_pack("{s:s,s:s,s:s,s:{s:o},s:s}", "TableName", s->conn_table, "IndexName",
@@ -139,8 +133,8 @@ int store_find_tunnel(store *s, const char *tid, char cids[][160], size_t max, s
     json_array_foreach(json_object_get(resp, "Items"), i, it)
     {
         const char *cid = ddb_get_s(it, "connectionId");
-        if (cid && *n < max && strlen(cid) < 160)
-            snprintf(cids[(*n)++], 160, "%s", cid);
+        if (cid && *n < max && strlen(cid) < STORE_CONN_ID_SIZE)
+            snprintf(cids[(*n)++], STORE_CONN_ID_SIZE, "%s", cid);
     }
     json_decref(resp);
     return 0;
@@ -565,7 +559,7 @@ static int batch_get(store *s, json_t *keys, void (*take)(void *ud, json_t *item
         json_decref(resp);
         rc = -1;
         snprintf(err, cap, "BatchGetItem: unprocessed keys");
-        sleep_ms(10L << (round < 4 ? round : 4));
+        clock_sleep_ms(10L << (round < 4 ? round : 4));
     }
     json_decref(req);
     return rc;
@@ -687,7 +681,7 @@ static int batch_delete(store *s, const char *table, json_t *keys, char *err, si
         json_decref(resp);
         rc = -1;
         snprintf(err, cap, "BatchWriteItem: unprocessed items");
-        sleep_ms(10L << (round < 4 ? round : 4));
+        clock_sleep_ms(10L << (round < 4 ? round : 4));
     }
     json_decref(req);
     return rc;

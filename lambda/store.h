@@ -21,6 +21,9 @@
 /* Most continuation messages (http_response_headers) a response head may take: 64 of up to
  * 128 KB, beyond ttfd's 1 MiB head limit and ttf's --max-response-header-size default. */
 #define STORE_MAX_HEAD_PARTS 64u
+/* Room for an API Gateway connectionId and its NUL: AWS's are 16 characters; longer ones (the
+ * local stand-in's) fit, anything beyond this is refused rather than cut. */
+#define STORE_CONN_ID_SIZE 160
 
 typedef struct store {
     ddb *db;
@@ -36,7 +39,7 @@ typedef struct conn_rec {
 /* The owner record of a tunnel name (random id or chosen name): who owns it and until when. */
 typedef struct owner_rec {
     char owner[TUNNEL_OWNER_MAX + 1]; /* tunnel_owner(): "sub:<subject>", "key:<hex>", "" */
-    char holder[160];                 /* connection id that holds (or last held) the name */
+    char holder[STORE_CONN_ID_SIZE];  /* connection id that holds (or last held) the name */
     bool chosen;                      /* asked for with --subdomain */
     int64_t ttl;                      /* Unix seconds after which the record is void; 0: never */
     char takeover[65]; /* the holder's secret for moving to its next connection, "" if none */
@@ -64,8 +67,8 @@ int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, si
 int store_set_connection_tunnel(store *s, const char *cid, const char *tid, char *err, size_t cap);
 int store_delete_connection(store *s, const char *cid, char *err, size_t cap);
 /* Connection ids whose record names tunnel tid (GSI tunnel-id-index). */
-int store_find_tunnel(store *s, const char *tid, char cids[][160], size_t max, size_t *n, char *err,
-                      size_t cap);
+int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,
+                      size_t *n, char *err, size_t cap);
 
 /* Writes the owner record of tid: holder cid, owner (tunnel_owner()), ttl (0: none), and keep,
  * the seconds the record lasts once cid lets it go (< 0: forever, see store_release_owner).

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "events.h"
+#include "clock.h"
 #include "httpresp.h"
 #include "names.h"
 #include "proto_bin.h"
@@ -97,7 +98,8 @@ char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
             }
         }
         const char *aerr = "no token";
-        int ok = tok ? auth_verify(ctx->auth, tok, now_ms() / 1000, sub, sizeof sub, &aerr) : -1;
+        int ok =
+            tok ? auth_verify(ctx->auth, tok, clock_wall_ms() / 1000, sub, sizeof sub, &aerr) : -1;
         free(tok);
         if (ok < 0) {
             TLOG_W(ctx->log, "$connect %s refused: authentication failed: %s", we.connection_id,
@@ -107,7 +109,7 @@ char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
     }
     char err[ERRCAP];
     char tid[TUNNEL_ID_LEN + 1];
-    int64_t now = now_ms() / 1000;
+    int64_t now = clock_wall_ms() / 1000;
     int rc = -1;
     for (int attempt = 0; attempt < 4; attempt++) {
         if (tunnel_id_generate(tid) < 0) {
@@ -145,8 +147,8 @@ char *ws_handle_disconnect(lambda_ctx *ctx, const json_t *ev, size_t *len)
     conn_rec c;
     /* Its name stays its owner's for the grace (or retention) period from now. */
     if (store_get_connection(&ctx->st, we.connection_id, &c, err, sizeof err) == 0) {
-        int rc = store_release_owner(&ctx->st, c.tunnel_id, we.connection_id, now_ms() / 1000, err,
-                                     sizeof err);
+        int rc = store_release_owner(&ctx->st, c.tunnel_id, we.connection_id,
+                                     clock_wall_ms() / 1000, err, sizeof err);
         if (rc != 0 && rc != DDB_CONDITION)
             TLOG_E(ctx->log, "$disconnect %s: releasing %s: %s", we.connection_id, c.tunnel_id,
                    err);
@@ -168,7 +170,7 @@ static int post_retry(lambda_ctx *ctx, const char *cid, const char *text, size_t
         rc = mgmt_post(&ctx->mgmt, cid, text, n, err, ERRCAP);
         if (rc == MGMT_OK || rc == MGMT_TOO_BIG)
             return rc;
-        sleep_ms(delay);
+        clock_sleep_ms(delay);
         delay *= 2;
     }
     return rc;
@@ -228,7 +230,7 @@ static bool takeover(lambda_ctx *ctx, const char *cid, const conn_rec *c, const 
     }
     char moved[TUNNEL_NAME_MAX + 2];
     snprintf(moved, sizeof moved, "%c%s", STORE_MOVED_MARK, want);
-    char cids[STORE_MAX_TUNNEL_CONNS][160];
+    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t n = 0;
     if (store_find_tunnel(&ctx->st, want, cids, STORE_MAX_TUNNEL_CONNS, &n, err, sizeof err) == 0)
         for (size_t i = 0; i < n; i++)
@@ -411,12 +413,13 @@ static bool on_part(lambda_ctx *ctx, const char *cid, const tmsg *m)
     char *hj = body ? NULL : httpresp_headers_to_json(&m->headers);
     if (!body && !hj)
         return false;
-    int64_t now = now_ms();
+    int64_t now = (int64_t)clock_now_ms();   /* for the verified cache: a duration */
+    int64_t wall_s = clock_wall_ms() / 1000; /* the items' TTL */
     bool verified = verified_pair(ctx, m->request_id, cid, now);
     int rc = body ? store_put_piece(&ctx->st, m->request_id, cid, m->seq, m->body, m->body_len,
-                                    m->more, verified, now / 1000, err, sizeof err)
+                                    m->more, verified, wall_s, err, sizeof err)
                   : store_put_head_part(&ctx->st, m->request_id, cid, m->seq, hj, !m->headers_more,
-                                        verified, now / 1000, err, sizeof err);
+                                        verified, wall_s, err, sizeof err);
     free(hj);
     if (rc == 0 && !verified)
         remember_pair(ctx, m->request_id, cid, now);
@@ -521,11 +524,17 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
         on_ready(ctx, we.connection_id, &m);
         ack = true;
         break;
-    case TMSG_PING:
-        if (mgmt_post(&ctx->mgmt, we.connection_id, "{\"type\":\"pong\"}", 15, err, sizeof err) !=
-            MGMT_OK)
-            TLOG_W(ctx->log, "pong to %s: %s", we.connection_id, err);
+    case TMSG_PING: {
+        tmsg pong;
+        tmsg_init(&pong, TMSG_PONG);
+        size_t plen = 0;
+        char *ptext = tmsg_encode(&pong, &plen);
+        if (!ptext ||
+            mgmt_post(&ctx->mgmt, we.connection_id, ptext, plen, err, sizeof err) != MGMT_OK)
+            TLOG_W(ctx->log, "pong to %s: %s", we.connection_id, ptext ? err : "out of memory");
+        free(ptext);
         break;
+    }
     case TMSG_PONG:
         break;
     case TMSG_HTTP_RESPONSE:

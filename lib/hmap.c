@@ -41,18 +41,11 @@ static uint64_t hash_bytes(const void *key, size_t n)
     return h;
 }
 
+/* The slots exist only while the map holds something: an idle tunnel's stream map (one per
+ * agent, most of them empty most of the time) costs its 32-byte header only. */
 hmap *hmap_new(void)
 {
-    hmap *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    m->slots = calloc(HMAP_INITIAL_CAP, sizeof *m->slots);
-    if (!m->slots) {
-        free(m);
-        return NULL;
-    }
-    m->cap = HMAP_INITIAL_CAP;
-    return m;
+    return calloc(1, sizeof(hmap));
 }
 
 void hmap_free(hmap *m)
@@ -70,6 +63,8 @@ void hmap_free(hmap *m)
 /* Index of the used slot holding key, or (size_t)-1. */
 static size_t find(const hmap *m, const void *key, size_t klen, uint64_t h)
 {
+    if (m->cap == 0)
+        return (size_t)-1;
     size_t mask = m->cap - 1;
     for (size_t i = h & mask, probes = 0; probes < m->cap; i = (i + 1) & mask, probes++) {
         const slot *s = &m->slots[i];
@@ -113,6 +108,8 @@ int hmap_put(hmap *m, const void *key, size_t klen, void *value)
         m->slots[at].value = value;
         return 0;
     }
+    if (m->cap == 0 && rehash(m, HMAP_INITIAL_CAP) != 0)
+        return -1;
     /* Keep the load (live + tombstones) under 3/4 so probes stay short and terminate. */
     if ((m->count + m->dead + 1) * 4 > m->cap * 3) {
         size_t new_cap = m->cap;
@@ -154,6 +151,11 @@ void *hmap_del(hmap *m, const void *key, size_t klen)
     *s = (slot){.state = SLOT_DEAD};
     m->count--;
     m->dead++;
+    if (m->count == 0) {
+        free(m->slots);
+        m->slots = NULL;
+        m->cap = m->dead = 0;
+    }
     return v;
 }
 

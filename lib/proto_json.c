@@ -844,14 +844,22 @@ static size_t json_escaped_len(const char *s, size_t n)
     return out;
 }
 
+/* Whether joctets sends these octets as a plain string: valid UTF-8, as jansson checks it. */
+static bool plain_form(const char *s, size_t n)
+{
+    json_t *v = json_stringn(s, n);
+    json_decref(v);
+    return v != NULL;
+}
+
 size_t tmsg_header_encoded_max(const http_header *e)
 {
     /* "name":[...], for an entry of its own (grouping repeats only saves bytes) */
     size_t n = json_escaped_len(e->name, e->nlen) + 6;
-    /* the value: "..." (escaped UTF-8) or {"b64":"..."}; the larger of the two is a bound */
-    size_t plain = json_escaped_len(e->value, e->vlen) + 2;
-    size_t b64 = b64_encoded_len(e->vlen) + 10;
-    return n + (plain > b64 ? plain : b64);
+    /* the value in the form joctets picks: "..." (escaped UTF-8) or {"b64":"..."} */
+    if (plain_form(e->value, e->vlen))
+        return n + json_escaped_len(e->value, e->vlen) + 2;
+    return n + b64_encoded_len(e->vlen) + 10;
 }
 
 /* Room for the "headers" object in a message of at most TTF_JSON_MAX_MSG bytes whose other

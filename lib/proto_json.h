@@ -125,8 +125,9 @@ char *tmsg_encode(const tmsg *m, size_t *len);
 
 /* ---- heads that do not fit one message (docs/protocol.md §2 "Large heads") ---- */
 
-/* An upper bound of the bytes header entry e adds to a message's "headers" object when encoded
- * ("name":["value"], with the octet form when the value is not UTF-8). */
+/* The bytes header entry e adds to a message's "headers" object when encoded on its own
+ * ("name":["value"], in the form the encoder picks: a string when the value is UTF-8, else
+ * {"b64":...}); grouping with other values of the name only makes it smaller. */
 size_t tmsg_header_encoded_max(const http_header *e);
 
 /* Sends the head message m (http_request or http_response carrying all its header fields and

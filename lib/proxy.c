@@ -162,7 +162,7 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
     if (proxy_remove_hop_by_hop(h, o->upgrade, o->body_raw) != 0)
         return -1;
     for (size_t i = h->n; i-- > 0;)
-        if (proxy_header_flags(h->v[i].id) & PROXY_DROP_REQUEST)
+        if ((proxy_header_flags(h->v[i].id) & PROXY_DROP_REQUEST) && !o->keep_expect)
             http_headers_remove_at(h, i);
     if (o->body_length >= 0) {
         bool had = http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH) > 0;

@@ -48,10 +48,13 @@ typedef struct proxy_request {
     bool body_raw;         /* the body goes on with its framing: Transfer-Encoding kept */
     int64_t body_length;   /* >= 0: the decoded body is whole and this long: Content-Length set
                               to it when non-zero or when the client sent one; -1: unchanged */
+    bool keep_expect;      /* Expect goes on (ttfd's binary mode relays the local service's
+                              100 Continue); else removed: the edge answers it itself */
 } proxy_request;
 
 /* The request policy (docs/protocol.md §4): hop-by-hop and Connection-listed fields removed
- * (proxy_remove_hop_by_hop), Expect removed (the edge answers 100-continue itself), Host from
+ * (proxy_remove_hop_by_hop), Expect removed unless keep_expect (the edge answers 100-continue
+ * itself), Host from
  * the authority (an empty Host added when there is none: what goes on is HTTP/1.1, RFC 9112
  * §3.2), X-Forwarded-For appended, X-Forwarded-Proto and X-Forwarded-Host (= Host) set,
  * X-Forwarded-Prefix set in path mode and removed otherwise, Transfer-Encoding kept only with a

@@ -1,246 +1,140 @@
 /* SPDX-License-Identifier: MIT */
-/* ws.c - WebSocket framing (wslay event API) over a libevent bufferevent.
- * Input: the bufferevent's input evbuffer feeds wslay's recv callback. Plain sockets fill it
- * from our own read event (one readv of up to 64 KiB, no ioctl(FIONREAD) per read).
- * Output: wslay's send callback appends to the output evbuffer up to OUT_CAP, then reports
- * WOULDBLOCK; the write callback (fired when the output drains below OUT_LOW) resumes it.
- * Plain sockets are written directly: messages queued during one loop pass go out in one
- * write at its end (the kick event), and the write event is only armed for what the socket did
- * not take, which saves two epoll_ctl calls per pass. TLS bufferevents write themselves.
- * Re-entrancy: every entry from libevent holds `busy`; ws_conn_free inside a handler only marks
- * the connection dead and the last exit frees it. */
+/* ws.c - WebSocket framing over a lib/conn connection.
+ * Input: wslay (event API) parses everything received: frames, fragments, control frames (it
+ * answers pings and closes itself), UTF-8 of text, limits. The connection's input evbuffer feeds
+ * its recv callback (lib/conn reads up to CONN_READ_MAX per readiness).
+ * Output: data messages (text, binary) are encoded here, RFC 6455 §5.2-5.3, straight into the
+ * connection's output: header and payload (masked 8 bytes at a time by a client) in one copy;
+ * with a frame limit (ws_set_frame_limit) a longer message leaves as a first frame and
+ * continuation frames (§5.4), all in the output at once.
+ * wslay's encoder masks byte by byte and copies a message three times on its way out, which was
+ * the largest cost of a bulk transfer after TLS itself. Control frames (ping, pong, close) still
+ * go through wslay; its send callback takes whole frames at once, so wslay never holds half a
+ * frame and the two sources never interleave inside a frame. lib/conn writes the output once at
+ * the end of the loop pass, through TLS when the connection has it.
+ * Re-entrancy: every entry from the loop holds `busy`; ws_conn_free inside a handler only marks
+ * the connection dead and the last exit frees it. Work that must not run inside a caller's
+ * ws_* call (reporting a failure) is deferred with conn_trigger_read: its on_read runs from the
+ * loop. */
 #include "ws.h"
-#include "bev_io.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
-#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
-#define OUT_CAP ((size_t)256 << 10) /* bytes handed to the socket buffer before WOULDBLOCK */
-#define OUT_LOW ((size_t)64 << 10)  /* write callback fires below this: refill */
 #define HIGH_WATER ((size_t)1 << 20)
 #define LOW_WATER ((size_t)256 << 10) /* on_drain once pending falls below this */
-#define CLOSE_WAIT_SEC 2              /* ws_close gives up flushing after this */
-#define MAX_SINGLE_IO ((ev_ssize_t)256 << 10)
-#define MASK_POOL 256               /* random bytes fetched at once for client frame masks */
-#define READ_MAX ((size_t)64 << 10) /* plain sockets: bytes asked for per read */
-
-/* A message sent as several frames (ws_set_frame_limit): our copy, read by wslay frame by frame. */
-typedef struct frag_src {
-    uint8_t *data;
-    size_t len, off;
-    struct frag_src *next;
-} frag_src;
+#define CLOSE_WAIT_MS 2000u           /* ws_close gives up flushing after this */
+#define MASK_POOL 256                 /* random bytes fetched at once for client frame masks */
+#define CLOSE_REASON_MAX 123          /* RFC 6455 §5.5: control payloads <= 125 bytes */
 
 struct ws_conn {
-    struct bufferevent *bev;
-    struct event *rd; /* plain sockets: our read event (the bufferevent only writes); TLS: NULL */
+    conn *c;
     wslay_event_context_ptr ctx;
     ws_handlers h;
     void *ud;
-    struct event *kick;  /* deferred work: first parse, error reports from user calls */
-    struct event *timer; /* ws_close deadline */
-    uint8_t *scratch;    /* joins header + payload for ws_send_binary2 */
-    size_t scratch_cap;
-    uint8_t mask_pool[MASK_POOL];
+    uint8_t *mask_pool; /* client only, MASK_POOL bytes */
     size_t mask_left;
-    size_t frame_limit;  /* messages longer than this go out fragmented; 0 = never */
-    frag_src *frags;     /* fragmented messages queued, not yet read to their end by wslay */
-    size_t frag_pending; /* their bytes wslay has not read yet (wslay does not count them) */
+    size_t frame_limit; /* data frames carry at most this many payload bytes; 0 = no limit */
     int busy;
-    bool direct;        /* plain socket: we write the output ourselves */
-    bool paused;        /* ws_pause_read */
-    bool close_pending; /* ws_close called: the close frame follows the queued messages */
-    uint16_t close_code;
-    uint8_t close_rlen;
-    char close_reason[124];
+    bool server;     /* unmasked frames out */
+    bool paused;     /* ws_pause_read */
+    bool closing;    /* ws_close called: no more messages */
     bool dead;       /* ws_conn_free was called while busy */
     bool reported;   /* on_close was called */
     bool failed;     /* transport error or EOF: report 1006 (or the peer's code) */
+    bool timed_out;  /* the conn's idle timer: a dead link */
     bool want_drain; /* pending went above LOW_WATER since the last on_drain */
 };
 
-static void frag_unlink(ws_conn *c, frag_src *f)
+static void ws_destroy(ws_conn *w)
 {
-    for (frag_src **pp = &c->frags; *pp; pp = &(*pp)->next) {
-        if (*pp == f) {
-            *pp = f->next;
-            break;
-        }
-    }
-    c->frag_pending -= f->len - f->off;
-    free(f->data);
-    free(f);
+    conn_free(w->c);
+    if (w->ctx)
+        wslay_event_context_free(w->ctx);
+    free(w->mask_pool);
+    free(w);
 }
 
-static void conn_destroy(ws_conn *c)
+static void enter(ws_conn *w)
 {
-    while (c->frags)
-        frag_unlink(c, c->frags);
-    if (c->rd)
-        event_free(c->rd);
-    if (c->kick)
-        event_free(c->kick);
-    if (c->timer)
-        event_free(c->timer);
-    if (c->bev)
-        bufferevent_free(c->bev);
-    if (c->ctx)
-        wslay_event_context_free(c->ctx);
-    free(c->scratch);
-    free(c);
+    w->busy++;
 }
 
-static void enter(ws_conn *c)
+static void leave(ws_conn *w)
 {
-    c->busy++;
+    if (--w->busy == 0 && w->dead)
+        ws_destroy(w);
 }
 
-/* Returns true when c was freed. */
-static bool leave(ws_conn *c)
+static void report_close(ws_conn *w)
 {
-    if (--c->busy == 0 && c->dead) {
-        conn_destroy(c);
-        return true;
-    }
-    return false;
-}
-
-static void read_on(ws_conn *c, bool on)
-{
-    if (!c->rd) {
-        if (on)
-            bufferevent_enable(c->bev, EV_READ);
-        else
-            bufferevent_disable(c->bev, EV_READ);
-    } else if (on) {
-        event_add(c->rd, NULL);
-    } else {
-        event_del(c->rd);
-    }
-}
-
-static size_t out_len(const ws_conn *c)
-{
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
-}
-
-static void report_close(ws_conn *c)
-{
-    if (c->reported || c->dead)
+    if (w->reported || w->dead)
         return;
-    c->reported = true;
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-    read_on(c, false);
-    bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
-    if (c->timer)
-        event_del(c->timer);
+    w->reported = true;
+    conn_read(w->c, false);
+    conn_set_deadline(w->c, 0);
     uint16_t code = 1006;
-    const char *reason = "connection lost";
-    if (wslay_event_get_close_received(c->ctx)) {
-        code = wslay_event_get_status_code_received(c->ctx);
+    const char *reason = w->timed_out ? "no data from the peer in time" : "connection lost";
+    if (wslay_event_get_close_received(w->ctx)) {
+        code = wslay_event_get_status_code_received(w->ctx);
         reason = "closed by peer";
-    } else if (!c->failed && wslay_event_get_close_sent(c->ctx)) {
-        code = wslay_event_get_status_code_sent(c->ctx);
+    } else if (!w->failed && wslay_event_get_close_sent(w->ctx)) {
+        code = wslay_event_get_status_code_sent(w->ctx);
         reason = code == 1009 ? "message too big" : "closed";
     }
-    if (c->h.on_close)
-        c->h.on_close(c->ud, code, reason);
+    if (w->h.on_close)
+        w->h.on_close(w->ud, code, reason);
 }
 
-/* Decides whether the connection is finished; must run with busy held. */
-static void check_state(ws_conn *c)
+/* Decides whether the connection is finished; runs from the loop with busy held. */
+static void check_state(ws_conn *w)
 {
-    if (c->reported || c->dead)
+    if (w->reported || w->dead)
         return;
-    if (c->failed) {
-        report_close(c);
+    if (w->failed) {
+        report_close(w);
         return;
     }
-    if (!wslay_event_get_close_sent(c->ctx))
+    if (!wslay_event_get_close_sent(w->ctx))
         return;
-    /* Our close frame went out: done once it is flushed, or at once when the peer's close
+    /* Our close frame went out: done once it is written, or at once when the peer's close
      * already arrived (nothing more is expected from either side). */
-    if (out_len(c) == 0 || wslay_event_get_close_received(c->ctx)) {
-        report_close(c);
-    } else if (!evtimer_pending(c->timer, NULL)) {
-        struct timeval tv = {CLOSE_WAIT_SEC, 0}; /* a peer that never reads */
-        evtimer_add(c->timer, &tv);
-    }
+    if (conn_out_len(w->c) == 0 || wslay_event_get_close_received(w->ctx))
+        report_close(w);
 }
 
-static void pump_send(ws_conn *c)
+/* Control frames wslay holds (pongs, close replies, our pings and close) -> the connection's
+ * output, whole. Never calls handlers. */
+static void pump_send(ws_conn *w)
 {
-    for (;;) {
-        if (c->reported || c->dead || c->failed)
-            return;
-        /* wslay sends control frames ahead of queued messages: hold our close back until the
-         * messages queued before ws_close are out */
-        if (c->close_pending && wslay_event_get_queued_msg_count(c->ctx) == 0) {
-            c->close_pending = false;
-            wslay_event_queue_close(c->ctx, c->close_code, (const uint8_t *)c->close_reason,
-                                    c->close_rlen);
-        }
-        if (wslay_event_want_write(c->ctx) && wslay_event_send(c->ctx) != 0) {
-            c->failed = true;
-            return;
-        }
-        if (!c->close_pending || wslay_event_get_queued_msg_count(c->ctx) != 0)
-            return;
-    }
-}
-
-/* Frames wslay holds -> output buffer -> socket. Direct mode writes here; what the socket does
- * not take arms the write event (write_cb continues and disarms it once empty). */
-static void pump_out(ws_conn *c)
-{
-    for (;;) {
-        pump_send(c);
-        if (!c->direct || c->failed || c->reported || c->dead)
-            return;
-        struct evbuffer *out = bufferevent_get_output(c->bev);
-        if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE))
-            return;
-        int err;
-        if (bev_write_direct(c->bev, &err) < 0 && !bev_io_transient(err)) {
-            c->failed = true;
-            return;
-        }
-        if (evbuffer_get_length(out) > 0) {
-            bufferevent_enable(c->bev, EV_WRITE);
-            return;
-        }
-        if (!wslay_event_want_write(c->ctx))
-            return;
-    }
-}
-
-static void maybe_drain(ws_conn *c)
-{
-    if (!c->dead && !c->reported && c->want_drain && ws_pending(c) <= LOW_WATER) {
-        c->want_drain = false;
-        if (c->h.on_drain)
-            c->h.on_drain(c->ud);
-    }
-}
-
-static void pump_recv(ws_conn *c)
-{
-    if (c->reported || c->dead || c->failed)
+    if (w->reported || w->dead || w->failed)
         return;
-    if (wslay_event_want_read(c->ctx) && wslay_event_recv(c->ctx) != 0)
-        c->failed = true;
-    pump_out(c); /* pongs, close replies, whatever the handlers queued */
+    if (wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0)
+        w->failed = true;
+}
+
+static void maybe_drain(ws_conn *w)
+{
+    if (!w->dead && !w->reported && w->want_drain && ws_pending(w) <= LOW_WATER) {
+        w->want_drain = false;
+        if (w->h.on_drain)
+            w->h.on_drain(w->ud);
+    }
+}
+
+static void pump_recv(ws_conn *w)
+{
+    if (w->reported || w->dead || w->failed)
+        return;
+    if (wslay_event_want_read(w->ctx) && wslay_event_recv(w->ctx) != 0)
+        w->failed = true;
+    pump_send(w); /* pongs, close replies, whatever the handlers queued */
 }
 
 /* ---- wslay callbacks ---- */
@@ -248,12 +142,12 @@ static void pump_recv(ws_conn *c)
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
     (void)flags;
-    ws_conn *c = ud;
-    if (c->dead || c->reported) {
+    ws_conn *w = ud;
+    if (w->dead || w->reported) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    int n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
+    int n = evbuffer_remove(conn_in(w->c), buf, len);
     if (n <= 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
@@ -265,178 +159,94 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
                        void *ud)
 {
     (void)flags;
-    ws_conn *c = ud;
-    if (out_len(c) >= OUT_CAP) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0) {
+    ws_conn *w = ud;
+    if (conn_write(w->c, data, len) != 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
     return (ssize_t)len;
 }
 
-/* Masks come from a pool filled by the CSPRNG (one RAND_bytes per MASK_POOL/4 frames). */
-static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+/* Masking keys (RFC 6455 §5.3: fresh and unpredictable per frame) come from a pool filled by
+ * the CSPRNG, one RAND_bytes per MASK_POOL/4 frames. 0 or -1. */
+static int new_mask(ws_conn *w, uint8_t *buf, size_t len)
 {
-    ws_conn *c = ud;
-    if (len > MASK_POOL) {
-        if (RAND_bytes(buf, (int)len) != 1)
-            goto fail;
-        return 0;
+    if (len > MASK_POOL || !w->mask_pool)
+        return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+    if (w->mask_left < len) {
+        if (RAND_bytes(w->mask_pool, MASK_POOL) != 1)
+            return -1;
+        w->mask_left = MASK_POOL;
     }
-    if (c->mask_left < len) {
-        if (RAND_bytes(c->mask_pool, MASK_POOL) != 1)
-            goto fail;
-        c->mask_left = MASK_POOL;
-    }
-    memcpy(buf, c->mask_pool + MASK_POOL - c->mask_left, len);
-    c->mask_left -= len;
+    memcpy(buf, w->mask_pool + MASK_POOL - w->mask_left, len);
+    w->mask_left -= len;
     return 0;
-fail:
-    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
 }
 
-/* The next frame of a fragmented message: wslay asks for at most len bytes (4 KiB in wslay 1.1)
- * per frame, which is within any frame limit we are given. */
-static ssize_t frag_read_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
-                            const union wslay_event_msg_source *source, int *eof, void *ud)
+static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
 {
-    (void)ctx;
-    ws_conn *c = ud;
-    frag_src *f = source->data;
-    size_t n = f->len - f->off;
-    if (n > len)
-        n = len;
-    if (c->frame_limit && n > c->frame_limit)
-        n = c->frame_limit;
-    memcpy(buf, f->data + f->off, n);
-    f->off += n;
-    c->frag_pending -= n;
-    if (f->off == f->len) {
-        *eof = 1;
-        frag_unlink(c, f); /* wslay holds no pointer into it once the last bytes are read */
-    }
-    return (ssize_t)n;
+    if (new_mask(ud, buf, len) == 0)
+        return 0;
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
 }
 
 static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                    void *ud)
 {
     (void)ctx;
-    ws_conn *c = ud;
-    if (c->dead || c->reported)
+    ws_conn *w = ud;
+    if (w->dead || w->reported)
         return;
-    if (arg->opcode == WSLAY_TEXT_FRAME && c->h.on_text)
-        c->h.on_text(c->ud, arg->msg, arg->msg_length);
-    else if (arg->opcode == WSLAY_BINARY_FRAME && c->h.on_binary)
-        c->h.on_binary(c->ud, arg->msg, arg->msg_length);
+    if (arg->opcode == WSLAY_TEXT_FRAME && w->h.on_text)
+        w->h.on_text(w->ud, arg->msg, arg->msg_length);
+    else if (arg->opcode == WSLAY_BINARY_FRAME && w->h.on_binary)
+        w->h.on_binary(w->ud, arg->msg, arg->msg_length);
     /* ping/pong/close are handled by wslay itself */
 }
 
-/* ---- libevent callbacks ---- */
+/* ---- connection callbacks ---- */
 
-static void read_cb(struct bufferevent *bev, void *ud)
+static void on_read(conn *c, void *ud)
 {
-    (void)bev;
-    ws_conn *c = ud;
-    enter(c);
-    pump_recv(c);
-    check_state(c);
-    leave(c);
+    (void)c;
+    ws_conn *w = ud;
+    enter(w);
+    pump_recv(w);
+    check_state(w);
+    leave(w);
 }
 
-static void write_cb(struct bufferevent *bev, void *ud)
+static void on_drain(conn *c, void *ud)
 {
-    (void)bev;
-    ws_conn *c = ud;
-    enter(c);
-    pump_send(c);
-    if (c->direct && !c->reported && !c->dead &&
-        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-        bufferevent_disable(c->bev, EV_WRITE); /* back to direct writes */
-    maybe_drain(c);
-    pump_out(c); /* what on_drain queued */
-    check_state(c);
-    leave(c);
+    (void)c;
+    ws_conn *w = ud;
+    enter(w);
+    maybe_drain(w);
+    check_state(w);
+    leave(w);
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *ud)
+static void on_event(conn *c, void *ud, int what)
 {
-    (void)bev;
-    ws_conn *c = ud;
-    enter(c);
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-        /* Frames that arrived with the EOF still count (a close frame, say). */
-        if (what & BEV_EVENT_EOF)
-            pump_recv(c);
-        c->failed = true;
-        check_state(c);
-    }
-    leave(c);
+    (void)c;
+    ws_conn *w = ud;
+    enter(w);
+    /* EOF, ERROR, IDLE (a dead link), DEADLINE (a close that never flushed): all final */
+    w->failed = true;
+    w->timed_out = (what & CONN_EV_IDLE) != 0;
+    check_state(w);
+    leave(w);
 }
 
-/* Plain sockets: one readv of up to READ_MAX straight into the input buffer per readiness,
- * without the ioctl(FIONREAD) and the 4 KiB cap of libevent's own reads; then what the
- * bufferevent would do (read callback, or event callback on EOF or error). */
-static void rd_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd; /* bev_read_direct reads the bufferevent's own socket */
-    (void)what;
-    ws_conn *c = ud;
-    int err;
-    ssize_t n = bev_read_direct(c->bev, READ_MAX, &err);
-    if (n < 0 && bev_io_transient(err))
-        return;
-    if (n <= 0) {
-        event_del(c->rd);
-        event_cb(c->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
-        return;
-    }
-    read_cb(c->bev, c);
-}
-
-static void kick_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd;
-    (void)what;
-    ws_conn *c = ud;
-    enter(c);
-    pump_recv(c);
-    pump_out(c);
-    maybe_drain(c);
-    pump_out(c);
-    check_state(c);
-    leave(c);
-}
-
-static void timer_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd;
-    (void)what;
-    ws_conn *c = ud;
-    enter(c);
-    c->failed = true; /* the close never flushed */
-    check_state(c);
-    leave(c);
-}
-
-/* Schedules check/pump work from the loop (never calls handlers synchronously). */
-static void kick(ws_conn *c)
-{
-    if (!c->reported && !c->dead)
-        event_active(c->kick, EV_TIMEOUT, 0);
-}
+static const conn_cbs ws_conn_cbs = {on_read, on_drain, on_event};
 
 /* ---- public API ---- */
 
-ws_conn *ws_conn_new(struct bufferevent *bev, bool is_server, const ws_handlers *h, void *ud,
-                     size_t max_msg)
+ws_conn *ws_conn_new(conn *c, bool is_server, const ws_handlers *h, void *ud, size_t max_msg)
 {
-    ws_conn *c = calloc(1, sizeof *c);
-    if (!c)
+    ws_conn *w = calloc(1, sizeof *w);
+    if (!w)
         return NULL;
     struct wslay_event_callbacks cbs = {
         .recv_callback = recv_cb,
@@ -444,153 +254,201 @@ ws_conn *ws_conn_new(struct bufferevent *bev, bool is_server, const ws_handlers 
         .genmask_callback = is_server ? NULL : genmask_cb,
         .on_msg_recv_callback = msg_cb,
     };
-    int rc = is_server ? wslay_event_context_server_init(&c->ctx, &cbs, c)
-                       : wslay_event_context_client_init(&c->ctx, &cbs, c);
+    int rc = is_server ? wslay_event_context_server_init(&w->ctx, &cbs, w)
+                       : wslay_event_context_client_init(&w->ctx, &cbs, w);
     if (rc != 0) {
-        free(c);
+        free(w);
         return NULL;
     }
-    struct event_base *base = bufferevent_get_base(bev);
-    c->kick = event_new(base, -1, 0, kick_cb, c);
-    c->timer = evtimer_new(base, timer_cb, c);
-    if (!c->kick || !c->timer) {
-        c->bev = NULL; /* the caller keeps bev on failure */
-        conn_destroy(c);
-        return NULL;
-    }
+    w->server = is_server;
+    if (!is_server)
+        w->mask_pool = malloc(MASK_POOL); /* without it masks are drawn one by one */
     if (max_msg)
-        wslay_event_config_set_max_recv_msg_length(c->ctx, max_msg);
-    c->bev = bev;
-    c->h = *h;
-    c->ud = ud;
-    bufferevent_set_max_single_read(bev, MAX_SINGLE_IO);
-    bufferevent_set_max_single_write(bev, MAX_SINGLE_IO);
-    bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW, 0);
-    bufferevent_setwatermark(bev, EV_READ, 0, 0);
-    c->direct = bufferevent_openssl_get_ssl(bev) == NULL && bufferevent_getfd(bev) >= 0;
-    if (c->direct) {
-        c->rd = event_new(base, bufferevent_getfd(bev), EV_READ | EV_PERSIST, rd_cb, c);
-        if (!c->rd || event_add(c->rd, NULL) != 0) {
-            c->bev = NULL; /* the caller keeps bev on failure */
-            conn_destroy(c);
-            return NULL;
-        }
-    }
-    bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
-    /* TLS: the bufferevent reads and writes; plain: c->rd reads, direct writes (the
-     * bufferevent's EV_WRITE only for leftovers). */
-    if (c->direct)
-        bufferevent_disable(bev, EV_READ | EV_WRITE);
-    else
-        bufferevent_enable(bev, EV_READ | EV_WRITE);
-    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
-        evbuffer_get_length(bufferevent_get_output(bev)) > 0)
-        kick(c);
-    return c;
+        wslay_event_config_set_max_recv_msg_length(w->ctx, max_msg);
+    w->c = c;
+    w->h = *h;
+    w->ud = ud;
+    conn_set_cbs(c, &ws_conn_cbs, w);
+    conn_set_out_low(c, LOW_WATER);
+    conn_read(c, true);
+    if (evbuffer_get_length(conn_in(c)) > 0)
+        conn_trigger_read(c); /* frames that followed the handshake */
+    return w;
 }
 
-void ws_conn_free(ws_conn *c)
+void ws_conn_free(ws_conn *w)
 {
-    if (!c)
+    if (!w || w->dead)
         return;
-    if (c->busy > 0) {
+    if (w->busy > 0) {
         /* Inside one of our callbacks: stop everything now, free on the way out. */
-        c->dead = true;
-        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-        read_on(c, false);
-        bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
-        event_del(c->kick);
-        event_del(c->timer);
+        w->dead = true;
+        conn_read(w->c, false);
         return;
     }
-    conn_destroy(c);
+    ws_destroy(w);
 }
 
-static int queue(ws_conn *c, uint8_t opcode, const void *data, size_t len)
+/* A frame header (RFC 6455 §5.2): FIN as given, no extension bits, the payload length in 7, 16
+ * or 64 bits, then the masking key when mask is given. Returns its length (2 to 14). */
+static size_t frame_header(uint8_t out[14], bool fin, uint8_t opcode, uint64_t len,
+                           const uint8_t *mask)
 {
-    if (!c || c->dead || c->reported || c->failed || c->close_pending)
-        return -1;
-    if (c->frame_limit && len > c->frame_limit && opcode < 0x8) {
-        frag_src *f = calloc(1, sizeof *f);
-        uint8_t *copy = f ? malloc(len) : NULL;
-        if (!copy) {
-            free(f);
-            return -1;
-        }
-        memcpy(copy, data, len);
-        f->data = copy;
-        f->len = len;
-        struct wslay_event_fragmented_msg fm = {
-            .opcode = opcode, .source = {.data = f}, .read_callback = frag_read_cb};
-        if (wslay_event_queue_fragmented_msg(c->ctx, &fm) != 0) {
-            free(copy);
-            free(f);
-            return -1;
-        }
-        f->next = c->frags;
-        c->frags = f;
-        c->frag_pending += len;
+    size_t n = 0;
+    out[n++] = (uint8_t)((fin ? 0x80u : 0) | opcode);
+    uint8_t m = mask ? 0x80u : 0;
+    if (len < 126) {
+        out[n++] = (uint8_t)(m | len);
+    } else if (len <= 0xffff) {
+        out[n++] = m | 126u;
+        out[n++] = (uint8_t)(len >> 8);
+        out[n++] = (uint8_t)len;
     } else {
-        struct wslay_event_msg m = {.opcode = opcode, .msg = data, .msg_length = len};
-        if (wslay_event_queue_msg(c->ctx, &m) != 0)
-            return -1;
+        out[n++] = m | 127u;
+        for (int i = 7; i >= 0; i--)
+            out[n++] = (uint8_t)(len >> (8 * i));
     }
-    if (c->direct)
-        kick(c); /* one write for everything queued in this loop pass */
-    else
-        pump_send(c);
-    if (c->failed)
-        kick(c); /* report from the loop, not under the caller */
-    if (ws_pending(c) > LOW_WATER)
-        c->want_drain = true;
+    if (mask) {
+        memcpy(out + n, mask, 4);
+        n += 4;
+    }
+    return n;
+}
+
+/* The most bytes frame_header writes for a payload of len bytes. */
+static size_t frame_header_max(uint64_t len)
+{
+    return (len < 126 ? 2 : len <= 0xffff ? 4 : 10) + 4;
+}
+
+/* dst = src masked with key (RFC 6455 §5.3), src being the payload from byte off on. Eight
+ * bytes per step. */
+static void mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], size_t off)
+{
+    uint8_t k[8];
+    for (size_t i = 0; i < 8; i++)
+        k[i] = key[(off + i) % 4];
+    uint64_t k64;
+    memcpy(&k64, k, 8);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, src + i, 8);
+        v ^= k64;
+        memcpy(dst + i, &v, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ k[i % 8];
+}
+
+/* A message's payload: a then b, as one sequence of bytes. */
+typedef struct payload {
+    const uint8_t *a, *b;
+    size_t alen, blen;
+} payload;
+
+/* dst = n payload bytes from byte off on, masked with key when given (the key's offset counts
+ * from the frame's first payload byte). */
+static void payload_copy(uint8_t *dst, const payload *pl, size_t off, size_t n, const uint8_t *key)
+{
+    size_t na = off < pl->alen ? pl->alen - off : 0;
+    if (na > n)
+        na = n;
+    const uint8_t *sa = na ? pl->a + off : NULL;
+    const uint8_t *sb = n > na ? pl->b + (off + na - pl->alen) : NULL;
+    if (key) {
+        if (na)
+            mask_copy(dst, sa, na, key, 0);
+        if (n > na)
+            mask_copy(dst + na, sb, n - na, key, na);
+    } else {
+        if (na)
+            memcpy(dst, sa, na);
+        if (n > na)
+            memcpy(dst + na, sb, n - na);
+    }
+}
+
+/* One data message of a then b, straight into the connection's output: one frame, or with a
+ * frame limit a first frame (opcode, FIN clear) and continuation frames (opcode 0, FIN on the
+ * last), each carrying at most frame_limit payload bytes (RFC 6455 §5.4). A client masks every
+ * frame with a key of its own. The whole message is in conn_out() on return (ws_pending counts
+ * it until the socket takes it). */
+static int send_data(ws_conn *w, uint8_t opcode, const void *a, size_t alen, const void *b,
+                     size_t blen)
+{
+    if (!w || w->dead || w->reported || w->failed || w->closing ||
+        wslay_event_get_close_sent(w->ctx) || wslay_event_get_close_received(w->ctx))
+        return -1;
+    pump_send(w); /* control frames wslay holds go first, whole */
+    const payload pl = {a, b, alen, blen};
+    size_t len = alen + blen;
+    size_t step = w->frame_limit && len > w->frame_limit ? w->frame_limit : len;
+    size_t nframes = step ? (len + step - 1) / step : 1;
+    size_t room = len + nframes * frame_header_max(step);
+    struct evbuffer *out = conn_out(w->c);
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1)
+        return -1;
+    uint8_t *p = v.iov_base;
+    size_t off = 0;
+    do {
+        size_t n = len - off < step ? len - off : step;
+        uint8_t key[4];
+        if (!w->server && new_mask(w, key, sizeof key) != 0)
+            return -1; /* nothing committed: the output is as before */
+        p += frame_header(p, off + n == len, off ? 0 : opcode, n, w->server ? NULL : key);
+        payload_copy(p, &pl, off, n, w->server ? NULL : key);
+        p += n;
+        off += n;
+    } while (off < len);
+    v.iov_len = (size_t)(p - (uint8_t *)v.iov_base);
+    if (evbuffer_commit_space(out, &v, 1) != 0)
+        return -1;
+    if (ws_pending(w) > LOW_WATER)
+        w->want_drain = true;
     return 0;
 }
 
-int ws_send_text(ws_conn *c, const void *data, size_t len)
+int ws_send_text(ws_conn *w, const void *data, size_t len)
 {
-    return queue(c, WSLAY_TEXT_FRAME, data, len);
+    return send_data(w, WSLAY_TEXT_FRAME, data, len, NULL, 0);
 }
 
-int ws_send_binary(ws_conn *c, const void *data, size_t len)
+int ws_send_binary(ws_conn *w, const void *data, size_t len)
 {
-    return queue(c, WSLAY_BINARY_FRAME, data, len);
+    return send_data(w, WSLAY_BINARY_FRAME, data, len, NULL, 0);
 }
 
-int ws_send_binary2(ws_conn *c, const void *hdr, size_t hlen, const void *data, size_t len)
+int ws_send_binary2(ws_conn *w, const void *hdr, size_t hlen, const void *data, size_t len)
 {
-    if (!c)
+    return send_data(w, WSLAY_BINARY_FRAME, hdr, hlen, data, len);
+}
+
+int ws_send_ping(ws_conn *w)
+{
+    if (!w || w->dead || w->reported || w->failed || w->closing)
         return -1;
-    size_t total = hlen + len;
-    if (total > c->scratch_cap) {
-        uint8_t *p = realloc(c->scratch, total);
-        if (!p)
-            return -1;
-        c->scratch = p;
-        c->scratch_cap = total;
-    }
-    if (hlen)
-        memcpy(c->scratch, hdr, hlen);
-    if (len)
-        memcpy(c->scratch + hlen, data, len);
-    return queue(c, WSLAY_BINARY_FRAME, c->scratch, total);
+    struct wslay_event_msg m = {.opcode = WSLAY_PING, .msg = NULL, .msg_length = 0};
+    if (wslay_event_queue_msg(w->ctx, &m) != 0)
+        return -1;
+    pump_send(w);
+    if (w->failed)
+        conn_trigger_read(w->c); /* report from the loop, not under the caller */
+    return 0;
 }
 
-int ws_send_ping(ws_conn *c)
+size_t ws_pending(const ws_conn *w)
 {
-    return queue(c, WSLAY_PING, NULL, 0);
-}
-
-size_t ws_pending(const ws_conn *c)
-{
-    if (!c)
+    if (!w)
         return 0;
-    return wslay_event_get_queued_msg_length(c->ctx) + c->frag_pending + out_len(c);
+    return wslay_event_get_queued_msg_length(w->ctx) + conn_out_len(w->c);
 }
 
-void ws_set_frame_limit(ws_conn *c, size_t limit)
+void ws_set_frame_limit(ws_conn *w, size_t limit)
 {
-    if (c)
-        c->frame_limit = limit;
+    if (w)
+        w->frame_limit = limit;
 }
 
 size_t ws_high_water(void)
@@ -598,31 +456,30 @@ size_t ws_high_water(void)
     return HIGH_WATER;
 }
 
-void ws_pause_read(ws_conn *c, bool paused)
+void ws_pause_read(ws_conn *w, bool paused)
 {
-    if (!c || c->dead || c->reported || c->paused == paused)
+    if (!w || w->dead || w->reported || w->paused == paused)
         return;
-    c->paused = paused;
-    read_on(c, !paused);
+    w->paused = paused;
+    conn_read(w->c, !paused);
 }
 
-void ws_close(ws_conn *c, uint16_t code, const char *reason)
+void ws_close(ws_conn *w, uint16_t code, const char *reason)
 {
-    if (!c || c->dead || c->reported)
+    if (!w || w->dead || w->reported || w->closing)
         return;
-    size_t rlen = reason ? strlen(reason) : 0;
-    if (rlen > 120)
-        rlen = 120;
-    if (!c->close_pending && !wslay_event_get_close_sent(c->ctx)) {
-        c->close_pending = true;
-        c->close_code = code;
-        c->close_rlen = (uint8_t)rlen;
-        if (rlen)
-            memcpy(c->close_reason, reason, rlen);
+    w->closing = true;
+    if (!wslay_event_get_close_sent(w->ctx)) {
+        /* the messages sent so far are in the output already: the close frame follows them */
+        size_t rlen = reason ? strlen(reason) : 0;
+        if (rlen > CLOSE_REASON_MAX)
+            rlen = CLOSE_REASON_MAX;
+        wslay_event_queue_close(w->ctx, code, (const uint8_t *)reason, rlen);
     }
-    struct timeval tv = {CLOSE_WAIT_SEC, 0};
-    evtimer_add(c->timer, &tv);
-    kick(c);
+    conn_set_deadline(w->c, CLOSE_WAIT_MS); /* a peer that never reads */
+    pump_send(w);
+    /* report from the loop: at once when the peer's close came already, else once flushed */
+    conn_trigger_read(w->c);
 }
 
 /* ---- handshake helpers ---- */

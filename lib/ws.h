@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* ws.h - a WebSocket connection over a libevent bufferevent (plain or TLS), framed by wslay.
- * The handshake is the caller's (server: http1 + ws_accept_key; client: agent/ws_client.c);
- * once it is done the caller hands the bufferevent over with ws_conn_new.
- * Owns: the wslay context and the bufferevent from ws_conn_new until ws_conn_free. */
+/* ws.h - a WebSocket connection (RFC 6455) over a lib/conn connection (plain or TLS), framed by
+ * wslay. The handshake is the caller's (server: http1 + ws_accept_key; client:
+ * agent/ws_client.c); once it is done the caller hands the connection over with ws_conn_new.
+ * Output: frames go into the connection's output as messages are queued and leave the process at
+ * the end of the loop pass (lib/conn's one pending-write list).
+ * Owns: the wslay context and the conn from ws_conn_new until ws_conn_free. */
 #ifndef TUNNEL_WS_H
 #define TUNNEL_WS_H
 
@@ -10,7 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct bufferevent;
+#include "conn.h"
+
 typedef struct ws_conn ws_conn;
 
 typedef struct ws_handlers {
@@ -19,17 +22,19 @@ typedef struct ws_handlers {
     void (*on_binary)(void *ud, const uint8_t *data, size_t len);
     /* The queued output dropped below the low-water mark: producers may resume. */
     void (*on_drain)(void *ud);
-    /* The connection is finished (close frame, EOF, error, or ws_close completed). code is the
-     * peer's close code or 1006; reason a short text. Called once; the handler usually frees the
-     * ws_conn (ws_conn_free is safe inside this callback). */
+    /* The connection is finished (close frame, EOF, error, an idle or deadline timer of the
+     * conn, or ws_close completed). code is the peer's close code or 1006; reason a short text.
+     * Called once; the handler usually frees the ws_conn (ws_conn_free is safe inside any
+     * handler). Handlers run from the event loop only, never inside a ws_* call. */
     void (*on_close)(void *ud, uint16_t code, const char *reason);
 } ws_handlers;
 
-/* Takes ownership of bev (callbacks are replaced). Bytes already in bev's input are parsed as
- * frames. is_server: unmasked frames out, masked frames required in. max_msg bounds one
- * reassembled message (bigger ones close the connection with 1009). Returns NULL on ENOMEM. */
-ws_conn *ws_conn_new(struct bufferevent *bev, bool is_server, const ws_handlers *h, void *ud,
-                     size_t max_msg);
+/* Takes ownership of c (its callbacks are replaced; its idle timer, if set, becomes a dead-link
+ * detector reported through on_close). Bytes already in c's input are parsed as frames, from
+ * the loop. is_server: unmasked frames out, masked frames required in. max_msg bounds one
+ * reassembled message (bigger ones close the connection with 1009). NULL on ENOMEM (c stays the
+ * caller's). */
+ws_conn *ws_conn_new(conn *c, bool is_server, const ws_handlers *h, void *ud, size_t max_msg);
 void ws_conn_free(ws_conn *c);
 
 /* Queue one message; a copy is taken. 0, or -1 when the connection is closing or ENOMEM. */
@@ -40,7 +45,8 @@ int ws_send_binary2(ws_conn *c, const void *hdr, size_t hlen, const void *data, 
 int ws_send_ping(ws_conn *c);
 
 /* Data messages longer than limit bytes go out as several frames (a first frame, continuation
- * frames, RFC 6455 §5.4), none longer than limit, as API Gateway asks of its clients (frames of
+ * frames, RFC 6455 §5.4), none with a payload longer than limit (the 2-14 header bytes are not
+ * payload), as API Gateway asks of its clients (frames of
  * at most 32 KB, messages up to 128 KB: "Quotas for configuring and running a WebSocket API in
  * API Gateway"). 0 (the default) sends each message as one frame. */
 void ws_set_frame_limit(ws_conn *c, size_t limit);

@@ -14,10 +14,13 @@
 #include <arpa/inet.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 
-#include "server.h"
+#include "listener.h"
+#include "logbuf.h"
+#include "pconn.h"
+#include "session.h"
+#include "srv.h"
 #include "statedir.h"
 #include "tls.h"
 #include "token.h"
@@ -37,8 +40,13 @@ static void usage(FILE *out)
         "  --require-auth            agents must present a valid JWT\n"
         "  --jwt-secret S            HS256 secret (or env TTFD_JWT_SECRET)\n"
         "  --jwks FILE               JWKS with RS256/384/512 and ES256 public keys\n"
-        "  --request-timeout SEC     answer 504 without a response head by then (30)\n"
-        "  --max-header-size BYTES   request head limit, 431 beyond it (16384)\n"
+        "  --request-timeout SEC     504 when no response head came this long after the\n"
+        "                            request stopped moving (30)\n"
+        "  --header-timeout SEC      a whole request head must arrive within this, 408\n"
+        "                            beyond it (30)\n"
+        "  --body-timeout SEC        408 when a request body stalls this long (60)\n"
+        "  --max-header-size BYTES   request head limit, 431 beyond it (16384; at most\n"
+        "                            1048576)\n"
         "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; JSON mode\n"
         "                            caps at 10 MiB)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
@@ -76,6 +84,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_SECRET,
         O_JWKS,
         O_RTIMEOUT,
+        O_HTIMEOUT,
+        O_BTIMEOUT,
         O_MAXHDR,
         O_MAXBODY,
         O_STATE,
@@ -93,6 +103,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"jwt-secret", required_argument, NULL, O_SECRET},
         {"jwks", required_argument, NULL, O_JWKS},
         {"request-timeout", required_argument, NULL, O_RTIMEOUT},
+        {"header-timeout", required_argument, NULL, O_HTIMEOUT},
+        {"body-timeout", required_argument, NULL, O_BTIMEOUT},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
         {"state", required_argument, NULL, O_STATE},
@@ -106,6 +118,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1:8080");
     cfg->domain = "localhost";
     cfg->request_timeout = 30;
+    cfg->header_timeout = 30;
+    cfg->body_timeout = 60;
     cfg->max_header = 16384;
     cfg->grace_s = 300;
     cfg->retention_s = (int64_t)30 * 86400;
@@ -155,8 +169,22 @@ static int parse_args(int argc, char **argv, server_config *cfg)
             }
             cfg->request_timeout = (int)v;
             break;
+        case O_HTIMEOUT:
+            if (parse_num(optarg, 1, 3600, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --header-timeout '%s' (seconds, 1..3600)\n", optarg);
+                return -1;
+            }
+            cfg->header_timeout = (int)v;
+            break;
+        case O_BTIMEOUT:
+            if (parse_num(optarg, 1, 86400, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --body-timeout '%s' (seconds, 1..86400)\n", optarg);
+                return -1;
+            }
+            cfg->body_timeout = (int)v;
+            break;
         case O_MAXHDR:
-            if (parse_num(optarg, 256, 1 << 24, &v) != 0) {
+            if (parse_num(optarg, 256, (long long)TTFD_MAX_HEADER_MAX, &v) != 0) {
                 fprintf(stderr, "ttfd: bad --max-header-size '%s'\n", optarg);
                 return -1;
             }
@@ -259,44 +287,6 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, int *len)
     return -1;
 }
 
-void server_maybe_exit(server *srv)
-{
-    if (srv->stopping && !srv->agents)
-        event_base_loopexit(srv->base, NULL);
-}
-
-/* Log lines go to srv->logbuf through this stdio cookie and reach stderr once per loop pass. */
-static ssize_t log_cookie_write(void *ud, const char *buf, size_t len)
-{
-    server *srv = ud;
-    if (!srv->logbuf || evbuffer_add(srv->logbuf, buf, len) != 0 ||
-        evbuffer_get_length(srv->logbuf) > (1u << 20)) {
-        if (srv->logbuf) /* a huge backlog (or no memory): write now */
-            evbuffer_write(srv->logbuf, STDERR_FILENO);
-        else
-            (void)!write(STDERR_FILENO, buf, len);
-        return (ssize_t)len;
-    }
-    event_active(srv->flush_ev, EV_TIMEOUT, 0);
-    return (ssize_t)len;
-}
-
-static void write_logs(server *srv)
-{
-    while (srv->logbuf && evbuffer_get_length(srv->logbuf) > 0)
-        if (evbuffer_write(srv->logbuf, STDERR_FILENO) <= 0)
-            break;
-}
-
-static void flush_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd;
-    (void)what;
-    server *srv = ud;
-    pconn_flush_all(srv);
-    write_logs(srv);
-}
-
 static void stop_timer_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
@@ -314,29 +304,17 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
     TLOG_I(srv->log, "signal %d: shutting down", (int)sig);
     srv->stopping = true;
     if (srv->lis)
-        evconnlistener_disable(srv->lis);
-    while (srv->pconns)
-        pc_free(srv->pconns);
-    agent_close_all(srv);
+        listener_stop(srv->lis);
+    pconn_free_all(srv);
+    session_close_all(srv);
     struct timeval tv = {3, 0}; /* agents that never finish the close handshake */
     evtimer_add(srv->stop_timer, &tv);
-    server_maybe_exit(srv);
+    session_maybe_exit(srv);
 }
 
-static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
-                      int socklen, void *ud)
+static void accept_cb(void *ud, int fd, const struct sockaddr *sa)
 {
-    (void)lis;
-    (void)socklen;
     pconn_accept(ud, fd, sa);
-}
-
-static void accept_error_cb(struct evconnlistener *lis, void *ud)
-{
-    (void)lis;
-    server *srv = ud;
-    int err = EVUTIL_SOCKET_ERROR();
-    TLOG_W(srv->log, "accept failed: %s", evutil_socket_error_to_string(err));
 }
 
 static const char *env_get(const char *name)
@@ -372,12 +350,12 @@ int main(int argc, char **argv)
     if (pr != 0)
         return pr > 0 ? 0 : 2;
     tlog lg = {.level = cfg.verbose ? TLOG_DEBUG : TLOG_INFO, .out = stderr, .prog = "ttfd"};
-    signal(SIGPIPE, SIG_IGN);
+    conn_process_init();
 
     server srv = {.log = &lg, .cfg = &cfg, .scheme = cfg.tls_cert ? "https" : "http"};
     int rc = 1;
     struct event *sigint = NULL, *sigterm = NULL;
-    FILE *logf = NULL;
+    logbuf *lb = NULL;
 
     struct sockaddr_storage ss;
     int sslen = sizeof ss;
@@ -412,19 +390,17 @@ int main(int argc, char **argv)
     srv.reg = registry_new(srv.st, &pol, NULL, NULL);
     if (!srv.base || !srv.reg)
         goto out;
-    srv.lis = evconnlistener_new_bind(srv.base, accept_cb, &srv,
-                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
-                                      (struct sockaddr *)&ss, sslen);
+    srv.lis =
+        listener_new(srv.base, (struct sockaddr *)&ss, (socklen_t)sslen, &lg, accept_cb, &srv);
     if (!srv.lis) {
         TLOG_E(&lg, "cannot listen on %s: %s", cfg.listen, strerror(errno));
         goto out;
     }
-    evconnlistener_set_error_cb(srv.lis, accept_error_cb);
 
     struct sockaddr_storage bound;
     memset(&bound, 0, sizeof bound);
     socklen_t blen = sizeof bound;
-    if (getsockname(evconnlistener_get_fd(srv.lis), (struct sockaddr *)&bound, &blen) != 0) {
+    if (getsockname(listener_fd(srv.lis), (struct sockaddr *)&bound, &blen) != 0) {
         TLOG_E(&lg, "getsockname: %s", strerror(errno));
         goto out;
     }
@@ -448,14 +424,14 @@ int main(int argc, char **argv)
     else
         snprintf(srv.url_host, sizeof srv.url_host, "%s:%d", cfg.domain, pport);
 
-    srv.flush_ev = event_new(srv.base, -1, 0, flush_cb, &srv);
-    srv.logbuf = evbuffer_new();
-    cookie_io_functions_t io = {.write = log_cookie_write};
-    logf = srv.flush_ev && srv.logbuf ? fopencookie(&srv, "w", io) : NULL;
-    if (!logf)
+    srv.loop = conn_loop_new(srv.base);
+    /* One line per request: gathered and written to stderr once per loop pass. */
+    lb = logbuf_new(srv.base, STDERR_FILENO);
+    if (!srv.loop || !lb)
         goto out;
-    setvbuf(logf, NULL, _IOFBF, 8192);
-    lg.out = logf;
+    /* A closed connection frees a descriptor: a listener paused at EMFILE tries again. */
+    conn_loop_on_release(srv.loop, listener_resume, srv.lis);
+    lg.out = logbuf_file(lb);
     srv.stop_timer = evtimer_new(srv.base, stop_timer_cb, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
     sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
@@ -466,35 +442,29 @@ int main(int argc, char **argv)
     printf("Listening on %s://%s:%d (agents: %s://%s:%d/_tunnel)\n", srv.scheme, addr, port,
            srv.tls ? "wss" : "ws", addr, port);
     fflush(stdout);
-    TLOG_I(&lg, "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, request timeout %ds",
+    TLOG_I(&lg,
+           "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, timeouts: request %ds, "
+           "header %ds, body %ds",
            TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
-           cfg.request_timeout);
+           cfg.request_timeout, cfg.header_timeout, cfg.body_timeout);
 
     event_base_dispatch(srv.base);
     rc = 0;
     TLOG_I(&lg, "stopped");
 
 out:
-    while (srv.pconns)
-        pc_free(srv.pconns);
-    agent_free_all(&srv);
-    if (srv.lis)
-        evconnlistener_free(srv.lis);
+    pconn_free_all(&srv);
+    session_free_all(&srv);
+    listener_free(srv.lis);
     if (sigint)
         event_free(sigint);
     if (sigterm)
         event_free(sigterm);
     if (srv.stop_timer)
         event_free(srv.stop_timer);
-    if (logf) {
-        fclose(logf);
-        lg.out = stderr;
-    }
-    write_logs(&srv);
-    if (srv.logbuf)
-        evbuffer_free(srv.logbuf);
-    if (srv.flush_ev)
-        event_free(srv.flush_ev);
+    lg.out = stderr;
+    logbuf_free(lb); /* writes the last lines */
+    conn_loop_free(srv.loop);
     registry_free(srv.reg);
     state_close(srv.st);
     if (srv.auth)

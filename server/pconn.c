@@ -1,258 +1,204 @@
 /* SPDX-License-Identifier: MIT */
-/* pconn.c - public connections: accept (plain or TLS), parse request heads, route them to a
- * tunnel (or to the agent endpoint), and the lifecycle of one exchange at a time per connection:
- * keep-alive, pipelining, errors, timeouts, the per-request log line.
- * Lifetime rule: pc_process never frees; every entry point ends with pc_settle. */
+/* pconn.c - public connections (see pconn.h, pconn_int.h): the connection's events, request heads
+ * parsed once, routing, the agent endpoint hand-off, the one deadline, keep-alive, pipelining, the
+ * log line. The exchange itself (stream, body, response) is pconn_xchg.c. */
+#include "pconn_int.h"
+
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <time.h>
+#include <unistd.h>
 
-#include <event2/bufferevent_ssl.h>
+#include <event2/buffer.h>
 
-#include "bev_io.h"
-#include "proto_bin.h"
+#include "clock.h"
 #include "proxy.h"
 #include "route.h"
-#include "server.h"
+#include "session.h"
 
-#define PC_OUT_MARK ((size_t)64 << 10) /* write callback below this: credit the agent, refill */
-#define PC_HOLD_MAX ((size_t)64 << 10) /* pipelined input buffered while a response is pending */
-#define PC_READ_MAX ((size_t)64 << 10) /* plain sockets: bytes asked for per read */
-
-uint64_t now_ms(void)
+static struct evbuffer *in_buf(const pconn *pc)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static struct evbuffer *in_buf(pconn *pc)
-{
-    return bufferevent_get_input(pc->bev);
-}
-
-static struct evbuffer *out_buf(pconn *pc)
-{
-    return bufferevent_get_output(pc->bev);
-}
-
-static void dirty_unlink(pconn *pc)
-{
-    if (!pc->dirty)
-        return;
-    if (pc->dirty_prev)
-        pc->dirty_prev->dirty_next = pc->dirty_next;
-    else
-        pc->srv->dirty = pc->dirty_next;
-    if (pc->dirty_next)
-        pc->dirty_next->dirty_prev = pc->dirty_prev;
-    pc->dirty_prev = pc->dirty_next = NULL;
-    pc->dirty = false;
-}
-
-/* Plain sockets: queue pc for the direct write at the end of this loop pass. */
-static void mark_dirty(pconn *pc)
-{
-    if (pc->dirty || pc->srv->tls)
-        return;
-    pc->dirty = true;
-    pc->dirty_prev = NULL;
-    pc->dirty_next = pc->srv->dirty;
-    if (pc->srv->dirty)
-        pc->srv->dirty->dirty_prev = pc;
-    pc->srv->dirty = pc;
-    event_active(pc->srv->flush_ev, EV_TIMEOUT, 0);
-}
-
-static void write_raw(pconn *pc, const void *data, size_t len)
-{
-    if (!pc->bev || !len)
-        return;
-    evbuffer_add(out_buf(pc), data, len);
-    mark_dirty(pc);
+    return conn_in(pc->c);
 }
 
 void pc_write(pconn *pc, const void *data, size_t len)
 {
-    write_raw(pc, data, len);
-    pc->bytes_out += len;
-}
-
-/* One direct write; what the socket does not take goes out through the write event. */
-static void flush_one(pconn *pc)
-{
-    struct evbuffer *out = out_buf(pc);
-    if (evbuffer_get_length(out) > 0 && !(bufferevent_get_enabled(pc->bev) & EV_WRITE)) {
-        int err;
-        if (bev_write_direct(pc->bev, &err) < 0 && !bev_io_transient(err)) {
-            TLOG_D(pc->srv->log, "client %s: write failed: %s", pc->ip, strerror(err));
-            pc_abort(pc);
-            pc_settle(pc);
-            return;
-        }
-        if (evbuffer_get_length(out) > 0)
-            bufferevent_enable(pc->bev, EV_WRITE);
-    }
-    if (pc->ag && !pc->json)
-        bin_credit(pc);
-    if (pc->jblocking)
-        json_check_backlog(pc);
-    pc_settle(pc);
-}
-
-void pconn_flush_all(server *srv)
-{
-    while (srv->dirty) {
-        pconn *pc = srv->dirty;
-        dirty_unlink(pc); // NOLINT(clang-analyzer-unix.Malloc): a freed pconn unlinks itself
-        if (pc->bev)
-            flush_one(pc);
+    if (pc->c && len) {
+        conn_write(pc->c, data, len);
+        pc->x.bytes_out += len;
     }
 }
 
 void pc_log(pconn *pc)
 {
-    if (pc->logged || (!pc->log_method && !pc->status))
+    exchange *x = &pc->x;
+    if (x->logged || (!x->method && !x->status))
         return;
-    pc->logged = true;
-    const char *path = pc->log_path ? pc->log_path : "-";
-    TLOG_I(pc->srv->log, "%s %.300s %d %llu bytes %llu ms (%s)",
-           pc->log_method ? pc->log_method : "-", path, pc->status,
-           (unsigned long long)pc->bytes_out, (unsigned long long)(now_ms() - pc->t0_ms), pc->ip);
+    x->logged = true;
+    TLOG_I(pc->srv->log, "%s %.300s %d %llu bytes %llu ms (%s)", x->method ? x->method : "-",
+           x->path ? x->path : "-", x->status, (unsigned long long)x->bytes_out,
+           (unsigned long long)(clock_now_ms() - x->t0_ms), pc->ip);
 }
 
-/* Ends the tunnel side of the exchange; cancel tells the agent to drop the stream. */
-static void end_exchange(pconn *pc, bool cancel)
+static void start_closing(pconn *pc);
+
+/* ---- the deadline ---- */
+
+static unsigned period_ms(const pconn *pc, pc_timer t)
 {
-    json_reset(pc); /* while pc->ag is set: it may resume the agent's reading */
-    if (pc->ag) {
-        if (cancel && !pc->json && !(pc->req_fin && pc->resp_fin))
-            bin_cancel(pc, TTF_RST_CANCEL, "client went away");
-        else
-            agent_detach(pc->ag, pc);
-        pc->ag = NULL;
+    const server_config *cfg = pc->srv->cfg;
+    switch (t) {
+    case T_HEADER:
+        return (unsigned)cfg->header_timeout * 1000u;
+    case T_BODY:
+        return (unsigned)cfg->body_timeout * 1000u;
+    case T_REQUEST:
+        return (unsigned)cfg->request_timeout * 1000u;
+    case T_DRAIN:
+        return PC_DRAIN_MS;
+    case T_LINGER:
+        return TTFD_LINGER_SEC * 1000u;
+    case T_NONE:
+        break;
     }
-    if (pc->timer)
-        evtimer_del(pc->timer);
+    return 0;
 }
 
-static void reset_exchange(pconn *pc)
+/* Arms the deadline for t, its period starting at start_ms (no change when already armed for
+ * t: a period that moved on is re-armed lazily when it fires). */
+static void set_timer(pconn *pc, pc_timer t, uint64_t start_ms)
 {
-    free(pc->log_method);
-    free(pc->log_path);
-    pc->log_method = pc->log_path = NULL;
-    pc->logged = false;
-    pc->status = 0;
-    pc->bytes_out = 0;
-    pc->json = false;
-    pc->sid = 0;
-    pc->rid[0] = '\0';
-    pc->req_fin = pc->resp_started = pc->resp_fin = pc->resp_close = false;
-    pc->keep_alive = pc->is_head = pc->upgrade = pc->is11 = pc->in_eof = false;
-    pc->win = pc->rwin = 0;
-    pc->unacked = 0;
-    pc->body_in = 0;
-    pc->body_cap = 0;
-    pc->rm = RM_NONE;
-    pc->jseq = pc->jseq_in = 0;
+    if (!pc->c || (pc->timer == t && t != T_NONE))
+        return;
+    pc->timer = t;
+    pc->timer_ms = start_ms;
+    if (t == T_NONE) {
+        conn_set_deadline(pc->c, 0);
+        return;
+    }
+    uint64_t now = clock_now_ms(), end = start_ms + period_ms(pc, t);
+    conn_set_deadline(pc->c, end > now ? (unsigned)(end - now) : 1);
 }
+
+/* The deadline the state calls for. */
+static void update_timer(pconn *pc)
+{
+    exchange *x = &pc->x;
+    switch (pc->st) {
+    case PC_HEAD:
+        if (pc->head_started)
+            set_timer(pc, T_HEADER, pc->timer == T_HEADER ? pc->timer_ms : clock_now_ms());
+        else
+            set_timer(pc, T_NONE, 0);
+        break;
+    case PC_XCHG:
+        if (x->resp_head)
+            set_timer(pc, T_NONE, 0);
+        else if (!x->req_done && !x->upgrade && conn_reading(pc->c))
+            set_timer(pc, T_BODY, pc->progress_ms); /* waiting for the client's body */
+        else
+            set_timer(pc, T_REQUEST, pc->progress_ms); /* waiting for the tunnel */
+        break;
+    case PC_PIPE:
+        set_timer(pc, T_NONE, 0);
+        break;
+    case PC_DRAIN:
+        set_timer(pc, T_DRAIN, pc->timer == T_DRAIN ? pc->timer_ms : clock_now_ms());
+        break;
+    case PC_CLOSING:
+        set_timer(pc, T_LINGER, pc->timer == T_LINGER ? pc->timer_ms : clock_now_ms());
+        break;
+    case PC_GONE:
+        break;
+    }
+}
+
+static void on_deadline(pconn *pc)
+{
+    pc_timer t = pc->timer;
+    uint64_t now = clock_now_ms();
+    pc->timer = T_NONE;
+    /* body and request periods restart with progress: re-armed for what is left */
+    if ((t == T_BODY || t == T_REQUEST) && now < pc->progress_ms + period_ms(pc, t)) {
+        set_timer(pc, t, pc->progress_ms);
+        return;
+    }
+    switch (t) {
+    case T_HEADER:
+        TLOG_D(pc->srv->log, "client %s: no whole request head in %d s", pc->ip,
+               pc->srv->cfg->header_timeout);
+        pc->x.t0_ms = pc->x.t0_ms ? pc->x.t0_ms : pc->timer_ms;
+        pc_fail(pc, 408, "request head not received in time (--header-timeout)");
+        break;
+    case T_BODY:
+        xchg_end_stream(pc, MUX_CANCEL, "the client's request body stalled");
+        pc_fail(pc, 408, "request body not received in time (--body-timeout)");
+        break;
+    case T_REQUEST:
+        xchg_end_stream(pc, MUX_TIMEOUT, "no response in time");
+        pc_fail(pc, 504, "the local service did not answer in time");
+        break;
+    case T_DRAIN:
+        start_closing(pc); /* the rest of the body did not come in time */
+        break;
+    case T_LINGER:
+        pc->st = PC_GONE;
+        break;
+    case T_NONE:
+        break;
+    }
+}
+
+/* ---- the end of a connection ---- */
 
 static void start_closing(pconn *pc)
 {
     pc->st = PC_CLOSING;
-    if (pc->bev) {
-        pc_read(pc, false);
-        pc_idle(pc, false);
+    if (pc->c) {
+        conn_read(pc->c, false);
+        conn_set_idle(pc->c, 0);
     }
-    struct timeval tv = {TTFD_LINGER_SEC, 0};
-    evtimer_add(pc->timer, &tv);
+}
+
+void pc_close(pconn *pc)
+{
+    if (pc->st == PC_CLOSING || pc->st == PC_GONE)
+        return;
+    xchg_end_stream(pc, MUX_CANCEL, "the public connection closed");
+    pc_log(pc);
+    start_closing(pc);
 }
 
 void pc_fail(pconn *pc, int status, const char *body)
 {
     if (pc->st == PC_CLOSING || pc->st == PC_GONE)
         return;
-    if (pc->resp_started) {
-        pc_abort(pc);
+    exchange *x = &pc->x;
+    xchg_end_stream(pc, MUX_CANCEL, "the request failed");
+    if (x->resp_head) {
+        pc_close(pc);
         return;
     }
-    end_exchange(pc, true);
     size_t len = 0;
     char *msg = http_format_error(status, body, true, &len);
     if (msg)
         pc_write(pc, msg, len);
     free(msg);
-    pc->status = status;
-    pc->resp_started = true;
+    x->status = status;
+    x->resp_head = true;
     pc_log(pc);
     start_closing(pc);
 }
 
-void pc_abort(pconn *pc)
+static void pc_free(pconn *pc)
 {
-    end_exchange(pc, true);
+    xchg_end_stream(pc, MUX_CANCEL, "client went away");
     pc_log(pc);
-    pc->st = PC_GONE;
-}
-
-void pc_agent_gone(pconn *pc)
-{
-    json_reset(pc);
-    if (!pc->resp_started)
-        pc_fail(pc, 502, "the tunnel agent went away");
-    else
-        pc_abort(pc);
-    pc_settle(pc);
-}
-
-void pc_response_done(pconn *pc)
-{
-    pc->resp_fin = true;
-    evtimer_del(pc->timer);
-    if (pc->st == PC_PIPE && pc->ag && !pc->json && !pc->req_fin) {
-        /* The local side ended the upgraded connection: answer with our FIN, then close. */
-        agent_send_frame(pc->ag, TTF_DATA, TTF_FLAG_FIN, pc->sid, NULL, 0);
-        pc->req_fin = true;
-    }
-    bool again =
-        pc->req_fin && !pc->resp_close && pc->keep_alive && !pc->upgrade && pc->st == PC_WAIT;
-    end_exchange(pc, !pc->req_fin);
-    pc_log(pc);
-    if (!again) {
-        start_closing(pc);
-        return;
-    }
-    reset_exchange(pc);
-    pc->st = PC_HEAD;
-    pc_idle(pc, true);
-    pc_read(pc, true);
-    /* A pipelined request may already be buffered: parse it from the loop, not from here. */
-    if (evbuffer_get_length(in_buf(pc)) > 0)
-        bufferevent_trigger(pc->bev, EV_READ,
-                            BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
-}
-
-void pc_free(pconn *pc)
-{
-    dirty_unlink(pc);
-    end_exchange(pc, true);
-    pc_log(pc);
-    reset_exchange(pc);
-    if (pc->timer)
-        event_free(pc->timer);
-    if (pc->rd)
-        event_free(pc->rd);
-    if (pc->bev)
-        bufferevent_free(pc->bev);
+    xchg_reset(&pc->x);
+    conn_free(pc->c);
     http1_free(&pc->p);
-    free(pc->jbuf);
     server *srv = pc->srv;
     if (pc->prev)
         pc->prev->next = pc->next;
@@ -269,19 +215,40 @@ void pc_settle(pconn *pc)
         pc_free(pc);
         return;
     }
-    if (pc->st != PC_CLOSING || evbuffer_get_length(out_buf(pc)) > 0)
-        return;
-    if (pc->srv->tls) {
-        pc_free(pc);
+    if (pc->st == PC_CLOSING && conn_out_len(pc->c) == 0 && !conn_reading(pc->c)) {
+        /* Half-close (TLS: close_notify first) and wait for the client's EOF, so a client still
+         * sending (say, a body we refused) reads our answer instead of a reset. The linger
+         * timer bounds the wait. */
+        conn_shutdown(pc->c);
+        evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
+        conn_read(pc->c, true);
+    }
+    update_timer(pc);
+}
+
+void pc_exchange_done(pconn *pc, bool persist)
+{
+    pc_log(pc);
+    if (!persist || pc->in_eof) {
+        start_closing(pc);
         return;
     }
-    /* Half-close and wait for the client's EOF, so a client still sending (say, a body we
-     * refused) reads our answer instead of a reset. The linger timer bounds the wait. */
-    if (pc_reading(pc))
+    if (!pc->x.req_done) {
+        /* an early response: the rest of a short body is read and dropped first */
+        pc->st = PC_DRAIN;
+        conn_read(pc->c, true);
+        if (evbuffer_get_length(in_buf(pc)) > 0)
+            conn_trigger_read(pc->c);
         return;
-    shutdown(bufferevent_getfd(pc->bev), SHUT_WR);
-    evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
-    pc_read(pc, true);
+    }
+    xchg_reset(&pc->x);
+    pc->st = PC_HEAD;
+    pc->head_started = false;
+    conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
+    conn_read(pc->c, true);
+    /* A pipelined request may already be buffered: parse it from the loop, not from here. */
+    if (evbuffer_get_length(in_buf(pc)) > 0)
+        conn_trigger_read(pc->c);
 }
 
 /* ---- request heads ---- */
@@ -292,14 +259,35 @@ static bool is_agent_path(const char *target)
     return n == 8 && memcmp(target, "/_tunnel", 8) == 0;
 }
 
+/* The agent's upgrade: the connection goes to a new session, or the request is refused. */
+static void agent_upgrade(pconn *pc)
+{
+    exchange *x = &pc->x;
+    if (x->path) /* the query may carry the token: never log it */
+        x->path[strcspn(x->path, "?")] = '\0';
+    int status = 500;
+    char why[200];
+    if (session_accept(pc->srv, pc->c, &pc->p.head, pc->ip, &status, why, sizeof why) != 0) {
+        TLOG_W(pc->srv->log, "agent upgrade from %s refused: %s", pc->ip, why);
+        pc_fail(pc, status, why);
+        return;
+    }
+    x->status = 101;
+    pc_log(pc);
+    pc->c = NULL; /* the session's now */
+    pc->st = PC_GONE;
+}
+
 static void on_head(pconn *pc)
 {
     server *srv = pc->srv;
+    exchange *x = &pc->x;
     http1_head *h = &pc->p.head;
-    pc->t0_ms = now_ms();
-    pc->log_method = strdup(h->method);
-    pc->log_path = strdup(h->target);
-    pc_idle(pc, false);
+    x->t0_ms = clock_now_ms();
+    x->method = strdup(h->method);
+    x->path = strdup(h->target);
+    pc->head_started = false;
+    conn_set_idle(pc->c, 0);
 
     /* An absolute-form target names the origin, not Host (RFC 9112 §3.2.2): route by it and
      * forward its path in origin-form. */
@@ -317,38 +305,45 @@ static void on_head(pconn *pc)
         route_resolve(host, host ? strlen(host) : 0, target, tl, srv->cfg->domain, &rr, fwd, &fl);
     if (mode != ROUTE_SUBDOMAIN && is_agent_path(target)) {
         free(fwd);
-        agent_handshake(pc);
+        agent_upgrade(pc);
         return;
     }
-    agent *ag =
+    tunnel *t =
         mode == ROUTE_NONE ? NULL : registry_lookup(srv->reg, rr.tunnel_id, strlen(rr.tunnel_id));
-    if (!ag || !ag->ready) {
+    if (!t || !t->ready) {
         free(fwd);
         pc_fail(pc, 404, "tunnel not found");
         return;
     }
-    pc->keep_alive = h->keep_alive;
-    pc->is_head = strcmp(h->method, "HEAD") == 0;
-    pc->upgrade = h->upgrade;
-    pc->is11 = h->http_major == 1 && h->http_minor >= 1;
-    pc->json = !ag->bin;
-    pc->body_cap = srv->cfg->max_body;
-    if (pc->json && (pc->body_cap == 0 || pc->body_cap > TTFD_JSON_MAX_BODY))
-        pc->body_cap = TTFD_JSON_MAX_BODY;
-    if (pc->body_cap && h->content_length >= 0 && (uint64_t)h->content_length > pc->body_cap) {
+    snprintf(x->tunnel, sizeof x->tunnel, "%s", t->name);
+    x->json = t->json;
+    x->path_mode = mode == ROUTE_PATH;
+    x->head_req = strcmp(h->method, "HEAD") == 0;
+    x->upgrade = h->upgrade;
+    x->req_len = h->content_length;
+    bool http11 = h->http_major == 1 && h->http_minor >= 1;
+    bool body = h->chunked || h->content_length > 0;
+    x->body_cap = srv->cfg->max_body;
+    if (x->json && (x->body_cap == 0 || x->body_cap > TTFD_JSON_MAX_BODY))
+        x->body_cap = TTFD_JSON_MAX_BODY;
+    if (x->body_cap && h->content_length >= 0 && (uint64_t)h->content_length > x->body_cap) {
         free(fwd);
         pc_fail(pc, 413, "request body too large");
         return;
     }
-    if (pc->upgrade && pc->json) {
+    if (x->upgrade && x->json) {
         free(fwd);
         pc_fail(pc, 501, "upgrades need the binary tunnel protocol");
         return;
     }
-    bool bodiless = !h->chunked && h->content_length <= 0;
-    if (!bodiless && pc->is11 && h->expect_continue) {
+    /* Expect: 100-continue (RFC 9110 §10.1.1): binary mode forwards it and relays the local
+     * service's 100; JSON mode carries no interim responses, so ttfd answers it itself. Never
+     * to HTTP/1.0 clients (which must not get a 1xx). */
+    x->expect_100 = body && http11 && h->expect_continue;
+    if (x->expect_100 && x->json) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        write_raw(pc, cont, sizeof cont - 1);
+        conn_write(pc->c, cont, sizeof cont - 1);
+        x->sent_100 = true;
     }
     char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
@@ -356,54 +351,37 @@ static void on_head(pconn *pc)
         .client_ip = pc->ip,
         .proto = srv->scheme,
         .authority = h->form == HTTP1_TARGET_ABSOLUTE ? h->authority : NULL,
-        .prefix = mode == ROUTE_PATH ? prefix : NULL,
-        .upgrade = pc->upgrade,
-        .body_raw = !pc->json,
+        .prefix = x->path_mode ? prefix : NULL,
+        .upgrade = x->upgrade,
+        .body_raw = false, /* bodies travel decoded: ttf frames them itself */
         .body_length = -1,
+        .keep_expect = x->expect_100 && !x->json,
     };
     if (proxy_request_headers(&h->headers, &rule) != 0) {
         free(fwd);
         pc_fail(pc, 500, "out of memory");
         return;
     }
-    if (bodiless && !pc->upgrade) {
-        /* Let the parser finish the message now (a bodiless message ends at its head). */
+    rframe_request fq = {.head = x->head_req,
+                         .http11 = http11,
+                         .keep_alive = h->keep_alive && !x->upgrade,
+                         .upgrade = x->upgrade};
+    rframe_init(&x->fr, &fq);
+    if (!body && !x->upgrade) {
+        /* a bodiless message ends at its head: let the parser finish it */
         size_t used = 0;
         http1_execute(&pc->p, "", 0, &used);
+        x->req_done = true;
     }
-    pc->ag = ag;
-    if (agent_attach(ag, pc) != 0) {
-        pc->ag = NULL;
-        free(fwd);
-        pc_fail(pc, 500, "out of memory");
-        return;
-    }
-    bool fin = bodiless && !pc->upgrade;
-    int rc;
-    if (pc->json) {
-        rc = json_start(pc, h->method, fwd, &h->headers, fin);
-    } else {
-        size_t hlen = 0;
-        char *head = http_format_request_head(h->method, fwd, &h->headers, &hlen);
-        rc = head ? bin_start(pc, head, hlen, fin) : -1;
-        free(head);
-    }
-    pc->req_fin = fin;
-    free(fwd);
-    if (rc != 0) {
-        pc_fail(pc, 502, "could not reach the tunnel agent");
-        return;
-    }
-    pc->st = pc->upgrade ? PC_UPWAIT : pc->req_fin ? PC_WAIT : PC_BODY;
-    pc_arm_timeout(pc);
-}
-
-void pc_arm_timeout(pconn *pc)
-{
-    if (pc->resp_started)
-        return;
-    struct timeval tv = {pc->srv->cfg->request_timeout, 0};
-    evtimer_add(pc->timer, &tv);
+    x->open_mux = t->mux;
+    x->open_index = t->index;
+    x->open_body = body || x->upgrade;
+    x->fwd = fwd;
+    pc->st = PC_XCHG;
+    pc->progress_ms = clock_now_ms();
+    /* body bytes already here: the stream opens once they parsed cleanly (xchg_pump_body) */
+    if (!body || evbuffer_get_length(in_buf(pc)) == 0)
+        xchg_open(pc, true);
 }
 
 /* Parses buffered input until a head completes. */
@@ -417,6 +395,8 @@ static void parse_head(pconn *pc)
         size_t used = 0;
         http1_event ev = http1_execute(&pc->p, v.iov_base, v.iov_len, &used);
         evbuffer_drain(in, used);
+        if (used)
+            pc->head_started = true;
         if (ev == HTTP1_ERROR) {
             /* 400, 431, 501 or 505, and the rule the request broke */
             char why[160];
@@ -427,14 +407,35 @@ static void parse_head(pconn *pc)
                          status == 431 ? "request header fields too large" : "bad request", reason);
             else
                 snprintf(why, sizeof why, "%s", reason);
-            pc->t0_ms = now_ms();
+            pc->x.t0_ms = clock_now_ms();
             pc_fail(pc, status, why);
             return;
         }
         if (ev == HTTP1_HEAD)
             on_head(pc);
-        else if (ev == HTTP1_MSG_END)
-            continue; /* only after a body we already relayed */
+    }
+}
+
+/* PC_DRAIN: the rest of a request body after an early response, dropped. */
+static void drain_body(pconn *pc)
+{
+    struct evbuffer *in = in_buf(pc);
+    while (pc->st == PC_DRAIN && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            return;
+        size_t used = 0;
+        http1_event ev = http1_execute(&pc->p, v.iov_base, v.iov_len, &used);
+        evbuffer_drain(in, used);
+        if (ev == HTTP1_ERROR) {
+            start_closing(pc);
+            return;
+        }
+        if (ev == HTTP1_MSG_END) {
+            pc->x.req_done = true;
+            pc_exchange_done(pc, true);
+            return;
+        }
     }
 }
 
@@ -446,21 +447,22 @@ void pc_process(pconn *pc)
         case PC_HEAD:
             parse_head(pc);
             break;
-        case PC_BODY:
-        case PC_PIPE:
-            if (pc->json)
-                json_pump(pc);
-            else
-                bin_pump(pc);
+        case PC_XCHG:
+            if (!pc->x.req_done && !pc->x.upgrade) {
+                xchg_pump_body(pc);
+            } else if (evbuffer_get_length(in_buf(pc)) > PC_HOLD_MAX) {
+                /* keep reading to notice a client that leaves, but bound what we hold */
+                conn_read(pc->c, false);
+            }
             break;
-        case PC_WAIT:
-        case PC_UPWAIT:
-            /* Keep reading to notice a client that leaves, but bound what we hold. */
-            if (evbuffer_get_length(in_buf(pc)) > PC_HOLD_MAX)
-                pc_read(pc, false);
-            return;
+        case PC_PIPE:
+            xchg_pump_pipe(pc);
+            break;
+        case PC_DRAIN:
+            drain_body(pc);
+            break;
         case PC_CLOSING:
-            if (pc_reading(pc))
+            if (conn_reading(pc->c))
                 evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
             return;
         case PC_GONE:
@@ -471,153 +473,58 @@ void pc_process(pconn *pc)
     }
 }
 
-/* ---- libevent callbacks ---- */
+/* ---- connection callbacks (lib/conn) ---- */
 
-static void pc_read_cb(struct bufferevent *bev, void *ud)
+static void pc_on_read(conn *c, void *ud)
 {
-    (void)bev;
+    (void)c;
     pconn *pc = ud;
     pc_process(pc);
     pc_settle(pc);
 }
 
-static void pc_write_cb(struct bufferevent *bev, void *ud)
+/* Output fell to PC_OUT_MARK or below: the client took bytes. */
+static void pc_on_drain(conn *c, void *ud)
 {
-    (void)bev;
+    (void)c;
     pconn *pc = ud;
-    if (pc->ag && !pc->json)
-        bin_credit(pc);
-    if (pc->jblocking)
-        json_check_backlog(pc);
-    if (!pc->srv->tls && evbuffer_get_length(out_buf(pc)) == 0)
-        bufferevent_disable(pc->bev, EV_WRITE); /* back to direct writes */
+    if (pc->x.ms)
+        pc->x.ops->credit(pc->x.ms, conn_out_len(pc->c));
     pc_settle(pc);
 }
 
-static void pc_event_cb(struct bufferevent *bev, short what, void *ud)
+static void pc_on_event(conn *c, void *ud, int what)
 {
-    (void)bev;
+    (void)c;
     pconn *pc = ud;
-    if ((what & BEV_EVENT_EOF) && pc->st == PC_PIPE && !pc->json) {
-        /* The client ended its side of an upgraded connection: relay what is left, then FIN. */
-        pc->in_eof = true;
-        pc_read(pc, false);
-        bin_pump(pc);
+    if (what & CONN_EV_DEADLINE) {
+        on_deadline(pc);
         pc_settle(pc);
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-        if (pc->st != PC_CLOSING && pc->st != PC_HEAD)
+    if ((what & CONN_EV_EOF) && pc->st == PC_PIPE && !pc->in_eof) {
+        /* The client ended its side of an upgraded connection: relay what is left, then FIN. */
+        pc->in_eof = true;
+        conn_read(pc->c, false);
+        xchg_pump_pipe(pc);
+        pc_settle(pc);
+        return;
+    }
+    if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
+        if (pc->st == PC_XCHG || pc->st == PC_PIPE)
             TLOG_D(pc->srv->log, "client %s left during a request", pc->ip);
-        pc_free(pc);
+        pc->st = PC_GONE;
+        pc_settle(pc);
     }
 }
 
-/* Plain sockets: one readv of up to PC_READ_MAX straight into the input buffer per readiness,
- * without the ioctl(FIONREAD) and the 4 KiB cap of libevent's own reads; then what the
- * bufferevent would do (read callback, or event callback on EOF, error or idle timeout). */
-static void pc_rd_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd; /* bev_read_direct reads the bufferevent's own socket */
-    pconn *pc = ud;
-    if (what & EV_TIMEOUT) {
-        event_del(pc->rd);
-        pc_event_cb(pc->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, pc);
-        return;
-    }
-    int err;
-    ssize_t n = bev_read_direct(pc->bev, PC_READ_MAX, &err);
-    if (n < 0 && bev_io_transient(err))
-        return;
-    if (n <= 0) {
-        event_del(pc->rd);
-        pc_event_cb(pc->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), pc);
-        return;
-    }
-    pc_read_cb(pc->bev, pc);
-}
+static const conn_cbs pc_cbs = {pc_on_read, pc_on_drain, pc_on_event};
 
-void pc_read(pconn *pc, bool on)
-{
-    if (!pc->rd) {
-        if (on)
-            bufferevent_enable(pc->bev, EV_READ);
-        else
-            bufferevent_disable(pc->bev, EV_READ);
-        return;
-    }
-    struct timeval idle = {TTFD_IDLE_SEC, 0};
-    if (on)
-        event_add(pc->rd, pc->rd_idle ? &idle : NULL);
-    else
-        event_del(pc->rd);
-}
-
-bool pc_reading(const pconn *pc)
-{
-    if (!pc->rd)
-        return (bufferevent_get_enabled(pc->bev) & EV_READ) != 0;
-    return event_pending(pc->rd, EV_READ, NULL) != 0;
-}
-
-void pc_idle(pconn *pc, bool on)
-{
-    struct timeval idle = {TTFD_IDLE_SEC, 0};
-    if (!pc->rd) {
-        bufferevent_set_timeouts(pc->bev, on ? &idle : NULL, NULL);
-        return;
-    }
-    pc->rd_idle = on;
-    if (!event_pending(pc->rd, EV_READ, NULL))
-        return;
-    if (on)
-        event_add(pc->rd, &idle);
-    else
-        event_remove_timer(pc->rd);
-}
-
-static void pc_timer_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd;
-    (void)what;
-    pconn *pc = ud;
-    if (pc->st == PC_CLOSING) {
-        pc_free(pc);
-        return;
-    }
-    if (pc->ag && !pc->resp_started) {
-        if (!pc->json)
-            bin_cancel(pc, TTF_RST_TIMEOUT, "no response in time");
-        pc_fail(pc, 504, "the local service did not answer in time");
-    }
-    pc_settle(pc);
-}
-
-static void on_body_bytes(void *ud, const char *at, size_t len)
-{
-    pconn *pc = ud;
-    pc->body_in += len;
-    if (!pc->json || len == 0)
-        return;
-    if (pc->jlen + len > pc->jcap) {
-        size_t cap = pc->jcap ? pc->jcap : 32768;
-        while (cap < pc->jlen + len)
-            cap *= 2;
-        uint8_t *b = realloc(pc->jbuf, cap);
-        if (!b)
-            return; /* json_pump notices body_in ahead of what was staged */
-        pc->jbuf = b;
-        pc->jcap = cap;
-    }
-    memcpy(pc->jbuf + pc->jlen, at, len);
-    pc->jlen += len;
-}
-
-void pconn_accept(server *srv, evutil_socket_t fd, const struct sockaddr *sa)
+void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
 {
     pconn *pc = calloc(1, sizeof *pc);
     if (!pc) {
-        evutil_closesocket(fd);
+        close(fd);
         return;
     }
     pc->srv = srv;
@@ -628,49 +535,36 @@ void pconn_accept(server *srv, evutil_socket_t fd, const struct sockaddr *sa)
         const struct sockaddr_in *s4 = (const void *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, pc->ip, sizeof pc->ip);
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (srv->tls) {
-        SSL *ssl = SSL_new(srv->tls);
-        pc->bev = ssl ? bufferevent_openssl_socket_new(
-                            srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
-                      : NULL;
-        if (pc->bev)
-            bufferevent_openssl_set_allow_dirty_shutdown(pc->bev, 1);
-        else if (ssl)
-            SSL_free(ssl);
-    } else {
-        pc->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-        pc->rd = event_new(srv->base, fd, EV_READ | EV_PERSIST, pc_rd_cb, pc);
-    }
-    pc->timer = evtimer_new(srv->base, pc_timer_cb, pc);
-    if (!pc->bev || !pc->timer || (!srv->tls && !pc->rd)) {
-        if (!pc->bev)
-            evutil_closesocket(fd);
-        if (pc->bev)
-            bufferevent_free(pc->bev);
-        if (pc->timer)
-            event_free(pc->timer);
-        if (pc->rd)
-            event_free(pc->rd);
+    SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
+    pc->c = (!srv->tls || ssl) ? conn_new(srv->loop, fd, ssl, &pc_cbs, pc) : NULL;
+    if (!pc->c) {
+        SSL_free(ssl);
+        close(fd);
         free(pc);
         return;
     }
     http1_init(&pc->p, true, srv->cfg->max_header);
-    pc->p.on_body = on_body_bytes;
+    pc->p.on_body = xchg_on_body;
     pc->p.ud = pc;
     pc->st = PC_HEAD;
     pc->next = srv->pconns;
     if (srv->pconns)
         srv->pconns->prev = pc;
     srv->pconns = pc;
-    bufferevent_setcb(pc->bev, pc_read_cb, pc_write_cb, pc_event_cb, pc);
-    bufferevent_setwatermark(pc->bev, EV_WRITE, PC_OUT_MARK, 0);
-    pc_idle(pc, true);
-    /* TLS: the bufferevent reads and writes; plain: pc->rd reads, direct writes (the
-     * bufferevent's EV_WRITE only for leftovers). */
-    if (srv->tls)
-        bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
-    else
-        pc_read(pc, true);
+    conn_set_out_low(pc->c, PC_OUT_MARK);
+    conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
+}
+
+void pconn_free_all(server *srv)
+{
+    while (srv->pconns)
+        pc_free(srv->pconns); // NOLINT(clang-analyzer-unix.Malloc): it unlinks itself
+}
+
+size_t pconn_count(const server *srv)
+{
+    size_t n = 0;
+    for (const pconn *pc = srv->pconns; pc; pc = pc->next)
+        n++;
+    return n;
 }

@@ -16,7 +16,8 @@ counters). Routes (any method):
   /slow?ms=M           the JSON echo after M milliseconds
   /status/NNN          an empty answer with that status
   /counter             {"n": <requests to /counter so far>, "body": <the request body as text>}
-  anything else        JSON echo: method, raw target, header lines in order, body (base64)
+  anything else        JSON echo: method, raw target, header lines in order, body (base64), the
+                       server's own port (local_port)
 """
 
 import base64
@@ -133,6 +134,7 @@ class Handler(BaseHTTPRequestHandler):
             "body_b64": base64.b64encode(body).decode(),
             "body_len": len(body),
             "client": self.client_address[0],
+            "local_port": self.server.server_address[1],
         }
         out = json.dumps(doc).encode()
         self.send_simple(200, out, "application/json", [("X-Echo-Method", self.command),

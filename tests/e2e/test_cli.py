@@ -43,7 +43,7 @@ def test_endpoint_from_environment(stack):
 def test_local_host_flag(stack):
     srv = stack.local()
     d = stack.ttfd()
-    a = stack.ttf(d.endpoint(), srv.port, "--host", "localhost")
+    a = stack.ttf(d.endpoint(), srv.port, "--host", "localhost", "--host-header", "rewrite")
     r = tk.http(d.port, "GET", "/h", tk.sub_host(d, a.tunnel_id))
     assert r.status == 200, r.raw_head
     hosts = [v for n, v in json.loads(r.body)["headers"] if n.lower() == "host"]

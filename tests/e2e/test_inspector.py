@@ -94,7 +94,8 @@ def test_list_and_detail(stack, mode):
     assert s1["duration_ms"] is not None and s1["replay_of"] is None
     x = api.detail(s1["id"])
     assert hdr(x["request"]["headers"], "X-Test") == ["t1"]
-    assert hdr(x["request"]["headers"], "Host") == ["127.0.0.1:%d" % srv.port]  # as sent
+    # as sent: the public Host (--host-header preserve, the default)
+    assert hdr(x["request"]["headers"], "Host") == [tk.sub_host(d, a.tunnel_id)]
     body = x["request"]["body"]
     assert (body["kind"], body["size"], body["truncated"]) == ("json", 19, False)
     assert body["text"] == '{\n  "b": 0.1,\n  "a": [\n    1,\n    2\n  ]\n}'  # numbers exact
@@ -178,7 +179,7 @@ def test_replay(stack):
     dx = api.detail(x["id"])
     assert json.loads(dx["response"]["body"]["text"]) == {"n": 2, "body": '{"v":1}'}
     assert hdr(dx["request"]["headers"], "X-Keep") == ["yes"]
-    assert hdr(dx["request"]["headers"], "Host") == ["127.0.0.1:%d" % srv.port]
+    assert hdr(dx["request"]["headers"], "Host") == [tk.sub_host(d, a.tunnel_id)]
     # Edited: method, target, headers, body (text and base64).
     new = api.replay(s["id"], {"method": "PUT", "target": "/counter?b=2",
                                "headers": [["X-Edited", "1"], ["Content-Type", "text/plain"]],

@@ -89,7 +89,7 @@ def test_local_host_and_forwarded_headers_json_mode(jt):
     hv = {}
     for n, v in doc["headers"]:
         hv.setdefault(n.lower(), []).append(v)
-    assert hv.get("host") == ["127.0.0.1:%d" % jt.local.port]
+    assert hv.get("host") == [jt.host]  # the public Host by default (--host-header preserve)
     assert "x-hop" not in hv
     assert hv.get("x-forwarded-proto") == ["http"]
     assert hv.get("x-forwarded-host") == [jt.host]

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "clock.h"
 #include "dispatch.h"
 
 static void deliver_later(harness *h)
@@ -141,7 +142,7 @@ json_t *harness_invoke(harness *h, lambda_ctx *ctx, json_t *event)
     json_decref(event);
     if (!text)
         return NULL;
-    ctx->deadline_ms = now_ms() + 30000;
+    ctx->deadline_ms = clock_wall_ms() + 30000;
     size_t len = 0;
     const char *etype = NULL;
     char emsg[256] = "";
@@ -163,7 +164,7 @@ static json_t *ws_context(harness *h, const char *cid, const char *route, const 
     snprintf(rid, sizeof rid, "req%u", ++h->events);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "routeKey", route, "eventType", type,
                      "connectionId", cid, "requestId", rid, "stage", "dev", "domainName",
-                     "fake-apigw", "requestTimeEpoch", (json_int_t)now_ms());
+                     "fake-apigw", "requestTimeEpoch", (json_int_t)clock_wall_ms());
 }
 
 json_t *ev_connect(harness *h, const char *cid, const char *offer)
@@ -198,13 +199,13 @@ json_t *ev_http(harness *h, const char *method, const char *host, const char *ra
     json_object_set_new(headers, "x-forwarded-port", json_string("443"));
     char rid[32];
     snprintf(rid, sizeof rid, "http%u", ++h->events);
-    json_t *ev =
-        json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s,s:s,s:I,s:{s:s,s:s,s:s,s:s,s:s}},s:b}",
-                  "version", "2.0", "routeKey", "$default", "rawPath", raw_path, "rawQueryString",
-                  query ? query : "", "headers", headers, "requestContext", "apiId", "fakehttp",
-                  "domainName", host, "requestId", rid, "stage", "$default", "timeEpoch",
-                  (json_int_t)now_ms(), "http", "method", method, "path", raw_path, "protocol",
-                  "HTTP/1.1", "sourceIp", "203.0.113.7", "userAgent", "test", "isBase64Encoded", 1);
+    json_t *ev = json_pack(
+        "{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s,s:s,s:I,s:{s:s,s:s,s:s,s:s,s:s}},s:b}", "version",
+        "2.0", "routeKey", "$default", "rawPath", raw_path, "rawQueryString", query ? query : "",
+        "headers", headers, "requestContext", "apiId", "fakehttp", "domainName", host, "requestId",
+        rid, "stage", "$default", "timeEpoch", (json_int_t)clock_wall_ms(), "http", "method",
+        method, "path", raw_path, "protocol", "HTTP/1.1", "sourceIp", "203.0.113.7", "userAgent",
+        "test", "isBase64Encoded", 1);
     if (len) {
         char *enc = malloc(b64_encoded_len(len) + 1);
         b64_encode(body, len, enc);

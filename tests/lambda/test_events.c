@@ -100,7 +100,6 @@ static void message_fields(void **state)
     const char *err;
     assert_int_equal(ws_event_parse(ev, &we, &err), 0);
     assert_string_equal(we.connection_id, "GXLKAfX1FiACHoQ=");
-    assert_string_equal(we.request_id, "GXLKJHtRFiAFmog=");
     assert_string_equal(we.body, "{\"type\":\"ready\",\"tunnel_id\":\"abc123def456\"}");
     assert_int_equal(we.body_len, strlen(we.body));
     assert_false(we.body_b64);

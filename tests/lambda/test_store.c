@@ -47,7 +47,7 @@ static void connections(void **state)
     json_t *it = fake_ddb_get(h->db, H_CONN_TABLE, "C1");
     assert_string_equal(json_string_value(json_object_get(json_object_get(it, "ttl"), "N")),
                         "8200"); /* 2 h after createdAt */
-    char cids[4][160];
+    char cids[4][STORE_CONN_ID_SIZE];
     size_t n;
     assert_int_equal(store_find_tunnel(ST(h), "abc", cids, 4, &n, err, sizeof err), 0);
     assert_int_equal(n, 2);
@@ -105,7 +105,7 @@ static void owners(void **state)
     assert_string_equal(o.holder, "C3");
     assert_string_equal(o.takeover, "");
     /* owner records stay out of the tunnel index */
-    char cids[4][160];
+    char cids[4][STORE_CONN_ID_SIZE];
     size_t n;
     assert_int_equal(store_find_tunnel(ST(h), "name1", cids, 4, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);

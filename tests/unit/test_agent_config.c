@@ -61,7 +61,9 @@ static void test_defaults(void **state)
     assert_int_equal(c.request_timeout, 25);
     assert_null(c.ca_file);
     assert_false(c.insecure);
-    assert_false(c.host_header);
+    assert_int_equal(c.host_header, HOST_HEADER_PRESERVE);
+    assert_null(c.host_header_name);
+    assert_int_equal(c.max_response_head, 65536);
     assert_int_equal(c.protocol, PROTO_AUTO);
     agent_config_free(&c);
 }
@@ -72,10 +74,11 @@ static void test_flags(void **state)
     env_endpoint = env_token = NULL;
     agent_config c;
     char err[256];
-    assert_int_equal(parse(&c, err, 18, "-e", "wss://t.example.com/dev", "-p", "5000", "--host",
+    assert_int_equal(parse(&c, err, 21, "-e", "wss://t.example.com/dev", "-p", "5000", "--host",
                            "localhost", "-t", "tok", "-v", "--connect-timeout", "3",
                            "--request-timeout=7", "--ca-file", "/tmp/ca.pem", "--insecure",
-                           "--host-header", "--protocol=json"),
+                           "--host-header", "rewrite", "--protocol=json",
+                           "--max-response-header-size", "131072"),
                      CONFIG_OK);
     assert_string_equal(c.endpoint, "wss://t.example.com/dev");
     assert_true(c.url.tls);
@@ -88,7 +91,8 @@ static void test_flags(void **state)
     assert_int_equal(c.request_timeout, 7);
     assert_string_equal(c.ca_file, "/tmp/ca.pem");
     assert_true(c.insecure);
-    assert_true(c.host_header);
+    assert_int_equal(c.host_header, HOST_HEADER_REWRITE);
+    assert_int_equal(c.max_response_head, 131072);
     assert_int_equal(c.protocol, PROTO_JSON);
     agent_config_free(&c);
 
@@ -164,6 +168,56 @@ static void test_errors(void **state)
     assert_int_equal(parse(&c, err, 2, "--help"), CONFIG_EXIT);
     agent_config_free(&c);
     assert_int_equal(parse(&c, err, 2, "--version"), CONFIG_EXIT);
+    agent_config_free(&c);
+}
+
+/* --host accepts names, IPv4 and IPv6 literals (brackets optional); --host-header preserve,
+ * rewrite or a host[:port]; --max-response-header-size bytes. */
+static void test_host_flags(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = NULL;
+    agent_config c;
+    char err[256];
+    static const struct {
+        const char *in, *stored;
+    } hosts[] = {
+        {"localhost", "localhost"}, {"127.0.0.1", "127.0.0.1"}, {"::1", "::1"},
+        {"[::1]", "::1"},           {"fe80::1", "fe80::1"},     {"app.internal", "app.internal"},
+        {"my_host-1", "my_host-1"},
+    };
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        assert_int_equal(parse(&c, err, 3, "--host", hosts[i].in), CONFIG_OK);
+        assert_string_equal(c.local_host, hosts[i].stored);
+        agent_config_free(&c);
+    }
+    static const char *bad_hosts[] = {"", "a b", "[::1", "[localhost]", ":::1::", "h/x", "a@b"};
+    for (size_t i = 0; i < sizeof bad_hosts / sizeof bad_hosts[0]; i++) {
+        assert_int_equal(parse(&c, err, 3, "--host", bad_hosts[i]), CONFIG_ERROR);
+        assert_non_null(strstr(err, "--host"));
+        agent_config_free(&c);
+    }
+    assert_int_equal(parse(&c, err, 3, "--host-header", "preserve"), CONFIG_OK);
+    assert_int_equal(c.host_header, HOST_HEADER_PRESERVE);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "--host-header=app.test:8443"), CONFIG_OK);
+    assert_int_equal(c.host_header, HOST_HEADER_NAME);
+    assert_string_equal(c.host_header_name, "app.test:8443");
+    agent_config_free(&c);
+    static const char *bad_hh[] = {"", "a b", "x@y", "h:port", "h:99999", "a/b"};
+    for (size_t i = 0; i < sizeof bad_hh / sizeof bad_hh[0]; i++) {
+        assert_int_equal(parse(&c, err, 3, "--host-header", bad_hh[i]), CONFIG_ERROR);
+        assert_non_null(strstr(err, "--host-header"));
+        agent_config_free(&c);
+    }
+    static const char *bad_max[] = {"0", "1023", "17000000", "64k", "-1", ""};
+    for (size_t i = 0; i < sizeof bad_max / sizeof bad_max[0]; i++) {
+        assert_int_equal(parse(&c, err, 3, "--max-response-header-size", bad_max[i]), CONFIG_ERROR);
+        assert_non_null(strstr(err, "--max-response-header-size"));
+        agent_config_free(&c);
+    }
+    assert_int_equal(parse(&c, err, 3, "--max-response-header-size", "16777216"), CONFIG_OK);
+    assert_int_equal(c.max_response_head, 16777216);
     agent_config_free(&c);
 }
 
@@ -353,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_hostport),
+        cmocka_unit_test(test_host_flags),
         cmocka_unit_test(test_upgrade_request),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_positional),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_agent_rewrite.c - the agent's head rewriting (Host, hop-by-hop, JSON framing) and the
- * JSON first-piece size. */
+/* test_agent_rewrite.c - the agent's Host rules (--host-header preserve, rewrite, NAME) and the
+ * rewriting of Location, Content-Location and Refresh that point at the local address
+ * (issue 11 item 9). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonx.h"
-#include "proto_json.h"
-#include "proxy.h"
 #include "rewrite.h"
 
 static void add(http_headers *h, const char *n, const char *v)
@@ -20,164 +18,178 @@ static void add(http_headers *h, const char *n, const char *v)
     assert_int_equal(http_headers_add(h, n, strlen(n), v, strlen(v)), 0);
 }
 
-static void test_request_host(void **state)
+static void public_request(http_headers *h)
+{
+    http_headers_init(h);
+    add(h, "Host", "abc123def456.localhost:8080");
+    add(h, "X-Forwarded-For", "127.0.0.1");
+    add(h, "X-Forwarded-Proto", "https");
+    add(h, "X-Forwarded-Host", "abc123def456.localhost:8080");
+}
+
+static void test_host_modes(void **state)
 {
     (void)state;
+    rewrite_host rh;
     http_headers h;
-    http_headers_init(&h);
-    add(&h, "Host", "abc123def456.localhost:8080");
-    add(&h, "X-Forwarded-For", "127.0.0.1");
-    add(&h, "Cookie", "a=1");
-    size_t len = 0;
-    char *head = rewrite_request_head("PROPFIND", "/a?b=1&b=2", &h, "127.0.0.1:3000", false, &len);
-    assert_non_null(head);
-    assert_int_equal(strlen(head), len);
-    assert_memory_equal(head, "PROPFIND /a?b=1&b=2 HTTP/1.1\r\n", 30);
-    assert_non_null(strstr(head, "Host: 127.0.0.1:3000\r\n"));
-    assert_null(strstr(head, "abc123def456"));
-    assert_non_null(strstr(head, "X-Forwarded-For: 127.0.0.1\r\n"));
-    assert_string_equal(head + len - 4, "\r\n\r\n");
-    free(head);
+    char *base = (char *)"unset";
+
+    /* default: the public Host reaches the local service unchanged */
+    rewrite_host_init(&rh, HOST_HEADER_PRESERVE, NULL, "127.0.0.1", 3000);
+    public_request(&h);
+    assert_int_equal(rewrite_request_host(&rh, &h, &base), 0);
+    assert_null(base);
+    assert_string_equal(http_headers_get(&h, "Host"), "abc123def456.localhost:8080");
+    assert_int_equal(http_headers_count_id(&h, HTTP_H_HOST), 1);
     http_headers_free(&h);
 
-    /* --host-header keeps the public one. */
+    /* rewrite: the local host:port, and the public base remembered */
+    rewrite_host_init(&rh, HOST_HEADER_REWRITE, NULL, "127.0.0.1", 3000);
+    public_request(&h);
+    assert_int_equal(rewrite_request_host(&rh, &h, &base), 0);
+    assert_string_equal(http_headers_get(&h, "Host"), "127.0.0.1:3000");
+    assert_int_equal(http_headers_count_id(&h, HTTP_H_HOST), 1);
+    assert_string_equal(base, "https://abc123def456.localhost:8080");
+    free(base);
+    http_headers_free(&h);
+
+    /* path routing: the prefix is part of the public base; IPv6 local address in brackets */
+    rewrite_host_init(&rh, HOST_HEADER_REWRITE, NULL, "::1", 8000);
+    assert_string_equal(rh.hostport, "[::1]:8000");
     http_headers_init(&h);
-    add(&h, "Host", "abc123def456.localhost:8080");
-    head = rewrite_request_head("GET", "/", &h, "127.0.0.1:3000", true, &len);
-    assert_non_null(strstr(head, "Host: abc123def456.localhost:8080\r\n"));
-    assert_null(strstr(head, "127.0.0.1:3000"));
-    free(head);
+    add(&h, "Host", "tunnel.example:8080");
+    add(&h, "X-Forwarded-Prefix", "/abc123def456");
+    assert_int_equal(rewrite_request_host(&rh, &h, &base), 0);
+    assert_string_equal(http_headers_get(&h, "Host"), "[::1]:8000");
+    assert_string_equal(base, "http://tunnel.example:8080/abc123def456");
+    free(base);
+    http_headers_free(&h);
+
+    /* no usable public host: no base */
+    http_headers_init(&h);
+    add(&h, "Host", "");
+    assert_int_equal(rewrite_request_host(&rh, &h, &base), 0);
+    assert_null(base);
+    http_headers_free(&h);
+    http_headers_init(&h);
+    add(&h, "Host", "a b");
+    assert_int_equal(rewrite_request_host(&rh, &h, &base), 0);
+    assert_null(base);
+    http_headers_free(&h);
+
+    /* a name */
+    rewrite_host_init(&rh, HOST_HEADER_NAME, "app.test:8443", "127.0.0.1", 3000);
+    public_request(&h);
+    assert_int_equal(rewrite_request_host(&rh, &h, NULL), 0);
+    assert_string_equal(http_headers_get(&h, "Host"), "app.test:8443");
+    assert_int_equal(http_headers_count_id(&h, HTTP_H_HOST), 1);
     http_headers_free(&h);
 }
 
-static void test_response_bin(void **state)
+static void expect_url(const rewrite_host *rh, const char *in, const char *want)
 {
-    (void)state;
-    http_headers h;
-    http_headers_init(&h);
-    add(&h, "Content-Type", "text/plain");
-    add(&h, "Transfer-Encoding", "chunked");
-    add(&h, "Connection", "keep-alive, X-Private");
-    add(&h, "Keep-Alive", "timeout=5");
-    add(&h, "X-Private", "1");
-    add(&h, "Set-Cookie", "a=1");
-    add(&h, "Set-Cookie", "b=2");
-    size_t len = 0;
-    char *head = rewrite_response_head_bin(200, &h, &len);
-    assert_non_null(head);
-    assert_memory_equal(head, "HTTP/1.1 200 OK\r\n", 17);
-    assert_non_null(strstr(head, "Transfer-Encoding: chunked\r\n"));
-    assert_null(strstr(head, "Connection"));
-    assert_null(strstr(head, "Keep-Alive"));
-    assert_null(strstr(head, "X-Private"));
-    assert_non_null(strstr(head, "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n"));
-    free(head);
-    http_headers_free(&h);
-
-    /* 101 keeps Connection and Upgrade. */
-    http_headers_init(&h);
-    add(&h, "Connection", "Upgrade");
-    add(&h, "Upgrade", "websocket");
-    add(&h, "Sec-WebSocket-Accept", "x");
-    head = rewrite_response_head_bin(101, &h, &len);
-    assert_memory_equal(head, "HTTP/1.1 101 Switching Protocols\r\n", 34);
-    assert_non_null(strstr(head, "Connection: Upgrade\r\n"));
-    assert_non_null(strstr(head, "Upgrade: websocket\r\n"));
-    free(head);
-    http_headers_free(&h);
+    char *got = rewrite_local_url(rh, "https://pub.example/p", in, strlen(in));
+    if (!want) {
+        if (got)
+            fail_msg("%s rewritten to %s", in, got);
+        return;
+    }
+    if (!got)
+        fail_msg("%s not rewritten (want %s)", in, want);
+    assert_string_equal(got, want);
+    free(got);
 }
 
-static void test_json_request_framing(void **state)
+static void test_local_url(void **state)
 {
     (void)state;
-    http_headers h;
-    bool chunked = true;
-    size_t len = 0;
+    rewrite_host rh;
+    rewrite_host_init(&rh, HOST_HEADER_REWRITE, NULL, "127.0.0.1", 3000);
+    expect_url(&rh, "http://127.0.0.1:3000/docs/", "https://pub.example/p/docs/");
+    expect_url(&rh, "http://127.0.0.1:3000", "https://pub.example/p/");
+    expect_url(&rh, "http://127.0.0.1:3000?x=1#f", "https://pub.example/p/?x=1#f");
+    expect_url(&rh, "HTTP://LOCALHOST:3000/a", "https://pub.example/p/a"); /* any loopback */
+    expect_url(&rh, "http://[::1]:3000/a", "https://pub.example/p/a");
+    expect_url(&rh, "http://127.0.0.2:3000/a", "https://pub.example/p/a");
+    expect_url(&rh, "//127.0.0.1:3000/a", "https://pub.example/p/a");
+    expect_url(&rh, "https://127.0.0.1:3000/a", "https://pub.example/p/a");
+    /* not the local address */
+    expect_url(&rh, "http://127.0.0.1:3001/a", NULL);
+    expect_url(&rh, "http://127.0.0.1/a", NULL); /* port 80 */
+    expect_url(&rh, "http://example.com:3000/a", NULL);
+    expect_url(&rh, "http://user@127.0.0.1:3000/a", NULL);
+    expect_url(&rh, "http://127.0.0.1.evil.example:3000/a", NULL);
+    expect_url(&rh, "/a", NULL);
+    expect_url(&rh, "a/b", NULL);
+    expect_url(&rh, "ftp://127.0.0.1:3000/a", NULL);
+    expect_url(&rh, "http://127.0.0.1:3000x/a", NULL);
+    expect_url(&rh, "http://127.0.0.1:99999999/a", NULL);
+    expect_url(&rh, "http://[::1/a", NULL);
 
-    /* Whole body, no length given: Content-Length from the body. */
-    http_headers_init(&h);
-    add(&h, "host", "x.localhost");
-    add(&h, "transfer-encoding", "chunked");
-    add(&h, "connection", "close");
-    char *head = rewrite_json_request_head("POST", "/todos", &h, "127.0.0.1:3000", false, 5, false,
-                                           &chunked, &len);
-    assert_false(chunked);
-    assert_non_null(strstr(head, "Content-Length: 5\r\n"));
-    assert_null(strstr(head, "chunked"));
-    assert_null(strstr(head, "close"));
-    assert_non_null(strstr(head, "Host: 127.0.0.1:3000\r\n"));
-    free(head);
-    http_headers_free(&h);
-
-    /* More pieces follow without a length: chunked towards the local service. */
-    http_headers_init(&h);
-    head = rewrite_json_request_head("PUT", "/u", &h, "h:1", false, 16384, true, &chunked, &len);
-    assert_true(chunked);
-    assert_non_null(strstr(head, "Transfer-Encoding: chunked\r\n"));
-    assert_null(strstr(head, "Content-Length"));
-    free(head);
-    http_headers_free(&h);
-
-    /* A given Content-Length is kept. */
-    http_headers_init(&h);
-    add(&h, "content-length", "1048576");
-    head = rewrite_json_request_head("POST", "/u", &h, "h:1", false, 16384, true, &chunked, &len);
-    assert_false(chunked);
-    assert_non_null(strstr(head, "content-length: 1048576\r\n"));
-    free(head);
-    http_headers_free(&h);
-
-    /* GET without a body gets no length. */
-    http_headers_init(&h);
-    head = rewrite_json_request_head("GET", "/", &h, "h:1", false, 0, false, &chunked, &len);
-    assert_null(strstr(head, "Content-Length"));
-    free(head);
-    http_headers_free(&h);
+    /* a named local service: that name only (and its port) */
+    rewrite_host_init(&rh, HOST_HEADER_REWRITE, NULL, "app.internal", 80);
+    expect_url(&rh, "http://app.internal/x", "https://pub.example/p/x");
+    expect_url(&rh, "http://APP.internal:80/x", "https://pub.example/p/x");
+    expect_url(&rh, "http://localhost/x", NULL);
+    expect_url(&rh, "https://app.internal/x", NULL); /* https's port is 443 */
+    /* no base: nothing */
+    assert_null(rewrite_local_url(&rh, NULL, "http://app.internal/x", 21));
 }
 
-static void test_json_response_headers(void **state)
+static void test_response_location(void **state)
 {
     (void)state;
+    rewrite_host rh;
+    rewrite_host_init(&rh, HOST_HEADER_REWRITE, NULL, "localhost", 3000);
     http_headers h;
     http_headers_init(&h);
-    add(&h, "Transfer-Encoding", "chunked");
-    add(&h, "Content-Length", "10");
-    add(&h, "Connection", "keep-alive");
-    add(&h, "Set-Cookie", "a=1");
-    add(&h, "Set-Cookie", "b=2");
-    assert_int_equal(rewrite_json_response_headers(200, &h), 0);
-    /* the body was chunked: its Content-Length meant nothing (RFC 9112 §6.3) and goes too */
-    assert_int_equal(h.n, 2);
-    assert_null(http_headers_get(&h, "Transfer-Encoding"));
-    assert_null(http_headers_get(&h, "Content-Length"));
+    add(&h, "Content-Type", "text/html");
+    add(&h, "Location", "http://localhost:3000/docs/");
+    add(&h, "Content-Location", "http://127.0.0.1:3000/docs/index.html");
+    add(&h, "Refresh", "5; url=http://localhost:3000/next");
+    add(&h, "Link", "<http://localhost:3000/a.css>; rel=preload"); /* not ours to change */
+    add(&h, "X-Other", "http://localhost:3000/");
+    assert_int_equal(rewrite_response_location(&rh, "https://t.example", &h), 0);
+    assert_int_equal(h.n, 6);
+    /* order kept */
+    assert_string_equal(h.v[0].name, "Content-Type");
+    assert_string_equal(h.v[1].name, "Location");
+    assert_string_equal(h.v[1].value, "https://t.example/docs/");
+    assert_string_equal(h.v[2].value, "https://t.example/docs/index.html");
+    assert_string_equal(h.v[3].value, "5; url=https://t.example/next");
+    assert_string_equal(h.v[4].value, "<http://localhost:3000/a.css>; rel=preload");
+    assert_string_equal(h.v[5].value, "http://localhost:3000/");
     http_headers_free(&h);
 
+    /* quoted Refresh URL, and one pointing elsewhere */
     http_headers_init(&h);
-    add(&h, "Content-Length", "10");
-    add(&h, "Keep-Alive", "timeout=5");
-    assert_int_equal(rewrite_json_response_headers(200, &h), 0);
-    assert_int_equal(h.n, 1);
-    assert_string_equal(http_headers_get(&h, "Content-Length"), "10");
+    add(&h, "Refresh", "0;URL='http://localhost:3000/q?a=1'");
+    add(&h, "Location", "https://elsewhere.example/");
+    add(&h, "Refresh", "3");
+    assert_int_equal(rewrite_response_location(&rh, "http://t", &h), 0);
+    assert_string_equal(h.v[0].value, "0;URL='http://t/q?a=1'");
+    assert_string_equal(h.v[1].value, "https://elsewhere.example/");
+    assert_string_equal(h.v[2].value, "3");
     http_headers_free(&h);
-}
 
-static void test_first_piece_cap(void **state)
-{
-    (void)state;
-    assert_int_equal(proxy_json_first_piece(200), TTF_JSON_CHUNK);
-    assert_int_equal(proxy_json_first_piece(TTF_JSON_MAX_MSG), 0);
-    size_t base = 20000;
-    size_t cap = proxy_json_first_piece(base);
-    assert_true(cap > 0 && cap < TTF_JSON_CHUNK);
-    assert_true(base + (cap + 2) / 3 * 4 <= TTF_JSON_MAX_MSG);
+    /* other modes, or no public base: unchanged */
+    rewrite_host_init(&rh, HOST_HEADER_PRESERVE, NULL, "localhost", 3000);
+    http_headers_init(&h);
+    add(&h, "Location", "http://localhost:3000/docs/");
+    assert_int_equal(rewrite_response_location(&rh, "http://t", &h), 0);
+    assert_string_equal(h.v[0].value, "http://localhost:3000/docs/");
+    rewrite_host_init(&rh, HOST_HEADER_REWRITE, NULL, "localhost", 3000);
+    assert_int_equal(rewrite_response_location(&rh, NULL, &h), 0);
+    assert_string_equal(h.v[0].value, "http://localhost:3000/docs/");
+    http_headers_free(&h);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_host),         cmocka_unit_test(test_response_bin),
-        cmocka_unit_test(test_json_request_framing), cmocka_unit_test(test_json_response_headers),
-        cmocka_unit_test(test_first_piece_cap),
+        cmocka_unit_test(test_host_modes),
+        cmocka_unit_test(test_local_url),
+        cmocka_unit_test(test_response_location),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

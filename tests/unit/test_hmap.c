@@ -140,12 +140,34 @@ static void test_each(void **state)
     hmap_free(m);
 }
 
+/* An empty map (new, or emptied) answers every call, and fills again. */
+static void test_empty_and_again(void **state)
+{
+    (void)state;
+    hmap *m = hmap_new();
+    assert_null(hmap_get_u32(m, 7));
+    assert_null(hmap_del_u32(m, 7));
+    size_t acc[2] = {0, 0};
+    hmap_each(m, count_fn, acc);
+    assert_int_equal(acc[0], 0);
+    for (int round = 0; round < 3; round++) {
+        for (uint32_t i = 1; i <= 40; i++)
+            assert_int_equal(hmap_put_u32(m, i, (void *)(uintptr_t)i), 0);
+        assert_int_equal(hmap_count(m), 40);
+        for (uint32_t i = 1; i <= 40; i++)
+            assert_ptr_equal(hmap_del_u32(m, i), (void *)(uintptr_t)i);
+        assert_int_equal(hmap_count(m), 0);
+        assert_null(hmap_get_u32(m, 3));
+    }
+    hmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),    cmocka_unit_test(test_key_copied),
         cmocka_unit_test(test_u32_many), cmocka_unit_test(test_churn),
-        cmocka_unit_test(test_each),
+        cmocka_unit_test(test_each),     cmocka_unit_test(test_empty_and_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

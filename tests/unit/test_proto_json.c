@@ -1041,9 +1041,21 @@ static void test_send_head(void **state)
     tmsg_init(&m, TMSG_PING);
     assert_int_equal(tmsg_send_head(&m, record, &s), -1);
 
-    /* the bound never under-estimates */
+    /* the size is exact for one entry (plain UTF-8 or the octet form), never under */
     http_header e = {.name = "X\"\\", .nlen = 3, .value = "\t\"\\\xe9", .vlen = 4};
-    assert_true(tmsg_header_encoded_max(&e) >= strlen("\"X\\\"\\\\\":[{\"b64\":\"CSJc6Q==\"}],"));
+    assert_int_equal(tmsg_header_encoded_max(&e),
+                     strlen("\"X\\\"\\\\\":[{\"b64\":\"CSJc6Q==\"}],"));
+    http_header u = {.name = "A", .nlen = 1, .value = "caf\xc3\xa9\t", .vlen = 6};
+    assert_int_equal(tmsg_header_encoded_max(&u), strlen("\"A\":[\"caf\xc3\xa9\\t\"],"));
+
+    /* one plain ASCII field of 120 KB fits a message of its own (its octet form would not) */
+    memset(&s, 0, sizeof s);
+    big_head(&m, TMSG_HTTP_REQUEST, 1, 120000, false);
+    assert_true(tmsg_send_head(&m, record, &s) >= 0);
+    assert_true(s.max_len <= TTF_JSON_MAX_MSG);
+    check_reassembled(&m, &s);
+    sent_free(&s);
+    tmsg_free(&m);
 }
 
 /* ---------------------------------------------------------------- several tunnels */

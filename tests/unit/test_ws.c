@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_ws.c - lib/ws over a bufferevent pair: messages both ways, large messages, limits, close,
- * freeing inside a handler, and the handshake helpers. */
+/* test_ws.c - lib/ws over lib/conn connections on a socketpair: messages both ways, large
+ * messages, limits, close, freeing inside a handler, a dead link (idle timer), fragmented sends
+ * (frame limit), and the handshake helpers. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,12 +13,12 @@
 
 #include <cmocka.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "ws.h"
 
 typedef struct side {
@@ -33,6 +34,7 @@ typedef struct side {
 
 typedef struct test_ctx {
     struct event_base *base;
+    conn_loop *loop;
     struct event *deadline;
     bool timed_out;
     side a, b; /* a: client, b: server */
@@ -108,7 +110,22 @@ static void deadline_cb(evutil_socket_t fd, short w, void *ud)
     event_base_loopbreak(t->base);
 }
 
-static test_ctx *setup_pair(size_t max_a, size_t max_b)
+/* The connections' callbacks until ws_conn_new takes them over. */
+static void no_read(conn *c, void *ud)
+{
+    (void)c;
+    (void)ud;
+}
+static void no_event(conn *c, void *ud, int what)
+{
+    (void)c;
+    (void)ud;
+    (void)what;
+}
+static const conn_cbs NO_CBS = {no_read, NULL, no_event};
+
+/* A pair; idle_b_ms > 0 sets the server connection's idle timer (a dead-link detector). */
+static test_ctx *setup_pair_idle(size_t max_a, size_t max_b, unsigned idle_b_ms)
 {
     test_ctx *t = calloc(1, sizeof *t);
     assert_non_null(t);
@@ -119,12 +136,16 @@ static test_ctx *setup_pair(size_t max_a, size_t max_b)
     assert_int_equal(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     evutil_make_socket_nonblocking(fds[0]);
     evutil_make_socket_nonblocking(fds[1]);
-    struct bufferevent *pair[2] = {
-        bufferevent_socket_new(t->base, fds[0], BEV_OPT_CLOSE_ON_FREE),
-        bufferevent_socket_new(t->base, fds[1], BEV_OPT_CLOSE_ON_FREE),
+    t->loop = conn_loop_new(t->base);
+    assert_non_null(t->loop);
+    conn *pair[2] = {
+        conn_new(t->loop, fds[0], NULL, &NO_CBS, NULL),
+        conn_new(t->loop, fds[1], NULL, &NO_CBS, NULL),
     };
     assert_non_null(pair[0]);
     assert_non_null(pair[1]);
+    if (idle_b_ms)
+        conn_set_idle(pair[1], idle_b_ms);
     t->a.t = t->b.t = t;
     t->a.ws = ws_conn_new(pair[0], false, &H, &t->a, max_a);
     t->b.ws = ws_conn_new(pair[1], true, &H, &t->b, max_b);
@@ -132,6 +153,11 @@ static test_ctx *setup_pair(size_t max_a, size_t max_b)
     assert_non_null(t->b.ws);
     t->deadline = evtimer_new(t->base, deadline_cb, t);
     return t;
+}
+
+static test_ctx *setup_pair(size_t max_a, size_t max_b)
+{
+    return setup_pair_idle(max_a, max_b, 0);
 }
 
 static void run(test_ctx *t)
@@ -151,6 +177,7 @@ static void teardown_pair(test_ctx *t)
     free(t->a.last);
     free(t->b.last);
     event_free(t->deadline);
+    conn_loop_free(t->loop);
     event_base_free(t->base);
     free(t);
 }
@@ -309,26 +336,45 @@ static void test_preexisting_input(void **state)
 {
     (void)state;
     struct event_base *base = event_base_new();
-    struct bufferevent *pair[2];
-    assert_int_equal(bufferevent_pair_new(base, BEV_OPT_CLOSE_ON_FREE, pair), 0);
-    /* an unmasked server text frame "hi" already waiting in the client's input */
+    conn_loop *loop = conn_loop_new(base);
+    evutil_socket_t fds[2];
+    assert_int_equal(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    evutil_make_socket_nonblocking(fds[0]);
+    conn *c = conn_new(loop, fds[0], NULL, &NO_CBS, NULL);
+    /* an unmasked server text frame "hi" already waiting in the client's input, as after the
+     * 101 answer of a handshake */
     const uint8_t frame[] = {0x81, 0x02, 'h', 'i'};
-    bufferevent_write(pair[1], frame, sizeof frame);
+    evbuffer_add(conn_in(c), frame, sizeof frame);
     test_ctx t = {.base = base};
     t.a.t = &t;
     t.want_msgs = 1;
     t.deadline = evtimer_new(base, deadline_cb, &t);
-    t.a.ws = ws_conn_new(pair[0], false, &H, &t.a, 0);
+    t.a.ws = ws_conn_new(c, false, &H, &t.a, 0);
     assert_non_null(t.a.ws);
     assert_int_equal(t.a.texts, 0); /* not parsed under the caller */
     run(&t);
     assert_int_equal(t.a.texts, 1);
     assert_memory_equal(t.a.last, "hi", 2);
     ws_conn_free(t.a.ws);
-    bufferevent_free(pair[1]);
+    evutil_closesocket(fds[1]);
     free(t.a.last);
     event_free(t.deadline);
+    conn_loop_free(loop);
     event_base_free(base);
+}
+
+/* The conn's idle timer is a dead-link detector: a peer that sends nothing ends the session. */
+static void test_dead_link(void **state)
+{
+    (void)state;
+    test_ctx *t = setup_pair_idle(0, 0, 100);
+    ws_pause_read(t->a.ws, true); /* a neither sends nor answers */
+    t->want_closes = 1;
+    run(t);
+    assert_int_equal(t->b.closes, 1);
+    assert_int_equal(t->b.close_code, 1006);
+    assert_int_equal(t->a.closes, 0);
+    teardown_pair(t);
 }
 
 /* Frames on the wire, from raw bytes: opcode, FIN, payload (unmasked). */
@@ -374,12 +420,15 @@ static void test_frame_limit(void **state)
 {
     (void)state;
     struct event_base *base = event_base_new();
+    conn_loop *loop = conn_loop_new(base);
+    assert_non_null(loop);
     evutil_socket_t fds[2];
     assert_int_equal(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     evutil_make_socket_nonblocking(fds[0]);
-    struct bufferevent *bev = bufferevent_socket_new(base, fds[0], BEV_OPT_CLOSE_ON_FREE);
+    conn *c = conn_new(loop, fds[0], NULL, &NO_CBS, NULL);
+    assert_non_null(c);
     side a = {0};
-    ws_conn *ws = ws_conn_new(bev, false, &H, &a, 0);
+    ws_conn *ws = ws_conn_new(c, false, &H, &a, 0);
     assert_non_null(ws);
     ws_set_frame_limit(ws, 32 * 1024);
     const size_t n = 100000;
@@ -437,9 +486,24 @@ static void test_frame_limit(void **state)
     assert_int_equal(t->b.texts, 1);
     assert_int_equal(t->b.last_len, n);
     assert_memory_equal(t->b.last, msg, n);
+    /* a header and a payload whose frames cut across their boundary, both directions (masked
+     * and not) */
+    ws_set_frame_limit(t->a.ws, 1000);
+    ws_set_frame_limit(t->b.ws, 1000);
+    assert_int_equal(ws_send_binary2(t->a.ws, msg, 1500, msg + 1500, 3001), 0);
+    assert_int_equal(ws_send_binary2(t->b.ws, msg, 999, msg + 999, 1), 0);
+    t->want_msgs = 3;
+    run(t);
+    assert_int_equal(t->b.binaries, 1);
+    assert_int_equal(t->b.last_len, 4501);
+    assert_memory_equal(t->b.last, msg, 4501);
+    assert_int_equal(t->a.binaries, 1);
+    assert_int_equal(t->a.last_len, 1000);
+    assert_memory_equal(t->a.last, msg, 1000);
     assert_int_equal(ws_send_text(t->a.ws, msg, n), 0);
     teardown_pair(t);
     free(msg);
+    conn_loop_free(loop);
     event_base_free(base);
 }
 
@@ -466,7 +530,7 @@ int main(void)
         cmocka_unit_test(test_too_big_closes),      cmocka_unit_test(test_close_handshake),
         cmocka_unit_test(test_free_inside_handler), cmocka_unit_test(test_pause_read),
         cmocka_unit_test(test_preexisting_input),   cmocka_unit_test(test_handshake_keys),
-        cmocka_unit_test(test_frame_limit),
+        cmocka_unit_test(test_dead_link),           cmocka_unit_test(test_frame_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

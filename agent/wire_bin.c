@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/* wire_bin.c - binary-mode streams (see wire_bin.h). Only frames here: every HTTP rule of the
+ * local leg is the exchange's. */
+#include "wire_bin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "exchange.h"
+#include "proto_bin.h"
+
+#define CREDIT_MIN ((uint32_t)16 * 1024) /* WINDOW frames are batched */
+
+typedef struct stream {
+    session *s;
+    uint32_t id;
+    char idtext[12];
+    exchange *x;
+    struct evbuffer *out; /* response octets of this batch, not yet in DATA frames */
+    uint32_t send_window; /* DATA octets we may still send */
+    uint32_t unacked;     /* DATA octets received and not yet credited back */
+    bool req_fin;         /* the server ended its direction */
+    bool resp_fin;        /* we ended ours */
+    bool paused;          /* the exchange waits for room */
+    bool pipe;            /* 101: raw pipe */
+} stream;
+
+static const size_t max_data = (size_t)TTF_BIN_MAX_DATA;
+
+static void send_frame(session *s, uint32_t id, uint8_t type, uint8_t flags, const void *p,
+                       size_t n)
+{
+    uint8_t hdr[TTF_BIN_HDR];
+    ttf_frame_header(hdr, type, flags, id);
+    ws_send_binary2(s->ws, hdr, sizeof hdr, p, n);
+}
+
+static void send_reset(session *s, uint32_t id, uint8_t code, const char *reason)
+{
+    uint8_t buf[TTF_BIN_HDR + 1 + TTF_BIN_RESET_REASON_MAX];
+    ws_send_binary(s->ws, buf, ttf_frame_reset(buf, sizeof buf, id, code, reason));
+}
+
+static void stream_free(stream *st, const char *error)
+{
+    hmap_del_u32(st->s->streams, st->id);
+    exchange_free(st->x, error);
+    if (st->out)
+        evbuffer_free(st->out);
+    free(st);
+}
+
+/* Ends the stream with RESET toward the server. */
+static void stream_reset(stream *st, uint8_t code, const char *reason)
+{
+    TLOG_D(st->s->log, "stream %u: reset %s (%s)", st->id, ttf_reset_name(code), reason);
+    send_reset(st->s, st->id, code, reason);
+    stream_free(st, ttf_reset_name(code));
+}
+
+/* Response octets of the batch as DATA frames; fin on the last one. */
+static void send_data(stream *st, bool fin)
+{
+    size_t left = evbuffer_get_length(st->out);
+    while (left > 0) {
+        size_t n = left < max_data ? left : max_data;
+        const uint8_t *p = evbuffer_pullup(st->out, (ev_ssize_t)n);
+        if (!p)
+            break;
+        left -= n;
+        send_frame(st->s, st->id, TTF_DATA, fin && left == 0 ? TTF_FLAG_FIN : 0, p, n);
+        evbuffer_drain(st->out, n);
+    }
+}
+
+/* WINDOW credit for the request octets the local service took. */
+static void send_credit(stream *st)
+{
+    if (st->req_fin || st->unacked < CREDIT_MIN || !st->x ||
+        exchange_pending(st->x) > LOCAL_OUT_MARK)
+        return;
+    uint8_t buf[10];
+    ws_send_binary(st->s->ws, buf, ttf_frame_window(buf, st->id, st->unacked));
+    st->unacked = 0;
+}
+
+/* ---- the exchange's upcalls ---- */
+
+static size_t up_room(void *ud)
+{
+    stream *st = ud;
+    size_t buffered = evbuffer_get_length(st->out);
+    if (session_congested(st->s) || st->send_window <= buffered) {
+        st->paused = true;
+        return 0;
+    }
+    return st->send_window - buffered;
+}
+
+static void send_head(stream *st, int status, const char *reason, const http_headers *h, bool fin)
+{
+    size_t len = 0;
+    char *head = http_format_response_head(status, reason, h, &len);
+    if (!head) {
+        stream_reset(st, TTF_RST_INTERNAL, "out of memory");
+        return;
+    }
+    send_frame(st->s, st->id, TTF_RESPONSE, fin ? TTF_FLAG_FIN : 0, head, len);
+    free(head);
+}
+
+static void up_interim(void *ud, int status, const char *reason, const http_headers *h)
+{
+    send_head(ud, status, reason, h, false);
+}
+
+static void up_head(void *ud, const exchange_head *h)
+{
+    stream *st = ud;
+    st->pipe = h->upgraded;
+    if (h->fin)
+        st->resp_fin = true; /* `end` follows at once and sends nothing more */
+    send_head(st, h->status, h->reason, h->headers, h->fin);
+}
+
+static void up_body(void *ud, const uint8_t *data, size_t len)
+{
+    stream *st = ud;
+    evbuffer_add(st->out, data, len);
+    st->send_window -= (uint32_t)len;
+}
+
+static void up_flush(void *ud)
+{
+    send_data(ud, false);
+}
+
+static void up_end(void *ud, const http_headers *trailers, bool request_done)
+{
+    stream *st = ud;
+    if (!st->resp_fin) {
+        if (trailers) {
+            send_data(st, false);
+            size_t n = 0;
+            char *sect = http1_chunk_last(trailers, &n); /* "0\r\n" fields "\r\n" */
+            if (sect && n > 3)
+                send_frame(st->s, st->id, TTF_TRAILERS, TTF_FLAG_FIN, sect + 3, n - 3);
+            else
+                send_frame(st->s, st->id, TTF_DATA, TTF_FLAG_FIN, NULL, 0);
+            free(sect);
+        } else if (evbuffer_get_length(st->out) > 0) {
+            send_data(st, true);
+        } else {
+            send_frame(st->s, st->id, TTF_DATA, TTF_FLAG_FIN, NULL, 0);
+        }
+        st->resp_fin = true;
+    }
+    if (request_done) {
+        stream_free(st, NULL);
+    } else if (!st->pipe) {
+        /* An early answer (403 after 5 bytes): the rest of the request is not wanted. As an
+         * HTTP/2 server does (RFC 9113 §8.1), the complete response is followed by a RESET. */
+        send_reset(st->s, st->id, TTF_RST_CANCEL, "response complete; request body not needed");
+        stream_free(st, NULL);
+    }
+    /* a pipe whose local side ended waits for the server's FIN */
+}
+
+static void up_fail(void *ud, exchange_fail why, const char *message, bool started)
+{
+    stream *st = ud;
+    uint8_t code = TTF_RST_INTERNAL;
+    if (!started) {
+        switch (why) {
+        case XFAIL_UNAVAILABLE:
+            code = TTF_RST_LOCAL_UNAVAILABLE;
+            break;
+        case XFAIL_TIMEOUT:
+            code = TTF_RST_TIMEOUT;
+            break;
+        case XFAIL_BAD_REQUEST:
+            code = TTF_RST_INVALID_REQUEST;
+            break;
+        default:
+            break;
+        }
+    }
+    stream_reset(st, code, message);
+}
+
+static void up_drained(void *ud)
+{
+    send_credit(ud);
+}
+
+static const exchange_sink sink = {up_room,  up_interim, up_head, up_body,
+                                   up_flush, up_end,     up_fail, up_drained};
+
+/* ---- frames from the server ---- */
+
+static void on_open(session *s, const ttf_frame *f)
+{
+    if (hmap_get_u32(s->streams, f->stream_id)) {
+        send_reset(s, f->stream_id, TTF_RST_PROTOCOL_ERROR, "stream id in use");
+        return;
+    }
+    if (f->tunnel != 0) { /* one tunnel per session until ttf --config */
+        send_reset(s, f->stream_id, TTF_RST_INVALID_REQUEST, "no such tunnel on this session");
+        return;
+    }
+    /* the head ttfd accepted under its --max-header-size: all of it, whatever its size */
+    http1_limits lim = {.max_head = f->len};
+    http1_head head;
+    http1_head_init(&head);
+    http1_err err = {0};
+    size_t used = 0;
+    if (http1_parse_head(&head, (const char *)f->payload, f->len, true, &lim, &used, &err) !=
+            HTTP1_HEAD_DONE ||
+        used != f->len || head.chunked || !head.path) {
+        http1_head_free(&head);
+        TLOG_W(s->log, "stream %u: OPEN with an unusable head (%s)", f->stream_id,
+               err.reason ? err.reason : "Transfer-Encoding, trailing octets or no path");
+        send_reset(s, f->stream_id, TTF_RST_PROTOCOL_ERROR, "bad request head in OPEN");
+        return;
+    }
+    stream *st = calloc(1, sizeof *st);
+    if (st)
+        st->out = evbuffer_new();
+    if (!st || !st->out || hmap_put_u32(s->streams, f->stream_id, st) != 0) {
+        if (st && st->out)
+            evbuffer_free(st->out);
+        free(st);
+        http1_head_free(&head);
+        send_reset(s, f->stream_id, TTF_RST_INTERNAL, "out of memory");
+        return;
+    }
+    st->s = s;
+    st->id = f->stream_id;
+    snprintf(st->idtext, sizeof st->idtext, "%u", f->stream_id);
+    st->send_window = TTF_BIN_INITIAL_WINDOW;
+    st->req_fin = (f->flags & TTF_FLAG_FIN) != 0;
+    exchange_request req = {
+        .mode = "bin",
+        .id = st->idtext,
+        .method = head.method,
+        .target = head.path,
+        .headers = &head.headers,
+        .content_length = head.framing == HTTP1_FRAMING_LENGTH ? head.content_length : -1,
+        .body = !st->req_fin,
+        .interim = true,
+        .upgrade = true,
+    };
+    st->x = exchange_new(&s->env, &req, &sink, st);
+    http1_head_free(&head);
+    if (!st->x) {
+        hmap_del_u32(s->streams, st->id);
+        evbuffer_free(st->out);
+        free(st);
+        send_reset(s, f->stream_id, TTF_RST_INTERNAL, "out of memory");
+    }
+}
+
+static void on_data(stream *st, const ttf_frame *f)
+{
+    if (st->req_fin) {
+        stream_reset(st, TTF_RST_PROTOCOL_ERROR, "DATA after FIN");
+        return;
+    }
+    if ((uint64_t)st->unacked + f->len > (uint64_t)TTF_BIN_INITIAL_WINDOW) {
+        stream_reset(st, TTF_RST_PROTOCOL_ERROR, "window exceeded");
+        return;
+    }
+    st->unacked += (uint32_t)f->len;
+    if (f->flags & TTF_FLAG_FIN)
+        st->req_fin = true;
+    /* the exchange's upcalls may free the stream: keep what is needed on the stack */
+    session *s = st->s;
+    uint32_t id = st->id;
+    exchange_body(st->x, f->payload, f->len);
+    if (hmap_get_u32(s->streams, id) != st)
+        return;
+    if (f->flags & TTF_FLAG_FIN) {
+        exchange_end_body(st->x, NULL);
+        if (hmap_get_u32(s->streams, id) != st)
+            return;
+        if (st->pipe && st->resp_fin) { /* both sides of the pipe ended */
+            stream_free(st, NULL);
+            return;
+        }
+    }
+    send_credit(st);
+}
+
+/* TRAILERS: field lines, each ending in CRLF, then CRLF (checked by the decoder). */
+static void on_trailers(stream *st, const ttf_frame *f)
+{
+    if (st->req_fin) {
+        stream_reset(st, TTF_RST_PROTOCOL_ERROR, "TRAILERS after FIN");
+        return;
+    }
+    st->req_fin = true;
+    http_headers tr;
+    http_headers_init(&tr);
+    const char *p = (const char *)f->payload, *end = p + f->len - 2;
+    while (p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p) + 1);
+        http1_field fl;
+        const char *why = NULL;
+        if (!eol || eol[1] != '\n' || http1_field_split(p, (size_t)(eol - p), &fl, &why) != 0 ||
+            http_headers_add(&tr, fl.name, fl.nlen, fl.value, fl.vlen) != 0) {
+            http_headers_free(&tr);
+            stream_reset(st, TTF_RST_PROTOCOL_ERROR, "bad TRAILERS");
+            return;
+        }
+        p = eol + 2;
+    }
+    exchange_end_body(st->x, &tr);
+    http_headers_free(&tr);
+}
+
+void wire_bin_on_message(session *s, const uint8_t *msg, size_t len)
+{
+    ttf_frame f;
+    if (ttf_frame_decode(msg, len, &f) != 0) {
+        TLOG_W(s->log, "dropping a malformed binary frame (%zu bytes)", len);
+        return;
+    }
+    if (f.type == TTF_OPEN) {
+        on_open(s, &f);
+        return;
+    }
+    stream *st = hmap_get_u32(s->streams, f.stream_id);
+    if (!st) {
+        if (f.type == TTF_DATA || f.type == TTF_TRAILERS)
+            send_reset(s, f.stream_id, TTF_RST_CANCEL, "unknown stream");
+        return;
+    }
+    switch (f.type) {
+    case TTF_DATA:
+        on_data(st, &f);
+        break;
+    case TTF_TRAILERS:
+        on_trailers(st, &f);
+        break;
+    case TTF_WINDOW:
+        if ((uint64_t)st->send_window + f.window > UINT32_MAX) {
+            stream_reset(st, TTF_RST_PROTOCOL_ERROR, "window overflow");
+            break;
+        }
+        st->send_window += f.window;
+        if (st->paused) {
+            st->paused = false;
+            exchange_resume(st->x);
+        }
+        break;
+    case TTF_RESET:
+        TLOG_D(s->log, "stream %u: reset by the server (%s)", st->id, ttf_reset_name(f.reset_code));
+        stream_free(st, "cancelled");
+        break;
+    default: /* RESPONSE is ours to send */
+        stream_reset(st, TTF_RST_PROTOCOL_ERROR, "unexpected frame");
+        break;
+    }
+}
+
+/* hmap_each must not modify the map: collect first, then act. */
+typedef struct collect {
+    uint32_t *ids;
+    size_t n, cap;
+    bool paused_only;
+} collect;
+
+static void collect_fn(void *ud, const void *key, size_t klen, void *value)
+{
+    (void)klen;
+    collect *c = ud;
+    const stream *st = value;
+    if (c->paused_only && !st->paused)
+        return;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        uint32_t *p = realloc(c->ids, nc * sizeof *p);
+        if (!p)
+            return;
+        c->ids = p;
+        c->cap = nc;
+    }
+    memcpy(&c->ids[c->n++], key, sizeof(uint32_t));
+}
+
+void wire_bin_resume_all(session *s)
+{
+    collect c = {.paused_only = true};
+    hmap_each(s->streams, collect_fn, &c);
+    for (size_t i = 0; i < c.n && !session_congested(s); i++) {
+        stream *st = hmap_get_u32(s->streams, c.ids[i]);
+        if (st && st->paused && st->send_window > evbuffer_get_length(st->out)) {
+            st->paused = false;
+            exchange_resume(st->x);
+        }
+    }
+    free(c.ids);
+}
+
+void wire_bin_free_all(session *s)
+{
+    collect c = {.paused_only = false};
+    hmap_each(s->streams, collect_fn, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        stream *st = hmap_get_u32(s->streams, c.ids[i]);
+        if (st)
+            stream_free(st, "tunnel closed");
+    }
+    free(c.ids);
+}

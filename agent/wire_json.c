@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/* wire_json.c - JSON-mode requests (see wire_json.h). Only messages here: every HTTP rule of
+ * the local leg is the exchange's. */
+#include "wire_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "clock.h"
+#include "exchange.h"
+
+static const size_t piece = (size_t)TTF_JSON_CHUNK;
+
+typedef struct jreq {
+    session *s;
+    char *rid;
+    exchange *x;
+    uint64_t t0;
+    /* the request head while it arrives in parts (http_request_headers) */
+    char *method, *uri;
+    http_headers head;
+    bool head_more; /* more head fields to come */
+    uint32_t next_head_seq;
+    bool req_more; /* request body pieces to come */
+    uint32_t next_body_seq;
+    bool blocked; /* the local service is behind: counted in s->json_blocked */
+    bool paused;  /* the exchange waits for room */
+    /* the response */
+    bool have_head, sent_head, more_owed;
+    int status;
+    char *reason;
+    http_headers resp_headers;
+    uint32_t resp_seq;
+    struct evbuffer *body; /* decoded octets not yet sent */
+} jreq;
+
+static jreq *find(session *s, const char *rid)
+{
+    return hmap_get(s->exchanges, rid, strlen(rid));
+}
+
+static void set_blocked(jreq *r, bool blocked)
+{
+    if (r->blocked == blocked)
+        return;
+    r->blocked = blocked;
+    session *s = r->s;
+    if (blocked && s->json_blocked++ == 0)
+        ws_pause_read(s->ws, true);
+    else if (!blocked && --s->json_blocked == 0)
+        ws_pause_read(s->ws, false);
+}
+
+static void jreq_free(jreq *r, const char *error)
+{
+    hmap_del(r->s->exchanges, r->rid, strlen(r->rid));
+    set_blocked(r, false);
+    exchange_free(r->x, error);
+    http_headers_free(&r->head);
+    http_headers_free(&r->resp_headers);
+    if (r->body)
+        evbuffer_free(r->body);
+    free(r->method);
+    free(r->uri);
+    free(r->reason);
+    free(r->rid);
+    free(r);
+}
+
+static void send_error(session *s, const char *rid, tmsg_error_code code, const char *message)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_ERROR);
+    m.request_id = (char *)rid; /* borrowed */
+    m.code = code;
+    m.message = (char *)message;
+    session_send_answer(s, &m);
+}
+
+static void send_cancel(session *s, const char *rid, const char *reason)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_CANCEL);
+    m.request_id = (char *)rid; /* borrowed */
+    m.reason = (char *)reason;
+    session_send_answer(s, &m);
+}
+
+static tmsg_error_code error_code(exchange_fail why)
+{
+    switch (why) {
+    case XFAIL_UNAVAILABLE:
+        return TERR_LOCAL_UNAVAILABLE;
+    case XFAIL_TIMEOUT:
+        return TERR_TIMEOUT;
+    case XFAIL_BAD_REQUEST:
+        return TERR_INVALID_REQUEST;
+    default:
+        return TERR_INTERNAL;
+    }
+}
+
+/* ---- the response: head, then pieces ---- */
+
+static int send_answer(void *ud, const tmsg *m)
+{
+    const jreq *r = ud;
+    return session_send_answer(r->s, m);
+}
+
+/* The head message with as much body as fits; last: the response is complete. */
+static int send_head(jreq *r, bool last)
+{
+    size_t have = evbuffer_get_length(r->body);
+    size_t n = have < piece ? have : piece;
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_RESPONSE);
+    m.request_id = r->rid;
+    m.status_code = r->status;
+    /* the reason-phrase travels only when it is not the standard one */
+    if (r->reason && strcmp(r->reason, http_reason(r->status)) != 0)
+        m.reason = r->reason;
+    m.headers = r->resp_headers; /* borrowed */
+    m.body = n ? evbuffer_pullup(r->body, (ev_ssize_t)n) : NULL;
+    m.body_len = n;
+    m.more = !(last && n == have);
+    m.processing_time_ms = clock_now_ms() - r->t0;
+    int rc = tmsg_send_head(&m, send_answer, r);
+    if (rc < 0)
+        return -1;
+    r->sent_head = true;
+    if (rc == 1) {
+        evbuffer_drain(r->body, n);
+        r->more_owed = m.more;
+    } else {
+        r->more_owed = m.more || n > 0; /* the head said more: pieces from seq 1 */
+    }
+    return 0;
+}
+
+/* Body pieces of what is buffered; last: the final one (more false), even empty. */
+static void send_pieces(jreq *r, bool last)
+{
+    while (r->more_owed) {
+        size_t have = evbuffer_get_length(r->body);
+        if (have == 0 && !last)
+            return;
+        size_t n = have < piece ? have : piece;
+        tmsg m;
+        tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
+        m.request_id = r->rid;
+        m.seq = ++r->resp_seq;
+        m.body = n ? evbuffer_pullup(r->body, (ev_ssize_t)n) : NULL;
+        m.body_len = n;
+        m.more = !(last && n == have);
+        session_send_answer(r->s, &m);
+        evbuffer_drain(r->body, n);
+        r->more_owed = m.more;
+    }
+}
+
+/* Sends what is ready. -1 when the head cannot go (then r is failed and freed). */
+static int emit(jreq *r, bool last)
+{
+    if (r->have_head && !r->sent_head && send_head(r, last) != 0) {
+        TLOG_W(r->s->log, "request %s: the response head cannot be sent in JSON mode", r->rid);
+        send_error(r->s, r->rid, TERR_INTERNAL,
+                   "a response header field is too large for JSON mode");
+        jreq_free(r, "internal_error");
+        return -1;
+    }
+    if (r->sent_head)
+        send_pieces(r, last);
+    return 0;
+}
+
+/* ---- the exchange's upcalls ---- */
+
+static size_t up_room(void *ud)
+{
+    jreq *r = ud;
+    size_t buffered = evbuffer_get_length(r->body);
+    if (session_congested(r->s) || buffered >= 2 * piece) {
+        r->paused = true;
+        return 0;
+    }
+    return 2 * piece - buffered;
+}
+
+static void up_interim(void *ud, int status, const char *reason, const http_headers *h)
+{
+    /* JSON mode carries no interim responses (docs/protocol.md §2) */
+    (void)ud;
+    (void)status;
+    (void)reason;
+    (void)h;
+}
+
+static void up_head(void *ud, const exchange_head *h)
+{
+    jreq *r = ud;
+    r->status = h->status;
+    r->reason = strdup(h->reason ? h->reason : "");
+    if (!r->reason || http_headers_copy(&r->resp_headers, h->headers) != 0) {
+        send_error(r->s, r->rid, TERR_INTERNAL, "out of memory");
+        jreq_free(r, "internal_error");
+        return;
+    }
+    r->have_head = true;
+}
+
+static void up_body(void *ud, const uint8_t *data, size_t len)
+{
+    jreq *r = ud;
+    evbuffer_add(r->body, data, len);
+}
+
+static void up_flush(void *ud)
+{
+    emit(ud, false);
+}
+
+static void up_end(void *ud, const http_headers *trailers, bool request_done)
+{
+    jreq *r = ud;
+    (void)trailers; /* JSON mode carries no trailers (docs/protocol.md §2) */
+    if (emit(r, true) != 0)
+        return;
+    if (!request_done) /* an early answer: the rest of the request is not wanted */
+        send_cancel(r->s, r->rid, "response complete; request body not needed");
+    jreq_free(r, NULL);
+}
+
+static void up_fail(void *ud, exchange_fail why, const char *message, bool started)
+{
+    jreq *r = ud;
+    (void)started;
+    if (!r->sent_head)
+        send_error(r->s, r->rid, error_code(why), message);
+    else
+        send_cancel(r->s, r->rid, message); /* the response began: the server ends it */
+    jreq_free(r, exchange_fail_name(why));
+}
+
+static void up_drained(void *ud)
+{
+    jreq *r = ud;
+    if (r->blocked && exchange_pending(r->x) <= LOCAL_OUT_MARK)
+        set_blocked(r, false);
+}
+
+static const exchange_sink sink = {up_room,  up_interim, up_head, up_body,
+                                   up_flush, up_end,     up_fail, up_drained};
+
+/* ---- messages from the server ---- */
+
+/* The head is complete: the exchange starts. Returns false when r was freed. */
+static bool start(jreq *r, const char *rid, const uint8_t *body, size_t body_len)
+{
+    session *s = r->s;
+    exchange_request req = {
+        .mode = "json",
+        .id = rid,
+        .method = r->method,
+        .target = r->uri,
+        .headers = &r->head,
+        .content_length = r->req_more ? -1 : (int64_t)body_len,
+        .body = r->req_more || body_len > 0,
+    };
+    r->x = exchange_new(&s->env, &req, &sink, r);
+    if (!r->x) {
+        send_error(s, rid, TERR_INTERNAL, "out of memory");
+        jreq_free(r, "internal_error");
+        return false;
+    }
+    r->next_body_seq = 1;
+    if (body_len > 0) {
+        exchange_body(r->x, body, body_len);
+        if (find(s, rid) != r)
+            return false;
+    }
+    if (!r->req_more) {
+        exchange_end_body(r->x, NULL);
+        if (find(s, rid) != r)
+            return false;
+    }
+    if (exchange_pending(r->x) > LOCAL_OUT_MARK)
+        set_blocked(r, true);
+    return true;
+}
+
+static void on_request(session *s, tmsg *m)
+{
+    if (find(s, m->request_id)) {
+        send_error(s, m->request_id, TERR_INVALID_REQUEST, "duplicate request_id");
+        return;
+    }
+    if (m->tunnel_id && strcmp(m->tunnel_id, s->tunnel_id) != 0) {
+        send_error(s, m->request_id, TERR_INVALID_REQUEST, "no such tunnel on this session");
+        return;
+    }
+    jreq *r = calloc(1, sizeof *r);
+    if (r) {
+        r->rid = strdup(m->request_id);
+        r->method = strdup(m->method);
+        r->uri = strdup(m->uri);
+        r->body = evbuffer_new();
+    }
+    if (!r || !r->rid || !r->method || !r->uri || !r->body ||
+        hmap_put(s->exchanges, r->rid, strlen(r->rid), r) != 0) {
+        send_error(s, m->request_id, TERR_INTERNAL, "out of memory");
+        if (r) {
+            if (r->body)
+                evbuffer_free(r->body);
+            free(r->rid);
+            free(r->method);
+            free(r->uri);
+            free(r);
+        }
+        return;
+    }
+    r->s = s;
+    r->t0 = clock_now_ms();
+    r->head = m->headers; /* taken */
+    http_headers_init(&m->headers);
+    http_headers_init(&r->resp_headers);
+    r->req_more = m->more;
+    r->head_more = m->headers_more;
+    r->next_head_seq = 1;
+    if (!r->head_more)
+        start(r, m->request_id, m->body, m->body_len);
+}
+
+static void on_request_headers(session *s, tmsg *m)
+{
+    jreq *r = find(s, m->request_id);
+    if (!r) {
+        TLOG_D(s->log, "head fields for unknown request %s dropped", m->request_id);
+        return;
+    }
+    if (!r->head_more || m->seq != r->next_head_seq) {
+        send_error(s, r->rid, TERR_INVALID_REQUEST, "request head fields out of order");
+        jreq_free(r, "invalid_request");
+        return;
+    }
+    r->next_head_seq++;
+    if (tmsg_take_headers(&r->head, &m->headers) != 0) {
+        send_error(s, r->rid, TERR_INTERNAL, "out of memory");
+        jreq_free(r, "internal_error");
+        return;
+    }
+    r->head_more = m->headers_more;
+    if (!r->head_more)
+        start(r, m->request_id, NULL, 0);
+}
+
+static void on_request_body(session *s, tmsg *m)
+{
+    jreq *r = find(s, m->request_id);
+    if (!r) {
+        TLOG_D(s->log, "body piece for unknown request %s dropped", m->request_id);
+        return;
+    }
+    if (r->head_more || !r->req_more || m->seq != r->next_body_seq) {
+        send_error(s, r->rid, TERR_INVALID_REQUEST, "request body piece out of order");
+        jreq_free(r, "invalid_request");
+        return;
+    }
+    r->next_body_seq++;
+    r->req_more = m->more;
+    const char *rid = m->request_id; /* r->rid may be freed by an upcall */
+    exchange_body(r->x, m->body, m->body_len);
+    if (find(s, rid) != r)
+        return;
+    if (!m->more) {
+        exchange_end_body(r->x, NULL);
+        if (find(s, rid) != r)
+            return;
+    }
+    if (exchange_pending(r->x) > LOCAL_OUT_MARK)
+        set_blocked(r, true);
+}
+
+void wire_json_on_message(session *s, tmsg *m)
+{
+    if (!m->request_id)
+        return;
+    switch (m->type) {
+    case TMSG_HTTP_REQUEST:
+        on_request(s, m);
+        break;
+    case TMSG_HTTP_REQUEST_HEADERS:
+        on_request_headers(s, m);
+        break;
+    case TMSG_HTTP_REQUEST_BODY:
+        on_request_body(s, m);
+        break;
+    case TMSG_CANCEL: {
+        jreq *r = find(s, m->request_id);
+        if (r) {
+            TLOG_D(s->log, "request %s: cancelled by the server (%s)", r->rid,
+                   m->reason ? m->reason : "no reason");
+            jreq_free(r, "cancelled");
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void wire_json_reject(session *s, const char *rid, const char *why)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "the agent cannot use this request: %s", why);
+    TLOG_W(s->log, "request %s rejected: %s", rid, why);
+    send_error(s, rid, TERR_INVALID_REQUEST, msg);
+    jreq *r = find(s, rid);
+    if (r)
+        jreq_free(r, "invalid_request");
+}
+
+/* hmap_each must not modify the map: collect first, then act. */
+typedef struct collect {
+    char **ids;
+    size_t n, cap;
+    bool paused_only;
+} collect;
+
+static void collect_fn(void *ud, const void *key, size_t klen, void *value)
+{
+    collect *c = ud;
+    const jreq *r = value;
+    if (c->paused_only && !r->paused)
+        return;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 32;
+        char **p = realloc(c->ids, nc * sizeof *p);
+        if (!p)
+            return;
+        c->ids = p;
+        c->cap = nc;
+    }
+    char *id = strndup(key, klen);
+    if (id)
+        c->ids[c->n++] = id;
+}
+
+static void for_each(session *s, bool paused_only, bool drop)
+{
+    collect c = {.paused_only = paused_only};
+    hmap_each(s->exchanges, collect_fn, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        jreq *r = find(s, c.ids[i]);
+        if (r && drop) {
+            jreq_free(r, "tunnel closed");
+        } else if (r && r->paused && !session_congested(s)) {
+            r->paused = false;
+            exchange_resume(r->x);
+        }
+        free(c.ids[i]);
+    }
+    free(c.ids);
+}
+
+void wire_json_resume_all(session *s)
+{
+    for_each(s, true, false);
+}
+
+void wire_json_free_all(session *s)
+{
+    for_each(s, false, true);
+}

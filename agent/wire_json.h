@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* wire_json.h - JSON mode (ttf.json.v1 with the v2 messages, docs/protocol.md §2): one request
+ * id per public request, translated between messages and one exchange (exchange.h).
+ * http_request (+ http_request_headers) starts the exchange at once, http_request_body pieces
+ * are written as they come, cancel drops it; the exchange's upcalls become http_response (+
+ * http_response_headers), http_response_body pieces as local bytes arrive (one per loop pass,
+ * at most TTF_JSON_CHUNK each), error before the response started and cancel after it.
+ * Backpressure: JSON mode has no per-stream windows, so while a local service does not take a
+ * request body the session stops reading the WebSocket (bounded memory).
+ * Owns: the requests of a session, in session->exchanges (request id -> request). */
+#ifndef TTF_WIRE_JSON_H
+#define TTF_WIRE_JSON_H
+
+#include "session.h"
+
+/* http_request, http_request_headers, http_request_body, cancel. m's headers may be taken. */
+void wire_json_on_message(session *s, tmsg *m);
+/* A request message tmsg_decode refused, naming its request id: answered invalid_request. */
+void wire_json_reject(session *s, const char *rid, const char *why);
+/* Answers may flow again (WebSocket drained, acknowledgements came). */
+void wire_json_resume_all(session *s);
+/* The session ends: every request is dropped. */
+void wire_json_free_all(session *s);
+
+#endif

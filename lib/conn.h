@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* conn.h - one connection over a non-blocking stream socket, plain or TLS, on a libevent loop:
+ * the only code in ttfd and ttf that reads, writes, connects or handshakes a socket.
+ *
+ * Model: Redis (ae.c / networking.c: a pending-write list flushed once per loop pass before the
+ * loop sleeps) and HAProxy (each connection owns its state).
+ *
+ * Loop. Every connection belongs to a conn_loop (one per event_base). The loop keeps ONE list of
+ * connections with deferred work and runs it from ONE place, an event activated by the first
+ * entry and run at the end of the loop pass: output added during the pass is written there with
+ * one write(v) per connection (TLS: SSL_write of records as large as the bytes allow), and the
+ * write event is armed only for what the socket did not take.
+ *
+ * Input. On readiness, one read of up to CONN_READ_MAX bytes into conn_in() (plain: one read or
+ * readv, no FIONREAD ioctl; TLS: SSL_read until that much or want-read, read-ahead on, so one
+ * read(2) fetches several records). Small reads land in the loop's scratch buffer first, so an
+ * idle connection's input holds no large empty block; a read that fills its room makes the next
+ * one go straight into the input buffer. Reading stops when the owner says so (conn_read) and
+ * while the input holds in_max bytes or more (conn_set_in_max; draining below resumes it).
+ *
+ * Output. Bytes added to conn_out() by any evbuffer call (or conn_write) go out at the end of the
+ * pass, through TLS when the connection has it: callers never branch on TLS. Until a connect or
+ * a TLS handshake completes, output waits.
+ *
+ * TLS. OpenSSL driven directly on the socket (no bufferevent_openssl): the handshake as a state
+ * of the connection (want-read / want-write arm the matching event), SSL_MODE_ENABLE_PARTIAL_WRITE
+ * and SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER (a write retried after want-write may start from moved
+ * memory, never from fewer bytes), SSL_OP_IGNORE_UNEXPECTED_EOF (a peer that closes without
+ * close_notify is an EOF, as for plain sockets), read-ahead, and buffers released while idle.
+ *
+ * Callbacks (conn_cbs). They run only from the event loop, never inside a conn_* call.
+ *   on_read   new bytes in conn_in() (or buffered ones, after conn_trigger_read).
+ *   on_drain  a write left conn_out() with out_low bytes or fewer (conn_set_out_low; 0 default).
+ *   on_event  one of CONN_EV_*:
+ *     CONNECTED  conn_connect: TCP connect and, with TLS, the handshake are done.
+ *     EOF        the peer ended its side: no more input. Output may still be written (half-close).
+ *     ERROR      the connection failed (conn_error, conn_tls_error, conn_strerror say why): it
+ *                neither reads nor writes again. conn_connect reports a refusal or a timeout
+ *                (ETIMEDOUT) this way.
+ *     IDLE       no input for the idle time while reading was on (conn_set_idle); again after
+ *                each further idle period.
+ *     DEADLINE   the time set with conn_set_deadline passed (once).
+ * Freeing: the owner may call conn_free at any time, inside any callback (of this connection or
+ * another one) too; no callback of the connection follows it. After ERROR the owner should free.
+ *
+ * Owns: the socket (closed by conn_free), the SSL object handed to it, both buffers, its events.
+ * conn_loop owns the pending list, the flush event and the read scratch buffer. */
+#ifndef TUNNEL_CONN_H
+#define TUNNEL_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+struct event_base;
+struct evbuffer;
+struct addrinfo;
+
+typedef struct conn_loop conn_loop;
+typedef struct conn conn;
+
+/* Bytes read per readiness at most (one WebSocket DATA frame's worth and more). */
+#define CONN_READ_MAX ((size_t)128 * 1024)
+
+enum {
+    CONN_EV_CONNECTED = 1 << 0,
+    CONN_EV_EOF = 1 << 1,
+    CONN_EV_ERROR = 1 << 2,
+    CONN_EV_IDLE = 1 << 3,
+    CONN_EV_DEADLINE = 1 << 4,
+};
+
+typedef struct conn_cbs {
+    void (*on_read)(conn *c, void *ud);
+    void (*on_drain)(conn *c, void *ud); /* may be NULL */
+    void (*on_event)(conn *c, void *ud, int what);
+} conn_cbs;
+
+/* ---- the process ---- */
+
+/* Once per process, before the loop: SIGPIPE ignored (a write to a closed peer is an error
+ * return, not a signal), and glibc's heap kept between loop passes (M_TRIM_THRESHOLD 4 MiB,
+ * M_MMAP_THRESHOLD 1 MiB): a bulk transfer allocates and frees 64-256 KiB buffers every pass,
+ * and a heap top trimmed each time is faulted back in page by page (measured over TLS: 220 ->
+ * 150 ms of ttfd CPU per 100 MB). */
+void conn_process_init(void);
+
+/* ---- the loop ---- */
+
+/* NULL on ENOMEM. */
+conn_loop *conn_loop_new(struct event_base *base);
+/* Frees the loop; every connection on it must be freed first. NULL is allowed. */
+void conn_loop_free(conn_loop *l);
+struct event_base *conn_loop_base(const conn_loop *l);
+/* fn(ud) runs each time a connection of the loop closes its socket (from conn_free): a listener
+ * that stopped accepting at EMFILE may try again. NULL fn: none. */
+void conn_loop_on_release(conn_loop *l, void (*fn)(void *ud), void *ud);
+/* Runs the pending list now (it also runs by itself at the end of every loop pass). */
+void conn_loop_flush(conn_loop *l);
+
+/* ---- creating ---- */
+
+/* Wraps a connected (accepted) non-blocking socket. ssl: NULL for plain; else an SSL object the
+ * connection takes over, whose server-side handshake runs first (failures come as ERROR).
+ * Reading is on. NULL on ENOMEM (fd and ssl stay the caller's). */
+conn *conn_new(conn_loop *l, int fd, SSL *ssl, const conn_cbs *cbs, void *ud);
+
+/* Connects to the first address of addrs that accepts (a refused or failed TCP connect moves on
+ * to the next; addrs must stay valid until CONNECTED or ERROR), then, when ssl is given (taken
+ * over; SNI and verification already set, see tls_client_ssl), runs the client handshake.
+ * timeout_ms > 0 bounds connect + handshake (ERROR with ETIMEDOUT). Output written meanwhile
+ * waits. Reports CONNECTED or ERROR. NULL when no socket could be created (errno in *err).
+ * On NULL, ssl is freed. */
+conn *conn_connect(conn_loop *l, const struct addrinfo *addrs, SSL *ssl, unsigned timeout_ms,
+                   const conn_cbs *cbs, void *ud, int *err);
+
+/* Frees the connection now (socket closed, SSL freed, pending output dropped). NULL is allowed. */
+void conn_free(conn *c);
+
+/* Hands the connection to another owner: later callbacks go to cbs/ud. */
+void conn_set_cbs(conn *c, const conn_cbs *cbs, void *ud);
+
+/* ---- data ---- */
+
+struct evbuffer *conn_in(const conn *c);
+struct evbuffer *conn_out(const conn *c);
+/* evbuffer_add to conn_out(c); -1 on ENOMEM. */
+int conn_write(conn *c, const void *data, size_t len);
+/* Bytes not yet taken by the socket (plain text for TLS connections). */
+size_t conn_out_len(const conn *c);
+
+/* Reading on or off (backpressure). On by default. */
+void conn_read(conn *c, bool on);
+/* Whether the owner has reading on (conn_read), whatever in_max, EOF or a handshake do. */
+bool conn_reading(const conn *c);
+/* Calls on_read from the loop for the input already buffered (a pipelined request after the
+ * previous one ended), without waiting for new bytes. */
+void conn_trigger_read(conn *c);
+/* Reading pauses while the input holds this many bytes or more (0: no limit, the default). */
+void conn_set_in_max(conn *c, size_t bytes);
+/* on_drain fires when a write leaves this many bytes or fewer in conn_out() (default 0). */
+void conn_set_out_low(conn *c, size_t bytes);
+
+/* Half-close: once conn_out() is written, no more output (TLS: close_notify, then the TCP FIN).
+ * Input is still read; bytes added to conn_out() afterwards are dropped. */
+void conn_shutdown(conn *c);
+
+/* ---- timers ---- */
+
+/* IDLE after ms without input while reading is on (0: off). Restarts the period. */
+void conn_set_idle(conn *c, unsigned ms);
+/* DEADLINE once, ms from now (0: cancel). Replaces a connect timeout once connected. */
+void conn_set_deadline(conn *c, unsigned ms);
+
+/* ---- state ---- */
+
+bool conn_is_tls(const conn *c);
+SSL *conn_ssl(const conn *c); /* NULL for plain connections */
+int conn_fd(const conn *c);
+/* errno of the failure (0: none, or a TLS-level failure). */
+int conn_error(const conn *c);
+/* OpenSSL error code of a TLS failure (0: none); SSL_get_verify_result(conn_ssl(c)) tells a
+ * certificate verification failure. */
+unsigned long conn_tls_error(const conn *c);
+/* A short reason for the failure ("connection refused", "TLS: certificate verify failed",
+ * "closed during the TLS handshake"); buf holds it when needed. */
+const char *conn_strerror(const conn *c, char *buf, size_t cap);
+
+#endif

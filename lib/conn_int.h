@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* conn_int.h - lib/conn's internals, shared by conn.c (the loop, the pending list, sockets,
+ * callbacks) and conn_tls.c (what OpenSSL does for a connection). Other modules use conn.h.
+ * Owns nothing: it declares the structures conn.c allocates. */
+#ifndef TUNNEL_CONN_INT_H
+#define TUNNEL_CONN_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "conn.h"
+
+#define TLS_RECORD ((size_t)16 * 1024)     /* TLS plaintext record limit (RFC 8446 §5.1) */
+#define TLS_WRITE_MAX ((size_t)256 * 1024) /* plaintext handed to one SSL_write */
+#define TLS_READ_BUF ((size_t)64 * 1024)   /* OpenSSL read-ahead buffer: several records */
+
+typedef enum { CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_FAILED } conn_state;
+
+/* Deferred work, run by the loop's flush. */
+enum {
+    PEND_WRITE = 1 << 0,   /* write the output */
+    PEND_DELIVER = 1 << 1, /* on_read for buffered input (conn_trigger_read) */
+    PEND_PULL = 1 << 2,    /* read what OpenSSL already holds, then deliver */
+    PEND_FAIL = 1 << 3,    /* report the recorded failure */
+};
+
+enum { WANT_NONE, WANT_READ, WANT_WRITE };
+
+struct conn_loop {
+    struct event_base *base;
+    struct event *flush_ev;
+    conn *head, *tail; /* connections with deferred work (pend != 0) */
+    uint8_t *scratch;  /* CONN_READ_MAX bytes: small reads land here first */
+    void (*on_release)(void *ud);
+    void *release_ud;
+};
+
+struct conn {
+    conn_loop *loop;
+    int fd;
+    SSL *ssl;
+    struct evbuffer *in, *out;
+    struct event rd, wr;
+    struct event *timer; /* connect timeout, then the deadline (created when first needed) */
+    conn *prev, *next;   /* in the loop's pending list */
+    const conn_cbs *cbs;
+    void *ud;
+    const struct addrinfo *next_addr; /* conn_connect: addresses still to try */
+    size_t in_max, out_low;
+    unsigned idle_ms;
+    int err;
+    unsigned long tls_err;
+    int busy;
+    unsigned pend;
+    uint8_t state;
+    uint8_t hs_want;     /* handshake: WANT_READ / WANT_WRITE */
+    bool linked;         /* in the pending list */
+    bool rd_on, wr_on;   /* events added */
+    bool rd_idle;        /* rd added with the idle timeout */
+    bool want_read;      /* the owner's conn_read */
+    bool eof;            /* the peer ended its side */
+    bool wr_blocked;     /* the socket did not take everything: wr armed */
+    bool tls_w_wants_r;  /* SSL_write needs the socket readable */
+    bool tls_r_wants_w;  /* SSL_read needs the socket writable */
+    bool shut_wanted;    /* conn_shutdown */
+    bool shut_done;      /* our FIN (and close_notify) sent */
+    bool bulk;           /* the last read filled its room: read into the input buffer directly */
+    bool client;         /* conn_connect: CONNECTED is reported */
+    bool timer_connects; /* the timer is the connect timeout */
+    bool in_cb;          /* evbuffer callback on the input (in_max) installed */
+    bool dead;           /* conn_free was called while busy */
+};
+
+/* ---- conn.c, for its siblings ---- */
+
+/* Records a failure (state FAILED, events off); the caller reports it. */
+void conn_fail(conn *c, int err, unsigned long tls_err);
+/* A connection with its buffers and callbacks, no socket yet; conn_destroy frees it now. */
+conn *conn_alloc(conn_loop *l, const conn_cbs *cbs, void *ud);
+void conn_destroy(conn *c);
+/* Points the read and write events at fd (they must not be pending). 0 or -1. */
+int conn_assign_fd(conn *c, int fd);
+void conn_set_nodelay(int fd);
+/* Adds or removes the read and write events to match the state. */
+void conn_update_io(conn *c);
+/* Queues deferred work (PEND_*) on the loop's pending list. */
+void conn_schedule(conn *c, unsigned what);
+/* Calls on_event; false when the owner freed the connection inside. */
+bool conn_emit_event(conn *c, int what);
+/* The connection is open (after connect or handshake): report it and start what waited. */
+void conn_opened(conn *c);
+/* One TLS handshake step, and its report when it ends. */
+void conn_handshake(conn *c);
+/* Creates the timer (connect timeout, deadline) when first needed. 0 or -1. */
+int conn_ensure_timer(conn *c);
+
+/* ---- conn_connect.c ---- */
+
+/* The write event of a connecting socket fired: connected, refused (next address), or failed. */
+void conn_connect_done(conn *c);
+
+/* ---- conn_tls.c ---- */
+
+/* Modes and options every connection's SSL gets (partial writes, moving write buffer, buffers
+ * released while idle, an EOF without close_notify read as an EOF, read-ahead). */
+void conn_tls_setup(SSL *ssl);
+/* Records the failure of an SSL call (errno for SSL_ERROR_SYSCALL, else OpenSSL's code). */
+void conn_tls_fail(conn *c, int ssl_err);
+/* SSL_read into the nv extents of v until they are full or OpenSSL wants more bytes. Returns the
+ * bytes read; *eof at the peer's close_notify (or a bare EOF); sets tls_r_wants_w or fails c. */
+size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof);
+/* c->out through SSL_write. Returns the plaintext bytes taken; sets wr_blocked or tls_w_wants_r
+ * when the socket or the TLS layer needs to wait, or fails c. */
+size_t conn_tls_write(conn *c);
+/* Sends close_notify. true once it is out (or cannot be: the FIN may follow anyway), false when
+ * it waits for room in the socket (wr_blocked set). */
+bool conn_tls_shutdown(conn *c);
+/* One handshake step: 1 done, 0 waiting (hs_want says for what), -1 failed (recorded). */
+int conn_tls_handshake(conn *c);
+/* The reason of a TLS failure, in buf. */
+const char *conn_tls_reason(const conn *c, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* conn_tls.c - OpenSSL on a connection's socket (see conn.h "TLS", conn_int.h). No callbacks
+ * here: these functions move bytes and record states; conn.c reports them. */
+#include "conn_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+
+void conn_tls_setup(SSL *ssl)
+{
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                          SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_set_read_ahead(ssl, 1);
+    SSL_set_default_read_buffer_len(ssl, TLS_READ_BUF);
+}
+
+/* The error of a failed SSL call: errno for SSL_ERROR_SYSCALL, else OpenSSL's code. */
+void conn_tls_fail(conn *c, int ssl_err)
+{
+    unsigned long e = ERR_peek_last_error();
+    int sys = ssl_err == SSL_ERROR_SYSCALL ? errno : 0;
+    if (ssl_err == SSL_ERROR_SYSCALL && sys == 0 && e == 0)
+        sys = ECONNRESET; /* the peer closed in the middle of a TLS exchange */
+    ERR_clear_error();
+    conn_fail(c, sys, e);
+}
+
+size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof)
+{
+    size_t got = 0;
+    c->tls_r_wants_w = false;
+    int i = 0;
+    size_t off = 0;
+    while (i < nv) {
+        ERR_clear_error();
+        int n = SSL_read(c->ssl, (uint8_t *)v[i].iov_base + off, (int)(v[i].iov_len - off));
+        if (n > 0) {
+            got += (size_t)n;
+            off += (size_t)n;
+            if (off == v[i].iov_len) {
+                i++;
+                off = 0;
+            }
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_WRITE)
+            c->tls_r_wants_w = true;
+        else if (e == SSL_ERROR_ZERO_RETURN)
+            *eof = true;
+        else if (e != SSL_ERROR_WANT_READ)
+            conn_tls_fail(c, e);
+        break;
+    }
+    return got;
+}
+
+size_t conn_tls_write(conn *c)
+{
+    size_t total = 0;
+    c->tls_w_wants_r = false;
+    for (;;) {
+        size_t len = evbuffer_get_length(c->out);
+        if (len == 0)
+            break;
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1)
+            break;
+        const uint8_t *p = v.iov_base;
+        size_t n = v.iov_len;
+        if (n < TLS_RECORD && len > n) {
+            /* Small pieces make small records: join up to a full one. The first piece only
+             * grows, so a write retried after want-write never offers fewer bytes. */
+            n = len < TLS_RECORD ? len : TLS_RECORD;
+            p = evbuffer_pullup(c->out, (ev_ssize_t)n);
+            if (!p) {
+                conn_fail(c, ENOMEM, 0);
+                break;
+            }
+        }
+        if (n > TLS_WRITE_MAX)
+            n = TLS_WRITE_MAX;
+        ERR_clear_error();
+        int r = SSL_write(c->ssl, p, (int)n);
+        if (r > 0) {
+            evbuffer_drain(c->out, (size_t)r);
+            total += (size_t)r;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_WRITE)
+            c->wr_blocked = true;
+        else if (e == SSL_ERROR_WANT_READ)
+            c->tls_w_wants_r = true;
+        else
+            conn_tls_fail(c, e);
+        return total;
+    }
+    c->wr_blocked = false;
+    return total;
+}
+
+bool conn_tls_shutdown(conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_shutdown(c->ssl);
+    if (r < 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE) {
+        c->wr_blocked = true; /* close_notify waits for room */
+        return false;
+    }
+    ERR_clear_error();
+    return true;
+}
+
+int conn_tls_handshake(conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->hs_want = WANT_NONE;
+        return 1;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        c->hs_want = e == SSL_ERROR_WANT_READ ? WANT_READ : WANT_WRITE;
+        return 0;
+    }
+    c->hs_want = WANT_NONE;
+    if (e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_last_error() == 0)
+        conn_fail(c, 0, 0); /* EOF in the middle of the handshake */
+    else
+        conn_tls_fail(c, e);
+    return -1;
+}
+
+const char *conn_tls_reason(const conn *c, char *buf, size_t cap)
+{
+    char e[256];
+    ERR_error_string_n(c->tls_err, e, sizeof e);
+    const char *reason = ERR_reason_error_string(c->tls_err);
+    snprintf(buf, cap, "TLS: %s", reason ? reason : e);
+    return buf;
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/* listener.c - see listener.h. */
+#include "listener.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "clock.h"
+
+#define BACKOFF_MIN_MS 100u
+#define BACKOFF_MAX_MS 1000u
+#define LOG_EVERY_MS 1000u
+
+struct listener {
+    struct evconnlistener *lis;
+    struct event *timer; /* resumes accepting */
+    const tlog *log;
+    listener_accept_fn fn;
+    void *ud;
+    unsigned backoff_ms; /* the next pause */
+    bool paused;
+    bool stopped;
+    unsigned long failures; /* since the last log line */
+    uint64_t last_log_ms;
+    int last_err;
+};
+
+static void resume(listener *l)
+{
+    if (!l->paused || l->stopped)
+        return;
+    l->paused = false;
+    evtimer_del(l->timer);
+    evconnlistener_enable(l->lis);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    resume(ud);
+}
+
+static void log_failures(listener *l, bool force)
+{
+    uint64_t now = clock_now_ms();
+    if (l->failures == 0 || (!force && now - l->last_log_ms < LOG_EVERY_MS))
+        return;
+    TLOG_W(l->log,
+           "accept failed %lu time%s: %s; not accepting new connections for up to %u ms "
+           "at a time (connections already open are served)",
+           l->failures, l->failures == 1 ? "" : "s", strerror(l->last_err), BACKOFF_MAX_MS);
+    l->failures = 0;
+    l->last_log_ms = now;
+}
+
+static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *ud)
+{
+    (void)lis;
+    (void)socklen;
+    listener *l = ud;
+    l->backoff_ms = BACKOFF_MIN_MS;
+    log_failures(l, true); /* the count of the episode that just ended */
+    l->fn(l->ud, fd, sa);
+}
+
+static void error_cb(struct evconnlistener *lis, void *ud)
+{
+    (void)lis;
+    listener *l = ud;
+    l->last_err = EVUTIL_SOCKET_ERROR();
+    l->failures++;
+    log_failures(l, false);
+    /* Failing again at once would spin: the socket stays readable while the queue is full. */
+    l->paused = true;
+    evconnlistener_disable(l->lis);
+    struct timeval tv = {l->backoff_ms / 1000, (suseconds_t)(l->backoff_ms % 1000) * 1000};
+    evtimer_add(l->timer, &tv);
+    l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+}
+
+listener *listener_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
+                       const tlog *log, listener_accept_fn fn, void *ud)
+{
+    listener *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->log = log;
+    l->fn = fn;
+    l->ud = ud;
+    l->backoff_ms = BACKOFF_MIN_MS;
+    l->timer = evtimer_new(base, timer_cb, l);
+    if (l->timer)
+        l->lis = evconnlistener_new_bind(
+            base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, sa, (int)salen);
+    if (!l->lis) {
+        int e = errno;
+        listener_free(l);
+        errno = e;
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l->lis, error_cb);
+    return l;
+}
+
+void listener_free(listener *l)
+{
+    if (!l)
+        return;
+    log_failures(l, true);
+    if (l->lis)
+        evconnlistener_free(l->lis);
+    if (l->timer)
+        event_free(l->timer);
+    free(l);
+}
+
+int listener_fd(const listener *l)
+{
+    return evconnlistener_get_fd(l->lis);
+}
+
+void listener_stop(listener *l)
+{
+    l->stopped = true;
+    evtimer_del(l->timer);
+    evconnlistener_disable(l->lis);
+}
+
+void listener_resume(void *l)
+{
+    resume(l);
+}

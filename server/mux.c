@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* mux.c - what both muxes share (see mux.h). */
+#include <stdio.h>
+
+#include "mux.h"
+#include "proto_bin.h"
+
+void mux_set_tunnel(mux *m, const char *tunnel)
+{
+    snprintf(m->id.tunnel, sizeof m->id.tunnel, "%s", tunnel ? tunnel : "");
+}
+
+const char *mux_reset_text(int code)
+{
+    switch (code) {
+    case TTF_RST_INVALID_REQUEST:
+        return "the local service rejected the request";
+    case TTF_RST_TIMEOUT:
+        return "the local service did not answer in time";
+    case TTF_RST_LOCAL_UNAVAILABLE:
+        return "the local service is unavailable";
+    case TTF_RST_PROTOCOL_ERROR:
+        return "the tunnel agent reported a protocol error";
+    default:
+        return "the tunnel agent failed";
+    }
+}
+
+void mux_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < cap; i++)
+        if (reason[i] >= 0x20 && reason[i] < 0x7f) /* printable ASCII only: a public body */
+            out[n++] = (char)reason[i];
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    if (n == 0)
+        n = (size_t)snprintf(out, cap, "%s", dflt);
+    out[n < cap ? n : cap - 1] = '\0';
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* mux.h - the one interface between a public connection (pconn) and a tunnel link, HAProxy mux
+ * style: a public connection opens a stream on its tunnel's mux and drives it through the ops
+ * table; the mux reports the response back through the upcalls the stream was opened with. Two
+ * implementations: mux_bin.c (ttf.bin.v2: OPEN/DATA/RESPONSE/TRAILERS/WINDOW/RESET frames) and
+ * mux_json.c (ttf.json.v1: http_request/http_*_body/http_response/cancel messages).
+ *
+ * Direction of calls: pconn -> ops -> mux -> link (the agent's WebSocket); the session hands the
+ * agent's messages to the mux (mux_vt), which calls the stream's upcalls into pconn. A mux never
+ * reads or writes pconn state; pconn never sees frames or messages.
+ *
+ * What travels: request heads after ttfd's request rules (parsed once by pconn, serialised once
+ * by the mux), request and response bodies without transfer coding, response heads parsed once
+ * by the mux (strict RFC 9112 rules for binary heads) and serialised once by pconn after its
+ * framing (lib/resp_frame.h).
+ *
+ * Lifetime: a stream lives from ops->open until ops->close, or until the mux reports fail (the
+ * stream is then already gone: the caller forgets it and must not call ops on it). Upcalls run
+ * from the event loop (agent messages), never inside an op, except fail from open's caller
+ * side: open returns NULL instead.
+ *
+ * Owns (mux): its streams and the map from wire ids to them; borrows the link. */
+#ifndef TTFD_MUX_H
+#define TTFD_MUX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http1_headers.h"
+#include "log.h"
+#include "proto_json.h"
+
+typedef struct mux mux;
+typedef struct mux_stream mux_stream;
+
+/* ---- the link a mux sends on (the agent's WebSocket; a fake in unit tests) ---- */
+typedef struct mux_link {
+    void *ud;
+    /* one binary message made of hdr then data; one text message. 0 or -1 (link closing) */
+    int (*send_binary)(void *ud, const void *hdr, size_t hlen, const void *data, size_t len);
+    int (*send_text)(void *ud, const void *data, size_t len);
+    size_t (*pending)(void *ud);           /* bytes queued, not yet written */
+    size_t high_water;                     /* producers pause while pending is above it */
+    void (*pause_read)(void *ud, bool on); /* stop (or resume) reading agent messages */
+} mux_link;
+
+/* ---- a request, as pconn hands it to open ---- */
+typedef struct mux_request {
+    uint8_t tunnel;        /* tunnel index within the session (0: the first) */
+    const char *method;    /* token, as received */
+    const char *target;    /* origin-form target to forward (path mode: the prefix removed) */
+    http_headers *headers; /* after the request rules; the mux may take the entries */
+    bool body;             /* body bytes and end_body follow (FIN otherwise) */
+    bool upgrade;          /* a 101 may turn the stream into a raw pipe */
+} mux_request;
+
+/* ---- what the mux reports to the stream's owner ---- */
+typedef struct mux_upcalls {
+    /* A response head: interim (1xx but 101; more heads follow) or final. reason may be NULL
+     * (the standard phrase). h: fields after ttf's response rules; the callee may change them.
+     * known_len >= 0: the whole body is known to be that long (it came with the head, or no
+     * body follows: fin); -1 unknown. fin: no body follows (end follows at once). */
+    void (*head)(void *ud, int status, const char *reason, http_headers *h, int64_t known_len,
+                 bool fin);
+    /* Body bytes of the final response (decoded), or raw bytes after a 101. */
+    void (*body)(void *ud, const uint8_t *data, size_t len);
+    /* The response ended; trailers NULL or the trailer fields. The stream stays open until
+     * ops->close (the request direction may still be going). */
+    void (*end)(void *ud, const http_headers *trailers);
+    /* The stream failed and is gone (the agent reset it, left, or broke the protocol): before a
+     * final head, status and why are for the client (502, 504, 400...); after it the client
+     * connection can only be closed. protocol: the agent broke the protocol (already logged). */
+    void (*fail)(void *ud, int status, const char *why, bool protocol);
+    /* The stream can take request body bytes again (window credit, the link drained). */
+    void (*resume)(void *ud);
+} mux_upcalls;
+
+/* Why a stream is closed by its owner. */
+typedef enum {
+    MUX_DONE = 0,    /* both directions ended normally */
+    MUX_CANCEL,      /* the client left, or the request was abandoned: drop the exchange */
+    MUX_TIMEOUT,     /* no response in time */
+    MUX_BAD_REQUEST, /* the request body broke the HTTP rules */
+    MUX_PROTOCOL,    /* the agent broke the protocol (an overrun): logged by the mux as such */
+} mux_end;
+
+typedef struct mux_ops {
+    /* A new stream for rq; the request head goes out. NULL when the link refused it (closing,
+     * no memory, or a head that cannot be sent in this mode: *status and *why then say what to
+     * answer). */
+    mux_stream *(*open)(mux *m, const mux_request *rq, const mux_upcalls *up, void *ud, int *status,
+                        const char **why);
+    /* Request body bytes (decoded), or raw bytes after a 101; at most room() of them. 0 or -1
+     * (the link is gone: a fail upcall follows from the loop). */
+    int (*send_body)(mux_stream *s, const void *data, size_t len);
+    /* The request body (or the client's side of a pipe) ended; trailers NULL or its trailer
+     * fields (binary mode forwards them; JSON mode drops them). 0 or -1. */
+    int (*end_body)(mux_stream *s, const http_headers *trailers);
+    /* Everything given in this loop pass may go out now (JSON mode batches per pass). */
+    void (*flush)(mux_stream *s);
+    /* Body bytes send_body takes now (window and link room); 0: wait for resume. */
+    size_t (*room)(const mux_stream *s);
+    /* The client's output holds backlog bytes not yet written: credit the agent for what left
+     * (binary WINDOW) or pause the link while a client is too slow (JSON mode). */
+    void (*credit)(mux_stream *s, size_t backlog);
+    /* Ends and frees the stream (why: a short text for the agent). Unless both directions ended
+     * (MUX_DONE after end_body and the end upcall), the agent is told to drop the exchange
+     * (RESET / cancel). No upcall follows. */
+    void (*close)(mux_stream *s, mux_end how, const char *why);
+} mux_ops;
+
+/* ---- what the session calls (agent messages in, the end of the link) ---- */
+typedef struct mux_vt {
+    void (*on_binary)(mux *m, const uint8_t *data, size_t len);
+    /* A decoded JSON message of an exchange (responses, errors, cancels); m stays the
+     * caller's. */
+    void (*on_message)(mux *m, tmsg *msg);
+    void (*on_drain)(mux *m); /* the link's output drained: streams may send again */
+    size_t (*streams)(const mux *m);
+    /* The link is gone: every stream fails (502 before a response) and the mux is freed. */
+    void (*free)(mux *m, const char *why);
+} mux_vt;
+
+/* Names the tunnel in the mux's log lines. */
+typedef struct mux_ident {
+    const tlog *log;
+    char agent[64];  /* the agent's address */
+    char tunnel[64]; /* the tunnel's name ("" before ready) */
+} mux_ident;
+
+struct mux {
+    const mux_ops *ops;
+    const mux_vt *vt;
+    mux_ident id;
+};
+
+/* The part of every stream the muxes share (each mux's stream type begins with it). */
+struct mux_stream {
+    mux *m;
+    const mux_upcalls *up;
+    void *ud;
+};
+
+mux *mux_bin_new(const mux_link *link, const mux_ident *id);
+mux *mux_json_new(const mux_link *link, const mux_ident *id);
+/* The tunnel name in the mux's log lines (ready, takeover). */
+void mux_set_tunnel(mux *m, const char *tunnel);
+/* The public text for a RESET code / error before a response ("the local service is
+ * unavailable"). */
+const char *mux_reset_text(int code);
+/* The agent's reason for a failure as a short public text: printable ASCII of reason[0..len)
+ * (at most cap - 1 bytes), or dflt when none is left. */
+void mux_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt);
+
+#endif

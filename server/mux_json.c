@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+/* mux_json.c - the mux over ttf.json.v1 (docs/protocol.md §2), streaming both ways: the
+ * http_request goes out in the loop pass its head was parsed in (heads too big for one message
+ * continue in http_request_headers messages), request body pieces as the client's bytes arrive
+ * (batched per loop pass, at most TTF_JSON_CHUNK each), the response head and pieces are handed
+ * on as they come, and `cancel` tells the agent to drop an exchange the client left. JSON mode has
+ * no per-stream windows: a client too slow for its response pauses reading the link until its
+ * backlog drains (bounded memory), as does a link whose output is above its high-water mark for
+ * the request direction. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "hmap.h"
+#include "mux.h"
+#include "proxy.h"
+
+#define PIECE ((size_t)TTF_JSON_CHUNK)
+#define BACKLOG_MAX ((size_t)1 << 20) /* client output that pauses the link */
+#define FIELD_SLACK ((size_t)1024)    /* a message's fields other than the headers */
+
+typedef struct json_mux {
+    mux base;
+    mux_link link;
+    hmap *streams; /* request_id -> json_stream */
+    int blockers;  /* streams whose client is too slow: the link's reading is paused */
+} json_mux;
+
+typedef struct json_stream {
+    mux_stream base;
+    char rid[PROXY_REQUEST_ID_LEN + 1];
+    tmsg *head;   /* the http_request, until it goes out at the first flush */
+    uint8_t *buf; /* request body bytes staged in this loop pass */
+    size_t len, cap;
+    uint32_t seq;    /* the next request piece */
+    bool req_end;    /* the body ended (end_body) */
+    bool req_fin;    /* the last request message went out */
+    tmsg *rhead;     /* a response head collecting continuation fields */
+    uint32_t hseq;   /* the next http_response_headers seq */
+    uint32_t rseq;   /* the next http_response_body seq */
+    bool resp_final; /* the final head was handed on */
+    bool resp_fin;   /* the response ended */
+    bool blocking;   /* counted in blockers */
+} json_stream;
+
+static json_mux *jm_of(mux *m)
+{
+    return (json_mux *)m;
+}
+
+static json_stream *js_of(mux_stream *s)
+{
+    return (json_stream *)s;
+}
+
+static int send_msg(json_mux *jm, const tmsg *m)
+{
+    size_t len = 0;
+    char *js = tmsg_encode(m, &len);
+    if (!js)
+        return -1;
+    int rc = jm->link.send_text(jm->link.ud, js, len);
+    free(js);
+    return rc;
+}
+
+static int send_cb(void *ud, const tmsg *m)
+{
+    return send_msg(ud, m);
+}
+
+static void drop_head(tmsg **m)
+{
+    if (*m) {
+        tmsg_free(*m);
+        free(*m);
+        *m = NULL;
+    }
+}
+
+static void unblock(json_mux *jm, json_stream *s)
+{
+    if (!s->blocking)
+        return;
+    s->blocking = false;
+    if (--jm->blockers == 0)
+        jm->link.pause_read(jm->link.ud, false);
+}
+
+static void forget(json_mux *jm, json_stream *s)
+{
+    unblock(jm, s);
+    hmap_del(jm->streams, s->rid, strlen(s->rid));
+    drop_head(&s->head);
+    drop_head(&s->rhead);
+    free(s->buf);
+    free(s);
+}
+
+static void send_cancel(json_mux *jm, const char *rid, const char *why)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_CANCEL);
+    m.request_id = (char *)rid;
+    m.reason = (char *)why;
+    send_msg(jm, &m); /* the strings stay ours */
+}
+
+static void protocol_error(json_mux *jm, json_stream *s, const char *what)
+{
+    TLOG_W(jm->base.id.log,
+           "tunnel %s (agent %s): request %s: %s: exchange cancelled "
+           "(protocol_error)",
+           jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid, what);
+    char why[200];
+    snprintf(why, sizeof why, "protocol_error: %s", what);
+    send_cancel(jm, s->rid, why);
+    const mux_upcalls *up = s->base.up;
+    void *ud = s->base.ud;
+    forget(jm, s);
+    up->fail(ud, 502, "the tunnel agent sent a bad response", true);
+}
+
+/* ---- ops ---- */
+
+static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *up, void *ud,
+                             int *status, const char **why)
+{
+    json_mux *jm = jm_of(m);
+    /* A head may span several messages, but one field line must fit one message. */
+    for (size_t i = 0; i < rq->headers->n; i++) {
+        if (tmsg_header_encoded_max(&rq->headers->v[i]) + FIELD_SLACK > TTF_JSON_MAX_MSG) {
+            *status = 431;
+            *why = "request header field too large for the tunnel's JSON mode (one field line "
+                   "must fit one 128 KB message)";
+            return NULL;
+        }
+    }
+    *status = 500;
+    *why = "out of memory";
+    json_stream *s = calloc(1, sizeof *s);
+    tmsg *h = calloc(1, sizeof *h);
+    if (!s || !h || proxy_request_id(s->rid) != 0) {
+        free(s);
+        free(h);
+        return NULL;
+    }
+    tmsg_init(h, TMSG_HTTP_REQUEST);
+    h->request_id = strdup(s->rid);
+    h->method = strdup(rq->method);
+    h->uri = strdup(rq->target);
+    h->timestamp = (uint64_t)clock_wall_ms();
+    h->headers = *rq->headers; /* taken: the entries move into the message */
+    http_headers_init(rq->headers);
+    s->head = h;
+    s->base = (mux_stream){.m = m, .up = up, .ud = ud};
+    s->seq = 1;
+    s->rseq = 1;
+    s->hseq = 1;
+    s->req_end = !rq->body;
+    if (!h->request_id || !h->method || !h->uri ||
+        hmap_put(jm->streams, s->rid, strlen(s->rid), s) != 0) {
+        drop_head(&s->head);
+        free(s);
+        return NULL;
+    }
+    return &s->base;
+}
+
+static int json_send_body(mux_stream *ms, const void *data, size_t len)
+{
+    json_stream *s = js_of(ms);
+    if (len == 0)
+        return 0;
+    if (s->len + len > s->cap) {
+        size_t cap = s->cap ? s->cap : 16384;
+        while (cap < s->len + len)
+            cap *= 2;
+        uint8_t *b = realloc(s->buf, cap);
+        if (!b)
+            return -1;
+        s->buf = b;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    return 0;
+}
+
+static int json_end_body(mux_stream *ms, const http_headers *trailers)
+{
+    (void)trailers; /* JSON mode carries no trailers (docs/protocol.md §2) */
+    js_of(ms)->req_end = true;
+    return 0;
+}
+
+/* Sends the head (first flush) and the staged body in pieces. -1 when the link refused. */
+static int flush_request(json_mux *jm, json_stream *s)
+{
+    size_t off = 0;
+    if (s->head) {
+        tmsg *h = s->head;
+        size_t first = s->len < PIECE ? s->len : PIECE;
+        h->body = first ? s->buf : NULL;
+        h->body_len = first;
+        h->more = !(s->req_end && first == s->len);
+        int r = tmsg_send_head(h, send_cb, jm);
+        h->body = NULL; /* the buffer stays ours */
+        h->body_len = 0;
+        drop_head(&s->head);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            off = first; /* the first piece went with the head */
+            s->req_fin = s->req_end && first == s->len;
+        } else if (s->req_end && s->len == 0) {
+            s->req_fin = true; /* a split head that announced no body */
+        }
+    }
+    while (!s->req_fin && (s->len > off || s->req_end)) {
+        size_t piece = s->len - off < PIECE ? s->len - off : PIECE;
+        tmsg m;
+        tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
+        m.request_id = s->rid;
+        m.seq = s->seq++;
+        m.body = piece ? s->buf + off : NULL;
+        m.body_len = piece;
+        m.more = !(s->req_end && off + piece == s->len);
+        int rc = send_msg(jm, &m);
+        m.request_id = NULL;
+        m.body = NULL;
+        if (rc != 0)
+            return -1;
+        off += piece;
+        if (!m.more)
+            s->req_fin = true;
+    }
+    s->len = 0;
+    return 0;
+}
+
+static void json_flush(mux_stream *ms)
+{
+    json_stream *s = js_of(ms);
+    json_mux *jm = jm_of(ms->m);
+    if (!s->head && s->len == 0 && !(s->req_end && !s->req_fin))
+        return;
+    if (flush_request(jm, s) != 0)
+        TLOG_D(jm->base.id.log, "tunnel %s: request %s not sent (link closing)", jm->base.id.tunnel,
+               s->rid);
+}
+
+static size_t json_room(const mux_stream *ms)
+{
+    const json_stream *s = (const json_stream *)ms;
+    const json_mux *jm = (const json_mux *)ms->m;
+    if (s->req_end || s->len >= 2 * PIECE)
+        return 0;
+    if (jm->link.pending(jm->link.ud) > jm->link.high_water)
+        return 0;
+    return 2 * PIECE - s->len;
+}
+
+static void json_credit(mux_stream *ms, size_t backlog)
+{
+    json_stream *s = js_of(ms);
+    json_mux *jm = jm_of(ms->m);
+    if (!s->blocking && backlog > BACKLOG_MAX && !s->resp_fin) {
+        s->blocking = true;
+        if (jm->blockers++ == 0)
+            jm->link.pause_read(jm->link.ud, true);
+    } else if (s->blocking && backlog <= BACKLOG_MAX / 2) {
+        unblock(jm, s);
+    }
+}
+
+static void json_close(mux_stream *ms, mux_end how, const char *why)
+{
+    json_stream *s = js_of(ms);
+    json_mux *jm = jm_of(ms->m);
+    bool sent = !s->head; /* the agent knows the request */
+    if (sent && !(how == MUX_DONE && s->req_fin && s->resp_fin)) {
+        if (how == MUX_PROTOCOL)
+            TLOG_W(jm->base.id.log,
+                   "tunnel %s (agent %s): request %s: %s: exchange cancelled "
+                   "(protocol_error)",
+                   jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid,
+                   why ? why : "");
+        char text[200];
+        snprintf(text, sizeof text, "%s%s",
+                 how == MUX_PROTOCOL  ? "protocol_error: "
+                 : how == MUX_TIMEOUT ? "timeout: "
+                                      : "",
+                 why ? why : "cancelled");
+        send_cancel(jm, s->rid, text);
+    }
+    forget(jm, s);
+}
+
+static const mux_ops json_ops = {json_open, json_send_body, json_end_body, json_flush,
+                                 json_room, json_credit,    json_close};
+
+/* ---- messages from the agent ---- */
+
+/* Hands a complete response head on (and the first body piece with it). */
+static void deliver_head(json_mux *jm, json_stream *s, tmsg *m)
+{
+    s->resp_final = true;
+    bool more = m->more;
+    if (!more)
+        s->resp_fin = true;
+    const mux_upcalls *up = s->base.up;
+    void *ud = s->base.ud;
+    char rid[sizeof s->rid];
+    memcpy(rid, s->rid, sizeof rid);
+    up->head(ud, m->status_code, m->reason, &m->headers, more ? -1 : (int64_t)m->body_len,
+             !more && m->body_len == 0);
+    if (m->body_len && hmap_get(jm->streams, rid, strlen(rid)) == s)
+        up->body(ud, m->body, m->body_len);
+    if (!more && hmap_get(jm->streams, rid, strlen(rid)) == s)
+        up->end(ud, NULL);
+}
+
+static void on_response(json_mux *jm, json_stream *s, tmsg *m)
+{
+    if (s->resp_final || s->rhead) {
+        protocol_error(jm, s, "a response after the final response");
+        return;
+    }
+    if (m->status_code < 200 || m->status_code > 599) {
+        protocol_error(jm, s, "a status that is not final (JSON mode carries no interim)");
+        return;
+    }
+    if (!m->headers_more) {
+        deliver_head(jm, s, m);
+        return;
+    }
+    s->rhead = calloc(1, sizeof *s->rhead);
+    if (!s->rhead) {
+        protocol_error(jm, s, "out of memory");
+        return;
+    }
+    *s->rhead = *m; /* taken: the caller's message is left empty */
+    tmsg_init(m, TMSG_UNKNOWN);
+}
+
+static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
+{
+    if (!s->rhead || m->seq != s->hseq) {
+        protocol_error(jm, s, "response head continuation out of order");
+        return;
+    }
+    s->hseq++;
+    if (tmsg_take_headers(&s->rhead->headers, &m->headers) != 0) {
+        protocol_error(jm, s, "out of memory");
+        return;
+    }
+    if (m->headers_more)
+        return;
+    tmsg *h = s->rhead;
+    s->rhead = NULL;
+    deliver_head(jm, s, h);
+    tmsg_free(h);
+    free(h);
+}
+
+static void on_piece(json_mux *jm, json_stream *s, tmsg *m)
+{
+    if (!s->resp_final || s->resp_fin || m->seq != s->rseq) {
+        protocol_error(jm, s, "response piece out of order");
+        return;
+    }
+    s->rseq++;
+    bool more = m->more;
+    if (!more)
+        s->resp_fin = true;
+    const mux_upcalls *up = s->base.up;
+    void *ud = s->base.ud;
+    char rid[sizeof s->rid];
+    memcpy(rid, s->rid, sizeof rid);
+    if (m->body_len)
+        up->body(ud, m->body, m->body_len);
+    if (!more && hmap_get(jm->streams, rid, strlen(rid)) == s)
+        up->end(ud, NULL);
+}
+
+static void on_end_by_agent(json_mux *jm, json_stream *s, tmsg *m)
+{
+    const mux_upcalls *up = s->base.up;
+    void *ud = s->base.ud;
+    char text[200];
+    int status = 502;
+    char dflt[64];
+    if (m->type == TMSG_ERROR) {
+        snprintf(dflt, sizeof dflt, "tunnel error: %s", tmsg_error_name(m->code));
+        status = tmsg_error_status(m->code);
+    } else {
+        snprintf(dflt, sizeof dflt, "the local service failed");
+    }
+    /* the agent's words are the public body when it gave any */
+    const char *why = m->type == TMSG_ERROR ? m->message : m->reason;
+    mux_reason_text(text, sizeof text, (const uint8_t *)why, why ? strlen(why) : 0, dflt);
+    TLOG_D(jm->base.id.log, "tunnel %s: request %s ended by the agent: %s%s%s", jm->base.id.tunnel,
+           s->rid, tmsg_type_name(m->type), m->message ? ": " : "", m->message ? m->message : "");
+    forget(jm, s);
+    up->fail(ud, status, text, false);
+}
+
+static void json_on_message(mux *mx, tmsg *m)
+{
+    json_mux *jm = jm_of(mx);
+    if (!m->request_id) {
+        if (m->type == TMSG_ERROR)
+            TLOG_W(mx->id.log, "agent %s error: %s", mx->id.agent, m->message ? m->message : "");
+        return;
+    }
+    json_stream *s = hmap_get(jm->streams, m->request_id, strlen(m->request_id));
+    if (!s) {
+        TLOG_D(mx->id.log, "agent %s: %s for an unknown request dropped", mx->id.agent,
+               tmsg_type_name(m->type));
+        return;
+    }
+    switch (m->type) {
+    case TMSG_HTTP_RESPONSE:
+        on_response(jm, s, m);
+        break;
+    case TMSG_HTTP_RESPONSE_HEADERS:
+        on_response_headers(jm, s, m);
+        break;
+    case TMSG_HTTP_RESPONSE_BODY:
+        on_piece(jm, s, m);
+        break;
+    case TMSG_ERROR:
+    case TMSG_CANCEL:
+        on_end_by_agent(jm, s, m);
+        break;
+    default:
+        TLOG_D(mx->id.log, "agent %s: %s dropped", mx->id.agent, tmsg_type_name(m->type));
+        break;
+    }
+}
+
+static void json_on_binary(mux *m, const uint8_t *data, size_t len)
+{
+    (void)data;
+    TLOG_D(m->id.log, "agent %s: a binary message of %zu bytes dropped (JSON mode)", m->id.agent,
+           len);
+}
+
+typedef struct rids {
+    char (*v)[PROXY_REQUEST_ID_LEN + 1];
+    size_t n, cap;
+} rids;
+
+static void collect(void *ud, const void *key, size_t klen, void *value)
+{
+    (void)value;
+    rids *c = ud;
+    if (c->n < c->cap && klen <= PROXY_REQUEST_ID_LEN) {
+        memcpy(c->v[c->n], key, klen);
+        c->v[c->n++][klen] = '\0';
+    }
+}
+
+static rids snapshot(json_mux *jm)
+{
+    rids c = {0};
+    c.cap = hmap_count(jm->streams);
+    c.v = c.cap ? malloc(c.cap * sizeof *c.v) : NULL;
+    if (!c.v)
+        c.cap = 0;
+    hmap_each(jm->streams, collect, &c);
+    return c;
+}
+
+static void json_on_drain(mux *m)
+{
+    json_mux *jm = jm_of(m);
+    rids c = snapshot(jm);
+    for (size_t i = 0; i < c.n; i++) {
+        json_stream *s = hmap_get(jm->streams, c.v[i], strlen(c.v[i]));
+        if (s && json_room(&s->base) > 0)
+            s->base.up->resume(s->base.ud);
+    }
+    free(c.v);
+}
+
+static size_t json_streams(const mux *m)
+{
+    return hmap_count(((const json_mux *)m)->streams);
+}
+
+static void json_free(mux *m, const char *why)
+{
+    json_mux *jm = jm_of(m);
+    rids c = snapshot(jm);
+    for (size_t i = 0; i < c.n; i++) {
+        json_stream *s = hmap_get(jm->streams, c.v[i], strlen(c.v[i]));
+        if (!s)
+            continue;
+        const mux_upcalls *up = s->base.up;
+        void *ud = s->base.ud;
+        s->blocking = false; /* the link goes away: nothing to resume */
+        forget(jm, s);
+        up->fail(ud, 502, why ? why : "the tunnel agent went away", false);
+    }
+    free(c.v);
+    hmap_free(jm->streams);
+    free(jm);
+}
+
+static const mux_vt json_vt = {json_on_binary, json_on_message, json_on_drain, json_streams,
+                               json_free};
+
+mux *mux_json_new(const mux_link *link, const mux_ident *id)
+{
+    json_mux *jm = calloc(1, sizeof *jm);
+    if (!jm)
+        return NULL;
+    jm->streams = hmap_new();
+    if (!jm->streams) {
+        free(jm);
+        return NULL;
+    }
+    jm->base.ops = &json_ops;
+    jm->base.vt = &json_vt;
+    jm->base.id = *id;
+    jm->link = *link;
+    return &jm->base;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* pconn_int.h - what the two files of the public-connection module share (pconn.c: the
+ * connection, its request heads, routing, timers and lifetime; pconn_xchg.c: one exchange with a
+ * tunnel, request body out, response in, framed by lib/resp_frame). Nothing outside pconn*.c
+ * includes this: pconn is the only writer of its state.
+ *
+ * States of a connection:
+ *   HEAD     waiting for (or reading) the next request head
+ *   XCHG     an exchange with a tunnel: the request body going out and/or the response coming
+ *   PIPE     after a 101: raw bytes both ways
+ *   DRAIN    the response is complete; the rest of a short request body is read and dropped
+ *            before the next request (bounded in bytes and time)
+ *   CLOSING  the output is flushed, then the connection half-closes and ends (linger bound)
+ *   GONE     handed to an agent session or to be freed now
+ * Lifetime rule: pc_process and the upcalls never free; every entry point ends with pc_settle,
+ * which frees a GONE connection (so nothing may touch pc after pc_settle). */
+#ifndef TTFD_PCONN_INT_H
+#define TTFD_PCONN_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http1.h"
+#include "mux.h"
+#include "path_rewrite.h"
+#include "pconn.h"
+#include "resp_frame.h"
+#include "srv.h"
+#include "tunnel_id.h"
+
+#define PC_OUT_MARK ((size_t)64 << 10) /* on_drain below this: credit the agent */
+#define PC_HOLD_MAX ((size_t)64 << 10) /* pipelined input held while a response is pending */
+#define PC_DRAIN_MAX                                                                               \
+    ((uint64_t)64 << 10)                   /* body bytes left that an early response may wait for  \
+                                            */
+#define PC_DRAIN_MS 2000u                  /* ... for at most this long */
+#define PC_FIRST_BATCH ((size_t)128 << 10) /* body bytes checked before a stream opens */
+
+typedef enum { PC_HEAD, PC_XCHG, PC_PIPE, PC_DRAIN, PC_CLOSING, PC_GONE } pc_state;
+
+/* What the connection's one deadline (lib/conn) stands for. */
+typedef enum {
+    T_NONE = 0,
+    T_HEADER,  /* --header-timeout from the first byte of a head: 408 */
+    T_BODY,    /* --body-timeout since the client last sent body bytes: 408 */
+    T_REQUEST, /* --request-timeout since the request last moved, no response head: 504 */
+    T_DRAIN,   /* PC_DRAIN_MS: close */
+    T_LINGER,  /* TTFD_LINGER_SEC while closing: free */
+} pc_timer;
+
+/* One request and its response. Reset between requests. */
+typedef struct body_span {
+    const char *p;
+    size_t n;
+} body_span;
+
+typedef struct exchange {
+    mux_stream *ms; /* NULL: no stream (not opened, ended, or failed) */
+    const mux_ops *ops;
+    /* A stream still to open: when body bytes came with the head, the stream opens once they
+     * parsed cleanly, so that a body broken from its first bytes reaches no agent at all. */
+    mux *open_mux;
+    uint8_t open_index;
+    bool open_body;
+    char *fwd; /* the target to forward, until the stream is open */
+    /* decoded body spans of the batch being parsed: sent once the batch parsed cleanly */
+    body_span *spans;
+    size_t nspans, spans_cap;
+    char tunnel[TUNNEL_NAME_MAX + 1]; /* its name, for the log */
+    bool json;                        /* JSON-mode tunnel */
+    bool path_mode;                   /* routed by path: responses are rewritten */
+    /* request */
+    bool req_done;      /* the request (head and body) was fully read */
+    bool req_abandoned; /* a final response came first: body bytes are read and dropped */
+    bool expect_100;    /* the client waits for 100 Continue before its body */
+    bool sent_100;      /* a 100 went to the client */
+    bool upgrade;       /* the request asked for an upgrade */
+    bool head_req;      /* HEAD */
+    bool send_failed;   /* the link refused body bytes: a fail upcall follows */
+    uint64_t body_in;   /* decoded request body bytes read */
+    uint64_t body_cap;  /* 0: none */
+    int64_t req_len;    /* the request's Content-Length, -1 */
+    /* response */
+    rframe fr;
+    bool resp_head; /* the final head was written */
+    bool resp_done; /* the response ended */
+    path_rewriter *rw;
+    path_rewrite_buf rwbuf;
+    /* the log line */
+    int status; /* 0: none sent */
+    char *method, *path;
+    uint64_t bytes_out;
+    uint64_t t0_ms;
+    bool logged;
+} exchange;
+
+struct pconn {
+    server *srv;
+    pconn *prev, *next;
+    conn *c; /* NULL once handed to an agent session */
+    http1_parser p;
+    char ip[64];
+    pc_state st;
+    exchange x;
+    pc_timer timer;       /* what the armed deadline means */
+    uint64_t timer_ms;    /* the start of its period */
+    uint64_t progress_ms; /* the request last moved (body bytes in or out) */
+    bool head_started;    /* bytes of the next head arrived */
+    bool in_eof;          /* the client ended its side */
+};
+
+/* ---- pconn.c ---- */
+void pc_write(pconn *pc, const void *data, size_t len);
+/* Answers status with a short text body and Connection: close, then closes; after a response
+ * started, closes (what was written is flushed). The stream, if any, is closed first with
+ * how/why. */
+void pc_fail(pconn *pc, int status, const char *body);
+/* Flushes what was written, then closes. */
+void pc_close(pconn *pc);
+void pc_process(pconn *pc);
+void pc_settle(pconn *pc);
+void pc_log(pconn *pc);
+/* The exchange ended at both ends: the next request (keep-alive), a drain, or the close. */
+void pc_exchange_done(pconn *pc, bool persist);
+
+/* ---- pconn_xchg.c ---- */
+extern const mux_upcalls pc_upcalls;
+/* Closes the exchange's stream (if any) with how/why. */
+void xchg_end_stream(pconn *pc, mux_end how, const char *why);
+/* The parser's decoded request body bytes (http1_parser.on_body). */
+void xchg_on_body(void *ud, const char *at, size_t len);
+/* Feeds buffered request body bytes to the stream (within its room), or drops them after an
+ * early response. */
+void xchg_pump_body(pconn *pc);
+/* After a 101: client bytes to the stream. */
+void xchg_pump_pipe(pconn *pc);
+/* Opens the stream prepared by on_head (x->open_mux); pc_fail when the mux refuses. flush: the
+ * head leaves now (else with the next flush, together with body bytes). */
+void xchg_open(pconn *pc, bool flush);
+/* Frees what the exchange holds and makes it ready for the next request. */
+void xchg_reset(exchange *x);
+
+#endif

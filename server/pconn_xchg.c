@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/* pconn_xchg.c - one exchange of a public connection with a tunnel (see pconn_int.h): the
+ * request body decoded by the strict parser and handed to the stream within its room, and the
+ * upcalls of the response: heads (interim relayed to HTTP/1.1 clients, the final one framed by
+ * lib/resp_frame), body bytes (path-mode rewriting, framing, an overrun resets the stream and
+ * closes the connection after what was legitimately written), trailers, the end, failures. */
+#include "pconn_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "clock.h"
+#include "proxy.h"
+
+static struct evbuffer *in_buf(const pconn *pc)
+{
+    return conn_in(pc->c);
+}
+
+void xchg_reset(exchange *x)
+{
+    free(x->method);
+    free(x->path);
+    free(x->fwd);
+    free(x->spans);
+    path_rewriter_free(x->rw);
+    path_rewrite_buf_free(&x->rwbuf);
+    *x = (exchange){.req_len = -1};
+}
+
+void xchg_open(pconn *pc, bool flush)
+{
+    exchange *x = &pc->x;
+    http1_head *h = &pc->p.head;
+    mux *m = x->open_mux;
+    x->open_mux = NULL;
+    if (!m)
+        return;
+    mux_request rq = {.tunnel = x->open_index,
+                      .method = h->method,
+                      .target = x->fwd,
+                      .headers = &h->headers,
+                      .body = x->open_body,
+                      .upgrade = x->upgrade};
+    int status = 502;
+    const char *why = "could not reach the tunnel agent";
+    x->ops = m->ops;
+    x->ms = x->ops->open(m, &rq, &pc_upcalls, pc, &status, &why);
+    free(x->fwd);
+    x->fwd = NULL;
+    if (!x->ms) {
+        pc_fail(pc, status, why);
+        return;
+    }
+    if (flush) /* the head leaves in this pass (JSON mode stages it until a flush) */
+        x->ops->flush(x->ms);
+}
+
+void xchg_end_stream(pconn *pc, mux_end how, const char *why)
+{
+    exchange *x = &pc->x;
+    if (!x->ms)
+        return;
+    mux_stream *ms = x->ms;
+    x->ms = NULL;
+    x->ops->close(ms, how, why);
+}
+
+/* ---- request body ---- */
+
+/* The parser's decoded body bytes: noted as spans of the batch being parsed (sent once it
+ * parsed cleanly), or dropped after an early response. */
+void xchg_on_body(void *ud, const char *at, size_t len)
+{
+    pconn *pc = ud;
+    exchange *x = &pc->x;
+    x->body_in += len;
+    if (pc->st != PC_XCHG || x->req_abandoned || len == 0)
+        return;
+    if (x->nspans == x->spans_cap) {
+        size_t cap = x->spans_cap ? x->spans_cap * 2 : 8;
+        body_span *v = realloc(x->spans, cap * sizeof *v);
+        if (!v) {
+            x->send_failed = true;
+            return;
+        }
+        x->spans = v;
+        x->spans_cap = cap;
+    }
+    x->spans[x->nspans++] = (body_span){at, len};
+}
+
+static void send_spans(pconn *pc)
+{
+    exchange *x = &pc->x;
+    for (size_t i = 0; i < x->nspans && x->ms && !x->send_failed; i++)
+        if (x->ops->send_body(x->ms, x->spans[i].p, x->spans[i].n) != 0)
+            x->send_failed = true;
+    x->nspans = 0;
+}
+
+/* The request ended (MSG_END): the stream's request direction ends with the trailers. */
+static void request_done(pconn *pc)
+{
+    exchange *x = &pc->x;
+    x->req_done = true;
+    if (x->req_abandoned || !x->ms)
+        return;
+    http_headers tr;
+    http_headers_init(&tr);
+    if (pc->p.body.framing == HTTP1_FRAMING_CHUNKED)
+        http1_chunked_trailers(&pc->p.body.ch, &tr);
+    if (x->ops->end_body(x->ms, &tr) != 0)
+        x->send_failed = true;
+    http_headers_free(&tr);
+}
+
+void xchg_pump_body(pconn *pc)
+{
+    exchange *x = &pc->x;
+    struct evbuffer *in = in_buf(pc);
+    bool moved = false;
+    while (pc->st == PC_XCHG && !x->req_done) {
+        size_t avail = evbuffer_get_length(in);
+        if (avail == 0)
+            break;
+        size_t lim = avail;
+        if (!x->req_abandoned) {
+            size_t room = x->ms ? x->ops->room(x->ms) : x->open_mux ? PC_FIRST_BATCH : 0;
+            if (room == 0) {
+                conn_read(pc->c, false); /* resumed by the resume upcall */
+                break;
+            }
+            if (lim > room)
+                lim = room;
+        }
+        /* one contiguous piece: raw bytes >= the decoded bytes they hold, so room holds; the
+         * decoded spans point into it until it is drained */
+        const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)lim);
+        if (!data) {
+            pc_fail(pc, 500, "out of memory");
+            return;
+        }
+        size_t used = 0;
+        x->nspans = 0;
+        http1_event ev = http1_execute(&pc->p, data, lim, &used);
+        if (ev == HTTP1_ERROR) {
+            /* nothing of this batch goes out; a stream not yet open never opens */
+            char why[200];
+            snprintf(why, sizeof why, "bad request body: %s",
+                     pc->p.err.reason ? pc->p.err.reason : "unparsable");
+            x->open_mux = NULL;
+            xchg_end_stream(pc, MUX_BAD_REQUEST, "bad request body");
+            pc_fail(pc, 400, why);
+            return;
+        }
+        if (x->body_cap && x->body_in > x->body_cap) {
+            x->open_mux = NULL;
+            xchg_end_stream(pc, MUX_CANCEL, "request body too large");
+            pc_fail(pc, 413, "request body too large");
+            return;
+        }
+        if (!x->ms && x->open_mux) {
+            xchg_open(pc, false); /* the head leaves with this batch's bytes */
+            if (!x->ms)
+                return;
+        }
+        send_spans(pc);
+        evbuffer_drain(in, used);
+        if (used)
+            moved = true;
+        if (ev == HTTP1_MSG_END) {
+            request_done(pc);
+            break;
+        }
+        if (used == 0)
+            break;
+    }
+    if (moved)
+        pc->progress_ms = clock_now_ms();
+    if (x->ms && !x->req_abandoned)
+        x->ops->flush(x->ms);
+    if (pc->st == PC_XCHG && !x->req_done && evbuffer_get_length(in) == 0)
+        conn_read(pc->c, true);
+}
+
+void xchg_pump_pipe(pconn *pc)
+{
+    exchange *x = &pc->x;
+    struct evbuffer *in = in_buf(pc);
+    while (x->ms && evbuffer_get_length(in) > 0) {
+        size_t room = x->ops->room(x->ms);
+        if (room == 0) {
+            conn_read(pc->c, false);
+            return;
+        }
+        size_t lim = evbuffer_get_length(in);
+        if (lim > room)
+            lim = room;
+        const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)lim);
+        if (!data || x->ops->send_body(x->ms, data, lim) != 0) {
+            pc_close(pc);
+            return;
+        }
+        evbuffer_drain(in, lim);
+    }
+    if (!x->ms)
+        return;
+    if (pc->in_eof) {
+        if (!x->req_done) {
+            x->req_done = true;
+            x->ops->end_body(x->ms, NULL);
+        }
+    } else {
+        conn_read(pc->c, true);
+    }
+}
+
+/* ---- the response ---- */
+
+static void emit(void *ud, const void *data, size_t len)
+{
+    pc_write(ud, data, len);
+}
+
+/* The agent broke the framing rules: the stream is reset (protocol_error, logged by the mux),
+ * nothing more is written, and the connection closes after what was legitimately written. */
+static void protocol_failure(pconn *pc, const char *why)
+{
+    exchange *x = &pc->x;
+    xchg_end_stream(pc, MUX_PROTOCOL, why);
+    if (!x->resp_head)
+        pc_fail(pc, 502, "the tunnel agent sent a bad response");
+    else
+        pc_close(pc);
+}
+
+/* Path mode: Location and Content-Location under /<id>; bodies of rewritable types through the
+ * streaming rewriter (their length changes: Content-Length goes, ttfd frames them). */
+static int64_t path_mode_head(pconn *pc, int status, http_headers *h, int64_t known_len, bool fin)
+{
+    exchange *x = &pc->x;
+    static const http_name_id locs[] = {HTTP_H_LOCATION, HTTP_H_CONTENT_LOCATION};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = http_headers_get_id(h, locs[i]);
+        char *nv = v ? path_rewrite_location(x->tunnel, v) : NULL;
+        if (nv) {
+            http_headers_set(h, http_name_str(locs[i]), nv);
+            free(nv);
+        }
+    }
+    if (fin || proxy_bodiless(status, x->head_req))
+        return known_len;
+    path_rewrite_kind k = path_rewrite_kind_for(http_headers_get_id(h, HTTP_H_CONTENT_TYPE),
+                                                http_headers_get_id(h, HTTP_H_CONTENT_ENCODING));
+    if (!path_rewrite_changes(k))
+        return known_len;
+    x->rw = path_rewriter_new(k, x->tunnel);
+    if (!x->rw)
+        return known_len;
+    http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH);
+    http_headers_set(h, "X-Tunnel-Rewrite-Applied", "true");
+    return -1;
+}
+
+/* Whether the connection may persist after an early response: the rest of the body is known,
+ * short, and the client is not waiting for a 100 it never got (it may never send it). */
+static bool can_drain(const exchange *x)
+{
+    if (x->req_done)
+        return true;
+    if (x->req_len < 0 || (x->expect_100 && !x->sent_100))
+        return false;
+    return (uint64_t)x->req_len - x->body_in <= PC_DRAIN_MAX;
+}
+
+static void up_head(void *ud, int status, const char *reason, http_headers *h, int64_t known_len,
+                    bool fin)
+{
+    pconn *pc = ud;
+    exchange *x = &pc->x;
+    bool interim = proxy_status_interim(status) && status != 101;
+    if (!interim && x->path_mode)
+        known_len = path_mode_head(pc, status, h, known_len, fin);
+    rframe_result r = rframe_head(&x->fr, status, h, known_len, can_drain(x));
+    if (r == RFRAME_SKIP)
+        goto out;
+    if (r != RFRAME_OK) {
+        char why[160];
+        snprintf(why, sizeof why, "%s (status %d)", x->fr.why ? x->fr.why : "bad head", status);
+        protocol_failure(pc, why);
+        goto out;
+    }
+    size_t len = 0;
+    char *head = http_format_response_head(status, reason, h, &len);
+    if (!head) {
+        xchg_end_stream(pc, MUX_CANCEL, "out of memory");
+        pc_fail(pc, 502, "the tunnel agent sent a bad response");
+        goto out;
+    }
+    pc_write(pc, head, len);
+    free(head);
+    if (interim) {
+        if (status == 100)
+            x->sent_100 = true;
+        goto out;
+    }
+    x->status = status;
+    x->resp_head = true;
+    if (status == 101) {
+        pc->st = PC_PIPE;
+        x->req_done = false; /* the client's side of the pipe is open */
+        conn_read(pc->c, true);
+        if (evbuffer_get_length(in_buf(pc)) > 0)
+            conn_trigger_read(pc->c);
+    } else if (!x->req_done && !x->upgrade) {
+        /* An early response (the body is not all in): written at once; the body still coming
+         * is read and dropped, and the stream's request direction is cancelled at its end. */
+        x->req_abandoned = true;
+        conn_read(pc->c, true);
+    }
+out:
+    pc_settle(pc);
+}
+
+static void write_body(pconn *pc, const uint8_t *data, size_t len, bool final)
+{
+    exchange *x = &pc->x;
+    rframe_result r = RFRAME_OK;
+    if (x->rw) {
+        x->rwbuf.len = 0;
+        if (path_rewriter_feed(x->rw, data, len, final, &x->rwbuf) != 0) {
+            xchg_end_stream(pc, MUX_CANCEL, "out of memory");
+            pc_close(pc);
+            return;
+        }
+        r = rframe_body(&x->fr, x->rwbuf.p, x->rwbuf.len, emit, pc);
+    } else {
+        r = rframe_body(&x->fr, data, len, emit, pc);
+    }
+    if (r != RFRAME_OK)
+        protocol_failure(pc, x->fr.why ? x->fr.why : "body out of place");
+}
+
+static void up_body(void *ud, const uint8_t *data, size_t len)
+{
+    pconn *pc = ud;
+    exchange *x = &pc->x;
+    write_body(pc, data, len, false);
+    if (x->ms)
+        x->ops->credit(x->ms, conn_out_len(pc->c));
+    pc_settle(pc);
+}
+
+static void up_end(void *ud, const http_headers *trailers)
+{
+    pconn *pc = ud;
+    exchange *x = &pc->x;
+    if (x->rw)
+        write_body(pc, NULL, 0, true);
+    if (!x->ms) /* the body was refused: the connection is closing */
+        goto out;
+    rframe_result r = rframe_end(&x->fr, trailers, emit, pc);
+    if (r == RFRAME_TRUNCATED) {
+        TLOG_W(pc->srv->log, "tunnel %s: %s: the response ends short; connection closed", x->tunnel,
+               x->fr.why ? x->fr.why : "truncated");
+        xchg_end_stream(pc, MUX_CANCEL, "response truncated");
+        pc_close(pc);
+        goto out;
+    }
+    if (r != RFRAME_OK) {
+        protocol_failure(pc, x->fr.why ? x->fr.why : "end out of place");
+        goto out;
+    }
+    x->resp_done = true;
+    if (pc->st == PC_PIPE) {
+        /* the local side ended the upgraded connection: our FIN, then close */
+        if (!x->req_done) {
+            x->req_done = true;
+            x->ops->end_body(x->ms, NULL);
+        }
+        xchg_end_stream(pc, MUX_DONE, NULL);
+        pc_close(pc);
+        goto out;
+    }
+    if (!x->req_done) {
+        /* an early response: tell the agent the rest of the body is not coming */
+        xchg_end_stream(pc, MUX_CANCEL, "the response ended before the request body");
+    } else {
+        xchg_end_stream(pc, MUX_DONE, NULL);
+    }
+    pc_exchange_done(pc, x->fr.persist);
+out:
+    pc_settle(pc);
+}
+
+static void up_fail(void *ud, int status, const char *why, bool protocol)
+{
+    pconn *pc = ud;
+    exchange *x = &pc->x;
+    (void)protocol;
+    x->ms = NULL; /* already gone */
+    if (!x->resp_head)
+        pc_fail(pc, status, why);
+    else
+        pc_close(pc);
+    pc_settle(pc);
+}
+
+static void up_resume(void *ud)
+{
+    pconn *pc = ud;
+    if (pc->st == PC_XCHG || pc->st == PC_PIPE) {
+        conn_read(pc->c, true);
+        pc_process(pc);
+    }
+    pc_settle(pc);
+}
+
+const mux_upcalls pc_upcalls = {up_head, up_body, up_end, up_fail, up_resume};

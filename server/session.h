@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* session.h - agent sessions: one agent's WebSocket on /_tunnel (the upgrade: auth, subprotocol
+ * choice), its control messages (ready -> connection_established or tunnel_refused, ping/pong,
+ * takeover by the agent's next connection), its named tunnels in the registry, and the mux of its
+ * wire mode (mux.h) to which the exchange messages go.
+ * Direction of calls: pconn -> session (the upgrade hand-off; a tunnel found in the registry)
+ * -> mux; the session never calls pconn (its streams learn of the end through the mux).
+ * Owns: the ws_conn (and so the agent's conn), the mux, its tunnels, the ready timer. */
+#ifndef TTFD_SESSION_H
+#define TTFD_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http1_head.h"
+#include "mux.h"
+#include "srv.h"
+#include "tunnel_id.h"
+
+/* One named tunnel of a session: what the registry maps a public name to. */
+typedef struct tunnel {
+    session *sess;
+    mux *mux;      /* the session's mux: streams of this tunnel are opened on it */
+    uint8_t index; /* the tunnel index on the wire (binary OPEN, JSON tunnel_id) */
+    bool json;     /* the session speaks JSON mode */
+    bool ready;    /* connection_established sent: public requests may come */
+    char name[TUNNEL_NAME_MAX + 1];
+} tunnel;
+
+/* The request on a public connection is an agent's upgrade on /_tunnel (head: the parsed
+ * request; ip: the peer). Answers 101 and takes c over (0), or refuses: -1 with *status (400,
+ * 401, 500) and why (a short text for the answer and the log) filled in, c still the caller's. */
+int session_accept(server *srv, conn *c, const http1_head *head, const char *ip, int *status,
+                   char *why, size_t cap);
+
+/* Shutdown: every session sends a close frame (1001) / every session is freed (their streams
+ * fail). */
+void session_close_all(server *srv);
+void session_free_all(server *srv);
+/* Streams open over all sessions (the metrics gauge). */
+size_t session_streams(const server *srv);
+/* The loop ends once stopping and the last session is gone. */
+void session_maybe_exit(server *srv);
+
+#endif

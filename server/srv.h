@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* srv.h - ttfd's server context: the configuration from the command line and the state main
+ * builds and passes down (event loop, connection loop, TLS, auth, the tunnel registry, the lists
+ * of agent sessions and public connections). Nothing here is global: main owns one `server`.
+ * Owns: the lists' heads (sessions are freed by session.c, public connections by pconn.c). */
+#ifndef TTFD_SRV_H
+#define TTFD_SRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "log.h"
+#include "registry.h"
+
+#define TTFD_VERSION TUNNEL_VERSION             /* project(VERSION) in CMakeLists.txt */
+#define TTFD_JSON_MAX_BODY ((uint64_t)10 << 20) /* JSON mode's request body cap */
+#define TTFD_AGENT_MAX_MSG ((size_t)12 << 20)   /* one reassembled agent message */
+#define TTFD_IDLE_SEC 60                        /* keep-alive idle limit between public requests */
+#define TTFD_LINGER_SEC 5                       /* a closing public connection that never drains */
+#define TTFD_READY_SEC 30                       /* an agent must send ready within this */
+#define TTFD_MAX_HEADER_MAX ((size_t)1 << 20)   /* the largest --max-header-size */
+
+typedef struct server_config {
+    char listen[300];   /* "127.0.0.1:8080", "[::1]:0" */
+    const char *domain; /* tunnel domain */
+    int public_port;    /* port shown in URLs; 0: the bound port */
+    const char *tls_cert, *tls_key;
+    bool require_auth;
+    const char *jwt_secret; /* or env TTFD_JWT_SECRET */
+    const char *jwks;       /* JWKS file */
+    int request_timeout;    /* s: no response head this long after the request stopped moving */
+    int header_timeout;     /* s: a whole request head (nginx's client_header_timeout) */
+    int body_timeout;       /* s: between two reads of a request body (client_body_timeout) */
+    size_t max_header;      /* bytes */
+    uint64_t max_body;      /* 0: unlimited (binary), JSON mode caps at TTFD_JSON_MAX_BODY */
+    const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
+    int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */
+    int64_t retention_s;    /* --name-retention (days, in seconds): with auth; < 0 forever */
+    bool verbose;
+} server_config;
+
+typedef struct server server;
+typedef struct session session;
+typedef struct pconn pconn;
+struct listener;
+
+struct server {
+    struct event_base *base;
+    conn_loop *loop; /* every socket's I/O: output written once per loop pass */
+    const tlog *log;
+    const server_config *cfg;
+    SSL_CTX *tls;        /* NULL: plain */
+    auth_verifier *auth; /* NULL unless --require-auth */
+    struct listener *lis;
+    registry *reg;      /* tunnel name -> tunnel (session.h) */
+    state *st;          /* name owners (registry's store) */
+    session *sessions;  /* all agent sessions (doubly linked, session.c) */
+    pconn *pconns;      /* all public connections (doubly linked, pconn.c) */
+    char url_host[320]; /* "localhost:8080" (port omitted for 80/443), used in public URLs */
+    const char *scheme; /* "http" / "https" */
+    bool stopping;
+    struct event *stop_timer;
+};
+
+#endif

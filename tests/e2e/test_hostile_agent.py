@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: MIT
+"""A hostile agent cannot answer another tunnel's users (issue 12 item 1), in both wire modes.
+
+The agents here are written in Python (rawagent.py) and break the protocol on purpose: a body
+longer than its Content-Length carrying a forged second response, a response after the final one,
+body bytes on a bodiless response, frames for stream ids ttfd never gave. A public client that
+keeps its connection alive (as a front proxy or CDN does, across users) sends its next request, to
+an honest tunnel, on the same connection: it must get that tunnel's answer, or a closed connection,
+and never the forged bytes. The overrun is logged with the hostile tunnel's name and its stream is
+reset (binary: RESET protocol_error; JSON: cancel "protocol_error: ...").
+"""
+
+import base64
+
+import pytest
+
+import rawagent as ra
+import tunnelkit as tk
+
+FORGED = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nX-Forged: yes\r\n\r\nforged"
+
+
+@pytest.fixture
+def server(stack):
+    return stack.ttfd("--state", ":memory:")
+
+
+def host(server, agent):
+    return tk.sub_host(server, agent.tunnel_id)
+
+
+def honest_bin(agent, conn, hostname):
+    """The honest tunnel answers the request conn just sent."""
+    sid, head, _, _ = agent.recv_request()
+    assert b"Host: " + hostname.encode() in head
+    agent.respond(sid, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n", b"from-b")
+    r = conn.read_response()
+    assert r.status == 200 and r.body == b"from-b" and r.get("X-Forged") is None
+
+
+def expect_closed(conn):
+    """ttfd closed the public connection: nothing more (no forged bytes) arrives."""
+    assert conn.buf == b"", "bytes after the legitimate response: %r" % conn.buf
+    conn.sock.settimeout(10 * tk.SLOW)
+    try:
+        data = conn.sock.recv(65536)
+    except ConnectionResetError:
+        data = b""
+    assert data == b"", "bytes after the legitimate response: %r" % data
+
+
+def test_bin_overrun_never_reaches_the_next_user(server):
+    a, b = ra.BinAgent(server.port), ra.BinAgent(server.port)
+    try:
+        a.ready()
+        b.ready()
+        c = ra.keepalive_get(server.port, host(server, a), "/a")
+        sid, _, _, _ = a.recv_request()
+        a.respond(sid, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"hello" + FORGED)
+        r = c.read_response()
+        assert r.status == 200 and r.body == b"hello"
+        # the next user's request on the same keep-alive connection
+        try:
+            c.send(tk.build_request("GET", "/b", host(server, b)))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        expect_closed(c)
+        assert a.wait_reset(sid) == ra.RST_PROTOCOL_ERROR
+        server.proc.wait_line(r"tunnel %s .*protocol_error" % a.tunnel_id, 10, stream="err")
+        # a new connection reaches the honest tunnel
+        c2 = ra.keepalive_get(server.port, host(server, b), "/b")
+        honest_bin(b, c2, host(server, b))
+        # the hostile agent's other streams still work: it was reset, not dropped
+        c3 = ra.keepalive_get(server.port, host(server, a), "/again")
+        sid, _, _, _ = a.recv_request()
+        a.respond(sid, b"HTTP/1.1 204 No Content\r\n\r\n")
+        assert c3.read_response().status == 204
+    finally:
+        a.close()
+        b.close()
+
+
+def test_bin_response_after_final_is_dropped(server):
+    a, b = ra.BinAgent(server.port), ra.BinAgent(server.port)
+    try:
+        a.ready()
+        b.ready()
+        c = ra.keepalive_get(server.port, host(server, a), "/a")
+        sid, _, _, _ = a.recv_request()
+        a.respond(sid, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"ok")
+        assert c.read_response().body == b"ok"
+        # the exchange is over: a second response on its stream goes nowhere
+        a.send_frame(ra.RESPONSE, 0, sid, FORGED[:FORGED.index(b"\r\n\r\n") + 4])
+        a.send_frame(ra.DATA, ra.FIN, sid, b"forged")
+        assert a.wait_reset(sid) == ra.RST_CANCEL
+        c.send(tk.build_request("GET", "/b", host(server, b)))
+        honest_bin(b, c, host(server, b))
+        # a second final response while the first is still going: reset, connection closed
+        c4 = ra.keepalive_get(server.port, host(server, a), "/a2")
+        sid, _, _, _ = a.recv_request()
+        a.send_frame(ra.RESPONSE, 0, sid, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+        a.send_frame(ra.DATA, 0, sid, b"ok")
+        a.send_frame(ra.RESPONSE, 0, sid, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+        assert c4.read_response().body == b"ok"
+        assert a.wait_reset(sid) == ra.RST_PROTOCOL_ERROR
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("method,status", [("HEAD", 200), ("GET", 204), ("GET", 304)])
+def test_bin_body_on_bodiless_response(server, method, status):
+    a, b = ra.BinAgent(server.port), ra.BinAgent(server.port)
+    try:
+        a.ready()
+        b.ready()
+        c = tk.RawConn(server.port)
+        c.send(tk.build_request(method, "/h", host(server, a)))
+        sid, _, _, _ = a.recv_request()
+        a.respond(sid, b"HTTP/1.1 %d X\r\nContent-Length: 5\r\n\r\n" % status, FORGED)
+        r = c.read_response(method)
+        assert r.status == status
+        try:
+            c.send(tk.build_request("GET", "/b", host(server, b)))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        expect_closed(c)
+        assert a.wait_reset(sid) == ra.RST_PROTOCOL_ERROR
+    finally:
+        a.close()
+        b.close()
+
+
+def test_bin_wrong_stream_ids(server):
+    a = ra.BinAgent(server.port)
+    try:
+        a.ready()
+        c = ra.keepalive_get(server.port, host(server, a), "/w")
+        sid, _, _, _ = a.recv_request()
+        for wrong in (sid + 1, sid + 1000, 0xFFFFFFFF):
+            a.send_frame(ra.RESPONSE, 0, wrong, FORGED[:FORGED.index(b"\r\n\r\n") + 4])
+            a.send_frame(ra.DATA, ra.FIN, wrong, b"forged")
+            assert a.wait_reset(wrong) == ra.RST_CANCEL
+        a.send_ws(2, b"\x03\x00\x00\x00\x00\x00" + FORGED)  # stream id 0: malformed, dropped
+        a.respond(sid, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", b"mine")
+        r = c.read_response()
+        assert r.body == b"mine" and r.get("X-Forged") is None
+        c.send(tk.build_request("GET", "/w2", host(server, a)))
+        sid2, _, _, _ = a.recv_request()
+        assert sid2 != sid
+        a.respond(sid2, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"w2")
+        assert c.read_response().body == b"w2"
+    finally:
+        a.close()
+
+
+def json_honest(agent, conn):
+    m, _, _ = agent.recv_request()
+    agent.respond(m["request_id"], 200, {"content-length": ["6"]}, b"from-b")
+    r = conn.read_response()
+    assert r.status == 200 and r.body == b"from-b" and r.get("X-Forged") is None
+
+
+def test_json_overrun_never_reaches_the_next_user(server):
+    a, b = ra.JsonAgent(server.port), ra.JsonAgent(server.port)
+    try:
+        a.ready()
+        b.ready()
+        c = ra.keepalive_get(server.port, host(server, a), "/a")
+        m, _, _ = a.recv_request()
+        rid = m["request_id"]
+        a.respond(rid, 200, {"content-length": ["5"]}, b"hello", more=True)
+        a.piece(rid, 1, FORGED, False)
+        r = c.read_response()
+        assert r.status == 200 and r.body == b"hello"
+        try:
+            c.send(tk.build_request("GET", "/b", host(server, b)))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        expect_closed(c)
+        cancel = a.recv_type("cancel")
+        assert cancel["request_id"] == rid and "protocol_error" in cancel.get("reason", "")
+        server.proc.wait_line(r"tunnel %s .*protocol_error" % a.tunnel_id, 10, stream="err")
+        c2 = ra.keepalive_get(server.port, host(server, b), "/b")
+        json_honest(b, c2)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_json_response_after_final_is_dropped(server):
+    a, b = ra.JsonAgent(server.port), ra.JsonAgent(server.port)
+    try:
+        a.ready()
+        b.ready()
+        c = ra.keepalive_get(server.port, host(server, a), "/a")
+        m, _, _ = a.recv_request()
+        rid = m["request_id"]
+        a.respond(rid, 200, {"content-length": ["2"]}, b"ok")
+        assert c.read_response().body == b"ok"
+        a.respond(rid, 200, {"content-length": ["6"], "x-forged": ["yes"]}, b"forged")
+        a.piece(rid, 1, b"forged", False)
+        c.send(tk.build_request("GET", "/b", host(server, b)))
+        json_honest(b, c)
+        # a whole body longer than its Content-Length in one message
+        c3 = ra.keepalive_get(server.port, host(server, a), "/a3")
+        m, _, _ = a.recv_request()
+        a.respond(m["request_id"], 200, {"content-length": ["2"]}, b"ok" + FORGED)
+        assert c3.read_response().body == b"ok"
+        expect_closed(c3)
+    finally:
+        a.close()
+        b.close()

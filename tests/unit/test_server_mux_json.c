@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+/* The JSON-mode mux (server/mux_json.c) against a fake link: http_request in the pass of its head
+ * (with the first body bytes), body pieces per flush, heads split over continuation messages,
+ * cancel, the response head/pieces/continuations handed on, errors and cancels from the agent,
+ * protocol violations, and the backlog pause of the link. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+
+#include "b64.h"
+#include "fake_link.h"
+#include "proto_json.h"
+
+typedef struct fixture {
+    fake_link link;
+    mux *m;
+    owner own;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    mux_link l = fake_link_of(&f->link);
+    mux_ident id = {.log = NULL, .agent = "127.0.0.1", .tunnel = "t1"};
+    f->m = mux_json_new(&l, &id);
+    assert_non_null(f->m);
+    f->own.ops = f->m->ops;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->m)
+        f->m->vt->free(f->m, NULL);
+    fake_clear(&f->link);
+    free(f);
+    return 0;
+}
+
+/* The i-th message sent, decoded (the caller frees). */
+static tmsg sent(fixture *f, size_t i)
+{
+    tmsg m;
+    const char *err = NULL;
+    assert_true(i < f->link.n);
+    assert_true(f->link.msgs[i].text);
+    if (tmsg_decode((const char *)f->link.msgs[i].data, f->link.msgs[i].len, &m, &err) != 0)
+        fail_msg("message %zu does not decode: %s: %s", i, err, (char *)f->link.msgs[i].data);
+    return m;
+}
+
+static mux_stream *open_req(fixture *f, bool body, size_t extra_header)
+{
+    http_headers h;
+    http_headers_init(&h);
+    http_headers_add(&h, "Host", 4, "x.localhost", 11);
+    char *big = NULL;
+    if (extra_header) {
+        big = malloc(extra_header);
+        memset(big, 'c', extra_header);
+        for (int i = 0; i < 8; i++) /* several fields, each within a message */
+            http_headers_add(&h, "Cookie", 6, big, extra_header / 8);
+    }
+    mux_request rq = {.method = "POST", .target = "/up", .headers = &h, .body = body};
+    int status = 0;
+    const char *why = NULL;
+    mux_stream *s = f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own, &status, &why);
+    http_headers_free(&h);
+    free(big);
+    return s;
+}
+
+static void agent_msg(fixture *f, const char *json)
+{
+    tmsg m;
+    const char *err = NULL;
+    if (tmsg_decode(json, strlen(json), &m, &err) != 0)
+        fail_msg("test message does not decode: %s", err);
+    f->m->vt->on_message(f->m, &m);
+    tmsg_free(&m);
+}
+
+static const char *rid_of(fixture *f)
+{
+    static char rid[64];
+    tmsg m = sent(f, 0);
+    snprintf(rid, sizeof rid, "%s", m.request_id);
+    tmsg_free(&m);
+    return rid;
+}
+
+static void request_streams(void **state)
+{
+    fixture *f = *state;
+    mux_stream *s = open_req(f, true, 0);
+    assert_int_equal(f->link.n, 0); /* the head leaves at the pass's flush */
+    assert_int_equal(f->m->ops->send_body(s, "hello", 5), 0);
+    f->m->ops->flush(s);
+    assert_int_equal(f->link.n, 1);
+    tmsg m = sent(f, 0);
+    assert_int_equal(m.type, TMSG_HTTP_REQUEST);
+    assert_string_equal(m.method, "POST");
+    assert_string_equal(m.uri, "/up");
+    assert_int_equal(m.body_len, 5);
+    assert_true(m.more);
+    tmsg_free(&m);
+    /* the next pass: one piece with what came */
+    f->m->ops->send_body(s, " world", 6);
+    f->m->ops->flush(s);
+    m = sent(f, 1);
+    assert_int_equal(m.type, TMSG_HTTP_REQUEST_BODY);
+    assert_int_equal(m.seq, 1);
+    assert_int_equal(m.body_len, 6);
+    assert_true(m.more);
+    tmsg_free(&m);
+    /* nothing staged: nothing sent */
+    f->m->ops->flush(s);
+    assert_int_equal(f->link.n, 2);
+    f->m->ops->end_body(s, NULL);
+    f->m->ops->flush(s);
+    m = sent(f, 2);
+    assert_int_equal(m.seq, 2);
+    assert_int_equal(m.body_len, 0);
+    assert_false(m.more);
+    tmsg_free(&m);
+    assert_int_equal(f->m->ops->room(s), 0);
+}
+
+static void bodiless_and_big_pass(void **state)
+{
+    fixture *f = *state;
+    mux_stream *s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    tmsg m = sent(f, 0);
+    assert_false(m.more);
+    assert_int_equal(m.body_len, 0);
+    tmsg_free(&m);
+    f->m->ops->close(s, MUX_CANCEL, "gone"); /* the request is out: a cancel goes */
+    m = sent(f, 1);
+    assert_int_equal(m.type, TMSG_CANCEL);
+    tmsg_free(&m);
+    /* a pass with more than a piece: several pieces, none over TTF_JSON_CHUNK */
+    fake_clear(&f->link);
+    s = open_req(f, true, 0);
+    size_t room = f->m->ops->room(s);
+    assert_true(room >= 2 * TTF_JSON_CHUNK - 1);
+    char *big = calloc(1, room);
+    assert_int_equal(f->m->ops->send_body(s, big, room), 0);
+    f->m->ops->end_body(s, NULL);
+    f->m->ops->flush(s);
+    size_t total = 0;
+    for (size_t i = 0; i < f->link.n; i++) {
+        m = sent(f, i);
+        assert_true(m.body_len <= TTF_JSON_CHUNK);
+        assert_true(f->link.msgs[i].len <= TTF_JSON_MAX_MSG);
+        total += m.body_len;
+        assert_int_equal(m.more, i + 1 < f->link.n);
+        tmsg_free(&m);
+    }
+    assert_int_equal(total, room);
+    free(big);
+    /* closing after both ends sends nothing */
+    agent_msg(f, "{\"type\":\"http_response\",\"request_id\":\"x\",\"status_code\":200}");
+}
+
+static void big_head(void **state)
+{
+    fixture *f = *state;
+    mux_stream *s = open_req(f, false, 200 * 1000); /* 200 KB of Cookie fields */
+    f->m->ops->flush(s);
+    assert_true(f->link.n >= 2);
+    tmsg m = sent(f, 0);
+    assert_int_equal(m.type, TMSG_HTTP_REQUEST);
+    assert_true(m.headers_more);
+    tmsg_free(&m);
+    for (size_t i = 0; i < f->link.n; i++) {
+        assert_true(f->link.msgs[i].len <= TTF_JSON_MAX_MSG);
+        if (i > 0) {
+            m = sent(f, i);
+            assert_int_equal(m.type, TMSG_HTTP_REQUEST_HEADERS);
+            assert_int_equal(m.seq, i);
+            assert_int_equal(m.headers_more, i + 1 < f->link.n);
+            tmsg_free(&m);
+        }
+    }
+    f->m->ops->close(s, MUX_CANCEL, "x");
+}
+
+static void response_flow(void **state)
+{
+    fixture *f = *state;
+    mux_stream *s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    char buf[1024];
+    const char *rid = rid_of(f);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,"
+             "\"headers\":{\"content-type\":[\"text/plain\"]},\"body\":\"aGVs\",\"more\":true}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.heads, 1);
+    assert_int_equal(f->own.known_len, -1);
+    assert_int_equal(f->own.body_len, 3);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response_body\",\"request_id\":\"%s\",\"seq\":1,\"body\":\"bG8=\","
+             "\"more\":false}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.body_len, 5);
+    assert_memory_equal(f->own.body, "hello", 5);
+    assert_int_equal(f->own.ends, 1);
+    size_t n = f->link.n;
+    f->m->ops->close(s, MUX_DONE, NULL);
+    assert_int_equal(f->link.n, n); /* both ends done: no cancel */
+    /* a whole body with the head: its length is known */
+    memset(&f->own, 0, sizeof f->own);
+    fake_clear(&f->link);
+    s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    rid = rid_of(f);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":201,"
+             "\"headers\":{},\"body\":\"aGk=\"}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.known_len, 2);
+    assert_int_equal(f->own.ends, 1);
+    f->m->ops->close(s, MUX_DONE, NULL);
+    /* a head in continuation messages */
+    memset(&f->own, 0, sizeof f->own);
+    fake_clear(&f->link);
+    s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    rid = rid_of(f);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,"
+             "\"headers\":{\"a\":[\"1\"]},\"headers_more\":true,\"more\":true}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.heads, 0);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response_headers\",\"request_id\":\"%s\",\"seq\":1,"
+             "\"headers\":{\"b\":[\"2\"]},\"headers_more\":false}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.heads, 1);
+    assert_int_equal(f->own.status, 200);
+    f->m->ops->close(s, MUX_CANCEL, "client left");
+    tmsg m = sent(f, f->link.n - 1);
+    assert_int_equal(m.type, TMSG_CANCEL);
+    tmsg_free(&m);
+}
+
+static void agent_ends(void **state)
+{
+    fixture *f = *state;
+    mux_stream *s = open_req(f, false, 0);
+    (void)s;
+    f->m->ops->flush(s);
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"error\",\"request_id\":\"%s\",\"code\":\"timeout\",\"message\":\"slow\"}",
+             rid_of(f));
+    agent_msg(f, buf);
+    assert_int_equal(f->own.fails, 1);
+    assert_int_equal(f->own.fail_status, 504);
+    assert_int_equal(f->m->vt->streams(f->m), 0);
+    fake_clear(&f->link);
+    s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    snprintf(buf, sizeof buf, "{\"type\":\"cancel\",\"request_id\":\"%s\",\"reason\":\"x\"}",
+             rid_of(f));
+    agent_msg(f, buf);
+    assert_int_equal(f->own.fails, 2);
+    assert_int_equal(f->own.fail_status, 502);
+    /* unknown ids: dropped */
+    agent_msg(f, "{\"type\":\"http_response\",\"request_id\":\"nope\",\"status_code\":200}");
+    assert_int_equal(f->own.heads, 0);
+}
+
+static void hostile(void **state)
+{
+    fixture *f = *state;
+    static const char *const cases[] = {
+        /* a piece before the head */
+        "{\"type\":\"http_response_body\",\"request_id\":\"%s\",\"seq\":1,\"body\":\"\"}",
+        /* an interim status */
+        "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":103}",
+        /* a continuation without a head */
+        "{\"type\":\"http_response_headers\",\"request_id\":\"%s\",\"seq\":1,\"headers\":{}}",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&f->own, 0, sizeof f->own);
+        fake_clear(&f->link);
+        mux_stream *s = open_req(f, false, 0);
+        f->m->ops->flush(s);
+        char buf[512];
+        snprintf(buf, sizeof buf, cases[i], rid_of(f));
+        agent_msg(f, buf);
+        assert_int_equal(f->own.fails, 1);
+        assert_true(f->own.fail_protocol);
+        tmsg m = sent(f, f->link.n - 1);
+        assert_int_equal(m.type, TMSG_CANCEL);
+        assert_non_null(strstr(m.reason, "protocol_error"));
+        tmsg_free(&m);
+    }
+    /* a second final head, and pieces out of order */
+    memset(&f->own, 0, sizeof f->own);
+    fake_clear(&f->link);
+    mux_stream *s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    char buf[512];
+    const char *rid = rid_of(f);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,\"more\":true}",
+             rid);
+    agent_msg(f, buf);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response_body\",\"request_id\":\"%s\",\"seq\":2,\"body\":\"\"}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.fails, 1);
+    assert_true(f->own.fail_protocol);
+}
+
+static void backlog_pauses_link(void **state)
+{
+    fixture *f = *state;
+    mux_stream *a = open_req(f, false, 0);
+    mux_stream *b = open_req(f, false, 0);
+    f->m->ops->credit(a, 2u << 20);
+    assert_true(f->link.paused);
+    f->m->ops->credit(b, 2u << 20);
+    f->m->ops->credit(a, 0);
+    assert_true(f->link.paused); /* b still blocks */
+    f->m->ops->close(b, MUX_CANCEL, "x");
+    assert_false(f->link.paused);
+    f->m->ops->close(a, MUX_CANCEL, "x");
+}
+
+static void link_gone(void **state)
+{
+    fixture *f = *state;
+    open_req(f, false, 0);
+    open_req(f, true, 0);
+    f->m->vt->free(f->m, "the tunnel agent went away");
+    f->m = NULL;
+    assert_int_equal(f->own.fails, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(request_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(bodiless_and_big_pass, setup, teardown),
+        cmocka_unit_test_setup_teardown(big_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(response_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(agent_ends, setup, teardown),
+        cmocka_unit_test_setup_teardown(hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(backlog_pauses_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
