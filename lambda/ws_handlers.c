@@ -447,13 +447,14 @@ static bool on_part(lambda_ctx *ctx, const char *cid, const tmsg *m)
 static bool on_cancel(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
-    int rc = store_complete_error(&ctx->st, m->request_id, cid, 502,
-                                  "the local service failed during its response", err, sizeof err);
+    int rc = store_cancel_response(&ctx->st, m->request_id, cid,
+                                   "the local service failed during its response", err, sizeof err);
     if (rc == 0)
         TLOG_I(ctx->log, "request %s cancelled by the agent on %s: %s", m->request_id, cid,
                m->reason ? m->reason : "(no reason)");
     else if (rc == DDB_CONDITION)
-        TLOG_D(ctx->log, "cancel %s from %s: unknown, foreign or already over", m->request_id, cid);
+        TLOG_D(ctx->log, "cancel %s from %s: unknown, foreign, or its response already complete",
+               m->request_id, cid);
     else
         TLOG_E(ctx->log, "cancel %s: %s", m->request_id, err);
     return rc == 0 || rc == DDB_CONDITION;

@@ -260,6 +260,7 @@ class AppHandler(BaseHTTPRequestHandler):
     /status/NNN        that status, a short body
     /obs-header        Content-Disposition with an ISO-8859-1 octet (0xE9), X-Utf8 in UTF-8
     /many-cookies?n=N  N Set-Cookie lines of 1 KB each (a large response head)
+    /reject            403 at once, without reading the request body (then the connection closes)
     anything else      JSON echo: method, raw target, header lines, body sha/len (+ base64 if small)
     """
 
@@ -300,6 +301,9 @@ class AppHandler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         app = self.server.app
+        if urlsplit(self.path).path == "/reject":  # answers before reading the body, then closes
+            self.close_connection = True
+            return self.answer(403, b"rejected", [("Connection", "close")])
         body = self.read_body()
         with app.lock:
             app.requests.append((self.command, self.path, self.headers.items(), len(body)))

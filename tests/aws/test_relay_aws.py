@@ -240,6 +240,17 @@ def test_an_early_answer_is_returned_at_once(slow_table):
 # ------------------------------------------------------------------ with the real ttf
 
 
+def test_through_ttf_a_large_response_head_and_an_early_answer(site):
+    """The same through the real ttf: a 20 KiB response head (20 Set-Cookie of 1 KB), and an app
+    that answers 403 to an upload without reading it gets its 403 to the client."""
+    r = site.tunnel.sub("GET", "/many-cookies?n=20")
+    assert r.status == 200, (r.status, r.body[:200])
+    assert len(r.all("Set-Cookie")) == 20
+    data = ak.pattern(ak.MB, seed=5)
+    r = site.tunnel.sub("POST", "/reject", headers=[("Content-Type", "application/octet-stream")], body=data)
+    assert r.status == 403 and r.body == b"rejected", (r.status, r.body[:200])
+
+
 def test_octets_that_are_not_utf8(site):
     """Response: an ISO-8859-1 octet in a field value reaches the client as the same character in
     UTF-8 (API Gateway writes header values as UTF-8); UTF-8 values unchanged. Request: UTF-8

@@ -127,11 +127,12 @@ enum {
     INTERIM_THEN_FINAL,
     EARLY_403,
     FOREIGN_ANSWER,
-    BIG_HEAD,      /* 20 Set-Cookie of 1 KB: one message */
-    HUGE_HEAD,     /* 200 fields of 1 KB: the head over several messages */
-    OBS_TEXT,      /* a header value that is not UTF-8 */
-    AGENT_CANCELS, /* the local service fails after the head: cancel */
-    SILENT,        /* never answers */
+    BIG_HEAD,         /* 20 Set-Cookie of 1 KB: one message */
+    HUGE_HEAD,        /* 200 fields of 1 KB: the head over several messages */
+    OBS_TEXT,         /* a header value that is not UTF-8 */
+    AGENT_CANCELS,    /* the local service fails after the head: cancel */
+    CANCEL_AFTER_END, /* a cancel once the whole response is in (the app closed early) */
+    SILENT,           /* never answers */
 };
 
 static const char *const CL5[] = {"Content-Type", "text/plain", "Content-Length", "5", NULL};
@@ -270,6 +271,17 @@ static void agent(harness *h, const char *cid, const tmsg *m, void *ud)
                                          "1",
                                          NULL};
         response(h, rid, 200, cd, "x", 1, false, true);
+        break;
+    }
+    case CANCEL_AFTER_END: {
+        response(h, rid, 403, CL5, "nope!", 5, false, true);
+        tmsg c;
+        tmsg_init(&c, TMSG_CANCEL);
+        c.request_id = strdup(rid);
+        char *text = harness_encode(&c);
+        tmsg_free(&c);
+        harness_agent_later(h, CID, text);
+        free(text);
         break;
     }
     case AGENT_CANCELS: {
@@ -552,6 +564,15 @@ static void agent_cancel_after_head(void **state)
     json_decref(a);
 }
 
+static void agent_cancel_after_the_end(void **state)
+{
+    fixture *f = *state;
+    json_t *a = request(f, CANCEL_AFTER_END, "POST", "/", "x", 1);
+    assert_int_equal(status_of(a), 403);
+    expect_body(a, "nope!", 5);
+    json_decref(a);
+}
+
 /* The last message posted to the agent is a cancel for rid. */
 static bool cancelled(fixture *f, const char *rid)
 {
@@ -610,6 +631,7 @@ int main(void)
         T(large_request_head),
         T(octets_that_are_not_utf8),
         T(agent_cancel_after_head),
+        T(agent_cancel_after_the_end),
         T(lambda_cancels_when_it_gives_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
