@@ -23,6 +23,9 @@
  * once the count is known: the final read of a 4 MiB answer would be 5.6 MB at once. */
 #define EARLY_PIECES 512u
 #define EARLY_AHEAD 8u
+/* After the agent's cancel, how long what is in the table may still complete the response: the
+ * $default invocations of the messages sent before it may run after it. */
+#define CANCEL_GRACE_MS 2000
 /* Most pieces a response may have (ttf sends 93 KiB ones; smaller ones are allowed). */
 #define MAX_PIECES PROXY_JSON_MAX_PIECES
 
@@ -42,9 +45,10 @@ typedef struct answer {
     bool framed;    /* expect and bodiless are known (the whole head is in) */
     uint8_t *body;  /* the head's piece, then the whole body */
     size_t len;
-    piece_set ps;    /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
-    bool last_known; /* lastSeq read: ps.n is the count */
-    bool backlog;    /* the last piece read found most of what it asked for */
+    piece_set ps;         /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
+    bool last_known;      /* lastSeq read: ps.n is the count */
+    bool backlog;         /* the last piece read found most of what it asked for */
+    int64_t cancelled_ms; /* when the agent's cancel was first seen (wall ms), 0: none */
 } answer;
 
 static int fail(answer *a, int status, const char *text)
@@ -155,6 +159,9 @@ static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
         json_decref(it);
         return rc;
     }
+    int cancelled = 0;
+    if (ddb_get_bool(it, "cancelled", &cancelled) == 0 && cancelled && !a->cancelled_ms)
+        a->cancelled_ms = clock_wall_ms();
     if (!st || strcmp(st, PEND_RESPONDED) != 0) {
         json_decref(it);
         return 0;
@@ -327,6 +334,10 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
                 break;
             }
             next_live = now + 1000;
+        }
+        if (a.cancelled_ms && now - a.cancelled_ms >= CANCEL_GRACE_MS) {
+            fail(&a, 502, "the local service failed during its response");
+            break;
         }
         int64_t deadline = a.head ? body_deadline : head_deadline;
         if (now >= deadline) {

@@ -423,18 +423,14 @@ int store_put_head_part(store *s, const char *rid, const char *cid, uint32_t seq
     return put_part(s, &HEAD_PART, rid, cid, seq, key, "h", v, last, verified, now, err, cap);
 }
 
-int store_cancel_response(store *s, const char *rid, const char *cid, const char *msg, char *err,
-                          size_t cap)
+int store_cancel_response(store *s, const char *rid, const char *cid, char *err, size_t cap)
 {
     json_t *req =
-        json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName",
-                  s->pend_table, "Key", ddb_key_s("requestId", rid), "UpdateExpression",
-                  "SET #s = :e, statusCode = :sc, errMsg = :m", "ConditionExpression",
-                  "connectionId = :cid AND (#s = :p OR (#s = :r AND respMore = :t AND "
-                  "attribute_not_exists(lastSeq)))",
-                  "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":e",
-                  ddb_s(PEND_ERROR), ":sc", ddb_n(502), ":m", ddb_s(msg), ":cid", ddb_s(cid), ":p",
-                  ddb_s(PEND_PENDING), ":r", ddb_s(PEND_RESPONDED), ":t", ddb_bool(1));
+        json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
+                  ddb_key_s("requestId", rid), "UpdateExpression", "SET cancelled = :t",
+                  "ConditionExpression", "connectionId = :cid AND #s <> :e",
+                  "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":t",
+                  ddb_bool(1), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
     return run(s, "UpdateItem", req, err, cap);
 }
 

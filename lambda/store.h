@@ -117,11 +117,11 @@ int store_complete_error(store *s, const char *rid, const char *cid, int status,
 int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, const uint8_t *body,
                     size_t len, bool more, bool verified, int64_t now, char *err, size_t cap);
 #define STORE_OVERRUN (-3)
-/* The agent on cid cancelled rid (its local service failed): the request fails with 502 and msg
- * while its response has not ended (no head yet, or pieces still to come); a cancel after the
- * whole response is in changes nothing (DDB_CONDITION), as the client can have all of it. */
-int store_cancel_response(store *s, const char *rid, const char *cid, const char *msg, char *err,
-                          size_t cap);
+/* The agent on cid cancelled rid (its local service failed during the response): marks the
+ * request `cancelled` (conditional on cid and on the request not having failed). The waiter
+ * decides: what is in the table still wins if it completes the response within a moment ($default
+ * invocations run in any order: the cancel may be taken before the answer sent ahead of it). */
+int store_cancel_response(store *s, const char *rid, const char *cid, char *err, size_t cap);
 /* The agent on cid sent something past the end of rid's response (issue 12 item 1): the request
  * fails with 502 and msg, marked `overrun` so that the waiter logs it naming the tunnel.
  * answered_only: only when the head was already recorded (a second response). Conditional on

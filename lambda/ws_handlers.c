@@ -443,18 +443,18 @@ static bool on_part(lambda_ctx *ctx, const char *cid, const tmsg *m)
 }
 
 /* cancel from the agent: the local service failed after the response started (before it, the
- * agent sends error). The public client gets a 502: the response is never returned in part. */
+ * agent sends error). Recorded on the request: the client gets a 502 unless the response is
+ * complete after all (answer.c), never a response in part. */
 static bool on_cancel(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
-    int rc = store_cancel_response(&ctx->st, m->request_id, cid,
-                                   "the local service failed during its response", err, sizeof err);
+    int rc = store_cancel_response(&ctx->st, m->request_id, cid, err, sizeof err);
     if (rc == 0)
         TLOG_I(ctx->log, "request %s cancelled by the agent on %s: %s", m->request_id, cid,
                m->reason ? m->reason : "(no reason)");
     else if (rc == DDB_CONDITION)
-        TLOG_D(ctx->log, "cancel %s from %s: unknown, foreign, or its response already complete",
-               m->request_id, cid);
+        TLOG_D(ctx->log, "cancel %s from %s: unknown, foreign or already failed", m->request_id,
+               cid);
     else
         TLOG_E(ctx->log, "cancel %s: %s", m->request_id, err);
     return rc == 0 || rc == DDB_CONDITION;

@@ -132,6 +132,7 @@ enum {
     OBS_TEXT,         /* a header value that is not UTF-8 */
     AGENT_CANCELS,    /* the local service fails after the head: cancel */
     CANCEL_AFTER_END, /* a cancel once the whole response is in (the app closed early) */
+    CANCEL_FIRST,     /* ... whose $default invocation ran before the response's */
     SILENT,           /* never answers */
 };
 
@@ -273,15 +274,22 @@ static void agent(harness *h, const char *cid, const tmsg *m, void *ud)
         response(h, rid, 200, cd, "x", 1, false, true);
         break;
     }
-    case CANCEL_AFTER_END: {
-        response(h, rid, 403, CL5, "nope!", 5, false, true);
+    case CANCEL_AFTER_END:
+    case CANCEL_FIRST: {
+        if (f->mode == CANCEL_AFTER_END)
+            response(h, rid, 403, CL5, "nope!", 5, false, true);
         tmsg c;
         tmsg_init(&c, TMSG_CANCEL);
         c.request_id = strdup(rid);
         char *text = harness_encode(&c);
         tmsg_free(&c);
-        harness_agent_later(h, CID, text);
+        if (f->mode == CANCEL_FIRST)
+            json_decref(harness_agent_send(h, CID, text)); /* taken before the response */
+        else
+            harness_agent_later(h, CID, text);
         free(text);
+        if (f->mode == CANCEL_FIRST)
+            response(h, rid, 403, CL5, "nope!", 5, false, true);
         break;
     }
     case AGENT_CANCELS: {
@@ -568,6 +576,11 @@ static void agent_cancel_after_the_end(void **state)
 {
     fixture *f = *state;
     json_t *a = request(f, CANCEL_AFTER_END, "POST", "/", "x", 1);
+    assert_int_equal(status_of(a), 403);
+    expect_body(a, "nope!", 5);
+    json_decref(a);
+    /* the cancel's $default invocation ran first: the complete response still wins */
+    a = request(f, CANCEL_FIRST, "POST", "/", "x", 1);
     assert_int_equal(status_of(a), 403);
     expect_body(a, "nope!", 5);
     json_decref(a);
