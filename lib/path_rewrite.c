@@ -224,7 +224,7 @@ static int find_injection(path_rewriter *rw, const char *s, size_t n, bool final
             break;
         size_t p = (size_t)(lt - s);
         if (p + 1 >= w.lim) {
-            pos = w.lim;
+            /* cut by the window */
             break;
         }
         char c = s[p + 1];
@@ -240,7 +240,7 @@ static int find_injection(path_rewriter *rw, const char *s, size_t n, bool final
                 e = tag_end(s, p, w.lim);
             }
             if (!e) {
-                pos = w.lim;
+                /* not ended within the window */
                 break;
             }
             pos = e;
@@ -255,7 +255,7 @@ static int find_injection(path_rewriter *rw, const char *s, size_t n, bool final
             k++;
         size_t e = k < w.lim ? tag_end(s, p, w.lim) : 0;
         if (!e) {
-            pos = w.lim;
+            /* the tag does not end within the window */
             break;
         }
         bool name_end = s[k] == '>' || s[k] == '/' || is_space((unsigned char)s[k]);

@@ -136,7 +136,8 @@ static int bin_send_body(mux_stream *ms, const void *data, size_t len)
     bin_mux *bm = bm_of(ms->m);
     const uint8_t *p = data;
     while (len > 0) {
-        size_t n = len < TTF_BIN_MAX_DATA ? len : TTF_BIN_MAX_DATA;
+        size_t max = TTF_BIN_MAX_DATA;
+        size_t n = len < max ? len : max;
         if (send_frame(bm, TTF_DATA, 0, s->sid, p, n) != 0)
             return -1;
         s->win -= (int64_t)n;

@@ -70,7 +70,7 @@ static unsigned period_ms(const pconn *pc, pc_timer t)
  * t: a period that moved on is re-armed lazily when it fires). */
 static void set_timer(pconn *pc, pc_timer t, uint64_t start_ms)
 {
-    if (!pc->c || (pc->timer == t && t != T_NONE))
+    if (!pc->c || pc->timer == t)
         return;
     pc->timer = t;
     pc->timer_ms = start_ms;
