@@ -283,6 +283,32 @@ int store_complete_head(store *s, const char *rid, const char *cid, int status,
     return run(s, "UpdateItem", req, err, cap);
 }
 
+int store_head_repeats(store *s, const char *rid, const char *cid, int status,
+                       const char *headers_json, const uint8_t *body, size_t len, bool more,
+                       bool head_more, char *err, size_t cap)
+{
+    json_t *it = NULL;
+    int rc = store_get_pending(s, rid, &it, err, cap);
+    if (rc != 0)
+        return -1;
+    const char *pc = ddb_get_s(it, "connectionId"), *st = ddb_get_s(it, "status");
+    const char *hj = ddb_get_s(it, "respHeaders");
+    int64_t sc = 0;
+    int m = 0, hm = 0;
+    uint8_t *b = NULL;
+    size_t bl = 0;
+    bool same =
+        pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_RESPONDED) == 0 &&
+        ddb_get_n(it, "statusCode", &sc) == 0 && sc == status && hj &&
+        strcmp(hj, headers_json) == 0 && ddb_get_bool(it, "respMore", &m) == 0 && (bool)m == more &&
+        (ddb_get_bool(it, "respHeadMore", &hm) < 0 || (bool)hm == head_more) &&
+        ddb_get_b(it, "body0", &b, &bl) == 0 && bl == len && (!len || memcmp(b, body, len) == 0);
+    bool answered = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_RESPONDED) == 0;
+    free(b);
+    json_decref(it);
+    return same ? 1 : answered ? 0 : -1;
+}
+
 int store_complete_error(store *s, const char *rid, const char *cid, int status, const char *msg,
                          char *err, size_t cap)
 {

@@ -105,6 +105,12 @@ int store_get_pending(store *s, const char *rid, json_t **item, char *err, size_
 int store_complete_head(store *s, const char *rid, const char *cid, int status,
                         const char *headers_json, const uint8_t *body, size_t len, bool more,
                         bool head_more, char *err, size_t cap);
+/* After store_complete_head refused a head: 1 when rid was answered by cid with this very head
+ * (the agent sent it again, its ack lost: harmless), 0 when cid answered it with another one (a
+ * second response), -1 otherwise (unknown, foreign, failed, or the read failed). */
+int store_head_repeats(store *s, const char *rid, const char *cid, int status,
+                       const char *headers_json, const uint8_t *body, size_t len, bool more,
+                       bool head_more, char *err, size_t cap);
 /* An agent error: conditional on the request existing, being cid's, and not yet failed. */
 int store_complete_error(store *s, const char *rid, const char *cid, int status, const char *msg,
                          char *err, size_t cap);

@@ -378,12 +378,20 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
         }
         rc = store_complete_head(&ctx->st, m->request_id, cid, m->status_code, hj, m->body,
                                  m->body_len, m->more, m->headers_more, err, sizeof err);
+        /* refused: the same head sent again (its ack was lost: settled), or a second, other
+         * final response from the connection that answered, past the end of the response (a
+         * repeat from another connection changes nothing) */
+        int rep =
+            rc == DDB_CONDITION
+                ? store_head_repeats(&ctx->st, m->request_id, cid, m->status_code, hj, m->body,
+                                     m->body_len, m->more, m->headers_more, err, sizeof err)
+                : -1;
         free(hj);
-        /* a second final response from the connection that already answered: past the end of
-         * the response (a repeat from another connection changes nothing) */
-        if (rc == DDB_CONDITION && store_mark_overrun(&ctx->st, m->request_id, cid,
-                                                      "the tunnel agent sent a second response",
-                                                      true, err, sizeof err) == 0) {
+        if (rep == 1)
+            return true;
+        if (rep == 0 && store_mark_overrun(&ctx->st, m->request_id, cid,
+                                           "the tunnel agent sent a second response", true, err,
+                                           sizeof err) == 0) {
             TLOG_W(ctx->log, "http_response %s from %s: a second response: the request fails",
                    m->request_id, cid);
             return true;

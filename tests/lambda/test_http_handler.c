@@ -134,6 +134,7 @@ enum {
     CANCEL_AFTER_END, /* a cancel once the whole response is in (the app closed early) */
     CANCEL_FIRST,     /* ... whose $default invocation ran before the response's */
     SILENT,           /* never answers */
+    RESENT,           /* every message sent twice (acks lost: the agent sends again) */
 };
 
 static const char *const CL5[] = {"Content-Type", "text/plain", "Content-Length", "5", NULL};
@@ -232,6 +233,12 @@ static void agent(harness *h, const char *cid, const tmsg *m, void *ud)
         response(h, rid, 200, CL5, "hello", 5, false, true);
         break;
     }
+    case RESENT:
+        for (int i = 0; i < 2; i++)
+            response(h, rid, 200, CL5, "hel", 3, true, true);
+        for (int i = 0; i < 2; i++)
+            piece(h, rid, 1, "lo", 2, false, true);
+        break;
     case BIG_HEAD:
     case HUGE_HEAD: {
         tmsg r;
@@ -464,6 +471,15 @@ static void early_answer_stops_the_upload(void **state)
     json_decref(a);
 }
 
+static void messages_sent_again(void **state)
+{
+    fixture *f = *state;
+    json_t *a = request(f, RESENT, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    expect_body(a, "hello", 5);
+    json_decref(a);
+}
+
 static void foreign_answer_ignored(void **state)
 {
     fixture *f = *state;
@@ -638,6 +654,7 @@ int main(void)
         T(interim_not_forwarded),
         T(early_answer_stops_the_upload),
         T(foreign_answer_ignored),
+        T(messages_sent_again),
         T(gone_and_busy),
         T(tunnel_id_in_request),
         T(large_response_heads),

@@ -198,11 +198,16 @@ static void answers_acknowledged(void **state)
     assert_string_equal(m.request_id, "R1");
     tmsg_free(&m);
     json_decref(r);
-    /* a repeat (the agent did not see the ack) is settled too: acknowledged, nothing changes */
+    /* a repeat (the agent did not see the ack) is settled too: acknowledged, nothing changes
+     * (it is no second response) */
     r = harness_agent_send(h, "C1=", resp);
     assert_int_equal(ack_of(r, &m), 0);
     tmsg_free(&m);
     json_decref(r);
+    json_t *item = fake_ddb_get(h->db, H_PEND_TABLE, "R1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(item, "status"), "S")),
+                        "responded");
+    assert_null(json_object_get(item, "overrun"));
     const char *piece = "{\"type\":\"http_response_body\",\"request_id\":\"R1\",\"seq\":1,"
                         "\"body\":\"IQ==\",\"more\":false}";
     r = harness_agent_send(h, "C1=", piece);
