@@ -331,6 +331,8 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
             conn_rec c;
             if (store_get_connection(&ctx->st, r->cid, &c, err, sizeof err) == 1) {
                 fail(&a, 502, "tunnel agent disconnected");
+                if (r->lost && !a.head)
+                    *r->lost = true;
                 break;
             }
             next_live = now + 1000;

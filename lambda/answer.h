@@ -23,6 +23,7 @@ typedef struct answer_req {
     const route_result *rr; /* the tunnel and how it was routed (path mode rewrites) */
     bool head_request;      /* HEAD: no body whatever the head says */
     int64_t start;          /* Unix ms the budget runs from (API Gateway's timeEpoch) */
+    bool *lost;             /* set when the connection went away before any answer (may be NULL) */
 } answer_req;
 
 /* Waits until the answer is complete, failed, or out of time, and returns the 2.0 response

@@ -187,6 +187,98 @@ static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid)
     ctx->routes[k].at_ms = (int64_t)clock_now_ms();
 }
 
+/* RFC 9110 §9.2.2: methods whose repetition has the effect of one request. */
+static bool idempotent(const char *method)
+{
+    static const char *const m[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (strcmp(method, m[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Finds the tunnel's connection (remembered, else the GSI; never `gone`), records the request
+ * (a fresh id in rid) and posts it (post_request). NULL with rid and cid set when it is with the
+ * agent; otherwise the answer to return (404, 431, 502, 503; *status set), or NULL with rid
+ * empty when out of memory. */
+static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *rr, const char *fwd,
+                     const http_headers *hdrs, int64_t start, const char *gone,
+                     char rid[PROXY_REQUEST_ID_LEN + 1], char cid[STORE_CONN_ID_SIZE], int *status,
+                     size_t *len)
+{
+    char err[ERRCAP];
+    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
+    size_t ncid = 0;
+    rid[0] = '\0';
+    bool cached = route_cached(ctx, rr->tunnel_id, cids[0]) && strcmp(cids[0], gone) != 0;
+    if (cached) {
+        ncid = 1;
+    } else if (store_find_tunnel(&ctx->st, rr->tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
+                                 sizeof err) < 0) {
+        TLOG_E(ctx->log, "tunnel lookup %s: %s", rr->tunnel_id, err);
+        *status = 502;
+        return httpresp_text(502, "tunnel lookup failed", len);
+    }
+    for (size_t k = 0; k < ncid; k++) /* the connection that just went away is no candidate */
+        if (strcmp(cids[k], gone) == 0) {
+            memmove(cids[k], cids[ncid - 1], sizeof cids[k]);
+            ncid--;
+            break;
+        }
+    if (ncid == 0) {
+        *status = gone[0] ? 502 : 404;
+        return httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found",
+                             len);
+    }
+    if (proxy_request_id(rid) < 0) {
+        rid[0] = '\0';
+        return NULL;
+    }
+    int rc = MGMT_GONE;
+    size_t i;
+    for (i = 0; i < ncid; i++) { /* stale records of gone agents are skipped and removed */
+        if (store_put_pending(&ctx->st, rid, cids[i], rr->tunnel_id, start / 1000, err,
+                              sizeof err) != 0) {
+            TLOG_E(ctx->log, "pending %s: %s", rid, err);
+            rc = MGMT_ERR;
+            break;
+        }
+        bool head_too_big = false;
+        rc = post_request(ctx, cids[i], rid, rr->tunnel_id, e, fwd, hdrs, &head_too_big, err);
+        if (rc == MGMT_OK)
+            break;
+        store_delete_pending(&ctx->st, rid, NULL, 0, 0, err, sizeof err);
+        if (head_too_big) {
+            *status = 431;
+            return httpresp_text(431, "request headers too large", len);
+        }
+        if (rc != MGMT_GONE)
+            break;
+        store_delete_connection(&ctx->st, cids[i], err, sizeof err);
+        if (cached) { /* the remembered connection is gone: ask the table after all */
+            cached = false;
+            route_forget(ctx, rr->tunnel_id);
+            if (store_find_tunnel(&ctx->st, rr->tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
+                                  sizeof err) < 0)
+                break;
+            i = (size_t)-1; /* the loop's i++ starts the fresh list at 0 */
+        }
+    }
+    if (rc == MGMT_LIMIT) { /* API Gateway kept refusing: a busy agent, not a gone one */
+        TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
+        *status = 503;
+        return httpresp_text(503, "tunnel agent busy: try again", len);
+    }
+    if (rc != MGMT_OK) {
+        TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
+        *status = 502;
+        return httpresp_text(502, "tunnel agent disconnected", len);
+    }
+    snprintf(cid, STORE_CONN_ID_SIZE, "%s", cids[i]);
+    route_remember(ctx, rr->tunnel_id, cid);
+    return NULL;
+}
+
 static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t start, int *status,
                                size_t *len)
 {
@@ -217,80 +309,40 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
     if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
         goto out;
-    char err[ERRCAP];
-    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
-    size_t ncid = 0;
-    bool cached = route_cached(ctx, rr.tunnel_id, cids[0]);
-    if (cached) {
-        ncid = 1;
-    } else if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
-                                 sizeof err) < 0) {
-        TLOG_E(ctx->log, "tunnel lookup %s: %s", rr.tunnel_id, err);
-        *status = 502;
-        doc = httpresp_text(502, "tunnel lookup failed", len);
-        goto out;
-    }
-    if (ncid == 0) {
-        *status = 404;
-        doc = httpresp_text(404, "tunnel not found", len);
-        goto out;
-    }
-    char rid[PROXY_REQUEST_ID_LEN + 1];
-    if (proxy_request_id(rid) < 0)
-        goto out;
-    int rc = MGMT_GONE;
-    size_t i;
-    for (i = 0; i < ncid; i++) { /* stale records of gone agents are skipped and removed */
-        if (store_put_pending(&ctx->st, rid, cids[i], rr.tunnel_id, start / 1000, err,
-                              sizeof err) != 0) {
-            TLOG_E(ctx->log, "pending %s: %s", rid, err);
-            rc = MGMT_ERR;
+    char rid[PROXY_REQUEST_ID_LEN + 1], cid[STORE_CONN_ID_SIZE], gone[STORE_CONN_ID_SIZE] = "";
+    for (int attempt = 0;; attempt++) {
+        doc = deliver(ctx, e, &rr, fwd, &hdrs, start, gone, rid, cid, status, len);
+        if (doc || !rid[0])
+            break; /* answered already (404, 431, 502, 503), or out of memory */
+        int64_t posted = clock_wall_ms();
+        bool lost = false;
+        answer_req ar = {.rid = rid,
+                         .cid = cid,
+                         .rr = &rr,
+                         .head_request = strcmp(e->method, "HEAD") == 0,
+                         .start = start,
+                         .lost = &lost};
+        doc = answer_wait(ctx, &ar, status, len);
+        TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
+               posted - start, clock_wall_ms() - posted);
+        /* The connection went away before any answer (the agent moved to its next one while
+         * this request was on its way to the old one, or API Gateway closed it): an idempotent
+         * request (RFC 9110 §9.2.2) is sent once more, on the tunnel's current connection, when
+         * there is time for it. */
+        if (!lost || attempt > 0 || !idempotent(e->method) ||
+            clock_wall_ms() > start + (int64_t)ctx->cfg->request_timeout_s * 1000 - 1000)
             break;
-        }
-        bool head_too_big = false;
-        rc = post_request(ctx, cids[i], rid, rr.tunnel_id, e, fwd, &hdrs, &head_too_big, err);
-        if (rc == MGMT_OK)
-            break;
-        store_delete_pending(&ctx->st, rid, NULL, 0, 0, err, sizeof err);
-        if (head_too_big) {
-            *status = 431;
-            doc = httpresp_text(431, "request headers too large", len);
-            goto out;
-        }
-        if (rc != MGMT_GONE)
-            break;
-        store_delete_connection(&ctx->st, cids[i], err, sizeof err);
-        if (cached) { /* the remembered connection is gone: ask the table after all */
-            cached = false;
-            route_forget(ctx, rr.tunnel_id);
-            if (store_find_tunnel(&ctx->st, rr.tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
-                                  sizeof err) < 0)
-                break;
-            i = (size_t)-1; /* the loop's i++ starts the fresh list at 0 */
-        }
+        TLOG_I(ctx->log, "http %s: tunnel %s: connection %s went away before answering: sent again",
+               rid, rr.tunnel_id, cid);
+        char err[ERRCAP];
+        store_delete_pending(&ctx->st, rid, cid, ctx->defer_pieces, ctx->defer_heads, err,
+                             sizeof err);
+        ctx->defer_rid[0] = '\0';
+        snprintf(gone, sizeof gone, "%s", cid);
+        route_forget(ctx, rr.tunnel_id);
+        free(doc);
+        doc = NULL;
     }
-    if (rc == MGMT_LIMIT) { /* API Gateway kept refusing: a busy agent, not a gone one */
-        TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr.tunnel_id, err);
-        *status = 503;
-        doc = httpresp_text(503, "tunnel agent busy: try again", len);
-        goto out;
-    }
-    if (rc != MGMT_OK) {
-        TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr.tunnel_id, err);
-        *status = 502;
-        doc = httpresp_text(502, "tunnel agent disconnected", len);
-        goto out;
-    }
-    route_remember(ctx, rr.tunnel_id, cids[i]);
-    int64_t posted = clock_wall_ms();
-    answer_req ar = {.rid = rid,
-                     .cid = cids[i],
-                     .rr = &rr,
-                     .head_request = strcmp(e->method, "HEAD") == 0,
-                     .start = start};
-    doc = answer_wait(ctx, &ar, status, len);
-    TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
-           posted - start, clock_wall_ms() - posted);
 out:
     http_headers_free(&hdrs);
     free(target);

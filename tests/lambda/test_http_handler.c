@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "proxy.h"
 
@@ -135,15 +136,38 @@ enum {
     CANCEL_FIRST,     /* ... whose $default invocation ran before the response's */
     SILENT,           /* never answers */
     RESENT,           /* every message sent twice (acks lost: the agent sends again) */
+    MOVED,            /* the connection goes away unanswered; the tunnel is on another one */
 };
 
 static const char *const CL5[] = {"Content-Type", "text/plain", "Content-Length", "5", NULL};
 static const char *const CL10[] = {"Content-Length", "10", NULL};
 
+/* MOVED: connection CID goes away with the request unanswered (its record deleted, as
+ * $disconnect does) and the tunnel is on "B=", which answers. */
+static void moved(harness *h, fixture *f, const char *cid, const char *rid)
+{
+    char err[256];
+    if (strcmp(cid, CID) == 0) {
+        store_delete_connection(&h->ws.st, CID, err, sizeof err);
+        store_put_connection(&h->ws.st, "B=", f->tid, "", clock_wall_ms() / 1000, err, sizeof err);
+        fake_mgmt_open(h->mgmt, "B=");
+        return;
+    }
+    tmsg r;
+    tmsg_init(&r, TMSG_HTTP_RESPONSE);
+    r.request_id = strdup(rid);
+    r.status_code = 200;
+    r.body = (uint8_t *)strdup("on B");
+    r.body_len = 4;
+    char *text = harness_encode(&r);
+    tmsg_free(&r);
+    harness_agent_later(h, "B=", text);
+    free(text);
+}
+
 static void agent(harness *h, const char *cid, const tmsg *m, void *ud)
 {
     fixture *f = ud;
-    (void)cid;
     if (m->type == TMSG_HTTP_REQUEST_HEADERS) {
         f->head_parts_seen++;
         f->headers_seen += m->headers.n;
@@ -165,6 +189,9 @@ static void agent(harness *h, const char *cid, const tmsg *m, void *ud)
     snprintf(f->uri, sizeof f->uri, "%s", m->uri);
     const char *rid = m->request_id;
     switch (f->mode) {
+    case MOVED:
+        moved(h, f, cid, rid);
+        break;
     case PLAIN:
         response(h, rid, 200, CL5, "hello", 5, false, true);
         break;
@@ -480,6 +507,26 @@ static void messages_sent_again(void **state)
     json_decref(a);
 }
 
+static void idempotent_request_sent_again_when_its_connection_goes(void **state)
+{
+    fixture *f = *state;
+    json_t *a = request(f, MOVED, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    expect_body(a, "on B", 4);
+    assert_int_equal(f->requests, 2);
+    json_decref(a);
+    assert_true(harness_log_has(&f->h, "went away before answering", "sent again"));
+}
+
+static void other_request_not_sent_again(void **state)
+{
+    fixture *f = *state;
+    json_t *a = request(f, MOVED, "POST", "/", "x", 1);
+    assert_int_equal(status_of(a), 502);
+    assert_int_equal(f->requests, 1);
+    json_decref(a);
+}
+
 static void foreign_answer_ignored(void **state)
 {
     fixture *f = *state;
@@ -655,6 +702,8 @@ int main(void)
         T(early_answer_stops_the_upload),
         T(foreign_answer_ignored),
         T(messages_sent_again),
+        T(idempotent_request_sent_again_when_its_connection_goes),
+        T(other_request_not_sent_again),
         T(gone_and_busy),
         T(tunnel_id_in_request),
         T(large_response_heads),
