@@ -227,10 +227,12 @@ static void up_end(void *ud, const http_headers *trailers, bool request_done)
 {
     jreq *r = ud;
     (void)trailers; /* JSON mode carries no trailers (docs/protocol.md §2) */
+    /* An early answer (the request body not all in) needs nothing more: in JSON mode `cancel`
+     * from the agent means a failure during the response, and the server stops sending the body
+     * itself once the response ended; later pieces for this request are dropped. */
+    (void)request_done;
     if (emit(r, true) != 0)
         return;
-    if (!request_done) /* an early answer: the rest of the request is not wanted */
-        send_cancel(r->s, r->rid, "response complete; request body not needed");
     jreq_free(r, NULL);
 }
 
