@@ -3,7 +3,7 @@
 """bench/idle_cost.py - what an idle tunnel and an idle public connection cost ttfd in memory.
 
 Starts ttfd (BUILD/bin/ttfd, plain, loopback, ephemeral port), then
-  1. connects AGENTS agents (default 500; a minimal ttf.bin.v1 agent in this script: WebSocket
+  1. connects AGENTS agents (default 500; a minimal ttf.bin.v2 agent in this script: WebSocket
      upgrade on /_tunnel, `ready`, wait for `connection_established`), which stay idle;
   2. sends one public request through each tunnel (a BODY-byte POST, answered 200 by the agent),
      as a tunnel that was used and is idle now;
@@ -96,7 +96,7 @@ def ws_frame(opcode, payload):
 
 
 class Agent:
-    """A minimal ttf.bin.v1 agent: upgrade, ready, connection_established; serves requests."""
+    """A minimal ttf.bin.v2 agent: upgrade, ready, connection_established; serves requests."""
 
     def __init__(self, port):
         self.port = port
@@ -106,10 +106,10 @@ class Agent:
         self.s.sendall(("GET /_tunnel HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                         "Sec-WebSocket-Version: 13\r\n"
-                        "Sec-WebSocket-Protocol: ttf.bin.v1, ttf.json.v1\r\n\r\n"
+                        "Sec-WebSocket-Protocol: ttf.bin.v2, ttf.json.v1\r\n\r\n"
                         % (port, key)).encode())
         head = recv_until(self.s, b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101") or b"ttf.bin.v1" not in head:
+        if not head.startswith(b"HTTP/1.1 101") or b"ttf.bin.v2" not in head:
             die("upgrade refused: %r" % head[:200])
         self.buf = head.split(b"\r\n\r\n", 1)[1]
         self.s.sendall(ws_frame(0x1, json.dumps({"type": "ready"}).encode()))

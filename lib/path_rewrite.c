@@ -648,8 +648,11 @@ static int hold(path_rewriter *rw, const uint8_t *p, size_t n)
 int path_rewriter_feed(path_rewriter *rw, const uint8_t *in, size_t len, bool final,
                        path_rewrite_buf *out)
 {
+    static const uint8_t none[1];
     if (rw->failed)
         return -1;
+    if (!in) /* the end of a body: no bytes, and no arithmetic on a null pointer */
+        in = none;
     if (rw->clen == 0) {
         size_t used = run(rw, (const char *)in, len, final, out);
         if (hold(rw, in + used, len - used) != 0 || rw->failed)

@@ -195,6 +195,18 @@ static int json_end_body(mux_stream *ms, const http_headers *trailers)
     return 0;
 }
 
+/* True when the message surely fits one message: each field at most doubles when escaped (no
+ * controls reach here; octets that are not UTF-8 grow by a third as base64), the body grows by a
+ * third; then one encoding does, without tmsg_send_head's sizing pass. */
+static bool small_head(const tmsg *m)
+{
+    size_t n = strlen(m->uri) * 2 + strlen(m->method) * 2 + 1024;
+    for (size_t i = 0; i < m->headers.n && n < TTF_JSON_MAX_MSG; i++)
+        n += (m->headers.v[i].nlen + m->headers.v[i].vlen) * 2 + 16;
+    n += (m->body_len + 2) / 3 * 4;
+    return n < TTF_JSON_MAX_MSG;
+}
+
 /* Sends the head (first flush) and the staged body in pieces. -1 when the link refused. */
 static int flush_request(json_mux *jm, json_stream *s)
 {
@@ -205,7 +217,7 @@ static int flush_request(json_mux *jm, json_stream *s)
         h->body = first ? s->buf : NULL;
         h->body_len = first;
         h->more = !(s->req_end && first == s->len);
-        int r = tmsg_send_head(h, send_cb, jm);
+        int r = small_head(h) ? (send_msg(jm, h) == 0 ? 1 : -1) : tmsg_send_head(h, send_cb, jm);
         h->body = NULL; /* the buffer stays ours */
         h->body_len = 0;
         drop_head(&s->head);
