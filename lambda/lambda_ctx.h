@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "store.h"
+#include "tunnel_id.h"
 
 typedef struct lambda_ctx {
     const lambda_config *cfg;
@@ -39,7 +40,7 @@ typedef struct lambda_ctx {
      * (at_ms on clock_now_ms, 0 = empty): the
      * next request skips the GSI query (a post to a gone connection meets 410 and queries). */
     struct {
-        char tid[16];
+        char tid[TUNNEL_NAME_MAX + 1]; /* any tunnel name, chosen ones included */
         char cid[STORE_CONN_ID_SIZE];
         int64_t at_ms;
     } routes[16];

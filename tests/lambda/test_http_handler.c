@@ -685,6 +685,54 @@ static void lambda_cancels_when_it_gives_up(void **state)
     assert_true(cancelled(f, f->rid));
 }
 
+/* An agent that answers every request 200 "hello" on the connection that got it. */
+static void answer_on_its_connection(harness *h, const char *cid, const tmsg *m, void *ud)
+{
+    (void)ud;
+    if (m->type != TMSG_HTTP_REQUEST)
+        return;
+    tmsg r;
+    tmsg_init(&r, TMSG_HTTP_RESPONSE);
+    r.request_id = strdup(m->request_id);
+    r.status_code = 200;
+    r.body = (uint8_t *)strdup("hello");
+    r.body_len = 5;
+    char *text = harness_encode(&r);
+    tmsg_free(&r);
+    harness_agent_later(h, cid, text);
+    free(text);
+}
+
+/* The route cache holds any tunnel name: a chosen name of 16 and more characters (up to
+ * TUNNEL_NAME_MAX) is looked up in the GSI once, then remembered like a generated one. */
+static void long_chosen_name_uses_the_route_cache(void **state)
+{
+    fixture *f = *state;
+    harness *h = &f->h;
+    static const char *const names[] = {"a-chosen-name-16", /* 16: the old array's size */
+                                        "a-much-longer-chosen-name-of-the-tunnel-with-63-chars-"
+                                        "abcdefghi"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char cid[16], ready[160];
+        snprintf(cid, sizeof cid, "Long%zu=", k);
+        snprintf(ready, sizeof ready, "{\"type\":\"ready\",\"subdomain\":\"%s\"}", names[k]);
+        json_decref(harness_invoke(h, &h->ws, ev_connect(h, cid, "ttf.json.v1")));
+        fake_mgmt_open(h->mgmt, cid);
+        json_decref(harness_agent_send(h, cid, ready));
+        assert_non_null(fake_ddb_get(h->db, H_CONN_TABLE, cid));
+        h->agent = answer_on_its_connection;
+        unsigned queries = fake_ddb_calls(h->db, "Query");
+        for (int i = 0; i < 3; i++) {
+            json_t *a = harness_request(h, names[k], "GET", "/", NULL, NULL, 0);
+            assert_int_equal(status_of(a), 200);
+            expect_body(a, "hello", 5);
+            json_decref(a);
+        }
+        /* one GSI query for the first request; the next two use the remembered connection */
+        assert_int_equal(fake_ddb_calls(h->db, "Query") - queries, 1);
+    }
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -712,6 +760,7 @@ int main(void)
         T(agent_cancel_after_head),
         T(agent_cancel_after_the_end),
         T(lambda_cancels_when_it_gives_up),
+        T(long_chosen_name_uses_the_route_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
