@@ -34,6 +34,8 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
   --ddb-faults P            DynamoDB throttles (P/4) and trims batches (P) at random, never the
                             same request twice (0)
   --ddb-delay-ms N          answer every DynamoDB call of the Lambda N ms late (0)
+  --ddb-create-table-ms N   the tables stay CREATING for N ms after CreateTable, as on AWS (0);
+                            the ready line is printed once they are ACTIVE
   --one-way                 no route response on $default: the Lambda's answers to messages are
                             dropped (default: two-way communication, as infra/websocket.json
                             configures it)
@@ -55,7 +57,7 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
 function parseArgs(argv) {
   const o = { env: {}, stage: 'dev', cap: 64, functionTimeoutMs: 30000, integrationTimeoutMs: 29000,
     maxRequest: 10 * 1024 * 1024, sigv4: 'record', region: 'us-east-1', cmd: null, lambdaLog: null, actionsLog: null,
-    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0,
+    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0, ddbCreateTableMs: 0,
     wsConcurrency: null, httpConcurrency: null, singleFunction: false, postLimit: 0,
     maxLifetimeMs: 0, idleMs: 0, routeResponse: true, extraRoutes: [] };
   for (let i = 0; i < argv.length; i++) {
@@ -98,6 +100,7 @@ function parseArgs(argv) {
       case '--message-jitter-ms': o.jitterMs = num(); break;
       case '--ddb-faults': o.ddbFaults = num(); break;
       case '--ddb-delay-ms': o.ddbDelayMs = num(); break;
+      case '--ddb-create-table-ms': o.ddbCreateTableMs = num(); break;
       case '--lambda-log': o.lambdaLog = val(); break;
       case '--actions-log': o.actionsLog = val(); break;
       case '--region': o.region = val(); break;
@@ -133,7 +136,7 @@ async function main() {
   const posted = []; // the last http_request messages the Lambda posted (tests look up request ids)
 
   const dynamo = new Dynamo({ creds, region: opts.region, checker, tables, actions, faults: opts.ddbFaults,
-    delayMs: opts.ddbDelayMs });
+    delayMs: opts.ddbDelayMs, createTableMs: opts.ddbCreateTableMs });
   const dynamoPort = await dynamo.start();
   checker.reset(); // count only the Lambda's calls
   const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, actions, settleMs: opts.settleMs,

@@ -466,3 +466,37 @@ test('DynamoDB fault injection: throttles and partial batches, a retry gets thro
     assert.strictEqual(got.status, 400);
   }
 });
+
+test('ready only once the tables are ACTIVE: the first call after the ready line finds them', async (t) => {
+  // Tables that stay CREATING for 1.5 s (as on AWS, where it takes seconds): before the stand-in
+  // waited for ACTIVE, the ready line came first and these calls met ResourceNotFoundException.
+  const t0 = Date.now();
+  const s = await startStandin(['--ddb-create-table-ms', '1500']);
+  t.after(async () => {
+    assert.strictEqual(await s.stop(), 0);
+  });
+  assert.ok(Date.now() - t0 >= 1500, 'ready before the tables could be ACTIVE');
+  const call = async (op, payload) => {
+    const body = JSON.stringify(payload);
+    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
+      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
+        'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
+    return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
+  };
+  for (const table of Object.values(s.tables)) {
+    const d = await call('DescribeTable', { TableName: table });
+    assert.strictEqual(d.status, 200);
+    const desc = json(d).Table;
+    assert.strictEqual(desc.TableStatus, 'ACTIVE');
+    for (const g of desc.GlobalSecondaryIndexes || []) assert.strictEqual(g.IndexStatus, 'ACTIVE');
+    const ttl = await call('DescribeTimeToLive', { TableName: table });
+    assert.strictEqual(json(ttl).TimeToLiveDescription.TimeToLiveStatus, 'ENABLED');
+  }
+  const put = await call('PutItem', { TableName: s.tables.connections,
+    Item: { connectionId: { S: 'c1' }, tunnelId: { S: 'first' }, ttl: { N: '1' } } });
+  assert.strictEqual(put.status, 200, put.body.toString());
+  const q = await call('Query', { TableName: s.tables.connections, IndexName: 'tunnel-id-index',
+    KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'first' } } });
+  assert.strictEqual(q.status, 200, q.body.toString());
+  assert.strictEqual(json(q).Count, 1);
+});
