@@ -198,6 +198,7 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     }
     if (!binary) /* JSON mode may meet API Gateway: messages over one frame leave in frames */
         ws_set_frame_limit(s->ws, TTF_JSON_MAX_FRAME);
+    s->opened_ms = clock_now_ms();
     struct timeval beat = {SESSION_WS_PING_SEC, 0};
     event_add(s->heartbeat, &beat);
     struct timeval tick = {0, 250000};
@@ -207,6 +208,11 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     tmsg_init(&m, TMSG_READY);
     /* the strings stay the caller's: nothing is freed */
     m.tunnel_id = ready->tunnel_id && *ready->tunnel_id ? (char *)ready->tunnel_id : NULL;
+    const char *why;
+    if (m.tunnel_id)
+        snprintf(s->asked, sizeof s->asked, "%s", m.tunnel_id);
+    else if (!ready->subdomain || tunnel_name_normalize(ready->subdomain, s->asked, &why) != 0)
+        s->asked[0] = '\0';
     m.subdomain = ready->subdomain && *ready->subdomain ? (char *)ready->subdomain : NULL;
     m.agent_key = ready->agent_key && *ready->agent_key ? (char *)ready->agent_key : NULL;
     m.takeover =

@@ -57,8 +57,14 @@ struct session {
     exchange_env env;                             /* what every exchange of the session shares */
     rewrite_host host;                            /* --host-header and the local address */
     char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* from connection_established */
+    /* the name ready asked for (tunnel_id, else subdomain): requests naming it are this
+     * session's before connection_established arrives (the serverless back-end may route one to
+     * the connection as soon as it has recorded the name, ahead of its answer) */
+    char asked[TTF_JSON_TUNNEL_NAME_MAX + 1];
     size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
     ws_conn *ws;
+    uint64_t
+        opened_ms; /* when the WebSocket was open (clock_now_ms): its lifetime counts from it */
     bool binary;
     bool established;
     bool closed;

@@ -300,7 +300,8 @@ static void on_request(session *s, tmsg *m)
         send_error(s, m->request_id, TERR_INVALID_REQUEST, "duplicate request_id");
         return;
     }
-    if (m->tunnel_id && strcmp(m->tunnel_id, s->tunnel_id) != 0) {
+    if (m->tunnel_id && strcmp(m->tunnel_id, s->tunnel_id) != 0 &&
+        (s->tunnel_id[0] || strcmp(m->tunnel_id, s->asked) != 0)) {
         send_error(s, m->request_id, TERR_INVALID_REQUEST, "no such tunnel on this session");
         return;
     }
