@@ -194,6 +194,14 @@ void acks_tick(acks *a, uint64_t now_ms)
     fill(a, now_ms);
 }
 
+size_t acks_pending_for(const acks *a, const char *rid)
+{
+    size_t n = 0;
+    for (const entry *e = a->head; e; e = e->next)
+        n += e->rid && rid && strcmp(e->rid, rid) == 0;
+    return n;
+}
+
 uint64_t acks_rto(const acks *a)
 {
     return a->rto;

@@ -52,6 +52,8 @@ uint64_t acks_rto(const acks *a);
 bool acks_enabled(const acks *a);
 size_t acks_waiting(const acks *a);   /* answers not sent yet (window full) */
 size_t acks_in_flight(const acks *a); /* sent, not acknowledged */
-uint64_t acks_resent(const acks *a);  /* messages sent again so far */
+/* Answers of request rid sent or waiting, not acknowledged. */
+size_t acks_pending_for(const acks *a, const char *rid);
+uint64_t acks_resent(const acks *a); /* messages sent again so far */
 
 #endif
