@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind \
-	demo install deb lambda fuzz bench bench-profile bench-soak bench-serverless format lint clean \
+	demo install deb lambda fuzz fuzz-coverage bench bench-profile bench-soak bench-serverless format lint clean \
 	bench-http1 deploy-infra preview-infra destroy-infra
 
 all: build
@@ -93,9 +93,15 @@ preview-infra:
 destroy-infra:
 	LAMBDA_ZIP_DIR=$(abspath $(BUILD))/lambda ./scripts/infra.sh destroy
 
-fuzz:
-	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTUNNEL_FUZZ=ON >/dev/null
-	cmake --build build-fuzz -j $(JOBS)
+# libFuzzer targets into build-fuzz/ (clang); see fuzz/README.md.
+fuzz: deps
+	./scripts/fuzz.sh --build-only
+
+# Every fuzz target for FUZZ_TIME seconds from its seeds and dictionary, then a table of edges,
+# features and covered lines per target.
+FUZZ_TIME ?= 45
+fuzz-coverage: deps
+	./scripts/fuzz.sh --coverage -t $(FUZZ_TIME)
 
 deps-bench:
 	./scripts/deps.sh bench
@@ -129,4 +135,4 @@ lint:
 	./scripts/lint.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM64_BUILD) $(DEMO_BUILD) $(DEB_OUT) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(ARM64_BUILD) $(DEMO_BUILD) $(DEB_OUT) build-fuzz build-fuzzcov

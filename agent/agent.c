@@ -137,6 +137,18 @@ static void note_lifetime(agent *a, const tmsg *m)
     schedule_rotation(a);
 }
 
+/* What the server enforces, as the server reads it (lib/access.h), for the log. */
+static void log_access(agent *a)
+{
+    access_policy *p = NULL;
+    char desc[600];
+    if (access_policy_from_request(a->cfg->access_json, strlen(a->cfg->access_json), &p, desc,
+                                   sizeof desc) == 0)
+        access_policy_describe(p, desc, sizeof desc);
+    access_policy_free(p);
+    TLOG_I(a->log, "Access control at the server: %s", desc);
+}
+
 static void on_established(void *ud, const tmsg *m)
 {
     agent *a = ud;
@@ -154,6 +166,12 @@ static void on_established(void *ud, const tmsg *m)
                  "support chosen names",
                  m->tunnel_id ? m->tunnel_id : "", sub);
         give_up(a, why);
+        return;
+    }
+    if (a->cfg->access_json && !m->access_applied) {
+        give_up(a, "the server did not confirm the access control asked for (--basic-auth, "
+                   "--allow-cidr, --deny-cidr, --rate-limit): it does not support it; not "
+                   "exposing the local service unprotected");
         return;
     }
     if (m->tunnel_id && tunnel_name_valid(m->tunnel_id, strlen(m->tunnel_id))) {
@@ -179,6 +197,8 @@ static void on_established(void *ud, const tmsg *m)
     TLOG_I(a->log, "Tunnel established (%s mode, connection %s)",
            a->sess && a->sess->binary ? "binary" : "json",
            m->connection_id ? m->connection_id : "-");
+    if (a->cfg->access_json)
+        log_access(a);
 }
 
 static void on_refused(void *ud, const char *code, const char *message)
@@ -306,8 +326,10 @@ static void next_established(void *ud, const tmsg *m)
     agent *a = ud;
     session *n = a->next;
     a->next = NULL;
-    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0 || (!a->sess && !a->moving)) {
-        /* refused: keep the current connection; the server's close reconnects as usual */
+    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0 || (!a->sess && !a->moving) ||
+        (a->cfg->access_json && !m->access_applied)) {
+        /* refused (or not under our access policy): keep the current connection; the server's
+         * close reconnects as usual */
         TLOG_W(a->log, "the server did not move tunnel %s to the new connection", a->tunnel_id);
         session_free(n); /* allowed inside its callbacks */
         if (a->moving) {
@@ -383,8 +405,10 @@ static void next_open(void *ud, conn *c, bool binary)
         conn_free(c);
         return;
     }
-    session_ready ready = {
-        .tunnel_id = a->tunnel_id, .agent_key = a->agent_key, .takeover = a->takeover};
+    session_ready ready = {.tunnel_id = a->tunnel_id,
+                           .agent_key = a->agent_key,
+                           .takeover = a->takeover,
+                           .access = a->cfg->access_json};
     a->next =
         session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &next_cbs, a);
     if (!a->next)
@@ -428,7 +452,8 @@ static void on_open(void *ud, conn *c, bool binary)
     a->established = false;
     session_ready ready = {.tunnel_id = a->cfg->subdomain ? NULL : a->tunnel_id,
                            .subdomain = a->cfg->subdomain,
-                           .agent_key = a->agent_key};
+                           .agent_key = a->agent_key,
+                           .access = a->cfg->access_json};
     a->refused = false;
     a->sess =
         session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &sess_cbs, a);

@@ -48,6 +48,14 @@ static const char usage[] =
     "      --log-format F        auto | term | plain | json (default auto: the terminal view\n"
     "                            on a TTY, plain lines otherwise)\n"
     "      --qr                  show a QR code of the public URL\n"
+    "\n"
+    "Access control, enforced by the server before requests reach this machine:\n"
+    "      --basic-auth USER:PASS  ask every public request for this user and password (401);\n"
+    "                            env TUNNEL_BASIC_AUTH; the password has 8 to 256 bytes\n"
+    "      --allow-cidr CIDR     only clients in these networks (403 for others; repeatable)\n"
+    "      --deny-cidr CIDR      never clients in these networks (403; wins; repeatable)\n"
+    "      --rate-limit N/UNIT   at most N requests per s, m or h per client address (429)\n"
+    "\n"
     "  -h, --help                this help\n"
     "      --version             print the version\n";
 
@@ -61,6 +69,10 @@ enum {
     OPT_MAX_RESPONSE_HEAD,
     OPT_PROTOCOL,
     OPT_FORGET,
+    OPT_BASIC_AUTH,
+    OPT_ALLOW_CIDR,
+    OPT_DENY_CIDR,
+    OPT_RATE_LIMIT,
     OPT_VERSION,
     OPT_INSPECT,
     OPT_NO_INSPECT,
@@ -86,6 +98,10 @@ static const struct option long_opts[] = {
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {"subdomain", required_argument, NULL, 's'},
     {"forget", no_argument, NULL, OPT_FORGET},
+    {"basic-auth", required_argument, NULL, OPT_BASIC_AUTH},
+    {"allow-cidr", required_argument, NULL, OPT_ALLOW_CIDR},
+    {"deny-cidr", required_argument, NULL, OPT_DENY_CIDR},
+    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"inspect", required_argument, NULL, OPT_INSPECT},
@@ -219,6 +235,32 @@ static config_result parse_host_header(const char *v, agent_config *cfg, char *e
     return CONFIG_OK;
 }
 
+/* Appends a copy of s to a list of networks, after checking it (--allow-cidr, --deny-cidr). */
+static config_result add_net(char ***list, size_t *n, const char *flag, const char *s, char *err,
+                             size_t errcap)
+{
+    access_net net;
+    const char *why = NULL;
+    if (access_net_parse(s, &net, &why) != 0) {
+        snprintf(err, errcap, "invalid %s '%s': %s", flag, s, why);
+        return CONFIG_ERROR;
+    }
+    if (*n >= ACCESS_NETS_MAX) {
+        snprintf(err, errcap, "at most %d %s networks", ACCESS_NETS_MAX, flag);
+        return CONFIG_ERROR;
+    }
+    char **v = realloc(*list, (*n + 1) * sizeof *v);
+    if (!v || !(v[*n] = strdup(s))) {
+        if (v)
+            *list = v;
+        snprintf(err, errcap, "out of memory");
+        return CONFIG_ERROR;
+    }
+    *list = v;
+    (*n)++;
+    return CONFIG_OK;
+}
+
 /* The positional local service: "3000", "localhost:3000", "[::1]:3000", "http://host[:port][/]". */
 static config_result parse_local_target(const char *arg, agent_config *cfg, char *err,
                                         size_t errcap)
@@ -310,6 +352,9 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
 
     const char *ev = env ? env("TUNNEL_ENDPOINT") : NULL;
     const char *tv = env ? env("TUNNEL_TOKEN") : NULL;
+    const char *bv = env ? env("TUNNEL_BASIC_AUTH") : NULL;
+    if (bv && *bv && set_str(&cfg->basic_auth, bv) != 0)
+        goto nomem;
     if (set_str(&cfg->endpoint, ev && *ev ? ev : DEFAULT_ENDPOINT) != 0 ||
         set_str(&cfg->local_host, "127.0.0.1") != 0 ||
         set_str(&cfg->inspect_addr, INSPECT_DEFAULT_ADDR) != 0)
@@ -360,6 +405,34 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         case OPT_FORGET:
             cfg->forget = true;
             break;
+        case OPT_BASIC_AUTH: {
+            const char *why = NULL;
+            if (access_basic_check(optarg, &why) != 0) {
+                snprintf(err, errcap, "invalid --basic-auth: %s", why); /* never echo it */
+                return CONFIG_ERROR;
+            }
+            if (set_str(&cfg->basic_auth, optarg) != 0)
+                goto nomem;
+            break;
+        }
+        case OPT_ALLOW_CIDR:
+        case OPT_DENY_CIDR: {
+            bool allow = c == OPT_ALLOW_CIDR;
+            config_result r = add_net(allow ? &cfg->allow_cidr : &cfg->deny_cidr,
+                                      allow ? &cfg->nallow : &cfg->ndeny,
+                                      allow ? "--allow-cidr" : "--deny-cidr", optarg, err, errcap);
+            if (r != CONFIG_OK)
+                return r;
+            break;
+        }
+        case OPT_RATE_LIMIT: {
+            const char *why = NULL;
+            if (access_rate_parse(optarg, &cfg->rate, &why) != 0) {
+                snprintf(err, errcap, "invalid --rate-limit '%s': %s", optarg, why);
+                return CONFIG_ERROR;
+            }
+            break;
+        }
         case OPT_HOST:
             if (set_local_host(cfg, optarg, err, errcap) != CONFIG_OK)
                 return CONFIG_ERROR;
@@ -501,6 +574,21 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         free(cfg->token);
         cfg->token = NULL;
     }
+    if (cfg->basic_auth || cfg->nallow || cfg->ndeny || cfg->rate.requests) {
+        char why[256];
+        const char *w = NULL;
+        if (cfg->basic_auth && access_basic_check(cfg->basic_auth, &w) != 0) {
+            snprintf(err, errcap, "invalid TUNNEL_BASIC_AUTH: %s", w);
+            return CONFIG_ERROR;
+        }
+        cfg->access_json = access_request_json(
+            cfg->basic_auth, (const char *const *)cfg->allow_cidr, cfg->nallow,
+            (const char *const *)cfg->deny_cidr, cfg->ndeny, &cfg->rate, why, sizeof why);
+        if (!cfg->access_json) {
+            snprintf(err, errcap, "%s", why);
+            return CONFIG_ERROR;
+        }
+    }
     return CONFIG_OK;
 nomem:
     snprintf(err, errcap, "out of memory");
@@ -517,6 +605,18 @@ void agent_config_free(agent_config *cfg)
     free(cfg->ca_file);
     free(cfg->subdomain);
     free(cfg->inspect_addr);
+    if (cfg->basic_auth) /* the password: not left in freed memory */
+        explicit_bzero(cfg->basic_auth, strlen(cfg->basic_auth));
+    if (cfg->access_json)
+        explicit_bzero(cfg->access_json, strlen(cfg->access_json));
+    free(cfg->basic_auth);
+    for (size_t i = 0; i < cfg->nallow; i++)
+        free(cfg->allow_cidr[i]);
+    for (size_t i = 0; i < cfg->ndeny; i++)
+        free(cfg->deny_cidr[i]);
+    free(cfg->allow_cidr);
+    free(cfg->deny_cidr);
+    free(cfg->access_json);
     memset(cfg, 0, sizeof *cfg);
 }
 

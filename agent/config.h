@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access.h"
 #include "rewrite.h"
 #include "url.h"
 
@@ -50,6 +51,13 @@ typedef struct agent_config {
     bool path_added;       /* the endpoint had no path: /_tunnel was added (hint on 404) */
     bool inspect_explicit; /* given on the command line (else the default may move to +1..+9) */
     bool qr;               /* --qr: a QR code of the public URL */
+    /* Access control the server enforces before requests reach us (lib/access.h):
+     * --basic-auth (env TUNNEL_BASIC_AUTH), --allow-cidr, --deny-cidr, --rate-limit. */
+    char *basic_auth; /* "user:pass" or NULL */
+    char **allow_cidr, **deny_cidr;
+    size_t nallow, ndeny;
+    access_rate rate;  /* requests 0: none */
+    char *access_json; /* ready's `access` object (NULL: nothing asked) */
 } agent_config;
 
 typedef enum {
@@ -62,10 +70,10 @@ typedef enum {
 typedef const char *(*config_getenv_fn)(const char *name);
 
 /* Parses argv (getopt_long, so it permutes argv) and the environment (TUNNEL_ENDPOINT,
- * TUNNEL_TOKEN; flags win). One positional argument names the local service: "3000",
- * "localhost:3000", "[::1]:3000" or "http://localhost:3000". An endpoint without a path gets
- * ttfd's "/_tunnel". Help and version text go to out. On CONFIG_ERROR a one-line
- * reason is in err. Call agent_config_free in every case. */
+ * TUNNEL_TOKEN, TUNNEL_BASIC_AUTH; flags win). One positional argument names the local service:
+ * "3000", "localhost:3000", "[::1]:3000" or "http://localhost:3000". An endpoint without a path
+ * gets ttfd's "/_tunnel". Help and version text go to out. On CONFIG_ERROR a one-line reason is in
+ * err. Call agent_config_free in every case. */
 config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
                                  void *out /* FILE* */, char *err, size_t errcap);
 void agent_config_free(agent_config *cfg);

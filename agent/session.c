@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "proto_bin.h"
 #include "wire_bin.h"
 #include "wire_json.h"
 
@@ -76,6 +77,10 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     case TMSG_HTTP_REQUEST_HEADERS:
     case TMSG_HTTP_REQUEST_BODY:
     case TMSG_CANCEL:
+        if (s->closing && m.type == TMSG_HTTP_REQUEST) {
+            TLOG_D(s->log, "closing: a new request dropped");
+            break;
+        }
         wire_json_on_message(s, &m);
         break;
     case TMSG_ACK:
@@ -93,6 +98,8 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
 static void on_binary(void *ud, const uint8_t *data, size_t len)
 {
     session *s = ud;
+    if (s->closing && len > 0 && data[0] == TTF_OPEN)
+        return; /* closing (e.g. the server did not confirm our access policy): no new stream */
     wire_bin_on_message(s, data, len);
 }
 
@@ -217,6 +224,7 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     m.agent_key = ready->agent_key && *ready->agent_key ? (char *)ready->agent_key : NULL;
     m.takeover =
         m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
+    m.access = ready->access ? (char *)ready->access : NULL;
     session_send_msg(s, &m);
     return s;
 }
@@ -244,6 +252,8 @@ void session_free(session *s)
 
 void session_close(session *s)
 {
+    if (s)
+        s->closing = true;
     if (s && s->ws && !s->closed)
         ws_close(s->ws, 1000, "agent shutting down");
 }

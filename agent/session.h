@@ -47,6 +47,7 @@ typedef struct session_ready {
     const char *agent_key; /* this agent's secret (identifies it without auth) */
     const char *takeover;  /* the secret of the last connection_established: moves tunnel_id over
                               from the agent's still open connection (docs/protocol.md §1) */
+    const char *access;    /* the access object as JSON text (lib/access.h), or NULL */
 } session_ready;
 
 /* Everything streams and exchanges need; set up by session_new. */
@@ -68,6 +69,7 @@ struct session {
     bool binary;
     bool established;
     bool closed;
+    bool closing;    /* session_close was called: new requests are dropped */
     hmap *streams;   /* stream id (u32) -> stream */
     hmap *exchanges; /* request id -> JSON-mode request */
     struct event *heartbeat;

@@ -11,6 +11,7 @@
 #include "answer.h"
 #include "events.h"
 #include "clock.h"
+#include "gate.h"
 #include "httpresp.h"
 #include "proto_json.h"
 #include "proxy.h"
@@ -157,12 +158,17 @@ static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const
     return rc;
 }
 
-static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_ID_SIZE])
+/* A remembered route, and a copy of its connection's access policy in *access (gate.h). */
+static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_ID_SIZE],
+                         char **access)
 {
     int64_t now = (int64_t)clock_now_ms(); /* a duration: the monotonic clock */
     for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
         if (ctx->routes[k].at_ms && now - ctx->routes[k].at_ms < ROUTE_CACHE_MS &&
             strcmp(ctx->routes[k].tid, tid) == 0) {
+            const char *a = ctx->routes[k].access;
+            if (a && !(*access = strdup(a)))
+                return false; /* never "no policy" by mistake: ask the table */
             snprintf(cid, STORE_CONN_ID_SIZE, "%s", ctx->routes[k].cid);
             return true;
         }
@@ -172,19 +178,36 @@ static bool route_cached(lambda_ctx *ctx, const char *tid, char cid[STORE_CONN_I
 static void route_forget(lambda_ctx *ctx, const char *tid)
 {
     for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++)
-        if (strcmp(ctx->routes[k].tid, tid) == 0)
+        if (strcmp(ctx->routes[k].tid, tid) == 0) {
             ctx->routes[k].at_ms = 0;
+            free(ctx->routes[k].access);
+            ctx->routes[k].access = NULL;
+        }
 }
 
-static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid)
+static void route_remember(lambda_ctx *ctx, const char *tid, const char *cid, const char *access)
 {
     if (strlen(tid) >= sizeof ctx->routes[0].tid || strlen(cid) >= sizeof ctx->routes[0].cid)
         return;
     route_forget(ctx, tid);
+    char *a = access ? strdup(access) : NULL;
+    if (access && !a)
+        return;
     unsigned k = ctx->routes_next++ % (sizeof ctx->routes / sizeof ctx->routes[0]);
+    free(ctx->routes[k].access);
     snprintf(ctx->routes[k].tid, sizeof ctx->routes[k].tid, "%s", tid);
     snprintf(ctx->routes[k].cid, sizeof ctx->routes[k].cid, "%s", cid);
+    ctx->routes[k].access = a;
     ctx->routes[k].at_ms = (int64_t)clock_now_ms();
+}
+
+void http_routes_free(lambda_ctx *ctx)
+{
+    for (size_t k = 0; k < sizeof ctx->routes / sizeof ctx->routes[0]; k++) {
+        free(ctx->routes[k].access);
+        ctx->routes[k].access = NULL;
+        ctx->routes[k].at_ms = 0;
+    }
 }
 
 /* RFC 9110 §9.2.2: methods whose repetition has the effect of one request. */
@@ -197,10 +220,19 @@ static bool idempotent(const char *method)
     return false;
 }
 
-/* Finds the tunnel's connection (remembered, else the GSI; never `gone`), records the request
- * (a fresh id in rid) and posts it (post_request). NULL with rid and cid set when it is with the
- * agent; otherwise the answer to return (404, 431, 502, 503; *status set), or NULL with rid
- * empty when out of memory. */
+static void free_access(char *access[STORE_MAX_TUNNEL_CONNS])
+{
+    for (size_t k = 0; k < STORE_MAX_TUNNEL_CONNS; k++) {
+        free(access[k]);
+        access[k] = NULL;
+    }
+}
+
+/* Finds the tunnel's connection (remembered, else the GSI; never `gone`), decides the request
+ * under that connection's access policy (gate.h: a refused request is never posted), records it
+ * (a fresh id in rid) and posts it (post_request) with the headers the policy leaves. NULL with
+ * rid and cid set when it is with the agent; otherwise the answer to return (401/403/429 of the
+ * policy, 404, 431, 502, 503; *status set), or NULL with rid empty when out of memory. */
 static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *rr, const char *fwd,
                      const http_headers *hdrs, int64_t start, const char *gone,
                      char rid[PROXY_REQUEST_ID_LEN + 1], char cid[STORE_CONN_ID_SIZE], int *status,
@@ -208,35 +240,65 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
 {
     char err[ERRCAP];
     char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
+    char *access[STORE_MAX_TUNNEL_CONNS] = {0}; /* each connection's access policy (gate.h) */
     size_t ncid = 0;
+    char *doc = NULL;
+    http_headers sent; /* hdrs as the policy of the connection tried leaves them */
+    http_headers_init(&sent);
     rid[0] = '\0';
-    bool cached = route_cached(ctx, rr->tunnel_id, cids[0]) && strcmp(cids[0], gone) != 0;
+    bool cached = route_cached(ctx, rr->tunnel_id, cids[0], &access[0]);
+    if (cached && strcmp(cids[0], gone) == 0) {
+        cached = false;
+        free_access(access);
+    }
     if (cached) {
         ncid = 1;
-    } else if (store_find_tunnel(&ctx->st, rr->tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
-                                 sizeof err) < 0) {
+    } else if (store_find_tunnel(&ctx->st, rr->tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid,
+                                 access, err, sizeof err) < 0) {
         TLOG_E(ctx->log, "tunnel lookup %s: %s", rr->tunnel_id, err);
         *status = 502;
         return httpresp_text(502, "tunnel lookup failed", len);
     }
     for (size_t k = 0; k < ncid; k++) /* the connection that just went away is no candidate */
         if (strcmp(cids[k], gone) == 0) {
+            free(access[k]);
             memmove(cids[k], cids[ncid - 1], sizeof cids[k]);
+            access[k] = access[ncid - 1];
+            access[ncid - 1] = NULL;
             ncid--;
             break;
         }
     if (ncid == 0) {
         *status = gone[0] ? 502 : 404;
-        return httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found",
-                             len);
+        doc = httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found",
+                            len);
+        goto out;
     }
     if (proxy_request_id(rid) < 0) {
         rid[0] = '\0';
-        return NULL;
+        goto out;
     }
     int rc = MGMT_GONE;
     size_t i;
     for (i = 0; i < ncid; i++) { /* stale records of gone agents are skipped and removed */
+        http_headers_free(&sent);
+        http_headers_init(&sent);
+        if (http_headers_copy(&sent, hdrs) != 0) {
+            rc = MGMT_ERR;
+            snprintf(err, sizeof err, "out of memory");
+            break;
+        }
+        /* Access control (gate.h): decided per connection record, before anything is posted */
+        access_verdict av;
+        gate_result g = gate_check(ctx, rr->tunnel_id, access[i], e, &sent, &av);
+        if (g != GATE_ALLOW) {
+            *status = g == GATE_REFUSED ? av.status : g == GATE_NOT_READY ? 503 : 502;
+            doc = g == GATE_ERROR
+                      ? httpresp_text(502, "tunnel access policy unusable", len)
+                      : gate_response(g == GATE_REFUSED ? &av : NULL, rr->tunnel_id, len);
+            rid[0] = '\0';
+            goto out;
+        }
         if (store_put_pending(&ctx->st, rid, cids[i], rr->tunnel_id, start / 1000, err,
                               sizeof err) != 0) {
             TLOG_E(ctx->log, "pending %s: %s", rid, err);
@@ -244,13 +306,14 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             break;
         }
         bool head_too_big = false;
-        rc = post_request(ctx, cids[i], rid, rr->tunnel_id, e, fwd, hdrs, &head_too_big, err);
+        rc = post_request(ctx, cids[i], rid, rr->tunnel_id, e, fwd, &sent, &head_too_big, err);
         if (rc == MGMT_OK)
             break;
         store_delete_pending(&ctx->st, rid, NULL, 0, 0, err, sizeof err);
         if (head_too_big) {
             *status = 431;
-            return httpresp_text(431, "request headers too large", len);
+            doc = httpresp_text(431, "request headers too large", len);
+            goto out;
         }
         if (rc != MGMT_GONE)
             break;
@@ -258,8 +321,9 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
         if (cached) { /* the remembered connection is gone: ask the table after all */
             cached = false;
             route_forget(ctx, rr->tunnel_id);
-            if (store_find_tunnel(&ctx->st, rr->tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid, err,
-                                  sizeof err) < 0)
+            free_access(access);
+            if (store_find_tunnel(&ctx->st, rr->tunnel_id, cids, STORE_MAX_TUNNEL_CONNS, &ncid,
+                                  access, err, sizeof err) < 0)
                 break;
             i = (size_t)-1; /* the loop's i++ starts the fresh list at 0 */
         }
@@ -267,16 +331,19 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
     if (rc == MGMT_LIMIT) { /* API Gateway kept refusing: a busy agent, not a gone one */
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
         *status = 503;
-        return httpresp_text(503, "tunnel agent busy: try again", len);
-    }
-    if (rc != MGMT_OK) {
+        doc = httpresp_text(503, "tunnel agent busy: try again", len);
+    } else if (rc != MGMT_OK) {
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
         *status = 502;
-        return httpresp_text(502, "tunnel agent disconnected", len);
+        doc = httpresp_text(502, "tunnel agent disconnected", len);
+    } else {
+        snprintf(cid, STORE_CONN_ID_SIZE, "%s", cids[i]);
+        route_remember(ctx, rr->tunnel_id, cid, access[i]);
     }
-    snprintf(cid, STORE_CONN_ID_SIZE, "%s", cids[i]);
-    route_remember(ctx, rr->tunnel_id, cid);
-    return NULL;
+out:
+    free_access(access);
+    http_headers_free(&sent);
+    return doc;
 }
 
 static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t start, int *status,

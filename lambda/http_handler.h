@@ -21,4 +21,7 @@ char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len);
  * mode, NULL in subdomain mode. out is replaced. 0 or -1. */
 int http_forward_headers(const http_event *e, const char *prefix, http_headers *out);
 
+/* Frees the route cache's copies of access policies (at exit). */
+void http_routes_free(lambda_ctx *ctx);
+
 #endif

@@ -42,6 +42,7 @@ typedef struct lambda_ctx {
     struct {
         char tid[TUNNEL_NAME_MAX + 1]; /* any tunnel name, chosen ones included */
         char cid[STORE_CONN_ID_SIZE];
+        char *access; /* that connection's access policy (gate.h; malloc'd, NULL: none) */
         int64_t at_ms;
     } routes[16];
     unsigned routes_next;

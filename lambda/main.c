@@ -11,6 +11,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "dynamo.h"
+#include "http_handler.h"
 #include "lambda_ctx.h"
 #include "log.h"
 #include "runtime.h"
@@ -122,6 +123,7 @@ int main(void)
         rt_invocation_free(&inv);
         dispatch_after(&ctx);
     }
+    http_routes_free(&ctx);
     auth_free(ctx.auth);
     aws_client_free(&ddb_http);
     aws_client_free(&mgmt_http);

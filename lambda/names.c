@@ -48,7 +48,8 @@ static bool in_use(lambda_ctx *ctx, const char *cid, const char *name, const own
     char err[ERRCAP];
     char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t n = 0;
-    if (store_find_tunnel(&ctx->st, name, cids, STORE_MAX_TUNNEL_CONNS, &n, err, sizeof err) < 0)
+    if (store_find_tunnel(&ctx->st, name, cids, STORE_MAX_TUNNEL_CONNS, &n, NULL, err, sizeof err) <
+        0)
         return true;
     for (size_t i = 0; i < n; i++)
         if (strcmp(cids[i], cid) != 0 && live_elsewhere(ctx, cids[i], name))

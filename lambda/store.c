@@ -75,11 +75,45 @@ static int get_item(store *s, const char *table, const char *key_name, const cha
 int store_put_connection(store *s, const char *cid, const char *tid, const char *sub, int64_t now,
                          char *err, size_t cap)
 {
-    json_t *req =
-        json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o}}", "TableName", s->conn_table, "Item",
-                  "connectionId", ddb_s(cid), "tunnelId", ddb_s(tid), "sub", ddb_s(sub ? sub : ""),
-                  "createdAt", ddb_n(now), "ttl", ddb_n(now + STORE_CONN_TTL_S));
+    json_t *req = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName", s->conn_table, "Item",
+                            "connectionId", ddb_s(cid), "tunnelId", ddb_s(tid), "sub",
+                            ddb_s(sub ? sub : ""), "createdAt", ddb_n(now), "ttl",
+                            ddb_n(now + STORE_CONN_TTL_S), "access", ddb_s(STORE_ACCESS_PENDING));
     return run(s, "PutItem", req, err, cap);
+}
+
+int store_set_connection_access(store *s, const char *cid, const char *access, char *err,
+                                size_t cap)
+{
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", cid), "UpdateExpression", "SET #a = :a",
+                            "ConditionExpression", "attribute_exists(connectionId)",
+                            "ExpressionAttributeNames", "#a", "access", "ExpressionAttributeValues",
+                            ":a", ddb_s(access));
+    return run(s, "UpdateItem", req, err, cap);
+}
+
+int store_count_request(store *s, const char *key, int64_t ttl, int64_t *count, char *err,
+                        size_t cap)
+{
+    *count = 0;
+    json_t *req =
+        json_pack("{s:s,s:o,s:s,s:{s:s},s:{s:o,s:o},s:s}", "TableName", s->pend_table, "Key",
+                  ddb_key_s("requestId", key), "UpdateExpression", "ADD hits :one SET #t = :ttl",
+                  "ExpressionAttributeNames", "#t", "ttl", "ExpressionAttributeValues", ":one",
+                  ddb_n(1), ":ttl", ddb_n(ttl), "ReturnValues", "UPDATED_NEW");
+    if (!req)
+        return oom(err, cap);
+    json_t *resp;
+    int rc = ddb_call(s->db, "UpdateItem", req, &resp, err, cap);
+    json_decref(req);
+    if (rc != DDB_OK)
+        return rc;
+    rc = ddb_get_n(json_object_get(resp, "Attributes"), "hits", count);
+    json_decref(resp);
+    if (rc != 0)
+        snprintf(err, cap, "no count in the UpdateItem answer");
+    return rc == 0 ? 0 : -1;
 }
 
 int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, size_t cap)
@@ -114,13 +148,14 @@ int store_delete_connection(store *s, const char *cid, char *err, size_t cap)
 }
 
 int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,
-                      size_t *n, char *err, size_t cap)
+                      size_t *n, char **access, char *err, size_t cap)
 {
     *n = 0;
-    json_t *req = json_pack("{s:s,s:s,s:s,s:{s:o},s:s}", "TableName", s->conn_table, "IndexName",
-                            "tunnel-id-index", "KeyConditionExpression", "tunnelId = :t",
-                            "ExpressionAttributeValues", ":t", ddb_s(tid), "ProjectionExpression",
-                            "connectionId");
+    json_t *req =
+        json_pack("{s:s,s:s,s:s,s:{s:o},s:s,s:{s:s}}", "TableName", s->conn_table, "IndexName",
+                  "tunnel-id-index", "KeyConditionExpression", "tunnelId = :t",
+                  "ExpressionAttributeValues", ":t", ddb_s(tid), "ProjectionExpression",
+                  "connectionId, #a", "ExpressionAttributeNames", "#a", "access");
     if (!req)
         return oom(err, cap);
     json_t *resp;
@@ -133,11 +168,24 @@ int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE]
     json_array_foreach(json_object_get(resp, "Items"), i, it)
     {
         const char *cid = ddb_get_s(it, "connectionId");
-        if (cid && *n < max && strlen(cid) < STORE_CONN_ID_SIZE)
+        if (cid && *n < max && strlen(cid) < STORE_CONN_ID_SIZE) {
+            const char *a = ddb_get_s(it, "access");
+            if (access && a && !(access[*n] = strdup(a))) {
+                rc = oom(err, cap); /* never "no policy" by mistake */
+                break;
+            }
+            if (access && !a)
+                access[*n] = NULL;
             snprintf(cids[(*n)++], STORE_CONN_ID_SIZE, "%s", cid);
+        }
     }
     json_decref(resp);
-    return 0;
+    if (rc != 0 && access) {
+        for (size_t k = 0; k < *n; k++)
+            free(access[k]);
+        *n = 0;
+    }
+    return rc;
 }
 
 /* ---- owner records (in the connections table, no tunnelId attribute: out of the GSI) ---- */

@@ -60,15 +60,29 @@ int store_head_key(char *out, size_t cap, const char *rid, const char *cid, uint
 /* The key of the owner record of a tunnel id: "owner#<tid>". */
 int store_owner_key(char *out, size_t cap, const char *tid);
 
+/* The `access` attribute of a connection record until its ready is handled: requests to its
+ * tunnel are answered 503 meanwhile (no policy is assumed before the agent's is recorded). */
+#define STORE_ACCESS_PENDING "pending"
+
 /* Return conventions: 0 ok; 1 not found (get) ; DDB_CONDITION; -1 error (reason in err). */
 int store_put_connection(store *s, const char *cid, const char *tid, const char *sub, int64_t now,
                          char *err, size_t cap);
+/* Records the tunnel's access policy (lib/access.h stored form, "{}" for none) on the
+ * connection record, before ready makes a name point at the connection. */
+int store_set_connection_access(store *s, const char *cid, const char *access, char *err,
+                                size_t cap);
+/* Counts one request of window `key` (a pending-table item "rate#...", expiring at ttl):
+ * DynamoDB's atomic ADD; *count receives the window's count including this one. */
+int store_count_request(store *s, const char *key, int64_t ttl, int64_t *count, char *err,
+                        size_t cap);
 int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, size_t cap);
 int store_set_connection_tunnel(store *s, const char *cid, const char *tid, char *err, size_t cap);
 int store_delete_connection(store *s, const char *cid, char *err, size_t cap);
-/* Connection ids whose record names tunnel tid (GSI tunnel-id-index). */
+/* Connection ids whose record names tunnel tid (GSI tunnel-id-index). access (may be NULL)
+ * receives, per connection, its access attribute (malloc'd; NULL when the record has none): the
+ * caller frees them. */
 int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,
-                      size_t *n, char *err, size_t cap);
+                      size_t *n, char **access, char *err, size_t cap);
 
 /* Writes the owner record of tid: holder cid, owner (tunnel_owner()), ttl (0: none), and keep,
  * the seconds the record lasts once cid lets it go (< 0: forever, see store_release_owner).

@@ -11,6 +11,7 @@
 
 #include "events.h"
 #include "clock.h"
+#include "gate.h"
 #include "httpresp.h"
 #include "names.h"
 #include "proto_bin.h"
@@ -176,7 +177,8 @@ static int post_retry(lambda_ctx *ctx, const char *cid, const char *text, size_t
     return rc;
 }
 
-/* A chosen name that cannot be had: say why, then close the connection (the agent stops). */
+/* A chosen name that cannot be had (or an access policy that cannot be enforced): say why, then
+ * close the connection (the agent stops). */
 static void refuse_name(lambda_ctx *ctx, const char *cid, const names_answer *ans)
 {
     char err[ERRCAP];
@@ -232,7 +234,8 @@ static bool takeover(lambda_ctx *ctx, const char *cid, const conn_rec *c, const 
     snprintf(moved, sizeof moved, "%c%s", STORE_MOVED_MARK, want);
     char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
     size_t n = 0;
-    if (store_find_tunnel(&ctx->st, want, cids, STORE_MAX_TUNNEL_CONNS, &n, err, sizeof err) == 0)
+    if (store_find_tunnel(&ctx->st, want, cids, STORE_MAX_TUNNEL_CONNS, &n, NULL, err,
+                          sizeof err) == 0)
         for (size_t i = 0; i < n; i++)
             if (strcmp(cids[i], cid) != 0)
                 store_set_connection_tunnel(&ctx->st, cids[i], moved, err, sizeof err);
@@ -250,7 +253,20 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_E(ctx->log, "ready %s: no connection record (%s)", cid, rc == 1 ? "not found" : err);
         return;
     }
+    /* The access policy first: in force before any name points at this connection. */
+    bool applied = false;
     names_answer ans;
+    memset(&ans, 0, sizeof ans);
+    rc = gate_on_ready(ctx, cid, m, &applied, ans.message, sizeof ans.message);
+    if (rc > 0) {
+        ans.code = "access_invalid";
+        refuse_name(ctx, cid, &ans);
+        return;
+    }
+    if (rc < 0) { /* storage: the agent reconnects and tries again */
+        mgmt_delete(&ctx->mgmt, cid, err, sizeof err);
+        return;
+    }
     names_result nr;
     if (m->tunnel_id && m->takeover && takeover(ctx, cid, &c, m)) {
         memset(&ans, 0, sizeof ans);
@@ -302,6 +318,7 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
     }
     r.takeover = secret[0] ? strdup(secret) : NULL;
     r.max_lifetime_s = (uint64_t)ctx->cfg->max_lifetime_s;
+    r.access_applied = applied;
     if (m->ntunnels > 0) { /* answered in the same shape, for the one tunnel it serves */
         if (m->ntunnels > 1)
             TLOG_W(ctx->log,

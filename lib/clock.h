@@ -11,6 +11,8 @@
 /* Milliseconds on CLOCK_MONOTONIC (an arbitrary origin, never steps back): subtract two
  * readings for a duration; never compare with a wall-clock time. */
 uint64_t clock_now_ms(void);
+/* The same clock in microseconds (request durations for metrics). */
+uint64_t clock_now_us(void);
 
 /* Milliseconds since the Unix epoch on CLOCK_REALTIME: for timestamps only (it may jump). */
 int64_t clock_wall_ms(void);

@@ -55,15 +55,12 @@ static char *escape_controls(const char *msg)
     return out;
 }
 
-void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
+static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, va_list ap0)
 {
-    if (!lg || !lg->out || lvl > lg->level || (int)lvl < 0 || lvl > TLOG_DEBUG)
-        return;
-
     char stackbuf[512];
     char *msg = stackbuf;
     va_list ap;
-    va_start(ap, fmt);
+    va_copy(ap, ap0);
     int n = vsnprintf(stackbuf, sizeof stackbuf, fmt, ap);
     va_end(ap);
     if (n < 0)
@@ -74,7 +71,7 @@ void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
         if (!msg) {
             msg = stackbuf; /* truncated, better than nothing */
         } else {
-            va_start(ap, fmt);
+            va_copy(ap, ap0);
             vsnprintf(msg, (size_t)n + 1, fmt, ap);
             va_end(ap);
         }
@@ -99,7 +96,14 @@ void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
                 m = json_string(msg);
             }
             json_object_set_new(o, "msg", m);
-            line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            const char *k;
+            json_t *v;
+            json_object_foreach(fields, k, v)
+            {
+                if (strcmp(k, "ts") != 0 && strcmp(k, "level") != 0 && strcmp(k, "msg") != 0)
+                    json_object_set(o, k, v);
+            }
+            line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
             json_decref(o);
         }
         if (line) {
@@ -116,4 +120,25 @@ void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
     fflush(lg->out);
     if (msg != stackbuf)
         free(msg);
+}
+
+void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
+{
+    if (!lg || !lg->out || lvl > lg->level || (int)lvl < 0 || lvl > TLOG_DEBUG)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    write_line(lg, lvl, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void tlog_write_fields(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, ...)
+{
+    if (lg && lg->out && lvl <= lg->level && (int)lvl >= 0 && lvl <= TLOG_DEBUG) {
+        va_list ap;
+        va_start(ap, fmt);
+        write_line(lg, lvl, json_is_object(fields) ? fields : NULL, fmt, ap);
+        va_end(ap);
+    }
+    json_decref(fields);
 }

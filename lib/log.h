@@ -22,6 +22,13 @@ typedef struct tlog {
 void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+struct json_t;
+/* The same line with structured fields: in JSON mode the members of the object `fields` follow
+ * ts, level and msg (a field named like those three is dropped); in text mode only the message
+ * is written. fields is taken (its reference released) in every case; NULL is allowed. */
+void tlog_write_fields(const tlog *lg, tlog_level lvl, struct json_t *fields, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #define TLOG_E(lg, ...) tlog_write((lg), TLOG_ERROR, __VA_ARGS__)
 #define TLOG_W(lg, ...) tlog_write((lg), TLOG_WARN, __VA_ARGS__)
 #define TLOG_I(lg, ...) tlog_write((lg), TLOG_INFO, __VA_ARGS__)

@@ -109,6 +109,7 @@ void tmsg_free(tmsg *m)
         free(t->path_based_url);
     }
     free(m->tunnels);
+    free(m->access);
     http_headers_free(&m->headers);
     tmsg_init(m, TMSG_UNKNOWN);
 }
@@ -257,6 +258,17 @@ static int get_bool(json_t *o, const char *key, bool *dst)
         return -1;
     *dst = json_is_true(v);
     return 0;
+}
+
+/* Any JSON value of `key` as compact text (absent or null: none). Its meaning is checked by
+ * the module that reads it (ready's access: lib/access). */
+static int get_json_text(json_t *o, const char *key, char **dst)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    *dst = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    return *dst ? 0 : -1;
 }
 
 /* One header value (string or octet object) appended to h under name. */
@@ -413,6 +425,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad takeover", -1;
         if (get_tunnels(o, false, m) != 0)
             return *err = "bad tunnels", -1;
+        if (get_json_text(o, "access", &m->access) != 0)
+            return *err = "bad access", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
@@ -431,6 +445,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             return *err = "bad takeover", -1;
         if (get_tunnels(o, true, m) != 0)
             return *err = "bad tunnels", -1;
+        if (get_bool(o, "access_applied", &m->access_applied) != 0)
+            return *err = "bad access_applied", -1;
         return 0;
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
@@ -503,6 +519,11 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
             if (strcmp(json_string_value(of), type_names[i].name) == 0)
                 m->ack_of = type_names[i].type;
         }
+        /* seq names a body piece or a head continuation: kept for those only, so that a decoded
+         * ack encodes back to the same message */
+        if (m->ack_of != TMSG_HTTP_RESPONSE_BODY && m->ack_of != TMSG_HTTP_REQUEST_BODY &&
+            m->ack_of != TMSG_HTTP_RESPONSE_HEADERS && m->ack_of != TMSG_HTTP_REQUEST_HEADERS)
+            m->seq = 0;
         return 0;
     }
     case TMSG_ERROR: {

@@ -73,6 +73,10 @@ typedef struct tmsg {
      * message (optional: why an asked-for name was not given). */
     char *tunnel_id, *connection_id, *public_url, *subdomain_url, *path_based_url;
     char *subdomain, *agent_key;
+    /* ready: the `access` value as compact JSON text (checked by lib/access, not here; NULL
+     * when absent). connection_established: access_applied, the server enforces it. */
+    char *access;
+    bool access_applied;
     char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
     /* connection_established: the secret that lets the agent's next connection take the tunnel
      * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");

@@ -157,6 +157,8 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "takeover", m->takeover);
         if (m->ntunnels)
             r |= set(o, "tunnels", encode_tunnels(m, false));
+        if (m->access) /* checked JSON text (lib/access): carried as the value it holds */
+            r |= set(o, "access", json_loads(m->access, JSON_DECODE_ANY, NULL));
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -170,6 +172,8 @@ static int encode_fields(json_t *o, const tmsg *m)
             r |= set(o, "max_lifetime_s", json_integer((json_int_t)m->max_lifetime_s));
         if (m->ntunnels)
             r |= set(o, "tunnels", encode_tunnels(m, true));
+        if (m->access_applied)
+            r |= set(o, "access_applied", json_true());
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));

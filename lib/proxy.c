@@ -114,10 +114,17 @@ static int set_in_place(http_headers *h, http_name_id id, const char *value)
 /* X-Forwarded-For: every earlier value in order, then the client unless it is already last. */
 static int forwarded_for(http_headers *h, const char *client)
 {
-    size_t need = client ? strlen(client) + 1 : 1;
-    for (size_t i = 0; i < h->n; i++)
-        if (h->v[i].id == HTTP_H_X_FORWARDED_FOR)
-            need += h->v[i].vlen + 2;
+    /* What is written below: every member and ", " before it, then ", " and the client, then
+     * NUL. Members are counted, not the field values: "a,b" is written "a, b", longer. */
+    size_t need = (client ? strlen(client) + 2 : 0) + 1;
+    for (size_t i = 0; i < h->n; i++) {
+        size_t pos = 0, il;
+        const char *it;
+        if (h->v[i].id != HTTP_H_X_FORWARDED_FOR)
+            continue;
+        while (http1_list_next(h->v[i].value, h->v[i].vlen, &pos, &it, &il))
+            need += il + 2;
+    }
     char *xff = malloc(need);
     if (!xff)
         return -1;

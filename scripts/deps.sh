@@ -28,8 +28,9 @@ deb=(debhelper dpkg-dev fakeroot lintian)
 tests=(clang clang-format clang-tidy cppcheck valgrind libcurl4-openssl-dev libcmocka-dev sqlite3
        zip unzip openssl python3-pytest python3-jwt python3-cryptography systemd
        systemd-container bash-completion groff-base man-db nodejs npm
-       chromium tmux zbar-tools)
-# libqrencode: ttf --qr. chromium (headless, driven by playwright-core from tests/ui), tmux and
+       chromium tmux zbar-tools llvm libclang-rt-dev)
+# llvm (llvm-cov, llvm-profdata) and libclang-rt-dev (the libFuzzer runtime, only a Recommends of
+# clang): make fuzz, make fuzz-coverage. libqrencode: ttf --qr. chromium (headless, driven by playwright-core from tests/ui), tmux and
 # zbar-tools (zbarimg reads the QR code back): the inspector's and the terminal view's tests.
 case $profile in
     build) debs=("${build[@]}") ;;

@@ -71,6 +71,7 @@ field() { sed -E "s/.*\"$1\":\"?([^\",}]*).*/\1/" <<<"$ready"; }
 ws_url=$(field websocket_url)
 http_port=$(field http_port)
 
+: >"$logs/ttf.out" # exists before the loop below reads it (the background shell opens it later)
 "$TTF_BIN" -e "$ws_url" -p "$APP_PORT" --host 127.0.0.1 >"$logs/ttf.out" 2>"$logs/ttf.log" &
 pids+=($!)
 url=""

@@ -25,6 +25,7 @@ struct listener {
     bool paused;
     bool stopped;
     unsigned long failures; /* since the last log line */
+    uint64_t backoffs;      /* pauses since the start (ttfd_accept_backoffs_total) */
     uint64_t last_log_ms;
     int last_err;
 };
@@ -78,6 +79,7 @@ static void error_cb(struct evconnlistener *lis, void *ud)
     log_failures(l, false);
     /* Failing again at once would spin: the socket stays readable while the queue is full. */
     l->paused = true;
+    l->backoffs++;
     evconnlistener_disable(l->lis);
     struct timeval tv = {l->backoff_ms / 1000, (suseconds_t)(l->backoff_ms % 1000) * 1000};
     evtimer_add(l->timer, &tv);
@@ -118,6 +120,11 @@ void listener_free(listener *l)
     if (l->timer)
         event_free(l->timer);
     free(l);
+}
+
+uint64_t listener_backoffs(const listener *l)
+{
+    return l ? l->backoffs : 0;
 }
 
 int listener_fd(const listener *l)

@@ -12,6 +12,7 @@
 #define TTFD_LISTENER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -27,6 +28,8 @@ listener *listener_new(struct event_base *base, const struct sockaddr *sa, sockl
                        const tlog *log, listener_accept_fn fn, void *ud);
 void listener_free(listener *l); /* NULL is allowed */
 int listener_fd(const listener *l);
+/* Times accepting paused after a failure, since the start (metrics). */
+uint64_t listener_backoffs(const listener *l);
 /* Stops accepting for good (shutdown). */
 void listener_stop(listener *l);
 /* A descriptor was freed: accept again now if paused by a failure. */

@@ -55,6 +55,12 @@ static void usage(FILE *out)
         "  --reconnect-grace SEC     a disconnected agent's name is kept for it this long (300)\n"
         "  --name-retention DAYS     with auth, an unused name stays its owner's this long\n"
         "                            (30; 0: forever)\n"
+        "  --admin ADDR:PORT         serve /healthz and Prometheus /metrics there (off by\n"
+        "                            default; no authentication: keep it on loopback)\n"
+        "  --log-format FORMAT       text (default; also: plain) or json: one JSON object per\n"
+        "                            line, one per request (tunnel_id, method, path, status...)\n"
+        "  --trusted-proxy CIDR      a proxy in front of ttfd: the client address of its\n"
+        "                            requests is read from X-Forwarded-For (repeatable)\n"
         "  -v, --verbose             debug logging\n"
         "  -h, --help                this help\n"
         "      --version             print the version\n");
@@ -91,6 +97,9 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_STATE,
         O_GRACE,
         O_RETENTION,
+        O_ADMIN,
+        O_LOGFMT,
+        O_TRUSTED,
         O_VERSION
     };
     static const struct option opts[] = {
@@ -110,6 +119,9 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"state", required_argument, NULL, O_STATE},
         {"reconnect-grace", required_argument, NULL, O_GRACE},
         {"name-retention", required_argument, NULL, O_RETENTION},
+        {"admin", required_argument, NULL, O_ADMIN},
+        {"log-format", required_argument, NULL, O_LOGFMT},
+        {"trusted-proxy", required_argument, NULL, O_TRUSTED},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -218,6 +230,31 @@ static int parse_args(int argc, char **argv, server_config *cfg)
             }
             cfg->retention_s = v == 0 ? -1 : v * 86400;
             break;
+        case O_ADMIN:
+            cfg->admin = optarg;
+            break;
+        case O_LOGFMT:
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "plain") != 0 &&
+                strcmp(optarg, "json") != 0) {
+                fprintf(stderr, "ttfd: bad --log-format '%s' (text, as ttf's plain, or json)\n",
+                        optarg);
+                return -1;
+            }
+            cfg->log_json = strcmp(optarg, "json") == 0;
+            break;
+        case O_TRUSTED: {
+            const char *why = NULL;
+            if (cfg->ntrusted >= ACCESS_NETS_MAX) {
+                fprintf(stderr, "ttfd: at most %d --trusted-proxy networks\n", ACCESS_NETS_MAX);
+                return -1;
+            }
+            if (access_net_parse(optarg, &cfg->trusted[cfg->ntrusted], &why) != 0) {
+                fprintf(stderr, "ttfd: bad --trusted-proxy '%s': %s\n", optarg, why);
+                return -1;
+            }
+            cfg->ntrusted++;
+            break;
+        }
         case 'v':
             cfg->verbose = true;
             break;
@@ -322,6 +359,17 @@ static const char *env_get(const char *name)
     return getenv(name);
 }
 
+/* The live gauges for /metrics and /healthz (admin.h). */
+static void gauges_cb(void *ud, metrics_gauges *g)
+{
+    const server *srv = ud;
+    g->tunnels = registry_live(srv->reg);
+    g->agents = session_count(srv);
+    g->streams = session_streams(srv);
+    g->public_connections = pconn_count(srv);
+    g->accept_backoffs = listener_backoffs(srv->lis);
+}
+
 /* The state database: --state, or the default place (state.h). NULL after logging why. */
 static state *open_state(const server_config *cfg, const tlog *lg)
 {
@@ -349,7 +397,10 @@ int main(int argc, char **argv)
     int pr = parse_args(argc, argv, &cfg);
     if (pr != 0)
         return pr > 0 ? 0 : 2;
-    tlog lg = {.level = cfg.verbose ? TLOG_DEBUG : TLOG_INFO, .out = stderr, .prog = "ttfd"};
+    tlog lg = {.level = cfg.verbose ? TLOG_DEBUG : TLOG_INFO,
+               .out = stderr,
+               .json = cfg.log_json,
+               .prog = "ttfd"};
     conn_process_init();
 
     server srv = {.log = &lg, .cfg = &cfg, .scheme = cfg.tls_cert ? "https" : "http"};
@@ -388,7 +439,8 @@ int main(int argc, char **argv)
         .auth_on = srv.auth != NULL, .grace_s = cfg.grace_s, .retention_s = cfg.retention_s};
     srv.base = event_base_new();
     srv.reg = registry_new(srv.st, &pol, NULL, NULL);
-    if (!srv.base || !srv.reg)
+    srv.metrics = metrics_new((int64_t)time(NULL), TTFD_VERSION);
+    if (!srv.base || !srv.reg || !srv.metrics)
         goto out;
     srv.lis =
         listener_new(srv.base, (struct sockaddr *)&ss, (socklen_t)sslen, &lg, accept_cb, &srv);
@@ -439,8 +491,31 @@ int main(int argc, char **argv)
         event_add(sigterm, NULL) != 0)
         goto out;
 
+    if (cfg.admin) {
+        struct sockaddr_storage ass;
+        int aslen = sizeof ass;
+        char err[256], where[80];
+        if (parse_listen(cfg.admin, &ass, &aslen) != 0) {
+            TLOG_E(&lg, "bad --admin '%s' (want IPv4:PORT or [IPv6]:PORT)", cfg.admin);
+            goto out;
+        }
+        srv.admin = admin_new(srv.base, (struct sockaddr *)&ass, (socklen_t)aslen, srv.metrics,
+                              TTFD_VERSION, gauges_cb, &srv, err, sizeof err);
+        if (!srv.admin) {
+            TLOG_E(&lg, "cannot listen on --admin %s: %s", cfg.admin, err);
+            goto out;
+        }
+        admin_address(srv.admin, where, sizeof where);
+        TLOG_I(&lg, "admin listener on http://%s (/healthz, /metrics)", where);
+    }
+
     printf("Listening on %s://%s:%d (agents: %s://%s:%d/_tunnel)\n", srv.scheme, addr, port,
            srv.tls ? "wss" : "ws", addr, port);
+    if (srv.admin) {
+        char where[80];
+        admin_address(srv.admin, where, sizeof where);
+        printf("Admin listening on http://%s\n", where);
+    }
     fflush(stdout);
     TLOG_I(&lg,
            "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, timeouts: request %ds, "
@@ -455,6 +530,7 @@ int main(int argc, char **argv)
 out:
     pconn_free_all(&srv);
     session_free_all(&srv);
+    admin_free(srv.admin);
     listener_free(srv.lis);
     if (sigint)
         event_free(sigint);
@@ -466,6 +542,7 @@ out:
     logbuf_free(lb); /* writes the last lines */
     conn_loop_free(srv.loop);
     registry_free(srv.reg);
+    metrics_free(srv.metrics);
     state_close(srv.st);
     if (srv.auth)
         auth_free(srv.auth);

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "proxy.h"
+#include "reqlog.h"
 #include "route.h"
 #include "session.h"
 
@@ -31,15 +32,26 @@ void pc_write(pconn *pc, const void *data, size_t len)
     }
 }
 
+/* The end of an exchange: its access log line (reqlog.h) and the request metrics (metrics.h). */
 void pc_log(pconn *pc)
 {
     exchange *x = &pc->x;
     if (x->logged || (!x->method && !x->status))
         return;
     x->logged = true;
-    TLOG_I(pc->srv->log, "%s %.300s %d %llu bytes %llu ms (%s)", x->method ? x->method : "-",
-           x->path ? x->path : "-", x->status, (unsigned long long)x->bytes_out,
-           (unsigned long long)(clock_now_ms() - x->t0_ms), pc->ip);
+    const edge_note *n = &x->note;
+    metrics_request r = {.tunnel = n->tunnel,
+                         .method = x->method,
+                         .path = x->path,
+                         .client = n->client[0] ? n->client : pc->ip,
+                         .status = x->status,
+                         .bytes_in = x->body_in + n->pipe_in,
+                         .bytes_out = x->bytes_out,
+                         .duration_us = clock_now_us() - n->t0_us,
+                         .refused = n->refused};
+    if (!n->agent && pc->srv->metrics) /* an agent's upgrade is a session, not a request */
+        metrics_on_request_end(pc->srv->metrics, &r);
+    reqlog_write(pc->srv->log, &r);
 }
 
 static void start_closing(pconn *pc);
@@ -129,7 +141,8 @@ static void on_deadline(pconn *pc)
     case T_HEADER:
         TLOG_D(pc->srv->log, "client %s: no whole request head in %d s", pc->ip,
                pc->srv->cfg->header_timeout);
-        pc->x.t0_ms = pc->x.t0_ms ? pc->x.t0_ms : pc->timer_ms;
+        if (!pc->x.note.t0_us) /* the head's first byte */
+            pc->x.note.t0_us = pc->timer_ms * 1000u;
         pc_fail(pc, 408, "request head not received in time (--header-timeout)");
         break;
     case T_BODY:
@@ -187,6 +200,26 @@ void pc_fail(pconn *pc, int status, const char *body)
         pc_write(pc, msg, len);
     free(msg);
     x->status = status;
+    x->resp_head = true;
+    pc_log(pc);
+    start_closing(pc);
+}
+
+/* A refusal by the tunnel's access policy (tunnel_access.h): 401, 403 or 429 with
+ * Connection: close, then close. Nothing of the request reached the agent. */
+static void pc_refuse(pconn *pc, const access_verdict *v, const char *realm)
+{
+    exchange *x = &pc->x;
+    x->note.refused = edge_refusal_of(v->result);
+    size_t len = 0;
+    char *msg = access_refusal_http(v, realm, &len);
+    if (!msg) {
+        pc_fail(pc, 500, "out of memory");
+        return;
+    }
+    pc_write(pc, msg, len);
+    free(msg);
+    x->status = v->status;
     x->resp_head = true;
     pc_log(pc);
     start_closing(pc);
@@ -283,7 +316,7 @@ static void on_head(pconn *pc)
     server *srv = pc->srv;
     exchange *x = &pc->x;
     http1_head *h = &pc->p.head;
-    x->t0_ms = clock_now_ms();
+    edge_note_start(&x->note);
     x->method = strdup(h->method);
     x->path = strdup(h->target);
     pc->head_started = false;
@@ -305,14 +338,28 @@ static void on_head(pconn *pc)
         route_resolve(host, host ? strlen(host) : 0, target, tl, srv->cfg->domain, &rr, fwd, &fl);
     if (mode != ROUTE_SUBDOMAIN && is_agent_path(target)) {
         free(fwd);
+        x->note.agent = true;
         agent_upgrade(pc);
         return;
     }
     tunnel *t =
         mode == ROUTE_NONE ? NULL : registry_lookup(srv->reg, rr.tunnel_id, strlen(rr.tunnel_id));
+    if (mode != ROUTE_NONE)
+        snprintf(x->note.tunnel, sizeof x->note.tunnel, "%s", rr.tunnel_id);
     if (!t || !t->ready) {
         free(fwd);
+        x->note.refused = REFUSED_NOT_FOUND;
         pc_fail(pc, 404, "tunnel not found");
+        return;
+    }
+    /* Access control (tunnel_access.h): a refused request never reaches the agent (no stream,
+     * no 100 Continue); Authorization goes when it carried the tunnel's own credentials. */
+    access_verdict av;
+    if (tunnel_access_admit(t->access, srv->cfg->trusted, srv->cfg->ntrusted, pc->ip, &h->headers,
+                            (int64_t)clock_now_ms(), &av, x->note.client,
+                            sizeof x->note.client) != ACCESS_ALLOW) {
+        free(fwd);
+        pc_refuse(pc, &av, t->name);
         return;
     }
     snprintf(x->tunnel, sizeof x->tunnel, "%s", t->name);
@@ -407,7 +454,7 @@ static void parse_head(pconn *pc)
                          status == 431 ? "request header fields too large" : "bad request", reason);
             else
                 snprintf(why, sizeof why, "%s", reason);
-            pc->x.t0_ms = clock_now_ms();
+            edge_note_start(&pc->x.note);
             pc_fail(pc, status, why);
             return;
         }

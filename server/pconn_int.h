@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "http1.h"
+#include "metrics.h"
 #include "mux.h"
 #include "path_rewrite.h"
 #include "pconn.h"
@@ -29,11 +30,9 @@
 #include "srv.h"
 #include "tunnel_id.h"
 
-#define PC_OUT_MARK ((size_t)64 << 10) /* on_drain below this: credit the agent */
-#define PC_HOLD_MAX ((size_t)64 << 10) /* pipelined input held while a response is pending */
-#define PC_DRAIN_MAX                                                                               \
-    ((uint64_t)64 << 10)                   /* body bytes left that an early response may wait for  \
-                                            */
+#define PC_OUT_MARK ((size_t)64 << 10)     /* on_drain below this: credit the agent */
+#define PC_HOLD_MAX ((size_t)64 << 10)     /* pipelined input held while a response is pending */
+#define PC_DRAIN_MAX ((uint64_t)64 << 10)  /* body left that an early response may wait for */
 #define PC_DRAIN_MS 2000u                  /* ... for at most this long */
 #define PC_FIRST_BATCH ((size_t)128 << 10) /* body bytes checked before a stream opens */
 
@@ -87,11 +86,11 @@ typedef struct exchange {
     bool resp_done; /* the response ended */
     path_rewriter *rw;
     path_rewrite_buf rwbuf;
-    /* the log line */
+    /* the log line and the metrics (metrics.h, reqlog.h) */
     int status; /* 0: none sent */
     char *method, *path;
     uint64_t bytes_out;
-    uint64_t t0_ms;
+    edge_note note; /* start time, tunnel named by routing, client, refusal, piped bytes in */
     bool logged;
 } exchange;
 

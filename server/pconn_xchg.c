@@ -205,6 +205,7 @@ void xchg_pump_pipe(pconn *pc)
             pc_close(pc);
             return;
         }
+        x->note.pipe_in += lim; /* metrics: upgraded bytes from the client */
         evbuffer_drain(in, lim);
     }
     if (!x->ms)

@@ -113,6 +113,7 @@ static const char *why_not(registry *r, const registry_ask *ask, const char *nam
         snprintf(ans->message, sizeof ans->message, "%s", err);
         return NULL;
     }
+    ans->returning = rc == 0 && ask->owner[0] && strcmp(rec.owner, ask->owner) == 0;
     if (rc == 1 || !held(r, &rec, now) || strcmp(rec.owner, ask->owner) == 0)
         return NULL;
     if (strncmp(rec.owner, "sub:", 4) == 0 && r->pol.auth_on)

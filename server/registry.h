@@ -53,6 +53,8 @@ typedef struct registry_answer {
     char name[TUNNEL_NAME_MAX + 1];
     const char *code; /* NULL, "name_invalid", "name_in_use" or "name_owned" */
     char message[256];
+    bool returning; /* granted a name whose record was already this owner's (a reconnect or a
+                     * restart of the same agent or subject) */
 } registry_answer;
 
 /* Gives agent a name at time now (Unix seconds). */

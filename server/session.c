@@ -22,6 +22,7 @@ struct session {
     ws_conn *ws;
     mux *mux;
     bool bin;                   /* ttf.bin.v2, else JSON mode */
+    bool established;           /* a tunnel was given (counted by the metrics) */
     bool several;               /* ready carried tunnels[]: answer with tunnels[] */
     char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
     char takeover[65];          /* secret for the agent's next connection (protocol.md §1) */
@@ -102,8 +103,11 @@ static void destroy(session *s)
     if (s->tun.ready &&
         registry_release(srv->reg, s->tun.name, &s->tun, (int64_t)time(NULL), err, sizeof err) != 0)
         TLOG_E(srv->log, "tunnel %s: release not recorded: %s", s->tun.name, err);
+    if (s->established && srv->metrics)
+        metrics_on_agent_disconnect(srv->metrics);
     if (s->mux)
         s->mux->vt->free(s->mux, "the tunnel agent went away");
+    tunnel_access_free(s->tun.access);
     if (s->ready_timer)
         event_free(s->ready_timer);
     ws_conn_free(s->ws);
@@ -131,6 +135,7 @@ static void send_established(session *s, const char *notice)
     m.message = (char *)notice;
     random_hex(s->takeover, 32); /* a new secret each time: the previous one is used up */
     m.takeover = s->takeover;
+    m.access_applied = s->tun.access != NULL; /* the agent stops unless its policy is enforced */
     tmsg_tunnel t = {.name = (char *)"",
                      .tunnel_id = s->tun.name,
                      .public_url = sub_url,
@@ -145,7 +150,8 @@ static void send_established(session *s, const char *notice)
     /* the strings belong to this frame: nothing to free */
 }
 
-/* A name that cannot be given: say why, then close (the agent stops; docs/protocol.md). */
+/* A name that cannot be given, or an access policy that cannot be enforced: say why, then close
+ * (the agent stops; docs/protocol.md). */
 static void refuse_name(session *s, const char *code, const char *message)
 {
     TLOG_W(s->srv->log, "agent %s%s%s: %s", s->ip, s->sub[0] ? " sub=" : "", s->sub, message);
@@ -157,12 +163,16 @@ static void refuse_name(session *s, const char *code, const char *message)
     ws_close(s->ws, 1008, code);
 }
 
-static void named(session *s, const char *name)
+/* returning: the name's record was already this owner's (a reconnect; the metrics). */
+static void named(session *s, const char *name, bool returning)
 {
     snprintf(s->tun.name, sizeof s->tun.name, "%s", name);
     s->tun.ready = true;
     mux_set_tunnel(s->mux, name);
     evtimer_del(s->ready_timer);
+    s->established = true;
+    if (s->srv->metrics)
+        metrics_on_agent_connect(s->srv->metrics, returning);
 }
 
 /* The agent moving its tunnel to this new connection while its old one is still open: granted
@@ -180,7 +190,7 @@ static bool take_over(session *s, const tmsg *m)
         return false;
     holder->takeover[0] = '\0'; /* it keeps its requests in flight, no longer the name */
     holder->tun.ready = false;
-    named(s, m->tunnel_id);
+    named(s, m->tunnel_id, true);
     TLOG_I(srv->log, "agent %s: tunnel %s moved to a new connection", s->ip, s->tun.name);
     send_established(s, NULL);
     return true;
@@ -202,6 +212,21 @@ static void on_ready(session *s, const tmsg *m)
         s->several = true;
         if (m->tunnels[0].subdomain)
             subdomain = m->tunnels[0].subdomain;
+    }
+    /* The tunnel's access policy (tunnel_access.h), in force before the name is routable here
+     * (also when the tunnel moves to this connection). */
+    access_policy *pol = NULL;
+    char why[300];
+    if (m->access &&
+        access_policy_from_request(m->access, strlen(m->access), &pol, why, sizeof why) != 0) {
+        refuse_name(s, "access_invalid", why);
+        return;
+    }
+    tunnel_access_free(s->tun.access); /* a ready refused before may have left one */
+    s->tun.access = NULL;
+    if (tunnel_access_new(pol, &s->tun.access) != 0) {
+        ws_close(s->ws, 1011, "server error");
+        return;
     }
     if (take_over(s, m))
         return;
@@ -233,10 +258,15 @@ static void on_ready(session *s, const tmsg *m)
         refuse_name(s, ans.code, ans.message);
         return;
     }
-    named(s, ans.name);
+    named(s, ans.name, ans.returning);
     TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)%s%s", s->ip, s->sub[0] ? " sub=" : "",
            s->sub, s->tun.name, r == REG_GRANTED ? (ask.chosen ? "chosen" : "reclaimed") : "new",
            s->bin ? "binary" : "json", ans.code ? ": " : "", ans.code ? ans.message : "");
+    if (s->tun.access) {
+        char desc[600];
+        access_policy_describe(tunnel_access_policy(s->tun.access), desc, sizeof desc);
+        TLOG_I(srv->log, "tunnel %s: access %s", s->tun.name, desc);
+    }
     if (ans.code) {
         char notice[300];
         snprintf(notice, sizeof notice, "%s; this tunnel has a new id", ans.message);
@@ -420,6 +450,14 @@ void session_free_all(server *srv)
 {
     while (srv->sessions)
         destroy(srv->sessions); // NOLINT(clang-analyzer-unix.Malloc): it unlinks itself
+}
+
+size_t session_count(const server *srv)
+{
+    size_t n = 0;
+    for (const session *s = srv->sessions; s; s = s->next)
+        n++;
+    return n;
 }
 
 size_t session_streams(const server *srv)

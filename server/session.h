@@ -16,6 +16,7 @@
 #include "http1_head.h"
 #include "mux.h"
 #include "srv.h"
+#include "tunnel_access.h"
 #include "tunnel_id.h"
 
 /* One named tunnel of a session: what the registry maps a public name to. */
@@ -26,6 +27,7 @@ typedef struct tunnel {
     bool json;     /* the session speaks JSON mode */
     bool ready;    /* connection_established sent: public requests may come */
     char name[TUNNEL_NAME_MAX + 1];
+    tunnel_access *access; /* the tunnel's access gate (tunnel_access.h), NULL: no policy */
 } tunnel;
 
 /* The request on a public connection is an agent's upgrade on /_tunnel (head: the parsed
@@ -38,7 +40,8 @@ int session_accept(server *srv, conn *c, const http1_head *head, const char *ip,
  * fail). */
 void session_close_all(server *srv);
 void session_free_all(server *srv);
-/* Streams open over all sessions (the metrics gauge). */
+/* Agent sessions (also those not ready yet) and the streams open over them (metrics gauges). */
+size_t session_count(const server *srv);
 size_t session_streams(const server *srv);
 /* The loop ends once stopping and the last session is gone. */
 void session_maybe_exit(server *srv);

@@ -12,9 +12,12 @@
 
 #include <openssl/ssl.h>
 
+#include "access.h"
+#include "admin.h"
 #include "auth.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 
 #define TTFD_VERSION TUNNEL_VERSION             /* project(VERSION) in CMakeLists.txt */
@@ -41,6 +44,10 @@ typedef struct server_config {
     const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
     int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */
     int64_t retention_s;    /* --name-retention (days, in seconds): with auth; < 0 forever */
+    const char *admin;      /* --admin ADDR:PORT: /healthz and /metrics (NULL: off) */
+    access_net trusted[ACCESS_NETS_MAX]; /* --trusted-proxy: X-Forwarded-For is read from */
+    size_t ntrusted;
+    bool log_json; /* --log-format json */
     bool verbose;
 } server_config;
 
@@ -65,6 +72,8 @@ struct server {
     const char *scheme; /* "http" / "https" */
     bool stopping;
     struct event *stop_timer;
+    metrics *metrics; /* counters for /metrics (metrics.h) */
+    admin *admin;     /* --admin listener, NULL when off */
 };
 
 #endif

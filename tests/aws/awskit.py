@@ -119,7 +119,7 @@ class Standin:
         self.stderr_file = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr_file, cwd=HERE, preexec_fn=_die_with_parent)
-        self.info = self._read_ready(20)
+        self.info = self._read_ready(60)  # a deadline: node + dynalite start slowly on a loaded machine
         self.http_port = self.info["http_port"]
         self.ws_url = self.info["websocket_url"]
         self.control = "http://127.0.0.1:%d" % self.info["control_port"]
@@ -389,6 +389,7 @@ class Agent:
         env.pop("TUNNEL_TOKEN", None)
         env.pop("TUNNEL_ENDPOINT", None)
         env["TUNNEL_INSPECT"] = "127.0.0.1:0"  # the inspector on a free port, never 4040
+        env.pop("TUNNEL_BASIC_AUTH", None)
         # ttf remembers its last id in the XDG state directory: a private one per agent unless
         # the test passes one (to restart "the same" agent), so tests never share it.
         self.own_state = None if state_home else tempfile.mkdtemp(prefix="ttf-state-")

@@ -17,19 +17,16 @@ import awskit as ak
 _REPORT = {}
 
 
-def pytest_collection_modifyitems(config, items):
+@pytest.fixture(scope="session", autouse=True)
+def _dependencies_present():
+    """Fail (not skip) when what the suite runs is missing: a suite that skips cannot fail."""
     missing = [p for p in (ak.TTF_BIN, ak.BOOTSTRAP_BIN) if not os.access(p, os.X_OK)]
+    if not os.access(ak.NODE, os.X_OK):
+        missing.append("node (%s)" % ak.NODE)
     if not os.path.exists(os.path.join(ak.HERE, "node_modules", "dynalite")):
         missing.append("tests/aws/node_modules (run scripts/deps.sh)")
     if missing:
-        skip = pytest.mark.skip(reason="not built / not installed: %s" % ", ".join(missing))
-        for item in items:
-            if "needs_no_binaries" not in item.keywords:
-                item.add_marker(skip)
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "needs_no_binaries: runs without ttf/bootstrap")
+        pytest.fail("not built / not installed: %s" % ", ".join(missing), pytrace=False)
 
 
 class Stack:

@@ -27,11 +27,6 @@ def header_map(echo):
     return out
 
 
-def joined(values):
-    """Several values of one header, however the hop joined them ("1,2" or "1, 2")."""
-    return ",".join(x.strip() for v in values for x in v.split(","))
-
-
 @pytest.mark.parametrize("mode", ["sub", "path"])
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"])
 def test_methods_and_query_byte_exact(stack, mode, method):
@@ -44,10 +39,11 @@ def test_methods_and_query_byte_exact(stack, mode, method):
     assert echo["method"] == method
     assert echo["target"] == "/echo/a%20b/c" + QUERY
     h = header_map(echo)
-    assert joined(h["x-rep"]) == "1,2"
+    # API Gateway's payload 2.0 joins repeated request headers with "," (AWS: "Duplicate headers
+    # are combined with commas") and moves Cookie into `cookies`; the Lambda gives back one line each
+    assert h["x-rep"] == ["1,2"]
     assert h["x-case"] == ["MiXeD value  spaced"]
-    cookies = "; ".join(h.get("cookie", []))
-    assert "a=1" in cookies and "b=2" in cookies
+    assert h["cookie"] == ["a=1; b=2"]
     if body:
         assert bytes.fromhex(echo["body_hex"]) == body
     else:
@@ -87,7 +83,9 @@ def test_head_and_root_paths(stack):
 def test_forwarded_headers(stack):
     echo = stack.tunnel.path("GET", "/fwd").json()
     h = header_map(echo)
-    assert "127.0.0.1" in joined(h.get("x-forwarded-for", [""]))
+    assert h.get("x-forwarded-for") == ["127.0.0.1"]
+    assert h.get("x-forwarded-proto") == ["https"]  # HTTP APIs serve HTTPS only
+    assert h.get("x-forwarded-host") == ["%s:%d" % (ak.DOMAIN, stack.standin.http_port)]
     assert h.get("x-forwarded-prefix") == ["/" + stack.tid]
 
 
@@ -96,7 +94,8 @@ def test_set_cookie_byte_exact(stack):
         r = getattr(stack.tunnel, mode)("GET", "/cookies")
         assert r.status == 200
         assert r.all("Set-Cookie") == ak.LocalApp.COOKIES
-        assert joined(r.all("X-Multi")) == "1,2"
+        # payload 2.0 answers carry one string per header (cookies apart): the Lambda joins them
+        assert r.all("X-Multi") == ["1, 2"]
         assert r.body == b"cookies"
 
 
@@ -153,8 +152,8 @@ def test_413_above_the_limit(stack):
 
 def test_response_over_the_limit_is_a_clean_error(stack):
     r = stack.tunnel.sub("GET", "/download?n=%d" % (4 * ak.MB + 1), timeout=60)
-    assert 500 <= r.status <= 504, r.status
-    assert len(r.body) < 200
+    assert r.status == 502, (r.status, r.body[:200])
+    assert r.body == b"response body too large\n"
 
 
 def test_404_unknown_tunnel(stack):
@@ -203,8 +202,7 @@ def test_50_concurrent_requests(stack):
         echo = r.json()
         assert echo["target"] == "/slow?ms=300&i=%d" % i  # nothing mixed up between requests
         assert bytes.fromhex(echo["body_hex"]) == ("req-%d" % i).encode()
-    print("50 concurrent requests of 300 ms each: %.2fs" % took)
-    assert took < 20 * ak.SLOW
+    print("50 concurrent requests of 300 ms each: %.2fs" % took)  # a figure: speed lives in bench/
 
 
 def test_504_when_the_app_never_answers(tmp_path):
@@ -216,8 +214,9 @@ def test_504_when_the_app_never_answers(tmp_path):
         r = s.tunnel.sub("GET", "/hang", timeout=30)
         took = time.monotonic() - t0
         assert r.status == 504, (r.status, r.body[:200])
-        assert 1.5 < took < 8 * ak.SLOW, took
-        assert len(r.body) < 200
+        assert r.body == b"no response from the tunnel agent in time\n"
+        # the 2 s configured (not the 25 s default), with generous slack for a loaded machine
+        assert 2 <= took < 14, took
         # the tunnel still works afterwards
         assert s.tunnel.sub("GET", "/status/200").status == 200
     finally:
@@ -238,8 +237,8 @@ def test_502_when_the_agent_dies_mid_request(stack):
             agent.kill()
             r = fut.result(40)
         took = time.monotonic() - t0
-        assert r.status == 502, (r.status, r.body[:200])
-        assert took < 20 * ak.SLOW, took
+        # 502 (the agent is gone), not the 504 a missed disconnect would give after 25 s
+        assert r.status == 502, (r.status, r.body[:200], took)
         # the tunnel is gone for good: 404 afterwards
         ak.wait_for(lambda: t.sub("GET", "/x").status == 404, 15, "404 after the agent left")
     finally:
@@ -270,8 +269,8 @@ def test_502_on_gone_exception(stack):
             assert stack.standin.drop(conn, mode="terminate", silent=True)
             t0 = time.monotonic()
             r = t.sub("GET", "/status/200", timeout=40)
-            assert r.status == 502, (r.status, r.body[:200])
-            assert time.monotonic() - t0 < 10 * ak.SLOW
+            # 502 from the GoneException, not a 504 after waiting for an answer that cannot come
+            assert r.status == 502, (r.status, r.body[:200], time.monotonic() - t0)
             assert len(r.body) < 200
         finally:
             agent.proc.send_signal(signal.SIGCONT)
@@ -331,8 +330,7 @@ def test_latency_added_by_the_stack(stack):
     print("latency added (30 sequential GETs, warm): %s" % json.dumps(added))
     conftest_report = __import__("conftest")._REPORT
     conftest_report["latency_sequential_warm"] = lat
-    assert added["count"] == 30, lat
-    assert added["p50"] < 2000, added  # a measurement: only absurd values fail
+    assert added["count"] == 30, lat  # every request measured; the figures are printed, not judged
 
 
 def test_lambda_logs_are_json_without_bodies_or_tokens(stack):

@@ -228,7 +228,6 @@ class Handler(BaseHTTPRequestHandler):
         acked = st.sse_ack.wait(30 * tk.SLOW)
         st.sse_results.append(acked)
         event("second")
-        time.sleep(0.1)
         event("third")
         if mode == "chunked":
             self.write_raw(b"0\r\n\r\n")

@@ -2,7 +2,9 @@
 """ttf reconnects: ttfd restarted on the same port while ttf runs gives back the same URL;
 ttf started before ttfd connects once it is up."""
 
+import datetime
 import json
+import re
 
 import tunnelkit as tk
 
@@ -46,13 +48,27 @@ def test_ttf_waits_for_server(stack):
     assert tk.http(port, "GET", "/late", tk.sub_host(d, a.tunnel_id)).status == 200
 
 
+def attempt_times(proc):
+    """When ttf reported each failed connection, by its own log timestamps (seconds): these do
+    not depend on when the test's reader thread got to run."""
+    out = []
+    for line in proc.stderr().splitlines():
+        m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z ttf WARN Connection to \S+ failed", line)
+        if m:
+            t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+            out.append(t.replace(tzinfo=datetime.timezone.utc).timestamp())
+    return out
+
+
 def test_reconnect_backoff_not_a_tight_loop(stack):
-    """Failed connections are retried with a growing delay (1 s doubling, with jitter)."""
+    """Failed connections are retried with a growing delay (1 s doubling, jitter: each delay
+    between half and all of its nominal value)."""
     srv = stack.local()
     a = stack.ttf("ws://127.0.0.1:%d/_tunnel" % tk.free_port(), srv.port, wait=False)
-    tk.wait_for(lambda: len(a.proc.err_times(FAILURE)) >= 4, 30, "four failed connection attempts")
-    t = a.proc.err_times(FAILURE)
+    tk.wait_for(lambda: len(attempt_times(a.proc)) >= 4, 30, "four failed connection attempts")
+    t = attempt_times(a.proc)
     gaps = [t[i + 1] - t[i] for i in range(3)]
-    # 1 s, 2 s, 4 s with jitter: even at half the nominal delay the three gaps add up to 3.5 s.
-    assert sum(gaps) >= 2.5, "retries too fast: gaps %s" % ["%.2f" % g for g in gaps]
-    assert gaps[2] > gaps[0], "no growing backoff: gaps %s" % ["%.2f" % g for g in gaps]
+    # Lower bounds only (a loaded machine makes gaps longer, never shorter); 1 ms of log rounding.
+    for i, g in enumerate(gaps):
+        assert g >= 0.5 * 2 ** i - 0.002, "retry %d after %.3f s, less than half of %d s: gaps %s" % (
+            i + 1, g, 2 ** i, ["%.3f" % x for x in gaps])

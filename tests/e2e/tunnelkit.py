@@ -9,8 +9,8 @@ free-port and certificate helpers. The local test servers live in localsrv.py.
 import base64
 import hashlib
 import os
+import random
 import re
-import select
 import shutil
 import signal
 import socket
@@ -51,8 +51,29 @@ def wait_for(cond, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A port that was free a moment ago (for tests that need a closed port or a fixed one)."""
+    """A port that was free a moment ago (for tests that need a closed port or a fixed one).
+    Taken below the kernel's ephemeral range when there is room: there the source ports of the
+    many connections other tests on the machine open cannot take it between now and its use."""
+    lo, _ = _ephemeral_range()
+    rnd = random.Random()
+    for _ in range(200) if lo > 11000 else ():
+        port = rnd.randrange(10000, lo)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -72,7 +93,7 @@ class Proc:
         full_env = dict(os.environ)
         # Never let the test runner's environment leak tokens/endpoints into the programs.
         for k in ("TUNNEL_TOKEN", "TUNNEL_ENDPOINT", "TTFD_JWT_SECRET", "STATE_DIRECTORY",
-                  "TUNNEL_INSPECT"):
+                  "TUNNEL_INSPECT", "TUNNEL_BASIC_AUTH"):
             full_env.pop(k, None)
         # ttf's inspector on a port the OS picks (never the fixed default 4040 in tests).
         full_env["TUNNEL_INSPECT"] = "127.0.0.1:0"
@@ -222,7 +243,9 @@ class Proc:
 class Ttfd:
     """A running ttfd. Parse its one STDOUT line for the real bound port."""
 
-    LINE = r"^Listening on (https?)://127\.0\.0\.1:(\d+) \(agents: (wss?)://127\.0\.0\.1:(\d+)/_tunnel\)$"
+    LINE = (r"^Listening on (https?)://(127\.0\.0\.1|\[::1\]):(\d+) "
+            r"\(agents: (wss?)://(?:127\.0\.0\.1|\[::1\]):(\d+)/_tunnel\)$")
+    ADMIN_LINE = r"^Admin listening on http://(127\.0\.0\.1|\[::1\]):(\d+)$"
 
     def __init__(self, *extra, listen="127.0.0.1:0", env=None, valgrind=VALGRIND):
         self.args = list(extra)
@@ -234,11 +257,17 @@ class Ttfd:
             self.proc.kill()  # never leave a half-started server behind
             raise
         self.scheme = m.group(1)
-        self.port = int(m.group(2))
-        assert m.group(4) == m.group(2), "agent URL port differs from listen port: %s" % m.group(0)
-        self.ws_scheme = m.group(3)
+        self.addr = m.group(2).strip("[]")  # the address it listens on (the clients' address)
+        self.port = int(m.group(3))
+        assert m.group(5) == m.group(3), "agent URL port differs from listen port: %s" % m.group(0)
+        self.ws_scheme = m.group(4)
+        self.admin_port = None
+        if any(a == "--admin" for a in self.args):
+            ma, _ = self.proc.wait_line(Ttfd.ADMIN_LINE, 5)
+            self.admin_port = int(ma.group(2))
 
-    def endpoint(self, host="127.0.0.1"):
+    def endpoint(self, host=None):
+        host = host or ("[%s]" % self.addr if ":" in self.addr else self.addr)
         return "%s://%s:%d/_tunnel" % (self.ws_scheme, host, self.port)
 
     def stop(self):
@@ -534,8 +563,3 @@ def ws_read_message(read_exact):
         assert op == 0, "expected a continuation frame, got opcode %d" % op
         parts.append(data)
     return first_op, masked, b"".join(parts)
-
-
-def sock_readable(sock, timeout):
-    r, _, _ = select.select([sock], [], [], timeout)
-    return bool(r)

@@ -150,6 +150,7 @@ static void moved(harness *h, fixture *f, const char *cid, const char *rid)
     if (strcmp(cid, CID) == 0) {
         store_delete_connection(&h->ws.st, CID, err, sizeof err);
         store_put_connection(&h->ws.st, "B=", f->tid, "", clock_wall_ms() / 1000, err, sizeof err);
+        store_set_connection_access(&h->ws.st, "B=", "{}", err, sizeof err); /* its ready done */
         fake_mgmt_open(h->mgmt, "B=");
         return;
     }

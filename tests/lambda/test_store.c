@@ -49,10 +49,10 @@ static void connections(void **state)
                         "8200"); /* 2 h after createdAt */
     char cids[4][STORE_CONN_ID_SIZE];
     size_t n;
-    assert_int_equal(store_find_tunnel(ST(h), "abc", cids, 4, &n, err, sizeof err), 0);
+    assert_int_equal(store_find_tunnel(ST(h), "abc", cids, 4, &n, NULL, err, sizeof err), 0);
     assert_int_equal(n, 2);
     assert_int_equal(store_set_connection_tunnel(ST(h), "C2", "~abc", err, sizeof err), 0);
-    assert_int_equal(store_find_tunnel(ST(h), "abc", cids, 4, &n, err, sizeof err), 0);
+    assert_int_equal(store_find_tunnel(ST(h), "abc", cids, 4, &n, NULL, err, sizeof err), 0);
     assert_int_equal(n, 1);
     assert_string_equal(cids[0], "C1");
     /* only an existing record is re-pointed */
@@ -107,7 +107,7 @@ static void owners(void **state)
     /* owner records stay out of the tunnel index */
     char cids[4][STORE_CONN_ID_SIZE];
     size_t n;
-    assert_int_equal(store_find_tunnel(ST(h), "name1", cids, 4, &n, err, sizeof err), 0);
+    assert_int_equal(store_find_tunnel(ST(h), "name1", cids, 4, &n, NULL, err, sizeof err), 0);
     assert_int_equal(n, 0);
 }
 

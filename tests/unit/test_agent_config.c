@@ -14,7 +14,7 @@
 #include "ws_client.h"
 
 /* A fake environment for the parser. */
-static const char *env_endpoint, *env_token;
+static const char *env_endpoint, *env_token, *env_basic;
 
 static const char *fake_env(const char *name)
 {
@@ -22,6 +22,8 @@ static const char *fake_env(const char *name)
         return env_endpoint;
     if (strcmp(name, "TUNNEL_TOKEN") == 0)
         return env_token;
+    if (strcmp(name, "TUNNEL_BASIC_AUTH") == 0)
+        return env_basic;
     return NULL;
 }
 
@@ -399,6 +401,53 @@ static void test_redact(void **state)
     agent_config_free(&c);
 }
 
+/* --basic-auth (or TUNNEL_BASIC_AUTH), --allow-cidr, --deny-cidr, --rate-limit: checked at
+ * once (exit 2), the password never echoed, and ready's access object built from them. */
+static void test_access_flags(void **state)
+{
+    (void)state;
+    env_endpoint = env_token = env_basic = NULL;
+    agent_config c;
+    char err[256];
+    assert_int_equal(parse(&c, err, 1), CONFIG_OK);
+    assert_null(c.access_json); /* nothing asked */
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 11, "--basic-auth", "bob:hunter2hunter2", "--allow-cidr",
+                           "10.0.0.0/8", "--allow-cidr", "::1", "--deny-cidr", "10.9.0.0/16",
+                           "--rate-limit", "30/m"),
+                     CONFIG_OK);
+    assert_string_equal(c.access_json,
+                        "{\"basic_auth\":\"bob:hunter2hunter2\",\"allow_cidr\":[\"10.0.0.0/8\","
+                        "\"::1/128\"],\"deny_cidr\":[\"10.9.0.0/16\"],\"rate_limit\":{\"requests\":"
+                        "30,\"per_sec\":60}}");
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--basic-auth", "bob:short"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "8 to 256 bytes"));
+    assert_null(strstr(err, "short")); /* the password is not echoed */
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--allow-cidr", "300.1.1.1/8"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "--allow-cidr '300.1.1.1/8'"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--deny-cidr", "10.0.0.0/33"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "prefix length"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--rate-limit", "10/d"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "--rate-limit"));
+    agent_config_free(&c);
+    env_basic = "env:from-the-environment";
+    assert_int_equal(parse(&c, err, 1), CONFIG_OK);
+    assert_non_null(strstr(c.access_json, "env:from-the-environment"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "--basic-auth", "flag:wins-over-env"), CONFIG_OK);
+    assert_non_null(strstr(c.access_json, "flag:wins-over-env"));
+    agent_config_free(&c);
+    env_basic = "bad";
+    assert_int_equal(parse(&c, err, 1), CONFIG_ERROR);
+    assert_non_null(strstr(err, "TUNNEL_BASIC_AUTH"));
+    agent_config_free(&c);
+    env_basic = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_positional),
         cmocka_unit_test(test_endpoint_path_and_subdomain),
         cmocka_unit_test(test_refusal_reason),
+        cmocka_unit_test(test_access_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

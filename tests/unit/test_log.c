@@ -136,6 +136,43 @@ static void test_json(void **state)
     free(c.buf);
 }
 
+/* Structured fields: after ts/level/msg in JSON lines (never replacing them), ignored in text
+ * lines; the fields object is released in every case (ASan/valgrind see a leak otherwise). */
+static void test_fields(void **state)
+{
+    (void)state;
+    capture c;
+    cap_open(&c);
+    tlog lg = {.level = TLOG_INFO, .out = c.f, .json = true, .prog = "ttfd"};
+    tlog_write_fields(&lg, TLOG_INFO,
+                      json_pack("{s:s,s:i,s:s,s:f}", "tunnel_id", "abc", "status", 200, "msg",
+                                "forged", "duration_ms", 1.25),
+                      "request %d", 7);
+    tlog_write_fields(&lg, TLOG_DEBUG, json_pack("{s:i}", "dropped", 1), "below the level");
+    tlog_write_fields(&lg, TLOG_INFO, NULL, "no fields");
+    lg.json = false;
+    tlog_write_fields(&lg, TLOG_INFO, json_pack("{s:i}", "x", 1), "text line");
+    cap_close(&c);
+    char *save = NULL;
+    char *l1 = strtok_r(c.buf, "\n", &save), *l2 = strtok_r(NULL, "\n", &save);
+    char *l3 = strtok_r(NULL, "\n", &save);
+    assert_non_null(l3);
+    assert_null(strtok_r(NULL, "\n", &save));
+    json_error_t e;
+    json_t *o = json_loads(l1, 0, &e);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "msg")), "request 7");
+    assert_string_equal(json_string_value(json_object_get(o, "tunnel_id")), "abc");
+    assert_int_equal(json_integer_value(json_object_get(o, "status")), 200);
+    assert_non_null(strstr(l1, "\"duration_ms\":1.25}"));
+    assert_int_equal(json_object_size(o), 6);
+    json_decref(o);
+    assert_non_null(strstr(l2, "\"msg\":\"no fields\""));
+    assert_non_null(strstr(l3, " ttfd INFO text line"));
+    assert_null(strstr(l3, "\"x\""));
+    free(c.buf);
+}
+
 static void test_long_message(void **state)
 {
     (void)state;
@@ -157,7 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text),         cmocka_unit_test(test_text_escapes),
         cmocka_unit_test(test_levels),       cmocka_unit_test(test_json),
-        cmocka_unit_test(test_long_message),
+        cmocka_unit_test(test_long_message), cmocka_unit_test(test_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,6 +82,11 @@ static const rule_case cases[] = {
      .out = "Host: h\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, ::1\nX-Forwarded-Proto: https\n"
             "X-Forwarded-Host: h",
      REQ("::1", "https", .body_length = -1)},
+    {"X-Forwarded-For members without spaces, written with them (longer than sent)",
+     .in = "Host: h\nX-Forwarded-For: 1.1.1.1,2.2.2.2,,3.3.3.3",
+     .out = "Host: h\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.7\n"
+            "X-Forwarded-Proto: http\nX-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = -1)},
     {"X-Forwarded-For already ending with the client (API Gateway) unchanged",
      .in = "host: h\nx-forwarded-for: 203.0.113.9,192.0.2.7",
      .out = "host: h\nX-Forwarded-For: 203.0.113.9, 192.0.2.7\nX-Forwarded-Proto: https\n"

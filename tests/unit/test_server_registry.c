@@ -112,12 +112,16 @@ static void test_reclaim_without_auth(void **state)
     assert_int_equal(claim(&f, a.name, false, k2, T0 + 20, &A3, &b), REG_FRESH);
     assert_string_equal(b.code, "name_owned");
     assert_int_equal(claim(&f, a.name, false, "", T0 + 20, &A3, &b), REG_FRESH);
+    assert_false(a.returning); /* a first connect */
+    assert_false(b.returning);
     assert_int_equal(claim(&f, a.name, false, k1, T0 + 20, &A3, &b), REG_GRANTED);
     assert_string_equal(b.name, a.name);
+    assert_true(b.returning); /* its own name back: a reconnect (ttfd_agent_reconnects) */
     assert_ptr_equal(registry_lookup(f.r, a.name, strlen(a.name)), &A3);
     release(&f, a.name, &A3, T0 + 30);
     /* after it, anyone */
     assert_int_equal(claim(&f, a.name, false, k2, T0 + 30 + 300, &A2, &b), REG_GRANTED);
+    assert_false(b.returning); /* another owner's old name */
     /* an id this server never saw (its state was lost) is granted */
     assert_int_equal(claim(&f, "abc123def456", false, "", T0, &A1, &b), REG_GRANTED);
     assert_string_equal(b.name, "abc123def456");

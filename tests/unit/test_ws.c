@@ -162,7 +162,8 @@ static test_ctx *setup_pair(size_t max_a, size_t max_b)
 
 static void run(test_ctx *t)
 {
-    struct timeval tv = {10, 0};
+    /* a deadline, not a duration: generous for ASan builds on a loaded 2-core machine */
+    struct timeval tv = {120, 0};
     t->timed_out = false;
     evtimer_add(t->deadline, &tv);
     event_base_dispatch(t->base);

@@ -26,7 +26,8 @@ async function startStandin(extra) {
     stderr += d;
   });
   const info = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`stand-in not ready in 15 s: ${stderr}`)), 15000);
+    // a deadline, not a duration: node + dynalite start slowly on a loaded 2-core machine
+    const t = setTimeout(() => reject(new Error(`stand-in not ready in 60 s: ${stderr}`)), 60000);
     readline.createInterface({ input: proc.stdout }).once('line', (l) => {
       clearTimeout(t);
       resolve(JSON.parse(l));
@@ -227,8 +228,8 @@ test('stand-in with the echo Lambda', async (t) => {
     const t0 = Date.now();
     const rs = await Promise.all(Array.from({ length: 8 }, () => req(s.http_port, { path: '/sleep/2000' })));
     assert.ok(rs.every((r) => r.status === 200));
-    assert.ok(Date.now() - t0 < 12000, `took ${Date.now() - t0} ms`);
-    assert.ok((await stats(s)).lambda.max_busy >= 6);
+    // environments busy at once prove it (elapsed time would depend on the machine's load)
+    assert.ok((await stats(s)).lambda.max_busy >= 6, `took ${Date.now() - t0} ms`);
   });
 
   await t.test('WebSocket: $connect selects the subprotocol, $default events, echo', async () => {
@@ -378,11 +379,11 @@ test('stand-in: timeouts, init errors, strict SigV4', async (t) => {
     assert.strictEqual(await s.stop(), 0);
   });
   await t.test('integration timeout is 503 Service Unavailable', async () => {
-    const t0 = Date.now();
-    const r = await req(s.http_port, { path: '/sleep/2000' });
+    // the function sleeps 4 s (under its 5 s timeout): only the 600 ms integration timeout can
+    // answer 503, whatever the machine's load
+    const r = await req(s.http_port, { path: '/sleep/4000' });
     assert.strictEqual(r.status, 503);
     assert.deepStrictEqual(json(r), { message: 'Service Unavailable' });
-    assert.ok(Date.now() - t0 < 1800);
   });
   await t.test('strict mode answers 403 to a bad signature', async () => {
     const r = await req(s.websocket_port, { method: 'DELETE', path: '/dev/@connections/xyz', headers: {

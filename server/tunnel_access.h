@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* tunnel_access.h - ttfd's gate of one tunnel: the access policy its agent asked for in ready
+ * (lib/access.h) with the rate limit's buckets (lib/ratelimit.h: token buckets per client
+ * address, IPv6 per /64), and the decision for each public request routed to the tunnel,
+ * taken before anything of the request reaches the agent.
+ *
+ * Hook (pconn, after routing, before the request goes to the agent): tunnel_access_admit; on
+ * a refusal answer with access_refusal_http() and close. Owned by the tunnel (today: the agent
+ * session, struct agent.access; with several tunnels per connection, each tunnel has its own).
+ * Owns: its policy and buckets. */
+#ifndef TTFD_TUNNEL_ACCESS_H
+#define TTFD_TUNNEL_ACCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access.h"
+
+#define TUNNEL_ACCESS_RATE_KEYS 4096 /* client buckets per tunnel (then one shared bucket) */
+
+typedef struct tunnel_access tunnel_access;
+
+/* Takes policy (NULL: nothing to enforce, *out NULL). 0, or -1 when out of memory (policy
+ * freed): the tunnel must then not be opened, never opened without its gate. */
+int tunnel_access_new(access_policy *policy, tunnel_access **out);
+void tunnel_access_free(tunnel_access *t);                         /* NULL is allowed */
+const access_policy *tunnel_access_policy(const tunnel_access *t); /* NULL for t NULL */
+
+/* Decides a public request routed to the tunnel (t NULL: no policy, allowed).
+ * peer_ip: the TCP peer's address text; trusted/ntrusted: ttfd --trusted-proxy (the client is
+ * then read from X-Forwarded-For, access.h); h: the request's header fields, from which the
+ * Authorization field is removed when it carried the tunnel's basic credentials; now_ms: a
+ * monotonic clock. client (cap bytes, >= 48) receives the client address for logs. */
+access_result tunnel_access_admit(tunnel_access *t, const access_net *trusted, size_t ntrusted,
+                                  const char *peer_ip, http_headers *h, int64_t now_ms,
+                                  access_verdict *v, char *client, size_t cap);
+
+#endif
