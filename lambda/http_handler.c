@@ -270,8 +270,8 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
         }
     if (ncid == 0) {
         *status = gone[0] ? 502 : 404;
-        doc = httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found",
-                            len);
+        doc =
+            httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found", len);
         goto out;
     }
     if (proxy_request_id(rid) < 0) {
