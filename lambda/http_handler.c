@@ -210,6 +210,13 @@ void http_routes_free(lambda_ctx *ctx)
     }
 }
 
+/* How long a request whose tunnel's connection has just gone waits for the agent's next one
+ * (its takeover: a new WebSocket, $connect and ready, seconds on a slow back-end), and how often
+ * it looks (a GSI query each time). */
+#define MOVE_WAIT_MS 4000
+#define MOVE_POLL_MS 200
+enum { NO_CONNECTION = 1, CONNECTION_GONE = 2 }; /* why deliver() found no connection */
+
 /* RFC 9110 §9.2.2: methods whose repetition has the effect of one request. */
 static bool idempotent(const char *method)
 {
@@ -232,11 +239,14 @@ static void free_access(char *access[STORE_MAX_TUNNEL_CONNS])
  * under that connection's access policy (gate.h: a refused request is never posted), records it
  * (a fresh id in rid) and posts it (post_request) with the headers the policy leaves. NULL with
  * rid and cid set when it is with the agent; otherwise the answer to return (401/403/429 of the
- * policy, 404, 431, 502, 503; *status set), or NULL with rid empty when out of memory. */
+ * policy, 404, 431, 502, 503; *status set), or NULL with rid empty when out of memory.
+ * *vanished: NO_CONNECTION when the tunnel has no connection (the 404, or the 502 after `gone`),
+ * CONNECTION_GONE when every candidate met GoneException (the agent may be moving to its next
+ * connection), else 0. */
 static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *rr, const char *fwd,
                      const http_headers *hdrs, int64_t start, const char *gone,
                      char rid[PROXY_REQUEST_ID_LEN + 1], char cid[STORE_CONN_ID_SIZE], int *status,
-                     size_t *len)
+                     size_t *len, int *vanished)
 {
     char err[ERRCAP];
     char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
@@ -269,6 +279,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             break;
         }
     if (ncid == 0) {
+        *vanished = NO_CONNECTION;
         *status = gone[0] ? 502 : 404;
         doc =
             httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found", len);
@@ -334,6 +345,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
         doc = httpresp_text(503, "tunnel agent busy: try again", len);
     } else if (rc != MGMT_OK) {
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
+        *vanished = rc == MGMT_GONE ? CONNECTION_GONE : 0;
         *status = 502;
         doc = httpresp_text(502, "tunnel agent disconnected", len);
     } else {
@@ -377,8 +389,35 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
         goto out;
     char rid[PROXY_REQUEST_ID_LEN + 1], cid[STORE_CONN_ID_SIZE], gone[STORE_CONN_ID_SIZE] = "";
+    int64_t move_until = 0;
     for (int attempt = 0;; attempt++) {
-        doc = deliver(ctx, e, &rr, fwd, &hdrs, start, gone, rid, cid, status, len);
+        int vanished = 0;
+        doc = deliver(ctx, e, &rr, fwd, &hdrs, start, gone, rid, cid, status, len, &vanished);
+        if (doc && (vanished == CONNECTION_GONE ||
+                    (vanished == NO_CONNECTION && (gone[0] || move_until)))) {
+            /* The tunnel's connection went away moments ago: an agent moving to its next
+             * connection (API Gateway's 2-hour limit) is back within a few seconds, its
+             * takeover then routes the tunnel there. Wait for it rather than answer 502. */
+            int64_t now = clock_wall_ms();
+            int64_t limit = start + (int64_t)ctx->cfg->request_timeout_s * 1000 - 1000;
+            if (!move_until) {
+                move_until = now + MOVE_WAIT_MS < limit ? now + MOVE_WAIT_MS : limit;
+                TLOG_I(ctx->log, "tunnel %s: its connection went away: waiting for the next one",
+                       rr.tunnel_id);
+            }
+            if (now + MOVE_POLL_MS <= move_until) {
+                free(doc);
+                doc = NULL;
+                clock_sleep_ms(MOVE_POLL_MS);
+                attempt--;
+                continue;
+            }
+            if (*status == 404) { /* it was there: its agent went away, not an unknown tunnel */
+                free(doc);
+                *status = 502;
+                doc = httpresp_text(502, "tunnel agent disconnected", len);
+            }
+        }
         if (doc || !rid[0])
             break; /* answered already (404, 431, 502, 503), or out of memory */
         int64_t posted = clock_wall_ms();

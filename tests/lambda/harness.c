@@ -34,6 +34,8 @@ static void deliver_later(harness *h)
 static void on_db_call(void *ud, const char *op, const json_t *req)
 {
     harness *h = ud;
+    if (h->meanwhile)
+        h->meanwhile(h, op, h->meanwhile_ud);
     const char *table = json_string_value(json_object_get(req, "TableName"));
     const char *key = json_string_value(
         json_object_get(json_object_get(json_object_get(req, "Key"), "requestId"), "S"));

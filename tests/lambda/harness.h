@@ -42,6 +42,10 @@ struct harness {
     json_t *later; /* [[cid, text], ...] waiting for the HTTP function's next poll */
     bool delivering;
     unsigned events;
+    /* The test's own "meanwhile" before each DynamoDB call (may be NULL): the fake's hook is
+     * the harness's (fake_ddb_on_call), which calls this. */
+    void (*meanwhile)(harness *h, const char *op, void *ud);
+    void *meanwhile_ud;
 };
 
 /* env: "NAME=value" strings (NULL-terminated, may be NULL) on top of the harness's defaults.

@@ -734,6 +734,45 @@ static void long_chosen_name_uses_the_route_cache(void **state)
     }
 }
 
+typedef struct next_conn {
+    fixture *f;
+    unsigned queries;
+} next_conn;
+
+/* The agent's next connection "B=" appears (its takeover recorded) at the third GSI query. */
+static void next_appears(harness *h, const char *op, void *ud)
+{
+    (void)h;
+    next_conn *n = ud;
+    if (strcmp(op, "Query") != 0 || ++n->queries != 3)
+        return;
+    json_t *item = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s}}", "connectionId",
+                             "S", "B=", "tunnelId", "S", n->f->tid, "sub", "S", "", "access", "S",
+                             "{}", "createdAt", "N", "1", "ttl", "N", "99999999999");
+    fake_ddb_put(n->f->h.db, H_CONN_TABLE, item);
+    fake_mgmt_open(n->f->h.mgmt, "B=");
+}
+
+/* The tunnel's connection is gone (API Gateway closed it: GoneException) and its agent's next
+ * connection is recorded a moment later: the request waits for it and is answered there, instead
+ * of a 502 in the gap of a move. */
+static void gone_connection_waits_for_the_next_one(void **state)
+{
+    fixture *f = *state;
+    fake_mgmt_close(f->h.mgmt, CID);
+    next_conn n = {.f = f};
+    f->h.meanwhile = next_appears;
+    f->h.meanwhile_ud = &n;
+    f->h.agent = answer_on_its_connection;
+    json_t *a = harness_request(&f->h, f->tid, "POST", "/", NULL, "x", 1);
+    f->h.meanwhile = NULL;
+    assert_int_equal(status_of(a), 200);
+    expect_body(a, "hello", 5);
+    json_decref(a);
+    assert_true(n.queries >= 3);
+    assert_true(harness_log_has(&f->h, "waiting for the next one", NULL));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -762,6 +801,7 @@ int main(void)
         T(agent_cancel_after_the_end),
         T(lambda_cancels_when_it_gives_up),
         T(long_chosen_name_uses_the_route_cache),
+        T(gone_connection_waits_for_the_next_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
