@@ -185,10 +185,12 @@ if [ "$check" -eq 1 ]; then
     exit 0
 fi
 
-echo
-echo "Requests are logged below. Press Ctrl-C to stop."
+# The log follower is started and recorded before the prompt: a Ctrl-C right after the prompt
+# must find it in pids (an asynchronous command ignores SIGINT, so the trap has to stop it).
 tail -n 0 -F "$logs/ttfd.log" 2>/dev/null &
 pids=("${pids[@]:0:1}" "$!" "${pids[@]:1}")   # stop the log follower just before ttfd
+echo
+echo "Requests are logged below. Press Ctrl-C to stop."
 # Wait until a child exits (then report it) or a signal arrives (the trap stops everything).
 set +e
 wait -n "${pids[@]}"
