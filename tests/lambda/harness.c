@@ -10,6 +10,7 @@
 #include "b64.h"
 #include "clock.h"
 #include "dispatch.h"
+#include "http_handler.h"
 
 static void deliver_later(harness *h)
 {
@@ -128,6 +129,8 @@ int harness_init(harness *h, const char *const *env)
 
 void harness_free(harness *h)
 {
+    http_routes_free(&h->http); /* the route cache's copies of access policies */
+    http_routes_free(&h->ws);
     if (h->logf)
         fclose(h->logf);
     free(h->logtext);

@@ -750,6 +750,7 @@ static void next_appears(harness *h, const char *op, void *ud)
                              "S", "B=", "tunnelId", "S", n->f->tid, "sub", "S", "", "access", "S",
                              "{}", "createdAt", "N", "1", "ttl", "N", "99999999999");
     fake_ddb_put(n->f->h.db, H_CONN_TABLE, item);
+    json_decref(item); /* the fake keeps its own reference */
     fake_mgmt_open(n->f->h.mgmt, "B=");
 }
 
