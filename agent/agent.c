@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* agent.c - connect / session / reconnect loop of ttf (see agent.h). */
 #include "agent.h"
+#include "agent_int.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -27,48 +28,6 @@
 #include "tunnel_id.h"
 #include "ws_client.h"
 
-#define POOL_MAX_IDLE 64
-#define STOP_GRACE_SEC 3
-
-typedef struct agent {
-    struct event_base *base;
-    conn_loop *loop; /* every socket: the WebSocket and the local connections */
-    const agent_config *cfg;
-    const tlog *log;
-    FILE *out;
-    SSL_CTX *ssl_ctx;
-    local_pool *pool;
-    exchange_observer obs; /* what the sessions call: the fan-out below */
-    observer_fanout fan;
-    inspector *insp; /* NULL with --no-inspect or when its port was taken */
-    termview *tv;    /* the status block on a TTY; NULL for plain log lines */
-    backoff bo;
-    ws_client *wsc;
-    session *sess;
-    struct event *retry_timer, *connect_timer, *stop_timer, *sigint, *sigterm;
-    char tunnel_id[TUNNEL_NAME_MAX + 1]; /* the name to ask for again ("" when none) */
-    char agent_key[IDSTORE_KEY_LEN + 1];
-    idstore *ids;            /* remembered names; NULL with --forget or when unusable */
-    char ids_endpoint[1400]; /* the record's key: endpoint without its query ... */
-    char ids_local[300];     /* ... and the local service */
-    /* Moving to a new connection before the server closes this one (max_lifetime_s): */
-    char takeover[65];          /* the current connection's secret ("" when none) */
-    uint64_t max_lifetime_s;    /* announced by the server; 0 = no limit */
-    struct event *rotate_timer; /* opens the next connection */
-    struct event *drain_timer;  /* closes the old one once its exchanges are done */
-    ws_client *next_wsc;
-    session *next; /* the new connection, until it is established */
-    session *old;  /* the connection left, finishing its exchanges */
-    bool moving;   /* the current connection closed during the move: next replaces it */
-    uint64_t drain_started_ms;
-    int exit_code;
-    bool stopping;
-    bool established;      /* the current session got connection_established */
-    bool ever_established; /* some session of this run did */
-    bool refused;          /* the current session got tunnel_refused (retry_refusal says how) */
-    bool retry_refusal;
-} agent;
-
 static void attempt(agent *a);
 
 static void schedule_retry(agent *a)
@@ -93,7 +52,7 @@ static void stop_now(agent *a)
 /* ---- session callbacks ---- */
 
 /* A failure retrying cannot fix: say why and stop with AGENT_EXIT_FAIL. */
-static void give_up(agent *a, const char *why)
+void agent_give_up(agent *a, const char *why)
 {
     TLOG_E(a->log, "%s", why);
     a->exit_code = AGENT_EXIT_FAIL;
@@ -104,11 +63,11 @@ static void give_up(agent *a, const char *why)
         stop_now(a);
 }
 
-static void remember(agent *a, const char *name)
+void agent_remember(agent *a, const char *local, const char *name)
 {
     char err[256];
-    if (a->ids && idstore_save(a->ids, a->ids_endpoint, a->ids_local, name, (int64_t)time(NULL),
-                               err, sizeof err) != 0)
+    if (a->ids && idstore_save(a->ids, a->ids_endpoint, local, name, (int64_t)time(NULL), err,
+                               sizeof err) != 0)
         TLOG_W(a->log, "cannot remember the tunnel id: %s", err);
 }
 
@@ -120,6 +79,13 @@ static void schedule_rotation(agent *a)
     evtimer_del(a->rotate_timer);
     if (!a->max_lifetime_s || !a->takeover[0] || !a->sess)
         return;
+    if (a->cfg->ntunnels > 1) { /* a move carries one tunnel (docs/protocol.md §1) */
+        TLOG_W(a->log,
+               "the server closes connections after %u s; with several tunnels ttf "
+               "reconnects then instead of moving them ahead of time",
+               (unsigned)a->max_lifetime_s);
+        return;
+    }
     uint64_t life = a->max_lifetime_s * 1000;
     uint64_t margin = life / 5;
     margin = margin < 1000 ? 1000 : margin > 300000 ? 300000 : margin;
@@ -137,18 +103,6 @@ static void note_lifetime(agent *a, const tmsg *m)
     schedule_rotation(a);
 }
 
-/* What the server enforces, as the server reads it (lib/access.h), for the log. */
-static void log_access(agent *a)
-{
-    access_policy *p = NULL;
-    char desc[600];
-    if (access_policy_from_request(a->cfg->access_json, strlen(a->cfg->access_json), &p, desc,
-                                   sizeof desc) == 0)
-        access_policy_describe(p, desc, sizeof desc);
-    access_policy_free(p);
-    TLOG_I(a->log, "Access control at the server: %s", desc);
-}
-
 static void on_established(void *ud, const tmsg *m)
 {
     agent *a = ud;
@@ -159,19 +113,26 @@ static void on_established(void *ud, const tmsg *m)
     const char *sub = a->cfg->subdomain;
     if (m->message)
         TLOG_W(a->log, "%s", m->message);
+    if (a->cfg->config_file) {
+        if (agent_established_several(a, m))
+            TLOG_I(a->log, "%zu tunnels established (%s mode, connection %s)", a->cfg->ntunnels,
+                   a->sess && a->sess->binary ? "binary" : "json",
+                   m->connection_id ? m->connection_id : "-");
+        return;
+    }
     if (sub && (!m->tunnel_id || strcmp(m->tunnel_id, sub) != 0)) {
         char why[300];
         snprintf(why, sizeof why,
                  "the server gave tunnel '%.63s' instead of the subdomain '%s': it does not "
                  "support chosen names",
                  m->tunnel_id ? m->tunnel_id : "", sub);
-        give_up(a, why);
+        agent_give_up(a, why);
         return;
     }
     if (a->cfg->access_json && !m->access_applied) {
-        give_up(a, "the server did not confirm the access control asked for (--basic-auth, "
-                   "--allow-cidr, --deny-cidr, --rate-limit): it does not support it; not "
-                   "exposing the local service unprotected");
+        agent_give_up(a, "the server did not confirm the access control asked for (--basic-auth, "
+                         "--allow-cidr, --deny-cidr, --rate-limit): it does not support it; not "
+                         "exposing the local service unprotected");
         return;
     }
     if (m->tunnel_id && tunnel_name_valid(m->tunnel_id, strlen(m->tunnel_id))) {
@@ -179,7 +140,7 @@ static void on_established(void *ud, const tmsg *m)
             TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL (id %s) is gone",
                    m->tunnel_id, a->tunnel_id);
         snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", m->tunnel_id);
-        remember(a, a->tunnel_id);
+        agent_remember(a, a->ids_local, a->tunnel_id);
     }
     const char *pub = m->public_url ? m->public_url : "";
     const char *path = m->path_based_url ? m->path_based_url : pub;
@@ -198,7 +159,7 @@ static void on_established(void *ud, const tmsg *m)
            a->sess && a->sess->binary ? "binary" : "json",
            m->connection_id ? m->connection_id : "-");
     if (a->cfg->access_json)
-        log_access(a);
+        agent_log_access(a, a->cfg->access_json, NULL);
 }
 
 static void on_refused(void *ud, const char *code, const char *message)
@@ -215,7 +176,7 @@ static void on_refused(void *ud, const char *code, const char *message)
     }
     char why[400];
     snprintf(why, sizeof why, "%s", message && *message ? message : "the server refused the name");
-    give_up(a, why);
+    agent_give_up(a, why);
 }
 
 static void on_closed(void *ud, uint16_t code, const char *reason)
@@ -408,9 +369,10 @@ static void next_open(void *ud, conn *c, bool binary)
     session_ready ready = {.tunnel_id = a->tunnel_id,
                            .agent_key = a->agent_key,
                            .takeover = a->takeover,
+                           .tunnel_ids = a->held_ptr,
                            .access = a->cfg->access_json};
     a->next =
-        session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &next_cbs, a);
+        session_new(a->base, c, binary, a->cfg, a->log, a->pools, &a->obs, &ready, &next_cbs, a);
     if (!a->next)
         retry_rotation(a, "out of memory");
 }
@@ -453,10 +415,11 @@ static void on_open(void *ud, conn *c, bool binary)
     session_ready ready = {.tunnel_id = a->cfg->subdomain ? NULL : a->tunnel_id,
                            .subdomain = a->cfg->subdomain,
                            .agent_key = a->agent_key,
+                           .tunnel_ids = a->held_ptr,
                            .access = a->cfg->access_json};
     a->refused = false;
     a->sess =
-        session_new(a->base, c, binary, a->cfg, a->log, a->pool, &a->obs, &ready, &sess_cbs, a);
+        session_new(a->base, c, binary, a->cfg, a->log, a->pools, &a->obs, &ready, &sess_cbs, a);
     if (!a->sess) {
         TLOG_E(a->log, "cannot start the session (out of memory)");
         schedule_retry(a);
@@ -479,7 +442,7 @@ static void on_fail(void *ud, ws_client_error kind, const char *msg)
     bool permanent = kind == WSC_ERR_TLS || kind == WSC_ERR_NOT_FOUND || kind == WSC_ERR_SCHEME ||
                      kind == WSC_ERR_REJECTED;
     if (permanent && !a->ever_established) {
-        give_up(a, msg); /* the same answer would come back on every retry */
+        agent_give_up(a, msg); /* the same answer would come back on every retry */
         return;
     }
     if (permanent)
@@ -605,14 +568,16 @@ static void load_memory(agent *a)
         if (statedir_path(path, sizeof path, env_get, "ttf", "state.db", false, err, sizeof err) !=
                 0 ||
             !(a->ids = idstore_open(path, err, sizeof err)) ||
-            idstore_load(a->ids, a->ids_endpoint, a->ids_local, a->tunnel_id, a->agent_key, err,
-                         sizeof err) != 0) {
+            (!cfg->config_file && idstore_load(a->ids, a->ids_endpoint, a->ids_local, a->tunnel_id,
+                                               a->agent_key, err, sizeof err) != 0)) {
             TLOG_W(a->log, "the tunnel id will not be remembered: %s", err);
             idstore_close(a->ids);
             a->ids = NULL;
             a->tunnel_id[0] = '\0';
         }
     }
+    if (cfg->config_file)
+        agent_load_tunnel_ids(a);
     if (!a->ids && idstore_new_key(a->agent_key) != 0)
         a->agent_key[0] = '\0';
     if (cfg->subdomain) /* the name asked for; a remembered other one is not a "previous URL" */
@@ -688,11 +653,19 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
             goto out;
         }
     }
-    a.pool = local_pool_new(a.loop, cfg->local_host, cfg->local_port, POOL_MAX_IDLE,
-                            (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
-    if (!a.pool) {
-        TLOG_E(lg, "%s", err);
+    a.pools = calloc(cfg->ntunnels, sizeof(local_pool *));
+    if (!a.pools) {
+        TLOG_E(lg, "out of memory");
         goto out;
+    }
+    for (size_t i = 0; i < cfg->ntunnels; i++) {
+        const agent_tunnel *t = &cfg->tunnels[i];
+        a.pools[i] = local_pool_new(a.loop, t->local_host, t->local_port, POOL_MAX_IDLE,
+                                    (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
+        if (!a.pools[i]) {
+            TLOG_E(lg, "%s%s%s", t->name ? t->name : "", t->name ? ": " : "", err);
+            goto out;
+        }
     }
     a.retry_timer = evtimer_new(a.base, retry_cb, &a);
     a.connect_timer = evtimer_new(a.base, connect_timeout_cb, &a);
@@ -722,7 +695,11 @@ out:
         session_free(a.next);
     if (a.old)
         session_free(a.old);
-    local_pool_free(a.pool);
+    for (size_t i = 0; a.pools && i < cfg->ntunnels; i++)
+        local_pool_free(a.pools[i]);
+    free(a.pools);
+    free(a.held);
+    free(a.held_ptr);
     if (a.rotate_timer)
         event_free(a.rotate_timer);
     if (a.drain_timer)

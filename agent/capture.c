@@ -49,6 +49,7 @@ static void entry_free(cap_entry *e)
 {
     free(e->method);
     free(e->target);
+    free(e->tunnel);
     free(e->error);
     http_headers_free(&e->req_headers);
     http_headers_free(&e->resp_headers);
@@ -150,7 +151,9 @@ cap_entry *capture_begin(capture *c, const obs_request *rq, uint64_t replay_of)
     http_headers_init(&e->resp_headers);
     e->method = strdup(rq->method ? rq->method : "?");
     e->target = strdup(rq->target ? rq->target : "?");
-    if (!e->method || !e->target || copy_headers(&e->req_headers, rq->headers) != 0) {
+    e->tunnel = rq->tunnel ? strdup(rq->tunnel) : NULL;
+    if (!e->method || !e->target || (rq->tunnel && !e->tunnel) ||
+        copy_headers(&e->req_headers, rq->headers) != 0) {
         entry_free(e);
         return NULL;
     }
@@ -167,7 +170,8 @@ cap_entry *capture_begin(capture *c, const obs_request *rq, uint64_t replay_of)
     c->newest = e;
     c->count++;
     charge(c, e,
-           sizeof *e + strlen(e->method) + strlen(e->target) + 2 + headers_cost(&e->req_headers));
+           sizeof *e + strlen(e->method) + strlen(e->target) + 2 +
+               (e->tunnel ? strlen(e->tunnel) + 1 : 0) + headers_cost(&e->req_headers));
     notify(c, e);
     return e;
 }

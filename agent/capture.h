@@ -40,6 +40,7 @@ typedef struct cap_entry {
     int64_t start_ms; /* wall clock (ms since the epoch) */
     char mode[8];     /* "bin", "json", "replay" */
     char *method, *target;
+    char *tunnel;             /* the tunnel's name (ttf --config); NULL: the one tunnel */
     http_headers req_headers; /* as sent to the local service */
     cap_body req_body;
     int interim[CAPTURE_MAX_INTERIM]; /* 1xx statuses seen before the final one */

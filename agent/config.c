@@ -2,9 +2,8 @@
 /* config.c - ttf's flags and environment (see config.h). */
 #include "config.h"
 
+#include "config_file.h"
 #include "tunnel_id.h"
-
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,9 +17,13 @@
 
 static const char usage[] =
     "Usage: ttf [options] [PORT | HOST:PORT | http://HOST:PORT]\n"
+    "       ttf --config FILE [options] [TUNNEL...]\n"
     "Expose a local HTTP service through a tunnel server (ttfd or the serverless back-end).\n"
     "The local service is the argument (ttf 3000, ttf http://localhost:3000) or -p/--host.\n"
+    "With --config, the file's tunnels (all, or those named) share one connection.\n"
     "\n"
+    "  -c, --config FILE         YAML file naming several tunnels and global options\n"
+    "                            (ngrok's shape; flags and environment override it)\n"
     "  -e, --endpoint URL        tunnel endpoint (env TUNNEL_ENDPOINT; default " DEFAULT_ENDPOINT
     ")\n"
     "  -p, --port, --local-port N  local service port (default 3000)\n"
@@ -80,6 +83,7 @@ enum {
     OPT_INSPECT_BODY_MAX,
     OPT_LOG_FORMAT,
     OPT_QR,
+    OPT_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -110,22 +114,9 @@ static const struct option long_opts[] = {
     {"inspect-body-max", required_argument, NULL, OPT_INSPECT_BODY_MAX},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"qr", no_argument, NULL, OPT_QR},
+    {"config", required_argument, NULL, 'c'},
     {NULL, 0, NULL, 0},
 };
-
-/* Strict integer in [lo, hi]. */
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-    if (!s || !*s)
-        return -1;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
 
 int agent_config_parse_size(const char *s, size_t lo, size_t hi, size_t *out)
 {
@@ -167,72 +158,19 @@ int agent_config_parse_size(const char *s, size_t lo, size_t hi, size_t *out)
     return 0;
 }
 
-static int set_str(char **dst, const char *s)
-{
-    char *c = strdup(s);
-    if (!c)
-        return -1;
-    free(*dst);
-    *dst = c;
-    return 0;
-}
-
-/* --host: a name (letters, digits, '-', '.', '_'), an IPv4 address, or an IPv6 address with or
- * without brackets (stored without). */
 static config_result set_local_host(agent_config *cfg, const char *h, char *err, size_t errcap)
 {
-    char buf[256];
-    size_t n = strlen(h);
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-        if (n - 2 >= sizeof buf)
-            goto bad;
-        memcpy(buf, h + 1, n - 2);
-        buf[n - 2] = '\0';
-        struct in6_addr a6;
-        if (inet_pton(AF_INET6, buf, &a6) != 1)
-            goto bad;
-        h = buf;
-    } else if (strchr(h, ':')) {
-        struct in6_addr a6;
-        if (inet_pton(AF_INET6, h, &a6) != 1)
-            goto bad;
-    } else if (n == 0 || n > 253 ||
-               strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") !=
-                   n) {
-        goto bad;
-    }
-    if (set_str(&cfg->local_host, h) != 0) {
-        snprintf(err, errcap, "out of memory");
-        return CONFIG_ERROR;
-    }
-    return CONFIG_OK;
-bad:
-    snprintf(err, errcap, "invalid --host '%s': a host name, an IPv4 or an IPv6 address", h);
-    return CONFIG_ERROR;
+    return settings_set_host(&cfg->local_host, "--host", h, err, errcap) == 0 ? CONFIG_OK
+                                                                              : CONFIG_ERROR;
 }
 
 /* --host-header: preserve | rewrite | a Host value (a valid uri-host[:port]). */
 static config_result parse_host_header(const char *v, agent_config *cfg, char *err, size_t errcap)
 {
-    if (strcmp(v, "preserve") == 0) {
-        cfg->host_header = HOST_HEADER_PRESERVE;
-        return CONFIG_OK;
-    }
-    if (strcmp(v, "rewrite") == 0) {
-        cfg->host_header = HOST_HEADER_REWRITE;
-        return CONFIG_OK;
-    }
-    if (!http1_valid_authority(v, strlen(v), false, false)) {
-        snprintf(err, errcap,
-                 "invalid --host-header '%s': preserve, rewrite, or a host[:port] to send", v);
-        return CONFIG_ERROR;
-    }
-    if (set_str(&cfg->host_header_name, v) != 0) {
-        snprintf(err, errcap, "out of memory");
-        return CONFIG_ERROR;
-    }
-    cfg->host_header = HOST_HEADER_NAME;
-    return CONFIG_OK;
+    return settings_parse_host_header(v, "--host-header", &cfg->host_header, &cfg->host_header_name,
+                                      err, errcap) == 0
+               ? CONFIG_OK
+               : CONFIG_ERROR;
 }
 
 /* Appends a copy of s to a list of networks, after checking it (--allow-cidr, --deny-cidr). */
@@ -265,75 +203,109 @@ static config_result add_net(char ***list, size_t *n, const char *flag, const ch
 static config_result parse_local_target(const char *arg, agent_config *cfg, char *err,
                                         size_t errcap)
 {
-    const char *s = arg;
-    int port = 80;
-    bool scheme = false;
-    if (strncasecmp(s, "https://", 8) == 0) {
-        snprintf(err, errcap, "%s: local services over https are not supported (use http://)", arg);
+    return settings_parse_service(arg, "local service host", &cfg->local_host, &cfg->local_port,
+                                  err, errcap) == 0
+               ? CONFIG_OK
+               : CONFIG_ERROR;
+}
+
+static int dup_opt(char **dst, const char *s)
+{
+    if (!s)
+        return 0;
+    return settings_set_str(dst, s);
+}
+
+/* What the command line (or the environment) set: the config file does not override it. */
+typedef struct agent_file_given {
+    bool endpoint, token, connect_timeout, request_timeout, protocol, ca_file, inspect;
+} agent_file_given;
+
+/* The command line's one tunnel (no name): tunnels[0] from the flags. 0 or -1 (ENOMEM). */
+static int command_line_tunnel(agent_config *cfg)
+{
+    cfg->tunnels = calloc(1, sizeof *cfg->tunnels);
+    if (!cfg->tunnels)
+        return -1;
+    cfg->ntunnels = 1;
+    agent_tunnel *t = &cfg->tunnels[0];
+    t->local_port = cfg->local_port;
+    t->host_header = cfg->host_header;
+    return dup_opt(&t->local_host, cfg->local_host) | dup_opt(&t->subdomain, cfg->subdomain) |
+           dup_opt(&t->host_header_name, cfg->host_header_name);
+}
+
+/* --config: loads cfg->config_file and applies it to cfg: its globals where the command line
+ * left them (given), its tunnels (all, or those names lists, in the file's order) as
+ * cfg->tunnels; tunnels[0]'s fields (and access) also in cfg's single-tunnel fields. */
+static config_result apply_file(agent_config *cfg, const agent_file_given *given, char **names,
+                                size_t nnames, char *err, size_t errcap)
+{
+    agent_file f;
+    if (agent_file_load(cfg->config_file, &f, err, errcap) != 0) {
+        agent_file_free(&f);
         return CONFIG_ERROR;
     }
-    if (strncasecmp(s, "http://", 7) == 0) {
-        s += 7;
-        scheme = true;
-    } else if (strstr(s, "://")) {
-        snprintf(err, errcap, "%s: the local service is http://HOST:PORT", arg);
-        return CONFIG_ERROR;
-    }
-    size_t n = strcspn(s, "/");
-    if (s[n] && strcmp(s + n, "/") != 0) {
-        snprintf(err, errcap, "%s: a path is not part of the local service (give host and port)",
-                 arg);
-        return CONFIG_ERROR;
-    }
-    char hp[300];
-    if (n == 0 || n >= sizeof hp) {
-        snprintf(err, errcap, "invalid local service: %s", arg);
-        return CONFIG_ERROR;
-    }
-    memcpy(hp, s, n);
-    hp[n] = '\0';
-    char *host = hp, *colon = NULL;
-    if (hp[0] == '[') {
-        char *close = strchr(hp, ']');
-        if (!close || (close[1] && close[1] != ':')) {
-            snprintf(err, errcap, "invalid local service: %s", arg);
-            return CONFIG_ERROR;
+    config_result rc = CONFIG_ERROR;
+    for (size_t i = 0; i < nnames; i++) {
+        size_t j = 0;
+        while (j < f.ntunnels && strcmp(f.tunnels[j].name, names[i]) != 0)
+            j++;
+        if (j == f.ntunnels) {
+            snprintf(err, errcap, "%s names no tunnel '%s'", cfg->config_file, names[i]);
+            goto out;
         }
-        *close = '\0';
-        host = hp + 1;
-        colon = close[1] ? close + 1 : NULL;
-    } else {
-        colon = strrchr(hp, ':');
-        if (colon && strchr(hp, ':') != colon) {
-            snprintf(err, errcap, "%s: put an IPv6 address in brackets ([::1]:3000)", arg);
-            return CONFIG_ERROR;
+    }
+    if ((!given->endpoint && f.endpoint && settings_set_str(&cfg->endpoint, f.endpoint) != 0) ||
+        (!given->token && f.token && settings_set_str(&cfg->token, f.token) != 0) ||
+        (!given->ca_file && f.ca_file && settings_set_str(&cfg->ca_file, f.ca_file) != 0))
+        goto nomem;
+    if (!given->connect_timeout && f.connect_timeout)
+        cfg->connect_timeout = f.connect_timeout;
+    if (!given->request_timeout && f.request_timeout)
+        cfg->request_timeout = f.request_timeout;
+    if (!given->protocol && f.protocol_set)
+        cfg->protocol = f.protocol;
+    if (!given->inspect && f.inspect_off) {
+        free(cfg->inspect_addr);
+        cfg->inspect_addr = NULL;
+    } else if (!given->inspect && f.inspect_addr) {
+        if (settings_set_str(&cfg->inspect_addr, f.inspect_addr) != 0)
+            goto nomem;
+        cfg->inspect_explicit = true;
+    }
+    cfg->tunnels = f.ntunnels ? calloc(f.ntunnels, sizeof *cfg->tunnels) : NULL;
+    if (!cfg->tunnels)
+        goto nomem;
+    for (size_t j = 0; j < f.ntunnels; j++) {
+        bool wanted = nnames == 0;
+        for (size_t i = 0; i < nnames && !wanted; i++)
+            wanted = strcmp(f.tunnels[j].name, names[i]) == 0;
+        if (wanted) { /* moved: the file's copy is left empty */
+            cfg->tunnels[cfg->ntunnels++] = f.tunnels[j];
+            memset(&f.tunnels[j], 0, sizeof f.tunnels[j]);
         }
     }
-    if (colon)
-        *colon = '\0';
-    bool all_digits = !scheme && !colon && *host && strspn(host, "0123456789") == strlen(host);
-    if (all_digits) { /* "3000" */
-        if (parse_int(host, 1, 65535, &cfg->local_port) != 0) {
-            snprintf(err, errcap, "invalid port: %s", arg);
-            return CONFIG_ERROR;
-        }
-        return CONFIG_OK;
+    const agent_tunnel *t0 = &cfg->tunnels[0];
+    if (cfg->ntunnels == 0 || !t0->local_host) { /* the parser makes neither happen */
+        snprintf(err, errcap, "%s: no tunnel", cfg->config_file);
+        goto out;
     }
-    if (colon && parse_int(colon + 1, 1, 65535, &port) != 0) {
-        snprintf(err, errcap, "invalid port in %s", arg);
-        return CONFIG_ERROR;
-    }
-    if (!colon && !scheme) {
-        snprintf(err, errcap, "%s: give a port (3000, localhost:3000 or http://localhost:3000)",
-                 arg);
-        return CONFIG_ERROR;
-    }
-    if (!*host) {
-        snprintf(err, errcap, "invalid local service: %s", arg);
-        return CONFIG_ERROR;
-    }
-    cfg->local_port = port;
-    return set_local_host(cfg, host, err, errcap);
+    cfg->local_port = t0->local_port;
+    cfg->host_header = t0->host_header;
+    if (settings_set_str(&cfg->local_host, t0->local_host) != 0 ||
+        (t0->access_json && settings_set_str(&cfg->access_json, t0->access_json) != 0) ||
+        (t0->subdomain && settings_set_str(&cfg->subdomain, t0->subdomain) != 0) ||
+        (t0->host_header_name &&
+         settings_set_str(&cfg->host_header_name, t0->host_header_name) != 0))
+        goto nomem;
+    rc = CONFIG_OK;
+    goto out;
+nomem:
+    snprintf(err, errcap, "out of memory");
+out:
+    agent_file_free(&f);
+    return rc;
 }
 
 config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, agent_config *cfg,
@@ -353,13 +325,13 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     const char *ev = env ? env("TUNNEL_ENDPOINT") : NULL;
     const char *tv = env ? env("TUNNEL_TOKEN") : NULL;
     const char *bv = env ? env("TUNNEL_BASIC_AUTH") : NULL;
-    if (bv && *bv && set_str(&cfg->basic_auth, bv) != 0)
+    if (bv && *bv && settings_set_str(&cfg->basic_auth, bv) != 0)
         goto nomem;
-    if (set_str(&cfg->endpoint, ev && *ev ? ev : DEFAULT_ENDPOINT) != 0 ||
-        set_str(&cfg->local_host, "127.0.0.1") != 0 ||
-        set_str(&cfg->inspect_addr, INSPECT_DEFAULT_ADDR) != 0)
+    if (settings_set_str(&cfg->endpoint, ev && *ev ? ev : DEFAULT_ENDPOINT) != 0 ||
+        settings_set_str(&cfg->local_host, "127.0.0.1") != 0 ||
+        settings_set_str(&cfg->inspect_addr, INSPECT_DEFAULT_ADDR) != 0)
         goto nomem;
-    if (tv && *tv && set_str(&cfg->token, tv) != 0)
+    if (tv && *tv && settings_set_str(&cfg->token, tv) != 0)
         goto nomem;
     const char *iv = env ? env("TUNNEL_INSPECT") : NULL;
     if (iv && *iv) {
@@ -368,7 +340,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             free(cfg->inspect_addr);
             cfg->inspect_addr = NULL;
         } else {
-            if (set_str(&cfg->inspect_addr, iv) != 0)
+            if (settings_set_str(&cfg->inspect_addr, iv) != 0)
                 goto nomem;
             cfg->inspect_explicit = true;
         }
@@ -378,18 +350,28 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     opterr = 0;
     int c;
     bool port_given = false;
-    while ((c = getopt_long(argc, argv, ":e:p:t:s:vh", long_opts, NULL)) != -1) {
+    /* given on the command line: the config file does not override them */
+    bool endpoint_flag = false, token_flag = false, ct_flag = false, rt_flag = false;
+    bool proto_flag = false, ca_flag = false, inspect_flag = iv && *iv;
+    const char *tunnel_flag = NULL; /* a per-tunnel flag: not with --config */
+    while ((c = getopt_long(argc, argv, ":e:p:t:s:c:vh", long_opts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            if (settings_set_str(&cfg->config_file, optarg) != 0)
+                goto nomem;
+            break;
         case 'e':
-            if (set_str(&cfg->endpoint, optarg) != 0)
+            endpoint_flag = true;
+            if (settings_set_str(&cfg->endpoint, optarg) != 0)
                 goto nomem;
             break;
         case 'p':
-            if (parse_int(optarg, 1, 65535, &cfg->local_port) != 0) {
+            if (settings_parse_int(optarg, 1, 65535, &cfg->local_port) != 0) {
                 snprintf(err, errcap, "invalid port: %s", optarg);
                 return CONFIG_ERROR;
             }
             port_given = true;
+            tunnel_flag = "-p/--port";
             break;
         case 's': {
             const char *why = NULL;
@@ -398,8 +380,9 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
                 snprintf(err, errcap, "invalid --subdomain '%s': %s", optarg, why);
                 return CONFIG_ERROR;
             }
-            if (set_str(&cfg->subdomain, name) != 0)
+            if (settings_set_str(&cfg->subdomain, name) != 0)
                 goto nomem;
+            tunnel_flag = "--subdomain";
             break;
         }
         case OPT_FORGET:
@@ -411,8 +394,9 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
                 snprintf(err, errcap, "invalid --basic-auth: %s", why); /* never echo it */
                 return CONFIG_ERROR;
             }
-            if (set_str(&cfg->basic_auth, optarg) != 0)
+            if (settings_set_str(&cfg->basic_auth, optarg) != 0)
                 goto nomem;
+            tunnel_flag = "--basic-auth";
             break;
         }
         case OPT_ALLOW_CIDR:
@@ -423,6 +407,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
                                       allow ? "--allow-cidr" : "--deny-cidr", optarg, err, errcap);
             if (r != CONFIG_OK)
                 return r;
+            tunnel_flag = allow ? "--allow-cidr" : "--deny-cidr";
             break;
         }
         case OPT_RATE_LIMIT: {
@@ -431,15 +416,18 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
                 snprintf(err, errcap, "invalid --rate-limit '%s': %s", optarg, why);
                 return CONFIG_ERROR;
             }
+            tunnel_flag = "--rate-limit";
             break;
         }
         case OPT_HOST:
             if (set_local_host(cfg, optarg, err, errcap) != CONFIG_OK)
                 return CONFIG_ERROR;
+            tunnel_flag = "--host";
             break;
         case 't':
-            if (set_str(&cfg->token, optarg) != 0)
+            if (settings_set_str(&cfg->token, optarg) != 0)
                 goto nomem;
+            token_flag = true;
             break;
         case 'v':
             cfg->verbose = true;
@@ -447,15 +435,17 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         case OPT_CONNECT_TIMEOUT:
         case OPT_REQUEST_TIMEOUT: {
             int *dst = c == OPT_CONNECT_TIMEOUT ? &cfg->connect_timeout : &cfg->request_timeout;
-            if (parse_int(optarg, 1, 86400, dst) != 0) {
+            *(c == OPT_CONNECT_TIMEOUT ? &ct_flag : &rt_flag) = true;
+            if (settings_parse_int(optarg, 1, 86400, dst) != 0) {
                 snprintf(err, errcap, "invalid timeout: %s", optarg);
                 return CONFIG_ERROR;
             }
             break;
         }
         case OPT_CA_FILE:
-            if (set_str(&cfg->ca_file, optarg) != 0)
+            if (settings_set_str(&cfg->ca_file, optarg) != 0)
                 goto nomem;
+            ca_flag = true;
             break;
         case OPT_INSECURE:
             cfg->insecure = true;
@@ -463,10 +453,11 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         case OPT_HOST_HEADER:
             if (parse_host_header(optarg, cfg, err, errcap) != CONFIG_OK)
                 return CONFIG_ERROR;
+            tunnel_flag = "--host-header";
             break;
         case OPT_MAX_RESPONSE_HEAD: {
             int v = 0;
-            if (parse_int(optarg, 1024, (long)(HTTP1_MAX_MAX_HEAD), &v) != 0) {
+            if (settings_parse_int(optarg, 1024, (long)(HTTP1_MAX_MAX_HEAD), &v) != 0) {
                 snprintf(err, errcap, "invalid --max-response-header-size: %s (bytes, 1024 to %zu)",
                          optarg, (size_t)HTTP1_MAX_MAX_HEAD);
                 return CONFIG_ERROR;
@@ -475,6 +466,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             break;
         }
         case OPT_PROTOCOL:
+            proto_flag = true;
             if (strcmp(optarg, "auto") == 0)
                 cfg->protocol = PROTO_AUTO;
             else if (strcmp(optarg, "binary") == 0 || strcmp(optarg, "bin") == 0)
@@ -491,13 +483,15 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
                 snprintf(err, errcap, "empty --inspect (use --no-inspect to turn it off)");
                 return CONFIG_ERROR;
             }
-            if (set_str(&cfg->inspect_addr, optarg) != 0)
+            if (settings_set_str(&cfg->inspect_addr, optarg) != 0)
                 goto nomem;
             cfg->inspect_explicit = true;
+            inspect_flag = true;
             break;
         case OPT_NO_INSPECT:
             free(cfg->inspect_addr);
             cfg->inspect_addr = NULL;
+            inspect_flag = true;
             break;
         case OPT_INSPECT_BUDGET:
         case OPT_INSPECT_BODY_MAX: {
@@ -544,7 +538,26 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             return CONFIG_ERROR;
         }
     }
-    if (optind < argc) {
+    if (cfg->config_file) {
+        if (!tunnel_flag && cfg->basic_auth)
+            tunnel_flag = "TUNNEL_BASIC_AUTH";
+        if (tunnel_flag) {
+            snprintf(err, errcap,
+                     "%s is a tunnel's setting: with --config, put it in the file's tunnels",
+                     tunnel_flag);
+            return CONFIG_ERROR;
+        }
+        agent_file_given given = {endpoint_flag || (ev && *ev),
+                                  token_flag || (tv && *tv),
+                                  ct_flag,
+                                  rt_flag,
+                                  proto_flag,
+                                  ca_flag,
+                                  inspect_flag};
+        if (apply_file(cfg, &given, argv + optind, (size_t)(argc - optind), err, errcap) !=
+            CONFIG_OK)
+            return CONFIG_ERROR;
+    } else if (optind < argc) {
         if (optind + 1 < argc) {
             snprintf(err, errcap, "unexpected argument: %s", argv[optind + 1]);
             return CONFIG_ERROR;
@@ -557,6 +570,8 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
         if (rc != CONFIG_OK)
             return rc;
     }
+    if (!cfg->config_file && command_line_tunnel(cfg) != 0)
+        goto nomem;
     cfg->endpoint_log = agent_config_redact_url(cfg->endpoint);
     if (!cfg->endpoint_log)
         goto nomem;
@@ -588,6 +603,8 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             snprintf(err, errcap, "%s", why);
             return CONFIG_ERROR;
         }
+        if (settings_set_str(&cfg->tunnels[0].access_json, cfg->access_json) != 0)
+            goto nomem;
     }
     return CONFIG_OK;
 nomem:
@@ -605,6 +622,10 @@ void agent_config_free(agent_config *cfg)
     free(cfg->ca_file);
     free(cfg->subdomain);
     free(cfg->inspect_addr);
+    free(cfg->config_file);
+    for (size_t i = 0; i < cfg->ntunnels; i++)
+        agent_tunnel_free(&cfg->tunnels[i]);
+    free(cfg->tunnels);
     if (cfg->basic_auth) /* the password: not left in freed memory */
         explicit_bzero(cfg->basic_auth, strlen(cfg->basic_auth));
     if (cfg->access_json)

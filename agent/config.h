@@ -9,14 +9,13 @@
 
 #include "access.h"
 #include "rewrite.h"
+#include "settings.h"
 #include "url.h"
 
 #define TTF_VERSION TUNNEL_VERSION /* project(VERSION) in CMakeLists.txt */
 
 /* Default of --max-response-header-size: local response heads up to this many octets. */
 #define AGENT_DEFAULT_MAX_RESPONSE_HEAD ((size_t)64 * 1024)
-
-typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
 
 /* auto: the terminal view on a TTY (unless -v), plain lines otherwise. */
 typedef enum { LOGFMT_AUTO = 0, LOGFMT_TERM, LOGFMT_PLAIN, LOGFMT_JSON } agent_log_format;
@@ -36,6 +35,11 @@ typedef struct agent_config {
     char *host_header_name; /* HOST_HEADER_NAME: the Host value */
     char *subdomain;        /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */
     char *inspect_addr;     /* --inspect ADDR; NULL with --no-inspect */
+    char *config_file;      /* --config FILE; NULL when none */
+    /* The tunnels of the session, in wire order (>= 1 after a successful parse). The fields
+     * local_host, local_port, subdomain and host_header* above are those of tunnels[0]. */
+    agent_tunnel *tunnels;
+    size_t ntunnels;
     size_t max_response_head;     /* --max-response-header-size, bytes */
     size_t inspect_budget;        /* --inspect-budget */
     size_t inspect_body_max;      /* --inspect-body-max */
@@ -86,5 +90,4 @@ int agent_config_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
 
 /* "host:port" as the local service expects it in Host ("[::1]:3000" for IPv6). */
 void agent_config_local_hostport(const agent_config *cfg, char *out, size_t cap);
-
 #endif

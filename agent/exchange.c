@@ -74,6 +74,7 @@ static void observe_end(exchange *x, const char *error)
         .total_ms = xc_now_ms(x) - x->t0,
         .error = error,
         .upgraded = x->upgraded,
+        .tunnel = x->env->tunnel,
     };
     obs_end(&x->obs, x->env->obs, &info);
 }
@@ -356,7 +357,7 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     } else if (!(head = http_format_request_head(x->method, x->target, &x->req_headers, &hlen))) {
         why = "the request head cannot be written";
     }
-    obs_request orq = {x->mode, x->id, x->method, x->target, &x->req_headers};
+    obs_request orq = {x->mode, x->id, x->method, x->target, &x->req_headers, env->tunnel};
     obs_begin(&x->obs, env->obs, &orq);
     if (why) {
         defer_fail(x, XFAIL_BAD_REQUEST, why);

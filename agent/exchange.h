@@ -48,6 +48,8 @@ typedef struct exchange_env {
     const rewrite_host *host; /* --host-header and the local address (agent/rewrite.h) */
     unsigned request_timeout_ms;
     size_t max_response_head; /* --max-response-header-size */
+    const char *tunnel;       /* the tunnel's name (ttf --config) for the observer; NULL: the
+                                 command line's one tunnel */
 } exchange_env;
 
 /* The request, as the tunnel delivered it. */

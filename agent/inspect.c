@@ -50,6 +50,7 @@ struct inspector {
     char host[256]; /* as bound, without brackets */
     int port;
     char url[300];
+    const agent_config *cfg; /* its tunnels: a replay goes to its entry's local service */
     capture *cap;
     replay_ctx *rp;
     sse_client *clients;
@@ -57,6 +58,7 @@ struct inspector {
     bool flush_armed;
     char *state, *public_url, *path_url;
     char local[300];
+    char **urls; /* per tunnel of cfg (ttf --config), NULL when none */
 };
 
 /* ---- addresses ---- */
@@ -363,6 +365,18 @@ static void handle_status(inspector *in, struct evhttp_request *req)
                             "used_bytes", (json_int_t)capture_used(in->cap), "budget_bytes",
                             (json_int_t)capture_budget(in->cap), "body_max_bytes",
                             (json_int_t)capture_body_max(in->cap));
+    json_t *list = in->cfg->config_file ? json_array() : NULL;
+    for (size_t i = 0; list && i < in->cfg->ntunnels; i++) {
+        const agent_tunnel *t = &in->cfg->tunnels[i];
+        char local[300];
+        agent_tunnel_hostport(t, local, sizeof local);
+        json_array_append_new(list, json_pack("{s:s,s:s?,s:s}", "name", t->name, "public_url",
+                                              in->urls ? in->urls[i] : NULL, "local", local));
+    }
+    if (doc && list)
+        json_object_set_new(doc, "tunnels", list);
+    else
+        json_decref(list);
     send_json(req, 200, doc);
 }
 
@@ -434,7 +448,15 @@ static void handle_replay(inspector *in, struct evhttp_request *req, const cap_e
         .headers = ed.has_headers ? &ed.headers : &e->req_headers,
         .body = ed.has_body ? ed.body : e->req_body.data,
         .body_len = ed.has_body ? ed.body_len : e->req_body.len,
+        .tunnel = e->tunnel,
     };
+    for (size_t i = 0; e->tunnel && i < in->cfg->ntunnels; i++) {
+        const agent_tunnel *t = &in->cfg->tunnels[i];
+        if (t->name && strcmp(t->name, e->tunnel) == 0) {
+            rq.host = t->local_host;
+            rq.port = t->local_port;
+        }
+    }
     uint64_t id = replay_start(in->rp, &rq, e->id, err, sizeof err);
     replay_edits_free(&ed);
     if (!id) {
@@ -584,6 +606,7 @@ inspector *inspector_new(struct event_base *base, const agent_config *cfg, const
     }
     in->base = base;
     in->log = lg;
+    in->cfg = cfg;
     snprintf(in->host, sizeof in->host, "%s", host);
     agent_config_local_hostport(cfg, in->local, sizeof in->local);
     in->cap = capture_new(cfg->inspect_budget, cfg->inspect_body_max, MAX_ENTRIES);
@@ -656,6 +679,9 @@ void inspector_free(inspector *in)
     free(in->state);
     free(in->public_url);
     free(in->path_url);
+    for (size_t i = 0; in->urls && i < in->cfg->ntunnels; i++)
+        free(in->urls[i]);
+    free(in->urls);
     free(in);
 }
 
@@ -678,6 +704,17 @@ static void set_copy(char **dst, const char *s)
         return;
     free(*dst);
     *dst = c;
+}
+
+void inspector_set_tunnel_url(inspector *in, size_t i, const char *public_url)
+{
+    if (!in || i >= in->cfg->ntunnels)
+        return;
+    if (!in->urls && !(in->urls = calloc(in->cfg->ntunnels, sizeof *in->urls)))
+        return;
+    char *c = public_url ? strdup(public_url) : NULL;
+    free(in->urls[i]);
+    in->urls[i] = c;
 }
 
 void inspector_set_tunnel(inspector *in, const char *state, const char *public_url,

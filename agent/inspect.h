@@ -38,6 +38,9 @@ exchange_observer inspector_observer(inspector *in);
 /* What /api/status reports about the tunnel; strings are copied. NULL keeps the old value. */
 void inspector_set_tunnel(inspector *in, const char *state, const char *public_url,
                           const char *path_url);
+/* ttf --config: tunnel i of the agent's config (its name and local service) has public_url
+ * (NULL: none now). /api/status lists them as tunnels[]. */
+void inspector_set_tunnel_url(inspector *in, size_t i, const char *public_url);
 
 /* Parses an --inspect address: host (without brackets) into host, port into *port.
  * "4040" -> 127.0.0.1:4040. 0 or -1. (For tests.) */

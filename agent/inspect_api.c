@@ -63,6 +63,7 @@ json_t *inspect_json_summary(const cap_entry *e)
     json_object_set_new(o, "seq", json_integer((json_int_t)e->seq));
     json_object_set_new(o, "time", json_string(when));
     json_object_set_new(o, "mode", json_string(e->mode));
+    json_object_set_new(o, "tunnel", e->tunnel ? json_string(e->tunnel) : json_null());
     json_object_set_new(o, "method", jstr(e->method));
     json_object_set_new(o, "target", jstr(e->target));
     json_object_set_new(o, "status", e->status ? json_integer(e->status) : json_null());

@@ -27,9 +27,14 @@ int main(int argc, char **argv)
     conn_process_init();
     tlog lg = {cfg.verbose ? TLOG_DEBUG : TLOG_INFO, stderr, cfg.log_format == LOGFMT_JSON, "ttf"};
     char hostport[300];
-    agent_config_local_hostport(&cfg, hostport, sizeof hostport);
     TLOG_I(&lg, "HTTP Tunnel agent ttf v%s", TTF_VERSION);
-    TLOG_I(&lg, "Local service: http://%s", hostport);
+    for (size_t i = 0; i < cfg.ntunnels; i++) {
+        agent_tunnel_hostport(&cfg.tunnels[i], hostport, sizeof hostport);
+        if (cfg.config_file)
+            TLOG_I(&lg, "Tunnel %s: local service http://%s", cfg.tunnels[i].name, hostport);
+        else
+            TLOG_I(&lg, "Local service: http://%s", hostport);
+    }
     TLOG_I(&lg, "Tunnel endpoint: %s", cfg.endpoint_log);
     if (cfg.insecure && cfg.url.tls)
         TLOG_W(&lg, "--insecure: the server certificate is NOT verified; anyone on the path can "

@@ -54,7 +54,8 @@ void obs_end(obs_exchange *e, const exchange_observer *o, const exchange_info *i
     if (e->ended)
         return;
     if (!e->begun) {
-        obs_request rq = {info->mode, info->id, info->method, info->target, info->req_headers};
+        obs_request rq = {info->mode,   info->id,          info->method,
+                          info->target, info->req_headers, info->tunnel};
         obs_begin(e, o, &rq);
     }
     e->ended = true;
@@ -158,11 +159,15 @@ static void log_end(void *ud, void *x, const exchange_info *info)
     const tlog *lg = ud;
     const char *method = info->method ? info->method : "?";
     const char *target = info->target ? info->target : "?";
+    /* ttf --config: "[web] GET / -> 200 ..." names the tunnel */
+    const char *tl = info->tunnel ? "[" : "", *tn = info->tunnel ? info->tunnel : "",
+               *tr = info->tunnel ? "] " : "";
     if (info->error)
-        TLOG_I(lg, "%s %s -> %s (%d) %llu B %llu ms", method, target, info->error, info->status,
-               (unsigned long long)info->resp_bytes, (unsigned long long)info->total_ms);
+        TLOG_I(lg, "%s%s%s%s %s -> %s (%d) %llu B %llu ms", tl, tn, tr, method, target, info->error,
+               info->status, (unsigned long long)info->resp_bytes,
+               (unsigned long long)info->total_ms);
     else
-        TLOG_I(lg, "%s %s -> %d %llu B %llu ms%s", method, target, info->status,
+        TLOG_I(lg, "%s%s%s%s %s -> %d %llu B %llu ms%s", tl, tn, tr, method, target, info->status,
                (unsigned long long)info->resp_bytes, (unsigned long long)info->total_ms,
                info->upgraded ? " (upgraded)" : "");
     if (lg && lg->level >= TLOG_DEBUG) {

@@ -32,6 +32,7 @@ typedef struct obs_request {
     const char *method;          /* never NULL in a callback ("?" when unknown) */
     const char *target;          /* request-target as sent; never NULL ("?" when unknown) */
     const http_headers *headers; /* as sent to the local service (may be NULL) */
+    const char *tunnel;          /* the tunnel's name (ttf --config); NULL: the one tunnel */
 } obs_request;
 
 /* A response head from the local service. */
@@ -55,6 +56,7 @@ typedef struct exchange_info {
     uint64_t total_ms;                /* time to the end of the exchange */
     const char *error;                /* NULL, or why the exchange failed ("timeout", ...) */
     bool upgraded;                    /* 101: a raw pipe followed */
+    const char *tunnel;               /* the tunnel's name (ttf --config); NULL: the one tunnel */
 } exchange_info;
 
 typedef struct exchange_observer_ops {

@@ -279,10 +279,12 @@ static int build_headers(replay_ctx *r, const replay_request *rq, struct evkeyva
     }
     if (!have_host) {
         char hp[300];
-        if (strchr(r->host, ':'))
-            snprintf(hp, sizeof hp, "[%s]:%d", r->host, r->port);
+        const char *host = rq->host ? rq->host : r->host;
+        int port = rq->host ? rq->port : r->port;
+        if (strchr(host, ':'))
+            snprintf(hp, sizeof hp, "[%s]:%d", host, port);
         else
-            snprintf(hp, sizeof hp, "%s:%d", r->host, r->port);
+            snprintf(hp, sizeof hp, "%s:%d", host, port);
         if (evhttp_add_header(out, "Host", hp) != 0 ||
             http_headers_add(sent, "Host", 4, hp, strlen(hp)) != 0)
             return -1;
@@ -345,11 +347,12 @@ uint64_t replay_start(replay_ctx *r, const replay_request *rq, uint64_t replay_o
     evhttp_request_set_chunked_cb(req, on_chunk);
     evhttp_request_set_error_cb(req, on_error);
 
-    obs_request orq = {"replay", NULL, j->method, j->target, &sent};
+    obs_request orq = {"replay", NULL, j->method, j->target, &sent, rq->tunnel};
     j->entry = capture_begin(r->cap, &orq, replay_of);
     http_headers_free(&sent);
-    j->evcon =
-        j->entry ? evhttp_connection_base_new(r->base, NULL, r->host, (uint16_t)r->port) : NULL;
+    const char *host = rq->host ? rq->host : r->host;
+    uint16_t port = (uint16_t)(rq->host ? rq->port : r->port);
+    j->evcon = j->entry ? evhttp_connection_base_new(r->base, NULL, host, port) : NULL;
     if (!j->evcon) {
         evhttp_request_free(req);
         snprintf(err, errcap, "out of memory");

@@ -27,6 +27,11 @@ typedef struct replay_request {
     const http_headers *headers;
     const uint8_t *body;
     size_t body_len;
+    /* the tunnel of the captured exchange (ttf --config): its local service (host NULL: the
+     * one given to replay_new) and its name on the new entry */
+    const char *tunnel;
+    const char *host;
+    int port;
 } replay_request;
 
 /* host/port: the local service; timeout_sec bounds each replay. NULL on ENOMEM. */

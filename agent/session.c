@@ -52,8 +52,17 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     switch (m.type) {
     case TMSG_CONNECTION_ESTABLISHED:
         if (!s->established) {
+            if (m.ntunnels && m.ntunnels != s->ntun) {
+                TLOG_E(s->log, "the server answered for %zu tunnels, not the %zu asked for",
+                       m.ntunnels, s->ntun);
+                session_close(s);
+                break;
+            }
             s->established = true;
             snprintf(s->tunnel_id, sizeof s->tunnel_id, "%s", m.tunnel_id);
+            for (size_t i = 0; i < s->ntun; i++)
+                snprintf(s->tun[i].tunnel_id, sizeof s->tun[i].tunnel_id, "%s",
+                         m.ntunnels ? m.tunnels[i].tunnel_id : m.tunnel_id);
             if (s->cbs->on_established)
                 s->cbs->on_established(s->ud, &m);
         } else {
@@ -158,29 +167,96 @@ static int ack_send(void *ud, const char *text, size_t len)
 
 static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
 
+session_tunnel *session_tunnel_at(session *s, unsigned index)
+{
+    return index < s->ntun ? &s->tun[index] : NULL;
+}
+
+session_tunnel *session_tunnel_named(session *s, const char *tunnel_id)
+{
+    if (!tunnel_id)
+        return &s->tun[0];
+    for (size_t i = 0; i < s->ntun; i++)
+        if (strcmp(s->tun[i].tunnel_id, tunnel_id) == 0 ||
+            (!s->established && s->tun[i].asked[0] && strcmp(s->tun[i].asked, tunnel_id) == 0))
+            return &s->tun[i];
+    return NULL;
+}
+
+/* ready: the top-level fields (the first tunnel's), and with a config file tunnels[]. */
+static int send_ready(session *s, const session_ready *ready)
+{
+    const agent_config *cfg = s->cfg;
+    tmsg m;
+    tmsg_init(&m, TMSG_READY);
+    /* the strings stay the caller's: nothing is freed */
+    m.tunnel_id = ready->tunnel_id && *ready->tunnel_id ? (char *)ready->tunnel_id : NULL;
+    m.subdomain = ready->subdomain && *ready->subdomain ? (char *)ready->subdomain : NULL;
+    m.agent_key = ready->agent_key && *ready->agent_key ? (char *)ready->agent_key : NULL;
+    m.takeover =
+        m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
+    m.access = ready->access ? (char *)ready->access : NULL; /* the first tunnel's */
+    const char *why = NULL;
+    for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */
+        const char *held = i == 0 ? m.tunnel_id : ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;
+        const char *sub = i == 0 ? ready->subdomain : cfg->tunnels[i].subdomain;
+        if (held && *held)
+            snprintf(s->tun[i].asked, sizeof s->tun[i].asked, "%s", held);
+        else if (!sub || !*sub || tunnel_name_normalize(sub, s->tun[i].asked, &why) != 0)
+            s->tun[i].asked[0] = '\0';
+    }
+    tmsg_tunnel *tl = NULL;
+    if (cfg->config_file) {
+        tl = calloc(cfg->ntunnels, sizeof *tl);
+        if (!tl)
+            return -1;
+        for (size_t i = 0; i < cfg->ntunnels; i++) {
+            const char *held = ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;
+            tl[i].name = cfg->tunnels[i].name;
+            tl[i].subdomain = cfg->tunnels[i].subdomain;
+            tl[i].tunnel_id = !tl[i].subdomain && held && *held ? (char *)held : NULL;
+            tl[i].access = cfg->tunnels[i].access_json;
+        }
+        m.tunnels = tl;
+        m.ntunnels = cfg->ntunnels;
+    }
+    int rc = session_send_msg(s, &m);
+    free(tl);
+    return rc;
+}
+
 session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
-                     const tlog *lg, local_pool *pool, const exchange_observer *obs,
+                     const tlog *lg, local_pool *const *pools, const exchange_observer *obs,
                      const session_ready *ready, const session_cbs *cbs, void *ud)
 {
     session *s = calloc(1, sizeof *s);
-    if (!s) {
+    if (s)
+        s->tun = calloc(cfg->ntunnels, sizeof *s->tun);
+    if (!s || !s->tun) {
+        free(s);
         conn_free(c);
         return NULL;
     }
     s->base = base;
     s->cfg = cfg;
     s->log = lg;
-    rewrite_host_init(&s->host, cfg->host_header, cfg->host_header_name, cfg->local_host,
-                      cfg->local_port);
-    s->env = (exchange_env){
-        .base = base,
-        .pool = pool,
-        .obs = obs,
-        .log = lg,
-        .host = &s->host,
-        .request_timeout_ms = (unsigned)cfg->request_timeout * 1000u,
-        .max_response_head = cfg->max_response_head,
-    };
+    s->ntun = cfg->ntunnels;
+    for (size_t i = 0; i < s->ntun; i++) {
+        session_tunnel *t = &s->tun[i];
+        t->cfg = &cfg->tunnels[i];
+        rewrite_host_init(&t->host, t->cfg->host_header, t->cfg->host_header_name,
+                          t->cfg->local_host, t->cfg->local_port);
+        t->env = (exchange_env){
+            .base = base,
+            .pool = pools[i],
+            .obs = obs,
+            .log = lg,
+            .host = &t->host,
+            .request_timeout_ms = (unsigned)cfg->request_timeout * 1000u,
+            .max_response_head = cfg->max_response_head,
+            .tunnel = t->cfg->name,
+        };
+    }
     s->binary = binary;
     s->cbs = cbs;
     s->ud = ud;
@@ -211,21 +287,7 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     struct timeval tick = {0, 250000};
     event_add(s->ack_timer, &tick);
 
-    tmsg m;
-    tmsg_init(&m, TMSG_READY);
-    /* the strings stay the caller's: nothing is freed */
-    m.tunnel_id = ready->tunnel_id && *ready->tunnel_id ? (char *)ready->tunnel_id : NULL;
-    const char *why;
-    if (m.tunnel_id)
-        snprintf(s->asked, sizeof s->asked, "%s", m.tunnel_id);
-    else if (!ready->subdomain || tunnel_name_normalize(ready->subdomain, s->asked, &why) != 0)
-        s->asked[0] = '\0';
-    m.subdomain = ready->subdomain && *ready->subdomain ? (char *)ready->subdomain : NULL;
-    m.agent_key = ready->agent_key && *ready->agent_key ? (char *)ready->agent_key : NULL;
-    m.takeover =
-        m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
-    m.access = ready->access ? (char *)ready->access : NULL;
-    session_send_msg(s, &m);
+    send_ready(s, ready);
     return s;
 }
 
@@ -247,6 +309,7 @@ void session_free(session *s)
         event_free(s->ack_timer);
     ws_conn_free(s->ws);
     acks_free(s->acks);
+    free(s->tun);
     free(s);
 }
 

@@ -48,20 +48,32 @@ typedef struct session_ready {
     const char *takeover;  /* the secret of the last connection_established: moves tunnel_id over
                               from the agent's still open connection (docs/protocol.md §1) */
     const char *access;    /* the access object as JSON text (lib/access.h), or NULL */
+    /* several tunnels: per tunnel, the name held before (asked for again) or NULL */
+    const char *const *tunnel_ids;
 } session_ready;
+
+/* One tunnel of the session (agent_config.tunnels[i], index i on the wire): where its requests
+ * go. */
+typedef struct session_tunnel {
+    const agent_tunnel *cfg;
+    exchange_env env;                             /* what every exchange of the tunnel shares */
+    rewrite_host host;                            /* its host_header and local address */
+    char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* from connection_established */
+    /* the name ready asked for (the id held before, else the chosen subdomain; "" when none):
+     * before connection_established, requests naming it are this tunnel's (the Lambda routes
+     * to a new connection as soon as it recorded the name) */
+    char asked[TTF_JSON_TUNNEL_NAME_MAX + 1];
+} session_tunnel;
 
 /* Everything streams and exchanges need; set up by session_new. */
 struct session {
     struct event_base *base;
     const agent_config *cfg;
     const tlog *log;
-    exchange_env env;                             /* what every exchange of the session shares */
-    rewrite_host host;                            /* --host-header and the local address */
-    char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* from connection_established */
-    /* the name ready asked for (tunnel_id, else subdomain): requests naming it are this
-     * session's before connection_established arrives (the serverless back-end may route one to
-     * the connection as soon as it has recorded the name, ahead of its answer) */
-    char asked[TTF_JSON_TUNNEL_NAME_MAX + 1];
+    session_tunnel *tun; /* cfg->ntunnels of them, in wire order */
+    size_t ntun;
+    char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* the first tunnel's, from
+                                                     connection_established */
     size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
     ws_conn *ws;
     uint64_t
@@ -81,10 +93,18 @@ struct session {
 };
 
 /* Takes c (just upgraded) and sends ready (with ready->takeover, the secret that moves
- * ready->tunnel_id over from the agent's still open connection). NULL on error (c freed). */
+ * ready->tunnel_id over from the agent's still open connection). pools: one per tunnel of cfg.
+ * With cfg->config_file, ready carries tunnels[] (cfg->tunnels' names, ready->subdomains[i]
+ * or their chosen names; ready->tunnel_id and ready->subdomain are then the first tunnel's).
+ * NULL on error (c freed). */
 session *session_new(struct event_base *base, conn *c, bool binary, const agent_config *cfg,
-                     const tlog *lg, local_pool *pool, const exchange_observer *obs,
+                     const tlog *lg, local_pool *const *pools, const exchange_observer *obs,
                      const session_ready *ready, const session_cbs *cbs, void *ud);
+/* The tunnel a request names: binary OPEN's index, JSON's tunnel_id (NULL: the first; before
+ * connection_established also the name ready asked for). NULL when the session has no such
+ * tunnel. */
+session_tunnel *session_tunnel_at(session *s, unsigned index);
+session_tunnel *session_tunnel_named(session *s, const char *tunnel_id);
 void session_free(session *s);
 /* Graceful close: a close frame, then on_closed. */
 void session_close(session *s);

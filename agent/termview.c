@@ -48,6 +48,7 @@ struct termview {
     FILE *logf;
     char *qr, *qr_url;
     int qr_w, qr_h;
+    char **urls; /* ttf --config: per tunnel of cfg, NULL until known */
 };
 
 /* ---- a growing frame buffer ---- */
@@ -155,10 +156,21 @@ static void build(termview *tv, frame *f)
     used += 2;
     label_line(f, cols, "Session Status", tv->state ? tv->state : "starting");
     label_line(f, cols, "Version", TTF_VERSION);
-    snprintf(buf, sizeof buf, "%s -> http://%s", tv->public_url ? tv->public_url : "(waiting)",
-             tv->local);
-    label_line(f, cols, "Forwarding", buf);
-    if (tv->path_url && (!tv->public_url || strcmp(tv->path_url, tv->public_url) != 0)) {
+    for (size_t i = 0; tv->cfg->config_file && i < tv->cfg->ntunnels; i++) {
+        char local[300];
+        agent_tunnel_hostport(&tv->cfg->tunnels[i], local, sizeof local);
+        snprintf(buf, sizeof buf, "%s: %s -> http://%s", tv->cfg->tunnels[i].name,
+                 tv->urls && tv->urls[i] ? tv->urls[i] : "(waiting)", local);
+        label_line(f, cols, "Forwarding", buf);
+        used += i > 0;
+    }
+    if (!tv->cfg->config_file) {
+        snprintf(buf, sizeof buf, "%s -> http://%s", tv->public_url ? tv->public_url : "(waiting)",
+                 tv->local);
+        label_line(f, cols, "Forwarding", buf);
+    }
+    if (!tv->cfg->config_file && tv->path_url &&
+        (!tv->public_url || strcmp(tv->path_url, tv->public_url) != 0)) {
         snprintf(buf, sizeof buf, "%s -> http://%s", tv->path_url, tv->local);
         label_line(f, cols, "Forwarding", buf);
         used++;
@@ -427,6 +439,9 @@ void termview_free(termview *tv, FILE *err)
     free(tv->inspector);
     free(tv->qr);
     free(tv->qr_url);
+    for (size_t i = 0; tv->urls && i < tv->cfg->ntunnels; i++)
+        free(tv->urls[i]);
+    free(tv->urls);
     free(tv);
 }
 
@@ -453,6 +468,16 @@ void termview_session(termview *tv, const char *state, const char *public_url, c
     set_copy(&tv->state, state);
     set_copy(&tv->public_url, public_url);
     set_copy(&tv->path_url, path_url);
+    changed(tv);
+}
+
+void termview_tunnel_url(termview *tv, size_t i, const char *public_url)
+{
+    if (!tv || i >= tv->cfg->ntunnels)
+        return;
+    if (!tv->urls && !(tv->urls = calloc(tv->cfg->ntunnels, sizeof *tv->urls)))
+        return;
+    set_copy(&tv->urls[i], public_url);
     changed(tv);
 }
 

@@ -40,6 +40,8 @@ FILE *termview_log_file(termview *tv);
 void termview_session(termview *tv, const char *state, const char *public_url,
                       const char *path_url);
 void termview_inspector(termview *tv, const char *url); /* NULL: "off" */
+/* ttf --config: tunnel i of the config got public_url (a Forwarding line per tunnel). */
+void termview_tunnel_url(termview *tv, size_t i, const char *public_url);
 
 /* p-th percentile (0..100) of n values, nearest-rank; 0 when n is 0. Sorts v. (For tests.) */
 uint64_t termview_percentile(uint64_t *v, size_t n, int p);

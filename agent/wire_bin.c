@@ -207,7 +207,8 @@ static void on_open(session *s, const ttf_frame *f)
         send_reset(s, f->stream_id, TTF_RST_PROTOCOL_ERROR, "stream id in use");
         return;
     }
-    if (f->tunnel != 0) { /* one tunnel per session until ttf --config */
+    session_tunnel *tun = session_tunnel_at(s, f->tunnel);
+    if (!tun) {
         send_reset(s, f->stream_id, TTF_RST_INVALID_REQUEST, "no such tunnel on this session");
         return;
     }
@@ -253,7 +254,7 @@ static void on_open(session *s, const ttf_frame *f)
         .interim = true,
         .upgrade = true,
     };
-    st->x = exchange_new(&s->env, &req, &sink, st);
+    st->x = exchange_new(&tun->env, &req, &sink, st);
     http1_head_free(&head);
     if (!st->x) {
         hmap_del_u32(s->streams, st->id);

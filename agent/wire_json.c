@@ -16,6 +16,7 @@ static const size_t piece = (size_t)TTF_JSON_CHUNK;
 
 typedef struct jreq {
     session *s;
+    session_tunnel *tun; /* the tunnel its http_request named */
     char *rid;
     exchange *x;
     uint64_t t0;
@@ -282,7 +283,7 @@ static bool start(jreq *r, const char *rid, const uint8_t *body, size_t body_len
         .content_length = r->req_more ? -1 : (int64_t)body_len,
         .body = r->req_more || body_len > 0,
     };
-    r->x = exchange_new(&s->env, &req, &sink, r);
+    r->x = exchange_new(&r->tun->env, &req, &sink, r);
     if (!r->x) {
         send_error(s, rid, TERR_INTERNAL, "out of memory");
         jreq_free(r, "internal_error");
@@ -310,8 +311,8 @@ static void on_request(session *s, tmsg *m)
         send_error(s, m->request_id, TERR_INVALID_REQUEST, "duplicate request_id");
         return;
     }
-    if (m->tunnel_id && strcmp(m->tunnel_id, s->tunnel_id) != 0 &&
-        (s->tunnel_id[0] || strcmp(m->tunnel_id, s->asked) != 0)) {
+    session_tunnel *tun = session_tunnel_named(s, m->tunnel_id);
+    if (!tun) {
         send_error(s, m->request_id, TERR_INVALID_REQUEST, "no such tunnel on this session");
         return;
     }
@@ -336,6 +337,7 @@ static void on_request(session *s, tmsg *m)
         return;
     }
     r->s = s;
+    r->tun = tun;
     r->t0 = clock_now_ms();
     r->head = m->headers; /* taken */
     http_headers_init(&m->headers);

@@ -253,10 +253,19 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_E(ctx->log, "ready %s: no connection record (%s)", cid, rc == 1 ? "not found" : err);
         return;
     }
-    /* The access policy first: in force before any name points at this connection. */
     bool applied = false;
     names_answer ans;
     memset(&ans, 0, sizeof ans);
+    if (m->ntunnels > 1) { /* one tunnel per connection here (docs/serverless.md) */
+        ans.code = "tunnels_unsupported";
+        snprintf(ans.message, sizeof ans.message,
+                 "the serverless back-end serves one tunnel per connection, not %zu: run one ttf "
+                 "per tunnel (ttf --config FILE NAME starts one of the file's tunnels)",
+                 m->ntunnels);
+        refuse_name(ctx, cid, &ans);
+        return;
+    }
+    /* The access policy first: in force before any name points at this connection. */
     rc = gate_on_ready(ctx, cid, m, &applied, ans.message, sizeof ans.message);
     if (rc > 0) {
         ans.code = "access_invalid";

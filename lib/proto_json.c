@@ -107,6 +107,7 @@ void tmsg_free(tmsg *m)
         free(t->public_url);
         free(t->subdomain_url);
         free(t->path_based_url);
+        free(t->access);
     }
     free(m->tunnels);
     free(m->access);
@@ -394,14 +395,17 @@ static int get_tunnels(json_t *o, bool established, tmsg *m)
         if (get_str(e, "name", !established, &t->name) != 0 || (t->name && !name_ok(t->name)))
             return -1;
         if (!established) {
-            if (get_str(e, "subdomain", false, &t->subdomain) != 0)
+            if (get_str(e, "subdomain", false, &t->subdomain) != 0 ||
+                get_str(e, "tunnel_id", false, &t->tunnel_id) != 0 ||
+                get_json_text(e, "access", &t->access) != 0)
                 return -1;
             continue;
         }
         if (get_str(e, "tunnel_id", true, &t->tunnel_id) != 0 ||
             get_str(e, "public_url", true, &t->public_url) != 0 ||
             get_str(e, "subdomain_url", false, &t->subdomain_url) != 0 ||
-            get_str(e, "path_based_url", false, &t->path_based_url) != 0)
+            get_str(e, "path_based_url", false, &t->path_based_url) != 0 ||
+            get_bool(e, "access_applied", &t->access_applied) != 0)
             return -1;
     }
     return 0;

@@ -61,8 +61,15 @@ typedef enum {
 typedef struct tmsg_tunnel {
     char *name;      /* the agent's name for it (ready: required; connection_established: echo) */
     char *subdomain; /* ready: a chosen name, optional */
-    char *tunnel_id, *public_url;         /* connection_established: required */
+    /* connection_established: required; ready: optional, a name held before (asked for again,
+     * as ready's top-level tunnel_id) */
+    char *tunnel_id;
+    char *public_url;                     /* connection_established: required */
     char *subdomain_url, *path_based_url; /* connection_established: optional */
+    /* ready: this tunnel's access object as compact JSON text (as tmsg.access; NULL: none);
+     * connection_established: access_applied, the server enforces it for this tunnel */
+    char *access;
+    bool access_applied;
 } tmsg_tunnel;
 
 typedef struct tmsg {

@@ -129,11 +129,16 @@ static json_t *encode_tunnels(const tmsg *m, bool established)
         r |= set_str_opt(e, "name", t->name);
         if (!established) {
             r |= set_str_opt(e, "subdomain", t->subdomain);
+            r |= set_str_opt(e, "tunnel_id", t->tunnel_id);
+            if (t->access) /* checked JSON text (lib/access): carried as the value it holds */
+                r |= set(e, "access", json_loads(t->access, JSON_DECODE_ANY, NULL));
         } else {
             r |= set(e, "tunnel_id", jstr(t->tunnel_id));
             r |= set(e, "public_url", jstr(t->public_url));
             r |= set_str_opt(e, "subdomain_url", t->subdomain_url);
             r |= set_str_opt(e, "path_based_url", t->path_based_url);
+            if (t->access_applied)
+                r |= set(e, "access_applied", json_true());
         }
         if (r != 0) {
             json_decref(arr);

@@ -22,7 +22,7 @@ SUDO=""
 profile=${1:-all}
 
 build=(build-essential cmake pkg-config libevent-dev libssl-dev libwslay-dev
-       libjansson-dev libjwt-dev libsqlite3-dev libqrencode-dev)
+       libjansson-dev libjwt-dev libsqlite3-dev libqrencode-dev libyaml-dev)
 demo=(python3 python3-fastapi python3-uvicorn curl)
 deb=(debhelper dpkg-dev fakeroot lintian)
 tests=(clang clang-format clang-tidy cppcheck valgrind libcurl4-openssl-dev libcmocka-dev sqlite3

@@ -48,6 +48,7 @@ typedef struct mux_link {
 /* ---- a request, as pconn hands it to open ---- */
 typedef struct mux_request {
     uint8_t tunnel;        /* tunnel index within the session (0: the first) */
+    const char *tunnel_id; /* that tunnel's name (JSON http_request.tunnel_id when index > 0) */
     const char *method;    /* token, as received */
     const char *target;    /* origin-form target to forward (path mode: the prefix removed) */
     http_headers *headers; /* after the request rules; the mux may take the entries */

@@ -150,6 +150,8 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     h->request_id = strdup(s->rid);
     h->method = strdup(rq->method);
     h->uri = strdup(rq->target);
+    /* absent = the session's first tunnel (docs/protocol.md §1 "Several tunnels") */
+    h->tunnel_id = rq->tunnel && rq->tunnel_id ? strdup(rq->tunnel_id) : NULL;
     h->timestamp = (uint64_t)clock_wall_ms();
     h->headers = *rq->headers; /* taken: the entries move into the message */
     http_headers_init(rq->headers);
@@ -159,7 +161,7 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     s->rseq = 1;
     s->hseq = 1;
     s->req_end = !rq->body;
-    if (!h->request_id || !h->method || !h->uri ||
+    if (!h->request_id || !h->method || !h->uri || (rq->tunnel && rq->tunnel_id && !h->tunnel_id) ||
         hmap_put(jm->streams, s->rid, strlen(s->rid), s) != 0) {
         drop_head(&s->head);
         free(s);

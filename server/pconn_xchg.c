@@ -40,6 +40,7 @@ void xchg_open(pconn *pc, bool flush)
     if (!m)
         return;
     mux_request rq = {.tunnel = x->open_index,
+                      .tunnel_id = x->tunnel,
                       .method = h->method,
                       .target = x->fwd,
                       .headers = &h->headers,

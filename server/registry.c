@@ -99,6 +99,7 @@ static const char *why_not(registry *r, const registry_ask *ask, const char *nam
                            registry_answer *ans, bool *error)
 {
     *error = false;
+    ans->created = false;
     const char *what = ask->chosen ? "subdomain" : "tunnel id";
     if (hmap_get(r->live, name, strlen(name))) {
         snprintf(ans->message, sizeof ans->message, "%s '%s' is in use by another agent", what,
@@ -113,6 +114,7 @@ static const char *why_not(registry *r, const registry_ask *ask, const char *nam
         snprintf(ans->message, sizeof ans->message, "%s", err);
         return NULL;
     }
+    ans->created = rc == 1;
     ans->returning = rc == 0 && ask->owner[0] && strcmp(rec.owner, ask->owner) == 0;
     if (rc == 1 || !held(r, &rec, now) || strcmp(rec.owner, ask->owner) == 0)
         return NULL;
@@ -173,6 +175,7 @@ registry_claim_result registry_claim(registry *r, const registry_ask *ask, int64
         if (take(r, id, owner, false, now, agent, err, sizeof err) != 0)
             return claim_error(ans, err);
         memcpy(ans->name, id, TUNNEL_ID_LEN + 1);
+        ans->created = true;
         return REG_FRESH;
     }
     return claim_error(ans, "no free tunnel id found");
@@ -193,6 +196,17 @@ int registry_release(registry *r, const char *name, const void *agent, int64_t n
         return 0;
     hmap_del(r->live, name, n);
     return state_release(r->st, name, now, err, cap);
+}
+
+int registry_unclaim(registry *r, const char *name, const void *agent, bool created, int64_t now,
+                     char *err, size_t cap)
+{
+    size_t n = strlen(name);
+    if (!agent || hmap_get(r->live, name, n) != agent)
+        return 0;
+    hmap_del(r->live, name, n);
+    return created ? state_forget(r->st, name, err, cap)
+                   : state_release(r->st, name, now, err, cap);
 }
 
 int registry_move(registry *r, const char *name, const void *old, void *agent)

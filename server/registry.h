@@ -53,6 +53,7 @@ typedef struct registry_answer {
     char name[TUNNEL_NAME_MAX + 1];
     const char *code; /* NULL, "name_invalid", "name_in_use" or "name_owned" */
     char message[256];
+    bool created;   /* granted or fresh: no owner record existed, this claim made it */
     bool returning; /* granted a name whose record was already this owner's (a reconnect or a
                      * restart of the same agent or subject) */
 } registry_answer;
@@ -66,6 +67,12 @@ void *registry_lookup(const registry *r, const char *name, size_t len);
  * No-op unless agent holds it. 0, or -1 when the state could not record it (reason in err). */
 int registry_release(registry *r, const char *name, const void *agent, int64_t now, char *err,
                      size_t cap);
+/* Undoes a claim of agent that is not used after all (another tunnel of the same ready was
+ * refused): the name is let go at now, and its owner record removed when the claim created it
+ * (created from registry_answer), so the refused agent holds nothing it never served. 0 or -1
+ * (reason in err). */
+int registry_unclaim(registry *r, const char *name, const void *agent, bool created, int64_t now,
+                     char *err, size_t cap);
 /* The live holder of name becomes agent instead of old (the agent moved to a new connection). 0,
  * or -1 when old does not hold name. */
 int registry_move(registry *r, const char *name, const void *old, void *agent);

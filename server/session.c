@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -22,13 +23,14 @@ struct session {
     ws_conn *ws;
     mux *mux;
     bool bin;                   /* ttf.bin.v2, else JSON mode */
-    bool established;           /* a tunnel was given (counted by the metrics) */
     bool several;               /* ready carried tunnels[]: answer with tunnels[] */
+    bool established;           /* its tunnels were given (counted by the metrics) */
     char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
     char takeover[65];          /* secret for the agent's next connection (protocol.md §1) */
     char ip[64];
     struct event *ready_timer; /* an agent that never sends ready is dropped */
-    tunnel tun;                /* its one tunnel (index 0; several per session: phase 3) */
+    tunnel *tun;               /* its tunnels, by wire index (one until ready says more) */
+    size_t ntun;
 };
 
 static void random_hex(char *out, size_t nbytes)
@@ -95,59 +97,96 @@ static void unlink_session(session *s)
     s->prev = s->next = NULL;
 }
 
+/* The registry lets go of the session's names. */
+static void release_all(session *s)
+{
+    server *srv = s->srv;
+    char err[256];
+    for (size_t i = 0; i < s->ntun; i++) {
+        tunnel *t = &s->tun[i];
+        if (!t->ready)
+            continue;
+        if (registry_release(srv->reg, t->name, t, (int64_t)time(NULL), err, sizeof err) != 0)
+            TLOG_E(srv->log, "tunnel %s: release not recorded: %s", t->name, err);
+        t->ready = false;
+    }
+}
+
 /* Ends the session: its streams fail (502 before a response, closed after), the name is let go. */
 static void destroy(session *s)
 {
     server *srv = s->srv;
-    char err[256];
-    if (s->tun.ready &&
-        registry_release(srv->reg, s->tun.name, &s->tun, (int64_t)time(NULL), err, sizeof err) != 0)
-        TLOG_E(srv->log, "tunnel %s: release not recorded: %s", s->tun.name, err);
+    release_all(s);
     if (s->established && srv->metrics)
         metrics_on_agent_disconnect(srv->metrics);
     if (s->mux)
         s->mux->vt->free(s->mux, "the tunnel agent went away");
-    tunnel_access_free(s->tun.access);
     if (s->ready_timer)
         event_free(s->ready_timer);
     ws_conn_free(s->ws);
     unlink_session(s);
+    for (size_t i = 0; s->tun && i < s->ntun; i++)
+        tunnel_access_free(s->tun[i].access);
+    free(s->tun);
     free(s);
 }
 
 /* ---- ready ---- */
 
-/* notice: why the name asked for was not given (NULL: nothing to say). */
-static void send_established(session *s, const char *notice)
+/* One URL of a tunnel name: subdomain or path form. malloc'd (NULL on ENOMEM). */
+static char *tunnel_url(const server *srv, const char *name, bool path)
+{
+    char buf[512];
+    if (path)
+        snprintf(buf, sizeof buf, "%s://%s/%s", srv->scheme, srv->url_host, name);
+    else
+        snprintf(buf, sizeof buf, "%s://%s.%s", srv->scheme, name, srv->url_host);
+    return strdup(buf);
+}
+
+/* notice: why a name asked for was not given (NULL: nothing to say). names: ready's tunnels[]
+ * names, echoed (NULL when ready had none). With several tunnels the top-level fields are the
+ * first tunnel's (docs/protocol.md §1). */
+static void send_established(session *s, const char *notice, char *const *names)
 {
     server *srv = s->srv;
-    char conn_id[33], sub_url[512], path_url[512];
+    char conn_id[33];
     random_hex(conn_id, 16);
-    snprintf(sub_url, sizeof sub_url, "%s://%s.%s", srv->scheme, s->tun.name, srv->url_host);
-    snprintf(path_url, sizeof path_url, "%s://%s/%s", srv->scheme, srv->url_host, s->tun.name);
+    tmsg_tunnel *tl = calloc(s->ntun, sizeof *tl);
+    bool ok = tl != NULL;
+    for (size_t i = 0; ok && i < s->ntun; i++) {
+        tl[i].name = names && names[i] ? names[i] : (char *)"";
+        tl[i].tunnel_id = s->tun[i].name;
+        tl[i].public_url = tunnel_url(srv, s->tun[i].name, false);
+        tl[i].path_based_url = tunnel_url(srv, s->tun[i].name, true);
+        tl[i].subdomain_url = tl[i].public_url;
+        tl[i].access_applied = s->tun[i].access != NULL; /* the agent stops unless enforced */
+        ok = tl[i].public_url && tl[i].path_based_url;
+    }
     tmsg m;
     tmsg_init(&m, TMSG_CONNECTION_ESTABLISHED);
-    m.connection_id = conn_id;
-    m.tunnel_id = s->tun.name;
-    m.public_url = sub_url;
-    m.subdomain_url = sub_url;
-    m.path_based_url = path_url;
-    m.message = (char *)notice;
-    random_hex(s->takeover, 32); /* a new secret each time: the previous one is used up */
-    m.takeover = s->takeover;
-    m.access_applied = s->tun.access != NULL; /* the agent stops unless its policy is enforced */
-    tmsg_tunnel t = {.name = (char *)"",
-                     .tunnel_id = s->tun.name,
-                     .public_url = sub_url,
-                     .subdomain_url = sub_url,
-                     .path_based_url = path_url};
-    if (s->several) {
-        m.tunnels = &t;
-        m.ntunnels = 1;
+    if (ok) {
+        m.connection_id = conn_id;
+        m.tunnel_id = s->tun[0].name;
+        m.public_url = tl[0].public_url;
+        m.subdomain_url = tl[0].public_url;
+        m.path_based_url = tl[0].path_based_url;
+        m.message = (char *)notice;
+        m.access_applied = s->tun[0].access != NULL; /* the agent stops unless it is enforced */
+        random_hex(s->takeover, 32); /* a new secret each time: the previous one is used up */
+        m.takeover = s->takeover;
+        if (s->several) {
+            m.tunnels = tl;
+            m.ntunnels = s->ntun;
+        }
     }
-    if (send_msg(s, &m) != 0)
+    if (!ok || send_msg(s, &m) != 0)
         TLOG_W(srv->log, "agent %s: could not send connection_established", s->ip);
-    /* the strings belong to this frame: nothing to free */
+    for (size_t i = 0; tl && i < s->ntun; i++) {
+        free(tl[i].public_url);
+        free(tl[i].path_based_url);
+    }
+    free(tl);
 }
 
 /* A name that cannot be given, or an access policy that cannot be enforced: say why, then close
@@ -163,16 +202,28 @@ static void refuse_name(session *s, const char *code, const char *message)
     ws_close(s->ws, 1008, code);
 }
 
-/* returning: the name's record was already this owner's (a reconnect; the metrics). */
-static void named(session *s, const char *name, bool returning)
+/* Every tunnel has its name: requests may come. The mux's log lines name them all.
+ * returning: the (first) name's record was already this owner's (a reconnect; the metrics). */
+static void all_named(session *s, bool returning)
 {
-    snprintf(s->tun.name, sizeof s->tun.name, "%s", name);
-    s->tun.ready = true;
-    mux_set_tunnel(s->mux, name);
+    char label[64] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < s->ntun; i++) {
+        s->tun[i].ready = true;
+        int w = snprintf(label + n, sizeof label - n, "%s%s", i ? "," : "", s->tun[i].name);
+        n = w < 0 || (size_t)w >= sizeof label - n ? sizeof label - 1 : n + (size_t)w;
+    }
+    mux_set_tunnel(s->mux, label);
     evtimer_del(s->ready_timer);
     s->established = true;
     if (s->srv->metrics)
         metrics_on_agent_connect(s->srv->metrics, returning);
+}
+
+static void named(session *s, const char *name, bool returning)
+{
+    snprintf(s->tun[0].name, sizeof s->tun[0].name, "%s", name);
+    all_named(s, returning);
 }
 
 /* The agent moving its tunnel to this new connection while its old one is still open: granted
@@ -180,100 +231,189 @@ static void named(session *s, const char *name, bool returning)
 static bool take_over(session *s, const tmsg *m)
 {
     server *srv = s->srv;
-    if (!m->tunnel_id || !m->takeover)
+    if (!m->tunnel_id || !m->takeover || s->ntun != 1) /* a move carries one tunnel */
         return false;
     tunnel *t = registry_lookup(srv->reg, m->tunnel_id, strlen(m->tunnel_id));
     session *holder = t ? t->sess : NULL;
-    if (!holder || holder == s || !holder->takeover[0] ||
+    if (!holder || holder == s || holder->ntun != 1 || !holder->takeover[0] ||
         strcmp(holder->takeover, m->takeover) != 0 || strcmp(holder->sub, s->sub) != 0 ||
-        registry_move(srv->reg, m->tunnel_id, &holder->tun, &s->tun) != 0)
+        registry_move(srv->reg, m->tunnel_id, &holder->tun[0], &s->tun[0]) != 0)
         return false;
     holder->takeover[0] = '\0'; /* it keeps its requests in flight, no longer the name */
-    holder->tun.ready = false;
+    holder->tun[0].ready = false;
     named(s, m->tunnel_id, true);
-    TLOG_I(srv->log, "agent %s: tunnel %s moved to a new connection", s->ip, s->tun.name);
-    send_established(s, NULL);
+    TLOG_I(srv->log, "agent %s: tunnel %s moved to a new connection", s->ip, s->tun[0].name);
+    send_established(s, NULL, NULL);
     return true;
+}
+
+/* What ready asks for tunnel i: its entry in tunnels[] (the first one falls back to the
+ * top-level fields, which an agent that knows one tunnel sends). */
+static void asked(const tmsg *m, size_t i, const char **held, const char **subdomain)
+{
+    const tmsg_tunnel *e = m->ntunnels ? &m->tunnels[i] : NULL;
+    *held = e ? e->tunnel_id : NULL;
+    *subdomain = e ? e->subdomain : NULL;
+    if (i == 0 && !*held && !*subdomain) {
+        *held = m->tunnel_id;
+        *subdomain = m->subdomain;
+    }
+}
+
+/* Gives every tunnel of ready its name, all or none (ngrok's agent does not start a session
+ * with a tunnel missing either): a chosen name that cannot be had refuses the whole ready,
+ * naming the tunnel (tunnel_refused), and the names already claimed are let go. 0, or -1 when
+ * the session was refused or closed. notice (cap bytes) gets why asked-for names were not
+ * given back ("" when all were). */
+static int claim_all(session *s, const tmsg *m, char *notice, size_t cap, bool *returning)
+{
+    server *srv = s->srv;
+    char owner[STATE_OWNER_MAX + 1];
+    notice[0] = '\0';
+    if (tunnel_owner(owner, sizeof owner, srv->auth != NULL, s->sub, m->agent_key) != 0) {
+        ws_close(s->ws, 1011, "server error");
+        return -1;
+    }
+    /* per tunnel: 0 not claimed, 1 claimed, 2 claimed with a new owner record */
+    unsigned char *claimed = calloc(s->ntun, sizeof *claimed);
+    if (!claimed) {
+        ws_close(s->ws, 1011, "server error");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < s->ntun && rc == 0; i++) {
+        tunnel *t = &s->tun[i];
+        const char *label = m->ntunnels > 1 && m->tunnels[i].name ? m->tunnels[i].name : NULL;
+        char chosen[TUNNEL_NAME_MAX + 1], msg[400];
+        const char *held = NULL, *subdomain = NULL;
+        asked(m, i, &held, &subdomain);
+        registry_ask ask = {.name = held, .chosen = false, .owner = owner};
+        if (subdomain) {
+            const char *why = NULL;
+            if (tunnel_name_normalize(subdomain, chosen, &why) != 0) {
+                snprintf(msg, sizeof msg, "%s%s%ssubdomain '%.63s' is not allowed: %s",
+                         label ? "tunnel " : "", label ? label : "", label ? ": " : "", subdomain,
+                         why);
+                refuse_name(s, "name_invalid", msg);
+                rc = -1;
+                break;
+            }
+            ask.name = chosen;
+            ask.chosen = true;
+        }
+        registry_answer ans;
+        registry_claim_result r = registry_claim(srv->reg, &ask, (int64_t)time(NULL), t, &ans);
+        if (r == REG_ERROR) {
+            TLOG_E(srv->log, "agent %s: no tunnel name: %s", s->ip, ans.message);
+            ws_close(s->ws, 1011, "server error");
+            rc = -1;
+        } else if (r == REG_REFUSED) {
+            snprintf(msg, sizeof msg, "%s%s%s%s", label ? "tunnel " : "", label ? label : "",
+                     label ? ": " : "", ans.message);
+            refuse_name(s, ans.code, msg);
+            rc = -1;
+        } else {
+            claimed[i] = ans.created ? 2 : 1;
+            if (i == 0)
+                *returning = ans.returning;
+            snprintf(t->name, sizeof t->name, "%s", ans.name);
+            TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)%s%s", s->ip,
+                   s->sub[0] ? " sub=" : "", s->sub, t->name,
+                   r == REG_GRANTED ? (ask.chosen ? "chosen" : "reclaimed") : "new",
+                   s->bin ? "binary" : "json", ans.code ? ": " : "", ans.code ? ans.message : "");
+            if (t->access) {
+                char desc[600];
+                access_policy_describe(tunnel_access_policy(t->access), desc, sizeof desc);
+                TLOG_I(srv->log, "tunnel %s: access %s", t->name, desc);
+            }
+            if (ans.code && !notice[0])
+                snprintf(notice, cap, "%s%s%s%s; this tunnel has a new id", label ? "tunnel " : "",
+                         label ? label : "", label ? ": " : "", ans.message);
+        }
+    }
+    for (size_t i = 0; rc != 0 && i < s->ntun; i++) { /* all or none: undo the claims */
+        char err[256];
+        if (claimed[i] && registry_unclaim(srv->reg, s->tun[i].name, &s->tun[i], claimed[i] == 2,
+                                           (int64_t)time(NULL), err, sizeof err) != 0)
+            TLOG_E(srv->log, "tunnel %s: release not recorded: %s", s->tun[i].name, err);
+    }
+    free(claimed);
+    return rc;
+}
+
+/* Each tunnel's gate from its ready entry's access (the first one falls back to the top-level
+ * field). A policy this server cannot enforce refuses the ready (access_invalid). 0 or -1. */
+static int set_access(session *s, const tmsg *m)
+{
+    for (size_t i = 0; i < s->ntun; i++) {
+        tunnel *t = &s->tun[i];
+        const char *json = m->ntunnels ? m->tunnels[i].access : NULL;
+        const char *label = m->ntunnels > 1 && m->tunnels[i].name ? m->tunnels[i].name : NULL;
+        if (i == 0 && !json)
+            json = m->access;
+        access_policy *pol = NULL;
+        char why[300], msg[400];
+        if (json && access_policy_from_request(json, strlen(json), &pol, why, sizeof why) != 0) {
+            snprintf(msg, sizeof msg, "%s%s%s%s", label ? "tunnel " : "", label ? label : "",
+                     label ? ": " : "", why);
+            refuse_name(s, "access_invalid", msg);
+            return -1;
+        }
+        tunnel_access_free(t->access); /* a ready refused before may have left one */
+        t->access = NULL;
+        if (tunnel_access_new(pol, &t->access) != 0) {
+            ws_close(s->ws, 1011, "server error");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void on_ready(session *s, const tmsg *m)
 {
-    server *srv = s->srv;
-    if (s->tun.ready) {
-        send_established(s, NULL); /* repeated ready: same answer */
+    if (s->tun[0].ready) {
+        send_established(s, NULL, NULL); /* repeated ready: same answer */
         return;
     }
-    const char *subdomain = m->subdomain;
-    if (m->ntunnels > 1) {
-        refuse_name(s, "name_invalid", "several tunnels on one connection are not served yet");
-        return;
-    }
-    if (m->ntunnels == 1) {
-        s->several = true;
-        if (m->tunnels[0].subdomain)
-            subdomain = m->tunnels[0].subdomain;
-    }
-    /* The tunnel's access policy (tunnel_access.h), in force before the name is routable here
-     * (also when the tunnel moves to this connection). */
-    access_policy *pol = NULL;
-    char why[300];
-    if (m->access &&
-        access_policy_from_request(m->access, strlen(m->access), &pol, why, sizeof why) != 0) {
-        refuse_name(s, "access_invalid", why);
-        return;
-    }
-    tunnel_access_free(s->tun.access); /* a ready refused before may have left one */
-    s->tun.access = NULL;
-    if (tunnel_access_new(pol, &s->tun.access) != 0) {
-        ws_close(s->ws, 1011, "server error");
-        return;
-    }
-    if (take_over(s, m))
-        return;
-    char owner[STATE_OWNER_MAX + 1], chosen[TUNNEL_NAME_MAX + 1];
-    if (tunnel_owner(owner, sizeof owner, srv->auth != NULL, s->sub, m->agent_key) != 0) {
-        ws_close(s->ws, 1011, "server error");
-        return;
-    }
-    registry_ask ask = {.name = m->tunnel_id, .chosen = false, .owner = owner};
-    if (subdomain) {
-        const char *why = NULL;
-        if (tunnel_name_normalize(subdomain, chosen, &why) != 0) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "subdomain '%.63s' is not allowed: %s", subdomain, why);
-            refuse_name(s, "name_invalid", msg);
+    size_t n = m->ntunnels ? m->ntunnels : 1;
+    for (size_t i = 0; i < m->ntunnels; i++)
+        for (size_t j = 0; j < i; j++)
+            if (m->tunnels[i].subdomain && m->tunnels[j].subdomain &&
+                strcasecmp(m->tunnels[i].subdomain, m->tunnels[j].subdomain) == 0) {
+                refuse_name(s, "name_invalid", "two tunnels ask for the same subdomain");
+                return;
+            }
+    if (n != s->ntun) { /* nothing points at the tunnels yet: the array may move */
+        tunnel *grown = realloc(s->tun, n * sizeof *s->tun);
+        if (!grown) {
+            ws_close(s->ws, 1011, "server error");
             return;
         }
-        ask.name = chosen;
-        ask.chosen = true;
+        s->tun = grown;
+        for (size_t i = s->ntun; i < n; i++)
+            s->tun[i] = (tunnel){.sess = s, .mux = s->mux, .index = (uint8_t)i, .json = !s->bin};
+        s->ntun = n;
     }
-    registry_answer ans;
-    registry_claim_result r = registry_claim(srv->reg, &ask, (int64_t)time(NULL), &s->tun, &ans);
-    if (r == REG_ERROR) {
-        TLOG_E(srv->log, "agent %s: no tunnel name: %s", s->ip, ans.message);
-        ws_close(s->ws, 1011, "server error");
+    s->several = m->ntunnels > 0;
+    /* Each tunnel's access policy (tunnel_access.h), in force before its name is routable here
+     * (also when the tunnel moves to this connection). */
+    if (set_access(s, m) != 0)
         return;
-    }
-    if (r == REG_REFUSED) {
-        refuse_name(s, ans.code, ans.message);
+    if (take_over(s, m))
         return;
+    char notice[400];
+    bool returning = false;
+    if (claim_all(s, m, notice, sizeof notice, &returning) != 0)
+        return;
+    all_named(s, returning);
+    char **names = NULL;
+    if (m->ntunnels) {
+        names = calloc(m->ntunnels, sizeof *names);
+        for (size_t i = 0; names && i < m->ntunnels; i++)
+            names[i] = m->tunnels[i].name;
     }
-    named(s, ans.name, ans.returning);
-    TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)%s%s", s->ip, s->sub[0] ? " sub=" : "",
-           s->sub, s->tun.name, r == REG_GRANTED ? (ask.chosen ? "chosen" : "reclaimed") : "new",
-           s->bin ? "binary" : "json", ans.code ? ": " : "", ans.code ? ans.message : "");
-    if (s->tun.access) {
-        char desc[600];
-        access_policy_describe(tunnel_access_policy(s->tun.access), desc, sizeof desc);
-        TLOG_I(srv->log, "tunnel %s: access %s", s->tun.name, desc);
-    }
-    if (ans.code) {
-        char notice[300];
-        snprintf(notice, sizeof notice, "%s; this tunnel has a new id", ans.message);
-        send_established(s, notice);
-    } else {
-        send_established(s, NULL);
-    }
+    send_established(s, notice[0] ? notice : NULL, names);
+    free(names);
 }
 
 /* ---- WebSocket handlers ---- */
@@ -300,7 +440,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     case TMSG_PONG:
         break;
     default:
-        if (s->tun.ready || m.request_id) /* a moved session still answers its exchanges */
+        if (s->tun[0].ready || m.request_id) /* a moved session still answers its exchanges */
             s->mux->vt->on_message(s->mux, &m);
         break;
     }
@@ -323,8 +463,10 @@ static void on_close(void *ud, uint16_t code, const char *reason)
 {
     session *s = ud;
     server *srv = s->srv;
-    TLOG_I(srv->log, "agent %s disconnected%s%s (%u %s)", s->ip, s->tun.ready ? ": tunnel " : "",
-           s->tun.ready ? s->tun.name : "", (unsigned)code, reason ? reason : "");
+    bool named = s->tun[0].ready;
+    TLOG_I(srv->log, "agent %s disconnected%s%s%s (%u %s)", s->ip, named ? ": tunnel " : "",
+           named ? s->tun[0].name : "", named && s->ntun > 1 ? " and others" : "", (unsigned)code,
+           reason ? reason : "");
     destroy(s);
     session_maybe_exit(srv);
 }
@@ -386,20 +528,24 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     s->bin = bin;
     snprintf(s->ip, sizeof s->ip, "%s", ip);
     snprintf(s->sub, sizeof s->sub, "%s", sub);
-    s->tun.sess = s;
-    s->tun.json = !bin;
+    s->tun = calloc(1, sizeof *s->tun);
+    s->ntun = 1;
+    if (s->tun)
+        s->tun[0] = (tunnel){.sess = s, .json = !bin};
     s->ready_timer = evtimer_new(srv->base, ready_timeout_cb, s);
     mux_ident id = {.log = srv->log};
     snprintf(id.agent, sizeof id.agent, "%s", ip);
     mux_link link = {s,         link_send_binary, link_send_text, link_pending, ws_high_water(),
                      link_pause};
     s->mux = bin ? mux_bin_new(&link, &id) : mux_json_new(&link, &id);
-    s->tun.mux = s->mux;
-    if (!s->ready_timer || !s->mux) {
+    if (s->tun)
+        s->tun[0].mux = s->mux;
+    if (!s->tun || !s->ready_timer || !s->mux) {
         if (s->mux)
             s->mux->vt->free(s->mux, NULL);
         if (s->ready_timer)
             event_free(s->ready_timer);
+        free(s->tun);
         free(s);
         return refuse(status, why, cap, 500, "out of memory");
     }
@@ -420,6 +566,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     if (!s->ws) {
         s->mux->vt->free(s->mux, NULL);
         event_free(s->ready_timer);
+        free(s->tun);
         free(s);
         return refuse(status, why, cap, 500, "out of memory");
     }
@@ -452,18 +599,18 @@ void session_free_all(server *srv)
         destroy(srv->sessions); // NOLINT(clang-analyzer-unix.Malloc): it unlinks itself
 }
 
-size_t session_count(const server *srv)
-{
-    size_t n = 0;
-    for (const session *s = srv->sessions; s; s = s->next)
-        n++;
-    return n;
-}
-
 size_t session_streams(const server *srv)
 {
     size_t n = 0;
     for (const session *s = srv->sessions; s; s = s->next)
         n += s->mux->vt->streams(s->mux);
+    return n;
+}
+
+size_t session_count(const server *srv)
+{
+    size_t n = 0;
+    for (const session *s = srv->sessions; s; s = s->next)
+        n++;
     return n;
 }

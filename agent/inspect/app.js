@@ -64,7 +64,7 @@ function fillRow(tr, s) {
   tr.replaceChildren(
     el('td', 'time', clock(s.time)),
     el('td', 'method', txt(s.method)),
-    el('td', 'path', txt(s.target)),
+    pathCell(s),
     el('td', statusClass(s), statusText(s)),
     el('td', 'num', s.duration_ms === null ? '' : s.duration_ms + ' ms'),
     el('td', 'num', size(s.request_bytes)),
@@ -74,6 +74,13 @@ function fillRow(tr, s) {
   tr.dataset.id = s.id;
   tr.dataset.status = s.status === null ? '' : s.status;
   tr.dataset.state = s.state;
+}
+
+// ttf --config: the tunnel's name before the path
+function pathCell(s) {
+  const td = el('td', 'path', txt(s.target));
+  if (s.tunnel) td.prepend(el('span', 'tun', s.tunnel));
+  return td;
 }
 
 function upsert(s) {
@@ -125,6 +132,12 @@ async function status() {
   try {
     const st = await api('/api/status');
     const t = st.tunnel || {};
+    if (st.tunnels) { // ttf --config: every tunnel of the connection
+      $('tunnel').textContent = st.tunnels.map((u) => u.name + ': ' +
+        (u.public_url ? u.public_url + ' → ' : '') + 'http://' + u.local).join('   ') +
+        (t.state ? '  (' + t.state + ')' : '');
+      return;
+    }
     $('tunnel').textContent = (t.public_url ? t.public_url + ' → ' : '') + 'http://' + st.local +
       (t.state ? '  (' + t.state + ')' : '');
   } catch (e) { /* the header is informative only */ }
@@ -202,6 +215,7 @@ function renderDetail(d) {
   const meta = $('d-meta');
   meta.replaceChildren();
   const parts = [new Date(d.time).toLocaleString(), d.mode === 'replay' ? 'replay' : d.mode + ' mode'];
+  if (d.tunnel) parts.push('tunnel ' + d.tunnel);
   if (d.duration_ms !== null) parts.push(d.duration_ms + ' ms');
   parts.push(d.state);
   meta.append(parts.join(' · '));

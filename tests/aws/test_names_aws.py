@@ -123,6 +123,16 @@ def test_chosen_name_with_auth(auth):
     assert m["type"] == "tunnel_refused" and m["code"] == "name_invalid", m
 
 
+def test_several_tunnels_refused_clearly(auth):
+    """ttf --config with several tunnels: one tunnel per connection on the serverless back-end,
+    refused with a reason that says what to do (never a session serving only some of them)."""
+    m = ws_ready(auth, tok("carol"), tunnels=[{"name": "web"}, {"name": "api"}])
+    assert m["type"] == "tunnel_refused" and m["code"] == "tunnels_unsupported", m
+    assert "one tunnel per connection, not 2" in m["message"], m
+    m = ws_ready(auth, tok("carol"), tunnels=[{"name": "web", "subdomain": "carols-web"}])
+    assert m["type"] == "connection_established", m
+
+
 def test_minted_token_accepted_expired_refused(auth):
     p = subprocess.run([TTFD_BIN, "token", "--sub", "erin", "--ttl", "1h", "--jwt-secret", SECRET],
                        capture_output=True, text=True, timeout=10)

@@ -18,7 +18,7 @@ static cap_entry *begin(capture *c, const char *method, const char *target)
     http_headers h;
     http_headers_init(&h);
     assert_int_equal(http_headers_add(&h, "Host", 4, "127.0.0.1:3000", 14), 0);
-    obs_request rq = {"bin", "1", method, target, &h};
+    obs_request rq = {"bin", "1", method, target, &h, NULL};
     cap_entry *e = capture_begin(c, &rq, 0);
     http_headers_free(&h);
     assert_non_null(e);
@@ -156,7 +156,7 @@ static void test_replay_link_and_error(void **state)
     capture *c = capture_new(1 << 20, 1024, 10);
     cap_entry *a = begin(c, "GET", "/x");
     finish(c, a, 200);
-    obs_request rq = {"replay", NULL, "GET", "/x", NULL};
+    obs_request rq = {"replay", NULL, "GET", "/x", NULL, NULL};
     cap_entry *b = capture_begin(c, &rq, a->id);
     exchange_info info = {.mode = "replay", .error = "connection refused"};
     capture_end(c, b, &info);

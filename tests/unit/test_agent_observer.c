@@ -71,7 +71,7 @@ static void test_order_and_fanout(void **state)
     exchange_observer o = observer_fanout_observer(&f);
 
     obs_exchange e = {0};
-    obs_request rq = {"bin", "7", "POST", "/x", NULL};
+    obs_request rq = {"bin", "7", "POST", "/x", NULL, NULL};
     obs_begin(&e, &o, &rq);
     obs_request_body(&e, "ab", 2);
     obs_request_body(&e, "", 0); /* empty pieces are not reported */
@@ -102,7 +102,7 @@ static void test_null_observer(void **state)
 {
     (void)state;
     obs_exchange e = {0};
-    obs_request rq = {"json", "r", "GET", "/", NULL};
+    obs_request rq = {"json", "r", "GET", "/", NULL, NULL};
     obs_begin(&e, NULL, &rq);
     obs_request_body(&e, "x", 1);
     obs_response_head(&e, 200, NULL, false);

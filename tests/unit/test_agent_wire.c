@@ -94,8 +94,9 @@ static const session_cbs scbs = {on_established, on_closed, on_refused};
 typedef struct fx {
     struct event_base *base;
     conn_loop *loop;
-    fake_local fl;
-    local_pool *pool;
+    fake_local fl, fl2; /* tunnel 0's local service, tunnel 1's (make_tunnels(.., 2)) */
+    local_pool *pools[2];
+    agent_tunnel tun[2];
     agent_config cfg;
     tlog log;
     exchange_observer obs;
@@ -104,14 +105,29 @@ typedef struct fx {
     size_t seen; /* messages consumed by next_msg */
 } fx;
 
-static fx *make(bool binary)
+/* The ids ready asks for again, per tunnel (NULL: none). */
+static const char *const *fx_held;
+
+/* ntun 2: a config file's two tunnels, "web" (fl) and "api" (fl2). */
+static fx *make_tunnels(bool binary, size_t ntun)
 {
     fx *f = calloc(1, sizeof *f);
     f->base = event_base_new();
     f->loop = conn_loop_new(f->base);
     fl_init(&f->fl, f->base);
+    fl_init(&f->fl2, f->base);
     char err[256];
-    f->pool = local_pool_new(f->loop, "127.0.0.1", f->fl.port, 8, 3000, err, sizeof err);
+    static char *names[2] = {"web", "api"};
+    for (size_t i = 0; i < 2; i++) {
+        int port = i ? f->fl2.port : f->fl.port;
+        f->pools[i] = local_pool_new(f->loop, "127.0.0.1", port, 8, 3000, err, sizeof err);
+        f->tun[i] = (agent_tunnel){.name = ntun > 1 ? names[i] : NULL,
+                                   .local_host = (char *)"127.0.0.1",
+                                   .local_port = port};
+    }
+    f->cfg.tunnels = f->tun;
+    f->cfg.ntunnels = ntun;
+    f->cfg.config_file = ntun > 1 ? (char *)"test.yml" : NULL;
     f->cfg.local_host = (char *)"127.0.0.1";
     f->cfg.local_port = f->fl.port;
     f->cfg.request_timeout = 5;
@@ -122,10 +138,15 @@ static fx *make(bool binary)
     conn *ca = conn_new(f->loop, sv[0], NULL, NULL, NULL);
     conn *cb = conn_new(f->loop, sv[1], NULL, NULL, NULL);
     f->srv.ws = ws_conn_new(cb, true, &srv_handlers, &f->srv, 64u << 20);
-    session_ready ready = {0};
-    f->s = session_new(f->base, ca, binary, &f->cfg, &f->log, f->pool, &f->obs, &ready, &scbs, f);
+    session_ready ready = {.tunnel_id = fx_held ? fx_held[0] : NULL, .tunnel_ids = fx_held};
+    f->s = session_new(f->base, ca, binary, &f->cfg, &f->log, f->pools, &f->obs, &ready, &scbs, f);
     assert_non_null(f->s);
     return f;
+}
+
+static fx *make(bool binary)
+{
+    return make_tunnels(binary, 1);
 }
 
 static void destroy(fx *f)
@@ -134,8 +155,10 @@ static void destroy(fx *f)
     ws_conn_free(f->srv.ws);
     for (size_t i = 0; i < f->srv.n; i++)
         free(f->srv.msgs[i].data);
-    local_pool_free(f->pool);
+    local_pool_free(f->pools[0]);
+    local_pool_free(f->pools[1]);
     fl_free(&f->fl);
+    fl_free(&f->fl2);
     conn_loop_free(f->loop);
     event_base_free(f->base);
     free(f);
@@ -425,7 +448,7 @@ static void test_json_head_continuation(void **state)
     (void)state;
     fx *f = make(false);
     f->cfg.max_response_head = 1 << 20;
-    f->s->env.max_response_head = 1 << 20;
+    f->s->tun[0].env.max_response_head = 1 << 20;
     tmsg m;
     tmsg_init(&m, TMSG_HTTP_REQUEST);
     m.request_id = strdup("r2");
@@ -628,6 +651,137 @@ static void test_json_short_pieces_wait_for_acks(void **state)
     destroy(f);
 }
 
+/* ================================================================ several tunnels */
+
+/* ready names both tunnels (tunnels[], in the config's order); OPEN's index picks the local
+ * service: index 1 reaches "api" only, index 0 "web" only, an index the session does not have
+ * is refused with RESET invalid_request and reaches nobody. */
+static void test_bin_routes_by_tunnel_index(void **state)
+{
+    (void)state;
+    fx *f = make_tunnels(true, 2);
+    assert_true(fl_until(&f->fl, has_msg, f, 5000));
+    msg *m = &f->srv.msgs[f->seen++];
+    assert_true(m->text);
+    tmsg rd;
+    const char *err = NULL;
+    assert_int_equal(tmsg_decode((const char *)m->data, m->len, &rd, &err), 0);
+    assert_int_equal(rd.type, TMSG_READY);
+    assert_int_equal(rd.ntunnels, 2);
+    assert_string_equal(rd.tunnels[0].name, "web");
+    assert_string_equal(rd.tunnels[1].name, "api");
+    tmsg_free(&rd);
+
+    send_open(f, 1, 1, true, "GET /to-api HTTP/1.1\r\nHost: api.pub\r\n\r\n");
+    assert_true(fl_wait_text(&f->fl2, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl2.got[0], "GET /to-api HTTP/1.1\r\n"));
+    send_open(f, 3, 0, true, "GET /to-web HTTP/1.1\r\nHost: web.pub\r\n\r\n");
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl.got[0], "GET /to-web HTTP/1.1\r\n"));
+    assert_null(strstr(f->fl.got[0], "to-api"));
+    fl_send_str(&f->fl2, 0, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\napi");
+    ttf_frame fr = next_frame(f);
+    assert_int_equal(fr.type, TTF_RESPONSE);
+    assert_int_equal(fr.stream_id, 1);
+    fr = next_frame(f);
+    assert_int_equal(fr.stream_id, 1);
+    assert_memory_equal(fr.payload, "api", 3);
+
+    send_open(f, 5, 2, true, "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+    fr = next_frame(f);
+    assert_int_equal(fr.type, TTF_RESET);
+    assert_int_equal(fr.stream_id, 5);
+    assert_int_equal(fr.reset_code, TTF_RST_INVALID_REQUEST);
+    assert_int_equal(f->fl.nconns + f->fl2.nconns, 2); /* nobody got /nowhere */
+    destroy(f);
+}
+
+static void send_established2(fx *f)
+{
+    tmsg e;
+    tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
+    tmsg_tunnel t[2] = {
+        {.name = "web", .tunnel_id = "webid", .public_url = "http://webid.x"},
+        {.name = "api", .tunnel_id = "apiid", .public_url = "http://apiid.x"},
+    };
+    e.connection_id = "c";
+    e.tunnel_id = "webid";
+    e.public_url = "http://webid.x";
+    e.tunnels = t;
+    e.ntunnels = 2;
+    size_t len = 0;
+    char *js = tmsg_encode(&e, &len);
+    ws_send_text(f->srv.ws, js, len);
+    free(js);
+}
+
+static void send_get(fx *f, const char *rid, const char *tunnel_id, const char *uri)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup(rid);
+    m.method = strdup("GET");
+    m.uri = strdup(uri);
+    m.tunnel_id = tunnel_id ? strdup(tunnel_id) : NULL;
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    send_json(f, &m);
+    tmsg_free(&m);
+}
+
+/* JSON mode: http_request's tunnel_id (the ids connection_established gave) picks the tunnel;
+ * no tunnel_id = the first; an unknown one is answered with error invalid_request. */
+static void test_json_routes_by_tunnel_id(void **state)
+{
+    (void)state;
+    fx *f = make_tunnels(false, 2);
+    send_established2(f);
+    send_get(f, "r1", "apiid", "/to-api");
+    assert_true(fl_wait_text(&f->fl2, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl2.got[0], "GET /to-api HTTP/1.1\r\n"));
+    send_get(f, "r2", NULL, "/to-web");
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl.got[0], "GET /to-web HTTP/1.1\r\n"));
+    send_get(f, "r3", "webid", "/web-again");
+    assert_true(fl_wait_text(&f->fl, 1, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl.got[1], "GET /web-again HTTP/1.1\r\n"));
+    send_get(f, "r4", "otherid", "/nowhere");
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_ERROR);
+    assert_string_equal(r.request_id, "r4");
+    assert_int_equal(r.code, TERR_INVALID_REQUEST);
+    tmsg_free(&r);
+    assert_int_equal(f->fl2.nconns, 1);
+    assert_int_equal(f->fl.nconns, 2);
+    destroy(f);
+}
+
+/* Before connection_established, a request naming the id a tunnel asked for again is that
+ * tunnel's (the Lambda routes to the new connection once it recorded the name); once the answer
+ * came, only the ids it gave count. */
+static void test_json_asked_names_before_established(void **state)
+{
+    (void)state;
+    static const char *const held[2] = {"heldweb", "heldapi"};
+    fx_held = held;
+    fx *f = make_tunnels(false, 2);
+    fx_held = NULL;
+    send_get(f, "r1", "heldapi", "/early-api");
+    assert_true(fl_wait_text(&f->fl2, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl2.got[0], "GET /early-api HTTP/1.1\r\n"));
+    send_established2(f); /* gives webid / apiid */
+    send_get(f, "r2", "heldapi", "/late");
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_ERROR);
+    assert_string_equal(r.request_id, "r2");
+    tmsg_free(&r);
+    send_get(f, "r3", "apiid", "/given");
+    assert_true(fl_wait_text(&f->fl2, 1, "\r\n\r\n", 3000));
+    assert_int_equal(f->fl.nconns, 0);
+    destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -639,6 +793,9 @@ int main(void)
         cmocka_unit_test(test_bin_failures),
         cmocka_unit_test(test_json_exchange),
         cmocka_unit_test(test_json_head_continuation),
+        cmocka_unit_test(test_bin_routes_by_tunnel_index),
+        cmocka_unit_test(test_json_routes_by_tunnel_id),
+        cmocka_unit_test(test_json_asked_names_before_established),
         cmocka_unit_test(test_json_cancel_and_errors),
         cmocka_unit_test(test_json_backpressure),
         cmocka_unit_test(test_json_short_pieces_wait_for_acks),

@@ -224,12 +224,47 @@ static void test_owner_strings(void **state)
     assert_int_equal(tunnel_owner(small, sizeof small, true, "a-long-subject", NULL), -1);
 }
 
+/* A claim undone because another tunnel of the same ready was refused: a name it created is
+ * anybody's again at once (no grace hold for a session that never served); a name the owner
+ * held before stays held for it as a release would leave it. */
+static void test_unclaim(void **state)
+{
+    (void)state;
+    fixture f = make(false, NULL);
+    char err[256];
+    registry_answer a;
+    assert_int_equal(claim(&f, "fresh-name", true, "key:aaa", T0, &A1, &a), REG_GRANTED);
+    assert_true(a.created);
+    assert_int_equal(registry_unclaim(f.r, "fresh-name", &A1, a.created, T0, err, sizeof err), 0);
+    assert_null(registry_lookup(f.r, "fresh-name", 10));
+    assert_int_equal(claim(&f, "fresh-name", true, "key:bbb", T0 + 1, &A2, &a), REG_GRANTED);
+    release(&f, "fresh-name", &A2, T0 + 2);
+    /* key:bbb held it before: its claim does not create the record, undoing it keeps the hold */
+    assert_int_equal(claim(&f, "fresh-name", true, "key:bbb", T0 + 3, &A2, &a), REG_GRANTED);
+    assert_false(a.created);
+    assert_int_equal(registry_unclaim(f.r, "fresh-name", &A2, a.created, T0 + 4, err, sizeof err),
+                     0);
+    assert_int_equal(claim(&f, "fresh-name", true, "key:ccc", T0 + 5, &A3, &a), REG_REFUSED);
+    assert_string_equal(a.code, "name_owned");
+    /* a fresh random id is created by its claim */
+    assert_int_equal(claim(&f, NULL, false, "key:ccc", T0 + 6, &A3, &a), REG_FRESH);
+    assert_true(a.created);
+    /* not the holder: nothing happens */
+    assert_int_equal(registry_unclaim(f.r, a.name, &A1, true, T0 + 7, err, sizeof err), 0);
+    assert_ptr_equal(registry_lookup(f.r, a.name, strlen(a.name)), &A3);
+    done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fresh_and_lookup),      cmocka_unit_test(test_reclaim_without_auth),
-        cmocka_unit_test(test_reclaim_with_auth),     cmocka_unit_test(test_chosen_names),
-        cmocka_unit_test(test_fresh_ids_avoid_taken), cmocka_unit_test(test_owner_strings),
+        cmocka_unit_test(test_unclaim),
+        cmocka_unit_test(test_fresh_and_lookup),
+        cmocka_unit_test(test_reclaim_without_auth),
+        cmocka_unit_test(test_reclaim_with_auth),
+        cmocka_unit_test(test_chosen_names),
+        cmocka_unit_test(test_fresh_ids_avoid_taken),
+        cmocka_unit_test(test_owner_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
