@@ -284,8 +284,8 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_I(ctx->log, "ready %s: tunnel %s taken over from the agent's previous connection", cid,
                m->tunnel_id);
     } else {
-        /* several tunnels on one connection (ready.tunnels, phase 3 of the protocol): the
-         * serverless back-end serves the first one; its chosen name counts as ready.subdomain */
+        /* ready.tunnels with one entry (more are refused above): its chosen name counts as
+         * ready.subdomain */
         tmsg one = *m;
         if (!one.subdomain && m->ntunnels > 0)
             one.subdomain = m->tunnels[0].subdomain;
@@ -328,11 +328,7 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
     r.takeover = secret[0] ? strdup(secret) : NULL;
     r.max_lifetime_s = (uint64_t)ctx->cfg->max_lifetime_s;
     r.access_applied = applied;
-    if (m->ntunnels > 0) { /* answered in the same shape, for the one tunnel it serves */
-        if (m->ntunnels > 1)
-            TLOG_W(ctx->log,
-                   "ready %s: %zu tunnels asked, the serverless back-end serves the first", cid,
-                   m->ntunnels);
+    if (m->ntunnels > 0) { /* answered in the same shape */
         r.tunnels = calloc(1, sizeof *r.tunnels);
         if (r.tunnels) {
             r.ntunnels = 1;
