@@ -117,6 +117,10 @@ typedef struct mux_vt {
     /* A decoded JSON message of an exchange (responses, errors, cancels); m stays the
      * caller's. */
     void (*on_message)(mux *m, tmsg *msg);
+    /* A JSON message for exchange request_id that broke the protocol (why: the decoder's
+     * reason): the exchange fails at once (502 before a response) and the agent is told (NULL
+     * in binary mode, whose frames carry no such messages). */
+    void (*on_bad_message)(mux *m, const char *request_id, const char *why);
     void (*on_drain)(mux *m); /* the link's output drained: streams may send again */
     size_t (*streams)(const mux *m);
     /* The link is gone: every stream fails (502 before a response) and the mux is freed. */

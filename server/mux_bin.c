@@ -230,7 +230,9 @@ static void on_response(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     http1_head_init(&h);
     http1_err err = {0};
     size_t used = 0;
-    http1_limits lim = {.max_head = f->len + 1};
+    /* the agent applied its --max-response-header-size (bytes and lines): the frame bounds the
+     * head, and its line count must not be a second, smaller limit (a field line is >= 3 octets) */
+    http1_limits lim = {.max_head = f->len + 1, .max_fields = f->len / 3 + 1};
     if (http1_parse_head(&h, (const char *)f->payload, f->len, false, &lim, &used, &err) !=
             HTTP1_HEAD_DONE ||
         used != f->len) {
@@ -448,7 +450,8 @@ static void bin_free(mux *m, const char *why)
     free(bm);
 }
 
-static const mux_vt bin_vt = {bin_on_binary, bin_on_message, bin_on_drain, bin_streams, bin_free};
+static const mux_vt bin_vt = {bin_on_binary, bin_on_message, NULL,
+                              bin_on_drain,  bin_streams,    bin_free};
 
 mux *mux_bin_new(const mux_link *link, const mux_ident *id)
 {

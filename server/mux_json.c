@@ -455,6 +455,17 @@ static void json_on_message(mux *mx, tmsg *m)
     }
 }
 
+static void json_on_bad_message(mux *mx, const char *request_id, const char *why)
+{
+    json_mux *jm = jm_of(mx);
+    json_stream *s = hmap_get(jm->streams, request_id, strlen(request_id));
+    if (!s)
+        return;
+    char what[120];
+    snprintf(what, sizeof what, "bad message: %s", why ? why : "?");
+    protocol_error(jm, s, what);
+}
+
 static void json_on_binary(mux *m, const uint8_t *data, size_t len)
 {
     (void)data;
@@ -524,8 +535,8 @@ static void json_free(mux *m, const char *why)
     free(jm);
 }
 
-static const mux_vt json_vt = {json_on_binary, json_on_message, json_on_drain, json_streams,
-                               json_free};
+static const mux_vt json_vt = {json_on_binary, json_on_message, json_on_bad_message,
+                               json_on_drain,  json_streams,    json_free};
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)
 {
