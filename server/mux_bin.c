@@ -76,9 +76,9 @@ static void forget(bin_mux *bm, bin_stream *s)
  * owner told (the stream is gone when fail runs). */
 static void protocol_error(bin_mux *bm, bin_stream *s, const char *what)
 {
-    TLOG_W(bm->base.id.log, "tunnel %s (agent %s): stream %u: %s: stream reset (protocol_error)",
-           bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent, (unsigned)s->sid,
-           what);
+    MUX_WARN(&bm->base.id, "tunnel %s (agent %s): stream %u: %s: stream reset (protocol_error)",
+             bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent, (unsigned)s->sid,
+             what);
     send_reset(bm, s->sid, TTF_RST_PROTOCOL_ERROR, what);
     const mux_upcalls *up = s->base.up;
     void *ud = s->base.ud;
@@ -136,7 +136,7 @@ static int bin_send_body(mux_stream *ms, const void *data, size_t len)
     bin_mux *bm = bm_of(ms->m);
     const uint8_t *p = data;
     while (len > 0) {
-        size_t max = TTF_BIN_MAX_DATA;
+        size_t max = (size_t)TTF_BIN_MAX_DATA;
         size_t n = len < max ? len : max;
         if (send_frame(bm, TTF_DATA, 0, s->sid, p, n) != 0)
             return -1;
@@ -204,11 +204,11 @@ static void bin_close(mux_stream *ms, mux_end how, const char *why)
                        : how == MUX_PROTOCOL    ? TTF_RST_PROTOCOL_ERROR
                                                 : TTF_RST_CANCEL;
         if (how == MUX_PROTOCOL)
-            TLOG_W(bm->base.id.log,
-                   "tunnel %s (agent %s): stream %u: %s: stream reset "
-                   "(protocol_error)",
-                   bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent,
-                   (unsigned)s->sid, why ? why : "");
+            MUX_WARN(&bm->base.id,
+                     "tunnel %s (agent %s): stream %u: %s: stream reset "
+                     "(protocol_error)",
+                     bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent,
+                     (unsigned)s->sid, why ? why : "");
         send_reset(bm, s->sid, code, why);
     }
     forget(bm, s);
@@ -346,8 +346,8 @@ static void bin_on_binary(mux *m, const uint8_t *data, size_t len)
     bin_mux *bm = bm_of(m);
     ttf_frame f;
     if (ttf_frame_decode(data, len, &f) != 0) {
-        TLOG_W(m->id.log, "tunnel %s (agent %s): malformed binary frame dropped",
-               m->id.tunnel[0] ? m->id.tunnel : "-", m->id.agent);
+        MUX_WARN(&m->id, "tunnel %s (agent %s): malformed binary frame dropped",
+                 m->id.tunnel[0] ? m->id.tunnel : "-", m->id.agent);
         return;
     }
     bin_stream *s = hmap_get_u32(bm->streams, f.stream_id);

@@ -501,6 +501,12 @@ void pc_process(pconn *pc)
         pc_state before = pc->st;
         switch (pc->st) {
         case PC_HEAD:
+            if (conn_out_len(pc->c) > PC_OUT_MARK) {
+                /* The client has not taken our answers yet: its next (pipelined) request waits,
+                 * or answers pile up without bound. pc_on_drain resumes. */
+                conn_read(pc->c, false);
+                return;
+            }
             parse_head(pc);
             break;
         case PC_XCHG:
@@ -546,6 +552,11 @@ static void pc_on_drain(conn *c, void *ud)
     pconn *pc = ud;
     if (pc->x.ms)
         pc->x.ops->credit(pc->x.ms, conn_out_len(pc->c));
+    if (pc->st == PC_HEAD && !conn_reading(pc->c)) {
+        /* pipelined requests held back while the client's backlog was over PC_OUT_MARK */
+        conn_read(pc->c, true);
+        pc_process(pc);
+    }
     pc_settle(pc);
 }
 
