@@ -76,6 +76,8 @@ struct session {
                                                      connection_established */
     size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
     ws_conn *ws;
+    uint64_t
+        opened_ms; /* when the WebSocket was open (clock_now_ms): its lifetime counts from it */
     bool binary;
     bool established;
     bool closed;
