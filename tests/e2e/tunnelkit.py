@@ -79,6 +79,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run(argv, timeout=10, **kw):
+    """subprocess.run for a short-lived ttfd/ttf command (--help, usage errors, `ttfd token`):
+    under valgrind like the long-lived ones (their exit paths must free too; exit code 99 means
+    memory errors or definite leaks), deadline scaled. Output is captured as text."""
+    return subprocess.run((VALGRIND_CMD if VALGRIND else []) + list(argv), capture_output=True,
+                          text=True, timeout=timeout * SLOW, **kw)
+
+
 class Proc:
     """A child process whose stdout/stderr lines are collected by reader threads."""
 
