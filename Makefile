@@ -39,7 +39,7 @@ test-asan: deps lambda-arm64
 
 # End-to-end tests with ttfd and ttf under valgrind (memcheck, leaks as errors).
 test-valgrind: deps build
-	cd $(BUILD) && TUNNEL_VALGRIND=1 ctest --output-on-failure -R e2e --timeout 1800
+	cd $(BUILD) && TUNNEL_VALGRIND=1 ctest --output-on-failure -R '^(e2e|faults)_' --timeout 1800
 
 # The demo needs ttfd, ttf and the demo app's Python packages only: its own build directory
 # without tests, fuzz targets or the Lambda, and the `demo` set of packages.

@@ -220,7 +220,7 @@ static void on_open(session *s, const ttf_frame *f)
     size_t used = 0;
     if (http1_parse_head(&head, (const char *)f->payload, f->len, true, &lim, &used, &err) !=
             HTTP1_HEAD_DONE ||
-        used != f->len || head.chunked || !head.path) {
+        used != f->len || head.chunked || (!head.path && head.form != HTTP1_TARGET_ASTERISK)) {
         http1_head_free(&head);
         TLOG_W(s->log, "stream %u: OPEN with an unusable head (%s)", f->stream_id,
                err.reason ? err.reason : "Transfer-Encoding, trailing octets or no path");
@@ -247,7 +247,7 @@ static void on_open(session *s, const ttf_frame *f)
         .mode = "bin",
         .id = st->idtext,
         .method = head.method,
-        .target = head.path,
+        .target = head.path ? head.path : head.target, /* origin-form, or "*" (OPTIONS) */
         .headers = &head.headers,
         .content_length = head.framing == HTTP1_FRAMING_LENGTH ? head.content_length : -1,
         .body = !st->req_fin,

@@ -10,7 +10,8 @@
 
 /* Work in blocks so sizes always fit OpenSSL's int parameters. */
 #define ENC_BLOCK_IN ((size_t)3 * 4096) /* bytes in -> 16384 chars out */
-#define DEC_BLOCK_IN ((size_t)4 * 1024) /* chars in -> 3072 bytes out */
+#define DEC_BLOCK_IN ((size_t)1 << 30)  /* chars in -> 3/4 of that out (fits an int) */
+#define URL_BLOCK_IN ((size_t)4 * 1024) /* base64url: chars translated per step */
 
 size_t b64_encoded_len(size_t n)
 {
@@ -41,17 +42,24 @@ static bool is_std_char(unsigned char c)
            c == '/';
 }
 
-/* Decodes n chars (a multiple of 4, already validated, standard alphabet) block by block. */
-static int decode_blocks(const char *in, size_t n, uint8_t *out, size_t *outlen)
+/* Decodes n chars (a multiple of 4, the padding rules checked) block by block. OpenSSL refuses
+ * any character outside the alphabet in the middle of a block (whitespace too) but skips
+ * whitespace at a block's start and end: the first and last character of every block must be
+ * in the alphabet (or the padding, at the very end). */
+static int decode_blocks(const char *in, size_t n, uint8_t *out, size_t *outlen, size_t block)
 {
     size_t o = 0;
     while (n > 0) {
-        size_t take = n < DEC_BLOCK_IN ? n : DEC_BLOCK_IN;
+        size_t take = n < block ? n : block;
+        bool last = take == n;
+        if (!is_std_char((unsigned char)in[0]) ||
+            !(is_std_char((unsigned char)in[take - 1]) || (last && in[take - 1] == '=')))
+            return -1;
         int r = EVP_DecodeBlock(out + o, (const unsigned char *)in, (int)take);
         if (r < 0)
             return -1;
         size_t got = (size_t)r;
-        if (take == n) { /* the last block: padding decodes as zero bytes, drop them */
+        if (last) { /* the last block: padding decodes as zero bytes, drop them */
             if (take >= 1 && in[take - 1] == '=')
                 got--;
             if (take >= 2 && in[take - 2] == '=')
@@ -65,39 +73,19 @@ static int decode_blocks(const char *in, size_t n, uint8_t *out, size_t *outlen)
     return 0;
 }
 
-/* Checks padding placement: only the last one or two chars of a multiple-of-4 string. */
-static int check_padding(const char *in, size_t n)
-{
-    if (n % 4 != 0)
-        return -1;
-    size_t pad = 0;
-    if (n >= 1 && in[n - 1] == '=')
-        pad++;
-    if (n >= 2 && in[n - 2] == '=') {
-        if (pad != 1)
-            return -1; /* "x=" followed by a non-pad char */
-        pad++;
-    }
-    for (size_t i = 0; i < n - pad; i++) {
-        if (in[i] == '=')
-            return -1;
-    }
-    return 0;
-}
-
 int b64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
 {
     if (n == 0) {
         *outlen = 0;
         return 0;
     }
-    if (!in || check_padding(in, n) != 0)
+    if (!in || n % 4 != 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (in[i] != '=' && !is_std_char((unsigned char)in[i]))
-            return -1;
-    }
-    return decode_blocks(in, n, out, outlen);
+    /* '=' only as the last one or two characters: one memchr instead of a loop per character */
+    size_t pad = in[n - 1] != '=' ? 0 : in[n - 2] == '=' ? 2 : 1;
+    if (memchr(in, '=', n - pad) != NULL)
+        return -1;
+    return decode_blocks(in, n, out, outlen, DEC_BLOCK_IN);
 }
 
 int b64url_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
@@ -117,10 +105,10 @@ int b64url_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
     if (data % 4 == 1)
         return -1; /* one leftover char cannot encode a byte */
 
-    char buf[DEC_BLOCK_IN];
+    char buf[URL_BLOCK_IN];
     size_t o = 0, i = 0;
     while (i < data) {
-        size_t take = data - i < DEC_BLOCK_IN ? data - i : DEC_BLOCK_IN;
+        size_t take = data - i < URL_BLOCK_IN ? data - i : URL_BLOCK_IN;
         for (size_t k = 0; k < take; k++) {
             unsigned char c = (unsigned char)in[i + k];
             if (c == '-')
@@ -132,10 +120,10 @@ int b64url_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
             buf[k] = (char)c;
         }
         size_t len = take;
-        while (len % 4 != 0) /* only the last block can be short; DEC_BLOCK_IN is 4-aligned */
+        while (len % 4 != 0) /* only the last block can be short; URL_BLOCK_IN is 4-aligned */
             buf[len++] = '=';
         size_t got = 0;
-        if (decode_blocks(buf, len, out + o, &got) != 0)
+        if (decode_blocks(buf, len, out + o, &got, URL_BLOCK_IN) != 0)
             return -1;
         o += got;
         i += take;

@@ -248,6 +248,9 @@ static void read_and_report(conn *c)
         conn_emit_event(c, CONN_EV_EOF);
         return;
     }
+    /* What SSL_read wrote (a KeyUpdate answer, an alert) waits in the write buffer. */
+    if (c->ssl && conn_tls_wpending(c) > 0)
+        conn_schedule(c, PEND_WRITE);
     /* Bytes OpenSSL already decrypted or read ahead are invisible to epoll: read them next. */
     if (c->ssl && got == room && SSL_has_pending(c->ssl))
         conn_schedule(c, PEND_PULL);
@@ -275,7 +278,7 @@ static void write_out(conn *c)
         return;
     }
     size_t wrote = 0;
-    if (evbuffer_get_length(c->out) > 0) {
+    if (evbuffer_get_length(c->out) > 0 || conn_tls_wpending(c) > 0) {
         if (c->ssl) {
             wrote = conn_tls_write(c);
         } else {
@@ -293,7 +296,7 @@ static void write_out(conn *c)
         conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
-    size_t left = evbuffer_get_length(c->out);
+    size_t left = evbuffer_get_length(c->out) + conn_tls_wpending(c);
     if (left == 0 && c->shut_wanted && !c->shut_done)
         do_shutdown(c);
     conn_update_io(c);
@@ -319,7 +322,7 @@ void conn_opened(conn *c)
     c->next_addr = NULL; /* the caller may free its address list now */
     cancel_connect_timer(c);
     conn_update_io(c);
-    if (evbuffer_get_length(c->out) > 0 || c->shut_wanted)
+    if (evbuffer_get_length(c->out) > 0 || conn_tls_wpending(c) > 0 || c->shut_wanted)
         conn_schedule(c, PEND_WRITE);
     if (c->ssl && c->want_read)
         conn_schedule(c, PEND_PULL); /* application data may have come with the last flight */
@@ -634,7 +637,7 @@ int conn_write(conn *c, const void *data, size_t len)
 
 size_t conn_out_len(const conn *c)
 {
-    return evbuffer_get_length(c->out);
+    return evbuffer_get_length(c->out) + conn_tls_wpending(c);
 }
 
 void conn_read(conn *c, bool on)

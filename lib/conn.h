@@ -128,7 +128,8 @@ struct evbuffer *conn_in(const conn *c);
 struct evbuffer *conn_out(const conn *c);
 /* evbuffer_add to conn_out(c); -1 on ENOMEM. */
 int conn_write(conn *c, const void *data, size_t len);
-/* Bytes not yet taken by the socket (plain text for TLS connections). */
+/* Bytes not yet taken by the socket (for TLS connections: plain text not yet encrypted plus
+ * ciphertext in the write buffer). */
 size_t conn_out_len(const conn *c);
 
 /* Reading on or off (backpressure). On by default. */

@@ -18,6 +18,9 @@
 #define TLS_RECORD ((size_t)16 * 1024)     /* TLS plaintext record limit (RFC 8446 §5.1) */
 #define TLS_WRITE_MAX ((size_t)256 * 1024) /* plaintext handed to one SSL_write */
 #define TLS_READ_BUF ((size_t)64 * 1024)   /* OpenSSL read-ahead buffer: several records */
+/* Ciphertext gathered before it goes to the socket: records of 16 KiB leave in writes of up to
+ * this size (one write() per record costs a system call and a TCP push each). */
+#define TLS_WRITE_BUF ((size_t)128 * 1024)
 
 typedef enum { CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_FAILED } conn_state;
 
@@ -69,6 +72,8 @@ struct conn {
     bool tls_r_wants_w;  /* SSL_read needs the socket writable */
     bool shut_wanted;    /* conn_shutdown */
     bool shut_done;      /* our FIN (and close_notify) sent */
+    bool tls_close_sent; /* SSL_shutdown wrote our close_notify (maybe still in the buffer) */
+    bool tls_wbuf;       /* the write buffer BIO is attached (conn_tls.c) */
     bool bulk;           /* the last read filled its room: read into the input buffer directly */
     bool client;         /* conn_connect: CONNECTED is reported */
     bool timer_connects; /* the timer is the connect timeout */
@@ -109,6 +114,8 @@ void conn_connect_done(conn *c);
 /* Modes and options every connection's SSL gets (partial writes, moving write buffer, buffers
  * released while idle, an EOF without close_notify read as an EOF, read-ahead). */
 void conn_tls_setup(SSL *ssl);
+/* Ciphertext waiting in the write buffer (0 without TLS). */
+size_t conn_tls_wpending(const conn *c);
 /* Records the failure of an SSL call (errno for SSL_ERROR_SYSCALL, else OpenSSL's code). */
 void conn_tls_fail(conn *c, int ssl_err);
 /* SSL_read into the nv extents of v until they are full or OpenSSL wants more bytes. Returns the

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 
 void conn_tls_setup(SSL *ssl)
@@ -17,6 +18,70 @@ void conn_tls_setup(SSL *ssl)
     SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_set_read_ahead(ssl, 1);
     SSL_set_default_read_buffer_len(ssl, TLS_READ_BUF);
+}
+
+/* The write buffer: a BIO_f_buffer between the SSL and the socket, attached for a pass that
+ * makes more than one record and detached once it is empty, so an idle connection keeps none
+ * (it is TLS_WRITE_BUF bytes). Without it (ENOMEM) records go out one write() each, as before. */
+static void wbuf_attach(conn *c)
+{
+    if (c->tls_wbuf)
+        return;
+    BIO *sock = SSL_get_wbio(c->ssl);
+    BIO *buf = BIO_new(BIO_f_buffer());
+    if (!buf)
+        return;
+    if (BIO_set_write_buffer_size(buf, (long)TLS_WRITE_BUF) != 1 || !BIO_up_ref(sock)) {
+        BIO_free(buf);
+        return;
+    }
+    /* the chain holds its own reference to the socket BIO; SSL_set0_wbio drops the SSL's old
+     * write reference to it */
+    BIO_push(buf, sock);
+    SSL_set0_wbio(c->ssl, buf);
+    c->tls_wbuf = true;
+}
+
+static void wbuf_detach(conn *c)
+{
+    if (!c->tls_wbuf)
+        return;
+    BIO *buf = SSL_get_wbio(c->ssl);
+    BIO *sock = BIO_next(buf);
+    if (BIO_wpending(buf) > 0 || !sock || !BIO_up_ref(sock))
+        return;
+    SSL_set0_wbio(c->ssl, sock); /* frees buf and the chain's reference to sock */
+    c->tls_wbuf = false;
+}
+
+size_t conn_tls_wpending(const conn *c)
+{
+    if (!c->ssl)
+        return 0;
+    return c->tls_wbuf ? (size_t)BIO_wpending(SSL_get_wbio(c->ssl)) : 0;
+}
+
+/* Writes the buffered ciphertext to the socket. true when all of it went; false when the socket
+ * is full (wr_blocked set) or on an error (c failed unless soft). */
+static bool flush_out(conn *c, bool soft)
+{
+    BIO *b = SSL_get_wbio(c->ssl);
+    if (!c->tls_wbuf || BIO_wpending(b) == 0)
+        return true;
+    ERR_clear_error();
+    errno = 0;
+    if (BIO_flush(b) > 0)
+        return true;
+    if (BIO_should_retry(b)) {
+        c->wr_blocked = true;
+        return false;
+    }
+    if (soft) {
+        ERR_clear_error();
+        return true;
+    }
+    conn_tls_fail(c, SSL_ERROR_SYSCALL);
+    return false;
 }
 
 /* The error of a failed SSL call: errno for SSL_ERROR_SYSCALL, else OpenSSL's code. */
@@ -64,6 +129,8 @@ size_t conn_tls_write(conn *c)
 {
     size_t total = 0;
     c->tls_w_wants_r = false;
+    if (evbuffer_get_length(c->out) > TLS_RECORD)
+        wbuf_attach(c); /* several records: gather them */
     for (;;) {
         size_t len = evbuffer_get_length(c->out);
         if (len == 0)
@@ -94,7 +161,7 @@ size_t conn_tls_write(conn *c)
         }
         int e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_WRITE)
-            c->wr_blocked = true;
+            c->wr_blocked = true; /* the buffer is full and the socket takes no more */
         else if (e == SSL_ERROR_WANT_READ)
             c->tls_w_wants_r = true;
         else
@@ -102,19 +169,26 @@ size_t conn_tls_write(conn *c)
         return total;
     }
     c->wr_blocked = false;
+    if (flush_out(c, false)) /* the records of this pass leave in as few writes as fit */
+        wbuf_detach(c);
     return total;
 }
 
 bool conn_tls_shutdown(conn *c)
 {
-    ERR_clear_error();
-    int r = SSL_shutdown(c->ssl);
-    if (r < 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE) {
-        c->wr_blocked = true; /* close_notify waits for room */
+    if (!flush_out(c, true)) /* application data first */
         return false;
+    if (!c->tls_close_sent) {
+        ERR_clear_error();
+        int r = SSL_shutdown(c->ssl);
+        if (r < 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE) {
+            c->wr_blocked = true; /* close_notify waits for room */
+            return false;
+        }
+        ERR_clear_error();
+        c->tls_close_sent = true;
     }
-    ERR_clear_error();
-    return true;
+    return flush_out(c, true); /* OpenSSL leaves a warning alert in the buffer */
 }
 
 int conn_tls_handshake(conn *c)

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http1_syntax.h"
 
@@ -310,6 +311,43 @@ http1_chunked_result http1_chunked_decode(http1_chunked *c, const char *in, size
 #undef SAVE
 }
 
+/* Fields a trailer section may not carry (RFC 9110 §6.5.1: framing, routing, authentication,
+ * request modifiers, response control, content format); Go's net/http refuses a body whose
+ * trailers name them. Dropped, never forwarded. */
+static bool trailer_forbidden(const char *name, size_t n)
+{
+    static const char *const names[] = {
+        "Authorization",
+        "Cache-Control",
+        "Connection",
+        "Content-Encoding",
+        "Content-Length",
+        "Content-Range",
+        "Content-Type",
+        "Expect",
+        "Host",
+        "Keep-Alive",
+        "Max-Forwards",
+        "Pragma",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Proxy-Connection",
+        "Range",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "WWW-Authenticate",
+        "Set-Cookie",
+        "Cookie",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
 int http1_chunked_trailers(const http1_chunked *c, http_headers *out)
 {
     size_t pos = 0;
@@ -319,7 +357,7 @@ int http1_chunked_trailers(const http1_chunked *c, http_headers *out)
         size_t n = cr ? (size_t)(cr - line) : c->trailer_len - pos;
         http1_field f;
         const char *why;
-        if (http1_field_split(line, n, &f, &why) == 0 &&
+        if (http1_field_split(line, n, &f, &why) == 0 && !trailer_forbidden(f.name, f.nlen) &&
             http_headers_add(out, f.name, f.nlen, f.value, f.vlen) != 0)
             return -1;
         pos += n + 2;

@@ -50,7 +50,9 @@ void http1_chunked_free(http1_chunked *c);
 http1_chunked_result http1_chunked_decode(http1_chunked *c, const char *in, size_t len,
                                           size_t *used, const char **data, size_t *dlen);
 
-/* The trailer fields collected by the decoder, appended to out. 0 or -1 (ENOMEM). */
+/* The trailer fields collected by the decoder, appended to out, but those RFC 9110 §6.5.1
+ * keeps out of trailers (framing, routing, authentication, content format, cookies: dropped, so
+ * no relay forwards them). 0 or -1 (ENOMEM). */
 int http1_chunked_trailers(const http1_chunked *c, http_headers *out);
 
 /* ---- encoder ---- */

@@ -171,6 +171,10 @@ static http1_head_result request_line(const char *s, size_t n, start_line *sl, h
     if (t == t0 || t == n || s[t] != ' ')
         return fail(err, true, 400, "bad request-target");
     sl->target = (span){s + t0, t - t0};
+    /* a fragment is the client's own business and never part of a request-target (RFC 9112
+     * §3.2, RFC 9110 §4.2.5); HAProxy routed "/index.html#.png" by its suffix (CVE-2023-45539) */
+    if (memchr(sl->target.p, '#', sl->target.n))
+        return fail(err, true, 400, "fragment (#) in the request-target");
     int v = version(s + t + 1, n - t - 1, &sl->minor);
     if (v < 0)
         return fail(err, true, 400, "bad request-line");
@@ -191,7 +195,14 @@ static http1_head_result request_line(const char *s, size_t n, start_line *sl, h
         sl->path = sl->target;
         sl->form = HTTP1_TARGET_ORIGIN;
     } else {
-        return absolute_form(sl, err);
+        if (absolute_form(sl, err) != HTTP1_HEAD_DONE)
+            return HTTP1_HEAD_ERROR;
+        /* OPTIONS http://host (empty path, no query) reaches the origin as "OPTIONS *"
+         * (RFC 9112 §3.2.4: the last proxy MUST send "*") */
+        if (sl->path.n == 0 && span_is(sl->method, "OPTIONS")) {
+            sl->path = (span){"*", 1};
+            sl->path_slash = false;
+        }
     }
     return HTTP1_HEAD_DONE;
 }

@@ -66,14 +66,18 @@ static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const cha
     if (n < 0)
         return;
     if ((size_t)n >= sizeof stackbuf) {
-        /* Long message: format again into a heap buffer of the exact size. */
-        msg = malloc((size_t)n + 1);
+        /* Long message: format again into a heap buffer, at most TLOG_MSG_MAX bytes (a peer's
+         * text must not make a line of megabytes), saying how much was cut. */
+        size_t cap = (size_t)n < TLOG_MSG_MAX ? (size_t)n + 1 : TLOG_MSG_MAX + 1;
+        msg = malloc(cap + 48);
         if (!msg) {
             msg = stackbuf; /* truncated, better than nothing */
         } else {
             va_copy(ap, ap0);
-            vsnprintf(msg, (size_t)n + 1, fmt, ap);
+            vsnprintf(msg, cap, fmt, ap);
             va_end(ap);
+            if ((size_t)n > TLOG_MSG_MAX)
+                snprintf(msg + TLOG_MSG_MAX, 48, "... (%zu more bytes)", (size_t)n - TLOG_MSG_MAX);
         }
     }
 

@@ -17,6 +17,9 @@ typedef struct tlog {
     const char *prog; /* program name shown in text lines */
 } tlog;
 
+/* A message is cut after this many bytes (before escaping), and says how many it lost. */
+#define TLOG_MSG_MAX 4096
+
 /* Writes one line: "2026-11-25T13:57:15.123Z ttfd INFO message" or
  * {"ts":"…","level":"info","msg":"…"}. NULL lg is allowed and drops the line. */
 void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)

@@ -563,6 +563,25 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
     return 0;
 }
 
+char *tmsg_request_id_of(const char *json, size_t len)
+{
+    if (!json)
+        return NULL;
+    json_t *o = json_loadb(json, len, 0, NULL);
+    if (!o)
+        return NULL;
+    tmsg m;
+    tmsg_init(&m, TMSG_UNKNOWN);
+    char *rid = NULL;
+    if (json_is_object(o) && get_request_id(o, true, &m) == 0) {
+        rid = m.request_id;
+        m.request_id = NULL;
+    }
+    tmsg_free(&m);
+    json_decref(o);
+    return rid;
+}
+
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
 {
     const char *dummy;

@@ -130,6 +130,12 @@ void tmsg_free(tmsg *m);
  * invalid. */
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err);
 
+/* After tmsg_decode failed on a message of a known type: the request_id it names when that
+ * field is a string of 1..TTF_JSON_REQUEST_ID_MAX bytes (malloc'd, the caller frees), else
+ * NULL. Lets a receiver fail the exchange a bad message belongs to at once instead of leaving
+ * it to time out. */
+char *tmsg_request_id_of(const char *json, size_t len);
+
 /* Serialises m (body is base64-encoded; optional fields omitted when NULL/false, request_id null
  * for an error without one). Returns a malloc'd NUL-terminated string, length in *len, or NULL. */
 char *tmsg_encode(const tmsg *m, size_t *len);

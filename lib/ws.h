@@ -56,7 +56,10 @@ size_t ws_pending(const ws_conn *c);
 size_t ws_high_water(void);
 
 /* Stops (or resumes) reading from the socket: a receiver that cannot take more messages for a
- * while bounds what it buffers. Frames already read are still delivered. */
+ * while bounds what it buffers. Frames already read are still delivered.
+ * A server also stops reading by itself while more than 4 MiB of its output waits for the peer
+ * (a peer that sends pings or messages and never reads their answers), until the backlog falls
+ * to the low-water mark (256 KiB). */
 void ws_pause_read(ws_conn *c, bool paused);
 
 /* Sends a close frame, flushes, then reports on_close. */

@@ -2,8 +2,27 @@
 /* mux.c - what both muxes share (see mux.h). */
 #include <stdio.h>
 
+#include "clock.h"
 #include "mux.h"
 #include "proto_bin.h"
+
+bool mux_warn_allowed(mux_ident *id)
+{
+    uint64_t now = clock_now_ms();
+    if (now - id->warn_window_ms >= MUX_WARN_WINDOW_MS) {
+        if (id->warn_dropped)
+            TLOG_W(id->log, "tunnel %s (agent %s): %u more warnings about this agent dropped",
+                   id->tunnel[0] ? id->tunnel : "-", id->agent, id->warn_dropped);
+        id->warn_window_ms = now;
+        id->warn_count = id->warn_dropped = 0;
+    }
+    if (id->warn_count < MUX_WARN_BURST) {
+        id->warn_count++;
+        return true;
+    }
+    id->warn_dropped++;
+    return false;
+}
 
 void mux_set_tunnel(mux *m, const char *tunnel)
 {

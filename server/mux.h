@@ -117,6 +117,10 @@ typedef struct mux_vt {
     /* A decoded JSON message of an exchange (responses, errors, cancels); m stays the
      * caller's. */
     void (*on_message)(mux *m, tmsg *msg);
+    /* A JSON message for exchange request_id that broke the protocol (why: the decoder's
+     * reason): the exchange fails at once (502 before a response) and the agent is told (NULL
+     * in binary mode, whose frames carry no such messages). */
+    void (*on_bad_message)(mux *m, const char *request_id, const char *why);
     void (*on_drain)(mux *m); /* the link's output drained: streams may send again */
     size_t (*streams)(const mux *m);
     /* The link is gone: every stream fails (502 before a response) and the mux is freed. */
@@ -128,7 +132,22 @@ typedef struct mux_ident {
     const tlog *log;
     char agent[64];  /* the agent's address */
     char tunnel[64]; /* the tunnel's name ("" before ready) */
+    /* warnings about this agent's input: at most MUX_WARN_BURST per MUX_WARN_WINDOW_MS */
+    uint64_t warn_window_ms;
+    unsigned warn_count, warn_dropped;
 } mux_ident;
+
+#define MUX_WARN_BURST 20u
+#define MUX_WARN_WINDOW_MS 10000u
+
+/* Whether one more warning about this agent's input may be logged now (an agent must not fill
+ * the log: bad frames, protocol errors). A new window first logs how many were dropped. */
+bool mux_warn_allowed(mux_ident *id);
+#define MUX_WARN(id, ...)                                                                          \
+    do {                                                                                           \
+        if (mux_warn_allowed(id))                                                                  \
+            TLOG_W((id)->log, __VA_ARGS__);                                                        \
+    } while (0)
 
 struct mux {
     const mux_ops *ops;

@@ -76,9 +76,9 @@ static void forget(bin_mux *bm, bin_stream *s)
  * owner told (the stream is gone when fail runs). */
 static void protocol_error(bin_mux *bm, bin_stream *s, const char *what)
 {
-    TLOG_W(bm->base.id.log, "tunnel %s (agent %s): stream %u: %s: stream reset (protocol_error)",
-           bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent, (unsigned)s->sid,
-           what);
+    MUX_WARN(&bm->base.id, "tunnel %s (agent %s): stream %u: %s: stream reset (protocol_error)",
+             bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent, (unsigned)s->sid,
+             what);
     send_reset(bm, s->sid, TTF_RST_PROTOCOL_ERROR, what);
     const mux_upcalls *up = s->base.up;
     void *ud = s->base.ud;
@@ -136,7 +136,7 @@ static int bin_send_body(mux_stream *ms, const void *data, size_t len)
     bin_mux *bm = bm_of(ms->m);
     const uint8_t *p = data;
     while (len > 0) {
-        size_t max = TTF_BIN_MAX_DATA;
+        size_t max = (size_t)TTF_BIN_MAX_DATA;
         size_t n = len < max ? len : max;
         if (send_frame(bm, TTF_DATA, 0, s->sid, p, n) != 0)
             return -1;
@@ -204,11 +204,11 @@ static void bin_close(mux_stream *ms, mux_end how, const char *why)
                        : how == MUX_PROTOCOL    ? TTF_RST_PROTOCOL_ERROR
                                                 : TTF_RST_CANCEL;
         if (how == MUX_PROTOCOL)
-            TLOG_W(bm->base.id.log,
-                   "tunnel %s (agent %s): stream %u: %s: stream reset "
-                   "(protocol_error)",
-                   bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent,
-                   (unsigned)s->sid, why ? why : "");
+            MUX_WARN(&bm->base.id,
+                     "tunnel %s (agent %s): stream %u: %s: stream reset "
+                     "(protocol_error)",
+                     bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent,
+                     (unsigned)s->sid, why ? why : "");
         send_reset(bm, s->sid, code, why);
     }
     forget(bm, s);
@@ -230,7 +230,9 @@ static void on_response(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     http1_head_init(&h);
     http1_err err = {0};
     size_t used = 0;
-    http1_limits lim = {.max_head = f->len + 1};
+    /* the agent applied its --max-response-header-size (bytes and lines): the frame bounds the
+     * head, and its line count must not be a second, smaller limit (a field line is >= 3 octets) */
+    http1_limits lim = {.max_head = f->len + 1, .max_fields = f->len / 3 + 1};
     if (http1_parse_head(&h, (const char *)f->payload, f->len, false, &lim, &used, &err) !=
             HTTP1_HEAD_DONE ||
         used != f->len) {
@@ -344,8 +346,8 @@ static void bin_on_binary(mux *m, const uint8_t *data, size_t len)
     bin_mux *bm = bm_of(m);
     ttf_frame f;
     if (ttf_frame_decode(data, len, &f) != 0) {
-        TLOG_W(m->id.log, "tunnel %s (agent %s): malformed binary frame dropped",
-               m->id.tunnel[0] ? m->id.tunnel : "-", m->id.agent);
+        MUX_WARN(&m->id, "tunnel %s (agent %s): malformed binary frame dropped",
+                 m->id.tunnel[0] ? m->id.tunnel : "-", m->id.agent);
         return;
     }
     bin_stream *s = hmap_get_u32(bm->streams, f.stream_id);
@@ -448,7 +450,8 @@ static void bin_free(mux *m, const char *why)
     free(bm);
 }
 
-static const mux_vt bin_vt = {bin_on_binary, bin_on_message, bin_on_drain, bin_streams, bin_free};
+static const mux_vt bin_vt = {bin_on_binary, bin_on_message, NULL,
+                              bin_on_drain,  bin_streams,    bin_free};
 
 mux *mux_bin_new(const mux_link *link, const mux_ident *id)
 {

@@ -20,6 +20,9 @@
 #define BACKLOG_MAX ((size_t)1 << 20) /* client output that pauses the link */
 #define FIELD_SLACK ((size_t)1024)    /* a message's fields other than the headers */
 
+/* response field bytes a head may collect across continuations */
+#define RESP_HEAD_MAX ((size_t)1 << 20)
+
 typedef struct json_mux {
     mux base;
     mux_link link;
@@ -42,6 +45,8 @@ typedef struct json_stream {
     bool resp_final; /* the final head was handed on */
     bool resp_fin;   /* the response ended */
     bool blocking;   /* counted in blockers */
+
+    size_t rhead_len; /* field bytes of rhead so far (RESP_HEAD_MAX) */
 } json_stream;
 
 static json_mux *jm_of(mux *m)
@@ -109,10 +114,10 @@ static void send_cancel(json_mux *jm, const char *rid, const char *why)
 
 static void protocol_error(json_mux *jm, json_stream *s, const char *what)
 {
-    TLOG_W(jm->base.id.log,
-           "tunnel %s (agent %s): request %s: %s: exchange cancelled "
-           "(protocol_error)",
-           jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid, what);
+    MUX_WARN(&jm->base.id,
+             "tunnel %s (agent %s): request %s: %s: exchange cancelled "
+             "(protocol_error)",
+             jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid, what);
     char why[200];
     snprintf(why, sizeof why, "protocol_error: %s", what);
     send_cancel(jm, s->rid, why);
@@ -296,11 +301,11 @@ static void json_close(mux_stream *ms, mux_end how, const char *why)
     bool sent = !s->head; /* the agent knows the request */
     if (sent && !(how == MUX_DONE && s->req_fin && s->resp_fin)) {
         if (how == MUX_PROTOCOL)
-            TLOG_W(jm->base.id.log,
-                   "tunnel %s (agent %s): request %s: %s: exchange cancelled "
-                   "(protocol_error)",
-                   jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid,
-                   why ? why : "");
+            MUX_WARN(&jm->base.id,
+                     "tunnel %s (agent %s): request %s: %s: exchange cancelled "
+                     "(protocol_error)",
+                     jm->base.id.tunnel[0] ? jm->base.id.tunnel : "-", jm->base.id.agent, s->rid,
+                     why ? why : "");
         char text[200];
         snprintf(text, sizeof text, "%s%s",
                  how == MUX_PROTOCOL  ? "protocol_error: "
@@ -359,6 +364,14 @@ static void on_response(json_mux *jm, json_stream *s, tmsg *m)
     tmsg_init(m, TMSG_UNKNOWN);
 }
 
+static size_t field_bytes(const http_headers *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++)
+        n += h->v[i].nlen + h->v[i].vlen + 4; /* as a field line: ": " and CRLF */
+    return n;
+}
+
 static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
 {
     if (!s->rhead || m->seq != s->hseq) {
@@ -366,6 +379,14 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
         return;
     }
     s->hseq++;
+    if (s->rhead_len == 0)
+        s->rhead_len = field_bytes(&s->rhead->headers);
+    s->rhead_len += field_bytes(&m->headers);
+    if (s->rhead_len > RESP_HEAD_MAX) {
+        /* continuations without end must not grow ttfd without bound */
+        protocol_error(jm, s, "response head over 1 MiB across continuations");
+        return;
+    }
     if (tmsg_take_headers(&s->rhead->headers, &m->headers) != 0) {
         protocol_error(jm, s, "out of memory");
         return;
@@ -426,7 +447,7 @@ static void json_on_message(mux *mx, tmsg *m)
     json_mux *jm = jm_of(mx);
     if (!m->request_id) {
         if (m->type == TMSG_ERROR)
-            TLOG_W(mx->id.log, "agent %s error: %s", mx->id.agent, m->message ? m->message : "");
+            MUX_WARN(&mx->id, "agent %s error: %s", mx->id.agent, m->message ? m->message : "");
         return;
     }
     json_stream *s = hmap_get(jm->streams, m->request_id, strlen(m->request_id));
@@ -453,6 +474,17 @@ static void json_on_message(mux *mx, tmsg *m)
         TLOG_D(mx->id.log, "agent %s: %s dropped", mx->id.agent, tmsg_type_name(m->type));
         break;
     }
+}
+
+static void json_on_bad_message(mux *mx, const char *request_id, const char *why)
+{
+    json_mux *jm = jm_of(mx);
+    json_stream *s = hmap_get(jm->streams, request_id, strlen(request_id));
+    if (!s)
+        return;
+    char what[120];
+    snprintf(what, sizeof what, "bad message: %s", why ? why : "?");
+    protocol_error(jm, s, what);
 }
 
 static void json_on_binary(mux *m, const uint8_t *data, size_t len)
@@ -524,8 +556,8 @@ static void json_free(mux *m, const char *why)
     free(jm);
 }
 
-static const mux_vt json_vt = {json_on_binary, json_on_message, json_on_drain, json_streams,
-                               json_free};
+static const mux_vt json_vt = {json_on_binary, json_on_message, json_on_bad_message,
+                               json_on_drain,  json_streams,    json_free};
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)
 {

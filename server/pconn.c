@@ -322,6 +322,12 @@ static void on_head(pconn *pc)
     pc->head_started = false;
     conn_set_idle(pc->c, 0);
 
+    /* A tunnel URL is an origin, not a forward proxy: CONNECT (authority-form) goes nowhere,
+     * in either wire mode (RFC 9110 §9.3.6, §15.6.2). */
+    if (h->form == HTTP1_TARGET_AUTHORITY) {
+        pc_fail(pc, 501, "CONNECT is not supported: a tunnel URL is an origin, not a proxy");
+        return;
+    }
     /* An absolute-form target names the origin, not Host (RFC 9112 §3.2.2): route by it and
      * forward its path in origin-form. */
     const char *host = h->authority ? h->authority : http_headers_get_id(&h->headers, HTTP_H_HOST);
@@ -366,10 +372,13 @@ static void on_head(pconn *pc)
     x->json = t->json;
     x->path_mode = mode == ROUTE_PATH;
     x->head_req = strcmp(h->method, "HEAD") == 0;
-    x->upgrade = h->upgrade;
     x->req_len = h->content_length;
     bool http11 = h->http_major == 1 && h->http_minor >= 1;
     bool body = h->chunked || h->content_length > 0;
+    /* Upgrade is hop-by-hop and a proxy may ignore it (RFC 9110 §7.8): a request with a body
+     * goes on as a plain request (Upgrade and Connection: Upgrade removed), never as a pipe
+     * that would carry the body's bytes raw. */
+    x->upgrade = h->upgrade && !body;
     x->body_cap = srv->cfg->max_body;
     if (x->json && (x->body_cap == 0 || x->body_cap > TTFD_JSON_MAX_BODY))
         x->body_cap = TTFD_JSON_MAX_BODY;
@@ -492,6 +501,12 @@ void pc_process(pconn *pc)
         pc_state before = pc->st;
         switch (pc->st) {
         case PC_HEAD:
+            if (conn_out_len(pc->c) > PC_OUT_MARK) {
+                /* The client has not taken our answers yet: its next (pipelined) request waits,
+                 * or answers pile up without bound. pc_on_drain resumes. */
+                conn_read(pc->c, false);
+                return;
+            }
             parse_head(pc);
             break;
         case PC_XCHG:
@@ -537,6 +552,11 @@ static void pc_on_drain(conn *c, void *ud)
     pconn *pc = ud;
     if (pc->x.ms)
         pc->x.ops->credit(pc->x.ms, conn_out_len(pc->c));
+    if (pc->st == PC_HEAD && !conn_reading(pc->c)) {
+        /* pipelined requests held back while the client's backlog was over PC_OUT_MARK */
+        conn_read(pc->c, true);
+        pc_process(pc);
+    }
     pc_settle(pc);
 }
 

@@ -296,6 +296,8 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
         protocol_failure(pc, why);
         goto out;
     }
+    if (interim && conn_out_len(pc->c) > PC_OUT_MARK && (status != 100 || x->sent_100))
+        goto out; /* a client not reading: interims (outside any window) dropped, not piled up */
     size_t len = 0;
     char *head = http_format_response_head(status, reason, h, &len);
     if (!head) {

@@ -418,13 +418,23 @@ static void on_ready(session *s, const tmsg *m)
 
 /* ---- WebSocket handlers ---- */
 
+/* An exchange message that did not decode still names its exchange: that exchange fails at
+ * once (protocol_error), not after --request-timeout. */
 static void on_text(void *ud, const uint8_t *data, size_t len)
 {
     session *s = ud;
     tmsg m;
     const char *err = NULL;
     if (tmsg_decode((const char *)data, len, &m, &err) != 0) {
-        TLOG_W(s->srv->log, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
+        MUX_WARN(&s->mux->id, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
+        /* a bad message about one of our exchanges fails that exchange now, not at its timeout */
+        bool exchange = m.type == TMSG_HTTP_RESPONSE || m.type == TMSG_HTTP_RESPONSE_HEADERS ||
+                        m.type == TMSG_HTTP_RESPONSE_BODY || m.type == TMSG_ERROR ||
+                        m.type == TMSG_CANCEL;
+        char *rid = exchange && !s->bin ? tmsg_request_id_of((const char *)data, len) : NULL;
+        if (rid && s->mux && s->mux->vt->on_bad_message)
+            s->mux->vt->on_bad_message(s->mux, rid, err);
+        free(rid);
         return;
     }
     switch (m.type) {

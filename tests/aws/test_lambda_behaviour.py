@@ -235,6 +235,31 @@ def test_upstream_agent_single_message_response(short):
         c.close()
 
 
+@pytest.mark.parametrize("fields", [
+    {"status_code": 200, "headers": {"x-a": ["a\r\nSet-Cookie: evil=1"]}},
+    {"status_code": 1000, "headers": {}},
+], ids=["crlf-in-header", "status-1000"])
+def test_bad_answer_from_the_agent_is_502_at_once(short, fields):
+    """An http_response that fails decoding but names its request fails that request at once
+    (502), as ttfd does, instead of leaving the client to the 3 s timeout's 504."""
+    c = ak.WsClient(short.standin.ws_url, protocols="ttf.json.v1")
+    try:
+        c.send({"type": "ready"})
+        tid = established(c)["tunnel_id"]
+        t = ak.Tunnel(short.standin, tid)
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(t.path, "GET", "/bad-answer", [], None, 30)
+            req = c.expect(lambda m: m.get("type") == "http_request", 15)
+            msg = {"type": "http_response", "request_id": req["request_id"], "body": ""}
+            msg.update(fields)
+            c.send(msg)
+            r = fut.result(30)
+        assert r.status == 502, (r.status, r.body)
+        assert r.all("Set-Cookie") == []
+    finally:
+        c.close()
+
+
 def test_unknown_event_is_an_error_not_a_crash(short):
     before = short.standin.stats()["lambda"]
     for ev in ({"foo": "bar"}, {"requestContext": {"eventType": "MESSAGE"}}, [], {"version": "2.0"}):

@@ -25,6 +25,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -370,7 +371,7 @@ static void test_output_waits_for_end_of_pass(void **state)
 /* 8 MB one way through small socket buffers: partial writes, the write event, on_drain. */
 static void big_transfer(fixture *f)
 {
-    size_t n = (size_t)8 << 20;
+    size_t n = (size_t)1 << 20;
     uint8_t *data = malloc(n);
     fill_pattern(data, n, 7);
     conn_write(f->a.c, data, n);
@@ -398,6 +399,10 @@ static void test_big_transfer_tls(void **state)
     big_transfer(f);
     assert_true(f->a.events & CONN_EV_CONNECTED);
     assert_true(conn_is_tls(f->a.c) && conn_is_tls(f->b.c));
+    /* the write buffer that gathered the records is gone once empty: an idle connection keeps
+     * no 128 KiB buffer */
+    assert_int_equal(BIO_method_type(SSL_get_wbio(conn_ssl(f->a.c))), BIO_TYPE_SOCKET);
+    assert_int_equal(BIO_method_type(SSL_get_wbio(conn_ssl(f->b.c))), BIO_TYPE_SOCKET);
 }
 
 /* Reading off: the sender's output backs up; reading on again delivers everything. */
@@ -488,6 +493,45 @@ static void test_half_close_tls(void **state)
     fixture *f = *state;
     tcp_pair(f, true, f->cli_ctx);
     half_close(f);
+}
+
+/* A shutdown behind output the peer is not reading yet, with TLS: the socket is full and the
+ * last records wait in the write buffer while the plain-text output is empty. The output is not
+ * empty (conn_out_len counts them), and close_notify and the FIN leave after the last byte. */
+static void test_shutdown_behind_buffered_ciphertext_tls(void **state)
+{
+    fixture *f = *state;
+    tcp_pair(f, true, f->cli_ctx);
+    conn_read(f->b.c, false);
+    size_t cap = (size_t)64 << 20, n = 0;
+    uint8_t *data = malloc(cap);
+    fill_pattern(data, cap, 7);
+    /* 64 KiB at a time, each once the previous one is out of the process: a piece always fits
+     * the empty write buffer, so when the socket stops taking bytes the plain-text output is
+     * empty and the rest of the piece waits as ciphertext in the buffer */
+    bool seen = false;
+    for (int i = 0; i < 4000 && n + ((size_t)64 << 10) <= cap; i++) {
+        size_t out = conn_out_len(f->a.c), plain = evbuffer_get_length(conn_out(f->a.c));
+        if (out > 0 && plain == 0) {
+            seen = true;
+            break;
+        }
+        if (out == 0) {
+            conn_write(f->a.c, data + n, (size_t)64 << 10);
+            n += (size_t)64 << 10;
+        }
+        run_for(f, 5);
+    }
+    assert_true(seen);
+    free(data);
+    conn_shutdown(f->a.c);
+    run_for(f, 100);
+    conn_read(f->b.c, true);
+    g_want = n;
+    run_until(f, b_eof);
+    assert_false(f->b.events & CONN_EV_ERROR);
+    assert_int_equal(conn_out_len(f->a.c), 0);
+    check_pattern(f->b.got, n, 7);
 }
 
 /* A peer that closes without a word (plain close, or no close_notify with TLS) is an EOF. */
@@ -767,6 +811,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_half_close_plain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_close_is_eof_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_behind_buffered_ciphertext_tls, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_on_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_on_drain, setup, teardown),

@@ -231,6 +231,28 @@ static void test_caps(void **state)
     free(in);
 }
 
+/* Trailer fields RFC 9110 §6.5.1 keeps out of trailers (framing, routing, authentication) are
+ * not handed on; the others are, in order. */
+static void test_forbidden_trailers_dropped(void **state)
+{
+    (void)state;
+    static const char in[] = "0\r\nX-Sum: 1\r\nContent-Length: 50\r\nhost: evil\r\n"
+                             "Transfer-Encoding: chunked\r\nAuthorization: Basic eDp5\r\n"
+                             "X-Other: 2\r\n\r\n";
+    http1_chunked c;
+    outcome o;
+    decode(in, sizeof in - 1, sizeof in, NULL, &c, &o);
+    assert_int_equal(o.result, HTTP1_CHUNKED_END);
+    http_headers t;
+    http_headers_init(&t);
+    assert_int_equal(http1_chunked_trailers(&c, &t), 0);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.v[0].name, "X-Sum");
+    assert_string_equal(t.v[1].name, "X-Other");
+    http_headers_free(&t);
+    http1_chunked_free(&c);
+}
+
 static void test_encoder(void **state)
 {
     (void)state;
@@ -355,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_forbidden_trailers_dropped),
         cmocka_unit_test(test_encoder),
         cmocka_unit_test(test_body_reader),
     };

@@ -47,8 +47,14 @@ static const head_case requests[] = {
     OK_REQ("BREW /pot HTTP/1.1\r\n" H "\r\n", "BREW", "/pot"),
     OK_REQ("x!#$%&'*+-.^_`|~9 / HTTP/1.1\r\n" H "\r\n", "x!#$%&'*+-.^_`|~9", "/"),
     /* request-target octets kept byte for byte, obs-text included */
-    OK_REQ("GET /caf\xe9/%20?a=1&&b=%2F#f HTTP/1.1\r\n" H "\r\n", "GET",
-           "/caf\xe9/%20?a=1&&b=%2F#f"),
+    OK_REQ("GET /caf\xe9/%20?a=1&&b=%2F HTTP/1.1\r\n" H "\r\n", "GET", "/caf\xe9/%20?a=1&&b=%2F"),
+    /* but never a fragment (RFC 9112 §3.2; HAProxy CVE-2023-45539) */
+    BAD("GET /index.html#.png HTTP/1.1\r\n" H "\r\n", 400),
+    BAD("GET http://h/x#y HTTP/1.1\r\n" H "\r\n", 400),
+    /* OPTIONS to an absolute-form target with an empty path goes on as "*" (§3.2.4) */
+    {"OPTIONS http://abc.localhost:8080 HTTP/1.1\r\n" H "\r\n", 0, 0, "OPTIONS",
+     "http://abc.localhost:8080", "abc.localhost:8080", "*", HTTP1_TARGET_ABSOLUTE, ANY, ANY, ANY,
+     ANY},
     /* forms (RFC 9112 §3.2) */
     {"GET /x?y HTTP/1.1\r\n" H "\r\n", 0, 0, "GET", "/x?y", NULL, "/x?y", HTTP1_TARGET_ORIGIN,
      HTTP1_FRAMING_NONE, -1, 1, 0},

@@ -38,6 +38,7 @@ typedef struct test_ctx {
     struct event *deadline;
     bool timed_out;
     side a, b; /* a: client, b: server */
+    int raw;   /* setup_raw: our end of b's socket, speaking raw frames; else -1 */
     int want_closes;
     int want_msgs; /* loop stops once b+a received this many messages */
 } test_ctx;
@@ -171,8 +172,69 @@ static void run(test_ctx *t)
     assert_false(t->timed_out);
 }
 
+/* b alone (server or client side) and a raw socket for the test to write frames to. */
+static test_ctx *setup_raw(bool server, size_t max)
+{
+    test_ctx *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->base = event_base_new();
+    assert_non_null(t->base);
+    evutil_socket_t fds[2];
+    assert_int_equal(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    evutil_make_socket_nonblocking(fds[1]);
+    t->loop = conn_loop_new(t->base);
+    assert_non_null(t->loop);
+    conn *c = conn_new(t->loop, fds[1], NULL, &NO_CBS, NULL);
+    assert_non_null(c);
+    t->a.t = t->b.t = t;
+    t->b.ws = ws_conn_new(c, server, &H, &t->b, max);
+    assert_non_null(t->b.ws);
+    t->raw = fds[0];
+    t->deadline = evtimer_new(t->base, deadline_cb, t);
+    return t;
+}
+
+/* One frame as the peer sends it (masked with a fixed key when mask). */
+static void send_raw_frame(test_ctx *t, uint8_t b0, const void *payload, size_t n, bool mask)
+{
+    static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    uint8_t *f = malloc(n + 14);
+    assert_non_null(f);
+    size_t h = 0;
+    f[h++] = b0;
+    uint8_t m = mask ? 0x80 : 0;
+    if (n < 126) {
+        f[h++] = (uint8_t)(m | n);
+    } else {
+        assert_true(n <= 0xffff);
+        f[h++] = m | 126;
+        f[h++] = (uint8_t)(n >> 8);
+        f[h++] = (uint8_t)n;
+    }
+    if (mask) {
+        memcpy(f + h, key, 4);
+        h += 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        f[h + i] = ((const uint8_t *)payload)[i] ^ (mask ? key[i % 4] : 0);
+    assert_int_equal(write(t->raw, f, h + n), (ssize_t)(h + n));
+    free(f);
+}
+
+/* The bytes b wrote to the raw socket so far. */
+static size_t raw_read(test_ctx *t, uint8_t *buf, size_t cap)
+{
+    size_t got = 0;
+    ssize_t n;
+    while (got < cap && (n = recv(t->raw, buf + got, cap - got, MSG_DONTWAIT)) > 0)
+        got += (size_t)n;
+    return got;
+}
+
 static void teardown_pair(test_ctx *t)
 {
+    if (t->raw > 0)
+        close(t->raw);
     ws_conn_free(t->a.ws);
     ws_conn_free(t->b.ws);
     free(t->a.last);
@@ -263,6 +325,88 @@ static void test_too_big_closes(void **state)
     assert_int_equal(t->a.close_code, 1009);
     assert_int_equal(ws_send_text(t->a.ws, "x", 1), -1);
     teardown_pair(t);
+}
+
+/* A ping is answered with a pong carrying its payload; a message in fragments with a ping
+ * between them arrives whole. */
+static void test_ping_and_fragments_raw(void **state)
+{
+    (void)state;
+    test_ctx *t = setup_raw(true, 0);
+    send_raw_frame(t, 0x89, "abc", 3, true);
+    send_raw_frame(t, 0x01, "hel", 3, true);     /* text, FIN clear */
+    send_raw_frame(t, 0x89, "", 0, true);        /* a control frame between fragments */
+    send_raw_frame(t, 0x00, "lo \xc3", 4, true); /* a character split across fragments */
+    send_raw_frame(t, 0x80, "\xa9", 1, true);    /* continuation, FIN */
+    t->want_msgs = 1;
+    run(t);
+    assert_int_equal(t->b.texts, 1);
+    assert_int_equal(t->b.last_len, 8);
+    assert_memory_equal(t->b.last, "hello \xc3\xa9", 8);
+    for (int i = 0; i < 4; i++) /* the end of the loop pass writes the pongs */
+        event_base_loop(t->base, EVLOOP_NONBLOCK);
+    uint8_t buf[64];
+    size_t n = raw_read(t, buf, sizeof buf);
+    assert_int_equal(n, 7);
+    assert_memory_equal(buf,
+                        "\x8a\x03"
+                        "abc"
+                        "\x8a\x00",
+                        7); /* unmasked pongs from a server */
+    assert_int_equal(t->b.closes, 0);
+    teardown_pair(t);
+}
+
+/* Each breach of RFC 6455 by the peer: our close frame with the code, then on_close. */
+static void breach(bool server, const uint8_t *frames, size_t len, uint16_t want)
+{
+    test_ctx *t = setup_raw(server, 1000);
+    assert_int_equal(write(t->raw, frames, len), (ssize_t)len);
+    t->want_closes = 1;
+    run(t);
+    assert_int_equal(t->b.closes, 1);
+    assert_int_equal(t->b.close_code, want);
+    assert_int_equal(t->b.texts + t->b.binaries, 0);
+    uint8_t buf[256];
+    size_t n = raw_read(t, buf, sizeof buf);
+    assert_true(n >= 4);
+    assert_int_equal(buf[0], 0x88);
+    size_t h = (buf[1] & 0x80) ? 6 : 2; /* a client masks its close frame */
+    uint8_t code[2] = {buf[h], buf[h + 1]};
+    if (buf[1] & 0x80) {
+        code[0] ^= buf[2];
+        code[1] ^= buf[3];
+    }
+    assert_int_equal(code[0] << 8 | code[1], want);
+    teardown_pair(t);
+}
+
+static void test_protocol_breaches_raw(void **state)
+{
+    (void)state;
+    /* masked: key 0, so the payload bytes are as written */
+    static const struct {
+        bool server;
+        const char *bytes;
+        size_t len;
+        uint16_t code;
+    } cases[] = {
+        {true, "\x81\x01x", 3, 1002},                           /* unmasked frame from a client */
+        {false, "\x81\x81\0\0\0\0x", 7, 1002},                  /* masked frame from a server */
+        {true, "\xc1\x81\0\0\0\0x", 7, 1002},                   /* RSV1 without an extension */
+        {true, "\x83\x81\0\0\0\0x", 7, 1002},                   /* reserved opcode */
+        {true, "\x80\x81\0\0\0\0x", 7, 1002},                   /* continuation outside a message */
+        {true, "\x01\x81\0\0\0\0x\x82\x81\0\0\0\0y", 14, 1002}, /* new message inside one */
+        {true, "\x09\x80\0\0\0\0", 6, 1002},                    /* fragmented ping */
+        {true, "\x82\xfe\0\x05\0\0\0\0abcde", 13, 1002},        /* length not in shortest form */
+        {true, "\x88\x81\0\0\0\0\x03", 7, 1002},                /* close with a one-byte payload */
+        {true, "\x88\x82\0\0\0\0\x03\xed", 8, 1002},            /* close code 1005 on the wire */
+        {true, "\x81\x82\0\0\0\0\xc0\xaf", 8, 1007},            /* overlong UTF-8 in text */
+        {true, "\x81\x83\0\0\0\0\xed\xa0\x80", 9, 1007},        /* a surrogate in text */
+        {true, "\x88\x83\0\0\0\0\x03\xe8\xff", 9, 1007},        /* bad UTF-8 in a close reason */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        breach(cases[i].server, (const uint8_t *)cases[i].bytes, cases[i].len, cases[i].code);
 }
 
 static void test_close_handshake(void **state)
@@ -527,11 +671,18 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as in the programs: a write to a closed peer is an error */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_messages_both_ways),  cmocka_unit_test(test_large_messages),
-        cmocka_unit_test(test_too_big_closes),      cmocka_unit_test(test_close_handshake),
-        cmocka_unit_test(test_free_inside_handler), cmocka_unit_test(test_pause_read),
-        cmocka_unit_test(test_preexisting_input),   cmocka_unit_test(test_handshake_keys),
-        cmocka_unit_test(test_dead_link),           cmocka_unit_test(test_frame_limit),
+        cmocka_unit_test(test_messages_both_ways),
+        cmocka_unit_test(test_large_messages),
+        cmocka_unit_test(test_too_big_closes),
+        cmocka_unit_test(test_close_handshake),
+        cmocka_unit_test(test_free_inside_handler),
+        cmocka_unit_test(test_pause_read),
+        cmocka_unit_test(test_preexisting_input),
+        cmocka_unit_test(test_handshake_keys),
+        cmocka_unit_test(test_dead_link),
+        cmocka_unit_test(test_frame_limit),
+        cmocka_unit_test(test_ping_and_fragments_raw),
+        cmocka_unit_test(test_protocol_breaches_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/* ws_frame.c - WebSocket frame headers, unmasking and UTF-8 (see ws_frame.h). */
+#include "ws_frame.h"
+
+#include <string.h>
+
+int ws_frame_header(const uint8_t *p, size_t n, bool expect_masked, ws_frame_hdr *h,
+                    const char **why)
+{
+    static const char *dummy;
+    if (!why)
+        why = &dummy;
+    if (n < 2)
+        return 0;
+    uint8_t op = p[0] & 0x0f;
+    if (p[0] & 0x70)
+        return *why = "reserved bits set without an extension", -1;
+    if (op != WS_OP_CONT && op != WS_OP_TEXT && op != WS_OP_BINARY && op != WS_OP_CLOSE &&
+        op != WS_OP_PING && op != WS_OP_PONG)
+        return *why = "unknown opcode", -1;
+    bool fin = (p[0] & 0x80) != 0;
+    bool masked = (p[1] & 0x80) != 0;
+    if (masked != expect_masked)
+        return *why = expect_masked ? "unmasked frame from a client" : "masked frame from a server",
+               -1;
+    uint64_t len = p[1] & 0x7f;
+    size_t off = 2;
+    if (len == 126) {
+        if (n < 4)
+            return 0;
+        len = (uint64_t)p[2] << 8 | p[3];
+        if (len < 126)
+            return *why = "payload length not in its shortest form", -1;
+        off = 4;
+    } else if (len == 127) {
+        if (n < 10)
+            return 0;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | p[2 + i];
+        if (len >> 63)
+            return *why = "payload length with the most significant bit set", -1;
+        if (len <= 0xffff)
+            return *why = "payload length not in its shortest form", -1;
+        off = 10;
+    }
+    if ((op & 0x8) && (!fin || len > WS_CONTROL_MAX))
+        return *why = "control frame fragmented or over 125 bytes", -1;
+    if (masked) {
+        if (n < off + 4)
+            return 0;
+        memcpy(h->key, p + off, 4);
+        off += 4;
+    } else {
+        memset(h->key, 0, 4);
+    }
+    h->fin = fin;
+    h->opcode = op;
+    h->masked = masked;
+    h->len = len;
+    h->hdrlen = off;
+    return 1;
+}
+
+void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
+{
+    uint8_t k[8];
+    for (size_t i = 0; i < 8; i++)
+        k[i] = key[(off + i) % 4];
+    uint64_t k64;
+    memcpy(&k64, k, 8);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        v ^= k64;
+        memcpy(p + i, &v, 8);
+    }
+    for (; i < n; i++)
+        p[i] ^= k[i % 8];
+}
+
+bool ws_utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        /* ASCII eight bytes at a time */
+        while (i + 8 <= n) {
+            uint64_t v;
+            memcpy(&v, p + i, 8);
+            if (v & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t more;
+        uint32_t cp, min;
+        if (c >= 0xc2 && c <= 0xdf) {
+            more = 1;
+            cp = c & 0x1f;
+            min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            more = 2;
+            cp = c & 0x0f;
+            min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            more = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else {
+            return false; /* a continuation byte first, C0/C1 (overlong), or F5..FF */
+        }
+        if (n - i <= more)
+            return false;
+        for (size_t k = 1; k <= more; k++) {
+            uint8_t d = p[i + k];
+            if ((d & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (d & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += more + 1;
+    }
+    return true;
+}
+
+bool ws_close_code_valid(uint16_t code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}

@@ -1,0 +1,271 @@
+# SPDX-License-Identifier: MIT
+"""Inputs of the kinds public reports against other proxies describe, found by attacking ttfd +
+ttf as a new user would, in both wire modes.
+
+- An upgrade request that carries a body (`Upgrade: websocket` or `h2c` on a POST with
+  Content-Length or chunked) hung: the stream never opened and the client waited forever. A proxy
+  may ignore Upgrade (RFC 9110 §7.8: it is hop-by-hop); ttfd now relays such a request as a plain
+  one, without the upgrade, in both modes.
+- `OPTIONS * HTTP/1.1` (RFC 9112 §3.2.4) reached the app in JSON mode but got 502 in binary mode
+  (the agent refused the asterisk-form in OPEN).
+- `CONNECT host:port` got 502 "bad request head" (binary) or 501 "upgrades need the binary
+  tunnel protocol" (JSON): a tunnel URL is an origin, not a forward proxy; ttfd answers 501 itself
+  in both modes and nothing reaches the agent.
+- A JSON-mode agent whose http_response breaks the rules (a CR LF in a header value, a status
+  outside 100..599) had its message dropped silently: the client waited for --request-timeout
+  and got 504 blaming the local service. Binary mode answers 502 at once; JSON mode now does the
+  same and cancels the exchange (protocol_error).
+"""
+
+import base64
+
+import pytest
+
+import rawagent as ra
+import scriptapp
+import tunnelkit as tk
+from conftest import make_tunnel
+
+
+def echo(req, conn):
+    body = ("%s %s body=%s" % (req.method, req.target, req.body.decode("latin-1"))).encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                 % (len(body), body))
+    return True
+
+
+def many_cookies(req, conn):
+    """300 short Set-Cookie lines: about 6 KB of head, far under ttf's 64 KiB limit."""
+    fields = b"".join(b"Set-Cookie: c%d=v%d; Path=/\r\n" % (i, i) for i in range(300))
+    conn.sendall(b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 2\r\n\r\nok")
+    return True
+
+
+@pytest.fixture(scope="module", params=["bin", "json"])
+def t(request, mstack):
+    app = scriptapp.ScriptApp({"/cookies": many_cookies, "/": echo, "*": echo})
+    mstack.items.append(("server", app, None))
+    args = ("--protocol", "json") if request.param == "json" else ()
+    tun = make_tunnel(mstack, ttf_args=args, local=app)
+    tun.app = app
+    return tun
+
+
+def send(t, data, method="GET", timeout=10):
+    c = tk.RawConn(t.port, timeout=timeout)
+    try:
+        c.send(data)
+        return c.read_response(method)
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("upgrade,framing", [
+    ("websocket", "length"), ("websocket", "chunked"), ("h2c", "length")])
+def test_upgrade_request_with_a_body_is_relayed_as_a_plain_request(t, upgrade, framing):
+    before = len(t.app.targets())
+    body = b"hello"
+    if framing == "length":
+        frame, payload = b"Content-Length: 5\r\n", body
+    else:
+        frame, payload = b"Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"
+    req = (b"POST /up HTTP/1.1\r\nHost: " + t.host.encode() + b"\r\nConnection: Upgrade\r\n"
+           b"Upgrade: " + upgrade.encode() + b"\r\n" + frame + b"\r\n" + payload)
+    r = send(t, req, "POST")
+    assert r.status == 200, (r.status, r.body)
+    assert r.body == b"POST /up body=hello"
+    reqs = t.app.wait_requests(before + 1, 5)
+    got = reqs[before]
+    assert got.body == body
+    assert got.get("Upgrade") is None, got.headers  # the upgrade was not offered to the app
+    # and the connection still speaks HTTP: a second request on it works
+    c = tk.RawConn(t.port, timeout=10)
+    try:
+        c.send(req)
+        assert c.read_response("POST").status == 200
+        assert c.request("GET", "/after", t.host).body == b"GET /after body="
+    finally:
+        c.close()
+
+
+def test_options_asterisk_reaches_the_app(t):
+    before = len(t.app.targets())
+    r = send(t, b"OPTIONS * HTTP/1.1\r\nHost: " + t.host.encode() + b"\r\n\r\n", "OPTIONS")
+    assert r.status == 200, (r.status, r.body)
+    assert r.body == b"OPTIONS * body="
+    assert t.app.targets()[before:] == ["*"]
+
+
+def test_connect_refused_at_the_edge(t):
+    before = len(t.app.targets())
+    r = send(t, b"CONNECT " + t.host.encode() + b" HTTP/1.1\r\nHost: " + t.host.encode()
+             + b"\r\n\r\n", "CONNECT")
+    assert r.status == 501, (r.status, r.body)
+    assert b"CONNECT" in r.body
+    assert r.get("Connection") == "close"
+    assert tk.http(t.port, "GET", "/fine", t.host).status == 200
+    assert t.app.targets()[before:] == ["/fine"]
+
+
+BAD_RESPONSES = [
+    ("CRLF in a header value", {"status_code": 200,
+                                "headers": {"x-a": ["a\r\nSet-Cookie: evil=1"]}}),
+    ("status 99", {"status_code": 99, "headers": {}}),
+    ("status 1000", {"status_code": 1000, "headers": {}}),
+    ("header value not a string", {"status_code": 200, "headers": {"x-a": [5]}}),
+]
+
+
+@pytest.mark.parametrize("name,fields", BAD_RESPONSES, ids=[b[0] for b in BAD_RESPONSES])
+def test_json_agent_bad_response_fails_at_once(stack, name, fields):
+    server = stack.ttfd("--state", ":memory:", "--request-timeout", "60")
+    a = ra.JsonAgent(server.port)
+    try:
+        a.ready()
+        c = tk.RawConn(server.port, timeout=20)
+        c.send(tk.build_request("GET", "/x", tk.sub_host(server, a.tunnel_id)))
+        m, _, _ = a.recv_request()
+        msg = {"type": "http_response", "request_id": m["request_id"],
+               "body": base64.b64encode(b"ok").decode(), "more": False}
+        msg.update(fields)
+        a.send_json(msg)
+        # 502 naming the agent, well before the 60 s request timeout (20 s read deadline)
+        r = c.read_response()
+        assert r.status == 502, (name, r.status, r.body)
+        assert b"agent" in r.body
+        assert r.get("Set-Cookie") is None
+        cancel = a.recv_type("cancel", timeout=10)
+        assert cancel["request_id"] == m["request_id"]
+        assert "protocol_error" in cancel.get("reason", "")
+        server.proc.wait_line(r"tunnel %s .*protocol_error" % a.tunnel_id, 10, stream="err")
+        # the session goes on: the next request is answered normally
+        c2 = tk.RawConn(server.port, timeout=20)
+        c2.send(tk.build_request("GET", "/y", tk.sub_host(server, a.tunnel_id)))
+        m2, _, _ = a.recv_request()
+        a.respond(m2["request_id"], 200, {"content-length": ["2"]}, b"ok")
+        assert c2.read_response().body == b"ok"
+        c.close()
+        c2.close()
+    finally:
+        a.close()
+
+
+def trailers_app(req, conn):
+    """Answers with the trailer fields the request carried (names only), then its own
+    trailer section with fields RFC 9110 §6.5.1 keeps out of trailers."""
+    got = getattr(req, "trailer_names", [])
+    body = ("trailers=%s" % ",".join(got)).encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
+                 b"%x\r\n%s\r\n0\r\nX-Checksum: abc\r\nContent-Length: 99\r\n"
+                 b"Transfer-Encoding: chunked\r\nHost: evil.example\r\n\r\n" % (len(body), body))
+    return True
+
+
+def read_chunked_request(req, conn):
+    buf = req.buf
+    names = []
+    if req.get("Content-Length") is not None:  # JSON mode: the whole body, no trailers
+        req.body = scriptapp.ScriptApp._exact(conn, buf, int(req.get("Content-Length")))
+        req.trailer_names = names
+        return trailers_app(req, conn)
+    while True:
+        size = int(scriptapp.ScriptApp._line(conn, buf).split(b";")[0], 16)
+        if size == 0:
+            while True:
+                ln = scriptapp.ScriptApp._line(conn, buf)
+                if not ln:
+                    break
+                names.append(ln.split(b":")[0].decode("latin-1").lower())
+            break
+        req.body += scriptapp.ScriptApp._exact(conn, buf, size)
+        scriptapp.ScriptApp._line(conn, buf)
+    req.trailer_names = names
+    return trailers_app(req, conn)
+
+
+read_chunked_request.streams_body = True
+
+
+@pytest.fixture(scope="module", params=["bin", "json"])
+def tt(request, mstack):
+    app = scriptapp.ScriptApp({"/trailers": read_chunked_request})
+    mstack.items.append(("server", app, None))
+    args = ("--protocol", "json") if request.param == "json" else ()
+    tun = make_tunnel(mstack, ttf_args=args, local=app)
+    tun.mode = request.param
+    return tun
+
+
+def test_framing_and_routing_fields_never_travel_as_trailers(tt):
+    """A trailer section may not carry framing, routing or authentication fields (RFC 9110
+    §6.5.1; Go's net/http refuses a body whose trailers name them): they are dropped both ways,
+    the others go on (binary mode) or all are dropped (JSON mode carries no trailers)."""
+    req = (b"POST /trailers HTTP/1.1\r\nHost: " + tt.host.encode() + b"\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n"
+           b"Content-Length: 50\r\nHost: evil.example\r\nTransfer-Encoding: chunked\r\n"
+           b"Authorization: Basic eDp5\r\n\r\n")
+    c = tk.RawConn(tt.port, timeout=10)
+    try:
+        c.send(req)
+        status, _, heads, _ = c.read_head()
+        assert status == 200
+        te = [v for n, v in heads if n.lower() == "transfer-encoding"]
+        body, trailer = b"", []
+        if tt.mode == "bin":
+            assert te == ["chunked"]
+        if not te:  # JSON mode may frame the whole body with its length
+            cl = [v for n, v in heads if n.lower() == "content-length"]
+            body = c.read_exact(int(cl[0]))
+        while te:
+            size = int(c.read_until(b"\r\n")[:-2].split(b";")[0], 16)
+            if size == 0:
+                while True:
+                    ln = c.read_until(b"\r\n")[:-2]
+                    if not ln:
+                        break
+                    trailer.append(ln.split(b":")[0].decode().lower())
+                break
+            body += c.read_exact(size)
+            assert c.read_exact(2) == b"\r\n"
+    finally:
+        c.close()
+    if tt.mode == "bin":
+        assert body == b"trailers=x-sum"
+        assert trailer == ["x-checksum"]
+    else:
+        assert body == b"trailers="
+        assert trailer == []
+
+
+def test_fragment_in_the_target_is_refused(t):
+    """'#' cannot be in a request-target (RFC 9112 §3.2); HAProxy's acceptance of it let
+    '/index.html#.png' match a '.png' rule (CVE-2023-45539). 400, and the app sees nothing."""
+    before = len(t.app.targets())
+    for target in (b"/index.html#.png", b"/a?b=1#c", b"http://" + t.host.encode() + b"/x#y"):
+        r = send(t, b"GET " + target + b" HTTP/1.1\r\nHost: " + t.host.encode() + b"\r\n\r\n")
+        assert r.status == 400, (target, r.status, r.body)
+        assert b"fragment" in r.body
+    assert tk.http(t.port, "GET", "/fine", t.host).status == 200
+    assert t.app.targets()[before:] == ["/fine"]
+
+
+def test_options_absolute_form_without_a_path_reaches_the_app_as_asterisk(t):
+    """RFC 9112 §3.2.4: the last proxy forwards 'OPTIONS http://host' as 'OPTIONS *'."""
+    before = len(t.app.targets())
+    r = send(t, b"OPTIONS http://" + t.host.encode() + b" HTTP/1.1\r\nHost: " + t.host.encode()
+             + b"\r\n\r\n", "OPTIONS")
+    assert r.status == 200, (r.status, r.body)
+    r = send(t, b"OPTIONS http://" + t.host.encode() + b"/ HTTP/1.1\r\nHost: " + t.host.encode()
+             + b"\r\n\r\n", "OPTIONS")
+    assert r.status == 200, (r.status, r.body)
+    assert t.app.targets()[before:] == ["*", "/"]
+
+
+def test_response_head_with_300_fields_is_relayed(t):
+    """A response head of 300 field lines (6 KB) passed ttf's limits (64 KiB, one line per
+    16 bytes) but ttfd's parse of the binary RESPONSE used the default 256 lines: 502 blaming
+    the agent in binary mode while JSON mode relayed it."""
+    r = tk.http(t.port, "GET", "/cookies", t.host)
+    assert r.status == 200, (r.status, r.body)
+    assert r.get_all("Set-Cookie") == ["c%d=v%d; Path=/" % (i, i) for i in range(300)]
+    assert r.body == b"ok"

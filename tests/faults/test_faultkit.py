@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: MIT
+"""The suite's own checker can fail: faultkit.Client classifies answers from a fake server that
+gets them wrong on purpose (another request's marker or bytes, a cut body that is not its own,
+an error page carrying data, an interim response, silence). Without this, a checker that
+accepted everything would make every fault test pass."""
+
+import socket
+import threading
+
+import pytest
+
+import faultkit as fk
+
+MK = "mk-self-0-1"
+OTHER = "mk-self-0-2"
+
+
+def answer(kind):
+    own, other = fk.pattern(MK, 1000), fk.pattern(OTHER, 1000)
+    head = "HTTP/1.1 200 OK\r\nX-Marker: %s\r\nContent-Length: %d\r\n\r\n"
+    return {
+        "own": (head % (MK, 1000)).encode() + own,
+        "own-chunked": ("HTTP/1.1 200 OK\r\nX-Marker: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "%x\r\n" % (MK, 1000)).encode() + own + b"\r\n0\r\n\r\n",
+        "other-marker": (head % (OTHER, 1000)).encode() + other,
+        "other-body": (head % (MK, 1000)).encode() + other,
+        "own-cut": (head % (MK, 1000)).encode() + own[:300],
+        "other-cut": (head % (MK, 1000)).encode() + other[:300],
+        "short-502": b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 4\r\n\r\nnope",
+        "502-with-data": b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 1000\r\n\r\n" + other,
+        "interim": b"HTTP/1.1 100 Continue\r\n\r\n" + (head % (MK, 1000)).encode() + own,
+        "garbage": b"SSH-2.0-OpenSSH\r\n\r\n",
+        "silence": b"",
+    }[kind]
+
+
+@pytest.mark.parametrize("kind,expect", [
+    ("own", "ok"), ("own-chunked", "ok"), ("other-marker", "wrong"), ("other-body", "wrong"),
+    ("own-cut", "cut"), ("other-cut", "wrong"), ("short-502", "error"),
+    ("502-with-data", "wrong"), ("interim", "wrong"), ("garbage", "wrong"), ("silence", "hang"),
+])
+def test_client_classifies(kind, expect):
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    done = threading.Event()
+
+    def serve():
+        s, _ = ls.accept()
+        s.recv(65536)
+        s.sendall(answer(kind))
+        if kind != "silence":
+            s.close()
+        done.wait(5)
+        s.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    c = fk.Client(fk.Route(ls.getsockname()[1], "x"), timeout=1)
+    try:
+        o = c.exchange("GET", "/m/" + MK, MK, fk.pattern(MK, 1000))
+    finally:
+        done.set()
+        c.close()
+        t.join(5)
+        ls.close()
+    assert o.kind == expect, o
+
+
+def test_load_check_fails_on_a_wrong_answer():
+    ld = fk.Load(fk.Route(1, "x"))
+    ld.outcomes = [fk.Outcome("ok", 200), fk.Outcome("error", 502, "x")]
+    ld.check(allow=(502,))
+    with pytest.raises(AssertionError):
+        ld.check()  # a 502 not allowed
+    ld.outcomes.append(fk.Outcome("wrong", 200, "X-Marker of another"))
+    with pytest.raises(AssertionError):
+        ld.check(allow=(502, "cut", "closed"))
