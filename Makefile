@@ -120,7 +120,8 @@ bench-soak: deps-bench build
 
 # The serverless path on the AWS stand-in: invocations, download times, latency, cold start, cost.
 bench-serverless: deps build
-	TTF_BIN=$(BUILD)/bin/ttf BOOTSTRAP_BIN=$(BUILD)/bin/bootstrap LAMBDA_ZIP=$(BUILD)/lambda/bootstrap.zip \
+	TTF_BIN=$(abspath $(BUILD))/bin/ttf BOOTSTRAP_BIN=$(abspath $(BUILD))/bin/bootstrap \
+	    LAMBDA_ZIP=$(abspath $(BUILD))/lambda/bootstrap.zip \
 	    /usr/bin/python3 bench/serverless.py
 
 # The HTTP/1.1 parser alone: ours against the libhttp-parser-based one it replaced.

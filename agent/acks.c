@@ -26,6 +26,8 @@ struct acks {
     entry *head, *tail;
     size_t in_flight, waiting;
     uint64_t resent;
+    /* RFC 6298 §2: smoothed round trip and its variation (ms), 0 before the first sample */
+    uint64_t srtt, rttvar, rto;
 };
 
 acks *acks_new(acks_send_fn send, void *ud)
@@ -34,6 +36,7 @@ acks *acks_new(acks_send_fn send, void *ud)
     if (a) {
         a->send = send;
         a->ud = ud;
+        a->rto = ACKS_RESEND_MS;
     }
     return a;
 }
@@ -125,6 +128,23 @@ int acks_send(acks *a, const tmsg *m, uint64_t now_ms)
     return 0;
 }
 
+/* RFC 6298 §2.2-2.3 with alpha 1/8, beta 1/4, K 4; the bounds of acks.h. */
+static void rtt_sample(acks *a, uint64_t r)
+{
+    if (a->srtt == 0) {
+        a->srtt = r ? r : 1;
+        a->rttvar = r / 2;
+    } else {
+        uint64_t d = a->srtt > r ? a->srtt - r : r - a->srtt;
+        a->rttvar = (3 * a->rttvar + d) / 4;
+        a->srtt = (7 * a->srtt + r) / 8;
+        if (a->srtt == 0)
+            a->srtt = 1;
+    }
+    uint64_t rto = a->srtt + 4 * a->rttvar;
+    a->rto = rto < ACKS_RESEND_MS ? ACKS_RESEND_MS : rto > ACKS_RTO_MAX_MS ? ACKS_RTO_MAX_MS : rto;
+}
+
 void acks_on_ack(acks *a, const tmsg *ack, uint64_t now_ms)
 {
     a->enabled = true;
@@ -134,6 +154,8 @@ void acks_on_ack(acks *a, const tmsg *ack, uint64_t now_ms)
             strcmp(e->rid, ack->request_id) != 0 ||
             (e->type == TMSG_HTTP_RESPONSE_BODY && e->seq != ack->seq))
             continue;
+        if (e->tries == 1 && now_ms >= e->sent_ms) /* Karn: only unambiguous round trips */
+            rtt_sample(a, now_ms - e->sent_ms);
         unlink_entry(a, prev, e);
         break;
     }
@@ -149,21 +171,40 @@ void acks_resend_older(acks *a, uint64_t now_ms, uint64_t min_age_ms)
 
 void acks_tick(acks *a, uint64_t now_ms)
 {
+    uint64_t rto = a->rto;
+    bool expired = false;
     entry *prev = NULL, *e = a->head;
     while (e) {
         entry *next = e->next;
-        if (e->sent && now_ms - e->sent_ms >= ACKS_RESEND_MS) {
+        if (e->sent && now_ms - e->sent_ms >= rto) {
             if (e->tries >= ACKS_MAX_TRIES) { /* the server is not taking it: give it up */
                 unlink_entry(a, prev, e);
                 e = next;
                 continue;
             }
             transmit(a, e, now_ms);
+            expired = true;
         }
         prev = e;
         e = next;
     }
+    /* RFC 6298 §5.5: back off (once per tick, however many expired); kept until a new sample */
+    if (expired)
+        a->rto = a->rto * 2 > ACKS_RTO_MAX_MS ? ACKS_RTO_MAX_MS : a->rto * 2;
     fill(a, now_ms);
+}
+
+size_t acks_pending_for(const acks *a, const char *rid)
+{
+    size_t n = 0;
+    for (const entry *e = a->head; e; e = e->next)
+        n += e->rid && rid && strcmp(e->rid, rid) == 0;
+    return n;
+}
+
+uint64_t acks_rto(const acks *a)
+{
+    return a->rto;
 }
 
 bool acks_enabled(const acks *a)

@@ -4,10 +4,15 @@
  * is one $default invocation, and an invocation throttled at the function's concurrency limit is
  * lost (API Gateway does not retry it). Once the server has acknowledged a message, at most
  * ACKS_WINDOW answers are in flight unacknowledged; later ones wait (the session counts as
- * congested, so exchanges stop reading their local sockets); one left unacknowledged for
- * ACKS_RESEND_MS, or in flight when API Gateway reports a failed integration, is sent again (the
- * server takes each answer once). Before any acknowledgement (ttfd, or no route response on
- * API Gateway's $default) answers go out at once, as before.
+ * congested, so exchanges stop reading their local sockets); one left unacknowledged for the
+ * retransmission timeout, or in flight when API Gateway reports a failed integration, is sent
+ * again (the server takes each answer once). The timeout follows the acks' round trips as TCP's
+ * does (RFC 6298: SRTT + 4 RTTVAR, at least ACKS_RESEND_MS, at most ACKS_RTO_MAX_MS; Karn's rule:
+ * no sample from a message sent more than once) and doubles when it expires, until a new sample:
+ * a server slowed by load (each $default invocation taking seconds) is not sent every message
+ * again every second, which would double its load and slow it further. Before any
+ * acknowledgement (ttfd, or no route response on API Gateway's $default) answers go out at once,
+ * as before.
  * Owns: copies of the messages in flight or waiting. */
 #ifndef TTF_ACKS_H
 #define TTF_ACKS_H
@@ -19,7 +24,8 @@
 #include "proto_json.h"
 
 #define ACKS_WINDOW 8
-#define ACKS_RESEND_MS 1000
+#define ACKS_RESEND_MS 1000  /* the least (and initial) retransmission timeout */
+#define ACKS_RTO_MAX_MS 8000 /* the most, backed off included */
 #define ACKS_MAX_TRIES 8
 
 typedef struct acks acks;
@@ -37,12 +43,17 @@ void acks_on_ack(acks *a, const tmsg *ack, uint64_t now_ms);
 /* API Gateway told the client an integration failed (a message was lost, which one it does not
  * say): every message in flight for at least min_age_ms is sent again. */
 void acks_resend_older(acks *a, uint64_t now_ms, uint64_t min_age_ms);
-/* Periodic: resends what waited ACKS_RESEND_MS for its ack; gives up after ACKS_MAX_TRIES. */
+/* Periodic: resends what waited its retransmission timeout for its ack; gives up after
+ * ACKS_MAX_TRIES sends. */
 void acks_tick(acks *a, uint64_t now_ms);
+/* The current retransmission timeout (ms). */
+uint64_t acks_rto(const acks *a);
 
 bool acks_enabled(const acks *a);
 size_t acks_waiting(const acks *a);   /* answers not sent yet (window full) */
 size_t acks_in_flight(const acks *a); /* sent, not acknowledged */
-uint64_t acks_resent(const acks *a);  /* messages sent again so far */
+/* Answers of request rid sent or waiting, not acknowledged. */
+size_t acks_pending_for(const acks *a, const char *rid);
+uint64_t acks_resent(const acks *a); /* messages sent again so far */
 
 #endif

@@ -71,11 +71,13 @@ void agent_remember(agent *a, const char *local, const char *name)
         TLOG_W(a->log, "cannot remember the tunnel id: %s", err);
 }
 
-/* Before the server's limit, less a margin: a fifth of the lifetime, 1 s to 5 min. */
+/* Before the server's limit, less a margin: a fifth of the lifetime, 1 s to 5 min. The limit
+ * counts from the connection's opening (API Gateway's clock starts at $connect), not from
+ * connection_established, which a loaded server may send seconds later. */
 static void schedule_rotation(agent *a)
 {
     evtimer_del(a->rotate_timer);
-    if (!a->max_lifetime_s || !a->takeover[0])
+    if (!a->max_lifetime_s || !a->takeover[0] || !a->sess)
         return;
     if (a->cfg->ntunnels > 1) { /* a move carries one tunnel (docs/protocol.md §1) */
         TLOG_W(a->log,
@@ -84,10 +86,13 @@ static void schedule_rotation(agent *a)
                (unsigned)a->max_lifetime_s);
         return;
     }
-    uint64_t margin = a->max_lifetime_s / 5;
-    margin = margin < 1 ? 1 : margin > 300 ? 300 : margin;
-    uint64_t after = a->max_lifetime_s > margin ? a->max_lifetime_s - margin : 1;
-    struct timeval tv = {(time_t)after, 0};
+    uint64_t life = a->max_lifetime_s * 1000;
+    uint64_t margin = life / 5;
+    margin = margin < 1000 ? 1000 : margin > 300000 ? 300000 : margin;
+    uint64_t at = a->sess->opened_ms + (life > margin ? life - margin : 0);
+    uint64_t now = clock_now_ms();
+    uint64_t after = at > now ? at - now : 0;
+    struct timeval tv = {(time_t)(after / 1000), (suseconds_t)(after % 1000) * 1000};
     evtimer_add(a->rotate_timer, &tv);
 }
 
@@ -180,6 +185,19 @@ static void on_closed(void *ud, uint16_t code, const char *reason)
     session_free(a->sess);
     a->sess = NULL;
     evtimer_del(a->rotate_timer);
+    if (!a->stopping && !a->refused && a->established && (a->next || a->next_wsc)) {
+        /* the server's limit came while the next connection was being opened (a slow start:
+         * under load, or a short limit): that connection carries the move on and takes the
+         * tunnel over; no reconnection from scratch (and no new URL) */
+        TLOG_W(a->log, "Connection lost: %s (%u); the next connection takes the tunnel over",
+               reason ? reason : "closed", code);
+        a->established = false;
+        a->moving = true;
+        struct timeval tv = {a->cfg->connect_timeout, 0};
+        evtimer_add(a->connect_timer, &tv);
+        inspector_set_tunnel(a->insp, "reconnecting", NULL, NULL);
+        return;
+    }
     if (a->next_wsc) {
         ws_client_free(a->next_wsc);
         a->next_wsc = NULL;
@@ -208,6 +226,12 @@ static const session_cbs sess_cbs = {on_established, on_closed, on_refused};
 
 static void retry_rotation(agent *a, const char *why)
 {
+    if (a->moving) { /* the current one is gone already: connect as after any loss */
+        a->moving = false;
+        TLOG_W(a->log, "Could not open the next connection (%s)", why);
+        schedule_retry(a);
+        return;
+    }
     TLOG_W(a->log, "Could not open the next connection (%s): trying again in 5 s", why);
     struct timeval tv = {5, 0};
     evtimer_add(a->rotate_timer, &tv);
@@ -263,12 +287,29 @@ static void next_established(void *ud, const tmsg *m)
     agent *a = ud;
     session *n = a->next;
     a->next = NULL;
-    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0 || !a->sess ||
+    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0 || (!a->sess && !a->moving) ||
         (a->cfg->access_json && !m->access_applied)) {
         /* refused (or not under our access policy): keep the current connection; the server's
          * close reconnects as usual */
         TLOG_W(a->log, "the server did not move tunnel %s to the new connection", a->tunnel_id);
         session_free(n); /* allowed inside its callbacks */
+        if (a->moving) {
+            a->moving = false;
+            schedule_retry(a);
+        }
+        return;
+    }
+    if (a->moving) { /* the previous connection is gone already: this one is the current one */
+        a->moving = false;
+        evtimer_del(a->connect_timer);
+        a->sess = n;
+        n->cbs = &sess_cbs;
+        a->established = true;
+        TLOG_I(a->log, "Tunnel %s moved to a new connection (%s) after the previous one closed",
+               a->tunnel_id, m->connection_id ? m->connection_id : "-");
+        note_lifetime(a, m);
+        const char *pub = m->public_url ? m->public_url : "";
+        inspector_set_tunnel(a->insp, "online", pub, m->path_based_url ? m->path_based_url : pub);
         return;
     }
     if (a->old) { /* a rotation that overlapped the previous drain: close that one at once */
@@ -306,6 +347,12 @@ static void next_refused(void *ud, const char *code, const char *message)
     agent *a = ud;
     TLOG_W(a->log, "the server did not move tunnel %s to the new connection: %s (%s)", a->tunnel_id,
            message ? message : "", code ? code : "");
+    if (a->moving) {           /* nothing left to keep: connect as after any loss */
+        session_free(a->next); /* allowed inside its callbacks */
+        a->next = NULL;
+        a->moving = false;
+        schedule_retry(a);
+    }
 }
 
 static const session_cbs next_cbs = {next_established, next_closed, next_refused};
@@ -315,7 +362,7 @@ static void next_open(void *ud, conn *c, bool binary)
     agent *a = ud;
     ws_client_free(a->next_wsc);
     a->next_wsc = NULL;
-    if (a->stopping || !a->sess) {
+    if (a->stopping || (!a->sess && !a->moving)) {
         conn_free(c);
         return;
     }
@@ -443,6 +490,13 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *ud)
     if (a->sess) {
         session_free(a->sess);
         a->sess = NULL;
+    }
+    if (a->moving) { /* the next connection did not take the tunnel over in time */
+        a->moving = false;
+        ws_client_free(a->next_wsc);
+        a->next_wsc = NULL;
+        session_free(a->next);
+        a->next = NULL;
     }
     a->established = false;
     schedule_retry(a);

@@ -56,6 +56,7 @@ typedef struct agent {
     ws_client *next_wsc;
     session *next; /* the new connection, until it is established */
     session *old;  /* the connection left, finishing its exchanges */
+    bool moving;   /* the current connection closed during the move: next replaces it */
     uint64_t drain_started_ms;
     int exit_code;
     bool stopping;

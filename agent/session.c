@@ -284,6 +284,7 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     }
     if (!binary) /* JSON mode may meet API Gateway: messages over one frame leave in frames */
         ws_set_frame_limit(s->ws, TTF_JSON_MAX_FRAME);
+    s->opened_ms = clock_now_ms();
     struct timeval beat = {SESSION_WS_PING_SEC, 0};
     event_add(s->heartbeat, &beat);
     struct timeval tick = {0, 250000};

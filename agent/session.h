@@ -79,6 +79,8 @@ struct session {
      * connection_established (docs/protocol.md §2 "Flow control"); 0: none, no limit */
     uint32_t stream_window;
     ws_conn *ws;
+    uint64_t
+        opened_ms; /* when the WebSocket was open (clock_now_ms): its lifetime counts from it */
     bool binary;
     bool established;
     bool closed;

@@ -144,12 +144,22 @@ static int send_head(jreq *r, bool last)
     return 0;
 }
 
+/* Nagle's rule (RFC 896) where every message costs the server an invocation (it acknowledges
+ * them: the Lambda): a piece shorter than the largest waits while an earlier answer of the same
+ * request awaits its ack, and grows meanwhile; the ack sends it (wire_json_resume_all). A 4 MiB
+ * download is then 45 full pieces instead of one per local read (64 messages). */
+static bool hold_short_piece(const jreq *r, size_t have, bool last)
+{
+    return !last && have < piece && acks_enabled(r->s->acks) &&
+           acks_pending_for(r->s->acks, r->rid) > 0;
+}
+
 /* Body pieces of what is buffered; last: the final one (more false), even empty. */
 static void send_pieces(jreq *r, bool last)
 {
     while (r->more_owed) {
         size_t have = evbuffer_get_length(r->body);
-        if (have == 0 && !last)
+        if ((have == 0 && !last) || hold_short_piece(r, have, last))
             return;
         size_t n = have < piece ? have : piece;
         tmsg m;
@@ -464,7 +474,7 @@ static void collect_fn(void *ud, const void *key, size_t klen, void *value)
 {
     collect *c = ud;
     const jreq *r = value;
-    if (c->paused_only && !r->paused)
+    if (c->paused_only && !r->paused && !(r->sent_head && evbuffer_get_length(r->body) > 0))
         return;
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 32;
@@ -487,7 +497,12 @@ static void for_each(session *s, bool paused_only, bool drop)
         jreq *r = find(s, c.ids[i]);
         if (r && drop) {
             jreq_free(r, "tunnel closed");
-        } else if (r && r->paused && !session_congested(s)) {
+            free(c.ids[i]);
+            continue;
+        }
+        if (r && r->sent_head && !session_congested(s))
+            send_pieces(r, false); /* a short piece held for an ack (hold_short_piece) */
+        if (r && r->paused && !session_congested(s)) {
             r->paused = false;
             exchange_resume(r->x);
         }

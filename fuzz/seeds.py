@@ -15,7 +15,7 @@ capture ttfd + ttf (binary mode, then JSON mode) and the AWS stand-in + bootstra
         Lambda command), and becomes a fuzz_lambda_event seed, with the stored response headers.
 synth   inputs built from the documents for the targets whose input is not one network message:
         JWTs signed with the fuzz target's keys (fuzz_auth_token), Host/target pairs
-        (fuzz_route), bodies and headers for the path-mode rewrite (fuzz_lambda_rewrite).
+        (fuzz_route).
 
 Only cap-*/syn-* files are replaced; hand-written seeds stay. Loopback only; every process started
 here is stopped here.
@@ -632,33 +632,6 @@ def synth_route():
     return items
 
 
-def synth_rewrite():
-    """byte 0: kind for the body (k % 5: none, html, css, json, js), or with bit 7 a Location value
-    and with bit 6 "content-type\\ncontent-encoding" (fuzz/fuzz_lambda_rewrite.c)."""
-    html = (b'<!doctype html><html><head><link rel="stylesheet" href="/static/app.css">'
-            b'<script src="/static/app.js"></script><base href="/"></head><body>'
-            b'<a href="/todos/">todos</a> <a href="//cdn.example/x">cdn</a> <a href=/bare>b</a>'
-            b"<img src='/i.png' srcset=\"/a.png 1x, /b.png 2x\"><form action=\"/login\" method=post>"
-            b'<a href="https://example.com/abs">abs</a><a href="rel/x">rel</a><a href="#top">top</a>'
-            b"<style>body{background:url(/bg.png)}</style></body></html>")
-    css = (b'@import "/base.css"; @import url(/print.css) print; .a{background:url("/img/a.png")}'
-           b" .b{background:url('/img/b.png')} .c{background:url(/img/c.png)} .d{src:url(data:font/woff2;base64,AA)}")
-    jsn = (b'{"openapi":"3.1.0","servers":[{"url":"/"}],"paths":{"/todos":{"get":{}},"/todos/{id}":{}},'
-           b'"next":"/api/items?page=2","self":"https://example.com/x","list":["/a","/b"]}')
-    js = (b'fetch("/api/todos").then(r=>r.json()); const u = \'/static/x.js\'; import("/mod.js");'
-          b" location.href=`/login`; var s='//cdn/x';")
-    items = [("none", b"\x00" + html), ("html", b"\x01" + html), ("css", b"\x02" + css),
-             ("json", b"\x03" + jsn), ("js", b"\x04" + js), ("html-small", b"\x01<a href=\"/x\">")]
-    for loc in (b"/login", b"/", b"/abc123def456/already", b"https://example.com/x", b"//evil.example/x",
-                b"relative/path", b"/a?next=/b#f", b""):
-        items.append(("location", b"\x80" + loc))
-    for ct in (b"text/html; charset=utf-8\n", b"text/css\n", b"application/json\n", b"application/javascript\n",
-               b"text/javascript\n", b"application/vnd.api+json\n", b"text/html\ngzip", b"TEXT/HTML;charset=UTF-8\n",
-               b"image/png\n", b"\nidentity"):
-        items.append(("kind", b"\x40" + ct))
-    return items
-
-
 def stored_headers():
     """fuzz_lambda_event also reads its input as the stored headers of a response (responseData
     written by the Lambda from an agent's http_response: name -> array of values)."""
@@ -694,7 +667,6 @@ def main():
     if args.only in (None, "synth"):
         write_seeds("fuzz_auth_token", "syn-", synth_auth())
         write_seeds("fuzz_route", "syn-", synth_route())
-        write_seeds("fuzz_lambda_rewrite", "syn-", synth_rewrite())
     return 0
 
 

@@ -62,6 +62,13 @@ fail:
     return -1;
 }
 
+void aws_client_init_transport(aws_client *c, const aws_transport *t)
+{
+    memset(c, 0, sizeof *c);
+    c->transport = t;
+    c->max_resp = (size_t)32 * 1024 * 1024;
+}
+
 void aws_client_free(aws_client *c)
 {
     if (c->curl)
@@ -161,6 +168,9 @@ int aws_call(aws_client *c, const char *method, const char *url, const char *con
              const void *body, size_t len, aws_resp *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
+    if (c->transport)
+        return c->transport->call(c->transport->ud, method, url, headers, body, len, out, err,
+                                  errcap);
     CURL *h = c->curl;
     /* reset keeps the live connections, only options go */
     curl_easy_reset(h);

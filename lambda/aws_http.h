@@ -10,8 +10,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct aws_resp;
+
+/* Something that answers calls instead of the network, with aws_call's contract (a test's fake
+ * DynamoDB or @connections: tests/lambda/fake_aws.h). */
+typedef struct aws_transport {
+    int (*call)(void *ud, const char *method, const char *url, const char *const *headers,
+                const void *body, size_t len, struct aws_resp *out, char *err, size_t errcap);
+    void *ud;
+} aws_transport;
+
 typedef struct aws_client {
-    void *curl;      /* CURL *, reused for every call */
+    const aws_transport *transport; /* NULL: libcurl; otherwise every call goes to it */
+    void *curl;                     /* CURL *, reused for every call */
     char sigv4[128]; /* "aws:amz:us-east-1:dynamodb"; empty = unsigned (Runtime API) */
     char *key, *secret;
     char *token_hdr;    /* "X-Amz-Security-Token: ..." or NULL */
@@ -36,6 +47,8 @@ typedef struct aws_resp {
 int aws_client_init(aws_client *c, const char *region, const char *service, const char *key,
                     const char *secret, const char *session_token, long timeout_ms);
 void aws_client_free(aws_client *c);
+/* A client whose calls all go to t (borrowed; no libcurl handle). */
+void aws_client_init_transport(aws_client *c, const aws_transport *t);
 
 /* Writes the CURLOPT_AWS_SIGV4 parameter for region/service into out. Returns 0, -1 if too long
  * or a part is empty or contains ':'. */

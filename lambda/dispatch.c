@@ -58,11 +58,12 @@ void dispatch_after(lambda_ctx *ctx)
 {
     if (ctx->defer_rid[0]) {
         char err[256];
-        if (store_delete_pending(&ctx->st, ctx->defer_rid, ctx->defer_cid, ctx->defer_pieces, err,
-                                 sizeof err) < 0)
+        if (store_delete_pending(&ctx->st, ctx->defer_rid, ctx->defer_cid, ctx->defer_pieces,
+                                 ctx->defer_heads, err, sizeof err) < 0)
             TLOG_W(ctx->log, "cleanup of %s: %s (TTL will expire it)", ctx->defer_rid, err);
     }
     ctx->defer_rid[0] = '\0';
     ctx->defer_cid[0] = '\0';
     ctx->defer_pieces = 0;
+    ctx->defer_heads = 0;
 }

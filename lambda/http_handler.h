@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* http_handler.h - a public request from the HTTP API (payload 2.0): route it to a tunnel, post
- * it to the agent (in 16 KiB pieces), wait for the answer by strongly consistent reads of the
- * pending item, and build the 2.0 response (path-mode rewriting applied).
+ * it to the agent (the head, then 93 KiB body pieces; docs/protocol.md §2), wait for the answer
+ * (answer.h) and return the 2.0 response; cancel the request at the agent when giving up.
  * Owns nothing beyond one invocation. */
 #ifndef LAMBDA_HTTP_HANDLER_H
 #define LAMBDA_HTTP_HANDLER_H

@@ -10,6 +10,49 @@
 #include "b64.h"
 #include "proxy.h"
 
+/* A header value as the HTTP API is given it: a JSON string of the octets when they are UTF-8;
+ * else (obs-text, RFC 9110 §5.5) the octets read as ISO-8859-1, each one the character of that
+ * number. JSON cannot carry other octets and API Gateway writes header values as UTF-8
+ * (docs/serverless.md "Octets that are not UTF-8"): the client gets the same characters. */
+static json_t *gateway_value(const char *v, size_t n)
+{
+    json_t *s = json_stringn(v, n);
+    if (s)
+        return s;
+    char *u = malloc(n * 2 + 1);
+    if (!u)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x80) {
+            u[o++] = (char)c;
+        } else {
+            u[o++] = (char)(0xc0 | (c >> 6));
+            u[o++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    s = json_stringn(u, o);
+    free(u);
+    return s;
+}
+
+/* A header value as stored in the pending table: a JSON string when UTF-8, else
+ * {"b64":"..."} (lossless, the wire's octet form, docs/protocol.md §2). */
+static json_t *stored_value(const char *v, size_t n)
+{
+    json_t *s = json_stringn(v, n);
+    if (s)
+        return s;
+    char *b = malloc(b64_encoded_len(n) + 1);
+    if (!b)
+        return NULL;
+    size_t bl = b64_encode((const uint8_t *)v, n, b);
+    s = json_stringn(b, bl);
+    free(b);
+    return s ? json_pack("{s:o}", "b64", s) : NULL;
+}
+
 static char *dump(json_t *o, size_t *out_len)
 {
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -17,50 +60,6 @@ static char *dump(json_t *o, size_t *out_len)
     if (s && out_len)
         *out_len = strlen(s);
     return s;
-}
-
-/* A header value for the response document: its octets as a JSON string when they are UTF-8,
- * else one ISO-8859-1 character per octet (RFC 9110 §5.5: obs-text was Latin-1; API Gateway, as
- * the stand-in's Node server, writes a header string's characters back as octets). Never
- * NULL for a value that merely is not UTF-8: dropping it lost a whole field
- * (`Content-Disposition: attachment; filename="caf\xe9.txt"`, a `Set-Cookie`). */
-static json_t *header_text(const char *val)
-{
-    json_t *s = json_string(val);
-    if (s)
-        return s;
-    size_t n = strlen(val);
-    char *u = malloc(2 * n + 1), *p = u;
-    if (!u)
-        return NULL;
-    for (const unsigned char *q = (const unsigned char *)val; *q; q++) {
-        if (*q < 0x80) {
-            *p++ = (char)*q;
-        } else {
-            *p++ = (char)(0xC0 | (*q >> 6));
-            *p++ = (char)(0x80 | (*q & 0x3F));
-        }
-    }
-    s = json_stringn(u, (size_t)(p - u));
-    free(u);
-    return s;
-}
-
-/* A stored header value: a JSON string when UTF-8, else {"b64":"..."} (protocol.md's lossless
- * form), so that the octets come back unchanged from DynamoDB. */
-static json_t *stored_value(const char *val)
-{
-    json_t *s = json_string(val);
-    if (s)
-        return s;
-    size_t n = strlen(val);
-    char *b = malloc(b64_encoded_len(n) + 1);
-    if (!b)
-        return NULL;
-    b64_encode((const uint8_t *)val, n, b);
-    json_t *o = json_pack("{s:s}", "b64", b);
-    free(b);
-    return o;
 }
 
 char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, size_t len,
@@ -87,9 +86,12 @@ char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, s
     else
         enc[0] = '\0';
     for (size_t i = 0; i < h->n; i++) {
-        const char *name = h->v[i].name, *val = h->v[i].value;
+        const char *name = h->v[i].name;
+        json_t *val = gateway_value(h->v[i].value, h->v[i].vlen);
+        if (!val)
+            goto fail;
         if (strcasecmp(name, "set-cookie") == 0) {
-            json_array_append_new(cookies, header_text(val));
+            json_array_append_new(cookies, val);
             continue;
         }
         /* one entry per name whatever its case; repeated values joined with ", " */
@@ -102,25 +104,22 @@ char *httpresp_build(int status, const http_headers *hin, const uint8_t *body, s
                 break;
             }
         }
-        json_t *text = header_text(val);
-        if (!text)
-            goto fail;
         if (!found) {
-            json_object_set_new(hdrs, name, text);
+            json_object_set_new(hdrs, name, val);
             continue;
         }
-        size_t a = json_string_length(found), b = json_string_length(text);
+        size_t a = json_string_length(found), b = json_string_length(val);
         char *j = malloc(a + b + 3);
         if (!j) {
-            json_decref(text);
+            json_decref(val);
             goto fail;
         }
         memcpy(j, json_string_value(found), a);
         memcpy(j + a, ", ", 2);
-        memcpy(j + a + 2, json_string_value(text), b + 1);
-        json_decref(text);
-        json_string_set(found, j);
+        memcpy(j + a + 2, json_string_value(val), b);
+        json_string_setn(found, j, a + b + 2);
         free(j);
+        json_decref(val);
     }
     json_object_set_new(o, "statusCode", json_integer(status));
     json_object_set_new(o, "headers", hdrs);
@@ -171,7 +170,11 @@ char *httpresp_headers_to_json(const http_headers *h)
             arr = json_array();
             json_object_set_new(o, h->v[i].name, arr);
         }
-        json_array_append_new(arr, stored_value(h->v[i].value));
+        json_t *v = stored_value(h->v[i].value, h->v[i].vlen);
+        if (!v || json_array_append_new(arr, v) < 0) {
+            json_decref(o);
+            return NULL;
+        }
     }
     return dump(o, NULL);
 }
@@ -193,18 +196,23 @@ int httpresp_headers_from_json(const char *text, http_headers *out)
         json_t *v;
         json_array_foreach(arr, i, v)
         {
-            if (json_is_string(v) && http_headers_add(out, k, strlen(k), json_string_value(v),
-                                                      json_string_length(v)) < 0)
-                rc = -1;
+            const char *s = json_string_value(v);
+            size_t n = json_string_length(v);
+            uint8_t *dec = NULL;
             json_t *b = json_object_get(v, "b64");
-            if (json_is_string(b)) { /* octets that are not UTF-8 (stored_value) */
-                size_t n = json_string_length(b), got = 0;
-                uint8_t *o = malloc(b64_decoded_max(n) + 1);
-                if (!o || b64_decode(json_string_value(b), n, o, &got) != 0 ||
-                    http_headers_add(out, k, strlen(k), (const char *)o, got) < 0)
+            if (json_is_string(b)) { /* octets that are not UTF-8 */
+                size_t bn = json_string_length(b);
+                dec = malloc(b64_decoded_max(bn) + 1);
+                if (!dec || b64_decode(json_string_value(b), bn, dec, &n) < 0) {
+                    free(dec);
                     rc = -1;
-                free(o);
+                    continue;
+                }
+                s = (const char *)dec;
             }
+            if (s && http_headers_add(out, k, strlen(k), s, n) < 0)
+                rc = -1;
+            free(dec);
         }
     }
     json_decref(o);

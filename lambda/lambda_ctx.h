@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "store.h"
+#include "tunnel_id.h"
 
 typedef struct lambda_ctx {
     const lambda_config *cfg;
@@ -26,6 +27,7 @@ typedef struct lambda_ctx {
     char defer_rid[64];
     char defer_cid[STORE_CONN_ID_SIZE];
     uint32_t defer_pieces;
+    uint32_t defer_heads; /* response head continuations to delete */
     /* Requests this process recently found to belong to a connection: the next body pieces of
      * the same response skip the ownership read (a warm process gets several of them). */
     struct {
@@ -38,7 +40,7 @@ typedef struct lambda_ctx {
      * (at_ms on clock_now_ms, 0 = empty): the
      * next request skips the GSI query (a post to a gone connection meets 410 and queries). */
     struct {
-        char tid[16];
+        char tid[TUNNEL_NAME_MAX + 1]; /* any tunnel name, chosen ones included */
         char cid[STORE_CONN_ID_SIZE];
         char *access; /* that connection's access policy (gate.h; malloc'd, NULL: none) */
         int64_t at_ms;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* store.c - table records over the DynamoDB JSON API. */
+/* store.c - table records over the DynamoDB JSON API: keys, connection and owner records,
+ * cleanup (the pending requests' items: store_pending.c). */
 #include "store.h"
+#include "store_int.h"
 
 #include "clock.h"
 #include <stdbool.h>
@@ -16,39 +18,43 @@ int store_piece_key(char *out, size_t cap, const char *rid, const char *cid, uin
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
+int store_head_key(char *out, size_t cap, const char *rid, const char *cid, uint32_t seq)
+{
+    int n = snprintf(out, cap, "%s#%s#h%" PRIu32, rid, cid, seq);
+    return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
 int store_owner_key(char *out, size_t cap, const char *tid)
 {
     int n = snprintf(out, cap, "owner#%s", tid);
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
-#define PIECE_KEY_MAX 512
-
-static int oom(char *err, size_t cap)
+int store_oom(char *err, size_t cap)
 {
     snprintf(err, cap, "out of memory");
     return -1;
 }
 
 /* Runs op with req (stolen), discarding the response. */
-static int run(store *s, const char *op, json_t *req, char *err, size_t cap)
+int store_run(store *s, const char *op, json_t *req, char *err, size_t cap)
 {
     if (!req)
-        return oom(err, cap);
+        return store_oom(err, cap);
     int rc = ddb_call(s->db, op, req, NULL, err, cap);
     json_decref(req);
     return rc;
 }
 
 /* GetItem, consistent. 0 with *item, 1 when absent. */
-static int get_item(store *s, const char *table, const char *key_name, const char *key,
-                    json_t **item, char *err, size_t cap)
+int store_get_item(store *s, const char *table, const char *key_name, const char *key,
+                   json_t **item, char *err, size_t cap)
 {
     *item = NULL;
     json_t *req = json_pack("{s:s,s:o,s:b}", "TableName", table, "Key", ddb_key_s(key_name, key),
                             "ConsistentRead", 1);
     if (!req)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *resp;
     int rc = ddb_call(s->db, "GetItem", req, &resp, err, cap);
     json_decref(req);
@@ -73,7 +79,7 @@ int store_put_connection(store *s, const char *cid, const char *tid, const char 
                             "connectionId", ddb_s(cid), "tunnelId", ddb_s(tid), "sub",
                             ddb_s(sub ? sub : ""), "createdAt", ddb_n(now), "ttl",
                             ddb_n(now + STORE_CONN_TTL_S), "access", ddb_s(STORE_ACCESS_PENDING));
-    return run(s, "PutItem", req, err, cap);
+    return store_run(s, "PutItem", req, err, cap);
 }
 
 int store_set_connection_access(store *s, const char *cid, const char *access, char *err,
@@ -84,7 +90,7 @@ int store_set_connection_access(store *s, const char *cid, const char *access, c
                             "ConditionExpression", "attribute_exists(connectionId)",
                             "ExpressionAttributeNames", "#a", "access", "ExpressionAttributeValues",
                             ":a", ddb_s(access));
-    return run(s, "UpdateItem", req, err, cap);
+    return store_run(s, "UpdateItem", req, err, cap);
 }
 
 int store_count_request(store *s, const char *key, int64_t ttl, int64_t *count, char *err,
@@ -97,7 +103,7 @@ int store_count_request(store *s, const char *key, int64_t ttl, int64_t *count, 
                   "ExpressionAttributeNames", "#t", "ttl", "ExpressionAttributeValues", ":one",
                   ddb_n(1), ":ttl", ddb_n(ttl), "ReturnValues", "UPDATED_NEW");
     if (!req)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *resp;
     int rc = ddb_call(s->db, "UpdateItem", req, &resp, err, cap);
     json_decref(req);
@@ -114,7 +120,7 @@ int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, si
 {
     memset(out, 0, sizeof *out);
     json_t *it;
-    int rc = get_item(s, s->conn_table, "connectionId", cid, &it, err, cap);
+    int rc = store_get_item(s, s->conn_table, "connectionId", cid, &it, err, cap);
     if (rc != 0)
         return rc;
     const char *tid = ddb_get_s(it, "tunnelId");
@@ -131,14 +137,14 @@ int store_set_connection_tunnel(store *s, const char *cid, const char *tid, char
                             ddb_key_s("connectionId", cid), "UpdateExpression", "SET tunnelId = :t",
                             "ConditionExpression", "attribute_exists(connectionId)",
                             "ExpressionAttributeValues", ":t", ddb_s(tid));
-    return run(s, "UpdateItem", req, err, cap);
+    return store_run(s, "UpdateItem", req, err, cap);
 }
 
 int store_delete_connection(store *s, const char *cid, char *err, size_t cap)
 {
     json_t *req =
         json_pack("{s:s,s:o}", "TableName", s->conn_table, "Key", ddb_key_s("connectionId", cid));
-    return run(s, "DeleteItem", req, err, cap);
+    return store_run(s, "DeleteItem", req, err, cap);
 }
 
 int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,
@@ -151,7 +157,7 @@ int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE]
                   "ExpressionAttributeValues", ":t", ddb_s(tid), "ProjectionExpression",
                   "connectionId, #a", "ExpressionAttributeNames", "#a", "access");
     if (!req)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *resp;
     int rc = ddb_call(s->db, "Query", req, &resp, err, cap);
     json_decref(req);
@@ -165,7 +171,7 @@ int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE]
         if (cid && *n < max && strlen(cid) < STORE_CONN_ID_SIZE) {
             const char *a = ddb_get_s(it, "access");
             if (access && a && !(access[*n] = strdup(a))) {
-                rc = oom(err, cap); /* never "no policy" by mistake */
+                rc = store_oom(err, cap); /* never "no policy" by mistake */
                 break;
             }
             if (access && !a)
@@ -189,7 +195,7 @@ int store_claim_owner(store *s, const char *tid, const char *cid, const char *ow
 {
     char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *item = json_pack("{s:o,s:o,s:o,s:o}", "connectionId", ddb_s(key), "holder", ddb_s(cid),
                              "owner", ddb_s(owner ? owner : ""), "chosen", ddb_bool(chosen));
     if (item && ttl > 0)
@@ -204,7 +210,7 @@ int store_claim_owner(store *s, const char *tid, const char *cid, const char *ow
     else
         req = json_pack("{s:s,s:o,s:s}", "TableName", s->conn_table, "Item", item,
                         "ConditionExpression", "attribute_not_exists(connectionId)");
-    return run(s, "PutItem", req, err, cap);
+    return store_run(s, "PutItem", req, err, cap);
 }
 
 int store_release_owner(store *s, const char *tid, const char *cid, int64_t now, char *err,
@@ -212,14 +218,14 @@ int store_release_owner(store *s, const char *tid, const char *cid, int64_t now,
 {
     char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *req =
         json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s},s:{s:o,s:o}}", "TableName", s->conn_table, "Key",
                   ddb_key_s("connectionId", key), "UpdateExpression", "SET #t = #k + :now",
                   "ConditionExpression", "holder = :cid AND attribute_exists(#k)",
                   "ExpressionAttributeNames", "#t", "ttl", "#k", "keep",
                   "ExpressionAttributeValues", ":now", ddb_n(now), ":cid", ddb_s(cid));
-    return run(s, "UpdateItem", req, err, cap);
+    return store_run(s, "UpdateItem", req, err, cap);
 }
 
 int store_get_owner(store *s, const char *tid, owner_rec *out, char *err, size_t cap)
@@ -227,9 +233,9 @@ int store_get_owner(store *s, const char *tid, owner_rec *out, char *err, size_t
     memset(out, 0, sizeof *out);
     char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *it;
-    int rc = get_item(s, s->conn_table, "connectionId", key, &it, err, cap);
+    int rc = store_get_item(s, s->conn_table, "connectionId", key, &it, err, cap);
     if (rc != 0)
         return rc;
     const char *owner = ddb_get_s(it, "owner"), *holder = ddb_get_s(it, "holder");
@@ -254,12 +260,12 @@ int store_set_takeover(store *s, const char *tid, const char *cid, const char *s
 {
     char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o,s:o}}", "TableName", s->conn_table, "Key",
                             ddb_key_s("connectionId", key), "UpdateExpression", "SET takeover = :t",
                             "ConditionExpression", "holder = :h", "ExpressionAttributeValues", ":t",
                             ddb_s(secret), ":h", ddb_s(cid));
-    return run(s, "UpdateItem", req, err, cap);
+    return store_run(s, "UpdateItem", req, err, cap);
 }
 
 int store_move_owner(store *s, const char *tid, const char *old_cid, const char *new_cid,
@@ -267,325 +273,23 @@ int store_move_owner(store *s, const char *tid, const char *old_cid, const char 
 {
     char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o,s:o,s:o}}", "TableName", s->conn_table, "Key",
                             ddb_key_s("connectionId", key), "UpdateExpression",
                             "SET holder = :n REMOVE takeover", "ConditionExpression",
                             "holder = :o AND takeover = :t", "ExpressionAttributeValues", ":n",
                             ddb_s(new_cid), ":o", ddb_s(old_cid), ":t", ddb_s(secret));
-    return run(s, "UpdateItem", req, err, cap);
+    return store_run(s, "UpdateItem", req, err, cap);
 }
 
 int store_delete_owner(store *s, const char *tid, char *err, size_t cap)
 {
     char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
-        return oom(err, cap);
+        return store_oom(err, cap);
     json_t *req =
         json_pack("{s:s,s:o}", "TableName", s->conn_table, "Key", ddb_key_s("connectionId", key));
-    return run(s, "DeleteItem", req, err, cap);
-}
-
-/* ---- pending requests ---- */
-
-int store_put_pending(store *s, const char *rid, const char *cid, const char *tid, int64_t now,
-                      char *err, size_t cap)
-{
-    json_t *req = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName", s->pend_table, "Item",
-                            "requestId", ddb_s(rid), "connectionId", ddb_s(cid), "tunnelId",
-                            ddb_s(tid), "status", ddb_s(PEND_PENDING), "createdAt", ddb_n(now),
-                            "ttl", ddb_n(now + STORE_PENDING_TTL_S));
-    return run(s, "PutItem", req, err, cap);
-}
-
-int store_get_pending(store *s, const char *rid, json_t **item, char *err, size_t cap)
-{
-    return get_item(s, s->pend_table, "requestId", rid, item, err, cap);
-}
-
-int store_complete_head(store *s, const char *rid, const char *cid, int status,
-                        const char *headers_json, const uint8_t *body, size_t len, bool more,
-                        char *err, size_t cap)
-{
-    json_t *req =
-        json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName",
-                  s->pend_table, "Key", ddb_key_s("requestId", rid), "UpdateExpression",
-                  "SET #s = :resp, statusCode = :sc, respHeaders = :h, body0 = :b, respMore = :m",
-                  "ConditionExpression",
-                  "attribute_exists(requestId) AND connectionId = :cid AND #s = :pending",
-                  "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":resp",
-                  ddb_s(PEND_RESPONDED), ":sc", ddb_n(status), ":h", ddb_s(headers_json), ":b",
-                  ddb_b(body, len), ":m", ddb_bool(more), ":cid", ddb_s(cid));
-    if (req && json_object_set_new(json_object_get(req, "ExpressionAttributeValues"), ":pending",
-                                   ddb_s(PEND_PENDING)) < 0) {
-        json_decref(req);
-        req = NULL;
-    }
-    return run(s, "UpdateItem", req, err, cap);
-}
-
-int store_complete_error(store *s, const char *rid, const char *cid, int status, const char *msg,
-                         char *err, size_t cap)
-{
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o,s:o}}", "TableName",
-                            s->pend_table, "Key", ddb_key_s("requestId", rid), "UpdateExpression",
-                            "SET #s = :e, statusCode = :sc, errMsg = :m", "ConditionExpression",
-                            "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e",
-                            "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues",
-                            ":e", ddb_s(PEND_ERROR), ":sc", ddb_n(status), ":m",
-                            ddb_s(msg ? msg : ""), ":cid", ddb_s(cid));
-    return run(s, "UpdateItem", req, err, cap);
-}
-
-int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, const uint8_t *body,
-                    size_t len, bool more, bool verified, int64_t now, char *err, size_t cap)
-{
-    char key[PIECE_KEY_MAX];
-    if (store_piece_key(key, sizeof key, rid, cid, seq) < 0) {
-        snprintf(err, cap, "key too long");
-        return -1;
-    }
-    /* only for an existing request that was sent to this connection and has not failed */
-    json_t *req;
-    int rc;
-    if (verified)
-        goto write;
-    req = json_pack("{s:s,s:o,s:b,s:s,s:{s:s}}", "TableName", s->pend_table, "Key",
-                    ddb_key_s("requestId", rid), "ConsistentRead", 1, "ProjectionExpression",
-                    "connectionId, #s", "ExpressionAttributeNames", "#s", "status");
-    if (!req)
-        return oom(err, cap);
-    json_t *resp;
-    rc = ddb_call(s->db, "GetItem", req, &resp, err, cap);
-    json_decref(req);
-    if (rc != DDB_OK)
-        return rc;
-    json_t *parent = json_object_get(resp, "Item");
-    const char *pc = ddb_get_s(parent, "connectionId");
-    const char *st = ddb_get_s(parent, "status");
-    bool ok = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_ERROR) != 0;
-    json_decref(resp);
-    if (!ok) {
-        snprintf(err, cap, "no such request for this connection");
-        return DDB_CONDITION;
-    }
-write:
-    req = json_pack("{s:s,s:{s:o,s:o,s:o},s:s}", "TableName", s->pend_table, "Item", "requestId",
-                    ddb_s(key), "b", ddb_b(body, len), "ttl", ddb_n(now + STORE_PENDING_TTL_S),
-                    "ConditionExpression", "attribute_not_exists(requestId)");
-    rc = run(s, "PutItem", req, err, cap);
-    if (rc != 0 || more)
-        return rc;
-    /* the last piece says how many there are; only the connection the request went to may */
-    req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table, "Key",
-                    ddb_key_s("requestId", rid), "UpdateExpression", "SET lastSeq = :seq",
-                    "ConditionExpression",
-                    "attribute_exists(requestId) AND connectionId = :cid AND #s <> :e",
-                    "ExpressionAttributeNames", "#s", "status", "ExpressionAttributeValues", ":seq",
-                    ddb_n(seq), ":cid", ddb_s(cid), ":e", ddb_s(PEND_ERROR));
-    return run(s, "UpdateItem", req, err, cap);
-}
-
-int piece_set_init(piece_set *ps, uint32_t n)
-{
-    memset(ps, 0, sizeof *ps);
-    ps->data = calloc(n ? n : 1, sizeof *ps->data);
-    ps->len = calloc(n ? n : 1, sizeof *ps->len);
-    if (!ps->data || !ps->len) {
-        piece_set_free(ps);
-        return -1;
-    }
-    ps->n = n;
-    return 0;
-}
-
-int piece_set_resize(piece_set *ps, uint32_t n)
-{
-    if (n <= ps->n) { /* pieces past n cannot exist: none was found */
-        ps->n = n;
-        return 0;
-    }
-    uint8_t **d = realloc(ps->data, n * sizeof *d);
-    if (d)
-        ps->data = d;
-    size_t *l = d ? realloc(ps->len, n * sizeof *l) : NULL;
-    if (!l)
-        return -1;
-    ps->len = l;
-    memset(ps->data + ps->n, 0, (n - ps->n) * sizeof *d);
-    memset(ps->len + ps->n, 0, (n - ps->n) * sizeof *l);
-    ps->n = n;
-    return 0;
-}
-
-uint32_t piece_set_prefix(const piece_set *ps)
-{
-    uint32_t q = 0;
-    while (q < ps->n && ps->data[q])
-        q++;
-    return q;
-}
-
-void piece_set_free(piece_set *ps)
-{
-    for (uint32_t i = 0; ps->data && i < ps->n; i++)
-        free(ps->data[i]);
-    free(ps->data);
-    free(ps->len);
-    memset(ps, 0, sizeof *ps);
-}
-
-/* The seq at the end of a piece key, 0 when malformed. */
-static uint32_t key_seq(const char *k)
-{
-    const char *h = k ? strrchr(k, '#') : NULL;
-    if (!h)
-        return 0;
-    char *end;
-    unsigned long v = strtoul(h + 1, &end, 10);
-    return (*end || v > UINT32_MAX) ? 0 : (uint32_t)v;
-}
-
-/* One BatchGetItem round for the keys in keys (stolen); fills ps. */
-static int fetch_batch(store *s, json_t *keys, piece_set *ps, char *err, size_t cap)
-{
-    json_t *req = json_pack("{s:{s:{s:o,s:b}}}", "RequestItems", s->pend_table, "Keys", keys,
-                            "ConsistentRead", 1);
-    if (!req)
-        return oom(err, cap);
-    int rc = -1;
-    for (int round = 0; round < 20; round++) {
-        json_t *resp;
-        rc = ddb_call(s->db, "BatchGetItem", req, &resp, err, cap);
-        if (rc != DDB_OK)
-            break;
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(json_object_get(resp, "Responses"), s->pend_table), i,
-                           it)
-        {
-            uint32_t q = key_seq(ddb_get_s(it, "requestId"));
-            if (q == 0 || q > ps->n || ps->data[q - 1])
-                continue;
-            uint8_t *p = NULL;
-            size_t n = 0;
-            if (ddb_get_b(it, "b", &p, &n) < 0)
-                continue; /* unreadable: stays missing */
-            if (!p)       /* an empty piece: keep a non-NULL marker */
-                p = malloc(1);
-            if (!p)
-                continue;
-            ps->data[q - 1] = p;
-            ps->len[q - 1] = n;
-            ps->have++;
-            ps->bytes += n;
-        }
-        json_t *unk = json_object_get(
-            json_object_get(json_object_get(resp, "UnprocessedKeys"), s->pend_table), "Keys");
-        if (!json_is_array(unk) || json_array_size(unk) == 0) {
-            json_decref(resp);
-            rc = 0;
-            break;
-        }
-        json_object_set(json_object_get(json_object_get(req, "RequestItems"), s->pend_table),
-                        "Keys", unk);
-        json_decref(resp);
-        rc = -1;
-        snprintf(err, cap, "BatchGetItem: unprocessed keys");
-        clock_sleep_ms(10L << (round < 4 ? round : 4));
-    }
-    json_decref(req);
-    return rc;
-}
-
-int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t upto,
-                       uint32_t *asked, char *err, size_t cap)
-{
-    char key[PIECE_KEY_MAX];
-    *asked = 0;
-    json_t *keys = json_array();
-    if (!keys)
-        return oom(err, cap);
-    uint32_t last = upto && upto < ps->n ? upto : ps->n;
-    /* the lowest missing ones: pieces are mostly written in order */
-    for (uint32_t q = 1; q <= last && json_array_size(keys) < 100; q++) {
-        if (ps->data[q - 1])
-            continue;
-        if (store_piece_key(key, sizeof key, rid, cid, q) < 0) {
-            json_decref(keys);
-            return oom(err, cap);
-        }
-        json_array_append_new(keys, ddb_key_s("requestId", key));
-    }
-    *asked = (uint32_t)json_array_size(keys);
-    if (*asked == 0) {
-        json_decref(keys);
-        return 0;
-    }
-    return fetch_batch(s, keys, ps, err, cap);
-}
-
-/* BatchWriteItem deletes of up to 25 keys of one table (stolen array of key objects). */
-static int batch_delete(store *s, const char *table, json_t *keys, char *err, size_t cap)
-{
-    json_t *reqs = json_array();
-    size_t i;
-    json_t *k;
-    json_array_foreach(keys, i, k)
-    {
-        json_array_append_new(reqs, json_pack("{s:{s:O}}", "DeleteRequest", "Key", k));
-    }
-    json_decref(keys);
-    json_t *req = json_pack("{s:{s:o}}", "RequestItems", table, reqs);
-    int rc = -1;
-    for (int round = 0; req && round < 10; round++) {
-        json_t *resp;
-        rc = ddb_call(s->db, "BatchWriteItem", req, &resp, err, cap);
-        if (rc != DDB_OK)
-            break;
-        json_t *unp = json_object_get(json_object_get(resp, "UnprocessedItems"), table);
-        if (!json_is_array(unp) || json_array_size(unp) == 0) {
-            json_decref(resp);
-            break;
-        }
-        json_object_set(json_object_get(req, "RequestItems"), table, unp);
-        json_decref(resp);
-        rc = -1;
-        snprintf(err, cap, "BatchWriteItem: unprocessed items");
-        clock_sleep_ms(10L << (round < 4 ? round : 4));
-    }
-    json_decref(req);
-    return rc;
-}
-
-int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, char *err,
-                         size_t cap)
-{
-    int rc = 0;
-    char key[PIECE_KEY_MAX];
-    json_t *keys = json_array();
-    if (!keys)
-        return oom(err, cap);
-    json_array_append_new(keys, ddb_key_s("requestId", rid));
-    for (uint32_t q = 1; cid && q <= n; q++) {
-        if (store_piece_key(key, sizeof key, rid, cid, q) < 0)
-            break;
-        json_array_append_new(keys, ddb_key_s("requestId", key));
-        if (json_array_size(keys) == 25) {
-            if (batch_delete(s, s->pend_table, keys, err, cap) < 0)
-                rc = -1;
-            keys = json_array();
-            if (!keys)
-                return oom(err, cap);
-        }
-    }
-    if (json_array_size(keys) > 0) {
-        if (batch_delete(s, s->pend_table, keys, err, cap) < 0)
-            rc = -1;
-    } else {
-        json_decref(keys);
-    }
-    return rc;
+    return store_run(s, "DeleteItem", req, err, cap);
 }
 
 int store_cleanup(store *s, const char *table, const char *key_name, int64_t now, long *deleted,
@@ -602,7 +306,7 @@ int store_cleanup(store *s, const char *table, const char *key_name, int64_t now
                       "ExpressionAttributeValues", ":now", ddb_n(now));
         if (!req) {
             json_decref(start);
-            return oom(err, cap);
+            return store_oom(err, cap);
         }
         if (start)
             json_object_set_new(req, "ExclusiveStartKey", start);
@@ -623,13 +327,13 @@ int store_cleanup(store *s, const char *table, const char *key_name, int64_t now
             json_array_append_new(keys, ddb_key_s(key_name, k));
             (*deleted)++;
             if (json_array_size(keys) == 25) {
-                if (batch_delete(s, table, keys, err, cap) < 0)
+                if (store_batch_delete(s, table, keys, err, cap) < 0)
                     rc = -1;
                 keys = json_array();
             }
         }
         if (keys && json_array_size(keys) > 0) {
-            if (batch_delete(s, table, keys, err, cap) < 0)
+            if (store_batch_delete(s, table, keys, err, cap) < 0)
                 rc = -1;
         } else {
             json_decref(keys);

@@ -18,6 +18,9 @@
 #define STORE_CONN_TTL_S ((int64_t)2 * 3600) /* API Gateway closes connections after 2 h */
 #define STORE_PENDING_TTL_S 120              /* well past the 29 s integration limit */
 #define STORE_MAX_TUNNEL_CONNS 4
+/* Most continuation messages (http_response_headers) a response head may take: 64 of up to
+ * 128 KB, beyond ttfd's 1 MiB head limit and ttf's --max-response-header-size default. */
+#define STORE_MAX_HEAD_PARTS 64u
 /* Room for an API Gateway connectionId and its NUL: AWS's are 16 characters; longer ones (the
  * local stand-in's) fit, anything beyond this is refused rather than cut. */
 #define STORE_CONN_ID_SIZE 160
@@ -51,6 +54,9 @@ typedef struct owner_rec {
  * waiter builds keys from the request's own connectionId, so a piece written by any other
  * connection is never read. */
 int store_piece_key(char *out, size_t cap, const char *rid, const char *cid, uint32_t seq);
+/* The key of the response head's continuation seq (http_response_headers) of request rid from
+ * connection cid: "<rid>#<cid>#h<seq>". */
+int store_head_key(char *out, size_t cap, const char *rid, const char *cid, uint32_t seq);
 /* The key of the owner record of a tunnel id: "owner#<tid>". */
 int store_owner_key(char *out, size_t cap, const char *tid);
 
@@ -108,19 +114,53 @@ int store_put_pending(store *s, const char *rid, const char *cid, const char *ti
 /* Strongly consistent read of the pending item; *item receives it (caller decref). */
 int store_get_pending(store *s, const char *rid, json_t **item, char *err, size_t cap);
 /* The response head (http_response): conditional on the request existing, being sent to cid
- * and still pending. headers_json is the header object as JSON text. */
+ * and still pending. headers_json is the header object as JSON text (httpresp.h); head_more:
+ * more fields follow in continuation messages (store_put_head_part). */
 int store_complete_head(store *s, const char *rid, const char *cid, int status,
                         const char *headers_json, const uint8_t *body, size_t len, bool more,
-                        char *err, size_t cap);
+                        bool head_more, char *err, size_t cap);
+/* After store_complete_head refused a head: 1 when rid was answered by cid with this very head
+ * (the agent sent it again, its ack lost: harmless), 0 when cid answered it with another one (a
+ * second response), -1 otherwise (unknown, foreign, failed, or the read failed). */
+int store_head_repeats(store *s, const char *rid, const char *cid, int status,
+                       const char *headers_json, const uint8_t *body, size_t len, bool more,
+                       bool head_more, char *err, size_t cap);
 /* An agent error: conditional on the request existing, being cid's, and not yet failed. */
 int store_complete_error(store *s, const char *rid, const char *cid, int status, const char *msg,
                          char *err, size_t cap);
 /* A response body piece: accepted only when the request exists, was sent to cid and has not
  * failed (consistent read, skipped when the caller verified that moments ago); then written once
  * under a key that names the posting connection; the last piece (!more) then records lastSeq,
- * conditional on the same. */
+ * conditional on the same and on no other piece having been the last. STORE_OVERRUN when the
+ * piece lies past the end of the response: the head said no pieces follow, or the last piece
+ * is known and this one comes after it (or claims to be another last one). */
 int store_put_piece(store *s, const char *rid, const char *cid, uint32_t seq, const uint8_t *body,
                     size_t len, bool more, bool verified, int64_t now, char *err, size_t cap);
+#define STORE_OVERRUN (-3)
+/* The agent on cid cancelled rid (its local service failed during the response): marks the
+ * request `cancelled` (conditional on cid and on the request not having failed). The waiter
+ * decides: what is in the table still wins if it completes the response within a moment ($default
+ * invocations run in any order: the cancel may be taken before the answer sent ahead of it). */
+int store_cancel_response(store *s, const char *rid, const char *cid, char *err, size_t cap);
+/* The agent on cid sent something past the end of rid's response (issue 12 item 1): the request
+ * fails with 502 and msg, marked `overrun` so that the waiter logs it naming the tunnel.
+ * answered_only: only when the head was already recorded (a second response). Conditional on
+ * cid being the request's connection and the request not having failed already. */
+int store_mark_overrun(store *s, const char *rid, const char *cid, const char *msg,
+                       bool answered_only, char *err, size_t cap);
+/* Continuation seq of the response head (http_response_headers), with the ownership rules of
+ * store_put_piece; the last one (!headers_more) records headSeq on the request. STORE_OVERRUN
+ * when the head was complete already. */
+int store_put_head_part(store *s, const char *rid, const char *cid, uint32_t seq,
+                        const char *headers_json, bool last, bool verified, int64_t now, char *err,
+                        size_t cap);
+/* The continuations 1..n of rid's head from cid as a new JSON array of header-object texts in
+ * order: 0 with *parts, 1 while one is missing, -1 on error. */
+int store_fetch_head_parts(store *s, const char *rid, const char *cid, uint32_t n, json_t **parts,
+                           char *err, size_t cap);
+/* Whether piece seq of rid from cid exists (a piece past the last one). 1, 0, or -1. */
+int store_piece_exists(store *s, const char *rid, const char *cid, uint32_t seq, char *err,
+                       size_t cap);
 
 /* Response pieces 1..n being collected by the waiter; kept across polls. */
 typedef struct piece_set {
@@ -142,9 +182,10 @@ void piece_set_free(piece_set *ps);
  * there now. 0 or -1. */
 int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t upto,
                        uint32_t *asked, char *err, size_t cap);
-/* Deletes the pending item and pieces 1..n of cid (batched). cid NULL: the item only. */
-int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, char *err,
-                         size_t cap);
+/* Deletes the pending item, pieces 1..n and head continuations 1..nheads of cid (batched).
+ * cid NULL: the item only. */
+int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, uint32_t nheads,
+                         char *err, size_t cap);
 
 /* Scheduled cleanup of one table: deletes items whose ttl is in the past, every page.
  * key_name is the table's hash key. *deleted receives the count. */

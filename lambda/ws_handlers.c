@@ -284,7 +284,12 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_I(ctx->log, "ready %s: tunnel %s taken over from the agent's previous connection", cid,
                m->tunnel_id);
     } else {
-        nr = names_on_ready(ctx, cid, &c, m, &ans);
+        /* ready.tunnels with one entry (more are refused above): its chosen name counts as
+         * ready.subdomain */
+        tmsg one = *m;
+        if (!one.subdomain && m->ntunnels > 0)
+            one.subdomain = m->tunnels[0].subdomain;
+        nr = names_on_ready(ctx, cid, &c, &one, &ans);
     }
     if (nr == NAMES_REFUSED) {
         refuse_name(ctx, cid, &ans);
@@ -323,6 +328,17 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
     r.takeover = secret[0] ? strdup(secret) : NULL;
     r.max_lifetime_s = (uint64_t)ctx->cfg->max_lifetime_s;
     r.access_applied = applied;
+    if (m->ntunnels > 0) { /* answered in the same shape */
+        r.tunnels = calloc(1, sizeof *r.tunnels);
+        if (r.tunnels) {
+            r.ntunnels = 1;
+            r.tunnels[0].name = m->tunnels[0].name ? strdup(m->tunnels[0].name) : NULL;
+            r.tunnels[0].tunnel_id = strdup(tid);
+            r.tunnels[0].public_url = strdup(pub);
+            r.tunnels[0].subdomain_url = sub[0] ? strdup(sub) : NULL;
+            r.tunnels[0].path_based_url = strdup(path);
+        }
+    }
     size_t n;
     char *text = tmsg_encode(&r, &n);
     tmsg_free(&r);
@@ -341,11 +357,39 @@ static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
 /* The handlers below return true when the message is settled (written, or refused for good: a
  * foreign, late or repeated one), false when a write failed and the agent should send it again
  * (no acknowledgement). */
+/* The verified-pair cache (a warm process skips the ownership read for the next messages of a
+ * response it checked moments ago). */
+static bool verified_pair(lambda_ctx *ctx, const char *rid, const char *cid, int64_t now)
+{
+    for (size_t i = 0; i < sizeof ctx->verified / sizeof ctx->verified[0]; i++)
+        if (now - ctx->verified[i].at_ms < VERIFIED_MS && strcmp(ctx->verified[i].rid, rid) == 0 &&
+            strcmp(ctx->verified[i].cid, cid) == 0)
+            return true;
+    return false;
+}
+
+static void remember_pair(lambda_ctx *ctx, const char *rid, const char *cid, int64_t now)
+{
+    if (strlen(rid) >= sizeof ctx->verified[0].rid || strlen(cid) >= sizeof ctx->verified[0].cid)
+        return;
+    unsigned k = ctx->verified_next++ % (sizeof ctx->verified / sizeof ctx->verified[0]);
+    snprintf(ctx->verified[k].rid, sizeof ctx->verified[k].rid, "%s", rid);
+    snprintf(ctx->verified[k].cid, sizeof ctx->verified[k].cid, "%s", cid);
+    ctx->verified[k].at_ms = now;
+}
+
 static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];
     int rc;
-    if (!proxy_status_final(m->status_code)) { /* JSON mode carries no interim responses */
+    if (proxy_status_interim(m->status_code) && m->status_code != 101) {
+        /* JSON mode carries no interim responses (docs/protocol.md §2); an agent that sends one
+         * anyway is heard out: the final response follows */
+        TLOG_D(ctx->log, "http_response %s: interim %d not forwarded", m->request_id,
+               m->status_code);
+        return true;
+    }
+    if (!proxy_status_final(m->status_code)) { /* 101 (no upgrades here) or out of range */
         rc = store_complete_error(&ctx->st, m->request_id, cid, 502, "invalid status from agent",
                                   err, sizeof err);
     } else {
@@ -355,8 +399,25 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
             return false;
         }
         rc = store_complete_head(&ctx->st, m->request_id, cid, m->status_code, hj, m->body,
-                                 m->body_len, m->more, err, sizeof err);
+                                 m->body_len, m->more, m->headers_more, err, sizeof err);
+        /* refused: the same head sent again (its ack was lost: settled), or a second, other
+         * final response from the connection that answered, past the end of the response (a
+         * repeat from another connection changes nothing) */
+        int rep =
+            rc == DDB_CONDITION
+                ? store_head_repeats(&ctx->st, m->request_id, cid, m->status_code, hj, m->body,
+                                     m->body_len, m->more, m->headers_more, err, sizeof err)
+                : -1;
         free(hj);
+        if (rep == 1)
+            return true;
+        if (rep == 0 && store_mark_overrun(&ctx->st, m->request_id, cid,
+                                           "the tunnel agent sent a second response", true, err,
+                                           sizeof err) == 0) {
+            TLOG_W(ctx->log, "http_response %s from %s: a second response: the request fails",
+                   m->request_id, cid);
+            return true;
+        }
     }
     if (rc == DDB_CONDITION)
         TLOG_W(ctx->log, "http_response %s from %s dropped: unknown, late, foreign or repeated",
@@ -366,33 +427,66 @@ static bool on_response(lambda_ctx *ctx, const char *cid, const tmsg *m)
     return rc == 0 || rc == DDB_CONDITION;
 }
 
-static bool on_body_piece(lambda_ctx *ctx, const char *cid, const tmsg *m)
+/* A part of a response after its head: a body piece (http_response_body) or, for a head over
+ * several messages, the rest of its fields (http_response_headers). Written once under its own
+ * key, within the response (store_put_piece / store_put_head_part); past its end, the request
+ * fails (502) if it still waits, and the part is never read. */
+static bool on_part(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
+    bool body = m->type == TMSG_HTTP_RESPONSE_BODY;
+    const char *what = tmsg_type_name(m->type);
     char err[ERRCAP];
-    if (m->seq == 0 || m->seq > PROXY_JSON_MAX_PIECES) {
-        TLOG_W(ctx->log, "http_response_body %s: bad seq %u", m->request_id, m->seq);
+    if (m->seq == 0 || m->seq > (body ? PROXY_JSON_MAX_PIECES : STORE_MAX_HEAD_PARTS)) {
+        TLOG_W(ctx->log, "%s %s: bad seq %u", what, m->request_id, m->seq);
         return true;
     }
-    int64_t now = (int64_t)clock_now_ms(); /* for the verified cache: a duration */
-    bool verified = false;
-    for (size_t i = 0; i < sizeof ctx->verified / sizeof ctx->verified[0]; i++)
-        if (now - ctx->verified[i].at_ms < VERIFIED_MS &&
-            strcmp(ctx->verified[i].rid, m->request_id) == 0 &&
-            strcmp(ctx->verified[i].cid, cid) == 0)
-            verified = true;
-    int rc = store_put_piece(&ctx->st, m->request_id, cid, m->seq, m->body, m->body_len, m->more,
-                             verified, clock_wall_ms() / 1000, err, sizeof err);
-    if (rc == 0 && !verified && strlen(m->request_id) < sizeof ctx->verified[0].rid &&
-        strlen(cid) < sizeof ctx->verified[0].cid) {
-        unsigned k = ctx->verified_next++ % (sizeof ctx->verified / sizeof ctx->verified[0]);
-        snprintf(ctx->verified[k].rid, sizeof ctx->verified[k].rid, "%s", m->request_id);
-        snprintf(ctx->verified[k].cid, sizeof ctx->verified[k].cid, "%s", cid);
-        ctx->verified[k].at_ms = now;
+    char *hj = body ? NULL : httpresp_headers_to_json(&m->headers);
+    if (!body && !hj)
+        return false;
+    int64_t now = (int64_t)clock_now_ms();   /* for the verified cache: a duration */
+    int64_t wall_s = clock_wall_ms() / 1000; /* the items' TTL */
+    bool verified = verified_pair(ctx, m->request_id, cid, now);
+    int rc = body ? store_put_piece(&ctx->st, m->request_id, cid, m->seq, m->body, m->body_len,
+                                    m->more, verified, wall_s, err, sizeof err)
+                  : store_put_head_part(&ctx->st, m->request_id, cid, m->seq, hj, !m->headers_more,
+                                        verified, wall_s, err, sizeof err);
+    free(hj);
+    if (rc == 0 && !verified)
+        remember_pair(ctx, m->request_id, cid, now);
+    if (rc == STORE_OVERRUN) {
+        TLOG_W(ctx->log, "%s %s seq %u from %s: %s: the request fails", what, m->request_id, m->seq,
+               cid, err);
+        char e2[ERRCAP];
+        if (store_mark_overrun(
+                &ctx->st, m->request_id, cid,
+                body ? "the tunnel agent sent data after the end of its response"
+                     : "the tunnel agent sent header fields after the end of its head",
+                false, e2, sizeof e2) < 0)
+            TLOG_E(ctx->log, "%s %s: %s", what, m->request_id, e2);
+        return true;
     }
     if (rc == DDB_CONDITION)
-        TLOG_W(ctx->log, "http_response_body %s seq %u dropped: %s", m->request_id, m->seq, err);
+        TLOG_W(ctx->log, "%s %s seq %u dropped: %s", what, m->request_id, m->seq, err);
     else if (rc != 0)
-        TLOG_E(ctx->log, "http_response_body %s seq %u: %s", m->request_id, m->seq, err);
+        TLOG_E(ctx->log, "%s %s seq %u: %s", what, m->request_id, m->seq, err);
+    return rc == 0 || rc == DDB_CONDITION;
+}
+
+/* cancel from the agent: the local service failed after the response started (before it, the
+ * agent sends error). Recorded on the request: the client gets a 502 unless the response is
+ * complete after all (answer.c), never a response in part. */
+static bool on_cancel(lambda_ctx *ctx, const char *cid, const tmsg *m)
+{
+    char err[ERRCAP];
+    int rc = store_cancel_response(&ctx->st, m->request_id, cid, err, sizeof err);
+    if (rc == 0)
+        TLOG_I(ctx->log, "request %s cancelled by the agent on %s: %s", m->request_id, cid,
+               m->reason ? m->reason : "(no reason)");
+    else if (rc == DDB_CONDITION)
+        TLOG_D(ctx->log, "cancel %s from %s: unknown, foreign or already failed", m->request_id,
+               cid);
+    else
+        TLOG_E(ctx->log, "cancel %s: %s", m->request_id, err);
     return rc == 0 || rc == DDB_CONDITION;
 }
 
@@ -490,7 +584,11 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
         ack = on_response(ctx, we.connection_id, &m);
         break;
     case TMSG_HTTP_RESPONSE_BODY:
-        ack = on_body_piece(ctx, we.connection_id, &m);
+    case TMSG_HTTP_RESPONSE_HEADERS:
+        ack = on_part(ctx, we.connection_id, &m);
+        break;
+    case TMSG_CANCEL:
+        ack = on_cancel(ctx, we.connection_id, &m);
         break;
     case TMSG_ERROR:
         ack = on_error(ctx, we.connection_id, &m);

@@ -7,10 +7,35 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { TunnelConfig } from "./config";
+import websocketJson from "../websocket.json";
 
+/** infra/websocket.json: the WebSocket API's routes, read by the stand-in too (see its $comment). */
+export interface WebsocketSpec {
+    routeSelectionExpression: string;
+    routes: string[];
+    twoWayRoutes: string[];
+    routeResponseSelectionExpression: string;
+}
+
+/** websocket.json, checked: the three routes API Gateway needs, two-way routes among them. */
+export function loadWebsocketSpec(doc: unknown = websocketJson): WebsocketSpec {
+    const spec = doc as WebsocketSpec;
+    for (const r of ["$connect", "$default", "$disconnect"]) {
+        if (!spec.routes.includes(r)) throw new Error(`websocket.json: route ${r} is missing`);
+    }
+    for (const r of spec.twoWayRoutes) {
+        if (!spec.routes.includes(r)) throw new Error(`websocket.json: two-way route ${r} is not a route`);
+    }
+    if (!/^\$request\.body\.[A-Za-z_][A-Za-z0-9_]*$/.test(spec.routeSelectionExpression)) {
+        throw new Error(`websocket.json: "${spec.routeSelectionExpression}" is not $request.body.<field>`);
+    }
+    return spec;
+}
+
+const WS = loadWebsocketSpec();
 /** The agents' messages carry no "action" field, so every message falls to $default. */
-export const ROUTE_SELECTION_EXPRESSION = "$request.body.action";
-export const WEBSOCKET_ROUTES = ["$connect", "$default", "$disconnect"];
+export const ROUTE_SELECTION_EXPRESSION = WS.routeSelectionExpression;
+export const WEBSOCKET_ROUTES = WS.routes;
 /** API Gateway's integration timeout for HTTP APIs is at most 30 s; the Lambda plans for 29 s. */
 export const HTTP_INTEGRATION_TIMEOUT_MS = 29000;
 
@@ -46,11 +71,21 @@ export function websocketRoutes(cfg: TunnelConfig, api: aws.apigatewayv2.Api, fn
             integrationMethod: "POST",
             integrationUri: fn.invokeArn,
         });
+        const twoWay = WS.twoWayRoutes.includes(routeKey);
         const route = new aws.apigatewayv2.Route(`ws-route-${slug}`, {
             apiId: api.id,
             routeKey,
             target: pulumi.interpolate`integrations/${integration.id}`,
+            // two-way communication: the Lambda's answer (an ack) goes back to the agent
+            routeResponseSelectionExpression: twoWay ? WS.routeResponseSelectionExpression : undefined,
         });
+        const routeResponse = twoWay
+            ? new aws.apigatewayv2.RouteResponse(`ws-route-response-${slug}`, {
+                apiId: api.id,
+                routeId: route.id,
+                routeResponseKey: "$default",
+            })
+            : undefined;
         // arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/ROUTE_KEY, any stage
         const permission = new aws.lambda.Permission(`ws-permission-${slug}`, {
             action: "lambda:InvokeFunction",
@@ -58,14 +93,14 @@ export function websocketRoutes(cfg: TunnelConfig, api: aws.apigatewayv2.Api, fn
             principal: "apigateway.amazonaws.com",
             sourceArn: pulumi.interpolate`${api.executionArn}/*/${routeKey}`,
         });
-        return { routeKey, integration, route, permission };
+        return { routeKey, integration, route, routeResponse, permission };
     });
     const stage = new aws.apigatewayv2.Stage("ws-stage", {
         apiId: api.id,
         name: cfg.environment,
         autoDeploy: true,
         tags,
-    }, { dependsOn: routes.map((r) => r.route) });
+    }, { dependsOn: routes.flatMap((r) => (r.routeResponse ? [r.route, r.routeResponse] : [r.route])) });
     return { routes, stage };
 }
 

@@ -63,6 +63,24 @@ function concurrency(cfg: pulumi.Config, key: string, dflt: number): number {
     return v;
 }
 
+/** The agent keeps at most this many answers in flight per connection (ttf's window of
+ * unacknowledged messages, docs/protocol.md §2): one large answer keeps that many $default
+ * invocations of the WebSocket function busy at once. */
+export const AGENT_MESSAGES_IN_FLIGHT = 8;
+/** The default reserved concurrency of the WebSocket function: 4 agents sending large answers at
+ * once (8 each), plus 8 for $connect, $disconnect, ready, pings and the cleanup. */
+export const WEBSOCKET_CONCURRENCY_DEFAULT = 4 * AGENT_MESSAGES_IN_FLIGHT + 8;
+
+function websocketConcurrency(cfg: pulumi.Config): number {
+    const v = concurrency(cfg, "websocketConcurrency", WEBSOCKET_CONCURRENCY_DEFAULT);
+    if (v !== -1 && v < AGENT_MESSAGES_IN_FLIGHT) {
+        pulumi.log.warn(`websocketConcurrency ${v} is under ${AGENT_MESSAGES_IN_FLIGHT}, the answers one agent keeps ` +
+            "in flight: every large answer will be throttled and sent again (slower, not lost). Reserve " +
+            `${AGENT_MESSAGES_IN_FLIGHT} x the agents sending large answers at once (docs/serverless.md "Concurrency").`);
+    }
+    return v;
+}
+
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 /** Reads and checks the configuration; throws an Error naming the key on a bad value. */
@@ -142,7 +160,7 @@ export function readConfig(): TunnelConfig {
         requireAuth,
         rateLimitPerSecond: intIn(cfg, "rateLimitPerSecond", 50, 1, 10000),
         rateLimitBurst: intIn(cfg, "rateLimitBurst", 100, 1, 5000),
-        websocketConcurrency: concurrency(cfg, "websocketConcurrency", 20),
+        websocketConcurrency: websocketConcurrency(cfg),
         httpConcurrency: concurrency(cfg, "httpConcurrency", 50),
         jwtSecret,
         jwks,

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as path from "path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { readConfig } from "../src/config";
+import { AGENT_MESSAGES_IN_FLIGHT, readConfig } from "../src/config";
 import { PROJECT, fakeZipDir } from "./harness";
 
 const zips = fakeZipDir();
@@ -25,7 +25,9 @@ test("defaults", async () => {
         c.lambdaArchitecture, c.lambdaMemorySize, c.lambdaTimeout, c.logRetentionDays, c.enableMonitoring,
         c.alertEmail, c.monthlyBudget, c.requireAuth, c.rateLimitPerSecond, c.rateLimitBurst,
         c.websocketConcurrency, c.httpConcurrency],
-    ["dev", false, true, false, "arm64", 256, 30, 14, true, undefined, 50, true, 50, 100, 20, 50]);
+    ["dev", false, true, false, "arm64", 256, 30, 14, true, undefined, 50, true, 50, 100, 40, 50]);
+    /* 8 x 4 agents sending large answers at once, + 8 for the other routes */
+    assert.equal(c.websocketConcurrency, 4 * AGENT_MESSAGES_IN_FLIGHT + 8);
     assert.equal(c.lambdaZip, path.join(zips, "bootstrap-arm64.zip"));
     assert.equal(c.domainName, undefined);
 });

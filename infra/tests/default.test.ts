@@ -13,6 +13,7 @@ const T = {
     fn: "aws:lambda/function:Function", perm: "aws:lambda/permission:Permission",
     api: "aws:apigatewayv2/api:Api", integ: "aws:apigatewayv2/integration:Integration",
     route: "aws:apigatewayv2/route:Route", stage: "aws:apigatewayv2/stage:Stage",
+    routeResponse: "aws:apigatewayv2/routeResponse:RouteResponse",
     table: "aws:dynamodb/table:Table", log: "aws:cloudwatch/logGroup:LogGroup",
     alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
 };
@@ -33,6 +34,7 @@ test("exactly these resources", () => {
         "aws:lambda/function:Function": 2,
         "aws:apigatewayv2/integration:Integration": 4,
         "aws:apigatewayv2/route:Route": 4,
+        "aws:apigatewayv2/routeResponse:RouteResponse": 1,
         "aws:apigatewayv2/stage:Stage": 2,
         "aws:lambda/permission:Permission": 5,
         "aws:cloudwatch/eventRule:EventRule": 1,
@@ -65,7 +67,7 @@ test("DynamoDB tables: keys, GSI, TTL, on-demand", () => {
 
 test("two functions from one zip: provided.al2023, arm64, 256 MB, 30 s, reserved concurrency, roles", async () => {
     const fns = byType(rs, T.fn);
-    for (const [role, reserved] of [["websocket", 20], ["http", 50]] as const) {
+    for (const [role, reserved] of [["websocket", 40], ["http", 50]] as const) {
         const f = one(rs, T.fn, `fn-${role}`).inputs;
         assert.equal(f.name, `http-tunnel-${role}-dev`);
         assert.equal(f.runtime, "provided.al2023");
@@ -111,12 +113,16 @@ test("WebSocket API: three routes, proxy integrations, stage, permissions with t
         assert.equal(integ.integrationUri, invokeArn("http-tunnel-websocket-dev"));
         const route = one(rs, T.route, `ws-route-${slug}`).inputs;
         assert.deepEqual([route.apiId, route.routeKey, route.target], [WS, key, `integrations/ws-integration-${slug}-id`]);
+        // two-way communication on $default only: its answer (the Lambda's ack) reaches the agent
+        assert.equal(route.routeResponseSelectionExpression, key === "$default" ? "$default" : undefined);
         const perm = one(rs, T.perm, `ws-permission-${slug}`).inputs;
         assert.equal(perm.action, "lambda:InvokeFunction");
         assert.equal(perm.function, "http-tunnel-websocket-dev");
         assert.equal(perm.principal, "apigateway.amazonaws.com");
         assert.equal(perm.sourceArn, `arn:aws:execute-api:${REGION}:${ACCOUNT}:${WS}/*/${key}`);
     }
+    const rr = one(rs, T.routeResponse, "ws-route-response-default").inputs;
+    assert.deepEqual([rr.apiId, rr.routeId, rr.routeResponseKey], [WS, "ws-route-default-id", "$default"]);
     const stage = one(rs, T.stage, "ws-stage").inputs;
     assert.deepEqual([stage.apiId, stage.name, stage.autoDeploy], [WS, "dev", true]);
 });

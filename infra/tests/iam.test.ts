@@ -139,7 +139,7 @@ test("the end-to-end suite exercised every DynamoDB operation and @connections m
         .map((f) => [f, fs.readFileSync(path.join(lambdaDir, f), "utf8")] as const);
     const ops = new Set<string>();
     for (const [, text] of src) {
-        for (const m of text.matchAll(/\b(?:run|ddb_call)\(\s*s(?:->db)?\s*,\s*"([A-Za-z]+)"/g)) {
+        for (const m of text.matchAll(/\b(?:store_run|run|ddb_call)\(\s*s(?:->db)?\s*,\s*"([A-Za-z]+)"/g)) {
             // a transaction is authorized as the item operations it holds (logged as those)
             if (!m[1].startsWith("Transact")) ops.add(m[1]);
         }

@@ -18,5 +18,5 @@ test("index.ts runs under Pulumi's TypeScript loader", () => {
     const out = JSON.parse(r.stdout.trim().split("\n").pop() as string);
     assert.match(out.tsnode, /vendor[/\\]ts-node@/, "the loader Pulumi falls back to when the project has no ts-node");
     assert.equal(out.ttfCommand, "ttf --endpoint wss://websocket-api.x/dev --port 3000");
-    assert.equal(out.resources, 41);
+    assert.equal(out.resources, 42);
 });

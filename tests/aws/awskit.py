@@ -261,6 +261,9 @@ class AppHandler(BaseHTTPRequestHandler):
     /obs-text          header values that are not UTF-8 (obs-text octets), written raw
     /url-fields        a 302 with Location, Content-Location and Refresh: 0; url=/next
     /te-gzip           a body in `Transfer-Encoding: gzip, chunked` (a coding the tunnel refuses)
+    /obs-header        Content-Disposition with an ISO-8859-1 octet (0xE9), X-Utf8 in UTF-8
+    /many-cookies?n=N  N Set-Cookie lines of 1 KB each (a large response head)
+    /reject            403 at once, without reading the request body (then the connection closes)
     anything else      JSON echo: method, raw target, header lines, body sha/len (+ base64 if small)
     """
 
@@ -301,6 +304,9 @@ class AppHandler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         app = self.server.app
+        if urlsplit(self.path).path == "/reject":  # answers before reading the body, then closes
+            self.close_connection = True
+            return self.answer(403, b"rejected", [("Connection", "close")])
         body = self.read_body()
         with app.lock:
             app.requests.append((self.command, self.path, self.headers.items(), len(body)))
@@ -345,6 +351,14 @@ class AppHandler(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
                              % (len(z), z))
             return None
+        if p == "/obs-header":
+            # send_header encodes latin-1: 0xE9 goes out as one octet; the UTF-8 one as two
+            return self.answer(200, b"ok", [("Content-Disposition", 'attachment; filename="caf\xe9.txt"'),
+                                            ("X-Utf8", b"J\xc3\xb6rg".decode("latin-1"))])
+        if p == "/many-cookies":
+            n = int(q.get("n", ["20"])[0])
+            return self.answer(200, b"cookies", [("Set-Cookie", "c%02d=%s" % (i, chr(65 + i % 26) * 1020))
+                                                 for i in range(n)])
         m = re.match(r"^/status/(\d{3})$", p)
         if m:
             return self.answer(int(m.group(1)), b"status " + m.group(1).encode(), [("Content-Type", "text/plain")])
@@ -391,6 +405,7 @@ class Agent:
         env = dict(os.environ)
         env.pop("TUNNEL_TOKEN", None)
         env.pop("TUNNEL_ENDPOINT", None)
+        env["TUNNEL_INSPECT"] = "127.0.0.1:0"  # the inspector on a free port, never 4040
         env.pop("TUNNEL_BASIC_AUTH", None)
         # ttf remembers its last id in the XDG state directory: a private one per agent unless
         # the test passes one (to restart "the same" agent), so tests never share it.

@@ -420,6 +420,33 @@ def test_agent_moves_to_a_new_connection_before_the_2_hour_limit(tmp_path):
         assert s.close() == {"ttf": 0, "standin": 0}
 
 
+def test_move_survives_the_old_connection_closing_first(tmp_path):
+    """A slow back-end (every DynamoDB call 300 ms late: the next connection's ready takes longer
+    than ttf's margin before the limit) closes the old connection before the new one has taken
+    the tunnel over. ttf keeps the new connection and its move (no reconnection from scratch, no
+    new URL), takes the requests the server sends it before its connection_established, and
+    every request is answered."""
+    s = Stack(tmp_path, env={"CONNECTION_MAX_LIFETIME_SECS": "6"},
+              args=["--connection-max-ms", "6000", "--ddb-delay-ms", "300"])
+    try:
+        first = {c["connectionId"] for c in s.standin.connections()}
+        end = time.monotonic() + 16
+        i = 0
+        while time.monotonic() < end:
+            r = s.tunnel.sub("GET", "/echo?i=%d" % i, timeout=30)
+            assert r.status == 200, (i, r.status, r.body[:200], "\n".join(s.agent.err))
+            i += 1
+        now = {c["connectionId"] for c in s.standin.connections()}
+        assert not (first & now), "still on the first connection"
+        out = "\n".join(s.agent.err)
+        assert "the next connection takes the tunnel over" in out, out[-3000:]
+        assert "after the previous one closed" in out, out[-3000:]
+        assert "Reconnecting" not in out, out[-3000:]
+        assert not [l for l in s.agent.out if "Tunnel established" in l][1:], s.agent.out
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
 def test_idle_connections_are_closed(tmp_path):
     """After the idle timeout (10 minutes; here 1.5 s) without a message from the client, the
     stand-in closes the connection as API Gateway does (1001)."""

@@ -3,7 +3,7 @@
 
 Every process a test starts is registered with a Stack and stopped by its finalizer
 (SIGTERM, bounded wait, then SIGKILL); a program that does not exit 0 after SIGTERM fails the
-test (under valgrind exit code 99 means memory errors or definite leaks).
+test (under valgrind exit code 99 means memory errors or memory still allocated at exit).
 """
 
 import os

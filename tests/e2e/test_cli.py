@@ -14,12 +14,12 @@ import tunnelkit as tk
 @pytest.mark.parametrize("binary", ["ttfd", "ttf"])
 def test_help_and_version(binary):
     path = tk.TTFD_BIN if binary == "ttfd" else tk.TTF_BIN
-    h = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=10)
+    h = tk.run([path, "--help"])
     assert h.returncode == 0, h.stderr
     # asked-for help goes to stdout (GNU coding standards), listing the options
     assert h.stdout.startswith("Usage: %s " % binary), h.stdout
     assert "--help" in h.stdout and "--version" in h.stdout, h.stdout
-    v = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+    v = tk.run([path, "--version"])
     assert v.returncode == 0, v
     assert re.match(r"%s \d+\.\d+\.\d+" % binary, v.stdout), v.stdout
 
@@ -29,8 +29,7 @@ def test_help_and_version(binary):
                                          ("ttf", ["--protocol", "carrier-pigeon"])])
 def test_bad_options_fail_fast(binary, args):
     path = tk.TTFD_BIN if binary == "ttfd" else tk.TTF_BIN
-    p = subprocess.run([path] + args, capture_output=True, text=True, timeout=10,
-                       stdin=subprocess.DEVNULL)
+    p = tk.run([path] + args, stdin=subprocess.DEVNULL)
     assert p.returncode != 0, "%s %s exited 0" % (binary, args)
     assert p.stderr.strip(), "no message on stderr"
 

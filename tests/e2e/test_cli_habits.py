@@ -23,8 +23,8 @@ import tunnelkit as tk
 
 def run(binary, *args):
     path = tk.TTFD_BIN if binary == "ttfd" else tk.TTF_BIN
-    return subprocess.run([path] + list(args), capture_output=True, text=True, timeout=10,
-                          stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+    return tk.run([path] + list(args), stdin=subprocess.DEVNULL,
+                  env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
 
 
 def ttf_proc(stack, *argv, rc=0):

@@ -248,8 +248,7 @@ def test_takeover_carries_the_policy(stack):
     (("--rate-limit", "5/week"), "invalid --rate-limit"),
 ])
 def test_ttf_flags_checked(args, why):
-    p = tk.Proc("ttf", [tk.TTF_BIN, "-e", "ws://127.0.0.1:1/_tunnel", "-p", "1"] + list(args),
-                valgrind=False)
+    p = tk.Proc("ttf", [tk.TTF_BIN, "-e", "ws://127.0.0.1:1/_tunnel", "-p", "1"] + list(args))
     try:
         assert p.wait_exit(10) == 2, p.describe()
         assert why in p.stderr(), p.describe()

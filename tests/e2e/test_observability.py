@@ -287,7 +287,7 @@ def test_admin_off_by_default(stack):
 def test_admin_address_in_use_fails(stack):
     d = stack.ttfd("--admin", "127.0.0.1:0")
     p = tk.Proc("ttfd", [tk.TTFD_BIN, "--listen", "127.0.0.1:0", "--state", ":memory:",
-                         "--admin", "127.0.0.1:%d" % d.admin_port], valgrind=False)
+                         "--admin", "127.0.0.1:%d" % d.admin_port])
     try:
         assert p.wait_exit(10) == 1, p.describe()
         assert "cannot listen on --admin" in p.stderr(), p.describe()

@@ -17,8 +17,7 @@ SECRET = "token-secret-0123456789abcdef01234567"
 def mint(*args, env=None):
     e = {"PATH": "/usr/bin:/bin"}
     e.update(env or {})
-    return subprocess.run([tk.TTFD_BIN, "token"] + list(args), capture_output=True, text=True,
-                          timeout=10, env=e, stdin=subprocess.DEVNULL)
+    return tk.run([tk.TTFD_BIN, "token"] + list(args), env=e, stdin=subprocess.DEVNULL)
 
 
 def test_minted_token_claims():

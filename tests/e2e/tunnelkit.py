@@ -28,8 +28,10 @@ VALGRIND = os.environ.get("TUNNEL_VALGRIND") == "1"
 SANITIZED = os.environ.get("TUNNEL_SANITIZE", "").upper() in ("1", "ON", "TRUE", "YES")
 # Deadlines are scaled for slow builds (valgrind is ~20x slower, ASan ~2x).
 SLOW = float(os.environ.get("TUNNEL_TEST_SLOW", "10" if VALGRIND else ("2" if SANITIZED else "1")))
+# Every leak kind is an error, "still reachable" too: ttfd and ttf free everything before exiting
+# (valgrind: "All heap blocks were freed"), so any block left at exit is a new leak.
 VALGRIND_CMD = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-                "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"]
+                "--errors-for-leak-kinds=all", "--show-leak-kinds=all"]
 
 MB = 1024 * 1024
 
@@ -77,6 +79,14 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def run(argv, timeout=10, **kw):
+    """subprocess.run for a short-lived ttfd/ttf command (--help, usage errors, `ttfd token`):
+    under valgrind like the long-lived ones (their exit paths must free too; exit code 99 means
+    memory errors or definite leaks), deadline scaled. Output is captured as text."""
+    return subprocess.run((VALGRIND_CMD if VALGRIND else []) + list(argv), capture_output=True,
+                          text=True, timeout=timeout * SLOW, **kw)
 
 
 class Proc:

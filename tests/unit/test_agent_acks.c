@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_agent_acks.c - agent/acks: answers go out at once until the server acknowledges one; then
  * at most ACKS_WINDOW are in flight, the rest wait, acks release them, what is not acknowledged
- * goes again (after ACKS_RESEND_MS, or at once when API Gateway reports a lost message), and is
- * given up after ACKS_MAX_TRIES. */
+ * goes again (after a timeout that follows the round trips and backs off, or at once when API
+ * Gateway reports a lost message), and is given up after ACKS_MAX_TRIES. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,12 +106,61 @@ static void test_resend(void **state)
     assert_int_equal(k.sent, 4); /* the error (the piece was just sent again) */
     ack(a, TMSG_ERROR, "r8", 0, 2000);
     assert_int_equal(acks_in_flight(a), 1);
-    /* never acknowledged: given up after ACKS_MAX_TRIES sends */
+    /* never acknowledged: given up after ACKS_MAX_TRIES sends (waits doubling up to the most) */
     uint64_t now = 2000;
-    for (int i = 0; i < 3 * ACKS_MAX_TRIES; i++) {
+    int sent = k.sent;
+    for (int i = 0; i < 3 * ACKS_MAX_TRIES * ACKS_RTO_MAX_MS / ACKS_RESEND_MS; i++) {
         now += ACKS_RESEND_MS;
         acks_tick(a, now);
     }
+    assert_int_equal(acks_in_flight(a), 0);
+    assert_int_equal(k.sent - sent, ACKS_MAX_TRIES - 2); /* sent twice above already */
+    acks_free(a);
+}
+
+/* The retransmission timeout follows the acks' round trips (RFC 6298) and backs off per send: a
+ * server whose $default invocations take 2.5 s under load is not sent every answer again after
+ * 1 s (doubling its load); an answer that is lost still goes again, later each time. */
+static void test_timeout_follows_round_trips(void **state)
+{
+    (void)state;
+    sink k = {0};
+    acks *a = acks_new(record, &k);
+    ack(a, TMSG_READY, NULL, 0, 0);
+    assert_int_equal(acks_rto(a), ACKS_RESEND_MS);
+    tmsg m;
+    uint64_t now = 1000;
+    for (uint32_t seq = 1; seq <= 6; seq++) { /* acknowledged 2.5 s after each send */
+        piece(&m, "slow", seq);
+        acks_send(a, &m, now);
+        acks_tick(a, now + 1200);
+        acks_tick(a, now + 2400);
+        ack(a, TMSG_HTTP_RESPONSE_BODY, "slow", seq, now + 2500);
+        now += 3000;
+    }
+    /* only the first ones went twice, while the timeout learnt the round trip */
+    assert_true(acks_resent(a) <= 2);
+    assert_true(acks_rto(a) >= 2500 && acks_rto(a) <= ACKS_RTO_MAX_MS);
+    uint64_t rto = acks_rto(a);
+    uint64_t resent = acks_resent(a);
+    /* a lost answer: sent again after rto, then after 2 rto (at most ACKS_RTO_MAX_MS) */
+    piece(&m, "lost", 1);
+    acks_send(a, &m, now);
+    acks_tick(a, now + rto - 1);
+    assert_int_equal(acks_resent(a), resent);
+    acks_tick(a, now + rto);
+    assert_int_equal(acks_resent(a), resent + 1);
+    uint64_t second = rto * 2 > ACKS_RTO_MAX_MS ? ACKS_RTO_MAX_MS : rto * 2;
+    acks_tick(a, now + rto + second - 1);
+    assert_int_equal(acks_resent(a), resent + 1);
+    acks_tick(a, now + rto + second);
+    assert_int_equal(acks_resent(a), resent + 2);
+    /* the timeout stays backed off: a sample from a message sent more than once is not taken
+     * (Karn's rule) */
+    uint64_t backed_off = acks_rto(a);
+    assert_true(backed_off > rto || backed_off == ACKS_RTO_MAX_MS);
+    ack(a, TMSG_HTTP_RESPONSE_BODY, "lost", 1, now + rto + second + 1);
+    assert_int_equal(acks_rto(a), backed_off);
     assert_int_equal(acks_in_flight(a), 0);
     acks_free(a);
 }
@@ -121,6 +170,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_resend),
+        cmocka_unit_test(test_timeout_follows_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -597,6 +597,60 @@ static void test_json_backpressure(void **state)
     destroy(f);
 }
 
+static void send_ack(fx *f, tmsg_type of, const char *rid, uint32_t seq)
+{
+    tmsg a;
+    tmsg_init(&a, TMSG_ACK);
+    a.ack_of = of;
+    a.request_id = rid ? strdup(rid) : NULL;
+    a.seq = seq;
+    send_json(f, &a);
+    tmsg_free(&a);
+}
+
+/* With a server that acknowledges answers (the Lambda: each message is an invocation), a body
+ * piece shorter than the largest waits while an earlier answer of its request awaits its ack,
+ * and grows meanwhile (Nagle's rule, RFC 896); the ack sends it. */
+static void test_json_short_pieces_wait_for_acks(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    send_ack(f, TMSG_READY, NULL, 0); /* acknowledgements on */
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup("r6");
+    m.method = strdup("GET");
+    m.uri = strdup("/stream");
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    send_json(f, &m);
+    tmsg_free(&m);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    static char part[1001];
+    memset(part, 'x', 1000);
+    fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+    fl_send_str(&f->fl, 0, part);
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_HTTP_RESPONSE);
+    assert_true(r.more);
+    size_t first = r.body_len;
+    tmsg_free(&r);
+    /* five more short reads while the head awaits its ack: nothing leaves */
+    for (int i = 0; i < 5; i++) {
+        fl_send_str(&f->fl, 0, part);
+        for (int k = 0; k < 20; k++)
+            fl_pass(&f->fl);
+    }
+    assert_int_equal(f->srv.n, f->seen);
+    send_ack(f, TMSG_HTTP_RESPONSE, "r6", 0);
+    next_json(f, &r); /* the ack: one piece with all of it */
+    assert_int_equal(r.type, TMSG_HTTP_RESPONSE_BODY);
+    assert_int_equal(r.seq, 1);
+    assert_int_equal(first + r.body_len, 6000);
+    tmsg_free(&r);
+    destroy(f);
+}
+
 /* ================================================================ several tunnels */
 
 /* ready names both tunnels (tunnels[], in the config's order); OPEN's index picks the local
@@ -795,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_json_asked_names_before_established),
         cmocka_unit_test(test_json_cancel_and_errors),
         cmocka_unit_test(test_json_backpressure),
+        cmocka_unit_test(test_json_short_pieces_wait_for_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,7 @@ class Dynamo {
     // under load. A request (same body) is never faulted twice, so a client that retries gets through.
     this.faults = opts.faults || 0;
     this.delayMs = opts.delayMs || 0; // every Lambda call answered this much later (--ddb-delay-ms)
+    this.createTableMs = opts.createTableMs || 0; // CREATING -> ACTIVE takes this long (--ddb-create-table-ms)
     this.faulted = new Set();
     this.faultStats = { throttled: 0, batch_write_trimmed: 0, batch_get_trimmed: 0 };
     this.units = { wru: 0, rru: 0 };
@@ -78,7 +79,7 @@ class Dynamo {
     this.inner = new Worker(`
       const { parentPort } = require('worker_threads');
       const dynalite = require(${JSON.stringify(require.resolve('dynalite'))});
-      const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+      const server = dynalite({ createTableMs: ${Number(this.createTableMs)}, deleteTableMs: 0, updateTableMs: 0 });
       server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
     `, { eval: true });
     this.innerPort = await new Promise((resolve, reject) => {
@@ -90,11 +91,28 @@ class Dynamo {
     });
     this.front.keepAliveTimeout = 60000;
     this.port = await listen(this.front, 0);
+    for (const def of tableDefs(this.names)) await this.call('CreateTable', def.create);
+    // CreateTable answers with TableStatus CREATING; until ACTIVE (and every GSI ACTIVE) DynamoDB
+    // refuses the table's items with ResourceNotFoundException, and so does dynalite (its switch
+    // to ACTIVE is a timer). Wait as the SDKs' "tableExists" waiter does: the stand-in is ready
+    // only when the Lambda can use its tables.
     for (const def of tableDefs(this.names)) {
-      await this.call('CreateTable', def.create);
+      await this.waitActive(def.create.TableName);
       await this.call('UpdateTimeToLive', { TableName: def.create.TableName, TimeToLiveSpecification: def.ttl });
     }
     return this.port;
+  }
+
+  async waitActive(table) {
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const t = (await this.call('DescribeTable', { TableName: table })).Table;
+      if (t.TableStatus === 'ACTIVE' && (t.GlobalSecondaryIndexes || []).every((g) => g.IndexStatus === 'ACTIVE')) {
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`DynamoDB table ${table} not ACTIVE after 60 s (${t.TableStatus})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   // A signed call through the front, as any SDK would make it.

@@ -110,6 +110,7 @@ async function onHttp(ev) {
       body: bytes.toString('base64'), isBase64Encoded: true };
   }
   if (p === '/noproxy') return 'hello';
+  if (p === '/unicode-header') return { statusCode: 200, headers: { 'x-name': 'J\u00f6rg \u2713' }, body: 'ok' };
   if (p === '/post') {
     const r = await connections('POST', ev.queryStringParameters.conn, 'from-http');
     return { statusCode: 200, body: JSON.stringify({ status: r.status }) };

@@ -10,6 +10,33 @@ const http = require('http');
 const { apigwId, traceRoot, clfTime, readBody, sendJson, headerPairs, Samples } = require('./util');
 
 const MAX_REQUEST = 10 * 1024 * 1024;
+// "Total combined size of request line and header values: 10240 bytes", not adjustable ("Quotas
+// for configuring and running an HTTP API in API Gateway"). Names are counted too here (the
+// stricter reading). Public reports of hitting it: a 431 (backbencher.dev, "SOLVED: 431 Status
+// Code With Request Header Fields Too Large", API Gateway behind Cloudflare) with the text "HTTP
+// header is larger than 10240 bytes." (ntsblog.homedev.com.au, 2021). AWS documents neither.
+const MAX_HEAD = 10240;
+
+// Octets of header values that are not UTF-8 (obs-text, RFC 9110 §5.5): the event is JSON, and
+// AWS front ends read header bytes as UTF-8, replacing what is not UTF-8 with U+FFFD (a header
+// value with U+FFFD reaching a Lambda through API Gateway/CloudFront: lukeshay/astro-aws#155; an
+// ALB event carrying a UTF-8 header value decoded: honojs/hono#4432). AWS documents nothing. Node
+// hands header values over as latin1 strings (one character per byte): they are decoded again.
+function utf8Of(latin1) {
+  return Buffer.from(latin1, 'latin1').toString('utf8');
+}
+
+// ... and a header value the Lambda answers is written as UTF-8 (Node writes latin1 strings one
+// byte per character: the UTF-8 bytes are handed to it that way).
+function wireOf(text) {
+  return Buffer.from(String(text), 'utf8').toString('latin1');
+}
+
+function headSize(req) {
+  let n = `${req.method} ${req.url} HTTP/${req.httpVersion}`.length;
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) n += req.rawHeaders[i].length + req.rawHeaders[i + 1].length;
+  return n;
+}
 const TEXT_TYPES = /^(text\/|application\/(json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*\+xml|javascript|x-www-form-urlencoded|graphql))/i;
 
 function isText(contentType, contentEncoding, body) {
@@ -116,11 +143,13 @@ class HttpApi {
     this.tracker = opts.tracker;
     this.verbose = !!opts.verbose;
     this.apiId = 'standinhttp';
-    this.stats = { requests: 0, too_large: 0, timeouts: 0, lambda_errors: 0, bad_responses: 0, statuses: {} };
+    this.stats = { requests: 0, too_large: 0, head_too_large: 0, timeouts: 0, lambda_errors: 0, bad_responses: 0,
+      statuses: {} };
   }
 
   async start() {
-    this.server = http.createServer((req, res) => {
+    // Node's own head limit (16 KiB, answered 431 without a body) is lifted: API Gateway's applies.
+    this.server = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
       this.handle(req, res).catch((e) => {
         this.log(`http api: ${e.stack || e}`);
         sendJson(res, 500, { message: 'Internal Server Error' });
@@ -145,6 +174,15 @@ class HttpApi {
     this.stats.requests++;
     const apigwRequestId = apigwId();
     const ridHeader = { 'apigw-requestid': apigwRequestId };
+    if (headSize(req) > MAX_HEAD) {
+      this.stats.head_too_large++;
+      this.stats.statuses[431] = (this.stats.statuses[431] || 0) + 1;
+      req.resume();
+      const b = Buffer.from('HTTP header is larger than 10240 bytes.');
+      res.writeHead(431, Object.assign({ 'Content-Type': 'text/plain', 'Content-Length': b.length }, ridHeader));
+      res.end(b);
+      return;
+    }
     // An oversized body is read to its end (and dropped) before the 413, so that clients which send
     // the whole body before reading get the answer rather than a reset.
     const { body, tooLarge } = await readBody(req, this.maxRequest);
@@ -193,14 +231,15 @@ class HttpApi {
   event(req, body, apigwRequestId, root, now) {
     const q = req.url.indexOf('?');
     const rawPath = decodePath(q >= 0 ? req.url.slice(0, q) : req.url);
-    const rawQueryString = q >= 0 ? req.url.slice(q + 1) : '';
+    const rawQueryString = q >= 0 ? utf8Of(req.url.slice(q + 1)) : '';
     const headers = {};
     const cookies = [];
     const add = (name, value) => {
       headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
     };
-    for (const [k, v] of headerPairs(req)) {
+    for (const [k, latin1] of headerPairs(req)) {
       const name = k.toLowerCase();
+      const v = utf8Of(latin1);
       if (name === 'cookie') {
         for (const c of v.split(';')) if (c.trim()) cookies.push(c.trim());
         continue;
@@ -236,7 +275,7 @@ class HttpApi {
         path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp,
-        userAgent: req.headers['user-agent'] || '',
+        userAgent: utf8Of(req.headers['user-agent'] || ''),
       },
       requestId: apigwRequestId,
       routeKey: '$default',
@@ -273,12 +312,12 @@ class HttpApi {
       for (const [k, v] of Object.entries(r.headers)) {
         if (v === null || v === undefined) continue;
         if (/^(content-length|transfer-encoding|connection)$/i.test(k)) continue;
-        headers.push([k, String(v)]);
+        headers.push([k, wireOf(v)]);
       }
     }
     if (r.cookies !== undefined) {
       if (!Array.isArray(r.cookies)) return null;
-      for (const c of r.cookies) headers.push(['Set-Cookie', String(c)]);
+      for (const c of r.cookies) headers.push(['Set-Cookie', wireOf(c)]);
     }
     let body = Buffer.alloc(0);
     if (typeof r.body === 'string') body = r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8');
@@ -293,4 +332,4 @@ class HttpApi {
   }
 }
 
-module.exports = { HttpApi, LatencyTracker, isText, decodePath };
+module.exports = { HttpApi, LatencyTracker, isText, decodePath, MAX_HEAD };

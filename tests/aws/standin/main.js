@@ -34,8 +34,13 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
   --ddb-faults P            DynamoDB throttles (P/4) and trims batches (P) at random, never the
                             same request twice (0)
   --ddb-delay-ms N          answer every DynamoDB call of the Lambda N ms late (0)
+  --ddb-create-table-ms N   the tables stay CREATING for N ms after CreateTable, as on AWS (0);
+                            the ready line is printed once they are ACTIVE
   --one-way                 no route response on $default: the Lambda's answers to messages are
-                            dropped (default: two-way communication, as infra/ configures it)
+                            dropped (default: two-way communication, as infra/websocket.json
+                            configures it)
+  --ws-extra-route KEY      a custom WebSocket route infra/ does not deploy (repeatable; tests of
+                            the route selection expression)
   --connection-max-ms N     API Gateway closes a WebSocket connection after N ms (7200000, 2 h)
   --idle-timeout-ms N       ... and after N ms without a message from the client (600000)
   --post-limit P            @connections posts get 429 LimitExceededException with probability P,
@@ -52,9 +57,9 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
 function parseArgs(argv) {
   const o = { env: {}, stage: 'dev', cap: 64, functionTimeoutMs: 30000, integrationTimeoutMs: 29000,
     maxRequest: 10 * 1024 * 1024, sigv4: 'record', region: 'us-east-1', cmd: null, lambdaLog: null, actionsLog: null,
-    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0,
+    watchStdin: false, verbose: false, settleMs: 0, refusePosts: 0, jitterMs: 0, ddbFaults: 0, ddbDelayMs: 0, ddbCreateTableMs: 0,
     wsConcurrency: null, httpConcurrency: null, singleFunction: false, postLimit: 0,
-    maxLifetimeMs: 0, idleMs: 0, routeResponse: true };
+    maxLifetimeMs: 0, idleMs: 0, routeResponse: true, extraRoutes: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -84,6 +89,7 @@ function parseArgs(argv) {
       case '--post-limit': o.postLimit = num(); break;
       case '--connection-max-ms': o.maxLifetimeMs = num(); break;
       case '--one-way': o.routeResponse = false; break;
+      case '--ws-extra-route': o.extraRoutes.push(val()); break;
       case '--idle-timeout-ms': o.idleMs = num(); break;
       case '--function-timeout-ms': o.functionTimeoutMs = num(); break;
       case '--integration-timeout-ms': o.integrationTimeoutMs = num(); break;
@@ -94,6 +100,7 @@ function parseArgs(argv) {
       case '--message-jitter-ms': o.jitterMs = num(); break;
       case '--ddb-faults': o.ddbFaults = num(); break;
       case '--ddb-delay-ms': o.ddbDelayMs = num(); break;
+      case '--ddb-create-table-ms': o.ddbCreateTableMs = num(); break;
       case '--lambda-log': o.lambdaLog = val(); break;
       case '--actions-log': o.actionsLog = val(); break;
       case '--region': o.region = val(); break;
@@ -129,12 +136,13 @@ async function main() {
   const posted = []; // the last http_request messages the Lambda posted (tests look up request ids)
 
   const dynamo = new Dynamo({ creds, region: opts.region, checker, tables, actions, faults: opts.ddbFaults,
-    delayMs: opts.ddbDelayMs });
+    delayMs: opts.ddbDelayMs, createTableMs: opts.ddbCreateTableMs });
   const dynamoPort = await dynamo.start();
   checker.reset(); // count only the Lambda's calls
   const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, actions, settleMs: opts.settleMs,
     refusePosts: opts.refusePosts, jitterMs: opts.jitterMs, postLimit: opts.postLimit,
     maxLifetimeMs: opts.maxLifetimeMs, idleMs: opts.idleMs, routeResponse: opts.routeResponse,
+    extraRoutes: opts.extraRoutes,
     onAgentMessage: (m) => tracker.onAgentMessage(m),
     onPost: (m, connectionId) => {
       tracker.onPost(m);

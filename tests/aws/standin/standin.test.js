@@ -65,6 +65,24 @@ function req(port, opts, body) {
 
 const json = (r) => JSON.parse(r.body.toString());
 
+// One request written byte for byte (Buffer or latin1 string) on a fresh connection: {status, raw
+// head (latin1), body}.
+function rawReq(port, bytes) {
+  return new Promise((resolve, reject) => {
+    // not half-closed: the request says Connection: close, the server closes after its answer
+    const sock = require('net').connect(port, '127.0.0.1', () => sock.write(Buffer.from(bytes, 'latin1')));
+    const chunks = [];
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', reject);
+    sock.on('close', () => {
+      const all = Buffer.concat(chunks);
+      const end = all.indexOf('\r\n\r\n');
+      const head = all.subarray(0, end).toString('latin1');
+      resolve({ status: Number(head.split(' ')[1]), head, body: all.subarray(end + 4) });
+    });
+  });
+}
+
 function wsOpen(url, protocols, headers) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols, { headers, perMessageDeflate: false });
@@ -124,6 +142,37 @@ test('stand-in with the echo Lambda', async (t) => {
     assert.strictEqual(ev.requestContext.http.path, '/a b/c');
     assert.strictEqual(ev.isBase64Encoded, false);
     assert.strictEqual(ev.body, undefined);
+  });
+
+  await t.test('HTTP API: request heads over 10240 bytes refused (431)', async () => {
+    // request line + names + values (the stricter reading of AWS's quota)
+    const head = (total) => {
+      const fixed = 'GET /x HTTP/1.1'.length + 'Host'.length + 'abc123def456.tunnel.test'.length +
+        'Connection'.length + 'close'.length + 'X-Big'.length;
+      return `GET /x HTTP/1.1\r\nHost: abc123def456.tunnel.test\r\nConnection: close\r\n` +
+        `X-Big: ${'a'.repeat(total - fixed)}\r\n\r\n`;
+    };
+    let r = await rawReq(s.http_port, head(10240));
+    assert.strictEqual(r.status, 200);
+    r = await rawReq(s.http_port, head(10241));
+    assert.strictEqual(r.status, 431);
+    assert.strictEqual(r.body.toString(), 'HTTP header is larger than 10240 bytes.');
+    r = await rawReq(s.http_port, head(40 * 1024));
+    assert.strictEqual(r.status, 431);
+  });
+
+  await t.test('HTTP API: header octets as UTF-8, what is not UTF-8 becomes U+FFFD', async () => {
+    // (a raw octet over 0x7f in the target: Node's parser answers 400, what AWS does is not known)
+    const r = await rawReq(s.http_port, 'GET /x?q=%E9&r=%C3%A9 HTTP/1.1\r\nHost: abc123def456.tunnel.test\r\n' +
+      'X-Utf8: J\xc3\xb6rg\r\nX-Latin1: J\xf6rg\r\nConnection: close\r\n\r\n');
+    assert.strictEqual(r.status, 200);
+    const ev = json(r).event;
+    assert.strictEqual(ev.headers['x-utf8'], 'J\u00f6rg');
+    assert.strictEqual(ev.headers['x-latin1'], 'J\ufffdrg');
+    assert.strictEqual(ev.rawQueryString, 'q=%E9&r=%C3%A9'); // encoded, as sent
+    const u = await rawReq(s.http_port, 'GET /unicode-header HTTP/1.1\r\nHost: abc123def456.tunnel.test\r\n' +
+      'Connection: close\r\n\r\n');
+    assert.ok(Buffer.from(u.head, 'latin1').includes(Buffer.from('x-name: J\u00f6rg \u2713', 'utf8')), u.head);
   });
 
   await t.test('HTTP API: bodies textual or base64, any method', async () => {
@@ -300,6 +349,29 @@ test('stand-in with the echo Lambda', async (t) => {
   });
 });
 
+test('WebSocket route selection: infra/websocket.json, agent messages to $default', async (t) => {
+  const s = await startStandin(['--ws-extra-route', 'join']);
+  t.after(async () => {
+    assert.strictEqual(await s.stop(), 0);
+  });
+  const ws = await wsOpen(s.websocket_url, ['ttf.json.v1']);
+  const routeOf = async (msg) => {
+    const p = nextMessage(ws);
+    ws.send(msg);
+    return JSON.parse(await p).event.requestContext.routeKey;
+  };
+  // the expression's field picks a custom route; a message type or no field does not
+  assert.strictEqual(await routeOf(JSON.stringify({ op: 'event', action: 'join' })), 'join');
+  assert.strictEqual(await routeOf(JSON.stringify({ op: 'event', action: 'other' })), '$default');
+  assert.strictEqual(await routeOf(JSON.stringify({ op: 'event', type: 'join' })), '$default');
+  assert.strictEqual(await routeOf(JSON.stringify({ op: 'event', type: 'http_response', request_id: 'r' })),
+    '$default');
+  const st = await stats(s);
+  assert.strictEqual(st.websocket.routes.join, 1);
+  assert.strictEqual(st.websocket.routes.$default, 3);
+  ws.close();
+});
+
 test('stand-in: timeouts, init errors, strict SigV4', async (t) => {
   const s = await startStandin(['--integration-timeout-ms', '600', '--function-timeout-ms', '5000', '--sigv4', 'strict',
     '--cap', '4']);
@@ -394,4 +466,38 @@ test('DynamoDB fault injection: throttles and partial batches, a retry gets thro
   } else {
     assert.strictEqual(got.status, 400);
   }
+});
+
+test('ready only once the tables are ACTIVE: the first call after the ready line finds them', async (t) => {
+  // Tables that stay CREATING for 1.5 s (as on AWS, where it takes seconds): before the stand-in
+  // waited for ACTIVE, the ready line came first and these calls met ResourceNotFoundException.
+  const t0 = Date.now();
+  const s = await startStandin(['--ddb-create-table-ms', '1500']);
+  t.after(async () => {
+    assert.strictEqual(await s.stop(), 0);
+  });
+  assert.ok(Date.now() - t0 >= 1500, 'ready before the tables could be ACTIVE');
+  const call = async (op, payload) => {
+    const body = JSON.stringify(payload);
+    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
+      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
+        'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
+    return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
+  };
+  for (const table of Object.values(s.tables)) {
+    const d = await call('DescribeTable', { TableName: table });
+    assert.strictEqual(d.status, 200);
+    const desc = json(d).Table;
+    assert.strictEqual(desc.TableStatus, 'ACTIVE');
+    for (const g of desc.GlobalSecondaryIndexes || []) assert.strictEqual(g.IndexStatus, 'ACTIVE');
+    const ttl = await call('DescribeTimeToLive', { TableName: table });
+    assert.strictEqual(json(ttl).TimeToLiveDescription.TimeToLiveStatus, 'ENABLED');
+  }
+  const put = await call('PutItem', { TableName: s.tables.connections,
+    Item: { connectionId: { S: 'c1' }, tunnelId: { S: 'first' }, ttl: { N: '1' } } });
+  assert.strictEqual(put.status, 200, put.body.toString());
+  const q = await call('Query', { TableName: s.tables.connections, IndexName: 'tunnel-id-index',
+    KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'first' } } });
+  assert.strictEqual(q.status, 200, q.body.toString());
+  assert.strictEqual(json(q).Count, 1);
 });

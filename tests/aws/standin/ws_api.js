@@ -8,6 +8,7 @@
 const http = require('http');
 const { WebSocketServer, Receiver } = require('ws');
 const { apigwId, traceRoot, clfTime, readBody, sendJson, headerPairs } = require('./util');
+const { SPEC, selectRoute } = require('./websocket_spec');
 
 // "Quotas for configuring and running a WebSocket API in API Gateway": WebSocket frame size 32 KB,
 // message payload size 128 KB (a larger message or frame closes the connection with 1009; a
@@ -73,7 +74,12 @@ class WsApi {
     // is over clientBufferMax, and at random (postLimit, a probability) for tests, never twice for
     // the same message so that a client that retries gets through.
     this.postLimit = opts.postLimit || 0;
-    this.routeResponse = opts.routeResponse !== false; // infra/ enables two-way on $default
+    // Route selection and two-way routes as infra/websocket.json configures them (extraRoutes: test
+    // hook, custom routes infra/ does not deploy, invoked like $default).
+    this.routeSelectionExpression = SPEC.routeSelectionExpression;
+    this.routes = SPEC.routes.concat(opts.extraRoutes || []);
+    this.twoWay = new Set(opts.routeResponse === false ? [] : SPEC.twoWayRoutes);
+    this.routeResponse = this.twoWay.has('$default');
     // Connection duration 2 hours, idle connection timeout 10 minutes (the WebSocket quotas page):
     // API Gateway closes the connection (1001 Going away) when either runs out. Idle means no
     // message from the client (the stand-in does not count control frames as activity).
@@ -88,7 +94,7 @@ class WsApi {
       default_errors: 0, disconnects: 0, close_codes: {}, frame_or_message_too_big: 0, dropped_no_protocol: 0,
       mgmt: { post: 0, delete: 0, get: 0, gone: 0, not_ready: 0, during_connect: 0, too_large: 0, bad_signature: 0, bytes_out: 0,
         limit_exceeded: 0 },
-      protocols_selected: {}, expired: {}, route_responses: 0 };
+      protocols_selected: {}, expired: {}, route_responses: 0, routes: {} };
   }
 
   async start() {
@@ -269,17 +275,19 @@ class WsApi {
         // not JSON: the Lambda decides what to do with it
       }
     }
-    const ctx = this.baseContext('$default', 'MESSAGE', conn, now);
+    const routeKey = selectRoute(this.routeSelectionExpression, this.routes, text, isBinary);
+    this.stats.routes[routeKey] = (this.stats.routes[routeKey] || 0) + 1;
+    const ctx = this.baseContext(routeKey, 'MESSAGE', conn, now);
     ctx.messageId = apigwId();
     const event = { requestContext: ctx, body: text, isBase64Encoded: !!isBinary };
     const delay = this.jitterMs ? Math.floor(Math.random() * this.jitterMs) : 0;
     const start = delay ? new Promise((r) => setTimeout(r, delay)) : Promise.resolve();
     this.track(start.then(() => this.pool.invoke(event, '$default')).then((r) => {
       if (r.ok) {
-        // "two-way communication": with a route response on $default, API Gateway passes the
+        // "two-way communication": with a route response on the route, API Gateway passes the
         // integration's answer (a Lambda proxy answer's body) to the client; without one it drops
         // it ("Set up route responses for WebSocket APIs in API Gateway")
-        if (!this.routeResponse || !conn.ws || conn.ws.readyState !== 1) return;
+        if (!this.twoWay.has(routeKey) || !conn.ws || conn.ws.readyState !== 1) return;
         let doc = null;
         try {
           doc = JSON.parse(r.body.toString());

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/* answer.c - waiting for and judging the agent's answer (see answer.h). */
+#include "answer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "http1_syntax.h"
+#include "httpresp.h"
+#include "proto_json.h"
+#include "proxy.h"
+#include "path_rewrite.h"
+
+#define ERRCAP 256
+/* A started response body may arrive until 27 s after API Gateway got the request: 2 s are
+ * left to assemble and return up to 4 MiB before its 29 s integration limit. */
+#define BODY_DEADLINE_MS 27000
+/* Before the last piece names the count, the pieces after those already read are read as they
+ * land (the agent sends them in order, at most 8 unacknowledged), so that little is left to read
+ * once the count is known: the final read of a 4 MiB answer would be 5.6 MB at once. */
+#define EARLY_PIECES 512u
+#define EARLY_AHEAD 8u
+/* After the agent's cancel, how long what is in the table may still complete the response: the
+ * $default invocations of the messages sent before it may run after it. */
+#define CANCEL_GRACE_MS 2000
+/* Most pieces a response may have (ttf sends 93 KiB ones; smaller ones are allowed). */
+#define MAX_PIECES PROXY_JSON_MAX_PIECES
+
+typedef struct answer {
+    bool head;           /* the response head has arrived (body pieces may still be coming) */
+    bool head_more;      /* its fields continue in http_response_headers messages not yet read */
+    uint32_t head_parts; /* how many continuations it had */
+    int64_t head_ms;     /* when it was first seen, relative to the start */
+    bool more;           /* pieces follow the head */
+    int status;
+    char *text;         /* an error text, or NULL */
+    bool overrun;       /* the error is the agent's breach of the response rules (logged) */
+    const char *cancel; /* why the Lambda gives up on a request the agent still holds, or NULL */
+    http_headers headers;
+    int64_t expect; /* body length the head announces (0 when bodiless), -1 when unknown */
+    bool bodiless;  /* HEAD, 1xx, 204, 304 */
+    bool framed;    /* expect and bodiless are known (the whole head is in) */
+    uint8_t *body;  /* the head's piece, then the whole body */
+    size_t len;
+    piece_set ps;         /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
+    bool last_known;      /* lastSeq read: ps.n is the count */
+    bool backlog;         /* the last piece read found most of what it asked for */
+    int64_t cancelled_ms; /* when the agent's cancel was first seen (wall ms), 0: none */
+} answer;
+
+static int fail(answer *a, int status, const char *text)
+{
+    a->status = status;
+    a->text = strdup(text);
+    return -1;
+}
+
+static int breach(answer *a, const char *why)
+{
+    a->overrun = true;
+    a->cancel = "protocol_error: the response broke the framing rules";
+    return fail(a, 502, why);
+}
+
+static int too_large(answer *a)
+{
+    a->cancel = "response body over the serverless back-end's limit";
+    return fail(a, 502, "response body too large");
+}
+
+/* The body length a response head announces: 0 for a bodiless one (HEAD, 1xx, 204, 304: RFC
+ * 9110 §6.4.1, whatever its Content-Length says), its Content-Length (every line the same valid
+ * value, RFC 9110 §8.6), -1 when it has none, -2 when it is invalid. */
+static int64_t announced_length(const http_headers *h, int status, bool head_request)
+{
+    if (proxy_bodiless(status, head_request))
+        return 0;
+    int64_t len = -1;
+    for (size_t i = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, 0); i < h->n;
+         i = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, i + 1)) {
+        uint64_t v;
+        if (http1_parse_content_length(h->v[i].value, h->v[i].vlen, &v) < 0 ||
+            (len >= 0 && (uint64_t)len != v))
+            return -2;
+        len = (int64_t)v;
+    }
+    return len;
+}
+
+/* The rules on what has arrived so far; complete: every byte is in. 0, or -1 (a breach). */
+static int judge(answer *a, bool complete)
+{
+    size_t have = a->len + a->ps.bytes;
+    if (a->expect == -2)
+        return breach(a, ANSWER_BAD_LENGTH);
+    if (a->bodiless && (have > 0 || a->more))
+        return breach(a, ANSWER_BODILESS);
+    if (a->expect > 0 && have > (size_t)a->expect)
+        return breach(a, ANSWER_OVER_LENGTH);
+    if (complete && a->expect > 0 && have != (size_t)a->expect)
+        return breach(a, ANSWER_SHORT);
+    return 0;
+}
+
+/* Joins the head's piece and pieces 1..n into a->body. 1, or -1 when out of memory. */
+static int assemble(answer *a)
+{
+    size_t total = a->len + a->ps.bytes;
+    uint8_t *b = realloc(a->body, total ? total : 1);
+    if (!b)
+        return fail(a, 500, "out of memory");
+    size_t off = a->len;
+    for (uint32_t i = 0; i < a->ps.n; i++) {
+        if (a->ps.len[i])
+            memcpy(b + off, a->ps.data[i], a->ps.len[i]);
+        off += a->ps.len[i];
+    }
+    a->body = b;
+    a->len = total;
+    return 1;
+}
+
+/* Every piece 1..lastSeq is in: nothing may follow the last one (a piece written after it by a
+ * warm process that skipped the ownership read is found here), then the body is joined. */
+static int complete(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
+{
+    if (a->last_known &&
+        store_piece_exists(&ctx->st, r->rid, r->cid, a->ps.n + 1, err, ERRCAP) == 1)
+        return breach(a, ANSWER_AFTER_END);
+    if (judge(a, true) < 0)
+        return -1;
+    return assemble(a);
+}
+
+/* One look at the request. 1 = answer complete, 0 = keep waiting, -1 = finished with an error
+ * answer (text set). */
+static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
+{
+    if (a->head && a->last_known) /* every remaining step is fetching pieces */
+        goto pieces;
+    json_t *it;
+    int rc = store_get_pending(&ctx->st, r->rid, &it, err, ERRCAP);
+    if (rc < 0)
+        return 0; /* a failed read is retried until the deadline */
+    if (rc == 1)
+        return fail(a, 502, "request lost");
+    const char *st = ddb_get_s(it, "status");
+    int64_t sc = 502, last = 0;
+    ddb_get_n(it, "statusCode", &sc);
+    if (st && strcmp(st, PEND_ERROR) == 0) {
+        const char *msg = ddb_get_s(it, "errMsg");
+        int over = 0;
+        ddb_get_bool(it, "overrun", &over);
+        a->overrun = over;
+        rc = fail(a, (int)sc, msg && *msg ? msg : "tunnel agent error");
+        json_decref(it);
+        return rc;
+    }
+    int cancelled = 0;
+    if (ddb_get_bool(it, "cancelled", &cancelled) == 0 && cancelled && !a->cancelled_ms)
+        a->cancelled_ms = clock_wall_ms();
+    if (!st || strcmp(st, PEND_RESPONDED) != 0) {
+        json_decref(it);
+        return 0;
+    }
+    if (!a->head) {
+        a->head = true;
+        a->status = (int)sc;
+        int more = 0;
+        ddb_get_bool(it, "respMore", &more);
+        a->more = more;
+        const char *hj = ddb_get_s(it, "respHeaders");
+        if (hj)
+            httpresp_headers_from_json(hj, &a->headers);
+        ddb_get_b(it, "body0", &a->body, &a->len);
+        int hm = 0;
+        ddb_get_bool(it, "respHeadMore", &hm);
+        a->head_more = hm;
+    }
+    if (a->head_more) { /* the rest of the head first: the last continuation names the count */
+        int64_t hs = 0;
+        json_t *parts = NULL;
+        if (ddb_get_n(it, "headSeq", &hs) != 0) {
+            json_decref(it);
+            return 0;
+        }
+        if (hs < 1 || hs > (int64_t)STORE_MAX_HEAD_PARTS) {
+            json_decref(it);
+            a->cancel = "response head over the serverless back-end's limit";
+            return fail(a, 502, "response head too large");
+        }
+        rc = store_fetch_head_parts(&ctx->st, r->rid, r->cid, (uint32_t)hs, &parts, err, ERRCAP);
+        if (rc != 0) {
+            json_decref(it);
+            return 0; /* a continuation is still being written (or the read failed) */
+        }
+        for (size_t i = 0; i < json_array_size(parts); i++)
+            httpresp_headers_from_json(json_string_value(json_array_get(parts, i)), &a->headers);
+        json_decref(parts);
+        a->head_more = false;
+        a->head_parts = (uint32_t)hs;
+    }
+    if (!a->framed) { /* the whole head is in: what it says of the body */
+        a->expect = announced_length(&a->headers, a->status, r->head_request);
+        a->bodiless = proxy_bodiless(a->status, r->head_request);
+        a->framed = true;
+    }
+    bool have_last = ddb_get_n(it, "lastSeq", &last) == 0;
+    json_decref(it);
+    if (judge(a, !a->more) < 0)
+        return -1;
+    if (!a->more)
+        return a->len > ctx->cfg->max_body ? too_large(a) : 1;
+    if (!have_last) {
+        if (!a->ps.n && piece_set_init(&a->ps, EARLY_PIECES) < 0)
+            return fail(a, 500, "out of memory");
+        uint32_t asked = 0, before = a->ps.have;
+        if (store_fetch_pieces(&ctx->st, r->rid, r->cid, &a->ps,
+                               piece_set_prefix(&a->ps) + EARLY_AHEAD, &asked, err, ERRCAP) == 0)
+            a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
+        if (judge(a, false) < 0)
+            return -1;
+        return a->len + a->ps.bytes > ctx->cfg->max_body ? too_large(a) : 0;
+    }
+    if (last < 1 || last > (int64_t)MAX_PIECES)
+        return too_large(a);
+    for (uint32_t q = (uint32_t)last; q < a->ps.n; q++)
+        if (a->ps.data[q]) /* read early: a piece past the last one */
+            return breach(a, ANSWER_AFTER_END);
+    if ((a->ps.n ? piece_set_resize(&a->ps, (uint32_t)last)
+                 : piece_set_init(&a->ps, (uint32_t)last)) < 0)
+        return fail(a, 500, "out of memory");
+    a->last_known = true;
+pieces:;
+    uint32_t before = a->ps.have, asked = 0;
+    a->backlog = false;
+    if (store_fetch_pieces(&ctx->st, r->rid, r->cid, &a->ps, 0, &asked, err, ERRCAP) < 0)
+        return 0;
+    /* most of what was asked for was there: more are likely waiting, read again at once */
+    a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
+    if (judge(a, false) < 0)
+        return -1;
+    if (a->len + a->ps.bytes > ctx->cfg->max_body)
+        return too_large(a);
+    if (a->ps.have < a->ps.n)
+        return 0; /* a piece is still being written */
+    return complete(ctx, r, a, err);
+}
+
+static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len)
+{
+    if (a->text)
+        return httpresp_text(a->status, a->text, len);
+    const route_result *rr = r->rr;
+    if (rr->mode == ROUTE_PATH) {
+        path_rewrite_head_urls(rr->tunnel_id, &a->headers); /* the rule ttfd applies */
+        path_rewrite_kind k =
+            path_rewrite_kind_for(http_headers_get(&a->headers, "content-type"),
+                                  http_headers_get(&a->headers, "content-encoding"));
+        uint8_t *nb;
+        size_t nlen;
+        int rc = path_rewrite_body(k, rr->tunnel_id, a->body, a->len, &nb, &nlen);
+        if (rc == 1 && nlen <= ctx->cfg->max_body + 4096) {
+            free(a->body);
+            a->body = nb;
+            a->len = nlen;
+            if (http_headers_get(&a->headers, "content-length")) {
+                char n[32];
+                snprintf(n, sizeof n, "%zu", nlen);
+                http_headers_set(&a->headers, "content-length", n);
+            }
+            http_headers_set(&a->headers, "x-tunnel-rewrite-applied", "true");
+        } else if (rc == 1) {
+            free(nb);
+        }
+    }
+    return httpresp_build(a->status, &a->headers, a->body, a->len, len);
+}
+
+void answer_cancel(lambda_ctx *ctx, const char *cid, const char *rid, const char *reason)
+{
+    tmsg c;
+    tmsg_init(&c, TMSG_CANCEL);
+    c.request_id = (char *)rid; /* borrowed: not freed */
+    c.reason = (char *)reason;  /* borrowed */
+    size_t n;
+    char *text = tmsg_encode(&c, &n);
+    char err[ERRCAP];
+    if (!text || mgmt_post(&ctx->mgmt, cid, text, n, err, sizeof err) != MGMT_OK)
+        TLOG_D(ctx->log, "cancel %s not delivered: %s", rid, text ? err : "out of memory");
+    free(text);
+}
+
+char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len)
+{
+    /* wall-clock ms: start is API Gateway's timeEpoch, the deadline Lambda's (both Unix ms) */
+    int64_t start = r->start, posted_ms = clock_wall_ms();
+    /* As ttfd: 504 when no response head came within the request timeout. Once the head is
+     * in, the body may take until just under API Gateway's 29 s integration limit. */
+    int64_t head_deadline = start + (int64_t)ctx->cfg->request_timeout_s * 1000;
+    int64_t body_deadline = start + BODY_DEADLINE_MS;
+    if (body_deadline < head_deadline)
+        body_deadline = head_deadline;
+    if (ctx->deadline_ms > 0 && ctx->deadline_ms - 500 < body_deadline)
+        body_deadline = ctx->deadline_ms - 500;
+    if (head_deadline > body_deadline)
+        head_deadline = body_deadline;
+    answer a = {.expect = -1};
+    http_headers_init(&a.headers);
+    char err[ERRCAP];
+    int64_t next_live = start + 1000;
+    for (;;) {
+        bool had_head = a.head;
+        int done = check(ctx, r, &a, err);
+        int64_t now = clock_wall_ms();
+        if (a.head && !had_head)
+            a.head_ms = now - start;
+        if (done != 0)
+            break;
+        /* the agent went away: no (more) answer will come. Once every piece is counted the
+         * answer is complete in the table whatever happens to the agent. */
+        if (now >= next_live && !a.last_known) {
+            conn_rec c;
+            if (store_get_connection(&ctx->st, r->cid, &c, err, sizeof err) == 1) {
+                fail(&a, 502, "tunnel agent disconnected");
+                if (r->lost && !a.head)
+                    *r->lost = true;
+                break;
+            }
+            next_live = now + 1000;
+        }
+        if (a.cancelled_ms && now - a.cancelled_ms >= CANCEL_GRACE_MS) {
+            fail(&a, 502, "the local service failed during its response");
+            break;
+        }
+        int64_t deadline = a.head ? body_deadline : head_deadline;
+        if (now >= deadline) {
+            fail(&a, 504,
+                 a.head ? "response body not complete in time"
+                        : "no response from the tunnel agent in time");
+            a.cancel = "timeout: the serverless back-end stopped waiting";
+            break;
+        }
+        if (a.backlog)
+            continue;
+        long left = (long)(deadline - now);
+        /* Polls an eighth of the time waited so far apart (4 ms to 250 ms): a quick answer is
+         * seen within a few ms, a slow one costs few reads (~50 in the first 2 s, 4 a second
+         * after). Reading pieces costs the table more than a poll: slower while they trickle in. */
+        long d = (long)((now - posted_ms) / 8);
+        d = d < 4 ? 4 : d > 250 ? 250 : d;
+        if (a.last_known)
+            d = 200;
+        clock_sleep_ms(d < left ? d : left);
+    }
+    if (a.overrun)
+        TLOG_W(ctx->log, "tunnel %s: request %s: %s: answered 502, nothing of it forwarded",
+               r->rr->tunnel_id, r->rid, a.text);
+    if (a.cancel) /* the local request may still be running: stop it */
+        answer_cancel(ctx, r->cid, r->rid, a.cancel);
+    TLOG_D(ctx->log,
+           "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms",
+           r->rid, a.head_ms, a.ps.n, clock_wall_ms() - start);
+    if (!a.text && proxy_bodiless(a.status, r->head_request))
+        a.len = 0; /* HEAD, 204, 304: the head only (judge refused any body for them) */
+    char *doc = finish(ctx, &a, r, len);
+    *status = a.status;
+    snprintf(ctx->defer_rid, sizeof ctx->defer_rid, "%s", r->rid);
+    snprintf(ctx->defer_cid, sizeof ctx->defer_cid, "%s", r->cid);
+    /* the pieces to delete: all of them once counted, else those seen (the rest expire) */
+    uint32_t seen = a.ps.n;
+    while (!a.last_known && seen > 0 && !a.ps.data[seen - 1])
+        seen--;
+    ctx->defer_pieces = seen;
+    ctx->defer_heads = a.head_parts;
+    piece_set_free(&a.ps);
+    free(a.text);
+    free(a.body);
+    http_headers_free(&a.headers);
+    return doc;
+}
