@@ -510,26 +510,6 @@ static size_t frame_header_max(uint64_t len)
     return (len < 126 ? 2 : len <= 0xffff ? 4 : 10) + 4;
 }
 
-/* dst = src masked with key (RFC 6455 §5.3), src being the payload from byte off on. Eight
- * bytes per step. */
-static void mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], size_t off)
-{
-    uint8_t k[8];
-    for (size_t i = 0; i < 8; i++)
-        k[i] = key[(off + i) % 4];
-    uint64_t k64;
-    memcpy(&k64, k, 8);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, src + i, 8);
-        v ^= k64;
-        memcpy(dst + i, &v, 8);
-    }
-    for (; i < n; i++)
-        dst[i] = src[i] ^ k[i % 8];
-}
-
 /* A message's payload: a then b, as one sequence of bytes. */
 typedef struct payload {
     const uint8_t *a, *b;
@@ -547,9 +527,9 @@ static void payload_copy(uint8_t *dst, const payload *pl, size_t off, size_t n, 
     const uint8_t *sb = n > na ? pl->b + (off + na - pl->alen) : NULL;
     if (key) {
         if (na)
-            mask_copy(dst, sa, na, key, 0);
+            ws_mask_copy(dst, sa, na, key, 0);
         if (n > na)
-            mask_copy(dst + na, sb, n - na, key, na);
+            ws_mask_copy(dst + na, sb, n - na, key, na);
     } else {
         if (na)
             memcpy(dst, sa, na);

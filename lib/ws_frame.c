@@ -62,7 +62,7 @@ int ws_frame_header(const uint8_t *p, size_t n, bool expect_masked, ws_frame_hdr
     return 1;
 }
 
-void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
+void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], uint64_t off)
 {
     uint8_t k[8];
     for (size_t i = 0; i < 8; i++)
@@ -72,12 +72,17 @@ void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t v;
-        memcpy(&v, p + i, 8);
+        memcpy(&v, src + i, 8);
         v ^= k64;
-        memcpy(p + i, &v, 8);
+        memcpy(dst + i, &v, 8);
     }
     for (; i < n; i++)
-        p[i] ^= k[i % 8];
+        dst[i] = src[i] ^ k[i % 8];
+}
+
+void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
+{
+    ws_mask_copy(p, p, n, key, off);
 }
 
 bool ws_utf8_valid(const uint8_t *p, size_t n)
