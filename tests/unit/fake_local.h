@@ -174,14 +174,14 @@ static void fl_send_str(fake_local *f, int conn, const char *s)
     fl_send(f, conn, s, strlen(s));
 }
 
-static void fl_close(fake_local *f, int conn)
+static inline void fl_close(fake_local *f, int conn)
 {
     close(f->conns[conn]);
     f->conns[conn] = -1;
 }
 
 /* The request head the connection received (up to CRLF CRLF), NUL-terminated copy. */
-static char *fl_head(const fake_local *f, int conn)
+static inline char *fl_head(const fake_local *f, int conn)
 {
     const char *g = f->got[conn];
     size_t n = f->got_len[conn];

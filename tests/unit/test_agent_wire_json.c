@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/* test_agent_wire_json.c - the JSON wire adapter (agent/wire_json.c) through a real session over
+ * a socketpair (agent_wire_fixture.h): http_response (+ continuation) / pieces / error / cancel,
+ * head continuation, cancels both ways, backpressure, acknowledged pieces, routing by tunnel_id,
+ * the window a server announces. The binary-mode tests are in test_agent_wire.c. */
+#include "agent_wire_fixture.h"
+
+/* ================================================================ JSON mode */
+
+static void test_json_exchange(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup("r1");
+    m.method = strdup("POST");
+    m.uri = strdup("/caf\xe9");
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    http_headers_add(&m.headers, "X-Name", 6, "J\xf6rg", 4);
+    m.body = (uint8_t *)strdup("abc");
+    m.body_len = 3;
+    m.more = true;
+    send_json(f, &m);
+    tmsg_free(&m);
+    tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
+    m.request_id = strdup("r1");
+    m.seq = 1;
+    m.body = (uint8_t *)strdup("def");
+    m.body_len = 3;
+    send_json(f, &m);
+    tmsg_free(&m);
+    assert_true(fl_wait_text(&f->fl, 0, "3\r\ndef\r\n0\r\n\r\n", 3000));
+    char *head = fl_head(&f->fl, 0);
+    assert_non_null(strstr(head, "POST /caf\xe9 HTTP/1.1\r\n"));
+    assert_non_null(strstr(head, "X-Name: J\xf6rg\r\n"));
+    assert_non_null(strstr(head, "Transfer-Encoding: chunked\r\n"));
+    free(head);
+    fl_send_str(&f->fl, 0, "HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n");
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_HTTP_RESPONSE);
+    assert_int_equal(r.status_code, 200);
+    assert_string_equal(r.reason, "Fine");
+    assert_true(r.more);
+    assert_null(http_headers_get(&r.headers, "Transfer-Encoding"));
+    assert_int_equal(r.body_len, 2); /* the body read in the same pass goes with the head */
+    tmsg_free(&r);
+    fl_send_str(&f->fl, 0, "3\r\nmore\r\n"); /* a bad chunk: failure after the start */
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_CANCEL);
+    assert_string_equal(r.request_id, "r1");
+    tmsg_free(&r);
+    assert_int_equal(hmap_count(f->s->exchanges), 0);
+    destroy(f);
+}
+
+/* A head in several messages reaches the app whole; a large response head leaves in parts. */
+static void test_json_head_continuation(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    f->cfg.max_response_head = 1 << 20;
+    f->s->tun[0].env.max_response_head = 1 << 20;
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup("r2");
+    m.method = strdup("GET");
+    m.uri = strdup("/");
+    m.headers_more = true;
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    send_json(f, &m);
+    tmsg_free(&m);
+    tmsg_init(&m, TMSG_HTTP_REQUEST_HEADERS);
+    m.request_id = strdup("r2");
+    m.seq = 1;
+    http_headers_add(&m.headers, "Cookie", 6, "a=1", 3);
+    send_json(f, &m);
+    tmsg_free(&m);
+    assert_true(fl_wait_text(&f->fl, 0, "Cookie: a=1\r\n", 3000));
+    /* 200 fields of 1000 bytes: over one message */
+    size_t cap = 300000;
+    char *resp = malloc(cap);
+    size_t n = (size_t)snprintf(resp, cap, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 200; i++) {
+        n += (size_t)snprintf(resp + n, cap - n, "X-F%03d: ", i);
+        memset(resp + n, 'v', 1000);
+        n += 1000;
+        n += (size_t)snprintf(resp + n, cap - n, "\r\n");
+    }
+    n += (size_t)snprintf(resp + n, cap - n, "Content-Length: 2\r\n\r\nok");
+    fl_send(&f->fl, 0, resp, n);
+    free(resp);
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_HTTP_RESPONSE);
+    assert_true(r.headers_more);
+    assert_true(r.more);
+    size_t fields = r.headers.n;
+    tmsg_free(&r);
+    uint32_t seq = 0;
+    bool more = true;
+    while (more) {
+        next_json(f, &r);
+        assert_int_equal(r.type, TMSG_HTTP_RESPONSE_HEADERS);
+        assert_int_equal(r.seq, ++seq);
+        fields += r.headers.n;
+        more = r.headers_more;
+        tmsg_free(&r);
+    }
+    assert_int_equal(fields, 201);
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_HTTP_RESPONSE_BODY);
+    assert_int_equal(r.seq, 1);
+    assert_false(r.more);
+    assert_memory_equal(r.body, "ok", 2);
+    tmsg_free(&r);
+    destroy(f);
+}
+
+/* cancel from the server drops the exchange at once; errors before the start keep their codes. */
+static void test_json_cancel_and_errors(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup("r3");
+    m.method = strdup("GET");
+    m.uri = strdup("/sse");
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    send_json(f, &m);
+    tmsg_free(&m);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    tmsg_init(&m, TMSG_CANCEL);
+    m.request_id = strdup("r3");
+    m.reason = strdup("client went away");
+    send_json(f, &m);
+    tmsg_free(&m);
+    assert_true(fl_wait_eof(&f->fl, 0, 3000));
+    assert_int_equal(hmap_count(f->s->exchanges), 0);
+
+    /* body pieces out of order: invalid_request */
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup("r4");
+    m.method = strdup("POST");
+    m.uri = strdup("/");
+    m.more = true;
+    send_json(f, &m);
+    tmsg_free(&m);
+    tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
+    m.request_id = strdup("r4");
+    m.seq = 2;
+    send_json(f, &m);
+    tmsg_free(&m);
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_ERROR);
+    assert_int_equal(r.code, TERR_INVALID_REQUEST);
+    tmsg_free(&r);
+    destroy(f);
+}
+
+/* A local service that does not read the request body: the session stops reading the
+ * WebSocket; once the service reads, it goes on. */
+static void test_json_backpressure(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup("r5");
+    m.method = strdup("PUT");
+    m.uri = strdup("/slow");
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    m.more = true;
+    send_json(f, &m);
+    tmsg_free(&m);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    /* stop reading the fake local connection: its socket buffers fill (9 MB is more than the
+     * kernel buffers of a loopback connection hold) */
+    int keep = f->fl.conns[0];
+    f->fl.conns[0] = -1;
+    static uint8_t piece[90000];
+    memset(piece, 'p', sizeof piece);
+    enum { PIECES = 100 };
+    for (uint32_t seq = 1; seq <= PIECES; seq++) {
+        tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
+        m.request_id = strdup("r5");
+        m.seq = seq;
+        m.body = malloc(sizeof piece);
+        memcpy(m.body, piece, sizeof piece);
+        m.body_len = sizeof piece;
+        m.more = true;
+        send_json(f, &m);
+        tmsg_free(&m);
+    }
+    for (int i = 0; i < 300 && f->s->json_blocked == 0; i++)
+        fl_pass(&f->fl);
+    assert_int_equal(f->s->json_blocked, 1);
+    f->fl.conns[0] = keep;
+    size_t want = PIECES * sizeof piece;
+    uint64_t end = fl_now_ms() + 10000;
+    while (fl_now_ms() < end && f->s->json_blocked)
+        fl_pass(&f->fl);
+    assert_int_equal(f->s->json_blocked, 0);
+    while (fl_now_ms() < end && f->fl.got_len[0] < want)
+        fl_pass(&f->fl);
+    assert_true(f->fl.got_len[0] > want); /* every piece arrived (plus the chunk framing) */
+    destroy(f);
+}
+
+static void send_ack(fx *f, tmsg_type of, const char *rid, uint32_t seq)
+{
+    tmsg a;
+    tmsg_init(&a, TMSG_ACK);
+    a.ack_of = of;
+    a.request_id = rid ? strdup(rid) : NULL;
+    a.seq = seq;
+    send_json(f, &a);
+    tmsg_free(&a);
+}
+
+/* With a server that acknowledges answers (the Lambda: each message is an invocation), a body
+ * piece shorter than the largest waits while an earlier answer of its request awaits its ack,
+ * and grows meanwhile (Nagle's rule, RFC 896); the ack sends it. */
+static void test_json_short_pieces_wait_for_acks(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    send_ack(f, TMSG_READY, NULL, 0); /* acknowledgements on */
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup("r6");
+    m.method = strdup("GET");
+    m.uri = strdup("/stream");
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    send_json(f, &m);
+    tmsg_free(&m);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    static char part[1001];
+    memset(part, 'x', 1000);
+    fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+    fl_send_str(&f->fl, 0, part);
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_HTTP_RESPONSE);
+    assert_true(r.more);
+    size_t first = r.body_len;
+    tmsg_free(&r);
+    /* five more short reads while the head awaits its ack: nothing leaves */
+    for (int i = 0; i < 5; i++) {
+        fl_send_str(&f->fl, 0, part);
+        for (int k = 0; k < 20; k++)
+            fl_pass(&f->fl);
+    }
+    assert_int_equal(f->srv.n, f->seen);
+    send_ack(f, TMSG_HTTP_RESPONSE, "r6", 0);
+    next_json(f, &r); /* the ack: one piece with all of it */
+    assert_int_equal(r.type, TMSG_HTTP_RESPONSE_BODY);
+    assert_int_equal(r.seq, 1);
+    assert_int_equal(first + r.body_len, 6000);
+    tmsg_free(&r);
+    destroy(f);
+}
+
+static void send_established2(fx *f)
+{
+    tmsg e;
+    tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
+    tmsg_tunnel t[2] = {
+        {.name = "web", .tunnel_id = "webid", .public_url = "http://webid.x"},
+        {.name = "api", .tunnel_id = "apiid", .public_url = "http://apiid.x"},
+    };
+    e.connection_id = "c";
+    e.tunnel_id = "webid";
+    e.public_url = "http://webid.x";
+    e.tunnels = t;
+    e.ntunnels = 2;
+    size_t len = 0;
+    char *js = tmsg_encode(&e, &len);
+    ws_send_text(f->srv.ws, js, len);
+    free(js);
+}
+
+static void send_get(fx *f, const char *rid, const char *tunnel_id, const char *uri)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup(rid);
+    m.method = strdup("GET");
+    m.uri = strdup(uri);
+    m.tunnel_id = tunnel_id ? strdup(tunnel_id) : NULL;
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    send_json(f, &m);
+    tmsg_free(&m);
+}
+
+/* JSON mode: http_request's tunnel_id (the ids connection_established gave) picks the tunnel;
+ * no tunnel_id = the first; an unknown one is answered with error invalid_request. */
+static void test_json_routes_by_tunnel_id(void **state)
+{
+    (void)state;
+    fx *f = make_tunnels(false, 2);
+    send_established2(f);
+    send_get(f, "r1", "apiid", "/to-api");
+    assert_true(fl_wait_text(&f->fl2, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl2.got[0], "GET /to-api HTTP/1.1\r\n"));
+    send_get(f, "r2", NULL, "/to-web");
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl.got[0], "GET /to-web HTTP/1.1\r\n"));
+    send_get(f, "r3", "webid", "/web-again");
+    assert_true(fl_wait_text(&f->fl, 1, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl.got[1], "GET /web-again HTTP/1.1\r\n"));
+    send_get(f, "r4", "otherid", "/nowhere");
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_ERROR);
+    assert_string_equal(r.request_id, "r4");
+    assert_int_equal(r.code, TERR_INVALID_REQUEST);
+    tmsg_free(&r);
+    assert_int_equal(f->fl2.nconns, 1);
+    assert_int_equal(f->fl.nconns, 2);
+    destroy(f);
+}
+
+/* Before connection_established, a request naming the id a tunnel asked for again is that
+ * tunnel's (the Lambda routes to the new connection once it recorded the name); once the answer
+ * came, only the ids it gave count. */
+static void test_json_asked_names_before_established(void **state)
+{
+    (void)state;
+    static const char *const held[2] = {"heldweb", "heldapi"};
+    fx_held = held;
+    fx *f = make_tunnels(false, 2);
+    fx_held = NULL;
+    send_get(f, "r1", "heldapi", "/early-api");
+    assert_true(fl_wait_text(&f->fl2, 0, "\r\n\r\n", 3000));
+    assert_non_null(strstr(f->fl2.got[0], "GET /early-api HTTP/1.1\r\n"));
+    send_established2(f); /* gives webid / apiid */
+    send_get(f, "r2", "heldapi", "/late");
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_ERROR);
+    assert_string_equal(r.request_id, "r2");
+    tmsg_free(&r);
+    send_get(f, "r3", "apiid", "/given");
+    assert_true(fl_wait_text(&f->fl2, 1, "\r\n\r\n", 3000));
+    assert_int_equal(f->fl.nconns, 0);
+    destroy(f);
+}
+
+/* A server that announced a window: ready asks for one; the agent sends no more response body
+ * than the window allows until `window` credits more (docs/protocol.md §2 "Flow control"). */
+static uint64_t body_until(fx *f, uint64_t want, unsigned ms, bool *last)
+{
+    uint64_t got = 0;
+    uint64_t end = fl_now_ms() + ms;
+    while (got < want && fl_now_ms() < end) {
+        if (f->srv.n == f->seen) {
+            fl_pass(&f->fl);
+            continue;
+        }
+        tmsg r;
+        next_json(f, &r);
+        got += r.body_len;
+        *last = !r.more;
+        tmsg_free(&r);
+    }
+    return got;
+}
+
+static void test_json_window(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    assert_non_null(strstr((char *)next_msg(f)->data, "\"stream_windows\":true"));
+    tmsg e;
+    tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
+    e.connection_id = e.tunnel_id = "c";
+    e.public_url = "http://c.x";
+    e.stream_window = 100000;
+    send_json(f, &e);
+    send_get(f, "r9", NULL, "/big");
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    static char body[150000];
+    memset(body, 'b', sizeof body);
+    fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nContent-Length: 150000\r\n\r\n");
+    fl_send(&f->fl, 0, body, sizeof body);
+    bool last = false;
+    assert_int_equal(body_until(f, 100000, 3000, &last), 100000);
+    assert_int_equal(body_until(f, 1, 300, &last), 0); /* the window is spent: it waits */
+    tmsg w;
+    tmsg_init(&w, TMSG_WINDOW);
+    w.request_id = "r9";
+    w.increment = 50000;
+    send_json(f, &w);
+    assert_int_equal(body_until(f, 50000, 3000, &last), 50000);
+    assert_true(last);
+    destroy(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_exchange),
+        cmocka_unit_test(test_json_window),
+        cmocka_unit_test(test_json_head_continuation),
+        cmocka_unit_test(test_json_routes_by_tunnel_id),
+        cmocka_unit_test(test_json_asked_names_before_established),
+        cmocka_unit_test(test_json_cancel_and_errors),
+        cmocka_unit_test(test_json_backpressure),
+        cmocka_unit_test(test_json_short_pieces_wait_for_acks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
