@@ -2,6 +2,8 @@
 /* rewrite.c - Host toward the local service and redirects back (see rewrite.h). */
 #include "rewrite.h"
 
+#include "proxy.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,34 +187,16 @@ char *rewrite_local_url(const rewrite_host *rh, const char *public_base, const c
     return out;
 }
 
-/* Refresh: "5; url=http://..." (RFC-less but universal: the URL after "url=", maybe quoted). */
-static char *rewrite_refresh(const rewrite_host *rh, const char *base, const char *v, size_t n)
+typedef struct refresh_ctx {
+    const rewrite_host *rh;
+    const char *base;
+} refresh_ctx;
+
+/* proxy_url_map for Refresh: the URL through rewrite_local_url. */
+static char *refresh_url(void *ud, const char *url, size_t len)
 {
-    for (size_t i = 0; i + 4 <= n; i++) {
-        if (strncasecmp(v + i, "url=", 4) != 0)
-            continue;
-        size_t s = i + 4;
-        char q = s < n && (v[s] == '\'' || v[s] == '"') ? v[s] : 0;
-        if (q)
-            s++;
-        size_t e = s;
-        while (e < n && v[e] != q && (q || (v[e] != ' ' && v[e] != ';')))
-            e++;
-        char *u = rewrite_local_url(rh, base, v + s, e - s);
-        if (!u)
-            return NULL;
-        size_t ul = strlen(u);
-        char *out = malloc(s + ul + (n - e) + 1);
-        if (out) {
-            memcpy(out, v, s);
-            memcpy(out + s, u, ul);
-            memcpy(out + s + ul, v + e, n - e);
-            out[s + ul + n - e] = '\0';
-        }
-        free(u);
-        return out;
-    }
-    return NULL;
+    const refresh_ctx *c = ud;
+    return rewrite_local_url(c->rh, c->base, url, len);
 }
 
 int rewrite_response_location(const rewrite_host *rh, const char *public_base, http_headers *h)
@@ -225,7 +209,7 @@ int rewrite_response_location(const rewrite_host *rh, const char *public_base, h
         if (strcasecmp(e->name, "Location") == 0 || strcasecmp(e->name, "Content-Location") == 0)
             nv = rewrite_local_url(rh, public_base, e->value, e->vlen);
         else if (strcasecmp(e->name, "Refresh") == 0)
-            nv = rewrite_refresh(rh, public_base, e->value, e->vlen);
+            nv = proxy_refresh_map(e->value, e->vlen, refresh_url, &(refresh_ctx){rh, public_base});
         if (!nv)
             continue;
         /* replace in place: remove the entry, append the new one, move it back to i */

@@ -5,6 +5,7 @@
  * when that window is not all there yet and the body goes on. */
 #include "path_rewrite.h"
 #include "http1_headers.h"
+#include "proxy.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -742,35 +743,13 @@ char *path_rewrite_location(const char *tid, const char *loc)
     return o;
 }
 
-/* Refresh: "5; url=/x" (not in an RFC, but every browser follows it): the URL after "url=",
- * maybe quoted, through path_rewrite_location. NULL when it stays. */
-static char *refresh_value(const char *tid, const char *v, size_t n)
+/* proxy_url_map for Refresh: the URL through path_rewrite_location. */
+static char *refresh_url(void *ud, const char *url, size_t len)
 {
-    for (size_t i = 0; i + 4 <= n; i++) {
-        if (strncasecmp(v + i, "url=", 4) != 0)
-            continue;
-        size_t s = i + 4;
-        char q = s < n && (v[s] == '\'' || v[s] == '"') ? v[s] : 0;
-        s += q ? 1 : 0;
-        size_t e = s;
-        while (e < n && (q ? v[e] != q : v[e] != ' ' && v[e] != ';'))
-            e++;
-        char *url = strndup(v + s, e - s);
-        char *nu = url ? path_rewrite_location(tid, url) : NULL;
-        free(url);
-        if (!nu)
-            return NULL;
-        size_t ul = strlen(nu);
-        char *out = malloc(s + ul + (n - e) + 1);
-        if (out) {
-            memcpy(out, v, s);
-            memcpy(out + s, nu, ul);
-            memcpy(out + s + ul, v + e, n - e + 1);
-        }
-        free(nu);
-        return out;
-    }
-    return NULL;
+    char *u = strndup(url, len);
+    char *nu = u ? path_rewrite_location(ud, u) : NULL;
+    free(u);
+    return nu;
 }
 
 int path_rewrite_head_urls(const char *tid, struct http_headers *h)
@@ -781,7 +760,7 @@ int path_rewrite_head_urls(const char *tid, struct http_headers *h)
         if (e->id == HTTP_H_LOCATION || e->id == HTTP_H_CONTENT_LOCATION)
             nv = path_rewrite_location(tid, e->value);
         else if (e->nlen == 7 && strncasecmp(e->name, "Refresh", 7) == 0)
-            nv = refresh_value(tid, e->value, e->vlen);
+            nv = proxy_refresh_map(e->value, e->vlen, refresh_url, (void *)tid);
         if (!nv)
             continue;
         /* the new entry goes in the old one's place */

@@ -239,3 +239,31 @@ size_t proxy_json_first_piece(size_t encoded_len)
     size_t cap = (max_msg - encoded_len - PROXY_JSON_SLACK) / 4 * 3;
     return cap < chunk ? cap : chunk;
 }
+
+char *proxy_refresh_map(const char *v, size_t n, proxy_url_map map, void *ud)
+{
+    for (size_t i = 0; i + 4 <= n; i++) {
+        if (strncasecmp(v + i, "url=", 4) != 0)
+            continue;
+        size_t s = i + 4;
+        char q = s < n && (v[s] == '\'' || v[s] == '"') ? v[s] : 0;
+        s += q ? 1 : 0;
+        size_t e = s;
+        while (e < n && (q ? v[e] != q : v[e] != ' ' && v[e] != ';'))
+            e++;
+        char *u = map(ud, v + s, e - s);
+        if (!u)
+            return NULL;
+        size_t ul = strlen(u);
+        char *out = malloc(s + ul + (n - e) + 1);
+        if (out) {
+            memcpy(out, v, s);
+            memcpy(out + s, u, ul);
+            memcpy(out + s + ul, v + e, n - e);
+            out[s + ul + n - e] = '\0';
+        }
+        free(u);
+        return out;
+    }
+    return NULL;
+}

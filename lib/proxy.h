@@ -98,6 +98,14 @@ static inline bool proxy_bodiless(int s, bool head_request)
 /* A fresh UUID v4 from the OS CSPRNG ("xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx"). 0 or -1. */
 int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1]);
 
+/* ---- URL fields ---- */
+/* Maps the URL url[0..len) to a malloc'd replacement, or NULL when it stays. */
+typedef char *(*proxy_url_map)(void *ud, const char *url, size_t len);
+/* Refresh: "5; url=/x" (not in an RFC, but every browser follows it): the value v[0..n) with the
+ * URL after "url=" (maybe quoted) replaced by map's answer, malloc'd and NUL-terminated; NULL
+ * when there is no URL, map leaves it, or out of memory. */
+char *proxy_refresh_map(const char *v, size_t n, proxy_url_map map, void *ud);
+
 /* ---- JSON-mode pieces (docs/protocol.md §2) ---- */
 #define PROXY_JSON_MAX_PIECES 100000u  /* most http_*_body pieces one body may have */
 #define PROXY_JSON_SLACK ((size_t)256) /* room kept for the body field, "more" and numbers */
