@@ -40,23 +40,17 @@ typedef struct agent {
     ws_client *wsc;
     session *sess;
     struct event *retry_timer, *connect_timer, *stop_timer, *sigint, *sigterm;
-    char tunnel_id[TUNNEL_NAME_MAX + 1]; /* the name to ask for again ("" when none) */
-    char agent_key[IDSTORE_KEY_LEN + 1];
-    idstore *ids;            /* remembered names; NULL with --forget or when unusable */
-    char ids_endpoint[1400]; /* the record's key: endpoint without its query ... */
-    char ids_local[300];     /* ... and the local service */
+    idstore *ids; /* remembered names; NULL with --forget or when unusable */
     /* ttf --config: per tunnel, the name held before ("" when none) and a pointer to it */
     char (*held)[TUNNEL_NAME_MAX + 1];
     const char **held_ptr;
     /* Moving to a new connection before the server closes this one (max_lifetime_s): */
-    char takeover[65];          /* the current connection's secret ("" when none) */
     uint64_t max_lifetime_s;    /* announced by the server; 0 = no limit */
     struct event *rotate_timer; /* opens the next connection */
     struct event *drain_timer;  /* closes the old one once its exchanges are done */
     ws_client *next_wsc;
     session *next; /* the new connection, until it is established */
     session *old;  /* the connection left, finishing its exchanges */
-    bool moving;   /* the current connection closed during the move: next replaces it */
     uint64_t drain_started_ms;
     int exit_code;
     bool stopping;
@@ -64,6 +58,12 @@ typedef struct agent {
     bool ever_established; /* some session of this run did */
     bool refused;          /* the current session got tunnel_refused (retry_refusal says how) */
     bool retry_refusal;
+    bool moving;       /* the current connection closed during the move: next replaces it */
+    char takeover[65]; /* the current connection's secret ("" when none) */
+    char tunnel_id[TUNNEL_NAME_MAX + 1]; /* the name to ask for again ("" when none) */
+    char agent_key[IDSTORE_KEY_LEN + 1];
+    char ids_endpoint[1400]; /* the record's key: endpoint without its query ... */
+    char ids_local[300];     /* ... and the local service */
 } agent;
 
 /* agent.c */
