@@ -18,11 +18,15 @@
 /* A started response body may arrive until 27 s after API Gateway got the request: 2 s are
  * left to assemble and return up to 4 MiB before its 29 s integration limit. */
 #define BODY_DEADLINE_MS 27000
-/* Before the last piece names the count, the pieces after those already read are read as they
- * land (the agent sends them in order, at most 8 unacknowledged), so that little is left to read
- * once the count is known: the final read of a 4 MiB answer would be 5.6 MB at once. */
+/* The pieces are read as they land, with the request item, in one BatchGetItem per poll (the
+ * agent sends them in order, a window of them unacknowledged), so that little is left to read
+ * once the last one is in: the final read of a 4 MiB answer would be 5.6 MB at once. A poll asks
+ * for the lowest missing pieces: twice as many as the poll before found, EARLY_AHEAD to
+ * AHEAD_MAX (they land in bursts of the agent's window; each key asked costs a read unit, found
+ * or not). */
 #define EARLY_PIECES 512u
 #define EARLY_AHEAD 8u
+#define AHEAD_MAX 64u
 /* After the agent's cancel, how long what is in the table may still complete the response: the
  * $default invocations of the messages sent before it may run after it. */
 #define CANCEL_GRACE_MS 2000
@@ -47,7 +51,9 @@ typedef struct answer {
     size_t len;
     piece_set ps;         /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
     bool last_known;      /* lastSeq read: ps.n is the count */
-    bool backlog;         /* the last piece read found most of what it asked for */
+    bool backlog;         /* the last poll found most of what it asked for: poll again at once */
+    uint32_t ahead;       /* how many missing pieces the next poll asks for */
+    int64_t progress_ms;  /* when a piece was last found, or the count (wall ms) */
     int64_t cancelled_ms; /* when the agent's cancel was first seen (wall ms), 0: none */
 } answer;
 
@@ -123,30 +129,20 @@ static int assemble(answer *a)
     return 1;
 }
 
-/* Every piece 1..lastSeq is in: nothing may follow the last one (a piece written after it by a
- * warm process that skipped the ownership read is found here), then the body is joined. */
-static int complete(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
+/* Every piece 1..lastSeq is in and the poll that read the last of them found no piece after
+ * them (check): the rules, then the body is joined. */
+static int complete(answer *a)
 {
-    if (a->last_known &&
-        store_piece_exists(&ctx->st, r->rid, r->cid, a->ps.n + 1, err, ERRCAP) == 1)
-        return breach(a, ANSWER_AFTER_END);
     if (judge(a, true) < 0)
         return -1;
     return assemble(a);
 }
 
-/* One look at the request. 1 = answer complete, 0 = keep waiting, -1 = finished with an error
+/* The request item of one poll: its status, the head (the first time it is there), the count
+ * of pieces. 1 = the answer is complete (no pieces), 0 = go on, -1 = finished with an error
  * answer (text set). */
-static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
+static int take_item(lambda_ctx *ctx, const answer_req *r, answer *a, json_t *it, char *err)
 {
-    if (a->head && a->last_known) /* every remaining step is fetching pieces */
-        goto pieces;
-    json_t *it;
-    int rc = store_get_pending(&ctx->st, r->rid, &it, err, ERRCAP);
-    if (rc < 0)
-        return 0; /* a failed read is retried until the deadline */
-    if (rc == 1)
-        return fail(a, 502, "request lost");
     const char *st = ddb_get_s(it, "status");
     int64_t sc = 502, last = 0;
     ddb_get_n(it, "statusCode", &sc);
@@ -155,17 +151,13 @@ static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
         int over = 0;
         ddb_get_bool(it, "overrun", &over);
         a->overrun = over;
-        rc = fail(a, (int)sc, msg && *msg ? msg : "tunnel agent error");
-        json_decref(it);
-        return rc;
+        return fail(a, (int)sc, msg && *msg ? msg : "tunnel agent error");
     }
     int cancelled = 0;
     if (ddb_get_bool(it, "cancelled", &cancelled) == 0 && cancelled && !a->cancelled_ms)
         a->cancelled_ms = clock_wall_ms();
-    if (!st || strcmp(st, PEND_RESPONDED) != 0) {
-        json_decref(it);
+    if (!st || strcmp(st, PEND_RESPONDED) != 0)
         return 0;
-    }
     if (!a->head) {
         a->head = true;
         a->status = (int)sc;
@@ -183,20 +175,14 @@ static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
     if (a->head_more) { /* the rest of the head first: the last continuation names the count */
         int64_t hs = 0;
         json_t *parts = NULL;
-        if (ddb_get_n(it, "headSeq", &hs) != 0) {
-            json_decref(it);
+        if (ddb_get_n(it, "headSeq", &hs) != 0)
             return 0;
-        }
         if (hs < 1 || hs > (int64_t)STORE_MAX_HEAD_PARTS) {
-            json_decref(it);
             a->cancel = "response head over the serverless back-end's limit";
             return fail(a, 502, "response head too large");
         }
-        rc = store_fetch_head_parts(&ctx->st, r->rid, r->cid, (uint32_t)hs, &parts, err, ERRCAP);
-        if (rc != 0) {
-            json_decref(it);
+        if (store_fetch_head_parts(&ctx->st, r->rid, r->cid, (uint32_t)hs, &parts, err, ERRCAP))
             return 0; /* a continuation is still being written (or the read failed) */
-        }
         for (size_t i = 0; i < json_array_size(parts); i++)
             httpresp_headers_from_json(json_string_value(json_array_get(parts, i)), &a->headers);
         json_decref(parts);
@@ -208,23 +194,12 @@ static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
         a->bodiless = proxy_bodiless(a->status, r->head_request);
         a->framed = true;
     }
-    bool have_last = ddb_get_n(it, "lastSeq", &last) == 0;
-    json_decref(it);
     if (judge(a, !a->more) < 0)
         return -1;
     if (!a->more)
         return a->len > ctx->cfg->max_body ? too_large(a) : 1;
-    if (!have_last) {
-        if (!a->ps.n && piece_set_init(&a->ps, EARLY_PIECES) < 0)
-            return fail(a, 500, "out of memory");
-        uint32_t asked = 0, before = a->ps.have;
-        if (store_fetch_pieces(&ctx->st, r->rid, r->cid, &a->ps,
-                               piece_set_prefix(&a->ps) + EARLY_AHEAD, &asked, err, ERRCAP) == 0)
-            a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
-        if (judge(a, false) < 0)
-            return -1;
-        return a->len + a->ps.bytes > ctx->cfg->max_body ? too_large(a) : 0;
-    }
+    if (ddb_get_n(it, "lastSeq", &last) != 0)
+        return 0; /* the count is not known yet */
     if (last < 1 || last > (int64_t)MAX_PIECES)
         return too_large(a);
     for (uint32_t q = (uint32_t)last; q < a->ps.n; q++)
@@ -234,20 +209,59 @@ static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
                  : piece_set_init(&a->ps, (uint32_t)last)) < 0)
         return fail(a, 500, "out of memory");
     a->last_known = true;
-pieces:;
-    uint32_t before = a->ps.have, asked = 0;
-    a->backlog = false;
-    if (store_fetch_pieces(&ctx->st, r->rid, r->cid, &a->ps, 0, &asked, err, ERRCAP) < 0)
-        return 0;
-    /* most of what was asked for was there: more are likely waiting, read again at once */
-    a->backlog = asked > 0 && (a->ps.have - before) * 2 >= asked;
+    a->progress_ms = clock_wall_ms();
+    return 0;
+}
+
+/* One poll: the request item (until the count of pieces is known) and the pieces, in one read.
+ * 1 = answer complete, 0 = keep waiting, -1 = finished with an error answer (text set). */
+static int check(lambda_ctx *ctx, const answer_req *r, answer *a, char *err)
+{
+    bool pieces = a->head && !a->head_more && a->more; /* pieces follow the whole head */
+    if (pieces && !a->ps.n && piece_set_init(&a->ps, EARLY_PIECES) < 0)
+        return fail(a, 500, "out of memory");
+    bool was_known = a->last_known;
+    answer_poll p = {
+        .item = !was_known, .want = pieces ? a->ahead : 0, .probe = was_known ? a->ps.n + 1 : 0};
+    uint32_t before = a->ps.have;
+    if (store_poll_answer(&ctx->st, r->rid, r->cid, &a->ps, &p, err, ERRCAP) < 0)
+        return 0; /* a failed read is retried until the deadline */
+    uint32_t found = a->ps.have - before;
+    a->backlog = p.asked > 0 && found * 2 >= p.asked;
+    a->ahead = found * 2 < EARLY_AHEAD ? EARLY_AHEAD
+               : found * 2 > AHEAD_MAX ? AHEAD_MAX
+                                       : found * 2;
+    if (found)
+        a->progress_ms = clock_wall_ms();
+    if (p.probe_found) /* a piece after the last one */
+        return breach(a, ANSWER_AFTER_END);
+    if (p.item) {
+        if (!p.got_item)
+            return fail(a, 502, "request lost");
+        int rc = take_item(ctx, r, a, p.got_item, err);
+        json_decref(p.got_item);
+        if (rc != 0 || !a->head || a->head_more || !a->more)
+            return rc;
+        if (!pieces) { /* the head just came: its pieces from the next poll on, at once */
+            a->backlog = true;
+            a->ahead = EARLY_AHEAD;
+            return 0;
+        }
+    }
     if (judge(a, false) < 0)
         return -1;
     if (a->len + a->ps.bytes > ctx->cfg->max_body)
         return too_large(a);
-    if (a->ps.have < a->ps.n)
+    if (!a->last_known || a->ps.have < a->ps.n)
         return 0; /* a piece is still being written */
-    return complete(ctx, r, a, err);
+    /* Every piece is in. Nothing may follow the last one (a piece a warm process wrote after it,
+     * having skipped the ownership read): the same read asked for the one after it (the probe,
+     * or among the pieces asked when this very read brought the count), else one more read. */
+    if (!was_known && p.asked_to <= a->ps.n) {
+        a->backlog = true;
+        return 0;
+    }
+    return complete(a);
 }
 
 static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len)
@@ -308,7 +322,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
         body_deadline = ctx->deadline_ms - 500;
     if (head_deadline > body_deadline)
         head_deadline = body_deadline;
-    answer a = {.expect = -1};
+    answer a = {.expect = -1, .ahead = EARLY_AHEAD};
     http_headers_init(&a.headers);
     char err[ERRCAP];
     int64_t next_live = start + 1000;
@@ -349,11 +363,10 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
         long left = (long)(deadline - now);
         /* Polls an eighth of the time waited so far apart (4 ms to 250 ms): a quick answer is
          * seen within a few ms, a slow one costs few reads (~50 in the first 2 s, 4 a second
-         * after). Reading pieces costs the table more than a poll: slower while they trickle in. */
-        long d = (long)((now - posted_ms) / 8);
+         * after). Once the last piece is in, the others are on their way (the agent's window):
+         * an eighth of the time since one was last found. */
+        long d = (long)((now - (a.last_known ? a.progress_ms : posted_ms)) / 8);
         d = d < 4 ? 4 : d > 250 ? 250 : d;
-        if (a.last_known)
-            d = 200;
         clock_sleep_ms(d < left ? d : left);
     }
     if (a.overrun)

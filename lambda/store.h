@@ -158,9 +158,6 @@ int store_put_head_part(store *s, const char *rid, const char *cid, uint32_t seq
  * order: 0 with *parts, 1 while one is missing, -1 on error. */
 int store_fetch_head_parts(store *s, const char *rid, const char *cid, uint32_t n, json_t **parts,
                            char *err, size_t cap);
-/* Whether piece seq of rid from cid exists (a piece past the last one). 1, 0, or -1. */
-int store_piece_exists(store *s, const char *rid, const char *cid, uint32_t seq, char *err,
-                       size_t cap);
 
 /* Response pieces 1..n being collected by the waiter; kept across polls. */
 typedef struct piece_set {
@@ -174,13 +171,26 @@ typedef struct piece_set {
 int piece_set_init(piece_set *ps, uint32_t n);
 /* Pieces 1..n from now on (pieces read so far kept). 0, or -1 when out of memory. */
 int piece_set_resize(piece_set *ps, uint32_t n);
-/* How many pieces from 1 on are there without a gap. */
-uint32_t piece_set_prefix(const piece_set *ps);
 void piece_set_free(piece_set *ps);
-/* Reads up to 100 of the missing pieces among 1..upto (0: all of ps), lowest seq first (one
- * consistent BatchGetItem). *asked receives how many were asked for; ps->have tells how many are
- * there now. 0 or -1. */
-int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t upto,
+/* One look of the waiter at an answer, in one consistent BatchGetItem (what DynamoDB leaves
+ * out, past its response size limit, asked again): the request item (item), the `want` lowest
+ * missing pieces of ps (0: up to 98) and piece probe (0: none; the one after the last, which
+ * must not exist). */
+typedef struct answer_poll {
+    bool item;         /* in: read the request item too */
+    uint32_t want;     /* in */
+    uint32_t probe;    /* in */
+    json_t *got_item;  /* out: the request item (the caller's reference), NULL when absent */
+    bool probe_found;  /* out: piece probe exists */
+    uint32_t asked;    /* out: pieces asked for (ps->have tells how many are there now) */
+    uint32_t asked_to; /* out: the highest piece asked for (every missing one below it was) */
+} answer_poll;
+/* 0, or -1 (then *p holds nothing). */
+int store_poll_answer(store *s, const char *rid, const char *cid, piece_set *ps, answer_poll *p,
+                      char *err, size_t cap);
+/* store_poll_answer for the `want` lowest missing pieces only (*asked: answer_poll.asked). 0 or
+ * -1. */
+int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t want,
                        uint32_t *asked, char *err, size_t cap);
 /* Deletes the pending item, pieces 1..n and head continuations 1..nheads of cid (batched).
  * cid NULL: the item only. */

@@ -248,27 +248,6 @@ int store_mark_overrun(store *s, const char *rid, const char *cid, const char *m
     return store_run(s, "UpdateItem", req, err, cap);
 }
 
-int store_piece_exists(store *s, const char *rid, const char *cid, uint32_t seq, char *err,
-                       size_t cap)
-{
-    char key[PIECE_KEY_MAX];
-    if (store_piece_key(key, sizeof key, rid, cid, seq) < 0)
-        return store_oom(err, cap);
-    json_t *req = json_pack("{s:s,s:o,s:b,s:s}", "TableName", s->pend_table, "Key",
-                            ddb_key_s("requestId", key), "ConsistentRead", 1,
-                            "ProjectionExpression", "requestId");
-    if (!req)
-        return store_oom(err, cap);
-    json_t *resp;
-    int rc = ddb_call(s->db, "GetItem", req, &resp, err, cap);
-    json_decref(req);
-    if (rc != DDB_OK)
-        return -1;
-    rc = json_is_object(json_object_get(resp, "Item")) ? 1 : 0;
-    json_decref(resp);
-    return rc;
-}
-
 int piece_set_init(piece_set *ps, uint32_t n)
 {
     memset(ps, 0, sizeof *ps);
@@ -301,14 +280,6 @@ int piece_set_resize(piece_set *ps, uint32_t n)
     return 0;
 }
 
-uint32_t piece_set_prefix(const piece_set *ps)
-{
-    uint32_t q = 0;
-    while (q < ps->n && ps->data[q])
-        q++;
-    return q;
-}
-
 void piece_set_free(piece_set *ps)
 {
     for (uint32_t i = 0; ps->data && i < ps->n; i++)
@@ -329,9 +300,10 @@ static uint32_t key_seq(const char *k)
     return (*end || v > UINT32_MAX) ? 0 : (uint32_t)v;
 }
 
-/* One BatchGetItem round for the keys in keys (stolen); fills ps. */
-/* BatchGetItem of keys (stolen) on the pending table, consistent, UnprocessedKeys asked again
- * (backing off); each item returned goes to take(ud, item). 0 or -1. */
+/* BatchGetItem of keys (stolen) on the pending table, consistent, UnprocessedKeys asked again;
+ * each item returned goes to take(ud, item). A round that returned items was cut by the response
+ * size limit (16 MB on DynamoDB, 1 MB in dynalite): the rest is asked at once. A round that
+ * returned nothing was throttled: the rest is asked after a backoff, as AWS advises. 0 or -1. */
 static int batch_get(store *s, json_t *keys, void (*take)(void *ud, json_t *item), void *ud,
                      char *err, size_t cap)
 {
@@ -340,15 +312,14 @@ static int batch_get(store *s, json_t *keys, void (*take)(void *ud, json_t *item
     if (!req)
         return store_oom(err, cap);
     int rc = -1;
-    for (int round = 0; round < 20; round++) {
+    for (int round = 0, idle = 0; round < 120 && idle < 20; round++) {
         json_t *resp;
         rc = ddb_call(s->db, "BatchGetItem", req, &resp, err, cap);
         if (rc != DDB_OK)
             break;
         size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(json_object_get(resp, "Responses"), s->pend_table), i,
-                           it)
+        json_t *it, *got = json_object_get(json_object_get(resp, "Responses"), s->pend_table);
+        json_array_foreach(got, i, it)
         {
             take(ud, it);
         }
@@ -361,47 +332,74 @@ static int batch_get(store *s, json_t *keys, void (*take)(void *ud, json_t *item
         }
         json_object_set(json_object_get(json_object_get(req, "RequestItems"), s->pend_table),
                         "Keys", unk);
+        bool progress = json_array_size(got) > 0;
         json_decref(resp);
         rc = -1;
         snprintf(err, cap, "BatchGetItem: unprocessed keys");
-        clock_sleep_ms(10L << (round < 4 ? round : 4));
+        if (!progress) {
+            clock_sleep_ms(10L << (idle < 4 ? idle : 4));
+            idle++;
+        }
     }
     json_decref(req);
     return rc;
 }
 
-/* batch_get's taker for body pieces: into the piece set. */
-static void take_piece(void *ud, json_t *it)
+/* One poll (store_poll_answer): batch_get's taker. */
+typedef struct poll_ctx {
+    const char *rid;
+    piece_set *ps;
+    answer_poll *p;
+} poll_ctx;
+
+/* Pieces into the piece set; the request item and piece p->probe into the poll. */
+static void poll_take(void *ud, json_t *it)
 {
-    piece_set *ps = ud;
-    uint32_t q = key_seq(ddb_get_s(it, "requestId"));
+    poll_ctx *c = ud;
+    piece_set *ps = c->ps;
+    const char *k = ddb_get_s(it, "requestId");
+    if (k && strcmp(k, c->rid) == 0) {
+        if (c->p->item && !c->p->got_item)
+            c->p->got_item = json_incref(it);
+        return;
+    }
+    uint32_t q = key_seq(k);
+    if (q != 0 && q == c->p->probe) {
+        c->p->probe_found = true;
+        return;
+    }
     if (q == 0 || q > ps->n || ps->data[q - 1])
         return;
-    uint8_t *p = NULL;
+    uint8_t *d = NULL;
     size_t n = 0;
-    if (ddb_get_b(it, "b", &p, &n) < 0)
+    if (ddb_get_b(it, "b", &d, &n) < 0)
         return; /* unreadable: stays missing */
-    if (!p)     /* an empty piece: keep a non-NULL marker */
-        p = malloc(1);
-    if (!p)
+    if (!d)     /* an empty piece: keep a non-NULL marker */
+        d = malloc(1);
+    if (!d)
         return;
-    ps->data[q - 1] = p;
+    ps->data[q - 1] = d;
     ps->len[q - 1] = n;
     ps->have++;
     ps->bytes += n;
 }
 
-int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t upto,
-                       uint32_t *asked, char *err, size_t cap)
+int store_poll_answer(store *s, const char *rid, const char *cid, piece_set *ps, answer_poll *p,
+                      char *err, size_t cap)
 {
     char key[PIECE_KEY_MAX];
-    *asked = 0;
+    p->got_item = NULL;
+    p->probe_found = false;
+    p->asked = 0;
+    p->asked_to = 0;
     json_t *keys = json_array();
-    if (!keys)
+    if (!keys || (p->item && json_array_append_new(keys, ddb_key_s("requestId", rid)) < 0)) {
+        json_decref(keys);
         return store_oom(err, cap);
-    uint32_t last = upto && upto < ps->n ? upto : ps->n;
-    /* the lowest missing ones: pieces are mostly written in order */
-    for (uint32_t q = 1; q <= last && json_array_size(keys) < 100; q++) {
+    }
+    uint32_t want = p->want && p->want < 98 ? p->want : 98;
+    /* the lowest missing ones: pieces are mostly written in order (BatchGetItem: 100 keys) */
+    for (uint32_t q = 1; q <= ps->n && p->asked < want; q++) {
         if (ps->data[q - 1])
             continue;
         if (store_piece_key(key, sizeof key, rid, cid, q) < 0) {
@@ -409,13 +407,36 @@ int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps
             return store_oom(err, cap);
         }
         json_array_append_new(keys, ddb_key_s("requestId", key));
+        p->asked++;
+        p->asked_to = q;
     }
-    *asked = (uint32_t)json_array_size(keys);
-    if (*asked == 0) {
+    if (p->probe) {
+        if (store_piece_key(key, sizeof key, rid, cid, p->probe) < 0) {
+            json_decref(keys);
+            return store_oom(err, cap);
+        }
+        json_array_append_new(keys, ddb_key_s("requestId", key));
+    }
+    if (json_array_size(keys) == 0) {
         json_decref(keys);
         return 0;
     }
-    return batch_get(s, keys, take_piece, ps, err, cap);
+    poll_ctx c = {rid, ps, p};
+    int rc = batch_get(s, keys, poll_take, &c, err, cap);
+    if (rc < 0) {
+        json_decref(p->got_item);
+        p->got_item = NULL;
+    }
+    return rc;
+}
+
+int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t want,
+                       uint32_t *asked, char *err, size_t cap)
+{
+    answer_poll p = {.want = want};
+    int rc = store_poll_answer(s, rid, cid, ps, &p, err, cap);
+    *asked = p.asked;
+    return rc;
 }
 
 /* batch_get's taker for head continuations: the text of part q at index q - 1. */

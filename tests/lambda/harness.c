@@ -31,17 +31,31 @@ static void deliver_later(harness *h)
     h->delivering = false;
 }
 
-/* Before each DynamoDB call: the HTTP function reading its request item is "waiting". */
+/* A request item's key (no '#': pieces and other items have one). */
+static bool request_key(const json_t *key)
+{
+    const char *k = json_string_value(json_object_get(json_object_get(key, "requestId"), "S"));
+    return k && !strchr(k, '#');
+}
+
+/* Before each DynamoDB call: the HTTP function reading its request item (GetItem, or the
+ * waiter's BatchGetItem of the item and its pieces) is "waiting". */
 static void on_db_call(void *ud, const char *op, const json_t *req)
 {
     harness *h = ud;
     if (h->meanwhile)
         h->meanwhile(h, op, h->meanwhile_ud);
     const char *table = json_string_value(json_object_get(req, "TableName"));
-    const char *key = json_string_value(
-        json_object_get(json_object_get(json_object_get(req, "Key"), "requestId"), "S"));
-    if (strcmp(op, "GetItem") == 0 && table && strcmp(table, H_PEND_TABLE) == 0 && key &&
-        !strchr(key, '#') && !json_object_get(req, "ProjectionExpression"))
+    bool waiting = strcmp(op, "GetItem") == 0 && table && strcmp(table, H_PEND_TABLE) == 0 &&
+                   request_key(json_object_get(req, "Key")) &&
+                   !json_object_get(req, "ProjectionExpression");
+    json_t *keys = json_object_get(
+        json_object_get(json_object_get(req, "RequestItems"), H_PEND_TABLE), "Keys");
+    size_t i;
+    json_t *k;
+    if (strcmp(op, "BatchGetItem") == 0)
+        json_array_foreach(keys, i, k) waiting = waiting || request_key(k);
+    if (waiting)
         deliver_later(h);
 }
 
