@@ -114,11 +114,9 @@ json_t *ddb_b(const uint8_t *p, size_t n)
     char *enc = malloc(b64_encoded_len(n) + 1);
     if (!enc)
         return NULL;
-    if (n)
-        b64_encode(p, n, enc);
-    else
-        enc[0] = '\0';
-    json_t *v = json_pack("{s:s}", "B", enc);
+    size_t len = n ? b64_encode(p, n, enc) : 0;
+    /* base64 is ASCII: no UTF-8 check over up to 128 KB (json_pack's "s" checks) */
+    json_t *v = json_pack("{s:o}", "B", json_stringn_nocheck(enc, len));
     free(enc);
     return v;
 }
