@@ -28,6 +28,10 @@ struct acks {
     uint64_t resent;
     /* RFC 6298 §2: smoothed round trip and its variation (ms), 0 before the first sample */
     uint64_t srtt, rttvar, rto;
+    /* RFC 5681 §3.1: the window (answers that may be in flight), the slow start threshold, acks
+     * counted towards one more past it; when the window last shrank (ms) */
+    size_t cwnd, ssthresh, acked;
+    uint64_t shrunk_ms;
 };
 
 acks *acks_new(acks_send_fn send, void *ud)
@@ -37,6 +41,8 @@ acks *acks_new(acks_send_fn send, void *ud)
         a->send = send;
         a->ud = ud;
         a->rto = ACKS_RESEND_MS;
+        a->cwnd = ACKS_WINDOW;
+        a->ssthresh = ACKS_WINDOW_MAX;
     }
     return a;
 }
@@ -77,7 +83,7 @@ static void transmit(acks *a, entry *e, uint64_t now_ms)
 /* Sends waiting entries while the window has room. */
 static void fill(acks *a, uint64_t now_ms)
 {
-    for (entry *e = a->head; e && a->in_flight < ACKS_WINDOW; e = e->next)
+    for (entry *e = a->head; e && a->in_flight < a->cwnd; e = e->next)
         if (!e->sent)
             transmit(a, e, now_ms);
 }
@@ -128,6 +134,35 @@ int acks_send(acks *a, const tmsg *m, uint64_t now_ms)
     return 0;
 }
 
+/* An answer was acknowledged: one more in the window up to the slow start threshold, past it
+ * one more per window of acks (RFC 5681 §3.1); never over ACKS_WINDOW_MAX. */
+static void grow(acks *a)
+{
+    if (a->cwnd >= ACKS_WINDOW_MAX)
+        return;
+    if (a->cwnd < a->ssthresh) {
+        a->cwnd++;
+    } else if (++a->acked >= a->cwnd) {
+        a->acked = 0;
+        a->cwnd++;
+    }
+}
+
+/* Answers were lost (throttled at the function's concurrency, or their invocations failed): the
+ * window halves (RFC 5681 §3.1 equation 4, not under ACKS_WINDOW_MIN), and grows again one per
+ * window of acks. Once per round trip: the losses of one burst (API Gateway reports each one)
+ * are one loss event. */
+static void shrink(acks *a, uint64_t now_ms)
+{
+    uint64_t rtt = a->srtt > 100 ? a->srtt : 100;
+    if (a->shrunk_ms && now_ms - a->shrunk_ms < rtt)
+        return;
+    a->shrunk_ms = now_ms;
+    a->ssthresh = a->cwnd / 2 < ACKS_WINDOW_MIN ? ACKS_WINDOW_MIN : a->cwnd / 2;
+    a->cwnd = a->ssthresh;
+    a->acked = 0;
+}
+
 /* RFC 6298 §2.2-2.3 with alpha 1/8, beta 1/4, K 4; the bounds of acks.h. */
 static void rtt_sample(acks *a, uint64_t r)
 {
@@ -157,6 +192,7 @@ void acks_on_ack(acks *a, const tmsg *ack, uint64_t now_ms)
         if (e->tries == 1 && now_ms >= e->sent_ms) /* Karn: only unambiguous round trips */
             rtt_sample(a, now_ms - e->sent_ms);
         unlink_entry(a, prev, e);
+        grow(a);
         break;
     }
     fill(a, now_ms);
@@ -164,9 +200,14 @@ void acks_on_ack(acks *a, const tmsg *ack, uint64_t now_ms)
 
 void acks_resend_older(acks *a, uint64_t now_ms, uint64_t min_age_ms)
 {
+    bool any = false;
     for (entry *e = a->head; e; e = e->next)
-        if (e->sent && now_ms - e->sent_ms >= min_age_ms)
+        if (e->sent && now_ms - e->sent_ms >= min_age_ms) {
             transmit(a, e, now_ms);
+            any = true;
+        }
+    if (any)
+        shrink(a, now_ms);
 }
 
 void acks_tick(acks *a, uint64_t now_ms)
@@ -188,9 +229,12 @@ void acks_tick(acks *a, uint64_t now_ms)
         prev = e;
         e = next;
     }
-    /* RFC 6298 §5.5: back off (once per tick, however many expired); kept until a new sample */
-    if (expired)
+    /* RFC 6298 §5.5: back off (once per tick, however many expired); kept until a new sample.
+     * RFC 5681 §3.1: the window halves. */
+    if (expired) {
         a->rto = a->rto * 2 > ACKS_RTO_MAX_MS ? ACKS_RTO_MAX_MS : a->rto * 2;
+        shrink(a, now_ms);
+    }
     fill(a, now_ms);
 }
 
@@ -225,4 +269,9 @@ size_t acks_in_flight(const acks *a)
 uint64_t acks_resent(const acks *a)
 {
     return a->resent;
+}
+
+size_t acks_window(const acks *a)
+{
+    return a->cwnd;
 }

@@ -2,9 +2,14 @@
 /* acks.h - delivery of the agent's answers (http_response, http_response_body, error) when the
  * server acknowledges them (docs/protocol.md §2 "Acknowledgements"). Over API Gateway each message
  * is one $default invocation, and an invocation throttled at the function's concurrency limit is
- * lost (API Gateway does not retry it). Once the server has acknowledged a message, at most
- * ACKS_WINDOW answers are in flight unacknowledged; later ones wait (the session counts as
- * congested, so exchanges stop reading their local sockets); one left unacknowledged for the
+ * lost (API Gateway does not retry it). Once the server has acknowledged a message, at most a
+ * window of answers are in flight unacknowledged; later ones wait (the session counts as
+ * congested, so exchanges stop reading their local sockets). The window adapts as TCP's
+ * congestion window does (RFC 5681 §3.1): ACKS_WINDOW at first, one more per ack up to
+ * ACKS_WINDOW_MAX (each answer in flight is one $default invocation running: concurrency the
+ * function must have); halved (not under ACKS_WINDOW_MIN) when answers were lost (the function
+ * throttled them), at most once per round trip, then one more per window of acks. One left
+ * unacknowledged for the
  * retransmission timeout, or in flight when API Gateway reports a failed integration, is sent
  * again (the server takes each answer once). The timeout follows the acks' round trips as TCP's
  * does (RFC 6298: SRTT + 4 RTTVAR, at least ACKS_RESEND_MS, at most ACKS_RTO_MAX_MS; Karn's rule:
@@ -23,7 +28,9 @@
 
 #include "proto_json.h"
 
-#define ACKS_WINDOW 8
+#define ACKS_WINDOW 8        /* the window at first */
+#define ACKS_WINDOW_MAX 16   /* the most answers in flight */
+#define ACKS_WINDOW_MIN 2    /* the least, after losses */
 #define ACKS_RESEND_MS 1000  /* the least (and initial) retransmission timeout */
 #define ACKS_RTO_MAX_MS 8000 /* the most, backed off included */
 #define ACKS_MAX_TRIES 8
@@ -55,5 +62,6 @@ size_t acks_in_flight(const acks *a); /* sent, not acknowledged */
 /* Answers of request rid sent or waiting, not acknowledged. */
 size_t acks_pending_for(const acks *a, const char *rid);
 uint64_t acks_resent(const acks *a); /* messages sent again so far */
+size_t acks_window(const acks *a);   /* the current window */
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_agent_acks.c - agent/acks: answers go out at once until the server acknowledges one; then
- * at most ACKS_WINDOW are in flight, the rest wait, acks release them, what is not acknowledged
- * goes again (after a timeout that follows the round trips and backs off, or at once when API
- * Gateway reports a lost message), and is given up after ACKS_MAX_TRIES. */
+ * at most a window of them are in flight (ACKS_WINDOW at first, one more per ack up to
+ * ACKS_WINDOW_MAX, halved when answers were lost), the rest wait, acks release them, what is not
+ * acknowledged goes again (after a timeout that follows the round trips and backs off, or at once
+ * when API Gateway reports a lost message), and is given up after ACKS_MAX_TRIES. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,12 +74,54 @@ static void test_window(void **state)
     ack(a, TMSG_HTTP_RESPONSE_BODY, "r2", 1, 20);
     ack(a, TMSG_HTTP_RESPONSE, "r1", 0, 20);
     assert_int_equal(acks_waiting(a), 3);
-    /* out of order acks release one each */
+    /* out of order acks release two each: the answer acknowledged, and one more in the window */
     ack(a, TMSG_HTTP_RESPONSE_BODY, "r1", 3, 20);
-    ack(a, TMSG_HTTP_RESPONSE_BODY, "r1", 1, 20);
+    assert_int_equal(acks_window(a), ACKS_WINDOW + 1);
     assert_int_equal(acks_waiting(a), 1);
-    assert_int_equal(k.sent, 1 + ACKS_WINDOW + 2);
     assert_non_null(strstr(k.last, "\"seq\":10"));
+    ack(a, TMSG_HTTP_RESPONSE_BODY, "r1", 1, 20);
+    assert_int_equal(acks_waiting(a), 0);
+    assert_int_equal(k.sent, 1 + ACKS_WINDOW + 3);
+    assert_non_null(strstr(k.last, "\"seq\":11"));
+    acks_free(a);
+}
+
+/* The window grows by one per ack up to ACKS_WINDOW_MAX (each answer in flight is one $default
+ * invocation: the function's concurrency), halves when API Gateway reports a lost answer or one
+ * waited out its timeout, and never goes under ACKS_WINDOW_MIN. */
+static void test_window_adapts(void **state)
+{
+    (void)state;
+    sink k = {0};
+    acks *a = acks_new(record, &k);
+    ack(a, TMSG_READY, NULL, 0, 0);
+    assert_int_equal(acks_window(a), ACKS_WINDOW);
+    tmsg m;
+    uint32_t seq = 1, acked = 1;
+    uint64_t now = 10;
+    for (int i = 0; i < 100; i++) { /* a steady stream, acknowledged in order */
+        piece(&m, "big", seq++);
+        acks_send(a, &m, now);
+        if (acks_waiting(a) > 0 || acks_in_flight(a) >= 4)
+            ack(a, TMSG_HTTP_RESPONSE_BODY, "big", acked++, now += 5);
+    }
+    assert_int_equal(acks_window(a), ACKS_WINDOW_MAX);
+    while (acks_waiting(a) > 0) /* the window fills up to its most */
+        ack(a, TMSG_HTTP_RESPONSE_BODY, "big", acked++, now += 5);
+    for (int i = 0; i < 3 * ACKS_WINDOW_MAX; i++) {
+        piece(&m, "big", seq++);
+        acks_send(a, &m, now);
+    }
+    assert_int_equal(acks_in_flight(a), ACKS_WINDOW_MAX);
+    /* API Gateway reports a throttled message: all go again, the window halves */
+    acks_resend_older(a, now + 200, 100);
+    assert_int_equal(acks_window(a), ACKS_WINDOW_MAX / 2);
+    ack(a, TMSG_HTTP_RESPONSE_BODY, "big", acked++, now + 300);
+    assert_true(acks_in_flight(a) < ACKS_WINDOW_MAX); /* no new answer went out */
+    /* timeouts halve it again, down to ACKS_WINDOW_MIN at least */
+    for (int i = 1; i <= 10; i++)
+        acks_tick(a, now + 300 + (uint64_t)i * ACKS_RTO_MAX_MS);
+    assert_int_equal(acks_window(a), ACKS_WINDOW_MIN);
     acks_free(a);
 }
 
@@ -169,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window),
+        cmocka_unit_test(test_window_adapts),
         cmocka_unit_test(test_resend),
         cmocka_unit_test(test_timeout_follows_round_trips),
     };
