@@ -76,8 +76,13 @@ class Dynamo {
     // dynalite runs in a worker thread: it then has a core of its own instead of sharing the
     // stand-in's event loop with both API Gateways and the Lambda service (large transfers are
     // mostly its work). Same behaviour, reached over HTTP as before.
+    // dynalite checksums every answer (x-amz-crc32) with buffer-crc32, a byte loop in JavaScript:
+    // the same CRC-32 (IEEE) from zlib's C code when this Node has it (20.15+), the same header.
     this.inner = new Worker(`
       const { parentPort } = require('worker_threads');
+      const zlib = require('zlib');
+      const crc32 = require(${JSON.stringify(require.resolve('buffer-crc32', { paths: [require.resolve('dynalite')] }))});
+      if (zlib.crc32) crc32.unsigned = (b) => zlib.crc32(b);
       const dynalite = require(${JSON.stringify(require.resolve('dynalite'))});
       const server = dynalite({ createTableMs: ${Number(this.createTableMs)}, deleteTableMs: 0, updateTableMs: 0 });
       server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));

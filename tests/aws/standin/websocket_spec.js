@@ -14,6 +14,8 @@ const SPEC = require(path.join(__dirname, '..', '..', '..', 'infra', 'websocket.
 function selectRoute(expression, routes, text, isBinary) {
   const m = /^\$request\.body\.(.+)$/.exec(expression || '');
   if (!m || isBinary) return '$default';
+  const custom = routes.filter((r) => !['$connect', '$disconnect', '$default'].includes(r));
+  if (custom.length === 0) return '$default'; // whatever the value: no route to match (no parse)
   let v;
   try {
     v = JSON.parse(text);
@@ -26,7 +28,6 @@ function selectRoute(expression, routes, text, isBinary) {
   }
   if (v === undefined || v === null) return '$default';
   const key = typeof v === 'string' ? v : JSON.stringify(v);
-  const custom = routes.filter((r) => !['$connect', '$disconnect', '$default'].includes(r));
   return custom.includes(key) ? key : '$default';
 }
 
