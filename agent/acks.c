@@ -32,6 +32,7 @@ struct acks {
      * counted towards one more past it; when the window last shrank (ms) */
     size_t cwnd, ssthresh, acked;
     uint64_t shrunk_ms;
+    uint64_t min_rtt; /* the shortest round trip seen (ms), 0 before the first */
 };
 
 acks *acks_new(acks_send_fn send, void *ud)
@@ -134,11 +135,16 @@ int acks_send(acks *a, const tmsg *m, uint64_t now_ms)
     return 0;
 }
 
-/* An answer was acknowledged: one more in the window up to the slow start threshold, past it
- * one more per window of acks (RFC 5681 §3.1); never over ACKS_WINDOW_MAX. */
-static void grow(acks *a)
+/* An answer was acknowledged after r ms: one more in the window up to the slow start threshold,
+ * past it one more per window of acks (RFC 5681 §3.1); never over ACKS_WINDOW_MAX. Only while
+ * the round trip stays within half again the shortest seen (a delay-based rule, as TCP Vegas):
+ * a longer one says the answers in flight already queue at the server (invocations that share
+ * CPU, environments still starting), where more of them would only add to the queue. */
+static void grow(acks *a, uint64_t r)
 {
-    if (a->cwnd >= ACKS_WINDOW_MAX)
+    if (a->min_rtt == 0 || r < a->min_rtt)
+        a->min_rtt = r ? r : 1;
+    if (a->cwnd >= ACKS_WINDOW_MAX || 2 * r > 3 * a->min_rtt)
         return;
     if (a->cwnd < a->ssthresh) {
         a->cwnd++;
@@ -189,10 +195,13 @@ void acks_on_ack(acks *a, const tmsg *ack, uint64_t now_ms)
             strcmp(e->rid, ack->request_id) != 0 ||
             (e->type == TMSG_HTTP_RESPONSE_BODY && e->seq != ack->seq))
             continue;
-        if (e->tries == 1 && now_ms >= e->sent_ms) /* Karn: only unambiguous round trips */
-            rtt_sample(a, now_ms - e->sent_ms);
+        bool sample = e->tries == 1 && now_ms >= e->sent_ms; /* Karn: unambiguous round trips */
+        uint64_t r = now_ms - e->sent_ms;
         unlink_entry(a, prev, e);
-        grow(a);
+        if (sample) {
+            rtt_sample(a, r);
+            grow(a, r);
+        }
         break;
     }
     fill(a, now_ms);

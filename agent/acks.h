@@ -7,9 +7,10 @@
  * congested, so exchanges stop reading their local sockets). The window adapts as TCP's
  * congestion window does (RFC 5681 §3.1): ACKS_WINDOW at first, one more per ack up to
  * ACKS_WINDOW_MAX (each answer in flight is one $default invocation running: concurrency the
- * function must have); halved (not under ACKS_WINDOW_MIN) when answers were lost (the function
- * throttled them), at most once per round trip, then one more per window of acks. One left
- * unacknowledged for the
+ * function must have) while the acks' round trip stays within half again the shortest seen
+ * (more answers in flight would only queue); halved (not under ACKS_WINDOW_MIN) when answers
+ * were lost (the function throttled them), at most once per round trip, then one more per window
+ * of acks. One left unacknowledged for the
  * retransmission timeout, or in flight when API Gateway reports a failed integration, is sent
  * again (the server takes each answer once). The timeout follows the acks' round trips as TCP's
  * does (RFC 6298: SRTT + 4 RTTVAR, at least ACKS_RESEND_MS, at most ACKS_RTO_MAX_MS; Karn's rule:

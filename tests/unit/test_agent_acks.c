@@ -86,9 +86,17 @@ static void test_window(void **state)
     acks_free(a);
 }
 
+/* Acknowledges, at now, every answer of request rid in flight (they went out in order). */
+static void ack_in_flight(acks *a, const char *rid, uint32_t *acked, uint64_t now)
+{
+    for (size_t n = acks_in_flight(a); n > 0; n--)
+        ack(a, TMSG_HTTP_RESPONSE_BODY, rid, (*acked)++, now);
+}
+
 /* The window grows by one per ack up to ACKS_WINDOW_MAX (each answer in flight is one $default
- * invocation: the function's concurrency), halves when API Gateway reports a lost answer or one
- * waited out its timeout, and never goes under ACKS_WINDOW_MIN. */
+ * invocation: the function's concurrency) while the round trip stays short, halves when API
+ * Gateway reports a lost answer or one waited out its timeout, and never goes under
+ * ACKS_WINDOW_MIN. */
 static void test_window_adapts(void **state)
 {
     (void)state;
@@ -97,24 +105,22 @@ static void test_window_adapts(void **state)
     ack(a, TMSG_READY, NULL, 0, 0);
     assert_int_equal(acks_window(a), ACKS_WINDOW);
     tmsg m;
-    uint32_t seq = 1, acked = 1;
+    uint32_t acked = 1;
     uint64_t now = 10;
-    for (int i = 0; i < 100; i++) { /* a steady stream, acknowledged in order */
-        piece(&m, "big", seq++);
+    for (uint32_t seq = 1; seq <= 200; seq++) {
+        piece(&m, "big", seq);
         acks_send(a, &m, now);
-        if (acks_waiting(a) > 0 || acks_in_flight(a) >= 4)
-            ack(a, TMSG_HTTP_RESPONSE_BODY, "big", acked++, now += 5);
     }
+    assert_int_equal(acks_in_flight(a), ACKS_WINDOW);
+    /* every answer acknowledged 20 ms after it went out: the window grows to its most */
+    for (int round = 0; round < 4; round++)
+        ack_in_flight(a, "big", &acked, now += 20);
     assert_int_equal(acks_window(a), ACKS_WINDOW_MAX);
-    while (acks_waiting(a) > 0) /* the window fills up to its most */
-        ack(a, TMSG_HTTP_RESPONSE_BODY, "big", acked++, now += 5);
-    for (int i = 0; i < 3 * ACKS_WINDOW_MAX; i++) {
-        piece(&m, "big", seq++);
-        acks_send(a, &m, now);
-    }
     assert_int_equal(acks_in_flight(a), ACKS_WINDOW_MAX);
-    /* API Gateway reports a throttled message: all go again, the window halves */
+    /* API Gateway reports a throttled message: all go again, the window halves (once for the
+     * reports of one burst) */
     acks_resend_older(a, now + 200, 100);
+    acks_resend_older(a, now + 201, 100);
     assert_int_equal(acks_window(a), ACKS_WINDOW_MAX / 2);
     ack(a, TMSG_HTTP_RESPONSE_BODY, "big", acked++, now + 300);
     assert_true(acks_in_flight(a) < ACKS_WINDOW_MAX); /* no new answer went out */
@@ -122,6 +128,30 @@ static void test_window_adapts(void **state)
     for (int i = 1; i <= 10; i++)
         acks_tick(a, now + 300 + (uint64_t)i * ACKS_RTO_MAX_MS);
     assert_int_equal(acks_window(a), ACKS_WINDOW_MIN);
+    acks_free(a);
+}
+
+/* A round trip over half again the shortest seen: the answers in flight already queue at the
+ * server (invocations sharing CPU, environments starting): the window does not grow. */
+static void test_window_stays_when_answers_queue(void **state)
+{
+    (void)state;
+    sink k = {0};
+    acks *a = acks_new(record, &k);
+    ack(a, TMSG_READY, NULL, 0, 0);
+    tmsg m;
+    uint32_t acked = 1;
+    piece(&m, "q", 1);
+    acks_send(a, &m, 100);
+    ack(a, TMSG_HTTP_RESPONSE_BODY, "q", acked++, 120); /* 20 ms: one more */
+    assert_int_equal(acks_window(a), ACKS_WINDOW + 1);
+    for (uint32_t seq = 2; seq <= 100; seq++) {
+        piece(&m, "q", seq);
+        acks_send(a, &m, 120);
+    }
+    ack_in_flight(a, "q", &acked, 200); /* 80 ms each */
+    assert_int_equal(acks_window(a), ACKS_WINDOW + 1);
+    assert_int_equal(acks_in_flight(a), ACKS_WINDOW + 1);
     acks_free(a);
 }
 
@@ -213,6 +243,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_window_adapts),
+        cmocka_unit_test(test_window_stays_when_answers_queue),
         cmocka_unit_test(test_resend),
         cmocka_unit_test(test_timeout_follows_round_trips),
     };
