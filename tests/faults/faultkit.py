@@ -352,6 +352,12 @@ class Client:
             mk = hd.get(b"x-marker", [b""])[0].decode("latin-1")
             if mk != marker:
                 return Outcome("wrong", 200, "X-Marker %r for %r" % (mk, marker))
+            if got != expect and not cl and b"chunked" not in te.lower() and \
+                    len(got) < len(expect) and expect.startswith(got):
+                # a close-delimited body (RFC 9112 §6.3 rule 8) ends where the local service
+                # closed: when it was killed mid-body (a FIN, not an error), nobody on the way
+                # can tell its prefix from a whole body
+                return Outcome("cut", 200, "close-delimited: %d of %d bytes" % (len(got), len(expect)))
             if got != expect:
                 return Outcome("wrong", 200, "body of %d bytes is not its own (%r...)"
                                % (len(got), got[:80]))
