@@ -560,29 +560,12 @@ const char *access_refusal_body(const access_verdict *v)
 
 char *access_refusal_http(const access_verdict *v, const char *realm, size_t *len)
 {
-    const char *body = access_refusal_body(v);
-    size_t bl = strlen(body);
-    char cl[32];
-    snprintf(cl, sizeof cl, "%zu", bl + 1);
     http_headers h;
     http_headers_init(&h);
-    static const char ctype[] = "text/plain; charset=utf-8";
-    bool ok = http_headers_add(&h, "Content-Type", 12, ctype, sizeof ctype - 1) == 0 &&
-              http_headers_add(&h, "Content-Length", 14, cl, strlen(cl)) == 0 &&
-              access_refusal_headers(v, realm, &h) == 0 &&
-              http_headers_add(&h, "Connection", 10, "close", 5) == 0;
-    size_t hl = 0;
-    char *head = ok ? http_format_response_head(v->status, NULL, &h, &hl) : NULL;
+    char *out = access_refusal_headers(v, realm, &h) == 0
+                    ? http_format_text(v->status, access_refusal_body(v), &h, true, len)
+                    : NULL;
     http_headers_free(&h);
-    char *out = head ? realloc(head, hl + bl + 2) : NULL;
-    if (!out) {
-        free(head);
-        return NULL;
-    }
-    memcpy(out + hl, body, bl);
-    out[hl + bl] = '\n';
-    out[hl + bl + 1] = '\0';
-    *len = hl + bl + 1;
     return out;
 }
 

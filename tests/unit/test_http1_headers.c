@@ -247,6 +247,17 @@ static void test_format_error(void **state)
     assert_non_null(strstr(s, "Content-Length: 12\r\n\r\nBad Gateway\n"));
     assert_null(strstr(s, "Connection"));
     free(s);
+    /* extra fields go after the framing ones and before Connection, in their order */
+    http_headers x;
+    http_headers_init(&x);
+    add(&x, "Retry-After", "7");
+    add(&x, "X-Why", "rate");
+    s = http_format_text(429, "slow down", &x, true, NULL);
+    assert_string_equal(s, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; "
+                           "charset=utf-8\r\nContent-Length: 10\r\nRetry-After: 7\r\nX-Why: "
+                           "rate\r\nConnection: close\r\n\r\nslow down\n");
+    free(s);
+    http_headers_free(&x);
 }
 
 /* obs-text in a target and in values passes byte for byte; controls never do. */
