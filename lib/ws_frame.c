@@ -7,7 +7,7 @@
 int ws_frame_header(const uint8_t *p, size_t n, bool expect_masked, ws_frame_hdr *h,
                     const char **why)
 {
-    static const char *dummy;
+    const char *dummy = NULL; /* why for a caller that passed none */
     if (!why)
         why = &dummy;
     if (n < 2)
