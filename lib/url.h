@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* url.h - parsing the agent's endpoint URL (ws://, wss://, http://, https://), and
- * percent-encoding (RFC 3986 §2.1) for paths built or repaired from raw bytes. */
+ * percent-encoding (RFC 3986 §2.1) for paths built or repaired from raw bytes.
+ * Owns nothing: tunnel_url is the caller's; url_pct_encode's string is malloc'd for the caller. */
 #ifndef TUNNEL_URL_H
 #define TUNNEL_URL_H
 
