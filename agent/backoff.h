@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* backoff.h - the reconnect schedule: 1 s doubling to 60 s, each delay scaled by a random
  * factor in [0.5, 1.0) (jitter), reset after a healthy session. Pure: the random source is
- * injected so tests can pin it. */
+ * injected so tests can pin it.
+ * Owns nothing: the caller's backoff struct holds the whole state. */
 #ifndef TTF_BACKOFF_H
 #define TTF_BACKOFF_H
 

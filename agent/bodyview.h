@@ -2,7 +2,8 @@
 /* bodyview.h - how the inspector shows a captured body: JSON pretty-printed (numbers, key order
  * and duplicates exactly as sent), text as text, anything else summarised (size, type, a hex
  * preview). Decides from the Content-Type and Content-Encoding fields and the bytes themselves.
- * Pure functions; every returned buffer is malloc'd and the caller's. */
+ * Pure functions. Owns nothing: every returned buffer is malloc'd and the caller's
+ * (body_view_free frees a body_view's). */
 #ifndef TTF_BODYVIEW_H
 #define TTF_BODYVIEW_H
 

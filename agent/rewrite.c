@@ -187,15 +187,15 @@ char *rewrite_local_url(const rewrite_host *rh, const char *public_base, const c
     return out;
 }
 
-typedef struct refresh_ctx {
+typedef struct url_ctx {
     const rewrite_host *rh;
     const char *base;
-} refresh_ctx;
+} url_ctx;
 
-/* proxy_url_map for Refresh: the URL through rewrite_local_url. */
-static char *refresh_url(void *ud, const char *url, size_t len)
+/* proxy_url_map for the URL fields: the URL through rewrite_local_url. */
+static char *local_url(void *ud, const char *url, size_t len)
 {
-    const refresh_ctx *c = ud;
+    const url_ctx *c = ud;
     return rewrite_local_url(c->rh, c->base, url, len);
 }
 
@@ -203,26 +203,5 @@ int rewrite_response_location(const rewrite_host *rh, const char *public_base, h
 {
     if (rh->mode != HOST_HEADER_REWRITE || !public_base)
         return 0;
-    for (size_t i = 0; i < h->n; i++) {
-        const http_header *e = &h->v[i];
-        char *nv = NULL;
-        if (strcasecmp(e->name, "Location") == 0 || strcasecmp(e->name, "Content-Location") == 0)
-            nv = rewrite_local_url(rh, public_base, e->value, e->vlen);
-        else if (strcasecmp(e->name, "Refresh") == 0)
-            nv = proxy_refresh_map(e->value, e->vlen, refresh_url, &(refresh_ctx){rh, public_base});
-        if (!nv)
-            continue;
-        /* replace in place: remove the entry, append the new one, move it back to i */
-        char name[64];
-        snprintf(name, sizeof name, "%s", e->name);
-        http_headers_remove_at(h, i);
-        int rc = http_headers_add(h, name, strlen(name), nv, strlen(nv));
-        free(nv);
-        if (rc != 0)
-            return -1;
-        http_header moved = h->v[h->n - 1];
-        memmove(&h->v[i + 1], &h->v[i], (h->n - 1 - i) * sizeof h->v[0]);
-        h->v[i] = moved;
-    }
-    return 0;
+    return proxy_map_url_fields(h, local_url, &(url_ctx){rh, public_base});
 }

@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "url.h"
+
 int aws_sigv4_param(char *out, size_t cap, const char *region, const char *service)
 {
     if (!region || !service || !*region || !*service || strchr(region, ':') || strchr(service, ':'))
@@ -107,19 +109,9 @@ int aws_canonical_split(const char *url, char **canon_url, char **target)
         free(tg);
         return -1;
     }
-    static const char hex[] = "0123456789ABCDEF";
     memcpy(cu, url, pre);
     char *o = cu + pre;
-    for (size_t i = 0; i < plen; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch == '/' || unreserved(ch)) {
-            *o++ = (char)ch;
-        } else {
-            *o++ = '%';
-            *o++ = hex[ch >> 4];
-            *o++ = hex[ch & 15];
-        }
-    }
+    o += url_pct_encode_into(o, p, plen, "-._~/");
     strcpy(o, p + plen);
     *canon_url = cu;
     *target = tg;
@@ -300,22 +292,5 @@ int aws_resp_header(const aws_resp *r, const char *name, char *out, size_t cap)
 
 char *aws_path_escape(const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s);
-    char *out = malloc(n * 3 + 1);
-    if (!out)
-        return NULL;
-    char *o = out;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
+    return url_pct_encode(s, "-._~");
 }

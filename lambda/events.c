@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "url.h"
 
 static const char *str_at(const json_t *o, const char *k)
 {
@@ -121,31 +122,9 @@ const char *ws_event_query(const json_t *ev, const char *name)
 
 /* RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@", and "/" between
  * segments. '%' is not kept: rawPath arrives decoded, so a '%' in it was a literal one. */
-static bool path_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
-}
-
 char *http_path_encode(const char *decoded)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(decoded);
-    char *out = malloc(n * 3 + 1);
-    if (!out)
-        return NULL;
-    char *o = out;
-    for (const unsigned char *p = (const unsigned char *)decoded; *p; p++) {
-        if (path_char(*p)) {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
+    return url_pct_encode(decoded, "-._~!$&'()*+,;=:@/");
 }
 
 int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const char **err)

@@ -282,19 +282,13 @@ static json_t *load_object(const char *json, size_t len, char *why, size_t cap)
     return o;
 }
 
-static access_policy *finish(access_policy *p, json_t *o, char *why, size_t cap)
-{
-    if (get_nets(o, "allow_cidr", &p->allow, &p->nallow, why, cap) != 0 ||
-        get_nets(o, "deny_cidr", &p->deny, &p->ndeny, why, cap) != 0 ||
-        get_rate(o, &p->rate, why, cap) != 0) {
-        access_policy_free(p);
-        return NULL;
-    }
-    return p;
-}
+/* Reads the basic_auth member b (NULL when absent) into p; 0, or -1 with why written. */
+typedef int (*basic_reader)(access_policy *p, json_t *b, char *why, size_t cap);
 
-int access_policy_from_request(const char *json, size_t len, access_policy **out, char *why,
-                               size_t cap)
+/* The loaders' one body: the object and its known keys, basic_auth through read_basic, then the
+ * networks and the rate. *out is NULL for a policy that asks for nothing. 0 or -1 (why). */
+static int load_policy(const char *json, size_t len, basic_reader read_basic, access_policy **out,
+                       char *why, size_t cap)
 {
     static const char *const known[] = {"basic_auth", "allow_cidr", "deny_cidr", "rate_limit",
                                         NULL};
@@ -308,36 +302,46 @@ int access_policy_from_request(const char *json, size_t len, access_policy **out
     int rc = -1;
     if (!p) {
         snprintf(why, cap, "out of memory");
-        goto done;
+    } else if (read_basic(p, json_object_get(o, "basic_auth"), why, cap) != 0 ||
+               get_nets(o, "allow_cidr", &p->allow, &p->nallow, why, cap) != 0 ||
+               get_nets(o, "deny_cidr", &p->deny, &p->ndeny, why, cap) != 0 ||
+               get_rate(o, &p->rate, why, cap) != 0) {
+        access_policy_free(p);
+    } else {
+        rc = 0;
+        if (!p->basic && !p->nallow && !p->ndeny && !p->rate.requests)
+            access_policy_free(p); /* asks for nothing */
+        else
+            *out = p;
     }
-    json_t *b = json_object_get(o, "basic_auth");
-    if (b && !json_is_null(b)) {
-        const char *w = "not a string";
-        if (!json_is_string(b) || strlen(json_string_value(b)) != json_string_length(b) ||
-            access_basic_check(json_string_value(b), &w) != 0) {
-            snprintf(why, cap, "access: basic_auth: %s", w);
-            access_policy_free(p);
-            goto done;
-        }
-        p->basic = true;
-        if (RAND_bytes(p->key, sizeof p->key) != 1 || hmac_prepare(p) != 0 ||
-            hmac(p, json_string_value(b), json_string_length(b), p->mac) != 0) {
-            snprintf(why, cap, "no randomness or HMAC for basic_auth");
-            access_policy_free(p);
-            goto done;
-        }
-    }
-    p = finish(p, o, why, cap);
-    if (!p)
-        goto done;
-    rc = 0;
-    if (!p->basic && !p->nallow && !p->ndeny && !p->rate.requests)
-        access_policy_free(p); /* asks for nothing */
-    else
-        *out = p;
-done:
     json_decref(o);
     return rc;
+}
+
+/* basic_reader for an agent's request: "USER:PASSWORD", kept as a keyed HMAC only. */
+static int basic_from_request(access_policy *p, json_t *b, char *why, size_t cap)
+{
+    if (!b || json_is_null(b))
+        return 0;
+    const char *w = "not a string";
+    if (!json_is_string(b) || strlen(json_string_value(b)) != json_string_length(b) ||
+        access_basic_check(json_string_value(b), &w) != 0) {
+        snprintf(why, cap, "access: basic_auth: %s", w);
+        return -1;
+    }
+    p->basic = true;
+    if (RAND_bytes(p->key, sizeof p->key) != 1 || hmac_prepare(p) != 0 ||
+        hmac(p, json_string_value(b), json_string_length(b), p->mac) != 0) {
+        snprintf(why, cap, "no randomness or HMAC for basic_auth");
+        return -1;
+    }
+    return 0;
+}
+
+int access_policy_from_request(const char *json, size_t len, access_policy **out, char *why,
+                               size_t cap)
+{
+    return load_policy(json, len, basic_from_request, out, why, cap);
 }
 
 static json_t *nets_json(const access_net *v, size_t n)
@@ -393,43 +397,23 @@ static int get_b64_key(json_t *o, const char *key, uint8_t out[ACCESS_KEY_LEN])
     return 0;
 }
 
-int access_policy_load(const char *json, size_t len, access_policy **out, char *why, size_t cap)
+/* basic_reader for a stored policy: {"key": base64, "mac": base64} as access_policy_dump wrote. */
+static int basic_from_store(access_policy *p, json_t *b, char *why, size_t cap)
 {
-    static const char *const known[] = {"basic_auth", "allow_cidr", "deny_cidr", "rate_limit",
-                                        NULL};
-    *out = NULL;
-    json_t *o = load_object(json, len, why, cap);
-    if (!o || check_keys(o, known, why, cap) != 0) {
-        json_decref(o);
+    if (!b)
+        return 0;
+    if (!json_is_object(b) || json_object_size(b) != 2 || get_b64_key(b, "key", p->key) != 0 ||
+        get_b64_key(b, "mac", p->mac) != 0 || hmac_prepare(p) != 0) {
+        snprintf(why, cap, "access: stored basic_auth is damaged");
         return -1;
     }
-    access_policy *p = calloc(1, sizeof *p);
-    int rc = -1;
-    if (!p) {
-        snprintf(why, cap, "out of memory");
-        goto done;
-    }
-    json_t *b = json_object_get(o, "basic_auth");
-    if (b) {
-        if (!json_is_object(b) || json_object_size(b) != 2 || get_b64_key(b, "key", p->key) != 0 ||
-            get_b64_key(b, "mac", p->mac) != 0 || hmac_prepare(p) != 0) {
-            snprintf(why, cap, "access: stored basic_auth is damaged");
-            access_policy_free(p);
-            goto done;
-        }
-        p->basic = true;
-    }
-    p = finish(p, o, why, cap);
-    if (!p)
-        goto done;
-    rc = 0;
-    if (!p->basic && !p->nallow && !p->ndeny && !p->rate.requests)
-        access_policy_free(p);
-    else
-        *out = p;
-done:
-    json_decref(o);
-    return rc;
+    p->basic = true;
+    return 0;
+}
+
+int access_policy_load(const char *json, size_t len, access_policy **out, char *why, size_t cap)
+{
+    return load_policy(json, len, basic_from_store, out, why, cap);
 }
 
 static void append(char *out, size_t cap, size_t *len, const char *s)
@@ -576,29 +560,12 @@ const char *access_refusal_body(const access_verdict *v)
 
 char *access_refusal_http(const access_verdict *v, const char *realm, size_t *len)
 {
-    const char *body = access_refusal_body(v);
-    size_t bl = strlen(body);
-    char cl[32];
-    snprintf(cl, sizeof cl, "%zu", bl + 1);
     http_headers h;
     http_headers_init(&h);
-    static const char ctype[] = "text/plain; charset=utf-8";
-    bool ok = http_headers_add(&h, "Content-Type", 12, ctype, sizeof ctype - 1) == 0 &&
-              http_headers_add(&h, "Content-Length", 14, cl, strlen(cl)) == 0 &&
-              access_refusal_headers(v, realm, &h) == 0 &&
-              http_headers_add(&h, "Connection", 10, "close", 5) == 0;
-    size_t hl = 0;
-    char *head = ok ? http_format_response_head(v->status, NULL, &h, &hl) : NULL;
+    char *out = access_refusal_headers(v, realm, &h) == 0
+                    ? http_format_text(v->status, access_refusal_body(v), &h, true, len)
+                    : NULL;
     http_headers_free(&h);
-    char *out = head ? realloc(head, hl + bl + 2) : NULL;
-    if (!out) {
-        free(head);
-        return NULL;
-    }
-    memcpy(out + hl, body, bl);
-    out[hl + bl] = '\n';
-    out[hl + bl + 1] = '\0';
-    *len = hl + bl + 1;
     return out;
 }
 

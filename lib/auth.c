@@ -102,6 +102,16 @@ static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
     return pkey;
 }
 
+/* The public key the parameters in bld describe, as PEM (malloc'd); NULL when they do not
+ * make a valid key of that type, or out of memory. */
+static char *pem_from_params(const char *type, OSSL_PARAM_BLD *bld)
+{
+    EVP_PKEY *pkey = pkey_from_params(type, bld);
+    char *pem = pkey ? pkey_to_pem(pkey) : NULL;
+    EVP_PKEY_free(pkey);
+    return pem;
+}
+
 static char *rsa_jwk_pem(json_t *jwk)
 {
     size_t nlen = 0, elen = 0;
@@ -115,12 +125,8 @@ static char *rsa_jwk_pem(json_t *jwk)
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     if (n && e && bld && BN_num_bits(n) >= AUTH_MIN_RSA_BITS &&
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) == 1 &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) == 1) {
-        EVP_PKEY *pkey = pkey_from_params("RSA", bld);
-        if (pkey)
-            pem = pkey_to_pem(pkey);
-        EVP_PKEY_free(pkey);
-    }
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) == 1)
+        pem = pem_from_params("RSA", bld);
     OSSL_PARAM_BLD_free(bld);
     BN_free(n);
     BN_free(e);
@@ -146,12 +152,8 @@ static char *ec_jwk_pem(json_t *jwk)
             OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ==
                 1 &&
             OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point) ==
-                1) {
-            EVP_PKEY *pkey = pkey_from_params("EC", bld);
-            if (pkey)
-                pem = pkey_to_pem(pkey);
-            EVP_PKEY_free(pkey);
-        }
+                1)
+            pem = pem_from_params("EC", bld);
         OSSL_PARAM_BLD_free(bld);
     }
     free(x);

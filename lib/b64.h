@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* b64.h - base64 (RFC 4648) on top of OpenSSL's EVP encoder.
- * Standard alphabet with padding for protocol bodies; base64url for JWKS key material. */
+ * Standard alphabet with padding for protocol bodies; base64url for JWKS key material.
+ * Owns nothing: the caller sizes and owns every buffer (b64_encoded_len, b64_decoded_max). */
 #ifndef TUNNEL_B64_H
 #define TUNNEL_B64_H
 

@@ -192,6 +192,29 @@ int http_headers_set(http_headers *h, const char *name, const char *value)
     return 0;
 }
 
+int http_headers_replace_at(http_headers *h, size_t i, const char *value, size_t vlen)
+{
+    if (i >= h->n)
+        return -1;
+    http_header *e = &h->v[i];
+    char *b = malloc(e->nlen + vlen + 2);
+    if (!b)
+        return -1;
+    memcpy(b, e->name, e->nlen + 1);
+    if (vlen)
+        memcpy(b + e->nlen + 1, value, vlen);
+    b[e->nlen + 1 + vlen] = '\0';
+    http_header ne = {.name = b,
+                      .value = b + e->nlen + 1,
+                      .nlen = e->nlen,
+                      .vlen = vlen,
+                      .id = e->id,
+                      .owned = true};
+    free_entry(e);
+    *e = ne;
+    return 0;
+}
+
 bool http_headers_has_token(const http_headers *h, const char *name, const char *token)
 {
     size_t nlen = strlen(name);

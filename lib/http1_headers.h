@@ -54,6 +54,9 @@ size_t http_headers_remove_id(http_headers *h, http_name_id id);
 void http_headers_remove_at(http_headers *h, size_t i);
 /* Replaces all entries of name with one entry at the end (added when absent). 0 or -1. */
 int http_headers_set(http_headers *h, const char *name, const char *value);
+/* Gives entry i the value value[0..vlen) in its place (name, id and order kept). 0, or -1
+ * (ENOMEM, or no entry i) with the entry unchanged. */
+int http_headers_replace_at(http_headers *h, size_t i, const char *value, size_t vlen);
 
 /* True when a comma-separated list header (Connection, Upgrade, Sec-WebSocket-Protocol) carries
  * token, compared case-insensitively; every header of that name is searched. */

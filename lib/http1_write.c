@@ -161,6 +161,12 @@ char *http_format_response_head(int status, const char *reason, const http_heade
 
 char *http_format_error(int status, const char *body, bool close, size_t *len)
 {
+    return http_format_text(status, body, NULL, close, len);
+}
+
+char *http_format_text(int status, const char *body, const http_headers *extra, bool close,
+                       size_t *len)
+{
     if (!body)
         body = http_reason(status);
     size_t blen = strlen(body);
@@ -170,8 +176,11 @@ char *http_format_error(int status, const char *body, bool close, size_t *len)
     http_headers_init(&h);
     static const char ctype[] = "text/plain; charset=utf-8";
     bool ok = http_headers_add(&h, "Content-Type", 12, ctype, sizeof ctype - 1) == 0 &&
-              http_headers_add(&h, "Content-Length", 14, cl, strlen(cl)) == 0 &&
-              (!close || http_headers_add(&h, "Connection", 10, "close", 5) == 0);
+              http_headers_add(&h, "Content-Length", 14, cl, strlen(cl)) == 0;
+    for (size_t i = 0; ok && extra && i < extra->n; i++)
+        ok = http_headers_add(&h, extra->v[i].name, extra->v[i].nlen, extra->v[i].value,
+                              extra->v[i].vlen) == 0;
+    ok = ok && (!close || http_headers_add(&h, "Connection", 10, "close", 5) == 0);
     size_t hlen = 0;
     char *head = ok ? http_format_response_head(status, NULL, &h, &hlen) : NULL;
     http_headers_free(&h);

@@ -22,8 +22,12 @@ char *http_format_request_head(const char *method, const char *target, const htt
 char *http_format_response_head(int status, const char *reason, const http_headers *h, size_t *len);
 /* Standard reason phrase (RFC 9110 §15: "Not Found"), "Unknown" for unknown codes. */
 const char *http_reason(int status);
-/* A complete short text/plain response ("404 ..." + body + "\n"), with Connection: close when
- * close is set. Returns malloc'd bytes. */
+/* A complete short text/plain response ("404 ..." + body + "\n"; body NULL: the reason phrase)
+ * with Content-Type, Content-Length, extra's fields (NULL: none), and Connection: close when
+ * close is set. Returns malloc'd bytes (length in *len when len is not NULL), NULL on ENOMEM. */
+char *http_format_text(int status, const char *body, const http_headers *extra, bool close,
+                       size_t *len);
+/* http_format_text without extra fields. */
 char *http_format_error(int status, const char *body, bool close, size_t *len);
 
 #endif

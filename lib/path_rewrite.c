@@ -743,8 +743,8 @@ char *path_rewrite_location(const char *tid, const char *loc)
     return o;
 }
 
-/* proxy_url_map for Refresh: the URL through path_rewrite_location. */
-static char *refresh_url(void *ud, const char *url, size_t len)
+/* proxy_url_map for the URL fields: the URL through path_rewrite_location. */
+static char *location_url(void *ud, const char *url, size_t len)
 {
     char *u = strndup(url, len);
     char *nu = u ? path_rewrite_location(ud, u) : NULL;
@@ -754,26 +754,5 @@ static char *refresh_url(void *ud, const char *url, size_t len)
 
 int path_rewrite_head_urls(const char *tid, struct http_headers *h)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        const http_header *e = &h->v[i];
-        char *nv = NULL;
-        if (e->id == HTTP_H_LOCATION || e->id == HTTP_H_CONTENT_LOCATION)
-            nv = path_rewrite_location(tid, e->value);
-        else if (e->nlen == 7 && strncasecmp(e->name, "Refresh", 7) == 0)
-            nv = proxy_refresh_map(e->value, e->vlen, refresh_url, (void *)tid);
-        if (!nv)
-            continue;
-        /* the new entry goes in the old one's place */
-        int rc = http_headers_add(h, e->name, e->nlen, nv, strlen(nv));
-        free(nv);
-        if (rc != 0)
-            return -1;
-        http_header added = h->v[h->n - 1];
-        h->n--;
-        http_headers_remove_at(h, i); /* frees the old value if it owned it */
-        memmove(&h->v[i + 1], &h->v[i], (h->n - i) * sizeof h->v[0]);
-        h->v[i] = added;
-        h->n++;
-    }
-    return 0;
+    return proxy_map_url_fields(h, location_url, (void *)tid);
 }

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* proto_json.c - JSON tunnel messages in (docs/protocol.md §1-2) over jansson, and the message
- * tables; encoding is proto_json_encode.c's. Decoding treats the text as hostile: every field is
- * type-checked and every string that ends up in an HTTP head (method, uri, header names and values,
- * reason) is checked for injection bytes. HTTP octets travel as JSON strings when they are UTF-8
- * and as {"b64":"..."} otherwise, so no octet is ever re-encoded. */
+/* proto_json.c - JSON tunnel messages in (docs/protocol.md §1-2) over json-c (lib/json_text:
+ * the texts jansson accepted before, no more, no less), and the message tables; encoding is
+ * proto_json_encode.c's. Decoding treats the text as hostile: every field is type-checked and every
+ * string that ends up in an HTTP head (method, uri, header names and values, reason) is checked for
+ * injection bytes. HTTP octets travel as JSON strings when they are UTF-8 and as {"b64":"..."}
+ * otherwise, so no octet is ever re-encoded. */
 #include "proto_json.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "b64.h"
+#include "json_text.h"
 
 static const struct {
     tmsg_type type;
@@ -160,35 +161,53 @@ static bool is_target(const char *s, size_t n)
     return true;
 }
 
+/* The member `key` of object o; NULL when absent or null (json-c's null is NULL). */
+static json_object *member(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static bool is_string(json_object *v)
+{
+    return v && json_object_is_type(v, json_type_string);
+}
+
+/* A malloc'd NUL-terminated copy of string value v (its length in *len when len). */
+static char *string_copy(json_object *v, size_t *len)
+{
+    size_t n = (size_t)json_object_get_string_len(v);
+    char *s = malloc(n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, json_object_get_string(v), n);
+    s[n] = '\0';
+    if (len)
+        *len = n;
+    return s;
+}
+
 /* HTTP octets from a JSON value: a string (its UTF-8 octets, upstream's form) or the object
  * {"b64":"<standard base64>"} (any octets). A malloc'd NUL-terminated copy in *dst, its length
  * in *len (the octets may hold NUL: the callers' checks refuse it). 0 or -1 (other shapes, bad
  * base64, ENOMEM). */
-static int octets_of(json_t *v, char **dst, size_t *len)
+static int octets_of(json_object *v, char **dst, size_t *len)
 {
-    const char *src;
-    size_t n;
-    if (json_is_string(v)) {
-        src = json_string_value(v);
-        n = json_string_length(v);
-        char *s = malloc(n + 1);
-        if (!s)
-            return -1;
-        memcpy(s, src, n);
-        s[n] = '\0';
-        *dst = s;
-        *len = n;
-        return 0;
+    if (is_string(v)) {
+        *dst = string_copy(v, len);
+        return *dst ? 0 : -1;
     }
-    json_t *b = json_object_get(v, "b64");
-    if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(b))
+    if (!v || !json_object_is_type(v, json_type_object) || json_object_object_length(v) != 1)
         return -1;
-    n = json_string_length(b);
+    json_object *b = member(v, "b64");
+    if (!is_string(b))
+        return -1;
+    size_t n = (size_t)json_object_get_string_len(b);
     uint8_t *buf = malloc(b64_decoded_max(n) + 1);
     if (!buf)
         return -1;
     size_t got = 0;
-    if (n > 0 && b64_decode(json_string_value(b), n, buf, &got) != 0) {
+    if (n > 0 && b64_decode(json_object_get_string(b), n, buf, &got) != 0) {
         free(buf);
         return -1;
     }
@@ -200,11 +219,11 @@ static int octets_of(json_t *v, char **dst, size_t *len)
 
 /* The octet field `key` (string or {"b64":...}) into *dst when check accepts it. Absent or null:
  * 0 when optional, else -1. */
-static int get_octets(json_t *o, const char *key, bool required,
+static int get_octets(json_object *o, const char *key, bool required,
                       bool (*check)(const char *, size_t), char **dst)
 {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
+    json_object *v = member(o, key);
+    if (!v)
         return required ? -1 : 0;
     char *s = NULL;
     size_t n = 0;
@@ -219,62 +238,64 @@ static int get_octets(json_t *o, const char *key, bool required,
 }
 
 /* Copies the string field `key` into *dst. Absent or null: 0 when optional, else -1. */
-static int get_str(json_t *o, const char *key, bool required, char **dst)
+static int get_str(json_object *o, const char *key, bool required, char **dst)
 {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
+    json_object *v = member(o, key);
+    if (!v)
         return required ? -1 : 0;
-    if (!json_is_string(v))
+    if (!is_string(v))
         return -1;
-    size_t n = json_string_length(v);
-    char *s = malloc(n + 1);
-    if (!s)
-        return -1;
-    memcpy(s, json_string_value(v), n);
-    s[n] = '\0';
-    *dst = s;
-    return 0;
+    *dst = string_copy(v, NULL);
+    return *dst ? 0 : -1;
+}
+
+/* Whether v is an integer (json-c holds every integer json_text accepts as an int64). */
+static bool is_integer(json_object *v)
+{
+    return v && json_object_is_type(v, json_type_int);
 }
 
 /* Non-negative integer field; absent or null keeps *dst. */
-static int get_uint(json_t *o, const char *key, uint64_t max, uint64_t *dst)
+static int get_uint(json_object *o, const char *key, uint64_t max, uint64_t *dst)
 {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
+    json_object *v = member(o, key);
+    if (!v)
         return 0;
-    if (!json_is_integer(v))
+    if (!is_integer(v))
         return -1;
-    json_int_t i = json_integer_value(v);
+    int64_t i = json_object_get_int64(v);
     if (i < 0 || (uint64_t)i > max)
         return -1;
     *dst = (uint64_t)i;
     return 0;
 }
 
-static int get_bool(json_t *o, const char *key, bool *dst)
+static int get_bool(json_object *o, const char *key, bool *dst)
 {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
+    json_object *v = member(o, key);
+    if (!v)
         return 0;
-    if (!json_is_boolean(v))
+    if (!json_object_is_type(v, json_type_boolean))
         return -1;
-    *dst = json_is_true(v);
+    *dst = json_object_get_boolean(v);
     return 0;
 }
 
 /* Any JSON value of `key` as compact text (absent or null: none). Its meaning is checked by
  * the module that reads it (ready's access: lib/access). */
-static int get_json_text(json_t *o, const char *key, char **dst)
+static int get_json_text(json_object *o, const char *key, char **dst)
 {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
+    json_object *v = member(o, key);
+    if (!v)
         return 0;
-    *dst = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    const char *text =
+        json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    *dst = text ? strdup(text) : NULL;
     return *dst ? 0 : -1;
 }
 
 /* One header value (string or octet object) appended to h under name. */
-static int add_value(http_headers *h, const char *name, size_t nlen, json_t *val)
+static int add_value(http_headers *h, const char *name, size_t nlen, json_object *val)
 {
     char *s = NULL;
     size_t n = 0;
@@ -286,30 +307,28 @@ static int add_value(http_headers *h, const char *name, size_t nlen, json_t *val
 }
 
 /* headers: {"name": ["v1",{"b64":"..."}], "other": "single"}; absent or null is an empty list. */
-static int get_headers(json_t *o, http_headers *h)
+static int get_headers(json_object *o, http_headers *h)
 {
-    json_t *hs = json_object_get(o, "headers");
-    if (!hs || json_is_null(hs))
+    json_object *hs = member(o, "headers");
+    if (!hs)
         return 0;
-    if (!json_is_object(hs))
+    if (!json_object_is_type(hs, json_type_object))
         return -1;
-    const char *name;
-    json_t *val;
-    json_object_foreach(hs, name, val)
-    {
-        size_t nlen = strlen(name); /* keys with NUL are refused by the parser */
+    /* the members in their order (json-c's list; not its iterator, whose name jansson shares) */
+    for (struct lh_entry *e = lh_table_head(json_object_get_object(hs)); e; e = lh_entry_next(e)) {
+        const char *name = (const char *)lh_entry_k(e);
+        json_object *val = (json_object *)lh_entry_v(e);
+        size_t nlen = strlen(name); /* keys with NUL are refused by lib/json_text */
         if (!is_token(name, nlen))
             return -1;
-        if (!json_is_array(val)) {
+        if (!val || !json_object_is_type(val, json_type_array)) {
             if (add_value(h, name, nlen, val) != 0)
                 return -1;
             continue;
         }
-        size_t i;
-        json_t *item;
-        json_array_foreach(val, i, item)
-        {
-            if (add_value(h, name, nlen, item) != 0)
+        size_t n = json_object_array_length(val);
+        for (size_t i = 0; i < n; i++) {
+            if (add_value(h, name, nlen, json_object_array_get_idx(val, i)) != 0)
                 return -1;
         }
     }
@@ -317,21 +336,21 @@ static int get_headers(json_t *o, http_headers *h)
 }
 
 /* body: standard padded base64; absent, null or "" is empty. */
-static int get_body(json_t *o, tmsg *m)
+static int get_body(json_object *o, tmsg *m)
 {
-    json_t *v = json_object_get(o, "body");
-    if (!v || json_is_null(v))
+    json_object *v = member(o, "body");
+    if (!v)
         return 0;
-    if (!json_is_string(v))
+    if (!is_string(v))
         return -1;
-    size_t n = json_string_length(v);
+    size_t n = (size_t)json_object_get_string_len(v);
     if (n == 0)
         return 0;
     uint8_t *buf = malloc(b64_decoded_max(n));
     if (!buf)
         return -1;
     size_t got = 0;
-    if (b64_decode(json_string_value(v), n, buf, &got) != 0) {
+    if (b64_decode(json_object_get_string(v), n, buf, &got) != 0) {
         free(buf);
         return -1;
     }
@@ -344,7 +363,7 @@ static int get_body(json_t *o, tmsg *m)
     return 0;
 }
 
-static int get_request_id(json_t *o, bool required, tmsg *m)
+static int get_request_id(json_object *o, bool required, tmsg *m)
 {
     if (get_str(o, "request_id", required, &m->request_id) != 0)
         return -1;
@@ -356,12 +375,10 @@ static int get_request_id(json_t *o, bool required, tmsg *m)
     return 0;
 }
 
-static int get_seq(json_t *o, tmsg *m)
+static int get_seq(json_object *o, tmsg *m)
 {
-    if (!json_object_get(o, "seq"))
-        return -1;
     uint64_t seq = 0;
-    if (get_uint(o, "seq", UINT32_MAX, &seq) != 0 || seq == 0)
+    if (get_uint(o, "seq", UINT32_MAX, &seq) != 0 || seq == 0) /* absent or null: 0, refused */
         return -1;
     m->seq = (uint32_t)seq;
     return 0;
@@ -376,22 +393,24 @@ static bool name_ok(const char *s)
 /* tunnels: [{...}, ...] of ready (established false) or connection_established; absent or null
  * is none. An empty array, more than TTF_JSON_MAX_TUNNELS entries, or an entry that is not an
  * object with the required fields is refused. */
-static int get_tunnels(json_t *o, bool established, tmsg *m)
+static int get_tunnels(json_object *o, bool established, tmsg *m)
 {
-    json_t *arr = json_object_get(o, "tunnels");
-    if (!arr || json_is_null(arr))
+    json_object *arr = member(o, "tunnels");
+    if (!arr)
         return 0;
-    size_t n = json_array_size(arr);
-    if (!json_is_array(arr) || n == 0 || n > TTF_JSON_MAX_TUNNELS)
+    if (!json_object_is_type(arr, json_type_array))
+        return -1;
+    size_t n = json_object_array_length(arr);
+    if (n == 0 || n > TTF_JSON_MAX_TUNNELS)
         return -1;
     m->tunnels = calloc(n, sizeof *m->tunnels);
     if (!m->tunnels)
         return -1;
     m->ntunnels = n;
     for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(arr, i);
+        json_object *e = json_object_array_get_idx(arr, i);
         tmsg_tunnel *t = &m->tunnels[i];
-        if (!json_is_object(e))
+        if (!e || !json_object_is_type(e, json_type_object))
             return -1;
         if (get_str(e, "name", !established, &t->name) != 0 || (t->name && !name_ok(t->name)))
             return -1;
@@ -412,7 +431,7 @@ static int get_tunnels(json_t *o, bool established, tmsg *m)
     return 0;
 }
 
-static int decode_fields(json_t *o, tmsg *m, const char **err)
+static int decode_fields(json_object *o, tmsg *m, const char **err)
 {
     switch (m->type) {
     case TMSG_PING:
@@ -478,10 +497,10 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
     case TMSG_HTTP_RESPONSE: {
         if (get_request_id(o, true, m) != 0)
             return *err = "missing request_id", -1;
-        json_t *sc = json_object_get(o, "status_code");
-        if (!json_is_integer(sc) || json_integer_value(sc) < 100 || json_integer_value(sc) > 999)
+        json_object *sc = member(o, "status_code");
+        if (!is_integer(sc) || json_object_get_int64(sc) < 100 || json_object_get_int64(sc) > 999)
             return *err = "bad status_code", -1;
-        m->status_code = (int)json_integer_value(sc);
+        m->status_code = (int)json_object_get_int64(sc);
         if (get_uint(o, "processing_time_ms", UINT64_MAX, &m->processing_time_ms) != 0)
             return *err = "bad processing_time_ms", -1;
         if (get_octets(o, "reason", false, is_field_value, &m->reason) != 0)
@@ -519,8 +538,8 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
     case TMSG_WINDOW:
         if (get_request_id(o, true, m) != 0)
             return *err = "missing request_id", -1;
-        if (!json_object_get(o, "increment") ||
-            get_uint(o, "increment", UINT32_MAX, &m->increment) != 0 || m->increment == 0)
+        if (!member(o, "increment") || get_uint(o, "increment", UINT32_MAX, &m->increment) != 0 ||
+            m->increment == 0)
             return *err = "bad increment", -1;
         return 0;
     case TMSG_ACK: {
@@ -530,9 +549,9 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
         if (get_uint(o, "seq", UINT32_MAX, &seq) != 0)
             return *err = "bad seq", -1;
         m->seq = (uint32_t)seq;
-        json_t *of = json_object_get(o, "of");
-        for (size_t i = 0; json_is_string(of) && i < COUNT(type_names); i++) {
-            if (strcmp(json_string_value(of), type_names[i].name) == 0)
+        json_object *of = member(o, "of");
+        for (size_t i = 0; is_string(of) && i < COUNT(type_names); i++) {
+            if (strcmp(json_object_get_string(of), type_names[i].name) == 0)
                 m->ack_of = type_names[i].type;
         }
         /* seq names a body piece or a head continuation: kept for those only, so that a decoded
@@ -545,11 +564,11 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
     case TMSG_ERROR: {
         if (get_request_id(o, false, m) != 0)
             return *err = "bad request_id", -1;
-        json_t *c = json_object_get(o, "code");
-        if (!json_is_string(c))
+        json_object *c = member(o, "code");
+        if (!is_string(c))
             return *err = "missing code", -1;
         for (size_t i = 0; i < COUNT(error_names); i++) {
-            if (strcmp(json_string_value(c), error_names[i].name) == 0)
+            if (strcmp(json_object_get_string(c), error_names[i].name) == 0)
                 m->code = error_names[i].code;
         }
         if (m->code == TERR_NONE)
@@ -577,20 +596,19 @@ static int decode_fields(json_t *o, tmsg *m, const char **err)
 
 char *tmsg_request_id_of(const char *json, size_t len)
 {
-    if (!json)
-        return NULL;
-    json_t *o = json_loadb(json, len, 0, NULL);
+    json_text_status st;
+    json_object *o = json_text_parse_object(json, len, &st);
     if (!o)
         return NULL;
     tmsg m;
     tmsg_init(&m, TMSG_UNKNOWN);
     char *rid = NULL;
-    if (json_is_object(o) && get_request_id(o, true, &m) == 0) {
+    if (get_request_id(o, true, &m) == 0) {
         rid = m.request_id;
         m.request_id = NULL;
     }
     tmsg_free(&m);
-    json_decref(o);
+    json_object_put(o);
     return rid;
 }
 
@@ -601,28 +619,20 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
         err = &dummy;
     *err = NULL;
     tmsg_init(out, TMSG_UNKNOWN);
-    if (!json) {
-        *err = "invalid JSON";
-        return -1;
-    }
-    json_error_t jerr;
-    json_t *o = json_loadb(json, len, 0, &jerr);
+    json_text_status st;
+    json_object *o = json_text_parse_object(json, len, &st);
     if (!o) {
-        *err = "invalid JSON";
+        *err = st == JSON_TEXT_NOT_OBJECT ? "not an object" : "invalid JSON";
         return -1;
     }
     int rc = -1;
-    if (!json_is_object(o)) {
-        *err = "not an object";
-        goto done;
-    }
-    json_t *t = json_object_get(o, "type");
-    if (!json_is_string(t)) {
+    json_object *t = member(o, "type");
+    if (!is_string(t)) {
         *err = "missing type";
         goto done;
     }
     for (size_t i = 0; i < COUNT(type_names); i++) {
-        if (strcmp(json_string_value(t), type_names[i].name) == 0)
+        if (strcmp(json_object_get_string(t), type_names[i].name) == 0)
             out->type = type_names[i].type;
     }
     if (out->type == TMSG_UNKNOWN) {
@@ -631,7 +641,7 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
     }
     rc = decode_fields(o, out, err);
 done:
-    json_decref(o);
+    json_object_put(o);
     if (rc != 0) {
         tmsg_type t_keep = out->type;
         tmsg_free(out);

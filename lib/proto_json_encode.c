@@ -1,29 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /* proto_json_encode.c - JSON tunnel messages out (docs/protocol.md §1-2): tmsg_encode over
- * jansson, HTTP octets as JSON strings when they are UTF-8 and as {"b64":"..."} otherwise (never
+ * json-c, HTTP octets as JSON strings when they are UTF-8 and as {"b64":"..."} otherwise (never
  * re-encoded), and the splitting of heads that do not fit one message (tmsg_send_head).
- * Decoding is proto_json.c's. */
+ * Decoding is proto_json.c's. The text is compact, members in the order they are set, '/' not
+ * escaped: what jansson's JSON_COMPACT | JSON_PRESERVE_ORDER wrote before, except that json-c
+ * writes the hex digits of a "\u00XX" escape (control characters in text fields) in lower case. */
 #include "proto_json.h"
 
-#include <jansson.h>
+#include <json-c/json.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "b64.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------------ encoding */
 
+#define OUT_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
 /* A JSON string for text fields (ids, URLs, messages). They are UTF-8 by construction; other
  * octets are read as Latin-1 so the message can still be sent. (HTTP octets use joctets.) */
-static json_t *jstr(const char *s)
+static json_object *jstr(const char *s)
 {
     if (!s)
-        return json_string("");
-    json_t *v = json_string(s);
-    if (v)
-        return v;
+        return json_object_new_string("");
     size_t n = strlen(s);
+    if (utf8_valid((const uint8_t *)s, n))
+        return json_object_new_string_len(s, (int)n);
     char *u = malloc(n * 2 + 1);
     if (!u)
         return NULL;
@@ -37,49 +42,79 @@ static json_t *jstr(const char *s)
             u[o++] = (char)(0x80 | (c & 0x3f));
         }
     }
-    v = json_stringn(u, o);
+    json_object *v = json_object_new_string_len(u, (int)o);
     free(u);
     return v;
 }
 
-/* HTTP octets: a JSON string when they are valid UTF-8 (jansson checks: no overlong forms, no
- * surrogates), else {"b64":"<standard base64>"}. Lossless either way. */
-static json_t *joctets(const char *s, size_t n)
+/* Adds v under the constant key (each set once per object); v's ownership passes to o, also
+ * when adding fails. NULL v (not built) fails. */
+static int set(json_object *o, const char *key, json_object *v)
 {
-    if (!s)
-        return json_string("");
-    json_t *v = json_stringn(s, n);
-    if (v)
-        return v;
-    char *b = malloc(b64_encoded_len(n) + 1);
-    if (!b)
-        return NULL;
-    size_t bl = b64_encode((const uint8_t *)s, n, b);
-    json_t *str = json_stringn_nocheck(b, bl); /* base64 is ASCII */
-    free(b);
-    return str ? json_pack("{s:o}", "b64", str) : NULL;
+    if (!v)
+        return -1;
+    if (o && json_object_object_add_ex(
+                 o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY) == 0)
+        return 0;
+    json_object_put(v);
+    return -1;
 }
 
-static json_t *joctets_z(const char *s)
+static int set_null(json_object *o, const char *key)
 {
-    return joctets(s, s ? strlen(s) : 0);
+    return json_object_object_add_ex(o, key, NULL,
+                                     JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
 }
 
-static int set(json_t *o, const char *key, json_t *v)
-{
-    return v ? json_object_set_new(o, key, v) : -1;
-}
-
-static int set_str_opt(json_t *o, const char *key, const char *s)
+static int set_str_opt(json_object *o, const char *key, const char *s)
 {
     return s ? set(o, key, jstr(s)) : 0;
 }
 
+static json_object *jtrue(void)
+{
+    return json_object_new_boolean(1);
+}
+
+static json_object *jint(int64_t i)
+{
+    return json_object_new_int64(i);
+}
+
+/* HTTP octets: a JSON string when they are well-formed UTF-8 (lib/utf8: no overlong forms, no
+ * surrogates), else {"b64":"<standard base64>"}. Lossless either way. */
+static json_object *joctets(const char *s, size_t n)
+{
+    if (!s)
+        return json_object_new_string("");
+    if (n > INT_MAX / 2)
+        return NULL;
+    if (utf8_valid((const uint8_t *)s, n))
+        return json_object_new_string_len(s, (int)n);
+    char *b = malloc(b64_encoded_len(n) + 1);
+    if (!b)
+        return NULL;
+    size_t bl = b64_encode((const uint8_t *)s, n, b);
+    json_object *str = json_object_new_string_len(b, (int)bl); /* base64 is ASCII */
+    free(b);
+    json_object *obj = str ? json_object_new_object() : NULL;
+    if (set(obj, "b64", str) != 0) {
+        json_object_put(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static json_object *joctets_z(const char *s)
+{
+    return joctets(s, s ? strlen(s) : 0);
+}
+
 /* name -> [values], repeated names (case-insensitive) grouped under the first spelling, in the
  * order of first appearance. */
-static json_t *encode_headers(const http_headers *h)
+static json_object *encode_headers(const http_headers *h)
 {
-    json_t *obj = json_object();
+    json_object *obj = json_object_new_object();
     if (!obj)
         return NULL;
     for (size_t i = 0; i < h->n; i++) {
@@ -88,67 +123,98 @@ static json_t *encode_headers(const http_headers *h)
             seen = strcasecmp(h->v[j].name, h->v[i].name) == 0;
         if (seen)
             continue;
-        json_t *arr = json_array();
-        if (!arr || json_object_set_new(obj, h->v[i].name, arr) != 0)
+        json_object *arr = json_object_new_array();
+        /* each spelling once (grouped above): no lookup for an older member */
+        if (!arr ||
+            json_object_object_add_ex(obj, h->v[i].name, arr, JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0) {
+            json_object_put(arr);
             goto fail;
+        }
         for (size_t k = i; k < h->n; k++) {
             if (strcasecmp(h->v[k].name, h->v[i].name) != 0)
                 continue;
-            json_t *s = joctets(h->v[k].value, h->v[k].vlen);
-            if (!s || json_array_append_new(arr, s) != 0)
+            json_object *s = joctets(h->v[k].value, h->v[k].vlen);
+            if (!s || json_object_array_add(arr, s) != 0) {
+                json_object_put(s);
                 goto fail;
+            }
         }
     }
     return obj;
 fail:
-    json_decref(obj);
+    json_object_put(obj);
     return NULL;
 }
 
-static json_t *encode_body(const uint8_t *body, size_t len)
+/* json-c serializer of a body piece (the tmsg is the userdata): "<base64>" encoded straight
+ * into json-c's output buffer. The base64 alphabet needs no escape (RFC 8259 §7), so this skips
+ * a copy into a string value and json-c's byte-by-byte escape scan of it: the bulk path's
+ * per-byte cost. */
+static int body_to_json(json_object *jso, struct printbuf *pb, int level, int flags)
 {
-    if (!body || len == 0)
-        return json_string("");
-    size_t cap = b64_encoded_len(len) + 1;
-    char *b = malloc(cap);
-    if (!b)
-        return NULL;
-    size_t n = b64_encode(body, len, b);
-    json_t *v = json_stringn_nocheck(b, n); /* base64 is ASCII */
-    free(b);
+    (void)level;
+    (void)flags;
+    const tmsg *m = json_object_get_userdata(jso);
+    size_t enc = b64_encoded_len(m->body_len);
+    if (enc > (size_t)(INT_MAX - 8 - pb->bpos) || printbuf_memappend(pb, "\"", 1) < 0)
+        return -1;
+    int off = pb->bpos;
+    if (printbuf_memset(pb, off, 0, (int)enc + 1) < 0) /* room for the chars and b64's NUL */
+        return -1;
+    b64_encode(m->body, m->body_len, pb->buf + off);
+    pb->bpos = off + (int)enc; /* printbuf keeps buf[bpos] a NUL: b64_encode wrote it */
+    return printbuf_memappend(pb, "\"", 1) < 0 ? -1 : 0;
+}
+
+static json_object *encode_body(const tmsg *m)
+{
+    json_object *v = json_object_new_string("");
+    if (v && m->body && m->body_len > 0)
+        json_object_set_serializer(v, body_to_json, (void *)m, NULL);
     return v;
 }
 
-static json_t *encode_tunnels(const tmsg *m, bool established)
+/* Checked JSON text (lib/access) carried as the value it holds. */
+static json_object *json_value_of(const char *text)
 {
-    json_t *arr = json_array();
+    return json_tokener_parse(text);
+}
+
+static json_object *encode_tunnels(const tmsg *m, bool established)
+{
+    json_object *arr = json_object_new_array();
     for (size_t i = 0; arr && i < m->ntunnels; i++) {
         const tmsg_tunnel *t = &m->tunnels[i];
-        json_t *e = json_object();
-        int r = e ? json_array_append_new(arr, e) : -1;
+        json_object *e = json_object_new_object();
+        int r = 0;
+        if (!e || json_object_array_add(arr, e) != 0) {
+            json_object_put(e);
+            r = -1;
+            e = NULL;
+        }
         r |= set_str_opt(e, "name", t->name);
         if (!established) {
             r |= set_str_opt(e, "subdomain", t->subdomain);
             r |= set_str_opt(e, "tunnel_id", t->tunnel_id);
-            if (t->access) /* checked JSON text (lib/access): carried as the value it holds */
-                r |= set(e, "access", json_loads(t->access, JSON_DECODE_ANY, NULL));
+            if (t->access)
+                r |= set(e, "access", json_value_of(t->access));
         } else {
             r |= set(e, "tunnel_id", jstr(t->tunnel_id));
             r |= set(e, "public_url", jstr(t->public_url));
             r |= set_str_opt(e, "subdomain_url", t->subdomain_url);
             r |= set_str_opt(e, "path_based_url", t->path_based_url);
             if (t->access_applied)
-                r |= set(e, "access_applied", json_true());
+                r |= set(e, "access_applied", jtrue());
         }
         if (r != 0) {
-            json_decref(arr);
+            json_object_put(arr);
             return NULL;
         }
     }
     return arr;
 }
 
-static int encode_fields(json_t *o, const tmsg *m)
+static int encode_fields(json_object *o, const tmsg *m)
 {
     int r = 0;
     switch (m->type) {
@@ -162,10 +228,10 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "takeover", m->takeover);
         if (m->ntunnels)
             r |= set(o, "tunnels", encode_tunnels(m, false));
-        if (m->access) /* checked JSON text (lib/access): carried as the value it holds */
-            r |= set(o, "access", json_loads(m->access, JSON_DECODE_ANY, NULL));
+        if (m->access)
+            r |= set(o, "access", json_value_of(m->access));
         if (m->stream_windows)
-            r |= set(o, "stream_windows", json_true());
+            r |= set(o, "stream_windows", jtrue());
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -176,13 +242,13 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set_str_opt(o, "message", m->message);
         r |= set_str_opt(o, "takeover", m->takeover);
         if (m->max_lifetime_s)
-            r |= set(o, "max_lifetime_s", json_integer((json_int_t)m->max_lifetime_s));
+            r |= set(o, "max_lifetime_s", jint((int64_t)m->max_lifetime_s));
         if (m->ntunnels)
             r |= set(o, "tunnels", encode_tunnels(m, true));
         if (m->access_applied)
-            r |= set(o, "access_applied", json_true());
+            r |= set(o, "access_applied", jtrue());
         if (m->stream_window)
-            r |= set(o, "stream_window", json_integer((json_int_t)m->stream_window));
+            r |= set(o, "stream_window", jint((int64_t)m->stream_window));
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));
@@ -195,31 +261,31 @@ static int encode_fields(json_t *o, const tmsg *m)
         r |= set(o, "uri", joctets_z(m->uri));
         r |= set(o, "headers", encode_headers(&m->headers));
         if (m->headers_more)
-            r |= set(o, "headers_more", json_true());
-        r |= set(o, "body", encode_body(m->body, m->body_len));
-        r |= set(o, "timestamp", json_integer((json_int_t)m->timestamp));
+            r |= set(o, "headers_more", jtrue());
+        r |= set(o, "body", encode_body(m));
+        r |= set(o, "timestamp", jint((int64_t)m->timestamp));
         if (m->more)
-            r |= set(o, "more", json_true());
+            r |= set(o, "more", jtrue());
         return r;
     case TMSG_HTTP_RESPONSE:
         r |= set(o, "request_id", jstr(m->request_id));
-        r |= set(o, "status_code", json_integer(m->status_code));
+        r |= set(o, "status_code", jint(m->status_code));
         if (m->reason)
             r |= set(o, "reason", joctets_z(m->reason));
         r |= set(o, "headers", encode_headers(&m->headers));
         if (m->headers_more)
-            r |= set(o, "headers_more", json_true());
-        r |= set(o, "body", encode_body(m->body, m->body_len));
-        r |= set(o, "processing_time_ms", json_integer((json_int_t)m->processing_time_ms));
+            r |= set(o, "headers_more", jtrue());
+        r |= set(o, "body", encode_body(m));
+        r |= set(o, "processing_time_ms", jint((int64_t)m->processing_time_ms));
         if (m->more)
-            r |= set(o, "more", json_true());
+            r |= set(o, "more", jtrue());
         return r;
     case TMSG_HTTP_REQUEST_HEADERS:
     case TMSG_HTTP_RESPONSE_HEADERS:
         r |= set(o, "request_id", jstr(m->request_id));
-        r |= set(o, "seq", json_integer(m->seq));
+        r |= set(o, "seq", jint(m->seq));
         r |= set(o, "headers", encode_headers(&m->headers));
-        r |= set(o, "headers_more", json_boolean(m->headers_more));
+        r |= set(o, "headers_more", json_object_new_boolean(m->headers_more));
         return r;
     case TMSG_CANCEL:
         r |= set(o, "request_id", jstr(m->request_id));
@@ -228,25 +294,25 @@ static int encode_fields(json_t *o, const tmsg *m)
     case TMSG_HTTP_REQUEST_BODY:
     case TMSG_HTTP_RESPONSE_BODY:
         r |= set(o, "request_id", jstr(m->request_id));
-        r |= set(o, "seq", json_integer(m->seq));
-        r |= set(o, "body", encode_body(m->body, m->body_len));
-        r |= set(o, "more", json_boolean(m->more));
+        r |= set(o, "seq", jint(m->seq));
+        r |= set(o, "body", encode_body(m));
+        r |= set(o, "more", json_object_new_boolean(m->more));
         return r;
     case TMSG_WINDOW:
         r |= set(o, "request_id", jstr(m->request_id));
-        r |= set(o, "increment", json_integer((json_int_t)m->increment));
+        r |= set(o, "increment", jint((int64_t)m->increment));
         return r;
     case TMSG_ACK:
         if (m->ack_of != TMSG_UNKNOWN)
-            r |= set(o, "of", json_string(tmsg_type_name(m->ack_of)));
+            r |= set(o, "of", json_object_new_string(tmsg_type_name(m->ack_of)));
         if (m->request_id)
             r |= set(o, "request_id", jstr(m->request_id));
         if (m->seq) /* a body piece or a head continuation */
-            r |= set(o, "seq", json_integer(m->seq));
+            r |= set(o, "seq", jint(m->seq));
         return r;
     case TMSG_ERROR:
-        r |= set(o, "request_id", m->request_id ? jstr(m->request_id) : json_null());
-        r |= set(o, "code", json_string(tmsg_error_name(m->code)));
+        r |= m->request_id ? set(o, "request_id", jstr(m->request_id)) : set_null(o, "request_id");
+        r |= set(o, "code", json_object_new_string(tmsg_error_name(m->code)));
         r |= set(o, "message", jstr(m->message));
         return r;
     default:
@@ -258,22 +324,29 @@ char *tmsg_encode(const tmsg *m, size_t *len)
 {
     if (!m || m->type == TMSG_UNKNOWN)
         return NULL;
-    json_t *o = json_object();
+    json_object *o = json_object_new_object();
     if (!o)
         return NULL;
     char *out = NULL;
-    if (set(o, "type", json_string(tmsg_type_name(m->type))) == 0 && encode_fields(o, m) == 0)
-        out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (out && len)
-        *len = strlen(out);
+    if (set(o, "type", json_object_new_string(tmsg_type_name(m->type))) == 0 &&
+        encode_fields(o, m) == 0) {
+        size_t n = 0;
+        const char *text = json_object_to_json_string_length(o, OUT_FLAGS, &n);
+        out = text ? malloc(n + 1) : NULL;
+        if (out) {
+            memcpy(out, text, n + 1);
+            if (len)
+                *len = n;
+        }
+    }
+    json_object_put(o);
     return out;
 }
 
 /* ------------------------------------------------------------------ large heads */
 
-/* Bytes of s[0..n) as a JSON string body (without the quotes), as jansson writes it with
- * JSON_COMPACT: '"' and '\\' and the short escapes take 2, other controls 6 ("\u00XX"). */
+/* Bytes of s[0..n) as a JSON string body (without the quotes), as json-c writes it with
+ * OUT_FLAGS: '"' and '\\' and the short escapes take 2, other controls 6 ("\u00XX"). */
 static size_t json_escaped_len(const char *s, size_t n)
 {
     size_t out = 0;
@@ -289,12 +362,10 @@ static size_t json_escaped_len(const char *s, size_t n)
     return out;
 }
 
-/* Whether joctets sends these octets as a plain string: valid UTF-8, as jansson checks it. */
+/* Whether joctets sends these octets as a plain string: well-formed UTF-8. */
 static bool plain_form(const char *s, size_t n)
 {
-    json_t *v = json_stringn(s, n);
-    json_decref(v);
-    return v != NULL;
+    return utf8_valid((const uint8_t *)s, n);
 }
 
 size_t tmsg_header_encoded_max(const http_header *e)

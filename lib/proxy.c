@@ -267,3 +267,22 @@ char *proxy_refresh_map(const char *v, size_t n, proxy_url_map map, void *ud)
     }
     return NULL;
 }
+
+int proxy_map_url_fields(http_headers *h, proxy_url_map map, void *ud)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        const http_header *e = &h->v[i];
+        char *nv = NULL;
+        if (e->id == HTTP_H_LOCATION || e->id == HTTP_H_CONTENT_LOCATION)
+            nv = map(ud, e->value, e->vlen);
+        else if (e->nlen == 7 && strncasecmp(e->name, "Refresh", 7) == 0)
+            nv = proxy_refresh_map(e->value, e->vlen, map, ud);
+        if (!nv)
+            continue;
+        int rc = http_headers_replace_at(h, i, nv, strlen(nv));
+        free(nv);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}

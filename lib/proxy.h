@@ -105,6 +105,9 @@ typedef char *(*proxy_url_map)(void *ud, const char *url, size_t len);
  * URL after "url=" (maybe quoted) replaced by map's answer, malloc'd and NUL-terminated; NULL
  * when there is no URL, map leaves it, or out of memory. */
 char *proxy_refresh_map(const char *v, size_t n, proxy_url_map map, void *ud);
+/* The URL fields of a response head (Location, Content-Location, and Refresh's url=) passed
+ * through map, each new value in its entry's place. 0, or -1 (ENOMEM). */
+int proxy_map_url_fields(http_headers *h, proxy_url_map map, void *ud);
 
 /* ---- JSON-mode pieces (docs/protocol.md §2) ---- */
 #define PROXY_JSON_MAX_PIECES 100000u  /* most http_*_body pieces one body may have */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* route.h - which tunnel a public request is for, and the path the local service sees.
- * Pure functions over bytes: shared by ttfd and the Lambda so both route identically. */
+ * Pure functions over bytes: shared by ttfd and the Lambda so both route identically.
+ * Owns nothing: pure functions; results go to the caller's route_result and fwd buffer. */
 #ifndef TUNNEL_ROUTE_H
 #define TUNNEL_ROUTE_H
 

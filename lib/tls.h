@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* tls.h - OpenSSL contexts for ttfd (server certificate) and ttf (verifying client). */
+/* tls.h - OpenSSL contexts for ttfd (server certificate) and ttf (verifying client).
+ * Owns nothing: every SSL_CTX and SSL returned is the caller's (SSL_CTX_free, SSL_free). */
 #ifndef TUNNEL_TLS_H
 #define TUNNEL_TLS_H
 

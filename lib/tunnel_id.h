@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tunnel_id.h - tunnel names: random ids (12 characters of [a-z0-9], uniform, from the OS CSPRNG)
  * and names chosen with `ttf --subdomain` (one DNS label). Both live in one namespace: a random
- * id is just a name nobody chose. Shared by ttfd, ttf and the Lambda so all three agree. */
+ * id is just a name nobody chose. Shared by ttfd, ttf and the Lambda so all three agree.
+ * Owns nothing: pure functions over the caller's buffers (and the OS CSPRNG for new ids). */
 #ifndef TUNNEL_ID_H
 #define TUNNEL_ID_H
 

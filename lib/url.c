@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* url.c - endpoint URL parsing: ws://, wss://, http://, https:// (see url.h). */
+/* url.c - endpoint URL parsing and percent-encoding (see url.h). */
 #include "url.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -103,4 +104,32 @@ int tunnel_url_parse(const char *s, tunnel_url *out)
             return -1; /* would break the request line */
     }
     return 0;
+}
+
+size_t url_pct_encode_into(char *out, const char *s, size_t n, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *o = out;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            (c != 0 && strchr(keep, c) != NULL)) {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
+char *url_pct_encode(const char *s, const char *keep)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n * 3 + 1);
+    if (out)
+        url_pct_encode_into(out, s, n, keep);
+    return out;
 }

@@ -336,7 +336,7 @@ static void on_frame(ws_conn *w, const ws_frame_hdr *h, const uint8_t *p, size_t
  * delivered even when reading is paused). */
 static void parse_input(ws_conn *w)
 {
-    static uint8_t empty[1];
+    uint8_t empty[1] = {0}; /* where a frame without payload points (no shared state) */
     struct evbuffer *in = conn_in(w->c);
     while (!w->rx_done && !w->dead && !w->reported && !w->failed) {
         if (w->server && ws_pending(w) > HOLD_MAX) {

@@ -4,10 +4,12 @@
 
 #include <string.h>
 
+#include "utf8.h"
+
 int ws_frame_header(const uint8_t *p, size_t n, bool expect_masked, ws_frame_hdr *h,
                     const char **why)
 {
-    static const char *dummy;
+    const char *dummy = NULL; /* why for a caller that passed none */
     if (!why)
         why = &dummy;
     if (n < 2)
@@ -87,53 +89,7 @@ void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
 
 bool ws_utf8_valid(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        /* ASCII eight bytes at a time */
-        while (i + 8 <= n) {
-            uint64_t v;
-            memcpy(&v, p + i, 8);
-            if (v & 0x8080808080808080ull)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t more;
-        uint32_t cp, min;
-        if (c >= 0xc2 && c <= 0xdf) {
-            more = 1;
-            cp = c & 0x1f;
-            min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            more = 2;
-            cp = c & 0x0f;
-            min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            more = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return false; /* a continuation byte first, C0/C1 (overlong), or F5..FF */
-        }
-        if (n - i <= more)
-            return false;
-        for (size_t k = 1; k <= more; k++) {
-            uint8_t d = p[i + k];
-            if ((d & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (d & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += more + 1;
-    }
-    return true;
+    return utf8_valid(p, n);
 }
 
 bool ws_close_code_valid(uint16_t code)

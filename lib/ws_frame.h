@@ -45,8 +45,8 @@ void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[
 /* Unmasks n payload bytes in place; off is the offset of p[0] in the frame's payload (§5.3). */
 void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off);
 
-/* Whether p[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
- * above U+10FFFF). */
+/* Whether p[0..n) is well-formed UTF-8 (lib/utf8: RFC 3629, no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
 bool ws_utf8_valid(const uint8_t *p, size_t n);
 
 /* Whether a status code received in a close frame may be sent on the wire (§7.4: 1000-1003,

@@ -22,7 +22,7 @@ SUDO=""
 profile=${1:-all}
 
 build=(build-essential cmake pkg-config libevent-dev libssl-dev libwslay-dev
-       libjansson-dev libjwt-dev libsqlite3-dev libqrencode-dev libyaml-dev)
+       libjansson-dev libjson-c-dev libjwt-dev libsqlite3-dev libqrencode-dev libyaml-dev)
 demo=(python3 python3-fastapi python3-uvicorn curl)
 deb=(debhelper dpkg-dev fakeroot lintian)
 tests=(clang clang-format clang-tidy cppcheck valgrind libcurl4-openssl-dev libcmocka-dev sqlite3
@@ -65,8 +65,8 @@ if [ "${ARCH:-}" = arm64 ] || [ "$profile" = arm64 ]; then
     # packages of libevent and wslay are not (installing them would remove the amd64 ones), and the
     # Lambda needs neither.
     arm_debs=(crossbuild-essential-arm64 qemu-user-static
-              libcurl4-openssl-dev:arm64 libssl-dev:arm64 libjansson-dev:arm64 libjwt-dev:arm64
-              libbrotli-dev:arm64 zlib1g-dev:arm64)
+              libcurl4-openssl-dev:arm64 libssl-dev:arm64 libjansson-dev:arm64 libjson-c-dev:arm64
+              libjwt-dev:arm64 libbrotli-dev:arm64 zlib1g-dev:arm64)
     arm_missing=()
     for p in "${arm_debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || arm_missing+=("$p")

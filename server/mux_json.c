@@ -351,7 +351,6 @@ static const mux_ops json_ops = {json_open, json_send_body, json_end_body, json_
 
 /* ---- messages from the agent ---- */
 
-/* Hands a complete response head on (and the first body piece with it). */
 /* Spends the stream's window on n body bytes; false when the agent overran it (the stream is
  * then failed and gone). */
 static bool spend(json_mux *jm, json_stream *s, size_t n)
@@ -367,11 +366,13 @@ static bool spend(json_mux *jm, json_stream *s, size_t n)
     return true;
 }
 
-static void deliver_head(json_mux *jm, json_stream *s, tmsg *m)
+/* Hands a response message on to the stream's owner: the head first when with_head (a complete
+ * response head), then m's body bytes, then the end when m says no more follows. Each upcall may
+ * end the stream, so each next one checks that it is still there. */
+static void deliver(json_mux *jm, json_stream *s, tmsg *m, bool with_head)
 {
     if (!spend(jm, s, m->body_len))
         return;
-    s->resp_final = true;
     bool more = m->more;
     if (!more)
         s->resp_fin = true;
@@ -379,11 +380,18 @@ static void deliver_head(json_mux *jm, json_stream *s, tmsg *m)
     void *ud = s->base.ud;
     char rid[sizeof s->rid];
     memcpy(rid, s->rid, sizeof rid);
-    up->head(ud, m->status_code, m->reason, &m->headers, more ? -1 : (int64_t)m->body_len,
-             !more && m->body_len == 0);
-    if (m->body_len && hmap_get(jm->streams, rid, strlen(rid)) == s)
+    bool live = true;
+    if (with_head) {
+        s->resp_final = true;
+        up->head(ud, m->status_code, m->reason, &m->headers, more ? -1 : (int64_t)m->body_len,
+                 !more && m->body_len == 0);
+        live = hmap_get(jm->streams, rid, strlen(rid)) == s;
+    }
+    if (m->body_len && live) {
         up->body(ud, m->body, m->body_len);
-    if (!more && hmap_get(jm->streams, rid, strlen(rid)) == s)
+        live = hmap_get(jm->streams, rid, strlen(rid)) == s;
+    }
+    if (!more && live)
         up->end(ud, NULL);
 }
 
@@ -398,7 +406,7 @@ static void on_response(json_mux *jm, json_stream *s, tmsg *m)
         return;
     }
     if (!m->headers_more) {
-        deliver_head(jm, s, m);
+        deliver(jm, s, m, true);
         return;
     }
     s->rhead = calloc(1, sizeof *s->rhead);
@@ -441,7 +449,7 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
         return;
     tmsg *h = s->rhead;
     s->rhead = NULL;
-    deliver_head(jm, s, h);
+    deliver(jm, s, h, true);
     tmsg_free(h);
     free(h);
 }
@@ -453,19 +461,7 @@ static void on_piece(json_mux *jm, json_stream *s, tmsg *m)
         return;
     }
     s->rseq++;
-    if (!spend(jm, s, m->body_len))
-        return;
-    bool more = m->more;
-    if (!more)
-        s->resp_fin = true;
-    const mux_upcalls *up = s->base.up;
-    void *ud = s->base.ud;
-    char rid[sizeof s->rid];
-    memcpy(rid, s->rid, sizeof rid);
-    if (m->body_len)
-        up->body(ud, m->body, m->body_len);
-    if (!more && hmap_get(jm->streams, rid, strlen(rid)) == s)
-        up->end(ud, NULL);
+    deliver(jm, s, m, false);
 }
 
 static void on_end_by_agent(json_mux *jm, json_stream *s, tmsg *m)

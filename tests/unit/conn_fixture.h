@@ -2,7 +2,8 @@
 /* conn_fixture.h - the fixture shared by test_conn.c and test_conn_tls.c: two conn sides with
  * recording callbacks, a test certificate made here (group_setup), socketpair and loopback TCP
  * pairs (plain or TLS), loop drivers with deadlines, and the transfer/backpressure/half-close
- * scenarios both files run. Header-only (static inline functions). */
+ * scenarios both files run. Compiled once in the unit tests' support library
+ * (conn_fixture.c). */
 #ifndef TTF_TEST_CONN_FIXTURE_H
 #define TTF_TEST_CONN_FIXTURE_H
 
@@ -61,343 +62,81 @@ typedef struct fixture {
 
 /* ---- callbacks ---- */
 
-static inline void on_read(conn *c, void *ud)
-{
-    side *s = ud;
-    s->reads++;
-    size_t n = evbuffer_get_length(conn_in(c));
-    if (n > s->max_in_seen)
-        s->max_in_seen = n;
-    if (!s->keep_input)
-        evbuffer_add_buffer(s->got, conn_in(c));
-    if (s->free_on_read) {
-        conn_free(c);
-        s->c = NULL;
-    }
-}
+void on_read(conn *c, void *ud);
 
-static inline void on_drain(conn *c, void *ud)
-{
-    side *s = ud;
-    s->drains++;
-    if (s->free_other && *s->free_other) {
-        conn_free(*s->free_other);
-        *s->free_other = NULL;
-    }
-    if (s->free_on_drain) {
-        conn_free(c);
-        s->c = NULL;
-    }
-}
+void on_drain(conn *c, void *ud);
 
-static inline void on_event(conn *c, void *ud, int what)
-{
-    side *s = ud;
-    s->events |= what;
-    if (s->free_on_event) {
-        conn_free(c);
-        s->c = NULL;
-    }
-}
+void on_event(conn *c, void *ud, int what);
 
-static const conn_cbs CBS = {on_read, on_drain, on_event};
+extern const conn_cbs CBS;
 
 /* ---- fixture ---- */
 
-static inline void tick_cb(evutil_socket_t fd, short w, void *ud)
-{
-    (void)fd;
-    (void)w;
-    (void)ud; /* wakes the loop so run_until checks its condition and deadline */
-}
+void tick_cb(evutil_socket_t fd, short w, void *ud);
 
-static EVP_PKEY *g_key;
-static X509 *g_cert, *g_other_cert;
-static EVP_PKEY *g_other_key;
+extern EVP_PKEY *g_key;
+extern X509 *g_cert, *g_other_cert;
+extern EVP_PKEY *g_other_key;
 
-static inline X509 *self_signed(EVP_PKEY *key, const char *cn)
-{
-    X509 *c = X509_new();
-    assert_non_null(c);
-    X509_set_version(c, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(c), 1);
-    X509_gmtime_adj(X509_getm_notBefore(c), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(c), 3600);
-    X509_set_pubkey(c, key);
-    X509_NAME *name = X509_get_subject_name(c);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(c, name);
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, c, c, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
-    assert_non_null(ext);
-    X509_add_ext(c, ext, -1);
-    X509_EXTENSION_free(ext);
-    assert_true(X509_sign(c, key, EVP_sha256()) > 0);
-    return c;
-}
+X509 *self_signed(EVP_PKEY *key, const char *cn);
 
-static inline int group_setup(void **state)
-{
-    (void)state;
-    signal(SIGPIPE, SIG_IGN);
-    g_key = EVP_EC_gen("P-256");
-    g_other_key = EVP_EC_gen("P-256");
-    g_cert = self_signed(g_key, "conn test");
-    g_other_cert = self_signed(g_other_key, "someone else");
-    return 0;
-}
+int group_setup(void **state);
 
-static inline int group_teardown(void **state)
-{
-    (void)state;
-    X509_free(g_cert);
-    X509_free(g_other_cert);
-    EVP_PKEY_free(g_key);
-    EVP_PKEY_free(g_other_key);
-    return 0;
-}
+int group_teardown(void **state);
 
 /* A client context trusting trusted (the test certificate or another one). */
-static inline SSL_CTX *client_ctx(X509 *trusted)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    assert_non_null(ctx);
-    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), trusted);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    return ctx;
-}
+SSL_CTX *client_ctx(X509 *trusted);
 
-static inline int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->base = event_base_new();
-    f->loop = conn_loop_new(f->base);
-    assert_non_null(f->loop);
-    f->tick = event_new(f->base, -1, EV_PERSIST, tick_cb, NULL);
-    struct timeval tv = {0, 10000};
-    event_add(f->tick, &tv);
-    f->a.got = evbuffer_new();
-    f->b.got = evbuffer_new();
-    f->srv_ctx = SSL_CTX_new(TLS_server_method());
-    assert_int_equal(SSL_CTX_use_certificate(f->srv_ctx, g_cert), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey(f->srv_ctx, g_key), 1);
-    f->cli_ctx = client_ctx(g_cert);
-    f->other_ctx = client_ctx(g_other_cert);
-    *state = f;
-    return 0;
-}
+int setup(void **state);
 
-static inline int teardown(void **state)
-{
-    fixture *f = *state;
-    conn_free(f->a.c);
-    conn_free(f->b.c);
-    evbuffer_free(f->a.got);
-    evbuffer_free(f->b.got);
-    event_free(f->tick);
-    conn_loop_free(f->loop);
-    event_base_free(f->base);
-    SSL_CTX_free(f->srv_ctx);
-    SSL_CTX_free(f->cli_ctx);
-    SSL_CTX_free(f->other_ctx);
-    free(f);
-    return 0;
-}
+int teardown(void **state);
 
 typedef bool (*pred_fn)(fixture *f);
 
 /* Runs the loop until pred holds; fails the test at the deadline. */
-static inline void run_until(fixture *f, pred_fn pred)
-{
-    uint64_t end = clock_now_ms() + WAIT_MS;
-    while (!pred(f)) {
-        assert_true(clock_now_ms() < end);
-        event_base_loop(f->base, EVLOOP_ONCE);
-    }
-}
+void run_until(fixture *f, pred_fn pred);
 
 /* Runs the loop for ms (for "nothing happens" checks). */
-static inline void run_for(fixture *f, unsigned ms)
-{
-    uint64_t end = clock_now_ms() + ms;
-    while (clock_now_ms() < end)
-        event_base_loop(f->base, EVLOOP_ONCE);
-}
+void run_for(fixture *f, unsigned ms);
 
-static inline void nonblock(int fd)
-{
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
+void nonblock(int fd);
 
 /* A plain pair over a socketpair. */
-static inline void plain_pair(fixture *f)
-{
-    int fds[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    nonblock(fds[0]);
-    nonblock(fds[1]);
-    f->a.c = conn_new(f->loop, fds[0], NULL, &CBS, &f->a);
-    f->b.c = conn_new(f->loop, fds[1], NULL, &CBS, &f->b);
-    assert_non_null(f->a.c);
-    assert_non_null(f->b.c);
-}
+void plain_pair(fixture *f);
 
 /* A listening TCP socket on 127.0.0.1; its address in *ai (static storage). */
-static inline int listener(struct addrinfo *ai, struct sockaddr_in *sin)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(sin, 0, sizeof *sin);
-    sin->sin_family = AF_INET;
-    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)sin, sizeof *sin), 0);
-    assert_int_equal(listen(fd, 16), 0);
-    socklen_t len = sizeof *sin;
-    getsockname(fd, (struct sockaddr *)sin, &len);
-    memset(ai, 0, sizeof *ai);
-    ai->ai_family = AF_INET;
-    ai->ai_socktype = SOCK_STREAM;
-    ai->ai_addr = (struct sockaddr *)sin;
-    ai->ai_addrlen = sizeof *sin;
-    return fd;
-}
+int listener(struct addrinfo *ai, struct sockaddr_in *sin);
 
-static inline bool a_connected(fixture *f)
-{
-    return (f->a.events & (CONN_EV_CONNECTED | CONN_EV_ERROR)) != 0;
-}
+bool a_connected(fixture *f);
 
 /* A pair over loopback TCP: a connects (conn_connect, TLS when tls), b is accepted. */
-static inline void tcp_pair(fixture *f, bool tls, SSL_CTX *cli)
-{
-    struct addrinfo ai;
-    struct sockaddr_in sin;
-    int lfd = listener(&ai, &sin);
-    int err = 0;
-    SSL *cssl = tls ? SSL_new(cli) : NULL;
-    f->a.c = conn_connect(f->loop, &ai, cssl, 5000, &CBS, &f->a, &err);
-    assert_non_null(f->a.c);
-    int sfd = accept(lfd, NULL, NULL);
-    assert_true(sfd >= 0);
-    close(lfd);
-    nonblock(sfd);
-    f->b.c = conn_new(f->loop, sfd, tls ? SSL_new(f->srv_ctx) : NULL, &CBS, &f->b);
-    assert_non_null(f->b.c);
-}
+void tcp_pair(fixture *f, bool tls, SSL_CTX *cli);
 
-static inline void fill_pattern(uint8_t *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)((i * 31 + seed) % 251);
-}
+void fill_pattern(uint8_t *p, size_t n, unsigned seed);
 
-static inline void check_pattern(struct evbuffer *b, size_t n, unsigned seed)
-{
-    assert_int_equal(evbuffer_get_length(b), n);
-    const uint8_t *p = evbuffer_pullup(b, -1);
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != (uint8_t)((i * 31 + seed) % 251))
-            fail_msg("byte %zu differs", i);
-}
+void check_pattern(struct evbuffer *b, size_t n, unsigned seed);
 
 /* ---- conditions ---- */
 
-static size_t g_want;
-static inline bool b_got_want(fixture *f)
-{
-    return evbuffer_get_length(f->b.got) >= g_want;
-}
-static inline bool a_got_want(fixture *f)
-{
-    return evbuffer_get_length(f->a.got) >= g_want;
-}
-static inline bool b_eof(fixture *f)
-{
-    return (f->b.events & (CONN_EV_EOF | CONN_EV_ERROR)) != 0;
-}
-static inline bool a_eof(fixture *f)
-{
-    return (f->a.events & (CONN_EV_EOF | CONN_EV_ERROR)) != 0;
-}
-static inline bool b_error(fixture *f)
-{
-    return (f->b.events & CONN_EV_ERROR) != 0;
-}
-static inline bool a_idle(fixture *f)
-{
-    return (f->a.events & CONN_EV_IDLE) != 0;
-}
-static inline bool a_deadline(fixture *f)
-{
-    return (f->a.events & CONN_EV_DEADLINE) != 0;
-}
-static inline bool a_freed(fixture *f)
-{
-    return f->a.c == NULL;
-}
-static inline bool b_freed(fixture *f)
-{
-    return f->b.c == NULL;
-}
-static inline bool b_read_once(fixture *f)
-{
-    return f->b.reads > 0;
-}
+extern size_t g_want;
+bool b_got_want(fixture *f);
+bool a_got_want(fixture *f);
+bool b_eof(fixture *f);
+bool a_eof(fixture *f);
+bool b_error(fixture *f);
+bool a_idle(fixture *f);
+bool a_deadline(fixture *f);
+bool a_freed(fixture *f);
+bool b_freed(fixture *f);
+bool b_read_once(fixture *f);
 
 /* 8 MB one way through small socket buffers: partial writes, the write event, on_drain. */
-static inline void big_transfer(fixture *f)
-{
-    size_t n = (size_t)1 << 20;
-    uint8_t *data = malloc(n);
-    fill_pattern(data, n, 7);
-    conn_write(f->a.c, data, n);
-    free(data);
-    g_want = n;
-    run_until(f, b_got_want);
-    check_pattern(f->b.got, n, 7);
-    assert_true(f->a.drains >= 1);
-    assert_int_equal(conn_out_len(f->a.c), 0);
-}
+void big_transfer(fixture *f);
 
 /* Reading off: the sender's output backs up; reading on again delivers everything. */
-static inline void backpressure(fixture *f)
-{
-    conn_read(f->b.c, false);
-    assert_false(conn_reading(f->b.c));
-    size_t n = (size_t)16 << 20;
-    uint8_t *data = malloc(n);
-    fill_pattern(data, n, 3);
-    conn_write(f->a.c, data, n);
-    free(data);
-    run_for(f, 300);
-    assert_int_equal(evbuffer_get_length(f->b.got), 0);
-    assert_true(conn_out_len(f->a.c) > 0); /* the socket buffers are full */
-    conn_read(f->b.c, true);
-    g_want = n;
-    run_until(f, b_got_want);
-    check_pattern(f->b.got, n, 3);
-}
+void backpressure(fixture *f);
 
 /* conn_shutdown: the peer reads everything, then EOF; it may still answer (half-close). */
-static inline void half_close(fixture *f)
-{
-    conn_write(f->a.c, "request", 7);
-    conn_shutdown(f->a.c);
-    g_want = 7;
-    run_until(f, b_eof);
-    assert_true(f->b.events & CONN_EV_EOF);
-    assert_false(f->b.events & CONN_EV_ERROR);
-    assert_int_equal(evbuffer_get_length(f->b.got), 7);
-    conn_write(f->b.c, "answer", 6);
-    conn_shutdown(f->b.c);
-    g_want = 6;
-    run_until(f, a_got_want);
-    run_until(f, a_eof);
-    assert_true(f->a.events & CONN_EV_EOF);
-    assert_memory_equal(evbuffer_pullup(f->a.got, -1), "answer", 6);
-}
+void half_close(fixture *f);
 
 #endif

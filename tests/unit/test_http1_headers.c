@@ -86,6 +86,37 @@ static void test_headers_ids_and_copy(void **state)
     http_headers_free(&h);
 }
 
+/* replace_at keeps the entry's place, name spelling and id, in an owned list and in a copy's
+ * arena alike, and leaves the list alone for an index past its end. */
+static void test_headers_replace_at(void **state)
+{
+    (void)state;
+    http_headers h, c;
+    http_headers_init(&h);
+    add(&h, "X-A", "1");
+    add(&h, "location", "/old");
+    add(&h, "X-B", "2");
+    assert_int_equal(http_headers_copy(&c, &h), 0);
+    http_headers *lists[] = {&h, &c};
+    for (size_t k = 0; k < 2; k++) {
+        http_headers *l = lists[k];
+        assert_int_equal(http_headers_replace_at(l, 1, "/new/place", 10), 0);
+        assert_int_equal(l->n, 3);
+        assert_string_equal(l->v[0].value, "1");
+        assert_string_equal(l->v[1].name, "location");
+        assert_string_equal(l->v[1].value, "/new/place");
+        assert_int_equal(l->v[1].vlen, 10);
+        assert_int_equal(l->v[1].id, HTTP_H_LOCATION);
+        assert_string_equal(l->v[2].value, "2");
+        assert_int_equal(http_headers_replace_at(l, 0, "", 0), 0);
+        assert_string_equal(l->v[0].value, "");
+        assert_int_equal(http_headers_replace_at(l, 3, "x", 1), -1);
+        assert_int_equal(l->n, 3);
+    }
+    http_headers_free(&c);
+    http_headers_free(&h);
+}
+
 static void test_syntax_helpers(void **state)
 {
     (void)state;
@@ -216,6 +247,17 @@ static void test_format_error(void **state)
     assert_non_null(strstr(s, "Content-Length: 12\r\n\r\nBad Gateway\n"));
     assert_null(strstr(s, "Connection"));
     free(s);
+    /* extra fields go after the framing ones and before Connection, in their order */
+    http_headers x;
+    http_headers_init(&x);
+    add(&x, "Retry-After", "7");
+    add(&x, "X-Why", "rate");
+    s = http_format_text(429, "slow down", &x, true, NULL);
+    assert_string_equal(s, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; "
+                           "charset=utf-8\r\nContent-Length: 10\r\nRetry-After: 7\r\nX-Why: "
+                           "rate\r\nConnection: close\r\n\r\nslow down\n");
+    free(s);
+    http_headers_free(&x);
 }
 
 /* obs-text in a target and in values passes byte for byte; controls never do. */
@@ -244,9 +286,13 @@ static void test_obs_text_serialised(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_headers_basic),  cmocka_unit_test(test_format),
-        cmocka_unit_test(test_format_error),   cmocka_unit_test(test_headers_ids_and_copy),
-        cmocka_unit_test(test_syntax_helpers), cmocka_unit_test(test_obs_text_serialised),
+        cmocka_unit_test(test_headers_basic),
+        cmocka_unit_test(test_headers_replace_at),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_error),
+        cmocka_unit_test(test_headers_ids_and_copy),
+        cmocka_unit_test(test_syntax_helpers),
+        cmocka_unit_test(test_obs_text_serialised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -306,12 +306,53 @@ static void test_json_pieces(void **state)
     assert_int_equal(PROXY_JSON_MAX_PIECES, 100000u);
 }
 
+/* proxy_url_map for test_url_fields: "/a..." becomes "/t/a...", anything else stays. */
+static char *prefix_t(void *ud, const char *url, size_t len)
+{
+    (void)ud;
+    if (len == 0 || url[0] != '/')
+        return NULL;
+    char *o = malloc(len + 3);
+    if (o) {
+        memcpy(o, "/t", 2);
+        memcpy(o + 2, url, len);
+        o[len + 2] = '\0';
+    }
+    return o;
+}
+
+/* Location, Content-Location and Refresh's url= go through the map, each in its own place;
+ * other fields, and URLs the map leaves, stay as they were. */
+static void test_url_fields(void **state)
+{
+    (void)state;
+    http_headers h;
+    http_headers_init(&h);
+    const char *in[][2] = {{"X-Before", "/a"},         {"location", "/a?b"},
+                           {"Link", "</a>"},           {"Refresh", "3; URL='/r'"},
+                           {"Content-Location", "/c"}, {"Location", "http://x/a"}};
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(
+            http_headers_add(&h, in[i][0], strlen(in[i][0]), in[i][1], strlen(in[i][1])), 0);
+    assert_int_equal(proxy_map_url_fields(&h, prefix_t, NULL), 0);
+    const char *want[][2] = {
+        {"X-Before", "/a"},           {"location", "/t/a?b"},       {"Link", "</a>"},
+        {"Refresh", "3; URL='/t/r'"}, {"Content-Location", "/t/c"}, {"Location", "http://x/a"}};
+    assert_int_equal(h.n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        assert_string_equal(h.v[i].name, want[i][0]);
+        assert_string_equal(h.v[i].value, want[i][1]);
+    }
+    http_headers_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules),      cmocka_unit_test(test_parsed_head),
         cmocka_unit_test(test_flags),      cmocka_unit_test(test_status_rules),
         cmocka_unit_test(test_request_id), cmocka_unit_test(test_json_pieces),
+        cmocka_unit_test(test_url_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

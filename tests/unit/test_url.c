@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "url.h"
@@ -111,12 +112,28 @@ static void test_lengths(void **state)
     assert_int_equal(strlen(u.path), 1023);
 }
 
+/* ALPHA, DIGIT and keep pass; every other byte (NUL, '%', high bytes) is %XX in upper case. */
+static void test_pct_encode(void **state)
+{
+    (void)state;
+    char *e = url_pct_encode("Ab9-._~/x y%\xc3\xa9", "-._~");
+    assert_string_equal(e, "Ab9-._~%2Fx%20y%25%C3%A9");
+    free(e);
+    e = url_pct_encode("", "");
+    assert_string_equal(e, "");
+    free(e);
+    char out[16];
+    assert_int_equal(url_pct_encode_into(out, "a/\0b", 4, "/"), 6);
+    assert_string_equal(out, "a/%00b");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_pct_encode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/* json_text.c - JSON text in over json-c with jansson's acceptance (see json_text.h). The lexical
+ * pass follows RFC 8259 §3 (literals), §6 (numbers), §7 (strings) and §8.1 (UTF-8); the limits
+ * are jansson 2.14's (load.c: lex_scan_number's strtoll/strtod range checks). */
+#include "json_text.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utf8.h"
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+/* The depth of a first parse: json-c allocates its stack per tokener, so deeper texts (rare)
+ * are parsed a second time with JSON_TEXT_MAX_DEPTH. */
+#define FIRST_DEPTH 32
+/* Integers of more characters overflow int64 (no leading zeros): "-9223372036854775808" */
+#define INT_TEXT_MAX 20
+
+static uint64_t has_zero(uint64_t v)
+{
+    return (v - ONES) & ~v & HIGHS;
+}
+
+/* Whether one of the eight bytes of v needs a look inside a string: '"', '\\', a control
+ * character or a non-ASCII byte (false positives only fall back to the byte loop). */
+static bool special8(uint64_t v)
+{
+    return ((v & HIGHS) | has_zero(v ^ (ONES * '"')) | has_zero(v ^ (ONES * '\\')) |
+            ((v - ONES * 0x20) & ~v & HIGHS)) != 0;
+}
+
+static int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The four hex digits at s[i..i+4) as a code unit, or -1. */
+static long hex4(const uint8_t *s, size_t n, size_t i)
+{
+    if (i > n || n - i < 4)
+        return -1;
+    long u = 0;
+    for (size_t k = 0; k < 4; k++) {
+        int h = hexval(s[i + k]);
+        if (h < 0)
+            return -1;
+        u = u << 4 | h;
+    }
+    return u;
+}
+
+/* A "\uXXXX" escape at s[i] (the backslash): the index after it (and after the low half of a
+ * surrogate pair), or 0 for \u0000, a bad digit or an unpaired surrogate. */
+static size_t scan_unicode(const uint8_t *s, size_t n, size_t i)
+{
+    long u = hex4(s, n, i + 2);
+    if (u <= 0 || (u >= 0xdc00 && u <= 0xdfff))
+        return 0;
+    i += 6;
+    if (u < 0xd800 || u > 0xdbff)
+        return i;
+    if (n - i < 2 || s[i] != '\\' || s[i + 1] != 'u')
+        return 0;
+    long lo = hex4(s, n, i + 2);
+    return lo >= 0xdc00 && lo <= 0xdfff ? i + 6 : 0;
+}
+
+/* The string whose opening quote is at s[i - 1]: the index after its closing quote, or 0. */
+static size_t scan_string(const uint8_t *s, size_t n, size_t i)
+{
+    for (;;) {
+        while (n - i >= 8) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if (special8(v))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            return 0;
+        uint8_t c = s[i];
+        if (c == '"')
+            return i + 1;
+        if (c < 0x20)
+            return 0;
+        if (c >= 0x80) {
+            size_t k = utf8_seq_len(s + i, n - i);
+            if (k == 0)
+                return 0;
+            i += k;
+            continue;
+        }
+        if (c != '\\') {
+            i++;
+            continue;
+        }
+        if (n - i < 2)
+            return 0;
+        c = s[i + 1];
+        if (c == 'u') {
+            i = scan_unicode(s, n, i);
+            if (i == 0)
+                return 0;
+        } else if (c != 0 && memchr("\"\\/bfnrt", c, 8) != NULL) {
+            i += 2;
+        } else {
+            return 0;
+        }
+    }
+}
+
+static size_t digits(const uint8_t *s, size_t end, size_t j)
+{
+    while (j < end && s[j] >= '0' && s[j] <= '9')
+        j++;
+    return j;
+}
+
+/* Whether the number text s[0..n) is in range as jansson reads it: an integer fits int64_t
+ * (strtoll without ERANGE), a real does not overflow a double (strtod's HUGE_VAL). */
+static bool number_in_range(const uint8_t *s, size_t n, bool real)
+{
+    if (!real && n > INT_TEXT_MAX)
+        return false;
+    char small[64];
+    char *buf = n < sizeof small ? small : malloc(n + 1);
+    if (!buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    errno = 0;
+    bool ok;
+    if (real) {
+        double d = strtod(buf, NULL);
+        ok = !(isinf(d) && errno == ERANGE);
+    } else {
+        (void)strtoll(buf, NULL, 10);
+        ok = errno != ERANGE;
+    }
+    if (buf != small)
+        free(buf);
+    return ok;
+}
+
+/* The number starting at s[i]: json-c reads the longest run of [0-9+-.eE] as one token, which
+ * must then be one RFC 8259 number in jansson's range. The index after it, or 0. */
+static size_t scan_number(const uint8_t *s, size_t n, size_t i)
+{
+    size_t end = i;
+    while (end < n && s[end] != 0 && memchr("0123456789+-.eE", s[end], 15) != NULL)
+        end++;
+    size_t j = i;
+    if (s[j] == '-')
+        j++;
+    if (j >= end)
+        return 0;
+    if (s[j] == '0')
+        j++;
+    else if (s[j] >= '1' && s[j] <= '9')
+        j = digits(s, end, j);
+    else
+        return 0;
+    bool real = false;
+    if (j < end && s[j] == '.') {
+        real = true;
+        size_t d = j + 1;
+        j = digits(s, end, d);
+        if (j == d)
+            return 0;
+    }
+    if (j < end && (s[j] == 'e' || s[j] == 'E')) {
+        real = true;
+        j++;
+        if (j < end && (s[j] == '+' || s[j] == '-'))
+            j++;
+        size_t d = j;
+        j = digits(s, end, d);
+        if (j == d)
+            return 0;
+    }
+    if (j != end || !number_in_range(s + i, end - i, real))
+        return 0;
+    return end;
+}
+
+/* A run of letters at s[i]: true, false or null. The index after it, or 0. */
+static size_t scan_literal(const uint8_t *s, size_t n, size_t i)
+{
+    size_t end = i;
+    while (end < n && (((s[end] | 0x20) >= 'a' && (s[end] | 0x20) <= 'z')))
+        end++;
+    size_t len = end - i;
+    const char *w = (const char *)s + i;
+    if ((len == 4 && (memcmp(w, "true", 4) == 0 || memcmp(w, "null", 4) == 0)) ||
+        (len == 5 && memcmp(w, "false", 5) == 0))
+        return end;
+    return 0;
+}
+
+bool json_text_lexical_ok(const char *text, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)text;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        switch (c) {
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+        case '{':
+        case '}':
+        case '[':
+        case ']':
+        case ',':
+        case ':':
+            i++;
+            continue;
+        case '"':
+            i = scan_string(s, n, i + 1);
+            break;
+        default:
+            if (c == '-' || (c >= '0' && c <= '9'))
+                i = scan_number(s, n, i);
+            else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+                i = scan_literal(s, n, i);
+            else
+                return false; /* NUL, other controls, other punctuation, non-ASCII */
+        }
+        if (i == 0)
+            return false;
+    }
+    return true;
+}
+
+/* One json-c strict parse of s[0..n) with a stack of depth levels. NULL when it fails (and
+ * *too_deep when for depth only) or when the text is the literal null. */
+static json_object *parse_depth(const char *s, size_t n, int depth, bool *ok, bool *too_deep)
+{
+    *ok = false;
+    *too_deep = false;
+    json_tokener *tok = json_tokener_new_ex(depth);
+    if (!tok)
+        return NULL;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *o = json_tokener_parse_ex(tok, s, (int)n);
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    *too_deep = e == json_tokener_error_depth;
+    if (e != json_tokener_success) {
+        json_object_put(o);
+        return NULL;
+    }
+    for (; end < n; end++) { /* strict mode stops at anything else already */
+        if (s[end] == 0 || !memchr(" \t\n\r", s[end], 4)) {
+            json_object_put(o);
+            return NULL;
+        }
+    }
+    *ok = true;
+    return o;
+}
+
+json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st)
+{
+    *st = JSON_TEXT_INVALID;
+    if (!s || n == 0 || n > INT_MAX || !json_text_lexical_ok(s, n))
+        return NULL;
+    bool ok, too_deep;
+    json_object *o = parse_depth(s, n, FIRST_DEPTH, &ok, &too_deep);
+    if (!ok && too_deep)
+        o = parse_depth(s, n, JSON_TEXT_MAX_DEPTH, &ok, &too_deep);
+    if (!ok)
+        return NULL;
+    switch (json_object_get_type(o)) { /* jansson took an object or an array only */
+    case json_type_object:
+        *st = JSON_TEXT_OK;
+        return o;
+    case json_type_array:
+        *st = JSON_TEXT_NOT_OBJECT;
+        break;
+    default:
+        break;
+    }
+    json_object_put(o);
+    return NULL;
+}

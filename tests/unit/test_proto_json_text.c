@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/* test_proto_json_text.c - the wire codec on json-c accepts and refuses what it did on jansson
+ * (lib/json_text): embedded NUL, ill-formed UTF-8, unpaired surrogate escapes, control
+ * characters, numbers outside RFC 8259's grammar or jansson's range, literals, trailing bytes,
+ * deep nesting (jansson's limit of 2048 levels, exactly), duplicate keys (the last value wins,
+ * in the first one's place); and the encoder writes the bytes jansson wrote (golden texts taken
+ * from the jansson codec). fuzz_proto_json_jansson compares the two libraries directly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_text.h"
+#include "proto_json.h"
+#include "proto_json_check.h"
+
+/* {"type":"ping","x":<value>} of n bytes (the value may hold NUL). */
+static char *ping_with(const char *value, size_t vlen, size_t *n)
+{
+    static const char pre[] = "{\"type\":\"ping\",\"x\":";
+    char *s = malloc(sizeof pre + vlen + 1);
+    memcpy(s, pre, sizeof pre - 1);
+    memcpy(s + sizeof pre - 1, value, vlen);
+    s[sizeof pre - 1 + vlen] = '}';
+    *n = sizeof pre + vlen;
+    return s;
+}
+
+/* The ping decodes (ok) or is refused as "invalid JSON" (the error jansson's failure gave). */
+static void check_value(const char *value, size_t vlen, bool ok)
+{
+    size_t n;
+    char *s = ping_with(value, vlen, &n);
+    tmsg m;
+    const char *err = NULL;
+    int rc = tmsg_decode(s, n, &m, &err);
+    if (ok && rc != 0)
+        fail_msg("refused (%s): %.*s", err, (int)n, s);
+    if (!ok && (rc == 0 || strcmp(err, "invalid JSON") != 0))
+        fail_msg("not refused as invalid JSON (%s): %.*s", rc == 0 ? "decoded" : err, (int)n, s);
+    assert_int_equal(json_text_lexical_ok(s, n), ok);
+    tmsg_free(&m);
+    free(s);
+}
+
+#define OK(lit) check_value(lit, sizeof(lit) - 1, true)
+#define BAD(lit) check_value(lit, sizeof(lit) - 1, false)
+
+static void test_nul(void **state)
+{
+    (void)state;
+    BAD("\"a\\u0000b\""); /* json-c would keep it */
+    BAD("\"a\0b\"");      /* raw NUL in a string */
+    BAD("1\0");           /* after a number (jansson itself skipped this one) */
+    expect_bad("{\"type\":\"ping\",\"a\\u0000\":1}", "invalid JSON"); /* json-c cut the key */
+    expect_bad("{\"type\":\"ping\\u0000\"}", "invalid JSON");
+    size_t n = 16;
+    const char trail[] = "{\"type\":\"ping\"}\0";
+    tmsg m;
+    const char *err = NULL;
+    assert_int_equal(tmsg_decode(trail, n, &m, &err), -1);
+    assert_string_equal(err, "invalid JSON");
+    tmsg_free(&m);
+    /* a NUL that arrives as an octet of a header value uses the {"b64"} form, refused later */
+    expect_bad("{\"type\":\"http_response\",\"request_id\":\"r\",\"status_code\":200,"
+               "\"headers\":{\"X\":{\"b64\":\"YQBi\"}}}",
+               "bad headers");
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    OK("\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"");
+    BAD("\"\xc3\"");             /* truncated */
+    BAD("\"\xc3(\"");            /* bad continuation */
+    BAD("\"\xc0\x80\"");         /* overlong NUL: json-c's VALIDATE_UTF8 takes it */
+    BAD("\"\xe0\x80\x80\"");     /* overlong */
+    BAD("\"\xed\xa0\x80\"");     /* a surrogate encoded */
+    BAD("\"\xf4\x90\x80\x80\""); /* above U+10FFFF */
+    BAD("\"\xf5\x80\x80\x80\"");
+    BAD("\"\x80\"");                                      /* a continuation byte first */
+    BAD("\xc3\xa9");                                      /* non-ASCII outside a string */
+    OK("\"\\u00e9\\u20ac\\ud83d\\ude00\\uDBFF\\uDFFF\""); /* escapes, a pair in either case */
+    BAD("\"\\ud83d\"");                                   /* a high half alone: json-c: U+FFFD */
+    BAD("\"\\ude00\"");                                   /* a low half alone */
+    BAD("\"\\ud83d\\u0041\"");
+    BAD("\"\\ud83dx\"");
+    BAD("\"\\u12\"");
+    BAD("\"\\u12g4\"");
+    BAD("\"\\x\"");
+    BAD("\"\\'\"");
+}
+
+static void test_controls_and_escapes(void **state)
+{
+    (void)state;
+    BAD("\"a\x01"
+        "b\"");
+    BAD("\"a\tb\""); /* raw HTAB inside a string: json-c takes it */
+    BAD("\"a\nb\"");
+    BAD("\"a\x1f\"");
+    OK("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"");
+    OK("\"a\x7f\""); /* DEL is not a control character to JSON */
+    OK(" \t\n\r[ 1 , \"x\" ]\r\n");
+}
+
+static void test_numbers(void **state)
+{
+    (void)state;
+    OK("[0,-0,1,-1,123,0.5,-0.0,1e5,1E+5,1e-5,-1.5e-3,12.34E2]");
+    OK("9223372036854775807");
+    OK("-9223372036854775808");
+    OK("1e-400"); /* underflow is not an error to jansson */
+    OK("0.00000000000000000000000000000000000000000000000000000000000000000000000001");
+    BAD("00");
+    BAD("01");
+    BAD("-01");
+    BAD("-00");
+    BAD("1.");
+    BAD(".5");
+    BAD("+1");
+    BAD("1e");
+    BAD("1e+");
+    BAD("1-2");
+    BAD("1.2.3");
+    BAD("-");
+    BAD("0x10");
+    BAD("9223372036854775808");  /* json-c: a uint64 */
+    BAD("-9223372036854775809"); /* json-c: clamped */
+    BAD("18446744073709551616");
+    BAD("100000000000000000000000");
+    BAD("1e400");
+    BAD("-1e400");
+    BAD("NaN");
+    BAD("Infinity");
+    BAD("-Infinity");
+}
+
+static void test_literals(void **state)
+{
+    (void)state;
+    OK("[true,false,null]");
+    BAD("TRUE");
+    BAD("True");
+    BAD("nul");
+    BAD("nulls");
+    BAD("undefined");
+    BAD("'x'");
+}
+
+static void test_structure(void **state)
+{
+    (void)state;
+    expect_bad("{\"type\":\"ping\"}x", "invalid JSON");
+    expect_bad("{\"type\":\"ping\"}{}", "invalid JSON");
+    expect_bad("{\"type\":\"ping\"},", "invalid JSON");
+    expect_bad("{\"type\":\"ping\"} // c", "invalid JSON");
+    expect_bad("{\"type\":\"ping\" /* c */}", "invalid JSON");
+    expect_bad("{'type':'ping'}", "invalid JSON");
+    expect_bad("{\"type\":\"ping\",}", "invalid JSON");
+    expect_bad("{\"type\":\"ping\",\"x\":[1,]}", "invalid JSON");
+    expect_bad("{\"type\":\"ping\",\"x\":[,1]}", "invalid JSON");
+    expect_bad("{\"type\":\"ping\"", "invalid JSON");
+    expect_bad("{\"type\" \"ping\"}", "invalid JSON");
+    expect_bad("{type:\"ping\"}", "invalid JSON");
+    expect_bad("", "invalid JSON");
+    expect_bad(" \n", "invalid JSON");
+    expect_bad("\"ping\"", "invalid JSON"); /* jansson took an object or an array only */
+    expect_bad("1", "invalid JSON");
+    expect_bad("null", "invalid JSON");
+    expect_bad("true", "invalid JSON");
+    expect_bad("[]", "not an object");
+    expect_bad("[{\"type\":\"ping\"}]", "not an object");
+    expect_bad("{\"type\":1}", "missing type");
+    tmsg m;
+    const char *err = NULL;
+    assert_int_equal(dec("\r\n {\"type\":\"ping\"} \t\r\n", &m, &err), 0);
+    assert_int_equal(m.type, TMSG_PING);
+    tmsg_free(&m);
+    assert_int_equal(tmsg_decode(NULL, 0, &m, &err), -1);
+    assert_string_equal(err, "invalid JSON");
+}
+
+/* {"type":"ping","x":[[...]]} with `levels` arrays: the object is one more level. */
+static int decode_nested(size_t levels)
+{
+    char *v = malloc(2 * levels);
+    memset(v, '[', levels);
+    memset(v + levels, ']', levels);
+    size_t n;
+    char *s = ping_with(v, 2 * levels, &n);
+    tmsg m;
+    const char *err = NULL;
+    int rc = tmsg_decode(s, n, &m, &err);
+    if (rc != 0)
+        assert_string_equal(err, "invalid JSON");
+    tmsg_free(&m);
+    free(s);
+    free(v);
+    return rc;
+}
+
+/* levels nested {"a": ... 1 ... } parse as an object. */
+static bool objects_parse(size_t levels)
+{
+    char *s = malloc(levels * 6 + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < levels; i++, n += 5)
+        memcpy(s + n, "{\"a\":", 5);
+    s[n++] = '1';
+    memset(s + n, '}', levels);
+    n += levels;
+    json_text_status st;
+    json_object *o = json_text_parse_object(s, n, &st);
+    bool ok = o != NULL;
+    if (!ok)
+        assert_int_equal(st, JSON_TEXT_INVALID);
+    json_object_put(o);
+    free(s);
+    return ok;
+}
+
+static void test_depth(void **state)
+{
+    (void)state;
+    assert_int_equal(decode_nested(40), 0); /* beyond json-c's first, shallow parse */
+    assert_int_equal(decode_nested(JSON_TEXT_MAX_DEPTH - 1), 0);
+    assert_int_equal(decode_nested(JSON_TEXT_MAX_DEPTH), -1); /* jansson: 2049 levels */
+    assert_int_equal(decode_nested(100000), -1);
+    /* objects: a scalar in the innermost one counts as a level too */
+    assert_true(objects_parse(JSON_TEXT_MAX_DEPTH - 1));
+    assert_false(objects_parse(JSON_TEXT_MAX_DEPTH));
+}
+
+static void test_duplicate_keys(void **state)
+{
+    (void)state;
+    tmsg m;
+    const char *err = NULL;
+    assert_int_equal(dec("{\"type\":\"ping\",\"type\":\"pong\"}", &m, &err), 0);
+    assert_int_equal(m.type, TMSG_PONG); /* the last one wins */
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"pong\",\"type\":\"nope\"}", "unknown type");
+    /* in a headers object: one member, the last value, at the first one's place */
+    assert_int_equal(dec("{\"type\":\"http_response\",\"request_id\":\"r\",\"status_code\":200,"
+                         "\"headers\":{\"A\":\"1\",\"B\":\"2\",\"A\":[\"3\",\"4\"]}}",
+                         &m, &err),
+                     0);
+    assert_int_equal(m.headers.n, 3);
+    assert_string_equal(m.headers.v[0].name, "A");
+    assert_string_equal(m.headers.v[0].value, "3");
+    assert_string_equal(m.headers.v[1].name, "A");
+    assert_string_equal(m.headers.v[1].value, "4");
+    assert_string_equal(m.headers.v[2].name, "B");
+    tmsg_free(&m);
+    /* a later wrong-typed duplicate is what is read */
+    expect_bad("{\"type\":\"http_response_body\",\"request_id\":\"r\",\"seq\":1,\"seq\":\"2\"}",
+               "bad seq");
+}
+
+/* The encoder's bytes, as the jansson codec wrote them (JSON_COMPACT | JSON_PRESERVE_ORDER). */
+static void test_encoding_bytes(void **state)
+{
+    (void)state;
+    uint8_t body[5];
+    for (int i = 0; i < 5; i++)
+        body[i] = (uint8_t)(i * 7);
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = "abc";
+    m.method = "GET";
+    m.uri = "/a/b?c=d&e=\xff";
+    m.timestamp = 1700000000000ull;
+    m.body = body;
+    m.body_len = 5;
+    m.more = true;
+    http_headers_add(&m.headers, "Host", 4, "x.example", 9);
+    http_headers_add(&m.headers, "X-A", 3, "1\t\"q\"\\ /", 8);
+    http_headers_add(&m.headers, "x-a", 3, "caf\xc3\xa9", 5);
+    http_headers_add(&m.headers, "X-Bin", 5, "\xff\xfe", 2);
+    expect_encoded(
+        &m, "{\"type\":\"http_request\",\"request_id\":\"abc\",\"method\":\"GET\","
+            "\"uri\":{\"b64\":\"L2EvYj9jPWQmZT3/\"},\"headers\":{\"Host\":[\"x.example\"],"
+            "\"X-A\":[\"1\\t\\\"q\\\"\\\\ /\",\"caf\xc3\xa9\"],\"X-Bin\":[{\"b64\":\"//4=\"}]},"
+            "\"body\":\"AAcOFRw=\",\"timestamp\":1700000000000,\"more\":true}");
+    http_headers_free(&m.headers);
+    tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
+    m.request_id = "r-1/\xc3\xa9";
+    m.seq = 3;
+    expect_encoded(&m, "{\"type\":\"http_response_body\",\"request_id\":\"r-1/\xc3\xa9\",\"seq\":3,"
+                       "\"body\":\"\",\"more\":false}");
+    tmsg_init(&m, TMSG_ERROR);
+    m.code = TERR_TIMEOUT;
+    m.message = "took too long\n";
+    expect_encoded(&m, "{\"type\":\"error\",\"request_id\":null,\"code\":\"timeout\","
+                       "\"message\":\"took too long\\n\"}");
+    tmsg_init(&m, TMSG_CONNECTION_ESTABLISHED);
+    m.connection_id = "c=";
+    m.tunnel_id = "t";
+    m.public_url = "https://t.example.com/";
+    m.max_lifetime_s = 7200;
+    m.stream_window = 1 << 20;
+    m.access_applied = true;
+    tmsg_tunnel tt[2] = {
+        {.name = "web", .tunnel_id = "t", .public_url = "https://t/", .access_applied = true},
+        {.name = "api",
+         .tunnel_id = "u",
+         .public_url = "https://u/",
+         .subdomain_url = "https://u.x/"}};
+    m.tunnels = tt;
+    m.ntunnels = 2;
+    expect_encoded(
+        &m, "{\"type\":\"connection_established\",\"connection_id\":\"c=\",\"tunnel_id\":\"t\","
+            "\"public_url\":\"https://t.example.com/\",\"max_lifetime_s\":7200,\"tunnels\":"
+            "[{\"name\":\"web\",\"tunnel_id\":\"t\",\"public_url\":\"https://t/\","
+            "\"access_applied\":true},{\"name\":\"api\",\"tunnel_id\":\"u\",\"public_url\":"
+            "\"https://u/\",\"subdomain_url\":\"https://u.x/\"}],\"access_applied\":true,"
+            "\"stream_window\":1048576}");
+    tmsg_init(&m, TMSG_READY);
+    m.tunnel_id = "t";
+    m.agent_key = "k\xe9y"; /* not UTF-8: read as Latin-1 */
+    m.access = "{\"basic_auth\":[\"a:b\"],\"s\":\"/x\"}";
+    m.stream_windows = true;
+    expect_encoded(&m,
+                   "{\"type\":\"ready\",\"tunnel_id\":\"t\",\"agent_key\":\"k\xc3\xa9y\","
+                   "\"access\":{\"basic_auth\":[\"a:b\"],\"s\":\"/x\"},\"stream_windows\":true}");
+}
+
+/* A 93 KiB body piece, as the bulk path sends it, round trips byte for byte. */
+static void test_bulk_piece(void **state)
+{
+    (void)state;
+    size_t n = TTF_JSON_CHUNK;
+    uint8_t *body = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (uint8_t)(i * 2654435761u >> 13);
+    tmsg m, d;
+    tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
+    m.request_id = "0123456789abcdef";
+    m.seq = 7;
+    m.body = body;
+    m.body_len = n;
+    m.more = true;
+    size_t len = 0;
+    char *s = tmsg_encode(&m, &len);
+    assert_non_null(s);
+    assert_true(len <= TTF_JSON_MAX_MSG);
+    assert_int_equal(strlen(s), len);
+    const char *err = NULL;
+    assert_int_equal(tmsg_decode(s, len, &d, &err), 0);
+    assert_int_equal(d.body_len, n);
+    assert_memory_equal(d.body, body, n);
+    assert_int_equal(d.seq, 7);
+    assert_true(d.more);
+    tmsg_free(&d);
+    free(s);
+    free(body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nul),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_controls_and_escapes),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_literals),
+        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_encoding_bytes),
+        cmocka_unit_test(test_bulk_piece),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
