@@ -267,8 +267,29 @@ static void do_shutdown(conn *c)
     c->shut_done = true;
 }
 
+/* A write failed because the peer reset or closed (EPIPE, ECONNRESET): what it sent before it
+ * went is still queued in our socket, and Linux hands queued bytes to read(2) before it reports
+ * the reset. That is typically an early answer, such as a 403 or 413 to an upload the peer would
+ * not read, followed by its close with the upload unread, which resets the connection (RFC 9112
+ * §9.6). Moves up to CONN_SALVAGE_MAX queued bytes to c->in so that the owner reads them before
+ * the error. Plain sockets only: TLS state is unusable after a failed write. Returns the bytes
+ * moved. */
+#define CONN_SALVAGE_MAX ((size_t)8 * CONN_READ_MAX)
+static size_t salvage_input(conn *c)
+{
+    size_t total = 0;
+    while (!c->eof && total < CONN_SALVAGE_MAX) {
+        int n = evbuffer_read(c->in, c->fd, (int)CONN_READ_MAX);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    return total;
+}
+
 /* Writes the output once; arms the write event for what the socket did not take. Reports
- * on_drain after progress down to out_low, ERROR on failure. */
+ * on_drain after progress down to out_low, ERROR on failure (after on_read for the bytes the
+ * peer sent before it failed, see salvage_input). */
 static void write_out(conn *c)
 {
     if (c->state != CS_OPEN)
@@ -277,22 +298,28 @@ static void write_out(conn *c)
         evbuffer_drain(c->out, evbuffer_get_length(c->out));
         return;
     }
-    size_t wrote = 0;
+    size_t wrote = 0, salvaged = 0;
     if (evbuffer_get_length(c->out) > 0 || conn_tls_wpending(c) > 0) {
         if (c->ssl) {
             wrote = conn_tls_write(c);
         } else {
             int n = evbuffer_write(c->out, c->fd);
-            if (n > 0)
+            if (n > 0) {
                 wrote = (size_t)n;
-            else if (n < 0 && !transient(errno))
-                conn_fail(c, errno, 0);
+            } else if (n < 0 && !transient(errno)) {
+                int e = errno;
+                if (e == EPIPE || e == ECONNRESET)
+                    salvaged = salvage_input(c);
+                conn_fail(c, e, 0);
+            }
             c->wr_blocked = evbuffer_get_length(c->out) > 0;
         }
     } else {
         c->wr_blocked = false;
     }
     if (c->state == CS_FAILED) {
+        if (salvaged > 0 && !emit_read(c))
+            return;
         conn_emit_event(c, CONN_EV_ERROR);
         return;
     }

@@ -7,7 +7,8 @@ clients that speak raw HTTP/1.x.
   20 Set-Cookie of 1 KB; 20 and 40 KiB Cookie with ttfd --max-header-size 65536;
   obs-text both ways (a filename from the app, a header and a raw 0xE9 target from the client);
   an SSE client that leaves (the app stops within a second); a slow chunked upload that reaches
-  the app as it is written; an app answering 403 after 5 bytes (answered within a second);
+  the app as it is written; an app answering 403 after 5 bytes (answered within a second); an
+  app answering 413 to a 4 MiB upload and resetting (the 413 still relayed);
   103 Early Hints + 200 (relayed in binary mode, dropped in JSON mode);
   an app on ::1 only with --host localhost; redirects with the default Host and with
   --host-header rewrite; an app that sends more than its Content-Length (never forwarded, the
@@ -381,6 +382,41 @@ def test_early_403_answered_within_a_second(stack, mode):
         c.close()
     assert r.status == 403 and r.body == b"denied", r.raw_head
     assert took < 1.0 * tk.SLOW, "the 403 took %.2f s" % took
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_early_answer_to_an_upload_then_a_reset_still_reaches_the_client(stack, mode):
+    """The app answers 413 at once to a 4 MiB upload and closes with the upload unread, which
+    resets the connection (RFC 9112 §9.6): ttf's write of the body fails, and the 413 that
+    arrived before the reset must still be read and relayed (it was a 502 "closed without
+    answering" in most tries). Twenty tries: the reset races ttf's write."""
+    def app_refuse(app, c, req):
+        answer(c, b"HTTP/1.1 413 Content Too Large", [b"Content-Length: 8", b"Connection: close"],
+               b"too big\n")
+        return False
+
+    _, d, host, _ = tunnel(stack, mode, app_refuse)
+    body = b"u" * (4 << 20)
+    got = []
+    for _ in range(20):
+        c = tk.RawConn(d.port, timeout=10)
+
+        def upload():
+            try:
+                c.send(("POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                        % (host, len(body))).encode() + body)
+            except OSError:
+                pass  # ttfd closes after the 413 (Connection: close) while the upload goes on
+
+        t = threading.Thread(target=upload)
+        t.start()
+        try:
+            r = c.read_response("POST")
+            got.append((r.status, r.body))
+        finally:
+            c.close()
+            t.join(10 * tk.SLOW)
+    assert got == [(413, b"too big\n")] * 20, got
 
 
 # ---------------------------------------------------------------- interim responses (11.7)
