@@ -228,10 +228,15 @@ static bool step(exchange *x, struct evbuffer *in, bool *batch)
         }
         return false;
     case HTTP1_HEAD:
-        if (proxy_status_interim(x->resp.head.status) && x->resp.head.status != 101)
+        if (proxy_status_interim(x->resp.head.status) && x->resp.head.status != 101) {
             interim_head(x);
-        else
+        } else {
             final_head(x);
+            /* a head the local service sent alone (an event stream before its first event, a
+             * long poll) goes out now, not with the first body octets: the flush after this
+             * read sends it unless the whole response ended in the same read */
+            *batch = true;
+        }
         return !xc_gone(x) && !x->ended;
     case HTTP1_MSG_END:
         if (x->head_sent) {

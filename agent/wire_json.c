@@ -178,6 +178,12 @@ static void send_pieces(jreq *r, bool last)
 /* Sends what is ready. -1 when the head cannot go (then r is failed and freed). */
 static int emit(jreq *r, bool last)
 {
+    /* A head with no body yet goes at once (an event stream's), but where the server
+     * acknowledges every message (the Lambda, which returns a response whole) it waits for the
+     * body: alone it would cost an invocation and gain nothing. */
+    if (r->have_head && !r->sent_head && !last && evbuffer_get_length(r->body) == 0 &&
+        acks_enabled(r->s->acks))
+        return 0;
     if (r->have_head && !r->sent_head && send_head(r, last) != 0) {
         TLOG_W(r->s->log, "request %s: the response head cannot be sent in JSON mode", r->rid);
         send_error(r->s, r->rid, TERR_INTERNAL,

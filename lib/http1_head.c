@@ -106,15 +106,17 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT (RFC 9112 §2.3): 1 (1.0/1.1), 0 for another
- * well-formed version, -1 for anything else. */
+/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT (RFC 9112 §2.3): 1 (major version 1), 0 for
+ * another well-formed version, -1 for anything else. A minor version above 1 (HTTP/1.2) is
+ * processed as 1.1, "the highest minor version within that major version" we conform to
+ * (RFC 9110 §2.5), as nginx and Go's net/http do; only another major version is 505. */
 static int version(const char *v, size_t n, int *minor)
 {
     if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || !is_digit(v[5]) || v[6] != '.' || !is_digit(v[7]))
         return -1;
-    if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+    if (v[5] != '1')
         return 0;
-    *minor = v[7] - '0';
+    *minor = v[7] == '0' ? 0 : 1;
     return 1;
 }
 

@@ -379,6 +379,15 @@ static void on_head(pconn *pc)
      * goes on as a plain request (Upgrade and Connection: Upgrade removed), never as a pipe
      * that would carry the body's bytes raw. */
     x->upgrade = h->upgrade && !body;
+    /* Nor is an h2c upgrade relayed (in either mode): the client's HTTP/2 would pass the edge
+     * unseen (h2c smuggling; RFC 9113 §3.1 deprecates it; nginx, Envoy and HAProxy do not
+     * relay it), and `curl --http2` offers it on every http:// request: it gets the local
+     * service's plain HTTP/1.1 answer. JSON mode carries no pipe, so only a WebSocket upgrade,
+     * which a plain answer cannot serve, is refused there (501 below); another goes on plain. */
+    bool websocket = http_headers_has_token(&h->headers, "Upgrade", "websocket");
+    if (x->upgrade && h->form != HTTP1_TARGET_AUTHORITY &&
+        (http_headers_has_token(&h->headers, "Upgrade", "h2c") || (x->json && !websocket)))
+        x->upgrade = false;
     x->body_cap = srv->cfg->max_body;
     if (x->json && (x->body_cap == 0 || x->body_cap > TTFD_JSON_MAX_BODY))
         x->body_cap = TTFD_JSON_MAX_BODY;

@@ -2,7 +2,7 @@
 """Strict HTTP/1.1 at the edge (issue 11 item 4, issue 12 items 2 and 4), in both wire modes.
 
 Any RFC 9110 token reaches the local app as a method, byte for byte; heads RFC 9112 says to
-reject get 400 (505 for another HTTP version) from ttfd and never reach the app; an absolute-form
+reject get 400 (505 for another major HTTP version) from ttfd and never reach the app; an absolute-form
 request is routed by its authority, not by Host; a chunk extension holding a bare LF never
 smuggles a second request to the app.
 
@@ -188,7 +188,7 @@ BAD_HEADS = [
     ("bare LF in one line", b"GET /bad HTTP/1.1\r\nHost: {host}\nX-A: 1\r\n\r\n", 400),
     ("obs-fold", b"GET /bad HTTP/1.1\r\nHost: {host}\r\nX-A: 1\r\n folded\r\n\r\n", 400),
     ("HTTP/2.0", b"GET /bad HTTP/2.0\r\nHost: {host}\r\n\r\n", 505),
-    ("HTTP/1.2", b"GET /bad HTTP/1.2\r\nHost: {host}\r\n\r\n", 505),
+    ("HTTP/3.0", b"GET /bad HTTP/3.0\r\nHost: {host}\r\n\r\n", 505),
     ("userinfo Host", b"GET /bad HTTP/1.1\r\nHost: {id}.localhost:{port}@evil.example\r\n\r\n",
      400),
 ]

@@ -94,10 +94,15 @@ static const head_case requests[] = {
     BAD("GET /a\x7f HTTP/1.1\r\n" H "\r\n", 400),
     BAD("GET /\r\n" H "\r\n", 400), /* HTTP/0.9 style */
     BAD("GET / HTTP/1.1 \r\n" H "\r\n", 400),
-    /* versions: exactly HTTP/1.0 or HTTP/1.1 (RFC 9112 §2.3) */
+    /* versions: major version 1 only (RFC 9112 §2.3); a higher minor version is processed as
+     * 1.1 (RFC 9110 §2.5): keep-alive by default, Host required */
+    {"GET / HTTP/1.2\r\n" H "\r\n", 0, 0, "GET", "/", NULL, "/", HTTP1_TARGET_ORIGIN,
+     HTTP1_FRAMING_NONE, -1, 1, 0},
+    {"GET / HTTP/1.9\r\n" H "Connection: close\r\n\r\n", 0, 0, "GET", "/", NULL, "/",
+     HTTP1_TARGET_ORIGIN, HTTP1_FRAMING_NONE, -1, 0, 0},
+    BAD("GET / HTTP/1.2\r\n\r\n", 400), /* no Host */
     BAD("GET / HTTP/2.0\r\n" H "\r\n", 505),
     BAD("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
-    BAD("GET / HTTP/1.2\r\n" H "\r\n", 505),
     BAD("GET / HTTP/0.9\r\n" H "\r\n", 505),
     BAD("GET / HTTP/3.0\r\n" H "\r\n", 505),
     BAD("GET / http/1.1\r\n" H "\r\n", 400),
@@ -250,6 +255,9 @@ static const head_case responses[] = {
      NULL, NULL, NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, ANY, 1},
     {"HTTP/1.1 599 X\r\nContent-Length: 0\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY, ANY, ANY,
      ANY, ANY},
+    /* HTTP/1.2 is read as 1.1 (RFC 9110 §2.5): persistent */
+    {"HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY,
+     HTTP1_FRAMING_LENGTH, 2, 1, 0},
     /* status-line (RFC 9112 §4): 3 digits in 100..599, version 1.0 or 1.1 */
     BAD("HTTP/1.1 600 X\r\n\r\n", 502),
     BAD("HTTP/1.1 099 X\r\n\r\n", 502),
@@ -261,7 +269,6 @@ static const head_case responses[] = {
     BAD("HTTP/1.1 2x0 OK\r\n\r\n", 502),
     BAD("HTTP/2 200 OK\r\n\r\n", 502),
     BAD("HTTP/2.0 200 OK\r\n\r\n", 502),
-    BAD("HTTP/1.2 200 OK\r\n\r\n", 502),
     BAD("HTTP/1.1 200 O\x01K\r\n\r\n", 502),
     BAD("ICY 200 OK\r\n\r\n", 502),
     /* the same field rules as requests */
