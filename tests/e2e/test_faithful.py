@@ -13,9 +13,22 @@ attacker, in both wire modes. Each case below failed before its fix:
   unprefixed, so the browser left the tunnel for the server's root; ttfd prefixed Location and
   Content-Location but the Lambda only Location. One rule in lib/path_rewrite for both back-ends,
   and the rewritten field keeps its place (it moved to the end of the head).
+
+Third round:
+- JSON mode held a response head until the first body octets arrived, so an event stream's
+  client saw nothing (no status, no EventSource `open`) until the first event, and a head sent
+  alone before a slow body waited with it; binary mode sends it at once. Now both do.
+- `HTTP/1.2` in a request line got 505: RFC 9110 §2.5 says to process a higher minor version
+  as the highest one we implement (1.1), as nginx and Go's net/http do.
+- An h2c upgrade offer (`Connection: Upgrade, HTTP2-Settings` + `Upgrade: h2c`, what
+  `curl --http2` sends on every http:// URL) got 501 in JSON mode; binary mode handed the app
+  `Upgrade: h2c` without its HTTP2-Settings and closed the connection after the answer. Now
+  the upgrade is ignored in both modes (RFC 9110 §7.8 lets a proxy; relaying it is h2c
+  smuggling): the app's plain answer, on a connection that stays open.
 """
 
 import gzip
+import threading
 
 import pytest
 
@@ -58,7 +71,30 @@ def url_fields(req, conn):
     return True
 
 
+HEAD_SEEN = threading.Event()
+
+
+def head_then_event(req, conn):
+    """An event stream's head alone; its first event only once the client saw the head (or
+    after 4 s, as "late": the head was held back)."""
+    HEAD_SEEN.clear()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n")
+    data = b"data: on time\n\n" if HEAD_SEEN.wait(4 * tk.SLOW) else b"data: late\n\n"
+    conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
+    return True
+
+
+def echo_line(req, conn):
+    body = ("%s %s %s|%s" % (req.method, req.target, req.version,
+                             ",".join(n for n, _ in req.headers))).encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    return True
+
+
 ROUTES = {
+    "/sse/head-first": head_then_event,
+    "/line": echo_line,
     "/urls": url_fields,
     "/reason/299": status_line(b"HTTP/1.1 299 "),
     "/reason/200-nospace": status_line(b"HTTP/1.1 200"),
@@ -131,3 +167,58 @@ def test_path_mode_url_fields_prefixed_in_place(t):
     # subdomain mode: nothing to prefix
     r = tk.http(t.port, "GET", "/urls", t.host, timeout=10)
     assert r.get("Refresh") == "0; url=/next" and r.get("Location") == "/login?next=%2Fa"
+
+
+def test_a_head_sent_alone_reaches_the_client_at_once(t):
+    c = tk.RawConn(t.port, timeout=10)
+    try:
+        c.send(tk.build_request("GET", "/sse/head-first", t.host))
+        status, _, heads, _ = c.read_head()
+        HEAD_SEEN.set()
+        assert status == 200
+        assert ("Content-Type", "text/event-stream") in heads
+        size = int(c.read_until(b"\r\n"), 16)
+        assert c.read_exact(size) == b"data: on time\n\n"
+    finally:
+        c.close()
+
+
+def test_a_higher_minor_version_is_served_as_http11(t):
+    c = tk.RawConn(t.port, timeout=10)
+    try:
+        for _ in range(2):  # persistent, as HTTP/1.1 is
+            c.send(("GET /line?v=1.2 HTTP/1.2\r\nHost: %s\r\n\r\n" % t.host).encode())
+            r = c.read_response()
+            assert r.status == 200, (r.status, r.body)
+            assert r.body.startswith(b"GET /line?v=1.2 HTTP/1.1|"), r.body
+            assert r.get("Connection") != "close"
+    finally:
+        c.close()
+    r = tk.http(t.port, "GET", "/line", t.host, timeout=10)
+    assert r.status == 200
+    c = tk.RawConn(t.port, timeout=10)
+    try:  # another major version stays refused
+        c.send(("GET /line HTTP/3.0\r\nHost: %s\r\n\r\n" % t.host).encode())
+        assert c.read_response().status == 505
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("upgrade", ["h2c", "H2C"])
+def test_an_h2c_offer_gets_the_plain_answer(t, upgrade):
+    before = len(t.app.targets())
+    c = tk.RawConn(t.port, timeout=10)
+    try:
+        c.send(("GET /line?h2c HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                "Upgrade: %s\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+                % (t.host, upgrade)).encode())
+        r = c.read_response()
+        assert r.status == 200, (r.status, r.body)
+        names = r.body.split(b"|")[1].lower().split(b",")
+        assert b"upgrade" not in names and b"http2-settings" not in names, r.body
+        assert r.get("Connection") != "close" and r.get("Upgrade") is None
+        c.send(tk.build_request("GET", "/line?again", t.host))  # the connection goes on
+        assert c.read_response().body.startswith(b"GET /line?again HTTP/1.1|")
+    finally:
+        c.close()
+    assert t.app.targets()[before:] == ["/line?h2c", "/line?again"]
