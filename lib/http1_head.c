@@ -53,6 +53,15 @@ static bool plausible_start(const char *s, size_t n, bool is_request)
     return true;
 }
 
+/* Over the head limit: a request-line that alone passes it is a request-target longer than we
+ * parse, 414 (RFC 9112 §3, RFC 9110 §15.5.15; nginx answers the same); else 431. */
+static http1_head_result too_large(http1_err *err, bool is_request, bool in_start_line)
+{
+    if (is_request && in_start_line)
+        return fail(err, true, 414, "request-target too long");
+    return fail(err, is_request, 431, "head too large");
+}
+
 http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len, size_t max_head,
                                   bool is_request, size_t *end, http1_err *err)
 {
@@ -62,7 +71,7 @@ http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len, si
         if (!lf) {
             s->line = line;
             if (len > max_head)
-                return fail(err, is_request, 431, "head too large");
+                return too_large(err, is_request, line == s->skip);
             if (line == s->skip && !plausible_start(buf + line, len - line, is_request))
                 return fail(err, is_request, 400, "bad start line");
             return HTTP1_HEAD_AGAIN;
@@ -81,9 +90,10 @@ http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len, si
                 return fail(err, is_request, 431, "head too large");
             return HTTP1_HEAD_DONE;
         }
+        bool was_start = line == s->skip;
         line = i + 1;
         if (line > max_head)
-            return fail(err, is_request, 431, "head too large");
+            return too_large(err, is_request, was_start);
     }
 }
 

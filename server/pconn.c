@@ -463,7 +463,7 @@ static void parse_head(pconn *pc)
         if (used)
             pc->head_started = true;
         if (ev == HTTP1_ERROR) {
-            /* 400, 431, 501 or 505, and the rule the request broke */
+            /* 400, 414, 431, 501 or 505, and the rule the request broke */
             char why[160];
             int status = pc->p.err.status ? pc->p.err.status : 400;
             const char *reason = pc->p.err.reason ? pc->p.err.reason : "unparsable";

@@ -435,7 +435,8 @@ static void test_limits(void **state)
             free(in);
         }
     }
-    /* a head that never ends is refused once past the limit, not buffered on */
+    /* a head that never ends is refused once past the limit, not buffered on; a request-line
+     * that alone passes it is a URI too long, 414 (RFC 9112 §3), whole or not */
     http1_parser p;
     http1_init(&p, true, 1024);
     char junk[700];
@@ -444,7 +445,22 @@ static void test_limits(void **state)
     size_t used;
     assert_int_equal(http1_execute(&p, junk, sizeof junk, &used), HTTP1_NONE);
     assert_int_equal(http1_execute(&p, junk, sizeof junk, &used), HTTP1_ERROR);
-    assert_int_equal(p.err.status, 431);
+    assert_int_equal(p.err.status, 414);
+    http1_free(&p);
+    char line[1200];
+    memset(line, 'a', sizeof line);
+    memcpy(line, "GET /", 5);
+    memcpy(line + sizeof line - 20, " HTTP/1.1\r\nHost: h\r\n", 19);
+    http1_init(&p, true, 1024);
+    assert_int_equal(http1_execute(&p, line, sizeof line - 1, &used), HTTP1_ERROR);
+    assert_int_equal(p.err.status, 414);
+    http1_free(&p);
+    /* a response's status-line is the local service's fault: 502 */
+    http1_init(&p, false, 1024);
+    memcpy(junk, "HTTP/1.1 200 ", 13);
+    assert_int_equal(http1_execute(&p, junk, sizeof junk, &used), HTTP1_NONE);
+    assert_int_equal(http1_execute(&p, junk, sizeof junk, &used), HTTP1_ERROR);
+    assert_int_equal(p.err.status, 502);
     http1_free(&p);
 
     /* field count */
