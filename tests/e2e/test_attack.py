@@ -269,3 +269,26 @@ def test_response_head_with_300_fields_is_relayed(t):
     assert r.status == 200, (r.status, r.body)
     assert r.get_all("Set-Cookie") == ["c%d=v%d; Path=/" % (i, i) for i in range(300)]
     assert r.body == b"ok"
+
+
+@pytest.mark.parametrize("line_kib", [17, 100])
+def test_a_request_line_over_the_head_limit_is_414(t, line_kib):
+    """A request-target longer than we parse is 414 URI Too Long (RFC 9112 §3, RFC 9110
+    §15.5.15), as nginx answers; it was 431 (a field problem the client cannot fix by trimming
+    its cookies). Fields over the limit stay 431. The app sees neither."""
+    before = len(t.app.targets())
+    target = b"/" + b"a" * (line_kib * 1024)
+    c = tk.RawConn(t.port, timeout=10)
+    try:
+        c.send(b"GET " + target + b" HTTP/1.1\r\nHost: " + t.host.encode() + b"\r\n\r\n")
+        r = c.read_response()
+    except (ConnectionResetError, BrokenPipeError) as e:
+        raise AssertionError("no answer before the reset: %r" % e)
+    finally:
+        c.close()
+    assert r.status == 414, (r.status, r.body)
+    assert r.get("Connection") == "close"
+    r = send(t, tk.build_request("GET", "/fields", t.host, [("X-Big", "b" * 17 * 1024)]))
+    assert r.status == 431, (r.status, r.body)
+    assert tk.http(t.port, "GET", "/fine", t.host).status == 200
+    assert t.app.targets()[before:] == ["/fine"]
