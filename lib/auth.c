@@ -309,7 +309,9 @@ void auth_free(auth_verifier *v)
 
 /* ---------------------------------------------------------------- verification */
 
-/* Reads alg and kid from the (unverified) token header. 0 or -1. */
+/* Reads alg and kid from the (unverified) token header. 0, -1 (malformed) or -2: the header
+ * lists critical extensions ("crit"), of which we understand none, so the token is invalid
+ * (RFC 7515 §4.1.11). */
 static int read_header(const char *token, char *alg, size_t alg_cap, char *kid, size_t kid_cap)
 {
     const char *dot = strchr(token, '.');
@@ -335,10 +337,28 @@ static int read_header(const char *token, char *alg, size_t alg_cap, char *kid, 
             strcpy(kid, json_string_value(k));
         else
             kid[0] = '\0';
-        rc = 0;
+        rc = json_object_get(h, "crit") ? -2 : 0;
     }
     json_decref(h);
     return rc;
+}
+
+/* The algorithms we verify, by their exact names: alg values are case-sensitive (RFC 7515
+ * §4.1.1) and libjwt's jwt_str_alg is not ("hs256" passed as HS256). */
+static jwt_alg_t exact_alg(const char *alg)
+{
+    static const struct {
+        const char *name;
+        jwt_alg_t alg;
+    } algs[] = {{"HS256", JWT_ALG_HS256},
+                {"RS256", JWT_ALG_RS256},
+                {"RS384", JWT_ALG_RS384},
+                {"RS512", JWT_ALG_RS512},
+                {"ES256", JWT_ALG_ES256}};
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
+        if (strcmp(alg, algs[i].name) == 0)
+            return algs[i].alg;
+    return JWT_ALG_INVAL;
 }
 
 static bool number_claim(json_t *claims, const char *name, double *out)
@@ -423,11 +443,12 @@ int auth_verify(const auth_verifier *v, const char *token, int64_t now, char *su
         return -1;
     }
     char alg[16], kid[256];
-    if (read_header(token, alg, sizeof alg, kid, sizeof kid) != 0) {
-        *err = "malformed token";
+    int hrc = read_header(token, alg, sizeof alg, kid, sizeof kid);
+    if (hrc != 0) {
+        *err = hrc == -2 ? "token header lists critical extensions (crit)" : "malformed token";
         return -1;
     }
-    jwt_alg_t a = jwt_str_alg(alg);
+    jwt_alg_t a = exact_alg(alg);
     jwt_t *jwt = NULL;
     if (a == JWT_ALG_HS256) {
         if (!v->secret) {

@@ -13,6 +13,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -382,6 +383,55 @@ static void test_alg_none_and_confusion(void **state)
     auth_free(v);
 }
 
+/* An HS256 token with any header: the signature is a good one over that header. */
+static char *hs_token_with_header(const char *hdr, const char *claims, const char *key)
+{
+    char *h64 = b64url((const uint8_t *)hdr, strlen(hdr));
+    char *c64 = b64url((const uint8_t *)claims, strlen(claims));
+    char *input = NULL;
+    assert_true(asprintf(&input, "%s.%s", h64, c64) > 0);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mlen = 0;
+    assert_non_null(HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)input,
+                         strlen(input), mac, &mlen));
+    char *sig = b64url(mac, mlen);
+    char *t = NULL;
+    assert_true(asprintf(&t, "%s.%s", input, sig) > 0);
+    free(h64);
+    free(c64);
+    free(input);
+    free(sig);
+    return t;
+}
+
+/* alg names are case-sensitive (RFC 7515 §4.1.1); a header listing critical extensions is
+ * invalid, since we understand none (§4.1.11). Both with a good signature. */
+static void test_alg_exact_and_crit(void **state)
+{
+    (void)state;
+    const char *key = "shared-secret-shared-secret-0000";
+    auth_verifier *v = auth_new(key, NULL, NULL);
+    assert_non_null(v);
+    char sub[64], claims[128];
+    snprintf(claims, sizeof claims, "{\"sub\":\"alice\",\"exp\":%lld}", (long long)NOW + 600);
+    struct {
+        const char *hdr;
+        int rc;
+    } cases[] = {
+        {"{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 0},
+        {"{\"alg\":\"hs256\",\"typ\":\"JWT\"}", -1},
+        {"{\"alg\":\"Hs256\"}", -1},
+        {"{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}", -1},
+        {"{\"alg\":\"HS256\",\"crit\":[]}", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = hs_token_with_header(cases[i].hdr, claims, key);
+        assert_int_equal(verify(v, t, sub, sizeof sub), cases[i].rc);
+        free(t);
+    }
+    auth_free(v);
+}
+
 static void test_garbage(void **state)
 {
     keyset *ks = *state;
@@ -521,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_hs256),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_jwks_algs),
+        cmocka_unit_test(test_alg_exact_and_crit),
         cmocka_unit_test(test_wrong_key_and_kid),
         cmocka_unit_test(test_alg_none_and_confusion),
         cmocka_unit_test(test_garbage),
