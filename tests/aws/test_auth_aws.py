@@ -7,6 +7,9 @@ ttf reports ("authentication failed") and exits with status 2; REQUIRE_AUTH with
 refuses everyone.
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 
@@ -82,6 +85,24 @@ def test_hs256_refused(hs_stack):
     assert_refused(hs_stack, token=None)
     assert_refused(hs_stack, token=hs_token(exp_in=-3600))
     assert_refused(hs_stack, token="not.a.jwt")
+
+
+def hs_token_with_header(header, sub="alice"):
+    """HS256-signed under any header (PyJWT will not write a lowercase alg)."""
+    def b64u(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    claims = {"sub": sub, "iat": int(time.time()), "exp": int(time.time()) + 3600}
+    signing_input = b64u(json.dumps(header).encode()) + "." + b64u(json.dumps(claims).encode())
+    return signing_input + "." + b64u(hmac.new(SECRET.encode(), signing_input.encode(),
+                                                hashlib.sha256).digest())
+
+
+def test_hs256_header_the_lambda_cannot_honour_refused(hs_stack):
+    """The same rules as ttfd (lib/auth): alg is case-sensitive (RFC 7515 §4.1.1) and a crit
+    header lists extensions the verifier does not understand (§4.1.11)."""
+    assert_refused(hs_stack, token=hs_token_with_header({"alg": "hs256", "typ": "JWT"}))
+    assert_refused(hs_stack, token=hs_token_with_header({"alg": "HS256", "crit": ["b64"],
+                                                         "b64": False}))
 
 
 def test_hs256_reconnect_keeps_url_for_same_subject(hs_stack):

@@ -1,9 +1,13 @@
 # SPDX-License-Identifier: MIT
 """Agent authentication: HS256 (--jwt-secret) and RS256/ES256 (--jwks) accepted, wrong key,
-wrong secret, expired, not-yet-valid and missing tokens refused (ttf exits 2 saying
+wrong secret, expired, not-yet-valid and missing tokens, a lowercase alg and a crit header
+refused (ttf exits 2 saying
 "authentication failed"), token in ?token= on the upgrade."""
 
 import base64
+import hashlib
+import hmac
+import json
 import os
 import time
 
@@ -103,6 +107,29 @@ def test_not_yet_valid_refused(stack, hs):
 def test_alg_none_refused(stack, hs):
     claims = {"sub": "alice", "exp": int(time.time()) + 600}
     refused(stack, *hs, "-t", jwt.encode(claims, None, algorithm="none"))
+
+
+def signed_with_header(header, claims, key=SECRET):
+    """An HS256-signed token under any header (PyJWT will not write a lowercase alg)."""
+    def b64u(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    signing_input = b64u(json.dumps(header).encode()) + "." + b64u(json.dumps(claims).encode())
+    mac = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64u(mac)
+
+
+@pytest.mark.parametrize("mode", ["binary", "json"])
+@pytest.mark.parametrize("header", [{"alg": "hs256", "typ": "JWT"},
+                                    {"alg": "HS256", "crit": ["exp"], "exp": 1}],
+                         ids=["alg-lowercase", "crit"])
+def test_header_ttfd_cannot_honour_refused(stack, hs, mode, header):
+    """alg names are case-sensitive (RFC 7515 §4.1.1: libjwt read "hs256" as HS256) and a
+    header whose crit lists extensions makes the token invalid to a verifier that understands
+    none of them (§4.1.11): both were accepted with a good signature."""
+    claims = {"sub": "alice", "exp": int(time.time()) + 600}
+    refused(stack, *hs, "-t", signed_with_header(header, claims), "--protocol", mode)
+    accepted(stack, *hs, "-t", signed_with_header({"alg": "HS256", "typ": "JWT"}, claims),
+             "--protocol", mode)
 
 
 def test_rs256_jwks_accepted(stack, rs, keys):
