@@ -94,12 +94,27 @@ void xchg_on_body(void *ud, const char *at, size_t len)
     x->spans[x->nspans++] = (body_span){at, len};
 }
 
+/* The batch's decoded bytes go as one piece: a chunked body of one-octet chunks (RFC 9112 §7.1
+ * allows any size) would otherwise cost a frame, and at the local service a chunk, per octet
+ * (100 000 of them took 1.1 s in binary mode, 10 ms in JSON mode). The spans lie in order in the
+ * batch ttfd pulled up from its own input buffer and drains after this, so they are moved
+ * together in place (each one lands at or before where it was). */
 static void send_spans(pconn *pc)
 {
     exchange *x = &pc->x;
-    for (size_t i = 0; i < x->nspans && x->ms && !x->send_failed; i++)
-        if (x->ops->send_body(x->ms, x->spans[i].p, x->spans[i].n) != 0)
-            x->send_failed = true;
+    if (x->nspans > 1) {
+        char *base = (char *)x->spans[0].p; /* the pulled-up batch: ours, mutable */
+        size_t n = x->spans[0].n;
+        for (size_t i = 1; i < x->nspans; i++) {
+            memmove(base + n, x->spans[i].p, x->spans[i].n);
+            n += x->spans[i].n;
+        }
+        x->spans[0].n = n;
+        x->nspans = 1;
+    }
+    if (x->nspans == 1 && x->ms && !x->send_failed &&
+        x->ops->send_body(x->ms, x->spans[0].p, x->spans[0].n) != 0)
+        x->send_failed = true;
     x->nspans = 0;
 }
 
