@@ -332,7 +332,11 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     http1_limits lim = {.max_head = env->max_response_head,
                         .max_fields = env->max_response_head / 16 > HTTP1_DEFAULT_MAX_FIELDS
                                           ? env->max_response_head / 16
-                                          : HTTP1_DEFAULT_MAX_FIELDS};
+                                          : HTTP1_DEFAULT_MAX_FIELDS,
+                        /* the local service is the developer's own: a head with bare LF line
+                         * ends is read (RFC 9112 §2.2) and goes on with CRLF, as nginx and
+                         * Go-based tunnels relay it */
+                        .bare_lf = true};
     http1_init_limits(&x->resp, false, &lim);
     if (!x->id || !x->method || !x->target || !x->timer) {
         x->free_pending = true; /* nothing observed yet */

@@ -77,9 +77,10 @@ http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len, si
             return HTTP1_HEAD_AGAIN;
         }
         size_t i = (size_t)(lf - buf);
-        if (i == line || buf[i - 1] != '\r')
+        bool cr = i > line && buf[i - 1] == '\r';
+        if (!cr && (is_request || !s->bare_lf))
             return fail(err, is_request, 400, "bare LF in the head");
-        if (i - 1 == line) {
+        if (i - (cr ? 1 : 0) == line) {
             if (line == s->skip) { /* an empty line before the start line */
                 s->skip = line = i + 1;
                 continue;
@@ -278,6 +279,13 @@ static int keep_start_line(http1_head *h, const start_line *sl, bool is_request)
 
 /* ---------------------------------------------------------------- field lines */
 
+/* Length of the line at p ending with the LF at lf, its CR (the scan saw one before every LF
+ * unless a bare LF was allowed) not counted. */
+static size_t line_len(const char *p, const char *lf)
+{
+    return (size_t)(lf - p) - (lf > p && lf[-1] == '\r' ? 1 : 0);
+}
+
 static http1_head_result fields(http1_head *h, const char *p, const char *end, bool is_request,
                                 size_t max_fields, http1_err *err)
 {
@@ -294,7 +302,7 @@ static http1_head_result fields(http1_head *h, const char *p, const char *end, b
     h->headers.arena = arena;
     for (;;) {
         const char *lf = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)(lf - p) - 1; /* the scan saw a CR before every LF */
+        size_t len = line_len(p, lf);
         if (len == 0)
             break;
         http1_field f;
@@ -487,14 +495,21 @@ static http1_head_result response_semantics(http1_head *h, const field_facts *ff
 http1_head_result http1_head_parse(http1_head *h, const char *buf, size_t len, bool is_request,
                                    const http1_limits *lim, http1_err *err)
 {
+    bool bare_lf = !is_request && lim && lim->bare_lf;
     size_t pos = 0;
-    while (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n')
-        pos += 2;
+    for (;;) {
+        if (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n')
+            pos += 2;
+        else if (bare_lf && pos < len && buf[pos] == '\n')
+            pos++;
+        else
+            break;
+    }
     const char *ls = buf + pos, *end = buf + len;
     const char *le = memchr(ls, '\n', (size_t)(end - ls));
-    if (!le || le == ls || le[-1] != '\r')
+    if (!le || le == ls || (le[-1] != '\r' && !bare_lf))
         return fail(err, is_request, 400, "incomplete head");
-    size_t llen = (size_t)(le - ls) - 1;
+    size_t llen = line_len(ls, le);
     start_line sl = {0};
     http1_head_result r =
         is_request ? request_line(ls, llen, &sl, err) : status_line(ls, llen, &sl, err);
@@ -524,7 +539,7 @@ http1_head_result http1_head_parse(http1_head *h, const char *buf, size_t len, b
 http1_head_result http1_parse_head(http1_head *h, const char *buf, size_t len, bool is_request,
                                    const http1_limits *lim, size_t *used, http1_err *err)
 {
-    http1_scan s = {0};
+    http1_scan s = {.bare_lf = lim && lim->bare_lf};
     size_t max = lim && lim->max_head ? lim->max_head : HTTP1_DEFAULT_MAX_HEAD;
     size_t end = 0;
     http1_head_result r =

@@ -59,8 +59,9 @@ typedef enum {
 
 /* Where a head ends, scanned incrementally. Start zeroed; pass the same buffer again, grown. */
 typedef struct http1_scan {
-    size_t line; /* start of the first line not yet seen whole */
-    size_t skip; /* bytes of empty lines before the start line (RFC 9112 §2.2) */
+    size_t line;  /* start of the first line not yet seen whole */
+    size_t skip;  /* bytes of empty lines before the start line (RFC 9112 §2.2) */
+    bool bare_lf; /* set by the caller: a bare LF ends a line (responses, http1_limits) */
 } http1_scan;
 
 /* Scans buf[0..len) from where s left off. DONE with *end = bytes of the head, the empty line

@@ -5,6 +5,7 @@
 #ifndef TUNNEL_HTTP1_TYPES_H
 #define TUNNEL_HTTP1_TYPES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HTTP1_DEFAULT_MAX_HEAD ((size_t)16 << 10)    /* request heads (ttfd's default) */
@@ -19,6 +20,9 @@ typedef struct http1_limits {
     size_t max_fields;    /* field lines in a head */
     size_t max_chunk_ext; /* bytes of chunk extensions on one chunk-size line */
     size_t max_trailer;   /* bytes of the trailer section of a chunked body */
+    bool bare_lf;         /* responses only: a bare LF ends a line of the head (RFC 9112 §2.2:
+                             a recipient MAY), for ttf reading its own local service, as nginx
+                             and Go's net/http do; requests and agents' heads stay strict */
 } http1_limits;
 
 /* How the body after a head is delimited (RFC 9112 §6.3). */

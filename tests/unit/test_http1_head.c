@@ -481,6 +481,57 @@ static void test_limits(void **state)
     assert_int_equal(err.status, 431);
 }
 
+/* A response head with bare LF line ends (RFC 9112 §2.2 MAY) is read when the limits ask for
+ * it (ttf's local leg), fed whole or one octet at a time; requests never, and without the flag
+ * responses neither. */
+static void test_bare_lf_responses(void **state)
+{
+    (void)state;
+    const char *in = "\nHTTP/1.1 200 OK\nContent-Length: 2\r\nX-A: b\nSet-Cookie: c=1\n\nok";
+    size_t head_len = strlen(in) - 2;
+    http1_limits lim = {.bare_lf = true};
+    for (int bytewise = 0; bytewise <= 1; bytewise++) {
+        http1_parser p;
+        http1_init_limits(&p, false, &lim);
+        size_t off = 0, used = 0;
+        http1_event ev = HTTP1_NONE;
+        while (off < head_len && ev == HTTP1_NONE) {
+            size_t n = bytewise ? 1 : head_len - off;
+            ev = http1_execute(&p, in + off, n, &used);
+            off += used;
+        }
+        assert_int_equal(ev, HTTP1_HEAD);
+        assert_int_equal(off, head_len);
+        assert_int_equal(p.head.status, 200);
+        assert_int_equal(p.head.content_length, 2);
+        assert_int_equal(p.head.headers.n, 3);
+        assert_string_equal(http_headers_get(&p.head.headers, "x-a"), "b");
+        assert_string_equal(http_headers_get(&p.head.headers, "set-cookie"), "c=1");
+        http1_free(&p);
+    }
+    /* still refused: obs-fold, a bare CR, and any of it without the flag or in a request */
+    const char *bad[] = {"HTTP/1.1 200 OK\nX: a\n b\n\n", "HTTP/1.1 200 OK\nX: a\rb\n\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        http1_head h;
+        http1_head_init(&h);
+        http1_err err;
+        size_t used;
+        assert_int_equal(http1_parse_head(&h, bad[i], strlen(bad[i]), false, &lim, &used, &err),
+                         HTTP1_HEAD_ERROR);
+        assert_int_equal(err.status, 502);
+    }
+    http1_head h;
+    http1_head_init(&h);
+    http1_err err;
+    size_t used;
+    assert_int_equal(http1_parse_head(&h, in, strlen(in), false, NULL, &used, &err),
+                     HTTP1_HEAD_ERROR);
+    const char *req = "GET / HTTP/1.1\nHost: h\n\n";
+    assert_int_equal(http1_parse_head(&h, req, strlen(req), true, &lim, &used, &err),
+                     HTTP1_HEAD_ERROR);
+    assert_int_equal(err.status, 400);
+}
+
 /* Garbage is refused before a line end arrives. */
 static void test_early_refusal(void **state)
 {
@@ -509,7 +560,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests),      cmocka_unit_test(test_responses),
         cmocka_unit_test(test_fields_kept),   cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_early_refusal),
+        cmocka_unit_test(test_early_refusal), cmocka_unit_test(test_bare_lf_responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
