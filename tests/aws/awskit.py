@@ -348,6 +348,10 @@ class AppHandler(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Location: /doc.json\r\n"
                              b"Refresh: 0; url=/next\r\nContent-Length: 0\r\n\r\n")
             return None
+        if p == "/lf-only":  # a head with bare LF line ends (RFC 9112 §2.2 lets ttf read it)
+            self.wfile.write(b"HTTP/1.1 201 Made\nContent-Type: text/plain\nSet-Cookie: a=1\n"
+                             b"Set-Cookie: b=2\nContent-Length: 2\n\nok")
+            return None
         if p == "/te-gzip":
             z = gzip.compress(b"hello", mtime=0)
             self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"

@@ -251,6 +251,15 @@ def test_through_ttf_a_large_response_head_and_an_early_answer(site):
     assert r.status == 403 and r.body == b"rejected", (r.status, r.body[:200])
 
 
+def test_a_response_head_with_bare_lf_line_ends(site):
+    """ttf reads its local service's head with bare LF line ends (RFC 9112 §2.2, as nginx and
+    Go-based tunnels do; it was 502) and the Lambda path relays it like the others."""
+    r = site.tunnel.sub("GET", "/lf-only")
+    assert r.status == 201, (r.status, r.body[:200])
+    assert r.get("Content-Type") == "text/plain" and r.body == b"ok"
+    assert sorted(r.all("Set-Cookie")) == ["a=1", "b=2"]
+
+
 def test_octets_that_are_not_utf8(site):
     """Response: an ISO-8859-1 octet in a field value reaches the client as the same character in
     UTF-8 (API Gateway writes header values as UTF-8); UTF-8 values unchanged. Request: UTF-8

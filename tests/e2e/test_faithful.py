@@ -25,6 +25,10 @@ Third round:
   `Upgrade: h2c` without its HTTP2-Settings and closed the connection after the answer. Now
   the upgrade is ignored in both modes (RFC 9110 §7.8 lets a proxy; relaying it is h2c
   smuggling): the app's plain answer, on a connection that stays open.
+- A local app whose response head ends its lines with a bare LF got 502 in both modes; RFC 9112
+  §2.2 lets a recipient read them, and nginx, Go-based tunnels (ngrok, frp, cloudflared) and
+  lighttpd (after a report of blank pages) relay such a head. ttf reads it from its own local
+  service and sends it on with CRLF; requests and agents' heads stay strict.
 """
 
 import gzip
@@ -92,8 +96,15 @@ def echo_line(req, conn):
     return True
 
 
+def lf_only(req, conn):
+    conn.sendall(b"HTTP/1.1 201 Made\nContent-Type: text/plain\nSet-Cookie: a=1\n"
+                 b"Set-Cookie: b=2\nContent-Length: 2\n\nok")
+    return True
+
+
 ROUTES = {
     "/sse/head-first": head_then_event,
+    "/lf-only": lf_only,
     "/line": echo_line,
     "/urls": url_fields,
     "/reason/299": status_line(b"HTTP/1.1 299 "),
@@ -222,3 +233,18 @@ def test_an_h2c_offer_gets_the_plain_answer(t, upgrade):
     finally:
         c.close()
     assert t.app.targets()[before:] == ["/line?h2c", "/line?again"]
+
+
+def test_a_response_head_with_bare_lf_line_ends_is_relayed_with_crlf(t):
+    c = tk.RawConn(t.port, timeout=10)
+    try:
+        for _ in range(2):  # the local connection is reused cleanly
+            c.send(tk.build_request("GET", "/lf-only", t.host))
+            r = c.read_response()
+            assert r.status == 201 and r.reason == "Made", (r.status, r.body)
+            assert b"\n\n" not in r.raw_head and r.raw_head.count(b"\n") == r.raw_head.count(b"\r\n")
+            assert r.get("Content-Type") == "text/plain"
+            assert r.get_all("Set-Cookie") == ["a=1", "b=2"]
+            assert r.body == b"ok"
+    finally:
+        c.close()
