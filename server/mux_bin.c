@@ -348,6 +348,18 @@ static void bin_on_binary(mux *m, const uint8_t *data, size_t len)
     bin_mux *bm = bm_of(m);
     ttf_frame f;
     if (ttf_frame_decode(data, len, &f) != 0) {
+        /* A malformed frame of a known type that names a live stream (DATA over 64 KiB, a bad
+         * flag, an empty RESPONSE) ends that stream: dropped alone, a DATA frame would leave a
+         * hole in a body that then ends as if whole. Other frames are dropped. */
+        bin_stream *bad =
+            len >= TTF_BIN_HDR && data[0] >= TTF_DATA && data[0] <= TTF_TRAILERS
+                ? hmap_get_u32(bm->streams, ((uint32_t)data[2] << 24) | ((uint32_t)data[3] << 16) |
+                                                ((uint32_t)data[4] << 8) | data[5])
+                : NULL;
+        if (bad) {
+            protocol_error(bm, bad, "malformed frame");
+            return;
+        }
         MUX_WARN(&m->id, "tunnel %s (agent %s): malformed binary frame dropped",
                  m->id.tunnel[0] ? m->id.tunnel : "-", m->id.agent);
         return;
