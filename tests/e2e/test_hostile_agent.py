@@ -7,7 +7,8 @@ body bytes on a bodiless response, frames for stream ids ttfd never gave. A publ
 keeps its connection alive (as a front proxy or CDN does, across users) sends its next request, to
 an honest tunnel, on the same connection: it must get that tunnel's answer, or a closed connection,
 and never the forged bytes. The overrun is logged with the hostile tunnel's name and its stream is
-reset (binary: RESET protocol_error; JSON: cancel "protocol_error: ...").
+reset (binary: RESET protocol_error; JSON: cancel "protocol_error: ..."); so is a stream one of
+whose frames is malformed (binary), rather than its body going on with a hole.
 """
 
 import base64
@@ -150,6 +151,51 @@ def test_bin_wrong_stream_ids(server):
         assert sid2 != sid
         a.respond(sid2, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"w2")
         assert c.read_response().body == b"w2"
+    finally:
+        a.close()
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+def test_bin_malformed_frame_ends_its_stream_not_a_hole_in_the_body(server, framing):
+    """A DATA frame over 64 KiB (or with an unknown flag) was dropped by the decoder and the
+    stream went on: the client got 'aaa' + 'bbb' as a whole body with the middle missing. A
+    malformed frame naming a live stream now resets it (protocol_error): the client sees a cut
+    response (no last chunk / short of its Content-Length), never one that looks whole."""
+    a = ra.BinAgent(server.port)
+    try:
+        a.ready()
+        for bad in (ra.frame(ra.DATA, 0, 0, b"z" * (64 * 1024 + 1)), ra.frame(ra.DATA, 0x80, 0, b"zzz")):
+            c = ra.keepalive_get(server.port, host(server, a), "/hole")
+            sid, _, _, _ = a.recv_request()
+            head = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" if framing == "chunked"
+                    else b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+            a.send_frame(ra.RESPONSE, 0, sid, head)
+            a.send_frame(ra.DATA, 0, sid, b"aaa")
+            a.send_ws(2, bad[:2] + sid.to_bytes(4, "big") + bad[6:])
+            a.send_frame(ra.DATA, ra.FIN, sid, b"bbb")
+            assert a.wait_reset(sid) == ra.RST_PROTOCOL_ERROR
+            status, _, heads, _ = c.read_head()
+            assert status == 200
+            rest = b""
+            c.sock.settimeout(10 * tk.SLOW)
+            try:
+                while True:
+                    d = c.sock.recv(65536)
+                    if not d:
+                        break
+                    rest += d
+            except ConnectionResetError:
+                pass
+            body = c.buf + rest
+            assert b"bbb" not in body, body
+            assert body in (b"3\r\naaa\r\n", b"aaa"), body
+            c.close()
+        # the tunnel goes on
+        c = ra.keepalive_get(server.port, host(server, a), "/after")
+        sid, _, _, _ = a.recv_request()
+        a.respond(sid, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"ok")
+        assert c.read_response().body == b"ok"
+        c.close()
     finally:
         a.close()
 
