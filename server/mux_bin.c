@@ -348,16 +348,16 @@ static void bin_on_binary(mux *m, const uint8_t *data, size_t len)
     bin_mux *bm = bm_of(m);
     ttf_frame f;
     if (ttf_frame_decode(data, len, &f) != 0) {
-        /* A malformed frame of a known type that names a live stream (DATA over 64 KiB, a bad
-         * flag, an empty RESPONSE) ends that stream: dropped alone, a DATA frame would leave a
-         * hole in a body that then ends as if whole. Other frames are dropped. */
+        /* A malformed DATA frame (over 64 KiB, an unknown flag) of a stream whose response body
+         * is under way ends that stream: dropped alone, it would leave a hole in a body that
+         * then ends as if whole. Before the head nothing was relayed: it is dropped. */
         bin_stream *bad =
-            len >= TTF_BIN_HDR && data[0] >= TTF_DATA && data[0] <= TTF_TRAILERS
+            len >= TTF_BIN_HDR && data[0] == TTF_DATA
                 ? hmap_get_u32(bm->streams, ((uint32_t)data[2] << 24) | ((uint32_t)data[3] << 16) |
                                                 ((uint32_t)data[4] << 8) | data[5])
                 : NULL;
-        if (bad) {
-            protocol_error(bm, bad, "malformed frame");
+        if (bad && bad->resp_final && !bad->resp_fin) {
+            protocol_error(bm, bad, "malformed DATA frame in a response body");
             return;
         }
         MUX_WARN(&m->id, "tunnel %s (agent %s): malformed binary frame dropped",

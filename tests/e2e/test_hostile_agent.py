@@ -8,7 +8,7 @@ keeps its connection alive (as a front proxy or CDN does, across users) sends it
 an honest tunnel, on the same connection: it must get that tunnel's answer, or a closed connection,
 and never the forged bytes. The overrun is logged with the hostile tunnel's name and its stream is
 reset (binary: RESET protocol_error; JSON: cancel "protocol_error: ..."); so is a stream one of
-whose frames is malformed (binary), rather than its body going on with a hole.
+whose body gets a malformed DATA frame (binary), rather than going on with a hole.
 """
 
 import base64
@@ -159,8 +159,9 @@ def test_bin_wrong_stream_ids(server):
 def test_bin_malformed_frame_ends_its_stream_not_a_hole_in_the_body(server, framing):
     """A DATA frame over 64 KiB (or with an unknown flag) was dropped by the decoder and the
     stream went on: the client got 'aaa' + 'bbb' as a whole body with the middle missing. A
-    malformed frame naming a live stream now resets it (protocol_error): the client sees a cut
-    response (no last chunk / short of its Content-Length), never one that looks whole."""
+    malformed DATA inside a response body now resets its stream (protocol_error): the client sees
+    a cut response (no last chunk / short of its Content-Length), never one that looks whole.
+    (Before the head such a frame is still dropped: tests/faults/test_fault_agents.py.)"""
     a = ra.BinAgent(server.port)
     try:
         a.ready()
