@@ -389,8 +389,6 @@ static void on_head(pconn *pc)
         (http_headers_has_token(&h->headers, "Upgrade", "h2c") || (x->json && !websocket)))
         x->upgrade = false;
     x->body_cap = srv->cfg->max_body;
-    if (x->json && (x->body_cap == 0 || x->body_cap > TTFD_JSON_MAX_BODY))
-        x->body_cap = TTFD_JSON_MAX_BODY;
     if (x->body_cap && h->content_length >= 0 && (uint64_t)h->content_length > x->body_cap) {
         free(fwd);
         pc_fail(pc, 413, "request body too large");

@@ -21,7 +21,6 @@
 #include "registry.h"
 
 #define TTFD_VERSION TUNNEL_VERSION             /* project(VERSION) in CMakeLists.txt */
-#define TTFD_JSON_MAX_BODY ((uint64_t)10 << 20) /* JSON mode's request body cap */
 #define TTFD_AGENT_MAX_MSG ((size_t)12 << 20)   /* one reassembled agent message */
 #define TTFD_IDLE_SEC 60                        /* keep-alive idle limit between public requests */
 #define TTFD_LINGER_SEC 5                       /* a closing public connection that never drains */
@@ -40,7 +39,7 @@ typedef struct server_config {
     int header_timeout;     /* s: a whole request head (nginx's client_header_timeout) */
     int body_timeout;       /* s: between two reads of a request body (client_body_timeout) */
     size_t max_header;      /* bytes */
-    uint64_t max_body;      /* 0: unlimited (binary), JSON mode caps at TTFD_JSON_MAX_BODY */
+    uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */
     const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
     int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */
     int64_t retention_s;    /* --name-retention (days, in seconds): with auth; < 0 forever */

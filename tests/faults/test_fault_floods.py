@@ -11,6 +11,8 @@ buffers and marks allow a few MiB, the floods send 64 MiB or more.
 
 import base64
 import json
+import os
+import signal
 import socket
 import threading
 
@@ -183,7 +185,7 @@ def test_upload_to_an_agent_that_never_reads(stack, mode):
         clients, threads = [], []
         try:
             a.ready()
-            size = 8 << 20  # JSON mode caps a body at 10 MiB
+            size = 64 << 20
 
             def upload(s):
                 try:
@@ -207,6 +209,98 @@ def test_upload_to_an_agent_that_never_reads(stack, mode):
                 s.close()
             a.close()
             for t in threads:
+                t.join(10)
+
+
+class StallingService:
+    """A local service that reads a request's head and 256 KiB of its body, then stops reading
+    (its connections stay open until close())."""
+
+    def __init__(self):
+        self.ls = socket.create_server(("127.0.0.1", 0))
+        self.port = self.ls.getsockname()[1]
+        self.conns = []
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._accept, daemon=True)
+        self.t.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            got = 0
+            try:
+                while got < 256 << 10:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    got += len(d)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.ls.close()
+        for c in self.conns:
+            c.close()
+        self.t.join(10)
+
+
+@pytest.mark.parametrize("mode", fk.MODES)
+@pytest.mark.parametrize("stall", ["local service stops reading", "ttf stops"])
+def test_big_upload_to_a_stalled_tunnel_is_bounded(stack, mode, stall):
+    """A 1 GiB upload (no body cap in either mode) to a local service that stops reading after
+    256 KiB, or through a ttf that stops (SIGSTOP): ttfd stops reading the client and ttf the
+    link (JSON: the link's high-water mark and ttf's pause of the link; binary: the windows), so
+    neither one's RSS grows with the body."""
+    with fk.Scene(stack, mode=mode) as sc:
+        app = StallingService()
+        a = stack.ttf(sc.d.endpoint(), app.port, *fk.mode_args(mode), *fk.TTF_ARGS)
+        size = 1 << 30
+        sent = [0]
+        s = socket.create_connection(("127.0.0.1", sc.port))
+        stopped, t = False, None
+
+        def upload():
+            try:
+                s.sendall(b"PUT /up HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                          % (host(sc, a).encode(), size))
+                blob = b"u" * (1 << 20)
+                while sent[0] < size:
+                    s.sendall(blob)
+                    sent[0] += len(blob)
+            except OSError:
+                pass  # closed at the end of the test
+
+        try:
+            fk.quiet(a.proc)
+            base = fk.rss_kb(a.proc.pid)
+            if stall == "ttf stops":
+                os.kill(a.proc.pid, signal.SIGSTOP)
+                stopped = True
+            t = threading.Thread(target=upload, daemon=True)
+            t.start()
+            tk.wait_for(lambda: sent[0] >= 4 << 20, 20 * tk.SLOW, "the upload to start")
+            g = fk.settled_growth_kb(sc.d.proc, sc.base.rss["ttfd"], fk.FLOOD_RSS_LIMIT_KB)
+            assert g <= fk.FLOOD_RSS_LIMIT_KB, "ttfd RSS +%d MiB, %d MiB sent" % (g >> 10,
+                                                                                sent[0] >> 20)
+            if stopped:
+                os.kill(a.proc.pid, signal.SIGCONT)
+                stopped = False
+            g = fk.settled_growth_kb(a.proc, base, fk.FLOOD_RSS_LIMIT_KB)
+            assert g <= fk.FLOOD_RSS_LIMIT_KB, "ttf RSS +%d MiB, %d MiB sent" % (g >> 10,
+                                                                               sent[0] >> 20)
+            assert sent[0] < size // 4, "%d MiB of the body were taken" % (sent[0] >> 20)
+        finally:
+            if stopped:
+                os.kill(a.proc.pid, signal.SIGCONT)
+            s.close()
+            a.stop()
+            app.close()
+            if t:
                 t.join(10)
 
 
