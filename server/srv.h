@@ -20,12 +20,12 @@
 #include "metrics.h"
 #include "registry.h"
 
-#define TTFD_VERSION TUNNEL_VERSION             /* project(VERSION) in CMakeLists.txt */
-#define TTFD_AGENT_MAX_MSG ((size_t)12 << 20)   /* one reassembled agent message */
-#define TTFD_IDLE_SEC 60                        /* keep-alive idle limit between public requests */
-#define TTFD_LINGER_SEC 5                       /* a closing public connection that never drains */
-#define TTFD_READY_SEC 30                       /* an agent must send ready within this */
-#define TTFD_MAX_HEADER_MAX ((size_t)1 << 20)   /* the largest --max-header-size */
+#define TTFD_VERSION TUNNEL_VERSION           /* project(VERSION) in CMakeLists.txt */
+#define TTFD_AGENT_MAX_MSG ((size_t)12 << 20) /* one reassembled agent message */
+#define TTFD_IDLE_SEC 60                      /* keep-alive idle limit between public requests */
+#define TTFD_LINGER_SEC 5                     /* a closing public connection that never drains */
+#define TTFD_READY_SEC 30                     /* an agent must send ready within this */
+#define TTFD_MAX_HEADER_MAX ((size_t)1 << 20) /* the largest --max-header-size */
 
 typedef struct server_config {
     char listen[300];   /* "127.0.0.1:8080", "[::1]:0" */
