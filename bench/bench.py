@@ -81,7 +81,6 @@ class Path:
         self.rounds = []  # per-round dicts, for the spread
         self.best = {}
         self.errors = []
-        self.upload_limit = False
         self.rss_since_start = False
 
     def keep(self, name, value, better):
@@ -400,9 +399,7 @@ LogLevel ERROR
         code, _s, usize, _sd, speed, _h, body, err = self.curl(
             path, "/upload", ["-T", self.upload_file, "-H", "Expect:", "-H", "Content-Type: application/octet-stream"])
         cpu2 = self.tunnel_cpu(path)
-        if path.key == "json" and code == 413:
-            path.upload_limit = True
-        elif code != 200 or usize != self.nbytes or body != b"%d\n" % self.nbytes:
+        if code != 200 or usize != self.nbytes or body != b"%d\n" % self.nbytes:
             self.error(path, "upload: HTTP %s, %d of %d bytes sent, answer %r %s" % (code, usize, self.nbytes, body[:60], err))
         else:
             res["up"] = speed / MIB
@@ -446,7 +443,7 @@ LogLevel ERROR
                 for k in ("p50", "p99") + tuple(k for k in f if k.startswith("cpu_")):
                     p.keep(k, f.get(k), min)
                 line.append("%s %s req/s %s/%s MB/s" % (p.key, fmt_int(f.get("rps")), fmt_int(f.get("down")),
-                                                        "limit" if p.upload_limit and "up" not in f else fmt_int(f.get("up"))))
+                                                        fmt_int(f.get("up"))))
             print("bench: round %d/%d: %s" % (rnd + 1, self.rounds, "; ".join(line)), flush=True)
 
     # ------------------------------------------------------------------ report
@@ -501,11 +498,8 @@ LogLevel ERROR
                 cells.append(ratio(b.get("p99"), base.best.get("p99") if base else None))
                 cells.append("ERROR" if err and "down" not in b else fmt_int(b.get("down")))
                 cells.append(ratio(b.get("down"), ssh.best.get("down") if ssh else None))
-                if r.upload_limit and "up" not in b:
-                    cells += ["n/a (limit)", "-"]
-                else:
-                    cells.append("ERROR" if err and "up" not in b else fmt_int(b.get("up")))
-                    cells.append(ratio(b.get("up"), ssh.best.get("up") if ssh else None))
+                cells.append("ERROR" if err and "up" not in b else fmt_int(b.get("up")))
+                cells.append(ratio(b.get("up"), ssh.best.get("up") if ssh else None))
                 if r.tunnel is not None:
                     cells.append("%s / %s MB%s" % (fmt_mb(b.get("rss_ttfd")), fmt_mb(b.get("rss_ttf")),
                                                    " (since start)" if r.rss_since_start else ""))
@@ -564,11 +558,8 @@ LogLevel ERROR
         check("JSON 1 KiB req/s >= 0.5 x binary", v, lambda x: x >= 0.5, fmt_f(v, 2))
         check("JSON %d MB download >= 150 MB/s" % self.mbytes, get("json", "down"), lambda x: x >= 150,
               "%s MB/s" % fmt_int(get("json", "down")))
-        if "json" in P and P["json"].upload_limit and get("json", "up") is None:
-            rows.append(("JSON %d MB upload >= 150 MB/s" % self.mbytes, "n/a (limit: 413 at 10 MiB)", "MISSED"))
-        else:
-            check("JSON %d MB upload >= 150 MB/s" % self.mbytes, get("json", "up"), lambda x: x >= 150,
-                  "%s MB/s" % fmt_int(get("json", "up")))
+        check("JSON %d MB upload >= 150 MB/s" % self.mbytes, get("json", "up"), lambda x: x >= 150,
+              "%s MB/s" % fmt_int(get("json", "up")))
         for key, base in (("binary", "direct"), ("json", "direct"), ("tls", "nginx-tls")):
             v = rat(get(key, "p99"), get(base, "p99"))
             check("%s p99 <= 3 x %s p99" % (key, base), v, lambda x: x <= 3.0,

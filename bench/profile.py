@@ -160,11 +160,6 @@ def main():
             print("\n==== %s mode: %s through ttfd + ttf%s ====" % (
                 "binary" if mode == "small" else mode, work.what,
                 " (public HTTPS, agent wss://)" if mode == "tls" else ""), flush=True)
-            if upload and mode == "json":
-                print("(JSON mode caps request bodies at 10 MiB: upload not profiled)")
-                procs.stop(tun.ttf)
-                procs.stop(tun.ttfd)
-                continue
             work.run()  # warm-up
 
             # 1. system calls during one step
