@@ -156,6 +156,41 @@ def test_status_block(tmux_ttf):
     assert "Session Status" not in after and "HTTP Requests" not in after, after
 
 
+def test_rows_name_their_tunnel_with_several(stack):
+    """ttf --config with two tunnels: each row of the last requests names the tunnel that served
+    it (as ngrok's per-tunnel lines do); each tunnel has its Forwarding line."""
+    web, api = stack.local(), stack.local()
+    d = stack.ttfd()
+    fd, cfg = tempfile.mkstemp(prefix="ttf-config-", suffix=".yml")
+    with os.fdopen(fd, "w") as f:
+        f.write("version: 2\ntunnels:\n  web:\n    addr: %d\n  backend-api:\n    addr: %d\n"
+                % (web.port, api.port))
+    t = Tmux(([] if not tk.VALGRIND else tk.VALGRIND_CMD) + [
+        tk.TTF_BIN, "-e", d.endpoint(), "--config", cfg])
+    try:
+        fwd = re.compile(r"^Forwarding\s+(web|backend-api): http://([a-z0-9]{12})\.localhost:\d+ -> "
+                         r"http://127\.0\.0\.1:(\d+)$", re.M)
+        screen = t.wait_screen(lambda s: "online" in s and len(fwd.findall(s)) == 2,
+                               "both tunnels online")
+        ids = {name: tid for name, tid, _ in fwd.findall(screen)}
+        assert tk.http(d.port, "GET", "/from-web", tk.sub_host(d, ids["web"])).status == 200
+        assert tk.http(d.port, "GET", "/from-api", tk.sub_host(d, ids["backend-api"])).status == 200
+        assert tk.http(d.port, "GET", "/status/404", tk.sub_host(d, ids["web"])).status == 404
+        screen = t.wait_screen(lambda s: re.search(r"^\s+3\s+0\s+\d+ms\s+\d+ms$", s, re.M),
+                               "three requests counted")
+        lines = screen.splitlines()
+        i = lines.index("HTTP Requests")
+        reqs = [ln for ln in lines[i + 2:] if re.match(r"^\d\d:\d\d:\d\d\.\d{3} ", ln)]
+        assert len(reqs) == 3, screen
+        # newest first; the tunnel column as wide as the longest name
+        assert re.search(r"\.\d{3} +web {9}GET\s+/status/404\s+404 Not Found\s+\d+ ms$", reqs[0]), reqs
+        assert re.search(r"\.\d{3} +backend-api GET\s+/from-api\s+200 OK\s+\d+ ms$", reqs[1]), reqs
+        assert re.search(r"\.\d{3} +web {9}GET\s+/from-web\s+200 OK\s+\d+ ms$", reqs[2]), reqs
+    finally:
+        t.close()
+        os.unlink(cfg)
+
+
 def decode_qr(screen):
     """The half-block QR on the screen as a PNG, decoded with zbarimg."""
     rows = [ln.rstrip() for ln in screen.splitlines()]
