@@ -12,10 +12,12 @@
   both names released to their owner (who gets both back).
 """
 
+import json
 import os
 import re
 import tempfile
 import time
+import urllib.request
 
 import jwt
 import pytest
@@ -147,6 +149,14 @@ def test_two_tunnels_each_answered_by_its_own_service(auth):
         assert r.status == 401, (r.status, r.body)
         assert r.get("WWW-Authenticate") == 'Basic realm="%s", charset="UTF-8"' % t["api"]
         assert not any(p == "/tag/nopass" for _, p, _, _ in api.requests)
+        # the inspector names each exchange's tunnel (JSON mode over the Lambda as over ttfd)
+        insp = [re.match(r"^Inspector: (http://\S+)$", l) for l in m.agent.out]
+        insp = [x.group(1) for x in insp if x]
+        assert insp, m.agent.out
+        with urllib.request.urlopen(insp[0] + "/api/requests?limit=100", timeout=10) as resp:
+            seen = {r["target"]: r.get("tunnel") for r in json.load(resp)["requests"]}
+        assert seen["/tag/w0"] == "web" and seen["/tag/a0"] == "api", seen
+        assert "/tag/nopass" not in seen, seen  # refused at the gate: never reached ttf
         # one connection record (web) and one tunnel item (api, naming its connection)
         recs = conn_items(s)
         rec = [i for i in recs if i["tunnelId"]["S"] == "multi-web"]
