@@ -18,12 +18,12 @@
 
 /* One tunnel of the ready being handled. */
 typedef struct rtunnel {
-    const char *label;             /* its tunnels[].name with several, else NULL */
-    const char *held, *subdomain;  /* what it asks for */
-    char *stored;                  /* its access policy, stored form (gate.h) */
-    bool applied;                  /* a policy is in force */
-    bool claimed;                  /* ans holds a granted claim */
-    names_answer ans;              /* its name */
+    const char *label;            /* its tunnels[].name with several, else NULL */
+    const char *held, *subdomain; /* what it asks for */
+    char *stored;                 /* its access policy, stored form (gate.h) */
+    bool applied;                 /* a policy is in force */
+    bool claimed;                 /* ans holds a granted claim */
+    names_answer ans;             /* its name */
 } rtunnel;
 
 /* Posts text to the agent, retrying briefly: right after $connect the connection may not be
@@ -119,8 +119,9 @@ static bool take_over(lambda_ctx *ctx, const char *cid, const conn_rec *c, const
     for (size_t i = 0; ok && i < n; i++) {
         owner_rec o;
         held_name(&t[i], t[i].ans.name);
-        ok = t[i].ans.name[0] && store_get_owner(&ctx->st, t[i].ans.name, &o, err, sizeof err) == 0 &&
-             o.takeover[0] && strcmp(o.takeover, m->takeover) == 0 &&
+        ok = t[i].ans.name[0] &&
+             store_get_owner(&ctx->st, t[i].ans.name, &o, err, sizeof err) == 0 && o.takeover[0] &&
+             strcmp(o.takeover, m->takeover) == 0 &&
              (!ctx->cfg->require_auth || strcmp(o.owner, owner) == 0);
         for (size_t j = 0; ok && j < i; j++) /* one name for two tunnels is no move */
             ok = strcmp(t[i].ans.name, t[j].ans.name) != 0;
@@ -130,8 +131,7 @@ static bool take_over(lambda_ctx *ctx, const char *cid, const conn_rec *c, const
     for (size_t i = 0; ok && i < n; i++)
         if (store_move_owner(&ctx->st, t[i].ans.name, holders[i], cid, m->takeover, err,
                              sizeof err) != 0) {
-            TLOG_W(ctx->log, "ready %s: takeover of tunnel %s failed: %s", cid, t[i].ans.name,
-                   err);
+            TLOG_W(ctx->log, "ready %s: takeover of tunnel %s failed: %s", cid, t[i].ans.name, err);
             ok = false;
         }
     free(holders);
@@ -162,8 +162,8 @@ static void moved_away(lambda_ctx *ctx, const char *cid, const rtunnel *t, size_
 /* Gives every tunnel its name, all or none: when one cannot be had, the claims made for the
  * others are undone and the ready refused naming the tunnel. 0, 1 refused, -1 storage error
  * (claims undone too). */
-static int claim_all(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m,
-                     rtunnel *t, size_t n)
+static int claim_all(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m, rtunnel *t,
+                     size_t n)
 {
     char owner[TUNNEL_OWNER_MAX + 1];
     if (tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, c->sub, m->agent_key) != 0)
@@ -171,9 +171,8 @@ static int claim_all(lambda_ctx *ctx, const char *cid, const conn_rec *c, const 
     int rc = 0;
     size_t i;
     for (i = 0; i < n && rc == 0; i++) {
-        names_ask ask = {.held = t[i].held,
-                         .subdomain = t[i].subdomain,
-                         .fresh = i == 0 ? c->tunnel_id : NULL};
+        names_ask ask = {
+            .held = t[i].held, .subdomain = t[i].subdomain, .fresh = i == 0 ? c->tunnel_id : NULL};
         char want[TUNNEL_NAME_MAX + 1];
         held_name(&t[i], want);
         for (size_t j = 0; want[0] && j < i; j++)
@@ -206,8 +205,7 @@ static int claim_all(lambda_ctx *ctx, const char *cid, const conn_rec *c, const 
 /* Points cid's record (the first tunnel) and items (the others) at the names granted, each
  * item with its access policy. 0, or -1 when the connection went away meanwhile or storage
  * failed. */
-static int publish(lambda_ctx *ctx, const char *cid, const conn_rec *c, const rtunnel *t,
-                   size_t n)
+static int publish(lambda_ctx *ctx, const char *cid, const conn_rec *c, const rtunnel *t, size_t n)
 {
     char err[ERRCAP];
     if (strcmp(t[0].ans.name, c->tunnel_id) != 0) {
@@ -253,8 +251,8 @@ fail:
 
 /* connection_established listing every tunnel (tunnels[] when ready had it; the first one at
  * the top level too), with one takeover secret recorded on each name. */
-static void establish(lambda_ctx *ctx, const char *cid, const tmsg *m, const rtunnel *t,
-                      size_t n, const char *notice)
+static void establish(lambda_ctx *ctx, const char *cid, const tmsg *m, const rtunnel *t, size_t n,
+                      const char *notice)
 {
     char err[ERRCAP];
     char pub[512], sub[512], path[512];
@@ -330,8 +328,8 @@ static int policies(lambda_ctx *ctx, const char *cid, const tmsg *m, rtunnel *t,
     return 0;
 }
 
-static void handle(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m,
-                   rtunnel *t, size_t n)
+static void handle(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m, rtunnel *t,
+                   size_t n)
 {
     char err[ERRCAP];
     for (size_t i = 0; i < n; i++)

@@ -21,22 +21,22 @@ int store_put_tunnel(store *s, const char *cid, const char *tid, const char *sub
     char key[STORE_TUNNEL_KEY_MAX];
     if (store_tunnel_key(key, sizeof key, cid, tid) < 0)
         return store_oom(err, cap);
-    json_t *req = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName", s->conn_table,
-                            "Item", "connectionId", ddb_s(key), "tunnelId", ddb_s(tid), "conn",
-                            ddb_s(cid), "sub", ddb_s(sub ? sub : ""), "createdAt", ddb_n(now),
-                            "ttl", ddb_n(now + STORE_CONN_TTL_S), "access",
-                            ddb_s(access ? access : "{}"));
+    json_t *req =
+        json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName", s->conn_table, "Item",
+                  "connectionId", ddb_s(key), "tunnelId", ddb_s(tid), "conn", ddb_s(cid), "sub",
+                  ddb_s(sub ? sub : ""), "createdAt", ddb_n(now), "ttl",
+                  ddb_n(now + STORE_CONN_TTL_S), "access", ddb_s(access ? access : "{}"));
     return store_run(s, "PutItem", req, err, cap);
 }
 
 int store_set_connection_tunnels(store *s, const char *cid, const char *names, char *err,
                                  size_t cap)
 {
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o}}", "TableName", s->conn_table,
-                            "Key", ddb_key_s("connectionId", cid), "UpdateExpression",
-                            "SET #tn = :n", "ConditionExpression",
-                            "attribute_exists(connectionId)", "ExpressionAttributeNames", "#tn",
-                            "tunnels", "ExpressionAttributeValues", ":n", ddb_s(names));
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", cid), "UpdateExpression", "SET #tn = :n",
+                            "ConditionExpression", "attribute_exists(connectionId)",
+                            "ExpressionAttributeNames", "#tn", "tunnels",
+                            "ExpressionAttributeValues", ":n", ddb_s(names));
     return store_run(s, "UpdateItem", req, err, cap);
 }
 

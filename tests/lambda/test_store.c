@@ -121,8 +121,8 @@ static void other_tunnels(void **state)
     char *access[4] = {0};
     size_t n;
     assert_int_equal(store_put_connection(ST(h), "C1", "web", "ann", 1000, err, sizeof err), 0);
-    assert_int_equal(store_put_tunnel(ST(h), "C1", "api", "ann", "{\"x\":1}", 1000, err, sizeof err),
-                     0);
+    assert_int_equal(
+        store_put_tunnel(ST(h), "C1", "api", "ann", "{\"x\":1}", 1000, err, sizeof err), 0);
     assert_int_equal(store_put_tunnel(ST(h), "C1", "db", "ann", NULL, 1000, err, sizeof err), 0);
     assert_int_equal(store_set_connection_tunnels(ST(h), "C1", "api db", err, sizeof err), 0);
     assert_int_equal(store_set_connection_tunnels(ST(h), "nope", "api", err, sizeof err),

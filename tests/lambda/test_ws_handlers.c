@@ -366,10 +366,11 @@ static void several_tunnels_move(void **state)
     assert_int_equal(est.ntunnels, 2);
     char api[TUNNEL_NAME_MAX + 1], text[600];
     snprintf(api, sizeof api, "%s", est.tunnels[1].tunnel_id);
-    snprintf(text, sizeof text,
-             "{\"type\":\"ready\",\"tunnel_id\":\"mv-web\",\"takeover\":\"%s\",\"tunnels\":["
-             "{\"name\":\"web\",\"subdomain\":\"mv-web\"},{\"name\":\"api\",\"tunnel_id\":\"%s\"}]}",
-             est.takeover, api);
+    snprintf(
+        text, sizeof text,
+        "{\"type\":\"ready\",\"tunnel_id\":\"mv-web\",\"takeover\":\"%s\",\"tunnels\":["
+        "{\"name\":\"web\",\"subdomain\":\"mv-web\"},{\"name\":\"api\",\"tunnel_id\":\"%s\"}]}",
+        est.takeover, api);
     connect_ready(h, "New=", text, &m);
     assert_int_equal(m.type, TMSG_CONNECTION_ESTABLISHED);
     assert_int_equal(m.ntunnels, 2);
