@@ -122,6 +122,17 @@ def url_on(screen):
     return m and (m.group(1), m.group(2))
 
 
+def three_rows(t):
+    """The rows of the last requests once three are counted (with p50/p90), newest first."""
+    screen = t.wait_screen(lambda s: re.search(r"^\s+3\s+0\s+\d+ms\s+\d+ms$", s, re.M),
+                           "three requests counted with p50/p90")
+    lines = screen.splitlines()
+    i = lines.index("HTTP Requests")
+    reqs = [ln for ln in lines[i + 2:] if re.match(r"^\d\d:\d\d:\d\d\.\d{3} ", ln)]
+    assert len(reqs) == 3, screen
+    return reqs
+
+
 def test_status_block(tmux_ttf):
     srv, d, t = tmux_ttf()
     screen = t.wait_screen(lambda s: "online" in s and url_on(s), "the session online")
@@ -134,12 +145,7 @@ def test_status_block(tmux_ttf):
     for target in ("/first", "/second?x=1"):
         assert tk.http(d.port, "GET", target, host).status == 200
     assert tk.http(d.port, "GET", "/status/404", host).status == 404
-    screen = t.wait_screen(lambda s: re.search(r"^\s+3\s+0\s+\d+ms\s+\d+ms$", s, re.M),
-                           "three requests counted with p50/p90")
-    lines = screen.splitlines()
-    i = lines.index("HTTP Requests")
-    reqs = [ln for ln in lines[i + 2:] if re.match(r"^\d\d:\d\d:\d\d\.\d{3} ", ln)]
-    assert len(reqs) == 3, screen
+    reqs = three_rows(t)
     assert re.search(r" GET\s+/status/404\s+404 Not Found\s+\d+ ms$", reqs[0])  # newest first
     assert re.search(r" GET\s+/second\?x=1\s+200 OK\s+\d+ ms$", reqs[1])
     assert re.search(r" GET\s+/first\s+200 OK\s+\d+ ms$", reqs[2])
@@ -176,12 +182,7 @@ def test_rows_name_their_tunnel_with_several(stack):
         assert tk.http(d.port, "GET", "/from-web", tk.sub_host(d, ids["web"])).status == 200
         assert tk.http(d.port, "GET", "/from-api", tk.sub_host(d, ids["backend-api"])).status == 200
         assert tk.http(d.port, "GET", "/status/404", tk.sub_host(d, ids["web"])).status == 404
-        screen = t.wait_screen(lambda s: re.search(r"^\s+3\s+0\s+\d+ms\s+\d+ms$", s, re.M),
-                               "three requests counted")
-        lines = screen.splitlines()
-        i = lines.index("HTTP Requests")
-        reqs = [ln for ln in lines[i + 2:] if re.match(r"^\d\d:\d\d:\d\d\.\d{3} ", ln)]
-        assert len(reqs) == 3, screen
+        reqs = three_rows(t)
         # newest first; the tunnel column as wide as the longest name
         assert re.search(r"\.\d{3} +web {9}GET\s+/status/404\s+404 Not Found\s+\d+ ms$", reqs[0]), reqs
         assert re.search(r"\.\d{3} +backend-api GET\s+/from-api\s+200 OK\s+\d+ ms$", reqs[1]), reqs
