@@ -12,7 +12,6 @@
 #include "clock.h"
 #include "gate.h"
 #include "names.h"
-#include "ws_handlers.h"
 
 #define ERRCAP 256
 
@@ -25,6 +24,18 @@ typedef struct rtunnel {
     bool claimed;                 /* ans holds a granted claim */
     names_answer ans;             /* its name */
 } rtunnel;
+
+void ready_public_urls(const lambda_config *cfg, const char *tid, char *pub, char *sub, char *path)
+{
+    snprintf(path, 512, "%s://%s/%s", cfg->url_scheme, cfg->domain, tid);
+    if (cfg->subdomain_routing) {
+        snprintf(sub, 512, "%s://%s.%s", cfg->url_scheme, tid, cfg->domain);
+        snprintf(pub, 512, "%s", sub);
+    } else {
+        sub[0] = '\0';
+        snprintf(pub, 512, "%s", path);
+    }
+}
 
 /* Posts text to the agent, retrying briefly: right after $connect the connection may not be
  * usable yet (GoneException / "dispatch failure"). */
@@ -256,7 +267,7 @@ static void establish(lambda_ctx *ctx, const char *cid, const tmsg *m, const rtu
 {
     char err[ERRCAP];
     char pub[512], sub[512], path[512];
-    ws_public_urls(ctx->cfg, t[0].ans.name, pub, sub, path);
+    ready_public_urls(ctx->cfg, t[0].ans.name, pub, sub, path);
     tmsg r;
     tmsg_init(&r, TMSG_CONNECTION_ESTABLISHED);
     r.connection_id = strdup(cid);
@@ -280,7 +291,7 @@ static void establish(lambda_ctx *ctx, const char *cid, const tmsg *m, const rtu
         r.ntunnels = r.tunnels ? n : 0;
         for (size_t i = 0; i < r.ntunnels; i++) {
             tmsg_tunnel *e = &r.tunnels[i];
-            ws_public_urls(ctx->cfg, t[i].ans.name, pub, sub, path);
+            ready_public_urls(ctx->cfg, t[i].ans.name, pub, sub, path);
             e->name = m->tunnels[i].name ? strdup(m->tunnels[i].name) : NULL;
             e->tunnel_id = strdup(t[i].ans.name);
             e->public_url = strdup(pub);

@@ -15,4 +15,8 @@
 /* Handles ready message m from connection cid. */
 void ready_handle(lambda_ctx *ctx, const char *cid, const tmsg *m);
 
+/* The agent's public URLs for tunnel tid (buffers of 512). sub is "" when subdomain routing
+ * is off. */
+void ready_public_urls(const lambda_config *cfg, const char *tid, char *pub, char *sub, char *path);
+
 #endif

@@ -53,18 +53,6 @@ const char *ws_select_subprotocol(const char *offer)
     return NULL;
 }
 
-void ws_public_urls(const lambda_config *cfg, const char *tid, char *pub, char *sub, char *path)
-{
-    snprintf(path, 512, "%s://%s/%s", cfg->url_scheme, cfg->domain, tid);
-    if (cfg->subdomain_routing) {
-        snprintf(sub, 512, "%s://%s.%s", cfg->url_scheme, tid, cfg->domain);
-        snprintf(pub, 512, "%s", sub);
-    } else {
-        sub[0] = '\0';
-        snprintf(pub, 512, "%s", path);
-    }
-}
-
 char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
 {
     ws_event we;
