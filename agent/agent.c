@@ -79,13 +79,6 @@ static void schedule_rotation(agent *a)
     evtimer_del(a->rotate_timer);
     if (!a->max_lifetime_s || !a->takeover[0] || !a->sess)
         return;
-    if (a->cfg->ntunnels > 1) { /* a move carries one tunnel (docs/protocol.md §1) */
-        TLOG_W(a->log,
-               "the server closes connections after %u s; with several tunnels ttf "
-               "reconnects then instead of moving them ahead of time",
-               (unsigned)a->max_lifetime_s);
-        return;
-    }
     uint64_t life = a->max_lifetime_s * 1000;
     uint64_t margin = life / 5;
     margin = margin < 1000 ? 1000 : margin > 300000 ? 300000 : margin;
@@ -287,8 +280,7 @@ static void next_established(void *ud, const tmsg *m)
     agent *a = ud;
     session *n = a->next;
     a->next = NULL;
-    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0 || (!a->sess && !a->moving) ||
-        (a->cfg->access_json && !m->access_applied)) {
+    if (!agent_move_granted(a, m) || (!a->sess && !a->moving)) {
         /* refused (or not under our access policy): keep the current connection; the server's
          * close reconnects as usual */
         TLOG_W(a->log, "the server did not move tunnel %s to the new connection", a->tunnel_id);

@@ -80,6 +80,9 @@ void agent_log_access(agent *a, const char *json, const char *name);
 void agent_tunnel_key(const agent_tunnel *t, char *out, size_t cap);
 /* ttf --config: connection_established for every tunnel; false when the agent gave up. */
 bool agent_established_several(agent *a, const tmsg *m);
+/* Whether the next connection's connection_established m gives it every tunnel the agent
+ * serves, under the names held and the access policies asked for (a move, docs/protocol.md §1). */
+bool agent_move_granted(const agent *a, const tmsg *m);
 /* ttf --config: each tunnel's remembered id (a->held), and the agent key (the first's record). */
 void agent_load_tunnel_ids(agent *a);
 

@@ -112,6 +112,25 @@ bool agent_established_several(agent *a, const tmsg *m)
     return true;
 }
 
+bool agent_move_granted(const agent *a, const tmsg *m)
+{
+    const agent_config *cfg = a->cfg;
+    if (!m->tunnel_id || strcmp(m->tunnel_id, a->tunnel_id) != 0)
+        return false;
+    if (!cfg->config_file || !a->held)
+        return !cfg->access_json || m->access_applied;
+    if (m->ntunnels != cfg->ntunnels && !(cfg->ntunnels == 1 && m->ntunnels == 0))
+        return false;
+    for (size_t i = 0; i < cfg->ntunnels; i++) {
+        const char *id = m->ntunnels ? m->tunnels[i].tunnel_id : m->tunnel_id;
+        bool applied =
+            (m->ntunnels && m->tunnels[i].access_applied) || (i == 0 && m->access_applied);
+        if (!id || strcmp(id, a->held[i]) != 0 || (cfg->tunnels[i].access_json && !applied))
+            return false;
+    }
+    return true;
+}
+
 /* ttf --config: each tunnel's remembered id, under "NAME@HOST:PORT" (tunnel_key); the agent
  * key is the first tunnel's record's. */
 void agent_load_tunnel_ids(agent *a)

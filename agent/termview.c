@@ -19,8 +19,11 @@
 #define RETRY_MS 250  /* the terminal could not take a frame: try again */
 #define LABEL_W 30
 
+#define TUNNEL_W_MAX 16 /* the widest tunnel-name column (longer names are cut) */
+
 typedef struct recent {
     char when[16];
+    char tunnel[TUNNEL_W_MAX + 1]; /* its tunnel's name (ttf --config), "" for the one tunnel */
     char method[16];
     char target[160];
     char result[64];
@@ -216,11 +219,21 @@ static void build(termview *tv, frame *f)
     used += 3;
     int logs = (int)tv->nlogs;
     int room = rows - used - (logs ? logs + 2 : 0) - 1;
+    int tunnel_w = 0; /* the tunnel column: as wide as the longest name, when there are several */
+    for (size_t i = 0; tv->cfg->ntunnels > 1 && i < tv->cfg->ntunnels; i++) {
+        size_t n = strlen(tv->cfg->tunnels[i].name);
+        if ((int)n > tunnel_w)
+            tunnel_w = n > TUNNEL_W_MAX ? TUNNEL_W_MAX : (int)n;
+    }
     for (int i = 0; i < room && (size_t)i < tv->nrecent; i++) {
         const recent *r =
             &tv->recent[(tv->recent_pos + TERMVIEW_RECENT - 1 - (size_t)i) % TERMVIEW_RECENT];
-        snprintf(buf, sizeof buf, "%-13s %-7s %-40s %-24s %llu ms", r->when, r->method, r->target,
-                 r->result, (unsigned long long)r->ms);
+        if (tunnel_w) /* several tunnels: each row names its tunnel, as ngrok's lines do */
+            snprintf(buf, sizeof buf, "%-13s %-*s %-7s %-40s %-24s %llu ms", r->when, tunnel_w,
+                     r->tunnel, r->method, r->target, r->result, (unsigned long long)r->ms);
+        else
+            snprintf(buf, sizeof buf, "%-13s %-7s %-40s %-24s %llu ms", r->when, r->method,
+                     r->target, r->result, (unsigned long long)r->ms);
         plain_line(f, cols, buf);
         used++;
     }
@@ -358,6 +371,7 @@ static void ob_end(void *ud, void *x, const exchange_info *info)
     localtime_r(&ts.tv_sec, &tm);
     snprintf(r->when, sizeof r->when, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)(ts.tv_nsec / 1000000));
+    snprintf(r->tunnel, sizeof r->tunnel, "%s", info->tunnel ? info->tunnel : "");
     snprintf(r->method, sizeof r->method, "%s", info->method ? info->method : "?");
     snprintf(r->target, sizeof r->target, "%s", info->target ? info->target : "?");
     if (info->error)

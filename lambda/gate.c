@@ -11,28 +11,21 @@
 
 #define ERRCAP 256
 
-int gate_on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m, bool *applied, char *why,
-                  size_t cap)
+int gate_prepare(const char *json, char **stored, bool *applied, char *why, size_t cap)
 {
     *applied = false;
+    *stored = NULL;
     access_policy *p = NULL;
-    if (m->access && access_policy_from_request(m->access, strlen(m->access), &p, why, cap) != 0)
+    if (json && access_policy_from_request(json, strlen(json), &p, why, cap) != 0)
         return 1;
-    char *stored = access_policy_dump(p);
-    char err[ERRCAP];
-    int rc = stored ? store_set_connection_access(&ctx->st, cid, stored, err, sizeof err) : -1;
-    if (rc != 0)
-        TLOG_E(ctx->log, "ready %s: access policy not recorded: %s", cid,
-               stored ? err : "out of memory");
-    else if (p) {
-        char desc[600];
-        access_policy_describe(p, desc, sizeof desc);
-        TLOG_I(ctx->log, "ready %s: access %s", cid, desc);
-    }
-    *applied = rc == 0 && p != NULL;
-    free(stored);
+    *stored = access_policy_dump(p);
+    *applied = p != NULL;
     access_policy_free(p);
-    return rc == 0 ? 0 : -1;
+    if (!*stored) {
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 typedef struct rate_ctx {

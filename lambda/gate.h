@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* gate.h - access control on the Lambda path (docs/serverless.md "Access control"), the same
  * rules as ttfd's (lib/access.h):
- * - at ready, the agent's `access` is checked (a bad one is refused with tunnel_refused
+ * - at ready, each tunnel's `access` is checked (a bad one is refused with tunnel_refused
  *   "access_invalid") and its stored form (no password: an HMAC under a random key) is written
- *   on the connection record before any name points at the connection;
+ *   on the connection record (the first tunnel) or the tunnel's item (the others, store.h)
+ *   before its name points at the connection (ready.c);
  * - each public request is decided against the record of the connection it would be sent to,
  *   with the client address API Gateway saw (requestContext.http.sourceIp); until the record
  *   has a policy (ready not handled yet) the answer is 503 with Retry-After;
@@ -23,10 +24,10 @@
 #include "lambda_ctx.h"
 #include "proto_json.h"
 
-/* ready's access for connection cid: 0 recorded (*applied: a policy is in force), 1 refused
- * (why for the agent), -1 storage error. */
-int gate_on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m, bool *applied, char *why,
-                  size_t cap);
+/* One tunnel's ready access (JSON text, NULL: none) in the form stored on its connection record
+ * or tunnel item (*stored, malloc'd; "{}" for none; *applied: a policy is in force): 0, 1 refused
+ * (why for the agent), -1 out of memory. */
+int gate_prepare(const char *json, char **stored, bool *applied, char *why, size_t cap);
 
 typedef enum { GATE_ALLOW = 0, GATE_REFUSED, GATE_NOT_READY, GATE_ERROR } gate_result;
 

@@ -25,9 +25,8 @@ int64_t names_held_ttl(const lambda_config *cfg, const char *owner, int64_t now)
 static bool live_elsewhere(lambda_ctx *ctx, const char *other, const char *tid)
 {
     char err[ERRCAP];
-    conn_rec c;
-    int rc = store_get_connection(&ctx->st, other, &c, err, sizeof err);
-    if (rc == 1 || (rc == 0 && strcmp(c.tunnel_id, tid) != 0))
+    int rc = store_connection_serves(&ctx->st, other, tid, err, sizeof err);
+    if (rc == 0)
         return false;
     if (rc < 0)
         return true;
@@ -101,59 +100,97 @@ static int take(lambda_ctx *ctx, const char *cid, const char *owner, const char 
         TLOG_E(ctx->log, "ready %s: claiming %s: %s", cid, name, err);
         return -1;
     }
-    if (store_set_connection_tunnel(&ctx->st, cid, name, err, sizeof err) != 0) {
-        TLOG_E(ctx->log, "ready %s: %s", cid, err);
-        return -1;
-    }
+    ans->created = !found;
     return 0;
 }
 
-names_result names_on_ready(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m,
-                            names_answer *ans)
+/* A fresh id for cid (owner), recorded: 0, or -1 on a storage error. */
+static int draw_fresh(lambda_ctx *ctx, const char *cid, const char *owner, int64_t now,
+                      names_answer *ans)
+{
+    char err[ERRCAP] = "no randomness";
+    char tid[TUNNEL_ID_LEN + 1];
+    int rc = -1;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        if (tunnel_id_generate(tid) < 0)
+            break;
+        rc = store_claim_owner(&ctx->st, tid, cid, owner, false,
+                               names_held_ttl(ctx->cfg, owner, now), names_keep(ctx->cfg, owner),
+                               NULL, err, sizeof err);
+        if (rc != DDB_CONDITION)
+            break;
+    }
+    if (rc != 0) {
+        TLOG_E(ctx->log, "ready %s: no fresh tunnel id: %s", cid, err);
+        return -1;
+    }
+    snprintf(ans->name, sizeof ans->name, "%s", tid);
+    ans->created = true;
+    return 0;
+}
+
+names_result names_claim(lambda_ctx *ctx, const char *cid, const char *owner, const names_ask *ask,
+                         names_answer *ans)
 {
     memset(ans, 0, sizeof *ans);
-    snprintf(ans->name, sizeof ans->name, "%s", c->tunnel_id); /* the fresh id of $connect */
+    if (ask->fresh)
+        snprintf(ans->name, sizeof ans->name, "%s", ask->fresh);
     int64_t now = clock_wall_ms() / 1000;
-    char owner[TUNNEL_OWNER_MAX + 1], chosen[TUNNEL_NAME_MAX + 1], err[ERRCAP];
-    if (tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, c->sub, m->agent_key) != 0)
-        return NAMES_ERROR;
+    char chosen[TUNNEL_NAME_MAX + 1], err[ERRCAP];
     const char *want = NULL;
-    bool is_chosen = m->subdomain != NULL;
+    bool is_chosen = ask->subdomain != NULL;
     if (is_chosen) {
         const char *why = NULL;
-        if (tunnel_name_normalize(m->subdomain, chosen, &why) != 0) {
+        if (tunnel_name_normalize(ask->subdomain, chosen, &why) != 0) {
             ans->code = "name_invalid";
             snprintf(ans->message, sizeof ans->message, "subdomain '%.63s' is not allowed: %s",
-                     m->subdomain, why);
+                     ask->subdomain, why);
             return NAMES_REFUSED;
         }
         want = chosen;
-    } else if (m->tunnel_id && *m->tunnel_id) {
-        size_t n = strlen(m->tunnel_id);
-        if (!tunnel_name_valid(m->tunnel_id, n) || tunnel_name_reserved(m->tunnel_id, n)) {
+    } else if (ask->held && *ask->held) {
+        size_t n = strlen(ask->held);
+        if (!tunnel_name_valid(ask->held, n) || tunnel_name_reserved(ask->held, n)) {
             ans->code = "name_invalid";
             snprintf(ans->message, sizeof ans->message, "tunnel id '%.63s' is not allowed",
-                     m->tunnel_id);
+                     ask->held);
         } else {
-            want = m->tunnel_id;
+            want = ask->held;
         }
     }
-    if (want && strcmp(want, c->tunnel_id) != 0) {
-        int rc = take(ctx, cid, owner, want, is_chosen, now, ans);
+    if (want && (!ask->fresh || strcmp(want, ask->fresh) != 0)) {
+        names_answer got = *ans;
+        int rc = take(ctx, cid, owner, want, is_chosen, now, &got);
         if (rc == 0) {
-            snprintf(ans->name, sizeof ans->name, "%s", want);
-            store_delete_owner(&ctx->st, c->tunnel_id, err, sizeof err); /* the fresh id */
+            snprintf(got.name, sizeof got.name, "%s", want);
+            *ans = got;
             return NAMES_OK;
         }
-        if (is_chosen)
+        if (is_chosen || rc < 0) {
+            *ans = got;
             return rc < 0 ? NAMES_ERROR : NAMES_REFUSED;
-        /* a remembered id that cannot be had: the fresh one, with the reason */
+        }
+        /* a remembered id that cannot be had: a fresh one, with the reason */
+        ans->code = got.code;
+        snprintf(ans->message, sizeof ans->message, "%s", got.message);
     }
+    if (!ask->fresh)
+        return draw_fresh(ctx, cid, owner, now, ans) == 0 ? NAMES_OK : NAMES_ERROR;
     /* The fresh id was recorded at $connect, before the agent's key was known. */
     if (!ctx->cfg->require_auth && owner[0] &&
-        store_claim_owner(&ctx->st, c->tunnel_id, cid, owner, false,
+        store_claim_owner(&ctx->st, ask->fresh, cid, owner, false,
                           names_held_ttl(ctx->cfg, owner, now), names_keep(ctx->cfg, owner), cid,
                           err, sizeof err) != 0)
-        TLOG_W(ctx->log, "ready %s: owner of %s not updated: %s", cid, c->tunnel_id, err);
+        TLOG_W(ctx->log, "ready %s: owner of %s not updated: %s", cid, ask->fresh, err);
     return NAMES_OK;
+}
+
+void names_unclaim(lambda_ctx *ctx, const char *cid, const names_answer *ans)
+{
+    char err[ERRCAP];
+    int rc = ans->created ? store_delete_owner(&ctx->st, ans->name, err, sizeof err)
+                          : store_release_owner(&ctx->st, ans->name, cid, clock_wall_ms() / 1000,
+                                                err, sizeof err);
+    if (rc != 0 && rc != DDB_CONDITION)
+        TLOG_E(ctx->log, "ready %s: %s not let go: %s", cid, ans->name, err);
 }

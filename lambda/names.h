@@ -8,7 +8,7 @@
  * - without auth, to the agent key's hash for NAME_GRACE_SECS after its connection closed, so
  *   nobody else takes it mid-reconnect; an agent without a key keeps nothing;
  * - a chosen name (ready.subdomain) is granted or refused, a remembered one (ready.tunnel_id)
- *   granted or replaced by the connection's fresh id with the reason.
+ *   granted or replaced by a fresh id with the reason; per tunnel with several (ready.c).
  *
  * Owns nothing beyond one call. */
 #ifndef LAMBDA_NAMES_H
@@ -31,12 +31,26 @@ typedef struct names_answer {
     char name[TUNNEL_NAME_MAX + 1];
     const char *code; /* NULL, "name_invalid", "name_in_use", "name_owned" */
     char message[256];
+    bool created; /* the claim created name's owner record (names_unclaim deletes it) */
 } names_answer;
 
-/* The name for connection cid (its record c, written at $connect with a fresh id) answering
- * its ready message m. */
-names_result names_on_ready(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m,
-                            names_answer *ans);
+/* What one tunnel of a ready asks for. */
+typedef struct names_ask {
+    const char *held;      /* a name it held before (ready's tunnel_id), or NULL */
+    const char *subdomain; /* a chosen name (ready's subdomain), or NULL; wins over held */
+    /* its fresh id, recorded for the connection already (the first tunnel's, from $connect);
+     * NULL: one is drawn and recorded when no asked-for name is given */
+    const char *fresh;
+} names_ask;
+
+/* Claims a name for one tunnel of connection cid (owner: tunnel_owner()) in the owner records
+ * only: the caller points the connection's record or tunnel item at ans->name, and lets an
+ * unused fresh id go. */
+names_result names_claim(lambda_ctx *ctx, const char *cid, const char *owner, const names_ask *ask,
+                         names_answer *ans);
+/* Undoes a granted claim of a ready refused as a whole: a record the claim created is deleted,
+ * another released as on disconnect (its owner keeps it for the grace/retention period). */
+void names_unclaim(lambda_ctx *ctx, const char *cid, const names_answer *ans);
 
 /* Seconds an owner record lasts once its connection is gone (< 0: forever). */
 int64_t names_keep(const lambda_config *cfg, const char *owner);

@@ -140,22 +140,15 @@ int store_set_connection_tunnel(store *s, const char *cid, const char *tid, char
     return store_run(s, "UpdateItem", req, err, cap);
 }
 
-int store_delete_connection(store *s, const char *cid, char *err, size_t cap)
-{
-    json_t *req =
-        json_pack("{s:s,s:o}", "TableName", s->conn_table, "Key", ddb_key_s("connectionId", cid));
-    return store_run(s, "DeleteItem", req, err, cap);
-}
-
 int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,
                       size_t *n, char **access, char *err, size_t cap)
 {
     *n = 0;
     json_t *req =
-        json_pack("{s:s,s:s,s:s,s:{s:o},s:s,s:{s:s}}", "TableName", s->conn_table, "IndexName",
+        json_pack("{s:s,s:s,s:s,s:{s:o},s:s,s:{s:s,s:s}}", "TableName", s->conn_table, "IndexName",
                   "tunnel-id-index", "KeyConditionExpression", "tunnelId = :t",
                   "ExpressionAttributeValues", ":t", ddb_s(tid), "ProjectionExpression",
-                  "connectionId, #a", "ExpressionAttributeNames", "#a", "access");
+                  "connectionId, #c, #a", "ExpressionAttributeNames", "#a", "access", "#c", "conn");
     if (!req)
         return store_oom(err, cap);
     json_t *resp;
@@ -167,7 +160,9 @@ int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE]
     json_t *it;
     json_array_foreach(json_object_get(resp, "Items"), i, it)
     {
-        const char *cid = ddb_get_s(it, "connectionId");
+        const char *cid = ddb_get_s(it, "conn"); /* a connection's other tunnel's item */
+        if (!cid)
+            cid = ddb_get_s(it, "connectionId");
         if (cid && *n < max && strlen(cid) < STORE_CONN_ID_SIZE) {
             const char *a = ddb_get_s(it, "access");
             if (access && a && !(access[*n] = strdup(a))) {

@@ -77,10 +77,12 @@ int store_count_request(store *s, const char *key, int64_t ttl, int64_t *count, 
                         size_t cap);
 int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, size_t cap);
 int store_set_connection_tunnel(store *s, const char *cid, const char *tid, char *err, size_t cap);
+/* Deletes the connection record and the items of its other tunnels (store_tunnels.c). */
 int store_delete_connection(store *s, const char *cid, char *err, size_t cap);
-/* Connection ids whose record names tunnel tid (GSI tunnel-id-index). access (may be NULL)
- * receives, per connection, its access attribute (malloc'd; NULL when the record has none): the
- * caller frees them. */
+/* Connection ids serving tunnel tid (GSI tunnel-id-index: connection records, and the items of
+ * connections' other tunnels, which name their connection in `conn`). access (may be NULL)
+ * receives, per connection, the tunnel's access attribute (malloc'd; NULL when the record has
+ * none): the caller frees them. */
 int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,
                       size_t *n, char **access, char *err, size_t cap);
 
@@ -108,6 +110,29 @@ int store_move_owner(store *s, const char *tid, const char *old_cid, const char 
 /* The mark a connection's tunnelId gets when its tunnel moved to the agent's next connection:
  * "~<tid>" (out of the GSI for tid; the connection stays live for its requests in flight). */
 #define STORE_MOVED_MARK '~'
+
+/* ---- a connection's tunnels after its first (store_tunnels.c) ----
+ * The connection record carries the first tunnel (tunnelId, access) and, in `tunnels`, the names
+ * of the others, space-separated; each other tunnel has an item "tunnel#<cid>#<name>" with
+ * tunnelId (in the GSI), conn (= cid), sub, access and ttl, deleted with the record. */
+#define STORE_TUNNEL_KEY_MAX (STORE_CONN_ID_SIZE + TUNNEL_NAME_MAX + 16)
+int store_tunnel_key(char *out, size_t cap, const char *cid, const char *tid);
+/* Writes the item of tunnel tid of connection cid (access: gate.h stored form, NULL: "{}"). */
+int store_put_tunnel(store *s, const char *cid, const char *tid, const char *sub,
+                     const char *access, int64_t now, char *err, size_t cap);
+/* Records the names of cid's other tunnels (space-separated) on its record: DDB_CONDITION when
+ * the record is gone. */
+int store_set_connection_tunnels(store *s, const char *cid, const char *names, char *err,
+                                 size_t cap);
+/* The names recorded by store_set_connection_tunnels (malloc'd, "" when none); 1 when the record
+ * does not exist. */
+int store_get_connection_tunnels(store *s, const char *cid, char **names, char *err, size_t cap);
+/* Whether connection cid's record exists and serves tid (as its first tunnel or one of its
+ * items): 1, 0, or -1 on error. */
+int store_connection_serves(store *s, const char *cid, const char *tid, char *err, size_t cap);
+/* Tunnel tid moved away from connection cid: its record or item gets tunnelId "~tid" (out of
+ * the GSI for tid). DDB_CONDITION when cid does not serve tid. */
+int store_mark_moved(store *s, const char *cid, const char *tid, char *err, size_t cap);
 
 int store_put_pending(store *s, const char *rid, const char *cid, const char *tid, int64_t now,
                       char *err, size_t cap);

@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "events.h"
 #include "clock.h"
-#include "gate.h"
-#include "httpresp.h"
 #include "names.h"
+#include "httpresp.h"
+#include "ready.h"
 #include "proto_bin.h"
 #include "proto_json.h"
 #include "proxy.h"
@@ -52,18 +51,6 @@ const char *ws_select_subprotocol(const char *offer)
         p += n;
     }
     return NULL;
-}
-
-void ws_public_urls(const lambda_config *cfg, const char *tid, char *pub, char *sub, char *path)
-{
-    snprintf(path, 512, "%s://%s/%s", cfg->url_scheme, cfg->domain, tid);
-    if (cfg->subdomain_routing) {
-        snprintf(sub, 512, "%s://%s.%s", cfg->url_scheme, tid, cfg->domain);
-        snprintf(pub, 512, "%s", sub);
-    } else {
-        sub[0] = '\0';
-        snprintf(pub, 512, "%s", path);
-    }
 }
 
 char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
@@ -136,6 +123,14 @@ char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
     return status_doc(200, NULL, proto, len);
 }
 
+static void release(lambda_ctx *ctx, const char *cid, const char *tid, int64_t now)
+{
+    char err[ERRCAP];
+    int rc = store_release_owner(&ctx->st, tid, cid, now, err, sizeof err);
+    if (rc != 0 && rc != DDB_CONDITION)
+        TLOG_E(ctx->log, "$disconnect %s: releasing %s: %s", cid, tid, err);
+}
+
 char *ws_handle_disconnect(lambda_ctx *ctx, const json_t *ev, size_t *len)
 {
     ws_event we;
@@ -146,212 +141,24 @@ char *ws_handle_disconnect(lambda_ctx *ctx, const json_t *ev, size_t *len)
     }
     char err[ERRCAP];
     conn_rec c;
-    /* Its name stays its owner's for the grace (or retention) period from now. */
-    if (store_get_connection(&ctx->st, we.connection_id, &c, err, sizeof err) == 0) {
-        int rc = store_release_owner(&ctx->st, c.tunnel_id, we.connection_id,
-                                     clock_wall_ms() / 1000, err, sizeof err);
-        if (rc != 0 && rc != DDB_CONDITION)
-            TLOG_E(ctx->log, "$disconnect %s: releasing %s: %s", we.connection_id, c.tunnel_id,
-                   err);
+    /* Its names stay their owner's for the grace (or retention) period from now: the first
+     * tunnel's and those of its other tunnels (a name that moved to the agent's next connection
+     * has another holder and is left alone). */
+    char *others = NULL;
+    if (store_get_connection(&ctx->st, we.connection_id, &c, err, sizeof err) == 0 &&
+        store_get_connection_tunnels(&ctx->st, we.connection_id, &others, err, sizeof err) >= 0) {
+        int64_t now = clock_wall_ms() / 1000;
+        release(ctx, we.connection_id, c.tunnel_id, now);
+        for (char *save = NULL, *tid = others ? strtok_r(others, " ", &save) : NULL; tid;
+             tid = strtok_r(NULL, " ", &save))
+            release(ctx, we.connection_id, tid, now);
     }
+    free(others);
     if (store_delete_connection(&ctx->st, we.connection_id, err, sizeof err) != 0)
         TLOG_E(ctx->log, "$disconnect %s: %s", we.connection_id, err);
     else
         TLOG_I(ctx->log, "$disconnect %s", we.connection_id);
     return status_doc(200, NULL, NULL, len);
-}
-
-/* Posts text to the agent, retrying briefly: right after $connect the connection may not be
- * usable yet (GoneException / "dispatch failure"). */
-static int post_retry(lambda_ctx *ctx, const char *cid, const char *text, size_t n, char *err)
-{
-    long delay = 50;
-    int rc = MGMT_ERR;
-    for (int attempt = 0; attempt < 6; attempt++) {
-        rc = mgmt_post(&ctx->mgmt, cid, text, n, err, ERRCAP);
-        if (rc == MGMT_OK || rc == MGMT_TOO_BIG)
-            return rc;
-        clock_sleep_ms(delay);
-        delay *= 2;
-    }
-    return rc;
-}
-
-/* A chosen name that cannot be had (or an access policy that cannot be enforced): say why, then
- * close the connection (the agent stops). */
-static void refuse_name(lambda_ctx *ctx, const char *cid, const names_answer *ans)
-{
-    char err[ERRCAP];
-    TLOG_W(ctx->log, "ready %s: %s", cid, ans->message);
-    tmsg r;
-    tmsg_init(&r, TMSG_TUNNEL_REFUSED);
-    r.refusal = (char *)ans->code;
-    r.message = (char *)ans->message;
-    size_t n;
-    char *text = tmsg_encode(&r, &n); /* the strings stay ans's: no tmsg_free */
-    if (!text || post_retry(ctx, cid, text, n, err) != MGMT_OK)
-        TLOG_E(ctx->log, "ready %s: tunnel_refused not delivered", cid);
-    free(text);
-    if (mgmt_delete(&ctx->mgmt, cid, err, sizeof err) != MGMT_OK)
-        TLOG_W(ctx->log, "ready %s: closing the connection: %s", cid, err);
-}
-
-/* A fresh takeover secret: 32 random bytes as 64 hex characters. */
-static int new_secret(char out[65])
-{
-    uint8_t r[32];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-        return -1;
-    for (size_t i = 0; i < sizeof r; i++)
-        snprintf(out + 2 * i, 3, "%02x", r[i]);
-    return 0;
-}
-
-/* The agent moves its tunnel to its new connection cid before API Gateway closes the old one
- * (docs/protocol.md §1): granted when the secret is the one given to the holder (and, with auth,
- * the owner is this connection's subject). The old connection's record is marked moved (out of
- * the GSI: new requests go to cid) and stays live for the answers to the requests already sent
- * to it. */
-static bool takeover(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tmsg *m)
-{
-    char err[ERRCAP];
-    owner_rec o;
-    const char *want = m->tunnel_id;
-    char owner[TUNNEL_OWNER_MAX + 1];
-    if (store_get_owner(&ctx->st, want, &o, err, sizeof err) != 0 || !o.takeover[0] ||
-        strcmp(o.takeover, m->takeover) != 0 ||
-        tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, c->sub, m->agent_key) != 0 ||
-        (ctx->cfg->require_auth && strcmp(o.owner, owner) != 0)) {
-        TLOG_W(ctx->log, "ready %s: takeover of tunnel %s refused", cid, want);
-        return false;
-    }
-    if (store_move_owner(&ctx->st, want, o.holder, cid, m->takeover, err, sizeof err) != 0 ||
-        store_set_connection_tunnel(&ctx->st, cid, want, err, sizeof err) != 0) {
-        TLOG_W(ctx->log, "ready %s: takeover of tunnel %s failed: %s", cid, want, err);
-        return false;
-    }
-    char moved[TUNNEL_NAME_MAX + 2];
-    snprintf(moved, sizeof moved, "%c%s", STORE_MOVED_MARK, want);
-    char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
-    size_t n = 0;
-    if (store_find_tunnel(&ctx->st, want, cids, STORE_MAX_TUNNEL_CONNS, &n, NULL, err,
-                          sizeof err) == 0)
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(cids[i], cid) != 0)
-                store_set_connection_tunnel(&ctx->st, cids[i], moved, err, sizeof err);
-    if (strcmp(c->tunnel_id, want) != 0) /* the fresh id of $connect is not needed */
-        store_delete_owner(&ctx->st, c->tunnel_id, err, sizeof err);
-    return true;
-}
-
-static void on_ready(lambda_ctx *ctx, const char *cid, const tmsg *m)
-{
-    char err[ERRCAP];
-    conn_rec c;
-    int rc = store_get_connection(&ctx->st, cid, &c, err, sizeof err);
-    if (rc != 0) {
-        TLOG_E(ctx->log, "ready %s: no connection record (%s)", cid, rc == 1 ? "not found" : err);
-        return;
-    }
-    bool applied = false;
-    names_answer ans;
-    memset(&ans, 0, sizeof ans);
-    if (m->ntunnels > 1) { /* one tunnel per connection here (docs/serverless.md) */
-        ans.code = "tunnels_unsupported";
-        snprintf(ans.message, sizeof ans.message,
-                 "the serverless back-end serves one tunnel per connection, not %zu: run one ttf "
-                 "per tunnel (ttf --config FILE NAME starts one of the file's tunnels)",
-                 m->ntunnels);
-        refuse_name(ctx, cid, &ans);
-        return;
-    }
-    /* The access policy first: in force before any name points at this connection. */
-    rc = gate_on_ready(ctx, cid, m, &applied, ans.message, sizeof ans.message);
-    if (rc > 0) {
-        ans.code = "access_invalid";
-        refuse_name(ctx, cid, &ans);
-        return;
-    }
-    if (rc < 0) { /* storage: the agent reconnects and tries again */
-        mgmt_delete(&ctx->mgmt, cid, err, sizeof err);
-        return;
-    }
-    names_result nr;
-    if (m->tunnel_id && m->takeover && takeover(ctx, cid, &c, m)) {
-        memset(&ans, 0, sizeof ans);
-        snprintf(ans.name, sizeof ans.name, "%s", m->tunnel_id);
-        nr = NAMES_OK;
-        TLOG_I(ctx->log, "ready %s: tunnel %s taken over from the agent's previous connection", cid,
-               m->tunnel_id);
-    } else {
-        /* ready.tunnels with one entry (more are refused above): its chosen name counts as
-         * ready.subdomain */
-        tmsg one = *m;
-        if (!one.subdomain && m->ntunnels > 0)
-            one.subdomain = m->tunnels[0].subdomain;
-        nr = names_on_ready(ctx, cid, &c, &one, &ans);
-    }
-    if (nr == NAMES_REFUSED) {
-        refuse_name(ctx, cid, &ans);
-        return;
-    }
-    if (nr == NAMES_ERROR) {
-        TLOG_E(ctx->log, "ready %s: no tunnel name (storage error): closing", cid);
-        mgmt_delete(&ctx->mgmt, cid, err, sizeof err);
-        return;
-    }
-    const char *tid = ans.name;
-    if (strcmp(tid, c.tunnel_id) != 0)
-        TLOG_I(ctx->log, "ready %s: tunnel %s %s", cid, tid, m->subdomain ? "chosen" : "reclaimed");
-    char notice[300] = "";
-    if (ans.code) {
-        TLOG_I(ctx->log, "ready %s: %s", cid, ans.message);
-        snprintf(notice, sizeof notice, "%s; this tunnel has a new id", ans.message);
-    }
-    char pub[512], sub[512], path[512];
-    ws_public_urls(ctx->cfg, tid, pub, sub, path);
-    tmsg r;
-    tmsg_init(&r, TMSG_CONNECTION_ESTABLISHED);
-    r.connection_id = strdup(cid);
-    r.tunnel_id = strdup(tid);
-    r.public_url = strdup(pub);
-    r.subdomain_url = sub[0] ? strdup(sub) : NULL;
-    r.path_based_url = strdup(path);
-    r.message = notice[0] ? strdup(notice) : NULL;
-    /* the secret for the next move, recorded with the holder (only the holder may set it) */
-    char secret[65] = "";
-    if (new_secret(secret) != 0 ||
-        store_set_takeover(&ctx->st, tid, cid, secret, err, sizeof err) != 0) {
-        TLOG_W(ctx->log, "ready %s: no takeover secret recorded: %s", cid, err);
-        secret[0] = '\0';
-    }
-    r.takeover = secret[0] ? strdup(secret) : NULL;
-    r.max_lifetime_s = (uint64_t)ctx->cfg->max_lifetime_s;
-    r.access_applied = applied;
-    if (m->ntunnels > 0) { /* answered in the same shape */
-        r.tunnels = calloc(1, sizeof *r.tunnels);
-        if (r.tunnels) {
-            r.ntunnels = 1;
-            r.tunnels[0].name = m->tunnels[0].name ? strdup(m->tunnels[0].name) : NULL;
-            r.tunnels[0].tunnel_id = strdup(tid);
-            r.tunnels[0].public_url = strdup(pub);
-            r.tunnels[0].subdomain_url = sub[0] ? strdup(sub) : NULL;
-            r.tunnels[0].path_based_url = strdup(path);
-        }
-    }
-    size_t n;
-    char *text = tmsg_encode(&r, &n);
-    tmsg_free(&r);
-    if (!text) {
-        TLOG_E(ctx->log, "ready %s: cannot encode connection_established", cid);
-        return;
-    }
-    rc = post_retry(ctx, cid, text, n, err);
-    free(text);
-    if (rc != MGMT_OK)
-        TLOG_E(ctx->log, "ready %s: connection_established not delivered: %s", cid, err);
-    else
-        TLOG_I(ctx->log, "ready %s: tunnel %s established", cid, tid);
 }
 
 /* The handlers below return true when the message is settled (written, or refused for good: a
@@ -564,7 +371,7 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
     bool ack = false;
     switch (m.type) {
     case TMSG_READY:
-        on_ready(ctx, we.connection_id, &m);
+        ready_handle(ctx, we.connection_id, &m);
         ack = true;
         break;
     case TMSG_PING: {

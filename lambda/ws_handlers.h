@@ -19,8 +19,4 @@ char *ws_handle_disconnect(lambda_ctx *ctx, const json_t *ev, size_t *len);
  * it is not offered. */
 const char *ws_select_subprotocol(const char *offer);
 
-/* The agent's public URLs for tunnel tid (buffers of 512). sub is "" when subdomain routing
- * is off. */
-void ws_public_urls(const lambda_config *cfg, const char *tid, char *pub, char *sub, char *path);
-
 #endif

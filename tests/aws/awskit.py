@@ -405,7 +405,10 @@ class Agent:
     """A `ttf` process; its stdout/stderr lines are collected by reader threads."""
 
     def __init__(self, endpoint, local_port, token=None, extra=(), state_home=None):
-        cmd = [TTF_BIN, "-e", endpoint, "-p", str(local_port), "--host", "127.0.0.1"] + list(extra)
+        """local_port None: no local service on the command line (`extra` names a --config)."""
+        cmd = [TTF_BIN, "-e", endpoint] + list(extra)
+        if local_port is not None:
+            cmd[3:3] = ["-p", str(local_port), "--host", "127.0.0.1"]
         if token:
             cmd += ["-t", token]
         env = dict(os.environ)

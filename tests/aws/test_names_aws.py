@@ -123,14 +123,12 @@ def test_chosen_name_with_auth(auth):
     assert m["type"] == "tunnel_refused" and m["code"] == "name_invalid", m
 
 
-def test_several_tunnels_refused_clearly(auth):
-    """ttf --config with several tunnels: one tunnel per connection on the serverless back-end,
-    refused with a reason that says what to do (never a session serving only some of them)."""
-    m = ws_ready(auth, tok("carol"), tunnels=[{"name": "web"}, {"name": "api"}])
-    assert m["type"] == "tunnel_refused" and m["code"] == "tunnels_unsupported", m
-    assert "one tunnel per connection, not 2" in m["message"], m
+def test_one_entry_tunnels_takes_its_chosen_name(auth):
+    """ready.tunnels with one entry: its subdomain counts as ready.subdomain (several tunnels:
+    test_multi_aws.py)."""
     m = ws_ready(auth, tok("carol"), tunnels=[{"name": "web", "subdomain": "carols-web"}])
     assert m["type"] == "connection_established", m
+    assert m["tunnel_id"] == "carols-web" and m["tunnels"][0]["tunnel_id"] == "carols-web", m
 
 
 def test_minted_token_accepted_expired_refused(auth):

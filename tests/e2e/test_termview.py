@@ -122,6 +122,17 @@ def url_on(screen):
     return m and (m.group(1), m.group(2))
 
 
+def three_rows(t):
+    """The rows of the last requests once three are counted (with p50/p90), newest first."""
+    screen = t.wait_screen(lambda s: re.search(r"^\s+3\s+0\s+\d+ms\s+\d+ms$", s, re.M),
+                           "three requests counted with p50/p90")
+    lines = screen.splitlines()
+    i = lines.index("HTTP Requests")
+    reqs = [ln for ln in lines[i + 2:] if re.match(r"^\d\d:\d\d:\d\d\.\d{3} ", ln)]
+    assert len(reqs) == 3, screen
+    return reqs
+
+
 def test_status_block(tmux_ttf):
     srv, d, t = tmux_ttf()
     screen = t.wait_screen(lambda s: "online" in s and url_on(s), "the session online")
@@ -134,12 +145,7 @@ def test_status_block(tmux_ttf):
     for target in ("/first", "/second?x=1"):
         assert tk.http(d.port, "GET", target, host).status == 200
     assert tk.http(d.port, "GET", "/status/404", host).status == 404
-    screen = t.wait_screen(lambda s: re.search(r"^\s+3\s+0\s+\d+ms\s+\d+ms$", s, re.M),
-                           "three requests counted with p50/p90")
-    lines = screen.splitlines()
-    i = lines.index("HTTP Requests")
-    reqs = [ln for ln in lines[i + 2:] if re.match(r"^\d\d:\d\d:\d\d\.\d{3} ", ln)]
-    assert len(reqs) == 3, screen
+    reqs = three_rows(t)
     assert re.search(r" GET\s+/status/404\s+404 Not Found\s+\d+ ms$", reqs[0])  # newest first
     assert re.search(r" GET\s+/second\?x=1\s+200 OK\s+\d+ ms$", reqs[1])
     assert re.search(r" GET\s+/first\s+200 OK\s+\d+ ms$", reqs[2])
@@ -154,6 +160,36 @@ def test_status_block(tmux_ttf):
     assert t.exit_status() == 0
     after = t.screen()
     assert "Session Status" not in after and "HTTP Requests" not in after, after
+
+
+def test_rows_name_their_tunnel_with_several(stack):
+    """ttf --config with two tunnels: each row of the last requests names the tunnel that served
+    it (as ngrok's per-tunnel lines do); each tunnel has its Forwarding line."""
+    web, api = stack.local(), stack.local()
+    d = stack.ttfd()
+    fd, cfg = tempfile.mkstemp(prefix="ttf-config-", suffix=".yml")
+    with os.fdopen(fd, "w") as f:
+        f.write("version: 2\ntunnels:\n  web:\n    addr: %d\n  backend-api:\n    addr: %d\n"
+                % (web.port, api.port))
+    t = Tmux(([] if not tk.VALGRIND else tk.VALGRIND_CMD) + [
+        tk.TTF_BIN, "-e", d.endpoint(), "--config", cfg])
+    try:
+        fwd = re.compile(r"^Forwarding\s+(web|backend-api): http://([a-z0-9]{12})\.localhost:\d+ -> "
+                         r"http://127\.0\.0\.1:(\d+)$", re.M)
+        screen = t.wait_screen(lambda s: "online" in s and len(fwd.findall(s)) == 2,
+                               "both tunnels online")
+        ids = {name: tid for name, tid, _ in fwd.findall(screen)}
+        assert tk.http(d.port, "GET", "/from-web", tk.sub_host(d, ids["web"])).status == 200
+        assert tk.http(d.port, "GET", "/from-api", tk.sub_host(d, ids["backend-api"])).status == 200
+        assert tk.http(d.port, "GET", "/status/404", tk.sub_host(d, ids["web"])).status == 404
+        reqs = three_rows(t)
+        # newest first; the tunnel column as wide as the longest name
+        assert re.search(r"\.\d{3} +web {9}GET\s+/status/404\s+404 Not Found\s+\d+ ms$", reqs[0]), reqs
+        assert re.search(r"\.\d{3} +backend-api GET\s+/from-api\s+200 OK\s+\d+ ms$", reqs[1]), reqs
+        assert re.search(r"\.\d{3} +web {9}GET\s+/from-web\s+200 OK\s+\d+ ms$", reqs[2]), reqs
+    finally:
+        t.close()
+        os.unlink(cfg)
 
 
 def decode_qr(screen):

@@ -173,10 +173,14 @@ static int op_delete(call *c)
     if (!k)
         return -1;
     json_t *items = json_object_get(t, "items");
-    if (check_condition(c, c->req, json_object_get(items, k)) < 0)
+    json_t *old = json_object_get(items, k);
+    if (check_condition(c, c->req, old) < 0)
         return -1;
-    json_object_del(items, k);
     c->resp = json_object();
+    const char *rv = json_string_value(json_object_get(c->req, "ReturnValues"));
+    if (old && rv && strcmp(rv, "ALL_OLD") == 0)
+        json_object_set(c->resp, "Attributes", old);
+    json_object_del(items, k);
     return 0;
 }
 

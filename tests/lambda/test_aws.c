@@ -18,6 +18,7 @@
 #include "http_handler.h"
 #include "proxy.h"
 #include "store.h"
+#include "ready.h"
 #include "ws_handlers.h"
 
 static void sigv4_param(void **state)
@@ -168,12 +169,12 @@ static void subprotocol_and_urls(void **state)
     lambda_config c = {
         .url_scheme = "https", .domain = "tunnel.example.com", .subdomain_routing = true};
     char pub[512], sub[512], path[512];
-    ws_public_urls(&c, "abc123def456", pub, sub, path);
+    ready_public_urls(&c, "abc123def456", pub, sub, path);
     assert_string_equal(pub, "https://abc123def456.tunnel.example.com");
     assert_string_equal(sub, "https://abc123def456.tunnel.example.com");
     assert_string_equal(path, "https://tunnel.example.com/abc123def456");
     c.subdomain_routing = false;
-    ws_public_urls(&c, "abc123def456", pub, sub, path);
+    ready_public_urls(&c, "abc123def456", pub, sub, path);
     assert_string_equal(pub, "https://tunnel.example.com/abc123def456");
     assert_string_equal(sub, "");
 }

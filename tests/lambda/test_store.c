@@ -111,6 +111,52 @@ static void owners(void **state)
     assert_int_equal(n, 0);
 }
 
+/* A connection's tunnels after its first: items in the tunnel index naming their connection,
+ * deleted with the connection record, marked when they move. */
+static void other_tunnels(void **state)
+{
+    harness *h = *state;
+    char err[256];
+    char cids[4][STORE_CONN_ID_SIZE];
+    char *access[4] = {0};
+    size_t n;
+    assert_int_equal(store_put_connection(ST(h), "C1", "web", "ann", 1000, err, sizeof err), 0);
+    assert_int_equal(
+        store_put_tunnel(ST(h), "C1", "api", "ann", "{\"x\":1}", 1000, err, sizeof err), 0);
+    assert_int_equal(store_put_tunnel(ST(h), "C1", "db", "ann", NULL, 1000, err, sizeof err), 0);
+    assert_int_equal(store_set_connection_tunnels(ST(h), "C1", "api db", err, sizeof err), 0);
+    assert_int_equal(store_set_connection_tunnels(ST(h), "nope", "api", err, sizeof err),
+                     DDB_CONDITION);
+    assert_int_equal(store_find_tunnel(ST(h), "api", cids, 4, &n, access, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(cids[0], "C1"); /* the connection, not the item's key */
+    assert_string_equal(access[0], "{\"x\":1}");
+    free(access[0]);
+    char *names = NULL;
+    assert_int_equal(store_get_connection_tunnels(ST(h), "C1", &names, err, sizeof err), 0);
+    assert_string_equal(names, "api db");
+    free(names);
+    assert_int_equal(store_connection_serves(ST(h), "C1", "web", err, sizeof err), 1);
+    assert_int_equal(store_connection_serves(ST(h), "C1", "db", err, sizeof err), 1);
+    assert_int_equal(store_connection_serves(ST(h), "C1", "other", err, sizeof err), 0);
+    assert_int_equal(store_connection_serves(ST(h), "C2", "web", err, sizeof err), 0);
+    /* moved: out of the index for its name, on the record or on the item */
+    assert_int_equal(store_mark_moved(ST(h), "C1", "db", err, sizeof err), 0);
+    assert_int_equal(store_find_tunnel(ST(h), "db", cids, 4, &n, NULL, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_connection_serves(ST(h), "C1", "db", err, sizeof err), 0);
+    assert_int_equal(store_mark_moved(ST(h), "C1", "web", err, sizeof err), 0);
+    assert_int_equal(store_connection_serves(ST(h), "C1", "web", err, sizeof err), 0);
+    assert_int_equal(store_mark_moved(ST(h), "C1", "gone", err, sizeof err), DDB_CONDITION);
+    /* the record goes with its items */
+    assert_int_equal(store_delete_connection(ST(h), "C1", err, sizeof err), 0);
+    assert_null(fake_ddb_get(h->db, H_CONN_TABLE, "C1"));
+    assert_null(fake_ddb_get(h->db, H_CONN_TABLE, "tunnel#C1#api"));
+    assert_null(fake_ddb_get(h->db, H_CONN_TABLE, "tunnel#C1#db"));
+    assert_int_equal(store_find_tunnel(ST(h), "api", cids, 4, &n, NULL, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+}
+
 static void pending_answers(void **state)
 {
     harness *h = *state;
@@ -264,6 +310,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(connections, setup, teardown),
         cmocka_unit_test_setup_teardown(owners, setup, teardown),
+        cmocka_unit_test_setup_teardown(other_tunnels, setup, teardown),
         cmocka_unit_test_setup_teardown(pending_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(many_pieces_deleted_in_batches, setup, teardown),

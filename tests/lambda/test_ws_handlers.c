@@ -283,6 +283,117 @@ static void ready_with_tunnels(void **state)
     tmsg_free(&m);
 }
 
+/* A new connection cid sending ready text; the last message posted to it decoded into m. */
+static void connect_ready(harness *h, const char *cid, const char *text, tmsg *m)
+{
+    json_decref(harness_invoke(h, &h->ws, ev_connect(h, cid, "ttf.json.v1")));
+    fake_mgmt_open(h->mgmt, cid);
+    json_decref(harness_agent_send(h, cid, text));
+    assert_int_equal(last_post(h, cid, m), 0);
+}
+
+static const char *attr(json_t *item, const char *name)
+{
+    return json_string_value(json_object_get(json_object_get(item, name), "S"));
+}
+
+/* Several tunnels: all or none. A name that cannot be had refuses the ready naming the tunnel,
+ * and the name claimed for the other tunnel is let go (its record deleted). */
+static void several_tunnels_all_or_none(void **state)
+{
+    harness *h = *state;
+    tmsg m;
+    connect_ready(h, "C0=", "{\"type\":\"ready\",\"subdomain\":\"taken\"}", &m);
+    assert_string_equal(m.tunnel_id, "taken");
+    tmsg_free(&m);
+    connect_ready(h, "C1=",
+                  "{\"type\":\"ready\",\"tunnels\":[{\"name\":\"web\",\"subdomain\":\"free1\"},"
+                  "{\"name\":\"api\",\"subdomain\":\"taken\"}]}",
+                  &m);
+    assert_int_equal(m.type, TMSG_TUNNEL_REFUSED);
+    assert_string_equal(m.refusal, "name_in_use");
+    assert_string_equal(m.message, "tunnel api: subdomain 'taken' is in use by another agent");
+    tmsg_free(&m);
+    assert_null(fake_ddb_get(h->db, H_CONN_TABLE, "owner#free1"));
+    json_t *c1 = fake_ddb_get(h->db, H_CONN_TABLE, "C1=");
+    assert_string_not_equal(attr(c1, "tunnelId"), "free1");
+    /* both free: both given, one record and one item; each its own access */
+    connect_ready(h, "C2=",
+                  "{\"type\":\"ready\",\"tunnels\":[{\"name\":\"web\",\"subdomain\":\"free1\"},"
+                  "{\"name\":\"api\",\"access\":{\"allow_cidr\":[\"10.0.0.0/8\"]}}]}",
+                  &m);
+    assert_int_equal(m.type, TMSG_CONNECTION_ESTABLISHED);
+    assert_int_equal(m.ntunnels, 2);
+    assert_string_equal(m.tunnels[0].tunnel_id, "free1");
+    assert_string_equal(m.tunnel_id, "free1");
+    assert_false(m.tunnels[0].access_applied);
+    assert_true(m.tunnels[1].access_applied);
+    char key[128];
+    snprintf(key, sizeof key, "tunnel#C2=#%s", m.tunnels[1].tunnel_id);
+    json_t *item = fake_ddb_get(h->db, H_CONN_TABLE, key);
+    assert_non_null(item);
+    assert_string_equal(attr(item, "conn"), "C2=");
+    assert_string_equal(attr(item, "tunnelId"), m.tunnels[1].tunnel_id);
+    assert_non_null(strstr(attr(item, "access"), "10.0.0.0"));
+    assert_string_equal(attr(fake_ddb_get(h->db, H_CONN_TABLE, "C2="), "tunnels"),
+                        m.tunnels[1].tunnel_id);
+    /* $disconnect: both names released, the item deleted with the record */
+    json_decref(harness_invoke(h, &h->ws, ev_disconnect(h, "C2=")));
+    assert_null(fake_ddb_get(h->db, H_CONN_TABLE, "C2="));
+    assert_null(fake_ddb_get(h->db, H_CONN_TABLE, key));
+    snprintf(key, sizeof key, "owner#%s", m.tunnels[1].tunnel_id);
+    assert_non_null(json_object_get(fake_ddb_get(h->db, H_CONN_TABLE, key), "ttl"));
+    tmsg_free(&m);
+    /* two entries asking for one name */
+    connect_ready(h, "C3=",
+                  "{\"type\":\"ready\",\"tunnels\":[{\"name\":\"a\",\"subdomain\":\"same\"},"
+                  "{\"name\":\"b\",\"subdomain\":\"SAME\"}]}",
+                  &m);
+    assert_int_equal(m.type, TMSG_TUNNEL_REFUSED);
+    assert_string_equal(m.refusal, "name_invalid");
+    tmsg_free(&m);
+}
+
+/* The agent's next connection takes every tunnel over with one secret. */
+static void several_tunnels_move(void **state)
+{
+    harness *h = *state;
+    tmsg est, m;
+    connect_ready(h, "Old=",
+                  "{\"type\":\"ready\",\"tunnels\":[{\"name\":\"web\",\"subdomain\":\"mv-web\"},"
+                  "{\"name\":\"api\"}]}",
+                  &est);
+    assert_int_equal(est.ntunnels, 2);
+    char api[TUNNEL_NAME_MAX + 1], text[600];
+    snprintf(api, sizeof api, "%s", est.tunnels[1].tunnel_id);
+    snprintf(
+        text, sizeof text,
+        "{\"type\":\"ready\",\"tunnel_id\":\"mv-web\",\"takeover\":\"%s\",\"tunnels\":["
+        "{\"name\":\"web\",\"subdomain\":\"mv-web\"},{\"name\":\"api\",\"tunnel_id\":\"%s\"}]}",
+        est.takeover, api);
+    connect_ready(h, "New=", text, &m);
+    assert_int_equal(m.type, TMSG_CONNECTION_ESTABLISHED);
+    assert_int_equal(m.ntunnels, 2);
+    assert_string_equal(m.tunnels[0].tunnel_id, "mv-web");
+    assert_string_equal(m.tunnels[1].tunnel_id, api);
+    tmsg_free(&m);
+    assert_true(harness_log_has(h, "New=", "2 tunnels taken over"));
+    /* the old connection's record and item are out of the index; the new ones serve */
+    assert_string_equal(attr(fake_ddb_get(h->db, H_CONN_TABLE, "Old="), "tunnelId"), "~mv-web");
+    char key[128], moved[TUNNEL_NAME_MAX + 2];
+    snprintf(key, sizeof key, "tunnel#Old=#%s", api);
+    snprintf(moved, sizeof moved, "~%s", api);
+    assert_string_equal(attr(fake_ddb_get(h->db, H_CONN_TABLE, key), "tunnelId"), moved);
+    snprintf(key, sizeof key, "tunnel#New=#%s", api);
+    assert_string_equal(attr(fake_ddb_get(h->db, H_CONN_TABLE, key), "tunnelId"), api);
+    /* the old connection closing lets neither name go: they are the new one's */
+    json_decref(harness_invoke(h, &h->ws, ev_disconnect(h, "Old=")));
+    snprintf(key, sizeof key, "owner#%s", api);
+    assert_string_equal(attr(fake_ddb_get(h->db, H_CONN_TABLE, key), "holder"), "New=");
+    assert_string_equal(attr(fake_ddb_get(h->db, H_CONN_TABLE, "owner#mv-web"), "holder"), "New=");
+    tmsg_free(&est);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -291,6 +402,7 @@ int main(void)
         T(takeover_moves_the_tunnel),    T(ping_pong_and_dropped_messages),
         T(answers_acknowledged),         T(agent_error),
         T(disconnect_releases_the_name), T(ready_with_tunnels),
+        T(several_tunnels_all_or_none),  T(several_tunnels_move),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* store_tunnels.c - the items of a connection's tunnels after its first (docs/serverless.md
+ * "Tables"): "tunnel#<cid>#<name>" items of the connections table, each in the tunnel-id-index
+ * under its name, naming its connection in `conn`. */
+#include "store.h"
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int store_tunnel_key(char *out, size_t cap, const char *cid, const char *tid)
+{
+    int n = snprintf(out, cap, "tunnel#%s#%s", cid, tid);
+    return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
+int store_put_tunnel(store *s, const char *cid, const char *tid, const char *sub,
+                     const char *access, int64_t now, char *err, size_t cap)
+{
+    char key[STORE_TUNNEL_KEY_MAX];
+    if (store_tunnel_key(key, sizeof key, cid, tid) < 0)
+        return store_oom(err, cap);
+    json_t *req =
+        json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o}}", "TableName", s->conn_table, "Item",
+                  "connectionId", ddb_s(key), "tunnelId", ddb_s(tid), "conn", ddb_s(cid), "sub",
+                  ddb_s(sub ? sub : ""), "createdAt", ddb_n(now), "ttl",
+                  ddb_n(now + STORE_CONN_TTL_S), "access", ddb_s(access ? access : "{}"));
+    return store_run(s, "PutItem", req, err, cap);
+}
+
+int store_set_connection_tunnels(store *s, const char *cid, const char *names, char *err,
+                                 size_t cap)
+{
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", cid), "UpdateExpression", "SET #tn = :n",
+                            "ConditionExpression", "attribute_exists(connectionId)",
+                            "ExpressionAttributeNames", "#tn", "tunnels",
+                            "ExpressionAttributeValues", ":n", ddb_s(names));
+    return store_run(s, "UpdateItem", req, err, cap);
+}
+
+int store_get_connection_tunnels(store *s, const char *cid, char **names, char *err, size_t cap)
+{
+    *names = NULL;
+    json_t *it;
+    int rc = store_get_item(s, s->conn_table, "connectionId", cid, &it, err, cap);
+    if (rc != 0)
+        return rc;
+    const char *t = ddb_get_s(it, "tunnels");
+    *names = strdup(t ? t : "");
+    json_decref(it);
+    return *names ? 0 : store_oom(err, cap);
+}
+
+/* Deletes the tunnel items of cid named in names (space-separated), 25 per batch. */
+static int delete_tunnels(store *s, const char *cid, const char *names, char *err, size_t cap)
+{
+    int rc = 0;
+    json_t *keys = json_array();
+    for (const char *p = names; keys && *p;) {
+        size_t n = strcspn(p, " ");
+        char tid[TUNNEL_NAME_MAX + 1], key[STORE_TUNNEL_KEY_MAX];
+        if (n > 0 && n <= TUNNEL_NAME_MAX) {
+            memcpy(tid, p, n);
+            tid[n] = '\0';
+            if (store_tunnel_key(key, sizeof key, cid, tid) == 0)
+                json_array_append_new(keys, ddb_key_s("connectionId", key));
+        }
+        p += n;
+        p += *p == ' ';
+        if (json_array_size(keys) == 25 || (!*p && json_array_size(keys) > 0)) {
+            if (store_batch_delete(s, s->conn_table, keys, err, cap) != 0)
+                rc = -1;
+            keys = *p ? json_array() : NULL;
+        }
+    }
+    json_decref(keys);
+    return rc;
+}
+
+int store_delete_connection(store *s, const char *cid, char *err, size_t cap)
+{
+    json_t *req = json_pack("{s:s,s:o,s:s}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", cid), "ReturnValues", "ALL_OLD");
+    if (!req)
+        return store_oom(err, cap);
+    json_t *resp;
+    int rc = ddb_call(s->db, "DeleteItem", req, &resp, err, cap);
+    json_decref(req);
+    if (rc != DDB_OK)
+        return rc;
+    const char *names = ddb_get_s(json_object_get(resp, "Attributes"), "tunnels");
+    if (names && *names)
+        rc = delete_tunnels(s, cid, names, err, cap);
+    json_decref(resp);
+    return rc;
+}
+
+int store_connection_serves(store *s, const char *cid, const char *tid, char *err, size_t cap)
+{
+    conn_rec c;
+    int rc = store_get_connection(s, cid, &c, err, cap);
+    if (rc != 0)
+        return rc == 1 ? 0 : -1;
+    if (strcmp(c.tunnel_id, tid) == 0)
+        return 1;
+    char key[STORE_TUNNEL_KEY_MAX];
+    if (store_tunnel_key(key, sizeof key, cid, tid) < 0)
+        return 0;
+    json_t *it;
+    rc = store_get_item(s, s->conn_table, "connectionId", key, &it, err, cap);
+    if (rc != 0)
+        return rc == 1 ? 0 : -1;
+    const char *t = ddb_get_s(it, "tunnelId");
+    bool serves = t && strcmp(t, tid) == 0;
+    json_decref(it);
+    return serves ? 1 : 0;
+}
+
+/* SET tunnelId = "~tid" on item key when its tunnelId is tid. */
+static int mark(store *s, const char *key, const char *tid, char *err, size_t cap)
+{
+    char moved[TUNNEL_NAME_MAX + 2];
+    snprintf(moved, sizeof moved, "%c%s", STORE_MOVED_MARK, tid);
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o,s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", key), "UpdateExpression", "SET tunnelId = :m",
+                            "ConditionExpression", "tunnelId = :t", "ExpressionAttributeValues",
+                            ":m", ddb_s(moved), ":t", ddb_s(tid));
+    return store_run(s, "UpdateItem", req, err, cap);
+}
+
+int store_mark_moved(store *s, const char *cid, const char *tid, char *err, size_t cap)
+{
+    int rc = mark(s, cid, tid, err, cap);
+    if (rc != DDB_CONDITION)
+        return rc;
+    char key[STORE_TUNNEL_KEY_MAX];
+    if (store_tunnel_key(key, sizeof key, cid, tid) < 0)
+        return store_oom(err, cap);
+    return mark(s, key, tid, err, cap);
+}
