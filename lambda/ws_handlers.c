@@ -354,16 +354,17 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
         TLOG_W(ctx->log, "$default %s: message dropped: %s", we.connection_id, perr);
         /* a bad answer to a request fails that request now (502), not at the integration's
          * timeout; only the connection the request was sent to can (store_complete_error) */
-        bool answer = m.type == TMSG_HTTP_RESPONSE || m.type == TMSG_HTTP_RESPONSE_HEADERS ||
-                      m.type == TMSG_HTTP_RESPONSE_BODY;
-        char *rid = answer ? tmsg_request_id_of(we.body, we.body_len) : NULL;
-        if (rid) {
+        tmsg_type t;
+        char *rid = tmsg_request_id_of(we.body, we.body_len, &t);
+        bool answer = t == TMSG_HTTP_RESPONSE || t == TMSG_HTTP_RESPONSE_HEADERS ||
+                      t == TMSG_HTTP_RESPONSE_BODY;
+        if (rid && answer) {
             char err[ERRCAP];
             if (store_complete_error(&ctx->st, rid, we.connection_id, 502,
                                      "the tunnel agent sent a bad response", err, sizeof err) != 0)
                 TLOG_D(ctx->log, "bad answer for %s not recorded: %s", rid, err);
-            free(rid);
         }
+        free(rid);
         return status_doc(200, NULL, NULL, len);
     }
     TLOG_D(ctx->log, "$default %s: %s", we.connection_id, tmsg_type_name(m.type));

@@ -294,3 +294,15 @@ json_object *json_text_parse_object(const char *s, size_t n, json_text_status *s
     json_object_put(o);
     return NULL;
 }
+
+json_object *json_text_parse_object_loose(const char *s, size_t n)
+{
+    if (!s || n == 0 || n > INT_MAX)
+        return NULL;
+    bool ok, too_deep;
+    json_object *o = parse_depth(s, n, JSON_TEXT_MAX_DEPTH, &ok, &too_deep);
+    if (ok && json_object_get_type(o) == json_type_object)
+        return o;
+    json_object_put(o);
+    return NULL;
+}

@@ -38,4 +38,10 @@ bool json_text_lexical_ok(const char *s, size_t n);
  * why. */
 json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st);
 
+/* Parses s[0..n) as one JSON object by its structure alone (json-c's strict tokener, without
+ * the lexical pass above: an integer beyond int64 comes back clamped). Only for naming the
+ * exchange of a message json_text_parse_object refused; never for a message's content. NULL
+ * when it is not an object even so. */
+json_object *json_text_parse_object_loose(const char *s, size_t n);
+
 #endif

@@ -594,12 +594,17 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
     return 0;
 }
 
-char *tmsg_request_id_of(const char *json, size_t len)
+char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type)
 {
-    json_text_status st;
-    json_object *o = json_text_parse_object(json, len, &st);
+    *type = TMSG_UNKNOWN;
+    json_object *o = json_text_parse_object_loose(json, len);
     if (!o)
         return NULL;
+    json_object *t = member(o, "type");
+    for (size_t i = 0; is_string(t) && i < COUNT(type_names); i++) {
+        if (strcmp(json_object_get_string(t), type_names[i].name) == 0)
+            *type = type_names[i].type;
+    }
     tmsg m;
     tmsg_init(&m, TMSG_UNKNOWN);
     char *rid = NULL;

@@ -143,11 +143,13 @@ void tmsg_free(tmsg *m);
  * invalid. */
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err);
 
-/* After tmsg_decode failed on a message of a known type: the request_id it names when that
- * field is a string of 1..TTF_JSON_REQUEST_ID_MAX bytes (malloc'd, the caller frees), else
- * NULL. Lets a receiver fail the exchange a bad message belongs to at once instead of leaving
- * it to time out. */
-char *tmsg_request_id_of(const char *json, size_t len);
+/* After tmsg_decode failed: the request_id the message names when that field is a string of
+ * 1..TTF_JSON_REQUEST_ID_MAX bytes (malloc'd, the caller frees), else NULL, and in *type the
+ * message's type (TMSG_UNKNOWN when it has none we know). Reads the text by its structure alone,
+ * so a message refused for a lexical fault (an integer beyond int64, say) still names its
+ * exchange. Lets a receiver fail the exchange a bad message belongs to at once instead of
+ * leaving it to time out. */
+char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type);
 
 /* Serialises m (body is base64-encoded; optional fields omitted when NULL/false, request_id null
  * for an error without one). Returns a malloc'd NUL-terminated string, length in *len, or NULL. */

@@ -435,11 +435,11 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     if (tmsg_decode((const char *)data, len, &m, &err) != 0) {
         MUX_WARN(&s->mux->id, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
         /* a bad message about one of our exchanges fails that exchange now, not at its timeout */
-        bool exchange = m.type == TMSG_HTTP_RESPONSE || m.type == TMSG_HTTP_RESPONSE_HEADERS ||
-                        m.type == TMSG_HTTP_RESPONSE_BODY || m.type == TMSG_ERROR ||
-                        m.type == TMSG_CANCEL;
-        char *rid = exchange && !s->bin ? tmsg_request_id_of((const char *)data, len) : NULL;
-        if (rid && s->mux && s->mux->vt->on_bad_message)
+        tmsg_type t = TMSG_UNKNOWN;
+        char *rid = s->bin ? NULL : tmsg_request_id_of((const char *)data, len, &t);
+        bool exchange = t == TMSG_HTTP_RESPONSE || t == TMSG_HTTP_RESPONSE_HEADERS ||
+                        t == TMSG_HTTP_RESPONSE_BODY || t == TMSG_ERROR || t == TMSG_CANCEL;
+        if (rid && exchange && s->mux && s->mux->vt->on_bad_message)
             s->mux->vt->on_bad_message(s->mux, rid, err);
         free(rid);
         return;

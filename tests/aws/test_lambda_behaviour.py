@@ -238,10 +238,12 @@ def test_upstream_agent_single_message_response(short):
 @pytest.mark.parametrize("fields", [
     {"status_code": 200, "headers": {"x-a": ["a\r\nSet-Cookie: evil=1"]}},
     {"status_code": 1000, "headers": {}},
-], ids=["crlf-in-header", "status-1000"])
+    {"status_code": 2 ** 64, "headers": {}},
+], ids=["crlf-in-header", "status-1000", "status-beyond-int64"])
 def test_bad_answer_from_the_agent_is_502_at_once(short, fields):
     """An http_response that fails decoding but names its request fails that request at once
-    (502), as ttfd does, instead of leaving the client to the 3 s timeout's 504."""
+    (502), as ttfd does, instead of leaving the client to the 3 s timeout's 504; also when a
+    number beyond int64 makes the whole text invalid to the codec."""
     c = ak.WsClient(short.standin.ws_url, protocols="ttf.json.v1")
     try:
         c.send({"type": "ready"})

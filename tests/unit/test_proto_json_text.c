@@ -141,6 +141,31 @@ static void test_numbers(void **state)
     BAD("-Infinity");
 }
 
+/* A refused answer still names its exchange (tmsg_request_id_of reads the structure alone):
+ * a seq beyond int64 makes the whole text invalid to the codec, but the receiver must fail
+ * that request at once rather than leave its client waiting for the timeout. */
+static void test_refused_answer_names_its_request(void **state)
+{
+    (void)state;
+    static const char big_seq[] = "{\"type\":\"http_response_body\",\"request_id\":\"r-1\","
+                                  "\"seq\":18446744073709551616,\"body\":\"\",\"more\":false}";
+    tmsg m;
+    const char *err = NULL;
+    assert_int_equal(tmsg_decode(big_seq, strlen(big_seq), &m, &err), -1);
+    tmsg_type t = TMSG_UNKNOWN;
+    char *rid = tmsg_request_id_of(big_seq, strlen(big_seq), &t);
+    assert_non_null(rid);
+    assert_string_equal(rid, "r-1");
+    assert_int_equal(t, TMSG_HTTP_RESPONSE_BODY);
+    free(rid);
+    static const char no_id[] = "{\"type\":\"http_response\",\"status\":1e400}";
+    assert_null(tmsg_request_id_of(no_id, strlen(no_id), &t));
+    assert_int_equal(t, TMSG_HTTP_RESPONSE);
+    static const char broken[] = "{\"type\":\"http_response\",\"request_id\":\"r-2\"";
+    assert_null(tmsg_request_id_of(broken, strlen(broken), &t));
+    assert_int_equal(t, TMSG_UNKNOWN);
+}
+
 static void test_literals(void **state)
 {
     (void)state;
@@ -369,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_controls_and_escapes),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_refused_answer_names_its_request),
         cmocka_unit_test(test_literals),
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_depth),
