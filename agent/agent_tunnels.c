@@ -31,20 +31,39 @@ void agent_tunnel_key(const agent_tunnel *t, char *out, size_t cap)
     snprintf(out, cap, "%s@%s", t->name, hp);
 }
 
+/* ttf --config's connection_established: tunnels[] in ready's order, or (one tunnel) the
+ * top-level fields alone. Whether it answers for every tunnel asked for. */
+static bool answers_every_tunnel(const agent_config *cfg, const tmsg *m)
+{
+    return m->ntunnels == cfg->ntunnels || (cfg->ntunnels == 1 && m->ntunnels == 0);
+}
+
+/* Tunnel i's id in that answer (NULL when none). */
+static const char *answered_id(const tmsg *m, size_t i)
+{
+    return m->ntunnels ? m->tunnels[i].tunnel_id : m->tunnel_id;
+}
+
+/* Whether that answer confirms tunnel i's access policy (the top-level one is the first's). */
+static bool answered_access(const tmsg *m, size_t i)
+{
+    return (m->ntunnels && m->tunnels[i].access_applied) || (i == 0 && m->access_applied);
+}
+
 /* ttf --config: connection_established names every tunnel (tunnels[], in ready's order). Each
  * URL is printed (or shown by the terminal view) with its name and local service. false when
  * the agent gives up. */
 bool agent_established_several(agent *a, const tmsg *m)
 {
     const agent_config *cfg = a->cfg;
-    if (m->ntunnels != cfg->ntunnels && !(cfg->ntunnels == 1 && m->ntunnels == 0)) {
+    if (!answers_every_tunnel(cfg, m)) {
         agent_give_up(a, "the server does not serve several tunnels on one connection (its answer "
                          "lists fewer tunnels than ttf --config asked for)");
         return false;
     }
     for (size_t i = 0; i < cfg->ntunnels; i++) {
         const agent_tunnel *t = &cfg->tunnels[i];
-        const char *id = m->ntunnels ? m->tunnels[i].tunnel_id : m->tunnel_id;
+        const char *id = answered_id(m, i);
         if (t->subdomain && (!id || strcmp(id, t->subdomain) != 0)) {
             char why[300];
             snprintf(why, sizeof why,
@@ -54,10 +73,7 @@ bool agent_established_several(agent *a, const tmsg *m)
             agent_give_up(a, why);
             return false;
         }
-        /* the top-level answer is the first tunnel's */
-        bool applied =
-            (m->ntunnels && m->tunnels[i].access_applied) || (i == 0 && m->access_applied);
-        if (t->access_json && !applied) {
+        if (t->access_json && !answered_access(m, i)) {
             char why[300];
             snprintf(why, sizeof why,
                      "tunnel %s: the server did not confirm the access control asked for "
@@ -71,7 +87,7 @@ bool agent_established_several(agent *a, const tmsg *m)
     for (size_t i = 0; i < cfg->ntunnels; i++) {
         const agent_tunnel *t = &cfg->tunnels[i];
         const tmsg_tunnel *mt = m->ntunnels ? &m->tunnels[i] : NULL;
-        const char *id = mt ? mt->tunnel_id : m->tunnel_id;
+        const char *id = answered_id(m, i);
         const char *pub = mt ? mt->public_url : m->public_url;
         const char *path = mt && mt->path_based_url   ? mt->path_based_url
                            : !mt && m->path_based_url ? m->path_based_url
@@ -119,13 +135,12 @@ bool agent_move_granted(const agent *a, const tmsg *m)
         return false;
     if (!cfg->config_file || !a->held)
         return !cfg->access_json || m->access_applied;
-    if (m->ntunnels != cfg->ntunnels && !(cfg->ntunnels == 1 && m->ntunnels == 0))
+    if (!answers_every_tunnel(cfg, m))
         return false;
     for (size_t i = 0; i < cfg->ntunnels; i++) {
-        const char *id = m->ntunnels ? m->tunnels[i].tunnel_id : m->tunnel_id;
-        bool applied =
-            (m->ntunnels && m->tunnels[i].access_applied) || (i == 0 && m->access_applied);
-        if (!id || strcmp(id, a->held[i]) != 0 || (cfg->tunnels[i].access_json && !applied))
+        const char *id = answered_id(m, i);
+        if (!id || strcmp(id, a->held[i]) != 0 ||
+            (cfg->tunnels[i].access_json && !answered_access(m, i)))
             return false;
     }
     return true;
