@@ -196,6 +196,16 @@ static int emit(jreq *r, bool last)
     return 0;
 }
 
+/* An exchange paused for room (up_room) reads its local service again, unless the link is still
+ * congested. */
+static void resume(jreq *r)
+{
+    if (r->paused && r->x && !session_congested(r->s)) {
+        r->paused = false;
+        exchange_resume(r->x);
+    }
+}
+
 /* ---- the exchange's upcalls ---- */
 
 static size_t up_room(void *ud)
@@ -421,10 +431,7 @@ static void on_window(session *s, tmsg *m)
     r->window += m->increment;
     if (r->window > UINT32_MAX) /* a server's mistake must not wrap our count */
         r->window = UINT32_MAX;
-    if (r->paused && r->x && !session_congested(s)) {
-        r->paused = false;
-        exchange_resume(r->x);
-    }
+    resume(r);
 }
 
 void wire_json_on_message(session *s, tmsg *m)
@@ -473,14 +480,14 @@ void wire_json_reject(session *s, const char *rid, const char *why)
 typedef struct collect {
     char **ids;
     size_t n, cap;
-    bool paused_only;
+    bool waiting_only; /* only requests that wait: paused, or a piece held for an ack */
 } collect;
 
 static void collect_fn(void *ud, const void *key, size_t klen, void *value)
 {
     collect *c = ud;
     const jreq *r = value;
-    if (c->paused_only && !r->paused && !(r->sent_head && evbuffer_get_length(r->body) > 0))
+    if (c->waiting_only && !r->paused && !(r->sent_head && evbuffer_get_length(r->body) > 0))
         return;
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 32;
@@ -495,22 +502,18 @@ static void collect_fn(void *ud, const void *key, size_t klen, void *value)
         c->ids[c->n++] = id;
 }
 
-static void for_each(session *s, bool paused_only, bool drop)
+static void for_each(session *s, bool waiting_only, bool drop)
 {
-    collect c = {.paused_only = paused_only};
+    collect c = {.waiting_only = waiting_only};
     hmap_each(s->exchanges, collect_fn, &c);
     for (size_t i = 0; i < c.n; i++) {
         jreq *r = find(s, c.ids[i]);
         if (r && drop) {
             jreq_free(r, "tunnel closed");
-            free(c.ids[i]);
-            continue;
-        }
-        if (r && r->sent_head && !session_congested(s))
-            send_pieces(r, false); /* a short piece held for an ack (hold_short_piece) */
-        if (r && r->paused && !session_congested(s)) {
-            r->paused = false;
-            exchange_resume(r->x);
+        } else if (r) {
+            if (r->sent_head && !session_congested(s))
+                send_pieces(r, false); /* a short piece held for an ack (hold_short_piece) */
+            resume(r);
         }
         free(c.ids[i]);
     }
