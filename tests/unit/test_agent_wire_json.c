@@ -7,6 +7,45 @@
 
 /* ================================================================ JSON mode */
 
+/* http_request rid: method uri with Host: pub, for tunnel_id (NULL: the first); more: body
+ * pieces follow. */
+static void send_request(fx *f, const char *rid, const char *method, const char *uri,
+                         const char *tunnel_id, bool more)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST);
+    m.request_id = strdup(rid);
+    m.method = strdup(method);
+    m.uri = strdup(uri);
+    m.tunnel_id = tunnel_id ? strdup(tunnel_id) : NULL;
+    http_headers_add(&m.headers, "Host", 4, "pub", 3);
+    m.more = more;
+    send_json(f, &m);
+    tmsg_free(&m);
+}
+
+static void send_get(fx *f, const char *rid, const char *tunnel_id, const char *uri)
+{
+    send_request(f, rid, "GET", uri, tunnel_id, false);
+}
+
+/* http_request_body rid, piece seq of len bytes (a copy of body). */
+static void send_body(fx *f, const char *rid, uint32_t seq, const void *body, size_t len, bool more)
+{
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
+    m.request_id = strdup(rid);
+    m.seq = seq;
+    if (len) {
+        m.body = malloc(len);
+        memcpy(m.body, body, len);
+    }
+    m.body_len = len;
+    m.more = more;
+    send_json(f, &m);
+    tmsg_free(&m);
+}
+
 static void test_json_exchange(void **state)
 {
     (void)state;
@@ -23,13 +62,7 @@ static void test_json_exchange(void **state)
     m.more = true;
     send_json(f, &m);
     tmsg_free(&m);
-    tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
-    m.request_id = strdup("r1");
-    m.seq = 1;
-    m.body = (uint8_t *)strdup("def");
-    m.body_len = 3;
-    send_json(f, &m);
-    tmsg_free(&m);
+    send_body(f, "r1", 1, "def", 3, false);
     assert_true(fl_wait_text(&f->fl, 0, "3\r\ndef\r\n0\r\n\r\n", 3000));
     char *head = fl_head(&f->fl, 0);
     assert_non_null(strstr(head, "POST /caf\xe9 HTTP/1.1\r\n"));
@@ -123,15 +156,9 @@ static void test_json_cancel_and_errors(void **state)
 {
     (void)state;
     fx *f = make(false);
-    tmsg m;
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup("r3");
-    m.method = strdup("GET");
-    m.uri = strdup("/sse");
-    http_headers_add(&m.headers, "Host", 4, "pub", 3);
-    send_json(f, &m);
-    tmsg_free(&m);
+    send_get(f, "r3", NULL, "/sse");
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    tmsg m;
     tmsg_init(&m, TMSG_CANCEL);
     m.request_id = strdup("r3");
     m.reason = strdup("client went away");
@@ -141,18 +168,8 @@ static void test_json_cancel_and_errors(void **state)
     assert_int_equal(hmap_count(f->s->exchanges), 0);
 
     /* body pieces out of order: invalid_request */
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup("r4");
-    m.method = strdup("POST");
-    m.uri = strdup("/");
-    m.more = true;
-    send_json(f, &m);
-    tmsg_free(&m);
-    tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
-    m.request_id = strdup("r4");
-    m.seq = 2;
-    send_json(f, &m);
-    tmsg_free(&m);
+    send_request(f, "r4", "POST", "/", NULL, true);
+    send_body(f, "r4", 2, NULL, 0, false);
     tmsg r;
     next_json(f, &r);
     assert_int_equal(r.type, TMSG_ERROR);
@@ -167,15 +184,7 @@ static void test_json_backpressure(void **state)
 {
     (void)state;
     fx *f = make(false);
-    tmsg m;
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup("r5");
-    m.method = strdup("PUT");
-    m.uri = strdup("/slow");
-    http_headers_add(&m.headers, "Host", 4, "pub", 3);
-    m.more = true;
-    send_json(f, &m);
-    tmsg_free(&m);
+    send_request(f, "r5", "PUT", "/slow", NULL, true);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     /* stop reading the fake local connection: its socket buffers fill (9 MB is more than the
      * kernel buffers of a loopback connection hold) */
@@ -184,17 +193,8 @@ static void test_json_backpressure(void **state)
     static uint8_t piece[90000];
     memset(piece, 'p', sizeof piece);
     enum { PIECES = 100 };
-    for (uint32_t seq = 1; seq <= PIECES; seq++) {
-        tmsg_init(&m, TMSG_HTTP_REQUEST_BODY);
-        m.request_id = strdup("r5");
-        m.seq = seq;
-        m.body = malloc(sizeof piece);
-        memcpy(m.body, piece, sizeof piece);
-        m.body_len = sizeof piece;
-        m.more = true;
-        send_json(f, &m);
-        tmsg_free(&m);
-    }
+    for (uint32_t seq = 1; seq <= PIECES; seq++)
+        send_body(f, "r5", seq, piece, sizeof piece, true);
     for (int i = 0; i < 300 && f->s->json_blocked == 0; i++)
         fl_pass(&f->fl);
     assert_int_equal(f->s->json_blocked, 1);
@@ -229,14 +229,7 @@ static void test_json_short_pieces_wait_for_acks(void **state)
     (void)state;
     fx *f = make(false);
     send_ack(f, TMSG_READY, NULL, 0); /* acknowledgements on */
-    tmsg m;
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup("r6");
-    m.method = strdup("GET");
-    m.uri = strdup("/stream");
-    http_headers_add(&m.headers, "Host", 4, "pub", 3);
-    send_json(f, &m);
-    tmsg_free(&m);
+    send_get(f, "r6", NULL, "/stream");
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     static char part[1001];
     memset(part, 'x', 1000);
@@ -277,23 +270,7 @@ static void send_established2(fx *f)
     e.public_url = "http://webid.x";
     e.tunnels = t;
     e.ntunnels = 2;
-    size_t len = 0;
-    char *js = tmsg_encode(&e, &len);
-    ws_send_text(f->srv.ws, js, len);
-    free(js);
-}
-
-static void send_get(fx *f, const char *rid, const char *tunnel_id, const char *uri)
-{
-    tmsg m;
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup(rid);
-    m.method = strdup("GET");
-    m.uri = strdup(uri);
-    m.tunnel_id = tunnel_id ? strdup(tunnel_id) : NULL;
-    http_headers_add(&m.headers, "Host", 4, "pub", 3);
-    send_json(f, &m);
-    tmsg_free(&m);
+    send_json(f, &e);
 }
 
 /* JSON mode: http_request's tunnel_id (the ids connection_established gave) picks the tunnel;
