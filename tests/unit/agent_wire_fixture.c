@@ -2,25 +2,26 @@
 /* agent_wire_fixture.c - a fake ttfd behind a real ttf session (see agent_wire_fixture.h). */
 #include "agent_wire_fixture.h"
 
+/* Keeps a copy of one message (NUL-terminated, for the text ones' string functions). */
+static void keep(server *s, bool text, const uint8_t *data, size_t len)
+{
+    assert_true(s->n < MAX_MSGS);
+    msg *m = &s->msgs[s->n++];
+    m->text = text;
+    m->data = malloc(len + 1);
+    memcpy(m->data, data, len);
+    m->data[len] = 0;
+    m->len = len;
+}
+
 void srv_text(void *ud, const uint8_t *data, size_t len)
 {
-    server *s = ud;
-    assert_true(s->n < MAX_MSGS);
-    s->msgs[s->n].text = true;
-    s->msgs[s->n].data = malloc(len + 1);
-    memcpy(s->msgs[s->n].data, data, len);
-    s->msgs[s->n].data[len] = 0;
-    s->msgs[s->n++].len = len;
+    keep(ud, true, data, len);
 }
 
 void srv_binary(void *ud, const uint8_t *data, size_t len)
 {
-    server *s = ud;
-    assert_true(s->n < MAX_MSGS);
-    s->msgs[s->n].text = false;
-    s->msgs[s->n].data = malloc(len + 1);
-    memcpy(s->msgs[s->n].data, data, len);
-    s->msgs[s->n++].len = len;
+    keep(ud, false, data, len);
 }
 
 void srv_drain(void *ud)
