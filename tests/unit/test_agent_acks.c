@@ -48,6 +48,25 @@ static void ack(acks *a, tmsg_type of, const char *rid, uint32_t seq, uint64_t n
     acks_on_ack(a, &m, now);
 }
 
+/* Pieces from..to of request rid, handed to acks at now. */
+static void send_pieces(acks *a, const char *rid, uint32_t from, uint32_t to, uint64_t now)
+{
+    tmsg m;
+    for (uint32_t seq = from; seq <= to; seq++) {
+        piece(&m, rid, seq);
+        assert_int_equal(acks_send(a, &m, now), 0);
+    }
+}
+
+/* acks sending into k, with a server that acknowledges (ready acknowledged at 0). */
+static acks *acknowledged(sink *k)
+{
+    acks *a = acks_new(record, k);
+    assert_non_null(a);
+    ack(a, TMSG_READY, NULL, 0, 0);
+    return a;
+}
+
 static void test_window(void **state)
 {
     (void)state;
@@ -63,10 +82,7 @@ static void test_window(void **state)
     assert_int_equal(acks_in_flight(a), 0);
     ack(a, TMSG_READY, NULL, 0, 0); /* the server acknowledges: the window applies */
     assert_true(acks_enabled(a));
-    for (uint32_t i = 1; i <= ACKS_WINDOW + 3; i++) {
-        piece(&m, "r1", i);
-        assert_int_equal(acks_send(a, &m, 10), 0);
-    }
+    send_pieces(a, "r1", 1, ACKS_WINDOW + 3, 10);
     assert_int_equal(k.sent, 1 + ACKS_WINDOW);
     assert_int_equal(acks_in_flight(a), ACKS_WINDOW);
     assert_int_equal(acks_waiting(a), 3);
@@ -101,16 +117,11 @@ static void test_window_adapts(void **state)
 {
     (void)state;
     sink k = {0};
-    acks *a = acks_new(record, &k);
-    ack(a, TMSG_READY, NULL, 0, 0);
+    acks *a = acknowledged(&k);
     assert_int_equal(acks_window(a), ACKS_WINDOW);
-    tmsg m;
     uint32_t acked = 1;
     uint64_t now = 10;
-    for (uint32_t seq = 1; seq <= 200; seq++) {
-        piece(&m, "big", seq);
-        acks_send(a, &m, now);
-    }
+    send_pieces(a, "big", 1, 200, now);
     assert_int_equal(acks_in_flight(a), ACKS_WINDOW);
     /* every answer acknowledged 20 ms after it went out: the window grows to its most */
     for (int round = 0; round < 4; round++)
@@ -137,18 +148,12 @@ static void test_window_stays_when_answers_queue(void **state)
 {
     (void)state;
     sink k = {0};
-    acks *a = acks_new(record, &k);
-    ack(a, TMSG_READY, NULL, 0, 0);
-    tmsg m;
+    acks *a = acknowledged(&k);
     uint32_t acked = 1;
-    piece(&m, "q", 1);
-    acks_send(a, &m, 100);
+    send_pieces(a, "q", 1, 1, 100);
     ack(a, TMSG_HTTP_RESPONSE_BODY, "q", acked++, 120); /* 20 ms: one more */
     assert_int_equal(acks_window(a), ACKS_WINDOW + 1);
-    for (uint32_t seq = 2; seq <= 100; seq++) {
-        piece(&m, "q", seq);
-        acks_send(a, &m, 120);
-    }
+    send_pieces(a, "q", 2, 100, 120);
     ack_in_flight(a, "q", &acked, 200); /* 80 ms each */
     assert_int_equal(acks_window(a), ACKS_WINDOW + 1);
     assert_int_equal(acks_in_flight(a), ACKS_WINDOW + 1);
@@ -159,8 +164,7 @@ static void test_resend(void **state)
 {
     (void)state;
     sink k = {0};
-    acks *a = acks_new(record, &k);
-    ack(a, TMSG_READY, NULL, 0, 0);
+    acks *a = acknowledged(&k);
     tmsg m;
     piece(&m, "r9", 2);
     acks_send(a, &m, 100);
@@ -198,14 +202,11 @@ static void test_timeout_follows_round_trips(void **state)
 {
     (void)state;
     sink k = {0};
-    acks *a = acks_new(record, &k);
-    ack(a, TMSG_READY, NULL, 0, 0);
+    acks *a = acknowledged(&k);
     assert_int_equal(acks_rto(a), ACKS_RESEND_MS);
-    tmsg m;
     uint64_t now = 1000;
     for (uint32_t seq = 1; seq <= 6; seq++) { /* acknowledged 2.5 s after each send */
-        piece(&m, "slow", seq);
-        acks_send(a, &m, now);
+        send_pieces(a, "slow", seq, seq, now);
         acks_tick(a, now + 1200);
         acks_tick(a, now + 2400);
         ack(a, TMSG_HTTP_RESPONSE_BODY, "slow", seq, now + 2500);
@@ -217,8 +218,7 @@ static void test_timeout_follows_round_trips(void **state)
     uint64_t rto = acks_rto(a);
     uint64_t resent = acks_resent(a);
     /* a lost answer: sent again after rto, then after 2 rto (at most ACKS_RTO_MAX_MS) */
-    piece(&m, "lost", 1);
-    acks_send(a, &m, now);
+    send_pieces(a, "lost", 1, 1, now);
     acks_tick(a, now + rto - 1);
     assert_int_equal(acks_resent(a), resent);
     acks_tick(a, now + rto);
