@@ -18,7 +18,6 @@ apps, in both wire modes:
 import json
 import os
 import re
-import tempfile
 import threading
 import urllib.request
 
@@ -27,13 +26,6 @@ import pytest
 import tunnelkit as tk
 
 MODES = ["binary", "json"]
-
-
-def write_config(text):
-    fd, path = tempfile.mkstemp(prefix="ttf-config-", suffix=".yml")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    return path
 
 
 class MultiTtf:
@@ -69,7 +61,7 @@ def echo(port, host, target):
 def test_each_url_reaches_its_own_app(stack, mode):
     web, api = stack.local(), stack.local()
     d = stack.ttfd()
-    cfg = write_config(
+    cfg = tk.write_config(
         "version: 2\n"
         "protocol: %s\n"
         "tunnels:\n"
@@ -146,7 +138,7 @@ def test_only_the_named_tunnels_start(stack, mode):
     """`ttf --config FILE api` starts api only; web's URL is not served."""
     web, api = stack.local(), stack.local()
     d = stack.ttfd()
-    cfg = write_config("tunnels:\n  web: {addr: %d, subdomain: only-web-%s}\n"
+    cfg = tk.write_config("tunnels:\n  web: {addr: %d, subdomain: only-web-%s}\n"
                        "  api: {addr: %d, subdomain: only-api-%s}\n"
                        % (web.port, mode, api.port, mode))
     try:
@@ -169,7 +161,7 @@ def test_name_conflict_on_one_tunnel(stack, mode):
     holder_app, web, api = stack.local(), stack.local(), stack.local()
     d = stack.ttfd()
     holder = stack.ttf(d.endpoint(), holder_app.port, "--subdomain", "taken-%s" % mode)
-    cfg = write_config("tunnels:\n  web: {addr: %d, subdomain: free-%s}\n"
+    cfg = tk.write_config("tunnels:\n  web: {addr: %d, subdomain: free-%s}\n"
                        "  api: {addr: %d, subdomain: taken-%s}\n"
                        % (web.port, mode, api.port, mode))
     try:
@@ -200,7 +192,7 @@ def test_access_per_tunnel(stack, mode):
     refuses loopback (403), and `api` without a policy is open."""
     web, api, admin = stack.local(), stack.local(), stack.local()
     d = stack.ttfd()
-    cfg = write_config(
+    cfg = tk.write_config(
         "tunnels:\n"
         "  web: {addr: %d, subdomain: acc-web-%s, basic_auth: \"ann:s3cret-pass\"}\n"
         "  api: {addr: %d, subdomain: acc-api-%s}\n"
@@ -244,7 +236,7 @@ BAD_CONFIGS = [
 
 @pytest.mark.parametrize("text,want", BAD_CONFIGS)
 def test_bad_config_file_is_a_usage_error(stack, text, want):
-    cfg = write_config(text)
+    cfg = tk.write_config(text)
     try:
         p = stack.add_proc(tk.Proc("ttf", [tk.TTF_BIN, "-e", "ws://127.0.0.1:9/_tunnel",
                                            "--config", cfg]), expect_rc=2)
@@ -264,7 +256,7 @@ def test_bad_config_file_is_a_usage_error(stack, text, want):
     (["--config", "@CFG@", "nosuch"], "names no tunnel 'nosuch'"),
 ])
 def test_bad_config_use_is_a_usage_error(stack, extra, want):
-    cfg = write_config("tunnels:\n  web: {addr: 3000}\n")
+    cfg = tk.write_config("tunnels:\n  web: {addr: 3000}\n")
     try:
         argv = [tk.TTF_BIN, "-e", "ws://127.0.0.1:9/_tunnel"] + [cfg if x == "@CFG@" else x
                                                                 for x in extra]
@@ -282,7 +274,7 @@ def test_terminal_view_lists_every_tunnel(stack):
     from test_termview import Tmux
     web, api = stack.local(), stack.local()
     d = stack.ttfd()
-    cfg = write_config("tunnels:\n  web: {addr: %d, subdomain: tv-web}\n"
+    cfg = tk.write_config("tunnels:\n  web: {addr: %d, subdomain: tv-web}\n"
                        "  api: {addr: %d, subdomain: tv-api}\n" % (web.port, api.port))
     t = Tmux([tk.TTF_BIN, "-e", d.endpoint(), "--config", cfg])
     try:
@@ -338,7 +330,7 @@ def test_inspector_page_names_the_tunnel(stack):
         pytest.fail("tests/ui/node_modules is missing: run scripts/deps.sh (npm ci in tests/ui)")
     web, api = stack.local(), stack.local()
     d = stack.ttfd()
-    cfg = write_config("tunnels:\n  web: {addr: %d, subdomain: ui-web}\n"
+    cfg = tk.write_config("tunnels:\n  web: {addr: %d, subdomain: ui-web}\n"
                        "  api: {addr: %d, subdomain: ui-api}\n" % (web.port, api.port))
     try:
         a = MultiTtf(stack, d.endpoint(), cfg)

@@ -167,10 +167,8 @@ def test_rows_name_their_tunnel_with_several(stack):
     it (as ngrok's per-tunnel lines do); each tunnel has its Forwarding line."""
     web, api = stack.local(), stack.local()
     d = stack.ttfd()
-    fd, cfg = tempfile.mkstemp(prefix="ttf-config-", suffix=".yml")
-    with os.fdopen(fd, "w") as f:
-        f.write("version: 2\ntunnels:\n  web:\n    addr: %d\n  backend-api:\n    addr: %d\n"
-                % (web.port, api.port))
+    cfg = tk.write_config("version: 2\ntunnels:\n  web:\n    addr: %d\n"
+                          "  backend-api:\n    addr: %d\n" % (web.port, api.port))
     t = Tmux(([] if not tk.VALGRIND else tk.VALGRIND_CMD) + [
         tk.TTF_BIN, "-e", d.endpoint(), "--config", cfg])
     try:

@@ -81,6 +81,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def write_config(text):
+    """A ttf --config file holding text (a temporary .yml; the caller unlinks it)."""
+    fd, path = tempfile.mkstemp(prefix="ttf-config-", suffix=".yml")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
 def run(argv, timeout=10, **kw):
     """subprocess.run for a short-lived ttfd/ttf command (--help, usage errors, `ttfd token`):
     under valgrind like the long-lived ones (their exit paths must free too; exit code 99 means
