@@ -18,6 +18,7 @@ class Request:
     def __init__(self, method, target, version, headers):
         self.method, self.target, self.version, self.headers = method, target, version, headers
         self.body = b""
+        self.chunks = 0  # chunked: how many chunks the body came in (the last one not counted)
         self.head_at = time.monotonic()  # when the head was read
         self.body_done_at = None  # when the body was read whole
 
@@ -156,6 +157,7 @@ class ScriptApp:
                         pass
                     break
                 req.body += self._exact(conn, buf, size)
+                req.chunks += 1
                 self._line(conn, buf)
         elif req.get("Content-Length"):
             req.body = self._exact(conn, buf, int(req.get("Content-Length")))
