@@ -101,19 +101,25 @@ class Baseline:
         return last
 
 
-def quiet(*procs, timeout=10):
-    """Waits until the open-fd counts of procs stay the same for half a second (connections the
-    peers closed are gone), with a deadline."""
-    last, since = None, time.monotonic()
+def wait_still(read, hold, timeout, what, interval=0.02):
+    """Waits until read() has returned the same value for hold seconds, with a deadline."""
+    last, since = object(), time.monotonic()
 
     def still():
         nonlocal last, since
-        now = tuple(fds(p.pid) for p in procs)
+        now = read()
         if now != last:
             last, since = now, time.monotonic()
-        return time.monotonic() - since >= 0.5
+        return time.monotonic() - since >= hold
 
-    tk.wait_for(still, timeout, "the fd counts to settle", interval=0.05)
+    tk.wait_for(still, timeout, what, interval=interval)
+
+
+def quiet(*procs, timeout=10):
+    """Waits until the open-fd counts of procs stay the same for half a second (connections the
+    peers closed are gone), with a deadline."""
+    wait_still(lambda: tuple(fds(p.pid) for p in procs), 0.5, timeout, "the fd counts to settle",
+               interval=0.05)
 
 
 def settled_growth_kb(proc, base_kb, limit_kb, timeout=60):

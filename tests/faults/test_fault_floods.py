@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import threading
-import time
 
 import pytest
 
@@ -290,14 +289,8 @@ def test_big_upload_to_a_stalled_tunnel_is_bounded(stack, mode, stall):
                 # out, or it reconnects, the exchange fails and ttfd rightly drains the rest of
                 # the body: wait for the upload to stand still (ttfd stopped reading it), not
                 # for ttfd's RSS to settle, which under ASan can take longer than that
-                last, since = [None], [time.monotonic()]
-
-                def held():
-                    if sent[0] != last[0]:
-                        last[0], since[0] = sent[0], time.monotonic()
-                    return time.monotonic() - since[0] >= 2.0
-
-                tk.wait_for(held, 20, "ttfd to stop taking the upload while ttf is stopped")
+                fk.wait_still(lambda: sent[0], 2.0, 20,
+                              "ttfd to stop taking the upload while ttf is stopped")
                 g = fk.rss_kb(sc.d.proc.pid) - sc.base.rss["ttfd"]
             else:
                 g = fk.settled_growth_kb(sc.d.proc, sc.base.rss["ttfd"], fk.FLOOD_RSS_LIMIT_KB)
