@@ -82,15 +82,21 @@ int store_put_connection(store *s, const char *cid, const char *tid, const char 
     return store_run(s, "PutItem", req, err, cap);
 }
 
+int store_set_connection_attr(store *s, const char *cid, const char *attr, const char *value,
+                              char *err, size_t cap)
+{
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o}}", "TableName", s->conn_table, "Key",
+                            ddb_key_s("connectionId", cid), "UpdateExpression", "SET #a = :v",
+                            "ConditionExpression", "attribute_exists(connectionId)",
+                            "ExpressionAttributeNames", "#a", attr, "ExpressionAttributeValues",
+                            ":v", ddb_s(value));
+    return store_run(s, "UpdateItem", req, err, cap);
+}
+
 int store_set_connection_access(store *s, const char *cid, const char *access, char *err,
                                 size_t cap)
 {
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o}}", "TableName", s->conn_table, "Key",
-                            ddb_key_s("connectionId", cid), "UpdateExpression", "SET #a = :a",
-                            "ConditionExpression", "attribute_exists(connectionId)",
-                            "ExpressionAttributeNames", "#a", "access", "ExpressionAttributeValues",
-                            ":a", ddb_s(access));
-    return store_run(s, "UpdateItem", req, err, cap);
+    return store_set_connection_attr(s, cid, "access", access, err, cap);
 }
 
 int store_count_request(store *s, const char *key, int64_t ttl, int64_t *count, char *err,
@@ -133,11 +139,7 @@ int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, si
 
 int store_set_connection_tunnel(store *s, const char *cid, const char *tid, char *err, size_t cap)
 {
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o}}", "TableName", s->conn_table, "Key",
-                            ddb_key_s("connectionId", cid), "UpdateExpression", "SET tunnelId = :t",
-                            "ConditionExpression", "attribute_exists(connectionId)",
-                            "ExpressionAttributeValues", ":t", ddb_s(tid));
-    return store_run(s, "UpdateItem", req, err, cap);
+    return store_set_connection_attr(s, cid, "tunnelId", tid, err, cap);
 }
 
 int store_find_tunnel(store *s, const char *tid, char cids[][STORE_CONN_ID_SIZE], size_t max,

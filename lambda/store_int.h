@@ -17,6 +17,10 @@ int store_run(store *s, const char *op, json_t *req, char *err, size_t cap);
 /* GetItem, consistent. 0 with *item, 1 when absent. */
 int store_get_item(store *s, const char *table, const char *key_name, const char *key,
                    json_t **item, char *err, size_t cap);
+/* UpdateItem SET attr = value (a string) on connection cid's record, conditional on the record
+ * existing (DDB_CONDITION when it is gone). */
+int store_set_connection_attr(store *s, const char *cid, const char *attr, const char *value,
+                              char *err, size_t cap);
 /* BatchWriteItem deletes of up to 25 keys of one table (stolen array of key objects). */
 int store_batch_delete(store *s, const char *table, json_t *keys, char *err, size_t cap);
 

@@ -32,12 +32,7 @@ int store_put_tunnel(store *s, const char *cid, const char *tid, const char *sub
 int store_set_connection_tunnels(store *s, const char *cid, const char *names, char *err,
                                  size_t cap)
 {
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:o}}", "TableName", s->conn_table, "Key",
-                            ddb_key_s("connectionId", cid), "UpdateExpression", "SET #tn = :n",
-                            "ConditionExpression", "attribute_exists(connectionId)",
-                            "ExpressionAttributeNames", "#tn", "tunnels",
-                            "ExpressionAttributeValues", ":n", ddb_s(names));
-    return store_run(s, "UpdateItem", req, err, cap);
+    return store_set_connection_attr(s, cid, "tunnels", names, err, cap);
 }
 
 int store_get_connection_tunnels(store *s, const char *cid, char **names, char *err, size_t cap)
