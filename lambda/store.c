@@ -313,28 +313,19 @@ int store_cleanup(store *s, const char *table, const char *key_name, int64_t now
         json_decref(req);
         if (rc != DDB_OK)
             return -1;
-        json_t *keys = json_array();
+        store_deleter d = {.s = s, .table = table, .key_name = key_name};
         size_t i;
         json_t *it;
         json_array_foreach(json_object_get(resp, "Items"), i, it)
         {
             const char *k = ddb_get_s(it, key_name);
-            if (!k || !keys)
+            if (!k)
                 continue;
-            json_array_append_new(keys, ddb_key_s(key_name, k));
+            store_deleter_add(&d, k, err, cap);
             (*deleted)++;
-            if (json_array_size(keys) == 25) {
-                if (store_batch_delete(s, table, keys, err, cap) < 0)
-                    rc = -1;
-                keys = json_array();
-            }
         }
-        if (keys && json_array_size(keys) > 0) {
-            if (store_batch_delete(s, table, keys, err, cap) < 0)
-                rc = -1;
-        } else {
-            json_decref(keys);
-        }
+        if (store_deleter_finish(&d, err, cap) < 0)
+            rc = -1;
         json_t *lek = json_object_get(resp, "LastEvaluatedKey");
         if (json_is_object(lek) && json_object_size(lek) > 0)
             start = json_incref(lek);

@@ -21,7 +21,18 @@ int store_get_item(store *s, const char *table, const char *key_name, const char
  * existing (DDB_CONDITION when it is gone). */
 int store_set_connection_attr(store *s, const char *cid, const char *attr, const char *value,
                               char *err, size_t cap);
-/* BatchWriteItem deletes of up to 25 keys of one table (stolen array of key objects). */
-int store_batch_delete(store *s, const char *table, json_t *keys, char *err, size_t cap);
+/* Deletes items of one table as their keys come, in BatchWriteItem requests of 25 (DynamoDB's
+ * limit per request; unprocessed items sent again): store_deleter_add for each key, then
+ * store_deleter_finish. Holds one batch at a time. */
+typedef struct store_deleter {
+    store *s;
+    const char *table;
+    const char *key_name; /* the table's hash key */
+    json_t *keys;         /* the batch being filled, NULL before its first key */
+    int rc;               /* -1 once a batch failed or memory ran out (the others still go) */
+} store_deleter;
+void store_deleter_add(store_deleter *d, const char *key, char *err, size_t cap);
+/* Sends the last batch: 0, or -1 when any batch failed (err says why). */
+int store_deleter_finish(store_deleter *d, char *err, size_t cap);
 
 #endif

@@ -481,7 +481,7 @@ int store_fetch_head_parts(store *s, const char *rid, const char *cid, uint32_t 
 }
 
 /* BatchWriteItem deletes of up to 25 keys of one table (stolen array of key objects). */
-int store_batch_delete(store *s, const char *table, json_t *keys, char *err, size_t cap)
+static int batch_delete(store *s, const char *table, json_t *keys, char *err, size_t cap)
 {
     json_t *reqs = json_array();
     size_t i;
@@ -513,34 +513,44 @@ int store_batch_delete(store *s, const char *table, json_t *keys, char *err, siz
     return rc;
 }
 
+void store_deleter_add(store_deleter *d, const char *key, char *err, size_t cap)
+{
+    if (!d->keys && !(d->keys = json_array())) {
+        d->rc = store_oom(err, cap);
+        return;
+    }
+    json_array_append_new(d->keys, ddb_key_s(d->key_name, key));
+    if (json_array_size(d->keys) < 25)
+        return;
+    if (batch_delete(d->s, d->table, d->keys, err, cap) < 0)
+        d->rc = -1;
+    d->keys = NULL;
+}
+
+int store_deleter_finish(store_deleter *d, char *err, size_t cap)
+{
+    if (d->keys && json_array_size(d->keys) > 0) {
+        if (batch_delete(d->s, d->table, d->keys, err, cap) < 0)
+            d->rc = -1;
+    } else {
+        json_decref(d->keys);
+    }
+    d->keys = NULL;
+    return d->rc;
+}
+
 int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, uint32_t nheads,
                          char *err, size_t cap)
 {
-    int rc = 0;
     char key[PIECE_KEY_MAX];
-    json_t *keys = json_array();
-    if (!keys)
-        return store_oom(err, cap);
-    json_array_append_new(keys, ddb_key_s("requestId", rid));
+    store_deleter d = {.s = s, .table = s->pend_table, .key_name = "requestId"};
+    store_deleter_add(&d, rid, err, cap);
     for (uint32_t q = 1; cid && q <= n + nheads; q++) {
         int k = q <= n ? store_piece_key(key, sizeof key, rid, cid, q)
                        : store_head_key(key, sizeof key, rid, cid, q - n);
         if (k < 0)
             break;
-        json_array_append_new(keys, ddb_key_s("requestId", key));
-        if (json_array_size(keys) == 25) {
-            if (store_batch_delete(s, s->pend_table, keys, err, cap) < 0)
-                rc = -1;
-            keys = json_array();
-            if (!keys)
-                return store_oom(err, cap);
-        }
+        store_deleter_add(&d, key, err, cap);
     }
-    if (json_array_size(keys) > 0) {
-        if (store_batch_delete(s, s->pend_table, keys, err, cap) < 0)
-            rc = -1;
-    } else {
-        json_decref(keys);
-    }
-    return rc;
+    return store_deleter_finish(&d, err, cap);
 }

@@ -48,30 +48,23 @@ int store_get_connection_tunnels(store *s, const char *cid, char **names, char *
     return *names ? 0 : store_oom(err, cap);
 }
 
-/* Deletes the tunnel items of cid named in names (space-separated), 25 per batch. */
+/* Deletes the tunnel items of cid named in names (space-separated). */
 static int delete_tunnels(store *s, const char *cid, const char *names, char *err, size_t cap)
 {
-    int rc = 0;
-    json_t *keys = json_array();
-    for (const char *p = names; keys && *p;) {
+    store_deleter d = {.s = s, .table = s->conn_table, .key_name = "connectionId"};
+    for (const char *p = names; *p;) {
         size_t n = strcspn(p, " ");
         char tid[TUNNEL_NAME_MAX + 1], key[STORE_TUNNEL_KEY_MAX];
         if (n > 0 && n <= TUNNEL_NAME_MAX) {
             memcpy(tid, p, n);
             tid[n] = '\0';
             if (store_tunnel_key(key, sizeof key, cid, tid) == 0)
-                json_array_append_new(keys, ddb_key_s("connectionId", key));
+                store_deleter_add(&d, key, err, cap);
         }
         p += n;
         p += *p == ' ';
-        if (json_array_size(keys) == 25 || (!*p && json_array_size(keys) > 0)) {
-            if (store_batch_delete(s, s->conn_table, keys, err, cap) != 0)
-                rc = -1;
-            keys = *p ? json_array() : NULL;
-        }
     }
-    json_decref(keys);
-    return rc;
+    return store_deleter_finish(&d, err, cap);
 }
 
 int store_delete_connection(store *s, const char *cid, char *err, size_t cap)
