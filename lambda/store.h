@@ -213,10 +213,6 @@ typedef struct answer_poll {
 /* 0, or -1 (then *p holds nothing). */
 int store_poll_answer(store *s, const char *rid, const char *cid, piece_set *ps, answer_poll *p,
                       char *err, size_t cap);
-/* store_poll_answer for the `want` lowest missing pieces only (*asked: answer_poll.asked). 0 or
- * -1. */
-int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t want,
-                       uint32_t *asked, char *err, size_t cap);
 /* Deletes the pending item, pieces 1..n and head continuations 1..nheads of cid (batched).
  * cid NULL: the item only. */
 int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, uint32_t nheads,

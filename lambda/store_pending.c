@@ -430,15 +430,6 @@ int store_poll_answer(store *s, const char *rid, const char *cid, piece_set *ps,
     return rc;
 }
 
-int store_fetch_pieces(store *s, const char *rid, const char *cid, piece_set *ps, uint32_t want,
-                       uint32_t *asked, char *err, size_t cap)
-{
-    answer_poll p = {.want = want};
-    int rc = store_poll_answer(s, rid, cid, ps, &p, err, cap);
-    *asked = p.asked;
-    return rc;
-}
-
 /* batch_get's taker for head continuations: the text of part q at index q - 1. */
 static void take_head_part(void *ud, json_t *it)
 {

@@ -230,9 +230,9 @@ static void pieces(void **state)
     piece_set ps;
     assert_int_equal(piece_set_init(&ps, 3), 0);
     fake_ddb_partial_batches(h->db, 2);
-    uint32_t asked;
-    assert_int_equal(store_fetch_pieces(ST(h), "R2", "C1", &ps, 0, &asked, err, sizeof err), 0);
-    assert_int_equal(asked, 3);
+    answer_poll p = {0}; /* the pieces only, up to 98 */
+    assert_int_equal(store_poll_answer(ST(h), "R2", "C1", &ps, &p, err, sizeof err), 0);
+    assert_int_equal(p.asked, 3);
     assert_int_equal(ps.have, 3);
     assert_int_equal(ps.bytes, 6);
     for (uint32_t q = 1; q <= 3; q++)
@@ -240,7 +240,8 @@ static void pieces(void **state)
     piece_set_free(&ps);
     /* pieces of another connection are never read */
     assert_int_equal(piece_set_init(&ps, 3), 0);
-    assert_int_equal(store_fetch_pieces(ST(h), "R2", "C2", &ps, 0, &asked, err, sizeof err), 0);
+    p = (answer_poll){0};
+    assert_int_equal(store_poll_answer(ST(h), "R2", "C2", &ps, &p, err, sizeof err), 0);
     assert_int_equal(ps.have, 0);
     piece_set_free(&ps);
     /* a failed request takes no more pieces */
