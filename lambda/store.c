@@ -122,6 +122,15 @@ int store_count_request(store *s, const char *key, int64_t ttl, int64_t *count, 
     return rc == 0 ? 0 : -1;
 }
 
+int store_conn_rec_of(const json_t *it, conn_rec *out)
+{
+    const char *tid = ddb_get_s(it, "tunnelId");
+    const char *sub = ddb_get_s(it, "sub");
+    snprintf(out->tunnel_id, sizeof out->tunnel_id, "%s", tid ? tid : "");
+    snprintf(out->sub, sizeof out->sub, "%s", sub ? sub : "");
+    return tid ? 0 : 1;
+}
+
 int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, size_t cap)
 {
     memset(out, 0, sizeof *out);
@@ -129,12 +138,9 @@ int store_get_connection(store *s, const char *cid, conn_rec *out, char *err, si
     int rc = store_get_item(s, s->conn_table, "connectionId", cid, &it, err, cap);
     if (rc != 0)
         return rc;
-    const char *tid = ddb_get_s(it, "tunnelId");
-    const char *sub = ddb_get_s(it, "sub");
-    snprintf(out->tunnel_id, sizeof out->tunnel_id, "%s", tid ? tid : "");
-    snprintf(out->sub, sizeof out->sub, "%s", sub ? sub : "");
+    rc = store_conn_rec_of(it, out);
     json_decref(it);
-    return tid ? 0 : 1;
+    return rc;
 }
 
 int store_set_connection_tunnel(store *s, const char *cid, const char *tid, char *err, size_t cap)

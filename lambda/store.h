@@ -124,9 +124,11 @@ int store_put_tunnel(store *s, const char *cid, const char *tid, const char *sub
  * the record is gone. */
 int store_set_connection_tunnels(store *s, const char *cid, const char *names, char *err,
                                  size_t cap);
-/* The names recorded by store_set_connection_tunnels (malloc'd, "" when none); 1 when the record
- * does not exist. */
-int store_get_connection_tunnels(store *s, const char *cid, char **names, char *err, size_t cap);
+/* The names recorded by store_set_connection_tunnels (malloc'd, "" when none) and, in *rec (may
+ * be NULL), what store_get_connection reads (tunnel_id "" when the record has none): the record
+ * read once. 1 when the record does not exist. */
+int store_get_connection_tunnels(store *s, const char *cid, conn_rec *rec, char **names, char *err,
+                                 size_t cap);
 /* Whether connection cid's record exists and serves tid (as its first tunnel or one of its
  * items): 1, 0, or -1 on error. */
 int store_connection_serves(store *s, const char *cid, const char *tid, char *err, size_t cap);

@@ -17,6 +17,8 @@ int store_run(store *s, const char *op, json_t *req, char *err, size_t cap);
 /* GetItem, consistent. 0 with *item, 1 when absent. */
 int store_get_item(store *s, const char *table, const char *key_name, const char *key,
                    json_t **item, char *err, size_t cap);
+/* A connection record's tunnelId and sub into out: 0, or 1 when it has no tunnelId. */
+int store_conn_rec_of(const json_t *item, conn_rec *out);
 /* UpdateItem SET attr = value (a string) on connection cid's record, conditional on the record
  * existing (DDB_CONDITION when it is gone). */
 int store_set_connection_attr(store *s, const char *cid, const char *attr, const char *value,

@@ -35,13 +35,18 @@ int store_set_connection_tunnels(store *s, const char *cid, const char *names, c
     return store_set_connection_attr(s, cid, "tunnels", names, err, cap);
 }
 
-int store_get_connection_tunnels(store *s, const char *cid, char **names, char *err, size_t cap)
+int store_get_connection_tunnels(store *s, const char *cid, conn_rec *rec, char **names, char *err,
+                                 size_t cap)
 {
     *names = NULL;
+    if (rec)
+        memset(rec, 0, sizeof *rec);
     json_t *it;
     int rc = store_get_item(s, s->conn_table, "connectionId", cid, &it, err, cap);
     if (rc != 0)
         return rc;
+    if (rec)
+        store_conn_rec_of(it, rec);
     const char *t = ddb_get_s(it, "tunnels");
     *names = strdup(t ? t : "");
     json_decref(it);

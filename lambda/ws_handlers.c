@@ -145,8 +145,8 @@ char *ws_handle_disconnect(lambda_ctx *ctx, const json_t *ev, size_t *len)
      * tunnel's and those of its other tunnels (a name that moved to the agent's next connection
      * has another holder and is left alone). */
     char *others = NULL;
-    if (store_get_connection(&ctx->st, we.connection_id, &c, err, sizeof err) == 0 &&
-        store_get_connection_tunnels(&ctx->st, we.connection_id, &others, err, sizeof err) >= 0) {
+    int rc = store_get_connection_tunnels(&ctx->st, we.connection_id, &c, &others, err, sizeof err);
+    if (rc == 0 && c.tunnel_id[0]) {
         int64_t now = clock_wall_ms() / 1000;
         release(ctx, we.connection_id, c.tunnel_id, now);
         for (char *save = NULL, *tid = others ? strtok_r(others, " ", &save) : NULL; tid;

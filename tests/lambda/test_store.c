@@ -133,7 +133,7 @@ static void other_tunnels(void **state)
     assert_string_equal(access[0], "{\"x\":1}");
     free(access[0]);
     char *names = NULL;
-    assert_int_equal(store_get_connection_tunnels(ST(h), "C1", &names, err, sizeof err), 0);
+    assert_int_equal(store_get_connection_tunnels(ST(h), "C1", NULL, &names, err, sizeof err), 0);
     assert_string_equal(names, "api db");
     free(names);
     assert_int_equal(store_connection_serves(ST(h), "C1", "web", err, sizeof err), 1);

@@ -249,9 +249,11 @@ static void disconnect_releases_the_name(void **state)
     harness *h = *state;
     char tid[16];
     assert_int_equal(harness_agent_connect(h, "C1=", tid), 0);
+    unsigned gets = fake_ddb_calls(h->db, "GetItem");
     json_t *r = harness_invoke(h, &h->ws, ev_disconnect(h, "C1="));
     assert_int_equal(json_integer_value(json_object_get(r, "statusCode")), 200);
     json_decref(r);
+    assert_int_equal(fake_ddb_calls(h->db, "GetItem") - gets, 1); /* the record, read once */
     assert_null(fake_ddb_get(h->db, H_CONN_TABLE, "C1="));
     /* without auth the name is kept for the grace period from now (NAME_GRACE_SECS, 300) */
     char key[64];
