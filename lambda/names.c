@@ -104,23 +104,29 @@ static int take(lambda_ctx *ctx, const char *cid, const char *owner, const char 
     return 0;
 }
 
-/* A fresh id for cid (owner), recorded: 0, or -1 on a storage error. */
-static int draw_fresh(lambda_ctx *ctx, const char *cid, const char *owner, int64_t now,
-                      names_answer *ans)
+int names_fresh(lambda_ctx *ctx, const char *cid, const char *owner, int64_t now,
+                char tid[TUNNEL_ID_LEN + 1], char *err, size_t cap)
 {
-    char err[ERRCAP] = "no randomness";
-    char tid[TUNNEL_ID_LEN + 1];
     int rc = -1;
+    snprintf(err, cap, "no randomness");
     for (int attempt = 0; attempt < 4; attempt++) {
         if (tunnel_id_generate(tid) < 0)
             break;
         rc = store_claim_owner(&ctx->st, tid, cid, owner, false,
                                names_held_ttl(ctx->cfg, owner, now), names_keep(ctx->cfg, owner),
-                               NULL, err, sizeof err);
+                               NULL, err, cap);
         if (rc != DDB_CONDITION)
             break;
     }
-    if (rc != 0) {
+    return rc == 0 ? 0 : -1;
+}
+
+/* A fresh id for cid (owner) into ans, recorded: 0, or -1 on a storage error. */
+static int draw_fresh(lambda_ctx *ctx, const char *cid, const char *owner, int64_t now,
+                      names_answer *ans)
+{
+    char err[ERRCAP], tid[TUNNEL_ID_LEN + 1];
+    if (names_fresh(ctx, cid, owner, now, tid, err, sizeof err) != 0) {
         TLOG_E(ctx->log, "ready %s: no fresh tunnel id: %s", cid, err);
         return -1;
     }

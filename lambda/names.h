@@ -48,6 +48,11 @@ typedef struct names_ask {
  * unused fresh id go. */
 names_result names_claim(lambda_ctx *ctx, const char *cid, const char *owner, const names_ask *ask,
                          names_answer *ans);
+/* Draws a fresh random id for connection cid and records its owner record (owner:
+ * tunnel_owner()), drawing again when the id is taken (4 tries): 0 with the id in tid, or -1
+ * (err says why: no randomness, storage, every draw taken). */
+int names_fresh(lambda_ctx *ctx, const char *cid, const char *owner, int64_t now,
+                char tid[TUNNEL_ID_LEN + 1], char *err, size_t cap);
 /* Undoes a granted claim of a ready refused as a whole: a record the claim created is deleted,
  * another released as on disconnect (its owner keeps it for the grace/retention period). */
 void names_unclaim(lambda_ctx *ctx, const char *cid, const names_answer *ans);

@@ -98,20 +98,9 @@ char *ws_handle_connect(lambda_ctx *ctx, const json_t *ev, size_t *len)
     char err[ERRCAP];
     char tid[TUNNEL_ID_LEN + 1];
     int64_t now = clock_wall_ms() / 1000;
-    int rc = -1;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        if (tunnel_id_generate(tid) < 0) {
-            snprintf(err, sizeof err, "no randomness");
-            break;
-        }
-        char owner[TUNNEL_OWNER_MAX + 1];
-        tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, sub, NULL); /* sub fits */
-        rc = store_claim_owner(&ctx->st, tid, we.connection_id, owner, false,
-                               names_held_ttl(ctx->cfg, owner, now), names_keep(ctx->cfg, owner),
-                               NULL, err, sizeof err);
-        if (rc != DDB_CONDITION)
-            break;
-    }
+    char owner[TUNNEL_OWNER_MAX + 1];
+    tunnel_owner(owner, sizeof owner, ctx->cfg->require_auth, sub, NULL); /* sub fits */
+    int rc = names_fresh(ctx, we.connection_id, owner, now, tid, err, sizeof err);
     if (rc == 0)
         rc = store_put_connection(&ctx->st, we.connection_id, tid, sub, now, err, sizeof err);
     if (rc != 0) {
