@@ -155,6 +155,24 @@ void harness_free(harness *h)
     memset(h, 0, sizeof *h);
 }
 
+int harness_setup(void **state)
+{
+    harness *h = calloc(1, sizeof *h);
+    if (!h || harness_init(h, NULL) < 0) {
+        free(h);
+        return -1;
+    }
+    *state = h;
+    return 0;
+}
+
+int harness_teardown(void **state)
+{
+    harness_free(*state);
+    free(*state);
+    return 0;
+}
+
 json_t *harness_invoke(harness *h, lambda_ctx *ctx, json_t *event)
 {
     char *text = json_dumps(event, JSON_COMPACT);

@@ -52,6 +52,9 @@ struct harness {
  * 0 or -1. */
 int harness_init(harness *h, const char *const *env);
 void harness_free(harness *h);
+/* cmocka setup and teardown: *state a harness (harness_init with no env), then freed. */
+int harness_setup(void **state);
+int harness_teardown(void **state);
 
 /* One invocation through dispatch_event + dispatch_after; the answer document parsed (caller
  * decrefs), NULL when the handler failed. event is stolen. */

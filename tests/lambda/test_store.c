@@ -15,22 +15,6 @@
 #include "harness.h"
 #include "store.h"
 
-static int setup(void **state)
-{
-    harness *h = calloc(1, sizeof *h);
-    if (!h || harness_init(h, NULL) < 0)
-        return -1;
-    *state = h;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    harness_free(*state);
-    free(*state);
-    return 0;
-}
-
 #define ST(h) (&(h)->http.st)
 
 static void connections(void **state)
@@ -308,15 +292,16 @@ static void cleanup_every_page(void **state)
 
 int main(void)
 {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, harness_setup, harness_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(connections, setup, teardown),
-        cmocka_unit_test_setup_teardown(owners, setup, teardown),
-        cmocka_unit_test_setup_teardown(other_tunnels, setup, teardown),
-        cmocka_unit_test_setup_teardown(pending_answers, setup, teardown),
-        cmocka_unit_test_setup_teardown(pieces, setup, teardown),
-        cmocka_unit_test_setup_teardown(many_pieces_deleted_in_batches, setup, teardown),
-        cmocka_unit_test_setup_teardown(throttling_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(cleanup_every_page, setup, teardown),
+        T(connections),
+        T(owners),
+        T(other_tunnels),
+        T(pending_answers),
+        T(pieces),
+        T(many_pieces_deleted_in_batches),
+        T(throttling_retried),
+        T(cleanup_every_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,22 +16,6 @@
 #include "clock.h"
 #include "harness.h"
 
-static int setup(void **state)
-{
-    harness *h = calloc(1, sizeof *h);
-    if (!h || harness_init(h, NULL) < 0)
-        return -1;
-    *state = h;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    harness_free(*state);
-    free(*state);
-    return 0;
-}
-
 /* The last message posted to cid, decoded into m (0), or -1. */
 static int last_post(harness *h, const char *cid, tmsg *m)
 {
@@ -398,7 +382,7 @@ static void several_tunnels_move(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, harness_setup, harness_teardown)
     const struct CMUnitTest tests[] = {
         T(connect_selects_json),         T(ready_retries_connection_established),
         T(takeover_moves_the_tunnel),    T(ping_pong_and_dropped_messages),
