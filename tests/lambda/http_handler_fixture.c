@@ -19,8 +19,30 @@ int teardown(void **state)
     return 0;
 }
 
-void response(harness *h, const char *rid, int status, const char *const *hdrs, const char *body,
-              size_t len, bool more, bool later)
+/* Sends m (freed here) from the agent on cid: now, or at the HTTP function's next poll. */
+static void send_msg(harness *h, const char *cid, tmsg *m, bool later)
+{
+    char *text = harness_encode(m);
+    tmsg_free(m);
+    if (later)
+        harness_agent_later(h, cid, text);
+    else
+        json_decref(harness_agent_send(h, cid, text));
+    free(text);
+}
+
+/* m's body: a copy of len bytes of body. */
+static void set_body(tmsg *m, const char *body, size_t len, bool more)
+{
+    m->body = len ? malloc(len) : NULL;
+    if (len)
+        memcpy(m->body, body, len);
+    m->body_len = len;
+    m->more = more;
+}
+
+static void respond_on(harness *h, const char *cid, const char *rid, int status,
+                       const char *const *hdrs, const char *body, size_t len, bool more, bool later)
 {
     tmsg m;
     tmsg_init(&m, TMSG_HTTP_RESPONSE);
@@ -28,18 +50,14 @@ void response(harness *h, const char *rid, int status, const char *const *hdrs, 
     m.status_code = status;
     for (size_t i = 0; hdrs && hdrs[i]; i += 2)
         http_headers_add(&m.headers, hdrs[i], strlen(hdrs[i]), hdrs[i + 1], strlen(hdrs[i + 1]));
-    m.body = len ? malloc(len) : NULL;
-    if (len)
-        memcpy(m.body, body, len);
-    m.body_len = len;
-    m.more = more;
-    char *text = harness_encode(&m);
-    tmsg_free(&m);
-    if (later)
-        harness_agent_later(h, CID, text);
-    else
-        json_decref(harness_agent_send(h, CID, text));
-    free(text);
+    set_body(&m, body, len, more);
+    send_msg(h, cid, &m, later);
+}
+
+void response(harness *h, const char *rid, int status, const char *const *hdrs, const char *body,
+              size_t len, bool more, bool later)
+{
+    respond_on(h, CID, rid, status, hdrs, body, len, more, later);
 }
 
 void piece(harness *h, const char *rid, uint32_t seq, const char *body, size_t len, bool more,
@@ -49,18 +67,18 @@ void piece(harness *h, const char *rid, uint32_t seq, const char *body, size_t l
     tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
     m.request_id = strdup(rid);
     m.seq = seq;
-    m.body = len ? malloc(len) : NULL;
-    if (len)
-        memcpy(m.body, body, len);
-    m.body_len = len;
-    m.more = more;
-    char *text = harness_encode(&m);
-    tmsg_free(&m);
-    if (later)
-        harness_agent_later(h, CID, text);
-    else
-        json_decref(harness_agent_send(h, CID, text));
-    free(text);
+    set_body(&m, body, len, more);
+    send_msg(h, CID, &m, later);
+}
+
+/* The agent's cancel of rid (reason may be NULL). */
+static void cancel(harness *h, const char *rid, const char *reason, bool later)
+{
+    tmsg c;
+    tmsg_init(&c, TMSG_CANCEL);
+    c.request_id = strdup(rid);
+    c.reason = reason ? strdup(reason) : NULL;
+    send_msg(h, CID, &c, later);
 }
 
 int collect(void *ud, const tmsg *m)
@@ -85,16 +103,7 @@ void moved(harness *h, fixture *f, const char *cid, const char *rid)
         fake_mgmt_open(h->mgmt, "B=");
         return;
     }
-    tmsg r;
-    tmsg_init(&r, TMSG_HTTP_RESPONSE);
-    r.request_id = strdup(rid);
-    r.status_code = 200;
-    r.body = (uint8_t *)strdup("on B");
-    r.body_len = 4;
-    char *text = harness_encode(&r);
-    tmsg_free(&r);
-    harness_agent_later(h, "B=", text);
-    free(text);
+    respond_on(h, "B=", rid, 200, NULL, "on B", 4, false, true);
 }
 
 void agent(harness *h, const char *cid, const tmsg *m, void *ud)
@@ -179,16 +188,7 @@ void agent(harness *h, const char *cid, const tmsg *m, void *ud)
         break;
     case FOREIGN_ANSWER: {
         /* another agent's connection answers first: ignored */
-        tmsg r;
-        tmsg_init(&r, TMSG_HTTP_RESPONSE);
-        r.request_id = strdup(rid);
-        r.status_code = 200;
-        r.body = (uint8_t *)strdup("FORGED");
-        r.body_len = 6;
-        char *text = harness_encode(&r);
-        tmsg_free(&r);
-        json_decref(harness_agent_send(h, "otherConn=", text));
-        free(text);
+        respond_on(h, "otherConn=", rid, 200, NULL, "FORGED", 6, false, false);
         response(h, rid, 200, CL5, "hello", 5, false, true);
         break;
     }
@@ -244,30 +244,15 @@ void agent(harness *h, const char *cid, const tmsg *m, void *ud)
     case CANCEL_FIRST: {
         if (f->mode == CANCEL_AFTER_END)
             response(h, rid, 403, CL5, "nope!", 5, false, true);
-        tmsg c;
-        tmsg_init(&c, TMSG_CANCEL);
-        c.request_id = strdup(rid);
-        char *text = harness_encode(&c);
-        tmsg_free(&c);
-        if (f->mode == CANCEL_FIRST)
-            json_decref(harness_agent_send(h, CID, text)); /* taken before the response */
-        else
-            harness_agent_later(h, CID, text);
-        free(text);
+        /* CANCEL_FIRST: taken before the response */
+        cancel(h, rid, NULL, f->mode != CANCEL_FIRST);
         if (f->mode == CANCEL_FIRST)
             response(h, rid, 403, CL5, "nope!", 5, false, true);
         break;
     }
     case AGENT_CANCELS: {
         response(h, rid, 200, NULL, "partial", 7, true, true);
-        tmsg c;
-        tmsg_init(&c, TMSG_CANCEL);
-        c.request_id = strdup(rid);
-        c.reason = strdup("local service closed the connection");
-        char *text = harness_encode(&c);
-        tmsg_free(&c);
-        harness_agent_later(h, CID, text);
-        free(text);
+        cancel(h, rid, "local service closed the connection", true);
         break;
     }
     default:
