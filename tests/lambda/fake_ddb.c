@@ -48,11 +48,17 @@ static json_t *table_of(call *c, const char *name)
     return t;
 }
 
+/* The hash key string of item (or Key object) for table t, or NULL when it has none. */
+static const char *item_key(const json_t *t, const json_t *item)
+{
+    const char *kn = json_string_value(json_object_get(t, "key"));
+    return json_string_value(json_object_get(json_object_get(item, kn), "S"));
+}
+
 /* The key string of a Key object for table t, or NULL (ValidationException). */
 static const char *key_of(call *c, json_t *t, const json_t *key)
 {
-    const char *kn = json_string_value(json_object_get(t, "key"));
-    const char *v = json_string_value(json_object_get(json_object_get(key, kn), "S"));
+    const char *v = item_key(t, key);
     if (!v || json_object_size(key) != 1) {
         error(c, "ValidationException", "The provided key element does not match the schema");
         return NULL;
@@ -102,8 +108,7 @@ static int op_put(call *c)
     if (!t)
         return -1;
     json_t *item = json_object_get(c->req, "Item");
-    const char *kn = json_string_value(json_object_get(t, "key"));
-    const char *k = json_string_value(json_object_get(json_object_get(item, kn), "S"));
+    const char *k = item_key(t, item);
     if (!k)
         return error(c, "ValidationException", "One of the required keys was not given a value");
     if (ddb_item_size(item) > ITEM_MAX)
@@ -381,9 +386,7 @@ static int op_batch_write(call *c)
             }
             json_t *del = json_object_get(json_object_get(r, "DeleteRequest"), "Key");
             json_t *put = json_object_get(json_object_get(r, "PutRequest"), "Item");
-            const char *kn = json_string_value(json_object_get(t, "key"));
-            const char *k = del ? key_of(c, t, del)
-                                : json_string_value(json_object_get(json_object_get(put, kn), "S"));
+            const char *k = del ? key_of(c, t, del) : item_key(t, put);
             if (!k) {
                 json_decref(left);
                 return error(c, "ValidationException", "bad write request");
@@ -402,6 +405,20 @@ static int op_batch_write(call *c)
 }
 
 /* ---- transport ---- */
+
+static const struct {
+    const char *name;
+    int (*fn)(call *c);
+} OPS[] = {
+    {"GetItem", op_get},
+    {"PutItem", op_put},
+    {"UpdateItem", op_update},
+    {"DeleteItem", op_delete},
+    {"Query", op_query},
+    {"Scan", op_scan},
+    {"BatchGetItem", op_batch_get},
+    {"BatchWriteItem", op_batch_write},
+};
 
 static int answer(aws_resp *out, long status, json_t *body)
 {
@@ -439,28 +456,16 @@ static int transport_call(void *ud, const char *method, const char *url, const c
     if (d->on_call)
         d->on_call(d->on_call_ud, op, req);
     call c = {.d = d, .req = req, .used = json_object()};
+    int (*fn)(call *) = NULL;
+    for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++)
+        if (strcmp(op, OPS[i].name) == 0)
+            fn = OPS[i].fn;
     int rc;
     if (d->throttle > 0) {
         d->throttle--;
         rc = error(&c, "ThrottlingException", "Rate of requests exceeds the allowed throughput");
-    } else if (strcmp(op, "GetItem") == 0) {
-        rc = op_get(&c);
-    } else if (strcmp(op, "PutItem") == 0) {
-        rc = op_put(&c);
-    } else if (strcmp(op, "UpdateItem") == 0) {
-        rc = op_update(&c);
-    } else if (strcmp(op, "DeleteItem") == 0) {
-        rc = op_delete(&c);
-    } else if (strcmp(op, "Query") == 0) {
-        rc = op_query(&c);
-    } else if (strcmp(op, "Scan") == 0) {
-        rc = op_scan(&c);
-    } else if (strcmp(op, "BatchGetItem") == 0) {
-        rc = op_batch_get(&c);
-    } else if (strcmp(op, "BatchWriteItem") == 0) {
-        rc = op_batch_write(&c);
     } else {
-        rc = error(&c, "UnknownOperationException", "unknown operation");
+        rc = fn ? fn(&c) : error(&c, "UnknownOperationException", "unknown operation");
     }
     if (rc == 0) { /* "Value provided in ExpressionAttributeValues unused in expressions" */
         const char *maps[] = {"ExpressionAttributeNames", "ExpressionAttributeValues"};
@@ -539,8 +544,7 @@ json_t *fake_ddb_get(fake_ddb *d, const char *table, const char *key)
 int fake_ddb_put(fake_ddb *d, const char *table, json_t *item)
 {
     json_t *t = json_object_get(d->tables, table);
-    const char *kn = json_string_value(json_object_get(t, "key"));
-    const char *k = json_string_value(json_object_get(json_object_get(item, kn), "S"));
+    const char *k = item_key(t, item);
     if (!k)
         return -1;
     return json_object_set(json_object_get(t, "items"), k, item);
