@@ -294,6 +294,20 @@ static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len
     return httpresp_build(a->status, &a->headers, a->body, a->len, len);
 }
 
+void answer_cleanup(lambda_ctx *ctx)
+{
+    if (ctx->defer_rid[0]) {
+        char err[ERRCAP];
+        if (store_delete_pending(&ctx->st, ctx->defer_rid, ctx->defer_cid, ctx->defer_pieces,
+                                 ctx->defer_heads, err, sizeof err) < 0)
+            TLOG_W(ctx->log, "cleanup of %s: %s (TTL will expire it)", ctx->defer_rid, err);
+    }
+    ctx->defer_rid[0] = '\0';
+    ctx->defer_cid[0] = '\0';
+    ctx->defer_pieces = 0;
+    ctx->defer_heads = 0;
+}
+
 void answer_cancel(lambda_ctx *ctx, const char *cid, const char *rid, const char *reason)
 {
     tmsg c;

@@ -31,6 +31,11 @@ typedef struct answer_req {
  * are deleted after the response is sent (ctx->defer_*). */
 char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len);
 
+/* Deletes the items of the request answer_wait last finished (ctx->defer_*: the request item,
+ * its pieces and head continuations) and forgets it; nothing when there is none. A failure is
+ * logged (the items' TTL expires them). */
+void answer_cleanup(lambda_ctx *ctx);
+
 /* Tells the agent on cid to drop request rid (docs/protocol.md §2 "Cancel"): the Lambda gave up
  * on it (out of time, too large, a breach of the response rules) or will not send the rest of
  * its body. The HTTP API never tells a Lambda that its client left, so that is the only cancel

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "answer.h"
 #include "cleanup.h"
 #include "events.h"
 #include "http_handler.h"
@@ -56,14 +57,5 @@ char *dispatch_event(lambda_ctx *ctx, const char *event, size_t n, size_t *len, 
 
 void dispatch_after(lambda_ctx *ctx)
 {
-    if (ctx->defer_rid[0]) {
-        char err[256];
-        if (store_delete_pending(&ctx->st, ctx->defer_rid, ctx->defer_cid, ctx->defer_pieces,
-                                 ctx->defer_heads, err, sizeof err) < 0)
-            TLOG_W(ctx->log, "cleanup of %s: %s (TTL will expire it)", ctx->defer_rid, err);
-    }
-    ctx->defer_rid[0] = '\0';
-    ctx->defer_cid[0] = '\0';
-    ctx->defer_pieces = 0;
-    ctx->defer_heads = 0;
+    answer_cleanup(ctx);
 }

@@ -440,10 +440,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
             break;
         TLOG_I(ctx->log, "http %s: tunnel %s: connection %s went away before answering: sent again",
                rid, rr.tunnel_id, cid);
-        char err[ERRCAP];
-        store_delete_pending(&ctx->st, rid, cid, ctx->defer_pieces, ctx->defer_heads, err,
-                             sizeof err);
-        ctx->defer_rid[0] = '\0';
+        answer_cleanup(ctx); /* this attempt's items, before the next attempt's */
         snprintf(gone, sizeof gone, "%s", cid);
         route_forget(ctx, rr.tunnel_id);
         free(doc);
