@@ -65,13 +65,12 @@ int store_head_repeats(store *s, const char *rid, const char *cid, int status,
     int m = 0, hm = 0;
     uint8_t *b = NULL;
     size_t bl = 0;
+    bool answered = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_RESPONDED) == 0;
     bool same =
-        pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_RESPONDED) == 0 &&
-        ddb_get_n(it, "statusCode", &sc) == 0 && sc == status && hj &&
+        answered && ddb_get_n(it, "statusCode", &sc) == 0 && sc == status && hj &&
         strcmp(hj, headers_json) == 0 && ddb_get_bool(it, "respMore", &m) == 0 && (bool)m == more &&
         (ddb_get_bool(it, "respHeadMore", &hm) < 0 || (bool)hm == head_more) &&
         ddb_get_b(it, "body0", &b, &bl) == 0 && bl == len && (!len || memcmp(b, body, len) == 0);
-    bool answered = pc && strcmp(pc, cid) == 0 && st && strcmp(st, PEND_RESPONDED) == 0;
     free(b);
     json_decref(it);
     return same ? 1 : answered ? 0 : -1;
