@@ -219,23 +219,25 @@ static int claim_all(lambda_ctx *ctx, const char *cid, const conn_rec *c, const 
 static int publish(lambda_ctx *ctx, const char *cid, const conn_rec *c, const rtunnel *t, size_t n)
 {
     char err[ERRCAP];
+    char *names = NULL; /* the other tunnels' names, space-separated (store.h) */
+    if (n > 1) {
+        size_t cap = n * (TUNNEL_NAME_MAX + 1) + 1, len = 0;
+        if (!(names = malloc(cap)))
+            return -1;
+        names[0] = '\0';
+        for (size_t i = 1; i < n; i++)
+            len +=
+                (size_t)snprintf(names + len, cap - len, "%s%s", i > 1 ? " " : "", t[i].ans.name);
+    }
     if (strcmp(t[0].ans.name, c->tunnel_id) != 0) {
         if (store_set_connection_tunnel(&ctx->st, cid, t[0].ans.name, err, sizeof err) != 0)
             goto fail;
         store_delete_owner(&ctx->st, c->tunnel_id, err, sizeof err); /* the fresh id */
     }
-    if (n == 1)
-        return 0;
-    size_t cap = n * (TUNNEL_NAME_MAX + 1) + 1, len = 0;
-    char *names = malloc(cap);
     if (!names)
-        return -1;
-    names[0] = '\0';
-    for (size_t i = 1; i < n; i++)
-        len += (size_t)snprintf(names + len, cap - len, "%s%s", i > 1 ? " " : "", t[i].ans.name);
+        return 0;
     /* the list first: a $disconnect from now on deletes the items */
     int rc = store_set_connection_tunnels(&ctx->st, cid, names, err, sizeof err);
-    free(names);
     if (rc != 0)
         goto fail;
     int64_t now = clock_wall_ms() / 1000;
@@ -246,17 +248,19 @@ static int publish(lambda_ctx *ctx, const char *cid, const conn_rec *c, const rt
     /* a $disconnect that read the record before the list was written left these items behind */
     conn_rec again;
     rc = store_get_connection(&ctx->st, cid, &again, err, sizeof err);
-    if (rc == 0)
+    if (rc == 0) {
+        free(names);
         return 0;
+    }
     if (rc == 1)
         snprintf(err, sizeof err, "the connection closed");
 fail:
     TLOG_E(ctx->log, "ready %s: tunnels not recorded: %s", cid, err);
-    for (size_t i = 1; i < n; i++) {
-        char key[STORE_TUNNEL_KEY_MAX], e2[ERRCAP];
-        if (store_tunnel_key(key, sizeof key, cid, t[i].ans.name) == 0)
-            store_delete_connection(&ctx->st, key, e2, sizeof e2);
+    if (names) {
+        char e2[ERRCAP];
+        store_delete_tunnels(&ctx->st, cid, names, e2, sizeof e2);
     }
+    free(names);
     return -1;
 }
 

@@ -129,6 +129,8 @@ int store_set_connection_tunnels(store *s, const char *cid, const char *names, c
  * read once. 1 when the record does not exist. */
 int store_get_connection_tunnels(store *s, const char *cid, conn_rec *rec, char **names, char *err,
                                  size_t cap);
+/* Deletes the tunnel items of cid named in names (space-separated; batched). */
+int store_delete_tunnels(store *s, const char *cid, const char *names, char *err, size_t cap);
 /* Whether connection cid's record exists and serves tid (as its first tunnel or one of its
  * items): 1, 0, or -1 on error. */
 int store_connection_serves(store *s, const char *cid, const char *tid, char *err, size_t cap);

@@ -53,8 +53,7 @@ int store_get_connection_tunnels(store *s, const char *cid, conn_rec *rec, char 
     return *names ? 0 : store_oom(err, cap);
 }
 
-/* Deletes the tunnel items of cid named in names (space-separated). */
-static int delete_tunnels(store *s, const char *cid, const char *names, char *err, size_t cap)
+int store_delete_tunnels(store *s, const char *cid, const char *names, char *err, size_t cap)
 {
     store_deleter d = {.s = s, .table = s->conn_table, .key_name = "connectionId"};
     for (const char *p = names; *p;) {
@@ -85,7 +84,7 @@ int store_delete_connection(store *s, const char *cid, char *err, size_t cap)
         return rc;
     const char *names = ddb_get_s(json_object_get(resp, "Attributes"), "tunnels");
     if (names && *names)
-        rc = delete_tunnels(s, cid, names, err, cap);
+        rc = store_delete_tunnels(s, cid, names, err, cap);
     json_decref(resp);
     return rc;
 }

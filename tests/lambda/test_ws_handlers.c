@@ -380,15 +380,53 @@ static void several_tunnels_move(void **state)
     tmsg_free(&est);
 }
 
+/* A $disconnect that deletes the record (and the items it lists) while ready is writing the
+ * tunnel items: once the record is gone, ready deletes the items written after that. */
+static void disconnect_during_ready(harness *h, const char *op, void *ud)
+{
+    bool *done = ud;
+    json_t *rec = fake_ddb_get(h->db, H_CONN_TABLE, "C5=");
+    if (*done || strcmp(op, "PutItem") != 0 || !rec || !json_object_get(rec, "tunnels"))
+        return;
+    *done = true;
+    char err[256];
+    assert_int_equal(store_delete_connection(&h->ws.st, "C5=", err, sizeof err), 0);
+}
+
+static void ready_cleans_up_when_the_connection_closes(void **state)
+{
+    harness *h = *state;
+    json_decref(harness_invoke(h, &h->ws, ev_connect(h, "C5=", "ttf.json.v1")));
+    fake_mgmt_open(h->mgmt, "C5=");
+    bool done = false;
+    h->meanwhile = disconnect_during_ready;
+    h->meanwhile_ud = &done;
+    json_decref(harness_agent_send(h, "C5=",
+                                   "{\"type\":\"ready\",\"tunnels\":[{\"name\":"
+                                   "\"a\"},{\"name\":\"b\"},{\"name\":\"c\"}]}"));
+    h->meanwhile = NULL;
+    assert_true(done);
+    assert_true(harness_log_has(h, "C5=", "the connection closed"));
+    json_t *left = fake_ddb_keys(h->db, H_CONN_TABLE, "tunnel#C5=#");
+    assert_int_equal(json_array_size(left), 0);
+    json_decref(left);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, harness_setup, harness_teardown)
     const struct CMUnitTest tests[] = {
-        T(connect_selects_json),         T(ready_retries_connection_established),
-        T(takeover_moves_the_tunnel),    T(ping_pong_and_dropped_messages),
-        T(answers_acknowledged),         T(agent_error),
-        T(disconnect_releases_the_name), T(ready_with_tunnels),
-        T(several_tunnels_all_or_none),  T(several_tunnels_move),
+        T(connect_selects_json),
+        T(ready_retries_connection_established),
+        T(takeover_moves_the_tunnel),
+        T(ping_pong_and_dropped_messages),
+        T(answers_acknowledged),
+        T(agent_error),
+        T(disconnect_releases_the_name),
+        T(ready_with_tunnels),
+        T(several_tunnels_all_or_none),
+        T(several_tunnels_move),
+        T(ready_cleans_up_when_the_connection_closes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
