@@ -300,7 +300,7 @@ int store_cleanup(store *s, const char *table, const char *key_name, int64_t now
 {
     *deleted = 0;
     json_t *start = NULL;
-    int rc = 0;
+    int rc = 0; /* -1 once a page's deletes failed: later pages still run, the failure stays */
     for (int page = 0; page < 10000; page++) {
         json_t *req =
             json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:o}}", "TableName", table, "FilterExpression",
@@ -315,9 +315,9 @@ int store_cleanup(store *s, const char *table, const char *key_name, int64_t now
             json_object_set_new(req, "ExclusiveStartKey", start);
         start = NULL;
         json_t *resp;
-        rc = ddb_call(s->db, "Scan", req, &resp, err, cap);
+        int sc = ddb_call(s->db, "Scan", req, &resp, err, cap);
         json_decref(req);
-        if (rc != DDB_OK)
+        if (sc != DDB_OK)
             return -1;
         store_deleter d = {.s = s, .table = table, .key_name = key_name};
         size_t i;

@@ -290,6 +290,39 @@ static void cleanup_every_page(void **state)
     fake_ddb_scan_page(h->db, 0);
 }
 
+/* The first page's BatchWriteItem fails (throttled through every retry): the pages after it
+ * still run, and the failure is what store_cleanup returns (it was overwritten by the next
+ * page's successful Scan). */
+static void throttle_first_batch(void *ud, const char *op, const json_t *req)
+{
+    (void)req;
+    fake_ddb *db = ud;
+    if (strcmp(op, "BatchWriteItem") == 0 && fake_ddb_calls(db, "BatchWriteItem") == 1)
+        fake_ddb_throttle(db, 4);
+}
+
+static void cleanup_reports_a_failed_page(void **state)
+{
+    harness *h = *state;
+    char err[256];
+    for (int i = 0; i < 30; i++) {
+        char cid[16];
+        snprintf(cid, sizeof cid, "K%02d", i);
+        assert_int_equal(
+            store_put_connection(ST(h), cid, "t", "", i % 2 ? 100000 : 100, err, sizeof err), 0);
+    }
+    fake_ddb_scan_page(h->db, 7);
+    fake_ddb_on_call(h->db, throttle_first_batch, h->db);
+    long deleted = 0;
+    assert_int_equal(
+        store_cleanup(ST(h), H_CONN_TABLE, "connectionId", 100000, &deleted, err, sizeof err), -1);
+    assert_non_null(strstr(err, "Throttling"));
+    assert_true(fake_ddb_calls(h->db, "Scan") >= 5);       /* every page was still read */
+    assert_true(fake_ddb_count(h->db, H_CONN_TABLE) > 15); /* the first page's items stayed */
+    fake_ddb_on_call(h->db, NULL, NULL);
+    fake_ddb_scan_page(h->db, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, harness_setup, harness_teardown)
@@ -302,6 +335,7 @@ int main(void)
         T(many_pieces_deleted_in_batches),
         T(throttling_retried),
         T(cleanup_every_page),
+        T(cleanup_reports_a_failed_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
