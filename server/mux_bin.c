@@ -351,11 +351,7 @@ static void bin_on_binary(mux *m, const uint8_t *data, size_t len)
         /* A malformed DATA frame (over 64 KiB, an unknown flag) of a stream whose response body
          * is under way ends that stream: dropped alone, it would leave a hole in a body that
          * then ends as if whole. Before the head nothing was relayed: it is dropped. */
-        bin_stream *bad =
-            len >= TTF_BIN_HDR && data[0] == TTF_DATA
-                ? hmap_get_u32(bm->streams, ((uint32_t)data[2] << 24) | ((uint32_t)data[3] << 16) |
-                                                ((uint32_t)data[4] << 8) | data[5])
-                : NULL;
+        bin_stream *bad = f.type == TTF_DATA ? hmap_get_u32(bm->streams, f.stream_id) : NULL;
         if (bad && bad->resp_final && !bad->resp_fin) {
             protocol_error(bm, bad, "malformed DATA frame in a response body");
             return;
