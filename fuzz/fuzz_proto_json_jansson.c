@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (is_object) {
         json_t *t = json_object_get(j, "type");
         tmsg_type want = TMSG_UNKNOWN;
-        for (int k = TMSG_READY; json_is_string(t) && k <= TMSG_WINDOW; k++) {
+        for (int k = TMSG_READY; json_is_string(t) && k <= TMSG_TYPE_LAST; k++) {
             if (strcmp(tmsg_type_name((tmsg_type)k), json_string_value(t)) == 0)
                 want = (tmsg_type)k;
         }

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "conn.h"
+#include "utf8.h"
 #include "ws.h"
 #include "ws_frame.h"
 
@@ -36,7 +37,7 @@ typedef struct check {
 static void got_msg(check *c, const uint8_t *d, size_t n, bool text)
 {
     (void)d;
-    if (c->closes || n > c->max_msg || (text && !ws_utf8_valid(d, n)))
+    if (c->closes || n > c->max_msg || (text && !utf8_valid(d, n)))
         abort();
     c->msg_bytes += n;
 }

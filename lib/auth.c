@@ -27,7 +27,30 @@
 #define AUTH_MAX_JWKS ((size_t)1024 * 1024)
 #define AUTH_MIN_RSA_BITS 2048
 
-typedef enum { KEY_RSA, KEY_EC256 } key_family;
+typedef enum { KEY_SECRET, KEY_RSA, KEY_EC256 } key_family; /* KEY_SECRET: HS256's secret */
+
+/* The algorithms we verify, by their exact names: alg values are case-sensitive (RFC 7515
+ * §4.1.1) and libjwt's jwt_str_alg is not ("hs256" passed as HS256); and the key each needs. */
+typedef struct alg_info {
+    const char *name;
+    jwt_alg_t alg;
+    key_family family;
+} alg_info;
+
+static const alg_info ALGS[] = {{"HS256", JWT_ALG_HS256, KEY_SECRET},
+                                {"RS256", JWT_ALG_RS256, KEY_RSA},
+                                {"RS384", JWT_ALG_RS384, KEY_RSA},
+                                {"RS512", JWT_ALG_RS512, KEY_RSA},
+                                {"ES256", JWT_ALG_ES256, KEY_EC256}};
+
+/* The algorithm named alg exactly, NULL for one we do not verify. */
+static const alg_info *alg_named(const char *alg)
+{
+    for (size_t i = 0; i < sizeof ALGS / sizeof ALGS[0]; i++)
+        if (strcmp(alg, ALGS[i].name) == 0)
+            return &ALGS[i];
+    return NULL;
+}
 
 typedef struct auth_key {
     char *kid; /* NULL when the JWK has none */
@@ -182,18 +205,18 @@ static int add_jwk(auth_verifier *v, json_t *jwk)
         return 0;
     key_family fam;
     if (strcmp(kty, "RSA") == 0) {
-        if (alg && strcmp(alg, "RS256") != 0 && strcmp(alg, "RS384") != 0 &&
-            strcmp(alg, "RS512") != 0)
-            return 0;
         fam = KEY_RSA;
     } else if (strcmp(kty, "EC") == 0) {
         const char *crv = json_string_value(json_object_get(jwk, "crv"));
-        if ((alg && strcmp(alg, "ES256") != 0) || (crv && strcmp(crv, "P-256") != 0))
-            return 0; /* other curves / algs: not supported, skip */
+        if (crv && strcmp(crv, "P-256") != 0)
+            return 0; /* other curves: not supported, skip */
         fam = KEY_EC256;
     } else {
         return 0;
     }
+    const alg_info *ai = alg ? alg_named(alg) : NULL;
+    if (alg && (!ai || ai->family != fam))
+        return 0; /* an alg we do not verify with this key type: skip */
     auth_key k = {.family = fam};
     k.pem = fam == KEY_RSA ? rsa_jwk_pem(jwk) : ec_jwk_pem(jwk);
     if (!k.pem)
@@ -343,24 +366,6 @@ static int read_header(const char *token, char *alg, size_t alg_cap, char *kid, 
     return rc;
 }
 
-/* The algorithms we verify, by their exact names: alg values are case-sensitive (RFC 7515
- * §4.1.1) and libjwt's jwt_str_alg is not ("hs256" passed as HS256). */
-static jwt_alg_t exact_alg(const char *alg)
-{
-    static const struct {
-        const char *name;
-        jwt_alg_t alg;
-    } algs[] = {{"HS256", JWT_ALG_HS256},
-                {"RS256", JWT_ALG_RS256},
-                {"RS384", JWT_ALG_RS384},
-                {"RS512", JWT_ALG_RS512},
-                {"ES256", JWT_ALG_ES256}};
-    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-        if (strcmp(alg, algs[i].name) == 0)
-            return algs[i].alg;
-    return JWT_ALG_INVAL;
-}
-
 static bool number_claim(json_t *claims, const char *name, double *out)
 {
     json_t *c = json_object_get(claims, name);
@@ -418,12 +423,9 @@ static jwt_t *try_key(const char *token, jwt_alg_t want, const unsigned char *ke
     return jwt;
 }
 
-static bool key_matches(const auth_key *k, const char *alg, jwt_alg_t a)
+static bool key_matches(const auth_key *k, const alg_info *ai)
 {
-    bool fam = (k->family == KEY_RSA &&
-                (a == JWT_ALG_RS256 || a == JWT_ALG_RS384 || a == JWT_ALG_RS512)) ||
-               (k->family == KEY_EC256 && a == JWT_ALG_ES256);
-    return fam && (!k->alg || strcmp(k->alg, alg) == 0);
+    return k->family == ai->family && (!k->alg || strcmp(k->alg, ai->name) == 0);
 }
 
 int auth_verify(const auth_verifier *v, const char *token, int64_t now, char *sub, size_t cap,
@@ -448,39 +450,39 @@ int auth_verify(const auth_verifier *v, const char *token, int64_t now, char *su
         *err = hrc == -2 ? "token header lists critical extensions (crit)" : "malformed token";
         return -1;
     }
-    jwt_alg_t a = exact_alg(alg);
+    const alg_info *ai = alg_named(alg);
     jwt_t *jwt = NULL;
-    if (a == JWT_ALG_HS256) {
+    if (!ai) {
+        *err = "token alg not accepted";
+        return -1;
+    }
+    if (ai->family == KEY_SECRET) {
         if (!v->secret) {
             *err = "HS256 tokens are not accepted (no secret configured)";
             return -1;
         }
-        jwt = try_key(token, a, (const unsigned char *)v->secret, strlen(v->secret));
+        jwt = try_key(token, ai->alg, (const unsigned char *)v->secret, strlen(v->secret));
         if (!jwt) {
             *err = "bad token signature";
             return -1;
         }
-    } else if (a == JWT_ALG_RS256 || a == JWT_ALG_RS384 || a == JWT_ALG_RS512 ||
-               a == JWT_ALG_ES256) {
+    } else {
         bool any = false;
         for (size_t i = 0; i < v->nkeys && !jwt; i++) {
             const auth_key *k = &v->keys[i];
             /* With a kid only that key is tried; without, every key of the right family. */
             if (kid[0] && (!k->kid || strcmp(k->kid, kid) != 0))
                 continue;
-            if (!key_matches(k, alg, a))
+            if (!key_matches(k, ai))
                 continue;
             any = true;
-            jwt = try_key(token, a, (const unsigned char *)k->pem, strlen(k->pem));
+            jwt = try_key(token, ai->alg, (const unsigned char *)k->pem, strlen(k->pem));
         }
         if (!jwt) {
             *err = !any ? (kid[0] ? "no key with the token's kid" : "no key for the token's alg")
                         : "bad token signature";
             return -1;
         }
-    } else {
-        *err = "token alg not accepted";
-        return -1;
     }
     int rc = check_claims(jwt, now, sub, cap, err);
     jwt_free(jwt);

@@ -124,8 +124,8 @@ static http1_event head_step(http1_parser *p, const char *data, size_t len, size
         buf = p->buf;
     }
     http1_err err = {0};
-    p->scan.bare_lf = p->lim.bare_lf;
-    http1_head_result r = http1_head_scan(&p->scan, buf, old + n, max, p->is_request, &end, &err);
+    http1_head_result r =
+        http1_head_scan(&p->scan, buf, old + n, &p->lim, p->is_request, &end, &err);
     if (r == HTTP1_HEAD_ERROR)
         return fail(p, err.status, err.reason);
     if (r == HTTP1_HEAD_AGAIN) {

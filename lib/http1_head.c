@@ -62,9 +62,24 @@ static http1_head_result too_large(http1_err *err, bool is_request, bool in_star
     return fail(err, is_request, 431, "head too large");
 }
 
-http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len, size_t max_head,
-                                  bool is_request, size_t *end, http1_err *err)
+/* The head limit lim sets (HTTP1_DEFAULT_MAX_HEAD without one). */
+static size_t max_head_of(const http1_limits *lim)
 {
+    return lim && lim->max_head ? lim->max_head : HTTP1_DEFAULT_MAX_HEAD;
+}
+
+/* Whether a bare LF may end a line: in a response head, when lim allows it (http1_types.h). */
+static bool bare_lf_ok(const http1_limits *lim, bool is_request)
+{
+    return !is_request && lim && lim->bare_lf;
+}
+
+http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len,
+                                  const http1_limits *lim, bool is_request, size_t *end,
+                                  http1_err *err)
+{
+    size_t max_head = max_head_of(lim);
+    bool bare_lf = bare_lf_ok(lim, is_request);
     size_t line = s->line;
     for (;;) {
         const char *lf = line < len ? memchr(buf + line, '\n', len - line) : NULL;
@@ -78,7 +93,7 @@ http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len, si
         }
         size_t i = (size_t)(lf - buf);
         bool cr = i > line && buf[i - 1] == '\r';
-        if (!cr && (is_request || !s->bare_lf))
+        if (!cr && !bare_lf)
             return fail(err, is_request, 400, "bare LF in the head");
         if (i - (cr ? 1 : 0) == line) {
             if (line == s->skip) { /* an empty line before the start line */
@@ -495,7 +510,7 @@ static http1_head_result response_semantics(http1_head *h, const field_facts *ff
 http1_head_result http1_head_parse(http1_head *h, const char *buf, size_t len, bool is_request,
                                    const http1_limits *lim, http1_err *err)
 {
-    bool bare_lf = !is_request && lim && lim->bare_lf;
+    bool bare_lf = bare_lf_ok(lim, is_request);
     size_t pos = 0;
     for (;;) {
         if (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n')
@@ -539,11 +554,11 @@ http1_head_result http1_head_parse(http1_head *h, const char *buf, size_t len, b
 http1_head_result http1_parse_head(http1_head *h, const char *buf, size_t len, bool is_request,
                                    const http1_limits *lim, size_t *used, http1_err *err)
 {
-    http1_scan s = {.bare_lf = lim && lim->bare_lf};
-    size_t max = lim && lim->max_head ? lim->max_head : HTTP1_DEFAULT_MAX_HEAD;
+    http1_scan s = {0};
+    size_t max = max_head_of(lim);
     size_t end = 0;
     http1_head_result r =
-        http1_head_scan(&s, buf, len < max + 1 ? len : max + 1, max, is_request, &end, err);
+        http1_head_scan(&s, buf, len < max + 1 ? len : max + 1, lim, is_request, &end, err);
     if (r != HTTP1_HEAD_DONE)
         return r;
     r = http1_head_parse(h, buf, end, is_request, lim, err);

@@ -59,17 +59,18 @@ typedef enum {
 
 /* Where a head ends, scanned incrementally. Start zeroed; pass the same buffer again, grown. */
 typedef struct http1_scan {
-    size_t line;  /* start of the first line not yet seen whole */
-    size_t skip;  /* bytes of empty lines before the start line (RFC 9112 §2.2) */
-    bool bare_lf; /* set by the caller: a bare LF ends a line (responses, http1_limits) */
+    size_t line; /* start of the first line not yet seen whole */
+    size_t skip; /* bytes of empty lines before the start line (RFC 9112 §2.2) */
 } http1_scan;
 
 /* Scans buf[0..len) from where s left off. DONE with *end = bytes of the head, the empty line
- * that ends it included. ERROR: a bare LF (400), or no end within max_head bytes (431). Leading
- * empty lines (CRLF) are skipped as RFC 9112 §2.2 allows; they count towards the head. For
- * responses, errors carry status 502. */
-http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len, size_t max_head,
-                                  bool is_request, size_t *end, http1_err *err);
+ * that ends it included. ERROR: a bare LF (400; a response's line may end in one when
+ * lim->bare_lf), a request-line alone over the limit (414), or no end within lim->max_head bytes
+ * (431; lim NULL or 0: HTTP1_DEFAULT_MAX_HEAD). Leading empty lines (CRLF) are skipped as RFC 9112
+ * §2.2 allows; they count towards the head. For responses, errors carry status 502. */
+http1_head_result http1_head_scan(http1_scan *s, const char *buf, size_t len,
+                                  const http1_limits *lim, bool is_request, size_t *end,
+                                  http1_err *err);
 
 /* Parses a complete head buf[0..len) (len from http1_head_scan) into h (initialised; freed and
  * reinitialised on error). Requests: 400 for a bad request-line or field line, a missing (in

@@ -74,9 +74,11 @@ static uint8_t allowed_flags(uint8_t type)
 
 int ttf_frame_decode(const uint8_t *msg, size_t len, ttf_frame *f)
 {
-    if (!msg || !f || len < TTF_BIN_HDR)
+    if (!f)
         return -1;
     memset(f, 0, sizeof *f);
+    if (!msg || len < TTF_BIN_HDR)
+        return -1;
     f->type = msg[0];
     f->flags = msg[1];
     f->stream_id = get_u32(msg + 2);

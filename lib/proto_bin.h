@@ -67,7 +67,9 @@ size_t ttf_frame_reset(uint8_t *out, size_t cap, uint32_t stream_id, uint8_t cod
 /* Decodes one whole WebSocket binary message. 0, or -1 when malformed: short, unknown type,
  * stream id 0, a flag the type may not carry (only FIN exists; WINDOW and RESET carry none),
  * OPEN without a tunnel index or without a head, an empty RESPONSE, DATA over TTF_BIN_MAX_DATA,
- * WINDOW not 4 bytes or 0, RESET without a code, TRAILERS without FIN or not ending in CRLF. */
+ * WINDOW not 4 bytes or 0, RESET without a code, TRAILERS without FIN or not ending in CRLF.
+ * On -1, f->type, f->flags and f->stream_id still hold the header's fields when the message has
+ * one (else 0), so that the receiver can tell which stream a malformed frame was for. */
 int ttf_frame_decode(const uint8_t *msg, size_t len, ttf_frame *f);
 /* RESET code name ("local_service_unavailable") and the public status it maps to when no
  * response has started (400, 504, else 502). */

@@ -173,6 +173,17 @@ static bool is_string(json_object *v)
     return v && json_object_is_type(v, json_type_string);
 }
 
+/* The message type the string value v names ("type", ack's "of"); TMSG_UNKNOWN when v is not a
+ * string or names none. */
+static tmsg_type type_of(json_object *v)
+{
+    for (size_t i = 0; is_string(v) && i < COUNT(type_names); i++) {
+        if (strcmp(json_object_get_string(v), type_names[i].name) == 0)
+            return type_names[i].type;
+    }
+    return TMSG_UNKNOWN;
+}
+
 /* A malloc'd NUL-terminated copy of string value v (its length in *len when len). */
 static char *string_copy(json_object *v, size_t *len)
 {
@@ -549,11 +560,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
         if (get_uint(o, "seq", UINT32_MAX, &seq) != 0)
             return *err = "bad seq", -1;
         m->seq = (uint32_t)seq;
-        json_object *of = member(o, "of");
-        for (size_t i = 0; is_string(of) && i < COUNT(type_names); i++) {
-            if (strcmp(json_object_get_string(of), type_names[i].name) == 0)
-                m->ack_of = type_names[i].type;
-        }
+        m->ack_of = type_of(member(o, "of"));
         /* seq names a body piece or a head continuation: kept for those only, so that a decoded
          * ack encodes back to the same message */
         if (m->ack_of != TMSG_HTTP_RESPONSE_BODY && m->ack_of != TMSG_HTTP_REQUEST_BODY &&
@@ -600,11 +607,7 @@ char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type)
     json_object *o = json_text_parse_object_loose(json, len);
     if (!o)
         return NULL;
-    json_object *t = member(o, "type");
-    for (size_t i = 0; is_string(t) && i < COUNT(type_names); i++) {
-        if (strcmp(json_object_get_string(t), type_names[i].name) == 0)
-            *type = type_names[i].type;
-    }
+    *type = type_of(member(o, "type"));
     tmsg m;
     tmsg_init(&m, TMSG_UNKNOWN);
     char *rid = NULL;
@@ -636,10 +639,7 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
         *err = "missing type";
         goto done;
     }
-    for (size_t i = 0; i < COUNT(type_names); i++) {
-        if (strcmp(json_object_get_string(t), type_names[i].name) == 0)
-            out->type = type_names[i].type;
-    }
+    out->type = type_of(t);
     if (out->type == TMSG_UNKNOWN) {
         *err = "unknown type";
         goto done;

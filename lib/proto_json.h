@@ -51,6 +51,9 @@ typedef enum {
     TMSG_HTTP_RESPONSE_HEADERS, /* agent -> server: more fields of a response head */
     TMSG_WINDOW,                /* server -> agent: more response body bytes for one request */
 } tmsg_type;
+/* The last type: TMSG_READY..TMSG_TYPE_LAST are every message (for loops over all of them);
+ * moves with a type added above. */
+#define TMSG_TYPE_LAST TMSG_WINDOW
 
 typedef enum {
     TERR_NONE = 0,

@@ -240,7 +240,9 @@ size_t proxy_json_first_piece(size_t encoded_len)
     return cap < chunk ? cap : chunk;
 }
 
-char *proxy_refresh_map(const char *v, size_t n, proxy_url_map map, void *ud)
+/* Refresh's value v[0..n) with the URL after "url=" replaced by map's answer, malloc'd; NULL
+ * when there is no URL, map leaves it, or out of memory. */
+static char *refresh_map(const char *v, size_t n, proxy_url_map map, void *ud)
 {
     for (size_t i = 0; i + 4 <= n; i++) {
         if (strncasecmp(v + i, "url=", 4) != 0)
@@ -276,7 +278,7 @@ int proxy_map_url_fields(http_headers *h, proxy_url_map map, void *ud)
         if (e->id == HTTP_H_LOCATION || e->id == HTTP_H_CONTENT_LOCATION)
             nv = map(ud, e->value, e->vlen);
         else if (e->nlen == 7 && strncasecmp(e->name, "Refresh", 7) == 0)
-            nv = proxy_refresh_map(e->value, e->vlen, map, ud);
+            nv = refresh_map(e->value, e->vlen, map, ud);
         if (!nv)
             continue;
         int rc = http_headers_replace_at(h, i, nv, strlen(nv));

@@ -101,11 +101,8 @@ int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1]);
 /* ---- URL fields ---- */
 /* Maps the URL url[0..len) to a malloc'd replacement, or NULL when it stays. */
 typedef char *(*proxy_url_map)(void *ud, const char *url, size_t len);
-/* Refresh: "5; url=/x" (not in an RFC, but every browser follows it): the value v[0..n) with the
- * URL after "url=" (maybe quoted) replaced by map's answer, malloc'd and NUL-terminated; NULL
- * when there is no URL, map leaves it, or out of memory. */
-char *proxy_refresh_map(const char *v, size_t n, proxy_url_map map, void *ud);
-/* The URL fields of a response head (Location, Content-Location, and Refresh's url=) passed
+/* The URL fields of a response head (Location, Content-Location, and the URL after "url=" in
+ * Refresh: "5; url=/x", maybe quoted; not in an RFC, but every browser follows it) passed
  * through map, each new value in its entry's place. 0, or -1 (ENOMEM). */
 int proxy_map_url_fields(http_headers *h, proxy_url_map map, void *ud);
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* ws.c - WebSocket framing over a lib/conn connection.
- * Input: frames are parsed here (lib/ws_frame: header rules, unmasking and UTF-8 eight bytes at a
- * time) straight from the connection's input buffer: a whole frame is unmasked in place and a
- * message of one frame is handed to its handler from there, fragments are joined in one buffer;
- * pings are answered, a close is answered and reported, a protocol breach is answered with a
- * close (1002, 1007 for bad UTF-8, 1009 for a message over the limit). wslay's reader unmasked
+ * Input: frames are parsed here (lib/ws_frame: header rules and unmasking; lib/utf8: UTF-8; eight
+ * bytes at a time) straight from the connection's input buffer: a whole frame is unmasked in place
+ * and a message of one frame is handed to its handler from there, fragments are joined in one
+ * buffer; pings are answered, a close is answered and reported, a protocol breach is answered with
+ * a close (1002, 1007 for bad UTF-8, 1009 for a message over the limit). wslay's reader unmasked
  * and UTF-8-checked byte by byte and copied each message twice: it was the largest cost of
  * ttfd's bulk paths (perf: 44% of ttfd's samples in a binary download).
  * Output: data messages (text, binary) are encoded here, RFC 6455 §5.2-5.3, straight into the
@@ -31,6 +31,7 @@
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
+#include "utf8.h"
 #include "ws_frame.h"
 
 #define HIGH_WATER ((size_t)1 << 20)
@@ -235,7 +236,7 @@ static void rx_fail(ws_conn *w, uint16_t code, const char *why)
 /* A whole message to its handler. */
 static void deliver(ws_conn *w, uint8_t op, const uint8_t *p, size_t n)
 {
-    if (op == WS_OP_TEXT && !ws_utf8_valid(p, n)) {
+    if (op == WS_OP_TEXT && !utf8_valid(p, n)) {
         rx_fail(w, 1007, "invalid UTF-8 in a text message");
         return;
     }
@@ -260,7 +261,7 @@ static void on_close_frame(ws_conn *w, const uint8_t *p, size_t n)
             rx_fail(w, 1002, "invalid close code");
             return;
         }
-        if (!ws_utf8_valid(p + 2, n - 2)) {
+        if (!utf8_valid(p + 2, n - 2)) {
             rx_fail(w, 1007, "invalid UTF-8 in a close reason");
             return;
         }

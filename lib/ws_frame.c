@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* ws_frame.c - WebSocket frame headers, unmasking and UTF-8 (see ws_frame.h). */
+/* ws_frame.c - WebSocket frame headers, unmasking and close codes (see ws_frame.h). */
 #include "ws_frame.h"
 
 #include <string.h>
-
-#include "utf8.h"
 
 int ws_frame_header(const uint8_t *p, size_t n, bool expect_masked, ws_frame_hdr *h,
                     const char **why)
@@ -85,11 +83,6 @@ void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[
 void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
 {
     ws_mask_copy(p, p, n, key, off);
-}
-
-bool ws_utf8_valid(const uint8_t *p, size_t n)
-{
-    return utf8_valid(p, n);
 }
 
 bool ws_close_code_valid(uint16_t code)

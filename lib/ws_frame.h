@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* ws_frame.h - reading WebSocket frames (RFC 6455 §5): the frame header, unmasking, and the UTF-8
- * check of text payloads and close reasons (§5.6, §8.1). Pure functions over bytes, no state:
- * lib/ws.c keeps the message state (fragments, control frames, close). Unmasking and the UTF-8
- * check go eight bytes at a time (base64 text, JSON mode's bulk, is ASCII throughout).
+/* ws_frame.h - reading WebSocket frames (RFC 6455 §5): the frame header, unmasking, and close
+ * codes (§7.4). Pure functions over bytes, no state: lib/ws.c keeps the message state (fragments,
+ * control frames, close) and checks text payloads and close reasons with lib/utf8 (§5.6, §8.1).
+ * Unmasking goes eight bytes at a time.
  * Owns: nothing. */
 #ifndef TUNNEL_WS_FRAME_H
 #define TUNNEL_WS_FRAME_H
@@ -44,10 +44,6 @@ int ws_frame_header(const uint8_t *p, size_t n, bool expect_masked, ws_frame_hdr
 void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], uint64_t off);
 /* Unmasks n payload bytes in place; off is the offset of p[0] in the frame's payload (§5.3). */
 void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off);
-
-/* Whether p[0..n) is well-formed UTF-8 (lib/utf8: RFC 3629, no overlong forms, no surrogates,
- * nothing above U+10FFFF). */
-bool ws_utf8_valid(const uint8_t *p, size_t n);
 
 /* Whether a status code received in a close frame may be sent on the wire (§7.4: 1000-1003,
  * 1007-1014, 3000-4999). */

@@ -15,7 +15,6 @@
 #include "proto_bin.h"
 
 #define CREDIT_MIN ((size_t)64 << 10) /* WINDOW frames batched (a quarter of the window) */
-#define OUT_MARK ((size_t)64 << 10)   /* credit only while the client's backlog is below this */
 #define MAX_WINDOW ((int64_t)1 << 30)
 #define ROOM_MAX ((size_t)256 << 10) /* body bytes taken per room() answer */
 
@@ -30,8 +29,7 @@ typedef struct bin_stream {
     mux_stream base;
     uint32_t sid;
     int64_t win;     /* request DATA bytes we may still send */
-    int64_t rwin;    /* response DATA bytes the agent may still send */
-    size_t unacked;  /* response bytes delivered, not yet credited */
+    mux_window rw;   /* response DATA bytes the agent may still send, and their credit */
     bool req_fin;    /* our FIN went out */
     bool resp_final; /* the final RESPONSE (or a 101) came */
     bool resp_fin;   /* the agent's FIN came */
@@ -116,7 +114,7 @@ static mux_stream *bin_open(mux *m, const mux_request *rq, const mux_upcalls *up
         return NULL;
     }
     s->base = (mux_stream){.m = m, .up = up, .ud = ud};
-    s->win = s->rwin = (int64_t)TTF_BIN_INITIAL_WINDOW;
+    s->win = s->rw.left = (int64_t)TTF_BIN_INITIAL_WINDOW;
     s->req_fin = !rq->body;
     s->upgrade = rq->upgrade;
     uint8_t hdr[TTF_BIN_OPEN_HDR];
@@ -184,14 +182,13 @@ static size_t bin_room(const mux_stream *ms)
 static void bin_credit(mux_stream *ms, size_t backlog)
 {
     bin_stream *s = bs_of(ms);
-    if (s->resp_fin || s->unacked < CREDIT_MIN || backlog > OUT_MARK)
+    size_t credit = s->resp_fin ? 0 : mux_window_credit(&s->rw, backlog, CREDIT_MIN);
+    if (!credit)
         return;
     uint8_t buf[10];
-    size_t n = ttf_frame_window(buf, s->sid, (uint32_t)s->unacked);
+    size_t n = ttf_frame_window(buf, s->sid, (uint32_t)credit);
     bin_mux *bm = bm_of(ms->m);
     bm->link.send_binary(bm->link.ud, buf, n, NULL, 0);
-    s->rwin += (int64_t)s->unacked;
-    s->unacked = 0;
 }
 
 static void bin_close(mux_stream *ms, mux_end how, const char *why)
@@ -277,15 +274,13 @@ static void on_data(bin_mux *bm, bin_stream *s, const ttf_frame *f)
         protocol_error(bm, s, "DATA after FIN");
         return;
     }
-    s->rwin -= (int64_t)f->len;
-    if (s->rwin < 0) {
+    if (!mux_window_spend(&s->rw, f->len)) {
         protocol_error(bm, s, "DATA beyond the window");
         return;
     }
     bool fin = (f->flags & TTF_FLAG_FIN) != 0;
     if (fin)
         s->resp_fin = true;
-    s->unacked += f->len;
     uint32_t sid = s->sid;
     const mux_upcalls *up = s->base.up;
     void *ud = s->base.ud;
@@ -351,11 +346,7 @@ static void bin_on_binary(mux *m, const uint8_t *data, size_t len)
         /* A malformed DATA frame (over 64 KiB, an unknown flag) of a stream whose response body
          * is under way ends that stream: dropped alone, it would leave a hole in a body that
          * then ends as if whole. Before the head nothing was relayed: it is dropped. */
-        bin_stream *bad =
-            len >= TTF_BIN_HDR && data[0] == TTF_DATA
-                ? hmap_get_u32(bm->streams, ((uint32_t)data[2] << 24) | ((uint32_t)data[3] << 16) |
-                                                ((uint32_t)data[4] << 8) | data[5])
-                : NULL;
+        bin_stream *bad = f.type == TTF_DATA ? hmap_get_u32(bm->streams, f.stream_id) : NULL;
         if (bad && bad->resp_final && !bad->resp_fin) {
             protocol_error(bm, bad, "malformed DATA frame in a response body");
             return;

@@ -22,7 +22,6 @@
 #define PIECE ((size_t)TTF_JSON_CHUNK)
 #define BACKLOG_MAX ((size_t)1 << 20) /* client output that pauses the link */
 #define FIELD_SLACK ((size_t)1024)    /* a message's fields other than the headers */
-#define OUT_MARK ((size_t)64 << 10)   /* windows: credit only while the backlog is below this */
 
 /* response field bytes a head may collect across continuations */
 #define RESP_HEAD_MAX ((size_t)1 << 20)
@@ -51,8 +50,7 @@ typedef struct json_stream {
     bool resp_fin;   /* the response ended */
     bool blocking;   /* counted in blockers */
     uint32_t window; /* the response window this stream was opened with (0: none) */
-    int64_t rwin;    /* window: response body bytes the agent may still send */
-    size_t unacked;  /* window: response body bytes delivered, not yet credited */
+    mux_window rw;   /* window: response body bytes the agent may still send, and their credit */
 
     size_t rhead_len; /* field bytes of rhead so far (RESP_HEAD_MAX) */
 } json_stream;
@@ -175,7 +173,7 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     s->hseq = 1;
     s->req_end = !rq->body;
     s->window = jm->window;
-    s->rwin = (int64_t)jm->window;
+    s->rw.left = (int64_t)jm->window;
     if (!h->request_id || !h->method || !h->uri || (rq->tunnel && rq->tunnel_id && !h->tunnel_id) ||
         hmap_put(jm->streams, s->rid, strlen(s->rid), s) != 0) {
         drop_head(&s->head);
@@ -291,19 +289,18 @@ static size_t json_room(const mux_stream *ms)
     return 2 * PIECE - s->len;
 }
 
-/* Credits the agent with what the client took, batched by a quarter of the window, as
- * binary mode's WINDOW (mux_bin.c). */
+/* Credits the agent with what the client took (mux_window, as binary mode's WINDOW), batched by a
+ * quarter of the window. */
 static void credit_window(json_mux *jm, json_stream *s, size_t backlog)
 {
-    if (s->resp_fin || s->unacked < s->window / 4 || backlog > OUT_MARK)
+    size_t credit = s->resp_fin ? 0 : mux_window_credit(&s->rw, backlog, s->window / 4);
+    if (!credit)
         return;
     tmsg m;
     tmsg_init(&m, TMSG_WINDOW);
     m.request_id = s->rid; /* borrowed */
-    m.increment = s->unacked;
+    m.increment = credit;
     send_msg(jm, &m);
-    s->rwin += (int64_t)s->unacked;
-    s->unacked = 0;
 }
 
 static void json_credit(mux_stream *ms, size_t backlog)
@@ -355,15 +352,10 @@ static const mux_ops json_ops = {json_open, json_send_body, json_end_body, json_
  * then failed and gone). */
 static bool spend(json_mux *jm, json_stream *s, size_t n)
 {
-    if (!s->window)
+    if (!s->window || mux_window_spend(&s->rw, n))
         return true;
-    s->rwin -= (int64_t)n;
-    if (s->rwin < 0) {
-        protocol_error(jm, s, "response body beyond the stream window");
-        return false;
-    }
-    s->unacked += n;
-    return true;
+    protocol_error(jm, s, "response body beyond the stream window");
+    return false;
 }
 
 /* Hands a response message on to the stream's owner: the head first when with_head (a complete
