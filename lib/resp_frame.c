@@ -46,11 +46,19 @@ rframe_result rframe_head(rframe *f, int status, http_headers *h, int64_t known_
     int has_cl = http_headers_one_content_length(h, &cl); /* "4, 4" or repeated: one value */
     if (has_cl < 0)
         return refuse(f, "bad Content-Length in the response");
+    f->status = status;
+    if (f->req.assembled) { /* the fields are the caller's: only the body's rule is set */
+        f->mode = proxy_bodiless(status, f->req.head) ? RFRAME_NONE
+                  : has_cl                            ? RFRAME_LENGTH
+                                                      : RFRAME_WHOLE;
+        f->left = has_cl ? cl : 0;
+        f->persist = true;
+        return RFRAME_OK;
+    }
     /* the framing fields are ours to write */
     http_headers_remove_id(h, HTTP_H_TRANSFER_ENCODING);
     http_headers_remove_id(h, HTTP_H_CONNECTION);
     http_headers_remove_id(h, HTTP_H_KEEP_ALIVE);
-    f->status = status;
     int rc = 0;
     if (proxy_bodiless(status, f->req.head)) {
         f->mode = RFRAME_NONE;
@@ -120,6 +128,7 @@ rframe_result rframe_body(rframe *f, const void *data, size_t len, rframe_emit o
     }
     case RFRAME_CLOSE:
     case RFRAME_PIPE:
+    case RFRAME_WHOLE:
         break;
     }
     out(ud, data, len);
