@@ -5,7 +5,8 @@ and byte-exact public HTTP requests through the stand-in's HTTP API.
 Owns: every process it starts (stand-in, ttf) and the local app's server thread; each is stopped
 by its owner's stop() (fixtures call it), with deadlines on every wait. Loopback only. What the
 end-to-end suites share (process handling, deadlines scaled for slow builds, config files) comes
-from tests/e2e/tunnelkit.py: wait_for, write_config, SLOW, SANITIZED, MB, TTF_BIN are its own.
+from tests/e2e/tunnelkit.py: wait_for, write_config, SLOW, SANITIZED, MB, TTF_BIN are its own, and
+the local app reads request bodies with tests/e2e/localsrv.py's body_pieces.
 """
 
 import ctypes
@@ -33,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 # appended, not prepended: this suite's own modules (conftest, awskit) keep their names
 sys.path.append(os.path.join(REPO, "tests", "e2e"))
+import localsrv  # noqa: E402
 import tunnelkit as tk  # noqa: E402
 
 NODE = os.environ.get("NODE_BIN") or shutil.which("node") or "/usr/bin/node"
@@ -277,19 +279,15 @@ class AppHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            out = []
-            while True:
-                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(out)
-                out.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+        """The request body (the e2e local service's reader); a body cut short (the agent
+        cancelled the upload) is what came of it."""
+        out = []
+        try:
+            for piece in localsrv.body_pieces(self):
+                out.append(piece)
+        except EOFError:
+            pass
+        return b"".join(out)
 
     def answer(self, status, body, headers=()):
         self.send_response_only(status)
