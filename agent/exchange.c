@@ -271,24 +271,12 @@ static int frame_request(exchange *x, const exchange_request *req, const char **
         return *why = "out of memory", -1;
     x->upgrade_req = upgrade;
     int64_t cl = -1;
-    size_t ncl = http_headers_count_id(h, HTTP_H_CONTENT_LENGTH);
-    if (ncl > 0) {
-        uint64_t v = 0;
-        for (size_t i = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, 0); i < h->n;
-             i = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, i + 1)) {
-            uint64_t one = 0;
-            if (http1_parse_content_length(h->v[i].value, h->v[i].vlen, &one) != 0 ||
-                (cl >= 0 && one != v))
-                return *why = "bad Content-Length", -1;
-            v = one;
-            cl = (int64_t)v;
-        }
-        if (ncl > 1) { /* one field on this hop */
-            char buf[24];
-            snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
-            if (http_headers_set(h, "Content-Length", buf) != 0)
-                return *why = "out of memory", -1;
-        }
+    uint64_t v = 0;
+    int has_cl = http_headers_one_content_length(h, &v); /* one field on this hop */
+    if (has_cl < 0)
+        return *why = "bad Content-Length", -1;
+    if (has_cl) {
+        cl = (int64_t)v;
     } else if (req->content_length >= 0 &&
                (req->content_length > 0 || req->body || method_has_body(req->method))) {
         cl = req->content_length;

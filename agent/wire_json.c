@@ -145,13 +145,19 @@ static int send_head(jreq *r, bool last)
 }
 
 /* Nagle's rule (RFC 896) where every message costs the server an invocation (it acknowledges
- * them: the Lambda): a piece shorter than the largest waits while an earlier answer of the same
- * request awaits its ack, and grows meanwhile; the ack sends it (wire_json_resume_all). A 4 MiB
+ * them: the Lambda, which returns a response whole): a message that is not the last and carries
+ * less than a full piece waits, and grows meanwhile, while something is sure to send it later.
+ * The head with no body yet: the body or the end sends it (alone it would cost an invocation and
+ * gain nothing; without acks, ttfd, it goes at once: an event stream's). A short piece: while an
+ * earlier answer of the request awaits its ack, which sends it (wire_json_resume_all); a 4 MiB
  * download is then 45 full pieces instead of one per local read (64 messages). */
-static bool hold_short_piece(const jreq *r, size_t have, bool last)
+static bool hold_short(const jreq *r, size_t have, bool last)
 {
-    return !last && have < piece && acks_enabled(r->s->acks) &&
-           acks_pending_for(r->s->acks, r->rid) > 0;
+    if (last || have >= piece || !acks_enabled(r->s->acks))
+        return false;
+    if (!r->sent_head)
+        return have == 0;
+    return acks_pending_for(r->s->acks, r->rid) > 0;
 }
 
 /* Body pieces of what is buffered; last: the final one (more false), even empty. */
@@ -159,7 +165,7 @@ static void send_pieces(jreq *r, bool last)
 {
     while (r->more_owed) {
         size_t have = evbuffer_get_length(r->body);
-        if ((have == 0 && !last) || hold_short_piece(r, have, last))
+        if ((have == 0 && !last) || hold_short(r, have, last))
             return;
         size_t n = have < piece ? have : piece;
         tmsg m;
@@ -178,11 +184,7 @@ static void send_pieces(jreq *r, bool last)
 /* Sends what is ready. -1 when the head cannot go (then r is failed and freed). */
 static int emit(jreq *r, bool last)
 {
-    /* A head with no body yet goes at once (an event stream's), but where the server
-     * acknowledges every message (the Lambda, which returns a response whole) it waits for the
-     * body: alone it would cost an invocation and gain nothing. */
-    if (r->have_head && !r->sent_head && !last && evbuffer_get_length(r->body) == 0 &&
-        acks_enabled(r->s->acks))
+    if (r->have_head && !r->sent_head && hold_short(r, evbuffer_get_length(r->body), last))
         return 0;
     if (r->have_head && !r->sent_head && send_head(r, last) != 0) {
         TLOG_W(r->s->log, "request %s: the response head cannot be sent in JSON mode", r->rid);
@@ -512,7 +514,7 @@ static void for_each(session *s, bool waiting_only, bool drop)
             jreq_free(r, "tunnel closed");
         } else if (r) {
             if (r->sent_head && !session_congested(s))
-                send_pieces(r, false); /* a short piece held for an ack (hold_short_piece) */
+                send_pieces(r, false); /* a short piece held for an ack (hold_short) */
             resume(r);
         }
         free(c.ids[i]);

@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "clock.h"
-#include "http1_syntax.h"
 #include "httpresp.h"
+#include "path_rewrite.h"
 #include "proto_json.h"
 #include "proxy.h"
-#include "path_rewrite.h"
+#include "resp_frame.h"
 
 #define ERRCAP 256
 /* A started response body may arrive until 27 s after API Gateway got the request: 2 s are
@@ -44,10 +44,10 @@ typedef struct answer {
     bool overrun;       /* the error is the agent's breach of the response rules (logged) */
     const char *cancel; /* why the Lambda gives up on a request the agent still holds, or NULL */
     http_headers headers;
-    int64_t expect; /* body length the head announces (0 when bodiless), -1 when unknown */
-    bool bodiless;  /* HEAD, 1xx, 204, 304 */
-    bool framed;    /* expect and bodiless are known (the whole head is in) */
-    uint8_t *body;  /* the head's piece, then the whole body */
+    rframe frame;    /* lib/resp_frame's rules for this response (assembled: no field edited) */
+    bool framed;     /* frame has the head (the whole head is in) */
+    uint64_t judged; /* body octets frame has counted */
+    uint8_t *body;   /* the head's piece, then the whole body */
     size_t len;
     piece_set ps;         /* pieces read: 1..lastSeq once lastSeq is known, EARLY_PIECES before */
     bool last_known;      /* lastSeq read: ps.n is the count */
@@ -77,36 +77,31 @@ static int too_large(answer *a)
     return fail(a, 502, "response body too large");
 }
 
-/* The body length a response head announces: 0 for a bodiless one (HEAD, 1xx, 204, 304: RFC
- * 9110 §6.4.1, whatever its Content-Length says), its Content-Length (every line the same valid
- * value, RFC 9110 §8.6), -1 when it has none, -2 when it is invalid. */
-static int64_t announced_length(const http_headers *h, int status, bool head_request)
+static void count_only(void *ud, const void *data, size_t len)
 {
-    if (proxy_bodiless(status, head_request))
-        return 0;
-    int64_t len = -1;
-    for (size_t i = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, 0); i < h->n;
-         i = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, i + 1)) {
-        uint64_t v;
-        if (http1_parse_content_length(h->v[i].value, h->v[i].vlen, &v) < 0 ||
-            (len >= 0 && (uint64_t)len != v))
-            return -2;
-        len = (int64_t)v;
-    }
-    return len;
+    (void)ud, (void)data, (void)len; /* assembled: the body is joined by assemble() */
 }
 
-/* The rules on what has arrived so far; complete: every byte is in. 0, or -1 (a breach). */
+/* The response rules (lib/resp_frame.h, the ones ttfd frames its clients' responses by) on
+ * what has arrived so far, in any order: the octets counted against the head's Content-Length
+ * or bodiless status; complete: every octet is in. 0, or -1 (a breach). */
 static int judge(answer *a, bool complete)
 {
+    if (!a->framed)
+        return 0;
     size_t have = a->len + a->ps.bytes;
-    if (a->expect == -2)
-        return breach(a, ANSWER_BAD_LENGTH);
-    if (a->bodiless && (have > 0 || a->more))
-        return breach(a, ANSWER_BODILESS);
-    if (a->expect > 0 && have > (size_t)a->expect)
-        return breach(a, ANSWER_OVER_LENGTH);
-    if (complete && a->expect > 0 && have != (size_t)a->expect)
+    rframe_result fr = RFRAME_OK;
+    if (have > a->judged) {
+        fr = rframe_body(&a->frame, NULL, have - a->judged, count_only, NULL);
+        a->judged = have;
+    }
+    if (fr == RFRAME_OK && a->frame.mode == RFRAME_NONE && a->more)
+        fr = RFRAME_OVERRUN; /* pieces announced for a response that has no body */
+    if (fr == RFRAME_OK && complete && !a->frame.ended)
+        fr = rframe_end(&a->frame, NULL, count_only, NULL);
+    if (fr == RFRAME_OVERRUN)
+        return breach(a, a->frame.mode == RFRAME_NONE ? ANSWER_BODILESS : ANSWER_OVER_LENGTH);
+    if (fr == RFRAME_TRUNCATED)
         return breach(a, ANSWER_SHORT);
     return 0;
 }
@@ -190,8 +185,10 @@ static int take_item(lambda_ctx *ctx, const answer_req *r, answer *a, json_t *it
         a->head_parts = (uint32_t)hs;
     }
     if (!a->framed) { /* the whole head is in: what it says of the body */
-        a->expect = announced_length(&a->headers, a->status, r->head_request);
-        a->bodiless = proxy_bodiless(a->status, r->head_request);
+        rframe_init(&a->frame, &(rframe_request){.head = r->head_request, .assembled = true});
+        /* ws_handlers passes final statuses only: a bad Content-Length is the one refusal */
+        if (rframe_head(&a->frame, a->status, &a->headers, -1, true) != RFRAME_OK)
+            return breach(a, ANSWER_BAD_LENGTH);
         a->framed = true;
     }
     if (judge(a, !a->more) < 0)
@@ -336,7 +333,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
         body_deadline = ctx->deadline_ms - 500;
     if (head_deadline > body_deadline)
         head_deadline = body_deadline;
-    answer a = {.expect = -1, .ahead = EARLY_AHEAD};
+    answer a = {.ahead = EARLY_AHEAD};
     http_headers_init(&a.headers);
     char err[ERRCAP];
     int64_t next_live = start + 1000;
@@ -391,7 +388,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
     TLOG_D(ctx->log,
            "http %s: head after %" PRId64 " ms, %" PRIu32 " pieces, done after %" PRId64 " ms",
            r->rid, a.head_ms, a.ps.n, clock_wall_ms() - start);
-    if (!a.text && proxy_bodiless(a.status, r->head_request))
+    if (!a.text && a.frame.mode == RFRAME_NONE)
         a.len = 0; /* HEAD, 204, 304: the head only (judge refused any body for them) */
     char *doc = finish(ctx, &a, r, len);
     *status = a.status;

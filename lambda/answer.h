@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* answer.h - the agent's answer to one public request, as the HTTP function waits for it: the
  * response head, then its body pieces as they land in the pending table (store.h), judged by the
- * response rules of lib/proxy before anything reaches the client (issue 12 item 1, the Lambda
- * path): bodiless statuses and answers to HEAD carry no body; a Content-Length is exact; pieces
- * past the last one, a second response or a body where none may be make the answer a 502 of the
- * tunnel's own, logged naming the tunnel; interim responses never reach it (ws_handlers drops
- * them). The whole body is assembled (payload format 2.0 returns one document).
- * Owns nothing beyond one call. */
+ * response rules of lib/resp_frame (those ttfd frames responses by) before anything reaches
+ * the client (issue 12 item 1, the Lambda path): bodiless statuses and answers to HEAD carry no
+ * body; a Content-Length is exact; pieces past the last one, a second response or a body where none
+ * may be make the answer a 502 of the tunnel's own, logged naming the tunnel; interim responses
+ * never reach it (ws_handlers drops them). The whole body is assembled (payload format 2.0 returns
+ * one document). Owns nothing beyond one call. */
 #ifndef LAMBDA_ANSWER_H
 #define LAMBDA_ANSWER_H
 

@@ -342,9 +342,8 @@ static http1_head_result fields(http1_head *h, const char *p, const char *end, b
 typedef struct field_facts {
     size_t hosts;
     const http_header *host;
-    bool have_cl, cl_rewrite;
+    bool have_cl;
     uint64_t cl;
-    size_t cl_first;
     bool have_te, te_last_chunked, te_other, te_bad;
     int te_chunked;
     bool conn_close, conn_keep_alive, conn_upgrade, upgrade_field, expect_continue;
@@ -383,20 +382,6 @@ static http1_head_result gather(const http1_head *h, field_facts *ff, bool is_re
             ff->hosts++;
             ff->host = e;
             break;
-        case HTTP_H_CONTENT_LENGTH: {
-            uint64_t v;
-            if (http1_parse_content_length(e->value, e->vlen, &v) != 0)
-                return fail(err, is_request, 400, "bad Content-Length");
-            if (ff->have_cl && v != ff->cl)
-                return fail(err, is_request, 400, "differing Content-Length values");
-            if (ff->have_cl || memchr(e->value, ',', e->vlen))
-                ff->cl_rewrite = true; /* several lines, or a list: forward one value */
-            if (!ff->have_cl)
-                ff->cl_first = i;
-            ff->have_cl = true;
-            ff->cl = v;
-            break;
-        }
         case HTTP_H_TRANSFER_ENCODING: {
             bool any = false;
             ff->have_te = true;
@@ -425,19 +410,15 @@ static http1_head_result gather(const http1_head *h, field_facts *ff, bool is_re
             break;
         }
     }
+    uint64_t cl = 0;
+    int rc = http_headers_content_length(&h->headers, &cl);
+    if (rc == HTTP_CL_BAD)
+        return fail(err, is_request, 400, "bad Content-Length");
+    if (rc == HTTP_CL_DIFFERING)
+        return fail(err, is_request, 400, "differing Content-Length values");
+    ff->have_cl = rc == 1;
+    ff->cl = cl;
     return HTTP1_HEAD_DONE;
-}
-
-/* Several Content-Length lines (or a list) of one value become one line (RFC 9110 §8.6). */
-static void one_content_length(http1_head *h, const field_facts *ff)
-{
-    http_header *first = &h->headers.v[ff->cl_first];
-    /* the decimal form is never longer than the value that held it */
-    int n = snprintf(first->value, first->vlen + 1, "%llu", (unsigned long long)ff->cl);
-    first->vlen = (size_t)n;
-    for (size_t i = h->headers.n; i-- > ff->cl_first + 1;)
-        if (h->headers.v[i].id == HTTP_H_CONTENT_LENGTH)
-            http_headers_remove_at(&h->headers, i);
 }
 
 /* Requests: RFC 9112 §3.2 (Host), §6.1-6.3 (framing). */
@@ -542,8 +523,8 @@ http1_head_result http1_head_parse(http1_head *h, const char *buf, size_t len, b
         http1_head_free(h);
         return r;
     }
-    if (ff.cl_rewrite && h->content_length >= 0)
-        one_content_length(h, &ff);
+    if (h->content_length >= 0) /* several lines or a list of one value: one line goes on */
+        http_headers_one_content_length(&h->headers, &(uint64_t){0});
     /* RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive"; a body delimited
      * by the close of the connection ends it. */
     h->keep_alive = !ff.conn_close && (h->http_minor == 1 || ff.conn_keep_alive) &&

@@ -2,6 +2,7 @@
 /* http1_headers.c - the header list (see http1_headers.h). */
 #include "http1_headers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -224,4 +225,40 @@ bool http_headers_has_token(const http_headers *h, const char *name, const char 
             http1_list_has(h->v[i].value, h->v[i].vlen, token))
             return true;
     return false;
+}
+
+int http_headers_content_length(const http_headers *h, uint64_t *out)
+{
+    int found = 0;
+    for (size_t i = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, 0); i < h->n;
+         i = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, i + 1)) {
+        uint64_t v;
+        if (http1_parse_content_length(h->v[i].value, h->v[i].vlen, &v) != 0)
+            return HTTP_CL_BAD;
+        if (found && v != *out)
+            return HTTP_CL_DIFFERING;
+        *out = v;
+        found = 1;
+    }
+    return found;
+}
+
+int http_headers_one_content_length(http_headers *h, uint64_t *out)
+{
+    int rc = http_headers_content_length(h, out);
+    if (rc != 1)
+        return rc;
+    size_t first = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, 0);
+    http_header *e = &h->v[first];
+    char n[24];
+    int len = snprintf(n, sizeof n, "%llu", (unsigned long long)*out);
+    if ((size_t)len != e->vlen || memcmp(n, e->value, e->vlen) != 0) {
+        /* e->value holds every digit of the value at least once: n fits where it was */
+        memcpy(e->value, n, (size_t)len + 1);
+        e->vlen = (size_t)len;
+    }
+    for (size_t i = h->n; i-- > first + 1;)
+        if (h->v[i].id == HTTP_H_CONTENT_LENGTH)
+            http_headers_remove_at(h, i);
+    return 1;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http1_names.h"
 
@@ -57,6 +58,20 @@ int http_headers_set(http_headers *h, const char *name, const char *value);
 /* Gives entry i the value value[0..vlen) in its place (name, id and order kept). 0, or -1
  * (ENOMEM, or no entry i) with the entry unchanged. */
 int http_headers_replace_at(http_headers *h, size_t i, const char *value, size_t vlen);
+
+/* The Content-Length the fields announce (RFC 9110 §8.6, RFC 9112 §6.3), its lines read in order:
+ * each a valid value (http1_parse_content_length: 1*DIGIT, or a list of one value repeated) and
+ * all of them the same. 1 with *out set; 0 when there is none; HTTP_CL_BAD at the first invalid
+ * line, HTTP_CL_DIFFERING at the first line whose value differs from those before it. The one
+ * reading of Content-Length for every program (parser, relays, agent, Lambda). */
+#define HTTP_CL_BAD (-1)
+#define HTTP_CL_DIFFERING (-2)
+int http_headers_content_length(const http_headers *h, uint64_t *out);
+/* As http_headers_content_length; on 1, the fields keep one Content-Length line, in the place of
+ * the first, holding the value in decimal without leading zeros: repeated lines, a list ("5, 5")
+ * or "05" become "5" (RFC 9110 §8.6 lets a recipient replace them with the single value). In
+ * place: never allocates (the decimal is never longer than the value that held it). */
+int http_headers_one_content_length(http_headers *h, uint64_t *out);
 
 /* True when a comma-separated list header (Connection, Upgrade, Sec-WebSocket-Protocol) carries
  * token, compared case-insensitively; every header of that name is searched. */

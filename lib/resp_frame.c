@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "http1_chunked.h"
-#include "http1_syntax.h"
 #include "proxy.h"
 
 void rframe_init(rframe *f, const rframe_request *req)
@@ -19,24 +18,6 @@ static rframe_result refuse(rframe *f, const char *why)
 {
     f->why = why;
     return RFRAME_REFUSED;
-}
-
-/* The peer's Content-Length: 0 none, 1 one value (all lines equal), -1 invalid. */
-static int content_length(const http_headers *h, uint64_t *out)
-{
-    int found = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->v[i].id != HTTP_H_CONTENT_LENGTH)
-            continue;
-        uint64_t v;
-        if (http1_parse_content_length(h->v[i].value, h->v[i].vlen, &v) != 0)
-            return -1;
-        if (found && v != *out)
-            return -1;
-        *out = v;
-        found = 1;
-    }
-    return found;
 }
 
 rframe_result rframe_head(rframe *f, int status, http_headers *h, int64_t known_len,
@@ -62,14 +43,22 @@ rframe_result rframe_head(rframe *f, int status, http_headers *h, int64_t known_
         return RFRAME_OK;
     }
     uint64_t cl = 0;
-    int has_cl = content_length(h, &cl);
+    int has_cl = http_headers_one_content_length(h, &cl); /* "4, 4" or repeated: one value */
     if (has_cl < 0)
         return refuse(f, "bad Content-Length in the response");
+    f->status = status;
+    if (f->req.assembled) { /* the fields are the caller's: only the body's rule is set */
+        f->mode = proxy_bodiless(status, f->req.head) ? RFRAME_NONE
+                  : has_cl                            ? RFRAME_LENGTH
+                                                      : RFRAME_WHOLE;
+        f->left = has_cl ? cl : 0;
+        f->persist = true;
+        return RFRAME_OK;
+    }
     /* the framing fields are ours to write */
     http_headers_remove_id(h, HTTP_H_TRANSFER_ENCODING);
     http_headers_remove_id(h, HTTP_H_CONNECTION);
     http_headers_remove_id(h, HTTP_H_KEEP_ALIVE);
-    f->status = status;
     int rc = 0;
     if (proxy_bodiless(status, f->req.head)) {
         f->mode = RFRAME_NONE;
@@ -78,11 +67,6 @@ rframe_result rframe_head(rframe *f, int status, http_headers *h, int64_t known_
     } else if (has_cl) {
         f->mode = RFRAME_LENGTH;
         f->left = cl;
-        char n[24];
-        snprintf(n, sizeof n, "%llu", (unsigned long long)cl);
-        const char *v = http_headers_get_id(h, HTTP_H_CONTENT_LENGTH);
-        if (http_headers_count_id(h, HTTP_H_CONTENT_LENGTH) != 1 || strcmp(v, n) != 0)
-            rc = http_headers_set(h, "Content-Length", n); /* "4, 4" or repeated: one value */
     } else if (known_len >= 0) {
         f->mode = RFRAME_LENGTH;
         f->left = (uint64_t)known_len;
@@ -144,6 +128,7 @@ rframe_result rframe_body(rframe *f, const void *data, size_t len, rframe_emit o
     }
     case RFRAME_CLOSE:
     case RFRAME_PIPE:
+    case RFRAME_WHOLE:
         break;
     }
     out(ud, data, len);

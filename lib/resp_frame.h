@@ -34,6 +34,10 @@ typedef struct rframe_request {
     bool http11;     /* the client speaks HTTP/1.1 (else 1.0) */
     bool keep_alive; /* the client asked to keep the connection (the parser's keep_alive) */
     bool upgrade;    /* the request asked for an upgrade (a 101 may follow) */
+    bool assembled;  /* the relay hands the whole body on in one document that frames it (the
+                        Lambda: API Gateway's payload 2.0): the same rules, but rframe_head edits
+                        no field of a final response bar Content-Length (one line), and a body
+                        with no length is taken as it comes (RFRAME_WHOLE) */
 } rframe_request;
 
 typedef enum {
@@ -43,6 +47,7 @@ typedef enum {
     RFRAME_CHUNKED,   /* chunked transfer coding */
     RFRAME_CLOSE,     /* until the connection closes */
     RFRAME_PIPE,      /* after a 101: raw bytes both ways */
+    RFRAME_WHOLE,     /* assembled, no length announced: the body as it comes */
 } rframe_mode;
 
 typedef enum {

@@ -13,6 +13,7 @@
 #include "hmap.h"
 #include "mux.h"
 #include "proto_bin.h"
+#include "proxy.h"
 
 #define CREDIT_MIN ((size_t)64 << 10) /* WINDOW frames batched (a quarter of the window) */
 #define MAX_WINDOW ((int64_t)1 << 30)
@@ -242,7 +243,7 @@ static void on_response(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     }
     bool fin = (f->flags & TTF_FLAG_FIN) != 0;
     int status = h.status;
-    bool interim = status >= 100 && status <= 199 && status != 101;
+    bool interim = proxy_status_interim(status) && status != 101;
     if ((interim && fin) || (status == 101 && !s->upgrade)) {
         http1_head_free(&h);
         protocol_error(bm, s, interim ? "FIN on an interim response" : "101 without an upgrade");

@@ -3,7 +3,10 @@
 and byte-exact public HTTP requests through the stand-in's HTTP API.
 
 Owns: every process it starts (stand-in, ttf) and the local app's server thread; each is stopped
-by its owner's stop() (fixtures call it), with deadlines on every wait. Loopback only.
+by its owner's stop() (fixtures call it), with deadlines on every wait. Loopback only. What the
+end-to-end suites share (process handling, deadlines scaled for slow builds, config files) comes
+from tests/e2e/tunnelkit.py: wait_for, write_config, SLOW, SANITIZED, MB, TTF_BIN are its own, and
+the local app reads request bodies with tests/e2e/localsrv.py's body_pieces.
 """
 
 import ctypes
@@ -19,6 +22,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,21 +32,28 @@ from urllib.parse import parse_qs, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+# appended, not prepended: this suite's own modules (conftest, awskit) keep their names
+sys.path.append(os.path.join(REPO, "tests", "e2e"))
+import localsrv  # noqa: E402
+import tunnelkit as tk  # noqa: E402
+
 NODE = os.environ.get("NODE_BIN") or shutil.which("node") or "/usr/bin/node"
 STANDIN_MAIN = os.path.join(HERE, "standin", "main.js")
-TTF_BIN = os.environ.get("TTF_BIN", os.path.join(REPO, "build", "bin", "ttf"))
+TTF_BIN = tk.TTF_BIN
 BOOTSTRAP_BIN = os.environ.get("BOOTSTRAP_BIN", os.path.join(REPO, "build", "bin", "bootstrap"))
 LAMBDA_ZIP = os.environ.get("LAMBDA_ZIP", os.path.join(REPO, "build", "lambda", "bootstrap.zip"))
 DOMAIN = "tunnel.test"
-SANITIZED = os.environ.get("TUNNEL_SANITIZE", "").upper() in ("1", "ON", "TRUE", "YES")
+SANITIZED = tk.SANITIZED
 # Sanitized builds are ~2x slower: the stack's time limits (Lambda wait, function timeout, HTTP API
 # integration timeout) are scaled by this factor; tests that are about a timeout set their own.
-SLOW = float(os.environ.get("TUNNEL_TEST_SLOW", "2" if SANITIZED else "1"))
+SLOW = tk.SLOW
 # The big-body case: 4 MiB (the limit) each way; 1 MiB in sanitized builds, where ~100 sanitized
 # Lambda processes cannot move 256 pieces of 16 KiB within the 28 s the Lambda may wait (the plain
 # build, run first by `make test`, carries the 4 MiB case).
 BIG = int(os.environ.get("AWS_E2E_BIG_BYTES", str((1 if SANITIZED else 4) * 1024 * 1024)))
-MB = 1024 * 1024
+MB = tk.MB
+wait_for = tk.wait_for
+write_config = tk.write_config
 TUNNEL_RE = re.compile(r"Tunnel established: (\S+)")
 ID_RE = re.compile(r"^https?://([a-z0-9]{12})\.")
 
@@ -53,19 +64,6 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
-
-
-def wait_for(cond, timeout, what, interval=0.02):
-    """Poll cond() until truthy or the (SLOW-scaled) deadline passes (then fail with `what`)."""
-    timeout *= SLOW
-    end = time.monotonic() + timeout
-    while True:
-        val = cond()
-        if val:
-            return val
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def pattern(n, seed=1):
@@ -281,19 +279,15 @@ class AppHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            out = []
-            while True:
-                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(out)
-                out.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+        """The request body (the e2e local service's reader); a body cut short (the agent
+        cancelled the upload) is what came of it."""
+        out = []
+        try:
+            for piece in localsrv.body_pieces(self):
+                out.append(piece)
+        except EOFError:
+            pass
+        return b"".join(out)
 
     def answer(self, status, body, headers=()):
         self.send_response_only(status)
@@ -402,96 +396,46 @@ class LocalApp:
 
 
 class Agent:
-    """A `ttf` process; its stdout/stderr lines are collected by reader threads."""
+    """A `ttf` process: tunnelkit.Proc (its stdout/stderr lines in .out/.err, a private XDG state
+    directory unless state_home is given, the inspector on a free port, the runner's
+    TUNNEL_* variables kept out), stopped with the test process at the latest."""
 
     def __init__(self, endpoint, local_port, token=None, extra=(), state_home=None):
-        """local_port None: no local service on the command line (`extra` names a --config)."""
+        """local_port None: no local service on the command line (`extra` names a --config).
+        state_home: ttf's XDG state directory (its last id), to restart "the same" agent."""
         cmd = [TTF_BIN, "-e", endpoint] + list(extra)
         if local_port is not None:
             cmd[3:3] = ["-p", str(local_port), "--host", "127.0.0.1"]
         if token:
             cmd += ["-t", token]
-        env = dict(os.environ)
-        env.pop("TUNNEL_TOKEN", None)
-        env.pop("TUNNEL_ENDPOINT", None)
-        env["TUNNEL_INSPECT"] = "127.0.0.1:0"  # the inspector on a free port, never 4040
-        env.pop("TUNNEL_BASIC_AUTH", None)
-        # ttf remembers its last id in the XDG state directory: a private one per agent unless
-        # the test passes one (to restart "the same" agent), so tests never share it.
-        self.own_state = None if state_home else tempfile.mkdtemp(prefix="ttf-state-")
-        env["XDG_STATE_HOME"] = str(state_home or self.own_state)
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, preexec_fn=_die_with_parent)
-        self.out, self.err = [], []
-        self.lines = queue.Queue()
-        self.threads = [threading.Thread(target=self._read, args=(self.proc.stdout, self.out, True), daemon=True),
-                        threading.Thread(target=self._read, args=(self.proc.stderr, self.err, False), daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def _read(self, stream, sink, is_out):
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            sink.append(line)
-            if is_out:
-                self.lines.put(line)
+        env = {"XDG_STATE_HOME": str(state_home)} if state_home else None
+        self.p = tk.Proc("ttf", cmd, env=env, valgrind=False, preexec_fn=_die_with_parent)
+        self.proc = self.p.p
+        self.out, self.err = self.p.out_lines, self.p.err_lines
+        self._next_line = 0  # stdout lines before it were read by wait_established
 
     def wait_established(self, timeout=20):
         """The public URL of the next "Tunnel established" line."""
-        timeout *= SLOW
-        end = time.monotonic() + timeout
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no 'Tunnel established' within %ss; stderr:\n%s" % (timeout, self.stderr()))
-            try:
-                line = self.lines.get(timeout=min(left, 0.2))
-            except queue.Empty:
-                if self.proc.poll() is not None and self.lines.empty():
-                    raise AssertionError("ttf exited %s; stderr:\n%s" % (self.proc.returncode, self.stderr()))
-                continue
-            m = TUNNEL_RE.search(line)
-            if m:
-                return m.group(1)
+        m, i = self.p.wait_line(TUNNEL_RE.pattern, timeout, start=self._next_line)
+        self._next_line = i + 1
+        return m.group(1)
 
     def stderr(self):
         return "\n".join(self.err[-60:])
 
     def wait_exit(self, timeout):
         """The exit code, once the process ended and its output has been read to the end."""
-        timeout *= SLOW
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("ttf still running after %ss; stderr:\n%s" % (timeout, self.stderr()))
-        for t in self.threads:
-            t.join(5)
+        code = self.p.wait_exit(timeout)
+        if code is None:
+            raise AssertionError("ttf still running after %ss; stderr:\n%s" % (timeout * SLOW, self.stderr()))
         return code
 
-    def _drop_state(self):
-        if self.own_state:
-            shutil.rmtree(self.own_state, ignore_errors=True)
-            self.own_state = None
-
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self._drop_state()
+        self.p.kill()
 
     def stop(self):
-        """SIGTERM (ttf exits 0), SIGKILL as a last resort. Returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        for t in self.threads:
-            t.join(5)
-        self._drop_state()
-        return self.proc.returncode
+        """SIGTERM (ttf exits 0), SIGKILL as a last resort (then None). Returns the exit code."""
+        return self.p.stop()
 
 
 class WsClient:

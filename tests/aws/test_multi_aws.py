@@ -15,7 +15,6 @@
 import json
 import os
 import re
-import tempfile
 import time
 import urllib.request
 
@@ -35,25 +34,18 @@ def tok(sub):
     return jwt.encode({"sub": sub, "iat": now, "exp": now + 3600}, SECRET, algorithm="HS256")
 
 
-def write_config(text):
-    fd, path = tempfile.mkstemp(prefix="ttf-config-", suffix=".yml")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    return path
-
-
 class MultiAgent:
     """ttf --config FILE; tunnels: {name: tunnel id} from its "Tunnel NAME: URL -> ..." lines."""
 
     def __init__(self, standin, config, token=None, state_home=None):
-        self.config = write_config(config)
+        self.config = ak.write_config(config)
         self.agent = ak.Agent(standin.ws_url, None, token=token, extra=("--config", self.config),
                               state_home=state_home)
         self.tunnels = {}
 
     def wait_established(self, count, timeout=30):
         ak.wait_for(lambda: len(self._parse()) >= count or self.agent.proc.poll() is not None,
-                    timeout * ak.SLOW, "%d tunnel lines" % count)
+                    timeout, "%d tunnel lines" % count)
         assert len(self.tunnels) == count, (self.agent.out, self.agent.stderr())
         return self.tunnels
 

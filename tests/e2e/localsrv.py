@@ -31,6 +31,35 @@ from urllib.parse import parse_qs, urlsplit
 import tunnelkit as tk
 
 
+def _pieces(rfile, left):
+    """left octets of rfile in pieces of at most 64 KiB; EOFError when they are not all there."""
+    while left:
+        piece = rfile.read(min(left, 65536))
+        if not piece:
+            raise EOFError("body cut short")
+        left -= len(piece)
+        yield piece
+
+
+def body_pieces(handler):
+    """Yield the request body a BaseHTTPRequestHandler is reading (Content-Length or chunked, its
+    trailers skipped) in pieces of at most 64 KiB; EOFError when the body is cut short. The
+    local services of every suite read their requests with it (here, tests/aws/awskit.py)."""
+    rfile = handler.rfile
+    te = (handler.headers.get("Transfer-Encoding") or "").lower()
+    if "chunked" not in te:
+        yield from _pieces(rfile, int(handler.headers.get("Content-Length") or 0))
+        return
+    while True:
+        size = int(rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                pass
+            return
+        yield from _pieces(rfile, size)
+        rfile.readline(8)
+
+
 class State:
     def __init__(self):
         self.lock = threading.Lock()
@@ -66,32 +95,7 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------ body reading
 
     def body_pieces(self):
-        """Yield the request body (Content-Length or chunked) in pieces."""
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            while True:
-                line = self.rfile.readline(1024)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return
-                left = size
-                while left:
-                    piece = self.rfile.read(min(left, 65536))
-                    if not piece:
-                        raise EOFError("body cut short")
-                    left -= len(piece)
-                    yield piece
-                self.rfile.readline(8)
-        else:
-            left = int(self.headers.get("Content-Length") or 0)
-            while left:
-                piece = self.rfile.read(min(left, 65536))
-                if not piece:
-                    raise EOFError("body cut short")
-                left -= len(piece)
-                yield piece
+        return body_pieces(self)
 
     def read_body(self):
         return b"".join(self.body_pieces())

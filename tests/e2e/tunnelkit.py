@@ -100,7 +100,7 @@ def run(argv, timeout=10, **kw):
 class Proc:
     """A child process whose stdout/stderr lines are collected by reader threads."""
 
-    def __init__(self, name, argv, env=None, valgrind=VALGRIND):
+    def __init__(self, name, argv, env=None, valgrind=VALGRIND, preexec_fn=None):
         self.name = name
         self.argv = (VALGRIND_CMD + argv) if valgrind else argv
         self.valgrind = valgrind
@@ -124,7 +124,7 @@ class Proc:
             full_env["XDG_STATE_HOME"] = self.state_home
         full_env.update(env or {})
         self.p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=full_env)
+                                  stderr=subprocess.PIPE, env=full_env, preexec_fn=preexec_fn)
         self.pid = self.p.pid
         self.threads = [threading.Thread(target=self._pump, args=(self.p.stdout, self.out_lines),
                                          daemon=True),

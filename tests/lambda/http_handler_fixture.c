@@ -146,6 +146,21 @@ void agent(harness *h, const char *cid, const tmsg *m, void *ud)
     case CL_SHORT:
         response(h, rid, 200, CL10, "12345", 5, false, true);
         break;
+    case CL_ZERO_BODY: {
+        static const char *const cl[] = {"Content-Length", "0", NULL};
+        response(h, rid, 200, cl, "FORGED", 6, false, true);
+        break;
+    }
+    case CL_BAD_HEAD: {
+        static const char *const cl[] = {"Content-Length", "12x", NULL};
+        response(h, rid, 200, cl, "", 0, false, true);
+        break;
+    }
+    case CL_LIST: {
+        static const char *const cl[] = {"Content-Length", "5, 5", NULL};
+        response(h, rid, 200, cl, "hello", 5, false, true);
+        break;
+    }
     case NO_CL_PIECES:
         response(h, rid, 200, NULL, "ab", 2, true, true);
         piece(h, rid, 2, "ef", 2, false, true);

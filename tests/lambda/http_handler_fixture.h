@@ -81,6 +81,9 @@ enum {
     SILENT,           /* never answers */
     RESENT,           /* every message sent twice (acks lost: the agent sends again) */
     MOVED,            /* the connection goes away unanswered; the tunnel is on another one */
+    CL_ZERO_BODY,     /* Content-Length 0 and a body in the head's piece */
+    CL_BAD_HEAD,      /* an invalid Content-Length on an answer to HEAD */
+    CL_LIST,          /* "Content-Length: 5, 5" and "hello" */
 };
 
 extern const char *const CL5[];

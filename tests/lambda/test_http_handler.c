@@ -60,6 +60,25 @@ static void content_length_short(void **state)
     json_decref(a);
 }
 
+/* The rules ttfd frames responses by (lib/resp_frame), which the Lambda's own judge once
+ * bent: a body on "Content-Length: 0" was returned, and an invalid Content-Length on an answer
+ * to HEAD passed; one value repeated as a list goes on as one value. */
+static void content_length_as_ttfd(void **state)
+{
+    fixture *f = *state;
+    json_t *a = request(f, CL_ZERO_BODY, "GET", "/", NULL, 0);
+    expect_overrun(f, a, "Content-Length");
+    json_decref(a);
+    a = request(f, CL_BAD_HEAD, "HEAD", "/", NULL, 0);
+    expect_overrun(f, a, "invalid Content-Length");
+    json_decref(a);
+    a = request(f, CL_LIST, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    expect_body(a, "hello", 5);
+    assert_string_equal(harness_header(a, "content-length"), "5");
+    json_decref(a);
+}
+
 static void bodiless_statuses(void **state)
 {
     fixture *f = *state;
@@ -195,6 +214,7 @@ int main(void)
         T(content_length_overrun_in_head),
         T(content_length_overrun_in_pieces),
         T(content_length_short),
+        T(content_length_as_ttfd),
         T(bodiless_statuses),
         T(head_keeps_content_length),
         T(piece_after_the_last),

@@ -54,37 +54,15 @@ void tick_cb(evutil_socket_t fd, short w, void *ud)
 EVP_PKEY *g_key;
 X509 *g_cert, *g_other_cert;
 EVP_PKEY *g_other_key;
-X509 *self_signed(EVP_PKEY *key, const char *cn)
-{
-    X509 *c = X509_new();
-    assert_non_null(c);
-    X509_set_version(c, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(c), 1);
-    X509_gmtime_adj(X509_getm_notBefore(c), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(c), 3600);
-    X509_set_pubkey(c, key);
-    X509_NAME *name = X509_get_subject_name(c);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(c, name);
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, c, c, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
-    assert_non_null(ext);
-    X509_add_ext(c, ext, -1);
-    X509_EXTENSION_free(ext);
-    assert_true(X509_sign(c, key, EVP_sha256()) > 0);
-    return c;
-}
 
 int group_setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    g_key = EVP_EC_gen("P-256");
-    g_other_key = EVP_EC_gen("P-256");
-    g_cert = self_signed(g_key, "conn test");
-    g_other_cert = self_signed(g_other_key, "someone else");
+    g_key = cert_key();
+    g_other_key = cert_key();
+    g_cert = cert_make(g_key, "conn test", NULL, NULL, "IP:127.0.0.1", false);
+    g_other_cert = cert_make(g_other_key, "someone else", NULL, NULL, "IP:127.0.0.1", false);
     return 0;
 }
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* conn_fixture.h - the fixture shared by test_conn.c and test_conn_tls.c: two conn sides with
- * recording callbacks, a test certificate made here (group_setup), socketpair and loopback TCP
- * pairs (plain or TLS), loop drivers with deadlines, and the transfer/backpressure/half-close
- * scenarios both files run. Compiled once in the unit tests' support library
- * (conn_fixture.c). */
+ * recording callbacks, two self-signed test certificates (group_setup, cert_fixture.h), socketpair
+ * and loopback TCP pairs (plain or TLS), loop drivers with deadlines, and the
+ * transfer/backpressure/half-close scenarios both files run. Compiled once in the unit tests'
+ * support library (conn_fixture.c). */
 #ifndef TTF_TEST_CONN_FIXTURE_H
 #define TTF_TEST_CONN_FIXTURE_H
 
@@ -33,6 +33,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "cert_fixture.h"
 #include "clock.h"
 #include "conn.h"
 
@@ -77,8 +78,6 @@ void tick_cb(evutil_socket_t fd, short w, void *ud);
 extern EVP_PKEY *g_key;
 extern X509 *g_cert, *g_other_cert;
 extern EVP_PKEY *g_other_key;
-
-X509 *self_signed(EVP_PKEY *key, const char *cn);
 
 int group_setup(void **state);
 

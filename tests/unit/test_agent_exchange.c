@@ -279,6 +279,23 @@ static void test_request_content_length(void **state)
     assert_string_equal(f->orec.log, "req POST /up;reqbody 3;reqbody 2;resp 204;end 204 ok;");
 }
 
+/* "2, 2" (API Gateway joins repeated fields so) goes on as one value (RFC 9110 §8.6). */
+static void test_request_content_length_list(void **state)
+{
+    fx *f = *state;
+    sink_rec r = {0};
+    rec_init(&r);
+    start(f, &r, "POST", "/up", 2, true, false, (const char *[]){"Content-Length: 2, 2", NULL});
+    exchange_body(r.x, (const uint8_t *)"hi", 2);
+    exchange_end_body(r.x, NULL);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\nhi", 3000));
+    char *head = fl_head(&f->fl, 0);
+    assert_true(strstr(head, "\r\nContent-Length: 2\r\n") && !strstr(head, "2, 2"));
+    free(head);
+    fl_send_str(&f->fl, 0, "HTTP/1.1 204 No Content\r\n\r\n");
+    wait_end(f, &r);
+}
+
 /* More body octets than the Content-Length: refused, none of them written. */
 static void test_request_overlong(void **state)
 {
@@ -766,6 +783,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_request_content_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_content_length_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_overlong, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_chunked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_no_body, setup, teardown),

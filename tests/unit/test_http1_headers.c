@@ -283,6 +283,78 @@ static void test_obs_text_serialised(void **state)
     http_headers_free(&h);
 }
 
+/* ---------------------------------------------------------------- Content-Length */
+
+/* The one reading of Content-Length (RFC 9110 §8.6, RFC 9112 §6.3) that the parser, ttfd's
+ * response framing, the agent and the Lambda share: lines separated by '|'. */
+typedef struct cl_row {
+    const char *lines; /* NULL: no Content-Length */
+    int rc;            /* http_headers_content_length's answer */
+    uint64_t value;    /* rc 1 */
+    const char *one;   /* after http_headers_one_content_length: the single line */
+} cl_row;
+
+static const cl_row cl_table[] = {
+    {NULL, 0, 0, NULL},
+    {"5", 1, 5, "5"},
+    {"0", 1, 0, "0"},
+    {"005", 1, 5, "5"},
+    {"5, 5", 1, 5, "5"},
+    {"5,5,,5", 1, 5, "5"},
+    {"5|5", 1, 5, "5"},
+    {"5|5, 5|05", 1, 5, "5"},
+    {"4611686018427387904", 1, (uint64_t)1 << 62, "4611686018427387904"},
+    {"4611686018427387905", HTTP_CL_BAD, 0, NULL}, /* over 2^62 */
+    {"", HTTP_CL_BAD, 0, NULL},
+    {" , ", HTTP_CL_BAD, 0, NULL},
+    {"+5", HTTP_CL_BAD, 0, NULL},
+    {"-1", HTTP_CL_BAD, 0, NULL},
+    {"5 5", HTTP_CL_BAD, 0, NULL},
+    {"0x10", HTTP_CL_BAD, 0, NULL},
+    {"5, 6", HTTP_CL_BAD, 0, NULL}, /* a list of differing values: the value is invalid */
+    {"5|6", HTTP_CL_DIFFERING, 0, NULL},
+    {"5|6|x", HTTP_CL_DIFFERING, 0, NULL}, /* the first fault in order */
+    {"5|x|6", HTTP_CL_BAD, 0, NULL},
+};
+
+static void test_content_length(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < sizeof cl_table / sizeof cl_table[0]; t++) {
+        const cl_row *r = &cl_table[t];
+        http_headers h;
+        http_headers_init(&h);
+        add(&h, "Content-Type", "text/plain");
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", r->lines ? r->lines : "");
+        for (char *save = NULL, *l = r->lines ? strtok_r(buf, "|", &save) : NULL; l;
+             l = strtok_r(NULL, "|", &save))
+            add(&h, "content-length", l);
+        if (r->lines && !*r->lines)
+            add(&h, "Content-Length", "");
+        add(&h, "X-After", "1");
+        uint64_t v = 99;
+        int rc = http_headers_content_length(&h, &v);
+        if (rc != r->rc || (rc == 1 && v != r->value))
+            fail_msg("\"%s\": rc %d value %llu", r->lines ? r->lines : "(none)", rc,
+                     (unsigned long long)v);
+        size_t n = h.n;
+        assert_int_equal(http_headers_one_content_length(&h, &v), r->rc);
+        if (r->rc != 1) {
+            assert_int_equal(h.n, n); /* untouched */
+            http_headers_free(&h);
+            continue;
+        }
+        assert_int_equal(http_headers_count_id(&h, HTTP_H_CONTENT_LENGTH), 1);
+        assert_string_equal(http_headers_get_id(&h, HTTP_H_CONTENT_LENGTH), r->one);
+        assert_int_equal(h.v[1].id, HTTP_H_CONTENT_LENGTH); /* in the first one's place */
+        assert_string_equal(h.v[1].name, "content-length");
+        assert_int_equal(h.v[1].vlen, strlen(r->one));
+        assert_string_equal(h.v[h.n - 1].name, "X-After");
+        http_headers_free(&h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_headers_ids_and_copy),
         cmocka_unit_test(test_syntax_helpers),
         cmocka_unit_test(test_obs_text_serialised),
+        cmocka_unit_test(test_content_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

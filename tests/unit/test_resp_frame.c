@@ -273,13 +273,86 @@ static void heads(void **state)
     http_headers_free(&h);
 }
 
+/* The same rules for a relay that assembles the whole body (the Lambda, rframe_request.assembled):
+ * what each head allows, body octets counted as they arrive in any order, the fields left as
+ * they are but for one Content-Length line. */
+typedef struct whole_row {
+    const char *name;
+    int status;
+    bool head;          /* HEAD request */
+    const char *cl;     /* NULL: none */
+    rframe_result hres; /* rframe_head */
+    rframe_mode mode;
+    size_t a, b;        /* body octets in two arrivals */
+    rframe_result bres; /* the worse of the two rframe_body results */
+    rframe_result eres; /* rframe_end, when the body results were OK */
+    const char *ecl;    /* Content-Length after the head */
+} whole_row;
+
+static const whole_row whole_table[] = {
+    {"CL exact", 200, false, "5", RFRAME_OK, RFRAME_LENGTH, 2, 3, RFRAME_OK, RFRAME_OK, "5"},
+    {"CL over", 200, false, "5", RFRAME_OK, RFRAME_LENGTH, 3, 3, RFRAME_OVERRUN, 0, "5"},
+    {"CL short", 200, false, "5", RFRAME_OK, RFRAME_LENGTH, 3, 0, RFRAME_OK, RFRAME_TRUNCATED, "5"},
+    {"CL 0 with a body", 200, false, "0", RFRAME_OK, RFRAME_LENGTH, 0, 1, RFRAME_OVERRUN, 0, "0"},
+    {"CL list", 200, false, "4, 4", RFRAME_OK, RFRAME_LENGTH, 4, 0, RFRAME_OK, RFRAME_OK, "4"},
+    {"no CL", 200, false, NULL, RFRAME_OK, RFRAME_WHOLE, 7, 9, RFRAME_OK, RFRAME_OK, NULL},
+    {"no CL, empty", 500, false, NULL, RFRAME_OK, RFRAME_WHOLE, 0, 0, RFRAME_OK, RFRAME_OK, NULL},
+    {"204 with a body", 204, false, NULL, RFRAME_OK, RFRAME_NONE, 0, 1, RFRAME_OVERRUN, 0, NULL},
+    {"304 CL", 304, false, "42", RFRAME_OK, RFRAME_NONE, 0, 0, RFRAME_OK, RFRAME_OK, "42"},
+    {"HEAD CL", 200, true, "99", RFRAME_OK, RFRAME_NONE, 0, 0, RFRAME_OK, RFRAME_OK, "99"},
+    {"HEAD with a body", 200, true, "5", RFRAME_OK, RFRAME_NONE, 5, 0, RFRAME_OVERRUN, 0, "5"},
+    {"bad CL", 200, false, "5x", RFRAME_REFUSED, RFRAME_UNSET, 0, 0, 0, 0, "5x"},
+    {"bad CL on HEAD", 200, true, "-1", RFRAME_REFUSED, RFRAME_UNSET, 0, 0, 0, 0, "-1"},
+    {"status 600", 600, false, NULL, RFRAME_REFUSED, RFRAME_UNSET, 0, 0, 0, 0, NULL},
+};
+
+static void assembled_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof whole_table / sizeof whole_table[0]; i++) {
+        const whole_row *r = &whole_table[i];
+        rframe f;
+        rframe_init(&f, &(rframe_request){.head = r->head, .assembled = true});
+        http_headers h = hdrs(r->cl);
+        http_headers_add(&h, "Transfer-Encoding", 17, "chunked", 7);
+        http_headers_add(&h, "Connection", 10, "x-a", 3);
+        rframe_result res = rframe_head(&f, r->status, &h, -1, true);
+        if (res != r->hres || f.mode != r->mode)
+            fail_msg("%s: head %d mode %d", r->name, (int)res, (int)f.mode);
+        const char *cl = http_headers_get(&h, "Content-Length");
+        if ((!cl != !r->ecl) || (cl && strcmp(cl, r->ecl) != 0))
+            fail_msg("%s: Content-Length %s", r->name, cl ? cl : "(none)");
+        /* the caller's fields: nothing added or removed */
+        assert_string_equal(http_headers_get(&h, "Transfer-Encoding"), "chunked");
+        assert_string_equal(http_headers_get(&h, "Connection"), "x-a");
+        assert_int_equal(h.n, r->cl ? 4 : 3);
+        http_headers_free(&h);
+        if (res != RFRAME_OK)
+            continue;
+        sink s = {0};
+        static const char body[32] = "0123456789abcdef0123456789abcde";
+        rframe_result b = RFRAME_OK;
+        size_t parts[2] = {r->a, r->b};
+        for (int k = 0; k < 2 && b == RFRAME_OK; k++)
+            b = rframe_body(&f, body, parts[k], emit, &s);
+        if (b != r->bres)
+            fail_msg("%s: body %d", r->name, (int)b);
+        if (b != RFRAME_OK)
+            continue;
+        assert_int_equal(s.len, r->a + r->b); /* passed on unframed */
+        res = rframe_end(&f, NULL, emit, &s);
+        if (res != r->eres)
+            fail_msg("%s: end %d", r->name, (int)res);
+        assert_int_equal(s.len, r->a + r->b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(framing_table),
-        cmocka_unit_test(bodies),
-        cmocka_unit_test(overrun_and_truncation),
-        cmocka_unit_test(heads),
+        cmocka_unit_test(framing_table),          cmocka_unit_test(bodies),
+        cmocka_unit_test(overrun_and_truncation), cmocka_unit_test(heads),
+        cmocka_unit_test(assembled_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
