@@ -203,11 +203,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static void rec_init(sink_rec *r)
+/* A recorder with room for 1 MiB that frees the exchange when it ends, as the adapters do. */
+static sink_rec rec_new(void)
 {
-    memset(r, 0, sizeof *r);
-    r->room = 1 << 20;
-    r->free_in_end = true;
+    return (sink_rec){.room = 1 << 20, .free_in_end = true};
 }
 
 static bool ended_cond(void *ud)
@@ -259,8 +258,7 @@ static const char *pub_host[] = {"Host: abc.localhost:8080", "X-Forwarded-Proto:
 static void test_request_content_length(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     const char *fields[] = {"Host: abc.localhost:8080", "Content-Length: 5", NULL};
     start(f, &r, "POST", "/up", 5, true, false, fields);
     exchange_body(r.x, (const uint8_t *)"hel", 3);
@@ -283,8 +281,7 @@ static void test_request_content_length(void **state)
 static void test_request_content_length_list(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "POST", "/up", 2, true, false, (const char *[]){"Content-Length: 2, 2", NULL});
     exchange_body(r.x, (const uint8_t *)"hi", 2);
     exchange_end_body(r.x, NULL);
@@ -300,8 +297,7 @@ static void test_request_content_length_list(void **state)
 static void test_request_overlong(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     const char *fields[] = {"Host: h", "Content-Length: 4", NULL};
     start(f, &r, "PUT", "/x", 4, true, false, fields);
     exchange_body(r.x, (const uint8_t *)"abc", 3);
@@ -317,7 +313,7 @@ static void test_request_overlong(void **state)
         assert_null(memmem(f->fl.got[i], f->fl.got_len[i], "abcd", 4));
 
     /* fewer: refused at the end */
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "PUT", "/x", 4, true, false, fields);
     exchange_body(r.x, (const uint8_t *)"ab", 2);
     exchange_end_body(r.x, NULL);
@@ -328,8 +324,7 @@ static void test_request_overlong(void **state)
 static void test_request_chunked(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     const char *fields[] = {"Host: h", "Transfer-Encoding: chunked", "Connection: close",
                             "TE: trailers", NULL};
     start(f, &r, "POST", "/c", -1, true, false, fields);
@@ -358,8 +353,7 @@ static void test_request_chunked(void **state)
 static void test_request_no_body(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "POST", "/p", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     char *head = fl_head(&f->fl, 0);
@@ -369,7 +363,7 @@ static void test_request_no_body(void **state)
     wait_end(f, &r);
     assert_string_equal(r.log, "head 200 cl=0 fin=1 up=0 te=0;end tr=0 req=1;");
     /* the connection was pooled: the GET goes on it */
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/g", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "GET /g HTTP/1.1\r\n", 3000));
     assert_int_equal(f->fl.nconns, 1);
@@ -385,8 +379,7 @@ static void test_request_no_body(void **state)
 static void test_response_chunked(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "GET", "/c", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     fl_send_str(&f->fl, 0,
@@ -398,7 +391,7 @@ static void test_response_chunked(void **state)
     assert_string_equal(r.log, "head 200 cl=-1 fin=0 up=0 te=0;end tr=1 req=1;trailer "
                                "X-Trailer=v;");
     /* pooled: the next request goes on the same connection */
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/2", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "GET /2 ", 3000));
     assert_int_equal(f->fl.nconns, 1);
@@ -410,8 +403,7 @@ static void test_response_chunked(void **state)
 static void test_response_overrun(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "GET", "/o", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     fl_send_str(&f->fl, 0,
@@ -422,7 +414,7 @@ static void test_response_overrun(void **state)
     assert_string_equal(r.body, "hello");
     assert_true(fl_wait_eof(&f->fl, 0, 3000)); /* not pooled: closed */
     /* the next request needs a new connection */
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/n", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 1, "GET /n ", 3000));
     fl_send_str(&f->fl, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nn");
@@ -430,7 +422,7 @@ static void test_response_overrun(void **state)
     assert_string_equal(r.body, "n");
 
     /* the same after a bodiless response (204, then octets) */
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/b", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 1, "GET /b ", 3000));
     fl_send_str(&f->fl, 1, "HTTP/1.1 204 No Content\r\n\r\nXYZ");
@@ -444,8 +436,7 @@ static void test_interim(void **state)
 {
     fx *f = *state;
     for (int relay = 1; relay >= 0; relay--) {
-        sink_rec r = {0};
-        rec_init(&r);
+        sink_rec r = rec_new();
         memset(&f->orec, 0, sizeof f->orec);
         start(f, &r, "GET", "/eh", -1, false, relay, pub_host);
         assert_true(fl_wait_text(&f->fl, 0, "GET /eh ", 3000));
@@ -476,8 +467,7 @@ static void test_interim(void **state)
 static void test_big_response_head(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "GET", "/cookies", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     char *resp = malloc(40000);
@@ -494,7 +484,7 @@ static void test_big_response_head(void **state)
     assert_string_equal(r.log, "head 200 cl=2 fin=0 up=0 te=0;end tr=0 req=1;");
 
     /* 300 fields fit 64 KiB: no limit of the field count below the size limit */
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/many", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "GET /many", 3000));
     char *many = malloc(20000);
@@ -508,7 +498,7 @@ static void test_big_response_head(void **state)
     assert_string_equal(r.log, "head 200 cl=0 fin=1 up=0 te=0;end tr=0 req=1;");
 
     f->env.max_response_head = 8192;
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/cookies", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "GET /cookies HTTP/1.1\r\nHost", 3000));
     fl_send(&f->fl, 0, resp, n);
@@ -537,8 +527,7 @@ static void test_bad_responses(void **state)
          XFAIL_BAD_RESPONSE, false}, /* no upgrade was asked for */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        sink_rec r = {0};
-        rec_init(&r);
+        sink_rec r = rec_new();
         int before = f->fl.nconns;
         start(f, &r, "GET", "/bad", -1, false, true, pub_host);
         /* a fresh connection each time: a failure never pools */
@@ -556,8 +545,7 @@ static void test_bad_responses(void **state)
 static void test_local_close(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "GET", "/cut", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello");
@@ -568,7 +556,7 @@ static void test_local_close(void **state)
     assert_true(r.started);
     assert_string_equal(r.body, "hello");
 
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/close", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 1, "\r\n\r\n", 3000));
     fl_send_str(&f->fl, 1, "HTTP/1.0 200 OK\r\n\r\nuntil the end");
@@ -578,7 +566,7 @@ static void test_local_close(void **state)
     assert_string_equal(r.log, "head 200 cl=-1 fin=0 up=0 te=0;end tr=0 req=1;");
     assert_string_equal(r.body, "until the end");
 
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/none", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 2, "\r\n\r\n", 3000));
     fl_close(&f->fl, 2);
@@ -591,8 +579,7 @@ static void test_local_close(void **state)
 static void test_room(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     r.room = 0;
     start(f, &r, "GET", "/big", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
@@ -626,15 +613,14 @@ static void test_timeout_and_cancel(void **state)
 {
     fx *f = *state;
     f->env.request_timeout_ms = 200;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "GET", "/slow", -1, false, false, pub_host);
     wait_end(f, &r);
     assert_int_equal(r.fail_why, XFAIL_TIMEOUT);
     assert_true(fl_wait_eof(&f->fl, 0, 3000));
 
     f->env.request_timeout_ms = 5000;
-    rec_init(&r);
+    r = rec_new();
     memset(&f->orec, 0, sizeof f->orec);
     start(f, &r, "GET", "/sse", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 1, "\r\n\r\n", 3000));
@@ -652,8 +638,7 @@ static void test_timeout_and_cancel(void **state)
 static void test_octets(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     const char *fields[] = {"Host: h", "X-Name: J\xf6rg", NULL};
     start(f, &r, "GET", "/caf\xe9.txt", -1, false, false, fields);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
@@ -671,8 +656,7 @@ static void test_octets(void **state)
 static void test_upgrade(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     r.free_in_end = false;
     const char *fields[] = {"Host: h", "Connection: Upgrade", "Upgrade: websocket",
                             "Sec-WebSocket-Key: x", NULL};
@@ -704,8 +688,7 @@ static void test_upgrade(void **state)
 static void test_early_response(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     const char *fields[] = {"Host: h", "Content-Length: 1000", NULL};
     start(f, &r, "POST", "/upload", 1000, true, false, fields);
     exchange_body(r.x, (const uint8_t *)"12345", 5);
@@ -720,14 +703,13 @@ static void test_early_response(void **state)
 static void test_head_request(void **state)
 {
     fx *f = *state;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "HEAD", "/h", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
     wait_end(f, &r);
     assert_string_equal(r.log, "head 200 cl=100 fin=1 up=0 te=0;end tr=0 req=1;");
-    rec_init(&r);
+    r = rec_new();
     start(f, &r, "GET", "/after", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "GET /after", 3000));
     assert_int_equal(f->fl.nconns, 1);
@@ -745,8 +727,7 @@ static void test_unavailable(void **state)
     char err[256];
     f->pool = local_pool_new(f->loop, "127.0.0.1", f->fl.port, 8, 3000, err, sizeof err);
     f->env.pool = f->pool;
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "GET", "/", -1, false, false, pub_host);
     assert_int_equal(r.ended, 0);
     wait_end(f, &r);
@@ -759,8 +740,7 @@ static void test_host_rewrite(void **state)
 {
     fx *f = *state;
     rewrite_host_init(&f->host, HOST_HEADER_REWRITE, NULL, "127.0.0.1", f->fl.port);
-    sink_rec r = {0};
-    rec_init(&r);
+    sink_rec r = rec_new();
     start(f, &r, "GET", "/docs", -1, false, false, pub_host);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     char *head = fl_head(&f->fl, 0);
