@@ -138,7 +138,7 @@ void xchg_pump_body(pconn *pc)
 {
     exchange *x = &pc->x;
     struct evbuffer *in = in_buf(pc);
-    bool moved = false;
+    bool moved = false, flushed = false;
     while (pc->st == PC_XCHG && !x->req_done) {
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
@@ -146,6 +146,13 @@ void xchg_pump_body(pconn *pc)
         size_t lim = avail;
         if (!x->req_abandoned) {
             size_t room = x->ms ? x->ops->room(x->ms) : x->open_mux ? PC_FIRST_BATCH : 0;
+            if (room == 0 && x->ms && !flushed) {
+                /* JSON mode holds a pass's bytes until the flush: sent, they make room again
+                 * (more input than two pieces, 186 KiB, waited for a resume that never came) */
+                x->ops->flush(x->ms);
+                flushed = true;
+                continue;
+            }
             if (room == 0) {
                 conn_read(pc->c, false); /* resumed by the resume upcall */
                 break;
@@ -186,8 +193,10 @@ void xchg_pump_body(pconn *pc)
         }
         send_spans(pc);
         evbuffer_drain(in, used);
-        if (used)
+        if (used) {
             moved = true;
+            flushed = false;
+        }
         if (ev == HTTP1_MSG_END) {
             request_done(pc);
             break;
