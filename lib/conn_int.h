@@ -17,10 +17,10 @@
 
 #define TLS_RECORD ((size_t)16 * 1024)     /* TLS plaintext record limit (RFC 8446 §5.1) */
 #define TLS_WRITE_MAX ((size_t)256 * 1024) /* plaintext handed to one SSL_write */
-#define TLS_READ_BUF ((size_t)64 * 1024)   /* OpenSSL read-ahead buffer: several records */
+#define TLS_READ_BUF ((size_t)256 * 1024) /* OpenSSL read-ahead buffer: several records */
 /* Ciphertext gathered before it goes to the socket: records of 16 KiB leave in writes of up to
  * this size (one write() per record costs a system call and a TCP push each). */
-#define TLS_WRITE_BUF ((size_t)128 * 1024)
+#define TLS_WRITE_BUF ((size_t)144 * 1024)
 
 typedef enum { CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_FAILED } conn_state;
 
