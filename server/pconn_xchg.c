@@ -161,7 +161,14 @@ void xchg_pump_body(pconn *pc)
                 lim = room;
         }
         /* one contiguous piece: raw bytes >= the decoded bytes they hold, so room holds; the
-         * decoded spans point into it until it is drained */
+         * decoded spans point into it until it is drained. A first block of PC_PIECE_MIN or more
+         * is taken as it is (the decoder goes octet by octet; the next block follows in the next
+         * step): joining blocks copied up to 256 KiB per step (13% of ttfd's samples in a binary
+         * upload read 256 KiB at a time). */
+        struct evbuffer_iovec first;
+        if (evbuffer_peek(in, -1, NULL, &first, 1) == 1 && first.iov_len >= PC_PIECE_MIN &&
+            first.iov_len < lim)
+            lim = first.iov_len;
         const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)lim);
         if (!data) {
             pc_fail(pc, 500, "out of memory");
