@@ -63,9 +63,11 @@ typedef struct conn_loop conn_loop;
 typedef struct conn conn;
 
 /* Bytes read per readiness at most (one WebSocket DATA frame's worth and more), and after a
- * read that filled its room (a bulk sender: more is likely queued), CONN_READ_BULK. */
+ * read that filled its room (a bulk sender: more is likely queued), CONN_READ_BULK: 256 KiB less
+ * libevent's block header, so that a block for a whole read is a 256 KiB allocation (evbuffer
+ * rounds a new block up to the next power of two: 256 KiB of room would make 512 KiB blocks). */
 #define CONN_READ_MAX ((size_t)128 * 1024)
-#define CONN_READ_BULK ((size_t)256 * 1024)
+#define CONN_READ_BULK ((size_t)256 * 1024 - 256)
 
 enum {
     CONN_EV_CONNECTED = 1 << 0,
