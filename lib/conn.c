@@ -222,19 +222,15 @@ static size_t pull(conn *c, size_t room, bool *eof)
     return got;
 }
 
-/* One read and its report: on_read for new bytes, then EOF or ERROR. A read that fills its room
- * is followed by a second one (up to CONN_READ_BULK in all): a sender of 128 KiB plus frame headers
- * per write, read 128 KiB at a time, left a few bytes for a second loop pass (and a second
- * wake-up, write and window credit) per read. */
+/* One read (two when the first fills its room, CONN_READ_BULK in all: see conn.h) and its report:
+ * on_read for new bytes, then EOF or ERROR. */
 static void read_and_report(conn *c)
 {
     if (c->state != CS_OPEN || c->eof || !c->want_read || in_full(c))
         return;
-    size_t limit = CONN_READ_BULK;
-    if (c->in_max) {
-        size_t have = evbuffer_get_length(c->in);
-        limit = c->in_max - have < limit ? c->in_max - have : limit;
-    }
+    size_t limit = CONN_READ_BULK, have = evbuffer_get_length(c->in);
+    if (c->in_max && c->in_max - have < limit)
+        limit = c->in_max - have;
     size_t room = c->bulk ? limit : limit < CONN_READ_MAX ? limit : CONN_READ_MAX;
     bool eof = false;
     size_t got = pull(c, room, &eof);
@@ -248,8 +244,7 @@ static void read_and_report(conn *c)
     if (eof)
         c->eof = true;
     bool failed = c->state == CS_FAILED;
-    /* The events are updated after on_read: input that fills in_max and is taken at once costs
-     * no epoll_ctl (reading off and on again). */
+    /* events after on_read: input that fills in_max and is taken at once costs no epoll_ctl */
     if (got > 0 && !emit_read(c))
         return;
     conn_update_io(c);

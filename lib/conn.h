@@ -62,8 +62,10 @@ struct addrinfo;
 typedef struct conn_loop conn_loop;
 typedef struct conn conn;
 
-/* Bytes read per readiness at most (one WebSocket DATA frame's worth and more), and after a
- * read that filled its room (a bulk sender: more is likely queued), CONN_READ_BULK: 256 KiB less
+/* Bytes read per readiness at most (one WebSocket DATA frame's worth and more). A read that fills
+ * its room is followed by a second one, CONN_READ_BULK in all, and the next readiness reads that
+ * much (a sender of 128 KiB plus frame headers per write, read 128 KiB at a time, left a few bytes
+ * for a second loop pass, with its own wake-up, write and window credit): 256 KiB less
  * libevent's block header, so that a block for a whole read is a 256 KiB allocation (evbuffer
  * rounds a new block up to the next power of two: 256 KiB of room would make 512 KiB blocks). */
 #define CONN_READ_MAX ((size_t)128 * 1024)
