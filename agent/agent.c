@@ -588,7 +588,7 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     int rc = 1;
     char err[256];
 
-    a.base = event_base_new();
+    a.base = conn_base_new();
     a.loop = a.base ? conn_loop_new(a.base) : NULL;
     if (!a.loop) {
         TLOG_E(lg0, "cannot create the event loop");

@@ -222,24 +222,32 @@ static size_t pull(conn *c, size_t room, bool *eof)
     return got;
 }
 
-/* One read and its report: on_read for new bytes, then EOF or ERROR. */
+/* One read (two when the first fills its room, CONN_READ_BULK in all: see conn.h) and its report:
+ * on_read for new bytes, then EOF or ERROR. */
 static void read_and_report(conn *c)
 {
     if (c->state != CS_OPEN || c->eof || !c->want_read || in_full(c))
         return;
-    size_t room = CONN_READ_MAX;
-    if (c->in_max) {
-        size_t have = evbuffer_get_length(c->in);
-        room = c->in_max - have < room ? c->in_max - have : room;
-    }
+    size_t limit = CONN_READ_BULK, have = evbuffer_get_length(c->in);
+    if (c->in_max && c->in_max - have < limit)
+        limit = c->in_max - have;
+    size_t room = c->bulk ? limit : limit < CONN_READ_MAX ? limit : CONN_READ_MAX;
     bool eof = false;
     size_t got = pull(c, room, &eof);
+    bool full = got == room; /* stopped by the room, not by the socket (or OpenSSL) */
+    if (full && got < limit && !eof && c->state == CS_OPEN) {
+        size_t more = pull(c, limit - got, &eof);
+        full = more == limit - got;
+        got += more;
+    }
+    c->bulk = got >= CONN_READ_MAX || full;
     if (eof)
         c->eof = true;
     bool failed = c->state == CS_FAILED;
-    conn_update_io(c);
+    /* events after on_read: input that fills in_max and is taken at once costs no epoll_ctl */
     if (got > 0 && !emit_read(c))
         return;
+    conn_update_io(c);
     if (failed) {
         conn_emit_event(c, CONN_EV_ERROR);
         return;
@@ -252,7 +260,7 @@ static void read_and_report(conn *c)
     if (c->ssl && conn_tls_wpending(c) > 0)
         conn_schedule(c, PEND_WRITE);
     /* Bytes OpenSSL already decrypted or read ahead are invisible to epoll: read them next. */
-    if (c->ssl && got == room && SSL_has_pending(c->ssl))
+    if (c->ssl && full && SSL_has_pending(c->ssl))
         conn_schedule(c, PEND_PULL);
 }
 
@@ -506,6 +514,17 @@ void conn_process_init(void)
     signal(SIGPIPE, SIG_IGN);
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
+struct event_base *conn_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base = NULL;
+    if (cfg && event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+        base = event_base_new_with_config(cfg);
+    if (cfg)
+        event_config_free(cfg);
+    return base ? base : event_base_new();
 }
 
 conn_loop *conn_loop_new(struct event_base *base)

@@ -101,8 +101,8 @@ size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof)
     c->tls_r_wants_w = false;
     int i = 0;
     size_t off = 0;
+    ERR_clear_error(); /* once: a successful SSL_read leaves the queue as it was */
     while (i < nv) {
-        ERR_clear_error();
         int n = SSL_read(c->ssl, (uint8_t *)v[i].iov_base + off, (int)(v[i].iov_len - off));
         if (n > 0) {
             got += (size_t)n;
@@ -131,6 +131,7 @@ size_t conn_tls_write(conn *c)
     c->tls_w_wants_r = false;
     if (evbuffer_get_length(c->out) > TLS_RECORD)
         wbuf_attach(c); /* several records: gather them */
+    ERR_clear_error();  /* once: a successful SSL_write leaves the queue as it was */
     for (;;) {
         size_t len = evbuffer_get_length(c->out);
         if (len == 0)
@@ -152,7 +153,6 @@ size_t conn_tls_write(conn *c)
         }
         if (n > TLS_WRITE_MAX)
             n = TLS_WRITE_MAX;
-        ERR_clear_error();
         int r = SSL_write(c->ssl, p, (int)n);
         if (r > 0) {
             evbuffer_drain(c->out, (size_t)r);

@@ -40,7 +40,7 @@ int ws_frame_header(const uint8_t *p, size_t n, bool expect_masked, ws_frame_hdr
                     const char **why);
 
 /* dst[0..n) = src[0..n) masked with key (RFC 6455 §5.3), src being the payload from byte off on;
- * dst may equal src. Eight bytes per step. */
+ * dst may equal src. 32 bytes per step. */
 void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], uint64_t off);
 /* Unmasks n payload bytes in place; off is the offset of p[0] in the frame's payload (§5.3). */
 void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off);

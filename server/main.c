@@ -437,7 +437,7 @@ int main(int argc, char **argv)
         goto out;
     registry_policy pol = {
         .auth_on = srv.auth != NULL, .grace_s = cfg.grace_s, .retention_s = cfg.retention_s};
-    srv.base = event_base_new();
+    srv.base = conn_base_new();
     srv.reg = registry_new(srv.st, &pol, NULL, NULL);
     srv.metrics = metrics_new((int64_t)time(NULL), TTFD_VERSION);
     if (!srv.base || !srv.reg || !srv.metrics)

@@ -138,7 +138,7 @@ void xchg_pump_body(pconn *pc)
 {
     exchange *x = &pc->x;
     struct evbuffer *in = in_buf(pc);
-    bool moved = false;
+    bool moved = false, flushed = false;
     while (pc->st == PC_XCHG && !x->req_done) {
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
@@ -146,6 +146,13 @@ void xchg_pump_body(pconn *pc)
         size_t lim = avail;
         if (!x->req_abandoned) {
             size_t room = x->ms ? x->ops->room(x->ms) : x->open_mux ? PC_FIRST_BATCH : 0;
+            if (room == 0 && x->ms && !flushed) {
+                /* JSON mode holds a pass's bytes until the flush: sent, they make room again
+                 * (more input than two pieces, 186 KiB, waited for a resume that never came) */
+                x->ops->flush(x->ms);
+                flushed = true;
+                continue;
+            }
             if (room == 0) {
                 conn_read(pc->c, false); /* resumed by the resume upcall */
                 break;
@@ -154,7 +161,14 @@ void xchg_pump_body(pconn *pc)
                 lim = room;
         }
         /* one contiguous piece: raw bytes >= the decoded bytes they hold, so room holds; the
-         * decoded spans point into it until it is drained */
+         * decoded spans point into it until it is drained. A first block of PC_PIECE_MIN or more
+         * is taken as it is (the decoder goes octet by octet; the next block follows in the next
+         * step): joining blocks copied up to 256 KiB per step (13% of ttfd's samples in a binary
+         * upload read 256 KiB at a time). */
+        struct evbuffer_iovec first;
+        if (evbuffer_peek(in, -1, NULL, &first, 1) == 1 && first.iov_len >= PC_PIECE_MIN &&
+            first.iov_len < lim)
+            lim = first.iov_len;
         const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)lim);
         if (!data) {
             pc_fail(pc, 500, "out of memory");
@@ -186,8 +200,10 @@ void xchg_pump_body(pconn *pc)
         }
         send_spans(pc);
         evbuffer_drain(in, used);
-        if (used)
+        if (used) {
             moved = true;
+            flushed = false;
+        }
         if (ev == HTTP1_MSG_END) {
             request_done(pc);
             break;

@@ -20,6 +20,7 @@
 
 #include "conn.h"
 #include "ws.h"
+#include "ws_frame.h"
 
 typedef struct side {
     struct test_ctx *t;
@@ -652,6 +653,32 @@ static void test_frame_limit(void **state)
     event_base_free(base);
 }
 
+/* ws_mask_copy against the byte-by-byte rule of RFC 6455 §5.3 (octet i XOR key[(off+i) % 4]):
+ * every length around the 32-byte steps, every key offset, in place and into another buffer,
+ * from unaligned addresses. */
+static void test_mask_copy_matches_rfc(void **state)
+{
+    (void)state;
+    const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    uint8_t src[200], dst[200], want[200];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i * 7 + 3);
+    for (size_t n = 0; n <= 130; n++) {
+        for (uint64_t off = 0; off < 8; off++) {
+            for (size_t i = 0; i < n; i++)
+                want[i] = src[i + 1] ^ key[(off + i) % 4];
+            memset(dst, 0, sizeof dst);
+            ws_mask_copy(dst + 3, src + 1, n, key, off);
+            assert_memory_equal(dst + 3, want, n);
+            assert_int_equal(dst[3 + n], 0); /* nothing past n */
+            uint8_t inplace[200];
+            memcpy(inplace, src + 1, n);
+            ws_unmask(inplace, n, key, off);
+            assert_memory_equal(inplace, want, n);
+        }
+    }
+}
+
 static void test_handshake_keys(void **state)
 {
     (void)state;
@@ -671,17 +698,12 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as in the programs: a write to a closed peer is an error */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_messages_both_ways),
-        cmocka_unit_test(test_large_messages),
-        cmocka_unit_test(test_too_big_closes),
-        cmocka_unit_test(test_close_handshake),
-        cmocka_unit_test(test_free_inside_handler),
-        cmocka_unit_test(test_pause_read),
-        cmocka_unit_test(test_preexisting_input),
-        cmocka_unit_test(test_handshake_keys),
-        cmocka_unit_test(test_dead_link),
-        cmocka_unit_test(test_frame_limit),
-        cmocka_unit_test(test_ping_and_fragments_raw),
+        cmocka_unit_test(test_messages_both_ways),    cmocka_unit_test(test_large_messages),
+        cmocka_unit_test(test_too_big_closes),        cmocka_unit_test(test_close_handshake),
+        cmocka_unit_test(test_free_inside_handler),   cmocka_unit_test(test_pause_read),
+        cmocka_unit_test(test_preexisting_input),     cmocka_unit_test(test_handshake_keys),
+        cmocka_unit_test(test_mask_copy_matches_rfc), cmocka_unit_test(test_dead_link),
+        cmocka_unit_test(test_frame_limit),           cmocka_unit_test(test_ping_and_fragments_raw),
         cmocka_unit_test(test_protocol_breaches_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
