@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admission.h"
 #include "answer.h"
 #include "cleanup.h"
 #include "events.h"
@@ -57,5 +58,6 @@ char *dispatch_event(lambda_ctx *ctx, const char *event, size_t n, size_t *len, 
 
 void dispatch_after(lambda_ctx *ctx)
 {
+    admission_leave(ctx); /* first: a waiting request may take the place at once */
     answer_cleanup(ctx);
 }

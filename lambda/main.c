@@ -106,6 +106,7 @@ int main(void)
         }
         failures = 0;
         ctx.deadline_ms = inv.deadline_ms;
+        snprintf(ctx.invocation_id, sizeof ctx.invocation_id, "%s", inv.request_id);
         size_t len = 0;
         const char *etype = NULL;
         char emsg[ERRCAP] = "";

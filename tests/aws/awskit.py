@@ -184,6 +184,12 @@ class Standin:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
 
+    def crash_busy(self, function="http"):
+        """Every environment of `function` running an invocation dies (SIGKILL): how many."""
+        status, doc = self._control("POST", "/lambda/%s/crash" % function)
+        assert status == 200, doc
+        return doc["crashed"]
+
     def invoke(self, event):
         """Invokes the Lambda with any event: {"ok": true, "body": text} or {"ok": false, "errorType", ...}."""
         status, doc = self._control_json("/invoke", event)
