@@ -75,8 +75,17 @@ def tree_cpu(*roots):
     return out
 
 
+CAP = 96  # each function's concurrency on the stand-in
+
+
+def max_waiting(http_concurrency):
+    """MAX_WAITING_REQUESTS as infra/ sets it (infra/src/lambda.ts maxWaitingRequests)."""
+    return http_concurrency - max(1, -(-http_concurrency // 10))
+
+
 def run_stack(tmp, args=()):
-    st = ak.Standin(tmp, args=list(args) + ["--cap", "96"])
+    # admission on, as deployed: every public request takes and releases a lease
+    st = ak.Standin(tmp, env={"MAX_WAITING_REQUESTS": str(max_waiting(CAP))}, args=list(args) + ["--cap", str(CAP)])
     app = ak.LocalApp()
     agent = ak.Agent(st.ws_url, app.port)
     tid = ak.tunnel_id(agent.wait_established(30))

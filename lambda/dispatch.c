@@ -6,20 +6,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admission.h"
 #include "answer.h"
 #include "cleanup.h"
 #include "events.h"
 #include "http_handler.h"
+#include "json_io.h"
 #include "ws_handlers.h"
 
 char *dispatch_event(lambda_ctx *ctx, const char *event, size_t n, size_t *len, const char **etype,
                      char *emsg, size_t emsgcap)
 {
-    json_error_t je;
-    json_t *ev = json_loadb(event, n, 0, &je);
+    json_t *ev = json_io_load(event, n);
     if (!ev) {
         *etype = "Runtime.InvalidEvent";
-        snprintf(emsg, emsgcap, "event is not JSON: %s", je.text);
+        snprintf(emsg, emsgcap, "event is not a JSON object");
         return NULL;
     }
     char *doc = NULL;
@@ -57,5 +58,6 @@ char *dispatch_event(lambda_ctx *ctx, const char *event, size_t n, size_t *len, 
 
 void dispatch_after(lambda_ctx *ctx)
 {
+    admission_leave(ctx); /* first: a waiting request may take the place at once */
     answer_cleanup(ctx);
 }

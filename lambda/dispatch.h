@@ -13,7 +13,7 @@
  * Runtime API's error endpoint (unknown event, unparsable event). */
 char *dispatch_event(lambda_ctx *ctx, const char *event, size_t n, size_t *len, const char **etype,
                      char *emsg, size_t emsgcap);
-/* Runs and clears the deferred work. */
+/* Runs and clears the deferred work: releases the admission lease, deletes finished items. */
 void dispatch_after(lambda_ctx *ctx);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "b64.h"
 #include "clock.h"
+#include "json_io.h"
 
 int ddb_target_header(char *out, size_t cap, const char *op)
 {
@@ -35,7 +36,8 @@ int ddb_call(ddb *d, const char *op, json_t *req, json_t **out, char *err, size_
         snprintf(err, errcap, "bad operation");
         return DDB_ERR;
     }
-    char *payload = json_dumps(req, JSON_COMPACT);
+    size_t plen = 0;
+    char *payload = json_io_dump(req, &plen);
     if (!payload) {
         snprintf(err, errcap, "out of memory");
         return DDB_ERR;
@@ -47,7 +49,7 @@ int ddb_call(ddb *d, const char *op, json_t *req, json_t **out, char *err, size_
     long backoff = 20;
     for (int attempt = 0; attempt < 4; attempt++) {
         aws_resp r;
-        if (aws_call(d->http, "POST", url, hdrs, payload, strlen(payload), &r, err, errcap) < 0) {
+        if (aws_call(d->http, "POST", url, hdrs, payload, plen, &r, err, errcap) < 0) {
             if (attempt < 3) {
                 clock_sleep_ms(backoff);
                 backoff *= 3;
@@ -55,8 +57,7 @@ int ddb_call(ddb *d, const char *op, json_t *req, json_t **out, char *err, size_
             }
             break;
         }
-        json_error_t je;
-        json_t *body = r.len ? json_loadb(r.body, r.len, 0, &je) : json_object();
+        json_t *body = r.len ? json_io_load(r.body, r.len) : json_object();
         if (r.status == 200) {
             if (!body) {
                 snprintf(err, errcap, "%s: unparsable response", op);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admission.h"
 #include "answer.h"
 #include "events.h"
 #include "clock.h"
@@ -239,10 +240,10 @@ static void free_access(char *access[STORE_MAX_TUNNEL_CONNS])
  * under that connection's access policy (gate.h: a refused request is never posted), records it
  * (a fresh id in rid) and posts it (post_request) with the headers the policy leaves. NULL with
  * rid and cid set when it is with the agent; otherwise the answer to return (401/403/429 of the
- * policy, 404, 431, 502, 503; *status set), or NULL with rid empty when out of memory.
- * *vanished: NO_CONNECTION when the tunnel has no connection (the 404, or the 502 after `gone`),
- * CONNECTION_GONE when every candidate met GoneException (the agent may be moving to its next
- * connection), else 0. */
+ * policy, 404, 431, 502, 503 (not ready, busy, or admission.h's limit); *status set), or NULL with
+ * rid empty when out of memory. *vanished: NO_CONNECTION when the tunnel has no connection (the
+ * 404, or the 502 after `gone`), CONNECTION_GONE when every candidate met GoneException (the agent
+ * may be moving to its next connection), else 0. */
 static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *rr, const char *fwd,
                      const http_headers *hdrs, int64_t start, const char *gone,
                      char rid[PROXY_REQUEST_ID_LEN + 1], char cid[STORE_CONN_ID_SIZE], int *status,
@@ -307,6 +308,13 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             doc = g == GATE_ERROR
                       ? httpresp_text(502, "tunnel access policy unusable", len)
                       : gate_response(g == GATE_REFUSED ? &av : NULL, rr->tunnel_id, len);
+            rid[0] = '\0';
+            goto out;
+        }
+        /* Admission (admission.h): only a request about to wait takes a place */
+        if (admission_enter(ctx) != ADMIT_OK) {
+            *status = 503;
+            doc = httpresp_text(503, "too many requests waiting: try again", len);
             rid[0] = '\0';
             goto out;
         }

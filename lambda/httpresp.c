@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "json_io.h"
 #include "proxy.h"
 
 /* A header value as the HTTP API is given it: a JSON string of the octets when they are UTF-8;
@@ -55,10 +56,8 @@ static json_t *stored_value(const char *v, size_t n)
 
 static char *dump(json_t *o, size_t *out_len)
 {
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *s = o ? json_io_dump(o, out_len) : NULL;
     json_decref(o);
-    if (s && out_len)
-        *out_len = strlen(s);
     return s;
 }
 

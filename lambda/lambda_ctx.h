@@ -6,6 +6,7 @@
 #ifndef LAMBDA_CTX_H
 #define LAMBDA_CTX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "apigw_mgmt.h"
@@ -23,6 +24,8 @@ typedef struct lambda_ctx {
     auth_verifier *auth;      /* NULL when auth is off or has no usable key material */
     const char *auth_problem; /* why auth cannot work (REQUIRE_AUTH with no key), or NULL */
     int64_t deadline_ms;      /* the current invocation's deadline (Unix ms), 0 = unknown */
+    char invocation_id[128];  /* its Lambda request id ("" = unknown) */
+    bool lease_held;          /* it holds an admission lease (admission.h) */
     /* Deleting a finished request's items happens after the response is posted. */
     char defer_rid[64];
     char defer_cid[STORE_CONN_ID_SIZE];

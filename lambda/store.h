@@ -222,6 +222,24 @@ int store_poll_answer(store *s, const char *rid, const char *cid, piece_set *ps,
 int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n, uint32_t nheads,
                          char *err, size_t cap);
 
+/* ---- admission leases (store_admission.c, admission.h) ----
+ * One item "admission#http" of the pending table: `leases` (M), Lambda request id -> expiry
+ * (N, Unix ms), and ttl. Its size is the number of public requests waiting at once. */
+#define STORE_ADMISSION_KEY "admission#http"
+#define STORE_LEASE_DROP_MAX 100 /* leases one store_lease_drop removes */
+/* Adds lease id (until expiry_ms) when the map holds fewer than max: 0; DDB_CONDITION when it
+ * is full or does not exist yet (store_lease_init); -1. */
+int store_lease_take(store *s, const char *id, int64_t expiry_ms, int64_t max, int64_t now,
+                     char *err, size_t cap);
+/* Creates the empty map unless it exists: 0 or -1. */
+int store_lease_init(store *s, int64_t now, char *err, size_t cap);
+/* Consistent read of the map: 0 with *leases ({"id":{"N":"expiry"}}, caller decref), 1 when
+ * there is none. */
+int store_lease_read(store *s, json_t **leases, char *err, size_t cap);
+/* Removes leases ids[0..n) (at most STORE_LEASE_DROP_MAX): 0 (also when they or the map are
+ * gone already) or -1. */
+int store_lease_drop(store *s, const char *const *ids, size_t n, char *err, size_t cap);
+
 /* Scheduled cleanup of one table: deletes items whose ttl is in the past, every page.
  * key_name is the table's hash key. *deleted receives the count. */
 int store_cleanup(store *s, const char *table, const char *key_name, int64_t now, long *deleted,

@@ -26,6 +26,17 @@ export function functionLogGroup(cfg: TunnelConfig, role: FunctionRole,
     });
 }
 
+/** How many public requests the HTTP function lets wait for their answers at once
+ * (MAX_WAITING_REQUESTS, lambda/admission.h): its reserved concurrency minus a tenth (at least 1),
+ * the environments left to answer the others at once with a 503 of its own instead of Lambda
+ * throttling them (API Gateway's 500). A refusal takes an environment for ~10-20 ms, so one spare
+ * environment answers some 50 refusals a second. undefined (no limit) when the function is
+ * unreserved (-1: no known limit) or has 1 environment (none to spare). */
+export function maxWaitingRequests(httpConcurrency: number): number | undefined {
+    if (httpConcurrency < 2) return undefined;
+    return httpConcurrency - Math.max(1, Math.ceil(httpConcurrency / 10));
+}
+
 export interface FunctionInputs {
     role: aws.iam.Role;
     policy: aws.iam.RolePolicy; // the function must not start before its permissions exist
@@ -37,6 +48,7 @@ export interface FunctionInputs {
 export function tunnelFunction(cfg: TunnelConfig, fnRole: FunctionRole, inp: FunctionInputs,
     tags: Record<string, string>): aws.lambda.Function {
     const reserved = fnRole === "websocket" ? cfg.websocketConcurrency : cfg.httpConcurrency;
+    const waiting = fnRole === "http" ? maxWaitingRequests(reserved) : undefined;
     return new aws.lambda.Function(`fn-${fnRole}`, {
         name: functionName(cfg, fnRole),
         description: fnRole === "websocket"
@@ -56,6 +68,7 @@ export function tunnelFunction(cfg: TunnelConfig, fnRole: FunctionRole, inp: Fun
                 TUNNEL_ROLE: fnRole,
                 ...inp.environment,
                 ...(fnRole === "websocket" ? inp.auth : {}),
+                ...(waiting !== undefined ? { MAX_WAITING_REQUESTS: String(waiting) } : {}),
             },
         },
         tags,

@@ -6,6 +6,7 @@ import * as path from "path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_MESSAGES_IN_FLIGHT, readConfig } from "../src/config";
+import { maxWaitingRequests } from "../src/lambda";
 import { PROJECT, fakeZipDir } from "./harness";
 
 const zips = fakeZipDir();
@@ -66,4 +67,8 @@ test("a missing zip names the make command for the architecture", async () => {
         /bootstrap-arm64\.zip is missing: run `make lambda ARCH=arm64` first/);
     await assert.rejects(withConfig({ requireAuth: "false", lambdaArchitecture: "x86_64" }, fakeZipDir([])),
         /bootstrap\.zip is missing: run `make lambda` first/);
+});
+
+test("MAX_WAITING_REQUESTS: the HTTP function's concurrency minus a tenth (at least 1) for fast 503s", () => {
+    assert.deepEqual([50, 100, 15, 3, 2, 1, -1].map(maxWaitingRequests), [45, 90, 13, 2, 1, undefined, undefined]);
 });

@@ -99,8 +99,10 @@ class Standin:
                 args += ["--integration-timeout-ms", str(int(29000 * SLOW))]
         # strict: a call with a wrong signature gets AWS's 403 (AWS_STANDIN_SIGV4=record only counts it)
         # a larger young generation: every large transfer churns megabytes of short-lived strings
-        # (events, DynamoDB items); V8's default 16 MB semi-space collects them over and over
-        cmd = [NODE, "--max-semi-space-size=32", STANDIN_MAIN, "--watch-stdin", "--lambda-log", self.lambda_log,
+        # (events, DynamoDB items); V8's default 16 MB semi-space collects them over and over.
+        # A larger initial old generation: the 128 KB strings of a transfer are large objects,
+        # collected by full mark-compacts (with helper threads) that a small heap limit runs often
+        cmd = [NODE, "--max-semi-space-size=32", "--initial-heap-size=256", STANDIN_MAIN, "--watch-stdin", "--lambda-log", self.lambda_log,
                "--sigv4", os.environ.get("AWS_STANDIN_SIGV4", "strict")]
         # every AWS action the Lambda is served, for the IAM check in tests/infra (one file per stand-in)
         actions_dir = os.environ.get("AWS_STANDIN_ACTIONS_DIR")
@@ -183,6 +185,12 @@ class Standin:
                 return r.status, json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
+
+    def crash_busy(self, function="http"):
+        """Every environment of `function` running an invocation dies (SIGKILL): how many."""
+        status, doc = self._control("POST", "/lambda/%s/crash" % function)
+        assert status == 200, doc
+        return doc["crashed"]
 
     def invoke(self, event):
         """Invokes the Lambda with any event: {"ok": true, "body": text} or {"ok": false, "errorType", ...}."""

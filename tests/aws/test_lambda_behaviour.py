@@ -333,6 +333,81 @@ def test_concurrency_limits_throttle_fast_and_never_starve_agent_messages(tmp_pa
         assert s.close() == {"ttf": 0, "standin": 0}
 
 
+def _leases(stack):
+    """The admission item's leases (request id -> expiry, Unix ms), {} when there are none."""
+    it = stack.standin.dynamodb("GetItem", {"TableName": TABLES["pending"], "ConsistentRead": True,
+                                            "Key": {"requestId": {"S": "admission#http"}}}).get("Item") or {}
+    return {k: int(v["N"]) for k, v in it.get("leases", {}).get("M", {}).items()}
+
+
+def _admission_stack(tmp_path, timeout_ms=None):
+    """HTTP function concurrency 3, of which 2 for waiting requests (MAX_WAITING_REQUESTS, which
+    infra/ sets to httpConcurrency minus a tenth, at least 1) and 1 for the fast refusals."""
+    env = {"MAX_WAITING_REQUESTS": "2", "REQUEST_TIMEOUT_SECS": str(min(28, int(10 * ak.SLOW)))}
+    args = ["--http-concurrency", "3", "--ws-concurrency", "3"]
+    if timeout_ms:
+        env["REQUEST_TIMEOUT_SECS"] = str(timeout_ms // 1000 - 1)
+        args += ["--function-timeout-ms", str(timeout_ms)]
+    return Stack(tmp_path, env=env, args=args)
+
+
+def test_past_the_admission_limit_requests_get_a_fast_503(tmp_path):
+    """While 2 requests wait for the app, each further one is answered by the HTTP function
+    itself at once: 503 with Retry-After and a short body, not Lambda's throttle (API Gateway's
+    500, as without admission above). The admitted ones get their answers when the app answers,
+    and release their places after their responses."""
+    s = _admission_stack(tmp_path)
+    try:
+        assert s.tunnel.sub("GET", "/status/200").status == 200
+        # released once the response is posted to the Runtime API: the client may be first
+        ak.wait_for(lambda: _leases(s) == {}, 5, "the lease released after the response")
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            slow = [ex.submit(s.tunnel.sub, "GET", "/slow?ms=%d&i=%d" % (6000 * ak.SLOW, i)) for i in range(2)]
+            ak.wait_for(lambda: len(_leases(s)) == 2, 10, "two requests admitted")
+            for i in range(4):
+                t0 = time.monotonic()
+                r = s.tunnel.sub("GET", "/status/200?i=%d" % i)
+                took = time.monotonic() - t0
+                assert r.status == 503, (i, r.status, r.body[:200])
+                assert r.get("retry-after") == "1" and len(r.body) < 64, (r.headers, r.body)
+                assert took < 1.0 * ak.SLOW, took
+            res = [f.result() for f in slow]
+        assert [r.status for r in res] == [200, 200], [(r.status, r.body[:100]) for r in res]
+        ak.wait_for(lambda: _leases(s) == {}, 5, "both places released")
+        assert s.tunnel.sub("GET", "/status/200").status == 200
+        fn = s.standin.stats()["lambda"]["functions"]
+        assert fn["http"]["throttles"] == 0 and fn["ws"]["throttles"] == 0, fn
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
+def test_the_place_of_an_invocation_that_died_is_free_when_its_lease_ends(tmp_path):
+    """Both waiting invocations crash without releasing their places: their leases keep the
+    places taken (new environments refuse with 503) until the invocations' deadline, and not a
+    moment longer: the next request then is admitted, removing the expired leases."""
+    s = _admission_stack(tmp_path, timeout_ms=int(8000 * ak.SLOW))
+    try:
+        assert s.tunnel.sub("GET", "/status/200").status == 200
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            slow = [ex.submit(s.tunnel.sub, "GET", "/slow?ms=%d&i=%d" % (3000 * ak.SLOW, i)) for i in range(2)]
+            leases = ak.wait_for(lambda: (lambda m: len(m) == 2 and m)(_leases(s)), 10, "two requests admitted")
+            assert s.standin.crash_busy("http") == 2
+            res = [f.result() for f in slow]
+        assert [r.status for r in res] == [500, 500], [(r.status, r.body[:100]) for r in res]
+        expiry_ms = max(leases.values())
+        assert time.time() * 1000 < expiry_ms - 1000, "the leases end at the invocations' deadline"
+        r = s.tunnel.sub("GET", "/status/200")
+        assert r.status == 503, (r.status, r.body)
+        assert set(_leases(s)) == set(leases), "the dead invocations' leases are kept"
+        ak.wait_for(lambda: time.time() * 1000 > expiry_ms, 10, "the leases' expiry")
+        t0 = time.monotonic()
+        r = s.tunnel.sub("GET", "/status/200")
+        assert r.status == 200 and time.monotonic() - t0 < 1.0 * ak.SLOW, (r.status, r.body)
+        ak.wait_for(lambda: _leases(s) == {}, 5, "the expired leases removed, the new one released")
+    finally:
+        assert s.close() == {"ttf": 0, "standin": 0}
+
+
 def test_one_function_for_both_apis_starves_agent_messages(tmp_path):
     """Upstream's layout, one function with concurrency 3: three waiting requests hold every
     environment, the agent's answers are throttled, and all three time out (the reason for two

@@ -129,10 +129,73 @@ static int path(ddb_expr *e, char *out, size_t cap)
     return 0;
 }
 
-/* An operand: a :value or an attribute of the item. *v borrowed (NULL: the attribute is absent). */
+/* A document path: an attribute, or a member of a map attribute (top.sub). */
+typedef struct dpath {
+    char top[128];
+    char sub[128]; /* "" for a top-level attribute */
+} dpath;
+
+static int dpath_parse(ddb_expr *e, dpath *p)
+{
+    p->sub[0] = '\0';
+    if (path(e, p->top, sizeof p->top) < 0)
+        return -1;
+    if (*e->p != '.')
+        return 0;
+    e->p++;
+    return path(e, p->sub, sizeof p->sub);
+}
+
+/* The value at p in item (borrowed), NULL when absent. */
+static json_t *dpath_get(const json_t *item, const dpath *p)
+{
+    json_t *v = json_object_get(item, p->top);
+    return p->sub[0] && v ? json_object_get(json_object_get(v, "M"), p->sub) : v;
+}
+
+/* size(path) of DynamoDB: a string's or binary's length, a set's, list's or map's elements. */
+static int size_of(ddb_expr *e, const json_t **v)
+{
+    dpath p;
+    if (!accept(e, "(") || dpath_parse(e, &p) < 0 || !accept(e, ")"))
+        return fail(e, "size(path) expected");
+    const json_t *a = dpath_get(e->item, &p);
+    *v = NULL;
+    if (!a)
+        return 0; /* a comparison with it is false */
+    long long n = -1;
+    const char *t;
+    json_t *x;
+    json_object_foreach((json_t *)a, t, x)
+    {
+        if (strcmp(t, "S") == 0)
+            n = (long long)json_string_length(x);
+        else if (strcmp(t, "B") == 0)
+            n = (long long)(json_string_length(x) / 4 * 3); /* near enough for a test */
+        else if (strcmp(t, "M") == 0)
+            n = (long long)json_object_size(x);
+        else if (json_is_array(x))
+            n = (long long)json_array_size(x);
+    }
+    if (n < 0)
+        return fail(e, "size() of a number or boolean");
+    char b[32];
+    snprintf(b, sizeof b, "%lld", n);
+    if (!e->scratch)
+        e->scratch = json_array();
+    json_t *num = json_pack("{s:s}", "N", b);
+    json_array_append_new(e->scratch, num);
+    *v = num;
+    return 0;
+}
+
+/* An operand: a :value, size(path) or an attribute of the item. *v borrowed (NULL: the attribute
+ * is absent). */
 static int operand(ddb_expr *e, const json_t **v)
 {
     skip_ws(e);
+    if (accept(e, "size"))
+        return size_of(e, v);
     if (*e->p == ':') {
         const char *q = e->p + 1;
         while (isalnum((unsigned char)*q) || *q == '_')
@@ -149,10 +212,10 @@ static int operand(ddb_expr *e, const json_t **v)
         *v = json_object_get(e->values, tok);
         return *v ? 0 : fail(e, "undefined attribute value placeholder");
     }
-    char name[128];
-    if (path(e, name, sizeof name) < 0)
+    dpath p;
+    if (dpath_parse(e, &p) < 0)
         return -1;
-    *v = json_object_get(e->item, name);
+    *v = dpath_get(e->item, &p);
     return 0;
 }
 
@@ -167,10 +230,10 @@ static int cond_primary(ddb_expr *e, bool *out)
     }
     bool exists = accept(e, "attribute_exists");
     if (exists || accept(e, "attribute_not_exists")) {
-        char name[128];
-        if (!accept(e, "(") || path(e, name, sizeof name) < 0 || !accept(e, ")"))
+        dpath p;
+        if (!accept(e, "(") || dpath_parse(e, &p) < 0 || !accept(e, ")"))
             return fail(e, "attribute_exists(path) expected");
-        bool has = json_object_get(e->item, name) != NULL;
+        bool has = dpath_get(e->item, &p) != NULL;
         *out = exists ? has : !has;
         return 0;
     }
@@ -269,10 +332,13 @@ int ddb_expr_condition(ddb_expr *e, const char *text, const json_t *item, bool *
 {
     e->p = text;
     e->item = item;
-    if (cond_or(e, out) < 0)
-        return -1;
+    int rc = cond_or(e, out);
     skip_ws(e);
-    return *e->p ? fail(e, "unexpected token") : 0;
+    if (rc == 0 && *e->p)
+        rc = fail(e, "unexpected token");
+    json_decref(e->scratch);
+    e->scratch = NULL;
+    return rc;
 }
 
 static json_t *number(double v)
@@ -348,11 +414,20 @@ int ddb_expr_update(ddb_expr *e, const char *text, json_t *nu, json_t *updated)
             return fail(e, "SET, REMOVE or ADD expected");
         }
         do {
-            char name[128];
-            if (path(e, name, sizeof name) < 0)
+            dpath p;
+            if (dpath_parse(e, &p) < 0)
                 return -1;
+            const char *name = p.top;
+            json_t *into = nu; /* the object the value goes in: the item, or the map of p.top */
+            if (p.sub[0]) {
+                into = json_object_get(json_object_get(nu, p.top), "M");
+                if (!into || mode == ADD)
+                    return fail(e, "The document path provided in the update expression is "
+                                   "invalid for update");
+                name = p.sub;
+            }
             if (mode == REMOVE) {
-                json_object_del(nu, name);
+                json_object_del(into, name);
                 continue;
             }
             json_t *v = NULL;
@@ -371,8 +446,8 @@ int ddb_expr_update(ddb_expr *e, const char *text, json_t *nu, json_t *updated)
             }
             if (!v)
                 return -1;
-            json_object_set_new(nu, name, v);
-            json_array_append_new(updated, json_string(name));
+            json_object_set_new(into, name, v);
+            json_array_append_new(updated, json_string(p.top));
         } while (accept(e, ","));
     }
     return 0;

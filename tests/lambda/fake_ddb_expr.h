@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* fake_ddb_expr.h - DynamoDB's expression language for the fake DynamoDB (fake_ddb.h): condition,
  * filter and key-condition expressions (AND/OR/NOT, parentheses, = <> < <= > >=,
- * attribute_exists, attribute_not_exists, begins_with), update expressions (SET with + - and
- * if_not_exists, REMOVE, ADD) and projections, with #name and :value placeholders; typed attribute
- * values compared as DynamoDB does; item sizes.
+ * attribute_exists, attribute_not_exists, begins_with, size), update expressions (SET with + - and
+ * if_not_exists, REMOVE, ADD) and projections, with #name and :value placeholders; document paths
+ * one map deep (a.b: SET and REMOVE need the map, as DynamoDB's "The document path provided in
+ * the update expression is invalid for update"); typed attribute values compared as DynamoDB
+ * does; item sizes.
  * Owns nothing: reads the caller's request and items. */
 #ifndef TESTS_FAKE_DDB_EXPR_H
 #define TESTS_FAKE_DDB_EXPR_H
@@ -19,6 +21,7 @@ typedef struct ddb_expr {
     const json_t *names, *values; /* ExpressionAttributeNames / Values */
     const json_t *item;           /* the item conditions read (old item) */
     json_t *used;                 /* placeholders seen (DynamoDB refuses unused ones) */
+    json_t *scratch;              /* values size() made while a condition is evaluated */
     char err[DDB_EXPR_ERRCAP];
 } ddb_expr;
 

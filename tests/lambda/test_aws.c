@@ -111,6 +111,7 @@ static const char *fake_env(const char *name)
         {"ENABLE_SUBDOMAIN_ROUTING", "FALSE"},
         {"REQUIRE_AUTH", "True"},
         {"REQUEST_TIMEOUT_SECS", "5"},
+        {"MAX_WAITING_REQUESTS", "45"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         if (strcmp(kv[i][0], name) == 0)
@@ -125,6 +126,13 @@ static const char *bad_env(const char *name)
     if (strcmp(name, "REQUEST_TIMEOUT_SECS") == 0)
         return "30"; /* over the 29 s integration limit */
     return NULL;
+}
+
+static const char *too_many_waiting(const char *name)
+{
+    if (strcmp(name, "MAX_WAITING_REQUESTS") == 0)
+        return "5001"; /* the admission item would outgrow DynamoDB's 400 KB */
+    return fake_env(name);
 }
 
 static void config(void **state)
@@ -143,7 +151,11 @@ static void config(void **state)
     assert_null(c.jwt_secret); /* no insecure default */
     assert_int_equal(c.request_timeout_s, 5);
     assert_int_equal(c.max_body, 4194304);
+    assert_int_equal(c.max_waiting, 45);
     assert_string_equal(c.connections_table, "connections");
+    config_free(&c);
+    assert_int_equal(config_load(&c, too_many_waiting, err, sizeof err), -1);
+    assert_non_null(strstr(err, "MAX_WAITING_REQUESTS"));
     config_free(&c);
     assert_int_equal(config_load(&c, bad_env, err, sizeof err), -1);
     config_free(&c);

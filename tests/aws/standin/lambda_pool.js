@@ -282,6 +282,14 @@ class LambdaPool {
     else this.removeEnv(env);
   }
 
+  // Test hook: every environment running an invocation dies at once (SIGKILL), as a crashing
+  // runtime would; their invocations end with Runtime.ExitError. Returns how many died.
+  crashBusy() {
+    const busy = [...this.envs].filter((e) => e.current && e.proc);
+    for (const e of busy) this.killEnv(e, 'crash');
+    return busy.length;
+  }
+
   removeEnv(env) {
     this.envs.delete(env);
     if (env.pendingNext) {

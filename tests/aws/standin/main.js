@@ -284,6 +284,9 @@ async function main() {
         url.searchParams.get('silent') === '1');
       return sendJson(res, ok ? 200 : 404, { dropped: ok });
     }
+    if (req.method === 'POST' && (m = /^\/lambda\/(ws|http)\/crash$/.exec(url.pathname))) {
+      return sendJson(res, 200, { crashed: pools[m[1]].crashBusy() });
+    }
     if (req.method === 'POST' && url.pathname === '/latency/reset') {
       tracker.reset();
       return sendJson(res, 200, tracker.summary());
