@@ -141,6 +141,25 @@ void xc_end(exchange *x, const http_headers *trailers)
     x->sink->end(x->ud, trailers, x->req_done);
 }
 
+/* RFC 9112 §9.5: a client that sees an error response closing the connection while it sends a
+ * body should cease sending it. The local service answered so (a 413 with Connection: close, as
+ * Go's net/http does when it will not read a large body) and will not read the rest: what is
+ * unwritten is dropped and later body octets are not written, so that nothing waits for room the
+ * local service will never make (JSON mode holds its whole link for it, and the window credit of
+ * this very response would queue behind the body it holds back: every tunnel of the agent
+ * stalled until the local service closed). */
+void xc_drop_request(exchange *x)
+{
+    if (x->req_done || x->upgrade_req || x->req_dropped || !x->lc.open)
+        return;
+    x->req_dropped = true;
+    x->no_reuse = true;
+    struct evbuffer *out = lconn_out(&x->lc);
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (x->sink->drained)
+        x->sink->drained(x->ud);
+}
+
 /* ---- timers ---- */
 
 static void timer_cb(evutil_socket_t fd, short what, void *ud)
@@ -386,8 +405,8 @@ void exchange_body(exchange *x, const uint8_t *data, size_t len)
         if (writable)
             evbuffer_add(lconn_out(&x->lc), data, len);
         x->req_bytes += len;
-    } else if (x->req_done || x->ended) {
-        /* the response ended first: the rest of the request is not wanted */
+    } else if (x->req_done || x->ended || x->req_dropped) {
+        /* the response ended first, or refused it: the rest of the request is not wanted */
     } else if (x->req_left >= 0 && (uint64_t)len > (uint64_t)x->req_left) {
         xc_fail(x, XFAIL_BAD_REQUEST, "request body longer than its Content-Length");
     } else {
@@ -420,7 +439,7 @@ void exchange_end_body(exchange *x, const http_headers *trailers)
         x->req_done = true;
         if (x->lc.open && !x->local_dead)
             lconn_shutdown(&x->lc); /* the local service sees the end once the rest is written */
-    } else if (x->req_done || x->ended) {
+    } else if (x->req_done || x->ended || x->req_dropped) {
         x->req_done = true;
     } else if (x->req_left > 0) {
         xc_fail(x, XFAIL_BAD_REQUEST, "request body shorter than its Content-Length");

@@ -52,6 +52,7 @@ struct exchange {
     unsigned local_eof : 1;       /* the local service ended its side */
     unsigned local_dead : 1;      /* the local connection failed: never written to or pooled */
     unsigned no_reuse : 1;        /* octets after the response, or a close asked: not pooled */
+    unsigned req_dropped : 1; /* the rest of the request body is not written (xc_drop_request) */
 };
 
 extern const lconn_cbs xc_local_cbs;
@@ -62,6 +63,8 @@ bool xc_gone(const exchange *x);
 void xc_fail(exchange *x, exchange_fail why, const char *message);
 void xc_end(exchange *x, const http_headers *trailers);
 void xc_arm_timer(exchange *x);
+/* The local service answered an error and closes: the rest of the request body is dropped. */
+void xc_drop_request(exchange *x);
 uint64_t xc_now_ms(const exchange *x);
 
 /* exchange_resp.c */

@@ -154,6 +154,10 @@ static void final_head(exchange *x)
     http_headers_free(&out);
     if (xc_gone(x) || x->ended)
         return;
+    if (st >= 400 && !h->keep_alive)
+        xc_drop_request(x);
+    if (xc_gone(x) || x->ended)
+        return;
     if (fin)
         finish_response(x);
 }

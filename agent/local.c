@@ -122,6 +122,9 @@ static void on_addrs(void *ud, resolve_addrs *addrs, const char *err)
     }
     conn_set_in_max(c->sk, LOCAL_IN_MAX);
     conn_set_out_low(c->sk, LOCAL_OUT_MARK);
+    /* an early answer (413 to an upload) is read whole even when the app then resets: the
+     * exchange reads its local connection until the response ends or fails */
+    conn_set_read_after_reset(c->sk, true);
     if (c->paused)
         conn_read(c->sk, false);
     evbuffer_add_buffer(conn_out(c->sk), c->early);
@@ -217,8 +220,8 @@ void lconn_close(lconn *c, bool reuse)
     c->sk = NULL;
     if (!k)
         return;
-    if (reuse && c->connected && !c->eof && !c->failed && !c->shut && p->nidle < p->max_idle &&
-        evbuffer_get_length(conn_in(k)) == 0 && conn_out_len(k) == 0) {
+    if (reuse && c->connected && !c->eof && !c->failed && !c->shut && !conn_write_ended(k) &&
+        p->nidle < p->max_idle && evbuffer_get_length(conn_in(k)) == 0 && conn_out_len(k) == 0) {
         /* Idle connections read too: any byte or EOF makes them useless. */
         conn_set_cbs(k, &idle_cbs, p);
         conn_read(k, true);

@@ -83,7 +83,7 @@ static int post_msg(void *ud, const tmsg *m)
  * a message (API Gateway's own 10240-byte limit on request heads keeps that from happening). */
 static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const char *tid,
                         const http_event *e, const char *fwd, const http_headers *hdrs,
-                        bool *head_too_big, char *err)
+                        bool *head_too_big, bool *cut, char *err)
 {
     tmsg m;
     tmsg_init(&m, TMSG_HTTP_REQUEST);
@@ -125,11 +125,13 @@ static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const
     uint32_t seq = 1;
     for (; rc == MGMT_OK && off < e->body_len; seq++) {
         /* The app may answer before it has read the whole body (a 403 after the first bytes of
-         * an upload): that answer is returned at once, the rest of the body is not sent. */
+         * an upload): that answer is returned at once, the rest of the body is not sent (*cut:
+         * the agent hears so once the answer is in, not before: its cancel drops the exchange,
+         * the rest of a longer answer with it). */
         if (answered_early(ctx, rid)) {
             TLOG_I(ctx->log, "http %s: answered after %zu of %zu body bytes: rest not sent", rid,
                    off, e->body_len);
-            answer_cancel(ctx, cid, rid, "request body not sent: the response came first");
+            *cut = true;
             break;
         }
         size_t piece = e->body_len - off < CHUNK ? e->body_len - off : CHUNK;
@@ -152,7 +154,7 @@ static int post_request(lambda_ctx *ctx, const char *cid, const char *rid, const
         /* refused (429: the agent stopped reading, its app answered already?): the answer wins */
         if (rc != MGMT_OK && answered_early(ctx, rid)) {
             TLOG_I(ctx->log, "http %s: answered; the rest of the body not sent (%s)", rid, err);
-            answer_cancel(ctx, cid, rid, "request body not sent: the response came first");
+            *cut = true;
             rc = MGMT_OK;
         }
     }
@@ -243,11 +245,12 @@ static void free_access(char *access[STORE_MAX_TUNNEL_CONNS])
  * policy, 404, 431, 502, 503 (not ready, busy, or admission.h's limit); *status set), or NULL with
  * rid empty when out of memory. *vanished: NO_CONNECTION when the tunnel has no connection (the
  * 404, or the 502 after `gone`), CONNECTION_GONE when every candidate met GoneException (the agent
- * may be moving to its next connection), else 0. */
+ * may be moving to its next connection), else 0. *cut: the agent answered before the whole body
+ * was posted (post_request). */
 static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *rr, const char *fwd,
                      const http_headers *hdrs, int64_t start, const char *gone,
                      char rid[PROXY_REQUEST_ID_LEN + 1], char cid[STORE_CONN_ID_SIZE], int *status,
-                     size_t *len, int *vanished)
+                     size_t *len, int *vanished, bool *cut)
 {
     char err[ERRCAP];
     char cids[STORE_MAX_TUNNEL_CONNS][STORE_CONN_ID_SIZE];
@@ -325,7 +328,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             break;
         }
         bool head_too_big = false;
-        rc = post_request(ctx, cids[i], rid, rr->tunnel_id, e, fwd, &sent, &head_too_big, err);
+        rc = post_request(ctx, cids[i], rid, rr->tunnel_id, e, fwd, &sent, &head_too_big, cut, err);
         if (rc == MGMT_OK)
             break;
         store_delete_pending(&ctx->st, rid, NULL, 0, 0, err, sizeof err);
@@ -400,7 +403,8 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     int64_t move_until = 0;
     for (int attempt = 0;; attempt++) {
         int vanished = 0;
-        doc = deliver(ctx, e, &rr, fwd, &hdrs, start, gone, rid, cid, status, len, &vanished);
+        bool cut = false;
+        doc = deliver(ctx, e, &rr, fwd, &hdrs, start, gone, rid, cid, status, len, &vanished, &cut);
         if (doc && (vanished == CONNECTION_GONE ||
                     (vanished == NO_CONNECTION && (gone[0] || move_until)))) {
             /* The tunnel's connection went away moments ago: an agent moving to its next
@@ -437,6 +441,8 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
                          .start = start,
                          .lost = &lost};
         doc = answer_wait(ctx, &ar, status, len);
+        if (cut) /* the answer is in: now the agent may drop the exchange and its connection */
+            answer_cancel(ctx, cid, rid, "request body not sent: the response came first");
         TLOG_D(ctx->log, "http %s: lookup+put+post %" PRId64 " ms, wait %" PRId64 " ms", rid,
                posted - start, clock_wall_ms() - posted);
         /* The connection went away before any answer (the agent moved to its next one while

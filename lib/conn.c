@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -198,6 +199,8 @@ static size_t pull(conn *c, size_t room, bool *eof)
         }
         if (n > 0)
             got = (size_t)n;
+        else if (n == 0 && c->reset_err) /* the queued bytes are read: now the reset */
+            conn_fail(c, c->reset_err, 0);
         else if (n == 0)
             *eof = true;
         else if (!transient(errno))
@@ -275,38 +278,38 @@ static void do_shutdown(conn *c)
     c->shut_done = true;
 }
 
-/* A write failed because the peer reset or closed (EPIPE, ECONNRESET): what it sent before it
- * went is still queued in our socket, and Linux hands queued bytes to read(2) before it reports
- * the reset. That is typically an early answer, such as a 403 or 413 to an upload the peer would
- * not read, followed by its close with the upload unread, which resets the connection (RFC 9112
- * §9.6). Moves up to CONN_SALVAGE_MAX queued bytes to c->in so that the owner reads them before
- * the error. Plain sockets only: TLS state is unusable after a failed write. Returns the bytes
- * moved. */
-#define CONN_SALVAGE_MAX ((size_t)8 * CONN_READ_MAX)
-static size_t salvage_input(conn *c)
+/* A write failed with EPIPE or ECONNRESET while the peer's last bytes are still queued in our
+ * socket (an early answer, then a reset: RFC 9112 §9.6; Linux hands them to read(2) first). For
+ * an owner that asked (conn_set_read_after_reset, see conn.h), the write side alone ends: output
+ * dropped from now on, with on_drain; the bytes are read at the owner's pace, then ERROR. Plain
+ * sockets only. Returns true when the write side alone ended. */
+static bool end_write_side(conn *c, int err)
 {
-    size_t total = 0;
-    while (!c->eof && total < CONN_SALVAGE_MAX) {
-        int n = evbuffer_read(c->in, c->fd, (int)CONN_READ_MAX);
-        if (n <= 0)
-            break;
-        total += (size_t)n;
-    }
-    return total;
+    int queued = 0;
+    if (!c->keep_read || c->ssl || c->eof || ioctl(c->fd, FIONREAD, &queued) != 0 || queued <= 0)
+        return false;
+    evbuffer_drain(c->out, evbuffer_get_length(c->out));
+    c->shut_done = true;
+    c->reset_err = err; /* read(2) gives the bytes, then 0: ERROR then */
+    return true;
 }
 
 /* Writes the output once; arms the write event for what the socket did not take. Reports
- * on_drain after progress down to out_low, ERROR on failure (after on_read for the bytes the
- * peer sent before it failed, see salvage_input). */
+ * on_drain after progress down to out_low, ERROR on failure (a reset with the peer's bytes still
+ * unread ends the write side alone, see end_write_side). */
 static void write_out(conn *c)
 {
     if (c->state != CS_OPEN)
         return;
     if (c->shut_done) {
-        evbuffer_drain(c->out, evbuffer_get_length(c->out));
+        size_t dropped = evbuffer_get_length(c->out);
+        evbuffer_drain(c->out, dropped);
+        if (dropped > 0)
+            emit_drain(c); /* an owner that waits for room must not wait forever */
         return;
     }
-    size_t wrote = 0, salvaged = 0;
+    size_t wrote = 0;
+    bool write_side_ended = false;
     if (evbuffer_get_length(c->out) > 0 || conn_tls_wpending(c) > 0) {
         if (c->ssl) {
             wrote = conn_tls_write(c);
@@ -316,9 +319,9 @@ static void write_out(conn *c)
                 wrote = (size_t)n;
             } else if (n < 0 && !transient(errno)) {
                 int e = errno;
-                if (e == EPIPE || e == ECONNRESET)
-                    salvaged = salvage_input(c);
-                conn_fail(c, e, 0);
+                write_side_ended = (e == EPIPE || e == ECONNRESET) && end_write_side(c, e);
+                if (!write_side_ended)
+                    conn_fail(c, e, 0);
             }
             c->wr_blocked = evbuffer_get_length(c->out) > 0;
         }
@@ -326,8 +329,6 @@ static void write_out(conn *c)
         c->wr_blocked = false;
     }
     if (c->state == CS_FAILED) {
-        if (salvaged > 0 && !emit_read(c))
-            return;
         conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
@@ -335,7 +336,7 @@ static void write_out(conn *c)
     if (left == 0 && c->shut_wanted && !c->shut_done)
         do_shutdown(c);
     conn_update_io(c);
-    if (wrote > 0 && left <= c->out_low)
+    if ((wrote > 0 || write_side_ended) && left <= c->out_low)
         emit_drain(c);
 }
 
@@ -722,6 +723,16 @@ void conn_set_in_max(conn *c, size_t bytes)
 void conn_set_out_low(conn *c, size_t bytes)
 {
     c->out_low = bytes;
+}
+
+void conn_set_read_after_reset(conn *c, bool on)
+{
+    c->keep_read = on;
+}
+
+bool conn_write_ended(const conn *c)
+{
+    return c->shut_done;
 }
 
 void conn_shutdown(conn *c)

@@ -161,6 +161,18 @@ void conn_set_out_low(conn *c, size_t bytes);
  * Input is still read; bytes added to conn_out() afterwards are dropped. */
 void conn_shutdown(conn *c);
 
+/* A write that fails because the peer reset (EPIPE, ECONNRESET) while bytes it sent are still
+ * queued in our socket ends the write side alone, instead of ERROR at once: output is dropped
+ * from then on (on_drain still reports room) and the owner reads those bytes at its own pace
+ * (an early answer of any size to an upload the peer did not read, RFC 9112 §9.6); the reset
+ * comes after them as ERROR. For owners that keep reading until they are done with the input
+ * (an owner that stops reading but goes on writing would write into the void): off by default.
+ * Plain sockets only; TLS connections fail at once. */
+void conn_set_read_after_reset(conn *c, bool on);
+/* Whether no more output can go: conn_shutdown's FIN was sent, or the write side ended as
+ * above. */
+bool conn_write_ended(const conn *c);
+
 /* ---- timers ---- */
 
 /* IDLE after ms without input while reading is on (0: off). Restarts the period. */

@@ -61,6 +61,7 @@ struct conn {
     size_t in_max, out_low;
     unsigned idle_ms;
     int err;
+    int reset_err; /* errno of the write that ended the write side alone (end_write_side) */
     unsigned long tls_err;
     int busy;
     unsigned pend;
@@ -75,7 +76,8 @@ struct conn {
     bool tls_w_wants_r;  /* SSL_write needs the socket readable */
     bool tls_r_wants_w;  /* SSL_read needs the socket writable */
     bool shut_wanted;    /* conn_shutdown */
-    bool shut_done;      /* our FIN (and close_notify) sent */
+    bool shut_done;      /* our FIN (and close_notify) sent, or the write side reset */
+    bool keep_read;      /* conn_set_read_after_reset */
     bool tls_close_sent; /* SSL_shutdown wrote our close_notify (maybe still in the buffer) */
     bool tls_wbuf;       /* the write buffer BIO is attached (conn_tls.c) */
     bool bulk;           /* the last read filled its room: read into the input buffer directly */

@@ -8,14 +8,20 @@ clients that speak raw HTTP/1.x.
   obs-text both ways (a filename from the app, a header and a raw 0xE9 target from the client);
   an SSE client that leaves (the app stops within a second); a slow chunked upload that reaches
   the app as it is written; an app answering 403 after 5 bytes (answered within a second); an
-  app answering 413 to a 4 MiB upload and resetting (the 413 still relayed);
+  app answering 413 to a 4 MiB upload and resetting (the 413 still relayed); a 3 MiB 413 sent
+  whole before the reset (relayed whole, the tunnel still serving); a client that
+  pipelined bytes ttfd did not read and reset during an event stream (the app stops); a 3 MiB
+  413 with Connection: close to an upload held back (relayed whole, the tunnel still serving);
   103 Early Hints + 200 (relayed in binary mode, dropped in JSON mode);
   an app on ::1 only with --host localhost; redirects with the default Host and with
   --host-header rewrite; an app that sends more than its Content-Length (never forwarded, the
   connection not reused).
 """
 
+import fcntl
 import socket
+import struct
+import termios
 import threading
 import time
 
@@ -417,6 +423,160 @@ def test_early_answer_to_an_upload_then_a_reset_still_reaches_the_client(stack, 
             c.close()
             t.join(10 * tk.SLOW)
     assert got == [(413, b"too big\n")] * 20, got
+
+
+def wait_sent(sock, seconds):
+    """Waits until the kernel sent everything written on sock (TIOCOUTQ 0), within seconds."""
+    end = time.monotonic() + seconds * tk.SLOW
+    while struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0] > 0:
+        assert time.monotonic() < end, "the app's answer never left its socket"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_early_answer_over_a_mib_then_a_reset_arrives_whole_and_the_tunnel_lives(stack, mode):
+    """The app answers 413 with a 3 MiB body to a 64 MiB upload it never reads, waits until its
+    kernel sent all of it, then resets (SO_LINGER 0). The answer reached ttf's socket before the
+    reset, so the client gets it byte for byte, and the tunnel serves the next request. Before
+    the fix ttf moved at most 1 MiB of it after its write failed and lost the rest when it had
+    not read it yet (lib/conn's test_reset_with_answer_queued_reads_it_whole shows that case
+    deterministically); in JSON mode the answer could stall before the reset, the link paused
+    for the upload (see the next test)."""
+    big = bytes(range(256)) * (3 << 12)  # 3 MiB
+
+    def app(app, c, req):
+        if req.target == b"/after":
+            answer(c, b"HTTP/1.1 200 OK", [b"Content-Length: 5"], b"after")
+            return True
+        answer(c, b"HTTP/1.1 413 Content Too Large", [b"Content-Length: %d" % len(big),
+                                                     b"Connection: close"], big)
+        wait_sent(c.sock, 10)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False  # closed by RawApp: a reset
+
+    _, d, host, _ = tunnel(stack, mode, app)
+    for _ in range(3):
+        c = tk.RawConn(d.port, timeout=15)
+
+        def upload():
+            try:
+                c.send(("POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                        % (host, 64 << 20)).encode())
+                for _ in range(64):
+                    c.send(b"u" * (1 << 20))
+            except OSError:
+                pass  # ttfd closes after the 413 (Connection: close) while the upload goes on
+
+        t = threading.Thread(target=upload)
+        t.start()
+        try:
+            r = c.read_response("POST")
+        finally:
+            c.close()
+            t.join(10 * tk.SLOW)
+        assert (r.status, len(r.body), r.body == big) == (413, len(big), True)
+        after = tk.http(d.port, "GET", "/after", host, timeout=10)
+        assert (after.status, after.body) == (200, b"after")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_error_answer_that_closes_while_the_upload_is_held_back_flows_and_the_tunnel_lives(
+        stack, mode):
+    """The app reads no body. Once the client's upload stands still (every buffer on the way is
+    full: in JSON mode ttf has stopped reading its link), the app answers 413 with a 3 MiB body
+    and Connection: close and keeps its connection open until the client has it. ttf stops
+    writing the body (RFC 9112 §9.5), so the answer flows, and the tunnel answers another
+    request meanwhile. Before, in JSON mode the link stayed paused for the body the app would
+    never read: the answer stalled at its window (whose credit queued behind that body) and
+    every other request of the agent waited until the app closed."""
+    big = bytes(range(256)) * (3 << 12)  # 3 MiB
+
+    def app(app, c, req):
+        if req.target == b"/after":
+            answer(c, b"HTTP/1.1 200 OK", [b"Content-Length: 5"], b"after")
+            return True
+        app.event("answer").wait(30 * tk.SLOW)
+        answer(c, b"HTTP/1.1 413 Content Too Large", [b"Content-Length: %d" % len(big),
+                                                     b"Connection: close"], big)
+        app.event("release").wait(30 * tk.SLOW)
+        return False
+
+    app, d, host, _ = tunnel(stack, mode, app)
+    c = tk.RawConn(d.port, timeout=10)
+    sent = [0]
+
+    def upload():
+        try:
+            c.send(("POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                    % (host, 1 << 30)).encode())
+            piece = b"u" * (64 << 10)
+            while not app.event("release").is_set():
+                c.send(piece)
+                sent[0] += len(piece)
+        except OSError:
+            pass  # ttfd closes after the 413 (Connection: close) while the upload goes on
+
+    t = threading.Thread(target=upload)
+    t.start()
+    try:
+        last, still_since = -1, time.monotonic()
+        end = time.monotonic() + 60 * tk.SLOW
+        while time.monotonic() - still_since < 0.5 * tk.SLOW:  # the upload stands still
+            assert time.monotonic() < end, "the upload never stood still"
+            if sent[0] != last:
+                last, still_since = sent[0], time.monotonic()
+            time.sleep(0.02)
+        app.event("answer").set()
+        r = c.read_response("POST")
+        assert (r.status, len(r.body), r.body == big) == (413, len(big), True)
+        after = tk.http(d.port, "GET", "/after", host, timeout=10)
+        assert (after.status, after.body) == (200, b"after")
+    finally:
+        app.event("answer").set()
+        app.event("release").set()
+        c.close()
+        t.join(10 * tk.SLOW)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_client_that_pipelined_then_reset_during_a_stream_stops_the_app(stack, mode):
+    """A client sends 200 KiB of a pipelined request behind its GET of an endless event stream
+    (more than ttfd holds while a response is pending, so ttfd stops reading it), then resets.
+    ttfd's write fails with those bytes still queued: that is the client gone, and the app must
+    stop within a second as when nothing was queued. (An end of the write side alone, kept for
+    ttf's local connections, would have ttfd stream into the void for ever.)"""
+    def app_sse(app, c, req):
+        answer(c, b"HTTP/1.1 200 OK", [b"Content-Type: text/event-stream",
+                                       b"Transfer-Encoding: chunked"])
+        i = 0
+        try:
+            while True:
+                ev = b"data: %d\n\n" % i
+                c.send(b"%x\r\n%s\r\n" % (len(ev), ev))
+                i += 1
+                time.sleep(0.05)
+        except OSError:
+            app.stopped_at = time.monotonic()
+            app.event("stopped").set()
+        return False
+
+    app, d, host, _ = tunnel(stack, mode, app_sse)
+    c = tk.RawConn(d.port, timeout=10)
+    c.send(("GET /events HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+    c.read_until(b"data: 1\n\n")
+    c.sock.setblocking(False)
+    try:  # as much as the socket takes: what ttfd does not read stays queued in its socket
+        c.sock.send(("GET /x HTTP/1.1\r\nHost: %s\r\nX: " % host).encode() + b"a" * (200 << 10))
+    except BlockingIOError:
+        pass
+    c.sock.setblocking(True)
+    c.read_until(b"data: 3\n\n")  # the stream went on after the pipelined bytes
+    left = time.monotonic()
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    assert app.event("stopped").wait(10 * tk.SLOW), "the app is still streaming"
+    took = app.stopped_at - left
+    assert took < 1.0 * tk.SLOW, "the app noticed the client leaving after %.2f s" % took
 
 
 # ---------------------------------------------------------------- interim responses (11.7)

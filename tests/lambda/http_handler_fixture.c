@@ -119,6 +119,8 @@ void agent(harness *h, const char *cid, const tmsg *m, void *ud)
         f->body_seen += m->body_len;
         return;
     }
+    if (m->type == TMSG_CANCEL)
+        f->cancel_seen = true;
     if (m->type != TMSG_HTTP_REQUEST)
         return;
     f->requests++;
@@ -200,6 +202,9 @@ void agent(harness *h, const char *cid, const tmsg *m, void *ud)
     case EARLY_403:
         /* answered while the Lambda is still posting the upload's pieces */
         response(h, rid, 403, NULL, "no", 2, false, false);
+        break;
+    case EARLY_413_PIECES:
+        response(h, rid, 413, CL10, "12345", 5, true, false);
         break;
     case FOREIGN_ANSWER: {
         /* another agent's connection answers first: ignored */

@@ -33,7 +33,9 @@ typedef struct fixture {
     unsigned requests, pieces_seen, head_parts_seen;
     size_t body_seen, headers_seen;
     char tunnel_seen[16];
-    int mode; /* which script the agent plays (per test) */
+    int mode;         /* which script the agent plays (per test) */
+    bool cancel_seen; /* the Lambda posted a cancel */
+    bool rest_sent;   /* EARLY_413_PIECES: the rest of the answer went */
 } fixture;
 
 int setup(void **state);
@@ -71,6 +73,7 @@ enum {
     SECOND_RESPONSE,
     INTERIM_THEN_FINAL,
     EARLY_403,
+    EARLY_413_PIECES, /* 413 on the head, more to come (the test sends the rest) */
     FOREIGN_ANSWER,
     BIG_HEAD,         /* 20 Set-Cookie of 1 KB: one message */
     HUGE_HEAD,        /* 200 fields of 1 KB: the head over several messages */

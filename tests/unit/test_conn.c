@@ -6,6 +6,9 @@
  * address), the release hook. The TLS tests are in test_conn_tls.c. */
 #include "conn_fixture.h"
 
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+
 /* ---- tests ---- */
 
 static void test_output_waits_for_end_of_pass(void **state)
@@ -88,6 +91,96 @@ static void test_write_error(void **state)
     assert_int_equal(conn_error(f->a.c), EPIPE);
     char buf[64];
     assert_non_null(strstr(conn_strerror(f->a.c, buf, sizeof buf), "pipe"));
+}
+
+static int g_drains_before;
+static bool b_drained_again(fixture *f)
+{
+    return f->b.drains > g_drains_before;
+}
+
+static bool b_write_failed(fixture *f)
+{
+    return (f->b.events & CONN_EV_ERROR) || conn_write_ended(f->b.c);
+}
+
+/* The peer of b (a raw socket) answers `answer` bytes to output it never reads, waits until our
+ * kernel took all of them, and resets (SO_LINGER 0); b has reading off and output pending, so
+ * its write fails with the answer still queued in its socket. */
+static void reset_with_answer_queued(fixture *f, bool read_after_reset, size_t answer)
+{
+    struct addrinfo ai;
+    struct sockaddr_in sin;
+    int lfd = listener(&ai, &sin);
+    int big = 4 << 20, small = 4096; /* the whole answer fits b's receive buffer */
+    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    int peer = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    assert_int_equal(connect(peer, (struct sockaddr *)&sin, sizeof sin), 0);
+    int sfd = accept(lfd, NULL, NULL);
+    assert_true(sfd >= 0);
+    close(lfd);
+    nonblock(sfd);
+    setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    f->b.c = conn_new(f->loop, sfd, NULL, &CBS, &f->b);
+    conn_set_read_after_reset(f->b.c, read_after_reset);
+    conn_read(f->b.c, false);
+    size_t upload = (size_t)1 << 20; /* output the peer never reads */
+    uint8_t *data = malloc(answer > upload ? answer : upload);
+    assert_non_null(data);
+    memset(data, 'u', upload);
+    conn_write(f->b.c, data, upload);
+    conn_loop_flush(f->loop);
+    assert_true(conn_out_len(f->b.c) > 0);
+    fill_pattern(data, answer, 9);
+    for (size_t off = 0; off < answer;) { /* blocking: b's kernel takes it all */
+        ssize_t n = write(peer, data + off, answer - off);
+        assert_true(n > 0);
+        off += (size_t)n;
+    }
+    free(data);
+    uint64_t end = clock_now_ms() + WAIT_MS;
+    int unsent = 1;
+    while (ioctl(peer, TIOCOUTQ, &unsent) == 0 && unsent > 0 && clock_now_ms() < end)
+        usleep(1000);
+    assert_int_equal(unsent, 0);
+    struct linger lg = {1, 0};
+    setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(peer);
+    run_until(f, b_write_failed);
+}
+
+/* An early answer of 3 MiB, then a reset: the owner that asked reads all of it when it likes,
+ * then ERROR (ECONNRESET). Output is dropped from then on, with on_drain for an owner waiting
+ * for room. Before, at most 1 MiB was read right at the failure and the rest was lost. */
+static void test_reset_with_answer_queued_reads_it_whole(void **state)
+{
+    fixture *f = *state;
+    size_t answer = 3 << 20;
+    reset_with_answer_queued(f, true, answer);
+    assert_false(f->b.events & CONN_EV_ERROR);
+    assert_true(conn_write_ended(f->b.c));
+    assert_int_equal(conn_out_len(f->b.c), 0);
+    assert_true(f->b.drains > 0);
+    g_drains_before = f->b.drains;
+    conn_write(f->b.c, "more", 4); /* dropped, and reported as room */
+    run_until(f, b_drained_again);
+    assert_int_equal(evbuffer_get_length(f->b.got), 0); /* reading is still the owner's call */
+    conn_read(f->b.c, true);
+    run_until(f, b_error);
+    check_pattern(f->b.got, answer, 9);
+    assert_false(f->b.events & CONN_EV_EOF); /* a reset, not an end */
+    assert_true(conn_error(f->b.c) == ECONNRESET || conn_error(f->b.c) == EPIPE);
+}
+
+/* Without conn_set_read_after_reset the failed write is ERROR at once (an owner that paused
+ * reading but writes on, such as ttfd streaming to a client that left, must hear of it). */
+static void test_reset_with_answer_queued_fails_at_once_by_default(void **state)
+{
+    fixture *f = *state;
+    reset_with_answer_queued(f, false, 256 << 10);
+    assert_true(f->b.events & CONN_EV_ERROR);
+    assert_false(conn_write_ended(f->b.c));
 }
 
 static void test_free_inside_on_read(void **state)
@@ -272,6 +365,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_in_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_plain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_with_answer_queued_reads_it_whole, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reset_with_answer_queued_fails_at_once_by_default,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_on_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_on_drain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_on_event, setup, teardown),
