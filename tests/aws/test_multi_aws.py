@@ -120,7 +120,8 @@ def test_two_tunnels_each_answered_by_its_own_service(auth):
         t = m.wait_established(2)
         assert t["web"] == "multi-web", t
         assert re.fullmatch(r"[a-z0-9]{12}", t["api"]), t
-        assert "2 tunnels established" in m.agent.stderr(), m.agent.stderr()
+        # stdout and stderr are read by separate threads: the log line may come after the URLs
+        ak.wait_for(lambda: "2 tunnels established" in m.agent.stderr(), 10, "the log line")
         # each URL reaches its own local service, by subdomain and by path
         for i in range(3):
             assert served_by(s, t["web"], web, "w%d" % i)
