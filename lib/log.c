@@ -11,32 +11,48 @@
 static const char *const level_upper[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 static const char *const level_lower[] = {"error", "warn", "info", "debug"};
 
-/* "2026-11-25T13:57:15.123Z" into buf (at least 32 bytes). */
-static void fmt_timestamp(char *buf, size_t cap)
+/* Writes v as n decimal digits (zero-padded) at p; returns the end. */
+static char *digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + n;
+}
+
+/* "2026-11-25T13:57:15.123Z" into buf (at least 32 bytes); returns its length (24). Digits by
+ * hand rather than strftime + snprintf: one line per request goes through here. */
+static size_t fmt_timestamp(char *buf)
 {
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+    char *p = digits(buf, (unsigned)(tm.tm_year + 1900) % 10000, 4);
+    *p++ = '-';
+    p = digits(p, (unsigned)tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = digits(p, (unsigned)tm.tm_mday, 2);
+    *p++ = 'T';
+    p = digits(p, (unsigned)tm.tm_hour, 2);
+    *p++ = ':';
+    p = digits(p, (unsigned)tm.tm_min, 2);
+    *p++ = ':';
+    p = digits(p, (unsigned)tm.tm_sec, 2);
+    *p++ = '.';
+    p = digits(p, (unsigned)(ts.tv_nsec / 1000000L), 3);
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - buf);
 }
 
 /* One line per message whatever it holds: control bytes (a CR/LF from the network could forge a
- * log line) become \n, \r or \xHH. Returns a malloc'd copy, or NULL when nothing needs escaping
- * or memory is short (then the message is written as is). */
-static char *escape_controls(const char *msg)
+ * log line) become \n, \r or \xHH. Writes msg so escaped at out, which has room for 4 bytes per
+ * byte of msg; returns the end. */
+static char *escape_controls(char *out, const char *msg)
 {
-    size_t n = 0, extra = 0;
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++, n++) {
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-            extra += 3;
-    }
-    if (extra == 0)
-        return NULL;
-    char *out = malloc(n + extra + 1);
-    if (!out)
-        return NULL;
+    static const char hex[] = "0123456789abcdef";
     char *o = out;
     for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
         if (*p == '\n') {
@@ -46,13 +62,46 @@ static char *escape_controls(const char *msg)
             *o++ = '\\';
             *o++ = 'r';
         } else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-            o += sprintf(o, "\\x%02x", *p);
+            *o++ = '\\';
+            *o++ = 'x';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
         } else {
             *o++ = (char)*p;
         }
     }
-    *o = '\0';
-    return out;
+    return o;
+}
+
+/* The text line "TS PROG LEVEL MSG\n", escaped, written with one fwrite. */
+static void write_text(const tlog *lg, tlog_level lvl, const char *ts, size_t tslen,
+                       const char *msg)
+{
+    const char *prog = lg->prog ? lg->prog : "-";
+    size_t plen = strlen(prog), llen = strlen(level_upper[lvl]), mlen = strlen(msg);
+    size_t cap = tslen + plen + llen + 4 * mlen + 4;
+    char stackbuf[1024];
+    char *line = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
+    if (!line) { /* no memory: unescaped, still one line per call */
+        fprintf(lg->out, "%s %s %s %s\n", ts, prog, level_upper[lvl], msg);
+        return;
+    }
+    char *o = line;
+    memcpy(o, ts, tslen);
+    o += tslen;
+    *o++ = ' ';
+    memcpy(o, prog, plen);
+    o += plen;
+    *o++ = ' ';
+    memcpy(o, level_upper[lvl], llen);
+    o += llen;
+    *o++ = ' ';
+    o = escape_controls(o, msg);
+    *o++ = '\n';
+    /* one fwrite: stderr is unbuffered, so this is one write() per line */
+    fwrite(line, 1, (size_t)(o - line), lg->out);
+    if (line != stackbuf)
+        free(line);
 }
 
 static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, va_list ap0)
@@ -82,7 +131,7 @@ static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const cha
     }
 
     char ts[40];
-    fmt_timestamp(ts, sizeof ts);
+    size_t tslen = fmt_timestamp(ts);
 
     if (lg->json) {
         json_t *o = json_object();
@@ -115,11 +164,7 @@ static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const cha
             free(line);
         }
     } else {
-        char *esc = escape_controls(msg);
-        /* one fprintf: stderr is unbuffered, so this is one write() per line */
-        fprintf(lg->out, "%s %s %s %s\n", ts, lg->prog ? lg->prog : "-", level_upper[lvl],
-                esc ? esc : msg);
-        free(esc);
+        write_text(lg, lvl, ts, tslen, msg);
     }
     fflush(lg->out);
     if (msg != stackbuf)
