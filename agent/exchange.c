@@ -96,6 +96,7 @@ static void destroy(exchange *x)
     http1_free(&x->resp);
     http_headers_free(&x->req_headers);
     free(x->retry_head);
+    free(x->deferred_msg);
     free(x->public_base);
     free(x->method);
     free(x->target);
@@ -170,7 +171,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *ud)
     xc_enter(x);
     if (x->deferred) {
         x->deferred = 0;
-        xc_fail(x, x->deferred_why, x->deferred_msg);
+        xc_fail(x, x->deferred_why, x->deferred_msg ? x->deferred_msg : "out of memory");
     } else if (!x->head_sent) {
         char msg[96];
         snprintf(msg, sizeof msg, "no response from the local service within %u s",
@@ -197,7 +198,7 @@ static void defer_fail(exchange *x, exchange_fail why, const char *message)
         return;
     x->deferred = 1;
     x->deferred_why = why;
-    snprintf(x->deferred_msg, sizeof x->deferred_msg, "%s", message);
+    x->deferred_msg = strdup(message);
     struct timeval now = {0, 0};
     if (x->timer)
         evtimer_add(x->timer, &now);

@@ -34,7 +34,8 @@ struct exchange {
     int depth;            /* calls and callbacks in progress */
     const char *end_error;
     exchange_fail deferred_why;
-    char deferred_msg[200];
+    char
+        *deferred_msg; /* malloc'd by defer_fail (rare): the struct stays in malloc's small sizes */
     unsigned deferred : 1;        /* a failure waits to be reported from the loop */
     unsigned free_pending : 1;    /* exchange_free was called: no more upcalls */
     unsigned ended : 1;           /* `end` or `fail` went out */
