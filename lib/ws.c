@@ -38,7 +38,7 @@
 #define LOW_WATER ((size_t)256 << 10) /* on_drain once pending falls below this */
 #define CLOSE_WAIT_MS 2000u           /* ws_close gives up flushing after this */
 #define HOLD_MAX ((size_t)4 << 20)    /* server: a peer not taking this much is not read */
-#define MASK_POOL 256                 /* random bytes fetched at once for client frame masks */
+#define MASK_POOL 4096                /* random bytes fetched at once for client frame masks */
 #define CLOSE_REASON_MAX 123          /* RFC 6455 §5.5: control payloads <= 125 bytes */
 #define MSG_MAX_DEFAULT (((size_t)1 << 31) - 1) /* max_msg 0: wslay's default bound */
 
