@@ -98,9 +98,7 @@ static void destroy(exchange *x)
     free(x->retry_head);
     free(x->deferred_msg);
     free(x->public_base);
-    free(x->method);
-    free(x->target);
-    free(x->id);
+    free(x->id); /* method and target share its block */
     free(x);
 }
 
@@ -331,9 +329,15 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     x->ud = ud;
     x->mode = req->mode;
     x->t0 = 0;
-    x->id = strdup(req->id ? req->id : "?");
-    x->method = strdup(req->method);
-    x->target = strdup(req->target);
+    /* id, method and target: one block, owned through x->id */
+    const char *id = req->id ? req->id : "?";
+    size_t il = strlen(id) + 1, ml = strlen(req->method) + 1, tl = strlen(req->target) + 1;
+    char *strs = malloc(il + ml + tl);
+    if (strs) {
+        x->id = memcpy(strs, id, il);
+        x->method = memcpy(strs + il, req->method, ml);
+        x->target = memcpy(strs + il + ml, req->target, tl);
+    }
     x->timer = evtimer_new(env->base, timer_cb, x);
     http_headers_init(&x->req_headers);
     /* the size limit is the one that matters: a field line is at least 3 octets */

@@ -125,7 +125,8 @@ static int forwarded_for(http_headers *h, const char *client)
         while (http1_list_next(h->v[i].value, h->v[i].vlen, &pos, &it, &il))
             need += il + 2;
     }
-    char *xff = malloc(need);
+    char small[256]; /* the usual list fits: no allocation per request */
+    char *xff = need <= sizeof small ? small : malloc(need);
     if (!xff)
         return -1;
     size_t n = 0;
@@ -160,7 +161,8 @@ static int forwarded_for(http_headers *h, const char *client)
     xff[n] = '\0';
     int rc = n ? set_in_place(h, HTTP_H_X_FORWARDED_FOR, xff)
                : (http_headers_remove_id(h, HTTP_H_X_FORWARDED_FOR), 0);
-    free(xff);
+    if (xff != small)
+        free(xff);
     return rc;
 }
 

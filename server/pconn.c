@@ -317,8 +317,12 @@ static void on_head(pconn *pc)
     exchange *x = &pc->x;
     http1_head *h = &pc->p.head;
     edge_note_start(&x->note);
-    x->method = strdup(h->method);
-    x->path = strdup(h->target);
+    size_t mlen = strlen(h->method) + 1, plen = strlen(h->target) + 1;
+    char *strs = malloc(mlen + plen); /* method and path: one block, freed through method */
+    if (strs) {
+        x->method = memcpy(strs, h->method, mlen);
+        x->path = memcpy(strs + mlen, h->target, plen);
+    }
     pc->head_started = false;
     conn_set_idle(pc->c, 0);
 
