@@ -104,32 +104,9 @@ static void write_text(const tlog *lg, tlog_level lvl, const char *ts, size_t ts
         free(line);
 }
 
-static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, va_list ap0)
+/* The line for msg (writable: the JSON form replaces its non-UTF-8 bytes). */
+static void emit(const tlog *lg, tlog_level lvl, json_t *fields, char *msg)
 {
-    char stackbuf[512];
-    char *msg = stackbuf;
-    va_list ap;
-    va_copy(ap, ap0);
-    int n = vsnprintf(stackbuf, sizeof stackbuf, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof stackbuf) {
-        /* Long message: format again into a heap buffer, at most TLOG_MSG_MAX bytes (a peer's
-         * text must not make a line of megabytes), saying how much was cut. */
-        size_t cap = (size_t)n < TLOG_MSG_MAX ? (size_t)n + 1 : TLOG_MSG_MAX + 1;
-        msg = malloc(cap + 48);
-        if (!msg) {
-            msg = stackbuf; /* truncated, better than nothing */
-        } else {
-            va_copy(ap, ap0);
-            vsnprintf(msg, cap, fmt, ap);
-            va_end(ap);
-            if ((size_t)n > TLOG_MSG_MAX)
-                snprintf(msg + TLOG_MSG_MAX, 48, "... (%zu more bytes)", (size_t)n - TLOG_MSG_MAX);
-        }
-    }
-
     char ts[40];
     size_t tslen = fmt_timestamp(ts);
 
@@ -167,13 +144,41 @@ static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const cha
         write_text(lg, lvl, ts, tslen, msg);
     }
     fflush(lg->out);
+}
+
+static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, va_list ap0)
+{
+    char stackbuf[512];
+    char *msg = stackbuf;
+    va_list ap;
+    va_copy(ap, ap0);
+    int n = vsnprintf(stackbuf, sizeof stackbuf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof stackbuf) {
+        /* Long message: format again into a heap buffer, at most TLOG_MSG_MAX bytes (a peer's
+         * text must not make a line of megabytes), saying how much was cut. */
+        size_t cap = (size_t)n < TLOG_MSG_MAX ? (size_t)n + 1 : TLOG_MSG_MAX + 1;
+        msg = malloc(cap + 48);
+        if (!msg) {
+            msg = stackbuf; /* truncated, better than nothing */
+        } else {
+            va_copy(ap, ap0);
+            vsnprintf(msg, cap, fmt, ap);
+            va_end(ap);
+            if ((size_t)n > TLOG_MSG_MAX)
+                snprintf(msg + TLOG_MSG_MAX, 48, "... (%zu more bytes)", (size_t)n - TLOG_MSG_MAX);
+        }
+    }
+    emit(lg, lvl, fields, msg);
     if (msg != stackbuf)
         free(msg);
 }
 
 void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
 {
-    if (!lg || !lg->out || lvl > lg->level || (int)lvl < 0 || lvl > TLOG_DEBUG)
+    if (!tlog_enabled(lg, lvl))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -183,11 +188,64 @@ void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
 
 void tlog_write_fields(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, ...)
 {
-    if (lg && lg->out && lvl <= lg->level && (int)lvl >= 0 && lvl <= TLOG_DEBUG) {
+    if (tlog_enabled(lg, lvl)) {
         va_list ap;
         va_start(ap, fmt);
         write_line(lg, lvl, json_is_object(fields) ? fields : NULL, fmt, ap);
         va_end(ap);
     }
     json_decref(fields);
+}
+
+/* ---- messages built without printf ---- */
+
+void tlog_msg_init(tlog_msg *m)
+{
+    m->len = 0;
+}
+
+void tlog_msg_add(tlog_msg *m, const char *s, size_t n)
+{
+    if (m->len < TLOG_MSG_MAX) {
+        size_t room = TLOG_MSG_MAX - m->len;
+        memcpy(m->buf + m->len, s, n < room ? n : room);
+    }
+    m->len += n;
+}
+
+void tlog_msg_str(tlog_msg *m, const char *s)
+{
+    tlog_msg_add(m, s, strlen(s));
+}
+
+void tlog_msg_uint(tlog_msg *m, unsigned long long v)
+{
+    char d[24], *p = d + sizeof d;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    tlog_msg_add(m, p, (size_t)(d + sizeof d - p));
+}
+
+void tlog_msg_int(tlog_msg *m, long long v)
+{
+    if (v < 0) {
+        tlog_msg_add(m, "-", 1);
+        tlog_msg_uint(m, 0ULL - (unsigned long long)v);
+    } else {
+        tlog_msg_uint(m, (unsigned long long)v);
+    }
+}
+
+void tlog_write_msg(const tlog *lg, tlog_level lvl, tlog_msg *m)
+{
+    if (!tlog_enabled(lg, lvl))
+        return;
+    if (m->len > TLOG_MSG_MAX)
+        snprintf(m->buf + TLOG_MSG_MAX, sizeof m->buf - TLOG_MSG_MAX, "... (%zu more bytes)",
+                 m->len - TLOG_MSG_MAX);
+    else
+        m->buf[m->len] = '\0';
+    emit(lg, lvl, NULL, m->buf);
 }

@@ -212,6 +212,54 @@ static void test_message_cut_at_max(void **state)
     }
 }
 
+/* A message built with tlog_msg is the line tlog_write writes for the same text: in text and
+ * JSON, with control bytes, numbers, and cut the same way past TLOG_MSG_MAX. */
+static void test_built_message(void **state)
+{
+    (void)state;
+    size_t sizes[] = {10, TLOG_MSG_MAX - 40, TLOG_MSG_MAX - 20, TLOG_MSG_MAX, 20000};
+    for (int json = 0; json <= 1; json++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            char *target = malloc(sizes[k] + 1);
+            assert_non_null(target);
+            memset(target, 'p', sizes[k]);
+            target[0] = '\r';
+            target[sizes[k]] = '\0';
+            capture a, b;
+            cap_open(&a);
+            cap_open(&b);
+            tlog la = {.level = TLOG_INFO, .out = a.f, .json = json, .prog = "ttf"};
+            tlog lb = {.level = TLOG_INFO, .out = b.f, .json = json, .prog = "ttf"};
+            TLOG_I(&la, "GET %s -> %d %llu B %lld ms", target, 200, 18446744073709551615ULL, -42LL);
+            tlog_msg m;
+            tlog_msg_init(&m);
+            tlog_msg_str(&m, "GET ");
+            tlog_msg_str(&m, target);
+            tlog_msg_add(&m, " -> 2xx", 5); /* n bytes of s */
+            tlog_msg_uint(&m, 0);
+            tlog_msg_int(&m, 0);
+            tlog_msg_add(&m, " ", 1);
+            tlog_msg_uint(&m, 18446744073709551615ULL);
+            tlog_msg_str(&m, " B ");
+            tlog_msg_int(&m, -42);
+            tlog_msg_str(&m, " ms");
+            tlog_write_msg(&lb, TLOG_INFO, &m);
+            tlog_write_msg(&lb, TLOG_DEBUG, &m); /* above the level: nothing */
+            cap_close(&a);
+            cap_close(&b);
+            /* the timestamps differ at most: compare what follows them */
+            const char *ta = json ? strstr(a.buf, "\"level\"") : a.buf + 24;
+            const char *tb = json ? strstr(b.buf, "\"level\"") : b.buf + 24;
+            assert_non_null(ta);
+            assert_non_null(tb);
+            assert_string_equal(ta, tb);
+            free(a.buf);
+            free(b.buf);
+            free(target);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_long_message),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_message_cut_at_max),
+        cmocka_unit_test(test_built_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
