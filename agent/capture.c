@@ -148,7 +148,8 @@ cap_entry *capture_begin(capture *c, const obs_request *rq, uint64_t replay_of)
         entry_free(e);
         return NULL;
     }
-    snprintf(e->mode, sizeof e->mode, "%s", rq->mode ? rq->mode : "");
+    const char *mode = rq->mode ? rq->mode : "";
+    memcpy(e->mode, mode, strnlen(mode, sizeof e->mode - 1)); /* calloc'd: NUL-terminated */
     e->id = c->next_id++;
     e->start_ms = now_ms();
     e->replay_of = replay_of;
