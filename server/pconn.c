@@ -311,6 +311,14 @@ static void agent_upgrade(pconn *pc)
     pc->st = PC_GONE;
 }
 
+/* snprintf(dst, cap, "%s", src) without printf (three per request here). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void on_head(pconn *pc)
 {
     server *srv = pc->srv;
@@ -355,7 +363,7 @@ static void on_head(pconn *pc)
     tunnel *t =
         mode == ROUTE_NONE ? NULL : registry_lookup(srv->reg, rr.tunnel_id, strlen(rr.tunnel_id));
     if (mode != ROUTE_NONE)
-        snprintf(x->note.tunnel, sizeof x->note.tunnel, "%s", rr.tunnel_id);
+        copy_str(x->note.tunnel, sizeof x->note.tunnel, rr.tunnel_id);
     if (!t || !t->ready) {
         free(fwd);
         x->note.refused = REFUSED_NOT_FOUND;
@@ -372,7 +380,7 @@ static void on_head(pconn *pc)
         pc_refuse(pc, &av, t->name);
         return;
     }
-    snprintf(x->tunnel, sizeof x->tunnel, "%s", t->name);
+    copy_str(x->tunnel, sizeof x->tunnel, t->name);
     x->json = t->json;
     x->path_mode = mode == ROUTE_PATH;
     x->head_req = strcmp(h->method, "HEAD") == 0;
@@ -413,7 +421,8 @@ static void on_head(pconn *pc)
         x->sent_100 = true;
     }
     char prefix[TUNNEL_NAME_MAX + 2];
-    snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
+    prefix[0] = '/';
+    copy_str(prefix + 1, sizeof prefix - 1, rr.tunnel_id);
     proxy_request rule = {
         .client_ip = pc->ip,
         .proto = srv->scheme,
