@@ -47,28 +47,38 @@ static size_t fmt_timestamp(char *buf)
     return (size_t)(p - buf);
 }
 
+static bool plain(unsigned char c)
+{
+    return (c >= 0x20 || c == '\t') && c != 0x7f;
+}
+
 /* One line per message whatever it holds: control bytes (a CR/LF from the network could forge a
  * log line) become \n, \r or \xHH. Writes msg so escaped at out, which has room for 4 bytes per
  * byte of msg; returns the end. */
-static char *escape_controls(char *out, const char *msg)
+static char *escape_controls(char *out, const char *msg, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     char *o = out;
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+    const unsigned char *p = (const unsigned char *)msg, *end = p + n;
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && plain(*p))
+            p++;
+        memcpy(o, run, (size_t)(p - run)); /* the usual case: the whole message at once */
+        o += p - run;
+        if (p == end)
+            break;
+        *o++ = '\\';
         if (*p == '\n') {
-            *o++ = '\\';
             *o++ = 'n';
         } else if (*p == '\r') {
-            *o++ = '\\';
             *o++ = 'r';
-        } else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-            *o++ = '\\';
+        } else {
             *o++ = 'x';
             *o++ = hex[*p >> 4];
             *o++ = hex[*p & 15];
-        } else {
-            *o++ = (char)*p;
         }
+        p++;
     }
     return o;
 }
@@ -96,7 +106,7 @@ static void write_text(const tlog *lg, tlog_level lvl, const char *ts, size_t ts
     memcpy(o, level_upper[lvl], llen);
     o += llen;
     *o++ = ' ';
-    o = escape_controls(o, msg);
+    o = escape_controls(o, msg, mlen);
     *o++ = '\n';
     /* one fwrite: stderr is unbuffered, so this is one write() per line */
     fwrite(line, 1, (size_t)(o - line), lg->out);
