@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +63,18 @@ static char *escape_controls(char *out, const char *msg, size_t n)
     const unsigned char *p = (const unsigned char *)msg, *end = p + n;
     while (p < end) {
         const unsigned char *run = p;
+        /* eight bytes at a time while none is below 0x20 or 0x7f (SWAR: a word holds a byte
+         * under 0x20 exactly when (w - 0x20..) & ~w & 0x80.. is non-zero; 0x7f as a zero byte
+         * of w ^ 0x7f..); a tab stops the fast step and passes the byte-wise one */
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        while (end - p >= 8) {
+            uint64_t w, d;
+            memcpy(&w, p, 8);
+            d = w ^ (0x7f * ones);
+            if (((w - 0x20 * ones) & ~w & highs) | ((d - ones) & ~d & highs))
+                break;
+            p += 8;
+        }
         while (p < end && plain(*p))
             p++;
         memcpy(o, run, (size_t)(p - run)); /* the usual case: the whole message at once */

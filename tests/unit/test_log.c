@@ -74,6 +74,31 @@ static void test_text_escapes(void **state)
     free(c.buf);
 }
 
+/* Every control byte is escaped wherever it sits in a long message (the escaping steps eight
+ * bytes at a time), and tabs, UTF-8 and 0x20..0x7e pass as they are. */
+static void test_escapes_everywhere(void **state)
+{
+    (void)state;
+    const unsigned char specials[] = {0x01, 0x1f, 0x7f, '\t', '\n', 0x80, 0xff, 0x20, 0x7e};
+    const char *want[] = {"\\x01", "\\x1f", "\\x7f", "\t", "\\n", "\x80", "\xff", " ", "~"};
+    for (size_t k = 0; k < sizeof specials; k++) {
+        for (size_t pos = 0; pos < 40; pos++) {
+            char msg[41], expect[64];
+            memset(msg, 'm', 40);
+            msg[40] = '\0';
+            msg[pos] = (char)specials[k];
+            snprintf(expect, sizeof expect, "%.*s%s%s\n", (int)pos, msg, want[k], msg + pos + 1);
+            capture c;
+            cap_open(&c);
+            tlog lg = {.level = TLOG_INFO, .out = c.f, .prog = "p"};
+            TLOG_I(&lg, "%s", msg);
+            cap_close(&c);
+            assert_string_equal(c.buf + strlen("2026-11-25T13:57:15.123Z p INFO "), expect);
+            free(c.buf);
+        }
+    }
+}
+
 static void test_levels(void **state)
 {
     (void)state;
@@ -265,6 +290,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_text_escapes),
+        cmocka_unit_test(test_escapes_everywhere),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_long_message),
