@@ -94,8 +94,7 @@ int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framin
 static int set_in_place(http_headers *h, http_name_id id, const char *value)
 {
     size_t at = http_headers_find_id(h, id, 0);
-    const char *name = http_name_str(id);
-    if (http_headers_add(h, name, strlen(name), value, strlen(value)) != 0)
+    if (http_headers_add_id(h, id, value, strlen(value)) != 0) /* no second name lookup */
         return -1;
     if (at == h->n - 1) /* it was absent: the new entry is the last */
         return 0;
