@@ -332,11 +332,11 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     /* id, method and target: one block, owned through x->id */
     const char *id = req->id ? req->id : "?";
     size_t il = strlen(id) + 1, ml = strlen(req->method) + 1, tl = strlen(req->target) + 1;
-    char *strs = malloc(il + ml + tl);
-    if (strs) {
-        x->id = memcpy(strs, id, il);
-        x->method = memcpy(strs + il, req->method, ml);
-        x->target = memcpy(strs + il + ml, req->target, tl);
+    x->id = malloc(il + ml + tl);
+    if (x->id) {
+        memcpy(x->id, id, il);
+        x->method = memcpy(x->id + il, req->method, ml);
+        x->target = memcpy(x->id + il + ml, req->target, tl);
     }
     x->timer = evtimer_new(env->base, timer_cb, x);
     http_headers_init(&x->req_headers);

@@ -172,7 +172,7 @@ static void emit(const tlog *lg, tlog_level lvl, json_t *fields, char *msg)
 static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, va_list ap0)
 {
     char stackbuf[512];
-    char *msg = stackbuf;
+    char *msg = stackbuf, *heap = NULL;
     va_list ap;
     va_copy(ap, ap0);
     int n = vsnprintf(stackbuf, sizeof stackbuf, fmt, ap);
@@ -183,10 +183,9 @@ static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const cha
         /* Long message: format again into a heap buffer, at most TLOG_MSG_MAX bytes (a peer's
          * text must not make a line of megabytes), saying how much was cut. */
         size_t cap = (size_t)n < TLOG_MSG_MAX ? (size_t)n + 1 : TLOG_MSG_MAX + 1;
-        msg = malloc(cap + 48);
-        if (!msg) {
-            msg = stackbuf; /* truncated, better than nothing */
-        } else {
+        heap = malloc(cap + 48); /* NULL: the truncated stackbuf, better than nothing */
+        if (heap) {
+            msg = heap;
             va_copy(ap, ap0);
             vsnprintf(msg, cap, fmt, ap);
             va_end(ap);
@@ -195,8 +194,7 @@ static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const cha
         }
     }
     emit(lg, lvl, fields, msg);
-    if (msg != stackbuf)
-        free(msg);
+    free(heap);
 }
 
 void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)

@@ -326,10 +326,10 @@ static void on_head(pconn *pc)
     http1_head *h = &pc->p.head;
     edge_note_start(&x->note);
     size_t mlen = strlen(h->method) + 1, plen = strlen(h->target) + 1;
-    char *strs = malloc(mlen + plen); /* method and path: one block, freed through method */
-    if (strs) {
-        x->method = memcpy(strs, h->method, mlen);
-        x->path = memcpy(strs + mlen, h->target, plen);
+    x->method = malloc(mlen + plen); /* method and path: one block, freed through method */
+    if (x->method) {
+        memcpy(x->method, h->method, mlen);
+        x->path = memcpy(x->method + mlen, h->target, plen);
     }
     pc->head_started = false;
     conn_set_idle(pc->c, 0);
