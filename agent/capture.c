@@ -34,7 +34,7 @@ static size_t headers_cost(const http_headers *h)
 {
     size_t n = h->cap * sizeof(http_header);
     for (size_t i = 0; i < h->n; i++)
-        n += strlen(h->v[i].name) + strlen(h->v[i].value) + 2;
+        n += h->v[i].nlen + h->v[i].vlen + 2;
     return n;
 }
 
@@ -45,11 +45,9 @@ static void body_free(cap_body *b)
     b->len = b->alloc = 0;
 }
 
+/* method, target and tunnel live in e's own block (capture_begin). */
 static void entry_free(cap_entry *e)
 {
-    free(e->method);
-    free(e->target);
-    free(e->tunnel);
     free(e->error);
     http_headers_free(&e->req_headers);
     http_headers_free(&e->resp_headers);
@@ -130,34 +128,28 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int copy_headers(http_headers *dst, const http_headers *src)
-{
-    http_headers_init(dst);
-    if (!src)
-        return 0;
-    for (size_t i = 0; i < src->n; i++) {
-        const http_header *h = &src->v[i];
-        if (http_headers_add(dst, h->name, strlen(h->name), h->value, strlen(h->value)) != 0)
-            return -1;
-    }
-    return 0;
-}
-
+/* One block (the entry, then method, target and tunnel) and one copy of the headers (two
+ * allocations): an entry is made for every request. */
 cap_entry *capture_begin(capture *c, const obs_request *rq, uint64_t replay_of)
 {
-    cap_entry *e = calloc(1, sizeof *e);
+    const char *method = rq->method ? rq->method : "?", *target = rq->target ? rq->target : "?";
+    size_t mlen = strlen(method) + 1, tlen = strlen(target) + 1,
+           nlen = rq->tunnel ? strlen(rq->tunnel) + 1 : 0;
+    cap_entry *e = calloc(1, sizeof *e + mlen + tlen + nlen);
     if (!e)
         return NULL;
+    http_headers_init(&e->req_headers);
     http_headers_init(&e->resp_headers);
-    e->method = strdup(rq->method ? rq->method : "?");
-    e->target = strdup(rq->target ? rq->target : "?");
-    e->tunnel = rq->tunnel ? strdup(rq->tunnel) : NULL;
-    if (!e->method || !e->target || (rq->tunnel && !e->tunnel) ||
-        copy_headers(&e->req_headers, rq->headers) != 0) {
+    char *p = (char *)(e + 1);
+    e->method = memcpy(p, method, mlen);
+    e->target = memcpy(p + mlen, target, tlen);
+    e->tunnel = rq->tunnel ? memcpy(p + mlen + tlen, rq->tunnel, nlen) : NULL;
+    if (rq->headers && http_headers_copy(&e->req_headers, rq->headers) != 0) {
         entry_free(e);
         return NULL;
     }
-    snprintf(e->mode, sizeof e->mode, "%s", rq->mode ? rq->mode : "");
+    const char *mode = rq->mode ? rq->mode : "";
+    memcpy(e->mode, mode, strnlen(mode, sizeof e->mode - 1)); /* calloc'd: NUL-terminated */
     e->id = c->next_id++;
     e->start_ms = now_ms();
     e->replay_of = replay_of;
@@ -226,7 +218,7 @@ void capture_response_head(capture *c, cap_entry *e, const obs_response *rs)
     } else {
         e->status = rs->status;
         http_headers_free(&e->resp_headers);
-        if (copy_headers(&e->resp_headers, rs->headers) != 0)
+        if (rs->headers && http_headers_copy(&e->resp_headers, rs->headers) != 0)
             http_headers_free(&e->resp_headers);
         charge(c, e, headers_cost(&e->resp_headers));
     }

@@ -37,10 +37,10 @@ typedef struct cap_entry {
     uint64_t id;  /* 1, 2, ... never reused */
     uint64_t seq; /* the ring's change counter at the last change of this entry */
     struct cap_entry *older, *newer;
-    int64_t start_ms; /* wall clock (ms since the epoch) */
-    char mode[8];     /* "bin", "json", "replay" */
-    char *method, *target;
-    char *tunnel;             /* the tunnel's name (ttf --config); NULL: the one tunnel */
+    int64_t start_ms;      /* wall clock (ms since the epoch) */
+    char mode[8];          /* "bin", "json", "replay" */
+    char *method, *target; /* in the entry's own allocation */
+    char *tunnel; /* the tunnel's name (ttf --config); NULL: the one tunnel; same allocation */
     http_headers req_headers; /* as sent to the local service */
     cap_body req_body;
     int interim[CAPTURE_MAX_INTERIM]; /* 1xx statuses seen before the final one */

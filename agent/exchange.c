@@ -96,10 +96,9 @@ static void destroy(exchange *x)
     http1_free(&x->resp);
     http_headers_free(&x->req_headers);
     free(x->retry_head);
+    free(x->deferred_msg);
     free(x->public_base);
-    free(x->method);
-    free(x->target);
-    free(x->id);
+    free(x->id); /* method and target share its block */
     free(x);
 }
 
@@ -170,7 +169,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *ud)
     xc_enter(x);
     if (x->deferred) {
         x->deferred = 0;
-        xc_fail(x, x->deferred_why, x->deferred_msg);
+        xc_fail(x, x->deferred_why, x->deferred_msg ? x->deferred_msg : "out of memory");
     } else if (!x->head_sent) {
         char msg[96];
         snprintf(msg, sizeof msg, "no response from the local service within %u s",
@@ -197,7 +196,7 @@ static void defer_fail(exchange *x, exchange_fail why, const char *message)
         return;
     x->deferred = 1;
     x->deferred_why = why;
-    snprintf(x->deferred_msg, sizeof x->deferred_msg, "%s", message);
+    x->deferred_msg = strdup(message);
     struct timeval now = {0, 0};
     if (x->timer)
         evtimer_add(x->timer, &now);
@@ -330,9 +329,15 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     x->ud = ud;
     x->mode = req->mode;
     x->t0 = 0;
-    x->id = strdup(req->id ? req->id : "?");
-    x->method = strdup(req->method);
-    x->target = strdup(req->target);
+    /* id, method and target: one block, owned through x->id */
+    const char *id = req->id ? req->id : "?";
+    size_t il = strlen(id) + 1, ml = strlen(req->method) + 1, tl = strlen(req->target) + 1;
+    x->id = malloc(il + ml + tl);
+    if (x->id) {
+        memcpy(x->id, id, il);
+        x->method = memcpy(x->id + il, req->method, ml);
+        x->target = memcpy(x->id + il + ml, req->target, tl);
+    }
     x->timer = evtimer_new(env->base, timer_cb, x);
     http_headers_init(&x->req_headers);
     /* the size limit is the one that matters: a field line is at least 3 octets */

@@ -15,13 +15,13 @@ struct exchange {
     void *ud;
     lconn lc;
     obs_exchange obs;
-    struct event *timer; /* --request-timeout, and failures reported from the loop */
-    const char *mode;    /* static string */
-    char *id, *method, *target;
-    http_headers req_headers; /* as sent to the local service */
-    char *public_base;        /* rewrite mode: the URL the public client used */
-    char *retry_head;         /* a bodiless request on a pooled connection: sent again once
-                                 when the connection turns out closed */
+    struct event *timer;        /* --request-timeout, and failures reported from the loop */
+    const char *mode;           /* static string */
+    char *id, *method, *target; /* one block, freed through id */
+    http_headers req_headers;   /* as sent to the local service */
+    char *public_base;          /* rewrite mode: the URL the public client used */
+    char *retry_head;           /* a bodiless request on a pooled connection: sent again once
+                                   when the connection turns out closed */
     size_t retry_len;
     http1_parser resp;
     uint64_t t0, t_head;
@@ -34,7 +34,8 @@ struct exchange {
     int depth;            /* calls and callbacks in progress */
     const char *end_error;
     exchange_fail deferred_why;
-    char deferred_msg[200];
+    char
+        *deferred_msg; /* malloc'd by defer_fail (rare): the struct stays in malloc's small sizes */
     unsigned deferred : 1;        /* a failure waits to be reported from the loop */
     unsigned free_pending : 1;    /* exchange_free was called: no more upcalls */
     unsigned ended : 1;           /* `end` or `fail` went out */

@@ -159,17 +159,37 @@ static void log_end(void *ud, void *x, const exchange_info *info)
     const tlog *lg = ud;
     const char *method = info->method ? info->method : "?";
     const char *target = info->target ? info->target : "?";
-    /* ttf --config: "[web] GET / -> 200 ..." names the tunnel */
-    const char *tl = info->tunnel ? "[" : "", *tn = info->tunnel ? info->tunnel : "",
-               *tr = info->tunnel ? "] " : "";
-    if (info->error)
-        TLOG_I(lg, "%s%s%s%s %s -> %s (%d) %llu B %llu ms", tl, tn, tr, method, target, info->error,
-               info->status, (unsigned long long)info->resp_bytes,
-               (unsigned long long)info->total_ms);
-    else
-        TLOG_I(lg, "%s%s%s%s %s -> %d %llu B %llu ms%s", tl, tn, tr, method, target, info->status,
-               (unsigned long long)info->resp_bytes, (unsigned long long)info->total_ms,
-               info->upgraded ? " (upgraded)" : "");
+    /* "GET / -> 200 1234 B 5 ms", built without printf (one line per exchange); ttf --config:
+     * "[web] GET / -> 200 ..." names the tunnel */
+    if (tlog_enabled(lg, TLOG_INFO)) {
+        tlog_msg m;
+        tlog_msg_init(&m);
+        if (info->tunnel) {
+            tlog_msg_add(&m, "[", 1);
+            tlog_msg_str(&m, info->tunnel);
+            tlog_msg_add(&m, "] ", 2);
+        }
+        tlog_msg_str(&m, method);
+        tlog_msg_add(&m, " ", 1);
+        tlog_msg_str(&m, target);
+        tlog_msg_add(&m, " -> ", 4);
+        if (info->error) {
+            tlog_msg_str(&m, info->error);
+            tlog_msg_add(&m, " (", 2);
+            tlog_msg_int(&m, info->status);
+            tlog_msg_add(&m, ")", 1);
+        } else {
+            tlog_msg_int(&m, info->status);
+        }
+        tlog_msg_add(&m, " ", 1);
+        tlog_msg_uint(&m, (unsigned long long)info->resp_bytes);
+        tlog_msg_add(&m, " B ", 3);
+        tlog_msg_uint(&m, (unsigned long long)info->total_ms);
+        tlog_msg_add(&m, " ms", 3);
+        if (!info->error && info->upgraded)
+            tlog_msg_str(&m, " (upgraded)");
+        tlog_write_msg(lg, TLOG_INFO, &m);
+    }
     if (lg && lg->level >= TLOG_DEBUG) {
         TLOG_D(lg, "  [%s %s] request body %llu B, head after %llu ms", info->mode,
                info->id ? info->id : "-", (unsigned long long)info->req_bytes,

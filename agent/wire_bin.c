@@ -218,6 +218,19 @@ static const exchange_sink sink = {up_room,  up_interim, up_head, up_body,
 
 /* ---- frames from the server ---- */
 
+/* The stream id in decimal (for the observer and logs), without printf: once per request. */
+static void id_decimal(char out[11], uint32_t id)
+{
+    char d[10], *p = d + sizeof d;
+    do {
+        *--p = (char)('0' + id % 10);
+        id /= 10;
+    } while (id);
+    size_t n = (size_t)(d + sizeof d - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
 static void on_open(session *s, const ttf_frame *f)
 {
     if (hmap_get_u32(s->streams, f->stream_id)) {
@@ -257,7 +270,7 @@ static void on_open(session *s, const ttf_frame *f)
     }
     st->s = s;
     st->id = f->stream_id;
-    snprintf(st->idtext, sizeof st->idtext, "%u", f->stream_id);
+    id_decimal(st->idtext, f->stream_id);
     st->send_window = TTF_BIN_INITIAL_WINDOW;
     st->req_fin = (f->flags & TTF_FLAG_FIN) != 0;
     exchange_request req = {

@@ -15,7 +15,7 @@
 /* The lease's id: the Lambda request id of the invocation, unique per invocation. */
 static const char *lease_id(lambda_ctx *ctx)
 {
-    if (!ctx->invocation_id[0] && proxy_request_id(ctx->invocation_id) < 0)
+    if (!ctx->invocation_id[0] && proxy_request_id(ctx->invocation_id, NULL) < 0)
         snprintf(ctx->invocation_id, sizeof ctx->invocation_id, "no-id");
     return ctx->invocation_id;
 }

@@ -289,7 +289,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found", len);
         goto out;
     }
-    if (proxy_request_id(rid) < 0) {
+    if (proxy_request_id(rid, NULL) < 0) {
         rid[0] = '\0';
         goto out;
     }

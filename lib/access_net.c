@@ -85,8 +85,31 @@ int access_addr_parse_hop(const char *s, size_t n, access_addr *out)
     return 0;
 }
 
+/* Dotted-quad IPv4 as inet_ntop writes it ("%u.%u.%u.%u"), without its sprintf: ttfd formats
+ * the client of every request. false when cap is too small. */
+static bool format_v4(const uint8_t b[4], char *out, size_t cap)
+{
+    char buf[16], *p = buf;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        *p++ = i < 3 ? '.' : '\0';
+    }
+    size_t n = (size_t)(p - buf);
+    if (n > cap)
+        return false;
+    memcpy(out, buf, n);
+    return true;
+}
+
 void access_addr_format(const access_addr *a, char *out, size_t cap)
 {
+    if (a && a->family == AF_INET && format_v4(a->b, out, cap))
+        return;
     if (!a || !a->family || !inet_ntop(a->family, a->b, out, (socklen_t)cap))
         snprintf(out, cap, "unknown");
 }

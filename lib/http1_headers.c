@@ -47,7 +47,8 @@ int http_headers_reserve(http_headers *h, size_t n)
     return 0;
 }
 
-int http_headers_add(http_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
+static int add(http_headers *h, const char *name, size_t nlen, const char *value, size_t vlen,
+               http_name_id id)
 {
     if (!value)
         vlen = 0;
@@ -62,13 +63,20 @@ int http_headers_add(http_headers *h, const char *name, size_t nlen, const char 
     if (vlen)
         memcpy(b + nlen + 1, value, vlen);
     b[nlen + 1 + vlen] = '\0';
-    h->v[h->n++] = (http_header){.name = b,
-                                 .value = b + nlen + 1,
-                                 .nlen = nlen,
-                                 .vlen = vlen,
-                                 .id = http_name_lookup(name, nlen),
-                                 .owned = true};
+    h->v[h->n++] = (http_header){
+        .name = b, .value = b + nlen + 1, .nlen = nlen, .vlen = vlen, .id = id, .owned = true};
     return 0;
+}
+
+int http_headers_add(http_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    return add(h, name, nlen, value, vlen, http_name_lookup(name, nlen));
+}
+
+int http_headers_add_id(http_headers *h, http_name_id id, const char *value, size_t vlen)
+{
+    const char *name = http_name_str(id);
+    return add(h, name, strlen(name), value, vlen, id);
 }
 
 void http_headers_push_ref(http_headers *h, char *name, size_t nlen, char *value, size_t vlen,

@@ -34,6 +34,8 @@ int http_headers_reserve(http_headers *h, size_t n);
 /* Appends a copy of name[0..nlen) and value[0..vlen) (value NULL: empty). 0 or -1 (ENOMEM). */
 int http_headers_add(http_headers *h, const char *name, size_t nlen, const char *value,
                      size_t vlen);
+/* The same for a known name (id != HTTP_H_OTHER), written as http_name_str(id). */
+int http_headers_add_id(http_headers *h, http_name_id id, const char *value, size_t vlen);
 /* For parsers: appends an entry whose strings live in h->arena (the caller set it). Room must
  * have been reserved. */
 void http_headers_push_ref(http_headers *h, char *name, size_t nlen, char *value, size_t vlen,

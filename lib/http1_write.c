@@ -89,17 +89,22 @@ static bool writable(const http_header *e)
     return http1_is_token(e->name, e->nlen) && http1_is_field_value(e->value, e->vlen);
 }
 
-/* start line (already written to a buffer of the right size by the caller), then fields */
-static char *with_fields(const char *line, size_t llen, const http_headers *h, size_t *len)
+/* The start line from its pieces (at most 4 NUL-terminated strings, then NULL), then the
+ * fields, in one allocation: one per head written (both programs write two heads per request). */
+static char *with_fields(const char *const *line, const http_headers *h, size_t *len)
 {
-    size_t need = llen + 3;
+    size_t need = 3, pl[4];
+    for (size_t k = 0; line[k]; k++)
+        need += pl[k] = strlen(line[k]);
     for (size_t i = 0; h && i < h->n; i++)
         need += h->v[i].nlen + h->v[i].vlen + 4;
     char *out = malloc(need), *p = out;
     if (!out)
         return NULL;
-    memcpy(p, line, llen);
-    p += llen;
+    for (size_t k = 0; line[k]; k++) {
+        memcpy(p, line[k], pl[k]);
+        p += pl[k];
+    }
     for (size_t i = 0; h && i < h->n; i++) {
         const http_header *e = &h->v[i];
         /* Entries that cannot be written safely are dropped, never passed on. */
@@ -130,17 +135,8 @@ char *http_format_request_head(const char *method, const char *target, const htt
     for (const char *t = target; *t; t++)
         if ((unsigned char)*t <= ' ' || *t == 0x7f)
             return NULL;
-    size_t ml = strlen(method), tl = strlen(target), llen = ml + 1 + tl + 11;
-    char *line = malloc(llen + 1);
-    if (!line)
-        return NULL;
-    memcpy(line, method, ml);
-    line[ml] = ' ';
-    memcpy(line + ml + 1, target, tl);
-    memcpy(line + ml + 1 + tl, " HTTP/1.1\r\n", 11);
-    char *out = with_fields(line, llen, h, len);
-    free(line);
-    return out;
+    const char *line[] = {method, " ", target, " HTTP/1.1\r\n", NULL};
+    return with_fields(line, h, len);
 }
 
 char *http_format_response_head(int status, const char *reason, const http_headers *h, size_t *len)
@@ -149,14 +145,22 @@ char *http_format_response_head(int status, const char *reason, const http_heade
         return NULL;
     if (!reason || !http1_is_field_value(reason, strlen(reason)))
         reason = http_reason(status);
-    size_t rl = strlen(reason);
-    char *line = malloc(rl + 16);
-    if (!line)
-        return NULL;
-    int n = snprintf(line, rl + 16, "HTTP/1.1 %d %s\r\n", status, reason);
-    char *out = with_fields(line, (size_t)n, h, len);
-    free(line);
-    return out;
+    char code[] = {'H',
+                   'T',
+                   'T',
+                   'P',
+                   '/',
+                   '1',
+                   '.',
+                   '1',
+                   ' ',
+                   (char)('0' + status / 100),
+                   (char)('0' + status / 10 % 10),
+                   (char)('0' + status % 10),
+                   ' ',
+                   '\0'};
+    const char *line[] = {code, reason, "\r\n", NULL};
+    return with_fields(line, h, len);
 }
 
 char *http_format_error(int status, const char *body, bool close, size_t *len)

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,78 +12,126 @@
 static const char *const level_upper[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 static const char *const level_lower[] = {"error", "warn", "info", "debug"};
 
-/* "2026-11-25T13:57:15.123Z" into buf (at least 32 bytes). */
-static void fmt_timestamp(char *buf, size_t cap)
+/* Writes v as n decimal digits (zero-padded) at p; returns the end. */
+static char *digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + n;
+}
+
+/* "2026-11-25T13:57:15.123Z" into buf (at least 32 bytes); returns its length (24). Digits by
+ * hand rather than strftime + snprintf: one line per request goes through here. */
+static size_t fmt_timestamp(char *buf)
 {
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+    char *p = digits(buf, (unsigned)(tm.tm_year + 1900) % 10000, 4);
+    *p++ = '-';
+    p = digits(p, (unsigned)tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = digits(p, (unsigned)tm.tm_mday, 2);
+    *p++ = 'T';
+    p = digits(p, (unsigned)tm.tm_hour, 2);
+    *p++ = ':';
+    p = digits(p, (unsigned)tm.tm_min, 2);
+    *p++ = ':';
+    p = digits(p, (unsigned)tm.tm_sec, 2);
+    *p++ = '.';
+    p = digits(p, (unsigned)(ts.tv_nsec / 1000000L), 3);
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+static bool plain(unsigned char c)
+{
+    return (c >= 0x20 || c == '\t') && c != 0x7f;
 }
 
 /* One line per message whatever it holds: control bytes (a CR/LF from the network could forge a
- * log line) become \n, \r or \xHH. Returns a malloc'd copy, or NULL when nothing needs escaping
- * or memory is short (then the message is written as is). */
-static char *escape_controls(const char *msg)
+ * log line) become \n, \r or \xHH. Writes msg so escaped at out, which has room for 4 bytes per
+ * byte of msg; returns the end. */
+static char *escape_controls(char *out, const char *msg, size_t n)
 {
-    size_t n = 0, extra = 0;
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++, n++) {
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-            extra += 3;
-    }
-    if (extra == 0)
-        return NULL;
-    char *out = malloc(n + extra + 1);
-    if (!out)
-        return NULL;
+    static const char hex[] = "0123456789abcdef";
     char *o = out;
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+    const unsigned char *p = (const unsigned char *)msg, *end = p + n;
+    while (p < end) {
+        const unsigned char *run = p;
+        /* eight bytes at a time while none is below 0x20 or 0x7f (SWAR: a word holds a byte
+         * under 0x20 exactly when (w - 0x20..) & ~w & 0x80.. is non-zero; 0x7f as a zero byte
+         * of w ^ 0x7f..); a tab stops the fast step and passes the byte-wise one */
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        while (end - p >= 8) {
+            uint64_t w, d;
+            memcpy(&w, p, 8);
+            d = w ^ (0x7f * ones);
+            if (((w - 0x20 * ones) & ~w & highs) | ((d - ones) & ~d & highs))
+                break;
+            p += 8;
+        }
+        while (p < end && plain(*p))
+            p++;
+        memcpy(o, run, (size_t)(p - run)); /* the usual case: the whole message at once */
+        o += p - run;
+        if (p == end)
+            break;
+        *o++ = '\\';
         if (*p == '\n') {
-            *o++ = '\\';
             *o++ = 'n';
         } else if (*p == '\r') {
-            *o++ = '\\';
             *o++ = 'r';
-        } else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-            o += sprintf(o, "\\x%02x", *p);
         } else {
-            *o++ = (char)*p;
+            *o++ = 'x';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
         }
+        p++;
     }
-    *o = '\0';
-    return out;
+    return o;
 }
 
-static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, va_list ap0)
+/* The text line "TS PROG LEVEL MSG\n", escaped, written with one fwrite. */
+static void write_text(const tlog *lg, tlog_level lvl, const char *ts, size_t tslen,
+                       const char *msg)
 {
-    char stackbuf[512];
-    char *msg = stackbuf;
-    va_list ap;
-    va_copy(ap, ap0);
-    int n = vsnprintf(stackbuf, sizeof stackbuf, fmt, ap);
-    va_end(ap);
-    if (n < 0)
+    const char *prog = lg->prog ? lg->prog : "-";
+    size_t plen = strlen(prog), llen = strlen(level_upper[lvl]), mlen = strlen(msg);
+    size_t cap = tslen + plen + llen + 4 * mlen + 4;
+    char stackbuf[1024];
+    char *line = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
+    if (!line) { /* no memory: unescaped, still one line per call */
+        fprintf(lg->out, "%s %s %s %s\n", ts, prog, level_upper[lvl], msg);
         return;
-    if ((size_t)n >= sizeof stackbuf) {
-        /* Long message: format again into a heap buffer, at most TLOG_MSG_MAX bytes (a peer's
-         * text must not make a line of megabytes), saying how much was cut. */
-        size_t cap = (size_t)n < TLOG_MSG_MAX ? (size_t)n + 1 : TLOG_MSG_MAX + 1;
-        msg = malloc(cap + 48);
-        if (!msg) {
-            msg = stackbuf; /* truncated, better than nothing */
-        } else {
-            va_copy(ap, ap0);
-            vsnprintf(msg, cap, fmt, ap);
-            va_end(ap);
-            if ((size_t)n > TLOG_MSG_MAX)
-                snprintf(msg + TLOG_MSG_MAX, 48, "... (%zu more bytes)", (size_t)n - TLOG_MSG_MAX);
-        }
     }
+    char *o = line;
+    memcpy(o, ts, tslen);
+    o += tslen;
+    *o++ = ' ';
+    memcpy(o, prog, plen);
+    o += plen;
+    *o++ = ' ';
+    memcpy(o, level_upper[lvl], llen);
+    o += llen;
+    *o++ = ' ';
+    o = escape_controls(o, msg, mlen);
+    *o++ = '\n';
+    /* one fwrite: stderr is unbuffered, so this is one write() per line */
+    fwrite(line, 1, (size_t)(o - line), lg->out);
+    if (line != stackbuf)
+        free(line);
+}
 
+/* The line for msg (writable: the JSON form replaces its non-UTF-8 bytes). */
+static void emit(const tlog *lg, tlog_level lvl, json_t *fields, char *msg)
+{
     char ts[40];
-    fmt_timestamp(ts, sizeof ts);
+    size_t tslen = fmt_timestamp(ts);
 
     if (lg->json) {
         json_t *o = json_object();
@@ -115,20 +164,42 @@ static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const cha
             free(line);
         }
     } else {
-        char *esc = escape_controls(msg);
-        /* one fprintf: stderr is unbuffered, so this is one write() per line */
-        fprintf(lg->out, "%s %s %s %s\n", ts, lg->prog ? lg->prog : "-", level_upper[lvl],
-                esc ? esc : msg);
-        free(esc);
+        write_text(lg, lvl, ts, tslen, msg);
     }
     fflush(lg->out);
-    if (msg != stackbuf)
-        free(msg);
+}
+
+static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, va_list ap0)
+{
+    char stackbuf[512];
+    char *msg = stackbuf, *heap = NULL;
+    va_list ap;
+    va_copy(ap, ap0);
+    int n = vsnprintf(stackbuf, sizeof stackbuf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof stackbuf) {
+        /* Long message: format again into a heap buffer, at most TLOG_MSG_MAX bytes (a peer's
+         * text must not make a line of megabytes), saying how much was cut. */
+        size_t cap = (size_t)n < TLOG_MSG_MAX ? (size_t)n + 1 : TLOG_MSG_MAX + 1;
+        heap = malloc(cap + 48); /* NULL: the truncated stackbuf, better than nothing */
+        if (heap) {
+            msg = heap;
+            va_copy(ap, ap0);
+            vsnprintf(msg, cap, fmt, ap);
+            va_end(ap);
+            if ((size_t)n > TLOG_MSG_MAX)
+                snprintf(msg + TLOG_MSG_MAX, 48, "... (%zu more bytes)", (size_t)n - TLOG_MSG_MAX);
+        }
+    }
+    emit(lg, lvl, fields, msg);
+    free(heap);
 }
 
 void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
 {
-    if (!lg || !lg->out || lvl > lg->level || (int)lvl < 0 || lvl > TLOG_DEBUG)
+    if (!tlog_enabled(lg, lvl))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -138,11 +209,64 @@ void tlog_write(const tlog *lg, tlog_level lvl, const char *fmt, ...)
 
 void tlog_write_fields(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, ...)
 {
-    if (lg && lg->out && lvl <= lg->level && (int)lvl >= 0 && lvl <= TLOG_DEBUG) {
+    if (tlog_enabled(lg, lvl)) {
         va_list ap;
         va_start(ap, fmt);
         write_line(lg, lvl, json_is_object(fields) ? fields : NULL, fmt, ap);
         va_end(ap);
     }
     json_decref(fields);
+}
+
+/* ---- messages built without printf ---- */
+
+void tlog_msg_init(tlog_msg *m)
+{
+    m->len = 0;
+}
+
+void tlog_msg_add(tlog_msg *m, const char *s, size_t n)
+{
+    if (m->len < TLOG_MSG_MAX) {
+        size_t room = TLOG_MSG_MAX - m->len;
+        memcpy(m->buf + m->len, s, n < room ? n : room);
+    }
+    m->len += n;
+}
+
+void tlog_msg_str(tlog_msg *m, const char *s)
+{
+    tlog_msg_add(m, s, strlen(s));
+}
+
+void tlog_msg_uint(tlog_msg *m, unsigned long long v)
+{
+    char d[24], *p = d + sizeof d;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    tlog_msg_add(m, p, (size_t)(d + sizeof d - p));
+}
+
+void tlog_msg_int(tlog_msg *m, long long v)
+{
+    if (v < 0) {
+        tlog_msg_add(m, "-", 1);
+        tlog_msg_uint(m, 0ULL - (unsigned long long)v);
+    } else {
+        tlog_msg_uint(m, (unsigned long long)v);
+    }
+}
+
+void tlog_write_msg(const tlog *lg, tlog_level lvl, tlog_msg *m)
+{
+    if (!tlog_enabled(lg, lvl))
+        return;
+    if (m->len > TLOG_MSG_MAX)
+        snprintf(m->buf + TLOG_MSG_MAX, sizeof m->buf - TLOG_MSG_MAX, "... (%zu more bytes)",
+                 m->len - TLOG_MSG_MAX);
+    else
+        m->buf[m->len] = '\0';
+    emit(lg, lvl, NULL, m->buf);
 }

@@ -32,6 +32,27 @@ struct json_t;
 void tlog_write_fields(const tlog *lg, tlog_level lvl, struct json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Whether a line at lvl would be written. */
+static inline bool tlog_enabled(const tlog *lg, tlog_level lvl)
+{
+    return lg && lg->out && (int)lvl >= 0 && lvl <= lg->level && lvl <= TLOG_DEBUG;
+}
+
+/* A message built piece by piece without printf, for the lines written once per request (ttfd's
+ * access log, ttf's exchange line): tlog_write_msg writes the line tlog_write would write for
+ * the same text, cut the same way past TLOG_MSG_MAX bytes. Build it only when tlog_enabled. */
+typedef struct tlog_msg {
+    size_t len;                  /* bytes added, kept or not */
+    char buf[TLOG_MSG_MAX + 48]; /* the first TLOG_MSG_MAX, then room for the cut note */
+} tlog_msg;
+
+void tlog_msg_init(tlog_msg *m);
+void tlog_msg_add(tlog_msg *m, const char *s, size_t n);
+void tlog_msg_str(tlog_msg *m, const char *s);
+void tlog_msg_uint(tlog_msg *m, unsigned long long v);
+void tlog_msg_int(tlog_msg *m, long long v);
+void tlog_write_msg(const tlog *lg, tlog_level lvl, tlog_msg *m);
+
 #define TLOG_E(lg, ...) tlog_write((lg), TLOG_ERROR, __VA_ARGS__)
 #define TLOG_W(lg, ...) tlog_write((lg), TLOG_WARN, __VA_ARGS__)
 #define TLOG_I(lg, ...) tlog_write((lg), TLOG_INFO, __VA_ARGS__)

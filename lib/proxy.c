@@ -2,7 +2,6 @@
 /* proxy.c - the proxy rules (see proxy.h). */
 #include "proxy.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "http1_syntax.h"
 #include "proto_json.h"
+#include "rand_pool.h"
 
 static const unsigned flags[HTTP_H__COUNT] = {
     [HTTP_H_CONNECTION] = PROXY_HOP_BY_HOP | PROXY_UPGRADE,
@@ -94,8 +94,7 @@ int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framin
 static int set_in_place(http_headers *h, http_name_id id, const char *value)
 {
     size_t at = http_headers_find_id(h, id, 0);
-    const char *name = http_name_str(id);
-    if (http_headers_add(h, name, strlen(name), value, strlen(value)) != 0)
+    if (http_headers_add_id(h, id, value, strlen(value)) != 0) /* no second name lookup */
         return -1;
     if (at == h->n - 1) /* it was absent: the new entry is the last */
         return 0;
@@ -125,7 +124,8 @@ static int forwarded_for(http_headers *h, const char *client)
         while (http1_list_next(h->v[i].value, h->v[i].vlen, &pos, &it, &il))
             need += il + 2;
     }
-    char *xff = malloc(need);
+    char small[256]; /* the usual list fits: no allocation per request */
+    char *xff = need <= sizeof small ? small : malloc(need);
     if (!xff)
         return -1;
     size_t n = 0;
@@ -160,7 +160,8 @@ static int forwarded_for(http_headers *h, const char *client)
     xff[n] = '\0';
     int rc = n ? set_in_place(h, HTTP_H_X_FORWARDED_FOR, xff)
                : (http_headers_remove_id(h, HTTP_H_X_FORWARDED_FOR), 0);
-    free(xff);
+    if (xff != small)
+        free(xff);
     return rc;
 }
 
@@ -217,17 +218,22 @@ int proxy_response_headers(http_headers *h, const proxy_response *o)
     return 0;
 }
 
-int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1])
+int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], rand_pool *pool)
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char r[16];
-    if (RAND_bytes(r, sizeof r) != 1)
+    if (rand_pool_bytes(pool, r, sizeof r) != 0)
         return -1;
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(out, PROXY_REQUEST_ID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
+    char *o = out;
+    for (size_t i = 0; i < sizeof r; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[r[i] >> 4];
+        *o++ = hex[r[i] & 15];
+    }
+    *o = '\0';
     return 0;
 }
 

@@ -95,8 +95,10 @@ static inline bool proxy_bodiless(int s, bool head_request)
 
 /* ---- request ids ---- */
 #define PROXY_REQUEST_ID_LEN 36
-/* A fresh UUID v4 from the OS CSPRNG ("xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx"). 0 or -1. */
-int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1]);
+/* A fresh UUID v4 from the CSPRNG ("xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx"), drawn from
+ * pool (lib/rand_pool; NULL: one RAND_bytes call). 0 or -1. */
+struct rand_pool;
+int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], struct rand_pool *pool);
 
 /* ---- URL fields ---- */
 /* Maps the URL url[0..len) to a malloc'd replacement, or NULL when it stays. */

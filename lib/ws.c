@@ -31,6 +31,7 @@
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
+#include "rand_pool.h"
 #include "utf8.h"
 #include "ws_frame.h"
 
@@ -38,7 +39,6 @@
 #define LOW_WATER ((size_t)256 << 10) /* on_drain once pending falls below this */
 #define CLOSE_WAIT_MS 2000u           /* ws_close gives up flushing after this */
 #define HOLD_MAX ((size_t)4 << 20)    /* server: a peer not taking this much is not read */
-#define MASK_POOL 256                 /* random bytes fetched at once for client frame masks */
 #define CLOSE_REASON_MAX 123          /* RFC 6455 §5.5: control payloads <= 125 bytes */
 #define MSG_MAX_DEFAULT (((size_t)1 << 31) - 1) /* max_msg 0: wslay's default bound */
 
@@ -47,11 +47,10 @@ struct ws_conn {
     wslay_event_context_ptr ctx;
     ws_handlers h;
     void *ud;
-    uint8_t *mask_pool; /* client only, MASK_POOL bytes */
-    size_t mask_left;
-    size_t frame_limit; /* data frames carry at most this many payload bytes; 0 = no limit */
-    size_t max_msg;     /* a received message's bytes */
-    uint8_t *msg;       /* fragments of the message being received */
+    rand_pool *mask_pool; /* client only: masking keys */
+    size_t frame_limit;   /* data frames carry at most this many payload bytes; 0 = no limit */
+    size_t max_msg;       /* a received message's bytes */
+    uint8_t *msg;         /* fragments of the message being received */
     size_t msg_len, msg_cap;
     uint8_t msg_op;           /* its opcode (text, binary); 0 = none in progress */
     uint16_t close_code_rcvd; /* the peer's close code (1005 when its close had none) */
@@ -194,19 +193,10 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 }
 
 /* Masking keys (RFC 6455 §5.3: fresh and unpredictable per frame) come from a pool filled by
- * the CSPRNG, one RAND_bytes per MASK_POOL/4 frames. 0 or -1. */
+ * the CSPRNG (lib/rand_pool: one RAND_bytes per 1024 frames). 0 or -1. */
 static int new_mask(ws_conn *w, uint8_t *buf, size_t len)
 {
-    if (len > MASK_POOL || !w->mask_pool)
-        return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
-    if (w->mask_left < len) {
-        if (RAND_bytes(w->mask_pool, MASK_POOL) != 1)
-            return -1;
-        w->mask_left = MASK_POOL;
-    }
-    memcpy(buf, w->mask_pool + MASK_POOL - w->mask_left, len);
-    w->mask_left -= len;
-    return 0;
+    return rand_pool_bytes(w->mask_pool, buf, len);
 }
 
 static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
@@ -452,8 +442,8 @@ ws_conn *ws_conn_new(conn *c, bool is_server, const ws_handlers *h, void *ud, si
         return NULL;
     }
     w->server = is_server;
-    if (!is_server)
-        w->mask_pool = malloc(MASK_POOL); /* without it masks are drawn one by one */
+    if (!is_server && (w->mask_pool = malloc(sizeof *w->mask_pool)) != NULL)
+        rand_pool_init(w->mask_pool); /* without it masks are drawn one by one */
     w->max_msg = max_msg ? max_msg : MSG_MAX_DEFAULT;
     w->c = c;
     w->h = *h;

@@ -18,6 +18,7 @@
 #include "hmap.h"
 #include "mux.h"
 #include "proxy.h"
+#include "rand_pool.h"
 
 #define PIECE ((size_t)TTF_JSON_CHUNK)
 #define BACKLOG_MAX ((size_t)1 << 20) /* client output that pauses the link */
@@ -32,6 +33,7 @@ typedef struct json_mux {
     hmap *streams;   /* request_id -> json_stream */
     int blockers;    /* streams whose client is too slow: the link's reading is paused */
     uint32_t window; /* per-request response window announced to the agent (0: none) */
+    rand_pool ids;   /* request ids' random bytes */
 } json_mux;
 
 typedef struct json_stream {
@@ -152,7 +154,7 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     *why = "out of memory";
     json_stream *s = calloc(1, sizeof *s);
     tmsg *h = calloc(1, sizeof *h);
-    if (!s || !h || proxy_request_id(s->rid) != 0) {
+    if (!s || !h || proxy_request_id(s->rid, &jm->ids) != 0) {
         free(s);
         free(h);
         return NULL;
@@ -614,5 +616,6 @@ mux *mux_json_new(const mux_link *link, const mux_ident *id)
     jm->base.vt = &json_vt;
     jm->base.id = *id;
     jm->link = *link;
+    rand_pool_init(&jm->ids);
     return &jm->base;
 }

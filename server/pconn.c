@@ -311,14 +311,26 @@ static void agent_upgrade(pconn *pc)
     pc->st = PC_GONE;
 }
 
+/* snprintf(dst, cap, "%s", src) without printf (three per request here). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void on_head(pconn *pc)
 {
     server *srv = pc->srv;
     exchange *x = &pc->x;
     http1_head *h = &pc->p.head;
     edge_note_start(&x->note);
-    x->method = strdup(h->method);
-    x->path = strdup(h->target);
+    size_t mlen = strlen(h->method) + 1, plen = strlen(h->target) + 1;
+    x->method = malloc(mlen + plen); /* method and path: one block, freed through method */
+    if (x->method) {
+        memcpy(x->method, h->method, mlen);
+        x->path = memcpy(x->method + mlen, h->target, plen);
+    }
     pc->head_started = false;
     conn_set_idle(pc->c, 0);
 
@@ -351,7 +363,7 @@ static void on_head(pconn *pc)
     tunnel *t =
         mode == ROUTE_NONE ? NULL : registry_lookup(srv->reg, rr.tunnel_id, strlen(rr.tunnel_id));
     if (mode != ROUTE_NONE)
-        snprintf(x->note.tunnel, sizeof x->note.tunnel, "%s", rr.tunnel_id);
+        copy_str(x->note.tunnel, sizeof x->note.tunnel, rr.tunnel_id);
     if (!t || !t->ready) {
         free(fwd);
         x->note.refused = REFUSED_NOT_FOUND;
@@ -368,7 +380,7 @@ static void on_head(pconn *pc)
         pc_refuse(pc, &av, t->name);
         return;
     }
-    snprintf(x->tunnel, sizeof x->tunnel, "%s", t->name);
+    copy_str(x->tunnel, sizeof x->tunnel, t->name);
     x->json = t->json;
     x->path_mode = mode == ROUTE_PATH;
     x->head_req = strcmp(h->method, "HEAD") == 0;
@@ -409,7 +421,8 @@ static void on_head(pconn *pc)
         x->sent_100 = true;
     }
     char prefix[TUNNEL_NAME_MAX + 2];
-    snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
+    prefix[0] = '/';
+    copy_str(prefix + 1, sizeof prefix - 1, rr.tunnel_id);
     proxy_request rule = {
         .client_ip = pc->ip,
         .proto = srv->scheme,

@@ -88,8 +88,8 @@ typedef struct exchange {
     path_rewriter *rw;
     path_rewrite_buf rwbuf;
     /* the log line and the metrics (metrics.h, reqlog.h) */
-    int status; /* 0: none sent */
-    char *method, *path;
+    int status;          /* 0: none sent */
+    char *method, *path; /* one block, freed through method */
     uint64_t bytes_out;
     edge_note note; /* start time, tunnel named by routing, client, refusal, piped bytes in */
     bool logged;

@@ -22,8 +22,7 @@ static struct evbuffer *in_buf(const pconn *pc)
 
 void xchg_reset(exchange *x)
 {
-    free(x->method);
-    free(x->path);
+    free(x->method); /* the path shares its block */
     free(x->fwd);
     free(x->spans);
     path_rewriter_free(x->rw);

@@ -35,10 +35,33 @@ void reqlog_write(const tlog *lg, const metrics_request *r)
     const char *why = edge_refusal_name(r->refused);
     unsigned long long ms = (unsigned long long)(r->duration_us / 1000);
     if (!lg || !lg->json) {
-        TLOG_I(lg, "%s %.300s %d %llu bytes %llu ms (%s)%s%s%s%s", method, path, r->status,
-               (unsigned long long)r->bytes_out, ms, r->client ? r->client : "-",
-               has_tunnel ? " tunnel " : "", has_tunnel ? r->tunnel : "", *why ? " refused: " : "",
-               why);
+        /* "GET /path 200 1234 bytes 5 ms (client) tunnel ID refused: WHY", without printf: one
+         * line per request */
+        if (!tlog_enabled(lg, TLOG_INFO))
+            return;
+        tlog_msg m;
+        tlog_msg_init(&m);
+        tlog_msg_str(&m, method);
+        tlog_msg_add(&m, " ", 1);
+        tlog_msg_add(&m, path, strnlen(path, 300));
+        tlog_msg_add(&m, " ", 1);
+        tlog_msg_int(&m, r->status);
+        tlog_msg_add(&m, " ", 1);
+        tlog_msg_uint(&m, (unsigned long long)r->bytes_out);
+        tlog_msg_add(&m, " bytes ", 7);
+        tlog_msg_uint(&m, ms);
+        tlog_msg_add(&m, " ms (", 5);
+        tlog_msg_str(&m, r->client ? r->client : "-");
+        tlog_msg_add(&m, ")", 1);
+        if (has_tunnel) {
+            tlog_msg_add(&m, " tunnel ", 8);
+            tlog_msg_str(&m, r->tunnel);
+        }
+        if (*why) {
+            tlog_msg_add(&m, " refused: ", 10);
+            tlog_msg_str(&m, why);
+        }
+        tlog_write_msg(lg, TLOG_INFO, &m);
         return;
     }
     json_t *f = json_object();

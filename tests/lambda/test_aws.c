@@ -223,7 +223,7 @@ static void forward_headers(void **state)
     http_headers_free(&e.headers);
 
     char rid[PROXY_REQUEST_ID_LEN + 1];
-    assert_int_equal(proxy_request_id(rid), 0);
+    assert_int_equal(proxy_request_id(rid, NULL), 0);
     assert_int_equal(strlen(rid), 36);
     assert_int_equal(rid[14], '4');
     assert_true(strchr("89ab", rid[19]) != NULL);

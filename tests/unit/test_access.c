@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "access.h"
@@ -66,6 +67,32 @@ static void test_addresses(void **state)
     memset(&a, 0, sizeof a);
     access_addr_format(&a, txt, sizeof txt);
     assert_string_equal(txt, "unknown");
+}
+
+/* IPv4 text is written by hand: the same text as inet_ntop for every octet width, and
+ * "unknown" when the buffer is too small (as before). */
+static void test_format_v4(void **state)
+{
+    (void)state;
+    const uint8_t oct[] = {0, 7, 9, 10, 42, 99, 100, 199, 200, 255};
+    size_t no = sizeof oct;
+    for (size_t i = 0; i < no * no; i++) {
+        access_addr a = {.family = AF_INET};
+        a.b[0] = oct[i % no];
+        a.b[1] = oct[i / no];
+        a.b[2] = oct[(i + 3) % no];
+        a.b[3] = oct[(i / no + 5) % no];
+        char want[INET_ADDRSTRLEN], got[64];
+        assert_non_null(inet_ntop(AF_INET, a.b, want, sizeof want));
+        access_addr_format(&a, got, sizeof got);
+        assert_string_equal(got, want);
+        access_addr_format(&a, got, strlen(want) + 1); /* just fits */
+        assert_string_equal(got, want);
+    }
+    access_addr a = {.family = AF_INET, .b = {255, 255, 255, 255}};
+    char small[15];
+    access_addr_format(&a, small, sizeof small); /* "255.255.255.255" needs 16 */
+    assert_string_equal(small, "unknown");
 }
 
 static void test_hops(void **state)
@@ -502,11 +529,17 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addresses),    cmocka_unit_test(test_hops),
-        cmocka_unit_test(test_networks),     cmocka_unit_test(test_rate_keys),
-        cmocka_unit_test(test_client_addr),  cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_request_form), cmocka_unit_test(test_request_refusals),
-        cmocka_unit_test(test_decide),       cmocka_unit_test(test_stored_form),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_format_v4),
+        cmocka_unit_test(test_hops),
+        cmocka_unit_test(test_networks),
+        cmocka_unit_test(test_rate_keys),
+        cmocka_unit_test(test_client_addr),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_request_form),
+        cmocka_unit_test(test_request_refusals),
+        cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_stored_form),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

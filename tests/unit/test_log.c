@@ -74,6 +74,31 @@ static void test_text_escapes(void **state)
     free(c.buf);
 }
 
+/* Every control byte is escaped wherever it sits in a long message (the escaping steps eight
+ * bytes at a time), and tabs, UTF-8 and 0x20..0x7e pass as they are. */
+static void test_escapes_everywhere(void **state)
+{
+    (void)state;
+    const unsigned char specials[] = {0x01, 0x1f, 0x7f, '\t', '\n', 0x80, 0xff, 0x20, 0x7e};
+    const char *want[] = {"\\x01", "\\x1f", "\\x7f", "\t", "\\n", "\x80", "\xff", " ", "~"};
+    for (size_t k = 0; k < sizeof specials; k++) {
+        for (size_t pos = 0; pos < 40; pos++) {
+            char msg[41], expect[64];
+            memset(msg, 'm', 40);
+            msg[40] = '\0';
+            msg[pos] = (char)specials[k];
+            snprintf(expect, sizeof expect, "%.*s%s%s\n", (int)pos, msg, want[k], msg + pos + 1);
+            capture c;
+            cap_open(&c);
+            tlog lg = {.level = TLOG_INFO, .out = c.f, .prog = "p"};
+            TLOG_I(&lg, "%s", msg);
+            cap_close(&c);
+            assert_string_equal(c.buf + strlen("2026-11-25T13:57:15.123Z p INFO "), expect);
+            free(c.buf);
+        }
+    }
+}
+
 static void test_levels(void **state)
 {
     (void)state;
@@ -212,16 +237,66 @@ static void test_message_cut_at_max(void **state)
     }
 }
 
+/* A message built with tlog_msg is the line tlog_write writes for the same text: in text and
+ * JSON, with control bytes, numbers, and cut the same way past TLOG_MSG_MAX. */
+static void test_built_message(void **state)
+{
+    (void)state;
+    size_t sizes[] = {10, TLOG_MSG_MAX - 40, TLOG_MSG_MAX - 20, TLOG_MSG_MAX, 20000};
+    for (int json = 0; json <= 1; json++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            char *target = malloc(sizes[k] + 1);
+            assert_non_null(target);
+            memset(target, 'p', sizes[k]);
+            target[0] = '\r';
+            target[sizes[k]] = '\0';
+            capture a, b;
+            cap_open(&a);
+            cap_open(&b);
+            tlog la = {.level = TLOG_INFO, .out = a.f, .json = json, .prog = "ttf"};
+            tlog lb = {.level = TLOG_INFO, .out = b.f, .json = json, .prog = "ttf"};
+            TLOG_I(&la, "GET %s -> %d %llu B %lld ms", target, 200, 18446744073709551615ULL, -42LL);
+            tlog_msg m;
+            tlog_msg_init(&m);
+            tlog_msg_str(&m, "GET ");
+            tlog_msg_str(&m, target);
+            tlog_msg_add(&m, " -> 2xx", 5); /* n bytes of s */
+            tlog_msg_uint(&m, 0);
+            tlog_msg_int(&m, 0);
+            tlog_msg_add(&m, " ", 1);
+            tlog_msg_uint(&m, 18446744073709551615ULL);
+            tlog_msg_str(&m, " B ");
+            tlog_msg_int(&m, -42);
+            tlog_msg_str(&m, " ms");
+            tlog_write_msg(&lb, TLOG_INFO, &m);
+            tlog_write_msg(&lb, TLOG_DEBUG, &m); /* above the level: nothing */
+            cap_close(&a);
+            cap_close(&b);
+            /* the timestamps differ at most: compare what follows them */
+            const char *ta = json ? strstr(a.buf, "\"level\"") : a.buf + 24;
+            const char *tb = json ? strstr(b.buf, "\"level\"") : b.buf + 24;
+            assert_non_null(ta);
+            assert_non_null(tb);
+            assert_string_equal(ta, tb);
+            free(a.buf);
+            free(b.buf);
+            free(target);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_text_escapes),
+        cmocka_unit_test(test_escapes_everywhere),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_long_message),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_message_cut_at_max),
+        cmocka_unit_test(test_built_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

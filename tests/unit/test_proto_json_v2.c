@@ -472,6 +472,37 @@ static void test_send_head(void **state)
     tmsg_free(&m);
 }
 
+/* Heads just under and over the message size, with start-line strings in their longest
+ * encoded form (non-UTF-8 octets: {"b64":...}): whichever way tmsg_send_head decides (its quick
+ * bound or the measured size), no message exceeds TTF_JSON_MAX_MSG and every field arrives. */
+static void test_send_head_near_limit(void **state)
+{
+    (void)state;
+    char bad[200];
+    bad[0] = '/';
+    memset(bad + 1, '\xff', sizeof bad - 2);
+    bad[sizeof bad - 1] = '\0';
+    for (int t = 0; t < 2; t++) {
+        for (size_t vlen = 4000; vlen <= 4400; vlen += 25) {
+            tmsg m;
+            sent s = {0};
+            big_head(&m, t ? TMSG_HTTP_REQUEST : TMSG_HTTP_RESPONSE, 30, vlen, false);
+            if (t) {
+                free(m.uri);
+                m.uri = strdup(bad);
+            } else {
+                m.reason = strdup(bad + 1);
+            }
+            assert_true(tmsg_send_head(&m, record, &s) >= 0);
+            assert_true(s.n >= 1);
+            assert_true(s.max_len <= TTF_JSON_MAX_MSG);
+            check_reassembled(&m, &s);
+            sent_free(&s);
+            tmsg_free(&m);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- several tunnels */
 
 static void test_tunnels(void **state)
@@ -644,8 +675,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_octets_lossless), cmocka_unit_test(test_octets_refused),
         cmocka_unit_test(test_cancel),          cmocka_unit_test(test_head_continuation_messages),
-        cmocka_unit_test(test_send_head),       cmocka_unit_test(test_tunnels),
-        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_send_head),       cmocka_unit_test(test_send_head_near_limit),
+        cmocka_unit_test(test_tunnels),         cmocka_unit_test(test_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

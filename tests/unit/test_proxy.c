@@ -17,6 +17,7 @@
 #include "http1.h"
 #include "proto_json.h"
 #include "proxy.h"
+#include "rand_pool.h"
 
 typedef struct rule_case {
     const char *name;
@@ -271,14 +272,9 @@ static void test_status_rules(void **state)
     assert_true(proxy_bodiless(200, true)); /* any answer to HEAD */
 }
 
-static void test_request_id(void **state)
+static void check_uuid_v4(const char *a)
 {
-    (void)state;
-    char a[PROXY_REQUEST_ID_LEN + 1], b[PROXY_REQUEST_ID_LEN + 1];
-    assert_int_equal(proxy_request_id(a), 0);
-    assert_int_equal(proxy_request_id(b), 0);
     assert_int_equal(strlen(a), 36);
-    assert_string_not_equal(a, b);
     for (int i = 0; i < 36; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23)
             assert_int_equal(a[i], '-');
@@ -287,6 +283,30 @@ static void test_request_id(void **state)
     }
     assert_int_equal(a[14], '4');
     assert_non_null(strchr("89ab", a[19]));
+}
+
+static void test_request_id(void **state)
+{
+    (void)state;
+    char a[PROXY_REQUEST_ID_LEN + 1], b[PROXY_REQUEST_ID_LEN + 1];
+    assert_int_equal(proxy_request_id(a, NULL), 0);
+    assert_int_equal(proxy_request_id(b, NULL), 0);
+    check_uuid_v4(a);
+    check_uuid_v4(b);
+    assert_string_not_equal(a, b);
+    /* from a pool: every id fresh, across the pool's refills (4096 / 16 = 256 ids per fill) */
+    rand_pool *pool = malloc(sizeof *pool);
+    assert_non_null(pool);
+    rand_pool_init(pool);
+    char prev[PROXY_REQUEST_ID_LEN + 1] = "";
+    for (int i = 0; i < 600; i++) {
+        assert_int_equal(proxy_request_id(a, pool), 0);
+        check_uuid_v4(a);
+        assert_string_not_equal(a, prev);
+        assert_string_not_equal(a, b);
+        memcpy(prev, a, sizeof prev);
+    }
+    free(pool);
 }
 
 static void test_json_pieces(void **state)
