@@ -212,9 +212,8 @@ static size_t pull(conn *c, size_t room, bool *eof)
         if (got > 0 && evbuffer_add(c->in, scratch, got) != 0)
             conn_fail(c, ENOMEM, 0);
     } else {
-        size_t left = got;
         int used = 0;
-        for (; used < nv && left > 0; used++) {
+        for (size_t left = got; used < nv && left > 0; used++) {
             if (v[used].iov_len > left)
                 v[used].iov_len = left;
             left -= v[used].iov_len;
