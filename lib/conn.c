@@ -360,18 +360,6 @@ void conn_opened(conn *c)
         conn_emit_event(c, CONN_EV_CONNECTED);
 }
 
-/* One handshake step, and its report when it ends. */
-void conn_handshake(conn *c)
-{
-    int r = conn_tls_handshake(c);
-    if (r > 0)
-        conn_opened(c);
-    else if (r == 0)
-        conn_update_io(c);
-    else
-        conn_emit_event(c, CONN_EV_ERROR);
-}
-
 static void rd_cb(evutil_socket_t fd, short what, void *ud);
 static void wr_cb(evutil_socket_t fd, short what, void *ud);
 
@@ -768,16 +756,6 @@ void conn_set_deadline(conn *c, unsigned ms)
         return;
     struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
     evtimer_add(c->timer, &tv);
-}
-
-bool conn_is_tls(const conn *c)
-{
-    return c->ssl != NULL;
-}
-
-SSL *conn_ssl(const conn *c)
-{
-    return c->ssl;
 }
 
 int conn_fd(const conn *c)

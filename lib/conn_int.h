@@ -113,8 +113,6 @@ void conn_schedule(conn *c, unsigned what);
 bool conn_emit_event(conn *c, int what);
 /* The connection is open (after connect or handshake): report it and start what waited. */
 void conn_opened(conn *c);
-/* One TLS handshake step, and its report when it ends. */
-void conn_handshake(conn *c);
 /* Creates the timer (connect timeout, deadline) when first needed. 0 or -1. */
 int conn_ensure_timer(conn *c);
 
@@ -148,6 +146,8 @@ size_t conn_tls_write(conn *c);
 /* Sends close_notify. true once it is out (or cannot be: the FIN may follow anyway), false when
  * it waits for room in the socket (wr_blocked set). */
 bool conn_tls_shutdown(conn *c);
+/* One TLS handshake step, and its report when it ends (conn_opened, or ERROR). */
+void conn_handshake(conn *c);
 /* One handshake step: 1 done, 0 waiting (hs_want says for what), -1 failed (recorded). */
 int conn_tls_handshake(conn *c);
 /* The reason of a TLS failure, in buf. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* conn_tls.c - OpenSSL on a connection's socket (see conn.h "TLS", conn_int.h). No callbacks
- * here: these functions move bytes and record states; conn.c reports them. */
+/* conn_tls.c - OpenSSL on a connection's socket (see conn.h "TLS", conn_int.h): the read BIO,
+ * the write gathering, reads, writes, close_notify, the handshake and its report (the only
+ * callback here, through conn.c's conn_emit_event); conn_is_tls and conn_ssl. */
 #include "conn_int.h"
 
 #include <errno.h>
@@ -350,6 +351,28 @@ bool conn_tls_shutdown(conn *c)
         c->tls_close_sent = true;
     }
     return flush_out(c, true); /* OpenSSL leaves a warning alert in the buffer */
+}
+
+/* One handshake step, and its report when it ends. */
+void conn_handshake(conn *c)
+{
+    int r = conn_tls_handshake(c);
+    if (r > 0)
+        conn_opened(c);
+    else if (r == 0)
+        conn_update_io(c);
+    else
+        conn_emit_event(c, CONN_EV_ERROR);
+}
+
+bool conn_is_tls(const conn *c)
+{
+    return c->ssl != NULL;
+}
+
+SSL *conn_ssl(const conn *c)
+{
+    return c->ssl;
 }
 
 int conn_tls_handshake(conn *c)
