@@ -156,11 +156,6 @@ void conn_fail(conn *c, int err, unsigned long tls_err)
         event_del(c->timer);
 }
 
-static bool transient(int e)
-{
-    return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
-}
-
 /* ---- reading ---- */
 
 /* Reads up to room bytes into c->in: plain, one read/readv; TLS, SSL_read until room or
@@ -203,7 +198,7 @@ static size_t pull(conn *c, size_t room, bool *eof)
             conn_fail(c, c->reset_err, 0);
         else if (n == 0)
             *eof = true;
-        else if (!transient(errno))
+        else if (!conn_transient(errno))
             conn_fail(c, errno, 0);
     } else {
         got = conn_tls_read(c, v, nv, eof);
@@ -212,9 +207,8 @@ static size_t pull(conn *c, size_t room, bool *eof)
         if (got > 0 && evbuffer_add(c->in, scratch, got) != 0)
             conn_fail(c, ENOMEM, 0);
     } else {
-        size_t left = got;
         int used = 0;
-        for (; used < nv && left > 0; used++) {
+        for (size_t left = got; used < nv && left > 0; used++) {
             if (v[used].iov_len > left)
                 v[used].iov_len = left;
             left -= v[used].iov_len;
@@ -263,7 +257,7 @@ static void read_and_report(conn *c)
     if (c->ssl && conn_tls_wpending(c) > 0)
         conn_schedule(c, PEND_WRITE);
     /* Bytes OpenSSL already decrypted or read ahead are invisible to epoll: read them next. */
-    if (c->ssl && full && SSL_has_pending(c->ssl))
+    if (c->ssl && full && conn_tls_pending(c))
         conn_schedule(c, PEND_PULL);
 }
 
@@ -317,7 +311,7 @@ static void write_out(conn *c)
             int n = evbuffer_write(c->out, c->fd);
             if (n > 0) {
                 wrote = (size_t)n;
-            } else if (n < 0 && !transient(errno)) {
+            } else if (n < 0 && !conn_transient(errno)) {
                 int e = errno;
                 write_side_ended = (e == EPIPE || e == ECONNRESET) && end_write_side(c, e);
                 if (!write_side_ended)
@@ -364,18 +358,6 @@ void conn_opened(conn *c)
         conn_schedule(c, PEND_PULL); /* application data may have come with the last flight */
     if (c->client)
         conn_emit_event(c, CONN_EV_CONNECTED);
-}
-
-/* One handshake step, and its report when it ends. */
-void conn_handshake(conn *c)
-{
-    int r = conn_tls_handshake(c);
-    if (r > 0)
-        conn_opened(c);
-    else if (r == 0)
-        conn_update_io(c);
-    else
-        conn_emit_event(c, CONN_EV_ERROR);
 }
 
 static void rd_cb(evutil_socket_t fd, short what, void *ud);
@@ -550,6 +532,7 @@ void conn_loop_free(conn_loop *l)
     if (l->flush_ev)
         event_free(l->flush_ev);
     free(l->scratch);
+    BIO_meth_free(l->rbio_meth);
     free(l);
 }
 
@@ -592,7 +575,7 @@ conn *conn_new(conn_loop *l, int fd, SSL *ssl, const conn_cbs *cbs, void *ud)
     conn *c = conn_alloc(l, cbs, ud);
     if (!c)
         return NULL;
-    if (conn_assign_fd(c, fd) != 0 || (ssl && SSL_set_fd(ssl, fd) != 1)) {
+    if (conn_assign_fd(c, fd) != 0 || (ssl && conn_tls_set_fd(c, ssl) != 0)) {
         c->fd = -1; /* the caller keeps fd and ssl */
         conn_destroy(c);
         return NULL;
@@ -694,7 +677,7 @@ void conn_read(conn *c, bool on)
     c->want_read = on;
     conn_update_io(c);
     /* TLS: records OpenSSL holds already will not wake epoll */
-    if (on && c->ssl && c->state == CS_OPEN && SSL_has_pending(c->ssl))
+    if (on && c->ssl && c->state == CS_OPEN && conn_tls_pending(c))
         conn_schedule(c, PEND_PULL);
 }
 
@@ -773,16 +756,6 @@ void conn_set_deadline(conn *c, unsigned ms)
         return;
     struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
     evtimer_add(c->timer, &tv);
-}
-
-bool conn_is_tls(const conn *c)
-{
-    return c->ssl != NULL;
-}
-
-SSL *conn_ssl(const conn *c)
-{
-    return c->ssl;
 }
 
 int conn_fd(const conn *c)

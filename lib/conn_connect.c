@@ -66,7 +66,7 @@ void conn_connect_done(conn *c)
         conn_opened(c);
         return;
     }
-    if (SSL_set_fd(c->ssl, c->fd) != 1) {
+    if (conn_tls_set_fd(c, c->ssl) != 0) {
         conn_tls_fail(c, SSL_ERROR_SSL);
         conn_emit_event(c, CONN_EV_ERROR);
         return;

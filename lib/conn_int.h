@@ -5,6 +5,7 @@
 #ifndef TUNNEL_CONN_INT_H
 #define TUNNEL_CONN_INT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,15 +13,15 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <openssl/ssl.h>
 
 #include "conn.h"
 
 #define TLS_RECORD ((size_t)16 * 1024)     /* TLS plaintext record limit (RFC 8446 §5.1) */
 #define TLS_WRITE_MAX ((size_t)256 * 1024) /* plaintext handed to one SSL_write */
-/* OpenSSL read-ahead buffer: several records per read(2). Not larger: OpenSSL 3.0 moves the bytes
- * buffered behind a record to the front of the buffer each time it starts a record (ssl3_read_n,
- * clearold), so the copying grows with the square of the buffer (perf, ttfd over TLS: memmove in
- * SSL_read 2.3% of samples with 64 KiB, 5.6% with 256 KiB, for half the read calls). */
+/* Ciphertext read from the socket at once (conn_tls.c, "the read BIO"): 64 KiB, four records.
+ * 128 KiB measured the same CPU per 100 MB (within 2 %) and 0.1-0.5 MB more peak RSS for ttf,
+ * which is near its 16 MB target over TLS. */
 #define TLS_READ_BUF ((size_t)64 * 1024)
 /* Ciphertext gathered before it goes to the socket: records of 16 KiB leave in writes of up to
  * this size (one write() per record costs a system call and a TCP push each). */
@@ -41,8 +42,9 @@ enum { WANT_NONE, WANT_READ, WANT_WRITE };
 struct conn_loop {
     struct event_base *base;
     struct event *flush_ev;
-    conn *head, *tail; /* connections with deferred work (pend != 0) */
-    uint8_t *scratch;  /* CONN_READ_MAX bytes: small reads land here first */
+    conn *head, *tail;     /* connections with deferred work (pend != 0) */
+    uint8_t *scratch;      /* CONN_READ_MAX bytes: small reads land here first */
+    BIO_METHOD *rbio_meth; /* conn_tls.c's read BIO, made with the first TLS connection */
     void (*on_release)(void *ud);
     void *release_ud;
 };
@@ -89,6 +91,12 @@ struct conn {
 
 /* ---- conn.c, for its siblings ---- */
 
+/* A system call that failed with e may succeed later (the socket is full or empty, a signal). */
+static inline bool conn_transient(int e)
+{
+    return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
 /* Records a failure (state FAILED, events off); the caller reports it. */
 void conn_fail(conn *c, int err, unsigned long tls_err);
 /* A connection with its buffers and callbacks, no socket yet; conn_destroy frees it now. */
@@ -105,8 +113,6 @@ void conn_schedule(conn *c, unsigned what);
 bool conn_emit_event(conn *c, int what);
 /* The connection is open (after connect or handshake): report it and start what waited. */
 void conn_opened(conn *c);
-/* One TLS handshake step, and its report when it ends. */
-void conn_handshake(conn *c);
 /* Creates the timer (connect timeout, deadline) when first needed. 0 or -1. */
 int conn_ensure_timer(conn *c);
 
@@ -117,6 +123,13 @@ void conn_connect_done(conn *c);
 
 /* ---- conn_tls.c ---- */
 
+/* Gives ssl c's socket (SSL_set_fd) and the read BIO over it. 0 or -1. */
+int conn_tls_set_fd(conn *c, SSL *ssl);
+/* The read BIO's method (conn_loop owns it: BIO_meth_free). NULL without memory. */
+BIO_METHOD *conn_tls_rbio_method(void);
+/* Bytes that wait for SSL_read and will not wake epoll: decrypted or read ahead by OpenSSL, or in
+ * the read BIO. */
+bool conn_tls_pending(const conn *c);
 /* Modes and options every connection's SSL gets (partial writes, moving write buffer, buffers
  * released while idle, an EOF without close_notify read as an EOF, read-ahead). */
 void conn_tls_setup(SSL *ssl);
@@ -133,6 +146,8 @@ size_t conn_tls_write(conn *c);
 /* Sends close_notify. true once it is out (or cannot be: the FIN may follow anyway), false when
  * it waits for room in the socket (wr_blocked set). */
 bool conn_tls_shutdown(conn *c);
+/* One TLS handshake step, and its report when it ends (conn_opened, or ERROR). */
+void conn_handshake(conn *c);
 /* One handshake step: 1 done, 0 waiting (hs_want says for what), -1 failed (recorded). */
 int conn_tls_handshake(conn *c);
 /* The reason of a TLS failure, in buf. */

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* conn_tls.c - OpenSSL on a connection's socket (see conn.h "TLS", conn_int.h). No callbacks
- * here: these functions move bytes and record states; conn.c reports them. */
+/* conn_tls.c - OpenSSL on a connection's socket (see conn.h "TLS", conn_int.h): the read BIO,
+ * the write gathering, reads, writes, close_notify, the handshake and its report (the only
+ * callback here, through conn.c's conn_emit_event); conn_is_tls and conn_ssl. */
 #include "conn_int.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include <openssl/bio.h>
@@ -13,11 +16,158 @@
 
 void conn_tls_setup(SSL *ssl)
 {
-    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                          SSL_MODE_RELEASE_BUFFERS);
+    /* No SSL_MODE_RELEASE_BUFFERS: it frees the record buffers each time one empties, once per
+     * record when the read BIO hands one at a time; release_buffers frees them once per pass. */
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_set_read_ahead(ssl, 1);
-    SSL_set_default_read_buffer_len(ssl, TLS_READ_BUF);
+}
+
+/* ---- the read BIO ----
+ * OpenSSL reads the socket through this BIO: one read(2) of up to TLS_READ_BUF bytes of
+ * ciphertext into a buffer of its own, handed to OpenSSL at most one record per BIO_read. With
+ * read-ahead on, OpenSSL asks for as much as its record buffer holds; given several records, it
+ * moves the bytes behind each record to the front of its buffer before the next one (OpenSSL 3.0
+ * ssl3_read_n), a copying that grows with the square of the bytes buffered. Given one record, it
+ * has nothing to move, and the socket is read in large pieces all the same. The buffer exists
+ * while it holds bytes (an idle connection keeps none). Cutting the stream at record boundaries
+ * is only an optimisation: a misread header would cost copies, never bytes. */
+
+#define TLS_HEADER 5 /* TLSPlaintext header: type, version, length (RFC 8446 §5.1) */
+
+typedef struct rbio {
+    int fd;
+    uint8_t *buf;    /* TLS_READ_BUF bytes while it holds ciphertext, else NULL */
+    size_t off, len; /* unread bytes: buf[off..len) */
+    size_t rec_left; /* bytes to the end of the record at buf[off]; 0: a record starts there */
+    bool eof;        /* read(2) returned 0 */
+} rbio;
+
+/* Reads the socket into the buffer (after the bytes still in it). 1 bytes came, 0 EOF, -1 would
+ * block or failed (errno). */
+static int rbio_fill(rbio *r)
+{
+    if (!r->buf && !(r->buf = malloc(TLS_READ_BUF))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (r->off > 0) { /* at most a few bytes of a record header */
+        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        r->len -= r->off;
+        r->off = 0;
+    }
+    ssize_t n = read(r->fd, r->buf + r->len, TLS_READ_BUF - r->len);
+    if (n > 0) {
+        r->len += (size_t)n;
+        return 1;
+    }
+    if (n == 0)
+        r->eof = true;
+    return n == 0 ? 0 : -1;
+}
+
+static int rbio_read(BIO *b, char *out, int outl)
+{
+    rbio *r = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (outl <= 0)
+        return 0;
+    size_t avail = r->len - r->off;
+    /* more bytes wanted: none here, or only part of the header of the next record */
+    if (avail == 0 || (r->rec_left == 0 && avail < TLS_HEADER && !r->eof)) {
+        int f = r->eof ? 0 : rbio_fill(r);
+        if (f < 0 && conn_transient(errno)) {
+            BIO_set_retry_read(b);
+            return -1;
+        }
+        avail = r->len - r->off;
+        if (avail == 0) {
+            free(r->buf);
+            r->buf = NULL;
+            r->off = r->len = 0;
+            return f; /* 0 at EOF, -1 with errno set */
+        }
+    }
+    const uint8_t *p = r->buf + r->off;
+    if (r->rec_left == 0 && avail >= TLS_HEADER)
+        r->rec_left = TLS_HEADER + ((size_t)p[3] << 8 | p[4]);
+    size_t n = avail < (size_t)outl ? avail : (size_t)outl;
+    if (r->rec_left > 0 && n > r->rec_left)
+        n = r->rec_left;
+    memcpy(out, p, n);
+    r->off += n;
+    r->rec_left -= r->rec_left < n ? r->rec_left : n;
+    if (r->off == r->len) {
+        free(r->buf);
+        r->buf = NULL;
+        r->off = r->len = 0;
+    }
+    return (int)n;
+}
+
+static long rbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    (void)ptr;
+    const rbio *r = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_PENDING:
+        return (long)(r->len - r->off);
+    case BIO_CTRL_EOF:
+        return r->eof && r->len == r->off;
+    case BIO_CTRL_FLUSH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int rbio_destroy(BIO *b)
+{
+    rbio *r = BIO_get_data(b);
+    if (r) {
+        free(r->buf);
+        free(r);
+    }
+    BIO_set_data(b, NULL);
+    return 1;
+}
+
+BIO_METHOD *conn_tls_rbio_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "conn reader");
+    if (m && (BIO_meth_set_read(m, rbio_read) != 1 || BIO_meth_set_ctrl(m, rbio_ctrl) != 1 ||
+              BIO_meth_set_destroy(m, rbio_destroy) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+int conn_tls_set_fd(conn *c, SSL *ssl)
+{
+    conn_loop *l = c->loop;
+    if (SSL_set_fd(ssl, c->fd) != 1)
+        return -1;
+    if (!l->rbio_meth && !(l->rbio_meth = conn_tls_rbio_method()))
+        return 0; /* OpenSSL reads the socket itself */
+    BIO *b = BIO_new(l->rbio_meth);
+    rbio *r = calloc(1, sizeof *r);
+    if (!b || !r) {
+        BIO_free(b);
+        free(r);
+        return 0;
+    }
+    r->fd = c->fd;
+    BIO_set_data(b, r);
+    BIO_set_init(b, 1);
+    SSL_set0_rbio(ssl, b); /* drops the socket BIO's read reference; it stays the write BIO */
+    return 0;
+}
+
+bool conn_tls_pending(const conn *c)
+{
+    return SSL_has_pending(c->ssl) || BIO_ctrl_pending(SSL_get_rbio(c->ssl)) > 0;
 }
 
 /* The write buffer: a BIO_f_buffer between the SSL and the socket, attached for a pass that
@@ -84,6 +234,14 @@ static bool flush_out(conn *c, bool soft)
     return false;
 }
 
+/* Frees OpenSSL's record buffers (about 17 KiB each way) unless they hold bytes: an idle
+ * connection keeps none. */
+static void release_buffers(conn *c)
+{
+    if (!SSL_has_pending(c->ssl))
+        SSL_free_buffers(c->ssl);
+}
+
 /* The error of a failed SSL call: errno for SSL_ERROR_SYSCALL, else OpenSSL's code. */
 void conn_tls_fail(conn *c, int ssl_err)
 {
@@ -120,6 +278,8 @@ size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof)
             *eof = true;
         else if (e != SSL_ERROR_WANT_READ)
             conn_tls_fail(c, e);
+        else
+            release_buffers(c); /* all read: nothing waits */
         break;
     }
     return got;
@@ -169,8 +329,10 @@ size_t conn_tls_write(conn *c)
         return total;
     }
     c->wr_blocked = false;
-    if (flush_out(c, false)) /* the records of this pass leave in as few writes as fit */
+    if (flush_out(c, false)) { /* the records of this pass leave in as few writes as fit */
         wbuf_detach(c);
+        release_buffers(c);
+    }
     return total;
 }
 
@@ -189,6 +351,28 @@ bool conn_tls_shutdown(conn *c)
         c->tls_close_sent = true;
     }
     return flush_out(c, true); /* OpenSSL leaves a warning alert in the buffer */
+}
+
+/* One handshake step, and its report when it ends. */
+void conn_handshake(conn *c)
+{
+    int r = conn_tls_handshake(c);
+    if (r > 0)
+        conn_opened(c);
+    else if (r == 0)
+        conn_update_io(c);
+    else
+        conn_emit_event(c, CONN_EV_ERROR);
+}
+
+bool conn_is_tls(const conn *c)
+{
+    return c->ssl != NULL;
+}
+
+SSL *conn_ssl(const conn *c)
+{
+    return c->ssl;
 }
 
 int conn_tls_handshake(conn *c)

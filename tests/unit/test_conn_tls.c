@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_conn_tls.c - lib/conn with TLS over loopback TCP (conn_fixture.h): large transfers,
  * backpressure, half-close, a shutdown behind buffered ciphertext, dirty close, the connect
- * timeout covering the handshake, verification failures, a plain peer, data both ways. */
+ * timeout covering the handshake, verification failures, a plain peer, data both ways, records
+ * cut anywhere on the wire. */
 #include "conn_fixture.h"
 
 static void test_big_transfer_tls(void **state)
@@ -148,6 +149,70 @@ static void test_tls_both_ways(void **state)
     check_pattern(f->a.got, n, 13);
 }
 
+/* Sends the ciphertext the client SSL wrote to its memory BIO in pieces of the sizes in cuts
+ * (cycling), running the loop after each, and feeds what the server sent back to the client. */
+static void dribble(fixture *f, int fd, BIO *from_cli, BIO *to_cli, const size_t *cuts,
+                    size_t ncuts)
+{
+    static uint8_t piece[70000];
+    for (size_t i = 0; BIO_ctrl_pending(from_cli) > 0; i++) {
+        size_t want = cuts[i % ncuts] < sizeof piece ? cuts[i % ncuts] : sizeof piece;
+        int n = BIO_read(from_cli, piece, (int)want);
+        assert_true(n > 0);
+        for (size_t off = 0; off < (size_t)n;) {
+            ssize_t w = write(fd, piece + off, (size_t)n - off);
+            if (w > 0)
+                off += (size_t)w;
+            run_for(f, 1);
+        }
+    }
+    run_for(f, 2);
+    ssize_t r;
+    while ((r = read(fd, piece, sizeof piece)) > 0)
+        BIO_write(to_cli, piece, (int)r);
+}
+
+/* The read BIO (conn_tls.c) cuts the ciphertext at record boundaries: a record header split over
+ * several reads (1, 2, 3 bytes), records split anywhere, several records in one read, all arrive
+ * whole and in order, during the handshake and after it; the buffer is empty at the end. */
+static void test_tls_records_split_anywhere(void **state)
+{
+    fixture *f = *state;
+    int fds[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    nonblock(fds[0]);
+    nonblock(fds[1]);
+    f->b.c = conn_new(f->loop, fds[0], SSL_new(f->srv_ctx), &CBS, &f->b);
+    assert_non_null(f->b.c);
+    assert_int_not_equal(BIO_method_type(SSL_get_rbio(conn_ssl(f->b.c))), BIO_TYPE_SOCKET);
+    SSL *cli = SSL_new(f->cli_ctx);
+    BIO *to_cli = BIO_new(BIO_s_mem()), *from_cli = BIO_new(BIO_s_mem());
+    assert_non_null(cli);
+    SSL_set_bio(cli, to_cli, from_cli);
+    SSL_set_connect_state(cli);
+    const size_t cuts[] = {1, 2, 1, 3, 16384, 5, 7001, 65536, 4, 16000, 400};
+    for (int i = 0; i < 50 && SSL_do_handshake(cli) != 1; i++)
+        dribble(f, fds[1], from_cli, to_cli, cuts, sizeof cuts / sizeof cuts[0]);
+    assert_int_equal(SSL_is_init_finished(cli), 1);
+    size_t n = (size_t)600 << 10;
+    uint8_t *data = malloc(n);
+    fill_pattern(data, n, 17);
+    for (size_t off = 0; off < n;) { /* records of every size up to 16 KiB */
+        size_t len = off % 3 == 0 ? 1 : off % 3 == 1 ? 16384 : 999;
+        len = len < n - off ? len : n - off;
+        assert_int_equal(SSL_write(cli, data + off, (int)len), (int)len);
+        off += len;
+    }
+    free(data);
+    dribble(f, fds[1], from_cli, to_cli, cuts, sizeof cuts / sizeof cuts[0]);
+    g_want = n;
+    run_until(f, b_got_want);
+    check_pattern(f->b.got, n, 17);
+    assert_int_equal(BIO_ctrl_pending(SSL_get_rbio(conn_ssl(f->b.c))), 0);
+    SSL_free(cli);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +226,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_verification_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_records_split_anywhere, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -170,9 +170,10 @@ static void test_client_ssl_names(void **state)
 }
 
 /* Runs a handshake between the two over an in-memory BIO pair. Returns the client's verify
- * result; *completed says whether both sides finished the handshake. */
-static long handshake2(SSL_CTX *sctx, SSL_CTX *cctx, const char *host, bool insecure,
-                       bool *completed)
+ * result; *completed says whether both sides finished the handshake; the negotiated cipher's
+ * OpenSSL name goes to cipher (cap bytes) unless it is NULL. */
+static long handshake3(SSL_CTX *sctx, SSL_CTX *cctx, const char *host, bool insecure,
+                       bool *completed, char *cipher, size_t cap)
 {
     SSL *s = SSL_new(sctx);
     SSL *c = tls_client_ssl(cctx, host, insecure);
@@ -201,10 +202,18 @@ static long handshake2(SSL_CTX *sctx, SSL_CTX *cctx, const char *host, bool inse
     }
     long res = SSL_get_verify_result(c);
     *completed = cdone && sdone && !failed;
+    if (cipher)
+        snprintf(cipher, cap, "%s", SSL_get_cipher_name(s));
     SSL_free(c);
     SSL_free(s);
     ERR_clear_error();
     return res;
+}
+
+static long handshake2(SSL_CTX *sctx, SSL_CTX *cctx, const char *host, bool insecure,
+                       bool *completed)
+{
+    return handshake3(sctx, cctx, host, insecure, completed, NULL, 0);
 }
 
 /* The client's verify result, or -1 when the handshake did not complete. */
@@ -248,13 +257,47 @@ static void test_handshakes(void **state)
     SSL_CTX_free(ins);
 }
 
+/* The cipher the server picks: AES-128-GCM between ttfd and ttf, and for a client that offers
+ * AES-256-GCM first (OpenSSL's own default order, curl's), in TLS 1.3 and TLS 1.2. */
+static void test_cipher_preference(void **state)
+{
+    files *fs = *state;
+    SSL_CTX *sctx = tls_server_ctx(fs->cert, fs->key, NULL);
+    SSL_CTX *cctx = tls_client_ctx(fs->ca, false, NULL);
+    SSL_CTX *plain = SSL_CTX_new(TLS_client_method()); /* OpenSSL's defaults: AES-256 first */
+    SSL_CTX *plain12 = SSL_CTX_new(TLS_client_method());
+    assert_non_null(sctx);
+    assert_non_null(cctx);
+    assert_non_null(plain);
+    assert_non_null(plain12);
+    assert_int_equal(SSL_CTX_set_max_proto_version(plain12, TLS1_2_VERSION), 1);
+    char name[64];
+    bool completed = false;
+    assert_int_equal(handshake3(sctx, cctx, "tunnel.test", false, &completed, name, sizeof name),
+                     X509_V_OK);
+    assert_true(completed);
+    assert_string_equal(name, "TLS_AES_128_GCM_SHA256");
+    completed = false;
+    handshake3(sctx, plain, "tunnel.test", true, &completed, name, sizeof name);
+    assert_true(completed);
+    assert_string_equal(name, "TLS_AES_128_GCM_SHA256");
+    completed = false;
+    handshake3(sctx, plain12, "tunnel.test", true, &completed, name, sizeof name);
+    assert_true(completed);
+    assert_non_null(strstr(name, "ECDHE-"));
+    assert_non_null(strstr(name, "-AES128-GCM-SHA256"));
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(plain);
+    SSL_CTX_free(plain12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_ctx),
-        cmocka_unit_test(test_client_ctx),
-        cmocka_unit_test(test_client_ssl_names),
-        cmocka_unit_test(test_handshakes),
+        cmocka_unit_test(test_server_ctx),        cmocka_unit_test(test_client_ctx),
+        cmocka_unit_test(test_client_ssl_names),  cmocka_unit_test(test_handshakes),
+        cmocka_unit_test(test_cipher_preference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
