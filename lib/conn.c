@@ -382,12 +382,22 @@ void conn_set_nodelay(int fd)
 
 /* ---- loop callbacks ---- */
 
+/* Input is waiting in the socket (or, with TLS, decrypted or buffered in it). */
+static bool input_waiting(const conn *c)
+{
+    int queued = 0;
+    return (c->ssl && conn_tls_pending(c)) || (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0);
+}
+
 static void rd_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
     conn *c = ud;
     enter(c);
-    if (what & EV_TIMEOUT) {
+    /* A timeout with input waiting is not idleness: the process was stopped or starved past the
+     * idle time, and when the timer and the input come due in one loop pass, libevent reports
+     * the timeout alone. The input is read instead (the timer starts again). */
+    if ((what & EV_TIMEOUT) && !(c->state == CS_OPEN && input_waiting(c))) {
         conn_emit_event(c, CONN_EV_IDLE);
     } else if (c->state == CS_HANDSHAKE) {
         conn_handshake(c);

@@ -39,7 +39,8 @@
  *                neither reads nor writes again. conn_connect reports a refusal or a timeout
  *                (ETIMEDOUT) this way.
  *     IDLE       no input for the idle time while reading was on (conn_set_idle); again after
- *                each further idle period.
+ *                each further idle period. Input waiting unread when the time runs out (the
+ *                process was stopped or starved) is read instead: not idle.
  *     DEADLINE   the time set with conn_set_deadline passed (once).
  * Freeing: the owner may call conn_free at any time, inside any callback (of this connection or
  * another one) too; no callback of the connection follows it. After ERROR the owner should free.

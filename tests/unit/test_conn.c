@@ -265,6 +265,30 @@ static void test_idle_timer(void **state)
     run_until(f, a_idle);
 }
 
+static bool a_read_some(fixture *f)
+{
+    return f->a.reads > 0 || (f->a.events & CONN_EV_IDLE);
+}
+
+/* The loop does not run for longer than the idle time (a stopped or starved process) while the
+ * peer's bytes arrive: when it runs again, they are read and no IDLE is reported. */
+static void test_idle_timer_with_input_waiting(void **state)
+{
+    fixture *f = *state;
+    plain_pair(f);
+    conn_set_idle(f->a.c, 50);
+    conn_loop_flush(f->loop);
+    conn_write(f->b.c, "late", 4);
+    conn_loop_flush(f->loop);
+    usleep(150 * 1000);
+    f->a.reads = 0;
+    f->a.events = 0;
+    run_until(f, a_read_some);
+    assert_false(f->a.events & CONN_EV_IDLE);
+    assert_true(f->a.reads > 0);
+    run_until(f, a_idle); /* idle again after it */
+}
+
 static void test_deadline(void **state)
 {
     fixture *f = *state;
@@ -374,6 +398,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_inside_on_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_other_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_timer_with_input_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
