@@ -177,13 +177,19 @@ static void local_end(exchange *x)
                                    : "the local service closed the connection without answering");
         return;
     }
-    if (http1_finish(&x->resp) == HTTP1_MSG_END) {
-        finish_response(x); /* a body delimited by the close of the connection */
+    /* A body delimited by the close ends at a FIN, never at a reset: RFC 9112 §8, complete
+     * "unless an error was indicated by the underlying connection" (a local service killed with
+     * unread input resets); a reset is a cut like any other. An error after the FIN (a request
+     * write the closed service refused) changes nothing. */
+    bool reset = x->local_dead && !x->lc.eof;
+    if (!reset && http1_finish(&x->resp) == HTTP1_MSG_END) {
+        finish_response(x);
         return;
     }
-    TLOG_W(x->env->log, "%s %s: the local service closed the connection mid-response", x->mode,
-           x->id);
-    xc_fail(x, XFAIL_BAD_RESPONSE, "the local service closed the connection mid-response");
+    const char *msg = reset ? "the local service reset the connection mid-response"
+                            : "the local service closed the connection mid-response";
+    TLOG_W(x->env->log, "%s %s: %s", x->mode, x->id, msg);
+    xc_fail(x, XFAIL_BAD_RESPONSE, msg);
 }
 
 /* One step over the first block of input. Returns false to stop the loop. */

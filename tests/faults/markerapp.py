@@ -9,9 +9,11 @@ Every answer carries the request's marker (a path segment the client chose) back
 `X-Marker`, the header `X-App: NAME`, and a body derived from the marker (faultkit.pattern), so a
 client can tell its own answer from anyone else's, byte for byte, even from a truncated body.
 Routes (any method):
-  /m/<marker>?n=N[&mode=length|chunked|close][&ms=M][&slow=1]
+  /m/<marker>?n=N[&mode=length|chunked|close][&ms=M][&slow=1][&die=head|half[&rst=1]]
         N bytes of pattern(marker); the head after M ms; slow=1 writes the body in 16 KiB pieces
-        10 ms apart (so that a fault lands mid-body)
+        10 ms apart (so that a fault lands mid-body); die: the app SIGKILLs itself once the head
+        (head) or the first N/2 body bytes (half) are written, so the close comes from the kernel
+        (a FIN; with rst=1 an RST: SO_LINGER 0)
   /echo/<marker>   the request body back (Content-Length or chunked request), same headers
   anything else    404 with a short body
 SIGTERM exits 0 at once (handler threads are daemons).
@@ -19,6 +21,8 @@ SIGTERM exits 0 at once (handler threads are daemons).
 
 import os
 import signal
+import socket
+import struct
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +74,15 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
 
+    def die(self, part, chunked, rst):
+        """Writes part (one chunk when chunked) and is killed with the connection open."""
+        if part:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+        self.wfile.flush()
+        if rst:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        os.kill(os.getpid(), signal.SIGKILL)
+
     def dispatch(self):
         u = urlsplit(self.path)
         parts = u.path.split("/")
@@ -93,6 +106,10 @@ class Handler(BaseHTTPRequestHandler):
         self.head(200, marker, n if mode == "length" else None, mode == "chunked", mode == "close")
         if self.command == "HEAD":
             return
+        die = q.get("die", [""])[0]
+        if die:
+            self.die(pattern(marker, n // 2) if die == "half" else b"", mode == "chunked",
+                     bool(q.get("rst")))
         step = 16384 if q.get("slow") else 262144
         unit = len(marker) + 1
         block = pattern(marker, step + 2 * unit)  # any piece of the body is a slice of it
