@@ -291,23 +291,26 @@ def test_obs_text_both_ways(stack, mode):
 # ---------------------------------------------------------------- streaming and cancel (11.6)
 
 
+def app_sse(app, c, req):
+    """An endless event stream, an event every 50 ms, until a send fails: then the app records
+    when it stopped (app.stopped_at) and sets its "stopped" event."""
+    answer(c, b"HTTP/1.1 200 OK", [b"Content-Type: text/event-stream",
+                                   b"Transfer-Encoding: chunked"])
+    i = 0
+    try:
+        while True:
+            ev = b"data: %d\n\n" % i
+            c.send(b"%x\r\n%s\r\n" % (len(ev), ev))
+            i += 1
+            time.sleep(0.05)
+    except OSError:
+        app.stopped_at = time.monotonic()
+        app.event("stopped").set()
+    return False
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_sse_client_that_leaves_stops_the_app(stack, mode):
-    def app_sse(app, c, req):
-        answer(c, b"HTTP/1.1 200 OK", [b"Content-Type: text/event-stream",
-                                       b"Transfer-Encoding: chunked"])
-        i = 0
-        try:
-            while True:
-                ev = b"data: %d\n\n" % i
-                c.send(b"%x\r\n%s\r\n" % (len(ev), ev))
-                i += 1
-                time.sleep(0.05)
-        except OSError:
-            app.stopped_at = time.monotonic()
-            app.event("stopped").set()
-        return False
-
     app, d, host, _ = tunnel(stack, mode, app_sse)
     c = tk.RawConn(d.port, timeout=10)
     c.send(("GET /events HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
@@ -545,21 +548,6 @@ def test_client_that_pipelined_then_reset_during_a_stream_stops_the_app(stack, m
     ttfd's write fails with those bytes still queued: that is the client gone, and the app must
     stop within a second as when nothing was queued. (An end of the write side alone, kept for
     ttf's local connections, would have ttfd stream into the void for ever.)"""
-    def app_sse(app, c, req):
-        answer(c, b"HTTP/1.1 200 OK", [b"Content-Type: text/event-stream",
-                                       b"Transfer-Encoding: chunked"])
-        i = 0
-        try:
-            while True:
-                ev = b"data: %d\n\n" % i
-                c.send(b"%x\r\n%s\r\n" % (len(ev), ev))
-                i += 1
-                time.sleep(0.05)
-        except OSError:
-            app.stopped_at = time.monotonic()
-            app.event("stopped").set()
-        return False
-
     app, d, host, _ = tunnel(stack, mode, app_sse)
     c = tk.RawConn(d.port, timeout=10)
     c.send(("GET /events HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())

@@ -269,17 +269,24 @@ static void throttling_retried(void **state)
     fake_ddb_throttle(h->db, 0);
 }
 
+/* n connections K00.. for the cleanup tests: even ones expired (ttl 100 + 2 h < now 100000), odd
+ * ones not. */
+static void put_half_expired(harness *h, int n)
+{
+    char err[256];
+    for (int i = 0; i < n; i++) {
+        char cid[16];
+        snprintf(cid, sizeof cid, "K%02d", i);
+        assert_int_equal(
+            store_put_connection(ST(h), cid, "t", "", i % 2 ? 100000 : 100, err, sizeof err), 0);
+    }
+}
+
 static void cleanup_every_page(void **state)
 {
     harness *h = *state;
     char err[256];
-    for (int i = 0; i < 30; i++) {
-        char cid[16];
-        snprintf(cid, sizeof cid, "K%02d", i);
-        /* even ones expired (ttl 100 + 2 h < now 100000), odd ones not */
-        assert_int_equal(
-            store_put_connection(ST(h), cid, "t", "", i % 2 ? 100000 : 100, err, sizeof err), 0);
-    }
+    put_half_expired(h, 30);
     fake_ddb_scan_page(h->db, 7);
     long deleted = 0;
     assert_int_equal(
@@ -305,12 +312,7 @@ static void cleanup_reports_a_failed_page(void **state)
 {
     harness *h = *state;
     char err[256];
-    for (int i = 0; i < 30; i++) {
-        char cid[16];
-        snprintf(cid, sizeof cid, "K%02d", i);
-        assert_int_equal(
-            store_put_connection(ST(h), cid, "t", "", i % 2 ? 100000 : 100, err, sizeof err), 0);
-    }
+    put_half_expired(h, 30);
     fake_ddb_scan_page(h->db, 7);
     fake_ddb_on_call(h->db, throttle_first_batch, h->db);
     long deleted = 0;
