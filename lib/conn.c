@@ -272,6 +272,13 @@ static void do_shutdown(conn *c)
     c->shut_done = true;
 }
 
+/* Bytes the peer sent are queued unread in the socket (FIONREAD). */
+static bool socket_input_queued(const conn *c)
+{
+    int queued = 0;
+    return ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0;
+}
+
 /* A write failed with EPIPE or ECONNRESET while the peer's last bytes are still queued in our
  * socket (an early answer, then a reset: RFC 9112 §9.6; Linux hands them to read(2) first). For
  * an owner that asked (conn_set_read_after_reset, see conn.h), the write side alone ends: output
@@ -279,8 +286,7 @@ static void do_shutdown(conn *c)
  * sockets only. Returns true when the write side alone ended. */
 static bool end_write_side(conn *c, int err)
 {
-    int queued = 0;
-    if (!c->keep_read || c->ssl || c->eof || ioctl(c->fd, FIONREAD, &queued) != 0 || queued <= 0)
+    if (!c->keep_read || c->ssl || c->eof || !socket_input_queued(c))
         return false;
     evbuffer_drain(c->out, evbuffer_get_length(c->out));
     c->shut_done = true;
@@ -385,8 +391,7 @@ void conn_set_nodelay(int fd)
 /* Input is waiting in the socket (or, with TLS, decrypted or buffered in it). */
 static bool input_waiting(const conn *c)
 {
-    int queued = 0;
-    return (c->ssl && conn_tls_pending(c)) || (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0);
+    return (c->ssl && conn_tls_pending(c)) || socket_input_queued(c);
 }
 
 static void rd_cb(evutil_socket_t fd, short what, void *ud)
