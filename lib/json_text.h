@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* json_text.h - JSON text in (RFC 8259) for the wire codec (lib/proto_json*), over json-c 0.16.
- * Accepts exactly the texts jansson 2.14's json_loadb(..., 0, ...) accepted before the codec
- * moved to json-c: json-c's strict tokener (JSON_TOKENER_STRICT) checks the structure (no
- * comments, single quotes or trailing commas; nothing after the value but whitespace; at most
- * JSON_TEXT_MAX_DEPTH levels), and a lexical pass here adds what that tokener lets through:
- * control characters and ill-formed UTF-8 (overlong, surrogates, above U+10FFFF) in strings,
+/* json_text.h - JSON text in (RFC 8259) for the wire codec (lib/proto_json*) and the Lambda's
+ * json_io, over json-c 0.16. Accepts exactly the texts jansson 2.14's json_loadb(..., 0, ...)
+ * accepted before the codec moved to json-c: json-c's strict tokener (JSON_TOKENER_STRICT) checks
+ * the structure (no comments, single quotes or trailing commas; nothing after the value but
+ * whitespace; at most JSON_TEXT_MAX_DEPTH levels), and a lexical pass here adds what that tokener
+ * lets through: control characters and ill-formed UTF-8 (overlong, surrogates, above U+10FFFF) in
+ * strings,
  * "\u0000" and unpaired surrogate escapes (json-c keeps the first, truncating object keys at it,
  * and turns the second into U+FFFD), numbers outside RFC 8259 §6's grammar ("00", "-01", "1.",
  * "1-2") or outside jansson's range (integers beyond int64, reals that overflow a double: json-c
  * clamps them), and literals other than true, false, null (json-c takes NaN and Infinity).
  * Duplicate keys are kept as both libraries do: the last value wins, in the first one's place.
- * Only the codec includes this header: callers of lib/proto_json.h never see a json-c type.
+ * Only the codec and lambda/json_io_c.c include this header: callers of lib/proto_json.h and
+ * lambda/json_io.h never see a json-c type.
  * Owns: nothing; a returned object belongs to the caller (json_object_put). */
 #ifndef TUNNEL_JSON_TEXT_H
 #define TUNNEL_JSON_TEXT_H
