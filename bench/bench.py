@@ -19,7 +19,8 @@ and, with TLS on both legs:
 
 Figures: requests/s for keep-alive GETs of a 1 KiB body (wrk, BENCH_CONNECTIONS connections),
 p50/p99 latency, MB/s (MB = 2^20 bytes) of one BENCH_MB download and one upload (curl, HTTP/1.1,
-no Expect), and the peak RSS of ttfd and ttf during those transfers. Every answer is checked: wrk's
+no Expect; a download is written to /dev/null, as speed tests do, unless BENCH_DOWNLOAD_FILE=1),
+and the peak RSS of ttfd and ttf during those transfers. Every answer is checked: wrk's
 error and >= 400 counts must be 0 and its bytes read must match the response size seen before
 (so short or error answers cannot pass for speed); a download must bring exactly BENCH_MB, an
 upload must be answered 200 with the byte count the local service received.
@@ -27,8 +28,10 @@ upload must be answered 200 with the byte count the local service received.
 Prints one table per leg type (plain, TLS) and the targets of issue 14 with each verdict.
 Exit status: 0 all targets met, 1 a target missed, 2 a measurement failed (an error, not a figure).
 Environment: BENCH_ROUNDS (3), BENCH_DURATION (5 s per wrk run), BENCH_CONNECTIONS (32),
-BENCH_THREADS (1), BENCH_MB (100), BENCH_TLS (1; 0 leaves out the TLS rows), BENCH_PATHS (comma
-list of path keys to measure: direct,nginx,haproxy,ssh,binary,json,nginx-tls,tls; default all),
+BENCH_THREADS (1), BENCH_MB (100), BENCH_DOWNLOAD_FILE (0; 1: curl writes each download to a
+file in the run's temporary directory, as before 2026-11-30), BENCH_TLS (1; 0 leaves out the TLS
+rows), BENCH_PATHS (comma list of path keys to measure: direct,nginx,haproxy,ssh,binary,json,
+nginx-tls,tls; default all),
 BUILD, TTFD_BIN, TTF_BIN. Needs root (sshd), wrk, curl, nginx, haproxy, openssh-server.
 """
 
@@ -97,6 +100,7 @@ class Bench:
         self.conns = bl.env_int("BENCH_CONNECTIONS", 32)
         self.threads = bl.env_int("BENCH_THREADS", 1)
         self.mbytes = bl.env_int("BENCH_MB", 100)
+        self.download_file = bl.env_int("BENCH_DOWNLOAD_FILE", 0)
         tls = bl.env_int("BENCH_TLS", 1)
         keys = os.environ.get("BENCH_PATHS", "")
         self.keys = [k for k in (keys.split(",") if keys else ALL_PATHS) if k]
@@ -317,10 +321,15 @@ LogLevel ERROR
 
     # ------------------------------------------------------------------ measurements
 
-    def curl(self, path, target, extra=(), timeout=120):
+    def curl(self, path, target, extra=(), timeout=120, discard=False):
         """Runs curl; returns (http_code, size_download, size_upload, speed_down, speed_up,
-        size_header, body bytes, curl's stderr)."""
+        size_header, body bytes, curl's stderr). discard: the body goes to /dev/null (unless
+        BENCH_DOWNLOAD_FILE=1), as in a speed test: curl writes a file 4-12 KiB per write(2) (13,000
+        writes per 100 MB), 80-100 ms of its CPU per 100 MB on this machine's ext4, more than ttfd
+        and ttf together in binary mode, which capped every path's download at about 1 GB/s."""
         body = os.path.join(self.tmp, "curl.body")
+        if discard and not self.download_file:
+            body = os.devnull
         argv = ["curl", "-sS", "--http1.1", "--max-time", str(timeout), "-o", body, "-w",
                 "%{http_code} %{size_download} %{size_upload} %{speed_download} %{speed_upload} %{size_header}"]
         if path.host:
@@ -333,7 +342,7 @@ LogLevel ERROR
         if len(f) != 6:
             return (0, 0, 0, 0.0, 0.0, 0, b"", r.stderr.strip())
         data = b""
-        if os.path.exists(body) and os.path.getsize(body) < 4096:
+        if body != os.devnull and os.path.exists(body) and os.path.getsize(body) < 4096:
             with open(body, "rb") as fh:
                 data = fh.read()
         return (int(f[0]), int(f[1]), int(f[2]), float(f[3]), float(f[4]), int(f[5]), data, r.stderr.strip())
@@ -390,7 +399,7 @@ LogLevel ERROR
                 if not bl.reset_peak_rss(p.pid):
                     path.rss_since_start = True
         cpu0 = self.tunnel_cpu(path)
-        code, size, _u, speed, _su, _h, _b, err = self.curl(path, "/bytes/%d" % self.nbytes)
+        code, size, _u, speed, _su, _h, _b, err = self.curl(path, "/bytes/%d" % self.nbytes, discard=True)
         cpu1 = self.tunnel_cpu(path)
         if code != 200 or size != self.nbytes:
             self.error(path, "download: HTTP %s, %d of %d bytes %s" % (code, size, self.nbytes, err))
@@ -462,8 +471,9 @@ LogLevel ERROR
         out.append("http-tunnel benchmark, %s UTC, %s, %d cores (%s), Linux %s"
                    % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), platform.node(), os.cpu_count(),
                       cpu, platform.release()))
-        out.append("wrk -t%d -c%d -d%ds GET of a 1 KiB body; %d MB download and upload with curl; best of %d "
-                   "interleaved rounds; MB = 2^20 bytes" % (self.threads, self.conns, self.duration, self.mbytes, self.rounds))
+        out.append("wrk -t%d -c%d -d%ds GET of a 1 KiB body; %d MB download (to %s) and upload with curl; best of %d "
+                   "interleaved rounds; MB = 2^20 bytes" % (self.threads, self.conns, self.duration, self.mbytes,
+                                                           "a file" if self.download_file else "/dev/null", self.rounds))
         busy = max(self.load_start, load[0])
         if busy > (os.cpu_count() or 1):
             out.append("NOTE: the machine was busy (load average %.1f at the start, %.1f at the end, on %d cores): "

@@ -92,8 +92,13 @@ int http_headers_copy(http_headers *dst, const http_headers *src)
     size_t total = 1;
     for (size_t i = 0; i < src->n; i++)
         total += src->v[i].nlen + src->v[i].vlen + 2;
-    if (http_headers_reserve(dst, src->n ? src->n : 1) != 0)
+    /* Exactly src->n slots (reserve's first block is 16): a copy is mostly kept, not grown (the
+     * inspector keeps two per captured exchange: 1.2 KB each with 16 slots). */
+    size_t slots = src->n ? src->n : 1;
+    dst->v = malloc(slots * sizeof *dst->v);
+    if (!dst->v)
         return -1;
+    dst->cap = slots;
     dst->arena = malloc(total);
     if (!dst->arena) {
         http_headers_free(dst);

@@ -63,9 +63,19 @@ int ws_frame_header(const uint8_t *p, size_t n, bool expect_masked, ws_frame_hdr
 }
 
 /* 32 bytes per step: GCC's generic vectors (two SSE2 operations on the x86-64 baseline, one with
- * AVX2). Measured on 64 KiB frames: 21 GB/s with 8-byte steps, 29 GB/s with these. */
+ * AVX2). Measured on 64 KiB frames: 21 GB/s with 8-byte steps, 29 GB/s with these. On x86-64,
+ * GCC also builds an AVX2 clone that the dynamic loader picks on a CPU that has AVX2 (ifunc):
+ * 128 KiB frames here, 38 -> 51 GB/s copying (ttf masking), 38 -> 90-100 GB/s in place (ttfd
+ * unmasking). */
 typedef uint64_t mask_vec __attribute__((vector_size(32)));
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MASK_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MASK_CLONES
+#endif
+
+MASK_CLONES
 void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], uint64_t off)
 {
     uint8_t k[sizeof(mask_vec)];

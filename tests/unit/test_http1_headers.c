@@ -79,9 +79,15 @@ static void test_headers_ids_and_copy(void **state)
     assert_string_equal(c.v[0].name, "connection");
     assert_string_equal(c.v[2].value, "2");
     assert_int_equal(c.v[3].id, HTTP_H_UPGRADE);
+    assert_int_equal(c.cap, 4); /* exactly its headers' slots: the inspector keeps copies */
     assert_int_equal(http_headers_set(&c, "X-A", "3"), 0);
     assert_int_equal(c.n, 3);
     assert_string_equal(c.v[2].value, "3");
+    add(&c, "X-C", "4"); /* a copy still grows */
+    add(&c, "X-D", "5");
+    assert_int_equal(c.n, 5);
+    assert_string_equal(c.v[4].value, "5");
+    assert_string_equal(c.v[0].name, "connection");
     http_headers_free(&c);
     http_headers_free(&h);
 }

@@ -255,13 +255,29 @@ static void credit(void **state)
     static char chunk[TTF_BIN_MAX_DATA];
     agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
     size_t n = f->link.n;
+    f->m->ops->credit(s, 0); /* 64 KiB handed on: credit waits for 128 KiB */
+    assert_int_equal(f->link.n, n);
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
     f->m->ops->credit(s, 1u << 20); /* the client is slow: no credit yet */
     assert_int_equal(f->link.n, n);
     f->m->ops->credit(s, 0);
     assert_int_equal(f->link.n, n + 1);
     assert_int_equal(fake_type(&f->link, n), TTF_WINDOW);
+    /* the first credit of a body also grows its window by 256 KiB: 128 + 256 KiB */
+    const fake_msg *w = &f->link.msgs[n];
+    assert_int_equal(w->len, TTF_BIN_HDR + 4);
+    const uint8_t *v = w->data + TTF_BIN_HDR;
+    assert_int_equal((uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3],
+                     384u << 10);
     f->m->ops->credit(s, 0); /* nothing more to credit */
     assert_int_equal(f->link.n, n + 1);
+    /* 128 KiB still allowed of the first 256, and the 384 KiB credited: 512 KiB, not a byte more */
+    for (int i = 0; i < 8; i++)
+        agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    assert_int_equal(f->own.fails, 0);
+    agent(f, TTF_DATA, 0, sid, chunk, 1);
+    assert_int_equal(f->own.fails, 1);
+    assert_true(f->own.fail_protocol);
 }
 
 static void unknown_and_reset(void **state)
