@@ -46,7 +46,7 @@ static const char usage[] =
     "      --inspect ADDR        inspector web page and API (env TUNNEL_INSPECT;\n"
     "                            default " INSPECT_DEFAULT_ADDR ", or the next free port)\n"
     "      --no-inspect          no inspector\n"
-    "      --inspect-budget SIZE memory for captured exchanges (default 32M)\n"
+    "      --inspect-budget SIZE memory for captured exchanges (default 4M)\n"
     "      --inspect-body-max SIZE  bytes kept per captured body (default 1M)\n"
     "      --log-format F        auto | term | plain | json (default auto: the terminal view\n"
     "                            on a TTY, plain lines otherwise)\n"

@@ -21,7 +21,7 @@
 typedef enum { LOGFMT_AUTO = 0, LOGFMT_TERM, LOGFMT_PLAIN, LOGFMT_JSON } agent_log_format;
 
 #define INSPECT_DEFAULT_ADDR "127.0.0.1:4040"
-#define INSPECT_DEFAULT_BUDGET ((size_t)32 << 20)  /* bytes the inspector keeps in all */
+#define INSPECT_DEFAULT_BUDGET ((size_t)4 << 20)   /* bytes the inspector keeps in all */
 #define INSPECT_DEFAULT_BODY_MAX ((size_t)1 << 20) /* bytes kept per body */
 
 typedef struct agent_config {

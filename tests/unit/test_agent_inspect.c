@@ -51,7 +51,7 @@ static void test_flags(void **state)
     assert_int_equal(parse(&c, err, 1), CONFIG_OK);
     assert_string_equal(c.inspect_addr, "127.0.0.1:4040");
     assert_false(c.inspect_explicit);
-    assert_int_equal(c.inspect_budget, 32u << 20);
+    assert_int_equal(c.inspect_budget, 4u << 20);
     assert_int_equal(c.inspect_body_max, 1u << 20);
     assert_int_equal(c.log_format, LOGFMT_AUTO);
     assert_false(c.qr);
