@@ -222,7 +222,9 @@ static void local_write(void *ud)
 }
 
 /* A pooled connection that the local service closed while it was idle (it ended before one
- * octet of the answer): a bodiless request goes again on a fresh connection, once. */
+ * octet of the answer): a bodiless request with an idempotent method goes again on a fresh
+ * connection, once. Another method is not sent again: the service may have applied it before
+ * closing (RFC 9112 §9.3.1: a proxy MUST NOT automatically retry non-idempotent requests). */
 static bool retry_fresh(exchange *x)
 {
     if (!x->retry_head || x->resp_octets > 0 || !lconn_stale(&x->lc, false))
@@ -389,7 +391,7 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
         return x;
     }
     evbuffer_add(lconn_out(&x->lc), head, hlen);
-    if (x->lc.reused && x->req_done) {
+    if (x->lc.reused && x->req_done && proxy_method_idempotent(x->method)) {
         x->retry_head = head; /* kept: a stale pooled connection gets it again */
         x->retry_len = hlen;
     } else {

@@ -20,8 +20,8 @@ struct exchange {
     char *id, *method, *target; /* one block, freed through id */
     http_headers req_headers;   /* as sent to the local service */
     char *public_base;          /* rewrite mode: the URL the public client used */
-    char *retry_head;           /* a bodiless request on a pooled connection: sent again once
-                                   when the connection turns out closed */
+    char *retry_head; /* a bodiless idempotent request on a pooled connection: sent again once
+                         when the connection turns out closed */
     size_t retry_len;
     http1_parser resp;
     uint64_t t0, t_head;

@@ -220,16 +220,6 @@ void http_routes_free(lambda_ctx *ctx)
 #define MOVE_POLL_MS 200
 enum { NO_CONNECTION = 1, CONNECTION_GONE = 2 }; /* why deliver() found no connection */
 
-/* RFC 9110 §9.2.2: methods whose repetition has the effect of one request. */
-static bool idempotent(const char *method)
-{
-    static const char *const m[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        if (strcmp(method, m[i]) == 0)
-            return true;
-    return false;
-}
-
 static void free_access(char *access[STORE_MAX_TUNNEL_CONNS])
 {
     for (size_t k = 0; k < STORE_MAX_TUNNEL_CONNS; k++) {
@@ -449,7 +439,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
          * this request was on its way to the old one, or API Gateway closed it): an idempotent
          * request (RFC 9110 §9.2.2) is sent once more, on the tunnel's current connection, when
          * there is time for it. */
-        if (!lost || attempt > 0 || !idempotent(e->method) ||
+        if (!lost || attempt > 0 || !proxy_method_idempotent(e->method) ||
             clock_wall_ms() > start + (int64_t)ctx->cfg->request_timeout_s * 1000 - 1000)
             break;
         TLOG_I(ctx->log, "http %s: tunnel %s: connection %s went away before answering: sent again",

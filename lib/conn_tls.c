@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* conn_tls.c - OpenSSL on a connection's socket (see conn.h "TLS", conn_int.h): the read BIO,
  * the write gathering, reads, writes, close_notify, the handshake and its report (the only
- * callback here, through conn.c's conn_emit_event); conn_is_tls and conn_ssl. */
+ * callback here, through conn.c's conn_emit_event); conn_is_tls, conn_ssl, conn_handshaking and
+ * conn_tls_plain_http (a client that spoke plain HTTP: the first bytes the read BIO kept). */
 #include "conn_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,8 @@ void conn_tls_setup(SSL *ssl)
  * is only an optimisation: a misread header would cost copies, never bytes. */
 
 #define TLS_HEADER 5 /* TLSPlaintext header: type, version, length (RFC 8446 §5.1) */
+/* The connection's first bytes kept: a method and its space (conn_tls_plain_http). */
+#define RBIO_FIRST ((size_t)16)
 
 typedef struct rbio {
     int fd;
@@ -41,6 +45,8 @@ typedef struct rbio {
     size_t off, len; /* unread bytes: buf[off..len) */
     size_t rec_left; /* bytes to the end of the record at buf[off]; 0: a record starts there */
     bool eof;        /* read(2) returned 0 */
+    uint8_t first[RBIO_FIRST]; /* the connection's first bytes (conn_tls_plain_http) */
+    uint8_t first_len;
 } rbio;
 
 /* Reads the socket into the buffer (after the bytes still in it). 1 bytes came, 0 EOF, -1 would
@@ -58,6 +64,12 @@ static int rbio_fill(rbio *r)
     }
     ssize_t n = read(r->fd, r->buf + r->len, TLS_READ_BUF - r->len);
     if (n > 0) {
+        if (r->first_len < RBIO_FIRST) {
+            size_t k =
+                RBIO_FIRST - r->first_len < (size_t)n ? RBIO_FIRST - r->first_len : (size_t)n;
+            memcpy(r->first + r->first_len, r->buf + r->len, k);
+            r->first_len = (uint8_t)(r->first_len + k);
+        }
         r->len += (size_t)n;
         return 1;
     }
@@ -363,6 +375,39 @@ void conn_handshake(conn *c)
         conn_update_io(c);
     else
         conn_emit_event(c, CONN_EV_ERROR);
+}
+
+bool conn_handshaking(const conn *c)
+{
+    return c->state == CS_HANDSHAKE;
+}
+
+/* An HTTP/1 request line starts with a method (a token, RFC 9110 §9.1) and one space; a TLS
+ * record starts with a content type byte under 0x20 (RFC 8446 §5.1). */
+static bool looks_like_request_line(const uint8_t *p, size_t n)
+{
+    static const char tchar_punct[] = "!#$%&'*+-.^_`|~";
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ' ')
+            return i > 0;
+        if (p[i] >= 0x80 || !(isalnum(p[i]) || (p[i] && strchr(tchar_punct, p[i]))))
+            return false;
+    }
+    return false;
+}
+
+bool conn_tls_plain_http(const conn *c)
+{
+    if (!c->ssl || c->client || c->state == CS_OPEN)
+        return false;
+    int reason = ERR_GET_REASON(c->tls_err);
+    if (reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST)
+        return true; /* OpenSSL's own check: GET, POST, HEAD, PUT and CONNECT */
+    BIO *b = SSL_get_rbio(c->ssl);
+    if (!b || BIO_method_type(b) == BIO_TYPE_SOCKET) /* no read BIO of ours (ENOMEM) */
+        return false;
+    const rbio *r = BIO_get_data(b);
+    return r && looks_like_request_line(r->first, r->first_len);
 }
 
 bool conn_is_tls(const conn *c)

@@ -294,3 +294,12 @@ int proxy_map_url_fields(http_headers *h, proxy_url_map map, void *ud)
     }
     return 0;
 }
+
+bool proxy_method_idempotent(const char *method)
+{
+    static const char *const m[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (strcmp(method, m[i]) == 0)
+            return true;
+    return false;
+}

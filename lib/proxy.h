@@ -93,6 +93,11 @@ static inline bool proxy_bodiless(int s, bool head_request)
     return head_request || proxy_status_interim(s) || s == 204 || s == 304;
 }
 
+/* RFC 9110 §9.2.2: a method whose repetition has the effect of one request (GET, HEAD, OPTIONS,
+ * TRACE, PUT, DELETE). Only such a request may be sent again by a relay on its own ("A proxy
+ * MUST NOT automatically retry non-idempotent requests", RFC 9112 §9.3.1). */
+bool proxy_method_idempotent(const char *method);
+
 /* ---- request ids ---- */
 #define PROXY_REQUEST_ID_LEN 36
 /* A fresh UUID v4 from the CSPRNG ("xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx"), drawn from

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 
 #include "clock.h"
+#include "http1_write.h"
 #include "proxy.h"
 #include "reqlog.h"
 #include "route.h"
@@ -100,7 +102,8 @@ static void update_timer(pconn *pc)
     exchange *x = &pc->x;
     switch (pc->st) {
     case PC_HEAD:
-        if (pc->head_started)
+        /* a TLS handshake counts as part of the first head (nginx's client_header_timeout) */
+        if (pc->head_started || (pc->c && conn_handshaking(pc->c)))
             set_timer(pc, T_HEADER, pc->timer == T_HEADER ? pc->timer_ms : clock_now_ms());
         else
             set_timer(pc, T_NONE, 0);
@@ -139,6 +142,14 @@ static void on_deadline(pconn *pc)
     }
     switch (t) {
     case T_HEADER:
+        if (!pc->head_started) {
+            /* the TLS handshake, or the handshake and the wait for a first byte, took the
+             * whole period: no request to answer, closed as nginx does */
+            TLOG_D(pc->srv->log, "client %s: no TLS handshake and request in %d s", pc->ip,
+                   pc->srv->cfg->header_timeout);
+            pc->st = PC_GONE;
+            break;
+        }
         TLOG_D(pc->srv->log, "client %s: no whole request head in %d s", pc->ip,
                pc->srv->cfg->header_timeout);
         if (!pc->x.note.t0_us) /* the head's first byte */
@@ -580,6 +591,27 @@ static void pc_on_drain(conn *c, void *ud)
     pc_settle(pc);
 }
 
+/* Plain HTTP sent to the TLS port: a plain 400 naming the mistake, as nginx answers (ttf reads
+ * it as "use a wss:// endpoint"), instead of a silent close. Best effort: one non-blocking send
+ * of a short message on a socket that took nothing else; the request's bytes still unread are
+ * read first, so that the close sends a FIN, not a reset that could destroy the answer. */
+static void answer_plain_http(pconn *pc)
+{
+    int fd = conn_fd(pc->c);
+    char sink[4096];
+    for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ;
+    size_t len = 0;
+    char *msg = http_format_error(400, "The plain HTTP request was sent to HTTPS port", true, &len);
+    if (msg && send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
+        pc->x.bytes_out += len;
+    free(msg);
+    shutdown(fd, SHUT_WR);
+    edge_note_start(&pc->x.note);
+    pc->x.status = 400;
+    pc_log(pc);
+}
+
 static void pc_on_event(conn *c, void *ud, int what)
 {
     (void)c;
@@ -597,6 +629,8 @@ static void pc_on_event(conn *c, void *ud, int what)
         pc_settle(pc);
         return;
     }
+    if ((what & CONN_EV_ERROR) && pc->st == PC_HEAD && conn_tls_plain_http(pc->c))
+        answer_plain_http(pc);
     if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
         if (pc->st == PC_XCHG || pc->st == PC_PIPE)
             TLOG_D(pc->srv->log, "client %s left during a request", pc->ip);
@@ -640,6 +674,7 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
     srv->pconns = pc;
     conn_set_out_low(pc->c, PC_OUT_MARK);
     conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
+    update_timer(pc); /* TLS: the handshake has --header-timeout */
 }
 
 void pconn_free_all(server *srv)

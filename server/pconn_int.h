@@ -72,7 +72,7 @@ typedef struct exchange {
     bool path_mode;                   /* routed by path: responses are rewritten */
     /* request */
     bool req_done;      /* the request (head and body) was fully read */
-    bool req_abandoned; /* a final response came first: body bytes are read and dropped */
+    bool req_abandoned; /* the response ended first: body bytes are read and dropped */
     bool expect_100;    /* the client waits for 100 Continue before its body */
     bool sent_100;      /* a 100 went to the client */
     bool upgrade;       /* the request asked for an upgrade */

@@ -343,9 +343,12 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
         if (evbuffer_get_length(in_buf(pc)) > 0)
             conn_trigger_read(pc->c);
     } else if (!x->req_done && !x->upgrade) {
-        /* An early response (the body is not all in): written at once; the body still coming
-         * is read and dropped, and the stream's request direction is cancelled at its end. */
-        x->req_abandoned = true;
+        /* A final response before the whole body (an early answer, or a service that sends its
+         * head before it reads the body: Node's flushHeaders, a progress stream): written at
+         * once, and the body goes on to the service while the response lasts, in both
+         * directions at once as a direct connection carries it (dropping it here left such a
+         * service waiting for the rest of an upload, and its client hanging). What is left when
+         * the response ends is dropped (up_end). */
         conn_read(pc->c, true);
     }
 out:
@@ -414,6 +417,7 @@ static void up_end(void *ud, const http_headers *trailers)
     }
     if (!x->req_done) {
         /* an early response: tell the agent the rest of the body is not coming */
+        x->req_abandoned = true;
         xchg_end_stream(pc, MUX_CANCEL, "the response ended before the request body");
     } else {
         xchg_end_stream(pc, MUX_DONE, NULL);

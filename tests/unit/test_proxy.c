@@ -309,6 +309,18 @@ static void test_request_id(void **state)
     free(pool);
 }
 
+/* RFC 9110 §9.2.2: only these are sent again by a relay on its own (RFC 9112 §9.3.1). */
+static void test_idempotent_methods(void **state)
+{
+    (void)state;
+    const char *yes[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    const char *no[] = {"POST", "PATCH", "LOCK", "CONNECT", "get", "PROPFIND", "", "GETX"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_true(proxy_method_idempotent(yes[i]));
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_false(proxy_method_idempotent(no[i]));
+}
+
 static void test_json_pieces(void **state)
 {
     (void)state;
@@ -372,7 +384,7 @@ int main(void)
         cmocka_unit_test(test_rules),      cmocka_unit_test(test_parsed_head),
         cmocka_unit_test(test_flags),      cmocka_unit_test(test_status_rules),
         cmocka_unit_test(test_request_id), cmocka_unit_test(test_json_pieces),
-        cmocka_unit_test(test_url_fields),
+        cmocka_unit_test(test_url_fields), cmocka_unit_test(test_idempotent_methods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
