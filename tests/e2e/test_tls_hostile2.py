@@ -71,3 +71,64 @@ def test_an_idle_keep_alive_tls_connection_outlives_the_header_timeout(tls):
         assert c.read_exact(3) == b"two"
     finally:
         s.close()
+
+
+def test_a_partial_client_hello_then_silence_is_closed_at_the_header_timeout(tls):
+    d, _, certs = tls
+    ctx = ssl.create_default_context(cafile=certs["ca"])
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="x." + DOMAIN)
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    hello = out.read()
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10 * tk.SLOW)
+    try:
+        t0 = time.monotonic()
+        s.sendall(hello[:len(hello) // 2])
+        out = read_all(s, 10)  # fails unless ttfd closes within 10 s
+        took = time.monotonic() - t0
+    finally:
+        s.close()
+    assert out == b"" and took >= 1.5, (out, took)
+
+
+def test_a_request_in_the_same_flight_as_finished(tls):
+    """TLS 1.3: the client's Finished and its request leave in one segment."""
+    d, a, certs = tls
+    ctx = ssl.create_default_context(cafile=certs["ca"])
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    name = "%s.%s" % (a.tunnel_id, DOMAIN)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=name)
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10 * tk.SLOW)
+    try:
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(out.read())
+                b = s.recv(65536)
+                assert b, "ttfd closed during the handshake"
+                inc.write(b)
+        obj.write(b"POST /raw-echo HTTP/1.1\r\nHost: %s:%d\r\nContent-Length: 4\r\n"
+                  b"Connection: close\r\n\r\nsame" % (name.encode(), d.port))
+        s.sendall(out.read())  # Finished + the request: one write
+        got = b""
+        while True:
+            try:
+                b = obj.read(65536)
+            except ssl.SSLWantReadError:
+                data = s.recv(65536)
+                if not data:
+                    break
+                inc.write(data)
+                continue
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break
+            if not b:
+                break
+            got += b
+    finally:
+        s.close()
+    assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"\r\n\r\nsame"), got
