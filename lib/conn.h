@@ -189,8 +189,9 @@ SSL *conn_ssl(const conn *c); /* NULL for plain connections */
  * application data can be read; conn_set_deadline bounds it). */
 bool conn_handshaking(const conn *c);
 /* Whether an accepted TLS connection failed its handshake because the client spoke plain HTTP
- * (its first bytes are a method and a space, or OpenSSL said so): the server may answer with a
- * plain 400 on conn_fd(c) before freeing it, as nginx and Go's net/http do. */
+ * (its first bytes are a token, a method, up to a space, a line end or the end of what came,
+ * or OpenSSL said so): the server may answer with a plain 400 on conn_fd(c) before freeing it,
+ * as nginx and Go's net/http do. */
 bool conn_tls_plain_http(const conn *c);
 int conn_fd(const conn *c);
 /* errno of the failure (0: none, or a TLS-level failure). */

@@ -383,17 +383,20 @@ bool conn_handshaking(const conn *c)
 }
 
 /* An HTTP/1 request line starts with a method (a token, RFC 9110 §9.1) and one space; a TLS
- * record starts with a content type byte under 0x20 (RFC 8446 §5.1). */
+ * record starts with a content type byte under 0x20 (RFC 8446 §5.1), an SSLv2 hello with 0x80.
+ * The handshake fails once OpenSSL has a record header (5 octets): a client that sends one
+ * octet per segment, or a method without a space ("GET\r\n"), has only sent a token by then,
+ * which no TLS client sends either (nginx decides on the first octet alone). */
 static bool looks_like_request_line(const uint8_t *p, size_t n)
 {
     static const char tchar_punct[] = "!#$%&'*+-.^_`|~";
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == ' ')
+        if (p[i] == ' ' || p[i] == '\r' || p[i] == '\n')
             return i > 0;
         if (p[i] >= 0x80 || !(isalnum(p[i]) || (p[i] && strchr(tchar_punct, p[i]))))
             return false;
     }
-    return false;
+    return n > 0;
 }
 
 bool conn_tls_plain_http(const conn *c)
