@@ -53,6 +53,20 @@ static void test_headers_ids_and_copy(void **state)
     assert_int_equal(http_name_lookup("X-Forwarded-For", 15), HTTP_H_X_FORWARDED_FOR);
     assert_int_equal(http_name_lookup("X-Forwarded-Fox", 15), HTTP_H_OTHER);
     assert_int_equal(http_name_lookup("", 0), HTTP_H_OTHER);
+    /* every known name, as spelled and in lower case, and one octet shorter or changed */
+    for (int id = 1; id < HTTP_H__COUNT; id++) {
+        const char *s = http_name_str((http_name_id)id);
+        size_t n = strlen(s);
+        char low[64];
+        assert_true(n > 0 && n < sizeof low);
+        for (size_t i = 0; i <= n; i++)
+            low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+        assert_int_equal(http_name_lookup(s, n), id);
+        assert_int_equal(http_name_lookup(low, n), id);
+        assert_int_equal(http_name_lookup(low, n - 1), HTTP_H_OTHER);
+        low[n - 1] = '~';
+        assert_int_equal(http_name_lookup(low, n), HTTP_H_OTHER);
+    }
     assert_string_equal(http_name_str(HTTP_H_TE), "TE");
     assert_string_equal(http_name_str(HTTP_H_OTHER), "");
 
