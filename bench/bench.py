@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """make bench: the tunnel measured side by side with what a user would pick instead, in one run.
 
-Against one local service (bench/echo_server.c) on this machine, the paths below are measured in
+Against one local service (bench/echo_server.c, or with BENCH_ORIGIN=nginx nginx serving the
+1 KiB body and the download from files, see below) on this machine, the paths below are measured in
 interleaved rounds (each round visits every path, starting one further along each time, so load from
 other processes biases no path) and the best figure of each kept:
 
@@ -25,13 +26,19 @@ error and >= 400 counts must be 0 and its bytes read must match the response siz
 (so short or error answers cannot pass for speed); a download must bring exactly BENCH_MB, an
 upload must be answered 200 with the byte count the local service received.
 
+BENCH_ORIGIN picks the local service every path leads to: "echo" (default), the small epoll server,
+or "nginx", nginx with Debian's static-file defaults (sendfile, tcp_nopush) serving GET /bytes/1024
+and the BENCH_MB download from files and passing the upload on to the echo server. The ratios to
+direct depend on the origin's own cost per request: a heavier origin leaves a smaller share of the
+2 cores' work to the proxies.
+
 Prints one table per leg type (plain, TLS) and the targets of issue 14 with each verdict.
 Exit status: 0 all targets met, 1 a target missed, 2 a measurement failed (an error, not a figure).
 Environment: BENCH_ROUNDS (3), BENCH_DURATION (5 s per wrk run), BENCH_CONNECTIONS (32),
 BENCH_THREADS (1), BENCH_MB (100), BENCH_DOWNLOAD_FILE (0; 1: curl writes each download to a
-file in the run's temporary directory, as before 2026-11-30), BENCH_TLS (1; 0 leaves out the TLS
-rows), BENCH_PATHS (comma list of path keys to measure: direct,nginx,haproxy,ssh,binary,json,
-nginx-tls,tls; default all),
+file in the run's temporary directory, as before 2026-11-30), BENCH_ORIGIN (echo), BENCH_TLS (1; 0
+leaves out the TLS rows), BENCH_PATHS (comma list of path keys to measure: direct,nginx,haproxy,
+ssh,binary,json,nginx-tls,tls; default all),
 BUILD, TTFD_BIN, TTF_BIN. Needs root (sshd), wrk, curl, nginx, haproxy, openssh-server.
 """
 
@@ -116,6 +123,9 @@ class Bench:
         self.paths = {}
         self.made_privsep = False
         self.nbytes = self.mbytes * MIB
+        self.origin = os.environ.get("BENCH_ORIGIN", "echo") or "echo"
+        if self.origin not in bl.ORIGINS:
+            raise bl.BenchError("BENCH_ORIGIN: unknown origin %r (known: %s)" % (self.origin, ",".join(bl.ORIGINS)))
         self.started = time.monotonic()
         self.load_start = os.getloadavg()[0]
 
@@ -132,7 +142,7 @@ class Bench:
 
     def need_tools(self):
         need = ["wrk", "curl"]
-        if "nginx" in self.keys or "nginx-tls" in self.keys:
+        if "nginx" in self.keys or "nginx-tls" in self.keys or self.origin == "nginx":
             need.append("nginx")
         if "haproxy" in self.keys:
             need.append("haproxy")
@@ -291,6 +301,9 @@ LogLevel ERROR
     def setup(self):
         self.need_tools()
         self.echo, lport = bl.start_echo_server(self.procs)
+        self.origin_proc = self.echo
+        if self.origin == "nginx":
+            self.origin_proc, lport = bl.start_nginx_origin(self.procs, self.tmp, lport, self.nbytes)
         keys = self.keys
         tls = None
         if "nginx-tls" in keys or "tls" in keys:
@@ -386,7 +399,7 @@ LogLevel ERROR
     def tunnel_cpu(self, path):
         """(ttfd, ttf) CPU ns for a tunnel path; (local service, 0) for direct; else None."""
         if path.key == "direct":
-            return (bl.cpu_ns(self.echo.pid), 0)
+            return (bl.cpu_ns_tree(self.origin_proc.pid), 0)
         if path.tunnel is None:
             return None
         return (bl.cpu_ns(path.tunnel.ttfd.pid), bl.cpu_ns(path.tunnel.ttf.pid))
@@ -472,8 +485,11 @@ LogLevel ERROR
                    % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), platform.node(), os.cpu_count(),
                       cpu, platform.release()))
         out.append("wrk -t%d -c%d -d%ds GET of a 1 KiB body; %d MB download (to %s) and upload with curl; best of %d "
-                   "interleaved rounds; MB = 2^20 bytes" % (self.threads, self.conns, self.duration, self.mbytes,
-                                                           "a file" if self.download_file else "/dev/null", self.rounds))
+                   "interleaved rounds; MB = 2^20 bytes; local service: %s"
+                   % (self.threads, self.conns, self.duration, self.mbytes,
+                      "a file" if self.download_file else "/dev/null", self.rounds,
+                      "bench/echo_server.c" if self.origin == "echo" else
+                      "nginx static files (BENCH_ORIGIN=nginx; the upload passed on to bench/echo_server.c)"))
         busy = max(self.load_start, load[0])
         if busy > (os.cpu_count() or 1):
             out.append("NOTE: the machine was busy (load average %.1f at the start, %.1f at the end, on %d cores): "

@@ -163,6 +163,63 @@ def start_echo_server(procs, name="echo"):
     return p, port
 
 
+ORIGINS = ("echo", "nginx")
+
+
+def start_nginx_origin(procs, tmp, echo_port, nbytes, name="origin"):
+    """The other local service of BENCH_ORIGIN=nginx: nginx (one worker, Debian's defaults for
+    static files: sendfile, tcp_nopush, keep-alive) serving GET /bytes/1024 and GET /bytes/NBYTES
+    from files (the large one sparse: no disk), and passing everything else (the upload) to the echo
+    server on ECHO_PORT, which answers with the byte count. Returns (Popen of the master, port).
+    As root the worker runs as root: a 0700 temporary root would otherwise answer 403."""
+    root = os.path.join(tmp, name + "-root")
+    os.makedirs(os.path.join(root, "bytes"), exist_ok=True)
+    with open(os.path.join(root, "bytes", "1024"), "wb") as f:
+        f.write(b"x" * 1024)
+    with open(os.path.join(root, "bytes", str(nbytes)), "wb") as f:
+        f.truncate(nbytes)
+    for attempt in range(3):
+        port = free_port()
+        conf = os.path.join(tmp, name + "-nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""worker_processes 1;
+daemon off;
+pid {t}/{n}.pid;
+{user}
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    types {{ }}
+    default_type application/octet-stream;
+    client_body_temp_path {t}/{n}-body;
+    proxy_temp_path {t}/{n}-proxy;
+    fastcgi_temp_path {t}/{n}-fastcgi;
+    uwsgi_temp_path {t}/{n}-uwsgi;
+    scgi_temp_path {t}/{n}-scgi;
+    keepalive_requests 100000000;
+    upstream echo {{ server 127.0.0.1:{ep}; keepalive 8; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location /bytes/ {{ }}
+        location / {{ proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection "";
+                     proxy_request_buffering off; client_max_body_size 0; }}
+    }}
+}}
+""".format(t=tmp, n=name, user="user root;" if os.getuid() == 0 else "", ep=echo_port, port=port, root=root))
+        p = procs.start(name, ["nginx", "-e", os.path.join(tmp, name + "-error.log"), "-p", tmp, "-c", conf])
+        try:
+            wait_port(p, port)
+            return p, port
+        except BenchError:
+            procs.stop(p)
+            if attempt == 2:
+                raise
+    raise BenchError("nginx origin did not start")
+
+
 def make_tls_files(tmp):
     """A throw-away CA and a server certificate for localhost, *.localhost and 127.0.0.1, made by
     tests/e2e/pki.py. Returns (ca_pem, cert, key) paths."""
@@ -230,6 +287,17 @@ def open_fds(pid):
         return len(os.listdir("/proc/%d/fd" % pid))
     except OSError:
         return None
+
+
+def cpu_ns_tree(pid):
+    """cpu_ns of PID and of its children (nginx's master and worker)."""
+    total = cpu_ns(pid)
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        kids = []
+    return total + sum(cpu_ns(k) for k in kids)
 
 
 def cpu_ns(pid):

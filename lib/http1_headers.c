@@ -256,6 +256,20 @@ int http_headers_content_length(const http_headers *h, uint64_t *out)
     return found;
 }
 
+/* v in decimal at buf (no NUL); returns the length (at most 20). */
+static size_t u64_decimal(char *buf, uint64_t v)
+{
+    char rev[20];
+    size_t n = 0;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = rev[n - 1 - i];
+    return n;
+}
+
 int http_headers_one_content_length(http_headers *h, uint64_t *out)
 {
     int rc = http_headers_content_length(h, out);
@@ -264,11 +278,12 @@ int http_headers_one_content_length(http_headers *h, uint64_t *out)
     size_t first = http_headers_find_id(h, HTTP_H_CONTENT_LENGTH, 0);
     http_header *e = &h->v[first];
     char n[24];
-    int len = snprintf(n, sizeof n, "%llu", (unsigned long long)*out);
-    if ((size_t)len != e->vlen || memcmp(n, e->value, e->vlen) != 0) {
+    size_t len = u64_decimal(n, *out); /* per message: no snprintf (~700 instructions) */
+    n[len] = '\0';
+    if (len != e->vlen || memcmp(n, e->value, e->vlen) != 0) {
         /* e->value holds every digit of the value at least once: n fits where it was */
-        memcpy(e->value, n, (size_t)len + 1);
-        e->vlen = (size_t)len;
+        memcpy(e->value, n, len + 1);
+        e->vlen = len;
     }
     for (size_t i = h->n; i-- > first + 1;)
         if (h->v[i].id == HTTP_H_CONTENT_LENGTH)

@@ -3,6 +3,7 @@
 #include "http1_syntax.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -131,9 +132,28 @@ bool http1_is_token(const char *s, size_t n)
     return true;
 }
 
+/* How many leading octets of s[0..n) are, 8 at a time, field-value octets other than HTAB: words
+ * with no byte under 0x20 and none 0x7f (SWAR, as lib/log.c's escaping: a word holds a byte
+ * under 0x20 exactly when (w - 0x20..) & ~w & 0x80.. is not zero, 0x7f is a zero byte of
+ * w ^ 0x7f..). The caller checks the rest byte by byte, from the first word that failed. Every
+ * field of every head is checked when parsed and again when serialised. */
+static size_t plain_value_prefix(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof w);
+        uint64_t d = w ^ (0x7f * ones);
+        if (((w - 0x20 * ones) & ~w & highs) | ((d - ones) & ~d & highs))
+            break;
+    }
+    return i;
+}
+
 bool http1_is_field_value(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = plain_value_prefix(s, n); i < n; i++)
         if (!http1_is_value_octet((unsigned char)s[i]))
             return false;
     return true;
@@ -165,7 +185,7 @@ int http1_field_split(const char *line, size_t len, http1_field *out, const char
         a++;
     while (b > a && (line[b - 1] == ' ' || line[b - 1] == '\t'))
         b--;
-    for (size_t k = a; k < b; k++) {
+    for (size_t k = a + plain_value_prefix(line + a, b - a); k < b; k++) {
         if (!http1_is_value_octet((unsigned char)line[k])) {
             *reason =
                 line[k] == '\r' ? "bare CR in a field value" : "control character in a field value";

@@ -22,30 +22,57 @@ static char *digits(char *p, unsigned v, int n)
     return p + n;
 }
 
-/* "2026-11-25T13:57:15.123Z" into buf (at least 32 bytes); returns its length (24). Digits by
- * hand rather than strftime + snprintf: one line per request goes through here. */
-static size_t fmt_timestamp(char *buf)
+/* The proleptic Gregorian date (UTC) of day z counted from 1970-01-01: Howard Hinnant's
+ * civil_from_days (http://howardhinnant.github.io/date_algorithms.html), exact for every day. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char *p = digits(buf, (unsigned)(tm.tm_year + 1900) % 10000, 4);
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    const unsigned mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+size_t tlog_format_time(char *buf, const struct timespec *ts)
+{
+    /* Digits by hand rather than gmtime_r (its time-zone machinery: ~300 instructions) and
+     * strftime + snprintf: one line per request goes through here. */
+    int64_t days = (int64_t)ts->tv_sec / 86400, secs = (int64_t)ts->tv_sec % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    int64_t year;
+    unsigned mon, mday;
+    civil_from_days(days, &year, &mon, &mday);
+    char *p = digits(buf, (unsigned)(((year % 10000) + 10000) % 10000), 4);
     *p++ = '-';
-    p = digits(p, (unsigned)tm.tm_mon + 1, 2);
+    p = digits(p, mon, 2);
     *p++ = '-';
-    p = digits(p, (unsigned)tm.tm_mday, 2);
+    p = digits(p, mday, 2);
     *p++ = 'T';
-    p = digits(p, (unsigned)tm.tm_hour, 2);
+    p = digits(p, (unsigned)(secs / 3600), 2);
     *p++ = ':';
-    p = digits(p, (unsigned)tm.tm_min, 2);
+    p = digits(p, (unsigned)(secs / 60 % 60), 2);
     *p++ = ':';
-    p = digits(p, (unsigned)tm.tm_sec, 2);
+    p = digits(p, (unsigned)(secs % 60), 2);
     *p++ = '.';
-    p = digits(p, (unsigned)(ts.tv_nsec / 1000000L), 3);
+    p = digits(p, (unsigned)(ts->tv_nsec / 1000000L), 3);
     *p++ = 'Z';
     *p = '\0';
     return (size_t)(p - buf);
+}
+
+/* The current time so into buf (at least 32 bytes); returns its length (24). */
+static size_t fmt_timestamp(char *buf)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return tlog_format_time(buf, &ts);
 }
 
 static bool plain(unsigned char c)

@@ -32,6 +32,11 @@ struct json_t;
 void tlog_write_fields(const tlog *lg, tlog_level lvl, struct json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+struct timespec;
+/* ts (wall clock, UTC) as "2026-11-25T13:57:15.123Z" (RFC 3339, milliseconds, the year modulo
+ * 10000) into buf, which has room for at least 32 bytes; returns the length (24). */
+size_t tlog_format_time(char *buf, const struct timespec *ts);
+
 /* Whether a line at lvl would be written. */
 static inline bool tlog_enabled(const tlog *lg, tlog_level lvl)
 {

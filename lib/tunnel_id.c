@@ -73,23 +73,34 @@ bool tunnel_name_valid(const char *s, size_t n)
 
 /* Names that read as the service's own (a phishing page at admin.<domain>, a mail host), or
  * that front proxies and users expect to be the server itself. Kept in docs/protocol.md §1. */
-static const char *const reserved[] = {
-    "www",      "api",     "admin",      "administrator", "root",      "dashboard", "console",
-    "status",   "health",  "healthz",    "metrics",       "login",     "auth",      "oauth",
-    "sso",      "account", "accounts",   "billing",       "support",   "help",      "docs",
-    "blog",     "mail",    "email",      "smtp",          "imap",      "pop",       "pop3",
-    "ftp",      "ns",      "ns1",        "ns2",           "dns",       "mx",        "cdn",
-    "static",   "assets",  "localhost",  "tunnel",        "tunnels",   "ttf",       "ttfd",
-    "security", "abuse",   "postmaster", "hostmaster",    "webmaster",
-};
+#define R(w)                                                                                       \
+    {                                                                                              \
+        (w), sizeof(w) - 1                                                                         \
+    }
+static const struct {
+    const char *w;
+    size_t n;
+} reserved[] = {R("www"),        R("api"),        R("admin"),    R("administrator"),
+                R("root"),       R("dashboard"),  R("console"),  R("status"),
+                R("health"),     R("healthz"),    R("metrics"),  R("login"),
+                R("auth"),       R("oauth"),      R("sso"),      R("account"),
+                R("accounts"),   R("billing"),    R("support"),  R("help"),
+                R("docs"),       R("blog"),       R("mail"),     R("email"),
+                R("smtp"),       R("imap"),       R("pop"),      R("pop3"),
+                R("ftp"),        R("ns"),         R("ns1"),      R("ns2"),
+                R("dns"),        R("mx"),         R("cdn"),      R("static"),
+                R("assets"),     R("localhost"),  R("tunnel"),   R("tunnels"),
+                R("ttf"),        R("ttfd"),       R("security"), R("abuse"),
+                R("postmaster"), R("hostmaster"), R("webmaster")};
+#undef R
 
 bool tunnel_name_reserved(const char *s, size_t n)
 {
     if (n >= 4 && s[0] == 'x' && s[1] == 'n' && s[2] == '-' && s[3] == '-')
         return true;
-    /* the first letter before the length: every public request is routed through here */
-    for (size_t i = 0; n > 0 && i < sizeof reserved / sizeof reserved[0]; i++)
-        if (reserved[i][0] == s[0] && strlen(reserved[i]) == n && memcmp(reserved[i], s, n) == 0)
+    /* lengths kept, not taken with strlen: every public request is routed through here */
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (reserved[i].n == n && reserved[i].w[0] == s[0] && memcmp(reserved[i].w, s, n) == 0)
             return true;
     return false;
 }

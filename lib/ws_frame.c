@@ -78,11 +78,14 @@ typedef uint64_t mask_vec __attribute__((vector_size(32)));
 MASK_CLONES
 void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], uint64_t off)
 {
-    uint8_t k[sizeof(mask_vec)];
-    for (size_t i = 0; i < sizeof k; i++)
-        k[i] = key[(off + i) % 4];
-    mask_vec kv;
-    memcpy(&kv, k, sizeof kv);
+    /* The key as it applies from dst[0], repeated: a 1 KiB frame's setup and tail cost more than
+     * its 32 vector steps when they went byte by byte. */
+    const uint8_t k4[4] = {key[off % 4], key[(off + 1) % 4], key[(off + 2) % 4],
+                           key[(off + 3) % 4]};
+    uint32_t k32;
+    memcpy(&k32, k4, sizeof k32);
+    const uint64_t k64 = (uint64_t)k32 * 0x100000001u; /* k4 twice, in either byte order */
+    const mask_vec kv = {k64, k64, k64, k64};
     size_t i = 0;
     for (; i + sizeof kv <= n; i += sizeof kv) {
         mask_vec v;
@@ -90,8 +93,14 @@ void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[
         v ^= kv;
         memcpy(dst + i, &v, sizeof v);
     }
+    for (; i + sizeof k64 <= n; i += sizeof k64) {
+        uint64_t v;
+        memcpy(&v, src + i, sizeof v);
+        v ^= k64;
+        memcpy(dst + i, &v, sizeof v);
+    }
     for (; i < n; i++)
-        dst[i] = src[i] ^ k[i % sizeof k];
+        dst[i] = src[i] ^ k4[i % 4];
 }
 
 void ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)

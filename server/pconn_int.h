@@ -31,6 +31,7 @@
 #include "tunnel_id.h"
 
 #define PC_OUT_MARK ((size_t)64 << 10)     /* on_drain below this: credit the agent */
+#define PC_JOIN_BODY_MAX 16384             /* a known body up to this shares the head's chain */
 #define PC_HOLD_MAX ((size_t)64 << 10)     /* pipelined input held while a response is pending */
 #define PC_DRAIN_MAX ((uint64_t)64 << 10)  /* body left that an early response may wait for */
 #define PC_DRAIN_MS 2000u                  /* ... for at most this long */

@@ -327,6 +327,11 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
         pc_fail(pc, 502, "the tunnel agent sent a bad response");
         goto out;
     }
+    /* A small body of known length goes into the head's buffer chain: one allocation and one
+     * iovec per answer instead of two (a 1 KiB answer's head and body took a chain each). */
+    if (!interim && x->fr.mode == RFRAME_LENGTH && x->fr.left > 0 &&
+        x->fr.left <= PC_JOIN_BODY_MAX && pc->c)
+        evbuffer_expand(conn_out(pc->c), len + (size_t)x->fr.left);
     pc_write(pc, head, len);
     free(head);
     if (interim) {

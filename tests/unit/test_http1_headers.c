@@ -53,6 +53,20 @@ static void test_headers_ids_and_copy(void **state)
     assert_int_equal(http_name_lookup("X-Forwarded-For", 15), HTTP_H_X_FORWARDED_FOR);
     assert_int_equal(http_name_lookup("X-Forwarded-Fox", 15), HTTP_H_OTHER);
     assert_int_equal(http_name_lookup("", 0), HTTP_H_OTHER);
+    /* every known name, as spelled and in lower case, and one octet shorter or changed */
+    for (int id = 1; id < HTTP_H__COUNT; id++) {
+        const char *s = http_name_str((http_name_id)id);
+        size_t n = strlen(s);
+        char low[64];
+        assert_true(n > 0 && n < sizeof low);
+        for (size_t i = 0; i <= n; i++)
+            low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+        assert_int_equal(http_name_lookup(s, n), id);
+        assert_int_equal(http_name_lookup(low, n), id);
+        assert_int_equal(http_name_lookup(low, n - 1), HTTP_H_OTHER);
+        low[n - 1] = '~';
+        assert_int_equal(http_name_lookup(low, n), HTTP_H_OTHER);
+    }
     assert_string_equal(http_name_str(HTTP_H_TE), "TE");
     assert_string_equal(http_name_str(HTTP_H_OTHER), "");
 
@@ -121,6 +135,35 @@ static void test_headers_replace_at(void **state)
     }
     http_headers_free(&c);
     http_headers_free(&h);
+}
+
+/* The field-value checks (8 octets at a time where they can) against the octet rule: every
+ * octet value at every place of values 1 to 24 octets long, alone and as a field line's value. */
+static void test_field_value_octets(void **state)
+{
+    (void)state;
+    for (size_t n = 1; n <= 24; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (int c = 0; c < 256; c++) {
+                char v[24], line[40] = "X-A: ";
+                for (size_t i = 0; i < n; i++)
+                    v[i] = (char)('a' + (char)(i % 26));
+                v[at] = (char)c;
+                bool want = http1_is_value_octet((unsigned char)c);
+                assert_int_equal(http1_is_field_value(v, n), want);
+                memcpy(line + 5, v, n);
+                http1_field f;
+                const char *why = NULL;
+                /* OWS at either end is trimmed, not checked: a SP or HTAB there is fine */
+                bool ows_end = (c == ' ' || c == '\t') && (at == 0 || at == n - 1);
+                int rc = http1_field_split(line, 5 + n, &f, &why);
+                if (want || ows_end)
+                    assert_int_equal(rc, 0);
+                else
+                    assert_int_equal(rc, -1);
+            }
+        }
+    }
 }
 
 static void test_syntax_helpers(void **state)
@@ -370,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_format_error),
         cmocka_unit_test(test_headers_ids_and_copy),
         cmocka_unit_test(test_syntax_helpers),
+        cmocka_unit_test(test_field_value_octets),
         cmocka_unit_test(test_obs_text_serialised),
         cmocka_unit_test(test_content_length),
     };

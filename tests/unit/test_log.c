@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -285,6 +286,27 @@ static void test_built_message(void **state)
     }
 }
 
+/* The timestamp against gmtime_r: every day from 1969-12-31 to 2400-01-01 (leap days, 2100 and
+ * 2200 without one, 2000 and 2400 with one), each at a different second of its day. */
+static void test_format_time(void **state)
+{
+    (void)state;
+    for (int64_t day = -1; day <= 157054; day++) {
+        struct timespec ts = {(time_t)(day * 86400 + (day * 7919) % 86400),
+                              (long)(day % 1000) * 1000000L + 999999};
+        struct tm tm;
+        assert_non_null(gmtime_r(&ts.tv_sec, &tm));
+        char want[64], got[64];
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 ts.tv_nsec / 1000000L);
+        size_t n = tlog_format_time(got, &ts);
+        assert_int_equal(n, 24);
+        if (strcmp(got, want) != 0)
+            fail_msg("day %lld: %s, want %s", (long long)day, got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_message_cut_at_max),
         cmocka_unit_test(test_built_message),
+        cmocka_unit_test(test_format_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
