@@ -33,6 +33,9 @@ typedef struct local_pool local_pool;
 local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t max_idle,
                            unsigned connect_timeout_ms, char *err, size_t errcap);
 void local_pool_free(local_pool *p); /* closes the idle connections */
+/* Input read ahead per connection, for connections made from now on (LOCAL_IN_MAX unless set):
+ * also the most one read of the local service brings. */
+void local_pool_set_read_ahead(local_pool *p, size_t bytes);
 
 typedef struct lconn_cbs {
     void (*on_read)(void *ud);              /* input arrived */
