@@ -59,17 +59,6 @@ static void local_write(fx *f, int conn, download *d)
     }
 }
 
-static void send_ack(fx *f, tmsg_type of, const char *rid, uint32_t seq)
-{
-    tmsg a;
-    tmsg_init(&a, TMSG_ACK);
-    a.ack_of = of;
-    a.request_id = rid ? strdup(rid) : NULL;
-    a.seq = seq;
-    send_json(f, &a);
-    tmsg_free(&a);
-}
-
 /* The server's side of one message: the body counted, window credit as ttfd gives it (a quarter
  * of the window, or 128 KiB in binary mode, once received), the Lambda's ack of each answer. */
 static void serve(fx *f, flow_mode mode, const msg *m, download *dls)
