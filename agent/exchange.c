@@ -472,11 +472,7 @@ void exchange_resume(exchange *x)
     if (!x || xc_gone(x))
         return;
     xc_enter(x);
-    if (x->paused) {
-        x->paused = false;
-        lconn_pause(&x->lc, false);
-    }
-    xc_pump(x);
+    xc_pump(x); /* reads again unless the tunnel still has no room */
     xc_leave(x);
 }
 

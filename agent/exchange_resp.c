@@ -33,12 +33,18 @@ void xc_resp_init(exchange *x)
         http1_expect_no_body(&x->resp);
 }
 
-static void pause_local(exchange *x)
+/* Reading the local service stops (or goes on) as the tunnel's room says (xc_pump). */
+static void pause_local(exchange *x, bool paused)
 {
-    if (!x->paused) {
-        x->paused = true;
-        lconn_pause(&x->lc, true);
-    }
+    if (x->paused == paused)
+        return;
+    x->paused = paused;
+    lconn_pause(&x->lc, paused);
+    if (paused)
+        TLOG_D(x->env->log, "%s %s: paused, no room in the tunnel (%zu octets read ahead)", x->mode,
+               x->id, x->lc.sk ? evbuffer_get_length(lconn_in(&x->lc)) : (size_t)0);
+    else
+        TLOG_D(x->env->log, "%s %s: resumed", x->mode, x->id);
 }
 
 /* A head the parser refused: a limit of ours, or the local service's fault. */
@@ -192,8 +198,9 @@ static void local_end(exchange *x)
     xc_fail(x, XFAIL_BAD_RESPONSE, msg);
 }
 
-/* One step over the first block of input. Returns false to stop the loop. */
-static bool step(exchange *x, struct evbuffer *in, bool *batch)
+/* One step over the first block of input. Returns false to stop the loop; *full when the tunnel
+ * had no room for it. */
+static bool step(exchange *x, struct evbuffer *in, bool *batch, bool *full)
 {
     struct evbuffer_iovec v;
     if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
@@ -202,7 +209,7 @@ static bool step(exchange *x, struct evbuffer *in, bool *batch)
     if (x->head_sent) {
         size_t room = x->sink->room(x->ud);
         if (room == 0) {
-            pause_local(x);
+            *full = true;
             return false;
         }
         if (n > room)
@@ -259,20 +266,31 @@ static bool step(exchange *x, struct evbuffer *in, bool *batch)
     }
 }
 
+/* Reading stops only when the tunnel has no room once the batch went out: the batch's own
+ * flush may make the room the last step lacked (the adapter's buffer of the batch sent), and no
+ * other event would resume an exchange paused for that room (JSON mode, whose buffer holds two
+ * pieces: a read of more than that stalled the response for good). An exchange paused here is
+ * resumed by exchange_resume, which the adapters call on every event that makes room: window
+ * credit, the WebSocket's output drained, acknowledgements. */
 void xc_pump(exchange *x)
 {
-    bool batch = false;
-    while (!xc_gone(x) && !x->ended && x->lc.sk) {
-        struct evbuffer *in = lconn_in(&x->lc);
-        if (evbuffer_get_length(in) == 0 || !step(x, in, &batch))
-            break;
-    }
-    if (xc_gone(x) || x->ended)
-        return;
-    if (batch && x->sink->flush)
-        x->sink->flush(x->ud);
-    if (xc_gone(x) || x->ended)
-        return;
+    bool full;
+    do {
+        bool batch = false;
+        full = false;
+        while (!xc_gone(x) && !x->ended && x->lc.sk) {
+            struct evbuffer *in = lconn_in(&x->lc);
+            if (evbuffer_get_length(in) == 0 || !step(x, in, &batch, &full))
+                break;
+        }
+        if (xc_gone(x) || x->ended)
+            return;
+        if (batch && x->sink->flush)
+            x->sink->flush(x->ud);
+        if (xc_gone(x) || x->ended)
+            return;
+    } while (full && x->sink->room(x->ud) > 0);
+    pause_local(x, full);
     if (x->local_eof && (!x->lc.sk || evbuffer_get_length(lconn_in(&x->lc)) == 0))
         local_end(x);
 }

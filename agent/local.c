@@ -15,6 +15,7 @@ struct local_pool {
     resolver *res;
     char host[256];
     unsigned connect_timeout_ms;
+    size_t read_ahead; /* conn_set_in_max of new connections */
     conn **idle;
     size_t nidle, max_idle;
 };
@@ -120,7 +121,7 @@ static void on_addrs(void *ud, resolve_addrs *addrs, const char *err)
         fail_early(c, e, strerror(e));
         return;
     }
-    conn_set_in_max(c->sk, LOCAL_IN_MAX);
+    conn_set_in_max(c->sk, p->read_ahead);
     conn_set_out_low(c->sk, LOCAL_OUT_MARK);
     /* an early answer (413 to an upload) is read whole even when the app then resets: the
      * exchange reads its local connection until the response ends or fails */
@@ -161,7 +162,13 @@ local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t m
     p->loop = loop;
     p->max_idle = max_idle;
     p->connect_timeout_ms = connect_timeout_ms;
+    p->read_ahead = LOCAL_IN_MAX;
     return p;
+}
+
+void local_pool_set_read_ahead(local_pool *p, size_t bytes)
+{
+    p->read_ahead = bytes;
 }
 
 void local_pool_free(local_pool *p)

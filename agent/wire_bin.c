@@ -93,10 +93,9 @@ static size_t up_room(void *ud)
 {
     stream *st = ud;
     size_t buffered = evbuffer_get_length(st->out);
-    if (session_congested(st->s) || st->send_window <= buffered) {
-        st->paused = true;
+    st->paused = session_congested(st->s) || st->send_window <= buffered;
+    if (st->paused)
         return 0;
-    }
     return st->send_window - buffered;
 }
 

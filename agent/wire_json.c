@@ -214,10 +214,9 @@ static size_t up_room(void *ud)
 {
     jreq *r = ud;
     size_t buffered = evbuffer_get_length(r->body);
-    if (session_congested(r->s) || buffered >= 2 * piece || (r->windowed && r->window == 0)) {
-        r->paused = true;
+    r->paused = session_congested(r->s) || buffered >= 2 * piece || (r->windowed && r->window == 0);
+    if (r->paused)
         return 0;
-    }
     size_t room = 2 * piece - buffered;
     return r->windowed && r->window < room ? (size_t)r->window : room;
 }

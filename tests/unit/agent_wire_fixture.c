@@ -177,3 +177,14 @@ void send_json(fx *f, const tmsg *m)
     ws_send_text(f->srv.ws, s, len);
     free(s);
 }
+
+void send_ack(fx *f, tmsg_type of, const char *rid, uint32_t seq)
+{
+    tmsg a;
+    tmsg_init(&a, TMSG_ACK);
+    a.ack_of = of;
+    a.request_id = rid ? strdup(rid) : NULL;
+    a.seq = seq;
+    send_json(f, &a);
+    tmsg_free(&a);
+}

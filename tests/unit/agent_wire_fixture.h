@@ -95,4 +95,8 @@ void send_frame(fx *f, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
 
 void send_json(fx *f, const tmsg *m);
 
+/* An ack of the agent's answer `of` (rid, seq for body pieces), as the Lambda sends it; rid NULL
+ * for ready (acknowledgements on). */
+void send_ack(fx *f, tmsg_type of, const char *rid, uint32_t seq);
+
 #endif

@@ -210,17 +210,6 @@ static void test_json_backpressure(void **state)
     destroy(f);
 }
 
-static void send_ack(fx *f, tmsg_type of, const char *rid, uint32_t seq)
-{
-    tmsg a;
-    tmsg_init(&a, TMSG_ACK);
-    a.ack_of = of;
-    a.request_id = rid ? strdup(rid) : NULL;
-    a.seq = seq;
-    send_json(f, &a);
-    tmsg_free(&a);
-}
-
 /* With a server that acknowledges answers (the Lambda: each message is an invocation), a body
  * piece shorter than the largest waits while an earlier answer of its request awaits its ack,
  * and grows meanwhile (Nagle's rule, RFC 896); the ack sends it. */
