@@ -52,7 +52,7 @@ typedef struct json_stream {
     bool resp_fin;   /* the response ended */
     bool blocking;   /* counted in blockers */
     uint32_t window; /* the response window this stream was opened with (0: none) */
-    mux_window rw;   /* window: response body bytes the agent may still send, and their credit */
+    flow_window rw;   /* window: response body bytes the agent may still send, and their credit */
 
     size_t rhead_len; /* field bytes of rhead so far (RESP_HEAD_MAX) */
 } json_stream;
@@ -291,11 +291,11 @@ static size_t json_room(const mux_stream *ms)
     return 2 * PIECE - s->len;
 }
 
-/* Credits the agent with what the client took (mux_window, as binary mode's WINDOW), batched by a
+/* Credits the agent with what the client took (flow_window, as binary mode's WINDOW), batched by a
  * quarter of the window. */
 static void credit_window(json_mux *jm, json_stream *s, size_t backlog)
 {
-    size_t credit = s->resp_fin ? 0 : mux_window_credit(&s->rw, backlog, s->window / 4);
+    size_t credit = s->resp_fin ? 0 : flow_window_credit(&s->rw, backlog, s->window / 4);
     if (!credit)
         return;
     tmsg m;
@@ -354,7 +354,7 @@ static const mux_ops json_ops = {json_open, json_send_body, json_end_body, json_
  * then failed and gone). */
 static bool spend(json_mux *jm, json_stream *s, size_t n)
 {
-    if (!s->window || mux_window_spend(&s->rw, n))
+    if (!s->window || flow_window_spend(&s->rw, n))
         return true;
     protocol_error(jm, s, "response body beyond the stream window");
     return false;
