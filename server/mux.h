@@ -156,7 +156,6 @@ struct mux {
     mux_ident id;
 };
 
-
 /* The part of every stream the muxes share (each mux's stream type begins with it). */
 struct mux_stream {
     mux *m;
@@ -171,6 +170,11 @@ mux *mux_json_new(const mux_link *link, const mux_ident *id);
  * messages (docs/protocol.md §2 "Flow control"). 0 (the default): no window, a slow client
  * pauses the link instead. */
 void mux_json_set_window(mux *m, uint32_t window);
+/* JSON mode: the per-request request-body window (decoded body bytes) announced to an agent that
+ * honours it (ready.request_windows): streams opened from now on send no more request body than
+ * the agent credited with its `window` messages, and a stream out of credit stops reading its
+ * client only (docs/protocol.md §2 "Flow control"). 0 (the default): no window. */
+void mux_json_set_request_window(mux *m, uint32_t window);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
 /* The public text for a RESET code / error before a response ("the local service is

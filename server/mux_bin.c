@@ -38,7 +38,7 @@ typedef struct bin_stream {
     mux_stream base;
     uint32_t sid;
     int64_t win;     /* request DATA bytes we may still send */
-    flow_window rw;   /* response DATA bytes the agent may still send, and their credit */
+    flow_window rw;  /* response DATA bytes the agent may still send, and their credit */
     bool req_fin;    /* our FIN went out */
     bool resp_final; /* the final RESPONSE (or a 101) came */
     bool resp_fin;   /* the agent's FIN came */
