@@ -199,7 +199,7 @@ static int send_ready(session *s, const session_ready *ready)
     m.takeover =
         m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
     m.access = ready->access ? (char *)ready->access : NULL; /* the first tunnel's */
-    m.stream_windows = !s->binary; /* JSON mode: we honour per-request windows */
+    m.stream_windows = !s->binary;  /* JSON mode: we honour per-request windows */
     m.request_windows = !s->binary; /* and credit request bodies (docs/protocol.md §2) */
     const char *why = NULL;
     for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */

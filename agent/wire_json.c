@@ -118,8 +118,7 @@ static bool take_body(jreq *r, size_t n)
 {
     if (!r->request_window || flow_window_spend(&r->qw, n))
         return true;
-    TLOG_W(r->s->log, "request %s: the server sent request body beyond the request window",
-           r->rid);
+    TLOG_W(r->s->log, "request %s: the server sent request body beyond the request window", r->rid);
     send_cancel(r->s, r->rid, "protocol_error: request body beyond the request window");
     jreq_free(r, "protocol_error");
     return false;

@@ -474,8 +474,7 @@ static void no_request_window(void **state)
     f->m->ops->flush(s);
     const char *rid = rid_of(f);
     char json[200];
-    snprintf(json, sizeof json, "{\"type\":\"window\",\"request_id\":\"%s\",\"increment\":7}",
-             rid);
+    snprintf(json, sizeof json, "{\"type\":\"window\",\"request_id\":\"%s\",\"increment\":7}", rid);
     agent_msg(f, json);
     assert_int_equal(f->m->ops->room(s), room);
     assert_int_equal(f->own.fails, 0);
