@@ -60,6 +60,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             }
             s->established = true;
             s->stream_window = s->binary ? 0 : (uint32_t)m.stream_window;
+            s->request_window = s->binary ? 0 : (uint32_t)m.request_window;
             snprintf(s->tunnel_id, sizeof s->tunnel_id, "%s", m.tunnel_id);
             for (size_t i = 0; i < s->ntun; i++)
                 snprintf(s->tun[i].tunnel_id, sizeof s->tun[i].tunnel_id, "%s",
@@ -198,7 +199,8 @@ static int send_ready(session *s, const session_ready *ready)
     m.takeover =
         m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
     m.access = ready->access ? (char *)ready->access : NULL; /* the first tunnel's */
-    m.stream_windows = !s->binary; /* JSON mode: we honour per-request windows */
+    m.stream_windows = !s->binary;  /* JSON mode: we honour per-request windows */
+    m.request_windows = !s->binary; /* and credit request bodies (docs/protocol.md §2) */
     const char *why = NULL;
     for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */
         const char *held = i == 0 ? m.tunnel_id : ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;

@@ -78,6 +78,10 @@ struct session {
     /* JSON mode: the per-request response window the server announced in
      * connection_established (docs/protocol.md §2 "Flow control"); 0: none, no limit */
     uint32_t stream_window;
+    /* JSON mode: the per-request request-body window the server announced (request_window): we
+     * credit it with `window` messages and never pause the link for one slow local service;
+     * 0: none, the link pauses while a local service is behind (json_blocked) */
+    uint32_t request_window;
     ws_conn *ws;
     uint64_t
         opened_ms; /* when the WebSocket was open (clock_now_ms): its lifetime counts from it */

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "exchange.h"
+#include "flow_window.h"
 
 static const size_t piece = (size_t)TTF_JSON_CHUNK;
 
@@ -31,6 +32,9 @@ typedef struct jreq {
     bool paused;   /* the exchange waits for room */
     bool windowed; /* the server announced a stream window (docs/protocol.md §2 "Flow control") */
     uint64_t window; /* windowed: response body bytes we may still take from the exchange */
+    /* request_window: the server announced a request-body window; qw counts its credit */
+    uint32_t request_window;
+    flow_window qw;
     /* the response */
     bool have_head, sent_head, more_owed;
     int status;
@@ -104,6 +108,44 @@ static tmsg_error_code error_code(exchange_fail why)
     default:
         return TERR_INTERNAL;
     }
+}
+
+/* ---- the request body's window (docs/protocol.md §2 "Flow control") ---- */
+
+/* Takes n request body bytes the server sent; false when they overran the request window (the
+ * exchange is then failed and freed: the server broke the protocol). */
+static bool take_body(jreq *r, size_t n)
+{
+    if (!r->request_window || flow_window_spend(&r->qw, n))
+        return true;
+    TLOG_W(r->s->log, "request %s: the server sent request body beyond the request window", r->rid);
+    send_cancel(r->s, r->rid, "protocol_error: request body beyond the request window");
+    jreq_free(r, "protocol_error");
+    return false;
+}
+
+/* With a request window, credits the server with what the local service took (its unwritten
+ * output at most FLOW_CREDIT_MARK), batched by a quarter of the window: only this exchange waits
+ * for a slow local service. Without one, the old rule: the link stops while it is behind. */
+static void local_behind(jreq *r)
+{
+    if (!r->request_window) {
+        if (exchange_pending(r->x) > LOCAL_OUT_MARK)
+            set_blocked(r, true);
+        else if (r->blocked)
+            set_blocked(r, false);
+        return;
+    }
+    if (!r->req_more)
+        return; /* the whole body came: no credit is wanted */
+    size_t n = flow_window_credit(&r->qw, exchange_pending(r->x), r->request_window / 4);
+    if (!n)
+        return;
+    tmsg m;
+    tmsg_init(&m, TMSG_WINDOW);
+    m.request_id = r->rid; /* borrowed */
+    m.increment = n;
+    session_send_msg(r->s, &m);
 }
 
 /* ---- the response: head, then pieces ---- */
@@ -283,8 +325,8 @@ static void up_fail(void *ud, exchange_fail why, const char *message, bool start
 static void up_drained(void *ud)
 {
     jreq *r = ud;
-    if (r->blocked && exchange_pending(r->x) <= LOCAL_OUT_MARK)
-        set_blocked(r, false);
+    if (r->request_window || r->blocked)
+        local_behind(r);
 }
 
 static const exchange_sink sink = {up_room,  up_interim, up_head, up_body,
@@ -312,6 +354,8 @@ static bool start(jreq *r, const char *rid, const uint8_t *body, size_t body_len
         return false;
     }
     r->next_body_seq = 1;
+    if (!take_body(r, body_len))
+        return false;
     if (body_len > 0) {
         exchange_body(r->x, body, body_len);
         if (find(s, rid) != r)
@@ -322,8 +366,7 @@ static bool start(jreq *r, const char *rid, const uint8_t *body, size_t body_len
         if (find(s, rid) != r)
             return false;
     }
-    if (exchange_pending(r->x) > LOCAL_OUT_MARK)
-        set_blocked(r, true);
+    local_behind(r);
     return true;
 }
 
@@ -362,6 +405,8 @@ static void on_request(session *s, tmsg *m)
     r->tun = tun;
     r->windowed = s->stream_window > 0;
     r->window = s->stream_window;
+    r->request_window = s->request_window;
+    r->qw.left = (int64_t)s->request_window;
     r->t0 = clock_now_ms();
     r->head = m->headers; /* taken */
     http_headers_init(&m->headers);
@@ -411,6 +456,8 @@ static void on_request_body(session *s, tmsg *m)
     r->next_body_seq++;
     r->req_more = m->more;
     const char *rid = m->request_id; /* r->rid may be freed by an upcall */
+    if (!take_body(r, m->body_len))
+        return;
     exchange_body(r->x, m->body, m->body_len);
     if (find(s, rid) != r)
         return;
@@ -419,8 +466,7 @@ static void on_request_body(session *s, tmsg *m)
         if (find(s, rid) != r)
             return;
     }
-    if (exchange_pending(r->x) > LOCAL_OUT_MARK)
-        set_blocked(r, true);
+    local_behind(r);
 }
 
 /* More response window for one request (docs/protocol.md §2 "Flow control"). */

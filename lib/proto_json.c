@@ -464,6 +464,8 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad access", -1;
         if (get_bool(o, "stream_windows", &m->stream_windows) != 0)
             return *err = "bad stream_windows", -1;
+        if (get_bool(o, "request_windows", &m->request_windows) != 0)
+            return *err = "bad request_windows", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
@@ -486,6 +488,8 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad access_applied", -1;
         if (get_uint(o, "stream_window", UINT32_MAX, &m->stream_window) != 0)
             return *err = "bad stream_window", -1;
+        if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
+            return *err = "bad request_window", -1;
         return 0;
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)

@@ -32,6 +32,10 @@
  * (connection_established.stream_window, docs/protocol.md §2 "Flow control"): about 11 pieces
  * of TTF_JSON_CHUNK, as much as ttfd held for a slow client before it paused the whole link. */
 #define TTF_JSON_STREAM_WINDOW ((uint64_t)1 << 20)
+/* The per-request request-body window ttfd announces to an agent that honours it
+ * (connection_established.request_window, docs/protocol.md §2 "Flow control"): what ttf holds for
+ * a local service that does not read its request body, instead of pausing the whole link. */
+#define TTF_JSON_REQUEST_WINDOW ((uint64_t)1 << 20)
 
 typedef enum {
     TMSG_UNKNOWN = 0,
@@ -49,7 +53,8 @@ typedef enum {
     TMSG_CANCEL,                /* either way: drop the exchange at once */
     TMSG_HTTP_REQUEST_HEADERS,  /* server -> agent: more fields of a request head */
     TMSG_HTTP_RESPONSE_HEADERS, /* agent -> server: more fields of a response head */
-    TMSG_WINDOW,                /* server -> agent: more response body bytes for one request */
+    TMSG_WINDOW, /* either way: more body bytes for one request (server -> agent: response body,
+                    agent -> server: request body) */
 } tmsg_type;
 /* The last type: TMSG_READY..TMSG_TYPE_LAST are every message (for loops over all of them);
  * moves with a type added above. */
@@ -93,6 +98,9 @@ typedef struct tmsg {
     char *access;
     bool access_applied;
     bool stream_windows; /* ready: the agent honours per-request windows (§2 "Flow control") */
+    /* ready: the agent honours per-request request-body windows and credits them with `window`
+     * messages (§2 "Flow control") */
+    bool request_windows;
     char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
     /* connection_established: the secret that lets the agent's next connection take the tunnel
      * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");
@@ -105,8 +113,11 @@ typedef struct tmsg {
      * before a `window` message credits more (docs/protocol.md §2 "Flow control"; 0: not
      * announced, no limit) */
     uint64_t stream_window;
-    /* window (server -> agent): request_id's agent may send this many more decoded response
-     * body bytes, 1..UINT32_MAX */
+    /* connection_established: the decoded request body bytes the server sends per request before
+     * the agent's `window` credits more (0: not announced, no limit) */
+    uint64_t request_window;
+    /* window: the receiver of request_id's body takes this many more decoded body bytes,
+     * 1..UINT32_MAX (server -> agent: response body; agent -> server: request body) */
     uint64_t increment;
     /* ready, connection_established: several tunnels (NULL/0: one tunnel, the top-level
      * fields). connection_established repeats the first tunnel at the top level. */

@@ -232,6 +232,8 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "access", json_value_of(m->access));
         if (m->stream_windows)
             r |= set(o, "stream_windows", jtrue());
+        if (m->request_windows)
+            r |= set(o, "request_windows", jtrue());
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
@@ -249,6 +251,8 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "access_applied", jtrue());
         if (m->stream_window)
             r |= set(o, "stream_window", jint((int64_t)m->stream_window));
+        if (m->request_window)
+            r |= set(o, "request_window", jint((int64_t)m->request_window));
         return r;
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));

@@ -24,25 +24,6 @@ bool mux_warn_allowed(mux_ident *id)
     return false;
 }
 
-bool mux_window_spend(mux_window *w, size_t n)
-{
-    w->left -= (int64_t)n;
-    if (w->left < 0)
-        return false;
-    w->unacked += n;
-    return true;
-}
-
-size_t mux_window_credit(mux_window *w, size_t backlog, size_t min)
-{
-    size_t n = w->unacked;
-    if (n == 0 || n < min || backlog > MUX_CREDIT_MARK)
-        return 0;
-    w->left += (int64_t)n;
-    w->unacked = 0;
-    return n;
-}
-
 void mux_set_tunnel(mux *m, const char *tunnel)
 {
     snprintf(m->id.tunnel, sizeof m->id.tunnel, "%s", tunnel ? tunnel : "");

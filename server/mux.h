@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow_window.h"
 #include "http1_headers.h"
 #include "log.h"
 #include "proto_json.h"
@@ -155,21 +156,6 @@ struct mux {
     mux_ident id;
 };
 
-/* A stream's response window, kept alike by both muxes (binary WINDOW, JSON `window`,
- * docs/protocol.md §2-3): the response body bytes the agent may still send, credited back as the
- * client takes them. */
-typedef struct mux_window {
-    int64_t left;   /* bytes the agent may still send */
-    size_t unacked; /* bytes delivered to the client side, not yet credited */
-} mux_window;
-/* Credit goes out only while the client's backlog is at most this: a slow client is not. */
-#define MUX_CREDIT_MARK ((size_t)64 << 10)
-/* Spends n bytes the agent sent; false when they overran the window. */
-bool mux_window_spend(mux_window *w, size_t n);
-/* The credit to send now, counted as sent: the bytes delivered since the last credit when there
- * are at least min (and some) and the client's backlog is at most MUX_CREDIT_MARK; else 0. */
-size_t mux_window_credit(mux_window *w, size_t backlog, size_t min);
-
 /* The part of every stream the muxes share (each mux's stream type begins with it). */
 struct mux_stream {
     mux *m;
@@ -184,6 +170,11 @@ mux *mux_json_new(const mux_link *link, const mux_ident *id);
  * messages (docs/protocol.md §2 "Flow control"). 0 (the default): no window, a slow client
  * pauses the link instead. */
 void mux_json_set_window(mux *m, uint32_t window);
+/* JSON mode: the per-request request-body window (decoded body bytes) announced to an agent that
+ * honours it (ready.request_windows): streams opened from now on send no more request body than
+ * the agent credited with its `window` messages, and a stream out of credit stops reading its
+ * client only (docs/protocol.md §2 "Flow control"). 0 (the default): no window. */
+void mux_json_set_request_window(mux *m, uint32_t window);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
 /* The public text for a RESET code / error before a response ("the local service is

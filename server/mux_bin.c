@@ -38,7 +38,7 @@ typedef struct bin_stream {
     mux_stream base;
     uint32_t sid;
     int64_t win;     /* request DATA bytes we may still send */
-    mux_window rw;   /* response DATA bytes the agent may still send, and their credit */
+    flow_window rw;  /* response DATA bytes the agent may still send, and their credit */
     bool req_fin;    /* our FIN went out */
     bool resp_final; /* the final RESPONSE (or a 101) came */
     bool resp_fin;   /* the agent's FIN came */
@@ -192,7 +192,7 @@ static size_t bin_room(const mux_stream *ms)
 static void bin_credit(mux_stream *ms, size_t backlog)
 {
     bin_stream *s = bs_of(ms);
-    size_t credit = s->resp_fin ? 0 : mux_window_credit(&s->rw, backlog, CREDIT_MIN);
+    size_t credit = s->resp_fin ? 0 : flow_window_credit(&s->rw, backlog, CREDIT_MIN);
     if (!credit)
         return;
     if (!s->bulk) {
@@ -289,7 +289,7 @@ static void on_data(bin_mux *bm, bin_stream *s, const ttf_frame *f)
         protocol_error(bm, s, "DATA after FIN");
         return;
     }
-    if (!mux_window_spend(&s->rw, f->len)) {
+    if (!flow_window_spend(&s->rw, f->len)) {
         protocol_error(bm, s, "DATA beyond the window");
         return;
     }

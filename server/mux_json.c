@@ -8,8 +8,11 @@
  * gets a per-request response window (mux_json_set_window) credited with `window` messages as
  * the client takes the bytes, as binary mode's WINDOW; body bytes beyond it fail that exchange
  * with protocol_error. An agent without windows (old or raw agents): a client too slow for its
- * response pauses reading the link until its backlog drains (bounded memory). A link whose
- * output is above its high-water mark pauses the request direction in both cases. */
+ * response pauses reading the link until its backlog drains (bounded memory). An agent that
+ * honours request windows (mux_json_set_request_window) gets no more request body per exchange
+ * than it credited with its own `window` messages: a stream out of credit stops reading its
+ * client only. A link whose output is above its high-water mark pauses the request direction in
+ * every case. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +33,11 @@
 typedef struct json_mux {
     mux base;
     mux_link link;
-    hmap *streams;   /* request_id -> json_stream */
-    int blockers;    /* streams whose client is too slow: the link's reading is paused */
-    uint32_t window; /* per-request response window announced to the agent (0: none) */
-    rand_pool ids;   /* request ids' random bytes */
+    hmap *streams;       /* request_id -> json_stream */
+    int blockers;        /* streams whose client is too slow: the link's reading is paused */
+    uint32_t window;     /* per-request response window announced to the agent (0: none) */
+    uint32_t req_window; /* per-request request-body window announced to the agent (0: none) */
+    rand_pool ids;       /* request ids' random bytes */
 } json_mux;
 
 typedef struct json_stream {
@@ -52,7 +56,9 @@ typedef struct json_stream {
     bool resp_fin;   /* the response ended */
     bool blocking;   /* counted in blockers */
     uint32_t window; /* the response window this stream was opened with (0: none) */
-    mux_window rw;   /* window: response body bytes the agent may still send, and their credit */
+    flow_window rw;  /* window: response body bytes the agent may still send, and their credit */
+    uint32_t req_window; /* the request-body window this stream was opened with (0: none) */
+    int64_t req_left;    /* req_window: request body bytes we may still send */
 
     size_t rhead_len; /* field bytes of rhead so far (RESP_HEAD_MAX) */
 } json_stream;
@@ -176,6 +182,8 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     s->req_end = !rq->body;
     s->window = jm->window;
     s->rw.left = (int64_t)jm->window;
+    s->req_window = jm->req_window;
+    s->req_left = (int64_t)jm->req_window;
     if (!h->request_id || !h->method || !h->uri || (rq->tunnel && rq->tunnel_id && !h->tunnel_id) ||
         hmap_put(jm->streams, s->rid, strlen(s->rid), s) != 0) {
         drop_head(&s->head);
@@ -202,6 +210,8 @@ static int json_send_body(mux_stream *ms, const void *data, size_t len)
     }
     memcpy(s->buf + s->len, data, len);
     s->len += len;
+    if (s->req_window) /* room() gave no more than the credit */
+        s->req_left -= (int64_t)len;
     return 0;
 }
 
@@ -286,16 +296,19 @@ static size_t json_room(const mux_stream *ms)
     const json_mux *jm = (const json_mux *)ms->m;
     if (s->req_end || s->len >= 2 * PIECE)
         return 0;
+    if (s->req_window && s->req_left <= 0)
+        return 0; /* out of credit: this client waits for the agent's `window` */
     if (jm->link.pending(jm->link.ud) > jm->link.high_water)
         return 0;
-    return 2 * PIECE - s->len;
+    size_t room = 2 * PIECE - s->len;
+    return s->req_window && (uint64_t)s->req_left < room ? (size_t)s->req_left : room;
 }
 
-/* Credits the agent with what the client took (mux_window, as binary mode's WINDOW), batched by a
+/* Credits the agent with what the client took (flow_window, as binary mode's WINDOW), batched by a
  * quarter of the window. */
 static void credit_window(json_mux *jm, json_stream *s, size_t backlog)
 {
-    size_t credit = s->resp_fin ? 0 : mux_window_credit(&s->rw, backlog, s->window / 4);
+    size_t credit = s->resp_fin ? 0 : flow_window_credit(&s->rw, backlog, s->window / 4);
     if (!credit)
         return;
     tmsg m;
@@ -354,7 +367,7 @@ static const mux_ops json_ops = {json_open, json_send_body, json_end_body, json_
  * then failed and gone). */
 static bool spend(json_mux *jm, json_stream *s, size_t n)
 {
-    if (!s->window || mux_window_spend(&s->rw, n))
+    if (!s->window || flow_window_spend(&s->rw, n))
         return true;
     protocol_error(jm, s, "response body beyond the stream window");
     return false;
@@ -480,6 +493,24 @@ static void on_end_by_agent(json_mux *jm, json_stream *s, tmsg *m)
     up->fail(ud, status, text, false);
 }
 
+/* More request body credit from the agent (docs/protocol.md §2 "Flow control"): the stream's
+ * client is read again. A credit past 2^32-1 bytes is the agent's error: the exchange fails. */
+static void on_window(json_mux *jm, json_stream *s, const tmsg *m)
+{
+    if (!s->req_window) {
+        TLOG_D(jm->base.id.log, "agent %s: window for request %s without a request window dropped",
+               jm->base.id.agent, s->rid);
+        return;
+    }
+    if (s->req_left + (int64_t)m->increment > (int64_t)UINT32_MAX) {
+        protocol_error(jm, s, "request window credit beyond 2^32-1 bytes");
+        return;
+    }
+    s->req_left += (int64_t)m->increment;
+    if (json_room(&s->base) > 0)
+        s->base.up->resume(s->base.ud);
+}
+
 static void json_on_message(mux *mx, tmsg *m)
 {
     json_mux *jm = jm_of(mx);
@@ -507,6 +538,9 @@ static void json_on_message(mux *mx, tmsg *m)
     case TMSG_ERROR:
     case TMSG_CANCEL:
         on_end_by_agent(jm, s, m);
+        break;
+    case TMSG_WINDOW:
+        on_window(jm, s, m);
         break;
     default:
         TLOG_D(mx->id.log, "agent %s: %s dropped", mx->id.agent, tmsg_type_name(m->type));
@@ -600,6 +634,11 @@ static const mux_vt json_vt = {json_on_binary, json_on_message, json_on_bad_mess
 void mux_json_set_window(mux *m, uint32_t window)
 {
     jm_of(m)->window = window;
+}
+
+void mux_json_set_request_window(mux *m, uint32_t window)
+{
+    jm_of(m)->req_window = window;
 }
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)

@@ -24,6 +24,7 @@ struct session {
     mux *mux;
     bool bin;                   /* ttf.bin.v2, else JSON mode */
     uint32_t stream_window;     /* JSON mode: the per-request window announced (0: none) */
+    uint32_t request_window;    /* JSON mode: the per-request request-body window (0: none) */
     bool several;               /* ready carried tunnels[]: answer with tunnels[] */
     bool established;           /* its tunnels were given (counted by the metrics) */
     char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
@@ -177,6 +178,7 @@ static void send_established(session *s, const char *notice, char *const *names)
         random_hex(s->takeover, 32); /* a new secret each time: the previous one is used up */
         m.takeover = s->takeover;
         m.stream_window = s->stream_window;
+        m.request_window = s->request_window;
         if (s->several) {
             m.tunnels = tl;
             m.ntunnels = s->ntun;
@@ -378,10 +380,14 @@ static void on_ready(session *s, const tmsg *m)
         return;
     }
     /* JSON mode: an agent that honours windows gets one per request (docs/protocol.md §2
-     * "Flow control"); others keep the link pause for a slow client */
+     * "Flow control"), and one that credits request bodies a request window; others keep the
+     * link pause for a slow client and for a slow local service */
     s->stream_window = !s->bin && m->stream_windows ? (uint32_t)TTF_JSON_STREAM_WINDOW : 0;
-    if (!s->bin)
+    s->request_window = !s->bin && m->request_windows ? (uint32_t)TTF_JSON_REQUEST_WINDOW : 0;
+    if (!s->bin) {
         mux_json_set_window(s->mux, s->stream_window);
+        mux_json_set_request_window(s->mux, s->request_window);
+    }
     size_t n = m->ntunnels ? m->ntunnels : 1;
     for (size_t i = 0; i < m->ntunnels; i++)
         for (size_t j = 0; j < i; j++)
@@ -438,7 +444,8 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
         tmsg_type t = TMSG_UNKNOWN;
         char *rid = s->bin ? NULL : tmsg_request_id_of((const char *)data, len, &t);
         bool exchange = t == TMSG_HTTP_RESPONSE || t == TMSG_HTTP_RESPONSE_HEADERS ||
-                        t == TMSG_HTTP_RESPONSE_BODY || t == TMSG_ERROR || t == TMSG_CANCEL;
+                        t == TMSG_HTTP_RESPONSE_BODY || t == TMSG_ERROR || t == TMSG_CANCEL ||
+                        t == TMSG_WINDOW;
         if (rid && exchange && s->mux && s->mux->vt->on_bad_message)
             s->mux->vt->on_bad_message(s->mux, rid, err);
         free(rid);

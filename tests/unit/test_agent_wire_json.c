@@ -366,11 +366,83 @@ static void test_json_window(void **state)
     destroy(f);
 }
 
+/* The server's messages so far: window increments for rid are added to *credit (each checked
+ * to be at least min); anything else fails the test. */
+static void take_credits(fx *f, const char *rid, uint64_t *credit, uint64_t min)
+{
+    while (f->srv.n > f->seen) {
+        tmsg w;
+        next_json(f, &w);
+        assert_int_equal(w.type, TMSG_WINDOW);
+        assert_string_equal(w.request_id, rid);
+        assert_true(w.increment >= min);
+        *credit += w.increment;
+        tmsg_free(&w);
+    }
+}
+
+/* A server that announced a request window (connection_established.request_window): a local
+ * service that stops reading its request body holds back that exchange only. The agent credits
+ * the bytes it wrote (a quarter window at a time), never more than it got, never pauses the link
+ * for it (another request reaches its local service meanwhile), and credits the rest once the
+ * service reads again (docs/protocol.md §2 "Flow control"). */
+static void test_json_request_window(void **state)
+{
+    (void)state;
+    enum { WINDOW = 200000, PIECE = 50000 };
+    fx *f = make(false);
+    msg *ready = next_msg(f);
+    assert_non_null(strstr((char *)ready->data, "\"request_windows\":true"));
+    tmsg e;
+    tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
+    e.connection_id = e.tunnel_id = "c";
+    e.public_url = "http://c.x";
+    e.request_window = WINDOW;
+    send_json(f, &e);
+    send_request(f, "u1", "PUT", "/slow", NULL, true);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    int keep = f->fl.conns[0];
+    f->fl.conns[0] = -1; /* the local service stops reading */
+    static uint8_t piece[PIECE];
+    memset(piece, 'p', sizeof piece);
+    uint64_t credit = WINDOW, sent = 0, credited = 0;
+    uint32_t seq = 1;
+    uint64_t quiet = fl_now_ms() + 1000;
+    while (fl_now_ms() < quiet) { /* a ttfd: sends within the credit until none comes */
+        if (credit >= PIECE) {
+            send_body(f, "u1", seq++, piece, PIECE, true);
+            credit -= PIECE;
+            sent += PIECE;
+        }
+        fl_pass(&f->fl);
+        uint64_t before = credited;
+        take_credits(f, "u1", &credited, WINDOW / 4);
+        credit += credited - before;
+        if (credited != before)
+            quiet = fl_now_ms() + 1000;
+        assert_int_equal(f->s->json_blocked, 0); /* the link is never paused */
+    }
+    assert_true(credited <= sent);
+    assert_true(sent - credited <= WINDOW);
+    /* the link still carries other requests while this one waits */
+    send_get(f, "g2", NULL, "/other");
+    assert_true(fl_wait_text(&f->fl, 1, "GET /other", 3000));
+    f->fl.conns[0] = keep; /* the service reads again: the rest is credited */
+    uint64_t end = fl_now_ms() + 10000;
+    while (fl_now_ms() < end && credited < sent) {
+        fl_pass(&f->fl);
+        take_credits(f, "u1", &credited, 1);
+    }
+    assert_int_equal(credited, sent);
+    destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_exchange),
         cmocka_unit_test(test_json_window),
+        cmocka_unit_test(test_json_request_window),
         cmocka_unit_test(test_json_head_continuation),
         cmocka_unit_test(test_json_routes_by_tunnel_id),
         cmocka_unit_test(test_json_asked_names_before_established),

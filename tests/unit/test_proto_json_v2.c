@@ -670,6 +670,56 @@ static void test_window(void **state)
                "stream_window");
 }
 
+/* Request-body windows (docs/protocol.md §2 "Flow control"): ready.request_windows,
+ * connection_established.request_window beside stream_window, and the agent's own window
+ * message (the agent -> server direction) as ttf builds it. */
+static void test_request_window(void **state)
+{
+    (void)state;
+    tmsg m;
+    const char *err;
+    const char *ready = "{\"type\":\"ready\",\"stream_windows\":true,\"request_windows\":true}";
+    assert_int_equal(dec(ready, &m, &err), 0);
+    assert_true(m.stream_windows);
+    assert_true(m.request_windows);
+    expect_encoded(&m, ready);
+    tmsg_free(&m);
+    assert_int_equal(dec("{\"type\":\"ready\",\"stream_windows\":true}", &m, &err), 0);
+    assert_false(m.request_windows); /* an agent that does not credit request bodies */
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"ready\",\"request_windows\":\"yes\"}", "request_windows");
+
+    const char *est = "{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                      "\"tunnel_id\":\"t\",\"public_url\":\"http://t\",\"stream_window\":1048576,"
+                      "\"request_window\":1048576}";
+    assert_int_equal(dec(est, &m, &err), 0);
+    assert_int_equal(m.stream_window, 1048576);
+    assert_int_equal(m.request_window, TTF_JSON_REQUEST_WINDOW);
+    expect_encoded(&m, est);
+    tmsg_free(&m);
+    assert_int_equal(dec("{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                         "\"tunnel_id\":\"t\",\"public_url\":\"http://t\",\"stream_window\":5}",
+                         &m, &err),
+                     0);
+    assert_int_equal(m.request_window, 0); /* an older ttfd, the Lambda: no request window */
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"connection_established\",\"connection_id\":\"c\",\"tunnel_id\":"
+               "\"t\",\"public_url\":\"http://t\",\"request_window\":4294967296}",
+               "request_window");
+    expect_bad("{\"type\":\"connection_established\",\"connection_id\":\"c\",\"tunnel_id\":"
+               "\"t\",\"public_url\":\"http://t\",\"request_window\":-1}",
+               "request_window");
+
+    /* the agent's credit: encoded as ttf sends it, decoded as ttfd reads it */
+    tmsg w;
+    tmsg_init(&w, TMSG_WINDOW);
+    w.request_id = (char *)"q1";
+    w.increment = 262144;
+    expect_encoded(&w, "{\"type\":\"window\",\"request_id\":\"q1\",\"increment\":262144}");
+    w.request_id = NULL;
+    tmsg_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_cancel),          cmocka_unit_test(test_head_continuation_messages),
         cmocka_unit_test(test_send_head),       cmocka_unit_test(test_send_head_near_limit),
         cmocka_unit_test(test_tunnels),         cmocka_unit_test(test_window),
+        cmocka_unit_test(test_request_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
 /* The JSON-mode mux (server/mux_json.c) against a fake link: http_request in the pass of its head
  * (with the first body bytes), body pieces per flush, heads split over continuation messages,
  * cancel, the response head/pieces/continuations handed on, errors and cancels from the agent,
- * protocol violations, the backlog pause of the link, and per-request windows. */
+ * protocol violations, the backlog pause of the link, and per-request windows (response and
+ * request bodies). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -412,6 +413,74 @@ static void window_credit(void **state)
     assert_false(f->link.paused);
 }
 
+/* The request-body window (ready.request_windows): room never exceeds the credit, a stream out
+ * of it stops (its client alone: the link is not paused, another stream still has room) until the
+ * agent's window credits more; a window for a stream without a request window, or for an unknown
+ * request, is ignored; one past 2^32-1 fails that exchange. */
+static void request_window_credit(void **state)
+{
+    fixture *f = *state;
+    mux_json_set_request_window(f->m, 100000);
+    mux_stream *s = open_req(f, true, 0);
+    mux_stream *other = open_req(f, true, 0);
+    const mux_ops *ops = f->m->ops;
+    size_t sent_total = 0;
+    for (int pass = 0; pass < 10; pass++) { /* the client sends as fast as room allows */
+        size_t room = ops->room(s);
+        if (room == 0)
+            break;
+        uint8_t *b = calloc(1, room);
+        assert_int_equal(ops->send_body(s, b, room), 0);
+        free(b);
+        ops->flush(s);
+        sent_total += room;
+    }
+    assert_int_equal(sent_total, 100000); /* exactly the window */
+    assert_int_equal(ops->room(s), 0);
+    assert_true(ops->room(other) > 0); /* the other client is still read */
+    assert_false(f->link.paused);
+    const char *rid = rid_of(f);
+    char json[200];
+    snprintf(json, sizeof json, "{\"type\":\"window\",\"request_id\":\"%s\",\"increment\":30000}",
+             rid);
+    int resumes = f->own.resumes;
+    agent_msg(f, json);
+    assert_int_equal(f->own.resumes, resumes + 1);
+    assert_int_equal(ops->room(s), 30000);
+    agent_msg(f, "{\"type\":\"window\",\"request_id\":\"unknown\",\"increment\":5}");
+    assert_int_equal(ops->room(s), 30000);
+    assert_int_equal(f->own.fails, 0);
+    /* a credit that would pass 2^32-1 bytes: that exchange fails with protocol_error */
+    snprintf(json, sizeof json,
+             "{\"type\":\"window\",\"request_id\":\"%s\",\"increment\":4294967295}", rid);
+    agent_msg(f, json);
+    assert_int_equal(f->own.fails, 1);
+    assert_true(f->own.fail_protocol);
+    tmsg m = sent(f, f->link.n - 1);
+    assert_int_equal(m.type, TMSG_CANCEL);
+    assert_non_null(strstr(m.reason, "protocol_error"));
+    tmsg_free(&m);
+    ops->close(other, MUX_CANCEL, NULL);
+}
+
+/* Without the request window (an older or upstream agent, the default) room is not held to a
+ * credit and a window from the agent changes nothing. */
+static void no_request_window(void **state)
+{
+    fixture *f = *state;
+    mux_stream *s = open_req(f, true, 0);
+    size_t room = f->m->ops->room(s);
+    assert_true(room > 0);
+    f->m->ops->flush(s);
+    const char *rid = rid_of(f);
+    char json[200];
+    snprintf(json, sizeof json, "{\"type\":\"window\",\"request_id\":\"%s\",\"increment\":7}", rid);
+    agent_msg(f, json);
+    assert_int_equal(f->m->ops->room(s), room);
+    assert_int_equal(f->own.fails, 0);
+    assert_int_equal(f->own.resumes, 0);
+}
+
 static void link_gone(void **state)
 {
     fixture *f = *state;
@@ -433,6 +502,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(backlog_pauses_link, setup, teardown),
         cmocka_unit_test_setup_teardown(window_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(request_window_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_request_window, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

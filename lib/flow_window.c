@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* flow_window.c - a stream direction's window (see flow_window.h). */
+#include "flow_window.h"
+
+bool flow_window_spend(flow_window *w, size_t n)
+{
+    w->left -= (int64_t)n;
+    if (w->left < 0)
+        return false;
+    w->unacked += n;
+    return true;
+}
+
+size_t flow_window_credit(flow_window *w, size_t backlog, size_t min)
+{
+    size_t n = w->unacked;
+    if (n == 0 || n < min || backlog > FLOW_CREDIT_MARK)
+        return 0;
+    w->left += (int64_t)n;
+    w->unacked = 0;
+    return n;
+}

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: MIT
+"""A local service that answers a head and then never reads its 20 MiB upload holds back that
+exchange only (docs/protocol.md §2 "Flow control": JSON mode's request windows with ttfd, binary
+mode's stream windows): a second request through the same agent is answered while it waits,
+and when the uploading client leaves, ttfd's cancel reaches ttf, which closes that local
+connection (seen from the kernel's socket table, without the service reading a byte). Before
+JSON mode had request windows, ttf stopped reading the link for such a service: every other
+request of the agent, and the cancel itself, waited behind its body."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+import tunnelkit as tk
+from conftest import make_tunnel
+from scriptapp import ScriptApp
+
+UPLOAD = 20 * tk.MB
+ANSWER_S = 10 * tk.SLOW  # the second request's deadline
+TCP_ESTABLISHED = 1
+
+
+class Holder:
+    """/hold: sends a head, then a byte of body every 0.2 s (so that ttfd, which does not read a
+    client it holds back, sees the client leave when it writes), never reading the request body
+    nor closing until released or its connection fails; notes the peer's address (ttf's end of
+    the local connection)."""
+
+    def __init__(self):
+        self.peers = []
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, req, conn):
+        with self.lock:
+            self.peers.append(conn.getpeername())
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nstart\r\n")
+        while not self.release.wait(0.2):
+            conn.sendall(b"1\r\nx\r\n")
+        return False
+
+
+def quick(req, conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nquick")
+    return True
+
+
+quick.streams_body = True
+
+
+def tcp_state(local, remote):
+    """The state of the IPv4 TCP socket local -> remote in /proc/net/tcp (None: gone)."""
+    def enc(addr):
+        a = socket.inet_aton(addr[0])
+        return "%08X:%04X" % (int.from_bytes(a, "little"), addr[1])
+    want_l, want_r = enc(local), enc(remote)
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[1] == want_l and cols[2] == want_r:
+                return int(cols[3], 16)
+    return None
+
+
+def push(s, total, stall_s):
+    """Sends up to total octets; stops when the peer takes nothing for stall_s seconds.
+    Returns the octets sent."""
+    s.setblocking(False)
+    piece = b"u" * 65536
+    sent, last = 0, time.monotonic()
+    while sent < total:
+        try:
+            sent += s.send(piece[:min(len(piece), total - sent)])
+            last = time.monotonic()
+        except BlockingIOError:
+            if time.monotonic() - last > stall_s:
+                break
+            time.sleep(0.005)
+    s.setblocking(True)
+    return sent
+
+
+@pytest.fixture(params=["binary", "json"])
+def t(request, stack):
+    holder = Holder()
+    holder.streams_body = True
+    app = ScriptApp({"/hold": holder, "/quick": quick})
+    stack.items.append(("server", app, None))
+    tun = make_tunnel(stack, ttf_args=["--protocol", request.param], local=app)
+    tun.holder = holder
+    yield tun
+    holder.release.set()
+
+
+def test_a_service_that_does_not_read_its_upload_holds_back_only_its_exchange(t):
+    s = socket.create_connection(("127.0.0.1", t.port), timeout=20 * tk.SLOW)
+    try:
+        s.sendall(b"POST /hold HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                  % (t.host.encode(), UPLOAD))
+        status, _, _, _ = tk.RawConn(t.port, sock=s).read_head()
+        assert status == 200
+        sent = push(s, UPLOAD, 3)
+        print("the service that reads nothing let %.1f MB in" % (sent / tk.MB))
+        assert sent < UPLOAD, "a service that reads nothing took the whole upload"
+
+        t0 = time.monotonic()
+        r = tk.http(t.port, "GET", "/quick", t.host, timeout=10)
+        took = time.monotonic() - t0
+        print("the second request was answered in %.3f s" % took)
+        assert r.status == 200 and r.body == b"quick"
+        assert took < ANSWER_S
+    finally:
+        s.close()  # the uploading client leaves: ttfd cancels the exchange
+
+    assert len(t.holder.peers) == 1
+    peer = t.holder.peers[0]
+    app_addr = ("127.0.0.1", t.local.port)
+    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, 10 * tk.SLOW,
+                "ttf closing the local connection of the exchange its client left")
