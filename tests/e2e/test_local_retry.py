@@ -5,7 +5,12 @@ for idempotent methods (RFC 9110 §9.2.2): the service may have applied the requ
 without answering, and "a proxy MUST NOT automatically retry non-idempotent requests" (RFC 9112
 §9.3.1; nginx stopped retrying them in 1.9.13, Go's Transport retries only replayable requests).
 A bodiless POST, PATCH or LOCK is applied once and answered 502; a GET or DELETE still gets its
-second chance (which also proves the request went on a pooled connection)."""
+second chance (which also proves the request went on a pooled connection).
+
+At the edges: methods are case-sensitive (RFC 9110 §9.1: "get" and "Get" are not GET, an extension
+method is not idempotent), a request with a body is never resent (its body is not kept), HEAD and
+OPTIONS are, and an answer cut after its first octets is never resent (the service was
+answering)."""
 
 import collections
 import threading
@@ -28,7 +33,9 @@ def t(request, mstack):
         if req.target == "/warm":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             return True  # kept: ttf pools the connection
-        return False  # applied, then closed without an answer
+        if req.target.startswith("/partial"):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")
+        return False  # applied, then closed (without an answer, or inside it)
 
     app = ScriptApp({"/": handler})
     mstack.items.append(("server", app, None))
@@ -37,15 +44,20 @@ def t(request, mstack):
     return tun
 
 
-@pytest.mark.parametrize("method,times", [
-    ("POST", 1), ("PATCH", 1), ("LOCK", 1), ("GET", 2), ("DELETE", 2),
+@pytest.mark.parametrize("method,target,body,times", [
+    ("POST", "/apply", b"", 1), ("PATCH", "/apply", b"", 1), ("LOCK", "/apply", b"", 1),
+    ("GET", "/apply", b"", 2), ("DELETE", "/apply", b"", 2),
+    ("get", "/apply", b"", 1), ("Get", "/apply", b"", 1), ("PURGE", "/apply", b"", 1),
+    ("HEAD", "/apply", b"", 2), ("OPTIONS", "/apply", b"", 2),
+    ("GET", "/with-body", b"abc", 1), ("PUT", "/with-body", b"x" * 70000, 1),
+    ("GET", "/partial", b"", 1), ("HEAD", "/partial", b"", 1),
 ])
-def test_a_stale_pooled_connection_retries_idempotent_requests_only(t, method, times):
-    r = tk.http(t.port, "GET", "/warm", t.host)  # leaves an idle connection in ttf's pool
-    assert r.status == 200
-    # the app noticed nothing yet: the next request takes that connection
-    target = "/apply-%s" % method
-    r = tk.http(t.port, method, target, t.host)
+def test_a_stale_pooled_connection_retries_idempotent_requests_only(t, method, target, body, times):
+    # /warm leaves an idle connection in ttf's pool; the app noticed nothing yet, so the next
+    # request takes that connection
+    assert tk.http(t.port, "GET", "/warm", t.host).status == 200
+    target = "%s-%s" % (target, method)
+    r = tk.http(t.port, method, target, t.host, body=body)
     assert r.status == 502, r.raw_head
 
     def applied():
@@ -53,6 +65,6 @@ def test_a_stale_pooled_connection_retries_idempotent_requests_only(t, method, t
             return t.seen[(method, target)]
 
     tk.wait_for(lambda: applied() >= times, 10, "the app to see %s %d times" % (method, times))
-    # the 502 comes after the retry's failure, so the count is final; one more round trip
+    # the 502 comes after the resend's failure, so the count is final; one more round trip
     assert tk.http(t.port, "GET", "/warm", t.host).status == 200
     assert applied() == times, "%s %s applied %d times" % (method, target, applied())
