@@ -15,20 +15,26 @@ from conftest import make_tunnel
 from scriptapp import ScriptApp
 
 
+def chunks(req, conn):
+    """The data of each chunk of a chunked request body as it arrives (the trailer section read and
+    dropped after the last chunk)."""
+    while True:
+        n = int(ScriptApp._line(conn, req.buf).split(b";")[0], 16)
+        if n == 0:
+            while ScriptApp._line(conn, req.buf):
+                pass
+            return
+        data = ScriptApp._exact(conn, req.buf, n)
+        ScriptApp._line(conn, req.buf)
+        yield data
+
+
 def flush_then_read(req, conn):
     conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-    body = b""
     if req.get("Content-Length") is not None:
         body = ScriptApp._exact(conn, req.buf, int(req.get("Content-Length")))
     else:
-        while True:
-            n = int(ScriptApp._line(conn, req.buf).split(b";")[0], 16)
-            if n == 0:
-                while ScriptApp._line(conn, req.buf):
-                    pass
-                break
-            body += ScriptApp._exact(conn, req.buf, n)
-            ScriptApp._line(conn, req.buf)
+        body = b"".join(chunks(req, conn))
     digest = hashlib.sha256(body).hexdigest().encode()
     conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(digest), digest))
     return True
@@ -39,15 +45,8 @@ flush_then_read.streams_body = True
 
 def echo_pieces(req, conn):
     conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-    while True:
-        n = int(ScriptApp._line(conn, req.buf).split(b";")[0], 16)
-        if n == 0:
-            while ScriptApp._line(conn, req.buf):
-                pass
-            break
-        data = ScriptApp._exact(conn, req.buf, n)
-        ScriptApp._line(conn, req.buf)
-        conn.sendall(b"%x\r\n%s\r\n" % (n, data.upper()))
+    for data in chunks(req, conn):
+        conn.sendall(b"%x\r\n%s\r\n" % (len(data), data.upper()))
     conn.sendall(b"0\r\n\r\n")
     return True
 

@@ -56,6 +56,18 @@ static tmsg sent(fixture *f, size_t i)
     return m;
 }
 
+/* The one exchange so far failed as a bad message: the owner was told (protocol error) and the
+ * agent got a cancel saying protocol_error. */
+static void assert_failed_with_protocol_error(fixture *f)
+{
+    assert_int_equal(f->own.fails, 1);
+    assert_true(f->own.fail_protocol);
+    tmsg m = sent(f, f->link.n - 1);
+    assert_int_equal(m.type, TMSG_CANCEL);
+    assert_non_null(strstr(m.reason, "protocol_error"));
+    tmsg_free(&m);
+}
+
 static mux_stream *open_req(fixture *f, bool body, size_t extra_header)
 {
     http_headers h;
@@ -304,12 +316,7 @@ static void hostile(void **state)
         char buf[512];
         snprintf(buf, sizeof buf, cases[i], rid_of(f));
         agent_msg(f, buf);
-        assert_int_equal(f->own.fails, 1);
-        assert_true(f->own.fail_protocol);
-        tmsg m = sent(f, f->link.n - 1);
-        assert_int_equal(m.type, TMSG_CANCEL);
-        assert_non_null(strstr(m.reason, "protocol_error"));
-        tmsg_free(&m);
+        assert_failed_with_protocol_error(f);
     }
     /* a second final head, and pieces out of order */
     memset(&f->own, 0, sizeof f->own);
@@ -404,12 +411,7 @@ static void window_credit(void **state)
     assert_int_equal(m.increment, 39000);
     tmsg_free(&m);
     agent_body(f, rid, 3, 40001, true); /* one byte over */
-    assert_int_equal(f->own.fails, 1);
-    assert_true(f->own.fail_protocol);
-    m = sent(f, f->link.n - 1);
-    assert_int_equal(m.type, TMSG_CANCEL);
-    assert_non_null(strstr(m.reason, "protocol_error"));
-    tmsg_free(&m);
+    assert_failed_with_protocol_error(f);
     assert_false(f->link.paused);
 }
 
@@ -454,12 +456,7 @@ static void request_window_credit(void **state)
     snprintf(json, sizeof json,
              "{\"type\":\"window\",\"request_id\":\"%s\",\"increment\":4294967295}", rid);
     agent_msg(f, json);
-    assert_int_equal(f->own.fails, 1);
-    assert_true(f->own.fail_protocol);
-    tmsg m = sent(f, f->link.n - 1);
-    assert_int_equal(m.type, TMSG_CANCEL);
-    assert_non_null(strstr(m.reason, "protocol_error"));
-    tmsg_free(&m);
+    assert_failed_with_protocol_error(f);
     ops->close(other, MUX_CANCEL, NULL);
 }
 
