@@ -393,6 +393,28 @@ def test_early_403_answered_within_a_second(stack, mode):
     assert took < 1.0 * tk.SLOW, "the 403 took %.2f s" % took
 
 
+def post_while_reading(c, host, length, pieces):
+    """POSTs /upload on RawConn c (Content-Length length, then each of pieces) from a thread while
+    reading the answer; returns it, c closed. The upload stops quietly when ttfd closes after an
+    early answer (Connection: close) while it goes on."""
+    def upload():
+        try:
+            c.send(("POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                    % (host, length)).encode())
+            for piece in pieces:
+                c.send(piece)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=upload)
+    t.start()
+    try:
+        return c.read_response("POST")
+    finally:
+        c.close()
+        t.join(10 * tk.SLOW)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_early_answer_to_an_upload_then_a_reset_still_reaches_the_client(stack, mode):
     """The app answers 413 at once to a 4 MiB upload and closes with the upload unread, which
@@ -408,23 +430,8 @@ def test_early_answer_to_an_upload_then_a_reset_still_reaches_the_client(stack, 
     body = b"u" * (4 << 20)
     got = []
     for _ in range(20):
-        c = tk.RawConn(d.port, timeout=10)
-
-        def upload():
-            try:
-                c.send(("POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
-                        % (host, len(body))).encode() + body)
-            except OSError:
-                pass  # ttfd closes after the 413 (Connection: close) while the upload goes on
-
-        t = threading.Thread(target=upload)
-        t.start()
-        try:
-            r = c.read_response("POST")
-            got.append((r.status, r.body))
-        finally:
-            c.close()
-            t.join(10 * tk.SLOW)
+        r = post_while_reading(tk.RawConn(d.port, timeout=10), host, len(body), [body])
+        got.append((r.status, r.body))
     assert got == [(413, b"too big\n")] * 20, got
 
 
@@ -459,24 +466,8 @@ def test_early_answer_over_a_mib_then_a_reset_arrives_whole_and_the_tunnel_lives
 
     _, d, host, _ = tunnel(stack, mode, app)
     for _ in range(3):
-        c = tk.RawConn(d.port, timeout=15)
-
-        def upload():
-            try:
-                c.send(("POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
-                        % (host, 64 << 20)).encode())
-                for _ in range(64):
-                    c.send(b"u" * (1 << 20))
-            except OSError:
-                pass  # ttfd closes after the 413 (Connection: close) while the upload goes on
-
-        t = threading.Thread(target=upload)
-        t.start()
-        try:
-            r = c.read_response("POST")
-        finally:
-            c.close()
-            t.join(10 * tk.SLOW)
+        r = post_while_reading(tk.RawConn(d.port, timeout=15), host, 64 << 20,
+                               (b"u" * (1 << 20) for _ in range(64)))
         assert (r.status, len(r.body), r.body == big) == (413, len(big), True)
         after = tk.http(d.port, "GET", "/after", host, timeout=10)
         assert (after.status, after.body) == (200, b"after")
