@@ -188,3 +188,14 @@ void send_ack(fx *f, tmsg_type of, const char *rid, uint32_t seq)
     send_json(f, &a);
     tmsg_free(&a);
 }
+
+void send_established(fx *f, uint32_t stream_window, uint32_t request_window)
+{
+    tmsg e;
+    tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
+    e.connection_id = e.tunnel_id = "c";
+    e.public_url = "http://c.x";
+    e.stream_window = stream_window;
+    e.request_window = request_window;
+    send_json(f, &e);
+}

@@ -99,4 +99,8 @@ void send_json(fx *f, const tmsg *m);
  * for ready (acknowledgements on). */
 void send_ack(fx *f, tmsg_type of, const char *rid, uint32_t seq);
 
+/* ttfd's connection_established for one tunnel "c" (http://c.x), announcing the JSON response
+ * and request windows given (bytes; 0: not announced). */
+void send_established(fx *f, uint32_t stream_window, uint32_t request_window);
+
 #endif

@@ -133,12 +133,7 @@ static void run(flow_mode mode, size_t read_ahead, size_t n, unsigned ndl)
     fx *f = make(mode == BINARY);
     local_pool_set_read_ahead(f->pools[0], read_ahead);
     if (mode == JSON_WINDOW) {
-        tmsg e;
-        tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
-        e.connection_id = e.tunnel_id = "c";
-        e.public_url = "http://c.x";
-        e.stream_window = TTF_JSON_STREAM_WINDOW;
-        send_json(f, &e);
+        send_established(f, TTF_JSON_STREAM_WINDOW, 0);
     } else if (mode == JSON_ACKS) {
         send_ack(f, TMSG_READY, NULL, 0); /* acknowledgements on */
     }

@@ -341,12 +341,7 @@ static void test_json_window(void **state)
     (void)state;
     fx *f = make(false);
     assert_non_null(strstr((char *)next_msg(f)->data, "\"stream_windows\":true"));
-    tmsg e;
-    tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
-    e.connection_id = e.tunnel_id = "c";
-    e.public_url = "http://c.x";
-    e.stream_window = 100000;
-    send_json(f, &e);
+    send_established(f, 100000, 0);
     send_get(f, "r9", NULL, "/big");
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     static char body[150000];
@@ -393,12 +388,7 @@ static void test_json_request_window(void **state)
     fx *f = make(false);
     msg *ready = next_msg(f);
     assert_non_null(strstr((char *)ready->data, "\"request_windows\":true"));
-    tmsg e;
-    tmsg_init(&e, TMSG_CONNECTION_ESTABLISHED);
-    e.connection_id = e.tunnel_id = "c";
-    e.public_url = "http://c.x";
-    e.request_window = WINDOW;
-    send_json(f, &e);
+    send_established(f, 0, WINDOW);
     send_request(f, "u1", "PUT", "/slow", NULL, true);
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     int keep = f->fl.conns[0];
