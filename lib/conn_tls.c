@@ -4,8 +4,8 @@
  * callback here, through conn.c's conn_emit_event); conn_is_tls, conn_ssl, conn_handshaking and
  * conn_tls_plain_http (a client that spoke plain HTTP: the first bytes the read BIO kept). */
 #include "conn_int.h"
+#include "http1_syntax.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,11 +389,10 @@ bool conn_handshaking(const conn *c)
  * which no TLS client sends either (nginx decides on the first octet alone). */
 static bool looks_like_request_line(const uint8_t *p, size_t n)
 {
-    static const char tchar_punct[] = "!#$%&'*+-.^_`|~";
     for (size_t i = 0; i < n; i++) {
         if (p[i] == ' ' || p[i] == '\r' || p[i] == '\n')
             return i > 0;
-        if (p[i] >= 0x80 || !(isalnum(p[i]) || (p[i] && strchr(tchar_punct, p[i]))))
+        if (!http1_is_tchar(p[i]))
             return false;
     }
     return n > 0;
