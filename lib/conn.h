@@ -190,9 +190,14 @@ SSL *conn_ssl(const conn *c); /* NULL for plain connections */
 bool conn_handshaking(const conn *c);
 /* Whether an accepted TLS connection failed its handshake because the client spoke plain HTTP
  * (its first bytes are a token, a method, up to a space, a line end or the end of what came,
- * or OpenSSL said so): the server may answer with a plain 400 on conn_fd(c) before freeing it,
- * as nginx and Go's net/http do. */
+ * or OpenSSL said so): the server may answer with conn_tls_answer_plain before freeing it, as
+ * nginx and Go's net/http do. */
 bool conn_tls_plain_http(const conn *c);
+/* Answers such a client in plain text: reads what it sent (so that the close sends a FIN, not a
+ * reset that could destroy the answer), one non-blocking send of msg (len bytes), then shuts the
+ * write side. Best effort on a socket that took nothing else; len 0 sends nothing. Returns the
+ * bytes sent (0 or len). */
+size_t conn_tls_answer_plain(conn *c, const char *msg, size_t len);
 int conn_fd(const conn *c);
 /* errno of the failure (0: none, or a TLS-level failure). */
 int conn_error(const conn *c);

@@ -412,6 +412,16 @@ bool conn_tls_plain_http(const conn *c)
     return r && looks_like_request_line(r->first, r->first_len);
 }
 
+size_t conn_tls_answer_plain(conn *c, const char *msg, size_t len)
+{
+    char sink[4096];
+    for (int i = 0; i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ;
+    bool sent = len > 0 && send(c->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len;
+    shutdown(c->fd, SHUT_WR);
+    return sent ? len : 0;
+}
+
 bool conn_is_tls(const conn *c)
 {
     return c->ssl != NULL;

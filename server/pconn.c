@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 
@@ -592,21 +591,13 @@ static void pc_on_drain(conn *c, void *ud)
 }
 
 /* Plain HTTP sent to the TLS port: a plain 400 naming the mistake, as nginx answers (ttf reads
- * it as "use a wss:// endpoint"), instead of a silent close. Best effort: one non-blocking send
- * of a short message on a socket that took nothing else; the request's bytes still unread are
- * read first, so that the close sends a FIN, not a reset that could destroy the answer. */
+ * it as "use a wss:// endpoint"), instead of a silent close (conn_tls_answer_plain). */
 static void answer_plain_http(pconn *pc)
 {
-    int fd = conn_fd(pc->c);
-    char sink[4096];
-    for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
-        ;
     size_t len = 0;
     char *msg = http_format_error(400, "The plain HTTP request was sent to HTTPS port", true, &len);
-    if (msg && send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
-        pc->x.bytes_out += len;
+    pc->x.bytes_out += conn_tls_answer_plain(pc->c, msg, msg ? len : 0);
     free(msg);
-    shutdown(fd, SHUT_WR);
     edge_note_start(&pc->x.note);
     pc->x.status = 400;
     pc_log(pc);
