@@ -20,11 +20,12 @@ typedef struct local_pool local_pool;
 
 /* Output below this mark counts as "handed to the local service" (window credit is returned). */
 #define LOCAL_OUT_MARK ((size_t)64 * 1024)
-/* Input read ahead of what the tunnel can take, per connection. 256 KiB (reads of up to
- * CONN_READ_BULK) did not pay (2026-11-30, 100 MB downloads, medians of interleaved rounds, ttf
- * CPU: binary 43 -> 42 ms over 21 rounds, JSON 98 -> 95 ms over 12, spreads overlapping; same
- * VmHWM) and would hold twice as much per connection of a slow client. */
-#define LOCAL_IN_MAX ((size_t)128 * 1024)
+/* Input read ahead of what the tunnel can take, per connection, and so the most one read of the
+ * local service brings: 256 KiB, one batch of four DATA frames (one write to the link, one
+ * wake-up of ttfd) where 128 KiB made two (2026-11-30, binary 100 MB downloads, 16 interleaved
+ * rounds, with ttfd reading 512 KiB at a time (lib/conn.h): ttf 42.7 -> 35.8 ms per 100 MB,
+ * 4.5 -> 3.2 sleeps per MB). What a slow client's connection holds doubles to 256 KiB. */
+#define LOCAL_IN_MAX ((size_t)256 * 1024)
 
 /* What on_event reports. */
 #define LOCAL_EV_EOF 0x10

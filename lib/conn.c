@@ -225,7 +225,7 @@ static void read_and_report(conn *c)
 {
     if (c->state != CS_OPEN || c->eof || !c->want_read || in_full(c))
         return;
-    size_t limit = CONN_READ_BULK, have = evbuffer_get_length(c->in);
+    size_t limit = conn_read_bulk(c), have = evbuffer_get_length(c->in);
     if (c->in_max && c->in_max - have < limit)
         limit = c->in_max - have;
     size_t room = c->bulk ? limit : limit < CONN_READ_MAX ? limit : CONN_READ_MAX;

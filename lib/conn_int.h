@@ -89,6 +89,12 @@ struct conn {
     bool dead;           /* conn_free was called while busy */
 };
 
+/* The most one readiness reads (conn.h: CONN_READ_BULK, CONN_READ_BULK_TLS). */
+static inline size_t conn_read_bulk(const conn *c)
+{
+    return c->ssl ? CONN_READ_BULK_TLS : CONN_READ_BULK;
+}
+
 /* ---- conn.c, for its siblings ---- */
 
 /* A system call that failed with e may succeed later (the socket is full or empty, a signal). */
