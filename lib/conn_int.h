@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* conn_int.h - lib/conn's internals, shared by conn.c (the loop, the pending list, sockets,
- * callbacks) and conn_tls.c (what OpenSSL does for a connection). Other modules use conn.h.
+ * callbacks), conn_tls.c (what OpenSSL does for a connection), conn_connect.c (the client
+ * connect) and conn_timer.c (the idle period, the connect timeout and the deadline). Other
+ * modules use conn.h.
  * Owns nothing: it declares the structures conn.c allocates. */
 #ifndef TUNNEL_CONN_INT_H
 #define TUNNEL_CONN_INT_H
@@ -103,11 +105,25 @@ static inline bool conn_transient(int e)
     return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
 }
 
+/* Re-entrancy: every entry from the loop holds `busy`; conn_free inside a callback only marks the
+ * connection dead, and the outermost conn_leave frees it. */
+static inline void conn_enter(conn *c)
+{
+    c->busy++;
+}
+
+void conn_destroy(conn *c);
+
+static inline void conn_leave(conn *c)
+{
+    if (--c->busy == 0 && c->dead)
+        conn_destroy(c);
+}
+
 /* Records a failure (state FAILED, events off); the caller reports it. */
 void conn_fail(conn *c, int err, unsigned long tls_err);
 /* A connection with its buffers and callbacks, no socket yet; conn_destroy frees it now. */
 conn *conn_alloc(conn_loop *l, const conn_cbs *cbs, void *ud);
-void conn_destroy(conn *c);
 /* Points the read and write events at fd (they must not be pending). 0 or -1. */
 int conn_assign_fd(conn *c, int fd);
 void conn_set_nodelay(int fd);
@@ -119,8 +135,13 @@ void conn_schedule(conn *c, unsigned what);
 bool conn_emit_event(conn *c, int what);
 /* The connection is open (after connect or handshake): report it and start what waited. */
 void conn_opened(conn *c);
+
+/* ---- conn_timer.c ---- */
+
 /* Creates the timer (connect timeout, deadline) when first needed. 0 or -1. */
 int conn_ensure_timer(conn *c);
+/* The connect timeout is over (the connection opened, or a deadline replaces it). */
+void conn_cancel_connect_timer(conn *c);
 
 /* ---- conn_connect.c ---- */
 
