@@ -112,6 +112,8 @@ void conn_update_io(conn *c)
     }
     if (c->dead)
         r = w = false;
+    if (c->watch && !r && c->state == CS_OPEN && !c->eof && !c->dead)
+        conn_watch_paused(c);
     bool idle = r && c->idle_ms > 0;
     if (r != c->rd_on || (r && idle != c->rd_idle)) {
         if (r) {
@@ -426,7 +428,12 @@ static void run_pending(conn *c)
         conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
-    if ((pend & PEND_PULL) && c->state == CS_OPEN)
+    if (pend & PEND_HUP) {
+        conn_watch_report(c); /* only while reading is still off */
+        if (c->state == CS_FAILED)
+            return;
+    }
+    if ((pend & PEND_PULL) && !c->dead && c->state == CS_OPEN)
         read_and_report(c);
     if ((pend & PEND_DELIVER) && !c->dead && evbuffer_get_length(c->in) > 0)
         emit_read(c);
@@ -513,6 +520,7 @@ void conn_loop_free(conn_loop *l)
         event_free(l->flush_ev);
     free(l->scratch);
     BIO_meth_free(l->rbio_meth);
+    conn_watch_loop_free(l);
     free(l);
 }
 
@@ -584,6 +592,7 @@ void conn_destroy(conn *c)
     }
     if (c->timer)
         event_free(c->timer);
+    conn_watch_forget(c);
     if (c->ssl)
         SSL_free(c->ssl);
     bool released = c->fd >= 0;
