@@ -48,7 +48,8 @@ typedef struct edge_note {
 typedef struct metrics_request {
     const char *tunnel; /* "" or NULL: none */
     const char *method, *path, *client;
-    int status;         /* 0: no response was sent (the client left first) */
+    int status;         /* 499: the client left before a response head (nginx's "client closed
+                           request"); 0: none sent otherwise */
     uint64_t bytes_in;  /* request body bytes from the client (decoded; upgraded: piped) */
     uint64_t bytes_out; /* bytes written to the client (heads and bodies) */
     uint64_t duration_us;
