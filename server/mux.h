@@ -154,6 +154,7 @@ struct mux {
     const mux_ops *ops;
     const mux_vt *vt;
     mux_ident id;
+    size_t max_streams; /* streams open at once (mux_set_max_streams); 0: no limit */
 };
 
 /* The part of every stream the muxes share (each mux's stream type begins with it). */
@@ -177,6 +178,14 @@ void mux_json_set_window(mux *m, uint32_t window);
 void mux_json_set_request_window(mux *m, uint32_t window);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
+/* At most n streams open at once on this mux, i.e. for this agent over all its tunnels (ttfd
+ * --max-streams-per-agent; 0: no limit): open refuses one more with 503 (MUX_BUSY_TEXT), which
+ * the public client gets with Retry-After. */
+void mux_set_max_streams(mux *m, size_t n);
+/* Whether m is at its limit; if so *status (503) and *why are set and a warning is logged (at
+ * most MUX_WARN_BURST per MUX_WARN_WINDOW_MS). Both muxes' open call it first. */
+bool mux_full(mux *m, int *status, const char **why);
+#define MUX_BUSY_TEXT "tunnel agent busy: try again"
 /* The public text for a RESET code / error before a response ("the local service is
  * unavailable"). */
 const char *mux_reset_text(int code);

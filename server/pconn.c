@@ -205,7 +205,13 @@ void pc_fail(pconn *pc, int status, const char *body)
         return;
     }
     size_t len = 0;
-    char *msg = http_format_error(status, body, true, &len);
+    /* a 503 (a busy agent) is worth another try soon (RFC 9110 §10.2.3), as the Lambda says */
+    http_headers retry;
+    http_headers_init(&retry);
+    if (status == 503)
+        http_headers_add(&retry, "Retry-After", 11, "1", 1);
+    char *msg = http_format_text(status, body, &retry, true, &len);
+    http_headers_free(&retry);
     if (msg)
         pc_write(pc, msg, len);
     free(msg);

@@ -52,6 +52,8 @@ void xchg_open(pconn *pc, bool flush)
     free(x->fwd);
     x->fwd = NULL;
     if (!x->ms) {
+        if (status == 503)
+            x->note.refused = REFUSED_BUSY; /* mux_full: the agent's limit */
         pc_fail(pc, status, why);
         return;
     }

@@ -336,6 +336,41 @@ static void upgrade_pipe(void **state)
     assert_int_equal(f->link.n, n);
 }
 
+/* mux_set_max_streams: one stream more than the limit is refused with 503 before anything
+ * reaches the agent; a stream that ends (closed by its owner, reset by the agent) frees its
+ * place at once. */
+static void stream_limit(void **state)
+{
+    fixture *f = *state;
+    mux_set_max_streams(f->m, 2);
+    mux_stream *a = open_req(f, "GET", false, false);
+    mux_stream *b = open_req(f, "GET", false, false);
+    assert_non_null(a);
+    assert_non_null(b);
+    size_t sent = f->link.n;
+    http_headers h;
+    http_headers_init(&h);
+    mux_request rq = {.method = "GET", .target = "/c", .headers = &h};
+    int status = 0;
+    const char *why = NULL;
+    assert_null(f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own, &status, &why));
+    assert_int_equal(status, 503);
+    assert_string_equal(why, MUX_BUSY_TEXT);
+    assert_int_equal(f->link.n, sent); /* nothing of it reached the agent */
+    assert_int_equal(f->m->vt->streams(f->m), 2);
+    a->m->ops->close(a, MUX_CANCEL, "client went away");
+    mux_stream *c = open_req(f, "GET", false, false);
+    assert_non_null(c);
+    /* the agent resets b: its place is free too */
+    agent(f, TTF_RESET, 0, fake_sid(&f->link, 1), "\x03", 1);
+    assert_int_equal(f->m->vt->streams(f->m), 1);
+    assert_non_null(open_req(f, "GET", false, false));
+    assert_null(open_req(f, "GET", false, false));
+    mux_set_max_streams(f->m, 0); /* no limit */
+    assert_non_null(open_req(f, "GET", false, false));
+    http_headers_free(&h);
+}
+
 static void link_gone(void **state)
 {
     fixture *f = *state;
@@ -359,6 +394,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_and_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(close_inside_upcall, setup, teardown),
         cmocka_unit_test_setup_teardown(upgrade_pipe, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

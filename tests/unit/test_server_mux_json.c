@@ -478,6 +478,32 @@ static void no_request_window(void **state)
     assert_int_equal(f->own.resumes, 0);
 }
 
+/* mux_set_max_streams: as in binary mode, the stream over the limit is a 503 and no message. */
+static void stream_limit(void **state)
+{
+    fixture *f = *state;
+    mux_set_max_streams(f->m, 1);
+    mux_stream *a = open_req(f, false, 0);
+    assert_non_null(a);
+    f->m->ops->flush(a);
+    size_t sent = f->link.n;
+    http_headers h;
+    http_headers_init(&h);
+    mux_request rq = {.method = "GET", .target = "/c", .headers = &h};
+    int status = 0;
+    const char *why = NULL;
+    assert_null(f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own, &status, &why));
+    assert_int_equal(status, 503);
+    assert_string_equal(why, MUX_BUSY_TEXT);
+    assert_int_equal(f->link.n, sent);
+    a->m->ops->close(a, MUX_CANCEL, "client went away"); /* the agent gets its cancel */
+    assert_int_equal(f->link.n, sent + 1);
+    mux_stream *b = open_req(f, false, 0);
+    assert_non_null(b);
+    b->m->ops->close(b, MUX_CANCEL, NULL);
+    http_headers_free(&h);
+}
+
 static void link_gone(void **state)
 {
     fixture *f = *state;
@@ -501,6 +527,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(request_window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(no_request_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -619,6 +619,40 @@ static void client_leaves_mid_chunked_upload(void **state)
     end_log(f);
 }
 
+/* --max-streams-per-agent: a request past the agent's limit gets 503 with Retry-After at once
+ * and never reaches the agent; when a stream ends the next request goes through. */
+static void stream_limit(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    mux_set_max_streams(f->tun.mux, 1);
+    connect_client(f);
+    int first = f->cl;
+    get(f, "GET", "/slow", "HTTP/1.1", NULL);
+    uint32_t sid = open_sid(f);
+    connect_client(f);
+    client_sends(f, "GET /more HTTP/1.1\r\nHost: ");
+    client_sends(f, f->host);
+    client_sends(f, "\r\n\r\n");
+    wait_eof(f, 2000);
+    assert_non_null(strstr(f->in, "HTTP/1.1 503 Service Unavailable\r\n"));
+    assert_non_null(strstr(f->in, "Retry-After: 1\r\n"));
+    assert_non_null(strstr(f->in, "\r\n\r\n" MUX_BUSY_TEXT "\n"));
+    assert_int_equal(f->link.n, 1); /* only the first request's OPEN */
+    assert_non_null(strstr(logged(), "GET /more 503 "));
+    assert_non_null(strstr(logged(), "refused: busy"));
+    close(f->cl);
+    /* the first ends: a new request goes through */
+    f->cl = first;
+    agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, sid, "HTTP/1.1 204 No Content\r\n\r\n");
+    wait_text(f, "204 No Content");
+    f->in_len = 0;
+    f->in[0] = '\0';
+    get(f, "GET", "/next", "HTTP/1.1", NULL);
+    assert_int_equal(f->link.n, 2);
+    end_log(f);
+}
+
 static void header_deadline(void **state)
 {
     fixture *f = *state;
@@ -751,6 +785,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(half_close_after_the_whole_upload, setup, teardown),
         cmocka_unit_test_setup_teardown(half_close_after_pipelined_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(client_leaves_mid_chunked_upload, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(header_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(body_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(request_deadline, setup, teardown),
