@@ -16,11 +16,16 @@
  * the peer's close noted and not yet told, it is told from the loop (PEND_HUP). */
 #include "conn_int.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
 
 #define WATCH_BATCH 64 /* reports handled per wake-up; the level-triggered set wakes us again */
 
@@ -63,7 +68,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *ud)
     }
 }
 
-/* The loop's set, made with the first connection that needs it. 0 or -1. */
+/* The loop's set, made with the first connection that asks for the watch. 0 or -1. */
 static int loop_watch_set(conn_loop *l)
 {
     if (l->watch_ev)
@@ -115,9 +120,23 @@ void conn_watch_loop_free(conn_loop *l)
 void conn_watch_close(conn *c, bool on)
 {
     c->watch = on;
-    if (!on)
+    if (on)
+        loop_watch_set(c->loop); /* the loop's descriptor from the first watched connection on,
+                                    not from its first pause: a steady count of descriptors */
+    else
         conn_watch_forget(c);
     conn_update_io(c);
+}
+
+size_t conn_peer_window(const conn *c)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (c->fd < 0 || getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd)
+        return SIZE_MAX; /* not TCP, or a kernel before 6.0: unknown */
+    return ti.tcpi_snd_wnd;
 }
 
 size_t conn_queued_in(const conn *c)
