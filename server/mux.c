@@ -44,6 +44,11 @@ bool mux_full(mux *m, int *status, const char **why)
     return true;
 }
 
+bool mux_client_reads(const mux_stream *s)
+{
+    return !s->up->peer_window || s->up->peer_window(s->ud) >= FLOW_CREDIT_MARK;
+}
+
 void mux_set_tunnel(mux *m, const char *tunnel)
 {
     snprintf(m->id.tunnel, sizeof m->id.tunnel, "%s", tunnel ? tunnel : "");

@@ -382,10 +382,10 @@ static void on_ready(session *s, const tmsg *m)
     /* JSON mode: an agent that honours windows gets one per request (docs/protocol.md §2
      * "Flow control"), and one that credits request bodies a request window; others keep the
      * link pause for a slow client and for a slow local service */
-    s->stream_window = !s->bin && m->stream_windows ? (uint32_t)TTF_JSON_STREAM_WINDOW : 0;
+    s->stream_window = !s->bin && m->stream_windows ? (uint32_t)TTF_JSON_STREAM_WINDOW_FIRST : 0;
     s->request_window = !s->bin && m->request_windows ? (uint32_t)TTF_JSON_REQUEST_WINDOW : 0;
     if (!s->bin) {
-        mux_json_set_window(s->mux, s->stream_window);
+        mux_json_set_window(s->mux, s->stream_window, (uint32_t)TTF_JSON_STREAM_WINDOW);
         mux_json_set_request_window(s->mux, s->request_window);
     }
     size_t n = m->ntunnels ? m->ntunnels : 1;

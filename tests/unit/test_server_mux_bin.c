@@ -280,6 +280,47 @@ static void credit(void **state)
     assert_true(f->own.fail_protocol);
 }
 
+static uint32_t window_of(const fake_msg *w)
+{
+    const uint8_t *v = w->data + TTF_BIN_HDR;
+    return (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
+}
+
+/* A client that reads nothing (its receive window shut, the kernel holding what it was sent)
+ * gets no BULK_EXTRA: its stream stays at 256 KiB, what ttfd holds for it once it stalls. Once
+ * it reads, the next credit grows the window. */
+static void no_bulk_for_a_client_that_does_not_read(void **state)
+{
+    fixture *f = *state;
+    f->own.reads_nothing = true;
+    mux_stream *s = open_req(f, "GET", false, false);
+    uint32_t sid = fake_sid(&f->link, 0);
+    agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\n\r\n");
+    static char chunk[TTF_BIN_MAX_DATA];
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    size_t n = f->link.n;
+    f->m->ops->credit(s, 0);
+    assert_int_equal(f->link.n, n + 1);
+    assert_int_equal(window_of(&f->link.msgs[n]), 128u << 10); /* the bytes taken, no more */
+    for (int i = 0; i < 4; i++) /* 256 KiB in flight: the whole window */
+        agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    agent(f, TTF_DATA, 0, sid, chunk, 1);
+    assert_int_equal(f->own.fails, 1); /* one octet past it is an overrun */
+    s = open_req(f, "GET", false, false);
+    sid = fake_sid(&f->link, f->link.n - 1);
+    agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\n\r\n");
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    f->m->ops->credit(s, 0);
+    f->own.reads_nothing = false; /* it reads now */
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    n = f->link.n;
+    f->m->ops->credit(s, 0);
+    assert_int_equal(window_of(&f->link.msgs[n]), 384u << 10);
+}
+
 static void unknown_and_reset(void **state)
 {
     fixture *f = *state;
@@ -391,6 +432,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(window_exceeded, setup, teardown),
         cmocka_unit_test_setup_teardown(credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_bulk_for_a_client_that_does_not_read, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_and_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(close_inside_upcall, setup, teardown),
         cmocka_unit_test_setup_teardown(upgrade_pipe, setup, teardown),
