@@ -198,6 +198,10 @@ void conn_watch_close(conn *c, bool on);
  * the read BIO or OpenSSL (ciphertext counted as it is: an upper bound of the plain bytes). */
 size_t conn_queued_in(const conn *c);
 
+/* At most about this many octets wait unsent in the socket (TCP_NOTSENT_LOWAT); the rest stays
+ * in conn_out(): a peer that does not read costs the kernel this instead of a send buffer grown
+ * to 4 MiB. Not TCP: nothing. */
+void conn_set_unsent_max(conn *c, size_t bytes);
 /* The receive window the peer advertises (TCP_INFO tcpi_snd_wnd, Linux 6.0+): a peer that does
  * not read closes it. SIZE_MAX when unknown (not TCP, an older kernel). */
 size_t conn_peer_window(const conn *c);

@@ -13,7 +13,11 @@
  *
  * Edge-triggered, each report comes once per change (the FIN, the reset). A report while reading
  * is on is only noted: the read itself meets the EOF or the error. When reading stops later with
- * the peer's close noted and not yet told, it is told from the loop (PEND_HUP). */
+ * the peer's close noted and not yet told, it is told from the loop (PEND_HUP).
+ *
+ * Also the peer's state as the socket shows it: the octets it sent that wait unread
+ * (conn_queued_in), its advertised receive window (conn_peer_window), and how much the kernel
+ * keeps unsent toward it (conn_set_unsent_max). */
 #include "conn_int.h"
 
 #include <stddef.h>
@@ -126,6 +130,13 @@ void conn_watch_close(conn *c, bool on)
     else
         conn_watch_forget(c);
     conn_update_io(c);
+}
+
+void conn_set_unsent_max(conn *c, size_t bytes)
+{
+    int v = bytes > INT32_MAX ? INT32_MAX : (int)bytes;
+    if (c->fd >= 0)
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v);
 }
 
 size_t conn_peer_window(const conn *c)

@@ -734,7 +734,8 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
     conn_set_out_low(pc->c, PC_OUT_MARK);
     conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
     conn_watch_close(pc->c, true); /* a client that leaves while we do not read it (RDHUP) */
-    update_timer(pc);              /* TLS: the handshake has --header-timeout */
+    conn_set_unsent_max(pc->c, PC_UNSENT_MAX);
+    update_timer(pc); /* TLS: the handshake has --header-timeout */
 }
 
 void pconn_free_all(server *srv)

@@ -182,6 +182,49 @@ static void test_tls_close_while_paused_is_rdhup(void **state)
     assert_int_equal(evbuffer_get_length(f->b.got), 16);
 }
 
+/* conn_set_unsent_max: toward a peer that reads nothing, the kernel keeps about that much and the
+ * rest waits in conn_out; without it the send buffer grows to megabytes. */
+static size_t kernel_kept(fixture *f, size_t unsent_max)
+{
+    struct addrinfo ai;
+    struct sockaddr_in sin;
+    int lfd = listener(&ai, &sin);
+    int peer = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    assert_int_equal(connect(peer, (struct sockaddr *)&sin, sizeof sin), 0);
+    int sfd = accept(lfd, NULL, NULL);
+    close(lfd);
+    nonblock(sfd);
+    f->b.c = conn_new(f->loop, sfd, NULL, &CBS, &f->b);
+    if (unsent_max)
+        conn_set_unsent_max(f->b.c, unsent_max);
+    size_t n = 8 << 20;
+    uint8_t *data = calloc(1, n);
+    conn_write(f->b.c, data, n);
+    free(data);
+    run_for(f, 500); /* the kernel takes what it will */
+    int queued = 0;
+    assert_int_equal(ioctl(sfd, TIOCOUTQ, &queued), 0);
+    assert_true((size_t)queued + conn_out_len(f->b.c) <= n); /* the peer took a few KiB */
+    conn_free(f->b.c);
+    f->b.c = NULL;
+    close(peer);
+    return (size_t)queued;
+}
+
+static void test_unsent_max_bounds_the_kernel_s_share(void **state)
+{
+    fixture *f = *state;
+    size_t bounded = kernel_kept(f, 64 << 10);
+    size_t grown = kernel_kept(f, 0);
+    print_message("kernel queue toward a peer reading nothing: %zu KiB with a 64 KiB unsent "
+                  "max, %zu KiB without\n",
+                  bounded >> 10, grown >> 10);
+    assert_true(bounded <= (192u << 10)); /* 64 KiB, one skb (64 KiB) more, in flight */
+    assert_true(grown > bounded);         /* 2.9 MiB here: tcp_wmem lets it grow to 4 MiB */
+}
+
 /* ---- many at once ---- */
 
 #define MANY 100
@@ -276,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_after_the_fin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_rdhup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_close_while_paused_is_rdhup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsent_max_bounds_the_kernel_s_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_leave_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
