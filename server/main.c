@@ -51,7 +51,7 @@ static void usage(FILE *out)
         "                            caps at 10 MiB)\n"
         "  --max-streams-per-agent N\n"
         "                            requests in progress at once per agent (over all its\n"
-        "                            tunnels); 503 with Retry-After beyond it (128; 0: none)\n"
+        "                            tunnels); 503 with Retry-After beyond it (256; 0: none)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
         "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
         "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"

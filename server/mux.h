@@ -192,9 +192,9 @@ void mux_set_max_streams(mux *m, size_t n);
 bool mux_full(mux *m, int *status, const char **why);
 /* Whether a stream's client reads what it is sent (its receive window is open: the upcall
  * peer_window): a stream's window grows past its first size only then. A client that does not
- * read has shut it by the time a credit can go (the kernel's send buffer took the bytes, up to
- * 4 MiB on loopback), so ttfd holds only the first window for it (bench/stall_cost.py); a client
- * slowed by its network keeps it open. */
+ * read has shut it by the time a credit can go (its kernel and ours took what they hold), so ttfd
+ * holds only the first window for it (bench/stall_cost.py); a client slowed by its network keeps
+ * it open. */
 bool mux_client_reads(const mux_stream *s);
 #define MUX_BUSY_TEXT "tunnel agent busy: try again"
 /* The public text for a RESET code / error before a response ("the local service is

@@ -26,9 +26,11 @@
 #define TTFD_LINGER_SEC 5                     /* a closing public connection that never drains */
 #define TTFD_READY_SEC 30                     /* an agent must send ready within this */
 #define TTFD_MAX_HEADER_MAX ((size_t)1 << 20) /* the largest --max-header-size */
-/* --max-streams-per-agent's default: nginx's http2_max_concurrent_streams (128), the closest
- * thing to a tunnel agent's link (streams multiplexed on one connection) */
-#define TTFD_MAX_STREAMS 128
+/* --max-streams-per-agent's default: as the stream multiplexers of Go-written tunnels bound one
+ * connection (frp's yamux: 256 streams not yet accepted; Go's HTTP/2 server: 250 concurrent
+ * streams); 200 requests at once through one tunnel go through (tests/e2e/test_basic.py), and a
+ * client that reads nothing costs ttfd about 0.6 MB (bench/stall_cost.py): 150 MB per agent */
+#define TTFD_MAX_STREAMS 256
 
 typedef struct server_config {
     char listen[300];   /* "127.0.0.1:8080", "[::1]:0" */

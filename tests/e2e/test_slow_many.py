@@ -21,9 +21,7 @@ WINDOW_KB = 512  # TTF_BIN_INITIAL_WINDOW + BULK_EXTRA (server/mux_bin.c)
 
 @pytest.fixture(scope="module")
 def t(mstack):
-    # fresh processes: VmHWM is a lifetime peak; all 200 streams of the agent let in (the
-    # default --max-streams-per-agent, 128, answers the rest 503: test_stream_limit.py)
-    return make_tunnel(mstack, ttfd_args=["--max-streams-per-agent", "256"])
+    return make_tunnel(mstack)  # fresh processes: VmHWM is a lifetime peak
 
 
 def vmrss_kb(proc):

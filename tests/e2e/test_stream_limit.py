@@ -2,8 +2,8 @@
 """ttfd --max-streams-per-agent: an agent has at most that many public requests in progress at
 once (over all its tunnels). One more gets 503 with Retry-After: 1 and a one-line body at once,
 never reaches the agent, and slows no other tunnel; as streams finish, new ones are let in.
-Both wire modes. The default (128) lets 128 slow downloads run and answers the rest 503, so
-that what one tunnel's clients make ttfd hold is bounded."""
+Both wire modes. The default (256) lets 256 requests wait and answers the rest 503, so that what
+one tunnel's clients make ttfd hold is bounded."""
 
 import socket
 import struct
@@ -163,25 +163,27 @@ def test_a_client_that_resets_frees_its_place_and_a_half_close_keeps_it(t):
             c.close()
 
 
-def test_the_default_limit_bounds_slow_downloads(stack):
-    """No flag: 128 slow downloads of one agent run, the next ones get 503 at once."""
-    tun = make_tunnel(stack)
-    socks = []
+def test_the_default_limit(stack):
+    """No flag: 256 requests of one agent wait at once, the next ones get 503 at once; as they
+    end, new ones go through."""
+    holds = Holds()
+    app = ScriptApp({"/hold": holds, "/quick": quick})
+    stack.items.append(("server", app, None))
+    stack.items.append(("server", type("R", (), {"close": lambda self: holds.stop.set()})(), None))
+    tun = make_tunnel(stack, local=app)
+    tun.app = app
+    held = [start_hold(tun, i) for i in range(256)]
     try:
-        for _ in range(140):
-            s = socket.create_connection(("127.0.0.1", tun.port), timeout=20 * tk.SLOW)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.sendall(b"GET /download?n=%d HTTP/1.1\r\nHost: %s\r\n\r\n"
-                      % (64 * tk.MB, tun.host.encode()))
-            socks.append(s)
-        statuses = []
-        for s in socks:
-            head = b""
-            while b"\r\n" not in head:
-                head += s.recv(64)
-            statuses.append(int(head.split(b" ")[1]))
-        assert statuses.count(200) == 128, statuses
-        assert statuses.count(503) == 12, statuses
+        holds_in_progress(tun, 256)
+        for _ in range(12):
+            r = tk.http(tun.port, "GET", "/quick", tun.host, timeout=10)
+            assert r.status == 503 and r.get("Retry-After") == "1", r.raw_head
+        holds.release(0)
+        assert held[0].read_response().status == 200
+        tk.wait_for(lambda: tk.http(tun.port, "GET", "/quick", tun.host).status == 200,
+                    5 * tk.SLOW, "a place free once a hold ended")
     finally:
-        for s in socks:
-            s.close()
+        for i in range(256):
+            holds.release(i)
+        for c in held:
+            c.close()
