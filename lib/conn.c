@@ -19,18 +19,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-/* ---- re-entrancy ---- */
-
-static void enter(conn *c)
-{
-    c->busy++;
-}
-
-static void leave(conn *c)
-{
-    if (--c->busy == 0 && c->dead)
-        conn_destroy(c);
-}
+/* ---- callbacks ---- */
 
 bool conn_emit_event(conn *c, int what)
 {
@@ -123,6 +112,8 @@ void conn_update_io(conn *c)
     }
     if (c->dead)
         r = w = false;
+    if (c->watch && !r && c->state == CS_OPEN && !c->eof && !c->dead)
+        conn_watch_paused(c);
     bool idle = r && c->idle_ms > 0;
     if (r != c->rd_on || (r && idle != c->rd_idle)) {
         if (r) {
@@ -342,21 +333,13 @@ static void write_out(conn *c)
 
 /* ---- handshake and connect ---- */
 
-static void cancel_connect_timer(conn *c)
-{
-    if (c->timer_connects) {
-        event_del(c->timer);
-        c->timer_connects = false;
-    }
-}
-
 /* The connection is open: report it (client side) and start what waited. */
 void conn_opened(conn *c)
 {
     c->state = CS_OPEN;
     c->hs_want = WANT_NONE;
     c->next_addr = NULL; /* the caller may free its address list now */
-    cancel_connect_timer(c);
+    conn_cancel_connect_timer(c);
     conn_update_io(c);
     if (evbuffer_get_length(c->out) > 0 || conn_tls_wpending(c) > 0 || c->shut_wanted)
         conn_schedule(c, PEND_WRITE);
@@ -398,7 +381,7 @@ static void rd_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
     conn *c = ud;
-    enter(c);
+    conn_enter(c);
     /* A timeout with input waiting is not idleness: the process was stopped or starved past the
      * idle time, and when the timer and the input come due in one loop pass, libevent reports
      * the timeout alone. The input is read instead (the timer starts again). */
@@ -412,7 +395,7 @@ static void rd_cb(evutil_socket_t fd, short what, void *ud)
         if (!c->dead)
             read_and_report(c);
     }
-    leave(c);
+    conn_leave(c);
 }
 
 static void wr_cb(evutil_socket_t fd, short what, void *ud)
@@ -420,7 +403,7 @@ static void wr_cb(evutil_socket_t fd, short what, void *ud)
     (void)fd;
     (void)what;
     conn *c = ud;
-    enter(c);
+    conn_enter(c);
     if (c->state == CS_CONNECTING) {
         conn_connect_done(c);
     } else if (c->state == CS_HANDSHAKE) {
@@ -433,23 +416,7 @@ static void wr_cb(evutil_socket_t fd, short what, void *ud)
         if (!c->dead && c->state == CS_OPEN)
             write_out(c);
     }
-    leave(c);
-}
-
-static void timer_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd;
-    (void)what;
-    conn *c = ud;
-    enter(c);
-    if (c->timer_connects) {
-        c->timer_connects = false;
-        conn_fail(c, ETIMEDOUT, 0);
-        conn_emit_event(c, CONN_EV_ERROR);
-    } else if (c->state != CS_FAILED) {
-        conn_emit_event(c, CONN_EV_DEADLINE);
-    }
-    leave(c);
+    conn_leave(c);
 }
 
 /* Runs one connection's deferred work. */
@@ -461,7 +428,12 @@ static void run_pending(conn *c)
         conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
-    if ((pend & PEND_PULL) && c->state == CS_OPEN)
+    if (pend & PEND_HUP) {
+        conn_watch_report(c); /* only while reading is still off */
+        if (c->state == CS_FAILED)
+            return;
+    }
+    if ((pend & PEND_PULL) && !c->dead && c->state == CS_OPEN)
         read_and_report(c);
     if ((pend & PEND_DELIVER) && !c->dead && evbuffer_get_length(c->in) > 0)
         emit_read(c);
@@ -474,9 +446,9 @@ void conn_loop_flush(conn_loop *l)
     while (l->head) {
         conn *c = l->head;
         unlink_pending(c); // NOLINT(clang-analyzer-unix.Malloc): a freed conn is off the list
-        enter(c);
+        conn_enter(c);
         run_pending(c);
-        leave(c);
+        conn_leave(c);
     }
 }
 
@@ -548,6 +520,7 @@ void conn_loop_free(conn_loop *l)
         event_free(l->flush_ev);
     free(l->scratch);
     BIO_meth_free(l->rbio_meth);
+    conn_watch_loop_free(l);
     free(l);
 }
 
@@ -609,13 +582,6 @@ conn *conn_new(conn_loop *l, int fd, SSL *ssl, const conn_cbs *cbs, void *ud)
     return c;
 }
 
-int conn_ensure_timer(conn *c)
-{
-    if (!c->timer)
-        c->timer = evtimer_new(c->loop->base, timer_cb, c);
-    return c->timer ? 0 : -1;
-}
-
 void conn_destroy(conn *c)
 {
     conn_loop *l = c->loop;
@@ -626,6 +592,7 @@ void conn_destroy(conn *c)
     }
     if (c->timer)
         event_free(c->timer);
+    conn_watch_forget(c);
     if (c->ssl)
         SSL_free(c->ssl);
     bool released = c->fd >= 0;
@@ -740,37 +707,6 @@ void conn_shutdown(conn *c)
     c->shut_wanted = true;
     if (c->state == CS_OPEN && !c->wr_blocked)
         conn_schedule(c, PEND_WRITE);
-}
-
-void conn_set_idle(conn *c, unsigned ms)
-{
-    c->idle_ms = ms;
-    if (!c->rd_on) {
-        conn_update_io(c);
-        return;
-    }
-    /* Only the timer changes (restarting the period): the descriptor stays in epoll. */
-    if (ms) {
-        struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
-        event_add(&c->rd, &tv);
-    } else {
-        event_remove_timer(&c->rd);
-    }
-    c->rd_idle = ms > 0;
-}
-
-void conn_set_deadline(conn *c, unsigned ms)
-{
-    cancel_connect_timer(c);
-    if (ms == 0) {
-        if (c->timer)
-            event_del(c->timer);
-        return;
-    }
-    if (conn_ensure_timer(c) != 0)
-        return;
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
-    evtimer_add(c->timer, &tv);
 }
 
 int conn_fd(const conn *c)

@@ -42,6 +42,10 @@
  *                each further idle period. Input waiting unread when the time runs out (the
  *                process was stopped or starved) is read instead: not idle.
  *     DEADLINE   the time set with conn_set_deadline passed (once).
+ *     RDHUP      with conn_watch_close on: the peer ended its side (FIN) while reading was off
+ *                (conn_read off, or the input at in_max): nothing comes beyond what is buffered
+ *                (conn_in) and queued (conn_queued_in). Once per connection; the EOF itself still
+ *                comes after those bytes when reading resumes. A reset seen so is ERROR.
  * Freeing: the owner may call conn_free at any time, inside any callback (of this connection or
  * another one) too; no callback of the connection follows it. After ERROR the owner should free.
  *
@@ -84,6 +88,7 @@ enum {
     CONN_EV_ERROR = 1 << 2,
     CONN_EV_IDLE = 1 << 3,
     CONN_EV_DEADLINE = 1 << 4,
+    CONN_EV_RDHUP = 1 << 5,
 };
 
 typedef struct conn_cbs {
@@ -179,6 +184,27 @@ void conn_set_read_after_reset(conn *c, bool on);
 /* Whether no more output can go: conn_shutdown's FIN was sent, or the write side ended as
  * above. */
 bool conn_write_ended(const conn *c);
+
+/* Watching for the peer's close while reading is off (off by default): a connection that does
+ * not read (backpressure: a window shut, an input cap) notices neither the peer's FIN nor its
+ * reset until it reads again. With the watch on, the FIN is reported as RDHUP and a reset as
+ * ERROR (conn_error: ECONNRESET) as they come, whatever waits unread, as nginx notices a client
+ * that leaves (EPOLLRDHUP; conn_watch.c). Bytes waiting are no close: RDHUP says only that the
+ * peer sends no more, which a half-close (shutdown(SHUT_WR) after a whole request) says too;
+ * the owner judges from what it still expects. Linux epoll; costs one epoll_ctl the first time
+ * the connection stops reading. */
+void conn_watch_close(conn *c, bool on);
+/* Bytes received and not yet in conn_in(): queued in the socket (FIONREAD) and, for TLS, held by
+ * the read BIO or OpenSSL (ciphertext counted as it is: an upper bound of the plain bytes). */
+size_t conn_queued_in(const conn *c);
+
+/* At most about this many octets wait unsent in the socket (TCP_NOTSENT_LOWAT); the rest stays
+ * in conn_out(): a peer that does not read costs the kernel this instead of a send buffer grown
+ * to 4 MiB. Not TCP: nothing. */
+void conn_set_unsent_max(conn *c, size_t bytes);
+/* The receive window the peer advertises (TCP_INFO tcpi_snd_wnd, Linux 6.0+): a peer that does
+ * not read closes it. SIZE_MAX when unknown (not TCP, an older kernel). */
+size_t conn_peer_window(const conn *c);
 
 /* ---- timers ---- */
 

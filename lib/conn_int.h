@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* conn_int.h - lib/conn's internals, shared by conn.c (the loop, the pending list, sockets,
- * callbacks) and conn_tls.c (what OpenSSL does for a connection). Other modules use conn.h.
+ * callbacks), conn_tls.c (what OpenSSL does for a connection), conn_connect.c (the client
+ * connect), conn_timer.c (the idle period, the connect timeout and the deadline) and
+ * conn_watch.c (the peer's close while reading is off). Other modules use conn.h.
  * Owns nothing: it declares the structures conn.c allocates. */
 #ifndef TUNNEL_CONN_INT_H
 #define TUNNEL_CONN_INT_H
@@ -35,6 +37,7 @@ enum {
     PEND_DELIVER = 1 << 1, /* on_read for buffered input (conn_trigger_read) */
     PEND_PULL = 1 << 2,    /* read what OpenSSL already holds, then deliver */
     PEND_FAIL = 1 << 3,    /* report the recorded failure */
+    PEND_HUP = 1 << 4,     /* reading stopped after the peer's close was noted (conn_watch.c) */
 };
 
 enum { WANT_NONE, WANT_READ, WANT_WRITE };
@@ -47,6 +50,8 @@ struct conn_loop {
     BIO_METHOD *rbio_meth; /* conn_tls.c's read BIO, made with the first TLS connection */
     void (*on_release)(void *ud);
     void *release_ud;
+    struct event *watch_ev; /* conn_watch.c's epoll set, readable: made when first needed */
+    int watch_fd;
 };
 
 struct conn {
@@ -87,6 +92,10 @@ struct conn {
     bool timer_connects; /* the timer is the connect timeout */
     bool in_cb;          /* evbuffer callback on the input (in_max) installed */
     bool dead;           /* conn_free was called while busy */
+    bool watch;          /* conn_watch_close */
+    bool watch_added;    /* in the loop's watch set (conn_watch.c) */
+    bool peer_hup;       /* the watch saw the peer's FIN or reset */
+    bool hup_told;       /* RDHUP reported */
 };
 
 /* The most one readiness reads (conn.h: CONN_READ_BULK, CONN_READ_BULK_TLS). */
@@ -103,11 +112,25 @@ static inline bool conn_transient(int e)
     return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
 }
 
+/* Re-entrancy: every entry from the loop holds `busy`; conn_free inside a callback only marks the
+ * connection dead, and the outermost conn_leave frees it. */
+static inline void conn_enter(conn *c)
+{
+    c->busy++;
+}
+
+void conn_destroy(conn *c);
+
+static inline void conn_leave(conn *c)
+{
+    if (--c->busy == 0 && c->dead)
+        conn_destroy(c);
+}
+
 /* Records a failure (state FAILED, events off); the caller reports it. */
 void conn_fail(conn *c, int err, unsigned long tls_err);
 /* A connection with its buffers and callbacks, no socket yet; conn_destroy frees it now. */
 conn *conn_alloc(conn_loop *l, const conn_cbs *cbs, void *ud);
-void conn_destroy(conn *c);
 /* Points the read and write events at fd (they must not be pending). 0 or -1. */
 int conn_assign_fd(conn *c, int fd);
 void conn_set_nodelay(int fd);
@@ -119,8 +142,25 @@ void conn_schedule(conn *c, unsigned what);
 bool conn_emit_event(conn *c, int what);
 /* The connection is open (after connect or handshake): report it and start what waited. */
 void conn_opened(conn *c);
+
+/* ---- conn_timer.c ---- */
+
 /* Creates the timer (connect timeout, deadline) when first needed. 0 or -1. */
 int conn_ensure_timer(conn *c);
+/* The connect timeout is over (the connection opened, or a deadline replaces it). */
+void conn_cancel_connect_timer(conn *c);
+
+/* ---- conn_watch.c ---- */
+
+/* Reading stopped on a watched connection: into the loop's watch set (once), or a close already
+ * noted is reported from the loop. */
+void conn_watch_paused(conn *c);
+/* Reports the peer's close to the owner now, when reading is still off: a pending socket error
+ * (the reset) fails the connection (ERROR), else RDHUP (once). */
+void conn_watch_report(conn *c);
+/* Out of the watch set (before the socket closes). */
+void conn_watch_forget(conn *c);
+void conn_watch_loop_free(conn_loop *l);
 
 /* ---- conn_connect.c ---- */
 

@@ -28,10 +28,13 @@
 #define TTF_JSON_MAX_TUNNELS 256    /* tunnels[] entries: binary OPEN's index is one octet */
 #define TTF_JSON_TUNNEL_NAME_MAX 64 /* tunnels[].name, bytes */
 #define TTF_JSON_REQUEST_ID_MAX 256 /* request_id, bytes */
-/* The per-request response window ttfd announces to an agent that asked for windows
- * (connection_established.stream_window, docs/protocol.md §2 "Flow control"): about 11 pieces
- * of TTF_JSON_CHUNK, as much as ttfd held for a slow client before it paused the whole link. */
+/* The per-request response window ttfd grows a stream to once its client reads (docs/protocol.md
+ * §2 "Flow control"): about 11 pieces of TTF_JSON_CHUNK, as much as ttfd held for a slow client
+ * before it paused the whole link. */
 #define TTF_JSON_STREAM_WINDOW ((uint64_t)1 << 20)
+/* The window ttfd announces (connection_established.stream_window) and a stream starts with: a
+ * client that never reads makes ttfd hold no more than this. */
+#define TTF_JSON_STREAM_WINDOW_FIRST ((uint64_t)256 << 10)
 /* The per-request request-body window ttfd announces to an agent that honours it
  * (connection_established.request_window, docs/protocol.md §2 "Flow control"): what ttf holds for
  * a local service that does not read its request body, instead of pausing the whole link. */

@@ -49,6 +49,9 @@ static void usage(FILE *out)
         "                            1048576)\n"
         "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; JSON mode\n"
         "                            caps at 10 MiB)\n"
+        "  --max-streams-per-agent N\n"
+        "                            requests in progress at once per agent (over all its\n"
+        "                            tunnels); 503 with Retry-After beyond it (256; 0: none)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
         "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
         "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"
@@ -94,6 +97,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_BTIMEOUT,
         O_MAXHDR,
         O_MAXBODY,
+        O_MAXSTREAMS,
         O_STATE,
         O_GRACE,
         O_RETENTION,
@@ -116,6 +120,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"body-timeout", required_argument, NULL, O_BTIMEOUT},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
+        {"max-streams-per-agent", required_argument, NULL, O_MAXSTREAMS},
         {"state", required_argument, NULL, O_STATE},
         {"reconnect-grace", required_argument, NULL, O_GRACE},
         {"name-retention", required_argument, NULL, O_RETENTION},
@@ -133,6 +138,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->header_timeout = 30;
     cfg->body_timeout = 60;
     cfg->max_header = 16384;
+    cfg->max_streams = TTFD_MAX_STREAMS;
     cfg->grace_s = 300;
     cfg->retention_s = (int64_t)30 * 86400;
     cfg->jwt_secret = getenv("TTFD_JWT_SECRET");
@@ -208,6 +214,14 @@ static int parse_args(int argc, char **argv, server_config *cfg)
                 return -1;
             }
             cfg->max_body = (uint64_t)v;
+            break;
+        case O_MAXSTREAMS:
+            if (parse_num(optarg, 0, 1000000, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --max-streams-per-agent '%s' (0..1000000; 0: none)\n",
+                        optarg);
+                return -1;
+            }
+            cfg->max_streams = (size_t)v;
             break;
         case O_STATE:
             if (!*optarg) {

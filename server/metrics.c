@@ -69,7 +69,8 @@ edge_refusal edge_refusal_of(access_result r)
 
 const char *edge_refusal_name(edge_refusal r)
 {
-    static const char *const names[REFUSED_COUNT] = {"", "auth", "cidr", "rate_limit", "not_found"};
+    static const char *const names[REFUSED_COUNT] = {"",           "auth",      "cidr",
+                                                     "rate_limit", "not_found", "busy"};
     return r < REFUSED_COUNT ? names[r] : "";
 }
 

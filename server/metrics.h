@@ -31,6 +31,7 @@ typedef enum {
     REFUSED_CIDR,      /* 403: the client's network is denied or not allowed */
     REFUSED_RATE,      /* 429: the client's rate limit */
     REFUSED_NOT_FOUND, /* 404: no tunnel with that name */
+    REFUSED_BUSY,      /* 503: the agent has --max-streams-per-agent exchanges in progress */
     REFUSED_COUNT
 } edge_refusal;
 
@@ -48,7 +49,8 @@ typedef struct edge_note {
 typedef struct metrics_request {
     const char *tunnel; /* "" or NULL: none */
     const char *method, *path, *client;
-    int status;         /* 0: no response was sent (the client left first) */
+    int status;         /* 499: the client left before a response head (nginx's "client closed
+                           request"); 0: none sent otherwise */
     uint64_t bytes_in;  /* request body bytes from the client (decoded; upgraded: piped) */
     uint64_t bytes_out; /* bytes written to the client (heads and bodies) */
     uint64_t duration_us;
@@ -72,7 +74,8 @@ void metrics_free(metrics *m);
 
 void edge_note_start(edge_note *n); /* t0 = clock_now_us() */
 edge_refusal edge_refusal_of(access_result r);
-const char *edge_refusal_name(edge_refusal r); /* "auth", "cidr", "rate_limit", "not_found" */
+/* "auth", "cidr", "rate_limit", "not_found", "busy" */
+const char *edge_refusal_name(edge_refusal r);
 
 void metrics_on_request_end(metrics *m, const metrics_request *r);
 void metrics_on_agent_connect(metrics *m, bool returning);

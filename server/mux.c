@@ -24,6 +24,31 @@ bool mux_warn_allowed(mux_ident *id)
     return false;
 }
 
+void mux_set_max_streams(mux *m, size_t n)
+{
+    m->max_streams = n;
+}
+
+bool mux_full(mux *m, int *status, const char **why)
+{
+    size_t open = m->vt->streams(m);
+    if (!m->max_streams || open < m->max_streams)
+        return false;
+    /* the Lambda answers a busy agent so too (lambda/http_handler.c): a user cannot tell */
+    *status = 503;
+    *why = MUX_BUSY_TEXT;
+    MUX_WARN(&m->id,
+             "tunnel %s (agent %s): %zu exchanges in progress, its --max-streams-per-agent: "
+             "503 until one ends",
+             m->id.tunnel[0] ? m->id.tunnel : "-", m->id.agent, open);
+    return true;
+}
+
+bool mux_client_reads(const mux_stream *s)
+{
+    return !s->up->peer_window || s->up->peer_window(s->ud) >= FLOW_CREDIT_MARK;
+}
+
 void mux_set_tunnel(mux *m, const char *tunnel)
 {
     snprintf(m->id.tunnel, sizeof m->id.tunnel, "%s", tunnel ? tunnel : "");

@@ -76,6 +76,10 @@ typedef struct mux_upcalls {
     void (*fail)(void *ud, int status, const char *why, bool protocol);
     /* The stream can take request body bytes again (window credit, the link drained). */
     void (*resume)(void *ud);
+    /* The receive window the client advertises (bytes; SIZE_MAX unknown): whether it reads
+     * what it is sent, before a stream's window grows past its first size (binary
+     * BULK_EXTRA). NULL: it does. */
+    size_t (*peer_window)(void *ud);
 } mux_upcalls;
 
 /* Why a stream is closed by its owner. */
@@ -154,6 +158,7 @@ struct mux {
     const mux_ops *ops;
     const mux_vt *vt;
     mux_ident id;
+    size_t max_streams; /* streams open at once (mux_set_max_streams); 0: no limit */
 };
 
 /* The part of every stream the muxes share (each mux's stream type begins with it). */
@@ -167,9 +172,10 @@ mux *mux_bin_new(const mux_link *link, const mux_ident *id);
 mux *mux_json_new(const mux_link *link, const mux_ident *id);
 /* JSON mode: the per-request response window (bytes of decoded body) announced to the agent in
  * connection_established; streams opened from now on are held to it and credited with `window`
- * messages (docs/protocol.md §2 "Flow control"). 0 (the default): no window, a slow client
- * pauses the link instead. */
-void mux_json_set_window(mux *m, uint32_t window);
+ * messages (docs/protocol.md §2 "Flow control"). A stream whose client reads (mux_client_reads)
+ * grows to `grown` at its first credit (0: no growth). window 0 (the default): no window, a slow
+ * client pauses the link instead. */
+void mux_json_set_window(mux *m, uint32_t window, uint32_t grown);
 /* JSON mode: the per-request request-body window (decoded body bytes) announced to an agent that
  * honours it (ready.request_windows): streams opened from now on send no more request body than
  * the agent credited with its `window` messages, and a stream out of credit stops reading its
@@ -177,6 +183,20 @@ void mux_json_set_window(mux *m, uint32_t window);
 void mux_json_set_request_window(mux *m, uint32_t window);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
+/* At most n streams open at once on this mux, i.e. for this agent over all its tunnels (ttfd
+ * --max-streams-per-agent; 0: no limit): open refuses one more with 503 (MUX_BUSY_TEXT), which
+ * the public client gets with Retry-After. */
+void mux_set_max_streams(mux *m, size_t n);
+/* Whether m is at its limit; if so *status (503) and *why are set and a warning is logged (at
+ * most MUX_WARN_BURST per MUX_WARN_WINDOW_MS). Both muxes' open call it first. */
+bool mux_full(mux *m, int *status, const char **why);
+/* Whether a stream's client reads what it is sent (its receive window is open: the upcall
+ * peer_window): a stream's window grows past its first size only then. A client that does not
+ * read has shut it by the time a credit can go (its kernel and ours took what they hold), so ttfd
+ * holds only the first window for it (bench/stall_cost.py); a client slowed by its network keeps
+ * it open. */
+bool mux_client_reads(const mux_stream *s);
+#define MUX_BUSY_TEXT "tunnel agent busy: try again"
 /* The public text for a RESET code / error before a response ("the local service is
  * unavailable"). */
 const char *mux_reset_text(int code);

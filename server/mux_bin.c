@@ -15,13 +15,13 @@
 #include "proto_bin.h"
 #include "proxy.h"
 
-/* A response body that outlives its first credit (a bulk download) gets a window of
- * TTF_BIN_INITIAL_WINDOW + BULK_EXTRA, credited per CREDIT_MIN: half as many WINDOW frames per
- * MB as 256 KiB credited per 64 KiB gave (7 for 14; the agent's wake-ups for them fell only from
- * 7.1 to 6.5 per MB, two used to share a write) (perf, 100 MB download, medians of
- * 5 interleaved, load 3: ttfd 38 -> 29 ms per 100 MB in binary mode, 85 -> 81 over TLS). A 1 KiB
- * answer never gets a credit. What ttfd holds for a slow client stays bounded by this window
- * (credit waits for the client's backlog). */
+/* A response body that outlives its first credit (a bulk download) to a client that reads
+ * (mux_client_reads) gets a window of TTF_BIN_INITIAL_WINDOW + BULK_EXTRA, credited per CREDIT_MIN:
+ * half as many WINDOW frames per MB as 256 KiB credited per 64 KiB gave (7 for 14; the agent's
+ * wake-ups for them fell only from 7.1 to 6.5 per MB, two used to share a write) (perf, 100 MB
+ * download, medians of 5 interleaved, load 3: ttfd 38 -> 29 ms per 100 MB in binary mode, 85 -> 81
+ * over TLS). A 1 KiB answer never gets a credit. What ttfd holds for a slow client stays bounded by
+ * this window (credit waits for the client's backlog). */
 #define CREDIT_MIN ((size_t)128 << 10)
 #define BULK_EXTRA ((int64_t)256 << 10)
 #define MAX_WINDOW ((int64_t)1 << 30)
@@ -100,6 +100,8 @@ static mux_stream *bin_open(mux *m, const mux_request *rq, const mux_upcalls *up
                             int *status, const char **why)
 {
     bin_mux *bm = bm_of(m);
+    if (mux_full(m, status, why))
+        return NULL;
     *status = 502;
     *why = "could not reach the tunnel agent";
     bin_stream *s = calloc(1, sizeof *s);
@@ -195,7 +197,7 @@ static void bin_credit(mux_stream *ms, size_t backlog)
     size_t credit = s->resp_fin ? 0 : flow_window_credit(&s->rw, backlog, CREDIT_MIN);
     if (!credit)
         return;
-    if (!s->bulk) {
+    if (!s->bulk && mux_client_reads(&s->base)) { /* else it keeps the first window */
         s->bulk = true;
         s->rw.left += BULK_EXTRA;
         credit += (size_t)BULK_EXTRA;

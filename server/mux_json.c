@@ -36,6 +36,7 @@ typedef struct json_mux {
     hmap *streams;       /* request_id -> json_stream */
     int blockers;        /* streams whose client is too slow: the link's reading is paused */
     uint32_t window;     /* per-request response window announced to the agent (0: none) */
+    uint32_t grown;      /* ... grown to this once the client reads (0: no growth) */
     uint32_t req_window; /* per-request request-body window announced to the agent (0: none) */
     rand_pool ids;       /* request ids' random bytes */
 } json_mux;
@@ -55,7 +56,7 @@ typedef struct json_stream {
     bool resp_final; /* the final head was handed on */
     bool resp_fin;   /* the response ended */
     bool blocking;   /* counted in blockers */
-    uint32_t window; /* the response window this stream was opened with (0: none) */
+    uint32_t window; /* the response window (0: none): the first, then the grown one */
     flow_window rw;  /* window: response body bytes the agent may still send, and their credit */
     uint32_t req_window; /* the request-body window this stream was opened with (0: none) */
     int64_t req_left;    /* req_window: request body bytes we may still send */
@@ -147,6 +148,8 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
                              int *status, const char **why)
 {
     json_mux *jm = jm_of(m);
+    if (mux_full(m, status, why))
+        return NULL;
     /* A head may span several messages, but one field line must fit one message. */
     for (size_t i = 0; i < rq->headers->n; i++) {
         if (tmsg_header_encoded_max(&rq->headers->v[i]) + FIELD_SLACK > TTF_JSON_MAX_MSG) {
@@ -311,6 +314,11 @@ static void credit_window(json_mux *jm, json_stream *s, size_t backlog)
     size_t credit = s->resp_fin ? 0 : flow_window_credit(&s->rw, backlog, s->window / 4);
     if (!credit)
         return;
+    if (jm->grown > s->window && mux_client_reads(&s->base)) { /* else it keeps the first */
+        credit += jm->grown - s->window;
+        s->rw.left += (int64_t)(jm->grown - s->window);
+        s->window = jm->grown;
+    }
     tmsg m;
     tmsg_init(&m, TMSG_WINDOW);
     m.request_id = s->rid; /* borrowed */
@@ -631,9 +639,10 @@ static void json_free(mux *m, const char *why)
 static const mux_vt json_vt = {json_on_binary, json_on_message, json_on_bad_message,
                                json_on_drain,  json_streams,    json_free};
 
-void mux_json_set_window(mux *m, uint32_t window)
+void mux_json_set_window(mux *m, uint32_t window, uint32_t grown)
 {
     jm_of(m)->window = window;
+    jm_of(m)->grown = grown;
 }
 
 void mux_json_set_request_window(mux *m, uint32_t window)

@@ -205,7 +205,13 @@ void pc_fail(pconn *pc, int status, const char *body)
         return;
     }
     size_t len = 0;
-    char *msg = http_format_error(status, body, true, &len);
+    /* a 503 (a busy agent) is worth another try soon (RFC 9110 §10.2.3), as the Lambda says */
+    http_headers retry;
+    http_headers_init(&retry);
+    if (status == 503)
+        http_headers_add(&retry, "Retry-After", 11, "1", 1);
+    char *msg = http_format_text(status, body, &retry, true, &len);
+    http_headers_free(&retry);
     if (msg)
         pc_write(pc, msg, len);
     free(msg);
@@ -272,7 +278,8 @@ void pc_settle(pconn *pc)
 void pc_exchange_done(pconn *pc, bool persist)
 {
     pc_log(pc);
-    if (!persist || pc->in_eof) {
+    /* a client that half-closed after pipelined requests gets their answers, then the close */
+    if (!persist || (pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)) {
         start_closing(pc);
         return;
     }
@@ -292,6 +299,45 @@ void pc_exchange_done(pconn *pc, bool persist)
     /* A pipelined request may already be buffered: parse it from the loop, not from here. */
     if (evbuffer_get_length(in_buf(pc)) > 0)
         conn_trigger_read(pc->c);
+}
+
+/* ---- the client's end ---- */
+
+/* The client left (a reset, or its side ended before its request did): the exchange is dropped,
+ * the agent told (RESET cancel / JSON cancel, in pc_free), and the log says 499 when no response
+ * head was written, as nginx's "client closed request". */
+static void client_left(pconn *pc, const char *how)
+{
+    exchange *x = &pc->x;
+    if (pc->st == PC_XCHG || pc->st == PC_PIPE)
+        TLOG_D(pc->srv->log, "client %s left during a request (%s)", pc->ip, how);
+    if (pc->st == PC_XCHG && !x->resp_head && x->method)
+        x->status = 499;
+    pc->st = PC_GONE;
+}
+
+/* Whether the request under way can still end with the client's bytes buffered and queued
+ * (unread in the socket, or ciphertext: an upper bound) now that it sends no more. */
+static bool request_can_end(const pconn *pc, size_t queued)
+{
+    const exchange *x = &pc->x;
+    if (x->req_done || x->upgrade)
+        return true;
+    size_t have = evbuffer_get_length(in_buf(pc)) + queued;
+    if (pc->p.body.framing == HTTP1_FRAMING_LENGTH)
+        return have >= pc->p.body.left;
+    return have > 0; /* chunked: what is left may hold the last chunk (judged once read) */
+}
+
+/* The client sends nothing more (its FIN: read, or seen while not reading with queued bytes
+ * still unread). After a whole request that is a half-close (shutdown(SHUT_WR), as `nc -N`
+ * does), not a departure: the answer still goes out, then the connection closes (HAProxy's
+ * default; a client that closed for good resets at the first octet written). A request that
+ * can no longer end is a client that left. */
+static void client_ended(pconn *pc, size_t queued)
+{
+    if (pc->st == PC_XCHG && !request_can_end(pc, queued))
+        client_left(pc, "its request cut short");
 }
 
 /* ---- request heads ---- */
@@ -538,10 +584,14 @@ void pc_process(pconn *pc)
                 return;
             }
             parse_head(pc);
+            if (pc->st == PC_HEAD && pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)
+                start_closing(pc); /* a half-closed client's last request was answered */
             break;
         case PC_XCHG:
             if (!pc->x.req_done && !pc->x.upgrade) {
                 xchg_pump_body(pc);
+                if (pc->in_eof && pc->st == PC_XCHG)
+                    client_ended(pc, 0);
             } else if (evbuffer_get_length(in_buf(pc)) > PC_HOLD_MAX) {
                 /* keep reading to notice a client that leaves, but bound what we hold */
                 conn_read(pc->c, false);
@@ -552,6 +602,8 @@ void pc_process(pconn *pc)
             break;
         case PC_DRAIN:
             drain_body(pc);
+            if (pc->st == PC_DRAIN && pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)
+                start_closing(pc);
             break;
         case PC_CLOSING:
             if (conn_reading(pc->c))
@@ -620,12 +672,28 @@ static void pc_on_event(conn *c, void *ud, int what)
         pc_settle(pc);
         return;
     }
+    if (what & CONN_EV_RDHUP) {
+        /* its FIN while we do not read it (a window shut, answers unread): the bytes queued
+         * decide whether its request can still end */
+        if (pc->st == PC_XCHG)
+            client_ended(pc, conn_queued_in(pc->c));
+        pc_settle(pc);
+        return;
+    }
+    bool buffered = evbuffer_get_length(in_buf(pc)) > 0;
+    if ((what & CONN_EV_EOF) && !pc->in_eof &&
+        (pc->st == PC_XCHG || (pc->st == PC_HEAD && buffered))) {
+        pc->in_eof = true; /* a half-close: what it sent is served, see client_ended */
+        client_ended(pc, 0);
+        if (pc->st != PC_GONE)
+            pc_process(pc);
+        pc_settle(pc);
+        return;
+    }
     if ((what & CONN_EV_ERROR) && pc->st == PC_HEAD && conn_tls_plain_http(pc->c))
         answer_plain_http(pc);
     if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
-        if (pc->st == PC_XCHG || pc->st == PC_PIPE)
-            TLOG_D(pc->srv->log, "client %s left during a request", pc->ip);
-        pc->st = PC_GONE;
+        client_left(pc, what & CONN_EV_ERROR ? "reset" : "closed");
         pc_settle(pc);
     }
 }
@@ -665,6 +733,8 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
     srv->pconns = pc;
     conn_set_out_low(pc->c, PC_OUT_MARK);
     conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
+    conn_watch_close(pc->c, true); /* a client that leaves while we do not read it (RDHUP) */
+    conn_set_unsent_max(pc->c, PC_UNSENT_MAX);
     update_timer(pc); /* TLS: the handshake has --header-timeout */
 }
 

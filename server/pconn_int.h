@@ -37,6 +37,7 @@
 #define PC_DRAIN_MS 2000u                  /* ... for at most this long */
 #define PC_FIRST_BATCH ((size_t)128 << 10) /* body bytes checked before a stream opens */
 #define PC_PIECE_MIN ((size_t)16 << 10)    /* body bytes sent on without joining blocks */
+#define PC_UNSENT_MAX ((size_t)128 << 10)  /* octets left unsent in the client's socket */
 
 typedef enum { PC_HEAD, PC_XCHG, PC_PIPE, PC_DRAIN, PC_CLOSING, PC_GONE } pc_state;
 

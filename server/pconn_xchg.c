@@ -52,6 +52,8 @@ void xchg_open(pconn *pc, bool flush)
     free(x->fwd);
     x->fwd = NULL;
     if (!x->ms) {
+        if (status == 503)
+            x->note.refused = REFUSED_BUSY; /* mux_full: the agent's limit */
         pc_fail(pc, status, why);
         return;
     }
@@ -455,4 +457,10 @@ static void up_resume(void *ud)
     pc_settle(pc);
 }
 
-const mux_upcalls pc_upcalls = {up_head, up_body, up_end, up_fail, up_resume};
+static size_t up_peer_window(void *ud)
+{
+    pconn *pc = ud;
+    return pc->c ? conn_peer_window(pc->c) : SIZE_MAX;
+}
+
+const mux_upcalls pc_upcalls = {up_head, up_body, up_end, up_fail, up_resume, up_peer_window};

@@ -382,10 +382,10 @@ static void on_ready(session *s, const tmsg *m)
     /* JSON mode: an agent that honours windows gets one per request (docs/protocol.md §2
      * "Flow control"), and one that credits request bodies a request window; others keep the
      * link pause for a slow client and for a slow local service */
-    s->stream_window = !s->bin && m->stream_windows ? (uint32_t)TTF_JSON_STREAM_WINDOW : 0;
+    s->stream_window = !s->bin && m->stream_windows ? (uint32_t)TTF_JSON_STREAM_WINDOW_FIRST : 0;
     s->request_window = !s->bin && m->request_windows ? (uint32_t)TTF_JSON_REQUEST_WINDOW : 0;
     if (!s->bin) {
-        mux_json_set_window(s->mux, s->stream_window);
+        mux_json_set_window(s->mux, s->stream_window, (uint32_t)TTF_JSON_STREAM_WINDOW);
         mux_json_set_request_window(s->mux, s->request_window);
     }
     size_t n = m->ntunnels ? m->ntunnels : 1;
@@ -562,6 +562,8 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     mux_link link = {s,         link_send_binary, link_send_text, link_pending, ws_high_water(),
                      link_pause};
     s->mux = bin ? mux_bin_new(&link, &id) : mux_json_new(&link, &id);
+    if (s->mux)
+        mux_set_max_streams(s->mux, srv->cfg->max_streams);
     if (s->tun)
         s->tun[0].mux = s->mux;
     if (!s->tun || !s->ready_timer || !s->mux) {

@@ -26,6 +26,11 @@
 #define TTFD_LINGER_SEC 5                     /* a closing public connection that never drains */
 #define TTFD_READY_SEC 30                     /* an agent must send ready within this */
 #define TTFD_MAX_HEADER_MAX ((size_t)1 << 20) /* the largest --max-header-size */
+/* --max-streams-per-agent's default: as the stream multiplexers of Go-written tunnels bound one
+ * connection (frp's yamux: 256 streams not yet accepted; Go's HTTP/2 server: 250 concurrent
+ * streams); 200 requests at once through one tunnel go through (tests/e2e/test_basic.py), and a
+ * client that reads nothing costs ttfd about 0.6 MB (bench/stall_cost.py): 150 MB per agent */
+#define TTFD_MAX_STREAMS 256
 
 typedef struct server_config {
     char listen[300];   /* "127.0.0.1:8080", "[::1]:0" */
@@ -40,6 +45,7 @@ typedef struct server_config {
     int body_timeout;       /* s: between two reads of a request body (client_body_timeout) */
     size_t max_header;      /* bytes */
     uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */
+    size_t max_streams;     /* exchanges in progress per agent (0: no limit); else 503 */
     const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
     int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */
     int64_t retention_s;    /* --name-retention (days, in seconds): with auth; < 0 forever */

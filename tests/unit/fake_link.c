@@ -126,4 +126,10 @@ void own_resume(void *ud)
     ((owner *)ud)->resumes++;
 }
 
-const mux_upcalls owner_upcalls = {own_head, own_body, own_end, own_fail, own_resume};
+size_t own_peer_window(void *ud)
+{
+    return ((owner *)ud)->reads_nothing ? 0 : SIZE_MAX;
+}
+
+const mux_upcalls owner_upcalls = {own_head, own_body,   own_end,
+                                   own_fail, own_resume, own_peer_window};

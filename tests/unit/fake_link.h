@@ -61,6 +61,7 @@ typedef struct owner {
     /* what to do inside an upcall */
     mux_stream *close_on_head; /* closes this stream from the head upcall */
     const mux_ops *ops;
+    bool reads_nothing; /* peer_window answers 0: the client's receive window is shut */
 } owner;
 
 void own_head(void *ud, int status, const char *reason, http_headers *h, int64_t known_len,
@@ -73,6 +74,8 @@ void own_end(void *ud, const http_headers *trailers);
 void own_fail(void *ud, int status, const char *why, bool protocol);
 
 void own_resume(void *ud);
+
+size_t own_peer_window(void *ud);
 
 extern const mux_upcalls owner_upcalls;
 

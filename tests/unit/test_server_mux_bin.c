@@ -280,6 +280,47 @@ static void credit(void **state)
     assert_true(f->own.fail_protocol);
 }
 
+static uint32_t window_of(const fake_msg *w)
+{
+    const uint8_t *v = w->data + TTF_BIN_HDR;
+    return (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
+}
+
+/* A client that reads nothing (its receive window shut, the kernel holding what it was sent)
+ * gets no BULK_EXTRA: its stream stays at 256 KiB, what ttfd holds for it once it stalls. Once
+ * it reads, the next credit grows the window. */
+static void no_bulk_for_a_client_that_does_not_read(void **state)
+{
+    fixture *f = *state;
+    f->own.reads_nothing = true;
+    mux_stream *s = open_req(f, "GET", false, false);
+    uint32_t sid = fake_sid(&f->link, 0);
+    agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\n\r\n");
+    static char chunk[TTF_BIN_MAX_DATA];
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    size_t n = f->link.n;
+    f->m->ops->credit(s, 0);
+    assert_int_equal(f->link.n, n + 1);
+    assert_int_equal(window_of(&f->link.msgs[n]), 128u << 10); /* the bytes taken, no more */
+    for (int i = 0; i < 4; i++) /* 256 KiB in flight: the whole window */
+        agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    agent(f, TTF_DATA, 0, sid, chunk, 1);
+    assert_int_equal(f->own.fails, 1); /* one octet past it is an overrun */
+    s = open_req(f, "GET", false, false);
+    sid = fake_sid(&f->link, f->link.n - 1);
+    agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\n\r\n");
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    f->m->ops->credit(s, 0);
+    f->own.reads_nothing = false; /* it reads now */
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    agent(f, TTF_DATA, 0, sid, chunk, sizeof chunk);
+    n = f->link.n;
+    f->m->ops->credit(s, 0);
+    assert_int_equal(window_of(&f->link.msgs[n]), 384u << 10);
+}
+
 static void unknown_and_reset(void **state)
 {
     fixture *f = *state;
@@ -336,6 +377,41 @@ static void upgrade_pipe(void **state)
     assert_int_equal(f->link.n, n);
 }
 
+/* mux_set_max_streams: one stream more than the limit is refused with 503 before anything
+ * reaches the agent; a stream that ends (closed by its owner, reset by the agent) frees its
+ * place at once. */
+static void stream_limit(void **state)
+{
+    fixture *f = *state;
+    mux_set_max_streams(f->m, 2);
+    mux_stream *a = open_req(f, "GET", false, false);
+    mux_stream *b = open_req(f, "GET", false, false);
+    assert_non_null(a);
+    assert_non_null(b);
+    size_t sent = f->link.n;
+    http_headers h;
+    http_headers_init(&h);
+    mux_request rq = {.method = "GET", .target = "/c", .headers = &h};
+    int status = 0;
+    const char *why = NULL;
+    assert_null(f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own, &status, &why));
+    assert_int_equal(status, 503);
+    assert_string_equal(why, MUX_BUSY_TEXT);
+    assert_int_equal(f->link.n, sent); /* nothing of it reached the agent */
+    assert_int_equal(f->m->vt->streams(f->m), 2);
+    a->m->ops->close(a, MUX_CANCEL, "client went away");
+    mux_stream *c = open_req(f, "GET", false, false);
+    assert_non_null(c);
+    /* the agent resets b: its place is free too */
+    agent(f, TTF_RESET, 0, fake_sid(&f->link, 1), "\x03", 1);
+    assert_int_equal(f->m->vt->streams(f->m), 1);
+    assert_non_null(open_req(f, "GET", false, false));
+    assert_null(open_req(f, "GET", false, false));
+    mux_set_max_streams(f->m, 0); /* no limit */
+    assert_non_null(open_req(f, "GET", false, false));
+    http_headers_free(&h);
+}
+
 static void link_gone(void **state)
 {
     fixture *f = *state;
@@ -356,9 +432,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(window_exceeded, setup, teardown),
         cmocka_unit_test_setup_teardown(credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_bulk_for_a_client_that_does_not_read, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_and_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(close_inside_upcall, setup, teardown),
         cmocka_unit_test_setup_teardown(upgrade_pipe, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -383,7 +383,7 @@ static void agent_body(fixture *f, const char *rid, uint32_t seq, size_t n, bool
 static void window_credit(void **state)
 {
     fixture *f = *state;
-    mux_json_set_window(f->m, 40000);
+    mux_json_set_window(f->m, 40000, 0);
     mux_stream *s = open_req(f, false, 0);
     f->m->ops->flush(s);
     const char *rid = rid_of(f);
@@ -413,6 +413,46 @@ static void window_credit(void **state)
     agent_body(f, rid, 3, 40001, true); /* one byte over */
     assert_failed_with_protocol_error(f);
     assert_false(f->link.paused);
+}
+
+/* Growth: a stream starts at the announced window; at its first credit, when its client reads,
+ * it grows to the larger one (the credit carries the difference); a client that reads nothing
+ * (its receive window shut) keeps the first window, all ttfd will hold for it. */
+static void window_grows_for_a_client_that_reads(void **state)
+{
+    fixture *f = *state;
+    mux_json_set_window(f->m, 40000, 80000);
+    f->own.reads_nothing = true;
+    mux_stream *slow = open_req(f, false, 0);
+    f->m->ops->flush(slow);
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s", rid_of(f));
+    agent_body(f, rid, 0, 20000, true);
+    size_t n = f->link.n;
+    f->m->ops->credit(slow, 0);
+    tmsg m = sent(f, n);
+    assert_int_equal(m.increment, 20000); /* what it took, no more */
+    tmsg_free(&m);
+    agent_body(f, rid, 1, 40000, true);
+    assert_int_equal(f->own.fails, 0);
+    agent_body(f, rid, 2, 1, true); /* the first window is all it has */
+    assert_int_equal(f->own.fails, 1);
+    f->own.reads_nothing = false;
+    mux_stream *s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    tmsg o = sent(f, f->link.n - 1);
+    snprintf(rid, sizeof rid, "%s", o.request_id);
+    tmsg_free(&o);
+    agent_body(f, rid, 0, 20000, true);
+    n = f->link.n;
+    f->m->ops->credit(s, 0);
+    m = sent(f, n);
+    assert_int_equal(m.increment, 20000 + 40000); /* grown to 80000 */
+    tmsg_free(&m);
+    agent_body(f, rid, 1, 80000, true);
+    assert_int_equal(f->own.fails, 1);
+    agent_body(f, rid, 2, 1, true);
+    assert_int_equal(f->own.fails, 2);
 }
 
 /* The request-body window (ready.request_windows): room never exceeds the credit, a stream out
@@ -478,6 +518,32 @@ static void no_request_window(void **state)
     assert_int_equal(f->own.resumes, 0);
 }
 
+/* mux_set_max_streams: as in binary mode, the stream over the limit is a 503 and no message. */
+static void stream_limit(void **state)
+{
+    fixture *f = *state;
+    mux_set_max_streams(f->m, 1);
+    mux_stream *a = open_req(f, false, 0);
+    assert_non_null(a);
+    f->m->ops->flush(a);
+    size_t sent = f->link.n;
+    http_headers h;
+    http_headers_init(&h);
+    mux_request rq = {.method = "GET", .target = "/c", .headers = &h};
+    int status = 0;
+    const char *why = NULL;
+    assert_null(f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own, &status, &why));
+    assert_int_equal(status, 503);
+    assert_string_equal(why, MUX_BUSY_TEXT);
+    assert_int_equal(f->link.n, sent);
+    a->m->ops->close(a, MUX_CANCEL, "client went away"); /* the agent gets its cancel */
+    assert_int_equal(f->link.n, sent + 1);
+    mux_stream *b = open_req(f, false, 0);
+    assert_non_null(b);
+    b->m->ops->close(b, MUX_CANCEL, NULL);
+    http_headers_free(&h);
+}
+
 static void link_gone(void **state)
 {
     fixture *f = *state;
@@ -501,6 +567,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(request_window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(no_request_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(window_grows_for_a_client_that_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -419,6 +419,23 @@ static void early_response(void **state)
     wait_text(f, "Connection: close");
 }
 
+/* The stream was cancelled (RESET cancel) and everything of the exchange freed. */
+static void assert_cancelled(fixture *f)
+{
+    long r = last_of(f, TTF_RESET);
+    assert_true(r >= 0);
+    assert_int_equal(f->link.msgs[r].data[6], TTF_RST_CANCEL);
+    assert_int_equal(f->tun.mux->vt->streams(f->tun.mux), 0);
+    assert_int_equal(pconn_count(&f->srv), 0);
+}
+
+static bool have_reset(fixture *f)
+{
+    return last_of(f, TTF_RESET) >= 0;
+}
+
+/* A client that closed (a FIN, as a half-close looks) during an event stream: the next event
+ * written meets its reset, and the stream is cancelled. */
 static void client_leaves(void **state)
 {
     fixture *f = *state;
@@ -430,13 +447,210 @@ static void client_leaves(void **state)
     wait_text(f, "data: 1");
     close(f->cl);
     f->cl = -1;
-    size_t n = f->link.n;
-    wait_msgs(f, n + 1);
-    long r = last_of(f, TTF_RESET);
-    assert_true(r >= 0);
-    assert_int_equal(f->link.msgs[r].data[6], TTF_RST_CANCEL);
-    assert_int_equal(f->tun.mux->vt->streams(f->tun.mux), 0);
-    assert_int_equal(pconn_count(&f->srv), 0);
+    agent_s(f, TTF_DATA, 0, sid, "data: 2\n\n");
+    assert_true(run_until(f, have_reset, 3000));
+    assert_cancelled(f);
+}
+
+/* A log that the test reads (the access log lines: the status of an exchange). */
+static char *g_log;
+static size_t g_log_len;
+static tlog g_tlog;
+
+static void capture_log(fixture *f)
+{
+    g_log = NULL;
+    g_log_len = 0;
+    g_tlog = (tlog){.level = TLOG_INFO, .out = open_memstream(&g_log, &g_log_len), .prog = "t"};
+    f->srv.log = &g_tlog;
+}
+
+static const char *logged(void)
+{
+    fflush(g_tlog.out);
+    return g_log ? g_log : "";
+}
+
+static void end_log(fixture *f)
+{
+    f->srv.log = NULL;
+    fclose(g_tlog.out);
+    free(g_log);
+}
+
+/* Sends up to n body octets while ttfd takes them (it stops reading when the stream's window is
+ * shut); returns how many went. */
+static size_t push_body(fixture *f, size_t n)
+{
+    static char block[16384];
+    memset(block, 'b', sizeof block);
+    size_t sent = 0;
+    uint64_t last = clock_now_ms();
+    while (sent < n && clock_now_ms() - last < 300) {
+        size_t k = n - sent < sizeof block ? n - sent : sizeof block;
+        ssize_t w = write(f->cl, block, k);
+        if (w > 0) {
+            sent += (size_t)w;
+            last = clock_now_ms();
+        }
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    }
+    return sent;
+}
+
+static void post_head(fixture *f, const char *framing)
+{
+    char req[512];
+    snprintf(req, sizeof req, "POST /up HTTP/1.1\r\nHost: %s\r\n%s\r\n\r\n", f->host, framing);
+    client_sends(f, req);
+    wait_msgs(f, 1);
+}
+
+/* The client leaves in the middle of an upload while ttfd does not read it (the stream's window
+ * is shut) and the local service is silent: its FIN comes with bytes still queued, too few for
+ * the Content-Length. The stream is cancelled at once (not at --request-timeout), logged 499. */
+static void client_leaves_mid_upload_while_held_back(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    connect_client(f);
+    post_head(f, "Content-Length: 1048576");
+    size_t sent = push_body(f, 600 << 10);
+    assert_true(sent > TTF_BIN_INITIAL_WINDOW && sent < (1u << 20)); /* held back */
+    assert_false(have_reset(f));
+    shutdown(f->cl, SHUT_WR);
+    assert_true(run_until(f, have_reset, 2000));
+    assert_cancelled(f);
+    assert_non_null(strstr(logged(), "POST /up 499 "));
+    assert_null(strstr(f->in, "HTTP/1.1"));
+    end_log(f);
+}
+
+/* The same with a reset (the client had unread bytes: an Early Hints it never read). */
+static void client_resets_mid_upload_while_held_back(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    connect_client(f);
+    post_head(f, "Content-Length: 1048576");
+    agent_s(f, TTF_RESPONSE, 0, open_sid(f), "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n");
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_true(push_body(f, 600 << 10) < (1u << 20));
+    close(f->cl); /* the 103 unread: a reset */
+    f->cl = -1;
+    assert_true(run_until(f, have_reset, 2000));
+    assert_cancelled(f);
+    assert_non_null(strstr(logged(), "POST /up 499 "));
+    end_log(f);
+}
+
+/* A half-close after the whole body, while ttfd does not read it: no departure. The body goes
+ * on as the window opens and the answer reaches the client, then the connection closes. */
+static void half_close_after_the_whole_upload(void **state)
+{
+    fixture *f = *state;
+    connect_client(f);
+    size_t total = 400 << 10;
+    char framing[64];
+    snprintf(framing, sizeof framing, "Content-Length: %zu", total);
+    post_head(f, framing);
+    uint32_t sid = open_sid(f);
+    assert_int_equal(push_body(f, total), total);
+    shutdown(f->cl, SHUT_WR);
+    run_until(f, have_reset, 300);
+    assert_false(have_reset(f));
+    uint8_t win[10];
+    size_t n = ttf_frame_window(win, sid, 1u << 20);
+    f->tun.mux->vt->on_binary(f->tun.mux, win, n);
+    want_msgs = 0;
+    uint64_t end = clock_now_ms() + 3000;
+    while (clock_now_ms() < end) { /* the body's FIN reaches the agent */
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        long d = last_of(f, TTF_DATA);
+        if (d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN))
+            break;
+        usleep(500);
+    }
+    long d = last_of(f, TTF_DATA);
+    assert_true(d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN));
+    agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, sid, "HTTP/1.1 201 Created\r\n\r\n");
+    wait_eof(f, 3000);
+    assert_non_null(strstr(f->in, "HTTP/1.1 201 Created\r\n"));
+    assert_false(have_reset(f));
+}
+
+/* shutdown(SHUT_WR) after two pipelined requests (as `nc -N` sends): both are answered, in
+ * order, then the connection closes. */
+static void half_close_after_pipelined_requests(void **state)
+{
+    fixture *f = *state;
+    connect_client(f);
+    char two[512];
+    snprintf(two, sizeof two,
+             "GET /1 HTTP/1.1\r\nHost: %s\r\n\r\nGET /2 HTTP/1.1\r\nHost: %s\r\n\r\n", f->host,
+             f->host);
+    client_sends(f, two);
+    shutdown(f->cl, SHUT_WR);
+    wait_msgs(f, 1);
+    run_until(f, have_reset, 200);
+    agent_s(f, TTF_RESPONSE, 0, open_sid(f), "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
+    agent_s(f, TTF_DATA, TTF_FLAG_FIN, open_sid(f), "one");
+    wait_msgs(f, 2);
+    agent_s(f, TTF_RESPONSE, 0, open_sid(f), "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
+    agent_s(f, TTF_DATA, TTF_FLAG_FIN, open_sid(f), "two");
+    wait_eof(f, 3000);
+    assert_non_null(strstr(f->in, "one"));
+    assert_true(strstr(f->in, "one") < strstr(f->in, "two"));
+    assert_false(have_reset(f));
+}
+
+/* A chunked upload cut by the client's FIN, its bytes all read: the request cannot end. */
+static void client_leaves_mid_chunked_upload(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    connect_client(f);
+    post_head(f, "Transfer-Encoding: chunked");
+    client_sends(f, "5\r\nhello\r\n");
+    shutdown(f->cl, SHUT_WR);
+    assert_true(run_until(f, have_reset, 2000));
+    assert_cancelled(f);
+    assert_non_null(strstr(logged(), "POST /up 499 "));
+    end_log(f);
+}
+
+/* --max-streams-per-agent: a request past the agent's limit gets 503 with Retry-After at once
+ * and never reaches the agent; when a stream ends the next request goes through. */
+static void stream_limit(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    mux_set_max_streams(f->tun.mux, 1);
+    connect_client(f);
+    int first = f->cl;
+    get(f, "GET", "/slow", "HTTP/1.1", NULL);
+    uint32_t sid = open_sid(f);
+    connect_client(f);
+    client_sends(f, "GET /more HTTP/1.1\r\nHost: ");
+    client_sends(f, f->host);
+    client_sends(f, "\r\n\r\n");
+    wait_eof(f, 2000);
+    assert_non_null(strstr(f->in, "HTTP/1.1 503 Service Unavailable\r\n"));
+    assert_non_null(strstr(f->in, "Retry-After: 1\r\n"));
+    assert_non_null(strstr(f->in, "\r\n\r\n" MUX_BUSY_TEXT "\n"));
+    assert_int_equal(f->link.n, 1); /* only the first request's OPEN */
+    assert_non_null(strstr(logged(), "GET /more 503 "));
+    assert_non_null(strstr(logged(), "refused: busy"));
+    close(f->cl);
+    /* the first ends: a new request goes through */
+    f->cl = first;
+    agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, sid, "HTTP/1.1 204 No Content\r\n\r\n");
+    wait_text(f, "204 No Content");
+    f->in_len = 0;
+    f->in[0] = '\0';
+    get(f, "GET", "/next", "HTTP/1.1", NULL);
+    assert_int_equal(f->link.n, 2);
+    end_log(f);
 }
 
 static void header_deadline(void **state)
@@ -566,6 +780,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(expect_relayed, setup, teardown),
         cmocka_unit_test_setup_teardown(early_response, setup, teardown),
         cmocka_unit_test_setup_teardown(client_leaves, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_leaves_mid_upload_while_held_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_resets_mid_upload_while_held_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(half_close_after_the_whole_upload, setup, teardown),
+        cmocka_unit_test_setup_teardown(half_close_after_pipelined_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_leaves_mid_chunked_upload, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(header_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(body_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(request_deadline, setup, teardown),

@@ -1,0 +1,276 @@
+# SPDX-License-Identifier: MIT
+"""A public client that leaves while its exchange is neither read nor written: ttfd holds its
+upload back (the stream's window is shut) and the local service says nothing. ttfd notices the
+client's FIN or reset at once (as nginx does with EPOLLRDHUP), logs the request as 499, and
+cancels the stream toward the agent (binary RESET, JSON cancel), which closes its local
+connection; before, the exchange lived until --request-timeout (30 s). Both wire modes, plain
+and TLS public listeners, FIN and RST, many clients at once.
+
+What is no departure: a client that half-closes (shutdown(SHUT_WR), as `nc -N` does) after a
+whole request, held back or not, gets its whole answer; a keep-alive client whose pipelined
+requests wait unread is served; a TLS client that leaves during its handshake is freed at once."""
+
+import json
+import socket
+import ssl
+import struct
+import threading
+import time
+import urllib.request
+
+import pytest
+
+import pki
+import tunnelkit as tk
+from scriptapp import ScriptApp
+from test_json_window import TCP_ESTABLISHED, tcp_state
+
+DOMAIN = "tun.localhost"  # OpenSSL refuses one-label wildcards such as *.localhost
+SOON = 5 * tk.SLOW  # far below --request-timeout (30 s)
+# body octets sent: past what ttfd takes for the stream's window (binary 256 KiB; JSON request
+# window 1 MiB), within what its socket buffers hold, so that the client's FIN reaches ttfd
+SENT = {"binary": 320 << 10, "json": (1 << 20) + (64 << 10)}
+DECLARED = 8 << 20  # the Content-Length: never reached
+
+
+class Silent:
+    """/silent: reads the head, never the body, never answers; notes ttf's end of its local
+    connection; holds until released or its connection fails."""
+
+    streams_body = True
+
+    def __init__(self):
+        self.peers = []
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+
+    def __call__(self, req, conn):
+        with self.lock:
+            self.peers.append(conn.getpeername())
+        self.release.wait(60)
+        return False
+
+
+def late(req, conn):
+    """/late: answers 0.3 s after the whole request (its body read and counted)."""
+    time.sleep(0.3)
+    body = b"late answer to %s, %d octets" % (req.target.encode(), len(req.body))
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    return True
+
+
+def slow_reader(req, conn):
+    """/slowread: waits 0.5 s before it reads the body (ttfd holds the upload back meanwhile),
+    then answers how many octets came."""
+    time.sleep(0.5)
+    n = int(req.get("Content-Length"))
+    got = len(req.buf[0])
+    req.buf[0] = b""
+    while got < n:
+        data = conn.recv(min(65536, n - got))
+        if not data:
+            return False
+        got += len(data)
+    body = b"got %d" % got
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    return True
+
+
+slow_reader.streams_body = True
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+    ca = pki.make_ca(d)
+    cert, key = pki.make_server_cert(d, ca, "srv", ["localhost", DOMAIN, "*." + DOMAIN],
+                                     ["127.0.0.1"])
+    return {"ca": str(ca[2]), "cert": str(cert), "key": str(key)}
+
+
+@pytest.fixture(params=["binary", "json"])
+def mode(request):
+    return request.param
+
+
+@pytest.fixture(params=["plain", "tls"])
+def tls(request):
+    return request.param == "tls"
+
+
+def setup_tunnel(stack, mode, tls, certs, ttfd_args=()):
+    silent = Silent()
+    app = ScriptApp({"/silent": silent, "/late": late, "/slowread": slow_reader})
+    stack.items.append(("server", app, None))
+    args = list(ttfd_args) + ["--admin", "127.0.0.1:0"]
+    if tls:
+        args += ["--domain", DOMAIN, "--tls-cert", certs["cert"], "--tls-key", certs["key"]]
+    d = stack.ttfd(*args)
+    ttf_args = ["--protocol", mode] + (["--ca-file", certs["ca"]] if tls else [])
+    endpoint = "wss://localhost:%d/_tunnel" % d.port if tls else d.endpoint()
+    a = stack.ttf(endpoint, app.port, *ttf_args)
+    host = ("%s.%s:%d" % (a.tunnel_id, DOMAIN, d.port)) if tls else tk.sub_host(d, a.tunnel_id)
+    silent_release = silent.release
+    stack.items.append(("server", type("R", (), {"close": lambda self: silent_release.set()})(),
+                        None))
+    ctx = ssl.create_default_context(cafile=certs["ca"]) if tls else None
+    return d, a, app, silent, host, ctx
+
+
+def client(d, host, ctx):
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=20 * tk.SLOW)
+    if ctx:
+        s = ctx.wrap_socket(s, server_hostname=host.split(":")[0])
+    return s
+
+
+def unsent(s):
+    """Octets of ours the peer has not acknowledged (SIOCOUTQ)."""
+    import fcntl
+    import termios
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+
+
+def upload_then_stall(d, host, ctx, mode):
+    """A client POSTs DECLARED octets to /silent, sends SENT[mode] of them and waits until
+    ttfd's kernel has every one of them (so that its FIN, sent next, reaches ttfd at once)."""
+    s = client(d, host, ctx)
+    s.sendall(b"POST /silent HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+              % (host.encode(), DECLARED))
+    s.sendall(b"u" * SENT[mode])
+    tk.wait_for(lambda: unsent(s) == 0, 10 * tk.SLOW, "ttfd taking the octets sent")
+    return s
+
+
+def metrics(d):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.admin_port, timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def leave(s, how):
+    if how == "rst":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_a_client_leaving_a_held_back_upload_is_cancelled_at_once(stack, certs, mode, tls, how):
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, tls, certs)
+    s = upload_then_stall(d, host, ctx, mode)
+    tk.wait_for(lambda: len(silent.peers) == 1, 10 * tk.SLOW, "the request reaching the app")
+    peer, app_addr = silent.peers[0], ("127.0.0.1", app.port)
+    time.sleep(0.2)  # nothing ends it meanwhile: the exchange waits, held back
+    assert tcp_state(peer, app_addr) == TCP_ESTABLISHED
+    assert metrics(d)["ttfd_streams_open"] == 1
+    t0 = time.monotonic()
+    leave(s, how)
+    d.proc.wait_line(r"POST /silent 499 ", SOON, stream="err")
+    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, SOON,
+                "ttf closing the local connection of the exchange its client left")
+    took = time.monotonic() - t0
+    print("%s %s %s: cancelled %.3f s after the client left"
+          % (mode, "tls" if tls else "plain", how, took))
+    tk.wait_for(lambda: metrics(d)["ttfd_streams_open"] == 0, SOON, "the stream freed")
+
+
+def test_many_clients_leaving_at_once(stack, certs, mode):
+    n = 24
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, False, certs)
+    socks = [upload_then_stall(d, host, ctx, mode) for _ in range(n)]
+    tk.wait_for(lambda: len(silent.peers) == n, 20 * tk.SLOW, "every request reaching the app")
+    app_addr = ("127.0.0.1", app.port)
+    for i, s in enumerate(socks):
+        leave(s, "rst" if i % 2 else "fin")
+    tk.wait_for(lambda: all(tcp_state(p, app_addr) != TCP_ESTABLISHED for p in silent.peers),
+                SOON, "ttf closing every local connection")
+    tk.wait_for(lambda: len(d.proc.err_times(r"POST /silent 499 ")) == n, SOON,
+                "a 499 line per client")
+    assert metrics(d)["ttfd_streams_open"] == 0
+
+
+def shut_wr(s):
+    """shutdown(SHUT_WR) on the TCP socket itself (an SSLSocket's own shutdown would drop its
+    TLS state): the FIN, without close_notify."""
+    socket.socket.shutdown(s, socket.SHUT_WR)
+
+
+def read_answer(s):
+    c = tk.RawConn(0, sock=s)
+    r = c.read_response()
+    rest = c.read_to_eof()
+    return r, rest
+
+
+def test_a_half_closed_client_gets_its_answer(stack, certs, mode, tls):
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, tls, certs)
+    s = client(d, host, ctx)
+    try:
+        s.sendall(b"GET /late HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+        shut_wr(s)
+        r, rest = read_answer(s)
+        assert r.status == 200, r.raw_head
+        assert r.body == b"late answer to /late, 0 octets"
+        assert rest == b""  # then the connection closes
+    finally:
+        s.close()
+    d.proc.wait_line(r"GET /late 200 ", SOON, stream="err")
+
+
+def test_a_half_close_after_a_held_back_upload_is_no_departure(stack, certs, mode, tls):
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, tls, certs)
+    n = 3 << 20  # past the window: held back while the app waits
+    s = client(d, host, ctx)
+    try:
+        s.sendall(b"POST /slowread HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                  % (host.encode(), n))
+        sender = threading.Thread(target=lambda: (s.sendall(b"v" * n), shut_wr(s)), daemon=True)
+        sender.start()
+        r, rest = read_answer(s)
+        sender.join(10)
+        assert r.status == 200, r.raw_head
+        assert r.body == b"got %d" % n
+    finally:
+        s.close()
+
+
+def test_pipelined_requests_waiting_unread_are_no_close(stack, certs, mode):
+    """70 KiB of pipelined requests behind a slow one: ttfd stops reading them (64 KiB held) and
+    waits; nothing of it is a close."""
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, False, certs)
+    one = b"GET /late?%s HTTP/1.1\r\nHost: %s\r\n\r\n"
+    reqs = [one % (b"x" * 1000 + b"%d" % i, host.encode()) for i in range(70)]
+    s = client(d, host, ctx)
+    try:
+        s.sendall(b"".join(reqs))
+        c = tk.RawConn(0, sock=s)
+        for i in range(3):  # 0.3 s each: the rest waits unread meanwhile
+            r = c.read_response()
+            assert r.status == 200 and r.body.startswith(b"late answer"), (i, r.raw_head)
+    finally:
+        s.close()
+
+
+def test_a_tls_client_leaving_during_its_handshake_is_freed_at_once(stack, certs):
+    d, a, app, silent, host, ctx = setup_tunnel(stack, "binary", True, certs)
+    base = metrics(d)["ttfd_public_connections"]
+    socks = []
+    for how in ("close", "half-close"):
+        s = socket.create_connection(("127.0.0.1", d.port))
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40)  # a cut hello
+        socks.append((s, how))
+    tk.wait_for(lambda: metrics(d)["ttfd_public_connections"] == base + 2, SOON, "both accepted")
+    for s, how in socks:
+        if how == "close":
+            s.close()
+        else:
+            s.shutdown(socket.SHUT_WR)
+    tk.wait_for(lambda: metrics(d)["ttfd_public_connections"] == base, SOON,
+                "ttfd freeing both (not at --header-timeout)")
+    for s, _ in socks:
+        s.close()

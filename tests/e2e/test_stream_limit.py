@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: MIT
+"""ttfd --max-streams-per-agent: an agent has at most that many public requests in progress at
+once (over all its tunnels). One more gets 503 with Retry-After: 1 and a one-line body at once,
+never reaches the agent, and slows no other tunnel; as streams finish, new ones are let in.
+Both wire modes. The default (256) lets 256 requests wait and answers the rest 503, so that what
+one tunnel's clients make ttfd hold is bounded."""
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+import tunnelkit as tk
+from conftest import make_tunnel
+from scriptapp import ScriptApp
+
+CAP = 4
+AT_ONCE = 1.0 * tk.SLOW  # a refusal takes no wait
+
+
+class Holds:
+    """/hold?N: answers only once hold N is released."""
+
+    def __init__(self):
+        self.events = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def event(self, n):
+        with self.lock:
+            return self.events.setdefault(n, threading.Event())
+
+    def release(self, n):
+        self.event(n).set()
+
+    def __call__(self, req, conn):
+        ev = self.event(int(req.target.partition("?")[2]))
+        while not ev.wait(0.1):
+            if self.stop.is_set():
+                return False
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nheld")
+        return True
+
+
+def quick(req, conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nquick")
+    return True
+
+
+@pytest.fixture(params=["binary", "json"])
+def t(request, stack):
+    holds = Holds()
+    app = ScriptApp({"/hold": holds, "/quick": quick})
+    stack.items.append(("server", app, None))
+    stack.items.append(("server", type("R", (), {"close": lambda self: holds.stop.set()})(), None))
+    tun = make_tunnel(stack, ttfd_args=["--max-streams-per-agent", str(CAP)],
+                      ttf_args=["--protocol", request.param], local=app)
+    tun.holds, tun.app, tun.mode = holds, app, request.param
+    return tun
+
+
+def start_hold(t, n):
+    c = tk.RawConn(t.port, timeout=30)
+    c.send(b"GET /hold?%d HTTP/1.1\r\nHost: %s\r\n\r\n" % (n, t.host.encode()))
+    c.n = n
+    return c
+
+
+def holds_in_progress(t, n):
+    tk.wait_for(lambda: sum(x.startswith("/hold") for x in t.app.targets()) >= n, 10 * tk.SLOW,
+                "%d holds" % n)
+
+
+def test_past_the_limit_a_503_at_once_and_the_agent_never_sees_it(t, stack):
+    other = make_tunnel(stack, ttf_args=["--protocol", t.mode])  # another agent, same ttfd
+    held = [start_hold(t, i) for i in range(CAP)]
+    try:
+        holds_in_progress(t, CAP)
+        seen = len(t.app.targets())
+        for _ in range(3):
+            t0 = time.monotonic()
+            r = tk.http(t.port, "GET", "/quick", t.host, timeout=10)
+            took = time.monotonic() - t0
+            assert r.status == 503, r.raw_head
+            assert took < AT_ONCE, "the refusal took %.2f s" % took
+            assert r.get("Retry-After") == "1"
+            assert r.get("Content-Type") == "text/plain; charset=utf-8"
+            assert r.body == b"tunnel agent busy: try again\n"
+        assert len(t.app.targets()) == seen  # none of them reached the local service
+        # another tunnel is not slowed down
+        t0 = time.monotonic()
+        r = tk.http(other.port, "GET", "/", other.host, timeout=10)
+        assert r.status == 200 and time.monotonic() - t0 < AT_ONCE
+        t.ttfd.proc.wait_line(r"GET /quick 503 .*refused: busy", 5, stream="err")
+        t.ttfd.proc.wait_line(r"--max-streams-per-agent", 5, stream="err")  # the warning
+        # one ends: the next request goes through
+        t.holds.release(0)
+        r = held[0].read_response()
+        assert r.status == 200 and r.body == b"held"
+        r = tk.http(t.port, "GET", "/quick", t.host, timeout=10)
+        assert r.status == 200 and r.body == b"quick"
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_streams_finishing_and_new_ones_arriving_stay_within_the_limit(t):
+    """CAP - 1 requests wait throughout; quick ones come and go (each its own stream): none is
+    refused. Then holds finish one by one while new holds arrive: always CAP at most, never a
+    refusal while a place is free."""
+    held = [start_hold(t, i) for i in range(CAP - 1)]
+    try:
+        holds_in_progress(t, CAP - 1)
+        for _ in range(30):
+            r = tk.http(t.port, "GET", "/quick", t.host, timeout=10)
+            assert r.status == 200, r.raw_head
+        held.append(start_hold(t, CAP - 1))
+        holds_in_progress(t, CAP)
+        for i in range(8):  # the oldest ends, a new one takes its place
+            oldest = held.pop(0)
+            t.holds.release(oldest.n)
+            r = oldest.read_response()
+            assert r.status == 200 and r.body == b"held", (i, r.raw_head)
+            tk.wait_for(lambda: tk.http(t.port, "GET", "/quick", t.host).status == 200,
+                        5 * tk.SLOW, "a place free once a hold ended")
+            held.append(start_hold(t, CAP + i))
+            holds_in_progress(t, CAP + i + 1)
+            r = tk.http(t.port, "GET", "/quick", t.host, timeout=10)
+            assert r.status == 503, (i, r.raw_head)
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_a_client_that_resets_frees_its_place_and_a_half_close_keeps_it(t):
+    """A reset frees the place at once. A FIN after the whole request is a half-close (its
+    answer is still owed: test_client_leaves.py): the place is kept until that answer ends."""
+    held = [start_hold(t, i) for i in range(CAP)]
+    try:
+        holds_in_progress(t, CAP)
+        assert tk.http(t.port, "GET", "/quick", t.host, timeout=10).status == 503
+        last = held.pop()
+        last.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        last.close()  # a reset: its stream is cancelled, its place free
+        tk.wait_for(lambda: tk.http(t.port, "GET", "/quick", t.host).status == 200,
+                    5 * tk.SLOW, "the place of the client that left")
+        held.append(start_hold(t, CAP))
+        holds_in_progress(t, CAP + 1)
+        half = held.pop()
+        half.sock.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)
+        assert tk.http(t.port, "GET", "/quick", t.host, timeout=10).status == 503
+        t.holds.release(CAP)
+        r = half.read_response()
+        assert r.status == 200 and r.body == b"held"
+        half.close()
+        tk.wait_for(lambda: tk.http(t.port, "GET", "/quick", t.host).status == 200,
+                    5 * tk.SLOW, "the place of the answered half-close")
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_the_default_limit(stack):
+    """No flag: 256 requests of one agent wait at once, the next ones get 503 at once; as they
+    end, new ones go through."""
+    holds = Holds()
+    app = ScriptApp({"/hold": holds, "/quick": quick})
+    stack.items.append(("server", app, None))
+    stack.items.append(("server", type("R", (), {"close": lambda self: holds.stop.set()})(), None))
+    tun = make_tunnel(stack, local=app)
+    tun.app = app
+    held = [start_hold(tun, i) for i in range(256)]
+    try:
+        holds_in_progress(tun, 256)
+        for _ in range(12):
+            r = tk.http(tun.port, "GET", "/quick", tun.host, timeout=10)
+            assert r.status == 503 and r.get("Retry-After") == "1", r.raw_head
+        holds.release(0)
+        assert held[0].read_response().status == 200
+        tk.wait_for(lambda: tk.http(tun.port, "GET", "/quick", tun.host).status == 200,
+                    5 * tk.SLOW, "a place free once a hold ended")
+    finally:
+        for i in range(256):
+            holds.release(i)
+        for c in held:
+            c.close()
