@@ -297,7 +297,9 @@ size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof)
     return got;
 }
 
-size_t conn_tls_write(conn *c)
+/* SSL_write of c->out into records (gathered in the write buffer), then the buffer to the
+ * socket. Returns the plain-text bytes SSL_write took. */
+static size_t write_records(conn *c)
 {
     size_t total = 0;
     c->tls_w_wants_r = false;
@@ -346,6 +348,19 @@ size_t conn_tls_write(conn *c)
         release_buffers(c);
     }
     return total;
+}
+
+size_t conn_tls_write(conn *c)
+{
+    size_t before = conn_out_len(c);
+    size_t taken = write_records(c);
+    if (taken > 0)
+        return taken;
+    /* SSL_write took no plain text (none was left: the socket was full when the last records
+     * were made), but ciphertext that waited in the write buffer left: progress too, or an
+     * owner waiting for on_drain with a mark under what waited would wait for ever. */
+    size_t after = conn_out_len(c);
+    return after < before ? before - after : 0;
 }
 
 bool conn_tls_shutdown(conn *c)
