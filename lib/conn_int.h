@@ -136,6 +136,10 @@ BIO_METHOD *conn_tls_rbio_method(void);
 /* Bytes that wait for SSL_read and will not wake epoll: decrypted or read ahead by OpenSSL, or in
  * the read BIO. */
 bool conn_tls_pending(const conn *c);
+/* The input cap eased (drained below in_max, or raised): the events follow (conn_update_io), and
+ * with TLS what OpenSSL or the read BIO already holds is read from the loop, since no readiness
+ * will report it. */
+void conn_resume_input(conn *c);
 /* Modes and options every connection's SSL gets (partial writes, moving write buffer, buffers
  * released while idle, an EOF without close_notify read as an EOF, read-ahead). */
 void conn_tls_setup(SSL *ssl);

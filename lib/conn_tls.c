@@ -182,6 +182,13 @@ bool conn_tls_pending(const conn *c)
     return SSL_has_pending(c->ssl) || BIO_ctrl_pending(SSL_get_rbio(c->ssl)) > 0;
 }
 
+void conn_resume_input(conn *c)
+{
+    conn_update_io(c);
+    if (c->ssl && c->rd_on && c->state == CS_OPEN && conn_tls_pending(c))
+        conn_schedule(c, PEND_PULL);
+}
+
 /* The write buffer: a BIO_f_buffer between the SSL and the socket, attached for a pass that
  * makes more than one record and detached once it is empty, so an idle connection keeps none
  * (it is TLS_WRITE_BUF bytes). Without it (ENOMEM) records go out one write() each, as before. */

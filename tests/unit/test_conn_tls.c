@@ -114,6 +114,30 @@ static void test_drain_after_buffered_ciphertext_tls(void **state)
     check_pattern(f->b.got, n, 23);
 }
 
+/* in_max with TLS: the input never holds more; consuming it resumes reading, also when the rest
+ * already came off the socket (OpenSSL or the read BIO holds it, which wakes no epoll). */
+static void test_in_max_tls(void **state)
+{
+    fixture *f = *state;
+    tcp_pair(f, true, f->cli_ctx);
+    f->b.keep_input = true;
+    conn_set_in_max(f->b.c, 10000);
+    size_t n = 30000; /* one read of the socket takes it all */
+    uint8_t *data = malloc(n);
+    fill_pattern(data, n, 29);
+    conn_write(f->a.c, data, n);
+    free(data);
+    run_until(f, b_read_once);
+    run_for(f, 100);
+    assert_int_equal(evbuffer_get_length(conn_in(f->b.c)), 10000);
+    f->b.keep_input = false;
+    evbuffer_add_buffer(f->b.got, conn_in(f->b.c));
+    g_want = n;
+    run_until(f, b_got_want);
+    check_pattern(f->b.got, n, 29);
+    assert_true(f->b.max_in_seen <= 10000);
+}
+
 /* A peer that closes without a word (plain close, or no close_notify with TLS) is an EOF. */
 static void test_dirty_close_is_eof_tls(void **state)
 {
@@ -266,6 +290,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_behind_buffered_ciphertext_tls, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_drain_after_buffered_ciphertext_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_in_max_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_verification_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_garbage, setup, teardown),
