@@ -300,6 +300,29 @@ def cpu_ns_tree(pid):
     return total + sum(cpu_ns(k) for k in kids)
 
 
+def sched_ns(pid):
+    """(run, wait) of the process in ns, all threads (/proc/PID/schedstat: time on a CPU, time
+    runnable on a run queue but not running); (0, 0) when it is gone."""
+    try:
+        run = wait = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                fields = f.read().split()
+            run += int(fields[0])
+            wait += int(fields[1])
+        return run, wait
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+
+
+def machine_idle_ms():
+    """Idle time of all CPUs together since boot, in ms (/proc/stat idle + iowait, USER_HZ 100:
+    10 ms steps)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return (int(fields[4]) + int(fields[5])) * 10
+
+
 def cpu_ns(pid):
     """CPU time the process has used, in ns (/proc/PID/schedstat, all threads' run time)."""
     try:

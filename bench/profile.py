@@ -13,7 +13,9 @@ pair, warms up with one step, then
      flat unless PROFILE_CALLGRAPH is set, e.g. "dwarf") and prints each program's share per
      library and its top PROFILE_TOP symbols (self time; [k] marks kernel symbols);
   3. prints the CPU time each program used per 100 MB or per request and the rate that would give
-     if the program were the only limit (CPU time: independent of other load on the machine).
+     if the program were the only limit (CPU time: independent of other load on the machine);
+     for transfers also the client's CPU, the time ttfd and ttf waited on a run queue while
+     runnable, and the machine's idle CPU time (how the 2 cores were shared).
 Every step is checked (HTTP 200 and the whole body; wrk without errors or non-2xx answers).
 PROFILE_TRANSFER=upload profiles uploads instead of downloads. Needs root (or
 perf_event_paranoid <= 0), linux-perf, curl and wrk.
@@ -25,6 +27,7 @@ TTFD_BIN, TTF_BIN.
 import collections
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -59,6 +62,12 @@ def transfer(tun, nbytes, upload_file, tmp):
     if not ok:
         raise bl.BenchError("transfer failed: %s %s" % (r.stdout.strip(), r.stderr.strip()))
     return float(f[2]) / MIB
+
+
+def client_cpu_s():
+    """CPU seconds of the children waited for so far (the curl and wrk runs)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def size_bucket(n):
@@ -184,20 +193,24 @@ def main():
             argv = ["perf", "record", "-q", "-F", str(freq), "-o", data, "-p", "%d,%d" % (tun.ttfd.pid, tun.ttf.pid)]
             if callgraph:
                 argv[2:2] = ["--call-graph", callgraph]
-            cpu0 = {p: bl.cpu_ns(p) for p in names}
             rec = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    preexec_fn=bl._die_with_parent)
             rates, done = [], 0
             try:
                 time.sleep(0.5)
+                cpu0 = {p: bl.cpu_ns(p) for p in names}
+                sched0 = {p: bl.sched_ns(p) for p in names}
+                client0, idle0, wall0 = client_cpu_s(), bl.machine_idle_ms(), time.monotonic()
                 for _ in range(repeat):
                     n, rate = work.run()
                     done += n
                     rates.append(rate)
+                cpu1 = {p: bl.cpu_ns(p) for p in names}
+                sched1 = {p: bl.sched_ns(p) for p in names}
+                client1, idle1, wall1 = client_cpu_s(), bl.machine_idle_ms(), time.monotonic()
             finally:
                 rec.send_signal(2)
                 rec.wait(timeout=60)
-            cpu1 = {p: bl.cpu_ns(p) for p in names}
             print("%s/s while sampled: %s" % (work.unit, " ".join("%.0f" % r for r in rates)))
             for pid, prog in names.items():
                 us = (cpu1[pid] - cpu0[pid]) / 1e3 / done
@@ -207,6 +220,20 @@ def main():
                 else:
                     print("%s: %.0f ms CPU per 100 MB -> at most %.0f MB/s if %s were the only limit"
                           % (prog, us * 100 / 1e3, 1e6 / us if us else 0, prog))
+            if not work.small:
+                # Where the machine's CPUs went: a transfer runs the client, ttfd, ttf and the
+                # local service at once; a program that waits on a run queue while CPUs are idle
+                # was placed on a busy CPU (the scheduler keeps programs that wake each other
+                # together), which no CPU time of its own shows.
+                per = 100.0 / done
+                print("per 100 MB: client (curl) %.0f ms of CPU; waiting for a CPU while runnable: %s;"
+                      " the machine's %d CPUs idle %.0f ms of %.0f ms (load average %.1f: other work"
+                      " counts too)" % (
+                          (client1 - client0) * 1e3 * per,
+                          ", ".join("%s %.0f ms" % (names[pid], (sched1[pid][1] - sched0[pid][1]) / 1e6 * per)
+                                    for pid in names),
+                          os.cpu_count() or 1, (idle1 - idle0) * per,
+                          (wall1 - wall0) * 1e3 * per * (os.cpu_count() or 1), os.getloadavg()[0]))
             for prog in ("ttfd", "ttf"):
                 r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--comm", prog,
                                     "--percentage", "relative", "--sort", "dso,sym"]

@@ -474,7 +474,7 @@ static void in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void 
     (void)b;
     conn *c = ud;
     if (info->n_deleted > 0 && !c->rd_on && !c->dead)
-        conn_update_io(c);
+        conn_resume_input(c);
 }
 
 /* ---- public API ---- */
@@ -682,7 +682,7 @@ void conn_set_in_max(conn *c, size_t bytes)
         else
             c->in_cb = true;
     }
-    conn_update_io(c);
+    conn_resume_input(c);
 }
 
 void conn_set_out_low(conn *c, size_t bytes)

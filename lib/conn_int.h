@@ -176,6 +176,10 @@ BIO_METHOD *conn_tls_rbio_method(void);
 /* Bytes that wait for SSL_read and will not wake epoll: decrypted or read ahead by OpenSSL, or in
  * the read BIO. */
 bool conn_tls_pending(const conn *c);
+/* The input cap eased (drained below in_max, or raised): the events follow (conn_update_io), and
+ * with TLS what OpenSSL or the read BIO already holds is read from the loop, since no readiness
+ * will report it. */
+void conn_resume_input(conn *c);
 /* Modes and options every connection's SSL gets (partial writes, moving write buffer, buffers
  * released while idle, an EOF without close_notify read as an EOF, read-ahead). */
 void conn_tls_setup(SSL *ssl);
@@ -186,8 +190,9 @@ void conn_tls_fail(conn *c, int ssl_err);
 /* SSL_read into the nv extents of v until they are full or OpenSSL wants more bytes. Returns the
  * bytes read; *eof at the peer's close_notify (or a bare EOF); sets tls_r_wants_w or fails c. */
 size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof);
-/* c->out through SSL_write. Returns the plaintext bytes taken; sets wr_blocked or tls_w_wants_r
- * when the socket or the TLS layer needs to wait, or fails c. */
+/* c->out through SSL_write. Returns the bytes the output lost: the plaintext bytes taken or,
+ * when there was none left, the buffered ciphertext written (both are progress for on_drain);
+ * sets wr_blocked or tls_w_wants_r when the socket or the TLS layer needs to wait, or fails c. */
 size_t conn_tls_write(conn *c);
 /* Sends close_notify. true once it is out (or cannot be: the FIN may follow anyway), false when
  * it waits for room in the socket (wr_blocked set). */

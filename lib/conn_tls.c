@@ -182,6 +182,13 @@ bool conn_tls_pending(const conn *c)
     return SSL_has_pending(c->ssl) || BIO_ctrl_pending(SSL_get_rbio(c->ssl)) > 0;
 }
 
+void conn_resume_input(conn *c)
+{
+    conn_update_io(c);
+    if (c->ssl && c->rd_on && c->state == CS_OPEN && conn_tls_pending(c))
+        conn_schedule(c, PEND_PULL);
+}
+
 /* The write buffer: a BIO_f_buffer between the SSL and the socket, attached for a pass that
  * makes more than one record and detached once it is empty, so an idle connection keeps none
  * (it is TLS_WRITE_BUF bytes). Without it (ENOMEM) records go out one write() each, as before. */
@@ -297,7 +304,9 @@ size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof)
     return got;
 }
 
-size_t conn_tls_write(conn *c)
+/* SSL_write of c->out into records (gathered in the write buffer), then the buffer to the
+ * socket. Returns the plain-text bytes SSL_write took. */
+static size_t write_records(conn *c)
 {
     size_t total = 0;
     c->tls_w_wants_r = false;
@@ -346,6 +355,19 @@ size_t conn_tls_write(conn *c)
         release_buffers(c);
     }
     return total;
+}
+
+size_t conn_tls_write(conn *c)
+{
+    size_t before = conn_out_len(c);
+    size_t taken = write_records(c);
+    if (taken > 0)
+        return taken;
+    /* SSL_write took no plain text (none was left: the socket was full when the last records
+     * were made), but ciphertext that waited in the write buffer left: progress too, or an
+     * owner waiting for on_drain with a mark under what waited would wait for ever. */
+    size_t after = conn_out_len(c);
+    return after < before ? before - after : 0;
 }
 
 bool conn_tls_shutdown(conn *c)

@@ -3,10 +3,12 @@
 with --ca-file, HTTPS public requests; a host-name mismatch and an unknown CA refused (stderr
 says "certificate"); --insecure connects with a warning."""
 
+import hashlib
 import json
 import re
 import socket
 import ssl
+import time
 
 import pytest
 
@@ -131,3 +133,44 @@ def test_tls_insecure_flag_warns_and_connects(stack, certs):
     a = stack.ttf("wss://localhost:%d/_tunnel" % d.port, srv.port, "--insecure")
     assert any(re.search(r" ttf WARN --insecure: the server certificate is NOT verified", line)
                for line in a.proc.stderr().splitlines()), a.proc.describe()
+
+
+def test_tls_slow_client_gets_the_whole_download(stack, certs):
+    """An HTTPS client that reads in bursts through a small receive buffer gets every byte of a
+    40 MB download. Its socket fills while ttfd still has records gathered in its TLS write
+    buffer; the write that later empties that buffer takes no plain text and must still count as
+    the output draining, or the stream's window is never credited and the download stops for good
+    (lib/conn_tls: it did when the client's socket path held less than the window)."""
+    srv = stack.local()
+    d = tls_ttfd(stack, certs["good"])
+    a = stack.ttf("wss://localhost:%d/_tunnel" % d.port, srv.port, "--ca-file", certs["ca"])
+    name = "%s.%s" % (a.tunnel_id, DOMAIN)
+    n = 40 * tk.MB
+    ctx = ssl.create_default_context(cafile=certs["ca"])
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    raw.settimeout(10 * tk.SLOW)  # no byte for this long: stalled
+    raw.connect(("127.0.0.1", d.port))
+    s = ctx.wrap_socket(raw, server_hostname=name)
+    try:
+        s.sendall(b"GET /download?n=%d HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
+                  % (n, name.encode(), d.port))
+        data, burst = bytearray(), 0
+        while True:
+            try:
+                piece = s.recv(256 * 1024)
+            except socket.timeout:
+                pytest.fail("download stalled after %d bytes" % len(data))
+            if not piece:
+                break
+            data += piece
+            burst += len(piece)
+            if burst >= tk.MB:  # a pause after each MiB: the socket fills meanwhile
+                burst = 0
+                time.sleep(0.05)
+    finally:
+        s.close()
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    assert len(body) == n
+    assert hashlib.sha256(body).hexdigest() == tk.pattern_sha256(n)

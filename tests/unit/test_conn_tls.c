@@ -71,6 +71,73 @@ static void test_shutdown_behind_buffered_ciphertext_tls(void **state)
     check_pattern(f->b.got, n, 7);
 }
 
+/* on_drain when only ciphertext leaves. The socket is full, every plain-text byte is already in
+ * records and some of them wait in the write buffer (more than the owner's mark: a public
+ * connection's 64 KiB under a 144 KiB buffer), so the write that took the last plain text
+ * reports no drain; the later write that empties the buffer takes no plain text at all and must
+ * report it (before, it did not: an owner waiting for room, a public connection that credits
+ * its tunnel once its output drains, waited for ever). */
+static bool a_drained_empty(fixture *f)
+{
+    return conn_out_len(f->a.c) == 0 && f->a.drains > 0;
+}
+
+static void test_drain_after_buffered_ciphertext_tls(void **state)
+{
+    fixture *f = *state;
+    tcp_pair(f, true, f->cli_ctx);
+    conn_read(f->b.c, false);
+    size_t cap = (size_t)64 << 20, n = 0, out = 0;
+    uint8_t *data = malloc(cap);
+    fill_pattern(data, cap, 23);
+    /* 64 KiB at a time, each once the previous one is out of the process, until the socket
+     * stops taking bytes with the plain text all in records (see the test above) */
+    for (int i = 0; i < 4000 && n + ((size_t)64 << 10) <= cap; i++) {
+        out = conn_out_len(f->a.c);
+        if (out > 0 && evbuffer_get_length(conn_out(f->a.c)) == 0)
+            break;
+        if (out == 0) {
+            conn_write(f->a.c, data + n, (size_t)64 << 10);
+            n += (size_t)64 << 10;
+        }
+        run_for(f, 5);
+    }
+    assert_true(out > 0);
+    assert_int_equal(evbuffer_get_length(conn_out(f->a.c)), 0);
+    free(data);
+    conn_set_out_low(f->a.c, out - 1); /* a mark under what waits: the next drain is due */
+    f->a.drains = 0;
+    conn_read(f->b.c, true);
+    run_until(f, a_drained_empty);
+    g_want = n;
+    run_until(f, b_got_want);
+    check_pattern(f->b.got, n, 23);
+}
+
+/* in_max with TLS: the input never holds more; consuming it resumes reading, also when the rest
+ * already came off the socket (OpenSSL or the read BIO holds it, which wakes no epoll). */
+static void test_in_max_tls(void **state)
+{
+    fixture *f = *state;
+    tcp_pair(f, true, f->cli_ctx);
+    f->b.keep_input = true;
+    conn_set_in_max(f->b.c, 10000);
+    size_t n = 30000; /* one read of the socket takes it all */
+    uint8_t *data = malloc(n);
+    fill_pattern(data, n, 29);
+    conn_write(f->a.c, data, n);
+    free(data);
+    run_until(f, b_read_once);
+    run_for(f, 100);
+    assert_int_equal(evbuffer_get_length(conn_in(f->b.c)), 10000);
+    f->b.keep_input = false;
+    evbuffer_add_buffer(f->b.got, conn_in(f->b.c));
+    g_want = n;
+    run_until(f, b_got_want);
+    check_pattern(f->b.got, n, 29);
+    assert_true(f->b.max_in_seen <= 10000);
+}
+
 /* A peer that closes without a word (plain close, or no close_notify with TLS) is an EOF. */
 static void test_dirty_close_is_eof_tls(void **state)
 {
@@ -222,6 +289,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dirty_close_is_eof_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_behind_buffered_ciphertext_tls, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_drain_after_buffered_ciphertext_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_in_max_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_verification_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_garbage, setup, teardown),
