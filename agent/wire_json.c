@@ -126,19 +126,20 @@ static bool take_body(jreq *r, size_t n)
 
 /* With a request window, credits the server with what the local service took (its unwritten
  * output at most FLOW_CREDIT_MARK), batched by a quarter of the window: only this exchange waits
- * for a slow local service. Without one, the old rule: the link stops while it is behind. */
+ * for a slow local service. Without one, the old rule: the link stops while it is behind; so it
+ * does, with one, while the exchange holds more than WIRE_JSON_REQUEST_HOLD (a server may
+ * announce a window of 4 GiB: what ttf holds is ttf's to bound). */
 static void local_behind(jreq *r)
 {
-    if (!r->request_window) {
-        if (exchange_pending(r->x) > LOCAL_OUT_MARK)
-            set_blocked(r, true);
-        else if (r->blocked)
-            set_blocked(r, false);
-        return;
-    }
-    if (!r->req_more)
-        return; /* the whole body came: no credit is wanted */
-    size_t n = flow_window_credit(&r->qw, exchange_pending(r->x), r->request_window / 4);
+    size_t pending = exchange_pending(r->x);
+    size_t mark = r->request_window ? WIRE_JSON_REQUEST_HOLD : LOCAL_OUT_MARK;
+    if (pending > mark)
+        set_blocked(r, true);
+    else if (r->blocked)
+        set_blocked(r, false);
+    if (!r->request_window || !r->req_more)
+        return; /* no window, or the whole body came: no credit is wanted */
+    size_t n = flow_window_credit(&r->qw, pending, r->request_window / 4);
     if (!n)
         return;
     tmsg m;
