@@ -139,7 +139,7 @@ static void local_behind(jreq *r)
         set_blocked(r, false);
     if (!r->request_window || !r->req_more)
         return; /* no window, or the whole body came: no credit is wanted */
-    size_t n = flow_window_credit(&r->qw, pending, r->request_window / 4);
+    size_t n = flow_window_credit_written(&r->qw, pending, r->request_window / 4);
     if (!n)
         return;
     tmsg m;
