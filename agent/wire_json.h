@@ -7,8 +7,8 @@
  * at most TTF_JSON_CHUNK each), error before the response started and cancel after it.
  * Backpressure (docs/protocol.md §2 "Flow control"): with a server's request window, each
  * request's body is credited as its local service takes it, so a slow service holds back its own
- * exchange; without one, and for an exchange holding more than WIRE_JSON_REQUEST_HOLD whatever
- * window the server announced, the session stops reading the WebSocket (bounded memory).
+ * exchange; with or without one, an exchange holding more than WIRE_JSON_REQUEST_HOLD stops the
+ * session reading the WebSocket (bounded memory).
  * Owns: the requests of a session, in session->exchanges (request id -> request). */
 #ifndef TTF_WIRE_JSON_H
 #define TTF_WIRE_JSON_H
@@ -16,8 +16,9 @@
 #include "session.h"
 
 /* The most request body ttf holds unwritten for one local service before it stops reading the
- * link, whatever window the server announced (up to 2^32-1): ttfd's TTF_JSON_REQUEST_WINDOW and
- * a request head of ttfd's largest --max-header-size fit with room to spare. */
+ * link, whatever window the server announced (up to 2^32-1) or without one: ttfd's
+ * TTF_JSON_REQUEST_WINDOW and a request head of ttfd's largest --max-header-size fit with room to
+ * spare, and so does the Lambda's largest body (4 MiB, MAX_BODY_BYTES). */
 #define WIRE_JSON_REQUEST_HOLD ((size_t)4 * TTF_JSON_REQUEST_WINDOW)
 
 /* http_request, http_request_headers, http_request_body, cancel. m's headers may be taken. */
