@@ -14,6 +14,7 @@ import base64
 import json
 import socket
 
+import rawagent
 import tunnelkit as tk
 
 FRAME = 32000
@@ -70,11 +71,8 @@ class FakeTtfd:
             elif op == 1:
                 return json.loads(data)
 
-    def recv_type(self, *types, timeout=20):
-        while True:
-            m = self.recv_msg(timeout)
-            if m.get("type") in types:
-                return m
+    # the next message of one of the types, others skipped (the fake agent's own loop)
+    recv_type = rawagent.JsonAgent.recv_type
 
     def request(self, rid, method, uri, headers, body=b"", more=False):
         self.send({"type": "http_request", "request_id": rid, "method": method, "uri": uri,
