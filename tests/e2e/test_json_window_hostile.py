@@ -216,8 +216,10 @@ def test_a_4_gib_request_window_is_not_what_ttf_holds(fake):
     grew = ttf.proc.vmhwm_kb() - base
     print("ttf took %.1f MB of %.1f MB; its peak RSS grew by %d kB"
           % (state["sent"] * PIECE / tk.MB, total * PIECE / tk.MB, grew))
-    assert state["sent"] < total, "ttf read all 110 MB for a local service that reads nothing"
-    assert grew < 24 * 1024, "ttf grew by %d kB for one stalled exchange" % grew
+    # 4 MiB held by ttf, the rest in the sockets' kernel buffers (a few MB each way)
+    assert state["sent"] * PIECE < 40 * tk.MB, "ttf read on for a local service that reads nothing"
+    if not (tk.SANITIZED or tk.VALGRIND):  # their allocators keep freed memory
+        assert grew < 24 * 1024, "ttf grew by %d kB for one stalled exchange" % grew
 
 
 def test_request_body_beyond_the_window_cancels_that_exchange_only(fake):
