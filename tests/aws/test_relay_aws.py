@@ -256,7 +256,7 @@ def test_a_service_that_neither_reads_nor_answers_an_upload_holds_back_only_it(s
     up to 4 MiB (the Lambda's largest) before it stops reading the link for it, so the tunnel's
     other requests are answered meanwhile, and the Lambda's cancel reaches ttf when it gives up
     (REQUEST_TIMEOUT_SECS 3 here). The kernel used to hold such a body; since ttf lets it hold
-    only 128 KiB unsent (TCP_NOTSENT_LOWAT), the link stopped after 64 KiB: every request of the
+    only 512 KiB unsent (TCP_NOTSENT_LOWAT), the link stopped after 64 KiB: every request of the
     tunnel waited out the Lambda's time (504) until ttf's own --request-timeout freed it."""
     site.app.sink_entered.clear()
     pool = concurrent.futures.ThreadPoolExecutor(1)
