@@ -101,8 +101,8 @@ typedef struct exchange_sink {
      * says whether the request was also written in full (else the rest is not wanted). */
     void (*end)(void *ud, const http_headers *trailers, bool request_done);
     void (*fail)(void *ud, exchange_fail why, const char *message, bool started);
-    /* Request octets were handed to the local service: pending output is at or below
-     * LOCAL_OUT_MARK again. May be NULL. */
+    /* Request octets were handed to the local service (after every write to it: its pending
+     * output, exchange_pending, may still be over LOCAL_OUT_MARK). May be NULL. */
     void (*drained)(void *ud);
 } exchange_sink;
 

@@ -124,21 +124,21 @@ static bool take_body(jreq *r, size_t n)
     return false;
 }
 
-/* With a request window, credits the server with what the local service took (its unwritten
- * output at most FLOW_CREDIT_MARK), batched by a quarter of the window: only this exchange waits
- * for a slow local service. Without one, the old rule: the link stops while it is behind. */
+/* With a request window, credits the server with what the local service took (what its unwritten
+ * output holds beyond FLOW_CREDIT_MARK is not), a quarter of the window at a time: only this
+ * exchange waits for a slow local service. Whatever the window (a server may announce 4 GiB;
+ * without one, the Lambda's, there is none), the link stops while the exchange holds more than
+ * WIRE_JSON_REQUEST_HOLD, until half of it was written. */
 static void local_behind(jreq *r)
 {
-    if (!r->request_window) {
-        if (exchange_pending(r->x) > LOCAL_OUT_MARK)
-            set_blocked(r, true);
-        else if (r->blocked)
-            set_blocked(r, false);
-        return;
-    }
-    if (!r->req_more)
-        return; /* the whole body came: no credit is wanted */
-    size_t n = flow_window_credit(&r->qw, exchange_pending(r->x), r->request_window / 4);
+    size_t pending = exchange_pending(r->x);
+    if (pending > WIRE_JSON_REQUEST_HOLD)
+        set_blocked(r, true);
+    else if (r->blocked && pending <= WIRE_JSON_REQUEST_HOLD / 2)
+        set_blocked(r, false);
+    if (!r->request_window || !r->req_more)
+        return; /* no window, or the whole body came: no credit is wanted */
+    size_t n = flow_window_credit_written(&r->qw, pending, r->request_window / 4);
     if (!n)
         return;
     tmsg m;

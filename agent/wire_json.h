@@ -5,13 +5,21 @@
  * are written as they come, cancel drops it; the exchange's upcalls become http_response (+
  * http_response_headers), http_response_body pieces as local bytes arrive (one per loop pass,
  * at most TTF_JSON_CHUNK each), error before the response started and cancel after it.
- * Backpressure: JSON mode has no per-stream windows, so while a local service does not take a
- * request body the session stops reading the WebSocket (bounded memory).
+ * Backpressure (docs/protocol.md §2 "Flow control"): with a server's request window, each
+ * request's body is credited as its local service takes it, so a slow service holds back its own
+ * exchange; with or without one, an exchange holding more than WIRE_JSON_REQUEST_HOLD stops the
+ * session reading the WebSocket (bounded memory).
  * Owns: the requests of a session, in session->exchanges (request id -> request). */
 #ifndef TTF_WIRE_JSON_H
 #define TTF_WIRE_JSON_H
 
 #include "session.h"
+
+/* The most request body ttf holds unwritten for one local service before it stops reading the
+ * link, whatever window the server announced (up to 2^32-1) or without one: ttfd's
+ * TTF_JSON_REQUEST_WINDOW and a request head of ttfd's largest --max-header-size fit with room to
+ * spare, and so does the Lambda's largest body (4 MiB, MAX_BODY_BYTES). */
+#define WIRE_JSON_REQUEST_HOLD ((size_t)4 * TTF_JSON_REQUEST_WINDOW)
 
 /* http_request, http_request_headers, http_request_body, cancel. m's headers may be taken. */
 void wire_json_on_message(session *s, tmsg *m);

@@ -20,3 +20,14 @@ size_t flow_window_credit(flow_window *w, size_t backlog, size_t min)
     w->unacked = 0;
     return n;
 }
+
+size_t flow_window_credit_written(flow_window *w, size_t backlog, size_t min)
+{
+    size_t held = backlog > FLOW_CREDIT_MARK ? backlog - FLOW_CREDIT_MARK : 0;
+    size_t n = w->unacked > held ? w->unacked - held : 0;
+    if (n == 0 || n < min)
+        return 0;
+    w->left += (int64_t)n;
+    w->unacked -= n;
+    return n;
+}

@@ -25,5 +25,10 @@ bool flow_window_spend(flow_window *w, size_t n);
 /* The credit to send now, counted as sent: the bytes handed on since the last credit when there
  * are at least min (and some) and the receiver's backlog is at most FLOW_CREDIT_MARK; else 0. */
 size_t flow_window_credit(flow_window *w, size_t backlog, size_t min);
+/* The same credit counted as the receiver writes, for a receiver told of every write: of the
+ * bytes since the last credit, those its backlog no longer holds beyond FLOW_CREDIT_MARK, when
+ * they are at least min (and some); else 0. Steady credit for a slow steady reader, where the
+ * rule above waited for the backlog to empty (a window's worth per credit). */
+size_t flow_window_credit_written(flow_window *w, size_t backlog, size_t min);
 
 #endif

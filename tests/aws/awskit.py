@@ -264,6 +264,7 @@ class AppHandler(BaseHTTPRequestHandler):
     /download?n=N      N bytes of pattern(N)
     /html[?gzip=1]     an HTML page with root-relative links (gzip-encoded if asked); Location header
     /hang              never answers (until the app stops)
+    /sink              never reads its request body nor answers (until the app stops)
     /slow?ms=M         the JSON echo after M ms
     /status/NNN        that status, a short body
     /obs-text          header values that are not UTF-8 (obs-text octets), written raw
@@ -311,6 +312,11 @@ class AppHandler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path == "/reject":  # answers before reading the body, then closes
             self.close_connection = True
             return self.answer(403, b"rejected", [("Connection", "close")])
+        if urlsplit(self.path).path == "/sink":
+            self.close_connection = True
+            app.sink_entered.set()
+            app.stop.wait(60)
+            return None
         body = self.read_body()
         with app.lock:
             app.requests.append((self.command, self.path, self.headers.items(), len(body)))
@@ -386,6 +392,7 @@ class LocalApp:
         self.requests = []
         self.stop = threading.Event()
         self.hang_entered = threading.Event()
+        self.sink_entered = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), AppHandler)
         self.server.daemon_threads = True
         self.server.app = self

@@ -251,6 +251,31 @@ def test_through_ttf_a_large_response_head_and_an_early_answer(site):
     assert r.status == 403 and r.body == b"rejected", (r.status, r.body[:200])
 
 
+def test_a_service_that_neither_reads_nor_answers_an_upload_holds_back_only_it(site):
+    """The Lambda announces no request windows: ttf holds a body its local service does not read
+    up to 4 MiB (the Lambda's largest) before it stops reading the link for it, so the tunnel's
+    other requests are answered meanwhile, and the Lambda's cancel reaches ttf when it gives up
+    (REQUEST_TIMEOUT_SECS 3 here). The kernel used to hold such a body; since ttf lets it hold
+    only 512 KiB unsent (TCP_NOTSENT_LOWAT), the link stopped after 64 KiB: every request of the
+    tunnel waited out the Lambda's time (504) until ttf's own --request-timeout freed it."""
+    site.app.sink_entered.clear()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        sink = pool.submit(site.tunnel.sub, "POST", "/sink", body=ak.pattern(ak.BIG, seed=9))
+        ak.wait_for(site.app.sink_entered.is_set, 20, "the upload to reach the local service")
+        answered = 0
+        while not sink.done():  # back to back while the Lambda waits for the sink's answer
+            t0 = time.monotonic()
+            r = site.tunnel.sub("GET", "/status/200")
+            took = time.monotonic() - t0
+            assert r.status == 200, (r.status, r.body[:200], "after %.1f s" % took)
+            answered += 1
+        assert sink.result().status == 504
+        assert answered > 0
+    finally:
+        pool.shutdown(wait=True)
+
+
 def test_a_response_head_with_bare_lf_line_ends(site):
     """ttf reads its local service's head with bare LF line ends (RFC 9112 §2.2, as nginx and
     Go-based tunnels do; it was 502) and the Lambda path relays it like the others."""

@@ -376,6 +376,21 @@ static void take_credits(fx *f, const char *rid, uint64_t *credit, uint64_t min)
     }
 }
 
+/* ttfd's connection_established with a request window, then a PUT rid whose body is to come
+ * to a local service that stops reading once the head arrived. Returns that connection's socket,
+ * for the test to give back (f->fl.conns[0] = ...) when the service reads again. */
+static int upload_to_a_stalled_service(fx *f, uint32_t request_window, const char *rid)
+{
+    msg *ready = next_msg(f);
+    assert_non_null(strstr((char *)ready->data, "\"request_windows\":true"));
+    send_established(f, 0, request_window);
+    send_request(f, rid, "PUT", "/slow", NULL, true);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    int keep = f->fl.conns[0];
+    f->fl.conns[0] = -1; /* the local service stops reading */
+    return keep;
+}
+
 /* A server that announced a request window (connection_established.request_window): a local
  * service that stops reading its request body holds back that exchange only. The agent credits
  * the bytes it wrote (a quarter window at a time), never more than it got, never pauses the link
@@ -386,13 +401,7 @@ static void test_json_request_window(void **state)
     (void)state;
     enum { WINDOW = 200000, PIECE = 50000 };
     fx *f = make(false);
-    msg *ready = next_msg(f);
-    assert_non_null(strstr((char *)ready->data, "\"request_windows\":true"));
-    send_established(f, 0, WINDOW);
-    send_request(f, "u1", "PUT", "/slow", NULL, true);
-    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
-    int keep = f->fl.conns[0];
-    f->fl.conns[0] = -1; /* the local service stops reading */
+    int keep = upload_to_a_stalled_service(f, WINDOW, "u1");
     static uint8_t piece[PIECE];
     memset(piece, 'p', sizeof piece);
     uint64_t credit = WINDOW, sent = 0, credited = 0;
@@ -427,12 +436,44 @@ static void test_json_request_window(void **state)
     destroy(f);
 }
 
+/* A server may announce any request window up to 2^32-1 bytes; ttf holds no more than
+ * TTF_JSON_REQUEST_HOLD per exchange for all that: a server that announced 4 GiB and sends a
+ * local service that stopped reading 12 MiB (more than a loopback connection's kernel buffers
+ * take) sees the link paused, as without windows, and resumed once the service reads again; every
+ * byte arrives, and the credits never exceed what was written. */
+static void test_json_request_window_beyond_what_ttf_holds(void **state)
+{
+    (void)state;
+    enum { PIECE = 90000, PIECES = 140 };
+    fx *f = make(false);
+    int keep = upload_to_a_stalled_service(f, UINT32_MAX, "h1");
+    static uint8_t piece[PIECE];
+    memset(piece, 'q', sizeof piece);
+    for (uint32_t seq = 1; seq <= PIECES; seq++)
+        send_body(f, "h1", seq, piece, sizeof piece, seq < PIECES);
+    for (int i = 0; i < 300 && f->s->json_blocked == 0; i++)
+        fl_pass(&f->fl);
+    assert_int_equal(f->s->json_blocked, 1);
+    f->fl.conns[0] = keep;
+    size_t want = (size_t)PIECES * PIECE;
+    uint64_t end = fl_now_ms() + 10000;
+    while (fl_now_ms() < end && (f->s->json_blocked || f->fl.got_len[0] < want))
+        fl_pass(&f->fl);
+    assert_int_equal(f->s->json_blocked, 0);
+    assert_true(f->fl.got_len[0] > want); /* every piece arrived (plus the chunk framing) */
+    uint64_t credited = 0;
+    take_credits(f, "h1", &credited, 1);
+    assert_true(credited <= want);
+    destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_exchange),
         cmocka_unit_test(test_json_window),
         cmocka_unit_test(test_json_request_window),
+        cmocka_unit_test(test_json_request_window_beyond_what_ttf_holds),
         cmocka_unit_test(test_json_head_continuation),
         cmocka_unit_test(test_json_routes_by_tunnel_id),
         cmocka_unit_test(test_json_asked_names_before_established),
