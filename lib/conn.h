@@ -57,6 +57,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -197,6 +198,10 @@ void conn_watch_close(conn *c, bool on);
 /* Bytes received and not yet in conn_in(): queued in the socket (FIONREAD) and, for TLS, held by
  * the read BIO or OpenSSL (ciphertext counted as it is: an upper bound of the plain bytes). */
 size_t conn_queued_in(const conn *c);
+/* A look at those queued octets without taking them (MSG_PEEK): up to cap of them into buf, in
+ * order; 0 when none. Plain sockets only: -1 with TLS (the queue holds ciphertext) or on an
+ * error. */
+ssize_t conn_peek_queued(const conn *c, void *buf, size_t cap);
 
 /* At most about this many octets wait unsent in the socket (TCP_NOTSENT_LOWAT); the rest stays
  * in conn_out(): a peer that does not read costs the kernel this instead of a send buffer grown

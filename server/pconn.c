@@ -316,19 +316,6 @@ static void client_left(pconn *pc, const char *how)
     pc->st = PC_GONE;
 }
 
-/* Whether the request under way can still end with the client's bytes buffered and queued
- * (unread in the socket, or ciphertext: an upper bound) now that it sends no more. */
-static bool request_can_end(const pconn *pc, size_t queued)
-{
-    const exchange *x = &pc->x;
-    if (x->req_done || x->upgrade)
-        return true;
-    size_t have = evbuffer_get_length(in_buf(pc)) + queued;
-    if (pc->p.body.framing == HTTP1_FRAMING_LENGTH)
-        return have >= pc->p.body.left;
-    return have > 0; /* chunked: what is left may hold the last chunk (judged once read) */
-}
-
 /* The client sends nothing more (its FIN: read, or seen while not reading with queued bytes
  * still unread). After a whole request that is a half-close (shutdown(SHUT_WR), as `nc -N`
  * does), not a departure: the answer still goes out, then the connection closes (HAProxy's
@@ -336,7 +323,7 @@ static bool request_can_end(const pconn *pc, size_t queued)
  * can no longer end is a client that left. */
 static void client_ended(pconn *pc, size_t queued)
 {
-    if (pc->st == PC_XCHG && !request_can_end(pc, queued))
+    if (pc->st == PC_XCHG && !xchg_request_can_end(pc, queued))
         client_left(pc, "its request cut short");
 }
 

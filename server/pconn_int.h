@@ -135,6 +135,11 @@ void xchg_on_body(void *ud, const char *at, size_t len);
 /* Feeds buffered request body bytes to the stream (within its room), or drops them after an
  * early response. */
 void xchg_pump_body(pconn *pc);
+/* Whether the request under way can still end with the client's octets buffered and the
+ * queued ones (unread in the socket: conn_queued_in) now that it sends no more: a Content-Length
+ * body by count, a chunked one by decoding ahead (the socket's queue peeked, not taken; with TLS
+ * a queue of ciphertext is taken as maybe the rest). */
+bool xchg_request_can_end(pconn *pc, size_t queued);
 /* After a 101: client bytes to the stream. */
 void xchg_pump_pipe(pconn *pc);
 /* Opens the stream prepared by on_head (x->open_mux); pc_fail when the mux refuses. flush: the
