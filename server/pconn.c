@@ -327,6 +327,17 @@ static void client_ended(pconn *pc, size_t queued)
         client_left(pc, "its request cut short");
 }
 
+/* The FIN waits unread behind the request under way, which is held back: judged once for each
+ * request (what the client sent is all there is, so the verdict holds), a pipelined request
+ * that began after the FIN came included. */
+static void judge_queued_fin(pconn *pc)
+{
+    if (!pc->fin_queued || pc->st != PC_XCHG || pc->x.fin_judged || conn_reading(pc->c))
+        return;
+    pc->x.fin_judged = true;
+    client_ended(pc, conn_queued_in(pc->c));
+}
+
 /* ---- request heads ---- */
 
 static bool is_agent_path(const char *target)
@@ -579,6 +590,7 @@ void pc_process(pconn *pc)
                 xchg_pump_body(pc);
                 if (pc->in_eof && pc->st == PC_XCHG)
                     client_ended(pc, 0);
+                judge_queued_fin(pc);
             } else if (evbuffer_get_length(in_buf(pc)) > PC_HOLD_MAX) {
                 /* keep reading to notice a client that leaves, but bound what we hold */
                 conn_read(pc->c, false);
@@ -661,9 +673,12 @@ static void pc_on_event(conn *c, void *ud, int what)
     }
     if (what & CONN_EV_RDHUP) {
         /* its FIN while we do not read it (a window shut, answers unread): the bytes queued
-         * decide whether its request can still end */
-        if (pc->st == PC_XCHG)
+         * decide whether its request can still end, and the next ones' (judge_queued_fin) */
+        pc->fin_queued = true;
+        if (pc->st == PC_XCHG) {
+            pc->x.fin_judged = true;
             client_ended(pc, conn_queued_in(pc->c));
+        }
         pc_settle(pc);
         return;
     }

@@ -80,6 +80,7 @@ typedef struct exchange {
     bool upgrade;       /* the request asked for an upgrade */
     bool head_req;      /* HEAD */
     bool send_failed;   /* the link refused body bytes: a fail upcall follows */
+    bool fin_judged;    /* judged against the client's queued FIN (pconn.fin_queued) */
     uint64_t body_in;   /* decoded request body bytes read */
     uint64_t body_cap;  /* 0: none */
     int64_t req_len;    /* the request's Content-Length, -1 */
@@ -110,6 +111,7 @@ struct pconn {
     uint64_t progress_ms; /* the request last moved (body bytes in or out) */
     bool head_started;    /* bytes of the next head arrived */
     bool in_eof;          /* the client ended its side */
+    bool fin_queued;      /* its FIN came while not read (RDHUP): each request is judged by it */
 };
 
 /* ---- pconn.c ---- */
