@@ -46,6 +46,8 @@
  *                (conn_read off, or the input at in_max): nothing comes beyond what is buffered
  *                (conn_in) and queued (conn_queued_in). Once per connection; the EOF itself still
  *                comes after those bytes when reading resumes. A reset seen so is ERROR.
+ *     STALLED    with conn_set_send_timeout: output waited that long and the peer took none of
+ *                it (the owner decides: a server drops the connection).
  * Freeing: the owner may call conn_free at any time, inside any callback (of this connection or
  * another one) too; no callback of the connection follows it. After ERROR the owner should free.
  *
@@ -90,6 +92,7 @@ enum {
     CONN_EV_IDLE = 1 << 3,
     CONN_EV_DEADLINE = 1 << 4,
     CONN_EV_RDHUP = 1 << 5,
+    CONN_EV_STALLED = 1 << 6,
 };
 
 typedef struct conn_cbs {
@@ -217,6 +220,11 @@ size_t conn_peer_window(const conn *c);
 void conn_set_idle(conn *c, unsigned ms);
 /* DEADLINE once, ms from now (0: cancel). Replaces a connect timeout once connected. */
 void conn_set_deadline(conn *c, unsigned ms);
+/* STALLED once output waited ms and the peer took none of it: the socket took no octet and the
+ * peer acknowledged (TCP) or read (unix) none of those it holds (SIOCOUTQ), checked every ms/2,
+ * so reported between ms and 1.5 ms after its last progress (nginx's send_timeout is the write
+ * event's timer too). 0: off (the default). */
+void conn_set_send_timeout(conn *c, unsigned ms);
 
 /* ---- state ---- */
 

@@ -354,6 +354,7 @@ static void agent_upgrade(pconn *pc)
         x->path[strcspn(x->path, "?")] = '\0';
     int status = 500;
     char why[200];
+    conn_set_send_timeout(pc->c, 0); /* a public client's: the session has its own checks */
     if (session_accept(pc->srv, pc->c, &pc->p.head, pc->ip, &status, why, sizeof why) != 0) {
         TLOG_W(pc->srv->log, "agent upgrade from %s refused: %s", pc->ip, why);
         pc_fail(pc, status, why);
@@ -671,6 +672,17 @@ static void pc_on_event(conn *c, void *ud, int what)
         pc_settle(pc);
         return;
     }
+    if (what & CONN_EV_STALLED) {
+        /* --send-timeout (nginx's send_timeout): what waits for this client is dropped with the
+         * connection (a linger would wait for the same client), the agent told */
+        TLOG_D(pc->srv->log, "client %s took nothing of its answer for %d s (--send-timeout)",
+               pc->ip, pc->srv->cfg->send_timeout);
+        xchg_end_stream(pc, MUX_CANCEL, "the client took nothing of its answer in time");
+        pc_log(pc);
+        pc->st = PC_GONE;
+        pc_settle(pc);
+        return;
+    }
     if (what & CONN_EV_RDHUP) {
         /* its FIN while we do not read it (a window shut, answers unread): the bytes queued
          * decide whether its request can still end, and the next ones' (judge_queued_fin) */
@@ -737,6 +749,7 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
     conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
     conn_watch_close(pc->c, true); /* a client that leaves while we do not read it (RDHUP) */
     conn_set_unsent_max(pc->c, PC_UNSENT_MAX);
+    conn_set_send_timeout(pc->c, (unsigned)srv->cfg->send_timeout * 1000u);
     update_timer(pc); /* TLS: the handshake has --header-timeout */
 }
 

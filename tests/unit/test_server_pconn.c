@@ -49,6 +49,7 @@ static int setup(void **state)
                              .request_timeout = 30,
                              .header_timeout = 30,
                              .body_timeout = 60,
+                             .send_timeout = 60,
                              .max_header = 16384};
     char err[256];
     f->st = state_open(":memory:", 0, err, sizeof err);
@@ -677,6 +678,35 @@ static void pipelined_upload_whole_after_a_fin_seen_earlier(void **state)
     fin_judged_again_for_a_pipelined_upload(*state, 100000, 100000);
 }
 
+/* --send-timeout: a client that takes nothing of its answer for that long is let go (the stream
+ * cancelled, the connection freed with what waited for it): it held its stream, and a place
+ * under --max-streams-per-agent, for as long as it kept the socket. */
+static void send_timeout_lets_a_client_that_takes_nothing_go(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    f->cfg.send_timeout = 1;
+    connect_client(f);
+    get(f, "GET", "/big", "HTTP/1.1", NULL);
+    uint32_t sid = open_sid(f);
+    agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n");
+    static char block[65536];
+    memset(block, 'd', sizeof block);
+    for (int i = 0; i < 4; i++) /* the window: more than the socket takes */
+        agent(f, TTF_DATA, 0, sid, block, sizeof block);
+    uint64_t t0 = clock_now_ms();
+    uint64_t end = t0 + 4000;
+    while (clock_now_ms() < end && pconn_count(&f->srv) > 0) { /* the client reads nothing */
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    assert_int_equal(pconn_count(&f->srv), 0);
+    assert_true(clock_now_ms() - t0 >= 900);
+    assert_cancelled(f);
+    assert_non_null(strstr(logged(), "GET /big 200 "));
+    end_log(f);
+}
+
 /* --max-streams-per-agent: a request past the agent's limit gets 503 with Retry-After at once
  * and never reaches the agent; when a stream ends the next request goes through. */
 static void stream_limit(void **state)
@@ -843,6 +873,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(half_close_after_the_whole_upload, setup, teardown),
         cmocka_unit_test_setup_teardown(half_close_after_pipelined_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(client_leaves_mid_chunked_upload, setup, teardown),
+        cmocka_unit_test_setup_teardown(send_timeout_lets_a_client_that_takes_nothing_go, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(pipelined_upload_cut_after_a_fin_seen_earlier, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(pipelined_upload_whole_after_a_fin_seen_earlier, setup,
