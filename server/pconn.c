@@ -467,14 +467,9 @@ static void on_head(pconn *pc)
         return;
     }
     /* Expect: 100-continue (RFC 9110 §10.1.1): binary mode forwards it and relays the local
-     * service's 100; JSON mode carries no interim responses, so ttfd answers it itself. Never
-     * to HTTP/1.0 clients (which must not get a 1xx). */
+     * service's 100; JSON mode carries no interim responses, so ttfd answers it itself once the
+     * stream is open (xchg_open). Never to HTTP/1.0 clients (which must not get a 1xx). */
     x->expect_100 = body && http11 && h->expect_continue;
-    if (x->expect_100 && x->json) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        conn_write(pc->c, cont, sizeof cont - 1);
-        x->sent_100 = true;
-    }
     char prefix[TUNNEL_NAME_MAX + 2];
     prefix[0] = '/';
     copy_str(prefix + 1, sizeof prefix - 1, rr.tunnel_id);

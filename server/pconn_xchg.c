@@ -54,8 +54,13 @@ void xchg_open(pconn *pc, bool flush)
     if (!x->ms) {
         if (status == 503)
             x->note.refused = REFUSED_BUSY; /* mux_full: the agent's limit */
-        pc_fail(pc, status, why);
+        pc_fail(pc, status, why);           /* before any 100 Continue: the client sends no body */
         return;
+    }
+    if (x->expect_100 && x->json && !x->sent_100) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        conn_write(pc->c, cont, sizeof cont - 1);
+        x->sent_100 = true;
     }
     if (flush) /* the head leaves in this pass (JSON mode stages it until a flush) */
         x->ops->flush(x->ms);

@@ -106,6 +106,43 @@ def test_past_the_limit_a_503_at_once_and_the_agent_never_sees_it(t, stack):
             c.close()
 
 
+def test_an_expect_100_continue_past_the_limit_gets_the_503_and_no_100(t):
+    """A client that waits for 100 Continue before a large body, past the limit: the 503 is its
+    first answer, in both modes, so that it never sends the body (JSON mode, where ttfd answers
+    Expect itself, wrote 100 Continue first and refused after it)."""
+    held = [start_hold(t, i) for i in range(CAP)]
+    try:
+        holds_in_progress(t, CAP)
+        c = tk.RawConn(t.port, timeout=10)
+        try:
+            c.send(b"POST /quick HTTP/1.1\r\nHost: %s\r\nExpect: 100-continue\r\n"
+                   b"Content-Length: 50000000\r\n\r\n" % t.host.encode())
+            r = c.read_response()
+            assert r.status == 503, r.raw_head
+            assert r.body == b"tunnel agent busy: try again\n"
+        finally:
+            c.close()
+        # below the limit the 100 still comes (JSON mode: from ttfd, binary: from the app)
+        t.holds.release(0)
+        assert held[0].read_response().status == 200
+        c = tk.RawConn(t.port, timeout=10)
+        try:
+            c.send(b"POST /quick HTTP/1.1\r\nHost: %s\r\nExpect: 100-continue\r\n"
+                   b"Content-Length: 5\r\n\r\n" % t.host.encode())
+            if t.mode == "json":
+                assert c.read_response().status == 100
+            c.send(b"hello")
+            r = c.read_response()
+            while r.status == 100:
+                r = c.read_response()
+            assert r.status == 200 and r.body == b"quick", r.raw_head
+        finally:
+            c.close()
+    finally:
+        for c in held:
+            c.close()
+
+
 def test_streams_finishing_and_new_ones_arriving_stay_within_the_limit(t):
     """CAP - 1 requests wait throughout; quick ones come and go (each its own stream): none is
     refused. Then holds finish one by one while new holds arrive: always CAP at most, never a
