@@ -208,7 +208,7 @@ ssize_t conn_peek_queued(const conn *c, void *buf, size_t cap);
 
 /* At most about this many octets wait unsent in the socket (TCP_NOTSENT_LOWAT); the rest stays
  * in conn_out(): a peer that does not read costs the kernel this instead of a send buffer grown
- * to 4 MiB. Not TCP: nothing. */
+ * to 4 MiB. 0: the system's default again (net.ipv4.tcp_notsent_lowat). Not TCP: nothing. */
 void conn_set_unsent_max(conn *c, size_t bytes);
 /* The receive window the peer advertises (TCP_INFO tcpi_snd_wnd, Linux 6.0+): a peer that does
  * not read closes it. SIZE_MAX when unknown (not TCP, an older kernel). */

@@ -354,7 +354,12 @@ static void agent_upgrade(pconn *pc)
         x->path[strcspn(x->path, "?")] = '\0';
     int status = 500;
     char why[200];
-    conn_set_send_timeout(pc->c, 0); /* a public client's: the session has its own checks */
+    /* what pconn_accept set for a public client is not for an agent's link: its FIN is read in
+     * turn after its last messages, its send queue is the kernel's own, and the session has its
+     * own checks of a link that stops */
+    conn_watch_close(pc->c, false);
+    conn_set_unsent_max(pc->c, 0);
+    conn_set_send_timeout(pc->c, 0);
     if (session_accept(pc->srv, pc->c, &pc->p.head, pc->ip, &status, why, sizeof why) != 0) {
         TLOG_W(pc->srv->log, "agent upgrade from %s refused: %s", pc->ip, why);
         pc_fail(pc, status, why);

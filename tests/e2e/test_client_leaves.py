@@ -351,3 +351,48 @@ def test_a_chunked_upload_half_closed_after_its_last_chunk_is_no_departure(stack
         assert metrics(d)["ttfd_streams_open"] == 1
     finally:
         s.close()
+
+
+def test_an_agent_link_is_not_watched_as_a_public_client(stack):
+    """The agent's WebSocket starts as a public connection (/_tunnel) and kept that
+    connection's watch for a client that leaves: an agent whose last messages waited unread
+    (ttfd pausing its link for a JSON client that reads slowly) and that then closed had its
+    session torn down at its FIN, those messages lost and the client's answer cut short.
+    The answer it sent before leaving reaches the client whole."""
+    import base64
+    import rawagent as ra
+    d = stack.ttfd("--state", ":memory:")
+    ag = ra.JsonAgent(d.port)  # no stream windows: a slow client pauses the link
+    ag.ready()
+    host = tk.sub_host(d, ag.tunnel_id)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", d.port))
+    try:
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+        m, _, _ = ag.recv_request()
+        rid = m["request_id"]
+        piece = bytes(range(256)) * 64  # 16 KiB
+        ag.respond(rid, 200, {}, piece, more=True)  # no length: chunked to the client
+        link = (("127.0.0.1", d.port), ag.c.sock.getsockname())
+        seq = 0
+        for _ in range(2000):  # pieces until ttfd leaves some unread (the link paused)
+            seq += 1
+            ag.piece(rid, seq, piece, True)
+            tk.wait_for(lambda: unsent(ag.c.sock) == 0, 10 * tk.SLOW, "ttfd taking them")
+            if rx_queue(*link):
+                time.sleep(0.3)
+                if rx_queue(*link):
+                    break
+        else:
+            raise AssertionError("ttfd never paused the agent's link")
+        ag.piece(rid, seq + 1, b"the end", False)
+        tk.wait_for(lambda: unsent(ag.c.sock) == 0, 10 * tk.SLOW, "ttfd's kernel holding it")
+        ag.c.sock.close()  # the agent leaves, its last messages unread by ttfd
+        time.sleep(0.5)
+        s.settimeout(10 * tk.SLOW)
+        r = tk.RawConn(0, sock=s).read_response()
+        assert r.status == 200
+        assert r.body == piece * (seq + 1) + b"the end"
+    finally:
+        s.close()
