@@ -33,10 +33,11 @@
 
 #define WATCH_BATCH 64 /* reports handled per wake-up; the level-triggered set wakes us again */
 
-/* Reading is off: the peer's reset fails the connection (ERROR), its FIN is RDHUP, once. */
+/* Reading is off: the peer's reset fails the connection (ERROR), a FIN told before or not; its
+ * FIN is RDHUP, once. */
 void conn_watch_report(conn *c)
 {
-    if (c->dead || !c->watch || c->state != CS_OPEN || c->eof || c->hup_told || c->rd_on)
+    if (c->dead || !c->watch || c->state != CS_OPEN || c->eof || c->rd_on)
         return;
     int err = 0;
     socklen_t len = sizeof err;
@@ -47,6 +48,8 @@ void conn_watch_report(conn *c)
         conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
+    if (c->hup_told)
+        return;
     c->hup_told = true;
     conn_emit_event(c, CONN_EV_RDHUP);
 }

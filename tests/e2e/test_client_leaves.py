@@ -353,6 +353,26 @@ def test_a_chunked_upload_half_closed_after_its_last_chunk_is_no_departure(stack
         s.close()
 
 
+def test_a_half_closed_client_that_then_resets_is_cancelled(stack, certs, mode):
+    """A half-close after a whole request held back is no departure; the reset that follows
+    when the client gives up is one, at once, while ttfd still does not read it (the watch told
+    the FIN once and then kept the reset to itself: the exchange waited for
+    --request-timeout)."""
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, False, certs)
+    s = client(d, host, None)
+    chunked_until_held(d, s, host)
+    s.sendall(b"0\r\n\r\n")
+    tk.wait_for(lambda: unsent(s) == 0, 10 * tk.SLOW, "ttfd taking the octets sent")
+    shut_wr(s)
+    time.sleep(0.5)
+    assert not d.proc.err_times(r"POST /silent "), "the half-close ended the exchange"
+    peer, app_addr = silent.peers[0], ("127.0.0.1", app.port)
+    leave(s, "rst")
+    d.proc.wait_line(r"POST /silent 499 ", SOON, stream="err")
+    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, SOON,
+                "ttf closing the local connection of the exchange its client left")
+
+
 def test_an_agent_link_is_not_watched_as_a_public_client(stack):
     """The agent's WebSocket starts as a public connection (/_tunnel) and kept that
     connection's watch for a client that leaves: an agent whose last messages waited unread
