@@ -127,7 +127,7 @@ void conn_update_io(conn *c)
     }
     if (w != c->wr_on) {
         if (w)
-            event_add(&c->wr, NULL);
+            conn_send_watch(c); /* the write event, with the send timeout while open */
         else
             event_del(&c->wr);
         c->wr_on = w;
@@ -327,6 +327,7 @@ static void write_out(conn *c)
     if (left == 0 && c->shut_wanted && !c->shut_done)
         do_shutdown(c);
     conn_update_io(c);
+    c->writes += wrote > 0; /* the send timeout's progress (conn_timer.c) */
     if ((wrote > 0 || write_side_ended) && left <= c->out_low)
         emit_drain(c);
 }
@@ -401,10 +402,11 @@ static void rd_cb(evutil_socket_t fd, short what, void *ud)
 static void wr_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
-    (void)what;
     conn *c = ud;
     conn_enter(c);
-    if (c->state == CS_CONNECTING) {
+    if ((what & EV_TIMEOUT) && c->state == CS_OPEN && conn_send_stalled(c)) {
+        conn_emit_event(c, CONN_EV_STALLED);
+    } else if (c->state == CS_CONNECTING) {
         conn_connect_done(c);
     } else if (c->state == CS_HANDSHAKE) {
         conn_handshake(c);

@@ -46,6 +46,8 @@
  *                (conn_read off, or the input at in_max): nothing comes beyond what is buffered
  *                (conn_in) and queued (conn_queued_in). Once per connection; the EOF itself still
  *                comes after those bytes when reading resumes. A reset seen so is ERROR.
+ *     STALLED    with conn_set_send_timeout: output waited that long and the peer took none of
+ *                it (the owner decides: a server drops the connection).
  * Freeing: the owner may call conn_free at any time, inside any callback (of this connection or
  * another one) too; no callback of the connection follows it. After ERROR the owner should free.
  *
@@ -57,6 +59,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -89,6 +92,7 @@ enum {
     CONN_EV_IDLE = 1 << 3,
     CONN_EV_DEADLINE = 1 << 4,
     CONN_EV_RDHUP = 1 << 5,
+    CONN_EV_STALLED = 1 << 6,
 };
 
 typedef struct conn_cbs {
@@ -197,10 +201,14 @@ void conn_watch_close(conn *c, bool on);
 /* Bytes received and not yet in conn_in(): queued in the socket (FIONREAD) and, for TLS, held by
  * the read BIO or OpenSSL (ciphertext counted as it is: an upper bound of the plain bytes). */
 size_t conn_queued_in(const conn *c);
+/* A look at those queued octets without taking them (MSG_PEEK): up to cap of them into buf, in
+ * order; 0 when none. Plain sockets only: -1 with TLS (the queue holds ciphertext) or on an
+ * error. */
+ssize_t conn_peek_queued(const conn *c, void *buf, size_t cap);
 
 /* At most about this many octets wait unsent in the socket (TCP_NOTSENT_LOWAT); the rest stays
  * in conn_out(): a peer that does not read costs the kernel this instead of a send buffer grown
- * to 4 MiB. Not TCP: nothing. */
+ * to 4 MiB. 0: the system's default again (net.ipv4.tcp_notsent_lowat). Not TCP: nothing. */
 void conn_set_unsent_max(conn *c, size_t bytes);
 /* The receive window the peer advertises (TCP_INFO tcpi_snd_wnd, Linux 6.0+): a peer that does
  * not read closes it. SIZE_MAX when unknown (not TCP, an older kernel). */
@@ -212,6 +220,11 @@ size_t conn_peer_window(const conn *c);
 void conn_set_idle(conn *c, unsigned ms);
 /* DEADLINE once, ms from now (0: cancel). Replaces a connect timeout once connected. */
 void conn_set_deadline(conn *c, unsigned ms);
+/* STALLED once output waited ms and the peer took none of it: the socket took no octet and the
+ * peer acknowledged (TCP) or read (unix) none of those it holds (SIOCOUTQ), checked every ms/2,
+ * so reported between ms and 1.5 ms after its last progress (nginx's send_timeout is the write
+ * event's timer too). 0: off (the default). */
+void conn_set_send_timeout(conn *c, unsigned ms);
 
 /* ---- state ---- */
 

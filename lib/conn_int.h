@@ -70,6 +70,11 @@ struct conn {
     int err;
     int reset_err; /* errno of the write that ended the write side alone (end_write_side) */
     unsigned long tls_err;
+    unsigned send_ms;     /* conn_set_send_timeout (0: off) */
+    uint64_t writes;      /* writes that moved output */
+    uint64_t send_writes; /* the send timeout's last check (conn_timer.c): writes then, */
+    size_t send_outq;     /* our octets the peer had not taken then (SIOCOUTQ; SIZE_MAX: none), */
+    uint8_t send_idle;    /* and checks since that found no progress */
     int busy;
     unsigned pend;
     uint8_t state;
@@ -147,6 +152,11 @@ void conn_opened(conn *c);
 
 /* Creates the timer (connect timeout, deadline) when first needed. 0 or -1. */
 int conn_ensure_timer(conn *c);
+/* Adds the write event, with the send timeout's check period while open (conn_timer.c). */
+void conn_send_watch(conn *c);
+/* The write event's period passed without the socket taking output: true when the peer also
+ * acknowledged nothing for the whole send timeout (STALLED is due). */
+bool conn_send_stalled(conn *c);
 /* The connect timeout is over (the connection opened, or a deadline replaces it). */
 void conn_cancel_connect_timer(conn *c);
 

@@ -2,8 +2,12 @@
 /* conn_timer.c - a connection's times (see conn.h "timers"): the idle period, which is the read
  * event's timeout (conn.c reports it from the read callback), and the one timer, created when
  * first needed, that is the connect timeout until the connection opens and the owner's deadline
- * after. */
+ * after; the send timeout, which is the write event's own timeout. */
 #include "conn_int.h"
+
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 static void timer_cb(evutil_socket_t fd, short what, void *ud)
 {
@@ -65,4 +69,48 @@ void conn_set_deadline(conn *c, unsigned ms)
         return;
     struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
     evtimer_add(c->timer, &tv);
+}
+
+/* The write event carries the send timeout as its own timeout, checked every half of it
+ * (nginx's send_timeout is the write event's timer too): a persistent event's timeout starts
+ * again whenever the socket takes output, so it fires only after half the time without any. */
+void conn_send_watch(conn *c)
+{
+    if (!c->send_ms || c->state != CS_OPEN) {
+        event_add(&c->wr, NULL);
+        return;
+    }
+    unsigned half = (c->send_ms + 1) / 2;
+    struct timeval tv = {half / 1000, (suseconds_t)(half % 1000) * 1000};
+    c->send_outq = SIZE_MAX; /* not known yet: the first check takes it */
+    c->send_idle = 0;
+    event_add(&c->wr, &tv);
+}
+
+/* Our octets still in the socket that the peer has not taken (TCP: not acknowledged; a unix
+ * socket: not read), SIOCOUTQ; SIZE_MAX when unknown. */
+static size_t out_queued(const conn *c)
+{
+    int q = 0;
+    return ioctl(c->fd, SIOCOUTQ, &q) == 0 && q >= 0 ? (size_t)q : SIZE_MAX;
+}
+
+bool conn_send_stalled(conn *c)
+{
+    size_t q = out_queued(c);
+    if (c->writes != c->send_writes || q == SIZE_MAX || q < c->send_outq) {
+        c->send_writes = c->writes; /* a write, or the peer took octets (or the first check) */
+        c->send_outq = q;
+        c->send_idle = 0;
+        return false;
+    }
+    c->send_outq = q;
+    return ++c->send_idle >= 2; /* two halves: nothing for the whole time */
+}
+
+void conn_set_send_timeout(conn *c, unsigned ms)
+{
+    c->send_ms = ms;
+    if (c->wr_on)
+        conn_send_watch(c);
 }

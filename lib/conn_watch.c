@@ -16,8 +16,8 @@
  * the peer's close noted and not yet told, it is told from the loop (PEND_HUP).
  *
  * Also the peer's state as the socket shows it: the octets it sent that wait unread
- * (conn_queued_in), its advertised receive window (conn_peer_window), and how much the kernel
- * keeps unsent toward it (conn_set_unsent_max). */
+ * (conn_queued_in, and a look at them: conn_peek_queued), its advertised receive window
+ * (conn_peer_window), and how much the kernel keeps unsent toward it (conn_set_unsent_max). */
 #include "conn_int.h"
 
 #include <stddef.h>
@@ -33,10 +33,11 @@
 
 #define WATCH_BATCH 64 /* reports handled per wake-up; the level-triggered set wakes us again */
 
-/* Reading is off: the peer's reset fails the connection (ERROR), its FIN is RDHUP, once. */
+/* Reading is off: the peer's reset fails the connection (ERROR), a FIN told before or not; its
+ * FIN is RDHUP, once. */
 void conn_watch_report(conn *c)
 {
-    if (c->dead || !c->watch || c->state != CS_OPEN || c->eof || c->hup_told || c->rd_on)
+    if (c->dead || !c->watch || c->state != CS_OPEN || c->eof || c->rd_on)
         return;
     int err = 0;
     socklen_t len = sizeof err;
@@ -47,6 +48,8 @@ void conn_watch_report(conn *c)
         conn_emit_event(c, CONN_EV_ERROR);
         return;
     }
+    if (c->hup_told)
+        return;
     c->hup_told = true;
     conn_emit_event(c, CONN_EV_RDHUP);
 }
@@ -160,5 +163,15 @@ size_t conn_queued_in(const conn *c)
         if (SSL_has_pending(c->ssl))
             n += TLS_RECORD + 256;
     }
+    return n;
+}
+
+ssize_t conn_peek_queued(const conn *c, void *buf, size_t cap)
+{
+    if (c->ssl || c->fd < 0)
+        return -1;
+    ssize_t n = recv(c->fd, buf, cap, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
     return n;
 }

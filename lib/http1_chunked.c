@@ -38,6 +38,23 @@ void http1_chunked_init(http1_chunked *c, const http1_limits *lim)
     c->max_trailer = lim && lim->max_trailer ? lim->max_trailer : HTTP1_DEFAULT_MAX_TRAILER;
 }
 
+int http1_chunked_copy(http1_chunked *dst, const http1_chunked *src)
+{
+    *dst = *src;
+    dst->trailer = NULL;
+    dst->trailer_cap = 0;
+    if (src->trailer_len == 0)
+        return 0;
+    dst->trailer = malloc(src->trailer_len);
+    if (!dst->trailer) {
+        dst->trailer_len = 0;
+        return -1;
+    }
+    memcpy(dst->trailer, src->trailer, src->trailer_len);
+    dst->trailer_cap = src->trailer_len;
+    return 0;
+}
+
 void http1_chunked_free(http1_chunked *c)
 {
     free(c->trailer);

@@ -42,6 +42,10 @@ typedef enum {
 /* lim may be NULL (defaults). */
 void http1_chunked_init(http1_chunked *c, const http1_limits *lim);
 void http1_chunked_free(http1_chunked *c);
+/* dst = a decoder in src's state, with a trailer section of its own (src is untouched by what
+ * dst decodes next: a look ahead). Free dst with http1_chunked_free. 0, or -1 (ENOMEM: dst
+ * holds nothing). */
+int http1_chunked_copy(http1_chunked *dst, const http1_chunked *src);
 
 /* Decodes in[0..len): consumes framing octets and at most one run of chunk data, returned as
  * the span (data, dlen) inside in (dlen may be 0). *used = octets consumed. Call again with the

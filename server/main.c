@@ -45,6 +45,8 @@ static void usage(FILE *out)
         "  --header-timeout SEC      a whole request head must arrive within this, 408\n"
         "                            beyond it (30)\n"
         "  --body-timeout SEC        408 when a request body stalls this long (60)\n"
+        "  --send-timeout SEC        close a connection whose client takes nothing of its\n"
+        "                            answer this long (60)\n"
         "  --max-header-size BYTES   request head limit, 431 beyond it (16384; at most\n"
         "                            1048576)\n"
         "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; JSON mode\n"
@@ -95,6 +97,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_RTIMEOUT,
         O_HTIMEOUT,
         O_BTIMEOUT,
+        O_STIMEOUT,
         O_MAXHDR,
         O_MAXBODY,
         O_MAXSTREAMS,
@@ -118,6 +121,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"request-timeout", required_argument, NULL, O_RTIMEOUT},
         {"header-timeout", required_argument, NULL, O_HTIMEOUT},
         {"body-timeout", required_argument, NULL, O_BTIMEOUT},
+        {"send-timeout", required_argument, NULL, O_STIMEOUT},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
         {"max-streams-per-agent", required_argument, NULL, O_MAXSTREAMS},
@@ -137,6 +141,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->request_timeout = 30;
     cfg->header_timeout = 30;
     cfg->body_timeout = 60;
+    cfg->send_timeout = 60;
     cfg->max_header = 16384;
     cfg->max_streams = TTFD_MAX_STREAMS;
     cfg->grace_s = 300;
@@ -200,6 +205,13 @@ static int parse_args(int argc, char **argv, server_config *cfg)
                 return -1;
             }
             cfg->body_timeout = (int)v;
+            break;
+        case O_STIMEOUT:
+            if (parse_num(optarg, 1, 86400, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --send-timeout '%s' (seconds, 1..86400)\n", optarg);
+                return -1;
+            }
+            cfg->send_timeout = (int)v;
             break;
         case O_MAXHDR:
             if (parse_num(optarg, 256, (long long)TTFD_MAX_HEADER_MAX, &v) != 0) {
@@ -533,9 +545,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     TLOG_I(&lg,
            "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, timeouts: request %ds, "
-           "header %ds, body %ds",
+           "header %ds, body %ds, send %ds",
            TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
-           cfg.request_timeout, cfg.header_timeout, cfg.body_timeout);
+           cfg.request_timeout, cfg.header_timeout, cfg.body_timeout, cfg.send_timeout);
 
     event_base_dispatch(srv.base);
     rc = 0;

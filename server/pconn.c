@@ -316,19 +316,6 @@ static void client_left(pconn *pc, const char *how)
     pc->st = PC_GONE;
 }
 
-/* Whether the request under way can still end with the client's bytes buffered and queued
- * (unread in the socket, or ciphertext: an upper bound) now that it sends no more. */
-static bool request_can_end(const pconn *pc, size_t queued)
-{
-    const exchange *x = &pc->x;
-    if (x->req_done || x->upgrade)
-        return true;
-    size_t have = evbuffer_get_length(in_buf(pc)) + queued;
-    if (pc->p.body.framing == HTTP1_FRAMING_LENGTH)
-        return have >= pc->p.body.left;
-    return have > 0; /* chunked: what is left may hold the last chunk (judged once read) */
-}
-
 /* The client sends nothing more (its FIN: read, or seen while not reading with queued bytes
  * still unread). After a whole request that is a half-close (shutdown(SHUT_WR), as `nc -N`
  * does), not a departure: the answer still goes out, then the connection closes (HAProxy's
@@ -336,8 +323,19 @@ static bool request_can_end(const pconn *pc, size_t queued)
  * can no longer end is a client that left. */
 static void client_ended(pconn *pc, size_t queued)
 {
-    if (pc->st == PC_XCHG && !request_can_end(pc, queued))
+    if (pc->st == PC_XCHG && !xchg_request_can_end(pc, queued))
         client_left(pc, "its request cut short");
+}
+
+/* The FIN waits unread behind the request under way, which is held back: judged once for each
+ * request (what the client sent is all there is, so the verdict holds), a pipelined request
+ * that began after the FIN came included. */
+static void judge_queued_fin(pconn *pc)
+{
+    if (!pc->fin_queued || pc->st != PC_XCHG || pc->x.fin_judged || conn_reading(pc->c))
+        return;
+    pc->x.fin_judged = true;
+    client_ended(pc, conn_queued_in(pc->c));
 }
 
 /* ---- request heads ---- */
@@ -356,6 +354,12 @@ static void agent_upgrade(pconn *pc)
         x->path[strcspn(x->path, "?")] = '\0';
     int status = 500;
     char why[200];
+    /* what pconn_accept set for a public client is not for an agent's link: its FIN is read in
+     * turn after its last messages, its send queue is the kernel's own, and the session has its
+     * own checks of a link that stops */
+    conn_watch_close(pc->c, false);
+    conn_set_unsent_max(pc->c, 0);
+    conn_set_send_timeout(pc->c, 0);
     if (session_accept(pc->srv, pc->c, &pc->p.head, pc->ip, &status, why, sizeof why) != 0) {
         TLOG_W(pc->srv->log, "agent upgrade from %s refused: %s", pc->ip, why);
         pc_fail(pc, status, why);
@@ -468,14 +472,9 @@ static void on_head(pconn *pc)
         return;
     }
     /* Expect: 100-continue (RFC 9110 §10.1.1): binary mode forwards it and relays the local
-     * service's 100; JSON mode carries no interim responses, so ttfd answers it itself. Never
-     * to HTTP/1.0 clients (which must not get a 1xx). */
+     * service's 100; JSON mode carries no interim responses, so ttfd answers it itself once the
+     * stream is open (xchg_open). Never to HTTP/1.0 clients (which must not get a 1xx). */
     x->expect_100 = body && http11 && h->expect_continue;
-    if (x->expect_100 && x->json) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        conn_write(pc->c, cont, sizeof cont - 1);
-        x->sent_100 = true;
-    }
     char prefix[TUNNEL_NAME_MAX + 2];
     prefix[0] = '/';
     copy_str(prefix + 1, sizeof prefix - 1, rr.tunnel_id);
@@ -592,6 +591,7 @@ void pc_process(pconn *pc)
                 xchg_pump_body(pc);
                 if (pc->in_eof && pc->st == PC_XCHG)
                     client_ended(pc, 0);
+                judge_queued_fin(pc);
             } else if (evbuffer_get_length(in_buf(pc)) > PC_HOLD_MAX) {
                 /* keep reading to notice a client that leaves, but bound what we hold */
                 conn_read(pc->c, false);
@@ -672,11 +672,25 @@ static void pc_on_event(conn *c, void *ud, int what)
         pc_settle(pc);
         return;
     }
+    if (what & CONN_EV_STALLED) {
+        /* --send-timeout (nginx's send_timeout): what waits for this client is dropped with the
+         * connection (a linger would wait for the same client), the agent told */
+        TLOG_D(pc->srv->log, "client %s took nothing of its answer for %d s (--send-timeout)",
+               pc->ip, pc->srv->cfg->send_timeout);
+        xchg_end_stream(pc, MUX_CANCEL, "the client took nothing of its answer in time");
+        pc_log(pc);
+        pc->st = PC_GONE;
+        pc_settle(pc);
+        return;
+    }
     if (what & CONN_EV_RDHUP) {
         /* its FIN while we do not read it (a window shut, answers unread): the bytes queued
-         * decide whether its request can still end */
-        if (pc->st == PC_XCHG)
+         * decide whether its request can still end, and the next ones' (judge_queued_fin) */
+        pc->fin_queued = true;
+        if (pc->st == PC_XCHG) {
+            pc->x.fin_judged = true;
             client_ended(pc, conn_queued_in(pc->c));
+        }
         pc_settle(pc);
         return;
     }
@@ -735,6 +749,7 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
     conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
     conn_watch_close(pc->c, true); /* a client that leaves while we do not read it (RDHUP) */
     conn_set_unsent_max(pc->c, PC_UNSENT_MAX);
+    conn_set_send_timeout(pc->c, (unsigned)srv->cfg->send_timeout * 1000u);
     update_timer(pc); /* TLS: the handshake has --header-timeout */
 }
 

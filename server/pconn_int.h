@@ -80,6 +80,7 @@ typedef struct exchange {
     bool upgrade;       /* the request asked for an upgrade */
     bool head_req;      /* HEAD */
     bool send_failed;   /* the link refused body bytes: a fail upcall follows */
+    bool fin_judged;    /* judged against the client's queued FIN (pconn.fin_queued) */
     uint64_t body_in;   /* decoded request body bytes read */
     uint64_t body_cap;  /* 0: none */
     int64_t req_len;    /* the request's Content-Length, -1 */
@@ -110,6 +111,7 @@ struct pconn {
     uint64_t progress_ms; /* the request last moved (body bytes in or out) */
     bool head_started;    /* bytes of the next head arrived */
     bool in_eof;          /* the client ended its side */
+    bool fin_queued;      /* its FIN came while not read (RDHUP): each request is judged by it */
 };
 
 /* ---- pconn.c ---- */
@@ -135,6 +137,11 @@ void xchg_on_body(void *ud, const char *at, size_t len);
 /* Feeds buffered request body bytes to the stream (within its room), or drops them after an
  * early response. */
 void xchg_pump_body(pconn *pc);
+/* Whether the request under way can still end with the client's octets buffered and the
+ * queued ones (unread in the socket: conn_queued_in) now that it sends no more: a Content-Length
+ * body by count, a chunked one by decoding ahead (the socket's queue peeked, not taken; with TLS
+ * a queue of ciphertext is taken as maybe the rest). */
+bool xchg_request_can_end(pconn *pc, size_t queued);
 /* After a 101: client bytes to the stream. */
 void xchg_pump_pipe(pconn *pc);
 /* Opens the stream prepared by on_head (x->open_mux); pc_fail when the mux refuses. flush: the

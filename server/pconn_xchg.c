@@ -54,8 +54,13 @@ void xchg_open(pconn *pc, bool flush)
     if (!x->ms) {
         if (status == 503)
             x->note.refused = REFUSED_BUSY; /* mux_full: the agent's limit */
-        pc_fail(pc, status, why);
+        pc_fail(pc, status, why);           /* before any 100 Continue: the client sends no body */
         return;
+    }
+    if (x->expect_100 && x->json && !x->sent_100) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        conn_write(pc->c, cont, sizeof cont - 1);
+        x->sent_100 = true;
     }
     if (flush) /* the head leaves in this pass (JSON mode stages it until a flush) */
         x->ops->flush(x->ms);
@@ -218,6 +223,66 @@ void xchg_pump_body(pconn *pc)
         x->ops->flush(x->ms);
     if (pc->st == PC_XCHG && !x->req_done && evbuffer_get_length(in) == 0)
         conn_read(pc->c, true);
+}
+
+#define PEEK_MAX ((size_t)16 << 20) /* a socket's queue looked at, at most (tcp_rmem: 6 MiB) */
+
+/* Decodes p[0..n) ahead with the probe (a copy of the request's chunked decoder):
+ * HTTP1_CHUNKED_MORE when they end no body. */
+static http1_chunked_result chunked_ahead(http1_chunked *probe, const char *p, size_t n)
+{
+    http1_chunked_result r = HTTP1_CHUNKED_MORE;
+    while (n > 0 && r == HTTP1_CHUNKED_MORE) {
+        size_t used = 0, dlen = 0;
+        const char *data = NULL;
+        r = http1_chunked_decode(probe, p, n, &used, &data, &dlen);
+        if (used == 0)
+            break;
+        p += used;
+        n -= used;
+    }
+    return r;
+}
+
+/* Whether the chunked body ends in the octets buffered, then in the socket's queue. */
+static bool chunked_can_end(pconn *pc, size_t queued)
+{
+    http1_chunked probe;
+    if (http1_chunked_copy(&probe, &pc->p.body.ch) != 0)
+        return true; /* unknown: maybe */
+    http1_chunked_result r = HTTP1_CHUNKED_MORE;
+    struct evbuffer *in = in_buf(pc);
+    int nv = evbuffer_peek(in, -1, NULL, NULL, 0);
+    struct evbuffer_iovec *v = nv > 0 ? calloc((size_t)nv, sizeof *v) : NULL;
+    if (nv > 0 && !v)
+        r = HTTP1_CHUNKED_END; /* unknown: maybe */
+    else if (nv > 0)
+        evbuffer_peek(in, -1, NULL, v, nv);
+    for (int i = 0; i < nv && v && r == HTTP1_CHUNKED_MORE; i++)
+        r = chunked_ahead(&probe, v[i].iov_base, v[i].iov_len);
+    free(v);
+    if (r == HTTP1_CHUNKED_MORE && queued > 0) {
+        size_t cap = queued < PEEK_MAX ? queued : PEEK_MAX;
+        char *buf = queued <= PEEK_MAX ? malloc(cap) : NULL;
+        ssize_t n = buf ? conn_peek_queued(pc->c, buf, cap) : -1;
+        /* TLS (ciphertext), a queue too large to look at, or no memory: maybe the rest */
+        r = n < 0 ? HTTP1_CHUNKED_END : chunked_ahead(&probe, buf, (size_t)n);
+        free(buf);
+    }
+    http1_chunked_free(&probe);
+    return r != HTTP1_CHUNKED_MORE; /* a framing error is the 400 reading it will answer */
+}
+
+bool xchg_request_can_end(pconn *pc, size_t queued)
+{
+    const exchange *x = &pc->x;
+    if (x->req_done || x->upgrade)
+        return true;
+    if (pc->p.body.framing == HTTP1_FRAMING_LENGTH)
+        return evbuffer_get_length(in_buf(pc)) + queued >= pc->p.body.left;
+    if (pc->p.body.framing == HTTP1_FRAMING_CHUNKED)
+        return chunked_can_end(pc, queued);
+    return true;
 }
 
 void xchg_pump_pipe(pconn *pc)

@@ -43,6 +43,7 @@ typedef struct server_config {
     int request_timeout;    /* s: no response head this long after the request stopped moving */
     int header_timeout;     /* s: a whole request head (nginx's client_header_timeout) */
     int body_timeout;       /* s: between two reads of a request body (client_body_timeout) */
+    int send_timeout; /* s: output waiting that the client takes nothing of (send_timeout); 0 off */
     size_t max_header;      /* bytes */
     uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */
     size_t max_streams;     /* exchanges in progress per agent (0: no limit); else 503 */

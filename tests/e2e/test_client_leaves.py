@@ -274,3 +274,145 @@ def test_a_tls_client_leaving_during_its_handshake_is_freed_at_once(stack, certs
                 "ttfd freeing both (not at --header-timeout)")
     for s, _ in socks:
         s.close()
+
+
+def rx_queue(local, remote):
+    """Octets waiting unread in the IPv4 TCP socket local -> remote (/proc/net/tcp), or None."""
+    def enc(addr):
+        a = socket.inet_aton(addr[0])
+        return "%08X:%04X" % (int.from_bytes(a, "little"), addr[1])
+    want_l, want_r = enc(local), enc(remote)
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[1] == want_l and cols[2] == want_r:
+                return int(cols[4].split(":")[1], 16)
+    return None
+
+
+def chunked_until_held(d, s, host):
+    """A chunked POST to /silent whose chunks go out until ttfd leaves some of them unread in its
+    socket (the stream's window shut: the app reads nothing), every octet in ttfd's kernel."""
+    s.sendall(b"POST /silent HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+              % host.encode())
+    ttfd_end = ("127.0.0.1", d.port)
+    client_end = s.getsockname()
+    unit = b"%x\r\n%s\r\n" % (16384, b"c" * 16384)
+    for _ in range(2000):
+        s.sendall(unit)
+        tk.wait_for(lambda: unsent(s) == 0, 10 * tk.SLOW, "ttfd taking the octets sent")
+        q = rx_queue(ttfd_end, client_end)
+        if q:
+            time.sleep(0.3)  # ttfd is not reading it: the window is shut
+            if rx_queue(ttfd_end, client_end) >= q:
+                return
+    raise AssertionError("ttfd never held the upload back")
+
+
+@pytest.mark.parametrize("cut", ["mid-chunk", "mid-size-line", "before-trailers-end"])
+def test_a_chunked_upload_left_with_octets_still_queued_is_cancelled(stack, certs, mode, cut):
+    """The client leaves (FIN) with octets of its chunked body still queued unread in ttfd's
+    socket, the body not ended in them: ttfd reads the queue without taking it (MSG_PEEK) and
+    sees that the request can never end: 499 at once, the agent told, the local connection
+    closed (it waited for --request-timeout before: any queued octet counted as maybe the
+    last chunk)."""
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, False, certs)
+    s = client(d, host, None)
+    chunked_until_held(d, s, host)
+    tk.wait_for(lambda: len(silent.peers) == 1, 10 * tk.SLOW, "the request reaching the app")
+    tail = {"mid-chunk": b"2000\r\n" + b"x" * 100,
+            "mid-size-line": b"20",
+            "before-trailers-end": b"0\r\nX-Sum: 1\r\n"}[cut]
+    s.sendall(tail)
+    tk.wait_for(lambda: unsent(s) == 0, 10 * tk.SLOW, "ttfd taking the octets sent")
+    peer, app_addr = silent.peers[0], ("127.0.0.1", app.port)
+    s.close()
+    d.proc.wait_line(r"POST /silent 499 ", SOON, stream="err")
+    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, SOON,
+                "ttf closing the local connection of the exchange its client left")
+    tk.wait_for(lambda: metrics(d)["ttfd_streams_open"] == 0, SOON, "the stream freed")
+
+
+@pytest.mark.parametrize("end", [b"0\r\n\r\n", b"0\r\nX-Sum: 1\r\n\r\n"])
+def test_a_chunked_upload_half_closed_after_its_last_chunk_is_no_departure(stack, certs, mode,
+                                                                          end):
+    """The same, but the queued octets end the body (the last chunk, trailers or not): a
+    half-close, the exchange goes on."""
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, False, certs)
+    s = client(d, host, None)
+    try:
+        chunked_until_held(d, s, host)
+        s.sendall(end)
+        tk.wait_for(lambda: unsent(s) == 0, 10 * tk.SLOW, "ttfd taking the octets sent")
+        shut_wr(s)
+        time.sleep(1)
+        assert not d.proc.err_times(r"POST /silent "), "the exchange ended: %s" % d.proc.stderr()
+        assert metrics(d)["ttfd_streams_open"] == 1
+    finally:
+        s.close()
+
+
+def test_a_half_closed_client_that_then_resets_is_cancelled(stack, certs, mode):
+    """A half-close after a whole request held back is no departure; the reset that follows
+    when the client gives up is one, at once, while ttfd still does not read it (the watch told
+    the FIN once and then kept the reset to itself: the exchange waited for
+    --request-timeout)."""
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, False, certs)
+    s = client(d, host, None)
+    chunked_until_held(d, s, host)
+    s.sendall(b"0\r\n\r\n")
+    tk.wait_for(lambda: unsent(s) == 0, 10 * tk.SLOW, "ttfd taking the octets sent")
+    shut_wr(s)
+    time.sleep(0.5)
+    assert not d.proc.err_times(r"POST /silent "), "the half-close ended the exchange"
+    peer, app_addr = silent.peers[0], ("127.0.0.1", app.port)
+    leave(s, "rst")
+    d.proc.wait_line(r"POST /silent 499 ", SOON, stream="err")
+    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, SOON,
+                "ttf closing the local connection of the exchange its client left")
+
+
+def test_an_agent_link_is_not_watched_as_a_public_client(stack):
+    """The agent's WebSocket starts as a public connection (/_tunnel) and kept that
+    connection's watch for a client that leaves: an agent whose last messages waited unread
+    (ttfd pausing its link for a JSON client that reads slowly) and that then closed had its
+    session torn down at its FIN, those messages lost and the client's answer cut short.
+    The answer it sent before leaving reaches the client whole."""
+    import base64
+    import rawagent as ra
+    d = stack.ttfd("--state", ":memory:")
+    ag = ra.JsonAgent(d.port)  # no stream windows: a slow client pauses the link
+    ag.ready()
+    host = tk.sub_host(d, ag.tunnel_id)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", d.port))
+    try:
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+        m, _, _ = ag.recv_request()
+        rid = m["request_id"]
+        piece = bytes(range(256)) * 64  # 16 KiB
+        ag.respond(rid, 200, {}, piece, more=True)  # no length: chunked to the client
+        link = (("127.0.0.1", d.port), ag.c.sock.getsockname())
+        seq = 0
+        for _ in range(2000):  # pieces until ttfd leaves some unread (the link paused)
+            seq += 1
+            ag.piece(rid, seq, piece, True)
+            tk.wait_for(lambda: unsent(ag.c.sock) == 0, 10 * tk.SLOW, "ttfd taking them")
+            if rx_queue(*link):
+                time.sleep(0.3)
+                if rx_queue(*link):
+                    break
+        else:
+            raise AssertionError("ttfd never paused the agent's link")
+        ag.piece(rid, seq + 1, b"the end", False)
+        tk.wait_for(lambda: unsent(ag.c.sock) == 0, 10 * tk.SLOW, "ttfd's kernel holding it")
+        ag.c.sock.close()  # the agent leaves, its last messages unread by ttfd
+        time.sleep(0.5)
+        s.settimeout(10 * tk.SLOW)
+        r = tk.RawConn(0, sock=s).read_response()
+        assert r.status == 200
+        assert r.body == piece * (seq + 1) + b"the end"
+    finally:
+        s.close()

@@ -106,6 +106,43 @@ def test_past_the_limit_a_503_at_once_and_the_agent_never_sees_it(t, stack):
             c.close()
 
 
+def test_an_expect_100_continue_past_the_limit_gets_the_503_and_no_100(t):
+    """A client that waits for 100 Continue before a large body, past the limit: the 503 is its
+    first answer, in both modes, so that it never sends the body (JSON mode, where ttfd answers
+    Expect itself, wrote 100 Continue first and refused after it)."""
+    held = [start_hold(t, i) for i in range(CAP)]
+    try:
+        holds_in_progress(t, CAP)
+        c = tk.RawConn(t.port, timeout=10)
+        try:
+            c.send(b"POST /quick HTTP/1.1\r\nHost: %s\r\nExpect: 100-continue\r\n"
+                   b"Content-Length: 50000000\r\n\r\n" % t.host.encode())
+            r = c.read_response()
+            assert r.status == 503, r.raw_head
+            assert r.body == b"tunnel agent busy: try again\n"
+        finally:
+            c.close()
+        # below the limit the 100 still comes (JSON mode: from ttfd, binary: from the app)
+        t.holds.release(0)
+        assert held[0].read_response().status == 200
+        c = tk.RawConn(t.port, timeout=10)
+        try:
+            c.send(b"POST /quick HTTP/1.1\r\nHost: %s\r\nExpect: 100-continue\r\n"
+                   b"Content-Length: 5\r\n\r\n" % t.host.encode())
+            if t.mode == "json":
+                assert c.read_response().status == 100
+            c.send(b"hello")
+            r = c.read_response()
+            while r.status == 100:
+                r = c.read_response()
+            assert r.status == 200 and r.body == b"quick", r.raw_head
+        finally:
+            c.close()
+    finally:
+        for c in held:
+            c.close()
+
+
 def test_streams_finishing_and_new_ones_arriving_stay_within_the_limit(t):
     """CAP - 1 requests wait throughout; quick ones come and go (each its own stream): none is
     refused. Then holds finish one by one while new holds arrive: always CAP at most, never a
@@ -187,3 +224,85 @@ def test_the_default_limit(stack):
             holds.release(i)
         for c in held:
             c.close()
+
+
+SEND_TIMEOUT = 2
+
+
+@pytest.fixture(params=["binary", "json"])
+def dl(request, stack):
+    """A tunnel to localsrv (downloads, WebSockets) with one place and --send-timeout 2."""
+    tun = make_tunnel(stack, ttfd_args=["--max-streams-per-agent", "1", "--send-timeout",
+                                        str(SEND_TIMEOUT)],
+                      ttf_args=["--protocol", request.param])
+    tun.mode = request.param
+    return tun
+
+
+def stalled_download(t):
+    """A client that asks for 64 MiB and reads nothing (a small receive buffer)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", t.port))
+    s.sendall(b"GET /download?n=%d HTTP/1.1\r\nHost: %s\r\n\r\n" % (64 << 20, t.host.encode()))
+    return s
+
+
+def status_of_quick(t):
+    return tk.http(t.port, "GET", "/echo", t.host, timeout=10).status
+
+
+def test_a_client_that_takes_nothing_gives_its_place_back_after_send_timeout(dl):
+    """A download whose client reads nothing held its stream, and so a place under
+    --max-streams-per-agent, for as long as the client kept the socket open: 256 such sockets
+    locked a tunnel out for good. After --send-timeout without the client taking an octet
+    (nginx's send_timeout, 60 s by default) the connection is closed and the agent told."""
+    s = stalled_download(dl)
+    try:
+        t0 = time.monotonic()
+        tk.wait_for(lambda: status_of_quick(dl) == 503, 5 * tk.SLOW, "the download's place")
+        tk.wait_for(lambda: status_of_quick(dl) == 200, (SEND_TIMEOUT + 8) * tk.SLOW,
+                    "the place back once --send-timeout passed")
+        assert time.monotonic() - t0 >= SEND_TIMEOUT * 0.9
+        dl.ttfd.proc.wait_line(r"GET /download\S* 200 ", 5, stream="err")
+        s.settimeout(10 * tk.SLOW)
+        try:
+            while s.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass  # what was left unread is dropped with the connection
+    finally:
+        s.close()
+
+
+def test_a_slow_reader_and_an_idle_websocket_outlive_send_timeout(dl):
+    """Only a client that takes nothing is cut: one reading 8 KiB every half second keeps its
+    download past several --send-timeout periods; an idle WebSocket (binary mode) is no
+    output waiting at all."""
+    s = stalled_download(dl)
+    try:
+        got = 0
+        end = time.monotonic() + 3 * SEND_TIMEOUT
+        s.settimeout(10 * tk.SLOW)
+        while time.monotonic() < end:
+            data = s.recv(8192)
+            assert data, "the slow reader's download was cut after %d octets" % got
+            got += len(data)
+            time.sleep(0.5)
+        assert status_of_quick(dl) == 503  # still its place
+    finally:
+        s.close()
+    tk.wait_for(lambda: status_of_quick(dl) == 200, 5 * tk.SLOW, "the place back")
+    if dl.mode != "binary":
+        return
+    c = tk.RawConn(dl.port, timeout=10)
+    try:
+        c.send(tk.build_request("GET", "/ws", dl.host, [
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]))
+        assert c.read_head()[0] == 101
+        time.sleep(2 * SEND_TIMEOUT)
+        c.send(tk.ws_frame(1, b"still here", True))
+        assert tk.ws_read_message(c.read_exact) == (1, False, b"still here")
+    finally:
+        c.close()

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* test_conn_watch.c - lib/conn's watch for the peer's close while reading is off
- * (conn_watch_close, conn_watch.c): a FIN is RDHUP with the bytes still queued, a reset is ERROR,
- * bytes waiting alone are no close, a close seen while reading and met by a later pause, TLS
- * (close_notify, then the FIN), freeing inside the report, many peers leaving at once (one of
- * them freeing others), the watch turned on after the FIN came. Without the watch a connection
- * that does not read hears nothing (the gap it closes). */
+ * (conn_watch_close, conn_watch.c): a FIN is RDHUP with the bytes still queued, a reset is ERROR
+ * (after a FIN told too), bytes waiting alone are no close, a close seen while reading and met by
+ * a later pause, TLS (close_notify, then the FIN), freeing inside the report, many peers leaving
+ * at once (one of them freeing others), the watch turned on after the FIN came. Without the watch
+ * a connection that does not read hears nothing (the gap it closes). */
 #include "conn_fixture.h"
 
 #include <sys/ioctl.h>
@@ -97,6 +97,35 @@ static void test_reset_while_paused_is_error(void **state)
     run_until(f, b_rdhup);
     assert_int_equal(f->b.events, CONN_EV_ERROR);
     assert_int_equal(conn_error(f->b.c), ECONNRESET);
+}
+
+/* A half-close first (RDHUP, told once), then the peer closes for good with a reset, reading
+ * still off: the reset is ERROR as it comes (after the FIN it was never told, and a client that
+ * half-closed then gave up held its exchange until a timeout). */
+static void test_reset_after_a_fin_told_is_error(void **state)
+{
+    fixture *f = *state;
+    struct addrinfo ai;
+    struct sockaddr_in sin;
+    int lfd = listener(&ai, &sin);
+    int peer = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(peer, (struct sockaddr *)&sin, sizeof sin), 0);
+    int sfd = accept(lfd, NULL, NULL);
+    assert_true(sfd >= 0);
+    close(lfd);
+    nonblock(sfd);
+    f->b.c = conn_new(f->loop, sfd, NULL, &CBS, &f->b);
+    conn_watch_close(f->b.c, true);
+    conn_read(f->b.c, false);
+    assert_int_equal(write(peer, "GET / HTTP/1.1\r\n\r\n", 18), 18);
+    shutdown(peer, SHUT_WR);
+    run_until(f, b_rdhup);
+    assert_int_equal(f->b.events, CONN_EV_RDHUP);
+    struct linger lg = {1, 0};
+    setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(peer);
+    run_until(f, b_error);
+    assert_int_equal(conn_error(f->b.c), EPIPE); /* Linux's tcp_reset in CLOSE_WAIT */
 }
 
 /* A unix peer that closes with our bytes unread: its reset (ECONNRESET) while we do not read. */
@@ -313,6 +342,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bytes_waiting_are_no_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_while_paused_is_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_after_a_fin_told_is_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_close_with_unread_bytes_is_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fin_seen_while_reading_then_paused, setup, teardown),

@@ -3,7 +3,7 @@
  * body reader by framing, table-driven: every case decoded in one piece and in every split;
  * the smuggling corpora (sizes with prefixes or whitespace, bare LF or any two bytes in place of
  * a CRLF, bad extensions, huge sizes, oversized extensions and trailers) are refused; the end
- * of the message is exact, never past it. */
+ * of the message is exact, never past it; a copy of the decoder looks ahead from any state. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -253,6 +253,47 @@ static void test_forbidden_trailers_dropped(void **state)
     http1_chunked_free(&c);
 }
 
+/* Feeds p[0..n) to c until it stops taking octets: the last result. */
+static http1_chunked_result feed(http1_chunked *c, const char *p, size_t n)
+{
+    http1_chunked_result r = HTTP1_CHUNKED_MORE;
+    while (n > 0 && r == HTTP1_CHUNKED_MORE) {
+        size_t used = 0, dlen = 0;
+        const char *d = NULL;
+        r = http1_chunked_decode(c, p, n, &used, &d, &dlen);
+        if (used == 0)
+            break;
+        p += used;
+        n -= used;
+    }
+    return r;
+}
+
+/* http1_chunked_copy: a look ahead from any state (mid-chunk, mid-size line, mid-trailer line)
+ * that decodes as the original would and leaves the original as it was. */
+static void test_copy_decodes_ahead(void **state)
+{
+    (void)state;
+    static const char in[] = "5\r\nhello\r\n3;x=y\r\nabc\r\n0\r\nX-Sum: 1\r\nX-B: 22\r\n\r\n";
+    size_t len = sizeof in - 1;
+    for (size_t cut = 0; cut < len; cut++) {
+        http1_chunked c, ahead, cut_short;
+        http1_chunked_init(&c, NULL);
+        assert_int_equal(feed(&c, in, cut), HTTP1_CHUNKED_MORE);
+        assert_int_equal(http1_chunked_copy(&ahead, &c), 0);
+        assert_int_equal(http1_chunked_copy(&cut_short, &c), 0);
+        assert_int_equal(feed(&ahead, in + cut, len - cut), HTTP1_CHUNKED_END);
+        assert_int_equal(feed(&cut_short, in + cut, len - cut - 1), HTTP1_CHUNKED_MORE);
+        /* the original goes on by itself, to the same trailers */
+        assert_int_equal(feed(&c, in + cut, len - cut), HTTP1_CHUNKED_END);
+        assert_int_equal(c.trailer_len, ahead.trailer_len);
+        assert_memory_equal(c.trailer, ahead.trailer, c.trailer_len);
+        http1_chunked_free(&c);
+        http1_chunked_free(&ahead);
+        http1_chunked_free(&cut_short);
+    }
+}
+
 static void test_encoder(void **state)
 {
     (void)state;
@@ -378,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_forbidden_trailers_dropped),
+        cmocka_unit_test(test_copy_decodes_ahead),
         cmocka_unit_test(test_encoder),
         cmocka_unit_test(test_body_reader),
     };

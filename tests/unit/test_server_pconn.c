@@ -49,6 +49,7 @@ static int setup(void **state)
                              .request_timeout = 30,
                              .header_timeout = 30,
                              .body_timeout = 60,
+                             .send_timeout = 60,
                              .max_header = 16384};
     char err[256];
     f->st = state_open(":memory:", 0, err, sizeof err);
@@ -619,6 +620,93 @@ static void client_leaves_mid_chunked_upload(void **state)
     end_log(f);
 }
 
+/* The client's FIN comes while its first request is answered and a pipelined upload waits unread
+ * behind it (ttfd holds 64 KiB of it and stops reading): no departure then. When that upload's
+ * turn comes and the stream takes nothing (the link backed up), its FIN is judged again, for
+ * this request: cut short (body_sent < declared) is a client that left (499 at once, not at
+ * --request-timeout), whole is a half-close that goes on. */
+static void fin_judged_again_for_a_pipelined_upload(fixture *f, size_t declared, size_t body_sent)
+{
+    capture_log(f);
+    connect_client(f);
+    char req[512];
+    snprintf(req, sizeof req,
+             "GET /1 HTTP/1.1\r\nHost: %s\r\n\r\nPOST /up HTTP/1.1\r\nHost: %s\r\n"
+             "Content-Length: %zu\r\n\r\n",
+             f->host, f->host, declared);
+    client_sends(f, req);
+    wait_msgs(f, 1);
+    uint32_t first = open_sid(f);
+    assert_int_equal(push_body(f, body_sent), body_sent);
+    shutdown(f->cl, SHUT_WR);
+    run_until(f, have_reset, 200);
+    assert_false(have_reset(f));
+    f->link.pending = (size_t)2 << 20; /* the agent's link backed up: the upload waits */
+    agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, first, "HTTP/1.1 204 No Content\r\n\r\n");
+    wait_msgs(f, 2);
+    assert_int_not_equal(open_sid(f), first);
+    bool left = run_until(f, have_reset, 1000);
+    f->link.pending = 0;
+    if (body_sent < declared) {
+        assert_true(left);
+        assert_cancelled(f);
+        assert_non_null(strstr(logged(), "POST /up 499 "));
+    } else {
+        assert_false(left);
+        f->tun.mux->vt->on_drain(f->tun.mux);
+        uint64_t end = clock_now_ms() + 3000;
+        long d = -1;
+        while (clock_now_ms() < end &&
+               !(d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN))) {
+            event_base_loop(f->base, EVLOOP_NONBLOCK);
+            d = last_of(f, TTF_DATA);
+            usleep(500);
+        }
+        assert_true(d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN)); /* the body */
+        assert_false(have_reset(f));
+    }
+    end_log(f);
+}
+
+static void pipelined_upload_cut_after_a_fin_seen_earlier(void **state)
+{
+    fin_judged_again_for_a_pipelined_upload(*state, 200000, 100000);
+}
+
+static void pipelined_upload_whole_after_a_fin_seen_earlier(void **state)
+{
+    fin_judged_again_for_a_pipelined_upload(*state, 100000, 100000);
+}
+
+/* --send-timeout: a client that takes nothing of its answer for that long is let go (the stream
+ * cancelled, the connection freed with what waited for it): it held its stream, and a place
+ * under --max-streams-per-agent, for as long as it kept the socket. */
+static void send_timeout_lets_a_client_that_takes_nothing_go(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    f->cfg.send_timeout = 1;
+    connect_client(f);
+    get(f, "GET", "/big", "HTTP/1.1", NULL);
+    uint32_t sid = open_sid(f);
+    agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n");
+    static char block[65536];
+    memset(block, 'd', sizeof block);
+    for (int i = 0; i < 4; i++) /* the window: more than the socket takes */
+        agent(f, TTF_DATA, 0, sid, block, sizeof block);
+    uint64_t t0 = clock_now_ms();
+    uint64_t end = t0 + 4000;
+    while (clock_now_ms() < end && pconn_count(&f->srv) > 0) { /* the client reads nothing */
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    assert_int_equal(pconn_count(&f->srv), 0);
+    assert_true(clock_now_ms() - t0 >= 900);
+    assert_cancelled(f);
+    assert_non_null(strstr(logged(), "GET /big 200 "));
+    end_log(f);
+}
+
 /* --max-streams-per-agent: a request past the agent's limit gets 503 with Retry-After at once
  * and never reaches the agent; when a stream ends the next request goes through. */
 static void stream_limit(void **state)
@@ -785,6 +873,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(half_close_after_the_whole_upload, setup, teardown),
         cmocka_unit_test_setup_teardown(half_close_after_pipelined_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(client_leaves_mid_chunked_upload, setup, teardown),
+        cmocka_unit_test_setup_teardown(send_timeout_lets_a_client_that_takes_nothing_go, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pipelined_upload_cut_after_a_fin_seen_earlier, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pipelined_upload_whole_after_a_fin_seen_earlier, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(header_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(body_deadline, setup, teardown),
