@@ -121,6 +121,17 @@ bool have_eof(fixture *f)
     return f->eof;
 }
 
+bool have_reset(fixture *f)
+{
+    return last_of(f, TTF_RESET) >= 0;
+}
+
+bool have_body_fin(fixture *f)
+{
+    long d = last_of(f, TTF_DATA);
+    return d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN);
+}
+
 void wait_msgs(fixture *f, size_t n)
 {
     f->want_msgs = n;
@@ -139,6 +150,12 @@ void wait_eof(fixture *f, unsigned ms)
 {
     if (!run_until(f, have_eof, ms))
         fail_msg("the connection stayed open; the client got:\n%s", f->in);
+}
+
+void wait_body_fin(fixture *f)
+{
+    if (!run_until(f, have_body_fin, 3000))
+        fail_msg("the request body's FIN never reached the agent (%zu messages)", f->link.n);
 }
 
 void agent(fixture *f, uint8_t type, uint8_t flags, uint32_t sid, const char *payload, size_t len)
@@ -188,11 +205,6 @@ void assert_cancelled(fixture *f)
     assert_int_equal(pconn_count(&f->srv), 0);
 }
 
-bool have_reset(fixture *f)
-{
-    return last_of(f, TTF_RESET) >= 0;
-}
-
 void capture_log(fixture *f)
 {
     f->log = NULL;
@@ -231,6 +243,15 @@ size_t push_body(fixture *f, size_t n)
         event_base_loop(f->base, EVLOOP_NONBLOCK);
     }
     return sent;
+}
+
+void client_sends_two_gets(fixture *f)
+{
+    char two[512];
+    snprintf(two, sizeof two,
+             "GET /1 HTTP/1.1\r\nHost: %s\r\n\r\nGET /2 HTTP/1.1\r\nHost: %s\r\n\r\n", f->host,
+             f->host);
+    client_sends(f, two);
 }
 
 void post_head(fixture *f, const char *framing)

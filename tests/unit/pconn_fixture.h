@@ -58,16 +58,19 @@ void client_sends(fixture *f, const char *s);
 bool run_until(fixture *f, bool (*cond)(fixture *), unsigned ms);
 
 /* Conditions for run_until: f->want_msgs frames reached the agent, f->want_text reached the
- * client, the client read EOF, the agent got a RESET. */
+ * client, the client read EOF, the agent got a RESET, the last DATA the agent got ends the
+ * request body (FIN). */
 bool have_msgs(fixture *f);
 bool have_text(fixture *f);
 bool have_eof(fixture *f);
 bool have_reset(fixture *f);
+bool have_body_fin(fixture *f);
 
 /* The same waits, failing the test at their deadline. */
 void wait_msgs(fixture *f, size_t n);
 void wait_text(fixture *f, const char *t);
 void wait_eof(fixture *f, unsigned ms);
+void wait_body_fin(fixture *f);
 
 /* The agent's frames, fed to the mux. */
 void agent(fixture *f, uint8_t type, uint8_t flags, uint32_t sid, const char *payload, size_t len);
@@ -80,6 +83,9 @@ uint32_t open_sid(fixture *f);
 /* Sends a bodiless request and waits until its OPEN reaches the agent. */
 void get(fixture *f, const char *method, const char *target, const char *version,
          const char *extra);
+
+/* Sends two bodiless requests, "GET /1" and "GET /2", in one write (pipelined). */
+void client_sends_two_gets(fixture *f);
 
 /* Sends "POST /up" with this framing header and waits for its OPEN. */
 void post_head(fixture *f, const char *framing);

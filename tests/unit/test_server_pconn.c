@@ -303,11 +303,7 @@ static void pipelined(void **state)
 {
     fixture *f = *state;
     connect_client(f);
-    char two[512];
-    snprintf(two, sizeof two,
-             "GET /1 HTTP/1.1\r\nHost: %s\r\n\r\nGET /2 HTTP/1.1\r\nHost: %s\r\n\r\n", f->host,
-             f->host);
-    client_sends(f, two);
+    client_sends_two_gets(f);
     wait_msgs(f, 1);
     assert_false(run_until(f, have_msgs, 100) && f->link.n > 1); /* one at a time */
     assert_int_equal(f->link.n, 1);

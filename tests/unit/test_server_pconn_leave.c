@@ -16,6 +16,17 @@
 
 #include "clock.h"
 
+/* A departure noticed at once: the agent got a RESET within 2 s (far below --request-timeout),
+ * the stream was cancelled and everything of the exchange freed, and the access log (capture_log)
+ * says 499 for "POST /up". */
+static void assert_left_mid_upload(fixture *f)
+{
+    if (!run_until(f, have_reset, 2000))
+        fail_msg("the client left and the agent got no RESET in 2 s");
+    assert_cancelled(f);
+    assert_non_null(strstr(logged(f), "POST /up 499 "));
+}
+
 /* A client that closed (a FIN, as a half-close looks) during an event stream: the next event
  * written meets its reset, and the stream is cancelled. */
 static void client_leaves(void **state)
@@ -35,41 +46,42 @@ static void client_leaves(void **state)
 }
 
 /* The client leaves in the middle of an upload while ttfd does not read it (the stream's window
- * is shut) and the local service is silent: its FIN comes with bytes still queued, too few for
- * the Content-Length. The stream is cancelled at once (not at --request-timeout), logged 499. */
-static void client_leaves_mid_upload_while_held_back(void **state)
+ * is shut) and the local service is silent: its FIN (or, reset, its reset: it had unread bytes,
+ * an Early Hints it never read) comes with bytes still queued, too few for the Content-Length.
+ * The stream is cancelled at once (not at --request-timeout), logged 499. */
+static void leave_mid_upload_while_held_back(fixture *f, bool reset)
 {
-    fixture *f = *state;
     capture_log(f);
     connect_client(f);
     post_head(f, "Content-Length: 1048576");
+    if (reset) {
+        agent_s(f, TTF_RESPONSE, 0, open_sid(f),
+                "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n");
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    }
     size_t sent = push_body(f, 600 << 10);
     assert_true(sent > TTF_BIN_INITIAL_WINDOW && sent < (1u << 20)); /* held back */
     assert_false(have_reset(f));
-    shutdown(f->cl, SHUT_WR);
-    assert_true(run_until(f, have_reset, 2000));
-    assert_cancelled(f);
-    assert_non_null(strstr(logged(f), "POST /up 499 "));
-    assert_null(strstr(f->in, "HTTP/1.1"));
+    if (reset) {
+        close(f->cl); /* the 103 unread: a reset */
+        f->cl = -1;
+    } else {
+        shutdown(f->cl, SHUT_WR);
+    }
+    assert_left_mid_upload(f);
+    if (!reset)
+        assert_null(strstr(f->in, "HTTP/1.1"));
     end_log(f);
 }
 
-/* The same with a reset (the client had unread bytes: an Early Hints it never read). */
+static void client_leaves_mid_upload_while_held_back(void **state)
+{
+    leave_mid_upload_while_held_back(*state, false);
+}
+
 static void client_resets_mid_upload_while_held_back(void **state)
 {
-    fixture *f = *state;
-    capture_log(f);
-    connect_client(f);
-    post_head(f, "Content-Length: 1048576");
-    agent_s(f, TTF_RESPONSE, 0, open_sid(f), "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n");
-    event_base_loop(f->base, EVLOOP_NONBLOCK);
-    assert_true(push_body(f, 600 << 10) < (1u << 20));
-    close(f->cl); /* the 103 unread: a reset */
-    f->cl = -1;
-    assert_true(run_until(f, have_reset, 2000));
-    assert_cancelled(f);
-    assert_non_null(strstr(logged(f), "POST /up 499 "));
-    end_log(f);
+    leave_mid_upload_while_held_back(*state, true);
 }
 
 /* A half-close after the whole body, while ttfd does not read it: no departure. The body goes
@@ -90,17 +102,7 @@ static void half_close_after_the_whole_upload(void **state)
     uint8_t win[10];
     size_t n = ttf_frame_window(win, sid, 1u << 20);
     f->tun.mux->vt->on_binary(f->tun.mux, win, n);
-    f->want_msgs = 0;
-    uint64_t end = clock_now_ms() + 3000;
-    while (clock_now_ms() < end) { /* the body's FIN reaches the agent */
-        event_base_loop(f->base, EVLOOP_NONBLOCK);
-        long d = last_of(f, TTF_DATA);
-        if (d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN))
-            break;
-        usleep(500);
-    }
-    long d = last_of(f, TTF_DATA);
-    assert_true(d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN));
+    wait_body_fin(f);
     agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, sid, "HTTP/1.1 201 Created\r\n\r\n");
     wait_eof(f, 3000);
     assert_non_null(strstr(f->in, "HTTP/1.1 201 Created\r\n"));
@@ -113,11 +115,7 @@ static void half_close_after_pipelined_requests(void **state)
 {
     fixture *f = *state;
     connect_client(f);
-    char two[512];
-    snprintf(two, sizeof two,
-             "GET /1 HTTP/1.1\r\nHost: %s\r\n\r\nGET /2 HTTP/1.1\r\nHost: %s\r\n\r\n", f->host,
-             f->host);
-    client_sends(f, two);
+    client_sends_two_gets(f);
     shutdown(f->cl, SHUT_WR);
     wait_msgs(f, 1);
     run_until(f, have_reset, 200);
@@ -141,9 +139,7 @@ static void client_leaves_mid_chunked_upload(void **state)
     post_head(f, "Transfer-Encoding: chunked");
     client_sends(f, "5\r\nhello\r\n");
     shutdown(f->cl, SHUT_WR);
-    assert_true(run_until(f, have_reset, 2000));
-    assert_cancelled(f);
-    assert_non_null(strstr(logged(f), "POST /up 499 "));
+    assert_left_mid_upload(f);
     end_log(f);
 }
 
@@ -176,20 +172,11 @@ static void fin_judged_again_for_a_pipelined_upload(fixture *f, size_t declared,
     f->link.pending = 0;
     if (body_sent < declared) {
         assert_true(left);
-        assert_cancelled(f);
-        assert_non_null(strstr(logged(f), "POST /up 499 "));
+        assert_left_mid_upload(f);
     } else {
         assert_false(left);
         f->tun.mux->vt->on_drain(f->tun.mux);
-        uint64_t end = clock_now_ms() + 3000;
-        long d = -1;
-        while (clock_now_ms() < end &&
-               !(d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN))) {
-            event_base_loop(f->base, EVLOOP_NONBLOCK);
-            d = last_of(f, TTF_DATA);
-            usleep(500);
-        }
-        assert_true(d >= 0 && (fake_flags(&f->link, (size_t)d) & TTF_FLAG_FIN)); /* the body */
+        wait_body_fin(f); /* the whole body goes on */
         assert_false(have_reset(f));
     }
     end_log(f);
