@@ -196,11 +196,18 @@ void get(fixture *f, const char *method, const char *target, const char *version
     wait_msgs(f, before + 1);
 }
 
-void assert_cancelled(fixture *f)
+uint32_t assert_reset(fixture *f, uint8_t code)
 {
     long r = last_of(f, TTF_RESET);
-    assert_true(r >= 0);
-    assert_int_equal(f->link.msgs[r].data[6], TTF_RST_CANCEL);
+    if (r < 0)
+        fail_msg("the agent got no RESET (%zu messages)", f->link.n);
+    assert_int_equal(f->link.msgs[r].data[6], code);
+    return fake_sid(&f->link, (size_t)r);
+}
+
+void assert_cancelled(fixture *f)
+{
+    assert_reset(f, TTF_RST_CANCEL);
     assert_int_equal(f->tun.mux->vt->streams(f->tun.mux), 0);
     assert_int_equal(pconn_count(&f->srv), 0);
 }

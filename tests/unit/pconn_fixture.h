@@ -94,6 +94,9 @@ void post_head(fixture *f, const char *framing);
  * shut); returns how many went. */
 size_t push_body(fixture *f, size_t n);
 
+/* The agent got a RESET and the last one carries this code (TTF_RST_*); returns its stream id. */
+uint32_t assert_reset(fixture *f, uint8_t code);
+
 /* The stream was cancelled (RESET cancel) and everything of the exchange freed. */
 void assert_cancelled(fixture *f);
 

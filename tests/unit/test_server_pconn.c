@@ -98,9 +98,7 @@ static void bodiless(void **state)
     agent_s(f, TTF_DATA, TTF_FLAG_FIN, sid, "HTTP/1.1 200 OK\r\n\r\n");
     wait_eof(f, 3000);
     assert_null(strstr(strstr(f->in, "\r\n\r\n") + 4, "HTTP"));
-    long r = last_of(f, TTF_RESET);
-    assert_true(r >= 0);
-    assert_int_equal(f->link.msgs[r].data[6], TTF_RST_PROTOCOL_ERROR);
+    assert_reset(f, TTF_RST_PROTOCOL_ERROR);
 }
 
 static void overrun(void **state)
@@ -114,10 +112,7 @@ static void overrun(void **state)
     wait_eof(f, 3000);
     const char *body = strstr(f->in, "\r\n\r\n") + 4;
     assert_string_equal(body, "hello");
-    long r = last_of(f, TTF_RESET);
-    assert_true(r >= 0);
-    assert_int_equal(fake_sid(&f->link, (size_t)r), sid);
-    assert_int_equal(f->link.msgs[r].data[6], TTF_RST_PROTOCOL_ERROR);
+    assert_int_equal(assert_reset(f, TTF_RST_PROTOCOL_ERROR), sid);
     /* a second final response after a complete one */
     fake_clear(&f->link);
     close(f->cl);
@@ -196,9 +191,7 @@ static void early_response(void **state)
     agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, sid, "HTTP/1.1 403 Forbidden\r\n\r\n");
     wait_text(f, "403 Forbidden");
     /* the rest (short) is drained; the connection serves the next request */
-    long rst = last_of(f, TTF_RESET);
-    assert_true(rst >= 0);
-    assert_int_equal(f->link.msgs[rst].data[6], TTF_RST_CANCEL);
+    assert_reset(f, TTF_RST_CANCEL);
     char rest[96];
     memset(rest, 'x', 95);
     rest[95] = '\0';
@@ -242,9 +235,7 @@ static void body_deadline(void **state)
     client_sends(f, "\r\nContent-Length: 10\r\n\r\nabc");
     wait_eof(f, 4000);
     assert_non_null(strstr(f->in, "HTTP/1.1 408 "));
-    long r = last_of(f, TTF_RESET);
-    assert_true(r >= 0);
-    assert_int_equal(f->link.msgs[r].data[6], TTF_RST_CANCEL);
+    assert_reset(f, TTF_RST_CANCEL);
 }
 
 static void request_deadline(void **state)
@@ -255,9 +246,7 @@ static void request_deadline(void **state)
     get(f, "GET", "/silent", "HTTP/1.1", NULL);
     wait_eof(f, 4000);
     assert_non_null(strstr(f->in, "HTTP/1.1 504 "));
-    long r = last_of(f, TTF_RESET);
-    assert_true(r >= 0);
-    assert_int_equal(f->link.msgs[r].data[6], TTF_RST_TIMEOUT);
+    assert_reset(f, TTF_RST_TIMEOUT);
 }
 
 static void strict_chunked(void **state)
@@ -291,9 +280,7 @@ static void strict_chunked(void **state)
         assert_non_null(strstr(f->in, "HTTP/1.1 400 "));
         for (size_t m = 0; m < f->link.n; m++)
             assert_null(memmem(f->link.msgs[m].data, f->link.msgs[m].len, "/other", 6));
-        long r = last_of(f, TTF_RESET);
-        assert_true(r >= 0);
-        assert_int_equal(f->link.msgs[r].data[6], TTF_RST_INVALID_REQUEST);
+        assert_reset(f, TTF_RST_INVALID_REQUEST);
         close(f->cl);
         f->cl = -1;
     }
