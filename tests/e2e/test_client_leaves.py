@@ -23,7 +23,6 @@ import pytest
 import pki
 import tunnelkit as tk
 from scriptapp import ScriptApp
-from test_json_window import TCP_ESTABLISHED, tcp_state
 
 DOMAIN = "tun.localhost"  # OpenSSL refuses one-label wildcards such as *.localhost
 SOON = 5 * tk.SLOW  # far below --request-timeout (30 s)
@@ -166,12 +165,12 @@ def test_a_client_leaving_a_held_back_upload_is_cancelled_at_once(stack, certs, 
     tk.wait_for(lambda: len(silent.peers) == 1, 10 * tk.SLOW, "the request reaching the app")
     peer, app_addr = silent.peers[0], ("127.0.0.1", app.port)
     time.sleep(0.2)  # nothing ends it meanwhile: the exchange waits, held back
-    assert tcp_state(peer, app_addr) == TCP_ESTABLISHED
+    assert tk.tcp_state(peer, app_addr) == tk.TCP_ESTABLISHED
     assert metrics(d)["ttfd_streams_open"] == 1
     t0 = time.monotonic()
     leave(s, how)
     d.proc.wait_line(r"POST /silent 499 ", SOON, stream="err")
-    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, SOON,
+    tk.wait_for(lambda: tk.tcp_state(peer, app_addr) != tk.TCP_ESTABLISHED, SOON,
                 "ttf closing the local connection of the exchange its client left")
     took = time.monotonic() - t0
     print("%s %s %s: cancelled %.3f s after the client left"
@@ -187,7 +186,7 @@ def test_many_clients_leaving_at_once(stack, certs, mode):
     app_addr = ("127.0.0.1", app.port)
     for i, s in enumerate(socks):
         leave(s, "rst" if i % 2 else "fin")
-    tk.wait_for(lambda: all(tcp_state(p, app_addr) != TCP_ESTABLISHED for p in silent.peers),
+    tk.wait_for(lambda: all(tk.tcp_state(p, app_addr) != tk.TCP_ESTABLISHED for p in silent.peers),
                 SOON, "ttf closing every local connection")
     tk.wait_for(lambda: len(d.proc.err_times(r"POST /silent 499 ")) == n, SOON,
                 "a 499 line per client")
@@ -276,21 +275,6 @@ def test_a_tls_client_leaving_during_its_handshake_is_freed_at_once(stack, certs
         s.close()
 
 
-def rx_queue(local, remote):
-    """Octets waiting unread in the IPv4 TCP socket local -> remote (/proc/net/tcp), or None."""
-    def enc(addr):
-        a = socket.inet_aton(addr[0])
-        return "%08X:%04X" % (int.from_bytes(a, "little"), addr[1])
-    want_l, want_r = enc(local), enc(remote)
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            cols = line.split()
-            if cols[1] == want_l and cols[2] == want_r:
-                return int(cols[4].split(":")[1], 16)
-    return None
-
-
 def chunked_until_held(d, s, host):
     """A chunked POST to /silent whose chunks go out until ttfd leaves some of them unread in its
     socket (the stream's window shut: the app reads nothing), every octet in ttfd's kernel."""
@@ -302,10 +286,10 @@ def chunked_until_held(d, s, host):
     for _ in range(2000):
         s.sendall(unit)
         tk.wait_for(lambda: unsent(s) == 0, 10 * tk.SLOW, "ttfd taking the octets sent")
-        q = rx_queue(ttfd_end, client_end)
+        q = tk.rx_queue(ttfd_end, client_end)
         if q:
             time.sleep(0.3)  # ttfd is not reading it: the window is shut
-            if rx_queue(ttfd_end, client_end) >= q:
+            if tk.rx_queue(ttfd_end, client_end) >= q:
                 return
     raise AssertionError("ttfd never held the upload back")
 
@@ -329,7 +313,7 @@ def test_a_chunked_upload_left_with_octets_still_queued_is_cancelled(stack, cert
     peer, app_addr = silent.peers[0], ("127.0.0.1", app.port)
     s.close()
     d.proc.wait_line(r"POST /silent 499 ", SOON, stream="err")
-    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, SOON,
+    tk.wait_for(lambda: tk.tcp_state(peer, app_addr) != tk.TCP_ESTABLISHED, SOON,
                 "ttf closing the local connection of the exchange its client left")
     tk.wait_for(lambda: metrics(d)["ttfd_streams_open"] == 0, SOON, "the stream freed")
 
@@ -369,7 +353,7 @@ def test_a_half_closed_client_that_then_resets_is_cancelled(stack, certs, mode):
     peer, app_addr = silent.peers[0], ("127.0.0.1", app.port)
     leave(s, "rst")
     d.proc.wait_line(r"POST /silent 499 ", SOON, stream="err")
-    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, SOON,
+    tk.wait_for(lambda: tk.tcp_state(peer, app_addr) != tk.TCP_ESTABLISHED, SOON,
                 "ttf closing the local connection of the exchange its client left")
 
 
@@ -400,9 +384,9 @@ def test_an_agent_link_is_not_watched_as_a_public_client(stack):
             seq += 1
             ag.piece(rid, seq, piece, True)
             tk.wait_for(lambda: unsent(ag.c.sock) == 0, 10 * tk.SLOW, "ttfd taking them")
-            if rx_queue(*link):
+            if tk.rx_queue(*link):
                 time.sleep(0.3)
-                if rx_queue(*link):
+                if tk.rx_queue(*link):
                     break
         else:
             raise AssertionError("ttfd never paused the agent's link")

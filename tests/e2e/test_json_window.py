@@ -22,7 +22,6 @@ from scriptapp import ScriptApp
 
 UPLOAD = 20 * tk.MB
 ANSWER_S = 10 * tk.SLOW  # the second request's deadline
-TCP_ESTABLISHED = 1
 
 
 class Holder:
@@ -51,21 +50,6 @@ def quick(req, conn):
 
 
 quick.streams_body = True
-
-
-def tcp_state(local, remote):
-    """The state of the IPv4 TCP socket local -> remote in /proc/net/tcp (None: gone)."""
-    def enc(addr):
-        a = socket.inet_aton(addr[0])
-        return "%08X:%04X" % (int.from_bytes(a, "little"), addr[1])
-    want_l, want_r = enc(local), enc(remote)
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            cols = line.split()
-            if cols[1] == want_l and cols[2] == want_r:
-                return int(cols[3], 16)
-    return None
 
 
 def push(s, total, stall_s):
@@ -121,7 +105,7 @@ def test_a_service_that_does_not_read_its_upload_holds_back_only_its_exchange(t)
     assert len(t.holder.peers) == 1
     peer = t.holder.peers[0]
     app_addr = ("127.0.0.1", t.local.port)
-    tk.wait_for(lambda: tcp_state(peer, app_addr) != TCP_ESTABLISHED, 10 * tk.SLOW,
+    tk.wait_for(lambda: tk.tcp_state(peer, app_addr) != tk.TCP_ESTABLISHED, 10 * tk.SLOW,
                 "ttf closing the local connection of the exchange its client left")
 
 

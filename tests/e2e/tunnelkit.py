@@ -81,6 +81,37 @@ def free_port():
         return s.getsockname()[1]
 
 
+TCP_ESTABLISHED = 1  # a TCP state in /proc/net/tcp (the kernel's include/net/tcp_states.h)
+
+
+def _proc_net_tcp(local, remote):
+    """The columns of the IPv4 TCP socket local -> remote ((host, port) pairs) in /proc/net/tcp,
+    or None when there is no such socket."""
+    def enc(addr):
+        a = socket.inet_aton(addr[0])
+        return "%08X:%04X" % (int.from_bytes(a, "little"), addr[1])
+    want_l, want_r = enc(local), enc(remote)
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[1] == want_l and cols[2] == want_r:
+                return cols
+    return None
+
+
+def tcp_state(local, remote):
+    """The state of the IPv4 TCP socket local -> remote (TCP_ESTABLISHED, ...; None: gone)."""
+    cols = _proc_net_tcp(local, remote)
+    return None if cols is None else int(cols[3], 16)
+
+
+def rx_queue(local, remote):
+    """Octets waiting unread in the IPv4 TCP socket local -> remote (None: gone)."""
+    cols = _proc_net_tcp(local, remote)
+    return None if cols is None else int(cols[4].split(":")[1], 16)
+
+
 def write_config(text):
     """A ttf --config file holding text (a temporary .yml; the caller unlinks it)."""
     fd, path = tempfile.mkstemp(prefix="ttf-config-", suffix=".yml")

@@ -197,6 +197,34 @@ void tcp_pair(fixture *f, bool tls, SSL_CTX *cli)
     assert_non_null(f->b.c);
 }
 
+int raw_peer(fixture *f, int peer_rcvbuf, int b_rcvbuf)
+{
+    struct addrinfo ai;
+    struct sockaddr_in sin;
+    int lfd = listener(&ai, &sin);
+    if (b_rcvbuf) /* the accepted socket inherits it */
+        setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &b_rcvbuf, sizeof b_rcvbuf);
+    int peer = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(peer >= 0);
+    if (peer_rcvbuf)
+        setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &peer_rcvbuf, sizeof peer_rcvbuf);
+    assert_int_equal(connect(peer, (struct sockaddr *)&sin, sizeof sin), 0);
+    int sfd = accept(lfd, NULL, NULL);
+    assert_true(sfd >= 0);
+    close(lfd);
+    nonblock(sfd);
+    f->b.c = conn_new(f->loop, sfd, NULL, &CBS, &f->b);
+    assert_non_null(f->b.c);
+    return peer;
+}
+
+void reset_close(int fd)
+{
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+}
+
 void fill_pattern(uint8_t *p, size_t n, unsigned seed)
 {
     for (size_t i = 0; i < n; i++)
@@ -311,4 +339,24 @@ void half_close(fixture *f)
     run_until(f, a_eof);
     assert_true(f->a.events & CONN_EV_EOF);
     assert_memory_equal(evbuffer_pullup(f->a.got, -1), "answer", 6);
+}
+
+void in_max(fixture *f, size_t n, unsigned seed)
+{
+    f->b.keep_input = true;
+    conn_set_in_max(f->b.c, 10000);
+    uint8_t *data = malloc(n);
+    assert_non_null(data);
+    fill_pattern(data, n, seed);
+    conn_write(f->a.c, data, n);
+    free(data);
+    run_until(f, b_read_once);
+    run_for(f, 100);
+    assert_int_equal(evbuffer_get_length(conn_in(f->b.c)), 10000);
+    f->b.keep_input = false;
+    evbuffer_add_buffer(f->b.got, conn_in(f->b.c));
+    g_want = n;
+    run_until(f, b_got_want);
+    check_pattern(f->b.got, n, seed);
+    assert_true(f->b.max_in_seen <= 10000);
 }

@@ -111,6 +111,14 @@ bool a_connected(fixture *f);
 /* A pair over loopback TCP: a connects (conn_connect, TLS when tls), b is accepted. */
 void tcp_pair(fixture *f, bool tls, SSL_CTX *cli);
 
+/* A raw TCP socket (returned; the test closes it) connected over loopback to b, a plain conn on
+ * the accepted socket. peer_rcvbuf, b_rcvbuf: the two ends' SO_RCVBUF in bytes, set before the
+ * connection is made (0: the default). */
+int raw_peer(fixture *f, int peer_rcvbuf, int b_rcvbuf);
+
+/* Closes a raw socket with a reset (SO_LINGER 0): an RST, not a FIN. */
+void reset_close(int fd);
+
 void fill_pattern(uint8_t *p, size_t n, unsigned seed);
 
 void check_pattern(struct evbuffer *b, size_t n, unsigned seed);
@@ -137,5 +145,9 @@ void backpressure(fixture *f);
 
 /* conn_shutdown: the peer reads everything, then EOF; it may still answer (half-close). */
 void half_close(fixture *f);
+
+/* conn_set_in_max(b, 10000) while a sends n bytes of pattern seed: b's input never holds more;
+ * consuming it (as an owner would later on) resumes reading, and every byte arrives. */
+void in_max(fixture *f, size_t n, unsigned seed);
 
 #endif

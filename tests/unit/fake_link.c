@@ -2,6 +2,12 @@
 /* fake_link.c - the recording mux_link and stream owner (see fake_link.h). */
 #include "fake_link.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <stdio.h>
 
 int fake_send_binary(void *ud, const void *hdr, size_t hlen, const void *data, size_t len)
@@ -133,3 +139,18 @@ size_t own_peer_window(void *ud)
 
 const mux_upcalls owner_upcalls = {own_head, own_body,   own_end,
                                    own_fail, own_resume, own_peer_window};
+
+void assert_open_refused_busy(mux *m, owner *o, const fake_link *link)
+{
+    size_t sent = link->n;
+    http_headers h;
+    http_headers_init(&h);
+    mux_request rq = {.method = "GET", .target = "/c", .headers = &h};
+    int status = 0;
+    const char *why = NULL;
+    assert_null(m->ops->open(m, &rq, &owner_upcalls, o, &status, &why));
+    assert_int_equal(status, 503);
+    assert_string_equal(why, MUX_BUSY_TEXT);
+    assert_int_equal(link->n, sent); /* nothing of it reached the agent */
+    http_headers_free(&h);
+}

@@ -53,23 +53,7 @@ static void test_in_max(void **state)
 {
     fixture *f = *state;
     plain_pair(f);
-    f->b.keep_input = true;
-    conn_set_in_max(f->b.c, 10000);
-    size_t n = 200000;
-    uint8_t *data = malloc(n);
-    fill_pattern(data, n, 5);
-    conn_write(f->a.c, data, n);
-    free(data);
-    run_until(f, b_read_once);
-    run_for(f, 100);
-    assert_int_equal(evbuffer_get_length(conn_in(f->b.c)), 10000);
-    /* the test drains the input as an owner would later on: reading resumes */
-    f->b.keep_input = false;
-    evbuffer_add_buffer(f->b.got, conn_in(f->b.c));
-    g_want = n;
-    run_until(f, b_got_want);
-    check_pattern(f->b.got, n, 5);
-    assert_true(f->b.max_in_seen <= 10000);
+    in_max(f, 200000, 5);
 }
 
 static void test_half_close_plain(void **state)
@@ -109,20 +93,9 @@ static bool b_write_failed(fixture *f)
  * its write fails with the answer still queued in its socket. */
 static void reset_with_answer_queued(fixture *f, bool read_after_reset, size_t answer)
 {
-    struct addrinfo ai;
-    struct sockaddr_in sin;
-    int lfd = listener(&ai, &sin);
-    int big = 4 << 20, small = 4096; /* the whole answer fits b's receive buffer */
-    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    int peer = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    assert_int_equal(connect(peer, (struct sockaddr *)&sin, sizeof sin), 0);
-    int sfd = accept(lfd, NULL, NULL);
-    assert_true(sfd >= 0);
-    close(lfd);
-    nonblock(sfd);
-    setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    f->b.c = conn_new(f->loop, sfd, NULL, &CBS, &f->b);
+    int small = 4096;
+    int peer = raw_peer(f, small, 4 << 20); /* the whole answer fits b's receive buffer */
+    setsockopt(conn_fd(f->b.c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     conn_set_read_after_reset(f->b.c, read_after_reset);
     conn_read(f->b.c, false);
     size_t upload = (size_t)1 << 20; /* output the peer never reads */
@@ -144,9 +117,7 @@ static void reset_with_answer_queued(fixture *f, bool read_after_reset, size_t a
     while (ioctl(peer, TIOCOUTQ, &unsent) == 0 && unsent > 0 && clock_now_ms() < end)
         usleep(1000);
     assert_int_equal(unsent, 0);
-    struct linger lg = {1, 0};
-    setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    close(peer);
+    reset_close(peer);
     run_until(f, b_write_failed);
 }
 

@@ -34,6 +34,15 @@ static void paused_pair(fixture *f, size_t n)
     conn_loop_flush(f->loop);
 }
 
+/* b, on a TCP connection from a raw socket (returned), watches and does not read. */
+static int watched_raw_peer(fixture *f)
+{
+    int peer = raw_peer(f, 0, 0);
+    conn_watch_close(f->b.c, true);
+    conn_read(f->b.c, false);
+    return peer;
+}
+
 /* The peer sends, then half-closes: RDHUP (not EOF, not ERROR) with its bytes still queued;
  * reading again delivers all of them, then the EOF. */
 static void test_fin_while_paused_is_rdhup(void **state)
@@ -77,23 +86,10 @@ static void test_bytes_waiting_are_no_close(void **state)
 static void test_reset_while_paused_is_error(void **state)
 {
     fixture *f = *state;
-    struct addrinfo ai;
-    struct sockaddr_in sin;
-    int lfd = listener(&ai, &sin);
-    int peer = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(connect(peer, (struct sockaddr *)&sin, sizeof sin), 0);
-    int sfd = accept(lfd, NULL, NULL);
-    assert_true(sfd >= 0);
-    close(lfd);
-    nonblock(sfd);
-    f->b.c = conn_new(f->loop, sfd, NULL, &CBS, &f->b);
-    conn_watch_close(f->b.c, true);
-    conn_read(f->b.c, false);
+    int peer = watched_raw_peer(f);
     assert_int_equal(write(peer, "POST / HTTP/1.1\r\n", 17), 17);
     run_for(f, 50);
-    struct linger lg = {1, 0};
-    setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    close(peer);
+    reset_close(peer);
     run_until(f, b_rdhup);
     assert_int_equal(f->b.events, CONN_EV_ERROR);
     assert_int_equal(conn_error(f->b.c), ECONNRESET);
@@ -105,25 +101,12 @@ static void test_reset_while_paused_is_error(void **state)
 static void test_reset_after_a_fin_told_is_error(void **state)
 {
     fixture *f = *state;
-    struct addrinfo ai;
-    struct sockaddr_in sin;
-    int lfd = listener(&ai, &sin);
-    int peer = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(connect(peer, (struct sockaddr *)&sin, sizeof sin), 0);
-    int sfd = accept(lfd, NULL, NULL);
-    assert_true(sfd >= 0);
-    close(lfd);
-    nonblock(sfd);
-    f->b.c = conn_new(f->loop, sfd, NULL, &CBS, &f->b);
-    conn_watch_close(f->b.c, true);
-    conn_read(f->b.c, false);
+    int peer = watched_raw_peer(f);
     assert_int_equal(write(peer, "GET / HTTP/1.1\r\n\r\n", 18), 18);
     shutdown(peer, SHUT_WR);
     run_until(f, b_rdhup);
     assert_int_equal(f->b.events, CONN_EV_RDHUP);
-    struct linger lg = {1, 0};
-    setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    close(peer);
+    reset_close(peer);
     run_until(f, b_error);
     assert_int_equal(conn_error(f->b.c), EPIPE); /* Linux's tcp_reset in CLOSE_WAIT */
 }
@@ -215,17 +198,8 @@ static void test_tls_close_while_paused_is_rdhup(void **state)
  * rest waits in conn_out; without it the send buffer grows to megabytes. */
 static size_t kernel_kept(fixture *f, size_t unsent_max)
 {
-    struct addrinfo ai;
-    struct sockaddr_in sin;
-    int lfd = listener(&ai, &sin);
-    int peer = socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    assert_int_equal(connect(peer, (struct sockaddr *)&sin, sizeof sin), 0);
-    int sfd = accept(lfd, NULL, NULL);
-    close(lfd);
-    nonblock(sfd);
-    f->b.c = conn_new(f->loop, sfd, NULL, &CBS, &f->b);
+    int peer = raw_peer(f, 4096, 0);
+    int sfd = conn_fd(f->b.c);
     if (unsent_max)
         conn_set_unsent_max(f->b.c, unsent_max);
     size_t n = 8 << 20;

@@ -527,21 +527,12 @@ static void stream_limit(void **state)
     assert_non_null(a);
     f->m->ops->flush(a);
     size_t sent = f->link.n;
-    http_headers h;
-    http_headers_init(&h);
-    mux_request rq = {.method = "GET", .target = "/c", .headers = &h};
-    int status = 0;
-    const char *why = NULL;
-    assert_null(f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own, &status, &why));
-    assert_int_equal(status, 503);
-    assert_string_equal(why, MUX_BUSY_TEXT);
-    assert_int_equal(f->link.n, sent);
+    assert_open_refused_busy(f->m, &f->own, &f->link);
     a->m->ops->close(a, MUX_CANCEL, "client went away"); /* the agent gets its cancel */
     assert_int_equal(f->link.n, sent + 1);
     mux_stream *b = open_req(f, false, 0);
     assert_non_null(b);
     b->m->ops->close(b, MUX_CANCEL, NULL);
-    http_headers_free(&h);
 }
 
 static void link_gone(void **state)
