@@ -687,10 +687,7 @@ static void pc_on_event(conn *c, void *ud, int what)
         /* its FIN while we do not read it (a window shut, answers unread): the bytes queued
          * decide whether its request can still end, and the next ones' (judge_queued_fin) */
         pc->fin_queued = true;
-        if (pc->st == PC_XCHG) {
-            pc->x.fin_judged = true;
-            client_ended(pc, conn_queued_in(pc->c));
-        }
+        judge_queued_fin(pc);
         pc_settle(pc);
         return;
     }
