@@ -275,11 +275,17 @@ void pc_settle(pconn *pc)
     update_timer(pc);
 }
 
+/* The client half-closed and all it sent was taken: no request follows, the connection closes. */
+static bool client_spent(const pconn *pc)
+{
+    return pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0;
+}
+
 void pc_exchange_done(pconn *pc, bool persist)
 {
     pc_log(pc);
     /* a client that half-closed after pipelined requests gets their answers, then the close */
-    if (!persist || (pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)) {
+    if (!persist || client_spent(pc)) {
         start_closing(pc);
         return;
     }
@@ -583,7 +589,7 @@ void pc_process(pconn *pc)
                 return;
             }
             parse_head(pc);
-            if (pc->st == PC_HEAD && pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)
+            if (pc->st == PC_HEAD && client_spent(pc))
                 start_closing(pc); /* a half-closed client's last request was answered */
             break;
         case PC_XCHG:
@@ -602,7 +608,7 @@ void pc_process(pconn *pc)
             break;
         case PC_DRAIN:
             drain_body(pc);
-            if (pc->st == PC_DRAIN && pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)
+            if (pc->st == PC_DRAIN && client_spent(pc))
                 start_closing(pc);
             break;
         case PC_CLOSING:
