@@ -116,7 +116,7 @@ void conn_update_io(conn *c)
     bool idle = r && c->idle_ms > 0;
     if (r != c->rd_on || (r && idle != c->rd_idle)) {
         if (r) {
-            struct timeval tv = {c->idle_ms / 1000, (suseconds_t)(c->idle_ms % 1000) * 1000};
+            struct timeval tv = clock_timeval_ms(c->idle_ms);
             event_add(&c->rd, idle ? &tv : NULL);
         } else {
             event_del(&c->rd);
