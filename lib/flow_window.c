@@ -11,6 +11,12 @@ bool flow_window_spend(flow_window *w, size_t n)
     return true;
 }
 
+size_t flow_window_grow(flow_window *w, size_t n)
+{
+    w->left += (int64_t)n;
+    return n;
+}
+
 size_t flow_window_credit_written(flow_window *w, size_t backlog, size_t min)
 {
     size_t held = backlog > FLOW_CREDIT_MARK ? backlog - FLOW_CREDIT_MARK : 0;
