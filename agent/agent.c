@@ -40,7 +40,7 @@ static void schedule_retry(agent *a)
     char state[64];
     snprintf(state, sizeof state, "reconnecting in %.1fs (attempt %u)", ms / 1000.0, a->bo.attempt);
     termview_session(a->tv, state, NULL, NULL);
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = clock_timeval_ms(ms);
     evtimer_add(a->retry_timer, &tv);
 }
 
@@ -85,7 +85,7 @@ static void schedule_rotation(agent *a)
     uint64_t at = a->sess->opened_ms + (life > margin ? life - margin : 0);
     uint64_t now = clock_now_ms();
     uint64_t after = at > now ? at - now : 0;
-    struct timeval tv = {(time_t)(after / 1000), (suseconds_t)(after % 1000) * 1000};
+    struct timeval tv = clock_timeval_ms(after);
     evtimer_add(a->rotate_timer, &tv);
 }
 

@@ -184,7 +184,7 @@ void xc_arm_timer(exchange *x)
     if (!x->timer || x->head_sent || x->deferred)
         return;
     unsigned ms = x->env->request_timeout_ms;
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = clock_timeval_ms(ms);
     evtimer_add(x->timer, &tv);
 }
 

@@ -4,8 +4,6 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +81,7 @@ static void on_event(conn *k, void *ud, int what)
          * upload at 150 KB/s moved nothing the tunnel could see for 9 s: 504 at ttf's and
          * ttfd's --request-timeout while it read). A fast service is not held back: on loopback
          * what it has room for is sent at once. Best effort (not a TCP socket: nothing). */
-        int lowat = (int)LOCAL_UNSENT_MAX;
-        (void)setsockopt(conn_fd(k), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+        conn_set_unsent_max(k, LOCAL_UNSENT_MAX);
         return;
     }
     if (what & CONN_EV_EOF) {

@@ -7,6 +7,7 @@
 #define TUNNEL_CLOCK_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 /* Milliseconds on CLOCK_MONOTONIC (an arbitrary origin, never steps back): subtract two
  * readings for a duration; never compare with a wall-clock time. */
@@ -16,6 +17,12 @@ uint64_t clock_now_us(void);
 
 /* Milliseconds since the Unix epoch on CLOCK_REALTIME: for timestamps only (it may jump). */
 int64_t clock_wall_ms(void);
+
+/* ms milliseconds as a struct timeval (libevent's timeouts). */
+static inline struct timeval clock_timeval_ms(uint64_t ms)
+{
+    return (struct timeval){(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+}
 
 /* Sleeps ms milliseconds, resuming after signal interruptions; returns at once for ms <= 0. */
 void clock_sleep_ms(long ms);

@@ -15,7 +15,6 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -117,7 +116,7 @@ void conn_update_io(conn *c)
     bool idle = r && c->idle_ms > 0;
     if (r != c->rd_on || (r && idle != c->rd_idle)) {
         if (r) {
-            struct timeval tv = {c->idle_ms / 1000, (suseconds_t)(c->idle_ms % 1000) * 1000};
+            struct timeval tv = clock_timeval_ms(c->idle_ms);
             event_add(&c->rd, idle ? &tv : NULL);
         } else {
             event_del(&c->rd);
@@ -263,13 +262,6 @@ static void do_shutdown(conn *c)
     c->shut_done = true;
 }
 
-/* Bytes the peer sent are queued unread in the socket (FIONREAD). */
-static bool socket_input_queued(const conn *c)
-{
-    int queued = 0;
-    return ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0;
-}
-
 /* A write failed with EPIPE or ECONNRESET while the peer's last bytes are still queued in our
  * socket (an early answer, then a reset: RFC 9112 §9.6; Linux hands them to read(2) first). For
  * an owner that asked (conn_set_read_after_reset, see conn.h), the write side alone ends: output
@@ -277,7 +269,7 @@ static bool socket_input_queued(const conn *c)
  * sockets only. Returns true when the write side alone ended. */
 static bool end_write_side(conn *c, int err)
 {
-    if (!c->keep_read || c->ssl || c->eof || !socket_input_queued(c))
+    if (!c->keep_read || c->ssl || c->eof || conn_queued_in(c) == 0)
         return false;
     evbuffer_drain(c->out, evbuffer_get_length(c->out));
     c->shut_done = true;
@@ -372,12 +364,6 @@ void conn_set_nodelay(int fd)
 
 /* ---- loop callbacks ---- */
 
-/* Input is waiting in the socket (or, with TLS, decrypted or buffered in it). */
-static bool input_waiting(const conn *c)
-{
-    return (c->ssl && conn_tls_pending(c)) || socket_input_queued(c);
-}
-
 static void rd_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
@@ -386,7 +372,7 @@ static void rd_cb(evutil_socket_t fd, short what, void *ud)
     /* A timeout with input waiting is not idleness: the process was stopped or starved past the
      * idle time, and when the timer and the input come due in one loop pass, libevent reports
      * the timeout alone. The input is read instead (the timer starts again). */
-    if ((what & EV_TIMEOUT) && !(c->state == CS_OPEN && input_waiting(c))) {
+    if ((what & EV_TIMEOUT) && !(c->state == CS_OPEN && conn_queued_in(c) > 0)) {
         conn_emit_event(c, CONN_EV_IDLE);
     } else if (c->state == CS_HANDSHAKE) {
         conn_handshake(c);

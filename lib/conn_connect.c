@@ -97,7 +97,7 @@ conn *conn_connect(conn_loop *l, const struct addrinfo *addrs, SSL *ssl, unsigne
             conn_destroy(c);
             return NULL;
         }
-        struct timeval tv = {timeout_ms / 1000, (suseconds_t)(timeout_ms % 1000) * 1000};
+        struct timeval tv = clock_timeval_ms(timeout_ms);
         evtimer_add(c->timer, &tv);
         c->timer_connects = true;
     }

@@ -17,6 +17,7 @@
 #include <event2/event_struct.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
 #include "conn.h"
 
 #define TLS_RECORD ((size_t)16 * 1024)     /* TLS plaintext record limit (RFC 8446 §5.1) */

@@ -49,7 +49,7 @@ void conn_set_idle(conn *c, unsigned ms)
     }
     /* Only the timer changes (restarting the period): the descriptor stays in epoll. */
     if (ms) {
-        struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+        struct timeval tv = clock_timeval_ms(ms);
         event_add(&c->rd, &tv);
     } else {
         event_remove_timer(&c->rd);
@@ -67,7 +67,7 @@ void conn_set_deadline(conn *c, unsigned ms)
     }
     if (conn_ensure_timer(c) != 0)
         return;
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = clock_timeval_ms(ms);
     evtimer_add(c->timer, &tv);
 }
 
@@ -81,7 +81,7 @@ void conn_send_watch(conn *c)
         return;
     }
     unsigned half = (c->send_ms + 1) / 2;
-    struct timeval tv = {half / 1000, (suseconds_t)(half % 1000) * 1000};
+    struct timeval tv = clock_timeval_ms(half);
     c->send_outq = SIZE_MAX; /* not known yet: the first check takes it */
     c->send_idle = 0;
     event_add(&c->wr, &tv);

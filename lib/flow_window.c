@@ -11,13 +11,9 @@ bool flow_window_spend(flow_window *w, size_t n)
     return true;
 }
 
-size_t flow_window_credit(flow_window *w, size_t backlog, size_t min)
+size_t flow_window_grow(flow_window *w, size_t n)
 {
-    size_t n = w->unacked;
-    if (n == 0 || n < min || backlog > FLOW_CREDIT_MARK)
-        return 0;
     w->left += (int64_t)n;
-    w->unacked = 0;
     return n;
 }
 
@@ -30,4 +26,10 @@ size_t flow_window_credit_written(flow_window *w, size_t backlog, size_t min)
     w->left += (int64_t)n;
     w->unacked -= n;
     return n;
+}
+
+size_t flow_window_credit(flow_window *w, size_t backlog, size_t min)
+{
+    /* at most the mark held: all that was handed on is credited, as by the rule above */
+    return backlog > FLOW_CREDIT_MARK ? 0 : flow_window_credit_written(w, backlog, min);
 }

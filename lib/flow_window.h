@@ -22,6 +22,8 @@ typedef struct flow_window {
 
 /* Spends n bytes the peer sent; false when they overran the window. */
 bool flow_window_spend(flow_window *w, size_t n);
+/* The window grows by n bytes, to be sent with a credit. Returns n (to add to that credit). */
+size_t flow_window_grow(flow_window *w, size_t n);
 /* The credit to send now, counted as sent: the bytes handed on since the last credit when there
  * are at least min (and some) and the receiver's backlog is at most FLOW_CREDIT_MARK; else 0. */
 size_t flow_window_credit(flow_window *w, size_t backlog, size_t min);

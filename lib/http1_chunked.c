@@ -426,3 +426,18 @@ char *http1_chunk_last(const http_headers *trailers, size_t *len)
     *len = (size_t)(p - out);
     return out;
 }
+
+http1_chunked_result http1_chunked_skip(http1_chunked *c, const char *in, size_t len)
+{
+    http1_chunked_result r = HTTP1_CHUNKED_MORE;
+    while (len > 0 && r == HTTP1_CHUNKED_MORE) {
+        size_t used = 0, dlen = 0;
+        const char *data = NULL;
+        r = http1_chunked_decode(c, in, len, &used, &data, &dlen);
+        if (used == 0)
+            break;
+        in += used;
+        len -= used;
+    }
+    return r;
+}

@@ -53,6 +53,10 @@ int http1_chunked_copy(http1_chunked *dst, const http1_chunked *src);
  * lines (validated) and octets after *used belong to the next message. */
 http1_chunked_result http1_chunked_decode(http1_chunked *c, const char *in, size_t len,
                                           size_t *used, const char **data, size_t *dlen);
+/* Decodes in[0..len) as above, dropping the chunk data: END when the body ends in them (the
+ * octets after it untouched), ERROR on bad framing, MORE when they ran out first (len 0 too).
+ * With a copy (http1_chunked_copy): whether octets not yet taken end the body. */
+http1_chunked_result http1_chunked_skip(http1_chunked *c, const char *in, size_t len);
 
 /* The trailer fields collected by the decoder, appended to out, but those RFC 9110 §6.5.1
  * keeps out of trailers (framing, routing, authentication, content format, cookies: dropped, so

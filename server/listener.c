@@ -81,7 +81,7 @@ static void error_cb(struct evconnlistener *lis, void *ud)
     l->paused = true;
     l->backoffs++;
     evconnlistener_disable(l->lis);
-    struct timeval tv = {l->backoff_ms / 1000, (suseconds_t)(l->backoff_ms % 1000) * 1000};
+    struct timeval tv = clock_timeval_ms(l->backoff_ms);
     evtimer_add(l->timer, &tv);
     l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }

@@ -199,8 +199,7 @@ static void bin_credit(mux_stream *ms, size_t backlog)
         return;
     if (!s->bulk && mux_client_reads(&s->base)) { /* else it keeps the first window */
         s->bulk = true;
-        s->rw.left += BULK_EXTRA;
-        credit += (size_t)BULK_EXTRA;
+        credit += flow_window_grow(&s->rw, (size_t)BULK_EXTRA);
     }
     uint8_t buf[10];
     size_t n = ttf_frame_window(buf, s->sid, (uint32_t)credit);

@@ -315,8 +315,7 @@ static void credit_window(json_mux *jm, json_stream *s, size_t backlog)
     if (!credit)
         return;
     if (jm->grown > s->window && mux_client_reads(&s->base)) { /* else it keeps the first */
-        credit += jm->grown - s->window;
-        s->rw.left += (int64_t)(jm->grown - s->window);
+        credit += flow_window_grow(&s->rw, jm->grown - s->window);
         s->window = jm->grown;
     }
     tmsg m;

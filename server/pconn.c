@@ -275,11 +275,17 @@ void pc_settle(pconn *pc)
     update_timer(pc);
 }
 
+/* The client half-closed and all it sent was taken: no request follows, the connection closes. */
+static bool client_spent(const pconn *pc)
+{
+    return pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0;
+}
+
 void pc_exchange_done(pconn *pc, bool persist)
 {
     pc_log(pc);
     /* a client that half-closed after pipelined requests gets their answers, then the close */
-    if (!persist || (pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)) {
+    if (!persist || client_spent(pc)) {
         start_closing(pc);
         return;
     }
@@ -583,7 +589,7 @@ void pc_process(pconn *pc)
                 return;
             }
             parse_head(pc);
-            if (pc->st == PC_HEAD && pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)
+            if (pc->st == PC_HEAD && client_spent(pc))
                 start_closing(pc); /* a half-closed client's last request was answered */
             break;
         case PC_XCHG:
@@ -602,7 +608,7 @@ void pc_process(pconn *pc)
             break;
         case PC_DRAIN:
             drain_body(pc);
-            if (pc->st == PC_DRAIN && pc->in_eof && evbuffer_get_length(in_buf(pc)) == 0)
+            if (pc->st == PC_DRAIN && client_spent(pc))
                 start_closing(pc);
             break;
         case PC_CLOSING:
@@ -687,10 +693,7 @@ static void pc_on_event(conn *c, void *ud, int what)
         /* its FIN while we do not read it (a window shut, answers unread): the bytes queued
          * decide whether its request can still end, and the next ones' (judge_queued_fin) */
         pc->fin_queued = true;
-        if (pc->st == PC_XCHG) {
-            pc->x.fin_judged = true;
-            client_ended(pc, conn_queued_in(pc->c));
-        }
+        judge_queued_fin(pc);
         pc_settle(pc);
         return;
     }

@@ -227,23 +227,6 @@ void xchg_pump_body(pconn *pc)
 
 #define PEEK_MAX ((size_t)16 << 20) /* a socket's queue looked at, at most (tcp_rmem: 6 MiB) */
 
-/* Decodes p[0..n) ahead with the probe (a copy of the request's chunked decoder):
- * HTTP1_CHUNKED_MORE when they end no body. */
-static http1_chunked_result chunked_ahead(http1_chunked *probe, const char *p, size_t n)
-{
-    http1_chunked_result r = HTTP1_CHUNKED_MORE;
-    while (n > 0 && r == HTTP1_CHUNKED_MORE) {
-        size_t used = 0, dlen = 0;
-        const char *data = NULL;
-        r = http1_chunked_decode(probe, p, n, &used, &data, &dlen);
-        if (used == 0)
-            break;
-        p += used;
-        n -= used;
-    }
-    return r;
-}
-
 /* Whether the chunked body ends in the octets buffered, then in the socket's queue. */
 static bool chunked_can_end(pconn *pc, size_t queued)
 {
@@ -259,14 +242,14 @@ static bool chunked_can_end(pconn *pc, size_t queued)
     else if (nv > 0)
         evbuffer_peek(in, -1, NULL, v, nv);
     for (int i = 0; i < nv && v && r == HTTP1_CHUNKED_MORE; i++)
-        r = chunked_ahead(&probe, v[i].iov_base, v[i].iov_len);
+        r = http1_chunked_skip(&probe, v[i].iov_base, v[i].iov_len);
     free(v);
     if (r == HTTP1_CHUNKED_MORE && queued > 0) {
         size_t cap = queued < PEEK_MAX ? queued : PEEK_MAX;
         char *buf = queued <= PEEK_MAX ? malloc(cap) : NULL;
         ssize_t n = buf ? conn_peek_queued(pc->c, buf, cap) : -1;
         /* TLS (ciphertext), a queue too large to look at, or no memory: maybe the rest */
-        r = n < 0 ? HTTP1_CHUNKED_END : chunked_ahead(&probe, buf, (size_t)n);
+        r = n < 0 ? HTTP1_CHUNKED_END : http1_chunked_skip(&probe, buf, (size_t)n);
         free(buf);
     }
     http1_chunked_free(&probe);

@@ -23,7 +23,10 @@ static void test_spend_and_overrun(void **state)
     assert_true(flow_window_spend(&w, 1));
     assert_int_equal(w.left, 0);
     assert_int_equal(w.unacked, WINDOW);
-    assert_false(flow_window_spend(&w, 1)); /* one byte beyond */
+    assert_false(flow_window_spend(&w, 1));       /* one byte beyond */
+    assert_int_equal(flow_window_grow(&w, 2), 2); /* room for the byte refused and one more */
+    assert_true(flow_window_spend(&w, 1));
+    assert_false(flow_window_spend(&w, 1));
 }
 
 static void test_credit_waits_for_the_mark(void **state)
