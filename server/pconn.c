@@ -326,11 +326,24 @@ static void client_left(pconn *pc, const char *how)
  * still unread). After a whole request that is a half-close (shutdown(SHUT_WR), as `nc -N`
  * does), not a departure: the answer still goes out, then the connection closes (HAProxy's
  * default; a client that closed for good resets at the first octet written). A request that
- * can no longer end is a client that left. */
+ * can no longer end is a client that left; one whose last octets break its framing is answered
+ * 400 at once (its answer not begun), as reading them would, rather than at --request-timeout. */
 static void client_ended(pconn *pc, size_t queued)
 {
-    if (pc->st == PC_XCHG && !xchg_request_can_end(pc, queued))
+    if (pc->st != PC_XCHG)
+        return;
+    const char *reason = NULL;
+    switch (xchg_request_verdict(pc, queued, &reason)) {
+    case XCHG_REQ_CUT:
         client_left(pc, "its request cut short");
+        break;
+    case XCHG_REQ_BAD: /* what reading them would answer, now: nothing more comes to read */
+        if (!pc->x.resp_head)
+            xchg_bad_body(pc, reason);
+        break;
+    case XCHG_REQ_MAY_END:
+        break;
+    }
 }
 
 /* The FIN waits unread behind the request under way, which is held back: judged once for each
