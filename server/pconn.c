@@ -335,7 +335,16 @@ static void client_ended(pconn *pc, size_t queued)
     const char *reason = NULL;
     switch (xchg_request_verdict(pc, queued, &reason)) {
     case XCHG_REQ_CUT:
-        client_left(pc, "its request cut short");
+        if (conn_out_len(pc->c) == 0) {
+            client_left(pc, "its request cut short");
+            break;
+        }
+        /* its FIN, not a reset: it may still read. The answers to its earlier (pipelined)
+         * requests still in our output go out first, then the close (they were dropped) */
+        TLOG_D(pc->srv->log, "client %s left during a request (its request cut short)", pc->ip);
+        if (!pc->x.resp_head && pc->x.method)
+            pc->x.status = 499;
+        pc_close(pc);
         break;
     case XCHG_REQ_BAD: /* what reading them would answer, now: nothing more comes to read */
         if (!pc->x.resp_head)

@@ -7,7 +7,10 @@ framing (bad hex, a size line or extension too long, data without its CRLF, a ba
 line): reading them can only answer 400 (RFC 9112 §7.1), and nothing more will come, so ttfd
 answers that 400 at once, the agent told and the local connection closed; it waited for
 --request-timeout before (504), holding the stream and its place under
---max-streams-per-agent."""
+--max-streams-per-agent.
+
+And a pipelined request whose body the client's FIN cuts short costs the requests before it
+nothing: their answers, still in ttfd's output, go out before the close."""
 
 import time
 
@@ -52,3 +55,35 @@ def test_a_held_back_chunked_upload_ending_in_bad_framing_is_answered_400_at_onc
         print("%s %s: 400 %.3f s after the FIN" % (mode, cut, time.monotonic() - t0))
     finally:
         s.close()
+
+
+NEXT = {
+    "length": b"POST /late HTTP/1.1\r\nHost: %s\r\nContent-Length: 10\r\n\r\nabc",
+    "chunked": b"POST /late HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+}
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+@pytest.mark.parametrize("cut", sorted(NEXT))
+def test_a_pipelined_request_cut_short_keeps_the_answers_before_it(stack, certs, mode, tls,
+                                                                   cut):  # noqa: F811
+    """A whole request, then a pipelined one whose body the client's FIN cuts short: the second
+    is a departure (499, the agent told), the first is not. Its answer went out, then the
+    close; it was dropped with the connection (freed at once, the answer still in ttfd's
+    output)."""
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, tls, certs)
+    s = client(d, host, ctx)
+    try:
+        first = b"GET /late HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode()
+        s.sendall(first + NEXT[cut] % host.encode())
+        shut_wr(s)
+        s.settimeout(SOON)
+        c = tk.RawConn(0, sock=s)
+        r = c.read_response()
+        assert r.status == 200, r.raw_head
+        assert r.body == b"late answer to /late, 0 octets"
+        assert c.read_to_eof() == b""  # then the close
+    finally:
+        s.close()
+    d.proc.wait_line(r"POST /late 499 ", SOON, stream="err")
+    tk.wait_for(lambda: metrics(d)["ttfd_streams_open"] == 0, SOON, "the stream freed")
