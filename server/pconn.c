@@ -729,6 +729,16 @@ static void pc_on_event(conn *c, void *ud, int what)
         pc_settle(pc);
         return;
     }
+    if ((what & CONN_EV_EOF) && (pc->st == PC_HEAD || pc->st == PC_DRAIN) &&
+        conn_out_len(pc->c) > 0) {
+        /* a half-close after its last request: that request's answer, whole from the agent but
+         * still in our output (a client reading slowly), goes out, then the close (it was cut
+         * short: the connection freed with it) */
+        pc->in_eof = true;
+        start_closing(pc);
+        pc_settle(pc);
+        return;
+    }
     if ((what & CONN_EV_ERROR) && pc->st == PC_HEAD && conn_tls_plain_http(pc->c))
         answer_plain_http(pc);
     if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
