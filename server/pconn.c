@@ -176,6 +176,12 @@ static void on_deadline(pconn *pc)
 
 /* ---- the end of a connection ---- */
 
+static unsigned keepalive_ms(const server *srv)
+{
+    int s = srv->cfg->keepalive_timeout > 0 ? srv->cfg->keepalive_timeout : TTFD_IDLE_SEC;
+    return (unsigned)s * 1000u;
+}
+
 static void start_closing(pconn *pc)
 {
     pc->st = PC_CLOSING;
@@ -300,7 +306,7 @@ void pc_exchange_done(pconn *pc, bool persist)
     xchg_reset(&pc->x);
     pc->st = PC_HEAD;
     pc->head_started = false;
-    conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
+    conn_set_idle(pc->c, keepalive_ms(pc->srv));
     conn_read(pc->c, true);
     /* A pipelined request may already be buffered: parse it from the loop, not from here. */
     if (evbuffer_get_length(in_buf(pc)) > 0)
@@ -739,6 +745,14 @@ static void pc_on_event(conn *c, void *ud, int what)
         pc_settle(pc);
         return;
     }
+    if ((what & CONN_EV_IDLE) && conn_out_len(pc->c) > 0 && pc->srv->cfg->send_timeout > 0) {
+        /* no request for the keep-alive time, but the last answer is still going out to a
+         * client that reads it slowly: not idle (--send-timeout judges one that takes none of
+         * it; with it off, the idle time still bounds it). It was closed with the rest of its
+         * answer unsent. */
+        pc_settle(pc);
+        return;
+    }
     if ((what & CONN_EV_ERROR) && pc->st == PC_HEAD && conn_tls_plain_http(pc->c))
         answer_plain_http(pc);
     if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
@@ -781,7 +795,7 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
         srv->pconns->prev = pc;
     srv->pconns = pc;
     conn_set_out_low(pc->c, PC_OUT_MARK);
-    conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
+    conn_set_idle(pc->c, keepalive_ms(pc->srv));
     conn_watch_close(pc->c, true); /* a client that leaves while we do not read it (RDHUP) */
     conn_set_unsent_max(pc->c, PC_UNSENT_MAX);
     conn_set_send_timeout(pc->c, (unsigned)srv->cfg->send_timeout * 1000u);
