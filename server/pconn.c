@@ -176,6 +176,12 @@ static void on_deadline(pconn *pc)
 
 /* ---- the end of a connection ---- */
 
+static unsigned keepalive_ms(const server *srv)
+{
+    int s = srv->cfg->keepalive_timeout > 0 ? srv->cfg->keepalive_timeout : TTFD_IDLE_SEC;
+    return (unsigned)s * 1000u;
+}
+
 static void start_closing(pconn *pc)
 {
     pc->st = PC_CLOSING;
@@ -300,7 +306,7 @@ void pc_exchange_done(pconn *pc, bool persist)
     xchg_reset(&pc->x);
     pc->st = PC_HEAD;
     pc->head_started = false;
-    conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
+    conn_set_idle(pc->c, keepalive_ms(pc->srv));
     conn_read(pc->c, true);
     /* A pipelined request may already be buffered: parse it from the loop, not from here. */
     if (evbuffer_get_length(in_buf(pc)) > 0)
@@ -326,11 +332,33 @@ static void client_left(pconn *pc, const char *how)
  * still unread). After a whole request that is a half-close (shutdown(SHUT_WR), as `nc -N`
  * does), not a departure: the answer still goes out, then the connection closes (HAProxy's
  * default; a client that closed for good resets at the first octet written). A request that
- * can no longer end is a client that left. */
+ * can no longer end is a client that left; one whose last octets break its framing is answered
+ * 400 at once (its answer not begun), as reading them would, rather than at --request-timeout. */
 static void client_ended(pconn *pc, size_t queued)
 {
-    if (pc->st == PC_XCHG && !xchg_request_can_end(pc, queued))
-        client_left(pc, "its request cut short");
+    if (pc->st != PC_XCHG)
+        return;
+    const char *reason = NULL;
+    switch (xchg_request_verdict(pc, queued, &reason)) {
+    case XCHG_REQ_CUT:
+        if (conn_out_len(pc->c) == 0) {
+            client_left(pc, "its request cut short");
+            break;
+        }
+        /* its FIN, not a reset: it may still read. The answers to its earlier (pipelined)
+         * requests still in our output go out first, then the close (they were dropped) */
+        TLOG_D(pc->srv->log, "client %s left during a request (its request cut short)", pc->ip);
+        if (!pc->x.resp_head && pc->x.method)
+            pc->x.status = 499;
+        pc_close(pc);
+        break;
+    case XCHG_REQ_BAD: /* what reading them would answer, now: nothing more comes to read */
+        if (!pc->x.resp_head)
+            xchg_bad_body(pc, reason);
+        break;
+    case XCHG_REQ_MAY_END:
+        break;
+    }
 }
 
 /* The FIN waits unread behind the request under way, which is held back: judged once for each
@@ -707,6 +735,24 @@ static void pc_on_event(conn *c, void *ud, int what)
         pc_settle(pc);
         return;
     }
+    if ((what & CONN_EV_EOF) && (pc->st == PC_HEAD || pc->st == PC_DRAIN) &&
+        conn_out_len(pc->c) > 0) {
+        /* a half-close after its last request: that request's answer, whole from the agent but
+         * still in our output (a client reading slowly), goes out, then the close (it was cut
+         * short: the connection freed with it) */
+        pc->in_eof = true;
+        start_closing(pc);
+        pc_settle(pc);
+        return;
+    }
+    if ((what & CONN_EV_IDLE) && conn_out_len(pc->c) > 0 && pc->srv->cfg->send_timeout > 0) {
+        /* no request for the keep-alive time, but the last answer is still going out to a
+         * client that reads it slowly: not idle (--send-timeout judges one that takes none of
+         * it; with it off, the idle time still bounds it). It was closed with the rest of its
+         * answer unsent. */
+        pc_settle(pc);
+        return;
+    }
     if ((what & CONN_EV_ERROR) && pc->st == PC_HEAD && conn_tls_plain_http(pc->c))
         answer_plain_http(pc);
     if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
@@ -749,7 +795,7 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
         srv->pconns->prev = pc;
     srv->pconns = pc;
     conn_set_out_low(pc->c, PC_OUT_MARK);
-    conn_set_idle(pc->c, TTFD_IDLE_SEC * 1000u);
+    conn_set_idle(pc->c, keepalive_ms(pc->srv));
     conn_watch_close(pc->c, true); /* a client that leaves while we do not read it (RDHUP) */
     conn_set_unsent_max(pc->c, PC_UNSENT_MAX);
     conn_set_send_timeout(pc->c, (unsigned)srv->cfg->send_timeout * 1000u);

@@ -137,11 +137,20 @@ void xchg_on_body(void *ud, const char *at, size_t len);
 /* Feeds buffered request body bytes to the stream (within its room), or drops them after an
  * early response. */
 void xchg_pump_body(pconn *pc);
-/* Whether the request under way can still end with the client's octets buffered and the
- * queued ones (unread in the socket: conn_queued_in) now that it sends no more: a Content-Length
- * body by count, a chunked one by decoding ahead (the socket's queue peeked, not taken; with TLS
- * a queue of ciphertext is taken as maybe the rest). */
-bool xchg_request_can_end(pconn *pc, size_t queued);
+/* What the client's octets buffered and the queued ones (unread in the socket: conn_queued_in)
+ * make of the request under way now that it sends no more: a Content-Length body by count, a
+ * chunked one by decoding ahead (the socket's queue peeked, not taken; with TLS a queue of
+ * ciphertext is taken as maybe the rest). XCHG_REQ_BAD: they break the chunked framing, the
+ * decoder's rule in *reason (static), the 400 that reading them would answer. */
+typedef enum {
+    XCHG_REQ_MAY_END, /* whole in them, or maybe */
+    XCHG_REQ_CUT,     /* it can never end: the client left */
+    XCHG_REQ_BAD,     /* bad framing in them */
+} xchg_req_verdict;
+xchg_req_verdict xchg_request_verdict(pconn *pc, size_t queued, const char **reason);
+/* The request body broke its framing (reason: the rule, may be NULL): the stream reset
+ * (bad_request) and 400 answered, or the connection closed after a response head. */
+void xchg_bad_body(pconn *pc, const char *reason);
 /* After a 101: client bytes to the stream. */
 void xchg_pump_pipe(pconn *pc);
 /* Opens the stream prepared by on_head (x->open_mux); pc_fail when the mux refuses. flush: the

@@ -140,6 +140,15 @@ static void request_done(pconn *pc)
     http_headers_free(&tr);
 }
 
+void xchg_bad_body(pconn *pc, const char *reason)
+{
+    char why[200];
+    snprintf(why, sizeof why, "bad request body: %s", reason ? reason : "unparsable");
+    pc->x.open_mux = NULL; /* a stream not yet open never opens */
+    xchg_end_stream(pc, MUX_BAD_REQUEST, "bad request body");
+    pc_fail(pc, 400, why);
+}
+
 void xchg_pump_body(pconn *pc)
 {
     exchange *x = &pc->x;
@@ -184,13 +193,7 @@ void xchg_pump_body(pconn *pc)
         x->nspans = 0;
         http1_event ev = http1_execute(&pc->p, data, lim, &used);
         if (ev == HTTP1_ERROR) {
-            /* nothing of this batch goes out; a stream not yet open never opens */
-            char why[200];
-            snprintf(why, sizeof why, "bad request body: %s",
-                     pc->p.err.reason ? pc->p.err.reason : "unparsable");
-            x->open_mux = NULL;
-            xchg_end_stream(pc, MUX_BAD_REQUEST, "bad request body");
-            pc_fail(pc, 400, why);
+            xchg_bad_body(pc, pc->p.err.reason); /* nothing of this batch goes out */
             return;
         }
         if (x->body_cap && x->body_in > x->body_cap) {
@@ -227,12 +230,13 @@ void xchg_pump_body(pconn *pc)
 
 #define PEEK_MAX ((size_t)16 << 20) /* a socket's queue looked at, at most (tcp_rmem: 6 MiB) */
 
-/* Whether the chunked body ends in the octets buffered, then in the socket's queue. */
-static bool chunked_can_end(pconn *pc, size_t queued)
+/* Whether the chunked body ends in the octets buffered, then in the socket's queue; a framing
+ * error in them is XCHG_REQ_BAD, its rule in *reason. */
+static xchg_req_verdict chunked_verdict(pconn *pc, size_t queued, const char **reason)
 {
     http1_chunked probe;
     if (http1_chunked_copy(&probe, &pc->p.body.ch) != 0)
-        return true; /* unknown: maybe */
+        return XCHG_REQ_MAY_END; /* unknown: maybe */
     http1_chunked_result r = HTTP1_CHUNKED_MORE;
     struct evbuffer *in = in_buf(pc);
     int nv = evbuffer_peek(in, -1, NULL, NULL, 0);
@@ -252,20 +256,25 @@ static bool chunked_can_end(pconn *pc, size_t queued)
         r = n < 0 ? HTTP1_CHUNKED_END : http1_chunked_skip(&probe, buf, (size_t)n);
         free(buf);
     }
+    *reason = probe.reason; /* a static string */
     http1_chunked_free(&probe);
-    return r != HTTP1_CHUNKED_MORE; /* a framing error is the 400 reading it will answer */
+    return r == HTTP1_CHUNKED_MORE    ? XCHG_REQ_CUT
+           : r == HTTP1_CHUNKED_ERROR ? XCHG_REQ_BAD
+                                      : XCHG_REQ_MAY_END;
 }
 
-bool xchg_request_can_end(pconn *pc, size_t queued)
+xchg_req_verdict xchg_request_verdict(pconn *pc, size_t queued, const char **reason)
 {
     const exchange *x = &pc->x;
+    *reason = NULL;
     if (x->req_done || x->upgrade)
-        return true;
+        return XCHG_REQ_MAY_END;
     if (pc->p.body.framing == HTTP1_FRAMING_LENGTH)
-        return evbuffer_get_length(in_buf(pc)) + queued >= pc->p.body.left;
+        return evbuffer_get_length(in_buf(pc)) + queued >= pc->p.body.left ? XCHG_REQ_MAY_END
+                                                                           : XCHG_REQ_CUT;
     if (pc->p.body.framing == HTTP1_FRAMING_CHUNKED)
-        return chunked_can_end(pc, queued);
-    return true;
+        return chunked_verdict(pc, queued, reason);
+    return XCHG_REQ_MAY_END;
 }
 
 void xchg_pump_pipe(pconn *pc)

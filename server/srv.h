@@ -44,6 +44,7 @@ typedef struct server_config {
     int header_timeout;     /* s: a whole request head (nginx's client_header_timeout) */
     int body_timeout;       /* s: between two reads of a request body (client_body_timeout) */
     int send_timeout; /* s: output waiting that the client takes nothing of (send_timeout); 0 off */
+    int keepalive_timeout;  /* s: a connection idle between requests is closed; 0: TTFD_IDLE_SEC */
     size_t max_header;      /* bytes */
     uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */
     size_t max_streams;     /* exchanges in progress per agent (0: no limit); else 503 */

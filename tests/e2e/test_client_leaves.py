@@ -8,7 +8,9 @@ and TLS public listeners, FIN and RST, many clients at once.
 
 What is no departure: a client that half-closes (shutdown(SHUT_WR), as `nc -N` does) after a
 whole request, held back or not, gets its whole answer; a keep-alive client whose pipelined
-requests wait unread is served; a TLS client that leaves during its handshake is freed at once."""
+requests wait unread is served; a half-close once the agent sent its whole answer, part of it
+still in ttfd's output, gets the rest; a TLS client that leaves during its handshake is freed at
+once."""
 
 import json
 import socket
@@ -400,3 +402,56 @@ def test_an_agent_link_is_not_watched_as_a_public_client(stack):
         assert r.body == piece * (seq + 1) + b"the end"
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_half_close_after_the_answer_left_the_agent_keeps_its_rest(stack, certs, mode, tls,
+                                                                     framing):
+    """The client reads its answer slowly; the agent has sent all of it (the exchange is done and
+    logged) while part of it still waits in ttfd's output; then the client half-closes. That is
+    no departure: the rest goes out, then the close (it was dropped with the connection: the
+    client got a body cut short)."""
+    import hashlib
+    n = 200000  # within the stream's window (binary 256 KiB, JSON 1 MiB): the agent sends it all
+    blob = bytes(range(256)) * (n // 256) + bytes(n % 256)
+
+    def answer(req, conn):
+        if framing == "length":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (n, blob))
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+                         % (n, blob))
+        return True
+
+    d, a, app, silent, host, ctx = setup_tunnel(stack, mode, tls, certs)
+    app.routes["/blob"] = answer
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10 * tk.SLOW)
+    s.connect(("127.0.0.1", d.port))
+    if ctx:
+        s = ctx.wrap_socket(s, server_hostname=host.split(":")[0])
+    try:
+        s.sendall(b"GET /blob HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+        got = s.recv(1024)
+        d.proc.wait_line(r"GET /blob 200 ", SOON, stream="err")  # the exchange is over
+        shut_wr(s)
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            got += data
+    finally:
+        s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    if framing == "chunked":  # ttfd frames the pieces as they came: decoded here
+        out, rest = b"", body
+        while True:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line, 16)
+            if size == 0:
+                break
+            out, rest = out + rest[:size], rest[size + 2:]
+        assert rest == b"\r\n", rest[:100]
+        body = out
+    assert len(body) == n and hashlib.sha256(body).digest() == hashlib.sha256(blob).digest()

@@ -8,13 +8,17 @@
 #include "pconn_fixture.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "clock.h"
+#include "pconn_int.h"
+#include "proto_bin.h"
 
 /* A departure noticed at once: the agent got a RESET within 2 s (far below --request-timeout),
  * the stream was cancelled and everything of the exchange freed, and the access log (capture_log)
@@ -255,6 +259,82 @@ static void stream_limit(void **state)
     end_log(f);
 }
 
+/* The keep-alive idle time runs between requests, but a client may still be reading the last
+ * answer slowly when it ends (the agent sent it all; part waits in ttfd's output): such a client
+ * is not idle, and gets the whole answer. The connection was closed at the idle time with the
+ * rest unsent (the client saw the body end short). */
+static void a_client_reading_its_last_answer_slowly_is_not_idle(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    f->cfg.keepalive_timeout = 1;
+    connect_client(f);
+    get(f, "GET", "/big", "HTTP/1.1", NULL);
+    uint32_t sid = open_sid(f);
+    const size_t body = TTF_BIN_INITIAL_WINDOW; /* the agent sends it all: more than the socket
+                                                   takes (about 200 KiB) */
+    char head[128];
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", body);
+    agent_s(f, TTF_RESPONSE, 0, sid, head);
+    static char block[65536];
+    memset(block, 'd', sizeof block);
+    for (size_t sent = 0; sent < body; sent += sizeof block)
+        agent(f, TTF_DATA, sent + sizeof block >= body ? TTF_FLAG_FIN : 0, sid, block,
+              sizeof block);
+    char *got = malloc(body + 4096);
+    size_t n = 0, head_len = 0;
+    uint64_t end = clock_now_ms() + 3000;
+    while (clock_now_ms() < end && !strstr(logged(f), "GET /big 200 ")) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    assert_non_null(strstr(logged(f), "GET /big 200 ")); /* the exchange is over */
+    int q = 0;
+    while (clock_now_ms() < end && ioctl(f->cl, FIONREAD, &q) == 0 && q == 0) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK); /* the output leaves from the loop */
+        usleep(1000);
+    }
+    /* the client reads a little at a time until what ttfd still holds is under PC_OUT_MARK
+     * (ttfd reads the connection again, so the idle time runs), but not nothing */
+    size_t held = 0;
+    do {
+        ssize_t r = read(f->cl, got + n, 4096);
+        assert_true(r > 0);
+        n += (size_t)r;
+        got[n] = '\0';
+        char *e = head_len ? NULL : strstr(got, "\r\n\r\n");
+        if (e)
+            head_len = (size_t)(e + 4 - got);
+        for (int i = 0; i < 5; i++) {
+            event_base_loop(f->base, EVLOOP_NONBLOCK);
+            usleep(1000);
+        }
+        assert_int_equal(ioctl(f->cl, FIONREAD, &q), 0);
+        held = head_len + body - n - (size_t)q;
+    } while (!head_len || held > PC_OUT_MARK);
+    assert_true(held > 0);       /* else the test cannot tell */
+    end = clock_now_ms() + 1600; /* past the idle time, the client reading nothing */
+    while (clock_now_ms() < end) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    end = clock_now_ms() + 3000;
+    while (n < head_len + body && clock_now_ms() < end) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        ssize_t r = read(f->cl, got + n, head_len + body - n);
+        if (r == 0)
+            break; /* closed: the rest is lost */
+        if (r > 0)
+            n += (size_t)r;
+        else
+            usleep(1000);
+    }
+    assert_int_equal(n, head_len + body);
+    assert_int_equal(pconn_count(&f->srv), 1); /* kept alive for the next request */
+    free(got);
+    end_log(f);
+}
+
 int main(void)
 {
     conn_process_init(); /* SIGPIPE ignored: the tests write to connections ttfd closed */
@@ -272,6 +352,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(pipelined_upload_whole_after_a_fin_seen_earlier, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_client_reading_its_last_answer_slowly_is_not_idle, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
