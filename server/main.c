@@ -461,11 +461,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cfg.tls_cert) {
-        const char *err = NULL;
-        srv.tls = tls_server_ctx(cfg.tls_cert, cfg.tls_key, &err);
+        char err[700];
+        srv.tls = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err, sizeof err);
         if (!srv.tls) {
-            TLOG_E(&lg, "TLS setup failed (--tls-cert %s, --tls-key %s): %s", cfg.tls_cert,
-                   cfg.tls_key, err ? err : "unknown error");
+            TLOG_E(&lg, "TLS setup failed: %s", err);
             return 2;
         }
     }
