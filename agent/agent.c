@@ -638,10 +638,10 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     }
     a.obs = observer_fanout_observer(&a.fan);
     if (cfg->url.tls) {
-        const char *terr = NULL;
-        a.ssl_ctx = tls_client_ctx(cfg->ca_file, cfg->insecure, &terr);
+        char terr[600];
+        a.ssl_ctx = tls_client_ctx(cfg->ca_file, cfg->insecure, terr, sizeof terr);
         if (!a.ssl_ctx) {
-            TLOG_E(lg, "TLS setup failed: %s", terr ? terr : "unknown error");
+            TLOG_E(lg, "TLS setup failed: %s", terr);
             goto out;
         }
     }

@@ -12,7 +12,10 @@
 
 #include <event2/buffer.h>
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "http1.h"
 #include "proto_bin.h"
@@ -268,6 +271,36 @@ static void on_read(conn *cn, void *ud)
     }
 }
 
+/* What the user can do about a verification failure (X509_V_ERR_*), "" when nothing obvious. */
+static const char *verify_hint(long vr)
+{
+    switch (vr) {
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        return " (a self-signed certificate or a private CA: give its CA certificate with "
+               "--ca-file FILE, or --insecure to skip verification, unsafe)";
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        return " (the certificate does not carry the endpoint's host name: use a name it carries)";
+    default:
+        return "";
+    }
+}
+
+/* What the user can do about a handshake failure (OpenSSL's error code), "" when nothing
+ * obvious. A plain HTTP listener answers a ClientHello with "HTTP/1.1 400 ...", which OpenSSL
+ * reads as a record of a wrong version (or absurd length). */
+static const char *handshake_hint(unsigned long e)
+{
+    if (ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER ||
+                                          ERR_GET_REASON(e) == SSL_R_PACKET_LENGTH_TOO_LONG))
+        return " (the server does not speak TLS on this port: use a ws:// endpoint)";
+    return "";
+}
+
 /* Describes a TLS failure; true when it was one (else the socket error explains it). */
 static bool tls_reason(ws_client *c, char *msg, size_t cap)
 {
@@ -276,14 +309,15 @@ static bool tls_reason(ws_client *c, char *msg, size_t cap)
     SSL *ssl = conn_ssl(c->c);
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     if (vr != X509_V_OK) {
-        snprintf(msg, cap, "TLS certificate verification failed for %s: %s", c->cfg->url.host,
-                 X509_verify_cert_error_string(vr));
+        snprintf(msg, cap, "TLS certificate verification failed for %s: %s%s", c->cfg->url.host,
+                 X509_verify_cert_error_string(vr), verify_hint(vr));
         return true;
     }
-    if (conn_tls_error(c->c)) {
+    unsigned long e = conn_tls_error(c->c);
+    if (e) {
         char buf[256];
-        snprintf(msg, cap, "TLS handshake with %s failed: %s", c->cfg->url.host,
-                 conn_strerror(c->c, buf, sizeof buf));
+        snprintf(msg, cap, "TLS handshake with %s failed: %s%s", c->cfg->url.host,
+                 conn_strerror(c->c, buf, sizeof buf), handshake_hint(e));
         return true;
     }
     return false;

@@ -267,25 +267,25 @@ static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len
         return httpresp_text(a->status, a->text, len);
     const route_result *rr = r->rr;
     if (rr->mode == ROUTE_PATH) {
-        path_rewrite_head_urls(rr->tunnel_id, &a->headers); /* the rule ttfd applies */
-        path_rewrite_kind k =
-            path_rewrite_kind_for(http_headers_get(&a->headers, "content-type"),
-                                  http_headers_get(&a->headers, "content-encoding"));
+        /* the rule ttfd applies: HEAD and 304 get the fields GET and 200 get */
+        int k = path_rewrite_response_head(rr->tunnel_id, a->status,
+                                           proxy_bodiless(a->status, r->head_request), &a->headers);
         uint8_t *nb;
         size_t nlen;
-        int rc = path_rewrite_body(k, rr->tunnel_id, a->body, a->len, &nb, &nlen);
+        int rc = k > PATH_RW_NONE ? path_rewrite_body((path_rewrite_kind)k, rr->tunnel_id, a->body,
+                                                      a->len, &nb, &nlen)
+                                  : 0;
         if (rc == 1 && nlen <= ctx->cfg->max_body + 4096) {
             free(a->body);
             a->body = nb;
             a->len = nlen;
-            if (http_headers_get(&a->headers, "content-length")) {
-                char n[32];
-                snprintf(n, sizeof n, "%zu", nlen);
-                http_headers_set(&a->headers, "content-length", n);
-            }
-            http_headers_set(&a->headers, "x-tunnel-rewrite-applied", "true");
         } else if (rc == 1) {
             free(nb);
+        }
+        if (k > PATH_RW_NONE) { /* its Content-Length went: the length sent is the body's */
+            char n[32];
+            snprintf(n, sizeof n, "%zu", a->len);
+            http_headers_set(&a->headers, "content-length", n);
         }
     }
     return httpresp_build(a->status, &a->headers, a->body, a->len, len);

@@ -57,6 +57,25 @@ char *path_rewrite_location(const char *tid, const char *location);
 struct http_headers;
 int path_rewrite_head_urls(const char *tid, struct http_headers *h);
 
+/* Path mode, a final response's head: the one rule for ttfd and the Lambda, decided from the
+ * fields alone so that an answer without a body carries the fields the answer with it gets
+ * (HEAD's are those GET's would be, RFC 9110 §9.3.2; a 304's validators are the 200's, §15.4.5).
+ * The URL fields go through path_rewrite_head_urls. Then, when a body of this type is rewritten
+ * (path_rewrite_kind_for and path_rewrite_changes):
+ *   Content-Length and Content-MD5 are removed (the new length is known only once rewritten; the
+ *     digest is the app's bytes'), a strong ETag becomes weak (W/"x": the same content, other
+ *     bytes, RFC 9110 §8.8.1; the app still matches W/"x" in If-None-Match by weak comparison,
+ *     and never in If-Range, which needs a strong one, so no range of its bytes is asked as
+ *     ours), and X-Tunnel-Rewrite-Applied: true is added;
+ *   a 206 (a range of the app's bytes, counted by its Content-Range) cannot be rewritten: it
+ *     passes unchanged, strong ETag included, so that nothing labels it as the rewritten body.
+ * A 304 without Content-Type has its strong ETag made weak too (the 200 it stands for most
+ * likely had it made weak: W/ matches either by weak comparison).
+ * status: the final status (200..599); bodiless: no body follows (HEAD, 204, 304).
+ * Returns the kind the body goes through, PATH_RW_NONE when it passes unchanged (or there is
+ * none), or -1 on ENOMEM (fields partly changed; the caller answers 502). */
+int path_rewrite_response_head(const char *tid, int status, bool bodiless, struct http_headers *h);
+
 /* An output buffer the caller keeps across feeds (reset len to reuse it). */
 typedef struct path_rewrite_buf {
     uint8_t *p;

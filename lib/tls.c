@@ -5,16 +5,53 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <string.h>
 
-/* The most recent OpenSSL error as text, or fallback. OpenSSL keeps its strings static. */
-static const char *ossl_reason(const char *fallback)
+/* Why OpenSSL failed with what (a file named file, of PEM kind pem, or NULL), from its error
+ * queue, which is emptied: a system error (fopen's errno, ERR_SYSTEM_ERROR) first, then a file
+ * that holds no PEM item of the kind (PEM_R_NO_START_LINE; for a key, OpenSSL 3's decoders find
+ * nothing they support: ERR_LIB_OSSL_DECODER, ERR_R_UNSUPPORTED), then a key that is not the
+ * certificate's (X509_R_KEY_VALUES_MISMATCH: mismatch, when not NULL), else OpenSSL's reason of
+ * the first error, else fallback. */
+static void ossl_explain(char *err, size_t cap, const char *what, const char *file, const char *pem,
+                         const char *mismatch, const char *fallback)
 {
-    unsigned long e = ERR_peek_last_error();
-    const char *r = e ? ERR_reason_error_string(e) : NULL;
-    ERR_clear_error();
-    return r ? r : fallback;
+    unsigned long e, first = 0, sys = 0;
+    bool no_pem = false, has_mismatch = false;
+    while ((e = ERR_get_error()) != 0) {
+        if (!first)
+            first = e;
+        if (ERR_SYSTEM_ERROR(e)) {
+            if (!sys)
+                sys = e;
+        } else if ((ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) ||
+                   (ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER &&
+                    ERR_GET_REASON(e) == ERR_R_UNSUPPORTED)) {
+            no_pem = true;
+        } else if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+                   ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
+            has_mismatch = true;
+        }
+    }
+    if (!err || cap == 0)
+        return;
+    const char *r = first ? ERR_reason_error_string(first) : NULL;
+    if (sys && file)
+        snprintf(err, cap, "cannot open %s %s: %s", what, file, strerror(ERR_GET_REASON(sys)));
+    else if (no_pem && file && pem)
+        snprintf(err, cap, "%s %s is not a PEM %s", what, file, pem);
+    else if (has_mismatch && mismatch)
+        snprintf(err, cap, "%s", mismatch);
+    else if (!r)
+        snprintf(err, cap, "%s", fallback);
+    else if (file)
+        snprintf(err, cap, "%s %s: %s", what, file, r);
+    else
+        snprintf(err, cap, "%s: %s", fallback, r);
 }
 
 /* Cipher preferences of both programs (docs/architecture.md "TLS settings"): AES-128-GCM first,
@@ -36,19 +73,17 @@ static int set_ciphers(SSL_CTX *ctx)
                : -1;
 }
 
-SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, const char **err)
+SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, char *err, size_t cap)
 {
-    const char *dummy;
-    if (!err)
-        err = &dummy;
     if (!cert_file || !key_file) {
-        *err = "both a certificate and a key file are needed";
+        if (err && cap)
+            snprintf(err, cap, "both a certificate and a key file are needed");
         return NULL;
     }
     ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
-        *err = ossl_reason("cannot create a TLS context");
+        ossl_explain(err, cap, NULL, NULL, NULL, NULL, "cannot create a TLS context");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -58,44 +93,46 @@ SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, const char 
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (set_ciphers(ctx) != 0) {
-        *err = ossl_reason("cannot set the cipher preferences");
+        ossl_explain(err, cap, NULL, NULL, NULL, NULL, "cannot set the cipher preferences");
         SSL_CTX_free(ctx);
         return NULL;
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        *err = ossl_reason("cannot load the certificate file");
+        ossl_explain(err, cap, "the certificate file", cert_file, "certificate", NULL,
+                     "cannot load the certificate file");
         SSL_CTX_free(ctx);
         return NULL;
     }
+    char m[600];
+    snprintf(m, sizeof m, "the private key %s does not match the certificate %s", key_file,
+             cert_file);
     if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-        *err = ossl_reason("cannot load the private key file");
+        ossl_explain(err, cap, "the private key file", key_file, "private key", m,
+                     "cannot load the private key file");
         SSL_CTX_free(ctx);
         return NULL;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        *err = ossl_reason("the private key does not match the certificate");
+        ossl_explain(err, cap, NULL, NULL, NULL, m, m);
         SSL_CTX_free(ctx);
         return NULL;
     }
     return ctx;
 }
 
-SSL_CTX *tls_client_ctx(const char *ca_file, bool insecure, const char **err)
+SSL_CTX *tls_client_ctx(const char *ca_file, bool insecure, char *err, size_t cap)
 {
-    const char *dummy;
-    if (!err)
-        err = &dummy;
     ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
-        *err = ossl_reason("cannot create a TLS context");
+        ossl_explain(err, cap, NULL, NULL, NULL, NULL, "cannot create a TLS context");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (set_ciphers(ctx) != 0) {
-        *err = ossl_reason("cannot set the cipher preferences");
+        ossl_explain(err, cap, NULL, NULL, NULL, NULL, "cannot set the cipher preferences");
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -106,7 +143,11 @@ SSL_CTX *tls_client_ctx(const char *ca_file, bool insecure, const char **err)
     int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
                      : SSL_CTX_set_default_verify_paths(ctx);
     if (ok != 1) {
-        *err = ossl_reason(ca_file ? "cannot load the CA file" : "cannot load the system CA store");
+        if (ca_file)
+            ossl_explain(err, cap, "the CA file", ca_file, "certificate", NULL,
+                         "cannot load the CA file");
+        else
+            ossl_explain(err, cap, NULL, NULL, NULL, NULL, "cannot load the system CA store");
         SSL_CTX_free(ctx);
         return NULL;
     }

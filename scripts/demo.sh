@@ -7,7 +7,8 @@
 #   scripts/demo.sh --check    start, request through the tunnel (both routing modes, the page,
 #                              a server-sent events stream), stop; exit 0/1
 #
-# Environment: TTFD_LISTEN (127.0.0.1:8080; port 0 = any free port), APP_PORT (3000),
+# Environment: TTFD_LISTEN (127.0.0.1:8080; port 0 = any free port; a port in use is refused
+# before anything starts, as APP_PORT's), APP_PORT (3000),
 # TTFD_BIN / TTF_BIN (build/bin/ttfd, build/bin/ttf), PYTHON (/usr/bin/python3),
 # DEMO_TIMEOUT (seconds to wait for each step, 20).
 set -euo pipefail
@@ -23,7 +24,7 @@ check=0
 case ${1:-} in
     --check) check=1 ;;
     "") ;;
-    -h | --help) sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [--check]" >&2; exit 64 ;;
 esac
 
@@ -40,9 +41,21 @@ done
 "$PYTHON" -c 'import fastapi, uvicorn' 2>/dev/null ||
     { echo "demo: $PYTHON lacks fastapi/uvicorn; run scripts/deps.sh" >&2; exit 1; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 if port_open "$APP_PORT"; then
     echo "demo: port $APP_PORT (for the test app) is already in use; set APP_PORT" >&2
+    exit 1
+fi
+# ttfd's port (not 0: any free one), asked on the address it would listen on (a wildcard
+# address: on loopback).
+ttfd_port=${TTFD_LISTEN##*:}
+ttfd_host=${TTFD_LISTEN%:*}
+ttfd_host=${ttfd_host#[}
+ttfd_host=${ttfd_host%]}
+case $ttfd_host in 0.0.0.0 | "") ttfd_host=127.0.0.1 ;; :: | ::0) ttfd_host=::1 ;; esac
+if [ "$ttfd_port" != 0 ] && port_open "$ttfd_port" "$ttfd_host"; then
+    echo "demo: port $ttfd_port (for ttfd) is already in use (a ttfd started by hand?); stop it," \
+        "or set TTFD_LISTEN=127.0.0.1:0 (any free port)" >&2
     exit 1
 fi
 
@@ -97,7 +110,10 @@ wait_grep() {
 }
 
 # 1. The server.
-"$TTFD_BIN" --listen "$TTFD_LISTEN" >"$logs/ttfd.out" 2>"$logs/ttfd.log" &
+# Its own state file (name owners), under the logs: never the default one a ttfd started by hand
+# holds (ttfd locks it), and nothing of the demo's left behind.
+"$TTFD_BIN" --listen "$TTFD_LISTEN" --state "$logs/ttfd-state.db" >"$logs/ttfd.out" \
+    2>"$logs/ttfd.log" &
 pids+=($!)
 wait_grep "$logs/ttfd.out" '^Listening on ' "ttfd" "${pids[-1]}"
 ttfd_line=$(grep -m1 '^Listening on ' "$logs/ttfd.out")

@@ -34,7 +34,12 @@ static void usage(FILE *out)
         "Self-hosted tunnel server: public HTTP in, agents (ttf) on /_tunnel.\n\n"
         "  --listen ADDR:PORT        listen address (default 127.0.0.1:8080; port 0: any)\n"
         "  --domain NAME             tunnel domain (default localhost)\n"
-        "  --public-port N           port shown in public URLs (default: the bound port)\n"
+        "  --public-port N           port shown in public URLs (default: the bound port;\n"
+        "                            omitted when it is the scheme's default, 80 or 443)\n"
+        "  --public-scheme http|https\n"
+        "                            scheme of public URLs and X-Forwarded-Proto (default:\n"
+        "                            https with --tls-cert, else http; https behind a TLS\n"
+        "                            front proxy)\n"
         "  --tls-cert FILE           PEM certificate chain (enables https/wss)\n"
         "  --tls-key FILE            PEM private key\n"
         "  --require-auth            agents must present a valid JWT\n"
@@ -89,6 +94,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_LISTEN = 256,
         O_DOMAIN,
         O_PPORT,
+        O_PSCHEME,
         O_CERT,
         O_KEY,
         O_AUTH,
@@ -113,6 +119,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"listen", required_argument, NULL, O_LISTEN},
         {"domain", required_argument, NULL, O_DOMAIN},
         {"public-port", required_argument, NULL, O_PPORT},
+        {"public-scheme", required_argument, NULL, O_PSCHEME},
         {"tls-cert", required_argument, NULL, O_CERT},
         {"tls-key", required_argument, NULL, O_KEY},
         {"require-auth", no_argument, NULL, O_AUTH},
@@ -169,6 +176,13 @@ static int parse_args(int argc, char **argv, server_config *cfg)
                 return -1;
             }
             cfg->public_port = (int)v;
+            break;
+        case O_PSCHEME:
+            if (strcmp(optarg, "http") != 0 && strcmp(optarg, "https") != 0) {
+                fprintf(stderr, "ttfd: bad --public-scheme '%s' (http or https)\n", optarg);
+                return -1;
+            }
+            cfg->public_scheme = optarg;
             break;
         case O_CERT:
             cfg->tls_cert = optarg;
@@ -429,7 +443,13 @@ int main(int argc, char **argv)
                .prog = "ttfd"};
     conn_process_init();
 
-    server srv = {.log = &lg, .cfg = &cfg, .scheme = cfg.tls_cert ? "https" : "http"};
+    /* The public scheme: as given, else what the listener speaks (a TLS front proxy that
+     * terminates https and forwards http says --public-scheme https). */
+    server srv = {.log = &lg,
+                  .cfg = &cfg,
+                  .scheme = cfg.public_scheme ? cfg.public_scheme
+                            : cfg.tls_cert    ? "https"
+                                              : "http"};
     int rc = 1;
     struct event *sigint = NULL, *sigterm = NULL;
     logbuf *lb = NULL;
@@ -441,11 +461,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cfg.tls_cert) {
-        const char *err = NULL;
-        srv.tls = tls_server_ctx(cfg.tls_cert, cfg.tls_key, &err);
+        char err[700];
+        srv.tls = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err, sizeof err);
         if (!srv.tls) {
-            TLOG_E(&lg, "TLS setup failed (--tls-cert %s, --tls-key %s): %s", cfg.tls_cert,
-                   cfg.tls_key, err ? err : "unknown error");
+            TLOG_E(&lg, "TLS setup failed: %s", err);
             return 2;
         }
     }
@@ -496,8 +515,11 @@ int main(int argc, char **argv)
         port = ntohs(s4->sin_port);
     }
     int pport = cfg.public_port ? cfg.public_port : port;
-    bool default_port = (srv.tls && pport == 443) || (!srv.tls && pport == 80);
-    if (default_port)
+    bool https = strcmp(srv.scheme, "https") == 0;
+    if (!https && pport == 443)
+        TLOG_W(&lg, "public URLs read http://...:443; behind a TLS front proxy, pass "
+                    "--public-scheme https");
+    if ((https && pport == 443) || (!https && pport == 80)) /* the scheme's default port */
         snprintf(srv.url_host, sizeof srv.url_host, "%s", cfg.domain);
     else
         snprintf(srv.url_host, sizeof srv.url_host, "%s:%d", cfg.domain, pport);
@@ -535,8 +557,8 @@ int main(int argc, char **argv)
         TLOG_I(&lg, "admin listener on http://%s (/healthz, /metrics)", where);
     }
 
-    printf("Listening on %s://%s:%d (agents: %s://%s:%d/_tunnel)\n", srv.scheme, addr, port,
-           srv.tls ? "wss" : "ws", addr, port);
+    printf("Listening on %s://%s:%d (agents: %s://%s:%d/_tunnel)\n", srv.tls ? "https" : "http",
+           addr, port, srv.tls ? "wss" : "ws", addr, port);
     if (srv.admin) {
         char where[80];
         admin_address(srv.admin, where, sizeof where);

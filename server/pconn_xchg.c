@@ -329,24 +329,18 @@ static void protocol_failure(pconn *pc, const char *why)
         pc_close(pc);
 }
 
-/* Path mode: Location, Content-Location and Refresh under /<id>; bodies of rewritable types through
- * the streaming rewriter (their length changes: Content-Length goes, ttfd frames them). */
+/* Path mode: the head through path_rewrite_response_head (the same fields whether or not a body
+ * follows: HEAD and 304 get what GET and 200 get); bodies of rewritable types through the
+ * streaming rewriter (their length changes: ttfd frames them). */
 static int64_t path_mode_head(pconn *pc, int status, http_headers *h, int64_t known_len, bool fin)
 {
     exchange *x = &pc->x;
-    path_rewrite_head_urls(x->tunnel, h); /* on ENOMEM the fields stay as the app sent them */
-    if (fin || proxy_bodiless(status, x->head_req))
+    bool bodiless = fin || proxy_bodiless(status, x->head_req);
+    int k = path_rewrite_response_head(x->tunnel, status, bodiless, h);
+    if (k <= PATH_RW_NONE) /* nothing to rewrite (or ENOMEM: the body passes as it came) */
         return known_len;
-    path_rewrite_kind k = path_rewrite_kind_for(http_headers_get_id(h, HTTP_H_CONTENT_TYPE),
-                                                http_headers_get_id(h, HTTP_H_CONTENT_ENCODING));
-    if (!path_rewrite_changes(k))
-        return known_len;
-    x->rw = path_rewriter_new(k, x->tunnel);
-    if (!x->rw)
-        return known_len;
-    http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH);
-    http_headers_set(h, "X-Tunnel-Rewrite-Applied", "true");
-    return -1;
+    x->rw = path_rewriter_new((path_rewrite_kind)k, x->tunnel);
+    return -1; /* Content-Length went: ttfd frames it (without x->rw, ENOMEM, unchanged) */
 }
 
 /* Whether the connection may persist after an early response: the rest of the body is known,

@@ -33,9 +33,10 @@
 #define TTFD_MAX_STREAMS 256
 
 typedef struct server_config {
-    char listen[300];   /* "127.0.0.1:8080", "[::1]:0" */
-    const char *domain; /* tunnel domain */
-    int public_port;    /* port shown in URLs; 0: the bound port */
+    char listen[300];          /* "127.0.0.1:8080", "[::1]:0" */
+    const char *domain;        /* tunnel domain */
+    int public_port;           /* port shown in URLs; 0: the bound port */
+    const char *public_scheme; /* "http"/"https" of public URLs; NULL: https with TLS, else http */
     const char *tls_cert, *tls_key;
     bool require_auth;
     const char *jwt_secret; /* or env TTFD_JWT_SECRET */
@@ -75,8 +76,9 @@ struct server {
     state *st;          /* name owners (registry's store) */
     session *sessions;  /* all agent sessions (doubly linked, session.c) */
     pconn *pconns;      /* all public connections (doubly linked, pconn.c) */
-    char url_host[320]; /* "localhost:8080" (port omitted for 80/443), used in public URLs */
-    const char *scheme; /* "http" / "https" */
+    char url_host[320]; /* "localhost:8080" (port omitted when the scheme's default), in URLs */
+    const char *scheme; /* the public scheme, "http" / "https" (--public-scheme): the URLs
+                           agents are told, and X-Forwarded-Proto */
     bool stopping;
     struct event *stop_timer;
     metrics *metrics; /* counters for /metrics (metrics.h) */

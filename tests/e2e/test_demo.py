@@ -161,6 +161,38 @@ def test_app_has_no_cdn_pages(app):
     assert not ext, ext
 
 
+def test_demo_beside_a_ttfd_started_by_hand(stack, demo_env):
+    """A ttfd the user started by hand holds the default state file (locked): the demo's ttfd
+    uses a state file of its own, and works beside it."""
+    stack.ttfd(env=demo_env)  # no --state: $XDG_STATE_HOME/ttfd/state.db, the demo's default
+    env = dict(demo_env, TTFD_BIN=tk.TTFD_BIN, TTF_BIN=tk.TTF_BIN)
+    p = subprocess.run([os.path.join(tk.REPO, "scripts", "demo.sh"), "--check"], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=120 * tk.SLOW)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0 and "demo check: OK" in p.stdout, out
+
+
+def test_demo_refuses_a_ttfd_port_in_use(demo_env):
+    """TTFD_LISTEN's port taken (by a ttfd started by hand, say): a hint before anything starts,
+    as for APP_PORT."""
+    busy = socket.socket()
+    try:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        env = dict(demo_env, TTFD_BIN=tk.TTFD_BIN, TTF_BIN=tk.TTF_BIN,
+                   TTFD_LISTEN="127.0.0.1:%d" % port)
+        p = subprocess.run([os.path.join(tk.REPO, "scripts", "demo.sh"), "--check"], env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=60 * tk.SLOW)
+    finally:
+        busy.close()
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "port %d (for ttfd) is already in use" % port in p.stderr, p.stderr
+    assert "TTFD_LISTEN" in p.stderr and "Listening on" not in p.stdout, p.stdout + p.stderr
+
+
 def test_make_demo_ctrl_c_exits_0(tmp_path, demo_env):
     """`make demo` on a terminal: the URL, then Ctrl-C stops everything; make exits 0 and prints no
     "Error 130" (the demo takes the terminal's foreground, scripts/foreground.py)."""

@@ -350,6 +350,59 @@ static void streams_through(void **state)
     path_rewrite_buf_free(&b);
 }
 
+/* The head rule decides from the fields alone: a HEAD (bodiless) gets exactly the fields a GET
+ * gets; a 206 passes unchanged; an encoded body is not rewritten. */
+static void response_head_same_with_and_without_body(void **state)
+{
+    (void)state;
+    static const char *const in[][2] = {{"Content-Type", "text/html"},
+                                        {"ETag", "\"v1\""},
+                                        {"Content-MD5", "abc="},
+                                        {"Content-Length", "50"}};
+    http_headers g, hd;
+    http_headers_init(&g);
+    http_headers_init(&hd);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(
+            http_headers_add(&g, in[i][0], strlen(in[i][0]), in[i][1], strlen(in[i][1])), 0);
+        assert_int_equal(
+            http_headers_add(&hd, in[i][0], strlen(in[i][0]), in[i][1], strlen(in[i][1])), 0);
+    }
+    assert_int_equal(path_rewrite_response_head(TID, 200, false, &g), PATH_RW_HTML);
+    assert_int_equal(path_rewrite_response_head(TID, 200, true, &hd), PATH_RW_NONE);
+    assert_int_equal(g.n, hd.n);
+    for (size_t i = 0; i < g.n; i++) {
+        assert_string_equal(g.v[i].name, hd.v[i].name);
+        assert_string_equal(g.v[i].value, hd.v[i].value);
+    }
+    assert_null(http_headers_get(&hd, "Content-Length"));
+    assert_null(http_headers_get(&hd, "Content-MD5"));
+    assert_string_equal(http_headers_get(&hd, "ETag"), "W/\"v1\"");
+    assert_string_equal(http_headers_get(&hd, "X-Tunnel-Rewrite-Applied"), "true");
+    http_headers_free(&g);
+    http_headers_free(&hd);
+
+    http_headers p; /* a range of the app's bytes: unchanged */
+    http_headers_init(&p);
+    assert_int_equal(http_headers_add(&p, "Content-Type", 12, "text/html", 9), 0);
+    assert_int_equal(http_headers_add(&p, "ETag", 4, "\"v1\"", 4), 0);
+    assert_int_equal(http_headers_add(&p, "Content-Length", 14, "10", 2), 0);
+    assert_int_equal(path_rewrite_response_head(TID, 206, false, &p), PATH_RW_NONE);
+    assert_string_equal(http_headers_get(&p, "ETag"), "\"v1\"");
+    assert_string_equal(http_headers_get(&p, "Content-Length"), "10");
+    assert_null(http_headers_get(&p, "X-Tunnel-Rewrite-Applied"));
+    http_headers_free(&p);
+
+    http_headers e; /* gzip'd: never rewritten, fields unchanged */
+    http_headers_init(&e);
+    assert_int_equal(http_headers_add(&e, "Content-Type", 12, "text/css", 8), 0);
+    assert_int_equal(http_headers_add(&e, "Content-Encoding", 16, "gzip", 4), 0);
+    assert_int_equal(http_headers_add(&e, "ETag", 4, "\"z\"", 3), 0);
+    assert_int_equal(path_rewrite_response_head(TID, 200, true, &e), PATH_RW_NONE);
+    assert_string_equal(http_headers_get(&e, "ETag"), "\"z\"");
+    http_headers_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +413,7 @@ int main(void)
         cmocka_unit_test(json),
         cmocka_unit_test(location),
         cmocka_unit_test(head_urls),
+        cmocka_unit_test(response_head_same_with_and_without_body),
         cmocka_unit_test(split_independent),
         cmocka_unit_test(long_constructs),
         cmocka_unit_test(streams_through),

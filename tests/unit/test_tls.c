@@ -88,8 +88,8 @@ static int teardown(void **state)
 static void test_server_ctx(void **state)
 {
     files *fs = *state;
-    const char *err = NULL;
-    SSL_CTX *ctx = tls_server_ctx(fs->cert, fs->key, &err);
+    char err[700];
+    SSL_CTX *ctx = tls_server_ctx(fs->cert, fs->key, err, sizeof err);
     assert_non_null(ctx);
     assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
     SSL_CTX_free(ctx);
@@ -104,39 +104,67 @@ static void test_server_ctx(void **state)
         {fs->cert, NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        err = NULL;
-        assert_null(tls_server_ctx(bad[i][0], bad[i][1], &err));
-        assert_non_null(err);
+        err[0] = '\0';
+        assert_null(tls_server_ctx(bad[i][0], bad[i][1], err, sizeof err));
         assert_true(strlen(err) > 0);
     }
     assert_null(ERR_peek_error()); /* no stale errors left for the next caller */
 }
 
+/* The reasons name the file and what is wrong with it (OpenSSL's own words were "system lib" and
+ * "no start line"). */
+static void test_server_ctx_reasons(void **state)
+{
+    files *fs = *state;
+    char err[700], want[700];
+    assert_null(tls_server_ctx("/nonexistent/cert.pem", "/nonexistent/key.pem", err, sizeof err));
+    assert_string_equal(err,
+                        "cannot open the certificate file /nonexistent/cert.pem: No such file or "
+                        "directory");
+    assert_null(tls_server_ctx(fs->cert, "/nonexistent/key.pem", err, sizeof err));
+    assert_string_equal(err,
+                        "cannot open the private key file /nonexistent/key.pem: No such file or "
+                        "directory");
+    assert_null(tls_server_ctx(fs->key, fs->key, err, sizeof err)); /* the key as certificate */
+    snprintf(want, sizeof want, "the certificate file %s is not a PEM certificate", fs->key);
+    assert_string_equal(err, want);
+    assert_null(tls_server_ctx(fs->cert, fs->ca, err, sizeof err)); /* a certificate as key */
+    snprintf(want, sizeof want, "the private key file %s is not a PEM private key", fs->ca);
+    assert_string_equal(err, want);
+    assert_null(tls_server_ctx(fs->cert, fs->other_key, err, sizeof err));
+    snprintf(want, sizeof want, "the private key %s does not match the certificate %s",
+             fs->other_key, fs->cert);
+    assert_string_equal(err, want);
+    assert_null(ERR_peek_error());
+}
+
 static void test_client_ctx(void **state)
 {
     files *fs = *state;
-    const char *err = NULL;
-    SSL_CTX *ctx = tls_client_ctx(fs->ca, false, &err);
+    char err[700];
+    SSL_CTX *ctx = tls_client_ctx(fs->ca, false, err, sizeof err);
     assert_non_null(ctx);
     assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_PEER);
     SSL_CTX_free(ctx);
-    ctx = tls_client_ctx(NULL, false, &err); /* system store */
+    ctx = tls_client_ctx(NULL, false, err, sizeof err); /* system store */
     assert_non_null(ctx);
     SSL_CTX_free(ctx);
-    ctx = tls_client_ctx(NULL, true, &err);
+    ctx = tls_client_ctx(NULL, true, err, sizeof err);
     assert_non_null(ctx);
     assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_NONE);
     SSL_CTX_free(ctx);
-    err = NULL;
-    assert_null(tls_client_ctx("/nonexistent/ca.pem", false, &err));
-    assert_non_null(err);
-    assert_null(tls_client_ctx(fs->garbage, false, &err));
+    err[0] = '\0';
+    assert_null(tls_client_ctx("/nonexistent/ca.pem", false, err, sizeof err));
+    assert_string_equal(err,
+                        "cannot open the CA file /nonexistent/ca.pem: No such file or directory");
+    assert_null(tls_client_ctx(fs->garbage, false, err, sizeof err));
+    assert_true(strlen(err) > 0);
 }
 
 static void test_client_ssl_names(void **state)
 {
     files *fs = *state;
-    SSL_CTX *ctx = tls_client_ctx(fs->ca, false, NULL);
+    SSL_CTX *ctx = tls_client_ctx(fs->ca, false, NULL, 0);
     assert_non_null(ctx);
     SSL *ssl = tls_client_ssl(ctx, "tunnel.test", false);
     assert_non_null(ssl);
@@ -227,10 +255,10 @@ static long handshake(SSL_CTX *sctx, SSL_CTX *cctx, const char *host, bool insec
 static void test_handshakes(void **state)
 {
     files *fs = *state;
-    SSL_CTX *sctx = tls_server_ctx(fs->cert, fs->key, NULL);
-    SSL_CTX *cctx = tls_client_ctx(fs->ca, false, NULL);
-    SSL_CTX *sys = tls_client_ctx(NULL, false, NULL);
-    SSL_CTX *ins = tls_client_ctx(NULL, true, NULL);
+    SSL_CTX *sctx = tls_server_ctx(fs->cert, fs->key, NULL, 0);
+    SSL_CTX *cctx = tls_client_ctx(fs->ca, false, NULL, 0);
+    SSL_CTX *sys = tls_client_ctx(NULL, false, NULL, 0);
+    SSL_CTX *ins = tls_client_ctx(NULL, true, NULL, 0);
     assert_non_null(sctx);
     assert_non_null(cctx);
     assert_int_equal(handshake(sctx, cctx, "tunnel.test", false), X509_V_OK);
@@ -262,8 +290,8 @@ static void test_handshakes(void **state)
 static void test_cipher_preference(void **state)
 {
     files *fs = *state;
-    SSL_CTX *sctx = tls_server_ctx(fs->cert, fs->key, NULL);
-    SSL_CTX *cctx = tls_client_ctx(fs->ca, false, NULL);
+    SSL_CTX *sctx = tls_server_ctx(fs->cert, fs->key, NULL, 0);
+    SSL_CTX *cctx = tls_client_ctx(fs->ca, false, NULL, 0);
     SSL_CTX *plain = SSL_CTX_new(TLS_client_method()); /* OpenSSL's defaults: AES-256 first */
     SSL_CTX *plain12 = SSL_CTX_new(TLS_client_method());
     assert_non_null(sctx);
@@ -295,9 +323,9 @@ static void test_cipher_preference(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_ctx),        cmocka_unit_test(test_client_ctx),
-        cmocka_unit_test(test_client_ssl_names),  cmocka_unit_test(test_handshakes),
-        cmocka_unit_test(test_cipher_preference),
+        cmocka_unit_test(test_server_ctx), cmocka_unit_test(test_server_ctx_reasons),
+        cmocka_unit_test(test_client_ctx), cmocka_unit_test(test_client_ssl_names),
+        cmocka_unit_test(test_handshakes), cmocka_unit_test(test_cipher_preference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

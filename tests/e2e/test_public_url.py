@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: MIT
+"""ttfd --public-scheme: behind a TLS front proxy (https outside, plain http to ttfd) the URLs
+agents print are https, without :443; X-Forwarded-Proto and the redirects ttf's --host-header
+rewrite builds from it say https too. The default rule: https with --tls-cert, else http."""
+
+import pytest
+
+import tunnelkit as tk
+from test_relay import RawApp, redirect_app
+
+
+@pytest.mark.parametrize("args,scheme,suffix", [
+    (("--public-port", "443", "--public-scheme", "https"), "https", ""),
+    (("--public-port", "8443", "--public-scheme", "https"), "https", ":8443"),
+    (("--public-port", "80", "--public-scheme", "http"), "http", ""),
+    (("--public-port", "443"), "http", ":443"),  # the default: http without --tls-cert
+])
+def test_public_scheme_in_urls(stack, args, scheme, suffix):
+    srv = stack.local()
+    d = stack.ttfd("--domain", "tunnel.test", *args)
+    a = stack.ttf(d.endpoint(), srv.port)
+    assert a.url == "%s://%s.tunnel.test%s" % (scheme, a.tunnel_id, suffix)
+    assert a.path_url == "%s://tunnel.test%s/%s" % (scheme, suffix, a.tunnel_id)
+
+
+@pytest.mark.parametrize("mode", ["binary", "json"])
+def test_public_scheme_reaches_forwarded_proto_and_redirects(stack, mode):
+    app = RawApp(redirect_app)
+    stack.items.append(("server", app, None))
+    d = stack.ttfd("--domain", "tunnel.test", "--public-port", "443", "--public-scheme", "https")
+    a = stack.ttf(d.endpoint(), app.port, "--protocol", mode, "--host-header", "rewrite")
+    host = "%s.tunnel.test" % a.tunnel_id
+    r = tk.http(d.port, "GET", "/docs", host)
+    assert app.requests[-1].get(b"X-Forwarded-Proto") == b"https"
+    assert r.status == 301, r.raw_head
+    assert r.get("Location") == "https://%s/docs/" % host
+
+
+def test_bad_public_scheme_is_refused():
+    p = tk.run([tk.TTFD_BIN, "--listen", "127.0.0.1:0", "--public-scheme", "ftp"])
+    assert p.returncode == 2 and "--public-scheme" in p.stderr, (p.returncode, p.stderr)
