@@ -43,9 +43,9 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
                             the route selection expression)
   --connection-max-ms N     API Gateway closes a WebSocket connection after N ms (7200000, 2 h)
   --idle-timeout-ms N       ... and after N ms without a message from the client (600000)
-  --post-limit P            @connections posts get 429 LimitExceededException with probability P,
-                            never twice for the same message (0); a connection with more than
-                            4 MiB of unsent output always gets it
+  --post-limit P            @connections posts get 429 LimitExceededException: a share P of them,
+                            spread evenly, never twice for the same message (0); a
+                            connection with more than 4 MiB of unsent output always gets it
   --sigv4 record|strict     signature check: count mismatches, or answer 403 as AWS (record)
   --lambda-log FILE         write the Lambda processes' output there (default: stderr)
   --actions-log FILE        append each distinct AWS action served to the Lambda (IAM's view:

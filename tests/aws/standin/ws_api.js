@@ -71,9 +71,12 @@ class WsApi {
     // PostToConnection's LimitExceededException (429): "the client is sending more than the
     // allowed number of requests per unit of time or the WebSocket client side buffer is full"
     // (API Gateway management API reference). Modelled two ways: a connection whose unsent output
-    // is over clientBufferMax, and at random (postLimit, a probability) for tests, never twice for
-    // the same message so that a client that retries gets through.
+    // is over clientBufferMax, and for tests a share postLimit (0..1) of first-seen messages, never
+    // twice for the same message so that a client that retries gets through. The share is spread
+    // evenly (an accumulator, not Math.random()) so that a test's count of 429s is the same on
+    // every run.
     this.postLimit = opts.postLimit || 0;
+    this.postLimitDue = 0;
     // Route selection and two-way routes as infra/websocket.json configures them (extraRoutes: test
     // hook, custom routes infra/ does not deploy, invoked like $default).
     this.routeSelectionExpression = SPEC.routeSelectionExpression;
@@ -398,7 +401,8 @@ class WsApi {
       if (conn.ws.bufferedAmount > this.clientBufferMax) return limited();
       if (this.postLimit > 0) {
         const key = `${id}:${require('crypto').createHash('sha1').update(body).digest('hex')}`;
-        if (!this.limited.has(key) && Math.random() < this.postLimit) {
+        if (!this.limited.has(key) && (this.postLimitDue += this.postLimit) >= 1) {
+          this.postLimitDue -= 1;
           if (this.limited.size > 20000) this.limited.clear();
           this.limited.add(key);
           return limited();
