@@ -312,6 +312,8 @@ void session_free(session *s)
         event_free(s->heartbeat);
     if (s->ack_timer)
         event_free(s->ack_timer);
+    if (s->json_shed)
+        event_free(s->json_shed);
     ws_conn_free(s->ws);
     acks_free(s->acks);
     free(s->tun);

@@ -75,6 +75,10 @@ struct session {
     char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* the first tunnel's, from
                                                      connection_established */
     size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
+    /* JSON mode: request body octets held unwritten over all exchanges (wire_json.h
+     * WIRE_JSON_AGENT_HOLD), and the timer that fails the stalest ones while it is over */
+    size_t json_held;
+    struct event *json_shed;
     /* JSON mode: the per-request response window the server announced in
      * connection_established (docs/protocol.md §2 "Flow control"); 0: none, no limit */
     uint32_t stream_window;
