@@ -172,3 +172,76 @@ def test_max_connections_pauses_accepting_until_one_closes(stack):
             c.close()
         if waiting:
             waiting.close()
+
+
+def vm_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s" % field)
+
+
+def test_stalled_json_uploads_hold_a_bounded_share_of_ttf_memory(stack):
+    """80 uploads (JSON mode) to a local service that reads none of them: each used to cost ttf
+    its request window (1 MiB) and more, +100 MB in all; ttf now holds about 32 MiB of request
+    bodies over all its exchanges and fails the stalest beyond (504 `timeout`), while the link
+    keeps carrying the tunnel's other requests (bench/upload_stall_cost.py for 255)."""
+    n, body = 80, 3 << 20
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(256)  # accepts (the kernel's queue) and reads nothing
+    port = silent.getsockname()[1]
+    quick_app = ScriptApp({"/quick": quick})
+    stack.items.append(("server", quick_app, None))
+    d = stack.ttfd("--request-timeout", "60", "--body-timeout", "60")
+    a = stack.ttf(d.endpoint(), port, "--protocol", "json", "--request-timeout", "60")
+    other = stack.ttf(d.endpoint(), quick_app.port, "--protocol", "json")
+    host = tk.sub_host(d, a.tunnel_id)
+    base = vm_kb(a.proc.pid, "VmRSS")
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+            s.sendall(b"POST /up HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                      % (host.encode(), body))
+            s.setblocking(False)
+            socks.append(s)
+        block = b"u" * 65536
+        left = {s: body for s in socks}
+        answered = {}
+        end = time.monotonic() + 60 * tk.SLOW
+        while time.monotonic() < end and not any("failed (504)" in l for l in a.proc.err_lines):
+            for s in socks:
+                try:
+                    if left[s] > 0:
+                        left[s] -= s.send(block[:left[s]])
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    left[s] = 0
+            time.sleep(0.01)
+        a.proc.wait_line(r"failed \(504\)", 5, stream="err")
+        # the link was never paused: the tunnel's agent still answers, as does the other tunnel
+        r = tk.http(d.port, "GET", "/quick", tk.sub_host(d, other.tunnel_id), timeout=10)
+        assert r.status == 200
+        # the failed uploads' clients get 504
+        deadline = time.monotonic() + 10 * tk.SLOW
+        while time.monotonic() < deadline and not answered:
+            for s in socks:
+                try:
+                    data = s.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    continue
+                if data.startswith(b"HTTP/1.1 "):
+                    answered[s] = data.split(b" ")[1]
+            time.sleep(0.05)
+        assert answered and set(answered.values()) == {b"504"}, answered
+        grew_mb = (vm_kb(a.proc.pid, "VmHWM") - base) / 1024
+        assert grew_mb < 64, "ttf's RSS grew by %.1f MB" % grew_mb
+    finally:
+        for s in socks:
+            s.close()
+        silent.close()

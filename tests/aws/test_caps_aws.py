@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+"""Resource limits on the Lambda path, against public clients that flood one tunnel.
+
+- ttf's memory: the Lambda posts a whole request body (up to 4 MiB) at once, with no windows. A
+  local service that reads none of many uploads used to make ttf hold each body whole (about
+  +100 MB of RSS for 28 of them); ttf now holds about 32 MiB of request bodies over all of its
+  exchanges and fails the stalest beyond (504 `timeout` to its client), without ever pausing the
+  link: the tunnel's other requests are answered meanwhile (agent/wire_json.h
+  WIRE_JSON_AGENT_HOLD)."""
+
+import concurrent.futures
+import time
+
+import pytest
+
+import awskit as ak
+from conftest import Stack
+
+UPLOADS = 28
+BODY = 4 * 1024 * 1024 - 4096  # under the Lambda's MAX_BODY_BYTES (4 MiB)
+
+
+def status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for %d" % (field, pid))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("caps"), env={"REQUEST_TIMEOUT_SECS": "10"})
+    yield s
+    assert s.close()["standin"] == 0
+
+
+def test_stalled_uploads_hold_a_bounded_share_of_ttf_memory(site):
+    assert site.tunnel.sub("GET", "/status/200").status == 200
+    pid = site.agent.proc.pid
+    base = status_kb(pid, "VmRSS")
+    body = ak.pattern(BODY, seed=3)
+    pool = concurrent.futures.ThreadPoolExecutor(UPLOADS)
+    try:
+        t0 = time.monotonic()
+        futs = [pool.submit(site.tunnel.sub, "POST", "/sink", body=body, timeout=60)
+                for _ in range(UPLOADS)]
+        # the first uploads are failed once ttf holds too much of them: the link never stopped
+        ak.wait_for(lambda: any("failed (504)" in line for line in site.agent.err), 40,
+                    "ttf to fail a stalled upload")
+        r = site.tunnel.sub("GET", "/status/200")
+        assert r.status == 200, (r.status, r.body[:200])
+        statuses = [f.result().status for f in futs]
+        took = time.monotonic() - t0
+    finally:
+        pool.shutdown(wait=True)
+    assert statuses == [504] * UPLOADS, statuses  # failed by ttf, or the Lambda's own timeout
+    grew_mb = (status_kb(pid, "VmHWM") - base) / 1024
+    print("%d stalled 4 MiB uploads through the Lambda: ttf peak RSS +%.1f MB (%.1f s)"
+          % (UPLOADS, grew_mb, took))
+    assert grew_mb < 64, "ttf's RSS grew by %.1f MB" % grew_mb
