@@ -6,7 +6,11 @@
   +100 MB of RSS for 28 of them); ttf now holds about 32 MiB of request bodies over all of its
   exchanges and fails the stalest beyond (504 `timeout` to its client), without ever pausing the
   link: the tunnel's other requests are answered meanwhile (agent/wire_json.h
-  WIRE_JSON_AGENT_HOLD)."""
+  WIRE_JSON_AGENT_HOLD).
+- Requests waiting per agent connection: at most MAX_WAITING_PER_AGENT (infra/: half of
+  MAX_WAITING_REQUESTS), so that one tunnel's flood cannot take every place of the HTTP function
+  from the other tunnels; past it the Lambda answers as ttfd does past --max-streams-per-agent
+  (503, Retry-After: 1, "tunnel agent busy: try again"), at once, without posting the request."""
 
 import concurrent.futures
 import time
@@ -59,3 +63,44 @@ def test_stalled_uploads_hold_a_bounded_share_of_ttf_memory(site):
     print("%d stalled 4 MiB uploads through the Lambda: ttf peak RSS +%.1f MB (%.1f s)"
           % (UPLOADS, grew_mb, took))
     assert grew_mb < 64, "ttf's RSS grew by %.1f MB" % grew_mb
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("capped"),
+              env={"MAX_WAITING_PER_AGENT": "2", "MAX_WAITING_REQUESTS": "10",
+                   "REQUEST_TIMEOUT_SECS": "20"})
+    yield s
+    assert s.close()["standin"] == 0
+
+
+def test_past_max_waiting_per_agent_a_503_at_once_and_other_agents_go_on(capped):
+    b = capped.new_agent()
+    try:
+        other = ak.Tunnel(capped.standin, ak.tunnel_id(b.wait_established(30)))
+        pool = concurrent.futures.ThreadPoolExecutor(2)
+        try:
+            slow = [pool.submit(capped.tunnel.sub, "GET", "/slow?ms=%d" % (6000 * ak.SLOW))
+                    for _ in range(2)]
+            ak.wait_for(lambda: sum(r[1].startswith("/slow") for r in capped.app.requests) >= 2,
+                        20, "two requests waiting for the agent")
+            for _ in range(2):
+                t0 = time.monotonic()
+                r = capped.tunnel.sub("GET", "/status/200")
+                took = time.monotonic() - t0
+                assert r.status == 503, (r.status, r.body[:200])
+                assert r.get("Retry-After") == "1"
+                assert r.body == b"tunnel agent busy: try again\n"
+                assert took < 3 * ak.SLOW, "the refusal took %.1f s" % took
+            assert not any(r[1].startswith("/status") for r in capped.app.requests)
+            # another agent's tunnel is not refused meanwhile
+            r = other.sub("GET", "/status/200")
+            assert r.status == 200, (r.status, r.body[:200])
+            assert [f.result().status for f in slow] == [200, 200]
+        finally:
+            pool.shutdown(wait=True)
+        # their places are given back with their answers
+        r = capped.tunnel.sub("GET", "/status/200")
+        assert r.status == 200, (r.status, r.body[:200])
+    finally:
+        b.stop()
