@@ -14,7 +14,8 @@ what a user expects an agent next to a laptop's service to cost, whatever the pu
 Exits 1 when a figure misses its target, 2 on a setup failure. Not part of `make test` (a
 benchmark: hundreds of sockets, seconds of settling).
 
-Environment: BUILD (build), STREAMS (256), BODY (8 MiB), CAP (256), TARGET_MB (64).
+Environment: BUILD (build), STREAMS (256), BODY (8 MiB), CAP (256), TARGET_MB (64), MODE (json;
+binary for comparison), LOGDIR (where ttfd.log and ttf.log go; default: discarded).
 Loopback only; every process and socket it opens is closed before it exits.
 """
 
@@ -35,6 +36,7 @@ STREAMS = int(os.environ.get("STREAMS", "256"))
 BODY = int(os.environ.get("BODY", str(8 << 20)))
 CAP = os.environ.get("CAP", "256")
 TARGET_MB = float(os.environ.get("TARGET_MB", "64"))
+MODE = os.environ.get("MODE", "json")
 
 
 def fail(msg, code=2):
@@ -89,7 +91,9 @@ def rss_kb(pid):
 
 
 def start(argv, pattern, timeout=15):
-    err = open(os.environ["LOGDIR"] + "/" + os.path.basename(argv[0]) + ".log", "w") if os.environ.get("LOGDIR") else subprocess.DEVNULL
+    err = subprocess.DEVNULL
+    if os.environ.get("LOGDIR"):
+        err = open(os.path.join(os.environ["LOGDIR"], os.path.basename(argv[0]) + ".log"), "w")
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -168,7 +172,7 @@ def main():
                       "--body-timeout", "600"], r"Listening on http://127\.0\.0\.1:(\d+)")
         port = int(m.group(1))
         a, ma = start([TTF, "-e", "ws://127.0.0.1:%d/_tunnel" % port, "-p", str(app.port),
-                       "--protocol", "json", "--no-inspect", "--request-timeout", "600"],
+                       "--protocol", MODE, "--no-inspect", "--request-timeout", "600"],
                       r"https?://([a-z0-9]+)\.localhost")
         host = "%s.localhost:%d" % (ma.group(1), port)
         if quick(port, host) != 200:
@@ -186,9 +190,9 @@ def main():
         q = quick(port, host)
         took = time.monotonic() - t0
         grew = (peak - base) / 1024
-        print("json: %d stalled uploads of %d MiB (%.1f MB pushed in all): ttf RSS %.1f -> %.1f MB "
+        print("%s: %d stalled uploads of %d MiB (%.1f MB pushed in all): ttf RSS %.1f -> %.1f MB "
               "(+%.1f MB, %.0f KB per upload); a quick request meanwhile: %d in %.2f s"
-              % (STREAMS, BODY >> 20, sent / 1e6, base / 1024, peak / 1024, grew,
+              % (MODE, STREAMS, BODY >> 20, sent / 1e6, base / 1024, peak / 1024, grew,
                  grew * 1024 / STREAMS, q, took), flush=True)
         ok = grew <= TARGET_MB and q == 200
         print("target: ttf RSS growth <= %.0f MB and the quick request answered: %s"
