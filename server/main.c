@@ -93,12 +93,12 @@ static int parse_num(const char *s, long long min, long long max, long long *out
  * at the cap instead of failing at EMFILE (listener.h), and descriptors stay for the rest. */
 static size_t default_max_conns(void)
 {
+    const rlim_t reserve = TTFD_FD_RESERVE;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
         rl.rlim_cur > 10000000)
         return 0; /* no limit the process would meet first */
-    return rl.rlim_cur > 2 * TTFD_FD_RESERVE ? (size_t)rl.rlim_cur - TTFD_FD_RESERVE
-                                             : (size_t)rl.rlim_cur / 2;
+    return (size_t)(rl.rlim_cur > 2 * reserve ? rl.rlim_cur - reserve : rl.rlim_cur / 2);
 }
 
 /* 0 run, 1 exit 0 (help/version), -1 error (message printed). */
