@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 
 #include "clock.h"
 #include "exchange.h"
 #include "flow_window.h"
+#include "hold.h"
 
 static const size_t piece = (size_t)TTF_JSON_CHUNK;
 
@@ -36,8 +36,7 @@ typedef struct jreq {
     /* request_window: the server announced a request-body window; qw counts its credit */
     uint32_t request_window;
     flow_window qw;
-    size_t held;       /* request octets unwritten, as last noted (counted in s->json_held) */
-    uint64_t moved_ms; /* when the local service last took some (or had none to take) */
+    hold_entry hold; /* request octets unwritten (in s->held) */
     /* the response */
     bool have_head, sent_head, more_owed;
     int status;
@@ -66,7 +65,7 @@ static void set_blocked(jreq *r, bool blocked)
 
 static void jreq_free(jreq *r, const char *error)
 {
-    r->s->json_held -= r->held;
+    hold_forget(&r->s->held, &r->hold);
     hmap_del(r->s->exchanges, r->rid, strlen(r->rid));
     set_blocked(r, false);
     exchange_free(r->x, error);
@@ -128,74 +127,32 @@ static bool take_body(jreq *r, size_t n)
     return false;
 }
 
-/* ---- request bodies held over all exchanges (WIRE_JSON_AGENT_HOLD) ---- */
+/* ---- request bodies held over all exchanges (hold.h) ---- */
 
-#define SHED_RETRY_MS 250u
-
-static void shed_cb(evutil_socket_t fd, short what, void *ud);
-
-/* Runs shed_cb in ms unless it is due already. */
-static void shed_in(session *s, unsigned ms)
-{
-    if (!s->json_shed)
-        s->json_shed = evtimer_new(s->base, shed_cb, s);
-    if (!s->json_shed || evtimer_pending(s->json_shed, NULL))
-        return;
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
-    evtimer_add(s->json_shed, &tv);
-}
-
-/* Notes r's unwritten request octets: the session's sum follows, and so does the time its local
- * service last took some. Over the agent's bound the stalled ones are failed later (not here: r's
- * caller, maybe r's own exchange, goes on with r): from the timer, or past the hard bound at the
- * end of the server's message (wire_json_on_message). */
-static void hold_note(jreq *r, size_t pending)
-{
-    session *s = r->s;
-    if (pending < r->held || pending == 0)
-        r->moved_ms = clock_now_ms();
-    s->json_held = s->json_held - r->held + pending;
-    r->held = pending;
-    if (s->json_held > WIRE_JSON_AGENT_HOLD)
-        shed_in(s, 0);
-}
-
-typedef struct stalest {
-    jreq *r;
-    uint64_t before; /* only exchanges that have not moved since */
-} stalest;
-
-static void stalest_fn(void *ud, const void *key, size_t klen, void *value)
+static void offer_fn(void *ud, const void *key, size_t klen, void *value)
 {
     (void)key;
     (void)klen;
-    stalest *st = ud;
     jreq *r = value;
-    if (r->held > 0 && r->moved_ms <= st->before && (!st->r || r->moved_ms < st->r->moved_ms))
-        st->r = r;
+    hold_pick_offer(ud, &r->hold, r);
 }
 
-/* Fails the stalest exchanges while the session holds too much: past WIRE_JSON_AGENT_HOLD_MAX
- * whatever moved least recently, past WIRE_JSON_AGENT_HOLD only what stalled
- * WIRE_JSON_STALL_MS. Not from inside an exchange's upcall (it frees exchanges). */
-static void shed(session *s)
+void wire_json_shed(session *s)
 {
-    uint64_t now = clock_now_ms();
-    while (s->json_held > WIRE_JSON_AGENT_HOLD) {
-        bool hard = s->json_held > WIRE_JSON_AGENT_HOLD_MAX;
-        stalest st = {.before = hard                        ? now
-                                : now >= WIRE_JSON_STALL_MS ? now - WIRE_JSON_STALL_MS
-                                                            : 0};
-        hmap_each(s->exchanges, stalest_fn, &st);
-        if (!st.r) { /* none stalled long enough yet: look again soon */
-            shed_in(s, SHED_RETRY_MS);
+    while (s->held > HOLD_AGENT) {
+        uint64_t now = clock_now_ms();
+        hold_pick p;
+        hold_pick_start(&p, s->held, now);
+        hmap_each(s->exchanges, offer_fn, &p);
+        jreq *r = p.best_ud;
+        if (!r) { /* none stalled long enough yet: look again soon */
+            session_shed_later(s, HOLD_RETRY_MS);
             return;
         }
-        jreq *r = st.r;
         TLOG_W(s->log,
                "request %s: its local service took none of its body for %llu ms while this agent "
                "holds %zu KiB of request bodies: failed (504)",
-               r->rid, (unsigned long long)(now - r->moved_ms), s->json_held >> 10);
+               r->rid, (unsigned long long)(now - r->hold.moved_ms), s->held >> 10);
         static const char why[] = "the local service did not take the request body in time";
         if (!r->sent_head)
             send_error(s, r->rid, TERR_TIMEOUT, why);
@@ -203,13 +160,6 @@ static void shed(session *s)
             send_cancel(s, r->rid, why);
         jreq_free(r, "timeout");
     }
-}
-
-static void shed_cb(evutil_socket_t fd, short what, void *ud)
-{
-    (void)fd;
-    (void)what;
-    shed(ud);
 }
 
 /* With a request window, credits the server with what the local service took (what its unwritten
@@ -220,7 +170,8 @@ static void shed_cb(evutil_socket_t fd, short what, void *ud)
 static void local_behind(jreq *r)
 {
     size_t pending = exchange_pending(r->x);
-    hold_note(r, pending);
+    if (hold_note(&r->s->held, &r->hold, pending, clock_now_ms()))
+        session_shed_later(r->s, 0); /* not here: r's caller (maybe its exchange) goes on */
     if (pending > WIRE_JSON_REQUEST_HOLD)
         set_blocked(r, true);
     else if (r->blocked && pending <= WIRE_JSON_REQUEST_HOLD / 2)
@@ -494,7 +445,8 @@ static void on_request(session *s, tmsg *m)
     r->window = s->stream_window;
     r->request_window = s->request_window;
     r->qw.left = (int64_t)s->request_window;
-    r->t0 = r->moved_ms = clock_now_ms();
+    r->t0 = clock_now_ms();
+    hold_start(&r->hold, r->t0);
     r->head = m->headers; /* taken */
     http_headers_init(&m->headers);
     http_headers_init(&r->resp_headers);
@@ -599,8 +551,8 @@ void wire_json_on_message(session *s, tmsg *m)
     }
     /* past the hard bound, at once: the timer may wait for a loop pass that does not end while
      * the link keeps bringing messages */
-    if (s->json_held > WIRE_JSON_AGENT_HOLD_MAX)
-        shed(s);
+    if (s->held > HOLD_AGENT_MAX)
+        wire_json_shed(s);
 }
 
 void wire_json_reject(session *s, const char *rid, const char *why)

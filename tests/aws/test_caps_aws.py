@@ -3,10 +3,9 @@
 
 - ttf's memory: the Lambda posts a whole request body (up to 4 MiB) at once, with no windows. A
   local service that reads none of many uploads used to make ttf hold each body whole (about
-  +100 MB of RSS for 28 of them); ttf now holds about 32 MiB of request bodies over all of its
+  +100 MB of RSS for 28 of them); ttf now holds about 24 MiB of request bodies over all of its
   exchanges and fails the stalest beyond (504 `timeout` to its client), without ever pausing the
-  link: the tunnel's other requests are answered meanwhile (agent/wire_json.h
-  WIRE_JSON_AGENT_HOLD).
+  link: the tunnel's other requests are answered meanwhile (agent/hold.h HOLD_AGENT).
 - Requests waiting per agent connection: at most MAX_WAITING_PER_AGENT (infra/: half of
   MAX_WAITING_REQUESTS), so that one tunnel's flood cannot take every place of the HTTP function
   from the other tunnels; past it the Lambda answers as ttfd does past --max-streams-per-agent

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON mode: what ttf holds of request bodies over all of a session's exchanges
- * (agent/wire_json.h WIRE_JSON_AGENT_HOLD). Uploads to local services that stopped reading are
+ * (agent/hold.h HOLD_AGENT). Uploads to local services that stopped reading are
  * sent without windows (as the Lambda sends them: a whole body of up to 4 MiB at once), each
  * under the per-exchange bound (WIRE_JSON_REQUEST_HOLD), so that only the agent-wide bound
- * limits them: past WIRE_JSON_AGENT_HOLD the stalest exchange is failed once its service has
- * taken nothing for WIRE_JSON_STALL_MS, past WIRE_JSON_AGENT_HOLD_MAX at once; the error is
+ * limits them: past HOLD_AGENT the stalest exchange is failed once its service has
+ * taken nothing for HOLD_STALL_MS, past HOLD_AGENT_MAX at once; the error is
  * `timeout` (504); the link is never paused, and another request still reaches its service. */
 #include "agent_wire_fixture.h"
 
+#include "hold.h"
 #include "wire_json.h"
 
 enum { PIECE = 93000, PIECES = 43 }; /* 3.8 MiB per upload: under WIRE_JSON_REQUEST_HOLD */
@@ -76,13 +77,13 @@ static void stalled_upload(fx *f, uploads *u, size_t *peak)
         send_piece(f, rid, seq);
         if (seq % 8 == 0 || seq == PIECES)
             fl_pass(&f->fl);
-        if (f->s->json_held > *peak)
-            *peak = f->s->json_held;
+        if (f->s->held > *peak)
+            *peak = f->s->held;
     }
     for (int i = 0; i < 20; i++) {
         fl_pass(&f->fl);
-        if (f->s->json_held > *peak)
-            *peak = f->s->json_held;
+        if (f->s->held > *peak)
+            *peak = f->s->held;
         assert_int_equal(f->s->json_blocked, 0); /* the link is never paused */
     }
 }
@@ -112,16 +113,16 @@ static void past_the_bound_a_stalled_upload_is_failed_after_the_stall_time(void 
     fx *f = start();
     uploads u = {0};
     size_t peak = 0;
-    while (f->s->json_held <= WIRE_JSON_AGENT_HOLD && u.n < FL_MAX_CONNS - 1)
+    while (f->s->held <= HOLD_AGENT && u.n < FL_MAX_CONNS - 1)
         stalled_upload(f, &u, &peak);
-    assert_true(f->s->json_held > WIRE_JSON_AGENT_HOLD);
-    assert_true(peak <= WIRE_JSON_AGENT_HOLD_MAX); /* one upload more cannot cross it */
-    /* nothing is failed before the stalest has taken nothing for WIRE_JSON_STALL_MS */
+    assert_true(f->s->held > HOLD_AGENT);
+    assert_true(peak <= HOLD_AGENT_MAX); /* one upload more cannot cross it */
+    /* nothing is failed before the stalest has taken nothing for HOLD_STALL_MS */
     expect_shed(f, "u0");
-    assert_true(fl_now_ms() - u.t0 >= WIRE_JSON_STALL_MS);
+    assert_true(fl_now_ms() - u.t0 >= HOLD_STALL_MS);
     for (int i = 0; i < 10; i++)
         fl_pass(&f->fl);
-    assert_true(f->s->json_held <= WIRE_JSON_AGENT_HOLD);
+    assert_true(f->s->held <= HOLD_AGENT);
     /* the others go on: a new request reaches its service */
     int conn = f->fl.nconns;
     send_request(f, "g", "GET", false);
@@ -139,15 +140,15 @@ static void past_the_hard_bound_the_stalest_is_failed_at_once(void **state)
         uint64_t t = fl_now_ms();
         stalled_upload(f, &u, &peak);
         if (f->srv.n > f->seen) /* failed within the upload that crossed the bound */
-            assert_true(fl_now_ms() - t < WIRE_JSON_STALL_MS);
+            assert_true(fl_now_ms() - t < HOLD_STALL_MS);
     }
     assert_true(f->srv.n > f->seen);
     print_message("hard bound crossed at upload %d, %llu ms after the first\n", u.n,
                   (unsigned long long)(fl_now_ms() - u.t0));
     expect_shed(f, "u0"); /* the stalest */
     /* never more than the hard bound after a message, whatever came in the meantime */
-    assert_true(peak <= WIRE_JSON_AGENT_HOLD_MAX);
-    assert_true(f->s->json_held <= WIRE_JSON_AGENT_HOLD_MAX);
+    assert_true(peak <= HOLD_AGENT_MAX);
+    assert_true(f->s->held <= HOLD_AGENT_MAX);
     int conn = f->fl.nconns;
     send_request(f, "g", "GET", false);
     assert_true(fl_wait_text(&f->fl, conn, "GET /up", 3000));
