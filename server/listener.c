@@ -27,6 +27,8 @@ struct listener {
     bool stopped;
     size_t open, max;       /* connections accepted and not yet released; the cap (0: none) */
     uint64_t fulls;         /* times accepting paused at the cap (ttfd_accept_full_total) */
+    uint64_t fulls_logged;  /* fulls when the last warning was logged */
+    uint64_t full_log_ms;   /* when it was */
     unsigned long failures; /* since the last log line */
     uint64_t backoffs;      /* pauses since the start (ttfd_accept_backoffs_total) */
     uint64_t last_log_ms;
@@ -79,9 +81,16 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
         l->full = true;
         l->fulls++;
         evconnlistener_disable(l->lis);
-        TLOG_W(l->log,
-               "%zu connections open, ttfd's --max-connections: not accepting until one closes",
-               l->open);
+        uint64_t now = clock_now_ms();
+        if (!l->full_log_ms || now - l->full_log_ms >= LOG_EVERY_MS) { /* a warning a second */
+            TLOG_W(l->log,
+                   "%zu connections open, ttfd's --max-connections: not accepting until one "
+                   "closes (%llu time%s since the last warning)",
+                   l->open, (unsigned long long)(l->fulls - l->fulls_logged),
+                   l->fulls - l->fulls_logged == 1 ? "" : "s");
+            l->full_log_ms = now;
+            l->fulls_logged = l->fulls;
+        }
     }
     l->fn(l->ud, fd, sa);
 }
