@@ -337,7 +337,7 @@ void session_shed_later(session *s, unsigned ms)
         s->hold_timer = evtimer_new(s->base, hold_timer_cb, s);
     if (!s->hold_timer || evtimer_pending(s->hold_timer, NULL))
         return;
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = clock_timeval_ms(ms);
     evtimer_add(s->hold_timer, &tv);
 }
 
