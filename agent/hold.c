@@ -2,6 +2,8 @@
 /* hold.c - request body octets held over a session's exchanges (see hold.h). */
 #include "hold.h"
 
+#include "clock.h"
+
 void hold_start(hold_entry *e, uint64_t now)
 {
     e->held = 0;
@@ -23,18 +25,39 @@ void hold_forget(size_t *total, hold_entry *e)
     e->held = 0;
 }
 
-void hold_pick_start(hold_pick *p, size_t total, uint64_t now)
+typedef struct pick {
+    size_t entry_off;
+    uint64_t before; /* only exchanges that have not moved since */
+    void *best;
+    uint64_t best_ms;
+} pick;
+
+static void offer(void *ud, const void *key, size_t klen, void *value)
 {
-    p->best = NULL;
-    p->best_ud = NULL;
-    /* past the hard bound, whatever moved least recently; else only what stalled */
-    p->before = total > HOLD_AGENT_MAX ? now : now >= HOLD_STALL_MS ? now - HOLD_STALL_MS : 0;
+    (void)key;
+    (void)klen;
+    pick *p = ud;
+    const hold_entry *e = (const hold_entry *)((const char *)value + p->entry_off);
+    if (e->held > 0 && e->moved_ms <= p->before && (!p->best || e->moved_ms < p->best_ms)) {
+        p->best = value;
+        p->best_ms = e->moved_ms;
+    }
 }
 
-void hold_pick_offer(hold_pick *p, const hold_entry *e, void *ud)
+bool hold_shed(size_t *total, const hmap *m, size_t entry_off,
+               void (*fail)(void *exchange, uint64_t idle_ms, void *ud), void *ud)
 {
-    if (e->held > 0 && e->moved_ms <= p->before && (!p->best || e->moved_ms < p->best->moved_ms)) {
-        p->best = e;
-        p->best_ud = ud;
+    while (*total > HOLD_AGENT) {
+        uint64_t now = clock_now_ms();
+        /* past the hard bound, whatever moved least recently; else only what stalled */
+        pick p = {.entry_off = entry_off,
+                  .before = *total > HOLD_AGENT_MAX ? now
+                            : now >= HOLD_STALL_MS  ? now - HOLD_STALL_MS
+                                                    : 0};
+        hmap_each(m, offer, &p);
+        if (!p.best)
+            return false;
+        fail(p.best, now - p.best_ms, ud);
     }
+    return true;
 }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hmap.h"
+
 /* 24 MiB: 24 JSON uploads' windows at once through ttfd, 6 of the Lambda's largest bodies, 96
  * binary windows. */
 #define HOLD_AGENT ((size_t)24 << 20)
@@ -34,21 +36,18 @@ typedef struct hold_entry {
 /* A new exchange at now (ms, clock_now_ms). */
 void hold_start(hold_entry *e, uint64_t now);
 /* Notes e's unwritten octets (pending) at now in the session's *total. True when the total is
- * over HOLD_AGENT: the caller has exchanges failed by hold_pick (not from inside an exchange's
+ * over HOLD_AGENT: the caller has exchanges failed by hold_shed (not from inside an exchange's
  * upcall). */
 bool hold_note(size_t *total, hold_entry *e, size_t pending, uint64_t now);
 /* The exchange ends: its octets leave the total. */
 void hold_forget(size_t *total, hold_entry *e);
 
-/* Choosing the exchange to fail: hold_pick_start, hold_pick_offer for each exchange, then
- * pick.best (NULL: none stalled long enough yet; look again in HOLD_RETRY_MS). */
-typedef struct hold_pick {
-    const hold_entry *best;
-    void *best_ud; /* the caller's exchange of best */
-    uint64_t before;
-} hold_pick;
+/* Fails exchanges, the stalest first, while *total is over HOLD_AGENT: exchanges are the values
+ * of m, each with its hold_entry at entry_off; fail(exchange, ms its service took nothing, ud)
+ * ends one (its hold_forget lowers *total). False when none has stalled long enough yet: look
+ * again in HOLD_RETRY_MS. Not from inside an exchange's upcall (exchanges are freed). */
 #define HOLD_RETRY_MS 250u
-void hold_pick_start(hold_pick *p, size_t total, uint64_t now);
-void hold_pick_offer(hold_pick *p, const hold_entry *e, void *ud);
+bool hold_shed(size_t *total, const hmap *m, size_t entry_off,
+               void (*fail)(void *exchange, uint64_t idle_ms, void *ud), void *ud);
 
 #endif

@@ -3,6 +3,7 @@
  * local leg is the exchange's. */
 #include "wire_bin.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,33 +414,21 @@ void wire_bin_on_message(session *s, const uint8_t *msg, size_t len)
         wire_bin_shed(s);
 }
 
-static void offer_fn(void *ud, const void *key, size_t klen, void *value)
+static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
 {
-    (void)key;
-    (void)klen;
-    stream *st = value;
-    hold_pick_offer(ud, &st->hold, st);
+    stream *st = exchange;
+    const session *s = ud;
+    TLOG_W(s->log,
+           "stream %u: its local service took none of its body for %llu ms while this agent "
+           "holds %zu KiB of request bodies: reset (timeout)",
+           st->id, (unsigned long long)idle_ms, s->held >> 10);
+    stream_reset(st, TTF_RST_TIMEOUT, "the local service did not take the request body in time");
 }
 
 void wire_bin_shed(session *s)
 {
-    while (s->held > HOLD_AGENT) {
-        uint64_t now = clock_now_ms();
-        hold_pick p;
-        hold_pick_start(&p, s->held, now);
-        hmap_each(s->streams, offer_fn, &p);
-        stream *st = p.best_ud;
-        if (!st) { /* none stalled long enough yet: look again soon */
-            session_shed_later(s, HOLD_RETRY_MS);
-            return;
-        }
-        TLOG_W(s->log,
-               "stream %u: its local service took none of its body for %llu ms while this agent "
-               "holds %zu KiB of request bodies: reset (timeout)",
-               st->id, (unsigned long long)(now - st->hold.moved_ms), s->held >> 10);
-        stream_reset(st, TTF_RST_TIMEOUT,
-                     "the local service did not take the request body in time");
-    }
+    if (!hold_shed(&s->held, s->streams, offsetof(stream, hold), shed_one, s))
+        session_shed_later(s, HOLD_RETRY_MS); /* none stalled long enough yet */
 }
 
 /* hmap_each must not modify the map: collect first, then act. */

@@ -3,6 +3,7 @@
  * the local leg is the exchange's. */
 #include "wire_json.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,37 +130,26 @@ static bool take_body(jreq *r, size_t n)
 
 /* ---- request bodies held over all exchanges (hold.h) ---- */
 
-static void offer_fn(void *ud, const void *key, size_t klen, void *value)
+static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
 {
-    (void)key;
-    (void)klen;
-    jreq *r = value;
-    hold_pick_offer(ud, &r->hold, r);
+    jreq *r = exchange;
+    session *s = ud;
+    TLOG_W(s->log,
+           "request %s: its local service took none of its body for %llu ms while this agent "
+           "holds %zu KiB of request bodies: failed (504)",
+           r->rid, (unsigned long long)idle_ms, s->held >> 10);
+    static const char why[] = "the local service did not take the request body in time";
+    if (!r->sent_head)
+        send_error(s, r->rid, TERR_TIMEOUT, why);
+    else
+        send_cancel(s, r->rid, why);
+    jreq_free(r, "timeout");
 }
 
 void wire_json_shed(session *s)
 {
-    while (s->held > HOLD_AGENT) {
-        uint64_t now = clock_now_ms();
-        hold_pick p;
-        hold_pick_start(&p, s->held, now);
-        hmap_each(s->exchanges, offer_fn, &p);
-        jreq *r = p.best_ud;
-        if (!r) { /* none stalled long enough yet: look again soon */
-            session_shed_later(s, HOLD_RETRY_MS);
-            return;
-        }
-        TLOG_W(s->log,
-               "request %s: its local service took none of its body for %llu ms while this agent "
-               "holds %zu KiB of request bodies: failed (504)",
-               r->rid, (unsigned long long)(now - r->hold.moved_ms), s->held >> 10);
-        static const char why[] = "the local service did not take the request body in time";
-        if (!r->sent_head)
-            send_error(s, r->rid, TERR_TIMEOUT, why);
-        else
-            send_cancel(s, r->rid, why);
-        jreq_free(r, "timeout");
-    }
+    if (!hold_shed(&s->held, s->exchanges, offsetof(jreq, hold), shed_one, s))
+        session_shed_later(s, HOLD_RETRY_MS); /* none stalled long enough yet */
 }
 
 /* With a request window, credits the server with what the local service took (what its unwritten

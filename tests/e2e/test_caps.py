@@ -13,7 +13,6 @@
 import os
 import re
 import socket
-import threading
 import time
 import urllib.request
 
@@ -21,37 +20,9 @@ import pytest
 
 import tunnelkit as tk
 from scriptapp import ScriptApp
+from test_stream_limit import Holds, quick  # /hold?N answered once released; /quick
 
 AT_ONCE = 1.0 * tk.SLOW  # a refusal takes no wait
-
-
-class Holds:
-    """/hold?N: answers only once hold N is released."""
-
-    def __init__(self):
-        self.events = {}
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-
-    def event(self, n):
-        with self.lock:
-            return self.events.setdefault(n, threading.Event())
-
-    def release(self, n):
-        self.event(n).set()
-
-    def __call__(self, req, conn):
-        ev = self.event(int(req.target.partition("?")[2]))
-        while not ev.wait(0.1):
-            if self.stop.is_set():
-                return False
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nheld")
-        return True
-
-
-def quick(req, conn):
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nquick")
-    return True
 
 
 def app_with_holds(stack):
