@@ -61,7 +61,8 @@ def test_stalled_uploads_hold_a_bounded_share_of_ttf_memory(site):
     grew_mb = (status_kb(pid, "VmHWM") - base) / 1024
     print("%d stalled 4 MiB uploads through the Lambda: ttf peak RSS +%.1f MB (%.1f s)"
           % (UPLOADS, grew_mb, took))
-    assert grew_mb < 64, "ttf's RSS grew by %.1f MB" % grew_mb
+    # (AddressSanitizer keeps freed memory in quarantine, 256 MB: RSS says nothing there)
+    assert ak.SANITIZED or grew_mb < 64, "ttf's RSS grew by %.1f MB" % grew_mb
 
 
 @pytest.fixture(scope="module")

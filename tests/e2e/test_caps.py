@@ -215,7 +215,8 @@ def test_stalled_uploads_hold_a_bounded_share_of_ttf_memory(stack, mode, n):
         assert answered and set(answered.values()) == {b"504"}, answered
         grew_mb = (vm_kb(a.proc.pid, "VmHWM") - base) / 1024
         limit = 64 if mode == "json" else 80  # before: about 100 and 95 (see above)
-        assert grew_mb < limit, "ttf's RSS grew by %.1f MB" % grew_mb
+        # (AddressSanitizer keeps freed memory in quarantine, 256 MB: RSS says nothing there)
+        assert tk.SANITIZED or grew_mb < limit, "ttf's RSS grew by %.1f MB" % grew_mb
     finally:
         for s in socks:
             s.close()
