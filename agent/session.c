@@ -312,10 +312,33 @@ void session_free(session *s)
         event_free(s->heartbeat);
     if (s->ack_timer)
         event_free(s->ack_timer);
+    if (s->hold_timer)
+        event_free(s->hold_timer);
     ws_conn_free(s->ws);
     acks_free(s->acks);
     free(s->tun);
     free(s);
+}
+
+static void hold_timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    session *s = ud;
+    if (s->binary)
+        wire_bin_shed(s);
+    else
+        wire_json_shed(s);
+}
+
+void session_shed_later(session *s, unsigned ms)
+{
+    if (!s->hold_timer)
+        s->hold_timer = evtimer_new(s->base, hold_timer_cb, s);
+    if (!s->hold_timer || evtimer_pending(s->hold_timer, NULL))
+        return;
+    struct timeval tv = clock_timeval_ms(ms);
+    evtimer_add(s->hold_timer, &tv);
 }
 
 void session_close(session *s)

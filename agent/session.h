@@ -75,6 +75,10 @@ struct session {
     char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* the first tunnel's, from
                                                      connection_established */
     size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
+    /* request body octets held unwritten over all exchanges (hold.h), and the timer that fails
+     * the stalest ones while it is over HOLD_AGENT */
+    size_t held;
+    struct event *hold_timer;
     /* JSON mode: the per-request response window the server announced in
      * connection_established (docs/protocol.md §2 "Flow control"); 0: none, no limit */
     uint32_t stream_window;
@@ -126,5 +130,8 @@ int session_send_text(session *s, const char *json, size_t len);
 int session_send_msg(session *s, const tmsg *m);
 /* An answer (http_response, http_response_body, error): through the acknowledgement window. */
 int session_send_answer(session *s, const tmsg *m);
+/* The session holds more than HOLD_AGENT of request bodies (hold.h): the wire module fails the
+ * stalest exchanges (wire_bin_shed, wire_json_shed) from the loop in ms, unless due already. */
+void session_shed_later(session *s, unsigned ms);
 
 #endif

@@ -3,13 +3,16 @@
  * local leg is the exchange's. */
 #include "wire_bin.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "exchange.h"
+#include "hold.h"
 #include "proto_bin.h"
 
 #define CREDIT_MIN ((uint32_t)16 * 1024) /* WINDOW frames are batched */
@@ -26,6 +29,7 @@ typedef struct stream {
     bool resp_fin;        /* we ended ours */
     bool paused;          /* the exchange waits for room */
     bool pipe;            /* 101: raw pipe */
+    hold_entry hold;      /* request octets unwritten (in s->held) */
 } stream;
 
 static const size_t max_data = (size_t)TTF_BIN_MAX_DATA;
@@ -46,6 +50,7 @@ static void send_reset(session *s, uint32_t id, uint8_t code, const char *reason
 
 static void stream_free(stream *st, const char *error)
 {
+    hold_forget(&st->s->held, &st->hold);
     hmap_del_u32(st->s->streams, st->id);
     exchange_free(st->x, error);
     if (st->out)
@@ -76,9 +81,12 @@ static void send_data(stream *st, bool fin)
     }
 }
 
-/* WINDOW credit for the request octets the local service took. */
+/* WINDOW credit for the request octets the local service took; what it did not take is noted
+ * in the session's hold (hold.h). */
 static void send_credit(stream *st)
 {
+    if (st->x && hold_note(&st->s->held, &st->hold, exchange_pending(st->x), clock_now_ms()))
+        session_shed_later(st->s, 0); /* not here: the caller (maybe the exchange) goes on */
     if (st->req_fin || st->unacked < CREDIT_MIN || !st->x ||
         exchange_pending(st->x) > LOCAL_OUT_MARK)
         return;
@@ -271,6 +279,7 @@ static void on_open(session *s, const ttf_frame *f)
     st->id = f->stream_id;
     id_decimal(st->idtext, f->stream_id);
     st->send_window = TTF_BIN_INITIAL_WINDOW;
+    hold_start(&st->hold, clock_now_ms());
     st->req_fin = (f->flags & TTF_FLAG_FIN) != 0;
     exchange_request req = {
         .mode = "bin",
@@ -351,7 +360,7 @@ static void on_trailers(stream *st, const ttf_frame *f)
     http_headers_free(&tr);
 }
 
-void wire_bin_on_message(session *s, const uint8_t *msg, size_t len)
+static void on_frame(session *s, const uint8_t *msg, size_t len)
 {
     ttf_frame f;
     if (ttf_frame_decode(msg, len, &f) != 0) {
@@ -394,6 +403,32 @@ void wire_bin_on_message(session *s, const uint8_t *msg, size_t len)
         stream_reset(st, TTF_RST_PROTOCOL_ERROR, "unexpected frame");
         break;
     }
+}
+
+void wire_bin_on_message(session *s, const uint8_t *msg, size_t len)
+{
+    on_frame(s, msg, len);
+    /* past the hard bound, at once: the timer may wait for a loop pass that does not end while
+     * the link keeps bringing frames */
+    if (s->held > HOLD_AGENT_MAX)
+        wire_bin_shed(s);
+}
+
+static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
+{
+    stream *st = exchange;
+    const session *s = ud;
+    TLOG_W(s->log,
+           "stream %u: its local service took none of its body for %llu ms while this agent "
+           "holds %zu KiB of request bodies: reset (timeout)",
+           st->id, (unsigned long long)idle_ms, s->held >> 10);
+    stream_reset(st, TTF_RST_TIMEOUT, "the local service did not take the request body in time");
+}
+
+void wire_bin_shed(session *s)
+{
+    if (!hold_shed(&s->held, s->streams, offsetof(stream, hold), shed_one, s))
+        session_shed_later(s, HOLD_RETRY_MS); /* none stalled long enough yet */
 }
 
 /* hmap_each must not modify the map: collect first, then act. */

@@ -3,6 +3,7 @@
  * the local leg is the exchange's. */
 #include "wire_json.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "clock.h"
 #include "exchange.h"
 #include "flow_window.h"
+#include "hold.h"
 
 static const size_t piece = (size_t)TTF_JSON_CHUNK;
 
@@ -35,6 +37,7 @@ typedef struct jreq {
     /* request_window: the server announced a request-body window; qw counts its credit */
     uint32_t request_window;
     flow_window qw;
+    hold_entry hold; /* request octets unwritten (in s->held) */
     /* the response */
     bool have_head, sent_head, more_owed;
     int status;
@@ -63,6 +66,7 @@ static void set_blocked(jreq *r, bool blocked)
 
 static void jreq_free(jreq *r, const char *error)
 {
+    hold_forget(&r->s->held, &r->hold);
     hmap_del(r->s->exchanges, r->rid, strlen(r->rid));
     set_blocked(r, false);
     exchange_free(r->x, error);
@@ -124,6 +128,30 @@ static bool take_body(jreq *r, size_t n)
     return false;
 }
 
+/* ---- request bodies held over all exchanges (hold.h) ---- */
+
+static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
+{
+    jreq *r = exchange;
+    session *s = ud;
+    TLOG_W(s->log,
+           "request %s: its local service took none of its body for %llu ms while this agent "
+           "holds %zu KiB of request bodies: failed (504)",
+           r->rid, (unsigned long long)idle_ms, s->held >> 10);
+    static const char why[] = "the local service did not take the request body in time";
+    if (!r->sent_head)
+        send_error(s, r->rid, TERR_TIMEOUT, why);
+    else
+        send_cancel(s, r->rid, why);
+    jreq_free(r, "timeout");
+}
+
+void wire_json_shed(session *s)
+{
+    if (!hold_shed(&s->held, s->exchanges, offsetof(jreq, hold), shed_one, s))
+        session_shed_later(s, HOLD_RETRY_MS); /* none stalled long enough yet */
+}
+
 /* With a request window, credits the server with what the local service took (what its unwritten
  * output holds beyond FLOW_CREDIT_MARK is not), a quarter of the window at a time: only this
  * exchange waits for a slow local service. Whatever the window (a server may announce 4 GiB;
@@ -132,6 +160,8 @@ static bool take_body(jreq *r, size_t n)
 static void local_behind(jreq *r)
 {
     size_t pending = exchange_pending(r->x);
+    if (hold_note(&r->s->held, &r->hold, pending, clock_now_ms()))
+        session_shed_later(r->s, 0); /* not here: r's caller (maybe its exchange) goes on */
     if (pending > WIRE_JSON_REQUEST_HOLD)
         set_blocked(r, true);
     else if (r->blocked && pending <= WIRE_JSON_REQUEST_HOLD / 2)
@@ -324,9 +354,7 @@ static void up_fail(void *ud, exchange_fail why, const char *message, bool start
 
 static void up_drained(void *ud)
 {
-    jreq *r = ud;
-    if (r->request_window || r->blocked)
-        local_behind(r);
+    local_behind(ud);
 }
 
 static const exchange_sink sink = {up_room,  up_interim, up_head, up_body,
@@ -408,6 +436,7 @@ static void on_request(session *s, tmsg *m)
     r->request_window = s->request_window;
     r->qw.left = (int64_t)s->request_window;
     r->t0 = clock_now_ms();
+    hold_start(&r->hold, r->t0);
     r->head = m->headers; /* taken */
     http_headers_init(&m->headers);
     http_headers_init(&r->resp_headers);
@@ -510,6 +539,10 @@ void wire_json_on_message(session *s, tmsg *m)
     default:
         break;
     }
+    /* past the hard bound, at once: the timer may wait for a loop pass that does not end while
+     * the link keeps bringing messages */
+    if (s->held > HOLD_AGENT_MAX)
+        wire_json_shed(s);
 }
 
 void wire_json_reject(session *s, const char *rid, const char *why)

@@ -8,7 +8,9 @@
  * Backpressure (docs/protocol.md §2 "Flow control"): with a server's request window, each
  * request's body is credited as its local service takes it, so a slow service holds back its own
  * exchange; with or without one, an exchange holding more than WIRE_JSON_REQUEST_HOLD stops the
- * session reading the WebSocket (bounded memory).
+ * session reading the WebSocket (bounded memory). Over all exchanges, the agent holds about
+ * HOLD_AGENT of request bodies (hold.h): past it, the stalest exchanges are failed (`error`
+ * `timeout`, 504; `cancel` once the response began), and the link goes on for the others.
  * Owns: the requests of a session, in session->exchanges (request id -> request). */
 #ifndef TTF_WIRE_JSON_H
 #define TTF_WIRE_JSON_H
@@ -29,5 +31,8 @@ void wire_json_reject(session *s, const char *rid, const char *why);
 void wire_json_resume_all(session *s);
 /* The session ends: every request is dropped. */
 void wire_json_free_all(session *s);
+/* Fails the stalest exchanges while the session holds more than HOLD_AGENT (hold.h); not from
+ * inside an exchange's upcall. */
+void wire_json_shed(session *s);
 
 #endif

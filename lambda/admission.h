@@ -10,7 +10,10 @@
  * the Runtime API (no latency for the client), and expiring at the invocation's deadline, so
  * that an invocation that dies (timeout, crash) holds its place no longer than its lease;
  * expired leases are removed when a request would be refused.
- * Owns: the current invocation's lease (ctx->lease_held). */
+ * Per agent: at most MAX_WAITING_PER_AGENT of them wait for the same agent connection (one item
+ * per connection, the same leases), so that one tunnel's flood leaves room for the others: the
+ * rest get ttfd's answer to a busy agent (503 "tunnel agent busy: try again", Retry-After: 1).
+ * Owns: the current invocation's leases (ctx->lease_held, ctx->agent_lease). */
 #ifndef LAMBDA_ADMISSION_H
 #define LAMBDA_ADMISSION_H
 
@@ -25,7 +28,13 @@ typedef enum {
 /* Takes a lease for the current invocation (ctx->invocation_id, until ctx->deadline_ms), once:
  * a second call while it is held admits at once. */
 admit_result admission_enter(lambda_ctx *ctx);
-/* Releases the lease, if one is held (after the response was posted). */
+/* Takes the invocation's lease among the requests waiting for agent connection cid
+ * (MAX_WAITING_PER_AGENT; 0: admitted, no item). A lease held for another connection is given
+ * back first (the request moves on to the tunnel's next connection). */
+admit_result admission_enter_agent(lambda_ctx *ctx, const char *cid);
+/* Releases the agent connection's lease, if one is held. */
+void admission_leave_agent(lambda_ctx *ctx);
+/* Releases both leases, those held (after the response was posted). */
 void admission_leave(lambda_ctx *ctx);
 
 #endif

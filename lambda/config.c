@@ -143,6 +143,11 @@ int config_load(lambda_config *c, const char *(*getenv_fn)(const char *name), ch
         return -1;
     }
     c->max_waiting = (int)v;
+    if (parse_num(ge("MAX_WAITING_PER_AGENT"), 0, 5000, 0, &v) < 0) {
+        snprintf(err, errcap, "MAX_WAITING_PER_AGENT must be 0 (no limit)..5000");
+        return -1;
+    }
+    c->max_waiting_agent = (int)v;
     if (parse_num(ge("MAX_BODY_BYTES"), 0, 4LL * 1024 * 1024, 4LL * 1024 * 1024, &v) < 0) {
         snprintf(err, errcap, "MAX_BODY_BYTES must be 0..4194304 (Lambda's 6 MB response)");
         return -1;

@@ -28,6 +28,7 @@ typedef struct lambda_config {
     char *jwt_secret;         /* JWT_SECRET or NULL (no insecure default) */
     int request_timeout_s;    /* REQUEST_TIMEOUT_SECS, default 25 */
     int max_waiting;          /* MAX_WAITING_REQUESTS, default 0: no admission limit */
+    int max_waiting_agent;    /* MAX_WAITING_PER_AGENT, default 0: no limit per agent */
     size_t max_body;          /* MAX_BODY_BYTES, default 4194304 */
     int64_t name_grace_s;     /* NAME_GRACE_SECS, default 300: a gone agent's name is held */
     int64_t name_retention_s; /* NAME_RETENTION_DAYS (default 30) in seconds; -1: forever (0) */

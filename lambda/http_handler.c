@@ -304,7 +304,14 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             rid[0] = '\0';
             goto out;
         }
-        /* Admission (admission.h): only a request about to wait takes a place */
+        /* Admission (admission.h): only a request about to wait takes a place, first among
+         * those waiting for this agent (the answer ttfd gives past --max-streams-per-agent) */
+        if (admission_enter_agent(ctx, cids[i]) != ADMIT_OK) {
+            *status = 503;
+            doc = httpresp_text(503, "tunnel agent busy: try again", len);
+            rid[0] = '\0';
+            goto out;
+        }
         if (admission_enter(ctx) != ADMIT_OK) {
             *status = 503;
             doc = httpresp_text(503, "too many requests waiting: try again", len);

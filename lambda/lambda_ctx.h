@@ -26,6 +26,8 @@ typedef struct lambda_ctx {
     int64_t deadline_ms;      /* the current invocation's deadline (Unix ms), 0 = unknown */
     char invocation_id[128];  /* its Lambda request id ("" = unknown) */
     bool lease_held;          /* it holds an admission lease (admission.h) */
+    /* and the item of its agent connection's lease (admission_enter_agent), "" when none */
+    char agent_lease[STORE_ADMISSION_KEY_SIZE];
     /* Deleting a finished request's items happens after the response is posted. */
     char defer_rid[64];
     char defer_cid[STORE_CONN_ID_SIZE];

@@ -223,22 +223,26 @@ int store_delete_pending(store *s, const char *rid, const char *cid, uint32_t n,
                          char *err, size_t cap);
 
 /* ---- admission leases (store_admission.c, admission.h) ----
- * One item "admission#http" of the pending table: `leases` (M), Lambda request id -> expiry
- * (N, Unix ms), and ttl. Its size is the number of public requests waiting at once. */
+ * Items of the pending table: `leases` (M), Lambda request id -> expiry (N, Unix ms), and ttl.
+ * "admission#http": its size is the number of public requests waiting at once; one
+ * "admission#conn#<connection id>" per agent connection: those waiting for that agent. */
 #define STORE_ADMISSION_KEY "admission#http"
+#define STORE_ADMISSION_CONN_PREFIX "admission#conn#"
+#define STORE_ADMISSION_KEY_SIZE (sizeof STORE_ADMISSION_CONN_PREFIX + STORE_CONN_ID_SIZE)
 #define STORE_LEASE_DROP_MAX 100 /* leases one store_lease_drop removes */
-/* Adds lease id (until expiry_ms) when the map holds fewer than max: 0; DDB_CONDITION when it
- * is full or does not exist yet (store_lease_init); -1. */
-int store_lease_take(store *s, const char *id, int64_t expiry_ms, int64_t max, int64_t now,
-                     char *err, size_t cap);
-/* Creates the empty map unless it exists: 0 or -1. */
-int store_lease_init(store *s, int64_t now, char *err, size_t cap);
-/* Consistent read of the map: 0 with *leases ({"id":{"N":"expiry"}}, caller decref), 1 when
- * there is none. */
-int store_lease_read(store *s, json_t **leases, char *err, size_t cap);
-/* Removes leases ids[0..n) (at most STORE_LEASE_DROP_MAX): 0 (also when they or the map are
- * gone already) or -1. */
-int store_lease_drop(store *s, const char *const *ids, size_t n, char *err, size_t cap);
+/* Adds lease id (until expiry_ms) to item key's map when it holds fewer than max: 0;
+ * DDB_CONDITION when it is full or does not exist yet (store_lease_init); -1. */
+int store_lease_take(store *s, const char *key, const char *id, int64_t expiry_ms, int64_t max,
+                     int64_t now, char *err, size_t cap);
+/* Creates item key's empty map unless it exists: 0 or -1. */
+int store_lease_init(store *s, const char *key, int64_t now, char *err, size_t cap);
+/* Consistent read of item key's map: 0 with *leases ({"id":{"N":"expiry"}}, caller decref), 1
+ * when there is none. */
+int store_lease_read(store *s, const char *key, json_t **leases, char *err, size_t cap);
+/* Removes leases ids[0..n) (at most STORE_LEASE_DROP_MAX) from item key's map: 0 (also when they
+ * or the map are gone already) or -1. */
+int store_lease_drop(store *s, const char *key, const char *const *ids, size_t n, char *err,
+                     size_t cap);
 
 /* Scheduled cleanup of one table: deletes items whose ttl is in the past, every page.
  * key_name is the table's hash key. *deleted receives the count. */

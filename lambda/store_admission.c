@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* store_admission.c - the leases of waiting public requests (store.h "admission leases"): one
- * item of the pending table whose map `leases` holds request id -> expiry. */
+/* store_admission.c - the leases of waiting public requests (store.h "admission leases"): items
+ * of the pending table whose map `leases` holds request id -> expiry. */
 #include "store.h"
 #include "store_int.h"
 
@@ -11,26 +11,25 @@
  * expired (Lambda's longest timeout is 15 minutes), and the cleanup may delete it. */
 #define LEASE_ITEM_TTL_S 3600
 
-int store_lease_take(store *s, const char *id, int64_t expiry_ms, int64_t max, int64_t now,
-                     char *err, size_t cap)
+int store_lease_take(store *s, const char *key, const char *id, int64_t expiry_ms, int64_t max,
+                     int64_t now, char *err, size_t cap)
 {
     /* size() of a map is its number of elements ("Condition and filter expressions, operators,
      * and functions in DynamoDB"); the condition is false when the map does not exist. */
-    json_t *req =
-        json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:o,s:o,s:o}}", "TableName", s->pend_table,
-                  "Key", ddb_key_s("requestId", STORE_ADMISSION_KEY), "UpdateExpression",
-                  "SET #l.#id = :exp, #t = :ttl", "ConditionExpression", "size(#l) < :max",
-                  "ExpressionAttributeNames", "#l", "leases", "#id", id, "#t", "ttl",
-                  "ExpressionAttributeValues", ":exp", ddb_n(expiry_ms), ":ttl",
-                  ddb_n(now + LEASE_ITEM_TTL_S), ":max", ddb_n(max));
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:o,s:o,s:o}}", "TableName",
+                            s->pend_table, "Key", ddb_key_s("requestId", key), "UpdateExpression",
+                            "SET #l.#id = :exp, #t = :ttl", "ConditionExpression",
+                            "size(#l) < :max", "ExpressionAttributeNames", "#l", "leases", "#id",
+                            id, "#t", "ttl", "ExpressionAttributeValues", ":exp", ddb_n(expiry_ms),
+                            ":ttl", ddb_n(now + LEASE_ITEM_TTL_S), ":max", ddb_n(max));
     return store_run(s, "UpdateItem", req, err, cap);
 }
 
-int store_lease_init(store *s, int64_t now, char *err, size_t cap)
+int store_lease_init(store *s, const char *key, int64_t now, char *err, size_t cap)
 {
     json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s},s:{s:{s:{}},s:o}}", "TableName",
-                            s->pend_table, "Key", ddb_key_s("requestId", STORE_ADMISSION_KEY),
-                            "UpdateExpression", "SET #l = :empty, #t = :ttl", "ConditionExpression",
+                            s->pend_table, "Key", ddb_key_s("requestId", key), "UpdateExpression",
+                            "SET #l = :empty, #t = :ttl", "ConditionExpression",
                             "attribute_not_exists(#l)", "ExpressionAttributeNames", "#l", "leases",
                             "#t", "ttl", "ExpressionAttributeValues", ":empty", "M", ":ttl",
                             ddb_n(now + LEASE_ITEM_TTL_S));
@@ -38,11 +37,11 @@ int store_lease_init(store *s, int64_t now, char *err, size_t cap)
     return rc == DDB_CONDITION ? 0 : rc; /* another environment made it first */
 }
 
-int store_lease_read(store *s, json_t **leases, char *err, size_t cap)
+int store_lease_read(store *s, const char *key, json_t **leases, char *err, size_t cap)
 {
     *leases = NULL;
     json_t *it;
-    int rc = store_get_item(s, s->pend_table, "requestId", STORE_ADMISSION_KEY, &it, err, cap);
+    int rc = store_get_item(s, s->pend_table, "requestId", key, &it, err, cap);
     if (rc != 0)
         return rc;
     json_t *m = json_object_get(json_object_get(it, "leases"), "M");
@@ -52,7 +51,8 @@ int store_lease_read(store *s, json_t **leases, char *err, size_t cap)
     return *leases ? 0 : 1;
 }
 
-int store_lease_drop(store *s, const char *const *ids, size_t n, char *err, size_t cap)
+int store_lease_drop(store *s, const char *key, const char *const *ids, size_t n, char *err,
+                     size_t cap)
 {
     if (n == 0)
         return 0;
@@ -76,8 +76,8 @@ int store_lease_drop(store *s, const char *const *ids, size_t n, char *err, size
      * UpdateItem of a missing item would create it); a key already removed is no error. */
     json_t *req =
         json_pack("{s:s,s:o,s:s,s:s,s:o}", "TableName", s->pend_table, "Key",
-                  ddb_key_s("requestId", STORE_ADMISSION_KEY), "UpdateExpression", expr,
-                  "ConditionExpression", "attribute_exists(#l)", "ExpressionAttributeNames", names);
+                  ddb_key_s("requestId", key), "UpdateExpression", expr, "ConditionExpression",
+                  "attribute_exists(#l)", "ExpressionAttributeNames", names);
     int rc = store_run(s, "UpdateItem", req, err, cap);
     return rc == DDB_CONDITION ? 0 : rc;
 }

@@ -22,8 +22,13 @@ struct listener {
     listener_accept_fn fn;
     void *ud;
     unsigned backoff_ms; /* the next pause */
-    bool paused;
+    bool paused;         /* by a failure, until the timer or a release */
+    bool full;           /* by max: until a release */
     bool stopped;
+    size_t open, max;       /* connections accepted and not yet released; the cap (0: none) */
+    uint64_t fulls;         /* times accepting paused at the cap (ttfd_accept_full_total) */
+    uint64_t fulls_logged;  /* fulls when the last warning was logged */
+    uint64_t full_log_ms;   /* when it was */
     unsigned long failures; /* since the last log line */
     uint64_t backoffs;      /* pauses since the start (ttfd_accept_backoffs_total) */
     uint64_t last_log_ms;
@@ -36,7 +41,8 @@ static void resume(listener *l)
         return;
     l->paused = false;
     evtimer_del(l->timer);
-    evconnlistener_enable(l->lis);
+    if (!l->full)
+        evconnlistener_enable(l->lis);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *ud)
@@ -67,6 +73,25 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     listener *l = ud;
     l->backoff_ms = BACKOFF_MIN_MS;
     log_failures(l, true); /* the count of the episode that just ended */
+    if (++l->open >= l->max && l->max) {
+        /* As HAProxy at maxconn: no accept until a connection closes. The kernel's queue holds
+         * the next ones meanwhile; accepting and closing them would spin, and refuse clients
+         * that a closing connection would let in a moment later. libevent stops its accept loop
+         * once the listener is disabled from its callback. */
+        l->full = true;
+        l->fulls++;
+        evconnlistener_disable(l->lis);
+        uint64_t now = clock_now_ms();
+        if (!l->full_log_ms || now - l->full_log_ms >= LOG_EVERY_MS) { /* a warning a second */
+            TLOG_W(l->log,
+                   "%zu connections open, ttfd's --max-connections: not accepting until one "
+                   "closes (%llu time%s since the last warning)",
+                   l->open, (unsigned long long)(l->fulls - l->fulls_logged),
+                   l->fulls - l->fulls_logged == 1 ? "" : "s");
+            l->full_log_ms = now;
+            l->fulls_logged = l->fulls;
+        }
+    }
     l->fn(l->ud, fd, sa);
 }
 
@@ -87,11 +112,12 @@ static void error_cb(struct evconnlistener *lis, void *ud)
 }
 
 listener *listener_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
-                       const tlog *log, listener_accept_fn fn, void *ud)
+                       size_t max, const tlog *log, listener_accept_fn fn, void *ud)
 {
     listener *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
+    l->max = max;
     l->log = log;
     l->fn = fn;
     l->ud = ud;
@@ -127,6 +153,11 @@ uint64_t listener_backoffs(const listener *l)
     return l ? l->backoffs : 0;
 }
 
+uint64_t listener_fulls(const listener *l)
+{
+    return l ? l->fulls : 0;
+}
+
 int listener_fd(const listener *l)
 {
     return evconnlistener_get_fd(l->lis);
@@ -139,7 +170,15 @@ void listener_stop(listener *l)
     evconnlistener_disable(l->lis);
 }
 
-void listener_resume(void *l)
+void listener_release(void *ud)
 {
-    resume(l);
+    listener *l = ud;
+    if (l->open > 0)
+        l->open--;
+    if (l->full && l->open < l->max) {
+        l->full = false;
+        if (!l->paused && !l->stopped)
+            evconnlistener_enable(l->lis);
+    }
+    resume(l); /* a descriptor was freed: accept again now if paused by a failure */
 }

@@ -7,6 +7,9 @@
  * (listener_resume, from lib/conn's release hook), since that frees a descriptor. Failures are
  * logged once per second at most, with their count. Connections already accepted are served as
  * usual meanwhile; new ones wait in the kernel's accept queue.
+ * A cap on the connections open at once (ttfd --max-connections, HAProxy's maxconn): once that
+ * many are accepted and not yet released, accepting stops (evconnlistener_disable, no busy loop)
+ * until one is released; new ones wait in the kernel's accept queue meanwhile.
  * Owns: the evconnlistener (and so the socket) and its resume timer. */
 #ifndef TTFD_LISTENER_H
 #define TTFD_LISTENER_H
@@ -23,16 +26,21 @@ typedef struct listener listener;
 /* A new connection: fd is non-blocking and the callee's. */
 typedef void (*listener_accept_fn)(void *ud, int fd, const struct sockaddr *sa);
 
-/* Binds and listens on sa (SO_REUSEADDR). NULL with errno set. */
+/* Binds and listens on sa (SO_REUSEADDR); at most max accepted connections open at once (0: no
+ * limit), each counted until listener_release. NULL with errno set. */
 listener *listener_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
-                       const tlog *log, listener_accept_fn fn, void *ud);
+                       size_t max, const tlog *log, listener_accept_fn fn, void *ud);
 void listener_free(listener *l); /* NULL is allowed */
 int listener_fd(const listener *l);
 /* Times accepting paused after a failure, since the start (metrics). */
 uint64_t listener_backoffs(const listener *l);
+/* Times accepting paused at the cap (max), since the start (metrics). */
+uint64_t listener_fulls(const listener *l);
 /* Stops accepting for good (shutdown). */
 void listener_stop(listener *l);
-/* A descriptor was freed: accept again now if paused by a failure. */
-void listener_resume(void *l);
+/* An accepted connection was closed (its descriptor freed; lib/conn's release hook, or the
+ * accept callback's own failure): one place more under the cap, and accepting again now if
+ * paused by a failure. */
+void listener_release(void *l);
 
 #endif

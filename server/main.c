@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -59,6 +60,11 @@ static void usage(FILE *out)
         "  --max-streams-per-agent N\n"
         "                            requests in progress at once per agent (over all its\n"
         "                            tunnels); 503 with Retry-After beyond it (256; 0: none)\n"
+        "  --max-streams N           requests in progress at once over all agents; 503 with\n"
+        "                            Retry-After beyond it (2000; 0: none)\n"
+        "  --max-connections N       connections open at once (public and agents); beyond it\n"
+        "                            new ones wait in the kernel's queue until one closes\n"
+        "                            (default: the descriptor limit less 64; 0: none)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
         "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
         "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"
@@ -87,6 +93,19 @@ static int parse_num(const char *s, long long min, long long max, long long *out
     return 0;
 }
 
+/* --max-connections's default: the descriptor limit (RLIMIT_NOFILE's soft value) less
+ * TTFD_FD_RESERVE, as HAProxy derives its global maxconn from `ulimit -n`: accepting then pauses
+ * at the cap instead of failing at EMFILE (listener.h), and descriptors stay for the rest. */
+static size_t default_max_conns(void)
+{
+    const rlim_t reserve = TTFD_FD_RESERVE;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > 10000000)
+        return 0; /* no limit the process would meet first */
+    return (size_t)(rl.rlim_cur > 2 * reserve ? rl.rlim_cur - reserve : rl.rlim_cur / 2);
+}
+
 /* 0 run, 1 exit 0 (help/version), -1 error (message printed). */
 static int parse_args(int argc, char **argv, server_config *cfg)
 {
@@ -107,6 +126,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_MAXHDR,
         O_MAXBODY,
         O_MAXSTREAMS,
+        O_MAXSTREAMS_TOTAL,
+        O_MAXCONNS,
         O_STATE,
         O_GRACE,
         O_RETENTION,
@@ -132,6 +153,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
         {"max-streams-per-agent", required_argument, NULL, O_MAXSTREAMS},
+        {"max-streams", required_argument, NULL, O_MAXSTREAMS_TOTAL},
+        {"max-connections", required_argument, NULL, O_MAXCONNS},
         {"state", required_argument, NULL, O_STATE},
         {"reconnect-grace", required_argument, NULL, O_GRACE},
         {"name-retention", required_argument, NULL, O_RETENTION},
@@ -151,6 +174,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->send_timeout = 60;
     cfg->max_header = 16384;
     cfg->max_streams = TTFD_MAX_STREAMS;
+    cfg->max_streams_total = TTFD_MAX_STREAMS_TOTAL;
+    cfg->max_conns = default_max_conns();
     cfg->grace_s = 300;
     cfg->retention_s = (int64_t)30 * 86400;
     cfg->jwt_secret = getenv("TTFD_JWT_SECRET");
@@ -248,6 +273,21 @@ static int parse_args(int argc, char **argv, server_config *cfg)
                 return -1;
             }
             cfg->max_streams = (size_t)v;
+            break;
+        case O_MAXSTREAMS_TOTAL:
+            if (parse_num(optarg, 0, 10000000, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --max-streams '%s' (0..10000000; 0: none)\n", optarg);
+                return -1;
+            }
+            cfg->max_streams_total = (size_t)v;
+            break;
+        case O_MAXCONNS:
+            if (parse_num(optarg, 0, 10000000, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --max-connections '%s' (0..10000000; 0: none)\n",
+                        optarg);
+                return -1;
+            }
+            cfg->max_conns = (size_t)v;
             break;
         case O_STATE:
             if (!*optarg) {
@@ -391,7 +431,9 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
 
 static void accept_cb(void *ud, int fd, const struct sockaddr *sa)
 {
-    pconn_accept(ud, fd, sa);
+    server *srv = ud;
+    if (pconn_accept(srv, fd, sa) != 0)
+        listener_release(srv->lis); /* closed without a connection: no release hook */
 }
 
 static const char *env_get(const char *name)
@@ -408,6 +450,7 @@ static void gauges_cb(void *ud, metrics_gauges *g)
     g->streams = session_streams(srv);
     g->public_connections = pconn_count(srv);
     g->accept_backoffs = listener_backoffs(srv->lis);
+    g->accept_fulls = listener_fulls(srv->lis);
 }
 
 /* The state database: --state, or the default place (state.h). NULL after logging why. */
@@ -485,10 +528,11 @@ int main(int argc, char **argv)
     srv.base = conn_base_new();
     srv.reg = registry_new(srv.st, &pol, NULL, NULL);
     srv.metrics = metrics_new((int64_t)time(NULL), TTFD_VERSION);
+    srv.streams.max = cfg.max_streams_total;
     if (!srv.base || !srv.reg || !srv.metrics)
         goto out;
-    srv.lis =
-        listener_new(srv.base, (struct sockaddr *)&ss, (socklen_t)sslen, &lg, accept_cb, &srv);
+    srv.lis = listener_new(srv.base, (struct sockaddr *)&ss, (socklen_t)sslen, cfg.max_conns, &lg,
+                           accept_cb, &srv);
     if (!srv.lis) {
         TLOG_E(&lg, "cannot listen on %s: %s", cfg.listen, strerror(errno));
         goto out;
@@ -530,7 +574,7 @@ int main(int argc, char **argv)
     if (!srv.loop || !lb)
         goto out;
     /* A closed connection frees a descriptor: a listener paused at EMFILE tries again. */
-    conn_loop_on_release(srv.loop, listener_resume, srv.lis);
+    conn_loop_on_release(srv.loop, listener_release, srv.lis);
     lg.out = logbuf_file(lb);
     srv.stop_timer = evtimer_new(srv.base, stop_timer_cb, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
@@ -567,9 +611,11 @@ int main(int argc, char **argv)
     fflush(stdout);
     TLOG_I(&lg,
            "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, timeouts: request %ds, "
-           "header %ds, body %ds, send %ds",
+           "header %ds, body %ds, send %ds; at most %zu requests in progress per agent, %zu in "
+           "all, %zu connections (0: no limit)",
            TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
-           cfg.request_timeout, cfg.header_timeout, cfg.body_timeout, cfg.send_timeout);
+           cfg.request_timeout, cfg.header_timeout, cfg.body_timeout, cfg.send_timeout,
+           cfg.max_streams, cfg.max_streams_total, cfg.max_conns);
 
     event_base_dispatch(srv.base);
     rc = 0;

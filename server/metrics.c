@@ -69,8 +69,8 @@ edge_refusal edge_refusal_of(access_result r)
 
 const char *edge_refusal_name(edge_refusal r)
 {
-    static const char *const names[REFUSED_COUNT] = {"",           "auth",      "cidr",
-                                                     "rate_limit", "not_found", "busy"};
+    static const char *const names[REFUSED_COUNT] = {
+        "", "auth", "cidr", "rate_limit", "not_found", "busy", "server_busy"};
     return r < REFUSED_COUNT ? names[r] : "";
 }
 
@@ -203,6 +203,8 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, double uptime_s,
     one(f, "ttfd_accept_backoffs_total", "counter",
         "Times accepting public connections failed (descriptors or memory exhausted).",
         g->accept_backoffs);
+    one(f, "ttfd_accept_full_total", "counter",
+        "Times accepting paused with --max-connections connections open.", g->accept_fulls);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

@@ -27,11 +27,12 @@
 /* Why ttfd answered a public request itself instead of the tunnel (refused_total's reason). */
 typedef enum {
     REFUSED_NONE = 0,
-    REFUSED_AUTH,      /* 401: basic auth missing or wrong */
-    REFUSED_CIDR,      /* 403: the client's network is denied or not allowed */
-    REFUSED_RATE,      /* 429: the client's rate limit */
-    REFUSED_NOT_FOUND, /* 404: no tunnel with that name */
-    REFUSED_BUSY,      /* 503: the agent has --max-streams-per-agent exchanges in progress */
+    REFUSED_AUTH,        /* 401: basic auth missing or wrong */
+    REFUSED_CIDR,        /* 403: the client's network is denied or not allowed */
+    REFUSED_RATE,        /* 429: the client's rate limit */
+    REFUSED_NOT_FOUND,   /* 404: no tunnel with that name */
+    REFUSED_BUSY,        /* 503: the agent has --max-streams-per-agent exchanges in progress */
+    REFUSED_SERVER_BUSY, /* 503: ttfd has --max-streams exchanges in progress (all agents) */
     REFUSED_COUNT
 } edge_refusal;
 
@@ -64,6 +65,7 @@ typedef struct metrics_gauges {
     uint64_t streams;            /* exchanges in flight between public clients and agents */
     uint64_t public_connections; /* open public connections */
     uint64_t accept_backoffs;    /* a counter kept by the listener: times accepting paused */
+    uint64_t accept_fulls;       /* the listener's too: times it paused at --max-connections */
 } metrics_gauges;
 
 typedef struct metrics metrics;
@@ -74,7 +76,7 @@ void metrics_free(metrics *m);
 
 void edge_note_start(edge_note *n); /* t0 = clock_now_us() */
 edge_refusal edge_refusal_of(access_result r);
-/* "auth", "cidr", "rate_limit", "not_found", "busy" */
+/* "auth", "cidr", "rate_limit", "not_found", "busy", "server_busy" */
 const char *edge_refusal_name(edge_refusal r);
 
 void metrics_on_request_end(metrics *m, const metrics_request *r);

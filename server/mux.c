@@ -29,6 +29,40 @@ void mux_set_max_streams(mux *m, size_t n)
     m->max_streams = n;
 }
 
+void mux_set_budget(mux *m, mux_budget *b)
+{
+    m->budget = b;
+}
+
+void mux_stream_added(mux *m)
+{
+    if (m->budget)
+        m->budget->open++;
+}
+
+void mux_stream_gone(mux *m)
+{
+    if (m->budget && m->budget->open > 0)
+        m->budget->open--;
+}
+
+bool mux_budget_full(mux_budget *b, const tlog *log)
+{
+    if (!b->max || b->open < b->max)
+        return false;
+    b->refused++;
+    uint64_t now = clock_now_ms();
+    if (!b->warn_ms || now - b->warn_ms >= MUX_WARN_WINDOW_MS) {
+        TLOG_W(log,
+               "%zu exchanges in progress over all agents, ttfd's --max-streams: 503 until one "
+               "ends (%llu refused since the last warning)",
+               b->open, (unsigned long long)b->refused);
+        b->warn_ms = now;
+        b->refused = 0;
+    }
+    return true;
+}
+
 bool mux_full(mux *m, int *status, const char **why)
 {
     size_t open = m->vt->streams(m);

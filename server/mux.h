@@ -132,6 +132,17 @@ typedef struct mux_vt {
     void (*free)(mux *m, const char *why);
 } mux_vt;
 
+/* The streams open over all of ttfd's muxes (--max-streams): one per server (main's), shared by
+ * every mux (mux_set_budget). A stream counts from open until it is gone, as for the per-agent
+ * limit; pconn refuses a new one while the budget is full (mux_budget_full). */
+typedef struct mux_budget {
+    size_t open; /* streams open now, over every mux that counts in it */
+    size_t max;  /* 0: no limit */
+    /* the warning at the limit: at most one per MUX_WARN_WINDOW_MS, with the refusals since */
+    uint64_t warn_ms;
+    uint64_t refused;
+} mux_budget;
+
 /* Names the tunnel in the mux's log lines. */
 typedef struct mux_ident {
     const tlog *log;
@@ -159,6 +170,7 @@ struct mux {
     const mux_vt *vt;
     mux_ident id;
     size_t max_streams; /* streams open at once (mux_set_max_streams); 0: no limit */
+    mux_budget *budget; /* the server-wide count its streams are in (NULL: none); borrowed */
 };
 
 /* The part of every stream the muxes share (each mux's stream type begins with it). */
@@ -187,6 +199,15 @@ void mux_set_tunnel(mux *m, const char *tunnel);
  * --max-streams-per-agent; 0: no limit): open refuses one more with 503 (MUX_BUSY_TEXT), which
  * the public client gets with Retry-After. */
 void mux_set_max_streams(mux *m, size_t n);
+/* m's streams count in b from now on (b outlives m; set before the first open). */
+void mux_set_budget(mux *m, mux_budget *b);
+/* For the muxes: a stream of m was opened (added to its map) / is gone (removed from it). */
+void mux_stream_added(mux *m);
+void mux_stream_gone(mux *m);
+/* Whether b is at its limit (ttfd --max-streams): a new stream is refused with 503
+ * (MUX_BUSY_TEXT, the per-agent limit's answer). If so, a warning naming the flag is logged at
+ * most once per MUX_WARN_WINDOW_MS, with how many were refused since the last. */
+bool mux_budget_full(mux_budget *b, const tlog *log);
 /* Whether m is at its limit; if so *status (503) and *why are set and a warning is logged (at
  * most MUX_WARN_BURST per MUX_WARN_WINDOW_MS). Both muxes' open call it first. */
 bool mux_full(mux *m, int *status, const char **why);

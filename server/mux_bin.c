@@ -77,6 +77,7 @@ static void send_reset(bin_mux *bm, uint32_t sid, uint8_t code, const char *why)
 static void forget(bin_mux *bm, bin_stream *s)
 {
     hmap_del_u32(bm->streams, s->sid);
+    mux_stream_gone(&bm->base);
     free(s);
 }
 
@@ -125,6 +126,7 @@ static mux_stream *bin_open(mux *m, const mux_request *rq, const mux_upcalls *up
         *why = "out of memory";
         return NULL;
     }
+    mux_stream_added(m);
     s->base = (mux_stream){.m = m, .up = up, .ud = ud};
     s->win = s->rw.left = (int64_t)TTF_BIN_INITIAL_WINDOW;
     s->req_fin = !rq->body;

@@ -112,6 +112,7 @@ static void forget(json_mux *jm, json_stream *s)
 {
     unblock(jm, s);
     hmap_del(jm->streams, s->rid, strlen(s->rid));
+    mux_stream_gone(&jm->base);
     drop_head(&s->head);
     drop_head(&s->rhead);
     free(s->buf);
@@ -193,6 +194,7 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
         free(s);
         return NULL;
     }
+    mux_stream_added(m);
     return &s->base;
 }
 

@@ -763,12 +763,12 @@ static void pc_on_event(conn *c, void *ud, int what)
 
 static const conn_cbs pc_cbs = {pc_on_read, pc_on_drain, pc_on_event};
 
-void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
+int pconn_accept(server *srv, int fd, const struct sockaddr *sa)
 {
     pconn *pc = calloc(1, sizeof *pc);
     if (!pc) {
         close(fd);
-        return;
+        return -1;
     }
     pc->srv = srv;
     if (sa->sa_family == AF_INET6) {
@@ -784,7 +784,7 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
         SSL_free(ssl);
         close(fd);
         free(pc);
-        return;
+        return -1;
     }
     http1_init(&pc->p, true, srv->cfg->max_header);
     pc->p.on_body = xchg_on_body;
@@ -800,6 +800,7 @@ void pconn_accept(server *srv, int fd, const struct sockaddr *sa)
     conn_set_unsent_max(pc->c, PC_UNSENT_MAX);
     conn_set_send_timeout(pc->c, (unsigned)srv->cfg->send_timeout * 1000u);
     update_timer(pc); /* TLS: the handshake has --header-timeout */
+    return 0;
 }
 
 void pconn_free_all(server *srv)

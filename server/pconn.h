@@ -13,8 +13,9 @@
 
 #include "srv.h"
 
-/* A new public connection on fd (non-blocking, now the module's). */
-void pconn_accept(server *srv, int fd, const struct sockaddr *sa);
+/* A new public connection on fd (non-blocking, now the module's). 0, or -1 when it could not be
+ * served (no memory): fd is closed then without a connection, so no release hook runs for it. */
+int pconn_accept(server *srv, int fd, const struct sockaddr *sa);
 /* Frees every public connection (their streams are cancelled). */
 void pconn_free_all(server *srv);
 /* Public connections open (the metrics gauge). */

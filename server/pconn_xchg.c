@@ -47,6 +47,11 @@ void xchg_open(pconn *pc, bool flush)
                       .upgrade = x->upgrade};
     int status = 502;
     const char *why = "could not reach the tunnel agent";
+    if (mux_budget_full(&pc->srv->streams, pc->srv->log)) { /* --max-streams: all agents */
+        x->note.refused = REFUSED_SERVER_BUSY;
+        pc_fail(pc, 503, MUX_BUSY_TEXT); /* the same answer as the agent's own limit */
+        return;
+    }
     x->ops = m->ops;
     x->ms = x->ops->open(m, &rq, &pc_upcalls, pc, &status, &why);
     free(x->fwd);

@@ -4,7 +4,8 @@
  *   json (--log-format json): one JSON object per line, lib/log's ts/level/msg ("request") and
  *         tunnel_id (null: none), method, path, status (499: the client left before a response
  *         head; 0: none sent), bytes_in, bytes_out, duration_ms, client, and refused ("auth",
- *         "cidr", "rate_limit", "not_found", "busy") when ttfd answered the request itself.
+ *         "cidr", "rate_limit", "not_found", "busy", "server_busy") when ttfd answered the
+ *         request itself.
  * Hook: next to metrics_on_request_end (metrics.h). Owns nothing. */
 #ifndef TTFD_REQLOG_H
 #define TTFD_REQLOG_H

@@ -562,8 +562,10 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     mux_link link = {s,         link_send_binary, link_send_text, link_pending, ws_high_water(),
                      link_pause};
     s->mux = bin ? mux_bin_new(&link, &id) : mux_json_new(&link, &id);
-    if (s->mux)
+    if (s->mux) {
         mux_set_max_streams(s->mux, srv->cfg->max_streams);
+        mux_set_budget(s->mux, &srv->streams);
+    }
     if (s->tun)
         s->tun[0].mux = s->mux;
     if (!s->tun || !s->ready_timer || !s->mux) {

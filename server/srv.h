@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "mux.h"
 #include "registry.h"
 
 #define TTFD_VERSION TUNNEL_VERSION           /* project(VERSION) in CMakeLists.txt */
@@ -31,6 +32,15 @@
  * streams); 200 requests at once through one tunnel go through (tests/e2e/test_basic.py), and a
  * client that reads nothing costs ttfd about 0.6 MB (bench/stall_cost.py): 150 MB per agent */
 #define TTFD_MAX_STREAMS 256
+/* --max-streams's default: HAProxy's default maxconn of a frontend (2000), counted in requests in
+ * progress over all agents, so that a flood spread over several agents (or tunnels) is bounded
+ * too: at about 0.35 MB per stalled stream (bench/stall_cost.py) about 0.7 GB at worst, and 8
+ * agents at their own limit (256) */
+#define TTFD_MAX_STREAMS_TOTAL 2000
+/* --max-connections is by default the descriptor limit (RLIMIT_NOFILE) less this many, kept for
+ * what is not a connection (the listeners, the state database, the epoll sets, the log), as
+ * HAProxy derives its global maxconn from `ulimit -n` */
+#define TTFD_FD_RESERVE 64
 
 typedef struct server_config {
     char listen[300];          /* "127.0.0.1:8080", "[::1]:0" */
@@ -45,10 +55,12 @@ typedef struct server_config {
     int header_timeout;     /* s: a whole request head (nginx's client_header_timeout) */
     int body_timeout;       /* s: between two reads of a request body (client_body_timeout) */
     int send_timeout; /* s: output waiting that the client takes nothing of (send_timeout); 0 off */
-    int keepalive_timeout;  /* s: a connection idle between requests is closed; 0: TTFD_IDLE_SEC */
-    size_t max_header;      /* bytes */
-    uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */
-    size_t max_streams;     /* exchanges in progress per agent (0: no limit); else 503 */
+    int keepalive_timeout; /* s: a connection idle between requests is closed; 0: TTFD_IDLE_SEC */
+    size_t max_header;     /* bytes */
+    uint64_t max_body;     /* 0: unlimited (both wire modes); else 413 beyond */
+    size_t max_streams;    /* exchanges in progress per agent (0: no limit); else 503 */
+    size_t max_streams_total; /* --max-streams: over all agents (0: no limit); else 503 */
+    size_t max_conns; /* --max-connections: accepted at once (public and agents); 0: no limit */
     const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
     int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */
     int64_t retention_s;    /* --name-retention (days, in seconds): with auth; < 0 forever */
@@ -81,8 +93,9 @@ struct server {
                            agents are told, and X-Forwarded-Proto */
     bool stopping;
     struct event *stop_timer;
-    metrics *metrics; /* counters for /metrics (metrics.h) */
-    admin *admin;     /* --admin listener, NULL when off */
+    metrics *metrics;   /* counters for /metrics (metrics.h) */
+    mux_budget streams; /* streams open over every agent's mux (--max-streams) */
+    admin *admin;       /* --admin listener, NULL when off */
 };
 
 #endif

@@ -37,6 +37,15 @@ export function maxWaitingRequests(httpConcurrency: number): number | undefined 
     return httpConcurrency - Math.max(1, Math.ceil(httpConcurrency / 10));
 }
 
+/** How many of those may wait for one agent connection at once (MAX_WAITING_PER_AGENT,
+ * lambda/admission.h): half of them (at least 1), so that one tunnel flooded by its public
+ * clients leaves the other half to the other tunnels (its own further requests get ttfd's answer
+ * to a busy agent, 503 with Retry-After). undefined when there is no limit in all. */
+export function maxWaitingPerAgent(waiting: number | undefined): number | undefined {
+    if (waiting === undefined) return undefined;
+    return Math.max(1, Math.floor(waiting / 2));
+}
+
 export interface FunctionInputs {
     role: aws.iam.Role;
     policy: aws.iam.RolePolicy; // the function must not start before its permissions exist
@@ -49,6 +58,7 @@ export function tunnelFunction(cfg: TunnelConfig, fnRole: FunctionRole, inp: Fun
     tags: Record<string, string>): aws.lambda.Function {
     const reserved = fnRole === "websocket" ? cfg.websocketConcurrency : cfg.httpConcurrency;
     const waiting = fnRole === "http" ? maxWaitingRequests(reserved) : undefined;
+    const perAgent = maxWaitingPerAgent(waiting);
     return new aws.lambda.Function(`fn-${fnRole}`, {
         name: functionName(cfg, fnRole),
         description: fnRole === "websocket"
@@ -69,6 +79,7 @@ export function tunnelFunction(cfg: TunnelConfig, fnRole: FunctionRole, inp: Fun
                 ...inp.environment,
                 ...(fnRole === "websocket" ? inp.auth : {}),
                 ...(waiting !== undefined ? { MAX_WAITING_REQUESTS: String(waiting) } : {}),
+                ...(perAgent !== undefined ? { MAX_WAITING_PER_AGENT: String(perAgent) } : {}),
             },
         },
         tags,

@@ -6,7 +6,7 @@ import * as path from "path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_MESSAGES_IN_FLIGHT, readConfig } from "../src/config";
-import { maxWaitingRequests } from "../src/lambda";
+import { maxWaitingPerAgent, maxWaitingRequests } from "../src/lambda";
 import { PROJECT, fakeZipDir } from "./harness";
 
 const zips = fakeZipDir();
@@ -71,4 +71,8 @@ test("a missing zip names the make command for the architecture", async () => {
 
 test("MAX_WAITING_REQUESTS: the HTTP function's concurrency minus a tenth (at least 1) for fast 503s", () => {
     assert.deepEqual([50, 100, 15, 3, 2, 1, -1].map(maxWaitingRequests), [45, 90, 13, 2, 1, undefined, undefined]);
+});
+
+test("MAX_WAITING_PER_AGENT: half of MAX_WAITING_REQUESTS (at least 1), none without it", () => {
+    assert.deepEqual([45, 90, 13, 2, 1, undefined].map(maxWaitingPerAgent), [22, 45, 6, 1, 1, undefined]);
 });

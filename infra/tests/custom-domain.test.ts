@@ -76,6 +76,8 @@ test("functions: x86_64 zip, memory, timeout, concurrency, subdomain routing on 
     assert.equal(one(rs, "aws:lambda/function:Function", "fn-http").inputs.reservedConcurrentExecutions, -1);
     assert.equal(one(rs, "aws:lambda/function:Function", "fn-http").inputs.environment.variables.MAX_WAITING_REQUESTS,
         undefined, "unreserved: no known limit to stay under");
+    assert.equal(one(rs, "aws:lambda/function:Function", "fn-http").inputs.environment.variables.MAX_WAITING_PER_AGENT,
+        undefined);
     assert.equal(one(rs, "aws:lambda/function:Function", "fn-websocket").inputs.environment.variables.REQUIRE_AUTH, "false");
 });
 

@@ -94,8 +94,9 @@ test("two functions from one zip: provided.al2023, arm64, 256 MB, 30 s, reserved
         JWT_SECRET: "s3cret" });
     assert.deepEqual(ws.secretPaths, ["environment"], "the key material reaches Pulumi's state as a secret");
     const http = one(rs, T.fn, "fn-http");
-    assert.deepEqual(http.inputs.environment.variables, { ...common, TUNNEL_ROLE: "http", MAX_WAITING_REQUESTS: "45" },
-        "the HTTP function gets no key material (only $connect verifies tokens); 45 of its 50 environments wait");
+    assert.deepEqual(http.inputs.environment.variables, { ...common, TUNNEL_ROLE: "http", MAX_WAITING_REQUESTS: "45",
+        MAX_WAITING_PER_AGENT: "22" },
+        "the HTTP function gets no key material (only $connect verifies tokens); 45 of its 50 environments wait, 22 for one agent");
     assert.deepEqual(http.secretPaths, []);
 });
 

@@ -3,28 +3,43 @@
  * a request takes a lease in the admission item and gives it back once answered; with
  * MAX_WAITING_REQUESTS leases live the next request is answered 503 at once and never reaches
  * the agent; expired leases (invocations that died) are removed to make room; the map is made
- * when missing; a DynamoDB failure is a 503 too; a release never creates the item. */
+ * when missing; a DynamoDB failure is a 503 too; a release never creates the item. Per agent
+ * connection (MAX_WAITING_PER_AGENT): the same, in that connection's own item, answered as ttfd
+ * answers a busy agent; other connections' leases do not count. */
 #include "http_handler_fixture.h"
 
 #include "admission.h"
 
-static json_t *leases(fixture *f)
+static json_t *leases_of(fixture *f, const char *key)
 {
-    json_t *it = fake_ddb_get(f->h.db, H_PEND_TABLE, STORE_ADMISSION_KEY);
+    json_t *it = fake_ddb_get(f->h.db, H_PEND_TABLE, key);
     return it ? json_object_get(json_object_get(it, "leases"), "M") : NULL;
 }
 
-/* The admission item with leases ids[i] -> now + in_ms[i]. */
-static void put_leases(fixture *f, const char *const *ids, const int64_t *in_ms, size_t n)
+static json_t *leases(fixture *f)
+{
+    return leases_of(f, STORE_ADMISSION_KEY);
+}
+
+/* Admission item key with leases ids[i] -> now + in_ms[i]. */
+static void put_leases_of(fixture *f, const char *key, const char *const *ids, const int64_t *in_ms,
+                          size_t n)
 {
     json_t *m = json_object();
     for (size_t i = 0; i < n; i++)
         json_object_set_new(m, ids[i], ddb_n(clock_wall_ms() + in_ms[i]));
-    json_t *it = json_pack("{s:{s:s},s:{s:o},s:{s:s}}", "requestId", "S", STORE_ADMISSION_KEY,
-                           "leases", "M", m, "ttl", "N", "9999999999");
+    json_t *it = json_pack("{s:{s:s},s:{s:o},s:{s:s}}", "requestId", "S", key, "leases", "M", m,
+                           "ttl", "N", "9999999999");
     assert_int_equal(fake_ddb_put(f->h.db, H_PEND_TABLE, it), 0);
     json_decref(it);
 }
+
+static void put_leases(fixture *f, const char *const *ids, const int64_t *in_ms, size_t n)
+{
+    put_leases_of(f, STORE_ADMISSION_KEY, ids, in_ms, n);
+}
+
+#define AGENT_KEY STORE_ADMISSION_CONN_PREFIX CID
 
 static void expect_refused(fixture *f, json_t *a)
 {
@@ -115,6 +130,26 @@ static void dynamodb_failure_is_503(void **state)
     assert_true(harness_log_has(&f->h, "admission", "Throttl"));
 }
 
+/* Another invocation makes the map between this one's take (no map yet) and its read. */
+static void map_made_meanwhile(harness *h, const char *op, void *ud)
+{
+    fixture *f = ud;
+    if (strcmp(op, "GetItem") == 0 && !fake_ddb_get(h->db, H_PEND_TABLE, STORE_ADMISSION_KEY))
+        put_leases(f, NULL, NULL, 0);
+}
+
+static void a_map_made_by_another_invocation_meanwhile_admits(void **state)
+{
+    fixture *f = *state;
+    f->h.cfg.max_waiting = 2;
+    f->h.meanwhile = map_made_meanwhile;
+    f->h.meanwhile_ud = f;
+    json_t *a = request(f, PLAIN, "GET", "/", NULL, 0);
+    f->h.meanwhile = NULL;
+    assert_int_equal(status_of(a), 200); /* it was 503: an empty map read as a full one */
+    json_decref(a);
+}
+
 static void release_never_creates_the_item(void **state)
 {
     fixture *f = *state;
@@ -126,6 +161,61 @@ static void release_never_creates_the_item(void **state)
     assert_null(fake_ddb_get(f->h.db, H_PEND_TABLE, STORE_ADMISSION_KEY));
 }
 
+static void per_agent_admitted_and_released(void **state)
+{
+    fixture *f = *state;
+    f->h.cfg.max_waiting = 4;
+    f->h.cfg.max_waiting_agent = 2;
+    json_t *a = request(f, PLAIN, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    json_decref(a);
+    json_t *m = leases_of(f, AGENT_KEY); /* made on first use, given back after the response */
+    assert_non_null(m);
+    assert_int_equal(json_object_size(m), 0);
+    assert_int_equal(json_object_size(leases(f)), 0);
+    assert_string_equal(f->h.http.agent_lease, "");
+}
+
+static void per_agent_full_is_503_busy_at_once(void **state)
+{
+    fixture *f = *state;
+    f->h.cfg.max_waiting = 10; /* room in all: only the agent's own limit refuses */
+    f->h.cfg.max_waiting_agent = 2;
+    put_leases_of(f, AGENT_KEY, (const char *[]){"mine-1", "mine-2"}, (int64_t[]){20000, 20000}, 2);
+    json_t *a = request(f, PLAIN, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 503);
+    assert_string_equal(harness_header(a, "retry-after"), "1");
+    expect_body(a, "tunnel agent busy: try again\n", 29);
+    assert_int_equal(f->requests, 0); /* never posted */
+    json_decref(a);
+    assert_int_equal(json_object_size(leases_of(f, AGENT_KEY)), 2); /* theirs, untouched */
+    json_t *g = leases(f); /* no place taken among all the waiting requests */
+    assert_true(!g || json_object_size(g) == 0);
+    assert_string_equal(f->h.http.agent_lease, "");
+}
+
+static void per_agent_other_connections_do_not_count(void **state)
+{
+    fixture *f = *state;
+    f->h.cfg.max_waiting_agent = 1;
+    put_leases_of(f, STORE_ADMISSION_CONN_PREFIX "otherConn=", (const char *[]){"theirs"},
+                  (int64_t[]){20000}, 1);
+    json_t *a = request(f, PLAIN, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    json_decref(a);
+}
+
+static void per_agent_expired_leases_make_room(void **state)
+{
+    fixture *f = *state;
+    f->h.cfg.max_waiting_agent = 1;
+    put_leases_of(f, AGENT_KEY, (const char *[]){"dead"}, (int64_t[]){-1000}, 1);
+    json_t *a = request(f, PLAIN, "GET", "/", NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    json_decref(a);
+    assert_int_equal(json_object_size(leases_of(f, AGENT_KEY)), 0);
+}
+
 static void no_limit_no_item(void **state)
 {
     fixture *f = *state; /* MAX_WAITING_REQUESTS unset: 0 */
@@ -133,6 +223,7 @@ static void no_limit_no_item(void **state)
     assert_int_equal(status_of(a), 200);
     json_decref(a);
     assert_null(fake_ddb_get(f->h.db, H_PEND_TABLE, STORE_ADMISSION_KEY));
+    assert_null(fake_ddb_get(f->h.db, H_PEND_TABLE, AGENT_KEY));
 }
 
 int main(void)
@@ -144,7 +235,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(map_made_when_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(dynamodb_failure_is_503, setup, teardown),
         cmocka_unit_test_setup_teardown(release_never_creates_the_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_map_made_by_another_invocation_meanwhile_admits, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(no_limit_no_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(per_agent_admitted_and_released, setup, teardown),
+        cmocka_unit_test_setup_teardown(per_agent_full_is_503_busy_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(per_agent_other_connections_do_not_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(per_agent_expired_leases_make_room, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

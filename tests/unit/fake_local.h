@@ -20,7 +20,7 @@
 
 #include <event2/event.h>
 
-#define FL_MAX_CONNS 16
+#define FL_MAX_CONNS 32
 #define FL_BUF (16u << 20)
 
 typedef struct fake_local {

@@ -268,3 +268,29 @@ void post_head(fixture *f, const char *framing)
     client_sends(f, req);
     wait_msgs(f, 1);
 }
+
+void busy_then_freed(fixture *f, int first, uint32_t sid, const char *reason)
+{
+    connect_client(f);
+    client_sends(f, "GET /more HTTP/1.1\r\nHost: ");
+    client_sends(f, f->host);
+    client_sends(f, "\r\n\r\n");
+    wait_eof(f, 2000);
+    assert_non_null(strstr(f->in, "HTTP/1.1 503 Service Unavailable\r\n"));
+    assert_non_null(strstr(f->in, "Retry-After: 1\r\n"));
+    assert_non_null(strstr(f->in, "\r\n\r\n" MUX_BUSY_TEXT "\n"));
+    assert_int_equal(f->link.n, 1); /* only the first request's OPEN */
+    assert_non_null(strstr(logged(f), "GET /more 503 "));
+    char want[64];
+    snprintf(want, sizeof want, "refused: %s", reason);
+    assert_non_null(strstr(logged(f), want));
+    close(f->cl);
+    /* the first ends: a new request goes through */
+    f->cl = first;
+    agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, sid, "HTTP/1.1 204 No Content\r\n\r\n");
+    wait_text(f, "204 No Content");
+    f->in_len = 0;
+    f->in[0] = '\0';
+    get(f, "GET", "/next", "HTTP/1.1", NULL);
+    assert_int_equal(f->link.n, 2);
+}

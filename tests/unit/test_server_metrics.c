@@ -55,8 +55,12 @@ static void check_format(const char *text)
 
 static char *render(metrics *m)
 {
-    metrics_gauges g = {
-        .tunnels = 2, .agents = 3, .streams = 4, .public_connections = 5, .accept_backoffs = 7};
+    metrics_gauges g = {.tunnels = 2,
+                        .agents = 3,
+                        .streams = 4,
+                        .public_connections = 5,
+                        .accept_backoffs = 7,
+                        .accept_fulls = 8};
     size_t len = 0;
     char *text = metrics_render(m, &g, 12.5, &len);
     assert_non_null(text);
@@ -117,6 +121,7 @@ static void test_counters(void **state)
     assert_true(sample(t, "ttfd_agent_reconnects_total") == 1);
     assert_true(sample(t, "ttfd_agent_disconnects_total") == 1);
     assert_true(sample(t, "ttfd_accept_backoffs_total") == 7); /* the listener's count */
+    assert_true(sample(t, "ttfd_accept_full_total") == 8);
     /* HELP and TYPE come before a metric's first sample */
     const char *type = strstr(t, "# TYPE ttfd_http_request_duration_seconds histogram\n");
     assert_non_null(type);

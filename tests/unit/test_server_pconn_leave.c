@@ -235,27 +235,7 @@ static void stream_limit(void **state)
     connect_client(f);
     int first = f->cl;
     get(f, "GET", "/slow", "HTTP/1.1", NULL);
-    uint32_t sid = open_sid(f);
-    connect_client(f);
-    client_sends(f, "GET /more HTTP/1.1\r\nHost: ");
-    client_sends(f, f->host);
-    client_sends(f, "\r\n\r\n");
-    wait_eof(f, 2000);
-    assert_non_null(strstr(f->in, "HTTP/1.1 503 Service Unavailable\r\n"));
-    assert_non_null(strstr(f->in, "Retry-After: 1\r\n"));
-    assert_non_null(strstr(f->in, "\r\n\r\n" MUX_BUSY_TEXT "\n"));
-    assert_int_equal(f->link.n, 1); /* only the first request's OPEN */
-    assert_non_null(strstr(logged(f), "GET /more 503 "));
-    assert_non_null(strstr(logged(f), "refused: busy"));
-    close(f->cl);
-    /* the first ends: a new request goes through */
-    f->cl = first;
-    agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, sid, "HTTP/1.1 204 No Content\r\n\r\n");
-    wait_text(f, "204 No Content");
-    f->in_len = 0;
-    f->in[0] = '\0';
-    get(f, "GET", "/next", "HTTP/1.1", NULL);
-    assert_int_equal(f->link.n, 2);
+    busy_then_freed(f, first, open_sid(f), "busy");
     end_log(f);
 }
 

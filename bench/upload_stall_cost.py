@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""bench/upload_stall_cost.py - what stalled uploads cost ttf in memory in JSON mode.
+
+Starts ttfd (BUILD/bin/ttfd, plain, loopback, ephemeral port, --max-streams-per-agent CAP) and
+one ttf agent (BUILD/bin/ttf, --protocol json) in front of a local service of this script that
+accepts every connection and then neither reads nor answers. STREAMS public clients each POST a
+BODY-octet upload and push it as fast as the tunnel takes it, until every one stalls. Once ttf's
+resident memory settles it prints ttf's VmRSS growth in all and per stalled upload, and whether a
+quick request through the same agent is still answered meanwhile (no head-of-line blocking).
+
+Target: ttf's RSS growth at most TARGET_MB (64 MB) with STREAMS up to the per-agent cap (256):
+what a user expects an agent next to a laptop's service to cost, whatever the public clients do.
+Exits 1 when a figure misses its target, 2 on a setup failure. Not part of `make test` (a
+benchmark: hundreds of sockets, seconds of settling).
+
+Environment: BUILD (build), STREAMS (256), BODY (8 MiB), CAP (256), TARGET_MB (64), MODE (json;
+binary for comparison), LOGDIR (where ttfd.log and ttf.log go; default: discarded).
+Loopback only; every process and socket it opens is closed before it exits.
+"""
+
+import os
+import re
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("BUILD", os.path.join(HERE, "..", "build"))
+TTFD = os.environ.get("TTFD_BIN", os.path.join(BUILD, "bin", "ttfd"))
+TTF = os.environ.get("TTF_BIN", os.path.join(BUILD, "bin", "ttf"))
+STREAMS = int(os.environ.get("STREAMS", "256"))
+BODY = int(os.environ.get("BODY", str(8 << 20)))
+CAP = os.environ.get("CAP", "256")
+TARGET_MB = float(os.environ.get("TARGET_MB", "64"))
+MODE = os.environ.get("MODE", "json")
+
+
+def fail(msg, code=2):
+    print("upload_stall_cost: " + msg, file=sys.stderr)
+    sys.exit(code)
+
+
+class Silent:
+    """The local service: accepts, then neither reads nor answers; /quick is answered."""
+
+    def __init__(self):
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(1024)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []
+        self.stop = False
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while not self.stop:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        try:
+            head = c.recv(256, socket.MSG_PEEK)  # peek only: an upload stays unread
+            if head.startswith(b"GET /quick"):
+                c.recv(65536)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nquick")
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop = True
+        self.lsock.close()
+        for c in self.conns:
+            c.close()
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    fail("no VmRSS for %d" % pid)
+
+
+def start(argv, pattern, timeout=15):
+    err = subprocess.DEVNULL
+    if os.environ.get("LOGDIR"):
+        err = open(os.path.join(os.environ["LOGDIR"], os.path.basename(argv[0]) + ".log"), "w")
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        line = p.stdout.readline()
+        m = re.search(pattern, line)
+        if m:
+            return p, m
+        if not line and p.poll() is not None:
+            break
+    p.kill()
+    fail("%s did not print /%s/" % (argv[0], pattern))
+
+
+def stop(p):
+    p.terminate()
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def quick(port, host, timeout=10):
+    """Status of GET /quick through the tunnel (0: no answer in time)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"GET /quick HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                      % host.encode())
+            data = b""
+            while b"\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return int(data.split(b" ")[1]) if data.startswith(b"HTTP/") else 0
+    except OSError:
+        return 0
+
+
+def push(socks, settle_s=60):
+    """Writes each upload as fast as it is taken, until none moved for 2 s. Octets sent."""
+    sel = selectors.DefaultSelector()
+    left = {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_WRITE)
+        left[s] = BODY
+    block = b"u" * 65536
+    sent, quiet_since, end = 0, time.monotonic(), time.monotonic() + settle_s
+    while time.monotonic() < end and time.monotonic() - quiet_since < 2.0:
+        for key, _ in sel.select(0.2):
+            s = key.fileobj
+            try:
+                n = s.send(block[:min(len(block), left[s])])
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                sel.unregister(s)
+                continue
+            sent += n
+            left[s] -= n
+            quiet_since = time.monotonic()
+            if left[s] == 0:
+                sel.unregister(s)
+    sel.close()
+    return sent
+
+
+def main():
+    app = Silent()
+    d = a = None
+    socks = []
+    try:
+        d, m = start([TTFD, "--listen", "127.0.0.1:0", "--state", ":memory:",
+                      "--max-streams-per-agent", CAP, "--request-timeout", "600",
+                      "--body-timeout", "600"], r"Listening on http://127\.0\.0\.1:(\d+)")
+        port = int(m.group(1))
+        a, ma = start([TTF, "-e", "ws://127.0.0.1:%d/_tunnel" % port, "-p", str(app.port),
+                       "--protocol", MODE, "--no-inspect", "--request-timeout", "600"],
+                      r"https?://([a-z0-9]+)\.localhost")
+        host = "%s.localhost:%d" % (ma.group(1), port)
+        if quick(port, host) != 200:
+            fail("the tunnel does not answer")
+        time.sleep(0.5)
+        base = rss_kb(a.pid)
+        for _ in range(STREAMS):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                      % (host.encode(), BODY))
+            socks.append(s)
+        sent = push(socks)
+        peak = rss_kb(a.pid)
+        t0 = time.monotonic()
+        q = quick(port, host)
+        took = time.monotonic() - t0
+        grew = (peak - base) / 1024
+        print("%s: %d stalled uploads of %d MiB (%.1f MB pushed in all): ttf RSS %.1f -> %.1f MB "
+              "(+%.1f MB, %.0f KB per upload); a quick request meanwhile: %d in %.2f s"
+              % (MODE, STREAMS, BODY >> 20, sent / 1e6, base / 1024, peak / 1024, grew,
+                 grew * 1024 / STREAMS, q, took), flush=True)
+        ok = grew <= TARGET_MB and q == 200
+        print("target: ttf RSS growth <= %.0f MB and the quick request answered: %s"
+              % (TARGET_MB, "met" if ok else "MISSED"))
+        return 0 if ok else 1
+    finally:
+        for s in socks:
+            s.close()
+        for p in (a, d):
+            if p:
+                stop(p)
+        app.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
