@@ -310,7 +310,8 @@ static http1_head_result fields(http1_head *h, const char *p, const char *end, b
     if (lines - 1 > max_fields) /* the last line is the empty one */
         return fail(err, is_request, 431, "too many header fields");
     /* one block for the entries and their strings (a fresh head's); else the arena alone */
-    char *arena = http_headers_block(&h->headers, lines, (size_t)(end - p) + 1);
+    /* 16 entries at least, as reserve gives: the proxy rules add a few to a parsed head */
+    char *arena = http_headers_block(&h->headers, lines < 16 ? 16 : lines, (size_t)(end - p) + 1);
     if (!arena) {
         if (h->headers.arena || http_headers_reserve(&h->headers, lines) != 0 ||
             !(arena = malloc((size_t)(end - p) + 1)))
