@@ -438,16 +438,11 @@ static void test_content_length(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_headers_basic),
-        cmocka_unit_test(test_headers_replace_at),
-        cmocka_unit_test(test_headers_block),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_format_error),
-        cmocka_unit_test(test_headers_ids_and_copy),
-        cmocka_unit_test(test_syntax_helpers),
-        cmocka_unit_test(test_field_value_octets),
-        cmocka_unit_test(test_obs_text_serialised),
-        cmocka_unit_test(test_content_length),
+        cmocka_unit_test(test_headers_basic),       cmocka_unit_test(test_headers_replace_at),
+        cmocka_unit_test(test_headers_block),       cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_error),        cmocka_unit_test(test_headers_ids_and_copy),
+        cmocka_unit_test(test_syntax_helpers),      cmocka_unit_test(test_field_value_octets),
+        cmocka_unit_test(test_obs_text_serialised), cmocka_unit_test(test_content_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
