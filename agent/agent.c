@@ -701,6 +701,7 @@ out:
     if (a.drain_timer)
         event_free(a.drain_timer);
     inspector_free(a.insp); /* after the session: every exchange has ended */
+    observer_fanout_free(&a.fan);
     if (a.retry_timer)
         event_free(a.retry_timer);
     if (a.connect_timer)
