@@ -606,6 +606,8 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
             TLOG_W(lg0, "--log-format term: stdout is not a terminal; plain lines instead");
     }
     tlog batched = *lg0;
+    tlog_stamp stamp = {0};
+    batched.stamp = &stamp;
     logbuf *lb = NULL;
     if (a.tv && lg0->out && isatty(fileno(lg0->out))) {
         batched.out = termview_log_file(a.tv); /* log lines show inside the block */
@@ -615,6 +617,8 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
         if (lb) {
             fflush(lg0->out);
             batched.out = logbuf_file(lb);
+            batched.sink = logbuf_add;
+            batched.sink_ud = lb;
         }
     }
     const tlog *lg = &batched;
@@ -697,6 +701,7 @@ out:
     if (a.drain_timer)
         event_free(a.drain_timer);
     inspector_free(a.insp); /* after the session: every exchange has ended */
+    observer_fanout_free(&a.fan);
     if (a.retry_timer)
         event_free(a.retry_timer);
     if (a.connect_timer)

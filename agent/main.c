@@ -25,7 +25,10 @@ int main(int argc, char **argv)
         return r == CONFIG_EXIT ? 0 : AGENT_EXIT_USAGE;
     }
     conn_process_init();
-    tlog lg = {cfg.verbose ? TLOG_DEBUG : TLOG_INFO, stderr, cfg.log_format == LOGFMT_JSON, "ttf"};
+    tlog lg = {.level = cfg.verbose ? TLOG_DEBUG : TLOG_INFO,
+               .out = stderr,
+               .json = cfg.log_format == LOGFMT_JSON,
+               .prog = "ttf"};
     char hostport[300];
     TLOG_I(&lg, "HTTP Tunnel agent ttf v%s", TTF_VERSION);
     for (size_t i = 0; i < cfg.ntunnels; i++) {

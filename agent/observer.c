@@ -4,6 +4,7 @@
 #include "observer.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 /* ---- the data path's handle ---- */
@@ -69,6 +70,13 @@ void obs_end(obs_exchange *e, const exchange_observer *o, const exchange_info *i
 void observer_fanout_init(observer_fanout *f)
 {
     f->n = 0;
+    f->nspare = 0;
+}
+
+void observer_fanout_free(observer_fanout *f)
+{
+    while (f->nspare > 0)
+        free(f->spare[--f->nspare]);
 }
 
 int observer_fanout_add(observer_fanout *f, exchange_observer o)
@@ -82,9 +90,10 @@ int observer_fanout_add(observer_fanout *f, exchange_observer o)
 static void *fan_request_head(void *ud, const obs_request *rq)
 {
     observer_fanout *f = ud;
-    void **xs = calloc(OBSERVER_FANOUT_MAX, sizeof *xs);
+    void **xs = f->nspare > 0 ? f->spare[--f->nspare] : malloc(OBSERVER_FANOUT_MAX * sizeof *xs);
     if (!xs)
         return NULL; /* nothing more is reported for this exchange */
+    memset(xs, 0, OBSERVER_FANOUT_MAX * sizeof *xs);
     for (size_t i = 0; i < f->n; i++)
         if (f->child[i].ops && f->child[i].ops->on_request_head)
             xs[i] = f->child[i].ops->on_request_head(f->child[i].ud, rq);
@@ -125,7 +134,10 @@ static void fan_end(void *ud, void *x, const exchange_info *info)
     for (size_t i = 0; xs && i < f->n; i++)
         if (f->child[i].ops && f->child[i].ops->on_end)
             f->child[i].ops->on_end(f->child[i].ud, xs[i], info);
-    free(xs);
+    if (xs && f->nspare < OBSERVER_FANOUT_SPARE)
+        f->spare[f->nspare++] = xs;
+    else
+        free(xs);
 }
 
 static const exchange_observer_ops fan_ops = {fan_request_head, fan_request_body, fan_response_head,

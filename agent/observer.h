@@ -97,13 +97,19 @@ void obs_end(obs_exchange *e, const exchange_observer *o, const exchange_info *i
 exchange_observer observer_log(const tlog *lg);
 
 #define OBSERVER_FANOUT_MAX 4
-/* Calls each child in the order added. One small allocation per exchange. */
+#define OBSERVER_FANOUT_SPARE 64
+/* Calls each child in the order added. The per-exchange array of the children's states comes
+ * back to a spare list when its exchange ends (at most OBSERVER_FANOUT_SPARE kept), so exchanges
+ * one after another allocate none. */
 typedef struct observer_fanout {
     exchange_observer child[OBSERVER_FANOUT_MAX];
     size_t n;
+    void **spare[OBSERVER_FANOUT_SPARE];
+    size_t nspare;
 } observer_fanout;
 
 void observer_fanout_init(observer_fanout *f);
+void observer_fanout_free(observer_fanout *f); /* frees the spare arrays; f can be used again */
 int observer_fanout_add(observer_fanout *f, exchange_observer o); /* 0, -1 when full */
 exchange_observer observer_fanout_observer(observer_fanout *f);
 

@@ -95,6 +95,10 @@ struct session {
     bool closing;    /* session_close was called: new requests are dropped */
     hmap *streams;   /* stream id (u32) -> stream */
     hmap *exchanges; /* request id -> JSON-mode request */
+    /* binary mode: ended streams kept for the next ones, their buffers with them (wire_bin.c,
+     * freed by wire_bin_free_all) */
+    struct stream *spare_streams;
+    unsigned nspare_streams;
     struct event *heartbeat;
     unsigned ticks;
     acks *acks;              /* the answers' window when the server acknowledges them */

@@ -61,8 +61,10 @@ struct conn {
     SSL *ssl;
     struct evbuffer *in, *out;
     struct event rd, wr;
-    struct event *timer; /* connect timeout, then the deadline (created when first needed) */
-    conn *prev, *next;   /* in the loop's pending list */
+    struct event *timer;  /* connect timeout, then the deadline (created when first needed) */
+    uint64_t deadline_at; /* conn_set_deadline's time (clock_now_ms), 0: none */
+    uint64_t timer_at;    /* the deadline the armed timer was set for (it may be earlier) */
+    conn *prev, *next;    /* in the loop's pending list */
     const conn_cbs *cbs;
     void *ud;
     const struct addrinfo *next_addr; /* conn_connect: addresses still to try */

@@ -9,6 +9,14 @@
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 
+#include "clock.h"
+
+static void arm(conn *c, uint64_t ms)
+{
+    struct timeval tv = clock_timeval_ms(ms);
+    evtimer_add(c->timer, &tv);
+}
+
 static void timer_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
@@ -19,8 +27,18 @@ static void timer_cb(evutil_socket_t fd, short what, void *ud)
         c->timer_connects = false;
         conn_fail(c, ETIMEDOUT, 0);
         conn_emit_event(c, CONN_EV_ERROR);
-    } else if (c->state != CS_FAILED) {
-        conn_emit_event(c, CONN_EV_DEADLINE);
+    } else {
+        c->timer_at = 0; /* fired: armed no more */
+        uint64_t now = c->deadline_at ? clock_now_ms() : 0;
+        if (c->state == CS_FAILED || !c->deadline_at) {
+            /* failed, or the deadline was cancelled since the timer was set */
+        } else if (now < c->deadline_at) { /* the deadline moved on since the timer was set */
+            c->timer_at = c->deadline_at;
+            arm(c, c->deadline_at - now);
+        } else {
+            c->deadline_at = 0;
+            conn_emit_event(c, CONN_EV_DEADLINE);
+        }
     }
     conn_leave(c);
 }
@@ -57,18 +75,24 @@ void conn_set_idle(conn *c, unsigned ms)
     c->rd_idle = ms > 0;
 }
 
+/* Lazy, as nginx and HAProxy keep their timers: a deadline set or cancelled once per request
+ * (ttfd's request timeout) would cost two timer-heap operations each time. Cancelling only
+ * forgets the time; a later deadline than the armed timer's leaves the timer alone, and the
+ * timer, when it fires, re-arms itself for what is left or finds nothing due. */
 void conn_set_deadline(conn *c, unsigned ms)
 {
     conn_cancel_connect_timer(c);
     if (ms == 0) {
-        if (c->timer)
-            event_del(c->timer);
+        c->deadline_at = 0;
         return;
     }
     if (conn_ensure_timer(c) != 0)
         return;
-    struct timeval tv = clock_timeval_ms(ms);
-    evtimer_add(c->timer, &tv);
+    c->deadline_at = clock_now_ms() + ms;
+    if (c->timer_at && c->timer_at <= c->deadline_at && evtimer_pending(c->timer, NULL))
+        return;
+    c->timer_at = c->deadline_at;
+    arm(c, ms);
 }
 
 /* The write event carries the send timeout as its own timeout, checked every half of it

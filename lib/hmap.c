@@ -1,27 +1,31 @@
 /* SPDX-License-Identifier: MIT */
-/* hmap.c - open addressing (linear probing, tombstones) from byte keys to pointers (see hmap.h).
- * The table holds a malloc'd copy of each key; values belong to the caller. */
+/* hmap.c - open addressing (linear probing, backward-shift deletion) from byte keys to pointers
+ * (see hmap.h). The table holds a copy of each key (in the slot up to 8 bytes, else malloc'd);
+ * values belong to the caller. */
 #include "hmap.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { SLOT_EMPTY = 0, SLOT_USED, SLOT_DEAD };
+/* Keys up to this many bytes (stream ids) live in the slot itself: no allocation per entry. */
+#define HMAP_INLINE_KEY 8
 
 typedef struct slot {
-    void *key;
-    size_t klen;
     uint64_t hash;
     void *value;
-    unsigned char state;
+    size_t klen;
+    union {
+        void *heap;                         /* klen > HMAP_INLINE_KEY: a malloc'd copy */
+        unsigned char inl[HMAP_INLINE_KEY]; /* else the key itself */
+    } key;
+    bool used;
 } slot;
 
 struct hmap {
     slot *slots;
     size_t cap;   /* power of two */
     size_t count; /* used slots */
-    size_t dead;  /* tombstones */
 };
 
 #define HMAP_INITIAL_CAP 16u
@@ -41,8 +45,19 @@ static uint64_t hash_bytes(const void *key, size_t n)
     return h;
 }
 
+static const void *slot_key(const slot *s)
+{
+    return s->klen > HMAP_INLINE_KEY ? s->key.heap : s->key.inl;
+}
+
+static void slot_free_key(slot *s)
+{
+    if (s->klen > HMAP_INLINE_KEY)
+        free(s->key.heap);
+}
+
 /* The slots exist only while the map holds something: an idle tunnel's stream map (one per
- * agent, most of them empty most of the time) costs its 32-byte header only. */
+ * agent, most of them empty most of the time) costs its 24-byte header only. */
 hmap *hmap_new(void)
 {
     return calloc(1, sizeof(hmap));
@@ -53,31 +68,30 @@ void hmap_free(hmap *m)
     if (!m)
         return;
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->slots[i].state == SLOT_USED)
-            free(m->slots[i].key);
+        if (m->slots[i].used)
+            slot_free_key(&m->slots[i]);
     }
     free(m->slots);
     free(m);
 }
 
-/* Index of the used slot holding key, or (size_t)-1. */
+/* Index of the used slot holding key, or (size_t)-1. The table always has an empty slot (load
+ * under 3/4), so the probe ends. */
 static size_t find(const hmap *m, const void *key, size_t klen, uint64_t h)
 {
     if (m->cap == 0)
         return (size_t)-1;
     size_t mask = m->cap - 1;
-    for (size_t i = h & mask, probes = 0; probes < m->cap; i = (i + 1) & mask, probes++) {
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
         const slot *s = &m->slots[i];
-        if (s->state == SLOT_EMPTY)
+        if (!s->used)
             return (size_t)-1;
-        if (s->state == SLOT_USED && s->hash == h && s->klen == klen &&
-            (klen == 0 || memcmp(s->key, key, klen) == 0))
+        if (s->hash == h && s->klen == klen && (klen == 0 || memcmp(slot_key(s), key, klen) == 0))
             return i;
     }
-    return (size_t)-1;
 }
 
-/* Rebuilds the table with new_cap slots, dropping tombstones. */
+/* Rebuilds the table with new_cap slots. */
 static int rehash(hmap *m, size_t new_cap)
 {
     slot *ns = calloc(new_cap, sizeof *ns);
@@ -86,17 +100,16 @@ static int rehash(hmap *m, size_t new_cap)
     size_t mask = new_cap - 1;
     for (size_t i = 0; i < m->cap; i++) {
         slot *s = &m->slots[i];
-        if (s->state != SLOT_USED)
+        if (!s->used)
             continue;
         size_t j = s->hash & mask;
-        while (ns[j].state == SLOT_USED)
+        while (ns[j].used)
             j = (j + 1) & mask;
         ns[j] = *s;
     }
     free(m->slots);
     m->slots = ns;
     m->cap = new_cap;
-    m->dead = 0;
     return 0;
 }
 
@@ -108,28 +121,26 @@ int hmap_put(hmap *m, const void *key, size_t klen, void *value)
         m->slots[at].value = value;
         return 0;
     }
-    if (m->cap == 0 && rehash(m, HMAP_INITIAL_CAP) != 0)
+    /* Keep the load under 3/4 so probes stay short and end at an empty slot. */
+    size_t cap = m->cap ? m->cap : HMAP_INITIAL_CAP;
+    while ((m->count + 1) * 4 > cap * 3)
+        cap *= 2;
+    if (cap != m->cap && rehash(m, cap) != 0)
         return -1;
-    /* Keep the load (live + tombstones) under 3/4 so probes stay short and terminate. */
-    if ((m->count + m->dead + 1) * 4 > m->cap * 3) {
-        size_t new_cap = m->cap;
-        if ((m->count + 1) * 2 > m->cap)
-            new_cap = m->cap * 2;
-        if (new_cap < m->cap || rehash(m, new_cap) != 0)
+    slot e = {.hash = h, .value = value, .klen = klen, .used = true};
+    if (klen > HMAP_INLINE_KEY) {
+        e.key.heap = malloc(klen);
+        if (!e.key.heap)
             return -1;
+        memcpy(e.key.heap, key, klen);
+    } else if (klen) {
+        memcpy(e.key.inl, key, klen);
     }
-    void *kcopy = malloc(klen ? klen : 1);
-    if (!kcopy)
-        return -1;
-    if (klen)
-        memcpy(kcopy, key, klen);
     size_t mask = m->cap - 1;
     size_t i = h & mask;
-    while (m->slots[i].state == SLOT_USED)
+    while (m->slots[i].used)
         i = (i + 1) & mask;
-    if (m->slots[i].state == SLOT_DEAD)
-        m->dead--;
-    m->slots[i] = (slot){.key = kcopy, .klen = klen, .hash = h, .value = value, .state = SLOT_USED};
+    m->slots[i] = e;
     m->count++;
     return 0;
 }
@@ -145,17 +156,26 @@ void *hmap_del(hmap *m, const void *key, size_t klen)
     size_t at = find(m, key, klen, hash_bytes(key, klen));
     if (at == (size_t)-1)
         return NULL;
-    slot *s = &m->slots[at];
-    void *v = s->value;
-    free(s->key);
-    *s = (slot){.state = SLOT_DEAD};
+    void *v = m->slots[at].value;
+    slot_free_key(&m->slots[at]);
     m->count--;
-    m->dead++;
     if (m->count == 0) {
         free(m->slots);
         m->slots = NULL;
-        m->cap = m->dead = 0;
+        m->cap = 0;
+        return v;
     }
+    /* Backward-shift deletion (no tombstones): each later entry of the run moves into the hole
+     * when its home slot is not in (hole, its slot], so every probe still reaches it. */
+    size_t mask = m->cap - 1, hole = at;
+    for (size_t j = (at + 1) & mask; m->slots[j].used; j = (j + 1) & mask) {
+        size_t home = m->slots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+    }
+    m->slots[hole] = (slot){.used = false};
     return v;
 }
 
@@ -171,7 +191,7 @@ void hmap_each(const hmap *m, void (*fn)(void *ud, const void *key, size_t klen,
         return;
     for (size_t i = 0; i < m->cap; i++) {
         const slot *s = &m->slots[i];
-        if (s->state == SLOT_USED)
-            fn(ud, s->key, s->klen, s->value);
+        if (s->used)
+            fn(ud, slot_key(s), s->klen, s->value);
     }
 }

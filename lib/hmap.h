@@ -17,7 +17,8 @@ void *hmap_get(const hmap *m, const void *key, size_t klen);
 /* Removes and returns the value (NULL when absent). */
 void *hmap_del(hmap *m, const void *key, size_t klen);
 size_t hmap_count(const hmap *m);
-/* Calls fn for each entry; fn must not modify the map. */
+/* Calls fn for each entry; fn must not modify the map. key points into the map: valid only
+ * until the map changes (a delete may move other entries), so copy what outlives the walk. */
 void hmap_each(const hmap *m, void (*fn)(void *ud, const void *key, size_t klen, void *value),
                void *ud);
 

@@ -309,12 +309,15 @@ static http1_head_result fields(http1_head *h, const char *p, const char *end, b
         lines++;
     if (lines - 1 > max_fields) /* the last line is the empty one */
         return fail(err, is_request, 431, "too many header fields");
-    if (http_headers_reserve(&h->headers, lines) != 0)
-        return fail(err, is_request, 500, "out of memory");
-    char *arena = malloc((size_t)(end - p) + 1);
-    if (!arena)
-        return fail(err, is_request, 500, "out of memory");
-    h->headers.arena = arena;
+    /* one block for the entries and their strings (a fresh head's); else the arena alone */
+    /* 16 entries at least, as reserve gives: the proxy rules add a few to a parsed head */
+    char *arena = http_headers_block(&h->headers, lines < 16 ? 16 : lines, (size_t)(end - p) + 1);
+    if (!arena) {
+        if (h->headers.arena || http_headers_reserve(&h->headers, lines) != 0 ||
+            !(arena = malloc((size_t)(end - p) + 1)))
+            return fail(err, is_request, 500, "out of memory");
+        h->headers.arena = arena;
+    }
     for (;;) {
         const char *lf = memchr(p, '\n', (size_t)(end - p));
         size_t len = line_len(p, lf);

@@ -23,11 +23,18 @@ static void free_entry(http_header *e)
         free(e->name); /* value shares the block */
 }
 
+/* The entries live at the start of the arena block (http_headers_block). */
+static bool v_in_arena(const http_headers *h)
+{
+    return h->v && (void *)h->v == (void *)h->arena;
+}
+
 void http_headers_free(http_headers *h)
 {
     for (size_t i = 0; i < h->n; i++)
         free_entry(&h->v[i]);
-    free(h->v);
+    if (!v_in_arena(h))
+        free(h->v);
     free(h->arena);
     http_headers_init(h);
 }
@@ -39,12 +46,32 @@ int http_headers_reserve(http_headers *h, size_t n)
     size_t cap = h->cap ? h->cap : 16;
     while (cap - h->n < n)
         cap *= 2;
-    http_header *v = realloc(h->v, cap * sizeof *v);
+    http_header *v;
+    if (v_in_arena(h)) { /* the block keeps the strings; the entries move out of it */
+        v = malloc(cap * sizeof *v);
+        if (v && h->n)
+            memcpy(v, h->v, h->n * sizeof *v);
+    } else {
+        v = realloc(h->v, cap * sizeof *v);
+    }
     if (!v)
         return -1;
     h->v = v;
     h->cap = cap;
     return 0;
+}
+
+char *http_headers_block(http_headers *h, size_t n, size_t bytes)
+{
+    if (h->v || h->arena || n == 0)
+        return NULL;
+    char *b = malloc(n * sizeof(http_header) + bytes);
+    if (!b)
+        return NULL;
+    h->v = (http_header *)(void *)b;
+    h->cap = n;
+    h->arena = b;
+    return b + n * sizeof(http_header);
 }
 
 static int add(http_headers *h, const char *name, size_t nlen, const char *value, size_t vlen,
@@ -93,18 +120,11 @@ int http_headers_copy(http_headers *dst, const http_headers *src)
     for (size_t i = 0; i < src->n; i++)
         total += src->v[i].nlen + src->v[i].vlen + 2;
     /* Exactly src->n slots (reserve's first block is 16): a copy is mostly kept, not grown (the
-     * inspector keeps two per captured exchange: 1.2 KB each with 16 slots). */
-    size_t slots = src->n ? src->n : 1;
-    dst->v = malloc(slots * sizeof *dst->v);
-    if (!dst->v)
+     * inspector keeps two per captured exchange: 1.2 KB each with 16 slots). One block for the
+     * entries and the strings. */
+    char *p = http_headers_block(dst, src->n ? src->n : 1, total);
+    if (!p)
         return -1;
-    dst->cap = slots;
-    dst->arena = malloc(total);
-    if (!dst->arena) {
-        http_headers_free(dst);
-        return -1;
-    }
-    char *p = dst->arena;
     for (size_t i = 0; i < src->n; i++) {
         const http_header *e = &src->v[i];
         char *n = p;

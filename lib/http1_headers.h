@@ -24,7 +24,8 @@ typedef struct http_header {
 typedef struct http_headers {
     http_header *v;
     size_t n, cap;
-    char *arena; /* strings of a parsed head (one block), or NULL */
+    char *arena; /* strings of a parsed head or a copy (one block, which may begin with v), or
+                    NULL */
 } http_headers;
 
 void http_headers_init(http_headers *h);
@@ -36,8 +37,12 @@ int http_headers_add(http_headers *h, const char *name, size_t nlen, const char 
                      size_t vlen);
 /* The same for a known name (id != HTTP_H_OTHER), written as http_name_str(id). */
 int http_headers_add_id(http_headers *h, http_name_id id, const char *value, size_t vlen);
-/* For parsers: appends an entry whose strings live in h->arena (the caller set it). Room must
- * have been reserved. */
+/* For parsers and copies: room for n entries and `bytes` bytes of strings in one allocation (h
+ * owns it as its arena; adding past n entries moves the entries out of it). h must be empty and
+ * n > 0; returns where the strings go, or NULL (h not empty, ENOMEM). */
+char *http_headers_block(http_headers *h, size_t n, size_t bytes);
+/* For parsers: appends an entry whose strings live in h->arena (the caller set it, or
+ * http_headers_block did). Room must have been reserved. */
 void http_headers_push_ref(http_headers *h, char *name, size_t nlen, char *value, size_t vlen,
                            http_name_id id);
 /* A deep copy of src into dst (dst is initialised here; one block for all strings). 0 or -1. */

@@ -67,12 +67,30 @@ size_t tlog_format_time(char *buf, const struct timespec *ts)
     return (size_t)(p - buf);
 }
 
+size_t tlog_format_time_cached(char *buf, const struct timespec *ts, tlog_stamp *st)
+{
+    enum { SEC_LEN = 20 }; /* "2026-11-25T13:57:15." */
+    if (!st->valid || st->sec != (long long)ts->tv_sec) {
+        struct timespec whole = {.tv_sec = ts->tv_sec, .tv_nsec = 0};
+        char full[32];
+        tlog_format_time(full, &whole);
+        memcpy(st->text, full, SEC_LEN);
+        st->sec = (long long)ts->tv_sec;
+        st->valid = true;
+    }
+    memcpy(buf, st->text, SEC_LEN);
+    char *p = digits(buf + SEC_LEN, (unsigned)(ts->tv_nsec / 1000000L), 3);
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
 /* The current time so into buf (at least 32 bytes); returns its length (24). */
-static size_t fmt_timestamp(char *buf)
+static size_t fmt_timestamp(const tlog *lg, char *buf)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return tlog_format_time(buf, &ts);
+    return lg->stamp ? tlog_format_time_cached(buf, &ts, lg->stamp) : tlog_format_time(buf, &ts);
 }
 
 static bool plain(unsigned char c)
@@ -134,6 +152,8 @@ static void write_text(const tlog *lg, tlog_level lvl, const char *ts, size_t ts
     char *line = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
     if (!line) { /* no memory: unescaped, still one line per call */
         fprintf(lg->out, "%s %s %s %s\n", ts, prog, level_upper[lvl], msg);
+        if (lg->sink)
+            fflush(lg->out); /* emit flushes only lines that did not go to the sink */
         return;
     }
     char *o = line;
@@ -148,8 +168,11 @@ static void write_text(const tlog *lg, tlog_level lvl, const char *ts, size_t ts
     *o++ = ' ';
     o = escape_controls(o, msg, mlen);
     *o++ = '\n';
-    /* one fwrite: stderr is unbuffered, so this is one write() per line */
-    fwrite(line, 1, (size_t)(o - line), lg->out);
+    /* one sink call, or one fwrite (stderr is unbuffered: one write() per line) */
+    if (lg->sink)
+        lg->sink(lg->sink_ud, line, (size_t)(o - line));
+    else
+        fwrite(line, 1, (size_t)(o - line), lg->out);
     if (line != stackbuf)
         free(line);
 }
@@ -158,7 +181,7 @@ static void write_text(const tlog *lg, tlog_level lvl, const char *ts, size_t ts
 static void emit(const tlog *lg, tlog_level lvl, json_t *fields, char *msg)
 {
     char ts[40];
-    size_t tslen = fmt_timestamp(ts);
+    size_t tslen = fmt_timestamp(lg, ts);
 
     if (lg->json) {
         json_t *o = json_object();
@@ -190,10 +213,12 @@ static void emit(const tlog *lg, tlog_level lvl, json_t *fields, char *msg)
             fprintf(lg->out, "%s\n", line);
             free(line);
         }
+        fflush(lg->out);
     } else {
         write_text(lg, lvl, ts, tslen, msg);
+        if (!lg->sink)
+            fflush(lg->out);
     }
-    fflush(lg->out);
 }
 
 static void write_line(const tlog *lg, tlog_level lvl, json_t *fields, const char *fmt, va_list ap0)

@@ -10,11 +10,25 @@
 
 typedef enum { TLOG_ERROR = 0, TLOG_WARN, TLOG_INFO, TLOG_DEBUG } tlog_level;
 
+/* The wall-clock second last formatted, reused for every line within it (as nginx's
+ * ngx_time_update caches its log time): a tlog's owner keeps one where lines are many. */
+typedef struct tlog_stamp {
+    long long sec; /* the second text holds, when valid */
+    bool valid;    /* false (zero-initialised): nothing formatted yet */
+    char text[24]; /* "2026-11-25T13:57:15." (20 bytes) */
+} tlog_stamp;
+
 typedef struct tlog {
     tlog_level level; /* messages above this level are dropped */
     FILE *out;        /* usually stderr */
     bool json;        /* one JSON object per line (the Lambda) instead of text */
     const char *prog; /* program name shown in text lines */
+    /* Optional: takes each whole text line (with its newline) instead of out, without stdio
+     * (logbuf_add). Lines still written to out stay in order with it only when out is flushed
+     * after each line, as tlog does. */
+    void (*sink)(void *ud, const char *line, size_t n);
+    void *sink_ud;
+    tlog_stamp *stamp; /* optional (NULL: every line formats its time) */
 } tlog;
 
 /* A message is cut after this many bytes (before escaping), and says how many it lost. */
@@ -36,6 +50,8 @@ struct timespec;
 /* ts (wall clock, UTC) as "2026-11-25T13:57:15.123Z" (RFC 3339, milliseconds, the year modulo
  * 10000) into buf, which has room for at least 32 bytes; returns the length (24). */
 size_t tlog_format_time(char *buf, const struct timespec *ts);
+/* The same through a stamp: only a new second is formatted in full. */
+size_t tlog_format_time_cached(char *buf, const struct timespec *ts, tlog_stamp *st);
 
 /* Whether a line at lvl would be written. */
 static inline bool tlog_enabled(const tlog *lg, tlog_level lvl)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@ struct logbuf {
     FILE *file;
     struct evbuffer *pending;
     struct event *flush_ev;
+    bool armed; /* flush_ev is active for this pass */
 };
 
 /* Writes what fd takes now; a non-blocking fd that is full keeps the rest for the next pass. */
@@ -34,7 +36,9 @@ static void flush_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
     (void)what;
-    write_pending(ud);
+    logbuf *lb = ud;
+    lb->armed = false;
+    write_pending(lb);
 }
 
 static ssize_t cookie_write(void *ud, const char *buf, size_t len)
@@ -46,9 +50,16 @@ static ssize_t cookie_write(void *ud, const char *buf, size_t len)
     }
     if (evbuffer_get_length(lb->pending) > LOGBUF_MAX)
         write_pending(lb);
-    else
+    else if (!lb->armed) {
+        lb->armed = true;
         event_active(lb->flush_ev, EV_TIMEOUT, 0);
+    }
     return (ssize_t)len;
+}
+
+void logbuf_add(void *lb, const char *line, size_t n)
+{
+    (void)cookie_write(lb, line, n);
 }
 
 logbuf *logbuf_new(struct event_base *base, int fd)

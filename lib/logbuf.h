@@ -17,6 +17,9 @@ typedef struct logbuf logbuf;
  * ENOMEM. */
 logbuf *logbuf_new(struct event_base *base, int fd);
 FILE *logbuf_file(const logbuf *lb);
+/* A whole line (or several) into the pending bytes without stdio: a tlog sink (log.h), with lb
+ * as its sink_ud. Lines written to logbuf_file(lb) stay in order with it once flushed. */
+void logbuf_add(void *lb, const char *line, size_t n);
 /* Writes what is pending, closes the stream. NULL is allowed. */
 void logbuf_free(logbuf *lb);
 

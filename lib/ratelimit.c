@@ -60,9 +60,12 @@ void ratelimit_free(ratelimit *rl)
     free(rl);
 }
 
+#define SWEEP_KEY_MAX 64 /* longer keys are never swept (none is: addresses, tunnel ids) */
+
 typedef struct sweep {
     int64_t now;
-    const void **keys; /* keys of full buckets (pointers into the map, valid until a delete) */
+    uint8_t (*keys)[SWEEP_KEY_MAX]; /* copies of the keys of full buckets (a delete may move the
+                                       map's own copies) */
     size_t *lens;
     size_t n, cap;
 } sweep;
@@ -71,8 +74,8 @@ static void collect_full(void *ud, const void *key, size_t klen, void *value)
 {
     sweep *s = ud;
     const bucket *b = value;
-    if (b->tat <= s->now && s->n < s->cap) {
-        s->keys[s->n] = key;
+    if (b->tat <= s->now && s->n < s->cap && klen <= SWEEP_KEY_MAX) {
+        memcpy(s->keys[s->n], key, klen);
         s->lens[s->n++] = klen;
     }
 }
@@ -86,15 +89,8 @@ static void sweep_full(ratelimit *rl, int64_t now)
     s.lens = malloc(n * sizeof *s.lens);
     if (s.keys && s.lens) {
         hmap_each(rl->map, collect_full, &s);
-        /* Each key is the map's own copy (freed by its delete; the others stay valid): delete
-         * through a copy of it. */
-        for (size_t i = 0; i < s.n; i++) {
-            uint8_t k[64];
-            if (s.lens[i] > sizeof k)
-                continue;
-            memcpy(k, s.keys[i], s.lens[i]);
-            free(hmap_del(rl->map, k, s.lens[i]));
-        }
+        for (size_t i = 0; i < s.n; i++)
+            free(hmap_del(rl->map, s.keys[i], s.lens[i]));
     }
     free(s.keys);
     free(s.lens);

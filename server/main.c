@@ -480,10 +480,12 @@ int main(int argc, char **argv)
     int pr = parse_args(argc, argv, &cfg);
     if (pr != 0)
         return pr > 0 ? 0 : 2;
+    tlog_stamp stamp = {0};
     tlog lg = {.level = cfg.verbose ? TLOG_DEBUG : TLOG_INFO,
                .out = stderr,
                .json = cfg.log_json,
-               .prog = "ttfd"};
+               .prog = "ttfd",
+               .stamp = &stamp};
     conn_process_init();
 
     /* The public scheme: as given, else what the listener speaks (a TLS front proxy that
@@ -576,6 +578,8 @@ int main(int argc, char **argv)
     /* A closed connection frees a descriptor: a listener paused at EMFILE tries again. */
     conn_loop_on_release(srv.loop, listener_release, srv.lis);
     lg.out = logbuf_file(lb);
+    lg.sink = logbuf_add;
+    lg.sink_ud = lb;
     srv.stop_timer = evtimer_new(srv.base, stop_timer_cb, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
     sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
@@ -633,6 +637,7 @@ out:
     if (srv.stop_timer)
         event_free(srv.stop_timer);
     lg.out = stderr;
+    lg.sink = NULL;
     logbuf_free(lb); /* writes the last lines */
     conn_loop_free(srv.loop);
     registry_free(srv.reg);

@@ -32,7 +32,12 @@ typedef struct bin_mux {
     mux_link link;
     hmap *streams; /* stream id -> bin_stream */
     uint32_t next_sid;
+    struct bin_stream *spare; /* ended streams kept for the next ones (SPARE_MAX at most) */
+    unsigned nspare;
 } bin_mux;
+
+/* One allocation fewer per request: ended streams wait for the next OPEN. */
+#define SPARE_MAX 64
 
 typedef struct bin_stream {
     mux_stream base;
@@ -44,6 +49,7 @@ typedef struct bin_stream {
     bool resp_fin;   /* the agent's FIN came */
     bool upgrade;    /* the request asked for an upgrade */
     bool bulk;       /* BULK_EXTRA was granted */
+    struct bin_stream *next_spare;
 } bin_stream;
 
 static bin_mux *bm_of(mux *m)
@@ -74,11 +80,34 @@ static void send_reset(bin_mux *bm, uint32_t sid, uint8_t code, const char *why)
         bm->link.send_binary(bm->link.ud, buf, n, NULL, 0);
 }
 
+/* A zeroed stream: a spare one, or a new one (NULL on ENOMEM). */
+static bin_stream *stream_alloc(bin_mux *bm)
+{
+    bin_stream *s = bm->spare;
+    if (!s)
+        return calloc(1, sizeof *s);
+    bm->spare = s->next_spare;
+    bm->nspare--;
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+static void stream_release(bin_mux *bm, bin_stream *s)
+{
+    if (bm->nspare < SPARE_MAX) {
+        s->next_spare = bm->spare;
+        bm->spare = s;
+        bm->nspare++;
+    } else {
+        free(s);
+    }
+}
+
 static void forget(bin_mux *bm, bin_stream *s)
 {
     hmap_del_u32(bm->streams, s->sid);
     mux_stream_gone(&bm->base);
-    free(s);
+    stream_release(bm, s);
 }
 
 /* The agent broke the protocol on s: RESET protocol_error, a warning naming the tunnel, and the
@@ -105,7 +134,7 @@ static mux_stream *bin_open(mux *m, const mux_request *rq, const mux_upcalls *up
         return NULL;
     *status = 502;
     *why = "could not reach the tunnel agent";
-    bin_stream *s = calloc(1, sizeof *s);
+    bin_stream *s = stream_alloc(bm);
     if (!s) {
         *status = 500;
         *why = "out of memory";
@@ -121,7 +150,7 @@ static mux_stream *bin_open(mux *m, const mux_request *rq, const mux_upcalls *up
         s->sid ? http_format_request_head(rq->method, rq->target, rq->headers, &hlen) : NULL;
     if (!head || hmap_put_u32(bm->streams, s->sid, s) != 0) {
         free(head);
-        free(s);
+        stream_release(bm, s);
         *status = 500;
         *why = "out of memory";
         return NULL;
@@ -470,6 +499,11 @@ static void bin_free(mux *m, const char *why)
     }
     free(c.v);
     hmap_free(bm->streams);
+    while (bm->spare) {
+        bin_stream *s = bm->spare;
+        bm->spare = s->next_spare;
+        free(s);
+    }
     free(bm);
 }
 

@@ -467,8 +467,8 @@ static void on_head(pconn *pc)
     /* Access control (tunnel_access.h): a refused request never reaches the agent (no stream,
      * no 100 Continue); Authorization goes when it carried the tunnel's own credentials. */
     access_verdict av;
-    if (tunnel_access_admit(t->access, srv->cfg->trusted, srv->cfg->ntrusted, pc->ip, &h->headers,
-                            (int64_t)clock_now_ms(), &av, x->note.client,
+    if (tunnel_access_admit(t->access, srv->cfg->trusted, srv->cfg->ntrusted, &pc->peer,
+                            &h->headers, (int64_t)clock_now_ms(), &av, x->note.client,
                             sizeof x->note.client) != ACCESS_ALLOW) {
         free(fwd);
         pc_refuse(pc, &av, t->name);
@@ -778,6 +778,7 @@ int pconn_accept(server *srv, int fd, const struct sockaddr *sa)
         const struct sockaddr_in *s4 = (const void *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, pc->ip, sizeof pc->ip);
     }
+    tunnel_peer_init(&pc->peer, pc->ip);
     SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
     pc->c = (!srv->tls || ssl) ? conn_new(srv->loop, fd, ssl, &pc_cbs, pc) : NULL;
     if (!pc->c) {

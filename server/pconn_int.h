@@ -28,6 +28,7 @@
 #include "pconn.h"
 #include "resp_frame.h"
 #include "srv.h"
+#include "tunnel_access.h"
 #include "tunnel_id.h"
 
 #define PC_OUT_MARK ((size_t)64 << 10)     /* on_drain below this: credit the agent */
@@ -104,6 +105,7 @@ struct pconn {
     conn *c; /* NULL once handed to an agent session */
     http1_parser p;
     char ip[64];
+    tunnel_peer peer; /* ip parsed and printed for access control and logs, once */
     pc_state st;
     exchange x;
     pc_timer timer;       /* what the armed deadline means */

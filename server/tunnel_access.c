@@ -3,6 +3,7 @@
 #include "tunnel_access.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "ratelimit.h"
 
@@ -56,14 +57,26 @@ static int64_t take(void *ud, const access_policy *p, const access_addr *client,
     return ratelimit_take(t->rl, key, klen, now_ms);
 }
 
+void tunnel_peer_init(tunnel_peer *p, const char *peer_ip)
+{
+    if (access_addr_parse(peer_ip, &p->addr) != 0)
+        memset(&p->addr, 0, sizeof p->addr); /* not an address: family 0, in no network */
+    access_addr_format(&p->addr, p->text, sizeof p->text);
+}
+
 access_result tunnel_access_admit(tunnel_access *t, const access_net *trusted, size_t ntrusted,
-                                  const char *peer_ip, http_headers *h, int64_t now_ms,
+                                  const tunnel_peer *peer, http_headers *h, int64_t now_ms,
                                   access_verdict *v, char *client, size_t cap)
 {
-    access_addr peer, addr;
-    (void)access_addr_parse(peer_ip, &peer); /* not an address: family 0, in no network */
-    access_client_addr(trusted, ntrusted, &peer, h, &addr);
-    access_addr_format(&addr, client, cap);
+    access_addr addr;
+    access_client_addr(trusted, ntrusted, &peer->addr, h, &addr);
+    if (cap && memcmp(&addr, &peer->addr, sizeof addr) == 0) { /* the peer: printed already */
+        size_t n = strnlen(peer->text, cap - 1);
+        memcpy(client, peer->text, n);
+        client[n] = '\0';
+    } else {
+        access_addr_format(&addr, client, cap);
+    }
     access_result r =
         access_decide(t ? t->policy : NULL, &addr, h, now_ms, t && t->rl ? take : NULL, t, v);
     if (r == ACCESS_ALLOW && v->strip_authorization)

@@ -26,13 +26,20 @@ int tunnel_access_new(access_policy *policy, tunnel_access **out);
 void tunnel_access_free(tunnel_access *t);                         /* NULL is allowed */
 const access_policy *tunnel_access_policy(const tunnel_access *t); /* NULL for t NULL */
 
+/* A connection's TCP peer, parsed and printed once (when accepted) for all its requests. */
+typedef struct tunnel_peer {
+    access_addr addr; /* family 0 when the text was no address */
+    char text[48];    /* access_addr_format(&addr) */
+} tunnel_peer;
+void tunnel_peer_init(tunnel_peer *p, const char *peer_ip);
+
 /* Decides a public request routed to the tunnel (t NULL: no policy, allowed).
- * peer_ip: the TCP peer's address text; trusted/ntrusted: ttfd --trusted-proxy (the client is
+ * peer: the TCP peer (tunnel_peer_init); trusted/ntrusted: ttfd --trusted-proxy (the client is
  * then read from X-Forwarded-For, access.h); h: the request's header fields, from which the
  * Authorization field is removed when it carried the tunnel's basic credentials; now_ms: a
  * monotonic clock. client (cap bytes, >= 48) receives the client address for logs. */
 access_result tunnel_access_admit(tunnel_access *t, const access_net *trusted, size_t ntrusted,
-                                  const char *peer_ip, http_headers *h, int64_t now_ms,
+                                  const tunnel_peer *peer, http_headers *h, int64_t now_ms,
                                   access_verdict *v, char *client, size_t cap);
 
 #endif

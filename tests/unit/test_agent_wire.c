@@ -2,7 +2,8 @@
 /* test_agent_wire.c - the binary wire adapter (agent/wire_bin.c) through a real session over a
  * socketpair (agent_wire_fixture.h): the frames each exchange event becomes (RESPONSE/DATA/
  * TRAILERS/RESET and WINDOW credit), early answers, overruns, cancels both ways, local failures,
- * routing by tunnel index. The JSON-mode tests are in test_agent_wire_json.c. */
+ * routing by tunnel index, a stream kept and reused. The JSON-mode tests are in
+ * test_agent_wire_json.c. */
 #include "agent_wire_fixture.h"
 
 /* ================================================================ binary mode */
@@ -137,6 +138,42 @@ static void test_bin_cancel(void **state)
     destroy(f);
 }
 
+/* An ended stream is kept as a spare and the next OPEN takes it: the new stream's frames carry
+ * its own id and octets only. */
+static void test_bin_stream_reused(void **state)
+{
+    (void)state;
+    fx *f = make(true);
+    send_open(f, 1, 0, true, "GET /sse HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
+    fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ndata\r\n");
+    ttf_frame fr = next_frame(f);
+    assert_int_equal(fr.type, TTF_RESPONSE);
+    fr = next_frame(f);
+    assert_int_equal(fr.type, TTF_DATA);
+    uint8_t buf[64];
+    ws_send_binary(f->srv.ws, buf, ttf_frame_reset(buf, sizeof buf, 1, TTF_RST_CANCEL, "gone"));
+    assert_true(fl_wait_eof(&f->fl, 0, 3000));
+    assert_int_equal(f->s->nspare_streams, 1);
+    send_open(f, 3, 0, true, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_true(fl_wait_text(&f->fl, 1, "\r\n\r\n", 3000));
+    assert_int_equal(f->s->nspare_streams, 0); /* taken */
+    fl_send_str(&f->fl, 1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    fr = next_frame(f);
+    assert_int_equal(fr.type, TTF_RESPONSE);
+    assert_int_equal(fr.stream_id, 3);
+    assert_int_equal(fr.flags, 0);
+    fr = next_frame(f);
+    assert_int_equal(fr.type, TTF_DATA);
+    assert_int_equal(fr.stream_id, 3);
+    assert_int_equal(fr.flags, TTF_FLAG_FIN);
+    assert_int_equal(fr.len, 2);
+    assert_memory_equal(fr.payload, "ok", 2);
+    assert_int_equal(hmap_count(f->s->streams), 0);
+    assert_int_equal(f->s->nspare_streams, 1);
+    destroy(f);
+}
+
 /* A local failure mid-response is RESET internal_error; before it, the code names the cause. */
 static void test_bin_failures(void **state)
 {
@@ -221,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_bin_early_answer),
         cmocka_unit_test(test_bin_overrun_and_resets),
         cmocka_unit_test(test_bin_cancel),
+        cmocka_unit_test(test_bin_stream_reused),
         cmocka_unit_test(test_bin_failures),
         cmocka_unit_test(test_bin_routes_by_tunnel_index),
     };

@@ -273,6 +273,30 @@ static void test_deadline(void **state)
     assert_false(f->a.events & CONN_EV_DEADLINE);
 }
 
+/* The deadline is lazy (a later one leaves the armed timer alone, a cancel only forgets the
+ * time): a deadline moved later fires at the later time, not the first; one set after a
+ * cancelled later one fires at its own, earlier, time; each fires once. */
+static void test_deadline_moves(void **state)
+{
+    fixture *f = *state;
+    plain_pair(f);
+    uint64_t t0 = clock_now_ms();
+    conn_set_deadline(f->a.c, 40);
+    conn_set_deadline(f->a.c, 250); /* moved later */
+    run_until(f, a_deadline);
+    assert_true(clock_now_ms() - t0 >= 240);
+    f->a.events = 0;
+    conn_set_deadline(f->a.c, 5000);
+    conn_set_deadline(f->a.c, 0);
+    t0 = clock_now_ms();
+    conn_set_deadline(f->a.c, 40); /* earlier than the timer armed for 5 s */
+    run_until(f, a_deadline);
+    assert_true(clock_now_ms() - t0 < 2000);
+    f->a.events = 0;
+    run_for(f, 120);
+    assert_false(f->a.events & CONN_EV_DEADLINE); /* once */
+}
+
 static void test_trigger_read(void **state)
 {
     fixture *f = *state;
@@ -371,6 +395,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timer_with_input_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_falls_back, setup, teardown),

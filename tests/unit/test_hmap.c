@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_hmap.c - put/get/del/replace, growth, tombstone churn, copied keys, iteration. */
+/* test_hmap.c - put/get/del/replace, growth, churn, copied keys (inline and allocated),
+ * iteration, and random operations against a plain array. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,7 +84,7 @@ static void test_u32_many(void **state)
     hmap_free(m);
 }
 
-/* Streams come and go for hours: tombstones must be recycled, lookups must still end. */
+/* Streams come and go for hours: lookups must still end and find every live entry. */
 static void test_churn(void **state)
 {
     (void)state;
@@ -162,12 +163,56 @@ static void test_empty_and_again(void **state)
     hmap_free(m);
 }
 
+/* Random puts, replaces and deletes of 1..16-byte keys (inline and allocated copies, runs that
+ * wrap around the table's end) against a plain array: after each step every key the array holds
+ * is found with its value and every other key is absent. */
+static void test_random_against_model(void **state)
+{
+    (void)state;
+    enum { KEYS = 96 };
+    void *want[KEYS] = {0};
+    unsigned char keys[KEYS][16];
+    size_t lens[KEYS];
+    for (int k = 0; k < KEYS; k++) {
+        lens[k] = 1 + (size_t)k % 16;
+        for (size_t b = 0; b < lens[k]; b++)
+            keys[k][b] = (unsigned char)(k * 31 + (int)b * 7);
+    }
+    hmap *m = hmap_new();
+    unsigned seed = 12345;
+    size_t live = 0;
+    for (int step = 0; step < 20000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        int k = (int)((seed >> 8) % KEYS);
+        if ((seed >> 20) % 3 == 0) {
+            assert_ptr_equal(hmap_del(m, keys[k], lens[k]), want[k]);
+            live -= want[k] != NULL;
+            want[k] = NULL;
+        } else {
+            void *v = (void *)(uintptr_t)(step + 1);
+            assert_int_equal(hmap_put(m, keys[k], lens[k], v), 0);
+            live += want[k] == NULL;
+            want[k] = v;
+        }
+        assert_int_equal(hmap_count(m), live);
+        if (step % 7 == 0) {
+            for (int j = 0; j < KEYS; j++)
+                assert_ptr_equal(hmap_get(m, keys[j], lens[j]), want[j]);
+        }
+    }
+    hmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),    cmocka_unit_test(test_key_copied),
-        cmocka_unit_test(test_u32_many), cmocka_unit_test(test_churn),
-        cmocka_unit_test(test_each),     cmocka_unit_test(test_empty_and_again),
+        cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_key_copied),
+        cmocka_unit_test(test_u32_many),
+        cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_each),
+        cmocka_unit_test(test_empty_and_again),
+        cmocka_unit_test(test_random_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

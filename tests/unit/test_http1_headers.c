@@ -106,6 +106,37 @@ static void test_headers_ids_and_copy(void **state)
     http_headers_free(&h);
 }
 
+/* A block (entries and strings in one allocation, as a parsed head and a copy have): entries
+ * pushed into it, then many more added (the entries move out, the strings stay), then removed;
+ * a block is refused for a list that is not empty. */
+static void test_headers_block(void **state)
+{
+    (void)state;
+    http_headers h;
+    http_headers_init(&h);
+    assert_null(http_headers_block(&h, 0, 8));
+    char *p = http_headers_block(&h, 2, 16);
+    assert_non_null(p);
+    assert_null(http_headers_block(&h, 2, 16)); /* not empty */
+    memcpy(p, "A\0one\0B\0two", 12);
+    http_headers_push_ref(&h, p, 1, p + 2, 3, HTTP_H_OTHER);
+    http_headers_push_ref(&h, p + 6, 1, p + 8, 3, HTTP_H_OTHER);
+    char name[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "X-%d", i);
+        add(&h, name, "v");
+    }
+    assert_int_equal(h.n, 42);
+    assert_string_equal(h.v[0].value, "one");
+    assert_string_equal(h.v[1].name, "B");
+    assert_string_equal(h.v[41].name, "X-39");
+    http_headers_remove_at(&h, 0);
+    assert_string_equal(http_headers_get(&h, "b"), "two");
+    http_headers_free(&h);
+    assert_null(h.v);
+    assert_null(h.arena);
+}
+
 /* replace_at keeps the entry's place, name spelling and id, in an owned list and in a copy's
  * arena alike, and leaves the list alone for an index past its end. */
 static void test_headers_replace_at(void **state)
@@ -407,15 +438,11 @@ static void test_content_length(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_headers_basic),
-        cmocka_unit_test(test_headers_replace_at),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_format_error),
-        cmocka_unit_test(test_headers_ids_and_copy),
-        cmocka_unit_test(test_syntax_helpers),
-        cmocka_unit_test(test_field_value_octets),
-        cmocka_unit_test(test_obs_text_serialised),
-        cmocka_unit_test(test_content_length),
+        cmocka_unit_test(test_headers_basic),       cmocka_unit_test(test_headers_replace_at),
+        cmocka_unit_test(test_headers_block),       cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_error),        cmocka_unit_test(test_headers_ids_and_copy),
+        cmocka_unit_test(test_syntax_helpers),      cmocka_unit_test(test_field_value_octets),
+        cmocka_unit_test(test_obs_text_serialised), cmocka_unit_test(test_content_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

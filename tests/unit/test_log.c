@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_log.c - text and JSON log lines, level filtering, escaping, long messages. */
+/* test_log.c - text and JSON log lines, level filtering, escaping, long messages, the cached
+ * timestamp and the line sink. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -307,6 +308,87 @@ static void test_format_time(void **state)
     }
 }
 
+/* Through a stamp, the same text as tlog_format_time: within a second, at the next one, a day
+ * later, and when the clock steps back. */
+static void test_format_time_cached(void **state)
+{
+    (void)state;
+    const struct timespec seq[] = {{1764500000, 0},          {1764500000, 999999999},
+                                   {1764500000, 123456789},  {1764500001, 5000000},
+                                   {1764586401, 5000000},    {1764499999, 999000000},
+                                   {1764499999, 1000000},    {0, 0},
+                                   {253402300799, 999999999}};
+    tlog_stamp st = {0};
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        char want[64], got[64];
+        size_t wn = tlog_format_time(want, &seq[i]);
+        size_t gn = tlog_format_time_cached(got, &seq[i], &st);
+        assert_int_equal(gn, wn);
+        assert_string_equal(got, want);
+    }
+}
+
+typedef struct sunk {
+    char buf[8192];
+    size_t len;
+    int calls;
+} sunk;
+
+static void sink_into(void *ud, const char *line, size_t n)
+{
+    sunk *s = ud;
+    assert_true(s->len + n <= sizeof s->buf);
+    memcpy(s->buf + s->len, line, n);
+    s->len += n;
+    s->calls++;
+}
+
+/* A sink takes each text line whole (one call per line, newline included) and out gets none
+ * of them; the line is the one out would get. JSON lines still go to out. */
+static void test_sink(void **state)
+{
+    (void)state;
+    capture a, b;
+    cap_open(&a);
+    cap_open(&b);
+    sunk s = {.len = 0};
+    tlog_stamp st = {0};
+    tlog la = {.level = TLOG_INFO, .out = a.f, .prog = "ttfd"};
+    tlog lb = {.level = TLOG_INFO,
+               .out = b.f,
+               .prog = "ttfd",
+               .sink = sink_into,
+               .sink_ud = &s,
+               .stamp = &st};
+    for (int i = 0; i < 2; i++) {
+        tlog *lg = i ? &lb : &la;
+        TLOG_I(lg, "GET %s %d", "/x\r\n", 200);
+        tlog_msg m;
+        tlog_msg_init(&m);
+        tlog_msg_str(&m, "built");
+        tlog_write_msg(lg, TLOG_INFO, &m);
+        TLOG_D(lg, "dropped");
+    }
+    fflush(b.f);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(s.calls, 2);
+    s.buf[s.len] = '\0';
+    cap_close(&a);
+    match(s.buf,
+          "^[0-9T:.Z-]{24} ttfd INFO GET /x\\\\r\\\\n 200\n[0-9T:.Z-]{24} ttfd INFO built\n$");
+    /* the same lines as through out, timestamps aside */
+    assert_int_equal(s.len, a.len);
+    assert_memory_equal(s.buf + 24, a.buf + 24, 32);
+    assert_string_equal(strchr(s.buf, '\n') + 25, strchr(a.buf, '\n') + 25);
+    lb.json = true;
+    TLOG_I(&lb, "as json");
+    cap_close(&b);
+    assert_int_equal(s.calls, 2);
+    match(b.buf, "^\\{\"ts\":\"[0-9T:.Z-]{24}\",\"level\":\"info\",\"msg\":\"as json\"\\}\n$");
+    free(a.buf);
+    free(b.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +402,8 @@ int main(void)
         cmocka_unit_test(test_message_cut_at_max),
         cmocka_unit_test(test_built_message),
         cmocka_unit_test(test_format_time),
+        cmocka_unit_test(test_format_time_cached),
+        cmocka_unit_test(test_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

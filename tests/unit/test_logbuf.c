@@ -66,6 +66,26 @@ static void test_lines_wait_for_the_end_of_the_pass(void **state)
     logbuf_free(lb);
 }
 
+/* logbuf_add (the tlog sink) and the stdio stream share one queue: lines keep their order, and
+ * the flush is armed again in the pass after one ran. */
+static void test_add_keeps_order_with_the_stream(void **state)
+{
+    fixture *f = *state;
+    logbuf *lb = logbuf_new(f->base, f->fds[1]);
+    FILE *out = logbuf_file(lb);
+    logbuf_add(lb, "one\n", 4);
+    fprintf(out, "two\n");
+    fflush(out);
+    logbuf_add(lb, "three\n", 6);
+    assert_string_equal(drain(f), "");
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_string_equal(drain(f), "one\ntwo\nthree\n");
+    logbuf_add(lb, "four\n", 5);
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_string_equal(drain(f), "four\n");
+    logbuf_free(lb);
+}
+
 static void test_free_writes_pending_lines(void **state)
 {
     fixture *f = *state;
@@ -99,6 +119,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lines_wait_for_the_end_of_the_pass, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_keeps_order_with_the_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_writes_pending_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_backlog_is_written_at_once, setup, teardown),
     };

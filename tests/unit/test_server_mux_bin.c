@@ -97,6 +97,27 @@ static void opens(void **state)
     assert_int_equal(f->m->vt->streams(f->m), 0);
 }
 
+/* An ended stream is kept and taken by the next open, in its new state only: its own id, its
+ * own window, no leftover of the one before. */
+static void stream_reused(void **state)
+{
+    fixture *f = *state;
+    mux_stream *s1 = open_req(f, "POST", true, false);
+    size_t room = f->m->ops->room(s1);
+    assert_true(room > 0);
+    uint32_t sid1 = fake_sid(&f->link, 0);
+    f->m->ops->close(s1, MUX_CANCEL, "gone");
+    mux_stream *s2 = open_req(f, "GET", false, false);
+    assert_ptr_equal(s2, s1); /* the spare */
+    assert_true(fake_sid(&f->link, f->link.n - 1) != sid1);
+    assert_int_equal(f->m->ops->room(s2), 0); /* FIN sent: no body */
+    f->m->ops->close(s2, MUX_CANCEL, "gone");
+    mux_stream *s3 = open_req(f, "POST", true, false);
+    assert_int_equal(f->m->ops->room(s3), room);
+    assert_int_equal(f->m->vt->streams(f->m), 1);
+    f->m->ops->close(s3, MUX_CANCEL, "gone");
+}
+
 static void request_body(void **state)
 {
     fixture *f = *state;
@@ -417,6 +438,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(opens, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(request_body, setup, teardown),
         cmocka_unit_test_setup_teardown(response, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),

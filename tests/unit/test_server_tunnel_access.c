@@ -28,7 +28,9 @@ static access_result admit(tunnel_access *t, const access_net *trusted, size_t n
                            http_headers *h, int64_t now, char *client)
 {
     access_verdict v;
-    return tunnel_access_admit(t, trusted, nt, peer, h, now, &v, client, 48);
+    tunnel_peer tp;
+    tunnel_peer_init(&tp, peer);
+    return tunnel_access_admit(t, trusted, nt, &tp, h, now, &v, client, 48);
 }
 
 static void test_strip_only_own_credentials(void **state)
@@ -76,6 +78,11 @@ static void test_trusted_proxy(void **state)
     assert_string_equal(client, "203.0.113.5");
     assert_int_equal(admit(t, &trusted, 1, "127.0.0.2", &h, 0, client), ACCESS_ALLOW);
     assert_string_equal(client, "127.0.0.2");
+    /* the peer as the access rules print it (tunnel_peer_init, once per connection) */
+    assert_int_equal(admit(t, NULL, 0, "::ffff:192.0.2.7", &h, 0, client), ACCESS_ALLOW);
+    assert_string_equal(client, "192.0.2.7");
+    assert_int_equal(admit(t, NULL, 0, "no address", &h, 0, client), ACCESS_ALLOW);
+    assert_string_equal(client, "unknown");
     http_headers_free(&h);
     tunnel_access_free(t);
 }
@@ -90,7 +97,9 @@ static void test_rate_per_client(void **state)
     assert_int_equal(admit(t, NULL, 0, "127.0.0.1", &h, 1000, client), ACCESS_ALLOW);
     assert_int_equal(admit(t, NULL, 0, "127.0.0.1", &h, 1000, client), ACCESS_ALLOW);
     access_verdict v;
-    assert_int_equal(tunnel_access_admit(t, NULL, 0, "127.0.0.1", &h, 1000, &v, client, 48),
+    tunnel_peer tp;
+    tunnel_peer_init(&tp, "127.0.0.1");
+    assert_int_equal(tunnel_access_admit(t, NULL, 0, &tp, &h, 1000, &v, client, 48),
                      ACCESS_REFUSE_RATE);
     assert_int_equal(v.retry_after_s, 30);
     assert_int_equal(admit(t, NULL, 0, "127.0.0.2", &h, 1000, client), ACCESS_ALLOW);
