@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* pconn.c - public connections (see pconn.h, pconn_int.h): the connection's events, request heads
- * parsed once, routing, the agent endpoint hand-off, the one deadline, keep-alive, pipelining, the
- * log line. The exchange itself (stream, body, response) is pconn_xchg.c. */
+ * parsed once, routing, the agent endpoint hand-off, keep-alive, pipelining, the log line. The
+ * exchange itself (stream, body, response) is pconn_xchg.c; the one deadline is pconn_timer.c. */
 #include "pconn_int.h"
 
 #include <arpa/inet.h>
@@ -55,125 +55,6 @@ void pc_log(pconn *pc)
     reqlog_write(pc->srv->log, &r);
 }
 
-static void start_closing(pconn *pc);
-
-/* ---- the deadline ---- */
-
-static unsigned period_ms(const pconn *pc, pc_timer t)
-{
-    const server_config *cfg = pc->srv->cfg;
-    switch (t) {
-    case T_HEADER:
-        return (unsigned)cfg->header_timeout * 1000u;
-    case T_BODY:
-        return (unsigned)cfg->body_timeout * 1000u;
-    case T_REQUEST:
-        return (unsigned)cfg->request_timeout * 1000u;
-    case T_DRAIN:
-        return PC_DRAIN_MS;
-    case T_LINGER:
-        return TTFD_LINGER_SEC * 1000u;
-    case T_NONE:
-        break;
-    }
-    return 0;
-}
-
-/* Arms the deadline for t, its period starting at start_ms (no change when already armed for
- * t: a period that moved on is re-armed lazily when it fires). */
-static void set_timer(pconn *pc, pc_timer t, uint64_t start_ms)
-{
-    if (!pc->c || pc->timer == t)
-        return;
-    pc->timer = t;
-    pc->timer_ms = start_ms;
-    if (t == T_NONE) {
-        conn_set_deadline(pc->c, 0);
-        return;
-    }
-    uint64_t now = clock_now_ms(), end = start_ms + period_ms(pc, t);
-    conn_set_deadline(pc->c, end > now ? (unsigned)(end - now) : 1);
-}
-
-/* The deadline the state calls for. */
-static void update_timer(pconn *pc)
-{
-    exchange *x = &pc->x;
-    switch (pc->st) {
-    case PC_HEAD:
-        /* a TLS handshake counts as part of the first head (nginx's client_header_timeout) */
-        if (pc->head_started || (pc->c && conn_handshaking(pc->c)))
-            set_timer(pc, T_HEADER, pc->timer == T_HEADER ? pc->timer_ms : clock_now_ms());
-        else
-            set_timer(pc, T_NONE, 0);
-        break;
-    case PC_XCHG:
-        if (x->resp_head)
-            set_timer(pc, T_NONE, 0);
-        else if (!x->req_done && !x->upgrade && conn_reading(pc->c))
-            set_timer(pc, T_BODY, pc->progress_ms); /* waiting for the client's body */
-        else
-            set_timer(pc, T_REQUEST, pc->progress_ms); /* waiting for the tunnel */
-        break;
-    case PC_PIPE:
-        set_timer(pc, T_NONE, 0);
-        break;
-    case PC_DRAIN:
-        set_timer(pc, T_DRAIN, pc->timer == T_DRAIN ? pc->timer_ms : clock_now_ms());
-        break;
-    case PC_CLOSING:
-        set_timer(pc, T_LINGER, pc->timer == T_LINGER ? pc->timer_ms : clock_now_ms());
-        break;
-    case PC_GONE:
-        break;
-    }
-}
-
-static void on_deadline(pconn *pc)
-{
-    pc_timer t = pc->timer;
-    uint64_t now = clock_now_ms();
-    pc->timer = T_NONE;
-    /* body and request periods restart with progress: re-armed for what is left */
-    if ((t == T_BODY || t == T_REQUEST) && now < pc->progress_ms + period_ms(pc, t)) {
-        set_timer(pc, t, pc->progress_ms);
-        return;
-    }
-    switch (t) {
-    case T_HEADER:
-        if (!pc->head_started) {
-            /* the TLS handshake, or the handshake and the wait for a first byte, took the
-             * whole period: no request to answer, closed as nginx does */
-            TLOG_D(pc->srv->log, "client %s: no TLS handshake and request in %d s", pc->ip,
-                   pc->srv->cfg->header_timeout);
-            pc->st = PC_GONE;
-            break;
-        }
-        TLOG_D(pc->srv->log, "client %s: no whole request head in %d s", pc->ip,
-               pc->srv->cfg->header_timeout);
-        if (!pc->x.note.t0_us) /* the head's first byte */
-            pc->x.note.t0_us = pc->timer_ms * 1000u;
-        pc_fail(pc, 408, "request head not received in time (--header-timeout)");
-        break;
-    case T_BODY:
-        xchg_end_stream(pc, MUX_CANCEL, "the client's request body stalled");
-        pc_fail(pc, 408, "request body not received in time (--body-timeout)");
-        break;
-    case T_REQUEST:
-        xchg_end_stream(pc, MUX_TIMEOUT, "no response in time");
-        pc_fail(pc, 504, "the local service did not answer in time");
-        break;
-    case T_DRAIN:
-        start_closing(pc); /* the rest of the body did not come in time */
-        break;
-    case T_LINGER:
-        pc->st = PC_GONE;
-        break;
-    case T_NONE:
-        break;
-    }
-}
-
 /* ---- the end of a connection ---- */
 
 static unsigned keepalive_ms(const server *srv)
@@ -182,7 +63,7 @@ static unsigned keepalive_ms(const server *srv)
     return (unsigned)s * 1000u;
 }
 
-static void start_closing(pconn *pc)
+void pc_start_closing(pconn *pc)
 {
     pc->st = PC_CLOSING;
     if (pc->c) {
@@ -197,7 +78,7 @@ void pc_close(pconn *pc)
         return;
     xchg_end_stream(pc, MUX_CANCEL, "the public connection closed");
     pc_log(pc);
-    start_closing(pc);
+    pc_start_closing(pc);
 }
 
 void pc_fail(pconn *pc, int status, const char *body)
@@ -224,7 +105,7 @@ void pc_fail(pconn *pc, int status, const char *body)
     x->status = status;
     x->resp_head = true;
     pc_log(pc);
-    start_closing(pc);
+    pc_start_closing(pc);
 }
 
 /* A refusal by the tunnel's access policy (tunnel_access.h): 401, 403 or 429 with
@@ -244,7 +125,7 @@ static void pc_refuse(pconn *pc, const access_verdict *v, const char *realm)
     x->status = v->status;
     x->resp_head = true;
     pc_log(pc);
-    start_closing(pc);
+    pc_start_closing(pc);
 }
 
 static void pc_free(pconn *pc)
@@ -278,7 +159,7 @@ void pc_settle(pconn *pc)
         evbuffer_drain(in_buf(pc), evbuffer_get_length(in_buf(pc)));
         conn_read(pc->c, true);
     }
-    update_timer(pc);
+    pc_update_timer(pc);
 }
 
 /* The client half-closed and all it sent was taken: no request follows, the connection closes. */
@@ -292,7 +173,7 @@ void pc_exchange_done(pconn *pc, bool persist)
     pc_log(pc);
     /* a client that half-closed after pipelined requests gets their answers, then the close */
     if (!persist || client_spent(pc)) {
-        start_closing(pc);
+        pc_start_closing(pc);
         return;
     }
     if (!pc->x.req_done) {
@@ -593,7 +474,7 @@ static void drain_body(pconn *pc)
         http1_event ev = http1_execute(&pc->p, v.iov_base, v.iov_len, &used);
         evbuffer_drain(in, used);
         if (ev == HTTP1_ERROR) {
-            start_closing(pc);
+            pc_start_closing(pc);
             return;
         }
         if (ev == HTTP1_MSG_END) {
@@ -618,7 +499,7 @@ void pc_process(pconn *pc)
             }
             parse_head(pc);
             if (pc->st == PC_HEAD && client_spent(pc))
-                start_closing(pc); /* a half-closed client's last request was answered */
+                pc_start_closing(pc); /* a half-closed client's last request was answered */
             break;
         case PC_XCHG:
             if (!pc->x.req_done && !pc->x.upgrade) {
@@ -637,7 +518,7 @@ void pc_process(pconn *pc)
         case PC_DRAIN:
             drain_body(pc);
             if (pc->st == PC_DRAIN && client_spent(pc))
-                start_closing(pc);
+                pc_start_closing(pc);
             break;
         case PC_CLOSING:
             if (conn_reading(pc->c))
@@ -694,7 +575,7 @@ static void pc_on_event(conn *c, void *ud, int what)
     (void)c;
     pconn *pc = ud;
     if (what & CONN_EV_DEADLINE) {
-        on_deadline(pc);
+        pc_on_deadline(pc);
         pc_settle(pc);
         return;
     }
@@ -741,7 +622,7 @@ static void pc_on_event(conn *c, void *ud, int what)
          * still in our output (a client reading slowly), goes out, then the close (it was cut
          * short: the connection freed with it) */
         pc->in_eof = true;
-        start_closing(pc);
+        pc_start_closing(pc);
         pc_settle(pc);
         return;
     }
@@ -800,7 +681,7 @@ int pconn_accept(server *srv, int fd, const struct sockaddr *sa)
     conn_watch_close(pc->c, true); /* a client that leaves while we do not read it (RDHUP) */
     conn_set_unsent_max(pc->c, PC_UNSENT_MAX);
     conn_set_send_timeout(pc->c, (unsigned)srv->cfg->send_timeout * 1000u);
-    update_timer(pc); /* TLS: the handshake has --header-timeout */
+    pc_update_timer(pc); /* TLS: the handshake has --header-timeout */
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* pconn_int.h - what the two files of the public-connection module share (pconn.c: the
- * connection, its request heads, routing, timers and lifetime; pconn_xchg.c: one exchange with a
- * tunnel, request body out, response in, framed by lib/resp_frame). Nothing outside pconn*.c
+/* pconn_int.h - what the three files of the public-connection module share (pconn.c: the
+ * connection, its request heads, routing and lifetime; pconn_timer.c: its one deadline;
+ * pconn_xchg.c: one exchange with a tunnel, request body out, response in, framed by
+ * lib/resp_frame). Nothing outside pconn*.c
  * includes this: pconn is the only writer of its state.
  *
  * States of a connection:
@@ -129,6 +130,15 @@ void pc_settle(pconn *pc);
 void pc_log(pconn *pc);
 /* The exchange ended at both ends: the next request (keep-alive), a drain, or the close. */
 void pc_exchange_done(pconn *pc, bool persist);
+/* PC_CLOSING: reading stops; the output is flushed, then the connection ends (linger bound). */
+void pc_start_closing(pconn *pc);
+
+/* ---- pconn_timer.c ---- */
+/* Arms the one deadline the state calls for (no change when it is already armed for it). */
+void pc_update_timer(pconn *pc);
+/* The deadline expired: a period that moved on is re-armed for what is left; else 408, 504,
+ * the close or the free, as the period says. */
+void pc_on_deadline(pconn *pc);
 
 /* ---- pconn_xchg.c ---- */
 extern const mux_upcalls pc_upcalls;

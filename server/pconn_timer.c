@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* pconn_timer.c - a public connection's one deadline (see pconn_int.h, pc_timer): which period the
+ * state calls for (--header-timeout, --body-timeout, --request-timeout, the drain and the linger),
+ * armed once on lib/conn's deadline and re-armed lazily when progress moved it on, and what its
+ * expiry does (408, 504, the close). */
+#include "pconn_int.h"
+
+#include "clock.h"
+#include "log.h"
+
+static unsigned period_ms(const pconn *pc, pc_timer t)
+{
+    const server_config *cfg = pc->srv->cfg;
+    switch (t) {
+    case T_HEADER:
+        return (unsigned)cfg->header_timeout * 1000u;
+    case T_BODY:
+        return (unsigned)cfg->body_timeout * 1000u;
+    case T_REQUEST:
+        return (unsigned)cfg->request_timeout * 1000u;
+    case T_DRAIN:
+        return PC_DRAIN_MS;
+    case T_LINGER:
+        return TTFD_LINGER_SEC * 1000u;
+    case T_NONE:
+        break;
+    }
+    return 0;
+}
+
+/* Arms the deadline for t, its period starting at start_ms (no change when already armed for
+ * t: a period that moved on is re-armed lazily when it fires). */
+static void set_timer(pconn *pc, pc_timer t, uint64_t start_ms)
+{
+    if (!pc->c || pc->timer == t)
+        return;
+    pc->timer = t;
+    pc->timer_ms = start_ms;
+    if (t == T_NONE) {
+        conn_set_deadline(pc->c, 0);
+        return;
+    }
+    uint64_t now = clock_now_ms(), end = start_ms + period_ms(pc, t);
+    conn_set_deadline(pc->c, end > now ? (unsigned)(end - now) : 1);
+}
+
+void pc_update_timer(pconn *pc)
+{
+    exchange *x = &pc->x;
+    switch (pc->st) {
+    case PC_HEAD:
+        /* a TLS handshake counts as part of the first head (nginx's client_header_timeout) */
+        if (pc->head_started || (pc->c && conn_handshaking(pc->c)))
+            set_timer(pc, T_HEADER, pc->timer == T_HEADER ? pc->timer_ms : clock_now_ms());
+        else
+            set_timer(pc, T_NONE, 0);
+        break;
+    case PC_XCHG:
+        if (x->resp_head)
+            set_timer(pc, T_NONE, 0);
+        else if (!x->req_done && !x->upgrade && conn_reading(pc->c))
+            set_timer(pc, T_BODY, pc->progress_ms); /* waiting for the client's body */
+        else
+            set_timer(pc, T_REQUEST, pc->progress_ms); /* waiting for the tunnel */
+        break;
+    case PC_PIPE:
+        set_timer(pc, T_NONE, 0);
+        break;
+    case PC_DRAIN:
+        set_timer(pc, T_DRAIN, pc->timer == T_DRAIN ? pc->timer_ms : clock_now_ms());
+        break;
+    case PC_CLOSING:
+        set_timer(pc, T_LINGER, pc->timer == T_LINGER ? pc->timer_ms : clock_now_ms());
+        break;
+    case PC_GONE:
+        break;
+    }
+}
+
+void pc_on_deadline(pconn *pc)
+{
+    pc_timer t = pc->timer;
+    uint64_t now = clock_now_ms();
+    pc->timer = T_NONE;
+    /* body and request periods restart with progress: re-armed for what is left */
+    if ((t == T_BODY || t == T_REQUEST) && now < pc->progress_ms + period_ms(pc, t)) {
+        set_timer(pc, t, pc->progress_ms);
+        return;
+    }
+    switch (t) {
+    case T_HEADER:
+        if (!pc->head_started) {
+            /* the TLS handshake, or the handshake and the wait for a first byte, took the
+             * whole period: no request to answer, closed as nginx does */
+            TLOG_D(pc->srv->log, "client %s: no TLS handshake and request in %d s", pc->ip,
+                   pc->srv->cfg->header_timeout);
+            pc->st = PC_GONE;
+            break;
+        }
+        TLOG_D(pc->srv->log, "client %s: no whole request head in %d s", pc->ip,
+               pc->srv->cfg->header_timeout);
+        if (!pc->x.note.t0_us) /* the head's first byte */
+            pc->x.note.t0_us = pc->timer_ms * 1000u;
+        pc_fail(pc, 408, "request head not received in time (--header-timeout)");
+        break;
+    case T_BODY:
+        xchg_end_stream(pc, MUX_CANCEL, "the client's request body stalled");
+        pc_fail(pc, 408, "request body not received in time (--body-timeout)");
+        break;
+    case T_REQUEST:
+        xchg_end_stream(pc, MUX_TIMEOUT, "no response in time");
+        pc_fail(pc, 504, "the local service did not answer in time");
+        break;
+    case T_DRAIN:
+        pc_start_closing(pc); /* the rest of the body did not come in time */
+        break;
+    case T_LINGER:
+        pc->st = PC_GONE;
+        break;
+    case T_NONE:
+        break;
+    }
+}
