@@ -23,12 +23,11 @@ Loopback only; every process and socket it opens is closed before it exits.
 """
 
 import os
-import re
 import socket
-import subprocess
-import sys
-import threading
 import time
+
+import stallkit
+from stallkit import start, stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("BUILD", os.path.join(HERE, "..", "build"))
@@ -44,32 +43,12 @@ TARGET_KERNEL_KB = 256.0
 
 
 def fail(msg, code=2):
-    print("stall_cost: " + msg, file=sys.stderr)
-    sys.exit(code)
+    stallkit.fail("stall_cost", msg, code)
 
 
-class Endless:
+class Endless(stallkit.Service):
     """The local service: every request gets 200 and an endless chunk-free body (Content-Length
     1 TB), written as long as the tunnel takes it."""
-
-    def __init__(self):
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(512)
-        self.port = self.lsock.getsockname()[1]
-        self.conns = []
-        self.stop = False
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while not self.stop:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
     def serve(self, c):
         block = b"x" * 65536
@@ -86,24 +65,6 @@ class Endless:
         except OSError:
             pass
 
-    def close(self):
-        self.stop = True
-        self.lsock.close()
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            c.close()
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    fail("no VmRSS for %d" % pid)
-
 
 def kernel_queued(port, peers):
     """Octets queued in ttfd's sockets (local port `port`) toward the given client ports."""
@@ -117,29 +78,6 @@ def kernel_queued(port, peers):
             if lport == port and rport in peers:
                 total += int(cols[4].split(":")[0], 16)
     return total
-
-
-def start(argv, pattern, timeout=15):
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        line = p.stdout.readline()
-        m = re.search(pattern, line)
-        if m:
-            return p, m
-        if not line and p.poll() is not None:
-            break
-    p.kill()
-    fail("%s did not print /%s/" % (argv[0], pattern))
-
-
-def stop(p):
-    p.terminate()
-    try:
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
 
 
 def run(mode, app):
@@ -157,7 +95,7 @@ def run(mode, app):
             agents.append(a)
             hosts.append("%s.localhost:%d" % (ma.group(1), port))
         time.sleep(0.5)
-        base = rss_kb(d.pid)
+        base = stallkit.rss_kb(d.pid)
         for host in hosts:
             for _ in range(STREAMS):
                 s = socket.socket()
@@ -167,12 +105,12 @@ def run(mode, app):
                 socks.append(s)
         last, end = -1, time.monotonic() + 60
         while time.monotonic() < end:  # each stream fills its window and stalls: RSS settles
-            now = rss_kb(d.pid)
+            now = stallkit.rss_kb(d.pid)
             if abs(now - last) <= 256:
                 break
             last = now
             time.sleep(1)
-        peak = rss_kb(d.pid)
+        peak = stallkit.rss_kb(d.pid)
         statuses = {}
         for s in socks:
             s.settimeout(10)
@@ -224,4 +162,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (RuntimeError, OSError) as e:  # a setup failure (stallkit, or a program missing)
+        fail(str(e))

@@ -20,13 +20,13 @@ Loopback only; every process and socket it opens is closed before it exits.
 """
 
 import os
-import re
 import selectors
 import socket
-import subprocess
 import sys
-import threading
 import time
+
+import stallkit
+from stallkit import start, stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("BUILD", os.path.join(HERE, "..", "build"))
@@ -40,31 +40,13 @@ MODE = os.environ.get("MODE", "json")
 
 
 def fail(msg, code=2):
-    print("upload_stall_cost: " + msg, file=sys.stderr)
-    sys.exit(code)
+    stallkit.fail("upload_stall_cost", msg, code)
 
 
-class Silent:
+class Silent(stallkit.Service):
     """The local service: accepts, then neither reads nor answers; /quick is answered."""
 
-    def __init__(self):
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(1024)
-        self.port = self.lsock.getsockname()[1]
-        self.conns = []
-        self.stop = False
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while not self.stop:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+    backlog = 1024
 
     def serve(self, c):
         try:
@@ -74,46 +56,6 @@ class Silent:
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nquick")
         except OSError:
             pass
-
-    def close(self):
-        self.stop = True
-        self.lsock.close()
-        for c in self.conns:
-            c.close()
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    fail("no VmRSS for %d" % pid)
-
-
-def start(argv, pattern, timeout=15):
-    err = subprocess.DEVNULL
-    if os.environ.get("LOGDIR"):
-        err = open(os.path.join(os.environ["LOGDIR"], os.path.basename(argv[0]) + ".log"), "w")
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        line = p.stdout.readline()
-        m = re.search(pattern, line)
-        if m:
-            return p, m
-        if not line and p.poll() is not None:
-            break
-    p.kill()
-    fail("%s did not print /%s/" % (argv[0], pattern))
-
-
-def stop(p):
-    p.terminate()
-    try:
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
 
 
 def quick(port, host, timeout=10):
@@ -178,14 +120,14 @@ def main():
         if quick(port, host) != 200:
             fail("the tunnel does not answer")
         time.sleep(0.5)
-        base = rss_kb(a.pid)
+        base = stallkit.rss_kb(a.pid)
         for _ in range(STREAMS):
             s = socket.create_connection(("127.0.0.1", port))
             s.sendall(b"POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
                       % (host.encode(), BODY))
             socks.append(s)
         sent = push(socks)
-        peak = rss_kb(a.pid)
+        peak = stallkit.rss_kb(a.pid)
         t0 = time.monotonic()
         q = quick(port, host)
         took = time.monotonic() - t0
@@ -208,4 +150,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (RuntimeError, OSError) as e:  # a setup failure (stallkit, or a program missing)
+        fail(str(e))
