@@ -119,11 +119,10 @@ static void test_bin_overrun_and_resets(void **state)
     destroy(f);
 }
 
-/* RESET from the server mid-response: the local connection is closed at once. */
-static void test_bin_cancel(void **state)
+/* Stream 1 answers an endless chunked body (local connection 0); the server RESETs it (CANCEL)
+ * after the first DATA, and the local connection is closed at once. */
+static void cancel_mid_response(fx *f)
 {
-    (void)state;
-    fx *f = make(true);
     send_open(f, 1, 0, true, "GET /sse HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
     fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ndata\r\n");
@@ -134,6 +133,14 @@ static void test_bin_cancel(void **state)
     uint8_t buf[64];
     ws_send_binary(f->srv.ws, buf, ttf_frame_reset(buf, sizeof buf, 1, TTF_RST_CANCEL, "gone"));
     assert_true(fl_wait_eof(&f->fl, 0, 3000));
+}
+
+/* RESET from the server mid-response: the local connection is closed at once. */
+static void test_bin_cancel(void **state)
+{
+    (void)state;
+    fx *f = make(true);
+    cancel_mid_response(f);
     assert_int_equal(hmap_count(f->s->streams), 0);
     destroy(f);
 }
@@ -144,22 +151,13 @@ static void test_bin_stream_reused(void **state)
 {
     (void)state;
     fx *f = make(true);
-    send_open(f, 1, 0, true, "GET /sse HTTP/1.1\r\nHost: h\r\n\r\n");
-    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n", 3000));
-    fl_send_str(&f->fl, 0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ndata\r\n");
-    ttf_frame fr = next_frame(f);
-    assert_int_equal(fr.type, TTF_RESPONSE);
-    fr = next_frame(f);
-    assert_int_equal(fr.type, TTF_DATA);
-    uint8_t buf[64];
-    ws_send_binary(f->srv.ws, buf, ttf_frame_reset(buf, sizeof buf, 1, TTF_RST_CANCEL, "gone"));
-    assert_true(fl_wait_eof(&f->fl, 0, 3000));
+    cancel_mid_response(f);
     assert_int_equal(f->s->nspare_streams, 1);
     send_open(f, 3, 0, true, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_true(fl_wait_text(&f->fl, 1, "\r\n\r\n", 3000));
     assert_int_equal(f->s->nspare_streams, 0); /* taken */
     fl_send_str(&f->fl, 1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    fr = next_frame(f);
+    ttf_frame fr = next_frame(f);
     assert_int_equal(fr.type, TTF_RESPONSE);
     assert_int_equal(fr.stream_id, 3);
     assert_int_equal(fr.flags, 0);
