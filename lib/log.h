@@ -6,6 +6,7 @@
 #define TUNNEL_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef enum { TLOG_ERROR = 0, TLOG_WARN, TLOG_INFO, TLOG_DEBUG } tlog_level;
@@ -57,6 +58,26 @@ size_t tlog_format_time_cached(char *buf, const struct timespec *ts, tlog_stamp 
 static inline bool tlog_enabled(const tlog *lg, tlog_level lvl)
 {
     return lg && lg->out && (int)lvl >= 0 && lvl <= lg->level && lvl <= TLOG_DEBUG;
+}
+
+/* A warning written at most once per period, counting the events between: each event calls
+ * tlog_every_due, which is true when its line is due (the first event, or every_ms after the last
+ * line) and then gives in *since the events since the last line, this one included. */
+typedef struct tlog_every {
+    uint64_t last_ms; /* when the last line was due (0: never) */
+    uint64_t events;  /* events since then */
+} tlog_every;
+
+static inline bool tlog_every_due(tlog_every *e, uint64_t now_ms, uint64_t every_ms,
+                                  unsigned long long *since)
+{
+    e->events++;
+    if (e->last_ms && now_ms - e->last_ms < every_ms)
+        return false;
+    *since = e->events;
+    e->events = 0;
+    e->last_ms = now_ms;
+    return true;
 }
 
 /* A message built piece by piece without printf, for the lines written once per request (ttfd's

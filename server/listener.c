@@ -27,8 +27,7 @@ struct listener {
     bool stopped;
     size_t open, max;       /* connections accepted and not yet released; the cap (0: none) */
     uint64_t fulls;         /* times accepting paused at the cap (ttfd_accept_full_total) */
-    uint64_t fulls_logged;  /* fulls when the last warning was logged */
-    uint64_t full_log_ms;   /* when it was */
+    tlog_every full_warn;   /* the warning at the cap: one a second, pauses since */
     unsigned long failures; /* since the last log line */
     uint64_t backoffs;      /* pauses since the start (ttfd_accept_backoffs_total) */
     uint64_t last_log_ms;
@@ -81,16 +80,12 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
         l->full = true;
         l->fulls++;
         evconnlistener_disable(l->lis);
-        uint64_t now = clock_now_ms();
-        if (!l->full_log_ms || now - l->full_log_ms >= LOG_EVERY_MS) { /* a warning a second */
+        unsigned long long since;
+        if (tlog_every_due(&l->full_warn, clock_now_ms(), LOG_EVERY_MS, &since))
             TLOG_W(l->log,
                    "%zu connections open, ttfd's --max-connections: not accepting until one "
                    "closes (%llu time%s since the last warning)",
-                   l->open, (unsigned long long)(l->fulls - l->fulls_logged),
-                   l->fulls - l->fulls_logged == 1 ? "" : "s");
-            l->full_log_ms = now;
-            l->fulls_logged = l->fulls;
-        }
+                   l->open, since, since == 1 ? "" : "s");
     }
     l->fn(l->ud, fd, sa);
 }

@@ -50,16 +50,12 @@ bool mux_budget_full(mux_budget *b, const tlog *log)
 {
     if (!b->max || b->open < b->max)
         return false;
-    b->refused++;
-    uint64_t now = clock_now_ms();
-    if (!b->warn_ms || now - b->warn_ms >= MUX_WARN_WINDOW_MS) {
+    unsigned long long since;
+    if (tlog_every_due(&b->warn, clock_now_ms(), MUX_WARN_WINDOW_MS, &since))
         TLOG_W(log,
                "%zu exchanges in progress over all agents, ttfd's --max-streams: 503 until one "
                "ends (%llu refused since the last warning)",
-               b->open, (unsigned long long)b->refused);
-        b->warn_ms = now;
-        b->refused = 0;
-    }
+               b->open, since);
     return true;
 }
 

@@ -136,11 +136,9 @@ typedef struct mux_vt {
  * every mux (mux_set_budget). A stream counts from open until it is gone, as for the per-agent
  * limit; pconn refuses a new one while the budget is full (mux_budget_full). */
 typedef struct mux_budget {
-    size_t open; /* streams open now, over every mux that counts in it */
-    size_t max;  /* 0: no limit */
-    /* the warning at the limit: at most one per MUX_WARN_WINDOW_MS, with the refusals since */
-    uint64_t warn_ms;
-    uint64_t refused;
+    size_t open;     /* streams open now, over every mux that counts in it */
+    size_t max;      /* 0: no limit */
+    tlog_every warn; /* the warning at the limit: one per MUX_WARN_WINDOW_MS, refusals since */
 } mux_budget;
 
 /* Names the tunnel in the mux's log lines. */

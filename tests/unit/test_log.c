@@ -389,6 +389,25 @@ static void test_sink(void **state)
     free(b.buf);
 }
 
+/* tlog_every_due: the first event's line is due, then none within the period, then one with
+ * the count of every event since the last line (this one included). */
+static void test_every(void **state)
+{
+    (void)state;
+    tlog_every e = {0};
+    unsigned long long since = 99;
+    assert_true(tlog_every_due(&e, 1000, 500, &since));
+    assert_int_equal(since, 1);
+    assert_false(tlog_every_due(&e, 1200, 500, &since));
+    assert_false(tlog_every_due(&e, 1499, 500, &since));
+    assert_int_equal(since, 1); /* untouched while not due */
+    assert_true(tlog_every_due(&e, 1500, 500, &since));
+    assert_int_equal(since, 3);
+    assert_false(tlog_every_due(&e, 1999, 500, &since));
+    assert_true(tlog_every_due(&e, 5000, 500, &since));
+    assert_int_equal(since, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_format_time),
         cmocka_unit_test(test_format_time_cached),
         cmocka_unit_test(test_sink),
+        cmocka_unit_test(test_every),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
