@@ -656,8 +656,9 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     }
     for (size_t i = 0; i < cfg->ntunnels; i++) {
         const agent_tunnel *t = &cfg->tunnels[i];
-        a.pools[i] = local_pool_new(a.loop, t->local_host, t->local_port, POOL_MAX_IDLE,
-                                    (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
+        a.pools[i] =
+            local_pool_new(a.loop, t->local_host_default ? NULL : t->local_host, t->local_port,
+                           POOL_MAX_IDLE, (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
         if (!a.pools[i]) {
             TLOG_E(lg, "%s%s%s", t->name ? t->name : "", t->name ? ": " : "", err);
             goto out;

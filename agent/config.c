@@ -28,7 +28,8 @@ static const char usage[] =
     ")\n"
     "  -p, --port, --local-port N  local service port (default 3000)\n"
     "      --host H              local service host: a name, an IPv4 or IPv6 address\n"
-    "                            (default 127.0.0.1; every address of a name is tried)\n"
+    "                            (default 127.0.0.1, then ::1 if refused; every\n"
+    "                            address of a name is tried)\n"
     "  -t, --token T             JWT sent as Authorization: Bearer (env TUNNEL_TOKEN)\n"
     "  -s, --subdomain NAME      ask for NAME.<domain> (a DNS label); refused if taken\n"
     "  -v, --verbose             debug logging\n"
@@ -160,6 +161,7 @@ int agent_config_parse_size(const char *s, size_t lo, size_t hi, size_t *out)
 
 static config_result set_local_host(agent_config *cfg, const char *h, char *err, size_t errcap)
 {
+    cfg->local_host_given = true;
     return settings_set_host(&cfg->local_host, "--host", h, err, errcap) == 0 ? CONFIG_OK
                                                                               : CONFIG_ERROR;
 }
@@ -203,6 +205,8 @@ static config_result add_net(char ***list, size_t *n, const char *flag, const ch
 static config_result parse_local_target(const char *arg, agent_config *cfg, char *err,
                                         size_t errcap)
 {
+    if (arg[strspn(arg, "0123456789")] != '\0') /* more than a port: it names a host */
+        cfg->local_host_given = true;
     return settings_parse_service(arg, "local service host", &cfg->local_host, &cfg->local_port,
                                   err, errcap) == 0
                ? CONFIG_OK
@@ -230,6 +234,7 @@ static int command_line_tunnel(agent_config *cfg)
     cfg->ntunnels = 1;
     agent_tunnel *t = &cfg->tunnels[0];
     t->local_port = cfg->local_port;
+    t->local_host_default = !cfg->local_host_given;
     t->host_header = cfg->host_header;
     return dup_opt(&t->local_host, cfg->local_host) | dup_opt(&t->subdomain, cfg->subdomain) |
            dup_opt(&t->host_header_name, cfg->host_header_name);

@@ -30,7 +30,8 @@ typedef struct agent_config {
     char *endpoint_log; /* the endpoint with any token= query value masked, for logs */
     tunnel_url url;     /* parsed endpoint */
     char *local_host;   /* --host: a name, an IPv4 or an IPv6 address (stored without brackets) */
-    char *token;        /* NULL when none */
+    bool local_host_given; /* by --host or the positional argument (else 127.0.0.1, then ::1) */
+    char *token;           /* NULL when none */
     char *ca_file;
     char *host_header_name; /* HOST_HEADER_NAME: the Host value */
     char *subdomain;        /* --subdomain, lower-cased and checked (tunnel_id.h); NULL when none */

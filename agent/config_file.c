@@ -316,8 +316,11 @@ static int tunnels_pair(const walk *w, const char *key, const yaml_node_t *kn,
         return fail(w, vn, path,
                     "addr is missing (the local service: 3000, localhost:3000 or "
                     "http://localhost:3000)");
-    if (!t->local_host && !(t->local_host = strdup("127.0.0.1")))
-        return fail(w, vn, path, "out of memory");
+    if (!t->local_host) {
+        t->local_host_default = true;
+        if (!(t->local_host = strdup("127.0.0.1")))
+            return fail(w, vn, path, "out of memory");
+    }
     if (t->basic_auth || t->nallow || t->ndeny || t->rate_limit) { /* ready's access object */
         access_rate rate = {0};
         const char *bad = NULL;

@@ -146,6 +146,9 @@ local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t m
                            unsigned connect_timeout_ms, char *err, size_t errcap)
 {
     char hostbuf[256];
+    bool dflt = !host;
+    if (dflt)
+        host = "127.0.0.1";
     /* Accept "[::1]" as well as "::1". */
     size_t hl = strlen(host);
     if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']' && hl - 2 < sizeof hostbuf) {
@@ -157,7 +160,8 @@ local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t m
     if (p)
         p->idle = calloc(max_idle ? max_idle : 1, sizeof(conn *));
     if (p && p->idle)
-        p->res = resolver_new(conn_loop_base(loop), host, port);
+        p->res = dflt ? resolver_new_default(conn_loop_base(loop), port)
+                      : resolver_new(conn_loop_base(loop), host, port);
     if (!p || !p->idle || !p->res) {
         if (p)
             free(p->idle);

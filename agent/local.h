@@ -39,8 +39,8 @@ typedef struct local_pool local_pool;
 #define LOCAL_EV_ERROR 0x20
 
 /* host: a name, an IPv4 or an IPv6 address (brackets allowed); resolution starts at once in the
- * background. max_idle bounds the pool; connect_timeout_ms bounds one connect (all addresses).
- * NULL with a reason in err. */
+ * background. NULL: no host was given, 127.0.0.1 then ::1 (resolver_new_default). max_idle bounds
+ * the pool; connect_timeout_ms bounds one connect (all addresses). NULL with a reason in err. */
 local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t max_idle,
                            unsigned connect_timeout_ms, char *err, size_t errcap);
 void local_pool_free(local_pool *p); /* closes the idle connections */

@@ -113,8 +113,9 @@ static struct addrinfo *one_addr(const void *sa, socklen_t len, int family)
     return ai;
 }
 
-/* ::1 then 127.0.0.1 (RFC 6761 §6.3: localhost names are the loopback addresses). */
-static resolve_addrs *loopback_list(int port)
+/* ::1 then 127.0.0.1 (RFC 6761 §6.3: localhost names are the loopback addresses); v4_first:
+ * 127.0.0.1 then ::1 (the default local service). */
+static resolve_addrs *loopback_list(int port, bool v4_first)
 {
     struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
     s6.sin6_addr = in6addr_loopback;
@@ -126,6 +127,10 @@ static resolve_addrs *loopback_list(int port)
         free_ours(a6);
         free_ours(a4);
         return NULL;
+    }
+    if (v4_first) {
+        a4->ai_next = a6;
+        return wrap(a4, true);
     }
     a6->ai_next = a4;
     return wrap(a6, true);
@@ -248,7 +253,7 @@ resolver *resolver_new(struct event_base *base, const char *host, int port)
         r->cur = wrap(ai, false);
     } else if (is_localhost_name(host)) {
         r->kind = KIND_LOOPBACK;
-        r->cur = loopback_list(port);
+        r->cur = loopback_list(port, false);
     } else {
         r->kind = KIND_NAME;
         start_lookup(r); /* the first request finds it done, or waits for it */
@@ -258,6 +263,22 @@ resolver *resolver_new(struct event_base *base, const char *host, int port)
         resolver_free(r);
         return NULL;
     }
+    return r;
+}
+
+resolver *resolver_new_default(struct event_base *base, int port)
+{
+    resolver *r = resolver_new(base, "localhost", port);
+    if (!r)
+        return NULL;
+    resolve_addrs *v4 = loopback_list(port, true);
+    if (!v4) {
+        resolver_free(r);
+        return NULL;
+    }
+    resolve_addrs_unref(r->cur);
+    r->cur = v4;
+    snprintf(r->host, sizeof r->host, "127.0.0.1");
     return r;
 }
 

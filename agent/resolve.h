@@ -30,6 +30,9 @@ typedef struct resolve_addrs {
 
 /* host: a name or an IP literal (IPv6 without brackets); port 1..65535. NULL on ENOMEM. */
 resolver *resolver_new(struct event_base *base, const char *host, int port);
+/* The default local service (no host given): 127.0.0.1, then ::1 when that is refused (a dev
+ * server that binds "localhost" may listen on ::1 only: Node 17+, Vite). NULL on ENOMEM. */
+resolver *resolver_new_default(struct event_base *base, int port);
 /* Cancels a lookup in flight (waiting briefly for glibc's worker when it cannot be cancelled),
  * drops the current list (connects holding a reference keep theirs). */
 void resolver_free(resolver *r);

@@ -17,10 +17,11 @@ typedef enum { PROTO_AUTO = 0, PROTO_BINARY, PROTO_JSON } agent_protocol;
  * (name NULL); `ttf --config FILE` makes one per entry of the file's `tunnels` (config_file.h).
  * Its index in agent_config.tunnels is its index on the wire (docs/protocol.md §1). */
 typedef struct agent_tunnel {
-    char *name;             /* the file's name for it; NULL for the command line's tunnel */
-    char *local_host;       /* a name, an IPv4 or an IPv6 address (without brackets) */
-    char *subdomain;        /* a chosen name (lower-cased, checked); NULL when none */
-    char *host_header_name; /* HOST_HEADER_NAME: the Host value */
+    char *name;              /* the file's name for it; NULL for the command line's tunnel */
+    char *local_host;        /* a name, an IPv4 or an IPv6 address (without brackets) */
+    bool local_host_default; /* none was given: local_host is 127.0.0.1, and ::1 is tried too */
+    char *subdomain;         /* a chosen name (lower-cased, checked); NULL when none */
+    char *host_header_name;  /* HOST_HEADER_NAME: the Host value */
     /* access control the server is asked to enforce (as written; checked by config.c) */
     char *basic_auth;
     char **allow_cidr, **deny_cidr;

@@ -512,6 +512,8 @@ int main(int argc, char **argv)
             TLOG_E(&lg, "TLS setup failed: %s", err);
             return 2;
         }
+        if (tls_server_cert_warning(srv.tls, cfg.tls_cert, err, sizeof err))
+            TLOG_W(&lg, "%s", err);
     }
     if (cfg.require_auth) {
         const char *err = NULL;

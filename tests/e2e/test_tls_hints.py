@@ -51,3 +51,17 @@ def test_ttf_self_signed_server_mentions_ca_file_and_insecure(stack, selfsigned)
                             stream="err", allow_exit=True)
     assert "--ca-file" in m.group(0) and "--insecure" in m.group(0), m.group(0)
     assert a.proc.wait_exit(15) == 1, a.proc.describe()
+
+
+def test_ttfd_names_a_directory_and_an_encrypted_key(tmp_path, selfsigned):
+    cert, key = selfsigned
+    err = ttfd_fails("--tls-cert", str(tmp_path), "--tls-key", key)
+    assert "the certificate file %s is a directory" % tmp_path in err, err
+    enc = tmp_path / "enc.pem"
+    p = tk.run(["openssl", "pkey", "-in", key, "-aes256", "-passout", "pass:secret", "-out",
+                str(enc)])
+    assert p.returncode == 0, p.stderr
+    err = ttfd_fails("--tls-cert", cert, "--tls-key", str(enc))
+    assert ("the private key file %s is encrypted with a passphrase, which ttfd cannot ask for"
+            % enc) in err, err
+    assert "pass phrase" not in err, err  # no prompt (a service has no terminal to answer it)

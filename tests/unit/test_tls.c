@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cert_fixture.h"
@@ -136,6 +137,122 @@ static void test_server_ctx_reasons(void **state)
              fs->other_key, fs->cert);
     assert_string_equal(err, want);
     assert_null(ERR_peek_error());
+}
+
+/* Files of the wrong shape get a reason before OpenSSL reads them, and an encrypted key is
+ * refused without a prompt: a directory, an empty file, DER where PEM is wanted, a key with a
+ * passphrase, a chain whose server certificate is not first; an expired certificate loads, with a
+ * warning. */
+static void test_server_ctx_file_shapes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_tls_shapesXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[96], empty[96], der[96], derkey[96], enc[96], chain[96], rchain[96], key[96],
+        leafp[96], expired[96], expkey[96];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(empty, sizeof empty, "%s/empty.pem", dir);
+    snprintf(der, sizeof der, "%s/cert.der", dir);
+    snprintf(derkey, sizeof derkey, "%s/key.der", dir);
+    snprintf(enc, sizeof enc, "%s/enc.pem", dir);
+    snprintf(chain, sizeof chain, "%s/wrong.pem", dir);
+    snprintf(rchain, sizeof rchain, "%s/right.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(leafp, sizeof leafp, "%s/leaf.pem", dir);
+    snprintf(expired, sizeof expired, "%s/expired.pem", dir);
+    snprintf(expkey, sizeof expkey, "%s/expkey.pem", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    fclose(fopen(empty, "w"));
+    EVP_PKEY *cak = cert_key(), *k = cert_key();
+    X509 *ca = cert_make(cak, "Test CA", NULL, NULL, NULL, true);
+    X509 *leaf = cert_make(k, "tunnel.test", ca, cak, "DNS:tunnel.test", false);
+    FILE *f = fopen(der, "wb");
+    assert_int_equal(i2d_X509_fp(f, leaf), 1);
+    fclose(f);
+    f = fopen(derkey, "wb");
+    assert_int_equal(i2d_PrivateKey_fp(f, k), 1);
+    fclose(f);
+    f = fopen(enc, "w");
+    assert_int_equal(
+        PEM_write_PrivateKey(f, k, EVP_aes_256_cbc(), (unsigned char *)"secret", 6, NULL, NULL), 1);
+    fclose(f);
+    f = fopen(chain, "w");
+    assert_int_equal(PEM_write_X509(f, ca) && PEM_write_X509(f, leaf), 1);
+    fclose(f);
+    f = fopen(rchain, "w");
+    assert_int_equal(PEM_write_X509(f, leaf) && PEM_write_X509(f, ca), 1);
+    fclose(f);
+    write_pem(key, NULL, k);
+    write_pem(leafp, leaf, NULL);
+    X509 *old = cert_make(cak, "old.test", NULL, NULL, NULL, true);
+    X509_time_adj_ex(X509_getm_notBefore(old), -30, 0, NULL);
+    X509_time_adj_ex(X509_getm_notAfter(old), -29, 0, NULL);
+    assert_true(X509_sign(old, cak, EVP_sha256()) > 0);
+    write_pem(expired, old, NULL);
+    write_pem(expkey, NULL, cak);
+
+    char err[700], want[700];
+    assert_null(tls_server_ctx(sub, key, err, sizeof err));
+    snprintf(want, sizeof want, "the certificate file %s is a directory: give the PEM file in it",
+             sub);
+    assert_string_equal(err, want);
+    assert_null(tls_server_ctx(leafp, sub, err, sizeof err));
+    snprintf(want, sizeof want, "the private key file %s is a directory: give the PEM file in it",
+             sub);
+    assert_string_equal(err, want);
+    assert_null(tls_server_ctx(empty, key, err, sizeof err));
+    snprintf(want, sizeof want, "the certificate file %s is empty", empty);
+    assert_string_equal(err, want);
+    assert_null(tls_server_ctx(der, key, err, sizeof err));
+    snprintf(want, sizeof want,
+             "the certificate file %s is DER (binary), not PEM: convert it with `openssl x509 "
+             "-inform DER -in %s -out %s.pem`",
+             der, der, der);
+    assert_string_equal(err, want);
+    assert_null(tls_server_ctx(leafp, derkey, err, sizeof err));
+    assert_non_null(strstr(err, "is DER (binary), not PEM: convert it with `openssl pkey"));
+    assert_null(tls_server_ctx(leafp, enc, err, sizeof err));
+    snprintf(want, sizeof want,
+             "the private key file %s is encrypted with a passphrase, which ttfd cannot ask for: "
+             "decrypt it once (`openssl pkey -in %s -out plain.pem`, mode 600)",
+             enc, enc);
+    assert_string_equal(err, want);
+    assert_null(tls_server_ctx(chain, key, err, sizeof err));
+    snprintf(want, sizeof want,
+             "the certificate file %s is in the wrong order: the server's own certificate (the "
+             "one for the private key %s) must come first, then its intermediates",
+             chain, key);
+    assert_string_equal(err, want);
+    assert_null(tls_client_ctx(sub, false, err, sizeof err));
+    snprintf(want, sizeof want, "the CA file %s is a directory: give the PEM file in it", sub);
+    assert_string_equal(err, want);
+    assert_null(tls_client_ctx(der, false, err, sizeof err));
+    assert_non_null(strstr(err, "is DER (binary), not PEM"));
+    assert_null(ERR_peek_error());
+
+    SSL_CTX *ctx = tls_server_ctx(rchain, key, err, sizeof err);
+    assert_non_null(ctx);
+    assert_false(tls_server_cert_warning(ctx, rchain, err, sizeof err));
+    SSL_CTX_free(ctx);
+    ctx = tls_server_ctx(expired, expkey, err, sizeof err);
+    assert_non_null(ctx);
+    assert_true(tls_server_cert_warning(ctx, expired, err, sizeof err));
+    snprintf(want, sizeof want, "the certificate %s expired on ", expired);
+    assert_memory_equal(err, want, strlen(want));
+    assert_non_null(strstr(err, " UTC: clients will refuse it"));
+    SSL_CTX_free(ctx);
+    assert_null(ERR_peek_error());
+
+    X509_free(old);
+    X509_free(ca);
+    X509_free(leaf);
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(k);
+    const char *all[] = {empty, der, derkey, enc, chain, rchain, key, leafp, expired, expkey};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        unlink(all[i]);
+    rmdir(sub);
+    rmdir(dir);
 }
 
 static void test_client_ctx(void **state)
@@ -323,9 +440,13 @@ static void test_cipher_preference(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_ctx), cmocka_unit_test(test_server_ctx_reasons),
-        cmocka_unit_test(test_client_ctx), cmocka_unit_test(test_client_ssl_names),
-        cmocka_unit_test(test_handshakes), cmocka_unit_test(test_cipher_preference),
+        cmocka_unit_test(test_server_ctx),
+        cmocka_unit_test(test_server_ctx_reasons),
+        cmocka_unit_test(test_server_ctx_file_shapes),
+        cmocka_unit_test(test_client_ctx),
+        cmocka_unit_test(test_client_ssl_names),
+        cmocka_unit_test(test_handshakes),
+        cmocka_unit_test(test_cipher_preference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,7 @@
 'use strict';
 // API Gateway HTTP API for the stand-in: any method and path becomes a payload format 2.0 event
 // (rawPath percent-decoded as AWS delivers it, rawQueryString encoded, cookies, lowercase headers with repeated values joined by ","), bodies
-// base64 unless textual, 10 MB request limit (413), 29 s integration timeout (503), and the Lambda's
+// base64 unless textual, 10 MB request limit (413; an event over Lambda's 6 MB too), 29 s integration timeout (503), and the Lambda's
 // 2.0 answer mapped back (statusCode, headers, cookies as separate Set-Cookie, isBase64Encoded).
 // It also measures the latency the stack adds: time at the HTTP API minus the agent's
 // processing_time_ms, matched through the X-Amzn-Trace-Id header the Lambda forwards.
@@ -203,6 +203,13 @@ class HttpApi {
     if (r.timeout) {
       this.stats.timeouts++;
       this.reply(res, 503, { message: 'Service Unavailable' }, ridHeader);
+      return;
+    }
+    if (!r.ok && r.tooLarge) {
+      // a body under the HTTP API's 10 MB whose event is over Lambda's 6 MB: the invoke is refused
+      // (413) and API Gateway answers 413 itself (the function never runs)
+      this.stats.too_large++;
+      this.reply(res, 413, { message: 'Request Entity Too Large' }, ridHeader);
       return;
     }
     if (!r.ok) {

@@ -14,6 +14,10 @@ const readline = require('readline');
 const { uuid, traceRoot, readBody, sendJson, Samples } = require('./util');
 
 const MAX_RESPONSE = 6 * 1024 * 1024; // synchronous invocation response limit
+// Synchronous invocation request (event) limit, "6 MB each for request and response" (Lambda
+// quotas): a bigger event is refused by Invoke (RequestEntityTooLargeException, HTTP 413) and
+// never reaches the function.
+const MAX_REQUEST = 6 * 1024 * 1024;
 const MAX_ERROR = 1024 * 1024;
 
 class LambdaPool {
@@ -66,6 +70,12 @@ class LambdaPool {
         inv.finish({ ok: false, errorType: 'ServiceUnavailable', errorMessage: 'stand-in is stopping' });
         return;
       }
+      inv.payload = Buffer.from(JSON.stringify(event));
+      if (inv.payload.length > MAX_REQUEST) {
+        inv.finish({ ok: false, tooLarge: true, errorType: 'RequestEntityTooLargeException',
+          errorMessage: `${inv.payload.length} byte payload is too large for the RequestResponse invocation type (limit ${MAX_REQUEST} bytes)` });
+        return;
+      }
       // concurrency in use: invocations running, and those waiting for an environment being started
       const running = [...this.envs].filter((e) => e.current).length;
       if (running + this.queue.length >= this.cap) {
@@ -114,7 +124,7 @@ class LambdaPool {
         errorMessage: `Task timed out after ${(this.timeoutMs / 1000).toFixed(2)} seconds` });
       this.killEnv(env, 'timeout');
     }, this.timeoutMs);
-    const body = Buffer.from(JSON.stringify(inv.event));
+    const body = inv.payload;
     res.writeHead(200, {
       'Content-Type': 'application/json',
       'Content-Length': body.length,
