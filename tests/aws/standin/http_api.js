@@ -207,9 +207,10 @@ class HttpApi {
     }
     if (!r.ok && r.tooLarge) {
       // a body under the HTTP API's 10 MB whose event is over Lambda's 6 MB: the invoke is refused
-      // (413) and API Gateway answers 413 itself (the function never runs)
+      // (413) and API Gateway answers 413 itself (the function never runs), with the text a public
+      // report of this limit shows: {"message": "Request Too Long"} (koki-develop/lgtm-generator#10)
       this.stats.too_large++;
-      this.reply(res, 413, { message: 'Request Entity Too Large' }, ridHeader);
+      this.reply(res, 413, { message: 'Request Too Long' }, ridHeader);
       return;
     }
     if (!r.ok) {
