@@ -274,9 +274,12 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
         }
     if (ncid == 0) {
         *vanished = NO_CONNECTION;
-        *status = gone[0] ? 502 : 404;
-        doc =
-            httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found", len);
+        if (gone[0]) {
+            *status = 502;
+            doc = httpresp_text(502, "tunnel agent disconnected", len);
+        } else {
+            doc = httpresp_answer(EDGE_TUNNEL_NOT_FOUND, status, len);
+        }
         goto out;
     }
     if (proxy_request_id(rid, NULL) < 0) {
@@ -307,8 +310,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
         /* Admission (admission.h): only a request about to wait takes a place, first among
          * those waiting for this agent (the answer ttfd gives past --max-streams-per-agent) */
         if (admission_enter_agent(ctx, cids[i]) != ADMIT_OK) {
-            *status = 503;
-            doc = httpresp_text(503, "tunnel agent busy: try again", len);
+            doc = httpresp_answer(EDGE_AGENT_BUSY, status, len);
             rid[0] = '\0';
             goto out;
         }
@@ -349,8 +351,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
     }
     if (rc == MGMT_LIMIT) { /* API Gateway kept refusing: a busy agent, not a gone one */
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
-        *status = 503;
-        doc = httpresp_text(503, "tunnel agent busy: try again", len);
+        doc = httpresp_answer(EDGE_AGENT_BUSY, status, len);
     } else if (rc != MGMT_OK) {
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
         *vanished = rc == MGMT_GONE ? CONNECTION_GONE : 0;
@@ -383,13 +384,11 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     size_t fwd_len = 0;
     if (route_resolve(host ? host : "", host ? strlen(host) : 0, target, strlen(target),
                       ctx->cfg->route_domain, &rr, fwd, &fwd_len) == ROUTE_NONE) {
-        *status = 404;
-        doc = httpresp_text(404, "tunnel not found", len);
+        doc = httpresp_answer(EDGE_TUNNEL_NOT_FOUND, status, len);
         goto out;
     }
     if (e->too_big) {
-        *status = 413;
-        doc = httpresp_text(413, "request body too large", len);
+        doc = httpresp_answer(EDGE_BODY_TOO_LARGE, status, len);
         goto out;
     }
     char prefix[TUNNEL_NAME_MAX + 2];

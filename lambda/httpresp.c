@@ -151,9 +151,17 @@ char *httpresp_text(int status, const char *text, size_t *out_len)
     json_t *o = json_pack("{s:i,s:{s:s},s:s,s:b}", "statusCode", status, "headers", "content-type",
                           "text/plain; charset=utf-8", "body", body, "isBase64Encoded", 0);
     free(body);
-    if (o && status == 503) /* a busy tunnel: worth another try soon (RFC 9110 §10.2.3) */
-        json_object_set_new(json_object_get(o, "headers"), "retry-after", json_string("1"));
+    const char *after = edge_answer_retry_after(status);
+    if (o && after)
+        json_object_set_new(json_object_get(o, "headers"), "retry-after", json_string(after));
     return dump(o, out_len);
+}
+
+char *httpresp_answer(edge_answer_id id, int *status, size_t *out_len)
+{
+    const edge_answer *a = edge_answer_of(id);
+    *status = a->status;
+    return httpresp_text(a->status, a->text, out_len);
 }
 
 char *httpresp_headers_to_json(const http_headers *h)

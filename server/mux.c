@@ -65,8 +65,8 @@ bool mux_full(mux *m, int *status, const char **why)
     if (!m->max_streams || open < m->max_streams)
         return false;
     /* the Lambda answers a busy agent so too (lambda/http_handler.c): a user cannot tell */
-    *status = 503;
-    *why = MUX_BUSY_TEXT;
+    *status = edge_answer_of(EDGE_AGENT_BUSY)->status;
+    *why = edge_answer_of(EDGE_AGENT_BUSY)->text;
     MUX_WARN(&m->id,
              "tunnel %s (agent %s): %zu exchanges in progress, its --max-streams-per-agent: "
              "503 until one ends",
@@ -90,7 +90,7 @@ const char *mux_reset_text(int code)
     case TTF_RST_INVALID_REQUEST:
         return "the local service rejected the request";
     case TTF_RST_TIMEOUT:
-        return "the local service did not answer in time";
+        return edge_answer_of(EDGE_NO_ANSWER_IN_TIME)->text;
     case TTF_RST_LOCAL_UNAVAILABLE:
         return "the local service is unavailable";
     case TTF_RST_PROTOCOL_ERROR:
@@ -98,17 +98,4 @@ const char *mux_reset_text(int code)
     default:
         return "the tunnel agent failed";
     }
-}
-
-void mux_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 1 < cap; i++)
-        if (reason[i] >= 0x20 && reason[i] < 0x7f) /* printable ASCII only: a public body */
-            out[n++] = (char)reason[i];
-    while (n > 0 && out[n - 1] == ' ')
-        n--;
-    if (n == 0)
-        n = (size_t)snprintf(out, cap, "%s", dflt);
-    out[n < cap ? n : cap - 1] = '\0';
 }

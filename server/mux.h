@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edge_answer.h"
 #include "flow_window.h"
 #include "http1_headers.h"
 #include "log.h"
@@ -194,7 +195,7 @@ void mux_json_set_request_window(mux *m, uint32_t window);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
 /* At most n streams open at once on this mux, i.e. for this agent over all its tunnels (ttfd
- * --max-streams-per-agent; 0: no limit): open refuses one more with 503 (MUX_BUSY_TEXT), which
+ * --max-streams-per-agent; 0: no limit): open refuses one more with EDGE_AGENT_BUSY (503), which
  * the public client gets with Retry-After. */
 void mux_set_max_streams(mux *m, size_t n);
 /* m's streams count in b from now on (b outlives m; set before the first open). */
@@ -202,8 +203,8 @@ void mux_set_budget(mux *m, mux_budget *b);
 /* For the muxes: a stream of m was opened (added to its map) / is gone (removed from it). */
 void mux_stream_added(mux *m);
 void mux_stream_gone(mux *m);
-/* Whether b is at its limit (ttfd --max-streams): a new stream is refused with 503
- * (MUX_BUSY_TEXT, the per-agent limit's answer). If so, a warning naming the flag is logged at
+/* Whether b is at its limit (ttfd --max-streams): a new stream is refused with EDGE_AGENT_BUSY
+ * (503, the per-agent limit's answer). If so, a warning naming the flag is logged at
  * most once per MUX_WARN_WINDOW_MS, with how many were refused since the last. */
 bool mux_budget_full(mux_budget *b, const tlog *log);
 /* Whether m is at its limit; if so *status (503) and *why are set and a warning is logged (at
@@ -215,12 +216,8 @@ bool mux_full(mux *m, int *status, const char **why);
  * holds only the first window for it (bench/stall_cost.py); a client slowed by its network keeps
  * it open. */
 bool mux_client_reads(const mux_stream *s);
-#define MUX_BUSY_TEXT "tunnel agent busy: try again"
 /* The public text for a RESET code / error before a response ("the local service is
  * unavailable"). */
 const char *mux_reset_text(int code);
-/* The agent's reason for a failure as a short public text: printable ASCII of reason[0..len)
- * (at most cap - 1 bytes), or dflt when none is left. */
-void mux_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt);
 
 #endif

@@ -379,8 +379,8 @@ static void on_reset(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     /* the agent's reason is the public body ("response head from the local service exceeds
      * ttf's --max-response-header-size (65536 bytes)") */
     char why[TTF_BIN_RESET_REASON_MAX + 1];
-    mux_reason_text(why, sizeof why, f->payload + 1, f->len > 0 ? f->len - 1 : 0,
-                    mux_reset_text(f->reset_code));
+    edge_reason_text(why, sizeof why, f->payload + 1, f->len > 0 ? f->len - 1 : 0,
+                     mux_reset_text(f->reset_code));
     forget(bm, s);
     up->fail(ud, ttf_reset_status(f->reset_code), why, false);
 }
@@ -495,7 +495,8 @@ static void bin_free(mux *m, const char *why)
         const mux_upcalls *up = s->base.up;
         void *ud = s->base.ud;
         forget(bm, s);
-        up->fail(ud, 502, why ? why : "the tunnel agent went away", false);
+        up->fail(ud, edge_answer_of(EDGE_AGENT_GONE)->status,
+                 why ? why : edge_answer_of(EDGE_AGENT_GONE)->text, false);
     }
     free(c.v);
     hmap_free(bm->streams);

@@ -49,7 +49,7 @@ void xchg_open(pconn *pc, bool flush)
     const char *why = "could not reach the tunnel agent";
     if (mux_budget_full(&pc->srv->streams, pc->srv->log)) { /* --max-streams: all agents */
         x->note.refused = REFUSED_SERVER_BUSY;
-        pc_fail(pc, 503, MUX_BUSY_TEXT); /* the same answer as the agent's own limit */
+        pc_answer(pc, EDGE_AGENT_BUSY); /* the same answer as the agent's own limit */
         return;
     }
     x->ops = m->ops;
@@ -204,7 +204,7 @@ void xchg_pump_body(pconn *pc)
         if (x->body_cap && x->body_in > x->body_cap) {
             x->open_mux = NULL;
             xchg_end_stream(pc, MUX_CANCEL, "request body too large");
-            pc_fail(pc, 413, "request body too large");
+            pc_answer(pc, EDGE_BODY_TOO_LARGE);
             return;
         }
         if (!x->ms && x->open_mux) {

@@ -278,7 +278,7 @@ void busy_then_freed(fixture *f, int first, uint32_t sid, const char *reason)
     wait_eof(f, 2000);
     assert_non_null(strstr(f->in, "HTTP/1.1 503 Service Unavailable\r\n"));
     assert_non_null(strstr(f->in, "Retry-After: 1\r\n"));
-    assert_non_null(strstr(f->in, "\r\n\r\n" MUX_BUSY_TEXT "\n"));
+    assert_non_null(strstr(f->in, "\r\n\r\ntunnel agent busy: try again\n"));
     assert_int_equal(f->link.n, 1); /* only the first request's OPEN */
     assert_non_null(strstr(logged(f), "GET /more 503 "));
     char want[64];
