@@ -274,12 +274,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
         }
     if (ncid == 0) {
         *vanished = NO_CONNECTION;
-        if (gone[0]) {
-            *status = 502;
-            doc = httpresp_text(502, "tunnel agent disconnected", len);
-        } else {
-            doc = httpresp_answer(EDGE_TUNNEL_NOT_FOUND, status, len);
-        }
+        doc = httpresp_answer(gone[0] ? EDGE_AGENT_GONE : EDGE_TUNNEL_NOT_FOUND, status, len);
         goto out;
     }
     if (proxy_request_id(rid, NULL) < 0) {
@@ -315,8 +310,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             goto out;
         }
         if (admission_enter(ctx) != ADMIT_OK) {
-            *status = 503;
-            doc = httpresp_text(503, "too many requests waiting: try again", len);
+            doc = httpresp_answer(EDGE_AGENT_BUSY, status, len); /* ttfd's --max-streams too */
             rid[0] = '\0';
             goto out;
         }
@@ -332,8 +326,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             break;
         store_delete_pending(&ctx->st, rid, NULL, 0, 0, err, sizeof err);
         if (head_too_big) {
-            *status = 431;
-            doc = httpresp_text(431, "request headers too large", len);
+            doc = httpresp_answer(EDGE_JSON_FIELD_TOO_LARGE, status, len);
             goto out;
         }
         if (rc != MGMT_GONE)
@@ -355,8 +348,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
     } else if (rc != MGMT_OK) {
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
         *vanished = rc == MGMT_GONE ? CONNECTION_GONE : 0;
-        *status = 502;
-        doc = httpresp_text(502, "tunnel agent disconnected", len);
+        doc = httpresp_answer(EDGE_AGENT_GONE, status, len);
     } else {
         snprintf(cid, STORE_CONN_ID_SIZE, "%s", cids[i]);
         route_remember(ctx, rr->tunnel_id, cid, access[i]);
@@ -422,8 +414,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
             }
             if (*status == 404) { /* it was there: its agent went away, not an unknown tunnel */
                 free(doc);
-                *status = 502;
-                doc = httpresp_text(502, "tunnel agent disconnected", len);
+                doc = httpresp_answer(EDGE_AGENT_GONE, status, len);
             }
         }
         if (doc || !rid[0])
