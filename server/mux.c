@@ -46,9 +46,9 @@ void mux_stream_gone(mux *m)
         m->budget->open--;
 }
 
-bool mux_budget_full(mux_budget *b, const tlog *log)
+static bool budget_full(mux_budget *b, const tlog *log)
 {
-    if (!b->max || b->open < b->max)
+    if (!b || !b->max || b->open < b->max)
         return false;
     unsigned long long since;
     if (tlog_every_due(&b->warn, clock_now_ms(), MUX_WARN_WINDOW_MS, &since))
@@ -59,19 +59,18 @@ bool mux_budget_full(mux_budget *b, const tlog *log)
     return true;
 }
 
-bool mux_full(mux *m, int *status, const char **why)
+mux_admit mux_admit_stream(mux *m)
 {
+    if (budget_full(m->budget, m->id.log))
+        return MUX_ADMIT_SERVER_FULL;
     size_t open = m->vt->streams(m);
     if (!m->max_streams || open < m->max_streams)
-        return false;
-    /* the Lambda answers a busy agent so too (lambda/http_handler.c): a user cannot tell */
-    *status = edge_answer_of(EDGE_AGENT_BUSY)->status;
-    *why = edge_answer_of(EDGE_AGENT_BUSY)->text;
+        return MUX_ADMIT_OK;
     MUX_WARN(&m->id,
              "tunnel %s (agent %s): %zu exchanges in progress, its --max-streams-per-agent: "
              "503 until one ends",
              m->id.tunnel[0] ? m->id.tunnel : "-", m->id.agent, open);
-    return true;
+    return MUX_ADMIT_AGENT_FULL;
 }
 
 bool mux_client_reads(const mux_stream *s)

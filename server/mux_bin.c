@@ -130,8 +130,6 @@ static mux_stream *bin_open(mux *m, const mux_request *rq, const mux_upcalls *up
                             int *status, const char **why)
 {
     bin_mux *bm = bm_of(m);
-    if (mux_full(m, status, why))
-        return NULL;
     *status = 502;
     *why = "could not reach the tunnel agent";
     bin_stream *s = stream_alloc(bm);

@@ -149,8 +149,6 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
                              int *status, const char **why)
 {
     json_mux *jm = jm_of(m);
-    if (mux_full(m, status, why))
-        return NULL;
     /* A head may span several messages, but one field line must fit one message. */
     for (size_t i = 0; i < rq->headers->n; i++) {
         if (tmsg_header_encoded_max(&rq->headers->v[i]) + FIELD_SLACK > TTF_JSON_MAX_MSG) {

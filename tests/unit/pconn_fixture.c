@@ -218,6 +218,7 @@ void capture_log(fixture *f)
     f->log_len = 0;
     f->tlog = (tlog){.level = TLOG_INFO, .out = open_memstream(&f->log, &f->log_len), .prog = "t"};
     f->srv.log = &f->tlog;
+    f->tun.mux->id.log = &f->tlog; /* as session.c gives the mux ttfd's log */
 }
 
 const char *logged(fixture *f)
@@ -229,6 +230,7 @@ const char *logged(fixture *f)
 void end_log(fixture *f)
 {
     f->srv.log = NULL;
+    f->tun.mux->id.log = NULL;
     fclose(f->tlog.out);
     free(f->log);
     f->log = NULL;
