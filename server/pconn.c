@@ -659,7 +659,7 @@ int pconn_accept(server *srv, int fd, const struct sockaddr *sa)
         const struct sockaddr_in *s4 = (const void *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, pc->ip, sizeof pc->ip);
     }
-    tunnel_peer_init(&pc->peer, pc->ip);
+    tunnel_peer_init(&pc->peer, sa);
     SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
     pc->c = (!srv->tls || ssl) ? conn_new(srv->loop, fd, ssl, &pc_cbs, pc) : NULL;
     if (!pc->c) {
