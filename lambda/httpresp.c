@@ -10,6 +10,7 @@
 #include "b64.h"
 #include "json_io.h"
 #include "proxy.h"
+#include "utf8.h"
 
 /* A header value as the HTTP API is given it: a JSON string of the octets when they are UTF-8;
  * else (obs-text, RFC 9110 §5.5) the octets read as ISO-8859-1, each one the character of that
@@ -20,19 +21,10 @@ static json_t *gateway_value(const char *v, size_t n)
     json_t *s = json_stringn(v, n);
     if (s)
         return s;
-    char *u = malloc(n * 2 + 1);
+    size_t o = 0;
+    char *u = utf8_from_latin1((const uint8_t *)v, n, &o);
     if (!u)
         return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c < 0x80) {
-            u[o++] = (char)c;
-        } else {
-            u[o++] = (char)(0xc0 | (c >> 6));
-            u[o++] = (char)(0x80 | (c & 0x3f));
-        }
-    }
     s = json_stringn(u, o);
     free(u);
     return s;
