@@ -70,13 +70,14 @@ void obs_end(obs_exchange *e, const exchange_observer *o, const exchange_info *i
 void observer_fanout_init(observer_fanout *f)
 {
     f->n = 0;
-    f->nspare = 0;
+    f->spare = (spare_list){0};
 }
 
 void observer_fanout_free(observer_fanout *f)
 {
-    while (f->nspare > 0)
-        free(f->spare[--f->nspare]);
+    void **xs;
+    while ((xs = spare_take(&f->spare, 0)))
+        free(xs);
 }
 
 int observer_fanout_add(observer_fanout *f, exchange_observer o)
@@ -90,7 +91,9 @@ int observer_fanout_add(observer_fanout *f, exchange_observer o)
 static void *fan_request_head(void *ud, const obs_request *rq)
 {
     observer_fanout *f = ud;
-    void **xs = f->nspare > 0 ? f->spare[--f->nspare] : malloc(OBSERVER_FANOUT_MAX * sizeof *xs);
+    void **xs = spare_take(&f->spare, 0);
+    if (!xs)
+        xs = malloc(OBSERVER_FANOUT_MAX * sizeof *xs);
     if (!xs)
         return NULL; /* nothing more is reported for this exchange */
     memset(xs, 0, OBSERVER_FANOUT_MAX * sizeof *xs);
@@ -134,9 +137,7 @@ static void fan_end(void *ud, void *x, const exchange_info *info)
     for (size_t i = 0; xs && i < f->n; i++)
         if (f->child[i].ops && f->child[i].ops->on_end)
             f->child[i].ops->on_end(f->child[i].ud, xs[i], info);
-    if (xs && f->nspare < OBSERVER_FANOUT_SPARE)
-        f->spare[f->nspare++] = xs;
-    else
+    if (xs && !spare_keep(&f->spare, xs, 0, OBSERVER_FANOUT_SPARE))
         free(xs);
 }
 

@@ -24,6 +24,7 @@
 
 #include "http1.h"
 #include "log.h"
+#include "spare_list.h"
 
 /* The request as the local service gets it. */
 typedef struct obs_request {
@@ -104,8 +105,7 @@ exchange_observer observer_log(const tlog *lg);
 typedef struct observer_fanout {
     exchange_observer child[OBSERVER_FANOUT_MAX];
     size_t n;
-    void **spare[OBSERVER_FANOUT_SPARE];
-    size_t nspare;
+    spare_list spare; /* each spare array's first slot links the next (spare_list.h) */
 } observer_fanout;
 
 void observer_fanout_init(observer_fanout *f);

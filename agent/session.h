@@ -18,6 +18,7 @@
 #include "log.h"
 #include "observer.h"
 #include "proto_json.h"
+#include "spare_list.h"
 #include "tunnel_id.h"
 #include "ws.h"
 
@@ -97,8 +98,7 @@ struct session {
     hmap *exchanges; /* request id -> JSON-mode request */
     /* binary mode: ended streams kept for the next ones, their buffers with them (wire_bin.c,
      * freed by wire_bin_free_all) */
-    struct stream *spare_streams;
-    unsigned nspare_streams;
+    spare_list spare_streams;
     struct event *heartbeat;
     unsigned ticks;
     acks *acks;              /* the answers' window when the server acknowledges them */

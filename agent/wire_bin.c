@@ -30,12 +30,13 @@ typedef struct stream {
     bool paused;          /* the exchange waits for room */
     bool pipe;            /* 101: raw pipe */
     hold_entry hold;      /* request octets unwritten (in s->held) */
-    struct stream *next_spare;
+    void *spare_link;     /* the next spare while this one is spare (spare_list.h) */
 } stream;
 
 /* Ended streams kept for reuse (with their emptied buffer): one allocation and one buffer set-up
  * fewer per request. */
 #define SPARE_STREAMS_MAX 64
+#define SPARE_LINK offsetof(stream, spare_link)
 
 static const size_t max_data = (size_t)TTF_BIN_MAX_DATA;
 
@@ -56,10 +57,8 @@ static void send_reset(session *s, uint32_t id, uint8_t code, const char *reason
 /* A zeroed stream with an empty output buffer: a spare one, or a new one. NULL on ENOMEM. */
 static stream *stream_alloc(session *s)
 {
-    stream *st = s->spare_streams;
+    stream *st = spare_take(&s->spare_streams, SPARE_LINK);
     if (st) {
-        s->spare_streams = st->next_spare;
-        s->nspare_streams--;
         struct evbuffer *out = st->out;
         memset(st, 0, sizeof *st);
         st->out = out;
@@ -78,11 +77,8 @@ static stream *stream_alloc(session *s)
 /* Keeps st as a spare (its buffer emptied) or frees it. */
 static void stream_release(session *s, stream *st)
 {
-    if (s->nspare_streams < SPARE_STREAMS_MAX) {
+    if (spare_keep(&s->spare_streams, st, SPARE_LINK, SPARE_STREAMS_MAX)) {
         evbuffer_drain(st->out, evbuffer_get_length(st->out));
-        st->next_spare = s->spare_streams;
-        s->spare_streams = st;
-        s->nspare_streams++;
         return;
     }
     evbuffer_free(st->out);
@@ -516,11 +512,9 @@ void wire_bin_free_all(session *s)
             stream_free(st, "tunnel closed");
     }
     free(c.ids);
-    while (s->spare_streams) {
-        stream *st = s->spare_streams;
-        s->spare_streams = st->next_spare;
+    stream *st;
+    while ((st = spare_take(&s->spare_streams, SPARE_LINK))) {
         evbuffer_free(st->out);
         free(st);
     }
-    s->nspare_streams = 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "edge_answer.h"
 #include "httpresp.h"
 #include "path_rewrite.h"
 #include "proto_json.h"
@@ -350,7 +351,8 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
         if (now >= next_live && !a.last_known) {
             conn_rec c;
             if (store_get_connection(&ctx->st, r->cid, &c, err, sizeof err) == 1) {
-                fail(&a, 502, "tunnel agent disconnected");
+                fail(&a, edge_answer_of(EDGE_AGENT_GONE)->status,
+                     edge_answer_of(EDGE_AGENT_GONE)->text);
                 if (r->lost && !a.head)
                     *r->lost = true;
                 break;
@@ -365,7 +367,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
         if (now >= deadline) {
             fail(&a, 504,
                  a.head ? "response body not complete in time"
-                        : "no response from the tunnel agent in time");
+                        : edge_answer_of(EDGE_NO_ANSWER_IN_TIME)->text);
             a.cancel = "timeout: the serverless back-end stopped waiting";
             break;
         }

@@ -274,9 +274,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
         }
     if (ncid == 0) {
         *vanished = NO_CONNECTION;
-        *status = gone[0] ? 502 : 404;
-        doc =
-            httpresp_text(*status, gone[0] ? "tunnel agent disconnected" : "tunnel not found", len);
+        doc = httpresp_answer(gone[0] ? EDGE_AGENT_GONE : EDGE_TUNNEL_NOT_FOUND, status, len);
         goto out;
     }
     if (proxy_request_id(rid, NULL) < 0) {
@@ -307,14 +305,12 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
         /* Admission (admission.h): only a request about to wait takes a place, first among
          * those waiting for this agent (the answer ttfd gives past --max-streams-per-agent) */
         if (admission_enter_agent(ctx, cids[i]) != ADMIT_OK) {
-            *status = 503;
-            doc = httpresp_text(503, "tunnel agent busy: try again", len);
+            doc = httpresp_answer(EDGE_AGENT_BUSY, status, len);
             rid[0] = '\0';
             goto out;
         }
         if (admission_enter(ctx) != ADMIT_OK) {
-            *status = 503;
-            doc = httpresp_text(503, "too many requests waiting: try again", len);
+            doc = httpresp_answer(EDGE_AGENT_BUSY, status, len); /* ttfd's --max-streams too */
             rid[0] = '\0';
             goto out;
         }
@@ -330,8 +326,7 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
             break;
         store_delete_pending(&ctx->st, rid, NULL, 0, 0, err, sizeof err);
         if (head_too_big) {
-            *status = 431;
-            doc = httpresp_text(431, "request headers too large", len);
+            doc = httpresp_answer(EDGE_JSON_FIELD_TOO_LARGE, status, len);
             goto out;
         }
         if (rc != MGMT_GONE)
@@ -349,13 +344,11 @@ static char *deliver(lambda_ctx *ctx, const http_event *e, const route_result *r
     }
     if (rc == MGMT_LIMIT) { /* API Gateway kept refusing: a busy agent, not a gone one */
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
-        *status = 503;
-        doc = httpresp_text(503, "tunnel agent busy: try again", len);
+        doc = httpresp_answer(EDGE_AGENT_BUSY, status, len);
     } else if (rc != MGMT_OK) {
         TLOG_W(ctx->log, "request to tunnel %s not delivered: %s", rr->tunnel_id, err);
         *vanished = rc == MGMT_GONE ? CONNECTION_GONE : 0;
-        *status = 502;
-        doc = httpresp_text(502, "tunnel agent disconnected", len);
+        doc = httpresp_answer(EDGE_AGENT_GONE, status, len);
     } else {
         snprintf(cid, STORE_CONN_ID_SIZE, "%s", cids[i]);
         route_remember(ctx, rr->tunnel_id, cid, access[i]);
@@ -383,13 +376,11 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     size_t fwd_len = 0;
     if (route_resolve(host ? host : "", host ? strlen(host) : 0, target, strlen(target),
                       ctx->cfg->route_domain, &rr, fwd, &fwd_len) == ROUTE_NONE) {
-        *status = 404;
-        doc = httpresp_text(404, "tunnel not found", len);
+        doc = httpresp_answer(EDGE_TUNNEL_NOT_FOUND, status, len);
         goto out;
     }
     if (e->too_big) {
-        *status = 413;
-        doc = httpresp_text(413, "request body too large", len);
+        doc = httpresp_answer(EDGE_BODY_TOO_LARGE, status, len);
         goto out;
     }
     char prefix[TUNNEL_NAME_MAX + 2];
@@ -423,8 +414,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
             }
             if (*status == 404) { /* it was there: its agent went away, not an unknown tunnel */
                 free(doc);
-                *status = 502;
-                doc = httpresp_text(502, "tunnel agent disconnected", len);
+                doc = httpresp_answer(EDGE_AGENT_GONE, status, len);
             }
         }
         if (doc || !rid[0])

@@ -10,6 +10,7 @@
 #include "b64.h"
 #include "json_io.h"
 #include "proxy.h"
+#include "utf8.h"
 
 /* A header value as the HTTP API is given it: a JSON string of the octets when they are UTF-8;
  * else (obs-text, RFC 9110 §5.5) the octets read as ISO-8859-1, each one the character of that
@@ -20,19 +21,10 @@ static json_t *gateway_value(const char *v, size_t n)
     json_t *s = json_stringn(v, n);
     if (s)
         return s;
-    char *u = malloc(n * 2 + 1);
+    size_t o = 0;
+    char *u = utf8_from_latin1((const uint8_t *)v, n, &o);
     if (!u)
         return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c < 0x80) {
-            u[o++] = (char)c;
-        } else {
-            u[o++] = (char)(0xc0 | (c >> 6));
-            u[o++] = (char)(0x80 | (c & 0x3f));
-        }
-    }
     s = json_stringn(u, o);
     free(u);
     return s;
@@ -151,9 +143,17 @@ char *httpresp_text(int status, const char *text, size_t *out_len)
     json_t *o = json_pack("{s:i,s:{s:s},s:s,s:b}", "statusCode", status, "headers", "content-type",
                           "text/plain; charset=utf-8", "body", body, "isBase64Encoded", 0);
     free(body);
-    if (o && status == 503) /* a busy tunnel: worth another try soon (RFC 9110 §10.2.3) */
-        json_object_set_new(json_object_get(o, "headers"), "retry-after", json_string("1"));
+    const char *after = edge_answer_retry_after(status);
+    if (o && after)
+        json_object_set_new(json_object_get(o, "headers"), "retry-after", json_string(after));
     return dump(o, out_len);
+}
+
+char *httpresp_answer(edge_answer_id id, int *status, size_t *out_len)
+{
+    const edge_answer *a = edge_answer_of(id);
+    *status = a->status;
+    return httpresp_text(a->status, a->text, out_len);
 }
 
 char *httpresp_headers_to_json(const http_headers *h)

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "edge_answer.h"
 #include "events.h"
 #include "clock.h"
 #include "names.h"
@@ -292,10 +293,10 @@ static bool on_error(lambda_ctx *ctx, const char *cid, const tmsg *m)
         TLOG_W(ctx->log, "agent %s error without request: %s", cid, tmsg_error_name(m->code));
         return true;
     }
-    char err[ERRCAP];
-    int rc =
-        store_complete_error(&ctx->st, m->request_id, cid, tmsg_error_status(m->code),
-                             m->message ? m->message : tmsg_error_name(m->code), err, sizeof err);
+    char err[ERRCAP], text[200];
+    edge_agent_error_text(text, sizeof text, m->code, m->message); /* ttfd's public text */
+    int rc = store_complete_error(&ctx->st, m->request_id, cid, tmsg_error_status(m->code), text,
+                                  err, sizeof err);
     if (rc == DDB_CONDITION)
         TLOG_W(ctx->log, "error %s from %s dropped: unknown, late or foreign", m->request_id, cid);
     else if (rc != 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define XFF_HOPS_MAX 64 /* X-Forwarded-For hops looked at */
@@ -35,6 +36,21 @@ int access_addr_parse(const char *s, access_addr *out)
         memcpy(out->b, b6, 16);
     }
     return 0;
+}
+
+void access_addr_of_sockaddr(const struct sockaddr *sa, access_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const void *)sa;
+        out->family = AF_INET;
+        memcpy(out->b, &s4->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const uint8_t *b6 = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        bool mapped = memcmp(b6, v4_mapped, sizeof v4_mapped) == 0;
+        out->family = mapped ? AF_INET : AF_INET6;
+        memcpy(out->b, mapped ? b6 + 12 : b6, mapped ? 4 : 16);
+    }
 }
 
 static bool all_digits(const char *s, size_t n)

@@ -12,6 +12,8 @@
 
 #include "http1.h"
 
+struct sockaddr;
+
 #define ACCESS_RATE_KEY_MAX 9 /* access_rate_key() output, bytes */
 
 /* A client address. family 0 = unknown (an X-Forwarded-For hop that is no address): it is in
@@ -30,6 +32,9 @@ typedef struct access_net {
 
 /* "192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1" (IPv4). 0, or -1 when s is no address. */
 int access_addr_parse(const char *s, access_addr *out);
+/* The address of a socket's peer (accept's sockaddr): AF_INET, or AF_INET6 (IPv4-mapped ones
+ * as IPv4); family 0 for any other family. */
+void access_addr_of_sockaddr(const struct sockaddr *sa, access_addr *out);
 /* One X-Forwarded-For hop: an address, optionally with a port ("192.0.2.1:4711",
  * "[2001:db8::1]:4711") or in brackets. 0 or -1. */
 int access_addr_parse_hop(const char *s, size_t n, access_addr *out);

@@ -29,19 +29,10 @@ static json_object *jstr(const char *s)
     size_t n = strlen(s);
     if (utf8_valid((const uint8_t *)s, n))
         return json_object_new_string_len(s, (int)n);
-    char *u = malloc(n * 2 + 1);
+    size_t o = 0;
+    char *u = utf8_from_latin1((const uint8_t *)s, n, &o);
     if (!u)
         return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80) {
-            u[o++] = (char)c;
-        } else {
-            u[o++] = (char)(0xc0 | (c >> 6));
-            u[o++] = (char)(0x80 | (c & 0x3f));
-        }
-    }
     json_object *v = json_object_new_string_len(u, (int)o);
     free(u);
     return v;

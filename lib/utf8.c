@@ -2,6 +2,7 @@
 /* utf8.c - well-formed UTF-8 (see utf8.h; RFC 3629 §4's table of well-formed byte sequences). */
 #include "utf8.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 size_t utf8_seq_len(const uint8_t *p, size_t n)
@@ -37,6 +38,25 @@ size_t utf8_seq_len(const uint8_t *p, size_t n)
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
     return more + 1;
+}
+
+char *utf8_from_latin1(const uint8_t *p, size_t n, size_t *out_len)
+{
+    char *u = malloc(n * 2 + 1);
+    if (!u)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x80) {
+            u[o++] = (char)p[i];
+        } else {
+            u[o++] = (char)(0xc0 | (p[i] >> 6));
+            u[o++] = (char)(0x80 | (p[i] & 0x3f));
+        }
+    }
+    u[o] = '\0';
+    *out_len = o;
+    return u;
 }
 
 bool utf8_valid(const uint8_t *p, size_t n)

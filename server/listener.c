@@ -23,7 +23,6 @@ struct listener {
     void *ud;
     unsigned backoff_ms; /* the next pause */
     bool paused;         /* by a failure, until the timer or a release */
-    bool full;           /* by max: until a release */
     bool stopped;
     size_t open, max;       /* connections accepted and not yet released; the cap (0: none) */
     uint64_t fulls;         /* times accepting paused at the cap (ttfd_accept_full_total) */
@@ -34,13 +33,19 @@ struct listener {
     int last_err;
 };
 
+/* Whether accepting waits for a release: max connections are open (--max-connections). */
+static bool full(const listener *l)
+{
+    return l->max && l->open >= l->max;
+}
+
 static void resume(listener *l)
 {
     if (!l->paused || l->stopped)
         return;
     l->paused = false;
     evtimer_del(l->timer);
-    if (!l->full)
+    if (!full(l))
         evconnlistener_enable(l->lis);
 }
 
@@ -72,12 +77,12 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     listener *l = ud;
     l->backoff_ms = BACKOFF_MIN_MS;
     log_failures(l, true); /* the count of the episode that just ended */
-    if (++l->open >= l->max && l->max) {
+    l->open++;
+    if (full(l)) {
         /* As HAProxy at maxconn: no accept until a connection closes. The kernel's queue holds
          * the next ones meanwhile; accepting and closing them would spin, and refuse clients
          * that a closing connection would let in a moment later. libevent stops its accept loop
          * once the listener is disabled from its callback. */
-        l->full = true;
         l->fulls++;
         evconnlistener_disable(l->lis);
         unsigned long long since;
@@ -168,12 +173,10 @@ void listener_stop(listener *l)
 void listener_release(void *ud)
 {
     listener *l = ud;
+    bool was_full = full(l);
     if (l->open > 0)
         l->open--;
-    if (l->full && l->open < l->max) {
-        l->full = false;
-        if (!l->paused && !l->stopped)
-            evconnlistener_enable(l->lis);
-    }
+    if (was_full && !full(l) && !l->paused && !l->stopped)
+        evconnlistener_enable(l->lis);
     resume(l); /* a descriptor was freed: accept again now if paused by a failure */
 }

@@ -46,9 +46,9 @@ void mux_stream_gone(mux *m)
         m->budget->open--;
 }
 
-bool mux_budget_full(mux_budget *b, const tlog *log)
+static bool budget_full(mux_budget *b, const tlog *log)
 {
-    if (!b->max || b->open < b->max)
+    if (!b || !b->max || b->open < b->max)
         return false;
     unsigned long long since;
     if (tlog_every_due(&b->warn, clock_now_ms(), MUX_WARN_WINDOW_MS, &since))
@@ -59,19 +59,18 @@ bool mux_budget_full(mux_budget *b, const tlog *log)
     return true;
 }
 
-bool mux_full(mux *m, int *status, const char **why)
+mux_admit mux_admit_stream(mux *m)
 {
+    if (budget_full(m->budget, m->id.log))
+        return MUX_ADMIT_SERVER_FULL;
     size_t open = m->vt->streams(m);
     if (!m->max_streams || open < m->max_streams)
-        return false;
-    /* the Lambda answers a busy agent so too (lambda/http_handler.c): a user cannot tell */
-    *status = 503;
-    *why = MUX_BUSY_TEXT;
+        return MUX_ADMIT_OK;
     MUX_WARN(&m->id,
              "tunnel %s (agent %s): %zu exchanges in progress, its --max-streams-per-agent: "
              "503 until one ends",
              m->id.tunnel[0] ? m->id.tunnel : "-", m->id.agent, open);
-    return true;
+    return MUX_ADMIT_AGENT_FULL;
 }
 
 bool mux_client_reads(const mux_stream *s)
@@ -90,7 +89,7 @@ const char *mux_reset_text(int code)
     case TTF_RST_INVALID_REQUEST:
         return "the local service rejected the request";
     case TTF_RST_TIMEOUT:
-        return "the local service did not answer in time";
+        return edge_answer_of(EDGE_NO_ANSWER_IN_TIME)->text;
     case TTF_RST_LOCAL_UNAVAILABLE:
         return "the local service is unavailable";
     case TTF_RST_PROTOCOL_ERROR:
@@ -98,17 +97,4 @@ const char *mux_reset_text(int code)
     default:
         return "the tunnel agent failed";
     }
-}
-
-void mux_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 1 < cap; i++)
-        if (reason[i] >= 0x20 && reason[i] < 0x7f) /* printable ASCII only: a public body */
-            out[n++] = (char)reason[i];
-    while (n > 0 && out[n - 1] == ' ')
-        n--;
-    if (n == 0)
-        n = (size_t)snprintf(out, cap, "%s", dflt);
-    out[n < cap ? n : cap - 1] = '\0';
 }

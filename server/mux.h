@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edge_answer.h"
 #include "flow_window.h"
 #include "http1_headers.h"
 #include "log.h"
@@ -134,7 +135,7 @@ typedef struct mux_vt {
 
 /* The streams open over all of ttfd's muxes (--max-streams): one per server (main's), shared by
  * every mux (mux_set_budget). A stream counts from open until it is gone, as for the per-agent
- * limit; pconn refuses a new one while the budget is full (mux_budget_full). */
+ * limit; pconn refuses a new one while the budget is full (mux_admit_stream). */
 typedef struct mux_budget {
     size_t open;     /* streams open now, over every mux that counts in it */
     size_t max;      /* 0: no limit */
@@ -194,33 +195,32 @@ void mux_json_set_request_window(mux *m, uint32_t window);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
 /* At most n streams open at once on this mux, i.e. for this agent over all its tunnels (ttfd
- * --max-streams-per-agent; 0: no limit): open refuses one more with 503 (MUX_BUSY_TEXT), which
- * the public client gets with Retry-After. */
+ * --max-streams-per-agent; 0: no limit): mux_admit_stream refuses one more. */
 void mux_set_max_streams(mux *m, size_t n);
 /* m's streams count in b from now on (b outlives m; set before the first open). */
 void mux_set_budget(mux *m, mux_budget *b);
 /* For the muxes: a stream of m was opened (added to its map) / is gone (removed from it). */
 void mux_stream_added(mux *m);
 void mux_stream_gone(mux *m);
-/* Whether b is at its limit (ttfd --max-streams): a new stream is refused with 503
- * (MUX_BUSY_TEXT, the per-agent limit's answer). If so, a warning naming the flag is logged at
- * most once per MUX_WARN_WINDOW_MS, with how many were refused since the last. */
-bool mux_budget_full(mux_budget *b, const tlog *log);
-/* Whether m is at its limit; if so *status (503) and *why are set and a warning is logged (at
- * most MUX_WARN_BURST per MUX_WARN_WINDOW_MS). Both muxes' open call it first. */
-bool mux_full(mux *m, int *status, const char **why);
+/* Whether one more stream may open on m (the caller asks before ops->open; open itself does not
+ * count): MUX_ADMIT_SERVER_FULL when m's budget is at its limit (ttfd --max-streams; a warning
+ * naming the flag at most once per MUX_WARN_WINDOW_MS, with how many were refused since the
+ * last), else MUX_ADMIT_AGENT_FULL when m is at its own (--max-streams-per-agent; a warning, at
+ * most MUX_WARN_BURST per MUX_WARN_WINDOW_MS). Either is answered EDGE_AGENT_BUSY (503). */
+typedef enum mux_admit {
+    MUX_ADMIT_OK,
+    MUX_ADMIT_AGENT_FULL,
+    MUX_ADMIT_SERVER_FULL,
+} mux_admit;
+mux_admit mux_admit_stream(mux *m);
 /* Whether a stream's client reads what it is sent (its receive window is open: the upcall
  * peer_window): a stream's window grows past its first size only then. A client that does not
  * read has shut it by the time a credit can go (its kernel and ours took what they hold), so ttfd
  * holds only the first window for it (bench/stall_cost.py); a client slowed by its network keeps
  * it open. */
 bool mux_client_reads(const mux_stream *s);
-#define MUX_BUSY_TEXT "tunnel agent busy: try again"
 /* The public text for a RESET code / error before a response ("the local service is
  * unavailable"). */
 const char *mux_reset_text(int code);
-/* The agent's reason for a failure as a short public text: printable ASCII of reason[0..len)
- * (at most cap - 1 bytes), or dflt when none is left. */
-void mux_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt);
 
 #endif

@@ -14,6 +14,7 @@
 #include "mux.h"
 #include "proto_bin.h"
 #include "proxy.h"
+#include "spare_list.h"
 
 /* A response body that outlives its first credit (a bulk download) to a client that reads
  * (mux_client_reads) gets a window of TTF_BIN_INITIAL_WINDOW + BULK_EXTRA, credited per CREDIT_MIN:
@@ -32,8 +33,7 @@ typedef struct bin_mux {
     mux_link link;
     hmap *streams; /* stream id -> bin_stream */
     uint32_t next_sid;
-    struct bin_stream *spare; /* ended streams kept for the next ones (SPARE_MAX at most) */
-    unsigned nspare;
+    spare_list spare; /* ended streams kept for the next ones (SPARE_MAX at most) */
 } bin_mux;
 
 /* One allocation fewer per request: ended streams wait for the next OPEN. */
@@ -49,8 +49,10 @@ typedef struct bin_stream {
     bool resp_fin;   /* the agent's FIN came */
     bool upgrade;    /* the request asked for an upgrade */
     bool bulk;       /* BULK_EXTRA was granted */
-    struct bin_stream *next_spare;
+    void *spare;     /* the next spare while this one is one (spare_list.h) */
 } bin_stream;
+
+#define SPARE_LINK offsetof(bin_stream, spare)
 
 static bin_mux *bm_of(mux *m)
 {
@@ -83,24 +85,17 @@ static void send_reset(bin_mux *bm, uint32_t sid, uint8_t code, const char *why)
 /* A zeroed stream: a spare one, or a new one (NULL on ENOMEM). */
 static bin_stream *stream_alloc(bin_mux *bm)
 {
-    bin_stream *s = bm->spare;
+    bin_stream *s = spare_take(&bm->spare, SPARE_LINK);
     if (!s)
         return calloc(1, sizeof *s);
-    bm->spare = s->next_spare;
-    bm->nspare--;
     memset(s, 0, sizeof *s);
     return s;
 }
 
 static void stream_release(bin_mux *bm, bin_stream *s)
 {
-    if (bm->nspare < SPARE_MAX) {
-        s->next_spare = bm->spare;
-        bm->spare = s;
-        bm->nspare++;
-    } else {
+    if (!spare_keep(&bm->spare, s, SPARE_LINK, SPARE_MAX))
         free(s);
-    }
 }
 
 static void forget(bin_mux *bm, bin_stream *s)
@@ -130,8 +125,6 @@ static mux_stream *bin_open(mux *m, const mux_request *rq, const mux_upcalls *up
                             int *status, const char **why)
 {
     bin_mux *bm = bm_of(m);
-    if (mux_full(m, status, why))
-        return NULL;
     *status = 502;
     *why = "could not reach the tunnel agent";
     bin_stream *s = stream_alloc(bm);
@@ -379,8 +372,8 @@ static void on_reset(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     /* the agent's reason is the public body ("response head from the local service exceeds
      * ttf's --max-response-header-size (65536 bytes)") */
     char why[TTF_BIN_RESET_REASON_MAX + 1];
-    mux_reason_text(why, sizeof why, f->payload + 1, f->len > 0 ? f->len - 1 : 0,
-                    mux_reset_text(f->reset_code));
+    edge_reason_text(why, sizeof why, f->payload + 1, f->len > 0 ? f->len - 1 : 0,
+                     mux_reset_text(f->reset_code));
     forget(bm, s);
     up->fail(ud, ttf_reset_status(f->reset_code), why, false);
 }
@@ -495,15 +488,14 @@ static void bin_free(mux *m, const char *why)
         const mux_upcalls *up = s->base.up;
         void *ud = s->base.ud;
         forget(bm, s);
-        up->fail(ud, 502, why ? why : "the tunnel agent went away", false);
+        up->fail(ud, edge_answer_of(EDGE_AGENT_GONE)->status,
+                 why ? why : edge_answer_of(EDGE_AGENT_GONE)->text, false);
     }
     free(c.v);
     hmap_free(bm->streams);
-    while (bm->spare) {
-        bin_stream *s = bm->spare;
-        bm->spare = s->next_spare;
+    bin_stream *s;
+    while ((s = spare_take(&bm->spare, SPARE_LINK)))
         free(s);
-    }
     free(bm);
 }
 

@@ -149,14 +149,11 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
                              int *status, const char **why)
 {
     json_mux *jm = jm_of(m);
-    if (mux_full(m, status, why))
-        return NULL;
     /* A head may span several messages, but one field line must fit one message. */
     for (size_t i = 0; i < rq->headers->n; i++) {
         if (tmsg_header_encoded_max(&rq->headers->v[i]) + FIELD_SLACK > TTF_JSON_MAX_MSG) {
-            *status = 431;
-            *why = "request header field too large for the tunnel's JSON mode (one field line "
-                   "must fit one 128 KB message)";
+            *status = edge_answer_of(EDGE_JSON_FIELD_TOO_LARGE)->status;
+            *why = edge_answer_of(EDGE_JSON_FIELD_TOO_LARGE)->text;
             return NULL;
         }
     }
@@ -486,16 +483,14 @@ static void on_end_by_agent(json_mux *jm, json_stream *s, tmsg *m)
     void *ud = s->base.ud;
     char text[200];
     int status = 502;
-    char dflt[64];
+    /* the agent's words are the public body when it gave any (the Lambda's too) */
     if (m->type == TMSG_ERROR) {
-        snprintf(dflt, sizeof dflt, "tunnel error: %s", tmsg_error_name(m->code));
+        edge_agent_error_text(text, sizeof text, m->code, m->message);
         status = tmsg_error_status(m->code);
     } else {
-        snprintf(dflt, sizeof dflt, "the local service failed");
+        edge_reason_text(text, sizeof text, (const uint8_t *)m->reason,
+                         m->reason ? strlen(m->reason) : 0, "the local service failed");
     }
-    /* the agent's words are the public body when it gave any */
-    const char *why = m->type == TMSG_ERROR ? m->message : m->reason;
-    mux_reason_text(text, sizeof text, (const uint8_t *)why, why ? strlen(why) : 0, dflt);
     TLOG_D(jm->base.id.log, "tunnel %s: request %s ended by the agent: %s%s%s", jm->base.id.tunnel,
            s->rid, tmsg_type_name(m->type), m->message ? ": " : "", m->message ? m->message : "");
     forget(jm, s);
@@ -630,7 +625,8 @@ static void json_free(mux *m, const char *why)
         void *ud = s->base.ud;
         s->blocking = false; /* the link goes away: nothing to resume */
         forget(jm, s);
-        up->fail(ud, 502, why ? why : "the tunnel agent went away", false);
+        up->fail(ud, edge_answer_of(EDGE_AGENT_GONE)->status,
+                 why ? why : edge_answer_of(EDGE_AGENT_GONE)->text, false);
     }
     free(c.v);
     hmap_free(jm->streams);

@@ -92,13 +92,7 @@ void pc_fail(pconn *pc, int status, const char *body)
         return;
     }
     size_t len = 0;
-    /* a 503 (a busy agent) is worth another try soon (RFC 9110 §10.2.3), as the Lambda says */
-    http_headers retry;
-    http_headers_init(&retry);
-    if (status == 503)
-        http_headers_add(&retry, "Retry-After", 11, "1", 1);
-    char *msg = http_format_text(status, body, &retry, true, &len);
-    http_headers_free(&retry);
+    char *msg = edge_answer_http(status, body, &len);
     if (msg)
         pc_write(pc, msg, len);
     free(msg);
@@ -106,6 +100,12 @@ void pc_fail(pconn *pc, int status, const char *body)
     x->resp_head = true;
     pc_log(pc);
     pc_start_closing(pc);
+}
+
+void pc_answer(pconn *pc, edge_answer_id id)
+{
+    const edge_answer *a = edge_answer_of(id);
+    pc_fail(pc, a->status, a->text);
 }
 
 /* A refusal by the tunnel's access policy (tunnel_access.h): 401, 403 or 429 with
@@ -342,7 +342,7 @@ static void on_head(pconn *pc)
     if (!t || !t->ready) {
         free(fwd);
         x->note.refused = REFUSED_NOT_FOUND;
-        pc_fail(pc, 404, "tunnel not found");
+        pc_answer(pc, EDGE_TUNNEL_NOT_FOUND);
         return;
     }
     /* Access control (tunnel_access.h): a refused request never reaches the agent (no stream,
@@ -378,7 +378,7 @@ static void on_head(pconn *pc)
     x->body_cap = srv->cfg->max_body;
     if (x->body_cap && h->content_length >= 0 && (uint64_t)h->content_length > x->body_cap) {
         free(fwd);
-        pc_fail(pc, 413, "request body too large");
+        pc_answer(pc, EDGE_BODY_TOO_LARGE);
         return;
     }
     if (x->upgrade && x->json) {
@@ -659,7 +659,7 @@ int pconn_accept(server *srv, int fd, const struct sockaddr *sa)
         const struct sockaddr_in *s4 = (const void *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, pc->ip, sizeof pc->ip);
     }
-    tunnel_peer_init(&pc->peer, pc->ip);
+    tunnel_peer_init(&pc->peer, sa);
     SSL *ssl = srv->tls ? SSL_new(srv->tls) : NULL;
     pc->c = (!srv->tls || ssl) ? conn_new(srv->loop, fd, ssl, &pc_cbs, pc) : NULL;
     if (!pc->c) {

@@ -123,6 +123,8 @@ void pc_write(pconn *pc, const void *data, size_t len);
  * started, closes (what was written is flushed). The stream, if any, is closed first with
  * how/why. */
 void pc_fail(pconn *pc, int status, const char *body);
+/* pc_fail with the edges' own answer for a situation (edge_answer.h). */
+void pc_answer(pconn *pc, edge_answer_id id);
 /* Flushes what was written, then closes. */
 void pc_close(pconn *pc);
 void pc_process(pconn *pc);

@@ -109,7 +109,7 @@ void pc_on_deadline(pconn *pc)
         break;
     case T_REQUEST:
         xchg_end_stream(pc, MUX_TIMEOUT, "no response in time");
-        pc_fail(pc, 504, "the local service did not answer in time");
+        pc_answer(pc, EDGE_NO_ANSWER_IN_TIME);
         break;
     case T_DRAIN:
         pc_start_closing(pc); /* the rest of the body did not come in time */

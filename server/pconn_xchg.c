@@ -45,21 +45,20 @@ void xchg_open(pconn *pc, bool flush)
                       .headers = &h->headers,
                       .body = x->open_body,
                       .upgrade = x->upgrade};
-    int status = 502;
-    const char *why = "could not reach the tunnel agent";
-    if (mux_budget_full(&pc->srv->streams, pc->srv->log)) { /* --max-streams: all agents */
-        x->note.refused = REFUSED_SERVER_BUSY;
-        pc_fail(pc, 503, MUX_BUSY_TEXT); /* the same answer as the agent's own limit */
+    mux_admit admit = mux_admit_stream(m);
+    if (admit != MUX_ADMIT_OK) { /* the agent's limit or the server's: one answer, the Lambda's */
+        x->note.refused = admit == MUX_ADMIT_SERVER_FULL ? REFUSED_SERVER_BUSY : REFUSED_BUSY;
+        pc_answer(pc, EDGE_AGENT_BUSY); /* before any 100 Continue: the client sends no body */
         return;
     }
+    int status = 502;
+    const char *why = "could not reach the tunnel agent";
     x->ops = m->ops;
     x->ms = x->ops->open(m, &rq, &pc_upcalls, pc, &status, &why);
     free(x->fwd);
     x->fwd = NULL;
     if (!x->ms) {
-        if (status == 503)
-            x->note.refused = REFUSED_BUSY; /* mux_full: the agent's limit */
-        pc_fail(pc, status, why);           /* before any 100 Continue: the client sends no body */
+        pc_fail(pc, status, why); /* before any 100 Continue: the client sends no body */
         return;
     }
     if (x->expect_100 && x->json && !x->sent_100) {
@@ -204,7 +203,7 @@ void xchg_pump_body(pconn *pc)
         if (x->body_cap && x->body_in > x->body_cap) {
             x->open_mux = NULL;
             xchg_end_stream(pc, MUX_CANCEL, "request body too large");
-            pc_fail(pc, 413, "request body too large");
+            pc_answer(pc, EDGE_BODY_TOO_LARGE);
             return;
         }
         if (!x->ms && x->open_mux) {

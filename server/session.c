@@ -122,7 +122,7 @@ static void destroy(session *s)
     if (s->established && srv->metrics)
         metrics_on_agent_disconnect(srv->metrics);
     if (s->mux)
-        s->mux->vt->free(s->mux, "the tunnel agent went away");
+        s->mux->vt->free(s->mux, edge_answer_of(EDGE_AGENT_GONE)->text);
     if (s->ready_timer)
         event_free(s->ready_timer);
     ws_conn_free(s->ws);

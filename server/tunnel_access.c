@@ -57,10 +57,9 @@ static int64_t take(void *ud, const access_policy *p, const access_addr *client,
     return ratelimit_take(t->rl, key, klen, now_ms);
 }
 
-void tunnel_peer_init(tunnel_peer *p, const char *peer_ip)
+void tunnel_peer_init(tunnel_peer *p, const struct sockaddr *sa)
 {
-    if (access_addr_parse(peer_ip, &p->addr) != 0)
-        memset(&p->addr, 0, sizeof p->addr); /* not an address: family 0, in no network */
+    access_addr_of_sockaddr(sa, &p->addr);
     access_addr_format(&p->addr, p->text, sizeof p->text);
 }
 

@@ -26,12 +26,13 @@ int tunnel_access_new(access_policy *policy, tunnel_access **out);
 void tunnel_access_free(tunnel_access *t);                         /* NULL is allowed */
 const access_policy *tunnel_access_policy(const tunnel_access *t); /* NULL for t NULL */
 
-/* A connection's TCP peer, parsed and printed once (when accepted) for all its requests. */
+/* A connection's TCP peer, taken from its sockaddr and printed once (when accepted) for all its
+ * requests. */
 typedef struct tunnel_peer {
-    access_addr addr; /* family 0 when the text was no address */
+    access_addr addr; /* access_addr_of_sockaddr: IPv4-mapped IPv6 as IPv4 */
     char text[48];    /* access_addr_format(&addr) */
 } tunnel_peer;
-void tunnel_peer_init(tunnel_peer *p, const char *peer_ip);
+void tunnel_peer_init(tunnel_peer *p, const struct sockaddr *sa);
 
 /* Decides a public request routed to the tunnel (t NULL: no policy, allowed).
  * peer: the TCP peer (tunnel_peer_init); trusted/ntrusted: ttfd --trusted-proxy (the client is

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,45 @@ static void text(void **state)
     free(doc);
 }
 
+/* Every answer the edges give themselves (edge_answer.h) reaches a client the same from the
+ * Lambda as from ttfd: status, Content-Type, Retry-After, body. */
+static void answers_as_ttfd_gives_them(void **state)
+{
+    (void)state;
+    for (int i = 0; i < EDGE_ANSWER_COUNT; i++) {
+        int status = 0;
+        size_t n = 0, tn = 0;
+        char *doc = httpresp_answer((edge_answer_id)i, &status, &n);
+        const edge_answer *a = edge_answer_of((edge_answer_id)i);
+        char *wire = edge_answer_http(a->status, a->text, &tn); /* ttfd's bytes */
+        assert_non_null(doc);
+        assert_non_null(wire);
+        json_t *o = json_loads(doc, 0, NULL);
+        json_t *h = json_object_get(o, "headers");
+        assert_int_equal(status, a->status);
+        assert_int_equal(json_integer_value(json_object_get(o, "statusCode")), a->status);
+        char line[16];
+        snprintf(line, sizeof line, "HTTP/1.1 %d ", a->status);
+        assert_memory_equal(wire, line, strlen(line));
+        const char *body = strstr(wire, "\r\n\r\n") + 4;
+        assert_string_equal(json_string_value(json_object_get(o, "body")), body);
+        char field[96];
+        snprintf(field, sizeof field, "\r\nContent-Type: %s\r\n",
+                 json_string_value(json_object_get(h, "content-type")));
+        assert_non_null(strstr(wire, field));
+        const char *after = json_string_value(json_object_get(h, "retry-after"));
+        assert_true(!after == !strstr(wire, "\r\nRetry-After: "));
+        if (after) {
+            snprintf(field, sizeof field, "\r\nRetry-After: %s\r\n", after);
+            assert_non_null(strstr(wire, field));
+        }
+        assert_int_equal(json_object_size(h), after ? 2 : 1);
+        json_decref(o);
+        free(doc);
+        free(wire);
+    }
+}
+
 static void headers_json_roundtrip(void **state)
 {
     (void)state;
@@ -114,6 +154,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(build),
         cmocka_unit_test(text),
+        cmocka_unit_test(answers_as_ttfd_gives_them),
         cmocka_unit_test(headers_json_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

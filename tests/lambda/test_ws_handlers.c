@@ -226,6 +226,22 @@ static void agent_error(void **state)
                         "502");
     assert_string_equal(json_string_value(json_object_get(json_object_get(it, "errMsg"), "S")),
                         "refused");
+    /* the text ttfd answers with (edge_agent_error_text): no message, or one of controls */
+    static const char *const sent[][2] = {
+        {"{\"type\":\"error\",\"request_id\":\"R3\",\"code\":\"timeout\"}",
+         "tunnel error: timeout"},
+        {"{\"type\":\"error\",\"request_id\":\"R3\",\"code\":\"internal_error\","
+         "\"message\":\"bad\\r\\nX-Injected: 1 \"}",
+         "badX-Injected: 1"},
+    };
+    for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++) {
+        assert_int_equal(store_put_pending(&h->ws.st, "R3", "C1=", tid, 100, err, sizeof err), 0);
+        json_decref(harness_agent_send(h, "C1=", sent[i][0]));
+        it = fake_ddb_get(h->db, H_PEND_TABLE, "R3");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(it, "errMsg"), "S")),
+                            sent[i][1]);
+        store_delete_pending(&h->ws.st, "R3", NULL, 0, 0, err, sizeof err);
+    }
 }
 
 static void disconnect_releases_the_name(void **state)

@@ -140,17 +140,9 @@ size_t own_peer_window(void *ud)
 const mux_upcalls owner_upcalls = {own_head, own_body,   own_end,
                                    own_fail, own_resume, own_peer_window};
 
-void assert_open_refused_busy(mux *m, owner *o, const fake_link *link)
+void assert_agent_full(mux *m, const fake_link *link)
 {
     size_t sent = link->n;
-    http_headers h;
-    http_headers_init(&h);
-    mux_request rq = {.method = "GET", .target = "/c", .headers = &h};
-    int status = 0;
-    const char *why = NULL;
-    assert_null(m->ops->open(m, &rq, &owner_upcalls, o, &status, &why));
-    assert_int_equal(status, 503);
-    assert_string_equal(why, MUX_BUSY_TEXT);
+    assert_int_equal(mux_admit_stream(m), MUX_ADMIT_AGENT_FULL);
     assert_int_equal(link->n, sent); /* nothing of it reached the agent */
-    http_headers_free(&h);
 }

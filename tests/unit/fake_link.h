@@ -79,8 +79,8 @@ size_t own_peer_window(void *ud);
 
 extern const mux_upcalls owner_upcalls;
 
-/* Asks m for one stream more ("GET /c", owned by o) and checks (cmocka) that it is refused as
- * busy (mux_set_max_streams): no stream, 503 with MUX_BUSY_TEXT, nothing sent on link. */
-void assert_open_refused_busy(mux *m, owner *o, const fake_link *link);
+/* Asks m whether one stream more may open and checks (cmocka) that it is refused as the agent's
+ * limit (mux_set_max_streams: MUX_ADMIT_AGENT_FULL), with nothing sent on link. */
+void assert_agent_full(mux *m, const fake_link *link);
 
 #endif

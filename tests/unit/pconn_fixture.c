@@ -218,6 +218,7 @@ void capture_log(fixture *f)
     f->log_len = 0;
     f->tlog = (tlog){.level = TLOG_INFO, .out = open_memstream(&f->log, &f->log_len), .prog = "t"};
     f->srv.log = &f->tlog;
+    f->tun.mux->id.log = &f->tlog; /* as session.c gives the mux ttfd's log */
 }
 
 const char *logged(fixture *f)
@@ -229,6 +230,7 @@ const char *logged(fixture *f)
 void end_log(fixture *f)
 {
     f->srv.log = NULL;
+    f->tun.mux->id.log = NULL;
     fclose(f->tlog.out);
     free(f->log);
     f->log = NULL;
@@ -278,7 +280,7 @@ void busy_then_freed(fixture *f, int first, uint32_t sid, const char *reason)
     wait_eof(f, 2000);
     assert_non_null(strstr(f->in, "HTTP/1.1 503 Service Unavailable\r\n"));
     assert_non_null(strstr(f->in, "Retry-After: 1\r\n"));
-    assert_non_null(strstr(f->in, "\r\n\r\n" MUX_BUSY_TEXT "\n"));
+    assert_non_null(strstr(f->in, "\r\n\r\ntunnel agent busy: try again\n"));
     assert_int_equal(f->link.n, 1); /* only the first request's OPEN */
     assert_non_null(strstr(logged(f), "GET /more 503 "));
     char want[64];

@@ -101,9 +101,9 @@ uint32_t assert_reset(fixture *f, uint8_t code);
 void assert_cancelled(fixture *f);
 
 /* With one stream open (sid, on client connection first) and the limit at one: a second
- * request gets 503 with Retry-After and MUX_BUSY_TEXT at once, never reaches the agent, and is
- * logged `refused: <reason>`; once the first ends, a new request goes through. The log must be
- * captured. */
+ * request gets 503 with Retry-After and "tunnel agent busy: try again" at once, never reaches the
+ * agent, and is logged `refused: <reason>`; once the first ends, a new request goes through. The
+ * log must be captured. */
 void busy_then_freed(fixture *f, int first, uint32_t sid, const char *reason);
 /* The access log: capture_log starts it (the server logs into f->log), logged() is what it holds
  * so far, end_log stops it and frees it. */

@@ -86,21 +86,21 @@ static void test_order_and_fanout(void **state)
     assert_string_equal(b.log, "H2:POST /x;Q200:ab;S200:100i;S200:200;B200:cd;E200:ok;");
 
     /* the next exchanges reuse the ended one's array of states (one spare, taken again) */
-    assert_int_equal(f.nspare, 1);
+    assert_int_equal(f.spare.n, 1);
     obs_exchange e2 = {0}, e3 = {0};
     obs_request rq2 = {"bin", "8", "GET", "/y", NULL, NULL};
     obs_begin(&e2, &o, &rq2);
-    assert_int_equal(f.nspare, 0);
+    assert_int_equal(f.spare.n, 0);
     obs_begin(&e3, &o, &rq2); /* two at once: the second array is a new one */
     obs_response_body(&e2, "e", 1);
     obs_response_body(&e3, "f", 1);
     obs_end(&e3, &o, &info);
     obs_end(&e2, &o, &info);
-    assert_int_equal(f.nspare, 2);
+    assert_int_equal(f.spare.n, 2);
     assert_string_equal(a.log, "H1:POST /x;Q100:ab;S100:100i;S100:200;B100:cd;E100:ok;"
                                "H1:GET /y;H1:GET /y;B100:e;B100:f;E100:ok;E100:ok;");
     observer_fanout_free(&f);
-    assert_int_equal(f.nspare, 0);
+    assert_int_equal(f.spare.n, 0);
 }
 
 static void test_end_without_begin(void **state)

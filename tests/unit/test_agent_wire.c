@@ -152,10 +152,10 @@ static void test_bin_stream_reused(void **state)
     (void)state;
     fx *f = make(true);
     cancel_mid_response(f);
-    assert_int_equal(f->s->nspare_streams, 1);
+    assert_int_equal(f->s->spare_streams.n, 1);
     send_open(f, 3, 0, true, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_true(fl_wait_text(&f->fl, 1, "\r\n\r\n", 3000));
-    assert_int_equal(f->s->nspare_streams, 0); /* taken */
+    assert_int_equal(f->s->spare_streams.n, 0); /* taken */
     fl_send_str(&f->fl, 1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     ttf_frame fr = next_frame(f);
     assert_int_equal(fr.type, TTF_RESPONSE);
@@ -168,7 +168,7 @@ static void test_bin_stream_reused(void **state)
     assert_int_equal(fr.len, 2);
     assert_memory_equal(fr.payload, "ok", 2);
     assert_int_equal(hmap_count(f->s->streams), 0);
-    assert_int_equal(f->s->nspare_streams, 1);
+    assert_int_equal(f->s->spare_streams.n, 1);
     destroy(f);
 }
 

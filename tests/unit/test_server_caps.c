@@ -81,16 +81,17 @@ static void streams_of_every_agent_count_in_one_budget(void **state)
     assert_non_null(b1);
     assert_non_null(j1);
     assert_int_equal(f->budget.open, 2);
-    assert_false(mux_budget_full(&f->budget, NULL));
+    assert_int_equal(mux_admit_stream(f->bin), MUX_ADMIT_OK);
     mux_stream *b2 = open_on(f, f->bin);
     assert_non_null(b2);
     assert_int_equal(f->budget.open, 3);
-    assert_true(mux_budget_full(&f->budget, NULL)); /* each mux has room, the server none */
-    assert_true(mux_budget_full(&f->budget, NULL));
+    /* each mux has room, the server none */
+    assert_int_equal(mux_admit_stream(f->bin), MUX_ADMIT_SERVER_FULL);
+    assert_int_equal(mux_admit_stream(f->json), MUX_ADMIT_SERVER_FULL);
     /* a stream closed by its owner gives its place back */
     f->json->ops->close(j1, MUX_CANCEL, "gone");
     assert_int_equal(f->budget.open, 2);
-    assert_false(mux_budget_full(&f->budget, NULL));
+    assert_int_equal(mux_admit_stream(f->json), MUX_ADMIT_OK);
     /* a stream the agent resets too (the fail upcall: it is gone) */
     uint8_t rst[64];
     size_t n = ttf_frame_reset(rst, sizeof rst, 1, TTF_RST_LOCAL_UNAVAILABLE, "down");
@@ -112,7 +113,7 @@ static void a_budget_without_a_limit_is_never_full(void **state)
     for (int i = 0; i < 5; i++)
         assert_non_null(open_on(f, f->json));
     assert_int_equal(f->budget.open, 5);
-    assert_false(mux_budget_full(&f->budget, NULL));
+    assert_int_equal(mux_admit_stream(f->json), MUX_ADMIT_OK);
 }
 
 static void the_per_agent_limit_still_holds_under_the_budget(void **state)
@@ -121,12 +122,8 @@ static void the_per_agent_limit_still_holds_under_the_budget(void **state)
     f->budget.max = 10;
     mux_set_max_streams(f->bin, 1);
     assert_non_null(open_on(f, f->bin));
-    int status = 0;
-    const char *why = NULL;
-    assert_true(mux_full(f->bin, &status, &why));
-    assert_int_equal(status, 503);
-    assert_string_equal(why, MUX_BUSY_TEXT);
-    assert_false(mux_budget_full(&f->budget, NULL));
+    assert_int_equal(mux_admit_stream(f->bin), MUX_ADMIT_AGENT_FULL);
+    assert_int_equal(mux_admit_stream(f->json), MUX_ADMIT_OK); /* the budget has room */
 }
 
 /* ---- the listener's cap ---- */

@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "tunnel_access.h"
 
@@ -24,12 +27,28 @@ static tunnel_access *gate(const char *json)
     return t;
 }
 
+/* The peer of a connection accepted from the address peer ("no address": another family). */
+static void peer_of(tunnel_peer *tp, const char *peer)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, peer, &s4->sin_addr) == 1)
+        ss.ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, peer, &s6->sin6_addr) == 1)
+        ss.ss_family = AF_INET6;
+    else
+        ss.ss_family = AF_UNIX;
+    tunnel_peer_init(tp, (const struct sockaddr *)&ss);
+}
+
 static access_result admit(tunnel_access *t, const access_net *trusted, size_t nt, const char *peer,
                            http_headers *h, int64_t now, char *client)
 {
     access_verdict v;
     tunnel_peer tp;
-    tunnel_peer_init(&tp, peer);
+    peer_of(&tp, peer);
     return tunnel_access_admit(t, trusted, nt, &tp, h, now, &v, client, 48);
 }
 
@@ -78,7 +97,8 @@ static void test_trusted_proxy(void **state)
     assert_string_equal(client, "203.0.113.5");
     assert_int_equal(admit(t, &trusted, 1, "127.0.0.2", &h, 0, client), ACCESS_ALLOW);
     assert_string_equal(client, "127.0.0.2");
-    /* the peer as the access rules print it (tunnel_peer_init, once per connection) */
+    /* the peer as the access rules print it (tunnel_peer_init, once per connection): an
+     * IPv4-mapped IPv6 peer as IPv4 */
     assert_int_equal(admit(t, NULL, 0, "::ffff:192.0.2.7", &h, 0, client), ACCESS_ALLOW);
     assert_string_equal(client, "192.0.2.7");
     assert_int_equal(admit(t, NULL, 0, "no address", &h, 0, client), ACCESS_ALLOW);
@@ -98,7 +118,7 @@ static void test_rate_per_client(void **state)
     assert_int_equal(admit(t, NULL, 0, "127.0.0.1", &h, 1000, client), ACCESS_ALLOW);
     access_verdict v;
     tunnel_peer tp;
-    tunnel_peer_init(&tp, "127.0.0.1");
+    peer_of(&tp, "127.0.0.1");
     assert_int_equal(tunnel_access_admit(t, NULL, 0, &tp, &h, 1000, &v, client, 48),
                      ACCESS_REFUSE_RATE);
     assert_int_equal(v.retry_after_s, 30);

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* edge_answer.c - the edges' own short answers (edge_answer.h). */
+#include "edge_answer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "http1_write.h"
+
+static const edge_answer answers[EDGE_ANSWER_COUNT] = {
+    [EDGE_TUNNEL_NOT_FOUND] = {404, "tunnel not found"},
+    [EDGE_BODY_TOO_LARGE] = {413, "request body too large"},
+    [EDGE_AGENT_BUSY] = {503, "tunnel agent busy: try again"},
+    [EDGE_AGENT_GONE] = {502, "the tunnel agent went away"},
+    [EDGE_NO_ANSWER_IN_TIME] = {504, "the local service did not answer in time"},
+    [EDGE_JSON_FIELD_TOO_LARGE] = {431, "request header field too large for the tunnel's JSON "
+                                        "mode (one field line must fit one 128 KB message)"},
+};
+
+const edge_answer *edge_answer_of(edge_answer_id id)
+{
+    return &answers[id];
+}
+
+const char *edge_answer_retry_after(int status)
+{
+    return status == 503 ? "1" : NULL;
+}
+
+char *edge_answer_http(int status, const char *text, size_t *len)
+{
+    http_headers extra;
+    http_headers_init(&extra);
+    const char *after = edge_answer_retry_after(status);
+    char *out = NULL;
+    if (!after || http_headers_add(&extra, "Retry-After", 11, after, strlen(after)) == 0)
+        out = http_format_text(status, text, &extra, true, len);
+    http_headers_free(&extra);
+    return out;
+}
+
+void edge_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < cap; i++)
+        if (reason[i] >= 0x20 && reason[i] < 0x7f) /* printable ASCII only: a public body */
+            out[n++] = (char)reason[i];
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    if (n == 0)
+        n = (size_t)snprintf(out, cap, "%s", dflt);
+    out[n < cap ? n : cap - 1] = '\0';
+}
+
+void edge_agent_error_text(char *out, size_t cap, tmsg_error_code code, const char *message)
+{
+    char dflt[64];
+    snprintf(dflt, sizeof dflt, "tunnel error: %s", tmsg_error_name(code));
+    edge_reason_text(out, cap, (const uint8_t *)message, message ? strlen(message) : 0, dflt);
+}

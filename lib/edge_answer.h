@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* edge_answer.h - the short answers the edges (ttfd, the Lambda) give a public client
+ * themselves, once for both: a user must not be able to tell which back-end carried a request
+ * (guide), so a situation has one status and one text here, and the rules of how such an
+ * answer goes out: text/plain; charset=utf-8, the text plus "\n" as the body (ttfd:
+ * http_format_text, the Lambda: httpresp_text), Retry-After on a 503.
+ * Owns nothing. */
+#ifndef TUNNEL_EDGE_ANSWER_H
+#define TUNNEL_EDGE_ANSWER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto_json.h"
+
+typedef enum edge_answer_id {
+    EDGE_TUNNEL_NOT_FOUND,     /* 404: no tunnel of that name (or none named), or not ready */
+    EDGE_BODY_TOO_LARGE,       /* 413: the request body is over the edge's limit */
+    EDGE_AGENT_BUSY,           /* 503: the agent's or the edge's cap on requests in progress */
+    EDGE_AGENT_GONE,           /* 502: the agent's connection went away before the answer */
+    EDGE_NO_ANSWER_IN_TIME,    /* 504: no response head before the request timeout */
+    EDGE_JSON_FIELD_TOO_LARGE, /* 431: one request field line over a JSON-mode message */
+    EDGE_ANSWER_COUNT
+} edge_answer_id;
+
+typedef struct edge_answer {
+    int status;
+    const char *text; /* one line of printable ASCII, no "\n" */
+} edge_answer;
+
+/* The answer for a situation (id < EDGE_ANSWER_COUNT). */
+const edge_answer *edge_answer_of(edge_answer_id id);
+
+/* The Retry-After value an answer of this status carries, NULL for none: "1" on a 503 (a busy
+ * agent is worth another try soon, RFC 9110 §10.2.3). */
+const char *edge_answer_retry_after(int status);
+
+/* status and text as ttfd writes them: http_format_text's response with Retry-After as
+ * edge_answer_retry_after says and Connection: close. Malloc'd bytes, length in *len; NULL on
+ * ENOMEM. */
+char *edge_answer_http(int status, const char *text, size_t *len);
+
+/* The agent's reason for a failure as a short public text: the printable ASCII of
+ * reason[0..len) (at most cap - 1 bytes, trailing spaces dropped), or dflt when none is left.
+ * cap > 0. */
+void edge_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt);
+
+/* The public text of a JSON-mode error message from the agent (docs/protocol.md §2): its
+ * message as edge_reason_text keeps it, or "tunnel error: <code name>" when it gave none. Its
+ * status is tmsg_error_status(code). */
+void edge_agent_error_text(char *out, size_t cap, tmsg_error_code code, const char *message);
+
+#endif
