@@ -53,6 +53,11 @@ static void usage(FILE *out)
         "  --body-timeout SEC        408 when a request body stalls this long (60)\n"
         "  --send-timeout SEC        close a connection whose client takes nothing of its\n"
         "                            answer this long (60)\n"
+        "  --tunnel-timeout SEC      close an upgraded connection (a WebSocket) that carried\n"
+        "                            nothing either way this long (3600; 0: never)\n"
+        "  --half-close-timeout SEC  once one side of an upgraded connection ended its half\n"
+        "                            (a FIN), close it when nothing moved this long (30; 0:\n"
+        "                            --tunnel-timeout alone)\n"
         "  --max-header-size BYTES   request head limit, 431 beyond it (16384; at most\n"
         "                            1048576)\n"
         "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; both\n"
@@ -123,6 +128,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_HTIMEOUT,
         O_BTIMEOUT,
         O_STIMEOUT,
+        O_TUNTIMEOUT,
+        O_HALFTIMEOUT,
         O_MAXHDR,
         O_MAXBODY,
         O_MAXSTREAMS,
@@ -150,6 +157,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"header-timeout", required_argument, NULL, O_HTIMEOUT},
         {"body-timeout", required_argument, NULL, O_BTIMEOUT},
         {"send-timeout", required_argument, NULL, O_STIMEOUT},
+        {"tunnel-timeout", required_argument, NULL, O_TUNTIMEOUT},
+        {"half-close-timeout", required_argument, NULL, O_HALFTIMEOUT},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
         {"max-streams-per-agent", required_argument, NULL, O_MAXSTREAMS},
@@ -172,6 +181,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->header_timeout = 30;
     cfg->body_timeout = 60;
     cfg->send_timeout = 60;
+    cfg->tunnel_timeout = TTFD_TUNNEL_SEC;
+    cfg->half_close_timeout = TTFD_HALF_CLOSE_SEC;
     cfg->max_header = 16384;
     cfg->max_streams = TTFD_MAX_STREAMS;
     cfg->max_streams_total = TTFD_MAX_STREAMS_TOTAL;
@@ -251,6 +262,15 @@ static int parse_args(int argc, char **argv, server_config *cfg)
                 return -1;
             }
             cfg->send_timeout = (int)v;
+            break;
+        case O_TUNTIMEOUT:
+        case O_HALFTIMEOUT:
+            if (parse_num(optarg, 0, 604800, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --%s '%s' (seconds, 0..604800)\n",
+                        c == O_TUNTIMEOUT ? "tunnel-timeout" : "half-close-timeout", optarg);
+                return -1;
+            }
+            *(c == O_TUNTIMEOUT ? &cfg->tunnel_timeout : &cfg->half_close_timeout) = (int)v;
             break;
         case O_MAXHDR:
             if (parse_num(optarg, 256, (long long)TTFD_MAX_HEADER_MAX, &v) != 0) {
@@ -617,11 +637,13 @@ int main(int argc, char **argv)
     fflush(stdout);
     TLOG_I(&lg,
            "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, timeouts: request %ds, "
-           "header %ds, body %ds, send %ds; at most %zu requests in progress per agent, %zu in "
+           "header %ds, body %ds, send %ds, tunnel %ds, half-close %ds; at most %zu requests in "
+           "progress per agent, %zu in "
            "all, %zu connections (0: no limit)",
            TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
            cfg.request_timeout, cfg.header_timeout, cfg.body_timeout, cfg.send_timeout,
-           cfg.max_streams, cfg.max_streams_total, cfg.max_conns);
+           cfg.tunnel_timeout, cfg.half_close_timeout, cfg.max_streams, cfg.max_streams_total,
+           cfg.max_conns);
 
     event_base_dispatch(srv.base);
     rc = 0;
