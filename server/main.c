@@ -81,7 +81,8 @@ static void usage(FILE *out)
         "  --log-format FORMAT       text (default; also: plain) or json: one JSON object per\n"
         "                            line, one per request (tunnel_id, method, path, status...)\n"
         "  --trusted-proxy CIDR      a proxy in front of ttfd: the client address of its\n"
-        "                            requests is read from X-Forwarded-For (repeatable)\n"
+        "                            requests is read from X-Forwarded-For, and its own\n"
+        "                            X-Forwarded-Proto (http or https) is kept (repeatable)\n"
         "  -v, --verbose             debug logging\n"
         "  -h, --help                this help\n"
         "      --version             print the version\n");

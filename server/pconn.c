@@ -396,6 +396,8 @@ static void on_head(pconn *pc)
     proxy_request rule = {
         .client_ip = pc->ip,
         .proto = srv->scheme,
+        .keep_proto = srv->cfg->ntrusted > 0 &&
+                      access_in_nets(srv->cfg->trusted, srv->cfg->ntrusted, &pc->peer.addr),
         .authority = h->form == HTTP1_TARGET_ABSOLUTE ? h->authority : NULL,
         .prefix = x->path_mode ? prefix : NULL,
         .upgrade = x->upgrade,
