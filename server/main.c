@@ -67,9 +67,11 @@ static void usage(FILE *out)
         "                            tunnels); 503 with Retry-After beyond it (256; 0: none)\n"
         "  --max-streams N           requests in progress at once over all agents; 503 with\n"
         "                            Retry-After beyond it (2000; 0: none)\n"
-        "  --max-connections N       connections open at once (public and agents); beyond it\n"
-        "                            new ones wait in the kernel's queue until one closes\n"
-        "                            (default: the descriptor limit less 64; 0: none)\n"
+        "  --max-connections N       connections open at once (public and agents); at it the\n"
+        "                            oldest idle public ones are closed to make room, and\n"
+        "                            when none is idle new ones wait in the kernel's queue\n"
+        "                            until one closes (default: the descriptor limit less\n"
+        "                            64; 0: none)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
         "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
         "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"
@@ -600,6 +602,7 @@ int main(int argc, char **argv)
         goto out;
     /* A closed connection frees a descriptor: a listener paused at EMFILE tries again. */
     conn_loop_on_release(srv.loop, listener_release, srv.lis);
+    listener_on_full(srv.lis, pconn_drain_idle, &srv); /* at --max-connections */
     lg.out = logbuf_file(lb);
     lg.sink = logbuf_add;
     lg.sink_ud = lb;
