@@ -92,7 +92,7 @@ static int linger_add(local_pool *p, conn *k)
 {
     if (p->nlinger == p->linger_cap) {
         size_t cap = p->linger_cap ? 2 * p->linger_cap : 8;
-        conn **a = realloc(p->linger, cap * sizeof *a);
+        conn **a = realloc(p->linger, cap * sizeof(conn *));
         if (!a)
             return -1;
         p->linger = a;
