@@ -57,7 +57,7 @@ static void usage(FILE *out)
         "                            nothing either way this long (3600; 0: never)\n"
         "  --half-close-timeout SEC  once one side of an upgraded connection ended its half\n"
         "                            (a FIN), close it when nothing moved this long (30; 0:\n"
-        "                            --tunnel-timeout alone)\n"
+        "                            the tunnel timeout alone)\n"
         "  --max-header-size BYTES   request head limit, 431 beyond it (16384; at most\n"
         "                            1048576)\n"
         "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; both\n"
