@@ -18,6 +18,8 @@ struct local_pool {
     size_t read_ahead; /* conn_set_in_max of new connections */
     conn **idle;
     size_t nidle, max_idle;
+    conn **linger; /* closed by their exchange, their last output still going out */
+    size_t nlinger, linger_cap;
 };
 
 /* ---- idle connections in the pool ---- */
@@ -46,6 +48,62 @@ static void idle_event(conn *k, void *ud, int what)
 }
 
 static const conn_cbs idle_cbs = {idle_read, NULL, idle_event};
+
+/* ---- connections closed with output still to go ----
+ * An upgraded connection ends when both sides ended theirs; the client's last octets and its end
+ * often come in one batch, and were dropped with the connection before the local service had
+ * them. Such a connection stays here until its output and FIN are out, the service takes
+ * nothing for LOCAL_LINGER_MS, or it fails; what it sends meanwhile is dropped. */
+#define LOCAL_LINGER_MS 5000u
+
+static void linger_remove(local_pool *p, conn *k)
+{
+    for (size_t i = 0; i < p->nlinger; i++) {
+        if (p->linger[i] == k) {
+            p->linger[i] = p->linger[--p->nlinger];
+            break;
+        }
+    }
+    conn_free(k);
+}
+
+static void linger_read(conn *k, void *ud)
+{
+    (void)ud;
+    evbuffer_drain(conn_in(k), evbuffer_get_length(conn_in(k)));
+}
+
+static void linger_drain(conn *k, void *ud)
+{
+    if (conn_out_len(k) == 0)
+        linger_remove(ud, k);
+}
+
+static void linger_event(conn *k, void *ud, int what)
+{
+    if (what & (CONN_EV_ERROR | CONN_EV_DEADLINE))
+        linger_remove(ud, k);
+}
+
+static const conn_cbs linger_cbs = {linger_read, linger_drain, linger_event};
+
+/* 0 when k lingers (the pool frees it), -1 without memory. */
+static int linger_add(local_pool *p, conn *k)
+{
+    if (p->nlinger == p->linger_cap) {
+        size_t cap = p->linger_cap ? 2 * p->linger_cap : 8;
+        conn **a = realloc(p->linger, cap * sizeof(conn *));
+        if (!a)
+            return -1;
+        p->linger = a;
+        p->linger_cap = cap;
+    }
+    p->linger[p->nlinger++] = k;
+    conn_set_cbs(k, &linger_cbs, p);
+    conn_read(k, true);
+    conn_set_deadline(k, LOCAL_LINGER_MS);
+    return 0;
+}
 
 /* ---- an lconn's connection ---- */
 
@@ -189,6 +247,9 @@ void local_pool_free(local_pool *p)
     for (size_t i = 0; i < p->nidle; i++)
         conn_free(p->idle[i]);
     free(p->idle);
+    for (size_t i = 0; i < p->nlinger; i++)
+        conn_free(p->linger[i]);
+    free(p->linger);
     resolver_free(p->res);
     free(p);
 }
@@ -246,6 +307,9 @@ void lconn_close(lconn *c, bool reuse)
         p->idle[p->nidle++] = k;
         return;
     }
+    if (c->shut && c->connected && !c->failed && conn_out_len(k) > 0 && !conn_write_ended(k) &&
+        linger_add(p, k) == 0)
+        return; /* its last octets and FIN go out first */
     conn_free(k);
 }
 

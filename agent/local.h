@@ -5,8 +5,9 @@
  * CONN_READ_MAX, output written once at the end of the loop pass, half-close) is lib/conn's.
  * An lconn can be written to at once: while the name resolves and the connect runs, its output
  * waits (lconn_out).
- * Owns: the pool owns its idle connections and the resolver; an lconn owns its connection (and
- * the output waiting for it) until lconn_close hands it back to the pool or frees it. */
+ * Owns: the pool owns its idle and lingering connections and the resolver; an lconn owns its
+ * connection (and the output waiting for it) until lconn_close hands it back to the pool or frees
+ * it. */
 #ifndef TTF_LOCAL_H
 #define TTF_LOCAL_H
 
@@ -86,7 +87,9 @@ static inline bool lconn_stale(const lconn *c, bool answered)
 {
     return c->reused && !answered;
 }
-/* reuse: the exchange completed cleanly and the connection may serve another request. */
+/* reuse: the exchange completed cleanly and the connection may serve another request. A
+ * connection whose end was asked (lconn_shutdown) with output still unwritten stays with the pool
+ * until that output and the FIN are out (at most 5 s; the pool frees it). */
 void lconn_close(lconn *c, bool reuse);
 /* The input (c->sk must be set: before the connection exists nothing was read). Draining it
  * below LOCAL_IN_MAX resumes reading. */

@@ -583,6 +583,8 @@ void conn_destroy(conn *c)
     conn_watch_forget(c);
     if (c->ssl)
         SSL_free(c->ssl);
+    if (c->tls_ahead)
+        evbuffer_free(c->tls_ahead);
     bool released = c->fd >= 0;
     if (c->fd >= 0)
         close(c->fd);

@@ -199,11 +199,13 @@ bool conn_write_ended(const conn *c);
  * the connection stops reading. */
 void conn_watch_close(conn *c, bool on);
 /* Bytes received and not yet in conn_in(): queued in the socket (FIONREAD) and, for TLS, held by
- * the read BIO or OpenSSL (ciphertext counted as it is: an upper bound of the plain bytes). */
+ * the read BIO or OpenSSL (ciphertext counted as it is: an upper bound of the plain bytes). Once
+ * RDHUP was reported for a TLS connection, what the peer sent before its end was decrypted then
+ * (conn_tls.c, up to 16 MiB): they are counted exactly, as plain ones. */
 size_t conn_queued_in(const conn *c);
 /* A look at those queued octets without taking them (MSG_PEEK): up to cap of them into buf, in
- * order; 0 when none. Plain sockets only: -1 with TLS (the queue holds ciphertext) or on an
- * error. */
+ * order; 0 when none. TLS: after RDHUP, the octets decrypted then (all the peer sent); before,
+ * or past 16 MiB, -1 (the queue holds ciphertext). -1 on an error. */
 ssize_t conn_peek_queued(const conn *c, void *buf, size_t cap);
 
 /* At most about this many octets wait unsent in the socket (TCP_NOTSENT_LOWAT); the rest stays

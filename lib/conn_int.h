@@ -60,6 +60,7 @@ struct conn {
     int fd;
     SSL *ssl;
     struct evbuffer *in, *out;
+    struct evbuffer *tls_ahead; /* the peer's last octets, decrypted at its FIN (conn_tls.c) */
     struct event rd, wr;
     struct event *timer;  /* connect timeout, then the deadline (created when first needed) */
     uint64_t deadline_at; /* conn_set_deadline's time (clock_now_ms), 0: none */
@@ -95,6 +96,7 @@ struct conn {
     bool keep_read;      /* conn_set_read_after_reset */
     bool tls_close_sent; /* SSL_shutdown wrote our close_notify (maybe still in the buffer) */
     bool tls_wbuf;       /* the write buffer BIO is attached (conn_tls.c) */
+    bool tls_ahead_all;  /* tls_ahead holds all the peer sent: its end came after it */
     bool bulk;           /* the last read filled its room: read into the input buffer directly */
     bool client;         /* conn_connect: CONNECTED is reported */
     bool timer_connects; /* the timer is the connect timeout */
@@ -207,6 +209,11 @@ size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof);
  * when there was none left, the buffered ciphertext written (both are progress for on_drain);
  * sets wr_blocked or tls_w_wants_r when the socket or the TLS layer needs to wait, or fails c. */
 size_t conn_tls_write(conn *c);
+/* The peer ended its side (its FIN seen while reading is off): what it sent before is all in the
+ * socket and the read BIO, and is decrypted into c->tls_ahead (TLS_AHEAD_MAX octets at most), so
+ * that conn_queued_in counts plain octets and conn_peek_queued shows them as for a plain socket;
+ * reading hands them out first. Once per connection; a TLS failure in them fails c. */
+void conn_tls_read_ahead(conn *c);
 /* Sends close_notify. true once it is out (or cannot be: the FIN may follow anyway), false when
  * it waits for room in the socket (wr_blocked set). */
 bool conn_tls_shutdown(conn *c);

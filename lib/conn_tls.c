@@ -179,7 +179,8 @@ int conn_tls_set_fd(conn *c, SSL *ssl)
 
 bool conn_tls_pending(const conn *c)
 {
-    return SSL_has_pending(c->ssl) || BIO_ctrl_pending(SSL_get_rbio(c->ssl)) > 0;
+    return SSL_has_pending(c->ssl) || BIO_ctrl_pending(SSL_get_rbio(c->ssl)) > 0 ||
+           (c->tls_ahead && evbuffer_get_length(c->tls_ahead) > 0);
 }
 
 void conn_resume_input(conn *c)
@@ -272,12 +273,56 @@ void conn_tls_fail(conn *c, int ssl_err)
     conn_fail(c, sys, e);
 }
 
+/* ---- the peer's last octets, decrypted ahead (conn_int.h: conn_tls_read_ahead) ----
+ * A plain socket's queue can be looked at without taking it (MSG_PEEK); a TLS socket's holds
+ * records, longer than the octets they carry, which nobody can judge. After the peer's FIN
+ * nothing more comes: decrypting what waits costs no more memory than the kernel held for it
+ * (a receive buffer, 6 MiB at most by default), and the owner judges plain octets, at once. */
+#define TLS_AHEAD_MAX ((size_t)16 << 20)
+
+void conn_tls_read_ahead(conn *c)
+{
+    if (!c->ssl || c->state != CS_OPEN || (!c->tls_ahead && !(c->tls_ahead = evbuffer_new())))
+        return;
+    ERR_clear_error();
+    while (evbuffer_get_length(c->tls_ahead) < TLS_AHEAD_MAX) {
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(c->tls_ahead, (ev_ssize_t)TLS_RECORD, &v, 1) < 1)
+            return; /* no memory: the queue stays ciphertext, judged as before */
+        size_t cap = v.iov_len < TLS_RECORD ? v.iov_len : TLS_RECORD;
+        int n = SSL_read(c->ssl, v.iov_base, (int)cap);
+        if (n > 0) {
+            v.iov_len = (size_t)n;
+            evbuffer_commit_space(c->tls_ahead, &v, 1);
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_ZERO_RETURN) /* close_notify, or the FIN (IGNORE_UNEXPECTED_EOF) */
+            c->tls_ahead_all = true;
+        else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            conn_tls_fail(c, e);
+        break;
+    }
+    release_buffers(c);
+}
+
 size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof)
 {
     size_t got = 0;
     c->tls_r_wants_w = false;
     int i = 0;
     size_t off = 0;
+    while (c->tls_ahead && i < nv && evbuffer_get_length(c->tls_ahead) > 0) {
+        int n = evbuffer_remove(c->tls_ahead, (uint8_t *)v[i].iov_base + off, v[i].iov_len - off);
+        got += n > 0 ? (size_t)n : 0;
+        off += n > 0 ? (size_t)n : 0;
+        if (off == v[i].iov_len) {
+            i++;
+            off = 0;
+        }
+        if (n <= 0)
+            break;
+    }
     ERR_clear_error(); /* once: a successful SSL_read leaves the queue as it was */
     while (i < nv) {
         int n = SSL_read(c->ssl, (uint8_t *)v[i].iov_base + off, (int)(v[i].iov_len - off));

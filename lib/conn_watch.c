@@ -51,6 +51,13 @@ void conn_watch_report(conn *c)
     if (c->hup_told)
         return;
     c->hup_told = true;
+    if (c->ssl) { /* what it sent before its end, as plain octets (conn_queued_in, peek) */
+        conn_tls_read_ahead(c);
+        if (c->state == CS_FAILED) {
+            conn_emit_event(c, CONN_EV_ERROR);
+            return;
+        }
+    }
     conn_emit_event(c, CONN_EV_RDHUP);
 }
 
@@ -158,6 +165,8 @@ size_t conn_queued_in(const conn *c)
     int q = 0;
     size_t n = c->fd >= 0 && ioctl(c->fd, FIONREAD, &q) == 0 && q > 0 ? (size_t)q : 0;
     if (c->ssl) {
+        if (c->tls_ahead)
+            n += evbuffer_get_length(c->tls_ahead);
         n += BIO_ctrl_pending(SSL_get_rbio(c->ssl)) + (size_t)SSL_pending(c->ssl);
         /* OpenSSL's record buffer: at most one record, since the read BIO hands one at a time */
         if (SSL_has_pending(c->ssl))
@@ -168,7 +177,9 @@ size_t conn_queued_in(const conn *c)
 
 ssize_t conn_peek_queued(const conn *c, void *buf, size_t cap)
 {
-    if (c->ssl || c->fd < 0)
+    if (c->ssl) /* the queue holds records: plain octets only once all came (the peer's end) */
+        return c->tls_ahead_all ? evbuffer_copyout(c->tls_ahead, buf, cap) : -1;
+    if (c->fd < 0)
         return -1;
     ssize_t n = recv(c->fd, buf, cap, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

@@ -187,7 +187,18 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
         return -1;
     if (forwarded_for(h, o->client_ip) != 0)
         return -1;
-    if (o->proto && set_in_place(h, HTTP_H_X_FORWARDED_PROTO, o->proto) != 0)
+    const char *proto = o->proto;
+    if (o->keep_proto) {
+        const char *in = http_headers_get_id(h, HTTP_H_X_FORWARDED_PROTO);
+        size_t fields = 0;
+        for (size_t i = 0; i < h->n; i++)
+            fields += h->v[i].id == HTTP_H_X_FORWARDED_PROTO;
+        if (in && fields == 1 && strcasecmp(in, "https") == 0)
+            proto = "https";
+        else if (in && fields == 1 && strcasecmp(in, "http") == 0)
+            proto = "http";
+    }
+    if (proto && set_in_place(h, HTTP_H_X_FORWARDED_PROTO, proto) != 0)
         return -1;
     const char *host = http_headers_get_id(h, HTTP_H_HOST);
     if (host && *host) {

@@ -41,6 +41,10 @@ typedef struct proxy_request {
     const char *client_ip; /* appended to X-Forwarded-For unless the list already ends with it
                               (API Gateway appends the client before the Lambda sees it) */
     const char *proto;     /* X-Forwarded-Proto, set: "http" or "https" */
+    bool keep_proto;       /* the request came from a trusted front proxy (ttfd --trusted-proxy):
+                              its own X-Forwarded-Proto, when it is one field saying "http" or
+                              "https", stays (lower case), as nginx's real_ip for a trusted
+                              set_real_ip_from; anything else is replaced by proto */
     const char *authority; /* absolute-form target's authority: replaces Host (RFC 9112 §3.2.2,
                               §7.2); NULL keeps Host */
     const char *prefix;    /* path routing: X-Forwarded-Prefix "/<id>", set; NULL: removed */

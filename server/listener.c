@@ -21,6 +21,8 @@ struct listener {
     const tlog *log;
     listener_accept_fn fn;
     void *ud;
+    void (*room_fn)(void *ud); /* listener_on_full */
+    void *room_ud;
     unsigned backoff_ms; /* the next pause */
     bool paused;         /* by a failure, until the timer or a release */
     bool stopped;
@@ -78,6 +80,9 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     l->backoff_ms = BACKOFF_MIN_MS;
     log_failures(l, true); /* the count of the episode that just ended */
     l->open++;
+    l->fn(l->ud, fd, sa);
+    if (full(l) && l->room_fn)
+        l->room_fn(l->room_ud); /* idle connections closed: their places are released */
     if (full(l)) {
         /* As HAProxy at maxconn: no accept until a connection closes. The kernel's queue holds
          * the next ones meanwhile; accepting and closing them would spin, and refuse clients
@@ -92,7 +97,6 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
                    "closes (%llu time%s since the last warning)",
                    l->open, since, since == 1 ? "" : "s");
     }
-    l->fn(l->ud, fd, sa);
 }
 
 static void error_cb(struct evconnlistener *lis, void *ud)
@@ -161,6 +165,12 @@ uint64_t listener_fulls(const listener *l)
 int listener_fd(const listener *l)
 {
     return evconnlistener_get_fd(l->lis);
+}
+
+void listener_on_full(listener *l, void (*fn)(void *ud), void *ud)
+{
+    l->room_fn = fn;
+    l->room_ud = ud;
 }
 
 void listener_stop(listener *l)

@@ -9,7 +9,10 @@
  * usual meanwhile; new ones wait in the kernel's accept queue.
  * A cap on the connections open at once (ttfd --max-connections, HAProxy's maxconn): once that
  * many are accepted and not yet released, accepting stops (evconnlistener_disable, no busy loop)
- * until one is released; new ones wait in the kernel's accept queue meanwhile.
+ * until one is released; new ones wait in the kernel's accept queue meanwhile. Before it stops,
+ * the owner may make room (listener_on_full: nginx closes idle keep-alive connections when its
+ * worker_connections run out, ngx_drain_connections), so that a flood of idle clients cannot
+ * lock out an agent that reconnects.
  * Owns: the evconnlistener (and so the socket) and its resume timer. */
 #ifndef TTFD_LISTENER_H
 #define TTFD_LISTENER_H
@@ -36,6 +39,9 @@ int listener_fd(const listener *l);
 uint64_t listener_backoffs(const listener *l);
 /* Times accepting paused at the cap (max), since the start (metrics). */
 uint64_t listener_fulls(const listener *l);
+/* fn(ud) runs when an accept brings the open connections to the cap: it may close some of them
+ * (each close releases its place, listener_release); accepting stops only when none was. */
+void listener_on_full(listener *l, void (*fn)(void *ud), void *ud);
 /* Stops accepting for good (shutdown). */
 void listener_stop(listener *l);
 /* An accepted connection was closed (its descriptor freed; lib/conn's release hook, or the

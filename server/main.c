@@ -53,6 +53,11 @@ static void usage(FILE *out)
         "  --body-timeout SEC        408 when a request body stalls this long (60)\n"
         "  --send-timeout SEC        close a connection whose client takes nothing of its\n"
         "                            answer this long (60)\n"
+        "  --tunnel-timeout SEC      close an upgraded connection (a WebSocket) that carried\n"
+        "                            nothing either way this long (3600; 0: never)\n"
+        "  --half-close-timeout SEC  once one side of an upgraded connection ended its half\n"
+        "                            (a FIN), close it when nothing moved this long (30; 0:\n"
+        "                            the tunnel timeout alone)\n"
         "  --max-header-size BYTES   request head limit, 431 beyond it (16384; at most\n"
         "                            1048576)\n"
         "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; both\n"
@@ -62,9 +67,11 @@ static void usage(FILE *out)
         "                            tunnels); 503 with Retry-After beyond it (256; 0: none)\n"
         "  --max-streams N           requests in progress at once over all agents; 503 with\n"
         "                            Retry-After beyond it (2000; 0: none)\n"
-        "  --max-connections N       connections open at once (public and agents); beyond it\n"
-        "                            new ones wait in the kernel's queue until one closes\n"
-        "                            (default: the descriptor limit less 64; 0: none)\n"
+        "  --max-connections N       connections open at once (public and agents); at it the\n"
+        "                            oldest idle public ones are closed to make room, and\n"
+        "                            when none is idle new ones wait in the kernel's queue\n"
+        "                            until one closes (default: the descriptor limit less\n"
+        "                            64; 0: none)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
         "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
         "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"
@@ -76,7 +83,8 @@ static void usage(FILE *out)
         "  --log-format FORMAT       text (default; also: plain) or json: one JSON object per\n"
         "                            line, one per request (tunnel_id, method, path, status...)\n"
         "  --trusted-proxy CIDR      a proxy in front of ttfd: the client address of its\n"
-        "                            requests is read from X-Forwarded-For (repeatable)\n"
+        "                            requests is read from X-Forwarded-For, and its own\n"
+        "                            X-Forwarded-Proto (http or https) is kept (repeatable)\n"
         "  -v, --verbose             debug logging\n"
         "  -h, --help                this help\n"
         "      --version             print the version\n");
@@ -123,6 +131,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_HTIMEOUT,
         O_BTIMEOUT,
         O_STIMEOUT,
+        O_TUNTIMEOUT,
+        O_HALFTIMEOUT,
         O_MAXHDR,
         O_MAXBODY,
         O_MAXSTREAMS,
@@ -150,6 +160,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"header-timeout", required_argument, NULL, O_HTIMEOUT},
         {"body-timeout", required_argument, NULL, O_BTIMEOUT},
         {"send-timeout", required_argument, NULL, O_STIMEOUT},
+        {"tunnel-timeout", required_argument, NULL, O_TUNTIMEOUT},
+        {"half-close-timeout", required_argument, NULL, O_HALFTIMEOUT},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
         {"max-streams-per-agent", required_argument, NULL, O_MAXSTREAMS},
@@ -172,6 +184,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->header_timeout = 30;
     cfg->body_timeout = 60;
     cfg->send_timeout = 60;
+    cfg->tunnel_timeout = TTFD_TUNNEL_SEC;
+    cfg->half_close_timeout = TTFD_HALF_CLOSE_SEC;
     cfg->max_header = 16384;
     cfg->max_streams = TTFD_MAX_STREAMS;
     cfg->max_streams_total = TTFD_MAX_STREAMS_TOTAL;
@@ -251,6 +265,15 @@ static int parse_args(int argc, char **argv, server_config *cfg)
                 return -1;
             }
             cfg->send_timeout = (int)v;
+            break;
+        case O_TUNTIMEOUT:
+        case O_HALFTIMEOUT:
+            if (parse_num(optarg, 0, 604800, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --%s '%s' (seconds, 0..604800)\n",
+                        c == O_TUNTIMEOUT ? "tunnel-timeout" : "half-close-timeout", optarg);
+                return -1;
+            }
+            *(c == O_TUNTIMEOUT ? &cfg->tunnel_timeout : &cfg->half_close_timeout) = (int)v;
             break;
         case O_MAXHDR:
             if (parse_num(optarg, 256, (long long)TTFD_MAX_HEADER_MAX, &v) != 0) {
@@ -579,6 +602,7 @@ int main(int argc, char **argv)
         goto out;
     /* A closed connection frees a descriptor: a listener paused at EMFILE tries again. */
     conn_loop_on_release(srv.loop, listener_release, srv.lis);
+    listener_on_full(srv.lis, pconn_drain_idle, &srv); /* at --max-connections */
     lg.out = logbuf_file(lb);
     lg.sink = logbuf_add;
     lg.sink_ud = lb;
@@ -617,11 +641,13 @@ int main(int argc, char **argv)
     fflush(stdout);
     TLOG_I(&lg,
            "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, timeouts: request %ds, "
-           "header %ds, body %ds, send %ds; at most %zu requests in progress per agent, %zu in "
+           "header %ds, body %ds, send %ds, tunnel %ds, half-close %ds; at most %zu requests in "
+           "progress per agent, %zu in "
            "all, %zu connections (0: no limit)",
            TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
            cfg.request_timeout, cfg.header_timeout, cfg.body_timeout, cfg.send_timeout,
-           cfg.max_streams, cfg.max_streams_total, cfg.max_conns);
+           cfg.tunnel_timeout, cfg.half_close_timeout, cfg.max_streams, cfg.max_streams_total,
+           cfg.max_conns);
 
     event_base_dispatch(srv.base);
     rc = 0;

@@ -396,6 +396,8 @@ static void on_head(pconn *pc)
     proxy_request rule = {
         .client_ip = pc->ip,
         .proto = srv->scheme,
+        .keep_proto = srv->cfg->ntrusted > 0 &&
+                      access_in_nets(srv->cfg->trusted, srv->cfg->ntrusted, &pc->peer.addr),
         .authority = h->form == HTTP1_TARGET_ABSOLUTE ? h->authority : NULL,
         .prefix = x->path_mode ? prefix : NULL,
         .upgrade = x->upgrade,
@@ -689,6 +691,37 @@ void pconn_free_all(server *srv)
 {
     while (srv->pconns)
         pc_free(srv->pconns); // NOLINT(clang-analyzer-unix.Malloc): it unlinks itself
+}
+
+static bool pc_idle(const pconn *pc)
+{
+    /* its first octets may wait unread (just accepted): not idle */
+    return pc->st == PC_HEAD && !pc->head_started && pc->c &&
+           evbuffer_get_length(in_buf(pc)) == 0 && conn_out_len(pc->c) == 0 &&
+           conn_queued_in(pc->c) == 0;
+}
+
+void pconn_drain_idle(void *ud)
+{
+    server *srv = ud;
+    pconn *pc = srv->pconns;
+    size_t open = pc ? 1 : 0;
+    for (; pc && pc->next; pc = pc->next)
+        open++;
+    /* as nginx: an eighth of them, 1 to 32 */
+    size_t want = open / 8 > PCONN_DRAIN_MAX ? PCONN_DRAIN_MAX : open / 8 ? open / 8 : 1;
+    size_t n = 0;
+    for (pconn *prev; pc && pc != srv->pconns && n < want; pc = prev) {
+        prev = pc->prev;
+        if (!pc_idle(pc))
+            continue;
+        pc->st = PC_GONE;
+        pc_settle(pc); /* its place is released */
+        n++;
+    }
+    if (n > 0)
+        TLOG_D(srv->log, "--max-connections reached: %zu idle public connection%s closed", n,
+               n == 1 ? "" : "s");
 }
 
 size_t pconn_count(const server *srv)

@@ -51,6 +51,8 @@ typedef enum {
     T_REQUEST, /* --request-timeout since the request last moved, no response head: 504 */
     T_DRAIN,   /* PC_DRAIN_MS: close */
     T_LINGER,  /* TTFD_LINGER_SEC while closing: free */
+    T_TUNNEL,  /* --tunnel-timeout since an upgraded connection last moved: close */
+    T_HALF,    /* --half-close-timeout, the same once one of its sides ended: close */
 } pc_timer;
 
 /* One request and its response. Reset between requests. */
@@ -111,7 +113,7 @@ struct pconn {
     exchange x;
     pc_timer timer;       /* what the armed deadline means */
     uint64_t timer_ms;    /* the start of its period */
-    uint64_t progress_ms; /* the request last moved (body bytes in or out) */
+    uint64_t progress_ms; /* the request (or the upgraded pipe) last moved (bytes in or out) */
     bool head_started;    /* bytes of the next head arrived */
     bool in_eof;          /* the client ended its side */
     bool fin_queued;      /* its FIN came while not read (RDHUP): each request is judged by it */

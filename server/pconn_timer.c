@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* pconn_timer.c - a public connection's one deadline (see pconn_int.h, pc_timer): which period the
- * state calls for (--header-timeout, --body-timeout, --request-timeout, the drain and the linger),
+ * state calls for (--header-timeout, --body-timeout, --request-timeout, the drain, the linger, and
+ * an upgraded connection's --tunnel-timeout and --half-close-timeout),
  * armed once on lib/conn's deadline and re-armed lazily when progress moved it on, and what its
  * expiry does (408, 504, the close). */
 #include "pconn_int.h"
@@ -22,6 +23,10 @@ static unsigned period_ms(const pconn *pc, pc_timer t)
         return PC_DRAIN_MS;
     case T_LINGER:
         return TTFD_LINGER_SEC * 1000u;
+    case T_TUNNEL:
+        return (unsigned)cfg->tunnel_timeout * 1000u;
+    case T_HALF:
+        return (unsigned)cfg->half_close_timeout * 1000u;
     case T_NONE:
         break;
     }
@@ -63,9 +68,14 @@ void pc_update_timer(pconn *pc)
         else
             set_timer(pc, T_REQUEST, pc->progress_ms); /* waiting for the tunnel */
         break;
-    case PC_PIPE:
-        set_timer(pc, T_NONE, 0);
+    case PC_PIPE: {
+        /* idle both ways (HAProxy's timeout tunnel), or after one side's FIN (client-fin) */
+        pc_timer t = (x->req_done || x->resp_done) && pc->srv->cfg->half_close_timeout > 0
+                         ? T_HALF
+                         : T_TUNNEL;
+        set_timer(pc, period_ms(pc, t) ? t : T_NONE, pc->progress_ms);
         break;
+    }
     case PC_DRAIN:
         set_timer(pc, T_DRAIN, pc->timer == T_DRAIN ? pc->timer_ms : clock_now_ms());
         break;
@@ -83,7 +93,8 @@ void pc_on_deadline(pconn *pc)
     uint64_t now = clock_now_ms();
     pc->timer = T_NONE;
     /* body and request periods restart with progress: re-armed for what is left */
-    if ((t == T_BODY || t == T_REQUEST) && now < pc->progress_ms + period_ms(pc, t)) {
+    if ((t == T_BODY || t == T_REQUEST || t == T_TUNNEL || t == T_HALF) &&
+        now < pc->progress_ms + period_ms(pc, t)) {
         set_timer(pc, t, pc->progress_ms);
         return;
     }
@@ -116,6 +127,14 @@ void pc_on_deadline(pconn *pc)
         break;
     case T_LINGER:
         pc->st = PC_GONE;
+        break;
+    case T_TUNNEL:
+    case T_HALF:
+        TLOG_D(pc->srv->log, "client %s: upgraded connection idle for %d s (%s)", pc->ip,
+               t == T_TUNNEL ? pc->srv->cfg->tunnel_timeout : pc->srv->cfg->half_close_timeout,
+               t == T_TUNNEL ? "--tunnel-timeout" : "--half-close-timeout, one side ended");
+        xchg_end_stream(pc, MUX_TIMEOUT, "the upgraded connection was idle");
+        pc_close(pc);
         break;
     case T_NONE:
         break;

@@ -301,6 +301,7 @@ void xchg_pump_pipe(pconn *pc)
         }
         x->note.pipe_in += lim; /* metrics: upgraded bytes from the client */
         evbuffer_drain(in, lim);
+        pc->progress_ms = clock_now_ms(); /* --tunnel-timeout */
     }
     if (!x->ms)
         return;
@@ -308,6 +309,10 @@ void xchg_pump_pipe(pconn *pc)
         if (!x->req_done) {
             x->req_done = true;
             x->ops->end_body(x->ms, NULL);
+        }
+        if (x->resp_done) { /* the local side had ended its half: both are done */
+            xchg_end_stream(pc, MUX_DONE, NULL);
+            pc_close(pc);
         }
     } else {
         conn_read(pc->c, true);
@@ -400,7 +405,8 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
     x->resp_head = true;
     if (status == 101) {
         pc->st = PC_PIPE;
-        x->req_done = false; /* the client's side of the pipe is open */
+        pc->progress_ms = clock_now_ms(); /* --tunnel-timeout from here */
+        x->req_done = false;              /* the client's side of the pipe is open */
         conn_read(pc->c, true);
         if (evbuffer_get_length(in_buf(pc)) > 0)
             conn_trigger_read(pc->c);
@@ -440,6 +446,8 @@ static void up_body(void *ud, const uint8_t *data, size_t len)
 {
     pconn *pc = ud;
     exchange *x = &pc->x;
+    if (pc->st == PC_PIPE)
+        pc->progress_ms = clock_now_ms(); /* --tunnel-timeout */
     write_body(pc, data, len, false);
     if (x->ms)
         x->ops->credit(x->ms, conn_out_len(pc->c));
@@ -468,13 +476,17 @@ static void up_end(void *ud, const http_headers *trailers)
     }
     x->resp_done = true;
     if (pc->st == PC_PIPE) {
-        /* the local side ended the upgraded connection: our FIN, then close */
-        if (!x->req_done) {
-            x->req_done = true;
-            x->ops->end_body(x->ms, NULL);
+        /* The local side ended its half of the upgraded connection: our FIN to the client once
+         * what it sent is out, as HAProxy forwards a shutdown in a tunnel. The client's half
+         * stays open until it ends it too (then the close, in xchg_pump_pipe), its octets still
+         * relayed; --half-close-timeout bounds the wait (nginx closes both halves at once). */
+        pc->progress_ms = clock_now_ms();
+        if (x->req_done) {
+            xchg_end_stream(pc, MUX_DONE, NULL);
+            pc_close(pc);
+        } else {
+            conn_shutdown(pc->c);
         }
-        xchg_end_stream(pc, MUX_DONE, NULL);
-        pc_close(pc);
         goto out;
     }
     if (!x->req_done) {

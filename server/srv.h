@@ -24,6 +24,13 @@
 #define TTFD_VERSION TUNNEL_VERSION           /* project(VERSION) in CMakeLists.txt */
 #define TTFD_AGENT_MAX_MSG ((size_t)12 << 20) /* one reassembled agent message */
 #define TTFD_IDLE_SEC 60                      /* keep-alive idle limit between public requests */
+/* An upgraded connection (101: a WebSocket) idle both ways this long is closed, as HAProxy's
+ * `timeout tunnel` (its documentation's example: 1h); once one side ended its half (a FIN), the
+ * other gets this long of silence to end its own, as HAProxy's `timeout client-fin` /
+ * `server-fin` (example: 30s). nginx's proxy_read_timeout (60 s) bounds both, and closes both
+ * halves at the first FIN. */
+#define TTFD_TUNNEL_SEC 3600
+#define TTFD_HALF_CLOSE_SEC 30
 #define TTFD_LINGER_SEC 5                     /* a closing public connection that never drains */
 #define TTFD_READY_SEC 30                     /* an agent must send ready within this */
 #define TTFD_MAX_HEADER_MAX ((size_t)1 << 20) /* the largest --max-header-size */
@@ -55,10 +62,12 @@ typedef struct server_config {
     int header_timeout;     /* s: a whole request head (nginx's client_header_timeout) */
     int body_timeout;       /* s: between two reads of a request body (client_body_timeout) */
     int send_timeout; /* s: output waiting that the client takes nothing of (send_timeout); 0 off */
-    int keepalive_timeout; /* s: a connection idle between requests is closed; 0: TTFD_IDLE_SEC */
-    size_t max_header;     /* bytes */
-    uint64_t max_body;     /* 0: unlimited (both wire modes); else 413 beyond */
-    size_t max_streams;    /* exchanges in progress per agent (0: no limit); else 503 */
+    int keepalive_timeout;  /* s: a connection idle between requests is closed; 0: TTFD_IDLE_SEC */
+    int tunnel_timeout;     /* s: an upgraded connection idle both ways (timeout tunnel); 0 off */
+    int half_close_timeout; /* s: idle after one side of it ended (timeout client-fin); 0 off */
+    size_t max_header;      /* bytes */
+    uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */
+    size_t max_streams;     /* exchanges in progress per agent (0: no limit); else 503 */
     size_t max_streams_total; /* --max-streams: over all agents (0: no limit); else 503 */
     size_t max_conns; /* --max-connections: accepted at once (public and agents); 0: no limit */
     const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */

@@ -6,9 +6,11 @@
   gets the per-agent limit's 503 at once (Retry-After: 1, "tunnel agent busy: try again"), logged
   `refused: server_busy` and counted in ttfd_requests_refused_total{reason="server_busy"}; as
   one ends, the next goes through. Both wire modes.
-- `--max-connections N`: at most N connections (public and agents) open at once. Past it ttfd
-  stops accepting, as HAProxy at maxconn: the next connection waits in the kernel's queue (no
-  answer, no reset, no CPU spent) and is served as soon as one closes."""
+- `--max-connections N`: at most N connections (public and agents) open at once. At it ttfd
+  closes the oldest idle public connections (nginx's ngx_drain_connections), so that idle
+  clients cannot lock out an agent; when none is idle it stops accepting, as HAProxy at maxconn:
+  the next connection waits in the kernel's queue (no answer, no reset, no CPU spent) and is
+  served as soon as one closes."""
 
 import os
 import re
@@ -108,11 +110,10 @@ def test_max_connections_pauses_accepting_until_one_closes(stack):
     idle = []
     waiting = None
     try:
-        for _ in range(2):  # two idle public connections: each served once, then kept alive
-            c = tk.RawConn(d.port, timeout=10)
-            c.send(b"GET /quick HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
-            assert c.read_response().status == 200
-            idle.append(c)
+        for i in range(2):  # two public connections with a request in progress (no idle
+            idle.append(start_hold(d.port, host, i))  # one would be closed to make room)
+        tk.wait_for(lambda: sum(x.startswith("/hold") for x in app.targets()) >= 2, 10 * tk.SLOW,
+                    "2 holds")
         d.proc.wait_line(r"3 connections open, ttfd's --max-connections", 5, stream="err")
         # the next one is not refused: it waits in the kernel's queue, unanswered
         waiting = socket.create_connection(("127.0.0.1", d.port), timeout=10)
@@ -124,8 +125,11 @@ def test_max_connections_pauses_accepting_until_one_closes(stack):
             waiting.recv(1)
         # and ttfd does not spin meanwhile (an accept loop that fails or closes at once would)
         assert cpu_seconds(d.proc.pid) - cpu0 < 0.3
-        # one idle connection closes: the waiting one is served at once
-        idle.pop().close()
+        # one connection leaves (a reset: a FIN would be a half-close, its answer still due):
+        # the waiting one is served at once
+        gone = idle.pop()
+        gone.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        gone.close()
         waiting.settimeout(5 * tk.SLOW)
         data = b""
         while True:
@@ -143,6 +147,55 @@ def test_max_connections_pauses_accepting_until_one_closes(stack):
             c.close()
         if waiting:
             waiting.close()
+
+
+def public_connections(admin_port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port,
+                                timeout=10 * tk.SLOW) as r:
+        m = re.search(rb"^ttfd_public_connections (\d+)$", r.read(), re.M)
+    assert m
+    return int(m.group(1))
+
+
+def test_idle_public_clients_at_the_cap_make_room_for_an_agent(stack):
+    """Public clients that open connections and send nothing fill --max-connections: a new or
+    reconnecting agent waited in the kernel's queue behind them until the keep-alive time (60 s)
+    closed some, its tunnel down meanwhile. ttfd now closes the oldest idle public connections
+    when an accept reaches the cap (nginx's ngx_drain_connections): the agent gets in at once,
+    and its tunnel serves. No busy loop at the cap."""
+    app, _ = app_with_holds(stack)
+    d = stack.ttfd("--max-connections", "12", "--admin", "127.0.0.1:0")
+    a = stack.ttf(d.endpoint(), app.port)
+    flood = []
+    try:
+        for _ in range(40):  # far past the cap: idle, never a byte
+            flood.append(socket.create_connection(("127.0.0.1", d.port), timeout=10))
+        tk.wait_for(lambda: public_connections(d.admin_port) >= 10, 5 * tk.SLOW, "the cap full")
+        cpu0 = cpu_seconds(d.proc.pid)
+        time.sleep(1.0)
+        spent = cpu_seconds(d.proc.pid) - cpu0
+        assert spent < 0.1, "ttfd spent %.2f s of CPU in 1 s at the cap" % spent
+        t0 = time.monotonic()
+        b = stack.ttf(d.endpoint(), app.port, wait=False)  # an agent coming (back) at the cap
+        b.wait_established(5 * tk.SLOW)  # (it waited for the keep-alive time: 60 s)
+        took = time.monotonic() - t0
+        r = tk.http(d.port, "GET", "/quick", tk.sub_host(d, b.tunnel_id), timeout=10)
+        assert r.status == 200, r.raw_head
+        r = tk.http(d.port, "GET", "/quick", tk.sub_host(d, a.tunnel_id), timeout=10)
+        assert r.status == 200, r.raw_head
+        closed = 0
+        for c in flood:  # the oldest were closed to make room; the newest kept
+            c.settimeout(0.05)
+            try:
+                closed += c.recv(1) == b""
+            except socket.timeout:
+                pass
+        assert 40 - 11 <= closed < 40, closed
+        print("agent registered %.3f s after it started at the cap; %d idle closed; ttfd CPU "
+              "%.3f s in 1 s at the cap" % (took, closed, spent))
+    finally:
+        for c in flood:
+            c.close()
 
 
 def vm_kb(pid, field):

@@ -39,3 +39,36 @@ def test_public_scheme_reaches_forwarded_proto_and_redirects(stack, mode):
 def test_bad_public_scheme_is_refused():
     p = tk.run([tk.TTFD_BIN, "--listen", "127.0.0.1:0", "--public-scheme", "ftp"])
     assert p.returncode == 2 and "--public-scheme" in p.stderr, (p.returncode, p.stderr)
+
+
+@pytest.mark.parametrize("mode", ["binary", "json"])
+@pytest.mark.parametrize("trusted,sent,seen", [
+    (True, b"http", b"http"),      # a front proxy that took plain http: the app sees http
+    (True, b"HTTPS", b"https"),
+    (True, None, b"https"),        # it sent none: the edge's scheme
+    (True, b"gopher", b"https"),   # not a scheme of ours: the edge's
+    (False, b"http", b"https"),    # a client that is no trusted proxy: its word is not taken
+])
+def test_a_trusted_front_proxy_sets_forwarded_proto(stack, mode, trusted, sent, seen):
+    """ttfd --public-scheme https behind a front proxy that takes both http and https: with
+    --trusted-proxy the proxy's own X-Forwarded-Proto reaches the app (nginx's
+    set_real_ip_from); from any other peer the edge's scheme replaces it (every request was
+    labelled https, so an app redirecting http to https looped)."""
+    app = RawApp(redirect_app)
+    stack.items.append(("server", app, None))
+    trust = ("--trusted-proxy", "127.0.0.0/8") if trusted else ("--trusted-proxy", "192.0.2.0/24")
+    d = stack.ttfd("--domain", "tunnel.test", "--public-port", "443", "--public-scheme", "https",
+                   *trust)
+    a = stack.ttf(d.endpoint(), app.port, "--protocol", mode, "--host-header", "rewrite")
+    host = "%s.tunnel.test" % a.tunnel_id
+    c = tk.RawConn(d.port)
+    try:
+        c.send(b"GET /docs HTTP/1.1\r\nHost: %s\r\n%sX-Forwarded-For: 198.51.100.7\r\n\r\n"
+               % (host.encode(), b"X-Forwarded-Proto: %s\r\n" % sent if sent else b""))
+        r = c.read_response()
+    finally:
+        c.close()
+    assert app.requests[-1].get(b"X-Forwarded-Proto") == seen
+    assert app.requests[-1].get(b"X-Forwarded-For") == b"198.51.100.7, 127.0.0.1"
+    assert r.status == 301, r.raw_head
+    assert r.get("Location") == "%s://%s/docs/" % (seen.decode(), host)
