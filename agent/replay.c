@@ -264,7 +264,8 @@ static int build_headers(replay_ctx *r, const replay_request *rq, struct evkeyva
             return -1;
         }
         if (proxy_is_hop_by_hop(h->name) || strcasecmp(h->name, "Content-Length") == 0 ||
-            strcasecmp(h->name, "Expect") == 0)
+            strcasecmp(h->name, "Expect") == 0 ||
+            strcasecmp(h->name, "Trailer") == 0) /* the body goes with its length: no trailers */
             continue;
         if (strcasecmp(h->name, "Host") == 0) {
             if (have_host)
