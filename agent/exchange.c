@@ -287,7 +287,7 @@ static int frame_request(exchange *x, const exchange_request *req, const char **
     bool upgrade = req->upgrade && http_headers_get_id(h, HTTP_H_UPGRADE) &&
                    http_headers_has_token(h, "Connection", "upgrade");
     /* the edge applied the request rules; the framing of this hop is ours */
-    if (proxy_remove_hop_by_hop(h, upgrade, false) != 0)
+    if (proxy_remove_hop_by_hop(h, upgrade, false, req->trailers) != 0)
         return *why = "out of memory", -1;
     x->upgrade_req = upgrade;
     int64_t cl = -1;
@@ -362,6 +362,7 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     http_headers_init(req->headers);
     x->interim = req->interim;
     x->upgrade_ok = req->upgrade;
+    x->trailers_ok = req->trailers;
     x->req_done = !req->body;
     x->is_head = strcmp(req->method, "HEAD") == 0;
     xc_resp_init(x);

@@ -63,6 +63,7 @@ typedef struct exchange_request {
     bool body;              /* body octets (or an end of body) follow through exchange_body */
     bool interim;           /* relay interim (1xx) responses through the `interim` upcall */
     bool upgrade;           /* a 101 may be relayed (binary mode); else it fails the exchange */
+    bool trailers;          /* trailer fields go on both ways (binary mode): Trailer kept */
 } exchange_request;
 
 /* Why an exchange failed; `started` says whether the final response head went out already. */

@@ -43,6 +43,7 @@ struct exchange {
     unsigned req_done : 1;        /* the request body ended (all of it handed over) */
     unsigned upgrade_req : 1;     /* the request asks for an upgrade (kept Connection/Upgrade) */
     unsigned upgrade_ok : 1;      /* a 101 may be relayed */
+    unsigned trailers_ok : 1;     /* trailer fields go on (binary mode): Trailer kept */
     unsigned interim : 1;         /* relay interim responses */
     unsigned is_head : 1;         /* HEAD: the response has no body */
     unsigned head_sent : 1;       /* the final head went out */

@@ -134,7 +134,7 @@ static void final_head(exchange *x)
     bool fin = !x->upgraded && (h->framing == HTTP1_FRAMING_NONE ||
                                 (h->framing == HTTP1_FRAMING_LENGTH && h->content_length == 0));
     http_headers out;
-    proxy_response rule = {.status = st, .upgrade = x->upgraded};
+    proxy_response rule = {.status = st, .upgrade = x->upgraded, .trailers = x->trailers_ok};
     if (http_headers_copy(&out, &h->headers) != 0 || proxy_response_headers(&out, &rule) != 0 ||
         rewrite_response_location(x->env->host, x->public_base, &out) != 0) {
         http_headers_free(&out);

@@ -455,6 +455,7 @@ static void handle_replay(inspector *in, struct evhttp_request *req, const cap_e
         if (t->name && strcmp(t->name, e->tunnel) == 0) {
             rq.host = t->local_host;
             rq.port = t->local_port;
+            rq.host_default = t->local_host_default;
         }
     }
     uint64_t id = replay_start(in->rp, &rq, e->id, err, sizeof err);
@@ -610,8 +611,8 @@ inspector *inspector_new(struct event_base *base, const agent_config *cfg, const
     snprintf(in->host, sizeof in->host, "%s", host);
     agent_config_local_hostport(cfg, in->local, sizeof in->local);
     in->cap = capture_new(cfg->inspect_budget, cfg->inspect_body_max, MAX_ENTRIES);
-    in->rp = in->cap ? replay_new(base, cfg->local_host, cfg->local_port, cfg->request_timeout,
-                                  in->cap, lg)
+    in->rp = in->cap ? replay_new(base, cfg->local_host, !cfg->local_host_given, cfg->local_port,
+                                  cfg->request_timeout, in->cap, lg)
                      : NULL;
     in->http = evhttp_new(base);
     in->flush_ev = evtimer_new(base, flush_cb, in);

@@ -9,7 +9,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -20,6 +24,10 @@ typedef struct job {
     replay_ctx *r;
     struct job *prev, *next;
     struct evhttp_connection *evcon;
+    struct evhttp_request *req; /* built, not yet handed to evhttp (while the probe runs) */
+    struct bufferevent *probe;  /* the default host's probe of 127.0.0.1 (probe_start) */
+    int cmd;
+    uint16_t port;
     struct event *reap; /* frees evcon and the job after the request's callbacks */
     cap_entry *entry;
     char method[16];
@@ -36,6 +44,7 @@ struct replay_ctx {
     struct event_base *base;
     char *host;
     int port;
+    bool host_default; /* no host was given: 127.0.0.1, then ::1 when that refuses */
     int timeout_sec;
     capture *cap;
     const tlog *log;
@@ -64,8 +73,8 @@ int replay_method_cmd(const char *m)
     return -1;
 }
 
-replay_ctx *replay_new(struct event_base *base, const char *host, int port, int timeout_sec,
-                       capture *cap, const tlog *lg)
+replay_ctx *replay_new(struct event_base *base, const char *host, bool host_default, int port,
+                       int timeout_sec, capture *cap, const tlog *lg)
 {
     replay_ctx *r = calloc(1, sizeof *r);
     if (!r)
@@ -76,6 +85,7 @@ replay_ctx *replay_new(struct event_base *base, const char *host, int port, int 
         return NULL;
     }
     r->base = base;
+    r->host_default = host_default;
     r->port = port;
     r->timeout_sec = timeout_sec;
     r->cap = cap;
@@ -98,6 +108,10 @@ static void job_free(job *j)
     job_unlink(j);
     if (j->evcon)
         evhttp_connection_free(j->evcon); /* frees a pending request without callbacks */
+    if (j->req)
+        evhttp_request_free(j->req);
+    if (j->probe)
+        bufferevent_free(j->probe);
     if (j->reap)
         event_free(j->reap);
     free(j->target);
@@ -264,7 +278,8 @@ static int build_headers(replay_ctx *r, const replay_request *rq, struct evkeyva
             return -1;
         }
         if (proxy_is_hop_by_hop(h->name) || strcasecmp(h->name, "Content-Length") == 0 ||
-            strcasecmp(h->name, "Expect") == 0)
+            strcasecmp(h->name, "Expect") == 0 ||
+            strcasecmp(h->name, "Trailer") == 0) /* the body goes with its length: no trailers */
             continue;
         if (strcasecmp(h->name, "Host") == 0) {
             if (have_host)
@@ -299,6 +314,61 @@ static int build_headers(replay_ctx *r, const replay_request *rq, struct evkeyva
             return -1;
     }
     return 0;
+}
+
+/* Hands the built request to evhttp toward host (j->port); the job ends on a failure. */
+static void job_send(job *j, const char *host)
+{
+    struct evhttp_request *req = j->req;
+    j->req = NULL;
+    j->evcon = evhttp_connection_base_new(j->r->base, NULL, host, j->port);
+    if (!j->evcon) {
+        evhttp_request_free(req);
+        job_end(j, "out of memory");
+        return;
+    }
+    evhttp_connection_set_timeout(j->evcon, j->r->timeout_sec);
+    evhttp_connection_set_retries(j->evcon, 0);
+    if (evhttp_make_request(j->evcon, req, (enum evhttp_cmd_type)j->cmd, j->target) != 0) {
+        /* Not queued (and not freed): no callback will come. */
+        evhttp_request_free(req);
+        job_end(j, "cannot connect to the local service");
+    }
+}
+
+/* The probe's outcome: 127.0.0.1 could not be connected to (refused: nothing listens there)
+ * -> ::1, as ttf's local pool does with no host given (resolve.h resolver_new_default); else
+ * (connected, or no answer within the timeout) 127.0.0.1. libevent may report the failure
+ * deferred, errno gone by then: any failure of a loopback connect counts as refused. */
+static void probe_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    job *j = arg;
+    bool failed = (what & BEV_EVENT_ERROR) != 0;
+    bufferevent_free(j->probe); /* closes the probe's connection: the request gets its own */
+    j->probe = NULL;
+    job_send(j, failed ? "::1" : "127.0.0.1");
+}
+
+/* The default host: a connection to 127.0.0.1 first (evhttp 2.1 tries one address only). */
+static void probe_start(job *j)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(j->port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    j->probe = bufferevent_socket_new(j->r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!j->probe) {
+        job_send(j, "127.0.0.1");
+        return;
+    }
+    bufferevent_setcb(j->probe, NULL, NULL, probe_event, j);
+    struct timeval tv = {j->r->timeout_sec > 0 ? j->r->timeout_sec : 30, 0};
+    bufferevent_set_timeouts(j->probe, &tv, &tv);
+    if (bufferevent_socket_connect(j->probe, (struct sockaddr *)&sin, sizeof sin) != 0) {
+        /* no socket (a refused connect comes through probe_event) */
+        bufferevent_free(j->probe);
+        j->probe = NULL;
+        job_send(j, "127.0.0.1");
+    }
 }
 
 uint64_t replay_start(replay_ctx *r, const replay_request *rq, uint64_t replay_of, char *err,
@@ -351,15 +421,12 @@ uint64_t replay_start(replay_ctx *r, const replay_request *rq, uint64_t replay_o
     j->entry = capture_begin(r->cap, &orq, replay_of);
     http_headers_free(&sent);
     const char *host = rq->host ? rq->host : r->host;
-    uint16_t port = (uint16_t)(rq->host ? rq->port : r->port);
-    j->evcon = j->entry ? evhttp_connection_base_new(r->base, NULL, host, port) : NULL;
-    if (!j->evcon) {
+    bool host_default = rq->host ? rq->host_default : r->host_default;
+    j->port = (uint16_t)(rq->host ? rq->port : r->port);
+    j->cmd = cmd;
+    if (!j->entry) {
         evhttp_request_free(req);
         snprintf(err, errcap, "out of memory");
-        if (j->entry) {
-            exchange_info info = {.mode = "replay", .error = "out of memory"};
-            capture_end(r->cap, j->entry, &info);
-        }
         event_free(j->reap);
         free(j->target);
         free(j);
@@ -371,18 +438,16 @@ uint64_t replay_start(replay_ctx *r, const replay_request *rq, uint64_t replay_o
         capture_request_body(r->cap, j->entry, evbuffer_pullup(ob, -1), evbuffer_get_length(ob));
     j->req_bytes = rq->body_len;
     uint64_t id = j->entry->id;
-    evhttp_connection_set_timeout(j->evcon, r->timeout_sec);
-    evhttp_connection_set_retries(j->evcon, 0);
+    j->req = req;
     j->t0_ms = mono_ms();
     j->next = r->jobs;
     if (r->jobs)
         r->jobs->prev = j;
     r->jobs = j;
-    if (evhttp_make_request(j->evcon, req, (enum evhttp_cmd_type)cmd, j->target) != 0) {
-        /* Not queued (and not freed): no callback will come. */
-        evhttp_request_free(req);
-        job_end(j, "cannot connect to the local service");
-    }
+    if (host_default)
+        probe_start(j);
+    else
+        job_send(j, host);
     return id;
 }
 

@@ -10,6 +10,7 @@
 #ifndef TTF_REPLAY_H
 #define TTF_REPLAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,11 +33,15 @@ typedef struct replay_request {
     const char *tunnel;
     const char *host;
     int port;
+    bool host_default; /* host is the default 127.0.0.1: ::1 is tried when it refuses */
 } replay_request;
 
-/* host/port: the local service; timeout_sec bounds each replay. NULL on ENOMEM. */
-replay_ctx *replay_new(struct event_base *base, const char *host, int port, int timeout_sec,
-                       capture *cap, const tlog *lg);
+/* host/port: the local service; host_default: host is the default 127.0.0.1 (none was given),
+ * and ::1 is tried when 127.0.0.1 refuses the connection, as ttf's local pool does (a dev
+ * server bound to "localhost" may listen on ::1 only). timeout_sec bounds each replay. NULL on
+ * ENOMEM. */
+replay_ctx *replay_new(struct event_base *base, const char *host, bool host_default, int port,
+                       int timeout_sec, capture *cap, const tlog *lg);
 void replay_free(replay_ctx *r);
 
 /* Starts a replay; returns the new entry's id, or 0 with a reason in err (a method evhttp cannot

@@ -324,6 +324,7 @@ static void on_open(session *s, const ttf_frame *f)
         .body = !st->req_fin,
         .interim = true,
         .upgrade = true,
+        .trailers = true,
     };
     st->x = exchange_new(&tun->env, &req, &sink, st);
     http1_head_free(&head);

@@ -12,6 +12,10 @@
 /* Rounds of take, then (refused) read and create the map or remove expired leases. */
 #define ADMIT_ROUNDS 3
 
+/* Time after the request's wait bound (lambda_ctx.wait_until_ms) to post its answer and give
+ * the lease back. */
+#define LEASE_MARGIN_MS 1000
+
 /* The lease's id: the Lambda request id of the invocation, unique per invocation. */
 static const char *lease_id(lambda_ctx *ctx)
 {
@@ -54,6 +58,10 @@ static admit_result take(lambda_ctx *ctx, const char *key, int max)
         int64_t expiry = ctx->deadline_ms > now
                              ? ctx->deadline_ms
                              : now + ((int64_t)ctx->cfg->request_timeout_s + 5) * 1000;
+        /* and a live invocation waits no longer than its request's own bound: past it (and a
+         * margin for posting the answer), a lease left behind is a crashed invocation's */
+        if (ctx->wait_until_ms > now && ctx->wait_until_ms + LEASE_MARGIN_MS < expiry)
+            expiry = ctx->wait_until_ms + LEASE_MARGIN_MS;
         int rc = store_lease_take(&ctx->st, key, id, expiry, max, now / 1000, err, sizeof err);
         if (rc == 0)
             return ADMIT_OK;

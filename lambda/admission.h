@@ -7,8 +7,9 @@
  * and Retry-After, from the environments left over.
  * A request holds a lease in one DynamoDB item (store.h "admission leases"): taken by a
  * conditional UpdateItem on the map's size, released after the response has been posted to
- * the Runtime API (no latency for the client), and expiring at the invocation's deadline, so
- * that an invocation that dies (timeout, crash) holds its place no longer than its lease;
+ * the Runtime API (no latency for the client), and expiring at the invocation's deadline or 1 s
+ * after the request's own wait bound (answer_wait_bound), whichever is sooner, so that an
+ * invocation that dies (timeout, crash) holds its place no longer than a live one could;
  * expired leases are removed when a request would be refused.
  * Per agent: at most MAX_WAITING_PER_AGENT of them wait for the same agent connection (one item
  * per connection, the same leases), so that one tunnel's flood leaves room for the others: the
@@ -25,7 +26,8 @@ typedef enum {
     ADMIT_ERROR,  /* the table could not be read or written (logged): answer 503 too */
 } admit_result;
 
-/* Takes a lease for the current invocation (ctx->invocation_id, until ctx->deadline_ms), once:
+/* Takes a lease for the current invocation (ctx->invocation_id, until ctx->deadline_ms or 1 s
+ * after its request's wait bound ctx->wait_until_ms, whichever is sooner), once:
  * a second call while it is held admits at once. */
 admit_result admission_enter(lambda_ctx *ctx);
 /* Takes the invocation's lease among the requests waiting for agent connection cid

@@ -320,6 +320,17 @@ void answer_cancel(lambda_ctx *ctx, const char *cid, const char *rid, const char
     free(text);
 }
 
+int64_t answer_wait_bound(const lambda_ctx *ctx, int64_t start)
+{
+    int64_t head_deadline = start + (int64_t)ctx->cfg->request_timeout_s * 1000;
+    int64_t body_deadline = start + BODY_DEADLINE_MS;
+    if (body_deadline < head_deadline)
+        body_deadline = head_deadline;
+    if (ctx->deadline_ms > 0 && ctx->deadline_ms - 500 < body_deadline)
+        body_deadline = ctx->deadline_ms - 500;
+    return body_deadline;
+}
+
 char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len)
 {
     /* wall-clock ms: start is API Gateway's timeEpoch, the deadline Lambda's (both Unix ms) */
@@ -327,11 +338,7 @@ char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len
     /* As ttfd: 504 when no response head came within the request timeout. Once the head is
      * in, the body may take until just under API Gateway's 29 s integration limit. */
     int64_t head_deadline = start + (int64_t)ctx->cfg->request_timeout_s * 1000;
-    int64_t body_deadline = start + BODY_DEADLINE_MS;
-    if (body_deadline < head_deadline)
-        body_deadline = head_deadline;
-    if (ctx->deadline_ms > 0 && ctx->deadline_ms - 500 < body_deadline)
-        body_deadline = ctx->deadline_ms - 500;
+    int64_t body_deadline = answer_wait_bound(ctx, start);
     if (head_deadline > body_deadline)
         head_deadline = body_deadline;
     answer a = {.ahead = EARLY_AHEAD};

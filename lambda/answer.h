@@ -30,6 +30,10 @@ typedef struct answer_req {
  * document (malloc'd; NULL when out of memory) with its status in *status. The request's items
  * are deleted after the response is sent (ctx->defer_*). */
 char *answer_wait(lambda_ctx *ctx, const answer_req *r, int *status, size_t *len);
+/* The latest time (Unix ms) answer_wait waits for a request API Gateway got at start (Unix ms):
+ * its body deadline, start + 27 s or the request timeout, whichever is later, and 0.5 s before
+ * the invocation's deadline at the latest. */
+int64_t answer_wait_bound(const lambda_ctx *ctx, int64_t start);
 
 /* Deletes the items of the request answer_wait last finished (ctx->defer_*: the request item,
  * its pieces and head continuations) and forgets it; nothing when there is none. A failure is

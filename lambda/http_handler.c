@@ -473,7 +473,9 @@ char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len)
     int64_t budget_start = start;
     if (e.time_epoch_ms > start - 29000 && e.time_epoch_ms <= start)
         budget_start = e.time_epoch_ms;
+    ctx->wait_until_ms = answer_wait_bound(ctx, budget_start); /* admission leases end there */
     doc = route_and_forward(ctx, &e, budget_start, &status, len);
+    ctx->wait_until_ms = 0;
     if (!doc) {
         status = 500;
         doc = httpresp_text(500, "internal error", len);

@@ -24,6 +24,8 @@ typedef struct lambda_ctx {
     auth_verifier *auth;      /* NULL when auth is off or has no usable key material */
     const char *auth_problem; /* why auth cannot work (REQUIRE_AUTH with no key), or NULL */
     int64_t deadline_ms;      /* the current invocation's deadline (Unix ms), 0 = unknown */
+    int64_t wait_until_ms;    /* the current request's own wait bound (answer_wait_bound, Unix
+                                 ms): no answer is waited for later; 0 = unknown */
     char invocation_id[128];  /* its Lambda request id ("" = unknown) */
     bool lease_held;          /* it holds an admission lease (admission.h) */
     /* and the item of its agent connection's lease (admission_enter_agent), "" when none */

@@ -22,7 +22,7 @@ static const unsigned flags[HTTP_H__COUNT] = {
     [HTTP_H_PROXY_AUTHORIZATION] = PROXY_HOP_BY_HOP,
     [HTTP_H_PROXY_CONNECTION] = PROXY_HOP_BY_HOP,
     [HTTP_H_TE] = PROXY_HOP_BY_HOP,
-    [HTTP_H_TRAILER] = PROXY_HOP_BY_HOP,
+    [HTTP_H_TRAILER] = PROXY_TRAILER,
     [HTTP_H_TRANSFER_ENCODING] = PROXY_HOP_BY_HOP | PROXY_FRAMING | PROXY_PROTECTED,
     [HTTP_H_UPGRADE] = PROXY_HOP_BY_HOP | PROXY_UPGRADE,
     [HTTP_H_X_FORWARDED_FOR] = PROXY_FORWARDED,
@@ -50,9 +50,11 @@ static bool named_in_connection(const http_headers *h, const http_header *e)
 }
 
 static bool removed(const http_headers *h, const http_header *e, bool keep_upgrade,
-                    bool keep_framing)
+                    bool keep_framing, bool keep_trailer)
 {
     unsigned f = proxy_header_flags(e->id);
+    if (!keep_trailer && (f & PROXY_TRAILER))
+        return true;
     if (keep_upgrade && (f & PROXY_UPGRADE))
         return false;
     if (keep_framing && e->id == HTTP_H_TRANSFER_ENCODING)
@@ -62,20 +64,21 @@ static bool removed(const http_headers *h, const http_header *e, bool keep_upgra
     return !(f & PROXY_PROTECTED) && named_in_connection(h, e);
 }
 
-int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framing)
+int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framing,
+                            bool keep_trailer)
 {
     /* Decide for every entry first: Connection must stay readable until all were checked. */
     bool small[128];
     bool *del = h->n <= sizeof small / sizeof small[0] ? small : malloc(h->n * sizeof *del);
     if (!del) {
         for (size_t i = h->n; i-- > 0;)
-            if (proxy_header_flags(h->v[i].id) & PROXY_HOP_BY_HOP)
+            if (proxy_header_flags(h->v[i].id) & (PROXY_HOP_BY_HOP | PROXY_TRAILER))
                 http_headers_remove_at(h, i);
         return -1;
     }
     bool any_connection = false;
     for (size_t i = 0; i < h->n; i++) {
-        del[i] = removed(h, &h->v[i], keep_upgrade, keep_framing);
+        del[i] = removed(h, &h->v[i], keep_upgrade, keep_framing, keep_trailer);
         any_connection |= !del[i] && h->v[i].id == HTTP_H_CONNECTION;
     }
     for (size_t i = h->n; i-- > 0;)
@@ -167,7 +170,7 @@ static int forwarded_for(http_headers *h, const char *client)
 
 int proxy_request_headers(http_headers *h, const proxy_request *o)
 {
-    if (proxy_remove_hop_by_hop(h, o->upgrade, o->body_raw) != 0)
+    if (proxy_remove_hop_by_hop(h, o->upgrade, o->body_raw, o->trailers) != 0)
         return -1;
     for (size_t i = h->n; i-- > 0;)
         if ((proxy_header_flags(h->v[i].id) & PROXY_DROP_REQUEST) && !o->keep_expect)
@@ -220,7 +223,7 @@ int proxy_response_headers(http_headers *h, const proxy_response *o)
     /* Transfer-Encoding overrides Content-Length, which must not go on (RFC 9112 §6.3) */
     if (http_headers_count_id(h, HTTP_H_TRANSFER_ENCODING) > 0)
         http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH);
-    if (proxy_remove_hop_by_hop(h, upgrade, o->body_raw) != 0)
+    if (proxy_remove_hop_by_hop(h, upgrade, o->body_raw, o->trailers) != 0)
         return -1;
     if (proxy_status_interim(o->status) || o->status == 204) {
         http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH);

@@ -22,19 +22,25 @@
     0x10                     /* removed from requests: Expect (the edge answers 100-continue)      \
                               */
 #define PROXY_PROTECTED 0x20 /* never removed because Connection names it (Host, framing) */
+#define PROXY_TRAILER                                                                              \
+    0x40 /* announces trailer fields (Trailer, RFC 9110 §6.6.2): end-to-end, not hop-by-hop, so   \
+            kept where the trailers go on and removed where they are dropped (as Go's              \
+            httputil.ReverseProxy re-announces the trailers it forwards) */
 
 /* Flags of a known name (0 for HTTP_H_OTHER). */
 unsigned proxy_header_flags(http_name_id id);
 /* True for the hop-by-hop names: Connection, Keep-Alive, Proxy-Connection, Proxy-Authenticate,
- * Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade. */
+ * Proxy-Authorization, TE, Transfer-Encoding, Upgrade (not Trailer: PROXY_TRAILER). */
 bool proxy_is_hop_by_hop(const char *name);
 
 /* Removes hop-by-hop fields and the fields named in Connection (RFC 9110 §7.6.1), except
  * Connection and Upgrade when keep_upgrade (Connection then says just "Upgrade"), and
- * Transfer-Encoding when keep_framing (the body goes on with its framing). Host and the framing
+ * Transfer-Encoding when keep_framing (the body goes on with its framing); removes Trailer
+ * unless keep_trailer (the trailer fields it announces go on: binary mode). Host and the framing
  * fields are never removed because Connection names them (that would change the framing the
  * relay follows). 0, or -1 when out of memory (the list then lacks every hop-by-hop name). */
-int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framing);
+int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framing,
+                            bool keep_trailer);
 
 /* ---- requests: edge (ttfd, the Lambda) -> tunnel ---- */
 typedef struct proxy_request {
@@ -54,15 +60,15 @@ typedef struct proxy_request {
                               to it when non-zero or when the client sent one; -1: unchanged */
     bool keep_expect;      /* Expect goes on (ttfd's binary mode relays the local service's
                               100 Continue); else removed: the edge answers it itself */
+    bool trailers;         /* trailer fields go on (binary mode): Trailer kept; else removed */
 } proxy_request;
 
 /* The request policy (docs/protocol.md §4): hop-by-hop and Connection-listed fields removed
- * (proxy_remove_hop_by_hop), Expect removed unless keep_expect (the edge answers 100-continue
- * itself), Host from
- * the authority (an empty Host added when there is none: what goes on is HTTP/1.1, RFC 9112
- * §3.2), X-Forwarded-For appended, X-Forwarded-Proto and X-Forwarded-Host (= Host) set,
- * X-Forwarded-Prefix set in path mode and removed otherwise, Transfer-Encoding kept only with a
- * raw body. 0 or -1 (ENOMEM). */
+ * (proxy_remove_hop_by_hop; Trailer kept only with trailers), Expect removed unless keep_expect
+ * (the edge answers 100-continue itself), Host from the authority (an empty Host added when there
+ * is none: what goes on is HTTP/1.1, RFC 9112 §3.2), X-Forwarded-For appended, X-Forwarded-Proto
+ * and X-Forwarded-Host (= Host) set, X-Forwarded-Prefix set in path mode and removed otherwise,
+ * Transfer-Encoding kept only with a raw body. 0 or -1 (ENOMEM). */
 int proxy_request_headers(http_headers *h, const proxy_request *o);
 
 /* ---- responses: local service -> tunnel -> edge -> client ---- */
@@ -70,6 +76,7 @@ typedef struct proxy_response {
     int status;
     bool body_raw; /* the body goes on with its framing: Transfer-Encoding kept */
     bool upgrade;  /* a 101 to an upgrade request: Connection: Upgrade and Upgrade kept */
+    bool trailers; /* trailer fields go on (binary mode): Trailer kept; else removed */
 } proxy_response;
 
 /* The response policy: hop-by-hop and Connection-listed fields removed (Connection and Upgrade

@@ -404,6 +404,7 @@ static void on_head(pconn *pc)
         .body_raw = false, /* bodies travel decoded: ttf frames them itself */
         .body_length = -1,
         .keep_expect = x->expect_100 && !x->json,
+        .trailers = !x->json, /* binary mode relays trailer sections (TRAILERS frames) */
     };
     if (proxy_request_headers(&h->headers, &rule) != 0) {
         free(fwd);

@@ -163,7 +163,7 @@ def trailers_app(req, conn):
     """Answers with the trailer fields the request carried (names only), then its own
     trailer section with fields RFC 9110 §6.5.1 keeps out of trailers."""
     got = getattr(req, "trailer_names", [])
-    body = ("trailers=%s" % ",".join(got)).encode()
+    body = ("trailers=%s;announced=%s" % (",".join(got), req.get("Trailer") or "")).encode()
     conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
                  b"%x\r\n%s\r\n0\r\nX-Checksum: abc\r\nContent-Length: 99\r\n"
                  b"Transfer-Encoding: chunked\r\nHost: evil.example\r\n\r\n" % (len(body), body))
@@ -208,9 +208,11 @@ def tt(request, mstack):
 def test_framing_and_routing_fields_never_travel_as_trailers(tt):
     """A trailer section may not carry framing, routing or authentication fields (RFC 9110
     §6.5.1; Go's net/http refuses a body whose trailers name them): they are dropped both ways,
-    the others go on (binary mode) or all are dropped (JSON mode carries no trailers)."""
+    the others go on (binary mode) or all are dropped (JSON mode carries no trailers). The
+    Trailer field announcing them is end-to-end (RFC 9110 §6.6.2): it goes on both ways where
+    the trailers do and is dropped where they are."""
     req = (b"POST /trailers HTTP/1.1\r\nHost: " + tt.host.encode() + b"\r\n"
-           b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n"
+           b"Trailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n"
            b"Content-Length: 50\r\nHost: evil.example\r\nTransfer-Encoding: chunked\r\n"
            b"Authorization: Basic eDp5\r\n\r\n")
     c = tk.RawConn(tt.port, timeout=10)
@@ -238,12 +240,15 @@ def test_framing_and_routing_fields_never_travel_as_trailers(tt):
             assert c.read_exact(2) == b"\r\n"
     finally:
         c.close()
+    announced = [v for n, v in heads if n.lower() == "trailer"]
     if tt.mode == "bin":
-        assert body == b"trailers=x-sum"
+        assert body == b"trailers=x-sum;announced=X-Sum"
         assert trailer == ["x-checksum"]
+        assert announced == ["X-Checksum"]
     else:
-        assert body == b"trailers="
+        assert body == b"trailers=;announced="
         assert trailer == []
+        assert announced == []
 
 
 def test_fragment_in_the_target_is_refused(t):

@@ -161,6 +161,38 @@ static void release_never_creates_the_item(void **state)
     assert_null(fake_ddb_get(f->h.db, H_PEND_TABLE, STORE_ADMISSION_KEY));
 }
 
+/* The expiry of the lease (the map's only one) when the request's item is written. */
+static void lease_expiry_at_put(harness *h, const char *op, void *ud)
+{
+    int64_t *expiry = ud;
+    json_t *it = fake_ddb_get(h->db, H_PEND_TABLE, STORE_ADMISSION_KEY);
+    json_t *m = it ? json_object_get(json_object_get(it, "leases"), "M") : NULL;
+    const char *k;
+    json_t *v;
+    if (strcmp(op, "PutItem") == 0 && m && json_object_size(m) == 1)
+        json_object_foreach(m, k, v) *expiry = atoll(json_string_value(json_object_get(v, "N")));
+}
+
+/* A crashed invocation's lease is left behind: it lasts until 1 s after its request's own wait
+ * bound (27 s after API Gateway got it), not until the invocation's deadline (it held a
+ * tunnel's places ~2-3 s longer than any live request could). */
+static void lease_ends_with_the_requests_wait_bound(void **state)
+{
+    fixture *f = *state;
+    f->h.cfg.max_waiting = 2;
+    f->h.http.deadline_ms = clock_wall_ms() + 40000; /* a longer function timeout */
+    int64_t expiry = 0, t0 = clock_wall_ms();
+    f->h.meanwhile = lease_expiry_at_put;
+    f->h.meanwhile_ud = &expiry;
+    json_t *a = request(f, PLAIN, "GET", "/", NULL, 0);
+    f->h.meanwhile = NULL;
+    int64_t t1 = clock_wall_ms();
+    assert_int_equal(status_of(a), 200);
+    json_decref(a);
+    assert_true(expiry >= t0 + 28000 && expiry <= t1 + 28000); /* was the deadline, t0 + 40 s */
+    assert_int_equal(f->h.http.wait_until_ms, 0);              /* the bound is the request's only */
+}
+
 static void per_agent_admitted_and_released(void **state)
 {
     fixture *f = *state;
@@ -238,6 +270,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_map_made_by_another_invocation_meanwhile_admits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(no_limit_no_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(lease_ends_with_the_requests_wait_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(per_agent_admitted_and_released, setup, teardown),
         cmocka_unit_test_setup_teardown(per_agent_full_is_503_busy_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(per_agent_other_connections_do_not_count, setup, teardown),

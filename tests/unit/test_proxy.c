@@ -131,6 +131,17 @@ static const rule_case cases[] = {
      .in = "Accept: */*\nX-Forwarded-Host: evil",
      .out = "Accept: */*\nHost: \nX-Forwarded-For: 10.0.0.7\nX-Forwarded-Proto: http",
      REQ(IP, "http", .body_length = -1)},
+    {"Trailer kept where the trailers go on (binary mode; RFC 9110 §6.6.2: end-to-end)",
+     .in = "Host: h\nTransfer-Encoding: chunked\nTrailer: X-Sum, X-Sig",
+     .out = "Host: h\nTrailer: X-Sum, X-Sig\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = -1, .trailers = true)},
+    {"Trailer listed in Connection removed even with trailers",
+     .in = "Host: h\nConnection: Trailer\nTrailer: X-Sum",
+     .out = "Host: h\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .body_length = -1, .trailers = true)},
+    {"Trailer removed where the trailers are dropped (JSON mode)",
+     .in = "Host: h\nTransfer-Encoding: chunked\nTrailer: X-Sum",
+     .out = "Host: h\n" FWD "X-Forwarded-Host: h", REQ(IP, "http", .body_length = -1)},
     {"repeats kept in order", .in = "Host: h\nCookie: a=1\nX-Rep: 1\nCookie: b=2\nX-Rep: 2, 3",
      .out = "Host: h\nCookie: a=1\nX-Rep: 1\nCookie: b=2\nX-Rep: 2, 3\n" FWD "X-Forwarded-Host: h",
      REQ(IP, "http", .body_length = -1)},
@@ -163,6 +174,11 @@ static const rule_case cases[] = {
      RESP(204, .body_raw = true)},
     {"1xx: no Content-Length", .in = "Link: </s.css>; rel=preload\nContent-Length: 0",
      .out = "Link: </s.css>; rel=preload", RESP(103, .body_raw = true)},
+    {"response Trailer kept with its trailers (binary mode)",
+     .in = "Transfer-Encoding: chunked\nTrailer: X-Checksum\nX-A: 1",
+     .out = "Trailer: X-Checksum\nX-A: 1", RESP(200, .trailers = true)},
+    {"response Trailer removed without its trailers (JSON mode)",
+     .in = "Transfer-Encoding: chunked\nTrailer: X-Checksum\nX-A: 1", .out = "X-A: 1", RESP(200)},
     {"304 keeps Content-Length", .in = "Content-Length: 42\nETag: \"x\"",
      .out = "Content-Length: 42\nETag: \"x\"", RESP(304, .body_raw = true)},
 };
@@ -244,18 +260,13 @@ static void test_parsed_head(void **state)
 static void test_flags(void **state)
 {
     (void)state;
-    const char *hop[] = {"Connection",
-                         "keep-alive",
-                         "PROXY-CONNECTION",
-                         "TE",
-                         "Trailer",
-                         "Transfer-Encoding",
-                         "Upgrade",
-                         "Proxy-Authenticate",
-                         "Proxy-Authorization"};
+    const char *hop[] = {
+        "Connection",        "keep-alive", "PROXY-CONNECTION",   "TE",
+        "Transfer-Encoding", "Upgrade",    "Proxy-Authenticate", "Proxy-Authorization"};
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
         assert_true(proxy_is_hop_by_hop(hop[i]));
-    const char *e2e[] = {"Content-Length", "Set-Cookie", "Host", "X-Forwarded-For", "Expect", ""};
+    const char *e2e[] = {"Content-Length", "Set-Cookie", "Host", "X-Forwarded-For",
+                         "Expect",         "Trailer",    ""};
     for (size_t i = 0; i < sizeof e2e / sizeof e2e[0]; i++)
         assert_false(proxy_is_hop_by_hop(e2e[i]));
     assert_true(proxy_header_flags(HTTP_H_CONTENT_LENGTH) & PROXY_FRAMING);
@@ -263,6 +274,7 @@ static void test_flags(void **state)
     assert_true(proxy_header_flags(HTTP_H_HOST) & PROXY_PROTECTED);
     assert_true(proxy_header_flags(HTTP_H_EXPECT) & PROXY_DROP_REQUEST);
     assert_true(proxy_header_flags(HTTP_H_UPGRADE) & PROXY_UPGRADE);
+    assert_int_equal(proxy_header_flags(HTTP_H_TRAILER), PROXY_TRAILER);
     assert_true(proxy_header_flags(HTTP_H_X_FORWARDED_PREFIX) & PROXY_FORWARDED);
     assert_int_equal(proxy_header_flags(HTTP_H_OTHER), 0);
 }
