@@ -15,7 +15,7 @@
 #include "hold.h"
 #include "proto_bin.h"
 
-#define CREDIT_MIN ((uint32_t)16 * 1024) /* WINDOW frames are batched */
+#define CREDIT_MIN ((size_t)16 << 10) /* WINDOW frames are batched */
 
 typedef struct stream {
     session *s;
@@ -129,8 +129,9 @@ static void send_credit(stream *st)
     session *s = st->s;
     if (hold_note(&s->hold, &st->hold, exchange_pending(st->x), clock_now_ms()))
         session_shed_later(s, 0); /* not here: the caller (maybe the exchange) goes on */
-    size_t n =
-        st->req_fin ? 0 : hold_credit(&s->hold, &st->hold, TTF_BIN_INITIAL_WINDOW, CREDIT_MIN);
+    size_t n = st->req_fin
+                   ? 0
+                   : hold_credit(&s->hold, &st->hold, (size_t)TTF_BIN_INITIAL_WINDOW, CREDIT_MIN);
     if (!n)
         return;
     uint8_t buf[10];
