@@ -338,6 +338,7 @@ static void on_open(session *s, const ttf_frame *f)
     st->x = exchange_new(&tun->env, &req, &sink, st);
     http1_head_free(&head);
     if (!st->x) {
+        hold_forget(&s->hold, &st->hold);
         hmap_del_u32(s->streams, st->id);
         stream_release(s, st);
         send_reset(s, f->stream_id, TTF_RST_INTERNAL, "out of memory");
