@@ -6,22 +6,85 @@
 
 void hold_start(hold_entry *e, uint64_t now)
 {
-    e->held = 0;
-    e->moved_ms = now;
+    *e = (hold_entry){.moved_ms = now};
 }
 
-bool hold_note(size_t *total, hold_entry *e, size_t pending, uint64_t now)
+void hold_window(hold_total *t, hold_entry *e, size_t window)
+{
+    if (e->upload)
+        return;
+    e->upload = true;
+    e->avail = window;
+    t->avail += window;
+    t->uploads++;
+}
+
+bool hold_spend(hold_total *t, hold_entry *e, size_t n)
+{
+    if (n > e->avail)
+        return false;
+    e->avail -= n;
+    t->avail -= n;
+    return true;
+}
+
+void hold_body_done(hold_total *t, hold_entry *e)
+{
+    if (!e->upload)
+        return;
+    e->upload = false;
+    t->avail -= e->avail;
+    e->avail = 0;
+    t->uploads--;
+}
+
+size_t hold_target(const hold_total *t, size_t normal)
+{
+    size_t share = t->uploads ? HOLD_BUDGET / t->uploads : HOLD_BUDGET;
+    if (share > normal)
+        share = normal;
+    return share < HOLD_WINDOW_MIN ? HOLD_WINDOW_MIN : share;
+}
+
+size_t hold_credit(hold_total *t, hold_entry *e, size_t normal, size_t min)
+{
+    if (!e->upload)
+        return 0;
+    size_t target = hold_target(t, normal);
+    size_t have = e->avail + e->held;
+    if (have >= target)
+        return 0;
+    size_t n = target - have;
+    size_t out = t->avail + t->held;
+    size_t room = out < HOLD_BUDGET ? HOLD_BUDGET - out : 0;
+    size_t floor = have < HOLD_WINDOW_MIN ? HOLD_WINDOW_MIN - have : 0;
+    if (min > target / 4)
+        min = target / 4;
+    if (n > room) { /* the budget is spent: no more than the floor */
+        n = room > floor ? room : floor;
+        if (min > HOLD_WINDOW_MIN / 4)
+            min = HOLD_WINDOW_MIN / 4;
+    }
+    if (n == 0 || n < min)
+        return 0;
+    e->avail += n;
+    t->avail += n;
+    return n;
+}
+
+bool hold_note(hold_total *t, hold_entry *e, size_t pending, uint64_t now)
 {
     if (pending < e->held || pending == 0)
         e->moved_ms = now;
-    *total = *total - e->held + pending;
+    t->held = t->held - e->held + pending;
     e->held = pending;
-    return *total > HOLD_AGENT;
+    return t->held > HOLD_AGENT;
 }
 
-void hold_forget(size_t *total, hold_entry *e)
+void hold_forget(hold_total *t, hold_entry *e)
 {
-    *total -= e->held;
+    hold_body_done(t, e);
+    t->held -= e->held;
     e->held = 0;
 }
 
@@ -44,16 +107,16 @@ static void offer(void *ud, const void *key, size_t klen, void *value)
     }
 }
 
-bool hold_shed(size_t *total, const hmap *m, size_t entry_off,
+bool hold_shed(hold_total *t, const hmap *m, size_t entry_off,
                void (*fail)(void *exchange, uint64_t idle_ms, void *ud), void *ud)
 {
-    while (*total > HOLD_AGENT) {
+    while (t->held > HOLD_AGENT) {
         uint64_t now = clock_now_ms();
         /* past the hard bound, whatever moved least recently; else only what stalled */
         pick p = {.entry_off = entry_off,
-                  .before = *total > HOLD_AGENT_MAX ? now
-                            : now >= HOLD_STALL_MS  ? now - HOLD_STALL_MS
-                                                    : 0};
+                  .before = t->held > HOLD_AGENT_MAX ? now
+                            : now >= HOLD_STALL_MS   ? now - HOLD_STALL_MS
+                                                     : 0};
         hmap_each(m, offer, &p);
         if (!p.best)
             return false;

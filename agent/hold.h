@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* hold.h - request body octets an agent holds unwritten for its local services, over all of a
- * session's exchanges (both wire modes), and which exchange to fail when that is too much.
- * Windows bound what one exchange holds (binary 256 KiB, JSON ttfd's 1 MiB; the Lambda sends a
- * whole body, up to 4 MiB): 255 uploads to local services that read nothing took ttf's RSS to
- * +330 MB in JSON mode, +97 MB in binary mode (bench/upload_stall_cost.py). Past HOLD_AGENT the
- * exchange whose local service took none of its body for the longest, at least HOLD_STALL_MS, is
- * failed (504 `timeout`, or RESET timeout); past HOLD_AGENT_MAX the stalest at once, however
- * recently it moved (uploads that arrive together each bring a window before any can be seen to
- * stall). The link is never paused for it: the session's other exchanges go on.
- * Owns nothing: each exchange keeps its hold_entry, the session the total (session.h). */
+/* hold.h - request body octets an agent holds for its local services over all of a session's
+ * exchanges (both wire modes), bounded by the window credit it gives, not by failing uploads.
+ *
+ * A windowed exchange (binary mode; JSON mode when the server announced a request window) is
+ * bounded by what its sender may still send (its window left, `avail`) plus what ttf holds of
+ * it unwritten (`held`). ttf asks the server for a small first window (HOLD_WINDOW_FIRST, in
+ * ready.request_window, as HTTP/2's SETTINGS_INITIAL_WINDOW_SIZE, RFC 9113 §6.9.2) and grows
+ * each stream's window with its credit (hold_credit) up to a target: the mode's normal window
+ * (binary 256 KiB, JSON 1 MiB) while HOLD_BUDGET spread over the uploads in progress allows,
+ * never under HOLD_WINDOW_MIN, so every upload keeps moving, and above that floor only while the
+ * session's avail + held is under HOLD_BUDGET. A slow or bursty local service makes its upload
+ * slow (no credit: the public client's TCP window closes), never fails it; a service that takes
+ * nothing ends at --request-timeout as any stalled request does. Over all streams ttf holds at
+ * most HOLD_BUDGET + streams x HOLD_WINDOW_MIN (ttfd's --max-streams-per-agent, 256: 32 MiB).
+ * Credit freed by ending streams goes to the others at their next frame or write.
+ *
+ * Windowless exchanges (the Lambda, which posts whole bodies of up to 4 MiB; an older ttfd that
+ * did not take the window asked for) cannot be slowed so: for them the hard bound stays
+ * (hold_shed): past HOLD_AGENT the exchange whose local service took none of its body for the
+ * longest, at least HOLD_STALL_MS, is failed (504 `timeout`, or RESET timeout); past
+ * HOLD_AGENT_MAX the stalest at once. The link is never paused for it.
+ * Owns nothing: each exchange keeps its hold_entry, the session the hold_total (session.h). */
 #ifndef TTF_HOLD_H
 #define TTF_HOLD_H
 
@@ -18,39 +30,65 @@
 
 #include "hmap.h"
 
-/* 24 MiB: 24 JSON uploads' windows at once through ttfd, 6 of the Lambda's largest bodies, 96
- * binary windows. */
+/* What windowed exchanges may hold and be sent over a session (avail + held), beyond each
+ * one's floor: 16 binary windows, 16 JSON ones. */
+#define HOLD_BUDGET ((size_t)16 << 20)
+/* The first window ttf asks for (ready.request_window) and the least a stream's window grows
+ * back to: a 64 KiB upload goes in one round trip; 256 stalled uploads hold 16 MiB. */
+#define HOLD_WINDOW_FIRST ((size_t)64 << 10)
+#define HOLD_WINDOW_MIN HOLD_WINDOW_FIRST
+
+/* Windowless exchanges (hold_shed): 24 MiB, 6 of the Lambda's largest bodies. */
 #define HOLD_AGENT ((size_t)24 << 20)
-/* The hard bound. With it, 255 stalled uploads cost ttf +45 MB of RSS in JSON mode, +59 MB in
- * binary mode (bench/upload_stall_cost.py; 40 MiB gave +56 and +68 MB). */
+/* Their hard bound. With it, 255 stalled uploads cost ttf +45 MB of RSS on the Lambda's way
+ * (bench/upload_stall_cost.py). */
 #define HOLD_AGENT_MAX ((size_t)32 << 20)
-/* Past HOLD_AGENT, an exchange whose local service took no request octet for this long (ms)
- * while it holds some is failed: a service that reads, however slowly, is not. A service that
- * takes a piece every 1.5 s (it processes each before the next) reads: with 1 s, 4 of 28 such
- * JSON uploads got 504 (tests/e2e/test_hold_bursts.py). Memory does not need it shorter:
- * HOLD_AGENT_MAX bounds the total whatever this is. */
+/* Past HOLD_AGENT, a windowless exchange whose local service took no request octet for this long
+ * (ms) while it holds some is failed: a service that takes a piece every 1.5 s reads. */
 #define HOLD_STALL_MS 3000u
 
+/* Over all of a session's exchanges. */
+typedef struct hold_total {
+    size_t held;    /* request octets unwritten, every exchange */
+    size_t avail;   /* windowed uploads: octets their senders may still send */
+    size_t uploads; /* windowed exchanges whose body still comes */
+} hold_total;
+
 typedef struct hold_entry {
-    size_t held;       /* request octets unwritten, as last noted (in the session's total) */
+    size_t held;       /* request octets unwritten, as last noted (in the total) */
+    size_t avail;      /* an upload: octets its sender may still send (its window left) */
     uint64_t moved_ms; /* when the local service last took some, or had none to take */
+    bool upload;       /* windowed, its body still comes (in the total's uploads) */
 } hold_entry;
 
 /* A new exchange at now (ms, clock_now_ms). */
 void hold_start(hold_entry *e, uint64_t now);
-/* Notes e's unwritten octets (pending) at now in the session's *total. True when the total is
- * over HOLD_AGENT: the caller has exchanges failed by hold_shed (not from inside an exchange's
- * upcall). */
-bool hold_note(size_t *total, hold_entry *e, size_t pending, uint64_t now);
-/* The exchange ends: its octets leave the total. */
-void hold_forget(size_t *total, hold_entry *e);
+/* e's body comes within a window of `window` octets (the server's first window). */
+void hold_window(hold_total *t, hold_entry *e, size_t window);
+/* The sender sent n octets of e's window; false when they overran it (a protocol error). */
+bool hold_spend(hold_total *t, hold_entry *e, size_t n);
+/* e's body ended: what its window had left is no longer counted. */
+void hold_body_done(hold_total *t, hold_entry *e);
+/* The window a windowed upload grows to now: normal (the mode's window, octets) or its share of
+ * HOLD_BUDGET over the uploads in progress, whichever is smaller, never under HOLD_WINDOW_MIN. */
+size_t hold_target(const hold_total *t, size_t normal);
+/* The credit to give e now (octets, counted in avail; 0: none): what takes its avail + held up to
+ * hold_target, above HOLD_WINDOW_MIN only within HOLD_BUDGET, when it is at least min (at most a
+ * quarter of the target). */
+size_t hold_credit(hold_total *t, hold_entry *e, size_t normal, size_t min);
+/* Notes e's unwritten octets (pending) at now. True when the total is over HOLD_AGENT (only a
+ * windowless session acts on it, with hold_shed, not from inside an exchange's upcall). */
+bool hold_note(hold_total *t, hold_entry *e, size_t pending, uint64_t now);
+/* The exchange ends: its octets and window leave the total. */
+void hold_forget(hold_total *t, hold_entry *e);
 
-/* Fails exchanges, the stalest first, while *total is over HOLD_AGENT: exchanges are the values
- * of m, each with its hold_entry at entry_off; fail(exchange, ms its service took nothing, ud)
- * ends one (its hold_forget lowers *total). False when none has stalled long enough yet: look
- * again in HOLD_RETRY_MS. Not from inside an exchange's upcall (exchanges are freed). */
+/* Windowless sessions only. Fails exchanges, the stalest first, while the total held is over
+ * HOLD_AGENT: exchanges are the values of m, each with its hold_entry at entry_off; fail(exchange,
+ * ms its service took nothing, ud) ends one (its hold_forget lowers the total). False when none
+ * has stalled long enough yet: look again in HOLD_RETRY_MS. Not from inside an exchange's upcall
+ * (exchanges are freed). */
 #define HOLD_RETRY_MS 250u
-bool hold_shed(size_t *total, const hmap *m, size_t entry_off,
+bool hold_shed(hold_total *t, const hmap *m, size_t entry_off,
                void (*fail)(void *exchange, uint64_t idle_ms, void *ud), void *ud);
 
 #endif

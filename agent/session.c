@@ -60,7 +60,11 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             }
             s->established = true;
             s->stream_window = s->binary ? 0 : (uint32_t)m.stream_window;
-            s->request_window = s->binary ? 0 : (uint32_t)m.request_window;
+            /* our request window (hold.h), or the server's own: then the old hard bound */
+            s->request_window = (uint32_t)m.request_window;
+            s->hold_shed = !s->request_window || s->request_window > HOLD_WINDOW_FIRST;
+            if (s->binary && !s->request_window)
+                s->request_window = TTF_BIN_INITIAL_WINDOW;
             snprintf(s->tunnel_id, sizeof s->tunnel_id, "%s", m.tunnel_id);
             for (size_t i = 0; i < s->ntun; i++)
                 snprintf(s->tun[i].tunnel_id, sizeof s->tun[i].tunnel_id, "%s",
@@ -199,8 +203,9 @@ static int send_ready(session *s, const session_ready *ready)
     m.takeover =
         m.tunnel_id && ready->takeover && *ready->takeover ? (char *)ready->takeover : NULL;
     m.access = ready->access ? (char *)ready->access : NULL; /* the first tunnel's */
-    m.stream_windows = !s->binary;  /* JSON mode: we honour per-request windows */
-    m.request_windows = !s->binary; /* and credit request bodies (docs/protocol.md §2) */
+    m.stream_windows = !s->binary;        /* JSON mode: we honour per-request windows */
+    m.request_windows = !s->binary;       /* and credit request bodies (docs/protocol.md §2) */
+    m.request_window = HOLD_WINDOW_FIRST; /* a small first one, grown by credit (hold.h) */
     const char *why = NULL;
     for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */
         const char *held = i == 0 ? m.tunnel_id : ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;
@@ -263,6 +268,7 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
         };
     }
     s->binary = binary;
+    s->hold_shed = true; /* until the server announces our window (connection_established) */
     s->cbs = cbs;
     s->ud = ud;
     s->streams = hmap_new();
@@ -333,6 +339,8 @@ static void hold_timer_cb(evutil_socket_t fd, short what, void *ud)
 
 void session_shed_later(session *s, unsigned ms)
 {
+    if (!s->hold_shed)
+        return; /* windowed: credit bounds what is held (hold.h) */
     if (!s->hold_timer)
         s->hold_timer = evtimer_new(s->base, hold_timer_cb, s);
     if (!s->hold_timer || evtimer_pending(s->hold_timer, NULL))

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "exchange.h"
 #include "hmap.h"
+#include "hold.h"
 #include "local.h"
 #include "log.h"
 #include "observer.h"
@@ -76,16 +77,19 @@ struct session {
     char tunnel_id[TTF_JSON_TUNNEL_NAME_MAX + 1]; /* the first tunnel's, from
                                                      connection_established */
     size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
-    /* request body octets held unwritten over all exchanges (hold.h), and the timer that fails
-     * the stalest ones while it is over HOLD_AGENT */
-    size_t held;
+    /* request body octets held unwritten and windows given over all exchanges (hold.h); with
+     * hold_shed (the server took no window of ours: the Lambda, an older ttfd) the timer fails
+     * the stalest exchanges while what is held is over HOLD_AGENT */
+    hold_total hold;
+    bool hold_shed;
     struct event *hold_timer;
     /* JSON mode: the per-request response window the server announced in
      * connection_established (docs/protocol.md §2 "Flow control"); 0: none, no limit */
     uint32_t stream_window;
-    /* JSON mode: the per-request request-body window the server announced (request_window): we
-     * credit it with `window` messages and never pause the link for one slow local service;
-     * 0: none, the link pauses while a local service is behind (json_blocked) */
+    /* the per-request request-body window the server announced (request_window; binary mode:
+     * TTF_BIN_INITIAL_WINDOW when it announced none): we credit it (hold_credit) and never
+     * pause the link for one slow local service; JSON mode 0: none, the link pauses while a
+     * local service is behind (json_blocked) */
     uint32_t request_window;
     ws_conn *ws;
     uint64_t
@@ -134,8 +138,9 @@ int session_send_text(session *s, const char *json, size_t len);
 int session_send_msg(session *s, const tmsg *m);
 /* An answer (http_response, http_response_body, error): through the acknowledgement window. */
 int session_send_answer(session *s, const tmsg *m);
-/* The session holds more than HOLD_AGENT of request bodies (hold.h): the wire module fails the
- * stalest exchanges (wire_bin_shed, wire_json_shed) from the loop in ms, unless due already. */
+/* A windowless session (s->hold_shed) holds more than HOLD_AGENT of request bodies (hold.h): the
+ * wire module fails the stalest exchanges (wire_bin_shed, wire_json_shed) from the loop in ms,
+ * unless due already. */
 void session_shed_later(session *s, unsigned ms);
 
 #endif

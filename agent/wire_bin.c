@@ -15,7 +15,7 @@
 #include "hold.h"
 #include "proto_bin.h"
 
-#define CREDIT_MIN ((uint32_t)16 * 1024) /* WINDOW frames are batched */
+#define CREDIT_MIN ((size_t)16 << 10) /* WINDOW frames are batched */
 
 typedef struct stream {
     session *s;
@@ -24,12 +24,11 @@ typedef struct stream {
     exchange *x;
     struct evbuffer *out; /* response octets of this batch, not yet in DATA frames */
     uint32_t send_window; /* DATA octets we may still send */
-    uint32_t unacked;     /* DATA octets received and not yet credited back */
     bool req_fin;         /* the server ended its direction */
     bool resp_fin;        /* we ended ours */
     bool paused;          /* the exchange waits for room */
     bool pipe;            /* 101: raw pipe */
-    hold_entry hold;      /* request octets unwritten (in s->held) */
+    hold_entry hold;      /* request octets unwritten and window left (in s->hold) */
     void *spare_link;     /* the next spare while this one is spare (spare_list.h) */
 } stream;
 
@@ -88,7 +87,7 @@ static void stream_release(session *s, stream *st)
 static void stream_free(stream *st, const char *error)
 {
     session *s = st->s;
-    hold_forget(&s->held, &st->hold);
+    hold_forget(&s->hold, &st->hold);
     hmap_del_u32(s->streams, st->id);
     exchange_free(st->x, error);
     stream_release(s, st);
@@ -117,18 +116,22 @@ static void send_data(stream *st, bool fin)
     }
 }
 
-/* WINDOW credit for the request octets the local service took; what it did not take is noted
- * in the session's hold (hold.h). */
+/* WINDOW credit as the session's hold allows (hold_credit): what the local service did not take
+ * yet counts against the stream's window. */
 static void send_credit(stream *st)
 {
-    if (st->x && hold_note(&st->s->held, &st->hold, exchange_pending(st->x), clock_now_ms()))
-        session_shed_later(st->s, 0); /* not here: the caller (maybe the exchange) goes on */
-    if (st->req_fin || st->unacked < CREDIT_MIN || !st->x ||
-        exchange_pending(st->x) > LOCAL_OUT_MARK)
+    if (!st->x)
+        return;
+    session *s = st->s;
+    if (hold_note(&s->hold, &st->hold, exchange_pending(st->x), clock_now_ms()))
+        session_shed_later(s, 0); /* not here: the caller (maybe the exchange) goes on */
+    size_t n = st->req_fin
+                   ? 0
+                   : hold_credit(&s->hold, &st->hold, (size_t)TTF_BIN_INITIAL_WINDOW, CREDIT_MIN);
+    if (!n)
         return;
     uint8_t buf[10];
-    ws_send_binary(st->s->ws, buf, ttf_frame_window(buf, st->id, st->unacked));
-    st->unacked = 0;
+    ws_send_binary(s->ws, buf, ttf_frame_window(buf, st->id, (uint32_t)n));
 }
 
 /* ---- the exchange's upcalls ---- */
@@ -314,6 +317,9 @@ static void on_open(session *s, const ttf_frame *f)
     st->send_window = TTF_BIN_INITIAL_WINDOW;
     hold_start(&st->hold, clock_now_ms());
     st->req_fin = (f->flags & TTF_FLAG_FIN) != 0;
+    if (!st->req_fin) /* the server's first window: ours (ready.request_window), or its own */
+        hold_window(&s->hold, &st->hold,
+                    s->request_window ? s->request_window : TTF_BIN_INITIAL_WINDOW);
     exchange_request req = {
         .mode = "bin",
         .id = st->idtext,
@@ -329,6 +335,7 @@ static void on_open(session *s, const ttf_frame *f)
     st->x = exchange_new(&tun->env, &req, &sink, st);
     http1_head_free(&head);
     if (!st->x) {
+        hold_forget(&s->hold, &st->hold);
         hmap_del_u32(s->streams, st->id);
         stream_release(s, st);
         send_reset(s, f->stream_id, TTF_RST_INTERNAL, "out of memory");
@@ -341,13 +348,14 @@ static void on_data(stream *st, const ttf_frame *f)
         stream_reset(st, TTF_RST_PROTOCOL_ERROR, "DATA after FIN");
         return;
     }
-    if ((uint64_t)st->unacked + f->len > (uint64_t)TTF_BIN_INITIAL_WINDOW) {
+    if (!hold_spend(&st->s->hold, &st->hold, f->len)) {
         stream_reset(st, TTF_RST_PROTOCOL_ERROR, "window exceeded");
         return;
     }
-    st->unacked += (uint32_t)f->len;
-    if (f->flags & TTF_FLAG_FIN)
+    if (f->flags & TTF_FLAG_FIN) {
         st->req_fin = true;
+        hold_body_done(&st->s->hold, &st->hold);
+    }
     /* the exchange's upcalls may free the stream: keep what is needed on the stack */
     session *s = st->s;
     uint32_t id = st->id;
@@ -374,6 +382,7 @@ static void on_trailers(stream *st, const ttf_frame *f)
         return;
     }
     st->req_fin = true;
+    hold_body_done(&st->s->hold, &st->hold);
     http_headers tr;
     http_headers_init(&tr);
     const char *p = (const char *)f->payload, *end = p + f->len - 2;
@@ -443,7 +452,7 @@ void wire_bin_on_message(session *s, const uint8_t *msg, size_t len)
     on_frame(s, msg, len);
     /* past the hard bound, at once: the timer may wait for a loop pass that does not end while
      * the link keeps bringing frames */
-    if (s->held > HOLD_AGENT_MAX)
+    if (s->hold_shed && s->hold.held > HOLD_AGENT_MAX)
         wire_bin_shed(s);
 }
 
@@ -454,13 +463,13 @@ static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
     TLOG_W(s->log,
            "stream %u: its local service took none of its body for %llu ms while this agent "
            "holds %zu KiB of request bodies: reset (timeout)",
-           st->id, (unsigned long long)idle_ms, s->held >> 10);
+           st->id, (unsigned long long)idle_ms, s->hold.held >> 10);
     stream_reset(st, TTF_RST_TIMEOUT, "the local service did not take the request body in time");
 }
 
 void wire_bin_shed(session *s)
 {
-    if (!hold_shed(&s->held, s->streams, offsetof(stream, hold), shed_one, s))
+    if (!hold_shed(&s->hold, s->streams, offsetof(stream, hold), shed_one, s))
         session_shed_later(s, HOLD_RETRY_MS); /* none stalled long enough yet */
 }
 

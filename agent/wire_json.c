@@ -12,7 +12,6 @@
 
 #include "clock.h"
 #include "exchange.h"
-#include "flow_window.h"
 #include "hold.h"
 
 static const size_t piece = (size_t)TTF_JSON_CHUNK;
@@ -34,10 +33,9 @@ typedef struct jreq {
     bool paused;   /* the exchange waits for room */
     bool windowed; /* the server announced a stream window (docs/protocol.md §2 "Flow control") */
     uint64_t window; /* windowed: response body bytes we may still take from the exchange */
-    /* request_window: the server announced a request-body window; qw counts its credit */
-    uint32_t request_window;
-    flow_window qw;
-    hold_entry hold; /* request octets unwritten (in s->held) */
+    /* the server announced a request-body window: hold counts what it may still send */
+    bool request_window;
+    hold_entry hold; /* request octets unwritten and window left (in s->hold) */
     /* the response */
     bool have_head, sent_head, more_owed;
     int status;
@@ -66,7 +64,7 @@ static void set_blocked(jreq *r, bool blocked)
 
 static void jreq_free(jreq *r, const char *error)
 {
-    hold_forget(&r->s->held, &r->hold);
+    hold_forget(&r->s->hold, &r->hold);
     hmap_del(r->s->exchanges, r->rid, strlen(r->rid));
     set_blocked(r, false);
     exchange_free(r->x, error);
@@ -120,8 +118,11 @@ static tmsg_error_code error_code(exchange_fail why)
  * exchange is then failed and freed: the server broke the protocol). */
 static bool take_body(jreq *r, size_t n)
 {
-    if (!r->request_window || flow_window_spend(&r->qw, n))
+    if (!r->request_window || hold_spend(&r->s->hold, &r->hold, n)) {
+        if (!r->req_more)
+            hold_body_done(&r->s->hold, &r->hold);
         return true;
+    }
     TLOG_W(r->s->log, "request %s: the server sent request body beyond the request window", r->rid);
     send_cancel(r->s, r->rid, "protocol_error: request body beyond the request window");
     jreq_free(r, "protocol_error");
@@ -137,7 +138,7 @@ static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
     TLOG_W(s->log,
            "request %s: its local service took none of its body for %llu ms while this agent "
            "holds %zu KiB of request bodies: failed (504)",
-           r->rid, (unsigned long long)idle_ms, s->held >> 10);
+           r->rid, (unsigned long long)idle_ms, s->hold.held >> 10);
     static const char why[] = "the local service did not take the request body in time";
     if (!r->sent_head)
         send_error(s, r->rid, TERR_TIMEOUT, why);
@@ -148,19 +149,19 @@ static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
 
 void wire_json_shed(session *s)
 {
-    if (!hold_shed(&s->held, s->exchanges, offsetof(jreq, hold), shed_one, s))
+    if (!hold_shed(&s->hold, s->exchanges, offsetof(jreq, hold), shed_one, s))
         session_shed_later(s, HOLD_RETRY_MS); /* none stalled long enough yet */
 }
 
-/* With a request window, credits the server with what the local service took (what its unwritten
- * output holds beyond FLOW_CREDIT_MARK is not), a quarter of the window at a time: only this
- * exchange waits for a slow local service. Whatever the window (a server may announce 4 GiB;
- * without one, the Lambda's, there is none), the link stops while the exchange holds more than
- * WIRE_JSON_REQUEST_HOLD, until half of it was written. */
+/* With a request window, credits the server as the session's hold allows (hold_credit: what the
+ * local service did not take counts against the window), a quarter of the window at most at a
+ * time: only this exchange waits for a slow local service. Whatever the window (a server may
+ * announce 4 GiB; without one, the Lambda's, there is none), the link stops while the exchange
+ * holds more than WIRE_JSON_REQUEST_HOLD, until half of it was written. */
 static void local_behind(jreq *r)
 {
     size_t pending = exchange_pending(r->x);
-    if (hold_note(&r->s->held, &r->hold, pending, clock_now_ms()))
+    if (hold_note(&r->s->hold, &r->hold, pending, clock_now_ms()))
         session_shed_later(r->s, 0); /* not here: r's caller (maybe its exchange) goes on */
     if (pending > WIRE_JSON_REQUEST_HOLD)
         set_blocked(r, true);
@@ -168,7 +169,8 @@ static void local_behind(jreq *r)
         set_blocked(r, false);
     if (!r->request_window || !r->req_more)
         return; /* no window, or the whole body came: no credit is wanted */
-    size_t n = flow_window_credit_written(&r->qw, pending, r->request_window / 4);
+    size_t n =
+        hold_credit(&r->s->hold, &r->hold, TTF_JSON_REQUEST_WINDOW, TTF_JSON_REQUEST_WINDOW / 4);
     if (!n)
         return;
     tmsg m;
@@ -433,10 +435,11 @@ static void on_request(session *s, tmsg *m)
     r->tun = tun;
     r->windowed = s->stream_window > 0;
     r->window = s->stream_window;
-    r->request_window = s->request_window;
-    r->qw.left = (int64_t)s->request_window;
     r->t0 = clock_now_ms();
     hold_start(&r->hold, r->t0);
+    r->request_window = s->request_window > 0;
+    if (r->request_window) /* what the server may send of it before our credit */
+        hold_window(&s->hold, &r->hold, s->request_window);
     r->head = m->headers; /* taken */
     http_headers_init(&m->headers);
     http_headers_init(&r->resp_headers);
@@ -541,7 +544,7 @@ void wire_json_on_message(session *s, tmsg *m)
     }
     /* past the hard bound, at once: the timer may wait for a loop pass that does not end while
      * the link keeps bringing messages */
-    if (s->held > HOLD_AGENT_MAX)
+    if (s->hold_shed && s->hold.held > HOLD_AGENT_MAX)
         wire_json_shed(s);
 }
 

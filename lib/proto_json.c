@@ -466,6 +466,8 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad stream_windows", -1;
         if (get_bool(o, "request_windows", &m->request_windows) != 0)
             return *err = "bad request_windows", -1;
+        if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
+            return *err = "bad request_window", -1;
         return 0;
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)

@@ -117,7 +117,9 @@ typedef struct tmsg {
      * announced, no limit) */
     uint64_t stream_window;
     /* connection_established: the decoded request body bytes the server sends per request before
-     * the agent's `window` credits more (0: not announced, no limit) */
+     * the agent's `window` (binary: WINDOW) credits more (0: not announced; JSON: no limit,
+     * binary: TTF_BIN_INITIAL_WINDOW). ready: the window the agent asks for, both modes (0: the
+     * server's own; docs/protocol.md §2 "Flow control") */
     uint64_t request_window;
     /* window: the receiver of request_id's body takes this many more decoded body bytes,
      * 1..UINT32_MAX (server -> agent: response body; agent -> server: request body) */

@@ -225,6 +225,8 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "stream_windows", jtrue());
         if (m->request_windows)
             r |= set(o, "request_windows", jtrue());
+        if (m->request_window)
+            r |= set(o, "request_window", jint((int64_t)m->request_window));
         return r;
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));

@@ -170,6 +170,9 @@ struct mux {
     mux_ident id;
     size_t max_streams; /* streams open at once (mux_set_max_streams); 0: no limit */
     mux_budget *budget; /* the server-wide count its streams are in (NULL: none); borrowed */
+    /* request body bytes a stream takes before it opens: at most its first request window (the
+     * agent's, mux_*_set_request_window); 0: PC_FIRST_BATCH */
+    size_t first_room;
 };
 
 /* The part of every stream the muxes share (each mux's stream type begins with it). */
@@ -192,6 +195,10 @@ void mux_json_set_window(mux *m, uint32_t window, uint32_t grown);
  * the agent credited with its `window` messages, and a stream out of credit stops reading its
  * client only (docs/protocol.md §2 "Flow control"). 0 (the default): no window. */
 void mux_json_set_request_window(mux *m, uint32_t window);
+/* Binary mode: the request DATA window (octets) streams opened from now on start with, smaller
+ * than TTF_BIN_INITIAL_WINDOW when the agent asked so in ready (ready.request_window, as HTTP/2's
+ * SETTINGS_INITIAL_WINDOW_SIZE, RFC 9113 §6.9.2); its WINDOW frames credit more. */
+void mux_bin_set_request_window(mux *m, uint32_t window);
 /* The tunnel name in the mux's log lines (ready, takeover). */
 void mux_set_tunnel(mux *m, const char *tunnel);
 /* At most n streams open at once on this mux, i.e. for this agent over all its tunnels (ttfd

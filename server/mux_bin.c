@@ -34,6 +34,7 @@ typedef struct bin_mux {
     hmap *streams; /* stream id -> bin_stream */
     uint32_t next_sid;
     spare_list spare; /* ended streams kept for the next ones (SPARE_MAX at most) */
+    uint32_t req_window; /* request DATA a stream starts with (mux_bin_set_request_window) */
 } bin_mux;
 
 /* One allocation fewer per request: ended streams wait for the next OPEN. */
@@ -150,7 +151,8 @@ static mux_stream *bin_open(mux *m, const mux_request *rq, const mux_upcalls *up
     }
     mux_stream_added(m);
     s->base = (mux_stream){.m = m, .up = up, .ud = ud};
-    s->win = s->rw.left = (int64_t)TTF_BIN_INITIAL_WINDOW;
+    s->win = (int64_t)bm->req_window;
+    s->rw.left = (int64_t)TTF_BIN_INITIAL_WINDOW;
     s->req_fin = !rq->body;
     s->upgrade = rq->upgrade;
     uint8_t hdr[TTF_BIN_OPEN_HDR];
@@ -517,5 +519,12 @@ mux *mux_bin_new(const mux_link *link, const mux_ident *id)
     bm->base.id = *id;
     bm->link = *link;
     bm->next_sid = 1;
+    bm->req_window = TTF_BIN_INITIAL_WINDOW;
     return &bm->base;
+}
+
+void mux_bin_set_request_window(mux *m, uint32_t window)
+{
+    bm_of(m)->req_window = window;
+    m->first_room = window;
 }

@@ -645,6 +645,7 @@ void mux_json_set_window(mux *m, uint32_t window, uint32_t grown)
 void mux_json_set_request_window(mux *m, uint32_t window)
 {
     jm_of(m)->req_window = window;
+    m->first_room = window;
 }
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)

@@ -153,6 +153,12 @@ void xchg_bad_body(pconn *pc, const char *reason)
     pc_fail(pc, 400, why);
 }
 
+/* Body bytes a stream not yet open takes with its head: never beyond the agent's first window. */
+static size_t first_room(const mux *m)
+{
+    return m->first_room && m->first_room < PC_FIRST_BATCH ? m->first_room : PC_FIRST_BATCH;
+}
+
 void xchg_pump_body(pconn *pc)
 {
     exchange *x = &pc->x;
@@ -164,7 +170,7 @@ void xchg_pump_body(pconn *pc)
             break;
         size_t lim = avail;
         if (!x->req_abandoned) {
-            size_t room = x->ms ? x->ops->room(x->ms) : x->open_mux ? PC_FIRST_BATCH : 0;
+            size_t room = x->ms ? x->ops->room(x->ms) : x->open_mux ? first_room(x->open_mux) : 0;
             if (room == 0 && x->ms && !flushed) {
                 /* JSON mode holds a pass's bytes until the flush: sent, they make room again
                  * (more input than two pieces, 186 KiB, waited for a resume that never came) */

@@ -22,9 +22,11 @@ struct session {
     session *prev, *next;
     ws_conn *ws;
     mux *mux;
-    bool bin;                   /* ttf.bin.v2, else JSON mode */
-    uint32_t stream_window;     /* JSON mode: the per-request window announced (0: none) */
-    uint32_t request_window;    /* JSON mode: the per-request request-body window (0: none) */
+    bool bin;               /* ttf.bin.v2, else JSON mode */
+    uint32_t stream_window; /* JSON mode: the per-request window announced (0: none) */
+    /* the per-request request-body window announced (JSON mode 0: none; binary mode 0: not
+     * asked for, TTF_BIN_INITIAL_WINDOW) */
+    uint32_t request_window;
     bool several;               /* ready carried tunnels[]: answer with tunnels[] */
     bool established;           /* its tunnels were given (counted by the metrics) */
     char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
@@ -384,9 +386,18 @@ static void on_ready(session *s, const tmsg *m)
      * link pause for a slow client and for a slow local service */
     s->stream_window = !s->bin && m->stream_windows ? (uint32_t)TTF_JSON_STREAM_WINDOW_FIRST : 0;
     s->request_window = !s->bin && m->request_windows ? (uint32_t)TTF_JSON_REQUEST_WINDOW : 0;
+    /* an agent that asks for a smaller request window (ready.request_window) gets it, in both
+     * modes: it grows each stream's window with its credit as its memory allows */
+    uint32_t ours = s->bin ? TTF_BIN_INITIAL_WINDOW : s->request_window;
+    if (m->request_window && ours && m->request_window < ours)
+        s->request_window = (uint32_t)m->request_window;
+    else if (s->bin)
+        s->request_window = 0; /* not asked: TTF_BIN_INITIAL_WINDOW, not announced */
     if (!s->bin) {
         mux_json_set_window(s->mux, s->stream_window, (uint32_t)TTF_JSON_STREAM_WINDOW);
         mux_json_set_request_window(s->mux, s->request_window);
+    } else if (s->request_window) {
+        mux_bin_set_request_window(s->mux, s->request_window);
     }
     size_t n = m->ntunnels ? m->ntunnels : 1;
     for (size_t i = 0; i < m->ntunnels; i++)

@@ -77,13 +77,13 @@ static void stalled_upload(fx *f, uploads *u, size_t *peak)
         send_piece(f, rid, seq);
         if (seq % 8 == 0 || seq == PIECES)
             fl_pass(&f->fl);
-        if (f->s->held > *peak)
-            *peak = f->s->held;
+        if (f->s->hold.held > *peak)
+            *peak = f->s->hold.held;
     }
     for (int i = 0; i < 20; i++) {
         fl_pass(&f->fl);
-        if (f->s->held > *peak)
-            *peak = f->s->held;
+        if (f->s->hold.held > *peak)
+            *peak = f->s->hold.held;
         assert_int_equal(f->s->json_blocked, 0); /* the link is never paused */
     }
 }
@@ -113,16 +113,16 @@ static void past_the_bound_a_stalled_upload_is_failed_after_the_stall_time(void 
     fx *f = start();
     uploads u = {0};
     size_t peak = 0;
-    while (f->s->held <= HOLD_AGENT && u.n < FL_MAX_CONNS - 1)
+    while (f->s->hold.held <= HOLD_AGENT && u.n < FL_MAX_CONNS - 1)
         stalled_upload(f, &u, &peak);
-    assert_true(f->s->held > HOLD_AGENT);
+    assert_true(f->s->hold.held > HOLD_AGENT);
     assert_true(peak <= HOLD_AGENT_MAX); /* one upload more cannot cross it */
     /* nothing is failed before the stalest has taken nothing for HOLD_STALL_MS */
     expect_shed(f, "u0");
     assert_true(fl_now_ms() - u.t0 >= HOLD_STALL_MS);
     for (int i = 0; i < 10; i++)
         fl_pass(&f->fl);
-    assert_true(f->s->held <= HOLD_AGENT);
+    assert_true(f->s->hold.held <= HOLD_AGENT);
     /* the others go on: a new request reaches its service */
     int conn = f->fl.nconns;
     send_request(f, "g", "GET", false);
@@ -148,7 +148,7 @@ static void past_the_hard_bound_the_stalest_is_failed_at_once(void **state)
     expect_shed(f, "u0"); /* the stalest */
     /* never more than the hard bound after a message, whatever came in the meantime */
     assert_true(peak <= HOLD_AGENT_MAX);
-    assert_true(f->s->held <= HOLD_AGENT_MAX);
+    assert_true(f->s->hold.held <= HOLD_AGENT_MAX);
     int conn = f->fl.nconns;
     send_request(f, "g", "GET", false);
     assert_true(fl_wait_text(&f->fl, conn, "GET /up", 3000));

@@ -6,6 +6,8 @@
  * test_agent_wire_json.c. */
 #include "agent_wire_fixture.h"
 
+#include "hold.h"
+
 /* ================================================================ binary mode */
 
 static void test_bin_response_frames(void **state)
@@ -48,19 +50,56 @@ static void test_bin_request_framing_and_credit(void **state)
     static uint8_t big[40000];
     memset(big, 'z', sizeof big);
     send_frame(f, TTF_DATA, 0, 3, big, sizeof big);
+    /* credit for what the local service took (batched: at least 16 KiB), back to the window */
+    ttf_frame fr = next_frame(f);
+    assert_int_equal(fr.type, TTF_WINDOW);
+    assert_int_equal(fr.window, 40000);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n\r\n9c40\r\nzzz", 3000));
     send_frame(f, TTF_DATA, 0, 3, "abc", 3);
     send_frame(f, TTF_TRAILERS, TTF_FLAG_FIN, 3, "X-Sum: 1\r\n\r\n", 12);
     assert_true(fl_wait_text(&f->fl, 0, "3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n", 3000));
     assert_non_null(strstr(f->fl.got[0], "Transfer-Encoding: chunked\r\n"));
-    assert_non_null(strstr(f->fl.got[0], "\r\n\r\n9c40\r\nzzz"));
-    /* credit for what the local service took (batched: at least 16 KiB) */
-    ttf_frame fr = next_frame(f);
-    assert_int_equal(fr.type, TTF_WINDOW);
-    assert_int_equal(fr.window, 40000);
     fl_send_str(&f->fl, 0, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
     fr = next_frame(f);
     assert_int_equal(fr.type, TTF_RESPONSE);
     assert_int_equal(fr.flags, TTF_FLAG_FIN); /* no body */
+    destroy(f);
+}
+
+/* ttfd took the first request window ttf asked for (connection_established.request_window =
+ * HOLD_WINDOW_FIRST): the session does not shed (credit bounds what it holds, agent/hold.h), a
+ * stream's window grows with its credit to binary mode's 256 KiB once the service took its body
+ * (what ttf holds unwritten counts against it), and an ended stream leaves the totals. */
+static void test_bin_asked_request_window(void **state)
+{
+    (void)state;
+    fx *f = make(true);
+    assert_true(next_msg(f)->text); /* ready */
+    send_established(f, 0, HOLD_WINDOW_FIRST);
+    for (int i = 0; i < 100 && !f->s->established; i++)
+        fl_pass(&f->fl);
+    assert_false(f->s->hold_shed);
+    send_open(f, 3, 0, false, "POST /u HTTP/1.1\r\nHost: h\r\n\r\n");
+    static uint8_t big[60000];
+    memset(big, 'w', sizeof big);
+    send_frame(f, TTF_DATA, 0, 3, big, 60000);
+    /* credits until the service took it all: the window back at 256 KiB, none beyond */
+    uint64_t credited = 0;
+    while (credited < TTF_BIN_INITIAL_WINDOW - (HOLD_WINDOW_FIRST - 60000)) {
+        ttf_frame fr = next_frame(f);
+        assert_int_equal(fr.type, TTF_WINDOW);
+        credited += fr.window;
+    }
+    assert_int_equal(credited, TTF_BIN_INITIAL_WINDOW - (HOLD_WINDOW_FIRST - 60000));
+    assert_true(fl_wait_text(&f->fl, 0, "wwww", 3000));
+    for (int i = 0; i < 20; i++)
+        fl_pass(&f->fl);
+    assert_int_equal(f->srv.n, f->seen); /* no more credit */
+    assert_int_equal(f->s->hold.avail, TTF_BIN_INITIAL_WINDOW);
+    send_frame(f, TTF_RESET, 0, 3, (uint8_t[]){TTF_RST_CANCEL}, 1);
+    for (int i = 0; i < 100 && hmap_count(f->s->streams) > 0; i++)
+        fl_pass(&f->fl);
+    assert_int_equal(f->s->hold.uploads + f->s->hold.avail + f->s->hold.held, 0);
     destroy(f);
 }
 
@@ -253,6 +292,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bin_response_frames),
         cmocka_unit_test(test_bin_request_framing_and_credit),
+        cmocka_unit_test(test_bin_asked_request_window),
         cmocka_unit_test(test_bin_early_answer),
         cmocka_unit_test(test_bin_overrun_and_resets),
         cmocka_unit_test(test_bin_cancel),

@@ -5,6 +5,8 @@
  * the window a server announces. The binary-mode tests are in test_agent_wire.c. */
 #include "agent_wire_fixture.h"
 
+#include "hold.h"
+
 /* ================================================================ JSON mode */
 
 /* http_request rid: method uri with Host: pub, for tunnel_id (NULL: the first); more: body
@@ -391,48 +393,52 @@ static int upload_to_a_stalled_service(fx *f, uint32_t request_window, const cha
     return keep;
 }
 
-/* A server that announced a request window (connection_established.request_window): a local
- * service that stops reading its request body holds back that exchange only. The agent credits
- * the bytes it wrote (a quarter window at a time), never more than it got, never pauses the link
- * for it (another request reaches its local service meanwhile), and credits the rest once the
- * service reads again (docs/protocol.md §2 "Flow control"). */
+/* A server that announced the request window ttf asked for (connection_established.request_window
+ * = HOLD_WINDOW_FIRST): a local service that stops reading its request body holds back that
+ * exchange only. The agent grows the window with its credit up to its target (hold_target: 1 MiB
+ * for one upload), counting what it holds unwritten against it: what it holds plus what the server
+ * may still send never exceeds the target; it never pauses the link for it (another request reaches
+ * its local service meanwhile), and credits the window back to the target once the service reads
+ * again (docs/protocol.md §2 "Flow control", agent/hold.h). */
 static void test_json_request_window(void **state)
 {
     (void)state;
-    enum { WINDOW = 200000, PIECE = 50000 };
+    enum { WINDOW = HOLD_WINDOW_FIRST, PIECE = 50000 };
+    const uint64_t target = TTF_JSON_REQUEST_WINDOW;
     fx *f = make(false);
     int keep = upload_to_a_stalled_service(f, WINDOW, "u1");
+    assert_false(f->s->hold_shed); /* our window: no shedding */
     static uint8_t piece[PIECE];
     memset(piece, 'p', sizeof piece);
-    uint64_t credit = WINDOW, sent = 0, credited = 0;
+    uint64_t sent = 0, credited = 0;
     uint32_t seq = 1;
     uint64_t quiet = fl_now_ms() + 1000;
     while (fl_now_ms() < quiet) { /* a ttfd: sends within the credit until none comes */
-        if (credit >= PIECE) {
+        if (WINDOW + credited - sent >= PIECE) {
             send_body(f, "u1", seq++, piece, PIECE, true);
-            credit -= PIECE;
             sent += PIECE;
         }
         fl_pass(&f->fl);
         uint64_t before = credited;
-        take_credits(f, "u1", &credited, WINDOW / 4);
-        credit += credited - before;
+        take_credits(f, "u1", &credited, HOLD_WINDOW_MIN / 4);
         if (credited != before)
             quiet = fl_now_ms() + 1000;
         assert_int_equal(f->s->json_blocked, 0); /* the link is never paused */
+        assert_true(WINDOW + credited - sent + f->s->hold.held <= target);
     }
-    assert_true(credited <= sent);
-    assert_true(sent - credited <= WINDOW);
+    assert_true(credited > 0 && sent > WINDOW + target / 2); /* the window grew */
+    assert_true(WINDOW + credited - sent < PIECE);           /* and the stall stopped it */
     /* the link still carries other requests while this one waits */
     send_get(f, "g2", NULL, "/other");
     assert_true(fl_wait_text(&f->fl, 1, "GET /other", 3000));
-    f->fl.conns[0] = keep; /* the service reads again: the rest is credited */
+    f->fl.conns[0] = keep; /* the service reads again: the window is credited back */
     uint64_t end = fl_now_ms() + 10000;
-    while (fl_now_ms() < end && credited < sent) {
+    while (fl_now_ms() < end && WINDOW + credited - sent < target) {
         fl_pass(&f->fl);
         take_credits(f, "u1", &credited, 1);
     }
-    assert_int_equal(credited, sent);
+    assert_int_equal(WINDOW + credited - sent, target);
+    assert_int_equal(f->s->hold.held, 0);
     destroy(f);
 }
 

@@ -688,6 +688,13 @@ static void test_request_window(void **state)
     assert_false(m.request_windows); /* an agent that does not credit request bodies */
     tmsg_free(&m);
     expect_bad("{\"type\":\"ready\",\"request_windows\":\"yes\"}", "request_windows");
+    /* the first request window the agent asks for (both modes; agent/hold.h) */
+    const char *asks = "{\"type\":\"ready\",\"request_windows\":true,\"request_window\":65536}";
+    assert_int_equal(dec(asks, &m, &err), 0);
+    assert_int_equal(m.request_window, 65536);
+    expect_encoded(&m, asks);
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"ready\",\"request_window\":4294967296}", "request_window");
 
     const char *est = "{\"type\":\"connection_established\",\"connection_id\":\"c\","
                       "\"tunnel_id\":\"t\",\"public_url\":\"http://t\",\"stream_window\":1048576,"

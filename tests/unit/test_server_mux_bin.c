@@ -156,6 +156,29 @@ static void request_body(void **state)
     assert_int_equal(f->m->ops->room(s), 0);
 }
 
+/* An agent that asked for a smaller first request window (ready.request_window): streams opened
+ * from then on start with it, take no more body before they open (first_room), and grow with the
+ * agent's WINDOW credit. */
+static void agent_request_window(void **state)
+{
+    fixture *f = *state;
+    mux_stream *s0 = open_req(f, "POST", true, false);
+    assert_int_equal(f->m->ops->room(s0), 256 * 1024); /* opened before: the protocol's */
+    assert_int_equal(f->m->first_room, 0);
+    mux_bin_set_request_window(f->m, 64 * 1024);
+    assert_int_equal(f->m->first_room, 64 * 1024);
+    mux_stream *s = open_req(f, "POST", true, false);
+    assert_int_equal(f->m->ops->room(s), 64 * 1024);
+    static char big[64 * 1024];
+    assert_int_equal(f->m->ops->send_body(s, big, sizeof big), 0);
+    assert_int_equal(f->m->ops->room(s), 0);
+    char w[4] = {0, 4, 0, 0}; /* 256 KiB: the window grows past its first size */
+    agent(f, TTF_WINDOW, 0, fake_sid(&f->link, 1), w, 4);
+    assert_int_equal(f->m->ops->room(s), 256 * 1024);
+    f->m->ops->close(s0, MUX_CANCEL, "gone");
+    f->m->ops->close(s, MUX_CANCEL, "gone");
+}
+
 static void response(void **state)
 {
     fixture *f = *state;
@@ -443,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(response, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(window_exceeded, setup, teardown),
+        cmocka_unit_test_setup_teardown(agent_request_window, setup, teardown),
         cmocka_unit_test_setup_teardown(credit, setup, teardown),
         cmocka_unit_test_setup_teardown(no_bulk_for_a_client_that_does_not_read, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_and_reset, setup, teardown),
