@@ -128,6 +128,12 @@ struct event_base *conn_loop_base(const conn_loop *l);
 void conn_loop_on_release(conn_loop *l, void (*fn)(void *ud), void *ud);
 /* Runs the pending list now (it also runs by itself at the end of every loop pass). */
 void conn_loop_flush(conn_loop *l);
+/* At most this many octets (CONN_TLS_AHEAD_MAX by default) decrypted ahead at TLS peers' FINs
+ * (conn_queued_in) over all of l's connections at once: past it, a connection's queue stays
+ * ciphertext, judged as before (an upper bound, no peek). The kernel held those octets under
+ * its global limit (tcp_mem); decrypted, they are the process's, so they are bounded here. */
+#define CONN_TLS_AHEAD_MAX ((size_t)64 << 20)
+void conn_loop_set_tls_ahead_max(conn_loop *l, size_t bytes);
 
 /* ---- creating ---- */
 
