@@ -241,6 +241,10 @@ SSL *conn_ssl(const conn *c); /* NULL for plain connections */
 /* Whether the TLS handshake is still under way (an accepted connection before its first
  * application data can be read; conn_set_deadline bounds it). */
 bool conn_handshaking(const conn *c);
+/* Whether that handshake is under way past the peer's first message (its ClientHello read, our
+ * answer sent): the peer is in the middle of something, not idle (nginx keeps such connections
+ * out of its reusable ones). */
+bool conn_handshake_begun(const conn *c);
 /* Whether an accepted TLS connection failed its handshake because the client spoke plain HTTP
  * (its first bytes are a token, a method, up to a space, a line end or the end of what came,
  * or OpenSSL said so): the server may answer with conn_tls_answer_plain before freeing it, as

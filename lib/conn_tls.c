@@ -456,6 +456,11 @@ bool conn_handshaking(const conn *c)
     return c->state == CS_HANDSHAKE;
 }
 
+bool conn_handshake_begun(const conn *c)
+{
+    return c->state == CS_HANDSHAKE && c->ssl && SSL_get_state(c->ssl) != TLS_ST_BEFORE;
+}
+
 /* An HTTP/1 request line starts with a method (a token, RFC 9110 §9.1) and one space; a TLS
  * record starts with a content type byte under 0x20 (RFC 8446 §5.1), an SSLv2 hello with 0x80.
  * The handshake fails once OpenSSL has a record header (5 octets): a client that sends one

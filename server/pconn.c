@@ -696,10 +696,11 @@ void pconn_free_all(server *srv)
 
 static bool pc_idle(const pconn *pc)
 {
-    /* its first octets may wait unread (just accepted): not idle */
+    /* its first octets may wait unread (just accepted): not idle; nor a TLS handshake under
+     * way (our answer to its ClientHello sent, its next flight one round trip away) */
     return pc->st == PC_HEAD && !pc->head_started && pc->c &&
            evbuffer_get_length(in_buf(pc)) == 0 && conn_out_len(pc->c) == 0 &&
-           conn_queued_in(pc->c) == 0;
+           conn_queued_in(pc->c) == 0 && !conn_handshake_begun(pc->c);
 }
 
 void pconn_drain_idle(void *ud)
