@@ -491,6 +491,7 @@ conn_loop *conn_loop_new(struct event_base *base)
     if (!l)
         return NULL;
     l->base = base;
+    l->tls_ahead_max = CONN_TLS_AHEAD_MAX;
     l->flush_ev = event_new(base, -1, 0, flush_cb, l);
     l->scratch = malloc(CONN_READ_MAX);
     if (!l->flush_ev || !l->scratch) {
@@ -515,6 +516,11 @@ void conn_loop_free(conn_loop *l)
 struct event_base *conn_loop_base(const conn_loop *l)
 {
     return l->base;
+}
+
+void conn_loop_set_tls_ahead_max(conn_loop *l, size_t bytes)
+{
+    l->tls_ahead_max = bytes;
 }
 
 void conn_loop_on_release(conn_loop *l, void (*fn)(void *ud), void *ud)
@@ -583,8 +589,10 @@ void conn_destroy(conn *c)
     conn_watch_forget(c);
     if (c->ssl)
         SSL_free(c->ssl);
-    if (c->tls_ahead)
+    if (c->tls_ahead) {
+        c->loop->tls_ahead_held -= evbuffer_get_length(c->tls_ahead);
         evbuffer_free(c->tls_ahead);
+    }
     bool released = c->fd >= 0;
     if (c->fd >= 0)
         close(c->fd);

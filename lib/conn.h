@@ -128,6 +128,12 @@ struct event_base *conn_loop_base(const conn_loop *l);
 void conn_loop_on_release(conn_loop *l, void (*fn)(void *ud), void *ud);
 /* Runs the pending list now (it also runs by itself at the end of every loop pass). */
 void conn_loop_flush(conn_loop *l);
+/* At most this many octets (CONN_TLS_AHEAD_MAX by default) decrypted ahead at TLS peers' FINs
+ * (conn_queued_in) over all of l's connections at once: past it, a connection's queue stays
+ * ciphertext, judged as before (an upper bound, no peek). The kernel held those octets under
+ * its global limit (tcp_mem); decrypted, they are the process's, so they are bounded here. */
+#define CONN_TLS_AHEAD_MAX ((size_t)64 << 20)
+void conn_loop_set_tls_ahead_max(conn_loop *l, size_t bytes);
 
 /* ---- creating ---- */
 
@@ -235,6 +241,10 @@ SSL *conn_ssl(const conn *c); /* NULL for plain connections */
 /* Whether the TLS handshake is still under way (an accepted connection before its first
  * application data can be read; conn_set_deadline bounds it). */
 bool conn_handshaking(const conn *c);
+/* Whether that handshake is under way past the peer's first message (its ClientHello read, our
+ * answer sent): the peer is in the middle of something, not idle (nginx keeps such connections
+ * out of its reusable ones). */
+bool conn_handshake_begun(const conn *c);
 /* Whether an accepted TLS connection failed its handshake because the client spoke plain HTTP
  * (its first bytes are a token, a method, up to a space, a line end or the end of what came,
  * or OpenSSL said so): the server may answer with conn_tls_answer_plain before freeing it, as

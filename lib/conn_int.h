@@ -53,6 +53,8 @@ struct conn_loop {
     void *release_ud;
     struct event *watch_ev; /* conn_watch.c's epoll set, readable: made when first needed */
     int watch_fd;
+    size_t tls_ahead_held; /* octets in all connections' tls_ahead (conn_tls.c) */
+    size_t tls_ahead_max;  /* conn_loop_set_tls_ahead_max */
 };
 
 struct conn {

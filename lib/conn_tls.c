@@ -277,7 +277,10 @@ void conn_tls_fail(conn *c, int ssl_err)
  * A plain socket's queue can be looked at without taking it (MSG_PEEK); a TLS socket's holds
  * records, longer than the octets they carry, which nobody can judge. After the peer's FIN
  * nothing more comes: decrypting what waits costs no more memory than the kernel held for it
- * (a receive buffer, 6 MiB at most by default), and the owner judges plain octets, at once. */
+ * (a receive buffer, 6 MiB at most by default), and the owner judges plain octets, at once. But
+ * the kernel's share is freed as it is read: many such peers one after the other, each under the
+ * kernel's global limit (tcp_mem), would pile up in the process (about 1.2 MB each behind a
+ * binary stream window); so the loop's budget bounds them all (conn_loop_set_tls_ahead_max). */
 #define TLS_AHEAD_MAX ((size_t)16 << 20)
 
 void conn_tls_read_ahead(conn *c)
@@ -285,7 +288,9 @@ void conn_tls_read_ahead(conn *c)
     if (!c->ssl || c->state != CS_OPEN || (!c->tls_ahead && !(c->tls_ahead = evbuffer_new())))
         return;
     ERR_clear_error();
-    while (evbuffer_get_length(c->tls_ahead) < TLS_AHEAD_MAX) {
+    conn_loop *l = c->loop; /* and over all connections, conn_loop_set_tls_ahead_max */
+    while (evbuffer_get_length(c->tls_ahead) < TLS_AHEAD_MAX &&
+           l->tls_ahead_held + TLS_RECORD <= l->tls_ahead_max) {
         struct evbuffer_iovec v;
         if (evbuffer_reserve_space(c->tls_ahead, (ev_ssize_t)TLS_RECORD, &v, 1) < 1)
             return; /* no memory: the queue stays ciphertext, judged as before */
@@ -294,6 +299,7 @@ void conn_tls_read_ahead(conn *c)
         if (n > 0) {
             v.iov_len = (size_t)n;
             evbuffer_commit_space(c->tls_ahead, &v, 1);
+            l->tls_ahead_held += (size_t)n;
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
@@ -315,6 +321,7 @@ size_t conn_tls_read(conn *c, struct evbuffer_iovec *v, int nv, bool *eof)
     while (c->tls_ahead && i < nv && evbuffer_get_length(c->tls_ahead) > 0) {
         int n = evbuffer_remove(c->tls_ahead, (uint8_t *)v[i].iov_base + off, v[i].iov_len - off);
         got += n > 0 ? (size_t)n : 0;
+        c->loop->tls_ahead_held -= n > 0 ? (size_t)n : 0;
         off += n > 0 ? (size_t)n : 0;
         if (off == v[i].iov_len) {
             i++;
@@ -447,6 +454,11 @@ void conn_handshake(conn *c)
 bool conn_handshaking(const conn *c)
 {
     return c->state == CS_HANDSHAKE;
+}
+
+bool conn_handshake_begun(const conn *c)
+{
+    return c->state == CS_HANDSHAKE && c->ssl && SSL_get_state(c->ssl) != TLS_ST_BEFORE;
 }
 
 /* An HTTP/1 request line starts with a method (a token, RFC 9110 §9.1) and one space; a TLS

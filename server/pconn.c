@@ -81,6 +81,19 @@ void pc_close(pconn *pc)
     pc_start_closing(pc);
 }
 
+/* An answer of ttfd's own: to a HEAD request its head alone, Content-Length kept (RFC 9110
+ * §9.3.2: no content in a response to HEAD; the fields are those GET would get). */
+static void pc_write_answer(pconn *pc, const char *msg, size_t len)
+{
+    const exchange *x = &pc->x;
+    if (x->method && strcmp(x->method, "HEAD") == 0) {
+        const char *end = memmem(msg, len, "\r\n\r\n", 4);
+        if (end)
+            len = (size_t)(end - msg) + 4;
+    }
+    pc_write(pc, msg, len);
+}
+
 void pc_fail(pconn *pc, int status, const char *body)
 {
     if (pc->st == PC_CLOSING || pc->st == PC_GONE)
@@ -94,7 +107,7 @@ void pc_fail(pconn *pc, int status, const char *body)
     size_t len = 0;
     char *msg = edge_answer_http(status, body, &len);
     if (msg)
-        pc_write(pc, msg, len);
+        pc_write_answer(pc, msg, len);
     free(msg);
     x->status = status;
     x->resp_head = true;
@@ -120,7 +133,7 @@ static void pc_refuse(pconn *pc, const access_verdict *v, const char *realm)
         pc_fail(pc, 500, "out of memory");
         return;
     }
-    pc_write(pc, msg, len);
+    pc_write_answer(pc, msg, len);
     free(msg);
     x->status = v->status;
     x->resp_head = true;
@@ -696,10 +709,11 @@ void pconn_free_all(server *srv)
 
 static bool pc_idle(const pconn *pc)
 {
-    /* its first octets may wait unread (just accepted): not idle */
+    /* its first octets may wait unread (just accepted): not idle; nor a TLS handshake under
+     * way (our answer to its ClientHello sent, its next flight one round trip away) */
     return pc->st == PC_HEAD && !pc->head_started && pc->c &&
            evbuffer_get_length(in_buf(pc)) == 0 && conn_out_len(pc->c) == 0 &&
-           conn_queued_in(pc->c) == 0;
+           conn_queued_in(pc->c) == 0 && !conn_handshake_begun(pc->c);
 }
 
 void pconn_drain_idle(void *ud)

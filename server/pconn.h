@@ -20,10 +20,10 @@ int pconn_accept(server *srv, int fd, const struct sockaddr *sa);
 void pconn_free_all(server *srv);
 /* At --max-connections (listener_on_full; ud: the server): closes an eighth of the public
  * connections (1 to PCONN_DRAIN_MAX) among those that sent no octet of a request (new ones and
- * keep-alive ones between requests; with TLS, before or during the handshake too), the oldest
- * first, never the newest one, as nginx's ngx_drain_connections closes its reusable connections
- * when worker_connections run out. An agent's connection becomes a session at its upgrade: never
- * closed so. */
+ * keep-alive ones between requests; with TLS, before the client's first handshake octet), the
+ * oldest first, never the newest one, as nginx's ngx_drain_connections closes its reusable
+ * connections when worker_connections run out. An agent's connection becomes a session at its
+ * upgrade: never closed so. */
 #define PCONN_DRAIN_MAX 32
 void pconn_drain_idle(void *srv);
 /* Public connections open (the metrics gauge). */

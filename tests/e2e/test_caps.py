@@ -199,3 +199,74 @@ def test_idle_public_clients_at_the_cap_make_room_for_an_agent(stack):
 
 
 # Stalled uploads and ttf's memory: test_hold_bursts.py (ttf's hold bounds them by window credit).
+
+
+def test_a_tls_handshake_under_way_is_not_closed_as_idle_at_the_cap(stack, tmp_path):
+    """A TLS client whose ClientHello ttfd answered, its Finished one round trip away (a slow
+    link), is in the middle of its handshake, not idle: at --max-connections ttfd closed it as
+    the oldest idle connection (nginx keeps a connection out of its reusable ones from the
+    handshake's first octet). Idle ones that sent nothing are closed instead, and the handshake
+    completes and its request is served."""
+    import ssl
+
+    import pki
+    ca = pki.make_ca(tmp_path)
+    cert, key = pki.make_server_cert(tmp_path, ca, "srv", ["localhost", "tun.localhost",
+                                                            "*.tun.localhost"], ["127.0.0.1"])
+    app, _ = app_with_holds(stack)
+    d = stack.ttfd("--max-connections", "4", "--admin", "127.0.0.1:0", "--domain",
+                   "tun.localhost", "--tls-cert", str(cert), "--tls-key", str(key))
+    a = stack.ttf("wss://localhost:%d/_tunnel" % d.port, app.port, "--ca-file", str(ca[2]))
+    host = "%s.tun.localhost" % a.tunnel_id
+    ctx = ssl.create_default_context(cafile=str(ca[2]))
+    raw = socket.create_connection(("127.0.0.1", d.port), timeout=10 * tk.SLOW)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname=host)
+
+    def step():
+        try:
+            tls.do_handshake()
+            return True
+        except ssl.SSLWantReadError:
+            return False
+        finally:
+            if out.pending:
+                raw.sendall(out.read())
+
+    assert not step()  # the ClientHello out
+    while not inc.pending:  # ttfd's answer in: the client's Finished is all that is missing
+        inc.write(raw.recv(65536))
+    flood = []
+    try:
+        for _ in range(3):  # idle ones, never a byte: the cap reached, room made
+            flood.append(socket.create_connection(("127.0.0.1", d.port), timeout=10))
+        tk.wait_for(lambda: sum(1 for c in flood if closed_by_peer(c)) >= 1, 5 * tk.SLOW,
+                    "an idle connection closed to make room")
+        while not step():
+            data = raw.recv(65536)
+            assert data, "ttfd closed a connection in the middle of its TLS handshake"
+            inc.write(data)
+        tls.write(b"GET /quick HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host.encode())
+        raw.sendall(out.read())
+        got = b""
+        while b"quick" not in got:
+            data = raw.recv(65536)
+            assert data, got
+            inc.write(data)
+            try:
+                got += tls.read(65536)
+            except ssl.SSLWantReadError:
+                pass
+        assert got.startswith(b"HTTP/1.1 200 "), got
+    finally:
+        raw.close()
+        for c in flood:
+            c.close()
+
+
+def closed_by_peer(c):
+    c.settimeout(0.01)
+    try:
+        return c.recv(1) == b""
+    except (socket.timeout, ConnectionResetError):
+        return False

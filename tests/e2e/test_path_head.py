@@ -73,3 +73,24 @@ def test_range_is_never_a_rewritten_slice(path_tunnel):
     assert r.body == BODY[:10], (r.raw_head, r.body)
     assert r.get("Content-Range") == "bytes 0-9/%d" % len(BODY)
     assert r.get("ETag") == '"v1"' and r.get("X-Tunnel-Rewrite-Applied") is None, r.raw_head
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+def test_ttfd_s_own_answers_to_head_have_no_body(stack, method):
+    """ttfd's own answers (lib/edge_answer: tunnel not found, ...) to a HEAD request carry GET's
+    fields and no content (RFC 9110 §9.3.2); it sent "tunnel not found\\n" after the head, bytes a
+    client on the connection reads as the start of the next response."""
+    import socket
+    d = stack.ttfd()
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10 * tk.SLOW)
+    try:
+        s.sendall(b"%s / HTTP/1.1\r\nHost: nosuch.%s\r\n\r\n" % (method.encode(),
+                                                                   tk.sub_host(d, "x")
+                                                                   .split(".", 1)[1].encode()))
+        raw = tk.RawConn(0, sock=s).read_to_eof()
+    finally:
+        s.close()
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404 "), raw
+    assert b"\r\nContent-Length: 17" in head, raw
+    assert body == (b"" if method == "HEAD" else b"tunnel not found\n"), raw

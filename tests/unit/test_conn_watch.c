@@ -194,6 +194,32 @@ static void test_tls_close_while_paused_is_rdhup(void **state)
     assert_int_equal(evbuffer_get_length(f->b.got), 16);
 }
 
+/* The decrypted-ahead octets are bounded over the loop (conn_loop_set_tls_ahead_max): past the
+ * budget the queue stays ciphertext (no peek, judged as before), and reading still hands every
+ * octet out, in order. Without the budget all 100 kB were decrypted at the FIN (peeked whole). */
+static void test_tls_ahead_is_bounded_by_the_loop_s_budget(void **state)
+{
+    fixture *f = *state;
+    conn_loop_set_tls_ahead_max(f->loop, 32 * 1024);
+    tcp_pair(f, true, f->cli_ctx);
+    conn_watch_close(f->b.c, true);
+    conn_read(f->b.c, false);
+    run_until(f, a_connected);
+    size_t n = 100000;
+    uint8_t *data = malloc(n);
+    fill_pattern(data, n, 5);
+    conn_write(f->a.c, data, n);
+    conn_shutdown(f->a.c);
+    run_until(f, b_rdhup);
+    assert_int_equal(f->b.events, CONN_EV_RDHUP);
+    assert_true(conn_queued_in(f->b.c) >= n);
+    assert_int_equal(conn_peek_queued(f->b.c, data, n), -1);
+    free(data);
+    conn_read(f->b.c, true);
+    run_until(f, b_eof);
+    check_pattern(f->b.got, n, 5);
+}
+
 /* conn_set_unsent_max: toward a peer that reads nothing, the kernel keeps about that much and the
  * rest waits in conn_out; without it the send buffer grows to megabytes. */
 static size_t kernel_kept(fixture *f, size_t unsent_max)
@@ -323,6 +349,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_after_the_fin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_inside_rdhup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_close_while_paused_is_rdhup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_ahead_is_bounded_by_the_loop_s_budget, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_unsent_max_bounds_the_kernel_s_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_leave_at_once, setup, teardown),
     };
