@@ -33,7 +33,7 @@ typedef struct bin_mux {
     mux_link link;
     hmap *streams; /* stream id -> bin_stream */
     uint32_t next_sid;
-    spare_list spare; /* ended streams kept for the next ones (SPARE_MAX at most) */
+    spare_list spare;    /* ended streams kept for the next ones (SPARE_MAX at most) */
     uint32_t req_window; /* request DATA a stream starts with (mux_bin_set_request_window) */
 } bin_mux;
 
