@@ -172,21 +172,31 @@ static int dial(uint16_t port)
     return fd;
 }
 
+/* A listener on 127.0.0.1 at a port the system chose (*port), capped at max connections (0:
+ * none), each accepted one recorded in *a; lg outlives it. */
+static listener *loopback_listener(struct event_base *base, size_t max, const tlog *lg, accepted *a,
+                                   uint16_t *port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    listener *l = listener_new(base, (struct sockaddr *)&sin, sizeof sin, max, lg, on_accept, a);
+    assert_non_null(l);
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof bound;
+    assert_int_equal(getsockname(listener_fd(l), (struct sockaddr *)&bound, &blen), 0);
+    *port = ntohs(bound.sin_port);
+    return l;
+}
+
 static void the_listener_stops_accepting_at_its_cap_and_resumes_on_a_release(void **state)
 {
     (void)state;
     struct event_base *base = event_base_new();
     assert_non_null(base);
     accepted a = {0};
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     tlog lg = {.level = TLOG_ERROR, .out = stderr, .prog = "test"};
-    listener *l = listener_new(base, (struct sockaddr *)&sin, sizeof sin, 2, &lg, on_accept, &a);
-    assert_non_null(l);
-    struct sockaddr_in bound;
-    socklen_t blen = sizeof bound;
-    assert_int_equal(getsockname(listener_fd(l), (struct sockaddr *)&bound, &blen), 0);
-    uint16_t port = ntohs(bound.sin_port);
+    uint16_t port;
+    listener *l = loopback_listener(base, 2, &lg, &a, &port);
     int c[4];
     for (int i = 0; i < 4; i++)
         c[i] = dial(port);
@@ -226,17 +236,12 @@ static void a_listener_without_a_cap_accepts_them_all(void **state)
     (void)state;
     struct event_base *base = event_base_new();
     accepted a = {0};
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     tlog lg = {.level = TLOG_ERROR, .out = stderr, .prog = "test"};
-    listener *l = listener_new(base, (struct sockaddr *)&sin, sizeof sin, 0, &lg, on_accept, &a);
-    assert_non_null(l);
-    struct sockaddr_in bound;
-    socklen_t blen = sizeof bound;
-    assert_int_equal(getsockname(listener_fd(l), (struct sockaddr *)&bound, &blen), 0);
+    uint16_t port;
+    listener *l = loopback_listener(base, 0, &lg, &a, &port);
     int c[5];
     for (int i = 0; i < 5; i++)
-        c[i] = dial(ntohs(bound.sin_port));
+        c[i] = dial(port);
     run_until(base, &a, 5, 5000);
     assert_int_equal(a.n, 5);
     assert_int_equal(listener_fulls(l), 0);
