@@ -40,6 +40,23 @@ static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const 
     json_decref(j);
 }
 
+/* Fails the stalest exchanges of a windowless session (hold.h) in its wire mode. */
+static void shed(session *s)
+{
+    if (s->binary)
+        wire_bin_shed(s);
+    else
+        wire_json_shed(s);
+}
+
+/* After each message: past the hard bound, at once, in both wire modes (the timer may wait for a
+ * loop pass that does not end while the link keeps bringing messages). */
+static void shed_past_max(session *s)
+{
+    if (s->hold_shed && s->hold.held > HOLD_AGENT_MAX)
+        shed(s);
+}
+
 static void on_text(void *ud, const uint8_t *data, size_t len)
 {
     session *s = ud;
@@ -98,6 +115,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             break;
         }
         wire_json_on_message(s, &m);
+        shed_past_max(s);
         break;
     case TMSG_ACK:
         acks_on_ack(s->acks, &m, clock_now_ms());
@@ -117,6 +135,7 @@ static void on_binary(void *ud, const uint8_t *data, size_t len)
     if (s->closing && len > 0 && data[0] == TTF_OPEN)
         return; /* closing (e.g. the server did not confirm our access policy): no new stream */
     wire_bin_on_message(s, data, len);
+    shed_past_max(s);
 }
 
 static void on_drain(void *ud)
@@ -330,11 +349,7 @@ static void hold_timer_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
     (void)what;
-    session *s = ud;
-    if (s->binary)
-        wire_bin_shed(s);
-    else
-        wire_json_shed(s);
+    shed(ud);
 }
 
 void session_shed_later(session *s, unsigned ms)

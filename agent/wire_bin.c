@@ -450,10 +450,6 @@ static void on_frame(session *s, const uint8_t *msg, size_t len)
 void wire_bin_on_message(session *s, const uint8_t *msg, size_t len)
 {
     on_frame(s, msg, len);
-    /* past the hard bound, at once: the timer may wait for a loop pass that does not end while
-     * the link keeps bringing frames */
-    if (s->hold_shed && s->hold.held > HOLD_AGENT_MAX)
-        wire_bin_shed(s);
 }
 
 static void shed_one(void *exchange, uint64_t idle_ms, void *ud)

@@ -542,10 +542,6 @@ void wire_json_on_message(session *s, tmsg *m)
     default:
         break;
     }
-    /* past the hard bound, at once: the timer may wait for a loop pass that does not end while
-     * the link keeps bringing messages */
-    if (s->hold_shed && s->hold.held > HOLD_AGENT_MAX)
-        wire_json_shed(s);
 }
 
 void wire_json_reject(session *s, const char *rid, const char *why)
