@@ -24,15 +24,21 @@ struct local_pool {
 
 /* ---- idle connections in the pool ---- */
 
-static void pool_remove(local_pool *p, conn *k)
+/* Frees k, which the n connections of set hold (the last one takes its place). */
+static void set_remove(conn **set, size_t *n, conn *k)
 {
-    for (size_t i = 0; i < p->nidle; i++) {
-        if (p->idle[i] == k) {
-            p->idle[i] = p->idle[--p->nidle];
+    for (size_t i = 0; i < *n; i++) {
+        if (set[i] == k) {
+            set[i] = set[--*n];
             break;
         }
     }
     conn_free(k);
+}
+
+static void pool_remove(local_pool *p, conn *k)
+{
+    set_remove(p->idle, &p->nidle, k);
 }
 
 /* An idle connection that speaks or closes is useless (nothing may arrive on it). */
@@ -58,13 +64,7 @@ static const conn_cbs idle_cbs = {idle_read, NULL, idle_event};
 
 static void linger_remove(local_pool *p, conn *k)
 {
-    for (size_t i = 0; i < p->nlinger; i++) {
-        if (p->linger[i] == k) {
-            p->linger[i] = p->linger[--p->nlinger];
-            break;
-        }
-    }
-    conn_free(k);
+    set_remove(p->linger, &p->nlinger, k);
 }
 
 static void linger_read(conn *k, void *ud)
