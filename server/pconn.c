@@ -753,7 +753,7 @@ void pconn_make_room(void *ud)
         if (i >= want)
             continue;
         size_t keep = n < want ? n : want - 1;
-        memmove(pick + i + 1, pick + i, (keep - i) * sizeof *pick);
+        memmove(pick + i + 1, pick + i, (keep - i) * sizeof(pconn *));
         pick[i] = pc;
         n = keep + 1;
     }
