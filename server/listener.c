@@ -3,6 +3,7 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +15,12 @@
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 1000u
 #define LOG_EVERY_MS 1000u
+#define ROOM_RETRY_MS 250u
 
 struct listener {
     struct evconnlistener *lis;
-    struct event *timer; /* resumes accepting */
+    struct event *timer;      /* resumes accepting */
+    struct event *room_timer; /* at the cap: asks for room again while one waits to come in */
     const tlog *log;
     listener_accept_fn fn;
     void *ud;
@@ -58,6 +61,35 @@ static void timer_cb(evutil_socket_t fd, short what, void *ud)
     resume(ud);
 }
 
+/* A connection waits in the kernel's queue. */
+static bool queued(const listener *l)
+{
+    struct pollfd p = {.fd = evconnlistener_get_fd(l->lis), .events = POLLIN};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+static void room_later(listener *l)
+{
+    struct timeval tv = clock_timeval_ms(ROOM_RETRY_MS);
+    evtimer_add(l->room_timer, &tv);
+}
+
+/* Paused at the cap: what was not closable at the last accept may be now (a head under way that
+ * waited long enough, a keep-alive connection whose exchange ended), so room is asked for again
+ * while a connection waits to come in. */
+static void room_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    listener *l = ud;
+    if (!full(l) || l->stopped)
+        return;
+    if (queued(l))
+        l->room_fn(l->room_ud); /* each close releases its place: listener_release enables */
+    if (full(l))
+        room_later(l);
+}
+
 static void log_failures(listener *l, bool force)
 {
     uint64_t now = clock_now_ms();
@@ -90,6 +122,8 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
          * once the listener is disabled from its callback. */
         l->fulls++;
         evconnlistener_disable(l->lis);
+        if (l->room_fn)
+            room_later(l);
         unsigned long long since;
         if (tlog_every_due(&l->full_warn, clock_now_ms(), LOG_EVERY_MS, &since))
             TLOG_W(l->log,
@@ -127,7 +161,8 @@ listener *listener_new(struct event_base *base, const struct sockaddr *sa, sockl
     l->ud = ud;
     l->backoff_ms = BACKOFF_MIN_MS;
     l->timer = evtimer_new(base, timer_cb, l);
-    if (l->timer)
+    l->room_timer = evtimer_new(base, room_cb, l);
+    if (l->timer && l->room_timer)
         l->lis = evconnlistener_new_bind(
             base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, sa, (int)salen);
     if (!l->lis) {
@@ -149,6 +184,8 @@ void listener_free(listener *l)
         evconnlistener_free(l->lis);
     if (l->timer)
         event_free(l->timer);
+    if (l->room_timer)
+        event_free(l->room_timer);
     free(l);
 }
 
@@ -177,6 +214,7 @@ void listener_stop(listener *l)
 {
     l->stopped = true;
     evtimer_del(l->timer);
+    evtimer_del(l->room_timer);
     evconnlistener_disable(l->lis);
 }
 
@@ -186,7 +224,10 @@ void listener_release(void *ud)
     bool was_full = full(l);
     if (l->open > 0)
         l->open--;
-    if (was_full && !full(l) && !l->paused && !l->stopped)
-        evconnlistener_enable(l->lis);
+    if (was_full && !full(l)) {
+        evtimer_del(l->room_timer);
+        if (!l->paused && !l->stopped)
+            evconnlistener_enable(l->lis);
+    }
     resume(l); /* a descriptor was freed: accept again now if paused by a failure */
 }

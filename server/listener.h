@@ -11,9 +11,11 @@
  * many are accepted and not yet released, accepting stops (evconnlistener_disable, no busy loop)
  * until one is released; new ones wait in the kernel's accept queue meanwhile. Before it stops,
  * the owner may make room (listener_on_full: nginx closes idle keep-alive connections when its
- * worker_connections run out, ngx_drain_connections), so that a flood of idle clients cannot
- * lock out an agent that reconnects.
- * Owns: the evconnlistener (and so the socket) and its resume timer. */
+ * worker_connections run out, ngx_drain_connections), so that a flood of idle or slow clients
+ * cannot lock out an agent that reconnects. While paused at the cap with a connection waiting
+ * in the kernel's queue, it asks for room again every 250 ms (what could not be closed at the
+ * last accept may be closable now), and accepts once some was made.
+ * Owns: the evconnlistener (and so the socket), its resume timer and its room timer. */
 #ifndef TTFD_LISTENER_H
 #define TTFD_LISTENER_H
 
@@ -40,7 +42,8 @@ uint64_t listener_backoffs(const listener *l);
 /* Times accepting paused at the cap (max), since the start (metrics). */
 uint64_t listener_fulls(const listener *l);
 /* fn(ud) runs when an accept brings the open connections to the cap: it may close some of them
- * (each close releases its place, listener_release); accepting stops only when none was. */
+ * (each close releases its place, listener_release); accepting stops only when none was, and
+ * fn runs again every 250 ms while a connection waits in the kernel's queue. */
 void listener_on_full(listener *l, void (*fn)(void *ud), void *ud);
 /* Stops accepting for good (shutdown). */
 void listener_stop(listener *l);

@@ -68,10 +68,12 @@ static void usage(FILE *out)
         "  --max-streams N           requests in progress at once over all agents; 503 with\n"
         "                            Retry-After beyond it (2000; 0: none)\n"
         "  --max-connections N       connections open at once (public and agents); at it the\n"
-        "                            oldest idle public ones are closed to make room, and\n"
-        "                            when none is idle new ones wait in the kernel's queue\n"
-        "                            until one closes (default: the descriptor limit less\n"
-        "                            64; 0: none)\n"
+        "                            public ones waiting longest for a request head are\n"
+        "                            closed to make room (kept-alive idle ones at once, new\n"
+        "                            ones and heads or TLS handshakes under way after 1 s),\n"
+        "                            else new ones wait in the kernel's queue; requests in\n"
+        "                            progress and agents are never closed so (default: the\n"
+        "                            descriptor limit less 64; 0: none)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
         "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
         "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"
@@ -190,6 +192,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->max_streams = TTFD_MAX_STREAMS;
     cfg->max_streams_total = TTFD_MAX_STREAMS_TOTAL;
     cfg->max_conns = default_max_conns();
+    cfg->head_grace_ms = TTFD_HEAD_GRACE_MS;
     cfg->grace_s = 300;
     cfg->retention_s = (int64_t)30 * 86400;
     cfg->jwt_secret = getenv("TTFD_JWT_SECRET");
@@ -602,7 +605,7 @@ int main(int argc, char **argv)
         goto out;
     /* A closed connection frees a descriptor: a listener paused at EMFILE tries again. */
     conn_loop_on_release(srv.loop, listener_release, srv.lis);
-    listener_on_full(srv.lis, pconn_drain_idle, &srv); /* at --max-connections */
+    listener_on_full(srv.lis, pconn_make_room, &srv); /* at --max-connections */
     lg.out = logbuf_file(lb);
     lg.sink = logbuf_add;
     lg.sink_ud = lb;
@@ -648,6 +651,13 @@ int main(int argc, char **argv)
            cfg.request_timeout, cfg.header_timeout, cfg.body_timeout, cfg.send_timeout,
            cfg.tunnel_timeout, cfg.half_close_timeout, cfg.max_streams, cfg.max_streams_total,
            cfg.max_conns);
+    if (cfg.max_conns && (!cfg.max_streams_total || cfg.max_streams_total >= cfg.max_conns))
+        /* requests in progress are never closed to make room (pconn.h): only --max-streams
+         * keeps some of the cap for agents and new clients */
+        TLOG_W(&lg,
+               "--max-connections %zu is not above --max-streams (%zu; 0: none): requests in "
+               "progress, never closed to make room, can fill it and keep agents out",
+               cfg.max_conns, cfg.max_streams_total);
 
     event_base_dispatch(srv.base);
     rc = 0;

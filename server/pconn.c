@@ -200,6 +200,8 @@ void pc_exchange_done(pconn *pc, bool persist)
     xchg_reset(&pc->x);
     pc->st = PC_HEAD;
     pc->head_started = false;
+    pc->wait_ms = clock_now_ms();
+    pc->kept_alive = true;
     conn_set_idle(pc->c, keepalive_ms(pc->srv));
     conn_read(pc->c, true);
     /* A pipelined request may already be buffered: parse it from the loop, not from here. */
@@ -688,6 +690,7 @@ int pconn_accept(server *srv, int fd, const struct sockaddr *sa)
     pc->p.on_body = xchg_on_body;
     pc->p.ud = pc;
     pc->st = PC_HEAD;
+    pc->wait_ms = clock_now_ms();
     pc->next = srv->pconns;
     if (srv->pconns)
         srv->pconns->prev = pc;
@@ -716,27 +719,58 @@ static bool pc_idle(const pconn *pc)
            conn_queued_in(pc->c) == 0 && !conn_handshake_begun(pc->c);
 }
 
-void pconn_drain_idle(void *ud)
+/* Whether room-making may close it (pconn.h): it waits for a request head with nothing of ours
+ * on its way out, and either is kept alive between requests with no octet of the next one (a
+ * client must be ready for that close anyway, RFC 9112 §9.5), or has waited grace_ms since its
+ * accept or its last exchange. A request in progress (its body uploading too), an answer going
+ * out, an upgraded pipe or a close under way: never. */
+static bool pc_waiting(const pconn *pc, uint64_t now, uint64_t grace_ms)
+{
+    if (pc->st != PC_HEAD || !pc->c || conn_out_len(pc->c) > 0)
+        return false;
+    return (pc->kept_alive && pc_idle(pc)) || now - pc->wait_ms >= grace_ms;
+}
+
+void pconn_make_room(void *ud)
 {
     server *srv = ud;
-    pconn *pc = srv->pconns;
-    size_t open = pc ? 1 : 0;
-    for (; pc && pc->next; pc = pc->next)
+    size_t open = 0;
+    for (const pconn *pc = srv->pconns; pc; pc = pc->next)
         open++;
     /* as nginx: an eighth of them, 1 to 32 */
     size_t want = open / 8 > PCONN_DRAIN_MAX ? PCONN_DRAIN_MAX : open / 8 ? open / 8 : 1;
+    pconn *pick[PCONN_DRAIN_MAX]; /* the longest waiting so far, longest first */
     size_t n = 0;
-    for (pconn *prev; pc && pc != srv->pconns && n < want; pc = prev) {
-        prev = pc->prev;
-        if (!pc_idle(pc))
+    uint64_t now = clock_now_ms();
+    /* newest first (the list's order): the newest, just accepted, is never one; of two that
+     * began to wait at the same moment the one accepted first goes first */
+    for (pconn *pc = srv->pconns ? srv->pconns->next : NULL; pc; pc = pc->next) {
+        if (!pc_waiting(pc, now, srv->cfg->head_grace_ms))
             continue;
-        pc->st = PC_GONE;
-        pc_settle(pc); /* its place is released */
-        n++;
+        size_t i = n;
+        while (i > 0 && pick[i - 1]->wait_ms >= pc->wait_ms)
+            i--;
+        if (i >= want)
+            continue;
+        size_t keep = n < want ? n : want - 1;
+        memmove(pick + i + 1, pick + i, (keep - i) * sizeof(pconn *));
+        pick[i] = pc;
+        n = keep + 1;
     }
-    if (n > 0)
-        TLOG_D(srv->log, "--max-connections reached: %zu idle public connection%s closed", n,
-               n == 1 ? "" : "s");
+    size_t idle = 0;
+    for (size_t i = 0; i < n; i++) {
+        idle += pc_idle(pick[i]);
+        pick[i]->st = PC_GONE;
+        pc_settle(pick[i]); /* its place is released */
+    }
+    if (n > 0) {
+        if (srv->metrics)
+            metrics_on_room_made(srv->metrics, idle, n - idle);
+        TLOG_D(srv->log,
+               "--max-connections reached: %zu public connection%s waiting for a request head "
+               "closed (%zu idle, %zu in a head or TLS handshake; %llu ms of grace)",
+               n, n == 1 ? "" : "s", idle, n - idle, (unsigned long long)srv->cfg->head_grace_ms);
+    }
 }
 
 size_t pconn_count(const server *srv)

@@ -48,6 +48,10 @@
  * what is not a connection (the listeners, the state database, the epoll sets, the log), as
  * HAProxy derives its global maxconn from `ulimit -n` */
 #define TTFD_FD_RESERVE 64
+/* At --max-connections a connection in the middle of a request head or a TLS handshake may be
+ * closed to make room once it has waited this long (pconn_make_room): a client on a slow link
+ * finishes its handshake and head in a few round trips, well within it */
+#define TTFD_HEAD_GRACE_MS 1000u
 
 typedef struct server_config {
     char listen[300];          /* "127.0.0.1:8080", "[::1]:0" */
@@ -70,6 +74,7 @@ typedef struct server_config {
     size_t max_streams;     /* exchanges in progress per agent (0: no limit); else 503 */
     size_t max_streams_total; /* --max-streams: over all agents (0: no limit); else 503 */
     size_t max_conns; /* --max-connections: accepted at once (public and agents); 0: no limit */
+    unsigned head_grace_ms; /* at it, a head under way this long may close (TTFD_HEAD_GRACE_MS) */
     const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
     int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */
     int64_t retention_s;    /* --name-retention (days, in seconds): with auth; < 0 forever */

@@ -7,10 +7,12 @@
   `refused: server_busy` and counted in ttfd_requests_refused_total{reason="server_busy"}; as
   one ends, the next goes through. Both wire modes.
 - `--max-connections N`: at most N connections (public and agents) open at once. At it ttfd
-  closes the oldest idle public connections (nginx's ngx_drain_connections), so that idle
-  clients cannot lock out an agent; when none is idle it stops accepting, as HAProxy at maxconn:
-  the next connection waits in the kernel's queue (no answer, no reset, no CPU spent) and is
-  served as soon as one closes."""
+  closes the public connections that have waited longest for a request head (kept-alive idle
+  ones at once, as nginx's ngx_drain_connections; new ones after a second of grace), so that
+  idle clients cannot lock out an agent; when none can go it stops accepting, as HAProxy at
+  maxconn: the next connection waits in the kernel's queue (no answer, no reset, no CPU spent)
+  and is served as soon as one closes or can go. Slow heads and TLS handshakes at the cap:
+  test_caps_slow.py."""
 
 import os
 import re
@@ -160,9 +162,10 @@ def public_connections(admin_port):
 def test_idle_public_clients_at_the_cap_make_room_for_an_agent(stack):
     """Public clients that open connections and send nothing fill --max-connections: a new or
     reconnecting agent waited in the kernel's queue behind them until the keep-alive time (60 s)
-    closed some, its tunnel down meanwhile. ttfd now closes the oldest idle public connections
-    when an accept reaches the cap (nginx's ngx_drain_connections): the agent gets in at once,
-    and its tunnel serves. No busy loop at the cap."""
+    closed some, its tunnel down meanwhile. ttfd now closes the oldest of them at the cap once
+    they have had their second of grace (nginx's ngx_drain_connections closes idle ones): the
+    agent gets in within a few seconds (the 29 queued ahead of it at this small cap take two
+    rounds of grace), and its tunnel serves. No busy loop at the cap."""
     app, _ = app_with_holds(stack)
     d = stack.ttfd("--max-connections", "12", "--admin", "127.0.0.1:0")
     a = stack.ttf(d.endpoint(), app.port)
@@ -205,7 +208,8 @@ def test_a_tls_handshake_under_way_is_not_closed_as_idle_at_the_cap(stack, tmp_p
     """A TLS client whose ClientHello ttfd answered, its Finished one round trip away (a slow
     link), is in the middle of its handshake, not idle: at --max-connections ttfd closed it as
     the oldest idle connection (nginx keeps a connection out of its reusable ones from the
-    handshake's first octet). Idle ones that sent nothing are closed instead, and the handshake
+    handshake's first octet). Connections kept alive between requests are closed instead (a
+    handshake, like a head, has a second of grace: test_caps_slow.py), and the handshake
     completes and its request is served."""
     import ssl
 
@@ -238,10 +242,16 @@ def test_a_tls_handshake_under_way_is_not_closed_as_idle_at_the_cap(stack, tmp_p
         inc.write(raw.recv(65536))
     flood = []
     try:
-        for _ in range(3):  # idle ones, never a byte: the cap reached, room made
-            flood.append(socket.create_connection(("127.0.0.1", d.port), timeout=10))
+        for _ in range(2):  # kept alive after a request: the cap reached, room made
+            c = ctx.wrap_socket(socket.create_connection(("127.0.0.1", d.port), timeout=10),
+                                server_hostname=host)
+            flood.append(c)
+            c.sendall(b"GET /quick HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+            got = b""
+            while not got.endswith(b"quick"):
+                got += c.recv(65536)
         tk.wait_for(lambda: sum(1 for c in flood if closed_by_peer(c)) >= 1, 5 * tk.SLOW,
-                    "an idle connection closed to make room")
+                    "a kept-alive connection closed to make room")
         while not step():
             data = raw.recv(65536)
             assert data, "ttfd closed a connection in the middle of its TLS handshake"

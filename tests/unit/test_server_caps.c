@@ -3,7 +3,9 @@
  * mux_budget) that every agent's mux counts its streams in, whatever ends them (close, the
  * agent's reset, the link going away), in both wire modes; and the listener's cap on the
  * connections open at once (--max-connections, server/listener.h), which stops accepting at the
- * cap, with nothing left polling (no busy loop), and starts again when one is released. */
+ * cap, with nothing left polling (no busy loop), and starts again when one is released, or when
+ * its owner makes room later (what was not closable at the cap's accept may become so: a slow
+ * head that waited long enough). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -253,6 +255,62 @@ static void a_listener_without_a_cap_accepts_them_all(void **state)
     event_base_free(base);
 }
 
+/* The owner's room-making (listener_on_full): closes the oldest connection still open, once
+ * each time it is allowed to. */
+typedef struct room {
+    accepted *a;
+    listener *l;
+    bool allow;
+    int calls, next;
+} room;
+
+static void make_room(void *ud)
+{
+    room *r = ud;
+    r->calls++;
+    if (!r->allow || r->next >= r->a->n)
+        return;
+    r->allow = false;
+    close(r->a->fds[r->next++]);
+    listener_release(r->l);
+}
+
+static void paused_at_its_cap_the_listener_asks_for_room_again_while_one_waits(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    accepted a = {0};
+    tlog lg = {.level = TLOG_ERROR, .out = stderr, .prog = "test"};
+    uint16_t port;
+    listener *l = loopback_listener(base, 2, &lg, &a, &port);
+    room r = {.a = &a, .l = l};
+    listener_on_full(l, make_room, &r);
+    int c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = dial(port);
+    run_until(base, &a, 2, 5000);
+    assert_int_equal(r.calls, 1); /* at the accept that reached the cap: nothing closable */
+    assert_int_equal(listener_fulls(l), 1);
+    /* still full: it asks again while the third waits in the queue (every 250 ms) */
+    uint64_t t0 = now_ms();
+    while (r.calls < 2 && now_ms() - t0 < 5000)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(r.calls, 2);
+    assert_int_equal(a.n, 2);
+    /* a connection becomes closable: the next ask closes it and the third comes in (before,
+     * it waited for a connection to close by itself) */
+    r.allow = true;
+    run_until(base, &a, 3, 5000);
+    assert_int_equal(a.n, 3);
+    assert_int_equal(r.next, 1);
+    for (int i = r.next; i < a.n; i++)
+        close(a.fds[i]);
+    for (int i = 0; i < 3; i++)
+        close(c[i]);
+    listener_free(l);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +322,7 @@ int main(void)
                                         setup_muxes, teardown_muxes),
         cmocka_unit_test(the_listener_stops_accepting_at_its_cap_and_resumes_on_a_release),
         cmocka_unit_test(a_listener_without_a_cap_accepts_them_all),
+        cmocka_unit_test(paused_at_its_cap_the_listener_asks_for_room_again_while_one_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

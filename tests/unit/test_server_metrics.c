@@ -98,6 +98,8 @@ static void test_counters(void **state)
     metrics_on_agent_connect(m, false);
     metrics_on_agent_connect(m, true);
     metrics_on_agent_disconnect(m);
+    metrics_on_room_made(m, 2, 3);
+    metrics_on_room_made(m, 0, 1);
     t = render(m);
     assert_true(sample(t, "ttfd_http_requests_total{code=\"200\"}") == 2);
     assert_true(sample(t, "ttfd_http_requests_total{code=\"401\"}") == 1);
@@ -122,6 +124,8 @@ static void test_counters(void **state)
     assert_true(sample(t, "ttfd_agent_disconnects_total") == 1);
     assert_true(sample(t, "ttfd_accept_backoffs_total") == 7); /* the listener's count */
     assert_true(sample(t, "ttfd_accept_full_total") == 8);
+    assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"idle\"}") == 2);
+    assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"head\"}") == 4);
     /* HELP and TYPE come before a metric's first sample */
     const char *type = strstr(t, "# TYPE ttfd_http_request_duration_seconds histogram\n");
     assert_non_null(type);
