@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_proxy.c - every proxy rule of lib/proxy.h in one table: hop-by-hop and Connection-listed
  * removal (upgrade and framing exceptions, protected names), Expect, Host from an absolute-form
- * authority, X-Forwarded-For/-Proto/-Host/-Prefix/-Port and Forwarded, exact Content-Length for whole bodies, the
- * response framing rules (Transfer-Encoding over Content-Length, bodiless statuses); then the
- * header flags, the status rules, request ids and JSON piece sizing. */
+ * authority, X-Forwarded-For/-Proto/-Host/-Prefix/-Port and Forwarded, exact Content-Length for
+ * whole bodies, the response framing rules (Transfer-Encoding over Content-Length, bodiless
+ * statuses); then the header flags, the status rules, request ids and JSON piece sizing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
