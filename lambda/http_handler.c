@@ -34,6 +34,7 @@ int http_forward_headers(const http_event *e, const char *prefix, http_headers *
     proxy_request rule = {
         .client_ip = e->source_ip,
         .proto = "https",
+        .keep_port = true, /* API Gateway's own */
         .prefix = prefix,
         .body_length = (int64_t)e->body_len,
     };

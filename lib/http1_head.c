@@ -454,7 +454,9 @@ static http1_head_result request_semantics(http1_head *h, const field_facts *ff,
         h->framing = HTTP1_FRAMING_LENGTH;
         h->content_length = (int64_t)ff->cl;
     }
-    h->upgrade = (ff->upgrade_field && ff->conn_upgrade) || h->form == HTTP1_TARGET_AUTHORITY;
+    /* a server MUST ignore Upgrade in an HTTP/1.0 request (RFC 9110 §7.8): it goes on plain */
+    h->upgrade = (ff->upgrade_field && ff->conn_upgrade && h->http_minor >= 1) ||
+                 h->form == HTTP1_TARGET_AUTHORITY;
     h->expect_continue = ff->expect_continue;
     return HTTP1_HEAD_DONE;
 }

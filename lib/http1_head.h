@@ -43,9 +43,10 @@ typedef struct http1_head {
     int64_t content_length; /* -1 when absent or overridden by Transfer-Encoding */
     bool chunked;           /* Transfer-Encoding ends in chunked */
     bool keep_alive;        /* the connection persists after this message (§9.3) */
-    bool upgrade;         /* request: Upgrade with Connection: upgrade, or CONNECT; response: 101 */
-    bool expect_continue; /* request: Expect: 100-continue (RFC 9110 §10.1.1) */
-    char *block;          /* owns the start-line strings */
+    bool upgrade;           /* request: Upgrade with Connection: upgrade (HTTP/1.1), or CONNECT;
+                               response: 101 */
+    bool expect_continue;   /* request: Expect: 100-continue (RFC 9110 §10.1.1) */
+    char *block;            /* owns the start-line strings */
 } http1_head;
 
 void http1_head_init(http1_head *h);

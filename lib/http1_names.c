@@ -31,6 +31,7 @@
     X(HTTP_H_UPGRADE, "Upgrade", a)                                                                \
     X(HTTP_H_X_FORWARDED_FOR, "X-Forwarded-For", a)                                                \
     X(HTTP_H_X_FORWARDED_HOST, "X-Forwarded-Host", a)                                              \
+    X(HTTP_H_X_FORWARDED_PORT, "X-Forwarded-Port", a)                                              \
     X(HTTP_H_X_FORWARDED_PREFIX, "X-Forwarded-Prefix", a)                                          \
     X(HTTP_H_X_FORWARDED_PROTO, "X-Forwarded-Proto", a)
 

@@ -15,6 +15,7 @@ static const unsigned flags[HTTP_H__COUNT] = {
     [HTTP_H_CONNECTION] = PROXY_HOP_BY_HOP | PROXY_UPGRADE,
     [HTTP_H_CONTENT_LENGTH] = PROXY_FRAMING | PROXY_PROTECTED,
     [HTTP_H_EXPECT] = PROXY_DROP_REQUEST,
+    [HTTP_H_FORWARDED] = PROXY_FORWARDED,
     [HTTP_H_HOST] = PROXY_PROTECTED,
     [HTTP_H_HTTP2_SETTINGS] = PROXY_HOP_BY_HOP, /* h2c's connection-specific field (RFC 7540) */
     [HTTP_H_KEEP_ALIVE] = PROXY_HOP_BY_HOP,
@@ -27,6 +28,7 @@ static const unsigned flags[HTTP_H__COUNT] = {
     [HTTP_H_UPGRADE] = PROXY_HOP_BY_HOP | PROXY_UPGRADE,
     [HTTP_H_X_FORWARDED_FOR] = PROXY_FORWARDED,
     [HTTP_H_X_FORWARDED_HOST] = PROXY_FORWARDED,
+    [HTTP_H_X_FORWARDED_PORT] = PROXY_FORWARDED,
     [HTTP_H_X_FORWARDED_PREFIX] = PROXY_FORWARDED,
     [HTTP_H_X_FORWARDED_PROTO] = PROXY_FORWARDED,
 };
@@ -203,6 +205,13 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
     }
     if (proto && set_in_place(h, HTTP_H_X_FORWARDED_PROTO, proto) != 0)
         return -1;
+    /* believed only from a trusted front proxy: a client's port would end up in the app's
+     * links, its Forwarded (RFC 7239) would outrank the edge's X-Forwarded-* */
+    if (!o->keep_proto) {
+        http_headers_remove_id(h, HTTP_H_FORWARDED);
+        if (!o->keep_port)
+            http_headers_remove_id(h, HTTP_H_X_FORWARDED_PORT);
+    }
     const char *host = http_headers_get_id(h, HTTP_H_HOST);
     if (host && *host) {
         /* the value is copied before any entry moves */

@@ -54,6 +54,12 @@ typedef struct proxy_request {
     const char *authority; /* absolute-form target's authority: replaces Host (RFC 9112 §3.2.2,
                               §7.2); NULL keeps Host */
     const char *prefix;    /* path routing: X-Forwarded-Prefix "/<id>", set; NULL: removed */
+    bool keep_port;        /* X-Forwarded-Port stays as it came: the Lambda's only peer, API
+                              Gateway, writes it; else a client's one is removed (ttfd: Host,
+                              hence X-Forwarded-Host, has the port). A client's Forwarded is
+                              removed too: the edge writes none, and its host=, proto=, for=
+                              would contradict X-Forwarded-* (frameworks read it first). Both
+                              stay as they came from a trusted front proxy (keep_proto). */
     bool upgrade;          /* keep Connection: Upgrade and Upgrade */
     bool body_raw;         /* the body goes on with its framing: Transfer-Encoding kept */
     int64_t body_length;   /* >= 0: the decoded body is whole and this long: Content-Length set
@@ -68,6 +74,7 @@ typedef struct proxy_request {
  * (the edge answers 100-continue itself), Host from the authority (an empty Host added when there
  * is none: what goes on is HTTP/1.1, RFC 9112 §3.2), X-Forwarded-For appended, X-Forwarded-Proto
  * and X-Forwarded-Host (= Host) set, X-Forwarded-Prefix set in path mode and removed otherwise,
+ * X-Forwarded-Port (unless keep_port) and Forwarded removed (both kept with keep_proto),
  * Transfer-Encoding kept only with a raw body. 0 or -1 (ENOMEM). */
 int proxy_request_headers(http_headers *h, const proxy_request *o);
 

@@ -126,6 +126,24 @@ def test_x_forwarded_for_appended(tunnel):
     assert [p.strip() for p in xff.split(",")] == ["203.0.113.9", "127.0.0.1"]
 
 
+@pytest.mark.parametrize("mode", ["bin", "json"])
+def test_spoofed_forwarding_fields_never_reach_the_app(stack, mode):
+    """Only the edge says where a request came from (Traefik #4099, localtunnel #482): a
+    client's X-Forwarded-Host/-Proto/-Prefix are replaced, its X-Forwarded-Port and RFC 7239
+    Forwarded removed (before: both reached the app, which builds links with the port, and
+    Rack, Spring and Symfony read Forwarded before X-Forwarded-*)."""
+    t = make_tunnel(stack, ttf_args=("--protocol", "json") if mode == "json" else ())
+    spoof = [("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Proto", "https"),
+             ("X-Forwarded-Port", "1"), ("X-Forwarded-Prefix", "/evil"),
+             ("Forwarded", "for=203.0.113.9;host=evil.example;proto=https"),
+             ("forwarded", "for=198.51.100.1")]
+    doc = echo(tk.http(t.port, "GET", "/spoof", t.host, spoof))
+    assert header_values(doc, "X-Forwarded-Host") == [t.host]
+    assert header_values(doc, "X-Forwarded-Proto") == ["http"]
+    for gone in ("X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded"):
+        assert header_values(doc, gone) == [], (gone, doc["headers"])
+
+
 def test_local_app_sees_the_public_host_by_default(tunnel):
     doc = echo(tk.http(tunnel.port, "GET", "/host", tunnel.host))
     assert header_values(doc, "Host") == [tunnel.host]

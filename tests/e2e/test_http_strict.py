@@ -255,3 +255,20 @@ def test_large_head_accepted_by_ttfd_reaches_the_app_binary_mode(stack):
     assert r.status == 200, r.body
     doc = json.loads(r.body)
     assert header([(n, v) for n, v in doc["headers"]], "Cookie") == [cookie]
+
+
+def test_upgrade_in_an_http10_request_goes_on_plain(t):
+    """A server MUST ignore Upgrade in an HTTP/1.0 request (RFC 9110 §7.8; skipper and Go's
+    net/http only upgrade HTTP/1.1): the app gets a plain request without Upgrade or
+    Connection, and the client its plain answer (before: relayed as an upgrade in binary mode,
+    a 501 in JSON mode)."""
+    for upgrade in (b"websocket", b"h2c"):
+        req = (b"GET /ws10 HTTP/1.0\r\nHost: " + t.host.encode() + b"\r\nConnection: Upgrade\r\n"
+               b"Upgrade: " + upgrade + b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n\r\n")
+        r = raw(t, req)
+        assert r.status == 200, (upgrade, r.status, r.body)
+        doc = json.loads(r.body)
+        assert doc["request_line"] == "GET /ws10 HTTP/1.1"
+        names = [n.lower() for n, _ in doc["headers"]]
+        assert "upgrade" not in names and "connection" not in names, (upgrade, doc["headers"])

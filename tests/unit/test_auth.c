@@ -96,7 +96,9 @@ static char *rsa_jwk(EVP_PKEY *k, const char *kid, const char *alg)
     return s;
 }
 
-static char *ec_jwk(EVP_PKEY *k, const char *kid)
+/* Not inlined: gcc 12 -O3 then took the strstr into its result for a pointer to the local s
+ * (-Wdangling-pointer), which broke the Release build. */
+__attribute__((noinline)) static char *ec_jwk(EVP_PKEY *k, const char *kid)
 {
     char *x = bn_param_b64url(k, OSSL_PKEY_PARAM_EC_PUB_X, 32);
     char *y = bn_param_b64url(k, OSSL_PKEY_PARAM_EC_PUB_Y, 32);

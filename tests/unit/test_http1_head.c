@@ -214,6 +214,11 @@ static const head_case requests[] = {
      NULL, NULL, NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, ANY, 1},
     {"GET /ws HTTP/1.1\r\n" H "Upgrade: websocket\r\n\r\n", 0, 0, NULL, NULL, NULL, NULL, ANY, ANY,
      ANY, ANY, 0},
+    /* a server MUST ignore Upgrade in an HTTP/1.0 request (RFC 9110 §7.8) */
+    {"GET /ws HTTP/1.0\r\n" H "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 0, 0, NULL, NULL,
+     NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, 0, 0},
+    {"GET /ws HTTP/1.0\r\nUpgrade: h2c\r\nConnection: keep-alive, Upgrade\r\n\r\n", 0, 0, NULL,
+     NULL, NULL, NULL, ANY, HTTP1_FRAMING_NONE, ANY, 1, 0},
 };
 
 static const head_case responses[] = {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_proxy.c - every proxy rule of lib/proxy.h in one table: hop-by-hop and Connection-listed
  * removal (upgrade and framing exceptions, protected names), Expect, Host from an absolute-form
- * authority, X-Forwarded-For/-Proto/-Host/-Prefix, exact Content-Length for whole bodies, the
- * response framing rules (Transfer-Encoding over Content-Length, bodiless statuses); then the
- * header flags, the status rules, request ids and JSON piece sizing. */
+ * authority, X-Forwarded-For/-Proto/-Host/-Prefix/-Port and Forwarded, exact Content-Length for
+ * whole bodies, the response framing rules (Transfer-Encoding over Content-Length, bodiless
+ * statuses); then the header flags, the status rules, request ids and JSON piece sizing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,6 +117,21 @@ static const rule_case cases[] = {
      REQ(IP, "https", .keep_proto = true, .body_length = -1)},
     {"a trusted proxy without X-Forwarded-Proto: the edge's", .in = "Host: h",
      .out = "Host: h\n" FWD "X-Forwarded-Host: h",
+     REQ(IP, "http", .keep_proto = true, .body_length = -1)},
+    {"a client's X-Forwarded-Port and Forwarded are removed (Traefik #4099)",
+     .in = "Host: h:8080\nX-Forwarded-Port: 1\nForwarded: for=6.6.6.6;host=evil;proto=https\n"
+           "X-Forwarded-Port: 2\nX-End: kept",
+     .out = "Host: h:8080\nX-End: kept\n" FWD "X-Forwarded-Host: h:8080",
+     REQ(IP, "http", .body_length = -1)},
+    {"the Lambda keeps API Gateway's X-Forwarded-Port, not Forwarded",
+     .in = "Host: h\nX-Forwarded-Port: 443\nForwarded: host=evil",
+     .out = "Host: h\nX-Forwarded-Port: 443\nX-Forwarded-For: 10.0.0.7\nX-Forwarded-Proto: https\n"
+            "X-Forwarded-Host: h",
+     REQ(IP, "https", .keep_port = true, .body_length = -1)},
+    {"a trusted front proxy's X-Forwarded-Port and Forwarded are kept",
+     .in = "Host: h\nX-Forwarded-Port: 443\nForwarded: for=192.0.2.1;proto=https",
+     .out = "Host: h\nX-Forwarded-Port: 443\nForwarded: for=192.0.2.1;proto=https\n" FWD
+            "X-Forwarded-Host: h",
      REQ(IP, "http", .keep_proto = true, .body_length = -1)},
     {"path mode sets X-Forwarded-Prefix", .in = "Host: h\nX-Forwarded-Prefix: /evil",
      .out = "Host: h\nX-Forwarded-Prefix: /abc123def456\n" FWD "X-Forwarded-Host: h",
