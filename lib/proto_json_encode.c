@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "hmap.h"
 #include "utf8.h"
 
 /* ------------------------------------------------------------------ encoding */
@@ -101,40 +102,67 @@ static json_object *joctets_z(const char *s)
     return joctets(s, s ? strlen(s) : 0);
 }
 
-/* name -> [values], repeated names (case-insensitive) grouped under the first spelling, in the
- * order of first appearance. */
-static json_object *encode_headers(const http_headers *h)
+/* name -> [values]: the field lines grouped by their exact spelling (RFC 9110 §5.1 names are
+ * case-insensitive, but each line travels as sent), members in the order of first appearance.
+ * When grouping moved a line (A, B, A), "header_order" lists each line's member index so that
+ * the receiver rebuilds the lines in their order (RFC 9110 §5.3: the order of same-name lines
+ * matters, and across names it is what the peer sent). Older receivers read "headers" alone. */
+static int set_headers(json_object *o, const http_headers *h)
 {
     json_object *obj = json_object_new_object();
-    if (!obj)
-        return NULL;
+    json_object **arrs = h->n ? calloc(h->n, sizeof *arrs) : NULL;
+    size_t *idx = h->n ? calloc(h->n, sizeof *idx) : NULL;
+    hmap *names = h->n > 1 ? hmap_new() : NULL;
+    json_object *order = NULL;
+    size_t members = 0;
+    bool in_order = true;
+    if (!obj || (h->n && (!arrs || !idx)) || (h->n > 1 && !names))
+        goto fail;
     for (size_t i = 0; i < h->n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcasecmp(h->v[j].name, h->v[i].name) == 0;
-        if (seen)
-            continue;
-        json_object *arr = json_object_new_array();
-        /* each spelling once (grouped above): no lookup for an older member */
-        if (!arr ||
-            json_object_object_add_ex(obj, h->v[i].name, arr, JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0) {
-            json_object_put(arr);
+        const http_header *e = &h->v[i];
+        uintptr_t k = names ? (uintptr_t)hmap_get(names, e->name, e->nlen) : 0;
+        if (k == 0) {
+            k = ++members;
+            arrs[k - 1] = json_object_new_array();
+            /* each spelling once: no lookup for an older member */
+            if (!arrs[k - 1] ||
+                json_object_object_add_ex(obj, e->name, arrs[k - 1],
+                                          JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0 ||
+                (names && hmap_put(names, e->name, e->nlen, (void *)k) != 0)) {
+                json_object_put(arrs[k - 1]);
+                goto fail;
+            }
+        }
+        idx[i] = k - 1;
+        in_order = in_order && (i == 0 || idx[i] >= idx[i - 1]);
+        json_object *s = joctets(e->value, e->vlen);
+        if (!s || json_object_array_add(arrs[k - 1], s) != 0) {
+            json_object_put(s);
             goto fail;
         }
-        for (size_t k = i; k < h->n; k++) {
-            if (strcasecmp(h->v[k].name, h->v[i].name) != 0)
-                continue;
-            json_object *s = joctets(h->v[k].value, h->v[k].vlen);
-            if (!s || json_object_array_add(arr, s) != 0) {
-                json_object_put(s);
+    }
+    if (!in_order) {
+        order = json_object_new_array_ext((int)h->n);
+        for (size_t i = 0; order && i < h->n; i++) {
+            json_object *n = jint((int64_t)idx[i]);
+            if (!n || json_object_array_add(order, n) != 0) {
+                json_object_put(n);
                 goto fail;
             }
         }
     }
-    return obj;
+    hmap_free(names);
+    free(idx);
+    free(arrs);
+    int r = set(o, "headers", obj);
+    return in_order ? r : r | set(o, "header_order", order);
 fail:
+    hmap_free(names);
+    free(idx);
+    free(arrs);
+    json_object_put(order);
     json_object_put(obj);
-    return NULL;
+    return -1;
 }
 
 /* json-c serializer of a body piece (the tmsg is the userdata): "<base64>" encoded straight
@@ -256,7 +284,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set_str_opt(o, "tunnel_id", m->tunnel_id);
         r |= set(o, "method", joctets_z(m->method));
         r |= set(o, "uri", joctets_z(m->uri));
-        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set_headers(o, &m->headers);
         if (m->headers_more)
             r |= set(o, "headers_more", jtrue());
         r |= set(o, "body", encode_body(m));
@@ -269,7 +297,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set(o, "status_code", jint(m->status_code));
         if (m->reason)
             r |= set(o, "reason", joctets_z(m->reason));
-        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set_headers(o, &m->headers);
         if (m->headers_more)
             r |= set(o, "headers_more", jtrue());
         r |= set(o, "body", encode_body(m));
@@ -281,7 +309,7 @@ static int encode_fields(json_object *o, const tmsg *m)
     case TMSG_HTTP_RESPONSE_HEADERS:
         r |= set(o, "request_id", jstr(m->request_id));
         r |= set(o, "seq", jint(m->seq));
-        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set_headers(o, &m->headers);
         r |= set(o, "headers_more", json_object_new_boolean(m->headers_more));
         return r;
     case TMSG_CANCEL:
@@ -408,12 +436,18 @@ static size_t head_fixed_bound(const tmsg *m)
     return n;
 }
 
-/* How many entries of h from `from` on fit in room bytes ("{}" and commas included). */
+/* "header_order":[...] when set_headers writes it: the key and brackets, and per line a member
+ * index (a message of TTF_JSON_MAX_MSG bytes has fewer than 10^5 members) and its comma. */
+#define ORDER_FIXED ((size_t)18)
+#define ORDER_PER_LINE ((size_t)6)
+
+/* How many entries of h from `from` on fit in room bytes ("{}", commas and the order list
+ * included). */
 static size_t headers_fit(const http_headers *h, size_t from, size_t room)
 {
-    size_t used = 2, i = from;
+    size_t used = 2 + ORDER_FIXED, i = from;
     for (; i < h->n; i++) {
-        size_t e = tmsg_header_encoded_max(&h->v[i]) + 1;
+        size_t e = tmsg_header_encoded_max(&h->v[i]) + 1 + ORDER_PER_LINE;
         if (used + e > room)
             break;
         used += e;

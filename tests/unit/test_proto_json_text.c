@@ -311,7 +311,7 @@ static void test_encoding_bytes(void **state)
     expect_encoded(
         &m, "{\"type\":\"http_request\",\"request_id\":\"abc\",\"method\":\"GET\","
             "\"uri\":{\"b64\":\"L2EvYj9jPWQmZT3/\"},\"headers\":{\"Host\":[\"x.example\"],"
-            "\"X-A\":[\"1\\t\\\"q\\\"\\\\ /\",\"caf\xc3\xa9\"],\"X-Bin\":[{\"b64\":\"//4=\"}]},"
+            "\"X-A\":[\"1\\t\\\"q\\\"\\\\ /\"],\"x-a\":[\"caf\xc3\xa9\"],\"X-Bin\":[{\"b64\":\"//4=\"}]},"
             "\"body\":\"AAcOFRw=\",\"timestamp\":1700000000000,\"more\":true}");
     http_headers_free(&m.headers);
     tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
