@@ -396,8 +396,10 @@ static void deliver(json_mux *jm, json_stream *s, tmsg *m, bool with_head)
     bool live = true;
     if (with_head) {
         s->resp_final = true;
-        up->head(ud, m->status_code, m->reason, &m->headers, more ? -1 : (int64_t)m->body_len,
-                 !more && m->body_len == 0);
+        /* A head without Content-Length is framed as binary mode frames it (chunked to
+         * HTTP/1.1, close-delimited to 1.0, as nginx does), also when the whole body came with
+         * it: the local service sent no length, and a client must not tell the modes apart. */
+        up->head(ud, m->status_code, m->reason, &m->headers, -1, !more && m->body_len == 0);
         live = hmap_get(jm->streams, rid, strlen(rid)) == s;
     }
     if (m->body_len && live) {

@@ -231,7 +231,8 @@ static void response_flow(void **state)
     size_t n = f->link.n;
     f->m->ops->close(s, MUX_DONE, NULL);
     assert_int_equal(f->link.n, n); /* both ends done: no cancel */
-    /* a whole body with the head: its length is known */
+    /* a whole body with the head but no Content-Length: framed by ttfd as in binary mode
+     * (chunked to HTTP/1.1, close-delimited to 1.0), not given the length it happened to have */
     memset(&f->own, 0, sizeof f->own);
     fake_clear(&f->link);
     s = open_req(f, false, 0);
@@ -242,7 +243,8 @@ static void response_flow(void **state)
              "\"headers\":{},\"body\":\"aGk=\"}",
              rid);
     agent_msg(f, buf);
-    assert_int_equal(f->own.known_len, 2);
+    assert_int_equal(f->own.known_len, -1);
+    assert_int_equal(f->own.body_len, 2);
     assert_int_equal(f->own.ends, 1);
     f->m->ops->close(s, MUX_DONE, NULL);
     /* a head in continuation messages */
