@@ -50,6 +50,7 @@ typedef struct json_stream {
     uint32_t seq;    /* the next request piece */
     bool req_end;    /* the body ended (end_body) */
     bool req_fin;    /* the last request message went out */
+    bool req_open;   /* a body of unknown length (chunked): its end goes in a piece of its own */
     tmsg *rhead;     /* a response head collecting continuation fields */
     uint32_t hseq;   /* the next http_response_headers seq */
     uint32_t rseq;   /* the next http_response_body seq */
@@ -181,6 +182,12 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     s->rseq = 1;
     s->hseq = 1;
     s->req_end = !rq->body;
+    /* A body without Content-Length (chunked) ends in a piece of its own, also when the head
+     * carried all of it: ttf then sends it on chunked, as binary mode does, instead of with the
+     * length it happened to have. Only to agents that take pieces (ttf announces request
+     * windows; upstream's agent reads one message). */
+    s->req_open = rq->body && jm->req_window &&
+                  http_headers_find_id(&h->headers, HTTP_H_CONTENT_LENGTH, 0) == h->headers.n;
     s->window = jm->window;
     s->rw.left = (int64_t)jm->window;
     s->req_window = jm->req_window;
@@ -245,7 +252,8 @@ static int flush_request(json_mux *jm, json_stream *s)
         size_t first = s->len < PIECE ? s->len : PIECE;
         h->body = first ? s->buf : NULL;
         h->body_len = first;
-        h->more = !(s->req_end && first == s->len);
+        h->more = !(s->req_end && first == s->len && !s->req_open);
+        bool more = h->more;
         int r = small_head(h) ? (send_msg(jm, h) == 0 ? 1 : -1) : tmsg_send_head(h, send_cb, jm);
         h->body = NULL; /* the buffer stays ours */
         h->body_len = 0;
@@ -254,8 +262,8 @@ static int flush_request(json_mux *jm, json_stream *s)
             return -1;
         if (r == 1) {
             off = first; /* the first piece went with the head */
-            s->req_fin = s->req_end && first == s->len;
-        } else if (s->req_end && s->len == 0) {
+            s->req_fin = !more;
+        } else if (!more && s->len == 0) {
             s->req_fin = true; /* a split head that announced no body */
         }
     }

@@ -520,6 +520,49 @@ static void no_request_window(void **state)
     assert_int_equal(f->own.resumes, 0);
 }
 
+/* A body without Content-Length (chunked) that came whole before the first flush still ends in
+ * a piece of its own, so that ttf sends it on chunked as binary mode does (the head alone said
+ * nothing of its length); with Content-Length the head carries it all. Only to agents that
+ * take pieces (request windows); upstream's agent keeps one message. */
+static void unknown_length_ends_in_a_piece(void **state)
+{
+    fixture *f = *state;
+    for (int agent = 0; agent < 3; agent++) {
+        if (agent > 0)
+            mux_json_set_request_window(f->m, 100000);
+        fake_clear(&f->link);
+        mux_stream *s = open_req(f, true, 0); /* no Content-Length */
+        if (agent == 2) { /* with Content-Length */
+            f->m->ops->close(s, MUX_CANCEL, NULL);
+            fake_clear(&f->link);
+            http_headers h;
+            http_headers_init(&h);
+            http_headers_add(&h, "Content-Length", 14, "2", 1);
+            mux_request rq = {.method = "POST", .target = "/up", .headers = &h, .body = true};
+            int status = 0;
+            const char *why = NULL;
+            s = f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own, &status, &why);
+            http_headers_free(&h);
+        }
+        assert_int_equal(f->m->ops->send_body(s, "hi", 2), 0);
+        assert_int_equal(f->m->ops->end_body(s, NULL), 0);
+        f->m->ops->flush(s);
+        tmsg h = sent(f, 0);
+        assert_int_equal(h.body_len, 2);
+        assert_int_equal(h.more, agent == 1);
+        assert_int_equal(f->link.n, agent == 1 ? 2 : 1);
+        if (agent == 1) {
+            tmsg p = sent(f, 1);
+            assert_int_equal(p.type, TMSG_HTTP_REQUEST_BODY);
+            assert_int_equal(p.body_len, 0);
+            assert_false(p.more);
+            tmsg_free(&p);
+        }
+        tmsg_free(&h);
+        f->m->ops->close(s, MUX_CANCEL, NULL);
+    }
+}
+
 /* mux_set_max_streams: as in binary mode, the stream over the limit is a 503 and no message. */
 static void stream_limit(void **state)
 {
@@ -560,6 +603,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(request_window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(no_request_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_length_ends_in_a_piece, setup, teardown),
         cmocka_unit_test_setup_teardown(window_grows_for_a_client_that_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
