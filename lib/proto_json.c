@@ -80,6 +80,7 @@ void tmsg_init(tmsg *m, tmsg_type type)
     memset(m, 0, sizeof *m);
     m->type = type;
     http_headers_init(&m->headers);
+    http_headers_init(&m->trailers);
 }
 
 void tmsg_free(tmsg *m)
@@ -114,6 +115,7 @@ void tmsg_free(tmsg *m)
     free(m->tunnels);
     free(m->access);
     http_headers_free(&m->headers);
+    http_headers_free(&m->trailers);
     tmsg_init(m, TMSG_UNKNOWN);
 }
 
@@ -382,12 +384,13 @@ static int apply_order(json_object *order, http_headers *h, const size_t *starts
     return 0;
 }
 
-/* headers, and header_order when the sender gave one (docs/protocol.md §2: the lines in the order
- * they were sent, across names). */
-static int get_headers(json_object *o, http_headers *h)
+/* A field section: `key` (headers or trailers), and `order_key` (header_order, trailer_order)
+ * when the sender gave one (docs/protocol.md §2: the lines in the order they were sent, across
+ * names). */
+static int get_fields(json_object *o, const char *key, const char *order_key, http_headers *h)
 {
-    json_object *hs = member(o, "headers");
-    json_object *order = member(o, "header_order");
+    json_object *hs = member(o, key);
+    json_object *order = member(o, order_key);
     if (!hs)
         return order ? -1 : 0;
     if (!json_object_is_type(hs, json_type_object))
@@ -401,6 +404,20 @@ static int get_headers(json_object *o, http_headers *h)
         rc = apply_order(order, h, starts, members);
     free(starts);
     return rc;
+}
+
+static int get_headers(json_object *o, http_headers *h)
+{
+    return get_fields(o, "headers", "header_order", h);
+}
+
+/* ready, connection_established: relay_interim, relay_trailers. */
+static int get_relays(json_object *o, tmsg *m, const char **err)
+{
+    if (get_bool(o, "relay_interim", &m->relay_interim) != 0 ||
+        get_bool(o, "relay_trailers", &m->relay_trailers) != 0)
+        return *err = "bad relay_interim or relay_trailers", -1;
+    return 0;
 }
 
 /* body: standard padded base64; absent, null or "" is empty. */
@@ -525,7 +542,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad request_windows", -1;
         if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
             return *err = "bad request_window", -1;
-        return 0;
+        return get_relays(o, m, err);
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
             return *err = "missing connection_id", -1;
@@ -549,7 +566,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad stream_window", -1;
         if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
             return *err = "bad request_window", -1;
-        return 0;
+        return get_relays(o, m, err);
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
             return *err = "missing code", -1;
@@ -608,6 +625,10 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad more", -1;
         if (get_body(o, m) != 0)
             return *err = "bad body", -1;
+        if (get_fields(o, "trailers", "trailer_order", &m->trailers) != 0)
+            return *err = "bad trailers", -1;
+        if (m->more && m->trailers.n > 0) /* a trailer section ends the body */
+            return *err = "trailers before the end of the body", -1;
         return 0;
     case TMSG_WINDOW:
         if (get_request_id(o, true, m) != 0)

@@ -107,7 +107,8 @@ static json_object *joctets_z(const char *s)
  * When grouping moved a line (A, B, A), "header_order" lists each line's member index so that
  * the receiver rebuilds the lines in their order (RFC 9110 §5.3: the order of same-name lines
  * matters, and across names it is what the peer sent). Older receivers read "headers" alone. */
-static int set_headers(json_object *o, const http_headers *h)
+static int set_fields(json_object *o, const char *key, const char *order_key,
+                      const http_headers *h)
 {
     json_object *obj = json_object_new_object();
     json_object **arrs = h->n ? calloc(h->n, sizeof *arrs) : NULL;
@@ -154,8 +155,8 @@ static int set_headers(json_object *o, const http_headers *h)
     hmap_free(names);
     free(idx);
     free(arrs);
-    int r = set(o, "headers", obj);
-    return in_order ? r : r | set(o, "header_order", order);
+    int r = set(o, key, obj);
+    return in_order ? r : r | set(o, order_key, order);
 fail:
     hmap_free(names);
     free(idx);
@@ -163,6 +164,16 @@ fail:
     json_object_put(order);
     json_object_put(obj);
     return -1;
+}
+
+static int set_relays(json_object *o, const tmsg *m)
+{
+    int r = 0;
+    if (m->relay_interim)
+        r |= set(o, "relay_interim", jtrue());
+    if (m->relay_trailers)
+        r |= set(o, "relay_trailers", jtrue());
+    return r;
 }
 
 /* json-c serializer of a body piece (the tmsg is the userdata): "<base64>" encoded straight
@@ -255,7 +266,7 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "request_windows", jtrue());
         if (m->request_window)
             r |= set(o, "request_window", jint((int64_t)m->request_window));
-        return r;
+        return r | set_relays(o, m);
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
         r |= set(o, "tunnel_id", jstr(m->tunnel_id));
@@ -274,7 +285,7 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "stream_window", jint((int64_t)m->stream_window));
         if (m->request_window)
             r |= set(o, "request_window", jint((int64_t)m->request_window));
-        return r;
+        return r | set_relays(o, m);
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));
         r |= set(o, "message", jstr(m->message));
@@ -284,7 +295,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set_str_opt(o, "tunnel_id", m->tunnel_id);
         r |= set(o, "method", joctets_z(m->method));
         r |= set(o, "uri", joctets_z(m->uri));
-        r |= set_headers(o, &m->headers);
+        r |= set_fields(o, "headers", "header_order", &m->headers);
         if (m->headers_more)
             r |= set(o, "headers_more", jtrue());
         r |= set(o, "body", encode_body(m));
@@ -297,7 +308,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set(o, "status_code", jint(m->status_code));
         if (m->reason)
             r |= set(o, "reason", joctets_z(m->reason));
-        r |= set_headers(o, &m->headers);
+        r |= set_fields(o, "headers", "header_order", &m->headers);
         if (m->headers_more)
             r |= set(o, "headers_more", jtrue());
         r |= set(o, "body", encode_body(m));
@@ -309,7 +320,7 @@ static int encode_fields(json_object *o, const tmsg *m)
     case TMSG_HTTP_RESPONSE_HEADERS:
         r |= set(o, "request_id", jstr(m->request_id));
         r |= set(o, "seq", jint(m->seq));
-        r |= set_headers(o, &m->headers);
+        r |= set_fields(o, "headers", "header_order", &m->headers);
         r |= set(o, "headers_more", json_object_new_boolean(m->headers_more));
         return r;
     case TMSG_CANCEL:
@@ -322,6 +333,8 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set(o, "seq", jint(m->seq));
         r |= set(o, "body", encode_body(m));
         r |= set(o, "more", json_object_new_boolean(m->more));
+        if (m->trailers.n > 0)
+            r |= set_fields(o, "trailers", "trailer_order", &m->trailers);
         return r;
     case TMSG_WINDOW:
         r |= set(o, "request_id", jstr(m->request_id));

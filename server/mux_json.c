@@ -38,6 +38,8 @@ typedef struct json_mux {
     uint32_t window;     /* per-request response window announced to the agent (0: none) */
     uint32_t grown;      /* ... grown to this once the client reads (0: no growth) */
     uint32_t req_window; /* per-request request-body window announced to the agent (0: none) */
+    bool interim;        /* the agent's interim responses are relayed (mux_json_set_relays) */
+    bool trailers;       /* trailer sections go both ways (mux_json_set_relays) */
     rand_pool ids;       /* request ids' random bytes */
 } json_mux;
 
@@ -51,6 +53,7 @@ typedef struct json_stream {
     bool req_end;    /* the body ended (end_body) */
     bool req_fin;    /* the last request message went out */
     bool req_open;   /* a body of unknown length (chunked): its end goes in a piece of its own */
+    http_headers req_trailers; /* the request's trailer section, for its last piece */
     tmsg *rhead;     /* a response head collecting continuation fields */
     uint32_t hseq;   /* the next http_response_headers seq */
     uint32_t rseq;   /* the next http_response_body seq */
@@ -116,6 +119,7 @@ static void forget(json_mux *jm, json_stream *s)
     mux_stream_gone(&jm->base);
     drop_head(&s->head);
     drop_head(&s->rhead);
+    http_headers_free(&s->req_trailers);
     free(s->buf);
     free(s);
 }
@@ -226,8 +230,12 @@ static int json_send_body(mux_stream *ms, const void *data, size_t len)
 
 static int json_end_body(mux_stream *ms, const http_headers *trailers)
 {
-    (void)trailers; /* JSON mode carries no trailers (docs/protocol.md §2) */
-    js_of(ms)->req_end = true;
+    json_stream *s = js_of(ms);
+    s->req_end = true;
+    /* the trailers go with the last piece where the agent takes them (else dropped, and the
+     * request rules removed Trailer) */
+    if (jm_of(ms->m)->trailers && trailers && trailers->n > 0)
+        return http_headers_copy(&s->req_trailers, trailers);
     return 0;
 }
 
@@ -252,7 +260,7 @@ static int flush_request(json_mux *jm, json_stream *s)
         size_t first = s->len < PIECE ? s->len : PIECE;
         h->body = first ? s->buf : NULL;
         h->body_len = first;
-        h->more = !(s->req_end && first == s->len && !s->req_open);
+        h->more = !(s->req_end && first == s->len && !s->req_open && s->req_trailers.n == 0);
         bool more = h->more;
         int r = small_head(h) ? (send_msg(jm, h) == 0 ? 1 : -1) : tmsg_send_head(h, send_cb, jm);
         h->body = NULL; /* the buffer stays ours */
@@ -275,8 +283,12 @@ static int flush_request(json_mux *jm, json_stream *s)
         m.seq = s->seq++;
         m.body = piece ? s->buf + off : NULL;
         m.body_len = piece;
-        m.more = !(s->req_end && off + piece == s->len);
+        /* the trailers end the body in a piece of their own (a full piece leaves no room) */
+        m.more = !(s->req_end && off + piece == s->len && (piece == 0 || s->req_trailers.n == 0));
+        if (!m.more)
+            m.trailers = s->req_trailers; /* borrowed */
         int rc = send_msg(jm, &m);
+        http_headers_init(&m.trailers);
         m.request_id = NULL;
         m.body = NULL;
         if (rc != 0)
@@ -415,7 +427,7 @@ static void deliver(json_mux *jm, json_stream *s, tmsg *m, bool with_head)
         live = hmap_get(jm->streams, rid, strlen(rid)) == s;
     }
     if (!more && live)
-        up->end(ud, NULL);
+        up->end(ud, m->trailers.n > 0 ? &m->trailers : NULL);
 }
 
 static void on_response(json_mux *jm, json_stream *s, tmsg *m)
@@ -424,8 +436,15 @@ static void on_response(json_mux *jm, json_stream *s, tmsg *m)
         protocol_error(jm, s, "a response after the final response");
         return;
     }
+    if (m->status_code >= 100 && m->status_code < 200 && m->status_code != 101 && jm->interim &&
+        !m->headers_more && !m->more && m->body_len == 0) {
+        /* an interim response (agreed in connection_established): on to the client, whose
+         * final response follows */
+        s->base.up->head(s->base.ud, m->status_code, m->reason, &m->headers, -1, false);
+        return;
+    }
     if (m->status_code < 200 || m->status_code > 599) {
-        protocol_error(jm, s, "a status that is not final (JSON mode carries no interim)");
+        protocol_error(jm, s, "a status that is not final (interim responses not agreed)");
         return;
     }
     if (!m->headers_more) {
@@ -484,6 +503,10 @@ static void on_piece(json_mux *jm, json_stream *s, tmsg *m)
         return;
     }
     s->rseq++;
+    if (m->trailers.n > 0 && !jm->trailers) {
+        protocol_error(jm, s, "trailers that were not agreed");
+        return;
+    }
     deliver(jm, s, m, false);
 }
 
@@ -656,6 +679,12 @@ void mux_json_set_request_window(mux *m, uint32_t window)
 {
     jm_of(m)->req_window = window;
     m->first_room = window;
+}
+
+void mux_json_set_relays(mux *m, bool interim, bool trailers)
+{
+    jm_of(m)->interim = interim;
+    jm_of(m)->trailers = trailers;
 }
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)

@@ -117,12 +117,59 @@ static void test_a_bad_order_is_refused(void **state)
     tmsg_free(&m);
 }
 
+/* Trailer sections travel on the last body piece, in the same form as headers; the relays
+ * are announced in ready and confirmed in connection_established. */
+static void test_trailers_and_relays(void **state)
+{
+    (void)state;
+    tmsg m, out;
+    tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
+    m.request_id = strdup("r1");
+    m.seq = 2;
+    add(&m, "X-A", "1");
+    http_headers_free(&m.headers); /* a piece has no headers: the lines go to trailers */
+    http_headers_add(&m.trailers, "X-Sum", 5, "1", 1);
+    http_headers_add(&m.trailers, "X-Other", 7, "2", 1);
+    http_headers_add(&m.trailers, "X-Sum", 5, "3", 1);
+    expect_encoded(&m, "{\"type\":\"http_response_body\",\"request_id\":\"r1\",\"seq\":2,"
+                       "\"body\":\"\",\"more\":false,\"trailers\":{\"X-Sum\":[\"1\",\"3\"],"
+                       "\"X-Other\":[\"2\"]},\"trailer_order\":[0,1,0]}");
+    roundtrip(&m, &out);
+    assert_same_lines(&m.trailers, &out.trailers);
+    tmsg_free(&out);
+    tmsg_free(&m);
+    expect_bad("{\"type\":\"http_request_body\",\"request_id\":\"r\",\"seq\":1,\"more\":true,"
+               "\"trailers\":{\"X-A\":\"1\"}}",
+               "trailers before the end");
+    expect_bad("{\"type\":\"http_request_body\",\"request_id\":\"r\",\"seq\":1,\"more\":false,"
+               "\"trailers\":{\"X-A\":\"1\"},\"trailer_order\":[1]}",
+               "bad trailers");
+
+    tmsg_init(&m, TMSG_READY);
+    m.relay_interim = m.relay_trailers = true;
+    expect_encoded(&m, "{\"type\":\"ready\",\"relay_interim\":true,\"relay_trailers\":true}");
+    roundtrip(&m, &out);
+    assert_true(out.relay_interim && out.relay_trailers);
+    tmsg_free(&out);
+    tmsg_free(&m);
+    const char *err = NULL;
+    assert_int_equal(dec("{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                         "\"tunnel_id\":\"t\",\"public_url\":\"u\",\"relay_interim\":true}",
+                         &out, &err),
+                     0);
+    assert_true(out.relay_interim);
+    assert_false(out.relay_trailers);
+    tmsg_free(&out);
+    expect_bad("{\"type\":\"ready\",\"relay_trailers\":1}", "relay");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_keep_their_order_and_spelling),
         cmocka_unit_test(test_grouped_lines_carry_no_order),
         cmocka_unit_test(test_a_bad_order_is_refused),
+        cmocka_unit_test(test_trailers_and_relays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

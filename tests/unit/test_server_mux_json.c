@@ -563,6 +563,71 @@ static void unknown_length_ends_in_a_piece(void **state)
     }
 }
 
+/* Interim responses and trailer sections (docs/protocol.md §2 "Interim responses and
+ * trailers"): once agreed (mux_json_set_relays) a 1xx goes on as an interim head, the request's
+ * trailers end it in a piece of their own and the agent's last piece's trailers reach the
+ * owner; before, a 1xx is the agent's protocol error and trailers are dropped. */
+static void relays_interim_and_trailers(void **state)
+{
+    fixture *f = *state;
+    char buf[512];
+    mux_stream *s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    const char *rid = rid_of(f);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":103,"
+             "\"headers\":{\"Link\":[\"</a.css>\"]}}",
+             rid);
+    agent_msg(f, buf);
+    assert_failed_with_protocol_error(f);
+
+    mux_json_set_relays(f->m, true, true);
+    memset(&f->own, 0, sizeof f->own);
+    fake_clear(&f->link);
+    s = open_req(f, true, 0);
+    http_headers tr;
+    http_headers_init(&tr);
+    http_headers_add(&tr, "X-Sum", 5, "42", 2);
+    assert_int_equal(f->m->ops->send_body(s, "ab", 2), 0);
+    assert_int_equal(f->m->ops->end_body(s, &tr), 0);
+    http_headers_free(&tr);
+    f->m->ops->flush(s);
+    assert_int_equal(f->link.n, 2);
+    tmsg h = sent(f, 0), p = sent(f, 1);
+    assert_int_equal(h.body_len, 2);
+    assert_true(h.more);
+    assert_int_equal(p.type, TMSG_HTTP_REQUEST_BODY);
+    assert_false(p.more);
+    assert_int_equal(p.body_len, 0);
+    assert_int_equal(p.trailers.n, 1);
+    assert_string_equal(p.trailers.v[0].name, "X-Sum");
+    tmsg_free(&h);
+    tmsg_free(&p);
+    rid = rid_of(f);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":103,"
+             "\"headers\":{\"Link\":[\"</a.css>\"]}}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.heads, 1);
+    assert_int_equal(f->own.status, 103);
+    assert_int_equal(f->own.fails, 0);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,"
+             "\"headers\":{},\"more\":true}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.heads, 2);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response_body\",\"request_id\":\"%s\",\"seq\":1,"
+             "\"body\":\"aGk=\",\"more\":false,\"trailers\":{\"X-Check\":[\"1\"]}}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.ends, 1);
+    assert_string_equal(f->own.trailers, "X-Check=1;");
+    f->m->ops->close(s, MUX_DONE, NULL);
+}
+
 /* mux_set_max_streams: as in binary mode, the stream over the limit is a 503 and no message. */
 static void stream_limit(void **state)
 {
@@ -604,6 +669,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(request_window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(no_request_window, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_length_ends_in_a_piece, setup, teardown),
+        cmocka_unit_test_setup_teardown(relays_interim_and_trailers, setup, teardown),
         cmocka_unit_test_setup_teardown(window_grows_for_a_client_that_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),
