@@ -42,8 +42,8 @@ typedef struct jreq {
     char *reason;
     http_headers resp_headers;
     uint32_t resp_seq;
-    struct evbuffer *body;  /* decoded octets not yet sent */
-    http_headers trailers;  /* the response's trailer section, for its last piece */
+    struct evbuffer *body; /* decoded octets not yet sent */
+    http_headers trailers; /* the response's trailer section, for its last piece */
 } jreq;
 
 static jreq *find(session *s, const char *rid)

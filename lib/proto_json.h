@@ -147,7 +147,7 @@ typedef struct tmsg {
     /* http_request_body, http_response_body with more false: the trailer section that ends a
      * chunked body (only where relay_trailers was agreed) */
     http_headers trailers;
-    uint8_t *body;        /* decoded body piece (NULL when empty) */
+    uint8_t *body; /* decoded body piece (NULL when empty) */
     size_t body_len;
     bool more;                   /* more body pieces follow */
     uint32_t seq;                /* *_body and *_headers messages: 1, 2, ... (each its own) */

@@ -102,42 +102,49 @@ static json_object *joctets_z(const char *s)
     return joctets(s, s ? strlen(s) : 0);
 }
 
-/* name -> [values]: the field lines grouped by their exact spelling (RFC 9110 §5.1 names are
- * case-insensitive, but each line travels as sent), members in the order of first appearance.
- * When grouping moved a line (A, B, A), "header_order" lists each line's member index so that
- * the receiver rebuilds the lines in their order (RFC 9110 §5.3: the order of same-name lines
- * matters, and across names it is what the peer sent). Older receivers read "headers" alone. */
-static int set_fields(json_object *o, const char *key, const char *order_key,
-                      const http_headers *h)
+/* A member of the "headers" object: its array and its index in member order. */
+typedef struct field_member {
+    json_object *arr;
+    size_t index;
+} field_member;
+
+/* key: name -> [values]: the field lines grouped by their exact spelling (RFC 9110 §5.1 names
+ * are case-insensitive, but each line travels as sent), members in the order of first
+ * appearance. When grouping moved a line (A, B, A), order_key lists each line's member index so
+ * that the receiver rebuilds the lines in their order (RFC 9110 §5.3: the order of same-name
+ * lines matters, and across names it is what the peer sent). Older receivers read key alone. */
+
+static int set_fields(json_object *o, const char *key, const char *order_key, const http_headers *h)
 {
     json_object *obj = json_object_new_object();
-    json_object **arrs = h->n ? calloc(h->n, sizeof *arrs) : NULL;
+    field_member *mem = h->n ? calloc(h->n, sizeof *mem) : NULL;
     size_t *idx = h->n ? calloc(h->n, sizeof *idx) : NULL;
-    hmap *names = h->n > 1 ? hmap_new() : NULL;
+    hmap *names = h->n > 1 ? hmap_new() : NULL; /* exact spelling -> its field_member */
     json_object *order = NULL;
     size_t members = 0;
     bool in_order = true;
-    if (!obj || (h->n && (!arrs || !idx)) || (h->n > 1 && !names))
+    if (!obj || (h->n && (!mem || !idx)) || (h->n > 1 && !names))
         goto fail;
     for (size_t i = 0; i < h->n; i++) {
         const http_header *e = &h->v[i];
-        uintptr_t k = names ? (uintptr_t)hmap_get(names, e->name, e->nlen) : 0;
-        if (k == 0) {
-            k = ++members;
-            arrs[k - 1] = json_object_new_array();
+        field_member *fm = names ? hmap_get(names, e->name, e->nlen) : NULL;
+        if (!fm) {
+            fm = &mem[members];
+            fm->index = members++;
+            fm->arr = json_object_new_array();
             /* each spelling once: no lookup for an older member */
-            if (!arrs[k - 1] ||
-                json_object_object_add_ex(obj, e->name, arrs[k - 1],
-                                          JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0 ||
-                (names && hmap_put(names, e->name, e->nlen, (void *)k) != 0)) {
-                json_object_put(arrs[k - 1]);
+            if (!fm->arr ||
+                json_object_object_add_ex(obj, e->name, fm->arr, JSON_C_OBJECT_ADD_KEY_IS_NEW) !=
+                    0 ||
+                (names && hmap_put(names, e->name, e->nlen, fm) != 0)) {
+                json_object_put(fm->arr);
                 goto fail;
             }
         }
-        idx[i] = k - 1;
+        idx[i] = fm->index;
         in_order = in_order && (i == 0 || idx[i] >= idx[i - 1]);
         json_object *s = joctets(e->value, e->vlen);
-        if (!s || json_object_array_add(arrs[k - 1], s) != 0) {
+        if (!s || json_object_array_add(fm->arr, s) != 0) {
             json_object_put(s);
             goto fail;
         }
@@ -154,13 +161,13 @@ static int set_fields(json_object *o, const char *key, const char *order_key,
     }
     hmap_free(names);
     free(idx);
-    free(arrs);
+    free(mem);
     int r = set(o, key, obj);
     return in_order ? r : r | set(o, order_key, order);
 fail:
     hmap_free(names);
     free(idx);
-    free(arrs);
+    free(mem);
     json_object_put(order);
     json_object_put(obj);
     return -1;

@@ -49,19 +49,19 @@ typedef struct json_stream {
     tmsg *head;   /* the http_request, until it goes out at the first flush */
     uint8_t *buf; /* request body bytes staged in this loop pass */
     size_t len, cap;
-    uint32_t seq;    /* the next request piece */
-    bool req_end;    /* the body ended (end_body) */
-    bool req_fin;    /* the last request message went out */
-    bool req_open;   /* a body of unknown length (chunked): its end goes in a piece of its own */
+    uint32_t seq;  /* the next request piece */
+    bool req_end;  /* the body ended (end_body) */
+    bool req_fin;  /* the last request message went out */
+    bool req_open; /* a body of unknown length (chunked): its end goes in a piece of its own */
     http_headers req_trailers; /* the request's trailer section, for its last piece */
-    tmsg *rhead;     /* a response head collecting continuation fields */
-    uint32_t hseq;   /* the next http_response_headers seq */
-    uint32_t rseq;   /* the next http_response_body seq */
-    bool resp_final; /* the final head was handed on */
-    bool resp_fin;   /* the response ended */
-    bool blocking;   /* counted in blockers */
-    uint32_t window; /* the response window (0: none): the first, then the grown one */
-    flow_window rw;  /* window: response body bytes the agent may still send, and their credit */
+    tmsg *rhead;               /* a response head collecting continuation fields */
+    uint32_t hseq;             /* the next http_response_headers seq */
+    uint32_t rseq;             /* the next http_response_body seq */
+    bool resp_final;           /* the final head was handed on */
+    bool resp_fin;             /* the response ended */
+    bool blocking;             /* counted in blockers */
+    uint32_t window;           /* the response window (0: none): the first, then the grown one */
+    flow_window rw; /* window: response body bytes the agent may still send, and their credit */
     uint32_t req_window; /* the request-body window this stream was opened with (0: none) */
     int64_t req_left;    /* req_window: request body bytes we may still send */
 

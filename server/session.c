@@ -28,10 +28,10 @@ struct session {
      * asked for, TTF_BIN_INITIAL_WINDOW) */
     uint32_t request_window;
     bool relay_interim, relay_trailers; /* JSON mode: agreed with the agent (protocol.md §2) */
-    bool several;               /* ready carried tunnels[]: answer with tunnels[] */
-    bool established;           /* its tunnels were given (counted by the metrics) */
-    char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
-    char takeover[65];          /* secret for the agent's next connection (protocol.md §1) */
+    bool several;                       /* ready carried tunnels[]: answer with tunnels[] */
+    bool established;                   /* its tunnels were given (counted by the metrics) */
+    char sub[AUTH_SUB_MAX + 1];         /* token subject ("" without auth) */
+    char takeover[65]; /* secret for the agent's next connection (protocol.md §1) */
     char ip[64];
     struct event *ready_timer; /* an agent that never sends ready is dropped */
     tunnel *tun;               /* its tunnels, by wire index (one until ready says more) */

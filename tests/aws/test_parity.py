@@ -20,7 +20,6 @@ to arrive where binary mode chunked it (HTTP/1.1) or closed the connection (HTTP
 """
 
 import os
-import re
 import socket
 import sys
 
@@ -75,17 +74,8 @@ def trailers_in(req, conn):
     """Reads a chunked request body with its trailer section and answers what it got."""
     buf, lines = req.buf, []
     if "chunked" in (req.get("Transfer-Encoding") or ""):
-        while True:
-            size = int(scriptapp.ScriptApp._line(conn, buf).split(b";")[0], 16)
-            if size == 0:
-                while True:
-                    ln = scriptapp.ScriptApp._line(conn, buf)
-                    if not ln:
-                        break
-                    lines.append(ln)
-                break
-            req.body += scriptapp.ScriptApp._exact(conn, buf, size)
-            scriptapp.ScriptApp._line(conn, buf)
+        chunks, lines = scriptapp.ScriptApp.read_chunked(conn, buf)
+        req.body += b"".join(chunks)
     elif req.get("Content-Length"):
         req.body = scriptapp.ScriptApp._exact(conn, buf, int(req.get("Content-Length")))
     out = b"|".join(lines) + b"/" + req.body
@@ -138,22 +128,10 @@ class Answer:
         self.closed = False  # the server closed the connection after the answer
 
 
-def read_head(c):
-    raw_head = c.read_until(b"\r\n\r\n")
-    lines = raw_head[:-4].split(b"\r\n")
-    m = re.match(rb"^HTTP/1\.[01] (\d{3})(?: (.*))?$", lines[0])
-    assert m, "bad status line %r" % lines[0]
-    fields = []
-    for ln in lines[1:]:
-        name, _, value = ln.partition(b":")
-        fields.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
-    return int(m.group(1)), (m.group(2) or b"").decode("latin-1"), fields
-
-
 def read_answer(c, method):
     a = Answer()
     while True:
-        status, reason, fields = read_head(c)
+        status, reason, fields, _ = c.read_head()
         if 100 <= status < 200:
             a.interims.append((status, reason, fields))
             continue

@@ -171,20 +171,9 @@ def trailers_app(req, conn):
 
 
 def read_chunked_request(req, conn):
-    buf = req.buf
-    names = []
-    while True:
-        size = int(scriptapp.ScriptApp._line(conn, buf).split(b";")[0], 16)
-        if size == 0:
-            while True:
-                ln = scriptapp.ScriptApp._line(conn, buf)
-                if not ln:
-                    break
-                names.append(ln.split(b":")[0].decode("latin-1").lower())
-            break
-        req.body += scriptapp.ScriptApp._exact(conn, buf, size)
-        scriptapp.ScriptApp._line(conn, buf)
-    req.trailer_names = names
+    chunks, trailers = scriptapp.ScriptApp.read_chunked(conn, req.buf)
+    req.body += b"".join(chunks)
+    req.trailer_names = [ln.split(b":")[0].decode("latin-1").lower() for ln in trailers]
     return trailers_app(req, conn)
 
 

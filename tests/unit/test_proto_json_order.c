@@ -93,7 +93,7 @@ static void test_a_bad_order_is_refused(void **state)
         "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\"},\"header_order\":[0,1]}",     /* short */
         "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\"},\"header_order\":[0,1,0,1]}", /* long */
         "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\"},\"header_order\":[0,1,1]}",   /* B twice */
-        "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\"},\"header_order\":[0,2,0]}",   /* no member 2 */
+        "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\"},\"header_order\":[0,2,0]}", /* no member 2 */
         "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\"},\"header_order\":[0,-1,0]}",
         "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\"},\"header_order\":[0,\"1\",0]}",
         "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\"},\"header_order\":{\"0\":1}}",

@@ -532,7 +532,7 @@ static void unknown_length_ends_in_a_piece(void **state)
             mux_json_set_request_window(f->m, 100000);
         fake_clear(&f->link);
         mux_stream *s = open_req(f, true, 0); /* no Content-Length */
-        if (agent == 2) { /* with Content-Length */
+        if (agent == 2) {                     /* with Content-Length */
             f->m->ops->close(s, MUX_CANCEL, NULL);
             fake_clear(&f->link);
             http_headers h;
