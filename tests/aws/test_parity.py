@@ -111,6 +111,17 @@ ROUTES = {
     "/304": raw(b"HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\n\r\n"),
     "/head": raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n"),
     "/head-chunked": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    "/s600": raw(b"HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\nok"),
+    "/s199": raw(b"HTTP/1.1 199 Odd\r\nX: 1\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/s102": raw(b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/s500": raw(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 3\r\n\r\nbad"),
+    "/cl-list": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"),
+    "/cl-twice": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"),
+    "/http10": raw(b"HTTP/1.0 200 OK\r\nX: 1\r\n\r\nabc", keep=False),
+    "/conn-close": raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+                       keep=False),
+    "/two-types": raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n"
+                      b"Content-Length: 2\r\n\r\nok"),
     "/continue": raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
 }
 
@@ -497,3 +508,11 @@ def test_heads_over_one_json_message(world):
 def test_path_mode(world, target):
     """Routed by path (/<id>...): the same prefix rule on every back-end."""
     through_all(world, "GET", target, path_mode=True)
+
+
+@pytest.mark.parametrize("path", ["/s600", "/s199", "/s102", "/s500", "/cl-list", "/cl-twice",
+                                  "/http10", "/conn-close", "/two-types"])
+def test_answer_kinds(world, path):
+    """Statuses out of range, unknown and repeated interims, error statuses, a Content-Length
+    list or repeated, an HTTP/1.0 service closing to delimit, Connection: close, a name twice."""
+    through_all(world, "GET", path)
