@@ -77,6 +77,8 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             }
             s->established = true;
             s->stream_window = s->binary ? 0 : (uint32_t)m.stream_window;
+            s->relay_interim = !s->binary && m.relay_interim;
+            s->relay_trailers = !s->binary && m.relay_trailers;
             /* our request window (hold.h), or the server's own: then the old hard bound */
             s->request_window = (uint32_t)m.request_window;
             s->hold_shed = !s->request_window || s->request_window > HOLD_WINDOW_FIRST;
@@ -225,6 +227,8 @@ static int send_ready(session *s, const session_ready *ready)
     m.stream_windows = !s->binary;        /* JSON mode: we honour per-request windows */
     m.request_windows = !s->binary;       /* and credit request bodies (docs/protocol.md §2) */
     m.request_window = HOLD_WINDOW_FIRST; /* a small first one, grown by credit (hold.h) */
+    m.relay_interim = !s->binary;         /* JSON mode: we send interim responses and */
+    m.relay_trailers = !s->binary;        /* trailer sections where the server relays them */
     const char *why = NULL;
     for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */
         const char *held = i == 0 ? m.tunnel_id : ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;

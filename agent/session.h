@@ -91,6 +91,9 @@ struct session {
      * pause the link for one slow local service; JSON mode 0: none, the link pauses while a
      * local service is behind (json_blocked) */
     uint32_t request_window;
+    /* JSON mode: the server relays interim responses / trailer sections (connection_established
+     * relay_interim, relay_trailers; docs/protocol.md §2); binary mode always does */
+    bool relay_interim, relay_trailers;
     ws_conn *ws;
     uint64_t
         opened_ms; /* when the WebSocket was open (clock_now_ms): its lifetime counts from it */

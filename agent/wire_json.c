@@ -43,6 +43,7 @@ typedef struct jreq {
     http_headers resp_headers;
     uint32_t resp_seq;
     struct evbuffer *body; /* decoded octets not yet sent */
+    http_headers trailers; /* the response's trailer section, for its last piece */
 } jreq;
 
 static jreq *find(session *s, const char *rid)
@@ -70,6 +71,7 @@ static void jreq_free(jreq *r, const char *error)
     exchange_free(r->x, error);
     http_headers_free(&r->head);
     http_headers_free(&r->resp_headers);
+    http_headers_free(&r->trailers);
     if (r->body)
         evbuffer_free(r->body);
     free(r->method);
@@ -203,7 +205,7 @@ static int send_head(jreq *r, bool last)
     m.headers = r->resp_headers; /* borrowed */
     m.body = n ? evbuffer_pullup(r->body, (ev_ssize_t)n) : NULL;
     m.body_len = n;
-    m.more = !(last && n == have);
+    m.more = !(last && n == have && r->trailers.n == 0); /* trailers: in a piece of their own */
     m.processing_time_ms = clock_now_ms() - r->t0;
     int rc = tmsg_send_head(&m, send_answer, r);
     if (rc < 0)
@@ -248,8 +250,12 @@ static void send_pieces(jreq *r, bool last)
         m.seq = ++r->resp_seq;
         m.body = n ? evbuffer_pullup(r->body, (ev_ssize_t)n) : NULL;
         m.body_len = n;
-        m.more = !(last && n == have);
+        /* the trailers end the body in a piece of their own (a full piece leaves no room) */
+        m.more = !(last && n == have && (n == 0 || r->trailers.n == 0));
+        if (!m.more)
+            m.trailers = r->trailers; /* borrowed */
         session_send_answer(r->s, &m);
+        http_headers_init(&m.trailers);
         evbuffer_drain(r->body, n);
         r->more_owed = m.more;
     }
@@ -295,13 +301,28 @@ static size_t up_room(void *ud)
     return r->windowed && r->window < room ? (size_t)r->window : room;
 }
 
+/* An interim response, asked for only where the server relays them (relay_interim): one
+ * http_response with the 1xx status, no body. One that does not fit one message is dropped (an
+ * interim response is advice: the final one follows). */
 static void up_interim(void *ud, int status, const char *reason, const http_headers *h)
 {
-    /* JSON mode carries no interim responses (docs/protocol.md §2) */
-    (void)ud;
-    (void)status;
-    (void)reason;
-    (void)h;
+    jreq *r = ud;
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_RESPONSE);
+    m.request_id = r->rid; /* borrowed, as the rest */
+    m.status_code = status;
+    if (reason && *reason && strcmp(reason, http_reason(status)) != 0)
+        m.reason = (char *)reason;
+    m.headers = *h;
+    m.processing_time_ms = clock_now_ms() - r->t0;
+    size_t len = 0;
+    char *json = tmsg_encode(&m, &len);
+    free(json);
+    if (json && len <= TTF_JSON_MAX_MSG)
+        session_send_answer(r->s, &m);
+    else
+        TLOG_D(r->s->log, "request %s: interim %d response dropped (over one message)", r->rid,
+               status);
 }
 
 static void up_head(void *ud, const exchange_head *h)
@@ -330,10 +351,16 @@ static void up_flush(void *ud)
     emit(ud, false);
 }
 
+static void up_fail(void *ud, exchange_fail why, const char *message, bool started);
+
 static void up_end(void *ud, const http_headers *trailers, bool request_done)
 {
     jreq *r = ud;
-    (void)trailers; /* JSON mode carries no trailers (docs/protocol.md §2) */
+    /* the trailer section (asked for only where the server relays it) ends the last piece */
+    if (trailers && trailers->n > 0 && http_headers_copy(&r->trailers, trailers) != 0) {
+        up_fail(r, XFAIL_INTERNAL, "out of memory", r->sent_head);
+        return;
+    }
     /* An early answer (the request body not all in) needs nothing more: in JSON mode `cancel`
      * from the agent means a failure during the response, and the server stops sending the body
      * itself once the response ended; later pieces for this request are dropped. */
@@ -376,6 +403,8 @@ static bool start(jreq *r, const char *rid, const uint8_t *body, size_t body_len
         .headers = &r->head,
         .content_length = r->req_more ? -1 : (int64_t)body_len,
         .body = r->req_more || body_len > 0,
+        .interim = s->relay_interim,   /* 1xx heads as http_response messages */
+        .trailers = s->relay_trailers, /* trailer sections both ways: Trailer kept */
     };
     r->x = exchange_new(&r->tun->env, &req, &sink, r);
     if (!r->x) {
@@ -494,7 +523,7 @@ static void on_request_body(session *s, tmsg *m)
     if (find(s, rid) != r)
         return;
     if (!m->more) {
-        exchange_end_body(r->x, NULL);
+        exchange_end_body(r->x, s->relay_trailers && m->trailers.n > 0 ? &m->trailers : NULL);
         if (find(s, rid) != r)
             return;
     }

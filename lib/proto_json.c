@@ -80,6 +80,7 @@ void tmsg_init(tmsg *m, tmsg_type type)
     memset(m, 0, sizeof *m);
     m->type = type;
     http_headers_init(&m->headers);
+    http_headers_init(&m->trailers);
 }
 
 void tmsg_free(tmsg *m)
@@ -114,6 +115,7 @@ void tmsg_free(tmsg *m)
     free(m->tunnels);
     free(m->access);
     http_headers_free(&m->headers);
+    http_headers_free(&m->trailers);
     tmsg_init(m, TMSG_UNKNOWN);
 }
 
@@ -317,14 +319,12 @@ static int add_value(http_headers *h, const char *name, size_t nlen, json_object
     return rc;
 }
 
-/* headers: {"name": ["v1",{"b64":"..."}], "other": "single"}; absent or null is an empty list. */
-static int get_headers(json_object *o, http_headers *h)
+/* headers: {"name": ["v1",{"b64":"..."}], "other": "single"}; absent or null is an empty list.
+ * The lines go into h member by member; starts[k] (when given: one slot per member) is where
+ * member k's lines begin, and *members their count. */
+static int get_headers_grouped(json_object *hs, http_headers *h, size_t *starts, size_t *members)
 {
-    json_object *hs = member(o, "headers");
-    if (!hs)
-        return 0;
-    if (!json_object_is_type(hs, json_type_object))
-        return -1;
+    *members = 0;
     /* the members in their order (json-c's list; not its iterator, whose name jansson shares) */
     for (struct lh_entry *e = lh_table_head(json_object_get_object(hs)); e; e = lh_entry_next(e)) {
         const char *name = (const char *)lh_entry_k(e);
@@ -332,6 +332,9 @@ static int get_headers(json_object *o, http_headers *h)
         size_t nlen = strlen(name); /* keys with NUL are refused by lib/json_text */
         if (!is_token(name, nlen))
             return -1;
+        if (starts)
+            starts[*members] = h->n;
+        ++*members;
         if (!val || !json_object_is_type(val, json_type_array)) {
             if (add_value(h, name, nlen, val) != 0)
                 return -1;
@@ -343,6 +346,77 @@ static int get_headers(json_object *o, http_headers *h)
                 return -1;
         }
     }
+    return 0;
+}
+
+/* h's lines (grouped by member, starts[k] where member k begins) put back in the order
+ * "header_order" gives: one member index per line, each member's lines used exactly once. */
+static int apply_order(json_object *order, http_headers *h, const size_t *starts, size_t members)
+{
+    if (!json_object_is_type(order, json_type_array) || json_object_array_length(order) != h->n)
+        return -1;
+    size_t *next = calloc(members ? members : 1, sizeof *next);
+    http_headers out;
+    http_headers_init(&out);
+    int rc = next && http_headers_reserve(&out, h->n) == 0 ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < h->n; i++) {
+        json_object *v = json_object_array_get_idx(order, i);
+        int64_t k = is_integer(v) ? json_object_get_int64(v) : -1;
+        if (k < 0 || (uint64_t)k >= members) {
+            rc = -1;
+            break;
+        }
+        size_t end = (size_t)k + 1 < members ? starts[k + 1] : h->n;
+        if (starts[k] + next[k] >= end) { /* more lines than the member has */
+            rc = -1;
+            break;
+        }
+        const http_header *e = &h->v[starts[k] + next[k]++];
+        rc = http_headers_add(&out, e->name, e->nlen, e->value, e->vlen);
+    }
+    free(next);
+    if (rc != 0) {
+        http_headers_free(&out);
+        return -1;
+    }
+    http_headers_free(h);
+    *h = out;
+    return 0;
+}
+
+/* A field section: `key` (headers or trailers), and `order_key` (header_order, trailer_order)
+ * when the sender gave one (docs/protocol.md §2: the lines in the order they were sent, across
+ * names). */
+static int get_fields(json_object *o, const char *key, const char *order_key, http_headers *h)
+{
+    json_object *hs = member(o, key);
+    json_object *order = member(o, order_key);
+    if (!hs)
+        return order ? -1 : 0;
+    if (!json_object_is_type(hs, json_type_object))
+        return -1;
+    size_t members = 0;
+    if (!order)
+        return get_headers_grouped(hs, h, NULL, &members);
+    size_t *starts = calloc((size_t)json_object_object_length(hs) + 1, sizeof *starts);
+    int rc = starts ? get_headers_grouped(hs, h, starts, &members) : -1;
+    if (rc == 0)
+        rc = apply_order(order, h, starts, members);
+    free(starts);
+    return rc;
+}
+
+static int get_headers(json_object *o, http_headers *h)
+{
+    return get_fields(o, "headers", "header_order", h);
+}
+
+/* ready, connection_established: relay_interim, relay_trailers. */
+static int get_relays(json_object *o, tmsg *m, const char **err)
+{
+    if (get_bool(o, "relay_interim", &m->relay_interim) != 0 ||
+        get_bool(o, "relay_trailers", &m->relay_trailers) != 0)
+        return *err = "bad relay_interim or relay_trailers", -1;
     return 0;
 }
 
@@ -468,7 +542,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad request_windows", -1;
         if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
             return *err = "bad request_window", -1;
-        return 0;
+        return get_relays(o, m, err);
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
             return *err = "missing connection_id", -1;
@@ -492,7 +566,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad stream_window", -1;
         if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
             return *err = "bad request_window", -1;
-        return 0;
+        return get_relays(o, m, err);
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
             return *err = "missing code", -1;
@@ -551,6 +625,10 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad more", -1;
         if (get_body(o, m) != 0)
             return *err = "bad body", -1;
+        if (get_fields(o, "trailers", "trailer_order", &m->trailers) != 0)
+            return *err = "bad trailers", -1;
+        if (m->more && m->trailers.n > 0) /* a trailer section ends the body */
+            return *err = "trailers before the end of the body", -1;
         return 0;
     case TMSG_WINDOW:
         if (get_request_id(o, true, m) != 0)

@@ -104,6 +104,10 @@ typedef struct tmsg {
     /* ready: the agent honours per-request request-body windows and credits them with `window`
      * messages (§2 "Flow control") */
     bool request_windows;
+    /* ready: the agent sends interim (1xx) responses and trailer sections and takes request
+     * trailers; connection_established: the server relays them (docs/protocol.md §2 "Interim
+     * responses and trailers"). Neither side sends them unless both said so. */
+    bool relay_interim, relay_trailers;
     char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
     /* connection_established: the secret that lets the agent's next connection take the tunnel
      * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");
@@ -140,7 +144,10 @@ typedef struct tmsg {
     http_headers headers; /* http_request, http_response, http_*_headers */
     bool headers_more;    /* http_request, http_response, http_*_headers: more fields follow in
                              http_*_headers messages (seq 1, 2, ...); no body before the last */
-    uint8_t *body;        /* decoded body piece (NULL when empty) */
+    /* http_request_body, http_response_body with more false: the trailer section that ends a
+     * chunked body (only where relay_trailers was agreed) */
+    http_headers trailers;
+    uint8_t *body; /* decoded body piece (NULL when empty) */
     size_t body_len;
     bool more;                   /* more body pieces follow */
     uint32_t seq;                /* *_body and *_headers messages: 1, 2, ... (each its own) */

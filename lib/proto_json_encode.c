@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "hmap.h"
 #include "utf8.h"
 
 /* ------------------------------------------------------------------ encoding */
@@ -101,40 +102,85 @@ static json_object *joctets_z(const char *s)
     return joctets(s, s ? strlen(s) : 0);
 }
 
-/* name -> [values], repeated names (case-insensitive) grouped under the first spelling, in the
- * order of first appearance. */
-static json_object *encode_headers(const http_headers *h)
+/* A member of the "headers" object: its array and its index in member order. */
+typedef struct field_member {
+    json_object *arr;
+    size_t index;
+} field_member;
+
+/* key: name -> [values]: the field lines grouped by their exact spelling (RFC 9110 §5.1 names
+ * are case-insensitive, but each line travels as sent), members in the order of first
+ * appearance. When grouping moved a line (A, B, A), order_key lists each line's member index so
+ * that the receiver rebuilds the lines in their order (RFC 9110 §5.3: the order of same-name
+ * lines matters, and across names it is what the peer sent). Older receivers read key alone. */
+
+static int set_fields(json_object *o, const char *key, const char *order_key, const http_headers *h)
 {
     json_object *obj = json_object_new_object();
-    if (!obj)
-        return NULL;
+    field_member *mem = h->n ? calloc(h->n, sizeof *mem) : NULL;
+    size_t *idx = h->n ? calloc(h->n, sizeof *idx) : NULL;
+    hmap *names = h->n > 1 ? hmap_new() : NULL; /* exact spelling -> its field_member */
+    json_object *order = NULL;
+    size_t members = 0;
+    bool in_order = true;
+    if (!obj || (h->n && (!mem || !idx)) || (h->n > 1 && !names))
+        goto fail;
     for (size_t i = 0; i < h->n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcasecmp(h->v[j].name, h->v[i].name) == 0;
-        if (seen)
-            continue;
-        json_object *arr = json_object_new_array();
-        /* each spelling once (grouped above): no lookup for an older member */
-        if (!arr ||
-            json_object_object_add_ex(obj, h->v[i].name, arr, JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0) {
-            json_object_put(arr);
+        const http_header *e = &h->v[i];
+        field_member *fm = names ? hmap_get(names, e->name, e->nlen) : NULL;
+        if (!fm) {
+            fm = &mem[members];
+            fm->index = members++;
+            fm->arr = json_object_new_array();
+            /* each spelling once: no lookup for an older member */
+            if (!fm->arr ||
+                json_object_object_add_ex(obj, e->name, fm->arr, JSON_C_OBJECT_ADD_KEY_IS_NEW) !=
+                    0 ||
+                (names && hmap_put(names, e->name, e->nlen, fm) != 0)) {
+                json_object_put(fm->arr);
+                goto fail;
+            }
+        }
+        idx[i] = fm->index;
+        in_order = in_order && (i == 0 || idx[i] >= idx[i - 1]);
+        json_object *s = joctets(e->value, e->vlen);
+        if (!s || json_object_array_add(fm->arr, s) != 0) {
+            json_object_put(s);
             goto fail;
         }
-        for (size_t k = i; k < h->n; k++) {
-            if (strcasecmp(h->v[k].name, h->v[i].name) != 0)
-                continue;
-            json_object *s = joctets(h->v[k].value, h->v[k].vlen);
-            if (!s || json_object_array_add(arr, s) != 0) {
-                json_object_put(s);
+    }
+    if (!in_order) {
+        order = json_object_new_array_ext((int)h->n);
+        for (size_t i = 0; order && i < h->n; i++) {
+            json_object *n = jint((int64_t)idx[i]);
+            if (!n || json_object_array_add(order, n) != 0) {
+                json_object_put(n);
                 goto fail;
             }
         }
     }
-    return obj;
+    hmap_free(names);
+    free(idx);
+    free(mem);
+    int r = set(o, key, obj);
+    return in_order ? r : r | set(o, order_key, order);
 fail:
+    hmap_free(names);
+    free(idx);
+    free(mem);
+    json_object_put(order);
     json_object_put(obj);
-    return NULL;
+    return -1;
+}
+
+static int set_relays(json_object *o, const tmsg *m)
+{
+    int r = 0;
+    if (m->relay_interim)
+        r |= set(o, "relay_interim", jtrue());
+    if (m->relay_trailers)
+        r |= set(o, "relay_trailers", jtrue());
+    return r;
 }
 
 /* json-c serializer of a body piece (the tmsg is the userdata): "<base64>" encoded straight
@@ -227,7 +273,7 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "request_windows", jtrue());
         if (m->request_window)
             r |= set(o, "request_window", jint((int64_t)m->request_window));
-        return r;
+        return r | set_relays(o, m);
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
         r |= set(o, "tunnel_id", jstr(m->tunnel_id));
@@ -246,7 +292,7 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "stream_window", jint((int64_t)m->stream_window));
         if (m->request_window)
             r |= set(o, "request_window", jint((int64_t)m->request_window));
-        return r;
+        return r | set_relays(o, m);
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));
         r |= set(o, "message", jstr(m->message));
@@ -256,7 +302,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set_str_opt(o, "tunnel_id", m->tunnel_id);
         r |= set(o, "method", joctets_z(m->method));
         r |= set(o, "uri", joctets_z(m->uri));
-        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set_fields(o, "headers", "header_order", &m->headers);
         if (m->headers_more)
             r |= set(o, "headers_more", jtrue());
         r |= set(o, "body", encode_body(m));
@@ -269,7 +315,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set(o, "status_code", jint(m->status_code));
         if (m->reason)
             r |= set(o, "reason", joctets_z(m->reason));
-        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set_fields(o, "headers", "header_order", &m->headers);
         if (m->headers_more)
             r |= set(o, "headers_more", jtrue());
         r |= set(o, "body", encode_body(m));
@@ -281,7 +327,7 @@ static int encode_fields(json_object *o, const tmsg *m)
     case TMSG_HTTP_RESPONSE_HEADERS:
         r |= set(o, "request_id", jstr(m->request_id));
         r |= set(o, "seq", jint(m->seq));
-        r |= set(o, "headers", encode_headers(&m->headers));
+        r |= set_fields(o, "headers", "header_order", &m->headers);
         r |= set(o, "headers_more", json_object_new_boolean(m->headers_more));
         return r;
     case TMSG_CANCEL:
@@ -294,6 +340,8 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set(o, "seq", jint(m->seq));
         r |= set(o, "body", encode_body(m));
         r |= set(o, "more", json_object_new_boolean(m->more));
+        if (m->trailers.n > 0)
+            r |= set_fields(o, "trailers", "trailer_order", &m->trailers);
         return r;
     case TMSG_WINDOW:
         r |= set(o, "request_id", jstr(m->request_id));
@@ -408,12 +456,18 @@ static size_t head_fixed_bound(const tmsg *m)
     return n;
 }
 
-/* How many entries of h from `from` on fit in room bytes ("{}" and commas included). */
+/* "header_order":[...] when set_headers writes it: the key and brackets, and per line a member
+ * index (a message of TTF_JSON_MAX_MSG bytes has fewer than 10^5 members) and its comma. */
+#define ORDER_FIXED ((size_t)18)
+#define ORDER_PER_LINE ((size_t)6)
+
+/* How many entries of h from `from` on fit in room bytes ("{}", commas and the order list
+ * included). */
 static size_t headers_fit(const http_headers *h, size_t from, size_t room)
 {
-    size_t used = 2, i = from;
+    size_t used = 2 + ORDER_FIXED, i = from;
     for (; i < h->n; i++) {
-        size_t e = tmsg_header_encoded_max(&h->v[i]) + 1;
+        size_t e = tmsg_header_encoded_max(&h->v[i]) + 1 + ORDER_PER_LINE;
         if (used + e > room)
             break;
         used += e;

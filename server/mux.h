@@ -195,6 +195,11 @@ void mux_json_set_window(mux *m, uint32_t window, uint32_t grown);
  * the agent credited with its `window` messages, and a stream out of credit stops reading its
  * client only (docs/protocol.md §2 "Flow control"). 0 (the default): no window. */
 void mux_json_set_request_window(mux *m, uint32_t window);
+/* JSON mode: the agent's interim responses (http_response 1xx) and trailer sections (the last
+ * body piece's trailers) are relayed, and request trailers sent to it (docs/protocol.md §2
+ * "Interim responses and trailers"); off (the default): a 1xx is a protocol error and request
+ * trailers are dropped. */
+void mux_json_set_relays(mux *m, bool interim, bool trailers);
 /* Binary mode: the request DATA window (octets) streams opened from now on start with, smaller
  * than TTF_BIN_INITIAL_WINDOW when the agent asked so in ready (ready.request_window, as HTTP/2's
  * SETTINGS_INITIAL_WINDOW_SIZE, RFC 9113 §6.9.2); its WINDOW frames credit more. */

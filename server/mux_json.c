@@ -38,6 +38,8 @@ typedef struct json_mux {
     uint32_t window;     /* per-request response window announced to the agent (0: none) */
     uint32_t grown;      /* ... grown to this once the client reads (0: no growth) */
     uint32_t req_window; /* per-request request-body window announced to the agent (0: none) */
+    bool interim;        /* the agent's interim responses are relayed (mux_json_set_relays) */
+    bool trailers;       /* trailer sections go both ways (mux_json_set_relays) */
     rand_pool ids;       /* request ids' random bytes */
 } json_mux;
 
@@ -47,17 +49,19 @@ typedef struct json_stream {
     tmsg *head;   /* the http_request, until it goes out at the first flush */
     uint8_t *buf; /* request body bytes staged in this loop pass */
     size_t len, cap;
-    uint32_t seq;    /* the next request piece */
-    bool req_end;    /* the body ended (end_body) */
-    bool req_fin;    /* the last request message went out */
-    tmsg *rhead;     /* a response head collecting continuation fields */
-    uint32_t hseq;   /* the next http_response_headers seq */
-    uint32_t rseq;   /* the next http_response_body seq */
-    bool resp_final; /* the final head was handed on */
-    bool resp_fin;   /* the response ended */
-    bool blocking;   /* counted in blockers */
-    uint32_t window; /* the response window (0: none): the first, then the grown one */
-    flow_window rw;  /* window: response body bytes the agent may still send, and their credit */
+    uint32_t seq;  /* the next request piece */
+    bool req_end;  /* the body ended (end_body) */
+    bool req_fin;  /* the last request message went out */
+    bool req_open; /* a body of unknown length (chunked): its end goes in a piece of its own */
+    http_headers req_trailers; /* the request's trailer section, for its last piece */
+    tmsg *rhead;               /* a response head collecting continuation fields */
+    uint32_t hseq;             /* the next http_response_headers seq */
+    uint32_t rseq;             /* the next http_response_body seq */
+    bool resp_final;           /* the final head was handed on */
+    bool resp_fin;             /* the response ended */
+    bool blocking;             /* counted in blockers */
+    uint32_t window;           /* the response window (0: none): the first, then the grown one */
+    flow_window rw; /* window: response body bytes the agent may still send, and their credit */
     uint32_t req_window; /* the request-body window this stream was opened with (0: none) */
     int64_t req_left;    /* req_window: request body bytes we may still send */
 
@@ -115,6 +119,7 @@ static void forget(json_mux *jm, json_stream *s)
     mux_stream_gone(&jm->base);
     drop_head(&s->head);
     drop_head(&s->rhead);
+    http_headers_free(&s->req_trailers);
     free(s->buf);
     free(s);
 }
@@ -181,6 +186,12 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     s->rseq = 1;
     s->hseq = 1;
     s->req_end = !rq->body;
+    /* A body without Content-Length (chunked) ends in a piece of its own, also when the head
+     * carried all of it: ttf then sends it on chunked, as binary mode does, instead of with the
+     * length it happened to have. Only to agents that take pieces (ttf announces request
+     * windows; upstream's agent reads one message). */
+    s->req_open = rq->body && jm->req_window &&
+                  http_headers_find_id(&h->headers, HTTP_H_CONTENT_LENGTH, 0) == h->headers.n;
     s->window = jm->window;
     s->rw.left = (int64_t)jm->window;
     s->req_window = jm->req_window;
@@ -219,8 +230,12 @@ static int json_send_body(mux_stream *ms, const void *data, size_t len)
 
 static int json_end_body(mux_stream *ms, const http_headers *trailers)
 {
-    (void)trailers; /* JSON mode carries no trailers (docs/protocol.md §2) */
-    js_of(ms)->req_end = true;
+    json_stream *s = js_of(ms);
+    s->req_end = true;
+    /* the trailers go with the last piece where the agent takes them (else dropped, and the
+     * request rules removed Trailer) */
+    if (jm_of(ms->m)->trailers && trailers && trailers->n > 0)
+        return http_headers_copy(&s->req_trailers, trailers);
     return 0;
 }
 
@@ -245,7 +260,8 @@ static int flush_request(json_mux *jm, json_stream *s)
         size_t first = s->len < PIECE ? s->len : PIECE;
         h->body = first ? s->buf : NULL;
         h->body_len = first;
-        h->more = !(s->req_end && first == s->len);
+        h->more = !(s->req_end && first == s->len && !s->req_open && s->req_trailers.n == 0);
+        bool more = h->more;
         int r = small_head(h) ? (send_msg(jm, h) == 0 ? 1 : -1) : tmsg_send_head(h, send_cb, jm);
         h->body = NULL; /* the buffer stays ours */
         h->body_len = 0;
@@ -254,8 +270,8 @@ static int flush_request(json_mux *jm, json_stream *s)
             return -1;
         if (r == 1) {
             off = first; /* the first piece went with the head */
-            s->req_fin = s->req_end && first == s->len;
-        } else if (s->req_end && s->len == 0) {
+            s->req_fin = !more;
+        } else if (!more && s->len == 0) {
             s->req_fin = true; /* a split head that announced no body */
         }
     }
@@ -267,8 +283,12 @@ static int flush_request(json_mux *jm, json_stream *s)
         m.seq = s->seq++;
         m.body = piece ? s->buf + off : NULL;
         m.body_len = piece;
-        m.more = !(s->req_end && off + piece == s->len);
+        /* the trailers end the body in a piece of their own (a full piece leaves no room) */
+        m.more = !(s->req_end && off + piece == s->len && (piece == 0 || s->req_trailers.n == 0));
+        if (!m.more)
+            m.trailers = s->req_trailers; /* borrowed */
         int rc = send_msg(jm, &m);
+        http_headers_init(&m.trailers);
         m.request_id = NULL;
         m.body = NULL;
         if (rc != 0)
@@ -396,8 +416,10 @@ static void deliver(json_mux *jm, json_stream *s, tmsg *m, bool with_head)
     bool live = true;
     if (with_head) {
         s->resp_final = true;
-        up->head(ud, m->status_code, m->reason, &m->headers, more ? -1 : (int64_t)m->body_len,
-                 !more && m->body_len == 0);
+        /* A head without Content-Length is framed as binary mode frames it (chunked to
+         * HTTP/1.1, close-delimited to 1.0, as nginx does), also when the whole body came with
+         * it: the local service sent no length, and a client must not tell the modes apart. */
+        up->head(ud, m->status_code, m->reason, &m->headers, -1, !more && m->body_len == 0);
         live = hmap_get(jm->streams, rid, strlen(rid)) == s;
     }
     if (m->body_len && live) {
@@ -405,7 +427,7 @@ static void deliver(json_mux *jm, json_stream *s, tmsg *m, bool with_head)
         live = hmap_get(jm->streams, rid, strlen(rid)) == s;
     }
     if (!more && live)
-        up->end(ud, NULL);
+        up->end(ud, m->trailers.n > 0 ? &m->trailers : NULL);
 }
 
 static void on_response(json_mux *jm, json_stream *s, tmsg *m)
@@ -414,8 +436,15 @@ static void on_response(json_mux *jm, json_stream *s, tmsg *m)
         protocol_error(jm, s, "a response after the final response");
         return;
     }
+    if (m->status_code >= 100 && m->status_code < 200 && m->status_code != 101 && jm->interim &&
+        !m->headers_more && !m->more && m->body_len == 0) {
+        /* an interim response (agreed in connection_established): on to the client, whose
+         * final response follows */
+        s->base.up->head(s->base.ud, m->status_code, m->reason, &m->headers, -1, false);
+        return;
+    }
     if (m->status_code < 200 || m->status_code > 599) {
-        protocol_error(jm, s, "a status that is not final (JSON mode carries no interim)");
+        protocol_error(jm, s, "a status that is not final (interim responses not agreed)");
         return;
     }
     if (!m->headers_more) {
@@ -474,6 +503,10 @@ static void on_piece(json_mux *jm, json_stream *s, tmsg *m)
         return;
     }
     s->rseq++;
+    if (m->trailers.n > 0 && !jm->trailers) {
+        protocol_error(jm, s, "trailers that were not agreed");
+        return;
+    }
     deliver(jm, s, m, false);
 }
 
@@ -646,6 +679,12 @@ void mux_json_set_request_window(mux *m, uint32_t window)
 {
     jm_of(m)->req_window = window;
     m->first_room = window;
+}
+
+void mux_json_set_relays(mux *m, bool interim, bool trailers)
+{
+    jm_of(m)->interim = interim;
+    jm_of(m)->trailers = trailers;
 }
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)

@@ -372,6 +372,8 @@ static void on_head(pconn *pc)
     }
     copy_str(x->tunnel, sizeof x->tunnel, t->name);
     x->json = t->json;
+    x->interim = t->interim;
+    x->trailers = t->trailers;
     x->path_mode = mode == ROUTE_PATH;
     x->head_req = strcmp(h->method, "HEAD") == 0;
     x->req_len = h->content_length;
@@ -418,8 +420,9 @@ static void on_head(pconn *pc)
         .upgrade = x->upgrade,
         .body_raw = false, /* bodies travel decoded: ttf frames them itself */
         .body_length = -1,
-        .keep_expect = x->expect_100 && !x->json,
-        .trailers = !x->json, /* binary mode relays trailer sections (TRAILERS frames) */
+        /* the local service's 100 Continue is relayed (else ttfd sends its own) */
+        .keep_expect = x->expect_100 && x->interim,
+        .trailers = x->trailers, /* trailer sections go on (binary mode; JSON mode agreed) */
     };
     if (proxy_request_headers(&h->headers, &rule) != 0) {
         free(fwd);

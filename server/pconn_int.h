@@ -75,6 +75,7 @@ typedef struct exchange {
     size_t nspans, spans_cap;
     char tunnel[TUNNEL_NAME_MAX + 1]; /* its name, for the log */
     bool json;                        /* JSON-mode tunnel */
+    bool interim, trailers;           /* the tunnel relays interim responses / trailer sections */
     bool path_mode;                   /* routed by path: responses are rewritten */
     /* request */
     bool req_done;      /* the request (head and body) was fully read */

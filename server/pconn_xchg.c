@@ -61,7 +61,7 @@ void xchg_open(pconn *pc, bool flush)
         pc_fail(pc, status, why); /* before any 100 Continue: the client sends no body */
         return;
     }
-    if (x->expect_100 && x->json && !x->sent_100) {
+    if (x->expect_100 && !x->interim && !x->sent_100) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         conn_write(pc->c, cont, sizeof cont - 1);
         x->sent_100 = true;

@@ -27,10 +27,11 @@ struct session {
     /* the per-request request-body window announced (JSON mode 0: none; binary mode 0: not
      * asked for, TTF_BIN_INITIAL_WINDOW) */
     uint32_t request_window;
-    bool several;               /* ready carried tunnels[]: answer with tunnels[] */
-    bool established;           /* its tunnels were given (counted by the metrics) */
-    char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
-    char takeover[65];          /* secret for the agent's next connection (protocol.md §1) */
+    bool relay_interim, relay_trailers; /* JSON mode: agreed with the agent (protocol.md §2) */
+    bool several;                       /* ready carried tunnels[]: answer with tunnels[] */
+    bool established;                   /* its tunnels were given (counted by the metrics) */
+    char sub[AUTH_SUB_MAX + 1];         /* token subject ("" without auth) */
+    char takeover[65]; /* secret for the agent's next connection (protocol.md §1) */
     char ip[64];
     struct event *ready_timer; /* an agent that never sends ready is dropped */
     tunnel *tun;               /* its tunnels, by wire index (one until ready says more) */
@@ -181,6 +182,8 @@ static void send_established(session *s, const char *notice, char *const *names)
         m.takeover = s->takeover;
         m.stream_window = s->stream_window;
         m.request_window = s->request_window;
+        m.relay_interim = s->relay_interim;
+        m.relay_trailers = s->relay_trailers;
         if (s->several) {
             m.tunnels = tl;
             m.ntunnels = s->ntun;
@@ -393,9 +396,14 @@ static void on_ready(session *s, const tmsg *m)
         s->request_window = (uint32_t)m->request_window;
     else if (s->bin)
         s->request_window = 0; /* not asked: TTF_BIN_INITIAL_WINDOW, not announced */
+    /* JSON mode: an agent that can send interim responses and trailer sections (and take
+     * request trailers) gets them relayed, as binary mode does */
+    s->relay_interim = !s->bin && m->relay_interim;
+    s->relay_trailers = !s->bin && m->relay_trailers;
     if (!s->bin) {
         mux_json_set_window(s->mux, s->stream_window, (uint32_t)TTF_JSON_STREAM_WINDOW);
         mux_json_set_request_window(s->mux, s->request_window);
+        mux_json_set_relays(s->mux, s->relay_interim, s->relay_trailers);
     } else if (s->request_window) {
         mux_bin_set_request_window(s->mux, s->request_window);
     }
@@ -417,6 +425,10 @@ static void on_ready(session *s, const tmsg *m)
         for (size_t i = s->ntun; i < n; i++)
             s->tun[i] = (tunnel){.sess = s, .mux = s->mux, .index = (uint8_t)i, .json = !s->bin};
         s->ntun = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s->tun[i].interim = s->bin || s->relay_interim;
+        s->tun[i].trailers = s->bin || s->relay_trailers;
     }
     s->several = m->ntunnels > 0;
     /* Each tunnel's access policy (tunnel_access.h), in force before its name is routable here

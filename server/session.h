@@ -25,7 +25,10 @@ typedef struct tunnel {
     mux *mux;      /* the session's mux: streams of this tunnel are opened on it */
     uint8_t index; /* the tunnel index on the wire (binary OPEN, JSON tunnel_id) */
     bool json;     /* the session speaks JSON mode */
-    bool ready;    /* connection_established sent: public requests may come */
+    /* the agent's interim (1xx) responses and trailer sections both ways go on: binary mode, and
+     * JSON mode when ready and connection_established agreed (docs/protocol.md §2) */
+    bool interim, trailers;
+    bool ready; /* connection_established sent: public requests may come */
     char name[TUNNEL_NAME_MAX + 1];
     tunnel_access *access; /* the tunnel's access gate (tunnel_access.h), NULL: no policy */
 } tunnel;

@@ -147,18 +147,28 @@ class ScriptApp:
         finally:
             conn.close()
 
+    @classmethod
+    def read_chunked(cls, conn, buf):
+        """A chunked body from conn (buf: what was read ahead): its chunks' data, in order, and
+        the field lines of its trailer section."""
+        chunks, trailers = [], []
+        while True:
+            size = int(cls._line(conn, buf).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while True:
+                    ln = cls._line(conn, buf)
+                    if not ln:
+                        return chunks, trailers
+                    trailers.append(ln)
+            chunks.append(cls._exact(conn, buf, size))
+            cls._line(conn, buf)
+
     def _read_body(self, conn, buf, req):
         te = (req.get("Transfer-Encoding") or "").lower()
         if "chunked" in te:
-            while True:
-                size = int(self._line(conn, buf).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self._line(conn, buf):
-                        pass
-                    break
-                req.body += self._exact(conn, buf, size)
-                req.chunks += 1
-                self._line(conn, buf)
+            chunks, _ = self.read_chunked(conn, buf)
+            req.body += b"".join(chunks)
+            req.chunks += len(chunks)
         elif req.get("Content-Length"):
             req.body = self._exact(conn, buf, int(req.get("Content-Length")))
         req.body_done_at = time.monotonic()

@@ -171,24 +171,9 @@ def trailers_app(req, conn):
 
 
 def read_chunked_request(req, conn):
-    buf = req.buf
-    names = []
-    if req.get("Content-Length") is not None:  # JSON mode: the whole body, no trailers
-        req.body = scriptapp.ScriptApp._exact(conn, buf, int(req.get("Content-Length")))
-        req.trailer_names = names
-        return trailers_app(req, conn)
-    while True:
-        size = int(scriptapp.ScriptApp._line(conn, buf).split(b";")[0], 16)
-        if size == 0:
-            while True:
-                ln = scriptapp.ScriptApp._line(conn, buf)
-                if not ln:
-                    break
-                names.append(ln.split(b":")[0].decode("latin-1").lower())
-            break
-        req.body += scriptapp.ScriptApp._exact(conn, buf, size)
-        scriptapp.ScriptApp._line(conn, buf)
-    req.trailer_names = names
+    chunks, trailers = scriptapp.ScriptApp.read_chunked(conn, req.buf)
+    req.body += b"".join(chunks)
+    req.trailer_names = [ln.split(b":")[0].decode("latin-1").lower() for ln in trailers]
     return trailers_app(req, conn)
 
 
@@ -208,9 +193,9 @@ def tt(request, mstack):
 def test_framing_and_routing_fields_never_travel_as_trailers(tt):
     """A trailer section may not carry framing, routing or authentication fields (RFC 9110
     §6.5.1; Go's net/http refuses a body whose trailers name them): they are dropped both ways,
-    the others go on (binary mode) or all are dropped (JSON mode carries no trailers). The
-    Trailer field announcing them is end-to-end (RFC 9110 §6.6.2): it goes on both ways where
-    the trailers do and is dropped where they are."""
+    the others go on, in both modes (JSON mode: relay_trailers agreed with ttfd, docs/protocol.md
+    §2). The Trailer field announcing them is end-to-end (RFC 9110 §6.6.2): it goes on both ways
+    where the trailers do."""
     req = (b"POST /trailers HTTP/1.1\r\nHost: " + tt.host.encode() + b"\r\n"
            b"Trailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n"
            b"Content-Length: 50\r\nHost: evil.example\r\nTransfer-Encoding: chunked\r\n"
@@ -222,12 +207,8 @@ def test_framing_and_routing_fields_never_travel_as_trailers(tt):
         assert status == 200
         te = [v for n, v in heads if n.lower() == "transfer-encoding"]
         body, trailer = b"", []
-        if tt.mode == "bin":
-            assert te == ["chunked"]
-        if not te:  # JSON mode may frame the whole body with its length
-            cl = [v for n, v in heads if n.lower() == "content-length"]
-            body = c.read_exact(int(cl[0]))
-        while te:
+        assert te == ["chunked"]
+        while True:
             size = int(c.read_until(b"\r\n")[:-2].split(b";")[0], 16)
             if size == 0:
                 while True:
@@ -241,14 +222,9 @@ def test_framing_and_routing_fields_never_travel_as_trailers(tt):
     finally:
         c.close()
     announced = [v for n, v in heads if n.lower() == "trailer"]
-    if tt.mode == "bin":
-        assert body == b"trailers=x-sum;announced=X-Sum"
-        assert trailer == ["x-checksum"]
-        assert announced == ["X-Checksum"]
-    else:
-        assert body == b"trailers=;announced="
-        assert trailer == []
-        assert announced == []
+    assert body == b"trailers=x-sum;announced=X-Sum"
+    assert trailer == ["x-checksum"]
+    assert announced == ["X-Checksum"]
 
 
 def test_fragment_in_the_target_is_refused(t):

@@ -574,12 +574,10 @@ def test_early_hints_then_200(stack, mode):
     try:
         c.send(("GET /page HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
         first = c.read_response()
-        if mode == "binary":
-            assert first.status == 103, first.raw_head
-            assert first.get("Link") == "</style.css>; rel=preload; as=style"
-            final = c.read_response()
-        else:  # JSON mode carries no interim responses (docs/protocol.md §2)
-            final = first
+        # both modes (JSON mode: relay_interim agreed with ttfd, docs/protocol.md §2)
+        assert first.status == 103, first.raw_head
+        assert first.get("Link") == "</style.css>; rel=preload; as=style"
+        final = c.read_response()
         assert final.status == 200 and final.body == b"page", final.raw_head
     finally:
         c.close()

@@ -174,16 +174,15 @@ def test_http11_client_gets_chunked_and_keeps_the_connection(t):
 
 # ---------------------------------------------------------------- interim responses (11.7)
 
-def test_early_hints_reach_http11_clients_in_binary_mode(t):
+def test_early_hints_reach_http11_clients(t):
+    """Both modes (JSON mode: relay_interim agreed with ttfd, docs/protocol.md §2)."""
     c = tk.RawConn(t.port)
     try:
         c.send(tk.build_request("GET", "/hints", t.host))
         status, _, heads, _ = c.read_head()
-        if t.mode == "bin":
-            assert status == 103
-            assert ("Link", "</style.css>; rel=preload; as=style") in heads
-            status, _, heads, _ = c.read_head()
-        # JSON mode carries no interim responses (docs/protocol.md §2): only the final one
+        assert status == 103
+        assert ("Link", "</style.css>; rel=preload; as=style") in heads
+        status, _, heads, _ = c.read_head()
         assert status == 200
         assert c.read_exact(2) == b"ok"
     finally:

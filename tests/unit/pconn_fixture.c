@@ -34,6 +34,7 @@ int setup(void **state)
     mux_link l = fake_link_of(&f->link);
     mux_ident id = {.log = NULL, .agent = "127.0.0.1", .tunnel = "t"};
     f->tun.mux = mux_bin_new(&l, &id);
+    f->tun.interim = f->tun.trailers = true; /* binary mode relays both */
     registry_ask ask = {.name = NULL, .chosen = false, .owner = ""};
     registry_answer ans;
     assert_true(registry_claim(f->srv.reg, &ask, 0, &f->tun, &ans) >= 0);

@@ -308,11 +308,12 @@ static void test_encoding_bytes(void **state)
     http_headers_add(&m.headers, "X-A", 3, "1\t\"q\"\\ /", 8);
     http_headers_add(&m.headers, "x-a", 3, "caf\xc3\xa9", 5);
     http_headers_add(&m.headers, "X-Bin", 5, "\xff\xfe", 2);
-    expect_encoded(
-        &m, "{\"type\":\"http_request\",\"request_id\":\"abc\",\"method\":\"GET\","
-            "\"uri\":{\"b64\":\"L2EvYj9jPWQmZT3/\"},\"headers\":{\"Host\":[\"x.example\"],"
-            "\"X-A\":[\"1\\t\\\"q\\\"\\\\ /\",\"caf\xc3\xa9\"],\"X-Bin\":[{\"b64\":\"//4=\"}]},"
-            "\"body\":\"AAcOFRw=\",\"timestamp\":1700000000000,\"more\":true}");
+    expect_encoded(&m,
+                   "{\"type\":\"http_request\",\"request_id\":\"abc\",\"method\":\"GET\","
+                   "\"uri\":{\"b64\":\"L2EvYj9jPWQmZT3/\"},\"headers\":{\"Host\":[\"x.example\"],"
+                   "\"X-A\":[\"1\\t\\\"q\\\"\\\\ "
+                   "/\"],\"x-a\":[\"caf\xc3\xa9\"],\"X-Bin\":[{\"b64\":\"//4=\"}]},"
+                   "\"body\":\"AAcOFRw=\",\"timestamp\":1700000000000,\"more\":true}");
     http_headers_free(&m.headers);
     tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
     m.request_id = "r-1/\xc3\xa9";

@@ -231,7 +231,8 @@ static void response_flow(void **state)
     size_t n = f->link.n;
     f->m->ops->close(s, MUX_DONE, NULL);
     assert_int_equal(f->link.n, n); /* both ends done: no cancel */
-    /* a whole body with the head: its length is known */
+    /* a whole body with the head but no Content-Length: framed by ttfd as in binary mode
+     * (chunked to HTTP/1.1, close-delimited to 1.0), not given the length it happened to have */
     memset(&f->own, 0, sizeof f->own);
     fake_clear(&f->link);
     s = open_req(f, false, 0);
@@ -242,7 +243,8 @@ static void response_flow(void **state)
              "\"headers\":{},\"body\":\"aGk=\"}",
              rid);
     agent_msg(f, buf);
-    assert_int_equal(f->own.known_len, 2);
+    assert_int_equal(f->own.known_len, -1);
+    assert_int_equal(f->own.body_len, 2);
     assert_int_equal(f->own.ends, 1);
     f->m->ops->close(s, MUX_DONE, NULL);
     /* a head in continuation messages */
@@ -518,6 +520,114 @@ static void no_request_window(void **state)
     assert_int_equal(f->own.resumes, 0);
 }
 
+/* A body without Content-Length (chunked) that came whole before the first flush still ends in
+ * a piece of its own, so that ttf sends it on chunked as binary mode does (the head alone said
+ * nothing of its length); with Content-Length the head carries it all. Only to agents that
+ * take pieces (request windows); upstream's agent keeps one message. */
+static void unknown_length_ends_in_a_piece(void **state)
+{
+    fixture *f = *state;
+    for (int agent = 0; agent < 3; agent++) {
+        if (agent > 0)
+            mux_json_set_request_window(f->m, 100000);
+        fake_clear(&f->link);
+        mux_stream *s = open_req(f, true, 0); /* no Content-Length */
+        if (agent == 2) {                     /* with Content-Length */
+            f->m->ops->close(s, MUX_CANCEL, NULL);
+            fake_clear(&f->link);
+            http_headers h;
+            http_headers_init(&h);
+            http_headers_add(&h, "Content-Length", 14, "2", 1);
+            mux_request rq = {.method = "POST", .target = "/up", .headers = &h, .body = true};
+            int status = 0;
+            const char *why = NULL;
+            s = f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own, &status, &why);
+            http_headers_free(&h);
+        }
+        assert_int_equal(f->m->ops->send_body(s, "hi", 2), 0);
+        assert_int_equal(f->m->ops->end_body(s, NULL), 0);
+        f->m->ops->flush(s);
+        tmsg h = sent(f, 0);
+        assert_int_equal(h.body_len, 2);
+        assert_int_equal(h.more, agent == 1);
+        assert_int_equal(f->link.n, agent == 1 ? 2 : 1);
+        if (agent == 1) {
+            tmsg p = sent(f, 1);
+            assert_int_equal(p.type, TMSG_HTTP_REQUEST_BODY);
+            assert_int_equal(p.body_len, 0);
+            assert_false(p.more);
+            tmsg_free(&p);
+        }
+        tmsg_free(&h);
+        f->m->ops->close(s, MUX_CANCEL, NULL);
+    }
+}
+
+/* Interim responses and trailer sections (docs/protocol.md §2 "Interim responses and
+ * trailers"): once agreed (mux_json_set_relays) a 1xx goes on as an interim head, the request's
+ * trailers end it in a piece of their own and the agent's last piece's trailers reach the
+ * owner; before, a 1xx is the agent's protocol error and trailers are dropped. */
+static void relays_interim_and_trailers(void **state)
+{
+    fixture *f = *state;
+    char buf[512];
+    mux_stream *s = open_req(f, false, 0);
+    f->m->ops->flush(s);
+    const char *rid = rid_of(f);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":103,"
+             "\"headers\":{\"Link\":[\"</a.css>\"]}}",
+             rid);
+    agent_msg(f, buf);
+    assert_failed_with_protocol_error(f);
+
+    mux_json_set_relays(f->m, true, true);
+    memset(&f->own, 0, sizeof f->own);
+    fake_clear(&f->link);
+    s = open_req(f, true, 0);
+    http_headers tr;
+    http_headers_init(&tr);
+    http_headers_add(&tr, "X-Sum", 5, "42", 2);
+    assert_int_equal(f->m->ops->send_body(s, "ab", 2), 0);
+    assert_int_equal(f->m->ops->end_body(s, &tr), 0);
+    http_headers_free(&tr);
+    f->m->ops->flush(s);
+    assert_int_equal(f->link.n, 2);
+    tmsg h = sent(f, 0), p = sent(f, 1);
+    assert_int_equal(h.body_len, 2);
+    assert_true(h.more);
+    assert_int_equal(p.type, TMSG_HTTP_REQUEST_BODY);
+    assert_false(p.more);
+    assert_int_equal(p.body_len, 0);
+    assert_int_equal(p.trailers.n, 1);
+    assert_string_equal(p.trailers.v[0].name, "X-Sum");
+    tmsg_free(&h);
+    tmsg_free(&p);
+    rid = rid_of(f);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":103,"
+             "\"headers\":{\"Link\":[\"</a.css>\"]}}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.heads, 1);
+    assert_int_equal(f->own.status, 103);
+    assert_int_equal(f->own.fails, 0);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,"
+             "\"headers\":{},\"more\":true}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.heads, 2);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response_body\",\"request_id\":\"%s\",\"seq\":1,"
+             "\"body\":\"aGk=\",\"more\":false,\"trailers\":{\"X-Check\":[\"1\"]}}",
+             rid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.ends, 1);
+    assert_string_equal(f->own.trailers, "X-Check=1;");
+    f->m->ops->close(s, MUX_DONE, NULL);
+}
+
 /* mux_set_max_streams: as in binary mode, the stream over the limit is a 503 and no message. */
 static void stream_limit(void **state)
 {
@@ -558,6 +668,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(request_window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(no_request_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_length_ends_in_a_piece, setup, teardown),
+        cmocka_unit_test_setup_teardown(relays_interim_and_trailers, setup, teardown),
         cmocka_unit_test_setup_teardown(window_grows_for_a_client_that_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(link_gone, setup, teardown),

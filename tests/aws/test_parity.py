@@ -1,0 +1,518 @@
+# SPDX-License-Identifier: MIT
+"""One agent, two wire modes, two back-ends: a user must not be able to tell which carried a
+request (the guide's rule). The same corpus of requests goes through ttfd in binary mode, ttfd
+in JSON mode and the serverless stack (the stand-in around the real Lambda), each to the same
+local app, and what the app receives and what the client receives are compared:
+
+- binary and JSON mode through ttfd: byte for byte (request line, every header line in its
+  place as spelled, the body and its framing; the status line, every response header line, the
+  body, its framing, interim responses and trailers);
+- the serverless stack against ttfd, after what API Gateway itself does and nothing else
+  (HTTP API payload format 2.0, docs/serverless.md "What API Gateway changes"): header names in
+  lower case and repeated fields joined with commas (requests) or ", " (responses, a map),
+  cookies in their own field, its own framing (always a Content-Length) and reason phrases, no
+  interim responses or trailers, header octets read as UTF-8, the path percent-decoded.
+
+Each difference found here that was ours failed before its fix: JSON mode grouped repeated
+header names (A: 1, B: 2, A: 3 arrived as A, A, B, and X-MIXED as the first spelling
+x-Mixed), and ttfd's JSON mode gave a length-less response the Content-Length of what happened
+to arrive where binary mode chunked it (HTTP/1.1) or closed the connection (HTTP/1.0).
+"""
+
+import os
+import socket
+import sys
+
+import pytest
+
+import awskit as ak
+
+sys.path.insert(0, os.path.join(ak.REPO, "tests", "e2e"))
+import scriptapp  # noqa: E402
+import tunnelkit as tk  # noqa: E402
+
+# ------------------------------------------------------------------ the local app
+
+
+def echo(req, conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    return True
+
+
+def raw(answer, keep=True):
+    def handler(req, conn):
+        conn.sendall(answer(req) if callable(answer) else answer)
+        return keep
+    return handler
+
+
+def body_of(n):
+    return bytes((i * 7 + 3) % 251 for i in range(n))
+
+
+def sized(req, conn):
+    """/size/N/cl|chunked|close[/P]: N octets framed so, chunked in pieces of P."""
+    parts = req.target.split("?")[0].split("/")
+    n, how = int(parts[2]), parts[3]
+    piece = int(parts[4]) if len(parts) > 4 else 4096
+    b = body_of(n)
+    if how == "cl":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (n, b))
+        return True
+    if how == "close":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b)
+        return False
+    out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for i in range(0, n, piece):
+        c = b[i:i + piece]
+        out += b"%x\r\n%s\r\n" % (len(c), c)
+    conn.sendall(out + b"0\r\n\r\n")
+    return True
+
+
+def trailers_in(req, conn):
+    """Reads a chunked request body with its trailer section and answers what it got."""
+    buf, lines = req.buf, []
+    if "chunked" in (req.get("Transfer-Encoding") or ""):
+        chunks, lines = scriptapp.ScriptApp.read_chunked(conn, buf)
+        req.body += b"".join(chunks)
+    elif req.get("Content-Length"):
+        req.body = scriptapp.ScriptApp._exact(conn, buf, int(req.get("Content-Length")))
+    out = b"|".join(lines) + b"/" + req.body
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(out), out))
+    return True
+
+
+trailers_in.streams_body = True
+
+COOKIES = b"".join(b"Set-Cookie: c%d=v%d; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT\r\n" % (i, i)
+                   for i in range(40))
+
+ROUTES = {
+    "/echo": echo,
+    "/trailers-in": trailers_in,
+    "/size/": sized,
+    "/order": raw(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nA: 3\r\nx-MiXed: q\r\nX-MIXED: r\r\n"
+                  b"Set-Cookie: s=1; Path=/\r\nVary: Accept\r\nSet-Cookie: t=2, u\r\n"
+                  b"Content-Length: 2\r\n\r\nok"),
+    "/empty-values": raw(b"HTTP/1.1 200 OK\r\nX-Empty:\r\nX-Space: \r\nContent-Length: 0\r\n\r\n"),
+    "/obs-text": raw(b"HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\nX-Utf8: caf\xc3\xa9\r\n"
+                     b"Content-Length: 0\r\n\r\n"),
+    "/cookies": raw(b"HTTP/1.1 200 OK\r\n" + COOKIES + b"Content-Length: 0\r\n\r\n"),
+    "/reason/custom": raw(b"HTTP/1.1 200 Fine Thanks\r\nContent-Length: 0\r\n\r\n"),
+    "/reason/empty": raw(b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n"),
+    "/reason/418": raw(b"HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\n\r\n"),
+    "/reason/299": raw(b"HTTP/1.1 299 Odd\r\nContent-Length: 0\r\n\r\n"),
+    "/interim": raw(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/trailers": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+                     b"2\r\nok\r\n0\r\nX-Sum: 42\r\n\r\n"),
+    "/204": raw(b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"),
+    "/304": raw(b"HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\n\r\n"),
+    "/head": raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n"),
+    "/head-chunked": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    "/s600": raw(b"HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\nok"),
+    "/s199": raw(b"HTTP/1.1 199 Odd\r\nX: 1\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/s102": raw(b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/s500": raw(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 3\r\n\r\nbad"),
+    "/cl-list": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"),
+    "/cl-twice": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"),
+    "/http10": raw(b"HTTP/1.0 200 OK\r\nX: 1\r\n\r\nabc", keep=False),
+    "/conn-close": raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+                       keep=False),
+    "/two-types": raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n"
+                      b"Content-Length: 2\r\n\r\nok"),
+    "/continue": raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+}
+
+# ------------------------------------------------------------------ a client that sees everything
+
+
+class Answer:
+    def __init__(self):
+        self.interims = []  # [(status, reason, [(name, value)])]
+        self.status = self.reason = None
+        self.headers = []
+        self.body = b""
+        self.framing = None  # "length", "chunked", "close", "none"
+        self.trailers = []
+        self.closed = False  # the server closed the connection after the answer
+
+
+def read_answer(c, method):
+    a = Answer()
+    while True:
+        status, reason, fields, _ = c.read_head()
+        if 100 <= status < 200:
+            a.interims.append((status, reason, fields))
+            continue
+        break
+    a.status, a.reason, a.headers = status, reason, fields
+    te = ",".join(v for n, v in fields if n.lower() == "transfer-encoding").lower()
+    cl = [v for n, v in fields if n.lower() == "content-length"]
+    if method == "HEAD" or status in (204, 304):
+        a.framing = "none"
+    elif "chunked" in te:
+        a.framing = "chunked"
+        while True:
+            size = int(c.read_until(b"\r\n").split(b";")[0].strip(), 16)
+            if size == 0:
+                break
+            a.body += c.read_exact(size)
+            assert c.read_exact(2) == b"\r\n"
+        while True:
+            line = c.read_until(b"\r\n")
+            if line == b"\r\n":
+                break
+            name, _, value = line[:-2].partition(b":")
+            a.trailers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
+    elif cl:
+        a.framing = "length"
+        a.body = c.read_exact(int(cl[0]))
+    else:
+        a.framing = "close"
+        a.body = c.read_to_eof()
+        a.closed = True
+    return a
+
+
+def wait_closed(c):
+    """Whether the server closes the connection now (nothing more is sent) or keeps it."""
+    c.sock.settimeout(0.5 * tk.SLOW)
+    try:
+        return c.sock.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+# ------------------------------------------------------------------ the three back-ends
+
+
+class World:
+    def __init__(self, tmp):
+        self.items = []
+        self.app = scriptapp.ScriptApp(ROUTES)
+        self.items.append(self.app.close)
+        d = tk.Ttfd("--max-header-size", "1048576", valgrind=False)
+        self.items.append(lambda: self._stopped("ttfd", d.stop()))
+        big = ("--max-response-header-size", "1048576")  # heads over one JSON message
+        b = tk.Ttf(d.endpoint(), self.app.port, *big, valgrind=False)
+        self.items.append(lambda: self._stopped("ttf bin", b.stop()))
+        j = tk.Ttf(d.endpoint(), self.app.port, "--protocol", "json", *big, valgrind=False)
+        self.items.append(lambda: self._stopped("ttf json", j.stop()))
+        st = ak.Standin(tmp)
+        self.items.append(lambda: self._stopped("stand-in", st.stop()))
+        ag = ak.Agent(st.ws_url, self.app.port, extra=big)
+        self.items.append(lambda: self._stopped("ttf aws", ag.stop()))
+        tid = ak.tunnel_id(ag.wait_established(30))
+        self.ends = {
+            "bin": (d.port, tk.sub_host(d, b.tunnel_id), b.tunnel_id),
+            "json": (d.port, tk.sub_host(d, j.tunnel_id), j.tunnel_id),
+            "aws": (st.http_port, "%s.%s:%d" % (tid, ak.DOMAIN, st.http_port), tid),
+        }
+        self.path_hosts = {"bin": tk.path_host(d), "json": tk.path_host(d),
+                           "aws": "%s:%d" % (ak.DOMAIN, st.http_port)}
+        self.problems = []
+
+    def _stopped(self, name, rc):
+        if rc != 0:
+            self.problems.append("%s exited with %r" % (name, rc))
+
+    def close(self):
+        for stop in reversed(self.items):
+            stop()
+        assert not self.problems, self.problems
+
+    def run(self, end, method, target, fields=(), body=b"", version="HTTP/1.1", chunked=None,
+            trailers=b"", path_mode=False):
+        """Sends one request (raw: the fields byte for byte) and returns (what the app got, the
+        answer). chunked: piece size to send the body chunked, with that trailer section."""
+        port, host, tid = self.ends[end]
+        if path_mode:  # routed by path: /<id> before the target, the domain's own Host
+            host, target = self.path_hosts[end], "/" + tid + target
+        head = b"%s %s %s\r\nHost: %s\r\n" % (method.encode(), target.encode("latin-1"),
+                                                 version.encode(), host.encode())
+        for n, v in fields:
+            head += n.encode("latin-1") + b":" + (b" " if v else b"") + v.encode("latin-1") + b"\r\n"
+        if chunked:
+            head += b"Transfer-Encoding: chunked\r\n\r\n"
+            for i in range(0, len(body), chunked):
+                head += b"%x\r\n%s\r\n" % (len(body[i:i + chunked]), body[i:i + chunked])
+            data = head + b"0\r\n" + trailers + b"\r\n"
+        else:
+            if body or method in ("POST", "PUT"):
+                head += b"Content-Length: %d\r\n" % len(body)
+            data = head + b"\r\n" + body
+        before = len(self.app.requests)
+        c = tk.RawConn(port, timeout=40)
+        try:
+            c.send(data)
+            a = read_answer(c, method)
+            if not a.closed:
+                a.closed = wait_closed(c)
+        finally:
+            c.close()
+        got = self.app.requests[before:]
+        return (got[0] if got else None), a, tid
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = World(tmp_path_factory.mktemp("parity"))
+    yield w
+    w.close()
+
+
+# ------------------------------------------------------------------ what each side saw
+
+BACKEND_FIELDS = {"host", "x-forwarded-host", "x-forwarded-for", "x-forwarded-proto",
+                  "x-forwarded-port", "x-amzn-trace-id", "forwarded"}
+
+
+def app_view(req, tid):
+    """What the local service got, the tunnel's own id masked (each tunnel has its own)."""
+    if req is None:
+        return None
+    fields = [(n, v.replace(tid, "ID")) for n, v in req.headers]
+    return {"line": (req.method, req.target, req.version), "fields": fields, "body": req.body,
+            "chunks": req.chunks > 0}
+
+
+def client_view(a):
+    return {"status": a.status, "reason": a.reason, "fields": a.headers, "body": a.body,
+            "framing": a.framing, "interims": a.interims, "trailers": a.trailers,
+            "closed": a.closed}
+
+
+def aws_request_view(req, tid):
+    """A request as API Gateway delivers it whatever carried it: names in lower case, values of
+    a name joined with ',' in the order sent, cookies one field, the back-ends' own fields out;
+    the framing its own (a body comes whole, with its length)."""
+    if req is None:
+        return None
+    joined = {}
+    for n, v in req.headers:
+        name = n.lower()
+        if name in BACKEND_FIELDS or name in ("content-length", "transfer-encoding"):
+            continue
+        sep = "; " if name == "cookie" else ","
+        v = v.replace(tid, "ID")
+        joined[name] = joined[name] + sep + v if name in joined else v
+    return {"method": req.method, "target": req.target, "fields": joined, "body": req.body}
+
+
+# API Gateway's own fields, its framing, and Trailer (announcing trailer fields it does not carry:
+# removed where they are dropped)
+AWS_OWN = {"apigw-requestid", "date", "connection", "keep-alive", "content-length",
+           "transfer-encoding", "trailer"}
+
+
+def aws_answer_view(a):
+    """An answer as payload format 2.0 can carry it: a status, a map of headers (a name's values
+    joined with ', '), cookies in order, a whole body."""
+    joined, cookies = {}, []
+    for n, v in a.headers:
+        name = n.lower()
+        if name in AWS_OWN:
+            continue
+        if name == "set-cookie":
+            cookies.append(v)
+            continue
+        joined[name] = joined[name] + ", " + v if name in joined else v
+    return {"status": a.status, "fields": joined, "cookies": cookies, "body": a.body}
+
+
+def through_all(world, method, target, fields=(), body=b"", aws=True, **kw):
+    """The request through every back-end; asserts the two modes alike byte for byte and the
+    serverless stack alike after API Gateway's own changes. Returns the views."""
+    seen = {}
+    for end in ("bin", "json", "aws") if aws else ("bin", "json"):
+        req, a, tid = world.run(end, method, target, fields, body, **kw)
+        seen[end] = (req, a, tid)
+    (rb, ab, tb), (rj, aj, tj) = seen["bin"], seen["json"]
+    assert app_view(rj, tj) == app_view(rb, tb), "the local service can tell the modes apart"
+    assert client_view(aj) == client_view(ab), "the client can tell the modes apart"
+    if aws:
+        ra, aa, ta = seen["aws"]
+        assert aws_request_view(ra, ta) == aws_request_view(rb, tb), \
+            "the local service can tell the back-ends apart"
+        assert aws_answer_view(aa) == aws_answer_view(ab), "the client can tell the back-ends apart"
+    return seen
+
+
+# ------------------------------------------------------------------ the corpus: requests
+
+REQUEST_FIELDS = {
+    "order-and-case": [("A", "1"), ("b", "2"), ("A", "3"), ("x-MiXed", "q"), ("X-MIXED", "r")],
+    "duplicates": [("Accept", "text/html"), ("Accept", "*/*"), ("Accept", "text/html")],
+    "empty-values": [("X-Empty", ""), ("X-Next", "1"), ("X-Empty", "")],
+    "cookies": [("Cookie", "a=1"), ("X-Between", "1"), ("Cookie", "b=2; c=3")],
+    "many-fields": [("X-F%d" % (i % 7), "v%d" % i) for i in range(60)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(REQUEST_FIELDS))
+def test_request_fields(world, case):
+    seen = through_all(world, "GET", "/echo", REQUEST_FIELDS[case])
+    req, _, _ = seen["json"]
+    sent = [(n, v) for n, v in REQUEST_FIELDS[case]]
+    got = [(n, v) for n, v in req.headers if n.lower() not in BACKEND_FIELDS]
+    assert got == sent  # and each line as sent, in its place
+
+
+def test_request_obs_text(world):
+    """Octets that are not UTF-8: byte for byte in both modes. API Gateway reads header octets
+    as UTF-8 (U+FFFD for the rest): the serverless stack cannot carry them."""
+    seen = through_all(world, "GET", "/echo", [("X-Latin", "caf\xe9")], aws=False)
+    assert seen["json"][0].get("X-Latin") == "caf\xe9"
+
+
+TARGETS = [
+    "/echo?a=%2F&b=+&a=2&c=%20&d",
+    "/echo?&&=&x==y",
+    "/echo?q=%E2%82%AC&q=%e2%82%ac&r=a%26b",
+    "/echo//double//slash/",
+    "/echo/./dot/../dots",
+    "/echo/" + "x" * 3000 + "?" + "y=" + "z" * 3000,
+]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t[:40])
+def test_request_targets(world, target):
+    seen = through_all(world, "GET", target)
+    assert seen["bin"][0].target == target
+
+
+@pytest.mark.parametrize("target", ["/echo/a%2Fb", "/echo/%2e%2E/x", "/echo?"])
+def test_request_targets_api_gateway_changes(world, target):
+    """API Gateway hands the Lambda a decoded rawPath (%2F and %2E are not what the client sent)
+    and an empty rawQueryString for `/echo?` as for `/echo`. Both modes keep the target byte for
+    byte."""
+    seen = through_all(world, "GET", target, aws=False)
+    assert seen["bin"][0].target == target
+
+
+SIZES = [0, 1, 4095, 4096, 4097, 65535, 65536, 65537, 93 * 1024 - 1, 93 * 1024, 93 * 1024 + 1,
+         2 * 93 * 1024]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_request_bodies(world, n):
+    body = body_of(n)
+    seen = through_all(world, "POST", "/echo", [("Content-Type", "application/octet-stream")], body)
+    assert seen["bin"][0].body == body
+
+
+@pytest.mark.parametrize("n", [0, 1, 5000, 93 * 1024 + 1])
+def test_request_bodies_chunked(world, n):
+    body = body_of(n)
+    seen = through_all(world, "POST", "/echo", [("Content-Type", "application/octet-stream")],
+                       body, chunked=4096)
+    assert seen["bin"][0].body == body
+
+
+# ------------------------------------------------------------------ the corpus: answers
+
+
+@pytest.mark.parametrize("path", ["/order", "/empty-values", "/cookies"])
+def test_answer_fields(world, path):
+    seen = through_all(world, "GET", path)
+    assert seen["json"][1].headers == seen["bin"][1].headers
+
+
+def test_answer_obs_text(world):
+    seen = through_all(world, "GET", "/obs-text", aws=False)
+    assert ("X-Latin", "caf\xe9") in seen["json"][1].headers
+
+
+@pytest.mark.parametrize("path", ["/reason/custom", "/reason/empty", "/reason/418", "/reason/299"])
+def test_reason_phrases(world, path):
+    """The modes keep the phrase the service sent; API Gateway writes its own."""
+    through_all(world, "GET", path)
+
+
+@pytest.mark.parametrize("n", [0, 1, 4096, 65536, 65537, 93 * 1024, 93 * 1024 + 1, 300000])
+@pytest.mark.parametrize("how", ["cl", "chunked", "close"])
+def test_answer_bodies(world, n, how):
+    seen = through_all(world, "GET", "/size/%d/%s" % (n, how))
+    assert seen["json"][1].body == body_of(n)
+
+
+@pytest.mark.parametrize("how", ["chunked", "close", "cl"])
+def test_answer_to_http10(world, how):
+    """An HTTP/1.0 client: no chunked coding ever (RFC 9112 §7), close-delimited when the length
+    is unknown, as nginx does; the same in both modes."""
+    seen = through_all(world, "GET", "/size/5/%s" % how, version="HTTP/1.0")
+    a = seen["json"][1]
+    assert a.framing in ("length", "close") and a.body == body_of(5)
+
+
+@pytest.mark.parametrize("path,method", [("/204", "GET"), ("/304", "GET"), ("/head", "HEAD"),
+                                         ("/head-chunked", "HEAD")])
+def test_bodiless(world, path, method):
+    """Compared with the serverless stack too, but for the framing fields (the stand-in writes
+    Content-Length: 0 here; what API Gateway writes is not documented: docs/serverless.md)."""
+    seen = through_all(world, method, path)
+    assert seen["bin"][1].body == b""
+
+
+def test_interim_and_trailers(world):
+    """103 Early Hints and trailer fields reach an HTTP/1.1 client in both modes; API Gateway
+    carries neither."""
+    for path in ("/interim", "/trailers"):
+        through_all(world, "GET", path, [("TE", "trailers")])
+
+
+def test_request_trailers(world):
+    """A chunked upload's trailer section reaches the service in both modes (Trailer kept); API
+    Gateway hands the Lambda a whole body: no trailers, no Trailer."""
+    seen = through_all(world, "POST", "/trailers-in", [("Trailer", "X-Sum")], b"hello",
+                       aws=False, chunked=2, trailers=b"X-Sum: 42\r\nX-Other: a b\r\n")
+    assert seen["json"][1].body == b"X-Sum: 42|X-Other: a b/hello"
+    assert seen["json"][0].get("Trailer") == "X-Sum"
+
+
+def test_expect_100_continue(world):
+    """Expect: 100-continue reaches the service, whose 100 Continue reaches the client, in both
+    modes (JSON mode relayed ttfd's own 100 and removed Expect)."""
+    seen = through_all(world, "POST", "/continue", [("Expect", "100-continue")], b"abc",
+                       aws=False)
+    assert seen["json"][0].get("Expect") == "100-continue"
+    assert [i[0] for i in seen["json"][1].interims] == [100]
+
+
+@pytest.mark.parametrize("fields", [[("Connection", "close")], [("Connection", "keep-alive")]])
+def test_request_http10(world, fields):
+    seen = through_all(world, "POST", "/echo", fields, b"abc", version="HTTP/1.0")
+    assert seen["json"][0].body == b"abc"
+
+
+BIG_HEAD = b"".join(b"%s: %s\r\n" % (b"A" if i % 3 == 0 else b"b" if i % 3 == 1 else b"Set-Cookie",
+                                      b"v%d-" % i + b"x" * 1000) for i in range(150))
+ROUTES["/big-head"] = raw(b"HTTP/1.1 200 OK\r\n" + BIG_HEAD + b"Content-Length: 2\r\n\r\nok")
+
+
+def test_heads_over_one_json_message(world):
+    """150 KB of interleaved fields each way: JSON mode splits the head over several messages,
+    each with its own header_order, and the lines arrive in their places."""
+    fields = [("A" if i % 2 else "b", "v%d-" % i + "x" * 1000) for i in range(150)]
+    seen = through_all(world, "GET", "/big-head", fields, aws=False)
+    got = [(n, v) for n, v in seen["json"][0].headers if n in ("A", "b")]
+    assert got == fields
+    assert len(seen["json"][1].headers) == 151
+
+
+@pytest.mark.parametrize("target", ["/echo?x=1", "", "?q", "//echo", "/order"])
+def test_path_mode(world, target):
+    """Routed by path (/<id>...): the same prefix rule on every back-end."""
+    through_all(world, "GET", target, path_mode=True)
+
+
+@pytest.mark.parametrize("path", ["/s600", "/s199", "/s102", "/s500", "/cl-list", "/cl-twice",
+                                  "/http10", "/conn-close", "/two-types"])
+def test_answer_kinds(world, path):
+    """Statuses out of range, unknown and repeated interims, error statuses, a Content-Length
+    list or repeated, an HTTP/1.0 service closing to delimit, Connection: close, a name twice."""
+    through_all(world, "GET", path)
