@@ -123,7 +123,7 @@ static void send_credit(stream *st)
     if (!st->x)
         return;
     session *s = st->s;
-    if (hold_note(&s->hold, &st->hold, exchange_pending(st->x), clock_now_ms()))
+    if (hold_note(&s->hold, &st->hold, exchange_pending_body(st->x), clock_now_ms()))
         session_shed_later(s, 0); /* not here: the caller (maybe the exchange) goes on */
     size_t n = st->req_fin
                    ? 0

@@ -161,7 +161,9 @@ void wire_json_shed(session *s)
 static void local_behind(jreq *r)
 {
     size_t pending = exchange_pending(r->x);
-    if (hold_note(&r->s->hold, &r->hold, pending, clock_now_ms()))
+    /* the body's octets only: the head counted against the window left the body's last octets
+     * waiting for one more credit, a round trip (its full quarter-window batch never came) */
+    if (hold_note(&r->s->hold, &r->hold, exchange_pending_body(r->x), clock_now_ms()))
         session_shed_later(r->s, 0); /* not here: r's caller (maybe its exchange) goes on */
     if (pending > WIRE_JSON_REQUEST_HOLD)
         set_blocked(r, true);
