@@ -126,6 +126,17 @@ def live(port, host, size, timeout=60):
     return status, time.monotonic() - t0
 
 
+def answered(socks):
+    """How many of the uploads got a 504 (or any answer) so far."""
+    n = 0
+    for s in socks:
+        try:
+            n += s.recv(12, socket.MSG_PEEK | socket.MSG_DONTWAIT).startswith(b"HTTP/1.1 ")
+        except OSError:
+            pass
+    return n
+
+
 def push(socks, settle_s=60):
     """Writes each upload as fast as it is taken, until none moved for 2 s. Octets sent."""
     sel = selectors.DefaultSelector()
@@ -199,8 +210,9 @@ def main():
         if LIVE_MB:
             time.sleep(STALLED_S)  # the stalled uploads have taken nothing for this long more
             st, took = live(port, host, LIVE_MB << 20)
-            print("%s: a %d MiB upload among the stalled ones (RTT %.0f ms): %d in %.2f s"
-                  % (MODE, LIVE_MB, RTT_MS, st, took), flush=True)
+            print("%s: a %d MiB upload among the stalled ones (RTT %.0f ms): %d in %.2f s; "
+                  "stalled uploads failed (504) by then: %d"
+                  % (MODE, LIVE_MB, RTT_MS, st, took, answered(socks)), flush=True)
             ok = ok and st == 200
         print("target: ttf RSS growth <= %.0f MB and the quick request answered: %s"
               % (TARGET_MB, "met" if ok else "MISSED"))
