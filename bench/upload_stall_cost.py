@@ -16,7 +16,7 @@ benchmark: hundreds of sockets, seconds of settling).
 
 With LIVE_MB set it also times one upload of LIVE_MB MiB to a service that reads it, before the
 stalled uploads and while they stall (a stalled upload must not starve a live one, agent/hold.h);
-RTT_MS puts a delay proxy (stallkit.DelayProxy, no tc) between ttf and ttfd, so that window
+RTT_MS puts a delay proxy (tests/e2e/delayproxy.py, no tc) between ttf and ttfd, so that window
 credit costs a round trip as on a real link.
 
 Environment: BUILD (build), STREAMS (256), BODY (8 MiB), CAP (256), TARGET_MB (64), MODE (json;
@@ -35,6 +35,9 @@ import time
 
 import stallkit
 from stallkit import start, stop
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from delayproxy import DelayProxy  # noqa: E402  (standard library only)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("BUILD", os.path.join(HERE, "..", "build"))
@@ -177,7 +180,7 @@ def main():
         port = int(m.group(1))
         link = port
         if RTT_MS > 0:
-            proxy = stallkit.DelayProxy(port, RTT_MS)
+            proxy = DelayProxy(port, RTT_MS)
             link = proxy.port
         a, ma = start([TTF, "-e", "ws://127.0.0.1:%d/_tunnel" % link, "-p", str(app.port),
                        "--protocol", MODE, "--no-inspect", "--request-timeout", "600"],
