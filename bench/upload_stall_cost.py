@@ -72,10 +72,7 @@ class Silent(stallkit.Service):
                           b"quick")
                 c.shutdown(socket.SHUT_RDWR)  # no keep-alive: ttf would queue a request on it
             elif head.startswith(b"POST /live"):
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += c.recv(65536)
-                head, body = data.split(b"\r\n\r\n", 1)
+                head, _, body = stallkit.read_until(c, b"\r\n\r\n").partition(b"\r\n\r\n")
                 n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1)) - len(body)
                 while n > 0:
                     x = c.recv(min(n, 1 << 20))
@@ -89,19 +86,19 @@ class Silent(stallkit.Service):
             pass
 
 
+def status_of(s):
+    """The status of the response socket s brings (0: none)."""
+    data = stallkit.read_until(s, b"\r\n")
+    return int(data.split(b" ")[1]) if data.startswith(b"HTTP/") else 0
+
+
 def quick(port, host, timeout=10):
     """Status of GET /quick through the tunnel (0: no answer in time)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
             s.sendall(b"GET /quick HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                       % host.encode())
-            data = b""
-            while b"\r\n" not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            return int(data.split(b" ")[1]) if data.startswith(b"HTTP/") else 0
+            return status_of(s)
     except OSError:
         return 0
 
@@ -117,13 +114,7 @@ def live(port, host, size, timeout=60):
             left = size
             while left > 0:
                 left -= s.send(block[:min(left, len(block))])
-            data = b""
-            while b"\r\n" not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            status = int(data.split(b" ")[1]) if data.startswith(b"HTTP/") else 0
+            status = status_of(s)
     except OSError:
         status = 0
     return status, time.monotonic() - t0

@@ -209,6 +209,21 @@ static void fake_fail(void *exchange, uint64_t idle_ms, void *ud)
     f->failed[f->nfailed++] = u->id;
 }
 
+static void forget_one(void *ud, const void *key, size_t klen, void *value)
+{
+    (void)key;
+    (void)klen;
+    hold_forget(&((session_fake *)ud)->t, &((upload *)value)->e);
+}
+
+/* The session ends: every exchange left leaves the totals, which come back to nothing. */
+static void end_all(session_fake *f)
+{
+    hmap_each(f->m, forget_one, f);
+    assert_int_equal(f->t.avail + f->t.held + f->t.uploads + f->t.stalled + f->t.want, 0);
+    hmap_free(f->m);
+}
+
 /* hold_shed as the hold timer runs it; the number marked or failed. */
 static size_t shed(session_fake *f, size_t normal)
 {
@@ -281,12 +296,9 @@ static void a_stalled_upload_never_starves_a_live_one(void **state)
     assert_int_equal(live_round(&f, &u[16], JSON_NORMAL, JSON_NORMAL / 4), JSON_NORMAL);
     assert_int_equal(f.t.want, 0);
     assert_true(f.t.avail + f.t.held <= HOLD_BUDGET);
-    for (uint32_t i = 1; i < 17; i++) {
-        assert_int_equal(hold_credit(&f.t, &u[i].e, JSON_NORMAL, 1), 0); /* stalled: no growth */
-        hold_forget(&f.t, &u[i].e);
-    }
-    assert_int_equal(f.t.avail + f.t.held + f.t.uploads + f.t.stalled + f.t.want, 0);
-    hmap_free(f.m);
+    for (uint32_t i = 1; i < 16; i++) /* stalled: they do not grow */
+        assert_int_equal(hold_credit(&f.t, &u[i].e, JSON_NORMAL, 1), 0);
+    end_all(&f);
 }
 
 /* 255 small binary uploads (64 KiB bodies, all in) to services that read nothing hold the
@@ -319,11 +331,7 @@ static void many_small_stalled_uploads_make_room_stalest_first(void **state)
     hold_forget(&f.t, &u[256].e);
     shed(&f, BIN_NORMAL);
     assert_int_equal(f.nfailed, 4);
-    for (uint32_t i = 0; i < 256; i++)
-        if (i == 0 || i > 4)
-            hold_forget(&f.t, &u[i].e);
-    assert_int_equal(f.t.avail + f.t.held + f.t.uploads + f.t.stalled + f.t.want, 0);
-    hmap_free(f.m);
+    end_all(&f);
 }
 
 /* An upload waits for credit only when its service took all it was sent: one that holds octets
@@ -346,10 +354,7 @@ static void only_an_upload_whose_service_took_all_waits(void **state)
     assert_int_equal(hold_scan_in(&f.t, &u[16].e, JSON_NORMAL), (long)HOLD_RETRY_MS);
     shed(&f, JSON_NORMAL);
     assert_int_equal(f.nfailed, 0);
-    for (uint32_t i = 0; i < 17; i++)
-        hold_forget(&f.t, &u[i].e);
-    assert_int_equal(f.t.avail + f.t.held + f.t.uploads + f.t.stalled + f.t.want, 0);
-    hmap_free(f.m);
+    end_all(&f);
 }
 
 int main(void)
