@@ -356,8 +356,10 @@ void session_shed_later(session *s, unsigned ms)
 {
     if (!s->hold_timer)
         s->hold_timer = evtimer_new(s->base, hold_timer_cb, s);
-    if (!s->hold_timer || evtimer_pending(s->hold_timer, NULL))
-        return;
+    uint64_t due = clock_now_ms() + ms;
+    if (!s->hold_timer || (evtimer_pending(s->hold_timer, NULL) && s->hold_due_ms <= due))
+        return; /* due already, as soon */
+    s->hold_due_ms = due;
     struct timeval tv = clock_timeval_ms(ms);
     evtimer_add(s->hold_timer, &tv);
 }
