@@ -143,7 +143,7 @@ typedef struct pick {
     void *best;
     uint64_t best_ms;
     size_t marked; /* newly marked stalled */
-    bool maybe;    /* an exchange holds octets and may stall by the next look */
+    bool maybe;    /* an exchange holds octets and may be failed at a later look */
 } pick;
 
 static void offer(void *ud, const void *key, size_t klen, void *value)
@@ -158,8 +158,9 @@ static void offer(void *ud, const void *key, size_t klen, void *value)
         set_stalled(p->t, e, true);
         p->marked++;
     }
-    p->maybe |= !e->stalled;
-    if (e->moved_ms <= p->before && (!p->best || e->moved_ms < p->best_ms)) {
+    if (e->moved_ms > p->before)
+        p->maybe = true; /* it may stall, or stall long enough, by the next look */
+    else if (!p->best || e->moved_ms < p->best_ms) {
         p->best = value;
         p->best_ms = e->moved_ms;
     }
@@ -173,11 +174,12 @@ size_t hold_shed(hold_total *t, const hmap *m, size_t entry_off, size_t normal,
     for (;;) {
         uint64_t now = clock_now_ms();
         uint64_t stall = now >= HOLD_STALL_MS ? now - HOLD_STALL_MS : 0;
-        /* windowless past the hard bound: whatever moved least recently; else only what stalled */
-        pick p = {.t = t,
-                  .entry_off = entry_off,
-                  .stall = stall,
-                  .before = !normal && t->held > HOLD_AGENT_MAX ? now : stall};
+        /* windowless past the hard bound: whatever moved least recently; else only what stalled;
+         * windowed: what stalled for HOLD_SHED_MS */
+        uint64_t before = !normal               ? (t->held > HOLD_AGENT_MAX ? now : stall)
+                          : now >= HOLD_SHED_MS ? now - HOLD_SHED_MS
+                                                : 0;
+        pick p = {.t = t, .entry_off = entry_off, .stall = stall, .before = before};
         hmap_each(m, offer, &p);
         done += p.marked;
         bool over = normal ? t->want > room_of(t) : t->held > HOLD_AGENT;

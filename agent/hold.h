@@ -18,18 +18,22 @@
  * for HOLD_STALL_MS while ttf holds some is stalled (hold_shed marks it; it moves again, and is
  * live again, as soon as its service takes an octet): it keeps what it holds but no longer counts
  * in the live uploads' shares, nor grows. When a live upload whose service took all it was sent
- * is refused credit the budget lacks (it waits for credit: `want`), the stalest stalled upload is
- * failed (504 `timeout`, or RESET timeout: the hard
- * bound's answer) until the budget has room for it; with no live upload waiting, a stalled one
- * waits for its --request-timeout as before. Why not let live uploads grow past the budget
+ * is refused credit the budget lacks (it waits for credit: `want`), the stalled uploads whose
+ * services took nothing for the longest, at least HOLD_SHED_MS, are failed (504 `timeout`, or
+ * RESET timeout: the hard bound's answer) until the budget has room for it; with no live upload
+ * waiting, a stalled one waits for its --request-timeout as before. HOLD_SHED_MS is longer than
+ * HOLD_STALL_MS because a service reading a byte at a time looks stalled to ttf (TCP opens the
+ * window by a segment, not by the byte read): being out of the shares costs it nothing it uses,
+ * a 504 would cost its upload. Why not let live uploads grow past the budget
  * instead: credit cannot be taken back, so octets given to stalled uploads stay given; growing
  * newcomers to their share up to a second cap only moves the starvation to that cap (16 stalled
  * JSON uploads at 1 MiB, then each newcomer that stalls too at its share, reach 32 MiB after 29
- * more) and spends HOLD_AGENT_MAX's room. ngrok and frp give each stream a fixed window and no
- * budget at all (yamux: 256 KiB a stream), so there a stalled upload costs memory, never another
- * upload's speed; ttf keeps its bound and its live uploads' speed, and fails what has taken
- * nothing for 3 s only when a live upload needs the room: nginx's client_body_timeout (60 s
- * between two reads) fails a stalled body with no such reason.
+ * more) and spends HOLD_AGENT_MAX's room. frp (yamux: 256 KiB a stream to start) and ngrok
+ * (muxado) flow-control each stream on its own, with no budget over streams, so there a stalled
+ * upload costs memory, never another upload's speed; ttf keeps its bound and its live uploads'
+ * speed, and fails what has taken nothing for HOLD_SHED_MS only when a live upload needs the
+ * room: nginx's client_body_timeout (60 s between two reads) fails a stalled body with no such
+ * reason.
  *
  * Windowless exchanges (the Lambda, which posts whole bodies of up to 4 MiB; an older ttfd that
  * did not take the window asked for) cannot be slowed so: for them the hard bound stays
@@ -63,6 +67,10 @@
  * some is stalled: past HOLD_AGENT (windowless), or when a live upload wants credit the budget
  * lacks (windowed), it may be failed. A service that takes a piece every 1.5 s reads. */
 #define HOLD_STALL_MS 3000u
+/* A windowed upload is failed for one waiting for credit only once its service took nothing for
+ * this long (ms): a reader of 1 byte every 0.9 s for 5.4 s, then 1 MiB every 1.5 s, among 40
+ * such uploads is not (tests/e2e/test_hold_bursts.py). */
+#define HOLD_SHED_MS 10000u
 
 /* Over all of a session's exchanges. */
 typedef struct hold_total {
@@ -112,12 +120,12 @@ bool hold_note(hold_total *t, hold_entry *e, size_t pending, uint64_t now);
 void hold_forget(hold_total *t, hold_entry *e);
 
 /* Marks the exchanges that stalled (HOLD_STALL_MS) and fails the stalest stalled ones first:
- * windowed (normal, the mode's window: not 0) while the live uploads' want is more than the
- * budget's room; windowless (normal 0) while the total held is over HOLD_AGENT (past
- * HOLD_AGENT_MAX whatever moved least recently). Exchanges are the values of m, each with its
- * hold_entry at entry_off; fail(exchange, ms its service took nothing, ud) ends one (its
- * hold_forget lowers the total). Returns how many it marked or failed (windowed: the live
- * uploads' targets may have grown, credit them again); *later: look again in HOLD_RETRY_MS
+ * windowed (normal, the mode's window: not 0) those stalled for HOLD_SHED_MS while the live
+ * uploads' want is more than the budget's room; windowless (normal 0) while the total held is over
+ * HOLD_AGENT (past HOLD_AGENT_MAX whatever moved least recently). Exchanges are the values of m,
+ * each with its hold_entry at entry_off; fail(exchange, ms its service took nothing, ud) ends one
+ * (its hold_forget lowers the total). Returns how many it marked or failed (windowed: room or
+ * larger shares came, credit the uploads waiting again); *later: look again in HOLD_RETRY_MS
  * (some may stall by then). Not from inside an exchange's upcall (exchanges are freed). */
 #define HOLD_RETRY_MS 250u
 size_t hold_shed(hold_total *t, const hmap *m, size_t entry_off, size_t normal,

@@ -303,9 +303,10 @@ static void a_stalled_upload_never_starves_a_live_one(void **state)
 
 /* 255 small binary uploads (64 KiB bodies, all in) to services that read nothing hold the
  * budget; a newcomer was held at the floor (its share was the floor too while they counted as
- * uploads). Now it grows to binary's 256 KiB after as few failures as make the room (4), the
- * stalest first; a stalled one whose service took an octet meanwhile (resumed) and one that
- * reads slowly (it took some within HOLD_STALL_MS) are never failed. */
+ * uploads). Now it grows to binary's 256 KiB after as few failures as make the room (5), the
+ * stalest first; a stalled one whose service took an octet meanwhile (resumed), one that reads
+ * slowly (it took some within HOLD_STALL_MS) and one stalled for less than HOLD_SHED_MS are never
+ * failed. */
 static void many_small_stalled_uploads_make_room_stalest_first(void **state)
 {
     (void)state;
@@ -319,10 +320,14 @@ static void many_small_stalled_uploads_make_room_stalest_first(void **state)
     hold_note(&f.t, &u[0].e, u[0].pending, clock_now_ms());
     /* a slow reader: it took some 1 s ago, holds 64 KiB */
     stalled_upload(&f, &u[255], 255, clock_now_ms() - 1000, BIN_NORMAL, HOLD_WINDOW_MIN);
+    /* one that took nothing for 5 s: stalled (out of the shares), not failed before HOLD_SHED_MS
+     * (a reader of a byte at a time looks so) */
+    stalled_upload(&f, &u[257], 257, clock_now_ms() - 5000, BIN_NORMAL, HOLD_WINDOW_MIN);
     live_upload(&f, &u[256], 256);
     assert_int_equal(live_round(&f, &u[256], BIN_NORMAL, 16 * KIB), HOLD_WINDOW_MIN);
     shed(&f, BIN_NORMAL);
-    assert_int_equal(f.nfailed, 4);
+    assert_true(u[257].e.stalled && !u[255].e.stalled && !u[0].e.stalled);
+    assert_int_equal(f.nfailed, 5);
     for (size_t i = 0; i < f.nfailed; i++)
         assert_int_equal(f.failed[i], i + 1);
     assert_int_equal(live_round(&f, &u[256], BIN_NORMAL, 16 * KIB), BIN_NORMAL);
@@ -330,7 +335,7 @@ static void many_small_stalled_uploads_make_room_stalest_first(void **state)
     /* the newcomer's body ends: nobody waits, nothing more is failed */
     hold_forget(&f.t, &u[256].e);
     shed(&f, BIN_NORMAL);
-    assert_int_equal(f.nfailed, 4);
+    assert_int_equal(f.nfailed, 5);
     end_all(&f);
 }
 
