@@ -482,6 +482,12 @@ size_t exchange_pending(const exchange *x)
     return x && x->lc.open ? lconn_pending(&x->lc) : 0;
 }
 
+size_t exchange_pending_body(const exchange *x)
+{
+    size_t n = exchange_pending(x);
+    return n && x->req_bytes < n ? (size_t)x->req_bytes : n;
+}
+
 bool exchange_started(const exchange *x)
 {
     return x && x->head_sent;

@@ -128,6 +128,10 @@ void exchange_end_body(exchange *x, const http_headers *trailers);
 void exchange_resume(exchange *x);
 /* Request octets not yet written to the local service. */
 size_t exchange_pending(const exchange *x);
+/* Of those, request body octets (what a request window counts): the head written first is not
+ * counted, nor, once it is written, anything else (a chunked body's framing is counted while
+ * unwritten: an upper bound, at most its chunk lines). */
+size_t exchange_pending_body(const exchange *x);
 /* Whether the final response head went out. */
 bool exchange_started(const exchange *x);
 

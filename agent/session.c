@@ -358,14 +358,21 @@ static void hold_timer_cb(evutil_socket_t fd, short what, void *ud)
 
 void session_shed_later(session *s, unsigned ms)
 {
-    if (!s->hold_shed)
-        return; /* windowed: credit bounds what is held (hold.h) */
     if (!s->hold_timer)
         s->hold_timer = evtimer_new(s->base, hold_timer_cb, s);
-    if (!s->hold_timer || evtimer_pending(s->hold_timer, NULL))
-        return;
+    uint64_t due = clock_now_ms() + ms;
+    if (!s->hold_timer || (evtimer_pending(s->hold_timer, NULL) && s->hold_due_ms <= due))
+        return; /* due already, as soon */
+    s->hold_due_ms = due;
     struct timeval tv = clock_timeval_ms(ms);
     evtimer_add(s->hold_timer, &tv);
+}
+
+void session_hold_credited(session *s, const hold_entry *e, size_t normal)
+{
+    long ms = s->hold_shed ? -1 : hold_scan_in(&s->hold, e, normal);
+    if (ms >= 0)
+        session_shed_later(s, (unsigned)ms);
 }
 
 void session_close(session *s)

@@ -79,10 +79,12 @@ struct session {
     size_t json_blocked; /* JSON requests whose local service is behind: reading paused */
     /* request body octets held unwritten and windows given over all exchanges (hold.h); with
      * hold_shed (the server took no window of ours: the Lambda, an older ttfd) the timer fails
-     * the stalest exchanges while what is held is over HOLD_AGENT */
+     * the stalest exchanges while what is held is over HOLD_AGENT; without, it marks stalled
+     * uploads and fails them while a live upload wants credit the budget lacks */
     hold_total hold;
     bool hold_shed;
     struct event *hold_timer;
+    uint64_t hold_due_ms; /* when it is due (clock_now_ms) */
     /* JSON mode: the per-request response window the server announced in
      * connection_established (docs/protocol.md §2 "Flow control"); 0: none, no limit */
     uint32_t stream_window;
@@ -141,9 +143,14 @@ int session_send_text(session *s, const char *json, size_t len);
 int session_send_msg(session *s, const tmsg *m);
 /* An answer (http_response, http_response_body, error): through the acknowledgement window. */
 int session_send_answer(session *s, const tmsg *m);
-/* A windowless session (s->hold_shed) holds more than HOLD_AGENT of request bodies (hold.h): the
- * wire module fails the stalest exchanges (wire_bin_shed, wire_json_shed) from the loop in ms,
- * unless due already. */
+/* The wire module sheds (wire_bin_shed, wire_json_shed, hold_shed) from the loop in ms, unless due
+ * already: a windowless session (s->hold_shed) that holds more than HOLD_AGENT of request bodies
+ * fails its stalest exchanges; a windowed one marks stalled uploads, and fails them while a live
+ * upload wants credit the budget lacks (hold.h). */
 void session_shed_later(session *s, unsigned ms);
+/* A windowed session gave e credit (hold_credit, the mode's window normal): when e wants credit the
+ * budget lacks, or its share is cut, the wire module looks for stalled uploads (wire_bin_shed,
+ * wire_json_shed) from the loop: at once, or in HOLD_RETRY_MS (hold_scan_in). */
+void session_hold_credited(session *s, const hold_entry *e, size_t normal);
 
 #endif

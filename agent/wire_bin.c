@@ -123,11 +123,12 @@ static void send_credit(stream *st)
     if (!st->x)
         return;
     session *s = st->s;
-    if (hold_note(&s->hold, &st->hold, exchange_pending(st->x), clock_now_ms()))
+    if (hold_note(&s->hold, &st->hold, exchange_pending_body(st->x), clock_now_ms()))
         session_shed_later(s, 0); /* not here: the caller (maybe the exchange) goes on */
-    size_t n = st->req_fin
-                   ? 0
-                   : hold_credit(&s->hold, &st->hold, (size_t)TTF_BIN_INITIAL_WINDOW, CREDIT_MIN);
+    if (st->req_fin)
+        return;
+    size_t n = hold_credit(&s->hold, &st->hold, (size_t)TTF_BIN_INITIAL_WINDOW, CREDIT_MIN);
+    session_hold_credited(s, &st->hold, (size_t)TTF_BIN_INITIAL_WINDOW);
     if (!n)
         return;
     uint8_t buf[10];
@@ -463,17 +464,11 @@ static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
     stream_reset(st, TTF_RST_TIMEOUT, "the local service did not take the request body in time");
 }
 
-void wire_bin_shed(session *s)
-{
-    if (!hold_shed(&s->hold, s->streams, offsetof(stream, hold), shed_one, s))
-        session_shed_later(s, HOLD_RETRY_MS); /* none stalled long enough yet */
-}
-
 /* hmap_each must not modify the map: collect first, then act. */
 typedef struct collect {
     uint32_t *ids;
     size_t n, cap;
-    bool paused_only;
+    enum { ALL, PAUSED, CREDIT_WAIT } which;
 } collect;
 
 static void collect_fn(void *ud, const void *key, size_t klen, void *value)
@@ -481,7 +476,7 @@ static void collect_fn(void *ud, const void *key, size_t klen, void *value)
     (void)klen;
     collect *c = ud;
     const stream *st = value;
-    if (c->paused_only && !st->paused)
+    if ((c->which == PAUSED && !st->paused) || (c->which == CREDIT_WAIT && st->hold.want == 0))
         return;
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 64;
@@ -494,9 +489,28 @@ static void collect_fn(void *ud, const void *key, size_t klen, void *value)
     memcpy(&c->ids[c->n++], key, sizeof(uint32_t));
 }
 
+void wire_bin_shed(session *s)
+{
+    size_t normal = s->hold_shed ? 0 : (size_t)TTF_BIN_INITIAL_WINDOW;
+    bool later = false;
+    size_t n = hold_shed(&s->hold, s->streams, offsetof(stream, hold), normal, shed_one, s, &later);
+    if (normal && n) { /* marked or failed: room, or larger shares, for those waiting */
+        collect c = {.which = CREDIT_WAIT};
+        hmap_each(s->streams, collect_fn, &c);
+        for (size_t i = 0; i < c.n; i++) {
+            stream *st = hmap_get_u32(s->streams, c.ids[i]);
+            if (st)
+                send_credit(st);
+        }
+        free(c.ids);
+    }
+    if (later)
+        session_shed_later(s, HOLD_RETRY_MS); /* some may stall by then */
+}
+
 void wire_bin_resume_all(session *s)
 {
-    collect c = {.paused_only = true};
+    collect c = {.which = PAUSED};
     hmap_each(s->streams, collect_fn, &c);
     for (size_t i = 0; i < c.n && !session_congested(s); i++) {
         stream *st = hmap_get_u32(s->streams, c.ids[i]);
@@ -510,7 +524,7 @@ void wire_bin_resume_all(session *s)
 
 void wire_bin_free_all(session *s)
 {
-    collect c = {.paused_only = false};
+    collect c = {.which = ALL};
     hmap_each(s->streams, collect_fn, &c);
     for (size_t i = 0; i < c.n; i++) {
         stream *st = hmap_get_u32(s->streams, c.ids[i]);

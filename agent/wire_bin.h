@@ -2,9 +2,10 @@
 /* wire_bin.h - binary mode (ttf.bin.v2, docs/protocol.md §3): one stream per public request,
  * translated between frames and one exchange (exchange.h). OPEN/DATA/TRAILERS become the
  * exchange's request, its upcalls become RESPONSE/DATA/TRAILERS/RESET, and WINDOW credit flows
- * both ways (per-stream windows bound the memory of each direction). Over all streams, the agent
- * holds about HOLD_AGENT of request bodies (hold.h): past it, the stalest streams are reset
- * (timeout), and the link goes on for the others.
+ * both ways (per-stream windows bound the memory of each direction). Over all streams, the
+ * agent's credit is bounded (hold.h): a stream whose local service stalled is reset (timeout)
+ * when a live upload waits for the credit it holds, or, without the agent's window (an older
+ * ttfd), past HOLD_AGENT; the link goes on for the others.
  * Owns: the streams of a session, in session->streams (stream id -> stream). */
 #ifndef TTF_WIRE_BIN_H
 #define TTF_WIRE_BIN_H
@@ -20,8 +21,9 @@ void wire_bin_on_message(session *s, const uint8_t *msg, size_t len);
 void wire_bin_resume_all(session *s);
 /* The session ends: every stream is dropped (exchanges freed, local connections closed). */
 void wire_bin_free_all(session *s);
-/* Resets the stalest streams while the session holds more than HOLD_AGENT (hold.h); not from
- * inside an exchange's upcall. */
+/* Resets the stalest stalled streams while a live upload waits for credit the budget lacks, or,
+ * windowless, while the session holds more than HOLD_AGENT (hold_shed); credits the uploads
+ * waiting; not from inside an exchange's upcall. */
 void wire_bin_shed(session *s);
 
 #endif

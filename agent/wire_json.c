@@ -16,6 +16,10 @@
 
 static const size_t piece = (size_t)TTF_JSON_CHUNK;
 
+/* The requests for_each acts on: all (dropped), those that wait (paused, or a piece held for an
+ * ack), the uploads waiting for credit (credited again). */
+enum which { ALL, WAITING, CREDIT_WAIT };
+
 typedef struct jreq {
     session *s;
     session_tunnel *tun; /* the tunnel its http_request named */
@@ -149,10 +153,17 @@ static void shed_one(void *exchange, uint64_t idle_ms, void *ud)
     jreq_free(r, "timeout");
 }
 
+static void for_each(session *s, int which);
+
 void wire_json_shed(session *s)
 {
-    if (!hold_shed(&s->hold, s->exchanges, offsetof(jreq, hold), shed_one, s))
-        session_shed_later(s, HOLD_RETRY_MS); /* none stalled long enough yet */
+    size_t normal = s->hold_shed ? 0 : (size_t)TTF_JSON_REQUEST_WINDOW;
+    bool later = false;
+    size_t n = hold_shed(&s->hold, s->exchanges, offsetof(jreq, hold), normal, shed_one, s, &later);
+    if (normal && n) /* marked or failed: room, or larger shares, for those waiting */
+        for_each(s, CREDIT_WAIT);
+    if (later)
+        session_shed_later(s, HOLD_RETRY_MS); /* some may stall by then */
 }
 
 /* With a request window, credits the server as the session's hold allows (hold_credit: what the
@@ -163,7 +174,9 @@ void wire_json_shed(session *s)
 static void local_behind(jreq *r)
 {
     size_t pending = exchange_pending(r->x);
-    if (hold_note(&r->s->hold, &r->hold, pending, clock_now_ms()))
+    /* the body's octets only: the head counted against the window left the body's last octets
+     * waiting for one more credit, a round trip (its full quarter-window batch never came) */
+    if (hold_note(&r->s->hold, &r->hold, exchange_pending_body(r->x), clock_now_ms()))
         session_shed_later(r->s, 0); /* not here: r's caller (maybe its exchange) goes on */
     if (pending > WIRE_JSON_REQUEST_HOLD)
         set_blocked(r, true);
@@ -173,6 +186,7 @@ static void local_behind(jreq *r)
         return; /* no window, or the whole body came: no credit is wanted */
     size_t n =
         hold_credit(&r->s->hold, &r->hold, TTF_JSON_REQUEST_WINDOW, TTF_JSON_REQUEST_WINDOW / 4);
+    session_hold_credited(r->s, &r->hold, TTF_JSON_REQUEST_WINDOW);
     if (!n)
         return;
     tmsg m;
@@ -588,14 +602,16 @@ void wire_json_reject(session *s, const char *rid, const char *why)
 typedef struct collect {
     char **ids;
     size_t n, cap;
-    bool waiting_only; /* only requests that wait: paused, or a piece held for an ack */
+    int which; /* enum which */
 } collect;
 
 static void collect_fn(void *ud, const void *key, size_t klen, void *value)
 {
     collect *c = ud;
     const jreq *r = value;
-    if (c->waiting_only && !r->paused && !(r->sent_head && evbuffer_get_length(r->body) > 0))
+    if ((c->which == WAITING && !r->paused &&
+         !(r->sent_head && evbuffer_get_length(r->body) > 0)) ||
+        (c->which == CREDIT_WAIT && r->hold.want == 0))
         return;
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 32;
@@ -610,14 +626,16 @@ static void collect_fn(void *ud, const void *key, size_t klen, void *value)
         c->ids[c->n++] = id;
 }
 
-static void for_each(session *s, bool waiting_only, bool drop)
+static void for_each(session *s, int which)
 {
-    collect c = {.waiting_only = waiting_only};
+    collect c = {.which = which};
     hmap_each(s->exchanges, collect_fn, &c);
     for (size_t i = 0; i < c.n; i++) {
         jreq *r = find(s, c.ids[i]);
-        if (r && drop) {
+        if (r && which == ALL) {
             jreq_free(r, "tunnel closed");
+        } else if (r && which == CREDIT_WAIT) {
+            local_behind(r); /* its credit */
         } else if (r) {
             if (r->sent_head && !session_congested(s))
                 send_pieces(r, false); /* a short piece held for an ack (hold_short) */
@@ -630,10 +648,10 @@ static void for_each(session *s, bool waiting_only, bool drop)
 
 void wire_json_resume_all(session *s)
 {
-    for_each(s, true, false);
+    for_each(s, WAITING);
 }
 
 void wire_json_free_all(session *s)
 {
-    for_each(s, false, true);
+    for_each(s, ALL);
 }

@@ -8,9 +8,10 @@
  * Backpressure (docs/protocol.md §2 "Flow control"): with a server's request window, each
  * request's body is credited as its local service takes it, so a slow service holds back its own
  * exchange; with or without one, an exchange holding more than WIRE_JSON_REQUEST_HOLD stops the
- * session reading the WebSocket (bounded memory). Over all exchanges, the agent holds about
- * HOLD_AGENT of request bodies (hold.h): past it, the stalest exchanges are failed (`error`
- * `timeout`, 504; `cancel` once the response began), and the link goes on for the others.
+ * session reading the WebSocket (bounded memory). Over all exchanges, the agent's credit is
+ * bounded (hold.h): an exchange whose local service stalled is failed (`error` `timeout`, 504;
+ * `cancel` once the response began) when a live upload waits for the credit it holds, or,
+ * without a request window (the Lambda), past HOLD_AGENT; the link goes on for the others.
  * Owns: the requests of a session, in session->exchanges (request id -> request). */
 #ifndef TTF_WIRE_JSON_H
 #define TTF_WIRE_JSON_H
@@ -31,8 +32,9 @@ void wire_json_reject(session *s, const char *rid, const char *why);
 void wire_json_resume_all(session *s);
 /* The session ends: every request is dropped. */
 void wire_json_free_all(session *s);
-/* Fails the stalest exchanges while the session holds more than HOLD_AGENT (hold.h); not from
- * inside an exchange's upcall. */
+/* Fails the stalest stalled exchanges while a live upload waits for credit the budget lacks, or,
+ * windowless, while the session holds more than HOLD_AGENT (hold_shed); credits the uploads
+ * waiting; not from inside an exchange's upcall. */
 void wire_json_shed(session *s);
 
 #endif

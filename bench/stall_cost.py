@@ -53,12 +53,8 @@ class Endless(stallkit.Service):
     def serve(self, c):
         block = b"x" * 65536
         try:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = c.recv(4096)
-                if not data:
-                    return
-                head += data
+            if b"\r\n\r\n" not in stallkit.read_until(c, b"\r\n\r\n"):
+                return
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n")
             while not self.stop:
                 c.sendall(block)

@@ -57,6 +57,16 @@ class Service:
             c.close()
 
 
+def read_until(c, marker, data=b""):
+    """Reads socket c until marker is in what was read (data first), or to its end: all of it."""
+    while marker not in data:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def rss_kb(pid):
     """VmRSS of pid in KiB (/proc/PID/status)."""
     with open("/proc/%d/status" % pid) as f:
@@ -95,3 +105,4 @@ def stop(p):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
+

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "clock.h"
+#include "hmap.h"
 #include "hold.h"
 
 #define KIB ((size_t)1 << 10)
@@ -24,6 +26,7 @@ typedef struct upload {
     hold_entry e;
     size_t pending; /* octets ttf holds unwritten for its service */
     size_t takes;
+    uint32_t id;
 } upload;
 
 static void open_upload(hold_total *t, upload *u, size_t takes)
@@ -185,6 +188,180 @@ static void a_bursty_service_gets_credit_after_each_burst(void **state)
         hold_forget(&t, &u[i].e);
 }
 
+/* ---- a stalled upload never starves a live one (hold_shed, windowed) ---- */
+
+/* The exchanges as a wire module keeps them: a map of uploads; fail() ends one as the wire's
+ * shed_one does (the exchange leaves the totals and the map) and records it. */
+typedef struct session_fake {
+    hold_total t;
+    hmap *m;
+    uint32_t failed[300];
+    size_t nfailed;
+} session_fake;
+
+static void fake_fail(void *exchange, uint64_t idle_ms, void *ud)
+{
+    session_fake *f = ud;
+    upload *u = exchange;
+    assert_true(idle_ms >= HOLD_STALL_MS);
+    hold_forget(&f->t, &u->e);
+    hmap_del_u32(f->m, u->id);
+    f->failed[f->nfailed++] = u->id;
+}
+
+static void forget_one(void *ud, const void *key, size_t klen, void *value)
+{
+    (void)key;
+    (void)klen;
+    hold_forget(&((session_fake *)ud)->t, &((upload *)value)->e);
+}
+
+/* The session ends: every exchange left leaves the totals, which come back to nothing. */
+static void end_all(session_fake *f)
+{
+    hmap_each(f->m, forget_one, f);
+    assert_int_equal(f->t.avail + f->t.held + f->t.uploads + f->t.stalled + f->t.want, 0);
+    hmap_free(f->m);
+}
+
+/* hold_shed as the hold timer runs it; the number marked or failed. */
+static size_t shed(session_fake *f, size_t normal)
+{
+    bool later = false;
+    return hold_shed(&f->t, f->m, offsetof(upload, e), normal, fake_fail, f, &later);
+}
+
+/* An upload whose service took none of its body since `since` (ms, long before now: stalled): its
+ * sender sent `body` octets, or as many as the windows the rule gave it allowed. */
+static void stalled_upload(session_fake *f, upload *u, uint32_t id, uint64_t since, size_t normal,
+                           size_t body)
+{
+    hold_start(&u->e, since);
+    hold_window(&f->t, &u->e, HOLD_WINDOW_FIRST);
+    u->pending = 0;
+    u->id = id;
+    while (u->e.avail > 0) {
+        size_t n = u->e.avail < body - u->pending ? u->e.avail : body - u->pending;
+        assert_true(hold_spend(&f->t, &u->e, n));
+        u->pending += n;
+        hold_note(&f->t, &u->e, u->pending, since);
+        if (u->pending == body)
+            hold_body_done(&f->t, &u->e);
+        else
+            hold_credit(&f->t, &u->e, normal, normal / 4);
+    }
+    assert_int_equal(hmap_put_u32(f->m, id, u), 0);
+}
+
+/* A newcomer whose service takes all it gets, now. */
+static void live_upload(session_fake *f, upload *u, uint32_t id)
+{
+    hold_start(&u->e, clock_now_ms());
+    hold_window(&f->t, &u->e, HOLD_WINDOW_FIRST);
+    u->pending = 0;
+    u->id = id;
+    assert_int_equal(hmap_put_u32(f->m, id, u), 0);
+}
+
+/* One round of a live upload at now; the credit it got. */
+static size_t live_round(session_fake *f, upload *u, size_t normal, size_t min)
+{
+    size_t n = u->e.avail;
+    assert_true(hold_spend(&f->t, &u->e, n));
+    hold_note(&f->t, &u->e, 0, clock_now_ms()); /* its service took it all */
+    return hold_credit(&f->t, &u->e, normal, min);
+}
+
+/* 16 JSON uploads to services that stopped reading fill the budget (1 MiB each). A newcomer whose
+ * service reads was held at the 64 KiB floor until its --request-timeout (a 10 MiB upload at
+ * 50 ms: 8.3 s instead of 0.6 s). Now it waits for credit (want), the stalest stalled upload is
+ * failed, one only, and its window grows to JSON's 1 MiB at its next credit. */
+static void a_stalled_upload_never_starves_a_live_one(void **state)
+{
+    (void)state;
+    static upload u[17];
+    session_fake f = {.m = hmap_new()};
+    for (uint32_t i = 0; i < 16; i++)
+        stalled_upload(&f, &u[i], i, 100 + i, JSON_NORMAL, SIZE_MAX);
+    assert_int_equal(f.t.held, HOLD_BUDGET);
+    assert_int_equal(shed(&f, JSON_NORMAL), 16); /* marked, none failed: nobody waits */
+    assert_int_equal(f.nfailed, 0);
+    live_upload(&f, &u[16], 16);
+    assert_int_equal(live_round(&f, &u[16], JSON_NORMAL, JSON_NORMAL / 4), HOLD_WINDOW_MIN);
+    assert_true(f.t.want > 0);
+    assert_int_equal(hold_scan_in(&f.t, &u[16].e, JSON_NORMAL), 0); /* look at once */
+    shed(&f, JSON_NORMAL);
+    assert_int_equal(f.nfailed, 1);
+    assert_int_equal(f.failed[0], 0); /* the stalest */
+    assert_int_equal(live_round(&f, &u[16], JSON_NORMAL, JSON_NORMAL / 4), JSON_NORMAL);
+    assert_int_equal(f.t.want, 0);
+    assert_true(f.t.avail + f.t.held <= HOLD_BUDGET);
+    for (uint32_t i = 1; i < 16; i++) /* stalled: they do not grow */
+        assert_int_equal(hold_credit(&f.t, &u[i].e, JSON_NORMAL, 1), 0);
+    end_all(&f);
+}
+
+/* 255 small binary uploads (64 KiB bodies, all in) to services that read nothing hold the
+ * budget; a newcomer was held at the floor (its share was the floor too while they counted as
+ * uploads). Now it grows to binary's 256 KiB after as few failures as make the room (5), the
+ * stalest first; a stalled one whose service took an octet meanwhile (resumed), one that reads
+ * slowly (it took some within HOLD_STALL_MS) and one stalled for less than HOLD_SHED_MS are never
+ * failed. */
+static void many_small_stalled_uploads_make_room_stalest_first(void **state)
+{
+    (void)state;
+    static upload u[258];
+    session_fake f = {.m = hmap_new()};
+    for (uint32_t i = 0; i < 255; i++)
+        stalled_upload(&f, &u[i], i, 100 + i, BIN_NORMAL, HOLD_WINDOW_MIN);
+    assert_int_equal(f.t.held, 255 * HOLD_WINDOW_MIN);
+    /* the stalest resumes: its service takes 1 KiB now */
+    u[0].pending -= 1024;
+    hold_note(&f.t, &u[0].e, u[0].pending, clock_now_ms());
+    /* a slow reader: it took some 1 s ago, holds 64 KiB */
+    stalled_upload(&f, &u[255], 255, clock_now_ms() - 1000, BIN_NORMAL, HOLD_WINDOW_MIN);
+    /* one that took nothing for 5 s: stalled (out of the shares), not failed before HOLD_SHED_MS
+     * (a reader of a byte at a time looks so) */
+    stalled_upload(&f, &u[257], 257, clock_now_ms() - 5000, BIN_NORMAL, HOLD_WINDOW_MIN);
+    live_upload(&f, &u[256], 256);
+    assert_int_equal(live_round(&f, &u[256], BIN_NORMAL, 16 * KIB), HOLD_WINDOW_MIN);
+    shed(&f, BIN_NORMAL);
+    assert_true(u[257].e.stalled && !u[255].e.stalled && !u[0].e.stalled);
+    assert_int_equal(f.nfailed, 5);
+    for (size_t i = 0; i < f.nfailed; i++)
+        assert_int_equal(f.failed[i], i + 1);
+    assert_int_equal(live_round(&f, &u[256], BIN_NORMAL, 16 * KIB), BIN_NORMAL);
+    assert_true(f.t.avail + f.t.held <= HOLD_BUDGET);
+    /* the newcomer's body ends: nobody waits, nothing more is failed */
+    hold_forget(&f.t, &u[256].e);
+    shed(&f, BIN_NORMAL);
+    assert_int_equal(f.nfailed, 5);
+    end_all(&f);
+}
+
+/* An upload waits for credit only when its service took all it was sent: one that holds octets
+ * (it just stalled, or reads slowly) is refused without wanting, so stalled uploads never fail
+ * each other for credit none of them would take. */
+static void only_an_upload_whose_service_took_all_waits(void **state)
+{
+    (void)state;
+    static upload u[17];
+    session_fake f = {.m = hmap_new()};
+    for (uint32_t i = 0; i < 16; i++)
+        stalled_upload(&f, &u[i], i, 100 + i, JSON_NORMAL, SIZE_MAX);
+    live_upload(&f, &u[16], 16);
+    assert_true(hold_spend(&f.t, &u[16].e, HOLD_WINDOW_MIN));
+    hold_note(&f.t, &u[16].e, 1024, clock_now_ms()); /* 1 KiB not taken yet */
+    /* its floor, no more, and it does not wait */
+    assert_int_equal(hold_credit(&f.t, &u[16].e, JSON_NORMAL, JSON_NORMAL / 4),
+                     HOLD_WINDOW_MIN - 1024);
+    assert_int_equal(f.t.want, 0);
+    assert_int_equal(hold_scan_in(&f.t, &u[16].e, JSON_NORMAL), (long)HOLD_RETRY_MS);
+    shed(&f, JSON_NORMAL);
+    assert_int_equal(f.nfailed, 0);
+    end_all(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +371,9 @@ int main(void)
         cmocka_unit_test(the_floor_is_given_when_the_budget_is_spent),
         cmocka_unit_test(credit_goes_to_the_others_as_uploads_end),
         cmocka_unit_test(a_bursty_service_gets_credit_after_each_burst),
+        cmocka_unit_test(a_stalled_upload_never_starves_a_live_one),
+        cmocka_unit_test(many_small_stalled_uploads_make_room_stalest_first),
+        cmocka_unit_test(only_an_upload_whose_service_took_all_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -442,6 +442,33 @@ static void test_json_request_window(void **state)
     destroy(f);
 }
 
+/* The window counts request body octets only: what ttf holds of the request head (not yet written
+ * while the local connection opens) is not held against it. Counted, the first credit fell short
+ * of the target by the head's length and a 1 MiB upload's last octets waited a round trip for one
+ * more credit (that batch, a quarter window, never came before the body was written: 3.1 round
+ * trips instead of 2.1 at 50 ms, bench/upload_stall_cost.py RTT_MS). */
+static void test_json_request_window_counts_the_body_only(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    assert_true(next_msg(f)->text); /* ready */
+    send_established(f, 0, HOLD_WINDOW_FIRST);
+    send_request(f, "w1", "PUT", "/up", NULL, true);
+    tmsg w;
+    next_json(f, &w);
+    assert_int_equal(w.type, TMSG_WINDOW);
+    assert_int_equal(w.increment, TTF_JSON_REQUEST_WINDOW - HOLD_WINDOW_FIRST);
+    tmsg_free(&w);
+    /* the whole 1 MiB within that window: the service takes it all */
+    static uint8_t piece[TTF_JSON_REQUEST_WINDOW / 8];
+    memset(piece, 'b', sizeof piece);
+    for (uint32_t seq = 1; seq <= 8; seq++)
+        send_body(f, "w1", seq, piece, sizeof piece, seq < 8);
+    assert_true(fl_wait_text(&f->fl, 0, "\r\n0\r\n\r\n", 3000)); /* chunked: the last chunk */
+    assert_int_equal(f->s->hold.held + f->s->hold.avail + f->s->hold.uploads, 0);
+    destroy(f);
+}
+
 /* A server may announce any request window up to 2^32-1 bytes; ttf holds no more than
  * TTF_JSON_REQUEST_HOLD per exchange for all that: a server that announced 4 GiB and sends a
  * local service that stopped reading 12 MiB (more than a loopback connection's kernel buffers
@@ -480,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_json_window),
         cmocka_unit_test(test_json_request_window),
         cmocka_unit_test(test_json_request_window_beyond_what_ttf_holds),
+        cmocka_unit_test(test_json_request_window_counts_the_body_only),
         cmocka_unit_test(test_json_head_continuation),
         cmocka_unit_test(test_json_routes_by_tunnel_id),
         cmocka_unit_test(test_json_asked_names_before_established),
