@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: MIT
+"""ttfd --max-connections against connections that are no request's and no head's: agents'
+upgrades that never send `ready`, and connections lingering after ttfd's last answer.
+
+- An upgrade to /_tunnel (no auth asked) becomes an agent session at once, before its `ready`:
+  a flood of them that never send `ready` held the cap for TTFD_READY_SEC (30 s), a real agent
+  (re)connecting waited in the kernel's queue all that time. Now, at the cap, a session that has
+  not sent `ready` a second after its upgrade may be closed to make room (ttf sends it at once).
+- A connection answered with Connection: close (a 404 for no tunnel, a 400, a 401 to an agent
+  without a token) lingers up to TTFD_LINGER_SEC (5 s) for the client's EOF; one that never
+  closes held its place all that time. Now, at the cap, one whose answer left whole and that has
+  lingered a second may be closed to make room.
+Both counted in ttfd_accept_room_closes_total (state="ready", state="linger")."""
+
+import socket
+import time
+
+import pytest
+
+import tunnelkit as tk
+from test_caps import app_with_holds, closed_by_peer
+from test_caps_slow import CAP, Side, metric
+
+AGENT_BOUND = 3.0  # s: 1 s grace + 250 ms retries + the agent's start
+UPGRADE = (b"GET /_tunnel HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+           b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           b"Sec-WebSocket-Version: 13\r\n\r\n")
+NO_TUNNEL = b"GET / HTTP/1.1\r\nHost: nosuch.localhost\r\n\r\n"  # 404, Connection: close
+
+
+def fill(side, payload, answer, n):
+    """n connections that each send payload and read the start of answer, then stay silent."""
+    out = []
+    for _ in range(n):
+        s = side.dial("localhost")
+        s.sendall(payload)
+        got = b""
+        while answer not in got:
+            b = s.recv(4096)
+            assert b, got
+            got += b
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("kind,what", [("plain", "ready"), ("tls", "ready"), ("ipv6", "ready"),
+                                       ("plain", "linger"), ("tls", "linger"),
+                                       ("ipv6", "linger")])
+def test_silent_upgrades_and_lingerers_do_not_lock_out_an_agent(stack, tmp_path, kind, what):
+    app, holds = app_with_holds(stack)
+    side = Side(stack, tmp_path, kind, app)
+    d = side.d
+    a = side.agent()
+    held = side.client(a)  # a request in progress: never closed to make room
+    held.send(b"GET /hold?0 HTTP/1.1\r\nHost: %s\r\n\r\n" % side.host(a).encode())
+    tk.wait_for(lambda: any(x.startswith("/hold") for x in app.targets()), 10 * tk.SLOW,
+                "the held request at the app")
+    payload, answer = (UPGRADE, b"101 Switching") if what == "ready" else (NO_TUNNEL, b"404")
+    flood = fill(side, payload, answer, CAP - 3)  # with the agent and the held one: the cap
+    extra = []
+    try:
+        for _ in range(8):  # past the cap: they wait in the kernel's queue
+            extra.append(socket.create_connection((side.ip, d.port), timeout=10))
+        tk.wait_for(lambda: metric(d.admin_port, r"^ttfd_accept_full_total (\d+)$") >= 1,
+                    5 * tk.SLOW, "the cap reached")
+        t0 = time.monotonic()
+        b = side.agent(wait=False)
+        b.wait_established(AGENT_BOUND * tk.SLOW)  # (it waited 30 s, or 5 s lingering)
+        took = time.monotonic() - t0
+        print("%s/%s: agent registered in %.3f s" % (kind, what, took))
+        c = side.client(b)
+        r = c.request("GET", "/quick", side.host(b), headers=[("Connection", "close")])
+        c.close()
+        assert r.status == 200 and r.body == b"quick", r.raw_head
+        holds.release(0)
+        r = held.read_response()
+        assert r.status == 200 and r.body == b"held", r.raw_head
+        cut = metric(d.admin_port, r'^ttfd_accept_room_closes_total\{state="%s"\} (\d+)$' % what)
+        # a session closed shows at the client; a lingerer had its FIN already: the count alone
+        closed = sum(1 for s in flood if closed_by_peer(s)) if what == "ready" else cut
+        assert closed >= 1 and cut >= closed, (closed, cut)
+        print("%s/%s: agent registered in %.3f s at a cap of %d held by %d %s; %d closed"
+              % (kind, what, took, CAP, len(flood), what, closed))
+    finally:
+        held.close()
+        for s in flood + extra:
+            s.close()
