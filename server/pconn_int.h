@@ -114,8 +114,9 @@ struct pconn {
     pc_timer timer;       /* what the armed deadline means */
     uint64_t timer_ms;    /* the start of its period */
     uint64_t progress_ms; /* the request (or the upgraded pipe) last moved (bytes in or out) */
-    uint64_t wait_ms;     /* it began to wait for its next head: accepted, or its last exchange
-                             ended (room-making at --max-connections: pconn_make_room) */
+    uint64_t wait_ms;     /* it began to wait for its next head (accepted, or its last exchange
+                             ended) or, closing, for the client's close (room-making at
+                             --max-connections: pconn_room.c) */
     bool kept_alive;      /* an exchange of it ended: it waits for its next request */
     bool head_started;    /* bytes of the next head arrived */
     bool in_eof;          /* the client ended its side */

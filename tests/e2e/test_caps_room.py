@@ -67,7 +67,6 @@ def test_silent_upgrades_and_lingerers_do_not_lock_out_an_agent(stack, tmp_path,
         b = side.agent(wait=False)
         b.wait_established(AGENT_BOUND * tk.SLOW)  # (it waited 30 s, or 5 s lingering)
         took = time.monotonic() - t0
-        print("%s/%s: agent registered in %.3f s" % (kind, what, took))
         c = side.client(b)
         r = c.request("GET", "/quick", side.host(b), headers=[("Connection", "close")])
         c.close()
