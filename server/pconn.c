@@ -322,6 +322,8 @@ static void on_head(pconn *pc)
         memcpy(x->method, h->method, mlen);
         x->path = memcpy(x->method + mlen, h->target, plen);
     }
+    if (pc->timer == T_HEADER) /* it came in pieces: the time since its first octet */
+        pc->head_spent_ms += clock_now_ms() - pc->timer_ms;
     pc->head_started = false;
     conn_set_idle(pc->c, 0);
 

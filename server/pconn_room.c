@@ -37,9 +37,11 @@ static bool pc_idle(const pconn *pc)
 /* Whether room-making may close it (pconn.h), and as what. Waiting for a request head with
  * nothing of ours on its way out: kept alive between requests with no octet of the next one (a
  * client must be ready for that close anyway, RFC 9112 §9.5) at once, any other once it has
- * waited grace_ms since its accept or its last exchange. Closing, its last answer written whole
- * and taken by the client (acknowledged: the close loses none of it), its FIN sent: once it has
- * lingered grace_ms for the client's close. A request in progress (its body uploading too), an
+ * waited grace_ms since its accept or its last exchange, or once its heads took grace_ms in all
+ * (a client that keeps its connection by starting each head at once after an answer and
+ * finishing it just within the grace is a slow head all the same). Closing, its last answer written
+ * whole and taken by the client (acknowledged: the close loses none of it), its FIN sent: once it
+ * has lingered grace_ms for the client's close. A request in progress (its body uploading too), an
  * answer going out, an upgraded pipe: never. */
 static bool pc_closable(const pconn *pc, uint64_t now, uint64_t grace_ms, room_kind *kind)
 {
@@ -53,7 +55,9 @@ static bool pc_closable(const pconn *pc, uint64_t now, uint64_t grace_ms, room_k
         return false;
     bool idle = pc_idle(pc);
     *kind = idle ? ROOM_IDLE : ROOM_HEAD;
-    return (pc->kept_alive && idle) || now - pc->wait_ms >= grace_ms;
+    uint64_t in_head = pc->head_spent_ms + (pc->timer == T_HEADER ? now - pc->timer_ms : 0);
+    return (pc->kept_alive && idle) || now - pc->wait_ms >= grace_ms ||
+           (!idle && in_head >= grace_ms);
 }
 
 /* Keeps the want longest waiting (the smallest since); of two equal, the one offered later. */

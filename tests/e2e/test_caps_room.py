@@ -13,6 +13,7 @@ upgrades that never send `ready`, and connections lingering after ttfd's last an
 Both counted in ttfd_accept_room_closes_total (state="ready", state="linger")."""
 
 import socket
+import threading
 import time
 
 import pytest
@@ -84,3 +85,66 @@ def test_silent_upgrades_and_lingerers_do_not_lock_out_an_agent(stack, tmp_path,
         held.close()
         for s in flood + extra:
             s.close()
+
+
+def keep_with_slow_heads(side, host, stop, cut):
+    """A keep-alive client that starts its next head as soon as an answer comes and finishes it
+    0.8 s later (within the grace each time): it holds its place as a slowloris would."""
+    s = side.dial(host)
+    req = b"GET /quick HTTP/1.1\r\nHost: %s\r\n" % host.encode()
+    try:
+        s.sendall(req + b"\r\n")
+        while not stop.is_set():
+            got = b""
+            while not got.endswith(b"quick"):
+                b = s.recv(4096)
+                if not b:
+                    cut.append(1)
+                    return
+                got += b
+            s.sendall(req)  # the next head at once, its end 0.8 s later
+            if stop.wait(0.8):
+                return
+            s.sendall(b"\r\n")
+    except OSError:
+        cut.append(1)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("kind", ["plain", "tls", "ipv6"])
+def test_keep_alive_clients_with_slow_heads_do_not_lock_out_an_agent(stack, tmp_path, kind):
+    """Each head of theirs takes 0.8 s, under the grace, but their heads in all soon take more
+    than it: then they go as a slow head does (before: they held the cap for good, an agent
+    never got in; ttf gave up its connection after 10 s and queued again)."""
+    app, _ = app_with_holds(stack)
+    side = Side(stack, tmp_path, kind, app)
+    d = side.d
+    a = side.agent()
+    host = side.host(a)
+    stop, cut = threading.Event(), []
+    threads = [threading.Thread(target=keep_with_slow_heads, args=(side, host, stop, cut))
+               for _ in range(CAP + 8)]
+    try:
+        for t in threads:
+            t.start()
+        tk.wait_for(lambda: metric(d.admin_port, r"^ttfd_accept_full_total (\d+)$") >= 1,
+                    5 * tk.SLOW, "the cap reached")
+        # those in the cap have made two requests each: their heads took 0.8 s in all at least
+        tk.wait_for(lambda: len(app.targets()) >= 2 * (CAP - 2), 10 * tk.SLOW, "two rounds")
+        t0 = time.monotonic()
+        b = side.agent(wait=False)
+        b.wait_established(AGENT_BOUND * tk.SLOW)
+        took = time.monotonic() - t0
+        c = side.client(b)
+        r = c.request("GET", "/quick", side.host(b), headers=[("Connection", "close")])
+        c.close()
+        assert r.status == 200 and r.body == b"quick", r.raw_head
+        heads = metric(d.admin_port, r'^ttfd_accept_room_closes_total\{state="head"\} (\d+)$')
+        assert heads >= 1, heads
+        print("%s: agent registered in %.3f s at a cap of %d held by %d keep-alive clients "
+              "with 0.8 s heads; %d closed in their head" % (kind, took, CAP, len(threads), heads))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
