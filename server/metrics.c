@@ -215,8 +215,10 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, double uptime_s,
     head(f, "ttfd_accept_room_closes_total", "counter",
          "Connections closed at --max-connections to make room: public ones idle (no octet "
          "sent), in the middle of a head or TLS handshake, or lingering after their last "
-         "answer; agents' sessions that sent no ready.");
-    static const char *const room_names[ROOM_KINDS] = {"idle", "head", "linger", "ready"};
+         "answer, or whose whole answers their client took none of; agents' sessions that "
+         "sent no ready.");
+    static const char *const room_names[ROOM_KINDS] = {"idle", "head", "linger", "ready",
+                                                       "stalled"};
     for (size_t i = 0; i < ROOM_KINDS; i++)
         fprintf(f, "ttfd_accept_room_closes_total{state=\"%s\"} %llu\n", room_names[i],
                 (unsigned long long)m->room[i]);

@@ -86,10 +86,11 @@ void metrics_on_agent_disconnect(metrics *m);
 /* What a connection closed to make room at --max-connections was doing (pconn_make_room): the
  * state label of ttfd_accept_room_closes_total. */
 typedef enum {
-    ROOM_IDLE,   /* public, no octet of a request sent (new, or kept alive between requests) */
-    ROOM_HEAD,   /* public, in the middle of a request head or a TLS handshake */
-    ROOM_LINGER, /* public, its last answer taken whole, waiting for the client's close */
-    ROOM_READY,  /* an agent's session that sent no ready */
+    ROOM_IDLE,    /* public, no octet of a request sent (new, or kept alive between requests) */
+    ROOM_HEAD,    /* public, in the middle of a request head or a TLS handshake */
+    ROOM_LINGER,  /* public, its last answer taken whole, waiting for the client's close */
+    ROOM_READY,   /* an agent's session that sent no ready */
+    ROOM_STALLED, /* public, its answers whole but going out to a client that takes none */
     ROOM_KINDS
 } room_kind;
 void metrics_on_room_made(metrics *m, room_kind kind, size_t n);

@@ -29,10 +29,13 @@ void pconn_free_all(server *srv);
  *   cfg->head_grace_ms: so a client or agent that sends its head at once is never closed, and
  *   slow ones (slowloris heads, dribbled ClientHellos) do not hold the cap until
  *   --header-timeout;
+ * - public ones whose answers are whole (no request in progress) but whose client has taken
+ *   none of them for grace_ms (--send-timeout would wait 60 s; --max-streams does not count
+ *   them);
  * - public ones lingering after their last answer for the client's close (TTFD_LINGER_SEC),
  *   that answer written whole and acknowledged by the client, once they lingered grace_ms;
  * - agents' sessions that sent no ready (TTFD_READY_SEC), grace_ms after their upgrade.
- * Requests in progress (a body still uploading too), answers going out, upgraded pipes and
+ * Requests in progress (a body still uploading too), answers a client is taking, upgraded pipes and
  * agents' sessions once ready are never closed so. */
 #define PCONN_DRAIN_MAX 32
 void pconn_make_room(void *srv);

@@ -119,6 +119,8 @@ struct pconn {
                                --max-connections: pconn_room.c) */
     uint64_t head_spent_ms; /* its heads (and TLS handshake) took this long in all, each from its
                                first octet to its end: room-making (pconn_room.c) */
+    size_t out_seen;        /* room-making (pconn_room.c): its answers' octets not yet taken by */
+    uint64_t out_seen_ms;   /* the client (ours and the socket's), unchanged since then */
     bool kept_alive;        /* an exchange of it ended: it waits for its next request */
     bool head_started;      /* bytes of the next head arrived */
     bool in_eof;            /* the client ended its side */

@@ -4,6 +4,7 @@
  * in, the longest waiting first. */
 #include "pconn_int.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -60,6 +61,25 @@ static bool pc_closable(const pconn *pc, uint64_t now, uint64_t grace_ms, room_k
            (!idle && in_head >= grace_ms);
 }
 
+/* Answers whole (no request in progress: waiting for a head, or closing) still going out to a
+ * client that has taken none of them for grace_ms, as seen by room-making's own looks (at each
+ * accept at the cap and every 250 ms while paused): --send-timeout (60 s) would drop it, and
+ * --max-streams does not count it. Updates what was seen. */
+static bool pc_stalled(pconn *pc, uint64_t now, uint64_t grace_ms)
+{
+    if ((pc->st != PC_HEAD && pc->st != PC_CLOSING) || !pc->c || pc->x.ms)
+        return false;
+    size_t out = conn_out_len(pc->c), unacked = conn_unacked(pc->c);
+    if (out == 0 || unacked == SIZE_MAX)
+        return false;
+    if (out + unacked != pc->out_seen || !pc->out_seen_ms) {
+        pc->out_seen = out + unacked; /* moved (or first seen): it waits from now */
+        pc->out_seen_ms = now;
+        return false;
+    }
+    return now - pc->out_seen_ms >= grace_ms;
+}
+
 /* Keeps the want longest waiting (the smallest since); of two equal, the one offered later. */
 static void offer(room_picks *r, const room_pick *p)
 {
@@ -104,6 +124,8 @@ void pconn_make_room(void *ud)
         room_kind kind = ROOM_IDLE;
         if (pc_closable(pc, now, grace, &kind))
             offer(&r, &(room_pick){.pc = pc, .since = pc->wait_ms, .kind = kind});
+        else if (pc_stalled(pc, now, grace))
+            offer(&r, &(room_pick){.pc = pc, .since = pc->out_seen_ms, .kind = ROOM_STALLED});
     }
     session_each_unready(srv, offer_session, &(unready_ctx){&r, now, grace});
     size_t n[ROOM_KINDS] = {0};
@@ -123,7 +145,8 @@ void pconn_make_room(void *ud)
         metrics_on_room_made(srv->metrics, k, n[k]);
     TLOG_D(srv->log,
            "--max-connections reached: %zu closed to make room (%zu idle, %zu in a head or TLS "
-           "handshake, %zu lingering, %zu agents without ready; %llu ms of grace)",
-           r.n, n[ROOM_IDLE], n[ROOM_HEAD], n[ROOM_LINGER], n[ROOM_READY],
+           "handshake, %zu lingering, %zu answers stalled, %zu agents without ready; %llu ms of "
+           "grace)",
+           r.n, n[ROOM_IDLE], n[ROOM_HEAD], n[ROOM_LINGER], n[ROOM_STALLED], n[ROOM_READY],
            (unsigned long long)grace);
 }

@@ -19,8 +19,10 @@ import time
 import pytest
 
 import tunnelkit as tk
+from scriptapp import ScriptApp
 from test_caps import app_with_holds, closed_by_peer
 from test_caps_slow import CAP, Side, metric
+from test_stream_limit import quick
 
 AGENT_BOUND = 3.0  # s: 1 s grace + 250 ms retries + the agent's start
 UPGRADE = (b"GET /_tunnel HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
@@ -148,3 +150,60 @@ def test_keep_alive_clients_with_slow_heads_do_not_lock_out_an_agent(stack, tmp_
         stop.set()
         for t in threads:
             t.join(10)
+
+
+BIG = 300000  # whole in ttfd's window (512 KiB): the stream ends, the answer still going out
+
+
+def big(req, conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % BIG + b"b" * BIG)
+    return True
+
+
+@pytest.mark.parametrize("kind", ["plain", "tls", "ipv6"])
+def test_clients_that_take_none_of_their_answers_do_not_lock_out_an_agent(stack, tmp_path,
+                                                                          kind):
+    """A client that asks for an answer bigger than what the sockets hold (here 300 kB, whole in
+    ttfd once the agent sent it: its stream ends, so --max-streams no longer counts it) and reads
+    none of it held its place until --send-timeout (60 s). At the cap, one whose client took
+    nothing of its whole answers for a second may go now (before: an agent did not get in)."""
+    app = ScriptApp({"/big": big, "/quick": quick})
+    stack.items.append(("server", app, None))
+    side = Side(stack, tmp_path, kind, app)
+    d = side.d
+    a = side.agent()
+    host = side.host(a)
+    hogs = []
+    try:
+        for _ in range(CAP + 8):
+            s = socket.socket(socket.AF_INET6 if ":" in side.ip else socket.AF_INET)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # takes little, reads none
+            s.settimeout(10 * tk.SLOW)
+            s.connect((side.ip, d.port))
+            if side.ctx:
+                s = side.ctx.wrap_socket(s, server_hostname=host.partition(":")[0])
+            s.sendall(b"GET /big HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode() * 2)
+            hogs.append(s)
+            if len(hogs) == CAP - 2:  # the rest wait in the queue (a TLS one in its handshake)
+                break
+        tk.wait_for(lambda: sum(t == "/big" for t in app.targets()) >= CAP - 2, 10 * tk.SLOW,
+                    "their answers at the app")
+        extra = [socket.create_connection((side.ip, d.port), timeout=10) for _ in range(8)]
+        hogs += extra
+        tk.wait_for(lambda: metric(d.admin_port, r"^ttfd_accept_full_total (\d+)$") >= 1,
+                    5 * tk.SLOW, "the cap reached")
+        t0 = time.monotonic()
+        b = side.agent(wait=False)
+        b.wait_established(AGENT_BOUND * tk.SLOW)  # (it waited for --send-timeout, 60 s)
+        took = time.monotonic() - t0
+        c = side.client(b)
+        r = c.request("GET", "/quick", side.host(b), headers=[("Connection", "close")])
+        c.close()
+        assert r.status == 200 and r.body == b"quick", r.raw_head
+        n = metric(d.admin_port, r'^ttfd_accept_room_closes_total\{state="stalled"\} (\d+)$')
+        assert n >= 1, n
+        print("%s: agent registered in %.3f s at a cap of %d held by %d clients reading none of "
+              "their answers; %d closed" % (kind, took, CAP, CAP - 2, n))
+    finally:
+        for s in hogs:
+            s.close()

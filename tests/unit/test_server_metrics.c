@@ -103,6 +103,7 @@ static void test_counters(void **state)
     metrics_on_room_made(m, ROOM_HEAD, 1);
     metrics_on_room_made(m, ROOM_LINGER, 5);
     metrics_on_room_made(m, ROOM_READY, 6);
+    metrics_on_room_made(m, ROOM_STALLED, 7);
     t = render(m);
     assert_true(sample(t, "ttfd_http_requests_total{code=\"200\"}") == 2);
     assert_true(sample(t, "ttfd_http_requests_total{code=\"401\"}") == 1);
@@ -131,6 +132,7 @@ static void test_counters(void **state)
     assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"head\"}") == 4);
     assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"linger\"}") == 5);
     assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"ready\"}") == 6);
+    assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"stalled\"}") == 7);
     /* HELP and TYPE come before a metric's first sample */
     const char *type = strstr(t, "# TYPE ttfd_http_request_duration_seconds histogram\n");
     assert_non_null(type);
