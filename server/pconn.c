@@ -325,6 +325,7 @@ static void on_head(pconn *pc)
     if (pc->timer == T_HEADER) /* it came in pieces: the time since its first octet */
         pc->head_spent_ms += clock_now_ms() - pc->timer_ms;
     pc->head_started = false;
+    pc->out_seen_ms = 0; /* an answer of its own: room-making's look at the last one is stale */
     conn_set_idle(pc->c, 0);
 
     /* A tunnel URL is an origin, not a forward proxy: CONNECT (authority-form) goes nowhere,

@@ -70,8 +70,10 @@ static bool pc_stalled(pconn *pc, uint64_t now, uint64_t grace_ms)
     if ((pc->st != PC_HEAD && pc->st != PC_CLOSING) || !pc->c || pc->x.ms)
         return false;
     size_t out = conn_out_len(pc->c), unacked = conn_unacked(pc->c);
-    if (out == 0 || unacked == SIZE_MAX)
+    if (out == 0 || unacked == SIZE_MAX) {
+        pc->out_seen_ms = 0;
         return false;
+    }
     if (out + unacked != pc->out_seen || !pc->out_seen_ms) {
         pc->out_seen = out + unacked; /* moved (or first seen): it waits from now */
         pc->out_seen_ms = now;
