@@ -1,16 +1,18 @@
 # SPDX-License-Identifier: MIT
-"""ttfd --max-connections against connections that are no request's and no head's: agents'
-upgrades that never send `ready`, and connections lingering after ttfd's last answer.
-
-- An upgrade to /_tunnel (no auth asked) becomes an agent session at once, before its `ready`:
-  a flood of them that never send `ready` held the cap for TTFD_READY_SEC (30 s), a real agent
-  (re)connecting waited in the kernel's queue all that time. Now, at the cap, a session that has
-  not sent `ready` a second after its upgrade may be closed to make room (ttf sends it at once).
-- A connection answered with Connection: close (a 404 for no tunnel, a 400, a 401 to an agent
-  without a token) lingers up to TTFD_LINGER_SEC (5 s) for the client's EOF; one that never
-  closes held its place all that time. Now, at the cap, one whose answer left whole and that has
-  lingered a second may be closed to make room.
-Both counted in ttfd_accept_room_closes_total (state="ready", state="linger")."""
+"""ttfd --max-connections against connections that held the cap without being a slow first
+head (test_caps_slow.py): each locked a (re)connecting agent out, and now goes after a second at
+the cap (pconn_make_room, server/pconn_room.c), counted in ttfd_accept_room_closes_total:
+- agents' upgrades to /_tunnel (no auth asked) that never send `ready`: a session at once, they
+  held their place for TTFD_READY_SEC (30 s); now a second after the upgrade (state="ready");
+- connections answered with Connection: close (a 404 for no tunnel, a 400, a 401 to an agent
+  without a token) that never close: they lingered TTFD_LINGER_SEC (5 s); now a second after
+  their answer was taken whole (state="linger");
+- keep-alive clients that start each head as soon as an answer comes and end it 0.8 s later,
+  within the grace of each head: they held their place for good; now once their heads took a
+  second in all (state="head");
+- clients whose answers are whole in ttfd (the stream ended: --max-streams no longer counts
+  them) and that take none of them: they held their place until --send-timeout (60 s); now a
+  second after they last took anything (state="stalled")."""
 
 import socket
 import threading
@@ -46,6 +48,24 @@ def fill(side, payload, answer, n):
     return out
 
 
+def agent_gets_in(side):
+    """A new agent at the cap: how long it took to register; its tunnel serves."""
+    t0 = time.monotonic()
+    b = side.agent(wait=False)
+    b.wait_established(AGENT_BOUND * tk.SLOW)
+    took = time.monotonic() - t0
+    c = side.client(b)
+    r = c.request("GET", "/quick", side.host(b), headers=[("Connection", "close")])
+    c.close()
+    assert r.status == 200 and r.body == b"quick", r.raw_head
+    return took
+
+
+def room_closes(side, state):
+    return metric(side.d.admin_port,
+                  r'^ttfd_accept_room_closes_total\{state="%s"\} (\d+)$' % state)
+
+
 @pytest.mark.parametrize("kind,what", [("plain", "ready"), ("tls", "ready"), ("ipv6", "ready"),
                                        ("plain", "linger"), ("tls", "linger"),
                                        ("ipv6", "linger")])
@@ -66,18 +86,11 @@ def test_silent_upgrades_and_lingerers_do_not_lock_out_an_agent(stack, tmp_path,
             extra.append(socket.create_connection((side.ip, d.port), timeout=10))
         tk.wait_for(lambda: metric(d.admin_port, r"^ttfd_accept_full_total (\d+)$") >= 1,
                     5 * tk.SLOW, "the cap reached")
-        t0 = time.monotonic()
-        b = side.agent(wait=False)
-        b.wait_established(AGENT_BOUND * tk.SLOW)  # (it waited 30 s, or 5 s lingering)
-        took = time.monotonic() - t0
-        c = side.client(b)
-        r = c.request("GET", "/quick", side.host(b), headers=[("Connection", "close")])
-        c.close()
-        assert r.status == 200 and r.body == b"quick", r.raw_head
+        took = agent_gets_in(side)  # (it waited 30 s, or 5 s lingering)
         holds.release(0)
         r = held.read_response()
         assert r.status == 200 and r.body == b"held", r.raw_head
-        cut = metric(d.admin_port, r'^ttfd_accept_room_closes_total\{state="%s"\} (\d+)$' % what)
+        cut = room_closes(side, what)
         # a session closed shows at the client; a lingerer had its FIN already: the count alone
         closed = sum(1 for s in flood if closed_by_peer(s)) if what == "ready" else cut
         assert closed >= 1 and cut >= closed, (closed, cut)
@@ -134,15 +147,8 @@ def test_keep_alive_clients_with_slow_heads_do_not_lock_out_an_agent(stack, tmp_
                     5 * tk.SLOW, "the cap reached")
         # those in the cap have made two requests each: their heads took 0.8 s in all at least
         tk.wait_for(lambda: len(app.targets()) >= 2 * (CAP - 2), 10 * tk.SLOW, "two rounds")
-        t0 = time.monotonic()
-        b = side.agent(wait=False)
-        b.wait_established(AGENT_BOUND * tk.SLOW)
-        took = time.monotonic() - t0
-        c = side.client(b)
-        r = c.request("GET", "/quick", side.host(b), headers=[("Connection", "close")])
-        c.close()
-        assert r.status == 200 and r.body == b"quick", r.raw_head
-        heads = metric(d.admin_port, r'^ttfd_accept_room_closes_total\{state="head"\} (\d+)$')
+        took = agent_gets_in(side)
+        heads = room_closes(side, "head")
         assert heads >= 1, heads
         print("%s: agent registered in %.3f s at a cap of %d held by %d keep-alive clients "
               "with 0.8 s heads; %d closed in their head" % (kind, took, CAP, len(threads), heads))
@@ -192,15 +198,8 @@ def test_clients_that_take_none_of_their_answers_do_not_lock_out_an_agent(stack,
         hogs += extra
         tk.wait_for(lambda: metric(d.admin_port, r"^ttfd_accept_full_total (\d+)$") >= 1,
                     5 * tk.SLOW, "the cap reached")
-        t0 = time.monotonic()
-        b = side.agent(wait=False)
-        b.wait_established(AGENT_BOUND * tk.SLOW)  # (it waited for --send-timeout, 60 s)
-        took = time.monotonic() - t0
-        c = side.client(b)
-        r = c.request("GET", "/quick", side.host(b), headers=[("Connection", "close")])
-        c.close()
-        assert r.status == 200 and r.body == b"quick", r.raw_head
-        n = metric(d.admin_port, r'^ttfd_accept_room_closes_total\{state="stalled"\} (\d+)$')
+        took = agent_gets_in(side)  # (it waited for --send-timeout, 60 s)
+        n = room_closes(side, "stalled")
         assert n >= 1, n
         print("%s: agent registered in %.3f s at a cap of %d held by %d clients reading none of "
               "their answers; %d closed" % (kind, took, CAP, CAP - 2, n))
