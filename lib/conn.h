@@ -218,6 +218,9 @@ ssize_t conn_peek_queued(const conn *c, void *buf, size_t cap);
  * in conn_out(): a peer that does not read costs the kernel this instead of a send buffer grown
  * to 4 MiB. 0: the system's default again (net.ipv4.tcp_notsent_lowat). Not TCP: nothing. */
 void conn_set_unsent_max(conn *c, size_t bytes);
+/* Our octets in the socket that the peer has not taken (TCP: not acknowledged; a unix socket:
+ * not read), SIOCOUTQ; SIZE_MAX when unknown. 0: a close now loses nothing of what was sent. */
+size_t conn_unacked(const conn *c);
 /* The receive window the peer advertises (TCP_INFO tcpi_snd_wnd, Linux 6.0+): a peer that does
  * not read closes it. SIZE_MAX when unknown (not TCP, an older kernel). */
 size_t conn_peer_window(const conn *c);

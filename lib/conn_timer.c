@@ -111,9 +111,7 @@ void conn_send_watch(conn *c)
     event_add(&c->wr, &tv);
 }
 
-/* Our octets still in the socket that the peer has not taken (TCP: not acknowledged; a unix
- * socket: not read), SIOCOUTQ; SIZE_MAX when unknown. */
-static size_t out_queued(const conn *c)
+size_t conn_unacked(const conn *c)
 {
     int q = 0;
     return ioctl(c->fd, SIOCOUTQ, &q) == 0 && q >= 0 ? (size_t)q : SIZE_MAX;
@@ -121,7 +119,7 @@ static size_t out_queued(const conn *c)
 
 bool conn_send_stalled(conn *c)
 {
-    size_t q = out_queued(c);
+    size_t q = conn_unacked(c);
     if (c->writes != c->send_writes || q == SIZE_MAX || q < c->send_outq) {
         c->send_writes = c->writes; /* a write, or the peer took octets (or the first check) */
         c->send_outq = q;

@@ -31,7 +31,7 @@ struct metrics {
     uint64_t bytes_in, bytes_out;
     uint64_t refused[REFUSED_COUNT];
     uint64_t connects, reconnects, disconnects;
-    uint64_t room_idle, room_head; /* closed to make room at --max-connections */
+    uint64_t room[ROOM_KINDS]; /* closed to make room at --max-connections */
 };
 
 metrics *metrics_new(int64_t start_unix_s, const char *version)
@@ -106,10 +106,10 @@ void metrics_on_agent_disconnect(metrics *m)
     m->disconnects++;
 }
 
-void metrics_on_room_made(metrics *m, size_t idle, size_t in_head)
+void metrics_on_room_made(metrics *m, room_kind kind, size_t n)
 {
-    m->room_idle += idle;
-    m->room_head += in_head;
+    if (kind < ROOM_KINDS)
+        m->room[kind] += n;
 }
 
 static void head(FILE *f, const char *name, const char *type, const char *help)
@@ -213,12 +213,15 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, double uptime_s,
     one(f, "ttfd_accept_full_total", "counter",
         "Times accepting paused with --max-connections connections open.", g->accept_fulls);
     head(f, "ttfd_accept_room_closes_total", "counter",
-         "Public connections waiting for a request head closed at --max-connections to make "
-         "room: idle (no octet sent), or in the middle of a head or TLS handshake.");
-    fprintf(f, "ttfd_accept_room_closes_total{state=\"idle\"} %llu\n",
-            (unsigned long long)m->room_idle);
-    fprintf(f, "ttfd_accept_room_closes_total{state=\"head\"} %llu\n",
-            (unsigned long long)m->room_head);
+         "Connections closed at --max-connections to make room: public ones idle (no octet "
+         "sent), in the middle of a head or TLS handshake, or lingering after their last "
+         "answer, or whose whole answers their client took none of; agents' sessions that "
+         "sent no ready.");
+    static const char *const room_names[ROOM_KINDS] = {"idle", "head", "linger", "ready",
+                                                       "stalled"};
+    for (size_t i = 0; i < ROOM_KINDS; i++)
+        fprintf(f, "ttfd_accept_room_closes_total{state=\"%s\"} %llu\n", room_names[i],
+                (unsigned long long)m->room[i]);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

@@ -10,7 +10,7 @@
  *   (pc_log), with reqlog_write (reqlog.h) next to it;
  * - metrics_on_agent_connect(m, returning) when a tunnel is established (ready answered),
  *   metrics_on_agent_disconnect(m) when an established agent session ends;
- * - metrics_on_room_made(m, idle, in_head) when connections are closed at --max-connections;
+ * - metrics_on_room_made(m, kind, n) when connections are closed at --max-connections;
  * Gauges (tunnels, agents, streams, connections) and the listener's count of accept back-offs
  * are read at scrape time (metrics_gauges).
  *
@@ -83,8 +83,17 @@ const char *edge_refusal_name(edge_refusal r);
 void metrics_on_request_end(metrics *m, const metrics_request *r);
 void metrics_on_agent_connect(metrics *m, bool returning);
 void metrics_on_agent_disconnect(metrics *m);
-/* Public connections closed to make room at --max-connections (pconn_make_room). */
-void metrics_on_room_made(metrics *m, size_t idle, size_t in_head);
+/* What a connection closed to make room at --max-connections was doing (pconn_make_room): the
+ * state label of ttfd_accept_room_closes_total. */
+typedef enum {
+    ROOM_IDLE,    /* public, no octet of a request sent (new, or kept alive between requests) */
+    ROOM_HEAD,    /* public, in the middle of a request head or a TLS handshake */
+    ROOM_LINGER,  /* public, its last answer taken whole, waiting for the client's close */
+    ROOM_READY,   /* an agent's session that sent no ready */
+    ROOM_STALLED, /* public, its answers whole but going out to a client that takes none */
+    ROOM_KINDS
+} room_kind;
+void metrics_on_room_made(metrics *m, room_kind kind, size_t n);
 
 /* The exposition text (every metric with # HELP and # TYPE), uptime_s since start. malloc'd,
  * length in *len; NULL when out of memory. */

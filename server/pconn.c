@@ -66,6 +66,7 @@ static unsigned keepalive_ms(const server *srv)
 void pc_start_closing(pconn *pc)
 {
     pc->st = PC_CLOSING;
+    pc->wait_ms = clock_now_ms(); /* it waits for the client's close (pconn_make_room) */
     if (pc->c) {
         conn_read(pc->c, false);
         conn_set_idle(pc->c, 0);
@@ -321,7 +322,10 @@ static void on_head(pconn *pc)
         memcpy(x->method, h->method, mlen);
         x->path = memcpy(x->method + mlen, h->target, plen);
     }
+    if (pc->timer == T_HEADER) /* it came in pieces: the time since its first octet */
+        pc->head_spent_ms += clock_now_ms() - pc->timer_ms;
     pc->head_started = false;
+    pc->out_seen_ms = 0; /* an answer of its own: room-making's look at the last one is stale */
     conn_set_idle(pc->c, 0);
 
     /* A tunnel URL is an origin, not a forward proxy: CONNECT (authority-form) goes nowhere,
@@ -711,69 +715,6 @@ void pconn_free_all(server *srv)
 {
     while (srv->pconns)
         pc_free(srv->pconns); // NOLINT(clang-analyzer-unix.Malloc): it unlinks itself
-}
-
-static bool pc_idle(const pconn *pc)
-{
-    /* its first octets may wait unread (just accepted): not idle; nor a TLS handshake under
-     * way (our answer to its ClientHello sent, its next flight one round trip away) */
-    return pc->st == PC_HEAD && !pc->head_started && pc->c &&
-           evbuffer_get_length(in_buf(pc)) == 0 && conn_out_len(pc->c) == 0 &&
-           conn_queued_in(pc->c) == 0 && !conn_handshake_begun(pc->c);
-}
-
-/* Whether room-making may close it (pconn.h): it waits for a request head with nothing of ours
- * on its way out, and either is kept alive between requests with no octet of the next one (a
- * client must be ready for that close anyway, RFC 9112 §9.5), or has waited grace_ms since its
- * accept or its last exchange. A request in progress (its body uploading too), an answer going
- * out, an upgraded pipe or a close under way: never. */
-static bool pc_waiting(const pconn *pc, uint64_t now, uint64_t grace_ms)
-{
-    if (pc->st != PC_HEAD || !pc->c || conn_out_len(pc->c) > 0)
-        return false;
-    return (pc->kept_alive && pc_idle(pc)) || now - pc->wait_ms >= grace_ms;
-}
-
-void pconn_make_room(void *ud)
-{
-    server *srv = ud;
-    size_t open = 0;
-    for (const pconn *pc = srv->pconns; pc; pc = pc->next)
-        open++;
-    /* as nginx: an eighth of them, 1 to 32 */
-    size_t want = open / 8 > PCONN_DRAIN_MAX ? PCONN_DRAIN_MAX : open / 8 ? open / 8 : 1;
-    pconn *pick[PCONN_DRAIN_MAX]; /* the longest waiting so far, longest first */
-    size_t n = 0;
-    uint64_t now = clock_now_ms();
-    /* newest first (the list's order): the newest, just accepted, is never one; of two that
-     * began to wait at the same moment the one accepted first goes first */
-    for (pconn *pc = srv->pconns ? srv->pconns->next : NULL; pc; pc = pc->next) {
-        if (!pc_waiting(pc, now, srv->cfg->head_grace_ms))
-            continue;
-        size_t i = n;
-        while (i > 0 && pick[i - 1]->wait_ms >= pc->wait_ms)
-            i--;
-        if (i >= want)
-            continue;
-        size_t keep = n < want ? n : want - 1;
-        memmove(pick + i + 1, pick + i, (keep - i) * sizeof(pconn *));
-        pick[i] = pc;
-        n = keep + 1;
-    }
-    size_t idle = 0;
-    for (size_t i = 0; i < n; i++) {
-        idle += pc_idle(pick[i]);
-        pick[i]->st = PC_GONE;
-        pc_settle(pick[i]); /* its place is released */
-    }
-    if (n > 0) {
-        if (srv->metrics)
-            metrics_on_room_made(srv->metrics, idle, n - idle);
-        TLOG_D(srv->log,
-               "--max-connections reached: %zu public connection%s waiting for a request head "
-               "closed (%zu idle, %zu in a head or TLS handshake; %llu ms of grace)",
-               n, n == 1 ? "" : "s", idle, n - idle, (unsigned long long)srv->cfg->head_grace_ms);
-    }
 }
 
 size_t pconn_count(const server *srv)

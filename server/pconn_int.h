@@ -112,15 +112,20 @@ struct pconn {
     tunnel_peer peer; /* ip parsed and printed for access control and logs, once */
     pc_state st;
     exchange x;
-    pc_timer timer;       /* what the armed deadline means */
-    uint64_t timer_ms;    /* the start of its period */
-    uint64_t progress_ms; /* the request (or the upgraded pipe) last moved (bytes in or out) */
-    uint64_t wait_ms;     /* it began to wait for its next head: accepted, or its last exchange
-                             ended (room-making at --max-connections: pconn_make_room) */
-    bool kept_alive;      /* an exchange of it ended: it waits for its next request */
-    bool head_started;    /* bytes of the next head arrived */
-    bool in_eof;          /* the client ended its side */
-    bool fin_queued;      /* its FIN came while not read (RDHUP): each request is judged by it */
+    pc_timer timer;         /* what the armed deadline means */
+    uint64_t timer_ms;      /* the start of its period */
+    uint64_t progress_ms;   /* the request (or the upgraded pipe) last moved (bytes in or out) */
+    uint64_t wait_ms;       /* it began to wait for its next head (accepted, or its last exchange
+                               ended) or, closing, for the client's close (room-making at
+                               --max-connections: pconn_room.c) */
+    uint64_t head_spent_ms; /* its heads (and TLS handshake) took this long in all, each from its
+                               first octet to its end: room-making (pconn_room.c) */
+    size_t out_seen;        /* room-making (pconn_room.c): its answers' octets not yet taken by */
+    uint64_t out_seen_ms;   /* the client (ours and the socket's), unchanged since then */
+    bool kept_alive;        /* an exchange of it ended: it waits for its next request */
+    bool head_started;      /* bytes of the next head arrived */
+    bool in_eof;            /* the client ended its side */
+    bool fin_queued;        /* its FIN came while not read (RDHUP): each request is judged by it */
 };
 
 /* ---- pconn.c ---- */

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "proto_bin.h"
 #include "proto_json.h"
 #include "ws.h"
@@ -34,6 +35,7 @@ struct session {
     char takeover[65]; /* secret for the agent's next connection (protocol.md §1) */
     char ip[64];
     struct event *ready_timer; /* an agent that never sends ready is dropped */
+    uint64_t upgraded_ms;      /* its upgrade (clock_now_ms): room-making before ready */
     tunnel *tun;               /* its tunnels, by wire index (one until ready says more) */
     size_t ntun;
 };
@@ -627,6 +629,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
         ws_set_frame_limit(s->ws, TTF_JSON_MAX_FRAME);
     struct timeval tv = {TTFD_READY_SEC, 0};
     evtimer_add(s->ready_timer, &tv);
+    s->upgraded_ms = clock_now_ms();
     s->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = s;
@@ -636,6 +639,23 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
            : json ? TTF_SUBPROTO_JSON
                   : "no subprotocol: json");
     return 0;
+}
+
+void session_each_unready(server *srv, session_unready_fn fn, void *ud)
+{
+    for (session *s = srv->sessions, *next; s; s = next) {
+        next = s->next;
+        if (evtimer_pending(s->ready_timer, NULL) && s->mux->vt->streams(s->mux) == 0)
+            fn(ud, s, s->upgraded_ms);
+    }
+}
+
+void session_drop(session *s)
+{
+    server *srv = s->srv;
+    TLOG_D(srv->log, "agent %s: no ready yet, closed to make room (--max-connections)", s->ip);
+    destroy(s);
+    session_maybe_exit(srv);
 }
 
 void session_close_all(server *srv)

@@ -46,6 +46,14 @@ void session_free_all(server *srv);
 /* Agent sessions (also those not ready yet) and the streams open over them (metrics gauges). */
 size_t session_count(const server *srv);
 size_t session_streams(const server *srv);
+/* Room-making at --max-connections (pconn_make_room): fn(ud, s, since_ms) for each session that
+ * has not had a ready accepted yet (its ready timer still runs; no stream), since_ms its upgrade
+ * (clock_now_ms). fn may drop s (session_drop). */
+typedef void (*session_unready_fn)(void *ud, session *s, uint64_t since_ms);
+void session_each_unready(server *srv, session_unready_fn fn, void *ud);
+/* Ends a session at once, without a close handshake: its connection freed (its place in
+ * --max-connections released). */
+void session_drop(session *s);
 /* The loop ends once stopping and the last session is gone. */
 void session_maybe_exit(server *srv);
 

@@ -98,8 +98,12 @@ static void test_counters(void **state)
     metrics_on_agent_connect(m, false);
     metrics_on_agent_connect(m, true);
     metrics_on_agent_disconnect(m);
-    metrics_on_room_made(m, 2, 3);
-    metrics_on_room_made(m, 0, 1);
+    metrics_on_room_made(m, ROOM_IDLE, 2);
+    metrics_on_room_made(m, ROOM_HEAD, 3);
+    metrics_on_room_made(m, ROOM_HEAD, 1);
+    metrics_on_room_made(m, ROOM_LINGER, 5);
+    metrics_on_room_made(m, ROOM_READY, 6);
+    metrics_on_room_made(m, ROOM_STALLED, 7);
     t = render(m);
     assert_true(sample(t, "ttfd_http_requests_total{code=\"200\"}") == 2);
     assert_true(sample(t, "ttfd_http_requests_total{code=\"401\"}") == 1);
@@ -126,6 +130,9 @@ static void test_counters(void **state)
     assert_true(sample(t, "ttfd_accept_full_total") == 8);
     assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"idle\"}") == 2);
     assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"head\"}") == 4);
+    assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"linger\"}") == 5);
+    assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"ready\"}") == 6);
+    assert_true(sample(t, "ttfd_accept_room_closes_total{state=\"stalled\"}") == 7);
     /* HELP and TYPE come before a metric's first sample */
     const char *type = strstr(t, "# TYPE ttfd_http_request_duration_seconds histogram\n");
     assert_non_null(type);
