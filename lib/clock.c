@@ -32,9 +32,8 @@ bool clock_format_http_date(int64_t t, char out[CLOCK_HTTP_DATE_LEN + 1])
     time_t tt = (time_t)t;
     /* "%a" and "%b" are the C locale's names, which a program gets until it calls setlocale
      * (none of ours does): the day and month names RFC 9110 §5.6.7 spells */
-    if (!gmtime_r(&tt, &tm) ||
-        strftime(out, CLOCK_HTTP_DATE_LEN + 1, "%a, %d %b %Y %H:%M:%S GMT", &tm) !=
-            CLOCK_HTTP_DATE_LEN) {
+    if (!gmtime_r(&tt, &tm) || strftime(out, CLOCK_HTTP_DATE_LEN + 1, "%a, %d %b %Y %H:%M:%S GMT",
+                                        &tm) != CLOCK_HTTP_DATE_LEN) {
         out[0] = '\0';
         return false;
     }

@@ -81,9 +81,9 @@ int proxy_request_headers(http_headers *h, const proxy_request *o);
 /* ---- responses: local service -> tunnel -> edge -> client ---- */
 typedef struct proxy_response {
     int status;
-    bool body_raw; /* the body goes on with its framing: Transfer-Encoding kept */
-    bool upgrade;  /* a 101 to an upgrade request: Connection: Upgrade and Upgrade kept */
-    bool trailers; /* trailer fields go on (binary mode): Trailer kept; else removed */
+    bool body_raw;    /* the body goes on with its framing: Transfer-Encoding kept */
+    bool upgrade;     /* a 101 to an upgrade request: Connection: Upgrade and Upgrade kept */
+    bool trailers;    /* trailer fields go on (binary mode): Trailer kept; else removed */
     const char *date; /* now as an IMF-fixdate (clock_http_date_now) when this hop writes the
                          response to the client (ttfd): proxy_response_date; NULL: the next hop
                          does (ttf: ttfd, or API Gateway for the Lambda) */

@@ -3,7 +3,8 @@
  * removal (upgrade and framing exceptions, protected names), Expect, Host from an absolute-form
  * authority, X-Forwarded-For/-Proto/-Host/-Prefix/-Port and Forwarded, exact Content-Length for
  * whole bodies, the response framing rules (Transfer-Encoding over Content-Length, bodiless
- * statuses), Date added when absent to final responses only; then the header flags, the status rules, request ids and JSON piece sizing. */
+ * statuses), Date added when absent to final responses only; then the header flags, the status
+ * rules, request ids and JSON piece sizing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -207,10 +208,8 @@ static const rule_case cases[] = {
      .in = "Date: yesterday\nX: 1", .out = "Date: yesterday\nX: 1", RESP(200, .date = NOW)},
     {"two Dates from the service: both stay, none added", .in = "Date: a\nDate: b",
      .out = "Date: a\nDate: b", RESP(200, .date = NOW)},
-    {"204 gets one", .in = "X: 1", .out = "X: 1\nDate: " NOW,
-     RESP(204, .date = NOW)},
-    {"304 gets one", .in = "ETag: \"x\"", .out = "ETag: \"x\"\nDate: " NOW,
-     RESP(304, .date = NOW)},
+    {"204 gets one", .in = "X: 1", .out = "X: 1\nDate: " NOW, RESP(204, .date = NOW)},
+    {"304 gets one", .in = "ETag: \"x\"", .out = "ETag: \"x\"\nDate: " NOW, RESP(304, .date = NOW)},
     {"404 gets one", .in = "", .out = "Date: " NOW, RESP(404, .date = NOW)},
     {"502 gets one (MAY for 5xx; MUST for a relay forwarding one without)", .in = "",
      .out = "Date: " NOW, RESP(502, .date = NOW)},
@@ -220,8 +219,8 @@ static const rule_case cases[] = {
     {"101 of an upgrade: none added", .in = "Upgrade: websocket\nConnection: Upgrade",
      .out = "Upgrade: websocket\nConnection: Upgrade",
      RESP(101, .body_raw = true, .upgrade = true, .date = NOW)},
-    {"no clock (the agent; the Lambda: API Gateway writes it): none", .in = "X: 1",
-     .out = "X: 1", RESP(200)},
+    {"no clock (the agent; the Lambda: API Gateway writes it): none", .in = "X: 1", .out = "X: 1",
+     RESP(200)},
     {"an empty clock text: none", .in = "X: 1", .out = "X: 1", RESP(200, .date = "")},
 };
 
