@@ -4,9 +4,9 @@
 Before: ttfd's own answers (404 tunnel not found, 502, ...) carried no Date, and a response whose
 local service sent none got none either; RFC 9110 §6.6.1 wants one from an origin server with a
 clock, and from "a recipient with a clock that receives a response message without a Date header
-field" and forwards it. Go's net/http (under ngrok and frp) adds one the same way. Now ttfd adds
-its own (IMF-fixdate, §5.6.7) to final responses without one; a Date the local service sent
-passes byte for byte, once; interim responses and trailers get none.
+field" and forwards it. Go's net/http server (under frp's HTTP vhost) adds one the same way.
+Now ttfd adds its own (IMF-fixdate, §5.6.7) to final responses without one; a Date the local
+service sent passes byte for byte, once; interim responses and trailers get none.
 """
 
 import calendar
