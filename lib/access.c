@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "b64.h"
+#include "proxy.h"
 
 #define AUTH_VALUE_MAX 1024
 
@@ -558,13 +559,14 @@ const char *access_refusal_body(const access_verdict *v)
     }
 }
 
-char *access_refusal_http(const access_verdict *v, const char *realm, size_t *len)
+char *access_refusal_http(const access_verdict *v, const char *realm, const char *date, size_t *len)
 {
     http_headers h;
     http_headers_init(&h);
-    char *out = access_refusal_headers(v, realm, &h) == 0
-                    ? http_format_text(v->status, access_refusal_body(v), &h, true, len)
-                    : NULL;
+    char *out =
+        access_refusal_headers(v, realm, &h) == 0 && proxy_response_date(&h, v->status, date) == 0
+            ? http_format_text(v->status, access_refusal_body(v), &h, true, len)
+            : NULL;
     http_headers_free(&h);
     return out;
 }

@@ -119,8 +119,10 @@ access_result access_decide(const access_policy *p, const access_addr *client,
 int access_refusal_headers(const access_verdict *v, const char *realm, http_headers *out);
 /* The refusal's short text body (no newline). */
 const char *access_refusal_body(const access_verdict *v);
-/* A whole HTTP/1.1 refusal (text/plain, Content-Length, Connection: close), malloc'd. */
-char *access_refusal_http(const access_verdict *v, const char *realm, size_t *len);
+/* A whole HTTP/1.1 refusal (text/plain, Content-Length, Date as proxy_response_date says for
+ * date, NULL: none, Connection: close), malloc'd. */
+char *access_refusal_http(const access_verdict *v, const char *realm, const char *date,
+                          size_t *len);
 /* "auth", "cidr", "rate_limit" ("" for ACCESS_ALLOW): metric labels and log fields. */
 const char *access_result_name(access_result r);
 

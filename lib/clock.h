@@ -6,6 +6,7 @@
 #ifndef TUNNEL_CLOCK_H
 #define TUNNEL_CLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/time.h>
 
@@ -23,6 +24,24 @@ static inline struct timeval clock_timeval_ms(uint64_t ms)
 {
     return (struct timeval){(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 }
+
+/* ---- the Date of HTTP responses (RFC 9110 §6.6.1) ---- */
+#define CLOCK_HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+/* A wall clock that can be replaced (tests): milliseconds since the Unix epoch. */
+typedef int64_t (*clock_wall_fn)(void *ud);
+/* Now as an IMF-fixdate (RFC 9110 §5.6.7), formatted at most once per second: a relay writes
+ * one per response. One per thread (it caches); zero-initialised it reads clock_wall_ms. */
+typedef struct clock_http_date {
+    clock_wall_fn wall; /* NULL: clock_wall_ms */
+    void *ud;
+    int64_t sec; /* the second text was formatted for */
+    char text[CLOCK_HTTP_DATE_LEN + 1];
+} clock_http_date;
+/* The IMF-fixdate of the second t (seconds since the Unix epoch) into out; false when gmtime_r
+ * cannot represent it (out is then ""). */
+bool clock_format_http_date(int64_t t, char out[CLOCK_HTTP_DATE_LEN + 1]);
+/* d's clock now, as an IMF-fixdate (d->text); "" only when the clock is unrepresentable. */
+const char *clock_http_date_now(clock_http_date *d);
 
 /* Sleeps ms milliseconds, resuming after signal interruptions; returns at once for ms <= 0. */
 void clock_sleep_ms(long ms);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http1_write.h"
+#include "proxy.h"
 
 static const edge_answer answers[EDGE_ANSWER_COUNT] = {
     [EDGE_TUNNEL_NOT_FOUND] = {404, "tunnel not found"},
@@ -27,13 +28,14 @@ const char *edge_answer_retry_after(int status)
     return status == 503 ? "1" : NULL;
 }
 
-char *edge_answer_http(int status, const char *text, size_t *len)
+char *edge_answer_http(int status, const char *text, const char *date, size_t *len)
 {
     http_headers extra;
     http_headers_init(&extra);
     const char *after = edge_answer_retry_after(status);
     char *out = NULL;
-    if (!after || http_headers_add(&extra, "Retry-After", 11, after, strlen(after)) == 0)
+    if ((!after || http_headers_add(&extra, "Retry-After", 11, after, strlen(after)) == 0) &&
+        proxy_response_date(&extra, status, date) == 0)
         out = http_format_text(status, text, &extra, true, len);
     http_headers_free(&extra);
     return out;

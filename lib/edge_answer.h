@@ -36,9 +36,9 @@ const edge_answer *edge_answer_of(edge_answer_id id);
 const char *edge_answer_retry_after(int status);
 
 /* status and text as ttfd writes them: http_format_text's response with Retry-After as
- * edge_answer_retry_after says and Connection: close. Malloc'd bytes, length in *len; NULL on
- * ENOMEM. */
-char *edge_answer_http(int status, const char *text, size_t *len);
+ * edge_answer_retry_after says, Date as proxy_response_date says (date: now as an IMF-fixdate,
+ * NULL for none) and Connection: close. Malloc'd bytes, length in *len; NULL on ENOMEM. */
+char *edge_answer_http(int status, const char *text, const char *date, size_t *len);
 
 /* The agent's reason for a failure as a short public text: the printable ASCII of
  * reason[0..len) (at most cap - 1 bytes, trailing spaces dropped), or dflt when none is left.

@@ -13,6 +13,7 @@
     X(HTTP_H_CONTENT_TYPE, "Content-Type", a)                                                      \
     X(HTTP_H_CONTENT_ENCODING, "Content-Encoding", a)                                              \
     X(HTTP_H_COOKIE, "Cookie", a)                                                                  \
+    X(HTTP_H_DATE, "Date", a)                                                                      \
     X(HTTP_H_EXPECT, "Expect", a)                                                                  \
     X(HTTP_H_FORWARDED, "Forwarded", a)                                                            \
     X(HTTP_H_HOST, "Host", a)                                                                      \

@@ -15,6 +15,7 @@ typedef enum http_name_id {
     HTTP_H_CONTENT_TYPE,
     HTTP_H_CONTENT_ENCODING,
     HTTP_H_COOKIE,
+    HTTP_H_DATE,
     HTTP_H_EXPECT,
     HTTP_H_FORWARDED,
     HTTP_H_HOST,

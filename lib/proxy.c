@@ -238,7 +238,14 @@ int proxy_response_headers(http_headers *h, const proxy_response *o)
         http_headers_remove_id(h, HTTP_H_CONTENT_LENGTH);
         http_headers_remove_id(h, HTTP_H_TRANSFER_ENCODING);
     }
-    return 0;
+    return proxy_response_date(h, o->status, o->date);
+}
+
+int proxy_response_date(http_headers *h, int status, const char *date)
+{
+    if (!date || !*date || !proxy_status_final(status) || http_headers_get_id(h, HTTP_H_DATE))
+        return 0;
+    return http_headers_add_id(h, HTTP_H_DATE, date, strlen(date));
 }
 
 int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], rand_pool *pool)

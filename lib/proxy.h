@@ -81,16 +81,29 @@ int proxy_request_headers(http_headers *h, const proxy_request *o);
 /* ---- responses: local service -> tunnel -> edge -> client ---- */
 typedef struct proxy_response {
     int status;
-    bool body_raw; /* the body goes on with its framing: Transfer-Encoding kept */
-    bool upgrade;  /* a 101 to an upgrade request: Connection: Upgrade and Upgrade kept */
-    bool trailers; /* trailer fields go on (binary mode): Trailer kept; else removed */
+    bool body_raw;    /* the body goes on with its framing: Transfer-Encoding kept */
+    bool upgrade;     /* a 101 to an upgrade request: Connection: Upgrade and Upgrade kept */
+    bool trailers;    /* trailer fields go on (binary mode): Trailer kept; else removed */
+    const char *date; /* now as an IMF-fixdate (clock_http_date_now) when this hop writes the
+                         response to the client (ttfd): proxy_response_date; NULL: the next hop
+                         does (ttf: ttfd, or API Gateway for the Lambda) */
 } proxy_response;
 
 /* The response policy: hop-by-hop and Connection-listed fields removed (Connection and Upgrade
  * kept on an upgrade's 101), Transfer-Encoding kept only with a raw body, Content-Length
  * removed when Transfer-Encoding is present (RFC 9112 §6.3) and from 1xx and 204 responses
- * together with Transfer-Encoding (RFC 9110 §8.6, RFC 9112 §6.1). 0 or -1 (ENOMEM). */
+ * together with Transfer-Encoding (RFC 9110 §8.6, RFC 9112 §6.1), Date as proxy_response_date
+ * says when o->date. 0 or -1 (ENOMEM). */
 int proxy_response_headers(http_headers *h, const proxy_response *o);
+
+/* The Date rule (RFC 9110 §6.6.1): a final response (200..599) without a Date field gets
+ * "Date: <date>" appended: the origin's own rule for the edge's own answers, and "a recipient
+ * with a clock that receives a response message without a Date header field MUST ... append" for
+ * relayed ones (Go's net/http server, under frp's HTTP vhost, does the same). A Date the local
+ * service sent stays as it is, even one that does not parse (a relay must not rewrite what it
+ * forwards), and is never doubled; interim responses (1xx, 101 included) get none, trailers are no
+ * head. date NULL or "" (no clock): nothing. 0 or -1 (ENOMEM). */
+int proxy_response_date(http_headers *h, int status, const char *date);
 
 /* ---- status rules (RFC 9110 §15, RFC 9112 §6.3) ---- */
 static inline bool proxy_status_valid(int s) /* a status a relay accepts: 100..599 */

@@ -106,7 +106,7 @@ void pc_fail(pconn *pc, int status, const char *body)
         return;
     }
     size_t len = 0;
-    char *msg = edge_answer_http(status, body, &len);
+    char *msg = edge_answer_http(status, body, clock_http_date_now(&pc->srv->date), &len);
     if (msg)
         pc_write_answer(pc, msg, len);
     free(msg);
@@ -129,7 +129,7 @@ static void pc_refuse(pconn *pc, const access_verdict *v, const char *realm)
     exchange *x = &pc->x;
     x->note.refused = edge_refusal_of(v->result);
     size_t len = 0;
-    char *msg = access_refusal_http(v, realm, &len);
+    char *msg = access_refusal_http(v, realm, clock_http_date_now(&pc->srv->date), &len);
     if (!msg) {
         pc_fail(pc, 500, "out of memory");
         return;
@@ -587,7 +587,8 @@ static void pc_on_drain(conn *c, void *ud)
 static void answer_plain_http(pconn *pc)
 {
     size_t len = 0;
-    char *msg = http_format_error(400, "The plain HTTP request was sent to HTTPS port", true, &len);
+    char *msg = edge_answer_http(400, "The plain HTTP request was sent to HTTPS port",
+                                 clock_http_date_now(&pc->srv->date), &len);
     pc->x.bytes_out += conn_tls_answer_plain(pc->c, msg, msg ? len : 0);
     free(msg);
     edge_note_start(&pc->x.note);

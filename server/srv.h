@@ -15,6 +15,7 @@
 #include "access.h"
 #include "admin.h"
 #include "auth.h"
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
@@ -107,9 +108,11 @@ struct server {
                            agents are told, and X-Forwarded-Proto */
     bool stopping;
     struct event *stop_timer;
-    metrics *metrics;   /* counters for /metrics (metrics.h) */
-    mux_budget streams; /* streams open over every agent's mux (--max-streams) */
-    admin *admin;       /* --admin listener, NULL when off */
+    metrics *metrics;     /* counters for /metrics (metrics.h) */
+    mux_budget streams;   /* streams open over every agent's mux (--max-streams) */
+    admin *admin;         /* --admin listener, NULL when off */
+    clock_http_date date; /* the Date of every response written to a public client (zeroed:
+                             the wall clock, formatted once a second) */
 };
 
 #endif

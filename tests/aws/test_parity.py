@@ -19,9 +19,11 @@ x-Mixed), and ttfd's JSON mode gave a length-less response the Content-Length of
 to arrive where binary mode chunked it (HTTP/1.1) or closed the connection (HTTP/1.0).
 """
 
+import calendar
 import os
 import socket
 import sys
+import time
 
 import pytest
 
@@ -280,8 +282,21 @@ def app_view(req, tid):
             "chunks": req.chunks > 0}
 
 
+def edge_date(value):
+    """Whether value is an IMF-fixdate (RFC 9110 §5.6.7) within a minute of now: the Date ttfd
+    adds to a final answer without one (its clock's second may turn between two back-ends)."""
+    try:
+        t = calendar.timegm(time.strptime(value, "%a, %d %b %Y %H:%M:%S GMT"))
+    except ValueError:
+        return False
+    return abs(t - time.time()) < 60 * ak.SLOW
+
+
 def client_view(a):
-    return {"status": a.status, "reason": a.reason, "fields": a.headers, "body": a.body,
+    """What the client got; ttfd's own Date stays in its place, its value masked (a Date the app
+    sent is compared as it came)."""
+    fields = [(n, "<now>" if n.lower() == "date" and edge_date(v) else v) for n, v in a.headers]
+    return {"status": a.status, "reason": a.reason, "fields": fields, "body": a.body,
             "framing": a.framing, "interims": a.interims, "trailers": a.trailers,
             "closed": a.closed}
 
@@ -419,7 +434,7 @@ def test_request_bodies_chunked(world, n):
 @pytest.mark.parametrize("path", ["/order", "/empty-values", "/cookies"])
 def test_answer_fields(world, path):
     seen = through_all(world, "GET", path)
-    assert seen["json"][1].headers == seen["bin"][1].headers
+    assert client_view(seen["json"][1])["fields"] == client_view(seen["bin"][1])["fields"]
 
 
 def test_answer_obs_text(world):
@@ -501,7 +516,7 @@ def test_heads_over_one_json_message(world):
     seen = through_all(world, "GET", "/big-head", fields, aws=False)
     got = [(n, v) for n, v in seen["json"][0].headers if n in ("A", "b")]
     assert got == fields
-    assert len(seen["json"][1].headers) == 151
+    assert len(seen["json"][1].headers) == 152  # and Content-Length, and ttfd's Date
 
 
 @pytest.mark.parametrize("target", ["/echo?x=1", "", "?q", "//echo", "/order"])

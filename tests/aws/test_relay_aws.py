@@ -11,6 +11,7 @@ runs the real ttf in front of the suite's local app.
 """
 
 import base64
+import calendar
 import concurrent.futures
 import json
 import time
@@ -150,6 +151,30 @@ def test_interim_responses_are_not_forwarded(rogue):
     rogue.send(response(rid, headers={"content-length": ["2"]}, body=b"ok"))
     r = fut.result(40)
     assert r.status == 200 and r.body == b"ok" and r.get("link") is None
+
+
+def test_one_date_per_answer_and_the_services_own_passes(rogue, site):
+    """RFC 9110 §6.6.1 on the Lambda path: API Gateway writes the Date (an HTTP API answer carries
+    `date` whether or not the Lambda sent one: awslabs/aws-lambda-go-api-proxy#75 shows one on a
+    Lambda answer without any); the Lambda adds none of its own (lib/proxy.h: proxy_response.date
+    is NULL there), so a Date the local service sent reaches the client once and as it was."""
+    fut = rogue.public("GET", "/none")
+    rid = rogue.next("http_request")["request_id"]
+    rogue.send(response(rid, headers={"content-length": ["2"]}, body=b"ok"))
+    r = fut.result(40)
+    [date] = r.all("date")
+    t = calendar.timegm(time.strptime(date, "%a, %d %b %Y %H:%M:%S GMT"))
+    assert abs(t - time.time()) < 10 * ak.SLOW, date
+    fut = rogue.public("GET", "/own")
+    rid = rogue.next("http_request")["request_id"]
+    rogue.send(response(rid, headers={"date": ["Wed, 21 Oct 2015 07:28:00 GMT"],
+                                      "content-length": ["2"]}, body=b"ok"))
+    r = fut.result(40)
+    assert r.status == 200 and r.all("date") == ["Wed, 21 Oct 2015 07:28:00 GMT"], r.headers
+    # the edge's own answer
+    r = ak.public(site.standin.http_port, "GET", "/", "nosuch.%s:%d" % (ak.DOMAIN,
+                                                                         site.standin.http_port))
+    assert r.status == 404 and len(r.all("date")) == 1, r.headers
 
 
 # ------------------------------------------------------------------ the v2 messages

@@ -100,7 +100,7 @@ static void answers_as_ttfd_gives_them(void **state)
         size_t n = 0, tn = 0;
         char *doc = httpresp_answer((edge_answer_id)i, &status, &n);
         const edge_answer *a = edge_answer_of((edge_answer_id)i);
-        char *wire = edge_answer_http(a->status, a->text, &tn); /* ttfd's bytes */
+        char *wire = edge_answer_http(a->status, a->text, NULL, &tn); /* ttfd's bytes */
         assert_non_null(doc);
         assert_non_null(wire);
         json_t *o = json_loads(doc, 0, NULL);

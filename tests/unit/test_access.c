@@ -501,7 +501,7 @@ static void test_refusals(void **state)
     (void)state;
     access_verdict v = {.result = ACCESS_REFUSE_AUTH, .status = 401};
     size_t len = 0;
-    char *r = access_refusal_http(&v, "myapp", &len);
+    char *r = access_refusal_http(&v, "myapp", NULL, &len);
     assert_non_null(r);
     assert_int_equal(len, strlen(r));
     assert_true(strncmp(r, "HTTP/1.1 401 Unauthorized\r\n", 27) == 0);
@@ -510,7 +510,7 @@ static void test_refusals(void **state)
     assert_non_null(strstr(r, "\r\nConnection: close\r\n"));
     free(r);
     v = (access_verdict){.result = ACCESS_REFUSE_RATE, .status = 429, .retry_after_s = 7};
-    r = access_refusal_http(&v, "myapp", &len);
+    r = access_refusal_http(&v, "myapp", NULL, &len);
     assert_non_null(strstr(r, "HTTP/1.1 429 Too Many Requests\r\n"));
     assert_non_null(strstr(r, "\r\nRetry-After: 7\r\n"));
     const char *body = strstr(r, "\r\n\r\n") + 4;
@@ -519,7 +519,7 @@ static void test_refusals(void **state)
     assert_non_null(strstr(r, cl));
     free(r);
     v = (access_verdict){.result = ACCESS_REFUSE_CIDR, .status = 403};
-    r = access_refusal_http(&v, NULL, &len);
+    r = access_refusal_http(&v, NULL, NULL, &len);
     assert_true(strncmp(r, "HTTP/1.1 403 Forbidden\r\n", 24) == 0);
     assert_null(strstr(r, "WWW-Authenticate"));
     free(r);

@@ -3,7 +3,8 @@
  * removal (upgrade and framing exceptions, protected names), Expect, Host from an absolute-form
  * authority, X-Forwarded-For/-Proto/-Host/-Prefix/-Port and Forwarded, exact Content-Length for
  * whole bodies, the response framing rules (Transfer-Encoding over Content-Length, bodiless
- * statuses); then the header flags, the status rules, request ids and JSON piece sizing. */
+ * statuses), Date added when absent to final responses only; then the header flags, the status
+ * rules, request ids and JSON piece sizing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@ typedef struct rule_case {
 #define REQ(...) .request = true, .rq = {__VA_ARGS__}
 #define RESP(...) .request = false, .rs = {__VA_ARGS__}
 #define FWD "X-Forwarded-For: 10.0.0.7\nX-Forwarded-Proto: http\n"
+#define NOW "Sun, 06 Nov 1994 08:49:37 GMT"
 
 static const rule_case cases[] = {
     /* ---- requests ---- */
@@ -196,6 +198,30 @@ static const rule_case cases[] = {
      .in = "Transfer-Encoding: chunked\nTrailer: X-Checksum\nX-A: 1", .out = "X-A: 1", RESP(200)},
     {"304 keeps Content-Length", .in = "Content-Length: 42\nETag: \"x\"",
      .out = "Content-Length: 42\nETag: \"x\"", RESP(304, .body_raw = true)},
+    /* ---- Date (RFC 9110 §6.6.1): added by the hop that writes to the client, when absent ---- */
+    {"final response without Date: the edge's appended", .in = "Content-Length: 2\nX: 1",
+     .out = "Content-Length: 2\nX: 1\nDate: " NOW, RESP(200, .body_raw = true, .date = NOW)},
+    {"the service's Date stays byte for byte, in its place, once",
+     .in = "date: Tue, 01 Jan 2030 00:00:00 GMT\nX: 1",
+     .out = "date: Tue, 01 Jan 2030 00:00:00 GMT\nX: 1", RESP(200, .date = NOW)},
+    {"a Date that does not parse stays too (a relay does not rewrite it)",
+     .in = "Date: yesterday\nX: 1", .out = "Date: yesterday\nX: 1", RESP(200, .date = NOW)},
+    {"two Dates from the service: both stay, none added", .in = "Date: a\nDate: b",
+     .out = "Date: a\nDate: b", RESP(200, .date = NOW)},
+    {"204 gets one", .in = "X: 1", .out = "X: 1\nDate: " NOW, RESP(204, .date = NOW)},
+    {"304 gets one", .in = "ETag: \"x\"", .out = "ETag: \"x\"\nDate: " NOW, RESP(304, .date = NOW)},
+    {"404 gets one", .in = "", .out = "Date: " NOW, RESP(404, .date = NOW)},
+    {"502 gets one (MAY for 5xx; MUST for a relay forwarding one without)", .in = "",
+     .out = "Date: " NOW, RESP(502, .date = NOW)},
+    {"interim 103: none added", .in = "Link: </s.css>; rel=preload",
+     .out = "Link: </s.css>; rel=preload", RESP(103, .body_raw = true, .date = NOW)},
+    {"interim 100: none added", .in = "", .out = "", RESP(100, .date = NOW)},
+    {"101 of an upgrade: none added", .in = "Upgrade: websocket\nConnection: Upgrade",
+     .out = "Upgrade: websocket\nConnection: Upgrade",
+     RESP(101, .body_raw = true, .upgrade = true, .date = NOW)},
+    {"no clock (the agent; the Lambda: API Gateway writes it): none", .in = "X: 1", .out = "X: 1",
+     RESP(200)},
+    {"an empty clock text: none", .in = "X: 1", .out = "X: 1", RESP(200, .date = "")},
 };
 
 static void load(http_headers *h, const char *text)

@@ -231,7 +231,11 @@ class HttpApi {
     out.headers.push(['apigw-requestid', apigwRequestId]);
     out.headers.push(['Content-Length', String(out.body.length)]);
     if (res.destroyed) return;
-    // writeHead with a flat array keeps repeated names (each Set-Cookie its own line)
+    // writeHead with a flat array keeps repeated names (each Set-Cookie its own line). Node's
+    // sendDate (on by default) adds `date` when the Lambda's answer has none and keeps the
+    // Lambda's own: an HTTP API answer carries a `date` whether or not the Lambda sent one (seen on
+    // an answer without any: awslabs/aws-lambda-go-api-proxy#75); what AWS does with a Lambda's own
+    // Date is documented nowhere. The stand-in's own answers (sendJson, the 431) get one the same way.
     res.writeHead(out.status, out.headers.flat());
     res.end(out.body);
   }
