@@ -278,21 +278,21 @@ static int parse_args(int argc, char **argv, server_config *cfg)
             break;
         case O_TUNTIMEOUT:
         case O_HALFTIMEOUT:
+        case O_AGENTTIMEOUT: {
+            int *dst = c == O_TUNTIMEOUT    ? &cfg->tunnel_timeout
+                       : c == O_HALFTIMEOUT ? &cfg->half_close_timeout
+                                            : &cfg->agent_timeout;
             if (parse_num(optarg, 0, 604800, &v) != 0) {
                 fprintf(stderr, "ttfd: bad --%s '%s' (seconds, 0..604800)\n",
-                        c == O_TUNTIMEOUT ? "tunnel-timeout" : "half-close-timeout", optarg);
-                return -1;
-            }
-            *(c == O_TUNTIMEOUT ? &cfg->tunnel_timeout : &cfg->half_close_timeout) = (int)v;
-            break;
-        case O_AGENTTIMEOUT:
-            if (parse_num(optarg, 0, 86400, &v) != 0) {
-                fprintf(stderr, "ttfd: bad --agent-timeout '%s' (seconds, 0..86400; 0: none)\n",
+                        c == O_TUNTIMEOUT    ? "tunnel-timeout"
+                        : c == O_HALFTIMEOUT ? "half-close-timeout"
+                                             : "agent-timeout",
                         optarg);
                 return -1;
             }
-            cfg->agent_timeout = (int)v;
+            *dst = (int)v;
             break;
+        }
         case O_MAXHDR:
             if (parse_num(optarg, 256, (long long)TTFD_MAX_HEADER_MAX, &v) != 0) {
                 fprintf(stderr, "ttfd: bad --max-header-size '%s'\n", optarg);
