@@ -2,6 +2,7 @@
 /* token_end.c - the end of ttf's own token (see token_end.h). */
 #include "token_end.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -35,17 +36,25 @@ static void span(int64_t s, char *out, size_t cap)
         snprintf(out, cap, "%lld days", (long long)(s / 86400));
 }
 
-static void warn_expired(const token_end *t, int64_t now)
+/* at_start: before any connection (a server checking tokens will refuse it, save for its
+ * leeway); else while the tunnel may be up. */
+static void warn_expired(const token_end *t, int64_t now, bool at_start)
 {
     char when[64], ago[32];
     utc(t->exp, when, sizeof when);
     span(now - t->exp, ago, sizeof ago);
-    TLOG_W(t->log,
-           "the token (--token / TUNNEL_TOKEN) expired at %s (%s ago): a connection already up "
-           "stays up, but the server will refuse the next one (after a drop, a restart of the "
-           "server, or the serverless back-end's move before its 2-hour limit); give ttf a new "
-           "token",
-           when, ago);
+    if (at_start)
+        TLOG_W(t->log,
+               "the token (--token / TUNNEL_TOKEN) expired at %s (%s ago): a server that checks "
+               "tokens will refuse it; give ttf a new token",
+               when, ago);
+    else
+        TLOG_W(t->log,
+               "the token (--token / TUNNEL_TOKEN) expired at %s (%s ago): a connection already "
+               "up stays up, but the server will refuse the next one (after a drop, a restart of "
+               "the server, or the serverless back-end's move before its 2-hour limit); give ttf "
+               "a new token",
+               when, ago);
 }
 
 static void expired_cb(evutil_socket_t fd, short what, void *ud)
@@ -53,7 +62,7 @@ static void expired_cb(evutil_socket_t fd, short what, void *ud)
     (void)fd;
     (void)what;
     const token_end *t = ud;
-    warn_expired(t, (int64_t)time(NULL));
+    warn_expired(t, (int64_t)time(NULL), false);
 }
 
 token_end *token_end_new(struct event_base *base, const char *token, const tlog *log)
@@ -68,7 +77,7 @@ token_end *token_end_new(struct event_base *base, const char *token, const tlog 
     t->log = log;
     int64_t now = (int64_t)time(NULL);
     if (exp < now) {
-        warn_expired(t, now);
+        warn_expired(t, now, true);
         return t;
     }
     t->timer = evtimer_new(base, expired_cb, t);

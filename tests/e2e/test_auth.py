@@ -205,7 +205,7 @@ def test_token_expiring_while_connected_is_told(stack, hs, mode):
 @pytest.mark.parametrize("mode", ["binary", "json"])
 def test_expired_token_stops_ttf_at_its_reconnection(stack, mode, tmp_path):
     """A token past its exp, still inside ttfd's 60 s of leeway: accepted, and ttf warns at
-    once. ttfd restarts once the leeway is over: ttf's reconnection is refused and ttf stops
+    start. ttfd restarts once the leeway is over: ttf's reconnection is refused and ttf stops
     (exit 2) after that one attempt, naming the expiry and when it was (it said "check the
     token" and left the user to decode the JWT)."""
     srv = stack.local()
@@ -214,8 +214,8 @@ def test_expired_token_stops_ttf_at_its_reconnection(stack, mode, tmp_path):
     exp = int(time.time()) - 57
     a = stack.ttf(d.endpoint(), srv.port, "-t", token({"exp": exp}), "--protocol", mode,
                   expect_rc=2)
-    a.proc.wait_line(r"the token .* expired at .* ago\): a connection already up stays up", 5,
-                     stream="err")
+    a.proc.wait_line(r"the token .* expired at .* ago\): a server that checks tokens will "
+                     r"refuse it", 5, stream="err")
     tk.wait_for(lambda: time.time() > exp + 61, 10, "the end of ttfd's leeway")
     port = d.port
     assert d.stop() == 0
