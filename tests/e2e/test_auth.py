@@ -224,7 +224,7 @@ def test_expired_token_stops_ttf_at_its_reconnection(stack, mode, tmp_path):
     rc = a.proc.wait_exit(15)
     assert rc == 2, "ttf exit status %r after its token was refused\n%s" % (rc, a.proc.describe())
     err = a.proc.stderr()
-    assert re.search(r"authentication failed: .*token expired; the token expired at \d{4}-.* UTC "
-                     r"\(\d+ s ago\): give ttf a new one", err), err[-2000:]
+    assert re.search(r"authentication failed: the server answered 401: token expired; the token "
+                     r"expired at \d{4}-.* UTC \(\d+ s ago\): give ttf a new one", err), err[-2000:]
     assert len(re.findall(r"ERROR authentication failed", err)) == 1, err[-2000:]
     assert "token expired" in d2.proc.stderr(), d2.proc.describe()
