@@ -426,9 +426,16 @@ static void on_open(void *ud, conn *c, bool binary)
     a->wsc = NULL;
     TLOG_I(a->log, "WebSocket connected (%s mode), sending ready", binary ? "binary" : "json");
     a->established = false;
-    session_ready ready = {.tunnel_id = a->cfg->subdomain ? NULL : a->tunnel_id,
+    /* A reconnection presents the secret of the connection it replaces: when that one died
+     * without a FIN the server still holds the names on it (API Gateway until its 10 min idle
+     * time, ttfd until --agent-timeout), and the secret moves them here at once, as before the
+     * server's limit, instead of new ids (a server with no such holder ignores it); the move
+     * names the tunnel by its id, a chosen name too */
+    bool move = a->takeover[0] != '\0';
+    session_ready ready = {.tunnel_id = a->cfg->subdomain && !move ? NULL : a->tunnel_id,
                            .subdomain = a->cfg->subdomain,
                            .agent_key = a->agent_key,
+                           .takeover = move ? a->takeover : NULL,
                            .tunnel_ids = a->held_ptr,
                            .access = a->cfg->access_json};
     a->refused = false;
