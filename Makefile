@@ -45,7 +45,7 @@ test-valgrind: deps build
 # without tests, fuzz targets or the Lambda, and the `demo` set of packages.
 demo:
 	@./scripts/deps.sh demo
-	@echo "demo: building ttfd and ttf in $(DEMO_BUILD)/"
+	@echo "demo: building ttfd and ttf in $(DEMO_BUILD)/ (about a minute the first time; its log: $(DEMO_BUILD)/build.log)"
 	@cmake -S . -B $(DEMO_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTUNNEL_TESTS=OFF -DTUNNEL_LAMBDA=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(DEMO_BUILD) -j $(JOBS) --target ttfd ttf >$(DEMO_BUILD)/build.log 2>&1 || { cat $(DEMO_BUILD)/build.log; exit 1; }
 	@TTFD_BIN=$(DEMO_BUILD)/bin/ttfd TTF_BIN=$(DEMO_BUILD)/bin/ttf ./scripts/demo.sh

@@ -369,12 +369,34 @@ static void next_open(void *ud, conn *c, bool binary)
         retry_rotation(a, "out of memory");
 }
 
+/* Why the server refused the token, in the user's terms when the token says it expired. */
+static void token_refused(const agent *a, const char *msg, char *out, size_t cap)
+{
+    char hint[200];
+    token_end_hint(a->tok, (int64_t)time(NULL), hint, sizeof hint);
+    snprintf(out, cap, "%s; %s", msg, hint[0] ? hint : "check the token (--token / TUNNEL_TOKEN)");
+}
+
 static void next_fail(void *ud, ws_client_error kind, const char *msg)
 {
     agent *a = ud;
-    (void)kind;
     ws_client_free(a->next_wsc);
     a->next_wsc = NULL;
+    if (kind == WSC_ERR_AUTH) {
+        /* the same token again in 5 s gets the same answer: keep this connection to its end,
+         * then the reconnection's refusal stops ttf (exit 2) */
+        char why[600];
+        token_refused(a, msg, why, sizeof why);
+        TLOG_E(a->log,
+               "the server refused the token for the next connection (%s); the tunnel stays "
+               "up until the server closes this connection, then ttf stops",
+               why);
+        if (a->moving) { /* closed already: the reconnection says it and stops */
+            a->moving = false;
+            schedule_retry(a);
+        }
+        return;
+    }
     retry_rotation(a, msg);
 }
 
@@ -404,9 +426,16 @@ static void on_open(void *ud, conn *c, bool binary)
     a->wsc = NULL;
     TLOG_I(a->log, "WebSocket connected (%s mode), sending ready", binary ? "binary" : "json");
     a->established = false;
-    session_ready ready = {.tunnel_id = a->cfg->subdomain ? NULL : a->tunnel_id,
+    /* A reconnection presents the secret of the connection it replaces: when that one died
+     * without a FIN the server still holds the names on it (API Gateway until its 10 min idle
+     * time, ttfd until --agent-timeout), and the secret moves them here at once, as before the
+     * server's limit, instead of new ids (a server with no such holder ignores it); the move
+     * names the tunnel by its id, a chosen name too */
+    bool move = a->takeover[0] != '\0';
+    session_ready ready = {.tunnel_id = a->cfg->subdomain && !move ? NULL : a->tunnel_id,
                            .subdomain = a->cfg->subdomain,
                            .agent_key = a->agent_key,
+                           .takeover = move ? a->takeover : NULL,
                            .tunnel_ids = a->held_ptr,
                            .access = a->cfg->access_json};
     a->refused = false;
@@ -424,7 +453,9 @@ static void on_fail(void *ud, ws_client_error kind, const char *msg)
     ws_client_free(a->wsc);
     a->wsc = NULL;
     if (kind == WSC_ERR_AUTH) {
-        TLOG_E(a->log, "%s; check the token (--token / TUNNEL_TOKEN)", msg);
+        char why[600];
+        token_refused(a, msg, why, sizeof why);
+        TLOG_E(a->log, "%s", why);
         termview_session(a->tv, "failed: the server refused the token", NULL, NULL);
         a->exit_code = AGENT_EXIT_AUTH;
         a->stopping = true;
@@ -677,6 +708,7 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
         TLOG_E(lg, "cannot set up timers and signals");
         goto out;
     }
+    a.tok = token_end_new(a.base, cfg->token, lg);
     attempt(&a);
     event_base_dispatch(a.base);
     rc = a.exit_code;
@@ -701,6 +733,7 @@ out:
         event_free(a.rotate_timer);
     if (a.drain_timer)
         event_free(a.drain_timer);
+    token_end_free(a.tok);
     inspector_free(a.insp); /* after the session: every exchange has ended */
     observer_fanout_free(&a.fan);
     if (a.retry_timer)

@@ -18,6 +18,7 @@
 #include "proto_json.h"
 #include "session.h"
 #include "termview.h"
+#include "token_end.h"
 #include "tunnel_id.h"
 #include "ws_client.h"
 
@@ -37,6 +38,7 @@ typedef struct agent {
     inspector *insp; /* NULL with --no-inspect or when its port was taken */
     termview *tv;    /* the status block on a TTY; NULL for plain log lines */
     backoff bo;
+    token_end *tok; /* what the token says of its end (NULL: no token, or no exp) */
     ws_client *wsc;
     session *sess;
     struct event *retry_timer, *connect_timer, *stop_timer, *sigint, *sigterm;

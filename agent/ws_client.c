@@ -145,8 +145,12 @@ static void finish_refusal(ws_client *c)
     ws_client_reason(c->body, c->body_len, reason, sizeof reason);
     const char *sep = reason[0] ? ": " : "";
     if (p->status == 401 || p->status == 403) {
+        /* ttfd's reason starts with the same words: said once */
+        const char *why = reason;
+        if (strncmp(why, "authentication failed: ", 23) == 0)
+            why += 23;
         snprintf(msg, sizeof msg, "authentication failed: the server answered %d%s%s", p->status,
-                 sep, reason);
+                 sep, why);
         fail(c, WSC_ERR_AUTH, msg);
     } else if (p->status == 404) {
         const char *path = c->cfg->url.path;

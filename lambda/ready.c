@@ -139,8 +139,11 @@ static bool take_over(lambda_ctx *ctx, const char *cid, const conn_rec *c, const
         if (ok)
             snprintf(holders[i], sizeof holders[i], "%s", o.holder);
     }
+    /* the records last as a held name's again: a reconnection moves names from a connection
+     * that may have disconnected (its record then ends at its keep) */
+    int64_t ttl = names_held_ttl(ctx->cfg, owner, clock_wall_ms() / 1000);
     for (size_t i = 0; ok && i < n; i++)
-        if (store_move_owner(&ctx->st, t[i].ans.name, holders[i], cid, m->takeover, err,
+        if (store_move_owner(&ctx->st, t[i].ans.name, holders[i], cid, m->takeover, ttl, err,
                              sizeof err) != 0) {
             TLOG_W(ctx->log, "ready %s: takeover of tunnel %s failed: %s", cid, t[i].ans.name, err);
             ok = false;

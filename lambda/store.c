@@ -272,16 +272,21 @@ int store_set_takeover(store *s, const char *tid, const char *cid, const char *s
 }
 
 int store_move_owner(store *s, const char *tid, const char *old_cid, const char *new_cid,
-                     const char *secret, char *err, size_t cap)
+                     const char *secret, int64_t ttl, char *err, size_t cap)
 {
     char key[96];
     if (store_owner_key(key, sizeof key, tid) < 0)
         return store_oom(err, cap);
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:o,s:o,s:o}}", "TableName", s->conn_table, "Key",
-                            ddb_key_s("connectionId", key), "UpdateExpression",
-                            "SET holder = :n REMOVE takeover", "ConditionExpression",
-                            "holder = :o AND takeover = :t", "ExpressionAttributeValues", ":n",
-                            ddb_s(new_cid), ":o", ddb_s(old_cid), ":t", ddb_s(secret));
+    json_t *req = json_pack(
+        "{s:s,s:o,s:s,s:s,s:{s:o,s:o,s:o}}", "TableName", s->conn_table, "Key",
+        ddb_key_s("connectionId", key), "UpdateExpression",
+        ttl > 0 ? "SET holder = :n, #t = :ttl REMOVE takeover" : "SET holder = :n REMOVE takeover",
+        "ConditionExpression", "holder = :o AND takeover = :t", "ExpressionAttributeValues", ":n",
+        ddb_s(new_cid), ":o", ddb_s(old_cid), ":t", ddb_s(secret));
+    if (req && ttl > 0) {
+        json_object_set_new(json_object_get(req, "ExpressionAttributeValues"), ":ttl", ddb_n(ttl));
+        json_object_set_new(req, "ExpressionAttributeNames", json_pack("{s:s}", "#t", "ttl"));
+    }
     return store_run(s, "UpdateItem", req, err, cap);
 }
 

@@ -104,9 +104,11 @@ int store_delete_owner(store *s, const char *tid, char *err, size_t cap);
 int store_set_takeover(store *s, const char *tid, const char *cid, const char *secret, char *err,
                        size_t cap);
 /* Moves tid from holder old_cid to new_cid, conditional on the holder and its secret (which is
- * used up). DDB_CONDITION when either does not match. */
+ * used up). ttl > 0: the record's new ttl, that of a held name (names_held_ttl: the old holder's
+ * was set when it claimed, or to now + keep when it disconnected); 0 keeps the record's.
+ * DDB_CONDITION when either does not match. */
 int store_move_owner(store *s, const char *tid, const char *old_cid, const char *new_cid,
-                     const char *secret, char *err, size_t cap);
+                     const char *secret, int64_t ttl, char *err, size_t cap);
 /* The mark a connection's tunnelId gets when its tunnel moved to the agent's next connection:
  * "~<tid>" (out of the GSI for tid; the connection stays live for its requests in flight). */
 #define STORE_MOVED_MARK '~'

@@ -332,6 +332,24 @@ void auth_free(auth_verifier *v)
 
 /* ---------------------------------------------------------------- verification */
 
+/* One base64url part of a compact JWT (n octets at seg), decoded and read as JSON; NULL when
+ * it is not. */
+static json_t *segment_json(const char *seg, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    uint8_t *raw = malloc(b64_decoded_max(n + 3) + 1);
+    size_t rlen = 0;
+    if (!raw || b64url_decode(seg, n, raw, &rlen) != 0) {
+        free(raw);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb((const char *)raw, rlen, 0, &jerr);
+    free(raw);
+    return j;
+}
+
 /* Reads alg and kid from the (unverified) token header. 0, -1 (malformed) or -2: the header
  * lists critical extensions ("crit"), of which we understand none, so the token is invalid
  * (RFC 7515 §4.1.11). */
@@ -340,16 +358,7 @@ static int read_header(const char *token, char *alg, size_t alg_cap, char *kid, 
     const char *dot = strchr(token, '.');
     if (!dot || dot == token)
         return -1;
-    size_t n = (size_t)(dot - token);
-    uint8_t *raw = malloc(b64_decoded_max(n + 3) + 1);
-    size_t rlen = 0;
-    if (!raw || b64url_decode(token, n, raw, &rlen) != 0) {
-        free(raw);
-        return -1;
-    }
-    json_error_t jerr;
-    json_t *h = json_loadb((const char *)raw, rlen, 0, &jerr);
-    free(raw);
+    json_t *h = segment_json(token, (size_t)(dot - token));
     const char *a = json_string_value(json_object_get(h, "alg"));
     json_t *k = json_object_get(h, "kid");
     int rc = -1;
@@ -373,6 +382,20 @@ static bool number_claim(json_t *claims, const char *name, double *out)
         return false;
     *out = json_number_value(c);
     return true;
+}
+
+int auth_token_exp(const char *token, int64_t *exp)
+{
+    const char *p = token ? strchr(token, '.') : NULL;
+    const char *end = p ? strchr(p + 1, '.') : NULL;
+    json_t *claims = end ? segment_json(p + 1, (size_t)(end - p - 1)) : NULL;
+    double v = 0;
+    int rc =
+        json_is_object(claims) && number_claim(claims, "exp", &v) && v > 0 && v < 1e15 ? 0 : -1;
+    if (rc == 0)
+        *exp = (int64_t)v;
+    json_decref(claims);
+    return rc;
 }
 
 /* Checks exp / nbf / sub on the verified token's payload. */

@@ -36,6 +36,10 @@ int auth_verify(const auth_verifier *v, const char *token, int64_t now, char *su
 char *auth_mint_hs256(const char *secret, const char *sub, int64_t now, int64_t ttl,
                       const char **err);
 
+/* The exp claim of a compact JWT, read WITHOUT verifying it (for ttf, which holds no key: what
+ * its own token says of its end; only the server judges it). 0, or -1 when there is none. */
+int auth_token_exp(const char *token, int64_t *exp);
+
 /* Extracts the token from an "Authorization: Bearer x" value or, failing that, from a raw query
  * string's token= parameter (percent-decoded). Returns a malloc'd token or NULL. */
 char *auth_token_from_request(const char *authorization, const char *query);

@@ -228,6 +228,8 @@ static void read_and_report(conn *c)
         got += more;
     }
     c->bulk = got >= CONN_READ_MAX || full;
+    if (got > 0)
+        c->reads++;
     if (eof)
         c->eof = true;
     bool failed = c->state == CS_FAILED;
@@ -664,6 +666,11 @@ void conn_read(conn *c, bool on)
 bool conn_reading(const conn *c)
 {
     return c->want_read;
+}
+
+uint64_t conn_reads(const conn *c)
+{
+    return c->reads;
 }
 
 void conn_trigger_read(conn *c)

@@ -171,6 +171,8 @@ size_t conn_out_len(const conn *c);
 void conn_read(conn *c, bool on);
 /* Whether the owner has reading on (conn_read), whatever in_max, EOF or a handshake do. */
 bool conn_reading(const conn *c);
+/* How many reads brought input so far: a peer heard from between two looks when it changed. */
+uint64_t conn_reads(const conn *c);
 /* Calls on_read from the loop for the input already buffered (a pipelined request after the
  * previous one ended), without waiting for new bytes. */
 void conn_trigger_read(conn *c);

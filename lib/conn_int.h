@@ -78,6 +78,7 @@ struct conn {
     unsigned long tls_err;
     unsigned send_ms;     /* conn_set_send_timeout (0: off) */
     uint64_t writes;      /* writes that moved output */
+    uint64_t reads;       /* reads that brought input (conn_reads) */
     uint64_t send_writes; /* the send timeout's last check (conn_timer.c): writes then, */
     size_t send_outq;     /* our octets the peer had not taken then (SIOCOUTQ; SIZE_MAX: none), */
     uint8_t send_idle;    /* and checks since that found no progress */

@@ -58,6 +58,10 @@ static void usage(FILE *out)
         "  --half-close-timeout SEC  once one side of an upgraded connection ended its half\n"
         "                            (a FIN), close it when nothing moved this long (30; 0:\n"
         "                            the tunnel timeout alone)\n"
+        "  --agent-timeout SEC       close an agent link that brought nothing this long\n"
+        "                            (pinged every quarter of it): its requests fail at once\n"
+        "                            (502) and its names wait for its reconnection (60; 0:\n"
+        "                            never)\n"
         "  --max-header-size BYTES   request head limit, 431 beyond it (16384; at most\n"
         "                            1048576)\n"
         "  --max-body-size BYTES     request body limit, 413 beyond it (0: none; both\n"
@@ -135,6 +139,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_STIMEOUT,
         O_TUNTIMEOUT,
         O_HALFTIMEOUT,
+        O_AGENTTIMEOUT,
         O_MAXHDR,
         O_MAXBODY,
         O_MAXSTREAMS,
@@ -164,6 +169,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"send-timeout", required_argument, NULL, O_STIMEOUT},
         {"tunnel-timeout", required_argument, NULL, O_TUNTIMEOUT},
         {"half-close-timeout", required_argument, NULL, O_HALFTIMEOUT},
+        {"agent-timeout", required_argument, NULL, O_AGENTTIMEOUT},
         {"max-header-size", required_argument, NULL, O_MAXHDR},
         {"max-body-size", required_argument, NULL, O_MAXBODY},
         {"max-streams-per-agent", required_argument, NULL, O_MAXSTREAMS},
@@ -188,6 +194,7 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->send_timeout = 60;
     cfg->tunnel_timeout = TTFD_TUNNEL_SEC;
     cfg->half_close_timeout = TTFD_HALF_CLOSE_SEC;
+    cfg->agent_timeout = TTFD_AGENT_SEC;
     cfg->max_header = 16384;
     cfg->max_streams = TTFD_MAX_STREAMS;
     cfg->max_streams_total = TTFD_MAX_STREAMS_TOTAL;
@@ -271,13 +278,21 @@ static int parse_args(int argc, char **argv, server_config *cfg)
             break;
         case O_TUNTIMEOUT:
         case O_HALFTIMEOUT:
+        case O_AGENTTIMEOUT: {
+            int *dst = c == O_TUNTIMEOUT    ? &cfg->tunnel_timeout
+                       : c == O_HALFTIMEOUT ? &cfg->half_close_timeout
+                                            : &cfg->agent_timeout;
             if (parse_num(optarg, 0, 604800, &v) != 0) {
                 fprintf(stderr, "ttfd: bad --%s '%s' (seconds, 0..604800)\n",
-                        c == O_TUNTIMEOUT ? "tunnel-timeout" : "half-close-timeout", optarg);
+                        c == O_TUNTIMEOUT    ? "tunnel-timeout"
+                        : c == O_HALFTIMEOUT ? "half-close-timeout"
+                                             : "agent-timeout",
+                        optarg);
                 return -1;
             }
-            *(c == O_TUNTIMEOUT ? &cfg->tunnel_timeout : &cfg->half_close_timeout) = (int)v;
+            *dst = (int)v;
             break;
+        }
         case O_MAXHDR:
             if (parse_num(optarg, 256, (long long)TTFD_MAX_HEADER_MAX, &v) != 0) {
                 fprintf(stderr, "ttfd: bad --max-header-size '%s'\n", optarg);
@@ -644,13 +659,14 @@ int main(int argc, char **argv)
     fflush(stdout);
     TLOG_I(&lg,
            "ttfd %s: domain %s, public URLs %s://<id>.%s, auth %s, timeouts: request %ds, "
-           "header %ds, body %ds, send %ds, tunnel %ds, half-close %ds; at most %zu requests in "
+           "header %ds, body %ds, send %ds, tunnel %ds, half-close %ds, agent %ds; at most %zu "
+           "requests in "
            "progress per agent, %zu in "
            "all, %zu connections (0: no limit)",
            TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
            cfg.request_timeout, cfg.header_timeout, cfg.body_timeout, cfg.send_timeout,
-           cfg.tunnel_timeout, cfg.half_close_timeout, cfg.max_streams, cfg.max_streams_total,
-           cfg.max_conns);
+           cfg.tunnel_timeout, cfg.half_close_timeout, cfg.agent_timeout, cfg.max_streams,
+           cfg.max_streams_total, cfg.max_conns);
     if (cfg.max_conns && (!cfg.max_streams_total || cfg.max_streams_total >= cfg.max_conns))
         /* requests in progress are never closed to make room (pconn.h): only --max-streams
          * keeps some of the cap for agents and new clients */

@@ -34,9 +34,14 @@ struct session {
     char sub[AUTH_SUB_MAX + 1];         /* token subject ("" without auth) */
     char takeover[65]; /* secret for the agent's next connection (protocol.md §1) */
     char ip[64];
-    struct event *ready_timer; /* an agent that never sends ready is dropped */
-    uint64_t upgraded_ms;      /* its upgrade (clock_now_ms): room-making before ready */
-    tunnel *tun;               /* its tunnels, by wire index (one until ready says more) */
+    char owner[TUNNEL_OWNER_MAX + 1]; /* tunnel_owner() of its ready ("" before it) */
+    conn *c;                          /* its link (the ws_conn's) */
+    struct event *ready_timer;        /* an agent that never sends ready is dropped */
+    uint64_t upgraded_ms;             /* its upgrade (clock_now_ms): room-making before ready */
+    struct event *beat;               /* --agent-timeout: our pings, and the look at its silence */
+    uint64_t heard_reads;             /* conn_reads() at the last beat */
+    unsigned silent_beats;            /* beats in a row with nothing read from it (reading on) */
+    tunnel *tun;                      /* its tunnels, by wire index (one until ready says more) */
     size_t ntun;
 };
 
@@ -130,6 +135,8 @@ static void destroy(session *s)
         s->mux->vt->free(s->mux, edge_answer_of(EDGE_AGENT_GONE)->text);
     if (s->ready_timer)
         event_free(s->ready_timer);
+    if (s->beat)
+        event_free(s->beat);
     ws_conn_free(s->ws);
     unlink_session(s);
     for (size_t i = 0; s->tun && i < s->ntun; i++)
@@ -279,12 +286,7 @@ static void asked(const tmsg *m, size_t i, const char **held, const char **subdo
 static int claim_all(session *s, const tmsg *m, char *notice, size_t cap, bool *returning)
 {
     server *srv = s->srv;
-    char owner[STATE_OWNER_MAX + 1];
     notice[0] = '\0';
-    if (tunnel_owner(owner, sizeof owner, srv->auth != NULL, s->sub, m->agent_key) != 0) {
-        ws_close(s->ws, 1011, "server error");
-        return -1;
-    }
     /* per tunnel: 0 not claimed, 1 claimed, 2 claimed with a new owner record */
     unsigned char *claimed = calloc(s->ntun, sizeof *claimed);
     if (!claimed) {
@@ -298,7 +300,7 @@ static int claim_all(session *s, const tmsg *m, char *notice, size_t cap, bool *
         char chosen[TUNNEL_NAME_MAX + 1], msg[400];
         const char *held = NULL, *subdomain = NULL;
         asked(m, i, &held, &subdomain);
-        registry_ask ask = {.name = held, .chosen = false, .owner = owner};
+        registry_ask ask = {.name = held, .chosen = false, .owner = s->owner};
         if (subdomain) {
             const char *why = NULL;
             if (tunnel_name_normalize(subdomain, chosen, &why) != 0) {
@@ -350,6 +352,44 @@ static int claim_all(session *s, const tmsg *m, char *notice, size_t cap, bool *
     }
     free(claimed);
     return rc;
+}
+
+/* ---- a link gone silent (--agent-timeout) ---- */
+
+/* Heard nothing from the agent over the last two beats while reading it (half the timeout at
+ * least): a live agent answers each of our pings within its round trip. */
+static bool silent(const session *s)
+{
+    return s->silent_beats >= 2;
+}
+
+/* A ready for names a silent session of the same owner still holds: that is the owner's agent
+ * back over a new link while the old one died without a FIN (a network change, a NAT that forgot
+ * it, a laptop that slept) and has not reached --agent-timeout yet. The old session is ended
+ * now (its requests fail as when an agent goes: 502, or cut after the head) so that the owner
+ * gets its names, and its URLs, back instead of new ones (frp's server replaces a control with
+ * the same run id the same way). A live session is never ended so. */
+static void end_silent_holders(session *s, const tmsg *m)
+{
+    server *srv = s->srv;
+    for (size_t i = 0; s->owner[0] && i < s->ntun; i++) {
+        const char *held = NULL, *subdomain = NULL, *why = NULL;
+        char chosen[TUNNEL_NAME_MAX + 1];
+        asked(m, i, &held, &subdomain);
+        if (subdomain && tunnel_name_normalize(subdomain, chosen, &why) == 0)
+            held = chosen;
+        else if (subdomain)
+            continue;
+        tunnel *t = held ? registry_lookup(srv->reg, held, strlen(held)) : NULL;
+        session *h = t ? t->sess : NULL;
+        if (!h || h == s || !silent(h) || strcmp(h->owner, s->owner) != 0)
+            continue;
+        TLOG_W(srv->log,
+               "agent %s: tunnel %s is back over a new link; its previous one (from %s) sent "
+               "nothing for %u s: closed",
+               s->ip, held, h->ip, h->silent_beats * (unsigned)srv->cfg->agent_timeout / 4);
+        destroy(h);
+    }
 }
 
 /* Each tunnel's gate from its ready entry's access (the first one falls back to the top-level
@@ -437,8 +477,13 @@ static void on_ready(session *s, const tmsg *m)
      * (also when the tunnel moves to this connection). */
     if (set_access(s, m) != 0)
         return;
+    if (tunnel_owner(s->owner, sizeof s->owner, s->srv->auth != NULL, s->sub, m->agent_key) != 0) {
+        ws_close(s->ws, 1011, "server error");
+        return;
+    }
     if (take_over(s, m))
         return;
+    end_silent_holders(s, m);
     char notice[400];
     bool returning = false;
     if (claim_all(s, m, notice, sizeof notice, &returning) != 0)
@@ -531,6 +576,25 @@ static void ready_timeout_cb(evutil_socket_t fd, short what, void *ud)
 
 static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
 
+/* Every quarter of --agent-timeout: a ping (an agent that pings rarely, as upstream's every
+ * 5 min, answers it: the link's idle time never ends a live one), and the count of beats with
+ * nothing read from it. The idle time (conn_set_idle) closes a link silent for the whole of
+ * it. */
+static void beat_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    session *s = ud;
+    uint64_t reads = conn_reads(s->c);
+    if (reads != s->heard_reads || !conn_reading(s->c)) {
+        s->heard_reads = reads;
+        s->silent_beats = 0;
+    } else {
+        s->silent_beats++;
+    }
+    ws_send_ping(s->ws);
+}
+
 /* ---- the upgrade ---- */
 
 static int refuse(int *status, char *why, size_t cap, int code, const char *text)
@@ -582,6 +646,9 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     if (s->tun)
         s->tun[0] = (tunnel){.sess = s, .json = !bin};
     s->ready_timer = evtimer_new(srv->base, ready_timeout_cb, s);
+    s->c = c;
+    if (srv->cfg->agent_timeout > 0)
+        s->beat = event_new(srv->base, -1, EV_PERSIST, beat_cb, s);
     mux_ident id = {.log = srv->log};
     snprintf(id.agent, sizeof id.agent, "%s", ip);
     mux_link link = {s,         link_send_binary, link_send_text, link_pending, ws_high_water(),
@@ -593,11 +660,13 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     }
     if (s->tun)
         s->tun[0].mux = s->mux;
-    if (!s->tun || !s->ready_timer || !s->mux) {
+    if (!s->tun || !s->ready_timer || !s->mux || (srv->cfg->agent_timeout > 0 && !s->beat)) {
         if (s->mux)
             s->mux->vt->free(s->mux, NULL);
         if (s->ready_timer)
             event_free(s->ready_timer);
+        if (s->beat)
+            event_free(s->beat);
         free(s->tun);
         free(s);
         return refuse(status, why, cap, 500, "out of memory");
@@ -612,13 +681,18 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
                             : "",
                      bin || json ? "\r\n" : "");
     /* Bytes after the head are already WebSocket frames: the ws_conn parses them. */
-    conn_set_idle(c, 0); /* an idle tunnel is fine; the agent pings */
+    /* an idle tunnel is fine, a silent link is not: nothing from the agent for --agent-timeout
+     * (our pings unanswered too) closes it, its requests failing at once (502) instead of each at
+     * --request-timeout or, once answering, never */
+    conn_set_idle(c, (unsigned)srv->cfg->agent_timeout * 1000u);
     conn_set_deadline(c, 0);
     conn_read(c, true);
     s->ws = ws_conn_new(c, true, &handlers, s, TTFD_AGENT_MAX_MSG);
     if (!s->ws) {
         s->mux->vt->free(s->mux, NULL);
         event_free(s->ready_timer);
+        if (s->beat)
+            event_free(s->beat);
         free(s->tun);
         free(s);
         return refuse(status, why, cap, 500, "out of memory");
@@ -630,6 +704,10 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     struct timeval tv = {TTFD_READY_SEC, 0};
     evtimer_add(s->ready_timer, &tv);
     s->upgraded_ms = clock_now_ms();
+    if (s->beat) {
+        struct timeval beat = clock_timeval_ms((uint64_t)srv->cfg->agent_timeout * 250u);
+        event_add(s->beat, &beat);
+    }
     s->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = s;

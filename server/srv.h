@@ -32,8 +32,12 @@
  * halves at the first FIN. */
 #define TTFD_TUNNEL_SEC 3600
 #define TTFD_HALF_CLOSE_SEC 30
-#define TTFD_LINGER_SEC 5                     /* a closing public connection that never drains */
-#define TTFD_READY_SEC 30                     /* an agent must send ready within this */
+#define TTFD_LINGER_SEC 5 /* a closing public connection that never drains */
+#define TTFD_READY_SEC 30 /* an agent must send ready within this */
+/* --agent-timeout's default: an agent link that brings nothing this long (ttfd pings it every
+ * quarter of it, ttf every 20 s) is closed, as ttf closes a link it hears nothing on for 60 s
+ * (frp's server: 90 s without a heartbeat) */
+#define TTFD_AGENT_SEC 60
 #define TTFD_MAX_HEADER_MAX ((size_t)1 << 20) /* the largest --max-header-size */
 /* --max-streams-per-agent's default: as the stream multiplexers of Go-written tunnels bound one
  * connection (frp's yamux: 256 streams not yet accepted; Go's HTTP/2 server: 250 concurrent
@@ -70,6 +74,7 @@ typedef struct server_config {
     int keepalive_timeout;  /* s: a connection idle between requests is closed; 0: TTFD_IDLE_SEC */
     int tunnel_timeout;     /* s: an upgraded connection idle both ways (timeout tunnel); 0 off */
     int half_close_timeout; /* s: idle after one side of it ended (timeout client-fin); 0 off */
+    int agent_timeout;      /* s: an agent link with nothing from the agent is closed; 0 off */
     size_t max_header;      /* bytes */
     uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */
     size_t max_streams;     /* exchanges in progress per agent (0: no limit); else 503 */

@@ -159,7 +159,10 @@ state *state_open(const char *path, int64_t now, char *err, size_t cap)
     return st;
 fail:
     if (st->db && (sqlite3_errcode(st->db) & 0xff) == SQLITE_BUSY)
-        snprintf(err, cap, "state database %s is in use by another ttfd", path);
+        snprintf(err, cap,
+                 "state database %s is in use by another ttfd (a second ttfd needs its own: "
+                 "--state FILE, or --state :memory: to keep nothing)",
+                 path);
     state_close(st);
     return NULL;
 }

@@ -160,3 +160,27 @@ def test_require_auth_without_key_material_refuses_everyone(tmp_path):
 
 def test_auth_off_accepts_without_token(stack):
     assert_works(stack)
+
+
+def test_token_expired_before_the_move_is_told_once(tmp_path):
+    """The Lambda checks the token at $connect, and ttf opens its next connection before API
+    Gateway's limit (here 15 s: at 12 s) with the same token. One that expired meanwhile is
+    refused there (401 "Unauthorized": AWS's $connect says no more): ttf says once that the
+    token expired and that the tunnel ends with this connection, keeps it to its end (the
+    tunnel still serves), then stops (exit 2) at the reconnection's refusal, naming the expiry.
+    It tried again every 5 s and ended on a bare "Unauthorized; check the token"."""
+    exp = int(time.time()) - 50  # inside the 60 s of leeway for 10 s more
+    s = Stack(tmp_path, env={"REQUIRE_AUTH": "true", "JWT_SECRET": SECRET,
+                             "CONNECTION_MAX_LIFETIME_SECS": "15"},
+              args=["--connection-max-ms", "15000"], token=hs_token(exp_in=exp - int(time.time())))
+    try:
+        assert_works(s)
+        code = s.agent.wait_exit(40)
+        err = "\n".join(s.agent.err)
+        assert code == 2, (code, err[-3000:])
+        assert err.count("the server refused the token for the next connection") == 1, err[-3000:]
+        assert "trying again" not in err, err[-3000:]
+        assert "the token expired at" in err.splitlines()[-1], err[-3000:]
+    finally:
+        codes = s.close()
+        assert codes["standin"] == 0, codes

@@ -52,6 +52,11 @@ class Stack:
         self.items.append(("proc", a.proc, expect_rc))
         return a
 
+    def closing(self, obj):
+        """obj.close() at teardown (a helper server or relay the test started)."""
+        self.items.append(("server", obj, None))
+        return obj
+
     def add_proc(self, proc, expect_rc=0):
         self.items.append(("proc", proc, expect_rc))
         return proc

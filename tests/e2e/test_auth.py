@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 
 import jwt
@@ -183,3 +184,47 @@ def test_upgrade_status_codes(hs):
     status, raw = upgrade(d.port, "/_tunnel?token=" + token())
     assert status == 101, raw
     assert upgrade(d.port, "/_tunnel?token=" + token(key="x" * 32))[0] == 401
+
+
+# ---- a token that expires: the session it opened stays, ttf says so, the next one is refused
+
+
+@pytest.mark.parametrize("mode", ["binary", "json"])
+def test_token_expiring_while_connected_is_told(stack, hs, mode):
+    """ttfd checks a token when the agent connects (as ngrok and frp do): the tunnel it opened
+    stays up past its exp. ttf says so when exp passes (it said nothing: the user learnt it
+    only from the refusal of the next connection, days later), and the tunnel still serves."""
+    d, srv = hs
+    a = accepted(stack, d, srv, "-t", token(lifetime=2), "--protocol", mode)
+    a.proc.wait_line(r"the token \(--token / TUNNEL_TOKEN\) expired at \d{4}-\d\d-\d\d "
+                     r"\d\d:\d\d:\d\d UTC .*the server will refuse the next one", 10, stream="err")
+    r = tk.http(d.port, "GET", "/still", tk.sub_host(d, a.tunnel_id))
+    assert r.status == 200, r.raw_head
+
+
+@pytest.mark.parametrize("mode", ["binary", "json"])
+def test_expired_token_stops_ttf_at_its_reconnection(stack, mode, tmp_path):
+    """A token past its exp, still inside ttfd's 60 s of leeway: accepted, and ttf warns at
+    start. ttfd restarts once the leeway is over: ttf's reconnection is refused and ttf stops
+    (exit 2) after that one attempt, naming the expiry and when it was (it said "check the
+    token" and left the user to decode the JWT)."""
+    srv = stack.local()
+    state = str(tmp_path / "d.db")
+    d = stack.ttfd("--require-auth", "--jwt-secret", SECRET, "--state", state)
+    exp = int(time.time()) - 50  # ttfd's leeway (60 s) leaves 10 s to connect, even under load
+    a = stack.ttf(d.endpoint(), srv.port, "-t", token({"exp": exp}), "--protocol", mode,
+                  expect_rc=2)
+    a.proc.wait_line(r"the token .* expired at .* ago\): a server that checks tokens will "
+                     r"refuse it", 5, stream="err")
+    tk.wait_for(lambda: time.time() > exp + 61, 15, "the end of ttfd's leeway")
+    port = d.port
+    assert d.stop() == 0
+    d2 = stack.ttfd("--require-auth", "--jwt-secret", SECRET, "--state", state,
+                    listen="127.0.0.1:%d" % port)
+    rc = a.proc.wait_exit(15)
+    assert rc == 2, "ttf exit status %r after its token was refused\n%s" % (rc, a.proc.describe())
+    err = a.proc.stderr()
+    assert re.search(r"authentication failed: the server answered 401: token expired; the token "
+                     r"expired at \d{4}-.* UTC \(\d+ s ago\): give ttf a new one", err), err[-2000:]
+    assert len(re.findall(r"ERROR authentication failed", err)) == 1, err[-2000:]
+    assert "token expired" in d2.proc.stderr(), d2.proc.describe()

@@ -232,4 +232,6 @@ def test_second_ttfd_on_same_state_refused(stack, tmp_path):
     p = tk.Proc("ttfd", [tk.TTFD_BIN, "--listen", "127.0.0.1:0", "--state", str(state)])
     stack.add_proc(p, expect_rc=1)
     assert p.wait_exit(15) == 1, p.describe()
-    assert "in use by another ttfd" in p.stderr(), p.describe()
+    # and what to do about it: the newcomer's second ttfd on another port met this first
+    assert "in use by another ttfd (a second ttfd needs its own: --state FILE" in p.stderr(), \
+        p.describe()

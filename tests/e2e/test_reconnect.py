@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: MIT
 """ttf reconnects: ttfd restarted on the same port while ttf runs gives back the same URL;
-ttf started before ttfd connects once it is up."""
+ttf started before ttfd connects once it is up; a reconnection presents the secret that moves
+its names from the connection it replaces."""
 
 import datetime
 import json
 import re
 
+import pytest
+
 import tunnelkit as tk
+from fakettfd import FakeTtfd
 
 FAILURE = r"(?i)(fail|refused|cannot connect|unreachable)"
 
@@ -72,3 +76,26 @@ def test_reconnect_backoff_not_a_tight_loop(stack):
     for i, g in enumerate(gaps):
         assert g >= 0.5 * 2 ** i - 0.002, "retry %d after %.3f s, less than half of %d s: gaps %s" % (
             i + 1, g, 2 ** i, ["%.3f" % x for x in gaps])
+
+
+@pytest.mark.parametrize("chosen", [False, True], ids=["id", "subdomain"])
+def test_reconnect_presents_the_takeover_secret(stack, chosen):
+    """A link that dies without a FIN stays held by the server (API Gateway until its 10 min
+    idle time, ttfd until --agent-timeout): ttf's reconnection must move its name, not get a new
+    one (it got a new id: the old URL answered 504 on the serverless back-end for 10 minutes).
+    So its ready carries the secret of the connection it replaces and names the tunnel by its
+    id (a chosen name too), as a move before the server's limit does."""
+    srv = stack.local()
+    fake = FakeTtfd()
+    stack.closing(fake)
+    extra = ["--subdomain", "fake"] if chosen else []
+    a = stack.ttf(fake.endpoint, srv.port, "--protocol", "json", "--forget", *extra, wait=False)
+    first = fake.accept({"takeover": "secret-of-the-first"})
+    assert "takeover" not in first, first
+    a.wait_established(15)
+    fake.c.close()  # the first link ends; ttf reconnects
+    again = fake.accept({"takeover": "secret-of-the-second"})
+    assert again.get("takeover") == "secret-of-the-first", again
+    assert again.get("tunnel_id") == "fake", again
+    if chosen:
+        assert again.get("subdomain") == "fake", again

@@ -502,6 +502,77 @@ class Load:
         return kinds
 
 
+# ------------------------------------------------------------------ a link that dies silently
+
+
+class FreezingProxy:
+    """A TCP relay on loopback in front of `port` (ttf's endpoint goes through it). freeze()
+    stops relaying on every connection open then, both ways, and keeps their sockets open: a
+    link that died without a FIN or a reset (a network change, a NAT that forgot it, a machine
+    that slept), as neither end can tell it from a quiet one. Connections opened later relay as
+    usual. close() (the stack's teardown calls it) ends everything."""
+
+    def __init__(self, port):
+        self.target = port
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(64)
+        self.port = self.ls.getsockname()[1]
+        self.lock = threading.Lock()
+        self.links = []  # (client socket, target socket, frozen event)
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def endpoint(self):
+        return "ws://127.0.0.1:%d/_tunnel" % self.port
+
+    def _accept(self):
+        while True:
+            try:
+                a, _ = self.ls.accept()
+                b = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                return
+            link = (a, b, threading.Event())
+            with self.lock:
+                if self.stopped:
+                    a.close()
+                    b.close()
+                    return
+                self.links.append(link)
+            for src, dst in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(src, dst, link[2]), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, frozen):
+        try:
+            while not frozen.is_set():
+                data = src.recv(65536)
+                if frozen.is_set():
+                    return  # dropped: what a dead link does to it
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def freeze(self):
+        with self.lock:
+            for _, _, frozen in self.links:
+                frozen.set()
+
+    def close(self):
+        with self.lock:
+            self.stopped = True
+            links, self.links = self.links, []
+        self.ls.close()
+        for a, b, frozen in links:
+            frozen.set()
+            a.close()
+            b.close()
+
+
 # ------------------------------------------------------------------ a scene for attacks
 
 # ttf's inspector keeps captured exchanges up to a budget (32 MiB by default): a small one here,

@@ -80,14 +80,21 @@ static void owners(void **state)
     assert_int_equal(store_set_takeover(ST(h), "name1", "C1", "s3", err, sizeof err),
                      DDB_CONDITION);
     assert_int_equal(store_set_takeover(ST(h), "name1", "C2", "s3", err, sizeof err), 0);
-    assert_int_equal(store_move_owner(ST(h), "name1", "C2", "C3", "wrong", err, sizeof err),
+    assert_int_equal(store_move_owner(ST(h), "name1", "C2", "C3", "wrong", 0, err, sizeof err),
                      DDB_CONDITION);
-    assert_int_equal(store_move_owner(ST(h), "name1", "C2", "C3", "s3", err, sizeof err), 0);
-    assert_int_equal(store_move_owner(ST(h), "name1", "C3", "C4", "s3", err, sizeof err),
+    /* the move gives the record a held name's ttl again: C2 had released it (7300) */
+    assert_int_equal(store_move_owner(ST(h), "name1", "C2", "C3", "s3", 14500, err, sizeof err), 0);
+    assert_int_equal(store_move_owner(ST(h), "name1", "C3", "C4", "s3", 0, err, sizeof err),
                      DDB_CONDITION);
     assert_int_equal(store_get_owner(ST(h), "name1", &o, err, sizeof err), 0);
     assert_string_equal(o.holder, "C3");
     assert_string_equal(o.takeover, "");
+    assert_int_equal(o.ttl, 14500);
+    /* 0 keeps the ttl the record has */
+    assert_int_equal(store_set_takeover(ST(h), "name1", "C3", "s4", err, sizeof err), 0);
+    assert_int_equal(store_move_owner(ST(h), "name1", "C3", "C5", "s4", 0, err, sizeof err), 0);
+    assert_int_equal(store_get_owner(ST(h), "name1", &o, err, sizeof err), 0);
+    assert_int_equal(o.ttl, 14500);
     /* owner records stay out of the tunnel index */
     char cids[4][STORE_CONN_ID_SIZE];
     size_t n;

@@ -567,6 +567,28 @@ static void test_mint(void **state)
     auth_free(v);
 }
 
+/* auth_token_exp (ttf): the exp a token carries, read without a key; -1 when it has none. */
+static void test_token_exp(void **state)
+{
+    (void)state;
+    const char *err = NULL;
+    char *t = auth_mint_hs256("exp-secret-exp-secret-0123456789", "dave", NOW, 90, &err);
+    int64_t exp = 0;
+    assert_int_equal(auth_token_exp(t, &exp), 0);
+    assert_int_equal(exp, NOW + 90);
+    free(t);
+    char *noexp = hs_token_with_header("{\"alg\":\"HS256\"}", "{\"sub\":\"x\"}", "k");
+    char *strexp = hs_token_with_header("{\"alg\":\"HS256\"}", "{\"exp\":\"soon\"}", "k");
+    assert_int_equal(auth_token_exp(noexp, &exp), -1);
+    assert_int_equal(auth_token_exp(strexp, &exp), -1);
+    free(noexp);
+    free(strexp);
+    const char *bad[] = {"", "abc", "a.b", "a.!!.c", ".e30.", "x.bm90IGpzb24.y"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(auth_token_exp(bad[i], &exp), -1);
+    assert_int_equal(auth_token_exp(NULL, &exp), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_jwks_errors),
         cmocka_unit_test(test_token_from_request),
         cmocka_unit_test(test_mint),
+        cmocka_unit_test(test_token_exp),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
