@@ -14,7 +14,8 @@
 #include "wire_json.h"
 
 /* A message tmsg_decode refused. A request we cannot use (an invalid request-target, a header
- * that cannot be sent, bad base64) is answered at once with invalid_request when it names its
+ * that cannot be sent, a bad header_order, bad base64, an integer beyond int64), in its head,
+ * a continuation or a body piece, is answered at once with invalid_request when it names its
  * request_id, instead of leaving the visitor to wait for the server's timeout. */
 static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const char *why)
 {
@@ -29,15 +30,17 @@ static void reject_or_ignore(session *s, const uint8_t *data, size_t len, const 
         json_decref(j);
         return;
     }
-    const char *rid = json_string_value(json_object_get(j, "request_id"));
+    json_decref(j);
+    /* read by its structure alone: a text refused for a lexical fault still names its request */
+    tmsg_type t = TMSG_UNKNOWN;
+    char *rid = tmsg_request_id_of((const char *)data, len, &t);
     bool request =
-        type && (strcmp(type, "http_request") == 0 || strcmp(type, "http_request_body") == 0);
-    size_t rl = rid ? strlen(rid) : 0;
-    if (request && rl > 0 && rl <= 256 && strcspn(rid, "\"\\\r\n") == rl)
+        t == TMSG_HTTP_REQUEST || t == TMSG_HTTP_REQUEST_HEADERS || t == TMSG_HTTP_REQUEST_BODY;
+    if (request && rid && strcspn(rid, "\"\\\r\n") == strlen(rid))
         wire_json_reject(s, rid, why);
     else
         TLOG_D(s->log, "ignoring a message: %s", why);
-    json_decref(j);
+    free(rid);
 }
 
 /* Fails the stalest exchanges of a windowless session (hold.h) in its wire mode. */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_proto_json.c - libFuzzer target: tmsg_decode on arbitrary bytes must never crash or leak;
- * whatever decodes must encode, and decode again to the same message: header values, method,
- * uri and reason octet for octet (the {"b64":...} form), tunnels[], continuation fields. A
+ * whatever decodes must encode, and decode again to the same message: field lines (headers,
+ * trailers) in their order and spelling (header_order, trailer_order), header values, method,
+ * uri and reason octet for octet (the {"b64":...} form), tunnels[], continuation fields, relay
+ * flags. A
  * decoded head message also goes through tmsg_send_head, whose messages must decode and fit. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "proto_json.h"
 
@@ -17,23 +18,16 @@ static int str_eq(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* Field lines travel in their order and spelling (headers / trailers with header_order /
+ * trailer_order): what decodes must come back line for line. */
 static int headers_eq(const http_headers *a, const http_headers *b)
 {
     if (a->n != b->n)
         return 0;
-    /* grouping by name may reorder different names: compare each entry with the k-th entry of
-     * the same name on the other side */
     for (size_t i = 0; i < a->n; i++) {
-        size_t k = 0;
-        for (size_t j = 0; j < i; j++)
-            k += strcasecmp(a->v[j].name, a->v[i].name) == 0;
-        size_t j = 0;
-        for (; j < b->n; j++) {
-            if (strcasecmp(b->v[j].name, a->v[i].name) == 0 && k-- == 0)
-                break;
-        }
-        if (j == b->n || a->v[i].vlen != b->v[j].vlen ||
-            memcmp(a->v[i].value, b->v[j].value, a->v[i].vlen) != 0)
+        const http_header *x = &a->v[i], *y = &b->v[i];
+        if (x->nlen != y->nlen || memcmp(x->name, y->name, x->nlen) != 0 || x->vlen != y->vlen ||
+            memcmp(x->value, y->value, x->vlen) != 0)
             return 0;
     }
     return 1;
@@ -107,7 +101,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         d.timestamp != m.timestamp || d.processing_time_ms != m.processing_time_ms ||
         d.code != m.code || !headers_eq(&m.headers, &d.headers) || d.body_len != m.body_len ||
         (m.body_len && memcmp(d.body, m.body, m.body_len) != 0) ||
-        d.headers_more != m.headers_more || !str_eq(d.reason, m.reason) || !tunnels_eq(&m, &d))
+        d.headers_more != m.headers_more || !str_eq(d.reason, m.reason) || !tunnels_eq(&m, &d) ||
+        !headers_eq(&m.trailers, &d.trailers) || d.relay_interim != m.relay_interim ||
+        d.relay_trailers != m.relay_trailers)
         abort();
     if ((m.type == TMSG_HTTP_REQUEST || m.type == TMSG_HTTP_RESPONSE) && !m.headers_more) {
         size_t count = 0;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_server_pconn.c - libFuzzer target: ttfd's public-connection state machine (server/pconn*.c
  * over lib/conn) fed raw client bytes in-process, against a fake agent on the tunnel's mux.
- * Byte 0: bit 0 JSON mode (else binary); bits 1-2 how the agent answers each request (a length,
- * chunked with trailers, an interim then 204, an overrun); bits 3-7 the size of the pieces the
+ * Byte 0: bit 0 JSON mode (else binary; JSON mode with relay_interim and relay_trailers agreed);
+ * bits 1-2 how the agent answers each request (a length, chunked with trailers, an interim then
+ * 204, an overrun; JSON mode's heads with a header_order); bits 3-7 the size of the pieces the
  * client's bytes are written in (1..32, x64). The rest: what the client sends. Every request
  * the mux opens gets its answer; the client then closes; every connection and stream must end
  * (no leak, no crash, and never a byte of the agent's past the end of a response: the framer's
@@ -139,18 +140,37 @@ static void answer(agent *a, mux *m, bool json, unsigned style)
         if (msg.type == TMSG_HTTP_REQUEST && msg.request_id) {
             char buf[512];
             const char *rid = msg.request_id;
-            if (style == 0 || style == 2)
+            /* relays agreed (as ttf asks): lines out of their grouping (header_order), an
+             * interim response, a trailer section on the last piece (one kept out: Host) */
+            if (style == 0 || style == 2) {
+                if (style == 2) {
+                    snprintf(buf, sizeof buf,
+                             "{\"type\":\"http_response\",\"request_id\":\"%s\","
+                             "\"status_code\":103,\"headers\":{\"Link\":[\"</a>\"]}}",
+                             rid);
+                    json_msg(m, buf);
+                }
                 snprintf(buf, sizeof buf,
                          "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":%d,"
-                         "\"headers\":{\"content-type\":[\"text/html\"]},\"body\":\"aGVsbG8=\"}",
+                         "\"headers\":{\"content-type\":[\"text/html\"],\"X-A\":[\"1\",\"2\"]},"
+                         "\"header_order\":[1,0,1],\"body\":\"aGVsbG8=\"}",
                          rid, style == 0 ? 200 : 204);
-            else
+            } else {
                 snprintf(buf, sizeof buf,
                          "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,"
                          "\"headers\":{\"content-length\":[\"1\"]},\"body\":\"aGVsbG8=\","
                          "\"more\":%s}",
                          rid, style == 1 ? "true" : "false");
+            }
             json_msg(m, buf);
+            if (style == 1) {
+                snprintf(buf, sizeof buf,
+                         "{\"type\":\"http_response_body\",\"request_id\":\"%s\",\"seq\":1,"
+                         "\"body\":\"\",\"more\":false,\"trailers\":{\"X-Sum\":[\"1\"],"
+                         "\"Host\":[\"x\"]},\"trailer_order\":[1,0]}",
+                         rid);
+                json_msg(m, buf);
+            }
         }
         tmsg_free(&msg);
     }
@@ -188,8 +208,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     agent a = {0};
     mux_link link = {&a, send_binary, send_text, pending, 1u << 20, pause_read};
     mux_ident id = {.log = NULL};
-    tunnel tun = {.ready = true, .json = json};
+    tunnel tun = {.ready = true, .json = json, .interim = true, .trailers = true};
     tun.mux = json ? mux_json_new(&link, &id) : mux_bin_new(&link, &id);
+    if (json)
+        mux_json_set_relays(tun.mux, true, true); /* what ttf asks for in ready */
     /* a fixed name, so that seeds can route to it: "fuzzfuzzfuzz" (subdomain or path) */
     registry_ask ask = {.name = "fuzzfuzzfuzz", .chosen = true, .owner = ""};
     registry_answer ans;

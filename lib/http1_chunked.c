@@ -410,7 +410,10 @@ char *http1_chunk_last(const http_headers *trailers, size_t *len)
     p += 3;
     for (size_t i = 0; trailers && i < trailers->n; i++) {
         const http_header *e = &trailers->v[i];
-        if (!http1_is_token(e->name, e->nlen) || !http1_is_field_value(e->value, e->vlen))
+        /* a relayed section from a peer that parsed no HTTP/1 (JSON mode's `trailers`) is held
+         * to the decoder's rules: a bad line or a field kept out of trailers is left out */
+        if (!http1_is_token(e->name, e->nlen) || !http1_is_field_value(e->value, e->vlen) ||
+            trailer_forbidden(e->name, e->nlen))
             continue;
         memcpy(p, e->name, e->nlen);
         p += e->nlen;

@@ -71,8 +71,9 @@ int http1_chunked_trailers(const http1_chunked *c, http_headers *out);
 /* Writes the chunk-size line for n (> 0) octets of data ("1a2b\r\n") into out; returns its
  * length. */
 size_t http1_chunk_prefix(char out[HTTP1_CHUNK_PREFIX_MAX], uint64_t n);
-/* The last-chunk, the trailer fields (entries with a bad name or value are left out), and the
- * final CRLF; malloc'd, length in *len. NULL on ENOMEM. */
+/* The last-chunk, the trailer fields (entries with a bad name or value, and those
+ * http1_chunked_trailers drops, are left out), and the final CRLF; malloc'd, length in *len.
+ * NULL on ENOMEM. */
 char *http1_chunk_last(const http_headers *trailers, size_t *len);
 
 #endif

@@ -252,3 +252,37 @@ def test_json_response_after_final_is_dropped(server):
     finally:
         a.close()
         b.close()
+
+
+# RFC 9110 §6.5.1: fields a trailer section may not carry (framing, routing, cookies); the client
+# must never read them as trailers, whichever mode the agent speaks
+FORBIDDEN_TRAILERS = [("Content-Length", "99"), ("Transfer-Encoding", "chunked"), ("Host", "evil"),
+                      ("Set-Cookie", "a=b"), ("X-Sum", "ok")]
+
+
+@pytest.mark.parametrize("mode", ["bin", "json"])
+def test_forbidden_trailer_fields_never_reach_the_client(server, mode):
+    agent = ra.BinAgent(server.port) if mode == "bin" else ra.JsonAgent(server.port)
+    try:
+        if mode == "bin":
+            agent.ready()
+        else:
+            assert agent.ready(relay_trailers=True).get("relay_trailers") is True
+        c = ra.keepalive_get(server.port, host(server, agent), "/t")
+        if mode == "bin":
+            sid, _, _, _ = agent.recv_request()
+            agent.respond(sid, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"hello",
+                          fin=False)
+            agent.send_frame(ra.TRAILERS, ra.FIN, sid,
+                             b"".join(b"%s: %s\r\n" % (n.encode(), v.encode())
+                                      for n, v in FORBIDDEN_TRAILERS) + b"\r\n")
+        else:
+            rid = agent.recv_request()[0]["request_id"]
+            agent.respond(rid, 200, {}, b"hello", more=True)
+            agent.send_json({"type": "http_response_body", "request_id": rid, "seq": 1,
+                             "body": "", "more": False,
+                             "trailers": dict((n, [v]) for n, v in FORBIDDEN_TRAILERS)})
+        c.read_head()
+        assert c.read_until(b"\r\n\r\n") == b"5\r\nhello\r\n0\r\nX-Sum: ok\r\n\r\n"
+    finally:
+        agent.close()

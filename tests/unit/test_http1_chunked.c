@@ -306,6 +306,8 @@ static void test_encoder(void **state)
     http_headers_add(&t, "X-Sum", 5, "abc", 3);
     http_headers_add(&t, "Bad Name", 8, "x", 1);
     http_headers_add(&t, "X-Inject", 8, "a\r\nY: b", 7);
+    http_headers_add(&t, "content-length", 14, "99", 2); /* RFC 9110 §6.5.1: never a trailer */
+    http_headers_add(&t, "Host", 4, "evil", 4);
     last = http1_chunk_last(&t, &len);
     assert_int_equal(len, strlen("0\r\nX-Sum: abc\r\n\r\n"));
     assert_memory_equal(last, "0\r\nX-Sum: abc\r\n\r\n", len);
