@@ -182,7 +182,10 @@ size_t hold_shed(hold_total *t, const hmap *m, size_t entry_off, size_t normal,
         pick p = {.t = t, .entry_off = entry_off, .stall = stall, .before = before};
         hmap_each(m, offer, &p);
         done += p.marked;
-        bool over = normal ? t->want > room_of(t) : t->held > HOLD_AGENT;
+        /* windowed: only while ttf holds half the budget (credit its senders have not used is
+         * not memory: idle clients' credit never fails a stalled upload) */
+        bool over =
+            normal ? t->want > room_of(t) && t->held >= HOLD_BUDGET / 2 : t->held > HOLD_AGENT;
         if (!over) {
             /* windowed: the live uploads' shares may still grow as others stall */
             *later = normal && p.maybe && (t->want > 0 || hold_target(t, normal) < normal);

@@ -20,20 +20,21 @@
  * in the live uploads' shares, nor grows. When a live upload whose service took all it was sent
  * is refused credit the budget lacks (it waits for credit: `want`), the stalled uploads whose
  * services took nothing for the longest, at least HOLD_SHED_MS, are failed (504 `timeout`, or
- * RESET timeout: the hard bound's answer) until the budget has room for it; with no live upload
- * waiting, a stalled one waits for its --request-timeout as before. HOLD_SHED_MS is longer than
- * HOLD_STALL_MS because a service reading a byte at a time looks stalled to ttf (TCP opens the
- * window by a segment, not by the byte read): being out of the shares costs it nothing it uses,
- * a 504 would cost its upload. Why not let live uploads grow past the budget
- * instead: credit cannot be taken back, so octets given to stalled uploads stay given; growing
- * newcomers to their share up to a second cap only moves the starvation to that cap (16 stalled
- * JSON uploads at 1 MiB, then each newcomer that stalls too at its share, reach 32 MiB after 29
- * more) and spends HOLD_AGENT_MAX's room. frp (yamux: 256 KiB a stream to start) and ngrok
- * (muxado) flow-control each stream on its own, with no budget over streams, so there a stalled
- * upload costs memory, never another upload's speed; ttf keeps its bound and its live uploads'
- * speed, and fails what has taken nothing for HOLD_SHED_MS only when a live upload needs the
- * room: nginx's client_body_timeout (60 s between two reads) fails a stalled body with no such
- * reason.
+ * RESET timeout: the hard bound's answer) until the budget has room for it, while ttf holds at
+ * least half of HOLD_BUDGET (credit idle or slow public clients have not used is not memory: it
+ * never fails a stalled upload, whose client may be waiting for a webhook that computes); with no
+ * live upload waiting, a stalled one waits for its --request-timeout as before. HOLD_SHED_MS is
+ * longer than HOLD_STALL_MS because a service reading a byte at a time looks stalled to ttf (TCP
+ * opens the window by a segment, not by the byte read): being out of the shares costs it nothing it
+ * uses, a 504 would cost its upload. Why not let live uploads grow past the budget instead: credit
+ * cannot be taken back, so octets given to stalled uploads stay given; growing newcomers to their
+ * share up to a second cap only moves the starvation to that cap (16 stalled JSON uploads at 1 MiB,
+ * then each newcomer that stalls too at its share, reach 32 MiB after 29 more) and spends
+ * HOLD_AGENT_MAX's room. frp (yamux: 256 KiB a stream to start) and ngrok (muxado) flow-control
+ * each stream on its own, with no budget over streams, so there a stalled upload costs memory,
+ * never another upload's speed; ttf keeps its bound and its live uploads' speed, and fails what has
+ * taken nothing for HOLD_SHED_MS only when a live upload needs the room: nginx's
+ * client_body_timeout (60 s between two reads) fails a stalled body with no such reason.
  *
  * Windowless exchanges (the Lambda, which posts whole bodies of up to 4 MiB; an older ttfd that
  * did not take the window asked for) cannot be slowed so: for them the hard bound stays

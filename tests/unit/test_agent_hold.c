@@ -362,6 +362,33 @@ static void only_an_upload_whose_service_took_all_waits(void **state)
     end_all(&f);
 }
 
+/* Credit its senders have not used (idle or slow public clients: avail) is not memory: 40 uploads
+ * whose clients sent their first window and then nothing fill the budget with credit while ttf
+ * holds only a webhook's body, stalled for 10 s (its service computes before reading). A newcomer
+ * waits for credit: failing the webhook would free little of what fills the budget and cost a
+ * legitimate upload (attack13: its client got 504 after 10 s in both modes, ttf holding 256 KiB
+ * (binary) and 933 KiB (JSON) of request bodies, any tunnel of the session). Stalled uploads are
+ * failed only while ttf holds at least half the budget. */
+static void unused_credit_never_fails_a_stalled_upload(void **state)
+{
+    (void)state;
+    static upload u[42];
+    session_fake f = {.m = hmap_new()};
+    stalled_upload(&f, &u[0], 0, 100, JSON_NORMAL, SIZE_MAX);
+    assert_int_equal(shed(&f, JSON_NORMAL), 1); /* marked */
+    for (uint32_t i = 1; i < 41; i++) {
+        live_upload(&f, &u[i], i);
+        live_round(&f, &u[i], JSON_NORMAL, JSON_NORMAL / 4);
+    }
+    assert_true(f.t.held <= JSON_NORMAL && f.t.avail + f.t.held >= HOLD_BUDGET - HOLD_WINDOW_MIN);
+    live_upload(&f, &u[41], 41);
+    live_round(&f, &u[41], JSON_NORMAL, JSON_NORMAL / 4);
+    assert_true(f.t.want > 0);
+    shed(&f, JSON_NORMAL);
+    assert_int_equal(f.nfailed, 0);
+    end_all(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +401,7 @@ int main(void)
         cmocka_unit_test(a_stalled_upload_never_starves_a_live_one),
         cmocka_unit_test(many_small_stalled_uploads_make_room_stalest_first),
         cmocka_unit_test(only_an_upload_whose_service_took_all_waits),
+        cmocka_unit_test(unused_credit_never_fails_a_stalled_upload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
