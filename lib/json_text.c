@@ -208,9 +208,14 @@ static size_t scan_literal(const uint8_t *s, size_t n, size_t i)
 bool json_text_lexical_ok(const char *text, size_t n)
 {
     const uint8_t *s = (const uint8_t *)text;
-    size_t i = 0;
+    size_t i = 0, tokens = 0;
     while (i < n) {
         uint8_t c = s[i];
+        if (c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') ||
+            ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
+            if (++tokens > JSON_TEXT_MAX_TOKENS)
+                return false;
+        }
         switch (c) {
         case ' ':
         case '\t':
@@ -295,9 +300,37 @@ json_object *json_text_parse_object(const char *s, size_t n, json_text_status *s
     return NULL;
 }
 
+/* Whether s[0..n) has at most JSON_TEXT_MAX_TOKENS tokens, whatever its strings hold: a string
+ * runs to the next '"' not escaped (or to the end), anything else not structural or whitespace
+ * is a token up to the next such byte. */
+static bool tokens_within(const char *s, size_t n)
+{
+    size_t tokens = 0;
+    for (size_t i = 0; i < n;) {
+        char c = s[i];
+        if (strchr(" \t\n\r}],:", c) && c) {
+            i++;
+            continue;
+        }
+        if (++tokens > JSON_TEXT_MAX_TOKENS)
+            return false;
+        if (c == '{' || c == '[') {
+            i++;
+        } else if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                i += s[i] == '\\';
+            i++;
+        } else {
+            while (i < n && (!strchr(" \t\n\r{}[],:\"", s[i]) || !s[i]))
+                i++;
+        }
+    }
+    return true;
+}
+
 json_object *json_text_parse_object_loose(const char *s, size_t n)
 {
-    if (!s || n == 0 || n > INT_MAX)
+    if (!s || n == 0 || n > INT_MAX || !tokens_within(s, n))
         return NULL;
     bool ok, too_deep;
     json_object *o = parse_depth(s, n, JSON_TEXT_MAX_DEPTH, &ok, &too_deep);

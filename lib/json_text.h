@@ -25,6 +25,14 @@
  * JSON_PARSER_MAX_DEPTH; json-c's json_tokener_new_ex depth counts the same way). */
 #define JSON_TEXT_MAX_DEPTH 2048
 
+/* Tokens (strings, object keys included, numbers, literals, '{' and '[') of one text, counted
+ * before json-c builds an object for each: a 12 MiB message of "[]" would otherwise cost
+ * hundreds of MB. A response head and a trailer section of HTTP1_AGENT_MAX_FIELDS (65536) field
+ * lines each in one message, at 4 tokens a line (its name, its value, its header_order entry, the
+ * array of a name's values), is 2^19; ttf's own messages (TTF_JSON_MAX_MSG, 128,000 bytes) carry
+ * fewer than 64,100, and API Gateway events a few hundred. */
+#define JSON_TEXT_MAX_TOKENS ((size_t)1 << 19)
+
 typedef enum {
     JSON_TEXT_OK = 0,
     JSON_TEXT_INVALID,    /* not JSON text jansson accepted (a scalar at the top level neither) */
@@ -32,8 +40,8 @@ typedef enum {
 } json_text_status;
 
 /* Whether s[0..n) passes the lexical rules above (strings, escapes, numbers, literals, bytes
- * between tokens); the structure is left to json-c. One pass, eight bytes per step inside
- * strings. */
+ * between tokens) and has at most JSON_TEXT_MAX_TOKENS tokens; the structure is left to json-c.
+ * One pass, eight bytes per step inside strings. */
 bool json_text_lexical_ok(const char *s, size_t n);
 
 /* Parses s[0..n) as one JSON object. Returns it (the caller puts it), or NULL with *st saying
@@ -41,7 +49,8 @@ bool json_text_lexical_ok(const char *s, size_t n);
 json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st);
 
 /* Parses s[0..n) as one JSON object by its structure alone (json-c's strict tokener, without
- * the lexical pass above: an integer beyond int64 comes back clamped). Only for naming the
+ * the lexical pass above: an integer beyond int64 comes back clamped; a text of more than
+ * JSON_TEXT_MAX_TOKENS tokens is still refused). Only for naming the
  * exchange of a message json_text_parse_object refused; never for a message's content. NULL
  * when it is not an object even so. */
 json_object *json_text_parse_object_loose(const char *s, size_t n);
