@@ -274,6 +274,69 @@ static void hostile(void **state)
     }
 }
 
+/* A RESPONSE head of `fields` lines "a: b" (the first Content-Length: 0) and one more of vlen
+ * bytes when vlen, as one frame with FIN. */
+static void agent_head(fixture *f, uint32_t sid, size_t fields, size_t vlen)
+{
+    size_t cap = TTF_BIN_HDR + 64 + fields * 6 + vlen + 8, k = TTF_BIN_HDR;
+    uint8_t *buf = malloc(cap);
+    ttf_frame_header(buf, TTF_RESPONSE, TTF_FLAG_FIN, sid);
+    k += (size_t)snprintf((char *)buf + k, cap - k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+    for (size_t i = 1; i < fields; i++)
+        k += (size_t)snprintf((char *)buf + k, cap - k, "a: b\r\n");
+    if (vlen) {
+        k += (size_t)snprintf((char *)buf + k, cap - k, "y: ");
+        memset(buf + k, 'v', vlen);
+        k += vlen;
+        k += (size_t)snprintf((char *)buf + k, cap - k, "\r\n");
+    }
+    k += (size_t)snprintf((char *)buf + k, cap - k, "\r\n");
+    f->m->vt->on_binary(f->m, buf, k);
+    free(buf);
+}
+
+/* A response head over HTTP1_AGENT_MAX_FIELDS lines or HTTP1_AGENT_MAX_HEAD bytes: 502 "too big
+ * a response head" and RESET protocol_error, the other stream goes on; at the limit it passes. */
+static void head_limits(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        size_t fields, vlen;
+    } cases[] = {{HTTP1_AGENT_MAX_FIELDS, 0},
+                 {HTTP1_AGENT_MAX_FIELDS + 1, 0},
+                 {1, HTTP1_AGENT_MAX_HEAD},
+                 {1, HTTP1_AGENT_MAX_HEAD - 64}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&f->own, 0, sizeof f->own);
+        f->own.ops = f->m->ops;
+        fake_clear(&f->link);
+        mux_stream *other = open_req(f, "GET", false, false);
+        uint32_t other_sid = fake_sid(&f->link, 0);
+        mux_stream *s = open_req(f, "GET", false, false);
+        uint32_t sid = fake_sid(&f->link, 1);
+        agent_head(f, sid, cases[i].fields, cases[i].vlen);
+        if (i == 0 || i == 3) { /* at the limits */
+            assert_int_equal(f->own.fails, 0);
+            assert_int_equal(f->own.status, 200);
+            assert_int_equal(f->own.ends, 1);
+            f->m->ops->close(s, MUX_DONE, NULL);
+        } else {
+            if (f->own.fails != 1 || !f->own.fail_protocol || f->own.fail_status != 502)
+                fail_msg("case %zu: fails %d protocol %d status %d", i, f->own.fails,
+                         f->own.fail_protocol, f->own.fail_status);
+            assert_string_equal(f->own.fail_why, "the tunnel agent sent too big a response head");
+            size_t last = f->link.n - 1;
+            assert_int_equal(fake_type(&f->link, last), TTF_RESET);
+            assert_int_equal(fake_sid(&f->link, last), sid);
+            assert_int_equal(f->link.msgs[last].data[6], TTF_RST_PROTOCOL_ERROR);
+        }
+        assert_int_equal(f->m->vt->streams(f->m), 1);
+        agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, other_sid, "HTTP/1.1 204 No Content\r\n\r\n");
+        assert_int_equal(f->own.status, 204);
+        f->m->ops->close(other, MUX_DONE, NULL);
+    }
+}
+
 static void window_exceeded(void **state)
 {
     fixture *f = *state;
@@ -465,6 +528,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(request_body, setup, teardown),
         cmocka_unit_test_setup_teardown(response, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(head_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(window_exceeded, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_request_window, setup, teardown),
         cmocka_unit_test_setup_teardown(credit, setup, teardown),
