@@ -2,7 +2,9 @@
 """A hostile agent cannot make ttfd allocate without bound on a response head (docs/protocol.md §4
 "Limits"), in both wire modes.
 
-ttfd takes a response head of at most 1 MiB and 65536 field lines from an agent, and a JSON text
+ttfd takes a response head of at most 1 MiB + 64 KiB and 65536 field lines from an agent (what
+ttf lets through at its largest --max-response-header-size, 1 MiB, written again with a space
+after each colon), a JSON trailer section of 16 KiB as binary mode's decoder, and a JSON text
 of at most 2^19 tokens (counted before json-c builds an object for each). Beyond, the client gets
 `502 the tunnel agent sent too big a response head`, the stream is reset (binary: RESET
 protocol_error; JSON: cancel "protocol_error: ...") with the reason logged, and the agent's link
@@ -58,7 +60,7 @@ def test_bin_head_over_the_limit(server, fields):
         r = c.read_response()
         assert r.status == 502 and r.body == TEXT, (r.status, r.body[:200])
         assert a.wait_reset(sid) == ra.RST_PROTOCOL_ERROR
-        server.proc.wait_line(r"tunnel %s .*response head over 1048576 bytes or 65536 field lines"
+        server.proc.wait_line(r"tunnel %s .*response head over 1114112 bytes or 65536 field lines"
                               % a.tunnel_id, 10, stream="err")
         check_growth(server, before)
         # the same link serves the next request, a head at the limit included
@@ -105,7 +107,7 @@ def test_json_head_over_the_limit(server, case):
         assert r.status == 502 and r.body == TEXT, (r.status, r.body[:200])
         cancel = a.recv_type("cancel")
         assert cancel["request_id"] == rid and "protocol_error" in cancel.get("reason", "")
-        why = ("over 1048576 bytes or 65536 field lines" if case == "65536 lines"
+        why = ("over 1114112 bytes or 65536 field lines" if case == "65536 lines"
                else "more than 524288 JSON tokens")
         server.proc.wait_line(r"tunnel %s .*%s" % (a.tunnel_id, why), 10, stream="err")
         check_growth(server, before)
