@@ -23,6 +23,10 @@
  * (agent/exchange.c), written again with a space after each colon. */
 #define HTTP1_AGENT_MAX_FIELDS (HTTP1_MAX_RESPONSE_HEAD / 16)
 #define HTTP1_AGENT_MAX_HEAD (HTTP1_MAX_RESPONSE_HEAD + HTTP1_AGENT_MAX_FIELDS)
+/* A trailer section ttfd takes from an agent: what ttf reads of a local one
+ * (HTTP1_DEFAULT_MAX_TRAILER), each line of 3 octets or more written again with a space after its
+ * colon. */
+#define HTTP1_AGENT_MAX_TRAILER (HTTP1_DEFAULT_MAX_TRAILER + HTTP1_DEFAULT_MAX_TRAILER / 3)
 
 /* Limits of one parser. Zero fields mean the defaults above. */
 typedef struct http1_limits {

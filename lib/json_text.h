@@ -28,10 +28,10 @@
 /* Tokens (strings, object keys included, numbers, literals, '{' and '[') of one text, counted
  * before json-c builds an object for each: a 12 MiB message of "[]" cost ttfd 640 MB of peak RSS
  * (80 MB at this limit). The most a legitimate message holds: a response head of
- * HTTP1_AGENT_MAX_FIELDS (65536) field lines and a trailer section of HTTP1_DEFAULT_MAX_TRAILER
- * (16 KiB: at most 5462 lines) in one message, at 6 tokens a line at worst (a name of its own,
- * the array of its values, a {"b64": ...} value of 3, its header_order entry), and a dozen other
- * members: 425,000, so 2^19 leaves a fifth to spare. ttf's own messages (TTF_JSON_MAX_MSG, 128,000
+ * HTTP1_AGENT_MAX_FIELDS (65536) field lines and a trailer section of HTTP1_AGENT_MAX_TRAILER
+ * (21845 bytes: at most 7282 lines) in one message, at 6 tokens a line at worst (a name of its
+ * own, the array of its values, a {"b64": ...} value of 3, its header_order entry), and a dozen
+ * other members: 437,000, so 2^19 leaves a sixth to spare. ttf's own messages (TTF_JSON_MAX_MSG, 128,000
  * bytes) carry fewer than 64,100, API Gateway events a few hundred. */
 #define JSON_TEXT_MAX_TOKENS ((size_t)1 << 19)
 

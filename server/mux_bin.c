@@ -358,7 +358,8 @@ static void on_trailers(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     }
     /* parsed by the strict chunked decoder as the trailer section of a last chunk */
     http1_chunked c;
-    http1_chunked_init(&c, NULL);
+    http1_limits lim = {.max_trailer = HTTP1_AGENT_MAX_TRAILER};
+    http1_chunked_init(&c, &lim);
     char *buf = malloc(f->len + 3);
     size_t used = 0, dl = 0;
     const char *d = NULL;

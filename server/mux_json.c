@@ -445,9 +445,8 @@ static size_t field_bytes(const http_headers *h)
 }
 
 /* Whether a section of lines field lines and bytes octets is over what ttfd takes from an agent
- * (a head: HTTP1_AGENT_MAX_HEAD and _FIELDS; a trailer section: max bytes as binary mode's
- * decoder takes, HTTP1_DEFAULT_MAX_TRAILER); if so the exchange is cancelled and the client
- * answered 502. */
+ * (a head: HTTP1_AGENT_MAX_HEAD and _FIELDS; a trailer section: HTTP1_AGENT_MAX_TRAILER, as
+ * binary mode's decoder takes); if so the exchange is cancelled and the client answered 502. */
 static bool section_over(json_mux *jm, json_stream *s, const char *what, size_t lines,
                          size_t bytes, size_t max)
 {
@@ -593,7 +592,7 @@ static void json_on_message(mux *mx, tmsg *m)
         return;
     }
     if (m->trailers.n > 0 && section_over(jm, s, "trailer section", m->trailers.n,
-                                          field_bytes(&m->trailers), HTTP1_DEFAULT_MAX_TRAILER))
+                                          field_bytes(&m->trailers), HTTP1_AGENT_MAX_TRAILER))
         return;
     switch (m->type) {
     case TMSG_HTTP_RESPONSE:

@@ -337,6 +337,37 @@ static void head_limits(void **state)
     }
 }
 
+/* A TRAILERS frame within HTTP1_AGENT_MAX_TRAILER (16 KiB as ttf read it, a space added after
+ * each colon) ends the stream; one byte more resets it. */
+static void trailer_limit(void **state)
+{
+    fixture *f = *state;
+    static char tr[HTTP1_AGENT_MAX_TRAILER + 16];
+    for (int over = 0; over < 2; over++) {
+        memset(&f->own, 0, sizeof f->own);
+        f->own.ops = f->m->ops;
+        fake_clear(&f->link);
+        mux_stream *s = open_req(f, "GET", false, false);
+        uint32_t sid = fake_sid(&f->link, 0);
+        agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\n\r\n");
+        /* "X: vvv...\r\n" of HTTP1_AGENT_MAX_TRAILER (+1) octets, then the empty line */
+        size_t n = HTTP1_AGENT_MAX_TRAILER + 2 + (size_t)over;
+        memcpy(tr, "X: ", 3);
+        memset(tr + 3, 'v', n - 7);
+        memcpy(tr + n - 4, "\r\n\r\n", 4);
+        agent(f, TTF_TRAILERS, TTF_FLAG_FIN, sid, tr, n);
+        if (!over) {
+            assert_int_equal(f->own.fails, 0);
+            assert_int_equal(f->own.ends, 1);
+            f->m->ops->close(s, MUX_DONE, NULL);
+        } else {
+            assert_int_equal(f->own.fails, 1);
+            assert_int_equal(fake_type(&f->link, f->link.n - 1), TTF_RESET);
+        }
+        assert_int_equal(f->m->vt->streams(f->m), 0);
+    }
+}
+
 static void window_exceeded(void **state)
 {
     fixture *f = *state;
@@ -529,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(response, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(head_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(trailer_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(window_exceeded, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_request_window, setup, teardown),
         cmocka_unit_test_setup_teardown(credit, setup, teardown),

@@ -378,7 +378,7 @@ static char *head_msg(const char *rid, uint32_t seq, size_t lines, bool more, si
 }
 
 /* A response head over HTTP1_AGENT_MAX_FIELDS lines (in one message or across continuations) or
- * HTTP1_AGENT_MAX_HEAD bytes, or a trailer section over HTTP1_DEFAULT_MAX_TRAILER bytes: 502
+ * HTTP1_AGENT_MAX_HEAD bytes, or a trailer section over HTTP1_AGENT_MAX_TRAILER bytes: 502
  * "too big a response head" and a cancel, while another exchange of the link goes on; a head of
  * exactly the limit passes. */
 static void head_limits(void **state)
@@ -405,13 +405,13 @@ static void head_limits(void **state)
         else if (c == 2) { /* one line too many across a continuation */
             m1 = head_msg(rid, 0, 1000, true, 0, 0);
             m2 = head_msg(rid, 1, HTTP1_AGENT_MAX_FIELDS - 1000, false, 0, 0);
-        } else if (c == 3) { /* a trailer section a few bytes over binary mode's 16 KiB */
+        } else if (c == 3) { /* a trailer section a few bytes over HTTP1_AGENT_MAX_TRAILER */
             m1 = malloc(256);
             snprintf(m1, 256,
                      "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,"
                      "\"more\":true}",
                      rid);
-            m2 = head_msg(rid, 0, 0, false, 2, HTTP1_DEFAULT_MAX_TRAILER / 2);
+            m2 = head_msg(rid, 0, 0, false, 2, HTTP1_AGENT_MAX_TRAILER / 2);
         }
         else { /* a head over 1 MiB in a continuation of one line */
             m1 = head_msg(rid, 0, 1, true, 0, 0);
