@@ -31,8 +31,8 @@
  * HTTP1_AGENT_MAX_FIELDS (65536) field lines and a trailer section of HTTP1_AGENT_MAX_TRAILER
  * (21845 bytes: at most 7282 lines) in one message, at 6 tokens a line at worst (a name of its
  * own, the array of its values, a {"b64": ...} value of 3, its header_order entry), and a dozen
- * other members: 437,000, so 2^19 leaves a sixth to spare. ttf's own messages (TTF_JSON_MAX_MSG, 128,000
- * bytes) carry fewer than 64,100, API Gateway events a few hundred. */
+ * other members: 437,000, so 2^19 leaves a sixth to spare. ttf's own messages (TTF_JSON_MAX_MSG,
+ * 128,000 bytes) carry fewer than 64,100, API Gateway events a few hundred. */
 #define JSON_TEXT_MAX_TOKENS ((size_t)1 << 19)
 
 typedef enum {

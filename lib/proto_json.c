@@ -718,8 +718,8 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
     json_object *o = json_text_parse_object(json, len, &st);
     if (!o) {
         *err = st == JSON_TEXT_NOT_OBJECT ? "not an object"
-               : st == JSON_TEXT_TOO_MANY   ? TMSG_ERR_TOO_MANY_TOKENS
-                                            : "invalid JSON";
+               : st == JSON_TEXT_TOO_MANY ? TMSG_ERR_TOO_MANY_TOKENS
+                                          : "invalid JSON";
         return -1;
     }
     int rc = -1;

@@ -27,7 +27,6 @@
 #define BACKLOG_MAX ((size_t)1 << 20) /* client output that pauses the link */
 #define FIELD_SLACK ((size_t)1024)    /* a message's fields other than the headers */
 
-
 typedef struct json_mux {
     mux base;
     mux_link link;
@@ -447,8 +446,8 @@ static size_t field_bytes(const http_headers *h)
 /* Whether a section of lines field lines and bytes octets is over what ttfd takes from an agent
  * (a head: HTTP1_AGENT_MAX_HEAD and _FIELDS; a trailer section: HTTP1_AGENT_MAX_TRAILER, as
  * binary mode's decoder takes); if so the exchange is cancelled and the client answered 502. */
-static bool section_over(json_mux *jm, json_stream *s, const char *what, size_t lines,
-                         size_t bytes, size_t max)
+static bool section_over(json_mux *jm, json_stream *s, const char *what, size_t lines, size_t bytes,
+                         size_t max)
 {
     if (lines <= HTTP1_AGENT_MAX_FIELDS && bytes <= max)
         return false;

@@ -347,19 +347,19 @@ static char *head_msg(const char *rid, uint32_t seq, size_t lines, bool more, si
 {
     size_t cap = 512 + lines * 4 + tlines * (tlen + 8);
     char *s = malloc(cap);
-    size_t k = tlines  ? (size_t)snprintf(s, cap,
-                                          "{\"type\":\"http_response_body\",\"request_id\":"
-                                          "\"%s\",\"seq\":1,\"body\":\"\",\"headers\":{\"x\":[",
-                                          rid)
-               : seq ? (size_t)snprintf(s, cap,
-                                      "{\"type\":\"http_response_headers\",\"request_id\":\"%s\","
-                                      "\"seq\":%u,\"headers_more\":%s,\"headers\":{\"x\":[",
-                                      rid, (unsigned)seq, more ? "true" : "false")
-                   : (size_t)snprintf(s, cap,
-                                      "{\"type\":\"http_response\",\"request_id\":\"%s\","
-                                      "\"status_code\":200,\"headers_more\":%s,\"headers\":{"
-                                      "\"content-length\":[\"0\"],\"x\":[",
-                                      rid, more ? "true" : "false");
+    size_t k = tlines ? (size_t)snprintf(s, cap,
+                                         "{\"type\":\"http_response_body\",\"request_id\":"
+                                         "\"%s\",\"seq\":1,\"body\":\"\",\"headers\":{\"x\":[",
+                                         rid)
+               : seq  ? (size_t)snprintf(s, cap,
+                                         "{\"type\":\"http_response_headers\",\"request_id\":\"%s\","
+                                          "\"seq\":%u,\"headers_more\":%s,\"headers\":{\"x\":[",
+                                         rid, (unsigned)seq, more ? "true" : "false")
+                      : (size_t)snprintf(s, cap,
+                                         "{\"type\":\"http_response\",\"request_id\":\"%s\","
+                                          "\"status_code\":200,\"headers_more\":%s,\"headers\":{"
+                                          "\"content-length\":[\"0\"],\"x\":[",
+                                         rid, more ? "true" : "false");
     for (size_t i = 0; i < lines; i++)
         k += (size_t)snprintf(s + k, cap - k, i ? ",\"a\"" : "\"a\"");
     k += (size_t)snprintf(s + k, cap - k, "]}");
@@ -412,8 +412,7 @@ static void head_limits(void **state)
                      "\"more\":true}",
                      rid);
             m2 = head_msg(rid, 0, 0, false, 2, HTTP1_AGENT_MAX_TRAILER / 2);
-        }
-        else { /* a head over 1 MiB in a continuation of one line */
+        } else { /* a head over 1 MiB in a continuation of one line */
             m1 = head_msg(rid, 0, 1, true, 0, 0);
             m2 = malloc(HTTP1_AGENT_MAX_HEAD + 512);
             size_t k = (size_t)snprintf(m2, 512,
