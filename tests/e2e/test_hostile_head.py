@@ -47,30 +47,38 @@ def bin_head(fields):
     return (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + b"a: b\r\n" * (fields - 1) + b"\r\n")
 
 
-@pytest.mark.parametrize("fields", [65537, 1000000])
-def test_bin_head_over_the_limit(server, fields):
-    a = ra.BinAgent(server.port)
+def over_then_at_limit(server, a, big, stopped, why, at_limit, name):
+    """The agent a answers a first request with big(request), over the limit: the client gets the
+    502, stopped(request) sees the stream reset, ttfd logs why and stays small; the same link then
+    answers a second request with at_limit(request), 65535 lines of name and Content-Length."""
     try:
         a.ready()
         host = tk.sub_host(server, a.tunnel_id)
         before = hwm_kb(server)
         c = ra.keepalive_get(server.port, host, "/big")
-        sid, _, _, _ = a.recv_request()
-        a.send_frame(ra.RESPONSE, ra.FIN, sid, bin_head(fields))
+        req = a.recv_request()
+        big(req)
         r = c.read_response()
         assert r.status == 502 and r.body == TEXT, (r.status, r.body[:200])
-        assert a.wait_reset(sid) == ra.RST_PROTOCOL_ERROR
-        server.proc.wait_line(r"tunnel %s .*response head over 1114112 bytes or 65536 field lines"
-                              % a.tunnel_id, 10, stream="err")
+        stopped(req)
+        server.proc.wait_line(r"tunnel %s .*%s" % (a.tunnel_id, why), 10, stream="err")
         check_growth(server, before)
-        # the same link serves the next request, a head at the limit included
         c2 = ra.keepalive_get(server.port, host, "/next")
-        sid, _, _, _ = a.recv_request()
-        a.send_frame(ra.RESPONSE, ra.FIN, sid, bin_head(65536))
+        at_limit(a.recv_request())
         r = c2.read_response()
-        assert r.status == 200 and len(r.get_all("A")) == 65535
+        assert r.status == 200 and len(r.get_all(name)) == 65535
     finally:
         a.close()
+
+
+@pytest.mark.parametrize("fields", [65537, 1000000])
+def test_bin_head_over_the_limit(server, fields):
+    a = ra.BinAgent(server.port)
+    over_then_at_limit(
+        server, a, lambda req: a.send_frame(ra.RESPONSE, ra.FIN, req[0], bin_head(fields)),
+        lambda req: a.wait_reset(req[0]) == ra.RST_PROTOCOL_ERROR or pytest.fail("no RESET"),
+        "response head over 1114112 bytes or 65536 field lines",
+        lambda req: a.send_frame(ra.RESPONSE, ra.FIN, req[0], bin_head(65536)), "A")
 
 
 def json_head(rid, lines, order):
@@ -88,34 +96,26 @@ def json_tiny_values(rid):
             '{"content-length":["0"]},"x":[' % rid + ",".join(["[]"] * n) + "]}").encode()
 
 
+def cancelled(a, rid):
+    cancel = a.recv_type("cancel")
+    assert cancel["request_id"] == rid and "protocol_error" in cancel.get("reason", "")
+
+
 @pytest.mark.parametrize("case", ["65536 lines", "1M lines", "1M lines with order",
                                   "12 MiB of []"])
 def test_json_head_over_the_limit(server, case):
     a = ra.JsonAgent(server.port)
-    try:
-        a.ready()
-        host = tk.sub_host(server, a.tunnel_id)
-        before = hwm_kb(server)
-        c = ra.keepalive_get(server.port, host, "/big")
-        rid = a.recv_request()[0]["request_id"]
+
+    def big(req):
+        rid = req[0]["request_id"]
         if case == "12 MiB of []":
             a.send_ws(1, json_tiny_values(rid))
         else:
             a.send_ws(1, json_head(rid, 65536 if case == "65536 lines" else 1000000,
                                    case.endswith("order")))
-        r = c.read_response()
-        assert r.status == 502 and r.body == TEXT, (r.status, r.body[:200])
-        cancel = a.recv_type("cancel")
-        assert cancel["request_id"] == rid and "protocol_error" in cancel.get("reason", "")
-        why = ("over 1114112 bytes or 65536 field lines" if case == "65536 lines"
-               else "more than 524288 JSON tokens")
-        server.proc.wait_line(r"tunnel %s .*%s" % (a.tunnel_id, why), 10, stream="err")
-        check_growth(server, before)
-        # the same link serves the next request, a head at the limit included
-        c2 = ra.keepalive_get(server.port, host, "/next")
-        rid = a.recv_request()[0]["request_id"]
-        a.send_ws(1, json_head(rid, 65535, True))
-        r = c2.read_response()
-        assert r.status == 200 and len(r.get_all("X")) == 65535
-    finally:
-        a.close()
+
+    why = ("response head over 1114112 bytes or 65536 field lines" if case == "65536 lines"
+           else "more than 524288 JSON tokens")
+    over_then_at_limit(server, a, big, lambda req: cancelled(a, req[0]["request_id"]), why,
+                       lambda req: a.send_ws(1, json_head(req[0]["request_id"], 65535, True)),
+                       "X")
