@@ -106,9 +106,8 @@ static void forget(bin_mux *bm, bin_stream *s)
     stream_release(bm, s);
 }
 
-/* The agent broke the protocol on s: RESET protocol_error, a warning naming the tunnel, and the
- * owner told (the stream is gone when fail runs). */
-/* The stream reset for what the agent did wrong (logged), and the client answered 502 with text. */
+/* The agent broke the protocol on s: RESET protocol_error, a warning naming the tunnel and what,
+ * and the owner told (502 with text; the stream is gone when fail runs). */
 static void protocol_error_as(bin_mux *bm, bin_stream *s, const char *what, const char *text)
 {
     MUX_WARN(&bm->base.id, "tunnel %s (agent %s): stream %u: %s: stream reset (protocol_error)",
