@@ -462,9 +462,9 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             break;
         case OPT_MAX_RESPONSE_HEAD: {
             int v = 0;
-            if (settings_parse_int(optarg, 1024, (long)(HTTP1_MAX_MAX_HEAD), &v) != 0) {
+            if (settings_parse_int(optarg, 1024, (long)(HTTP1_MAX_RESPONSE_HEAD), &v) != 0) {
                 snprintf(err, errcap, "invalid --max-response-header-size: %s (bytes, 1024 to %zu)",
-                         optarg, (size_t)HTTP1_MAX_MAX_HEAD);
+                         optarg, (size_t)HTTP1_MAX_RESPONSE_HEAD);
                 return CONFIG_ERROR;
             }
             cfg->max_response_head = (size_t)v;

@@ -16,6 +16,7 @@ static const edge_answer answers[EDGE_ANSWER_COUNT] = {
     [EDGE_NO_ANSWER_IN_TIME] = {504, "the local service did not answer in time"},
     [EDGE_JSON_FIELD_TOO_LARGE] = {431, "request header field too large for the tunnel's JSON "
                                         "mode (one field line must fit one 128 KB message)"},
+    [EDGE_AGENT_HEAD_TOO_LARGE] = {502, "the tunnel agent sent too big a response head"},
 };
 
 const edge_answer *edge_answer_of(edge_answer_id id)

@@ -20,6 +20,8 @@ typedef enum edge_answer_id {
     EDGE_AGENT_GONE,           /* 502: the agent's connection went away before the answer */
     EDGE_NO_ANSWER_IN_TIME,    /* 504: no response head before the request timeout */
     EDGE_JSON_FIELD_TOO_LARGE, /* 431: one request field line over a JSON-mode message */
+    EDGE_AGENT_HEAD_TOO_LARGE, /* 502: a response head or trailer section from the agent over
+                                  HTTP1_AGENT_MAX_HEAD bytes or HTTP1_AGENT_MAX_FIELDS lines */
     EDGE_ANSWER_COUNT
 } edge_answer_id;
 

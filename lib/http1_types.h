@@ -13,6 +13,20 @@
 #define HTTP1_DEFAULT_MAX_FIELDS 256                 /* field lines per head (431 beyond) */
 #define HTTP1_DEFAULT_MAX_CHUNK_EXT ((size_t)4096)   /* chunk-ext bytes on one size line */
 #define HTTP1_DEFAULT_MAX_TRAILER ((size_t)16 << 10) /* bytes of a chunked trailer section */
+/* The largest ttf --max-response-header-size (a local response head). */
+#define HTTP1_MAX_RESPONSE_HEAD ((size_t)1 << 20)
+/* A response head (status line and field lines) ttfd takes from an agent, either wire mode;
+ * beyond it the client gets 502, as nginx answers "upstream sent too big header" past
+ * proxy_buffer_size and HAProxy past tune.bufsize. Far above those (4-8 KiB, 16 KiB) so that
+ * what ttf itself lets through never meets it: a local head of --max-response-header-size (64
+ * KiB by default, HTTP1_MAX_RESPONSE_HEAD at most) in max(256, bytes / 16) field lines
+ * (agent/exchange.c), written again with a space after each colon. */
+#define HTTP1_AGENT_MAX_FIELDS (HTTP1_MAX_RESPONSE_HEAD / 16)
+#define HTTP1_AGENT_MAX_HEAD (HTTP1_MAX_RESPONSE_HEAD + HTTP1_AGENT_MAX_FIELDS)
+/* A trailer section ttfd takes from an agent: what ttf reads of a local one
+ * (HTTP1_DEFAULT_MAX_TRAILER), each line of 3 octets or more written again with a space after its
+ * colon. */
+#define HTTP1_AGENT_MAX_TRAILER (HTTP1_DEFAULT_MAX_TRAILER + HTTP1_DEFAULT_MAX_TRAILER / 3)
 
 /* Limits of one parser. Zero fields mean the defaults above. */
 typedef struct http1_limits {

@@ -205,12 +205,19 @@ static size_t scan_literal(const uint8_t *s, size_t n, size_t i)
     return 0;
 }
 
-bool json_text_lexical_ok(const char *text, size_t n)
+/* json_text_lexical_ok, *too_many set when it failed for the count of tokens. */
+static bool lexical(const char *text, size_t n, bool *too_many)
 {
     const uint8_t *s = (const uint8_t *)text;
-    size_t i = 0;
+    size_t i = 0, tokens = 0;
+    *too_many = false;
     while (i < n) {
         uint8_t c = s[i];
+        if (c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') ||
+            ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
+            if (++tokens > JSON_TEXT_MAX_TOKENS)
+                return !(*too_many = true);
+        }
         switch (c) {
         case ' ':
         case '\t':
@@ -239,6 +246,12 @@ bool json_text_lexical_ok(const char *text, size_t n)
             return false;
     }
     return true;
+}
+
+bool json_text_lexical_ok(const char *text, size_t n)
+{
+    bool too_many;
+    return lexical(text, n, &too_many);
 }
 
 /* One json-c strict parse of s[0..n) with a stack of depth levels. NULL when it fails (and
@@ -273,8 +286,12 @@ static json_object *parse_depth(const char *s, size_t n, int depth, bool *ok, bo
 json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st)
 {
     *st = JSON_TEXT_INVALID;
-    if (!s || n == 0 || n > INT_MAX || !json_text_lexical_ok(s, n))
+    bool too_many = false;
+    if (!s || n == 0 || n > INT_MAX || !lexical(s, n, &too_many)) {
+        if (too_many)
+            *st = JSON_TEXT_TOO_MANY;
         return NULL;
+    }
     bool ok, too_deep;
     json_object *o = parse_depth(s, n, FIRST_DEPTH, &ok, &too_deep);
     if (!ok && too_deep)
@@ -295,10 +312,125 @@ json_object *json_text_parse_object(const char *s, size_t n, json_text_status *s
     return NULL;
 }
 
-json_object *json_text_parse_object_loose(const char *s, size_t n)
+/* Whether s[0..n) has at most JSON_TEXT_MAX_TOKENS tokens, whatever its strings hold: a string
+ * runs to the next '"' not escaped (or to the end), anything else not structural or whitespace
+ * is a token up to the next such byte. */
+static bool tokens_within(const char *s, size_t n)
+{
+    size_t tokens = 0;
+    for (size_t i = 0; i < n;) {
+        char c = s[i];
+        if (strchr(" \t\n\r}],:", c) && c) {
+            i++;
+            continue;
+        }
+        if (++tokens > JSON_TEXT_MAX_TOKENS)
+            return false;
+        if (c == '{' || c == '[') {
+            i++;
+        } else if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                i += s[i] == '\\';
+            i++;
+        } else {
+            while (i < n && (!strchr(" \t\n\r{}[],:\"", s[i]) || !s[i]))
+                i++;
+        }
+    }
+    return true;
+}
+
+/* The index after the string whose opening quote is at s[i], whatever it holds (n if it does not
+ * end). */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n && s[i] != '"'; i++)
+        i += s[i] == '\\';
+    return i < n ? i + 1 : n;
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* The members of the object s[0..n) named in keys (the raw text between the key's quotes) whose
+ * values are strings, the last of each name, as a text "{...}" parsed by json-c; the rest of the
+ * text is only walked over (strings skipped, brackets counted). NULL when s is no object or
+ * none is found. */
+static json_object *top_strings(const char *s, size_t n, const char *const *keys, size_t nkeys)
+{
+    enum { KEYS_MAX = 4 };
+    size_t at[KEYS_MAX] = {0}, end[KEYS_MAX] = {0}; /* member slices "key":"value" */
+    size_t i = skip_ws(s, n, 0), depth = 0, text = 2, found = 0;
+    if (i >= n || s[i] != '{' || nkeys > KEYS_MAX)
+        return NULL;
+    bool key_next = false;
+    while (i < n) {
+        char c = s[i];
+        if (c == '"' && depth == 1 && key_next) {
+            size_t k = i, ke = skip_string(s, n, i), v = skip_ws(s, n, ke);
+            key_next = false;
+            if (v < n && s[v] == ':')
+                v = skip_ws(s, n, v + 1);
+            if (v >= n || s[v] != '"' || ke < k + 2) {
+                i = v;
+                continue;
+            }
+            i = skip_string(s, n, v);
+            for (size_t j = 0; j < nkeys; j++) {
+                if (strlen(keys[j]) == ke - k - 2 && memcmp(s + k + 1, keys[j], ke - k - 2) == 0) {
+                    found += at[j] == 0;
+                    at[j] = k, end[j] = i;
+                }
+            }
+            continue;
+        }
+        if (c == '"')
+            i = skip_string(s, n, i);
+        else {
+            depth += c == '{' || c == '[';
+            depth -= (c == '}' || c == ']') && depth > 0;
+            key_next = (c == '{' && depth == 1) || (c == ',' && depth == 1);
+            i++;
+        }
+    }
+    if (!found)
+        return NULL;
+    for (size_t j = 0; j < nkeys; j++)
+        text += at[j] ? end[j] - at[j] + 1 : 0;
+    char *t = malloc(text);
+    if (!t)
+        return NULL;
+    size_t tl = 0;
+    t[tl++] = '{';
+    for (size_t j = 0; j < nkeys; j++) {
+        if (!at[j])
+            continue;
+        if (tl > 1)
+            t[tl++] = ',';
+        memcpy(t + tl, s + at[j], end[j] - at[j]);
+        tl += end[j] - at[j];
+    }
+    t[tl++] = '}';
+    bool ok, too_deep;
+    json_object *o = parse_depth(t, tl, FIRST_DEPTH, &ok, &too_deep);
+    free(t);
+    if (ok && json_object_get_type(o) == json_type_object)
+        return o;
+    json_object_put(o);
+    return NULL;
+}
+
+json_object *json_text_parse_object_loose(const char *s, size_t n, const char *const *keys,
+                                          size_t nkeys)
 {
     if (!s || n == 0 || n > INT_MAX)
         return NULL;
+    if (!tokens_within(s, n))
+        return top_strings(s, n, keys, nkeys);
     bool ok, too_deep;
     json_object *o = parse_depth(s, n, JSON_TEXT_MAX_DEPTH, &ok, &too_deep);
     if (ok && json_object_get_type(o) == json_type_object)

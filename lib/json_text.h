@@ -25,15 +25,26 @@
  * JSON_PARSER_MAX_DEPTH; json-c's json_tokener_new_ex depth counts the same way). */
 #define JSON_TEXT_MAX_DEPTH 2048
 
+/* Tokens (strings, object keys included, numbers, literals, '{' and '[') of one text, counted
+ * before json-c builds an object for each: a 12 MiB message of "[]" cost ttfd 640 MB of peak RSS
+ * (80 MB at this limit). The most a legitimate message holds: a response head of
+ * HTTP1_AGENT_MAX_FIELDS (65536) field lines and a trailer section of HTTP1_AGENT_MAX_TRAILER
+ * (21845 bytes: at most 7282 lines) in one message, at 6 tokens a line at worst (a name of its
+ * own, the array of its values, a {"b64": ...} value of 3, its header_order entry), and a dozen
+ * other members: 437,000, so 2^19 leaves a sixth to spare. ttf's own messages (TTF_JSON_MAX_MSG,
+ * 128,000 bytes) carry fewer than 64,100, API Gateway events a few hundred. */
+#define JSON_TEXT_MAX_TOKENS ((size_t)1 << 19)
+
 typedef enum {
     JSON_TEXT_OK = 0,
     JSON_TEXT_INVALID,    /* not JSON text jansson accepted (a scalar at the top level neither) */
     JSON_TEXT_NOT_OBJECT, /* an array */
+    JSON_TEXT_TOO_MANY,   /* more than JSON_TEXT_MAX_TOKENS tokens (no object was built) */
 } json_text_status;
 
 /* Whether s[0..n) passes the lexical rules above (strings, escapes, numbers, literals, bytes
- * between tokens); the structure is left to json-c. One pass, eight bytes per step inside
- * strings. */
+ * between tokens) and has at most JSON_TEXT_MAX_TOKENS tokens; the structure is left to json-c.
+ * One pass, eight bytes per step inside strings. */
 bool json_text_lexical_ok(const char *s, size_t n);
 
 /* Parses s[0..n) as one JSON object. Returns it (the caller puts it), or NULL with *st saying
@@ -41,9 +52,12 @@ bool json_text_lexical_ok(const char *s, size_t n);
 json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st);
 
 /* Parses s[0..n) as one JSON object by its structure alone (json-c's strict tokener, without
- * the lexical pass above: an integer beyond int64 comes back clamped). Only for naming the
- * exchange of a message json_text_parse_object refused; never for a message's content. NULL
- * when it is not an object even so. */
-json_object *json_text_parse_object_loose(const char *s, size_t n);
+ * the lexical pass above: an integer beyond int64 comes back clamped). A text of more than
+ * JSON_TEXT_MAX_TOKENS tokens is only walked over: the object holds its top-level members named
+ * in keys (at most 4) whose values are strings. Only for naming the exchange of a message
+ * json_text_parse_object refused; never for a message's content. NULL when it is not an object
+ * even so. */
+json_object *json_text_parse_object_loose(const char *s, size_t n, const char *const *keys,
+                                          size_t nkeys);
 
 #endif

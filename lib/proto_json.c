@@ -685,10 +685,13 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
     return 0;
 }
 
+_Static_assert(JSON_TEXT_MAX_TOKENS == 524288, "TMSG_ERR_TOO_MANY_TOKENS names the limit");
+
 char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type)
 {
     *type = TMSG_UNKNOWN;
-    json_object *o = json_text_parse_object_loose(json, len);
+    static const char *const keys[] = {"type", "request_id"};
+    json_object *o = json_text_parse_object_loose(json, len, keys, 2);
     if (!o)
         return NULL;
     *type = type_of(member(o, "type"));
@@ -714,7 +717,9 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
     json_text_status st;
     json_object *o = json_text_parse_object(json, len, &st);
     if (!o) {
-        *err = st == JSON_TEXT_NOT_OBJECT ? "not an object" : "invalid JSON";
+        *err = st == JSON_TEXT_NOT_OBJECT ? "not an object"
+               : st == JSON_TEXT_TOO_MANY ? TMSG_ERR_TOO_MANY_TOKENS
+                                          : "invalid JSON";
         return -1;
     }
     int rc = -1;

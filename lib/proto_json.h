@@ -164,9 +164,13 @@ typedef struct tmsg {
 void tmsg_init(tmsg *m, tmsg_type type);
 void tmsg_free(tmsg *m);
 
+/* tmsg_decode's reason for a text of more than JSON_TEXT_MAX_TOKENS (2^19) tokens (lib/json_text.h:
+ * refused before any object is built). */
+#define TMSG_ERR_TOO_MANY_TOKENS "more than 524288 JSON tokens"
+
 /* Parses one text message. 0 on success; -1 with a short reason in err (static string) when
- * the JSON is bad, the type unknown, a required field missing or of the wrong type, or base64
- * invalid. */
+ * the JSON is bad (TMSG_ERR_TOO_MANY_TOKENS: too many tokens), the type unknown, a required
+ * field missing or of the wrong type, or base64 invalid. */
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err);
 
 /* After tmsg_decode failed: the request_id the message names when that field is a string of

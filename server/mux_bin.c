@@ -106,9 +106,9 @@ static void forget(bin_mux *bm, bin_stream *s)
     stream_release(bm, s);
 }
 
-/* The agent broke the protocol on s: RESET protocol_error, a warning naming the tunnel, and the
- * owner told (the stream is gone when fail runs). */
-static void protocol_error(bin_mux *bm, bin_stream *s, const char *what)
+/* The agent broke the protocol on s: RESET protocol_error, a warning naming the tunnel and what,
+ * and the owner told (502 with text; the stream is gone when fail runs). */
+static void protocol_error_as(bin_mux *bm, bin_stream *s, const char *what, const char *text)
 {
     MUX_WARN(&bm->base.id, "tunnel %s (agent %s): stream %u: %s: stream reset (protocol_error)",
              bm->base.id.tunnel[0] ? bm->base.id.tunnel : "-", bm->base.id.agent, (unsigned)s->sid,
@@ -117,7 +117,12 @@ static void protocol_error(bin_mux *bm, bin_stream *s, const char *what)
     const mux_upcalls *up = s->base.up;
     void *ud = s->base.ud;
     forget(bm, s);
-    up->fail(ud, 502, "the tunnel agent sent a bad response", true);
+    up->fail(ud, 502, text, true);
+}
+
+static void protocol_error(bin_mux *bm, bin_stream *s, const char *what)
+{
+    protocol_error_as(bm, s, what, "the tunnel agent sent a bad response");
 }
 
 /* ---- ops ---- */
@@ -269,12 +274,24 @@ static void on_response(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     http1_head_init(&h);
     http1_err err = {0};
     size_t used = 0;
-    /* the agent applied its --max-response-header-size (bytes and lines): the frame bounds the
-     * head, and its line count must not be a second, smaller limit (a field line is >= 3 octets) */
-    http1_limits lim = {.max_head = f->len + 1, .max_fields = f->len / 3 + 1};
-    if (http1_parse_head(&h, (const char *)f->payload, f->len, false, &lim, &used, &err) !=
-            HTTP1_HEAD_DONE ||
-        used != f->len) {
+    /* the agent applied its --max-response-header-size; ttfd's own bound is HTTP1_AGENT_MAX_HEAD
+     * and HTTP1_AGENT_MAX_FIELDS, checked before a field is kept */
+    http1_limits lim = {.max_head = HTTP1_AGENT_MAX_HEAD, .max_fields = HTTP1_AGENT_MAX_FIELDS};
+    http1_head_result hr =
+        f->len > HTTP1_AGENT_MAX_HEAD
+            ? HTTP1_HEAD_ERROR
+            : http1_parse_head(&h, (const char *)f->payload, f->len, false, &lim, &used, &err);
+    if (f->len > HTTP1_AGENT_MAX_HEAD || (hr == HTTP1_HEAD_ERROR && err.reason &&
+                                          (strcmp(err.reason, "head too large") == 0 ||
+                                           strcmp(err.reason, "too many header fields") == 0))) {
+        http1_head_free(&h);
+        char why[160];
+        snprintf(why, sizeof why, "response head over %zu bytes or %zu field lines (%zu bytes)",
+                 HTTP1_AGENT_MAX_HEAD, HTTP1_AGENT_MAX_FIELDS, (size_t)f->len);
+        protocol_error_as(bm, s, why, edge_answer_of(EDGE_AGENT_HEAD_TOO_LARGE)->text);
+        return;
+    }
+    if (hr != HTTP1_HEAD_DONE || used != f->len) {
         http1_head_free(&h);
         char why[160];
         snprintf(why, sizeof why, "bad response head: %s",
@@ -340,7 +357,8 @@ static void on_trailers(bin_mux *bm, bin_stream *s, const ttf_frame *f)
     }
     /* parsed by the strict chunked decoder as the trailer section of a last chunk */
     http1_chunked c;
-    http1_chunked_init(&c, NULL);
+    http1_limits lim = {.max_trailer = HTTP1_AGENT_MAX_TRAILER};
+    http1_chunked_init(&c, &lim);
     char *buf = malloc(f->len + 3);
     size_t used = 0, dl = 0;
     const char *d = NULL;

@@ -27,9 +27,6 @@
 #define BACKLOG_MAX ((size_t)1 << 20) /* client output that pauses the link */
 #define FIELD_SLACK ((size_t)1024)    /* a message's fields other than the headers */
 
-/* response field bytes a head may collect across continuations */
-#define RESP_HEAD_MAX ((size_t)1 << 20)
-
 typedef struct json_mux {
     mux base;
     mux_link link;
@@ -65,7 +62,8 @@ typedef struct json_stream {
     uint32_t req_window; /* the request-body window this stream was opened with (0: none) */
     int64_t req_left;    /* req_window: request body bytes we may still send */
 
-    size_t rhead_len; /* field bytes of rhead so far (RESP_HEAD_MAX) */
+    size_t rhead_len;   /* head bytes of rhead so far (HTTP1_AGENT_MAX_HEAD) */
+    size_t rhead_lines; /* field lines of rhead so far (HTTP1_AGENT_MAX_FIELDS) */
 } json_stream;
 
 static json_mux *jm_of(mux *m)
@@ -133,7 +131,9 @@ static void send_cancel(json_mux *jm, const char *rid, const char *why)
     send_msg(jm, &m); /* the strings stay ours */
 }
 
-static void protocol_error(json_mux *jm, json_stream *s, const char *what)
+/* The exchange cancelled for what the agent did wrong (logged), and the client answered 502 with
+ * text. */
+static void protocol_error_as(json_mux *jm, json_stream *s, const char *what, const char *text)
 {
     MUX_WARN(&jm->base.id,
              "tunnel %s (agent %s): request %s: %s: exchange cancelled "
@@ -145,7 +145,12 @@ static void protocol_error(json_mux *jm, json_stream *s, const char *what)
     const mux_upcalls *up = s->base.up;
     void *ud = s->base.ud;
     forget(jm, s);
-    up->fail(ud, 502, "the tunnel agent sent a bad response", true);
+    up->fail(ud, 502, text, true);
+}
+
+static void protocol_error(json_mux *jm, json_stream *s, const char *what)
+{
+    protocol_error_as(jm, s, what, "the tunnel agent sent a bad response");
 }
 
 /* ---- ops ---- */
@@ -430,12 +435,45 @@ static void deliver(json_mux *jm, json_stream *s, tmsg *m, bool with_head)
         up->end(ud, m->trailers.n > 0 ? &m->trailers : NULL);
 }
 
+static size_t field_bytes(const http_headers *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++)
+        n += h->v[i].nlen + h->v[i].vlen + 3; /* the least a line takes: ":" and CRLF */
+    return n;
+}
+
+/* Whether a section of lines field lines and bytes octets is over what ttfd takes from an agent
+ * (a head: HTTP1_AGENT_MAX_HEAD and _FIELDS; a trailer section: HTTP1_AGENT_MAX_TRAILER, as
+ * binary mode's decoder takes); if so the exchange is cancelled and the client answered 502. */
+static bool section_over(json_mux *jm, json_stream *s, const char *what, size_t lines, size_t bytes,
+                         size_t max)
+{
+    if (lines <= HTTP1_AGENT_MAX_FIELDS && bytes <= max)
+        return false;
+    char why[160];
+    snprintf(why, sizeof why, "%s over %zu bytes or %zu field lines (%zu lines, %zu bytes)", what,
+             max, HTTP1_AGENT_MAX_FIELDS, lines, bytes);
+    protocol_error_as(jm, s, why, edge_answer_of(EDGE_AGENT_HEAD_TOO_LARGE)->text);
+    return true;
+}
+
+/* The bytes of m's status line ("HTTP/1.1 200 OK" CRLF) and header fields with the empty line. */
+static size_t head_bytes(const tmsg *m)
+{
+    return 15 + (m->reason ? strlen(m->reason) : 0) + field_bytes(&m->headers) + 2;
+}
+
 static void on_response(json_mux *jm, json_stream *s, tmsg *m)
 {
     if (s->resp_final || s->rhead) {
         protocol_error(jm, s, "a response after the final response");
         return;
     }
+    s->rhead_len = head_bytes(m);
+    s->rhead_lines = m->headers.n;
+    if (section_over(jm, s, "response head", s->rhead_lines, s->rhead_len, HTTP1_AGENT_MAX_HEAD))
+        return;
     if (m->status_code >= 100 && m->status_code < 200 && m->status_code != 101 && jm->interim &&
         !m->headers_more && !m->more && m->body_len == 0) {
         /* an interim response (agreed in connection_established): on to the client, whose
@@ -460,14 +498,6 @@ static void on_response(json_mux *jm, json_stream *s, tmsg *m)
     tmsg_init(m, TMSG_UNKNOWN);
 }
 
-static size_t field_bytes(const http_headers *h)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < h->n; i++)
-        n += h->v[i].nlen + h->v[i].vlen + 4; /* as a field line: ": " and CRLF */
-    return n;
-}
-
 static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
 {
     if (!s->rhead || m->seq != s->hseq) {
@@ -475,14 +505,12 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
         return;
     }
     s->hseq++;
-    if (s->rhead_len == 0)
-        s->rhead_len = field_bytes(&s->rhead->headers);
+    /* continuations without end must not grow ttfd without bound */
     s->rhead_len += field_bytes(&m->headers);
-    if (s->rhead_len > RESP_HEAD_MAX) {
-        /* continuations without end must not grow ttfd without bound */
-        protocol_error(jm, s, "response head over 1 MiB across continuations");
+    s->rhead_lines += m->headers.n;
+    if (section_over(jm, s, "response head across continuations", s->rhead_lines, s->rhead_len,
+                     HTTP1_AGENT_MAX_HEAD))
         return;
-    }
     if (tmsg_take_headers(&s->rhead->headers, &m->headers) != 0) {
         protocol_error(jm, s, "out of memory");
         return;
@@ -562,6 +590,9 @@ static void json_on_message(mux *mx, tmsg *m)
                tmsg_type_name(m->type));
         return;
     }
+    if (m->trailers.n > 0 && section_over(jm, s, "trailer section", m->trailers.n,
+                                          field_bytes(&m->trailers), HTTP1_AGENT_MAX_TRAILER))
+        return;
     switch (m->type) {
     case TMSG_HTTP_RESPONSE:
         on_response(jm, s, m);
@@ -593,7 +624,11 @@ static void json_on_bad_message(mux *mx, const char *request_id, const char *why
         return;
     char what[120];
     snprintf(what, sizeof what, "bad message: %s", why ? why : "?");
-    protocol_error(jm, s, what);
+    /* a message of that many tokens is a field section past any ttfd takes (json_text.h) */
+    if (why && strcmp(why, TMSG_ERR_TOO_MANY_TOKENS) == 0)
+        protocol_error_as(jm, s, what, edge_answer_of(EDGE_AGENT_HEAD_TOO_LARGE)->text);
+    else
+        protocol_error(jm, s, what);
 }
 
 static void json_on_binary(mux *m, const uint8_t *data, size_t len)

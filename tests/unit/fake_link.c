@@ -120,8 +120,8 @@ void own_end(void *ud, const http_headers *trailers)
 
 void own_fail(void *ud, int status, const char *why, bool protocol)
 {
-    (void)why;
     owner *o = ud;
+    snprintf(o->fail_why, sizeof o->fail_why, "%s", why ? why : "");
     o->fails++;
     o->fail_status = status;
     o->fail_protocol = protocol;

@@ -56,6 +56,7 @@ typedef struct owner {
     char body[8192];
     size_t body_len;
     int fail_status;
+    char fail_why[200]; /* the text the client is answered */
     bool fail_protocol;
     char trailers[512];
     /* what to do inside an upcall */

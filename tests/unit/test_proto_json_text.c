@@ -166,6 +166,71 @@ static void test_refused_answer_names_its_request(void **state)
     assert_int_equal(t, TMSG_UNKNOWN);
 }
 
+/* A response head of `lines` values of one name ("x"), with `pre` members before type (none
+ * counted: they are strings): 11 tokens besides the values. */
+static char *many_values(size_t lines, const char *pre, size_t *n)
+{
+    static const char head[] = "\"type\":\"http_response\",\"request_id\":\"r-9\","
+                               "\"status_code\":200,\"headers\":{\"x\":[";
+    size_t cap = strlen(pre) + sizeof head + lines * 4 + 16;
+    char *s = malloc(cap);
+    size_t k = (size_t)snprintf(s, cap, "{%s%s", pre, head);
+    for (size_t i = 0; i < lines; i++) {
+        memcpy(s + k, i ? ",\"a\"" : "\"a\"", i ? 4 : 3);
+        k += i ? 4 : 3;
+    }
+    memcpy(s + k, "]}}", 3);
+    *n = k + 3;
+    return s;
+}
+
+/* More than JSON_TEXT_MAX_TOKENS tokens are refused before json-c builds an object for each (a
+ * hostile agent's 5 MB head of 1M lines cost ttfd 330 MB), as TMSG_ERR_TOO_MANY_TOKENS; the text
+ * still names its exchange (the top-level type and request_id, never a nested one), so that the
+ * receiver fails it at once. */
+static void test_token_limit(void **state)
+{
+    (void)state;
+    size_t n;
+    char *s = many_values(JSON_TEXT_MAX_TOKENS - 11, "", &n);
+    tmsg m;
+    const char *err = NULL;
+    assert_true(json_text_lexical_ok(s, n));
+    assert_int_equal(tmsg_decode(s, n, &m, &err), 0);
+    assert_int_equal(m.headers.n, JSON_TEXT_MAX_TOKENS - 11);
+    tmsg_free(&m);
+    free(s);
+
+    s = many_values(JSON_TEXT_MAX_TOKENS - 10, "\"x\":{\"request_id\":\"evil\"},", &n);
+    assert_false(json_text_lexical_ok(s, n));
+    assert_int_equal(tmsg_decode(s, n, &m, &err), -1);
+    assert_string_equal(err, TMSG_ERR_TOO_MANY_TOKENS);
+    tmsg_type t = TMSG_UNKNOWN;
+    char *rid = tmsg_request_id_of(s, n, &t);
+    assert_non_null(rid);
+    assert_string_equal(rid, "r-9");
+    assert_int_equal(t, TMSG_HTTP_RESPONSE);
+    free(rid);
+    free(s);
+
+    /* tiny values: [[],[],...] and a string holding quotes and brackets before request_id */
+    size_t cnt = JSON_TEXT_MAX_TOKENS, cap = cnt * 3 + 128;
+    s = malloc(cap);
+    size_t k = (size_t)snprintf(s, cap, "{\"type\":\"cancel\",\"y\":\"\\\"]}{,\",\"z\":[");
+    for (size_t i = 0; i < cnt; i++)
+        k += (size_t)snprintf(s + k, cap - k, i ? ",[]" : "[]");
+    k += (size_t)snprintf(s + k, cap - k, "],\"request_id\":\"r-7\"}");
+    assert_false(json_text_lexical_ok(s, k));
+    assert_int_equal(tmsg_decode(s, k, &m, &err), -1);
+    assert_string_equal(err, TMSG_ERR_TOO_MANY_TOKENS);
+    rid = tmsg_request_id_of(s, k, &t);
+    assert_non_null(rid);
+    assert_string_equal(rid, "r-7");
+    assert_int_equal(t, TMSG_CANCEL);
+    free(rid);
+    free(s);
+}
+
 static void test_literals(void **state)
 {
     (void)state;
@@ -396,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_controls_and_escapes),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_refused_answer_names_its_request),
+        cmocka_unit_test(test_token_limit),
         cmocka_unit_test(test_literals),
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_depth),

@@ -221,6 +221,40 @@ static void response(void **state)
 
 /* Each violation resets its stream with protocol_error and reports fail(protocol); a second
  * stream of the same agent is untouched. */
+/* A fresh owner and link, and two GET streams: the other one and the one a case is about. */
+static void open_two(fixture *f, mux_stream **other, uint32_t *other_sid, mux_stream **s,
+                     uint32_t *sid)
+{
+    memset(&f->own, 0, sizeof f->own);
+    f->own.ops = f->m->ops;
+    fake_clear(&f->link);
+    *other = open_req(f, "GET", false, false);
+    *other_sid = fake_sid(&f->link, 0);
+    *s = open_req(f, "GET", false, false);
+    *sid = fake_sid(&f->link, 1);
+}
+
+/* The stream sid failed as a protocol error: the owner got 502, the agent RESET protocol_error. */
+static void assert_protocol_reset(fixture *f, const char *what, uint32_t sid)
+{
+    if (f->own.fails != 1 || !f->own.fail_protocol || f->own.fail_status != 502)
+        fail_msg("%s: fails %d protocol %d status %d", what, f->own.fails, f->own.fail_protocol,
+                 f->own.fail_status);
+    size_t last = f->link.n - 1;
+    assert_int_equal(fake_type(&f->link, last), TTF_RESET);
+    assert_int_equal(fake_sid(&f->link, last), sid);
+    assert_int_equal(f->link.msgs[last].data[6], TTF_RST_PROTOCOL_ERROR);
+}
+
+/* The other stream, the only one left, still takes its answer. */
+static void assert_other_works(fixture *f, mux_stream *other, uint32_t other_sid)
+{
+    assert_int_equal(f->m->vt->streams(f->m), 1);
+    agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, other_sid, "HTTP/1.1 204 No Content\r\n\r\n");
+    assert_int_equal(f->own.status, 204);
+    f->m->ops->close(other, MUX_DONE, NULL);
+}
+
 static void hostile(void **state)
 {
     fixture *f = *state;
@@ -243,14 +277,9 @@ static void hostile(void **state)
         {"bad trailers", TTF_TRAILERS, TTF_FLAG_FIN, "HTTP/1.1 200 OK\r\n\r\n", "X y\r\n\r\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        memset(&f->own, 0, sizeof f->own);
-        f->own.ops = f->m->ops;
-        fake_clear(&f->link);
-        mux_stream *other = open_req(f, "GET", false, false);
-        uint32_t other_sid = fake_sid(&f->link, 0);
-        mux_stream *s = open_req(f, "GET", false, false);
-        uint32_t sid = fake_sid(&f->link, 1);
-        (void)s;
+        mux_stream *other, *s;
+        uint32_t other_sid, sid;
+        open_two(f, &other, &other_sid, &s, &sid);
         if (cases[i].first)
             agent_s(f, TTF_RESPONSE, 0, sid, cases[i].first);
         if (!cases[i].payload) { /* DATA after FIN */
@@ -259,18 +288,91 @@ static void hostile(void **state)
         } else {
             agent_s(f, cases[i].type, cases[i].flags, sid, cases[i].payload);
         }
-        if (f->own.fails != 1 || !f->own.fail_protocol || f->own.fail_status != 502)
-            fail_msg("%s: fails %d protocol %d status %d", cases[i].name, f->own.fails,
-                     f->own.fail_protocol, f->own.fail_status);
-        size_t last = f->link.n - 1;
-        assert_int_equal(fake_type(&f->link, last), TTF_RESET);
-        assert_int_equal(fake_sid(&f->link, last), sid);
-        assert_int_equal(f->link.msgs[last].data[6], TTF_RST_PROTOCOL_ERROR);
-        assert_int_equal(f->m->vt->streams(f->m), 1);
-        /* the other stream still works */
-        agent_s(f, TTF_RESPONSE, TTF_FLAG_FIN, other_sid, "HTTP/1.1 204 No Content\r\n\r\n");
-        assert_int_equal(f->own.status, 204);
-        f->m->ops->close(other, MUX_DONE, NULL);
+        assert_protocol_reset(f, cases[i].name, sid);
+        assert_other_works(f, other, other_sid);
+    }
+}
+
+/* A RESPONSE head of `fields` lines "a: b" (the first Content-Length: 0) and one more of vlen
+ * bytes when vlen, as one frame with FIN. */
+static void agent_head(fixture *f, uint32_t sid, size_t fields, size_t vlen)
+{
+    size_t cap = TTF_BIN_HDR + 64 + fields * 6 + vlen + 8, k = TTF_BIN_HDR;
+    uint8_t *buf = malloc(cap);
+    ttf_frame_header(buf, TTF_RESPONSE, TTF_FLAG_FIN, sid);
+    k += (size_t)snprintf((char *)buf + k, cap - k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+    for (size_t i = 1; i < fields; i++)
+        k += (size_t)snprintf((char *)buf + k, cap - k, "a: b\r\n");
+    if (vlen) {
+        k += (size_t)snprintf((char *)buf + k, cap - k, "y: ");
+        memset(buf + k, 'v', vlen);
+        k += vlen;
+        k += (size_t)snprintf((char *)buf + k, cap - k, "\r\n");
+    }
+    k += (size_t)snprintf((char *)buf + k, cap - k, "\r\n");
+    f->m->vt->on_binary(f->m, buf, k);
+    free(buf);
+}
+
+/* A response head over HTTP1_AGENT_MAX_FIELDS lines or HTTP1_AGENT_MAX_HEAD bytes: 502 "too big
+ * a response head" and RESET protocol_error, the other stream goes on; at the limit it passes. */
+static void head_limits(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        size_t fields, vlen;
+    } cases[] = {{HTTP1_AGENT_MAX_FIELDS, 0},
+                 {HTTP1_AGENT_MAX_FIELDS + 1, 0},
+                 {1, HTTP1_AGENT_MAX_HEAD},
+                 {1, HTTP1_AGENT_MAX_HEAD - 64}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mux_stream *other, *s;
+        uint32_t other_sid, sid;
+        open_two(f, &other, &other_sid, &s, &sid);
+        agent_head(f, sid, cases[i].fields, cases[i].vlen);
+        if (i == 0 || i == 3) { /* at the limits */
+            assert_int_equal(f->own.fails, 0);
+            assert_int_equal(f->own.status, 200);
+            assert_int_equal(f->own.ends, 1);
+            f->m->ops->close(s, MUX_DONE, NULL);
+        } else {
+            char name[32];
+            snprintf(name, sizeof name, "case %zu", i);
+            assert_protocol_reset(f, name, sid);
+            assert_string_equal(f->own.fail_why, "the tunnel agent sent too big a response head");
+        }
+        assert_other_works(f, other, other_sid);
+    }
+}
+
+/* A TRAILERS frame within HTTP1_AGENT_MAX_TRAILER (16 KiB as ttf read it, a space added after
+ * each colon) ends the stream; one byte more resets it. */
+static void trailer_limit(void **state)
+{
+    fixture *f = *state;
+    static char tr[HTTP1_AGENT_MAX_TRAILER + 16];
+    for (int over = 0; over < 2; over++) {
+        memset(&f->own, 0, sizeof f->own);
+        f->own.ops = f->m->ops;
+        fake_clear(&f->link);
+        mux_stream *s = open_req(f, "GET", false, false);
+        uint32_t sid = fake_sid(&f->link, 0);
+        agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\n\r\n");
+        /* "X: vvv...\r\n" of HTTP1_AGENT_MAX_TRAILER (+1) octets, then the empty line */
+        size_t n = HTTP1_AGENT_MAX_TRAILER + 2 + (size_t)over;
+        memcpy(tr, "X: ", 3);
+        memset(tr + 3, 'v', n - 7);
+        memcpy(tr + n - 4, "\r\n\r\n", 4);
+        agent(f, TTF_TRAILERS, TTF_FLAG_FIN, sid, tr, n);
+        if (!over) {
+            assert_int_equal(f->own.fails, 0);
+            assert_int_equal(f->own.ends, 1);
+            f->m->ops->close(s, MUX_DONE, NULL);
+        } else {
+            assert_int_equal(f->own.fails, 1);
+            assert_int_equal(fake_type(&f->link, f->link.n - 1), TTF_RESET);
+        }
+        assert_int_equal(f->m->vt->streams(f->m), 0);
     }
 }
 
@@ -465,6 +567,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(request_body, setup, teardown),
         cmocka_unit_test_setup_teardown(response, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(head_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(trailer_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(window_exceeded, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_request_window, setup, teardown),
         cmocka_unit_test_setup_teardown(credit, setup, teardown),

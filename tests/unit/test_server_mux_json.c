@@ -339,6 +339,118 @@ static void hostile(void **state)
     assert_true(f->own.fail_protocol);
 }
 
+/* An http_response (or http_response_headers when seq > 0) for rid with lines field lines of
+ * name x; with tlines, the last body piece (seq 1) with a trailer section of tlines lines of
+ * tlen-byte values instead. */
+static char *head_msg(const char *rid, uint32_t seq, size_t lines, bool more, size_t tlines,
+                      size_t tlen)
+{
+    size_t cap = 512 + lines * 4 + tlines * (tlen + 8);
+    char *s = malloc(cap);
+    size_t k = tlines ? (size_t)snprintf(s, cap,
+                                         "{\"type\":\"http_response_body\",\"request_id\":"
+                                         "\"%s\",\"seq\":1,\"body\":\"\",\"headers\":{\"x\":[",
+                                         rid)
+               : seq  ? (size_t)snprintf(s, cap,
+                                         "{\"type\":\"http_response_headers\",\"request_id\":\"%s\","
+                                          "\"seq\":%u,\"headers_more\":%s,\"headers\":{\"x\":[",
+                                         rid, (unsigned)seq, more ? "true" : "false")
+                      : (size_t)snprintf(s, cap,
+                                         "{\"type\":\"http_response\",\"request_id\":\"%s\","
+                                          "\"status_code\":200,\"headers_more\":%s,\"headers\":{"
+                                          "\"content-length\":[\"0\"],\"x\":[",
+                                         rid, more ? "true" : "false");
+    for (size_t i = 0; i < lines; i++)
+        k += (size_t)snprintf(s + k, cap - k, i ? ",\"a\"" : "\"a\"");
+    k += (size_t)snprintf(s + k, cap - k, "]}");
+    if (tlines) {
+        k += (size_t)snprintf(s + k, cap - k, ",\"trailers\":{\"t\":[");
+        for (size_t i = 0; i < tlines; i++) {
+            k += (size_t)snprintf(s + k, cap - k, "%s\"", i ? "," : "");
+            memset(s + k, 'v', tlen);
+            k += tlen;
+            s[k++] = '"';
+        }
+        k += (size_t)snprintf(s + k, cap - k, "]}");
+    }
+    snprintf(s + k, cap - k, "}");
+    return s;
+}
+
+/* A response head over HTTP1_AGENT_MAX_FIELDS lines (in one message or across continuations) or
+ * HTTP1_AGENT_MAX_HEAD bytes, or a trailer section over HTTP1_AGENT_MAX_TRAILER bytes: 502
+ * "too big a response head" and a cancel, while another exchange of the link goes on; a head of
+ * exactly the limit passes. */
+static void head_limits(void **state)
+{
+    fixture *f = *state;
+    mux_json_set_relays(f->m, false, true);
+    mux_stream *other = open_req(f, false, 0);
+    f->m->ops->flush(other);
+    char orid[64];
+    snprintf(orid, sizeof orid, "%s", rid_of(f));
+    static const char text[] = "the tunnel agent sent too big a response head";
+    for (int c = 0; c < 5; c++) {
+        memset(&f->own, 0, sizeof f->own);
+        fake_clear(&f->link);
+        mux_stream *s = open_req(f, false, 0);
+        f->m->ops->flush(s);
+        char rid[64];
+        snprintf(rid, sizeof rid, "%s", rid_of(f));
+        char *m1 = NULL, *m2 = NULL;
+        if (c == 0) /* content-length and 65535 x: at the limit */
+            m1 = head_msg(rid, 0, HTTP1_AGENT_MAX_FIELDS - 1, false, 0, 0);
+        else if (c == 1)
+            m1 = head_msg(rid, 0, HTTP1_AGENT_MAX_FIELDS, false, 0, 0);
+        else if (c == 2) { /* one line too many across a continuation */
+            m1 = head_msg(rid, 0, 1000, true, 0, 0);
+            m2 = head_msg(rid, 1, HTTP1_AGENT_MAX_FIELDS - 1000, false, 0, 0);
+        } else if (c == 3) { /* a trailer section a few bytes over HTTP1_AGENT_MAX_TRAILER */
+            m1 = malloc(256);
+            snprintf(m1, 256,
+                     "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,"
+                     "\"more\":true}",
+                     rid);
+            m2 = head_msg(rid, 0, 0, false, 2, HTTP1_AGENT_MAX_TRAILER / 2);
+        } else { /* a head over 1 MiB in a continuation of one line */
+            m1 = head_msg(rid, 0, 1, true, 0, 0);
+            m2 = malloc(HTTP1_AGENT_MAX_HEAD + 512);
+            size_t k = (size_t)snprintf(m2, 512,
+                                        "{\"type\":\"http_response_headers\",\"request_id\":"
+                                        "\"%s\",\"seq\":1,\"headers\":{\"y\":\"",
+                                        rid);
+            memset(m2 + k, 'v', HTTP1_AGENT_MAX_HEAD);
+            snprintf(m2 + k + HTTP1_AGENT_MAX_HEAD, 16, "\"}}");
+        }
+        agent_msg(f, m1);
+        if (m2)
+            agent_msg(f, m2);
+        free(m1);
+        free(m2);
+        if (c == 0) {
+            assert_int_equal(f->own.fails, 0);
+            assert_int_equal(f->own.heads, 1);
+            assert_int_equal(f->own.ends, 1);
+            continue;
+        }
+        if (f->own.fails != 1)
+            fail_msg("case %d: not failed (%d heads)", c, f->own.heads);
+        assert_failed_with_protocol_error(f);
+        assert_int_equal(f->own.fail_status, 502);
+        assert_string_equal(f->own.fail_why, text);
+        assert_int_equal(f->own.heads, c == 3);
+    }
+    /* the other exchange of the link still takes its answer */
+    memset(&f->own, 0, sizeof f->own);
+    char buf[256];
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":204}", orid);
+    agent_msg(f, buf);
+    assert_int_equal(f->own.heads, 1);
+    assert_int_equal(f->own.status, 204);
+    assert_int_equal(f->own.fails, 0);
+}
+
 static void backlog_pauses_link(void **state)
 {
     fixture *f = *state;
@@ -664,6 +776,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(response_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(head_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(backlog_pauses_link, setup, teardown),
         cmocka_unit_test_setup_teardown(window_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(request_window_credit, setup, teardown),
