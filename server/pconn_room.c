@@ -113,9 +113,7 @@ static void offer_session(void *ud, session *s, uint64_t since)
 void pconn_make_room(void *ud)
 {
     server *srv = ud;
-    size_t open = session_count(srv);
-    for (const pconn *pc = srv->pconns; pc; pc = pc->next)
-        open++;
+    size_t open = session_count(srv) + pconn_count(srv);
     room_picks r = {.n = 0};
     /* as nginx: an eighth of them, 1 to 32 */
     r.want = open / 8 > PCONN_DRAIN_MAX ? PCONN_DRAIN_MAX : open / 8 ? open / 8 : 1;
