@@ -261,6 +261,23 @@ def test_response_head_with_300_fields_is_relayed(t):
     assert r.body == b"ok"
 
 
+def test_a_request_head_of_256_field_lines_reaches_the_app(t):
+    """ttfd takes a request head of 256 field lines (its limit) and adds its forwarding fields
+    (X-Forwarded-For, -Proto, -Host): the binary OPEN then held 259 lines and ttf parsed it with
+    the default limit of 256, so the client got 502 "bad request head in OPEN" for a request
+    ttfd had accepted (JSON mode relayed it). One line more is ttfd's 431, in both modes."""
+    before = len(t.app.targets())
+    fields = b"".join(b"X-F%d: v%d\r\n" % (i, i) for i in range(255))  # + Host: 256
+    r = send(t, b"GET /many HTTP/1.1\r\nHost: " + t.host.encode() + b"\r\n" + fields + b"\r\n")
+    assert r.status == 200, (r.status, r.body)
+    req = t.app.wait_requests(before + 1, 10)[before]
+    assert [v for n, v in req.headers if n.startswith("X-F") and n[3:].isdigit()] == ["v%d" % i for i in range(255)]
+    r = send(t, b"GET /many HTTP/1.1\r\nHost: " + t.host.encode() + b"\r\nX-G: 1\r\n" + fields
+             + b"\r\n")
+    assert r.status == 431, (r.status, r.body)
+    assert len(t.app.targets()) == before + 1
+
+
 @pytest.mark.parametrize("line_kib", [17, 100])
 def test_a_request_line_over_the_head_limit_is_414(t, line_kib):
     """A request-target longer than we parse is 414 URI Too Long (RFC 9112 §3, RFC 9110
