@@ -167,8 +167,15 @@ static void on_refused(void *ud, const char *code, const char *message)
                message ? message : "the name is in use");
         return;
     }
-    char why[400];
-    snprintf(why, sizeof why, "%s", message && *message ? message : "the server refused the name");
+    char why[600];
+    /* without a token a name is held for an agent key, which the user cannot see: one run of
+     * ttf with the same local service written another way is "the agent that had it" too */
+    bool keyed = code && strcmp(code, "name_owned") == 0 && !a->cfg->token;
+    snprintf(why, sizeof why, "%s%s", message && *message ? message : "the server refused the name",
+             keyed ? " (without a token a name is held for ttf's agent key, one per endpoint and "
+                     "local service as written: ttf 3000 and ttf http://localhost:3000 are two; "
+                     "run ttf as it was run before to get the name back)"
+                   : "");
     agent_give_up(a, why);
 }
 
