@@ -130,8 +130,11 @@ static void on_established(void *ud, const tmsg *m)
     }
     if (m->tunnel_id && tunnel_name_valid(m->tunnel_id, strlen(m->tunnel_id))) {
         if (a->tunnel_id[0] && strcmp(a->tunnel_id, m->tunnel_id) != 0)
-            TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL (id %s) is gone",
-                   m->tunnel_id, a->tunnel_id);
+            TLOG_W(
+                a->log,
+                "the server gave a new tunnel id (%s); the previous URL (id %s) no longer reaches "
+                "this ttf",
+                m->tunnel_id, a->tunnel_id);
         snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", m->tunnel_id);
         agent_remember(a, a->ids_local, a->tunnel_id);
     }

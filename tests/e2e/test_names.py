@@ -212,6 +212,23 @@ def test_held_name_refusal_says_the_key_is_per_local_service(stack, tmp_path):
     assert a2.tunnel_id == "blog3"
 
 
+def test_a_second_ttf_is_not_told_the_first_ones_url_is_gone(stack, tmp_path):
+    """A second ttf for the same local service (the same state) asks for the first one's id,
+    gets a new one, and said "the previous URL (id X) is gone" while X still worked for the
+    first ttf. It now says that URL no longer reaches this ttf, and the first one still serves."""
+    srv = stack.local()
+    d = stack.ttfd()
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    a = stack.ttf(d.endpoint(), srv.port, env=env)
+    b = stack.ttf(d.endpoint(), srv.port, env=env)
+    assert b.tunnel_id != a.tunnel_id
+    b.proc.wait_line(r"tunnel id '%s' is in use by another agent" % a.tunnel_id, 5, stream="err")
+    b.proc.wait_line(r"the previous URL \(id %s\) no longer reaches this ttf$" % a.tunnel_id, 5,
+                     stream="err")
+    assert "is gone" not in b.proc.stderr(), b.proc.describe()
+    reaches(d, srv, a.tunnel_id)
+
+
 def test_ttf_restart_keeps_url(stack, tmp_path):
     """Without --subdomain, ttf asks for its last id again: restarting ttf, then ttfd and ttf,
     keeps the URL; another endpoint or local port is another record."""
