@@ -275,7 +275,7 @@ static bool take_over(session *s, const tmsg *m)
     if (!holder || holder == s || holder->ntun != s->ntun || !holder->takeover[0] ||
         strcmp(holder->takeover, m->takeover) != 0 || strcmp(holder->sub, s->sub) != 0)
         return false;
-    tunnel **from = calloc(s->ntun, sizeof *from);
+    tunnel **from = calloc(s->ntun, sizeof(tunnel *)); /* the holder's tunnel each one asks for */
     bool ok = from != NULL;
     for (size_t i = 0; ok && i < s->ntun; i++) {
         char buf[TUNNEL_NAME_MAX + 1];
