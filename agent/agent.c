@@ -130,8 +130,11 @@ static void on_established(void *ud, const tmsg *m)
     }
     if (m->tunnel_id && tunnel_name_valid(m->tunnel_id, strlen(m->tunnel_id))) {
         if (a->tunnel_id[0] && strcmp(a->tunnel_id, m->tunnel_id) != 0)
-            TLOG_W(a->log, "the server gave a new tunnel id (%s); the previous URL (id %s) is gone",
-                   m->tunnel_id, a->tunnel_id);
+            TLOG_W(
+                a->log,
+                "the server gave a new tunnel id (%s); the previous URL (id %s) no longer reaches "
+                "this ttf",
+                m->tunnel_id, a->tunnel_id);
         snprintf(a->tunnel_id, sizeof a->tunnel_id, "%s", m->tunnel_id);
         agent_remember(a, a->ids_local, a->tunnel_id);
     }
@@ -167,8 +170,15 @@ static void on_refused(void *ud, const char *code, const char *message)
                message ? message : "the name is in use");
         return;
     }
-    char why[400];
-    snprintf(why, sizeof why, "%s", message && *message ? message : "the server refused the name");
+    char why[600];
+    /* without a token a name is held for an agent key, which the user cannot see: one run of
+     * ttf with the same local service written another way is "the agent that had it" too */
+    bool keyed = code && strcmp(code, "name_owned") == 0 && !a->cfg->token;
+    snprintf(why, sizeof why, "%s%s", message && *message ? message : "the server refused the name",
+             keyed ? " (without a token a name is held for ttf's agent key, one per endpoint and "
+                     "local service as written: ttf 3000 and ttf http://localhost:3000 are two; "
+                     "run ttf as it was run before to get the name back)"
+                   : "");
     agent_give_up(a, why);
 }
 

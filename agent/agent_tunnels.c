@@ -96,7 +96,7 @@ bool agent_established_several(agent *a, const tmsg *m)
             if (a->held[i][0] && strcmp(a->held[i], id) != 0)
                 TLOG_W(a->log,
                        "tunnel %s: the server gave a new id (%s); the previous URL (id "
-                       "%s) is gone",
+                       "%s) no longer reaches this ttf",
                        t->name, id, a->held[i]);
             snprintf(a->held[i], sizeof a->held[i], "%s", id);
             char key[400];

@@ -289,8 +289,10 @@ static void on_open(session *s, const ttf_frame *f)
         send_reset(s, f->stream_id, TTF_RST_INVALID_REQUEST, "no such tunnel on this session");
         return;
     }
-    /* the head ttfd accepted under its --max-header-size: all of it, whatever its size */
-    http1_limits lim = {.max_head = f->len};
+    /* the head ttfd accepted under its --max-header-size and field-line limit, and its
+     * forwarding fields after: all of it, whatever its size and however many lines (no head
+     * holds more lines than octets) */
+    http1_limits lim = {.max_head = f->len, .max_fields = f->len};
     http1_head head;
     http1_head_init(&head);
     http1_err err = {0};

@@ -185,6 +185,18 @@ void http_headers_remove_at(http_headers *h, size_t i)
     h->n--;
 }
 
+void http_headers_remove_marked(http_headers *h, const bool *del)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (del[i])
+            free_entry(&h->v[i]);
+        else
+            h->v[k++] = h->v[i];
+    }
+    h->n = k;
+}
+
 static size_t remove_matching(http_headers *h, const char *name, size_t nlen, http_name_id id)
 {
     size_t out = 0, removed = 0;

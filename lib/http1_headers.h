@@ -60,6 +60,9 @@ size_t http_headers_remove(http_headers *h, const char *name);
 size_t http_headers_remove_id(http_headers *h, http_name_id id);
 /* Removes entry i (order of the others kept). */
 void http_headers_remove_at(http_headers *h, size_t i);
+/* Removes every entry i with del[i] (del has h->n members), the others kept in order: one pass,
+ * however many go (remove_at each would move the rest every time). */
+void http_headers_remove_marked(http_headers *h, const bool *del);
 /* Replaces all entries of name with one entry at the end (added when absent). 0 or -1. */
 int http_headers_set(http_headers *h, const char *name, const char *value);
 /* Gives entry i the value value[0..vlen) in its place (name, id and order kept). 0, or -1

@@ -43,15 +43,51 @@ bool proxy_is_hop_by_hop(const char *name)
     return proxy_header_flags(http_name_lookup(name, strlen(name))) & PROXY_HOP_BY_HOP;
 }
 
-static bool named_in_connection(const http_headers *h, const http_header *e)
+/* The names every Connection field lists (RFC 9110 §7.6.1), sorted for bsearch: a head of many
+ * fields is checked in n log n (a walk over every field for each field took ttf 4.5 s of CPU for
+ * the 65,535 lines of a local head). */
+typedef struct token {
+    const char *s;
+    size_t n;
+} token;
+
+static int token_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < h->n; i++)
-        if (h->v[i].id == HTTP_H_CONNECTION && http1_list_has(h->v[i].value, h->v[i].vlen, e->name))
-            return true;
-    return false;
+    const token *x = a, *y = b;
+    int c = strncasecmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
-static bool removed(const http_headers *h, const http_header *e, bool keep_upgrade,
+/* -1 when out of memory; *out NULL when no Connection field names anything. */
+static int connection_tokens(const http_headers *h, token **out, size_t *count)
+{
+    size_t n = 0, cap = 0;
+    token *t = NULL;
+    for (size_t i = 0; i < h->n; i++) {
+        size_t pos = 0, il;
+        const char *it;
+        while (h->v[i].id == HTTP_H_CONNECTION &&
+               http1_list_next(h->v[i].value, h->v[i].vlen, &pos, &it, &il)) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                token *grown = realloc(t, cap * sizeof *t);
+                if (!grown) {
+                    free(t);
+                    return -1;
+                }
+                t = grown;
+            }
+            t[n++] = (token){it, il};
+        }
+    }
+    if (n > 1)
+        qsort(t, n, sizeof *t, token_cmp);
+    *out = t;
+    *count = n;
+    return 0;
+}
+
+static bool removed(const http_header *e, const token *named, size_t nnamed, bool keep_upgrade,
                     bool keep_framing, bool keep_trailer)
 {
     unsigned f = proxy_header_flags(e->id);
@@ -63,16 +99,22 @@ static bool removed(const http_headers *h, const http_header *e, bool keep_upgra
         return false;
     if (f & PROXY_HOP_BY_HOP)
         return true;
-    return !(f & PROXY_PROTECTED) && named_in_connection(h, e);
+    token key = {e->name, strlen(e->name)};
+    return !(f & PROXY_PROTECTED) && nnamed &&
+           bsearch(&key, named, nnamed, sizeof *named, token_cmp) != NULL;
 }
 
 int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framing,
                             bool keep_trailer)
 {
     /* Decide for every entry first: Connection must stay readable until all were checked. */
-    bool small[128];
+    bool small[128] = {false};
     bool *del = h->n <= sizeof small / sizeof small[0] ? small : malloc(h->n * sizeof *del);
-    if (!del) {
+    token *named = NULL;
+    size_t nnamed = 0;
+    if (!del || connection_tokens(h, &named, &nnamed) != 0) {
+        if (del != small)
+            free(del);
         for (size_t i = h->n; i-- > 0;)
             if (proxy_header_flags(h->v[i].id) & (PROXY_HOP_BY_HOP | PROXY_TRAILER))
                 http_headers_remove_at(h, i);
@@ -80,12 +122,11 @@ int proxy_remove_hop_by_hop(http_headers *h, bool keep_upgrade, bool keep_framin
     }
     bool any_connection = false;
     for (size_t i = 0; i < h->n; i++) {
-        del[i] = removed(h, &h->v[i], keep_upgrade, keep_framing, keep_trailer);
+        del[i] = removed(&h->v[i], named, nnamed, keep_upgrade, keep_framing, keep_trailer);
         any_connection |= !del[i] && h->v[i].id == HTTP_H_CONNECTION;
     }
-    for (size_t i = h->n; i-- > 0;)
-        if (del[i])
-            http_headers_remove_at(h, i);
+    free(named); /* it points into the entries: freed before they go */
+    http_headers_remove_marked(h, del);
     if (del != small)
         free(del);
     /* an upgrade keeps Connection for the upgrade only: the other names it listed are gone */

@@ -202,6 +202,7 @@ void pc_exchange_done(pconn *pc, bool persist)
     pc->st = PC_HEAD;
     pc->head_started = false;
     pc->wait_ms = clock_now_ms();
+    pc->next_seen_ms = 0;
     pc->kept_alive = true;
     conn_set_idle(pc->c, keepalive_ms(pc->srv));
     conn_read(pc->c, true);

@@ -120,6 +120,8 @@ struct pconn {
                                --max-connections: pconn_room.c) */
     uint64_t head_spent_ms; /* its heads (and TLS handshake) took this long in all, each from its
                                first octet to its end: room-making (pconn_room.c) */
+    uint64_t next_seen_ms;  /* kept alive: room-making first saw octets of its next request
+                               queued (a TLS record not yet whole: no head octet yet); 0 none */
     size_t out_seen;        /* room-making (pconn_room.c): its answers' octets not yet taken by */
     uint64_t out_seen_ms;   /* the client (ours and the socket's), unchanged since then */
     bool kept_alive;        /* an exchange of it ended: it waits for its next request */

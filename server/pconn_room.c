@@ -37,14 +37,16 @@ static bool pc_idle(const pconn *pc)
 
 /* Whether room-making may close it (pconn.h), and as what. Waiting for a request head with
  * nothing of ours on its way out: kept alive between requests with no octet of the next one (a
- * client must be ready for that close anyway, RFC 9112 §9.5) at once, any other once it has
- * waited grace_ms since its accept or its last exchange, or once its heads took grace_ms in all
+ * client must be ready for that close anyway, RFC 9112 §9.5) at once, a new one once it has
+ * waited grace_ms since its accept, one into its next request once that took grace_ms (from its
+ * head's first octet, or from the first look that saw octets of it), or once its heads took
+ * grace_ms in all
  * (a client that keeps its connection by starting each head at once after an answer and
  * finishing it just within the grace is a slow head all the same). Closing, its last answer written
  * whole and taken by the client (acknowledged: the close loses none of it), its FIN sent: once it
  * has lingered grace_ms for the client's close. A request in progress (its body uploading too), an
  * answer going out, an upgraded pipe: never. */
-static bool pc_closable(const pconn *pc, uint64_t now, uint64_t grace_ms, room_kind *kind)
+static bool pc_closable(pconn *pc, uint64_t now, uint64_t grace_ms, room_kind *kind)
 {
     if (!pc->c || conn_out_len(pc->c) > 0)
         return false;
@@ -57,8 +59,19 @@ static bool pc_closable(const pconn *pc, uint64_t now, uint64_t grace_ms, room_k
     bool idle = pc_idle(pc);
     *kind = idle ? ROOM_IDLE : ROOM_HEAD;
     uint64_t in_head = pc->head_spent_ms + (pc->timer == T_HEADER ? now - pc->timer_ms : 0);
-    return (pc->kept_alive && idle) || now - pc->wait_ms >= grace_ms ||
-           (!idle && in_head >= grace_ms);
+    if (pc->kept_alive) {
+        /* into its next request: timed from its head's first octet (or from the first look
+         * that saw octets of it queued), not from the last answer: a pause between requests
+         * is no slow head, and one whose head came in pieces a moment apart went first */
+        if (idle) {
+            pc->next_seen_ms = 0;
+            return true;
+        }
+        if (!pc->next_seen_ms)
+            pc->next_seen_ms = now;
+        return in_head >= grace_ms || now - pc->next_seen_ms >= grace_ms;
+    }
+    return now - pc->wait_ms >= grace_ms || (!idle && in_head >= grace_ms);
 }
 
 /* Answers whole (no request in progress: waiting for a head, or closing) still going out to a

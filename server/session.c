@@ -238,33 +238,6 @@ static void all_named(session *s, bool returning)
         metrics_on_agent_connect(s->srv->metrics, returning);
 }
 
-static void named(session *s, const char *name, bool returning)
-{
-    snprintf(s->tun[0].name, sizeof s->tun[0].name, "%s", name);
-    all_named(s, returning);
-}
-
-/* The agent moving its tunnel to this new connection while its old one is still open: granted
- * for the secret the holder was given and the same subject (docs/protocol.md §1). */
-static bool take_over(session *s, const tmsg *m)
-{
-    server *srv = s->srv;
-    if (!m->tunnel_id || !m->takeover || s->ntun != 1) /* a move carries one tunnel */
-        return false;
-    tunnel *t = registry_lookup(srv->reg, m->tunnel_id, strlen(m->tunnel_id));
-    session *holder = t ? t->sess : NULL;
-    if (!holder || holder == s || holder->ntun != 1 || !holder->takeover[0] ||
-        strcmp(holder->takeover, m->takeover) != 0 || strcmp(holder->sub, s->sub) != 0 ||
-        registry_move(srv->reg, m->tunnel_id, &holder->tun[0], &s->tun[0]) != 0)
-        return false;
-    holder->takeover[0] = '\0'; /* it keeps its requests in flight, no longer the name */
-    holder->tun[0].ready = false;
-    named(s, m->tunnel_id, true);
-    TLOG_I(srv->log, "agent %s: tunnel %s moved to a new connection", s->ip, s->tun[0].name);
-    send_established(s, NULL, NULL);
-    return true;
-}
-
 /* What ready asks for tunnel i: its entry in tunnels[] (the first one falls back to the
  * top-level fields, which an agent that knows one tunnel sends). */
 static void asked(const tmsg *m, size_t i, const char **held, const char **subdomain)
@@ -276,6 +249,61 @@ static void asked(const tmsg *m, size_t i, const char **held, const char **subdo
         *held = m->tunnel_id;
         *subdomain = m->subdomain;
     }
+}
+
+/* The name ready asks for tunnel i: its tunnel_id, or its subdomain lower-cased (buf); NULL when
+ * none, or a subdomain that is no name. */
+static const char *asked_name(const tmsg *m, size_t i, char *buf)
+{
+    const char *held = NULL, *subdomain = NULL, *why = NULL;
+    asked(m, i, &held, &subdomain);
+    if (subdomain)
+        return tunnel_name_normalize(subdomain, buf, &why) == 0 ? buf : NULL;
+    return held;
+}
+
+/* The agent moving its tunnels to this new connection while its old one is still open: granted
+ * for the secret the holder was given and the same subject, when ready asks for each of the
+ * holder's names once (docs/protocol.md §1): all of them move, or none. */
+static bool take_over(session *s, const tmsg *m)
+{
+    server *srv = s->srv;
+    if (!m->tunnel_id || !m->takeover)
+        return false;
+    tunnel *first = registry_lookup(srv->reg, m->tunnel_id, strlen(m->tunnel_id));
+    session *holder = first ? first->sess : NULL;
+    if (!holder || holder == s || holder->ntun != s->ntun || !holder->takeover[0] ||
+        strcmp(holder->takeover, m->takeover) != 0 || strcmp(holder->sub, s->sub) != 0)
+        return false;
+    tunnel **from = calloc(s->ntun, sizeof(tunnel *)); /* the holder's tunnel each one asks for */
+    bool ok = from != NULL;
+    for (size_t i = 0; ok && i < s->ntun; i++) {
+        char buf[TUNNEL_NAME_MAX + 1];
+        const char *name = asked_name(m, i, buf);
+        tunnel *t = name ? registry_lookup(srv->reg, name, strlen(name)) : NULL;
+        ok = t && t->sess == holder && t->ready;
+        for (size_t j = 0; ok && j < i; j++)
+            ok = from[j] != t;
+        from[i] = t;
+    }
+    for (size_t i = 0; ok && i < s->ntun; i++) {
+        snprintf(s->tun[i].name, sizeof s->tun[i].name, "%s", from[i]->name);
+        if (registry_move(srv->reg, from[i]->name, from[i], &s->tun[i]) != 0) {
+            for (size_t j = i; j-- > 0;) /* all or none */
+                registry_move(srv->reg, from[j]->name, &s->tun[j], from[j]);
+            ok = false;
+        }
+    }
+    if (ok) {
+        holder->takeover[0] = '\0'; /* it keeps its requests in flight, no longer the names */
+        for (size_t i = 0; i < s->ntun; i++)
+            from[i]->ready = false;
+        all_named(s, true);
+        TLOG_I(srv->log, "agent %s: tunnel%s %s%s moved to a new connection", s->ip,
+               s->ntun > 1 ? "s" : "", s->tun[0].name, s->ntun > 1 ? " and the others" : "");
+    }
+    free(from);
+    return ok;
 }
 
 /* Gives every tunnel of ready its name, all or none (ngrok's agent does not start a session
@@ -373,13 +401,8 @@ static void end_silent_holders(session *s, const tmsg *m)
 {
     server *srv = s->srv;
     for (size_t i = 0; s->owner[0] && i < s->ntun; i++) {
-        const char *held = NULL, *subdomain = NULL, *why = NULL;
         char chosen[TUNNEL_NAME_MAX + 1];
-        asked(m, i, &held, &subdomain);
-        if (subdomain && tunnel_name_normalize(subdomain, chosen, &why) == 0)
-            held = chosen;
-        else if (subdomain)
-            continue;
+        const char *held = asked_name(m, i, chosen);
         tunnel *t = held ? registry_lookup(srv->reg, held, strlen(held)) : NULL;
         session *h = t ? t->sess : NULL;
         if (!h || h == s || !silent(h) || strcmp(h->owner, s->owner) != 0)
@@ -481,14 +504,14 @@ static void on_ready(session *s, const tmsg *m)
         ws_close(s->ws, 1011, "server error");
         return;
     }
-    if (take_over(s, m))
-        return;
-    end_silent_holders(s, m);
-    char notice[400];
-    bool returning = false;
-    if (claim_all(s, m, notice, sizeof notice, &returning) != 0)
-        return;
-    all_named(s, returning);
+    char notice[400] = "";
+    if (!take_over(s, m)) {
+        end_silent_holders(s, m);
+        bool returning = false;
+        if (claim_all(s, m, notice, sizeof notice, &returning) != 0)
+            return;
+        all_named(s, returning);
+    }
     char **names = NULL;
     if (m->ntunnels) {
         names = calloc(m->ntunnels, sizeof *names);

@@ -206,3 +206,50 @@ def test_clients_that_take_none_of_their_answers_do_not_lock_out_an_agent(stack,
     finally:
         for s in hogs:
             s.close()
+
+
+def read_quick(s):
+    """An answer of /quick read whole; a close or a reset before it fails the test."""
+    got = b""
+    try:
+        while not got.endswith(b"quick"):
+            b = s.recv(4096)
+            assert b, "closed before the answer: %r" % got
+            got += b
+    except ConnectionResetError:
+        raise AssertionError("reset before the answer: %r" % got)
+    return got
+
+
+@pytest.mark.parametrize("kind", ["plain", "tls"])
+def test_a_kept_alive_client_into_its_next_head_is_not_taken_for_a_slow_one(stack, tmp_path,
+                                                                           kind):
+    """A keep-alive client that pauses between requests (here 1.3 s), then sends its next head
+    in two pieces a moment apart (segments of a head over a slow link) was closed to make room
+    between them: its wait was counted from its last answer, not from the head's first octet,
+    so it went first, before the clients that had sent nothing for over a second. A head that
+    takes well under the grace is never cut; the silent ones go."""
+    side = Side(stack, tmp_path, kind, app_with_holds(stack)[0])
+    host = side.host(side.agent())
+    keep = side.dial(host)
+    req = b"GET /quick HTTP/1.1\r\nHost: %s\r\n" % host.encode()
+    keep.sendall(req + b"\r\n")
+    assert read_quick(keep).startswith(b"HTTP/1.1 200")
+    # silent (after their TLS handshake): with the agent and keep, one under the cap
+    flood = [side.dial("localhost") for _ in range(CAP - 3)]
+    aged = time.monotonic() + 1.2  # the silent ones past the grace (1 s)
+    extra = []
+    try:
+        while time.monotonic() < aged:
+            time.sleep(0.05)
+        keep.sendall(req)  # the next head, its end a moment later
+        for _ in range(4):  # the cap, and three waiting in the kernel's queue
+            extra.append(socket.create_connection((side.ip, side.d.port), timeout=10))
+        tk.wait_for(lambda: room_closes(side, "idle") + room_closes(side, "head") >= 1,
+                    5 * tk.SLOW, "room made")
+        keep.sendall(b"\r\n")
+        assert read_quick(keep).startswith(b"HTTP/1.1 200")
+    finally:
+        keep.close()
+        for s in flood + extra:
+            s.close()

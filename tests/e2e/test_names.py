@@ -194,6 +194,41 @@ def test_grace_without_auth(stack, tmp_path):
     reaches(d, srv, "blog2")
 
 
+def test_held_name_refusal_says_the_key_is_per_local_service(stack, tmp_path):
+    """ttf restarted with the same local service written another way (`--host localhost`
+    after 127.0.0.1) has another agent key (one per endpoint and local service) and was told
+    only that its name "is held for the agent that had it": the newcomer could not tell that
+    agent was itself. The refusal now says how the key is chosen."""
+    srv = stack.local()
+    d = stack.ttfd("--reconnect-grace", "600")
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    a = stack.ttf(d.endpoint(), srv.port, "--subdomain", "blog3", env=env)
+    assert a.stop() == 0
+    b = refused_ttf(stack, d, srv, "--subdomain", "blog3", "--host", "localhost", env=env)
+    err = b.proc.stderr()
+    assert "held for the agent that had it" in err, b.proc.describe()
+    assert "one per endpoint and local service" in err, b.proc.describe()
+    a2 = stack.ttf(d.endpoint(), srv.port, "--subdomain", "blog3", env=env)  # as before: its own
+    assert a2.tunnel_id == "blog3"
+
+
+def test_a_second_ttf_is_not_told_the_first_ones_url_is_gone(stack, tmp_path):
+    """A second ttf for the same local service (the same state) asks for the first one's id,
+    gets a new one, and said "the previous URL (id X) is gone" while X still worked for the
+    first ttf. It now says that URL no longer reaches this ttf, and the first one still serves."""
+    srv = stack.local()
+    d = stack.ttfd()
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    a = stack.ttf(d.endpoint(), srv.port, env=env)
+    b = stack.ttf(d.endpoint(), srv.port, env=env)
+    assert b.tunnel_id != a.tunnel_id
+    b.proc.wait_line(r"tunnel id '%s' is in use by another agent" % a.tunnel_id, 5, stream="err")
+    b.proc.wait_line(r"the previous URL \(id %s\) no longer reaches this ttf$" % a.tunnel_id, 5,
+                     stream="err")
+    assert "is gone" not in b.proc.stderr(), b.proc.describe()
+    reaches(d, srv, a.tunnel_id)
+
+
 def test_ttf_restart_keeps_url(stack, tmp_path):
     """Without --subdomain, ttf asks for its last id again: restarting ttf, then ttfd and ttf,
     keeps the URL; another endpoint or local port is another record."""

@@ -6,9 +6,11 @@ its names from the connection it replaces."""
 import datetime
 import json
 import re
+import threading
 
 import pytest
 
+import rawagent as ra
 import tunnelkit as tk
 from fakettfd import FakeTtfd
 
@@ -99,3 +101,60 @@ def test_reconnect_presents_the_takeover_secret(stack, chosen):
     assert again.get("tunnel_id") == "fake", again
     if chosen:
         assert again.get("subdomain") == "fake", again
+
+
+def answer(agent):
+    """The agent's first connection_established or tunnel_refused (other messages skipped)."""
+    while True:
+        op, data = agent.recv_ws()
+        m = json.loads(data) if op == 1 else {}
+        if m.get("type") in ("connection_established", "tunnel_refused"):
+            return m
+
+
+def served_by(d, agent, tunnel_id, mode):
+    """A request to tunnel_id, answered by agent (from a thread): its status."""
+    box = []
+    t = threading.Thread(target=lambda: box.append(tk.http(d.port, "GET", "/m", tk.sub_host(
+        d, tunnel_id), timeout=10).status), daemon=True)
+    t.start()
+    if mode == "binary":
+        sid = agent.recv_request()[0]
+        agent.respond(sid, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"ok")
+    else:
+        agent.respond(agent.recv_request()[0]["request_id"], 200, {}, b"ok")
+    t.join(10 * tk.SLOW)
+    return box[0] if box else None
+
+
+@pytest.mark.parametrize("mode", ["binary", "json"])
+def test_several_tunnels_move_to_the_new_link_with_the_secret(stack, mode):
+    """ttf --config whose link died on its side first reconnects while ttfd still holds the old
+    link, and presents that link's takeover secret for every tunnel. ttfd granted one-tunnel
+    moves only: the tunnels waited (name_in_use for the chosen name, retried with backoff) until
+    ttfd judged the old link silent or closed it (21 s with --agent-timeout 20; a single tunnel:
+    1 s). All of them move at once now, requests go to the new link; a wrong secret moves none."""
+    d = stack.ttfd("--state", ":memory:")
+    Agent = ra.BinAgent if mode == "binary" else ra.JsonAgent
+    name = "several-" + mode
+    old, wrong, new = Agent(d.port), Agent(d.port), Agent(d.port)
+    try:
+        est = old.ready(agent_key="k", tunnels=[{"name": "web"}, {"name": "api", "subdomain": name}])
+        ids = [t["tunnel_id"] for t in est["tunnels"]]
+        assert ids[1] == name, est
+        ask = {"type": "ready", "agent_key": "k", "tunnel_id": ids[0],
+               "tunnels": [{"name": "web", "tunnel_id": ids[0]}, {"name": "api", "subdomain": name}]}
+        wrong.send_json(dict(ask, takeover="0" * 64))
+        m = answer(wrong)
+        assert m["type"] == "tunnel_refused" and m["code"] == "name_in_use", m
+        new.send_json(dict(ask, takeover=est["takeover"]))
+        m = answer(new)
+        assert m["type"] == "connection_established", m
+        assert [t["tunnel_id"] for t in m["tunnels"]] == ids, m
+        assert m["takeover"] != est["takeover"]
+        for tid in ids:
+            assert served_by(d, new, tid, mode) == 200
+        d.proc.wait_line(r"tunnels? %s.* moved to a new connection" % ids[0], 5, stream="err")
+    finally:
+        for a in (old, wrong, new):
+            a.close()
