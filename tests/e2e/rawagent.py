@@ -42,8 +42,9 @@ class _Agent:
     def send_ws(self, opcode, payload):
         self.c.send(tk.ws_frame(opcode, payload, mask=True))
 
-    def recv_ws(self, timeout=20):
-        """(opcode, payload) of the next data message; pings answered, close raises EOFError."""
+    def recv_ws(self, timeout=20, until_close=False):
+        """(opcode, payload) of the next data message; pings answered, close raises EOFError.
+        until_close: data messages skipped, the close frame's (code, reason) returned."""
         self.c.sock.settimeout(timeout * tk.SLOW)
         while True:
             op, masked, data = tk.ws_read_message(self.c.read_exact)
@@ -51,10 +52,12 @@ class _Agent:
             if op == 9:
                 self.send_ws(10, data)
                 continue
-            if op == 10:
-                continue
+            if op == 8 and until_close:
+                return int.from_bytes(data[:2], "big"), data[2:].decode()
             if op == 8:
                 raise EOFError("server closed the WebSocket: %r" % data)
+            if op == 10 or until_close:
+                continue
             return op, data
 
     def send_json(self, obj):
