@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import struct
+import time
 
 import tunnelkit as tk
 
@@ -44,9 +45,13 @@ class _Agent:
 
     def recv_ws(self, timeout=20, until_close=False):
         """(opcode, payload) of the next data message; pings answered, close raises EOFError.
-        until_close: data messages skipped, the close frame's (code, reason) returned."""
-        self.c.sock.settimeout(timeout * tk.SLOW)
+        until_close: data messages skipped, the close frame's (code, reason) returned, all
+        within timeout."""
+        deadline = time.monotonic() + timeout * tk.SLOW
         while True:
+            left = deadline - time.monotonic() if until_close else timeout * tk.SLOW
+            assert left > 0, "no close frame within %d s" % timeout
+            self.c.sock.settimeout(left)
             op, masked, data = tk.ws_read_message(self.c.read_exact)
             assert not masked, "server frames must not be masked"
             if op == 9:
