@@ -52,7 +52,7 @@ static void head_error(exchange *x)
 {
     const char *reason = x->resp.err.reason ? x->resp.err.reason : "?";
     char msg[256];
-    if (strcmp(reason, "head too large") == 0) {
+    if (x->resp.err.kind == HTTP1_ERR_HEAD_TOO_BIG) {
         TLOG_W(x->env->log,
                "%s %s: the local service's response head exceeds --max-response-header-size "
                "(%zu bytes)",
@@ -64,7 +64,7 @@ static void head_error(exchange *x)
         xc_fail(x, XFAIL_UNAVAILABLE, msg);
         return;
     }
-    if (strcmp(reason, "too many header fields") == 0) {
+    if (x->resp.err.kind == HTTP1_ERR_TOO_MANY_FIELDS) {
         snprintf(msg, sizeof msg,
                  "response head from the local service has more than %zu header fields "
                  "(ttf's limit)",

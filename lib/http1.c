@@ -48,30 +48,17 @@ bool http1_body_until_close(const http1_parser *p)
     return !p->is_request && p->head.status != 0 && p->head.framing == HTTP1_FRAMING_CLOSE;
 }
 
-static http1_event fail(http1_parser *p, int status, const char *reason)
+/* The parser's first error is kept (errors are sticky). */
+static http1_event fail_with(http1_parser *p, http1_err e)
 {
-    if (p->error != HTTP1_OK)
-        return HTTP1_ERROR;
-    p->err.status = status;
-    p->err.reason = reason;
-    switch (status) {
-    case 431:
-        p->error = HTTP1_ERR_HEAD_TOO_BIG;
-        break;
-    case 500:
-        p->error = HTTP1_ERR_NOMEM;
-        break;
-    case 501:
-        p->error = HTTP1_ERR_NOT_IMPLEMENTED;
-        break;
-    case 505:
-        p->error = HTTP1_ERR_VERSION;
-        break;
-    default:
-        p->error = HTTP1_ERR_SYNTAX;
-        break;
-    }
+    if (p->err.kind == HTTP1_OK)
+        p->err = e;
     return HTTP1_ERROR;
+}
+
+static http1_event fail(http1_parser *p, http1_error kind, int status, const char *reason)
+{
+    return fail_with(p, (http1_err){kind, status, reason});
 }
 
 static int keep(http1_parser *p, const char *data, size_t n)
@@ -120,17 +107,17 @@ static http1_event head_step(http1_parser *p, const char *data, size_t len, size
     const char *buf = data;
     if (old > 0) {
         if (keep(p, data, n) != 0)
-            return fail(p, 500, "out of memory");
+            return fail(p, HTTP1_ERR_NOMEM, 500, "out of memory");
         buf = p->buf;
     }
     http1_err err = {0};
     http1_head_result r =
         http1_head_scan(&p->scan, buf, old + n, &p->lim, p->is_request, &end, &err);
     if (r == HTTP1_HEAD_ERROR)
-        return fail(p, err.status, err.reason);
+        return fail_with(p, err);
     if (r == HTTP1_HEAD_AGAIN) {
         if (old == 0 && keep(p, data, n) != 0)
-            return fail(p, 500, "out of memory");
+            return fail(p, HTTP1_ERR_NOMEM, 500, "out of memory");
         *consumed = n;
         p->head_bytes = p->blen;
         return HTTP1_NONE;
@@ -145,7 +132,7 @@ static http1_event head_step(http1_parser *p, const char *data, size_t len, size
         p->bcap = 0;
     }
     if (r != HTTP1_HEAD_DONE)
-        return fail(p, err.status, err.reason);
+        return fail_with(p, err);
     p->head_bytes = end;
     if (!p->is_request && p->skip_body)
         http1_head_set_no_body(&p->head);
@@ -171,7 +158,7 @@ static http1_event body_step(http1_parser *p, const char *data, size_t len, size
             return HTTP1_MSG_END;
         }
         if (r == HTTP1_BODY_ERROR)
-            return fail(p, p->is_request ? 400 : 502, p->body.reason);
+            return fail(p, HTTP1_ERR_SYNTAX, p->is_request ? 400 : 502, p->body.reason);
         if (used == 0 || off == len)
             return HTTP1_NONE;
     }
@@ -180,7 +167,7 @@ static http1_event body_step(http1_parser *p, const char *data, size_t len, size
 http1_event http1_execute(http1_parser *p, const char *data, size_t len, size_t *consumed)
 {
     *consumed = 0;
-    if (p->error != HTTP1_OK)
+    if (p->err.kind != HTTP1_OK)
         return HTTP1_ERROR;
     if (p->in_body)
         return body_step(p, data, len, consumed);
@@ -192,17 +179,18 @@ http1_event http1_execute(http1_parser *p, const char *data, size_t len, size_t 
 
 http1_event http1_finish(http1_parser *p)
 {
-    if (p->error != HTTP1_OK)
+    if (p->err.kind != HTTP1_OK)
         return HTTP1_ERROR;
     if (p->in_body) {
         if (http1_body_eof(&p->body) == HTTP1_BODY_END) {
             message_ended(p);
             return HTTP1_MSG_END;
         }
-        return fail(p, p->is_request ? 400 : 502, p->body.reason);
+        return fail(p, HTTP1_ERR_SYNTAX, p->is_request ? 400 : 502, p->body.reason);
     }
     for (size_t i = 0; i < p->blen; i++)
         if (p->buf[i] != '\r' && p->buf[i] != '\n')
-            return fail(p, p->is_request ? 400 : 502, "connection closed inside a head");
+            return fail(p, HTTP1_ERR_SYNTAX, p->is_request ? 400 : 502,
+                        "connection closed inside a head");
     return HTTP1_NONE;
 }

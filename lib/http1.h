@@ -27,17 +27,8 @@ typedef enum {
     HTTP1_NONE = 0, /* every byte given was consumed; give more */
     HTTP1_HEAD,     /* the head is complete; it ended at the returned offset */
     HTTP1_MSG_END,  /* the message (head and body) ended at the returned offset */
-    HTTP1_ERROR     /* bad input: see http1_parser.error and .err */
+    HTTP1_ERROR     /* bad input: see http1_parser.err */
 } http1_event;
-
-typedef enum {
-    HTTP1_OK = 0,
-    HTTP1_ERR_SYNTAX,          /* 400 (502 for a response) */
-    HTTP1_ERR_HEAD_TOO_BIG,    /* 431 */
-    HTTP1_ERR_NOMEM,           /* 500 */
-    HTTP1_ERR_NOT_IMPLEMENTED, /* 501: a transfer coding other than chunked */
-    HTTP1_ERR_VERSION,         /* 505: an HTTP version other than 1.0 and 1.1 */
-} http1_error;
 
 typedef struct http1_parser {
     http1_head head; /* valid after HTTP1_HEAD until the next message begins */
@@ -47,8 +38,7 @@ typedef struct http1_parser {
     bool in_body;      /* the head is done, the body is being parsed */
     bool skip_body;    /* response to HEAD: no body whatever the headers say */
     size_t head_bytes; /* bytes of the current head consumed so far */
-    http1_error error;
-    http1_err err; /* the status to answer and a short reason, once error is set */
+    http1_err err;     /* its kind (HTTP1_OK until an error), the status to answer and a reason */
     /* Decoded body bytes (chunk framing removed), optional. */
     void (*on_body)(void *ud, const char *at, size_t len);
     void *ud;

@@ -26,12 +26,25 @@ void http1_head_free(http1_head *h)
 }
 
 /* A request error carries the status a server answers; any response error is a bad gateway
- * answer for a proxy (RFC 9112 §6.3: 502), out of memory stays 500. */
-static http1_head_result fail(http1_err *err, bool is_request, int status, const char *reason)
+ * answer for a proxy (RFC 9112 §6.3: 502), out of memory stays 500. Its kind is the request
+ * status's (fail) or given (fail_as). */
+static http1_head_result fail_as(http1_err *err, http1_error kind, bool is_request, int status,
+                                 const char *reason)
 {
+    err->kind = kind;
     err->status = is_request || status == 500 ? status : 502;
     err->reason = reason;
     return HTTP1_HEAD_ERROR;
+}
+
+static http1_head_result fail(http1_err *err, bool is_request, int status, const char *reason)
+{
+    http1_error kind = status == 414 || status == 431 ? HTTP1_ERR_HEAD_TOO_BIG
+                       : status == 500                ? HTTP1_ERR_NOMEM
+                       : status == 501                ? HTTP1_ERR_NOT_IMPLEMENTED
+                       : status == 505                ? HTTP1_ERR_VERSION
+                                                      : HTTP1_ERR_SYNTAX;
+    return fail_as(err, kind, is_request, status, reason);
 }
 
 /* An incomplete start line that can already not become a valid one (garbage is refused at once,
@@ -308,7 +321,7 @@ static http1_head_result fields(http1_head *h, const char *p, const char *end, b
     for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
         lines++;
     if (lines - 1 > max_fields) /* the last line is the empty one */
-        return fail(err, is_request, 431, "too many header fields");
+        return fail_as(err, HTTP1_ERR_TOO_MANY_FIELDS, is_request, 431, "too many header fields");
     /* one block for the entries and their strings (a fresh head's); else the arena alone */
     /* 16 entries at least, as reserve gives: the proxy rules add a few to a parsed head */
     char *arena = http_headers_block(&h->headers, lines < 16 ? 16 : lines, (size_t)(end - p) + 1);

@@ -47,11 +47,32 @@ typedef enum {
     HTTP1_FRAMING_CLOSE,    /* responses only: until the connection closes */
 } http1_framing;
 
-/* A parse error: the status a server answers (400, 431, 501, 505; 502 for a bad response from
- * a server) and a short constant reason naming the rule ("whitespace before colon"). */
+/* What kind of error a parse step met: a caller acts on it (a limit of its own is no fault of
+ * the peer's syntax); the reason text is for logs and answers only. */
+typedef enum {
+    HTTP1_OK = 0,
+    HTTP1_ERR_SYNTAX,          /* malformed: 400 (502 for a response); a body's framing too, its
+                                  chunk-extension and trailer-section limits included */
+    HTTP1_ERR_HEAD_TOO_BIG,    /* over the head limit (max_head): 431, 414 for a request-line */
+    HTTP1_ERR_TOO_MANY_FIELDS, /* over the field-line limit (max_fields): 431 */
+    HTTP1_ERR_NOMEM,           /* 500 */
+    HTTP1_ERR_NOT_IMPLEMENTED, /* 501: a transfer coding other than chunked */
+    HTTP1_ERR_VERSION,         /* 505: an HTTP version other than 1.0 and 1.1 */
+} http1_error;
+
+/* A parse error: its kind, the status a server answers (400, 414, 431, 501, 505; 502 for a bad
+ * response from a server) and a short constant reason naming the rule ("whitespace before
+ * colon"). */
 typedef struct http1_err {
+    http1_error kind;
     int status;
     const char *reason;
 } http1_err;
+
+/* Whether e is a head over one of the parser's limits (bytes or field lines), not malformed. */
+static inline bool http1_err_over_limit(const http1_err *e)
+{
+    return e->kind == HTTP1_ERR_HEAD_TOO_BIG || e->kind == HTTP1_ERR_TOO_MANY_FIELDS;
+}
 
 #endif

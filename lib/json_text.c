@@ -73,9 +73,12 @@ static size_t scan_unicode(const uint8_t *s, size_t n, size_t i)
     return lo >= 0xdc00 && lo <= 0xdfff ? i + 6 : 0;
 }
 
-/* The string whose opening quote is at s[i - 1]: the index after its closing quote, or 0. */
-static size_t scan_string(const uint8_t *s, size_t n, size_t i)
+/* The string whose opening quote is at s[i - 1]: the index after its closing quote (n when it
+ * does not end), *bad set on a fault inside it. Past a fault the string is only walked over as
+ * json-c walks it (a backslash takes the next byte along), so that its tokens still count. */
+static size_t scan_string(const uint8_t *s, size_t n, size_t i, bool *bad)
 {
+    bool fault = false; /* a local: the bytes of s may alias *bad */
     for (;;) {
         while (n - i >= 8) {
             uint64_t v;
@@ -84,35 +87,39 @@ static size_t scan_string(const uint8_t *s, size_t n, size_t i)
                 break;
             i += 8;
         }
-        if (i >= n)
-            return 0;
+        if (i >= n) {
+            *bad = true;
+            return n;
+        }
         uint8_t c = s[i];
-        if (c == '"')
+        if (c == '"') {
+            *bad |= fault;
             return i + 1;
-        if (c < 0x20)
-            return 0;
+        }
         if (c >= 0x80) {
             size_t k = utf8_seq_len(s + i, n - i);
-            if (k == 0)
-                return 0;
+            if (k == 0) {
+                fault = true;
+                k = 1;
+            }
             i += k;
             continue;
         }
         if (c != '\\') {
+            if (c < 0x20)
+                fault = true;
             i++;
             continue;
         }
-        if (n - i < 2)
-            return 0;
-        c = s[i + 1];
-        if (c == 'u') {
-            i = scan_unicode(s, n, i);
-            if (i == 0)
-                return 0;
-        } else if (c != 0 && memchr("\"\\/bfnrt", c, 8) != NULL) {
+        c = n - i < 2 ? 0 : s[i + 1];
+        size_t next = c == 'u' ? scan_unicode(s, n, i) : 0;
+        if (next) {
+            i = next;
+        } else if (c != 0 && c != 'u' && memchr("\"\\/bfnrt", c, 8) != NULL) {
             i += 2;
         } else {
-            return 0;
+            fault = true;
+            i += n - i < 2 ? 1 : 2;
         }
     }
 }
@@ -150,31 +157,28 @@ static bool number_in_range(const uint8_t *s, size_t n, bool real)
     return ok;
 }
 
-/* The number starting at s[i]: json-c reads the longest run of [0-9+-.eE] as one token, which
- * must then be one RFC 8259 number in jansson's range. The index after it, or 0. */
-static size_t scan_number(const uint8_t *s, size_t n, size_t i)
+/* Whether the number text s[i..end) (json-c reads the longest run of [0-9+-.eE] as one token) is
+ * one RFC 8259 number in jansson's range. */
+static bool number_ok(const uint8_t *s, size_t i, size_t end)
 {
-    size_t end = i;
-    while (end < n && s[end] != 0 && memchr("0123456789+-.eE", s[end], 15) != NULL)
-        end++;
     size_t j = i;
     if (s[j] == '-')
         j++;
     if (j >= end)
-        return 0;
+        return false;
     if (s[j] == '0')
         j++;
     else if (s[j] >= '1' && s[j] <= '9')
         j = digits(s, end, j);
     else
-        return 0;
+        return false;
     bool real = false;
     if (j < end && s[j] == '.') {
         real = true;
         size_t d = j + 1;
         j = digits(s, end, d);
         if (j == d)
-            return 0;
+            return false;
     }
     if (j < end && (s[j] == 'e' || s[j] == 'E')) {
         real = true;
@@ -184,39 +188,49 @@ static size_t scan_number(const uint8_t *s, size_t n, size_t i)
         size_t d = j;
         j = digits(s, end, d);
         if (j == d)
-            return 0;
+            return false;
     }
-    if (j != end || !number_in_range(s + i, end - i, real))
-        return 0;
+    return j == end && number_in_range(s + i, end - i, real);
+}
+
+/* The number starting at s[i]: the index after it, *bad set when it is no number of ours. */
+static size_t scan_number(const uint8_t *s, size_t n, size_t i, bool *bad)
+{
+    size_t end = i;
+    while (end < n && s[end] != 0 && memchr("0123456789+-.eE", s[end], 15) != NULL)
+        end++;
+    *bad |= !number_ok(s, i, end);
     return end;
 }
 
-/* A run of letters at s[i]: true, false or null. The index after it, or 0. */
-static size_t scan_literal(const uint8_t *s, size_t n, size_t i)
+/* A run of letters at s[i]: the index after it, *bad set when it is not true, false or null. */
+static size_t scan_literal(const uint8_t *s, size_t n, size_t i, bool *bad)
 {
     size_t end = i;
     while (end < n && (((s[end] | 0x20) >= 'a' && (s[end] | 0x20) <= 'z')))
         end++;
     size_t len = end - i;
     const char *w = (const char *)s + i;
-    if ((len == 4 && (memcmp(w, "true", 4) == 0 || memcmp(w, "null", 4) == 0)) ||
-        (len == 5 && memcmp(w, "false", 5) == 0))
-        return end;
-    return 0;
+    if (!((len == 4 && (memcmp(w, "true", 4) == 0 || memcmp(w, "null", 4) == 0)) ||
+          (len == 5 && memcmp(w, "false", 5) == 0)))
+        *bad = true;
+    return end;
 }
 
-/* json_text_lexical_ok, *too_many set when it failed for the count of tokens. */
-static bool lexical(const char *text, size_t n, bool *too_many)
+/* The tokens of s[0..n), counted to JSON_TEXT_MAX_TOKENS + 1 at most, and in *bad whether a
+ * lexical rule failed. The count goes on past a fault (a token's end is where json-c's tokener
+ * ends it), so that it bounds what json-c builds of any text, a refused one included. */
+static size_t lexical(const char *text, size_t n, bool *bad)
 {
     const uint8_t *s = (const uint8_t *)text;
     size_t i = 0, tokens = 0;
-    *too_many = false;
+    *bad = false;
     while (i < n) {
         uint8_t c = s[i];
         if (c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') ||
             ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
             if (++tokens > JSON_TEXT_MAX_TOKENS)
-                return !(*too_many = true);
+                return tokens;
         }
         switch (c) {
         case ' ':
@@ -230,28 +244,26 @@ static bool lexical(const char *text, size_t n, bool *too_many)
         case ',':
         case ':':
             i++;
-            continue;
+            break;
         case '"':
-            i = scan_string(s, n, i + 1);
+            i = scan_string(s, n, i + 1, bad);
             break;
         default:
             if (c == '-' || (c >= '0' && c <= '9'))
-                i = scan_number(s, n, i);
+                i = scan_number(s, n, i, bad);
             else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-                i = scan_literal(s, n, i);
-            else
-                return false; /* NUL, other controls, other punctuation, non-ASCII */
+                i = scan_literal(s, n, i, bad);
+            else /* NUL, other controls, other punctuation, non-ASCII */
+                *bad = true, i++;
         }
-        if (i == 0)
-            return false;
     }
-    return true;
+    return tokens;
 }
 
 bool json_text_lexical_ok(const char *text, size_t n)
 {
-    bool too_many;
-    return lexical(text, n, &too_many);
+    bool bad;
+    return lexical(text, n, &bad) <= JSON_TEXT_MAX_TOKENS && !bad;
 }
 
 /* One json-c strict parse of s[0..n) with a stack of depth levels. NULL when it fails (and
@@ -286,12 +298,15 @@ static json_object *parse_depth(const char *s, size_t n, int depth, bool *ok, bo
 json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st)
 {
     *st = JSON_TEXT_INVALID;
-    bool too_many = false;
-    if (!s || n == 0 || n > INT_MAX || !lexical(s, n, &too_many)) {
-        if (too_many)
-            *st = JSON_TEXT_TOO_MANY;
+    if (!s || n == 0 || n > INT_MAX)
+        return NULL;
+    bool bad;
+    if (lexical(s, n, &bad) > JSON_TEXT_MAX_TOKENS) {
+        *st = JSON_TEXT_TOO_MANY;
         return NULL;
     }
+    if (bad)
+        return NULL;
     bool ok, too_deep;
     json_object *o = parse_depth(s, n, FIRST_DEPTH, &ok, &too_deep);
     if (!ok && too_deep)
@@ -312,125 +327,11 @@ json_object *json_text_parse_object(const char *s, size_t n, json_text_status *s
     return NULL;
 }
 
-/* Whether s[0..n) has at most JSON_TEXT_MAX_TOKENS tokens, whatever its strings hold: a string
- * runs to the next '"' not escaped (or to the end), anything else not structural or whitespace
- * is a token up to the next such byte. */
-static bool tokens_within(const char *s, size_t n)
+json_object *json_text_parse_object_loose(const char *s, size_t n)
 {
-    size_t tokens = 0;
-    for (size_t i = 0; i < n;) {
-        char c = s[i];
-        if (strchr(" \t\n\r}],:", c) && c) {
-            i++;
-            continue;
-        }
-        if (++tokens > JSON_TEXT_MAX_TOKENS)
-            return false;
-        if (c == '{' || c == '[') {
-            i++;
-        } else if (c == '"') {
-            for (i++; i < n && s[i] != '"'; i++)
-                i += s[i] == '\\';
-            i++;
-        } else {
-            while (i < n && (!strchr(" \t\n\r{}[],:\"", s[i]) || !s[i]))
-                i++;
-        }
-    }
-    return true;
-}
-
-/* The index after the string whose opening quote is at s[i], whatever it holds (n if it does not
- * end). */
-static size_t skip_string(const char *s, size_t n, size_t i)
-{
-    for (i++; i < n && s[i] != '"'; i++)
-        i += s[i] == '\\';
-    return i < n ? i + 1 : n;
-}
-
-static size_t skip_ws(const char *s, size_t n, size_t i)
-{
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-        i++;
-    return i;
-}
-
-/* The members of the object s[0..n) named in keys (the raw text between the key's quotes) whose
- * values are strings, the last of each name, as a text "{...}" parsed by json-c; the rest of the
- * text is only walked over (strings skipped, brackets counted). NULL when s is no object or
- * none is found. */
-static json_object *top_strings(const char *s, size_t n, const char *const *keys, size_t nkeys)
-{
-    enum { KEYS_MAX = 4 };
-    size_t at[KEYS_MAX] = {0}, end[KEYS_MAX] = {0}; /* member slices "key":"value" */
-    size_t i = skip_ws(s, n, 0), depth = 0, text = 2, found = 0;
-    if (i >= n || s[i] != '{' || nkeys > KEYS_MAX)
+    bool bad;
+    if (!s || n == 0 || n > INT_MAX || lexical(s, n, &bad) > JSON_TEXT_MAX_TOKENS)
         return NULL;
-    bool key_next = false;
-    while (i < n) {
-        char c = s[i];
-        if (c == '"' && depth == 1 && key_next) {
-            size_t k = i, ke = skip_string(s, n, i), v = skip_ws(s, n, ke);
-            key_next = false;
-            if (v < n && s[v] == ':')
-                v = skip_ws(s, n, v + 1);
-            if (v >= n || s[v] != '"' || ke < k + 2) {
-                i = v;
-                continue;
-            }
-            i = skip_string(s, n, v);
-            for (size_t j = 0; j < nkeys; j++) {
-                if (strlen(keys[j]) == ke - k - 2 && memcmp(s + k + 1, keys[j], ke - k - 2) == 0) {
-                    found += at[j] == 0;
-                    at[j] = k, end[j] = i;
-                }
-            }
-            continue;
-        }
-        if (c == '"')
-            i = skip_string(s, n, i);
-        else {
-            depth += c == '{' || c == '[';
-            depth -= (c == '}' || c == ']') && depth > 0;
-            key_next = (c == '{' && depth == 1) || (c == ',' && depth == 1);
-            i++;
-        }
-    }
-    if (!found)
-        return NULL;
-    for (size_t j = 0; j < nkeys; j++)
-        text += at[j] ? end[j] - at[j] + 1 : 0;
-    char *t = malloc(text);
-    if (!t)
-        return NULL;
-    size_t tl = 0;
-    t[tl++] = '{';
-    for (size_t j = 0; j < nkeys; j++) {
-        if (!at[j])
-            continue;
-        if (tl > 1)
-            t[tl++] = ',';
-        memcpy(t + tl, s + at[j], end[j] - at[j]);
-        tl += end[j] - at[j];
-    }
-    t[tl++] = '}';
-    bool ok, too_deep;
-    json_object *o = parse_depth(t, tl, FIRST_DEPTH, &ok, &too_deep);
-    free(t);
-    if (ok && json_object_get_type(o) == json_type_object)
-        return o;
-    json_object_put(o);
-    return NULL;
-}
-
-json_object *json_text_parse_object_loose(const char *s, size_t n, const char *const *keys,
-                                          size_t nkeys)
-{
-    if (!s || n == 0 || n > INT_MAX)
-        return NULL;
-    if (!tokens_within(s, n))
-        return top_strings(s, n, keys, nkeys);
     bool ok, too_deep;
     json_object *o = parse_depth(s, n, JSON_TEXT_MAX_DEPTH, &ok, &too_deep);
     if (ok && json_object_get_type(o) == json_type_object)

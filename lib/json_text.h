@@ -39,12 +39,14 @@ typedef enum {
     JSON_TEXT_OK = 0,
     JSON_TEXT_INVALID,    /* not JSON text jansson accepted (a scalar at the top level neither) */
     JSON_TEXT_NOT_OBJECT, /* an array */
-    JSON_TEXT_TOO_MANY,   /* more than JSON_TEXT_MAX_TOKENS tokens (no object was built) */
+    JSON_TEXT_TOO_MANY,   /* more than JSON_TEXT_MAX_TOKENS tokens, lexical faults or not (no
+                             object was built) */
 } json_text_status;
 
 /* Whether s[0..n) passes the lexical rules above (strings, escapes, numbers, literals, bytes
  * between tokens) and has at most JSON_TEXT_MAX_TOKENS tokens; the structure is left to json-c.
- * One pass, eight bytes per step inside strings. */
+ * One pass, eight bytes per step inside strings; the tokens are counted to the end (or to the
+ * limit) past a lexical fault. */
 bool json_text_lexical_ok(const char *s, size_t n);
 
 /* Parses s[0..n) as one JSON object. Returns it (the caller puts it), or NULL with *st saying
@@ -52,12 +54,10 @@ bool json_text_lexical_ok(const char *s, size_t n);
 json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st);
 
 /* Parses s[0..n) as one JSON object by its structure alone (json-c's strict tokener, without
- * the lexical pass above: an integer beyond int64 comes back clamped). A text of more than
- * JSON_TEXT_MAX_TOKENS tokens is only walked over: the object holds its top-level members named
- * in keys (at most 4) whose values are strings. Only for naming the exchange of a message
- * json_text_parse_object refused; never for a message's content. NULL when it is not an object
- * even so. */
-json_object *json_text_parse_object_loose(const char *s, size_t n, const char *const *keys,
-                                          size_t nkeys);
+ * the lexical pass above: an integer beyond int64 comes back clamped). Only for naming the
+ * exchange of a message json_text_parse_object refused; never for a message's content. NULL when
+ * it is not an object even so, and for a text of more than JSON_TEXT_MAX_TOKENS tokens (counted
+ * as json-c's tokener would end them, lexical faults or not): never built. */
+json_object *json_text_parse_object_loose(const char *s, size_t n);
 
 #endif

@@ -690,8 +690,7 @@ _Static_assert(JSON_TEXT_MAX_TOKENS == 524288, "TMSG_ERR_TOO_MANY_TOKENS names t
 char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type)
 {
     *type = TMSG_UNKNOWN;
-    static const char *const keys[] = {"type", "request_id"};
-    json_object *o = json_text_parse_object_loose(json, len, keys, 2);
+    json_object *o = json_text_parse_object_loose(json, len);
     if (!o)
         return NULL;
     *type = type_of(member(o, "type"));
@@ -720,7 +719,7 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
         *err = st == JSON_TEXT_NOT_OBJECT ? "not an object"
                : st == JSON_TEXT_TOO_MANY ? TMSG_ERR_TOO_MANY_TOKENS
                                           : "invalid JSON";
-        return -1;
+        return st == JSON_TEXT_TOO_MANY ? TMSG_TOO_MANY_TOKENS : -1;
     }
     int rc = -1;
     json_object *t = member(o, "type");

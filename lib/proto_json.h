@@ -164,21 +164,23 @@ typedef struct tmsg {
 void tmsg_init(tmsg *m, tmsg_type type);
 void tmsg_free(tmsg *m);
 
-/* tmsg_decode's reason for a text of more than JSON_TEXT_MAX_TOKENS (2^19) tokens (lib/json_text.h:
- * refused before any object is built). */
+/* tmsg_decode's result, and its reason, for a text of more than JSON_TEXT_MAX_TOKENS (2^19)
+ * tokens (lib/json_text.h: refused before any object is built): more than any message of the
+ * protocol holds, and it names no exchange (tmsg_request_id_of reads none of it). */
+#define TMSG_TOO_MANY_TOKENS (-2)
 #define TMSG_ERR_TOO_MANY_TOKENS "more than 524288 JSON tokens"
 
 /* Parses one text message. 0 on success; -1 with a short reason in err (static string) when
- * the JSON is bad (TMSG_ERR_TOO_MANY_TOKENS: too many tokens), the type unknown, a required
- * field missing or of the wrong type, or base64 invalid. */
+ * the JSON is bad, the type unknown, a required field missing or of the wrong type, or base64
+ * invalid; TMSG_TOO_MANY_TOKENS (with TMSG_ERR_TOO_MANY_TOKENS in err) for too many tokens. */
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err);
 
 /* After tmsg_decode failed: the request_id the message names when that field is a string of
  * 1..TTF_JSON_REQUEST_ID_MAX bytes (malloc'd, the caller frees), else NULL, and in *type the
  * message's type (TMSG_UNKNOWN when it has none we know). Reads the text by its structure alone,
  * so a message refused for a lexical fault (an integer beyond int64, say) still names its
- * exchange. Lets a receiver fail the exchange a bad message belongs to at once instead of
- * leaving it to time out. */
+ * exchange; one of more than JSON_TEXT_MAX_TOKENS tokens names none (NULL). Lets a receiver fail
+ * the exchange a bad message belongs to at once instead of leaving it to time out. */
 char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type);
 
 /* Serialises m (body is base64-encoded; optional fields omitted when NULL/false, request_id null

@@ -281,9 +281,7 @@ static void on_response(bin_mux *bm, bin_stream *s, const ttf_frame *f)
         f->len > HTTP1_AGENT_MAX_HEAD
             ? HTTP1_HEAD_ERROR
             : http1_parse_head(&h, (const char *)f->payload, f->len, false, &lim, &used, &err);
-    if (f->len > HTTP1_AGENT_MAX_HEAD || (hr == HTTP1_HEAD_ERROR && err.reason &&
-                                          (strcmp(err.reason, "head too large") == 0 ||
-                                           strcmp(err.reason, "too many header fields") == 0))) {
+    if (f->len > HTTP1_AGENT_MAX_HEAD || (hr == HTTP1_HEAD_ERROR && http1_err_over_limit(&err))) {
         http1_head_free(&h);
         char why[160];
         snprintf(why, sizeof why, "response head over %zu bytes or %zu field lines (%zu bytes)",

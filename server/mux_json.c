@@ -624,11 +624,7 @@ static void json_on_bad_message(mux *mx, const char *request_id, const char *why
         return;
     char what[120];
     snprintf(what, sizeof what, "bad message: %s", why ? why : "?");
-    /* a message of that many tokens is a field section past any ttfd takes (json_text.h) */
-    if (why && strcmp(why, TMSG_ERR_TOO_MANY_TOKENS) == 0)
-        protocol_error_as(jm, s, what, edge_answer_of(EDGE_AGENT_HEAD_TOO_LARGE)->text);
-    else
-        protocol_error(jm, s, what);
+    protocol_error(jm, s, what);
 }
 
 static void json_on_binary(mux *m, const uint8_t *data, size_t len)

@@ -525,13 +525,23 @@ static void on_ready(session *s, const tmsg *m)
 /* ---- WebSocket handlers ---- */
 
 /* An exchange message that did not decode still names its exchange: that exchange fails at
- * once (protocol_error), not after --request-timeout. */
+ * once (protocol_error), not after --request-timeout. One of more tokens than any message of the
+ * protocol holds is read no further: the agent's link closes (1009, RFC 6455 §7.4.1: a message
+ * too big to process), its exchanges with it. */
 static void on_text(void *ud, const uint8_t *data, size_t len)
 {
     session *s = ud;
     tmsg m;
     const char *err = NULL;
-    if (tmsg_decode((const char *)data, len, &m, &err) != 0) {
+    int rc = tmsg_decode((const char *)data, len, &m, &err);
+    if (rc == TMSG_TOO_MANY_TOKENS) {
+        TLOG_W(s->srv->log, "agent %s%s%s: a message of %zu bytes with %s: closing the link", s->ip,
+               s->tun[0].ready ? " tunnel " : "", s->tun[0].ready ? s->tun[0].name : "", len,
+               TMSG_ERR_TOO_MANY_TOKENS);
+        ws_close(s->ws, 1009, TMSG_ERR_TOO_MANY_TOKENS);
+        return;
+    }
+    if (rc != 0) {
         MUX_WARN(&s->mux->id, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
         /* a bad message about one of our exchanges fails that exchange now, not at its timeout */
         tmsg_type t = TMSG_UNKNOWN;

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import struct
+import time
 
 import tunnelkit as tk
 
@@ -42,19 +43,26 @@ class _Agent:
     def send_ws(self, opcode, payload):
         self.c.send(tk.ws_frame(opcode, payload, mask=True))
 
-    def recv_ws(self, timeout=20):
-        """(opcode, payload) of the next data message; pings answered, close raises EOFError."""
-        self.c.sock.settimeout(timeout * tk.SLOW)
+    def recv_ws(self, timeout=20, until_close=False):
+        """(opcode, payload) of the next data message; pings answered, close raises EOFError.
+        until_close: data messages skipped, the close frame's (code, reason) returned, all
+        within timeout."""
+        deadline = time.monotonic() + timeout * tk.SLOW
         while True:
+            left = deadline - time.monotonic() if until_close else timeout * tk.SLOW
+            assert left > 0, "no close frame within %d s" % timeout
+            self.c.sock.settimeout(left)
             op, masked, data = tk.ws_read_message(self.c.read_exact)
             assert not masked, "server frames must not be masked"
             if op == 9:
                 self.send_ws(10, data)
                 continue
-            if op == 10:
-                continue
+            if op == 8 and until_close:
+                return int.from_bytes(data[:2], "big"), data[2:].decode()
             if op == 8:
                 raise EOFError("server closed the WebSocket: %r" % data)
+            if op == 10 or until_close:
+                continue
             return op, data
 
     def send_json(self, obj):

@@ -5,12 +5,14 @@
 ttfd takes a response head of at most 1 MiB + 64 KiB and 65536 field lines from an agent (what
 ttf lets through at its largest --max-response-header-size, 1 MiB, written again with a space
 after each colon), a JSON trailer section of 16 KiB as binary mode's decoder, and a JSON text
-of at most 2^19 tokens (counted before json-c builds an object for each). Beyond, the client gets
-`502 the tunnel agent sent too big a response head`, the stream is reset (binary: RESET
-protocol_error; JSON: cancel "protocol_error: ...") with the reason logged, and the agent's link
-and its other streams go on. Before the limits a 4 MB JSON message of 1M header lines raised
-ttfd's peak RSS by 160 MB, 6 MB with header_order by 300 MB, and 12 MiB of `[]` by 630 MB; the
-client got the whole head.
+of at most 2^19 tokens (counted before json-c builds an object for each). Beyond the head's
+limits, the client gets `502 the tunnel agent sent too big a response head`, the stream is reset
+(binary: RESET protocol_error; JSON: cancel "protocol_error: ...") with the reason logged, and the
+agent's link and its other streams go on. A JSON text of more tokens than any message of the
+protocol holds is read no further: ttfd closes the agent's link (1009) with the reason logged, the
+client gets `502 the tunnel agent went away`. Before the limits a 4 MB JSON message of 1M header
+lines raised ttfd's peak RSS by 160 MB, 6 MB with header_order by 300 MB, and 12 MiB of `[]` by
+630 MB; the client got the whole head.
 """
 
 import pytest
@@ -19,6 +21,7 @@ import rawagent as ra
 import tunnelkit as tk
 
 TEXT = b"the tunnel agent sent too big a response head\n"
+GONE = b"the tunnel agent went away\n"
 # peak RSS growth one message may cost ttfd (the 2^19 tokens json-c may build: ~80 MB, measured);
 # under ASan or valgrind memory is not ttfd's own
 GROWTH_MAX_KB = 120 * 1024
@@ -101,21 +104,42 @@ def cancelled(a, rid):
     assert cancel["request_id"] == rid and "protocol_error" in cancel.get("reason", "")
 
 
-@pytest.mark.parametrize("case", ["65536 lines", "1M lines", "1M lines with order",
-                                  "12 MiB of []"])
-def test_json_head_over_the_limit(server, case):
+def test_json_head_over_the_field_limit(server):
     a = ra.JsonAgent(server.port)
-
-    def big(req):
-        rid = req[0]["request_id"]
-        if case == "12 MiB of []":
-            a.send_ws(1, json_tiny_values(rid))
-        else:
-            a.send_ws(1, json_head(rid, 65536 if case == "65536 lines" else 1000000,
-                                   case.endswith("order")))
-
-    why = ("response head over 1114112 bytes or 65536 field lines" if case == "65536 lines"
-           else "more than 524288 JSON tokens")
-    over_then_at_limit(server, a, big, lambda req: cancelled(a, req[0]["request_id"]), why,
+    over_then_at_limit(server, a, lambda req: a.send_ws(1, json_head(req[0]["request_id"], 65536,
+                                                                     False)),
+                       lambda req: cancelled(a, req[0]["request_id"]),
+                       "response head over 1114112 bytes or 65536 field lines",
                        lambda req: a.send_ws(1, json_head(req[0]["request_id"], 65535, True)),
                        "X")
+
+
+@pytest.mark.parametrize("case", ["1M lines", "1M lines with order", "12 MiB of []",
+                                  "12 MiB of [] after a bad number"])
+def test_json_too_many_tokens(server, case):
+    """More tokens than any message holds: the link closes, whatever the text holds before them
+    (a lexical fault first once had the text built by its structure alone), and ttfd stays
+    small."""
+    a = ra.JsonAgent(server.port)
+    try:
+        a.ready()
+        host = tk.sub_host(server, a.tunnel_id)
+        before = hwm_kb(server)
+        c = ra.keepalive_get(server.port, host, "/big")
+        rid = a.recv_request()[0]["request_id"]
+        if case.startswith("12 MiB"):
+            text = json_tiny_values(rid)
+            if case.endswith("bad number"):
+                text = text.replace(b'"status_code":200', b'"status_code":01', 1)
+            a.send_ws(1, text)
+        else:
+            a.send_ws(1, json_head(rid, 1000000, case.endswith("order")))
+        assert a.recv_ws(until_close=True) == (1009, "more than 524288 JSON tokens")
+        server.proc.wait_line(r"tunnel %s: a message of \d+ bytes with more than 524288 JSON "
+                              r"tokens: closing the link" % a.tunnel_id, 10, stream="err")
+        a.close()
+        r = c.read_response()
+        assert r.status == 502 and r.body == GONE, (r.status, r.body[:200])
+        check_growth(server, before)
+    finally:
+        a.close()

@@ -507,6 +507,23 @@ static void test_big_response_head(void **state)
     assert_non_null(strstr(r.log, "response head from the local service exceeds ttf's "
                                   "--max-response-header-size (8192 bytes)"));
     free(resp);
+
+    /* 513 short fields fit 8 KiB but not its 512 field lines: the field limit is named */
+    r = rec_new();
+    start(f, &r, "GET", "/many", -1, false, false, pub_host);
+    assert_true(fl_wait_text(&f->fl, 1, "GET /many HTTP/1.1\r\nHost", 3000));
+    many = malloc(8192);
+    mn = (size_t)sprintf(many, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+    for (int i = 0; i < 512; i++)
+        mn += (size_t)sprintf(many + mn, "F: %d\r\n", i % 10);
+    mn += (size_t)sprintf(many + mn, "\r\n");
+    assert_true(mn <= 8192);
+    fl_send(&f->fl, 1, many, mn);
+    free(many);
+    wait_end(f, &r);
+    assert_int_equal(r.fail_why, XFAIL_UNAVAILABLE);
+    assert_non_null(strstr(r.log, "response head from the local service has more than 512 "
+                                  "header fields (ttf's limit)"));
 }
 
 static void test_bad_responses(void **state)

@@ -251,7 +251,7 @@ static void test_head_too_big(void **state)
     http1_init(&p, true, 256);
     size_t used;
     assert_int_equal(http1_execute(&p, big, strlen(big), &used), HTTP1_ERROR);
-    assert_int_equal(p.error, HTTP1_ERR_HEAD_TOO_BIG);
+    assert_int_equal(p.err.kind, HTTP1_ERR_HEAD_TOO_BIG);
     assert_true(used <= 257);
     /* Errors are sticky. */
     assert_int_equal(http1_execute(&p, "x", 1, &used), HTTP1_ERROR);
@@ -270,7 +270,7 @@ static void test_head_too_big(void **state)
     http1_free(&p);
     http1_init(&p, true, strlen(ok) - 1);
     assert_int_equal(http1_execute(&p, ok, strlen(ok), &used), HTTP1_ERROR);
-    assert_int_equal(p.error, HTTP1_ERR_HEAD_TOO_BIG);
+    assert_int_equal(p.err.kind, HTTP1_ERR_HEAD_TOO_BIG);
     http1_free(&p);
 }
 
@@ -290,7 +290,7 @@ static void test_syntax_errors(void **state)
         size_t used;
         http1_event ev = http1_execute(&p, bad[i], strlen(bad[i]), &used);
         assert_int_equal(ev, HTTP1_ERROR);
-        assert_int_equal(p.error, HTTP1_ERR_SYNTAX);
+        assert_int_equal(p.err.kind, HTTP1_ERR_SYNTAX);
         http1_free(&p);
     }
     /* Responses with a status code of fewer than 3 digits (found by fuzzing). */
@@ -301,7 +301,7 @@ static void test_syntax_errors(void **state)
         http1_init(&p, false, 0);
         size_t used;
         assert_int_equal(http1_execute(&p, bad_resp[i], strlen(bad_resp[i]), &used), HTTP1_ERROR);
-        assert_int_equal(p.error, HTTP1_ERR_SYNTAX);
+        assert_int_equal(p.err.kind, HTTP1_ERR_SYNTAX);
         http1_free(&p);
     }
     /* Any token is a method (RFC 9110 §9.1), not only a fixed table. */

@@ -431,7 +431,7 @@ static void test_limits(void **state)
             if (over) {
                 assert_int_equal(ev, HTTP1_ERROR);
                 assert_int_equal(p.err.status, 431);
-                assert_int_equal(p.error, HTTP1_ERR_HEAD_TOO_BIG);
+                assert_int_equal(p.err.kind, HTTP1_ERR_HEAD_TOO_BIG);
             } else {
                 assert_int_equal(ev, HTTP1_HEAD);
                 assert_int_equal(used, total);
@@ -451,6 +451,7 @@ static void test_limits(void **state)
     assert_int_equal(http1_execute(&p, junk, sizeof junk, &used), HTTP1_NONE);
     assert_int_equal(http1_execute(&p, junk, sizeof junk, &used), HTTP1_ERROR);
     assert_int_equal(p.err.status, 414);
+    assert_int_equal(p.err.kind, HTTP1_ERR_HEAD_TOO_BIG);
     http1_free(&p);
     char line[1200];
     memset(line, 'a', sizeof line);
@@ -460,12 +461,15 @@ static void test_limits(void **state)
     assert_int_equal(http1_execute(&p, line, sizeof line - 1, &used), HTTP1_ERROR);
     assert_int_equal(p.err.status, 414);
     http1_free(&p);
-    /* a response's status-line is the local service's fault: 502 */
+    /* a response's status-line is the local service's fault: 502, over the limit all the same
+     * (the kind once followed the status: a malformed one) */
     http1_init(&p, false, 1024);
     memcpy(junk, "HTTP/1.1 200 ", 13);
     assert_int_equal(http1_execute(&p, junk, sizeof junk, &used), HTTP1_NONE);
     assert_int_equal(http1_execute(&p, junk, sizeof junk, &used), HTTP1_ERROR);
     assert_int_equal(p.err.status, 502);
+    assert_int_equal(p.err.kind, HTTP1_ERR_HEAD_TOO_BIG);
+    assert_true(http1_err_over_limit(&p.err));
     http1_free(&p);
 
     /* field count */
@@ -484,6 +488,52 @@ static void test_limits(void **state)
     lim.max_fields = 9;
     assert_int_equal(http1_parse_head(&h, buf, n, true, &lim, &used, &err), HTTP1_HEAD_ERROR);
     assert_int_equal(err.status, 431);
+    assert_int_equal(err.kind, HTTP1_ERR_TOO_MANY_FIELDS);
+    assert_true(http1_err_over_limit(&err));
+}
+
+/* An error's kind says what a caller acts on, whatever the status (a response's is 502 for any
+ * fault of the server's) and the reason's words: over a limit (bytes, field lines), malformed,
+ * an unsupported version or coding. */
+static void test_error_kinds(void **state)
+{
+    (void)state;
+    static const struct {
+        bool is_request;
+        const char *in;
+        size_t max_head, max_fields;
+        int status;
+        http1_error kind;
+    } cases[] = {
+        {false, "HTTP/1.1 200 OK\r\nA: b\r\nC: d\r\n\r\n", 0, 1, 502, HTTP1_ERR_TOO_MANY_FIELDS},
+        {true, "GET / HTTP/1.1\r\nHost: h\r\nC: d\r\n\r\n", 0, 1, 431, HTTP1_ERR_TOO_MANY_FIELDS},
+        {false, "HTTP/1.1 200 OK\r\nA: bbbbbbbbbbbbbbbb\r\n\r\n", 24, 0, 502,
+         HTTP1_ERR_HEAD_TOO_BIG},
+        {true, "GET / HTTP/1.1\r\nHost: hhhhhhhhhhhhhhhhhh\r\n\r\n", 24, 0, 431,
+         HTTP1_ERR_HEAD_TOO_BIG},
+        {false, "HTTP/1.1 200 OK\r\nA : b\r\n\r\n", 0, 0, 502, HTTP1_ERR_SYNTAX},
+        {true, "GET / HTTP/1.1\r\nHost: h\r\nA : b\r\n\r\n", 0, 0, 400, HTTP1_ERR_SYNTAX},
+        {false, "HTTP/1.1 999 OK\r\n\r\n", 0, 0, 502, HTTP1_ERR_SYNTAX},
+        {true, "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 0, 0, 505, HTTP1_ERR_VERSION},
+        {true, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked, br\r\n\r\n", 0, 0,
+         400, HTTP1_ERR_SYNTAX},
+        {true, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: br, chunked\r\n\r\n", 0, 0, 501,
+         HTTP1_ERR_NOT_IMPLEMENTED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        http1_limits lim = {.max_head = cases[i].max_head, .max_fields = cases[i].max_fields};
+        http1_parser p;
+        http1_init_limits(&p, cases[i].is_request, &lim);
+        size_t used = 0;
+        if (http1_execute(&p, cases[i].in, strlen(cases[i].in), &used) != HTTP1_ERROR ||
+            p.err.status != cases[i].status || p.err.kind != cases[i].kind)
+            fail_msg("case %zu: status %d kind %d (%s)", i, p.err.status, (int)p.err.kind,
+                     p.err.reason ? p.err.reason : "no error");
+        bool limit =
+            cases[i].kind == HTTP1_ERR_HEAD_TOO_BIG || cases[i].kind == HTTP1_ERR_TOO_MANY_FIELDS;
+        assert_int_equal(http1_err_over_limit(&p.err), limit);
+        http1_free(&p);
+    }
 }
 
 /* A response head with bare LF line ends (RFC 9112 §2.2 MAY) is read when the limits ask for
@@ -566,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_requests),      cmocka_unit_test(test_responses),
         cmocka_unit_test(test_fields_kept),   cmocka_unit_test(test_limits),
         cmocka_unit_test(test_early_refusal), cmocka_unit_test(test_bare_lf_responses),
+        cmocka_unit_test(test_error_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

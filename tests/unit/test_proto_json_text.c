@@ -184,10 +184,42 @@ static char *many_values(size_t lines, const char *pre, size_t *n)
     return s;
 }
 
+/* The message `{"type":"cancel",<pre>"z":[[],[],...],"request_id":"r-7"}` of `arrays` empty
+ * arrays: 7 tokens besides those and pre's. */
+static char *tiny_values(size_t arrays, const char *pre, size_t *n)
+{
+    size_t cap = strlen(pre) + arrays * 3 + 128;
+    char *s = malloc(cap);
+    size_t k = (size_t)snprintf(s, cap, "{\"type\":\"cancel\",%s\"z\":[", pre);
+    for (size_t i = 0; i < arrays; i++)
+        k += (size_t)snprintf(s + k, cap - k, i ? ",[]" : "[]");
+    k += (size_t)snprintf(s + k, cap - k, "],\"request_id\":\"r-7\"}");
+    *n = k;
+    return s;
+}
+
+/* s[0..n) is refused for its tokens before json-c builds it, and names no exchange: more than
+ * any message holds (the receiver closes the link). */
+static void expect_too_many(const char *s, size_t n)
+{
+    tmsg m;
+    const char *err = NULL;
+    assert_false(json_text_lexical_ok(s, n));
+    assert_int_equal(tmsg_decode(s, n, &m, &err), TMSG_TOO_MANY_TOKENS);
+    assert_string_equal(err, TMSG_ERR_TOO_MANY_TOKENS);
+    tmsg_type t = TMSG_UNKNOWN;
+    assert_null(tmsg_request_id_of(s, n, &t));
+    assert_int_equal(t, TMSG_UNKNOWN);
+    json_text_status st;
+    assert_null(json_text_parse_object(s, n, &st));
+    assert_int_equal(st, JSON_TEXT_TOO_MANY);
+}
+
 /* More than JSON_TEXT_MAX_TOKENS tokens are refused before json-c builds an object for each (a
- * hostile agent's 5 MB head of 1M lines cost ttfd 330 MB), as TMSG_ERR_TOO_MANY_TOKENS; the text
- * still names its exchange (the top-level type and request_id, never a nested one), so that the
- * receiver fails it at once. */
+ * hostile agent's 5 MB head of 1M lines cost ttfd 330 MB), as TMSG_TOO_MANY_TOKENS, and
+ * tmsg_request_id_of reads nothing of them. A lexical fault before them does not stop the count
+ * (it once did: the text was then parsed by its structure alone, every token built), and a
+ * string's content, escaped quotes, brackets and a bad escape included, counts as one token. */
 static void test_token_limit(void **state)
 {
     (void)state;
@@ -202,32 +234,42 @@ static void test_token_limit(void **state)
     free(s);
 
     s = many_values(JSON_TEXT_MAX_TOKENS - 10, "\"x\":{\"request_id\":\"evil\"},", &n);
-    assert_false(json_text_lexical_ok(s, n));
-    assert_int_equal(tmsg_decode(s, n, &m, &err), -1);
-    assert_string_equal(err, TMSG_ERR_TOO_MANY_TOKENS);
-    tmsg_type t = TMSG_UNKNOWN;
-    char *rid = tmsg_request_id_of(s, n, &t);
-    assert_non_null(rid);
-    assert_string_equal(rid, "r-9");
-    assert_int_equal(t, TMSG_HTTP_RESPONSE);
-    free(rid);
+    expect_too_many(s, n);
     free(s);
 
-    /* tiny values: [[],[],...] and a string holding quotes and brackets before request_id */
-    size_t cnt = JSON_TEXT_MAX_TOKENS, cap = cnt * 3 + 128;
+    /* the limit exactly, then one more, past a string of quotes and brackets (2 tokens) */
+    static const char quoted[] = "\"y\":\"\\\"]}{,[[\\\\\",";
+    s = tiny_values(JSON_TEXT_MAX_TOKENS - 9, quoted, &n);
+    assert_true(json_text_lexical_ok(s, n));
+    assert_int_equal(tmsg_decode(s, n, &m, &err), 0);
+    assert_int_equal(m.type, TMSG_CANCEL);
+    assert_string_equal(m.request_id, "r-7");
+    tmsg_free(&m);
+    free(s);
+    s = tiny_values(JSON_TEXT_MAX_TOKENS - 8, quoted, &n);
+    expect_too_many(s, n);
+    free(s);
+
+    /* lexical faults first: an integer beyond int64, a bad escape, a raw control character */
+    s = tiny_values(JSON_TEXT_MAX_TOKENS - 8, "\"seq\":18446744073709551616,", &n);
+    expect_too_many(s, n);
+    free(s);
+    s = tiny_values(JSON_TEXT_MAX_TOKENS - 8, "\"y\":\"\\q\\\"[[\x01\",", &n);
+    expect_too_many(s, n);
+    free(s);
+
+    /* a refused string of many brackets: a few tokens, read by its structure (json-c fails) */
+    size_t cnt = JSON_TEXT_MAX_TOKENS + 1, cap = cnt + 64;
     s = malloc(cap);
-    size_t k = (size_t)snprintf(s, cap, "{\"type\":\"cancel\",\"y\":\"\\\"]}{,\",\"z\":[");
-    for (size_t i = 0; i < cnt; i++)
-        k += (size_t)snprintf(s + k, cap - k, i ? ",[]" : "[]");
-    k += (size_t)snprintf(s + k, cap - k, "],\"request_id\":\"r-7\"}");
+    size_t k = (size_t)snprintf(s, cap, "{\"type\":\"cancel\",\"request_id\":\"r-8\",\"y\":\"\\q");
+    memset(s + k, '[', cnt);
+    k += cnt;
+    k += (size_t)snprintf(s + k, cap - k, "\"}");
     assert_false(json_text_lexical_ok(s, k));
     assert_int_equal(tmsg_decode(s, k, &m, &err), -1);
-    assert_string_equal(err, TMSG_ERR_TOO_MANY_TOKENS);
-    rid = tmsg_request_id_of(s, k, &t);
-    assert_non_null(rid);
-    assert_string_equal(rid, "r-7");
-    assert_int_equal(t, TMSG_CANCEL);
-    free(rid);
+    assert_string_equal(err, "invalid JSON");
+    tmsg_type t = TMSG_UNKNOWN;
+    assert_null(tmsg_request_id_of(s, k, &t)); /* json-c refuses \q too */
     free(s);
 }
 
