@@ -102,11 +102,27 @@ static json_object *joctets_z(const char *s)
     return joctets(s, s ? strlen(s) : 0);
 }
 
-/* A member of the "headers" object: its array and its index in member order. */
+/* A member of the "headers" object: its array, its index in member order and its name. */
 typedef struct field_member {
     json_object *arr;
     size_t index;
+    const char *name;
+    size_t nlen;
 } field_member;
+
+/* Up to this many field lines, set_fields finds a name's member by looking at each one before
+ * it: cheaper than a hash map's allocations for a usual head (about ten lines). */
+#define FIELDS_SCAN_MAX 16
+
+/* The member of mem[0..members) named name[0..nlen) exactly, or NULL. */
+static field_member *member_named(field_member *mem, size_t members, const char *name, size_t nlen)
+{
+    for (size_t k = 0; k < members; k++) {
+        if (mem[k].nlen == nlen && memcmp(mem[k].name, name, nlen) == 0)
+            return &mem[k];
+    }
+    return NULL;
+}
 
 /* key: name -> [values]: the field lines grouped by their exact spelling (RFC 9110 §5.1 names
  * are case-insensitive, but each line travels as sent), members in the order of first
@@ -119,18 +135,22 @@ static int set_fields(json_object *o, const char *key, const char *order_key, co
     json_object *obj = json_object_new_object();
     field_member *mem = h->n ? calloc(h->n, sizeof *mem) : NULL;
     size_t *idx = h->n ? calloc(h->n, sizeof *idx) : NULL;
-    hmap *names = h->n > 1 ? hmap_new() : NULL; /* exact spelling -> its field_member */
+    bool hashed = h->n > FIELDS_SCAN_MAX;
+    hmap *names = hashed ? hmap_new() : NULL; /* exact spelling -> its field_member */
     json_object *order = NULL;
     size_t members = 0;
     bool in_order = true;
-    if (!obj || (h->n && (!mem || !idx)) || (h->n > 1 && !names))
+    if (!obj || (h->n && (!mem || !idx)) || (hashed && !names))
         goto fail;
     for (size_t i = 0; i < h->n; i++) {
         const http_header *e = &h->v[i];
-        field_member *fm = names ? hmap_get(names, e->name, e->nlen) : NULL;
+        field_member *fm = hashed ? hmap_get(names, e->name, e->nlen)
+                                  : member_named(mem, members, e->name, e->nlen);
         if (!fm) {
             fm = &mem[members];
             fm->index = members++;
+            fm->name = e->name;
+            fm->nlen = e->nlen;
             fm->arr = json_object_new_array();
             /* each spelling once: no lookup for an older member */
             if (!fm->arr ||
