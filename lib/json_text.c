@@ -31,12 +31,24 @@ static uint64_t has_zero(uint64_t v)
     return (v - ONES) & ~v & HIGHS;
 }
 
-/* Whether one of the eight bytes of v needs a look inside a string: '"', '\\', a control
- * character or a non-ASCII byte (false positives only fall back to the byte loop). */
-static bool special8(uint64_t v)
+/* The high bit of each of the eight bytes of v (memory order: v read by memcpy) that needs a
+ * look inside a string: '"', '\\', a control character or a non-ASCII byte. Others may be
+ * flagged too (a borrow carries into the bytes of higher significance), but never one that comes
+ * before every byte that needs a look: the first flagged one is never past the first such byte. */
+static uint64_t special8(uint64_t v)
 {
-    return ((v & HIGHS) | has_zero(v ^ (ONES * '"')) | has_zero(v ^ (ONES * '\\')) |
-            ((v - ONES * 0x20) & ~v & HIGHS)) != 0;
+    return (v & HIGHS) | has_zero(v ^ (ONES * '"')) | has_zero(v ^ (ONES * '\\')) |
+           ((v - ONES * 0x20) & ~v & HIGHS);
+}
+
+/* The index, in memory order, of the first byte special8 flagged in mask (not 0). */
+static size_t first_flagged(uint64_t mask)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(mask) / 8;
+#else
+    return (size_t)__builtin_clzll(mask) / 8;
+#endif
 }
 
 static int hexval(uint8_t c)
@@ -82,11 +94,14 @@ static size_t scan_unicode(const uint8_t *s, size_t n, size_t i)
 static size_t scan_string(const uint8_t *s, size_t n, size_t i)
 {
     for (;;) {
-        while (n - i >= 8) {
+        while (n - i >= 8) { /* to the first byte that needs a look, eight at a time */
             uint64_t v;
             memcpy(&v, s + i, 8);
-            if (special8(v))
+            uint64_t mask = special8(v);
+            if (mask) {
+                i += first_flagged(mask);
                 break;
+            }
             i += 8;
         }
         if (i >= n)
