@@ -443,6 +443,12 @@ size_t tmsg_header_encoded_max(const http_header *e)
     return n + b64_encoded_len(e->vlen) + 10;
 }
 
+size_t tmsg_header_encoded_bound(const http_header *e)
+{
+    /* escaped: 6n + 6 + 6v + 2; as {"b64":...}: 6n + 6 + 4 * ceil(v / 3) + 10 <= 6n + 6v + 19 */
+    return 6 * (e->nlen + e->vlen) + 19;
+}
+
 /* Room for the "headers" object in a message of at most TTF_JSON_MAX_MSG bytes whose other
  * fields are those of m (headers and body left out). 0 when there is none. */
 static size_t headers_room(const tmsg *m)
@@ -486,6 +492,15 @@ static size_t head_fixed_bound(const tmsg *m)
 static size_t headers_fit(const http_headers *h, size_t from, size_t room)
 {
     size_t used = 2 + ORDER_FIXED, i = from;
+    for (; i < h->n; i++) { /* the usual head: every line fits by its bound */
+        size_t e = tmsg_header_encoded_bound(&h->v[i]) + 1 + ORDER_PER_LINE;
+        if (used + e > room)
+            break;
+        used += e;
+    }
+    if (i == h->n)
+        return i - from;
+    used = 2 + ORDER_FIXED, i = from;
     for (; i < h->n; i++) {
         size_t e = tmsg_header_encoded_max(&h->v[i]) + 1 + ORDER_PER_LINE;
         if (used + e > room)
