@@ -236,8 +236,10 @@ class Tunnel:
     """One ttfd and one ttf in front of a local port. Attributes: ttfd, ttf (Popen), port (ttfd's),
     host (the public Host header value), scheme (http or https), ca (PEM to verify it, or None)."""
 
-    def __init__(self, procs, name, local_port, protocol="binary", tls=None, extra_ttfd=(), extra_ttf=()):
-        argv = [binary("TTFD_BIN", "ttfd"), "--listen", "127.0.0.1:0"] + list(extra_ttfd)
+    def __init__(self, procs, name, local_port, protocol="binary", tls=None, extra_ttfd=(), extra_ttf=(),
+                 wrap=None):
+        wrap = wrap or {}  # "ttfd" / "ttf": an argv the program runs under (valgrind ...)
+        argv = list(wrap.get("ttfd", ())) + [binary("TTFD_BIN", "ttfd"), "--listen", "127.0.0.1:0"] + list(extra_ttfd)
         self.ca = None
         if tls is not None:
             ca, cert, key = tls
@@ -247,7 +249,7 @@ class Tunnel:
         m = wait_line(self.ttfd, r"^Listening on (https?)://[^ ]*:(\d+) ")
         self.scheme, self.port = m.group(1), int(m.group(2))
         ws = "wss" if self.scheme == "https" else "ws"
-        argv = [binary("TTF_BIN", "ttf"), "-e", "%s://127.0.0.1:%d/_tunnel" % (ws, self.port),
+        argv = list(wrap.get("ttf", ())) + [binary("TTF_BIN", "ttf"), "-e", "%s://127.0.0.1:%d/_tunnel" % (ws, self.port),
                 "-p", str(local_port), "--protocol", protocol] + list(extra_ttf)
         if self.ca:
             argv += ["--ca-file", self.ca]
