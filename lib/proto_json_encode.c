@@ -144,8 +144,8 @@ static int set_fields(json_object *o, const char *key, const char *order_key, co
         goto fail;
     for (size_t i = 0; i < h->n; i++) {
         const http_header *e = &h->v[i];
-        field_member *fm = hashed ? hmap_get(names, e->name, e->nlen)
-                                  : member_named(mem, members, e->name, e->nlen);
+        field_member *fm = names ? hmap_get(names, e->name, e->nlen)
+                                 : member_named(mem, members, e->name, e->nlen);
         if (!fm) {
             fm = &mem[members];
             fm->index = members++;
