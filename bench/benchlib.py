@@ -33,6 +33,34 @@ def env_int(name, default):
         raise BenchError("%s must be an integer, not %r" % (name, v))
 
 
+def have_tools(script, tools, hint):
+    """Whether every program of TOOLS is on the PATH; else says which is not (and HINT) on stderr."""
+    import shutil
+    for tool in tools:
+        if shutil.which(tool) is None:
+            print("%s: %s not found: %s" % (script, tool, hint), file=sys.stderr)
+            return False
+    return True
+
+
+def run_in_tmp(script, work):
+    """Calls work(procs, tmp) with a Procs in a new temporary directory; stops what it started and
+    removes the directory whatever happens. Returns 0, or 1 after a BenchError (said on stderr)."""
+    import shutil
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="ttf-%s." % script)
+    procs = Procs(tmp)
+    try:
+        work(procs, tmp)
+        return 0
+    except BenchError as e:
+        print("%s: %s" % (script, e), file=sys.stderr)
+        return 1
+    finally:
+        procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def build_dir():
     return os.environ.get("BUILD") or os.path.join(ROOT, "build")
 

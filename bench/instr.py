@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import benchlib as bl
@@ -174,18 +173,13 @@ def count_syscalls(procs, tmp, mode, lport, n, conns, warmup):
 def main():
     bl.install_signal_exit()
     modes = os.environ.get("INSTR_MODES", "json binary").split()
-    n = bl.env_int("INSTR_REQUESTS", 20000)
-    conns = bl.env_int("INSTR_CONNECTIONS", 32)
-    warmup = bl.env_int("INSTR_WARMUP", 2000)
-    top = bl.env_int("INSTR_TOP", 12)
+    n, conns, warmup, top = (bl.env_int("INSTR_" + name, default) for name, default in (
+        ("REQUESTS", 20000), ("CONNECTIONS", 32), ("WARMUP", 2000), ("TOP", 12)))
     keep = os.environ.get("INSTR_KEEP", "")
-    for tool in ("valgrind", "callgrind_control", "perf"):
-        if shutil.which(tool) is None:
-            print("instr: %s not found (valgrind, linux-perf)" % tool, file=sys.stderr)
-            return 2
-    tmp = tempfile.mkdtemp(prefix="ttf-instr.")
-    procs = bl.Procs(tmp)
-    try:
+    if not bl.have_tools("instr", ("valgrind", "callgrind_control", "perf"), "install valgrind and linux-perf"):
+        return 2
+
+    def run(procs, tmp):
         _echo, lport = bl.start_echo_server(procs)
         for mode in modes:
             if mode not in ("binary", "json"):
@@ -194,13 +188,8 @@ def main():
                   flush=True)
             count_instructions(procs, tmp, mode, lport, n, conns, warmup, top, keep)
             count_syscalls(procs, tmp, mode, lport, n, conns, warmup)
-    except bl.BenchError as e:
-        print("instr: %s" % e, file=sys.stderr)
-        return 1
-    finally:
-        procs.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+
+    return bl.run_in_tmp("instr", run)
 
 
 if __name__ == "__main__":
