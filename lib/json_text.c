@@ -225,38 +225,12 @@ static size_t scan_literal(const uint8_t *s, size_t n, size_t i)
     return 0;
 }
 
-/* What lexical looks for besides checking: the string value of the last top-level member whose
- * key is spelt exactly `key` (no escape), at least min bytes long and without an escape: its
- * contents are the text's bytes s[at, at + len) (len 0: none). */
-typedef struct lift_scan {
-    const char *key;
-    size_t klen, min;
-    size_t depth; /* brackets open */
-    int state;    /* 1: the key was just read at depth 1, 2: and its ':', 0: neither */
-    size_t at, len;
-} lift_scan;
-
-/* The string token s[start, end) (quotes included) just read: moves l's state on. */
-static void lift_string(lift_scan *l, const uint8_t *s, size_t start, size_t end)
-{
-    size_t len = end - start - 2;
-    if (l->state == 2) {
-        l->state = 0;
-        if (len >= l->min && !memchr(s + start + 1, '\\', len))
-            l->at = start + 1, l->len = len;
-        return;
-    }
-    l->state = l->depth == 1 && len == l->klen && memcmp(s + start + 1, l->key, len) == 0;
-}
-
-/* json_text_lexical_ok, *too_many set when it failed for the count of tokens; l (when not NULL)
- * finds the member value to lift. */
-static bool lexical(const char *text, size_t n, bool *too_many, lift_scan *l)
+/* json_text_lexical_ok, *too_many set when it failed for the count of tokens. */
+static bool lexical(const char *text, size_t n, bool *too_many)
 {
     const uint8_t *s = (const uint8_t *)text;
     size_t i = 0, tokens = 0;
     *too_many = false;
-    lift_scan none = {0}, *ls = l ? l : &none; /* the structure's bytes move ls's state on */
     while (i < n) {
         uint8_t c = s[i];
         if (c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') ||
@@ -269,34 +243,18 @@ static bool lexical(const char *text, size_t n, bool *too_many, lift_scan *l)
         case '\t':
         case '\n':
         case '\r':
-            i++;
-            continue;
         case '{':
-        case '[':
-            ls->depth++;
-            ls->state = 0;
-            i++;
-            continue;
         case '}':
+        case '[':
         case ']':
-            ls->depth -= ls->depth > 0;
-            ls->state = 0;
-            i++;
-            continue;
         case ',':
         case ':':
-            ls->state = c == ':' && ls->state == 1 ? 2 : 0;
             i++;
             continue;
-        case '"': {
-            size_t start = i;
+        case '"':
             i = scan_string(s, n, i + 1);
-            if (l && i != 0)
-                lift_string(l, s, start, i);
             break;
-        }
         default:
-            ls->state = 0;
             if (c == '-' || (c >= '0' && c <= '9'))
                 i = scan_number(s, n, i);
             else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
@@ -313,7 +271,7 @@ static bool lexical(const char *text, size_t n, bool *too_many, lift_scan *l)
 bool json_text_lexical_ok(const char *text, size_t n)
 {
     bool too_many;
-    return lexical(text, n, &too_many, NULL);
+    return lexical(text, n, &too_many);
 }
 
 /* One json-c strict parse of s[0..n) with a stack of depth levels. NULL when it fails (and
@@ -345,10 +303,15 @@ static json_object *parse_depth(const char *s, size_t n, int depth, bool *ok, bo
     return o;
 }
 
-/* The object of an accepted text s[0..n) (lexical passed): json-c's strict parse, deeper texts a
- * second time. *st JSON_TEXT_OK with the object, else NULL. */
-static json_object *parse_checked(const char *s, size_t n, json_text_status *st)
+json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st)
 {
+    *st = JSON_TEXT_INVALID;
+    bool too_many = false;
+    if (!s || n == 0 || n > INT_MAX || !lexical(s, n, &too_many)) {
+        if (too_many)
+            *st = JSON_TEXT_TOO_MANY;
+        return NULL;
+    }
     bool ok, too_deep;
     json_object *o = parse_depth(s, n, FIRST_DEPTH, &ok, &too_deep);
     if (!ok && too_deep)
@@ -367,59 +330,6 @@ static json_object *parse_checked(const char *s, size_t n, json_text_status *st)
     }
     json_object_put(o);
     return NULL;
-}
-
-json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st)
-{
-    *st = JSON_TEXT_INVALID;
-    bool too_many = false;
-    if (!s || n == 0 || n > INT_MAX || !lexical(s, n, &too_many, NULL)) {
-        if (too_many)
-            *st = JSON_TEXT_TOO_MANY;
-        return NULL;
-    }
-    return parse_checked(s, n, st);
-}
-
-json_object *json_text_parse_object_lift(const char *s, size_t n, const char *key, size_t min,
-                                         json_text_status *st, json_text_slice *lifted)
-{
-    *st = JSON_TEXT_INVALID;
-    lifted->s = NULL;
-    lifted->n = 0;
-    bool too_many = false;
-    lift_scan l = {.key = key, .klen = strlen(key), .min = min > 0 ? min : 1};
-    if (!s || n == 0 || n > INT_MAX || !lexical(s, n, &too_many, &l)) {
-        if (too_many)
-            *st = JSON_TEXT_TOO_MANY;
-        return NULL;
-    }
-    if (l.len == 0)
-        return parse_checked(s, n, st);
-    /* The same tokens with the string's contents replaced by JSON_TEXT_LIFTED's escape: json-c
-     * judges the same structure (a string for a string) and never copies the lifted bytes. */
-    static const char mark[] = "\\u0000";
-    size_t rest = n - l.at - l.len, tl = l.at + sizeof mark - 1 + rest;
-    char *t = malloc(tl + 1);
-    if (!t)
-        return NULL;
-    memcpy(t, s, l.at);
-    memcpy(t + l.at, mark, sizeof mark - 1);
-    memcpy(t + l.at + sizeof mark - 1, s + l.at + l.len, rest);
-    t[tl] = '\0';
-    json_object *o = parse_checked(t, tl, st);
-    free(t);
-    if (o) {
-        lifted->s = s + l.at;
-        lifted->n = l.len;
-    }
-    return o;
-}
-
-bool json_text_is_lifted(json_object *v)
-{
-    return v && json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 1 &&
-           json_object_get_string(v)[0] == '\0';
 }
 
 /* Whether s[0..n) has at most JSON_TEXT_MAX_TOKENS tokens, whatever its strings hold: a string

@@ -51,25 +51,6 @@ bool json_text_lexical_ok(const char *s, size_t n);
  * why. */
 json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st);
 
-/* A piece of a text: n bytes at s. */
-typedef struct json_text_slice {
-    const char *s;
-    size_t n;
-} json_text_slice;
-
-/* As json_text_parse_object, but the value of the last top-level member whose key is spelt key
- * exactly (no escape), when it is a string of at least min bytes without an escape, is not
- * copied into the object: the object holds a one-byte string "\u0000" there instead (which no
- * accepted text holds: see json_text_is_lifted) and *lifted is its contents, a slice of s
- * (valid while s is; n 0 when nothing was lifted). Same acceptance and otherwise the same
- * object: the wire codec takes a large base64 body this way without json-c's byte-by-byte
- * string scan and copy. */
-json_object *json_text_parse_object_lift(const char *s, size_t n, const char *key, size_t min,
-                                         json_text_status *st, json_text_slice *lifted);
-
-/* Whether v is the value json_text_parse_object_lift put in place of the lifted string. */
-bool json_text_is_lifted(json_object *v);
-
 /* Parses s[0..n) as one JSON object by its structure alone (json-c's strict tokener, without
  * the lexical pass above: an integer beyond int64 comes back clamped). A text of more than
  * JSON_TEXT_MAX_TOKENS tokens is only walked over: the object holds its top-level members named

@@ -48,11 +48,6 @@ static const struct {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A "body" of this many base64 characters or more is decoded from the text itself, not copied
- * through json-c first (json_text_parse_object_lift): shorter ones cost less than the copy of the
- * rest of the text that lifting takes. */
-#define BODY_LIFT_MIN 256
-
 const char *tmsg_type_name(tmsg_type t)
 {
     for (size_t i = 0; i < COUNT(type_names); i++) {
@@ -430,25 +425,22 @@ static int get_relays(json_object *o, tmsg *m, const char **err)
     return 0;
 }
 
-/* body: standard padded base64; absent, null or "" is empty. A value the parse lifted
- * (json_text_parse_object_lift) is read from the text, lifted. */
-static int get_body(json_object *o, const json_text_slice *lifted, tmsg *m)
+/* body: standard padded base64; absent, null or "" is empty. */
+static int get_body(json_object *o, tmsg *m)
 {
     json_object *v = member(o, "body");
     if (!v)
         return 0;
     if (!is_string(v))
         return -1;
-    bool lift = lifted->n > 0 && json_text_is_lifted(v);
-    const char *text = lift ? lifted->s : json_object_get_string(v);
-    size_t n = lift ? lifted->n : (size_t)json_object_get_string_len(v);
+    size_t n = (size_t)json_object_get_string_len(v);
     if (n == 0)
         return 0;
     uint8_t *buf = malloc(b64_decoded_max(n));
     if (!buf)
         return -1;
     size_t got = 0;
-    if (b64_decode(text, n, buf, &got) != 0) {
+    if (b64_decode(json_object_get_string(v), n, buf, &got) != 0) {
         free(buf);
         return -1;
     }
@@ -529,7 +521,7 @@ static int get_tunnels(json_object *o, bool established, tmsg *m)
     return 0;
 }
 
-static int decode_fields(json_object *o, const json_text_slice *lifted, tmsg *m, const char **err)
+static int decode_fields(json_object *o, tmsg *m, const char **err)
 {
     switch (m->type) {
     case TMSG_PING:
@@ -636,7 +628,7 @@ static int decode_fields(json_object *o, const json_text_slice *lifted, tmsg *m,
             return *err = "bad seq", -1;
         if (get_bool(o, "more", &m->more) != 0)
             return *err = "bad more", -1;
-        if (get_body(o, lifted, m) != 0)
+        if (get_body(o, m) != 0)
             return *err = "bad body", -1;
         if (get_fields(o, "trailers", "trailer_order", &m->trailers) != 0)
             return *err = "bad trailers", -1;
@@ -691,7 +683,7 @@ static int decode_fields(json_object *o, const json_text_slice *lifted, tmsg *m,
         return *err = "bad more", -1;
     if (get_bool(o, "headers_more", &m->headers_more) != 0)
         return *err = "bad headers_more", -1;
-    if (get_body(o, lifted, m) != 0)
+    if (get_body(o, m) != 0)
         return *err = "bad body", -1;
     if (m->headers_more && m->body_len > 0) /* pieces follow only after the last fields */
         return *err = "body before the end of the head", -1;
@@ -728,8 +720,7 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
     *err = NULL;
     tmsg_init(out, TMSG_UNKNOWN);
     json_text_status st;
-    json_text_slice body;
-    json_object *o = json_text_parse_object_lift(json, len, "body", BODY_LIFT_MIN, &st, &body);
+    json_object *o = json_text_parse_object(json, len, &st);
     if (!o) {
         *err = st == JSON_TEXT_NOT_OBJECT ? "not an object"
                : st == JSON_TEXT_TOO_MANY ? TMSG_ERR_TOO_MANY_TOKENS
@@ -747,7 +738,7 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
         *err = "unknown type";
         goto done;
     }
-    rc = decode_fields(o, &body, out, err);
+    rc = decode_fields(o, out, err);
 done:
     json_object_put(o);
     if (rc != 0) {

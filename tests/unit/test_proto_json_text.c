@@ -453,87 +453,6 @@ static void test_bulk_piece(void **state)
     free(body);
 }
 
-/* {"type":"http_response_body","request_id":"r","seq":1,<members>} decoded; its body (NUL-ended)
- * in *body, or the error. */
-static const char *body_of(const char *members, tmsg *m)
-{
-    char *s = NULL;
-    size_t n = (size_t)asprintf(&s,
-                                "{\"type\":\"http_response_body\",\"request_id\":\"r\","
-                                "\"seq\":1,%s}",
-                                members);
-    const char *err = NULL;
-    int rc = tmsg_decode(s, n, m, &err);
-    free(s);
-    return rc == 0 ? NULL : err;
-}
-
-/* A long base64 body is lifted out of json-c's parse (json_text_parse_object_lift) and decoded
- * from the text: the same message as json-c's own copy gives, whatever the duplicates, escapes and
- * types around it. */
-static void test_lifted_body(void **state)
-{
-    (void)state;
-    enum { RAW = 600 };
-    char b64[RAW / 3 * 4 + 1], b64_esc[RAW / 3 * 4 + 2], members[4 * RAW];
-    memset(b64, 'Q', sizeof b64 - 1); /* "QQQQ" is 0x41 0x04 0x10 */
-    b64[sizeof b64 - 1] = '\0';
-    tmsg m;
-    assert_null(body_of((snprintf(members, sizeof members, "\"body\":\"%s\"", b64), members), &m));
-    assert_int_equal(m.body_len, RAW);
-    assert_memory_equal(m.body, "\x41\x04\x10", 3);
-    assert_memory_equal(m.body + RAW - 3, "\x41\x04\x10", 3);
-    tmsg_free(&m);
-    /* the last of two wins (json-c's rule): the lifted one */
-    snprintf(members, sizeof members, "\"body\":\"%.*s\",\"body\":\"%s\"", 400, b64, b64);
-    assert_null(body_of(members, &m));
-    assert_int_equal(m.body_len, RAW);
-    tmsg_free(&m);
-    /* a later key spelt with an escape is the same member to json-c: its short value wins */
-    snprintf(members, sizeof members, "\"body\":\"%s\",\"b\\u006fdy\":\"YWJj\"", b64);
-    assert_null(body_of(members, &m));
-    assert_int_equal(m.body_len, 3);
-    assert_memory_equal(m.body, "abc", 3);
-    tmsg_free(&m);
-    /* a later value of another type is what is read */
-    snprintf(members, sizeof members, "\"body\":\"%s\",\"body\":5", b64);
-    assert_string_equal(body_of(members, &m), "bad body");
-    /* an escape in the value ("\/" is '/') leaves it to json-c */
-    memcpy(b64_esc, b64, sizeof b64);
-    memcpy(b64_esc + 8, "\\/", 2);
-    memcpy(b64_esc + 10, b64 + 9, sizeof b64 - 9);
-    snprintf(members, sizeof members, "\"body\":\"%s\"", b64_esc);
-    assert_null(body_of(members, &m));
-    assert_int_equal(m.body_len, RAW);
-    assert_memory_equal(m.body + 6, "\xfd\x04\x10", 3); /* "/QQQ" */
-    tmsg_free(&m);
-    /* a "body" member deeper down (a trailer field) is an ordinary string */
-    snprintf(members, sizeof members, "\"more\":false,\"trailers\":{\"body\":\"%s\"}", b64);
-    assert_null(body_of(members, &m));
-    assert_int_equal(m.trailers.n, 1);
-    assert_string_equal(m.trailers.v[0].value, b64);
-    tmsg_free(&m);
-    /* the structure around a lifted value is still json-c's to judge */
-    snprintf(members, sizeof members, "\"body\":\"%s\" \"x\":1", b64);
-    assert_string_equal(body_of(members, &m), "invalid JSON");
-    snprintf(members, sizeof members, "\"body\":\"%s\"}", b64);
-    assert_string_equal(body_of(members, &m), "invalid JSON");
-    /* the slice, straight from lib/json_text */
-    char text[sizeof b64 + 16];
-    int n = snprintf(text, sizeof text, "{\"body\":\"%s\"}", b64);
-    json_text_status st;
-    json_text_slice lifted;
-    json_object *o = json_text_parse_object_lift(text, (size_t)n, "body", 1, &st, &lifted);
-    assert_non_null(o);
-    assert_int_equal(st, JSON_TEXT_OK);
-    assert_ptr_equal(lifted.s, text + 9);
-    assert_int_equal(lifted.n, sizeof b64 - 1);
-    json_object *v = NULL;
-    assert_true(json_object_object_get_ex(o, "body", &v));
-    assert_true(json_text_is_lifted(v));
-    json_object_put(o);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,7 +468,6 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_encoding_bytes),
         cmocka_unit_test(test_bulk_piece),
-        cmocka_unit_test(test_lifted_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
