@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind \
-	demo install deb lambda fuzz fuzz-coverage bench bench-profile bench-soak bench-serverless format lint clean \
+	demo install deb lambda fuzz fuzz-coverage bench bench-profile bench-instr bench-soak bench-serverless format lint clean \
 	bench-http1 deploy-infra preview-infra destroy-infra
 
 all: build
@@ -113,6 +113,11 @@ bench: deps-bench build
 # perf profile of the bulk path through ttfd + ttf (bench/profile.py; PROFILE_* variables).
 bench-profile: deps-bench build
 	./bench/profile.sh
+
+# Instructions (callgrind) and system calls per 1 KiB request through ttfd + ttf (bench/instr.py;
+# INSTR_* variables): CPU work counted, the same on a loaded machine.
+bench-instr: build
+	/usr/bin/python3 bench/instr.py
 
 # Minutes of mixed load, RSS and fds over time (bench/soak.py; SOAK_* variables).
 bench-soak: deps-bench build

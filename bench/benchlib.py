@@ -33,6 +33,34 @@ def env_int(name, default):
         raise BenchError("%s must be an integer, not %r" % (name, v))
 
 
+def have_tools(script, tools, hint):
+    """Whether every program of TOOLS is on the PATH; else says which is not (and HINT) on stderr."""
+    import shutil
+    for tool in tools:
+        if shutil.which(tool) is None:
+            print("%s: %s not found: %s" % (script, tool, hint), file=sys.stderr)
+            return False
+    return True
+
+
+def run_in_tmp(script, work):
+    """Calls work(procs, tmp) with a Procs in a new temporary directory; stops what it started and
+    removes the directory whatever happens. Returns 0, or 1 after a BenchError (said on stderr)."""
+    import shutil
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="ttf-%s." % script)
+    procs = Procs(tmp)
+    try:
+        work(procs, tmp)
+        return 0
+    except BenchError as e:
+        print("%s: %s" % (script, e), file=sys.stderr)
+        return 1
+    finally:
+        procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def build_dir():
     return os.environ.get("BUILD") or os.path.join(ROOT, "build")
 
@@ -236,8 +264,10 @@ class Tunnel:
     """One ttfd and one ttf in front of a local port. Attributes: ttfd, ttf (Popen), port (ttfd's),
     host (the public Host header value), scheme (http or https), ca (PEM to verify it, or None)."""
 
-    def __init__(self, procs, name, local_port, protocol="binary", tls=None, extra_ttfd=(), extra_ttf=()):
-        argv = [binary("TTFD_BIN", "ttfd"), "--listen", "127.0.0.1:0"] + list(extra_ttfd)
+    def __init__(self, procs, name, local_port, protocol="binary", tls=None, extra_ttfd=(), extra_ttf=(),
+                 wrap=None):
+        wrap = wrap or {}  # "ttfd" / "ttf": an argv the program runs under (valgrind ...)
+        argv = list(wrap.get("ttfd", ())) + [binary("TTFD_BIN", "ttfd"), "--listen", "127.0.0.1:0"] + list(extra_ttfd)
         self.ca = None
         if tls is not None:
             ca, cert, key = tls
@@ -247,7 +277,7 @@ class Tunnel:
         m = wait_line(self.ttfd, r"^Listening on (https?)://[^ ]*:(\d+) ")
         self.scheme, self.port = m.group(1), int(m.group(2))
         ws = "wss" if self.scheme == "https" else "ws"
-        argv = [binary("TTF_BIN", "ttf"), "-e", "%s://127.0.0.1:%d/_tunnel" % (ws, self.port),
+        argv = list(wrap.get("ttf", ())) + [binary("TTF_BIN", "ttf"), "-e", "%s://127.0.0.1:%d/_tunnel" % (ws, self.port),
                 "-p", str(local_port), "--protocol", protocol] + list(extra_ttf)
         if self.ca:
             argv += ["--ca-file", self.ca]

@@ -144,10 +144,9 @@ def main():
     seconds = bl.env_int("PROFILE_SECONDS", 3)
     callgraph = os.environ.get("PROFILE_CALLGRAPH", "")
     upload = os.environ.get("PROFILE_TRANSFER", "download") == "upload"
-    for tool in ("perf", "curl") + (("wrk",) if "small" in modes else ()):
-        if shutil.which(tool) is None:
-            print("profile: %s not found: run ./scripts/deps.sh bench" % tool, file=sys.stderr)
-            return 2
+    if not bl.have_tools("profile", ("perf", "curl") + (("wrk",) if "small" in modes else ()),
+                         "run ./scripts/deps.sh bench"):
+        return 2
     nbytes = mbytes * MIB
     tmp = tempfile.mkdtemp(prefix="ttf-profile.")
     procs = bl.Procs(tmp)

@@ -310,6 +310,11 @@ static int get_json_text(json_object *o, const char *key, char **dst)
 /* One header value (string or octet object) appended to h under name. */
 static int add_value(http_headers *h, const char *name, size_t nlen, json_object *val)
 {
+    if (is_string(val)) { /* copied once, by http_headers_add */
+        const char *v = json_object_get_string(val);
+        size_t vl = (size_t)json_object_get_string_len(val);
+        return is_field_value(v, vl) ? http_headers_add(h, name, nlen, v, vl) : -1;
+    }
     char *s = NULL;
     size_t n = 0;
     if (octets_of(val, &s, &n) != 0)

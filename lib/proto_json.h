@@ -194,6 +194,10 @@ char *tmsg_encode(const tmsg *m, size_t *len);
  * {"b64":...}); grouping with other values of the name only makes it smaller. */
 size_t tmsg_header_encoded_max(const http_header *e);
 
+/* A bound of tmsg_header_encoded_max(e) from the lengths alone (6 bytes an octet, the most an
+ * escape takes, and the punctuation): where it fits, the exact figure fits too. */
+size_t tmsg_header_encoded_bound(const http_header *e);
+
 /* Sends the head message m (http_request or http_response carrying all its header fields and
  * the first body piece, possibly empty, with m->more saying whether pieces follow) through
  * send: as m itself when it fits TTF_JSON_MAX_MSG; else as m with the first fields that fit,

@@ -102,11 +102,27 @@ static json_object *joctets_z(const char *s)
     return joctets(s, s ? strlen(s) : 0);
 }
 
-/* A member of the "headers" object: its array and its index in member order. */
+/* A member of the "headers" object: its array, its index in member order and its name. */
 typedef struct field_member {
     json_object *arr;
     size_t index;
+    const char *name;
+    size_t nlen;
 } field_member;
+
+/* Up to this many field lines, set_fields finds a name's member by looking at each one before
+ * it: cheaper than a hash map's allocations for a usual head (about ten lines). */
+#define FIELDS_SCAN_MAX 16
+
+/* The member of mem[0..members) named name[0..nlen) exactly, or NULL. */
+static field_member *member_named(field_member *mem, size_t members, const char *name, size_t nlen)
+{
+    for (size_t k = 0; k < members; k++) {
+        if (mem[k].nlen == nlen && memcmp(mem[k].name, name, nlen) == 0)
+            return &mem[k];
+    }
+    return NULL;
+}
 
 /* key: name -> [values]: the field lines grouped by their exact spelling (RFC 9110 §5.1 names
  * are case-insensitive, but each line travels as sent), members in the order of first
@@ -119,18 +135,22 @@ static int set_fields(json_object *o, const char *key, const char *order_key, co
     json_object *obj = json_object_new_object();
     field_member *mem = h->n ? calloc(h->n, sizeof *mem) : NULL;
     size_t *idx = h->n ? calloc(h->n, sizeof *idx) : NULL;
-    hmap *names = h->n > 1 ? hmap_new() : NULL; /* exact spelling -> its field_member */
+    bool hashed = h->n > FIELDS_SCAN_MAX;
+    hmap *names = hashed ? hmap_new() : NULL; /* exact spelling -> its field_member */
     json_object *order = NULL;
     size_t members = 0;
     bool in_order = true;
-    if (!obj || (h->n && (!mem || !idx)) || (h->n > 1 && !names))
+    if (!obj || (h->n && (!mem || !idx)) || (hashed && !names))
         goto fail;
     for (size_t i = 0; i < h->n; i++) {
         const http_header *e = &h->v[i];
-        field_member *fm = names ? hmap_get(names, e->name, e->nlen) : NULL;
+        field_member *fm = names ? hmap_get(names, e->name, e->nlen)
+                                 : member_named(mem, members, e->name, e->nlen);
         if (!fm) {
             fm = &mem[members];
             fm->index = members++;
+            fm->name = e->name;
+            fm->nlen = e->nlen;
             fm->arr = json_object_new_array();
             /* each spelling once: no lookup for an older member */
             if (!fm->arr ||
@@ -208,6 +228,57 @@ static json_object *encode_body(const tmsg *m)
     json_object *v = json_object_new_string("");
     if (v && m->body && m->body_len > 0)
         json_object_set_serializer(v, body_to_json, (void *)m, NULL);
+    return v;
+}
+
+/* About the bytes of m's text when it carries a head or a body piece (0 for other messages): its
+ * strings, field lines and base64 body with room for the punctuation. A guess that may fall
+ * short: json-c's buffer grows from there. */
+static size_t text_size_hint(const tmsg *m)
+{
+    if (m->type != TMSG_HTTP_REQUEST && m->type != TMSG_HTTP_RESPONSE &&
+        m->type != TMSG_HTTP_REQUEST_BODY && m->type != TMSG_HTTP_RESPONSE_BODY &&
+        m->type != TMSG_HTTP_REQUEST_HEADERS && m->type != TMSG_HTTP_RESPONSE_HEADERS)
+        return 0;
+    size_t n = 256 + b64_encoded_len(m->body_len);
+    const char *s[] = {m->request_id, m->tunnel_id, m->method, m->uri, m->reason};
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+        n += s[i] ? strlen(s[i]) : 0;
+    const http_headers *h[] = {&m->headers, &m->trailers};
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t i = 0; i < h[k]->n; i++)
+            n += h[k]->v[i].nlen + h[k]->v[i].vlen + 10;
+    }
+    return n < TTF_JSON_MAX_MSG ? n : TTF_JSON_MAX_MSG;
+}
+
+/* json-c serializer of the "type" value, the first member of every text (the tmsg is the
+ * userdata): grows json-c's output buffer to text_size_hint at once, then writes the type name
+ * (lower-case letters and '_': nothing to escape). json-c starts the buffer at 32 bytes and
+ * doubles it as the text grows: four to six reallocs for a head or body message. */
+static int type_to_json(json_object *jso, struct printbuf *pb, int level, int flags)
+{
+    (void)level;
+    (void)flags;
+    const tmsg *m = json_object_get_userdata(jso);
+    size_t want = text_size_hint(m);
+    int off = pb->bpos;
+    if (want > (size_t)pb->size && want < (size_t)(INT_MAX - off)) {
+        if (printbuf_memset(pb, off, 0, (int)want) < 0)
+            return -1;
+        pb->bpos = off; /* printbuf keeps buf[bpos] a NUL: memset wrote it */
+    }
+    const char *name = tmsg_type_name(m->type);
+    if (printbuf_memappend(pb, "\"", 1) < 0 || printbuf_memappend(pb, name, (int)strlen(name)) < 0)
+        return -1;
+    return printbuf_memappend(pb, "\"", 1) < 0 ? -1 : 0;
+}
+
+static json_object *encode_type(const tmsg *m)
+{
+    json_object *v = json_object_new_string(tmsg_type_name(m->type));
+    if (v && text_size_hint(m) > 0)
+        json_object_set_serializer(v, type_to_json, (void *)m, NULL);
     return v;
 }
 
@@ -373,8 +444,7 @@ char *tmsg_encode(const tmsg *m, size_t *len)
     if (!o)
         return NULL;
     char *out = NULL;
-    if (set(o, "type", json_object_new_string(tmsg_type_name(m->type))) == 0 &&
-        encode_fields(o, m) == 0) {
+    if (set(o, "type", encode_type(m)) == 0 && encode_fields(o, m) == 0) {
         size_t n = 0;
         const char *text = json_object_to_json_string_length(o, OUT_FLAGS, &n);
         out = text ? malloc(n + 1) : NULL;
@@ -423,6 +493,12 @@ size_t tmsg_header_encoded_max(const http_header *e)
     return n + b64_encoded_len(e->vlen) + 10;
 }
 
+size_t tmsg_header_encoded_bound(const http_header *e)
+{
+    /* escaped: 6n + 6 + 6v + 2; as {"b64":...}: 6n + 6 + 4 * ceil(v / 3) + 10 <= 6n + 6v + 19 */
+    return 6 * (e->nlen + e->vlen) + 19;
+}
+
 /* Room for the "headers" object in a message of at most TTF_JSON_MAX_MSG bytes whose other
  * fields are those of m (headers and body left out). 0 when there is none. */
 static size_t headers_room(const tmsg *m)
@@ -466,6 +542,15 @@ static size_t head_fixed_bound(const tmsg *m)
 static size_t headers_fit(const http_headers *h, size_t from, size_t room)
 {
     size_t used = 2 + ORDER_FIXED, i = from;
+    for (; i < h->n; i++) { /* the usual head: every line fits by its bound */
+        size_t e = tmsg_header_encoded_bound(&h->v[i]) + 1 + ORDER_PER_LINE;
+        if (used + e > room)
+            break;
+        used += e;
+    }
+    if (i == h->n)
+        return i - from;
+    used = 2 + ORDER_FIXED, i = from;
     for (; i < h->n; i++) {
         size_t e = tmsg_header_encoded_max(&h->v[i]) + 1 + ORDER_PER_LINE;
         if (used + e > room)

@@ -161,7 +161,9 @@ static mux_stream *json_open(mux *m, const mux_request *rq, const mux_upcalls *u
     json_mux *jm = jm_of(m);
     /* A head may span several messages, but one field line must fit one message. */
     for (size_t i = 0; i < rq->headers->n; i++) {
-        if (tmsg_header_encoded_max(&rq->headers->v[i]) + FIELD_SLACK > TTF_JSON_MAX_MSG) {
+        const http_header *e = &rq->headers->v[i];
+        if (tmsg_header_encoded_bound(e) + FIELD_SLACK > TTF_JSON_MAX_MSG &&
+            tmsg_header_encoded_max(e) + FIELD_SLACK > TTF_JSON_MAX_MSG) {
             *status = edge_answer_of(EDGE_JSON_FIELD_TOO_LARGE)->status;
             *why = edge_answer_of(EDGE_JSON_FIELD_TOO_LARGE)->text;
             return NULL;

@@ -62,6 +62,41 @@ static void test_lines_keep_their_order_and_spelling(void **state)
     tmsg_free(&m);
 }
 
+/* More lines than set_fields scans one by one (its hash map of names): the same grouping. */
+static void test_many_lines_group_the_same(void **state)
+{
+    (void)state;
+    enum { NAMES = 5, LINES = 40 };
+    tmsg m, out;
+    response(&m);
+    char name[8], value[8], want[1024], order[256];
+    for (int i = 0; i < LINES; i++) {
+        snprintf(name, sizeof name, i % 2 ? "n%d" : "N%d", i % NAMES);
+        snprintf(value, sizeof value, "%d", i);
+        add(&m, name, value);
+    }
+    size_t w = (size_t)snprintf(want, sizeof want,
+                                "{\"type\":\"http_response\",\"request_id\":"
+                                "\"r1\",\"status_code\":200,\"headers\":{");
+    for (int k = 0; k < 2 * NAMES; k++) { /* members by first appearance: N0 n1 N2 n3 N4 n0 ... */
+        w += (size_t)snprintf(want + w, sizeof want - w, "%s\"%s%d\":[", k ? "," : "",
+                              k % 2 ? "n" : "N", k % NAMES);
+        for (int i = k; i < LINES; i += 2 * NAMES)
+            w += (size_t)snprintf(want + w, sizeof want - w, "%s\"%d\"", i > k ? "," : "", i);
+        w += (size_t)snprintf(want + w, sizeof want - w, "]");
+    }
+    size_t o = 0;
+    for (int i = 0; i < LINES; i++)
+        o += (size_t)snprintf(order + o, sizeof order - o, "%s%d", i ? "," : "", i % (2 * NAMES));
+    snprintf(want + w, sizeof want - w,
+             "},\"header_order\":[%s],\"body\":\"\",\"processing_time_ms\":0}", order);
+    expect_encoded(&m, want);
+    roundtrip(&m, &out);
+    assert_same_lines(&m.headers, &out.headers);
+    tmsg_free(&out);
+    tmsg_free(&m);
+}
+
 /* Lines already grouped: no header_order (what upstream and older peers send and read). */
 static void test_grouped_lines_carry_no_order(void **state)
 {
@@ -167,6 +202,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_keep_their_order_and_spelling),
+        cmocka_unit_test(test_many_lines_group_the_same),
         cmocka_unit_test(test_grouped_lines_carry_no_order),
         cmocka_unit_test(test_a_bad_order_is_refused),
         cmocka_unit_test(test_trailers_and_relays),

@@ -446,6 +446,16 @@ static void test_send_head(void **state)
                      strlen("\"X\\\"\\\\\":[{\"b64\":\"CSJc6Q==\"}],"));
     http_header u = {.name = "A", .nlen = 1, .value = "caf\xc3\xa9\t", .vlen = 6};
     assert_int_equal(tmsg_header_encoded_max(&u), strlen("\"A\":[\"caf\xc3\xa9\\t\"],"));
+    /* the bound from the lengths is never under it: controls (6 bytes each), the octet form,
+     * empty names and values */
+    http_header worst[] = {e,
+                           u,
+                           {.name = "\x01", .nlen = 1, .value = "\x02\x03", .vlen = 2},
+                           {.name = "", .nlen = 0, .value = "\xff", .vlen = 1},
+                           {.name = "", .nlen = 0, .value = "", .vlen = 0},
+                           {.name = "B", .nlen = 1, .value = "\xff\xfe\xfd\xfc", .vlen = 4}};
+    for (size_t i = 0; i < sizeof worst / sizeof worst[0]; i++)
+        assert_true(tmsg_header_encoded_bound(&worst[i]) >= tmsg_header_encoded_max(&worst[i]));
 
     /* one plain ASCII field of 120 KB fits a message of its own (its octet form would not) */
     memset(&s, 0, sizeof s);
