@@ -170,6 +170,80 @@ static int forwarded_for(http_headers *h, const char *client)
     return rc;
 }
 
+/* What a front proxy says of the client's connection (address, scheme, host, port, the target
+ * it was sent, its certificate) under names the edge does not write: believed only from a
+ * trusted front proxy (docs/protocol.md §4). Traefik's forwardedHeaders list, the client-address
+ * fields of CDNs (Cloudflare, Akamai, Fastly) and the scheme fields Rack and PHP apps read. */
+static const char *const claims[] = {
+    "Forwarded",
+    "X-Forwarded-Port",
+    "X-Real-IP",
+    "True-Client-IP",
+    "CF-Connecting-IP",
+    "CF-Connecting-IPv6",
+    "X-Client-IP",
+    "Client-IP",
+    "X-Cluster-Client-IP",
+    "Fastly-Client-IP",
+    "X-Forwarded",
+    "Forwarded-For",
+    "X-Original-Forwarded-For",
+    "X-Forwarded-Server",
+    "X-Forwarded-Scheme",
+    "X-Scheme",
+    "X-Forwarded-Ssl",
+    "Front-End-Https",
+    "X-Url-Scheme",
+    "X-Forwarded-Uri",
+    "X-Forwarded-Method",
+    "X-Forwarded-Tls-Client-Cert",
+    "X-Forwarded-Tls-Client-Cert-Info",
+};
+/* The names the edge writes itself: their spellings with '_' are claims too. */
+static const char *const edge_written[] = {"X-Forwarded-For", "X-Forwarded-Proto",
+                                           "X-Forwarded-Host", "X-Forwarded-Prefix"};
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Whether name[0..len) is canon with '_' read as '-' (CGI, PHP and WSGI give both spellings one
+ * variable, HTTP_X_REAL_IP), case-insensitively; *underscore tells whether it had any '_'. */
+static bool same_name(const char *name, size_t len, const char *canon, bool *underscore)
+{
+    *underscore = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!canon[i])
+            return false;
+        if (c == '_') {
+            *underscore = true;
+            c = '-';
+        }
+        if (lower(c) != lower(canon[i]))
+            return false;
+    }
+    return canon[len] == '\0';
+}
+
+/* Whether e is a client's claim (above) that the rule removes; keep_port keeps X-Forwarded-Port
+ * spelled so (the Lambda's: API Gateway writes it). */
+static bool client_claim(const http_header *e, bool keep_port)
+{
+    char c0 = lower(e->name[0]);
+    if (e->nlen < 8 || (c0 != 'x' && c0 != 'f' && c0 != 'c' && c0 != 't'))
+        return false; /* every name above starts so: most fields need no more */
+    bool underscore;
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++)
+        if (same_name(e->name, e->nlen, claims[i], &underscore))
+            return !(keep_port && !underscore && e->id == HTTP_H_X_FORWARDED_PORT);
+    for (size_t i = 0; i < sizeof edge_written / sizeof edge_written[0]; i++)
+        if (same_name(e->name, e->nlen, edge_written[i], &underscore))
+            return underscore;
+    return false;
+}
+
 int proxy_request_headers(http_headers *h, const proxy_request *o)
 {
     if (proxy_remove_hop_by_hop(h, o->upgrade, o->body_raw, o->trailers) != 0)
@@ -190,6 +264,13 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
      * §3.2: the target has no authority) */
     if (!http_headers_get_id(h, HTTP_H_HOST) && http_headers_add(h, "Host", 4, "", 0) != 0)
         return -1;
+    /* believed only from a trusted front proxy: a client's address would be the app's idea of
+     * who asked, its scheme, port or host would end up in the app's links, its Forwarded
+     * (RFC 7239) would outrank the edge's X-Forwarded-* */
+    if (!o->keep_proto)
+        for (size_t i = h->n; i-- > 0;)
+            if (client_claim(&h->v[i], o->keep_port))
+                http_headers_remove_at(h, i);
     if (forwarded_for(h, o->client_ip) != 0)
         return -1;
     const char *proto = o->proto;
@@ -205,13 +286,6 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
     }
     if (proto && set_in_place(h, HTTP_H_X_FORWARDED_PROTO, proto) != 0)
         return -1;
-    /* believed only from a trusted front proxy: a client's port would end up in the app's
-     * links, its Forwarded (RFC 7239) would outrank the edge's X-Forwarded-* */
-    if (!o->keep_proto) {
-        http_headers_remove_id(h, HTTP_H_FORWARDED);
-        if (!o->keep_port)
-            http_headers_remove_id(h, HTTP_H_X_FORWARDED_PORT);
-    }
     const char *host = http_headers_get_id(h, HTTP_H_HOST);
     if (host && *host) {
         /* the value is copied before any entry moves */

@@ -59,7 +59,10 @@ typedef struct proxy_request {
                               hence X-Forwarded-Host, has the port). A client's Forwarded is
                               removed too: the edge writes none, and its host=, proto=, for=
                               would contradict X-Forwarded-* (frameworks read it first). Both
-                              stay as they came from a trusted front proxy (keep_proto). */
+                              stay as they came from a trusted front proxy (keep_proto), as do
+                              a client's other claims on its address, scheme or host (X-Real-IP,
+                              True-Client-IP, CF-Connecting-IP, X-Forwarded-Ssl, ... and any of
+                              these or of X-Forwarded-* spelled with '_'), removed otherwise. */
     bool upgrade;          /* keep Connection: Upgrade and Upgrade */
     bool body_raw;         /* the body goes on with its framing: Transfer-Encoding kept */
     int64_t body_length;   /* >= 0: the decoded body is whole and this long: Content-Length set
@@ -74,7 +77,8 @@ typedef struct proxy_request {
  * (the edge answers 100-continue itself), Host from the authority (an empty Host added when there
  * is none: what goes on is HTTP/1.1, RFC 9112 §3.2), X-Forwarded-For appended, X-Forwarded-Proto
  * and X-Forwarded-Host (= Host) set, X-Forwarded-Prefix set in path mode and removed otherwise,
- * X-Forwarded-Port (unless keep_port) and Forwarded removed (both kept with keep_proto),
+ * X-Forwarded-Port (unless keep_port), Forwarded and a client's other address, scheme and host
+ * claims (X-Real-IP, ...: docs/protocol.md §4) removed (all kept with keep_proto),
  * Transfer-Encoding kept only with a raw body. 0 or -1 (ENOMEM). */
 int proxy_request_headers(http_headers *h, const proxy_request *o);
 

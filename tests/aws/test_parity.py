@@ -377,6 +377,27 @@ def test_request_fields(world, case):
     assert got == sent  # and each line as sent, in its place
 
 
+# What a client says of its own address, scheme or host as a front proxy would (docs/protocol.md
+# §4): no back-end lets it reach the app (before: X-Real-IP and the rest passed on every path)
+CLIENT_CLAIMS = [("X-Real-IP", "203.0.113.9"), ("True-Client-IP", "203.0.113.9"),
+                 ("CF-Connecting-IP", "203.0.113.9"), ("X-Client-IP", "203.0.113.9"),
+                 ("Client-IP", "203.0.113.9"), ("X-Forwarded-Ssl", "on"),
+                 ("X-Forwarded-Scheme", "https"), ("X_Real_IP", "203.0.113.9"),
+                 ("X_Forwarded_For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"),
+                 ("X-Forwarded-Port", "1"), ("X-After", "kept")]
+
+
+def test_request_client_claims(world):
+    seen = through_all(world, "GET", "/echo", CLIENT_CLAIMS)
+    for end in ("bin", "json", "aws"):
+        names = [n.lower() for n, _ in seen[end][0].headers]
+        for n, _ in CLIENT_CLAIMS[:-2]:  # X-Forwarded-Port is API Gateway's own on that path
+            assert n.lower() not in names, (end, n, seen[end][0].headers)
+        assert "x-after" in names
+        xff = [v for n, v in seen[end][0].headers if n.lower() == "x-forwarded-for"]
+        assert len(xff) == 1 and "203.0.113.9" not in xff[0], (end, xff)
+
+
 def test_request_obs_text(world):
     """Octets that are not UTF-8: byte for byte in both modes. API Gateway reads header octets
     as UTF-8 (U+FFFD for the rest): the serverless stack cannot carry them."""
