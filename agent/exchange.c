@@ -361,7 +361,6 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     x->req_headers = *req->headers;
     http_headers_init(req->headers);
     x->interim = req->interim;
-    x->upgrade_ok = req->upgrade;
     x->trailers_ok = req->trailers;
     x->req_done = !req->body;
     x->is_head = strcmp(req->method, "HEAD") == 0;

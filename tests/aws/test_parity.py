@@ -122,6 +122,9 @@ ROUTES = {
     "/http10": raw(b"HTTP/1.0 200 OK\r\nX: 1\r\n\r\nabc", keep=False),
     "/conn-close": raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
                        keep=False),
+    "/bare-lf": raw(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"),
+    "/cl-and-te": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"
+                      b"\r\n2\r\nok\r\n0\r\n\r\n"),
     "/two-types": raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n"
                       b"Content-Length: 2\r\n\r\nok"),
     "/continue": raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
@@ -546,9 +549,39 @@ def test_path_mode(world, target):
     through_all(world, "GET", target, path_mode=True)
 
 
+FAULTS = {
+    "/f/101": raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\n\r\n"),
+    "/f/101-bare": raw(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"),
+    "/f/garbage": raw(b"NOT HTTP AT ALL\r\n\r\n", keep=False),
+    "/f/closed": raw(b"", keep=False),
+    "/f/bad-field": raw(b"HTTP/1.1 200 OK\r\nBad Field\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/bad-status": raw(b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/s099": raw(b"HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/two-lengths": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"),
+    "/f/bad-length": raw(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nok"),
+    "/f/te-gzip": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nok", keep=False),
+    "/f/http2": raw(b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/nul": raw(b"HTTP/1.1 200 OK\r\nX: a\x00b\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/obs-fold": raw(b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 2\r\n\r\nok"),
+}
+ROUTES.update(FAULTS)
+
+
+@pytest.mark.parametrize("path", sorted(FAULTS))
+def test_local_faults(world, path):
+    """A local service that breaks HTTP before its head is whole: the same status and text
+    whichever mode or back-end carried the request."""
+    seen = through_all(world, "GET", path)
+    assert seen["bin"][1].status == 502
+    assert seen["bin"][1].body.startswith(b"the local service ")
+
+
 @pytest.mark.parametrize("path", ["/s600", "/s199", "/s102", "/s500", "/cl-list", "/cl-twice",
-                                  "/http10", "/conn-close", "/two-types"])
+                                  "/http10", "/conn-close", "/two-types", "/bare-lf", "/cl-and-te"])
 def test_answer_kinds(world, path):
     """Statuses out of range, unknown and repeated interims, error statuses, a Content-Length
-    list or repeated, an HTTP/1.0 service closing to delimit, Connection: close, a name twice."""
+    list or repeated, an HTTP/1.0 service closing to delimit, Connection: close, a name twice,
+    bare LF line ends (RFC 9112 §2.2 lets a recipient take them), Content-Length beside
+    chunked (§6.3: chunked frames it, Content-Length is removed)."""
     through_all(world, "GET", path)
