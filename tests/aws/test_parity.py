@@ -577,6 +577,38 @@ def test_local_faults(world, path):
     assert seen["bin"][1].body.startswith(b"the local service ")
 
 
+MID_BODY = {
+    "/m/short": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", keep=False),
+    "/m/bad-chunk": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX",
+                        keep=False),
+    "/m/chunk-cut": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n",
+                        keep=False),
+}
+ROUTES.update(MID_BODY)
+
+
+@pytest.mark.parametrize("path", sorted(MID_BODY))
+def test_local_faults_mid_body(world, path):
+    """A fault in the body: where the head went out before it (a short body, a cut chunked
+    one) both modes send the head and close; where it came in the same read as the head (a
+    chunk not followed by CRLF) both answer 502 with the agent's text (binary mode sent the
+    head, then cut: its head now waits for the batch's end as JSON mode's does). The serverless
+    stack answers whole or not at all: a 502 either way (docs/serverless.md)."""
+    got = {}
+    for end in ("bin", "json", "aws"):
+        try:
+            _, a, _ = world.run(end, "GET", path)
+            got[end] = (a.status, a.body, a.closed)
+        except EOFError:
+            got[end] = "cut"
+    assert got["json"] == got["bin"], got
+    assert got["aws"][0] == 502
+    if path == "/m/bad-chunk":
+        assert got["bin"] == got["aws"][:2] + (True,)
+    else:
+        assert got["bin"] == "cut"
+
+
 @pytest.mark.parametrize("path", ["/s600", "/s199", "/s102", "/s500", "/cl-list", "/cl-twice",
                                   "/http10", "/conn-close", "/two-types", "/bare-lf", "/cl-and-te"])
 def test_answer_kinds(world, path):
