@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "http1_syntax.h"
 #include "proto_json.h"
 #include "rand_pool.h"
@@ -317,9 +318,19 @@ int proxy_response_headers(http_headers *h, const proxy_response *o)
 
 int proxy_response_date(http_headers *h, int status, const char *date)
 {
-    if (!date || !*date || !proxy_status_final(status) || http_headers_get_id(h, HTTP_H_DATE))
-        return 0;
-    return http_headers_add_id(h, HTTP_H_DATE, date, strlen(date));
+    size_t first = http_headers_find_id(h, HTTP_H_DATE, 0);
+    if (first < h->n) {
+        int64_t t;
+        const http_header *e = &h->v[first];
+        if (http_headers_find_id(h, HTTP_H_DATE, first + 1) == h->n &&
+            clock_parse_http_date(e->value, e->vlen, &t))
+            return 0; /* one HTTP-date: as the local service sent it */
+    }
+    bool mine = date && *date && proxy_status_final(status);
+    if (first < h->n && mine)
+        return set_in_place(h, HTTP_H_DATE, date);
+    http_headers_remove_id(h, HTTP_H_DATE);
+    return mine ? http_headers_add_id(h, HTTP_H_DATE, date, strlen(date)) : 0;
 }
 
 int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], rand_pool *pool)

@@ -100,13 +100,17 @@ typedef struct proxy_response {
  * says when o->date. 0 or -1 (ENOMEM). */
 int proxy_response_headers(http_headers *h, const proxy_response *o);
 
-/* The Date rule (RFC 9110 §6.6.1): a final response (200..599) without a Date field gets
- * "Date: <date>" appended: the origin's own rule for the edge's own answers, and "a recipient
+/* The Date rule (RFC 9110 §6.6.1): a Date that is one HTTP-date (any of the three forms of
+ * §5.6.7, clock_parse_http_date) stays as the local service sent it (a relay does not rewrite
+ * what it forwards). An empty or invalid one, or several Date lines (Date is one value, no list),
+ * is replaced by "Date: <date>" in the first one's place ("a recipient with a clock that receives
+ * a response with an invalid Date header field value MAY replace that value": nginx writes its
+ * own Date over any, Fastly too), or removed when this hop writes none (date NULL or "": ttf, the
+ * Lambda, whose next hop writes one; interim responses). A final response (200..599) without one
+ * gets "Date: <date>" appended: the origin's own rule for the edge's own answers, and "a recipient
  * with a clock that receives a response message without a Date header field MUST ... append" for
- * relayed ones (Go's net/http server, under frp's HTTP vhost, does the same). A Date the local
- * service sent stays as it is, even one that does not parse (a relay must not rewrite what it
- * forwards), and is never doubled; interim responses (1xx, 101 included) get none, trailers are no
- * head. date NULL or "" (no clock): nothing. 0 or -1 (ENOMEM). */
+ * relayed ones (Go's net/http server, under frp's HTTP vhost, does the same); interim responses
+ * (1xx, 101 included) get none, trailers are no head. 0 or -1 (ENOMEM). */
 int proxy_response_date(http_headers *h, int status, const char *date);
 
 /* ---- status rules (RFC 9110 §15, RFC 9112 §6.3) ---- */

@@ -609,6 +609,38 @@ def test_local_faults_mid_body(world, path):
         assert got["bin"] == "cut"
 
 
+OLD_DATE = "Sun, 06 Nov 1994 08:49:37 GMT"
+DATES = {  # the local service's Date field lines -> kept as sent (True) or replaced (False)
+    "/date/imf": (b"Date: " + OLD_DATE.encode() + b"\r\n", True),
+    "/date/rfc850": (b"Date: Sunday, 06-Nov-94 08:49:37 GMT\r\n", True),
+    "/date/asctime": (b"Date: Sun Nov  6 08:49:37 1994\r\n", True),
+    "/date/empty": (b"Date:\r\n", False),
+    "/date/bad": (b"Date: yesterday\r\n", False),
+    "/date/lower": (b"date: sun, 06 nov 1994 08:49:37 gmt\r\n", False),
+    "/date/two": (b"Date: " + OLD_DATE.encode() + b"\r\nDate: " + OLD_DATE.encode() + b"\r\n",
+                  False),
+}
+for _p, (_d, _) in DATES.items():
+    ROUTES[_p] = raw(b"HTTP/1.1 200 OK\r\n" + _d + b"Content-Length: 2\r\n\r\nok")
+
+
+@pytest.mark.parametrize("path", sorted(DATES))
+def test_answer_date(world, path):
+    """RFC 9110 §6.6.1: a Date that is one HTTP-date (any of the three forms) reaches the client
+    as sent; an empty or invalid one, or two lines, becomes one Date of now on every path (ttfd
+    writes its own in its place; on the Lambda path API Gateway writes its own). Before, ttfd
+    passed `Date:` empty or `yesterday` on as sent."""
+    fields, valid = DATES[path]
+    seen = through_all(world, "GET", path)
+    for end in ("bin", "json", "aws"):
+        dates = [v for n, v in seen[end][1].headers if n.lower() == "date"]
+        assert len(dates) == 1, (end, dates)
+        if valid and end != "aws":  # what API Gateway does with a valid one is not documented
+            assert dates[0] == fields.split(b": ", 1)[1].split(b"\r\n")[0].decode(), (end, dates)
+        elif not valid:
+            assert edge_date(dates[0]), (end, dates)
+
+
 @pytest.mark.parametrize("path", ["/s600", "/s199", "/s102", "/s500", "/cl-list", "/cl-twice",
                                   "/http10", "/conn-close", "/two-types", "/bare-lf", "/cl-and-te"])
 def test_answer_kinds(world, path):
