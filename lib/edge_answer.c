@@ -17,6 +17,7 @@ static const edge_answer answers[EDGE_ANSWER_COUNT] = {
     [EDGE_JSON_FIELD_TOO_LARGE] = {431, "request header field too large for the tunnel's JSON "
                                         "mode (one field line must fit one 128 KB message)"},
     [EDGE_AGENT_HEAD_TOO_LARGE] = {502, "the tunnel agent sent too big a response head"},
+    [EDGE_WEBSOCKET_NEEDS_BINARY] = {501, "WebSocket upgrades need the binary tunnel protocol"},
 };
 
 const edge_answer *edge_answer_of(edge_answer_id id)

@@ -14,14 +14,16 @@
 #include "proto_json.h"
 
 typedef enum edge_answer_id {
-    EDGE_TUNNEL_NOT_FOUND,     /* 404: no tunnel of that name (or none named), or not ready */
-    EDGE_BODY_TOO_LARGE,       /* 413: the request body is over the edge's limit */
-    EDGE_AGENT_BUSY,           /* 503: the agent's or the edge's cap on requests in progress */
-    EDGE_AGENT_GONE,           /* 502: the agent's connection went away before the answer */
-    EDGE_NO_ANSWER_IN_TIME,    /* 504: no response head before the request timeout */
-    EDGE_JSON_FIELD_TOO_LARGE, /* 431: one request field line over a JSON-mode message */
-    EDGE_AGENT_HEAD_TOO_LARGE, /* 502: a response head or trailer section from the agent over
-                                  HTTP1_AGENT_MAX_HEAD bytes or HTTP1_AGENT_MAX_FIELDS lines */
+    EDGE_TUNNEL_NOT_FOUND,       /* 404: no tunnel of that name (or none named), or not ready */
+    EDGE_BODY_TOO_LARGE,         /* 413: the request body is over the edge's limit */
+    EDGE_AGENT_BUSY,             /* 503: the agent's or the edge's cap on requests in progress */
+    EDGE_AGENT_GONE,             /* 502: the agent's connection went away before the answer */
+    EDGE_NO_ANSWER_IN_TIME,      /* 504: no response head before the request timeout */
+    EDGE_JSON_FIELD_TOO_LARGE,   /* 431: one request field line over a JSON-mode message */
+    EDGE_AGENT_HEAD_TOO_LARGE,   /* 502: a response head or trailer section from the agent over
+                                    HTTP1_AGENT_MAX_HEAD bytes or HTTP1_AGENT_MAX_FIELDS lines */
+    EDGE_WEBSOCKET_NEEDS_BINARY, /* 501: a WebSocket upgrade (proxy_websocket_upgrade) where no
+                                    pipe is carried: a JSON-mode tunnel, the Lambda */
     EDGE_ANSWER_COUNT
 } edge_answer_id;
 

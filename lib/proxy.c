@@ -301,6 +301,13 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
     return 0;
 }
 
+bool proxy_websocket_upgrade(const http_headers *h)
+{
+    return http_headers_has_token(h, "Connection", "upgrade") &&
+           http_headers_has_token(h, "Upgrade", "websocket") &&
+           !http_headers_has_token(h, "Upgrade", "h2c");
+}
+
 int proxy_response_headers(http_headers *h, const proxy_response *o)
 {
     bool upgrade = o->upgrade && o->status == 101;

@@ -82,6 +82,12 @@ typedef struct proxy_request {
  * Transfer-Encoding kept only with a raw body. 0 or -1 (ENOMEM). */
 int proxy_request_headers(http_headers *h, const proxy_request *o);
 
+/* A WebSocket upgrade request as an edge sees it: Connection lists "upgrade", Upgrade lists
+ * "websocket" and not "h2c" (never relayed: RFC 9113 §3.1). The caller adds what it knows of the
+ * rest (HTTP/1.1, no body: RFC 9110 §7.8). Refused where no pipe is carried
+ * (EDGE_WEBSOCKET_NEEDS_BINARY): a plain answer cannot serve it. */
+bool proxy_websocket_upgrade(const http_headers *h);
+
 /* ---- responses: local service -> tunnel -> edge -> client ---- */
 typedef struct proxy_response {
     int status;

@@ -641,6 +641,21 @@ def test_answer_date(world, path):
             assert edge_date(dates[0]), (end, dates)
 
 
+WEBSOCKET = [("Connection", "Upgrade"), ("Upgrade", "websocket"),
+             ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+
+
+def test_websocket_upgrade_without_binary_mode(world):
+    """A WebSocket upgrade where no pipe can be carried (JSON mode; the serverless stack, whose
+    API Gateway carries JSON messages only): the same 501 and text from ttfd and the Lambda.
+    Before, the Lambda dropped Upgrade and the app's plain 200 reached a client waiting for a
+    101. (Binary mode relays the upgrade: the app's 200 here.)"""
+    _, aj, _ = world.run("json", "GET", "/echo", WEBSOCKET)
+    req, aa, _ = world.run("aws", "GET", "/echo", WEBSOCKET)
+    assert (aj.status, aj.body) == (501, b"WebSocket upgrades need the binary tunnel protocol\n")
+    assert aws_answer_view(aa) == aws_answer_view(aj) and req is None
+
+
 @pytest.mark.parametrize("path", ["/s600", "/s199", "/s102", "/s500", "/cl-list", "/cl-twice",
                                   "/http10", "/conn-close", "/two-types", "/bare-lf", "/cl-and-te"])
 def test_answer_kinds(world, path):
