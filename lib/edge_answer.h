@@ -49,9 +49,13 @@ char *edge_answer_http(int status, const char *text, const char *date, size_t *l
  * cap > 0. */
 void edge_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt);
 
+/* The public text of an agent's failure it gave no words for, by binary RESET code (TTF_RST_*;
+ * its status is ttf_reset_status): one text per kind for both modes and the Lambda. */
+const char *edge_fault_text(uint8_t rst_code);
+
 /* The public text of a JSON-mode error message from the agent (docs/protocol.md §2): its
- * message as edge_reason_text keeps it, or "tunnel error: <code name>" when it gave none. Its
- * status is tmsg_error_status(code). */
+ * message as edge_reason_text keeps it, or edge_fault_text of the same kind when it gave none
+ * (binary mode's text). Its status is tmsg_error_status(code). */
 void edge_agent_error_text(char *out, size_t cap, tmsg_error_code code, const char *message);
 
 #endif
