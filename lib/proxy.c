@@ -175,34 +175,44 @@ static int forwarded_for(http_headers *h, const char *client)
  * it was sent, its certificate) under names the edge does not write: believed only from a
  * trusted front proxy (docs/protocol.md §4). Traefik's forwardedHeaders list, the client-address
  * fields of CDNs (Cloudflare, Akamai, Fastly) and the scheme fields Rack and PHP apps read. */
-static const char *const claims[] = {
-    "Forwarded",
-    "X-Forwarded-Port",
-    "X-Real-IP",
-    "True-Client-IP",
-    "CF-Connecting-IP",
-    "CF-Connecting-IPv6",
-    "X-Client-IP",
-    "Client-IP",
-    "X-Cluster-Client-IP",
-    "Fastly-Client-IP",
-    "X-Forwarded",
-    "Forwarded-For",
-    "X-Original-Forwarded-For",
-    "X-Forwarded-Server",
-    "X-Forwarded-Scheme",
-    "X-Scheme",
-    "X-Forwarded-Ssl",
-    "Front-End-Https",
-    "X-Url-Scheme",
-    "X-Forwarded-Uri",
-    "X-Forwarded-Method",
-    "X-Forwarded-Tls-Client-Cert",
-    "X-Forwarded-Tls-Client-Cert-Info",
+typedef struct claim_name {
+    const char *name;
+    size_t len;
+} claim_name;
+/* a name and its length, for a claim_name */
+#define CLAIM(s) s, sizeof s - 1
+static const claim_name claims[] = {
+    {CLAIM("Forwarded")},
+    {CLAIM("X-Forwarded-Port")},
+    {CLAIM("X-Real-IP")},
+    {CLAIM("True-Client-IP")},
+    {CLAIM("CF-Connecting-IP")},
+    {CLAIM("CF-Connecting-IPv6")},
+    {CLAIM("X-Client-IP")},
+    {CLAIM("Client-IP")},
+    {CLAIM("X-Cluster-Client-IP")},
+    {CLAIM("Fastly-Client-IP")},
+    {CLAIM("X-Forwarded")},
+    {CLAIM("Forwarded-For")},
+    {CLAIM("X-Original-Forwarded-For")},
+    {CLAIM("X-Forwarded-Server")},
+    {CLAIM("X-Forwarded-Scheme")},
+    {CLAIM("X-Scheme")},
+    {CLAIM("X-Forwarded-Ssl")},
+    {CLAIM("Front-End-Https")},
+    {CLAIM("X-Url-Scheme")},
+    {CLAIM("X-Forwarded-Uri")},
+    {CLAIM("X-Forwarded-Method")},
+    {CLAIM("X-Forwarded-Tls-Client-Cert")},
+    {CLAIM("X-Forwarded-Tls-Client-Cert-Info")},
 };
 /* The names the edge writes itself: their spellings with '_' are claims too. */
-static const char *const edge_written[] = {"X-Forwarded-For", "X-Forwarded-Proto",
-                                           "X-Forwarded-Host", "X-Forwarded-Prefix"};
+static const claim_name edge_written[] = {
+    {CLAIM("X-Forwarded-For")},
+    {CLAIM("X-Forwarded-Proto")},
+    {CLAIM("X-Forwarded-Host")},
+    {CLAIM("X-Forwarded-Prefix")},
+};
 
 static char lower(char c)
 {
@@ -237,10 +247,11 @@ static bool client_claim(const http_header *e, bool keep_port)
         return false; /* every name above starts so: most fields need no more */
     bool underscore;
     for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++)
-        if (same_name(e->name, e->nlen, claims[i], &underscore))
+        if (claims[i].len == e->nlen && same_name(e->name, e->nlen, claims[i].name, &underscore))
             return !(keep_port && !underscore && e->id == HTTP_H_X_FORWARDED_PORT);
     for (size_t i = 0; i < sizeof edge_written / sizeof edge_written[0]; i++)
-        if (same_name(e->name, e->nlen, edge_written[i], &underscore))
+        if (edge_written[i].len == e->nlen &&
+            same_name(e->name, e->nlen, edge_written[i].name, &underscore))
             return underscore;
     return false;
 }
