@@ -109,13 +109,13 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 bool clock_parse_http_date(const char *s, size_t n, int64_t *t)
 {
     date_in in = {s, s + n};
-    int wd, d, mon, y, h, m, sec;
+    int wd = 0, d = 0, mon = 0, y = 0, h = 0, m = 0, sec = 0;
     bool ok;
     if (name(&in, long_days, 7, &wd) && take(&in, ", ")) { /* rfc850-date */
         ok = num(&in, 2, 1, 31, false, &d) && take(&in, "-") && name(&in, months, 12, &mon) &&
              take(&in, "-") && num(&in, 2, 0, 99, false, &y) && take(&in, " ") &&
              time_of_day(&in, &h, &m, &sec) && take(&in, " GMT");
-        y += y < 70 ? 2000 : 1900;
+        y += y < 70 ? 2000 : 1900; /* (a failed parse leaves y a number too) */
     } else if ((in.p = s, name(&in, day_names, 7, &wd)) && take(&in, ", ")) { /* IMF-fixdate */
         ok = num(&in, 2, 1, 31, false, &d) && take(&in, " ") && name(&in, months, 12, &mon) &&
              take(&in, " ") && num(&in, 4, 0, 9999, false, &y) && take(&in, " ") &&
@@ -128,7 +128,7 @@ bool clock_parse_http_date(const char *s, size_t n, int64_t *t)
     }
     if (!ok || in.p != in.end)
         return false;
-    *t = (days_from_civil(y, mon + 1, d) * 24 + h) * 3600 + m * 60 + sec;
+    *t = (days_from_civil(y, mon + 1, d) * 24 + h) * 3600 + (int64_t)m * 60 + sec;
     return true;
 }
 

@@ -180,7 +180,7 @@ typedef struct claim_name {
     size_t len;
 } claim_name;
 /* a name and its length, for a claim_name */
-#define CLAIM(s) s, sizeof s - 1
+#define CLAIM(s) (s), sizeof(s) - 1
 static const claim_name claims[] = {
     {CLAIM("Forwarded")},
     {CLAIM("X-Forwarded-Port")},
