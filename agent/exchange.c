@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "edge_answer.h"
 #include "proxy.h"
 
 const char *exchange_fail_name(exchange_fail why)
@@ -171,10 +172,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *ud)
         x->deferred = 0;
         xc_fail(x, x->deferred_why, x->deferred_msg ? x->deferred_msg : "out of memory");
     } else if (!x->head_sent) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "no response from the local service within %u s",
-                 x->env->request_timeout_ms / 1000);
-        xc_fail(x, XFAIL_TIMEOUT, msg);
+        /* the edges' words for the same fault (whichever wait ran out first), the time here */
+        TLOG_I(x->env->log, "%s %s: no response from the local service within %u s", x->mode, x->id,
+               x->env->request_timeout_ms / 1000);
+        xc_fail(x, XFAIL_TIMEOUT, edge_answer_of(EDGE_NO_ANSWER_IN_TIME)->text);
     }
     xc_leave(x);
 }
@@ -361,7 +362,6 @@ exchange *exchange_new(const exchange_env *env, const exchange_request *req,
     x->req_headers = *req->headers;
     http_headers_init(req->headers);
     x->interim = req->interim;
-    x->upgrade_ok = req->upgrade;
     x->trailers_ok = req->trailers;
     x->req_done = !req->body;
     x->is_head = strcmp(req->method, "HEAD") == 0;

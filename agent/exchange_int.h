@@ -41,8 +41,8 @@ struct exchange {
     unsigned ended : 1;           /* `end` or `fail` went out */
     unsigned req_chunked : 1;     /* the request body goes chunked */
     unsigned req_done : 1;        /* the request body ended (all of it handed over) */
-    unsigned upgrade_req : 1;     /* the request asks for an upgrade (kept Connection/Upgrade) */
-    unsigned upgrade_ok : 1;      /* a 101 may be relayed */
+    unsigned upgrade_req : 1;     /* the request asks for an upgrade (kept Connection/Upgrade):
+                                     only where a 101 may be relayed (binary mode) */
     unsigned trailers_ok : 1;     /* trailer fields go on (binary mode): Trailer kept */
     unsigned interim : 1;         /* relay interim responses */
     unsigned is_head : 1;         /* HEAD: the response has no body */

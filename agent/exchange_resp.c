@@ -122,10 +122,11 @@ static void final_head(exchange *x)
     const http1_head *h = &x->resp.head;
     int st = h->status;
     if (st == 101) {
-        if (!x->upgrade_ok || !x->upgrade_req) {
+        /* upgrade_req only where a 101 may be relayed (binary mode): elsewhere the request went
+         * without Upgrade, the same fault whatever the mode or back-end */
+        if (!x->upgrade_req) {
             xc_fail(x, XFAIL_BAD_RESPONSE,
-                    x->upgrade_ok ? "the local service answered 101 to a request without Upgrade"
-                                  : "protocol upgrades need the binary mode");
+                    "the local service answered 101 to a request without Upgrade");
             return;
         }
         x->upgraded = true;

@@ -28,8 +28,12 @@ typedef struct stream {
     bool resp_fin;        /* we ended ours */
     bool paused;          /* the exchange waits for room */
     bool pipe;            /* 101: raw pipe */
-    hold_entry hold;      /* request octets unwritten and window left (in s->hold) */
-    void *spare_link;     /* the next spare while this one is spare (spare_list.h) */
+    char *held;           /* the final head's RESPONSE payload, sent at the batch's end or
+                             before its first DATA (JSON mode's head waits so too): a fault
+                             later in the same read is still answered 502, in both modes */
+    size_t held_len;
+    hold_entry hold;  /* request octets unwritten and window left (in s->hold) */
+    void *spare_link; /* the next spare while this one is spare (spare_list.h) */
 } stream;
 
 /* Ended streams kept for reuse (with their emptied buffer): one allocation and one buffer set-up
@@ -76,6 +80,8 @@ static stream *stream_alloc(session *s)
 /* Keeps st as a spare (its buffer emptied) or frees it. */
 static void stream_release(session *s, stream *st)
 {
+    free(st->held);
+    st->held = NULL;
     if (spare_keep(&s->spare_streams, st, SPARE_LINK, SPARE_STREAMS_MAX)) {
         evbuffer_drain(st->out, evbuffer_get_length(st->out));
         return;
@@ -101,9 +107,20 @@ static void stream_reset(stream *st, uint8_t code, const char *reason)
     stream_free(st, ttf_reset_name(code));
 }
 
+/* The held final head goes out (before any DATA of the stream). */
+static void release_head(stream *st)
+{
+    if (!st->held)
+        return;
+    send_frame(st->s, st->id, TTF_RESPONSE, 0, st->held, st->held_len);
+    free(st->held);
+    st->held = NULL;
+}
+
 /* Response octets of the batch as DATA frames; fin on the last one. */
 static void send_data(stream *st, bool fin)
 {
+    release_head(st);
     size_t left = evbuffer_get_length(st->out);
     while (left > 0) {
         size_t n = left < max_data ? left : max_data;
@@ -147,12 +164,19 @@ static size_t up_room(void *ud)
     return st->send_window - buffered;
 }
 
-static void send_head(stream *st, int status, const char *reason, const http_headers *h, bool fin)
+/* hold: a final head with a body to come waits for release_head. */
+static void send_head(stream *st, int status, const char *reason, const http_headers *h, bool fin,
+                      bool hold)
 {
     size_t len = 0;
     char *head = http_format_response_head(status, reason, h, &len);
     if (!head) {
         stream_reset(st, TTF_RST_INTERNAL, "out of memory");
+        return;
+    }
+    if (hold) {
+        st->held = head;
+        st->held_len = len;
         return;
     }
     send_frame(st->s, st->id, TTF_RESPONSE, fin ? TTF_FLAG_FIN : 0, head, len);
@@ -161,7 +185,7 @@ static void send_head(stream *st, int status, const char *reason, const http_hea
 
 static void up_interim(void *ud, int status, const char *reason, const http_headers *h)
 {
-    send_head(ud, status, reason, h, false);
+    send_head(ud, status, reason, h, false, false);
 }
 
 static void up_head(void *ud, const exchange_head *h)
@@ -170,7 +194,7 @@ static void up_head(void *ud, const exchange_head *h)
     st->pipe = h->upgraded;
     if (h->fin)
         st->resp_fin = true; /* `end` follows at once and sends nothing more */
-    send_head(st, h->status, h->reason, h->headers, h->fin);
+    send_head(st, h->status, h->reason, h->headers, h->fin, !h->fin && !h->upgraded);
 }
 
 /* Response octets: whole DATA frames go to the link at once, straight from the exchange's bytes
@@ -190,6 +214,8 @@ static void up_body(void *ud, const uint8_t *data, size_t len)
         len -= take;
     }
     if (evbuffer_get_length(st->out) == 0) {
+        if (len >= max_data)
+            release_head(st);
         for (; len >= max_data; data += max_data, len -= max_data)
             send_frame(st->s, st->id, TTF_DATA, 0, data, max_data);
     }
@@ -205,6 +231,7 @@ static void up_flush(void *ud)
 static void up_end(void *ud, const http_headers *trailers, bool request_done)
 {
     stream *st = ud;
+    release_head(st);
     if (!st->resp_fin) {
         if (trailers) {
             send_data(st, false);
@@ -237,6 +264,11 @@ static void up_fail(void *ud, exchange_fail why, const char *message, bool start
 {
     stream *st = ud;
     uint8_t code = TTF_RST_INTERNAL;
+    if (st->held) { /* the head never went: the server answers the failure itself */
+        free(st->held);
+        st->held = NULL;
+        started = false;
+    }
     if (!started) {
         switch (why) {
         case XFAIL_UNAVAILABLE:

@@ -289,6 +289,9 @@ static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len
             http_headers_set(&a->headers, "content-length", n);
         }
     }
+    /* an invalid Date from the agent removed: API Gateway writes its own (lib/proxy's rule) */
+    if (proxy_response_date(&a->headers, a->status, NULL) != 0)
+        return NULL;
     return httpresp_build(a->status, &a->headers, a->body, a->len, len);
 }
 

@@ -384,6 +384,11 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_answer(EDGE_BODY_TOO_LARGE, status, len);
         goto out;
     }
+    /* no pipe here (JSON messages only): a WebSocket upgrade gets what a JSON-mode ttfd gives */
+    if (e->body_len == 0 && proxy_websocket_upgrade(&e->headers)) {
+        doc = httpresp_answer(EDGE_WEBSOCKET_NEEDS_BINARY, status, len);
+        goto out;
+    }
     char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
     if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)

@@ -7,6 +7,7 @@
 #define TUNNEL_CLOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/time.h>
 
@@ -40,6 +41,10 @@ typedef struct clock_http_date {
 /* The IMF-fixdate of the second t (seconds since the Unix epoch) into out; false when gmtime_r
  * cannot represent it (out is then ""). */
 bool clock_format_http_date(int64_t t, char out[CLOCK_HTTP_DATE_LEN + 1]);
+/* Whether s[0..n) is one HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, rfc850-date or asctime-date,
+ * case-sensitive, nothing around it); *t then the second it names (rfc850's two-digit years
+ * 00..69 as 20xx, 70..99 as 19xx). The day name is not checked against the date. */
+bool clock_parse_http_date(const char *s, size_t n, int64_t *t);
 /* d's clock now, as an IMF-fixdate (d->text); "" only when the clock is unrepresentable. */
 const char *clock_http_date_now(clock_http_date *d);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http1_write.h"
+#include "proto_bin.h"
 #include "proxy.h"
 
 static const edge_answer answers[EDGE_ANSWER_COUNT] = {
@@ -17,6 +18,7 @@ static const edge_answer answers[EDGE_ANSWER_COUNT] = {
     [EDGE_JSON_FIELD_TOO_LARGE] = {431, "request header field too large for the tunnel's JSON "
                                         "mode (one field line must fit one 128 KB message)"},
     [EDGE_AGENT_HEAD_TOO_LARGE] = {502, "the tunnel agent sent too big a response head"},
+    [EDGE_WEBSOCKET_NEEDS_BINARY] = {501, "WebSocket upgrades need the binary tunnel protocol"},
 };
 
 const edge_answer *edge_answer_of(edge_answer_id id)
@@ -55,9 +57,28 @@ void edge_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, 
     out[n < cap ? n : cap - 1] = '\0';
 }
 
+const char *edge_fault_text(uint8_t rst_code)
+{
+    switch (rst_code) {
+    case TTF_RST_INVALID_REQUEST:
+        return "the local service rejected the request";
+    case TTF_RST_TIMEOUT:
+        return answers[EDGE_NO_ANSWER_IN_TIME].text;
+    case TTF_RST_LOCAL_UNAVAILABLE:
+        return "the local service is unavailable";
+    case TTF_RST_PROTOCOL_ERROR:
+        return "the tunnel agent reported a protocol error";
+    default: /* internal_error, cancel, unknown */
+        return "the tunnel agent failed";
+    }
+}
+
 void edge_agent_error_text(char *out, size_t cap, tmsg_error_code code, const char *message)
 {
-    char dflt[64];
-    snprintf(dflt, sizeof dflt, "tunnel error: %s", tmsg_error_name(code));
-    edge_reason_text(out, cap, (const uint8_t *)message, message ? strlen(message) : 0, dflt);
+    uint8_t same = code == TERR_INVALID_REQUEST     ? TTF_RST_INVALID_REQUEST
+                   : code == TERR_TIMEOUT           ? TTF_RST_TIMEOUT
+                   : code == TERR_LOCAL_UNAVAILABLE ? TTF_RST_LOCAL_UNAVAILABLE
+                                                    : TTF_RST_INTERNAL;
+    edge_reason_text(out, cap, (const uint8_t *)message, message ? strlen(message) : 0,
+                     edge_fault_text(same));
 }

@@ -14,14 +14,16 @@
 #include "proto_json.h"
 
 typedef enum edge_answer_id {
-    EDGE_TUNNEL_NOT_FOUND,     /* 404: no tunnel of that name (or none named), or not ready */
-    EDGE_BODY_TOO_LARGE,       /* 413: the request body is over the edge's limit */
-    EDGE_AGENT_BUSY,           /* 503: the agent's or the edge's cap on requests in progress */
-    EDGE_AGENT_GONE,           /* 502: the agent's connection went away before the answer */
-    EDGE_NO_ANSWER_IN_TIME,    /* 504: no response head before the request timeout */
-    EDGE_JSON_FIELD_TOO_LARGE, /* 431: one request field line over a JSON-mode message */
-    EDGE_AGENT_HEAD_TOO_LARGE, /* 502: a response head or trailer section from the agent over
-                                  HTTP1_AGENT_MAX_HEAD bytes or HTTP1_AGENT_MAX_FIELDS lines */
+    EDGE_TUNNEL_NOT_FOUND,       /* 404: no tunnel of that name (or none named), or not ready */
+    EDGE_BODY_TOO_LARGE,         /* 413: the request body is over the edge's limit */
+    EDGE_AGENT_BUSY,             /* 503: the agent's or the edge's cap on requests in progress */
+    EDGE_AGENT_GONE,             /* 502: the agent's connection went away before the answer */
+    EDGE_NO_ANSWER_IN_TIME,      /* 504: no response head before the request timeout */
+    EDGE_JSON_FIELD_TOO_LARGE,   /* 431: one request field line over a JSON-mode message */
+    EDGE_AGENT_HEAD_TOO_LARGE,   /* 502: a response head or trailer section from the agent over
+                                    HTTP1_AGENT_MAX_HEAD bytes or HTTP1_AGENT_MAX_FIELDS lines */
+    EDGE_WEBSOCKET_NEEDS_BINARY, /* 501: a WebSocket upgrade (proxy_websocket_upgrade) where no
+                                    pipe is carried: a JSON-mode tunnel, the Lambda */
     EDGE_ANSWER_COUNT
 } edge_answer_id;
 
@@ -47,9 +49,13 @@ char *edge_answer_http(int status, const char *text, const char *date, size_t *l
  * cap > 0. */
 void edge_reason_text(char *out, size_t cap, const uint8_t *reason, size_t len, const char *dflt);
 
+/* The public text of an agent's failure it gave no words for, by binary RESET code (TTF_RST_*;
+ * its status is ttf_reset_status): one text per kind for both modes and the Lambda. */
+const char *edge_fault_text(uint8_t rst_code);
+
 /* The public text of a JSON-mode error message from the agent (docs/protocol.md §2): its
- * message as edge_reason_text keeps it, or "tunnel error: <code name>" when it gave none. Its
- * status is tmsg_error_status(code). */
+ * message as edge_reason_text keeps it, or edge_fault_text of the same kind when it gave none
+ * (binary mode's text). Its status is tmsg_error_status(code). */
 void edge_agent_error_text(char *out, size_t cap, tmsg_error_code code, const char *message);
 
 #endif

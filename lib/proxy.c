@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "http1_syntax.h"
 #include "proto_json.h"
 #include "rand_pool.h"
@@ -211,6 +212,91 @@ static int forwarded_for(http_headers *h, const char *client)
     return rc;
 }
 
+/* What a front proxy says of the client's connection (address, scheme, host, port, the target
+ * it was sent, its certificate) under names the edge does not write: believed only from a
+ * trusted front proxy (docs/protocol.md §4). Traefik's forwardedHeaders list, the client-address
+ * fields of CDNs (Cloudflare, Akamai, Fastly) and the scheme fields Rack and PHP apps read. */
+typedef struct claim_name {
+    const char *name;
+    size_t len;
+} claim_name;
+/* a name and its length, for a claim_name */
+#define CLAIM(s) (s), sizeof(s) - 1
+static const claim_name claims[] = {
+    {CLAIM("Forwarded")},
+    {CLAIM("X-Forwarded-Port")},
+    {CLAIM("X-Real-IP")},
+    {CLAIM("True-Client-IP")},
+    {CLAIM("CF-Connecting-IP")},
+    {CLAIM("CF-Connecting-IPv6")},
+    {CLAIM("X-Client-IP")},
+    {CLAIM("Client-IP")},
+    {CLAIM("X-Cluster-Client-IP")},
+    {CLAIM("Fastly-Client-IP")},
+    {CLAIM("X-Forwarded")},
+    {CLAIM("Forwarded-For")},
+    {CLAIM("X-Original-Forwarded-For")},
+    {CLAIM("X-Forwarded-Server")},
+    {CLAIM("X-Forwarded-Scheme")},
+    {CLAIM("X-Scheme")},
+    {CLAIM("X-Forwarded-Ssl")},
+    {CLAIM("Front-End-Https")},
+    {CLAIM("X-Url-Scheme")},
+    {CLAIM("X-Forwarded-Uri")},
+    {CLAIM("X-Forwarded-Method")},
+    {CLAIM("X-Forwarded-Tls-Client-Cert")},
+    {CLAIM("X-Forwarded-Tls-Client-Cert-Info")},
+};
+/* The names the edge writes itself: their spellings with '_' are claims too. */
+static const claim_name edge_written[] = {
+    {CLAIM("X-Forwarded-For")},
+    {CLAIM("X-Forwarded-Proto")},
+    {CLAIM("X-Forwarded-Host")},
+    {CLAIM("X-Forwarded-Prefix")},
+};
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Whether name[0..len) is canon with '_' read as '-' (CGI, PHP and WSGI give both spellings one
+ * variable, HTTP_X_REAL_IP), case-insensitively; *underscore tells whether it had any '_'. */
+static bool same_name(const char *name, size_t len, const char *canon, bool *underscore)
+{
+    *underscore = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!canon[i])
+            return false;
+        if (c == '_') {
+            *underscore = true;
+            c = '-';
+        }
+        if (lower(c) != lower(canon[i]))
+            return false;
+    }
+    return canon[len] == '\0';
+}
+
+/* Whether e is a client's claim (above) that the rule removes; keep_port keeps X-Forwarded-Port
+ * spelled so (the Lambda's: API Gateway writes it). */
+static bool client_claim(const http_header *e, bool keep_port)
+{
+    char c0 = lower(e->name[0]);
+    if (e->nlen < 8 || (c0 != 'x' && c0 != 'f' && c0 != 'c' && c0 != 't'))
+        return false; /* every name above starts so: most fields need no more */
+    bool underscore;
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++)
+        if (claims[i].len == e->nlen && same_name(e->name, e->nlen, claims[i].name, &underscore))
+            return !(keep_port && !underscore && e->id == HTTP_H_X_FORWARDED_PORT);
+    for (size_t i = 0; i < sizeof edge_written / sizeof edge_written[0]; i++)
+        if (edge_written[i].len == e->nlen &&
+            same_name(e->name, e->nlen, edge_written[i].name, &underscore))
+            return underscore;
+    return false;
+}
+
 int proxy_request_headers(http_headers *h, const proxy_request *o)
 {
     if (proxy_remove_hop_by_hop(h, o->upgrade, o->body_raw, o->trailers) != 0)
@@ -231,6 +317,13 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
      * §3.2: the target has no authority) */
     if (!http_headers_get_id(h, HTTP_H_HOST) && http_headers_add(h, "Host", 4, "", 0) != 0)
         return -1;
+    /* believed only from a trusted front proxy: a client's address would be the app's idea of
+     * who asked, its scheme, port or host would end up in the app's links, its Forwarded
+     * (RFC 7239) would outrank the edge's X-Forwarded-* */
+    if (!o->keep_proto)
+        for (size_t i = h->n; i-- > 0;)
+            if (client_claim(&h->v[i], o->keep_port))
+                http_headers_remove_at(h, i);
     if (forwarded_for(h, o->client_ip) != 0)
         return -1;
     const char *proto = o->proto;
@@ -246,13 +339,6 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
     }
     if (proto && set_in_place(h, HTTP_H_X_FORWARDED_PROTO, proto) != 0)
         return -1;
-    /* believed only from a trusted front proxy: a client's port would end up in the app's
-     * links, its Forwarded (RFC 7239) would outrank the edge's X-Forwarded-* */
-    if (!o->keep_proto) {
-        http_headers_remove_id(h, HTTP_H_FORWARDED);
-        if (!o->keep_port)
-            http_headers_remove_id(h, HTTP_H_X_FORWARDED_PORT);
-    }
     const char *host = http_headers_get_id(h, HTTP_H_HOST);
     if (host && *host) {
         /* the value is copied before any entry moves */
@@ -265,6 +351,13 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
         return set_in_place(h, HTTP_H_X_FORWARDED_PREFIX, o->prefix);
     http_headers_remove_id(h, HTTP_H_X_FORWARDED_PREFIX);
     return 0;
+}
+
+bool proxy_websocket_upgrade(const http_headers *h)
+{
+    return http_headers_has_token(h, "Connection", "upgrade") &&
+           http_headers_has_token(h, "Upgrade", "websocket") &&
+           !http_headers_has_token(h, "Upgrade", "h2c");
 }
 
 int proxy_response_headers(http_headers *h, const proxy_response *o)
@@ -284,9 +377,19 @@ int proxy_response_headers(http_headers *h, const proxy_response *o)
 
 int proxy_response_date(http_headers *h, int status, const char *date)
 {
-    if (!date || !*date || !proxy_status_final(status) || http_headers_get_id(h, HTTP_H_DATE))
-        return 0;
-    return http_headers_add_id(h, HTTP_H_DATE, date, strlen(date));
+    size_t first = http_headers_find_id(h, HTTP_H_DATE, 0);
+    if (first < h->n) {
+        int64_t t;
+        const http_header *e = &h->v[first];
+        if (http_headers_find_id(h, HTTP_H_DATE, first + 1) == h->n &&
+            clock_parse_http_date(e->value, e->vlen, &t))
+            return 0; /* one HTTP-date: as the local service sent it */
+    }
+    bool mine = date && *date && proxy_status_final(status);
+    if (first < h->n && mine)
+        return set_in_place(h, HTTP_H_DATE, date);
+    http_headers_remove_id(h, HTTP_H_DATE);
+    return mine ? http_headers_add_id(h, HTTP_H_DATE, date, strlen(date)) : 0;
 }
 
 int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], rand_pool *pool)

@@ -59,7 +59,10 @@ typedef struct proxy_request {
                               hence X-Forwarded-Host, has the port). A client's Forwarded is
                               removed too: the edge writes none, and its host=, proto=, for=
                               would contradict X-Forwarded-* (frameworks read it first). Both
-                              stay as they came from a trusted front proxy (keep_proto). */
+                              stay as they came from a trusted front proxy (keep_proto), as do
+                              a client's other claims on its address, scheme or host (X-Real-IP,
+                              True-Client-IP, CF-Connecting-IP, X-Forwarded-Ssl, ... and any of
+                              these or of X-Forwarded-* spelled with '_'), removed otherwise. */
     bool upgrade;          /* keep Connection: Upgrade and Upgrade */
     bool body_raw;         /* the body goes on with its framing: Transfer-Encoding kept */
     int64_t body_length;   /* >= 0: the decoded body is whole and this long: Content-Length set
@@ -74,9 +77,16 @@ typedef struct proxy_request {
  * (the edge answers 100-continue itself), Host from the authority (an empty Host added when there
  * is none: what goes on is HTTP/1.1, RFC 9112 §3.2), X-Forwarded-For appended, X-Forwarded-Proto
  * and X-Forwarded-Host (= Host) set, X-Forwarded-Prefix set in path mode and removed otherwise,
- * X-Forwarded-Port (unless keep_port) and Forwarded removed (both kept with keep_proto),
+ * X-Forwarded-Port (unless keep_port), Forwarded and a client's other address, scheme and host
+ * claims (X-Real-IP, ...: docs/protocol.md §4) removed (all kept with keep_proto),
  * Transfer-Encoding kept only with a raw body. 0 or -1 (ENOMEM). */
 int proxy_request_headers(http_headers *h, const proxy_request *o);
+
+/* A WebSocket upgrade request as an edge sees it: Connection lists "upgrade", Upgrade lists
+ * "websocket" and not "h2c" (never relayed: RFC 9113 §3.1). The caller adds what it knows of the
+ * rest (HTTP/1.1, no body: RFC 9110 §7.8). Refused where no pipe is carried
+ * (EDGE_WEBSOCKET_NEEDS_BINARY): a plain answer cannot serve it. */
+bool proxy_websocket_upgrade(const http_headers *h);
 
 /* ---- responses: local service -> tunnel -> edge -> client ---- */
 typedef struct proxy_response {
@@ -96,13 +106,17 @@ typedef struct proxy_response {
  * says when o->date. 0 or -1 (ENOMEM). */
 int proxy_response_headers(http_headers *h, const proxy_response *o);
 
-/* The Date rule (RFC 9110 §6.6.1): a final response (200..599) without a Date field gets
- * "Date: <date>" appended: the origin's own rule for the edge's own answers, and "a recipient
+/* The Date rule (RFC 9110 §6.6.1): a Date that is one HTTP-date (any of the three forms of
+ * §5.6.7, clock_parse_http_date) stays as the local service sent it (a relay does not rewrite
+ * what it forwards). An empty or invalid one, or several Date lines (Date is one value, no list),
+ * is replaced by "Date: <date>" in the first one's place ("a recipient with a clock that receives
+ * a response with an invalid Date header field value MAY replace that value": nginx writes its
+ * own Date over any, Fastly too), or removed when this hop writes none (date NULL or "": ttf, the
+ * Lambda, whose next hop writes one; interim responses). A final response (200..599) without one
+ * gets "Date: <date>" appended: the origin's own rule for the edge's own answers, and "a recipient
  * with a clock that receives a response message without a Date header field MUST ... append" for
- * relayed ones (Go's net/http server, under frp's HTTP vhost, does the same). A Date the local
- * service sent stays as it is, even one that does not parse (a relay must not rewrite what it
- * forwards), and is never doubled; interim responses (1xx, 101 included) get none, trailers are no
- * head. date NULL or "" (no clock): nothing. 0 or -1 (ENOMEM). */
+ * relayed ones (Go's net/http server, under frp's HTTP vhost, does the same); interim responses
+ * (1xx, 101 included) get none, trailers are no head. 0 or -1 (ENOMEM). */
 int proxy_response_date(http_headers *h, int status, const char *date);
 
 /* ---- status rules (RFC 9110 §15, RFC 9112 §6.3) ---- */

@@ -4,7 +4,6 @@
 
 #include "clock.h"
 #include "mux.h"
-#include "proto_bin.h"
 
 bool mux_warn_allowed(mux_ident *id)
 {
@@ -81,20 +80,4 @@ bool mux_client_reads(const mux_stream *s)
 void mux_set_tunnel(mux *m, const char *tunnel)
 {
     snprintf(m->id.tunnel, sizeof m->id.tunnel, "%s", tunnel ? tunnel : "");
-}
-
-const char *mux_reset_text(int code)
-{
-    switch (code) {
-    case TTF_RST_INVALID_REQUEST:
-        return "the local service rejected the request";
-    case TTF_RST_TIMEOUT:
-        return edge_answer_of(EDGE_NO_ANSWER_IN_TIME)->text;
-    case TTF_RST_LOCAL_UNAVAILABLE:
-        return "the local service is unavailable";
-    case TTF_RST_PROTOCOL_ERROR:
-        return "the tunnel agent reported a protocol error";
-    default:
-        return "the tunnel agent failed";
-    }
 }

@@ -231,8 +231,5 @@ mux_admit mux_admit_stream(mux *m);
  * holds only the first window for it (bench/stall_cost.py); a client slowed by its network keeps
  * it open. */
 bool mux_client_reads(const mux_stream *s);
-/* The public text for a RESET code / error before a response ("the local service is
- * unavailable"). */
-const char *mux_reset_text(int code);
 
 #endif

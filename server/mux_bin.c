@@ -391,7 +391,7 @@ static void on_reset(bin_mux *bm, bin_stream *s, const ttf_frame *f)
      * ttf's --max-response-header-size (65536 bytes)") */
     char why[TTF_BIN_RESET_REASON_MAX + 1];
     edge_reason_text(why, sizeof why, f->payload + 1, f->len > 0 ? f->len - 1 : 0,
-                     mux_reset_text(f->reset_code));
+                     edge_fault_text(f->reset_code));
     forget(bm, s);
     up->fail(ud, ttf_reset_status(f->reset_code), why, false);
 }

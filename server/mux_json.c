@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "hmap.h"
 #include "mux.h"
+#include "proto_bin.h"
 #include "proxy.h"
 #include "rand_pool.h"
 
@@ -552,7 +553,7 @@ static void on_end_by_agent(json_mux *jm, json_stream *s, tmsg *m)
         status = tmsg_error_status(m->code);
     } else {
         edge_reason_text(text, sizeof text, (const uint8_t *)m->reason,
-                         m->reason ? strlen(m->reason) : 0, "the local service failed");
+                         m->reason ? strlen(m->reason) : 0, edge_fault_text(TTF_RST_CANCEL));
     }
     TLOG_D(jm->base.id.log, "tunnel %s: request %s ended by the agent: %s%s%s", jm->base.id.tunnel,
            s->rid, tmsg_type_name(m->type), m->message ? ": " : "", m->message ? m->message : "");

@@ -393,7 +393,7 @@ static void on_head(pconn *pc)
      * relay it), and `curl --http2` offers it on every http:// request: it gets the local
      * service's plain HTTP/1.1 answer. JSON mode carries no pipe, so only a WebSocket upgrade,
      * which a plain answer cannot serve, is refused there (501 below); another goes on plain. */
-    bool websocket = http_headers_has_token(&h->headers, "Upgrade", "websocket");
+    bool websocket = proxy_websocket_upgrade(&h->headers); /* as the Lambda judges it */
     if (x->upgrade && h->form != HTTP1_TARGET_AUTHORITY &&
         (http_headers_has_token(&h->headers, "Upgrade", "h2c") || (x->json && !websocket)))
         x->upgrade = false;
@@ -405,7 +405,7 @@ static void on_head(pconn *pc)
     }
     if (x->upgrade && x->json) {
         free(fwd);
-        pc_fail(pc, 501, "upgrades need the binary tunnel protocol");
+        pc_answer(pc, EDGE_WEBSOCKET_NEEDS_BINARY);
         return;
     }
     /* Expect: 100-continue (RFC 9110 §10.1.1): binary mode forwards it and relays the local

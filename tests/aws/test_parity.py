@@ -122,6 +122,9 @@ ROUTES = {
     "/http10": raw(b"HTTP/1.0 200 OK\r\nX: 1\r\n\r\nabc", keep=False),
     "/conn-close": raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
                        keep=False),
+    "/bare-lf": raw(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"),
+    "/cl-and-te": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"
+                      b"\r\n2\r\nok\r\n0\r\n\r\n"),
     "/two-types": raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n"
                       b"Content-Length: 2\r\n\r\nok"),
     "/continue": raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
@@ -377,6 +380,27 @@ def test_request_fields(world, case):
     assert got == sent  # and each line as sent, in its place
 
 
+# What a client says of its own address, scheme or host as a front proxy would (docs/protocol.md
+# §4): no back-end lets it reach the app (before: X-Real-IP and the rest passed on every path)
+CLIENT_CLAIMS = [("X-Real-IP", "203.0.113.9"), ("True-Client-IP", "203.0.113.9"),
+                 ("CF-Connecting-IP", "203.0.113.9"), ("X-Client-IP", "203.0.113.9"),
+                 ("Client-IP", "203.0.113.9"), ("X-Forwarded-Ssl", "on"),
+                 ("X-Forwarded-Scheme", "https"), ("X_Real_IP", "203.0.113.9"),
+                 ("X_Forwarded_For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"),
+                 ("X-Forwarded-Port", "1"), ("X-After", "kept")]
+
+
+def test_request_client_claims(world):
+    seen = through_all(world, "GET", "/echo", CLIENT_CLAIMS)
+    for end in ("bin", "json", "aws"):
+        names = [n.lower() for n, _ in seen[end][0].headers]
+        for n, _ in CLIENT_CLAIMS[:-2]:  # X-Forwarded-Port is API Gateway's own on that path
+            assert n.lower() not in names, (end, n, seen[end][0].headers)
+        assert "x-after" in names
+        xff = [v for n, v in seen[end][0].headers if n.lower() == "x-forwarded-for"]
+        assert len(xff) == 1 and "203.0.113.9" not in xff[0], (end, xff)
+
+
 def test_request_obs_text(world):
     """Octets that are not UTF-8: byte for byte in both modes. API Gateway reads header octets
     as UTF-8 (U+FFFD for the rest): the serverless stack cannot carry them."""
@@ -525,9 +549,118 @@ def test_path_mode(world, target):
     through_all(world, "GET", target, path_mode=True)
 
 
+FAULTS = {
+    "/f/101": raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\n\r\n"),
+    "/f/101-bare": raw(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"),
+    "/f/garbage": raw(b"NOT HTTP AT ALL\r\n\r\n", keep=False),
+    "/f/closed": raw(b"", keep=False),
+    "/f/bad-field": raw(b"HTTP/1.1 200 OK\r\nBad Field\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/bad-status": raw(b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/s099": raw(b"HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/two-lengths": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"),
+    "/f/bad-length": raw(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nok"),
+    "/f/te-gzip": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nok", keep=False),
+    "/f/http2": raw(b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/nul": raw(b"HTTP/1.1 200 OK\r\nX: a\x00b\r\nContent-Length: 2\r\n\r\nok"),
+    "/f/obs-fold": raw(b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 2\r\n\r\nok"),
+}
+ROUTES.update(FAULTS)
+
+
+@pytest.mark.parametrize("path", sorted(FAULTS))
+def test_local_faults(world, path):
+    """A local service that breaks HTTP before its head is whole: the same status and text
+    whichever mode or back-end carried the request."""
+    seen = through_all(world, "GET", path)
+    assert seen["bin"][1].status == 502
+    assert seen["bin"][1].body.startswith(b"the local service ")
+
+
+MID_BODY = {
+    "/m/short": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", keep=False),
+    "/m/bad-chunk": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX",
+                        keep=False),
+    "/m/chunk-cut": raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n",
+                        keep=False),
+}
+ROUTES.update(MID_BODY)
+
+
+@pytest.mark.parametrize("path", sorted(MID_BODY))
+def test_local_faults_mid_body(world, path):
+    """A fault in the body: where the head went out before it (a short body, a cut chunked
+    one) both modes send the head and close; where it came in the same read as the head (a
+    chunk not followed by CRLF) both answer 502 with the agent's text (binary mode sent the
+    head, then cut: its head now waits for the batch's end as JSON mode's does). The serverless
+    stack answers whole or not at all: a 502 either way (docs/serverless.md)."""
+    got = {}
+    for end in ("bin", "json", "aws"):
+        try:
+            _, a, _ = world.run(end, "GET", path)
+            got[end] = (a.status, a.body, a.closed)
+        except EOFError:
+            got[end] = "cut"
+    assert got["json"] == got["bin"], got
+    assert got["aws"][0] == 502
+    if path == "/m/bad-chunk":
+        assert got["bin"] == got["aws"][:2] + (True,)
+    else:
+        assert got["bin"] == "cut"
+
+
+OLD_DATE = "Sun, 06 Nov 1994 08:49:37 GMT"
+DATES = {  # the local service's Date field lines -> kept as sent (True) or replaced (False)
+    "/date/imf": (b"Date: " + OLD_DATE.encode() + b"\r\n", True),
+    "/date/rfc850": (b"Date: Sunday, 06-Nov-94 08:49:37 GMT\r\n", True),
+    "/date/asctime": (b"Date: Sun Nov  6 08:49:37 1994\r\n", True),
+    "/date/empty": (b"Date:\r\n", False),
+    "/date/bad": (b"Date: yesterday\r\n", False),
+    "/date/lower": (b"date: sun, 06 nov 1994 08:49:37 gmt\r\n", False),
+    "/date/two": (b"Date: " + OLD_DATE.encode() + b"\r\nDate: " + OLD_DATE.encode() + b"\r\n",
+                  False),
+}
+for _p, (_d, _) in DATES.items():
+    ROUTES[_p] = raw(b"HTTP/1.1 200 OK\r\n" + _d + b"Content-Length: 2\r\n\r\nok")
+
+
+@pytest.mark.parametrize("path", sorted(DATES))
+def test_answer_date(world, path):
+    """RFC 9110 §6.6.1: a Date that is one HTTP-date (any of the three forms) reaches the client
+    as sent; an empty or invalid one, or two lines, becomes one Date of now on every path (ttfd
+    writes its own in its place; on the Lambda path API Gateway writes its own). Before, ttfd
+    passed `Date:` empty or `yesterday` on as sent."""
+    fields, valid = DATES[path]
+    seen = through_all(world, "GET", path)
+    for end in ("bin", "json", "aws"):
+        dates = [v for n, v in seen[end][1].headers if n.lower() == "date"]
+        assert len(dates) == 1, (end, dates)
+        if valid and end != "aws":  # what API Gateway does with a valid one is not documented
+            assert dates[0] == fields.split(b": ", 1)[1].split(b"\r\n")[0].decode(), (end, dates)
+        elif not valid:
+            assert edge_date(dates[0]), (end, dates)
+
+
+WEBSOCKET = [("Connection", "Upgrade"), ("Upgrade", "websocket"),
+             ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+
+
+def test_websocket_upgrade_without_binary_mode(world):
+    """A WebSocket upgrade where no pipe can be carried (JSON mode; the serverless stack, whose
+    API Gateway carries JSON messages only): the same 501 and text from ttfd and the Lambda.
+    Before, the Lambda dropped Upgrade and the app's plain 200 reached a client waiting for a
+    101. (Binary mode relays the upgrade: the app's 200 here.)"""
+    _, aj, _ = world.run("json", "GET", "/echo", WEBSOCKET)
+    req, aa, _ = world.run("aws", "GET", "/echo", WEBSOCKET)
+    assert (aj.status, aj.body) == (501, b"WebSocket upgrades need the binary tunnel protocol\n")
+    assert aws_answer_view(aa) == aws_answer_view(aj) and req is None
+
+
 @pytest.mark.parametrize("path", ["/s600", "/s199", "/s102", "/s500", "/cl-list", "/cl-twice",
-                                  "/http10", "/conn-close", "/two-types"])
+                                  "/http10", "/conn-close", "/two-types", "/bare-lf", "/cl-and-te"])
 def test_answer_kinds(world, path):
     """Statuses out of range, unknown and repeated interims, error statuses, a Content-Length
-    list or repeated, an HTTP/1.0 service closing to delimit, Connection: close, a name twice."""
+    list or repeated, an HTTP/1.0 service closing to delimit, Connection: close, a name twice,
+    bare LF line ends (RFC 9112 §2.2 lets a recipient take them), Content-Length beside
+    chunked (§6.3: chunked frames it, Content-Length is removed)."""
     through_all(world, "GET", path)

@@ -137,11 +137,23 @@ def test_spoofed_forwarding_fields_never_reach_the_app(stack, mode):
              ("X-Forwarded-Port", "1"), ("X-Forwarded-Prefix", "/evil"),
              ("Forwarded", "for=203.0.113.9;host=evil.example;proto=https"),
              ("forwarded", "for=198.51.100.1")]
-    doc = echo(tk.http(t.port, "GET", "/spoof", t.host, spoof))
+    claims = [(n, "203.0.113.9") for n in CLIENT_CLAIMS]
+    doc = echo(tk.http(t.port, "GET", "/spoof", t.host, spoof + claims + [("X-After", "kept")]))
     assert header_values(doc, "X-Forwarded-Host") == [t.host]
     assert header_values(doc, "X-Forwarded-Proto") == ["http"]
-    for gone in ("X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded"):
+    for gone in ("X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded") + CLIENT_CLAIMS:
         assert header_values(doc, gone) == [], (gone, doc["headers"])
+    assert header_values(doc, "X-After") == ["kept"]
+    xff = ", ".join(header_values(doc, "X-Forwarded-For"))
+    assert xff == "127.0.0.1", doc["headers"]  # X_Forwarded_For is no member
+
+
+# docs/protocol.md §4: what a client says of its own address, scheme or host, as a front proxy
+# would say it, never reaches the app from an untrusted peer (before: X-Real-IP and the rest
+# passed unchanged, and Rack, PHP and many apps believe them)
+CLIENT_CLAIMS = ("X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "X-Client-IP", "Client-IP",
+                 "X-Cluster-Client-IP", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X_Real_IP",
+                 "X_Forwarded_For")
 
 
 def test_local_app_sees_the_public_host_by_default(tunnel):

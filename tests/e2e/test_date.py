@@ -6,7 +6,8 @@ local service sent none got none either; RFC 9110 §6.6.1 wants one from an orig
 clock, and from "a recipient with a clock that receives a response message without a Date header
 field" and forwards it. Go's net/http server (under frp's HTTP vhost) adds one the same way.
 Now ttfd adds its own (IMF-fixdate, §5.6.7) to final responses without one; a Date the local
-service sent passes byte for byte, once; interim responses and trailers get none.
+service sent passes byte for byte, once, when it is one HTTP-date, and becomes one of now when
+it is empty, invalid or repeated; interim responses and trailers get none.
 """
 
 import calendar
@@ -49,8 +50,19 @@ def gzip_coded(req, conn):
     return False
 
 
+BAD_DATES = {"/empty-date": b"Date:\r\n", "/bad-date": b"Date: yesterday\r\n",
+             "/two-dates": b"Date: " + OWN_DATE + b"\r\nDate: " + OWN_DATE + b"\r\n"}
+
+
+def bad_date(req, conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\n" + BAD_DATES[req.target] + b"X-After: 1\r\n"
+                 b"Content-Length: 2\r\n\r\nok")
+    return True
+
+
 ROUTES = {"/no-date": no_date, "/own-date": own_date, "/interim": interim_then_trailers,
           "/coded": gzip_coded}
+ROUTES.update({p: bad_date for p in BAD_DATES})
 
 
 @pytest.fixture(scope="module", params=["bin", "json"])
@@ -110,6 +122,18 @@ def test_the_services_own_date_passes_byte_identical_once(t):
     assert date_lines(r.raw_head) == [b"Date: " + OWN_DATE]
     # in its place, before the fields that followed it
     assert r.raw_head.index(b"Date: ") < r.raw_head.index(b"X-After: 1")
+
+
+@pytest.mark.parametrize("path", sorted(BAD_DATES))
+def test_an_invalid_date_becomes_one_of_now(t, path):
+    """RFC 9110 §6.6.1: "A recipient with a clock that receives a response with an invalid Date
+    header field value MAY replace that value": an empty one, one that is no HTTP-date, two lines
+    of one field become one Date of now (before: passed on as sent). ttf, which writes no Date,
+    removes it, and ttfd appends its own after the other fields, in both modes alike."""
+    r = get(t, t.host, path)
+    assert r.status == 200 and r.body == b"ok"
+    [line] = date_lines(r.raw_head)
+    assert_now(line)
 
 
 def test_interim_and_trailers_get_none(t):

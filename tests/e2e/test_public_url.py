@@ -63,12 +63,15 @@ def test_a_trusted_front_proxy_sets_forwarded_proto(stack, mode, trusted, sent, 
     host = "%s.tunnel.test" % a.tunnel_id
     c = tk.RawConn(d.port)
     try:
-        c.send(b"GET /docs HTTP/1.1\r\nHost: %s\r\n%sX-Forwarded-For: 198.51.100.7\r\n\r\n"
+        c.send(b"GET /docs HTTP/1.1\r\nHost: %s\r\n%sX-Forwarded-For: 198.51.100.7\r\n"
+               b"X-Real-IP: 198.51.100.7\r\n\r\n"
                % (host.encode(), b"X-Forwarded-Proto: %s\r\n" % sent if sent else b""))
         r = c.read_response()
     finally:
         c.close()
     assert app.requests[-1].get(b"X-Forwarded-Proto") == seen
     assert app.requests[-1].get(b"X-Forwarded-For") == b"198.51.100.7, 127.0.0.1"
+    # the proxy's other words on the client too (docs/protocol.md §4), no one else's
+    assert app.requests[-1].get(b"X-Real-IP") == (b"198.51.100.7" if trusted else None)
     assert r.status == 301, r.raw_head
     assert r.get("Location") == "%s://%s/docs/" % (seen.decode(), host)

@@ -229,7 +229,7 @@ static void agent_error(void **state)
     /* the text ttfd answers with (edge_agent_error_text): no message, or one of controls */
     static const char *const sent[][2] = {
         {"{\"type\":\"error\",\"request_id\":\"R3\",\"code\":\"timeout\"}",
-         "tunnel error: timeout"},
+         "the local service did not answer in time"}, /* ttfd's binary-mode text too */
         {"{\"type\":\"error\",\"request_id\":\"R3\",\"code\":\"internal_error\","
          "\"message\":\"bad\\r\\nX-Injected: 1 \"}",
          "badX-Injected: 1"},

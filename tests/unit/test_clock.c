@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_clock.c - lib/clock: the monotonic clock never steps back and advances across a sleep;
  * the wall clock agrees with time(2); sleeps of zero or less return at once; the HTTP Date text
- * (IMF-fixdate, RFC 9110 §5.6.7) of an injected clock, formatted once per second. */
+ * (IMF-fixdate, RFC 9110 §5.6.7) of an injected clock, formatted once per second; the three
+ * HTTP-date forms parsed, and nothing else. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,6 +83,52 @@ static void test_http_date_format(void **state)
     assert_string_equal(out, "");
 }
 
+/* The three HTTP-date forms a recipient must accept (RFC 9110 §5.6.7), case-sensitive, and
+ * nothing else; the time they name. */
+static void test_http_date_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t t; /* -1: not an HTTP-date */
+    } cases[] = {
+        {"Sun, 06 Nov 1994 08:49:37 GMT", 784111777},  /* IMF-fixdate */
+        {"Sunday, 06-Nov-94 08:49:37 GMT", 784111777}, /* rfc850-date */
+        {"Sun Nov  6 08:49:37 1994", 784111777},       /* asctime-date */
+        {"Sun Nov 16 08:49:37 1994", 784975777},
+        {"Tue, 29 Feb 2000 00:00:00 GMT", 951782400},
+        {"Thu, 01 Jan 1970 00:00:00 GMT", 0},
+        {"Fri, 31 Dec 9999 23:59:59 GMT", 253402300799},
+        {"Wednesday, 01-Jan-25 00:00:00 GMT", 1735689600}, /* 00..69: 20xx */
+        {"Sat, 31 Dec 2016 23:59:60 GMT", 1483228800},     /* a leap second (second 60) */
+        {"", -1},
+        {" ", -1},
+        {"yesterday", -1},
+        {"sun, 06 nov 1994 08:49:37 gmt", -1}, /* case-sensitive */
+        {"Sun, 06 Nov 1994 08:49:37 UTC", -1},
+        {"Sun, 6 Nov 1994 08:49:37 GMT", -1},
+        {"Sun, 06 Nov 94 08:49:37 GMT", -1},
+        {"Sun, 06 Nov 1994 08:49:37 GMT ", -1},
+        {"Sun, 06 Nov 1994 24:00:00 GMT", -1},
+        {"Sun, 06 Nov 1994 08:60:00 GMT", -1},
+        {"Sun, 32 Nov 1994 08:49:37 GMT", -1},
+        {"Sun, 00 Nov 1994 08:49:37 GMT", -1},
+        {"Sun, 06 Now 1994 08:49:37 GMT", -1},
+        {"Xyz, 06 Nov 1994 08:49:37 GMT", -1},
+        {"Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:37 GMT", -1},
+        {"Sun Nov 6 08:49:37 1994", -1},
+        {"Sun,06 Nov 1994 08:49:37 GMT", -1},
+        {"1994-11-06T08:49:37Z", -1},
+        {"784111777", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t t = 42;
+        bool ok = clock_parse_http_date(cases[i].text, strlen(cases[i].text), &t);
+        if (ok != (cases[i].t >= 0) || (ok && t != cases[i].t))
+            fail_msg("\"%s\": %s %lld", cases[i].text, ok ? "parsed" : "refused", (long long)t);
+    }
+}
+
 static void test_http_date_cached_per_second(void **state)
 {
     (void)state;
@@ -116,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_wall_is_unix_ms),
         cmocka_unit_test(test_nonpositive_sleep_returns),
         cmocka_unit_test(test_http_date_format),
+        cmocka_unit_test(test_http_date_parse),
         cmocka_unit_test(test_http_date_cached_per_second),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

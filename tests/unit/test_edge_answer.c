@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "edge_answer.h"
+#include "proto_bin.h"
 
 static void texts_are_short_lines(void **state)
 {
@@ -81,11 +82,42 @@ static void reason_texts(void **state)
     }
     char out[200];
     edge_agent_error_text(out, sizeof out, TERR_LOCAL_UNAVAILABLE, NULL);
-    assert_string_equal(out, "tunnel error: local_service_unavailable");
+    assert_string_equal(out, "the local service is unavailable");
     edge_agent_error_text(out, sizeof out, TERR_LOCAL_UNAVAILABLE, "\x7f");
-    assert_string_equal(out, "tunnel error: local_service_unavailable");
+    assert_string_equal(out, "the local service is unavailable");
     edge_agent_error_text(out, sizeof out, TERR_TIMEOUT, "local service timed out");
     assert_string_equal(out, "local service timed out");
+}
+
+/* A failure the agent gave no words for: one text per kind, whichever mode carried it (a JSON
+ * error code, a binary RESET code) and on the Lambda path (edge_agent_error_text there too).
+ * Before, JSON mode and the Lambda said "tunnel error: timeout" where binary mode said "the
+ * local service did not answer in time". */
+static void wordless_faults_alike(void **state)
+{
+    (void)state;
+    static const struct {
+        tmsg_error_code json;
+        uint8_t bin;
+        const char *want;
+    } t[] = {
+        {TERR_INVALID_REQUEST, TTF_RST_INVALID_REQUEST, "the local service rejected the request"},
+        {TERR_TIMEOUT, TTF_RST_TIMEOUT, "the local service did not answer in time"},
+        {TERR_LOCAL_UNAVAILABLE, TTF_RST_LOCAL_UNAVAILABLE, "the local service is unavailable"},
+        {TERR_INTERNAL, TTF_RST_INTERNAL, "the tunnel agent failed"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char out[200];
+        edge_agent_error_text(out, sizeof out, t[i].json, "");
+        assert_string_equal(out, t[i].want);
+        assert_string_equal(edge_fault_text(t[i].bin), t[i].want);
+        assert_int_equal(tmsg_error_status(t[i].json), ttf_reset_status(t[i].bin));
+    }
+    assert_string_equal(edge_fault_text(TTF_RST_CANCEL), "the tunnel agent failed");
+    assert_string_equal(edge_fault_text(TTF_RST_PROTOCOL_ERROR),
+                        "the tunnel agent reported a protocol error");
+    assert_string_equal(edge_fault_text(TTF_RST_TIMEOUT),
+                        edge_answer_of(EDGE_NO_ANSWER_IN_TIME)->text);
 }
 
 int main(void)
@@ -94,6 +126,7 @@ int main(void)
         cmocka_unit_test(texts_are_short_lines),
         cmocka_unit_test(http_bytes),
         cmocka_unit_test(reason_texts),
+        cmocka_unit_test(wordless_faults_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
