@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Thin wrapper around CMake + CTest. `make test` is the one command CI and new users run.
 JOBS ?= $(shell nproc)
-# ctest's slots: two per core, a test that keeps a core busy taking two (cmake/test_slots.cmake)
-CTEST_JOBS ?= $(shell echo $$((2 * $(JOBS))))
+# ctest's slots: three per core, a test that keeps a core busy taking three, one that mostly
+# waits (label `waits`) one (cmake/test_slots.cmake: TUNNEL_SLOTS_PER_CORE)
+CTEST_JOBS ?= $(shell echo $$((3 * $(JOBS))))
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 ARM64_BUILD ?= build-arm64
