@@ -4,7 +4,8 @@
 # per core it keeps busy (its PROCESSORS, 1 unless set). So no more tests run that keep a core
 # busy than there are cores, and beside them tests labelled `waits` take one slot each: each
 # measured to spend at most a quarter of its time on a CPU (the rest on timers and slow peers),
-# three of them share a core. They are the only tests `make test` runs beyond the core count.
+# three of them share a core (in a sanitizer build, whose checks multiply the CPU time, two slots:
+# three on two cores). They are the only tests `make test` runs beyond the core count.
 set(TUNNEL_SLOTS_PER_CORE 3)
 
 function(tunnel_test_slots)
@@ -12,6 +13,9 @@ function(tunnel_test_slots)
   foreach(test ${tests})
     get_test_property(${test} LABELS labels)
     if(labels AND "waits" IN_LIST labels)
+      if(TUNNEL_SANITIZE) # ASan and UBSan multiply the CPU time, not the timers: two slots
+        set_tests_properties(${test} PROPERTIES PROCESSORS 2)
+      endif()
       continue()
     endif()
     get_test_property(${test} PROCESSORS cores)
