@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Thin wrapper around CMake + CTest. `make test` is the one command CI and new users run.
 JOBS ?= $(shell nproc)
+# ctest's slots: three per core, a test that keeps a core busy taking three, one that mostly
+# waits (label `waits`) one (cmake/test_slots.cmake: TUNNEL_SLOTS_PER_CORE)
+CTEST_JOBS ?= $(shell echo $$((3 * $(JOBS))))
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 ARM64_BUILD ?= build-arm64
@@ -29,13 +32,13 @@ build:
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: deps build lambda-arm64
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 900
 
 # The whole suite again with AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: deps lambda-arm64
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTUNNEL_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 900
 
 # End-to-end tests with ttfd and ttf under valgrind (memcheck, leaks as errors).
 test-valgrind: deps build
