@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
+#include "agent_cap.h"
 #include "clock.h"
 #include "proto_bin.h"
 #include "proto_json.h"
@@ -654,6 +655,10 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
             return -1;
         }
     }
+    if (!agent_cap_admit(srv, ip, why, cap)) {
+        *status = 503; /* as nginx's limit_conn; Retry-After (edge_answer.h) */
+        return -1;
+    }
     bool bin = http_headers_has_token(hd, "Sec-WebSocket-Protocol", TTF_SUBPROTO_BIN);
     bool json = !bin && http_headers_has_token(hd, "Sec-WebSocket-Protocol", TTF_SUBPROTO_JSON);
 
@@ -665,7 +670,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     snprintf(s->ip, sizeof s->ip, "%s", ip);
     snprintf(s->sub, sizeof s->sub, "%s", sub);
     s->tun = calloc(1, sizeof *s->tun);
-    s->ntun = 1;
+    s->ntun = s->tun ? 1 : 0;
     if (s->tun)
         s->tun[0] = (tunnel){.sess = s, .json = !bin};
     s->ready_timer = evtimer_new(srv->base, ready_timeout_cb, s);
@@ -684,14 +689,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     if (s->tun)
         s->tun[0].mux = s->mux;
     if (!s->tun || !s->ready_timer || !s->mux || (srv->cfg->agent_timeout > 0 && !s->beat)) {
-        if (s->mux)
-            s->mux->vt->free(s->mux, NULL);
-        if (s->ready_timer)
-            event_free(s->ready_timer);
-        if (s->beat)
-            event_free(s->beat);
-        free(s->tun);
-        free(s);
+        destroy(s); /* not linked yet, no ws: c stays the caller's */
         return refuse(status, why, cap, 500, "out of memory");
     }
     char resp[512];
@@ -712,12 +710,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     conn_read(c, true);
     s->ws = ws_conn_new(c, true, &handlers, s, TTFD_AGENT_MAX_MSG);
     if (!s->ws) {
-        s->mux->vt->free(s->mux, NULL);
-        event_free(s->ready_timer);
-        if (s->beat)
-            event_free(s->beat);
-        free(s->tun);
-        free(s);
+        destroy(s);
         return refuse(status, why, cap, 500, "out of memory");
     }
     /* queued before any frame the session may send */
@@ -742,19 +735,19 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     return 0;
 }
 
-void session_each_unready(server *srv, session_unready_fn fn, void *ud)
+void session_each(server *srv, session_fn fn, void *ud)
 {
     for (session *s = srv->sessions, *next; s; s = next) {
         next = s->next;
-        if (evtimer_pending(s->ready_timer, NULL) && s->mux->vt->streams(s->mux) == 0)
-            fn(ud, s, s->upgraded_ms);
+        bool unready = evtimer_pending(s->ready_timer, NULL) && s->mux->vt->streams(s->mux) == 0;
+        fn(ud, s, &(session_info){s->ip, s->upgraded_ms, unready});
     }
 }
 
-void session_drop(session *s)
+void session_drop(session *s, const char *cap)
 {
     server *srv = s->srv;
-    TLOG_D(srv->log, "agent %s: no ready yet, closed to make room (--max-connections)", s->ip);
+    TLOG_D(srv->log, "agent %s: no ready yet, closed to make room (%s)", s->ip, cap);
     destroy(s);
     session_maybe_exit(srv);
 }
