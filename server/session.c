@@ -41,7 +41,8 @@ struct session {
     uint64_t upgraded_ms;             /* its upgrade (clock_now_ms): room-making before ready */
     struct event *beat;               /* --agent-timeout: our pings, and the look at its silence */
     uint64_t heard_reads;             /* conn_reads() at the last beat */
-    unsigned silent_beats;            /* beats in a row with nothing read from it (reading on) */
+    size_t heard_queued;              /* conn_queued_in() at the last beat */
+    unsigned silent_beats;            /* beats in a row with nothing new from it */
     tunnel *tun;                      /* its tunnels, by wire index (one until ready says more) */
     size_t ntun;
 };
@@ -602,19 +603,30 @@ static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
 
 /* Every quarter of --agent-timeout: a ping (an agent that pings rarely, as upstream's every
  * 5 min, answers it: the link's idle time never ends a live one), and the count of beats with
- * nothing read from it. The idle time (conn_set_idle) closes a link silent for the whole of
- * it. */
+ * nothing new from it: nothing read, and nothing more waiting in its socket while we do not read
+ * (a client that takes nothing pauses an agent without per-stream windows: its silence counts
+ * all the same). The idle time (conn_set_idle) closes a link silent for the whole of it while
+ * reading; the beats close it while paused. */
 static void beat_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
     (void)what;
     session *s = ud;
     uint64_t reads = conn_reads(s->c);
-    if (reads != s->heard_reads || !conn_reading(s->c)) {
+    size_t queued = conn_queued_in(s->c);
+    if (reads != s->heard_reads || queued != s->heard_queued) {
         s->heard_reads = reads;
+        s->heard_queued = queued;
         s->silent_beats = 0;
-    } else {
-        s->silent_beats++;
+    } else if (++s->silent_beats >= 4 && !conn_reading(s->c)) {
+        server *srv = s->srv;
+        TLOG_W(srv->log,
+               "agent %s: nothing from it for %d s (--agent-timeout), its link paused: "
+               "closing",
+               s->ip, srv->cfg->agent_timeout);
+        destroy(s);
+        session_maybe_exit(srv);
+        return;
     }
     ws_send_ping(s->ws);
 }
