@@ -100,6 +100,28 @@ def test_silent_link_fails_its_requests_at_once(stack, tmp_path, mode):
     assert r.status == 200, r.raw_head
 
 
+def owner_back(d, Agent, tid, key):
+    """The owner's new links ask for tid with key every 0.5 s until one gets it, within 7 s (an
+    --agent-timeout of 8 s would have freed it after 8), the old link's close logged: the ids
+    they were given."""
+    t0 = time.monotonic()
+    got = []
+
+    def back():
+        n = Agent(d.port)
+        try:
+            got.append(n.ready(tunnel_id=tid, agent_key=key)["tunnel_id"])
+        finally:
+            n.close()
+        return got[-1] == tid
+
+    tk.wait_for(back, 7, "the owner's new link given its id back", interval=0.5)
+    assert time.monotonic() - t0 < 8, "granted only once the timeout closed the old link"
+    d.proc.wait_line(r"tunnel %s is back over a new link; its previous one .* sent nothing"
+                     % tid, 5, stream="err")
+    return got
+
+
 @pytest.mark.parametrize("mode", fk.MODES)
 def test_owner_back_over_a_new_link_gets_its_name(stack, tmp_path, mode):
     """The link dies; the owner's agent (the same agent key) asks for its id over a new link
@@ -114,22 +136,8 @@ def test_owner_back_over_a_new_link_gets_its_name(stack, tmp_path, mode):
     try:
         tid = old.ready(agent_key=key)["tunnel_id"]
         px.freeze()
-        t0 = time.monotonic()
-        got = []
-
-        def back():
-            n = Agent(d.port)
-            try:
-                got.append(n.ready(tunnel_id=tid, agent_key=key)["tunnel_id"])
-            finally:
-                n.close()
-            return got[-1] == tid
-
-        tk.wait_for(back, 7, "the owner's new link given its id back", interval=0.5)
-        assert time.monotonic() - t0 < 8, "granted only once the timeout closed the old link"
+        got = owner_back(d, Agent, tid, key)
         assert got[0] != tid, "the id was given while its holder was not silent yet: %r" % got
-        d.proc.wait_line(r"tunnel %s is back over a new link; its previous one .* sent nothing"
-                         % tid, 5, stream="err")
     finally:
         old.close()
 
@@ -280,21 +288,7 @@ def test_owner_back_while_its_silent_link_is_paused_gets_its_name(stack):
     try:
         tid = old.ready(agent_key=key)["tunnel_id"]
         slow = pause_the_link(d, old, tk.sub_host(d, tid))
-        t0 = time.monotonic()
-        got = []
-
-        def back():
-            n = ra.JsonAgent(d.port)
-            try:
-                got.append(n.ready(tunnel_id=tid, agent_key=key)["tunnel_id"])
-            finally:
-                n.close()
-            return got[-1] == tid
-
-        tk.wait_for(back, 7, "the owner's new link given its id back", interval=0.5)
-        assert time.monotonic() - t0 < 8, "granted only once the timeout closed the old link"
-        d.proc.wait_line(r"tunnel %s is back over a new link; its previous one .* sent nothing"
-                         % tid, 5, stream="err")
+        owner_back(d, ra.JsonAgent, tid, key)
     finally:
         old.close()
         if slow:
