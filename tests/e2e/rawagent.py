@@ -201,6 +201,9 @@ class JsonAgent(_Agent):
                         "body": base64.b64encode(body).decode(), "more": more})
 
 
+MODES = {"bin": BinAgent, "json": JsonAgent}
+
+
 def keepalive_get(port, host, target, timeout=20):
     """A raw keep-alive connection (tunnelkit.RawConn) after one GET was sent on it."""
     c = tk.RawConn(port, timeout=timeout)

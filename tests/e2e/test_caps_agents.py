@@ -16,7 +16,7 @@ import rawagent
 import tunnelkit as tk
 from test_caps_slow import CAP, Side
 
-MODES = {"bin": rawagent.BinAgent, "json": rawagent.JsonAgent}
+MODES = rawagent.MODES
 ANSWER_BOUND = 5.0  # s: what the attacker's measure waited for an answer in vain
 
 
@@ -46,6 +46,7 @@ def open_agents(cls, dial, port, n):
 def assert_refused_busy(a):
     heads = dict((k.lower(), v) for k, v in a.heads)
     assert a.status == 503 and heads.get("retry-after") == "1", (a.status, a.heads)
+    assert heads.get("cache-control") == "no-store", a.heads
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
