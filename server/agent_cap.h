@@ -7,7 +7,9 @@
  * (--max-connections' head grace) old and that has sent no ready is closed to make room, the
  * longest waiting first, as at --max-connections; else the upgrade is refused: 503 with
  * Retry-After, as nginx's limit_conn answers beyond its count ($binary_remote_addr: the peer's
- * whole address), and ttf tries again later.
+ * whole address), and ttf tries again later. Checked before the upgrade's token (nginx's
+ * limit_conn runs before its access phase too): the links it may close are past the grace of a
+ * slow head, as any newcomer closes at --max-connections.
  * Owns nothing. */
 #ifndef TTFD_AGENT_CAP_H
 #define TTFD_AGENT_CAP_H

@@ -13,7 +13,6 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
-#include "agent_cap.h"
 #include "clock.h"
 #include "proto_bin.h"
 #include "proto_json.h"
@@ -666,10 +665,6 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
             snprintf(why, cap, "authentication failed: %s", err ? err : "invalid token");
             return -1;
         }
-    }
-    if (!agent_cap_admit(srv, ip, why, cap)) {
-        *status = 503; /* as nginx's limit_conn; Retry-After (edge_answer.h) */
-        return -1;
     }
     bool bin = http_headers_has_token(hd, "Sec-WebSocket-Protocol", TTF_SUBPROTO_BIN);
     bool json = !bin && http_headers_has_token(hd, "Sec-WebSocket-Protocol", TTF_SUBPROTO_JSON);
