@@ -700,6 +700,12 @@ int main(int argc, char **argv)
                "--max-connections %zu is not above --max-streams (%zu; 0: none): requests in "
                "progress, never closed to make room, can fill it and keep agents out",
                cfg.max_conns, cfg.max_streams_total);
+    if (cfg.max_conns && (!cfg.max_agents || cfg.max_agents >= cfg.max_conns))
+        TLOG_W(&lg,
+               "--max-agents %zu (0: none) leaves public connections no part of "
+               "--max-connections %zu: agents' links, never closed to make room once ready, can "
+               "fill it",
+               cfg.max_agents, cfg.max_conns);
 
     event_base_dispatch(srv.base);
     rc = 0;

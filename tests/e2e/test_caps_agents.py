@@ -129,3 +129,23 @@ def test_links_without_ready_make_room_at_the_agent_cap(stack):
     finally:
         for a in silent + tries:
             a.close()
+
+
+def test_ttf_refused_at_the_cap_says_why_and_gets_in_once_a_place_frees(stack):
+    """ttf's upgrade refused with 503 at --max-agents: it says so and tries again (its back-off:
+    1 s, then 2 s, jittered); once the link holding the only place closes, it gets its tunnel."""
+    srv = stack.local()
+    d = stack.ttfd("--max-agents", "1", "--state", ":memory:")
+    holder = rawagent.BinAgent(d.port)
+    holder.ready()
+    a = stack.ttf(d.endpoint(), srv.port, "--no-inspect", wait=False)
+    try:
+        a.proc.wait_line(r"503.*too many agents connected \(ttfd's --max-agents 1\)", 10,
+                         stream="err")
+        assert a.established == 0
+        holder.close()
+        a.wait_established(10 * tk.SLOW)
+        r = tk.http(d.port, "GET", "/x", tk.sub_host(d, a.tunnel_id))
+        assert r.status == 200, r.raw_head
+    finally:
+        holder.close()
