@@ -93,8 +93,7 @@ char *gate_response(const access_verdict *v, const char *tid, size_t *len)
     static const char ctype[] = "text/plain; charset=utf-8";
     char *doc = NULL;
     if (http_headers_add(&h, "content-type", 12, ctype, sizeof ctype - 1) == 0 &&
-        (v ? access_refusal_headers(v, tid, &h)
-           : http_headers_add(&h, "retry-after", 11, "1", 1)) == 0)
+        (v ? access_refusal_headers(v, tid, &h) : edge_answer_fields(&h, status)) == 0)
         doc = httpresp_build(status, &h, (const uint8_t *)body, strlen(body), len);
     http_headers_free(&h);
     return doc;

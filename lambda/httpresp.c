@@ -140,8 +140,9 @@ char *httpresp_text(int status, const char *text, size_t *out_len)
         return NULL;
     memcpy(body, text, n);
     memcpy(body + n, "\n", 2);
-    json_t *o = json_pack("{s:i,s:{s:s},s:s,s:b}", "statusCode", status, "headers", "content-type",
-                          "text/plain; charset=utf-8", "body", body, "isBase64Encoded", 0);
+    json_t *o = json_pack("{s:i,s:{s:s,s:s},s:s,s:b}", "statusCode", status, "headers",
+                          "content-type", "text/plain; charset=utf-8", "cache-control",
+                          EDGE_CACHE_CONTROL, "body", body, "isBase64Encoded", 0);
     free(body);
     const char *after = edge_answer_retry_after(status);
     if (o && after)

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "b64.h"
+#include "edge_answer.h"
 #include "proxy.h"
 
 #define AUTH_VALUE_MAX 1024
@@ -532,6 +533,8 @@ access_result access_decide(const access_policy *p, const access_addr *client,
 int access_refusal_headers(const access_verdict *v, const char *realm, http_headers *out)
 {
     char val[160];
+    if (edge_answer_fields(out, v->status) != 0) /* Cache-Control: no-store (edge_answer.h) */
+        return -1;
     if (v->result == ACCESS_REFUSE_AUTH) {
         /* the realm is a tunnel name (a DNS label): nothing to escape in the quoted-string */
         snprintf(val, sizeof val, "Basic realm=\"%.63s\", charset=\"UTF-8\"",

@@ -114,8 +114,9 @@ access_result access_decide(const access_policy *p, const access_addr *client,
                             const http_headers *h, int64_t now_ms, access_rate_fn rate,
                             void *rate_ud, access_verdict *v);
 
-/* The refusal's header fields (WWW-Authenticate: Basic realm="<realm>", charset="UTF-8" for
- * 401; Retry-After for 429) appended to out. 0 or -1 (ENOMEM). */
+/* The refusal's header fields (Cache-Control: no-store, as every edge's own answer; then
+ * WWW-Authenticate: Basic realm="<realm>", charset="UTF-8" for 401; Retry-After for 429)
+ * appended to out. 0 or -1 (ENOMEM). */
 int access_refusal_headers(const access_verdict *v, const char *realm, http_headers *out);
 /* The refusal's short text body (no newline). */
 const char *access_refusal_body(const access_verdict *v);

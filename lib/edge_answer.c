@@ -31,14 +31,21 @@ const char *edge_answer_retry_after(int status)
     return status == 503 ? "1" : NULL;
 }
 
+int edge_answer_fields(http_headers *h, int status)
+{
+    const char *after = edge_answer_retry_after(status);
+    if (after && http_headers_add(h, "Retry-After", 11, after, strlen(after)) != 0)
+        return -1;
+    return http_headers_add(h, "Cache-Control", 13, EDGE_CACHE_CONTROL,
+                            sizeof EDGE_CACHE_CONTROL - 1);
+}
+
 char *edge_answer_http(int status, const char *text, const char *date, size_t *len)
 {
     http_headers extra;
     http_headers_init(&extra);
-    const char *after = edge_answer_retry_after(status);
     char *out = NULL;
-    if ((!after || http_headers_add(&extra, "Retry-After", 11, after, strlen(after)) == 0) &&
-        proxy_response_date(&extra, status, date) == 0)
+    if (edge_answer_fields(&extra, status) == 0 && proxy_response_date(&extra, status, date) == 0)
         out = http_format_text(status, text, &extra, true, len);
     http_headers_free(&extra);
     return out;

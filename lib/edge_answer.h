@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http1_headers.h"
 #include "proto_json.h"
 
 typedef enum edge_answer_id {
@@ -35,13 +36,24 @@ typedef struct edge_answer {
 /* The answer for a situation (id < EDGE_ANSWER_COUNT). */
 const edge_answer *edge_answer_of(edge_answer_id id);
 
+/* The Cache-Control every answer an edge gives itself carries, ttfd's and the Lambda's alike
+ * (these, access refusals, upgrade refusals): it tells the tunnel's state at that moment (an
+ * agent reconnecting, busy, gone), not the origin's resource, and a 404 or 501 is heuristically
+ * cacheable (RFC 9111 §4.2.2): a CDN in front of the edge would keep "tunnel not found" past the
+ * agent's return. */
+#define EDGE_CACHE_CONTROL "no-store"
+
 /* The Retry-After value an answer of this status carries, NULL for none: "1" on a 503 (a busy
  * agent is worth another try soon, RFC 9110 §10.2.3). */
 const char *edge_answer_retry_after(int status);
 
-/* status and text as ttfd writes them: http_format_text's response with Retry-After as
- * edge_answer_retry_after says, Date as proxy_response_date says (date: now as an IMF-fixdate,
- * NULL for none) and Connection: close. Malloc'd bytes, length in *len; NULL on ENOMEM. */
+/* Adds what an edge's own answer of this status carries besides its body's fields: Retry-After
+ * as edge_answer_retry_after says, and Cache-Control: EDGE_CACHE_CONTROL. 0, or -1 on ENOMEM. */
+int edge_answer_fields(http_headers *h, int status);
+
+/* status and text as ttfd writes them: http_format_text's response with edge_answer_fields, Date as
+ * proxy_response_date says (date: now as an IMF-fixdate, NULL for none) and Connection: close.
+ * Malloc'd bytes, length in *len; NULL on ENOMEM. */
 char *edge_answer_http(int status, const char *text, const char *date, size_t *len);
 
 /* The agent's reason for a failure as a short public text: the printable ASCII of

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,14 @@ static void usage(FILE *out)
         "                            else new ones wait in the kernel's queue; requests in\n"
         "                            progress and agents are never closed so (default: the\n"
         "                            descriptor limit less 64; 0: none)\n"
+        "  --max-agents N            agents' links open at once, so that public connections\n"
+        "                            keep the rest of --max-connections; beyond it an upgrade\n"
+        "                            is refused (503 with Retry-After) unless a link that\n"
+        "                            sent no ready 1 s after its upgrade can close (default:\n"
+        "                            half of --max-connections; 0: none)\n"
+        "  --max-agents-per-ip N     agents' links open at once from one peer address (behind\n"
+        "                            a --trusted-proxy: the proxy's), as --max-agents (32; 0:\n"
+        "                            none)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
         "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
         "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"
@@ -145,6 +154,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         O_MAXSTREAMS,
         O_MAXSTREAMS_TOTAL,
         O_MAXCONNS,
+        O_MAXAGENTS,
+        O_MAXAGENTS_IP,
         O_STATE,
         O_GRACE,
         O_RETENTION,
@@ -175,6 +186,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         {"max-streams-per-agent", required_argument, NULL, O_MAXSTREAMS},
         {"max-streams", required_argument, NULL, O_MAXSTREAMS_TOTAL},
         {"max-connections", required_argument, NULL, O_MAXCONNS},
+        {"max-agents", required_argument, NULL, O_MAXAGENTS},
+        {"max-agents-per-ip", required_argument, NULL, O_MAXAGENTS_IP},
         {"state", required_argument, NULL, O_STATE},
         {"reconnect-grace", required_argument, NULL, O_GRACE},
         {"name-retention", required_argument, NULL, O_RETENTION},
@@ -199,6 +212,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     cfg->max_streams = TTFD_MAX_STREAMS;
     cfg->max_streams_total = TTFD_MAX_STREAMS_TOTAL;
     cfg->max_conns = default_max_conns();
+    cfg->max_agents = SIZE_MAX; /* half of max_conns, once that is known */
+    cfg->max_agents_ip = TTFD_MAX_AGENTS_IP;
     cfg->head_grace_ms = TTFD_HEAD_GRACE_MS;
     cfg->grace_s = 300;
     cfg->retention_s = (int64_t)30 * 86400;
@@ -330,6 +345,15 @@ static int parse_args(int argc, char **argv, server_config *cfg)
             }
             cfg->max_conns = (size_t)v;
             break;
+        case O_MAXAGENTS:
+        case O_MAXAGENTS_IP:
+            if (parse_num(optarg, 0, 10000000, &v) != 0) {
+                fprintf(stderr, "ttfd: bad --%s '%s' (0..10000000; 0: none)\n",
+                        c == O_MAXAGENTS ? "max-agents" : "max-agents-per-ip", optarg);
+                return -1;
+            }
+            *(c == O_MAXAGENTS ? &cfg->max_agents : &cfg->max_agents_ip) = (size_t)v;
+            break;
         case O_STATE:
             if (!*optarg) {
                 fprintf(stderr, "ttfd: --state needs a file name\n");
@@ -406,6 +430,8 @@ static int parse_args(int argc, char **argv, server_config *cfg)
         fprintf(stderr, "ttfd: --domain must not be empty\n");
         return -1;
     }
+    if (cfg->max_agents == SIZE_MAX) /* the other half is the public connections' */
+        cfg->max_agents = (cfg->max_conns + 1) / 2;
     return 0;
 }
 
@@ -662,11 +688,11 @@ int main(int argc, char **argv)
            "header %ds, body %ds, send %ds, tunnel %ds, half-close %ds, agent %ds; at most %zu "
            "requests in "
            "progress per agent, %zu in "
-           "all, %zu connections (0: no limit)",
+           "all, %zu connections, %zu agents, %zu agents per address (0: no limit)",
            TTFD_VERSION, cfg.domain, srv.scheme, srv.url_host, srv.auth ? "required" : "off",
            cfg.request_timeout, cfg.header_timeout, cfg.body_timeout, cfg.send_timeout,
            cfg.tunnel_timeout, cfg.half_close_timeout, cfg.agent_timeout, cfg.max_streams,
-           cfg.max_streams_total, cfg.max_conns);
+           cfg.max_streams_total, cfg.max_conns, cfg.max_agents, cfg.max_agents_ip);
     if (cfg.max_conns && (!cfg.max_streams_total || cfg.max_streams_total >= cfg.max_conns))
         /* requests in progress are never closed to make room (pconn.h): only --max-streams
          * keeps some of the cap for agents and new clients */
@@ -674,6 +700,12 @@ int main(int argc, char **argv)
                "--max-connections %zu is not above --max-streams (%zu; 0: none): requests in "
                "progress, never closed to make room, can fill it and keep agents out",
                cfg.max_conns, cfg.max_streams_total);
+    if (cfg.max_conns && (!cfg.max_agents || cfg.max_agents >= cfg.max_conns))
+        TLOG_W(&lg,
+               "--max-agents %zu (0: none) leaves public connections no part of "
+               "--max-connections %zu: agents' links, never closed to make room once ready, can "
+               "fill it",
+               cfg.max_agents, cfg.max_conns);
 
     event_base_dispatch(srv.base);
     rc = 0;

@@ -13,6 +13,7 @@
 
 #include <event2/buffer.h>
 
+#include "agent_cap.h"
 #include "clock.h"
 #include "http1_write.h"
 #include "proxy.h"
@@ -284,7 +285,7 @@ static void agent_upgrade(pconn *pc)
     exchange *x = &pc->x;
     if (x->path) /* the query may carry the token: never log it */
         x->path[strcspn(x->path, "?")] = '\0';
-    int status = 500;
+    int status = 503; /* the agents' caps: as nginx's limit_conn, before any auth */
     char why[200];
     /* what pconn_accept set for a public client is not for an agent's link: its FIN is read in
      * turn after its last messages, its send queue is the kernel's own, and the session has its
@@ -292,7 +293,8 @@ static void agent_upgrade(pconn *pc)
     conn_watch_close(pc->c, false);
     conn_set_unsent_max(pc->c, 0);
     conn_set_send_timeout(pc->c, 0);
-    if (session_accept(pc->srv, pc->c, &pc->p.head, pc->ip, &status, why, sizeof why) != 0) {
+    if (!agent_cap_admit(pc->srv, pc->ip, why, sizeof why) ||
+        session_accept(pc->srv, pc->c, &pc->p.head, pc->ip, &status, why, sizeof why) != 0) {
         TLOG_W(pc->srv->log, "agent upgrade from %s refused: %s", pc->ip, why);
         pc_fail(pc, status, why);
         return;

@@ -116,11 +116,11 @@ typedef struct unready_ctx {
 
 /* An agent sends ready as soon as its upgrade is answered: one that has not within grace_ms
  * holds a place as a slow head does. */
-static void offer_session(void *ud, session *s, uint64_t since)
+static void offer_session(void *ud, session *s, const session_info *i)
 {
     const unready_ctx *u = ud;
-    if (u->now - since >= u->grace_ms)
-        offer(u->r, &(room_pick){.s = s, .since = since, .kind = ROOM_READY});
+    if (i->unready && u->now - i->since_ms >= u->grace_ms)
+        offer(u->r, &(room_pick){.s = s, .since = i->since_ms, .kind = ROOM_READY});
 }
 
 void pconn_make_room(void *ud)
@@ -140,13 +140,13 @@ void pconn_make_room(void *ud)
         else if (pc_stalled(pc, now, grace))
             offer(&r, &(room_pick){.pc = pc, .since = pc->out_seen_ms, .kind = ROOM_STALLED});
     }
-    session_each_unready(srv, offer_session, &(unready_ctx){&r, now, grace});
+    session_each(srv, offer_session, &(unready_ctx){&r, now, grace});
     size_t n[ROOM_KINDS] = {0};
     for (size_t i = 0; i < r.n; i++) {
         room_pick *p = &r.pick[i];
         n[p->kind]++;
         if (p->s) {
-            session_drop(p->s);
+            session_drop(p->s, "--max-connections");
             continue;
         }
         p->pc->st = PC_GONE;

@@ -40,7 +40,8 @@ struct session {
     uint64_t upgraded_ms;             /* its upgrade (clock_now_ms): room-making before ready */
     struct event *beat;               /* --agent-timeout: our pings, and the look at its silence */
     uint64_t heard_reads;             /* conn_reads() at the last beat */
-    unsigned silent_beats;            /* beats in a row with nothing read from it (reading on) */
+    size_t heard_queued;              /* conn_queued_in() at the last beat */
+    unsigned silent_beats;            /* beats in a row with nothing new from it */
     tunnel *tun;                      /* its tunnels, by wire index (one until ready says more) */
     size_t ntun;
 };
@@ -611,19 +612,30 @@ static const ws_handlers handlers = {on_text, on_binary, on_drain, on_close};
 
 /* Every quarter of --agent-timeout: a ping (an agent that pings rarely, as upstream's every
  * 5 min, answers it: the link's idle time never ends a live one), and the count of beats with
- * nothing read from it. The idle time (conn_set_idle) closes a link silent for the whole of
- * it. */
+ * nothing new from it: nothing read, and nothing more waiting in its socket while we do not read
+ * (a client that takes nothing pauses an agent without per-stream windows: its silence counts
+ * all the same). The idle time (conn_set_idle) closes a link silent for the whole of it while
+ * reading; the beats close it while paused. */
 static void beat_cb(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
     (void)what;
     session *s = ud;
     uint64_t reads = conn_reads(s->c);
-    if (reads != s->heard_reads || !conn_reading(s->c)) {
+    size_t queued = conn_queued_in(s->c);
+    if (reads != s->heard_reads || queued != s->heard_queued) {
         s->heard_reads = reads;
+        s->heard_queued = queued;
         s->silent_beats = 0;
-    } else {
-        s->silent_beats++;
+    } else if (++s->silent_beats >= 4 && !conn_reading(s->c)) {
+        server *srv = s->srv;
+        TLOG_W(srv->log,
+               "agent %s: nothing from it for %d s (--agent-timeout), its link paused: "
+               "closing",
+               s->ip, srv->cfg->agent_timeout);
+        destroy(s);
+        session_maybe_exit(srv);
+        return;
     }
     ws_send_ping(s->ws);
 }
@@ -675,7 +687,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     snprintf(s->ip, sizeof s->ip, "%s", ip);
     snprintf(s->sub, sizeof s->sub, "%s", sub);
     s->tun = calloc(1, sizeof *s->tun);
-    s->ntun = 1;
+    s->ntun = s->tun ? 1 : 0;
     if (s->tun)
         s->tun[0] = (tunnel){.sess = s, .json = !bin};
     s->ready_timer = evtimer_new(srv->base, ready_timeout_cb, s);
@@ -694,14 +706,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     if (s->tun)
         s->tun[0].mux = s->mux;
     if (!s->tun || !s->ready_timer || !s->mux || (srv->cfg->agent_timeout > 0 && !s->beat)) {
-        if (s->mux)
-            s->mux->vt->free(s->mux, NULL);
-        if (s->ready_timer)
-            event_free(s->ready_timer);
-        if (s->beat)
-            event_free(s->beat);
-        free(s->tun);
-        free(s);
+        destroy(s); /* not linked yet, no ws: c stays the caller's */
         return refuse(status, why, cap, 500, "out of memory");
     }
     char resp[512];
@@ -722,12 +727,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     conn_read(c, true);
     s->ws = ws_conn_new(c, true, &handlers, s, TTFD_AGENT_MAX_MSG);
     if (!s->ws) {
-        s->mux->vt->free(s->mux, NULL);
-        event_free(s->ready_timer);
-        if (s->beat)
-            event_free(s->beat);
-        free(s->tun);
-        free(s);
+        destroy(s);
         return refuse(status, why, cap, 500, "out of memory");
     }
     /* queued before any frame the session may send */
@@ -752,19 +752,19 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     return 0;
 }
 
-void session_each_unready(server *srv, session_unready_fn fn, void *ud)
+void session_each(server *srv, session_fn fn, void *ud)
 {
     for (session *s = srv->sessions, *next; s; s = next) {
         next = s->next;
-        if (evtimer_pending(s->ready_timer, NULL) && s->mux->vt->streams(s->mux) == 0)
-            fn(ud, s, s->upgraded_ms);
+        bool unready = evtimer_pending(s->ready_timer, NULL) && s->mux->vt->streams(s->mux) == 0;
+        fn(ud, s, &(session_info){s->ip, s->upgraded_ms, unready});
     }
 }
 
-void session_drop(session *s)
+void session_drop(session *s, const char *cap)
 {
     server *srv = s->srv;
-    TLOG_D(srv->log, "agent %s: no ready yet, closed to make room (--max-connections)", s->ip);
+    TLOG_D(srv->log, "agent %s: no ready yet, closed to make room (%s)", s->ip, cap);
     destroy(s);
     session_maybe_exit(srv);
 }

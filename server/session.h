@@ -46,14 +46,20 @@ void session_free_all(server *srv);
 /* Agent sessions (also those not ready yet) and the streams open over them (metrics gauges). */
 size_t session_count(const server *srv);
 size_t session_streams(const server *srv);
-/* Room-making at --max-connections (pconn_make_room): fn(ud, s, since_ms) for each session that
- * has not had a ready accepted yet (its ready timer still runs; no stream), since_ms its upgrade
- * (clock_now_ms). fn may drop s (session_drop). */
-typedef void (*session_unready_fn)(void *ud, session *s, uint64_t since_ms);
-void session_each_unready(server *srv, session_unready_fn fn, void *ud);
-/* Ends a session at once, without a close handshake: its connection freed (its place in
- * --max-connections released). */
-void session_drop(session *s);
+/* What session_each tells of a session: its peer, its upgrade (clock_now_ms), and whether it has
+ * not had a ready accepted yet (its ready timer still runs; no stream). */
+typedef struct session_info {
+    const char *ip;
+    uint64_t since_ms;
+    bool unready;
+} session_info;
+/* fn(ud, s, info) for each session (room-making at --max-connections, pconn_make_room; the
+ * agents' caps, agent_cap.h). fn may drop s (session_drop). */
+typedef void (*session_fn)(void *ud, session *s, const session_info *info);
+void session_each(server *srv, session_fn fn, void *ud);
+/* Ends a session not ready yet at once, without a close handshake, to make room under cap (the
+ * option's name, for the log): its connection freed (its place in --max-connections released). */
+void session_drop(session *s, const char *cap);
 /* The loop ends once stopping and the last session is gone. */
 void session_maybe_exit(server *srv);
 

@@ -57,6 +57,9 @@
  * closed to make room once it has waited this long (pconn_make_room): a client on a slow link
  * finishes its handshake and head in a few round trips, well within it */
 #define TTFD_HEAD_GRACE_MS 1000u
+/* --max-agents-per-ip's default: a machine runs one ttf per service (one link each, two while one
+ * reconnects), and an office behind one NAT address a few dozen */
+#define TTFD_MAX_AGENTS_IP 32
 
 typedef struct server_config {
     char listen[300];          /* "127.0.0.1:8080", "[::1]:0" */
@@ -79,7 +82,9 @@ typedef struct server_config {
     uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */
     size_t max_streams;     /* exchanges in progress per agent (0: no limit); else 503 */
     size_t max_streams_total; /* --max-streams: over all agents (0: no limit); else 503 */
-    size_t max_conns; /* --max-connections: accepted at once (public and agents); 0: no limit */
+    size_t max_conns;     /* --max-connections: accepted at once (public and agents); 0: no limit */
+    size_t max_agents;    /* --max-agents: agents' links at once (agent_cap.h); 0: no limit */
+    size_t max_agents_ip; /* --max-agents-per-ip: from one address; 0: no limit */
     unsigned head_grace_ms; /* at it, a head under way this long may close (TTFD_HEAD_GRACE_MS) */
     const char *state_path; /* --state: the SQLite file of name owners (":memory:": none) */
     int64_t grace_s;        /* --reconnect-grace: a gone agent's name is held this long */

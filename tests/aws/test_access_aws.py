@@ -57,6 +57,7 @@ def test_basic_auth(s):
         r = t.sub("GET", "/private")
         assert r.status == 401, (r.status, r.body)
         assert r.get("www-authenticate") == 'Basic realm="%s", charset="UTF-8"' % t.tid
+        assert r.get("cache-control") == "no-store", r.headers  # as ttfd's refusals
         for wrong in (basic("alice", "wrong-password"), "Bearer x"):
             r = t.path("POST", "/private", [("Authorization", wrong)], body=b"secret")
             assert r.status == 401, (wrong, r.status)
@@ -107,6 +108,7 @@ def test_rate_limit(s):
         r = t.path("GET", "/x")
         assert r.status == 429, (r.status, r.body)
         assert 1 <= int(r.get("retry-after")) <= 3600, r.headers
+        assert r.get("cache-control") == "no-store", r.headers
         assert seen(s) == n + 3, "a request over the limit reached the local app"
     finally:
         assert a.stop() == 0
@@ -144,6 +146,7 @@ def test_not_ready_is_503(s):
         assert new[0]["access"]["S"] == "pending", new
         r = ak.Tunnel(s.standin, new[0]["tunnelId"]["S"]).sub("GET", "/x")
         assert r.status == 503 and r.get("retry-after") == "1", (r.status, r.headers, r.body)
+        assert r.get("cache-control") == "no-store", r.headers
     finally:
         c.close()
 

@@ -370,6 +370,7 @@ def test_past_the_admission_limit_requests_get_a_fast_503(tmp_path):
                 took = time.monotonic() - t0
                 assert r.status == 503, (i, r.status, r.body[:200])
                 assert r.get("retry-after") == "1" and len(r.body) < 64, (r.headers, r.body)
+                assert r.get("cache-control") == "no-store", r.headers
                 assert took < 1.0 * ak.SLOW, took
             res = [f.result() for f in slow]
         assert [r.status for r in res] == [200, 200], [(r.status, r.body[:100]) for r in res]

@@ -206,6 +206,9 @@ def test_404_unknown_tunnel(stack):
         r = ak.public(port, "GET", target, "%s:%d" % (host, port))
         assert r.status == 404, (host, target, r.status, r.body[:200])
         assert len(r.body) < 200
+        # as ttfd's: a 404 is heuristically cacheable (RFC 9111 §4.2.2), the tunnel's absence
+        # is not the origin's
+        assert r.get("cache-control") == "no-store", (host, target, r.headers)
 
 
 def test_rewrite_in_path_mode_only(stack):
@@ -282,6 +285,7 @@ def test_502_when_the_agent_dies_mid_request(stack):
         took = time.monotonic() - t0
         # 502 (the agent is gone), not the 504 a missed disconnect would give after 25 s
         assert r.status == 502, (r.status, r.body[:200], took)
+        assert r.get("cache-control") == "no-store", r.headers
         # the tunnel is gone for good: 404 afterwards
         ak.wait_for(lambda: t.sub("GET", "/x").status == 404, 15, "404 after the agent left")
     finally:

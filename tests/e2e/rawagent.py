@@ -26,14 +26,21 @@ def frame(ftype, flags, sid, payload=b""):
     return struct.pack(">BBI", ftype, flags, sid) + payload
 
 
+def upgrade_request(port, protocol):
+    key = base64.b64encode(os.urandom(16)).decode()
+    hdrs = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
+            ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Protocol", protocol)]
+    return tk.build_request("GET", "/_tunnel", "127.0.0.1:%d" % port, hdrs)
+
+
 class _Agent:
-    def __init__(self, port, protocol):
-        key = base64.b64encode(os.urandom(16)).decode()
-        hdrs = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
-                ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Protocol", protocol)]
-        self.c = tk.RawConn(port, timeout=20)
-        self.c.send(tk.build_request("GET", "/_tunnel", "127.0.0.1:%d" % port, hdrs))
+    def __init__(self, port, protocol, sock=None, refusal_ok=False):
+        self.c = tk.RawConn(port, timeout=20, sock=sock)
+        self.c.send(upgrade_request(port, protocol))
         status, _, heads, raw = self.c.read_head()
+        self.status, self.heads = status, heads
+        if status != 101 and refusal_ok:
+            return
         assert status == 101, raw
         chosen = [v for n, v in heads if n.lower() == "sec-websocket-protocol"]
         assert chosen == [protocol], raw
@@ -90,8 +97,10 @@ class _Agent:
 class BinAgent(_Agent):
     """ttf.bin.v2 on a raw socket."""
 
-    def __init__(self, port):
-        super().__init__(port, "ttf.bin.v2")
+    PROTOCOL = "ttf.bin.v2"
+
+    def __init__(self, port, sock=None, refusal_ok=False):
+        super().__init__(port, self.PROTOCOL, sock, refusal_ok)
 
     def send_frame(self, ftype, flags, sid, payload=b""):
         self.send_ws(2, frame(ftype, flags, sid, payload))
@@ -147,8 +156,10 @@ class BinAgent(_Agent):
 class JsonAgent(_Agent):
     """ttf.json.v1 on a raw socket."""
 
-    def __init__(self, port):
-        super().__init__(port, "ttf.json.v1")
+    PROTOCOL = "ttf.json.v1"
+
+    def __init__(self, port, sock=None, refusal_ok=False):
+        super().__init__(port, self.PROTOCOL, sock, refusal_ok)
 
     def recv_msg(self, timeout=20):
         if self.pending_text:
@@ -196,6 +207,9 @@ class JsonAgent(_Agent):
     def piece(self, rid, seq, body, more):
         self.send_json({"type": "http_response_body", "request_id": rid, "seq": seq,
                         "body": base64.b64encode(body).decode(), "more": more})
+
+
+MODES = {"bin": BinAgent, "json": JsonAgent}
 
 
 def keepalive_get(port, host, target, timeout=20):

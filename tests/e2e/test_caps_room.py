@@ -71,7 +71,8 @@ def room_closes(side, state):
                                        ("ipv6", "linger")])
 def test_silent_upgrades_and_lingerers_do_not_lock_out_an_agent(stack, tmp_path, kind, what):
     app, holds = app_with_holds(stack)
-    side = Side(stack, tmp_path, kind, app)
+    # no agents' caps (test_caps_agents.py): the upgrades fill --max-connections itself
+    side = Side(stack, tmp_path, kind, app, ["--max-agents", "0", "--max-agents-per-ip", "0"])
     d = side.d
     a = side.agent()
     held = side.client(a)  # a request in progress: never closed to make room

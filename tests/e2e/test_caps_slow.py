@@ -35,11 +35,11 @@ HALF_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x07" * 9
 class Side:
     """How the test reaches ttfd: plain TCP on 127.0.0.1 or ::1, or TLS with a test CA."""
 
-    def __init__(self, stack, tmp_path, kind, app):
+    def __init__(self, stack, tmp_path, kind, app, extra=()):
         self.kind = kind
         self.ip = "::1" if kind == "ipv6" else "127.0.0.1"
         args = ["--max-connections", str(CAP), "--header-timeout", str(HEADER_TIMEOUT),
-                "--admin", "127.0.0.1:0"]
+                "--admin", "127.0.0.1:0"] + list(extra)
         agent_args = []
         self.domain = "localhost"
         self.ctx = None

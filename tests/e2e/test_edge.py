@@ -55,6 +55,7 @@ def test_basic_auth(stack, mode):
         r = tk.http(t.port, "GET", target, host)
         assert r.status == 401, r.raw_head
         assert r.get("WWW-Authenticate") == 'Basic realm="%s", charset="UTF-8"' % t.id, r.raw_head
+        assert r.get("Cache-Control") == "no-store", r.raw_head  # the edge's own answer
         for wrong in (basic("alice", "wrong-password"), basic("bob", PASSWORD), "Bearer x",
                       basic("alice", PASSWORD)[:-2]):
             r = tk.http(t.port, "POST", target, host, [("Authorization", wrong)], b"secret body")
@@ -111,6 +112,7 @@ def test_cidr(stack, mode):
                       [("X-Forwarded-For", "203.0.113.9")])
         assert r.status == 403, (a.tunnel_id, source, r.raw_head)
         assert r.body.startswith(b"your address may not use this tunnel"), r.body
+        assert r.get("Cache-Control") == "no-store", r.raw_head
     assert requests_seen(srv) == 0, "a refused request reached the local service"
     for a, source in ((deny, "127.0.0.2"), (both, "127.0.0.3")):
         r = from_addr(d.port, source, "GET", "/x", tk.sub_host(d, a.tunnel_id))
@@ -171,6 +173,7 @@ def test_rate_limit(stack, mode):
         r = tk.http(t.port, "GET", "/x", t.host)
         assert r.status == 429, r.raw_head
         assert 1 <= int(r.get("Retry-After")) <= 20, r.raw_head  # one token every 20 s
+        assert r.get("Cache-Control") == "no-store", r.raw_head
     assert requests_seen(t.local) == 3, "a request over the limit reached the local service"
     r = from_addr(t.port, "127.0.0.2", "GET", "/x", t.host)  # another client: its own bucket
     assert r.status == 200, r.raw_head

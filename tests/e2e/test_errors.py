@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: MIT
 """Each error status ttfd answers with: 404, 502 (agent gone, local service refused), 504,
-431, 413, 400; each with a short text/plain body."""
+431, 413, 400; each with a short text/plain body and Cache-Control: no-store (it tells the
+tunnel's state at that moment, not the origin's resource: a 404 is heuristically cacheable, RFC
+9111 §4.2.2, and a CDN in front of ttfd kept it past the agent's reconnection)."""
 
 import threading
 import time
 
 import pytest
 
+import rawagent
 import tunnelkit as tk
 from conftest import make_tunnel
 
@@ -16,6 +19,7 @@ def assert_error(r, status):
     ctype = (r.get("Content-Type") or "").split(";")[0].strip()
     assert ctype == "text/plain", "error without text/plain: %r" % r.raw_head
     assert 0 < len(r.body) <= 200 and r.body.count(b"\n") <= 1, "not a one-line body: %r" % r.body
+    assert r.get("Cache-Control") == "no-store", "an edge's answer a cache may keep: %r" % r.raw_head
 
 
 def test_unknown_tunnel_404_subdomain(tunnel):
@@ -31,6 +35,23 @@ def test_unknown_tunnel_404_path(tunnel):
 
 def test_no_tunnel_in_request_404(tunnel):
     assert_error(tk.http(tunnel.port, "GET", "/", tunnel.phost), 404)
+
+
+@pytest.mark.parametrize("mode", sorted(rawagent.MODES))
+def test_name_held_for_its_reconnecting_agent_404_not_cacheable(stack, mode):
+    """The agent's link closed: its name waits for it (--reconnect-grace), and a client in the
+    meantime gets the 404 of no tunnel; a cache must not keep it past the agent's return."""
+    d = stack.ttfd("--state", ":memory:")
+    a = rawagent.MODES[mode](d.port)
+    tid = a.ready()["tunnel_id"]
+    a.close()
+    got = []
+
+    def gone():
+        got.append(tk.http(d.port, "GET", "/", tk.sub_host(d, tid)))
+        return got[-1].status == 404
+    tk.wait_for(gone, 10 * tk.SLOW, "the 404 of the gone agent", interval=0.1)
+    assert_error(got[-1], 404)
 
 
 def test_unparsable_request_400(tunnel):

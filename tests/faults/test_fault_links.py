@@ -16,6 +16,8 @@ that brought nothing for all of it.
     the same URL each time, and ttfd's fds and RSS come back to their baseline.
 """
 
+import os
+import socket
 import threading
 import time
 import types
@@ -98,6 +100,28 @@ def test_silent_link_fails_its_requests_at_once(stack, tmp_path, mode):
     assert r.status == 200, r.raw_head
 
 
+def owner_back(d, Agent, tid, key):
+    """The owner's new links ask for tid with key every 0.5 s until one gets it, within 7 s (an
+    --agent-timeout of 8 s would have freed it after 8), the old link's close logged: the ids
+    they were given."""
+    t0 = time.monotonic()
+    got = []
+
+    def back():
+        n = Agent(d.port)
+        try:
+            got.append(n.ready(tunnel_id=tid, agent_key=key)["tunnel_id"])
+        finally:
+            n.close()
+        return got[-1] == tid
+
+    tk.wait_for(back, 7, "the owner's new link given its id back", interval=0.5)
+    assert time.monotonic() - t0 < 8, "granted only once the timeout closed the old link"
+    d.proc.wait_line(r"tunnel %s is back over a new link; its previous one .* sent nothing"
+                     % tid, 5, stream="err")
+    return got
+
+
 @pytest.mark.parametrize("mode", fk.MODES)
 def test_owner_back_over_a_new_link_gets_its_name(stack, tmp_path, mode):
     """The link dies; the owner's agent (the same agent key) asks for its id over a new link
@@ -112,22 +136,8 @@ def test_owner_back_over_a_new_link_gets_its_name(stack, tmp_path, mode):
     try:
         tid = old.ready(agent_key=key)["tunnel_id"]
         px.freeze()
-        t0 = time.monotonic()
-        got = []
-
-        def back():
-            n = Agent(d.port)
-            try:
-                got.append(n.ready(tunnel_id=tid, agent_key=key)["tunnel_id"])
-            finally:
-                n.close()
-            return got[-1] == tid
-
-        tk.wait_for(back, 7, "the owner's new link given its id back", interval=0.5)
-        assert time.monotonic() - t0 < 8, "granted only once the timeout closed the old link"
+        got = owner_back(d, Agent, tid, key)
         assert got[0] != tid, "the id was given while its holder was not silent yet: %r" % got
-        d.proc.wait_line(r"tunnel %s is back over a new link; its previous one .* sent nothing"
-                         % tid, 5, stream="err")
     finally:
         old.close()
 
@@ -189,3 +199,97 @@ def test_kill9_with_requests_in_flight_many_times(stack, tmp_path, mode):
             assert b.result and b.result[0] == 502 and b.result[2] < 1 + tk.SLOW, (i, b.result)
     fk.quiet(d.proc)
     base.back(fd_slack=1, rss_slack_kb=fk.RSS_SLACK_CALM_KB, what="%d kills of ttf (%s)" % (CYCLES, mode))
+
+
+PAUSE_BODY = 1 << 30  # an answer's declared length: far more than any buffer on the way
+
+
+def pause_the_link(d, agent, host, ctx=None):
+    """A JSON-mode agent without per-stream windows answers a client that reads nothing: once
+    the answer fills ttfd's buffers for that client, ttfd stops reading the agent's link. The
+    agent's sends stop going through (1 s without progress); the client's socket is returned."""
+    slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", d.port))
+    if ctx:
+        slow = ctx.wrap_socket(slow, server_hostname="localhost")
+    slow.sendall(tk.build_request("GET", "/big", host))
+    m, _, _ = agent.recv_request()
+    rid, piece = m["request_id"], os.urandom(192 << 10)
+    agent.respond(rid, 200, {"content-length": [str(PAUSE_BODY)]}, piece, more=True)
+    agent.c.sock.settimeout(1.0)
+    try:
+        for seq in range(1, PAUSE_BODY // len(piece)):
+            agent.piece(rid, seq, piece, True)
+    except socket.timeout:
+        return slow
+    raise AssertionError("ttfd read the whole answer: the link never paused")
+
+
+def closed_within(agent, seconds):
+    """Reads (and drops) what ttfd sent the agent until its close: the seconds that took, or
+    None when the link is still open after seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        agent.c.sock.settimeout(max(0.05, seconds - (time.monotonic() - t0)))
+        try:
+            if not agent.c.sock.recv(65536):
+                return time.monotonic() - t0
+        except ConnectionResetError:
+            return time.monotonic() - t0
+        except socket.timeout:
+            break
+    return None
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_silent_agent_is_timed_while_a_slow_client_pauses_its_link(stack, tmp_path, tls):
+    """--agent-timeout 4, --send-timeout 20: an old-style JSON agent goes silent (no pong, no
+    byte) while a client that reads nothing holds its link paused. ttfd closed the link only once
+    --send-timeout had dropped the client and a whole --agent-timeout more had passed (34 s
+    measured): silence was not counted while it did not read. Now the agent's silence counts
+    whatever the clients do: nothing new from it, read or waiting in the socket, for the whole
+    --agent-timeout closes the link."""
+    args, ctx = ["--agent-timeout", "4", "--send-timeout", "20", "--state", ":memory:"], None
+    if tls:
+        import pki
+        import ssl
+        ca = pki.make_ca(tmp_path)
+        cert, key = pki.make_server_cert(tmp_path, ca, "srv", ["localhost", "*.localhost"],
+                                         ["127.0.0.1"])
+        args += ["--tls-cert", str(cert), "--tls-key", str(key)]
+        ctx = ssl.create_default_context(cafile=str(ca[2]))
+    d = stack.ttfd(*args)
+    dial = socket.create_connection(("127.0.0.1", d.port), timeout=10 * tk.SLOW)
+    agent = ra.JsonAgent(d.port, sock=ctx.wrap_socket(dial, server_hostname="localhost")
+                         if ctx else dial)
+    slow = None
+    try:
+        tid = agent.ready()["tunnel_id"]
+        slow = pause_the_link(d, agent, tk.sub_host(d, tid), ctx)
+        took = closed_within(agent, 4 + 3 * tk.SLOW)  # four beats of 1 s, and one of slack
+        assert took is not None, "the silent link still open 7 s into its silence"
+        d.proc.wait_line(r"agent 127\.0\.0\.1: nothing from it for 4 s", 5, stream="err")
+        print("silent agent's paused link closed %.2f s after its sends stopped" % (took + 1))
+    finally:
+        agent.close()
+        if slow:
+            slow.close()
+
+
+def test_owner_back_while_its_silent_link_is_paused_gets_its_name(stack):
+    """As test_owner_back_over_a_new_link_gets_its_name, with the old link paused by a client
+    that reads nothing (an old-style JSON agent): the owner's new link did not get its id back
+    (the old one was never judged silent while paused), and got a new one."""
+    d = stack.ttfd("--agent-timeout", "8", "--send-timeout", "60", "--state", ":memory:")
+    key = "owner-key-paused"
+    old = ra.JsonAgent(d.port)
+    slow = None
+    try:
+        tid = old.ready(agent_key=key)["tunnel_id"]
+        slow = pause_the_link(d, old, tk.sub_host(d, tid))
+        owner_back(d, ra.JsonAgent, tid, key)
+    finally:
+        old.close()
+        if slow:
+            slow.close()

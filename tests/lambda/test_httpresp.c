@@ -91,7 +91,7 @@ static void text(void **state)
 }
 
 /* Every answer the edges give themselves (edge_answer.h) reaches a client the same from the
- * Lambda as from ttfd: status, Content-Type, Retry-After, body. */
+ * Lambda as from ttfd: status, Content-Type, Retry-After, Cache-Control, body. */
 static void answers_as_ttfd_gives_them(void **state)
 {
     (void)state;
@@ -122,7 +122,9 @@ static void answers_as_ttfd_gives_them(void **state)
             snprintf(field, sizeof field, "\r\nRetry-After: %s\r\n", after);
             assert_non_null(strstr(wire, field));
         }
-        assert_int_equal(json_object_size(h), after ? 2 : 1);
+        assert_string_equal(json_string_value(json_object_get(h, "cache-control")), "no-store");
+        assert_non_null(strstr(wire, "\r\nCache-Control: no-store\r\n"));
+        assert_int_equal(json_object_size(h), after ? 3 : 2);
         json_decref(o);
         free(doc);
         free(wire);

@@ -522,6 +522,7 @@ static void test_refusals(void **state)
     r = access_refusal_http(&v, NULL, NULL, &len);
     assert_true(strncmp(r, "HTTP/1.1 403 Forbidden\r\n", 24) == 0);
     assert_null(strstr(r, "WWW-Authenticate"));
+    assert_non_null(strstr(r, "\r\nCache-Control: no-store\r\n")); /* as every edge answer */
     free(r);
     assert_string_equal(access_result_name(ACCESS_REFUSE_RATE), "rate_limit");
 }

@@ -35,14 +35,16 @@ static void http_bytes(void **state)
         edge_answer_id id;
         const char *bytes;
     } cases[] = {
+        /* no-store: a 404 is heuristically cacheable (RFC 9111 §4.2.2), and it says only that
+         * the agent is not there now */
         {EDGE_TUNNEL_NOT_FOUND, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; "
-                                "charset=utf-8\r\nContent-Length: 17\r\nDate: Sun, 06 Nov "
-                                "1994 08:49:37 GMT\r\nConnection: close\r\n\r\ntunnel not "
-                                "found\n"},
+                                "charset=utf-8\r\nContent-Length: 17\r\nCache-Control: "
+                                "no-store\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: "
+                                "close\r\n\r\ntunnel not found\n"},
         {EDGE_AGENT_BUSY, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
-                          "charset=utf-8\r\nContent-Length: 29\r\nRetry-After: 1\r\nDate: Sun, "
-                          "06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\ntunnel agent "
-                          "busy: try again\n"},
+                          "charset=utf-8\r\nContent-Length: 29\r\nRetry-After: 1\r\nCache-"
+                          "Control: no-store\r\nDate: Sun, 06 Nov 1994 08:49:37 "
+                          "GMT\r\nConnection: close\r\n\r\ntunnel agent busy: try again\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const edge_answer *a = edge_answer_of(cases[i].id);
