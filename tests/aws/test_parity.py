@@ -616,10 +616,14 @@ def test_local_faults_mid_body(world, path):
     got = {}
     for end in ("bin", "json", "aws"):
         try:
-            _, a, _ = world.run(end, "GET", path)
-            got[end] = (a.status, a.body, a.closed)
+            _, a, _, c = world.run(end, "GET", path)
         except EOFError:
             got[end] = "cut"
+            continue
+        try:
+            got[end] = (a.status, a.body, a.closed or wait_closed([c])[c])
+        finally:
+            c.close()
     assert got["json"] == got["bin"], got
     assert got["aws"][0] == 502
     if path == "/m/bad-chunk":
@@ -669,8 +673,10 @@ def test_websocket_upgrade_without_binary_mode(world):
     API Gateway carries JSON messages only): the same 501 and text from ttfd and the Lambda.
     Before, the Lambda dropped Upgrade and the app's plain 200 reached a client waiting for a
     101. (Binary mode relays the upgrade: the app's 200 here.)"""
-    _, aj, _ = world.run("json", "GET", "/echo", WEBSOCKET)
-    req, aa, _ = world.run("aws", "GET", "/echo", WEBSOCKET)
+    _, aj, _, cj = world.run("json", "GET", "/echo", WEBSOCKET)
+    cj.close()
+    req, aa, _, ca = world.run("aws", "GET", "/echo", WEBSOCKET)
+    ca.close()
     assert (aj.status, aj.body) == (501, b"WebSocket upgrades need the binary tunnel protocol\n")
     assert aws_answer_view(aa) == aws_answer_view(aj) and req is None
 
