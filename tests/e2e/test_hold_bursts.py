@@ -275,7 +275,9 @@ def test_a_stalled_upload_never_starves_a_live_one(stack, mode, n):
     have taken nothing for 10 s (HOLD_SHED_MS), goes about as fast as alone: the stalest stalled
     uploads are failed (504) when it waits for credit, as few as make its room, and the others
     stay open until their request timeout. Before, it crept at 64 KiB a round trip (10 MiB in
-    8.3 s instead of 0.6 s in JSON mode, 4.4 s instead of 2.1 s in binary) and none was failed."""
+    8.3 s instead of 0.6 s in JSON mode, 4.4 s instead of 2.1 s in binary) and none was failed.
+    Each speed is the best of two uploads in a row (the machine's load only slows one down, and
+    a creeping upload creeps both times)."""
     app = Service()
     stack.items.append(("server", app, None))
     d = stack.ttfd("--request-timeout", "120", "--body-timeout", "120")
@@ -293,7 +295,7 @@ def test_a_stalled_upload_never_starves_a_live_one(stack, mode, n):
         assert (r.status, r.body) == want
         return time.monotonic() - t0
 
-    alone = live()
+    alone = [live(), live()]
     socks = []
     try:
         for _ in range(n):
@@ -305,12 +307,12 @@ def test_a_stalled_upload_never_starves_a_live_one(stack, mode, n):
         push_until_quiet(socks, 8 << 20, 1.0, 60 * tk.SLOW)
         time.sleep(10.2)  # HOLD_SHED_MS more: they may be failed (a time, not a state, to wait on)
         assert not answered(socks)
-        among = live()
+        among = [live(), live()]
         failed = answered(socks)
         shed = [ln for ln in a.proc.err_lines if "took none of its body" in ln]
-        print("%s: 8 MiB alone %.2f s, among %d stalled uploads %.2f s; %d of them failed"
+        print("%s: 8 MiB alone %s s, among %d stalled uploads %s s; %d of them failed"
               % (mode, alone, n, among, len(failed)))
-        assert among < 1.5 * alone + 0.5 * tk.SLOW, (alone, among)
+        assert min(among) < 1.5 * min(alone) + 0.5 * tk.SLOW, (alone, among)
         assert set(failed) <= {b"504"} and len(failed) <= len(shed) <= 4, shed
         assert tk.http(d.port, "GET", "/quick", host, timeout=10 * tk.SLOW).status == 200
     finally:
