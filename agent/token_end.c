@@ -51,10 +51,11 @@ static void warn_expired(const token_end *t, int64_t now, bool at_start)
     else
         TLOG_W(t->log,
                "the token (--token / TUNNEL_TOKEN) expired at %s (%s ago): a connection already "
-               "up stays up, but the server will refuse the next one (after a drop, a restart of "
-               "the server, or the serverless back-end's move before its 2-hour limit); give ttf "
-               "a new token",
-               when, ago);
+               "up stays up, but the server will refuse the next one once its allowance for clock "
+               "skew (%d s on ttfd and the Lambda) has passed (after a drop, a restart of the "
+               "server, or the "
+               "serverless back-end's move before its 2-hour limit); give ttf a new token",
+               when, ago, AUTH_LEEWAY_SECONDS);
 }
 
 static void expired_cb(evutil_socket_t fd, short what, void *ud)

@@ -197,7 +197,8 @@ def test_token_expiring_while_connected_is_told(stack, hs, mode):
     d, srv = hs
     a = accepted(stack, d, srv, "-t", token(lifetime=2), "--protocol", mode)
     a.proc.wait_line(r"the token \(--token / TUNNEL_TOKEN\) expired at \d{4}-\d\d-\d\d "
-                     r"\d\d:\d\d:\d\d UTC .*the server will refuse the next one", 10, stream="err")
+                     r"\d\d:\d\d:\d\d UTC .*the server will refuse the next one once its "
+                     r"allowance for clock skew \(60 s on ttfd and the Lambda\)", 10, stream="err")
     r = tk.http(d.port, "GET", "/still", tk.sub_host(d, a.tunnel_id))
     assert r.status == 200, r.raw_head
 
