@@ -6,14 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
 #include "session.h"
 
 /* One look over the sessions: how many there are, all and from the address, and the longest
- * waiting without ready past the grace, of all and of the address. */
+ * waiting closable one (session_info.closable), of all and of the address. */
 typedef struct cap_look {
     const char *ip;
-    uint64_t now, grace_ms;
     size_t all, same;
     session *any_s, *same_s;
     uint64_t any_ms, same_ms;
@@ -26,7 +24,7 @@ static void look(void *ud, session *s, const session_info *i)
     bool same = strcmp(i->ip, l->ip) == 0;
     l->all++;
     l->same += same;
-    if (!i->unready || l->now - i->since_ms < l->grace_ms)
+    if (!i->closable)
         return;
     if (!l->any_s || i->since_ms <= l->any_ms) {
         l->any_s = s;
@@ -42,7 +40,7 @@ bool agent_cap_admit(server *srv, const char *ip, char *why, size_t cap)
 {
     const server_config *cfg = srv->cfg;
     for (;;) { /* each drop is one session fewer: this ends */
-        cap_look l = {.ip = ip, .now = clock_now_ms(), .grace_ms = cfg->head_grace_ms};
+        cap_look l = {.ip = ip};
         session_each(srv, look, &l);
         bool ip_full = cfg->max_agents_ip && l.same >= cfg->max_agents_ip;
         bool all_full = cfg->max_agents && l.all >= cfg->max_agents;

@@ -109,18 +109,12 @@ static void offer(room_picks *r, const room_pick *p)
     r->n = keep + 1;
 }
 
-typedef struct unready_ctx {
-    room_picks *r;
-    uint64_t now, grace_ms;
-} unready_ctx;
-
-/* An agent sends ready as soon as its upgrade is answered: one that has not within grace_ms
- * holds a place as a slow head does. */
+/* An agent sends ready as soon as its upgrade is answered: one that has not within the grace
+ * holds a place as a slow head does (session_info.closable). */
 static void offer_session(void *ud, session *s, const session_info *i)
 {
-    const unready_ctx *u = ud;
-    if (i->unready && u->now - i->since_ms >= u->grace_ms)
-        offer(u->r, &(room_pick){.s = s, .since = i->since_ms, .kind = ROOM_READY});
+    if (i->closable)
+        offer(ud, &(room_pick){.s = s, .since = i->since_ms, .kind = ROOM_READY});
 }
 
 void pconn_make_room(void *ud)
@@ -140,7 +134,7 @@ void pconn_make_room(void *ud)
         else if (pc_stalled(pc, now, grace))
             offer(&r, &(room_pick){.pc = pc, .since = pc->out_seen_ms, .kind = ROOM_STALLED});
     }
-    session_each(srv, offer_session, &(unready_ctx){&r, now, grace});
+    session_each(srv, offer_session, &r);
     size_t n[ROOM_KINDS] = {0};
     for (size_t i = 0; i < r.n; i++) {
         room_pick *p = &r.pick[i];

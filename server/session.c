@@ -754,10 +754,11 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
 
 void session_each(server *srv, session_fn fn, void *ud)
 {
+    uint64_t now = clock_now_ms(), grace = srv->cfg->head_grace_ms;
     for (session *s = srv->sessions, *next; s; s = next) {
         next = s->next;
         bool unready = evtimer_pending(s->ready_timer, NULL) && s->mux->vt->streams(s->mux) == 0;
-        fn(ud, s, &(session_info){s->ip, s->upgraded_ms, unready});
+        fn(ud, s, &(session_info){s->ip, s->upgraded_ms, unready && now - s->upgraded_ms >= grace});
     }
 }
 

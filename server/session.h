@@ -46,12 +46,13 @@ void session_free_all(server *srv);
 /* Agent sessions (also those not ready yet) and the streams open over them (metrics gauges). */
 size_t session_count(const server *srv);
 size_t session_streams(const server *srv);
-/* What session_each tells of a session: its peer, its upgrade (clock_now_ms), and whether it has
- * not had a ready accepted yet (its ready timer still runs; no stream). */
+/* What session_each tells of a session: its peer, its upgrade (clock_now_ms), and whether it may
+ * be closed to make room: no ready accepted yet (its ready timer still runs; no stream) a
+ * --max-connections head grace after its upgrade, holding a place as a slow head does. */
 typedef struct session_info {
     const char *ip;
     uint64_t since_ms;
-    bool unready;
+    bool closable;
 } session_info;
 /* fn(ud, s, info) for each session (room-making at --max-connections, pconn_make_room; the
  * agents' caps, agent_cap.h). fn may drop s (session_drop). */
