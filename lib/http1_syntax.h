@@ -29,6 +29,13 @@ static inline bool http1_is_value_octet(unsigned char c)
     return c >= 0x80 || (http1_ctype[c] & HTTP1_C_FVCHAR) != 0 || c == ' ' || c == '\t';
 }
 
+/* c in ASCII lower case: field names and host names compare case-insensitively (RFC 9110 §5.1,
+ * RFC 3986 §3.2.2), whatever the locale. */
+static inline char http1_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
 /* token = 1*tchar (RFC 9110 §5.6.2). */
 bool http1_is_token(const char *s, size_t n);
 /* Every octet a field value may hold (see http1_is_value_octet); an empty value is valid. */

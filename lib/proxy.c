@@ -255,11 +255,6 @@ static const claim_name edge_written[] = {
     {CLAIM("X-Forwarded-Prefix")},
 };
 
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 /* Whether name[0..len) is canon with '_' read as '-' (CGI, PHP and WSGI give both spellings one
  * variable, HTTP_X_REAL_IP), case-insensitively; *underscore tells whether it had any '_'. */
 static bool same_name(const char *name, size_t len, const char *canon, bool *underscore)
@@ -273,7 +268,7 @@ static bool same_name(const char *name, size_t len, const char *canon, bool *und
             *underscore = true;
             c = '-';
         }
-        if (lower(c) != lower(canon[i]))
+        if (http1_lower(c) != http1_lower(canon[i]))
             return false;
     }
     return canon[len] == '\0';
@@ -283,7 +278,7 @@ static bool same_name(const char *name, size_t len, const char *canon, bool *und
  * spelled so (the Lambda's: API Gateway writes it). */
 static bool client_claim(const http_header *e, bool keep_port)
 {
-    char c0 = lower(e->name[0]);
+    char c0 = http1_lower(e->name[0]);
     if (e->nlen < 8 || (c0 != 'x' && c0 != 'f' && c0 != 'c' && c0 != 't'))
         return false; /* every name above starts so: most fields need no more */
     bool underscore;

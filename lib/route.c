@@ -4,10 +4,7 @@
 
 #include <string.h>
 
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
+#include "http1_syntax.h"
 
 /* Host without ":port" and without one trailing dot; IPv6 literals yield len 0 (never a
  * subdomain). */
@@ -26,7 +23,7 @@ static size_t host_name_len(const char *host, size_t len)
 static bool ieq(const char *a, const char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (lower(a[i]) != lower(b[i]))
+        if (http1_lower(a[i]) != http1_lower(b[i]))
             return false;
     }
     return true;
@@ -48,7 +45,7 @@ static bool match_subdomain(const char *host, size_t host_len, const char *domai
         return false;
     char label[TUNNEL_NAME_MAX];
     for (size_t i = 0; i < nl; i++)
-        label[i] = lower(host[i]);
+        label[i] = http1_lower(host[i]);
     if (!tunnel_name_valid(label, nl) || tunnel_name_reserved(label, nl))
         return false;
     memcpy(id, label, nl);

@@ -9,6 +9,8 @@
 
 #include <openssl/evp.h>
 
+#include "http1_syntax.h"
+
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 #define ALPHA_N 36u
 /* Largest multiple of 36 not above 256: bytes at or above it are rejected so that every
@@ -119,10 +121,8 @@ int tunnel_name_normalize(const char *in, char out[TUNNEL_NAME_MAX + 1], const c
         *why = "the name is longer than 63 characters (one DNS label)";
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
-        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = http1_lower(in[i]);
     out[n] = '\0';
     if (out[0] == '-' || out[n - 1] == '-') {
         *why = "the name may not begin or end with a hyphen";
