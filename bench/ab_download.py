@@ -120,7 +120,7 @@ def run(a, procs, tmp):
             m = measure(tunnels[i], a.mb)
             if r > 0:  # the first round warms up
                 res[i].append(m)
-    print("%s, %d MB downloads, %d rounds%s; medians: MB/s, then per 100 MB the CPU ms of ttfd / "
+    print("%s, %d MB downloads, %d round(s)%s; medians: MB/s, then per 100 MB the CPU ms of ttfd / "
           "ttf / curl, the ms ttfd / ttf waited runnable, their sleeps per MB, the machine's idle ms"
           % ("TLS on both legs" if a.tls else "binary mode", a.mb, a.rounds,
              ", all on CPU %d" % a.pin if a.pin is not None else ""))
