@@ -15,7 +15,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all serverless-local deps deps-bench deps-arm64 lambda-arm64 build test test-asan test-valgrind \
-	demo install deb lambda fuzz fuzz-coverage bench bench-profile bench-instr bench-soak bench-serverless format lint clean \
+	demo install deb lambda fuzz fuzz-coverage bench bench-profile bench-ab bench-instr bench-soak bench-serverless format lint clean \
 	bench-http1 deploy-infra preview-infra destroy-infra
 
 all: build
@@ -116,6 +116,11 @@ bench: deps-bench build
 # perf profile of the bulk path through ttfd + ttf (bench/profile.py; PROFILE_* variables).
 bench-profile: deps-bench build
 	./bench/profile.sh
+
+# The download path of two or more builds side by side, interleaved (bench/ab_download.py; e.g.
+# AB_ARGS="--pin 1 --rounds 16 /path/to/a/bin build/bin", --tls for TLS on both legs).
+bench-ab: build
+	/usr/bin/python3 bench/ab_download.py $(AB_ARGS)
 
 # Instructions (callgrind) and system calls per 1 KiB request through ttfd + ttf (bench/instr.py;
 # INSTR_* variables): CPU work counted, the same on a loaded machine.
