@@ -65,7 +65,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     session *s = ud;
     tmsg m;
     const char *err = NULL;
-    int rc = tmsg_decode((const char *)data, len, &m, &err);
+    int rc = tmsg_decode_with(s->dec, (const char *)data, len, &m, &err);
     if (rc == TMSG_TOO_MANY_TOKENS) { /* names no request; never built (4 MiB of [] took 190 MB) */
         TLOG_W(s->log, "a message of %zu bytes with %s dropped", len, err);
         return;
@@ -307,7 +307,8 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
     s->acks = acks_new(ack_send, s);
     s->ack_timer = event_new(base, -1, EV_PERSIST, ack_timer_cb, s);
-    if (!s->streams || !s->exchanges || !s->heartbeat || !s->acks || !s->ack_timer) {
+    s->dec = tmsg_decoder_new();
+    if (!s->streams || !s->exchanges || !s->heartbeat || !s->acks || !s->ack_timer || !s->dec) {
         conn_free(c);
         session_free(s);
         return NULL;
@@ -353,6 +354,7 @@ void session_free(session *s)
         event_free(s->hold_timer);
     ws_conn_free(s->ws);
     acks_free(s->acks);
+    tmsg_decoder_free(s->dec);
     free(s->tun);
     free(s);
 }

@@ -97,6 +97,7 @@ struct session {
      * relay_interim, relay_trailers; docs/protocol.md §2); binary mode always does */
     bool relay_interim, relay_trailers;
     ws_conn *ws;
+    tmsg_decoder *dec; /* its text messages' decoder, reused for each */
     uint64_t
         opened_ms; /* when the WebSocket was open (clock_now_ms): its lifetime counts from it */
     bool binary;

@@ -711,7 +711,34 @@ char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type)
     return rid;
 }
 
+struct tmsg_decoder {
+    json_text_parser *parser;
+};
+
+tmsg_decoder *tmsg_decoder_new(void)
+{
+    tmsg_decoder *d = calloc(1, sizeof *d);
+    if (d && !(d->parser = json_text_parser_new())) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void tmsg_decoder_free(tmsg_decoder *d)
+{
+    if (!d)
+        return;
+    json_text_parser_free(d->parser);
+    free(d);
+}
+
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
+{
+    return tmsg_decode_with(NULL, json, len, out, err);
+}
+
+int tmsg_decode_with(tmsg_decoder *d, const char *json, size_t len, tmsg *out, const char **err)
 {
     const char *dummy;
     if (!err)
@@ -719,7 +746,7 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
     *err = NULL;
     tmsg_init(out, TMSG_UNKNOWN);
     json_text_status st;
-    json_object *o = json_text_parse_object(json, len, &st);
+    json_object *o = json_text_parse_object_with(d ? d->parser : NULL, json, len, &st);
     if (!o) {
         *err = st == JSON_TEXT_NOT_OBJECT ? "not an object"
                : st == JSON_TEXT_TOO_MANY ? TMSG_ERR_TOO_MANY_TOKENS

@@ -175,6 +175,16 @@ void tmsg_free(tmsg *m);
  * invalid; TMSG_TOO_MANY_TOKENS (with TMSG_ERR_TOO_MANY_TOKENS in err) for too many tokens. */
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err);
 
+/* A decoder to reuse for one connection's messages: lib/json_text's parser, json-c's tokener
+ * with its stack and buffers kept between messages instead of allocated for each. Owns the
+ * parser; holds nothing of a message between calls. NULL when out of memory. */
+typedef struct tmsg_decoder tmsg_decoder;
+tmsg_decoder *tmsg_decoder_new(void);
+void tmsg_decoder_free(tmsg_decoder *d); /* NULL is fine */
+
+/* tmsg_decode with d's parser (NULL d: as tmsg_decode); the same results for every text. */
+int tmsg_decode_with(tmsg_decoder *d, const char *json, size_t len, tmsg *out, const char **err);
+
 /* After tmsg_decode failed: the request_id the message names when that field is a string of
  * 1..TTF_JSON_REQUEST_ID_MAX bytes (malloc'd, the caller frees), else NULL, and in *type the
  * message's type (TMSG_UNKNOWN when it has none we know). Reads the text by its structure alone,

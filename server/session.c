@@ -22,6 +22,7 @@ struct session {
     server *srv;
     session *prev, *next;
     ws_conn *ws;
+    tmsg_decoder *dec; /* its text messages' decoder, reused for each */
     mux *mux;
     bool bin;               /* ttf.bin.v2, else JSON mode */
     uint32_t stream_window; /* JSON mode: the per-request window announced (0: none) */
@@ -139,6 +140,7 @@ static void destroy(session *s)
     if (s->beat)
         event_free(s->beat);
     ws_conn_free(s->ws);
+    tmsg_decoder_free(s->dec);
     unlink_session(s);
     for (size_t i = 0; s->tun && i < s->ntun; i++)
         tunnel_access_free(s->tun[i].access);
@@ -534,7 +536,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     session *s = ud;
     tmsg m;
     const char *err = NULL;
-    int rc = tmsg_decode((const char *)data, len, &m, &err);
+    int rc = tmsg_decode_with(s->dec, (const char *)data, len, &m, &err);
     if (rc == TMSG_TOO_MANY_TOKENS) {
         TLOG_W(s->srv->log, "agent %s%s%s: a message of %zu bytes with %s: closing the link", s->ip,
                s->tun[0].ready ? " tunnel " : "", s->tun[0].ready ? s->tun[0].name : "", len,
@@ -691,6 +693,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     if (s->tun)
         s->tun[0] = (tunnel){.sess = s, .json = !bin};
     s->ready_timer = evtimer_new(srv->base, ready_timeout_cb, s);
+    s->dec = tmsg_decoder_new();
     s->c = c;
     if (srv->cfg->agent_timeout > 0)
         s->beat = event_new(srv->base, -1, EV_PERSIST, beat_cb, s);
@@ -705,7 +708,8 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     }
     if (s->tun)
         s->tun[0].mux = s->mux;
-    if (!s->tun || !s->ready_timer || !s->mux || (srv->cfg->agent_timeout > 0 && !s->beat)) {
+    if (!s->tun || !s->ready_timer || !s->dec || !s->mux ||
+        (srv->cfg->agent_timeout > 0 && !s->beat)) {
         destroy(s); /* not linked yet, no ws: c stays the caller's */
         return refuse(status, why, cap, 500, "out of memory");
     }
