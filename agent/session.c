@@ -413,13 +413,12 @@ int session_send_text(session *s, const char *json, size_t len)
     return ws_send_text(s->ws, json, len);
 }
 
+static int send_text(void *ud, const char *json, size_t len)
+{
+    return session_send_text(ud, json, len);
+}
+
 int session_send_msg(session *s, const tmsg *m)
 {
-    size_t len = 0;
-    char *json = tmsg_encode(m, &len);
-    if (!json)
-        return -1;
-    int rc = ws_send_text(s->ws, json, len);
-    free(json);
-    return rc;
+    return tmsg_encode_to(m, send_text, s);
 }

@@ -197,6 +197,11 @@ char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type);
  * for an error without one). Returns a malloc'd NUL-terminated string, length in *len, or NULL. */
 char *tmsg_encode(const tmsg *m, size_t *len);
 
+/* Serialises m as tmsg_encode does and hands the text (len bytes, NUL-terminated, valid during
+ * the call only) to send: no copy of it. Returns -1 when encoding failed, else send's result. */
+typedef int (*tmsg_text_fn)(void *ud, const char *text, size_t len);
+int tmsg_encode_to(const tmsg *m, tmsg_text_fn send, void *ud);
+
 /* ---- heads that do not fit one message (docs/protocol.md §2 "Large heads") ---- */
 
 /* The bytes header entry e adds to a message's "headers" object when encoded on its own

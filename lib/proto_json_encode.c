@@ -436,26 +436,50 @@ static int encode_fields(json_object *o, const tmsg *m)
     }
 }
 
-char *tmsg_encode(const tmsg *m, size_t *len)
+int tmsg_encode_to(const tmsg *m, tmsg_text_fn send, void *ud)
 {
     if (!m || m->type == TMSG_UNKNOWN)
-        return NULL;
+        return -1;
     json_object *o = json_object_new_object();
     if (!o)
-        return NULL;
-    char *out = NULL;
+        return -1;
+    int rc = -1;
     if (set(o, "type", encode_type(m)) == 0 && encode_fields(o, m) == 0) {
         size_t n = 0;
         const char *text = json_object_to_json_string_length(o, OUT_FLAGS, &n);
-        out = text ? malloc(n + 1) : NULL;
-        if (out) {
-            memcpy(out, text, n + 1);
-            if (len)
-                *len = n;
-        }
+        if (text)
+            rc = send(ud, text, n);
     }
     json_object_put(o);
-    return out;
+    return rc;
+}
+
+/* tmsg_encode's copy of the text. */
+typedef struct text_copy {
+    char *text;
+    size_t len;
+} text_copy;
+
+static int copy_text(void *ud, const char *text, size_t len)
+{
+    text_copy *c = ud;
+    c->text = malloc(len + 1);
+    if (!c->text)
+        return -1;
+    memcpy(c->text, text, len);
+    c->text[len] = '\0';
+    c->len = len;
+    return 0;
+}
+
+char *tmsg_encode(const tmsg *m, size_t *len)
+{
+    text_copy c = {NULL, 0};
+    if (tmsg_encode_to(m, copy_text, &c) != 0)
+        return NULL;
+    if (len)
+        *len = c.len;
+    return c.text;
 }
 
 /* ------------------------------------------------------------------ large heads */

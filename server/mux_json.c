@@ -77,15 +77,15 @@ static json_stream *js_of(mux_stream *s)
     return (json_stream *)s;
 }
 
+static int send_text(void *ud, const char *text, size_t len)
+{
+    json_mux *jm = ud;
+    return jm->link.send_text(jm->link.ud, text, len);
+}
+
 static int send_msg(json_mux *jm, const tmsg *m)
 {
-    size_t len = 0;
-    char *js = tmsg_encode(m, &len);
-    if (!js)
-        return -1;
-    int rc = jm->link.send_text(jm->link.ud, js, len);
-    free(js);
-    return rc;
+    return tmsg_encode_to(m, send_text, jm);
 }
 
 static int send_cb(void *ud, const tmsg *m)

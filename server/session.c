@@ -80,15 +80,14 @@ static void link_pause(void *ud, bool on)
     ws_pause_read(((session *)ud)->ws, on);
 }
 
+static int send_text(void *ud, const char *text, size_t len)
+{
+    return ws_send_text(((session *)ud)->ws, text, len);
+}
+
 static int send_msg(session *s, const tmsg *m)
 {
-    size_t len = 0;
-    char *js = tmsg_encode(m, &len);
-    if (!js)
-        return -1;
-    int rc = ws_send_text(s->ws, js, len);
-    free(js);
-    return rc;
+    return tmsg_encode_to(m, send_text, s);
 }
 
 /* ---- the session's end ---- */
