@@ -87,6 +87,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             s->stream_window = s->binary ? 0 : (uint32_t)m.stream_window;
             s->relay_interim = !s->binary && m.relay_interim;
             s->relay_trailers = !s->binary && m.relay_trailers;
+            s->header_strings = !s->binary && m.header_strings;
             /* our request window (hold.h), or the server's own: then the old hard bound */
             s->request_window = (uint32_t)m.request_window;
             s->hold_shed = !s->request_window || s->request_window > HOLD_WINDOW_FIRST;
@@ -237,6 +238,7 @@ static int send_ready(session *s, const session_ready *ready)
     m.request_window = HOLD_WINDOW_FIRST; /* a small first one, grown by credit (hold.h) */
     m.relay_interim = !s->binary;         /* JSON mode: we send interim responses and */
     m.relay_trailers = !s->binary;        /* trailer sections where the server relays them */
+    m.header_strings = !s->binary;        /* single header values as plain strings both ways */
     const char *why = NULL;
     for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */
         const char *held = i == 0 ? m.tunnel_id : ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;
@@ -405,7 +407,11 @@ bool session_congested(const session *s)
 
 int session_send_answer(session *s, const tmsg *m)
 {
-    return acks_send(s->acks, m, clock_now_ms());
+    if (!s->header_strings)
+        return acks_send(s->acks, m, clock_now_ms());
+    tmsg c = *m; /* a view with the agreed form: the strings stay m's */
+    c.header_strings = true;
+    return acks_send(s->acks, &c, clock_now_ms());
 }
 
 int session_send_text(session *s, const char *json, size_t len)

@@ -416,12 +416,14 @@ static int get_headers(json_object *o, http_headers *h)
     return get_fields(o, "headers", "header_order", h);
 }
 
-/* ready, connection_established: relay_interim, relay_trailers. */
-static int get_relays(json_object *o, tmsg *m, const char **err)
+/* ready, connection_established: relay_interim, relay_trailers, header_strings. */
+static int get_agreements(json_object *o, tmsg *m, const char **err)
 {
     if (get_bool(o, "relay_interim", &m->relay_interim) != 0 ||
         get_bool(o, "relay_trailers", &m->relay_trailers) != 0)
         return *err = "bad relay_interim or relay_trailers", -1;
+    if (get_bool(o, "header_strings", &m->header_strings) != 0)
+        return *err = "bad header_strings", -1;
     return 0;
 }
 
@@ -547,7 +549,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad request_windows", -1;
         if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
             return *err = "bad request_window", -1;
-        return get_relays(o, m, err);
+        return get_agreements(o, m, err);
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
             return *err = "missing connection_id", -1;
@@ -571,7 +573,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad stream_window", -1;
         if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
             return *err = "bad request_window", -1;
-        return get_relays(o, m, err);
+        return get_agreements(o, m, err);
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
             return *err = "missing code", -1;

@@ -108,6 +108,12 @@ typedef struct tmsg {
      * trailers; connection_established: the server relays them (docs/protocol.md §2 "Interim
      * responses and trailers"). Neither side sends them unless both said so. */
     bool relay_interim, relay_trailers;
+    /* ready: the agent takes a header name's single value as a plain string ("name":"value",
+     * which decoders always accepted) and sends it so where the server confirms;
+     * connection_established: the server does both (docs/protocol.md §2 "Header values").
+     * http_request, http_response, http_*_headers, http_*_body (trailers): encode a name with one
+     * value so (set by a sender once both said so; decoding leaves it false). */
+    bool header_strings;
     char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
     /* connection_established: the secret that lets the agent's next connection take the tunnel
      * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");

@@ -38,6 +38,7 @@ typedef struct json_mux {
     uint32_t req_window; /* per-request request-body window announced to the agent (0: none) */
     bool interim;        /* the agent's interim responses are relayed (mux_json_set_relays) */
     bool trailers;       /* trailer sections go both ways (mux_json_set_relays) */
+    bool strings;        /* single header values as plain strings (mux_json_set_header_strings) */
     rand_pool ids;       /* request ids' random bytes */
 } json_mux;
 
@@ -85,7 +86,11 @@ static int send_text(void *ud, const char *text, size_t len)
 
 static int send_msg(json_mux *jm, const tmsg *m)
 {
-    return tmsg_encode_to(m, send_text, jm);
+    if (!jm->strings)
+        return tmsg_encode_to(m, send_text, jm);
+    tmsg c = *m; /* a view with the agreed form: the strings stay m's */
+    c.header_strings = true;
+    return tmsg_encode_to(&c, send_text, jm);
 }
 
 static int send_cb(void *ud, const tmsg *m)
@@ -719,6 +724,11 @@ void mux_json_set_relays(mux *m, bool interim, bool trailers)
 {
     jm_of(m)->interim = interim;
     jm_of(m)->trailers = trailers;
+}
+
+void mux_json_set_header_strings(mux *m, bool on)
+{
+    jm_of(m)->strings = on;
 }
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)

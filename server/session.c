@@ -30,6 +30,7 @@ struct session {
      * asked for, TTF_BIN_INITIAL_WINDOW) */
     uint32_t request_window;
     bool relay_interim, relay_trailers; /* JSON mode: agreed with the agent (protocol.md §2) */
+    bool header_strings;                /* JSON mode: agreed with the agent (protocol.md §2) */
     bool several;                       /* ready carried tunnels[]: answer with tunnels[] */
     bool established;                   /* its tunnels were given (counted by the metrics) */
     char sub[AUTH_SUB_MAX + 1];         /* token subject ("" without auth) */
@@ -195,6 +196,7 @@ static void send_established(session *s, const char *notice, char *const *names)
         m.request_window = s->request_window;
         m.relay_interim = s->relay_interim;
         m.relay_trailers = s->relay_trailers;
+        m.header_strings = s->header_strings;
         if (s->several) {
             m.tunnels = tl;
             m.ntunnels = s->ntun;
@@ -467,10 +469,13 @@ static void on_ready(session *s, const tmsg *m)
      * request trailers) gets them relayed, as binary mode does */
     s->relay_interim = !s->bin && m->relay_interim;
     s->relay_trailers = !s->bin && m->relay_trailers;
+    /* and one that takes single header values as plain strings gets them so, and sends them so */
+    s->header_strings = !s->bin && m->header_strings;
     if (!s->bin) {
         mux_json_set_window(s->mux, s->stream_window, (uint32_t)TTF_JSON_STREAM_WINDOW);
         mux_json_set_request_window(s->mux, s->request_window);
         mux_json_set_relays(s->mux, s->relay_interim, s->relay_trailers);
+        mux_json_set_header_strings(s->mux, s->header_strings);
     } else if (s->request_window) {
         mux_bin_set_request_window(s->mux, s->request_window);
     }
