@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "utf8.h"
 
@@ -97,6 +100,25 @@ static size_t scan_string(const uint8_t *s, size_t n, size_t i, bool *bad)
 {
     bool fault = false; /* a local: the bytes of s may alias *bad */
     for (;;) {
+#ifdef __SSE2__
+        /* sixteen at a time where SSE2 is (every x86-64): '"', '\\', and as signed bytes below
+         * 0x20 the controls and the non-ASCII bytes (0x80-0xff are negative); the eight-byte
+         * step below then stops at the first flagged byte at once */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                      space = _mm_set1_epi8(0x20);
+        while (n - i >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i look =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmplt_epi8(v, space));
+            unsigned mask = (unsigned)_mm_movemask_epi8(look);
+            if (mask) {
+                i += (size_t)__builtin_ctz(mask);
+                break;
+            }
+            i += 16;
+        }
+#endif
         while (n - i >= 8) { /* to the first byte that needs a look, eight at a time */
             uint64_t v;
             memcpy(&v, s + i, 8);

@@ -495,6 +495,43 @@ static void test_bulk_piece(void **state)
     free(body);
 }
 
+/* A string's bytes are looked at sixteen and eight at a time (lib/json_text): a byte that needs
+ * a look is found at every offset of those blocks, in strings of every length around them. */
+static void test_string_scan_offsets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        bool ok;
+    } probes[] = {
+        {"\x01", false},    /* a control character */
+        {"\x1f", false},    /* the last one */
+        {"\x7f", true},     /* DEL is no control for JSON */
+        {"\xe9", false},    /* Latin-1, ill-formed UTF-8 */
+        {"\xc3\xa9", true}, /* é */
+        {"\\\"", true},     /* an escaped quote */
+        {"\\x", false},     /* a bad escape */
+        {"\"", false},      /* the string ends early: the rest is no JSON */
+    };
+    char v[64];
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++) {
+                size_t pl = strlen(probes[k].bytes), n = 0;
+                v[n++] = '"';
+                memset(v + n, 'a', pos);
+                n += pos;
+                memcpy(v + n, probes[k].bytes, pl);
+                n += pl;
+                memset(v + n, 'b', len - pos - 1);
+                n += len - pos - 1;
+                v[n++] = '"';
+                check_value(v, n, probes[k].ok);
+            }
+        }
+    }
+}
+
 /* s decoded by d (reused) and by tmsg_decode alone: the same result, the same reason, and the
  * same message (compared by its encoding). */
 static void same_with(tmsg_decoder *d, const char *s, size_t n)
@@ -594,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_encoding_bytes),
         cmocka_unit_test(test_bulk_piece),
         cmocka_unit_test(test_reused_decoder),
+        cmocka_unit_test(test_string_scan_offsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
