@@ -29,12 +29,11 @@ struct session {
     /* the per-request request-body window announced (JSON mode 0: none; binary mode 0: not
      * asked for, TTF_BIN_INITIAL_WINDOW) */
     uint32_t request_window;
-    bool relay_interim, relay_trailers; /* JSON mode: agreed with the agent (protocol.md §2) */
-    bool header_strings;                /* JSON mode: agreed with the agent (protocol.md §2) */
-    bool several;                       /* ready carried tunnels[]: answer with tunnels[] */
-    bool established;                   /* its tunnels were given (counted by the metrics) */
-    char sub[AUTH_SUB_MAX + 1];         /* token subject ("" without auth) */
-    char takeover[65]; /* secret for the agent's next connection (protocol.md §1) */
+    bool relay_interim, relay_trailers, header_strings; /* JSON mode: agreed (protocol.md §2) */
+    bool several;               /* ready carried tunnels[]: answer with tunnels[] */
+    bool established;           /* its tunnels were given (counted by the metrics) */
+    char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
+    char takeover[65];          /* secret for the agent's next connection (protocol.md §1) */
     char ip[64];
     char owner[TUNNEL_OWNER_MAX + 1]; /* tunnel_owner() of its ready ("" before it) */
     conn *c;                          /* its link (the ws_conn's) */
@@ -466,10 +465,9 @@ static void on_ready(session *s, const tmsg *m)
     else if (s->bin)
         s->request_window = 0; /* not asked: TTF_BIN_INITIAL_WINDOW, not announced */
     /* JSON mode: an agent that can send interim responses and trailer sections (and take
-     * request trailers) gets them relayed, as binary mode does */
+     * request trailers) gets them relayed, as binary mode does; header_strings both ways */
     s->relay_interim = !s->bin && m->relay_interim;
     s->relay_trailers = !s->bin && m->relay_trailers;
-    /* and one that takes single header values as plain strings gets them so, and sends them so */
     s->header_strings = !s->bin && m->header_strings;
     if (!s->bin) {
         mux_json_set_window(s->mux, s->stream_window, (uint32_t)TTF_JSON_STREAM_WINDOW);
