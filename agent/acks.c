@@ -106,15 +106,12 @@ static void unlink_entry(acks *a, entry *prev, entry *e)
 
 int acks_send(acks *a, const tmsg *m, uint64_t now_ms)
 {
+    if (!a->enabled) /* nothing kept: the text goes out from the encoder's buffer */
+        return tmsg_encode_to(m, a->send, a->ud);
     size_t len = 0;
     char *text = tmsg_encode(m, &len);
     if (!text)
         return -1;
-    if (!a->enabled) {
-        int rc = a->send(a->ud, text, len);
-        free(text);
-        return rc;
-    }
     entry *e = calloc(1, sizeof *e);
     if (!e || (m->request_id && !(e->rid = strdup(m->request_id)))) {
         free(e);

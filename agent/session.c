@@ -65,7 +65,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     session *s = ud;
     tmsg m;
     const char *err = NULL;
-    int rc = tmsg_decode((const char *)data, len, &m, &err);
+    int rc = tmsg_decode_with(s->dec, (const char *)data, len, &m, &err);
     if (rc == TMSG_TOO_MANY_TOKENS) { /* names no request; never built (4 MiB of [] took 190 MB) */
         TLOG_W(s->log, "a message of %zu bytes with %s dropped", len, err);
         return;
@@ -87,6 +87,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             s->stream_window = s->binary ? 0 : (uint32_t)m.stream_window;
             s->relay_interim = !s->binary && m.relay_interim;
             s->relay_trailers = !s->binary && m.relay_trailers;
+            s->header_strings = !s->binary && m.header_strings;
             /* our request window (hold.h), or the server's own: then the old hard bound */
             s->request_window = (uint32_t)m.request_window;
             s->hold_shed = !s->request_window || s->request_window > HOLD_WINDOW_FIRST;
@@ -237,6 +238,7 @@ static int send_ready(session *s, const session_ready *ready)
     m.request_window = HOLD_WINDOW_FIRST; /* a small first one, grown by credit (hold.h) */
     m.relay_interim = !s->binary;         /* JSON mode: we send interim responses and */
     m.relay_trailers = !s->binary;        /* trailer sections where the server relays them */
+    m.header_strings = !s->binary;        /* single header values as plain strings both ways */
     const char *why = NULL;
     for (size_t i = 0; i < s->ntun; i++) { /* what each tunnel asks for */
         const char *held = i == 0 ? m.tunnel_id : ready->tunnel_ids ? ready->tunnel_ids[i] : NULL;
@@ -307,7 +309,8 @@ session *session_new(struct event_base *base, conn *c, bool binary, const agent_
     s->heartbeat = event_new(base, -1, EV_PERSIST, heartbeat_cb, s);
     s->acks = acks_new(ack_send, s);
     s->ack_timer = event_new(base, -1, EV_PERSIST, ack_timer_cb, s);
-    if (!s->streams || !s->exchanges || !s->heartbeat || !s->acks || !s->ack_timer) {
+    s->dec = tmsg_decoder_new();
+    if (!s->streams || !s->exchanges || !s->heartbeat || !s->acks || !s->ack_timer || !s->dec) {
         conn_free(c);
         session_free(s);
         return NULL;
@@ -353,6 +356,7 @@ void session_free(session *s)
         event_free(s->hold_timer);
     ws_conn_free(s->ws);
     acks_free(s->acks);
+    tmsg_decoder_free(s->dec);
     free(s->tun);
     free(s);
 }
@@ -403,7 +407,11 @@ bool session_congested(const session *s)
 
 int session_send_answer(session *s, const tmsg *m)
 {
-    return acks_send(s->acks, m, clock_now_ms());
+    if (!s->header_strings)
+        return acks_send(s->acks, m, clock_now_ms());
+    tmsg c = *m; /* a view with the agreed form: the strings stay m's */
+    c.header_strings = true;
+    return acks_send(s->acks, &c, clock_now_ms());
 }
 
 int session_send_text(session *s, const char *json, size_t len)
@@ -411,13 +419,12 @@ int session_send_text(session *s, const char *json, size_t len)
     return ws_send_text(s->ws, json, len);
 }
 
+static int send_text(void *ud, const char *json, size_t len)
+{
+    return session_send_text(ud, json, len);
+}
+
 int session_send_msg(session *s, const tmsg *m)
 {
-    size_t len = 0;
-    char *json = tmsg_encode(m, &len);
-    if (!json)
-        return -1;
-    int rc = ws_send_text(s->ws, json, len);
-    free(json);
-    return rc;
+    return tmsg_encode_to(m, send_text, s);
 }

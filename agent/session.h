@@ -96,7 +96,11 @@ struct session {
     /* JSON mode: the server relays interim responses / trailer sections (connection_established
      * relay_interim, relay_trailers; docs/protocol.md §2); binary mode always does */
     bool relay_interim, relay_trailers;
+    /* JSON mode: the server confirmed header_strings (docs/protocol.md §2 "Header values"): our
+     * answers send a name's single value as a plain string */
+    bool header_strings;
     ws_conn *ws;
+    tmsg_decoder *dec; /* its text messages' decoder, reused for each */
     uint64_t
         opened_ms; /* when the WebSocket was open (clock_now_ms): its lifetime counts from it */
     bool binary;

@@ -6,6 +6,7 @@
 #include "conn_int.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
@@ -474,6 +475,10 @@ void conn_process_init(void)
     signal(SIGPIPE, SIG_IGN);
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    /* The C locale, as before (no setlocale anywhere), but as glibc's static C object */
+    locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (c_locale)
+        uselocale(c_locale);
 }
 
 struct event_base *conn_base_new(void)

@@ -53,6 +53,19 @@ bool json_text_lexical_ok(const char *s, size_t n);
  * why. */
 json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st);
 
+/* A parser to reuse for many texts (one per connection): json-c's tokener with its stack and
+ * string buffer, reset between texts instead of allocated for each (a buffer grown past 16 KiB
+ * by a long string is let go after that text). Owns its tokener; never holds an object between
+ * calls. NULL when out of memory. */
+typedef struct json_text_parser json_text_parser;
+json_text_parser *json_text_parser_new(void);
+void json_text_parser_free(json_text_parser *p); /* NULL is fine */
+
+/* json_text_parse_object with p's tokener (NULL p: a tokener of its own, as
+ * json_text_parse_object). Same texts accepted, same results. */
+json_object *json_text_parse_object_with(json_text_parser *p, const char *s, size_t n,
+                                         json_text_status *st);
+
 /* Parses s[0..n) as one JSON object by its structure alone (json-c's strict tokener, without
  * the lexical pass above: an integer beyond int64 comes back clamped). Only for naming the
  * exchange of a message json_text_parse_object refused; never for a message's content. NULL when

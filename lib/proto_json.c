@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "http1_syntax.h"
 #include "json_text.h"
 
 static const struct {
@@ -120,35 +121,6 @@ void tmsg_free(tmsg *m)
 }
 
 /* ------------------------------------------------------------------ decoding */
-
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static bool is_token(const char *s, size_t n)
-{
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_tchar((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
-/* Field value and reason-phrase: no CTL but HTAB (CR/LF would split the head, NUL would cut
- * it). obs-text (>= 0x80) is allowed (RFC 9110 §5.5, RFC 9112 §4). */
-static bool is_field_value(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
-}
 
 /* Request target: non-empty, no space or CTL (obs-text passes byte for byte). */
 static bool is_target(const char *s, size_t n)
@@ -313,13 +285,13 @@ static int add_value(http_headers *h, const char *name, size_t nlen, json_object
     if (is_string(val)) { /* copied once, by http_headers_add */
         const char *v = json_object_get_string(val);
         size_t vl = (size_t)json_object_get_string_len(val);
-        return is_field_value(v, vl) ? http_headers_add(h, name, nlen, v, vl) : -1;
+        return http1_is_field_value(v, vl) ? http_headers_add(h, name, nlen, v, vl) : -1;
     }
     char *s = NULL;
     size_t n = 0;
     if (octets_of(val, &s, &n) != 0)
         return -1;
-    int rc = is_field_value(s, n) ? http_headers_add(h, name, nlen, s, n) : -1;
+    int rc = http1_is_field_value(s, n) ? http_headers_add(h, name, nlen, s, n) : -1;
     free(s);
     return rc;
 }
@@ -335,7 +307,7 @@ static int get_headers_grouped(json_object *hs, http_headers *h, size_t *starts,
         const char *name = (const char *)lh_entry_k(e);
         json_object *val = (json_object *)lh_entry_v(e);
         size_t nlen = strlen(name); /* keys with NUL are refused by lib/json_text */
-        if (!is_token(name, nlen))
+        if (!http1_is_token(name, nlen))
             return -1;
         if (starts)
             starts[*members] = h->n;
@@ -416,12 +388,14 @@ static int get_headers(json_object *o, http_headers *h)
     return get_fields(o, "headers", "header_order", h);
 }
 
-/* ready, connection_established: relay_interim, relay_trailers. */
-static int get_relays(json_object *o, tmsg *m, const char **err)
+/* ready, connection_established: relay_interim, relay_trailers, header_strings. */
+static int get_agreements(json_object *o, tmsg *m, const char **err)
 {
     if (get_bool(o, "relay_interim", &m->relay_interim) != 0 ||
         get_bool(o, "relay_trailers", &m->relay_trailers) != 0)
         return *err = "bad relay_interim or relay_trailers", -1;
+    if (get_bool(o, "header_strings", &m->header_strings) != 0)
+        return *err = "bad header_strings", -1;
     return 0;
 }
 
@@ -547,7 +521,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad request_windows", -1;
         if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
             return *err = "bad request_window", -1;
-        return get_relays(o, m, err);
+        return get_agreements(o, m, err);
     case TMSG_CONNECTION_ESTABLISHED:
         if (get_str(o, "connection_id", true, &m->connection_id) != 0)
             return *err = "missing connection_id", -1;
@@ -571,7 +545,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
             return *err = "bad stream_window", -1;
         if (get_uint(o, "request_window", UINT32_MAX, &m->request_window) != 0)
             return *err = "bad request_window", -1;
-        return get_relays(o, m, err);
+        return get_agreements(o, m, err);
     case TMSG_TUNNEL_REFUSED:
         if (get_str(o, "code", true, &m->refusal) != 0)
             return *err = "missing code", -1;
@@ -581,7 +555,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
     case TMSG_HTTP_REQUEST:
         if (get_request_id(o, true, m) != 0)
             return *err = "missing request_id", -1;
-        if (get_octets(o, "method", true, is_token, &m->method) != 0)
+        if (get_octets(o, "method", true, http1_is_token, &m->method) != 0)
             return *err = "bad method", -1;
         if (get_octets(o, "uri", true, is_target, &m->uri) != 0)
             return *err = "bad uri", -1;
@@ -599,7 +573,7 @@ static int decode_fields(json_object *o, tmsg *m, const char **err)
         m->status_code = (int)json_object_get_int64(sc);
         if (get_uint(o, "processing_time_ms", UINT64_MAX, &m->processing_time_ms) != 0)
             return *err = "bad processing_time_ms", -1;
-        if (get_octets(o, "reason", false, is_field_value, &m->reason) != 0)
+        if (get_octets(o, "reason", false, http1_is_field_value, &m->reason) != 0)
             return *err = "bad reason", -1;
         break;
     }
@@ -711,7 +685,34 @@ char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type)
     return rid;
 }
 
+struct tmsg_decoder {
+    json_text_parser *parser;
+};
+
+tmsg_decoder *tmsg_decoder_new(void)
+{
+    tmsg_decoder *d = calloc(1, sizeof *d);
+    if (d && !(d->parser = json_text_parser_new())) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void tmsg_decoder_free(tmsg_decoder *d)
+{
+    if (!d)
+        return;
+    json_text_parser_free(d->parser);
+    free(d);
+}
+
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
+{
+    return tmsg_decode_with(NULL, json, len, out, err);
+}
+
+int tmsg_decode_with(tmsg_decoder *d, const char *json, size_t len, tmsg *out, const char **err)
 {
     const char *dummy;
     if (!err)
@@ -719,7 +720,7 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
     *err = NULL;
     tmsg_init(out, TMSG_UNKNOWN);
     json_text_status st;
-    json_object *o = json_text_parse_object(json, len, &st);
+    json_object *o = json_text_parse_object_with(d ? d->parser : NULL, json, len, &st);
     if (!o) {
         *err = st == JSON_TEXT_NOT_OBJECT ? "not an object"
                : st == JSON_TEXT_TOO_MANY ? TMSG_ERR_TOO_MANY_TOKENS

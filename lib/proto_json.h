@@ -108,6 +108,12 @@ typedef struct tmsg {
      * trailers; connection_established: the server relays them (docs/protocol.md §2 "Interim
      * responses and trailers"). Neither side sends them unless both said so. */
     bool relay_interim, relay_trailers;
+    /* ready: the agent takes a header name's single value as a plain string ("name":"value",
+     * which decoders always accepted) and sends it so where the server confirms;
+     * connection_established: the server does both (docs/protocol.md §2 "Header values").
+     * http_request, http_response, http_*_headers, http_*_body (trailers): encode a name with one
+     * value so (set by a sender once both said so; decoding leaves it false). */
+    bool header_strings;
     char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
     /* connection_established: the secret that lets the agent's next connection take the tunnel
      * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");
@@ -175,6 +181,16 @@ void tmsg_free(tmsg *m);
  * invalid; TMSG_TOO_MANY_TOKENS (with TMSG_ERR_TOO_MANY_TOKENS in err) for too many tokens. */
 int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err);
 
+/* A decoder to reuse for one connection's messages: lib/json_text's parser, json-c's tokener
+ * with its stack and buffers kept between messages instead of allocated for each. Owns the
+ * parser; holds nothing of a message between calls. NULL when out of memory. */
+typedef struct tmsg_decoder tmsg_decoder;
+tmsg_decoder *tmsg_decoder_new(void);
+void tmsg_decoder_free(tmsg_decoder *d); /* NULL is fine */
+
+/* tmsg_decode with d's parser (NULL d: as tmsg_decode); the same results for every text. */
+int tmsg_decode_with(tmsg_decoder *d, const char *json, size_t len, tmsg *out, const char **err);
+
 /* After tmsg_decode failed: the request_id the message names when that field is a string of
  * 1..TTF_JSON_REQUEST_ID_MAX bytes (malloc'd, the caller frees), else NULL, and in *type the
  * message's type (TMSG_UNKNOWN when it has none we know). Reads the text by its structure alone,
@@ -186,6 +202,11 @@ char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type);
 /* Serialises m (body is base64-encoded; optional fields omitted when NULL/false, request_id null
  * for an error without one). Returns a malloc'd NUL-terminated string, length in *len, or NULL. */
 char *tmsg_encode(const tmsg *m, size_t *len);
+
+/* Serialises m as tmsg_encode does and hands the text (len bytes, NUL-terminated, valid during
+ * the call only) to send: no copy of it. Returns -1 when encoding failed, else send's result. */
+typedef int (*tmsg_text_fn)(void *ud, const char *text, size_t len);
+int tmsg_encode_to(const tmsg *m, tmsg_text_fn send, void *ud);
 
 /* ---- heads that do not fit one message (docs/protocol.md §2 "Large heads") ---- */
 

@@ -102,9 +102,12 @@ static json_object *joctets_z(const char *s)
     return joctets(s, s ? strlen(s) : 0);
 }
 
-/* A member of the "headers" object: its array, its index in member order and its name. */
+/* A member of the "headers" object: its value (the array of its values; with header strings a
+ * single value itself until a second one comes), how many values, its index in member order and
+ * its name. */
 typedef struct field_member {
-    json_object *arr;
+    json_object *val;
+    size_t count;
     size_t index;
     const char *name;
     size_t nlen;
@@ -124,13 +127,42 @@ static field_member *member_named(field_member *mem, size_t members, const char 
     return NULL;
 }
 
+/* Adds value v (its ownership too, also on failure) to member fm: the member's value itself when
+ * strings and it is the first one, else an item of its array. */
+static int member_add(field_member *fm, json_object *v, bool strings)
+{
+    if (!v)
+        return -1;
+    if (fm->count == 0 && strings) {
+        fm->val = v;
+        fm->count = 1;
+        return 0;
+    }
+    if (fm->count == 0 || (fm->count == 1 && strings)) { /* the array starts (with the value) */
+        json_object *arr = json_object_new_array_ext(strings ? 2 : 1);
+        if (!arr || (fm->count == 1 && json_object_array_add(arr, fm->val) != 0)) {
+            json_object_put(arr);
+            json_object_put(v);
+            return -1;
+        }
+        fm->val = arr;
+    }
+    if (json_object_array_add(fm->val, v) != 0) {
+        json_object_put(v);
+        return -1;
+    }
+    fm->count++;
+    return 0;
+}
+
 /* key: name -> [values]: the field lines grouped by their exact spelling (RFC 9110 §5.1 names
  * are case-insensitive, but each line travels as sent), members in the order of first
- * appearance. When grouping moved a line (A, B, A), order_key lists each line's member index so
- * that the receiver rebuilds the lines in their order (RFC 9110 §5.3: the order of same-name
- * lines matters, and across names it is what the peer sent). Older receivers read key alone. */
-
-static int set_fields(json_object *o, const char *key, const char *order_key, const http_headers *h)
+ * appearance; with strings, a name of one value as that value alone (name -> value). When
+ * grouping moved a line (A, B, A), order_key lists each line's member index so that the
+ * receiver rebuilds the lines in their order (RFC 9110 §5.3: the order of same-name lines
+ * matters, and across names it is what the peer sent). Older receivers read key alone. */
+static int set_fields(json_object *o, const char *key, const char *order_key, const http_headers *h,
+                      bool strings)
 {
     json_object *obj = json_object_new_object();
     field_member *mem = h->n ? calloc(h->n, sizeof *mem) : NULL;
@@ -151,23 +183,19 @@ static int set_fields(json_object *o, const char *key, const char *order_key, co
             fm->index = members++;
             fm->name = e->name;
             fm->nlen = e->nlen;
-            fm->arr = json_object_new_array();
-            /* each spelling once: no lookup for an older member */
-            if (!fm->arr ||
-                json_object_object_add_ex(obj, e->name, fm->arr, JSON_C_OBJECT_ADD_KEY_IS_NEW) !=
-                    0 ||
-                (names && hmap_put(names, e->name, e->nlen, fm) != 0)) {
-                json_object_put(fm->arr);
+            if (names && hmap_put(names, e->name, e->nlen, fm) != 0)
                 goto fail;
-            }
         }
         idx[i] = fm->index;
         in_order = in_order && (i == 0 || idx[i] >= idx[i - 1]);
-        json_object *s = joctets(e->value, e->vlen);
-        if (!s || json_object_array_add(fm->arr, s) != 0) {
-            json_object_put(s);
+        if (member_add(fm, joctets(e->value, e->vlen), strings) != 0)
             goto fail;
-        }
+    }
+    for (size_t k = 0; k < members; k++) { /* each spelling once: no lookup for an older one */
+        if (json_object_object_add_ex(obj, mem[k].name, mem[k].val, JSON_C_OBJECT_ADD_KEY_IS_NEW) !=
+            0)
+            goto fail;
+        mem[k].val = NULL;
     }
     if (!in_order) {
         order = json_object_new_array_ext((int)h->n);
@@ -185,6 +213,8 @@ static int set_fields(json_object *o, const char *key, const char *order_key, co
     int r = set(o, key, obj);
     return in_order ? r : r | set(o, order_key, order);
 fail:
+    for (size_t k = 0; k < members; k++)
+        json_object_put(mem[k].val);
     hmap_free(names);
     free(idx);
     free(mem);
@@ -193,9 +223,12 @@ fail:
     return -1;
 }
 
-static int set_relays(json_object *o, const tmsg *m)
+/* ready, connection_established: relay_interim, relay_trailers, header_strings. */
+static int set_agreements(json_object *o, const tmsg *m)
 {
     int r = 0;
+    if (m->header_strings)
+        r |= set(o, "header_strings", jtrue());
     if (m->relay_interim)
         r |= set(o, "relay_interim", jtrue());
     if (m->relay_trailers)
@@ -344,7 +377,7 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "request_windows", jtrue());
         if (m->request_window)
             r |= set(o, "request_window", jint((int64_t)m->request_window));
-        return r | set_relays(o, m);
+        return r | set_agreements(o, m);
     case TMSG_CONNECTION_ESTABLISHED:
         r |= set(o, "connection_id", jstr(m->connection_id));
         r |= set(o, "tunnel_id", jstr(m->tunnel_id));
@@ -363,7 +396,7 @@ static int encode_fields(json_object *o, const tmsg *m)
             r |= set(o, "stream_window", jint((int64_t)m->stream_window));
         if (m->request_window)
             r |= set(o, "request_window", jint((int64_t)m->request_window));
-        return r | set_relays(o, m);
+        return r | set_agreements(o, m);
     case TMSG_TUNNEL_REFUSED:
         r |= set(o, "code", jstr(m->refusal));
         r |= set(o, "message", jstr(m->message));
@@ -373,7 +406,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set_str_opt(o, "tunnel_id", m->tunnel_id);
         r |= set(o, "method", joctets_z(m->method));
         r |= set(o, "uri", joctets_z(m->uri));
-        r |= set_fields(o, "headers", "header_order", &m->headers);
+        r |= set_fields(o, "headers", "header_order", &m->headers, m->header_strings);
         if (m->headers_more)
             r |= set(o, "headers_more", jtrue());
         r |= set(o, "body", encode_body(m));
@@ -386,7 +419,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set(o, "status_code", jint(m->status_code));
         if (m->reason)
             r |= set(o, "reason", joctets_z(m->reason));
-        r |= set_fields(o, "headers", "header_order", &m->headers);
+        r |= set_fields(o, "headers", "header_order", &m->headers, m->header_strings);
         if (m->headers_more)
             r |= set(o, "headers_more", jtrue());
         r |= set(o, "body", encode_body(m));
@@ -398,7 +431,7 @@ static int encode_fields(json_object *o, const tmsg *m)
     case TMSG_HTTP_RESPONSE_HEADERS:
         r |= set(o, "request_id", jstr(m->request_id));
         r |= set(o, "seq", jint(m->seq));
-        r |= set_fields(o, "headers", "header_order", &m->headers);
+        r |= set_fields(o, "headers", "header_order", &m->headers, m->header_strings);
         r |= set(o, "headers_more", json_object_new_boolean(m->headers_more));
         return r;
     case TMSG_CANCEL:
@@ -412,7 +445,7 @@ static int encode_fields(json_object *o, const tmsg *m)
         r |= set(o, "body", encode_body(m));
         r |= set(o, "more", json_object_new_boolean(m->more));
         if (m->trailers.n > 0)
-            r |= set_fields(o, "trailers", "trailer_order", &m->trailers);
+            r |= set_fields(o, "trailers", "trailer_order", &m->trailers, m->header_strings);
         return r;
     case TMSG_WINDOW:
         r |= set(o, "request_id", jstr(m->request_id));
@@ -436,26 +469,50 @@ static int encode_fields(json_object *o, const tmsg *m)
     }
 }
 
-char *tmsg_encode(const tmsg *m, size_t *len)
+int tmsg_encode_to(const tmsg *m, tmsg_text_fn send, void *ud)
 {
     if (!m || m->type == TMSG_UNKNOWN)
-        return NULL;
+        return -1;
     json_object *o = json_object_new_object();
     if (!o)
-        return NULL;
-    char *out = NULL;
+        return -1;
+    int rc = -1;
     if (set(o, "type", encode_type(m)) == 0 && encode_fields(o, m) == 0) {
         size_t n = 0;
         const char *text = json_object_to_json_string_length(o, OUT_FLAGS, &n);
-        out = text ? malloc(n + 1) : NULL;
-        if (out) {
-            memcpy(out, text, n + 1);
-            if (len)
-                *len = n;
-        }
+        if (text)
+            rc = send(ud, text, n);
     }
     json_object_put(o);
-    return out;
+    return rc;
+}
+
+/* tmsg_encode's copy of the text. */
+typedef struct text_copy {
+    char *text;
+    size_t len;
+} text_copy;
+
+static int copy_text(void *ud, const char *text, size_t len)
+{
+    text_copy *c = ud;
+    c->text = malloc(len + 1);
+    if (!c->text)
+        return -1;
+    memcpy(c->text, text, len);
+    c->text[len] = '\0';
+    c->len = len;
+    return 0;
+}
+
+char *tmsg_encode(const tmsg *m, size_t *len)
+{
+    text_copy c = {NULL, 0};
+    if (tmsg_encode_to(m, copy_text, &c) != 0)
+        return NULL;
+    if (len)
+        *len = c.len;
+    return c.text;
 }
 
 /* ------------------------------------------------------------------ large heads */
@@ -602,6 +659,7 @@ int tmsg_send_head(const tmsg *m, tmsg_send_fn send, void *ud)
     tmsg_init(&cont, m->type == TMSG_HTTP_REQUEST ? TMSG_HTTP_REQUEST_HEADERS
                                                   : TMSG_HTTP_RESPONSE_HEADERS);
     cont.request_id = m->request_id; /* borrowed */
+    cont.header_strings = m->header_strings;
     for (size_t from = n; from < m->headers.n; from += n) {
         cont.seq++;
         cont.headers_more = true;

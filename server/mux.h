@@ -200,6 +200,9 @@ void mux_json_set_request_window(mux *m, uint32_t window);
  * "Interim responses and trailers"); off (the default): a 1xx is a protocol error and request
  * trailers are dropped. */
 void mux_json_set_relays(mux *m, bool interim, bool trailers);
+/* JSON mode: a header or trailer name of one value goes to the agent as a plain string (both
+ * said header_strings, docs/protocol.md §2 "Header values"); off (the default): as an array. */
+void mux_json_set_header_strings(mux *m, bool on);
 /* Binary mode: the request DATA window (octets) streams opened from now on start with, smaller
  * than TTF_BIN_INITIAL_WINDOW when the agent asked so in ready (ready.request_window, as HTTP/2's
  * SETTINGS_INITIAL_WINDOW_SIZE, RFC 9113 §6.9.2); its WINDOW frames credit more. */

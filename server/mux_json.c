@@ -38,6 +38,7 @@ typedef struct json_mux {
     uint32_t req_window; /* per-request request-body window announced to the agent (0: none) */
     bool interim;        /* the agent's interim responses are relayed (mux_json_set_relays) */
     bool trailers;       /* trailer sections go both ways (mux_json_set_relays) */
+    bool strings;        /* single header values as plain strings (mux_json_set_header_strings) */
     rand_pool ids;       /* request ids' random bytes */
 } json_mux;
 
@@ -77,15 +78,19 @@ static json_stream *js_of(mux_stream *s)
     return (json_stream *)s;
 }
 
+static int send_text(void *ud, const char *text, size_t len)
+{
+    json_mux *jm = ud;
+    return jm->link.send_text(jm->link.ud, text, len);
+}
+
 static int send_msg(json_mux *jm, const tmsg *m)
 {
-    size_t len = 0;
-    char *js = tmsg_encode(m, &len);
-    if (!js)
-        return -1;
-    int rc = jm->link.send_text(jm->link.ud, js, len);
-    free(js);
-    return rc;
+    if (!jm->strings)
+        return tmsg_encode_to(m, send_text, jm);
+    tmsg c = *m; /* a view with the agreed form: the strings stay m's */
+    c.header_strings = true;
+    return tmsg_encode_to(&c, send_text, jm);
 }
 
 static int send_cb(void *ud, const tmsg *m)
@@ -719,6 +724,11 @@ void mux_json_set_relays(mux *m, bool interim, bool trailers)
 {
     jm_of(m)->interim = interim;
     jm_of(m)->trailers = trailers;
+}
+
+void mux_json_set_header_strings(mux *m, bool on)
+{
+    jm_of(m)->strings = on;
 }
 
 mux *mux_json_new(const mux_link *link, const mux_ident *id)

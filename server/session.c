@@ -22,17 +22,18 @@ struct session {
     server *srv;
     session *prev, *next;
     ws_conn *ws;
+    tmsg_decoder *dec; /* its text messages' decoder, reused for each */
     mux *mux;
     bool bin;               /* ttf.bin.v2, else JSON mode */
     uint32_t stream_window; /* JSON mode: the per-request window announced (0: none) */
     /* the per-request request-body window announced (JSON mode 0: none; binary mode 0: not
      * asked for, TTF_BIN_INITIAL_WINDOW) */
     uint32_t request_window;
-    bool relay_interim, relay_trailers; /* JSON mode: agreed with the agent (protocol.md §2) */
-    bool several;                       /* ready carried tunnels[]: answer with tunnels[] */
-    bool established;                   /* its tunnels were given (counted by the metrics) */
-    char sub[AUTH_SUB_MAX + 1];         /* token subject ("" without auth) */
-    char takeover[65]; /* secret for the agent's next connection (protocol.md §1) */
+    bool relay_interim, relay_trailers, header_strings; /* JSON mode: agreed (protocol.md §2) */
+    bool several;               /* ready carried tunnels[]: answer with tunnels[] */
+    bool established;           /* its tunnels were given (counted by the metrics) */
+    char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
+    char takeover[65];          /* secret for the agent's next connection (protocol.md §1) */
     char ip[64];
     char owner[TUNNEL_OWNER_MAX + 1]; /* tunnel_owner() of its ready ("" before it) */
     conn *c;                          /* its link (the ws_conn's) */
@@ -79,15 +80,14 @@ static void link_pause(void *ud, bool on)
     ws_pause_read(((session *)ud)->ws, on);
 }
 
+static int send_text(void *ud, const char *text, size_t len)
+{
+    return ws_send_text(((session *)ud)->ws, text, len);
+}
+
 static int send_msg(session *s, const tmsg *m)
 {
-    size_t len = 0;
-    char *js = tmsg_encode(m, &len);
-    if (!js)
-        return -1;
-    int rc = ws_send_text(s->ws, js, len);
-    free(js);
-    return rc;
+    return tmsg_encode_to(m, send_text, s);
 }
 
 /* ---- the session's end ---- */
@@ -139,6 +139,7 @@ static void destroy(session *s)
     if (s->beat)
         event_free(s->beat);
     ws_conn_free(s->ws);
+    tmsg_decoder_free(s->dec);
     unlink_session(s);
     for (size_t i = 0; s->tun && i < s->ntun; i++)
         tunnel_access_free(s->tun[i].access);
@@ -194,6 +195,7 @@ static void send_established(session *s, const char *notice, char *const *names)
         m.request_window = s->request_window;
         m.relay_interim = s->relay_interim;
         m.relay_trailers = s->relay_trailers;
+        m.header_strings = s->header_strings;
         if (s->several) {
             m.tunnels = tl;
             m.ntunnels = s->ntun;
@@ -463,13 +465,15 @@ static void on_ready(session *s, const tmsg *m)
     else if (s->bin)
         s->request_window = 0; /* not asked: TTF_BIN_INITIAL_WINDOW, not announced */
     /* JSON mode: an agent that can send interim responses and trailer sections (and take
-     * request trailers) gets them relayed, as binary mode does */
+     * request trailers) gets them relayed, as binary mode does; header_strings both ways */
     s->relay_interim = !s->bin && m->relay_interim;
     s->relay_trailers = !s->bin && m->relay_trailers;
+    s->header_strings = !s->bin && m->header_strings;
     if (!s->bin) {
         mux_json_set_window(s->mux, s->stream_window, (uint32_t)TTF_JSON_STREAM_WINDOW);
         mux_json_set_request_window(s->mux, s->request_window);
         mux_json_set_relays(s->mux, s->relay_interim, s->relay_trailers);
+        mux_json_set_header_strings(s->mux, s->header_strings);
     } else if (s->request_window) {
         mux_bin_set_request_window(s->mux, s->request_window);
     }
@@ -534,7 +538,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
     session *s = ud;
     tmsg m;
     const char *err = NULL;
-    int rc = tmsg_decode((const char *)data, len, &m, &err);
+    int rc = tmsg_decode_with(s->dec, (const char *)data, len, &m, &err);
     if (rc == TMSG_TOO_MANY_TOKENS) {
         TLOG_W(s->srv->log, "agent %s%s%s: a message of %zu bytes with %s: closing the link", s->ip,
                s->tun[0].ready ? " tunnel " : "", s->tun[0].ready ? s->tun[0].name : "", len,
@@ -691,6 +695,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     if (s->tun)
         s->tun[0] = (tunnel){.sess = s, .json = !bin};
     s->ready_timer = evtimer_new(srv->base, ready_timeout_cb, s);
+    s->dec = tmsg_decoder_new();
     s->c = c;
     if (srv->cfg->agent_timeout > 0)
         s->beat = event_new(srv->base, -1, EV_PERSIST, beat_cb, s);
@@ -705,7 +710,8 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     }
     if (s->tun)
         s->tun[0].mux = s->mux;
-    if (!s->tun || !s->ready_timer || !s->mux || (srv->cfg->agent_timeout > 0 && !s->beat)) {
+    if (!s->tun || !s->ready_timer || !s->dec || !s->mux ||
+        (srv->cfg->agent_timeout > 0 && !s->beat)) {
         destroy(s); /* not linked yet, no ws: c stays the caller's */
         return refuse(status, why, cap, 500, "out of memory");
     }

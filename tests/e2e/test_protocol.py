@@ -186,6 +186,41 @@ def test_request_and_response_json(server):
         a.close()
 
 
+def test_header_strings_only_where_agreed(server):
+    """§2 "Header values": an agent whose ready says header_strings gets a name's single value as
+    a plain string (several values stay an array, in order) and may answer so; one that does not
+    (upstream, the test above) keeps arrays everywhere."""
+    a = RawAgent(server.port)
+    try:
+        a.send({"type": "ready", "header_strings": True})
+        est = a.recv_type("connection_established")
+        assert est.get("header_strings") is True, est
+        wait = public(server.port, "GET", "/s", tk.sub_host(server, est["tunnel_id"]), b"",
+                      [("X-Rep", "1"), ("X-One", "v"), ("X-Rep", "2")])
+        m, _, _ = recv_request(a)
+        hdrs = {k.lower(): v for k, v in m["headers"].items()}
+        assert hdrs["x-one"] == "v" and hdrs["x-forwarded-proto"] == "http", m["headers"]
+        assert hdrs["x-rep"] == ["1", "2"], m["headers"]
+        names = list(m["headers"])
+        lines = [names[i].lower() for i in m["header_order"]]  # the lines' order kept across names
+        assert [n for n in lines if n.startswith("x-")][:3] == ["x-rep", "x-one", "x-rep"], m
+        a.send({"type": "http_response", "request_id": m["request_id"], "status_code": 200,
+                "headers": {"Set-Cookie": ["a=1", "b=2"], "X-Answer": "yes"},
+                "body": base64.b64encode(b"ok").decode()})
+        r = wait()
+        assert r.status == 200 and r.body == b"ok"
+        assert r.get_all("Set-Cookie") == ["a=1", "b=2"] and r.get_all("X-Answer") == ["yes"]
+    finally:
+        a.close()
+    b = RawAgent(server.port)
+    try:
+        b.send({"type": "ready", "header_strings": False})
+        est = b.recv_type("connection_established")
+        assert "header_strings" not in est, est
+    finally:
+        b.close()
+
+
 def test_large_bodies_travel_in_pieces(server):
     a = RawAgent(server.port)
     try:

@@ -6,6 +6,8 @@
  * address), the release hook. The TLS tests are in test_conn_tls.c. */
 #include "conn_fixture.h"
 
+#include <locale.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 
@@ -375,9 +377,29 @@ static void test_release_hook(void **state)
     assert_int_equal(released, 2);
 }
 
+/* After conn_process_init the thread runs in glibc's static "C" locale object, which duplocale
+ * and newlocale hand back without copying (what json-c's parser does around every text), and
+ * numbers still print in the C locale. */
+static void test_process_locale(void **state)
+{
+    (void)state;
+    conn_process_init();
+    locale_t cur = uselocale((locale_t)0);
+    assert_true(cur != LC_GLOBAL_LOCALE);
+    locale_t dup = duplocale(cur);
+    assert_true(dup == cur); /* no copy: the static object */
+    locale_t num = newlocale(LC_NUMERIC_MASK, "C", dup);
+    assert_true(num == cur);
+    freelocale(num);
+    char buf[16];
+    snprintf(buf, sizeof buf, "%.1f", 0.5);
+    assert_string_equal(buf, "0.5");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_process_locale),
         cmocka_unit_test_setup_teardown(test_output_waits_for_end_of_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_transfer_plain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_plain, setup, teardown),

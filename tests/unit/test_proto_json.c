@@ -488,6 +488,54 @@ static void test_encode_exact(void **state)
     assert_null(tmsg_encode(&m, NULL));
 }
 
+/* tmsg_encode_to's sink: keeps a copy of the text and answers rc. */
+typedef struct sink {
+    char *text;
+    size_t len, calls;
+    int rc;
+} sink;
+
+static int sink_text(void *ud, const char *text, size_t len)
+{
+    sink *k = ud;
+    k->calls++;
+    assert_int_equal(strlen(text), len); /* NUL-terminated */
+    free(k->text);
+    k->text = strndup(text, len);
+    k->len = len;
+    return k->rc;
+}
+
+/* tmsg_encode_to hands the sink tmsg_encode's bytes, returns what the sink returned, and calls no
+ * sink when encoding fails. */
+static void test_encode_to(void **state)
+{
+    (void)state;
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_RESPONSE);
+    m.request_id = "r";
+    m.status_code = 200;
+    assert_int_equal(http_headers_add(&m.headers, "A", 1, "1", 1), 0);
+    m.body = (uint8_t *)"hello";
+    m.body_len = 5;
+    size_t len = 0;
+    char *want = tmsg_encode(&m, &len);
+    assert_non_null(want);
+    sink k = {NULL, 0, 0, 0};
+    assert_int_equal(tmsg_encode_to(&m, sink_text, &k), 0);
+    assert_int_equal(k.calls, 1);
+    assert_int_equal(k.len, len);
+    assert_string_equal(k.text, want);
+    k.rc = 7;
+    assert_int_equal(tmsg_encode_to(&m, sink_text, &k), 7);
+    http_headers_free(&m.headers);
+    tmsg_init(&m, TMSG_UNKNOWN);
+    assert_int_equal(tmsg_encode_to(&m, sink_text, &k), -1);
+    assert_int_equal(k.calls, 2);
+    free(k.text);
+    free(want);
+}
+
 static void test_roundtrip_chunk_fits_frame(void **state)
 {
     (void)state;
@@ -683,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_chunk_messages),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_encode_exact),
+        cmocka_unit_test(test_encode_to),
         cmocka_unit_test(test_roundtrip_chunk_fits_frame),
         cmocka_unit_test(test_roundtrip_request),
         cmocka_unit_test(test_names),

@@ -198,9 +198,66 @@ static void test_trailers_and_relays(void **state)
     expect_bad("{\"type\":\"ready\",\"relay_trailers\":1}", "relay");
 }
 
+/* header_strings (docs/protocol.md §2 "Header values"): announced in ready and
+ * connection_established; on a head, a name of one value goes as the value itself, one of
+ * several as the array, lines in order across names, {"b64"} values too; trailers the same; the
+ * decoder reads both forms back to the same lines. */
+static void test_header_strings(void **state)
+{
+    (void)state;
+    tmsg m, out;
+    tmsg_init(&m, TMSG_READY);
+    m.header_strings = true;
+    expect_encoded(&m, "{\"type\":\"ready\",\"header_strings\":true}");
+    roundtrip(&m, &out);
+    assert_true(out.header_strings);
+    tmsg_free(&out);
+    const char *err = NULL;
+    assert_int_equal(dec("{\"type\":\"connection_established\",\"connection_id\":\"c\","
+                         "\"tunnel_id\":\"t\",\"public_url\":\"u\",\"header_strings\":true}",
+                         &out, &err),
+                     0);
+    assert_true(out.header_strings);
+    tmsg_free(&out);
+    expect_bad("{\"type\":\"ready\",\"header_strings\":\"yes\"}", "header_strings");
+
+    response(&m);
+    m.header_strings = true;
+    add(&m, "A", "1");
+    add(&m, "B", "2");
+    add(&m, "A", "3");
+    add(&m, "C", "caf\xe9");
+    expect_encoded(&m, "{\"type\":\"http_response\",\"request_id\":\"r1\",\"status_code\":200,"
+                       "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":\"2\",\"C\":{\"b64\":\"Y2Fm6Q==\"}},"
+                       "\"header_order\":[0,1,0,2],\"body\":\"\",\"processing_time_ms\":0}");
+    roundtrip(&m, &out);
+    assert_same_lines(&m.headers, &out.headers);
+    assert_false(out.header_strings); /* a sender's choice, not read back */
+    tmsg_free(&out);
+    m.header_strings = false; /* the default: arrays */
+    expect_encoded(&m, "{\"type\":\"http_response\",\"request_id\":\"r1\",\"status_code\":200,"
+                       "\"headers\":{\"A\":[\"1\",\"3\"],\"B\":[\"2\"],"
+                       "\"C\":[{\"b64\":\"Y2Fm6Q==\"}]},"
+                       "\"header_order\":[0,1,0,2],\"body\":\"\",\"processing_time_ms\":0}");
+    tmsg_free(&m);
+
+    tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
+    m.request_id = strdup("r1");
+    m.seq = 2;
+    m.header_strings = true;
+    assert_int_equal(http_headers_add(&m.trailers, "T", 1, "x", 1), 0);
+    expect_encoded(&m, "{\"type\":\"http_response_body\",\"request_id\":\"r1\",\"seq\":2,"
+                       "\"body\":\"\",\"more\":false,\"trailers\":{\"T\":\"x\"}}");
+    roundtrip(&m, &out);
+    assert_same_lines(&m.trailers, &out.trailers);
+    tmsg_free(&out);
+    tmsg_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header_strings),
         cmocka_unit_test(test_lines_keep_their_order_and_spelling),
         cmocka_unit_test(test_many_lines_group_the_same),
         cmocka_unit_test(test_grouped_lines_carry_no_order),

@@ -495,6 +495,126 @@ static void test_bulk_piece(void **state)
     free(body);
 }
 
+/* A string's bytes are looked at sixteen and eight at a time (lib/json_text): a byte that needs
+ * a look is found at every offset of those blocks, in strings of every length around them. */
+static void test_string_scan_offsets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        bool ok;
+    } probes[] = {
+        {"\x01", false},    /* a control character */
+        {"\x1f", false},    /* the last one */
+        {"\x7f", true},     /* DEL is no control for JSON */
+        {"\xe9", false},    /* Latin-1, ill-formed UTF-8 */
+        {"\xc3\xa9", true}, /* é */
+        {"\\\"", true},     /* an escaped quote */
+        {"\\x", false},     /* a bad escape */
+        {"\"", false},      /* the string ends early: the rest is no JSON */
+    };
+    char v[64];
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++) {
+                size_t pl = strlen(probes[k].bytes), n = 0;
+                v[n++] = '"';
+                memset(v + n, 'a', pos);
+                n += pos;
+                memcpy(v + n, probes[k].bytes, pl);
+                n += pl;
+                memset(v + n, 'b', len - pos - 1);
+                n += len - pos - 1;
+                v[n++] = '"';
+                check_value(v, n, probes[k].ok);
+            }
+        }
+    }
+}
+
+/* s decoded by d (reused) and by tmsg_decode alone: the same result, the same reason, and the
+ * same message (compared by its encoding). */
+static void same_with(tmsg_decoder *d, const char *s, size_t n)
+{
+    tmsg a, b;
+    const char *ea = NULL, *eb = NULL;
+    int ra = tmsg_decode_with(d, s, n, &a, &ea);
+    int rb = tmsg_decode(s, n, &b, &eb);
+    if (ra != rb || (ra != 0 && strcmp(ea, eb) != 0))
+        fail_msg("reused: %d (%s), alone: %d (%s): %.60s", ra, ra ? ea : "", rb, rb ? eb : "", s);
+    if (ra == 0) {
+        size_t la = 0, lb = 0;
+        char *ta = tmsg_encode(&a, &la), *tb = tmsg_encode(&b, &lb);
+        assert_non_null(ta);
+        assert_non_null(tb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ta, tb, la);
+        free(ta);
+        free(tb);
+    }
+    tmsg_free(&a);
+    tmsg_free(&b);
+}
+
+#define SAME(d, lit) same_with(d, lit, sizeof(lit) - 1)
+
+/* One decoder reused across texts (lib/json_text's parser, json-c's tokener reset between
+ * them) decodes each as a fresh one does: after refusals at every stage (lexical, mid-parse,
+ * trailing bytes, depth), after a text deeper than its first parse, and after a string long
+ * enough that its buffer is let go. */
+static void test_reused_decoder(void **state)
+{
+    (void)state;
+    tmsg_decoder *d = tmsg_decoder_new();
+    assert_non_null(d);
+    static const char head[] =
+        "{\"type\":\"http_response\",\"request_id\":\"r1\",\"status_code\":200,"
+        "\"headers\":{\"A\":[\"1\",{\"b64\":\"6Q==\"}],\"B\":\"2\"},\"header_order\":[0,1,0],"
+        "\"body\":\"aGVsbG8=\",\"processing_time_ms\":3}";
+    SAME(d, head);
+    SAME(d, "{\"type\":\"http_response\",\"request_id\":\"r1\",\"headers\":{\"A\":[\"1\",");
+    SAME(d, head);
+    SAME(d, "{\"type\":\"ping\"} x");
+    SAME(d, "{\"type\":\"ping\",\"x\":\"a\\u0000\"}");
+    SAME(d, "[{\"type\":\"ping\"}]");
+    SAME(d, "{\"type\":\"ready\",\"access\":{\"rate_limit\":{\"requests\":1,\"per_sec\":2}}}");
+    size_t levels[] = {40, JSON_TEXT_MAX_DEPTH - 1, JSON_TEXT_MAX_DEPTH, 15, 16, 17};
+    for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
+        char *v = malloc(2 * levels[k]);
+        memset(v, '[', levels[k]);
+        memset(v + levels[k], ']', levels[k]);
+        size_t n;
+        char *s = ping_with(v, 2 * levels[k], &n);
+        same_with(d, s, n);
+        SAME(d, head);
+        free(s);
+        free(v);
+    }
+    /* a body piece of 93 KiB: a string of 124 KiB in json-c's buffer */
+    size_t bn = TTF_JSON_CHUNK;
+    uint8_t *body = malloc(bn);
+    for (size_t i = 0; i < bn; i++)
+        body[i] = (uint8_t)(i * 2654435761u >> 13);
+    tmsg m;
+    tmsg_init(&m, TMSG_HTTP_RESPONSE_BODY);
+    m.request_id = "r1";
+    m.seq = 1;
+    m.body = body;
+    m.body_len = bn;
+    size_t len = 0;
+    char *s = tmsg_encode(&m, &len);
+    assert_non_null(s);
+    same_with(d, s, len);
+    SAME(d, head);
+    s[len - 2] = '!'; /* "more":fals! */
+    same_with(d, s, len);
+    SAME(d, head);
+    free(s);
+    free(body);
+    tmsg_decoder_free(d);
+    tmsg_decoder_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +630,8 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_encoding_bytes),
         cmocka_unit_test(test_bulk_piece),
+        cmocka_unit_test(test_reused_decoder),
+        cmocka_unit_test(test_string_scan_offsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
