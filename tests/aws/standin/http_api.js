@@ -311,11 +311,19 @@ class HttpApi {
     try {
       r = JSON.parse(raw.toString());
     } catch (e) {
-      r = undefined;
+      // "API Gateway makes the following assumptions if your Lambda function returns valid JSON
+      // and doesn't return a statusCode" ("Create AWS Lambda proxy integrations for HTTP APIs in
+      // API Gateway", "Lambda function response for format 2.0"): an answer that is not JSON is
+      // not inferred; it is a malformed integration response, the HTTP API's 500.
+      return null;
     }
     if (!r || typeof r !== 'object' || r.statusCode === undefined) {
-      // 2.0 infers a 200 JSON answer from anything without statusCode
-      return { status: 200, headers: [['Content-Type', 'application/json']], body: Buffer.from(raw) };
+      // valid JSON without statusCode: status 200, content-type application/json, "body is the
+      // function's response". The same page's table: the output "Hello from Lambda!" (a JSON
+      // string) becomes the body Hello from Lambda! (its value); { "message": ... } becomes that
+      // JSON text as it was written.
+      const body = typeof r === 'string' ? Buffer.from(r, 'utf8') : Buffer.from(raw);
+      return { status: 200, headers: [['Content-Type', 'application/json']], body };
     }
     const status = Number(r.statusCode);
     if (!Number.isInteger(status) || status < 100 || status > 599) return null;

@@ -198,9 +198,18 @@ test('stand-in with the echo Lambda', async (t) => {
     r = await req(s.http_port, { path: '/binary' });
     assert.strictEqual(r.body.length, 256);
     assert.strictEqual(r.body[255], 255);
-    r = await req(s.http_port, { path: '/noproxy' });
+    // no statusCode: inferred from valid JSON only ("Lambda function response for format 2.0")
+    r = await req(s.http_port, { path: '/infer-string' });
     assert.strictEqual(r.status, 200);
-    assert.strictEqual(r.body.toString(), 'hello');
+    assert.strictEqual(r.headers['content-type'], 'application/json');
+    assert.strictEqual(r.body.toString(), 'Hello from Lambda!');
+    r = await req(s.http_port, { path: '/infer-object' });
+    assert.strictEqual(r.status, 200);
+    assert.strictEqual(r.headers['content-type'], 'application/json');
+    assert.strictEqual(r.body.toString(), '{ "message": "Hello from Lambda!" }');
+    r = await req(s.http_port, { path: '/noproxy' });
+    assert.strictEqual(r.status, 500);
+    assert.deepStrictEqual(json(r), { message: 'Internal Server Error' });
     r = await req(s.http_port, { path: '/status/418' });
     assert.strictEqual(r.status, 418);
   });
@@ -255,7 +264,12 @@ test('stand-in with the echo Lambda', async (t) => {
     ws.send(JSON.stringify({ op: 'get' }));
     const got = JSON.parse(await nextMessage(ws));
     assert.strictEqual(got.status, 200);
-    assert.ok(got.info.ConnectedAt && got.info.Identity.SourceIp === '127.0.0.1');
+    // GetConnection's wire names (the management API's REST-JSON model: locationName
+    // connectedAt, identity.sourceIp / userAgent, lastActiveAt; SDKs show them capitalized)
+    assert.deepStrictEqual(Object.keys(got.info).sort(), ['connectedAt', 'identity', 'lastActiveAt']);
+    assert.strictEqual(got.info.identity.sourceIp, '127.0.0.1');
+    assert.strictEqual(typeof got.info.identity.userAgent, 'string');
+    assert.ok(!Number.isNaN(Date.parse(got.info.connectedAt)) && !Number.isNaN(Date.parse(got.info.lastActiveAt)));
     ws.send(JSON.stringify({ op: 'big', size: 128000 + 1 }));
     assert.strictEqual(JSON.parse(await nextMessage(ws)).status, 413);
     ws.send(JSON.stringify({ op: 'post_other', to: 'nosuchconnAA=' }));
@@ -291,6 +305,18 @@ test('stand-in with the echo Lambda', async (t) => {
     c = closed(ws);
     for (let i = 0; i < 5; i++) ws.send('z'.repeat(30 * 1024), { binary: false, fin: i === 4 });
     assert.strictEqual(await c, 1009);
+  });
+
+  await t.test('WebSocket: a binary frame closes the connection with 1003, no $default', async () => {
+    // "API Gateway WebSocket APIs don't currently support binary frames in incoming message
+    // payloads. If a client app sends a binary frame, API Gateway rejects it and disconnects the
+    // client with code 1003." (Binary media types for WebSocket APIs in API Gateway)
+    const before = (await stats(s)).lambda.by_kind.$default || 0;
+    const ws = await wsOpen(s.websocket_url, ['ttf.json.v1']);
+    const c = closed(ws);
+    ws.send(Buffer.from('{"op":"echo"}'), { binary: true });
+    assert.strictEqual(await c, 1003);
+    assert.strictEqual((await stats(s)).lambda.by_kind.$default || 0, before);
   });
 
   await t.test('WebSocket: $disconnect event, control hook drops a connection', async () => {
