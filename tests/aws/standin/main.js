@@ -28,6 +28,9 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
   --function-timeout-ms N   Lambda function timeout (30000)
   --integration-timeout-ms N  HTTP API integration timeout (29000)
   --max-request-bytes N     HTTP API request limit (10485760)
+  --http-throttle RATE,BURST  HTTP API stage throttling (infra/'s rateLimitPerSecond and
+                            rateLimitBurst): a token bucket, 429 {"message":"Too Many Requests"}
+                            past it (off: the suite and bench/ measure the stack, not the limit)
   --connect-settle-ms N     posts to a connection younger than N ms get 410 (0)
   --connect-refuse-posts N  the first N posts to each connection get 410 (0)
   --message-jitter-ms N     delay each $default invocation randomly by up to N ms (0): out of order
@@ -94,6 +97,12 @@ function parseArgs(argv) {
       case '--function-timeout-ms': o.functionTimeoutMs = num(); break;
       case '--integration-timeout-ms': o.integrationTimeoutMs = num(); break;
       case '--max-request-bytes': o.maxRequest = num(); break;
+      case '--http-throttle': {
+        const [rate, burst] = val().split(',').map(Number);
+        if (!(rate > 0) || !(burst >= 1)) throw new Error('--http-throttle is RATE,BURST (RATE > 0, BURST >= 1)');
+        o.throttle = { rate, burst };
+        break;
+      }
       case '--sigv4': o.sigv4 = val(); break;
       case '--connect-settle-ms': o.settleMs = num(); break;
       case '--connect-refuse-posts': o.refusePosts = num(); break;
@@ -160,7 +169,7 @@ async function main() {
     WEBSOCKET_API_ENDPOINT: `ws://127.0.0.1:${wsPort}/${opts.stage}`,
   }, tableEnv(tables), opts.env);
   const httpApi = new HttpApi({ pool: null, log, timeoutMs: opts.integrationTimeoutMs, maxRequest: opts.maxRequest,
-    tracker, verbose: opts.verbose });
+    tracker, verbose: opts.verbose, throttle: opts.throttle });
   const httpPort = await httpApi.start();
   // --env values may name the stand-in's ports, e.g. DOMAIN_NAME=tunnel.test:{HTTP_PORT}
   const ports = { HTTP_PORT: httpPort, WS_PORT: wsPort, DDB_PORT: dynamoPort };

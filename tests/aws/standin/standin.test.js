@@ -527,3 +527,33 @@ test('ready only once the tables are ACTIVE: the first call after the ready line
   assert.strictEqual(q.status, 200, q.body.toString());
   assert.strictEqual(json(q).Count, 1);
 });
+
+test('HTTP API stage throttling: a token bucket, 429 past it', async (t) => {
+  // "Throttling requests to your HTTP API": a token bucket, a token a request; past the rate and
+  // burst, 429 Too Many Requests. Pure: the bucket refills with the time it is given.
+  const { TokenBucket } = require('./http_api');
+  const b = new TokenBucket(2, 3, 0);
+  assert.deepStrictEqual([b.take(0), b.take(0), b.take(0), b.take(0)], [true, true, true, false]);
+  assert.strictEqual(b.take(499), false); // 0.998 of a token
+  assert.strictEqual(b.take(500), true); // one token at 2/s after 500 ms
+  assert.deepStrictEqual([b.take(10000), b.take(10000), b.take(10000), b.take(10000)], [true, true, true, false]);
+
+  // Through the stand-in: a burst of 3 and a rate so low that no token comes back during the test.
+  const s = await startStandin(['--http-throttle', '0.001,3']);
+  t.after(async () => {
+    assert.strictEqual(await s.stop(), 0);
+  });
+  const statuses = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await req(s.http_port, { path: '/status/200' });
+    statuses.push(r.status);
+    if (r.status === 429) {
+      assert.deepStrictEqual(json(r), { message: 'Too Many Requests' });
+      assert.ok(r.headers['apigw-requestid']);
+    }
+  }
+  assert.deepStrictEqual(statuses, [200, 200, 200, 429, 429]);
+  const st = await stats(s);
+  assert.strictEqual(st.http.throttled, 2);
+  assert.strictEqual(st.lambda.by_kind.http, 3); // a throttled request invokes nothing
+});
