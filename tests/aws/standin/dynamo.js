@@ -60,6 +60,8 @@ class Dynamo {
     this.getItemConsistent = 0;
     this.getItemEventual = 0;
     this.putsWithoutTtl = 0;
+    this.ttlNotSeconds = 0; // TTL values written that DynamoDB's TTL would ignore (see ttlIgnored)
+    this.ttlUpdatedAt = new Map(); // table name -> when UpdateTimeToLive last changed it (ms)
     this.latency = {}; // op -> Samples of ms, request start to answer sent
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     // Fault injection (--ddb-faults P): throttling errors and partial batches, as DynamoDB answers
@@ -254,19 +256,53 @@ class Dynamo {
     }
   }
 
-  // Counts what the issue asks of the Lambda: strongly consistent reads, a TTL on every item.
+  // A TTL attribute value DynamoDB's TTL would never act on ("Computing Time to Live (TTL) in
+  // DynamoDB": "The calculated expiry must be in epoch format, in seconds. Items with a TTL more
+  // than five years in the past are not eligible for expiry and deletion. If you use any other
+  // format, the TTL processes ignore the item."): not a Number, more than five years in the past,
+  // or milliseconds (a value past the year 5000 read as seconds: no seconds value of ours is).
+  static ttlIgnored(v, nowS) {
+    if (!v || typeof v !== 'object' || v.N === undefined) return true;
+    const n = Number(v.N);
+    return !Number.isFinite(n) || n < nowS - 5 * 366 * 86400 || n > 1e11;
+  }
+
+  // The value an UpdateItem's SET gives to the attribute `attr` (through ExpressionAttributeNames
+  // and ExpressionAttributeValues), or undefined when it sets no such value.
+  static setValue(p, attr) {
+    const m = /(?:^|\s)SET\s+(.*?)(?:\s+(?:REMOVE|ADD|DELETE)\s|$)/i.exec(String(p.UpdateExpression || ''));
+    if (!m) return undefined;
+    const names = p.ExpressionAttributeNames || {};
+    for (const part of m[1].split(',')) {
+      const a = /^\s*([#\w]+)\s*=\s*(:\w+)\s*$/.exec(part);
+      if (a && (names[a[1]] || a[1]) === attr) return (p.ExpressionAttributeValues || {})[a[2]] || null;
+    }
+    return undefined;
+  }
+
+  // Counts what the issue asks of the Lambda: strongly consistent reads, a TTL on every item, in
+  // seconds.
   observe(op, p) {
     if (op === 'GetItem') {
       if (p.ConsistentRead === true) this.getItemConsistent++;
       else this.getItemEventual++;
     }
+    const nowS = Date.now() / 1000;
     const ttlAttr = this.ttl.get(p.TableName);
     if (op === 'PutItem' && ttlAttr && p.Item && !p.Item[ttlAttr]) this.putsWithoutTtl++;
+    else if (op === 'PutItem' && ttlAttr && p.Item && Dynamo.ttlIgnored(p.Item[ttlAttr], nowS)) this.ttlNotSeconds++;
+    if (op === 'UpdateItem' && ttlAttr) {
+      const v = Dynamo.setValue(p, ttlAttr);
+      if (v !== undefined && Dynamo.ttlIgnored(v, nowS)) this.ttlNotSeconds++;
+    }
     if (op === 'BatchWriteItem' && p.RequestItems) {
       for (const [table, reqs] of Object.entries(p.RequestItems)) {
         const attr = this.ttl.get(table);
         for (const r of reqs || []) {
-          if (attr && r.PutRequest && r.PutRequest.Item && !r.PutRequest.Item[attr]) this.putsWithoutTtl++;
+          const item = r.PutRequest && r.PutRequest.Item;
+          if (!attr || !item) continue;
+          if (!item[attr]) this.putsWithoutTtl++;
+          else if (Dynamo.ttlIgnored(item[attr], nowS)) this.ttlNotSeconds++;
         }
       }
     }
@@ -278,6 +314,17 @@ class Dynamo {
       sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException', message: 'invalid TTL spec' });
       return;
     }
+    // "It can take up to one hour for the change to fully process. Any additional
+    // UpdateTimeToLive calls for the same table during this one hour duration result in a
+    // ValidationException." (UpdateTimeToLive, DynamoDB API reference)
+    const last = this.ttlUpdatedAt.get(p.TableName);
+    if (last !== undefined && Date.now() - last < 3600 * 1000) {
+      sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException',
+        message: 'Time to live has been modified multiple times within a fixed interval' },
+      { 'Content-Type': 'application/x-amz-json-1.0' });
+      return;
+    }
+    this.ttlUpdatedAt.set(p.TableName, Date.now());
     if (spec.Enabled) this.ttl.set(p.TableName, spec.AttributeName);
     else this.ttl.delete(p.TableName);
     sendJson(res, 200, { TimeToLiveSpecification: spec }, { 'Content-Type': 'application/x-amz-json-1.0' });
@@ -346,6 +393,7 @@ class Dynamo {
       get_item_consistent: this.getItemConsistent,
       get_item_eventual: this.getItemEventual,
       puts_without_ttl: this.putsWithoutTtl,
+      ttl_not_seconds: this.ttlNotSeconds,
       faults: this.faultStats,
       capacity_units: this.units,
       ttl: Object.fromEntries(this.ttl),

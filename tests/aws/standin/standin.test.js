@@ -360,6 +360,28 @@ test('stand-in with the echo Lambda', async (t) => {
     const q = await call('Query', { TableName: s.tables.connections, IndexName: 'tunnel-id-index',
       KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'abc123def456' } } });
     assert.strictEqual(q.Items[0].connectionId.S, 'c1');
+    // UpdateTimeToLive again within the hour (the stand-in enabled TTL at start): ValidationException
+    const body = JSON.stringify({ TableName: s.tables.pending,
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } });
+    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
+      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
+        'X-Amz-Target': 'DynamoDB_20120810.UpdateTimeToLive' } }, s.credentials);
+    const again = await req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
+    assert.strictEqual(again.status, 400);
+    assert.match(json(again).__type, /ValidationException$/);
+    // TTL values DynamoDB's TTL ignores are counted: milliseconds (PutItem, UpdateItem's SET),
+    // more than five years in the past (the item above, ttl 1); epoch seconds are not
+    const before = (await stats(s)).dynamodb.ttl_not_seconds;
+    const nowS = Math.floor(Date.now() / 1000);
+    await call('PutItem', { TableName: s.tables.pending, Item: { requestId: { S: 'r-ms' }, ttl: { N: String(Date.now()) } } });
+    await call('PutItem', { TableName: s.tables.pending, Item: { requestId: { S: 'r-s' }, ttl: { N: String(nowS + 60) } } });
+    await call('UpdateItem', { TableName: s.tables.pending, Key: { requestId: { S: 'r-s' } },
+      UpdateExpression: 'ADD hits :one SET #t = :ttl', ExpressionAttributeNames: { '#t': 'ttl' },
+      ExpressionAttributeValues: { ':one': { N: '1' }, ':ttl': { N: String(Date.now()) } } });
+    await call('UpdateItem', { TableName: s.tables.pending, Key: { requestId: { S: 'r-s' } },
+      UpdateExpression: 'SET #t = :ttl', ExpressionAttributeNames: { '#t': 'ttl' },
+      ExpressionAttributeValues: { ':ttl': { N: String(nowS + 120) } } });
+    assert.strictEqual((await stats(s)).dynamodb.ttl_not_seconds - before, 2);
   });
 
   await t.test('SigV4: every Lambda call was checked', async () => {
