@@ -70,6 +70,24 @@ class Dynamo {
     this.delayMs = opts.delayMs || 0; // every Lambda call answered this much later (--ddb-delay-ms)
     this.createTableMs = opts.createTableMs || 0; // CREATING -> ACTIVE takes this long (--ddb-create-table-ms)
     this.faulted = new Set();
+    // Global secondary index propagation (--gsi-lag-ms): "Global secondary indexes support
+    // eventually consistent reads only" and "changes to the table data are propagated to the global
+    // secondary indexes within a fraction of a second, under normal conditions" ("Using Global
+    // Secondary Indexes in DynamoDB"). dynalite updates its indexes at once; with a lag, an item
+    // whose index key attribute was written less than gsiLagMs ago is left out of a Query on the
+    // index. (Removals are not delayed: the old entry is gone at once, which AWS may also show, as
+    // it does not order the propagation of two items' changes.)
+    this.gsiLagMs = opts.gsiLagMs || 0;
+    this.gsiWrites = new Map(); // `${table}\0${hash key value}` -> when its index key was last written
+    this.gsiStats = { hidden: 0 };
+    this.schema = new Map(); // table -> {hash: attribute, indexKeys: [attribute]}
+    for (const def of tableDefs(this.names)) {
+      const c = def.create;
+      const keys = new Set();
+      for (const g of c.GlobalSecondaryIndexes || []) for (const k of g.KeySchema) keys.add(k.AttributeName);
+      this.schema.set(c.TableName, { hash: c.KeySchema.find((k) => k.KeyType === 'HASH').AttributeName,
+        indexKeys: [...keys] });
+    }
     this.faultStats = { throttled: 0, batch_write_trimmed: 0, batch_get_trimmed: 0 };
     this.units = { wru: 0, rru: 0 };
   }
@@ -186,6 +204,13 @@ class Dynamo {
     if (op === 'UpdateTimeToLive' && payload) return this.updateTtl(payload, res);
     if (op === 'DescribeTimeToLive' && payload) return this.describeTtl(payload, res);
     if (!internal && this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.gsiLagMs && payload) {
+      if (op === 'Query' && payload.IndexName) return this.forward(req, body, res, this.indexAsOfLag(payload));
+      // a write that DynamoDB refused (a failed condition) changed no index
+      res.on('finish', () => {
+        if (res.statusCode === 200) this.noteIndexWrite(op, payload);
+      });
+    }
     if (!internal && payload && this.faults > 0) {
       const key = crypto.createHash('sha1').update(body).digest('hex');
       if (!this.faulted.has(key)) {
@@ -278,6 +303,48 @@ class Dynamo {
       if (a && (names[a[1]] || a[1]) === attr) return (p.ExpressionAttributeValues || {})[a[2]] || null;
     }
     return undefined;
+  }
+
+  // Remembers when a write gave an item's index key attribute a value (--gsi-lag-ms).
+  noteIndexWrite(op, p) {
+    const mark = (table, item, setsKey) => {
+      const sc = this.schema.get(table);
+      if (!sc || !item || !item[sc.hash] || !sc.indexKeys.some(setsKey)) return;
+      const k = `${table}\0${JSON.stringify(item[sc.hash])}`;
+      this.gsiWrites.delete(k); // re-inserted: the Map stays in time order for trimming
+      this.gsiWrites.set(k, Date.now());
+    };
+    if (op === 'PutItem') mark(p.TableName, p.Item, (a) => p.Item && p.Item[a] !== undefined);
+    if (op === 'UpdateItem') mark(p.TableName, p.Key, (a) => Dynamo.setValue(p, a) !== undefined);
+    if (op === 'BatchWriteItem' && p.RequestItems) {
+      for (const [table, reqs] of Object.entries(p.RequestItems)) {
+        for (const r of reqs || []) {
+          const it = r.PutRequest && r.PutRequest.Item;
+          if (it) mark(table, it, (a) => it[a] !== undefined);
+        }
+      }
+    }
+    const old = Date.now() - this.gsiLagMs;
+    for (const [k, at] of this.gsiWrites) {
+      if (at >= old) break;
+      this.gsiWrites.delete(k);
+    }
+  }
+
+  // A Query on an index, answered as the index stands gsiLagMs behind the table (see above).
+  indexAsOfLag(p) {
+    const sc = this.schema.get(p.TableName);
+    return (doc) => {
+      if (!sc || !Array.isArray(doc.Items)) return;
+      const now = Date.now();
+      const visible = doc.Items.filter((it) => {
+        const at = it[sc.hash] !== undefined ? this.gsiWrites.get(`${p.TableName}\0${JSON.stringify(it[sc.hash])}`) : undefined;
+        return at === undefined || now - at >= this.gsiLagMs;
+      });
+      this.gsiStats.hidden += doc.Items.length - visible.length;
+      doc.Items = visible;
+      doc.Count = visible.length;
+    };
   }
 
   // Counts what the issue asks of the Lambda: strongly consistent reads, a TTL on every item, in
@@ -394,6 +461,7 @@ class Dynamo {
       get_item_eventual: this.getItemEventual,
       puts_without_ttl: this.putsWithoutTtl,
       ttl_not_seconds: this.ttlNotSeconds,
+      gsi: { lag_ms: this.gsiLagMs, hidden: this.gsiStats.hidden },
       faults: this.faultStats,
       capacity_units: this.units,
       ttl: Object.fromEntries(this.ttl),

@@ -37,6 +37,8 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
   --ddb-faults P            DynamoDB throttles (P/4) and trims batches (P) at random, never the
                             same request twice (0)
   --ddb-delay-ms N          answer every DynamoDB call of the Lambda N ms late (0)
+  --gsi-lag-ms N            a global secondary index shows an item N ms after its index key was
+                            written (0: at once); AWS's propagation is eventually consistent
   --ddb-create-table-ms N   the tables stay CREATING for N ms after CreateTable, as on AWS (0);
                             the ready line is printed once they are ACTIVE
   --one-way                 no route response on $default: the Lambda's answers to messages are
@@ -109,6 +111,7 @@ function parseArgs(argv) {
       case '--message-jitter-ms': o.jitterMs = num(); break;
       case '--ddb-faults': o.ddbFaults = num(); break;
       case '--ddb-delay-ms': o.ddbDelayMs = num(); break;
+      case '--gsi-lag-ms': o.gsiLagMs = num(); break;
       case '--ddb-create-table-ms': o.ddbCreateTableMs = num(); break;
       case '--lambda-log': o.lambdaLog = val(); break;
       case '--actions-log': o.actionsLog = val(); break;
@@ -145,7 +148,7 @@ async function main() {
   const posted = []; // the last http_request messages the Lambda posted (tests look up request ids)
 
   const dynamo = new Dynamo({ creds, region: opts.region, checker, tables, actions, faults: opts.ddbFaults,
-    delayMs: opts.ddbDelayMs, createTableMs: opts.ddbCreateTableMs });
+    delayMs: opts.ddbDelayMs, createTableMs: opts.ddbCreateTableMs, gsiLagMs: opts.gsiLagMs });
   const dynamoPort = await dynamo.start();
   checker.reset(); // count only the Lambda's calls
   const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, actions, settleMs: opts.settleMs,
