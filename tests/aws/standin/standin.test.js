@@ -579,3 +579,44 @@ test('HTTP API stage throttling: a token bucket, 429 past it', async (t) => {
   assert.strictEqual(st.http.throttled, 2);
   assert.strictEqual(st.lambda.by_kind.http, 3); // a throttled request invokes nothing
 });
+
+test('DynamoDB: --gsi-lag-ms leaves fresh index entries out of a Query on the index', async (t) => {
+  const s = await startStandin(['--gsi-lag-ms', '800']);
+  t.after(async () => {
+    assert.strictEqual(await s.stop(), 0);
+  });
+  const call = async (op, payload) => {
+    const body = JSON.stringify(payload);
+    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
+      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
+        'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
+    return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
+  };
+  const query = async () => json(await call('Query', { TableName: s.tables.connections, IndexName: 'tunnel-id-index',
+    KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'lagtunnel' } } }));
+  const ttl = { N: String(Math.floor(Date.now() / 1000) + 600) };
+  const t0 = Date.now();
+  assert.strictEqual((await call('PutItem', { TableName: s.tables.connections,
+    Item: { connectionId: { S: 'lag1' }, tunnelId: { S: 'lagtunnel' }, ttl } })).status, 200);
+  const early = await query();
+  assert.ok(Date.now() - t0 < 800, 'too slow to look within the lag');
+  assert.deepStrictEqual([early.Count, early.Items.length], [0, 0]);
+  // the table itself is up to date: a consistent GetItem sees the item at once
+  const got = json(await call('GetItem', { TableName: s.tables.connections, Key: { connectionId: { S: 'lag1' } },
+    ConsistentRead: true }));
+  assert.strictEqual(got.Item.tunnelId.S, 'lagtunnel');
+  const deadline = Date.now() + 10000;
+  let late;
+  do {
+    await new Promise((r) => setTimeout(r, 100));
+    late = await query();
+  } while (late.Count === 0 && Date.now() < deadline);
+  assert.strictEqual(late.Items[0].connectionId.S, 'lag1');
+  assert.ok(Date.now() - t0 >= 800, `seen after ${Date.now() - t0} ms`);
+  // a refused conditional write changes no index entry: the item stays in the index
+  const refused = await call('PutItem', { TableName: s.tables.connections, ConditionExpression: 'attribute_not_exists(connectionId)',
+    Item: { connectionId: { S: 'lag1' }, tunnelId: { S: 'lagtunnel' }, ttl } });
+  assert.strictEqual(refused.status, 400);
+  assert.strictEqual((await query()).Count, 1);
+  assert.ok((await stats(s)).dynamodb.gsi.hidden >= 1);
+});
