@@ -415,10 +415,10 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         bool cut = false;
         doc = deliver(ctx, e, &rr, fwd, &hdrs, start, gone, rid, cid, status, len, &vanished, &cut);
         bool unindexed = false;
-        if (doc && (vanished == CONNECTION_GONE ||
-                    (vanished == NO_CONNECTION &&
-                     (gone[0] || move_until ||
-                      (unindexed = held_but_not_indexed(ctx, rr.tunnel_id)))))) {
+        if (doc &&
+            (vanished == CONNECTION_GONE ||
+             (vanished == NO_CONNECTION &&
+              (gone[0] || move_until || (unindexed = held_but_not_indexed(ctx, rr.tunnel_id)))))) {
             /* The tunnel's connection went away moments ago: an agent moving to its next
              * connection (API Gateway's 2-hour limit) is back within a few seconds, its
              * takeover then routes the tunnel there. Or its new connection is not in the index

@@ -116,6 +116,15 @@ async function stats(s) {
   return json(await req(s.control_port, { path: '/stats' }));
 }
 
+// A call to the stand-in's DynamoDB, signed as an SDK signs it: the raw answer.
+function ddbCall(s, op, payload) {
+  const body = JSON.stringify(payload);
+  const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
+    region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
+      'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
+  return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
+}
+
 test('stand-in with the echo Lambda', async (t) => {
   const s = await startStandin();
   t.after(async () => {
@@ -343,11 +352,7 @@ test('stand-in with the echo Lambda', async (t) => {
 
   await t.test('DynamoDB: tables, GSI and TTL as the contract says', async () => {
     const call = async (op, payload) => {
-      const body = JSON.stringify(payload);
-      const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
-        region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
-          'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
-      const r = await req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
+      const r = await ddbCall(s, op, payload);
       assert.strictEqual(r.status, 200, r.body.toString());
       return json(r);
     };
@@ -361,12 +366,8 @@ test('stand-in with the echo Lambda', async (t) => {
       KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'abc123def456' } } });
     assert.strictEqual(q.Items[0].connectionId.S, 'c1');
     // UpdateTimeToLive again within the hour (the stand-in enabled TTL at start): ValidationException
-    const body = JSON.stringify({ TableName: s.tables.pending,
+    const again = await ddbCall(s, 'UpdateTimeToLive', { TableName: s.tables.pending,
       TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } });
-    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
-      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
-        'X-Amz-Target': 'DynamoDB_20120810.UpdateTimeToLive' } }, s.credentials);
-    const again = await req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
     assert.strictEqual(again.status, 400);
     assert.match(json(again).__type, /ValidationException$/);
     // TTL values DynamoDB's TTL ignores are counted: milliseconds (PutItem, UpdateItem's SET),
@@ -482,13 +483,7 @@ test('DynamoDB fault injection: throttles and partial batches, a retry gets thro
   t.after(async () => {
     assert.strictEqual(await s.stop(), 0);
   });
-  const call = async (op, payload) => {
-    const body = JSON.stringify(payload);
-    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
-      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
-        'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
-    return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
-  };
+  const call = (op, payload) => ddbCall(s, op, payload);
   let items = ['a', 'b', 'c', 'd'].map((k) => ({ PutRequest: { Item: { requestId: { S: k }, ttl: { N: '1' } } } }));
   let faults = 0;
   for (let round = 0; round < 12 && items.length; round++) {
@@ -525,13 +520,7 @@ test('ready only once the tables are ACTIVE: the first call after the ready line
     assert.strictEqual(await s.stop(), 0);
   });
   assert.ok(Date.now() - t0 >= 1500, 'ready before the tables could be ACTIVE');
-  const call = async (op, payload) => {
-    const body = JSON.stringify(payload);
-    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
-      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
-        'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
-    return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
-  };
+  const call = (op, payload) => ddbCall(s, op, payload);
   for (const table of Object.values(s.tables)) {
     const d = await call('DescribeTable', { TableName: table });
     assert.strictEqual(d.status, 200);
@@ -585,13 +574,7 @@ test('DynamoDB: --gsi-lag-ms leaves fresh index entries out of a Query on the in
   t.after(async () => {
     assert.strictEqual(await s.stop(), 0);
   });
-  const call = async (op, payload) => {
-    const body = JSON.stringify(payload);
-    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
-      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
-        'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
-    return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
-  };
+  const call = (op, payload) => ddbCall(s, op, payload);
   const query = async () => json(await call('Query', { TableName: s.tables.connections, IndexName: 'tunnel-id-index',
     KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'lagtunnel' } } }));
   const ttl = { N: String(Math.floor(Date.now() / 1000) + 600) };
