@@ -221,6 +221,21 @@ void http_routes_free(lambda_ctx *ctx)
 #define MOVE_POLL_MS 200
 enum { NO_CONNECTION = 1, CONNECTION_GONE = 2 }; /* why deliver() found no connection */
 
+/* Whether tunnel tid is held by a live connection that the tunnel-id-index may not show yet:
+ * the index is a global secondary index, "eventually consistent reads only", its changes
+ * propagated "within a fraction of a second" ("Using Global Secondary Indexes in DynamoDB"),
+ * so a tunnel just given to a connection (a new agent's ready, a move to the next connection)
+ * can be missing from it for that long. Read consistently: tid's owner record names a holder
+ * whose connection record serves tid. One GetItem for an unknown name (no owner record). */
+static bool held_but_not_indexed(lambda_ctx *ctx, const char *tid)
+{
+    char err[ERRCAP];
+    owner_rec o;
+    if (store_get_owner(&ctx->st, tid, &o, err, sizeof err) != 0 || !o.holder[0])
+        return false;
+    return store_connection_serves(&ctx->st, o.holder, tid, err, sizeof err) == 1;
+}
+
 static void free_access(char *access[STORE_MAX_TUNNEL_CONNS])
 {
     for (size_t k = 0; k < STORE_MAX_TUNNEL_CONNS; k++) {
@@ -399,17 +414,22 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         int vanished = 0;
         bool cut = false;
         doc = deliver(ctx, e, &rr, fwd, &hdrs, start, gone, rid, cid, status, len, &vanished, &cut);
-        if (doc && (vanished == CONNECTION_GONE ||
-                    (vanished == NO_CONNECTION && (gone[0] || move_until)))) {
+        bool unindexed = false;
+        if (doc &&
+            (vanished == CONNECTION_GONE ||
+             (vanished == NO_CONNECTION &&
+              (gone[0] || move_until || (unindexed = held_but_not_indexed(ctx, rr.tunnel_id)))))) {
             /* The tunnel's connection went away moments ago: an agent moving to its next
              * connection (API Gateway's 2-hour limit) is back within a few seconds, its
-             * takeover then routes the tunnel there. Wait for it rather than answer 502. */
+             * takeover then routes the tunnel there. Or its new connection is not in the index
+             * yet. Wait for it rather than answer 502 or 404. */
             int64_t now = clock_wall_ms();
             int64_t limit = start + (int64_t)ctx->cfg->request_timeout_s * 1000 - 1000;
             if (!move_until) {
                 move_until = now + MOVE_WAIT_MS < limit ? now + MOVE_WAIT_MS : limit;
-                TLOG_I(ctx->log, "tunnel %s: its connection went away: waiting for the next one",
-                       rr.tunnel_id);
+                TLOG_I(ctx->log, "tunnel %s: %s", rr.tunnel_id,
+                       unindexed ? "held by a connection the index does not show yet: waiting"
+                                 : "its connection went away: waiting for the next one");
             }
             if (now + MOVE_POLL_MS <= move_until) {
                 free(doc);

@@ -407,6 +407,7 @@ def test_stack_figures(stack):
     assert st["standin_errors"]["count"] == 0, st["standin_errors"]["first"]
     ddb = st["dynamodb"]
     assert ddb["puts_without_ttl"] == 0, "items written without a TTL"
+    assert ddb["ttl_not_seconds"] == 0, "TTL values DynamoDB ignores (not epoch seconds)"
     assert ddb["get_item_eventual"] == 0, "GetItem without ConsistentRead"
     ws = st["websocket"]
     assert set(ws["protocols_selected"]) == {"ttf.json.v1"}, ws["protocols_selected"]

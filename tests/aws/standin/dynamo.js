@@ -60,6 +60,8 @@ class Dynamo {
     this.getItemConsistent = 0;
     this.getItemEventual = 0;
     this.putsWithoutTtl = 0;
+    this.ttlNotSeconds = 0; // TTL values written that DynamoDB's TTL would ignore (see ttlIgnored)
+    this.ttlUpdatedAt = new Map(); // table name -> when UpdateTimeToLive last changed it (ms)
     this.latency = {}; // op -> Samples of ms, request start to answer sent
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     // Fault injection (--ddb-faults P): throttling errors and partial batches, as DynamoDB answers
@@ -68,6 +70,24 @@ class Dynamo {
     this.delayMs = opts.delayMs || 0; // every Lambda call answered this much later (--ddb-delay-ms)
     this.createTableMs = opts.createTableMs || 0; // CREATING -> ACTIVE takes this long (--ddb-create-table-ms)
     this.faulted = new Set();
+    // Global secondary index propagation (--gsi-lag-ms): "Global secondary indexes support
+    // eventually consistent reads only" and "changes to the table data are propagated to the global
+    // secondary indexes within a fraction of a second, under normal conditions" ("Using Global
+    // Secondary Indexes in DynamoDB"). dynalite updates its indexes at once; with a lag, an item
+    // whose index key attribute was written less than gsiLagMs ago is left out of a Query on the
+    // index. (Removals are not delayed: the old entry is gone at once, which AWS may also show, as
+    // it does not order the propagation of two items' changes.)
+    this.gsiLagMs = opts.gsiLagMs || 0;
+    this.gsiWrites = new Map(); // `${table}\0${hash key value}` -> when its index key was last written
+    this.gsiStats = { hidden: 0 };
+    this.schema = new Map(); // table -> {hash: attribute, indexKeys: [attribute]}
+    for (const def of tableDefs(this.names)) {
+      const c = def.create;
+      const keys = new Set();
+      for (const g of c.GlobalSecondaryIndexes || []) for (const k of g.KeySchema) keys.add(k.AttributeName);
+      this.schema.set(c.TableName, { hash: c.KeySchema.find((k) => k.KeyType === 'HASH').AttributeName,
+        indexKeys: [...keys] });
+    }
     this.faultStats = { throttled: 0, batch_write_trimmed: 0, batch_get_trimmed: 0 };
     this.units = { wru: 0, rru: 0 };
   }
@@ -184,6 +204,13 @@ class Dynamo {
     if (op === 'UpdateTimeToLive' && payload) return this.updateTtl(payload, res);
     if (op === 'DescribeTimeToLive' && payload) return this.describeTtl(payload, res);
     if (!internal && this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.gsiLagMs && payload) {
+      if (op === 'Query' && payload.IndexName) return this.forward(req, body, res, this.indexAsOfLag(payload));
+      // a write that DynamoDB refused (a failed condition) changed no index
+      res.on('finish', () => {
+        if (res.statusCode === 200) this.noteIndexWrite(op, payload);
+      });
+    }
     if (!internal && payload && this.faults > 0) {
       const key = crypto.createHash('sha1').update(body).digest('hex');
       if (!this.faulted.has(key)) {
@@ -254,19 +281,95 @@ class Dynamo {
     }
   }
 
-  // Counts what the issue asks of the Lambda: strongly consistent reads, a TTL on every item.
+  // A TTL attribute value DynamoDB's TTL would never act on ("Computing Time to Live (TTL) in
+  // DynamoDB": "The calculated expiry must be in epoch format, in seconds. Items with a TTL more
+  // than five years in the past are not eligible for expiry and deletion. If you use any other
+  // format, the TTL processes ignore the item."): not a Number, more than five years in the past,
+  // or milliseconds (a value past the year 5000 read as seconds: no seconds value of ours is).
+  static ttlIgnored(v, nowS) {
+    if (!v || typeof v !== 'object' || v.N === undefined) return true;
+    const n = Number(v.N);
+    return !Number.isFinite(n) || n < nowS - 5 * 366 * 86400 || n > 1e11;
+  }
+
+  // The value an UpdateItem's SET gives to the attribute `attr` (through ExpressionAttributeNames
+  // and ExpressionAttributeValues), or undefined when it sets no such value.
+  static setValue(p, attr) {
+    const m = /(?:^|\s)SET\s+(.*?)(?:\s+(?:REMOVE|ADD|DELETE)\s|$)/i.exec(String(p.UpdateExpression || ''));
+    if (!m) return undefined;
+    const names = p.ExpressionAttributeNames || {};
+    for (const part of m[1].split(',')) {
+      const a = /^\s*([#\w]+)\s*=\s*(:\w+)\s*$/.exec(part);
+      if (a && (names[a[1]] || a[1]) === attr) return (p.ExpressionAttributeValues || {})[a[2]] || null;
+    }
+    return undefined;
+  }
+
+  // Remembers when a write gave an item's index key attribute a value (--gsi-lag-ms).
+  noteIndexWrite(op, p) {
+    const mark = (table, item, setsKey) => {
+      const sc = this.schema.get(table);
+      if (!sc || !item || !item[sc.hash] || !sc.indexKeys.some(setsKey)) return;
+      const k = `${table}\0${JSON.stringify(item[sc.hash])}`;
+      this.gsiWrites.delete(k); // re-inserted: the Map stays in time order for trimming
+      this.gsiWrites.set(k, Date.now());
+    };
+    if (op === 'PutItem') mark(p.TableName, p.Item, (a) => p.Item && p.Item[a] !== undefined);
+    if (op === 'UpdateItem') mark(p.TableName, p.Key, (a) => Dynamo.setValue(p, a) !== undefined);
+    if (op === 'BatchWriteItem' && p.RequestItems) {
+      for (const [table, reqs] of Object.entries(p.RequestItems)) {
+        for (const r of reqs || []) {
+          const it = r.PutRequest && r.PutRequest.Item;
+          if (it) mark(table, it, (a) => it[a] !== undefined);
+        }
+      }
+    }
+    const old = Date.now() - this.gsiLagMs;
+    for (const [k, at] of this.gsiWrites) {
+      if (at >= old) break;
+      this.gsiWrites.delete(k);
+    }
+  }
+
+  // A Query on an index, answered as the index stands gsiLagMs behind the table (see above).
+  indexAsOfLag(p) {
+    const sc = this.schema.get(p.TableName);
+    return (doc) => {
+      if (!sc || !Array.isArray(doc.Items)) return;
+      const now = Date.now();
+      const visible = doc.Items.filter((it) => {
+        const at = it[sc.hash] !== undefined ? this.gsiWrites.get(`${p.TableName}\0${JSON.stringify(it[sc.hash])}`) : undefined;
+        return at === undefined || now - at >= this.gsiLagMs;
+      });
+      this.gsiStats.hidden += doc.Items.length - visible.length;
+      doc.Items = visible;
+      doc.Count = visible.length;
+    };
+  }
+
+  // Counts what the issue asks of the Lambda: strongly consistent reads, a TTL on every item, in
+  // seconds.
   observe(op, p) {
     if (op === 'GetItem') {
       if (p.ConsistentRead === true) this.getItemConsistent++;
       else this.getItemEventual++;
     }
+    const nowS = Date.now() / 1000;
     const ttlAttr = this.ttl.get(p.TableName);
     if (op === 'PutItem' && ttlAttr && p.Item && !p.Item[ttlAttr]) this.putsWithoutTtl++;
+    else if (op === 'PutItem' && ttlAttr && p.Item && Dynamo.ttlIgnored(p.Item[ttlAttr], nowS)) this.ttlNotSeconds++;
+    if (op === 'UpdateItem' && ttlAttr) {
+      const v = Dynamo.setValue(p, ttlAttr);
+      if (v !== undefined && Dynamo.ttlIgnored(v, nowS)) this.ttlNotSeconds++;
+    }
     if (op === 'BatchWriteItem' && p.RequestItems) {
       for (const [table, reqs] of Object.entries(p.RequestItems)) {
         const attr = this.ttl.get(table);
         for (const r of reqs || []) {
-          if (attr && r.PutRequest && r.PutRequest.Item && !r.PutRequest.Item[attr]) this.putsWithoutTtl++;
+          const item = r.PutRequest && r.PutRequest.Item;
+          if (!attr || !item) continue;
+          if (!item[attr]) this.putsWithoutTtl++;
+          else if (Dynamo.ttlIgnored(item[attr], nowS)) this.ttlNotSeconds++;
         }
       }
     }
@@ -278,6 +381,17 @@ class Dynamo {
       sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException', message: 'invalid TTL spec' });
       return;
     }
+    // "It can take up to one hour for the change to fully process. Any additional
+    // UpdateTimeToLive calls for the same table during this one hour duration result in a
+    // ValidationException." (UpdateTimeToLive, DynamoDB API reference)
+    const last = this.ttlUpdatedAt.get(p.TableName);
+    if (last !== undefined && Date.now() - last < 3600 * 1000) {
+      sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException',
+        message: 'Time to live has been modified multiple times within a fixed interval' },
+      { 'Content-Type': 'application/x-amz-json-1.0' });
+      return;
+    }
+    this.ttlUpdatedAt.set(p.TableName, Date.now());
     if (spec.Enabled) this.ttl.set(p.TableName, spec.AttributeName);
     else this.ttl.delete(p.TableName);
     sendJson(res, 200, { TimeToLiveSpecification: spec }, { 'Content-Type': 'application/x-amz-json-1.0' });
@@ -346,6 +460,8 @@ class Dynamo {
       get_item_consistent: this.getItemConsistent,
       get_item_eventual: this.getItemEventual,
       puts_without_ttl: this.putsWithoutTtl,
+      ttl_not_seconds: this.ttlNotSeconds,
+      gsi: { lag_ms: this.gsiLagMs, hidden: this.gsiStats.hidden },
       faults: this.faultStats,
       capacity_units: this.units,
       ttl: Object.fromEntries(this.ttl),

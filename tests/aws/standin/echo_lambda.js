@@ -109,7 +109,11 @@ async function onHttp(ev) {
     return { statusCode: 200, headers: { 'content-type': 'application/octet-stream' },
       body: bytes.toString('base64'), isBase64Encoded: true };
   }
+  // answers without statusCode, written as they are (a string is posted verbatim): not JSON,
+  // a JSON string and a JSON object as in the payload 2.0 page's table
   if (p === '/noproxy') return 'hello';
+  if (p === '/infer-string') return '"Hello from Lambda!"';
+  if (p === '/infer-object') return '{ "message": "Hello from Lambda!" }';
   if (p === '/unicode-header') return { statusCode: 200, headers: { 'x-name': 'J\u00f6rg \u2713' }, body: 'ok' };
   if (p === '/post') {
     const r = await connections('POST', ev.queryStringParameters.conn, 'from-http');

@@ -75,6 +75,29 @@ function decodePath(p) {
   return out;
 }
 
+// Stage throttling ("Throttling requests to your HTTP API"): "API Gateway throttles requests to
+// your API using the token bucket algorithm, where a token counts for a request"; the burst is
+// the bucket's size, the rate its refill per second; "When request submissions exceed the
+// steady-state request rate and burst limits ... Clients may receive 429 Too Many Requests". The
+// body is the HTTP API's {"message":"Too Many Requests"}. AWS applies it on a best-effort basis;
+// the stand-in exactly.
+class TokenBucket {
+  constructor(rate, burst, now) {
+    this.rate = rate;
+    this.burst = burst;
+    this.tokens = burst;
+    this.at = now;
+  }
+
+  take(now) {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.rate) / 1000);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
 // Correlates public requests with the agent's reported processing time.
 class LatencyTracker {
   constructor() {
@@ -142,9 +165,10 @@ class HttpApi {
     this.maxRequest = opts.maxRequest || MAX_REQUEST;
     this.tracker = opts.tracker;
     this.verbose = !!opts.verbose;
+    this.bucket = opts.throttle ? new TokenBucket(opts.throttle.rate, opts.throttle.burst, Date.now()) : null;
     this.apiId = 'standinhttp';
-    this.stats = { requests: 0, too_large: 0, head_too_large: 0, timeouts: 0, lambda_errors: 0, bad_responses: 0,
-      statuses: {} };
+    this.stats = { requests: 0, too_large: 0, head_too_large: 0, throttled: 0, timeouts: 0, lambda_errors: 0,
+      bad_responses: 0, statuses: {} };
   }
 
   async start() {
@@ -181,6 +205,12 @@ class HttpApi {
       const b = Buffer.from('HTTP header is larger than 10240 bytes.');
       res.writeHead(431, Object.assign({ 'Content-Type': 'text/plain', 'Content-Length': b.length }, ridHeader));
       res.end(b);
+      return;
+    }
+    if (this.bucket && !this.bucket.take(Date.now())) {
+      this.stats.throttled++;
+      req.resume();
+      this.reply(res, 429, { message: 'Too Many Requests' }, ridHeader);
       return;
     }
     // An oversized body is read to its end (and dropped) before the 413, so that clients which send
@@ -311,11 +341,19 @@ class HttpApi {
     try {
       r = JSON.parse(raw.toString());
     } catch (e) {
-      r = undefined;
+      // "API Gateway makes the following assumptions if your Lambda function returns valid JSON
+      // and doesn't return a statusCode" ("Create AWS Lambda proxy integrations for HTTP APIs in
+      // API Gateway", "Lambda function response for format 2.0"): an answer that is not JSON is
+      // not inferred; it is a malformed integration response, the HTTP API's 500.
+      return null;
     }
     if (!r || typeof r !== 'object' || r.statusCode === undefined) {
-      // 2.0 infers a 200 JSON answer from anything without statusCode
-      return { status: 200, headers: [['Content-Type', 'application/json']], body: Buffer.from(raw) };
+      // valid JSON without statusCode: status 200, content-type application/json, "body is the
+      // function's response". The same page's table: the output "Hello from Lambda!" (a JSON
+      // string) becomes the body Hello from Lambda! (its value); { "message": ... } becomes that
+      // JSON text as it was written.
+      const body = typeof r === 'string' ? Buffer.from(r, 'utf8') : Buffer.from(raw);
+      return { status: 200, headers: [['Content-Type', 'application/json']], body };
     }
     const status = Number(r.statusCode);
     if (!Number.isInteger(status) || status < 100 || status > 599) return null;
@@ -344,4 +382,4 @@ class HttpApi {
   }
 }
 
-module.exports = { HttpApi, LatencyTracker, isText, decodePath, MAX_HEAD };
+module.exports = { HttpApi, LatencyTracker, TokenBucket, isText, decodePath, MAX_HEAD };

@@ -28,12 +28,17 @@ const USAGE = `usage: main.js (--bootstrap PATH | --lambda-cmd JSON_ARRAY) [opti
   --function-timeout-ms N   Lambda function timeout (30000)
   --integration-timeout-ms N  HTTP API integration timeout (29000)
   --max-request-bytes N     HTTP API request limit (10485760)
+  --http-throttle RATE,BURST  HTTP API stage throttling (infra/'s rateLimitPerSecond and
+                            rateLimitBurst): a token bucket, 429 {"message":"Too Many Requests"}
+                            past it (off: the suite and bench/ measure the stack, not the limit)
   --connect-settle-ms N     posts to a connection younger than N ms get 410 (0)
   --connect-refuse-posts N  the first N posts to each connection get 410 (0)
   --message-jitter-ms N     delay each $default invocation randomly by up to N ms (0): out of order
   --ddb-faults P            DynamoDB throttles (P/4) and trims batches (P) at random, never the
                             same request twice (0)
   --ddb-delay-ms N          answer every DynamoDB call of the Lambda N ms late (0)
+  --gsi-lag-ms N            a global secondary index shows an item N ms after its index key was
+                            written (0: at once); AWS's propagation is eventually consistent
   --ddb-create-table-ms N   the tables stay CREATING for N ms after CreateTable, as on AWS (0);
                             the ready line is printed once they are ACTIVE
   --one-way                 no route response on $default: the Lambda's answers to messages are
@@ -94,12 +99,19 @@ function parseArgs(argv) {
       case '--function-timeout-ms': o.functionTimeoutMs = num(); break;
       case '--integration-timeout-ms': o.integrationTimeoutMs = num(); break;
       case '--max-request-bytes': o.maxRequest = num(); break;
+      case '--http-throttle': {
+        const [rate, burst] = val().split(',').map(Number);
+        if (!(rate > 0) || !(burst >= 1)) throw new Error('--http-throttle is RATE,BURST (RATE > 0, BURST >= 1)');
+        o.throttle = { rate, burst };
+        break;
+      }
       case '--sigv4': o.sigv4 = val(); break;
       case '--connect-settle-ms': o.settleMs = num(); break;
       case '--connect-refuse-posts': o.refusePosts = num(); break;
       case '--message-jitter-ms': o.jitterMs = num(); break;
       case '--ddb-faults': o.ddbFaults = num(); break;
       case '--ddb-delay-ms': o.ddbDelayMs = num(); break;
+      case '--gsi-lag-ms': o.gsiLagMs = num(); break;
       case '--ddb-create-table-ms': o.ddbCreateTableMs = num(); break;
       case '--lambda-log': o.lambdaLog = val(); break;
       case '--actions-log': o.actionsLog = val(); break;
@@ -136,7 +148,7 @@ async function main() {
   const posted = []; // the last http_request messages the Lambda posted (tests look up request ids)
 
   const dynamo = new Dynamo({ creds, region: opts.region, checker, tables, actions, faults: opts.ddbFaults,
-    delayMs: opts.ddbDelayMs, createTableMs: opts.ddbCreateTableMs });
+    delayMs: opts.ddbDelayMs, createTableMs: opts.ddbCreateTableMs, gsiLagMs: opts.gsiLagMs });
   const dynamoPort = await dynamo.start();
   checker.reset(); // count only the Lambda's calls
   const ws = new WsApi({ pool: null, checker, stage: opts.stage, log, actions, settleMs: opts.settleMs,
@@ -160,7 +172,7 @@ async function main() {
     WEBSOCKET_API_ENDPOINT: `ws://127.0.0.1:${wsPort}/${opts.stage}`,
   }, tableEnv(tables), opts.env);
   const httpApi = new HttpApi({ pool: null, log, timeoutMs: opts.integrationTimeoutMs, maxRequest: opts.maxRequest,
-    tracker, verbose: opts.verbose });
+    tracker, verbose: opts.verbose, throttle: opts.throttle });
   const httpPort = await httpApi.start();
   // --env values may name the stand-in's ports, e.g. DOMAIN_NAME=tunnel.test:{HTTP_PORT}
   const ports = { HTTP_PORT: httpPort, WS_PORT: wsPort, DDB_PORT: dynamoPort };

@@ -116,6 +116,15 @@ async function stats(s) {
   return json(await req(s.control_port, { path: '/stats' }));
 }
 
+// A call to the stand-in's DynamoDB, signed as an SDK signs it: the raw answer.
+function ddbCall(s, op, payload) {
+  const body = JSON.stringify(payload);
+  const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
+    region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
+      'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
+  return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
+}
+
 test('stand-in with the echo Lambda', async (t) => {
   const s = await startStandin();
   t.after(async () => {
@@ -198,9 +207,18 @@ test('stand-in with the echo Lambda', async (t) => {
     r = await req(s.http_port, { path: '/binary' });
     assert.strictEqual(r.body.length, 256);
     assert.strictEqual(r.body[255], 255);
-    r = await req(s.http_port, { path: '/noproxy' });
+    // no statusCode: inferred from valid JSON only ("Lambda function response for format 2.0")
+    r = await req(s.http_port, { path: '/infer-string' });
     assert.strictEqual(r.status, 200);
-    assert.strictEqual(r.body.toString(), 'hello');
+    assert.strictEqual(r.headers['content-type'], 'application/json');
+    assert.strictEqual(r.body.toString(), 'Hello from Lambda!');
+    r = await req(s.http_port, { path: '/infer-object' });
+    assert.strictEqual(r.status, 200);
+    assert.strictEqual(r.headers['content-type'], 'application/json');
+    assert.strictEqual(r.body.toString(), '{ "message": "Hello from Lambda!" }');
+    r = await req(s.http_port, { path: '/noproxy' });
+    assert.strictEqual(r.status, 500);
+    assert.deepStrictEqual(json(r), { message: 'Internal Server Error' });
     r = await req(s.http_port, { path: '/status/418' });
     assert.strictEqual(r.status, 418);
   });
@@ -255,7 +273,12 @@ test('stand-in with the echo Lambda', async (t) => {
     ws.send(JSON.stringify({ op: 'get' }));
     const got = JSON.parse(await nextMessage(ws));
     assert.strictEqual(got.status, 200);
-    assert.ok(got.info.ConnectedAt && got.info.Identity.SourceIp === '127.0.0.1');
+    // GetConnection's wire names (the management API's REST-JSON model: locationName
+    // connectedAt, identity.sourceIp / userAgent, lastActiveAt; SDKs show them capitalized)
+    assert.deepStrictEqual(Object.keys(got.info).sort(), ['connectedAt', 'identity', 'lastActiveAt']);
+    assert.strictEqual(got.info.identity.sourceIp, '127.0.0.1');
+    assert.strictEqual(typeof got.info.identity.userAgent, 'string');
+    assert.ok(!Number.isNaN(Date.parse(got.info.connectedAt)) && !Number.isNaN(Date.parse(got.info.lastActiveAt)));
     ws.send(JSON.stringify({ op: 'big', size: 128000 + 1 }));
     assert.strictEqual(JSON.parse(await nextMessage(ws)).status, 413);
     ws.send(JSON.stringify({ op: 'post_other', to: 'nosuchconnAA=' }));
@@ -293,6 +316,18 @@ test('stand-in with the echo Lambda', async (t) => {
     assert.strictEqual(await c, 1009);
   });
 
+  await t.test('WebSocket: a binary frame closes the connection with 1003, no $default', async () => {
+    // "API Gateway WebSocket APIs don't currently support binary frames in incoming message
+    // payloads. If a client app sends a binary frame, API Gateway rejects it and disconnects the
+    // client with code 1003." (Binary media types for WebSocket APIs in API Gateway)
+    const before = (await stats(s)).lambda.by_kind.$default || 0;
+    const ws = await wsOpen(s.websocket_url, ['ttf.json.v1']);
+    const c = closed(ws);
+    ws.send(Buffer.from('{"op":"echo"}'), { binary: true });
+    assert.strictEqual(await c, 1003);
+    assert.strictEqual((await stats(s)).lambda.by_kind.$default || 0, before);
+  });
+
   await t.test('WebSocket: $disconnect event, control hook drops a connection', async () => {
     const ws = await wsOpen(s.websocket_url, ['ttf.json.v1']);
     ws.send(JSON.stringify({ op: 'event' }));
@@ -317,11 +352,7 @@ test('stand-in with the echo Lambda', async (t) => {
 
   await t.test('DynamoDB: tables, GSI and TTL as the contract says', async () => {
     const call = async (op, payload) => {
-      const body = JSON.stringify(payload);
-      const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
-        region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
-          'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
-      const r = await req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
+      const r = await ddbCall(s, op, payload);
       assert.strictEqual(r.status, 200, r.body.toString());
       return json(r);
     };
@@ -334,6 +365,24 @@ test('stand-in with the echo Lambda', async (t) => {
     const q = await call('Query', { TableName: s.tables.connections, IndexName: 'tunnel-id-index',
       KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'abc123def456' } } });
     assert.strictEqual(q.Items[0].connectionId.S, 'c1');
+    // UpdateTimeToLive again within the hour (the stand-in enabled TTL at start): ValidationException
+    const again = await ddbCall(s, 'UpdateTimeToLive', { TableName: s.tables.pending,
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } });
+    assert.strictEqual(again.status, 400);
+    assert.match(json(again).__type, /ValidationException$/);
+    // TTL values DynamoDB's TTL ignores are counted: milliseconds (PutItem, UpdateItem's SET),
+    // more than five years in the past (the item above, ttl 1); epoch seconds are not
+    const before = (await stats(s)).dynamodb.ttl_not_seconds;
+    const nowS = Math.floor(Date.now() / 1000);
+    await call('PutItem', { TableName: s.tables.pending, Item: { requestId: { S: 'r-ms' }, ttl: { N: String(Date.now()) } } });
+    await call('PutItem', { TableName: s.tables.pending, Item: { requestId: { S: 'r-s' }, ttl: { N: String(nowS + 60) } } });
+    await call('UpdateItem', { TableName: s.tables.pending, Key: { requestId: { S: 'r-s' } },
+      UpdateExpression: 'ADD hits :one SET #t = :ttl', ExpressionAttributeNames: { '#t': 'ttl' },
+      ExpressionAttributeValues: { ':one': { N: '1' }, ':ttl': { N: String(Date.now()) } } });
+    await call('UpdateItem', { TableName: s.tables.pending, Key: { requestId: { S: 'r-s' } },
+      UpdateExpression: 'SET #t = :ttl', ExpressionAttributeNames: { '#t': 'ttl' },
+      ExpressionAttributeValues: { ':ttl': { N: String(nowS + 120) } } });
+    assert.strictEqual((await stats(s)).dynamodb.ttl_not_seconds - before, 2);
   });
 
   await t.test('SigV4: every Lambda call was checked', async () => {
@@ -434,13 +483,7 @@ test('DynamoDB fault injection: throttles and partial batches, a retry gets thro
   t.after(async () => {
     assert.strictEqual(await s.stop(), 0);
   });
-  const call = async (op, payload) => {
-    const body = JSON.stringify(payload);
-    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
-      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
-        'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
-    return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
-  };
+  const call = (op, payload) => ddbCall(s, op, payload);
   let items = ['a', 'b', 'c', 'd'].map((k) => ({ PutRequest: { Item: { requestId: { S: k }, ttl: { N: '1' } } } }));
   let faults = 0;
   for (let round = 0; round < 12 && items.length; round++) {
@@ -477,13 +520,7 @@ test('ready only once the tables are ACTIVE: the first call after the ready line
     assert.strictEqual(await s.stop(), 0);
   });
   assert.ok(Date.now() - t0 >= 1500, 'ready before the tables could be ACTIVE');
-  const call = async (op, payload) => {
-    const body = JSON.stringify(payload);
-    const o = aws4.sign({ host: `127.0.0.1:${s.dynamodb_port}`, path: '/', method: 'POST', service: 'dynamodb',
-      region: s.region, body, headers: { 'Content-Type': 'application/x-amz-json-1.0',
-        'X-Amz-Target': `DynamoDB_20120810.${op}` } }, s.credentials);
-    return req(s.dynamodb_port, { method: 'POST', path: '/', headers: o.headers }, body);
-  };
+  const call = (op, payload) => ddbCall(s, op, payload);
   for (const table of Object.values(s.tables)) {
     const d = await call('DescribeTable', { TableName: table });
     assert.strictEqual(d.status, 200);
@@ -500,4 +537,69 @@ test('ready only once the tables are ACTIVE: the first call after the ready line
     KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'first' } } });
   assert.strictEqual(q.status, 200, q.body.toString());
   assert.strictEqual(json(q).Count, 1);
+});
+
+test('HTTP API stage throttling: a token bucket, 429 past it', async (t) => {
+  // "Throttling requests to your HTTP API": a token bucket, a token a request; past the rate and
+  // burst, 429 Too Many Requests. Pure: the bucket refills with the time it is given.
+  const { TokenBucket } = require('./http_api');
+  const b = new TokenBucket(2, 3, 0);
+  assert.deepStrictEqual([b.take(0), b.take(0), b.take(0), b.take(0)], [true, true, true, false]);
+  assert.strictEqual(b.take(499), false); // 0.998 of a token
+  assert.strictEqual(b.take(500), true); // one token at 2/s after 500 ms
+  assert.deepStrictEqual([b.take(10000), b.take(10000), b.take(10000), b.take(10000)], [true, true, true, false]);
+
+  // Through the stand-in: a burst of 3 and a rate so low that no token comes back during the test.
+  const s = await startStandin(['--http-throttle', '0.001,3']);
+  t.after(async () => {
+    assert.strictEqual(await s.stop(), 0);
+  });
+  const statuses = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await req(s.http_port, { path: '/status/200' });
+    statuses.push(r.status);
+    if (r.status === 429) {
+      assert.deepStrictEqual(json(r), { message: 'Too Many Requests' });
+      assert.ok(r.headers['apigw-requestid']);
+    }
+  }
+  assert.deepStrictEqual(statuses, [200, 200, 200, 429, 429]);
+  const st = await stats(s);
+  assert.strictEqual(st.http.throttled, 2);
+  assert.strictEqual(st.lambda.by_kind.http, 3); // a throttled request invokes nothing
+});
+
+test('DynamoDB: --gsi-lag-ms leaves fresh index entries out of a Query on the index', async (t) => {
+  const s = await startStandin(['--gsi-lag-ms', '800']);
+  t.after(async () => {
+    assert.strictEqual(await s.stop(), 0);
+  });
+  const call = (op, payload) => ddbCall(s, op, payload);
+  const query = async () => json(await call('Query', { TableName: s.tables.connections, IndexName: 'tunnel-id-index',
+    KeyConditionExpression: 'tunnelId = :t', ExpressionAttributeValues: { ':t': { S: 'lagtunnel' } } }));
+  const ttl = { N: String(Math.floor(Date.now() / 1000) + 600) };
+  const t0 = Date.now();
+  assert.strictEqual((await call('PutItem', { TableName: s.tables.connections,
+    Item: { connectionId: { S: 'lag1' }, tunnelId: { S: 'lagtunnel' }, ttl } })).status, 200);
+  const early = await query();
+  assert.ok(Date.now() - t0 < 800, 'too slow to look within the lag');
+  assert.deepStrictEqual([early.Count, early.Items.length], [0, 0]);
+  // the table itself is up to date: a consistent GetItem sees the item at once
+  const got = json(await call('GetItem', { TableName: s.tables.connections, Key: { connectionId: { S: 'lag1' } },
+    ConsistentRead: true }));
+  assert.strictEqual(got.Item.tunnelId.S, 'lagtunnel');
+  const deadline = Date.now() + 10000;
+  let late;
+  do {
+    await new Promise((r) => setTimeout(r, 100));
+    late = await query();
+  } while (late.Count === 0 && Date.now() < deadline);
+  assert.strictEqual(late.Items[0].connectionId.S, 'lag1');
+  assert.ok(Date.now() - t0 >= 800, `seen after ${Date.now() - t0} ms`);
+  // a refused conditional write changes no index entry: the item stays in the index
+  const refused = await call('PutItem', { TableName: s.tables.connections, ConditionExpression: 'attribute_not_exists(connectionId)',
+    Item: { connectionId: { S: 'lag1' }, tunnelId: { S: 'lagtunnel' }, ttl } });
+  assert.strictEqual(refused.status, 400);
+  assert.strictEqual((await query()).Count, 1);
+  assert.ok((await stats(s)).dynamodb.gsi.hidden >= 1);
 });

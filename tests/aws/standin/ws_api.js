@@ -19,9 +19,18 @@ const MESSAGE_MAX = 128 * 1000;
 
 // ws limits whole messages (maxPayload); API Gateway also limits each frame. ws has no option for
 // that, so its receiver's length step is wrapped: a frame over `_frameMax` fails as 1009.
+// The same step refuses binary frames (opcode 2, and the continuation frames of a binary message,
+// whose opcode ws has set to 2 by then): "API Gateway WebSocket APIs don't currently support
+// binary frames in incoming message payloads. If a client app sends a binary frame, API Gateway
+// rejects it and disconnects the client with code 1003." ("Binary media types for WebSocket APIs
+// in API Gateway"). No $default runs for it.
 if (!Receiver.prototype.__standinFramePatch) {
   const orig = Receiver.prototype.haveLength;
   Receiver.prototype.haveLength = function haveLength(cb) {
+    if (this._refuseBinary && this._opcode === 0x02) {
+      cb(this.createError(TypeError, 'Binary frames are not supported', false, 1003, 'STANDIN_BINARY_FRAME'));
+      return;
+    }
     if (this._frameMax && this._opcode < 0x08 && this._payloadLength > this._frameMax) {
       cb(this.createError(RangeError, 'Frame size exceeded', false, 1009, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'));
       return;
@@ -94,7 +103,7 @@ class WsApi {
     this.connecting = new Set(); // ids whose $connect is running (a post to them is a Lambda bug)
     this.inflight = new Set();
     this.stats = { connects: 0, connect_refused: 0, connect_errors: 0, open: 0, messages_in: 0, bytes_in: 0,
-      default_errors: 0, disconnects: 0, close_codes: {}, frame_or_message_too_big: 0, dropped_no_protocol: 0,
+      default_errors: 0, disconnects: 0, close_codes: {}, frame_or_message_too_big: 0, binary_frames_refused: 0, dropped_no_protocol: 0,
       mgmt: { post: 0, delete: 0, get: 0, gone: 0, not_ready: 0, during_connect: 0, too_large: 0, bad_signature: 0, bytes_out: 0,
         limit_exceeded: 0 },
       protocols_selected: {}, expired: {}, route_responses: 0, routes: {} };
@@ -237,7 +246,10 @@ class WsApi {
     this.stats.open++;
     const proto = ws.protocol || '(none)';
     this.stats.protocols_selected[proto] = (this.stats.protocols_selected[proto] || 0) + 1;
-    if (ws._receiver) ws._receiver._frameMax = this.frameMax;
+    if (ws._receiver) {
+      ws._receiver._frameMax = this.frameMax;
+      ws._receiver._refuseBinary = true;
+    }
     const expire = (why) => {
       if (!this.conns.has(conn.id)) return;
       this.stats.expired[why] = (this.stats.expired[why] || 0) + 1;
@@ -252,6 +264,7 @@ class WsApi {
     ws.on('message', (data, isBinary) => this.message(conn, data, isBinary));
     ws.on('error', (e) => {
       if (e && e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.stats.frame_or_message_too_big++;
+      if (e && e.code === 'STANDIN_BINARY_FRAME') this.stats.binary_frames_refused++;
     });
     ws.on('close', (code, reason) => this.closed(conn, code, reason.toString()));
   }
@@ -430,10 +443,14 @@ class WsApi {
     if (req.method === 'GET') {
       this.stats.mgmt.get++;
       if (!conn) return gone();
+      // GetConnection's body on the wire: the members' locationNames of the management API's
+      // REST-JSON model (apigatewaymanagementapi 2018-11-29: connectedAt, identity {sourceIp,
+      // userAgent}, lastActiveAt); the SDKs' ConnectedAt / Identity / LastActiveAt are their
+      // shape names, not what the service sends.
       sendJson(res, 200, {
-        ConnectedAt: new Date(conn.connectedAt).toISOString(),
-        Identity: { SourceIp: conn.sourceIp, UserAgent: conn.userAgent },
-        LastActiveAt: new Date(conn.lastActiveAt).toISOString(),
+        connectedAt: new Date(conn.connectedAt).toISOString(),
+        identity: { sourceIp: conn.sourceIp, userAgent: conn.userAgent },
+        lastActiveAt: new Date(conn.lastActiveAt).toISOString(),
       });
       return;
     }
