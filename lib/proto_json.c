@@ -719,7 +719,7 @@ int tmsg_decode(const char *json, size_t len, tmsg *out, const char **err)
     *err = NULL;
     tmsg_init(out, TMSG_UNKNOWN);
     json_text_status st;
-    json_object *o = json_text_parse_object(json, len, &st);
+    json_object *o = json_text_parse_object(json, len, 0, &st);
     if (!o) {
         *err = st == JSON_TEXT_NOT_OBJECT ? "not an object"
                : st == JSON_TEXT_TOO_MANY ? TMSG_ERR_TOO_MANY_TOKENS

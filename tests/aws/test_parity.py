@@ -434,6 +434,7 @@ TARGETS = [
     "/echo//double//slash/",
     "/echo/./dot/../dots",
     "/echo/" + "x" * 3000 + "?" + "y=" + "z" * 3000,
+    "/echo/a%00b?a=%00&%00=1",  # API Gateway decodes rawPath and queryStringParameters: NULs
 ]
 
 
@@ -461,6 +462,16 @@ def test_request_bodies(world, n):
     body = body_of(n)
     seen = through_all(world, "POST", "/echo", [("Content-Type", "application/octet-stream")], body)
     assert seen["bin"][0].body == body
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/json"])
+def test_request_text_body_with_nul(world, ctype):
+    """A text body is handed to the Lambda as a JSON string, a NUL byte as "\\u0000" (as a
+    %00 of the path or of a query parameter above). Before, the Lambda refused such an event
+    whole and API Gateway answered 500."""
+    body = b"a\x00b\x01c\x7f"
+    seen = through_all(world, "POST", "/echo", [("Content-Type", ctype)], body)
+    assert seen["aws"][0].body == body
 
 
 @pytest.mark.parametrize("n", [0, 1, 5000, 93 * 1024 + 1])
