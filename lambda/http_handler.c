@@ -13,6 +13,7 @@
 #include "events.h"
 #include "clock.h"
 #include "gate.h"
+#include "http1_head.h"
 #include "httpresp.h"
 #include "proto_json.h"
 #include "proxy.h"
@@ -373,6 +374,15 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     if (!target || !fwd)
         goto out;
     snprintf(target, tlen + 1, "%s%s%s", e->raw_path, e->raw_query[0] ? "?" : "", e->raw_query);
+    /* RFC 9112 §3.2 as ttfd applies it: two Host lines reach us joined with "," */
+    const char *bad_host = host ? http1_host_problem(host, strlen(host)) : NULL;
+    if (bad_host) {
+        char why[64];
+        snprintf(why, sizeof why, "bad request: %s", bad_host);
+        *status = 400;
+        doc = httpresp_text(400, why, len);
+        goto out;
+    }
     route_result rr;
     size_t fwd_len = 0;
     if (route_resolve(host ? host : "", host ? strlen(host) : 0, target, strlen(target),

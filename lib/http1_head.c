@@ -172,6 +172,13 @@ static bool host_ok(const char *s, size_t n, bool allow_empty, bool need_port)
     return !memchr(s, ',', n) && http1_valid_authority(s, n, allow_empty, need_port);
 }
 
+const char *http1_host_problem(const char *s, size_t n)
+{
+    if (memchr(s, ',', n))
+        return "more than one Host";
+    return host_ok(s, n, true, false) ? NULL : "bad Host";
+}
+
 /* absolute-form = absolute-URI (RFC 9112 §3.2.2), for http and https: the authority (no
  * userinfo, RFC 9110 §4.2.4) and the path and query. */
 static http1_head_result absolute_form(start_line *sl, http1_err *err)
@@ -444,10 +451,9 @@ static http1_head_result request_semantics(http1_head *h, const field_facts *ff,
         return fail(err, true, 400, "more than one Host");
     if (ff->hosts == 0 && h->http_minor == 1)
         return fail(err, true, 400, "missing Host");
-    if (ff->host && memchr(ff->host->value, ',', ff->host->vlen))
-        return fail(err, true, 400, "more than one Host");
-    if (ff->host && !host_ok(ff->host->value, ff->host->vlen, true, false))
-        return fail(err, true, 400, "bad Host");
+    const char *bad_host = ff->host ? http1_host_problem(ff->host->value, ff->host->vlen) : NULL;
+    if (bad_host)
+        return fail(err, true, 400, bad_host);
     if (ff->have_te) {
         if (h->http_minor == 0)
             return fail(err, true, 400, "Transfer-Encoding in an HTTP/1.0 request");

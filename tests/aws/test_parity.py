@@ -420,6 +420,22 @@ def test_request_client_claims(world):
         assert len(xff) == 1 and "203.0.113.9" not in xff[0], (end, xff)
 
 
+@pytest.mark.parametrize("second", ["same", "other"])
+def test_request_two_host_lines(world, second):
+    """RFC 9112 §3.2: a request with two Host lines gets 400, never the app, on every back-end
+    (API Gateway hands the Lambda one host joined with ","). Before, the Lambda routed it by the
+    first and the app answered."""
+    got = {}
+    for end in ("bin", "json", "aws"):
+        host = world.ends[end][1]
+        fields = [("Host", host if second == "same" else "other.example")]
+        req, a, _, c = world.run(end, "GET", "/echo", fields)
+        c.close()
+        got[end] = (req is None, a.status, a.body)
+    assert got["bin"] == (True, 400, b"bad request: more than one Host\n"), got
+    assert got["json"] == got["bin"] and got["aws"] == got["bin"], got
+
+
 def test_request_obs_text(world):
     """Octets that are not UTF-8: byte for byte in both modes. API Gateway reads header octets
     as UTF-8 (U+FFFD for the rest): the serverless stack cannot carry them."""
