@@ -374,11 +374,14 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     if (!target || !fwd)
         goto out;
     snprintf(target, tlen + 1, "%s%s%s", e->raw_path, e->raw_query[0] ? "?" : "", e->raw_query);
-    /* RFC 9112 §3.2 as ttfd applies it: two Host lines reach us joined with "," */
-    const char *bad_host = host ? http1_host_problem(host, strlen(host)) : NULL;
-    if (bad_host) {
+    /* RFC 9112 §3.2 as ttfd applies it: two Host lines reach us joined with ",", a '#' of
+     * rawQueryString is the client's own */
+    const char *bad = http1_target_problem(target, strlen(target));
+    if (!bad && host)
+        bad = http1_host_problem(host, strlen(host));
+    if (bad) {
         char why[64];
-        snprintf(why, sizeof why, "bad request: %s", bad_host);
+        snprintf(why, sizeof why, "bad request: %s", bad);
         *status = 400;
         doc = httpresp_text(400, why, len);
         goto out;

@@ -172,6 +172,18 @@ static bool host_ok(const char *s, size_t n, bool allow_empty, bool need_port)
     return !memchr(s, ',', n) && http1_valid_authority(s, n, allow_empty, need_port);
 }
 
+const char *http1_target_problem(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* any octet but controls, SP and DEL: raw obs-text in a target passes byte for byte */
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return "bad request-target";
+    }
+    /* a fragment is the client's own business and never part of a request-target (RFC 9112
+     * §3.2, RFC 9110 §4.2.5); HAProxy routed "/index.html#.png" by its suffix (CVE-2023-45539) */
+    return memchr(s, '#', n) ? "fragment (#) in the request-target" : NULL;
+}
+
 const char *http1_host_problem(const char *s, size_t n)
 {
     if (memchr(s, ',', n))
@@ -213,16 +225,14 @@ static http1_head_result request_line(const char *s, size_t n, start_line *sl, h
         return fail(err, true, 400, i == 0 ? "bad request-line" : "bad method");
     sl->method = (span){s, i};
     size_t t0 = i + 1, t = t0;
-    /* any octet but controls, SP and DEL: raw obs-text in a target passes byte for byte */
-    while (t < n && (unsigned char)s[t] > ' ' && s[t] != 0x7f)
+    while (t < n && s[t] != ' ')
         t++;
-    if (t == t0 || t == n || s[t] != ' ')
+    if (t == t0 || t == n)
         return fail(err, true, 400, "bad request-target");
     sl->target = (span){s + t0, t - t0};
-    /* a fragment is the client's own business and never part of a request-target (RFC 9112
-     * §3.2, RFC 9110 §4.2.5); HAProxy routed "/index.html#.png" by its suffix (CVE-2023-45539) */
-    if (memchr(sl->target.p, '#', sl->target.n))
-        return fail(err, true, 400, "fragment (#) in the request-target");
+    const char *bad_target = http1_target_problem(sl->target.p, sl->target.n);
+    if (bad_target)
+        return fail(err, true, 400, bad_target);
     int v = version(s + t + 1, n - t - 1, &sl->minor);
     if (v < 0)
         return fail(err, true, 400, "bad request-line");

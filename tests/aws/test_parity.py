@@ -436,6 +436,21 @@ def test_request_two_host_lines(world, second):
     assert got["json"] == got["bin"] and got["aws"] == got["bin"], got
 
 
+@pytest.mark.parametrize("target", ["/echo?a#b", "/echo?#", "/echo?a=1#/x?y"])
+def test_request_fragment_in_the_query(world, target):
+    """A '#' is never part of a request-target (RFC 9112 §3.2): 400 on every back-end, nothing at
+    the app. rawQueryString comes as the client sent it; before, the Lambda passed the '#' on to
+    the app in its request line. (In the path API Gateway decodes %23 to '#': the Lambda encodes
+    it again, docs/serverless.md.)"""
+    got = {}
+    for end in ("bin", "json", "aws"):
+        req, a, _, c = world.run(end, "GET", target)
+        c.close()
+        got[end] = (req is None, a.status, a.body)
+    assert got["bin"] == (True, 400, b"bad request: fragment (#) in the request-target\n"), got
+    assert got["json"] == got["bin"] and got["aws"] == got["bin"], got
+
+
 def test_request_obs_text(world):
     """Octets that are not UTF-8: byte for byte in both modes. API Gateway reads header octets
     as UTF-8 (U+FFFD for the rest): the serverless stack cannot carry them."""
