@@ -172,7 +172,8 @@ static bool host_ok(const char *s, size_t n, bool allow_empty, bool need_port)
     return !memchr(s, ',', n) && http1_valid_authority(s, n, allow_empty, need_port);
 }
 
-const char *http1_target_problem(const char *s, size_t n)
+/* The octet rules for a request-target (RFC 9112 §3.2): NULL when it passes, else the reason. */
+static const char *target_problem(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         /* any octet but controls, SP and DEL: raw obs-text in a target passes byte for byte */
@@ -184,7 +185,9 @@ const char *http1_target_problem(const char *s, size_t n)
     return memchr(s, '#', n) ? "fragment (#) in the request-target" : NULL;
 }
 
-const char *http1_host_problem(const char *s, size_t n)
+/* The Host rule of RFC 9112 §3.2 for one Host field value (empty allowed): NULL when it is
+ * valid, else the reason. */
+static const char *host_problem(const char *s, size_t n)
 {
     if (memchr(s, ',', n))
         return "more than one Host";
@@ -230,7 +233,7 @@ static http1_head_result request_line(const char *s, size_t n, start_line *sl, h
     if (t == t0 || t == n)
         return fail(err, true, 400, "bad request-target");
     sl->target = (span){s + t0, t - t0};
-    const char *bad_target = http1_target_problem(sl->target.p, sl->target.n);
+    const char *bad_target = target_problem(sl->target.p, sl->target.n);
     if (bad_target)
         return fail(err, true, 400, bad_target);
     int v = version(s + t + 1, n - t - 1, &sl->minor);
@@ -461,7 +464,7 @@ static http1_head_result request_semantics(http1_head *h, const field_facts *ff,
         return fail(err, true, 400, "more than one Host");
     if (ff->hosts == 0 && h->http_minor == 1)
         return fail(err, true, 400, "missing Host");
-    const char *bad_host = ff->host ? http1_host_problem(ff->host->value, ff->host->vlen) : NULL;
+    const char *bad_host = ff->host ? host_problem(ff->host->value, ff->host->vlen) : NULL;
     if (bad_host)
         return fail(err, true, 400, bad_host);
     if (ff->have_te) {

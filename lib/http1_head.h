@@ -89,17 +89,6 @@ http1_head_result http1_head_parse(http1_head *h, const char *buf, size_t len, b
 http1_head_result http1_parse_head(http1_head *h, const char *buf, size_t len, bool is_request,
                                    const http1_limits *lim, size_t *used, http1_err *err);
 
-/* The Host rule of RFC 9112 §3.2 for one Host field value s[0..n) (empty allowed): NULL when it
- * is valid, else the reason a request with it gets 400, as http1_head_parse words it: "more than
- * one Host" for a comma (two values merged by an upstream: API Gateway joins repeated fields with
- * ","), "bad Host" for what is not uri-host [":" port]. For the Lambda, which gets the field
- * from API Gateway's event. */
-const char *http1_host_problem(const char *s, size_t n);
-/* The octet rules for a request-target s[0..n) (RFC 9112 §3.2): NULL when it passes, else
- * "bad request-target" (a control, SP or DEL) or "fragment (#) in the request-target". For the
- * Lambda, whose target is rawPath encoded again and rawQueryString as the client sent it. */
-const char *http1_target_problem(const char *s, size_t n);
-
 /* A response to HEAD (RFC 9110 §9.3.2): no body whatever the fields say. */
 void http1_head_set_no_body(http1_head *h);
 

@@ -420,35 +420,49 @@ def test_request_client_claims(world):
         assert len(xff) == 1 and "203.0.113.9" not in xff[0], (end, xff)
 
 
-@pytest.mark.parametrize("second", ["same", "other"])
-def test_request_two_host_lines(world, second):
-    """RFC 9112 §3.2: a request with two Host lines gets 400, never the app, on every back-end
-    (API Gateway hands the Lambda one host joined with ","). Before, the Lambda routed it by the
-    first and the app answered."""
+# Request lines and Host that RFC 9112 §3.2 refuses (400, never the app), as ttfd words it; HOST
+# is the back-end's own host. The Lambda reads the event's method, target (rawPath encoded again,
+# rawQueryString as sent) and host (two Host lines joined with ",") with ttfd's parser. Before,
+# it routed each of these to the app (200 or the app's 404).
+REFUSED_LINES = {
+    "two-hosts": ("GET", "/echo", [("Host", "HOST")], "more than one Host"),
+    "two-hosts-other": ("GET", "/echo", [("Host", "other.example")], "more than one Host"),
+    "fragment": ("GET", "/echo?a#b", [], "fragment (#) in the request-target"),
+    "fragment-empty": ("GET", "/echo?#", [], "fragment (#) in the request-target"),
+    "fragment-path": ("GET", "/echo?a=1#/x?y", [], "fragment (#) in the request-target"),
+    "asterisk-get": ("GET", "*", [], "asterisk-form is for OPTIONS only"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_LINES))
+def test_request_line_refused(world, case):
+    method, target, fields, why = REFUSED_LINES[case]
     got = {}
     for end in ("bin", "json", "aws"):
         host = world.ends[end][1]
-        fields = [("Host", host if second == "same" else "other.example")]
-        req, a, _, c = world.run(end, "GET", "/echo", fields)
+        req, a, _, c = world.run(end, method, target, [(n, v.replace("HOST", host))
+                                                       for n, v in fields])
         c.close()
         got[end] = (req is None, a.status, a.body)
-    assert got["bin"] == (True, 400, b"bad request: more than one Host\n"), got
+    assert got["bin"] == (True, 400, b"bad request: %s\n" % why.encode()), got
     assert got["json"] == got["bin"] and got["aws"] == got["bin"], got
 
 
-@pytest.mark.parametrize("target", ["/echo?a#b", "/echo?#", "/echo?a=1#/x?y"])
-def test_request_fragment_in_the_query(world, target):
-    """A '#' is never part of a request-target (RFC 9112 §3.2): 400 on every back-end, nothing at
-    the app. rawQueryString comes as the client sent it; before, the Lambda passed the '#' on to
-    the app in its request line. (In the path API Gateway decodes %23 to '#': the Lambda encodes
-    it again, docs/serverless.md.)"""
+@pytest.mark.parametrize("scheme", ["http", "HTTP"])
+def test_request_absolute_form(world, scheme):
+    """An absolute-form target names the origin (RFC 9112 §3.2.2): routed by its authority, the
+    app gets its path in origin-form and one Host, on every back-end. Before, the Lambda passed
+    the absolute-form on: the app got "http://<host>/echo?x=1" as its request-target."""
     got = {}
     for end in ("bin", "json", "aws"):
-        req, a, _, c = world.run(end, "GET", target)
+        host = world.ends[end][1]
+        req, a, tid, c = world.run(end, "GET", "%s://%s/echo?x=1" % (scheme, host))
         c.close()
-        got[end] = (req is None, a.status, a.body)
-    assert got["bin"] == (True, 400, b"bad request: fragment (#) in the request-target\n"), got
-    assert got["json"] == got["bin"] and got["aws"] == got["bin"], got
+        hosts = [v for n, v in (req.headers if req else []) if n.lower() == "host"]
+        got[end] = (a.status, req and req.target, [h.replace(tid, "ID") for h in hosts])
+    assert got["bin"][:2] == (200, "/echo?x=1") and len(got["bin"][2]) == 1, got
+    assert got["json"] == got["bin"], got
+    assert got["aws"][:2] == got["bin"][:2] and got["aws"][2][0].startswith("ID."), got
 
 
 def test_request_obs_text(world):
