@@ -172,28 +172,6 @@ static bool host_ok(const char *s, size_t n, bool allow_empty, bool need_port)
     return !memchr(s, ',', n) && http1_valid_authority(s, n, allow_empty, need_port);
 }
 
-/* The octet rules for a request-target (RFC 9112 §3.2): NULL when it passes, else the reason. */
-static const char *target_problem(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        /* any octet but controls, SP and DEL: raw obs-text in a target passes byte for byte */
-        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-            return "bad request-target";
-    }
-    /* a fragment is the client's own business and never part of a request-target (RFC 9112
-     * §3.2, RFC 9110 §4.2.5); HAProxy routed "/index.html#.png" by its suffix (CVE-2023-45539) */
-    return memchr(s, '#', n) ? "fragment (#) in the request-target" : NULL;
-}
-
-/* The Host rule of RFC 9112 §3.2 for one Host field value (empty allowed): NULL when it is
- * valid, else the reason. */
-static const char *host_problem(const char *s, size_t n)
-{
-    if (memchr(s, ',', n))
-        return "more than one Host";
-    return host_ok(s, n, true, false) ? NULL : "bad Host";
-}
-
 /* absolute-form = absolute-URI (RFC 9112 §3.2.2), for http and https: the authority (no
  * userinfo, RFC 9110 §4.2.4) and the path and query. */
 static http1_head_result absolute_form(start_line *sl, http1_err *err)
@@ -228,14 +206,16 @@ static http1_head_result request_line(const char *s, size_t n, start_line *sl, h
         return fail(err, true, 400, i == 0 ? "bad request-line" : "bad method");
     sl->method = (span){s, i};
     size_t t0 = i + 1, t = t0;
-    while (t < n && s[t] != ' ')
+    /* any octet but controls, SP and DEL: raw obs-text in a target passes byte for byte */
+    while (t < n && (unsigned char)s[t] > ' ' && s[t] != 0x7f)
         t++;
-    if (t == t0 || t == n)
+    if (t == t0 || t == n || s[t] != ' ')
         return fail(err, true, 400, "bad request-target");
     sl->target = (span){s + t0, t - t0};
-    const char *bad_target = target_problem(sl->target.p, sl->target.n);
-    if (bad_target)
-        return fail(err, true, 400, bad_target);
+    /* a fragment is the client's own business and never part of a request-target (RFC 9112
+     * §3.2, RFC 9110 §4.2.5); HAProxy routed "/index.html#.png" by its suffix (CVE-2023-45539) */
+    if (memchr(sl->target.p, '#', sl->target.n))
+        return fail(err, true, 400, "fragment (#) in the request-target");
     int v = version(s + t + 1, n - t - 1, &sl->minor);
     if (v < 0)
         return fail(err, true, 400, "bad request-line");
@@ -464,9 +444,10 @@ static http1_head_result request_semantics(http1_head *h, const field_facts *ff,
         return fail(err, true, 400, "more than one Host");
     if (ff->hosts == 0 && h->http_minor == 1)
         return fail(err, true, 400, "missing Host");
-    const char *bad_host = ff->host ? host_problem(ff->host->value, ff->host->vlen) : NULL;
-    if (bad_host)
-        return fail(err, true, 400, bad_host);
+    if (ff->host && memchr(ff->host->value, ',', ff->host->vlen))
+        return fail(err, true, 400, "more than one Host");
+    if (ff->host && !host_ok(ff->host->value, ff->host->vlen, true, false))
+        return fail(err, true, 400, "bad Host");
     if (ff->have_te) {
         if (h->http_minor == 0)
             return fail(err, true, 400, "Transfer-Encoding in an HTTP/1.0 request");
