@@ -97,10 +97,14 @@ static void finish_response(exchange *x)
     http_headers_free(&tr);
 }
 
-/* An interim head (1xx but 101): observed; relayed after the response rules when asked. */
+/* An interim head (1xx but 101): observed; relayed after the response rules when asked. The
+ * service is at work (102 Processing exists to keep a client from timing out, RFC 2518 §10.1; a
+ * 103 comes before a slow page): the wait for the final head starts again, as nginx's read
+ * timeout does on every read. */
 static void interim_head(exchange *x)
 {
     const http1_head *h = &x->resp.head;
+    xc_arm_timer(x);
     obs_response_head(&x->obs, h->status, &h->headers, true);
     if (!x->interim)
         return;

@@ -292,5 +292,5 @@ int aws_resp_header(const aws_resp *r, const char *name, char *out, size_t cap)
 
 char *aws_path_escape(const char *s)
 {
-    return url_pct_encode(s, "-._~");
+    return url_pct_encode(s, strlen(s), "-._~");
 }

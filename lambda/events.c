@@ -122,9 +122,9 @@ const char *ws_event_query(const json_t *ev, const char *name)
 
 /* RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@", and "/" between
  * segments. '%' is not kept: rawPath arrives decoded, so a '%' in it was a literal one. */
-char *http_path_encode(const char *decoded)
+char *http_path_encode(const char *decoded, size_t n)
 {
-    return url_pct_encode(decoded, "-._~!$&'()*+,;=:@/");
+    return url_pct_encode(decoded, n, "-._~!$&'()*+,;=:@/");
 }
 
 int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const char **err)
@@ -134,9 +134,11 @@ int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const c
     const json_t *rc = json_object_get(ev, "requestContext");
     const json_t *http = json_object_get(rc, "http");
     const char *method = str_at(http, "method");
-    const char *path = str_at(ev, "rawPath");
-    if (!path)
-        path = str_at(http, "path");
+    const json_t *pj = json_object_get(ev, "rawPath");
+    if (!json_is_string(pj))
+        pj = json_object_get(http, "path");
+    const char *path = json_string_value(pj);
+    const char *path_end = path ? path + json_string_length(pj) : NULL; /* a %00 decoded is a NUL */
     if (!method || !*method || !path) {
         *err = "event without method or path";
         return -1;
@@ -159,7 +161,8 @@ int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const c
     out->method = strdup(method);
     /* The HTTP API hands rawPath over percent-decoded: encoded again so that it can be a
      * request-target ("%2F" arrived as "/" and stays one: docs/serverless.md). */
-    out->raw_path = http_path_encode(*path ? path : "/");
+    out->raw_path = path < path_end ? http_path_encode(path, (size_t)(path_end - path))
+                                    : http_path_encode("/", 1);
     out->raw_query = strdup(q ? q : "");
     out->source_ip = ip ? strdup(ip) : NULL;
     if (!out->method || !out->raw_path || !out->raw_query || (ip && !out->source_ip))

@@ -56,9 +56,10 @@ typedef struct http_event {
 } http_event;
 
 /* API Gateway's HTTP API delivers rawPath percent-decoded (a %2F arrives as '/', a %3F cuts
- * it). Returns the path with every byte that may not appear in a request-target path (RFC 3986
- * §3.3 pchar and '/') percent-encoded, '%' included; malloc'd, NULL when out of memory. */
-char *http_path_encode(const char *decoded);
+ * it, a %00 is a NUL: decoded[0..n)). Returns the path with every byte that may not appear in a
+ * request-target path (RFC 3986 §3.3 pchar and '/') percent-encoded, '%' and NUL included;
+ * malloc'd, NULL when out of memory. */
+char *http_path_encode(const char *decoded, size_t n);
 
 /* Reads a payload 2.0 event. max_body bounds the decoded body (too_big set instead of failing).
  * 0, or -1 with a reason (missing method/path, bad base64). Call http_event_free either way. */

@@ -13,6 +13,7 @@
 #include "events.h"
 #include "clock.h"
 #include "gate.h"
+#include "http1_head.h"
 #include "httpresp.h"
 #include "proto_json.h"
 #include "proxy.h"
@@ -23,7 +24,8 @@
 /* protocol limits as size_t (lib/proto_json.h) */
 static const size_t CHUNK = TTF_JSON_CHUNK;
 
-int http_forward_headers(const http_event *e, const char *prefix, http_headers *out)
+int http_forward_headers(const http_event *e, const char *prefix, const char *authority,
+                         http_headers *out)
 {
     /* The request rules of lib/proxy.h: the body is whole here, so its exact length replaces
      * whatever framing the client used; API Gateway (HTTPS only) already appended the client
@@ -36,6 +38,7 @@ int http_forward_headers(const http_event *e, const char *prefix, http_headers *
         .proto = "https",
         .keep_port = true, /* API Gateway's own */
         .prefix = prefix,
+        .authority = authority,
         .body_length = (int64_t)e->body_len,
     };
     return proxy_request_headers(out, &rule);
@@ -375,22 +378,59 @@ out:
     return doc;
 }
 
+/* The request line and Host of e read by ttfd's rules (lib/http1_head, RFC 9112 §3.2): the
+ * method, the target (rawPath encoded again, rawQueryString as the client sent it: a '#' in it
+ * is the client's own) and Host (two Host lines reach us joined with ","), parsed as one head
+ * into h. NULL when they pass and the target is no CONNECT's, else ttfd's answer (400 with the
+ * rule, 501), its status in *status. */
+static char *request_line_rules(const http_event *e, const char *host, http1_head *h, int *status,
+                                size_t *len)
+{
+    size_t n = strlen(e->method) + strlen(e->raw_path) + strlen(e->raw_query) +
+               (host ? strlen(host) : 0) + 40;
+    char *buf = malloc(n);
+    if (!buf)
+        return NULL;
+    /* without Host (API Gateway always sends one) as ttfd takes an HTTP/1.0 request */
+    int k = snprintf(buf, n, "%s %s%s%s HTTP/1.%d\r\n%s%s%s\r\n", e->method, e->raw_path,
+                     e->raw_query[0] ? "?" : "", e->raw_query, host ? 1 : 0, host ? "Host: " : "",
+                     host ? host : "", host ? "\r\n" : "");
+    http1_limits lim = {.max_head = n, .max_fields = 1};
+    http1_err err = {0};
+    size_t used;
+    http1_head_result r = http1_parse_head(h, buf, (size_t)k, true, &lim, &used, &err);
+    free(buf);
+    if (r == HTTP1_HEAD_DONE && h->form != HTTP1_TARGET_AUTHORITY)
+        return NULL;
+    if (r == HTTP1_HEAD_DONE)
+        return httpresp_answer(EDGE_CONNECT_NOT_SUPPORTED, status, len);
+    char why[160];
+    *status = err.status ? err.status : 400;
+    snprintf(why, sizeof why, "%s%s", *status == 400 ? "bad request: " : "",
+             err.reason ? err.reason : "unparsable");
+    return httpresp_text(*status, why, len);
+}
+
 static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t start, int *status,
                                size_t *len)
 {
     const char *host = http_headers_get(&e->headers, "host");
-    size_t tlen = strlen(e->raw_path) + 1 + strlen(e->raw_query);
-    char *target = malloc(tlen + 1);
+    http1_head h;
+    http1_head_init(&h);
+    char *doc = request_line_rules(e, host, &h, status, len);
+    const char *target = h.path ? h.path : h.target;
+    size_t tlen = target ? strlen(target) : 0;
     char *fwd = malloc(tlen + 3);
-    char *doc = NULL;
     http_headers hdrs;
     http_headers_init(&hdrs);
-    if (!target || !fwd)
+    if (doc || !target || !fwd)
         goto out;
-    snprintf(target, tlen + 1, "%s%s%s", e->raw_path, e->raw_query[0] ? "?" : "", e->raw_query);
+    /* an absolute-form target names the origin, not Host (RFC 9112 §3.2.2), as in ttfd */
+    if (h.authority)
+        host = h.authority;
     route_result rr;
     size_t fwd_len = 0;
-    if (route_resolve(host ? host : "", host ? strlen(host) : 0, target, strlen(target),
+    if (route_resolve(host ? host : "", host ? strlen(host) : 0, target, tlen,
                       ctx->cfg->route_domain, &rr, fwd, &fwd_len) == ROUTE_NONE) {
         doc = httpresp_answer(EDGE_TUNNEL_NOT_FOUND, status, len);
         goto out;
@@ -406,7 +446,8 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     }
     char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
-    if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL, &hdrs) < 0)
+    if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL,
+                             h.form == HTTP1_TARGET_ABSOLUTE ? h.authority : NULL, &hdrs) < 0)
         goto out;
     char rid[PROXY_REQUEST_ID_LEN + 1], cid[STORE_CONN_ID_SIZE], gone[STORE_CONN_ID_SIZE] = "";
     int64_t move_until = 0;
@@ -475,7 +516,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     }
 out:
     http_headers_free(&hdrs);
-    free(target);
+    http1_head_free(&h);
     free(fwd);
     return doc;
 }

@@ -9,7 +9,8 @@ static json_t *from_c(const jio_node *v);
 static int add_member(void *ud, const char *key, const jio_node *v)
 {
     json_t *m = from_c(v);
-    /* keys and strings passed lib/json_text's lexical check: well-formed UTF-8, no NUL */
+    /* keys and strings passed lib/json_text's lexical check: well-formed UTF-8; a key is cut at
+     * a NUL (json-c), a string keeps it (json_io.h) */
     return m && json_object_set_new_nocheck(ud, key, m) == 0 ? 0 : -1;
 }
 

@@ -6,8 +6,11 @@
  * tokener and serializer move it in runs, 10-15 times faster (docs/serverless-bench.md). So the
  * text is parsed by json-c (lib/json_text: exactly the texts jansson's json_loadb(..., 0, ...)
  * accepts) and the tree rebuilt in jansson, whose API every handler uses; and written the other
- * way round. The trees are the same as jansson's own: member order kept, duplicate keys last
- * wins, integers int64, strings well-formed UTF-8 without NUL.
+ * way round. The trees are the same as jansson's own with JSON_ALLOW_NUL: member order kept,
+ * duplicate keys last wins, integers int64, strings well-formed UTF-8 that may hold NUL ("\u0000":
+ * API Gateway decodes what a client sent into events, a %00 of a query parameter or of rawPath, a
+ * NUL byte of a text body; read them with json_string_length). A key holding "\u0000" is cut
+ * there (jansson refuses it): only queryStringParameters' keys can, which no handler reads.
  * Owns nothing: returns new references / malloc'd text. */
 #ifndef LAMBDA_JSON_IO_H
 #define LAMBDA_JSON_IO_H
@@ -15,8 +18,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* s[0..n) as a JSON object (a new reference), or NULL when it is not JSON text jansson accepts,
- * not an object, or memory ran out. */
+/* s[0..n) as a JSON object (a new reference), or NULL when it is not JSON text jansson accepts
+ * (with JSON_ALLOW_NUL), not an object, or memory ran out. */
 json_t *json_io_load(const char *s, size_t n);
 /* v as compact JSON text (malloc'd, NUL-terminated, *len its length; len may be NULL), or NULL
  * when out of memory. */

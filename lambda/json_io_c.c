@@ -17,7 +17,7 @@ static json_object *jo(const jio_node *v)
 jio_node *jio_c_parse(const char *s, size_t n)
 {
     json_text_status st;
-    return (jio_node *)json_text_parse_object(s, n, &st);
+    return (jio_node *)json_text_parse_object(s, n, JSON_TEXT_ALLOW_NUL, &st);
 }
 
 void jio_c_free(jio_node *v)

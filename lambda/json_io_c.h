@@ -14,8 +14,8 @@ typedef struct jio_node jio_node; /* a json-c json_object; NULL is JSON's null *
 
 typedef enum { JIO_NULL, JIO_BOOL, JIO_INT, JIO_REAL, JIO_STRING, JIO_ARRAY, JIO_OBJECT } jio_type;
 
-/* s[0..n) as one JSON object, with exactly the texts jansson's json_loadb accepts
- * (lib/json_text.h): NULL when it is not (or out of memory). */
+/* s[0..n) as one JSON object, with exactly the texts jansson's json_loadb accepts with
+ * JSON_ALLOW_NUL (lib/json_text.h): NULL when it is not (or out of memory). */
 jio_node *jio_c_parse(const char *s, size_t n);
 void jio_c_free(jio_node *v);
 

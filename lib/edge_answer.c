@@ -19,6 +19,8 @@ static const edge_answer answers[EDGE_ANSWER_COUNT] = {
                                         "mode (one field line must fit one 128 KB message)"},
     [EDGE_AGENT_HEAD_TOO_LARGE] = {502, "the tunnel agent sent too big a response head"},
     [EDGE_WEBSOCKET_NEEDS_BINARY] = {501, "WebSocket upgrades need the binary tunnel protocol"},
+    [EDGE_CONNECT_NOT_SUPPORTED] = {501, "CONNECT is not supported: a tunnel URL is an origin, "
+                                         "not a proxy"},
 };
 
 const edge_answer *edge_answer_of(edge_answer_id id)

@@ -23,6 +23,7 @@ typedef enum edge_answer_id {
     EDGE_JSON_FIELD_TOO_LARGE,   /* 431: one request field line over a JSON-mode message */
     EDGE_AGENT_HEAD_TOO_LARGE,   /* 502: a response head or trailer section from the agent over
                                     HTTP1_AGENT_MAX_HEAD bytes or HTTP1_AGENT_MAX_FIELDS lines */
+    EDGE_CONNECT_NOT_SUPPORTED,  /* 501: CONNECT (authority-form): a tunnel URL is an origin */
     EDGE_WEBSOCKET_NEEDS_BINARY, /* 501: a WebSocket upgrade (proxy_websocket_upgrade) where no
                                     pipe is carried: a JSON-mode tunnel, the Lambda */
     EDGE_ANSWER_COUNT

@@ -78,11 +78,11 @@ static long hex4(const uint8_t *s, size_t n, size_t i)
 }
 
 /* A "\uXXXX" escape at s[i] (the backslash): the index after it (and after the low half of a
- * surrogate pair), or 0 for \u0000, a bad digit or an unpaired surrogate. */
-static size_t scan_unicode(const uint8_t *s, size_t n, size_t i)
+ * surrogate pair), or 0 for a bad digit, an unpaired surrogate, or \u0000 unless nul_ok. */
+static size_t scan_unicode(const uint8_t *s, size_t n, size_t i, bool nul_ok)
 {
     long u = hex4(s, n, i + 2);
-    if (u <= 0 || (u >= 0xdc00 && u <= 0xdfff))
+    if (u < 0 || (u == 0 && !nul_ok) || (u >= 0xdc00 && u <= 0xdfff))
         return 0;
     i += 6;
     if (u < 0xd800 || u > 0xdbff)
@@ -96,7 +96,7 @@ static size_t scan_unicode(const uint8_t *s, size_t n, size_t i)
 /* The string whose opening quote is at s[i - 1]: the index after its closing quote (n when it
  * does not end), *bad set on a fault inside it. Past a fault the string is only walked over as
  * json-c walks it (a backslash takes the next byte along), so that its tokens still count. */
-static size_t scan_string(const uint8_t *s, size_t n, size_t i, bool *bad)
+static size_t scan_string(const uint8_t *s, size_t n, size_t i, bool nul_ok, bool *bad)
 {
     bool fault = false; /* a local: the bytes of s may alias *bad */
     for (;;) {
@@ -154,7 +154,7 @@ static size_t scan_string(const uint8_t *s, size_t n, size_t i, bool *bad)
             continue;
         }
         c = n - i < 2 ? 0 : s[i + 1];
-        size_t next = c == 'u' ? scan_unicode(s, n, i) : 0;
+        size_t next = c == 'u' ? scan_unicode(s, n, i, nul_ok) : 0;
         if (next) {
             i = next;
         } else if (c != 0 && c != 'u' && memchr("\"\\/bfnrt", c, 8) != NULL) {
@@ -262,7 +262,7 @@ static size_t scan_literal(const uint8_t *s, size_t n, size_t i, bool *bad)
 /* The tokens of s[0..n), counted to JSON_TEXT_MAX_TOKENS + 1 at most, and in *bad whether a
  * lexical rule failed. The count goes on past a fault (a token's end is where json-c's tokener
  * ends it), so that it bounds what json-c builds of any text, a refused one included. */
-static size_t lexical(const char *text, size_t n, bool *bad)
+static size_t lexical(const char *text, size_t n, unsigned flags, bool *bad)
 {
     const uint8_t *s = (const uint8_t *)text;
     size_t i = 0, tokens = 0;
@@ -288,7 +288,7 @@ static size_t lexical(const char *text, size_t n, bool *bad)
             i++;
             break;
         case '"':
-            i = scan_string(s, n, i + 1, bad);
+            i = scan_string(s, n, i + 1, flags & JSON_TEXT_ALLOW_NUL, bad);
             break;
         default:
             if (c == '-' || (c >= '0' && c <= '9'))
@@ -305,7 +305,7 @@ static size_t lexical(const char *text, size_t n, bool *bad)
 bool json_text_lexical_ok(const char *text, size_t n)
 {
     bool bad;
-    return lexical(text, n, &bad) <= JSON_TEXT_MAX_TOKENS && !bad;
+    return lexical(text, n, 0, &bad) <= JSON_TEXT_MAX_TOKENS && !bad;
 }
 
 /* A reused tokener keeps its string buffer between texts up to this size (json-c grows it to
@@ -398,14 +398,15 @@ static json_object *parse_first(json_text_parser *p, const char *s, size_t n, bo
     return o;
 }
 
-json_object *json_text_parse_object_with(json_text_parser *p, const char *s, size_t n,
-                                         json_text_status *st)
+/* The parse of json_text_parse_object and _with: p may be NULL, flags as the header says. */
+static json_object *parse_object(json_text_parser *p, const char *s, size_t n, unsigned flags,
+                                 json_text_status *st)
 {
     *st = JSON_TEXT_INVALID;
     if (!s || n == 0 || n > INT_MAX)
         return NULL;
     bool bad;
-    if (lexical(s, n, &bad) > JSON_TEXT_MAX_TOKENS) {
+    if (lexical(s, n, flags, &bad) > JSON_TEXT_MAX_TOKENS) {
         *st = JSON_TEXT_TOO_MANY;
         return NULL;
     }
@@ -431,15 +432,21 @@ json_object *json_text_parse_object_with(json_text_parser *p, const char *s, siz
     return NULL;
 }
 
-json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st)
+json_object *json_text_parse_object(const char *s, size_t n, unsigned flags, json_text_status *st)
 {
-    return json_text_parse_object_with(NULL, s, n, st);
+    return parse_object(NULL, s, n, flags, st);
+}
+
+json_object *json_text_parse_object_with(json_text_parser *p, const char *s, size_t n,
+                                         json_text_status *st)
+{
+    return parse_object(p, s, n, 0, st);
 }
 
 json_object *json_text_parse_object_loose(const char *s, size_t n)
 {
     bool bad;
-    if (!s || n == 0 || n > INT_MAX || lexical(s, n, &bad) > JSON_TEXT_MAX_TOKENS)
+    if (!s || n == 0 || n > INT_MAX || lexical(s, n, 0, &bad) > JSON_TEXT_MAX_TOKENS)
         return NULL;
     bool ok, too_deep;
     json_object *o = parse_depth(s, n, JSON_TEXT_MAX_DEPTH, &ok, &too_deep);

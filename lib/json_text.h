@@ -49,9 +49,15 @@ typedef enum {
  * limit) past a lexical fault. */
 bool json_text_lexical_ok(const char *s, size_t n);
 
-/* Parses s[0..n) as one JSON object. Returns it (the caller puts it), or NULL with *st saying
- * why. */
-json_object *json_text_parse_object(const char *s, size_t n, json_text_status *st);
+/* flags of json_text_parse_object. JSON_TEXT_ALLOW_NUL: "\u0000" in strings is taken, as
+ * jansson's JSON_ALLOW_NUL takes it in values (json_object_get_string_len counts past it); in an
+ * object key json-c cuts the key at it. For texts whose strings carry what a client sent, decoded:
+ * API Gateway's events (a text body, a percent-decoded rawPath or query parameter with %00). */
+#define JSON_TEXT_ALLOW_NUL 1u
+
+/* Parses s[0..n) as one JSON object (flags: 0 or JSON_TEXT_ALLOW_NUL). Returns it (the caller
+ * puts it), or NULL with *st saying why. */
+json_object *json_text_parse_object(const char *s, size_t n, unsigned flags, json_text_status *st);
 
 /* A parser to reuse for many texts (one per connection): json-c's tokener with its stack and
  * string buffer, reset between texts instead of allocated for each (a buffer grown past 16 KiB
@@ -61,8 +67,8 @@ typedef struct json_text_parser json_text_parser;
 json_text_parser *json_text_parser_new(void);
 void json_text_parser_free(json_text_parser *p); /* NULL is fine */
 
-/* json_text_parse_object with p's tokener (NULL p: a tokener of its own, as
- * json_text_parse_object). Same texts accepted, same results. */
+/* json_text_parse_object (flags 0: the wire's texts) with p's tokener (NULL p: a tokener of its
+ * own, as json_text_parse_object). Same texts accepted, same results. */
 json_object *json_text_parse_object_with(json_text_parser *p, const char *s, size_t n,
                                          json_text_status *st);
 

@@ -125,9 +125,8 @@ size_t url_pct_encode_into(char *out, const char *s, size_t n, const char *keep)
     return (size_t)(o - out);
 }
 
-char *url_pct_encode(const char *s, const char *keep)
+char *url_pct_encode(const char *s, size_t n, const char *keep)
 {
-    size_t n = strlen(s);
     char *out = malloc(n * 3 + 1);
     if (out)
         url_pct_encode_into(out, s, n, keep);

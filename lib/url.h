@@ -22,7 +22,7 @@ int tunnel_url_parse(const char *s, tunnel_url *out);
  * byte becomes "%XX" (upper-case hex, RFC 3986 §2.1). out must hold 3n + 1 bytes; it is
  * NUL-terminated. Returns the length written. */
 size_t url_pct_encode_into(char *out, const char *s, size_t n, const char *keep);
-/* The same for the string s, malloc'd; NULL when out of memory. */
-char *url_pct_encode(const char *s, const char *keep);
+/* The same, malloc'd; NULL when out of memory. */
+char *url_pct_encode(const char *s, size_t n, const char *keep);
 
 #endif

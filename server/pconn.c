@@ -334,7 +334,7 @@ static void on_head(pconn *pc)
     /* A tunnel URL is an origin, not a forward proxy: CONNECT (authority-form) goes nowhere,
      * in either wire mode (RFC 9110 §9.3.6, §15.6.2). */
     if (h->form == HTTP1_TARGET_AUTHORITY) {
-        pc_fail(pc, 501, "CONNECT is not supported: a tunnel URL is an origin, not a proxy");
+        pc_answer(pc, EDGE_CONNECT_NOT_SUPPORTED);
         return;
     }
     /* An absolute-form target names the origin, not Host (RFC 9112 §3.2.2): route by it and

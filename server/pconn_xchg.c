@@ -386,6 +386,9 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
         protocol_failure(pc, why);
         goto out;
     }
+    /* an interim head: the service is at work (ttf's interim_head): --request-timeout anew */
+    if (interim && pc->timer == T_REQUEST)
+        pc->progress_ms = clock_now_ms();
     if (interim && conn_out_len(pc->c) > PC_OUT_MARK && (status != 100 || x->sent_100))
         goto out; /* a client not reading: interims (outside any window) dropped, not piled up */
     size_t len = 0;

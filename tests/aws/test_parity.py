@@ -420,6 +420,51 @@ def test_request_client_claims(world):
         assert len(xff) == 1 and "203.0.113.9" not in xff[0], (end, xff)
 
 
+# Request lines and Host that RFC 9112 §3.2 refuses (400, never the app), as ttfd words it; HOST
+# is the back-end's own host. The Lambda reads the event's method, target (rawPath encoded again,
+# rawQueryString as sent) and host (two Host lines joined with ",") with ttfd's parser. Before,
+# it routed each of these to the app (200 or the app's 404).
+REFUSED_LINES = {
+    "two-hosts": ("GET", "/echo", [("Host", "HOST")], "more than one Host"),
+    "two-hosts-other": ("GET", "/echo", [("Host", "other.example")], "more than one Host"),
+    "fragment": ("GET", "/echo?a#b", [], "fragment (#) in the request-target"),
+    "fragment-empty": ("GET", "/echo?#", [], "fragment (#) in the request-target"),
+    "fragment-path": ("GET", "/echo?a=1#/x?y", [], "fragment (#) in the request-target"),
+    "asterisk-get": ("GET", "*", [], "asterisk-form is for OPTIONS only"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_LINES))
+def test_request_line_refused(world, case):
+    method, target, fields, why = REFUSED_LINES[case]
+    got = {}
+    for end in ("bin", "json", "aws"):
+        host = world.ends[end][1]
+        req, a, _, c = world.run(end, method, target, [(n, v.replace("HOST", host))
+                                                       for n, v in fields])
+        c.close()
+        got[end] = (req is None, a.status, a.body)
+    assert got["bin"] == (True, 400, b"bad request: %s\n" % why.encode()), got
+    assert got["json"] == got["bin"] and got["aws"] == got["bin"], got
+
+
+@pytest.mark.parametrize("scheme", ["http", "HTTP"])
+def test_request_absolute_form(world, scheme):
+    """An absolute-form target names the origin (RFC 9112 §3.2.2): routed by its authority, the
+    app gets its path in origin-form and one Host, on every back-end. Before, the Lambda passed
+    the absolute-form on: the app got "http://<host>/echo?x=1" as its request-target."""
+    got = {}
+    for end in ("bin", "json", "aws"):
+        host = world.ends[end][1]
+        req, a, tid, c = world.run(end, "GET", "%s://%s/echo?x=1" % (scheme, host))
+        c.close()
+        hosts = [v for n, v in (req.headers if req else []) if n.lower() == "host"]
+        got[end] = (a.status, req and req.target, [h.replace(tid, "ID") for h in hosts])
+    assert got["bin"][:2] == (200, "/echo?x=1") and len(got["bin"][2]) == 1, got
+    assert got["json"] == got["bin"], got
+    assert got["aws"][:2] == got["bin"][:2] and got["aws"][2][0].startswith("ID."), got
+
+
 def test_request_obs_text(world):
     """Octets that are not UTF-8: byte for byte in both modes. API Gateway reads header octets
     as UTF-8 (U+FFFD for the rest): the serverless stack cannot carry them."""
@@ -434,6 +479,7 @@ TARGETS = [
     "/echo//double//slash/",
     "/echo/./dot/../dots",
     "/echo/" + "x" * 3000 + "?" + "y=" + "z" * 3000,
+    "/echo/a%00b?a=%00&%00=1",  # API Gateway decodes rawPath and queryStringParameters: NULs
 ]
 
 
@@ -461,6 +507,16 @@ def test_request_bodies(world, n):
     body = body_of(n)
     seen = through_all(world, "POST", "/echo", [("Content-Type", "application/octet-stream")], body)
     assert seen["bin"][0].body == body
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/json"])
+def test_request_text_body_with_nul(world, ctype):
+    """A text body is handed to the Lambda as a JSON string, a NUL byte as "\\u0000" (as a
+    %00 of the path or of a query parameter above). Before, the Lambda refused such an event
+    whole and API Gateway answered 500."""
+    body = b"a\x00b\x01c\x7f"
+    seen = through_all(world, "POST", "/echo", [("Content-Type", ctype)], body)
+    assert seen["aws"][0].body == body
 
 
 @pytest.mark.parametrize("n", [0, 1, 5000, 93 * 1024 + 1])

@@ -10,6 +10,7 @@ import time
 import pytest
 
 import rawagent
+import scriptapp
 import tunnelkit as tk
 from conftest import make_tunnel
 
@@ -170,3 +171,36 @@ def test_body_too_large_413(stack):
     assert r.status == 413, "chunked body over the limit: %d %r" % (r.status, r.raw_head)
     # The server still works afterwards.
     assert tk.http(t.port, "GET", "/after", t.host).status == 200
+
+
+def processing_then_ok(req, conn):
+    """102 Processing every 0.5 s for 3 s (RFC 2518 §10.1: it keeps a client from timing out),
+    then the answer."""
+    for _ in range(6):
+        conn.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+        time.sleep(0.5)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    return True
+
+
+@pytest.mark.parametrize("mode", ["bin", "json"])
+@pytest.mark.parametrize("side", ["ttfd", "ttf"])
+def test_interim_responses_restart_the_request_timeout(stack, mode, side):
+    """A service that sends interim responses is at work: --request-timeout (2 s here, on ttfd
+    or on ttf) counts from the last one, as nginx's read timeout counts from the last read.
+    Before, the client got the 102s and then ttf's or ttfd's 504 after 2 s."""
+    json = ("--protocol", "json") if mode == "json" else ()
+    short, long_ = ("--request-timeout", "2"), ("--request-timeout", "60")
+    app = stack.closing(scriptapp.ScriptApp({"/work": processing_then_ok}))
+    t = make_tunnel(stack, ttfd_args=short if side == "ttfd" else long_,
+                    ttf_args=(short if side == "ttf" else long_) + json, local=app)
+    c = tk.RawConn(t.port, timeout=30)
+    c.send(tk.build_request("GET", "/work", t.host))
+    statuses = []
+    r = c.read_response()
+    while r.status < 200:
+        statuses.append(r.status)
+        r = c.read_response()
+    c.close()
+    assert (r.status, r.body) == (200, b"ok"), (statuses, r.status, r.body)
+    assert statuses and set(statuses) == {102}, statuses

@@ -203,8 +203,11 @@ static void path_encoding(void **state)
         {"/\"<>[\\]^`{|}\x7f\x01", "/%22%3C%3E%5B%5C%5D%5E%60%7B%7C%7D%7F%01"},
         {"", ""},
     };
+    char *nul = http_path_encode("/a\0b", 4); /* a %00 API Gateway decoded */
+    assert_string_equal(nul, "/a%00b");
+    free(nul);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *got = http_path_encode(cases[i].in);
+        char *got = http_path_encode(cases[i].in, strlen(cases[i].in));
         assert_non_null(got);
         assert_string_equal(got, cases[i].out);
         free(got);

@@ -5,7 +5,8 @@
  * Content-Length is exact (more bytes, fewer bytes, pieces past the last one: 502 and a log line
  * naming the tunnel, never the extra bytes), bodiless statuses and HEAD carry no body, interim
  * responses are not forwarded; an early answer (403 while the upload is still being posted) is
- * returned at once; large heads and octets that are not UTF-8. Delivery (resends, cancels,
+ * returned at once; large heads and octets that are not UTF-8; the request line and Host by
+ * ttfd's rules. Delivery (resends, cancels,
  * gone connections) is in test_http_handler_delivery.c. */
 #include "http_handler_fixture.h"
 
@@ -236,6 +237,31 @@ static void octets_that_are_not_utf8(void **state)
     json_decref(a);
 }
 
+/* The event's method, target and host read by ttfd's parser (RFC 9112 §3.2) before routing:
+ * a '#' in rawQueryString and '*' for a GET get ttfd's 400 and never reach the agent; an
+ * absolute-form target is routed by its authority and forwarded in origin-form. */
+static void request_line_as_ttfd(void **state)
+{
+    fixture *f = *state;
+    static const char frag[] = "bad request: fragment (#) in the request-target\n";
+    json_t *a = request(f, PLAIN, "GET", "/x?a#b", NULL, 0);
+    assert_int_equal(status_of(a), 400);
+    expect_body(a, frag, sizeof frag - 1);
+    json_decref(a);
+    static const char star[] = "bad request: asterisk-form is for OPTIONS only\n";
+    a = request(f, PLAIN, "GET", "*", NULL, 0);
+    assert_int_equal(status_of(a), 400);
+    expect_body(a, star, sizeof star - 1);
+    json_decref(a);
+    assert_int_equal(f->uri[0], 0); /* neither reached the agent */
+    char abs[128];
+    snprintf(abs, sizeof abs, "http://%s.%s/x?y=1", f->tid, H_DOMAIN);
+    a = request(f, PLAIN, "GET", abs, NULL, 0);
+    assert_int_equal(status_of(a), 200);
+    assert_string_equal(f->uri, "/x?y=1");
+    json_decref(a);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -256,6 +282,7 @@ int main(void)
         T(large_response_heads),
         T(large_request_head),
         T(octets_that_are_not_utf8),
+        T(request_line_as_ttfd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

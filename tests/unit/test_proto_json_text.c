@@ -211,7 +211,7 @@ static void expect_too_many(const char *s, size_t n)
     assert_null(tmsg_request_id_of(s, n, &t));
     assert_int_equal(t, TMSG_UNKNOWN);
     json_text_status st;
-    assert_null(json_text_parse_object(s, n, &st));
+    assert_null(json_text_parse_object(s, n, 0, &st));
     assert_int_equal(st, JSON_TEXT_TOO_MANY);
 }
 
@@ -348,7 +348,7 @@ static bool objects_parse(size_t levels)
     memset(s + n, '}', levels);
     n += levels;
     json_text_status st;
-    json_object *o = json_text_parse_object(s, n, &st);
+    json_object *o = json_text_parse_object(s, n, 0, &st);
     bool ok = o != NULL;
     if (!ok)
         assert_int_equal(st, JSON_TEXT_INVALID);

@@ -116,10 +116,10 @@ static void test_lengths(void **state)
 static void test_pct_encode(void **state)
 {
     (void)state;
-    char *e = url_pct_encode("Ab9-._~/x y%\xc3\xa9", "-._~");
+    char *e = url_pct_encode("Ab9-._~/x y%\xc3\xa9", 14, "-._~");
     assert_string_equal(e, "Ab9-._~%2Fx%20y%25%C3%A9");
     free(e);
-    e = url_pct_encode("", "");
+    e = url_pct_encode("", 0, "");
     assert_string_equal(e, "");
     free(e);
     char out[16];
