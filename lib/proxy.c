@@ -246,6 +246,15 @@ static const claim_name claims[] = {
     {CLAIM("X-Forwarded-Method")},
     {CLAIM("X-Forwarded-Tls-Client-Cert")},
     {CLAIM("X-Forwarded-Tls-Client-Cert-Info")},
+    /* the client's certificate as a TLS-terminating proxy conveys it: RFC 9440 §4 has a proxy
+     * remove a client's own, as Envoy's X-Forwarded-Client-Cert (its default SANITIZE) */
+    {CLAIM("Client-Cert")},
+    {CLAIM("Client-Cert-Chain")},
+    {CLAIM("X-Forwarded-Client-Cert")},
+    /* the target the front proxy was sent, which Symfony and Zend routed by (CVE-2018-14773:
+     * a client's X-Original-URL passed a front proxy's path rules) */
+    {CLAIM("X-Original-URL")},
+    {CLAIM("X-Rewrite-URL")},
 };
 /* The names the edge writes itself: their spellings with '_' are claims too. */
 static const claim_name edge_written[] = {
@@ -290,6 +299,13 @@ static bool client_claim(const http_header *e, bool keep_port)
             same_name(e->name, e->nlen, edge_written[i].name, &underscore))
             return underscore;
     return false;
+}
+
+void proxy_request_trailers(http_headers *tr)
+{
+    for (size_t i = tr->n; i-- > 0;)
+        if ((proxy_header_flags(tr->v[i].id) & PROXY_FORWARDED) || client_claim(&tr->v[i], false))
+            http_headers_remove_at(tr, i);
 }
 
 int proxy_request_headers(http_headers *h, const proxy_request *o)

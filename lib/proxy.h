@@ -82,6 +82,13 @@ typedef struct proxy_request {
  * Transfer-Encoding kept only with a raw body. 0 or -1 (ENOMEM). */
 int proxy_request_headers(http_headers *h, const proxy_request *o);
 
+/* A request's trailer section (RFC 9110 §6.5) as an edge passes it on: X-Forwarded-*, Forwarded
+ * and every claim proxy_request_headers removes from an untrusted client (any spelling) are
+ * removed, from a trusted front proxy too (it speaks in the header section): an app or server that
+ * merges trailers into the headers (Apache httpd's MergeTrailers, CVE-2013-5704) would believe
+ * them over the edge's own fields. */
+void proxy_request_trailers(http_headers *tr);
+
 /* A WebSocket upgrade request as an edge sees it: Connection lists "upgrade", Upgrade lists
  * "websocket" and not "h2c" (never relayed: RFC 9113 §3.1). The caller adds what it knows of the
  * rest (HTTP/1.1, no body: RFC 9110 §7.8). Refused where no pipe is carried

@@ -137,8 +137,10 @@ static void request_done(pconn *pc)
         return;
     http_headers tr;
     http_headers_init(&tr);
-    if (pc->p.body.framing == HTTP1_FRAMING_CHUNKED)
+    if (pc->p.body.framing == HTTP1_FRAMING_CHUNKED) {
         http1_chunked_trailers(&pc->p.body.ch, &tr);
+        proxy_request_trailers(&tr);
+    }
     if (x->ops->end_body(x->ms, &tr) != 0)
         x->send_failed = true;
     http_headers_free(&tr);
