@@ -524,10 +524,14 @@ static void test_url_fields(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rules),      cmocka_unit_test(test_parsed_head),
-        cmocka_unit_test(test_flags),      cmocka_unit_test(test_status_rules),
-        cmocka_unit_test(test_request_id), cmocka_unit_test(test_json_pieces),
-        cmocka_unit_test(test_url_fields), cmocka_unit_test(test_idempotent_methods),
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_parsed_head),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_status_rules),
+        cmocka_unit_test(test_request_id),
+        cmocka_unit_test(test_json_pieces),
+        cmocka_unit_test(test_url_fields),
+        cmocka_unit_test(test_idempotent_methods),
         cmocka_unit_test(test_request_trailers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
