@@ -559,6 +559,7 @@ int main(int argc, char **argv)
      * terminates https and forwards http says --public-scheme https). */
     server srv = {.log = &lg,
                   .cfg = &cfg,
+                  .agent_msgs = {.limit = TTFD_AGENT_MSG_BUDGET},
                   .scheme = cfg.public_scheme ? cfg.public_scheme
                             : cfg.tls_cert    ? "https"
                                               : "http"};

@@ -730,6 +730,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
         destroy(s);
         return refuse(status, why, cap, 500, "out of memory");
     }
+    ws_set_budget(s->ws, &srv->agent_msgs, TTFD_AGENT_MSG_SHARE);
     /* queued before any frame the session may send */
     conn_write(c, resp, (size_t)n);
     if (!bin) /* JSON mode keeps API Gateway's frames: messages over 32 KB leave in frames */
