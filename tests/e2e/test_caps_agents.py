@@ -108,6 +108,45 @@ def test_one_address_holds_at_most_max_agents_per_ip(stack, mode):
             a.close()
 
 
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_behind_a_trusted_proxy_the_cap_counts_the_named_clients(stack, mode):
+    """Behind a --trusted-proxy every agent's link comes from the proxy's address: the cap per
+    address counts the client X-Forwarded-For names, as the access rules and the request log do
+    (nginx's limit_conn counts the address realip gives). Before: the proxy's, so that 2 agents
+    in all got in behind it at --max-agents-per-ip 2 (by default 32 for a whole server)."""
+    d = stack.ttfd("--max-agents-per-ip", "2", "--trusted-proxy", "127.0.0.1/32",
+                   "--state", ":memory:")
+    cls = MODES[mode]
+    opened = []
+
+    def agents(client, n, source="127.0.0.1"):
+        ins, refused = [], []
+        for _ in range(n):
+            a = cls(d.port, sock=dial_from(d.port, source), refusal_ok=True,
+                    headers=[("X-Forwarded-For", client)])
+            opened.append(a)
+            if a.status == 101:
+                a.ready()
+                ins.append(a)
+            else:
+                refused.append(a)
+        return ins, refused
+
+    try:
+        ins, refused = agents("198.51.100.1", 3)
+        assert len(ins) == 2 and len(refused) == 1
+        assert_refused_busy(refused[0])
+        for client in ("198.51.100.2", "2001:db8::2"):
+            ins, refused = agents(client, 2)
+            assert len(ins) == 2 and not refused, (client, refused and refused[0].status)
+        # an untrusted peer's X-Forwarded-For names nobody: 127.0.0.2 counts as itself
+        ins, refused = agents("198.51.100.9", 3, source="127.0.0.2")
+        assert len(ins) == 2 and len(refused) == 1
+    finally:
+        for a in opened:
+            a.close()
+
+
 def test_links_without_ready_make_room_at_the_agent_cap(stack):
     d = stack.ttfd("--max-agents", "2", "--state", ":memory:")
     silent = [rawagent.BinAgent(d.port) for _ in range(2)]  # upgraded, no ready ever
