@@ -488,3 +488,50 @@ bool proxy_method_idempotent(const char *method)
             return true;
     return false;
 }
+
+/* Whether the Set-Cookie value v[0..n) has a Domain attribute naming domain or a parent of it. */
+static bool cookie_domain_shared(const char *v, size_t n, const char *domain)
+{
+    const char *d = NULL; /* the last Domain attribute's value */
+    size_t dl = 0;
+    const char *p = memchr(v, ';', n), *end = v + n;
+    while (p && p < end) {
+        const char *a = p + 1, *semi = memchr(a, ';', (size_t)(end - a));
+        const char *ae = semi ? semi : end, *eq = memchr(a, '=', (size_t)(ae - a));
+        const char *ne = eq ? eq : ae;
+        while (a < ne && (*a == ' ' || *a == '\t'))
+            a++;
+        while (ne > a && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
+        if (eq && ne - a == 6 && strncasecmp(a, "Domain", 6) == 0) {
+            const char *s = eq + 1, *e = ae;
+            while (s < e && (*s == ' ' || *s == '\t'))
+                s++;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (s < e && *s == '.')
+                s++;
+            if (s < e) { /* an empty value is ignored (§5.2.3) */
+                d = s;
+                dl = (size_t)(e - s);
+            }
+        }
+        p = semi;
+    }
+    size_t n_dom = strlen(domain);
+    if (!d || dl > n_dom || strncasecmp(domain + n_dom - dl, d, dl) != 0)
+        return false;
+    return dl == n_dom || domain[n_dom - dl - 1] == '.';
+}
+
+size_t proxy_cookie_scope(http_headers *h, const char *domain)
+{
+    size_t removed = 0;
+    for (size_t i = h->n; domain && *domain && i-- > 0;)
+        if (h->v[i].id == HTTP_H_SET_COOKIE &&
+            cookie_domain_shared(h->v[i].value, h->v[i].vlen, domain)) {
+            http_headers_remove_at(h, i);
+            removed++;
+        }
+    return removed;
+}

@@ -157,6 +157,17 @@ bool proxy_method_idempotent(const char *method);
 struct rand_pool;
 int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], struct rand_pool *pool);
 
+/* ---- cookies ---- */
+/* Removes every Set-Cookie field whose Domain attribute (RFC 6265 §5.2.3: the last one, a leading
+ * '.' ignored, case-insensitive) is domain, the tunnels' shared one, or a parent of it: a browser
+ * would send that cookie to every tunnel under domain, one tunnel setting or overwriting another's
+ * sessions (cookie tossing) or filling its users' requests past the header limit. A browser
+ * ignores such a cookie when the domain is a public suffix (RFC 6265 §5.3 step 5), as ngrok's
+ * domains are on the Public Suffix List; a self-hosted domain is not, so the edge does it. For
+ * subdomain routing only (in path mode the request host is domain itself). Returns how many were
+ * removed. */
+size_t proxy_cookie_scope(http_headers *h, const char *domain);
+
 /* ---- URL fields ---- */
 /* Maps the URL url[0..len) to a malloc'd replacement, or NULL when it stays. */
 typedef char *(*proxy_url_map)(void *ud, const char *url, size_t len);

@@ -342,6 +342,30 @@ static void test_request_trailers(void **state)
     http_headers_free(&h);
 }
 
+/* Set-Cookie fields scoped to the shared domain or a parent of it go; the rest stay in order. */
+static void test_cookie_scope(void **state)
+{
+    (void)state;
+    http_headers h;
+    load(&h, "Set-Cookie: a=1; Domain=t.example\nSet-Cookie: b=2; Path=/; domain=.T.EXAMPLE\n"
+             "Set-Cookie: c=3; Domain=example\nSet-Cookie: d=4; Domain=id.t.example\n"
+             "Set-Cookie: e=5\nSet-Cookie: f=6; Domain=t.example; Domain=other.test\n"
+             "Set-Cookie: g=7; Domain=other.test; Domain = t.example ; Secure\n"
+             "Set-Cookie: h=8; Domain=\nSet-Cookie: i=9; xDomain=t.example\n"
+             "Set-Cookie: j=10; Domain=est.example\nSet-Cookie: k=11; Domain=t.example.evil\n"
+             "X-Other: Domain=t.example");
+    assert_int_equal(proxy_cookie_scope(&h, "t.example"), 4);
+    char *got = dump(&h);
+    assert_string_equal(got, "Set-Cookie: d=4; Domain=id.t.example\nSet-Cookie: e=5\n"
+                             "Set-Cookie: f=6; Domain=t.example; Domain=other.test\n"
+                             "Set-Cookie: h=8; Domain=\nSet-Cookie: i=9; xDomain=t.example\n"
+                             "Set-Cookie: j=10; Domain=est.example\n"
+                             "Set-Cookie: k=11; Domain=t.example.evil\nX-Other: Domain=t.example");
+    free(got);
+    assert_int_equal(proxy_cookie_scope(&h, NULL), 0);
+    http_headers_free(&h);
+}
+
 /* A parsed head (arena strings) goes through the rules as well as added entries. */
 static void test_parsed_head(void **state)
 {
@@ -533,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_url_fields),
         cmocka_unit_test(test_idempotent_methods),
         cmocka_unit_test(test_request_trailers),
+        cmocka_unit_test(test_cookie_scope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
