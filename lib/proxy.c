@@ -524,12 +524,27 @@ static bool cookie_domain_shared(const char *v, size_t n, const char *domain)
     return dl == n_dom || domain[n_dom - dl - 1] == '.';
 }
 
+/* Whether e is a Clear-Site-Data field naming "cookies" or "*" (W3C Clear Site Data §3.1). */
+static bool clears_cookies(const http_header *e)
+{
+    if (e->nlen != 15 || strncasecmp(e->name, "Clear-Site-Data", 15) != 0)
+        return false;
+    size_t pos = 0, il;
+    const char *it;
+    while (http1_list_next(e->value, e->vlen, &pos, &it, &il))
+        if ((il == 9 && memcmp(it, "\"cookies\"", 9) == 0) ||
+            (il == 3 && memcmp(it, "\"*\"", 3) == 0))
+            return true;
+    return false;
+}
+
 size_t proxy_cookie_scope(http_headers *h, const char *domain)
 {
     size_t removed = 0;
     for (size_t i = h->n; domain && *domain && i-- > 0;)
-        if (h->v[i].id == HTTP_H_SET_COOKIE &&
-            cookie_domain_shared(h->v[i].value, h->v[i].vlen, domain)) {
+        if ((h->v[i].id == HTTP_H_SET_COOKIE &&
+             cookie_domain_shared(h->v[i].value, h->v[i].vlen, domain)) ||
+            clears_cookies(&h->v[i])) {
             http_headers_remove_at(h, i);
             removed++;
         }

@@ -480,6 +480,7 @@ def shared_cookies(req):
     domain = (req.get("X-Forwarded-Host") or req.get("Host")).split(":")[0].split(".", 1)[1]
     return (b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1; Domain=%s\r\nSet-Cookie: b=2; Path=/; "
             b"domain=.%s\r\nSet-Cookie: c=3; Path=/\r\nSet-Cookie: d=4; Domain=%s\r\n"
+            b"Clear-Site-Data: \"cookies\"\r\nClear-Site-Data: \"cache\"\r\n"
             b"Content-Length: 0\r\n\r\n" % (domain.encode(), domain.upper().encode(),
                                                domain.rsplit(".", 1)[-1].encode()))
 
@@ -492,11 +493,14 @@ def test_cookies_scoped_to_every_tunnel_never_reach_the_client(world):
     tunnel's users: one tunnel could set or overwrite another's sessions, or fill its users'
     requests past the header limit. A browser drops it where the domain is a public suffix (RFC
     6265 §5.3), as ngrok's are; the edge drops it on every path (before: all three relayed it).
-    The tunnel's own cookies stay."""
+    So with Clear-Site-Data naming "cookies", which clears the whole registrable domain's. The
+    tunnel's own cookies stay."""
     seen = through_all(world, "GET", "/shared-cookies")
     for end in ("bin", "json", "aws"):
         cookies = [v for n, v in seen[end][1].headers if n.lower() == "set-cookie"]
         assert cookies == ["c=3; Path=/"], (end, cookies)
+        clear = [v for n, v in seen[end][1].headers if n.lower() == "clear-site-data"]
+        assert clear == ['"cache"'], (end, clear)
 
 
 @pytest.mark.parametrize("path", ["/order", "/empty-values", "/cookies"])

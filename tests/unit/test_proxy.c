@@ -353,14 +353,16 @@ static void test_cookie_scope(void **state)
              "Set-Cookie: g=7; Domain=other.test; Domain = t.example ; Secure\n"
              "Set-Cookie: h=8; Domain=\nSet-Cookie: i=9; xDomain=t.example\n"
              "Set-Cookie: j=10; Domain=est.example\nSet-Cookie: k=11; Domain=t.example.evil\n"
-             "X-Other: Domain=t.example");
-    assert_int_equal(proxy_cookie_scope(&h, "t.example"), 4);
+             "X-Other: Domain=t.example\nClear-Site-Data: \"cache\", \"cookies\"\n"
+             "clear-site-data: \"*\"\nClear-Site-Data: \"storage\", \"cache\"");
+    assert_int_equal(proxy_cookie_scope(&h, "t.example"), 6);
     char *got = dump(&h);
     assert_string_equal(got, "Set-Cookie: d=4; Domain=id.t.example\nSet-Cookie: e=5\n"
                              "Set-Cookie: f=6; Domain=t.example; Domain=other.test\n"
                              "Set-Cookie: h=8; Domain=\nSet-Cookie: i=9; xDomain=t.example\n"
                              "Set-Cookie: j=10; Domain=est.example\n"
-                             "Set-Cookie: k=11; Domain=t.example.evil\nX-Other: Domain=t.example");
+                             "Set-Cookie: k=11; Domain=t.example.evil\nX-Other: Domain=t.example\n"
+                             "Clear-Site-Data: \"storage\", \"cache\"");
     free(got);
     assert_int_equal(proxy_cookie_scope(&h, NULL), 0);
     http_headers_free(&h);
