@@ -30,11 +30,12 @@ def serve_one(agent, mode):
         agent.respond(m["request_id"], 200, {"content-length": ["2"]}, b"ok")
 
 
-def open_agents(cls, dial, port, n):
-    """n agents' upgrades, each sending ready once let in: (the ones in, the refused ones)."""
+def open_agents(cls, dial, port, n, headers=()):
+    """n agents' upgrades (with headers), each sending ready once let in: (the ones in, the
+    refused ones)."""
     ins, refused = [], []
     for _ in range(n):
-        a = cls(port, sock=dial(), refusal_ok=True)
+        a = cls(port, sock=dial(), refusal_ok=True, headers=headers)
         if a.status == 101:
             a.ready()
             ins.append(a)
@@ -120,16 +121,9 @@ def test_behind_a_trusted_proxy_the_cap_counts_the_named_clients(stack, mode):
     opened = []
 
     def agents(client, n, source="127.0.0.1"):
-        ins, refused = [], []
-        for _ in range(n):
-            a = cls(d.port, sock=dial_from(d.port, source), refusal_ok=True,
-                    headers=[("X-Forwarded-For", client)])
-            opened.append(a)
-            if a.status == 101:
-                a.ready()
-                ins.append(a)
-            else:
-                refused.append(a)
+        ins, refused = open_agents(cls, lambda: dial_from(d.port, source), d.port, n,
+                                   [("X-Forwarded-For", client)])
+        opened.extend(ins + refused)
         return ins, refused
 
     try:
