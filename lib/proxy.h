@@ -163,8 +163,9 @@ int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], struct rand_pool *pool)
  * would send that cookie to every tunnel under domain, one tunnel setting or overwriting another's
  * sessions (cookie tossing) or filling its users' requests past the header limit. A browser
  * ignores such a cookie when the domain is a public suffix (RFC 6265 §5.3 step 5), as ngrok's
- * domains are on the Public Suffix List; a self-hosted domain is not, so the edge does it. For
- * subdomain routing only (in path mode the request host is domain itself). A Clear-Site-Data
+ * domains are on the Public Suffix List; a self-hosted domain is not, so the edge does it. Both
+ * routing modes: an answer routed by path comes from domain itself, whose Domain=domain cookie
+ * would reach every subdomain tunnel just the same. A Clear-Site-Data
  * field naming "cookies" or "*" is removed too: a browser clears the cookies of the whole
  * registrable domain, every tunnel's. Returns how many fields were removed. */
 size_t proxy_cookie_scope(http_headers *h, const char *domain);

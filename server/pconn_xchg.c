@@ -391,8 +391,7 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
     if (interim && conn_out_len(pc->c) > PC_OUT_MARK && (status != 100 || x->sent_100))
         goto out; /* a client not reading: interims (outside any window) dropped, not piled up */
     size_t len = 0;
-    if (!x->path_mode) /* one tunnel's cookies never scoped to every tunnel */
-        proxy_cookie_scope(h, pc->srv->cfg->domain);
+    proxy_cookie_scope(h, pc->srv->cfg->domain); /* one tunnel's cookies never every tunnel's */
     /* the one response rule that is the writing hop's (the agent applied the others) */
     char *head = proxy_response_date(h, status, clock_http_date_now(&pc->srv->date)) == 0
                      ? http_format_response_head(status, reason, h, &len)
