@@ -108,8 +108,7 @@ typedef struct tmsg {
      * trailers; connection_established: the server relays them (docs/protocol.md §2 "Interim
      * responses and trailers"). Neither side sends them unless both said so. */
     bool relay_interim, relay_trailers;
-    char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned", "access_invalid",
-                      "ready_invalid" (+ message) */
+    char *refusal; /* tunnel_refused: "name_invalid", "name_in_use", "name_owned" (+ message) */
     /* connection_established: the secret that lets the agent's next connection take the tunnel
      * over while this one is still open (docs/protocol.md §1 "Moving to a new connection");
      * ready: that secret, to take tunnel_id over. NULL when absent. */
