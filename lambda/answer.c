@@ -267,6 +267,7 @@ static char *finish(lambda_ctx *ctx, answer *a, const answer_req *r, size_t *len
     if (a->text)
         return httpresp_text(a->status, a->text, len);
     const route_result *rr = r->rr;
+    proxy_cookie_scope(&a->headers, ctx->cfg->route_domain); /* never every tunnel's cookies */
     if (rr->mode == ROUTE_PATH) {
         /* the rule ttfd applies: HEAD and 304 get the fields GET and 200 get */
         int k = path_rewrite_response_head(rr->tunnel_id, a->status,

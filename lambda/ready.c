@@ -398,6 +398,19 @@ static void handle(lambda_ctx *ctx, const char *cid, const conn_rec *c, const tm
     establish(ctx, cid, m, t, n, notice);
 }
 
+void ready_invalid(lambda_ctx *ctx, const char *cid, const char *why)
+{
+    char err[ERRCAP], msg[200];
+    conn_rec c;
+    int rc = store_get_connection(&ctx->st, cid, &c, err, sizeof err);
+    if (rc != 0 || !c.pending) {
+        TLOG_W(ctx->log, "ready %s: bad ready dropped: %s", cid, why);
+        return;
+    }
+    snprintf(msg, sizeof msg, "bad ready: %s", why);
+    refuse(ctx, cid, "ready_invalid", NULL, msg);
+}
+
 void ready_handle(lambda_ctx *ctx, const char *cid, const tmsg *m)
 {
     char err[ERRCAP];

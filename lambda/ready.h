@@ -15,6 +15,12 @@
 /* Handles ready message m from connection cid. */
 void ready_handle(lambda_ctx *ctx, const char *cid, const tmsg *m);
 
+/* A ready message from connection cid that did not decode (why: tmsg_decode's reason): a
+ * connection whose ready was not handled yet (conn_rec.pending) gets tunnel_refused "ready_invalid"
+ * and is closed, as from ttfd, instead of waiting for an answer that never comes; one that has its
+ * tunnels keeps them (the message is dropped). */
+void ready_invalid(lambda_ctx *ctx, const char *cid, const char *why);
+
 /* The agent's public URLs for tunnel tid (buffers of 512). sub is "" when subdomain routing
  * is off. */
 void ready_public_urls(const lambda_config *cfg, const char *tid, char *pub, char *sub, char *path);

@@ -126,6 +126,8 @@ int store_conn_rec_of(const json_t *it, conn_rec *out)
 {
     const char *tid = ddb_get_s(it, "tunnelId");
     const char *sub = ddb_get_s(it, "sub");
+    const char *access = ddb_get_s(it, "access");
+    out->pending = access && strcmp(access, STORE_ACCESS_PENDING) == 0;
     snprintf(out->tunnel_id, sizeof out->tunnel_id, "%s", tid ? tid : "");
     snprintf(out->sub, sizeof out->sub, "%s", sub ? sub : "");
     return tid ? 0 : 1;

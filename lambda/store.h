@@ -34,6 +34,7 @@ typedef struct store {
 typedef struct conn_rec {
     char tunnel_id[TUNNEL_NAME_MAX + 1];
     char sub[256]; /* token subject at $connect, "" without auth */
+    bool pending;  /* no ready handled yet (access STORE_ACCESS_PENDING) */
 } conn_rec;
 
 /* The owner record of a tunnel name (random id or chosen name): who owns it and until when. */

@@ -341,11 +341,16 @@ char *ws_handle_message(lambda_ctx *ctx, const json_t *ev, size_t *len)
     }
     tmsg m;
     if (tmsg_decode(we.body, we.body_len, &m, &perr) < 0) {
-        TLOG_W(ctx->log, "$default %s: message dropped: %s", we.connection_id, perr);
         /* a bad answer to a request fails that request now (502), not at the integration's
          * timeout; only the connection the request was sent to can (store_complete_error) */
         tmsg_type t;
         char *rid = tmsg_request_id_of(we.body, we.body_len, &t);
+        if (t == TMSG_READY) {
+            free(rid);
+            ready_invalid(ctx, we.connection_id, perr ? perr : "unreadable");
+            return status_doc(200, NULL, NULL, len);
+        }
+        TLOG_W(ctx->log, "$default %s: message dropped: %s", we.connection_id, perr);
         bool answer = t == TMSG_HTTP_RESPONSE || t == TMSG_HTTP_RESPONSE_HEADERS ||
                       t == TMSG_HTTP_RESPONSE_BODY;
         if (rid && answer) {

@@ -4,6 +4,7 @@
  * body, for ttfd and the Lambda. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http1_headers.h"
 #include "path_rewrite.h"
@@ -31,11 +32,54 @@ static int weaken_etag(http_headers *h)
     return 0;
 }
 
+/* Whether the media type of ct (before any ';') is one a browser runs as a script (RFC 9239). */
+static bool javascript(const char *ct)
+{
+    static const char *const types[] = {"text/javascript", "application/javascript",
+                                        "application/x-javascript", "text/ecmascript",
+                                        "application/ecmascript"};
+    size_t n = ct ? strcspn(ct, ";") : 0;
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strlen(types[i]) == n && strncasecmp(ct, types[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* Path routing gives every tunnel one origin: a service worker registered from "/<id>" (whose
+ * directory is "/") or one its app allowed "/" would control every tunnel's pages in that
+ * browser, for good (W3C Service Workers: a registration's scope must lie under the script's
+ * Service-Worker-Allowed, else under the script's directory). A script answer gets
+ * Service-Worker-Allowed "/<id>/", an app's own path value goes under it. 0 or -1 (ENOMEM). */
+static int confine_workers(const char *tid, const char *ct, http_headers *h)
+{
+    const char *v = http_headers_get(h, "Service-Worker-Allowed");
+    if (!v && !javascript(ct))
+        return 0;
+    size_t tl = strlen(tid);
+    if (v && v[0] == '/' && strncmp(v + 1, tid, tl) == 0 && v[1 + tl] == '/')
+        return 0;                                /* under the prefix already */
+    bool path = v && v[0] == '/' && v[1] != '/'; /* an absolute path, not a URL */
+    size_t vl = path ? strlen(v) : 1;
+    char *nv = malloc(tl + vl + 2);
+    if (!nv)
+        return -1;
+    nv[0] = '/';
+    memcpy(nv + 1, tid, tl);
+    memcpy(nv + 1 + tl, path ? v : "/", vl + 1);
+    int rc = http_headers_set(h, "Service-Worker-Allowed", nv);
+    free(nv);
+    return rc;
+}
+
 int path_rewrite_response_head(const char *tid, int status, bool bodiless, http_headers *h)
 {
     if (path_rewrite_head_urls(tid, h) != 0)
         return -1;
-    const char *ct = http_headers_get_id(h, HTTP_H_CONTENT_TYPE);
+    if (confine_workers(tid, http_headers_get_id(h, HTTP_H_CONTENT_TYPE), h) != 0)
+        return -1;
+    const char *ct = http_headers_get_id(h, HTTP_H_CONTENT_TYPE); /* after the entries moved */
     path_rewrite_kind k =
         path_rewrite_kind_for(ct, http_headers_get_id(h, HTTP_H_CONTENT_ENCODING));
     if (status == 206)

@@ -246,6 +246,15 @@ static const claim_name claims[] = {
     {CLAIM("X-Forwarded-Method")},
     {CLAIM("X-Forwarded-Tls-Client-Cert")},
     {CLAIM("X-Forwarded-Tls-Client-Cert-Info")},
+    /* the client's certificate as a TLS-terminating proxy conveys it: RFC 9440 §4 has a proxy
+     * remove a client's own, as Envoy's X-Forwarded-Client-Cert (its default SANITIZE) */
+    {CLAIM("Client-Cert")},
+    {CLAIM("Client-Cert-Chain")},
+    {CLAIM("X-Forwarded-Client-Cert")},
+    /* the target the front proxy was sent, which Symfony and Zend routed by (CVE-2018-14773:
+     * a client's X-Original-URL passed a front proxy's path rules) */
+    {CLAIM("X-Original-URL")},
+    {CLAIM("X-Rewrite-URL")},
 };
 /* The names the edge writes itself: their spellings with '_' are claims too. */
 static const claim_name edge_written[] = {
@@ -290,6 +299,13 @@ static bool client_claim(const http_header *e, bool keep_port)
             same_name(e->name, e->nlen, edge_written[i].name, &underscore))
             return underscore;
     return false;
+}
+
+void proxy_request_trailers(http_headers *tr)
+{
+    for (size_t i = tr->n; i-- > 0;)
+        if ((proxy_header_flags(tr->v[i].id) & PROXY_FORWARDED) || client_claim(&tr->v[i], false))
+            http_headers_remove_at(tr, i);
 }
 
 int proxy_request_headers(http_headers *h, const proxy_request *o)
@@ -471,4 +487,66 @@ bool proxy_method_idempotent(const char *method)
         if (strcmp(method, m[i]) == 0)
             return true;
     return false;
+}
+
+/* Whether the Set-Cookie value v[0..n) has a Domain attribute naming domain or a parent of it. */
+static bool cookie_domain_shared(const char *v, size_t n, const char *domain)
+{
+    const char *d = NULL; /* the last Domain attribute's value */
+    size_t dl = 0;
+    const char *p = memchr(v, ';', n), *end = v + n;
+    while (p && p < end) {
+        const char *a = p + 1, *semi = memchr(a, ';', (size_t)(end - a));
+        const char *ae = semi ? semi : end, *eq = memchr(a, '=', (size_t)(ae - a));
+        const char *ne = eq ? eq : ae;
+        while (a < ne && (*a == ' ' || *a == '\t'))
+            a++;
+        while (ne > a && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
+        if (eq && ne - a == 6 && strncasecmp(a, "Domain", 6) == 0) {
+            const char *s = eq + 1, *e = ae;
+            while (s < e && (*s == ' ' || *s == '\t'))
+                s++;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (s < e && *s == '.')
+                s++;
+            if (s < e) { /* an empty value is ignored (§5.2.3) */
+                d = s;
+                dl = (size_t)(e - s);
+            }
+        }
+        p = semi;
+    }
+    size_t n_dom = strlen(domain);
+    if (!d || dl > n_dom || strncasecmp(domain + n_dom - dl, d, dl) != 0)
+        return false;
+    return dl == n_dom || domain[n_dom - dl - 1] == '.';
+}
+
+/* Whether e is a Clear-Site-Data field naming "cookies" or "*" (W3C Clear Site Data §3.1). */
+static bool clears_cookies(const http_header *e)
+{
+    if (e->nlen != 15 || strncasecmp(e->name, "Clear-Site-Data", 15) != 0)
+        return false;
+    size_t pos = 0, il;
+    const char *it;
+    while (http1_list_next(e->value, e->vlen, &pos, &it, &il))
+        if ((il == 9 && memcmp(it, "\"cookies\"", 9) == 0) ||
+            (il == 3 && memcmp(it, "\"*\"", 3) == 0))
+            return true;
+    return false;
+}
+
+size_t proxy_cookie_scope(http_headers *h, const char *domain)
+{
+    size_t removed = 0;
+    for (size_t i = h->n; domain && *domain && i-- > 0;)
+        if ((h->v[i].id == HTTP_H_SET_COOKIE &&
+             cookie_domain_shared(h->v[i].value, h->v[i].vlen, domain)) ||
+            clears_cookies(&h->v[i])) {
+            http_headers_remove_at(h, i);
+            removed++;
+        }
+    return removed;
 }

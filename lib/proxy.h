@@ -82,6 +82,13 @@ typedef struct proxy_request {
  * Transfer-Encoding kept only with a raw body. 0 or -1 (ENOMEM). */
 int proxy_request_headers(http_headers *h, const proxy_request *o);
 
+/* A request's trailer section (RFC 9110 §6.5) as an edge passes it on: X-Forwarded-*, Forwarded
+ * and every claim proxy_request_headers removes from an untrusted client (any spelling) are
+ * removed, from a trusted front proxy too (it speaks in the header section): an app or server that
+ * merges trailers into the headers (Apache httpd's MergeTrailers, CVE-2013-5704) would believe
+ * them over the edge's own fields. */
+void proxy_request_trailers(http_headers *tr);
+
 /* A WebSocket upgrade request as an edge sees it: Connection lists "upgrade", Upgrade lists
  * "websocket" and not "h2c" (never relayed: RFC 9113 §3.1). The caller adds what it knows of the
  * rest (HTTP/1.1, no body: RFC 9110 §7.8). Refused where no pipe is carried
@@ -149,6 +156,19 @@ bool proxy_method_idempotent(const char *method);
  * pool (lib/rand_pool; NULL: one RAND_bytes call). 0 or -1. */
 struct rand_pool;
 int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], struct rand_pool *pool);
+
+/* ---- cookies ---- */
+/* Removes every Set-Cookie field whose Domain attribute (RFC 6265 §5.2.3: the last one, a leading
+ * '.' ignored, case-insensitive) is domain, the tunnels' shared one, or a parent of it: a browser
+ * would send that cookie to every tunnel under domain, one tunnel setting or overwriting another's
+ * sessions (cookie tossing) or filling its users' requests past the header limit. A browser
+ * ignores such a cookie when the domain is a public suffix (RFC 6265 §5.3 step 5), as ngrok's
+ * domains are on the Public Suffix List; a self-hosted domain is not, so the edge does it. Both
+ * routing modes: an answer routed by path comes from domain itself, whose Domain=domain cookie
+ * would reach every subdomain tunnel just the same. A Clear-Site-Data
+ * field naming "cookies" or "*" is removed too: a browser clears the cookies of the whole
+ * registrable domain, every tunnel's. Returns how many fields were removed. */
+size_t proxy_cookie_scope(http_headers *h, const char *domain);
 
 /* ---- URL fields ---- */
 /* Maps the URL url[0..len) to a malloc'd replacement, or NULL when it stays. */

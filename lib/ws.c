@@ -52,6 +52,9 @@ struct ws_conn {
     size_t max_msg;       /* a received message's bytes */
     uint8_t *msg;         /* fragments of the message being received */
     size_t msg_len, msg_cap;
+    ws_budget *budget;        /* NULL: no shared budget */
+    size_t share;             /* bytes of a received message not counted in budget */
+    size_t charged;           /* what this connection counts in budget->used */
     uint8_t msg_op;           /* its opcode (text, binary); 0 = none in progress */
     uint16_t close_code_rcvd; /* the peer's close code (1005 when its close had none) */
     const char *rx_why;       /* why we stopped reading (a protocol breach), for on_close */
@@ -69,8 +72,24 @@ struct ws_conn {
     bool rx_done;    /* no more frames are read (close received, or a breach answered) */
 };
 
+/* Counts what a message of held bytes takes beyond the share; false (nothing changed) when the
+ * budget cannot cover it. */
+static bool charge(ws_conn *w, size_t held)
+{
+    if (!w->budget)
+        return true;
+    size_t want = held > w->share ? held - w->share : 0;
+    if (want > w->charged && w->budget->limit &&
+        want - w->charged > w->budget->limit - w->budget->used)
+        return false;
+    w->budget->used = w->budget->used - w->charged + want;
+    w->charged = want;
+    return true;
+}
+
 static void ws_destroy(ws_conn *w)
 {
+    charge(w, 0);
     conn_free(w->c);
     if (w->ctx)
         wslay_event_context_free(w->ctx);
@@ -368,9 +387,15 @@ static void parse_input(ws_conn *w)
                 rx_fail(w, 1009, "message too big");
                 return;
             }
+            if (!charge(w, w->msg_len + (size_t)h.len)) {
+                rx_fail(w, 1009,
+                        "messages in progress over the server's memory for them: "
+                        "try again later");
+                return;
+            }
         }
         if (have - h.hdrlen < h.len)
-            return; /* the whole frame first (bounded by max_msg) */
+            return; /* the whole frame first (bounded by max_msg and the budget) */
         size_t n = (size_t)h.len;
         evbuffer_drain(in, h.hdrlen);
         uint8_t *p = n ? evbuffer_pullup(in, (ev_ssize_t)n) : empty;
@@ -382,6 +407,7 @@ static void parse_input(ws_conn *w)
             ws_unmask(p, n, h.key, 0);
         on_frame(w, &h, p, n);
         evbuffer_drain(in, n);
+        charge(w, w->msg_len); /* what is left of the message: less than before, never refused */
     }
 }
 
@@ -454,6 +480,13 @@ ws_conn *ws_conn_new(conn *c, bool is_server, const ws_handlers *h, void *ud, si
     if (evbuffer_get_length(conn_in(c)) > 0)
         conn_trigger_read(c); /* frames that followed the handshake */
     return w;
+}
+
+void ws_set_budget(ws_conn *w, ws_budget *b, size_t share)
+{
+    charge(w, 0);
+    w->budget = b;
+    w->share = share;
 }
 
 void ws_conn_free(ws_conn *w)

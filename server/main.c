@@ -84,9 +84,9 @@ static void usage(FILE *out)
         "                            is refused (503 with Retry-After) unless a link that\n"
         "                            sent no ready 1 s after its upgrade can close (default:\n"
         "                            half of --max-connections; 0: none)\n"
-        "  --max-agents-per-ip N     agents' links open at once from one peer address (behind\n"
-        "                            a --trusted-proxy: the proxy's), as --max-agents (32; 0:\n"
-        "                            none)\n"
+        "  --max-agents-per-ip N     agents' links open at once from one address (behind a\n"
+        "                            trusted proxy: the client its X-Forwarded-For names),\n"
+        "                            as --max-agents (32; 0: none)\n"
         "  --state FILE              SQLite file of tunnel name owners (default\n"
         "                            $STATE_DIRECTORY/state.db, $XDG_STATE_HOME/ttfd/state.db\n"
         "                            or ~/.local/state/ttfd/state.db; :memory: keeps nothing)\n"
@@ -559,6 +559,7 @@ int main(int argc, char **argv)
      * terminates https and forwards http says --public-scheme https). */
     server srv = {.log = &lg,
                   .cfg = &cfg,
+                  .agent_msgs = {.limit = TTFD_AGENT_MSG_BUDGET},
                   .scheme = cfg.public_scheme ? cfg.public_scheme
                             : cfg.tls_cert    ? "https"
                                               : "http"};

@@ -293,9 +293,17 @@ static void agent_upgrade(pconn *pc)
     conn_watch_close(pc->c, false);
     conn_set_unsent_max(pc->c, 0);
     conn_set_send_timeout(pc->c, 0);
-    if (!agent_cap_admit(pc->srv, pc->ip, why, sizeof why) ||
-        session_accept(pc->srv, pc->c, &pc->p.head, pc->ip, &status, why, sizeof why) != 0) {
-        TLOG_W(pc->srv->log, "agent upgrade from %s refused: %s", pc->ip, why);
+    /* behind a trusted front proxy the agent is the client it names, as for the access rules
+     * and the request log (nginx's limit_conn counts the address its realip module gives): else
+     * every agent would count as the proxy's and --max-agents-per-ip would cap them all */
+    const server_config *cfg = pc->srv->cfg;
+    access_addr addr;
+    char *ip = x->note.client;
+    tunnel_client_addr(cfg->trusted, cfg->ntrusted, &pc->peer, &pc->p.head.headers, &addr, ip,
+                       sizeof x->note.client);
+    if (!agent_cap_admit(pc->srv, ip, why, sizeof why) ||
+        session_accept(pc->srv, pc->c, &pc->p.head, ip, &status, why, sizeof why) != 0) {
+        TLOG_W(pc->srv->log, "agent upgrade from %s refused: %s", ip, why);
         pc_fail(pc, status, why);
         return;
     }

@@ -137,8 +137,10 @@ static void request_done(pconn *pc)
         return;
     http_headers tr;
     http_headers_init(&tr);
-    if (pc->p.body.framing == HTTP1_FRAMING_CHUNKED)
+    if (pc->p.body.framing == HTTP1_FRAMING_CHUNKED) {
         http1_chunked_trailers(&pc->p.body.ch, &tr);
+        proxy_request_trailers(&tr);
+    }
     if (x->ops->end_body(x->ms, &tr) != 0)
         x->send_failed = true;
     http_headers_free(&tr);
@@ -392,6 +394,7 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
     if (interim && conn_out_len(pc->c) > PC_OUT_MARK && (status != 100 || x->sent_100))
         goto out; /* a client not reading: interims (outside any window) dropped, not piled up */
     size_t len = 0;
+    proxy_cookie_scope(h, pc->srv->cfg->domain); /* one tunnel's cookies never every tunnel's */
     /* the one response rule that is the writing hop's (the agent applied the others) */
     char *head = proxy_response_date(h, status, clock_http_date_now(&pc->srv->date)) == 0
                      ? http_format_response_head(status, reason, h, &len)

@@ -547,10 +547,22 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
         return;
     }
     if (rc != 0) {
+        tmsg_type t = TMSG_UNKNOWN;
+        char *rid = tmsg_request_id_of((const char *)data, len, &t);
+        if (t == TMSG_READY && !s->tun[0].ready) {
+            /* the handshake fails now, saying why, not at TTFD_READY_SEC's "ready expected" */
+            char why[200];
+            snprintf(why, sizeof why, "bad ready: %s", err ? err : "unreadable");
+            free(rid);
+            refuse_name(s, "ready_invalid", why);
+            return;
+        }
         MUX_WARN(&s->mux->id, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
         /* a bad message about one of our exchanges fails that exchange now, not at its timeout */
-        tmsg_type t = TMSG_UNKNOWN;
-        char *rid = s->bin ? NULL : tmsg_request_id_of((const char *)data, len, &t);
+        if (s->bin) { /* exchange messages are binary frames there */
+            free(rid);
+            rid = NULL;
+        }
         bool exchange = t == TMSG_HTTP_RESPONSE || t == TMSG_HTTP_RESPONSE_HEADERS ||
                         t == TMSG_HTTP_RESPONSE_BODY || t == TMSG_ERROR || t == TMSG_CANCEL ||
                         t == TMSG_WINDOW;
@@ -736,6 +748,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
         destroy(s);
         return refuse(status, why, cap, 500, "out of memory");
     }
+    ws_set_budget(s->ws, &srv->agent_msgs, TTFD_AGENT_MSG_SHARE);
     /* queued before any frame the session may send */
     conn_write(c, resp, (size_t)n);
     if (!bin) /* JSON mode keeps API Gateway's frames: messages over 32 KB leave in frames */

@@ -21,10 +21,19 @@
 #include "metrics.h"
 #include "mux.h"
 #include "registry.h"
+#include "ws.h"
 
 #define TTFD_VERSION TUNNEL_VERSION           /* project(VERSION) in CMakeLists.txt */
 #define TTFD_AGENT_MAX_MSG ((size_t)12 << 20) /* one reassembled agent message */
-#define TTFD_IDLE_SEC 60                      /* keep-alive idle limit between public requests */
+/* What agents' messages being received may hold (lib/ws.h ws_budget): each link its share, which
+ * every message ttf sends with its default limits fits (JSON: 128,000 bytes; binary: DATA of 64
+ * KiB, a head of 64 KiB), and all links together this much beyond their shares: a link whose
+ * message would pass it is closed (1009), as nginx bounds the large_client_header_buffers a
+ * connection may take. Without it 32 links from one address, each holding 11 MiB of an unfinished
+ * message, made ttfd hold 380 MB */
+#define TTFD_AGENT_MSG_SHARE ((size_t)256 << 10)
+#define TTFD_AGENT_MSG_BUDGET ((size_t)64 << 20)
+#define TTFD_IDLE_SEC 60 /* keep-alive idle limit between public requests */
 /* An upgraded connection (101: a WebSocket) idle both ways this long is closed, as HAProxy's
  * `timeout tunnel` (its documentation's example: 1h); once one side ended its half (a FIN), the
  * other gets this long of silence to end its own, as HAProxy's `timeout client-fin` /
@@ -120,6 +129,7 @@ struct server {
     struct event *stop_timer;
     metrics *metrics;     /* counters for /metrics (metrics.h) */
     mux_budget streams;   /* streams open over every agent's mux (--max-streams) */
+    ws_budget agent_msgs; /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
     admin *admin;         /* --admin listener, NULL when off */
     clock_http_date date; /* the Date of every response written to a public client (zeroed:
                              the wall clock, formatted once a second) */

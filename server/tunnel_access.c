@@ -63,19 +63,25 @@ void tunnel_peer_init(tunnel_peer *p, const struct sockaddr *sa)
     access_addr_format(&p->addr, p->text, sizeof p->text);
 }
 
+void tunnel_client_addr(const access_net *trusted, size_t ntrusted, const tunnel_peer *peer,
+                        const http_headers *h, access_addr *addr, char *client, size_t cap)
+{
+    access_client_addr(trusted, ntrusted, &peer->addr, h, addr);
+    if (cap && memcmp(addr, &peer->addr, sizeof *addr) == 0) { /* the peer: printed already */
+        size_t n = strnlen(peer->text, cap - 1);
+        memcpy(client, peer->text, n);
+        client[n] = '\0';
+    } else {
+        access_addr_format(addr, client, cap);
+    }
+}
+
 access_result tunnel_access_admit(tunnel_access *t, const access_net *trusted, size_t ntrusted,
                                   const tunnel_peer *peer, http_headers *h, int64_t now_ms,
                                   access_verdict *v, char *client, size_t cap)
 {
     access_addr addr;
-    access_client_addr(trusted, ntrusted, &peer->addr, h, &addr);
-    if (cap && memcmp(&addr, &peer->addr, sizeof addr) == 0) { /* the peer: printed already */
-        size_t n = strnlen(peer->text, cap - 1);
-        memcpy(client, peer->text, n);
-        client[n] = '\0';
-    } else {
-        access_addr_format(&addr, client, cap);
-    }
+    tunnel_client_addr(trusted, ntrusted, peer, h, &addr, client, cap);
     access_result r =
         access_decide(t ? t->policy : NULL, &addr, h, now_ms, t && t->rl ? take : NULL, t, v);
     if (r == ACCESS_ALLOW && v->strip_authorization)

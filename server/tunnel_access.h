@@ -34,6 +34,11 @@ typedef struct tunnel_peer {
 } tunnel_peer;
 void tunnel_peer_init(tunnel_peer *p, const struct sockaddr *sa);
 
+/* The client's address: the peer's, or behind a trusted front proxy the one X-Forwarded-For
+ * names (access.h access_client_addr), into *addr and printed into client (cap bytes, >= 48). */
+void tunnel_client_addr(const access_net *trusted, size_t ntrusted, const tunnel_peer *peer,
+                        const http_headers *h, access_addr *addr, char *client, size_t cap);
+
 /* Decides a public request routed to the tunnel (t NULL: no policy, allowed).
  * peer: the TCP peer (tunnel_peer_init); trusted/ntrusted: ttfd --trusted-proxy (the client is
  * then read from X-Forwarded-For, access.h); h: the request's header fields, from which the

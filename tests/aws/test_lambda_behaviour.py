@@ -158,6 +158,31 @@ def test_unknown_types_and_garbage_are_dropped(short):
         c.close()
 
 
+def test_a_bad_ready_is_refused_at_once(short):
+    """As from ttfd: a ready that does not decode gets tunnel_refused "ready_invalid" naming the
+    field and the connection is closed (before: dropped, the agent waiting for an answer); once
+    the tunnel is given, a bad ready is dropped and the tunnel goes on."""
+    c = ak.WsClient(short.standin.ws_url)
+    try:
+        c.send('{"type":"ready","tunnel_id":5}')
+        m = c.expect(lambda m: m.get("type") == "tunnel_refused", 15)
+        assert m["code"] == "ready_invalid" and m["message"] == "bad ready: bad tunnel_id", m
+        c.expect(lambda m: m.get("_event") == "close", 15)
+    finally:
+        c.close()
+    c = ak.WsClient(short.standin.ws_url)
+    try:
+        c.send({"type": "ready"})
+        established(c)
+        c.send('{"type":"ready","tunnel_id":5}')
+        c.send({"type": "ping"})
+        c.expect(lambda m: m.get("type") == "pong", 10)
+        assert c.none_within(lambda m: m.get("type") == "tunnel_refused" or
+                             m.get("_event") == "close", 1)
+    finally:
+        c.close()
+
+
 def pending_items(standin, prefix):
     return [i for i in standin.scan_all(TABLES["pending"]) if i["requestId"]["S"].startswith(prefix)]
 

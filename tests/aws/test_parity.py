@@ -530,6 +530,41 @@ def test_request_bodies_chunked(world, n):
 # ------------------------------------------------------------------ the corpus: answers
 
 
+def shared_cookies(req):
+    """Cookies scoped to the tunnels' shared domain (the public host less its port, and less its
+    first label when routed by subdomain) or to its parent, and one without Domain (its host
+    only)."""
+    domain = req.get("X-Forwarded-Host").split(":")[0]
+    if not req.get("X-Forwarded-Prefix"):  # <id>.<domain>
+        domain = domain.split(".", 1)[1]
+    return (b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1; Domain=%s\r\nSet-Cookie: b=2; Path=/; "
+            b"domain=.%s\r\nSet-Cookie: c=3; Path=/\r\nSet-Cookie: d=4; Domain=%s\r\n"
+            b"Clear-Site-Data: \"cookies\"\r\nClear-Site-Data: \"cache\"\r\n"
+            b"Content-Length: 0\r\n\r\n" % (domain.encode(), domain.upper().encode(),
+                                               domain.rsplit(".", 1)[-1].encode()))
+
+
+ROUTES["/shared-cookies"] = raw(shared_cookies)
+
+
+@pytest.mark.parametrize("path_mode", [False, True])
+def test_cookies_scoped_to_every_tunnel_never_reach_the_client(world, path_mode):
+    """A cookie whose Domain is the tunnels' shared domain (or a parent of it) would go to every
+    tunnel's users: one tunnel could set or overwrite another's sessions, or fill its users'
+    requests past the header limit. A browser drops it where the domain is a public suffix (RFC
+    6265 §5.3), as ngrok's are; the edge drops it on every path (before: all three relayed it).
+    So with Clear-Site-Data naming "cookies", which clears the whole registrable domain's. The
+    tunnel's own cookies stay. Routed by path too: that answer comes from the domain itself
+    (before: its Domain=<domain> cookie was let through there, and reached every subdomain
+    tunnel)."""
+    seen = through_all(world, "GET", "/shared-cookies", path_mode=path_mode)
+    for end in ("bin", "json", "aws"):
+        cookies = [v for n, v in seen[end][1].headers if n.lower() == "set-cookie"]
+        assert cookies == ["c=3; Path=/"], (end, cookies)
+        clear = [v for n, v in seen[end][1].headers if n.lower() == "clear-site-data"]
+        assert clear == ['"cache"'], (end, clear)
+
+
 @pytest.mark.parametrize("path", ["/order", "/empty-values", "/cookies"])
 def test_answer_fields(world, path):
     seen = through_all(world, "GET", path)

@@ -26,17 +26,17 @@ def frame(ftype, flags, sid, payload=b""):
     return struct.pack(">BBI", ftype, flags, sid) + payload
 
 
-def upgrade_request(port, protocol):
+def upgrade_request(port, protocol, headers=()):
     key = base64.b64encode(os.urandom(16)).decode()
     hdrs = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
-            ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Protocol", protocol)]
+            ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Protocol", protocol)] + list(headers)
     return tk.build_request("GET", "/_tunnel", "127.0.0.1:%d" % port, hdrs)
 
 
 class _Agent:
-    def __init__(self, port, protocol, sock=None, refusal_ok=False):
+    def __init__(self, port, protocol, sock=None, refusal_ok=False, headers=()):
         self.c = tk.RawConn(port, timeout=20, sock=sock)
-        self.c.send(upgrade_request(port, protocol))
+        self.c.send(upgrade_request(port, protocol, headers))
         status, _, heads, raw = self.c.read_head()
         self.status, self.heads = status, heads
         if status != 101 and refusal_ok:
@@ -99,8 +99,8 @@ class BinAgent(_Agent):
 
     PROTOCOL = "ttf.bin.v2"
 
-    def __init__(self, port, sock=None, refusal_ok=False):
-        super().__init__(port, self.PROTOCOL, sock, refusal_ok)
+    def __init__(self, port, sock=None, refusal_ok=False, headers=()):
+        super().__init__(port, self.PROTOCOL, sock, refusal_ok, headers)
 
     def send_frame(self, ftype, flags, sid, payload=b""):
         self.send_ws(2, frame(ftype, flags, sid, payload))
@@ -158,8 +158,8 @@ class JsonAgent(_Agent):
 
     PROTOCOL = "ttf.json.v1"
 
-    def __init__(self, port, sock=None, refusal_ok=False):
-        super().__init__(port, self.PROTOCOL, sock, refusal_ok)
+    def __init__(self, port, sock=None, refusal_ok=False, headers=()):
+        super().__init__(port, self.PROTOCOL, sock, refusal_ok, headers)
 
     def recv_msg(self, timeout=20):
         if self.pending_text:

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+import scriptapp
 import tunnelkit as tk
 from conftest import make_tunnel
 
@@ -153,7 +154,35 @@ def test_spoofed_forwarding_fields_never_reach_the_app(stack, mode):
 # passed unchanged, and Rack, PHP and many apps believe them)
 CLIENT_CLAIMS = ("X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "X-Client-IP", "Client-IP",
                  "X-Cluster-Client-IP", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X_Real_IP",
-                 "X_Forwarded_For")
+                 "X_Forwarded_For", "Client-Cert", "X-Forwarded-Client-Cert", "X-Original-URL")
+
+
+@pytest.mark.parametrize("mode", ["bin", "json"])
+def test_claims_in_request_trailers_never_reach_the_app(stack, mode):
+    """A chunked request's trailer section is no way round the claims rule: X-Forwarded-*,
+    Forwarded and the claims above never reach the app there either (before: all passed, and a
+    server merging trailers into the headers, as Apache httpd's MergeTrailers, CVE-2013-5704,
+    would believe them over the edge's fields); other trailer fields still arrive."""
+    got = []
+
+    def trailers(req, conn):
+        _, tr = scriptapp.ScriptApp.read_chunked(conn, req.buf)
+        got.append(tr)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        return True
+
+    trailers.streams_body = True
+    app = stack.closing(scriptapp.ScriptApp({"/": trailers}, read_body=False))
+    t = make_tunnel(stack, ttf_args=("--protocol", "json") if mode == "json" else (), local=app)
+    spoof = ["X-Forwarded-For: 203.0.113.9", "Forwarded: for=203.0.113.9",
+             "X-Forwarded-Host: evil.example", "X-Forwarded-Proto: https"]
+    spoof += ["%s: 203.0.113.9" % n for n in CLIENT_CLAIMS]
+    c = stack.closing(tk.RawConn(t.port))
+    c.send(("POST /t HTTP/1.1\r\nHost: %s\r\nTE: trailers\r\nTransfer-Encoding: chunked\r\n"
+            "Trailer: X-Checksum\r\n\r\n3\r\nabc\r\n0\r\n%s\r\nX-Checksum: 1\r\n\r\n"
+            % (t.host, "\r\n".join(spoof))).encode())
+    assert c.read_response().status == 200
+    assert got == [[b"X-Checksum: 1"]]
 
 
 def test_local_app_sees_the_public_host_by_default(tunnel):

@@ -30,11 +30,12 @@ def serve_one(agent, mode):
         agent.respond(m["request_id"], 200, {"content-length": ["2"]}, b"ok")
 
 
-def open_agents(cls, dial, port, n):
-    """n agents' upgrades, each sending ready once let in: (the ones in, the refused ones)."""
+def open_agents(cls, dial, port, n, headers=()):
+    """n agents' upgrades (with headers), each sending ready once let in: (the ones in, the
+    refused ones)."""
     ins, refused = [], []
     for _ in range(n):
-        a = cls(port, sock=dial(), refusal_ok=True)
+        a = cls(port, sock=dial(), refusal_ok=True, headers=headers)
         if a.status == 101:
             a.ready()
             ins.append(a)
@@ -105,6 +106,38 @@ def test_one_address_holds_at_most_max_agents_per_ip(stack, mode):
                     interval=0.1)
     finally:
         for a in ins + refused + other + again:
+            a.close()
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_behind_a_trusted_proxy_the_cap_counts_the_named_clients(stack, mode):
+    """Behind a --trusted-proxy every agent's link comes from the proxy's address: the cap per
+    address counts the client X-Forwarded-For names, as the access rules and the request log do
+    (nginx's limit_conn counts the address realip gives). Before: the proxy's, so that 2 agents
+    in all got in behind it at --max-agents-per-ip 2 (by default 32 for a whole server)."""
+    d = stack.ttfd("--max-agents-per-ip", "2", "--trusted-proxy", "127.0.0.1/32",
+                   "--state", ":memory:")
+    cls = MODES[mode]
+    opened = []
+
+    def agents(client, n, source="127.0.0.1"):
+        ins, refused = open_agents(cls, lambda: dial_from(d.port, source), d.port, n,
+                                   [("X-Forwarded-For", client)])
+        opened.extend(ins + refused)
+        return ins, refused
+
+    try:
+        ins, refused = agents("198.51.100.1", 3)
+        assert len(ins) == 2 and len(refused) == 1
+        assert_refused_busy(refused[0])
+        for client in ("198.51.100.2", "2001:db8::2"):
+            ins, refused = agents(client, 2)
+            assert len(ins) == 2 and not refused, (client, refused and refused[0].status)
+        # an untrusted peer's X-Forwarded-For names nobody: 127.0.0.2 counts as itself
+        ins, refused = agents("198.51.100.9", 3, source="127.0.0.2")
+        assert len(ins) == 2 and len(refused) == 1
+    finally:
+        for a in opened:
             a.close()
 
 

@@ -286,3 +286,66 @@ def test_forbidden_trailer_fields_never_reach_the_client(server, mode):
         assert c.read_until(b"\r\n\r\n") == b"5\r\nhello\r\n0\r\nX-Sum: ok\r\n\r\n"
     finally:
         agent.close()
+
+
+def unfinished_message(agent, mode, size):
+    """agent sends the first size octets of a message it never finishes (64 KiB frames); False
+    when ttfd closed the link on the way."""
+    first = b"{" if mode == "json" else ra.frame(ra.WINDOW, 0, 1)
+    piece = tk.ws_frame(0, b" " * 65536, mask=True, fin=False)
+    try:
+        agent.c.send(tk.ws_frame(1 if mode == "json" else 2, first, mask=True, fin=False))
+        for _ in range(size // 65536):
+            agent.c.send(piece)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("mode", ["bin", "json"])
+def test_unfinished_messages_of_many_agents_hold_bounded_memory(server, mode):
+    """An agent may send one message of up to 12 MiB, and 32 links from one address each holding
+    11 MiB of a message they never finish made ttfd hold 380 MB. All links together hold at most
+    TTFD_AGENT_MSG_BUDGET (64 MiB) beyond a share each (256 KiB): the link past it is closed
+    (1009, logged), the others and other tunnels go on, and the memory is free again once the
+    hoarders go (before: every link kept its 11 MiB, none was closed)."""
+    honest = ra.MODES[mode](server.port)
+    hoarders = []
+    try:
+        honest.ready()
+        for _ in range(7):  # 7 x 11 MiB: past 64 MiB
+            a = ra.MODES[mode](server.port)
+            a.ready()
+            hoarders.append(a)
+            unfinished_message(a, mode, 11 << 20)
+        server.proc.wait_line(r"agent \S+ disconnected: tunnel \S+ \(1009 messages in progress "
+                              r"over the server's memory for them: try again later\)", 10,
+                              stream="err")
+        serve_one(server, honest, mode, "/still")
+        for a in hoarders:
+            a.close()
+        hoarders = []
+        late = ra.MODES[mode](server.port)
+        hoarders.append(late)
+        late.ready()
+        assert unfinished_message(late, mode, 11 << 20)
+        late.send_ws(0, b"}" if mode == "json" else b"")  # a whole, meaningless message
+        serve_one(server, late, mode, "/late")
+    finally:
+        honest.close()
+        for a in hoarders:
+            a.close()
+
+
+def serve_one(server, agent, mode, path):
+    """A public request to agent's tunnel is answered by it."""
+    c = ra.keepalive_get(server.port, host(server, agent), path)
+    if mode == "bin":
+        sid, _, _, _ = agent.recv_request()
+        agent.respond(sid, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"ok")
+    else:
+        m, _, _ = agent.recv_request()
+        agent.respond(m["request_id"], 200, {}, b"ok")
+    r = c.read_response()
+    assert r.status == 200 and r.body == b"ok"
+    c.close()

@@ -94,3 +94,37 @@ def test_ttfd_s_own_answers_to_head_have_no_body(stack, method):
     assert head.startswith(b"HTTP/1.1 404 "), raw
     assert b"\r\nContent-Length: 17" in head, raw
     assert body == (b"" if method == "HEAD" else b"tunnel not found\n"), raw
+
+
+def app_scripts(app, c, req):
+    allowed = {b"/swa-root": b"/", b"/swa-app": b"/app/", b"/swa-url": b"https://evil.example/"}
+    v = allowed.get(req.target.split(b"?")[0])
+    fields = [b"Content-Type: text/javascript; charset=utf-8", b"Content-Length: 2"]
+    if v is not None:
+        fields = [b"Content-Type: text/plain", b"Service-Worker-Allowed: " + v,
+                  b"Content-Length: 2"]
+    answer(c, b"HTTP/1.1 200 OK", fields, b"//")
+    return True
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_service_worker_stays_inside_its_tunnel(stack, mode):
+    """Path routing gives every tunnel one origin. A script served at /<id> (whose directory is
+    /) or allowed "/" by its app could register a service worker over the whole origin and
+    control every tunnel's pages in that browser for good (before: nothing stopped either). A
+    script answer gets Service-Worker-Allowed "/<id>/"; an app's own path value goes under it;
+    subdomain routing (an origin of its own) is unchanged."""
+    app = RawApp(app_scripts)
+    stack.items.append(("server", app, None))
+    d = stack.ttfd()
+    a = stack.ttf(d.endpoint(), app.port, "--protocol", mode)
+    tid = a.tunnel_id
+    want = {"": "/%s/" % tid, "?sw": "/%s/" % tid, "/sw.js": "/%s/" % tid,
+            "/swa-root": "/%s/" % tid, "/swa-app": "/%s/app/" % tid, "/swa-url": "/%s/" % tid}
+    for target, value in want.items():
+        r = tk.http(d.port, "GET", "/" + tid + target, tk.path_host(d))
+        assert r.status == 200 and r.get_all("Service-Worker-Allowed") == [value], (target, r.raw_head)
+    r = tk.http(d.port, "GET", "/sw.js", tk.sub_host(d, tid))
+    assert r.status == 200 and r.get("Service-Worker-Allowed") is None, r.raw_head
+    r = tk.http(d.port, "GET", "/swa-root", tk.sub_host(d, tid))
+    assert r.get_all("Service-Worker-Allowed") == ["/"], r.raw_head

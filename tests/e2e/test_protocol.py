@@ -268,6 +268,41 @@ def test_error_codes(server, code, status):
         a.close()
 
 
+BAD_READIES = [('{"type":"ready","tunnel_id":5}', "bad tunnel_id"),
+               ('{"type":"ready","subdomain":["x"]}', "bad subdomain"),
+               ('{"type":"ready","subdomain":"a\\u0000"}', "invalid JSON"),
+               ('{"type":"ready","request_window":-1}', "bad request_window")]
+
+
+@pytest.mark.parametrize("text,why", BAD_READIES)
+def test_a_bad_ready_is_refused_at_once(server, text, why):
+    """A ready that does not decode gets tunnel_refused "ready_invalid" naming the field, and the
+    link closes (before: dropped with a log line, the agent waiting 30 s for "ready expected");
+    once the tunnels are given, a bad ready is dropped and they go on."""
+    a = RawAgent(server.port)
+    try:
+        a.c.send(tk.ws_frame(1, text.encode(), mask=True))
+        m = a.recv_type("tunnel_refused")
+        assert m["code"] == "ready_invalid" and m["message"] == "bad ready: " + why, m
+        with pytest.raises(EOFError):
+            a.recv()
+    finally:
+        a.close()
+    a = RawAgent(server.port)
+    try:
+        tid = a.ready()["tunnel_id"]
+        a.c.send(tk.ws_frame(1, text.encode(), mask=True))
+        a.send({"type": "ping"})
+        assert a.recv()["type"] == "pong"
+        wait = public(server.port, "GET", "/still", tk.sub_host(server, tid))
+        m, _, _ = recv_request(a)
+        a.send({"type": "http_response", "request_id": m["request_id"], "status_code": 204,
+                "headers": {}})
+        assert wait().status == 204
+    finally:
+        a.close()
+
+
 def wait_released(port, tid):
     """Wait until ttfd has seen the agent holding tid go (it notices a closed WebSocket
     asynchronously): from then on a public request to tid is answered 404."""

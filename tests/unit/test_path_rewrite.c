@@ -352,6 +352,45 @@ static void streams_through(void **state)
 
 /* The head rule decides from the fields alone: a HEAD (bodiless) gets exactly the fields a GET
  * gets; a 206 passes unchanged; an encoded body is not rewritten. */
+/* Path routing: a script answer's Service-Worker-Allowed is the tunnel's prefix, an app's own
+ * path goes under it, other answers without one are left alone. */
+static void service_workers_stay_inside_the_tunnel(void **state)
+{
+    (void)state;
+    static const char *const cases[][3] = {
+        /* Content-Type, Service-Worker-Allowed in ("" none), out ("" none) */
+        {"text/javascript", "", "/" TID "/"},
+        {"Application/JavaScript ; charset=utf-8", "", "/" TID "/"},
+        {"text/html", "", ""},
+        {"text/plain", "/", "/" TID "/"},
+        {"text/plain", "/app/", "/" TID "/app/"},
+        {"text/javascript", "/" TID "/x/", "/" TID "/x/"},
+        {"text/javascript", "/" TID "x/", "/" TID "/" TID "x/"},
+        {"text/javascript", "//evil.example/", "/" TID "/"},
+        {"text/javascript", "https://evil.example/", "/" TID "/"},
+        {"text/javascript", "./", "/" TID "/"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        http_headers h;
+        http_headers_init(&h);
+        assert_int_equal(http_headers_add(&h, "Content-Type", 12, cases[i][0], strlen(cases[i][0])),
+                         0);
+        if (cases[i][1][0])
+            assert_int_equal(http_headers_add(&h, "Service-Worker-Allowed", 22, cases[i][1],
+                                              strlen(cases[i][1])),
+                             0);
+        assert_true(path_rewrite_response_head(TID, 200, false, &h) >= 0);
+        const char *got = http_headers_get(&h, "Service-Worker-Allowed");
+        if (cases[i][2][0]) {
+            assert_non_null(got);
+            assert_string_equal(got, cases[i][2]);
+        } else {
+            assert_null(got);
+        }
+        http_headers_free(&h);
+    }
+}
+
 static void response_head_same_with_and_without_body(void **state)
 {
     (void)state;
@@ -414,6 +453,7 @@ int main(void)
         cmocka_unit_test(location),
         cmocka_unit_test(head_urls),
         cmocka_unit_test(response_head_same_with_and_without_body),
+        cmocka_unit_test(service_workers_stay_inside_the_tunnel),
         cmocka_unit_test(split_independent),
         cmocka_unit_test(long_constructs),
         cmocka_unit_test(streams_through),

@@ -147,7 +147,9 @@ static const rule_case cases[] = {
            "X-Forwarded-Server: evil\nX-Forwarded-Scheme: https\nX-Scheme: https\n"
            "X-Forwarded-Ssl: on\nFront-End-Https: on\nX-Url-Scheme: https\n"
            "X-Forwarded-Uri: /admin\nX-Forwarded-Method: GET\nX-Forwarded-Tls-Client-Cert: MII\n"
-           "X-Forwarded-Tls-Client-Cert-Info: Subject\nX-REAL-IP: 7.7.7.7\nX-End: kept",
+           "X-Forwarded-Tls-Client-Cert-Info: Subject\nX-REAL-IP: 7.7.7.7\n"
+           "Client-Cert: :MII=:\nClient-Cert-Chain: :MII=:\nX-Forwarded-Client-Cert: By=a\n"
+           "X-Original-URL: /admin\nX-Rewrite-URL: /admin\nclient_cert: :MII=:\nX-End: kept",
      .out = "Host: h\nX-End: kept\n" FWD "X-Forwarded-Host: h", REQ(IP, "http", .body_length = -1)},
     {"underscore spellings (one CGI variable with the dashed name) are removed",
      .in = "Host: h\nX_Real_IP: 6.6.6.6\nX_Forwarded_For: 6.6.6.6\nx_forwarded_proto: https\n"
@@ -321,6 +323,49 @@ static void test_rules(void **state)
         free(got);
         http_headers_free(&h);
     }
+}
+
+/* A request's trailers lose every forwarding field and claim, from a trusted proxy too
+ * (Apache httpd's MergeTrailers, CVE-2013-5704); other fields stay in order. */
+static void test_request_trailers(void **state)
+{
+    (void)state;
+    http_headers h;
+    load(&h, "X-Checksum: 1\nX-Forwarded-For: 6.6.6.6\nforwarded: for=6.6.6.6\n"
+             "X-Forwarded-Host: evil\nX-Forwarded-Proto: https\nX-Forwarded-Port: 1\n"
+             "X-Forwarded-Prefix: /evil\nX-Real-IP: 6.6.6.6\nX_Forwarded_For: 6.6.6.6\n"
+             "Client-Cert: :MII=:\nCF-Connecting-IP: 6.6.6.6\nX-Real-IPs: kept\nServer-Timing: a");
+    proxy_request_trailers(&h);
+    char *got = dump(&h);
+    assert_string_equal(got, "X-Checksum: 1\nX-Real-IPs: kept\nServer-Timing: a");
+    free(got);
+    http_headers_free(&h);
+}
+
+/* Set-Cookie fields scoped to the shared domain or a parent of it go; the rest stay in order. */
+static void test_cookie_scope(void **state)
+{
+    (void)state;
+    http_headers h;
+    load(&h, "Set-Cookie: a=1; Domain=t.example\nSet-Cookie: b=2; Path=/; domain=.T.EXAMPLE\n"
+             "Set-Cookie: c=3; Domain=example\nSet-Cookie: d=4; Domain=id.t.example\n"
+             "Set-Cookie: e=5\nSet-Cookie: f=6; Domain=t.example; Domain=other.test\n"
+             "Set-Cookie: g=7; Domain=other.test; Domain = t.example ; Secure\n"
+             "Set-Cookie: h=8; Domain=\nSet-Cookie: i=9; xDomain=t.example\n"
+             "Set-Cookie: j=10; Domain=est.example\nSet-Cookie: k=11; Domain=t.example.evil\n"
+             "X-Other: Domain=t.example\nClear-Site-Data: \"cache\", \"cookies\"\n"
+             "clear-site-data: \"*\"\nClear-Site-Data: \"storage\", \"cache\"");
+    assert_int_equal(proxy_cookie_scope(&h, "t.example"), 6);
+    char *got = dump(&h);
+    assert_string_equal(got, "Set-Cookie: d=4; Domain=id.t.example\nSet-Cookie: e=5\n"
+                             "Set-Cookie: f=6; Domain=t.example; Domain=other.test\n"
+                             "Set-Cookie: h=8; Domain=\nSet-Cookie: i=9; xDomain=t.example\n"
+                             "Set-Cookie: j=10; Domain=est.example\n"
+                             "Set-Cookie: k=11; Domain=t.example.evil\nX-Other: Domain=t.example\n"
+                             "Clear-Site-Data: \"storage\", \"cache\"");
+    free(got);
+    assert_int_equal(proxy_cookie_scope(&h, NULL), 0);
+    http_headers_free(&h);
 }
 
 /* A parsed head (arena strings) goes through the rules as well as added entries. */
@@ -505,10 +550,16 @@ static void test_url_fields(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rules),      cmocka_unit_test(test_parsed_head),
-        cmocka_unit_test(test_flags),      cmocka_unit_test(test_status_rules),
-        cmocka_unit_test(test_request_id), cmocka_unit_test(test_json_pieces),
-        cmocka_unit_test(test_url_fields), cmocka_unit_test(test_idempotent_methods),
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_parsed_head),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_status_rules),
+        cmocka_unit_test(test_request_id),
+        cmocka_unit_test(test_json_pieces),
+        cmocka_unit_test(test_url_fields),
+        cmocka_unit_test(test_idempotent_methods),
+        cmocka_unit_test(test_request_trailers),
+        cmocka_unit_test(test_cookie_scope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

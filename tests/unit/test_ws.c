@@ -328,6 +328,55 @@ static void test_too_big_closes(void **state)
     teardown_pair(t);
 }
 
+/* A few loop passes: enough for frames already in the socket. */
+static void spin(test_ctx *t)
+{
+    for (int i = 0; i < 8; i++)
+        event_base_loop(t->base, EVLOOP_NONBLOCK);
+}
+
+/* A shared budget counts a message in progress beyond the share, gives it back when the message
+ * is whole or the connection goes, and closes (1009) a connection whose message would pass it. */
+static void test_budget(void **state)
+{
+    (void)state;
+    uint8_t buf[300];
+    memset(buf, 'x', sizeof buf);
+    ws_budget b = {.limit = 150};
+    test_ctx *t = setup_raw(true, 0);
+    ws_set_budget(t->b.ws, &b, 100);
+    send_raw_frame(t, 0x02, buf, 200, true); /* binary, FIN clear: 100 beyond the share */
+    spin(t);
+    assert_int_equal(b.used, 100);
+    send_raw_frame(t, 0x80, buf, 40, true); /* its end: 140 beyond, then none */
+    t->want_msgs = 1;
+    run(t);
+    assert_int_equal(t->b.binaries, 1);
+    assert_int_equal(t->b.last_len, 240);
+    assert_int_equal(b.used, 0);
+    send_raw_frame(t, 0x82, buf, 90, true); /* within the share: never counted */
+    t->want_msgs = 2;
+    run(t);
+    assert_int_equal(b.used, 0);
+    send_raw_frame(t, 0x02, buf, 200, true);
+    spin(t);
+    assert_int_equal(b.used, 100);
+    teardown_pair(t); /* the connection goes: its part comes back */
+    assert_int_equal(b.used, 0);
+
+    t = setup_raw(true, 0);
+    ws_set_budget(t->b.ws, &b, 100);
+    b.used = 100;                            /* another connection's */
+    send_raw_frame(t, 0x02, buf, 200, true); /* 100 beyond: past what is left (50) */
+    t->want_closes = 1;
+    run(t);
+    assert_int_equal(t->b.close_code, 1009);
+    assert_int_equal(t->b.binaries, 0);
+    assert_int_equal(b.used, 100);
+    teardown_pair(t);
+    assert_int_equal(b.used, 100);
+}
+
 /* A ping is answered with a pong carrying its payload; a message in fragments with a ping
  * between them arrives whole. */
 static void test_ping_and_fragments_raw(void **state)
@@ -698,12 +747,19 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as in the programs: a write to a closed peer is an error */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_messages_both_ways),    cmocka_unit_test(test_large_messages),
-        cmocka_unit_test(test_too_big_closes),        cmocka_unit_test(test_close_handshake),
-        cmocka_unit_test(test_free_inside_handler),   cmocka_unit_test(test_pause_read),
-        cmocka_unit_test(test_preexisting_input),     cmocka_unit_test(test_handshake_keys),
-        cmocka_unit_test(test_mask_copy_matches_rfc), cmocka_unit_test(test_dead_link),
-        cmocka_unit_test(test_frame_limit),           cmocka_unit_test(test_ping_and_fragments_raw),
+        cmocka_unit_test(test_messages_both_ways),
+        cmocka_unit_test(test_large_messages),
+        cmocka_unit_test(test_too_big_closes),
+        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_close_handshake),
+        cmocka_unit_test(test_free_inside_handler),
+        cmocka_unit_test(test_pause_read),
+        cmocka_unit_test(test_preexisting_input),
+        cmocka_unit_test(test_handshake_keys),
+        cmocka_unit_test(test_mask_copy_matches_rfc),
+        cmocka_unit_test(test_dead_link),
+        cmocka_unit_test(test_frame_limit),
+        cmocka_unit_test(test_ping_and_fragments_raw),
         cmocka_unit_test(test_protocol_breaches_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
