@@ -32,8 +32,9 @@ typedef struct agent {
     const tlog *log;
     FILE *out;
     SSL_CTX *ssl_ctx;
-    local_pool **pools;    /* one per tunnel of cfg */
-    exchange_observer obs; /* what the sessions call: the fan-out below */
+    SSL_CTX *local_ssl_ctx; /* https:// local services (no verification); NULL when none */
+    local_pool **pools;     /* one per tunnel of cfg */
+    exchange_observer obs;  /* what the sessions call: the fan-out below */
     observer_fanout fan;
     inspector *insp; /* NULL with --no-inspect or when its port was taken */
     termview *tv;    /* the status block on a TTY; NULL for plain log lines */

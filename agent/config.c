@@ -16,10 +16,11 @@
 #define DEFAULT_ENDPOINT "ws://127.0.0.1:8080" DEFAULT_AGENT_PATH
 
 static const char usage[] =
-    "Usage: ttf [options] [PORT | HOST:PORT | http://HOST:PORT]\n"
+    "Usage: ttf [options] [PORT | HOST:PORT | http://HOST:PORT | https://HOST:PORT]\n"
     "       ttf --config FILE [options] [TUNNEL...]\n"
     "Expose a local HTTP service through a tunnel server (ttfd or the serverless back-end).\n"
-    "The local service is the argument (ttf 3000, ttf http://localhost:3000) or -p/--host.\n"
+    "The local service is the argument (ttf 3000, ttf http://localhost:3000) or -p/--host;\n"
+    "https://HOST:PORT reaches one that speaks HTTPS (its certificate is not verified).\n"
     "With --config, the file's tunnels (all, or those named) share one connection.\n"
     "\n"
     "  -c, --config FILE         YAML file naming several tunnels and global options\n"
@@ -208,7 +209,7 @@ static config_result parse_local_target(const char *arg, agent_config *cfg, char
     if (arg[strspn(arg, "0123456789")] != '\0') /* more than a port: it names a host */
         cfg->local_host_given = true;
     return settings_parse_service(arg, "local service host", &cfg->local_host, &cfg->local_port,
-                                  err, errcap) == 0
+                                  &cfg->local_tls, err, errcap) == 0
                ? CONFIG_OK
                : CONFIG_ERROR;
 }
@@ -235,6 +236,7 @@ static int command_line_tunnel(agent_config *cfg)
     agent_tunnel *t = &cfg->tunnels[0];
     t->local_port = cfg->local_port;
     t->local_host_default = !cfg->local_host_given;
+    t->local_tls = cfg->local_tls;
     t->host_header = cfg->host_header;
     return dup_opt(&t->local_host, cfg->local_host) | dup_opt(&t->subdomain, cfg->subdomain) |
            dup_opt(&t->host_header_name, cfg->host_header_name);
@@ -297,6 +299,7 @@ static config_result apply_file(agent_config *cfg, const agent_file_given *given
         goto out;
     }
     cfg->local_port = t0->local_port;
+    cfg->local_tls = t0->local_tls;
     cfg->host_header = t0->host_header;
     if (settings_set_str(&cfg->local_host, t0->local_host) != 0 ||
         (t0->access_json && settings_set_str(&cfg->access_json, t0->access_json) != 0) ||

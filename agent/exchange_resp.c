@@ -178,10 +178,17 @@ static void local_end(exchange *x)
         return;
     }
     if (!x->head_sent) {
+        /* An HTTPS service reached in plain HTTP closes without a word (OpenSSL's, Python's,
+         * Node's; nginx and Go answer 400): ngrok's ERR_NGROK_3004 points at https:// too. */
+        char msg[400];
+        snprintf(msg, sizeof msg, "the local service closed the connection without answering%s%s%s",
+                 local_pool_tls(x->env->pool) ? "" : " (if it serves HTTPS, tunnel https://",
+                 local_pool_tls(x->env->pool) ? "" : x->env->host->hostport,
+                 local_pool_tls(x->env->pool) ? "" : ")");
         xc_fail(x, x->resp_octets > 0 ? XFAIL_BAD_RESPONSE : XFAIL_UNAVAILABLE,
-                x->resp_octets > 0 ? "the local service closed the connection inside its "
-                                     "response head"
-                                   : "the local service closed the connection without answering");
+                x->resp_octets > 0
+                    ? "the local service closed the connection inside its response head"
+                    : msg);
         return;
     }
     /* A body delimited by the close ends at a FIN, never at a reset: RFC 9112 §8, complete

@@ -282,20 +282,27 @@ static void test_positional(void **state)
     static const struct {
         const char *arg, *host;
         int port;
+        bool tls;
     } ok[] = {
-        {"3000", "127.0.0.1", 3000},
-        {"localhost:8081", "localhost", 8081},
-        {"http://localhost:3000", "localhost", 3000},
-        {"HTTP://example.test", "example.test", 80},
-        {"http://127.0.0.1:9/", "127.0.0.1", 9},
-        {"[::1]:4000", "::1", 4000},
-        {"http://[::1]:4001", "::1", 4001},
+        {"3000", "127.0.0.1", 3000, false},
+        {"localhost:8081", "localhost", 8081, false},
+        {"http://localhost:3000", "localhost", 3000, false},
+        {"HTTP://example.test", "example.test", 80, false},
+        {"http://127.0.0.1:9/", "127.0.0.1", 9, false},
+        {"[::1]:4000", "::1", 4000, false},
+        {"http://[::1]:4001", "::1", 4001, false},
+        /* an HTTPS service (ngrok http https://localhost:8443) */
+        {"https://localhost:8443", "localhost", 8443, true},
+        {"HTTPS://example.test/", "example.test", 443, true},
+        {"https://[::1]:4002", "::1", 4002, true},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         if (parse(&c, err, 2, ok[i].arg) != CONFIG_OK)
             fail_msg("%s: %s", ok[i].arg, err);
         assert_string_equal(c.local_host, ok[i].host);
         assert_int_equal(c.local_port, ok[i].port);
+        assert_int_equal(c.local_tls, ok[i].tls);
+        assert_int_equal(c.tunnels[0].local_tls, ok[i].tls);
         agent_config_free(&c);
     }
     /* options may come after it (getopt permutes) */
@@ -303,7 +310,7 @@ static void test_positional(void **state)
     assert_int_equal(c.local_port, 5000);
     agent_config_free(&c);
     static const char *const bad[] = {"0",       "65536",        "localhost",         "x:y",
-                                      "::1:300", "https://h:1",  "ftp://h:1",         "h:1/app",
+                                      "::1:300", "https://h:0",  "ftp://h:1",         "h:1/app",
                                       ":3000",   "http://:3000", "http://h:3000/x/y", "[::1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (parse(&c, err, 2, bad[i]) != CONFIG_ERROR)
