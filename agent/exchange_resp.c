@@ -178,13 +178,17 @@ static void local_end(exchange *x)
         return;
     }
     if (!x->head_sent) {
-        /* An HTTPS service reached in plain HTTP closes without a word (OpenSSL's, Python's,
-         * Node's; nginx and Go answer 400): ngrok's ERR_NGROK_3004 points at https:// too. */
+        /* An HTTPS service reached in plain HTTP often closes without a word (OpenSSL's
+         * s_server, Python's ssl; nginx and Go answer 400): ngrok's ERR_NGROK_3004 points at
+         * https:// too. */
         char msg[400];
-        snprintf(msg, sizeof msg, "the local service closed the connection without answering%s%s%s",
-                 local_pool_tls(x->env->pool) ? "" : " (if it serves HTTPS, tunnel https://",
-                 local_pool_tls(x->env->pool) ? "" : x->env->host->hostport,
-                 local_pool_tls(x->env->pool) ? "" : ")");
+        if (local_pool_tls(x->env->pool))
+            snprintf(msg, sizeof msg, "the local service closed the connection without answering");
+        else
+            snprintf(msg, sizeof msg,
+                     "the local service closed the connection without answering (if it serves "
+                     "HTTPS, tunnel https://%s)",
+                     x->env->host->hostport);
         xc_fail(x, x->resp_octets > 0 ? XFAIL_BAD_RESPONSE : XFAIL_UNAVAILABLE,
                 x->resp_octets > 0
                     ? "the local service closed the connection inside its response head"
