@@ -148,7 +148,7 @@ def test_401_reason_shown(stack):
 
 @pytest.mark.parametrize("binary,args", [
     ("ttf", ["--no-such-flag"]), ("ttf", ["-p", "notaport"]), ("ttf", ["--protocol", "pigeon"]),
-    ("ttf", ["3000", "4000"]), ("ttf", ["-p", "3000", "4000"]), ("ttf", ["https://localhost:3"]),
+    ("ttf", ["3000", "4000"]), ("ttf", ["-p", "3000", "4000"]), ("ttf", ["https://localhost:0"]),
     ("ttf", ["ftp://localhost:3"]), ("ttf", ["localhost"]), ("ttf", ["-e", "ftp://x/"]),
     ("ttf", ["http://localhost:3000/app"]), ("ttf", ["--subdomain", "www"]), ("ttf", ["-p"]),
     ("ttfd", ["--no-such-flag"]), ("ttfd", ["--listen", "nonsense"]), ("ttfd", ["stray"]),
