@@ -35,7 +35,7 @@ static const char usage[] =
     "  -s, --subdomain NAME      ask for NAME.<domain> (a DNS label); refused if taken\n"
     "  -v, --verbose             debug logging\n"
     "      --connect-timeout SEC connect + handshake timeout (default 10)\n"
-    "      --request-timeout SEC wait for the local response head (default 25)\n"
+    "      --request-timeout SEC wait for the local response head (default 115)\n"
     "      --ca-file F           CA certificates (PEM) to verify a wss:// endpoint\n"
     "      --insecure            do not verify the server certificate (unsafe)\n"
     "      --host-header H       Host sent to the local service: preserve (the public one,\n"
@@ -323,7 +323,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     memset(cfg, 0, sizeof *cfg);
     cfg->local_port = 3000;
     cfg->connect_timeout = 10;
-    cfg->request_timeout = 25;
+    cfg->request_timeout = 115; /* under ttfd's 120: its 504 comes from here, with the reason */
     cfg->protocol = PROTO_AUTO;
     cfg->max_response_head = AGENT_DEFAULT_MAX_RESPONSE_HEAD;
     cfg->inspect_budget = INSPECT_DEFAULT_BUDGET;

@@ -60,7 +60,7 @@ static void test_defaults(void **state)
     assert_null(c.token);
     assert_false(c.verbose);
     assert_int_equal(c.connect_timeout, 10);
-    assert_int_equal(c.request_timeout, 25);
+    assert_int_equal(c.request_timeout, 115); /* under ttfd's 120 (long polls) */
     assert_null(c.ca_file);
     assert_false(c.insecure);
     assert_int_equal(c.host_header, HOST_HEADER_PRESERVE);
