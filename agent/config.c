@@ -16,7 +16,7 @@
 #define DEFAULT_ENDPOINT "ws://127.0.0.1:8080" DEFAULT_AGENT_PATH
 
 static const char usage[] =
-    "Usage: ttf [options] [PORT | HOST:PORT | http://HOST:PORT | https://HOST:PORT]\n"
+    "Usage: ttf [options] [http] [PORT | HOST:PORT | http://HOST:PORT | https://HOST:PORT]\n"
     "       ttf --config FILE [options] [TUNNEL...]\n"
     "Expose a local HTTP service through a tunnel server (ttfd or the serverless back-end).\n"
     "The local service is the argument (ttf 3000, ttf http://localhost:3000) or -p/--host;\n"
@@ -566,6 +566,17 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             CONFIG_OK)
             return CONFIG_ERROR;
     } else if (optind < argc) {
+        /* ngrok's habit: `ngrok http 3000` is `ttf http 3000` (the same as `ttf 3000`). */
+        if (optind + 1 < argc && strcmp(argv[optind], "http") == 0) {
+            optind++;
+        } else if (optind + 1 < argc &&
+                   (strcmp(argv[optind], "tcp") == 0 || strcmp(argv[optind], "tls") == 0)) {
+            snprintf(err, errcap,
+                     "ttf tunnels HTTP only (ttf PORT, ttf http PORT); ngrok's %s tunnels have no "
+                     "equivalent",
+                     argv[optind]);
+            return CONFIG_ERROR;
+        }
         if (optind + 1 < argc) {
             snprintf(err, errcap, "unexpected argument: %s", argv[optind + 1]);
             return CONFIG_ERROR;

@@ -323,6 +323,23 @@ static void test_positional(void **state)
     agent_config_free(&c);
     assert_int_equal(parse(&c, err, 3, "3000", "4000"), CONFIG_ERROR);
     agent_config_free(&c);
+    /* ngrok's verb: `ttf http 3000` as `ngrok http 3000`; its tcp and tls tunnels are refused
+     * with the reason (before: "unexpected argument: 3000") */
+    assert_int_equal(parse(&c, err, 3, "http", "3001"), CONFIG_OK);
+    assert_int_equal(c.local_port, 3001);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 5, "http", "https://localhost:8443", "--host-header",
+                           "rewrite"),
+                     CONFIG_OK);
+    assert_true(c.local_tls);
+    assert_int_equal(c.local_port, 8443);
+    assert_int_equal(c.host_header, HOST_HEADER_REWRITE);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "tcp", "22"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "HTTP only"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "http"), CONFIG_ERROR); /* no service named */
+    agent_config_free(&c);
 }
 
 static void test_endpoint_path_and_subdomain(void **state)
