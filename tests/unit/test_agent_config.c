@@ -328,9 +328,8 @@ static void test_positional(void **state)
     assert_int_equal(parse(&c, err, 3, "http", "3001"), CONFIG_OK);
     assert_int_equal(c.local_port, 3001);
     agent_config_free(&c);
-    assert_int_equal(parse(&c, err, 5, "http", "https://localhost:8443", "--host-header",
-                           "rewrite"),
-                     CONFIG_OK);
+    assert_int_equal(
+        parse(&c, err, 5, "http", "https://localhost:8443", "--host-header", "rewrite"), CONFIG_OK);
     assert_true(c.local_tls);
     assert_int_equal(c.local_port, 8443);
     assert_int_equal(c.host_header, HOST_HEADER_REWRITE);
