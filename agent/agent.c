@@ -667,6 +667,8 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     load_memory(&a);
     observer_fanout_init(&a.fan);
     observer_fanout_add(&a.fan, a.tv ? termview_observer(a.tv) : observer_log(lg));
+    if ((a.hint = hosthint_new(cfg, lg)))
+        observer_fanout_add(&a.fan, hosthint_observer(a.hint));
     if (cfg->inspect_addr) {
         a.insp = inspector_new(a.base, cfg, lg, err, sizeof err);
         if (a.insp) {
@@ -751,6 +753,7 @@ out:
         event_free(a.drain_timer);
     token_end_free(a.tok);
     inspector_free(a.insp); /* after the session: every exchange has ended */
+    hosthint_free(a.hint);
     observer_fanout_free(&a.fan);
     if (a.retry_timer)
         event_free(a.retry_timer);
