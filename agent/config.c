@@ -31,7 +31,8 @@ static const char usage[] =
     "      --host H              local service host: a name, an IPv4 or IPv6 address\n"
     "                            (default 127.0.0.1, then ::1 if refused; every\n"
     "                            address of a name is tried)\n"
-    "  -t, --token T             JWT sent as Authorization: Bearer (env TUNNEL_TOKEN)\n"
+    "  -t, --token, --authtoken T  JWT sent as Authorization: Bearer (env TUNNEL_TOKEN;\n"
+    "                            authtoken: ngrok's name for it)\n"
     "  -s, --subdomain NAME      ask for NAME.<domain> (a DNS label); refused if taken\n"
     "  -v, --verbose             debug logging\n"
     "      --connect-timeout SEC connect + handshake timeout (default 10)\n"
@@ -94,6 +95,7 @@ static const struct option long_opts[] = {
     {"local-port", required_argument, NULL, 'p'},
     {"host", required_argument, NULL, OPT_HOST},
     {"token", required_argument, NULL, 't'},
+    {"authtoken", required_argument, NULL, 't'}, /* ngrok's flag */
     {"verbose", no_argument, NULL, 'v'},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},

@@ -107,6 +107,10 @@ static void test_flags(void **state)
     assert_string_equal(c.token, "abc");
     assert_int_equal(c.protocol, PROTO_BINARY);
     agent_config_free(&c);
+    /* ngrok's --authtoken (before: "unknown option: --authtoken") */
+    assert_int_equal(parse(&c, err, 3, "--authtoken", "ngrok.style"), CONFIG_OK);
+    assert_string_equal(c.token, "ngrok.style");
+    agent_config_free(&c);
     assert_int_equal(parse(&c, err, 3, "--port", "1"), CONFIG_OK);
     assert_int_equal(c.local_port, 1);
     agent_config_free(&c);
