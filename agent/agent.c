@@ -667,6 +667,8 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     load_memory(&a);
     observer_fanout_init(&a.fan);
     observer_fanout_add(&a.fan, a.tv ? termview_observer(a.tv) : observer_log(lg));
+    if ((a.hint = hosthint_new(cfg, lg)))
+        observer_fanout_add(&a.fan, hosthint_observer(a.hint));
     if (cfg->inspect_addr) {
         a.insp = inspector_new(a.base, cfg, lg, err, sizeof err);
         if (a.insp) {
@@ -697,9 +699,15 @@ int agent_run(const agent_config *cfg, const tlog *lg0, FILE *out)
     }
     for (size_t i = 0; i < cfg->ntunnels; i++) {
         const agent_tunnel *t = &cfg->tunnels[i];
+        if (t->local_tls && !a.local_ssl_ctx &&
+            !(a.local_ssl_ctx = tls_client_ctx(NULL, true, err, sizeof err))) {
+            TLOG_E(lg, "TLS setup for the local service failed: %s", err);
+            goto out;
+        }
         a.pools[i] =
             local_pool_new(a.loop, t->local_host_default ? NULL : t->local_host, t->local_port,
-                           POOL_MAX_IDLE, (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
+                           t->local_tls ? a.local_ssl_ctx : NULL, POOL_MAX_IDLE,
+                           (unsigned)cfg->connect_timeout * 1000u, err, sizeof err);
         if (!a.pools[i]) {
             TLOG_E(lg, "%s%s%s", t->name ? t->name : "", t->name ? ": " : "", err);
             goto out;
@@ -745,6 +753,7 @@ out:
         event_free(a.drain_timer);
     token_end_free(a.tok);
     inspector_free(a.insp); /* after the session: every exchange has ended */
+    hosthint_free(a.hint);
     observer_fanout_free(&a.fan);
     if (a.retry_timer)
         event_free(a.retry_timer);
@@ -758,6 +767,8 @@ out:
         event_free(a.sigterm);
     if (a.ssl_ctx)
         SSL_CTX_free(a.ssl_ctx);
+    if (a.local_ssl_ctx) /* after the pools */
+        SSL_CTX_free(a.local_ssl_ctx);
     idstore_close(a.ids);
     logbuf_free(lb);               /* writes the last lines */
     termview_free(a.tv, lg0->out); /* restores the screen, then shows the last log lines */

@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "config.h"
+#include "hosthint.h"
 #include "idstore.h"
 #include "inspect.h"
 #include "local.h"
@@ -32,10 +33,12 @@ typedef struct agent {
     const tlog *log;
     FILE *out;
     SSL_CTX *ssl_ctx;
-    local_pool **pools;    /* one per tunnel of cfg */
-    exchange_observer obs; /* what the sessions call: the fan-out below */
+    SSL_CTX *local_ssl_ctx; /* https:// local services (no verification); NULL when none */
+    local_pool **pools;     /* one per tunnel of cfg */
+    exchange_observer obs;  /* what the sessions call: the fan-out below */
     observer_fanout fan;
     inspector *insp; /* NULL with --no-inspect or when its port was taken */
+    hosthint *hint;  /* the --host-header rewrite hint (NULL without memory) */
     termview *tv;    /* the status block on a TTY; NULL for plain log lines */
     backoff bo;
     token_end *tok; /* what the token says of its end (NULL: no token, or no exp) */

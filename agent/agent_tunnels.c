@@ -108,8 +108,8 @@ bool agent_established_several(agent *a, const tmsg *m)
         char local[300];
         agent_tunnel_hostport(t, local, sizeof local);
         if (!a->tv) {
-            fprintf(a->out, "Tunnel %s: %s -> http://%s\nPath URL %s: %s\n", t->name,
-                    pub ? pub : "", local, t->name, path ? path : "");
+            fprintf(a->out, "Tunnel %s: %s -> %s://%s\nPath URL %s: %s\n", t->name, pub ? pub : "",
+                    agent_tunnel_scheme(t), local, t->name, path ? path : "");
             char *code = cfg->qr && pub && *pub ? qr_render(pub, false, NULL, NULL) : NULL;
             if (code)
                 fprintf(a->out, "%s\n", code);

@@ -16,10 +16,11 @@
 #define DEFAULT_ENDPOINT "ws://127.0.0.1:8080" DEFAULT_AGENT_PATH
 
 static const char usage[] =
-    "Usage: ttf [options] [PORT | HOST:PORT | http://HOST:PORT]\n"
+    "Usage: ttf [options] [http] [PORT | HOST:PORT | http://HOST:PORT | https://HOST:PORT]\n"
     "       ttf --config FILE [options] [TUNNEL...]\n"
     "Expose a local HTTP service through a tunnel server (ttfd or the serverless back-end).\n"
-    "The local service is the argument (ttf 3000, ttf http://localhost:3000) or -p/--host.\n"
+    "The local service is the argument (ttf 3000, ttf http://localhost:3000) or -p/--host;\n"
+    "https://HOST:PORT reaches one that speaks HTTPS (its certificate is not verified).\n"
     "With --config, the file's tunnels (all, or those named) share one connection.\n"
     "\n"
     "  -c, --config FILE         YAML file naming several tunnels and global options\n"
@@ -30,11 +31,12 @@ static const char usage[] =
     "      --host H              local service host: a name, an IPv4 or IPv6 address\n"
     "                            (default 127.0.0.1, then ::1 if refused; every\n"
     "                            address of a name is tried)\n"
-    "  -t, --token T             JWT sent as Authorization: Bearer (env TUNNEL_TOKEN)\n"
+    "  -t, --token, --authtoken T  JWT sent as Authorization: Bearer (env TUNNEL_TOKEN;\n"
+    "                            authtoken: ngrok's name for it)\n"
     "  -s, --subdomain NAME      ask for NAME.<domain> (a DNS label); refused if taken\n"
     "  -v, --verbose             debug logging\n"
     "      --connect-timeout SEC connect + handshake timeout (default 10)\n"
-    "      --request-timeout SEC wait for the local response head (default 25)\n"
+    "      --request-timeout SEC wait for the local response head (default 115)\n"
     "      --ca-file F           CA certificates (PEM) to verify a wss:// endpoint\n"
     "      --insecure            do not verify the server certificate (unsafe)\n"
     "      --host-header H       Host sent to the local service: preserve (the public one,\n"
@@ -93,6 +95,7 @@ static const struct option long_opts[] = {
     {"local-port", required_argument, NULL, 'p'},
     {"host", required_argument, NULL, OPT_HOST},
     {"token", required_argument, NULL, 't'},
+    {"authtoken", required_argument, NULL, 't'}, /* ngrok's flag */
     {"verbose", no_argument, NULL, 'v'},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
@@ -208,7 +211,7 @@ static config_result parse_local_target(const char *arg, agent_config *cfg, char
     if (arg[strspn(arg, "0123456789")] != '\0') /* more than a port: it names a host */
         cfg->local_host_given = true;
     return settings_parse_service(arg, "local service host", &cfg->local_host, &cfg->local_port,
-                                  err, errcap) == 0
+                                  &cfg->local_tls, err, errcap) == 0
                ? CONFIG_OK
                : CONFIG_ERROR;
 }
@@ -235,6 +238,7 @@ static int command_line_tunnel(agent_config *cfg)
     agent_tunnel *t = &cfg->tunnels[0];
     t->local_port = cfg->local_port;
     t->local_host_default = !cfg->local_host_given;
+    t->local_tls = cfg->local_tls;
     t->host_header = cfg->host_header;
     return dup_opt(&t->local_host, cfg->local_host) | dup_opt(&t->subdomain, cfg->subdomain) |
            dup_opt(&t->host_header_name, cfg->host_header_name);
@@ -297,6 +301,7 @@ static config_result apply_file(agent_config *cfg, const agent_file_given *given
         goto out;
     }
     cfg->local_port = t0->local_port;
+    cfg->local_tls = t0->local_tls;
     cfg->host_header = t0->host_header;
     if (settings_set_str(&cfg->local_host, t0->local_host) != 0 ||
         (t0->access_json && settings_set_str(&cfg->access_json, t0->access_json) != 0) ||
@@ -320,7 +325,7 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
     memset(cfg, 0, sizeof *cfg);
     cfg->local_port = 3000;
     cfg->connect_timeout = 10;
-    cfg->request_timeout = 25;
+    cfg->request_timeout = 115; /* under ttfd's 120: its 504 comes from here, with the reason */
     cfg->protocol = PROTO_AUTO;
     cfg->max_response_head = AGENT_DEFAULT_MAX_RESPONSE_HEAD;
     cfg->inspect_budget = INSPECT_DEFAULT_BUDGET;
@@ -563,6 +568,17 @@ config_result agent_config_parse(int argc, char **argv, config_getenv_fn env, ag
             CONFIG_OK)
             return CONFIG_ERROR;
     } else if (optind < argc) {
+        /* ngrok's habit: `ngrok http 3000` is `ttf http 3000` (the same as `ttf 3000`). */
+        if (optind + 1 < argc && strcmp(argv[optind], "http") == 0) {
+            optind++;
+        } else if (optind + 1 < argc &&
+                   (strcmp(argv[optind], "tcp") == 0 || strcmp(argv[optind], "tls") == 0)) {
+            snprintf(err, errcap,
+                     "ttf tunnels HTTP only (ttf PORT, ttf http PORT); ngrok's %s tunnels have no "
+                     "equivalent",
+                     argv[optind]);
+            return CONFIG_ERROR;
+        }
         if (optind + 1 < argc) {
             snprintf(err, errcap, "unexpected argument: %s", argv[optind + 1]);
             return CONFIG_ERROR;

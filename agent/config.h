@@ -56,6 +56,7 @@ typedef struct agent_config {
     bool path_added;       /* the endpoint had no path: /_tunnel was added (hint on 404) */
     bool inspect_explicit; /* given on the command line (else the default may move to +1..+9) */
     bool qr;               /* --qr: a QR code of the public URL */
+    bool local_tls;        /* the local service is https:// (tunnels[0]'s local_tls) */
     /* Access control the server enforces before requests reach us (lib/access.h):
      * --basic-auth (env TUNNEL_BASIC_AUTH), --allow-cidr, --deny-cidr, --rate-limit. */
     char *basic_auth; /* "user:pass" or NULL */

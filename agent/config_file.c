@@ -214,8 +214,10 @@ static int tunnel_pair(const walk *w, const char *key, const yaml_node_t *kn, co
     if (strcmp(key, "addr") == 0) {
         const char *v = scalar(vn);
         if (!v)
-            return fail(w, vn, path, "expected a port, host:port or http://host:port");
-        if (settings_parse_service(v, "host", &t->local_host, &t->local_port, why, sizeof why) != 0)
+            return fail(w, vn, path,
+                        "expected a port, host:port, http://host:port or https://host:port");
+        if (settings_parse_service(v, "host", &t->local_host, &t->local_port, &t->local_tls, why,
+                                   sizeof why) != 0)
             return fail(w, vn, path, "%s", why);
         return 0;
     }

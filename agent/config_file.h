@@ -13,7 +13,7 @@
  *   tunnels:
  *     web:                           # the tunnel's name: [A-Za-z0-9_.-]{1,64}
  *       proto: http                  # optional; only http
- *       addr: 3000                   # 3000, localhost:3000, [::1]:3000 or http://host:port
+ *       addr: 3000                   # 3000, localhost:3000, [::1]:3000, http(s)://host:port
  *       subdomain: myapp             # optional chosen name
  *       host_header: rewrite         # preserve (default) | rewrite | a host[:port]
  *       basic_auth: "user:pass"      # or a list of one ("auth:" as in ngrok v2)

@@ -255,9 +255,11 @@ static void local_event(void *ud, short what)
         x->local_dead = true;
         if (!x->lc.connected) {
             char msg[400];
-            snprintf(msg, sizeof msg, "local service %s: %s", x->env->host->hostport,
-                     x->lc.errmsg[0] ? x->lc.errmsg
-                                     : strerror(x->lc.err ? x->lc.err : ECONNREFUSED));
+            /* ngrok's ERR_NGROK_8012 says what to do too: nothing listens on that port */
+            snprintf(
+                msg, sizeof msg, "local service %s: %s%s", x->env->host->hostport,
+                x->lc.errmsg[0] ? x->lc.errmsg : strerror(x->lc.err ? x->lc.err : ECONNREFUSED),
+                x->lc.err == ECONNREFUSED ? " (is it running? nothing listens on that port)" : "");
             TLOG_W(x->env->log, "%s", msg);
             xc_fail(x, XFAIL_UNAVAILABLE, msg);
             xc_leave(x);

@@ -182,10 +182,21 @@ static void local_end(exchange *x)
         return;
     }
     if (!x->head_sent) {
+        /* An HTTPS service reached in plain HTTP often closes without a word (OpenSSL's
+         * s_server, Python's ssl; nginx and Go answer 400): ngrok's ERR_NGROK_3004 points at
+         * https:// too. */
+        char msg[400];
+        if (local_pool_tls(x->env->pool))
+            snprintf(msg, sizeof msg, "the local service closed the connection without answering");
+        else
+            snprintf(msg, sizeof msg,
+                     "the local service closed the connection without answering (if it serves "
+                     "HTTPS, tunnel https://%s)",
+                     x->env->host->hostport);
         xc_fail(x, x->resp_octets > 0 ? XFAIL_BAD_RESPONSE : XFAIL_UNAVAILABLE,
-                x->resp_octets > 0 ? "the local service closed the connection inside its "
-                                     "response head"
-                                   : "the local service closed the connection without answering");
+                x->resp_octets > 0
+                    ? "the local service closed the connection inside its response head"
+                    : msg);
         return;
     }
     /* A body delimited by the close ends at a FIN, never at a reset: RFC 9112 §8, complete

@@ -449,6 +449,7 @@ static void handle_replay(inspector *in, struct evhttp_request *req, const cap_e
         .body = ed.has_body ? ed.body : e->req_body.data,
         .body_len = ed.has_body ? ed.body_len : e->req_body.len,
         .tunnel = e->tunnel,
+        .tls = in->cfg->local_tls,
     };
     for (size_t i = 0; e->tunnel && i < in->cfg->ntunnels; i++) {
         const agent_tunnel *t = &in->cfg->tunnels[i];
@@ -456,6 +457,7 @@ static void handle_replay(inspector *in, struct evhttp_request *req, const cap_e
             rq.host = t->local_host;
             rq.port = t->local_port;
             rq.host_default = t->local_host_default;
+            rq.tls = t->local_tls;
         }
     }
     uint64_t id = replay_start(in->rp, &rq, e->id, err, sizeof err);

@@ -2,6 +2,8 @@
 /* local.c - local service connections and the keep-alive pool (see local.h). */
 #include "local.h"
 
+#include "tls.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 struct local_pool {
     conn_loop *loop;
     resolver *res;
+    SSL_CTX *tls; /* borrowed: https:// local services; NULL for plain HTTP */
     char host[256];
     unsigned connect_timeout_ms;
     size_t read_ahead; /* conn_set_in_max of new connections */
@@ -151,7 +154,10 @@ static void on_event(conn *k, void *ud, int what)
         c->failed = true;
         c->err = conn_error(k);
         char buf[160];
-        snprintf(c->errmsg, sizeof c->errmsg, "%s", conn_strerror(k, buf, sizeof buf));
+        bool plain = !c->connected && conn_is_tls(k) && tls_error_plain_peer(conn_tls_error(k));
+        snprintf(c->errmsg, sizeof c->errmsg, "%s%s", conn_strerror(k, buf, sizeof buf),
+                 plain ? " (it does not speak TLS on this port: tunnel http://, not https://)"
+                       : "");
         drop_addrs(c);
         c->cbs->on_event(c->ud, LOCAL_EV_ERROR);
     }
@@ -180,7 +186,15 @@ static void on_addrs(void *ud, resolve_addrs *addrs, const char *err)
     c->addrs = addrs;
     local_pool *p = c->pool;
     int e = 0;
-    c->sk = conn_connect(p->loop, addrs->ai, NULL, p->connect_timeout_ms, &lconn_conn_cbs, c, &e);
+    SSL *ssl = NULL;
+    /* A local service's certificate is not verified (ngrok does not either: development servers
+     * use self-signed ones); SNI names the host given. */
+    if (p->tls && !(ssl = tls_client_ssl(p->tls, p->host, true))) {
+        drop_addrs(c);
+        fail_early(c, ENOMEM, "cannot set up TLS to the local service");
+        return;
+    }
+    c->sk = conn_connect(p->loop, addrs->ai, ssl, p->connect_timeout_ms, &lconn_conn_cbs, c, &e);
     if (!c->sk) {
         drop_addrs(c);
         fail_early(c, e, strerror(e));
@@ -200,8 +214,8 @@ static void on_addrs(void *ud, resolve_addrs *addrs, const char *err)
 
 /* ---- pool ---- */
 
-local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t max_idle,
-                           unsigned connect_timeout_ms, char *err, size_t errcap)
+local_pool *local_pool_new(conn_loop *loop, const char *host, int port, SSL_CTX *tls,
+                           size_t max_idle, unsigned connect_timeout_ms, char *err, size_t errcap)
 {
     char hostbuf[256];
     bool dflt = !host;
@@ -229,10 +243,16 @@ local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t m
     }
     snprintf(p->host, sizeof p->host, "%s", host);
     p->loop = loop;
+    p->tls = tls;
     p->max_idle = max_idle;
     p->connect_timeout_ms = connect_timeout_ms;
     p->read_ahead = LOCAL_IN_MAX;
     return p;
+}
+
+bool local_pool_tls(const local_pool *p)
+{
+    return p->tls != NULL;
 }
 
 void local_pool_set_read_ahead(local_pool *p, size_t bytes)

@@ -40,11 +40,15 @@ typedef struct local_pool local_pool;
 #define LOCAL_EV_ERROR 0x20
 
 /* host: a name, an IPv4 or an IPv6 address (brackets allowed); resolution starts at once in the
- * background. NULL: no host was given, 127.0.0.1 then ::1 (resolver_new_default). max_idle bounds
- * the pool; connect_timeout_ms bounds one connect (all addresses). NULL with a reason in err. */
-local_pool *local_pool_new(conn_loop *loop, const char *host, int port, size_t max_idle,
-                           unsigned connect_timeout_ms, char *err, size_t errcap);
+ * background. NULL: no host was given, 127.0.0.1 then ::1 (resolver_new_default). tls (borrowed,
+ * outliving the pool): connections speak TLS to the service (an https:// one), SNI set to host,
+ * its certificate not verified; NULL: plain HTTP. max_idle bounds the pool; connect_timeout_ms
+ * bounds one connect (all addresses, and the TLS handshake). NULL with a reason in err. */
+local_pool *local_pool_new(conn_loop *loop, const char *host, int port, SSL_CTX *tls,
+                           size_t max_idle, unsigned connect_timeout_ms, char *err, size_t errcap);
 void local_pool_free(local_pool *p); /* closes the idle connections */
+/* True when the pool's connections speak TLS (an https:// local service). */
+bool local_pool_tls(const local_pool *p);
 /* Input read ahead per connection, for connections made from now on (LOCAL_IN_MAX unless set):
  * also the most one read of the local service brings. */
 void local_pool_set_read_ahead(local_pool *p, size_t bytes);

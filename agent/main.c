@@ -34,9 +34,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < cfg.ntunnels; i++) {
         agent_tunnel_hostport(&cfg.tunnels[i], hostport, sizeof hostport);
         if (cfg.config_file)
-            TLOG_I(&lg, "Tunnel %s: local service http://%s", cfg.tunnels[i].name, hostport);
+            TLOG_I(&lg, "Tunnel %s: local service %s://%s", cfg.tunnels[i].name,
+                   agent_tunnel_scheme(&cfg.tunnels[i]), hostport);
         else
-            TLOG_I(&lg, "Local service: http://%s", hostport);
+            TLOG_I(&lg, "Local service: %s://%s", agent_tunnel_scheme(&cfg.tunnels[i]), hostport);
     }
     TLOG_I(&lg, "Tunnel endpoint: %s", cfg.endpoint_log);
     if (cfg.insecure && cfg.url.tls)

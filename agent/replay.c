@@ -14,11 +14,13 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 #include "proxy.h"
+#include "tls.h"
 
 typedef struct job {
     replay_ctx *r;
@@ -28,6 +30,7 @@ typedef struct job {
     struct bufferevent *probe;  /* the default host's probe of 127.0.0.1 (probe_start) */
     int cmd;
     uint16_t port;
+    bool tls;           /* an https:// local service */
     struct event *reap; /* frees evcon and the job after the request's callbacks */
     cap_entry *entry;
     char method[16];
@@ -49,6 +52,7 @@ struct replay_ctx {
     capture *cap;
     const tlog *log;
     job *jobs;
+    SSL_CTX *tls; /* made at the first replay to an https:// local service */
 };
 
 static uint64_t mono_ms(void)
@@ -321,7 +325,22 @@ static void job_send(job *j, const char *host)
 {
     struct evhttp_request *req = j->req;
     j->req = NULL;
-    j->evcon = evhttp_connection_base_new(j->r->base, NULL, host, j->port);
+    if (j->tls) { /* as the local pool connects: SNI, the certificate not verified */
+        SSL *ssl = tls_client_ssl(j->r->tls, host, true);
+        struct bufferevent *bev =
+            ssl ? bufferevent_openssl_socket_new(j->r->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+                : NULL;
+        if (!bev)
+            SSL_free(ssl);
+        j->evcon =
+            bev ? evhttp_connection_base_bufferevent_new(j->r->base, NULL, bev, host, j->port)
+                : NULL;
+        if (!j->evcon && bev)
+            bufferevent_free(bev);
+    } else {
+        j->evcon = evhttp_connection_base_new(j->r->base, NULL, host, j->port);
+    }
     if (!j->evcon) {
         evhttp_request_free(req);
         job_end(j, "out of memory");
@@ -386,6 +405,8 @@ uint64_t replay_start(replay_ctx *r, const replay_request *rq, uint64_t replay_o
         snprintf(err, errcap, "the target must start with / and hold no spaces or controls");
         return 0;
     }
+    if (rq->tls && !r->tls && !(r->tls = tls_client_ctx(NULL, true, err, errcap)))
+        return 0;
     job *j = calloc(1, sizeof *j);
     if (!j || !(j->target = strdup(rq->target))) {
         free(j);
@@ -423,6 +444,7 @@ uint64_t replay_start(replay_ctx *r, const replay_request *rq, uint64_t replay_o
     const char *host = rq->host ? rq->host : r->host;
     bool host_default = rq->host ? rq->host_default : r->host_default;
     j->port = (uint16_t)(rq->host ? rq->port : r->port);
+    j->tls = rq->tls;
     j->cmd = cmd;
     if (!j->entry) {
         evhttp_request_free(req);
@@ -461,6 +483,8 @@ void replay_free(replay_ctx *r)
         job_end(j, "cancelled"); /* in flight: the entry ends now */
         job_free(j);
     }
+    if (r->tls)
+        SSL_CTX_free(r->tls);
     free(r->host);
     free(r);
 }

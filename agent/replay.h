@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* replay.h - the inspector's Replay: sends a captured (optionally edited) request straight to the
- * local service with libevent's HTTP client (evhttp), on ttf's event loop, and records the
+ * local service with libevent's HTTP client (evhttp; over TLS, its certificate not verified, for
+ * an https:// service), on ttf's event loop, and records the
  * exchange in the capture ring as a new entry ("replay" mode, replay_of = the original).
  * Methods: those evhttp can send (GET POST HEAD PUT DELETE OPTIONS TRACE PATCH); others are
  * refused. Hop-by-hop fields and Content-Length are dropped from the captured head (evhttp frames
@@ -34,6 +35,7 @@ typedef struct replay_request {
     const char *host;
     int port;
     bool host_default; /* host is the default 127.0.0.1: ::1 is tried when it refuses */
+    bool tls;          /* the local service is https:// (its certificate is not verified) */
 } replay_request;
 
 /* host/port: the local service; host_default: host is the default 127.0.0.1 (none was given),

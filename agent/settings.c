@@ -94,21 +94,22 @@ int settings_parse_host_header(const char *v, const char *what, host_header_mode
     return 0;
 }
 
-int settings_parse_service(const char *arg, const char *what, char **hostp, int *portp, char *err,
-                           size_t errcap)
+int settings_parse_service(const char *arg, const char *what, char **hostp, int *portp, bool *tlsp,
+                           char *err, size_t errcap)
 {
     const char *s = arg;
     int port = 80;
-    bool scheme = false;
+    bool scheme = false, tls = false;
     if (strncasecmp(s, "https://", 8) == 0) {
-        snprintf(err, errcap, "%s: local services over https are not supported (use http://)", arg);
-        return -1;
-    }
-    if (strncasecmp(s, "http://", 7) == 0) {
+        s += 8;
+        scheme = tls = true;
+        port = 443;
+    } else if (strncasecmp(s, "http://", 7) == 0) {
         s += 7;
         scheme = true;
     } else if (strstr(s, "://")) {
-        snprintf(err, errcap, "%s: the local service is http://HOST:PORT", arg);
+        snprintf(err, errcap, "%s: the local service is http://HOST:PORT or https://HOST:PORT",
+                 arg);
         return -1;
     }
     size_t n = strcspn(s, "/");
@@ -149,6 +150,7 @@ int settings_parse_service(const char *arg, const char *what, char **hostp, int 
             snprintf(err, errcap, "invalid port: %s", arg);
             return -1;
         }
+        *tlsp = false;
         return 0;
     }
     if (colon && settings_parse_int(colon + 1, 1, 65535, &port) != 0) {
@@ -164,8 +166,16 @@ int settings_parse_service(const char *arg, const char *what, char **hostp, int 
         snprintf(err, errcap, "invalid local service: %s", arg);
         return -1;
     }
+    if (settings_set_host(hostp, what, host, err, errcap) != 0)
+        return -1;
     *portp = port;
-    return settings_set_host(hostp, what, host, err, errcap);
+    *tlsp = tls;
+    return 0;
+}
+
+const char *agent_tunnel_scheme(const agent_tunnel *t)
+{
+    return t->local_tls ? "https" : "http";
 }
 
 void agent_tunnel_hostport(const agent_tunnel *t, char *out, size_t cap)

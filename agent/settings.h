@@ -20,6 +20,7 @@ typedef struct agent_tunnel {
     char *name;              /* the file's name for it; NULL for the command line's tunnel */
     char *local_host;        /* a name, an IPv4 or an IPv6 address (without brackets) */
     bool local_host_default; /* none was given: local_host is 127.0.0.1, and ::1 is tried too */
+    bool local_tls;          /* https://: TLS to the local service, its certificate not verified */
     char *subdomain;         /* a chosen name (lower-cased, checked); NULL when none */
     char *host_header_name;  /* HOST_HEADER_NAME: the Host value */
     /* access control the server is asked to enforce (as written; checked by config.c) */
@@ -32,15 +33,19 @@ typedef struct agent_tunnel {
     host_header_mode host_header;
 } agent_tunnel;
 
+/* "https" for a local service reached over TLS, else "http". */
+const char *agent_tunnel_scheme(const agent_tunnel *t);
 /* "host:port" as the local service expects it in Host ("[::1]:3000" for IPv6). */
 void agent_tunnel_hostport(const agent_tunnel *t, char *out, size_t cap);
 void agent_tunnel_free(agent_tunnel *t);
 
 /* A local service as the positional argument or a config file's addr gives it: "3000",
- * "localhost:3000", "[::1]:3000", "http://host[:port][/]". *host is replaced only when the
- * argument names one (malloc'd). what names the host in err. 0, or -1 with a reason in err. */
-int settings_parse_service(const char *arg, const char *what, char **host, int *port, char *err,
-                           size_t errcap);
+ * "localhost:3000", "[::1]:3000", "http://host[:port][/]", "https://host[:port][/]" (port 443
+ * by default; *tls set: ngrok's `ngrok http https://localhost:8443`). *host is replaced only when
+ * the argument names one (malloc'd). what names the host in err. 0, or -1 with a reason in err
+ * (then nothing is changed). */
+int settings_parse_service(const char *arg, const char *what, char **host, int *port, bool *tls,
+                           char *err, size_t errcap);
 /* preserve | rewrite | a Host value (host[:port]); *name set (malloc'd) for the last. what names
  * the value in err. 0 or -1. */
 int settings_parse_host_header(const char *v, const char *what, host_header_mode *mode, char **name,

@@ -162,19 +162,21 @@ static void build(termview *tv, frame *f)
     for (size_t i = 0; tv->cfg->config_file && i < tv->cfg->ntunnels; i++) {
         char local[300];
         agent_tunnel_hostport(&tv->cfg->tunnels[i], local, sizeof local);
-        snprintf(buf, sizeof buf, "%s: %s -> http://%s", tv->cfg->tunnels[i].name,
-                 tv->urls && tv->urls[i] ? tv->urls[i] : "(waiting)", local);
+        snprintf(buf, sizeof buf, "%s: %s -> %s://%s", tv->cfg->tunnels[i].name,
+                 tv->urls && tv->urls[i] ? tv->urls[i] : "(waiting)",
+                 agent_tunnel_scheme(&tv->cfg->tunnels[i]), local);
         label_line(f, cols, "Forwarding", buf);
         used += i > 0;
     }
     if (!tv->cfg->config_file) {
-        snprintf(buf, sizeof buf, "%s -> http://%s", tv->public_url ? tv->public_url : "(waiting)",
-                 tv->local);
+        snprintf(buf, sizeof buf, "%s -> %s://%s", tv->public_url ? tv->public_url : "(waiting)",
+                 tv->cfg->local_tls ? "https" : "http", tv->local);
         label_line(f, cols, "Forwarding", buf);
     }
     if (!tv->cfg->config_file && tv->path_url &&
         (!tv->public_url || strcmp(tv->path_url, tv->public_url) != 0)) {
-        snprintf(buf, sizeof buf, "%s -> http://%s", tv->path_url, tv->local);
+        snprintf(buf, sizeof buf, "%s -> %s://%s", tv->path_url,
+                 tv->cfg->local_tls ? "https" : "http", tv->local);
         label_line(f, cols, "Forwarding", buf);
         used++;
     }

@@ -295,14 +295,12 @@ static const char *verify_hint(long vr)
 }
 
 /* What the user can do about a handshake failure (OpenSSL's error code), "" when nothing
- * obvious. A plain HTTP listener answers a ClientHello with "HTTP/1.1 400 ...", which OpenSSL
- * reads as a record of a wrong version (or absurd length). */
+ * obvious. */
 static const char *handshake_hint(unsigned long e)
 {
-    if (ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER ||
-                                          ERR_GET_REASON(e) == SSL_R_PACKET_LENGTH_TOO_LONG))
-        return " (the server does not speak TLS on this port: use a ws:// endpoint)";
-    return "";
+    return tls_error_plain_peer(e)
+               ? " (the server does not speak TLS on this port: use a ws:// endpoint)"
+               : "";
 }
 
 /* Describes a TLS failure; true when it was one (else the socket error explains it). */

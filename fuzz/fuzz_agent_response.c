@@ -162,7 +162,7 @@ static void setup(void)
     socklen_t al = sizeof a;
     getsockname(lfd, (struct sockaddr *)&a, &al);
     char err[200];
-    pool = local_pool_new(loop, "127.0.0.1", ntohs(a.sin_port), 0, 5000, err, sizeof err);
+    pool = local_pool_new(loop, "127.0.0.1", ntohs(a.sin_port), NULL, 0, 5000, err, sizeof err);
     if (!pool)
         abort();
     rewrite_host_init(&host, HOST_HEADER_PRESERVE, NULL, "127.0.0.1", ntohs(a.sin_port));

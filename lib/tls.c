@@ -291,6 +291,12 @@ static bool is_ip_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+bool tls_error_plain_peer(unsigned long e)
+{
+    return ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER ||
+                                             ERR_GET_REASON(e) == SSL_R_PACKET_LENGTH_TOO_LONG);
+}
+
 SSL *tls_client_ssl(SSL_CTX *ctx, const char *host, bool insecure)
 {
     if (!ctx || !host || !*host)

@@ -25,6 +25,10 @@ bool tls_server_cert_warning(SSL_CTX *ctx, const char *cert_file, char *warn, si
  * NULL with a reason in err[0..cap) as tls_server_ctx gives it (a directory, an empty or a DER
  * ca_file named as such). */
 SSL_CTX *tls_client_ctx(const char *ca_file, bool insecure, char *err, size_t cap);
+/* True when a client handshake failed with e (conn_tls_error) because the peer answered its
+ * ClientHello in plain text: a plain HTTP listener's "HTTP/1.1 400 ...", which OpenSSL reads as
+ * a record of a wrong version (or an absurd length). */
+bool tls_error_plain_peer(unsigned long e);
 /* A client SSL for one connection: SNI and host-name verification set for host. NULL on error. */
 SSL *tls_client_ssl(SSL_CTX *ctx, const char *host, bool insecure);
 

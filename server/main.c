@@ -48,7 +48,7 @@ static void usage(FILE *out)
         "  --jwt-secret S            HS256 secret (or env TTFD_JWT_SECRET)\n"
         "  --jwks FILE               JWKS with RS256/384/512 and ES256 public keys\n"
         "  --request-timeout SEC     504 when no response head came this long after the\n"
-        "                            request stopped moving (30)\n"
+        "                            request stopped moving (120)\n"
         "  --header-timeout SEC      a whole request head must arrive within this, 408\n"
         "                            beyond it (30)\n"
         "  --body-timeout SEC        408 when a request body stalls this long (60)\n"
@@ -201,7 +201,9 @@ static int parse_args(int argc, char **argv, server_config *cfg)
     };
     snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1:8080");
     cfg->domain = "localhost";
-    cfg->request_timeout = 30;
+    /* Long polls (a 60 s hold is common: Apollo, nginx's proxy_read_timeout) pass; frp's
+     * vhostHTTPTimeout is 60 s, Cloudflare's edge 100 s. ttf's own (115 s) answers first. */
+    cfg->request_timeout = 120;
     cfg->header_timeout = 30;
     cfg->body_timeout = 60;
     cfg->send_timeout = 60;

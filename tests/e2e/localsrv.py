@@ -330,3 +330,29 @@ class LocalServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=10)
+
+
+class TlsLocalServer(LocalServer):
+    """The same server speaking HTTPS with (cert, key) on 127.0.0.1 or, with host "::1", on ::1
+    only; `sni` lists the server names clients asked for (None when a ClientHello named none).
+    The handshake runs in each connection's handler thread, not in the accepting one."""
+
+    def __init__(self, cert, key, host="127.0.0.1"):
+        import socket
+        import ssl
+        self.sni = []
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert), str(key))
+        ctx.sni_callback = lambda sock, name, c: self.sni.append(name)
+        cls = _Server
+        if ":" in host:
+            cls = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+        self.state = State()
+        self.httpd = cls((host, 0), Handler)
+        self.httpd.state = self.state
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True,
+                                            do_handshake_on_connect=False)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()

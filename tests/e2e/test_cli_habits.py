@@ -148,8 +148,9 @@ def test_401_reason_shown(stack):
 
 @pytest.mark.parametrize("binary,args", [
     ("ttf", ["--no-such-flag"]), ("ttf", ["-p", "notaport"]), ("ttf", ["--protocol", "pigeon"]),
-    ("ttf", ["3000", "4000"]), ("ttf", ["-p", "3000", "4000"]), ("ttf", ["https://localhost:3"]),
-    ("ttf", ["ftp://localhost:3"]), ("ttf", ["localhost"]), ("ttf", ["-e", "ftp://x/"]),
+    ("ttf", ["3000", "4000"]), ("ttf", ["-p", "3000", "4000"]), ("ttf", ["https://localhost:0"]),
+    ("ttf", ["ftp://localhost:3"]), ("ttf", ["tcp", "22"]), ("ttf", ["localhost"]),
+    ("ttf", ["-e", "ftp://x/"]),
     ("ttf", ["http://localhost:3000/app"]), ("ttf", ["--subdomain", "www"]), ("ttf", ["-p"]),
     ("ttfd", ["--no-such-flag"]), ("ttfd", ["--listen", "nonsense"]), ("ttfd", ["stray"]),
     ("ttfd", ["--reconnect-grace", "-1"]), ("ttfd", ["--name-retention", "x"]),
@@ -159,3 +160,12 @@ def test_usage_errors_exit_2(binary, args):
     p = run(binary, *args)
     assert p.returncode == 2, "%s %s exited %r: %s" % (binary, args, p.returncode, p.stderr)
     assert p.stderr.strip(), "no message on stderr"
+
+
+def test_ngrok_http_verb(stack):
+    """`ttf http PORT` (typed as `ngrok http PORT`) is `ttf PORT`; before: "unexpected argument"."""
+    srv = stack.local()
+    d = stack.ttfd()
+    a = stack.ttf(d.endpoint(), "http", str(srv.port), "--no-inspect")
+    r = tk.http(d.port, "GET", "/verb", tk.sub_host(d, a.tunnel_id))
+    assert r.status == 200 and json.loads(r.body)["target"] == "/verb", (r.status, r.body[:200])

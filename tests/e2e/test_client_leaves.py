@@ -3,7 +3,7 @@
 upload back (the stream's window is shut) and the local service says nothing. ttfd notices the
 client's FIN or reset at once (as nginx does with EPOLLRDHUP), logs the request as 499, and
 cancels the stream toward the agent (binary RESET, JSON cancel), which closes its local
-connection; before, the exchange lived until --request-timeout (30 s). Both wire modes, plain
+connection; before, the exchange lived until --request-timeout (then 30 s). Both wire modes, plain
 and TLS public listeners, FIN and RST, many clients at once.
 
 What is no departure: a client that half-closes (shutdown(SHUT_WR), as `nc -N` does) after a
@@ -27,7 +27,7 @@ import tunnelkit as tk
 from scriptapp import ScriptApp
 
 DOMAIN = "tun.localhost"  # OpenSSL refuses one-label wildcards such as *.localhost
-SOON = 5 * tk.SLOW  # far below --request-timeout (30 s)
+SOON = 5 * tk.SLOW  # far below --request-timeout (120 s)
 # body octets sent: past what ttfd takes for the stream's window (binary 256 KiB; JSON request
 # window 1 MiB), within what its socket buffers hold, so that the client's FIN reaches ttfd
 SENT = {"binary": 320 << 10, "json": (1 << 20) + (64 << 10)}

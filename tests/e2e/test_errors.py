@@ -118,7 +118,7 @@ def test_local_service_refused_502(stack):
 
 
 # Whichever end's wait runs out (ttfd's, ttf's, the Lambda's: tests/aws/test_serverless.py), the
-# client reads the same words: ttf (--request-timeout 25 s by default) and the Lambda (25 s) race
+# client reads the same words: ttf (--request-timeout 115 s by default) and the Lambda (25 s) race
 # on the serverless path. Before, ttf's said "no response from the local service within 1 s".
 TIMEOUT_TEXT = b"the local service did not answer in time\n"
 

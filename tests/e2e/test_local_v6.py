@@ -99,7 +99,8 @@ def test_a_given_ipv4_host_is_the_only_one_tried(stack, app6):
     a = stack.ttf(d.endpoint(), app6, "--no-inspect", "--host", "127.0.0.1")
     r = _get(d, a)
     assert r.status == 502, (r.status, r.body)
-    assert r.body == b"local service 127.0.0.1:%d: Connection refused\n" % app6, r.body
+    assert r.body == (b"local service 127.0.0.1:%d: Connection refused (is it running? nothing "
+                      b"listens on that port)\n" % app6), r.body
 
 
 @pytest.mark.parametrize("how", ["positional", "config"])

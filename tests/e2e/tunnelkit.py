@@ -327,7 +327,11 @@ class Ttf:
     """A running ttf; `url`/`path_url`/`tunnel_id` come from its STDOUT lines."""
 
     def __init__(self, endpoint, local_port, *extra, env=None, wait=True, valgrind=VALGRIND):
-        argv = [TTF_BIN, "-e", endpoint, "-p", str(local_port)] + list(extra)
+        """local_port: a port number (-p), or a string naming the service as the positional
+        argument does ("https://localhost:8443")."""
+        svc = ([local_port] if isinstance(local_port, str) and not local_port.isdigit()
+               else ["-p", str(local_port)])
+        argv = [TTF_BIN, "-e", endpoint] + svc + list(extra)
         self.proc = Proc("ttf", argv, env=env, valgrind=valgrind)
         self.url = self.path_url = self.tunnel_id = None
         self.established = 0  # how many "Tunnel established" lines were consumed

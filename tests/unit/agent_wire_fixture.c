@@ -72,7 +72,7 @@ fx *make_tunnels(bool binary, size_t ntun)
     static char *names[2] = {"web", "api"};
     for (size_t i = 0; i < 2; i++) {
         int port = i ? f->fl2.port : f->fl.port;
-        f->pools[i] = local_pool_new(f->loop, "127.0.0.1", port, 8, 3000, err, sizeof err);
+        f->pools[i] = local_pool_new(f->loop, "127.0.0.1", port, NULL, 8, 3000, err, sizeof err);
         f->tun[i] = (agent_tunnel){.name = ntun > 1 ? names[i] : NULL,
                                    .local_host = (char *)"127.0.0.1",
                                    .local_port = port};

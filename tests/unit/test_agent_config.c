@@ -60,7 +60,7 @@ static void test_defaults(void **state)
     assert_null(c.token);
     assert_false(c.verbose);
     assert_int_equal(c.connect_timeout, 10);
-    assert_int_equal(c.request_timeout, 25);
+    assert_int_equal(c.request_timeout, 115); /* under ttfd's 120 (long polls) */
     assert_null(c.ca_file);
     assert_false(c.insecure);
     assert_int_equal(c.host_header, HOST_HEADER_PRESERVE);
@@ -106,6 +106,10 @@ static void test_flags(void **state)
     assert_int_equal(c.local_port, 8081);
     assert_string_equal(c.token, "abc");
     assert_int_equal(c.protocol, PROTO_BINARY);
+    agent_config_free(&c);
+    /* ngrok's --authtoken (before: "unknown option: --authtoken") */
+    assert_int_equal(parse(&c, err, 3, "--authtoken", "ngrok.style"), CONFIG_OK);
+    assert_string_equal(c.token, "ngrok.style");
     agent_config_free(&c);
     assert_int_equal(parse(&c, err, 3, "--port", "1"), CONFIG_OK);
     assert_int_equal(c.local_port, 1);
@@ -282,20 +286,27 @@ static void test_positional(void **state)
     static const struct {
         const char *arg, *host;
         int port;
+        bool tls;
     } ok[] = {
-        {"3000", "127.0.0.1", 3000},
-        {"localhost:8081", "localhost", 8081},
-        {"http://localhost:3000", "localhost", 3000},
-        {"HTTP://example.test", "example.test", 80},
-        {"http://127.0.0.1:9/", "127.0.0.1", 9},
-        {"[::1]:4000", "::1", 4000},
-        {"http://[::1]:4001", "::1", 4001},
+        {"3000", "127.0.0.1", 3000, false},
+        {"localhost:8081", "localhost", 8081, false},
+        {"http://localhost:3000", "localhost", 3000, false},
+        {"HTTP://example.test", "example.test", 80, false},
+        {"http://127.0.0.1:9/", "127.0.0.1", 9, false},
+        {"[::1]:4000", "::1", 4000, false},
+        {"http://[::1]:4001", "::1", 4001, false},
+        /* an HTTPS service (ngrok http https://localhost:8443) */
+        {"https://localhost:8443", "localhost", 8443, true},
+        {"HTTPS://example.test/", "example.test", 443, true},
+        {"https://[::1]:4002", "::1", 4002, true},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         if (parse(&c, err, 2, ok[i].arg) != CONFIG_OK)
             fail_msg("%s: %s", ok[i].arg, err);
         assert_string_equal(c.local_host, ok[i].host);
         assert_int_equal(c.local_port, ok[i].port);
+        assert_int_equal(c.local_tls, ok[i].tls);
+        assert_int_equal(c.tunnels[0].local_tls, ok[i].tls);
         agent_config_free(&c);
     }
     /* options may come after it (getopt permutes) */
@@ -303,7 +314,7 @@ static void test_positional(void **state)
     assert_int_equal(c.local_port, 5000);
     agent_config_free(&c);
     static const char *const bad[] = {"0",       "65536",        "localhost",         "x:y",
-                                      "::1:300", "https://h:1",  "ftp://h:1",         "h:1/app",
+                                      "::1:300", "https://h:0",  "ftp://h:1",         "h:1/app",
                                       ":3000",   "http://:3000", "http://h:3000/x/y", "[::1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (parse(&c, err, 2, bad[i]) != CONFIG_ERROR)
@@ -315,6 +326,22 @@ static void test_positional(void **state)
     assert_non_null(strstr(err, "twice"));
     agent_config_free(&c);
     assert_int_equal(parse(&c, err, 3, "3000", "4000"), CONFIG_ERROR);
+    agent_config_free(&c);
+    /* ngrok's verb: `ttf http 3000` as `ngrok http 3000`; its tcp and tls tunnels are refused
+     * with the reason (before: "unexpected argument: 3000") */
+    assert_int_equal(parse(&c, err, 3, "http", "3001"), CONFIG_OK);
+    assert_int_equal(c.local_port, 3001);
+    agent_config_free(&c);
+    assert_int_equal(
+        parse(&c, err, 5, "http", "https://localhost:8443", "--host-header", "rewrite"), CONFIG_OK);
+    assert_true(c.local_tls);
+    assert_int_equal(c.local_port, 8443);
+    assert_int_equal(c.host_header, HOST_HEADER_REWRITE);
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 3, "tcp", "22"), CONFIG_ERROR);
+    assert_non_null(strstr(err, "HTTP only"));
+    agent_config_free(&c);
+    assert_int_equal(parse(&c, err, 2, "http"), CONFIG_ERROR); /* no service named */
     agent_config_free(&c);
 }
 

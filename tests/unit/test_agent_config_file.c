@@ -43,7 +43,7 @@ static void test_full_file(void **state)
                                "    deny_cidr: [10.1.0.0/16, 10.2.0.0/16]\n"
                                "    rate_limit: 10/s\n"
                                "  api.v2:\n"
-                               "    addr: http://[::1]:8080\n"
+                               "    addr: https://[::1]:8080\n"
                                "    host_header: api.internal:8080\n"
                                "    auth: \"bob:password2\"\n"
                                "    ip_restriction:\n"
@@ -84,6 +84,9 @@ static void test_full_file(void **state)
     assert_string_equal(a->name, "api.v2");
     assert_string_equal(a->local_host, "::1");
     assert_int_equal(a->local_port, 8080);
+    assert_true(a->local_tls); /* https:// */
+    assert_false(w->local_tls);
+    assert_false(p->local_tls);
     assert_int_equal(a->host_header, HOST_HEADER_NAME);
     assert_string_equal(a->host_header_name, "api.internal:8080");
     assert_string_equal(a->basic_auth, "bob:password2");
@@ -130,8 +133,8 @@ static void test_refusals(void **state)
          "t.yml:4:3: tunnels: 'web' is given twice"},
         {"tunnels:\n  web:\n    subdomain: x\n", "t.yml:3:5: tunnels.web: addr is missing"},
         {"tunnels:\n  web:\n    addr: 70000\n", "t.yml:3:11: tunnels.web.addr: invalid port"},
-        {"tunnels:\n  web:\n    addr: https://x:1\n", "tunnels.web.addr: https://x:1: local "
-                                                      "services over https"},
+        {"tunnels:\n  web:\n    addr: ftp://x:1\n", "tunnels.web.addr: ftp://x:1: the local "
+                                                    "service is http://HOST:PORT or https://"},
         {"tunnels:\n  web:\n    addr: [1, 2]\n", "t.yml:3:11: tunnels.web.addr: expected a port"},
         {"tunnels:\n  - web\n", "t.yml:2:3: tunnels: expected a mapping"},
         {"tunnels: {web: 3000}\n", "tunnels.web: expected the tunnel's settings"},

@@ -174,7 +174,7 @@ static int setup(void **state)
     f->loop = conn_loop_new(f->base);
     fl_init(&f->fl, f->base);
     char err[256];
-    f->pool = local_pool_new(f->loop, "127.0.0.1", f->fl.port, 8, 3000, err, sizeof err);
+    f->pool = local_pool_new(f->loop, "127.0.0.1", f->fl.port, NULL, 8, 3000, err, sizeof err);
     assert_non_null(f->pool);
     rewrite_host_init(&f->host, HOST_HEADER_PRESERVE, NULL, "127.0.0.1", f->fl.port);
     f->obs = (exchange_observer){&oops, &f->orec};
@@ -742,7 +742,7 @@ static void test_unavailable(void **state)
     close(f->fl.lfd);
     f->fl.lfd = socket(AF_INET, SOCK_STREAM, 0); /* keeps fl_free happy */
     char err[256];
-    f->pool = local_pool_new(f->loop, "127.0.0.1", f->fl.port, 8, 3000, err, sizeof err);
+    f->pool = local_pool_new(f->loop, "127.0.0.1", f->fl.port, NULL, 8, 3000, err, sizeof err);
     f->env.pool = f->pool;
     sink_rec r = rec_new();
     start(f, &r, "GET", "/", -1, false, false, pub_host);
