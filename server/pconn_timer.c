@@ -124,7 +124,10 @@ static void client_fin_expired(pconn *pc)
     if (!x->resp_head && x->method)
         x->status = 499;
     xchg_end_stream(pc, MUX_CANCEL, "the client left (its FIN, then --half-close-timeout)");
-    pc_close(pc);
+    pc_log(pc);
+    /* nothing waits in its output (octets there re-arm the period): closed now, not after a
+     * linger for a close the client already sent */
+    pc->st = PC_GONE;
 }
 
 void pc_on_deadline(pconn *pc)
