@@ -12,18 +12,15 @@ until ttfd stopped, and a request still waiting for its head until --request-tim
 Both wire modes, plain and TLS public listeners."""
 
 import socket
-import ssl
 import threading
 import time
 
 import pytest
 
-import pki
 import tunnelkit as tk
-from scriptapp import ScriptApp
+from test_client_leaves import (SOON, certs, client, mode,  # noqa: F401 (fixtures)
+                                setup_tunnel)
 
-DOMAIN = "tun.localhost"  # OpenSSL refuses one-label wildcards such as *.localhost
-SOON = 5 * tk.SLOW  # far below --request-timeout (120 s)
 HALF = 1  # --half-close-timeout, s
 
 
@@ -67,39 +64,16 @@ class App:
         return True
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pki")
-    ca = pki.make_ca(d)
-    cert, key = pki.make_server_cert(d, ca, "srv", ["localhost", DOMAIN, "*." + DOMAIN],
-                                     ["127.0.0.1"])
-    return {"ca": str(ca[2]), "cert": str(cert), "key": str(key)}
-
-
-@pytest.fixture(params=["binary", "json"])
-def mode(request):
-    return request.param
-
-
 def make_tunnel(stack, mode, tls=False, certs=None):
+    """test_client_leaves' tunnel (--half-close-timeout HALF), its app given App's routes."""
+    d, a, app, _, host, ctx = setup_tunnel(stack, mode, tls, certs,
+                                           ["--half-close-timeout", str(HALF)])
     local = App()
-    app = ScriptApp({"/events": local.events, "/silent": local.silent,
-                     "/interim": local.interim, "/late": local.late})
-    stack.items.append(("server", app, None))
+    app.routes.update({"/events": local.events, "/silent": local.silent,
+                       "/interim": local.interim, "/late": local.late})
     release = local.release
     stack.items.append(("server", type("R", (), {"close": lambda self: release.set()})(), None))
-    args = ["--half-close-timeout", str(HALF)]
-    if tls:
-        args += ["--domain", DOMAIN, "--tls-cert", certs["cert"], "--tls-key", certs["key"]]
-    d = stack.ttfd(*args)
-    ttf_args = ["--protocol", mode] + (["--ca-file", certs["ca"]] if tls else [])
-    endpoint = "wss://localhost:%d/_tunnel" % d.port if tls else d.endpoint()
-    a = stack.ttf(endpoint, app.port, *ttf_args)
-    host = ("%s.%s:%d" % (a.tunnel_id, DOMAIN, d.port)) if tls else tk.sub_host(d, a.tunnel_id)
-    s = socket.create_connection(("127.0.0.1", d.port), timeout=20 * tk.SLOW)
-    if tls:
-        ctx = ssl.create_default_context(cafile=certs["ca"])
-        s = ctx.wrap_socket(s, server_hostname=host.split(":")[0])
+    s = client(d, host, ctx)
     stack.items.append(("server", s, None))
     return d, app, local, host, tk.RawConn(0, sock=s)
 
