@@ -31,6 +31,8 @@ void pc_write(pconn *pc, const void *data, size_t len)
     if (pc->c && len) {
         conn_write(pc->c, data, len);
         pc->x.bytes_out += len;
+        if (pc->fin_ms) /* a half-closed client: octets toward it, --half-close-timeout anew */
+            pc->fin_ms = clock_now_ms();
     }
 }
 
@@ -230,7 +232,9 @@ static void client_left(pconn *pc, const char *how)
 /* The client sends nothing more (its FIN: read, or seen while not reading with queued bytes
  * still unread). After a whole request that is a half-close (shutdown(SHUT_WR), as `nc -N`
  * does), not a departure: the answer still goes out, then the connection closes (HAProxy's
- * default; a client that closed for good resets at the first octet written). A request that
+ * default; a client that closed for good resets at the first octet written), but once nothing
+ * went toward it for --half-close-timeout it is taken as gone (HAProxy's `timeout client-fin`:
+ * pconn_timer.c), so a closed SSE stream or long poll whose app stays silent ends. A request that
  * can no longer end is a client that left; one whose last octets break its framing is answered
  * 400 at once (its answer not begun), as reading them would, rather than at --request-timeout. */
 static void client_ended(pconn *pc, size_t queued)
@@ -461,6 +465,8 @@ static void on_head(pconn *pc)
     x->fwd = fwd;
     pc->st = PC_XCHG;
     pc->progress_ms = clock_now_ms();
+    if (pc->fin_ms) /* a request pipelined before the FIN: its wait counts from here */
+        pc->fin_ms = pc->progress_ms;
     /* body bytes already here: the stream opens once they parsed cleanly (xchg_pump_body) */
     if (!body || evbuffer_get_length(in_buf(pc)) == 0)
         xchg_open(pc, true);
@@ -639,6 +645,8 @@ static void pc_on_event(conn *c, void *ud, int what)
         /* its FIN while we do not read it (a window shut, answers unread): the bytes queued
          * decide whether its request can still end, and the next ones' (judge_queued_fin) */
         pc->fin_queued = true;
+        if (!pc->fin_ms)
+            pc->fin_ms = clock_now_ms();
         judge_queued_fin(pc);
         pc_settle(pc);
         return;
@@ -647,6 +655,7 @@ static void pc_on_event(conn *c, void *ud, int what)
     if ((what & CONN_EV_EOF) && !pc->in_eof &&
         (pc->st == PC_XCHG || (pc->st == PC_HEAD && buffered))) {
         pc->in_eof = true; /* a half-close: what it sent is served, see client_ended */
+        pc->fin_ms = clock_now_ms();
         client_ended(pc, 0);
         if (pc->st != PC_GONE)
             pc_process(pc);

@@ -52,7 +52,8 @@ typedef enum {
     T_DRAIN,   /* PC_DRAIN_MS: close */
     T_LINGER,  /* TTFD_LINGER_SEC while closing: free */
     T_TUNNEL,  /* --tunnel-timeout since an upgraded connection last moved: close */
-    T_HALF,    /* --half-close-timeout, the same once one of its sides ended: close */
+    T_HALF,    /* --half-close-timeout, the same once one of its sides ended: close; and a
+                * client's FIN after its whole request, then nothing toward it: a departure */
 } pc_timer;
 
 /* One request and its response. Reset between requests. */
@@ -128,6 +129,10 @@ struct pconn {
     bool head_started;      /* bytes of the next head arrived */
     bool in_eof;            /* the client ended its side */
     bool fin_queued;        /* its FIN came while not read (RDHUP): each request is judged by it */
+    uint64_t fin_ms;        /* its FIN came (read or queued), or since then answer octets were
+                               written to it or its exchange began: --half-close-timeout of
+                               nothing toward it from here is a departure (pconn_timer.c); 0 no
+                               FIN */
 };
 
 /* ---- pconn.c ---- */

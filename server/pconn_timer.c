@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* pconn_timer.c - a public connection's one deadline (see pconn_int.h, pc_timer): which period the
- * state calls for (--header-timeout, --body-timeout, --request-timeout, the drain, the linger, and
- * an upgraded connection's --tunnel-timeout and --half-close-timeout),
+ * state calls for (--header-timeout, --body-timeout, --request-timeout, the drain, the linger, an
+ * upgraded connection's --tunnel-timeout and --half-close-timeout, and --half-close-timeout for a
+ * client that sent its FIN after its whole request),
  * armed once on lib/conn's deadline and re-armed lazily when progress moved it on, and what its
  * expiry does (408, 504, the close). */
 #include "pconn_int.h"
@@ -33,6 +34,22 @@ static unsigned period_ms(const pconn *pc, pc_timer t)
     return 0;
 }
 
+/* The client sent its FIN after its whole request (a half-close, or a client that left): the
+ * answer still goes out, but --half-close-timeout of nothing toward it ends the exchange
+ * (HAProxy's `timeout client-fin`; Go tunnels and nginx end it at the FIN itself). */
+static bool half_closed(const pconn *pc)
+{
+    const exchange *x = &pc->x;
+    return pc->st == PC_XCHG && pc->fin_ms && x->req_done && !x->upgrade &&
+           pc->srv->cfg->half_close_timeout > 0;
+}
+
+/* When the period t began: a half-closed exchange's at its FIN or the last octets toward it. */
+static uint64_t period_start(const pconn *pc, pc_timer t)
+{
+    return t == T_HALF && pc->st == PC_XCHG ? pc->fin_ms : pc->progress_ms;
+}
+
 /* Arms the deadline for t, its period starting at start_ms (no change when already armed for
  * t: a period that moved on is re-armed lazily when it fires). */
 static void set_timer(pconn *pc, pc_timer t, uint64_t start_ms)
@@ -61,7 +78,13 @@ void pc_update_timer(pconn *pc)
             set_timer(pc, T_NONE, 0);
         break;
     case PC_XCHG:
-        if (x->resp_head)
+        if (half_closed(pc)) {
+            /* --request-timeout still bounds the wait for a head, when it ends first */
+            uint64_t half_end = pc->fin_ms + period_ms(pc, T_HALF);
+            bool req = !x->resp_head && pc->srv->cfg->request_timeout > 0 &&
+                       pc->progress_ms + period_ms(pc, T_REQUEST) < half_end;
+            set_timer(pc, req ? T_REQUEST : T_HALF, req ? pc->progress_ms : pc->fin_ms);
+        } else if (x->resp_head)
             set_timer(pc, T_NONE, 0);
         else if (!x->req_done && !x->upgrade && conn_reading(pc->c))
             set_timer(pc, T_BODY, pc->progress_ms); /* waiting for the client's body */
@@ -87,15 +110,39 @@ void pc_update_timer(pconn *pc)
     }
 }
 
+/* A client that sent its FIN after its whole request and got nothing for --half-close-timeout:
+ * gone, as a client that left (pconn.c, client_left): the agent told (RESET cancel / JSON
+ * cancel: ttf closes its local connection), 499 logged when no response head went out. */
+static void client_fin_expired(pconn *pc)
+{
+    exchange *x = &pc->x;
+    TLOG_I(pc->srv->log,
+           "client %s half-closed after its request and nothing went toward it for %d s "
+           "(--half-close-timeout): taken as gone, %s",
+           pc->ip, pc->srv->cfg->half_close_timeout,
+           x->resp_head ? "its answer cut short" : "no answer head sent (499)");
+    if (!x->resp_head && x->method)
+        x->status = 499;
+    xchg_end_stream(pc, MUX_CANCEL, "the client left (its FIN, then --half-close-timeout)");
+    pc_log(pc);
+    /* nothing waits in its output (octets there re-arm the period): closed now, not after a
+     * linger for a close the client already sent */
+    pc->st = PC_GONE;
+}
+
 void pc_on_deadline(pconn *pc)
 {
     pc_timer t = pc->timer;
     uint64_t now = clock_now_ms();
     pc->timer = T_NONE;
+    /* answer octets still leaving for a half-closed client (it reads them): it is there
+     * (--send-timeout judges one that takes none) */
+    if (t == T_HALF && pc->st == PC_XCHG && pc->c && conn_out_len(pc->c) > 0)
+        pc->fin_ms = now;
     /* body and request periods restart with progress: re-armed for what is left */
     if ((t == T_BODY || t == T_REQUEST || t == T_TUNNEL || t == T_HALF) &&
-        now < pc->progress_ms + period_ms(pc, t)) {
-        set_timer(pc, t, pc->progress_ms);
+        now < period_start(pc, t) + period_ms(pc, t)) {
+        set_timer(pc, t, period_start(pc, t));
         return;
     }
     switch (t) {
@@ -130,6 +177,10 @@ void pc_on_deadline(pconn *pc)
         break;
     case T_TUNNEL:
     case T_HALF:
+        if (t == T_HALF && pc->st == PC_XCHG) {
+            client_fin_expired(pc);
+            break;
+        }
         TLOG_D(pc->srv->log, "client %s: upgraded connection idle for %d s (%s)", pc->ip,
                t == T_TUNNEL ? pc->srv->cfg->tunnel_timeout : pc->srv->cfg->half_close_timeout,
                t == T_TUNNEL ? "--tunnel-timeout" : "--half-close-timeout, one side ended");

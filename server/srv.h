@@ -38,7 +38,8 @@
  * `timeout tunnel` (its documentation's example: 1h); once one side ended its half (a FIN), the
  * other gets this long of silence to end its own, as HAProxy's `timeout client-fin` /
  * `server-fin` (example: 30s). nginx's proxy_read_timeout (60 s) bounds both, and closes both
- * halves at the first FIN. */
+ * halves at the first FIN. The same period bounds an ordinary exchange whose client sent its FIN
+ * after its whole request and toward which nothing went since (then a departure: 499). */
 #define TTFD_TUNNEL_SEC 3600
 #define TTFD_HALF_CLOSE_SEC 30
 #define TTFD_LINGER_SEC 5 /* a closing public connection that never drains */
@@ -85,7 +86,9 @@ typedef struct server_config {
     int send_timeout; /* s: output waiting that the client takes nothing of (send_timeout); 0 off */
     int keepalive_timeout;  /* s: a connection idle between requests is closed; 0: TTFD_IDLE_SEC */
     int tunnel_timeout;     /* s: an upgraded connection idle both ways (timeout tunnel); 0 off */
-    int half_close_timeout; /* s: idle after one side of it ended (timeout client-fin); 0 off */
+    int half_close_timeout; /* s: idle after one side of it ended (timeout client-fin), and
+                               nothing toward a client that sent its FIN after its whole
+                               request; 0 off */
     int agent_timeout;      /* s: an agent link with nothing from the agent is closed; 0 off */
     size_t max_header;      /* bytes */
     uint64_t max_body;      /* 0: unlimited (both wire modes); else 413 beyond */

@@ -14,6 +14,7 @@ nothing: their answers, still in ttfd's output, go out before the close."""
 
 import socket
 import ssl
+import struct
 import time
 
 import pytest
@@ -296,6 +297,10 @@ def upload_short_and_held(d, new, silent, host, took, short):
         if settled_queue(d, s) > 0:
             return s, n
         print("attempt %d: ttfd took all %d octets; %d before" % (attempt, n - short, took))
+        # a reset: a FIN after the whole body (short 0) is a half-close, logged only at
+        # --half-close-timeout (30 s)
+        socket.socket.setsockopt(getattr(s, "sock", s), socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
         s.close()
         tk.wait_for(lambda: len(d.proc.err_times(r"POST /silent ")) == 2 + attempt, SOON,
                     "the dropped upload logged")

@@ -225,6 +225,50 @@ static void send_timeout_lets_a_client_that_takes_nothing_go(void **state)
     end_log(f);
 }
 
+/* A FIN after the whole request, then nothing toward the client for --half-close-timeout (1 s):
+ * a departure (HAProxy's timeout client-fin), the stream cancelled, 499 logged when no head went
+ * out (with_head false), else the head's status. The head written after the FIN restarts the
+ * count. It was held until --request-timeout, or once a head went out for ever. */
+static void half_closed_then_silent(fixture *f, bool with_head)
+{
+    capture_log(f);
+    f->cfg.half_close_timeout = 1;
+    connect_client(f);
+    get(f, "GET", "/events", "HTTP/1.1", NULL);
+    uint32_t sid = open_sid(f);
+    shutdown(f->cl, SHUT_WR);
+    uint64_t t0 = clock_now_ms();
+    if (with_head) {
+        run_until(f, have_reset, 500); /* half the period: the head restarts it */
+        assert_false(have_reset(f));
+        t0 = clock_now_ms();
+        agent_s(f, TTF_RESPONSE, 0, sid,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n");
+        agent_s(f, TTF_DATA, 0, sid, "data: hello\n\n");
+    }
+    uint64_t end = t0 + 3000;
+    while (clock_now_ms() < end && pconn_count(&f->srv) > 0) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    assert_int_equal(pconn_count(&f->srv), 0);
+    assert_true(clock_now_ms() - t0 >= 900);
+    assert_cancelled(f);
+    assert_non_null(strstr(logged(f), with_head ? "GET /events 200 " : "GET /events 499 "));
+    end_log(f);
+}
+
+static void half_closed_and_no_head_is_499(void **state)
+{
+    half_closed_then_silent(*state, false);
+}
+
+static void half_closed_silent_stream_is_cancelled(void **state)
+{
+    half_closed_then_silent(*state, true);
+}
+
 /* --max-streams-per-agent: a request past the agent's limit gets 503 with Retry-After at once
  * and never reaches the agent; when a stream ends the next request goes through. */
 static void stream_limit(void **state)
@@ -331,6 +375,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(pipelined_upload_whole_after_a_fin_seen_earlier, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(half_closed_and_no_head_is_499, setup, teardown),
+        cmocka_unit_test_setup_teardown(half_closed_silent_stream_is_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_client_reading_its_last_answer_slowly_is_not_idle, setup,
                                         teardown),
