@@ -71,7 +71,7 @@ edge_refusal edge_refusal_of(access_result r)
 const char *edge_refusal_name(edge_refusal r)
 {
     static const char *const names[REFUSED_COUNT] = {
-        "", "auth", "cidr", "rate_limit", "not_found", "busy", "server_busy"};
+        "", "auth", "cidr", "rate_limit", "not_found", "busy", "server_busy", "loop"};
     return r < REFUSED_COUNT ? names[r] : "";
 }
 
