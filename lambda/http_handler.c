@@ -460,8 +460,7 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
     char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
     if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL,
-                             h.form == HTTP1_TARGET_ABSOLUTE ? h.authority : NULL, mark,
-                             &hdrs) < 0)
+                             h.form == HTTP1_TARGET_ABSOLUTE ? h.authority : NULL, mark, &hdrs) < 0)
         goto out;
     char rid[PROXY_REQUEST_ID_LEN + 1], cid[STORE_CONN_ID_SIZE], gone[STORE_CONN_ID_SIZE] = "";
     int64_t move_until = 0;

@@ -154,7 +154,7 @@ static inline bool proxy_bodiless(int s, bool head_request)
 bool proxy_method_idempotent(const char *method);
 
 /* ---- request loops (RFC 8586 CDN-Loop) ---- */
-#define PROXY_LOOP_KEY_LEN 32 /* ttfd's per-process key: random bytes */
+#define PROXY_LOOP_KEY_LEN 32  /* ttfd's per-process key: random bytes */
 #define PROXY_LOOP_MARK_LEN 28 /* "http-tunnel-" and 16 hex digits */
 /* The cdn-id an edge writes into CDN-Loop (proxy_request.loop_mark) for a request to tunnel name:
  * "http-tunnel-" and the first 8 bytes of HMAC-SHA256(key, name) in hex (key: ttfd's random

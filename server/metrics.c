@@ -14,9 +14,9 @@
 /* Request duration buckets (seconds, as the `le` labels say), from a fast local answer to
  * --request-timeout's default (120 s, long polls: a request the timeout ended is just past it,
  * so le="120" counts what finished in time), past nginx's proxy_read_timeout (60 s). */
-static const uint64_t bucket_us[NBUCKETS] = {
-    5000,    10000,   25000,    50000,    100000,   250000,   500000,   1000000,
-    2500000, 5000000, 10000000, 30000000, 60000000, 90000000, 120000000};
+static const uint64_t bucket_us[NBUCKETS] = {5000,     10000,    25000,    50000,    100000,
+                                             250000,   500000,   1000000,  2500000,  5000000,
+                                             10000000, 30000000, 60000000, 90000000, 120000000};
 static const char *const bucket_le[NBUCKETS] = {"0.005", "0.01", "0.025", "0.05", "0.1",
                                                 "0.25",  "0.5",  "1",     "2.5",  "5",
                                                 "10",    "30",   "60",    "90",   "120"};
