@@ -62,3 +62,43 @@ def test_app_sees_the_mark_appended_and_a_chain_passes(stack):
     assert r.status == 508, (r.status, r.body)
     r = tk.http(d.port, "GET", "/echo", tk.sub_host(d, a.tunnel_id))
     assert r.status == 200, (r.status, r.body)
+
+
+@pytest.mark.parametrize("mode", ["binary", "json"])
+def test_other_requests_that_loop(stack, mode):
+    """A body, an upgrade, HTTP/1.0, and a loop through two ttfd processes (A's tunnel to B's
+    listener, B's tunnel back to A's): each ends at the second pass through its tunnel."""
+    d = stack.ttfd()
+    args = ("--protocol", "json") if mode == "json" else ()
+    a = stack.ttf(d.endpoint(), d.port, "--no-inspect", *args)
+    host = tk.sub_host(d, a.tunnel_id)
+    r = tk.http(d.port, "POST", "/form", host, body=b"x" * 100000)
+    assert r.status == 508, (r.status, r.body)
+    r = tk.http(d.port, "POST", "/form", host, body=b"abc", chunked=True)
+    assert r.status == 508, (r.status, r.body)
+    c = tk.RawConn(d.port)
+    try:
+        c.send(b"GET /old HTTP/1.0\r\nHost: %s\r\n\r\n" % host.encode())
+        assert c.read_response().status == 508
+    finally:
+        c.close()
+    if mode == "binary":
+        c = tk.RawConn(d.port)
+        try:
+            r = c.request("GET", "/ws", host, headers=[
+                ("Connection", "Upgrade"), ("Upgrade", "websocket"),
+                ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")])
+            assert r.status == 508, (r.status, r.body)
+        finally:
+            c.close()
+    # two edges: d's tunnel "out" goes to e's listener as e's tunnel "back", which goes to d's
+    # listener as "out" again: the loop ends at d, the first edge it passes twice
+    e = stack.ttfd()
+    stack.ttf(e.endpoint(), d.port, "--no-inspect", "--subdomain", "back", "--host-header",
+              "out.localhost:%d" % d.port, *args)
+    stack.ttf(d.endpoint(), e.port, "--no-inspect", "--subdomain", "out", "--host-header",
+              "back.localhost:%d" % e.port, *args)
+    r = tk.http(d.port, "GET", "/round", "out.localhost:%d" % d.port)
+    assert r.status == 508, (r.status, r.body)
+    d.proc.wait_line(r"GET /round 508 .*refused: loop", 10, stream="err")
+    assert not any("/round" in ln and "loop" in ln for ln in e.proc.err_lines)
