@@ -20,7 +20,7 @@ static void check_forwarded(const http_event *h)
 {
     http_headers out;
     http_headers_init(&out);
-    if (http_forward_headers(h, "/abc123def456", NULL, &out) == 0) {
+    if (http_forward_headers(h, "/abc123def456", NULL, NULL, &out) == 0) {
         size_t lengths = 0;
         for (size_t i = 0; i < out.n; i++) {
             const char *n = out.v[i].name;

@@ -25,7 +25,7 @@
 static const size_t CHUNK = TTF_JSON_CHUNK;
 
 int http_forward_headers(const http_event *e, const char *prefix, const char *authority,
-                         http_headers *out)
+                         const char *loop_mark, http_headers *out)
 {
     /* The request rules of lib/proxy.h: the body is whole here, so its exact length replaces
      * whatever framing the client used; API Gateway (HTTPS only) already appended the client
@@ -40,6 +40,7 @@ int http_forward_headers(const http_event *e, const char *prefix, const char *au
         .prefix = prefix,
         .authority = authority,
         .body_length = (int64_t)e->body_len,
+        .loop_mark = loop_mark,
     };
     return proxy_request_headers(out, &rule);
 }
@@ -444,10 +445,22 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_answer(EDGE_WEBSOCKET_NEEDS_BINARY, status, len);
         goto out;
     }
+    /* a request back through its own tunnel (ttfd's rule): the deployment's domain keys the
+     * marks, the same in every instance a loop passes through */
+    char mark[PROXY_LOOP_MARK_LEN + 1];
+    const char *key = ctx->cfg->route_domain;
+    if (proxy_loop_mark(mark, key, strlen(key), rr.tunnel_id) != 0)
+        goto out;
+    if (proxy_loop_seen(&e->headers, mark)) {
+        TLOG_W(ctx->log, "tunnel %s: %s %s refused: loop (its own CDN-Loop mark came back)",
+               rr.tunnel_id, e->method, target);
+        doc = httpresp_answer(EDGE_LOOP_DETECTED, status, len);
+        goto out;
+    }
     char prefix[TUNNEL_NAME_MAX + 2];
     snprintf(prefix, sizeof prefix, "/%s", rr.tunnel_id);
     if (http_forward_headers(e, rr.mode == ROUTE_PATH ? prefix : NULL,
-                             h.form == HTTP1_TARGET_ABSOLUTE ? h.authority : NULL, &hdrs) < 0)
+                             h.form == HTTP1_TARGET_ABSOLUTE ? h.authority : NULL, mark, &hdrs) < 0)
         goto out;
     char rid[PROXY_REQUEST_ID_LEN + 1], cid[STORE_CONN_ID_SIZE], gone[STORE_CONN_ID_SIZE] = "";
     int64_t move_until = 0;

@@ -18,10 +18,11 @@ char *http_handle(lambda_ctx *ctx, const json_t *ev, size_t *len);
 
 /* The header list forwarded to the agent for request e: the request rules of lib/proxy.h
  * (hop-by-hop removed, X-Forwarded-* set, content-length made exact). prefix is "/<id>" in path
- * mode, NULL in subdomain mode; authority an absolute-form target's (it replaces Host), else NULL.
+ * mode, NULL in subdomain mode; authority an absolute-form target's (it replaces Host), else NULL;
+ * loop_mark the deployment's CDN-Loop mark for the tunnel (proxy_loop_mark), appended, or NULL.
  * out is replaced. 0 or -1. */
 int http_forward_headers(const http_event *e, const char *prefix, const char *authority,
-                         http_headers *out);
+                         const char *loop_mark, http_headers *out);
 
 /* Frees the route cache's copies of access policies (at exit). */
 void http_routes_free(lambda_ctx *ctx);

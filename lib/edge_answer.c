@@ -21,6 +21,8 @@ static const edge_answer answers[EDGE_ANSWER_COUNT] = {
     [EDGE_WEBSOCKET_NEEDS_BINARY] = {501, "WebSocket upgrades need the binary tunnel protocol"},
     [EDGE_CONNECT_NOT_SUPPORTED] = {501, "CONNECT is not supported: a tunnel URL is an origin, "
                                          "not a proxy"},
+    [EDGE_LOOP_DETECTED] = {508, "request loop: the tunnel's local service sends requests back "
+                                 "to this tunnel"},
 };
 
 const edge_answer *edge_answer_of(edge_answer_id id)

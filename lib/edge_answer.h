@@ -26,6 +26,9 @@ typedef enum edge_answer_id {
     EDGE_CONNECT_NOT_SUPPORTED,  /* 501: CONNECT (authority-form): a tunnel URL is an origin */
     EDGE_WEBSOCKET_NEEDS_BINARY, /* 501: a WebSocket upgrade (proxy_websocket_upgrade) where no
                                     pipe is carried: a JSON-mode tunnel, the Lambda */
+    EDGE_LOOP_DETECTED,          /* 508 (RFC 5842 §7.2): the request carries this edge's own
+                                    CDN-Loop mark for the tunnel (proxy_loop_seen): the tunnel's
+                                    local service sent it back to the tunnel's public address */
     EDGE_ANSWER_COUNT
 } edge_answer_id;
 

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "clock.h"
 #include "http1_syntax.h"
 #include "proto_json.h"
@@ -358,10 +361,49 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
     } else {
         http_headers_remove_id(h, HTTP_H_X_FORWARDED_HOST);
     }
+    if (o->loop_mark && http_headers_add(h, "CDN-Loop", 8, o->loop_mark, strlen(o->loop_mark)))
+        return -1;
     if (o->prefix)
         return set_in_place(h, HTTP_H_X_FORWARDED_PREFIX, o->prefix);
     http_headers_remove_id(h, HTTP_H_X_FORWARDED_PREFIX);
     return 0;
+}
+
+int proxy_loop_mark(char out[PROXY_LOOP_MARK_LEN + 1], const void *key, size_t key_len,
+                    const char *name)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)name, strlen(name), md,
+              &mdlen) ||
+        mdlen < 8)
+        return -1;
+    char *o = out + snprintf(out, PROXY_LOOP_MARK_LEN + 1, "http-tunnel-");
+    for (size_t i = 0; i < 8; i++) {
+        *o++ = hex[md[i] >> 4];
+        *o++ = hex[md[i] & 15];
+    }
+    *o = '\0';
+    return 0;
+}
+
+bool proxy_loop_seen(const http_headers *h, const char *mark)
+{
+    size_t ml = strlen(mark);
+    for (size_t i = 0; i < h->n; i++) {
+        const http_header *e = &h->v[i];
+        if (e->nlen != 8 || strncasecmp(e->name, "CDN-Loop", 8) != 0)
+            continue;
+        size_t pos = 0, il;
+        const char *it;
+        while (http1_list_next(e->value, e->vlen, &pos, &it, &il)) {
+            size_t id = strcspn(it, "; \t");
+            if ((id < il ? id : il) == ml && strncasecmp(it, mark, ml) == 0)
+                return true;
+        }
+    }
+    return false;
 }
 
 bool proxy_websocket_upgrade(const http_headers *h)

@@ -70,6 +70,9 @@ typedef struct proxy_request {
     bool keep_expect;      /* Expect goes on (ttfd's binary mode relays the local service's
                               100 Continue); else removed: the edge answers it itself */
     bool trailers;         /* trailer fields go on (binary mode): Trailer kept; else removed */
+    const char *loop_mark; /* proxy_loop_mark of this edge for the tunnel: appended to CDN-Loop
+                              as a field line of its own after the client's (RFC 8586 §2: an
+                              intermediary appends, never removes others); NULL: none */
 } proxy_request;
 
 /* The request policy (docs/protocol.md §4): hop-by-hop and Connection-listed fields removed
@@ -149,6 +152,23 @@ static inline bool proxy_bodiless(int s, bool head_request)
  * TRACE, PUT, DELETE). Only such a request may be sent again by a relay on its own ("A proxy
  * MUST NOT automatically retry non-idempotent requests", RFC 9112 §9.3.1). */
 bool proxy_method_idempotent(const char *method);
+
+/* ---- request loops (RFC 8586 CDN-Loop) ---- */
+#define PROXY_LOOP_KEY_LEN 32  /* ttfd's per-process key: random bytes */
+#define PROXY_LOOP_MARK_LEN 28 /* "http-tunnel-" and 16 hex digits */
+/* The cdn-id an edge writes into CDN-Loop (proxy_request.loop_mark) for a request to tunnel name:
+ * "http-tunnel-" and the first 8 bytes of HMAC-SHA256(key, name) in hex (key: ttfd's random
+ * per-process key, the Lambda's deployment domain). One per tunnel: a request that comes back to
+ * the tunnel that forwarded it is a loop (its local service is the edge's own public address),
+ * one that goes on through another tunnel of the same edge is a chain, no loop. The app sees its
+ * tunnel's mark; a client that sends it, or guesses one, only gets its own request refused. 0,
+ * or -1 when the MAC fails. */
+int proxy_loop_mark(char out[PROXY_LOOP_MARK_LEN + 1], const void *key, size_t key_len,
+                    const char *name);
+/* Whether a CDN-Loop field of h has a member whose cdn-id (up to ';' or space, RFC 8586 §2) is
+ * mark, case-insensitively: the request went through this edge's tunnel before, and is answered
+ * EDGE_LOOP_DETECTED (508) instead of being forwarded again. */
+bool proxy_loop_seen(const http_headers *h, const char *mark);
 
 /* ---- request ids ---- */
 #define PROXY_REQUEST_ID_LEN 36

@@ -8,7 +8,7 @@
 #                              a server-sent events stream), stop; exit 0/1
 #
 # Environment: TTFD_LISTEN (127.0.0.1:8080; port 0 = any free port; a port in use is refused
-# before anything starts, as APP_PORT's), APP_PORT (3000),
+# before anything starts, as APP_PORT's), APP_PORT (3000; 0 = any free port too),
 # TTFD_BIN / TTF_BIN (build/bin/ttfd, build/bin/ttf), PYTHON (/usr/bin/python3),
 # DEMO_TIMEOUT (seconds to wait for each step, 20).
 set -euo pipefail
@@ -125,6 +125,10 @@ echo "$ttfd_line"
     >"$logs/app.log" 2>&1 &
 pids+=($!)
 app_pid=${pids[-1]}
+if [ "$APP_PORT" = 0 ]; then # any free port: the one uvicorn says it bound
+    wait_grep "$logs/app.log" 'Uvicorn running on http://[^ ]*:[1-9][0-9]* ' "the test app" "$app_pid"
+    APP_PORT=$(sed -nE 's|.*Uvicorn running on http://[^ ]*:([0-9]+) .*|\1|p' "$logs/app.log" | head -n1)
+fi
 for _ in $(seq $((DEMO_TIMEOUT * 10))); do
     port_open "$APP_PORT" && break
     kill -0 "$app_pid" 2>/dev/null || fail "the test app exited"

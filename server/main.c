@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "logbuf.h"
 #include "pconn.h"
+#include "rand_pool.h"
 #include "session.h"
 #include "srv.h"
 #include "statedir.h"
@@ -595,6 +596,10 @@ int main(int argc, char **argv)
             TLOG_E(&lg, "auth setup failed: %s", err ? err : "unknown error");
             goto out;
         }
+    }
+    if (rand_pool_bytes(NULL, srv.loop_key, sizeof srv.loop_key) != 0) {
+        TLOG_E(&lg, "no random bytes for the CDN-Loop key");
+        goto out;
     }
     srv.st = open_state(&cfg, &lg);
     if (!srv.st)

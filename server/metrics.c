@@ -8,16 +8,18 @@
 
 #include "clock.h"
 
-#define NBUCKETS 13
+#define NBUCKETS 15
 #define MAX_CODE 999
 
-/* Request duration buckets (seconds, as the `le` labels say), from a fast local answer to the
- * longest --request-timeout users set. */
-static const uint64_t bucket_us[NBUCKETS] = {5000,     10000,    25000,   50000,   100000,
-                                             250000,   500000,   1000000, 2500000, 5000000,
-                                             10000000, 30000000, 60000000};
-static const char *const bucket_le[NBUCKETS] = {
-    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60"};
+/* Request duration buckets (seconds, as the `le` labels say), from a fast local answer to
+ * --request-timeout's default (120 s, long polls: a request the timeout ended is just past it,
+ * so le="120" counts what finished in time), past nginx's proxy_read_timeout (60 s). */
+static const uint64_t bucket_us[NBUCKETS] = {5000,     10000,    25000,    50000,    100000,
+                                             250000,   500000,   1000000,  2500000,  5000000,
+                                             10000000, 30000000, 60000000, 90000000, 120000000};
+static const char *const bucket_le[NBUCKETS] = {"0.005", "0.01", "0.025", "0.05", "0.1",
+                                                "0.25",  "0.5",  "1",     "2.5",  "5",
+                                                "10",    "30",   "60",    "90",   "120"};
 static const char *const class_names[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx", "other"};
 #define NCLASSES (sizeof class_names / sizeof class_names[0])
 
@@ -71,7 +73,7 @@ edge_refusal edge_refusal_of(access_result r)
 const char *edge_refusal_name(edge_refusal r)
 {
     static const char *const names[REFUSED_COUNT] = {
-        "", "auth", "cidr", "rate_limit", "not_found", "busy", "server_busy"};
+        "", "auth", "cidr", "rate_limit", "not_found", "busy", "server_busy", "loop"};
     return r < REFUSED_COUNT ? names[r] : "";
 }
 

@@ -34,6 +34,7 @@ typedef enum {
     REFUSED_NOT_FOUND,   /* 404: no tunnel with that name */
     REFUSED_BUSY,        /* 503: the agent has --max-streams-per-agent exchanges in progress */
     REFUSED_SERVER_BUSY, /* 503: ttfd has --max-streams exchanges in progress (all agents) */
+    REFUSED_LOOP,        /* 508: the request came back through its own tunnel (CDN-Loop) */
     REFUSED_COUNT
 } edge_refusal;
 
@@ -77,7 +78,7 @@ void metrics_free(metrics *m);
 
 void edge_note_start(edge_note *n); /* t0 = clock_now_us() */
 edge_refusal edge_refusal_of(access_result r);
-/* "auth", "cidr", "rate_limit", "not_found", "busy", "server_busy" */
+/* "auth", "cidr", "rate_limit", "not_found", "busy", "server_busy", "loop" */
 const char *edge_refusal_name(edge_refusal r);
 
 void metrics_on_request_end(metrics *m, const metrics_request *r);

@@ -379,6 +379,22 @@ static void on_head(pconn *pc)
         pc_answer(pc, EDGE_TUNNEL_NOT_FOUND);
         return;
     }
+    /* A request that went through this tunnel before (its own CDN-Loop mark, RFC 8586): the
+     * tunnel's local service is ttfd's public address; forwarding it again would loop until
+     * the stream caps (docs/protocol.md §4). */
+    if (!t->loop_mark[0] &&
+        proxy_loop_mark(t->loop_mark, srv->loop_key, sizeof srv->loop_key, t->name) != 0) {
+        t->loop_mark[0] = '\0';
+        free(fwd);
+        pc_fail(pc, 500, "out of memory");
+        return;
+    }
+    if (proxy_loop_seen(&h->headers, t->loop_mark)) {
+        free(fwd);
+        x->note.refused = REFUSED_LOOP;
+        pc_answer(pc, EDGE_LOOP_DETECTED);
+        return;
+    }
     /* Access control (tunnel_access.h): a refused request never reaches the agent (no stream,
      * no 100 Continue); Authorization goes when it carried the tunnel's own credentials. */
     access_verdict av;
@@ -442,6 +458,7 @@ static void on_head(pconn *pc)
         /* the local service's 100 Continue is relayed (else ttfd sends its own) */
         .keep_expect = x->expect_100 && x->interim,
         .trailers = x->trailers, /* trailer sections go on (binary mode; JSON mode agreed) */
+        .loop_mark = t->loop_mark,
     };
     if (proxy_request_headers(&h->headers, &rule) != 0) {
         free(fwd);

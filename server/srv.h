@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mux.h"
+#include "proxy.h"
 #include "registry.h"
 #include "ws.h"
 
@@ -134,6 +135,8 @@ struct server {
     mux_budget streams;   /* streams open over every agent's mux (--max-streams) */
     ws_budget agent_msgs; /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
     admin *admin;         /* --admin listener, NULL when off */
+    uint8_t loop_key[PROXY_LOOP_KEY_LEN]; /* random per process: the CDN-Loop marks
+                                             (proxy_loop_mark) of the requests it forwards */
     clock_http_date date; /* the Date of every response written to a public client (zeroed:
                              the wall clock, formatted once a second) */
 };

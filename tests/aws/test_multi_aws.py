@@ -265,3 +265,37 @@ def test_moving_to_a_new_connection_keeps_both(tmp_path):
         for a in apps:
             a.close()
         assert s.stop() == 0
+
+
+def test_a_tunnel_to_its_own_public_url_is_508_and_a_chain_passes(auth):
+    """A tunnel whose local service is the deployment's own public URL (Host kept as it came)
+    sent each request round API Gateway -> Lambda -> agent -> API Gateway until the Lambda's
+    request timeout: now the Lambda marks what it forwards with CDN-Loop (RFC 8586, one mark per
+    tunnel under the deployment's domain) and answers its own mark coming back 508 Loop Detected
+    (ttfd's rule and text). A chain through two tunnels of the deployment is no loop."""
+    s, (web, _) = auth
+    edge = "http://127.0.0.1:%d" % s.http_port
+    cfg = ("version: 2\ntunnels:\n"
+           "  web:\n    addr: %d\n    subdomain: loop-web\n"
+           "  self:\n    addr: %s\n    subdomain: loop-self\n"
+           "  chain:\n    addr: %s\n    subdomain: loop-chain\n    host_header: loop-web.%s:%d\n"
+           % (web.port, edge, edge, ak.DOMAIN, s.http_port))
+    m = MultiAgent(s, cfg, token=tok("lou"))
+    try:
+        m.wait_established(3)
+        r = ak.Tunnel(s, "loop-self").sub("GET", "/round", headers=[("CDN-Loop", "other-cdn")],
+                                          timeout=20)
+        assert r.status == 508, (r.status, r.body[:300])
+        assert r.body == b"request loop: the tunnel's local service sends requests back to " \
+                         b"this tunnel\n", r.body
+        ak.wait_for(lambda: "loop (its own CDN-Loop mark came back)" in s.lambda_log_text(), 10,
+                    "the Lambda's log line")
+        r = ak.Tunnel(s, "loop-chain").sub("GET", "/chained", headers=[("CDN-Loop", "other-cdn")])
+        assert r.status == 200, (r.status, r.body[:300])
+        got = ", ".join(v for k, v in r.json()["headers"] if k.lower() == "cdn-loop")
+        marks = [x.strip() for x in got.split(",")]
+        assert marks[0] == "other-cdn" and len(marks) == 3, got
+        assert all(re.fullmatch(r"http-tunnel-[0-9a-f]{16}", x) for x in marks[1:]), got
+        assert marks[1] != marks[2], got
+    finally:
+        m.stop()

@@ -21,6 +21,7 @@ to arrive where binary mode chunked it (HTTP/1.1) or closed the connection (HTTP
 
 import calendar
 import os
+import re
 import select
 import sys
 import time
@@ -284,14 +285,20 @@ def world(tmp_path_factory):
 # ------------------------------------------------------------------ what each side saw
 
 BACKEND_FIELDS = {"host", "x-forwarded-host", "x-forwarded-for", "x-forwarded-proto",
-                  "x-forwarded-port", "x-amzn-trace-id", "forwarded"}
+                  "x-forwarded-port", "x-amzn-trace-id", "forwarded", "cdn-loop"}
+
+
+def masked(value, tid):
+    """A field value with the tunnel's own id and the edge's CDN-Loop mark for it masked (each
+    tunnel has its own, and each edge its own key: lib/proxy.h proxy_loop_mark)."""
+    return re.sub(r"http-tunnel-[0-9a-f]{16}", "http-tunnel-MARK", value.replace(tid, "ID"))
 
 
 def app_view(req, tid):
-    """What the local service got, the tunnel's own id masked (each tunnel has its own)."""
+    """What the local service got, the tunnel's own id and mark masked (each tunnel has its own)."""
     if req is None:
         return None
-    fields = [(n, v.replace(tid, "ID")) for n, v in req.headers]
+    fields = [(n, masked(v, tid)) for n, v in req.headers]
     return {"line": (req.method, req.target, req.version), "fields": fields, "body": req.body,
             "chunks": req.chunks > 0}
 
@@ -327,7 +334,7 @@ def aws_request_view(req, tid):
         if name in BACKEND_FIELDS or name in ("content-length", "transfer-encoding"):
             continue
         sep = "; " if name == "cookie" else ","
-        v = v.replace(tid, "ID")
+        v = masked(v, tid)
         joined[name] = joined[name] + sep + v if name in joined else v
     return {"method": req.method, "target": req.target, "fields": joined, "body": req.body}
 

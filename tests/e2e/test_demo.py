@@ -163,14 +163,17 @@ def test_app_has_no_cdn_pages(app):
 
 def test_demo_beside_a_ttfd_started_by_hand(stack, demo_env):
     """A ttfd the user started by hand holds the default state file (locked): the demo's ttfd
-    uses a state file of its own, and works beside it."""
+    uses a state file of its own, and works beside it. APP_PORT=0 picks a free port for the app,
+    as TTFD_LISTEN's port 0 does for ttfd (before, the demo waited 20 s for "port 0" and
+    failed)."""
     stack.ttfd(env=demo_env)  # no --state: $XDG_STATE_HOME/ttfd/state.db, the demo's default
-    env = dict(demo_env, TTFD_BIN=tk.TTFD_BIN, TTF_BIN=tk.TTF_BIN)
+    env = dict(demo_env, TTFD_BIN=tk.TTFD_BIN, TTF_BIN=tk.TTF_BIN, APP_PORT="0")
     p = subprocess.run([os.path.join(tk.REPO, "scripts", "demo.sh"), "--check"], env=env,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=120 * tk.SLOW)
     out = p.stdout + p.stderr
     assert p.returncode == 0 and "demo check: OK" in p.stdout, out
+    assert re.search(r"^Test app \(TodoMVC API\) on http://127\.0\.0\.1:[1-9]\d*$", p.stdout, re.M), out
 
 
 def test_demo_refuses_a_ttfd_port_in_use(demo_env):

@@ -209,7 +209,7 @@ static void forward_headers(void **state)
     e.body_len = 5;
     http_headers out;
     http_headers_init(&out);
-    assert_int_equal(http_forward_headers(&e, "/abc123def456", NULL, &out), 0);
+    assert_int_equal(http_forward_headers(&e, "/abc123def456", NULL, NULL, &out), 0);
     assert_null(http_headers_get(&out, "connection"));
     assert_null(http_headers_get(&out, "x-drop"));
     assert_null(http_headers_get(&out, "transfer-encoding"));

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http1.h"
 #include "proto_json.h"
@@ -342,6 +343,58 @@ static void test_request_trailers(void **state)
     http_headers_free(&h);
 }
 
+/* CDN-Loop (RFC 8586): one mark per key and tunnel, found as a member's cdn-id in any field line,
+ * any case, with or without parameters; a longer or shorter id, or the mark inside a parameter,
+ * is not it. The request rule appends it as a line of its own after the client's. */
+static void test_loop_mark(void **state)
+{
+    (void)state;
+    char a[PROXY_LOOP_MARK_LEN + 1], b[PROXY_LOOP_MARK_LEN + 1], c[PROXY_LOOP_MARK_LEN + 1];
+    assert_int_equal(proxy_loop_mark(a, "k1", 2, "abc123def456"), 0);
+    assert_int_equal(proxy_loop_mark(b, "k1", 2, "abc123def457"), 0);
+    assert_int_equal(proxy_loop_mark(c, "k2", 2, "abc123def456"), 0);
+    assert_int_equal(strlen(a), PROXY_LOOP_MARK_LEN);
+    assert_memory_equal(a, "http-tunnel-", 12);
+    assert_string_not_equal(a, b);
+    assert_string_not_equal(a, c);
+    char upper[PROXY_LOOP_MARK_LEN + 1], lines[400];
+    for (size_t i = 0; i <= PROXY_LOOP_MARK_LEN; i++)
+        upper[i] = (char)(a[i] >= 'a' && a[i] <= 'z' ? a[i] - 32 : a[i]);
+    const char *seen[] = {"CDN-Loop: %s", "cdn-loop: other, %s; v=1", "CDN-Loop: x\ncdn-LOOP: %s",
+                          "CDN-Loop: fastly,%s ;a=b"};
+    for (size_t i = 0; i < sizeof seen / sizeof *seen; i++) {
+        http_headers h;
+        snprintf(lines, sizeof lines, seen[i], i == 1 ? upper : a);
+        load(&h, lines);
+        assert_true(proxy_loop_seen(&h, a));
+        assert_false(proxy_loop_seen(&h, b));
+        http_headers_free(&h);
+    }
+    const char *unseen[] = {"CDN-Loop: %sx", "CDN-Loop: x%s", "CDN-Loop: other; id=%s",
+                            "X-CDN-Loop: %s", "CDN-Loops: %s"};
+    for (size_t i = 0; i < sizeof unseen / sizeof *unseen; i++) {
+        http_headers h;
+        snprintf(lines, sizeof lines, unseen[i], a);
+        load(&h, lines);
+        assert_false(proxy_loop_seen(&h, a));
+        http_headers_free(&h);
+    }
+    http_headers h;
+    load(&h, "CDN-Loop: other; v=1\nX-A: 1\nCDN-Loop: cdn2");
+    proxy_request rq = {.client_ip = IP, .proto = "http", .loop_mark = a};
+    assert_int_equal(proxy_request_headers(&h, &rq), 0);
+    assert_string_equal(h.v[0].value, "other; v=1");
+    assert_string_equal(h.v[2].value, "cdn2");
+    size_t last = 0;
+    for (size_t i = 0; i < h.n; i++)
+        if (strcasecmp(h.v[i].name, "CDN-Loop") == 0)
+            last = i;
+    assert_true(last > 2);
+    assert_string_equal(h.v[last].value, a);
+    assert_true(proxy_loop_seen(&h, a));
+    http_headers_free(&h);
+}
+
 /* Set-Cookie fields scoped to the shared domain or a parent of it go; the rest stay in order. */
 static void test_cookie_scope(void **state)
 {
@@ -560,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_idempotent_methods),
         cmocka_unit_test(test_request_trailers),
         cmocka_unit_test(test_cookie_scope),
+        cmocka_unit_test(test_loop_mark),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
