@@ -47,6 +47,37 @@ static bool javascript(const char *ct)
     return false;
 }
 
+/* Whether the path v is one a browser resolves as written (WHATWG URL's path state): no "." or
+ * ".." segment (spelled "%2e" too, any case), no '\\' (a '/' in http URLs), no tab or newline
+ * (dropped before parsing). Else "/<id>/../" would resolve to "/". */
+static bool plain_path(const char *v)
+{
+    const char *seg = v;
+    for (const char *p = v;; p++) {
+        if (*p == '\\' || *p == '\t' || *p == '\n' || *p == '\r' ||
+            (p[0] == '%' && p[1] == '2' && (p[2] == 'e' || p[2] == 'E')))
+            return false;
+        if (*p == '/' || *p == '?' || *p == '#' || !*p) {
+            size_t n = (size_t)(p - seg);
+            if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+                return false;
+            if (*p != '/')
+                return true; /* a query or fragment is not part of the path */
+            seg = p + 1;
+        }
+    }
+}
+
+/* Whether v, h's first Service-Worker-Allowed, is its only one (a browser joins several). */
+static bool one_field(const http_headers *h, const char *v)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].value != v && h->v[i].nlen == 22 &&
+            strncasecmp(h->v[i].name, "Service-Worker-Allowed", 22) == 0)
+            return false;
+    return true;
+}
+
 /* Path routing gives every tunnel one origin: a service worker registered from "/<id>" (whose
  * directory is "/") or one its app allowed "/" would control every tunnel's pages in that
  * browser, for good (W3C Service Workers: a registration's scope must lie under the script's
@@ -58,9 +89,10 @@ static int confine_workers(const char *tid, const char *ct, http_headers *h)
     if (!v && !javascript(ct))
         return 0;
     size_t tl = strlen(tid);
-    if (v && v[0] == '/' && strncmp(v + 1, tid, tl) == 0 && v[1 + tl] == '/')
-        return 0;                                /* under the prefix already */
-    bool path = v && v[0] == '/' && v[1] != '/'; /* an absolute path, not a URL */
+    /* an absolute path, not a URL, that stays where it points */
+    bool path = v && v[0] == '/' && v[1] != '/' && plain_path(v) && one_field(h, v);
+    if (path && strncmp(v + 1, tid, tl) == 0 && v[1 + tl] == '/')
+        return 0; /* under the prefix already */
     size_t vl = path ? strlen(v) : 1;
     char *nv = malloc(tl + vl + 2);
     if (!nv)
