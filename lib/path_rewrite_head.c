@@ -111,6 +111,9 @@ int path_rewrite_response_head(const char *tid, int status, bool bodiless, http_
         return -1;
     if (confine_workers(tid, http_headers_get_id(h, HTTP_H_CONTENT_TYPE), h) != 0)
         return -1;
+    /* every path-routed tunnel is one origin: "storage", "cache" or "executionContexts" would
+     * clear or reload every tunnel's (W3C Clear Site Data §4.2 acts on the origin) */
+    http_headers_remove(h, "Clear-Site-Data");
     const char *ct = http_headers_get_id(h, HTTP_H_CONTENT_TYPE); /* after the entries moved */
     path_rewrite_kind k =
         path_rewrite_kind_for(ct, http_headers_get_id(h, HTTP_H_CONTENT_ENCODING));

@@ -409,6 +409,22 @@ static void service_workers_stay_inside_the_tunnel(void **state)
     }
 }
 
+/* Path routing: every tunnel is one origin, whose storage one tunnel's Clear-Site-Data would
+ * clear for all (any of its types): the field goes, the others stay. */
+static void clear_site_data_removed(void **state)
+{
+    (void)state;
+    http_headers h;
+    http_headers_init(&h);
+    assert_int_equal(http_headers_add(&h, "Clear-Site-Data", 15, "\"storage\"", 9), 0);
+    assert_int_equal(http_headers_add(&h, "X-A", 3, "1", 1), 0);
+    assert_int_equal(http_headers_add(&h, "clear-site-data", 15, "\"cache\"", 7), 0);
+    assert_true(path_rewrite_response_head(TID, 200, false, &h) >= 0);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.v[0].name, "X-A");
+    http_headers_free(&h);
+}
+
 static void response_head_same_with_and_without_body(void **state)
 {
     (void)state;
@@ -472,6 +488,7 @@ int main(void)
         cmocka_unit_test(head_urls),
         cmocka_unit_test(response_head_same_with_and_without_body),
         cmocka_unit_test(service_workers_stay_inside_the_tunnel),
+        cmocka_unit_test(clear_site_data_removed),
         cmocka_unit_test(split_independent),
         cmocka_unit_test(long_constructs),
         cmocka_unit_test(streams_through),
