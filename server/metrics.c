@@ -8,16 +8,17 @@
 
 #include "clock.h"
 
-#define NBUCKETS 13
+#define NBUCKETS 14
 #define MAX_CODE 999
 
 /* Request duration buckets (seconds, as the `le` labels say), from a fast local answer to the
- * longest --request-timeout users set. */
+ * default --request-timeout (120 s: the long polls it lets through). */
 static const uint64_t bucket_us[NBUCKETS] = {5000,     10000,    25000,   50000,   100000,
                                              250000,   500000,   1000000, 2500000, 5000000,
-                                             10000000, 30000000, 60000000};
-static const char *const bucket_le[NBUCKETS] = {
-    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60"};
+                                             10000000, 30000000, 60000000, 120000000};
+static const char *const bucket_le[NBUCKETS] = {"0.005", "0.01", "0.025", "0.05", "0.1",
+                                                "0.25",  "0.5",  "1",     "2.5",  "5",
+                                                "10",    "30",   "60",    "120"};
 static const char *const class_names[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx", "other"};
 #define NCLASSES (sizeof class_names / sizeof class_names[0])
 

@@ -114,6 +114,8 @@ static void test_counters(void **state)
     assert_true(sample(t, "ttfd_http_request_duration_seconds_bucket{le=\"0.005\"}") == 3);
     assert_true(sample(t, "ttfd_http_request_duration_seconds_bucket{le=\"0.025\"}") == 4);
     assert_true(sample(t, "ttfd_http_request_duration_seconds_bucket{le=\"60\"}") == 4);
+    /* a long poll under the default --request-timeout (120 s) has a bucket of its own */
+    assert_true(sample(t, "ttfd_http_request_duration_seconds_bucket{le=\"120\"}") == 5);
     assert_true(sample(t, "ttfd_http_request_duration_seconds_bucket{le=\"+Inf\"}") == 5);
     assert_true(sample(t, "ttfd_http_request_duration_seconds_count") == 5);
     double sum = sample(t, "ttfd_http_request_duration_seconds_sum");
