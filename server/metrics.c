@@ -13,8 +13,8 @@
 
 /* Request duration buckets (seconds, as the `le` labels say), from a fast local answer to the
  * default --request-timeout (120 s: the long polls it lets through). */
-static const uint64_t bucket_us[NBUCKETS] = {5000,     10000,    25000,   50000,   100000,
-                                             250000,   500000,   1000000, 2500000, 5000000,
+static const uint64_t bucket_us[NBUCKETS] = {5000,     10000,    25000,    50000,    100000,
+                                             250000,   500000,   1000000,  2500000,  5000000,
                                              10000000, 30000000, 60000000, 120000000};
 static const char *const bucket_le[NBUCKETS] = {"0.005", "0.01", "0.025", "0.05", "0.1",
                                                 "0.25",  "0.5",  "1",     "2.5",  "5",

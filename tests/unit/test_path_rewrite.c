@@ -390,9 +390,9 @@ static void service_workers_stay_inside_the_tunnel(void **state)
         assert_int_equal(http_headers_add(&h, "Content-Type", 12, cases[i][0], strlen(cases[i][0])),
                          0);
         for (const char *v = cases[i][1]; *v; v += strcspn(v, "\n") + (v[strcspn(v, "\n")] != 0))
-            assert_int_equal(http_headers_add(&h, "Service-Worker-Allowed", 22, v,
-                                              strcspn(v, "\n")),
-                             0); /* '\n' between fields */
+            assert_int_equal(
+                http_headers_add(&h, "Service-Worker-Allowed", 22, v, strcspn(v, "\n")),
+                0); /* '\n' between fields */
         assert_true(path_rewrite_response_head(TID, 200, false, &h) >= 0);
         const char *got = http_headers_get(&h, "Service-Worker-Allowed");
         size_t n = 0;
