@@ -32,12 +32,17 @@ static int weaken_etag(http_headers *h)
     return 0;
 }
 
-/* Whether the media type of ct (before any ';') is one a browser runs as a script (RFC 9239). */
+/* Whether the media type of ct (before any ';') is a JavaScript MIME type (WHATWG MIME Sniffing
+ * §4.6, RFC 9239): one a browser registers a service worker from. */
 static bool javascript(const char *ct)
 {
-    static const char *const types[] = {"text/javascript", "application/javascript",
-                                        "application/x-javascript", "text/ecmascript",
-                                        "application/ecmascript"};
+    static const char *const types[] = {
+        "text/javascript",    "application/javascript", "application/x-javascript",
+        "text/ecmascript",    "application/ecmascript", "application/x-ecmascript",
+        "text/x-ecmascript",  "text/x-javascript",      "text/jscript",
+        "text/livescript",    "text/javascript1.0",     "text/javascript1.1",
+        "text/javascript1.2", "text/javascript1.3",     "text/javascript1.4",
+        "text/javascript1.5"};
     size_t n = ct ? strcspn(ct, ";") : 0;
     while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
         n--;
