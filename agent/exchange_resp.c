@@ -263,6 +263,12 @@ static bool step(exchange *x, struct evbuffer *in, bool *batch, bool *full)
     case HTTP1_HEAD:
         if (proxy_status_interim(x->resp.head.status) && x->resp.head.status != 101) {
             interim_head(x);
+            /* a service sending interim heads faster than the tunnel takes them waits, as its
+             * body would: else each one queued (100,000 of 1 KiB: 240 MB in ttf) */
+            if (!xc_gone(x) && !x->ended && x->sink->room(x->ud) == 0) {
+                *full = true;
+                return false;
+            }
         } else {
             final_head(x);
             /* a head the local service sent alone (an event stream before its first event, a

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "http1_syntax.h"
 #include "url.h"
 
 static const char *str_at(const json_t *o, const char *k)
@@ -204,6 +205,13 @@ int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const c
         if (r < 0)
             goto nomem;
     }
+    /* a NUL, CR, LF or other control in a value ("\u0000" read with JSON_ALLOW_NUL): ttfd's
+     * parser answers 400 (RFC 9110 §5.5), and a value cut at its NUL must not route */
+    for (size_t i = 0; i < out->headers.n; i++)
+        if (!http1_is_field_value(out->headers.v[i].value, out->headers.v[i].vlen)) {
+            *err = "a header field value holding a NUL, CR, LF or another control";
+            return -1;
+        }
 
     const json_t *b = json_object_get(ev, "body");
     if (json_is_string(b) && json_string_length(b) > 0) {

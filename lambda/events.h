@@ -62,7 +62,8 @@ typedef struct http_event {
 char *http_path_encode(const char *decoded, size_t n);
 
 /* Reads a payload 2.0 event. max_body bounds the decoded body (too_big set instead of failing).
- * 0, or -1 with a reason (missing method/path, bad base64). Call http_event_free either way. */
+ * 0, or -1 with a reason (missing method/path, bad base64, a header value or cookie holding a
+ * NUL, CR, LF or another control: RFC 9110 §5.5). Call http_event_free either way. */
 int http_event_parse(const json_t *ev, size_t max_body, http_event *out, const char **err);
 void http_event_free(http_event *e);
 

@@ -71,6 +71,8 @@ int path_rewrite_head_urls(const char *tid, struct http_headers *h);
  *     passes unchanged, strong ETag included, so that nothing labels it as the rewritten body.
  * A 304 without Content-Type has its strong ETag made weak too (the 200 it stands for most
  * likely had it made weak: W/ matches either by weak comparison).
+ * Clear-Site-Data is removed (every tunnel here is one origin: its "storage" would be all of
+ * theirs) and Service-Worker-Allowed kept under "/<tid>/".
  * status: the final status (200..599); bodiless: no body follows (HEAD, 204, 304).
  * Returns the kind the body goes through, PATH_RW_NONE when it passes unchanged (or there is
  * none), or -1 on ENOMEM (fields partly changed; the caller answers 502). */

@@ -560,23 +560,32 @@ static bool cookie_domain_shared(const char *v, size_t n, const char *domain)
         }
         p = semi;
     }
-    size_t n_dom = strlen(domain);
-    if (!d || dl > n_dom || strncasecmp(domain + n_dom - dl, d, dl) != 0)
+    /* one trailing dot on either side, the names compared (a browser at "id.t.example." keeps a
+     * "t.example." cookie for every tunnel there); a ":port" of the configured name dropped */
+    size_t n_dom = domain[0] == '[' ? strlen(domain) : strcspn(domain, ":");
+    if (n_dom && domain[n_dom - 1] == '.')
+        n_dom--;
+    if (dl && d[dl - 1] == '.')
+        dl--;
+    if (!d || !dl || dl > n_dom || strncasecmp(domain + n_dom - dl, d, dl) != 0)
         return false;
     return dl == n_dom || domain[n_dom - dl - 1] == '.';
 }
 
-/* Whether e is a Clear-Site-Data field naming "cookies" or "*" (W3C Clear Site Data §3.1). */
+/* Whether e is a Clear-Site-Data field naming "cookies" or "*" (W3C Clear Site Data §3.1), in
+ * any case, quoted or not: a browser more lenient than the grammar must not find one left. */
 static bool clears_cookies(const http_header *e)
 {
     if (e->nlen != 15 || strncasecmp(e->name, "Clear-Site-Data", 15) != 0)
         return false;
     size_t pos = 0, il;
     const char *it;
-    while (http1_list_next(e->value, e->vlen, &pos, &it, &il))
-        if ((il == 9 && memcmp(it, "\"cookies\"", 9) == 0) ||
-            (il == 3 && memcmp(it, "\"*\"", 3) == 0))
+    while (http1_list_next(e->value, e->vlen, &pos, &it, &il)) {
+        if (il >= 2 && it[0] == '"' && it[il - 1] == '"')
+            it++, il -= 2;
+        if ((il == 7 && strncasecmp(it, "cookies", 7) == 0) || (il == 1 && it[0] == '*'))
             return true;
+    }
     return false;
 }
 

@@ -97,7 +97,8 @@ def test_ttfd_s_own_answers_to_head_have_no_body(stack, method):
 
 
 def app_scripts(app, c, req):
-    allowed = {b"/swa-root": b"/", b"/swa-app": b"/app/", b"/swa-url": b"https://evil.example/"}
+    allowed = {b"/swa-root": b"/", b"/swa-app": b"/app/", b"/swa-url": b"https://evil.example/",
+               b"/swa-up": b"/../..", b"/swa-enc": b"/app/%2E%2e/.%2e/"}
     v = allowed.get(req.target.split(b"?")[0])
     fields = [b"Content-Type: text/javascript; charset=utf-8", b"Content-Length: 2"]
     if v is not None:
@@ -113,14 +114,17 @@ def test_a_service_worker_stays_inside_its_tunnel(stack, mode):
     /) or allowed "/" by its app could register a service worker over the whole origin and
     control every tunnel's pages in that browser for good (before: nothing stopped either). A
     script answer gets Service-Worker-Allowed "/<id>/"; an app's own path value goes under it;
-    subdomain routing (an origin of its own) is unchanged."""
+    subdomain routing (an origin of its own) is unchanged. A value with dot segments ("/../..",
+    "%2e%2e") gets the prefix alone (before: "/<id>/../..", which a browser resolves to "/")."""
     app = RawApp(app_scripts)
     stack.items.append(("server", app, None))
     d = stack.ttfd()
     a = stack.ttf(d.endpoint(), app.port, "--protocol", mode)
     tid = a.tunnel_id
     want = {"": "/%s/" % tid, "?sw": "/%s/" % tid, "/sw.js": "/%s/" % tid,
-            "/swa-root": "/%s/" % tid, "/swa-app": "/%s/app/" % tid, "/swa-url": "/%s/" % tid}
+            "/swa-root": "/%s/" % tid, "/swa-app": "/%s/app/" % tid, "/swa-url": "/%s/" % tid,
+            # dot segments a browser resolves ("/<id>/../.." is "/"): the prefix alone
+            "/swa-up": "/%s/" % tid, "/swa-enc": "/%s/" % tid}
     for target, value in want.items():
         r = tk.http(d.port, "GET", "/" + tid + target, tk.path_host(d))
         assert r.status == 200 and r.get_all("Service-Worker-Allowed") == [value], (target, r.raw_head)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http1_headers.h"
 #include "path_rewrite.h"
@@ -362,6 +363,16 @@ static void service_workers_stay_inside_the_tunnel(void **state)
         {"text/javascript", "", "/" TID "/"},
         {"Application/JavaScript ; charset=utf-8", "", "/" TID "/"},
         {"text/html", "", ""},
+        /* every JavaScript MIME type (WHATWG MIME Sniffing §4.6) registers a worker */
+        {"text/x-javascript", "", "/" TID "/"},
+        {"application/x-ecmascript", "", "/" TID "/"},
+        {"text/x-ecmascript", "", "/" TID "/"},
+        {"text/jscript", "", "/" TID "/"},
+        {"text/livescript", "", "/" TID "/"},
+        {"TEXT/JAVASCRIPT1.5;x=y", "", "/" TID "/"},
+        {"text/javascript1.0", "", "/" TID "/"},
+        {"text/javascript1.6", "", ""},
+        {"application/json", "", ""},
         {"text/plain", "/", "/" TID "/"},
         {"text/plain", "/app/", "/" TID "/app/"},
         {"text/javascript", "/" TID "/x/", "/" TID "/x/"},
@@ -369,18 +380,35 @@ static void service_workers_stay_inside_the_tunnel(void **state)
         {"text/javascript", "//evil.example/", "/" TID "/"},
         {"text/javascript", "https://evil.example/", "/" TID "/"},
         {"text/javascript", "./", "/" TID "/"},
+        /* dot segments a browser resolves (WHATWG URL: "%2e" is '.', '\\' is '/', tabs and
+         * newlines dropped) would climb out of the prefix: the prefix alone */
+        {"text/javascript", "/" TID "/../", "/" TID "/"},
+        {"text/javascript", "/../..", "/" TID "/"},
+        {"text/javascript", "/a/%2e%2E/..", "/" TID "/"},
+        {"text/javascript", "/" TID "/.%2e/", "/" TID "/"},
+        {"text/javascript", "/a\\..\\..\\", "/" TID "/"},
+        {"text/javascript", "/.\t./", "/" TID "/"},
+        {"text/javascript", "/" TID "/./x/", "/" TID "/"},
+        {"text/javascript", "/a..b/.x/", "/" TID "/a..b/.x/"},
+        /* two fields a browser joins with ", ": "/<id>/a, /../../" resolves to "/" */
+        {"text/javascript", "/" TID "/a\n/../../", "/" TID "/"},
+        {"text/javascript", "/" TID "/a\n/b/", "/" TID "/"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         http_headers h;
         http_headers_init(&h);
         assert_int_equal(http_headers_add(&h, "Content-Type", 12, cases[i][0], strlen(cases[i][0])),
                          0);
-        if (cases[i][1][0])
-            assert_int_equal(http_headers_add(&h, "Service-Worker-Allowed", 22, cases[i][1],
-                                              strlen(cases[i][1])),
-                             0);
+        for (const char *v = cases[i][1]; *v; v += strcspn(v, "\n") + (v[strcspn(v, "\n")] != 0))
+            assert_int_equal(
+                http_headers_add(&h, "Service-Worker-Allowed", 22, v, strcspn(v, "\n")),
+                0); /* '\n' between fields */
         assert_true(path_rewrite_response_head(TID, 200, false, &h) >= 0);
         const char *got = http_headers_get(&h, "Service-Worker-Allowed");
+        size_t n = 0;
+        for (size_t k = 0; k < h.n; k++)
+            n += strcasecmp(h.v[k].name, "Service-Worker-Allowed") == 0;
+        assert_true(n <= 1);
         if (cases[i][2][0]) {
             assert_non_null(got);
             assert_string_equal(got, cases[i][2]);
@@ -389,6 +417,22 @@ static void service_workers_stay_inside_the_tunnel(void **state)
         }
         http_headers_free(&h);
     }
+}
+
+/* Path routing: every tunnel is one origin, whose storage one tunnel's Clear-Site-Data would
+ * clear for all (any of its types): the field goes, the others stay. */
+static void clear_site_data_removed(void **state)
+{
+    (void)state;
+    http_headers h;
+    http_headers_init(&h);
+    assert_int_equal(http_headers_add(&h, "Clear-Site-Data", 15, "\"storage\"", 9), 0);
+    assert_int_equal(http_headers_add(&h, "X-A", 3, "1", 1), 0);
+    assert_int_equal(http_headers_add(&h, "clear-site-data", 15, "\"cache\"", 7), 0);
+    assert_true(path_rewrite_response_head(TID, 200, false, &h) >= 0);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.v[0].name, "X-A");
+    http_headers_free(&h);
 }
 
 static void response_head_same_with_and_without_body(void **state)
@@ -454,6 +498,7 @@ int main(void)
         cmocka_unit_test(head_urls),
         cmocka_unit_test(response_head_same_with_and_without_body),
         cmocka_unit_test(service_workers_stay_inside_the_tunnel),
+        cmocka_unit_test(clear_site_data_removed),
         cmocka_unit_test(split_independent),
         cmocka_unit_test(long_constructs),
         cmocka_unit_test(streams_through),

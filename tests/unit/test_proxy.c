@@ -419,6 +419,24 @@ static void test_cookie_scope(void **state)
     free(got);
     assert_int_equal(proxy_cookie_scope(&h, NULL), 0);
     http_headers_free(&h);
+
+    /* a trailing dot (a browser at "id.t.example." keeps "t.example." for every tunnel there),
+     * on either side, a ":port" in the configured name, Clear-Site-Data in any case or quoting */
+    static const char *const domains[] = {"t.example", "t.example.", "T.Example:8080"};
+    for (size_t i = 0; i < sizeof domains / sizeof domains[0]; i++) {
+        load(&h, "Set-Cookie: a=1; Domain=t.example.\nSet-Cookie: b=2; Domain=t.example\n"
+                 "Set-Cookie: c=3; Domain=.example.\nSet-Cookie: d=4; Domain=id.t.example.\n"
+                 "Set-Cookie: e=5; Domain=t.example..\nClear-Site-Data: \"COOKIES\"\n"
+                 "Clear-Site-Data: cookies\nClear-Site-Data: \"cache\" , * \n"
+                 "Clear-Site-Data: \"cookiesx\"");
+        assert_int_equal(proxy_cookie_scope(&h, domains[i]), 6);
+        got = dump(&h);
+        assert_string_equal(got, "Set-Cookie: d=4; Domain=id.t.example.\n"
+                                 "Set-Cookie: e=5; Domain=t.example..\n"
+                                 "Clear-Site-Data: \"cookiesx\"");
+        free(got);
+        http_headers_free(&h);
+    }
 }
 
 /* A parsed head (arena strings) goes through the rules as well as added entries. */
