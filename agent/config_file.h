@@ -6,7 +6,7 @@
  *   endpoint: wss://tunnel.example.com/_tunnel
  *   authtoken: eyJ...                # or token:
  *   connect_timeout: 10              # seconds
- *   request_timeout: 25              # seconds
+ *   request_timeout: 115             # seconds (the default)
  *   protocol: auto                   # auto | binary | json
  *   ca_file: /etc/ssl/our-ca.pem
  *   web_addr: 127.0.0.1:4040         # the inspector (false: none)
