@@ -66,6 +66,7 @@ typedef struct json_stream {
 
     size_t rhead_len;   /* head bytes of rhead so far (HTTP1_AGENT_MAX_HEAD) */
     size_t rhead_lines; /* field lines of rhead so far (HTTP1_AGENT_MAX_FIELDS) */
+    size_t rhead_charged; /* what rhead counts in the mux's head budget (mux_set_head_budget) */
 } json_stream;
 
 static json_mux *jm_of(mux *m)
@@ -123,6 +124,7 @@ static void forget(json_mux *jm, json_stream *s)
     mux_stream_gone(&jm->base);
     drop_head(&s->head);
     drop_head(&s->rhead);
+    mem_budget_charge(jm->base.heads, &s->rhead_charged, jm->base.head_share, 0);
     http_headers_free(&s->req_trailers);
     free(s->buf);
     free(s);
@@ -472,6 +474,20 @@ static size_t head_bytes(const tmsg *m)
     return 15 + (m->reason ? strlen(m->reason) : 0) + field_bytes(&m->headers) + 2;
 }
 
+/* Counts the head s is assembling (rhead_len bytes) in the mux's head budget; false when that
+ * would take the budget past its limit: the exchange is then cancelled and its client answered
+ * 502 MUX_HEADS_OVER (the link and other exchanges go on). */
+static bool hold_rhead(json_mux *jm, json_stream *s)
+{
+    if (mem_budget_charge(jm->base.heads, &s->rhead_charged, jm->base.head_share, s->rhead_len))
+        return true;
+    char why[160];
+    snprintf(why, sizeof why, "response head across continuations (%zu bytes so far): %s",
+             s->rhead_len, MUX_HEADS_OVER);
+    protocol_error_as(jm, s, why, MUX_HEADS_OVER);
+    return false;
+}
+
 static void on_response(json_mux *jm, json_stream *s, tmsg *m)
 {
     if (s->resp_final || s->rhead) {
@@ -504,6 +520,7 @@ static void on_response(json_mux *jm, json_stream *s, tmsg *m)
     }
     *s->rhead = *m; /* taken: the caller's message is left empty */
     tmsg_init(m, TMSG_UNKNOWN);
+    hold_rhead(jm, s);
 }
 
 static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
@@ -517,7 +534,8 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
     s->rhead_len += field_bytes(&m->headers);
     s->rhead_lines += m->headers.n;
     if (section_over(jm, s, "response head across continuations", s->rhead_lines, s->rhead_len,
-                     HTTP1_AGENT_MAX_HEAD))
+                     HTTP1_AGENT_MAX_HEAD) ||
+        !hold_rhead(jm, s))
         return;
     if (tmsg_take_headers(&s->rhead->headers, &m->headers) != 0) {
         protocol_error(jm, s, "out of memory");
@@ -527,6 +545,8 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
         return;
     tmsg *h = s->rhead;
     s->rhead = NULL;
+    s->rhead_len = 0;
+    hold_rhead(jm, s); /* less than before: never refused */
     deliver(jm, s, h, true);
     tmsg_free(h);
     free(h);

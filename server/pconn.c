@@ -34,6 +34,18 @@ void pc_write(pconn *pc, const void *data, size_t len)
     }
 }
 
+bool pc_hold_heads(pconn *pc, size_t add)
+{
+    size_t out = pc->c ? conn_out_len(pc->c) : 0;
+    size_t held = pc->heads_out + add;
+    if (held > out + add) /* what the client took went first */
+        held = out + add;
+    if (!mem_budget_charge(&pc->srv->agent_heads, &pc->heads_charged, TTFD_AGENT_HEAD_SHARE, held))
+        return false;
+    pc->heads_out = held;
+    return true;
+}
+
 /* The end of an exchange: its access log line (reqlog.h) and the request metrics (metrics.h). */
 void pc_log(pconn *pc)
 {
@@ -148,6 +160,7 @@ static void pc_free(pconn *pc)
     xchg_end_stream(pc, MUX_CANCEL, "client went away");
     pc_log(pc);
     xchg_reset(&pc->x);
+    mem_budget_charge(&pc->srv->agent_heads, &pc->heads_charged, 0, 0);
     conn_free(pc->c);
     http1_free(&pc->p);
     server *srv = pc->srv;
@@ -583,6 +596,7 @@ static void pc_on_drain(conn *c, void *ud)
 {
     (void)c;
     pconn *pc = ud;
+    pc_hold_heads(pc, 0);
     if (pc->x.ms)
         pc->x.ops->credit(pc->x.ms, conn_out_len(pc->c));
     if (pc->st == PC_HEAD && !conn_reading(pc->c)) {

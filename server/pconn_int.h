@@ -124,6 +124,8 @@ struct pconn {
                                queued (a TLS record not yet whole: no head octet yet); 0 none */
     size_t out_seen;        /* room-making (pconn_room.c): its answers' octets not yet taken by */
     uint64_t out_seen_ms;   /* the client (ours and the socket's), unchanged since then */
+    size_t heads_out;       /* octets of agents' heads written to it, not yet taken (at most */
+    size_t heads_charged;   /* its output), and what they count in srv->agent_heads */
     bool kept_alive;        /* an exchange of it ended: it waits for its next request */
     bool head_started;      /* bytes of the next head arrived */
     bool in_eof;            /* the client ended its side */
@@ -132,6 +134,10 @@ struct pconn {
 
 /* ---- pconn.c ---- */
 void pc_write(pconn *pc, const void *data, size_t len);
+/* Agents' heads written to pc's client and not yet taken, add octets more about to be, count in
+ * the server's agent_heads budget beyond TTFD_AGENT_HEAD_SHARE; false (nothing changed) when that
+ * would pass its limit. add 0 after the client took bytes: never refused. */
+bool pc_hold_heads(pconn *pc, size_t add);
 /* Answers status with a short text body and Connection: close, then closes; after a response
  * started, closes (what was written is flushed). The stream, if any, is closed first with
  * how/why. */

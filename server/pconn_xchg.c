@@ -371,6 +371,21 @@ static bool can_drain(const exchange *x)
     return (uint64_t)x->req_len - x->body_in <= PC_DRAIN_MAX;
 }
 
+/* A head of len octets would take the server's agent_heads budget past its limit: the exchange
+ * is dropped (the agent told, the reason logged) and the client answered 502 (a head not out
+ * yet: this was its final one, or an interim). */
+static void heads_over(pconn *pc, size_t len)
+{
+    exchange *x = &pc->x;
+    mux_ident *id = &x->ms->m->id;
+    MUX_WARN(id, "tunnel %s (agent %s): a response head of %zu bytes toward a client not reading: %s "
+             "(%zu bytes held beyond the shares): exchange dropped",
+             id->tunnel[0] ? id->tunnel : "-", id->agent, len, MUX_HEADS_OVER,
+             pc->srv->agent_heads.used);
+    xchg_end_stream(pc, MUX_CANCEL, MUX_HEADS_OVER);
+    pc_fail(pc, 502, MUX_HEADS_OVER);
+}
+
 static void up_head(void *ud, int status, const char *reason, http_headers *h, int64_t known_len,
                     bool fin)
 {
@@ -402,6 +417,11 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
     if (!head) {
         xchg_end_stream(pc, MUX_CANCEL, "out of memory");
         pc_fail(pc, 502, "the tunnel agent sent a bad response");
+        goto out;
+    }
+    if (!pc_hold_heads(pc, len)) { /* a head toward a client that does not read it: dropped */
+        heads_over(pc, len);
+        free(head);
         goto out;
     }
     /* A small body of known length goes into the head's buffer chain: one allocation and one
