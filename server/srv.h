@@ -43,6 +43,12 @@
  * (2000 streams: 2 GB). */
 #define TTFD_AGENT_HEAD_SHARE ((size_t)128 << 10)
 #define TTFD_AGENT_HEAD_BUDGET ((size_t)64 << 20)
+/* All an agent sent (heads and bodies) toward a client that has not taken it counts too beyond
+ * this share of an exchange, which the largest response window fits (JSON's grown one, 1 MiB, a
+ * head and what is written before a credit): an agent without windows (JSON mode without
+ * stream_windows) whose whole answers of 12 MiB toward 16 clients that never read made ttfd hold
+ * 163 MB, the exchanges done and counted in no --max-streams. */
+#define TTFD_AGENT_OUT_SHARE ((size_t)1280 << 10)
 #define TTFD_IDLE_SEC 60 /* keep-alive idle limit between public requests */
 /* An upgraded connection (101: a WebSocket) idle both ways this long is closed, as HAProxy's
  * `timeout tunnel` (its documentation's example: 1h); once one side ended its half (a FIN), the
@@ -140,7 +146,7 @@ struct server {
     metrics *metrics;     /* counters for /metrics (metrics.h) */
     mux_budget streams;   /* streams open over every agent's mux (--max-streams) */
     ws_budget agent_msgs; /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
-    mem_budget agent_heads; /* agents' response heads held (TTFD_AGENT_HEAD_BUDGET) */
+    mem_budget agent_heads; /* agents' response heads (and bodies) held: TTFD_AGENT_HEAD_BUDGET */
     admin *admin;         /* --admin listener, NULL when off */
     clock_http_date date; /* the Date of every response written to a public client (zeroed:
                              the wall clock, formatted once a second) */
