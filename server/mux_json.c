@@ -445,14 +445,6 @@ static void deliver(json_mux *jm, json_stream *s, tmsg *m, bool with_head)
         up->end(ud, m->trailers.n > 0 ? &m->trailers : NULL);
 }
 
-static size_t field_bytes(const http_headers *h)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < h->n; i++)
-        n += h->v[i].nlen + h->v[i].vlen + 3; /* the least a line takes: ":" and CRLF */
-    return n;
-}
-
 /* Whether a section of lines field lines and bytes octets is over what ttfd takes from an agent
  * (a head: HTTP1_AGENT_MAX_HEAD and _FIELDS; a trailer section: HTTP1_AGENT_MAX_TRAILER, as
  * binary mode's decoder takes); if so the exchange is cancelled and the client answered 502. */
@@ -471,7 +463,7 @@ static bool section_over(json_mux *jm, json_stream *s, const char *what, size_t 
 /* The bytes of m's status line ("HTTP/1.1 200 OK" CRLF) and header fields with the empty line. */
 static size_t head_bytes(const tmsg *m)
 {
-    return 15 + (m->reason ? strlen(m->reason) : 0) + field_bytes(&m->headers) + 2;
+    return 15 + (m->reason ? strlen(m->reason) : 0) + http_headers_line_bytes(&m->headers) + 2;
 }
 
 /* Counts the head s is assembling (rhead_len bytes) in the mux's head budget; false when that
@@ -531,7 +523,7 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
     }
     s->hseq++;
     /* continuations without end must not grow ttfd without bound */
-    s->rhead_len += field_bytes(&m->headers);
+    s->rhead_len += http_headers_line_bytes(&m->headers);
     s->rhead_lines += m->headers.n;
     if (section_over(jm, s, "response head across continuations", s->rhead_lines, s->rhead_len,
                      HTTP1_AGENT_MAX_HEAD) ||
@@ -619,7 +611,7 @@ static void json_on_message(mux *mx, tmsg *m)
         return;
     }
     if (m->trailers.n > 0 && section_over(jm, s, "trailer section", m->trailers.n,
-                                          field_bytes(&m->trailers), HTTP1_AGENT_MAX_TRAILER))
+                                          http_headers_line_bytes(&m->trailers), HTTP1_AGENT_MAX_TRAILER))
         return;
     switch (m->type) {
     case TMSG_HTTP_RESPONSE:
