@@ -29,7 +29,7 @@ typedef struct jreq {
     /* the request head while it arrives in parts (http_request_headers) */
     char *method, *uri;
     http_headers head;
-    bool head_more; /* more head fields to come */
+    bool head_more;    /* more head fields to come */
     size_t head_bytes; /* of head so far, as field lines (HTTP1_AGENT_MAX_HEAD) */
     uint32_t next_head_seq;
     bool req_more; /* request body pieces to come */

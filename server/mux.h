@@ -217,9 +217,10 @@ void mux_set_tunnel(mux *m, const char *tunnel);
 void mux_set_max_streams(mux *m, size_t n);
 /* m's streams count in b from now on (b outlives m; set before the first open). */
 void mux_set_budget(mux *m, mux_budget *b);
-/* Response heads held for m's agent count in b beyond share bytes a stream from now on (ttfd's TTFD_AGENT_HEAD_BUDGET; b
- * outlives m): JSON heads being assembled from continuations (the mux) and heads written toward a
- * client not yet taken (pconn). A stream whose head would pass it fails: 502 MUX_HEADS_OVER. */
+/* Response heads held for m's agent count in b beyond share bytes a stream from now on (ttfd's
+ * TTFD_AGENT_HEAD_BUDGET; b outlives m): JSON heads being assembled from continuations (the mux)
+ * and heads written toward a client not yet taken (pconn). A stream whose head would pass it fails:
+ * 502 MUX_HEADS_OVER. */
 void mux_set_head_budget(mux *m, mem_budget *b, size_t share);
 #define MUX_HEADS_OVER "the tunnel agent's response heads are over the server's memory for them"
 /* For the muxes: a stream of m was opened (added to its map) / is gone (removed from it). */

@@ -64,8 +64,8 @@ typedef struct json_stream {
     uint32_t req_window; /* the request-body window this stream was opened with (0: none) */
     int64_t req_left;    /* req_window: request body bytes we may still send */
 
-    size_t rhead_len;   /* head bytes of rhead so far (HTTP1_AGENT_MAX_HEAD) */
-    size_t rhead_lines; /* field lines of rhead so far (HTTP1_AGENT_MAX_FIELDS) */
+    size_t rhead_len;     /* head bytes of rhead so far (HTTP1_AGENT_MAX_HEAD) */
+    size_t rhead_lines;   /* field lines of rhead so far (HTTP1_AGENT_MAX_FIELDS) */
     size_t rhead_charged; /* what rhead counts in the mux's head budget (mux_set_head_budget) */
 } json_stream;
 
@@ -537,8 +537,7 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
         return;
     tmsg *h = s->rhead;
     s->rhead = NULL;
-    s->rhead_len = 0;
-    hold_rhead(jm, s); /* less than before: never refused */
+    mem_budget_charge(jm->base.heads, &s->rhead_charged, 0, 0); /* the head leaves it */
     deliver(jm, s, h, true);
     tmsg_free(h);
     free(h);
@@ -610,8 +609,9 @@ static void json_on_message(mux *mx, tmsg *m)
                tmsg_type_name(m->type));
         return;
     }
-    if (m->trailers.n > 0 && section_over(jm, s, "trailer section", m->trailers.n,
-                                          http_headers_line_bytes(&m->trailers), HTTP1_AGENT_MAX_TRAILER))
+    if (m->trailers.n > 0 &&
+        section_over(jm, s, "trailer section", m->trailers.n, http_headers_line_bytes(&m->trailers),
+                     HTTP1_AGENT_MAX_TRAILER))
         return;
     switch (m->type) {
     case TMSG_HTTP_RESPONSE:

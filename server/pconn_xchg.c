@@ -378,7 +378,8 @@ static void held_over(pconn *pc, const char *what, size_t len)
 {
     exchange *x = &pc->x;
     mux_ident *id = &x->ms->m->id;
-    MUX_WARN(id, "tunnel %s (agent %s): %s of %zu bytes toward a client not reading: %s (%zu bytes "
+    MUX_WARN(id,
+             "tunnel %s (agent %s): %s of %zu bytes toward a client not reading: %s (%zu bytes "
              "held beyond the shares): exchange dropped",
              id->tunnel[0] ? id->tunnel : "-", id->agent, what, len, MUX_HEADS_OVER,
              pc->srv->agent_heads.used);

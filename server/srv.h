@@ -143,13 +143,13 @@ struct server {
                            agents are told, and X-Forwarded-Proto */
     bool stopping;
     struct event *stop_timer;
-    metrics *metrics;     /* counters for /metrics (metrics.h) */
-    mux_budget streams;   /* streams open over every agent's mux (--max-streams) */
-    ws_budget agent_msgs; /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
+    metrics *metrics;       /* counters for /metrics (metrics.h) */
+    mux_budget streams;     /* streams open over every agent's mux (--max-streams) */
+    ws_budget agent_msgs;   /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
     mem_budget agent_heads; /* agents' response heads (and bodies) held: TTFD_AGENT_HEAD_BUDGET */
-    admin *admin;         /* --admin listener, NULL when off */
-    clock_http_date date; /* the Date of every response written to a public client (zeroed:
-                             the wall clock, formatted once a second) */
+    admin *admin;           /* --admin listener, NULL when off */
+    clock_http_date date;   /* the Date of every response written to a public client (zeroed:
+                               the wall clock, formatted once a second) */
 };
 
 #endif

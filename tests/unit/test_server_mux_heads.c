@@ -85,10 +85,10 @@ static void agent_says(fixture *f, const char *fmt, const char *rid, const char 
 
 /* 60 octets of value: with the status line, beyond a share of 10 */
 #define FIRST                                                                                      \
-    "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,\"headers\":{\"a\":[" \
+    "{\"type\":\"http_response\",\"request_id\":\"%s\",\"status_code\":200,\"headers\":{\"a\":["   \
     "\"012345678901234567890123456789012345678901234567890123456789\"]},\"headers_more\":%s}"
 #define NEXT                                                                                       \
-    "{\"type\":\"http_response_headers\",\"request_id\":\"%s\",\"seq\":1,\"headers\":{\"b\":[" \
+    "{\"type\":\"http_response_headers\",\"request_id\":\"%s\",\"seq\":1,\"headers\":{\"b\":["     \
     "\"2\"]},\"headers_more\":%s}"
 
 static void continuations_share_the_budget(void **state)
