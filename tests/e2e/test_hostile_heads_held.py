@@ -19,6 +19,7 @@ import pytest
 
 import rawagent as ra
 import tunnelkit as tk
+from test_hostile_head import hwm_kb, server  # noqa: F401 (server: the fixture)
 
 N = 128  # exchanges, each holding a 1 MiB head: twice TTFD_AGENT_HEAD_BUDGET
 BODY = 6 << 20  # json-body: 24 of them, twice TTFD_AGENT_HEAD_BUDGET beyond the shares
@@ -30,19 +31,6 @@ OVER = b"the tunnel agent's response heads are over the server's memory for them
 # ASan or valgrind memory is not ttfd's own
 GROWTH_MAX_KB = {"bin": 100 << 10, "json": 100 << 10, "json-parts": 100 << 10,
                  "json-body": 135 << 10}
-
-
-@pytest.fixture
-def server(stack):
-    return stack.ttfd("--state", ":memory:")
-
-
-def hwm_kb(server):
-    with open("/proc/%d/status" % server.proc.p.pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
 
 
 def stalled_get(server, host, path):

@@ -11,16 +11,22 @@
 
 /* http_request rid: method uri with Host: pub, for tunnel_id (NULL: the first); more: body
  * pieces follow. */
+/* An http_request rid: method uri with Host: pub (the caller frees it). */
+static void init_request(tmsg *m, const char *rid, const char *method, const char *uri)
+{
+    tmsg_init(m, TMSG_HTTP_REQUEST);
+    m->request_id = strdup(rid);
+    m->method = strdup(method);
+    m->uri = strdup(uri);
+    http_headers_add(&m->headers, "Host", 4, "pub", 3);
+}
+
 static void send_request(fx *f, const char *rid, const char *method, const char *uri,
                          const char *tunnel_id, bool more)
 {
     tmsg m;
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup(rid);
-    m.method = strdup(method);
-    m.uri = strdup(uri);
+    init_request(&m, rid, method, uri);
     m.tunnel_id = tunnel_id ? strdup(tunnel_id) : NULL;
-    http_headers_add(&m.headers, "Host", 4, "pub", 3);
     m.more = more;
     send_json(f, &m);
     tmsg_free(&m);
@@ -98,12 +104,8 @@ static void test_json_head_continuations_bounded(void **state)
     (void)state;
     fx *f = make(false);
     tmsg m;
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup("r9");
-    m.method = strdup("GET");
-    m.uri = strdup("/");
+    init_request(&m, "r9", "GET", "/");
     m.headers_more = true;
-    http_headers_add(&m.headers, "Host", 4, "pub", 3);
     send_json(f, &m);
     tmsg_free(&m);
     size_t vlen = 400000;

@@ -28,10 +28,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    mux_link l = fake_link_of(&f->link);
-    mux_ident id = {.log = NULL, .agent = "127.0.0.1", .tunnel = "t1"};
-    f->m = mux_json_new(&l, &id);
-    assert_non_null(f->m);
+    f->m = fake_mux_json(&f->link);
     f->heads.limit = LIMIT;
     mux_set_head_budget(f->m, &f->heads, SHARE);
     *state = f;
@@ -51,15 +48,8 @@ static int teardown(void **state)
 /* Opens a GET for owner i and returns its stream; *rid gets its request id. */
 static mux_stream *open_get(fixture *f, int i, char rid[64])
 {
-    http_headers h;
-    http_headers_init(&h);
-    http_headers_add(&h, "Host", 4, "x.localhost", 11);
-    mux_request rq = {.method = "GET", .target = "/", .headers = &h};
-    int status = 0;
-    const char *why = NULL;
     f->own[i].ops = f->m->ops;
-    mux_stream *s = f->m->ops->open(f->m, &rq, &owner_upcalls, &f->own[i], &status, &why);
-    http_headers_free(&h);
+    mux_stream *s = fake_open_get(f->m, &f->own[i]);
     assert_non_null(s);
     f->m->ops->flush(s);
     tmsg m;
