@@ -29,7 +29,8 @@ typedef struct jreq {
     /* the request head while it arrives in parts (http_request_headers) */
     char *method, *uri;
     http_headers head;
-    bool head_more; /* more head fields to come */
+    bool head_more;    /* more head fields to come */
+    size_t head_bytes; /* of head so far, as field lines (HTTP1_AGENT_MAX_HEAD) */
     uint32_t next_head_seq;
     bool req_more; /* request body pieces to come */
     uint32_t next_body_seq;
@@ -483,6 +484,7 @@ static void on_request(session *s, tmsg *m)
     r->request_window = s->request_window > 0;
     if (r->request_window) /* what the server may send of it before our credit */
         hold_window(&s->hold, &r->hold, s->request_window);
+    r->head_bytes = http_headers_line_bytes(&m->headers);
     r->head = m->headers; /* taken */
     http_headers_init(&m->headers);
     http_headers_init(&r->resp_headers);
@@ -506,6 +508,17 @@ static void on_request_headers(session *s, tmsg *m)
         return;
     }
     r->next_head_seq++;
+    /* continuations without end must not grow ttf without bound: ttfd's own bound on a head
+     * from an agent (its requests' heads are at most 1 MiB: --max-header-size) */
+    r->head_bytes += http_headers_line_bytes(&m->headers);
+    if (r->head_bytes > HTTP1_AGENT_MAX_HEAD || r->head.n + m->headers.n > HTTP1_AGENT_MAX_FIELDS) {
+        char why[96];
+        snprintf(why, sizeof why, "request head over %zu bytes or %zu field lines",
+                 (size_t)HTTP1_AGENT_MAX_HEAD, (size_t)HTTP1_AGENT_MAX_FIELDS);
+        send_error(s, r->rid, TERR_INVALID_REQUEST, why);
+        jreq_free(r, "invalid_request");
+        return;
+    }
     if (tmsg_take_headers(&r->head, &m->headers) != 0) {
         send_error(s, r->rid, TERR_INTERNAL, "out of memory");
         jreq_free(r, "internal_error");

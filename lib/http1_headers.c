@@ -113,6 +113,14 @@ void http_headers_push_ref(http_headers *h, char *name, size_t nlen, char *value
         .name = name, .value = value, .nlen = nlen, .vlen = vlen, .id = id, .owned = false};
 }
 
+size_t http_headers_line_bytes(const http_headers *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++)
+        n += h->v[i].nlen + h->v[i].vlen + 3;
+    return n;
+}
+
 int http_headers_copy(http_headers *dst, const http_headers *src)
 {
     http_headers_init(dst);

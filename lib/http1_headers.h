@@ -45,6 +45,9 @@ char *http_headers_block(http_headers *h, size_t n, size_t bytes);
  * http_headers_block did). Room must have been reserved. */
 void http_headers_push_ref(http_headers *h, char *name, size_t nlen, char *value, size_t vlen,
                            http_name_id id);
+/* The least octets h's fields take as HTTP/1.1 field lines: name, ":", value and CRLF each (a
+ * head's size as a peer's limits count it, however it travelled). */
+size_t http_headers_line_bytes(const http_headers *h);
 /* A deep copy of src into dst (dst is initialised here; one block for all strings). 0 or -1. */
 int http_headers_copy(http_headers *dst, const http_headers *src);
 

@@ -76,15 +76,7 @@ struct ws_conn {
  * budget cannot cover it. */
 static bool charge(ws_conn *w, size_t held)
 {
-    if (!w->budget)
-        return true;
-    size_t want = held > w->share ? held - w->share : 0;
-    if (want > w->charged && w->budget->limit &&
-        want - w->charged > w->budget->limit - w->budget->used)
-        return false;
-    w->budget->used = w->budget->used - w->charged + want;
-    w->charged = want;
-    return true;
+    return mem_budget_charge(w->budget, &w->charged, w->share, held);
 }
 
 static void ws_destroy(ws_conn *w)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "mem_budget.h"
 
 typedef struct ws_conn ws_conn;
 
@@ -43,10 +44,7 @@ void ws_conn_free(ws_conn *c);
  * message would take more gets its connection closed (1009, "try again later"), so that many
  * peers each holding part of a message up to max_msg cannot make the process hold max_msg times
  * their number. Zeroed with limit set by its owner; single-threaded (the loop's). */
-typedef struct ws_budget {
-    size_t limit; /* bytes over all connections beyond their shares; 0: no limit */
-    size_t used;
-} ws_budget;
+typedef mem_budget ws_budget; /* limit: bytes beyond the shares; 0: no limit */
 
 /* Counts c's received messages beyond share bytes in b (which must outlive c). */
 void ws_set_budget(ws_conn *c, ws_budget *b, size_t share);

@@ -77,6 +77,12 @@ bool mux_client_reads(const mux_stream *s)
     return !s->up->peer_window || s->up->peer_window(s->ud) >= FLOW_CREDIT_MARK;
 }
 
+void mux_set_head_budget(mux *m, mem_budget *b, size_t share)
+{
+    m->heads = b;
+    m->head_share = share;
+}
+
 void mux_set_tunnel(mux *m, const char *tunnel)
 {
     snprintf(m->id.tunnel, sizeof m->id.tunnel, "%s", tunnel ? tunnel : "");

@@ -64,8 +64,9 @@ typedef struct json_stream {
     uint32_t req_window; /* the request-body window this stream was opened with (0: none) */
     int64_t req_left;    /* req_window: request body bytes we may still send */
 
-    size_t rhead_len;   /* head bytes of rhead so far (HTTP1_AGENT_MAX_HEAD) */
-    size_t rhead_lines; /* field lines of rhead so far (HTTP1_AGENT_MAX_FIELDS) */
+    size_t rhead_len;     /* head bytes of rhead so far (HTTP1_AGENT_MAX_HEAD) */
+    size_t rhead_lines;   /* field lines of rhead so far (HTTP1_AGENT_MAX_FIELDS) */
+    size_t rhead_charged; /* what rhead counts in the mux's head budget (mux_set_head_budget) */
 } json_stream;
 
 static json_mux *jm_of(mux *m)
@@ -123,6 +124,7 @@ static void forget(json_mux *jm, json_stream *s)
     mux_stream_gone(&jm->base);
     drop_head(&s->head);
     drop_head(&s->rhead);
+    mem_budget_charge(jm->base.heads, &s->rhead_charged, jm->base.head_share, 0);
     http_headers_free(&s->req_trailers);
     free(s->buf);
     free(s);
@@ -443,14 +445,6 @@ static void deliver(json_mux *jm, json_stream *s, tmsg *m, bool with_head)
         up->end(ud, m->trailers.n > 0 ? &m->trailers : NULL);
 }
 
-static size_t field_bytes(const http_headers *h)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < h->n; i++)
-        n += h->v[i].nlen + h->v[i].vlen + 3; /* the least a line takes: ":" and CRLF */
-    return n;
-}
-
 /* Whether a section of lines field lines and bytes octets is over what ttfd takes from an agent
  * (a head: HTTP1_AGENT_MAX_HEAD and _FIELDS; a trailer section: HTTP1_AGENT_MAX_TRAILER, as
  * binary mode's decoder takes); if so the exchange is cancelled and the client answered 502. */
@@ -469,7 +463,21 @@ static bool section_over(json_mux *jm, json_stream *s, const char *what, size_t 
 /* The bytes of m's status line ("HTTP/1.1 200 OK" CRLF) and header fields with the empty line. */
 static size_t head_bytes(const tmsg *m)
 {
-    return 15 + (m->reason ? strlen(m->reason) : 0) + field_bytes(&m->headers) + 2;
+    return 15 + (m->reason ? strlen(m->reason) : 0) + http_headers_line_bytes(&m->headers) + 2;
+}
+
+/* Counts the head s is assembling (rhead_len bytes) in the mux's head budget; false when that
+ * would take the budget past its limit: the exchange is then cancelled and its client answered
+ * 502 MUX_HEADS_OVER (the link and other exchanges go on). */
+static bool hold_rhead(json_mux *jm, json_stream *s)
+{
+    if (mem_budget_charge(jm->base.heads, &s->rhead_charged, jm->base.head_share, s->rhead_len))
+        return true;
+    char why[160];
+    snprintf(why, sizeof why, "response head across continuations (%zu bytes so far): %s",
+             s->rhead_len, MUX_HEADS_OVER);
+    protocol_error_as(jm, s, why, MUX_HEADS_OVER);
+    return false;
 }
 
 static void on_response(json_mux *jm, json_stream *s, tmsg *m)
@@ -504,6 +512,7 @@ static void on_response(json_mux *jm, json_stream *s, tmsg *m)
     }
     *s->rhead = *m; /* taken: the caller's message is left empty */
     tmsg_init(m, TMSG_UNKNOWN);
+    hold_rhead(jm, s);
 }
 
 static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
@@ -514,10 +523,11 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
     }
     s->hseq++;
     /* continuations without end must not grow ttfd without bound */
-    s->rhead_len += field_bytes(&m->headers);
+    s->rhead_len += http_headers_line_bytes(&m->headers);
     s->rhead_lines += m->headers.n;
     if (section_over(jm, s, "response head across continuations", s->rhead_lines, s->rhead_len,
-                     HTTP1_AGENT_MAX_HEAD))
+                     HTTP1_AGENT_MAX_HEAD) ||
+        !hold_rhead(jm, s))
         return;
     if (tmsg_take_headers(&s->rhead->headers, &m->headers) != 0) {
         protocol_error(jm, s, "out of memory");
@@ -527,6 +537,7 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
         return;
     tmsg *h = s->rhead;
     s->rhead = NULL;
+    mem_budget_charge(jm->base.heads, &s->rhead_charged, 0, 0); /* the head leaves it */
     deliver(jm, s, h, true);
     tmsg_free(h);
     free(h);
@@ -598,8 +609,9 @@ static void json_on_message(mux *mx, tmsg *m)
                tmsg_type_name(m->type));
         return;
     }
-    if (m->trailers.n > 0 && section_over(jm, s, "trailer section", m->trailers.n,
-                                          field_bytes(&m->trailers), HTTP1_AGENT_MAX_TRAILER))
+    if (m->trailers.n > 0 &&
+        section_over(jm, s, "trailer section", m->trailers.n, http_headers_line_bytes(&m->trailers),
+                     HTTP1_AGENT_MAX_TRAILER))
         return;
     switch (m->type) {
     case TMSG_HTTP_RESPONSE:

@@ -125,6 +125,9 @@ struct pconn {
                                queued (a TLS record not yet whole: no head octet yet); 0 none */
     size_t out_seen;        /* room-making (pconn_room.c): its answers' octets not yet taken by */
     uint64_t out_seen_ms;   /* the client (ours and the socket's), unchanged since then */
+    size_t heads_out;       /* octets of agents' heads written to it, not yet taken (at most */
+    size_t agent_out;       /* its output), of all an agent sent (heads, bodies) the same, */
+    size_t out_charged;     /* and what they count in srv->agent_heads (pc_hold) */
     bool kept_alive;        /* an exchange of it ended: it waits for its next request */
     bool head_started;      /* bytes of the next head arrived */
     bool in_eof;            /* the client ended its side */
@@ -137,6 +140,11 @@ struct pconn {
 
 /* ---- pconn.c ---- */
 void pc_write(pconn *pc, const void *data, size_t len);
+/* What agents sent that pc's client has not taken yet, head and body octets more about to be
+ * written, counts in the server's agent_heads budget: heads beyond TTFD_AGENT_HEAD_SHARE, or all
+ * of it beyond TTFD_AGENT_OUT_SHARE, whichever is more. false (nothing changed) when that would
+ * pass its limit. pc_hold(pc, 0, 0) after the client took bytes: never refused. */
+bool pc_hold(pconn *pc, size_t head, size_t body);
 /* Answers status with a short text body and Connection: close, then closes; after a response
  * started, closes (what was written is flushed). The stream, if any, is closed first with
  * how/why. */

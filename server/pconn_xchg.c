@@ -371,6 +371,25 @@ static bool can_drain(const exchange *x)
     return (uint64_t)x->req_len - x->body_in <= PC_DRAIN_MAX;
 }
 
+/* what (a head or body bytes) of len octets would take the server's agent_heads budget past its
+ * limit: the exchange is dropped (the agent told, the reason logged) and the client answered 502
+ * before its final head, else its connection closed. */
+static void held_over(pconn *pc, const char *what, size_t len)
+{
+    exchange *x = &pc->x;
+    mux_ident *id = &x->ms->m->id;
+    MUX_WARN(id,
+             "tunnel %s (agent %s): %s of %zu bytes toward a client not reading: %s (%zu bytes "
+             "held beyond the shares): exchange dropped",
+             id->tunnel[0] ? id->tunnel : "-", id->agent, what, len, MUX_HEADS_OVER,
+             pc->srv->agent_heads.used);
+    xchg_end_stream(pc, MUX_CANCEL, MUX_HEADS_OVER);
+    if (!x->resp_head)
+        pc_fail(pc, 502, MUX_HEADS_OVER);
+    else
+        pc_close(pc);
+}
+
 static void up_head(void *ud, int status, const char *reason, http_headers *h, int64_t known_len,
                     bool fin)
 {
@@ -402,6 +421,11 @@ static void up_head(void *ud, int status, const char *reason, http_headers *h, i
     if (!head) {
         xchg_end_stream(pc, MUX_CANCEL, "out of memory");
         pc_fail(pc, 502, "the tunnel agent sent a bad response");
+        goto out;
+    }
+    if (!pc_hold(pc, len, 0)) { /* a head toward a client that does not read it: dropped */
+        held_over(pc, "response head", len);
+        free(head);
         goto out;
     }
     /* A small body of known length goes into the head's buffer chain: one allocation and one
@@ -442,6 +466,10 @@ static void write_body(pconn *pc, const uint8_t *data, size_t len, bool final)
 {
     exchange *x = &pc->x;
     rframe_result r = RFRAME_OK;
+    if (x->ms && !pc_hold(pc, 0, len)) { /* beyond any window (JSON without windows) */
+        held_over(pc, "response body", len);
+        return;
+    }
     if (x->rw) {
         x->rwbuf.len = 0;
         if (path_rewriter_feed(x->rw, data, len, final, &x->rwbuf) != 0) {

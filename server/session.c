@@ -719,6 +719,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     if (s->mux) {
         mux_set_max_streams(s->mux, srv->cfg->max_streams);
         mux_set_budget(s->mux, &srv->streams);
+        mux_set_head_budget(s->mux, &srv->agent_heads, TTFD_AGENT_HEAD_SHARE);
     }
     if (s->tun)
         s->tun[0].mux = s->mux;

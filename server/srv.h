@@ -34,6 +34,22 @@
  * message, made ttfd hold 380 MB */
 #define TTFD_AGENT_MSG_SHARE ((size_t)256 << 10)
 #define TTFD_AGENT_MSG_BUDGET ((size_t)64 << 20)
+/* Response heads ttfd holds for agents (mem_budget.h): a JSON head being assembled from
+ * http_response_headers continuations, and a head written toward a public client that has not
+ * taken it yet. Each exchange its share, which every head ttf sends at its default
+ * --max-response-header-size (64 KiB) fits, and all exchanges together this much beyond their
+ * shares: the exchange whose head would pass it is dropped (the agent told: RESET cancel or
+ * cancel; the client answered 502 MUX_HEADS_OVER), the agent's link and other exchanges go on.
+ * Without it an agent's heads of 1 MiB toward 100 clients that never read made ttfd hold 97 MB
+ * (2000 streams: 2 GB). */
+#define TTFD_AGENT_HEAD_SHARE ((size_t)128 << 10)
+#define TTFD_AGENT_HEAD_BUDGET ((size_t)64 << 20)
+/* All an agent sent (heads and bodies) toward a client that has not taken it counts too beyond
+ * this share of an exchange, which the largest response window fits (JSON's grown one, 1 MiB, a
+ * head and what is written before a credit): an agent without windows (JSON mode without
+ * stream_windows) whose whole answers of 12 MiB toward 16 clients that never read made ttfd hold
+ * 163 MB, the exchanges done and counted in no --max-streams. */
+#define TTFD_AGENT_OUT_SHARE ((size_t)1280 << 10)
 #define TTFD_IDLE_SEC 60 /* keep-alive idle limit between public requests */
 /* An upgraded connection (101: a WebSocket) idle both ways this long is closed, as HAProxy's
  * `timeout tunnel` (its documentation's example: 1h); once one side ended its half (a FIN), the
@@ -131,10 +147,11 @@ struct server {
                            agents are told, and X-Forwarded-Proto */
     bool stopping;
     struct event *stop_timer;
-    metrics *metrics;     /* counters for /metrics (metrics.h) */
-    mux_budget streams;   /* streams open over every agent's mux (--max-streams) */
-    ws_budget agent_msgs; /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
-    admin *admin;         /* --admin listener, NULL when off */
+    metrics *metrics;       /* counters for /metrics (metrics.h) */
+    mux_budget streams;     /* streams open over every agent's mux (--max-streams) */
+    ws_budget agent_msgs;   /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
+    mem_budget agent_heads; /* agents' response heads (and bodies) held: TTFD_AGENT_HEAD_BUDGET */
+    admin *admin;           /* --admin listener, NULL when off */
     uint8_t loop_key[PROXY_LOOP_KEY_LEN]; /* random per process: the CDN-Loop marks
                                              (proxy_loop_mark) of the requests it forwards */
     clock_http_date date; /* the Date of every response written to a public client (zeroed:

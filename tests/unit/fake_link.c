@@ -56,6 +56,28 @@ mux_link fake_link_of(fake_link *f)
     return l;
 }
 
+mux *fake_mux_json(fake_link *f)
+{
+    mux_link l = fake_link_of(f);
+    mux_ident id = {.log = NULL, .agent = "127.0.0.1", .tunnel = "t1"};
+    mux *m = mux_json_new(&l, &id);
+    assert_non_null(m);
+    return m;
+}
+
+mux_stream *fake_open_get(mux *m, owner *own)
+{
+    http_headers h;
+    http_headers_init(&h);
+    http_headers_add(&h, "Host", 4, "x.localhost", 11);
+    mux_request rq = {.method = "GET", .target = "/", .headers = &h};
+    int status = 0;
+    const char *why = NULL;
+    mux_stream *s = m->ops->open(m, &rq, &owner_upcalls, own, &status, &why);
+    http_headers_free(&h);
+    return s;
+}
+
 void fake_clear(fake_link *f)
 {
     for (size_t i = 0; i < f->n; i++)

@@ -41,6 +41,9 @@ mux_link fake_link_of(fake_link *f);
 
 void fake_clear(fake_link *f);
 
+/* A JSON-mode mux over f, for tunnel t1 of agent 127.0.0.1 (asserted non-NULL). */
+mux *fake_mux_json(fake_link *f);
+
 /* The i-th recorded binary frame's fields. */
 uint8_t fake_type(const fake_link *f, size_t i);
 uint8_t fake_flags(const fake_link *f, size_t i);
@@ -77,6 +80,9 @@ void own_fail(void *ud, int status, const char *why, bool protocol);
 void own_resume(void *ud);
 
 size_t own_peer_window(void *ud);
+
+/* A GET / with Host x.localhost opened on m for own (owner_upcalls); NULL when refused. */
+mux_stream *fake_open_get(mux *m, owner *own);
 
 extern const mux_upcalls owner_upcalls;
 

@@ -11,16 +11,22 @@
 
 /* http_request rid: method uri with Host: pub, for tunnel_id (NULL: the first); more: body
  * pieces follow. */
+/* An http_request rid: method uri with Host: pub (the caller frees it). */
+static void init_request(tmsg *m, const char *rid, const char *method, const char *uri)
+{
+    tmsg_init(m, TMSG_HTTP_REQUEST);
+    m->request_id = strdup(rid);
+    m->method = strdup(method);
+    m->uri = strdup(uri);
+    http_headers_add(&m->headers, "Host", 4, "pub", 3);
+}
+
 static void send_request(fx *f, const char *rid, const char *method, const char *uri,
                          const char *tunnel_id, bool more)
 {
     tmsg m;
-    tmsg_init(&m, TMSG_HTTP_REQUEST);
-    m.request_id = strdup(rid);
-    m.method = strdup(method);
-    m.uri = strdup(uri);
+    init_request(&m, rid, method, uri);
     m.tunnel_id = tunnel_id ? strdup(tunnel_id) : NULL;
-    http_headers_add(&m.headers, "Host", 4, "pub", 3);
     m.more = more;
     send_json(f, &m);
     tmsg_free(&m);
@@ -85,6 +91,41 @@ static void test_json_exchange(void **state)
     next_json(f, &r);
     assert_int_equal(r.type, TMSG_CANCEL);
     assert_string_equal(r.request_id, "r1");
+    tmsg_free(&r);
+    assert_int_equal(hmap_count(f->s->exchanges), 0);
+    destroy(f);
+}
+
+/* Head continuations that never end cannot grow ttf without bound: past HTTP1_AGENT_MAX_HEAD
+ * octets of field lines the exchange ends with an invalid_request error and nothing reaches the
+ * local service (before: every continuation was kept). */
+static void test_json_head_continuations_bounded(void **state)
+{
+    (void)state;
+    fx *f = make(false);
+    tmsg m;
+    init_request(&m, "r9", "GET", "/");
+    m.headers_more = true;
+    send_json(f, &m);
+    tmsg_free(&m);
+    size_t vlen = 400000;
+    char *v = malloc(vlen);
+    memset(v, 'v', vlen);
+    for (uint32_t seq = 1; seq <= 3; seq++) { /* 1.2 MB in all */
+        tmsg_init(&m, TMSG_HTTP_REQUEST_HEADERS);
+        m.request_id = strdup("r9");
+        m.seq = seq;
+        m.headers_more = true;
+        http_headers_add(&m.headers, "X-Big", 5, v, vlen);
+        send_json(f, &m);
+        tmsg_free(&m);
+    }
+    free(v);
+    tmsg r;
+    next_json(f, &r);
+    assert_int_equal(r.type, TMSG_ERROR);
+    assert_string_equal(r.request_id, "r9");
+    assert_non_null(strstr(r.message, "request head over 1114112 bytes"));
     tmsg_free(&r);
     assert_int_equal(hmap_count(f->s->exchanges), 0);
     destroy(f);
@@ -509,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_json_request_window_beyond_what_ttf_holds),
         cmocka_unit_test(test_json_request_window_counts_the_body_only),
         cmocka_unit_test(test_json_head_continuation),
+        cmocka_unit_test(test_json_head_continuations_bounded),
         cmocka_unit_test(test_json_routes_by_tunnel_id),
         cmocka_unit_test(test_json_asked_names_before_established),
         cmocka_unit_test(test_json_cancel_and_errors),

@@ -64,15 +64,7 @@ static int teardown_muxes(void **state)
 
 static mux_stream *open_on(two_muxes *f, mux *m)
 {
-    http_headers h;
-    http_headers_init(&h);
-    http_headers_add(&h, "Host", 4, "x.localhost", 11);
-    mux_request rq = {.method = "GET", .target = "/", .headers = &h};
-    int status = 0;
-    const char *why = NULL;
-    mux_stream *s = m->ops->open(m, &rq, &owner_upcalls, &f->own, &status, &why);
-    http_headers_free(&h);
-    return s;
+    return fake_open_get(m, &f->own);
 }
 
 static void streams_of_every_agent_count_in_one_budget(void **state)

@@ -25,10 +25,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    mux_link l = fake_link_of(&f->link);
-    mux_ident id = {.log = NULL, .agent = "127.0.0.1", .tunnel = "t1"};
-    f->m = mux_json_new(&l, &id);
-    assert_non_null(f->m);
+    f->m = fake_mux_json(&f->link);
     f->own.ops = f->m->ops;
     *state = f;
     return 0;
