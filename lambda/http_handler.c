@@ -436,16 +436,8 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_answer(EDGE_TUNNEL_NOT_FOUND, status, len);
         goto out;
     }
-    if (e->too_big) {
-        doc = httpresp_answer(EDGE_BODY_TOO_LARGE, status, len);
-        goto out;
-    }
-    /* no pipe here (JSON messages only): a WebSocket upgrade gets what a JSON-mode ttfd gives */
-    if (e->body_len == 0 && proxy_websocket_upgrade(&e->headers)) {
-        doc = httpresp_answer(EDGE_WEBSOCKET_NEEDS_BINARY, status, len);
-        goto out;
-    }
-    /* a request back through its own tunnel (ttfd's rule): the deployment's domain keys the
+    /* a request back through its own tunnel (ttfd's rule, at ttfd's point: before
+     * 413 and 501, so both edges give one answer): the deployment's domain keys the
      * marks, the same in every instance a loop passes through */
     char mark[PROXY_LOOP_MARK_LEN + 1];
     const char *key = ctx->cfg->route_domain;
@@ -455,6 +447,15 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         TLOG_W(ctx->log, "tunnel %s: %s %s refused: loop (its own CDN-Loop mark came back)",
                rr.tunnel_id, e->method, target);
         doc = httpresp_answer(EDGE_LOOP_DETECTED, status, len);
+        goto out;
+    }
+    if (e->too_big) {
+        doc = httpresp_answer(EDGE_BODY_TOO_LARGE, status, len);
+        goto out;
+    }
+    /* no pipe here (JSON messages only): a WebSocket upgrade gets what a JSON-mode ttfd gives */
+    if (e->body_len == 0 && proxy_websocket_upgrade(&e->headers)) {
+        doc = httpresp_answer(EDGE_WEBSOCKET_NEEDS_BINARY, status, len);
         goto out;
     }
     char prefix[TUNNEL_NAME_MAX + 2];
