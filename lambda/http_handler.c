@@ -383,15 +383,17 @@ out:
  * method, the target (rawPath encoded again, rawQueryString as the client sent it: a '#' in it
  * is the client's own) and Host (two Host lines reach us joined with ","), parsed as one head
  * into h. NULL when they pass and the target is no CONNECT's, else ttfd's answer (400 with the
- * rule, 501), its status in *status. */
+ * rule, 501; 500 when out of memory), its status in *status. */
 static char *request_line_rules(const http_event *e, const char *host, http1_head *h, int *status,
                                 size_t *len)
 {
     size_t n = strlen(e->method) + strlen(e->raw_path) + strlen(e->raw_query) +
                (host ? strlen(host) : 0) + 40;
     char *buf = malloc(n);
-    if (!buf)
-        return NULL;
+    if (!buf) { /* an answer: NULL would mean the request passes */
+        *status = 500;
+        return httpresp_text(500, "internal error", len);
+    }
     /* without Host (API Gateway always sends one) as ttfd takes an HTTP/1.0 request */
     int k = snprintf(buf, n, "%s %s%s%s HTTP/1.%d\r\n%s%s%s\r\n", e->method, e->raw_path,
                      e->raw_query[0] ? "?" : "", e->raw_query, host ? 1 : 0, host ? "Host: " : "",
