@@ -136,6 +136,8 @@ struct pconn {
                                written to it or its exchange began: --half-close-timeout of
                                nothing toward it from here is a departure (pconn_timer.c); 0 no
                                FIN */
+    size_t fin_out;         /* its output's length at the last look of --half-close-timeout, */
+    uint64_t fin_out_ms;    /* fin_ms then (pconn_timer.c): taken octets show it reads */
 };
 
 /* ---- pconn.c ---- */

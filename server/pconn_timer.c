@@ -135,10 +135,17 @@ void pc_on_deadline(pconn *pc)
     pc_timer t = pc->timer;
     uint64_t now = clock_now_ms();
     pc->timer = T_NONE;
-    /* answer octets still leaving for a half-closed client (it reads them): it is there
-     * (--send-timeout judges one that takes none) */
-    if (t == T_HALF && pc->st == PC_XCHG && pc->c && conn_out_len(pc->c) > 0)
-        pc->fin_ms = now;
+    /* answer octets a half-closed client took since the last look (its output shrank): it reads
+     * them, it is there. At the first look since the period last began (octets written, its FIN,
+     * its exchange) there is nothing to compare with: octets waiting give it one more period.
+     * One that takes none goes then, --send-timeout or not (it was held for ever at 0). */
+    if (t == T_HALF && pc->st == PC_XCHG && pc->c) {
+        size_t out = conn_out_len(pc->c);
+        if (out > 0 && (out < pc->fin_out || pc->fin_out_ms != pc->fin_ms))
+            pc->fin_ms = now;
+        pc->fin_out = out;
+        pc->fin_out_ms = pc->fin_ms;
+    }
     /* body and request periods restart with progress: re-armed for what is left */
     if ((t == T_BODY || t == T_REQUEST || t == T_TUNNEL || t == T_HALF) &&
         now < period_start(pc, t) + period_ms(pc, t)) {

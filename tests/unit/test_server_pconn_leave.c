@@ -269,6 +269,38 @@ static void half_closed_silent_stream_is_cancelled(void **state)
     half_closed_then_silent(*state, true);
 }
 
+/* A FIN after the whole request, then the client takes nothing of its answer, --send-timeout
+ * 0: gone within --half-close-timeout's period or two (the first look sees octets waiting with
+ * nothing to compare), the stream cancelled. Octets waiting in its output restarted the period
+ * at every look: it was held for ever. */
+static void half_closed_client_that_takes_nothing_goes(void **state)
+{
+    fixture *f = *state;
+    capture_log(f);
+    f->cfg.send_timeout = 0;
+    f->cfg.half_close_timeout = 1;
+    connect_client(f);
+    get(f, "GET", "/big", "HTTP/1.1", NULL);
+    uint32_t sid = open_sid(f);
+    shutdown(f->cl, SHUT_WR);
+    agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n");
+    char block[65536];
+    memset(block, 'd', sizeof block);
+    for (int i = 0; i < 4; i++) /* the window: more than the socket takes */
+        agent(f, TTF_DATA, 0, sid, block, sizeof block);
+    uint64_t t0 = clock_now_ms();
+    uint64_t end = t0 + 5000;
+    while (clock_now_ms() < end && pconn_count(&f->srv) > 0) { /* the client reads nothing */
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    assert_int_equal(pconn_count(&f->srv), 0);
+    assert_true(clock_now_ms() - t0 >= 900);
+    assert_cancelled(f);
+    assert_non_null(strstr(logged(f), "GET /big 200 "));
+    end_log(f);
+}
+
 /* --max-streams-per-agent: a request past the agent's limit gets 503 with Retry-After at once
  * and never reaches the agent; when a stream ends the next request goes through. */
 static void stream_limit(void **state)
@@ -377,6 +409,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(half_closed_and_no_head_is_499, setup, teardown),
         cmocka_unit_test_setup_teardown(half_closed_silent_stream_is_cancelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(half_closed_client_that_takes_nothing_goes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_client_reading_its_last_answer_slowly_is_not_idle, setup,
                                         teardown),
