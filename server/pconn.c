@@ -239,10 +239,7 @@ void pc_exchange_done(pconn *pc, bool persist)
 
 /* ---- the client's end ---- */
 
-/* The client left (a reset, or its side ended before its request did): the exchange is dropped,
- * the agent told (RESET cancel / JSON cancel, in pc_free), and the log says 499 when no response
- * head was written, as nginx's "client closed request". */
-static void client_left(pconn *pc, const char *how)
+void pc_client_left(pconn *pc, const char *how)
 {
     exchange *x = &pc->x;
     if (pc->st == PC_XCHG || pc->st == PC_PIPE)
@@ -268,7 +265,7 @@ static void client_ended(pconn *pc, size_t queued)
     switch (xchg_request_verdict(pc, queued, &reason)) {
     case XCHG_REQ_CUT:
         if (conn_out_len(pc->c) == 0) {
-            client_left(pc, "its request cut short");
+            pc_client_left(pc, "its request cut short");
             break;
         }
         /* its FIN, not a reset: it may still read. The answers to its earlier (pipelined)
@@ -724,7 +721,7 @@ static void pc_on_event(conn *c, void *ud, int what)
     if ((what & CONN_EV_ERROR) && pc->st == PC_HEAD && conn_tls_plain_http(pc->c))
         answer_plain_http(pc);
     if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
-        client_left(pc, what & CONN_EV_ERROR ? "reset" : "closed");
+        pc_client_left(pc, what & CONN_EV_ERROR ? "reset" : "closed");
         pc_settle(pc);
     }
 }

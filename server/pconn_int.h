@@ -162,6 +162,11 @@ void pc_log(pconn *pc);
 void pc_exchange_done(pconn *pc, bool persist);
 /* PC_CLOSING: reading stops; the output is flushed, then the connection ends (linger bound). */
 void pc_start_closing(pconn *pc);
+/* The client left (a reset, its side ended before its request did, or it half-closed and
+ * took nothing for --half-close-timeout): PC_GONE, freed at pc_settle with the agent told
+ * (RESET cancel / JSON cancel) and the request logged, 499 when no response head was written
+ * (nginx's "client closed request"). how: for the debug log. */
+void pc_client_left(pconn *pc, const char *how);
 
 /* ---- pconn_timer.c ---- */
 /* Arms the one deadline the state calls for (no change when it is already armed for it). */

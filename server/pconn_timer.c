@@ -111,23 +111,16 @@ void pc_update_timer(pconn *pc)
 }
 
 /* A client that sent its FIN after its whole request and got nothing for --half-close-timeout:
- * gone, as a client that left (pconn.c, client_left): the agent told (RESET cancel / JSON
- * cancel: ttf closes its local connection), 499 logged when no response head went out. */
+ * gone, as a client that left (pc_client_left), its answer cut short if it began. */
 static void client_fin_expired(pconn *pc)
 {
-    exchange *x = &pc->x;
     TLOG_I(pc->srv->log,
            "client %s half-closed after its request and nothing went toward it for %d s "
            "(--half-close-timeout): taken as gone, %s",
            pc->ip, pc->srv->cfg->half_close_timeout,
-           x->resp_head ? "its answer cut short" : "no answer head sent (499)");
-    if (!x->resp_head && x->method)
-        x->status = 499;
+           pc->x.resp_head ? "its answer cut short" : "no answer head sent (499)");
     xchg_end_stream(pc, MUX_CANCEL, "the client left (its FIN, then --half-close-timeout)");
-    pc_log(pc);
-    /* nothing waits in its output (octets there re-arm the period): closed now, not after a
-     * linger for a close the client already sent */
-    pc->st = PC_GONE;
+    pc_client_left(pc, "its FIN, then --half-close-timeout");
 }
 
 void pc_on_deadline(pconn *pc)
