@@ -402,13 +402,6 @@ static void on_head(pconn *pc)
     /* A request that went through this tunnel before (its own CDN-Loop mark, RFC 8586): the
      * tunnel's local service is ttfd's public address; forwarding it again would loop until
      * the stream caps (docs/protocol.md §4). */
-    if (!t->loop_mark[0] &&
-        proxy_loop_mark(t->loop_mark, srv->loop_key, sizeof srv->loop_key, t->name) != 0) {
-        t->loop_mark[0] = '\0';
-        free(fwd);
-        pc_fail(pc, 500, "out of memory");
-        return;
-    }
     if (proxy_loop_seen(&h->headers, t->loop_mark)) {
         free(fwd);
         x->note.refused = REFUSED_LOOP;

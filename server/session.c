@@ -241,6 +241,14 @@ static void all_named(session *s, bool returning)
         metrics_on_agent_connect(s->srv->metrics, returning);
 }
 
+/* Names t, its CDN-Loop mark with it (proxy_loop_mark under the server's key: pconn.c reads
+ * it). -1 when the HMAC failed. */
+static int name_tunnel(const server *srv, tunnel *t, const char *name)
+{
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return proxy_loop_mark(t->loop_mark, srv->loop_key, sizeof srv->loop_key, t->name);
+}
+
 /* What ready asks for tunnel i: its entry in tunnels[] (the first one falls back to the
  * top-level fields, which an agent that knows one tunnel sends). */
 static void asked(const tmsg *m, size_t i, const char **held, const char **subdomain)
@@ -290,8 +298,8 @@ static bool take_over(session *s, const tmsg *m)
         from[i] = t;
     }
     for (size_t i = 0; ok && i < s->ntun; i++) {
-        snprintf(s->tun[i].name, sizeof s->tun[i].name, "%s", from[i]->name);
-        if (registry_move(srv->reg, from[i]->name, from[i], &s->tun[i]) != 0) {
+        if (name_tunnel(srv, &s->tun[i], from[i]->name) != 0 ||
+            registry_move(srv->reg, from[i]->name, from[i], &s->tun[i]) != 0) {
             for (size_t j = i; j-- > 0;) /* all or none */
                 registry_move(srv->reg, from[j]->name, &s->tun[j], from[j]);
             ok = false;
@@ -360,7 +368,13 @@ static int claim_all(session *s, const tmsg *m, char *notice, size_t cap, bool *
             claimed[i] = ans.created ? 2 : 1;
             if (i == 0)
                 *returning = ans.returning;
-            snprintf(t->name, sizeof t->name, "%s", ans.name);
+            if (name_tunnel(srv, t, ans.name) != 0) {
+                TLOG_E(srv->log, "agent %s: tunnel %s: no CDN-Loop mark (HMAC failed)", s->ip,
+                       t->name);
+                ws_close(s->ws, 1011, "server error");
+                rc = -1;
+                continue; /* its claim is let go below */
+            }
             TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)%s%s", s->ip,
                    s->sub[0] ? " sub=" : "", s->sub, t->name,
                    r == REG_GRANTED ? (ask.chosen ? "chosen" : "reclaimed") : "new",
