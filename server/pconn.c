@@ -321,9 +321,8 @@ static void agent_upgrade(pconn *pc)
      * and the request log (nginx's limit_conn counts the address its realip module gives): else
      * every agent would count as the proxy's and --max-agents-per-ip would cap them all */
     const server_config *cfg = pc->srv->cfg;
-    access_addr addr;
     char *ip = x->note.client;
-    tunnel_client_addr(cfg->trusted, cfg->ntrusted, &pc->peer, &pc->p.head.headers, &addr, ip,
+    tunnel_client_addr(cfg->trusted, cfg->ntrusted, &pc->peer, &pc->p.head.headers, NULL, ip,
                        sizeof x->note.client);
     if (!agent_cap_admit(pc->srv, ip, why, sizeof why) ||
         session_accept(pc->srv, pc->c, &pc->p.head, ip, &status, why, sizeof why) != 0) {
