@@ -44,9 +44,15 @@ static bool contains_ci(const char *s, size_t n, const char *needle)
     return false;
 }
 
+/* The final statuses a local service refuses a Host with (hosthint.h). */
+static bool refusal_status(int status)
+{
+    return status == 400 || status == 403 || status == 421;
+}
+
 bool hosthint_is_refusal(int status, const char *body, size_t len)
 {
-    if (status != 400 && status != 403 && status != 421)
+    if (!refusal_status(status))
         return false;
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++)
         if (contains_ci(body, len, refusals[i]))
@@ -84,7 +90,7 @@ static void on_response_head(void *ud, void *xv, const obs_response *rs)
     (void)ud;
     hint_x *x = xv;
     if (x && !rs->interim)
-        x->refused_status = rs->status == 400 || rs->status == 403 || rs->status == 421;
+        x->refused_status = refusal_status(rs->status);
 }
 
 static void on_response_body(void *ud, void *xv, const uint8_t *data, size_t len)

@@ -383,15 +383,17 @@ out:
  * method, the target (rawPath encoded again, rawQueryString as the client sent it: a '#' in it
  * is the client's own) and Host (two Host lines reach us joined with ","), parsed as one head
  * into h. NULL when they pass and the target is no CONNECT's, else ttfd's answer (400 with the
- * rule, 501), its status in *status. */
+ * rule, 501; 500 when out of memory), its status in *status. */
 static char *request_line_rules(const http_event *e, const char *host, http1_head *h, int *status,
                                 size_t *len)
 {
     size_t n = strlen(e->method) + strlen(e->raw_path) + strlen(e->raw_query) +
                (host ? strlen(host) : 0) + 40;
     char *buf = malloc(n);
-    if (!buf)
-        return NULL;
+    if (!buf) { /* an answer: NULL would mean the request passes */
+        *status = 500;
+        return httpresp_text(500, "internal error", len);
+    }
     /* without Host (API Gateway always sends one) as ttfd takes an HTTP/1.0 request */
     int k = snprintf(buf, n, "%s %s%s%s HTTP/1.%d\r\n%s%s%s\r\n", e->method, e->raw_path,
                      e->raw_query[0] ? "?" : "", e->raw_query, host ? 1 : 0, host ? "Host: " : "",
@@ -436,16 +438,8 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         doc = httpresp_answer(EDGE_TUNNEL_NOT_FOUND, status, len);
         goto out;
     }
-    if (e->too_big) {
-        doc = httpresp_answer(EDGE_BODY_TOO_LARGE, status, len);
-        goto out;
-    }
-    /* no pipe here (JSON messages only): a WebSocket upgrade gets what a JSON-mode ttfd gives */
-    if (e->body_len == 0 && proxy_websocket_upgrade(&e->headers)) {
-        doc = httpresp_answer(EDGE_WEBSOCKET_NEEDS_BINARY, status, len);
-        goto out;
-    }
-    /* a request back through its own tunnel (ttfd's rule): the deployment's domain keys the
+    /* a request back through its own tunnel (ttfd's rule, at ttfd's point: before
+     * 413 and 501, so both edges give one answer): the deployment's domain keys the
      * marks, the same in every instance a loop passes through */
     char mark[PROXY_LOOP_MARK_LEN + 1];
     const char *key = ctx->cfg->route_domain;
@@ -455,6 +449,15 @@ static char *route_and_forward(lambda_ctx *ctx, const http_event *e, int64_t sta
         TLOG_W(ctx->log, "tunnel %s: %s %s refused: loop (its own CDN-Loop mark came back)",
                rr.tunnel_id, e->method, target);
         doc = httpresp_answer(EDGE_LOOP_DETECTED, status, len);
+        goto out;
+    }
+    if (e->too_big) {
+        doc = httpresp_answer(EDGE_BODY_TOO_LARGE, status, len);
+        goto out;
+    }
+    /* no pipe here (JSON messages only): a WebSocket upgrade gets what a JSON-mode ttfd gives */
+    if (e->body_len == 0 && proxy_websocket_upgrade(&e->headers)) {
+        doc = httpresp_answer(EDGE_WEBSOCKET_NEEDS_BINARY, status, len);
         goto out;
     }
     char prefix[TUNNEL_NAME_MAX + 2];

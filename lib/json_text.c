@@ -261,13 +261,17 @@ static size_t scan_literal(const uint8_t *s, size_t n, size_t i, bool *bad)
 
 /* The tokens of s[0..n), counted to JSON_TEXT_MAX_TOKENS + 1 at most, and in *bad whether a
  * lexical rule failed. The count goes on past a fault (a token's end is where json-c's tokener
- * ends it), so that it bounds what json-c builds of any text, a refused one included. */
-static size_t lexical(const char *text, size_t n, unsigned flags, bool *bad)
+ * ends it), so that it bounds what json-c builds of any text, a refused one included. *longest:
+ * the octets of its longest string or number (as sent, escapes included), what json-c's string
+ * buffer grows to hold (decoded, never longer). */
+static size_t lexical(const char *text, size_t n, unsigned flags, bool *bad, size_t *longest)
 {
     const uint8_t *s = (const uint8_t *)text;
     size_t i = 0, tokens = 0;
     *bad = false;
+    *longest = 0;
     while (i < n) {
+        size_t start = i;
         uint8_t c = s[i];
         if (c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') ||
             ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
@@ -298,6 +302,8 @@ static size_t lexical(const char *text, size_t n, unsigned flags, bool *bad)
             else /* NUL, other controls, other punctuation, non-ASCII */
                 *bad = true, i++;
         }
+        if (i - start > *longest)
+            *longest = i - start;
     }
     return tokens;
 }
@@ -305,12 +311,15 @@ static size_t lexical(const char *text, size_t n, unsigned flags, bool *bad)
 bool json_text_lexical_ok(const char *text, size_t n)
 {
     bool bad;
-    return lexical(text, n, 0, &bad) <= JSON_TEXT_MAX_TOKENS && !bad;
+    size_t longest;
+    return lexical(text, n, 0, &bad, &longest) <= JSON_TEXT_MAX_TOKENS && !bad;
 }
 
 /* A reused tokener keeps its string buffer between texts up to this size (json-c grows it to
- * the longest string of a text, a body piece's base64 up to 124 KiB): the usual message's
- * strings fit, and an agent link does not keep a bulk piece's buffer. */
+ * the longest string of a text, a body piece's base64 up to 124 KiB, doubling it each time: to
+ * under twice that string): the usual message's strings fit, and an agent link does not keep a
+ * bulk piece's buffer. Judged by the lexical pass's longest token (json-c's header keeps struct
+ * json_tokener's fields private). */
 #define KEEP_BUFFER_MAX 16384
 
 struct json_text_parser {
@@ -384,14 +393,15 @@ static json_object *parse_depth(const char *s, size_t n, int depth, bool *ok, bo
 }
 
 /* The first parse, at FIRST_DEPTH: with p's tokener when there is one. A tokener whose string
- * buffer grew past KEEP_BUFFER_MAX is replaced by a fresh one afterwards. */
-static json_object *parse_first(json_text_parser *p, const char *s, size_t n, bool *ok,
-                                bool *too_deep)
+ * buffer may have grown past KEEP_BUFFER_MAX (longest: the text's longest token, lexical) is
+ * replaced by a fresh one afterwards. */
+static json_object *parse_first(json_text_parser *p, const char *s, size_t n, size_t longest,
+                                bool *ok, bool *too_deep)
 {
     if (!p || !p->tok)
         return parse_depth(s, n, FIRST_DEPTH, ok, too_deep);
     json_object *o = parse_with(p->tok, s, n, ok, too_deep);
-    if (p->tok->pb && p->tok->pb->size > KEEP_BUFFER_MAX) {
+    if (longest > KEEP_BUFFER_MAX / 2) {
         json_tokener_free(p->tok);
         p->tok = tokener_new(FIRST_DEPTH); /* NULL: the next parses use their own */
     }
@@ -406,14 +416,15 @@ static json_object *parse_object(json_text_parser *p, const char *s, size_t n, u
     if (!s || n == 0 || n > INT_MAX)
         return NULL;
     bool bad;
-    if (lexical(s, n, flags, &bad) > JSON_TEXT_MAX_TOKENS) {
+    size_t longest;
+    if (lexical(s, n, flags, &bad, &longest) > JSON_TEXT_MAX_TOKENS) {
         *st = JSON_TEXT_TOO_MANY;
         return NULL;
     }
     if (bad)
         return NULL;
     bool ok, too_deep;
-    json_object *o = parse_first(p, s, n, &ok, &too_deep);
+    json_object *o = parse_first(p, s, n, longest, &ok, &too_deep);
     if (!ok && too_deep)
         o = parse_depth(s, n, JSON_TEXT_MAX_DEPTH, &ok, &too_deep);
     if (!ok)
@@ -446,7 +457,8 @@ json_object *json_text_parse_object_with(json_text_parser *p, const char *s, siz
 json_object *json_text_parse_object_loose(const char *s, size_t n)
 {
     bool bad;
-    if (!s || n == 0 || n > INT_MAX || lexical(s, n, 0, &bad) > JSON_TEXT_MAX_TOKENS)
+    size_t longest;
+    if (!s || n == 0 || n > INT_MAX || lexical(s, n, 0, &bad, &longest) > JSON_TEXT_MAX_TOKENS)
         return NULL;
     bool ok, too_deep;
     json_object *o = parse_depth(s, n, JSON_TEXT_MAX_DEPTH, &ok, &too_deep);

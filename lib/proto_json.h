@@ -204,7 +204,8 @@ char *tmsg_request_id_of(const char *json, size_t len, tmsg_type *type);
 char *tmsg_encode(const tmsg *m, size_t *len);
 
 /* Serialises m as tmsg_encode does and hands the text (len bytes, NUL-terminated, valid during
- * the call only) to send: no copy of it. Returns -1 when encoding failed, else send's result. */
+ * the call only) to send: one copy fewer than tmsg_encode's (send may still copy it, as
+ * ws_send_text does into its frame). Returns -1 when encoding failed, else send's result. */
 typedef int (*tmsg_text_fn)(void *ud, const char *text, size_t len);
 int tmsg_encode_to(const tmsg *m, tmsg_text_fn send, void *ud);
 

@@ -239,10 +239,7 @@ void pc_exchange_done(pconn *pc, bool persist)
 
 /* ---- the client's end ---- */
 
-/* The client left (a reset, or its side ended before its request did): the exchange is dropped,
- * the agent told (RESET cancel / JSON cancel, in pc_free), and the log says 499 when no response
- * head was written, as nginx's "client closed request". */
-static void client_left(pconn *pc, const char *how)
+void pc_client_left(pconn *pc, const char *how)
 {
     exchange *x = &pc->x;
     if (pc->st == PC_XCHG || pc->st == PC_PIPE)
@@ -268,7 +265,7 @@ static void client_ended(pconn *pc, size_t queued)
     switch (xchg_request_verdict(pc, queued, &reason)) {
     case XCHG_REQ_CUT:
         if (conn_out_len(pc->c) == 0) {
-            client_left(pc, "its request cut short");
+            pc_client_left(pc, "its request cut short");
             break;
         }
         /* its FIN, not a reset: it may still read. The answers to its earlier (pipelined)
@@ -324,9 +321,8 @@ static void agent_upgrade(pconn *pc)
      * and the request log (nginx's limit_conn counts the address its realip module gives): else
      * every agent would count as the proxy's and --max-agents-per-ip would cap them all */
     const server_config *cfg = pc->srv->cfg;
-    access_addr addr;
     char *ip = x->note.client;
-    tunnel_client_addr(cfg->trusted, cfg->ntrusted, &pc->peer, &pc->p.head.headers, &addr, ip,
+    tunnel_client_addr(cfg->trusted, cfg->ntrusted, &pc->peer, &pc->p.head.headers, NULL, ip,
                        sizeof x->note.client);
     if (!agent_cap_admit(pc->srv, ip, why, sizeof why) ||
         session_accept(pc->srv, pc->c, &pc->p.head, ip, &status, why, sizeof why) != 0) {
@@ -405,13 +401,6 @@ static void on_head(pconn *pc)
     /* A request that went through this tunnel before (its own CDN-Loop mark, RFC 8586): the
      * tunnel's local service is ttfd's public address; forwarding it again would loop until
      * the stream caps (docs/protocol.md §4). */
-    if (!t->loop_mark[0] &&
-        proxy_loop_mark(t->loop_mark, srv->loop_key, sizeof srv->loop_key, t->name) != 0) {
-        t->loop_mark[0] = '\0';
-        free(fwd);
-        pc_fail(pc, 500, "out of memory");
-        return;
-    }
     if (proxy_loop_seen(&h->headers, t->loop_mark)) {
         free(fwd);
         x->note.refused = REFUSED_LOOP;
@@ -724,7 +713,7 @@ static void pc_on_event(conn *c, void *ud, int what)
     if ((what & CONN_EV_ERROR) && pc->st == PC_HEAD && conn_tls_plain_http(pc->c))
         answer_plain_http(pc);
     if (what & (CONN_EV_EOF | CONN_EV_ERROR | CONN_EV_IDLE)) {
-        client_left(pc, what & CONN_EV_ERROR ? "reset" : "closed");
+        pc_client_left(pc, what & CONN_EV_ERROR ? "reset" : "closed");
         pc_settle(pc);
     }
 }

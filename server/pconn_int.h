@@ -136,6 +136,8 @@ struct pconn {
                                written to it or its exchange began: --half-close-timeout of
                                nothing toward it from here is a departure (pconn_timer.c); 0 no
                                FIN */
+    size_t fin_out;         /* its output's length at the last look of --half-close-timeout, */
+    uint64_t fin_out_ms;    /* fin_ms then (pconn_timer.c): taken octets show it reads */
 };
 
 /* ---- pconn.c ---- */
@@ -160,6 +162,11 @@ void pc_log(pconn *pc);
 void pc_exchange_done(pconn *pc, bool persist);
 /* PC_CLOSING: reading stops; the output is flushed, then the connection ends (linger bound). */
 void pc_start_closing(pconn *pc);
+/* The client left (a reset, its side ended before its request did, or it half-closed and
+ * took nothing for --half-close-timeout): PC_GONE, freed at pc_settle with the agent told
+ * (RESET cancel / JSON cancel) and the request logged, 499 when no response head was written
+ * (nginx's "client closed request"). how: for the debug log. */
+void pc_client_left(pconn *pc, const char *how);
 
 /* ---- pconn_timer.c ---- */
 /* Arms the one deadline the state calls for (no change when it is already armed for it). */

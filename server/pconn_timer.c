@@ -111,23 +111,16 @@ void pc_update_timer(pconn *pc)
 }
 
 /* A client that sent its FIN after its whole request and got nothing for --half-close-timeout:
- * gone, as a client that left (pconn.c, client_left): the agent told (RESET cancel / JSON
- * cancel: ttf closes its local connection), 499 logged when no response head went out. */
+ * gone, as a client that left (pc_client_left), its answer cut short if it began. */
 static void client_fin_expired(pconn *pc)
 {
-    exchange *x = &pc->x;
     TLOG_I(pc->srv->log,
            "client %s half-closed after its request and nothing went toward it for %d s "
            "(--half-close-timeout): taken as gone, %s",
            pc->ip, pc->srv->cfg->half_close_timeout,
-           x->resp_head ? "its answer cut short" : "no answer head sent (499)");
-    if (!x->resp_head && x->method)
-        x->status = 499;
+           pc->x.resp_head ? "its answer cut short" : "no answer head sent (499)");
     xchg_end_stream(pc, MUX_CANCEL, "the client left (its FIN, then --half-close-timeout)");
-    pc_log(pc);
-    /* nothing waits in its output (octets there re-arm the period): closed now, not after a
-     * linger for a close the client already sent */
-    pc->st = PC_GONE;
+    pc_client_left(pc, "its FIN, then --half-close-timeout");
 }
 
 void pc_on_deadline(pconn *pc)
@@ -135,10 +128,17 @@ void pc_on_deadline(pconn *pc)
     pc_timer t = pc->timer;
     uint64_t now = clock_now_ms();
     pc->timer = T_NONE;
-    /* answer octets still leaving for a half-closed client (it reads them): it is there
-     * (--send-timeout judges one that takes none) */
-    if (t == T_HALF && pc->st == PC_XCHG && pc->c && conn_out_len(pc->c) > 0)
-        pc->fin_ms = now;
+    /* answer octets a half-closed client took since the last look (its output shrank): it reads
+     * them, it is there. At the first look since the period last began (octets written, its FIN,
+     * its exchange) there is nothing to compare with: octets waiting give it one more period.
+     * One that takes none goes then, --send-timeout or not (it was held for ever at 0). */
+    if (t == T_HALF && pc->st == PC_XCHG && pc->c) {
+        size_t out = conn_out_len(pc->c);
+        if (out > 0 && (out < pc->fin_out || pc->fin_out_ms != pc->fin_ms))
+            pc->fin_ms = now;
+        pc->fin_out = out;
+        pc->fin_out_ms = pc->fin_ms;
+    }
     /* body and request periods restart with progress: re-armed for what is left */
     if ((t == T_BODY || t == T_REQUEST || t == T_TUNNEL || t == T_HALF) &&
         now < period_start(pc, t) + period_ms(pc, t)) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* session.c - agent sessions (see session.h): the WebSocket upgrade on /_tunnel, ready ->
- * connection_established (names, takeover), ping/pong, and the hand-off of exchange messages to
- * the session's mux. */
-#include "session.h"
+ * connection_established (its names: session_claim.c), ping/pong, and the hand-off of exchange
+ * messages to the session's mux. */
+#include "session_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,35 +17,6 @@
 #include "proto_bin.h"
 #include "proto_json.h"
 #include "ws.h"
-
-struct session {
-    server *srv;
-    session *prev, *next;
-    ws_conn *ws;
-    tmsg_decoder *dec; /* its text messages' decoder, reused for each */
-    mux *mux;
-    bool bin;               /* ttf.bin.v2, else JSON mode */
-    uint32_t stream_window; /* JSON mode: the per-request window announced (0: none) */
-    /* the per-request request-body window announced (JSON mode 0: none; binary mode 0: not
-     * asked for, TTF_BIN_INITIAL_WINDOW) */
-    uint32_t request_window;
-    bool relay_interim, relay_trailers, header_strings; /* JSON mode: agreed (protocol.md §2) */
-    bool several;               /* ready carried tunnels[]: answer with tunnels[] */
-    bool established;           /* its tunnels were given (counted by the metrics) */
-    char sub[AUTH_SUB_MAX + 1]; /* token subject ("" without auth) */
-    char takeover[65];          /* secret for the agent's next connection (protocol.md §1) */
-    char ip[64];
-    char owner[TUNNEL_OWNER_MAX + 1]; /* tunnel_owner() of its ready ("" before it) */
-    conn *c;                          /* its link (the ws_conn's) */
-    struct event *ready_timer;        /* an agent that never sends ready is dropped */
-    uint64_t upgraded_ms;             /* its upgrade (clock_now_ms): room-making before ready */
-    struct event *beat;               /* --agent-timeout: our pings, and the look at its silence */
-    uint64_t heard_reads;             /* conn_reads() at the last beat */
-    size_t heard_queued;              /* conn_queued_in() at the last beat */
-    unsigned silent_beats;            /* beats in a row with nothing new from it */
-    tunnel *tun;                      /* its tunnels, by wire index (one until ready says more) */
-    size_t ntun;
-};
 
 static void random_hex(char *out, size_t nbytes)
 {
@@ -125,8 +96,7 @@ static void release_all(session *s)
     }
 }
 
-/* Ends the session: its streams fail (502 before a response, closed after), the name is let go. */
-static void destroy(session *s)
+void sess_destroy(session *s)
 {
     server *srv = s->srv;
     release_all(s);
@@ -210,9 +180,7 @@ static void send_established(session *s, const char *notice, char *const *names)
     free(tl);
 }
 
-/* A name that cannot be given, or an access policy that cannot be enforced: say why, then close
- * (the agent stops; docs/protocol.md). */
-static void refuse_name(session *s, const char *code, const char *message)
+void sess_refuse_name(session *s, const char *code, const char *message)
 {
     TLOG_W(s->srv->log, "agent %s%s%s: %s", s->ip, s->sub[0] ? " sub=" : "", s->sub, message);
     tmsg m;
@@ -223,9 +191,7 @@ static void refuse_name(session *s, const char *code, const char *message)
     ws_close(s->ws, 1008, code);
 }
 
-/* Every tunnel has its name: requests may come. The mux's log lines name them all.
- * returning: the (first) name's record was already this owner's (a reconnect; the metrics). */
-static void all_named(session *s, bool returning)
+void sess_all_named(session *s, bool returning)
 {
     char label[64] = "";
     size_t n = 0;
@@ -239,183 +205,6 @@ static void all_named(session *s, bool returning)
     s->established = true;
     if (s->srv->metrics)
         metrics_on_agent_connect(s->srv->metrics, returning);
-}
-
-/* What ready asks for tunnel i: its entry in tunnels[] (the first one falls back to the
- * top-level fields, which an agent that knows one tunnel sends). */
-static void asked(const tmsg *m, size_t i, const char **held, const char **subdomain)
-{
-    const tmsg_tunnel *e = m->ntunnels ? &m->tunnels[i] : NULL;
-    *held = e ? e->tunnel_id : NULL;
-    *subdomain = e ? e->subdomain : NULL;
-    if (i == 0 && !*held && !*subdomain) {
-        *held = m->tunnel_id;
-        *subdomain = m->subdomain;
-    }
-}
-
-/* The name ready asks for tunnel i: its tunnel_id, or its subdomain lower-cased (buf); NULL when
- * none, or a subdomain that is no name. */
-static const char *asked_name(const tmsg *m, size_t i, char *buf)
-{
-    const char *held = NULL, *subdomain = NULL, *why = NULL;
-    asked(m, i, &held, &subdomain);
-    if (subdomain)
-        return tunnel_name_normalize(subdomain, buf, &why) == 0 ? buf : NULL;
-    return held;
-}
-
-/* The agent moving its tunnels to this new connection while its old one is still open: granted
- * for the secret the holder was given and the same subject, when ready asks for each of the
- * holder's names once (docs/protocol.md §1): all of them move, or none. */
-static bool take_over(session *s, const tmsg *m)
-{
-    server *srv = s->srv;
-    if (!m->tunnel_id || !m->takeover)
-        return false;
-    tunnel *first = registry_lookup(srv->reg, m->tunnel_id, strlen(m->tunnel_id));
-    session *holder = first ? first->sess : NULL;
-    if (!holder || holder == s || holder->ntun != s->ntun || !holder->takeover[0] ||
-        strcmp(holder->takeover, m->takeover) != 0 || strcmp(holder->sub, s->sub) != 0)
-        return false;
-    tunnel **from = calloc(s->ntun, sizeof(tunnel *)); /* the holder's tunnel each one asks for */
-    bool ok = from != NULL;
-    for (size_t i = 0; ok && i < s->ntun; i++) {
-        char buf[TUNNEL_NAME_MAX + 1];
-        const char *name = asked_name(m, i, buf);
-        tunnel *t = name ? registry_lookup(srv->reg, name, strlen(name)) : NULL;
-        ok = t && t->sess == holder && t->ready;
-        for (size_t j = 0; ok && j < i; j++)
-            ok = from[j] != t;
-        from[i] = t;
-    }
-    for (size_t i = 0; ok && i < s->ntun; i++) {
-        snprintf(s->tun[i].name, sizeof s->tun[i].name, "%s", from[i]->name);
-        if (registry_move(srv->reg, from[i]->name, from[i], &s->tun[i]) != 0) {
-            for (size_t j = i; j-- > 0;) /* all or none */
-                registry_move(srv->reg, from[j]->name, &s->tun[j], from[j]);
-            ok = false;
-        }
-    }
-    if (ok) {
-        holder->takeover[0] = '\0'; /* it keeps its requests in flight, no longer the names */
-        for (size_t i = 0; i < s->ntun; i++)
-            from[i]->ready = false;
-        all_named(s, true);
-        TLOG_I(srv->log, "agent %s: tunnel%s %s%s moved to a new connection", s->ip,
-               s->ntun > 1 ? "s" : "", s->tun[0].name, s->ntun > 1 ? " and the others" : "");
-    }
-    free(from);
-    return ok;
-}
-
-/* Gives every tunnel of ready its name, all or none (ngrok's agent does not start a session
- * with a tunnel missing either): a chosen name that cannot be had refuses the whole ready,
- * naming the tunnel (tunnel_refused), and the names already claimed are let go. 0, or -1 when
- * the session was refused or closed. notice (cap bytes) gets why asked-for names were not
- * given back ("" when all were). */
-static int claim_all(session *s, const tmsg *m, char *notice, size_t cap, bool *returning)
-{
-    server *srv = s->srv;
-    notice[0] = '\0';
-    /* per tunnel: 0 not claimed, 1 claimed, 2 claimed with a new owner record */
-    unsigned char *claimed = calloc(s->ntun, sizeof *claimed);
-    if (!claimed) {
-        ws_close(s->ws, 1011, "server error");
-        return -1;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < s->ntun && rc == 0; i++) {
-        tunnel *t = &s->tun[i];
-        const char *label = m->ntunnels > 1 && m->tunnels[i].name ? m->tunnels[i].name : NULL;
-        char chosen[TUNNEL_NAME_MAX + 1], msg[400];
-        const char *held = NULL, *subdomain = NULL;
-        asked(m, i, &held, &subdomain);
-        registry_ask ask = {.name = held, .chosen = false, .owner = s->owner};
-        if (subdomain) {
-            const char *why = NULL;
-            if (tunnel_name_normalize(subdomain, chosen, &why) != 0) {
-                snprintf(msg, sizeof msg, "%s%s%ssubdomain '%.63s' is not allowed: %s",
-                         label ? "tunnel " : "", label ? label : "", label ? ": " : "", subdomain,
-                         why);
-                refuse_name(s, "name_invalid", msg);
-                rc = -1;
-                break;
-            }
-            ask.name = chosen;
-            ask.chosen = true;
-        }
-        registry_answer ans;
-        registry_claim_result r = registry_claim(srv->reg, &ask, (int64_t)time(NULL), t, &ans);
-        if (r == REG_ERROR) {
-            TLOG_E(srv->log, "agent %s: no tunnel name: %s", s->ip, ans.message);
-            ws_close(s->ws, 1011, "server error");
-            rc = -1;
-        } else if (r == REG_REFUSED) {
-            snprintf(msg, sizeof msg, "%s%s%s%s", label ? "tunnel " : "", label ? label : "",
-                     label ? ": " : "", ans.message);
-            refuse_name(s, ans.code, msg);
-            rc = -1;
-        } else {
-            claimed[i] = ans.created ? 2 : 1;
-            if (i == 0)
-                *returning = ans.returning;
-            snprintf(t->name, sizeof t->name, "%s", ans.name);
-            TLOG_I(srv->log, "agent %s%s%s: tunnel %s (%s, %s mode)%s%s", s->ip,
-                   s->sub[0] ? " sub=" : "", s->sub, t->name,
-                   r == REG_GRANTED ? (ask.chosen ? "chosen" : "reclaimed") : "new",
-                   s->bin ? "binary" : "json", ans.code ? ": " : "", ans.code ? ans.message : "");
-            if (t->access) {
-                char desc[600];
-                access_policy_describe(tunnel_access_policy(t->access), desc, sizeof desc);
-                TLOG_I(srv->log, "tunnel %s: access %s", t->name, desc);
-            }
-            if (ans.code && !notice[0])
-                snprintf(notice, cap, "%s%s%s%s; this tunnel has a new id", label ? "tunnel " : "",
-                         label ? label : "", label ? ": " : "", ans.message);
-        }
-    }
-    for (size_t i = 0; rc != 0 && i < s->ntun; i++) { /* all or none: undo the claims */
-        char err[256];
-        if (claimed[i] && registry_unclaim(srv->reg, s->tun[i].name, &s->tun[i], claimed[i] == 2,
-                                           (int64_t)time(NULL), err, sizeof err) != 0)
-            TLOG_E(srv->log, "tunnel %s: release not recorded: %s", s->tun[i].name, err);
-    }
-    free(claimed);
-    return rc;
-}
-
-/* ---- a link gone silent (--agent-timeout) ---- */
-
-/* Heard nothing from the agent over the last two beats while reading it (half the timeout at
- * least): a live agent answers each of our pings within its round trip. */
-static bool silent(const session *s)
-{
-    return s->silent_beats >= 2;
-}
-
-/* A ready for names a silent session of the same owner still holds: that is the owner's agent
- * back over a new link while the old one died without a FIN (a network change, a NAT that forgot
- * it, a laptop that slept) and has not reached --agent-timeout yet. The old session is ended
- * now (its requests fail as when an agent goes: 502, or cut after the head) so that the owner
- * gets its names, and its URLs, back instead of new ones (frp's server replaces a control with
- * the same run id the same way). A live session is never ended so. */
-static void end_silent_holders(session *s, const tmsg *m)
-{
-    server *srv = s->srv;
-    for (size_t i = 0; s->owner[0] && i < s->ntun; i++) {
-        char chosen[TUNNEL_NAME_MAX + 1];
-        const char *held = asked_name(m, i, chosen);
-        tunnel *t = held ? registry_lookup(srv->reg, held, strlen(held)) : NULL;
-        session *h = t ? t->sess : NULL;
-        if (!h || h == s || !silent(h) || strcmp(h->owner, s->owner) != 0)
-            continue;
-        TLOG_W(srv->log,
-               "agent %s: tunnel %s is back over a new link; its previous one (from %s) sent "
-               "nothing for %u s: closed",
-               s->ip, held, h->ip, h->silent_beats * (unsigned)srv->cfg->agent_timeout / 4);
-        destroy(h);
-    }
 }
 
 /* Each tunnel's gate from its ready entry's access (the first one falls back to the top-level
@@ -433,7 +222,7 @@ static int set_access(session *s, const tmsg *m)
         if (json && access_policy_from_request(json, strlen(json), &pol, why, sizeof why) != 0) {
             snprintf(msg, sizeof msg, "%s%s%s%s", label ? "tunnel " : "", label ? label : "",
                      label ? ": " : "", why);
-            refuse_name(s, "access_invalid", msg);
+            sess_refuse_name(s, "access_invalid", msg);
             return -1;
         }
         tunnel_access_free(t->access); /* a ready refused before may have left one */
@@ -482,7 +271,7 @@ static void on_ready(session *s, const tmsg *m)
         for (size_t j = 0; j < i; j++)
             if (m->tunnels[i].subdomain && m->tunnels[j].subdomain &&
                 strcasecmp(m->tunnels[i].subdomain, m->tunnels[j].subdomain) == 0) {
-                refuse_name(s, "name_invalid", "two tunnels ask for the same subdomain");
+                sess_refuse_name(s, "name_invalid", "two tunnels ask for the same subdomain");
                 return;
             }
     if (n != s->ntun) { /* nothing points at the tunnels yet: the array may move */
@@ -510,12 +299,12 @@ static void on_ready(session *s, const tmsg *m)
         return;
     }
     char notice[400] = "";
-    if (!take_over(s, m)) {
-        end_silent_holders(s, m);
+    if (!sess_take_over(s, m)) {
+        sess_end_silent_holders(s, m);
         bool returning = false;
-        if (claim_all(s, m, notice, sizeof notice, &returning) != 0)
+        if (sess_claim_all(s, m, notice, sizeof notice, &returning) != 0)
             return;
-        all_named(s, returning);
+        sess_all_named(s, returning);
     }
     char **names = NULL;
     if (m->ntunnels) {
@@ -554,7 +343,7 @@ static void on_text(void *ud, const uint8_t *data, size_t len)
             char why[200];
             snprintf(why, sizeof why, "bad ready: %s", err ? err : "unreadable");
             free(rid);
-            refuse_name(s, "ready_invalid", why);
+            sess_refuse_name(s, "ready_invalid", why);
             return;
         }
         MUX_WARN(&s->mux->id, "agent %s: bad message dropped: %s", s->ip, err ? err : "?");
@@ -611,7 +400,7 @@ static void on_close(void *ud, uint16_t code, const char *reason)
     TLOG_I(srv->log, "agent %s disconnected%s%s%s (%u %s)", s->ip, named ? ": tunnel " : "",
            named ? s->tun[0].name : "", named && s->ntun > 1 ? " and others" : "", (unsigned)code,
            reason ? reason : "");
-    destroy(s);
+    sess_destroy(s);
     session_maybe_exit(srv);
 }
 
@@ -649,7 +438,7 @@ static void beat_cb(evutil_socket_t fd, short what, void *ud)
                "agent %s: nothing from it for %d s (--agent-timeout), its link paused: "
                "closing",
                s->ip, srv->cfg->agent_timeout);
-        destroy(s);
+        sess_destroy(s);
         session_maybe_exit(srv);
         return;
     }
@@ -725,7 +514,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
         s->tun[0].mux = s->mux;
     if (!s->tun || !s->ready_timer || !s->dec || !s->mux ||
         (srv->cfg->agent_timeout > 0 && !s->beat)) {
-        destroy(s); /* not linked yet, no ws: c stays the caller's */
+        sess_destroy(s); /* not linked yet, no ws: c stays the caller's */
         return refuse(status, why, cap, 500, "out of memory");
     }
     char resp[512];
@@ -746,7 +535,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     conn_read(c, true);
     s->ws = ws_conn_new(c, true, &handlers, s, TTFD_AGENT_MAX_MSG);
     if (!s->ws) {
-        destroy(s);
+        sess_destroy(s);
         return refuse(status, why, cap, 500, "out of memory");
     }
     ws_set_budget(s->ws, &srv->agent_msgs, TTFD_AGENT_MSG_SHARE);
@@ -786,7 +575,7 @@ void session_drop(session *s, const char *cap)
 {
     server *srv = s->srv;
     TLOG_D(srv->log, "agent %s: no ready yet, closed to make room (%s)", s->ip, cap);
-    destroy(s);
+    sess_destroy(s);
     session_maybe_exit(srv);
 }
 
@@ -799,7 +588,7 @@ void session_close_all(server *srv)
 void session_free_all(server *srv)
 {
     while (srv->sessions)
-        destroy(srv->sessions); // NOLINT(clang-analyzer-unix.Malloc): it unlinks itself
+        sess_destroy(srv->sessions); // NOLINT(clang-analyzer-unix.Malloc): it unlinks itself
 }
 
 size_t session_streams(const server *srv)

@@ -31,8 +31,7 @@ typedef struct tunnel {
     bool ready; /* connection_established sent: public requests may come */
     char name[TUNNEL_NAME_MAX + 1];
     char loop_mark[PROXY_LOOP_MARK_LEN + 1]; /* its CDN-Loop mark (proxy_loop_mark under the
-                                                server's key): "" until its first request
-                                                (pconn.c) works it out, once (an HMAC: 2 us) */
+                                                server's key), worked out with its name */
     tunnel_access *access; /* the tunnel's access gate (tunnel_access.h), NULL: no policy */
 } tunnel;
 

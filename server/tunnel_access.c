@@ -66,6 +66,9 @@ void tunnel_peer_init(tunnel_peer *p, const struct sockaddr *sa)
 void tunnel_client_addr(const access_net *trusted, size_t ntrusted, const tunnel_peer *peer,
                         const http_headers *h, access_addr *addr, char *client, size_t cap)
 {
+    access_addr own;
+    if (!addr)
+        addr = &own;
     access_client_addr(trusted, ntrusted, &peer->addr, h, addr);
     if (cap && memcmp(addr, &peer->addr, sizeof *addr) == 0) { /* the peer: printed already */
         size_t n = strnlen(peer->text, cap - 1);

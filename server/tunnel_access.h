@@ -35,7 +35,8 @@ typedef struct tunnel_peer {
 void tunnel_peer_init(tunnel_peer *p, const struct sockaddr *sa);
 
 /* The client's address: the peer's, or behind a trusted front proxy the one X-Forwarded-For
- * names (access.h access_client_addr), into *addr and printed into client (cap bytes, >= 48). */
+ * names (access.h access_client_addr), into *addr (NULL: not wanted) and printed into client
+ * (cap bytes, >= 48). */
 void tunnel_client_addr(const access_net *trusted, size_t ntrusted, const tunnel_peer *peer,
                         const http_headers *h, access_addr *addr, char *client, size_t cap);
 

@@ -73,9 +73,13 @@ def test_no_hint_with_rewrite_and_the_page_loads(stack, devserver):
     d = stack.ttfd()
     a = stack.ttf(d.endpoint(), "localhost:%d" % devserver, "--no-inspect", "--host-header",
                   "rewrite")
-    r = tk.http(d.port, "GET", "/", tk.sub_host(d, a.tunnel_id))
+    host = tk.sub_host(d, a.tunnel_id)
+    r = tk.http(d.port, "GET", "/", host)
     assert (r.status, r.body) == (200, b"dev page"), (r.status, r.body)
-    a.proc.wait_line(r"GET / -> 200 ", 10, stream="err")
+    _, i = a.proc.wait_line(r"GET / -> 200 ", 10, stream="err")
+    # a hint is logged at its exchange's end: one more exchange's line, and the first's is out
+    assert tk.http(d.port, "GET", "/again", host).status == 200
+    a.proc.wait_line(r"GET /again -> 200 ", 10, stream="err", start=i + 1)
     assert not any("refused the public Host" in ln for ln in a.proc.err_lines)
 
 
@@ -83,7 +87,8 @@ def test_an_ordinary_403_gives_no_hint(stack, devserver):
     d = stack.ttfd()
     a = stack.ttf(d.endpoint(), "localhost:%d" % devserver, "--no-inspect")
     host = tk.sub_host(d, a.tunnel_id)
-    for _ in range(2):
+    i = -1
+    for _ in range(3):  # a hint is logged at its exchange's end: the last one's line follows it
         assert tk.http(d.port, "GET", "/forbidden", host).status == 403
-    a.proc.wait_line(r"GET /forbidden -> 403 ", 10, stream="err")
+        _, i = a.proc.wait_line(r"GET /forbidden -> 403 ", 10, stream="err", start=i + 1)
     assert not any("refused the public Host" in ln for ln in a.proc.err_lines)

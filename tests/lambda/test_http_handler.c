@@ -262,6 +262,36 @@ static void request_line_as_ttfd(void **state)
     json_decref(a);
 }
 
+/* A request carrying the tunnel's own CDN-Loop mark is a loop, answered 508 at ttfd's point
+ * (server/pconn.c: right after routing, before 413 and 501): before, the Lambda answered a
+ * looping upgrade 501 and a looping body over MAX_BODY_BYTES 413 where ttfd gave 508. */
+static void loop_before_413_and_501(void **state)
+{
+    fixture *f = *state;
+    char mark[PROXY_LOOP_MARK_LEN + 1];
+    assert_int_equal(proxy_loop_mark(mark, H_DOMAIN, strlen(H_DOMAIN), f->tid), 0);
+    json_t *hd = json_pack("{s:s, s:s, s:s, s:s}", "cdn-loop", mark, "connection", "Upgrade",
+                           "upgrade", "websocket", "sec-websocket-version", "13");
+    json_t *a = harness_request(&f->h, f->tid, "GET", "/ws", hd, NULL, 0);
+    assert_int_equal(status_of(a), 508);
+    json_decref(a);
+    size_t n = 4194304 + 1; /* MAX_BODY_BYTES' default, and one */
+    char *body = calloc(1, n);
+    assert_non_null(body);
+    a = harness_request(&f->h, f->tid, "POST", "/up", json_pack("{s:s}", "cdn-loop", mark), body,
+                        n);
+    free(body);
+    assert_int_equal(status_of(a), 508);
+    json_decref(a);
+    assert_int_equal(f->uri[0], 0); /* neither reached the agent */
+    /* without the mark, the same requests get their own answers */
+    hd = json_pack("{s:s, s:s, s:s}", "connection", "Upgrade", "upgrade", "websocket",
+                   "sec-websocket-version", "13");
+    a = harness_request(&f->h, f->tid, "GET", "/ws", hd, NULL, 0);
+    assert_int_equal(status_of(a), 501);
+    json_decref(a);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -283,6 +313,7 @@ int main(void)
         T(large_request_head),
         T(octets_that_are_not_utf8),
         T(request_line_as_ttfd),
+        T(loop_before_413_and_501),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

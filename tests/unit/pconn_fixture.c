@@ -39,6 +39,9 @@ int setup(void **state)
     registry_answer ans;
     assert_true(registry_claim(f->srv.reg, &ask, 0, &f->tun, &ans) >= 0);
     snprintf(f->tun.name, sizeof f->tun.name, "%s", ans.name);
+    /* its CDN-Loop mark, as session.c names a tunnel */
+    assert_int_equal(
+        proxy_loop_mark(f->tun.loop_mark, f->srv.loop_key, sizeof f->srv.loop_key, f->tun.name), 0);
     f->tun.ready = true;
     snprintf(f->host, sizeof f->host, "%s.localhost:8080", f->tun.name);
     *state = f;

@@ -196,24 +196,27 @@ static void pipelined_upload_whole_after_a_fin_seen_earlier(void **state)
     fin_judged_again_for_a_pipelined_upload(*state, 100000, 100000);
 }
 
-/* --send-timeout: a client that takes nothing of its answer for that long is let go (the stream
- * cancelled, the connection freed with what waited for it): it held its stream, and a place
- * under --max-streams-per-agent, for as long as it kept the socket. */
-static void send_timeout_lets_a_client_that_takes_nothing_go(void **state)
+/* A client that takes nothing of a large answer (the agent fills the window): let go in about
+ * a second (the stream cancelled, the connection freed with what waited for it), by
+ * --send-timeout 1, or (half_closed: its FIN after the request, --send-timeout 0) by
+ * --half-close-timeout 1 within a period or two. */
+static void client_that_takes_nothing_goes(fixture *f, bool half_closed)
 {
-    fixture *f = *state;
     capture_log(f);
-    f->cfg.send_timeout = 1;
+    f->cfg.send_timeout = half_closed ? 0 : 1;
+    f->cfg.half_close_timeout = half_closed ? 1 : 0;
     connect_client(f);
     get(f, "GET", "/big", "HTTP/1.1", NULL);
     uint32_t sid = open_sid(f);
+    if (half_closed)
+        shutdown(f->cl, SHUT_WR);
     agent_s(f, TTF_RESPONSE, 0, sid, "HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n");
     char block[65536];
     memset(block, 'd', sizeof block);
     for (int i = 0; i < 4; i++) /* the window: more than the socket takes */
         agent(f, TTF_DATA, 0, sid, block, sizeof block);
     uint64_t t0 = clock_now_ms();
-    uint64_t end = t0 + 4000;
+    uint64_t end = t0 + 5000;
     while (clock_now_ms() < end && pconn_count(&f->srv) > 0) { /* the client reads nothing */
         event_base_loop(f->base, EVLOOP_NONBLOCK);
         usleep(1000);
@@ -223,6 +226,13 @@ static void send_timeout_lets_a_client_that_takes_nothing_go(void **state)
     assert_cancelled(f);
     assert_non_null(strstr(logged(f), "GET /big 200 "));
     end_log(f);
+}
+
+/* --send-timeout: a client that takes nothing of its answer for that long is let go: it held its
+ * stream, and a place under --max-streams-per-agent, for as long as it kept the socket. */
+static void send_timeout_lets_a_client_that_takes_nothing_go(void **state)
+{
+    client_that_takes_nothing_goes(*state, false);
 }
 
 /* A FIN after the whole request, then nothing toward the client for --half-close-timeout (1 s):
@@ -267,6 +277,14 @@ static void half_closed_and_no_head_is_499(void **state)
 static void half_closed_silent_stream_is_cancelled(void **state)
 {
     half_closed_then_silent(*state, true);
+}
+
+/* A FIN after the whole request, then the client takes nothing of its answer, --send-timeout
+ * 0: octets waiting in its output restarted --half-close-timeout at every look, and it was held
+ * for ever. Now only octets taken do. */
+static void half_closed_client_that_takes_nothing_goes(void **state)
+{
+    client_that_takes_nothing_goes(*state, true);
 }
 
 /* --max-streams-per-agent: a request past the agent's limit gets 503 with Retry-After at once
@@ -377,6 +395,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(half_closed_and_no_head_is_499, setup, teardown),
         cmocka_unit_test_setup_teardown(half_closed_silent_stream_is_cancelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(half_closed_client_that_takes_nothing_goes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_client_reading_its_last_answer_slowly_is_not_idle, setup,
                                         teardown),
