@@ -408,18 +408,18 @@ bool pc_hold(pconn *pc, size_t head, size_t body)
     return hold(pc, head, body);
 }
 
-/* what (a head or body bytes) of len octets would take the server's agent_held budget past its
- * limit: the exchange is dropped (the agent told, the reason logged) and the client answered 502
- * before its final head, else its connection closed. */
+/* what (a head or body bytes) of len octets would take the server's agent_held budget (or its
+ * agent address's part of it) past its limit: the exchange is dropped (the agent told, the reason
+ * logged) and the client answered 502 before its final head, else its connection closed. */
 static void held_over(pconn *pc, const char *what, size_t len)
 {
     exchange *x = &pc->x;
     mux_ident *id = &x->ms->m->id;
     MUX_WARN(id,
              "tunnel %s (agent %s): %s of %zu bytes toward a client not reading: %s (%zu bytes "
-             "held beyond the shares): exchange dropped",
+             "held beyond the shares, %zu for its address): exchange dropped",
              id->tunnel[0] ? id->tunnel : "-", id->agent, what, len, MUX_HELD_OVER,
-             pc->srv->agent_held.used);
+             pc->srv->agent_held.used, mem_budget_group_used(&pc->srv->agent_held, pc->held_by));
     xchg_end_stream(pc, MUX_CANCEL, MUX_HELD_OVER);
     if (!x->resp_head)
         pc_fail(pc, 502, MUX_HELD_OVER);
