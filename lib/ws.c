@@ -22,6 +22,7 @@
  * loop. */
 #include "ws.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,12 +53,13 @@ struct ws_conn {
     size_t max_msg;       /* a received message's bytes */
     uint8_t *msg;         /* fragments of the message being received */
     size_t msg_len, msg_cap;
-    ws_budget *budget;        /* NULL: no shared budget */
-    size_t share;             /* bytes of a received message not counted in budget */
-    size_t charged;           /* what this connection counts in budget->used */
-    uint8_t msg_op;           /* its opcode (text, binary); 0 = none in progress */
-    uint16_t close_code_rcvd; /* the peer's close code (1005 when its close had none) */
-    const char *rx_why;       /* why we stopped reading (a protocol breach), for on_close */
+    mem_budget *budget;               /* NULL: no shared budget */
+    size_t share;                     /* bytes of a received message not counted in budget */
+    size_t charged;                   /* what this connection counts in budget->used */
+    char group[MEM_BUDGET_GROUP_MAX]; /* the budget's group it counts in (its peer's address) */
+    uint8_t msg_op;                   /* its opcode (text, binary); 0 = none in progress */
+    uint16_t close_code_rcvd;         /* the peer's close code (1005 when its close had none) */
+    const char *rx_why;               /* why we stopped reading (a protocol breach), for on_close */
     int busy;
     bool server;     /* unmasked frames out */
     bool paused;     /* ws_pause_read */
@@ -76,7 +78,7 @@ struct ws_conn {
  * budget cannot cover it. */
 static bool charge(ws_conn *w, size_t held)
 {
-    return mem_budget_charge(w->budget, &w->charged, w->share, held);
+    return mem_budget_charge(w->budget, w->group, &w->charged, w->share, held);
 }
 
 static void ws_destroy(ws_conn *w)
@@ -381,8 +383,8 @@ static void parse_input(ws_conn *w)
             }
             if (!charge(w, w->msg_len + (size_t)h.len)) {
                 rx_fail(w, 1009,
-                        "messages in progress over the server's memory for them: "
-                        "try again later");
+                        "messages in progress over the server's memory for them (or its "
+                        "address's part): try again later");
                 return;
             }
         }
@@ -474,11 +476,12 @@ ws_conn *ws_conn_new(conn *c, bool is_server, const ws_handlers *h, void *ud, si
     return w;
 }
 
-void ws_set_budget(ws_conn *w, ws_budget *b, size_t share)
+void ws_set_budget(ws_conn *w, mem_budget *b, size_t share, const char *group)
 {
     charge(w, 0);
     w->budget = b;
     w->share = share;
+    snprintf(w->group, sizeof w->group, "%s", group ? group : "");
 }
 
 void ws_conn_free(ws_conn *w)

@@ -38,16 +38,14 @@ typedef struct ws_handlers {
 ws_conn *ws_conn_new(conn *c, bool is_server, const ws_handlers *h, void *ud, size_t max_msg);
 void ws_conn_free(ws_conn *c);
 
-/* Memory that connections' received messages share: the bytes of a message being received (its
- * fragments so far and the frame being read, which waits whole in the input) beyond a
- * connection's own share (ws_set_budget) are counted in used, never past limit: a peer whose
+/* Connections' received messages share b (mem_budget.h; it must outlive c): the bytes of a
+ * message being received (its fragments so far and the frame being read, which waits whole in
+ * the input) beyond share bytes of c's own are counted in b, and in b's group named group (the
+ * peer's address; NULL: none), never past b's limit nor the group's part of it: a peer whose
  * message would take more gets its connection closed (1009, "try again later"), so that many
  * peers each holding part of a message up to max_msg cannot make the process hold max_msg times
- * their number. Zeroed with limit set by its owner; single-threaded (the loop's). */
-typedef mem_budget ws_budget; /* limit: bytes beyond the shares; 0: no limit */
-
-/* Counts c's received messages beyond share bytes in b (which must outlive c). */
-void ws_set_budget(ws_conn *c, ws_budget *b, size_t share);
+ * their number, and one address's links cannot take what others' need. */
+void ws_set_budget(ws_conn *c, mem_budget *b, size_t share, const char *group);
 
 /* Queue one message; a copy is taken. 0, or -1 when the connection is closing or ENOMEM. */
 int ws_send_text(ws_conn *c, const void *data, size_t len);

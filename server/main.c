@@ -565,7 +565,7 @@ int main(int argc, char **argv)
     server srv = {.log = &lg,
                   .cfg = &cfg,
                   .agent_msgs = {.limit = TTFD_AGENT_MSG_BUDGET},
-                  .agent_heads = {.limit = TTFD_AGENT_HEAD_BUDGET},
+                  .agent_held = {.limit = TTFD_AGENT_HELD_BUDGET},
                   .scheme = cfg.public_scheme ? cfg.public_scheme
                             : cfg.tls_cert    ? "https"
                                               : "http"};

@@ -77,9 +77,9 @@ bool mux_client_reads(const mux_stream *s)
     return !s->up->peer_window || s->up->peer_window(s->ud) >= FLOW_CREDIT_MARK;
 }
 
-void mux_set_head_budget(mux *m, mem_budget *b, size_t share)
+void mux_set_held_budget(mux *m, mem_budget *b, size_t share)
 {
-    m->heads = b;
+    m->held = b;
     m->head_share = share;
 }
 

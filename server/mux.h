@@ -171,8 +171,8 @@ struct mux {
     mux_ident id;
     size_t max_streams; /* streams open at once (mux_set_max_streams); 0: no limit */
     mux_budget *budget; /* the server-wide count its streams are in (NULL: none); borrowed */
-    mem_budget *heads;  /* response heads held for agents (mux_set_head_budget); borrowed */
-    size_t head_share;  /* what a stream holds of them before it counts in heads */
+    mem_budget *held;   /* agents' answers held (mux_set_held_budget); borrowed */
+    size_t head_share;  /* what a stream's head being assembled holds before it counts in held */
     /* request body bytes a stream takes before it opens: at most its first request window (the
      * agent's, mux_*_set_request_window); 0: PC_FIRST_BATCH */
     size_t first_room;
@@ -217,12 +217,13 @@ void mux_set_tunnel(mux *m, const char *tunnel);
 void mux_set_max_streams(mux *m, size_t n);
 /* m's streams count in b from now on (b outlives m; set before the first open). */
 void mux_set_budget(mux *m, mux_budget *b);
-/* Response heads held for m's agent count in b beyond share bytes a stream from now on (ttfd's
- * TTFD_AGENT_HEAD_BUDGET; b outlives m): JSON heads being assembled from continuations (the mux)
- * and heads written toward a client not yet taken (pconn). A stream whose head would pass it fails:
- * 502 MUX_HEADS_OVER. */
-void mux_set_head_budget(mux *m, mem_budget *b, size_t share);
-#define MUX_HEADS_OVER "the tunnel agent's response heads are over the server's memory for them"
+/* The answers m's agent makes ttfd hold count in b from now on (ttfd's TTFD_AGENT_HELD_BUDGET; b
+ * outlives m), in b's group named m's id.agent (the agent's address, mem_budget.h): here (the
+ * JSON mux) a head being assembled from http_response_headers continuations, beyond share bytes
+ * per stream; pconn counts what is written toward a client not yet taken, per public connection.
+ * A stream whose head would pass the budget or the group's part of it fails: 502 MUX_HELD_OVER. */
+void mux_set_held_budget(mux *m, mem_budget *b, size_t share);
+#define MUX_HELD_OVER "the tunnel agent's answers held are over the server's memory for them"
 /* For the muxes: a stream of m was opened (added to its map) / is gone (removed from it). */
 void mux_stream_added(mux *m);
 void mux_stream_gone(mux *m);

@@ -66,7 +66,7 @@ typedef struct json_stream {
 
     size_t rhead_len;     /* head bytes of rhead so far (HTTP1_AGENT_MAX_HEAD) */
     size_t rhead_lines;   /* field lines of rhead so far (HTTP1_AGENT_MAX_FIELDS) */
-    size_t rhead_charged; /* what rhead counts in the mux's head budget (mux_set_head_budget) */
+    size_t rhead_charged; /* what rhead counts in the mux's held budget (mux_set_held_budget) */
 } json_stream;
 
 static json_mux *jm_of(mux *m)
@@ -124,7 +124,7 @@ static void forget(json_mux *jm, json_stream *s)
     mux_stream_gone(&jm->base);
     drop_head(&s->head);
     drop_head(&s->rhead);
-    mem_budget_charge(jm->base.heads, &s->rhead_charged, jm->base.head_share, 0);
+    mem_budget_charge(jm->base.held, jm->base.id.agent, &s->rhead_charged, jm->base.head_share, 0);
     http_headers_free(&s->req_trailers);
     free(s->buf);
     free(s);
@@ -466,17 +466,18 @@ static size_t head_bytes(const tmsg *m)
     return 15 + (m->reason ? strlen(m->reason) : 0) + http_headers_line_bytes(&m->headers) + 2;
 }
 
-/* Counts the head s is assembling (rhead_len bytes) in the mux's head budget; false when that
- * would take the budget past its limit: the exchange is then cancelled and its client answered
- * 502 MUX_HEADS_OVER (the link and other exchanges go on). */
+/* Counts the head s is assembling (rhead_len bytes) in the mux's budget of answers held; false
+ * when that would take the budget (or its agent address's part) past its limit: the exchange is
+ * then cancelled and its client answered 502 MUX_HELD_OVER (the link and other exchanges go on). */
 static bool hold_rhead(json_mux *jm, json_stream *s)
 {
-    if (mem_budget_charge(jm->base.heads, &s->rhead_charged, jm->base.head_share, s->rhead_len))
+    if (mem_budget_charge(jm->base.held, jm->base.id.agent, &s->rhead_charged, jm->base.head_share,
+                          s->rhead_len))
         return true;
     char why[160];
     snprintf(why, sizeof why, "response head across continuations (%zu bytes so far): %s",
-             s->rhead_len, MUX_HEADS_OVER);
-    protocol_error_as(jm, s, why, MUX_HEADS_OVER);
+             s->rhead_len, MUX_HELD_OVER);
+    protocol_error_as(jm, s, why, MUX_HELD_OVER);
     return false;
 }
 
@@ -537,7 +538,8 @@ static void on_response_headers(json_mux *jm, json_stream *s, tmsg *m)
         return;
     tmsg *h = s->rhead;
     s->rhead = NULL;
-    mem_budget_charge(jm->base.heads, &s->rhead_charged, 0, 0); /* the head leaves it */
+    mem_budget_charge(jm->base.held, jm->base.id.agent, &s->rhead_charged, 0,
+                      0); /* the head leaves it */
     deliver(jm, s, h, true);
     tmsg_free(h);
     free(h);

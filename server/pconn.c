@@ -36,28 +36,6 @@ void pc_write(pconn *pc, const void *data, size_t len)
     }
 }
 
-/* What of taken octets written at the end of pc's output may still be in it (the client took
- * the oldest first), add more about to be. */
-static size_t still_held(const pconn *pc, size_t held, size_t add)
-{
-    size_t out = pc->c ? conn_out_len(pc->c) : 0;
-    return held + add > out + add ? out + add : held + add;
-}
-
-bool pc_hold(pconn *pc, size_t head, size_t body)
-{
-    size_t heads = still_held(pc, pc->heads_out, head);
-    size_t all = still_held(pc, pc->agent_out, head + body);
-    size_t over_heads = heads > TTFD_AGENT_HEAD_SHARE ? heads - TTFD_AGENT_HEAD_SHARE : 0;
-    size_t over_all = all > TTFD_AGENT_OUT_SHARE ? all - TTFD_AGENT_OUT_SHARE : 0;
-    if (!mem_budget_charge(&pc->srv->agent_heads, &pc->out_charged, 0,
-                           over_heads > over_all ? over_heads : over_all))
-        return false;
-    pc->heads_out = heads;
-    pc->agent_out = all;
-    return true;
-}
-
 /* The end of an exchange: its access log line (reqlog.h) and the request metrics (metrics.h). */
 void pc_log(pconn *pc)
 {
@@ -172,7 +150,7 @@ static void pc_free(pconn *pc)
     xchg_end_stream(pc, MUX_CANCEL, "client went away");
     pc_log(pc);
     xchg_reset(&pc->x);
-    mem_budget_charge(&pc->srv->agent_heads, &pc->out_charged, 0, 0);
+    mem_budget_charge(&pc->srv->agent_held, pc->held_by, &pc->out_charged, 0, 0);
     conn_free(pc->c);
     http1_free(&pc->p);
     server *srv = pc->srv;

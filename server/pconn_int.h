@@ -127,26 +127,22 @@ struct pconn {
     uint64_t out_seen_ms;   /* the client (ours and the socket's), unchanged since then */
     size_t heads_out;       /* octets of agents' heads written to it, not yet taken (at most */
     size_t agent_out;       /* its output), of all an agent sent (heads, bodies) the same, */
-    size_t out_charged;     /* and what they count in srv->agent_heads (pc_hold) */
-    bool kept_alive;        /* an exchange of it ended: it waits for its next request */
-    bool head_started;      /* bytes of the next head arrived */
-    bool in_eof;            /* the client ended its side */
-    bool fin_queued;        /* its FIN came while not read (RDHUP): each request is judged by it */
-    uint64_t fin_ms;        /* its FIN came (read or queued), or since then answer octets were
-                               written to it or its exchange began: --half-close-timeout of
-                               nothing toward it from here is a departure (pconn_timer.c); 0 no
-                               FIN */
-    size_t fin_out;         /* its output's length at the last look of --half-close-timeout, */
-    uint64_t fin_out_ms;    /* fin_ms then (pconn_timer.c): taken octets show it reads */
+    size_t out_charged;     /* and what they count in srv->agent_held (pc_hold), in the group */
+    char held_by[MEM_BUDGET_GROUP_MAX]; /* of this agent address (the first answering since 0) */
+    bool kept_alive;                    /* an exchange of it ended: it waits for its next request */
+    bool head_started;                  /* bytes of the next head arrived */
+    bool in_eof;                        /* the client ended its side */
+    bool fin_queued;     /* its FIN came while not read (RDHUP): each request is judged by it */
+    uint64_t fin_ms;     /* its FIN came (read or queued), or since then answer octets were
+                            written to it or its exchange began: --half-close-timeout of
+                            nothing toward it from here is a departure (pconn_timer.c); 0 no
+                            FIN */
+    size_t fin_out;      /* its output's length at the last look of --half-close-timeout, */
+    uint64_t fin_out_ms; /* fin_ms then (pconn_timer.c): taken octets show it reads */
 };
 
 /* ---- pconn.c ---- */
 void pc_write(pconn *pc, const void *data, size_t len);
-/* What agents sent that pc's client has not taken yet, head and body octets more about to be
- * written, counts in the server's agent_heads budget: heads beyond TTFD_AGENT_HEAD_SHARE, or all
- * of it beyond TTFD_AGENT_OUT_SHARE, whichever is more. false (nothing changed) when that would
- * pass its limit. pc_hold(pc, 0, 0) after the client took bytes: never refused. */
-bool pc_hold(pconn *pc, size_t head, size_t body);
 /* Answers status with a short text body and Connection: close, then closes; after a response
  * started, closes (what was written is flushed). The stream, if any, is closed first with
  * how/why. */
@@ -176,6 +172,13 @@ void pc_update_timer(pconn *pc);
 void pc_on_deadline(pconn *pc);
 
 /* ---- pconn_xchg.c ---- */
+/* What agents sent that pc's client has not taken yet, head and body octets more about to be
+ * written, counts in the server's agent_held budget, per public connection, in the group of the
+ * agent address answering (pc->held_by): heads beyond TTFD_AGENT_HEAD_SHARE, or all of it beyond
+ * TTFD_AGENT_OUT_SHARE, whichever is more. false (nothing changed) when that would pass the
+ * budget's limit or the group's part even once every connection's charge is settled to what its
+ * client has not taken. pc_hold(pc, 0, 0) after the client took bytes: never refused. */
+bool pc_hold(pconn *pc, size_t head, size_t body);
 extern const mux_upcalls pc_upcalls;
 /* Closes the exchange's stream (if any) with how/why. */
 void xchg_end_stream(pconn *pc, mux_end how, const char *why);

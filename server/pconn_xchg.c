@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 
 #include "clock.h"
+#include "http1_chunked.h"
 #include "proxy.h"
 
 static struct evbuffer *in_buf(const pconn *pc)
@@ -371,21 +372,57 @@ static bool can_drain(const exchange *x)
     return (uint64_t)x->req_len - x->body_in <= PC_DRAIN_MAX;
 }
 
-/* what (a head or body bytes) of len octets would take the server's agent_heads budget past its
- * limit: the exchange is dropped (the agent told, the reason logged) and the client answered 502
- * before its final head, else its connection closed. */
+/* What of taken octets written at the end of pc's output may still be in it (the client took
+ * the oldest first), add more about to be. */
+static size_t still_held(const pconn *pc, size_t held, size_t add)
+{
+    size_t out = pc->c ? conn_out_len(pc->c) : 0;
+    return held + add > out + add ? out + add : held + add;
+}
+
+static bool hold(pconn *pc, size_t head, size_t body)
+{
+    size_t heads = still_held(pc, pc->heads_out, head);
+    size_t all = still_held(pc, pc->agent_out, head + body);
+    size_t over_heads = heads > TTFD_AGENT_HEAD_SHARE ? heads - TTFD_AGENT_HEAD_SHARE : 0;
+    size_t over_all = all > TTFD_AGENT_OUT_SHARE ? all - TTFD_AGENT_OUT_SHARE : 0;
+    if (!pc->out_charged) /* the group its charge counts in: the agent answering now */
+        snprintf(pc->held_by, sizeof pc->held_by, "%s", pc->x.ms ? pc->x.ms->m->id.agent : "");
+    if (!mem_budget_charge(&pc->srv->agent_held, pc->held_by, &pc->out_charged, 0,
+                           over_heads > over_all ? over_heads : over_all))
+        return false;
+    pc->heads_out = heads;
+    pc->agent_out = all;
+    return true;
+}
+
+bool pc_hold(pconn *pc, size_t head, size_t body)
+{
+    if (hold(pc, head, body))
+        return true;
+    /* Charges are settled when a client's output drains to PC_OUT_MARK: one taking octets slowly
+     * above it still counts what it took. Settled now before refusing (refusals are rare). */
+    for (pconn *p = pc->srv->pconns; p; p = p->next)
+        if (p->out_charged)
+            hold(p, 0, 0);
+    return hold(pc, head, body);
+}
+
+/* what (a head or body bytes) of len octets would take the server's agent_held budget (or its
+ * agent address's part of it) past its limit: the exchange is dropped (the agent told, the reason
+ * logged) and the client answered 502 before its final head, else its connection closed. */
 static void held_over(pconn *pc, const char *what, size_t len)
 {
     exchange *x = &pc->x;
     mux_ident *id = &x->ms->m->id;
     MUX_WARN(id,
              "tunnel %s (agent %s): %s of %zu bytes toward a client not reading: %s (%zu bytes "
-             "held beyond the shares): exchange dropped",
-             id->tunnel[0] ? id->tunnel : "-", id->agent, what, len, MUX_HEADS_OVER,
-             pc->srv->agent_heads.used);
-    xchg_end_stream(pc, MUX_CANCEL, MUX_HEADS_OVER);
+             "held beyond the shares, %zu for its address): exchange dropped",
+             id->tunnel[0] ? id->tunnel : "-", id->agent, what, len, MUX_HELD_OVER,
+             pc->srv->agent_held.used, mem_budget_group_used(&pc->srv->agent_held, pc->held_by));
+    xchg_end_stream(pc, MUX_CANCEL, MUX_HELD_OVER);
     if (!x->resp_head)
-        pc_fail(pc, 502, MUX_HEADS_OVER);
+        pc_fail(pc, 502, MUX_HELD_OVER);
     else
         pc_close(pc);
 }
@@ -465,11 +502,6 @@ out:
 static void write_body(pconn *pc, const uint8_t *data, size_t len, bool final)
 {
     exchange *x = &pc->x;
-    rframe_result r = RFRAME_OK;
-    if (x->ms && !pc_hold(pc, 0, len)) { /* beyond any window (JSON without windows) */
-        held_over(pc, "response body", len);
-        return;
-    }
     if (x->rw) {
         x->rwbuf.len = 0;
         if (path_rewriter_feed(x->rw, data, len, final, &x->rwbuf) != 0) {
@@ -477,10 +509,19 @@ static void write_body(pconn *pc, const uint8_t *data, size_t len, bool final)
             pc_close(pc);
             return;
         }
-        r = rframe_body(&x->fr, x->rwbuf.p, x->rwbuf.len, emit, pc);
-    } else {
-        r = rframe_body(&x->fr, data, len, emit, pc);
+        data = x->rwbuf.p;
+        len = x->rwbuf.len;
     }
+    /* Counted in every mode, as the octets queued: the body after path rewriting, and a chunk's
+     * framing (only an agent without windows, JSON without stream_windows, passes the share). */
+    size_t queued = len + (x->fr.mode == RFRAME_CHUNKED && len
+                               ? HTTP1_CHUNK_PREFIX_MAX + sizeof HTTP1_CHUNK_SUFFIX - 1
+                               : 0);
+    if (x->ms && !pc_hold(pc, 0, queued)) {
+        held_over(pc, "response body", queued);
+        return;
+    }
+    rframe_result r = rframe_body(&x->fr, data, len, emit, pc);
     if (r != RFRAME_OK)
         protocol_failure(pc, x->fr.why ? x->fr.why : "body out of place");
 }

@@ -508,7 +508,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
     if (s->mux) {
         mux_set_max_streams(s->mux, srv->cfg->max_streams);
         mux_set_budget(s->mux, &srv->streams);
-        mux_set_head_budget(s->mux, &srv->agent_heads, TTFD_AGENT_HEAD_SHARE);
+        mux_set_held_budget(s->mux, &srv->agent_held, TTFD_AGENT_HEAD_SHARE);
     }
     if (s->tun)
         s->tun[0].mux = s->mux;
@@ -538,7 +538,7 @@ int session_accept(server *srv, conn *c, const http1_head *h, const char *ip, in
         sess_destroy(s);
         return refuse(status, why, cap, 500, "out of memory");
     }
-    ws_set_budget(s->ws, &srv->agent_msgs, TTFD_AGENT_MSG_SHARE);
+    ws_set_budget(s->ws, &srv->agent_msgs, TTFD_AGENT_MSG_SHARE, s->ip);
     /* queued before any frame the session may send */
     conn_write(c, resp, (size_t)n);
     if (!bin) /* JSON mode keeps API Gateway's frames: messages over 32 KB leave in frames */

@@ -26,27 +26,34 @@
 
 #define TTFD_VERSION TUNNEL_VERSION           /* project(VERSION) in CMakeLists.txt */
 #define TTFD_AGENT_MAX_MSG ((size_t)12 << 20) /* one reassembled agent message */
-/* What agents' messages being received may hold (lib/ws.h ws_budget): each link its share, which
- * every message ttf sends with its default limits fits (JSON: 128,000 bytes; binary: DATA of 64
- * KiB, a head of 64 KiB), and all links together this much beyond their shares: a link whose
- * message would pass it is closed (1009), as nginx bounds the large_client_header_buffers a
+/* What agents' messages being received may hold (lib/ws.h ws_set_budget, mem_budget.h): each link
+ * its share, which every message ttf sends with its default limits fits (JSON: 128,000 bytes;
+ * binary: DATA of 64 KiB, a head of 64 KiB), all links together this much beyond their shares,
+ * and the links of one agent address at most a MEM_BUDGET_GROUP_PARTS-th of it: a link whose
+ * message would pass either is closed (1009), as nginx bounds the large_client_header_buffers a
  * connection may take. Without it 32 links from one address, each holding 11 MiB of an unfinished
- * message, made ttfd hold 380 MB */
+ * message, made ttfd hold 380 MB; without the address's part they filled it, and another
+ * address's agent sending a 4 MiB message had its link closed */
 #define TTFD_AGENT_MSG_SHARE ((size_t)256 << 10)
 #define TTFD_AGENT_MSG_BUDGET ((size_t)64 << 20)
-/* Response heads ttfd holds for agents (mem_budget.h): a JSON head being assembled from
- * http_response_headers continuations, and a head written toward a public client that has not
- * taken it yet. Each exchange its share, which every head ttf sends at its default
- * --max-response-header-size (64 KiB) fits, and all exchanges together this much beyond their
- * shares: the exchange whose head would pass it is dropped (the agent told: RESET cancel or
- * cancel; the client answered 502 MUX_HEADS_OVER), the agent's link and other exchanges go on.
- * Without it an agent's heads of 1 MiB toward 100 clients that never read made ttfd hold 97 MB
- * (2000 streams: 2 GB). */
+/* Agents' answers ttfd holds (mem_budget.h): a JSON head being assembled from
+ * http_response_headers continuations (counted per exchange, by the mux: beyond
+ * TTFD_AGENT_HEAD_SHARE), and what an agent sent that is written toward a public client that has
+ * not taken it yet (counted per public connection, by pconn: its heads beyond
+ * TTFD_AGENT_HEAD_SHARE or all of it beyond TTFD_AGENT_OUT_SHARE, whichever is more). All of them
+ * together at most this much beyond their shares, and those of one agent address at most a
+ * MEM_BUDGET_GROUP_PARTS-th of it: the exchange that would pass either is dropped (the agent
+ * told: RESET cancel or cancel; the client answered 502 MUX_HELD_OVER, else its connection
+ * closed), the agent's link and other exchanges go on. Without it an agent's heads of 1 MiB
+ * toward 100 clients that never read made ttfd hold 97 MB (2000 streams: 2 GB); without the
+ * address's part one agent filled it and another agent's answers toward slow clients were
+ * refused. The share fits every head ttf sends at its default --max-response-header-size (64
+ * KiB). */
 #define TTFD_AGENT_HEAD_SHARE ((size_t)128 << 10)
-#define TTFD_AGENT_HEAD_BUDGET ((size_t)64 << 20)
+#define TTFD_AGENT_HELD_BUDGET ((size_t)64 << 20)
 /* All an agent sent (heads and bodies) toward a client that has not taken it counts too beyond
- * this share of an exchange, which the largest response window fits (JSON's grown one, 1 MiB, a
- * head and what is written before a credit): an agent without windows (JSON mode without
+ * this share of a public connection, which the largest response window fits (JSON's grown one, 1
+ * MiB, a head and what is written before a credit): an agent without windows (JSON mode without
  * stream_windows) whose whole answers of 12 MiB toward 16 clients that never read made ttfd hold
  * 163 MB, the exchanges done and counted in no --max-streams. */
 #define TTFD_AGENT_OUT_SHARE ((size_t)1280 << 10)
@@ -147,11 +154,11 @@ struct server {
                            agents are told, and X-Forwarded-Proto */
     bool stopping;
     struct event *stop_timer;
-    metrics *metrics;       /* counters for /metrics (metrics.h) */
-    mux_budget streams;     /* streams open over every agent's mux (--max-streams) */
-    ws_budget agent_msgs;   /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
-    mem_budget agent_heads; /* agents' response heads (and bodies) held: TTFD_AGENT_HEAD_BUDGET */
-    admin *admin;           /* --admin listener, NULL when off */
+    metrics *metrics;      /* counters for /metrics (metrics.h) */
+    mux_budget streams;    /* streams open over every agent's mux (--max-streams) */
+    mem_budget agent_msgs; /* agents' messages being received (TTFD_AGENT_MSG_BUDGET) */
+    mem_budget agent_held; /* agents' answers held, heads and bodies (TTFD_AGENT_HELD_BUDGET) */
+    admin *admin;          /* --admin listener, NULL when off */
     uint8_t loop_key[PROXY_LOOP_KEY_LEN]; /* random per process: the CDN-Loop marks
                                              (proxy_loop_mark) of the requests it forwards */
     clock_http_date date; /* the Date of every response written to a public client (zeroed:

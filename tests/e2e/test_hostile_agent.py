@@ -12,6 +12,7 @@ whose body gets a malformed DATA frame (binary), rather than going on with a hol
 """
 
 import base64
+import socket
 
 import pytest
 
@@ -318,8 +319,7 @@ def test_unfinished_messages_of_many_agents_hold_bounded_memory(server, mode):
             a.ready()
             hoarders.append(a)
             unfinished_message(a, mode, 11 << 20)
-        server.proc.wait_line(r"agent \S+ disconnected: tunnel \S+ \(1009 messages in progress "
-                              r"over the server's memory for them: try again later\)", 10,
+        server.proc.wait_line(r"agent \S+ disconnected: tunnel \S+ " + OVER_MSGS, 10,
                               stream="err")
         serve_one(server, honest, mode, "/still")
         for a in hoarders:
@@ -333,6 +333,50 @@ def test_unfinished_messages_of_many_agents_hold_bounded_memory(server, mode):
         serve_one(server, late, mode, "/late")
     finally:
         honest.close()
+        for a in hoarders:
+            a.close()
+
+
+OVER_MSGS = (r"\(1009 messages in progress over the server's memory for them \(or its "
+             r"address's part\): try again later\)")
+
+
+def agent_from(server, mode, addr):
+    """An agent of mode whose link comes from addr (a loopback address of its own)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(20 * tk.SLOW)
+    s.bind((addr, 0))
+    s.connect(("127.0.0.1", server.port))
+    return ra.MODES[mode](server.port, sock=s)
+
+
+@pytest.mark.parametrize("mode", ["bin", "json"])
+def test_one_address_takes_its_part_of_the_message_budget(server, mode):
+    """The links of one address hold at most a quarter of TTFD_AGENT_MSG_BUDGET (16 MiB) beyond
+    their shares: 7 links of 127.0.0.1 each sending 11 MiB of a message they never finish keep
+    one, and an agent from 127.0.0.2 then sends a whole message of 11 MiB on its link, which goes
+    on serving (before: the hoarders held 64 MiB, and the honest agent's link was closed 1009)."""
+    hoarders, honest = [], None
+    try:
+        for _ in range(7):
+            a = ra.MODES[mode](server.port)
+            a.ready()
+            hoarders.append(a)
+            unfinished_message(a, mode, 11 << 20)
+        at = 0
+        for _ in range(6):  # every hoarder but one closed (the first fits its address's part)
+            _, at = server.proc.wait_line(r"agent 127\.0\.0\.1 disconnected: tunnel \S+ " +
+                                          OVER_MSGS, 10, stream="err", start=at)
+            at += 1
+        honest = agent_from(server, mode, "127.0.0.2")
+        honest.ready()
+        assert unfinished_message(honest, mode, 11 << 20)
+        honest.send_ws(0, b"}" if mode == "json" else b"")  # the end of a whole message
+        serve_one(server, honest, mode, "/honest")
+        assert "agent 127.0.0.2 disconnected" not in server.proc.stderr()
+    finally:
+        if honest:
+            honest.close()
         for a in hoarders:
             a.close()
 

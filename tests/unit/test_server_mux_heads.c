@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Response heads the muxes hold for an agent count in the server's head budget
- * (mux_set_head_budget): a JSON head assembled from http_response_headers continuations counts
+ * (mux_set_held_budget): a JSON head assembled from http_response_headers continuations counts
  * beyond the stream's share while it is assembled; a stream whose head would pass the budget
- * fails (502 MUX_HEADS_OVER, the agent told with a cancel) and holds nothing; what a stream held
- * comes back when its head is whole or the stream is closed. */
+ * fails (502 MUX_HELD_OVER, the agent told with a cancel) and holds nothing; what a stream held
+ * comes back when its head is whole or the stream is closed; an agent's address counts at most its
+ * part of the budget. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -30,7 +31,8 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     f->m = fake_mux_json(&f->link);
     f->heads.limit = LIMIT;
-    mux_set_head_budget(f->m, &f->heads, SHARE);
+    f->m->id.agent[0] = '\0'; /* no address: the whole budget alone (an_agents_part: with one) */
+    mux_set_held_budget(f->m, &f->heads, SHARE);
     *state = f;
     return 0;
 }
@@ -94,7 +96,7 @@ static void continuations_share_the_budget(void **state)
     agent_says(f, FIRST, b, "true");
     assert_int_equal(f->own[1].fails, 1);
     assert_int_equal(f->own[1].fail_status, 502);
-    assert_string_equal(f->own[1].fail_why, MUX_HEADS_OVER);
+    assert_string_equal(f->own[1].fail_why, MUX_HELD_OVER);
     assert_int_equal(f->heads.used, one);
     tmsg m;
     const char *err = NULL;
@@ -122,7 +124,7 @@ static void small_heads_are_within_the_share(void **state)
     fixture *f = *state;
     char a[64];
     f->heads.limit = 1; /* nothing beyond the shares */
-    mux_set_head_budget(f->m, &f->heads, 1000);
+    mux_set_held_budget(f->m, &f->heads, 1000);
     open_get(f, 0, a);
     agent_says(f, FIRST, a, "true");
     assert_int_equal(f->heads.used, 0);
@@ -131,11 +133,28 @@ static void small_heads_are_within_the_share(void **state)
     assert_int_equal(f->own[0].fails, 0);
 }
 
+/* With its address, an agent's heads count in its group too, at most LIMIT /
+ * MEM_BUDGET_GROUP_PARTS: the head that fits the whole budget but not the part fails alone. */
+static void an_agents_part(void **state)
+{
+    fixture *f = *state;
+    char a[64];
+    snprintf(f->m->id.agent, sizeof f->m->id.agent, "192.0.2.1");
+    open_get(f, 0, a);
+    agent_says(f, FIRST, a, "true"); /* over 50 beyond the share (continuations_share_...) */
+    assert_int_equal(f->own[0].fails, 1);
+    assert_string_equal(f->own[0].fail_why, MUX_HELD_OVER);
+    assert_int_equal(f->heads.used, 0);
+    assert_int_equal(mem_budget_group_used(&f->heads, "192.0.2.1"), 0);
+    assert_null(f->heads.groups);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(continuations_share_the_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(small_heads_are_within_the_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_agents_part, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

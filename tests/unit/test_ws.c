@@ -342,9 +342,9 @@ static void test_budget(void **state)
     (void)state;
     uint8_t buf[300];
     memset(buf, 'x', sizeof buf);
-    ws_budget b = {.limit = 150};
+    mem_budget b = {.limit = 150};
     test_ctx *t = setup_raw(true, 0);
-    ws_set_budget(t->b.ws, &b, 100);
+    ws_set_budget(t->b.ws, &b, 100, NULL);
     send_raw_frame(t, 0x02, buf, 200, true); /* binary, FIN clear: 100 beyond the share */
     spin(t);
     assert_int_equal(b.used, 100);
@@ -365,7 +365,7 @@ static void test_budget(void **state)
     assert_int_equal(b.used, 0);
 
     t = setup_raw(true, 0);
-    ws_set_budget(t->b.ws, &b, 100);
+    ws_set_budget(t->b.ws, &b, 100, NULL);
     b.used = 100;                            /* another connection's */
     send_raw_frame(t, 0x02, buf, 200, true); /* 100 beyond: past what is left (50) */
     t->want_closes = 1;
