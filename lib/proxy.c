@@ -369,10 +369,20 @@ int proxy_request_headers(http_headers *h, const proxy_request *o)
     return 0;
 }
 
+/* Writes b[0..n) as 2n lower-case hex digits at o (no terminator); returns o + 2n. */
+static char *put_hex(char *o, const unsigned char *b, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    return o;
+}
+
 int proxy_loop_mark(char out[PROXY_LOOP_MARK_LEN + 1], const void *key, size_t key_len,
                     const char *name)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)name, strlen(name), md,
@@ -380,11 +390,7 @@ int proxy_loop_mark(char out[PROXY_LOOP_MARK_LEN + 1], const void *key, size_t k
         mdlen < 8)
         return -1;
     char *o = out + snprintf(out, PROXY_LOOP_MARK_LEN + 1, "http-tunnel-");
-    for (size_t i = 0; i < 8; i++) {
-        *o++ = hex[md[i] >> 4];
-        *o++ = hex[md[i] & 15];
-    }
-    *o = '\0';
+    *put_hex(o, md, 8) = '\0';
     return 0;
 }
 
@@ -447,7 +453,6 @@ int proxy_response_date(http_headers *h, int status, const char *date)
 
 int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], rand_pool *pool)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char r[16];
     if (rand_pool_bytes(pool, r, sizeof r) != 0)
         return -1;
@@ -457,8 +462,7 @@ int proxy_request_id(char out[PROXY_REQUEST_ID_LEN + 1], rand_pool *pool)
     for (size_t i = 0; i < sizeof r; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             *o++ = '-';
-        *o++ = hex[r[i] >> 4];
-        *o++ = hex[r[i] & 15];
+        o = put_hex(o, &r[i], 1);
     }
     *o = '\0';
     return 0;
